@@ -1,0 +1,448 @@
+//! Checks a parsed table against the kernel's SQE and the rules of the
+//! typestate, and turns each entry into a plan of SQE writes.
+//!
+//! Every problem is reported, each at the token that causes it.
+
+use crate::model::{Entry, Opcode, Table};
+use crate::parse::parse_version;
+use crate::sqe::{self, Field, Member, OPCODES, RESERVED};
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{GenericParam, Ident};
+
+/// How an op names the file it acts on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TargetKind {
+    /// No file (`NOP`, `TIMEOUT`).
+    None,
+    /// A raw descriptor only.
+    Fd,
+    /// A raw descriptor or a fixed file through `IOSQE_FIXED_FILE`.
+    FdOrFixed,
+    /// A raw descriptor in `fd`, or a fixed file as `file_index = index + 1`.
+    FdOrFixedIndex,
+}
+
+/// Where the value written to a field comes from.
+#[derive(Clone, Copy)]
+pub(crate) enum Source {
+    /// Part `part` of `parts` of argument `index`.
+    Arg {
+        index: usize,
+        part: usize,
+        parts: usize,
+    },
+    /// The address of the ring-owned copy of argument `index`.
+    RingOwned(usize),
+    /// Constant field number `index`.
+    Const(usize),
+    /// The target's descriptor or index.
+    TargetFd,
+    /// The target's fixed index + 1 (`fd | fixed(file_index)`).
+    TargetFileIndex,
+    /// Address, length and group of a buffer-or-selection argument.
+    SelectAddr,
+    SelectLen,
+    SelectGroup,
+}
+
+/// One field write of an op's SQE.
+pub(crate) struct Write {
+    pub(crate) field: &'static Field,
+    pub(crate) source: Source,
+}
+
+/// An entry that passed every check, with its SQE plan.
+pub(crate) struct Checked<'a> {
+    pub(crate) entry: &'a Entry,
+    pub(crate) target: TargetKind,
+    pub(crate) writes: Vec<Write>,
+    /// Index of the `| select` argument, if any.
+    pub(crate) select: Option<usize>,
+}
+
+/// Fields every generated op has; no argument can take their names.
+const TAKEN_FIELDS: &[&str] = &["target", "common", "_borrows"];
+
+/// Methods every generated op has; an optional argument, whose setter is a
+/// method of the same name, cannot take them.
+const TAKEN_METHODS: &[&str] = &[
+    "new",
+    "user_data",
+    "flags",
+    "personality",
+    "link",
+    "hard_link",
+    "timeout",
+    "link_timeout",
+];
+
+pub(crate) fn check(table: &Table) -> syn::Result<Vec<Checked<'_>>> {
+    let mut errors = Errors::default();
+    let mut checked = Vec::new();
+    let mut names: Vec<&Ident> = Vec::new();
+    for entry in &table.entries {
+        if let Some(first) = names.iter().find(|n| **n == &entry.name) {
+            errors.push(
+                entry.name.span(),
+                format!("op `{}` is declared twice in this table", entry.name),
+            );
+            errors.push(first.span(), "first declared here".to_string());
+        }
+        names.push(&entry.name);
+        if let Some(plan) = check_entry(entry, &mut errors) {
+            checked.push(plan);
+        }
+    }
+    errors.finish().map(|()| checked)
+}
+
+#[derive(Default)]
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, span: Span, message: String) {
+        let error = syn::Error::new(span, message);
+        match &mut self.0 {
+            Some(all) => all.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    fn finish(self) -> syn::Result<()> {
+        self.0.map_or(Ok(()), Err)
+    }
+}
+
+/// Fields claimed so far in one entry, with who claimed them.
+struct Claims {
+    taken: Vec<(&'static Field, Span, String)>,
+    writes: Vec<Write>,
+}
+
+impl Claims {
+    fn claim(&mut self, errors: &mut Errors, field: &Ident, owner: String, source: Source) {
+        let name = field.to_string();
+        if let Some((_, why)) = RESERVED.iter().find(|(n, _)| *n == name) {
+            errors.push(
+                field.span(),
+                format!("`{name}` cannot be an op argument: {why}"),
+            );
+            return;
+        }
+        let Some(info) = sqe::field(&name) else {
+            let hint = match sqe::suggest(&name) {
+                Some(s) => format!("; did you mean `{s}`?"),
+                None => "; see `struct io_uring_sqe` in linux/io_uring.h".to_string(),
+            };
+            errors.push(field.span(), format!("unknown SQE field `{name}`{hint}"));
+            return;
+        };
+        for (other, _, other_owner) in &self.taken {
+            if other.slot != info.slot {
+                continue;
+            }
+            if other.name == info.name {
+                errors.push(
+                    field.span(),
+                    format!("SQE field `{name}` is set twice: by {owner} and by {other_owner}"),
+                );
+                return;
+            }
+            let disjoint = matches!(
+                (other.member, info.member),
+                (
+                    Member::Nested { member: a, field: fa, .. },
+                    Member::Nested { member: b, field: fb, .. },
+                ) if a == b && fa != fb
+            );
+            if !disjoint {
+                errors.push(
+                    field.span(),
+                    format!(
+                        "SQE field `{name}` shares its bytes with `{}` (set by {other_owner}); \
+                         an SQE can hold only one of them",
+                        other.name
+                    ),
+                );
+                return;
+            }
+        }
+        self.taken.push((info, field.span(), owner));
+        self.writes.push(Write {
+            field: info,
+            source,
+        });
+    }
+}
+
+fn check_entry<'a>(entry: &'a Entry, errors: &mut Errors) -> Option<Checked<'a>> {
+    let mut local = Errors::default();
+    let name = &entry.name;
+
+    if entry.unsafety.is_none() {
+        local.push(
+            name.span(),
+            format!(
+                "an op declaration must be written `unsafe struct {name}`: it promises that each \
+                 argument lands in the SQE field the kernel reads for this opcode, and that every \
+                 field the kernel dereferences is fed from a borrow the op carries"
+            ),
+        );
+    }
+    match &entry.since {
+        None => local.push(
+            name.span(),
+            format!("op `{name}` needs the kernel version that added it: `#[since = \"5.6\"]`"),
+        ),
+        Some(lit) if parse_version(lit).is_none() => local.push(
+            lit.span(),
+            "expected a kernel version `major.minor`, like \"5.6\"".to_string(),
+        ),
+        Some(_) => {}
+    }
+    match &entry.opcode {
+        None => local.push(
+            name.span(),
+            format!(
+                "op `{name}` has no opcode: write `struct {name} = OPCODE {{ .. }}` with the \
+                 kernel's name (`= NOP`), a number, or a path to a `u8` constant"
+            ),
+        ),
+        Some(Opcode::Kernel(ident)) => {
+            let s = ident.to_string();
+            if !OPCODES.contains(&s.as_str()) {
+                let near = OPCODES.iter().find(|o| {
+                    o.eq_ignore_ascii_case(&s) || o.replace('_', "") == s.replace('_', "")
+                });
+                let hint = match near {
+                    Some(n) => format!("; did you mean `{n}`?"),
+                    None => String::new(),
+                };
+                local.push(
+                    ident.span(),
+                    format!(
+                        "unknown opcode `{s}`: a bare name must be one of the kernel's \
+                         `IORING_OP_*` names without the prefix{hint}"
+                    ),
+                );
+            }
+        }
+        Some(Opcode::Int(lit)) => {
+            if lit.base10_parse::<u8>().is_err() {
+                local.push(lit.span(), "an opcode is a `u8`".to_string());
+            }
+        }
+        Some(Opcode::Path(_)) => {}
+    }
+    for param in &entry.generics.params {
+        if !matches!(param, GenericParam::Lifetime(_)) {
+            local.push(
+                param.span(),
+                "an op declares only lifetimes; its target and buffer type parameters are \
+                 generated from `target:` and `| select`"
+                    .to_string(),
+            );
+        }
+    }
+    if let Some(clause) = &entry.generics.where_clause {
+        local.push(clause.span(), "an op takes no `where` clause".to_string());
+    }
+
+    let mut claims = Claims {
+        taken: Vec::new(),
+        writes: Vec::new(),
+    };
+    let target = match &entry.target {
+        None => TargetKind::None,
+        Some(t) => {
+            let mut fd = false;
+            let mut fixed = false;
+            for kind in &t.kinds {
+                let slot = if kind == "fd" {
+                    &mut fd
+                } else if kind == "fixed" {
+                    &mut fixed
+                } else {
+                    local.push(
+                        kind.span(),
+                        format!("unknown target kind `{kind}`; expected `fd` or `fixed`"),
+                    );
+                    continue;
+                };
+                if std::mem::replace(slot, true) {
+                    local.push(kind.span(), format!("target kind `{kind}` is given twice"));
+                }
+            }
+            if !fd {
+                local.push(
+                    t.token.span(),
+                    "a target takes a raw descriptor: write `target: fd` or `target: fd | fixed`"
+                        .to_string(),
+                );
+            }
+            claims.claim(
+                &mut local,
+                &Ident::new("fd", t.token.span()),
+                "the target".to_string(),
+                Source::TargetFd,
+            );
+            match &t.fixed_field {
+                Some(field) if !fixed => {
+                    local.push(
+                        field.span(),
+                        "a field for the fixed target needs `fixed` among the kinds".to_string(),
+                    );
+                    TargetKind::Fd
+                }
+                Some(field) if field != "file_index" => {
+                    local.push(
+                        field.span(),
+                        "a fixed target can only go to `file_index` (as index + 1)".to_string(),
+                    );
+                    TargetKind::FdOrFixed
+                }
+                Some(field) => {
+                    claims.claim(
+                        &mut local,
+                        field,
+                        "the fixed target".to_string(),
+                        Source::TargetFileIndex,
+                    );
+                    TargetKind::FdOrFixedIndex
+                }
+                None if fixed => TargetKind::FdOrFixed,
+                None => TargetKind::Fd,
+            }
+        }
+    };
+
+    let mut select = None;
+    let mut arg_names: Vec<&Ident> = Vec::new();
+    for (index, arg) in entry.args.iter().enumerate() {
+        let owner = format!("argument `{}`", arg.name);
+        if let Some(first) = arg_names.iter().find(|n| **n == &arg.name) {
+            local.push(
+                arg.name.span(),
+                format!("argument `{}` is declared twice", arg.name),
+            );
+            local.push(first.span(), "first declared here".to_string());
+        }
+        arg_names.push(&arg.name);
+        if TAKEN_FIELDS.iter().any(|n| arg.name == n) {
+            local.push(
+                arg.name.span(),
+                format!(
+                    "`{}` is a field every op already has; rename the argument",
+                    arg.name
+                ),
+            );
+        } else if arg.default.is_some() && TAKEN_METHODS.iter().any(|n| arg.name == n) {
+            local.push(
+                arg.name.span(),
+                format!(
+                    "`{}` is a method every op already has, so it cannot be the setter of an \
+                     optional argument; rename the argument",
+                    arg.name
+                ),
+            );
+        }
+        if let Some(word) = &arg.select {
+            if select.replace(index).is_some() {
+                local.push(
+                    word.span(),
+                    "only one argument may be `| select`".to_string(),
+                );
+            }
+            if let Some(default) = &arg.default {
+                local.push(
+                    default.span(),
+                    "a `| select` buffer is required: it cannot have a default".to_string(),
+                );
+            }
+            if arg.ring_owned.is_some() || arg.into {
+                local.push(
+                    arg.name.span(),
+                    "a `| select` buffer is a plain borrowed buffer type".to_string(),
+                );
+            }
+            let names: Vec<String> = arg.fields.iter().map(|f| f.to_string()).collect();
+            if names != ["addr", "len"] {
+                local.push(
+                    arg.fields[0].span(),
+                    "a `| select` buffer is written as `=> addr + len`: a selection leaves `addr` \
+                     zero, puts its length in `len` and its group in `buf_group`"
+                        .to_string(),
+                );
+            } else {
+                claims.claim(
+                    &mut local,
+                    &arg.fields[0],
+                    owner.clone(),
+                    Source::SelectAddr,
+                );
+                claims.claim(&mut local, &arg.fields[1], owner.clone(), Source::SelectLen);
+                claims.claim(
+                    &mut local,
+                    &Ident::new("buf_group", word.span()),
+                    format!("the selection of `{}`", arg.name),
+                    Source::SelectGroup,
+                );
+            }
+            continue;
+        }
+        if let Some(span) = arg.ring_owned {
+            if arg.fields.len() != 1 {
+                local.push(
+                    span,
+                    "a `#[ring_owned]` argument writes its address to exactly one field"
+                        .to_string(),
+                );
+                continue;
+            }
+            claims.claim(&mut local, &arg.fields[0], owner, Source::RingOwned(index));
+            continue;
+        }
+        if arg.fields.len() > 3 {
+            local.push(
+                arg.fields[3].span(),
+                "an argument fills at most three SQE fields".to_string(),
+            );
+            continue;
+        }
+        let parts = arg.fields.len();
+        for (part, field) in arg.fields.iter().enumerate() {
+            claims.claim(
+                &mut local,
+                field,
+                owner.clone(),
+                Source::Arg { index, part, parts },
+            );
+        }
+    }
+    for (index, constant) in entry.consts.iter().enumerate() {
+        claims.claim(
+            &mut local,
+            &constant.field,
+            format!("`const {}`", constant.field),
+            Source::Const(index),
+        );
+    }
+
+    let failed = local.0.is_some();
+    if let Some(e) = local.0 {
+        match &mut errors.0 {
+            Some(all) => all.combine(e),
+            None => errors.0 = Some(e),
+        }
+    }
+    if failed {
+        return None;
+    }
+    Some(Checked {
+        entry,
+        target,
+        writes: claims.writes,
+        select,
+    })
+}

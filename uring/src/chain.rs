@@ -1,0 +1,80 @@
+//! Linked chains of ops, typed by what they end with.
+
+use crate::op::{AcceptsLinkTimeout, AfterLink, ChainNext, Entry, SqWriter, Submission};
+use crate::ops::LinkTimeout;
+use crate::sys;
+use crate::types::Timespec;
+
+/// A chain: `head` (an op or a shorter chain) followed by `tail`, linked by
+/// `IOSQE_IO_LINK` or `IOSQE_IO_HARDLINK` on the last SQE of `head`.
+///
+/// Built with `.link(..)`, `.hard_link(..)` and `.timeout(..)` on ops and
+/// chains. The type records the last element, which is how a link timeout is
+/// kept from following another one; its length, [`Link::SQES`], is a
+/// constant, which is how a push reserves the whole chain or none of it.
+/// The last SQE of a pushed chain never carries a link flag.
+#[must_use = "a chain does nothing until it is pushed to a ring"]
+pub struct Link<H, T> {
+    head: H,
+    tail: T,
+    flag: u8,
+}
+
+impl<H, T> Link<H, T> {
+    #[inline(always)]
+    pub(crate) fn new(head: H, tail: T, flag: u8) -> Self {
+        Link { head, tail, flag }
+    }
+
+    /// Links `next` after the chain (`IOSQE_IO_LINK`): `next` starts when the
+    /// last element succeeds and is cancelled if it fails.
+    #[inline]
+    pub fn link<N: ChainNext>(self, next: N) -> Link<Self, N> {
+        Link::new(self, next, sys::IOSQE_IO_LINK)
+    }
+
+    /// Links `next` after the chain (`IOSQE_IO_HARDLINK`): `next` starts when
+    /// the last element completes, whatever its result.
+    #[inline]
+    pub fn hard_link<N: ChainNext>(self, next: N) -> Link<Self, N> {
+        Link::new(self, next, sys::IOSQE_IO_HARDLINK)
+    }
+
+    /// Bounds the last op of the chain with a `LINK_TIMEOUT` of `timeout`.
+    #[inline]
+    pub fn timeout<D>(self, timeout: D) -> Link<Self, LinkTimeout>
+    where
+        D: Into<Timespec>,
+        T: AcceptsLinkTimeout<D>,
+    {
+        Link::new(self, LinkTimeout::new(timeout), sys::IOSQE_IO_LINK)
+    }
+
+    /// Bounds the last op of the chain with a link timeout built by hand.
+    #[inline]
+    pub fn link_timeout<L>(self, timeout: L) -> Link<Self, L>
+    where
+        L: AfterLink,
+        T: AcceptsLinkTimeout<L>,
+    {
+        Link::new(self, timeout, sys::IOSQE_IO_LINK)
+    }
+}
+
+impl<H: Submission, T: Entry> Link<H, T> {
+    /// The number of SQEs the chain takes.
+    pub const SQES: u32 = H::SQES + 1;
+}
+
+// SAFETY: the head takes its `H::SQES` slots and the tail one more, which is
+// `SQES`; the tail gets the caller's `link`, so the last SQE of a pushed
+// chain (pushed with 0) carries no link flag.
+unsafe impl<H: Submission, T: Entry> Submission for Link<H, T> {
+    const SQES: u32 = H::SQES + 1;
+
+    #[inline(always)]
+    fn prepare_all(self, writer: &mut SqWriter<'_>, link: u8) {
+        self.head.prepare_all(writer, self.flag);
+        self.tail.prepare(writer.next_slot(), link);
+    }
+}

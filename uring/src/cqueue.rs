@@ -1,0 +1,235 @@
+//! The completion queue: completions are read after an acquire load of the
+//! kernel's tail, and released back with one release store of the head.
+
+use crate::sys::{self, io_uring_cqe};
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// One completion: the `user_data` of the op it completes, its result and
+/// its flags.
+#[repr(transparent)]
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct Cqe(io_uring_cqe);
+
+impl Cqe {
+    /// The `user_data` of the op this completes.
+    #[inline(always)]
+    pub fn user_data(&self) -> u64 {
+        self.0.user_data
+    }
+
+    /// The op's result: the count or value it returned, or the error.
+    #[inline]
+    pub fn result(&self) -> io::Result<u32> {
+        if self.0.res < 0 {
+            Err(io::Error::from_raw_os_error(-self.0.res))
+        } else {
+            Ok(self.0.res as u32)
+        }
+    }
+
+    /// The raw result: a value, or `-errno`.
+    #[inline(always)]
+    pub fn res(&self) -> i32 {
+        self.0.res
+    }
+
+    /// The raw `IORING_CQE_F_*` flags (with the buffer id in the upper 16
+    /// bits when [`buffer_id`](Cqe::buffer_id) is `Some`).
+    #[inline(always)]
+    pub fn flags(&self) -> u32 {
+        self.0.flags
+    }
+
+    /// The id of the provided buffer the op used (`IORING_CQE_F_BUFFER`).
+    #[inline]
+    pub fn buffer_id(&self) -> Option<u16> {
+        if self.0.flags & sys::IORING_CQE_F_BUFFER != 0 {
+            Some((self.0.flags >> sys::IORING_CQE_BUFFER_SHIFT) as u16)
+        } else {
+            None
+        }
+    }
+
+    /// Whether the op will post more completions (`IORING_CQE_F_MORE`,
+    /// multishot ops and zero-copy sends).
+    #[inline]
+    pub fn has_more(&self) -> bool {
+        self.0.flags & sys::IORING_CQE_F_MORE != 0
+    }
+
+    /// Whether the socket had more data after this receive
+    /// (`IORING_CQE_F_SOCK_NONEMPTY`).
+    #[inline]
+    pub fn sock_nonempty(&self) -> bool {
+        self.0.flags & sys::IORING_CQE_F_SOCK_NONEMPTY != 0
+    }
+
+    /// Whether this is a zero-copy send's notification (`IORING_CQE_F_NOTIF`).
+    #[inline]
+    pub fn is_notification(&self) -> bool {
+        self.0.flags & sys::IORING_CQE_F_NOTIF != 0
+    }
+
+    /// The raw structure.
+    pub fn as_raw(&self) -> &io_uring_cqe {
+        &self.0
+    }
+}
+
+impl From<io_uring_cqe> for Cqe {
+    fn from(cqe: io_uring_cqe) -> Cqe {
+        Cqe(cqe)
+    }
+}
+
+impl fmt::Debug for Cqe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cqe")
+            .field("user_data", &self.0.user_data)
+            .field("res", &self.0.res)
+            .field("flags", &format_args!("{:#x}", self.0.flags))
+            .finish()
+    }
+}
+
+/// The user-space side of the CQ ring.
+pub(crate) struct CompletionQueue {
+    khead: *const AtomicU32,
+    ktail: *const AtomicU32,
+    koverflow: *const AtomicU32,
+    cqes: *const io_uring_cqe,
+    pub(crate) mask: u32,
+    pub(crate) entries: u32,
+    /// Our copy of the head: only user space writes it.
+    head: u32,
+}
+
+impl CompletionQueue {
+    /// # Safety
+    ///
+    /// `ring` must be the live CQ ring mapping described by `off`, and
+    /// outlive the queue.
+    pub(crate) unsafe fn new(ring: *mut u8, off: &sys::io_cqring_offsets) -> CompletionQueue {
+        // SAFETY: the offsets come from the kernel and lie inside the mapping.
+        unsafe {
+            let at = |o: u32| ring.add(o as usize);
+            let khead = at(off.head) as *const AtomicU32;
+            CompletionQueue {
+                khead,
+                ktail: at(off.tail) as *const AtomicU32,
+                koverflow: at(off.overflow) as *const AtomicU32,
+                cqes: at(off.cqes) as *const io_uring_cqe,
+                mask: *(at(off.ring_mask) as *const u32),
+                entries: *(at(off.ring_entries) as *const u32),
+                head: (*khead).load(Ordering::Relaxed),
+            }
+        }
+    }
+
+    /// The kernel's tail. Acquire: the CQEs before it are fully written.
+    #[inline(always)]
+    pub(crate) fn tail(&self) -> u32 {
+        // SAFETY: points into the CQ ring mapping.
+        unsafe { (*self.ktail).load(Ordering::Acquire) }
+    }
+
+    #[inline(always)]
+    pub(crate) fn head(&self) -> u32 {
+        self.head
+    }
+
+    /// Completions ready to be read.
+    #[inline(always)]
+    pub(crate) fn ready(&self) -> u32 {
+        self.tail().wrapping_sub(self.head)
+    }
+
+    /// Reads the CQE at ring position `pos`.
+    ///
+    /// # Safety
+    ///
+    /// `pos` must be between the head and a tail read with [`tail`](Self::tail).
+    #[inline(always)]
+    pub(crate) unsafe fn read(&self, pos: u32) -> Cqe {
+        // SAFETY: the caller keeps `pos` in the published range, which the
+        // kernel does not write until the head moves past it.
+        unsafe { Cqe(self.cqes.add((pos & self.mask) as usize).read()) }
+    }
+
+    /// Hands the CQEs before `head` back to the kernel.
+    #[inline(always)]
+    pub(crate) fn set_head(&mut self, head: u32) {
+        self.head = head;
+        // SAFETY: points into the CQ ring mapping. Release: our reads of the
+        // CQEs happen before the kernel may overwrite them.
+        unsafe { (*self.khead).store(head, Ordering::Release) }
+    }
+
+    /// Completions the kernel had to drop because the CQ was full (only on
+    /// kernels without `IORING_FEAT_NODROP`, or when its overflow list could
+    /// not grow).
+    pub(crate) fn overflow(&self) -> u32 {
+        // SAFETY: points into the CQ ring mapping.
+        unsafe { (*self.koverflow).load(Ordering::Relaxed) }
+    }
+}
+
+/// The completions ready when it was made, in order. Each one is read as it
+/// is iterated; the head moves past what was iterated when this is dropped,
+/// so completions not reached stay in the queue.
+pub struct Completions<'a> {
+    cq: &'a mut CompletionQueue,
+    head: u32,
+    tail: u32,
+}
+
+impl<'a> Completions<'a> {
+    #[inline(always)]
+    pub(crate) fn new(cq: &'a mut CompletionQueue) -> Completions<'a> {
+        let head = cq.head();
+        let tail = cq.tail();
+        Completions { cq, head, tail }
+    }
+}
+
+impl Iterator for Completions<'_> {
+    type Item = Cqe;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Cqe> {
+        if self.head == self.tail {
+            return None;
+        }
+        // SAFETY: `head` is between the queue's head and the tail we read.
+        let cqe = unsafe { self.cq.read(self.head) };
+        self.head = self.head.wrapping_add(1);
+        Some(cqe)
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.tail.wrapping_sub(self.head) as usize;
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for Completions<'_> {}
+
+impl Drop for Completions<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if self.head != self.cq.head() {
+            self.cq.set_head(self.head);
+        }
+    }
+}
+
+impl fmt::Debug for Completions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Completions")
+            .field("remaining", &self.tail.wrapping_sub(self.head))
+            .finish()
+    }
+}

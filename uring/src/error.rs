@@ -1,0 +1,110 @@
+//! The library's errors.
+
+use std::fmt;
+use std::io;
+
+/// What can go wrong in the ring itself. An op's own failure is not an
+/// `Error`: it arrives in its completion, as [`Cqe::result`](crate::Cqe::result).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The ring's configuration was rejected before the kernel saw it.
+    #[error("io_uring setup rejected: {0}")]
+    Setup(&'static str),
+    /// An argument was out of range; the message names it.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The submission queue had no room; the op was handed back where the
+    /// call's signature allows it (see [`Full`]).
+    #[error("the submission queue is full")]
+    QueueFull,
+    /// A wait ran out of time before enough completions arrived.
+    #[error("timed out waiting for completions")]
+    TimedOut,
+    /// The running kernel lacks a feature the call needs.
+    #[error("the running kernel does not support {0}")]
+    Unsupported(&'static str),
+    /// The running kernel does not know an op.
+    #[error("the running kernel does not support the {name} op (opcode {code})")]
+    UnsupportedOp {
+        /// The op's name.
+        name: &'static str,
+        /// Its opcode.
+        code: u8,
+    },
+    /// A system call failed; `call` names it (`io_uring_setup`,
+    /// `IORING_REGISTER_FILES`, ...).
+    #[error("{call} failed: {source}")]
+    Os {
+        /// The call or register opcode that failed.
+        call: &'static str,
+        /// The errno it returned.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn os(call: &'static str, source: io::Error) -> Error {
+        Error::Os { call, source }
+    }
+
+    /// The errno behind this error, if the kernel returned one.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Error::Os { source, .. } => source.raw_os_error(),
+            Error::TimedOut => Some(libc::ETIME),
+            _ => None,
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        match e {
+            Error::Os { source, .. } => source,
+            Error::TimedOut => io::Error::new(io::ErrorKind::TimedOut, e),
+            Error::Unsupported(_) | Error::UnsupportedOp { .. } => {
+                io::Error::new(io::ErrorKind::Unsupported, e)
+            }
+            Error::QueueFull => io::Error::new(io::ErrorKind::WouldBlock, e),
+            Error::Setup(_) | Error::InvalidArgument(_) => {
+                io::Error::new(io::ErrorKind::InvalidInput, e)
+            }
+        }
+    }
+}
+
+/// A push that found the submission queue without room for all its SQEs:
+/// nothing was written, and the op or chain is handed back.
+pub struct Full<T>(pub T);
+
+impl<T> Full<T> {
+    /// The op or chain that was not pushed.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> fmt::Debug for Full<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Full(..)")
+    }
+}
+
+impl<T> fmt::Display for Full<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the submission queue is full")
+    }
+}
+
+impl<T> std::error::Error for Full<T> {}
+
+impl<T> From<Full<T>> for Error {
+    fn from(_: Full<T>) -> Error {
+        Error::QueueFull
+    }
+}
+
+/// The library's `Result`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

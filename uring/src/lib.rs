@@ -1,0 +1,75 @@
+//! Linux io_uring, with the mistakes that other io_uring libraries only
+//! document rejected by the compiler.
+//!
+//! - An op's type knows whether it targets a raw descriptor ([`Fd`]) or a
+//!   registered file ([`Fixed`]); the `IOSQE_FIXED_FILE` bit follows from it,
+//!   and a `Fixed` can only come from the handle registration returned.
+//! - A chain's type knows what it ends with: a link timeout can only follow
+//!   a linked op, and a chain is pushed all or nothing.
+//! - Timespecs the kernel reads at submission live in the ring, so
+//!   `op.timeout(Duration::from_millis(5))` is correct with nothing for the
+//!   caller to keep alive.
+//! - Every kernel opcode is declared once, in [`ops`](mod@ops), by the [`ops!`] macro,
+//!   which a user crate can use to declare ops of its own.
+//!
+//! ```
+//! use std::time::Duration;
+//! use uring::{Ring, ops::{Nop, Timeout}};
+//!
+//! # fn main() -> uring::Result<()> {
+//! let mut ring = Ring::new(8)?;
+//! ring.push(Nop::new().user_data(1).timeout(Duration::from_secs(1)))?;
+//! ring.push(Timeout::new(Duration::from_millis(1)).user_data(3))?;
+//! ring.submit_and_wait(3)?;
+//! let mut done: Vec<(u64, i32)> = ring.completions().map(|c| (c.user_data(), c.res())).collect();
+//! done.sort();
+//! // The NOP ran; its link timeout was cancelled (user_data 0); the timeout fired.
+//! assert_eq!(done, [(0, -libc::ECANCELED), (1, 0), (3, -libc::ETIME)]);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The layers, bottom up: [`sys`] (the kernel ABI and the three system
+//! calls), [`Ring`] with its [`Builder`] and [`Params`], the submission and
+//! completion queues behind [`Ring::push`] and [`Ring::completions`],
+//! registration ([`Ring::register_files`], [`Ring::probe`], ...), the op
+//! table [`ops`](mod@ops), and the typestate ([`Target`], [`Link`]).
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+extern crate self as uring;
+
+#[macro_use]
+mod macros;
+
+mod builder;
+mod chain;
+mod cqueue;
+mod error;
+pub mod op;
+pub mod ops;
+mod params;
+mod probe;
+mod register;
+mod ring;
+mod squeue;
+mod submit;
+pub mod sys;
+mod types;
+
+pub use builder::Builder;
+pub use chain::Link;
+pub use cqueue::{Completions, Cqe};
+pub use error::{Error, Full, Result};
+pub use params::{Features, Params, SetupFlags};
+pub use probe::Probe;
+pub use register::{FixedBuffers, FixedFiles, IoWqWorkers};
+pub use ring::Ring;
+pub use types::{
+    BufferGroup, BufferPool, BufferSelect, BufferSelectBit, CancelFlags, Fd, Fixed, FixedFileBit,
+    IntoFd, IntoTarget, IoHardlinkBit, IoLinkBit, RwFlags, SockAddr, SockAddrBuf, SqeFlags, Target,
+    TimeoutFlags, Timespec,
+};
+
+pub use io_uring_macros::ops;

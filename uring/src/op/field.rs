@@ -1,0 +1,179 @@
+//! How argument values become SQE field values.
+
+use crate::sys;
+use crate::types::{BufferGroup, BufferPool, BufferSelect, SockAddr, SockAddrBuf};
+
+/// A value an op argument stores, written into an SQE field of type `F` (or
+/// into several fields when `F` is a tuple: `(u64, u32)` for `addr + len`).
+///
+/// # Safety
+///
+/// If the value is, or contains, an address the kernel will dereference, the
+/// memory behind it must be borrowed by `Self` for as long as `Self` lives:
+/// integers are fine, references are fine, raw pointers are not.
+pub unsafe trait SqeField<F> {
+    /// The field value.
+    fn into_field(self) -> F;
+}
+
+macro_rules! same_width {
+    ($($from:ty => $to:ty),* $(,)?) => {$(
+        // SAFETY: plain integers carry no address.
+        unsafe impl SqeField<$to> for $from {
+            #[inline(always)]
+            fn into_field(self) -> $to {
+                self as $to
+            }
+        }
+    )*};
+}
+
+same_width! {
+    u64 => u64,
+    i64 => u64,
+    u32 => u64,
+    u32 => u32,
+    i32 => u32,
+    i32 => i32,
+    u32 => i32,
+    u16 => u16,
+    u16 => u32,
+    u16 => u64,
+    u8 => u16,
+    u8 => u32,
+}
+
+// SAFETY: a length is not an address.
+unsafe impl SqeField<u64> for usize {
+    #[inline(always)]
+    fn into_field(self) -> u64 {
+        self as u64
+    }
+}
+
+// SAFETY: a flag is not an address.
+unsafe impl SqeField<u32> for bool {
+    #[inline(always)]
+    fn into_field(self) -> u32 {
+        self as u32
+    }
+}
+
+#[inline(always)]
+fn slice_parts<T>(ptr: *const T, len: usize) -> (u64, u32) {
+    (ptr as u64, u32::try_from(len).unwrap_or(u32::MAX))
+}
+
+// SAFETY: the address is that of a slice borrowed for the lifetime of the
+// reference, which the op carries; a length beyond `u32::MAX` is clamped,
+// which only shortens what the kernel touches.
+unsafe impl<T> SqeField<(u64, u32)> for &[T] {
+    #[inline(always)]
+    fn into_field(self) -> (u64, u32) {
+        slice_parts(self.as_ptr(), self.len())
+    }
+}
+
+// SAFETY: as for `&[T]`, with the exclusive borrow the kernel's writes need.
+unsafe impl<T> SqeField<(u64, u32)> for &mut [T] {
+    #[inline(always)]
+    fn into_field(self) -> (u64, u32) {
+        slice_parts(self.as_ptr(), self.len())
+    }
+}
+
+// SAFETY: the address of a borrowed value, with its size.
+unsafe impl SqeField<(u64, u64)> for &SockAddr {
+    #[inline(always)]
+    fn into_field(self) -> (u64, u64) {
+        (self.as_ptr() as u64, u64::from(self.len()))
+    }
+}
+
+// SAFETY: `addr` and `addr2` of ACCEPT: the storage and its length word, both
+// borrowed exclusively (the kernel writes them); `None` is two nulls.
+unsafe impl SqeField<(u64, u64)> for Option<&mut SockAddrBuf> {
+    #[inline(always)]
+    fn into_field(self) -> (u64, u64) {
+        match self {
+            Some(buf) => {
+                let (storage, len) = buf.as_out_ptrs();
+                (storage as u64, len as u64)
+            }
+            None => (0, 0),
+        }
+    }
+}
+
+// SAFETY: PROVIDE_BUFFERS reads `addr` (start), `len` (size of each buffer)
+// and `fd` (count); the region is borrowed mutably by the pool.
+unsafe impl SqeField<(u64, u32, i32)> for BufferPool<'_> {
+    #[inline(always)]
+    fn into_field(self) -> (u64, u32, i32) {
+        (self.addr(), self.buf_len(), self.count() as i32)
+    }
+}
+
+// SAFETY: a group id is not an address.
+unsafe impl SqeField<u16> for BufferGroup {
+    #[inline(always)]
+    fn into_field(self) -> u16 {
+        self.id()
+    }
+}
+
+/// A buffer argument that a provided-buffer selection may replace: either the
+/// buffer itself (`Buf`, or a type that borrows the same bytes) or a
+/// [`BufferSelect`].
+///
+/// # Safety
+///
+/// `into_parts` returns `(addr, len, buf_group, flags)`; a non-zero `addr`
+/// must point to `len` bytes borrowed exclusively for the lifetime of `Self`,
+/// and `flags` may only be `IOSQE_BUFFER_SELECT` or 0.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is neither a buffer for this op nor a `BufferSelect`",
+    label = "expected `{Buf}` or a provided-buffer selection",
+    note = "pass a mutable byte slice, or `group.select(len)` to let the kernel pick a provided buffer"
+)]
+pub unsafe trait SelectBuffer<Buf> {
+    /// `(addr, len, buf_group, IOSQE_BUFFER_SELECT or 0)`.
+    fn into_parts(self) -> (u64, u32, u16, u8);
+}
+
+// SAFETY: the slice is borrowed exclusively for `'a`, which the op carries.
+unsafe impl<'a> SelectBuffer<&'a mut [u8]> for &'a mut [u8] {
+    #[inline(always)]
+    fn into_parts(self) -> (u64, u32, u16, u8) {
+        let (addr, len) = slice_parts(self.as_ptr(), self.len());
+        (addr, len, 0, 0)
+    }
+}
+
+// SAFETY: the vector's bytes are borrowed exclusively for `'a`; they cannot
+// move or be freed while the vector is borrowed.
+unsafe impl<'a> SelectBuffer<&'a mut [u8]> for &'a mut Vec<u8> {
+    #[inline(always)]
+    fn into_parts(self) -> (u64, u32, u16, u8) {
+        let (addr, len) = slice_parts(self.as_ptr(), self.len());
+        (addr, len, 0, 0)
+    }
+}
+
+// SAFETY: the array is borrowed exclusively for `'a`.
+unsafe impl<'a, const N: usize> SelectBuffer<&'a mut [u8]> for &'a mut [u8; N] {
+    #[inline(always)]
+    fn into_parts(self) -> (u64, u32, u16, u8) {
+        let (addr, len) = slice_parts(self.as_ptr(), N);
+        (addr, len, 0, 0)
+    }
+}
+
+// SAFETY: a selection passes no address; the kernel picks a buffer that was
+// provided to the group.
+unsafe impl<Buf> SelectBuffer<Buf> for BufferSelect {
+    #[inline(always)]
+    fn into_parts(self) -> (u64, u32, u16, u8) {
+        (0, self.len(), self.group().id(), sys::IOSQE_BUFFER_SELECT)
+    }
+}

@@ -1,0 +1,224 @@
+//! What an op is to the ring: the traits the [`ops!`](crate::ops!) macro
+//! implements for each declared op, and the slot an op writes its SQE into.
+//!
+//! Most users never name these: they build ops from [`crate::ops`](mod@crate::ops) and push
+//! them. The traits matter to two kinds of readers: those declaring their own
+//! ops with [`ops!`](crate::ops!), and those reading a compile error, since
+//! each trait that checks a chain rule carries the message explaining the fix.
+
+mod field;
+
+pub use field::{SelectBuffer, SqeField};
+
+use crate::sys::io_uring_sqe;
+use crate::types::{SqeFlags, Timespec};
+use std::marker::PhantomData;
+
+/// One SQE: an op or a link timeout, as declared in an op table.
+///
+/// # Safety
+///
+/// `prepare` must write one whole, valid SQE for opcode `CODE` whose pointer
+/// fields refer only to memory borrowed for the lifetime of `Self` (or owned
+/// by the ring through [`SqeSlot::ring_owned`]). Implementations come from
+/// [`ops!`](crate::ops!), whose `unsafe struct` declaration carries that
+/// promise.
+pub unsafe trait Entry: Sized {
+    /// The kernel opcode, `IORING_OP_*`.
+    const CODE: u8;
+    /// The op's name in its table.
+    const NAME: &'static str;
+    /// Writes this op's SQE into `slot`, or-ing `link` (`IOSQE_IO_LINK`,
+    /// `IOSQE_IO_HARDLINK` or 0) into its flags.
+    #[doc(hidden)]
+    fn prepare(self, slot: SqeSlot<'_>, link: u8);
+}
+
+/// What a ring can push: one op or a whole chain, of a length known at compile
+/// time, reserved and written all at once.
+///
+/// # Safety
+///
+/// `prepare_all` must take exactly `SQES` slots from the writer and fill each
+/// with a valid SQE, the last one or-ed with `link`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be pushed on its own",
+    label = "not an op or a complete chain",
+    note = "a link timeout bounds the op before it: push `op.timeout(duration)` or `op.link_timeout(timeout)` instead"
+)]
+pub unsafe trait Submission: Sized {
+    /// How many SQEs the push takes.
+    const SQES: u32;
+    /// Writes all the SQEs; the last gets `link` (0 when pushed).
+    #[doc(hidden)]
+    fn prepare_all(self, writer: &mut SqWriter<'_>, link: u8);
+}
+
+/// An op that may be linked after another with `.link(..)` or `.hard_link(..)`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be linked with `.link()` or `.hard_link()`",
+    label = "not an op that can follow another",
+    note = "a link timeout is appended with `.timeout(duration)` or `.link_timeout(timeout)`"
+)]
+pub trait ChainNext {}
+
+/// An op that may start a chain followed by `N`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot start a chain",
+    label = "a link timeout must follow the op it bounds",
+    note = "write `op.timeout(duration)` and continue the chain from there with `.link(next)`"
+)]
+pub trait ChainStart<N> {}
+
+/// An op that a link timeout may follow (the parameter only keeps the check
+/// at the call site).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be followed by a link timeout",
+    label = "a link timeout cannot follow another link timeout",
+    note = "each link timeout bounds the one op before it: link another op first, or keep one timeout"
+)]
+pub trait AcceptsLinkTimeout<D> {}
+
+/// An entry that exists only after a linked op (`LINK_TIMEOUT`): it cannot be
+/// pushed alone, start a chain, or follow another one of its kind.
+pub trait AfterLink: Entry {}
+
+/// The name, opcode and kernel version of one op, as an op table lists them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpInfo {
+    /// The op's type name (`"Read"`).
+    pub name: &'static str,
+    /// Its opcode.
+    pub code: u8,
+    /// The kernel version that added it (`"5.6"`).
+    pub since: &'static str,
+}
+
+/// The fields every op carries besides its arguments.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Common {
+    pub user_data: u64,
+    pub flags: u8,
+    pub personality: u16,
+}
+
+impl Common {
+    #[inline(always)]
+    pub const fn new() -> Self {
+        Common {
+            user_data: 0,
+            flags: 0,
+            personality: 0,
+        }
+    }
+}
+
+/// The SQE slot one entry writes to, and the ring-owned storage beside it.
+pub struct SqeSlot<'a> {
+    sqe: *mut io_uring_sqe,
+    stable: *mut Timespec,
+    _ring: PhantomData<&'a mut io_uring_sqe>,
+}
+
+impl SqeSlot<'_> {
+    /// Writes the whole SQE.
+    #[inline(always)]
+    pub fn write(&mut self, sqe: io_uring_sqe) {
+        // SAFETY: `SqWriter::next_slot` only hands out slots that the ring
+        // reserved for this push: in bounds, owned by user space until the
+        // tail is published, and not aliased.
+        unsafe { self.sqe.write(sqe) }
+    }
+
+    /// Copies `value` into storage the ring owns until the kernel has consumed
+    /// this SQE, and returns its address for an SQE field.
+    #[inline(always)]
+    pub fn ring_owned(&mut self, value: Timespec) -> u64 {
+        // SAFETY: the ring keeps one timespec per SQ slot; this slot's belongs
+        // to this SQE until the kernel has consumed it, which is also the
+        // earliest the slot can be handed out again.
+        unsafe { self.stable.write(value) };
+        self.stable as u64
+    }
+}
+
+/// Hands out the slots a push reserved, in order.
+pub struct SqWriter<'a> {
+    sqes: *mut io_uring_sqe,
+    stable: *mut Timespec,
+    mask: u32,
+    next: u32,
+    end: u32,
+    _ring: PhantomData<&'a mut io_uring_sqe>,
+}
+
+impl<'a> SqWriter<'a> {
+    /// A writer over the slots `from .. from + count` of the queue.
+    ///
+    /// # Safety
+    ///
+    /// `sqes` and `stable` must be the queue's arrays of `mask + 1` entries,
+    /// and those slots must be free (consumed by the kernel) and unpublished.
+    #[inline(always)]
+    pub(crate) unsafe fn new(
+        sqes: *mut io_uring_sqe,
+        stable: *mut Timespec,
+        mask: u32,
+        from: u32,
+        count: u32,
+    ) -> Self {
+        SqWriter {
+            sqes,
+            stable,
+            mask,
+            next: from,
+            end: from.wrapping_add(count),
+            _ring: PhantomData,
+        }
+    }
+
+    /// The next reserved slot.
+    #[inline(always)]
+    pub fn next_slot(&mut self) -> SqeSlot<'_> {
+        debug_assert_ne!(
+            self.next, self.end,
+            "a submission took more SQEs than it declared"
+        );
+        let index = (self.next & self.mask) as usize;
+        self.next = self.next.wrapping_add(1);
+        // SAFETY: `index` is masked into the arrays' bounds (see `new`).
+        unsafe {
+            SqeSlot {
+                sqe: self.sqes.add(index),
+                stable: self.stable.add(index),
+                _ring: PhantomData,
+            }
+        }
+    }
+}
+
+/// Converts what `.flags(..)` is given into the SQE flags a caller may set.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an SQE flag you can set by hand",
+    label = "this flag follows from the op's type",
+    note = "IOSQE_FIXED_FILE comes from a `Fixed` target, IO_LINK / IO_HARDLINK from `.link()` / `.hard_link()`, BUFFER_SELECT from passing a `BufferSelect` as the buffer"
+)]
+pub trait IntoSqeFlags {
+    /// The flags.
+    fn into_sqe_flags(self) -> SqeFlags;
+}
+
+impl IntoSqeFlags for SqeFlags {
+    #[inline(always)]
+    fn into_sqe_flags(self) -> SqeFlags {
+        self
+    }
+}
+
+/// Builds a chain element; used by the generated `.link()` methods.
+#[doc(hidden)]
+#[inline(always)]
+pub fn link<H, T>(head: H, tail: T, flag: u8) -> crate::Link<H, T> {
+    crate::chain::Link::new(head, tail, flag)
+}

@@ -1,0 +1,121 @@
+//! Which ops the running kernel supports (`IORING_REGISTER_PROBE`).
+
+use crate::error::{Error, Result};
+use crate::op::{Entry, OpInfo};
+use crate::ring::Ring;
+use crate::sys;
+use std::fmt;
+use std::mem;
+
+/// The running kernel's answer to "which opcodes do you support?".
+///
+/// ```
+/// use uring::{Ring, ops::{Nop, Read}};
+/// # fn main() -> uring::Result<()> {
+/// let probe = Ring::new(1)?.probe()?;
+/// assert!(probe.supports::<Nop>());
+/// probe.require::<Read>()?;
+/// for op in probe.missing() {
+///     println!("this kernel lacks {} (added in {})", op.name, op.since);
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Probe {
+    last_op: u8,
+    supported: [bool; 256],
+}
+
+impl Probe {
+    /// Whether the kernel supports `opcode`.
+    pub fn is_supported(&self, opcode: u8) -> bool {
+        self.supported[opcode as usize]
+    }
+
+    /// Whether the kernel supports the op `E`.
+    pub fn supports<E: Entry>(&self) -> bool {
+        self.is_supported(E::CODE)
+    }
+
+    /// [`Error::UnsupportedOp`] naming `E` unless the kernel supports it.
+    pub fn require<E: Entry>(&self) -> Result<()> {
+        if self.supports::<E>() {
+            Ok(())
+        } else {
+            Err(Error::UnsupportedOp {
+                name: E::NAME,
+                code: E::CODE,
+            })
+        }
+    }
+
+    /// The highest opcode the kernel knows.
+    pub fn last_op(&self) -> u8 {
+        self.last_op
+    }
+
+    /// The ops of this crate's table that the kernel lacks.
+    pub fn missing(&self) -> impl Iterator<Item = &'static OpInfo> + '_ {
+        crate::ops::ALL
+            .iter()
+            .filter(move |op| !self.is_supported(op.code))
+    }
+
+    /// The ops of `table` (a list an `ops!` table generated) that the kernel
+    /// lacks.
+    pub fn missing_from<'t>(
+        &'t self,
+        table: &'t [OpInfo],
+    ) -> impl Iterator<Item = &'t OpInfo> + 't {
+        table.iter().filter(|op| !self.is_supported(op.code))
+    }
+}
+
+impl fmt::Debug for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let missing: Vec<&str> = self.missing().map(|op| op.name).collect();
+        f.debug_struct("Probe")
+            .field("last_op", &self.last_op)
+            .field("missing", &missing)
+            .finish()
+    }
+}
+
+impl Ring {
+    /// Asks the kernel which ops it supports (`IORING_REGISTER_PROBE`, 5.6).
+    pub fn probe(&self) -> Result<Probe> {
+        const OPS: usize = 256;
+        let words = (mem::size_of::<sys::io_uring_probe>()
+            + OPS * mem::size_of::<sys::io_uring_probe_op>())
+        .div_ceil(mem::size_of::<u64>());
+        // u64 words keep the buffer aligned for both structs.
+        let mut buf = vec![0u64; words];
+        self.register(
+            sys::IORING_REGISTER_PROBE,
+            buf.as_mut_ptr().cast(),
+            OPS as u32,
+            "IORING_REGISTER_PROBE",
+        )?;
+        let base = buf.as_ptr().cast::<u8>();
+        // SAFETY: the buffer holds a header followed by OPS entries, which the
+        // kernel filled; `ops_len` is at most what we passed.
+        let (header, ops) = unsafe {
+            let header = &*base.cast::<sys::io_uring_probe>();
+            let ops = std::slice::from_raw_parts(
+                base.add(mem::size_of::<sys::io_uring_probe>())
+                    .cast::<sys::io_uring_probe_op>(),
+                (header.ops_len as usize).min(OPS),
+            );
+            (header, ops)
+        };
+        let mut supported = [false; 256];
+        for op in ops {
+            supported[op.op as usize] = op.flags & sys::IO_URING_OP_SUPPORTED != 0;
+        }
+        Ok(Probe {
+            last_op: header.last_op,
+            supported,
+        })
+    }
+}

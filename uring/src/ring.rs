@@ -1,0 +1,449 @@
+//! The ring: its file descriptor, its three mappings, and its two queues.
+
+use crate::builder::Builder;
+use crate::cqueue::{CompletionQueue, Completions, Cqe};
+use crate::error::{Error, Full, Result};
+use crate::op::{SqWriter, Submission};
+use crate::params::Params;
+use crate::squeue::SubmissionQueue;
+use crate::sys;
+use crate::types::Timespec;
+use std::fmt;
+use std::mem;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// An io_uring instance: a submission queue, a completion queue and the
+/// kernel object behind them.
+///
+/// Ops are pushed with [`push`](Ring::push) (safe for ops that borrow nothing
+/// short-lived) or [`push_unchecked`](Ring::push_unchecked); they reach the
+/// kernel with [`submit`](Ring::submit) or one of the waiting calls; their
+/// completions are read with [`completions`](Ring::completions),
+/// [`peek`](Ring::peek) or [`peek_batch`](Ring::peek_batch).
+///
+/// Dropping the ring unmaps its queues and closes its descriptor;
+/// [`close`](Ring::close) does the same and reports a failure.
+///
+/// ```
+/// use uring::{Ring, ops::Nop};
+/// # fn main() -> uring::Result<()> {
+/// let mut ring = Ring::new(8)?;
+/// ring.push(Nop::new().user_data(7))?;
+/// ring.submit_and_wait(1)?;
+/// let cqe = ring.completions().next().unwrap();
+/// assert_eq!((cqe.user_data(), cqe.res()), (7, 0));
+/// # Ok(())
+/// # }
+/// ```
+pub struct Ring {
+    pub(crate) sq: SubmissionQueue,
+    pub(crate) cq: CompletionQueue,
+    /// The descriptor `io_uring_enter` takes: the ring fd, or its index once
+    /// registered with [`Ring::register_ring_fd`].
+    pub(crate) enter_fd: RawFd,
+    /// `IORING_ENTER_REGISTERED_RING` once the ring fd is registered.
+    pub(crate) enter_flags: u32,
+    pub(crate) setup_flags: u32,
+    pub(crate) fd: RawFd,
+    pub(crate) params: Params,
+    pub(crate) id: u64,
+    attached_to: Option<RawFd>,
+    /// The SQ ring, CQ ring (unless shared) and SQE mappings, unmapped on drop.
+    _maps: Vec<Mapping>,
+    stable: NonNull<[Timespec]>,
+}
+
+// SAFETY: the ring owns its mappings and descriptor; nothing in it is tied to
+// the thread that created it (a SINGLE_ISSUER ring reports submissions from
+// another task as an error, it does not misbehave).
+unsafe impl Send for Ring {}
+
+struct Mapping {
+    ptr: NonNull<libc::c_void>,
+    len: usize,
+}
+
+impl Mapping {
+    fn new(fd: RawFd, len: usize, offset: i64) -> Result<Mapping> {
+        let ptr = sys::mmap_ring(fd, len, offset).map_err(|e| Error::os("mmap", e))?;
+        let ptr = NonNull::new(ptr).ok_or(Error::Setup("mmap returned a null mapping"))?;
+        Ok(Mapping { ptr, len })
+    }
+
+    fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr().cast()
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: the mapping was made by `mmap_ring` with this length and is
+        // no longer used: the queues pointing into it are dropped first or
+        // with it.
+        let _ = unsafe { sys::munmap(self.ptr.as_ptr(), self.len) };
+    }
+}
+
+static NEXT_RING_ID: AtomicU64 = AtomicU64::new(1);
+
+impl Ring {
+    /// A ring of `entries` SQ entries (rounded up to a power of two) and
+    /// twice as many CQ entries, with no other option.
+    pub fn new(entries: u32) -> Result<Ring> {
+        Builder::new().build(entries)
+    }
+
+    /// A [`Builder`] for a ring with options.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    pub(crate) fn with_builder(builder: &Builder, entries: u32) -> Result<Ring> {
+        let mut p = builder.params(entries)?;
+        // SAFETY: `p` is a valid, writable `io_uring_params`; NO_MMAP is never
+        // set by the builder, so it holds no addresses.
+        let fd = unsafe { sys::io_uring_setup(entries, &mut p) }
+            .map_err(|e| Error::os("io_uring_setup", e))?;
+        // Close the descriptor if mapping fails.
+        let guard = FdGuard(fd);
+        let ring = Ring::map(fd, p, builder.wq_fd())?;
+        mem::forget(guard);
+        Ok(ring)
+    }
+
+    fn map(fd: RawFd, p: sys::io_uring_params, attached_to: Option<RawFd>) -> Result<Ring> {
+        let cqe_size = mem::size_of::<sys::io_uring_cqe>()
+            << usize::from(p.flags & sys::IORING_SETUP_CQE32 != 0);
+        let sqe_size = mem::size_of::<sys::io_uring_sqe>()
+            << usize::from(p.flags & sys::IORING_SETUP_SQE128 != 0);
+        let mut sq_len = p.sq_off.array as usize + p.sq_entries as usize * mem::size_of::<u32>();
+        let mut cq_len = p.cq_off.cqes as usize + p.cq_entries as usize * cqe_size;
+        let single = p.features & sys::IORING_FEAT_SINGLE_MMAP != 0;
+        if single {
+            sq_len = sq_len.max(cq_len);
+            cq_len = sq_len;
+        }
+        let sq_map = Mapping::new(fd, sq_len, sys::IORING_OFF_SQ_RING)?;
+        let cq_map = if single {
+            None
+        } else {
+            Some(Mapping::new(fd, cq_len, sys::IORING_OFF_CQ_RING)?)
+        };
+        let sqes_map = Mapping::new(fd, p.sq_entries as usize * sqe_size, sys::IORING_OFF_SQES)?;
+
+        let stable: Box<[Timespec]> = vec![Timespec::default(); p.sq_entries as usize].into();
+        let stable = NonNull::from(Box::leak(stable));
+        let cq_ptr = cq_map.as_ref().unwrap_or(&sq_map).as_ptr();
+        let no_sqarray = p.flags & sys::IORING_SETUP_NO_SQARRAY != 0;
+        // SAFETY: the mappings are live and sized from the kernel's offsets;
+        // they and the timespec array are owned by the ring and outlive the
+        // queues, which are dropped with it.
+        let (sq, cq) = unsafe {
+            (
+                SubmissionQueue::new(
+                    sq_map.as_ptr(),
+                    &p.sq_off,
+                    sqes_map.as_ptr().cast(),
+                    stable.as_ptr().cast(),
+                    no_sqarray,
+                ),
+                CompletionQueue::new(cq_ptr, &p.cq_off),
+            )
+        };
+        Ok(Ring {
+            sq,
+            cq,
+            enter_fd: fd,
+            enter_flags: 0,
+            setup_flags: p.flags,
+            fd,
+            params: Params(p),
+            id: NEXT_RING_ID.fetch_add(1, Ordering::Relaxed),
+            attached_to,
+            _maps: [Some(sq_map), cq_map, Some(sqes_map)]
+                .into_iter()
+                .flatten()
+                .collect(),
+            stable,
+        })
+    }
+
+    /// Creates `count` rings of `entries` entries each, with `wp_count` worker
+    /// pools between them: the first `wp_count` rings own a pool, and the
+    /// other `count - wp_count` attach to those owners in turn
+    /// (`IORING_SETUP_ATTACH_WQ`), `count / wp_count` rings per pool.
+    ///
+    /// `wp_count` must be between 1 and `count` and divide `count`. Dropping
+    /// the rings closes them all.
+    pub fn create_many(
+        count: usize,
+        entries: u32,
+        wp_count: usize,
+        builder: &Builder,
+    ) -> Result<Vec<Ring>> {
+        if count == 0 {
+            return Err(Error::InvalidArgument(
+                "create_many needs count >= 1".into(),
+            ));
+        }
+        if wp_count == 0 || wp_count > count || !count.is_multiple_of(wp_count) {
+            return Err(Error::InvalidArgument(format!(
+                "create_many needs 1 <= wp_count <= count and count % wp_count == 0 \
+                 (count {count}, wp_count {wp_count})"
+            )));
+        }
+        let mut rings = Vec::with_capacity(count);
+        for _ in 0..wp_count {
+            rings.push(builder.build(entries)?);
+        }
+        for i in wp_count..count {
+            let owner = &rings[i % wp_count];
+            let ring = builder.clone().attach_wq(owner).build(entries)?;
+            rings.push(ring);
+        }
+        Ok(rings)
+    }
+
+    /// The parameters the kernel reported at setup.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// The descriptor of the ring whose worker pool this ring shares, if it
+    /// was created with [`Builder::attach_wq`].
+    pub fn attached_wq(&self) -> Option<RawFd> {
+        self.attached_to
+    }
+
+    /// The number of SQ entries.
+    pub fn sq_entries(&self) -> u32 {
+        self.sq.entries
+    }
+
+    /// The number of CQ entries.
+    pub fn cq_entries(&self) -> u32 {
+        self.cq.entries
+    }
+
+    pub(crate) fn has_setup(&self, flag: u32) -> bool {
+        self.setup_flags & flag != 0
+    }
+
+    /// Pushes an op or a chain: its SQEs are written in place, all of them or
+    /// none. Returns the submission back in [`Full`] when the queue lacks room
+    /// for all its SQEs (a chain longer than the queue never fits).
+    ///
+    /// Only submissions that borrow nothing short-lived (`'static`) can be
+    /// pushed this way, since the kernel uses their memory after the call
+    /// returns: ops without buffers, ops over leaked or static buffers.
+    /// Borrowed buffers go through [`push_unchecked`](Ring::push_unchecked).
+    #[inline]
+    pub fn push<S: Submission + 'static>(&mut self, submission: S) -> Result<(), Full<S>> {
+        // SAFETY: a 'static submission borrows nothing that can be freed or
+        // reused while the kernel uses it.
+        unsafe { self.push_unchecked(submission) }
+    }
+
+    /// Pushes an op or a chain whose borrows the caller keeps alive: the
+    /// zero-cost floor under the safe surfaces.
+    ///
+    /// # Safety
+    ///
+    /// Every buffer, iovec array, address or other memory the submission
+    /// borrows must stay valid, and must not be accessed in a way that
+    /// conflicts with the kernel's use, until the op's completion has been
+    /// read (for multishot ops, the last one) — even if the ring is dropped
+    /// or the submission never submitted: the ring may submit it later.
+    #[inline]
+    pub unsafe fn push_unchecked<S: Submission>(&mut self, submission: S) -> Result<(), Full<S>> {
+        let sq = &mut self.sq;
+        if !sq.reserve(S::SQES) {
+            return Err(Full(submission));
+        }
+        // SAFETY: `reserve` made the slots tail .. tail + SQES free; they are
+        // unpublished until `tail` moves and the next submit stores it.
+        let mut writer = unsafe { SqWriter::new(sq.sqes, sq.stable, sq.mask, sq.tail, S::SQES) };
+        submission.prepare_all(&mut writer, 0);
+        sq.tail = sq.tail.wrapping_add(S::SQES);
+        Ok(())
+    }
+
+    /// Writes raw SQEs, as given, into the queue: all of them or none.
+    ///
+    /// # Safety
+    ///
+    /// Each SQE must be valid for the running kernel, and everything it
+    /// points to must stay valid as for [`push_unchecked`](Ring::push_unchecked).
+    pub unsafe fn push_raw(&mut self, sqes: &[sys::io_uring_sqe]) -> Result<(), Full<()>> {
+        let Ok(n) = u32::try_from(sqes.len()) else {
+            return Err(Full(()));
+        };
+        let sq = &mut self.sq;
+        if !sq.reserve(n) {
+            return Err(Full(()));
+        }
+        // SAFETY: as in `push_unchecked`.
+        let mut writer = unsafe { SqWriter::new(sq.sqes, sq.stable, sq.mask, sq.tail, n) };
+        for sqe in sqes {
+            writer.next_slot().write(*sqe);
+        }
+        sq.tail = sq.tail.wrapping_add(n);
+        Ok(())
+    }
+
+    /// Free SQ slots.
+    pub fn space_left(&mut self) -> u32 {
+        self.sq.space_left()
+    }
+
+    /// SQEs pushed and not yet consumed by the kernel.
+    pub fn pending(&mut self) -> u32 {
+        self.sq.unconsumed()
+    }
+
+    /// SQEs the kernel dropped as invalid since the ring was created.
+    pub fn dropped(&self) -> u32 {
+        self.sq.dropped()
+    }
+
+    /// Completions ready to be read.
+    #[inline]
+    pub fn ready(&self) -> u32 {
+        self.cq.ready()
+    }
+
+    /// Completions the kernel could not post because the CQ was full and it
+    /// could not keep them (kernels without `IORING_FEAT_NODROP`).
+    pub fn overflow(&self) -> u32 {
+        self.cq.overflow()
+    }
+
+    /// The completions that are ready, in order. The head advances past those
+    /// iterated when the iterator is dropped.
+    ///
+    /// When none is ready and the kernel holds some back (CQ overflow, task
+    /// work flagged with [`Builder::taskrun_flag`], IOPOLL rings), this first
+    /// enters the kernel to flush them.
+    #[inline]
+    pub fn completions(&mut self) -> Completions<'_> {
+        if self.cq.ready() == 0 {
+            self.flush_completions();
+        }
+        Completions::new(&mut self.cq)
+    }
+
+    /// The next completion, left in the queue (see [`advance`](Ring::advance)).
+    pub fn peek(&mut self) -> Option<Cqe> {
+        if self.cq.ready() == 0 {
+            self.flush_completions();
+        }
+        if self.cq.ready() == 0 {
+            return None;
+        }
+        // SAFETY: the head is before the tail just read.
+        Some(unsafe { self.cq.read(self.cq.head()) })
+    }
+
+    /// Copies up to `out.len()` ready completions into `out`, leaving them in
+    /// the queue, and returns how many it copied.
+    pub fn peek_batch(&mut self, out: &mut [Cqe]) -> usize {
+        if self.cq.ready() == 0 {
+            self.flush_completions();
+        }
+        let head = self.cq.head();
+        let n = (self.cq.ready() as usize).min(out.len());
+        for (i, slot) in out[..n].iter_mut().enumerate() {
+            // SAFETY: `head + i` is before the tail that `ready` read.
+            *slot = unsafe { self.cq.read(head.wrapping_add(i as u32)) };
+        }
+        n
+    }
+
+    /// Marks the next `n` completions as seen, handing their slots back to
+    /// the kernel. Never moves past what is ready: returns how many it
+    /// advanced.
+    pub fn advance(&mut self, n: u32) -> u32 {
+        let n = n.min(self.cq.ready());
+        let head = self.cq.head().wrapping_add(n);
+        self.cq.set_head(head);
+        n
+    }
+
+    #[cold]
+    fn flush_completions(&mut self) {
+        if self.sq.cq_needs_flush() || self.has_setup(sys::IORING_SETUP_IOPOLL) {
+            // A failure leaves the completions in the kernel, where the next
+            // call finds them.
+            let _ = self.enter(0, 0, sys::IORING_ENTER_GETEVENTS, None);
+        }
+    }
+
+    /// Enables a ring created with [`Builder::r_disabled`].
+    pub fn enable(&mut self) -> Result<()> {
+        self.register(
+            sys::IORING_REGISTER_ENABLE_RINGS,
+            std::ptr::null(),
+            0,
+            "IORING_REGISTER_ENABLE_RINGS",
+        )
+        .map(drop)
+    }
+
+    /// Closes the ring, reporting a failure to close its descriptor.
+    pub fn close(mut self) -> Result<()> {
+        let fd = mem::replace(&mut self.fd, -1);
+        drop(self);
+        // SAFETY: `fd` is the ring's own descriptor, which nothing uses now
+        // that the ring is dropped.
+        unsafe { sys::close(fd) }.map_err(|e| Error::os("close", e))
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        // SAFETY: the ring owns `fd` (unless `close` took it) and the
+        // timespec array, which was leaked from a box of this length.
+        unsafe {
+            if self.fd >= 0 {
+                let _ = sys::close(self.fd);
+            }
+            drop(Box::from_raw(self.stable.as_ptr()));
+        }
+    }
+}
+
+impl AsRawFd for Ring {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd
+    }
+}
+
+impl AsFd for Ring {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the descriptor is open for as long as the ring lives.
+        unsafe { BorrowedFd::borrow_raw(self.fd) }
+    }
+}
+
+impl fmt::Debug for Ring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ring")
+            .field("fd", &self.fd)
+            .field("sq_entries", &self.sq.entries)
+            .field("cq_entries", &self.cq.entries)
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Closes a descriptor unless forgotten.
+struct FdGuard(RawFd);
+
+impl Drop for FdGuard {
+    fn drop(&mut self) {
+        // SAFETY: the guard owns the descriptor until it is forgotten.
+        let _ = unsafe { sys::close(self.0) };
+    }
+}

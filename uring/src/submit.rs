@@ -1,0 +1,172 @@
+//! Submitting and waiting: `io_uring_enter(2)` and the rules around it.
+
+use crate::error::{Error, Result};
+use crate::ring::Ring;
+use crate::sys;
+use crate::types::Timespec;
+use std::io;
+use std::time::{Duration, Instant};
+
+impl Ring {
+    /// One `io_uring_enter(2)`, with the registered ring fd when there is one.
+    pub(crate) fn enter(
+        &self,
+        to_submit: u32,
+        min_complete: u32,
+        flags: u32,
+        arg: Option<&sys::io_uring_getevents_arg>,
+    ) -> io::Result<u32> {
+        let (ptr, size, flags) = match arg {
+            Some(arg) => (
+                arg as *const sys::io_uring_getevents_arg as *const libc::c_void,
+                std::mem::size_of::<sys::io_uring_getevents_arg>(),
+                flags | sys::IORING_ENTER_EXT_ARG,
+            ),
+            None => (std::ptr::null(), 0, flags),
+        };
+        // SAFETY: `enter_fd` is this ring (or its registered index, with the
+        // matching flag); every SQE in the queue was written by a push whose
+        // caller vouched for its memory; `arg` outlives the call.
+        unsafe {
+            sys::io_uring_enter(
+                self.enter_fd,
+                to_submit,
+                min_complete,
+                flags | self.enter_flags,
+                ptr,
+                size,
+            )
+        }
+    }
+
+    /// Makes the pushed SQEs visible to the kernel and submits them, without
+    /// waiting. Returns how many the kernel consumed (with SQPOLL, how many
+    /// were pending for the SQ thread).
+    ///
+    /// Enters the kernel only when there is something to do: SQEs to submit
+    /// (or a sleeping SQ thread to wake), or completions held back in an
+    /// overflow list.
+    pub fn submit(&mut self) -> Result<u32> {
+        self.sq.publish();
+        let pending = self.sq.unconsumed();
+        let mut flags = 0;
+        if self.sq.cq_needs_flush() || self.has_setup(sys::IORING_SETUP_IOPOLL) {
+            flags |= sys::IORING_ENTER_GETEVENTS;
+        }
+        if self.has_setup(sys::IORING_SETUP_SQPOLL) {
+            if pending > 0 && self.sq.need_wakeup() {
+                flags |= sys::IORING_ENTER_SQ_WAKEUP;
+            }
+            if flags == 0 {
+                return Ok(pending);
+            }
+        } else if pending == 0 && flags == 0 {
+            return Ok(0);
+        }
+        self.enter(pending, 0, flags, None)
+            .map_err(|e| Error::os("io_uring_enter", e))
+    }
+
+    /// Submits the pushed SQEs and waits until at least `want` completions
+    /// are ready. Returns how many SQEs the kernel consumed.
+    ///
+    /// Interrupted waits are resumed. `want` may not exceed the CQ size.
+    pub fn submit_and_wait(&mut self, want: u32) -> Result<u32> {
+        self.enter_and_wait(true, want, None)
+    }
+
+    /// Waits until at least `want` completions are ready, submitting nothing.
+    pub fn wait(&mut self, want: u32) -> Result<()> {
+        self.enter_and_wait(false, want, None).map(drop)
+    }
+
+    /// Waits until at least `want` completions are ready or `timeout` has
+    /// passed, submitting nothing; [`Error::TimedOut`] when time ran out
+    /// first (the completions that did arrive are still in the queue).
+    ///
+    /// The timeout goes to the kernel as an argument of the wait
+    /// (`IORING_ENTER_EXT_ARG`, 5.11): no timeout SQE is queued and no
+    /// `user_data` value is reserved.
+    pub fn wait_timeout(&mut self, want: u32, timeout: Duration) -> Result<()> {
+        self.enter_and_wait(false, want, Some(timeout)).map(drop)
+    }
+
+    /// [`submit_and_wait`](Ring::submit_and_wait) with a timeout on the wait,
+    /// as for [`wait_timeout`](Ring::wait_timeout).
+    pub fn submit_and_wait_timeout(&mut self, want: u32, timeout: Duration) -> Result<u32> {
+        self.enter_and_wait(true, want, Some(timeout))
+    }
+
+    fn enter_and_wait(
+        &mut self,
+        submit: bool,
+        want: u32,
+        timeout: Option<Duration>,
+    ) -> Result<u32> {
+        if want > self.cq.entries {
+            return Err(Error::InvalidArgument(format!(
+                "cannot wait for {want} completions on a CQ of {} entries",
+                self.cq.entries
+            )));
+        }
+        if timeout.is_some() && !self.params.has(crate::Features::EXT_ARG) {
+            return Err(Error::Unsupported(
+                "waits with a timeout (IORING_FEAT_EXT_ARG, Linux 5.11)",
+            ));
+        }
+        let sqpoll = self.has_setup(sys::IORING_SETUP_SQPOLL);
+        let mut submitted = 0;
+        if submit {
+            self.sq.publish();
+            if sqpoll {
+                // The SQ thread submits; what is pending is what it will take.
+                submitted = self.sq.unconsumed();
+            }
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let unconsumed = if submit { self.sq.unconsumed() } else { 0 };
+            let to_submit = if sqpoll { 0 } else { unconsumed };
+            let wake = sqpoll && unconsumed > 0 && self.sq.need_wakeup();
+            if to_submit == 0 && !wake && !self.sq.cq_needs_flush() && self.cq.ready() >= want {
+                return Ok(submitted);
+            }
+            let mut flags = sys::IORING_ENTER_GETEVENTS;
+            if wake {
+                flags |= sys::IORING_ENTER_SQ_WAKEUP;
+            }
+            let ts;
+            let mut arg = sys::io_uring_getevents_arg::default();
+            let arg = match deadline {
+                Some(deadline) => {
+                    ts = Timespec::from(deadline.saturating_duration_since(Instant::now()));
+                    arg.ts = &ts as *const Timespec as u64;
+                    Some(&arg)
+                }
+                None => None,
+            };
+            match self.enter(to_submit, want, flags, arg) {
+                Ok(n) if !sqpoll => {
+                    submitted += n;
+                    if n == 0 && to_submit > 0 {
+                        // The kernel took none of the SQEs without an error;
+                        // report instead of spinning.
+                        return Ok(submitted);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ETIME) => {
+                    if self.cq.ready() >= want {
+                        return Ok(submitted);
+                    }
+                    return Err(Error::TimedOut);
+                }
+                Err(e) => return Err(Error::os("io_uring_enter", e)),
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) && self.cq.ready() < want {
+                return Err(Error::TimedOut);
+            }
+        }
+    }
+}

@@ -1,0 +1,446 @@
+//! Structures of `linux/io_uring.h`, field for field.
+//!
+//! Names follow the header exactly so that a reader who knows the C API finds
+//! every field where they expect it. Anonymous unions of the header become
+//! named unions here (`io_uring_sqe_off` for the union that holds `off`, and so
+//! on); anonymous structs inside them become `io_uring_sqe_*` structs.
+
+#![allow(non_camel_case_types, missing_docs)]
+
+/// The `struct __kernel_timespec` that io_uring reads timeouts from.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct __kernel_timespec {
+    pub tv_sec: i64,
+    pub tv_nsec: i64,
+}
+
+/// `struct io_uring_sqe`: one submission queue entry, 64 bytes.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct io_uring_sqe {
+    /// Type of operation for this SQE (`IORING_OP_*`).
+    pub opcode: u8,
+    /// `IOSQE_*` flags.
+    pub flags: u8,
+    /// I/O priority, or op-specific flags for some ops.
+    pub ioprio: u16,
+    /// File descriptor (or fixed-file index) to do I/O on.
+    pub fd: i32,
+    pub off: io_uring_sqe_off,
+    pub addr: io_uring_sqe_addr,
+    /// Buffer size or number of iovecs.
+    pub len: u32,
+    pub op_flags: io_uring_sqe_op_flags,
+    /// Data passed back at completion time.
+    pub user_data: u64,
+    pub buf: io_uring_sqe_buf,
+    /// Personality to use, if any.
+    pub personality: u16,
+    pub file: io_uring_sqe_file,
+    pub addr3: io_uring_sqe_addr3,
+}
+
+/// The union of `off`, `addr2` and `{cmd_op, __pad1}`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union io_uring_sqe_off {
+    pub off: u64,
+    pub addr2: u64,
+    pub cmd: io_uring_sqe_cmd,
+}
+
+/// `{cmd_op, __pad1}` of the `off` union.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_sqe_cmd {
+    pub cmd_op: u32,
+    pub __pad1: u32,
+}
+
+/// The union of `addr`, `splice_off_in` and `{level, optname}`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union io_uring_sqe_addr {
+    pub addr: u64,
+    pub splice_off_in: u64,
+    pub sockopt: io_uring_sqe_sockopt,
+}
+
+/// `{level, optname}` of the `addr` union.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_sqe_sockopt {
+    pub level: u32,
+    pub optname: u32,
+}
+
+/// The union of the per-op flag words (`rw_flags`, `fsync_flags`, ...).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union io_uring_sqe_op_flags {
+    pub rw_flags: i32,
+    pub fsync_flags: u32,
+    pub poll_events: u16,
+    pub poll32_events: u32,
+    pub sync_range_flags: u32,
+    pub msg_flags: u32,
+    pub timeout_flags: u32,
+    pub accept_flags: u32,
+    pub cancel_flags: u32,
+    pub open_flags: u32,
+    pub statx_flags: u32,
+    pub fadvise_advice: u32,
+    pub splice_flags: u32,
+    pub rename_flags: u32,
+    pub unlink_flags: u32,
+    pub hardlink_flags: u32,
+    pub xattr_flags: u32,
+    pub msg_ring_flags: u32,
+    pub uring_cmd_flags: u32,
+    pub waitid_flags: u32,
+    pub futex_flags: u32,
+    pub install_fd_flags: u32,
+    pub nop_flags: u32,
+    pub pipe_flags: u32,
+}
+
+/// The union of `buf_index` and `buf_group` (packed in the header).
+#[repr(C, packed)]
+#[derive(Clone, Copy)]
+pub union io_uring_sqe_buf {
+    pub buf_index: u16,
+    pub buf_group: u16,
+}
+
+/// The union of `splice_fd_in`, `file_index`, `optlen` and `{addr_len, __pad3}`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union io_uring_sqe_file {
+    pub splice_fd_in: i32,
+    pub file_index: u32,
+    pub zcrx_ifq_idx: u32,
+    pub optlen: u32,
+    pub addr_len: io_uring_sqe_addr_len,
+}
+
+/// `{addr_len, __pad3}` of the `file` union.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_sqe_addr_len {
+    pub addr_len: u16,
+    pub __pad3: [u16; 1],
+}
+
+/// The union of `{addr3, __pad2}`, `optval` and the 80-byte `cmd` area.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union io_uring_sqe_addr3 {
+    pub addr3: io_uring_sqe_addr3_pad,
+    pub optval: u64,
+    pub cmd: [u8; 0],
+}
+
+/// `{addr3, __pad2}` of the last union.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_sqe_addr3_pad {
+    pub addr3: u64,
+    pub __pad2: [u64; 1],
+}
+
+impl io_uring_sqe {
+    /// An SQE with every byte zero (a NOP with `user_data` 0).
+    pub const fn zeroed() -> Self {
+        io_uring_sqe {
+            opcode: 0,
+            flags: 0,
+            ioprio: 0,
+            fd: 0,
+            off: io_uring_sqe_off { off: 0 },
+            addr: io_uring_sqe_addr { addr: 0 },
+            len: 0,
+            op_flags: io_uring_sqe_op_flags { rw_flags: 0 },
+            user_data: 0,
+            buf: io_uring_sqe_buf { buf_index: 0 },
+            personality: 0,
+            file: io_uring_sqe_file { file_index: 0 },
+            addr3: io_uring_sqe_addr3 {
+                addr3: io_uring_sqe_addr3_pad {
+                    addr3: 0,
+                    __pad2: [0],
+                },
+            },
+        }
+    }
+}
+
+impl core::fmt::Debug for io_uring_sqe {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // SAFETY: every union member of the SQE is plain integer data of the
+        // union's full size or less, and an SQE is always fully initialised
+        // (`zeroed` or written whole), so reading the widest member is defined.
+        let (off, addr, op_flags, buf, file, addr3) = unsafe {
+            (
+                self.off.off,
+                self.addr.addr,
+                self.op_flags.poll32_events,
+                self.buf.buf_index,
+                self.file.file_index,
+                self.addr3.addr3.addr3,
+            )
+        };
+        f.debug_struct("io_uring_sqe")
+            .field("opcode", &self.opcode)
+            .field("flags", &self.flags)
+            .field("ioprio", &self.ioprio)
+            .field("fd", &self.fd)
+            .field("off", &off)
+            .field("addr", &addr)
+            .field("len", &self.len)
+            .field("op_flags", &op_flags)
+            .field("user_data", &self.user_data)
+            .field("buf_index", &buf)
+            .field("personality", &self.personality)
+            .field("file_index", &file)
+            .field("addr3", &addr3)
+            .finish()
+    }
+}
+
+/// `struct io_uring_cqe`: one completion queue entry, 16 bytes (32 with
+/// `IORING_SETUP_CQE32`, the extra 16 bytes following it in the ring).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct io_uring_cqe {
+    /// `user_data` of the SQE this completes.
+    pub user_data: u64,
+    /// Result: a count or value on success, `-errno` on failure.
+    pub res: i32,
+    /// `IORING_CQE_F_*` flags; the upper 16 bits carry a buffer id.
+    pub flags: u32,
+}
+
+/// `struct io_sqring_offsets`: where the SQ ring's fields sit in its mapping.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_sqring_offsets {
+    pub head: u32,
+    pub tail: u32,
+    pub ring_mask: u32,
+    pub ring_entries: u32,
+    pub flags: u32,
+    pub dropped: u32,
+    pub array: u32,
+    pub resv1: u32,
+    pub user_addr: u64,
+}
+
+/// `struct io_cqring_offsets`: where the CQ ring's fields sit in its mapping.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_cqring_offsets {
+    pub head: u32,
+    pub tail: u32,
+    pub ring_mask: u32,
+    pub ring_entries: u32,
+    pub overflow: u32,
+    pub cqes: u32,
+    pub flags: u32,
+    pub resv1: u32,
+    pub user_addr: u64,
+}
+
+/// `struct io_uring_params`: passed to `io_uring_setup(2)`, filled in by it.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_params {
+    pub sq_entries: u32,
+    pub cq_entries: u32,
+    pub flags: u32,
+    pub sq_thread_cpu: u32,
+    pub sq_thread_idle: u32,
+    pub features: u32,
+    pub wq_fd: u32,
+    pub resv: [u32; 3],
+    pub sq_off: io_sqring_offsets,
+    pub cq_off: io_cqring_offsets,
+}
+
+/// `struct io_uring_files_update` (deprecated form of `io_uring_rsrc_update`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_files_update {
+    pub offset: u32,
+    pub resv: u32,
+    pub fds: u64,
+}
+
+/// `struct io_uring_rsrc_register`: argument of `IORING_REGISTER_FILES2` /
+/// `IORING_REGISTER_BUFFERS2`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_rsrc_register {
+    pub nr: u32,
+    pub flags: u32,
+    pub resv2: u64,
+    pub data: u64,
+    pub tags: u64,
+}
+
+/// `struct io_uring_rsrc_update`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_rsrc_update {
+    pub offset: u32,
+    pub resv: u32,
+    pub data: u64,
+}
+
+/// `struct io_uring_rsrc_update2`: argument of `IORING_REGISTER_FILES_UPDATE2`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_rsrc_update2 {
+    pub offset: u32,
+    pub resv: u32,
+    pub data: u64,
+    pub tags: u64,
+    pub nr: u32,
+    pub resv2: u32,
+}
+
+/// `struct io_uring_probe_op`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_probe_op {
+    pub op: u8,
+    pub resv: u8,
+    /// `IO_URING_OP_*` flags.
+    pub flags: u16,
+    pub resv2: u32,
+}
+
+/// `struct io_uring_probe`, header of a variable-length array of
+/// [`io_uring_probe_op`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_probe {
+    /// Last opcode supported.
+    pub last_op: u8,
+    /// Length of the `ops` array that follows.
+    pub ops_len: u8,
+    pub resv: u16,
+    pub resv2: [u32; 3],
+    pub ops: [io_uring_probe_op; 0],
+}
+
+/// `struct io_uring_restriction`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct io_uring_restriction {
+    pub opcode: u16,
+    pub arg: io_uring_restriction_arg,
+    pub resv: u8,
+    pub resv2: [u32; 3],
+}
+
+/// The union of `register_op`, `sqe_op` and `sqe_flags`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union io_uring_restriction_arg {
+    pub register_op: u8,
+    pub sqe_op: u8,
+    pub sqe_flags: u8,
+}
+
+/// `struct io_uring_buf`: one entry of a provided-buffer ring.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_buf {
+    pub addr: u64,
+    pub len: u32,
+    pub bid: u16,
+    pub resv: u16,
+}
+
+/// `struct io_uring_buf_reg`: argument of `IORING_(UN)REGISTER_PBUF_RING`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_buf_reg {
+    pub ring_addr: u64,
+    pub ring_entries: u32,
+    pub bgid: u16,
+    pub flags: u16,
+    pub resv: [u64; 3],
+}
+
+/// `struct io_uring_buf_status`: argument of `IORING_REGISTER_PBUF_STATUS`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_buf_status {
+    pub buf_group: u32,
+    pub head: u32,
+    pub resv: [u32; 8],
+}
+
+/// `struct io_uring_getevents_arg`: argument of `io_uring_enter(2)` with
+/// `IORING_ENTER_EXT_ARG`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_getevents_arg {
+    pub sigmask: u64,
+    pub sigmask_sz: u32,
+    pub min_wait_usec: u32,
+    pub ts: u64,
+}
+
+/// `struct io_uring_sync_cancel_reg`: argument of `IORING_REGISTER_SYNC_CANCEL`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_sync_cancel_reg {
+    pub addr: u64,
+    pub fd: i32,
+    pub flags: u32,
+    pub timeout: __kernel_timespec,
+    pub opcode: u8,
+    pub pad: [u8; 7],
+    pub pad2: [u64; 3],
+}
+
+/// `struct io_uring_file_index_range`: argument of
+/// `IORING_REGISTER_FILE_ALLOC_RANGE`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_file_index_range {
+    pub off: u32,
+    pub len: u32,
+    pub resv: u64,
+}
+
+/// `struct io_uring_recvmsg_out`: header a multishot `RECVMSG` writes.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_recvmsg_out {
+    pub namelen: u32,
+    pub controllen: u32,
+    pub payloadlen: u32,
+    pub flags: u32,
+}
+
+/// `struct io_uring_napi`: argument of `IORING_(UN)REGISTER_NAPI`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_napi {
+    pub busy_poll_to: u32,
+    pub prefer_busy_poll: u8,
+    pub pad: [u8; 3],
+    pub resv: u64,
+}
+
+/// `struct io_uring_clock_register`: argument of `IORING_REGISTER_CLOCK`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_clock_register {
+    pub clockid: u32,
+    pub __resv: [u32; 3],
+}

@@ -1,0 +1,154 @@
+//! The kernel ABI: `linux/io_uring.h` and the three io_uring system calls.
+//!
+//! This is the only module that makes system calls. Everything above it is
+//! safe and typed; everything here is a direct, unchecked image of the kernel
+//! interface, for callers who need to go below the typed layers.
+
+mod abi;
+mod consts;
+#[cfg(test)]
+mod layout_tests;
+
+pub use abi::*;
+pub use consts::*;
+
+use std::io;
+use std::os::fd::RawFd;
+
+/// `io_uring_setup(2)`: creates a ring of `entries` SQEs described by `params`
+/// (which the kernel fills in) and returns its file descriptor.
+///
+/// # Safety
+///
+/// `params` must point to a valid, writable `io_uring_params`; with
+/// `IORING_SETUP_NO_MMAP` the addresses in it must be valid memory of the
+/// sizes the kernel documents.
+pub unsafe fn io_uring_setup(entries: u32, params: *mut io_uring_params) -> io::Result<RawFd> {
+    // SAFETY: the caller guarantees `params` is valid; the syscall number and
+    // argument types match the kernel's `io_uring_setup(u32, struct io_uring_params *)`.
+    let ret = unsafe { libc::syscall(libc::SYS_io_uring_setup, entries as libc::c_long, params) };
+    cvt(ret).map(|fd| fd as RawFd)
+}
+
+/// `io_uring_enter(2)`: submits `to_submit` SQEs and/or waits for
+/// `min_complete` CQEs, returning the number of SQEs consumed.
+///
+/// # Safety
+///
+/// `fd` must be an io_uring file descriptor (or registered ring index with
+/// `IORING_ENTER_REGISTERED_RING`), every SQE the kernel may consume must
+/// point only to memory valid for the whole operation, and `arg`/`argsz` must
+/// describe a valid argument for `flags` (a sigset, or an
+/// `io_uring_getevents_arg` with `IORING_ENTER_EXT_ARG`).
+pub unsafe fn io_uring_enter(
+    fd: RawFd,
+    to_submit: u32,
+    min_complete: u32,
+    flags: u32,
+    arg: *const libc::c_void,
+    argsz: usize,
+) -> io::Result<u32> {
+    // SAFETY: forwarded from the caller's contract; the argument list matches
+    // `io_uring_enter(unsigned int fd, u32 to_submit, u32 min_complete,
+    // u32 flags, const void *argp, size_t argsz)`.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_io_uring_enter,
+            fd as libc::c_long,
+            to_submit as libc::c_long,
+            min_complete as libc::c_long,
+            flags as libc::c_long,
+            arg,
+            argsz,
+        )
+    };
+    cvt(ret).map(|n| n as u32)
+}
+
+/// `io_uring_register(2)`: registers or unregisters resources with the ring.
+/// Returns the kernel's non-negative result.
+///
+/// # Safety
+///
+/// `arg` must point to what `opcode` expects, `nr_args` elements long, and
+/// memory registered this way (buffers, rings) must stay valid for as long as
+/// the kernel may use it.
+pub unsafe fn io_uring_register(
+    fd: RawFd,
+    opcode: u32,
+    arg: *const libc::c_void,
+    nr_args: u32,
+) -> io::Result<u32> {
+    // SAFETY: forwarded from the caller's contract; the argument list matches
+    // `io_uring_register(unsigned int fd, unsigned int opcode, void *arg,
+    // unsigned int nr_args)`.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_io_uring_register,
+            fd as libc::c_long,
+            opcode as libc::c_long,
+            arg,
+            nr_args as libc::c_long,
+        )
+    };
+    cvt(ret).map(|n| n as u32)
+}
+
+/// Maps `len` bytes of the ring `fd` at the magic `offset`
+/// (`IORING_OFF_SQ_RING`, ...), shared and populated.
+pub fn mmap_ring(fd: RawFd, len: usize, offset: i64) -> io::Result<*mut libc::c_void> {
+    // SAFETY: a fresh shared mapping chosen by the kernel (addr = NULL) cannot
+    // overlap memory Rust knows about; failure is reported as MAP_FAILED.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_POPULATE,
+            fd,
+            offset,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ptr)
+    }
+}
+
+/// Unmaps a mapping made by [`mmap_ring`].
+///
+/// # Safety
+///
+/// `ptr`/`len` must be exactly a live mapping returned by [`mmap_ring`], and
+/// nothing may use it afterwards.
+pub unsafe fn munmap(ptr: *mut libc::c_void, len: usize) -> io::Result<()> {
+    // SAFETY: the caller hands over a mapping it owns and no longer uses.
+    if unsafe { libc::munmap(ptr, len) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// `close(2)`, reporting its error instead of ignoring it.
+///
+/// # Safety
+///
+/// `fd` must be a descriptor the caller owns and nothing uses afterwards.
+pub unsafe fn close(fd: RawFd) -> io::Result<()> {
+    // SAFETY: the caller hands over ownership of `fd`.
+    if unsafe { libc::close(fd) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
