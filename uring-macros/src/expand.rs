@@ -275,7 +275,11 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             #unsafety impl<#bounds> ::uring::op::Submission for #name<#args> {
                 const SQES: u32 = 1;
                 #[inline(always)]
-                fn prepare_all(self, writer: &mut ::uring::op::SqWriter<'_>, link: u8) {
+                fn prepare_all<const __WRAP: bool>(
+                    self,
+                    writer: &mut ::uring::op::SqWriter<'_, __WRAP>,
+                    link: u8,
+                ) {
                     ::uring::op::Entry::prepare(self, writer.next_slot(), link)
                 }
             }

@@ -73,7 +73,7 @@ unsafe impl<H: Submission, T: Entry> Submission for Link<H, T> {
     const SQES: u32 = H::SQES + 1;
 
     #[inline(always)]
-    fn prepare_all(self, writer: &mut SqWriter<'_>, link: u8) {
+    fn prepare_all<const WRAP: bool>(self, writer: &mut SqWriter<'_, WRAP>, link: u8) {
         self.head.prepare_all(writer, self.flag);
         self.tail.prepare(writer.next_slot(), link);
     }

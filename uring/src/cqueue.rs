@@ -95,7 +95,7 @@ impl fmt::Debug for Cqe {
 }
 
 /// The user-space side of the CQ ring.
-pub(crate) struct CompletionQueue {
+pub(crate) struct Cq {
     khead: *const AtomicU32,
     ktail: *const AtomicU32,
     koverflow: *const AtomicU32,
@@ -106,17 +106,17 @@ pub(crate) struct CompletionQueue {
     head: u32,
 }
 
-impl CompletionQueue {
+impl Cq {
     /// # Safety
     ///
     /// `ring` must be the live CQ ring mapping described by `off`, and
     /// outlive the queue.
-    pub(crate) unsafe fn new(ring: *mut u8, off: &sys::io_cqring_offsets) -> CompletionQueue {
+    pub(crate) unsafe fn new(ring: *mut u8, off: &sys::io_cqring_offsets) -> Cq {
         // SAFETY: the offsets come from the kernel and lie inside the mapping.
         unsafe {
             let at = |o: u32| ring.add(o as usize);
             let khead = at(off.head) as *const AtomicU32;
-            CompletionQueue {
+            Cq {
                 khead,
                 ktail: at(off.tail) as *const AtomicU32,
                 koverflow: at(off.overflow) as *const AtomicU32,
@@ -180,17 +180,25 @@ impl CompletionQueue {
 /// is iterated; the head moves past what was iterated when this is dropped,
 /// so completions not reached stay in the queue.
 pub struct Completions<'a> {
-    cq: &'a mut CompletionQueue,
+    cq: &'a mut Cq,
+    cqes: *const io_uring_cqe,
+    mask: u32,
     head: u32,
     tail: u32,
 }
 
 impl<'a> Completions<'a> {
+    /// The completions between the queue's head and `tail`, a tail read with
+    /// [`Cq::tail`].
     #[inline(always)]
-    pub(crate) fn new(cq: &'a mut CompletionQueue) -> Completions<'a> {
-        let head = cq.head();
-        let tail = cq.tail();
-        Completions { cq, head, tail }
+    pub(crate) fn new(cq: &'a mut Cq, tail: u32) -> Completions<'a> {
+        Completions {
+            cqes: cq.cqes,
+            mask: cq.mask,
+            head: cq.head,
+            tail,
+            cq,
+        }
     }
 }
 
@@ -202,8 +210,9 @@ impl Iterator for Completions<'_> {
         if self.head == self.tail {
             return None;
         }
-        // SAFETY: `head` is between the queue's head and the tail we read.
-        let cqe = unsafe { self.cq.read(self.head) };
+        // SAFETY: `head` is before a tail read with acquire ordering; the
+        // kernel does not write the slot until the head moves past it.
+        let cqe = unsafe { Cqe(self.cqes.add((self.head & self.mask) as usize).read()) };
         self.head = self.head.wrapping_add(1);
         Some(cqe)
     }
@@ -220,7 +229,7 @@ impl ExactSizeIterator for Completions<'_> {}
 impl Drop for Completions<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        if self.head != self.cq.head() {
+        if self.head != self.cq.head {
             self.cq.set_head(self.head);
         }
     }
@@ -229,7 +238,7 @@ impl Drop for Completions<'_> {
 impl fmt::Debug for Completions<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Completions")
-            .field("remaining", &self.tail.wrapping_sub(self.head))
+            .field("remaining", &self.len())
             .finish()
     }
 }

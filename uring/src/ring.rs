@@ -1,11 +1,11 @@
 //! The ring: its file descriptor, its three mappings, and its two queues.
 
 use crate::builder::Builder;
-use crate::cqueue::{CompletionQueue, Completions, Cqe};
+use crate::cqueue::{Completions, Cq, Cqe};
 use crate::error::{Error, Full, Result};
 use crate::op::{SqWriter, Submission};
 use crate::params::Params;
-use crate::squeue::SubmissionQueue;
+use crate::squeue::{Sq, SubmissionQueue};
 use crate::sys;
 use crate::types::Timespec;
 use std::fmt;
@@ -38,8 +38,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// # }
 /// ```
 pub struct Ring {
-    pub(crate) sq: SubmissionQueue,
-    pub(crate) cq: CompletionQueue,
+    pub(crate) sq: Sq,
+    pub(crate) cq: Cq,
     /// The descriptor `io_uring_enter` takes: the ring fd, or its index once
     /// registered with [`Ring::register_ring_fd`].
     pub(crate) enter_fd: RawFd,
@@ -142,14 +142,14 @@ impl Ring {
         // queues, which are dropped with it.
         let (sq, cq) = unsafe {
             (
-                SubmissionQueue::new(
+                Sq::new(
                     sq_map.as_ptr(),
                     &p.sq_off,
                     sqes_map.as_ptr().cast(),
                     stable.as_ptr().cast(),
                     no_sqarray,
                 ),
-                CompletionQueue::new(cq_ptr, &p.cq_off),
+                Cq::new(cq_ptr, &p.cq_off),
             )
         };
         Ok(Ring {
@@ -258,16 +258,31 @@ impl Ring {
     /// or the submission never submitted: the ring may submit it later.
     #[inline]
     pub unsafe fn push_unchecked<S: Submission>(&mut self, submission: S) -> Result<(), Full<S>> {
-        let sq = &mut self.sq;
-        if !sq.reserve(S::SQES) {
-            return Err(Full(submission));
-        }
-        // SAFETY: `reserve` made the slots tail .. tail + SQES free; they are
-        // unpublished until `tail` moves and the next submit stores it.
-        let mut writer = unsafe { SqWriter::new(sq.sqes, sq.stable, sq.mask, sq.tail, S::SQES) };
-        submission.prepare_all(&mut writer, 0);
-        sq.tail = sq.tail.wrapping_add(S::SQES);
-        Ok(())
+        // SAFETY: forwarded from the caller.
+        unsafe { self.submission().push_unchecked(submission) }
+    }
+
+    /// A batch of pushes: the SQ's tail and free space stay in registers
+    /// until the batch is dropped, which makes a loop of pushes as cheap as
+    /// the SQE writes themselves.
+    ///
+    /// ```
+    /// use uring::{Ring, ops::Nop};
+    /// # fn main() -> uring::Result<()> {
+    /// let mut ring = Ring::new(64)?;
+    /// let mut sq = ring.submission();
+    /// for i in 0..32 {
+    ///     sq.push(Nop::new().user_data(i))?;
+    /// }
+    /// drop(sq);
+    /// ring.submit_and_wait(32)?;
+    /// assert_eq!(ring.completions().count(), 32);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[inline]
+    pub fn submission(&mut self) -> SubmissionQueue<'_> {
+        SubmissionQueue::new(&mut self.sq)
     }
 
     /// Writes raw SQEs, as given, into the queue: all of them or none.
@@ -277,19 +292,25 @@ impl Ring {
     /// Each SQE must be valid for the running kernel, and everything it
     /// points to must stay valid as for [`push_unchecked`](Ring::push_unchecked).
     pub unsafe fn push_raw(&mut self, sqes: &[sys::io_uring_sqe]) -> Result<(), Full<()>> {
-        let Ok(n) = u32::try_from(sqes.len()) else {
-            return Err(Full(()));
-        };
         let sq = &mut self.sq;
-        if !sq.reserve(n) {
+        let fits = u32::try_from(sqes.len()).is_ok_and(|n| sq.space_left() >= n);
+        if !fits {
             return Err(Full(()));
         }
-        // SAFETY: as in `push_unchecked`.
-        let mut writer = unsafe { SqWriter::new(sq.sqes, sq.stable, sq.mask, sq.tail, n) };
+        // SAFETY: the slots from the tail on are free for `sqes.len()` SQEs
+        // (checked above), unpublished, and the writer wraps at the array end.
+        let mut writer = unsafe {
+            SqWriter::<true>::new(
+                sq.sqes.add((sq.tail & sq.mask) as usize),
+                sq.sqes,
+                sq.entries,
+                sq.stable,
+            )
+        };
         for sqe in sqes {
             writer.next_slot().write(*sqe);
         }
-        sq.tail = sq.tail.wrapping_add(n);
+        sq.tail = sq.tail.wrapping_add(sqes.len() as u32);
         Ok(())
     }
 
@@ -328,18 +349,16 @@ impl Ring {
     /// enters the kernel to flush them.
     #[inline]
     pub fn completions(&mut self) -> Completions<'_> {
-        if self.cq.ready() == 0 {
-            self.flush_completions();
+        let mut tail = self.cq.tail();
+        if tail == self.cq.head() {
+            tail = self.flush_completions();
         }
-        Completions::new(&mut self.cq)
+        Completions::new(&mut self.cq, tail)
     }
 
     /// The next completion, left in the queue (see [`advance`](Ring::advance)).
     pub fn peek(&mut self) -> Option<Cqe> {
-        if self.cq.ready() == 0 {
-            self.flush_completions();
-        }
-        if self.cq.ready() == 0 {
+        if self.cq.ready() == 0 && self.flush_completions() == self.cq.head() {
             return None;
         }
         // SAFETY: the head is before the tail just read.
@@ -371,13 +390,16 @@ impl Ring {
         n
     }
 
+    /// Enters the kernel if it holds completions back; returns the tail.
     #[cold]
-    fn flush_completions(&mut self) {
+    #[inline(never)]
+    fn flush_completions(&mut self) -> u32 {
         if self.sq.cq_needs_flush() || self.has_setup(sys::IORING_SETUP_IOPOLL) {
             // A failure leaves the completions in the kernel, where the next
             // call finds them.
             let _ = self.enter(0, 0, sys::IORING_ENTER_GETEVENTS, None);
         }
+        self.cq.tail()
     }
 
     /// Enables a ring created with [`Builder::r_disabled`].

@@ -2,12 +2,15 @@
 //! the shared ring, and published to the kernel with one release store of
 //! the tail.
 
+use crate::error::Full;
+use crate::op::{SqWriter, Submission};
 use crate::sys::{self, io_uring_sqe};
 use crate::types::Timespec;
+use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering, fence};
 
 /// The user-space side of the SQ ring.
-pub(crate) struct SubmissionQueue {
+pub(crate) struct Sq {
     /// The kernel's head: SQEs before it have been consumed.
     khead: *const AtomicU32,
     /// The tail the kernel reads.
@@ -25,10 +28,10 @@ pub(crate) struct SubmissionQueue {
     /// written but not yet visible to the kernel.
     pub(crate) tail: u32,
     /// The kernel's head as last read.
-    head: u32,
+    pub(crate) head: u32,
 }
 
-impl SubmissionQueue {
+impl Sq {
     /// # Safety
     ///
     /// `ring` must be the live SQ ring mapping described by `off`, `sqes`
@@ -40,7 +43,7 @@ impl SubmissionQueue {
         sqes: *mut io_uring_sqe,
         stable: *mut Timespec,
         no_sqarray: bool,
-    ) -> SubmissionQueue {
+    ) -> Sq {
         // SAFETY: the offsets come from the kernel and lie inside the mapping.
         unsafe {
             let at = |o: u32| ring.add(o as usize);
@@ -56,7 +59,7 @@ impl SubmissionQueue {
                 }
             }
             let head = (*khead).load(Ordering::Acquire);
-            SubmissionQueue {
+            Sq {
                 khead,
                 ktail: at(off.tail) as *const AtomicU32,
                 kflags: at(off.flags) as *const AtomicU32,
@@ -77,26 +80,10 @@ impl SubmissionQueue {
         unsafe { &*self.khead }
     }
 
-    /// Makes `n` slots available from `tail`, re-reading the kernel's head
-    /// only when the cached one says there is no room.
-    #[inline(always)]
-    pub(crate) fn reserve(&mut self, n: u32) -> bool {
-        if self.entries.wrapping_sub(self.tail.wrapping_sub(self.head)) >= n {
-            return true;
-        }
-        self.reserve_slow(n)
-    }
-
-    #[cold]
-    fn reserve_slow(&mut self, n: u32) -> bool {
+    /// Free slots, after re-reading the kernel's head.
+    pub(crate) fn space_left(&mut self) -> u32 {
         // Acquire: the kernel's reads of the slots before its head happen
         // before we overwrite them.
-        self.head = self.khead().load(Ordering::Acquire);
-        self.entries.wrapping_sub(self.tail.wrapping_sub(self.head)) >= n
-    }
-
-    /// Free slots.
-    pub(crate) fn space_left(&mut self) -> u32 {
         self.head = self.khead().load(Ordering::Acquire);
         self.entries.wrapping_sub(self.tail.wrapping_sub(self.head))
     }
@@ -143,5 +130,185 @@ impl SubmissionQueue {
     pub(crate) fn dropped(&self) -> u32 {
         // SAFETY: points into the SQ ring mapping.
         unsafe { (*self.kdropped).load(Ordering::Relaxed) }
+    }
+}
+
+/// A batch of pushes into the submission queue.
+///
+/// [`Ring::submission`](crate::Ring::submission) hands one out; it keeps a
+/// pointer to the next free SQE and to the end of the free run in registers
+/// while ops are pushed, so a loop of pushes costs one comparison and the
+/// SQE writes. The SQEs become visible to the kernel at the next submit.
+pub struct SubmissionQueue<'a> {
+    sq: &'a mut Sq,
+    cursor: Cursor,
+}
+
+/// Where the next SQE of a batch goes.
+#[derive(Clone, Copy)]
+struct Cursor {
+    /// The next free SQE.
+    next: *mut io_uring_sqe,
+    /// The end of the free slots that follow `next` without wrapping.
+    run_end: *mut io_uring_sqe,
+    /// The tail value of `sqes[0]` in the current lap of the ring.
+    lap: u32,
+}
+
+impl Cursor {
+    /// The cursor at `sq.tail`, with the free run computed from the cached
+    /// head.
+    #[inline(always)]
+    fn at_tail(sq: &Sq) -> Cursor {
+        let index = sq.tail & sq.mask;
+        let free = sq.head.wrapping_add(sq.entries).wrapping_sub(sq.tail);
+        let run = free.min(sq.entries - index);
+        // SAFETY: `index + run <= entries`: both stay inside the SQE array.
+        unsafe {
+            let next = sq.sqes.add(index as usize);
+            Cursor {
+                next,
+                run_end: next.add(run as usize),
+                lap: sq.tail.wrapping_sub(index),
+            }
+        }
+    }
+
+    /// The tail value of `next`.
+    #[inline(always)]
+    fn tail(&self, sq: &Sq) -> u32 {
+        // SAFETY: `next` is in the SQE array or one past its end.
+        let index = unsafe { self.next.offset_from(sq.sqes) } as u32;
+        self.lap.wrapping_add(index)
+    }
+
+    /// Free slots in the run.
+    #[inline(always)]
+    fn run(&self) -> usize {
+        // SAFETY: both point into the SQE array, `next <= run_end`.
+        unsafe { self.run_end.offset_from(self.next) as usize }
+    }
+}
+
+/// How a push that did not fit the free run goes on.
+enum Slow {
+    /// After re-reading the head, the push fits the (new) run.
+    Run(Cursor),
+    /// The push fits only by wrapping to the start of the array.
+    Wrap,
+    Full,
+}
+
+impl<'a> SubmissionQueue<'a> {
+    #[inline(always)]
+    pub(crate) fn new(sq: &'a mut Sq) -> SubmissionQueue<'a> {
+        SubmissionQueue {
+            cursor: Cursor::at_tail(sq),
+            sq,
+        }
+    }
+
+    /// Pushes an op or a chain, as [`Ring::push`](crate::Ring::push) does.
+    #[inline(always)]
+    pub fn push<S: Submission + 'static>(&mut self, submission: S) -> Result<(), Full<S>> {
+        // SAFETY: a 'static submission borrows nothing that can be freed or
+        // reused while the kernel uses it.
+        unsafe { self.push_unchecked(submission) }
+    }
+
+    /// Pushes an op or a chain whose borrows the caller keeps alive, as
+    /// [`Ring::push_unchecked`](crate::Ring::push_unchecked) does.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Ring::push_unchecked`](crate::Ring::push_unchecked).
+    #[inline(always)]
+    pub unsafe fn push_unchecked<S: Submission>(&mut self, submission: S) -> Result<(), Full<S>> {
+        if self.cursor.run() < S::SQES as usize {
+            // Kept out of line, and given the cursor by value, so that the
+            // batch stays in registers across pushes.
+            match slow(self.sq, self.cursor, S::SQES) {
+                Slow::Run(cursor) => self.cursor = cursor,
+                Slow::Wrap => {
+                    self.cursor = push_wrapping(self.sq, self.cursor, submission);
+                    return Ok(());
+                }
+                Slow::Full => return Err(Full(submission)),
+            }
+        }
+        let sq = &*self.sq;
+        // SAFETY: the run holds at least SQES free slots from `next`, none
+        // past the end of the array; they are unpublished until the tail is
+        // stored at the next submit.
+        let mut writer =
+            unsafe { SqWriter::<false>::new(self.cursor.next, sq.sqes, sq.entries, sq.stable) };
+        submission.prepare_all(&mut writer, 0);
+        self.cursor.next = writer.position();
+        Ok(())
+    }
+
+    /// Free slots.
+    pub fn space_left(&mut self) -> u32 {
+        self.sq.tail = self.cursor.tail(self.sq);
+        let space = self.sq.space_left();
+        self.cursor = Cursor::at_tail(self.sq);
+        space
+    }
+
+    /// SQEs pushed through this batch or before it, not yet consumed by the
+    /// kernel.
+    pub fn len(&mut self) -> u32 {
+        self.sq.tail = self.cursor.tail(self.sq);
+        self.sq.unconsumed()
+    }
+
+    /// Whether no pushed SQE waits for the kernel.
+    pub fn is_empty(&mut self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A push of `n` SQEs found fewer free slots in its run: re-read the kernel's
+/// head and see how it fits.
+#[cold]
+#[inline(never)]
+fn slow(sq: &mut Sq, cursor: Cursor, n: u32) -> Slow {
+    sq.tail = cursor.tail(sq);
+    if sq.space_left() < n {
+        return Slow::Full;
+    }
+    let cursor = Cursor::at_tail(sq);
+    if cursor.run() >= n as usize {
+        Slow::Run(cursor)
+    } else {
+        Slow::Wrap
+    }
+}
+
+/// Writes a submission whose SQEs run past the end of the array; returns
+/// the cursor after it.
+#[cold]
+#[inline(never)]
+fn push_wrapping<S: Submission>(sq: &mut Sq, cursor: Cursor, submission: S) -> Cursor {
+    // SAFETY: `slow` checked that SQES slots are free from `next` on, across
+    // the end of the array.
+    let mut writer = unsafe { SqWriter::<true>::new(cursor.next, sq.sqes, sq.entries, sq.stable) };
+    submission.prepare_all(&mut writer, 0);
+    sq.tail = cursor.tail(sq).wrapping_add(S::SQES);
+    Cursor::at_tail(sq)
+}
+
+impl Drop for SubmissionQueue<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.sq.tail = self.cursor.tail(self.sq);
+    }
+}
+
+impl fmt::Debug for SubmissionQueue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubmissionQueue")
+            .field("tail", &self.cursor.tail(self.sq))
+            .finish_non_exhaustive()
     }
 }

@@ -46,9 +46,25 @@ impl Ring {
     /// Enters the kernel only when there is something to do: SQEs to submit
     /// (or a sleeping SQ thread to wake), or completions held back in an
     /// overflow list.
+    #[inline]
     pub fn submit(&mut self) -> Result<u32> {
         self.sq.publish();
         let pending = self.sq.unconsumed();
+        if self.setup_flags & (sys::IORING_SETUP_SQPOLL | sys::IORING_SETUP_IOPOLL) != 0
+            || self.sq.cq_needs_flush()
+        {
+            return self.submit_slow(pending);
+        }
+        if pending == 0 {
+            return Ok(0);
+        }
+        self.enter(pending, 0, 0, None)
+            .map_err(|e| Error::os("io_uring_enter", e))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn submit_slow(&mut self, pending: u32) -> Result<u32> {
         let mut flags = 0;
         if self.sq.cq_needs_flush() || self.has_setup(sys::IORING_SETUP_IOPOLL) {
             flags |= sys::IORING_ENTER_GETEVENTS;
@@ -57,10 +73,13 @@ impl Ring {
             if pending > 0 && self.sq.need_wakeup() {
                 flags |= sys::IORING_ENTER_SQ_WAKEUP;
             }
-            if flags == 0 {
-                return Ok(pending);
+            if flags != 0 {
+                self.enter(pending, 0, flags, None)
+                    .map_err(|e| Error::os("io_uring_enter", e))?;
             }
-        } else if pending == 0 && flags == 0 {
+            return Ok(pending);
+        }
+        if pending == 0 && flags == 0 {
             return Ok(0);
         }
         self.enter(pending, 0, flags, None)
@@ -71,11 +90,27 @@ impl Ring {
     /// are ready. Returns how many SQEs the kernel consumed.
     ///
     /// Interrupted waits are resumed. `want` may not exceed the CQ size.
+    #[inline]
     pub fn submit_and_wait(&mut self, want: u32) -> Result<u32> {
+        if self.setup_flags & sys::IORING_SETUP_SQPOLL == 0 && want <= self.cq.entries {
+            // One enter submits everything and returns once `want`
+            // completions are ready, unless it was interrupted or stopped
+            // early; the loop below handles those.
+            self.sq.publish();
+            let to_submit = self.sq.unconsumed();
+            match self.enter(to_submit, want, sys::IORING_ENTER_GETEVENTS, None) {
+                Ok(n) if n == to_submit && self.cq.ready() >= want => return Ok(n),
+                Ok(n) => return self.enter_and_wait(true, want, None).map(|m| m + n),
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                Err(e) => return Err(Error::os("io_uring_enter", e)),
+            }
+        }
         self.enter_and_wait(true, want, None)
     }
 
     /// Waits until at least `want` completions are ready, submitting nothing.
+    /// Returns at once, without a system call, when they already are.
+    #[inline]
     pub fn wait(&mut self, want: u32) -> Result<()> {
         self.enter_and_wait(false, want, None).map(drop)
     }

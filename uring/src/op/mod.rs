@@ -51,7 +51,7 @@ pub unsafe trait Submission: Sized {
     const SQES: u32;
     /// Writes all the SQEs; the last gets `link` (0 when pushed).
     #[doc(hidden)]
-    fn prepare_all(self, writer: &mut SqWriter<'_>, link: u8);
+    fn prepare_all<const WRAP: bool>(self, writer: &mut SqWriter<'_, WRAP>, link: u8);
 }
 
 /// An op that may be linked after another with `.link(..)` or `.hard_link(..)`.
@@ -117,6 +117,7 @@ impl Common {
 /// The SQE slot one entry writes to, and the ring-owned storage beside it.
 pub struct SqeSlot<'a> {
     sqe: *mut io_uring_sqe,
+    sqes: *mut io_uring_sqe,
     stable: *mut Timespec,
     _ring: PhantomData<&'a mut io_uring_sqe>,
 }
@@ -135,45 +136,51 @@ impl SqeSlot<'_> {
     /// this SQE, and returns its address for an SQE field.
     #[inline(always)]
     pub fn ring_owned(&mut self, value: Timespec) -> u64 {
-        // SAFETY: the ring keeps one timespec per SQ slot; this slot's belongs
-        // to this SQE until the kernel has consumed it, which is also the
-        // earliest the slot can be handed out again.
-        unsafe { self.stable.write(value) };
-        self.stable as u64
+        // SAFETY: the ring keeps one timespec per SQ slot, at the slot's
+        // index; it belongs to this SQE until the kernel has consumed it,
+        // which is also the earliest the slot can be handed out again.
+        unsafe {
+            let index = self.sqe.offset_from(self.sqes) as usize;
+            let stable = self.stable.add(index);
+            stable.write(value);
+            stable as u64
+        }
     }
 }
 
-/// Hands out the slots a push reserved, in order.
-pub struct SqWriter<'a> {
+/// Hands out the slots a push reserved, in order. With `WRAP`, the slots may
+/// run past the end of the SQE array and continue at its start.
+pub struct SqWriter<'a, const WRAP: bool> {
+    next: *mut io_uring_sqe,
     sqes: *mut io_uring_sqe,
+    end: *mut io_uring_sqe,
     stable: *mut Timespec,
-    mask: u32,
-    next: u32,
-    end: u32,
     _ring: PhantomData<&'a mut io_uring_sqe>,
 }
 
-impl<'a> SqWriter<'a> {
-    /// A writer over the slots `from .. from + count` of the queue.
+impl<const WRAP: bool> SqWriter<'_, WRAP> {
+    /// A writer whose first slot is `next`, in the SQE array
+    /// `sqes .. sqes + entries`.
     ///
     /// # Safety
     ///
-    /// `sqes` and `stable` must be the queue's arrays of `mask + 1` entries,
-    /// and those slots must be free (consumed by the kernel) and unpublished.
+    /// `sqes` and `stable` must be the queue's arrays of `entries` entries;
+    /// as many slots from `next` on as the push takes must be free (consumed
+    /// by the kernel) and unpublished; without `WRAP` they must not run past
+    /// the end of the array.
     #[inline(always)]
     pub(crate) unsafe fn new(
+        next: *mut io_uring_sqe,
         sqes: *mut io_uring_sqe,
+        entries: u32,
         stable: *mut Timespec,
-        mask: u32,
-        from: u32,
-        count: u32,
     ) -> Self {
         SqWriter {
+            next,
             sqes,
+            // SAFETY: one past the end of the array.
+            end: unsafe { sqes.add(entries as usize) },
             stable,
-            mask,
-            next: from,
-            end: from.wrapping_add(count),
             _ring: PhantomData,
         }
     }
@@ -181,20 +188,24 @@ impl<'a> SqWriter<'a> {
     /// The next reserved slot.
     #[inline(always)]
     pub fn next_slot(&mut self) -> SqeSlot<'_> {
-        debug_assert_ne!(
-            self.next, self.end,
-            "a submission took more SQEs than it declared"
-        );
-        let index = (self.next & self.mask) as usize;
-        self.next = self.next.wrapping_add(1);
-        // SAFETY: `index` is masked into the arrays' bounds (see `new`).
-        unsafe {
-            SqeSlot {
-                sqe: self.sqes.add(index),
-                stable: self.stable.add(index),
-                _ring: PhantomData,
-            }
+        let sqe = self.next;
+        // SAFETY: at most one past the end of the array (see `new`).
+        self.next = unsafe { self.next.add(1) };
+        if WRAP && self.next == self.end {
+            self.next = self.sqes;
         }
+        SqeSlot {
+            sqe,
+            sqes: self.sqes,
+            stable: self.stable,
+            _ring: PhantomData,
+        }
+    }
+
+    /// Where the next slot would be.
+    #[inline(always)]
+    pub(crate) fn position(&self) -> *mut io_uring_sqe {
+        self.next
     }
 }
 

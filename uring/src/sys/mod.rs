@@ -24,9 +24,19 @@ use std::os::fd::RawFd;
 /// `IORING_SETUP_NO_MMAP` the addresses in it must be valid memory of the
 /// sizes the kernel documents.
 pub unsafe fn io_uring_setup(entries: u32, params: *mut io_uring_params) -> io::Result<RawFd> {
-    // SAFETY: the caller guarantees `params` is valid; the syscall number and
-    // argument types match the kernel's `io_uring_setup(u32, struct io_uring_params *)`.
-    let ret = unsafe { libc::syscall(libc::SYS_io_uring_setup, entries as libc::c_long, params) };
+    // SAFETY: the caller guarantees `params` is valid; the arguments match
+    // the kernel's `io_uring_setup(u32 entries, struct io_uring_params *p)`.
+    let ret = unsafe {
+        raw::syscall6(
+            libc::SYS_io_uring_setup as usize,
+            entries as usize,
+            params as usize,
+            0,
+            0,
+            0,
+            0,
+        )
+    };
     cvt(ret).map(|fd| fd as RawFd)
 }
 
@@ -52,13 +62,13 @@ pub unsafe fn io_uring_enter(
     // `io_uring_enter(unsigned int fd, u32 to_submit, u32 min_complete,
     // u32 flags, const void *argp, size_t argsz)`.
     let ret = unsafe {
-        libc::syscall(
-            libc::SYS_io_uring_enter,
-            fd as libc::c_long,
-            to_submit as libc::c_long,
-            min_complete as libc::c_long,
-            flags as libc::c_long,
-            arg,
+        raw::syscall6(
+            libc::SYS_io_uring_enter as usize,
+            fd as u32 as usize,
+            to_submit as usize,
+            min_complete as usize,
+            flags as usize,
+            arg as usize,
             argsz,
         )
     };
@@ -83,12 +93,14 @@ pub unsafe fn io_uring_register(
     // `io_uring_register(unsigned int fd, unsigned int opcode, void *arg,
     // unsigned int nr_args)`.
     let ret = unsafe {
-        libc::syscall(
-            libc::SYS_io_uring_register,
-            fd as libc::c_long,
-            opcode as libc::c_long,
-            arg,
-            nr_args as libc::c_long,
+        raw::syscall6(
+            libc::SYS_io_uring_register as usize,
+            fd as u32 as usize,
+            opcode as usize,
+            arg as usize,
+            nr_args as usize,
+            0,
+            0,
         )
     };
     cvt(ret).map(|n| n as u32)
@@ -145,10 +157,113 @@ pub unsafe fn close(fd: RawFd) -> io::Result<()> {
     }
 }
 
-fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
+/// A raw system call's return: `-errno` in the last page of values is an
+/// error.
+#[inline(always)]
+fn cvt(ret: isize) -> io::Result<isize> {
+    if (-4095..0).contains(&ret) {
+        Err(io::Error::from_raw_os_error(-ret as i32))
     } else {
         Ok(ret)
+    }
+}
+
+/// The system call instruction itself, so that the hot path of a submit is
+/// the kernel entry and nothing around it (no variadic `syscall(3)`, no
+/// `errno`).
+mod raw {
+    /// # Safety
+    ///
+    /// The arguments must be valid for system call `nr`.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub(super) unsafe fn syscall6(
+        nr: usize,
+        a1: usize,
+        a2: usize,
+        a3: usize,
+        a4: usize,
+        a5: usize,
+        a6: usize,
+    ) -> isize {
+        let ret: isize;
+        // SAFETY: the x86-64 Linux system call convention: number in rax,
+        // arguments in rdi, rsi, rdx, r10, r8, r9; rcx and r11 clobbered;
+        // the kernel may read and write memory, which the asm block allows.
+        unsafe {
+            core::arch::asm!(
+                "syscall",
+                inlateout("rax") nr as isize => ret,
+                in("rdi") a1,
+                in("rsi") a2,
+                in("rdx") a3,
+                in("r10") a4,
+                in("r8") a5,
+                in("r9") a6,
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack, preserves_flags),
+            );
+        }
+        ret
+    }
+
+    /// # Safety
+    ///
+    /// The arguments must be valid for system call `nr`.
+    #[cfg(target_arch = "aarch64")]
+    #[inline(always)]
+    pub(super) unsafe fn syscall6(
+        nr: usize,
+        a1: usize,
+        a2: usize,
+        a3: usize,
+        a4: usize,
+        a5: usize,
+        a6: usize,
+    ) -> isize {
+        let ret: isize;
+        // SAFETY: the AArch64 Linux system call convention: number in x8,
+        // arguments in x0..x5, result in x0; the kernel may read and write
+        // memory, which the asm block allows.
+        unsafe {
+            core::arch::asm!(
+                "svc 0",
+                in("x8") nr,
+                inlateout("x0") a1 as isize => ret,
+                in("x1") a2,
+                in("x2") a3,
+                in("x3") a4,
+                in("x4") a5,
+                in("x5") a6,
+                options(nostack, preserves_flags),
+            );
+        }
+        ret
+    }
+
+    /// # Safety
+    ///
+    /// The arguments must be valid for system call `nr`.
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    #[inline(always)]
+    pub(super) unsafe fn syscall6(
+        nr: usize,
+        a1: usize,
+        a2: usize,
+        a3: usize,
+        a4: usize,
+        a5: usize,
+        a6: usize,
+    ) -> isize {
+        // SAFETY: forwarded from the caller.
+        let ret = unsafe { libc::syscall(nr as libc::c_long, a1, a2, a3, a4, a5, a6) };
+        if ret < 0 {
+            -(std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO) as isize)
+        } else {
+            ret as isize
+        }
     }
 }

@@ -1,0 +1,75 @@
+//! Queue and reap NOPs in batches on a 256-entry ring.
+
+use std::hint::black_box;
+use std::io;
+
+/// The ring size of the NOP benchmark.
+pub const ENTRIES: u32 = 256;
+
+/// Queues and reaps `total` NOPs in batches of `batch` with `uring`; returns
+/// the sum of the `user_data` values reaped, so that no work can be skipped.
+pub fn run_uring(ring: &mut uring::Ring, total: u64, batch: u32) -> uring::Result<u64> {
+    let mut queued = 0u64;
+    let mut sum = 0u64;
+    while queued < total {
+        let n = batch.min((total - queued) as u32);
+        let mut sq = ring.submission();
+        for i in 0..u64::from(n) {
+            sq.push(uring::ops::Nop::new().user_data(queued + i))
+                .map_err(uring::Error::from)?;
+        }
+        drop(sq);
+        queued += u64::from(n);
+        ring.submit_and_wait(n)?;
+        for cqe in ring.completions() {
+            sum = sum.wrapping_add(black_box(cqe.user_data()));
+        }
+    }
+    Ok(sum)
+}
+
+/// The same loop with the `io-uring` crate.
+pub fn run_io_uring(ring: &mut io_uring::IoUring, total: u64, batch: u32) -> io::Result<u64> {
+    let mut queued = 0u64;
+    let mut sum = 0u64;
+    while queued < total {
+        let n = batch.min((total - queued) as u32);
+        {
+            let mut sq = ring.submission();
+            for i in 0..u64::from(n) {
+                let entry = io_uring::opcode::Nop::new().build().user_data(queued + i);
+                // SAFETY: a NOP points to no memory.
+                unsafe { sq.push(&entry) }
+                    .map_err(|_| io::Error::other("submission queue full"))?;
+            }
+        }
+        queued += u64::from(n);
+        ring.submit_and_wait(n as usize)?;
+        for cqe in ring.completion() {
+            sum = sum.wrapping_add(black_box(cqe.user_data()));
+        }
+    }
+    Ok(sum)
+}
+
+/// Parses `TOTAL BATCH` from the command line.
+pub fn args() -> Result<(u64, u32), String> {
+    let usage = "usage: nop TOTAL BATCH   (BATCH between 1 and 256)";
+    let mut args = std::env::args().skip(1);
+    let total = args.next().and_then(|a| a.parse().ok()).ok_or(usage)?;
+    let batch: u32 = args.next().and_then(|a| a.parse().ok()).ok_or(usage)?;
+    if !(1..=ENTRIES).contains(&batch) || args.next().is_some() {
+        return Err(usage.into());
+    }
+    Ok((total, batch))
+}
+
+/// Prints the one result line of a NOP run.
+pub fn report(total: u64, secs: f64) {
+    let mops = if secs > 0.0 {
+        total as f64 / secs / 1e6
+    } else {
+        0.0
+    };
+    println!("ops={total} secs={secs:.6} mops={mops:.3}");
+}
