@@ -84,9 +84,15 @@ fn generics(c: &Checked<'_>) -> Generics {
         args.extend(quote!(T,));
     }
     if let Some(index) = c.select {
-        let ty = &c.entry.args[index].ty;
+        let arg = &c.entry.args[index];
+        let ty = &arg.ty;
         def.extend(quote!(B = #ty,));
-        bounds.extend(quote!(B: ::uring::op::SelectBuffer<#ty>,));
+        let span = arg.select.as_ref().map_or(Span::call_site(), |w| w.span());
+        if arg.select_only {
+            bounds.extend(quote_spanned!(span=> B: ::uring::op::SelectOnly,));
+        } else {
+            bounds.extend(quote_spanned!(span=> B: ::uring::op::SelectBuffer<#ty>,));
+        }
         args.extend(quote!(B,));
     }
     Generics { def, bounds, args }
@@ -172,15 +178,19 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
     });
 
     // Constructor.
+    let target_span = entry
+        .target
+        .as_ref()
+        .map_or(name.span(), |t| t.token.span());
     let (target_param, target_init, target_param_doc) = match c.target {
         TargetKind::None => (quote!(), quote!(), None),
         TargetKind::Fd => (
-            quote!(fd: impl ::uring::IntoFd,),
+            quote_spanned!(target_span=> fd: impl ::uring::IntoFd,),
             quote!(target: ::uring::IntoFd::into_fd(fd),),
             Some("`fd`: the file, as a raw or borrowed descriptor."),
         ),
         _ => (
-            quote!(target: impl ::uring::IntoTarget<Target = T>,),
+            quote_spanned!(target_span=> target: impl ::uring::IntoTarget<Target = T>,),
             quote!(target: ::uring::IntoTarget::into_target(target),),
             Some("`target`: the file, as a raw or borrowed descriptor, or a `Fixed` file."),
         ),
@@ -196,9 +206,16 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
         match &arg.default {
             None => {
                 new_params.push(quote!(#n: #pty,));
-                let value = store_value(arg);
-                inits.push(quote!(#n: #value,));
-                let extra = if c.select == Some(i) {
+                inits.push(if arg.into {
+                    let value = store_value(arg);
+                    quote!(#n: #value,)
+                } else {
+                    quote!(#n,)
+                });
+                let extra = if arg.select_only {
+                    " A [`BufferGroup`](::uring::BufferGroup): the kernel picks a whole \
+                     provided buffer from it for each completion."
+                } else if c.select == Some(i) {
                     " Pass a [`BufferSelect`](::uring::BufferSelect) instead to let the kernel \
                      pick a provided buffer."
                 } else {
@@ -256,6 +273,20 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
         )
     };
 
+    // An op built from nothing has a default: itself.
+    let default_impl = if new_params.is_empty() && c.target == TargetKind::None {
+        quote! {
+            #(#passthrough)*
+            impl<#bounds> ::core::default::Default for #name<#args> {
+                #[inline]
+                fn default() -> Self {
+                    Self::new()
+                }
+            }
+        }
+    } else {
+        quote!()
+    };
     let chain_hidden = if after_link {
         quote!(#[doc(hidden)])
     } else {
@@ -270,26 +301,20 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
         }
     } else {
         quote! {
-            // SAFETY: one op is one SQE, written by `Entry::prepare` into the
-            // one slot `next_slot` hands out.
-            #unsafety impl<#bounds> ::uring::op::Submission for #name<#args> {
-                const SQES: u32 = 1;
-                #[inline(always)]
-                fn prepare_all<const __WRAP: bool>(
-                    self,
-                    writer: &mut ::uring::op::SqWriter<'_, __WRAP>,
-                    link: u8,
-                ) {
-                    ::uring::op::Entry::prepare(self, writer.next_slot(), link)
-                }
-            }
+            #[diagnostic::do_not_recommend]
+            impl<#bounds> ::uring::op::Submission for #name<#args> {}
+            #[diagnostic::do_not_recommend]
             impl<#bounds> ::uring::op::ChainNext for #name<#args> {}
+            #[diagnostic::do_not_recommend]
             impl<#bounds __N> ::uring::op::ChainStart<__N> for #name<#args> {}
+            #[diagnostic::do_not_recommend]
             impl<#bounds __D> ::uring::op::AcceptsLinkTimeout<__D> for #name<#args> {}
         }
     };
 
-    quote! {
+    // Generated items carry the entry's name as their span, so that a note
+    // like "required by a bound in `Read::new`" points at the table entry.
+    quote_spanned! {name.span()=>
         #(#docs)*
         #[doc = #struct_doc]
         #(#passthrough)*
@@ -400,6 +425,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
         // SAFETY: the declaration is `unsafe`: its author vouches that each
         // argument feeds the field the kernel reads for this opcode; the
         // write below fills all 64 bytes of the slot.
+        #[allow(clippy::undocumented_unsafe_blocks)]
         #unsafety impl<#bounds> ::uring::op::Entry for #name<#args> {
             const CODE: u8 = #code;
             const NAME: &'static str = #name_str;
@@ -407,7 +433,25 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
         }
 
         #(#passthrough)*
+        // SAFETY: one entry is one SQE, written by `Entry::prepare` into the
+        // one slot `next_slot` hands out.
+        #[allow(clippy::undocumented_unsafe_blocks)]
+        #unsafety impl<#bounds> ::uring::op::Prepare for #name<#args> {
+            const SQES: u32 = 1;
+            #[inline(always)]
+            fn prepare_all<const __WRAP: bool>(
+                self,
+                writer: &mut ::uring::op::SqWriter<'_, __WRAP>,
+                link: u8,
+            ) {
+                ::uring::op::Entry::prepare(self, writer.next_slot(), link)
+            }
+        }
+
+        #(#passthrough)*
         #op_traits
+
+        #default_impl
     }
 }
 
@@ -451,9 +495,13 @@ fn expand_prepare(c: &Checked<'_>) -> TokenStream {
         let local = format_ident!("__arg{}", i);
         if c.select == Some(i) {
             let ty = &arg.ty;
+            let parts = if arg.select_only {
+                quote!(<B as ::uring::op::SelectOnly>::into_parts(#n))
+            } else {
+                quote!(<B as ::uring::op::SelectBuffer<#ty>>::into_parts(#n))
+            };
             lets.push(quote! {
-                let #local: (u64, u32, u16, u8) =
-                    <B as ::uring::op::SelectBuffer<#ty>>::into_parts(#n);
+                let #local: (u64, u32, u16, u8) = #parts;
             });
             continue;
         }

@@ -64,8 +64,10 @@ pub(crate) struct Arg {
     pub(crate) ty: Type,
     /// Declared as `impl Into<ty>`.
     pub(crate) into: bool,
-    /// `| select`: a provided-buffer selection may stand in for it.
+    /// `| select`: a provided-buffer selection may stand in for it; or
+    /// `buf: select`: only a selection is accepted (`select_only`).
     pub(crate) select: Option<Ident>,
+    pub(crate) select_only: bool,
     pub(crate) default: Option<Expr>,
     pub(crate) fields: Vec<Ident>,
 }

@@ -215,6 +215,23 @@ fn parse_arg(input: ParseStream<'_>, attrs: Vec<Attribute>) -> syn::Result<Arg> 
     let name: Ident = input.parse()?;
     input.parse::<Token![:]>()?;
     let declared: Type = input.parse()?;
+    if let Some(word) = select_word(&declared) {
+        // `buf: select`: the op always selects a provided buffer.
+        let word = word.clone();
+        input.parse::<Token![=>]>()?;
+        let fields = parse_fields(input)?;
+        return Ok(Arg {
+            docs,
+            ring_owned,
+            name,
+            ty: syn::parse_quote!(::uring::BufferGroup),
+            into: false,
+            select: Some(word),
+            select_only: true,
+            default: None,
+            fields,
+        });
+    }
     let (ty, into) = match into_inner(&declared)? {
         Some(inner) => (inner, true),
         None => (declared, false),
@@ -239,11 +256,7 @@ fn parse_arg(input: ParseStream<'_>, attrs: Vec<Attribute>) -> syn::Result<Arg> 
         None
     };
     input.parse::<Token![=>]>()?;
-    let mut fields = vec![input.parse::<Ident>()?];
-    while input.peek(Token![+]) {
-        input.parse::<Token![+]>()?;
-        fields.push(input.parse()?);
-    }
+    let fields = parse_fields(input)?;
     Ok(Arg {
         docs,
         ring_owned,
@@ -251,9 +264,29 @@ fn parse_arg(input: ParseStream<'_>, attrs: Vec<Attribute>) -> syn::Result<Arg> 
         ty,
         into,
         select,
+        select_only: false,
         default,
         fields,
     })
+}
+
+/// `field (+ field)*`
+fn parse_fields(input: ParseStream<'_>) -> syn::Result<Vec<Ident>> {
+    let mut fields = vec![input.parse::<Ident>()?];
+    while input.peek(Token![+]) {
+        input.parse::<Token![+]>()?;
+        fields.push(input.parse()?);
+    }
+    Ok(fields)
+}
+
+/// The type `select` (a bare word) marks an argument that only a
+/// provided-buffer group can fill.
+fn select_word(ty: &Type) -> Option<&Ident> {
+    match ty {
+        Type::Path(p) if p.qself.is_none() => p.path.get_ident().filter(|i| *i == "select"),
+        _ => None,
+    }
 }
 
 /// `impl Into<X>` → `Some(X)`; any other `impl ..` is an error.

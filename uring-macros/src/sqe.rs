@@ -215,17 +215,18 @@ pub(crate) fn field(name: &str) -> Option<&'static Field> {
     FIELDS.iter().find(|f| f.name == name)
 }
 
-/// The known field closest to a misspelt one, if any is close.
+/// The known field closest to a misspelt one, if any is close: a few edits
+/// away, or the start of it (`offset` for `off`).
 pub(crate) fn suggest(name: &str) -> Option<&'static str> {
     FIELDS
         .iter()
         .map(|f| (distance(name, f.name), f.name))
-        .filter(|(d, f)| *d <= 2.max(f.len() / 4))
+        .filter(|(d, f)| *d <= 2 || (*d <= 3 && name.get(..2) == f.get(..2)))
         .min_by_key(|(d, _)| *d)
         .map(|(_, f)| f)
 }
 
-fn distance(a: &str, b: &str) -> usize {
+pub(crate) fn distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -212,9 +212,13 @@ fn check_entry<'a>(entry: &'a Entry, errors: &mut Errors) -> Option<Checked<'a>>
         Some(Opcode::Kernel(ident)) => {
             let s = ident.to_string();
             if !OPCODES.contains(&s.as_str()) {
-                let near = OPCODES.iter().find(|o| {
-                    o.eq_ignore_ascii_case(&s) || o.replace('_', "") == s.replace('_', "")
-                });
+                let upper = s.to_ascii_uppercase();
+                let near = OPCODES
+                    .iter()
+                    .map(|o| (sqe::distance(&upper, o), o))
+                    .filter(|(d, _)| *d <= 2)
+                    .min_by_key(|(d, _)| *d)
+                    .map(|(_, o)| o);
                 let hint = match near {
                     Some(n) => format!("; did you mean `{n}`?"),
                     None => String::new(),

@@ -1,6 +1,6 @@
 //! Linked chains of ops, typed by what they end with.
 
-use crate::op::{AcceptsLinkTimeout, AfterLink, ChainNext, Entry, SqWriter, Submission};
+use crate::op::{AcceptsLinkTimeout, AfterLink, ChainNext, Prepare, SqWriter, Submission};
 use crate::ops::LinkTimeout;
 use crate::sys;
 use crate::types::Timespec;
@@ -61,20 +61,29 @@ impl<H, T> Link<H, T> {
     }
 }
 
-impl<H: Submission, T: Entry> Link<H, T> {
-    /// The number of SQEs the chain takes.
-    pub const SQES: u32 = H::SQES + 1;
-}
-
-// SAFETY: the head takes its `H::SQES` slots and the tail one more, which is
-// `SQES`; the tail gets the caller's `link`, so the last SQE of a pushed
-// chain (pushed with 0) carries no link flag.
-unsafe impl<H: Submission, T: Entry> Submission for Link<H, T> {
-    const SQES: u32 = H::SQES + 1;
+// SAFETY: the head takes its `H::SQES` slots and the tail its `T::SQES`,
+// which is `SQES`; the head's last SQE gets the link flag and the tail's last
+// the caller's `link`, so the last SQE of a pushed chain (pushed with 0)
+// carries no link flag.
+unsafe impl<H: Prepare, T: Prepare> Prepare for Link<H, T> {
+    const SQES: u32 = H::SQES + T::SQES;
 
     #[inline(always)]
     fn prepare_all<const WRAP: bool>(self, writer: &mut SqWriter<'_, WRAP>, link: u8) {
         self.head.prepare_all(writer, self.flag);
-        self.tail.prepare(writer.next_slot(), link);
+        self.tail.prepare_all(writer, link);
     }
 }
+
+/// A chain can only be built by the methods that check its order, so every
+/// chain may be pushed.
+#[diagnostic::do_not_recommend]
+impl<H: Prepare, T: Prepare> Submission for Link<H, T> {}
+
+/// A chain may be linked after an op or another chain; its first element is
+/// always an op.
+#[diagnostic::do_not_recommend]
+impl<H, T> ChainNext for Link<H, T> {}
+
+/// A link timeout may follow a chain whose last element accepts one.
+impl<H, T: AcceptsLinkTimeout<D>, D> AcceptsLinkTimeout<D> for Link<H, T> {}

@@ -68,8 +68,8 @@ pub use register::{FixedBuffers, FixedFiles, IoWqWorkers};
 pub use ring::Ring;
 pub use types::{
     BufferGroup, BufferPool, BufferSelect, BufferSelectBit, CancelFlags, Fd, Fixed, FixedFileBit,
-    IntoFd, IntoTarget, IoHardlinkBit, IoLinkBit, RwFlags, SockAddr, SockAddrBuf, SqeFlags, Target,
-    TimeoutFlags, Timespec,
+    FixedSource, IntoFd, IntoTarget, IoHardlinkBit, IoLinkBit, RwFlags, SockAddr, SockAddrBuf,
+    SqeFlags, Target, TimeoutFlags, Timespec,
 };
 
 pub use io_uring_macros::ops;

@@ -15,6 +15,7 @@
 use crate::types::{
     BufferGroup, BufferPool, CancelFlags, RwFlags, SockAddr, SockAddrBuf, TimeoutFlags, Timespec,
 };
+use std::ffi::CStr;
 use std::io::{IoSlice, IoSliceMut};
 
 crate::ops! {
@@ -84,6 +85,34 @@ crate::ops! {
         rw_flags: RwFlags = RwFlags::empty() => rw_flags,
         /// The I/O priority, as `ioprio_set(2)` takes it.
         ioprio: u16 = 0 => ioprio,
+    }
+
+    /// Reads into buffers the kernel selects from a provided-buffer group,
+    /// again each time the file has data, until the group runs out or the
+    /// read fails; each read completes with its byte count and buffer id,
+    /// flagged `IORING_CQE_F_MORE` while more will come. For pollable files
+    /// (pipes, sockets, eventfds).
+    #[since = "6.7"]
+    pub unsafe struct ReadMultishot = READ_MULTISHOT {
+        target: fd | fixed,
+        /// The group to select buffers from.
+        group: select => addr + len,
+        /// Where in the file to read.
+        offset: u64 = 0 => off,
+    }
+
+    /// Opens `path` relative to the directory `dirfd` (a raw descriptor or
+    /// `libc::AT_FDCWD`), like `openat(2)`. Completes with the new
+    /// descriptor.
+    #[since = "5.6"]
+    pub unsafe struct OpenAt<'a> = OPENAT {
+        target: fd,
+        /// The path.
+        path: &'a CStr => addr,
+        /// `O_*` flags; `O_CLOEXEC` unless set otherwise.
+        open_flags: i32 = libc::O_CLOEXEC => open_flags,
+        /// The mode of a file the call creates.
+        mode: u32 = 0 => len,
     }
 
     /// Accepts a connection on a listening socket, like `accept4(2)`.

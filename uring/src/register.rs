@@ -35,7 +35,7 @@ impl FixedFiles {
     /// such slot.
     pub fn get(&self, index: u32) -> Result<Fixed> {
         if index < self.len {
-            Ok(Fixed::new(index))
+            Ok(Fixed(index))
         } else {
             Err(Error::InvalidArgument(format!(
                 "fixed-file index {index} is outside the table of {} files",
@@ -46,7 +46,7 @@ impl FixedFiles {
 
     /// Every slot, in order.
     pub fn iter(&self) -> impl Iterator<Item = Fixed> + '_ {
-        (0..self.len).map(Fixed::new)
+        (0..self.len).map(Fixed)
     }
 }
 

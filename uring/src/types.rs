@@ -47,17 +47,34 @@ impl From<BorrowedFd<'_>> for Fd {
 /// returned, so an index that was never registered cannot be named. An op
 /// given a `Fixed` target sets `IOSQE_FIXED_FILE` by itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Fixed(u32);
+pub struct Fixed(
+    /// Set only by the registration handle, after a bounds check.
+    pub(crate) u32,
+);
 
 impl Fixed {
-    /// Made only by the registration handle, after a bounds check.
-    pub(crate) const fn new(index: u32) -> Fixed {
-        Fixed(index)
-    }
-
     /// The index in the fixed-file table.
     pub const fn index(self) -> u32 {
         self.0
+    }
+}
+
+/// What a [`Fixed`] could be converted from: nothing. A fixed file is taken
+/// from the registration handle; this trait exists so that trying to make
+/// one from a number fails with a message that says so.
+#[diagnostic::on_unimplemented(
+    message = "a `Fixed` file cannot be made from `{Self}`",
+    label = "not a registered file",
+    note = "a `Fixed` comes from the handle registration returned: `ring.register_files(&fds)?.get(index)?`"
+)]
+pub trait FixedSource: private::Sealed {
+    /// The fixed file.
+    fn into_fixed(self) -> Fixed;
+}
+
+impl<T: FixedSource> From<T> for Fixed {
+    fn from(source: T) -> Fixed {
+        source.into_fixed()
     }
 }
 
@@ -117,33 +134,64 @@ pub trait IntoFd {
     fn into_fd(self) -> Fd;
 }
 
-macro_rules! fd_sources {
-    ($($(#[$m:meta])* [$($g:tt)*] $ty:ty => |$v:ident| $e:expr;)*) => {$(
-        $(#[$m])*
-        impl<$($g)*> IntoTarget for $ty {
-            type Target = Fd;
-            #[inline(always)]
-            fn into_target(self) -> Fd {
-                let $v = self;
-                $e
-            }
-        }
-        $(#[$m])*
-        impl<$($g)*> IntoFd for $ty {
-            #[inline(always)]
-            fn into_fd(self) -> Fd {
-                let $v = self;
-                $e
-            }
-        }
-    )*};
+impl IntoTarget for Fd {
+    type Target = Fd;
+    #[inline(always)]
+    fn into_target(self) -> Fd {
+        self
+    }
 }
 
-fd_sources! {
-    [] Fd => |fd| fd;
-    [] RawFd => |fd| Fd(fd);
-    [] BorrowedFd<'_> => |fd| Fd(fd.as_raw_fd());
-    [F: AsFd + ?Sized] &F => |file| Fd(file.as_fd().as_raw_fd());
+impl IntoTarget for RawFd {
+    type Target = Fd;
+    #[inline(always)]
+    fn into_target(self) -> Fd {
+        Fd(self)
+    }
+}
+
+impl IntoTarget for BorrowedFd<'_> {
+    type Target = Fd;
+    #[inline(always)]
+    fn into_target(self) -> Fd {
+        Fd(self.as_raw_fd())
+    }
+}
+
+impl<F: AsFd + ?Sized> IntoTarget for &F {
+    type Target = Fd;
+    #[inline(always)]
+    fn into_target(self) -> Fd {
+        Fd(self.as_fd().as_raw_fd())
+    }
+}
+
+impl IntoFd for Fd {
+    #[inline(always)]
+    fn into_fd(self) -> Fd {
+        self
+    }
+}
+
+impl IntoFd for RawFd {
+    #[inline(always)]
+    fn into_fd(self) -> Fd {
+        Fd(self)
+    }
+}
+
+impl IntoFd for BorrowedFd<'_> {
+    #[inline(always)]
+    fn into_fd(self) -> Fd {
+        Fd(self.as_raw_fd())
+    }
+}
+
+impl<F: AsFd + ?Sized> IntoFd for &F {
+    #[inline(always)]
+    fn into_fd(self) -> Fd {
+        Fd(self.as_fd().as_raw_fd())
+    }
 }
 
 impl IntoTarget for Fixed {

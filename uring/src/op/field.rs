@@ -78,7 +78,16 @@ unsafe impl<T> SqeField<(u64, u32)> for &[T] {
 unsafe impl<T> SqeField<(u64, u32)> for &mut [T] {
     #[inline(always)]
     fn into_field(self) -> (u64, u32) {
-        slice_parts(self.as_ptr(), self.len())
+        slice_parts(self.as_mut_ptr(), self.len())
+    }
+}
+
+// SAFETY: the address of a NUL-terminated string borrowed for the lifetime
+// of the reference.
+unsafe impl SqeField<u64> for &std::ffi::CStr {
+    #[inline(always)]
+    fn into_field(self) -> u64 {
+        self.as_ptr() as u64
     }
 }
 
@@ -145,7 +154,7 @@ pub unsafe trait SelectBuffer<Buf> {
 unsafe impl<'a> SelectBuffer<&'a mut [u8]> for &'a mut [u8] {
     #[inline(always)]
     fn into_parts(self) -> (u64, u32, u16, u8) {
-        let (addr, len) = slice_parts(self.as_ptr(), self.len());
+        let (addr, len) = slice_parts(self.as_mut_ptr(), self.len());
         (addr, len, 0, 0)
     }
 }
@@ -155,7 +164,7 @@ unsafe impl<'a> SelectBuffer<&'a mut [u8]> for &'a mut [u8] {
 unsafe impl<'a> SelectBuffer<&'a mut [u8]> for &'a mut Vec<u8> {
     #[inline(always)]
     fn into_parts(self) -> (u64, u32, u16, u8) {
-        let (addr, len) = slice_parts(self.as_ptr(), self.len());
+        let (addr, len) = slice_parts(self.as_mut_ptr(), self.len());
         (addr, len, 0, 0)
     }
 }
@@ -164,7 +173,7 @@ unsafe impl<'a> SelectBuffer<&'a mut [u8]> for &'a mut Vec<u8> {
 unsafe impl<'a, const N: usize> SelectBuffer<&'a mut [u8]> for &'a mut [u8; N] {
     #[inline(always)]
     fn into_parts(self) -> (u64, u32, u16, u8) {
-        let (addr, len) = slice_parts(self.as_ptr(), N);
+        let (addr, len) = slice_parts(self.as_mut_ptr(), N);
         (addr, len, 0, 0)
     }
 }

@@ -34,27 +34,31 @@ pub unsafe trait Entry: Sized {
     fn prepare(self, slot: SqeSlot<'_>, link: u8);
 }
 
-/// What a ring can push: one op or a whole chain, of a length known at compile
-/// time, reserved and written all at once.
+/// One or more SQEs written in order: an op, a link timeout, or a chain.
 ///
 /// # Safety
 ///
 /// `prepare_all` must take exactly `SQES` slots from the writer and fill each
 /// with a valid SQE, the last one or-ed with `link`.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be pushed on its own",
-    label = "not an op or a complete chain",
-    note = "a link timeout bounds the op before it: push `op.timeout(duration)` or `op.link_timeout(timeout)` instead"
-)]
-pub unsafe trait Submission: Sized {
-    /// How many SQEs the push takes.
+pub unsafe trait Prepare: Sized {
+    /// How many SQEs it takes.
     const SQES: u32;
     /// Writes all the SQEs; the last gets `link` (0 when pushed).
     #[doc(hidden)]
     fn prepare_all<const WRAP: bool>(self, writer: &mut SqWriter<'_, WRAP>, link: u8);
 }
 
-/// An op that may be linked after another with `.link(..)` or `.hard_link(..)`.
+/// What a ring can push: one op or a whole chain, of a length known at compile
+/// time ([`Prepare::SQES`]), reserved and written all at once.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be pushed on its own",
+    label = "not an op or a complete chain",
+    note = "a link timeout bounds the op before it: push `op.timeout(duration)` or `op.link_timeout(timeout)` instead"
+)]
+pub trait Submission: Prepare {}
+
+/// An op (or a chain) that may be linked after another with `.link(..)` or
+/// `.hard_link(..)`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be linked with `.link()` or `.hard_link()`",
     label = "not an op that can follow another",
@@ -206,6 +210,31 @@ impl<const WRAP: bool> SqWriter<'_, WRAP> {
     #[inline(always)]
     pub(crate) fn position(&self) -> *mut io_uring_sqe {
         self.next
+    }
+}
+
+/// A provided-buffer group, as an op that always selects its buffer
+/// (`ReadMultishot`) takes it where other ops take a buffer. Each completion
+/// uses one whole buffer of the group.
+///
+/// # Safety
+///
+/// As for [`SelectBuffer`]: `into_parts` passes no address.
+#[diagnostic::on_unimplemented(
+    message = "this op selects a provided buffer: it takes a `BufferGroup`, not `{Self}`",
+    label = "a buffer cannot be given to this op",
+    note = "provide buffers to a group (`ProvideBuffers`) and pass the `BufferGroup`; each completion names the buffer it used"
+)]
+pub unsafe trait SelectOnly {
+    /// `(0, 0, buf_group, IOSQE_BUFFER_SELECT)`.
+    fn into_parts(self) -> (u64, u32, u16, u8);
+}
+
+// SAFETY: a group passes no address.
+unsafe impl SelectOnly for crate::types::BufferGroup {
+    #[inline(always)]
+    fn into_parts(self) -> (u64, u32, u16, u8) {
+        (0, 0, self.id(), crate::sys::IOSQE_BUFFER_SELECT)
     }
 }
 
