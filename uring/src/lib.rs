@@ -62,10 +62,12 @@ pub use builder::Builder;
 pub use chain::Link;
 pub use cqueue::{Completions, Cqe};
 pub use error::{Error, Full, Result};
+pub use op::Submission;
 pub use params::{Features, Params, SetupFlags};
 pub use probe::Probe;
 pub use register::{FixedBuffers, FixedFiles, IoWqWorkers};
 pub use ring::Ring;
+pub use squeue::SubmissionQueue;
 pub use types::{
     BufferGroup, BufferPool, BufferSelect, BufferSelectBit, CancelFlags, Fd, Fixed, FixedFileBit,
     FixedSource, IntoFd, IntoTarget, IoHardlinkBit, IoLinkBit, RwFlags, SockAddr, SockAddrBuf,

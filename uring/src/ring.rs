@@ -256,6 +256,9 @@ impl Ring {
     /// conflicts with the kernel's use, until the op's completion has been
     /// read (for multishot ops, the last one) — even if the ring is dropped
     /// or the submission never submitted: the ring may submit it later.
+    /// Buffers given to the kernel with `ProvideBuffers` stay in its use
+    /// beyond that op's completion: until an op has consumed each of them
+    /// (its completion names the buffer), or the ring is closed.
     #[inline]
     pub unsafe fn push_unchecked<S: Submission>(&mut self, submission: S) -> Result<(), Full<S>> {
         // SAFETY: forwarded from the caller.
