@@ -327,6 +327,20 @@ impl Ring {
         self.sq.unconsumed()
     }
 
+    /// Copies of the SQEs pushed and not yet consumed by the kernel, in
+    /// queue order: what the next submit will hand over, byte for byte.
+    pub fn pending_sqes(&mut self) -> impl ExactSizeIterator<Item = sys::io_uring_sqe> + '_ {
+        let count = self.sq.unconsumed();
+        let sq = &self.sq;
+        let first = sq.head;
+        (0..count).map(move |i| {
+            let index = first.wrapping_add(i) & sq.mask;
+            // SAFETY: the slot is between the kernel's head and our tail, so
+            // it holds an SQE a push wrote; the kernel only reads SQEs.
+            unsafe { sq.sqes.add(index as usize).read() }
+        })
+    }
+
     /// SQEs the kernel dropped as invalid since the ring was created.
     pub fn dropped(&self) -> u32 {
         self.sq.dropped()
