@@ -301,9 +301,20 @@ impl Ring {
     /// (`IORING_REGISTER_RING_FDS`, 5.18): later enters pass its index with
     /// `IORING_ENTER_REGISTERED_RING` and skip the file lookup. Returns the
     /// index.
+    ///
+    /// The registration belongs to the calling thread (the kernel keeps it
+    /// in that thread's table): enters from other threads use the
+    /// descriptor, and a ring that moved threads should call
+    /// [`unregister_ring_fd`](Ring::unregister_ring_fd) from the thread that
+    /// registered it, or the registration lasts until that thread exits.
     pub fn register_ring_fd(&mut self) -> Result<u32> {
-        if self.enter_flags & sys::IORING_ENTER_REGISTERED_RING != 0 {
-            return Ok(self.enter_fd as u32);
+        if self.enter_flags != 0 {
+            if self.on_registering_thread() {
+                return Ok(self.enter_fd as u32);
+            }
+            return Err(Error::InvalidArgument(
+                "the ring fd is registered by another thread".into(),
+            ));
         }
         let mut update = sys::io_uring_rsrc_update {
             offset: u32::MAX,
@@ -323,14 +334,28 @@ impl Ring {
             ));
         }
         self.enter_fd = update.offset as i32;
-        self.enter_flags |= sys::IORING_ENTER_REGISTERED_RING;
+        self.enter_flags = sys::IORING_ENTER_REGISTERED_RING;
+        // SAFETY: pthread_self has no preconditions.
+        self.registered_by = unsafe { libc::pthread_self() };
         Ok(update.offset)
     }
 
-    /// Unregisters the ring fd; later enters use the descriptor again.
+    pub(crate) fn on_registering_thread(&self) -> bool {
+        // SAFETY: pthread_self has no preconditions.
+        unsafe { libc::pthread_equal(libc::pthread_self(), self.registered_by) != 0 }
+    }
+
+    /// Unregisters the ring fd; later enters use the descriptor again. Only
+    /// the thread that registered it can (see
+    /// [`register_ring_fd`](Ring::register_ring_fd)).
     pub fn unregister_ring_fd(&mut self) -> Result<()> {
-        if self.enter_flags & sys::IORING_ENTER_REGISTERED_RING == 0 {
+        if self.enter_flags == 0 {
             return Ok(());
+        }
+        if !self.on_registering_thread() {
+            return Err(Error::InvalidArgument(
+                "the ring fd is registered by another thread".into(),
+            ));
         }
         let update = sys::io_uring_rsrc_update {
             offset: self.enter_fd as u32,
@@ -344,7 +369,7 @@ impl Ring {
             "IORING_UNREGISTER_RING_FDS",
         )?;
         self.enter_fd = self.fd;
-        self.enter_flags &= !sys::IORING_ENTER_REGISTERED_RING;
+        self.enter_flags = 0;
         Ok(())
     }
 
@@ -353,7 +378,7 @@ impl Ring {
     ///
     /// [`register_ring_fd`]: Ring::register_ring_fd
     pub fn registered_ring_fd(&self) -> Option<u32> {
-        (self.enter_flags & sys::IORING_ENTER_REGISTERED_RING != 0).then_some(self.enter_fd as u32)
+        (self.enter_flags != 0).then_some(self.enter_fd as u32)
     }
 
     /// Signals `eventfd` whenever a completion is posted

@@ -40,11 +40,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct Ring {
     pub(crate) sq: Sq,
     pub(crate) cq: Cq,
-    /// The descriptor `io_uring_enter` takes: the ring fd, or its index once
-    /// registered with [`Ring::register_ring_fd`].
+    /// The ring fd's index once registered with [`Ring::register_ring_fd`]
+    /// (`IORING_ENTER_REGISTERED_RING` is then in `enter_flags`).
     pub(crate) enter_fd: RawFd,
     /// `IORING_ENTER_REGISTERED_RING` once the ring fd is registered.
     pub(crate) enter_flags: u32,
+    /// The thread that registered the ring fd: the registration lives in its
+    /// table, so only its enters may use the index.
+    pub(crate) registered_by: libc::pthread_t,
     pub(crate) setup_flags: u32,
     pub(crate) fd: RawFd,
     pub(crate) params: Params,
@@ -157,6 +160,7 @@ impl Ring {
             cq,
             enter_fd: fd,
             enter_flags: 0,
+            registered_by: 0,
             setup_flags: p.flags,
             fd,
             params: Params(p),
@@ -442,6 +446,12 @@ impl Ring {
 
 impl Drop for Ring {
     fn drop(&mut self) {
+        // A registered ring fd holds a reference to the ring in the
+        // registering thread's table; release it there, or the ring would
+        // outlive its descriptor until that thread exits.
+        if self.enter_flags != 0 {
+            let _ = self.unregister_ring_fd();
+        }
         // SAFETY: the ring owns `fd` (unless `close` took it) and the
         // timespec array, which was leaked from a box of this length.
         unsafe {

@@ -24,19 +24,18 @@ impl Ring {
             ),
             None => (std::ptr::null(), 0, flags),
         };
-        // SAFETY: `enter_fd` is this ring (or its registered index, with the
-        // matching flag); every SQE in the queue was written by a push whose
-        // caller vouched for its memory; `arg` outlives the call.
-        unsafe {
-            sys::io_uring_enter(
-                self.enter_fd,
-                to_submit,
-                min_complete,
-                flags | self.enter_flags,
-                ptr,
-                size,
-            )
-        }
+        // The registered index is valid only in the thread that registered
+        // it; elsewhere the descriptor itself is used.
+        let (fd, flags) = if self.enter_flags != 0 && self.on_registering_thread() {
+            (self.enter_fd, flags | self.enter_flags)
+        } else {
+            (self.fd, flags)
+        };
+        // SAFETY: `fd` is this ring (or its registered index, with the
+        // matching flag, on the thread that registered it); every SQE in the
+        // queue was written by a push whose caller vouched for its memory;
+        // `arg` outlives the call.
+        unsafe { sys::io_uring_enter(fd, to_submit, min_complete, flags, ptr, size) }
     }
 
     /// Makes the pushed SQEs visible to the kernel and submits them, without
