@@ -158,11 +158,19 @@ impl Ring {
             }
         }
         let deadline = timeout.map(|t| Instant::now() + t);
+        let mut entered = false;
         loop {
             let unconsumed = if submit { self.sq.unconsumed() } else { 0 };
             let to_submit = if sqpoll { 0 } else { unconsumed };
             let wake = sqpoll && unconsumed > 0 && self.sq.need_wakeup();
-            if to_submit == 0 && !wake && !self.sq.cq_needs_flush() && self.cq.ready() >= want {
+            // Enough is ready: done, after one enter to flush what the kernel
+            // holds back if it holds any. (The overflow flag stays set until
+            // the CQ has room, so it cannot be waited away.)
+            if to_submit == 0
+                && !wake
+                && self.cq.ready() >= want
+                && (entered || !self.sq.cq_needs_flush())
+            {
                 return Ok(submitted);
             }
             let mut flags = sys::IORING_ENTER_GETEVENTS;
@@ -179,7 +187,9 @@ impl Ring {
                 }
                 None => None,
             };
-            match self.enter(to_submit, want, flags, arg) {
+            let result = self.enter(to_submit, want, flags, arg);
+            entered = true;
+            match result {
                 Ok(n) if !sqpoll => {
                     submitted += n;
                     if n == 0 && to_submit > 0 {
