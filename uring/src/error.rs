@@ -106,5 +106,41 @@ impl<T> From<Full<T>> for Error {
     }
 }
 
+/// An unregistration that did not happen (the handle belongs to another ring,
+/// or the kernel refused): the handle is given back so that it can be used
+/// with the right ring, or tried again.
+pub struct HandleError<H> {
+    /// Why.
+    pub error: Error,
+    /// The registration handle, still valid.
+    pub handle: H,
+}
+
+impl<H> fmt::Debug for HandleError<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HandleError")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H> fmt::Display for HandleError<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl<H> std::error::Error for HandleError<H> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl<H> From<HandleError<H>> for Error {
+    fn from(e: HandleError<H>) -> Error {
+        e.error
+    }
+}
+
 /// The library's `Result`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -61,7 +61,7 @@ mod types;
 pub use builder::Builder;
 pub use chain::Link;
 pub use cqueue::{Completions, Cqe};
-pub use error::{Error, Full, Result};
+pub use error::{Error, Full, HandleError, Result};
 pub use op::Submission;
 pub use params::{Features, Params, SetupFlags};
 pub use probe::Probe;
@@ -70,8 +70,8 @@ pub use ring::Ring;
 pub use squeue::SubmissionQueue;
 pub use types::{
     BufferGroup, BufferPool, BufferSelect, BufferSelectBit, CancelFlags, Fd, Fixed, FixedFileBit,
-    FixedSource, IntoFd, IntoTarget, IoHardlinkBit, IoLinkBit, RwFlags, SockAddr, SockAddrBuf,
-    SqeFlags, Target, TimeoutFlags, Timespec,
+    FixedSource, IntoFd, IntoOwnedFd, IntoOwnedTarget, IntoTarget, IoHardlinkBit, IoLinkBit,
+    RwFlags, SockAddr, SockAddrBuf, SqeFlags, Target, TimeoutFlags, Timespec,
 };
 
 pub use io_uring_macros::ops;

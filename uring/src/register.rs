@@ -1,13 +1,32 @@
 //! `io_uring_register(2)`: files, buffers, the ring fd, eventfds, io-wq
 //! workers. Registration returns handles, not bare integers.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, HandleError, Result};
 use crate::ring::Ring;
 use crate::sys;
 use crate::types::Fixed;
+use std::cell::Cell;
 use std::io::IoSliceMut;
 use std::mem;
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A number that names the calling thread for the life of the process (a
+/// `pthread_t` or a tid may be reused by a later thread; this is not).
+fn thread_key() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static KEY: Cell<u64> = const { Cell::new(0) };
+    }
+    KEY.with(|key| match key.get() {
+        0 => {
+            let fresh = NEXT.fetch_add(1, Ordering::Relaxed);
+            key.set(fresh);
+            fresh
+        }
+        known => known,
+    })
+}
 
 /// The handle to a ring's fixed-file table, returned by
 /// [`Ring::register_files`] and [`Ring::register_files_sparse`].
@@ -191,16 +210,27 @@ impl Ring {
         )
     }
 
-    /// Unregisters the fixed-file table (`IORING_UNREGISTER_FILES`).
-    pub fn unregister_files(&mut self, table: FixedFiles) -> Result<()> {
-        self.check_handle(table.ring, "files")?;
-        self.register(
-            sys::IORING_UNREGISTER_FILES,
-            std::ptr::null(),
-            0,
-            "IORING_UNREGISTER_FILES",
-        )
-        .map(drop)
+    /// Unregisters the fixed-file table (`IORING_UNREGISTER_FILES`). On
+    /// failure the handle comes back in the error.
+    pub fn unregister_files(
+        &mut self,
+        table: FixedFiles,
+    ) -> std::result::Result<(), HandleError<FixedFiles>> {
+        let result = self.check_handle(table.ring, "files").and_then(|()| {
+            self.register(
+                sys::IORING_UNREGISTER_FILES,
+                std::ptr::null(),
+                0,
+                "IORING_UNREGISTER_FILES",
+            )
+        });
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) => Err(HandleError {
+                error,
+                handle: table,
+            }),
+        }
     }
 
     /// Registers `buffers` for fixed-buffer ops (`IORING_REGISTER_BUFFERS`):
@@ -228,16 +258,27 @@ impl Ring {
         Ok(FixedBuffers { ring: self.id, len })
     }
 
-    /// Unregisters the buffers (`IORING_UNREGISTER_BUFFERS`).
-    pub fn unregister_buffers(&mut self, buffers: FixedBuffers) -> Result<()> {
-        self.check_handle(buffers.ring, "buffers")?;
-        self.register(
-            sys::IORING_UNREGISTER_BUFFERS,
-            std::ptr::null(),
-            0,
-            "IORING_UNREGISTER_BUFFERS",
-        )
-        .map(drop)
+    /// Unregisters the buffers (`IORING_UNREGISTER_BUFFERS`). On failure the
+    /// handle comes back in the error.
+    pub fn unregister_buffers(
+        &mut self,
+        buffers: FixedBuffers,
+    ) -> std::result::Result<(), HandleError<FixedBuffers>> {
+        let result = self.check_handle(buffers.ring, "buffers").and_then(|()| {
+            self.register(
+                sys::IORING_UNREGISTER_BUFFERS,
+                std::ptr::null(),
+                0,
+                "IORING_UNREGISTER_BUFFERS",
+            )
+        });
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) => Err(HandleError {
+                error,
+                handle: buffers,
+            }),
+        }
     }
 
     /// Sets the most io-wq workers this ring's task may run, per kind of
@@ -335,14 +376,12 @@ impl Ring {
         }
         self.enter_fd = update.offset as i32;
         self.enter_flags = sys::IORING_ENTER_REGISTERED_RING;
-        // SAFETY: pthread_self has no preconditions.
-        self.registered_by = unsafe { libc::pthread_self() };
+        self.registered_by = thread_key();
         Ok(update.offset)
     }
 
     pub(crate) fn on_registering_thread(&self) -> bool {
-        // SAFETY: pthread_self has no preconditions.
-        unsafe { libc::pthread_equal(libc::pthread_self(), self.registered_by) != 0 }
+        thread_key() == self.registered_by
     }
 
     /// Unregisters the ring fd; later enters use the descriptor again. Only

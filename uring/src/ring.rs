@@ -45,9 +45,9 @@ pub struct Ring {
     pub(crate) enter_fd: RawFd,
     /// `IORING_ENTER_REGISTERED_RING` once the ring fd is registered.
     pub(crate) enter_flags: u32,
-    /// The thread that registered the ring fd: the registration lives in its
-    /// table, so only its enters may use the index.
-    pub(crate) registered_by: libc::pthread_t,
+    /// The thread that registered the ring fd (see `thread_key`): the
+    /// registration lives in its table, so only its enters may use the index.
+    pub(crate) registered_by: u64,
     pub(crate) setup_flags: u32,
     pub(crate) fd: RawFd,
     pub(crate) params: Params,
