@@ -5,7 +5,7 @@
 
 use std::io::{IoSlice, IoSliceMut};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use uring::ops::{
@@ -153,20 +153,17 @@ fn tour() -> Result<()> {
     println!("  fired in order {order:?} after {:?}", start.elapsed());
 
     println!("7. A link timeout bounds a read from an empty pipe");
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe(2) returns.
-    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
-        return Err(std::io::Error::last_os_error().into());
-    }
+    let (rx, tx) = pipe()?;
     let mut nothing = [0u8; 8];
-    let chain = Read::new(fds[0], &mut nothing[..])
+    let chain = Read::new(&rx, &mut nothing[..])
         .user_data(7)
         .link_timeout(LinkTimeout::new(Duration::from_millis(10)).user_data(8));
     let done = complete(&mut ring, chain)?;
     show("read, then its 10 ms link timeout", &done);
-    let close = Close::new(fds[0])
+    // Close takes ownership: the descriptors are given up to the ring.
+    let close = Close::new(rx)
         .user_data(9)
-        .link(Close::new(fds[1]).user_data(10));
+        .link(Close::new(tx).user_data(10));
     show("closing the pipe", &complete(&mut ring, close)?);
 
     println!("8. Loopback TCP: accept + connect, send + recv");
@@ -188,7 +185,8 @@ fn tour() -> Result<()> {
     let mut done: Vec<Cqe> = ring.completions().collect();
     done.sort_by_key(|c| c.user_data());
     show("accept, connect", &done);
-    let accepted = done[0].result()? as i32;
+    // SAFETY: the accept's result is a new descriptor nothing else owns.
+    let accepted = unsafe { OwnedFd::from_raw_fd(done[0].result()? as i32) };
     println!("  the peer is {:?}", peer.socket_addr());
     let done = complete(
         &mut ring,
@@ -196,7 +194,7 @@ fn tour() -> Result<()> {
     )?;
     show("send", &done);
     let mut got = [0u8; 16];
-    let done = complete(&mut ring, Recv::new(accepted, &mut got[..]).user_data(14))?;
+    let done = complete(&mut ring, Recv::new(&accepted, &mut got[..]).user_data(14))?;
     show("recv", &done);
     println!("  received {:?}", String::from_utf8_lossy(&got[..4]));
 
@@ -215,7 +213,7 @@ fn tour() -> Result<()> {
     show("send", &done);
     let done = complete(
         &mut ring,
-        Recv::new(accepted, group.select(32)).user_data(17),
+        Recv::new(&accepted, group.select(32)).user_data(17),
     )?;
     show("recv selecting a buffer", &done);
     if let Some(id) = done[0].buffer_id() {
@@ -269,6 +267,16 @@ fn tour() -> Result<()> {
     Ok(())
 }
 
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2(2) returns.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    // SAFETY: both descriptors are new and owned by nothing else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
 fn socket_for(addr: &SockAddr) -> Result<TcpStream> {
     // A blocking socket, not yet connected: the ring connects it.
     let std_addr = addr.as_socket_addr().ok_or("not an IP address")?;
@@ -283,5 +291,5 @@ fn socket_for(addr: &SockAddr) -> Result<TcpStream> {
         return Err(std::io::Error::last_os_error().into());
     }
     // SAFETY: `fd` is a fresh socket this function owns.
-    Ok(unsafe { <TcpStream as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+    Ok(unsafe { TcpStream::from_raw_fd(fd) })
 }

@@ -182,17 +182,34 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
         .target
         .as_ref()
         .map_or(name.span(), |t| t.token.span());
-    let (target_param, target_init, target_param_doc) = match c.target {
-        TargetKind::None => (quote!(), quote!(), None),
-        TargetKind::Fd => (
+    let (target_param, target_init, target_param_doc) = match (c.target, c.owned) {
+        (TargetKind::None, _) => (quote!(), quote!(), None),
+        (TargetKind::Fd, false) => (
             quote_spanned!(target_span=> fd: impl ::uring::IntoFd,),
             quote!(target: ::uring::IntoFd::into_fd(fd),),
             Some("`fd`: the file, as a raw or borrowed descriptor."),
         ),
-        _ => (
+        (TargetKind::Fd, true) => (
+            quote_spanned!(target_span=> fd: impl ::uring::IntoOwnedFd,),
+            quote!(target: ::uring::IntoOwnedFd::into_owned_fd(fd),),
+            Some(
+                "`fd`: the file, given up to the op (an `OwnedFd`, a `File`, a socket); \
+                 it stays open if the op is dropped unpushed or cancelled.",
+            ),
+        ),
+        (_, false) => (
             quote_spanned!(target_span=> target: impl ::uring::IntoTarget<Target = T>,),
             quote!(target: ::uring::IntoTarget::into_target(target),),
             Some("`target`: the file, as a raw or borrowed descriptor, or a `Fixed` file."),
+        ),
+        (_, true) => (
+            quote_spanned!(target_span=> target: impl ::uring::IntoOwnedTarget<Target = T>,),
+            quote!(target: ::uring::IntoOwnedTarget::into_owned_target(target),),
+            Some(
+                "`target`: the file, given up to the op (an `OwnedFd`, a `File`, a socket), \
+                 or a `Fixed` file; a descriptor stays open if the op is dropped unpushed \
+                 or cancelled.",
+            ),
         ),
     };
     let mut new_params = Vec::new();
@@ -252,7 +269,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
                 setters.push(quote! {
                     #[doc = #setter_doc]
                     #[inline]
-                    pub fn #n(mut self, #n: #pty) -> Self {
+                    #vis fn #n(mut self, #n: #pty) -> Self {
                         self.#n = #value;
                         self
                     }
@@ -327,13 +344,15 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
         }
 
         #(#passthrough)*
+        // An op declared privately may leave some of its setters unused.
+        #[allow(dead_code)]
         impl<#bounds> #name<#args> {
             #[doc = concat!("The opcode, ", #since, "+.")]
-            pub const CODE: u8 = #code;
+            #vis const CODE: u8 = #code;
 
             #[doc = #new_doc]
             #[inline]
-            pub fn new(#target_param #(#new_params)*) -> Self {
+            #vis fn new(#target_param #(#new_params)*) -> Self {
                 #name {
                     #target_init
                     #(#inits)*
@@ -346,7 +365,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
 
             /// Sets the `user_data` the completion carries back.
             #[inline]
-            pub fn user_data(mut self, user_data: u64) -> Self {
+            #vis fn user_data(mut self, user_data: u64) -> Self {
                 self.common.user_data = user_data;
                 self
             }
@@ -355,14 +374,14 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             /// `CQE_SKIP_SUCCESS`); the fixed-file, link and buffer-select bits
             /// follow from the op's type.
             #[inline]
-            pub fn flags(mut self, flags: impl ::uring::op::IntoSqeFlags) -> Self {
+            #vis fn flags(mut self, flags: impl ::uring::op::IntoSqeFlags) -> Self {
                 self.common.flags = ::uring::op::IntoSqeFlags::into_sqe_flags(flags).bits();
                 self
             }
 
             /// Runs the op with the credentials of a registered personality.
             #[inline]
-            pub fn personality(mut self, personality: u16) -> Self {
+            #vis fn personality(mut self, personality: u16) -> Self {
                 self.common.personality = personality;
                 self
             }
@@ -371,7 +390,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             /// this op succeeds and is cancelled if it fails.
             #chain_hidden
             #[inline]
-            pub fn link<__N>(self, next: __N) -> ::uring::Link<Self, __N>
+            #vis fn link<__N>(self, next: __N) -> ::uring::Link<Self, __N>
             where
                 Self: ::uring::op::ChainStart<__N>,
                 __N: ::uring::op::ChainNext,
@@ -383,7 +402,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             /// when this op completes, whatever its result.
             #chain_hidden
             #[inline]
-            pub fn hard_link<__N>(self, next: __N) -> ::uring::Link<Self, __N>
+            #vis fn hard_link<__N>(self, next: __N) -> ::uring::Link<Self, __N>
             where
                 Self: ::uring::op::ChainStart<__N>,
                 __N: ::uring::op::ChainNext,
@@ -396,7 +415,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             /// timespec lives in the ring until the kernel has read it.
             #chain_hidden
             #[inline]
-            pub fn timeout<__D>(self, timeout: __D) -> ::uring::Link<Self, ::uring::ops::LinkTimeout>
+            #vis fn timeout<__D>(self, timeout: __D) -> ::uring::Link<Self, ::uring::ops::LinkTimeout>
             where
                 __D: ::core::convert::Into<::uring::Timespec>,
                 Self: ::uring::op::AcceptsLinkTimeout<__D>,
@@ -412,7 +431,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             /// flags or `user_data`).
             #chain_hidden
             #[inline]
-            pub fn link_timeout<__L>(self, timeout: __L) -> ::uring::Link<Self, __L>
+            #vis fn link_timeout<__L>(self, timeout: __L) -> ::uring::Link<Self, __L>
             where
                 __L: ::uring::op::AfterLink,
                 Self: ::uring::op::AcceptsLinkTimeout<__L>,

@@ -56,6 +56,8 @@ pub(crate) struct Write {
 pub(crate) struct Checked<'a> {
     pub(crate) entry: &'a Entry,
     pub(crate) target: TargetKind,
+    /// The op takes ownership of a raw descriptor (`target: owned ..`).
+    pub(crate) owned: bool,
     pub(crate) writes: Vec<Write>,
     /// Index of the `| select` argument, if any.
     pub(crate) select: Option<usize>,
@@ -257,6 +259,7 @@ fn check_entry<'a>(entry: &'a Entry, errors: &mut Errors) -> Option<Checked<'a>>
         taken: Vec::new(),
         writes: Vec::new(),
     };
+    let mut owned = false;
     let target = match &entry.target {
         None => TargetKind::None,
         Some(t) => {
@@ -265,12 +268,14 @@ fn check_entry<'a>(entry: &'a Entry, errors: &mut Errors) -> Option<Checked<'a>>
             for kind in &t.kinds {
                 let slot = if kind == "fd" {
                     &mut fd
+                } else if kind == "owned" {
+                    &mut owned
                 } else if kind == "fixed" {
                     &mut fixed
                 } else {
                     local.push(
                         kind.span(),
-                        format!("unknown target kind `{kind}`; expected `fd` or `fixed`"),
+                        format!("unknown target kind `{kind}`; expected `fd`, `owned` or `fixed`"),
                     );
                     continue;
                 };
@@ -278,10 +283,12 @@ fn check_entry<'a>(entry: &'a Entry, errors: &mut Errors) -> Option<Checked<'a>>
                     local.push(kind.span(), format!("target kind `{kind}` is given twice"));
                 }
             }
-            if !fd {
+            if fd == owned {
                 local.push(
                     t.token.span(),
-                    "a target takes a raw descriptor: write `target: fd` or `target: fd | fixed`"
+                    "a target takes a descriptor, borrowed (`fd`) or given up to the op \
+                     (`owned`, for ops that close it), optionally or a fixed file: write \
+                     `target: fd`, `target: fd | fixed` or `target: owned | fixed`"
                         .to_string(),
                 );
             }
@@ -446,6 +453,7 @@ fn check_entry<'a>(entry: &'a Entry, errors: &mut Errors) -> Option<Checked<'a>>
     Some(Checked {
         entry,
         target,
+        owned,
         writes: claims.writes,
         select,
     })

@@ -163,10 +163,10 @@ crate::ops! {
     }
 
     /// Closes a descriptor, like `close(2)`, or empties a fixed-file slot
-    /// (5.15). Completes with 0.
+    /// (5.15). Completes with 0. The op takes ownership of the descriptor.
     #[since = "5.6"]
     pub unsafe struct Close = CLOSE {
-        target: fd | fixed(file_index),
+        target: owned | fixed(file_index),
     }
 
     /// Cancels the in-flight op whose `user_data` is `target_user_data`.

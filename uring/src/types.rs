@@ -6,7 +6,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::mem::{self, MaybeUninit};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 mod private {
@@ -191,6 +191,61 @@ impl<F: AsFd + ?Sized> IntoFd for &F {
     #[inline(always)]
     fn into_fd(self) -> Fd {
         Fd(self.as_fd().as_raw_fd())
+    }
+}
+
+/// A file an op takes ownership of, to close it: anything that converts into
+/// an `OwnedFd` (an `OwnedFd`, a `File`, a socket), or a [`Fixed`] slot.
+///
+/// A borrowed or raw descriptor is not accepted: closing a descriptor that
+/// something else owns would close it under its owner (and the number may
+/// be reused by an unrelated file before the owner closes it again).
+#[diagnostic::on_unimplemented(
+    message = "this op closes its file, so it takes ownership, which `{Self}` does not give",
+    label = "the descriptor would be closed under its owner",
+    note = "pass the owned file (`file`, an `OwnedFd`) or a `Fixed` slot; a raw fd you own becomes an `OwnedFd` with `unsafe {{ OwnedFd::from_raw_fd(fd) }}`"
+)]
+pub trait IntoOwnedTarget {
+    /// [`Fd`] or [`Fixed`].
+    type Target: Target;
+    /// The target; a descriptor is released from its owner.
+    fn into_owned_target(self) -> Self::Target;
+}
+
+#[diagnostic::do_not_recommend]
+impl<F: Into<OwnedFd>> IntoOwnedTarget for F {
+    type Target = Fd;
+    #[inline]
+    fn into_owned_target(self) -> Fd {
+        Fd(self.into().into_raw_fd())
+    }
+}
+
+impl IntoOwnedTarget for Fixed {
+    type Target = Fixed;
+    #[inline(always)]
+    fn into_owned_target(self) -> Fixed {
+        self
+    }
+}
+
+/// A file an op takes ownership of, where only a raw descriptor will do:
+/// anything that converts into an `OwnedFd`.
+#[diagnostic::on_unimplemented(
+    message = "this op takes ownership of a raw descriptor, which `{Self}` does not give",
+    label = "expected an owned file",
+    note = "pass the owned file (`file`, an `OwnedFd`); a raw fd you own becomes an `OwnedFd` with `unsafe {{ OwnedFd::from_raw_fd(fd) }}`"
+)]
+pub trait IntoOwnedFd {
+    /// The descriptor, released from its owner.
+    fn into_owned_fd(self) -> Fd;
+}
+
+#[diagnostic::do_not_recommend]
+impl<F: Into<OwnedFd>> IntoOwnedFd for F {
+    #[inline]
+    fn into_owned_fd(self) -> Fd {
+        Fd(self.into().into_raw_fd())
     }
 }
 

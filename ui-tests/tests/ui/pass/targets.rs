@@ -1,6 +1,6 @@
 // Every way to name a file: `&File`, `BorrowedFd`, a raw fd, `Fd`, a `Fixed`
 // slot of the registration handle; `AT_FDCWD` for OPENAT's directory.
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd};
 use uring::{Fd, Ring, ops::{Close, OpenAt, Read}};
 
 fn main() {
@@ -30,6 +30,8 @@ fn main() {
     ring.push(OpenAt::new(libc::AT_FDCWD, c"/dev/null").user_data(6)).unwrap();
     ring.submit_and_wait(1).unwrap();
     let fd = ring.completions().next().unwrap().result().unwrap() as i32;
+    // SAFETY: OPENAT's result is a new descriptor nothing else owns.
+    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
     ring.push(Close::new(fd).user_data(7)).unwrap();
     ring.push(Close::new(fixed).user_data(8)).unwrap();
     ring.submit_and_wait(2).unwrap();
