@@ -51,7 +51,9 @@ impl Builder {
 
     /// Starts a kernel thread that polls the SQ (`IORING_SETUP_SQPOLL`) and
     /// sleeps after `idle` without work; submissions then need no system
-    /// call while it is awake. Needs `CAP_SYS_NICE` before Linux 5.11.
+    /// call while it is awake. The kernel counts whole milliseconds: a
+    /// shorter non-zero `idle` is one, and zero asks for its default (one
+    /// second). Needs `CAP_SYS_NICE` before Linux 5.11.
     pub fn sqpoll(mut self, idle: Duration) -> Builder {
         self.sq_thread_idle = Some(idle);
         self.flag(sys::IORING_SETUP_SQPOLL)
@@ -203,7 +205,8 @@ impl Builder {
             p.sq_thread_cpu = cpu;
         }
         if let Some(idle) = self.sq_thread_idle {
-            p.sq_thread_idle = u32::try_from(idle.as_millis()).unwrap_or(u32::MAX);
+            let millis = idle.as_nanos().div_ceil(1_000_000);
+            p.sq_thread_idle = u32::try_from(millis).unwrap_or(u32::MAX);
         }
         if let Some(fd) = self.wq_fd {
             p.wq_fd = fd as u32;
