@@ -1,1 +1,268 @@
 //! Shared helpers of the integration tests.
+//!
+//! The tests run against the kernel of the machine they run on. A test that
+//! needs something this kernel lacks calls [`skip`] (through one of the
+//! `require_*` helpers), which says why on stderr, and returns: it never
+//! passes silently.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::RawFd;
+
+use uring::op::Entry;
+use uring::{Cqe, Features, Ring};
+
+/// Says on stderr that the calling test is skipped, and why. The caller
+/// returns right after.
+pub fn skip(reason: impl std::fmt::Display) {
+    eprintln!("skipped: {reason}");
+}
+
+/// Whether the running kernel is at least `major.minor`; `false` (with a skip
+/// message naming `what`) otherwise.
+pub fn require_kernel(major: u32, minor: u32, what: &str) -> bool {
+    let (have_major, have_minor) = kernel_version();
+    if (have_major, have_minor) >= (major, minor) {
+        true
+    } else {
+        skip(format_args!(
+            "{what} needs Linux {major}.{minor}, this is {have_major}.{have_minor}"
+        ));
+        false
+    }
+}
+
+/// Whether `ring`'s kernel has `features`; `false` (with a skip message
+/// naming `what`) otherwise.
+pub fn require_features(ring: &Ring, features: Features, what: &str) -> bool {
+    if ring.params().has(features) {
+        true
+    } else {
+        skip(format_args!(
+            "{what} needs {features:?}, which this kernel lacks"
+        ));
+        false
+    }
+}
+
+/// Whether the kernel supports the op `E`; `false` (with a skip message)
+/// otherwise.
+pub fn require_op<E: Entry>(ring: &Ring) -> bool {
+    match ring.probe() {
+        Ok(probe) if probe.supports::<E>() => true,
+        Ok(_) => {
+            skip(format_args!(
+                "this kernel does not support the {} op (opcode {})",
+                E::NAME,
+                E::CODE
+            ));
+            false
+        }
+        Err(e) => {
+            skip(format_args!("cannot probe the kernel's ops: {e}"));
+            false
+        }
+    }
+}
+
+/// Whether this process may create SQPOLL rings: Linux 5.11 lets anyone,
+/// before that it needs root. `false` (with a skip message) otherwise.
+pub fn require_sqpoll() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if kernel_version() >= (5, 11) || unsafe { libc::geteuid() } == 0 {
+        true
+    } else {
+        skip("SQPOLL needs Linux 5.11 or root");
+        false
+    }
+}
+
+/// The running kernel's `major.minor`, from `uname(2)`.
+pub fn kernel_version() -> (u32, u32) {
+    // SAFETY: all-zero bytes are a valid `utsname`.
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `uts` is a valid, writable `utsname`.
+    let rc = unsafe { libc::uname(&mut uts) };
+    assert_eq!(rc, 0, "uname: {}", io::Error::last_os_error());
+    let release: String = uts
+        .release
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8 as char)
+        .collect();
+    parse_version(&release).unwrap_or_else(|| panic!("cannot parse kernel release {release:?}"))
+}
+
+/// `"6.18.44-foo"` → `(6, 18)`; `"5.6"` → `(5, 6)`.
+pub fn parse_version(text: &str) -> Option<(u32, u32)> {
+    let mut parts = text.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// The errno of `fcntl(fd, F_GETFD)`: `None` when `fd` is open.
+pub fn fd_errno(fd: RawFd) -> Option<i32> {
+    // SAFETY: F_GETFD only reads the descriptor table.
+    let rc = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if rc == -1 {
+        io::Error::last_os_error().raw_os_error()
+    } else {
+        None
+    }
+}
+
+/// Whether `fd` names an open descriptor.
+pub fn fd_is_open(fd: RawFd) -> bool {
+    fd_errno(fd).is_none()
+}
+
+/// Submits what is pushed and reaps completions until `n` have arrived,
+/// waiting for them in batches no larger than the CQ; panics on any ring
+/// error. Returns them in the order the CQ delivered them.
+pub fn submit_and_reap(ring: &mut Ring, n: usize) -> Vec<Cqe> {
+    let mut out = Vec::with_capacity(n);
+    ring.submit().expect("submit");
+    while out.len() < n {
+        let want = (n - out.len()).min(ring.cq_entries() as usize) as u32;
+        ring.submit_and_wait(want).expect("submit_and_wait");
+        out.extend(ring.completions());
+    }
+    assert_eq!(out.len(), n, "more completions than ops: {out:?}");
+    out
+}
+
+/// The completions by `user_data`, asserting each `user_data` came once.
+pub fn by_user_data(cqes: &[Cqe]) -> HashMap<u64, Cqe> {
+    let mut map = HashMap::with_capacity(cqes.len());
+    for cqe in cqes {
+        if let Some(earlier) = map.insert(cqe.user_data(), *cqe) {
+            panic!(
+                "user_data {} completed twice: {earlier:?} and {cqe:?}",
+                cqe.user_data()
+            );
+        }
+    }
+    map
+}
+
+/// Asserts that `cqes` holds exactly one completion for each of `expected`
+/// (in any order) and nothing else.
+pub fn assert_user_data_once(cqes: &[Cqe], expected: impl IntoIterator<Item = u64>) {
+    let map = by_user_data(cqes);
+    let mut expected: Vec<u64> = expected.into_iter().collect();
+    expected.sort_unstable();
+    let mut got: Vec<u64> = map.keys().copied().collect();
+    got.sort_unstable();
+    assert_eq!(got, expected, "user_data of the completions");
+}
+
+/// `n` bytes of a recognisable, position-dependent pattern (never all one
+/// value), seeded so that different calls give different bytes.
+pub fn pattern(n: usize, seed: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ ((i >> 8) as u8))
+        .collect()
+}
+
+/// A pipe: `(read end, write end)`, both close-on-exec.
+pub fn pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(rc, 0, "pipe2: {}", io::Error::last_os_error());
+    // SAFETY: pipe2 just returned these two descriptors, owned by no one else.
+    unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    }
+}
+
+/// A new, unconnected socket of `domain` (`AF_INET`, `AF_INET6`) and `ty`
+/// (`SOCK_STREAM`, `SOCK_DGRAM`), close-on-exec.
+pub fn socket(domain: i32, ty: i32) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: socket(2) takes plain integers.
+    let fd = unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: socket(2) just returned this descriptor, owned by no one else.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// The local address of a socket, from `getsockname(2)`.
+pub fn local_addr(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<std::net::SocketAddr> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: all-zero bytes are a valid `sockaddr_storage`.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `storage` has room for `len` bytes, and `len` is writable.
+    let rc = unsafe {
+        libc::getsockname(
+            fd.as_raw_fd(),
+            (&mut storage as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    match storage.ss_family as i32 {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a `sockaddr_in`.
+            let sin = unsafe { &*(&storage as *const _ as *const libc::sockaddr_in) };
+            Ok(std::net::SocketAddr::new(
+                std::net::Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes()).into(),
+                u16::from_be(sin.sin_port),
+            ))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a `sockaddr_in6`.
+            let sin6 = unsafe { &*(&storage as *const _ as *const libc::sockaddr_in6) };
+            Ok(std::net::SocketAddr::new(
+                std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr).into(),
+                u16::from_be(sin6.sin6_port),
+            ))
+        }
+        family => Err(io::Error::other(format!("address family {family}"))),
+    }
+}
+
+/// The `SqThread` and `SqThreadCpu` lines of the ring's `/proc/self/fdinfo`
+/// entry: the pid of its SQ polling thread (-1 without one) and its CPU.
+pub fn sq_thread_info(ring: &Ring) -> (i64, i64) {
+    use std::os::fd::AsRawFd;
+    let path = format!("/proc/self/fdinfo/{}", ring.as_raw_fd());
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let field = |name: &str| -> i64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.trim_start_matches(':').trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {path}:\n{text}"))
+    };
+    (field("SqThread:"), field("SqThreadCpu:"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse() {
+        assert_eq!(parse_version("6.18.44-fc-v669"), Some((6, 18)));
+        assert_eq!(parse_version("5.6"), Some((5, 6)));
+        assert_eq!(parse_version("6"), None);
+        assert!(kernel_version() >= (5, 1));
+    }
+
+    #[test]
+    fn patterns_differ() {
+        assert_ne!(pattern(64, 1), pattern(64, 2));
+        let p = pattern(512, 0);
+        assert!(p.iter().any(|&b| b != p[0]));
+    }
+}

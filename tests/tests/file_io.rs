@@ -1,0 +1,480 @@
+//! File I/O through the ring: read, write, readv, writev on a temporary
+//! file, fixed files, and reads into provided buffers.
+
+use std::fs::File;
+use std::io::{IoSlice, IoSliceMut, Read as _, Seek, SeekFrom, Write as _};
+use std::os::fd::{AsFd, AsRawFd};
+
+use uring::ops::{Close, Nop, ProvideBuffers, Read, ReadV, Write, WriteV};
+use uring::{BufferGroup, BufferPool, Cqe, Error, Features, Ring};
+use uring_tests::{by_user_data, pattern, pipe, require_features, require_op, submit_and_reap};
+
+fn tempfile_with(bytes: &[u8]) -> File {
+    let mut file = tempfile::tempfile().expect("tempfile");
+    file.write_all(bytes).expect("write the tempfile");
+    file.seek(SeekFrom::Start(0)).unwrap();
+    file
+}
+
+fn file_contents(file: &mut File) -> Vec<u8> {
+    let mut out = Vec::new();
+    file.seek(SeekFrom::Start(0)).unwrap();
+    file.read_to_end(&mut out).unwrap();
+    out
+}
+
+fn one(ring: &mut Ring) -> Cqe {
+    let cqes = submit_and_reap(ring, 1);
+    cqes[0]
+}
+
+/// Write then read back, at offsets, with byte counts checked; the file as
+/// seen through std agrees.
+#[test]
+fn write_and_read_round_trip_at_offsets() {
+    let mut ring = Ring::new(8).unwrap();
+    let mut file = tempfile::tempfile().unwrap();
+    let data = pattern(4096, 1);
+
+    // SAFETY: `data` outlives the op, whose completion is reaped before the
+    // next statement touches anything.
+    unsafe { ring.push_unchecked(Write::new(&file, &data[..]).offset(100).user_data(1)) }.unwrap();
+    let cqe = one(&mut ring);
+    assert_eq!((cqe.user_data(), cqe.result().unwrap()), (1, 4096));
+
+    let on_disk = file_contents(&mut file);
+    assert_eq!(on_disk.len(), 4196, "the write landed at offset 100");
+    assert_eq!(on_disk[..100], [0u8; 100]);
+    assert_eq!(on_disk[100..], data[..]);
+
+    let mut back = vec![0u8; 1000];
+    // SAFETY: `back` is not touched until the read's completion is reaped.
+    unsafe { ring.push_unchecked(Read::new(&file, &mut back[..]).offset(1100).user_data(2)) }
+        .unwrap();
+    let cqe = one(&mut ring);
+    assert_eq!((cqe.user_data(), cqe.result().unwrap()), (2, 1000));
+    assert_eq!(back[..], data[1000..2000]);
+
+    // A read across the end is short; one at the end reads nothing.
+    let mut tail = vec![0u8; 512];
+    // SAFETY: as above.
+    unsafe { ring.push_unchecked(Read::new(&file, &mut tail[..]).offset(4000).user_data(3)) }
+        .unwrap();
+    let cqe = one(&mut ring);
+    assert_eq!(cqe.result().unwrap(), 196);
+    assert_eq!(tail[..196], data[3900..]);
+    assert_eq!(tail[196..], [0u8; 316], "bytes past the count were written");
+
+    // SAFETY: as above.
+    unsafe { ring.push_unchecked(Read::new(&file, &mut tail[..]).offset(4196).user_data(4)) }
+        .unwrap();
+    assert_eq!(one(&mut ring).result().unwrap(), 0);
+}
+
+/// readv and writev scatter and gather across several buffers.
+#[test]
+fn writev_and_readv_round_trip() {
+    let mut ring = Ring::new(8).unwrap();
+    let mut file = tempfile::tempfile().unwrap();
+    let a = pattern(10, 2);
+    let b = pattern(300, 3);
+    let c = pattern(7, 4);
+    let iov = [IoSlice::new(&a), IoSlice::new(&b), IoSlice::new(&c)];
+    // SAFETY: `iov` and the bytes it points to outlive the op, reaped below.
+    unsafe { ring.push_unchecked(WriteV::new(&file, &iov[..]).offset(5).user_data(1)) }.unwrap();
+    let cqe = one(&mut ring);
+    assert_eq!(cqe.result().unwrap(), 317);
+    let on_disk = file_contents(&mut file);
+    assert_eq!(on_disk.len(), 322);
+    assert_eq!(on_disk[5..15], a[..]);
+    assert_eq!(on_disk[15..315], b[..]);
+    assert_eq!(on_disk[315..], c[..]);
+
+    let (mut x, mut y) = (vec![0u8; 100], vec![0u8; 500]);
+    {
+        let mut iov = [IoSliceMut::new(&mut x), IoSliceMut::new(&mut y)];
+        // SAFETY: `iov` and the buffers stay untouched until the completion
+        // is reaped, inside this block.
+        unsafe { ring.push_unchecked(ReadV::new(&file, &mut iov[..]).offset(5).user_data(2)) }
+            .unwrap();
+        let cqe = one(&mut ring);
+        assert_eq!((cqe.user_data(), cqe.result().unwrap()), (2, 317));
+    }
+    let expected: Vec<u8> = [&a[..], &b[..], &c[..]].concat();
+    assert_eq!(x[..], expected[..100]);
+    assert_eq!(y[..217], expected[100..]);
+    assert_eq!(y[217..], [0u8; 283][..]);
+}
+
+/// An offset of `u64::MAX` reads and writes at the file position, which
+/// moves.
+#[test]
+fn offset_max_uses_the_file_position() {
+    let mut ring = Ring::new(8).unwrap();
+    if !require_features(&ring, Features::RW_CUR_POS, "I/O at the file position") {
+        return;
+    }
+    let mut file = tempfile_with(&pattern(64, 5));
+    file.seek(SeekFrom::Start(16)).unwrap();
+    let mut buf = [0u8; 8];
+    for round in 0..2 {
+        // SAFETY: `buf` is not touched until the completion is reaped.
+        unsafe { ring.push_unchecked(Read::new(&file, &mut buf[..]).offset(u64::MAX)) }.unwrap();
+        assert_eq!(one(&mut ring).result().unwrap(), 8);
+        let at = 16 + 8 * round;
+        assert_eq!(buf[..], pattern(64, 5)[at..at + 8]);
+    }
+    assert_eq!(file.stream_position().unwrap(), 32);
+}
+
+/// A registered file is read and written through its `Fixed` slot, even
+/// after its descriptor is closed; an index past the table is refused.
+#[test]
+fn fixed_file_io() {
+    let mut ring = Ring::new(8).unwrap();
+    let file = tempfile::tempfile().unwrap();
+    let mut check = file.try_clone().unwrap();
+    let files = ring
+        .register_files(&[file.as_fd()])
+        .expect("register_files");
+    assert_eq!(files.len(), 1);
+    let slot = files.get(0).unwrap();
+    assert_eq!(slot.index(), 0);
+    assert!(
+        matches!(files.get(1), Err(Error::InvalidArgument(_))),
+        "index 1 of a table of 1: {:?}",
+        files.get(1)
+    );
+    // The kernel holds its own reference.
+    drop(file);
+
+    let data = pattern(256, 6);
+    // SAFETY: `data` outlives the op, reaped below.
+    unsafe { ring.push_unchecked(Write::new(slot, &data[..]).user_data(1)) }.unwrap();
+    let cqe = one(&mut ring);
+    assert_eq!((cqe.user_data(), cqe.result().unwrap()), (1, 256));
+    assert_eq!(file_contents(&mut check), data);
+
+    let mut back = [0u8; 100];
+    // SAFETY: `back` is not touched until the completion is reaped.
+    unsafe { ring.push_unchecked(Read::new(slot, &mut back[..]).offset(50).user_data(2)) }.unwrap();
+    let cqe = one(&mut ring);
+    assert_eq!(cqe.result().unwrap(), 100);
+    assert_eq!(back[..], data[50..150]);
+
+    ring.unregister_files(files).expect("unregister_files");
+    // With no table, slot 0 names nothing.
+    // SAFETY: as above.
+    unsafe { ring.push_unchecked(Read::new(slot, &mut back[..]).user_data(3)) }.unwrap();
+    let cqe = one(&mut ring);
+    assert_eq!(cqe.res(), -libc::EBADF, "{cqe:?}");
+}
+
+/// A sparse table: slots are empty (EBADF) until updated; an updated slot
+/// does I/O; a CLOSE of a fixed slot empties it again.
+#[test]
+fn sparse_fixed_files_update_and_close() {
+    let mut ring = Ring::new(8).unwrap();
+    let bytes = pattern(64, 7);
+    let file = tempfile_with(&bytes);
+    let table = ring
+        .register_files_sparse(4)
+        .expect("register_files_sparse");
+    assert_eq!(table.len(), 4);
+
+    let mut buf = [0u8; 64];
+    // SAFETY: `buf` is not touched until the completion is reaped.
+    unsafe { ring.push_unchecked(Read::new(table.get(2).unwrap(), &mut buf[..]).user_data(1)) }
+        .unwrap();
+    assert_eq!(one(&mut ring).res(), -libc::EBADF, "an empty slot");
+
+    let updated = ring
+        .update_files(&table, 2, &[Some(file.as_fd())])
+        .expect("update_files");
+    assert_eq!(updated, 1);
+    // Overrunning the table is refused before the kernel sees it.
+    assert!(matches!(
+        ring.update_files(&table, 3, &[Some(file.as_fd()), Some(file.as_fd())]),
+        Err(Error::InvalidArgument(_))
+    ));
+
+    // SAFETY: as above.
+    unsafe { ring.push_unchecked(Read::new(table.get(2).unwrap(), &mut buf[..]).user_data(2)) }
+        .unwrap();
+    let cqe = one(&mut ring);
+    assert_eq!((cqe.user_data(), cqe.result().unwrap()), (2, 64));
+    assert_eq!(buf[..], bytes[..]);
+
+    // SAFETY: as above.
+    unsafe { ring.push_unchecked(Read::new(table.get(0).unwrap(), &mut buf[..]).user_data(3)) }
+        .unwrap();
+    let cqe = one(&mut ring);
+    assert_eq!(
+        (cqe.user_data(), cqe.res()),
+        (3, -libc::EBADF),
+        "slot 0 is empty"
+    );
+
+    if require_op::<Close>(&ring) && uring_tests::require_kernel(5, 15, "CLOSE of a fixed slot") {
+        ring.push(Close::new(table.get(2).unwrap()).user_data(4))
+            .unwrap();
+        let cqe = one(&mut ring);
+        assert_eq!((cqe.user_data(), cqe.res()), (4, 0), "close of slot 2");
+        // SAFETY: as above.
+        unsafe { ring.push_unchecked(Read::new(table.get(2).unwrap(), &mut buf[..]).user_data(5)) }
+            .unwrap();
+        assert_eq!(one(&mut ring).res(), -libc::EBADF, "slot 2 after its close");
+        // The file itself is still open.
+        assert!(uring_tests::fd_is_open(std::os::fd::AsRawFd::as_raw_fd(
+            &file
+        )));
+    }
+
+    // Emptying a slot with None.
+    ring.update_files(&table, 2, &[Some(file.as_fd())]).unwrap();
+    assert_eq!(ring.update_files(&table, 2, &[None]).unwrap(), 1);
+    // SAFETY: as above.
+    unsafe { ring.push_unchecked(Read::new(table.get(2).unwrap(), &mut buf[..]).user_data(6)) }
+        .unwrap();
+    assert_eq!(one(&mut ring).res(), -libc::EBADF);
+
+    ring.unregister_files(table).expect("unregister_files");
+    // A NOP still runs after unregistering.
+    ring.push(Nop::new().user_data(7)).unwrap();
+    assert_eq!(one(&mut ring).user_data(), 7);
+}
+
+/// A table handle only works on the ring that made it.
+#[test]
+fn a_file_table_handle_belongs_to_its_ring() {
+    let mut a = Ring::new(2).unwrap();
+    let mut b = Ring::new(2).unwrap();
+    let file = tempfile::tempfile().unwrap();
+    let table = a.register_files_sparse(2).unwrap();
+    assert!(matches!(
+        b.update_files(&table, 0, &[Some(file.as_fd())]),
+        Err(Error::InvalidArgument(_))
+    ));
+    // The refusal gives the handle back, and its own ring can still use it.
+    let table = match b.unregister_files(table) {
+        Err(uring::HandleError {
+            error: Error::InvalidArgument(_),
+            handle,
+        }) => handle,
+        other => panic!("expected the handle back: {other:?}"),
+    };
+    a.unregister_files(table)
+        .expect("the owning ring unregisters it");
+}
+
+/// Four 64-byte buffers provided to group 7: reads that select a buffer get
+/// ids in 0..4, each once, with the bytes in that buffer; a fifth read finds
+/// the group empty (ENOBUFS).
+#[test]
+fn reads_select_provided_buffers() {
+    let mut ring = Ring::new(8).unwrap();
+    if !require_op::<ProvideBuffers<'static>>(&ring) {
+        return;
+    }
+    let mut region = vec![0u8; 4 * 64];
+    let pool = BufferPool::new(&mut region, 64);
+    assert_eq!(pool.count(), 4);
+    // SAFETY: `region` stays allocated and untouched until every read that
+    // may select one of its buffers has completed (all reaped below).
+    unsafe {
+        ring.push_unchecked(
+            ProvideBuffers::new(pool, BufferGroup::new(7))
+                .start_id(0)
+                .user_data(100),
+        )
+    }
+    .unwrap();
+    let cqe = one(&mut ring);
+    assert_eq!((cqe.user_data(), cqe.res()), (100, 0), "ProvideBuffers");
+
+    let (rx, tx) = pipe();
+    let sent = pattern(5 * 64, 8);
+    File::from(tx).write_all(&sent).unwrap();
+    for i in 0..5u64 {
+        ring.push(Read::new(&rx, BufferGroup::new(7).select(64)).user_data(i))
+            .unwrap();
+    }
+    let cqes = submit_and_reap(&mut ring, 5);
+    let by = by_user_data(&cqes);
+    let mut ids = Vec::new();
+    for i in 0..4u64 {
+        let cqe = by[&i];
+        assert_eq!(cqe.result().ok(), Some(64), "read {i}: {cqe:?}");
+        let id = cqe
+            .buffer_id()
+            .unwrap_or_else(|| panic!("read {i} names no buffer: {cqe:?}"));
+        assert!(id < 4, "buffer id {id}");
+        ids.push(id);
+        let at = usize::from(id) * 64;
+        // Reads from a pipe holding all the bytes run in order.
+        let chunk = &sent[i as usize * 64..(i as usize + 1) * 64];
+        assert_eq!(&region[at..at + 64], chunk, "read {i} into buffer {id}");
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, [0, 1, 2, 3], "each buffer used once");
+    assert_eq!(by[&4].res(), -libc::ENOBUFS, "a fifth buffer: {:?}", by[&4]);
+    assert_eq!(by[&4].buffer_id(), None);
+}
+
+/// `start_id` numbers the provided buffers.
+#[test]
+fn provided_buffer_ids_start_at_start_id() {
+    let mut ring = Ring::new(8).unwrap();
+    if !require_op::<ProvideBuffers<'static>>(&ring) {
+        return;
+    }
+    let mut region = vec![0u8; 32];
+    // SAFETY: `region` outlives the read that uses it, reaped below.
+    unsafe {
+        ring.push_unchecked(
+            ProvideBuffers::new(BufferPool::new(&mut region, 32), BufferGroup::new(3)).start_id(40),
+        )
+    }
+    .unwrap();
+    assert_eq!(one(&mut ring).res(), 0);
+    let bytes = pattern(20, 9);
+    let file = tempfile_with(&bytes);
+    ring.push(Read::new(&file, BufferGroup::new(3).select(32)).user_data(1))
+        .unwrap();
+    let cqe = one(&mut ring);
+    assert_eq!(cqe.result().ok(), Some(20), "{cqe:?}");
+    assert_eq!(cqe.buffer_id(), Some(40));
+    assert_eq!(region[..20], bytes[..]);
+}
+
+/// A multishot read on a pipe: one completion per write, each in its own
+/// provided buffer and flagged "more"; when the group runs out, a last
+/// completion without the flag ends it.
+#[test]
+fn multishot_read_fills_one_buffer_per_completion() {
+    let mut ring = Ring::new(8).unwrap();
+    if !require_op::<uring::ops::ReadMultishot>(&ring) {
+        return;
+    }
+    let mut region = vec![0u8; 3 * 32];
+    // SAFETY: `region` stays allocated and untouched until the multishot
+    // read has posted its last completion (reaped below).
+    unsafe {
+        ring.push_unchecked(
+            ProvideBuffers::new(BufferPool::new(&mut region, 32), BufferGroup::new(9)).user_data(1),
+        )
+    }
+    .unwrap();
+    assert_eq!(one(&mut ring).res(), 0);
+
+    let (rx, tx) = pipe();
+    let mut tx = File::from(tx);
+    ring.push(uring::ops::ReadMultishot::new(&rx, BufferGroup::new(9)).user_data(2))
+        .unwrap();
+    ring.submit().unwrap();
+    let mut ids = Vec::new();
+    for i in 0..3u8 {
+        let chunk = pattern(10 + usize::from(i), 40 + i);
+        tx.write_all(&chunk).unwrap();
+        ring.wait(1).unwrap();
+        let cqe = ring.completions().next().unwrap();
+        assert_eq!(cqe.user_data(), 2);
+        assert_eq!(
+            cqe.result().ok(),
+            Some(chunk.len() as u32),
+            "write {i}: {cqe:?}"
+        );
+        assert!(cqe.has_more(), "write {i}: {cqe:?}");
+        let id = cqe.buffer_id().expect("a buffer id");
+        let at = usize::from(id) * 32;
+        assert_eq!(
+            region[at..at + chunk.len()],
+            chunk[..],
+            "write {i} in buffer {id}"
+        );
+        ids.push(id);
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, [0, 1, 2]);
+    // The group is empty: the next data ends the multishot read.
+    tx.write_all(b"more").unwrap();
+    ring.wait(1).unwrap();
+    let last = ring.completions().next().unwrap();
+    assert_eq!(last.user_data(), 2);
+    assert!(!last.has_more(), "{last:?}");
+    assert_eq!(last.res(), -libc::ENOBUFS, "{last:?}");
+}
+
+/// OPENAT through the ring: opens a file relative to a directory, creates
+/// one with a mode, and fails with ENOENT for a missing path.
+#[test]
+fn openat_opens_and_creates() {
+    use std::ffi::CString;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::PermissionsExt;
+    use uring::ops::OpenAt;
+
+    let mut ring = Ring::new(4).unwrap();
+    if !require_op::<OpenAt<'static>>(&ring) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = pattern(50, 60);
+    std::fs::write(dir.path().join("there"), &bytes).unwrap();
+    let dir_file = File::open(dir.path()).unwrap();
+
+    // A static path borrows nothing short-lived: the safe push takes it.
+    ring.push(OpenAt::new(dir_file.as_raw_fd(), c"there").user_data(1))
+        .unwrap();
+    let cqe = one(&mut ring);
+    let fd = cqe.result().unwrap_or_else(|e| panic!("openat: {e}"));
+    // SAFETY: the completion's result is a new descriptor nothing else owns.
+    let mut opened = File::from(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+    // SAFETY: F_GETFD only reads the flags of a descriptor we own.
+    let fd_flags = unsafe { libc::fcntl(fd as i32, libc::F_GETFD) };
+    assert_eq!(
+        fd_flags & libc::FD_CLOEXEC,
+        libc::FD_CLOEXEC,
+        "O_CLOEXEC by default"
+    );
+    assert_eq!(file_contents(&mut opened), bytes);
+
+    let path = CString::new(dir.path().join("new").as_os_str().as_bytes()).unwrap();
+    let create = OpenAt::new(libc::AT_FDCWD, &path)
+        .open_flags(libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC)
+        .mode(0o640)
+        .user_data(2);
+    // SAFETY: `path` outlives the op, reaped below.
+    unsafe { ring.push_unchecked(create) }.unwrap();
+    let cqe = one(&mut ring);
+    let fd = cqe
+        .result()
+        .unwrap_or_else(|e| panic!("openat O_CREAT: {e}"));
+    // SAFETY: as above.
+    drop(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+    let meta = std::fs::metadata(dir.path().join("new")).unwrap();
+    // The umask may clear bits, never add them.
+    assert_eq!(
+        meta.permissions().mode() & 0o777 & !0o640,
+        0,
+        "{:o}",
+        meta.permissions().mode()
+    );
+    assert_eq!(meta.permissions().mode() & 0o600, 0o600);
+
+    // SAFETY: `path` outlives the op, reaped below.
+    unsafe {
+        ring.push_unchecked(
+            OpenAt::new(libc::AT_FDCWD, &path)
+                .open_flags(libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY)
+                .user_data(3),
+        )
+    }
+    .unwrap();
+    assert_eq!(one(&mut ring).res(), -libc::EEXIST);
+
+    ring.push(OpenAt::new(dir_file.as_raw_fd(), c"missing").user_data(4))
+        .unwrap();
+    assert_eq!(one(&mut ring).res(), -libc::ENOENT);
+}
