@@ -432,3 +432,65 @@ fn batches_of_chains_wrap_the_ring() {
     ring.push(Nop::new().user_data(1)).unwrap();
     assert_eq!(submit_and_reap(&mut ring, 1)[0].user_data(), 1);
 }
+
+/// Every way of pushing (single ops, chains, the batch, raw SQEs) writes its
+/// SQEs at the tail in order, across the end of the array, lap after lap:
+/// what the queue holds, read in ring order, is what was pushed.
+#[test]
+fn pushes_land_in_ring_order_across_laps() {
+    let mut ring = Ring::new(8).unwrap();
+    let mut next = 0u64;
+    let mut expected: Vec<u64> = Vec::new();
+    for lap in 0..40u64 {
+        let mut pushed = Vec::new();
+        match lap % 4 {
+            0 => {
+                for _ in 0..(lap % 7) {
+                    if ring.push(Nop::new().user_data(next)).is_err() {
+                        break;
+                    }
+                    pushed.push(next);
+                    next += 1;
+                }
+            }
+            1 => {
+                let chain = Nop::new()
+                    .user_data(next)
+                    .link(Nop::new().user_data(next + 1))
+                    .link(Nop::new().user_data(next + 2));
+                ring.push(chain).unwrap();
+                pushed.extend(next..next + 3);
+                next += 3;
+            }
+            2 => {
+                let mut sq = ring.submission();
+                for _ in 0..5 {
+                    sq.push(Nop::new().user_data(next)).unwrap();
+                    pushed.push(next);
+                    next += 1;
+                }
+            }
+            _ => {
+                let mut sqe = uring::sys::io_uring_sqe::zeroed();
+                let raw: Vec<_> = (0..4)
+                    .map(|i| {
+                        sqe.user_data = next + i;
+                        sqe
+                    })
+                    .collect();
+                // SAFETY: zeroed SQEs are NOPs, which point to no memory.
+                unsafe { ring.push_raw(&raw) }.unwrap();
+                pushed.extend(next..next + 4);
+                next += 4;
+            }
+        }
+        let queued: Vec<u64> = ring.pending_sqes().map(|sqe| sqe.user_data).collect();
+        assert_eq!(queued, pushed, "lap {lap}");
+        expected.extend(&pushed);
+        let cqes = submit_and_reap(&mut ring, pushed.len());
+        let mut got: Vec<u64> = cqes.iter().map(|c| c.user_data()).collect();
+        got.sort_unstable();
+        assert_eq!(got, pushed, "lap {lap}");
+    }
+    assert!(expected.len() > 8 * 10, "the queue went round many times");
+}

@@ -3,7 +3,7 @@
 use crate::builder::Builder;
 use crate::cqueue::{Completions, Cq, Cqe};
 use crate::error::{Error, Full, Result};
-use crate::op::{SqWriter, Submission};
+use crate::op::Submission;
 use crate::params::Params;
 use crate::squeue::{Sq, SubmissionQueue};
 use crate::sys;
@@ -300,24 +300,18 @@ impl Ring {
     /// points to must stay valid as for [`push_unchecked`](Ring::push_unchecked).
     pub unsafe fn push_raw(&mut self, sqes: &[sys::io_uring_sqe]) -> Result<(), Full<()>> {
         let sq = &mut self.sq;
-        let fits = u32::try_from(sqes.len()).is_ok_and(|n| sq.space_left() >= n);
-        if !fits {
+        let Some(n) = u32::try_from(sqes.len())
+            .ok()
+            .filter(|&n| sq.space_left() >= n)
+        else {
             return Err(Full(()));
-        }
-        // SAFETY: the slots from the tail on are free for `sqes.len()` SQEs
-        // (checked above), unpublished, and the writer wraps at the array end.
-        let mut writer = unsafe {
-            SqWriter::<true>::new(
-                sq.sqes.add((sq.tail & sq.mask) as usize),
-                sq.sqes,
-                sq.entries,
-                sq.stable,
-            )
         };
+        // SAFETY: `n` slots are free from the tail on (checked above), and
+        // every one is written below.
+        let mut writer = unsafe { sq.claim_wrapping(n) };
         for sqe in sqes {
             writer.next_slot().write(*sqe);
         }
-        sq.tail = sq.tail.wrapping_add(sqes.len() as u32);
         Ok(())
     }
 

@@ -1,6 +1,12 @@
 //! The submission queue: SQEs are written in place into slots reserved from
 //! the shared ring, and published to the kernel with one release store of
 //! the tail.
+//!
+//! User space keeps a cursor: a pointer to the next free SQE, the end of the
+//! run of free SQEs that follows it without wrapping, and the tail value of
+//! the array's first slot in the current lap. A push checks one pointer
+//! against the run's end and writes the SQE in place; the tail is derived
+//! from the cursor when it is published.
 
 use crate::error::Full;
 use crate::op::{SqWriter, Submission};
@@ -24,11 +30,32 @@ pub(crate) struct Sq {
     pub(crate) stable: *mut Timespec,
     pub(crate) mask: u32,
     pub(crate) entries: u32,
-    /// The next free slot; SQEs before it and after the published tail are
-    /// written but not yet visible to the kernel.
-    pub(crate) tail: u32,
+    /// Where the next SQE goes; SQEs before it and after the published tail
+    /// are written but not yet visible to the kernel.
+    cursor: Cursor,
     /// The kernel's head as last read.
     pub(crate) head: u32,
+}
+
+/// Where the next SQE goes.
+#[derive(Clone, Copy)]
+struct Cursor {
+    /// The next free SQE.
+    next: *mut io_uring_sqe,
+    /// The end of the free SQEs that follow `next` without wrapping, as of
+    /// the last read of the kernel's head.
+    run_end: *mut io_uring_sqe,
+    /// The tail value of `sqes[0]` in the current lap of the ring.
+    lap: u32,
+}
+
+impl Cursor {
+    /// Free slots in the run.
+    #[inline(always)]
+    fn run(&self) -> usize {
+        // SAFETY: both point into the SQE array, `next <= run_end`.
+        unsafe { self.run_end.offset_from(self.next) as usize }
+    }
 }
 
 impl Sq {
@@ -59,7 +86,7 @@ impl Sq {
                 }
             }
             let head = (*khead).load(Ordering::Acquire);
-            Sq {
+            let mut sq = Sq {
                 khead,
                 ktail: at(off.tail) as *const AtomicU32,
                 kflags: at(off.flags) as *const AtomicU32,
@@ -68,9 +95,15 @@ impl Sq {
                 stable,
                 mask,
                 entries,
-                tail: head,
+                cursor: Cursor {
+                    next: sqes,
+                    run_end: sqes,
+                    lap: 0,
+                },
                 head,
-            }
+            };
+            sq.set_tail(head);
+            sq
         }
     }
 
@@ -80,12 +113,45 @@ impl Sq {
         unsafe { &*self.khead }
     }
 
-    /// Free slots, after re-reading the kernel's head.
-    pub(crate) fn space_left(&mut self) -> u32 {
+    /// The next free slot's tail value: SQEs before it have been pushed.
+    #[inline(always)]
+    pub(crate) fn tail(&self) -> u32 {
+        // SAFETY: `next` is in the SQE array or one past its end.
+        let index = unsafe { self.cursor.next.offset_from(self.sqes) } as u32;
+        self.cursor.lap.wrapping_add(index)
+    }
+
+    /// Moves the cursor to `tail`, with the free run computed from the
+    /// cached head.
+    #[inline(always)]
+    fn set_tail(&mut self, tail: u32) {
+        let index = tail & self.mask;
+        let free = self.head.wrapping_add(self.entries).wrapping_sub(tail);
+        let run = free.min(self.entries - index);
+        // SAFETY: `index + run <= entries`: both stay inside the SQE array.
+        unsafe {
+            let next = self.sqes.add(index as usize);
+            self.cursor = Cursor {
+                next,
+                run_end: next.add(run as usize),
+                lap: tail.wrapping_sub(index),
+            };
+        }
+    }
+
+    /// Re-reads the kernel's head.
+    #[inline(always)]
+    fn refresh_head(&mut self) {
         // Acquire: the kernel's reads of the slots before its head happen
         // before we overwrite them.
         self.head = self.khead().load(Ordering::Acquire);
-        self.entries.wrapping_sub(self.tail.wrapping_sub(self.head))
+    }
+
+    /// Free slots, after re-reading the kernel's head.
+    pub(crate) fn space_left(&mut self) -> u32 {
+        self.refresh_head();
+        self.entries
+            .wrapping_sub(self.tail().wrapping_sub(self.head))
     }
 
     /// Publishes every written SQE to the kernel.
@@ -93,14 +159,14 @@ impl Sq {
     pub(crate) fn publish(&self) {
         // SAFETY: points into the SQ ring mapping. Release: the SQE writes
         // before this store are visible to the kernel once it sees the tail.
-        unsafe { (*self.ktail).store(self.tail, Ordering::Release) }
+        unsafe { (*self.ktail).store(self.tail(), Ordering::Release) }
     }
 
     /// Written SQEs the kernel has not consumed yet.
     #[inline(always)]
     pub(crate) fn unconsumed(&mut self) -> u32 {
-        self.head = self.khead().load(Ordering::Acquire);
-        self.tail.wrapping_sub(self.head)
+        self.refresh_head();
+        self.tail().wrapping_sub(self.head)
     }
 
     /// Whether the SQ thread sleeps and needs `IORING_ENTER_SQ_WAKEUP`.
@@ -131,6 +197,25 @@ impl Sq {
         // SAFETY: points into the SQ ring mapping.
         unsafe { (*self.kdropped).load(Ordering::Relaxed) }
     }
+
+    /// A writer over the `n` slots from the tail on, wrapping at the end of
+    /// the array; the tail moves past them.
+    ///
+    /// # Safety
+    ///
+    /// `n` slots must be free (see [`space_left`](Sq::space_left)), and the
+    /// caller must fill all of them before anything publishes the tail.
+    #[inline]
+    pub(crate) unsafe fn claim_wrapping(&mut self, n: u32) -> SqWriter<'_, true> {
+        let tail = self.tail();
+        // SAFETY: the masked index is inside the array (a cursor at its very
+        // end continues at its start).
+        let next = unsafe { self.sqes.add((tail & self.mask) as usize) };
+        self.set_tail(tail.wrapping_add(n));
+        // SAFETY: the caller guarantees `n` free slots from the tail on; the
+        // writer wraps at the end of the array.
+        unsafe { SqWriter::<true>::new(next, self.sqes, self.entries, self.stable) }
+    }
 }
 
 /// A batch of pushes into the submission queue.
@@ -144,66 +229,11 @@ pub struct SubmissionQueue<'a> {
     cursor: Cursor,
 }
 
-/// Where the next SQE of a batch goes.
-#[derive(Clone, Copy)]
-struct Cursor {
-    /// The next free SQE.
-    next: *mut io_uring_sqe,
-    /// The end of the free slots that follow `next` without wrapping.
-    run_end: *mut io_uring_sqe,
-    /// The tail value of `sqes[0]` in the current lap of the ring.
-    lap: u32,
-}
-
-impl Cursor {
-    /// The cursor at `sq.tail`, with the free run computed from the cached
-    /// head.
-    #[inline(always)]
-    fn at_tail(sq: &Sq) -> Cursor {
-        let index = sq.tail & sq.mask;
-        let free = sq.head.wrapping_add(sq.entries).wrapping_sub(sq.tail);
-        let run = free.min(sq.entries - index);
-        // SAFETY: `index + run <= entries`: both stay inside the SQE array.
-        unsafe {
-            let next = sq.sqes.add(index as usize);
-            Cursor {
-                next,
-                run_end: next.add(run as usize),
-                lap: sq.tail.wrapping_sub(index),
-            }
-        }
-    }
-
-    /// The tail value of `next`.
-    #[inline(always)]
-    fn tail(&self, sq: &Sq) -> u32 {
-        // SAFETY: `next` is in the SQE array or one past its end.
-        let index = unsafe { self.next.offset_from(sq.sqes) } as u32;
-        self.lap.wrapping_add(index)
-    }
-
-    /// Free slots in the run.
-    #[inline(always)]
-    fn run(&self) -> usize {
-        // SAFETY: both point into the SQE array, `next <= run_end`.
-        unsafe { self.run_end.offset_from(self.next) as usize }
-    }
-}
-
-/// How a push that did not fit the free run goes on.
-enum Slow {
-    /// After re-reading the head, the push fits the (new) run.
-    Run(Cursor),
-    /// The push fits only by wrapping to the start of the array.
-    Wrap,
-    Full,
-}
-
 impl<'a> SubmissionQueue<'a> {
     #[inline(always)]
     pub(crate) fn new(sq: &'a mut Sq) -> SubmissionQueue<'a> {
         SubmissionQueue {
-            cursor: Cursor::at_tail(sq),
+            cursor: sq.cursor,
             sq,
         }
     }
@@ -226,14 +256,22 @@ impl<'a> SubmissionQueue<'a> {
     pub unsafe fn push_unchecked<S: Submission>(&mut self, submission: S) -> Result<(), Full<S>> {
         if self.cursor.run() < S::SQES as usize {
             // Kept out of line, and given the cursor by value, so that the
-            // batch stays in registers across pushes.
-            match slow(self.sq, self.cursor, S::SQES) {
-                Slow::Run(cursor) => self.cursor = cursor,
-                Slow::Wrap => {
-                    self.cursor = push_wrapping(self.sq, self.cursor, submission);
+            // batch stays in registers across pushes; the submission itself
+            // is handed over only where it goes out of line.
+            match refresh(self.sq, self.cursor, S::SQES) {
+                Refreshed::Run(cursor) => self.cursor = cursor,
+                Refreshed::Wrap => {
+                    // Written here rather than out of line: handing the
+                    // submission to a function would make every push spill
+                    // it to the stack first.
+                    // SAFETY: `refresh` found SQES slots free from the tail
+                    // on, across the end of the array; all are written below.
+                    let mut writer = unsafe { self.sq.claim_wrapping(S::SQES) };
+                    submission.prepare_all(&mut writer, 0);
+                    self.cursor = self.sq.cursor;
                     return Ok(());
                 }
-                Slow::Full => return Err(Full(submission)),
+                Refreshed::Full => return Err(Full(submission)),
             }
         }
         let sq = &*self.sq;
@@ -249,16 +287,18 @@ impl<'a> SubmissionQueue<'a> {
 
     /// Free slots.
     pub fn space_left(&mut self) -> u32 {
-        self.sq.tail = self.cursor.tail(self.sq);
+        self.sq.cursor = self.cursor;
         let space = self.sq.space_left();
-        self.cursor = Cursor::at_tail(self.sq);
+        let tail = self.sq.tail();
+        self.sq.set_tail(tail);
+        self.cursor = self.sq.cursor;
         space
     }
 
     /// SQEs pushed through this batch or before it, not yet consumed by the
     /// kernel.
     pub fn len(&mut self) -> u32 {
-        self.sq.tail = self.cursor.tail(self.sq);
+        self.sq.cursor = self.cursor;
         self.sq.unconsumed()
     }
 
@@ -268,47 +308,47 @@ impl<'a> SubmissionQueue<'a> {
     }
 }
 
-/// A push of `n` SQEs found fewer free slots in its run: re-read the kernel's
-/// head and see how it fits.
-#[cold]
-#[inline(never)]
-fn slow(sq: &mut Sq, cursor: Cursor, n: u32) -> Slow {
-    sq.tail = cursor.tail(sq);
-    if sq.space_left() < n {
-        return Slow::Full;
-    }
-    let cursor = Cursor::at_tail(sq);
-    if cursor.run() >= n as usize {
-        Slow::Run(cursor)
-    } else {
-        Slow::Wrap
-    }
+/// Where a push that did not fit its run goes, once the head is re-read.
+enum Refreshed {
+    /// It fits the new run.
+    Run(Cursor),
+    /// It fits only across the end of the array.
+    Wrap,
+    /// It does not fit.
+    Full,
 }
 
-/// Writes a submission whose SQEs run past the end of the array; returns
-/// the cursor after it.
+/// A push of `n` SQEs found fewer free slots in its run: re-read the kernel's
+/// head and see where it fits.
 #[cold]
 #[inline(never)]
-fn push_wrapping<S: Submission>(sq: &mut Sq, cursor: Cursor, submission: S) -> Cursor {
-    // SAFETY: `slow` checked that SQES slots are free from `next` on, across
-    // the end of the array.
-    let mut writer = unsafe { SqWriter::<true>::new(cursor.next, sq.sqes, sq.entries, sq.stable) };
-    submission.prepare_all(&mut writer, 0);
-    sq.tail = cursor.tail(sq).wrapping_add(S::SQES);
-    Cursor::at_tail(sq)
+fn refresh(sq: &mut Sq, cursor: Cursor, n: u32) -> Refreshed {
+    sq.cursor = cursor;
+    if sq.space_left() < n {
+        return Refreshed::Full;
+    }
+    let tail = sq.tail();
+    sq.set_tail(tail);
+    if sq.cursor.run() >= n as usize {
+        Refreshed::Run(sq.cursor)
+    } else {
+        Refreshed::Wrap
+    }
 }
 
 impl Drop for SubmissionQueue<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        self.sq.tail = self.cursor.tail(self.sq);
+        self.sq.cursor = self.cursor;
     }
 }
 
 impl fmt::Debug for SubmissionQueue<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let index = (self.cursor.next as usize - self.sq.sqes as usize)
+            / std::mem::size_of::<io_uring_sqe>();
         f.debug_struct("SubmissionQueue")
-            .field("tail", &self.cursor.tail(self.sq))
+            .field("tail", &self.cursor.lap.wrapping_add(index as u32))
             .finish_non_exhaustive()
     }
 }
