@@ -2,6 +2,8 @@
 
 use std::hint::black_box;
 use std::io;
+use std::process::ExitCode;
+use std::time::Instant;
 
 /// The ring size of the NOP benchmark.
 pub const ENTRIES: u32 = 256;
@@ -50,6 +52,43 @@ pub fn run_io_uring(ring: &mut io_uring::IoUring, total: u64, batch: u32) -> io:
         }
     }
     Ok(sum)
+}
+
+/// The whole of a NOP driver: parses `TOTAL BATCH`, sets a ring up, times
+/// `run` on it, checks that every completion came back once (the sum of the
+/// `user_data` values), and prints `ops=N secs=S mops=M`.
+pub fn drive<R, E: std::fmt::Display>(
+    name: &str,
+    setup: impl FnOnce() -> Result<R, E>,
+    run: impl FnOnce(&mut R, u64, u32) -> Result<u64, E>,
+) -> ExitCode {
+    let (total, batch) = match args() {
+        Ok(args) => args,
+        Err(usage) => {
+            eprintln!("{usage}");
+            return ExitCode::from(2);
+        }
+    };
+    let timed = || -> Result<(u64, f64), E> {
+        let mut ring = setup()?;
+        let start = Instant::now();
+        let sum = run(&mut ring, total, batch)?;
+        Ok((sum, start.elapsed().as_secs_f64()))
+    };
+    match timed() {
+        Ok((sum, secs)) if sum == total * total.saturating_sub(1) / 2 => {
+            report(total, secs);
+            ExitCode::SUCCESS
+        }
+        Ok((sum, _)) => {
+            eprintln!("{name}: the user_data sum is {sum}: a completion was lost or repeated");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Parses `TOTAL BATCH` from the command line.

@@ -84,19 +84,31 @@ pub(crate) fn check(table: &Table) -> syn::Result<Vec<Checked<'_>>> {
     let mut checked = Vec::new();
     let mut names: Vec<&Ident> = Vec::new();
     for entry in &table.entries {
-        if let Some(first) = names.iter().find(|n| **n == &entry.name) {
-            errors.push(
-                entry.name.span(),
-                format!("op `{}` is declared twice in this table", entry.name),
-            );
-            errors.push(first.span(), "first declared here".to_string());
-        }
-        names.push(&entry.name);
+        note_name(&mut errors, &mut names, &entry.name, "op", " in this table");
         if let Some(plan) = check_entry(entry, &mut errors) {
             checked.push(plan);
         }
     }
     errors.finish().map(|()| checked)
+}
+
+/// Records `name` among `seen`, reporting it (and its first use) if it is
+/// there already.
+fn note_name<'a>(
+    errors: &mut Errors,
+    seen: &mut Vec<&'a Ident>,
+    name: &'a Ident,
+    what: &str,
+    place: &str,
+) {
+    if let Some(first) = seen.iter().find(|n| **n == name) {
+        errors.push(
+            name.span(),
+            format!("{what} `{name}` is declared twice{place}"),
+        );
+        errors.push(first.span(), "first declared here".to_string());
+    }
+    seen.push(name);
 }
 
 #[derive(Default)]
@@ -332,14 +344,7 @@ fn check_entry<'a>(entry: &'a Entry, errors: &mut Errors) -> Option<Checked<'a>>
     let mut arg_names: Vec<&Ident> = Vec::new();
     for (index, arg) in entry.args.iter().enumerate() {
         let owner = format!("argument `{}`", arg.name);
-        if let Some(first) = arg_names.iter().find(|n| **n == &arg.name) {
-            local.push(
-                arg.name.span(),
-                format!("argument `{}` is declared twice", arg.name),
-            );
-            local.push(first.span(), "first declared here".to_string());
-        }
-        arg_names.push(&arg.name);
+        note_name(&mut local, &mut arg_names, &arg.name, "argument", "");
         if TAKEN_FIELDS.iter().any(|n| arg.name == n) {
             local.push(
                 arg.name.span(),

@@ -216,20 +216,32 @@ impl Ring {
         &mut self,
         table: FixedFiles,
     ) -> std::result::Result<(), HandleError<FixedFiles>> {
-        let result = self.check_handle(table.ring, "files").and_then(|()| {
-            self.register(
-                sys::IORING_UNREGISTER_FILES,
-                std::ptr::null(),
-                0,
-                "IORING_UNREGISTER_FILES",
-            )
-        });
+        let ring = table.ring;
+        self.unregister(
+            table,
+            ring,
+            "files",
+            sys::IORING_UNREGISTER_FILES,
+            "IORING_UNREGISTER_FILES",
+        )
+    }
+
+    /// Unregisters what `handle` names with `opcode`, if `handle` belongs to
+    /// this ring; hands it back otherwise, or if the kernel refuses.
+    fn unregister<H>(
+        &mut self,
+        handle: H,
+        ring: u64,
+        what: &str,
+        opcode: u32,
+        name: &'static str,
+    ) -> std::result::Result<(), HandleError<H>> {
+        let result = self
+            .check_handle(ring, what)
+            .and_then(|()| self.register(opcode, std::ptr::null(), 0, name));
         match result {
             Ok(_) => Ok(()),
-            Err(error) => Err(HandleError {
-                error,
-                handle: table,
-            }),
+            Err(error) => Err(HandleError { error, handle }),
         }
     }
 
@@ -264,21 +276,14 @@ impl Ring {
         &mut self,
         buffers: FixedBuffers,
     ) -> std::result::Result<(), HandleError<FixedBuffers>> {
-        let result = self.check_handle(buffers.ring, "buffers").and_then(|()| {
-            self.register(
-                sys::IORING_UNREGISTER_BUFFERS,
-                std::ptr::null(),
-                0,
-                "IORING_UNREGISTER_BUFFERS",
-            )
-        });
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) => Err(HandleError {
-                error,
-                handle: buffers,
-            }),
-        }
+        let ring = buffers.ring;
+        self.unregister(
+            buffers,
+            ring,
+            "buffers",
+            sys::IORING_UNREGISTER_BUFFERS,
+            "IORING_UNREGISTER_BUFFERS",
+        )
     }
 
     /// Sets the most io-wq workers this ring's task may run, per kind of
