@@ -4,12 +4,12 @@
 //! a typed builder: the struct with its target and buffer type parameters, a
 //! constructor, a setter per optional argument, chain methods, its `CODE`,
 //! and the code that writes its SQE in place. It is re-exported as
-//! `uring::ops!`; the grammar and an example are documented there.
+//! `uring::ops!`, which documents the grammar.
 //!
-//! The macro works in three steps, one module each: [`parse`] turns tokens
-//! into a [`model`], [`validate`] checks the model against the kernel's SQE
-//! ([`sqe`]) and reports every problem at its token, and [`expand`] writes
-//! the code.
+//! The macro works in three steps, one module each: `parse` turns tokens
+//! into a `model`, `validate` checks the model against the kernel's SQE (the
+//! field map in `sqe`) and reports every problem at its token, and `expand`
+//! writes the code.
 
 mod expand;
 mod model;
@@ -19,7 +19,52 @@ mod validate;
 
 use proc_macro::TokenStream;
 
-/// Declares io_uring ops from a table; see `uring::ops!` for the grammar.
+/// Declares io_uring ops from a table.
+///
+/// ```ignore
+/// uring::ops! {
+///     #![list(pub const MY_OPS)]          // optional: a slice of every op's name, code, version
+///
+///     /// Completes with `result` (a NOP with IORING_NOP_INJECT_RESULT).
+///     #[since = "6.10"]
+///     pub unsafe struct InjectNop = NOP {  // opcode: a kernel name, a number, or a path
+///         result: i32 => len,               // a required argument and the SQE field it fills
+///         const nop_flags = uring::sys::IORING_NOP_INJECT_RESULT,
+///     }
+/// }
+/// ```
+///
+/// Each entry is a doc comment, `#[since = "major.minor"]` (the kernel that
+/// added the op), optionally `#[after_link]` (the op only follows a linked
+/// op, like LINK_TIMEOUT), then `vis unsafe struct Name<'lifetimes> =
+/// OPCODE { .. }`. The entry is `unsafe` because it vouches that each
+/// argument lands in the field the kernel reads for that opcode, and that
+/// every field the kernel dereferences is fed from a borrow the op carries.
+///
+/// Inside the braces, separated by commas, with SQE fields named as in
+/// `linux/io_uring.h` (`off`, `addr`, `len`, `rw_flags`, `buf_group`, ...):
+///
+/// - `target: fd`, `target: fd | fixed`, `target: owned | fixed(file_index)`:
+///   what the op acts on. `fixed` makes the op generic over `Fd` and
+///   `Fixed` and sets `IOSQE_FIXED_FILE` for a fixed target, or with
+///   `(file_index)` writes the slot there as index + 1; `owned` takes
+///   ownership of the descriptor (for ops that close it).
+/// - `name: Type => field`: a required argument, a constructor parameter.
+/// - `name: Type = default => field`: an optional one, with a setter.
+/// - `name: Type => a + b`: one argument filling several fields, through
+///   `uring::op::SqeField<(A, B)>` (a slice fills `addr + len`).
+/// - `name: impl Into<Type> => field`: the constructor and setter convert.
+/// - `#[ring_owned] name: Timespec => addr`: the ring keeps a copy until the
+///   kernel has consumed the SQE, and the field gets its address.
+/// - `buf: &'a mut [u8] | select => addr + len`: a buffer, or a
+///   `BufferSelect` in its place (the op becomes generic over which).
+/// - `group: select => addr + len`: only a provided-buffer group.
+/// - `const field = value`: a field every SQE of the op carries.
+///
+/// Every problem is reported at its token, all of them at once: unknown or
+/// misspelt fields and opcodes (with the closest name), a field set twice,
+/// two fields that share bytes, reserved fields, a missing opcode, `unsafe`
+/// or `#[since]`, defaults of the wrong type.
 #[proc_macro]
 pub fn ops(input: TokenStream) -> TokenStream {
     let table = syn::parse_macro_input!(input as model::Table);
