@@ -153,6 +153,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             "It acts on a raw file descriptor ([`Fd`](::uring::Fd)) or a registered file slot \
              ([`Fixed`](::uring::Fixed), passed as `file_index`)."
         }
+        TargetKind::Fixed => "It acts on a registered file ([`Fixed`](::uring::Fixed)) only.",
     };
     let chain_doc = if after_link {
         "It cannot be pushed alone: it follows a linked op, appended with `.timeout(..)` or \
@@ -169,6 +170,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
     let target_field = match c.target {
         TargetKind::None => quote!(),
         TargetKind::Fd => quote!(target: ::uring::Fd,),
+        TargetKind::Fixed => quote!(target: ::uring::Fixed,),
         TargetKind::FdOrFixed | TargetKind::FdOrFixedIndex => quote!(target: T,),
     };
     let arg_fields = entry.args.iter().enumerate().map(|(i, arg)| {
@@ -184,16 +186,21 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
         .map_or(name.span(), |t| t.token.span());
     let (target_param, target_init, target_param_doc) = match (c.target, c.owned) {
         (TargetKind::None, _) => (quote!(), quote!(), None),
+        (TargetKind::Fixed, _) => (
+            quote_spanned!(target_span=> target: impl ::uring::IntoFixed,),
+            quote!(target: ::uring::IntoFixed::into_fixed(target),),
+            Some("`target`: the registered file, a `Fixed` from the registration handle."),
+        ),
         (TargetKind::Fd, false) => (
-            quote_spanned!(target_span=> fd: impl ::uring::IntoFd,),
-            quote!(target: ::uring::IntoFd::into_fd(fd),),
-            Some("`fd`: the file, as a raw or borrowed descriptor."),
+            quote_spanned!(target_span=> target: impl ::uring::IntoFd,),
+            quote!(target: ::uring::IntoFd::into_fd(target),),
+            Some("`target`: the file, as a raw or borrowed descriptor."),
         ),
         (TargetKind::Fd, true) => (
-            quote_spanned!(target_span=> fd: impl ::uring::IntoOwnedFd,),
-            quote!(target: ::uring::IntoOwnedFd::into_owned_fd(fd),),
+            quote_spanned!(target_span=> target: impl ::uring::IntoOwnedFd,),
+            quote!(target: ::uring::IntoOwnedFd::into_owned_fd(target),),
             Some(
-                "`fd`: the file, given up to the op (an `OwnedFd`, a `File`, a socket); \
+                "`target`: the file, given up to the op (an `OwnedFd`, a `File`, a socket); \
                  it stays open if the op is dropped unpushed or cancelled.",
             ),
         ),
@@ -548,6 +555,7 @@ fn expand_prepare(c: &Checked<'_>) -> TokenStream {
 
     let target_flag = match c.target {
         TargetKind::FdOrFixed => quote!(| <T as ::uring::Target>::SQE_FLAGS),
+        TargetKind::Fixed => quote!(| ::uring::sys::IOSQE_FIXED_FILE),
         _ => quote!(),
     };
     let select_flag = match c.select {
@@ -668,10 +676,17 @@ fn write_slot(
     writes: &[&Write],
     value_of: &dyn Fn(&Write) -> TokenStream,
 ) -> TokenStream {
+    // Writes of one field are or-ed together (validation allows several only
+    // for `|field` claims).
+    let combined = |of: &[&Write]| -> TokenStream {
+        let values = of.iter().map(|w| value_of(w));
+        quote!(#(#values)|*)
+    };
     let Some((union_name, zero)) = union_type(slot) else {
-        return match writes.first() {
-            Some(w) => value_of(w),
-            None => quote!(0),
+        return if writes.is_empty() {
+            quote!(0)
+        } else {
+            combined(writes)
         };
     };
     let union_ty = syn::Ident::new(union_name, Span::call_site());
@@ -682,7 +697,7 @@ fn write_slot(
         Member::Plain => unreachable!("plain fields have no union"),
         Member::Union(member) => {
             let member = syn::Ident::new(member, Span::call_site());
-            let value = value_of(first);
+            let value = combined(writes);
             quote!(::uring::sys::#union_ty { #member: #value })
         }
         Member::Nested {
@@ -692,15 +707,16 @@ fn write_slot(
             let struct_ty = syn::Ident::new(ty, Span::call_site());
             let inits = all.iter().map(|name| {
                 let field = syn::Ident::new(name, Span::call_site());
-                match writes.iter().find(|w| match w.field.member {
-                    Member::Nested { field, .. } => field == *name,
-                    _ => false,
-                }) {
-                    Some(w) => {
-                        let value = value_of(w);
-                        quote!(#field: #value)
-                    }
-                    None => quote!(#field: ::core::default::Default::default()),
+                let of: Vec<&Write> = writes
+                    .iter()
+                    .copied()
+                    .filter(|w| matches!(w.field.member, Member::Nested { field, .. } if field == *name))
+                    .collect();
+                if of.is_empty() {
+                    quote!(#field: ::core::default::Default::default())
+                } else {
+                    let value = combined(&of);
+                    quote!(#field: #value)
                 }
             });
             quote!(::uring::sys::#union_ty { #member: ::uring::sys::#struct_ty { #(#inits),* } })

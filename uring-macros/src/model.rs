@@ -70,6 +70,9 @@ pub(crate) struct Arg {
     pub(crate) select_only: bool,
     pub(crate) default: Option<Expr>,
     pub(crate) fields: Vec<Ident>,
+    /// Per field: written as `|field`, or-ed with the other `|field` writes
+    /// of the same field instead of owning it.
+    pub(crate) combine: Vec<bool>,
 }
 
 /// `const len = 1`: a field every SQE of the op carries.

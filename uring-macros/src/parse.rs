@@ -219,7 +219,7 @@ fn parse_arg(input: ParseStream<'_>, attrs: Vec<Attribute>) -> syn::Result<Arg> 
         // `buf: select`: the op always selects a provided buffer.
         let word = word.clone();
         input.parse::<Token![=>]>()?;
-        let fields = parse_fields(input)?;
+        let (fields, combine) = parse_fields(input)?;
         return Ok(Arg {
             docs,
             ring_owned,
@@ -230,6 +230,7 @@ fn parse_arg(input: ParseStream<'_>, attrs: Vec<Attribute>) -> syn::Result<Arg> 
             select_only: true,
             default: None,
             fields,
+            combine,
         });
     }
     let (ty, into) = match into_inner(&declared)? {
@@ -256,7 +257,7 @@ fn parse_arg(input: ParseStream<'_>, attrs: Vec<Attribute>) -> syn::Result<Arg> 
         None
     };
     input.parse::<Token![=>]>()?;
-    let fields = parse_fields(input)?;
+    let (fields, combine) = parse_fields(input)?;
     Ok(Arg {
         docs,
         ring_owned,
@@ -267,17 +268,26 @@ fn parse_arg(input: ParseStream<'_>, attrs: Vec<Attribute>) -> syn::Result<Arg> 
         select_only: false,
         default,
         fields,
+        combine,
     })
 }
 
-/// `field (+ field)*`
-fn parse_fields(input: ParseStream<'_>) -> syn::Result<Vec<Ident>> {
-    let mut fields = vec![input.parse::<Ident>()?];
-    while input.peek(Token![+]) {
+/// `field (+ field)*`, each optionally `|field` (or-ed with other writes).
+fn parse_fields(input: ParseStream<'_>) -> syn::Result<(Vec<Ident>, Vec<bool>)> {
+    let mut fields = Vec::new();
+    let mut combine = Vec::new();
+    loop {
+        let or = input.peek(Token![|]);
+        if or {
+            input.parse::<Token![|]>()?;
+        }
+        fields.push(input.parse::<Ident>()?);
+        combine.push(or);
+        if !input.peek(Token![+]) {
+            return Ok((fields, combine));
+        }
         input.parse::<Token![+]>()?;
-        fields.push(input.parse()?);
     }
-    Ok(fields)
 }
 
 /// The type `select` (a bare word) marks an argument that only a

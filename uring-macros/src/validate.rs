@@ -5,7 +5,7 @@
 
 use crate::model::{Entry, Opcode, Table};
 use crate::parse::parse_version;
-use crate::sqe::{self, Field, Member, OPCODES, RESERVED};
+use crate::sqe::{self, Field, Member, OPCODES, RESERVED, Slot};
 use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{GenericParam, Ident};
@@ -21,6 +21,8 @@ pub(crate) enum TargetKind {
     FdOrFixed,
     /// A raw descriptor in `fd`, or a fixed file as `file_index = index + 1`.
     FdOrFixedIndex,
+    /// A fixed file only, with `IOSQE_FIXED_FILE`.
+    Fixed,
 }
 
 /// Where the value written to a field comes from.
@@ -130,12 +132,26 @@ impl Errors {
 
 /// Fields claimed so far in one entry, with who claimed them.
 struct Claims {
-    taken: Vec<(&'static Field, Span, String)>,
+    /// Each claimed field, where, by whom, and whether it is or-combined.
+    taken: Vec<(&'static Field, Span, String, bool)>,
     writes: Vec<Write>,
 }
 
 impl Claims {
     fn claim(&mut self, errors: &mut Errors, field: &Ident, owner: String, source: Source) {
+        self.claim_as(errors, field, owner, source, false);
+    }
+
+    /// Claims `field`; a `combine` claim shares the field with the other
+    /// `combine` claims of it, their values or-ed together.
+    fn claim_as(
+        &mut self,
+        errors: &mut Errors,
+        field: &Ident,
+        owner: String,
+        source: Source,
+        combine: bool,
+    ) {
         let name = field.to_string();
         if let Some((_, why)) = RESERVED.iter().find(|(n, _)| *n == name) {
             errors.push(
@@ -152,14 +168,24 @@ impl Claims {
             errors.push(field.span(), format!("unknown SQE field `{name}`{hint}"));
             return;
         };
-        for (other, _, other_owner) in &self.taken {
+        for (other, _, other_owner, other_combines) in &self.taken {
             if other.slot != info.slot {
                 continue;
             }
             if other.name == info.name {
+                if combine && *other_combines {
+                    continue;
+                }
+                let hint = if matches!(info.slot, Slot::OpFlags | Slot::Ioprio) {
+                    format!(" (flags that several arguments share are written `|{name}` by each)")
+                } else {
+                    String::new()
+                };
                 errors.push(
                     field.span(),
-                    format!("SQE field `{name}` is set twice: by {owner} and by {other_owner}"),
+                    format!(
+                        "SQE field `{name}` is set twice: by {owner} and by {other_owner}{hint}"
+                    ),
                 );
                 return;
             }
@@ -182,7 +208,7 @@ impl Claims {
                 return;
             }
         }
-        self.taken.push((info, field.span(), owner));
+        self.taken.push((info, field.span(), owner, combine));
         self.writes.push(Write {
             field: info,
             source,
@@ -295,12 +321,13 @@ fn check_entry<'a>(entry: &'a Entry, errors: &mut Errors) -> Option<Checked<'a>>
                     local.push(kind.span(), format!("target kind `{kind}` is given twice"));
                 }
             }
-            if fd == owned {
+            if (fd && owned) || !(fd || owned || fixed) {
                 local.push(
                     t.token.span(),
                     "a target takes a descriptor, borrowed (`fd`) or given up to the op \
-                     (`owned`, for ops that close it), optionally or a fixed file: write \
-                     `target: fd`, `target: fd | fixed` or `target: owned | fixed`"
+                     (`owned`, for ops that close it), and or instead a fixed file: write \
+                     `target: fd`, `target: fd | fixed`, `target: owned | fixed` or \
+                     `target: fixed`"
                         .to_string(),
                 );
             }
@@ -334,6 +361,7 @@ fn check_entry<'a>(entry: &'a Entry, errors: &mut Errors) -> Option<Checked<'a>>
                     );
                     TargetKind::FdOrFixedIndex
                 }
+                None if fixed && !fd && !owned => TargetKind::Fixed,
                 None if fixed => TargetKind::FdOrFixed,
                 None => TargetKind::Fd,
             }
@@ -361,6 +389,14 @@ fn check_entry<'a>(entry: &'a Entry, errors: &mut Errors) -> Option<Checked<'a>>
                      optional argument; rename the argument",
                     arg.name
                 ),
+            );
+        }
+        if let Some(at) = arg.combine.iter().position(|c| *c)
+            && (arg.select.is_some() || arg.ring_owned.is_some())
+        {
+            local.push(
+                arg.fields[at].span(),
+                "only a plain argument can be or-ed into a field (`|field`)".to_string(),
             );
         }
         if let Some(word) = &arg.select {
@@ -428,11 +464,12 @@ fn check_entry<'a>(entry: &'a Entry, errors: &mut Errors) -> Option<Checked<'a>>
         }
         let parts = arg.fields.len();
         for (part, field) in arg.fields.iter().enumerate() {
-            claims.claim(
+            claims.claim_as(
                 &mut local,
                 field,
                 owner.clone(),
                 Source::Arg { index, part, parts },
+                arg.combine[part],
             );
         }
     }

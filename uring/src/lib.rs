@@ -43,6 +43,7 @@ extern crate self as uring;
 #[macro_use]
 mod macros;
 
+mod args;
 mod builder;
 mod chain;
 mod cqueue;
@@ -58,6 +59,10 @@ mod submit;
 pub mod sys;
 mod types;
 
+pub use args::{
+    FixedBuf, FsyncFlags, FutexFlags, FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut, PollEvents,
+    PollFlags, SpliceFlags, SpliceSource,
+};
 pub use builder::Builder;
 pub use chain::Link;
 pub use cqueue::{Completions, Cqe};
@@ -70,8 +75,8 @@ pub use ring::Ring;
 pub use squeue::SubmissionQueue;
 pub use types::{
     BufferGroup, BufferPool, BufferSelect, BufferSelectBit, CancelFlags, Fd, Fixed, FixedFileBit,
-    FixedSource, IntoFd, IntoOwnedFd, IntoOwnedTarget, IntoTarget, IoHardlinkBit, IoLinkBit,
-    RwFlags, SockAddr, SockAddrBuf, SqeFlags, Target, TimeoutFlags, Timespec,
+    FixedSource, IntoFd, IntoFixed, IntoOwnedFd, IntoOwnedTarget, IntoTarget, IoHardlinkBit,
+    IoLinkBit, RwFlags, SockAddr, SockAddrBuf, SqeFlags, Target, TimeoutFlags, Timespec,
 };
 
 pub use io_uring_macros::ops;

@@ -12,11 +12,18 @@
 //! from a reference the op carries, so that the op's lifetime covers the
 //! kernel's use.
 
+use crate::args::{
+    FixedBuf, FsyncFlags, FutexFlags, FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut, PollEvents,
+    PollFlags, SpliceFlags, SpliceSource,
+};
 use crate::types::{
-    BufferGroup, BufferPool, CancelFlags, RwFlags, SockAddr, SockAddrBuf, TimeoutFlags, Timespec,
+    BufferGroup, BufferPool, CancelFlags, Fd, RwFlags, SockAddr, SockAddrBuf, TimeoutFlags,
+    Timespec,
 };
 use std::ffi::CStr;
 use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::RawFd;
+use std::sync::atomic::AtomicU32;
 
 crate::ops! {
     #![list(pub const ALL)]
@@ -222,5 +229,595 @@ crate::ops! {
         group: BufferGroup => buf_group,
         /// The id of the first buffer; the next ones follow.
         start_id: u16 = 0 => off,
+    }
+
+    /// Flushes a file's data and metadata to storage, like `fsync(2)` (or
+    /// only its data, like `fdatasync(2)`, with `FsyncFlags::DATASYNC`).
+    /// Completes with 0.
+    #[since = "5.1"]
+    pub unsafe struct Fsync = FSYNC {
+        target: fd | fixed,
+        /// `IORING_FSYNC_*` flags.
+        fsync_flags: FsyncFlags = FsyncFlags::empty() => fsync_flags,
+        /// The start of the range to sync (5.?: whole file when `len` is 0).
+        offset: u64 = 0 => off,
+        /// The length of the range to sync; 0 syncs to the end.
+        len: u32 = 0 => len,
+    }
+
+    /// Reads into `buf`, which lies inside the registered buffer `index`, at
+    /// `offset`. Completes with the number of bytes read.
+    #[since = "5.1"]
+    pub unsafe struct ReadFixed<'a> = READ_FIXED {
+        target: fd | fixed,
+        /// The bytes to read into, inside the registered buffer.
+        buf: &'a mut [u8] => addr + len,
+        /// The registered buffer `buf` lies in.
+        index: FixedBuf => buf_index,
+        /// Where in the file to read.
+        offset: u64 = 0 => off,
+        /// Per-read `RWF_*` flags.
+        rw_flags: RwFlags = RwFlags::empty() => rw_flags,
+        /// The I/O priority, as `ioprio_set(2)` takes it.
+        ioprio: u16 = 0 => ioprio,
+    }
+
+    /// Writes `buf`, which lies inside the registered buffer `index`, at
+    /// `offset`. Completes with the number of bytes written.
+    #[since = "5.1"]
+    pub unsafe struct WriteFixed<'a> = WRITE_FIXED {
+        target: fd | fixed,
+        /// The bytes to write, inside the registered buffer.
+        buf: &'a [u8] => addr + len,
+        /// The registered buffer `buf` lies in.
+        index: FixedBuf => buf_index,
+        /// Where in the file to write.
+        offset: u64 = 0 => off,
+        /// Per-write `RWF_*` flags.
+        rw_flags: RwFlags = RwFlags::empty() => rw_flags,
+        /// The I/O priority, as `ioprio_set(2)` takes it.
+        ioprio: u16 = 0 => ioprio,
+    }
+
+    /// Waits until the file is ready for `events`, like `poll(2)` on one
+    /// file. Completes with the events that are ready; with
+    /// `PollFlags::MULTI`, once each time they are (flagged
+    /// `IORING_CQE_F_MORE`) until cancelled.
+    #[since = "5.1"]
+    pub unsafe struct PollAdd = POLL_ADD {
+        target: fd | fixed,
+        /// The events to wait for.
+        events: PollEvents => poll32_events,
+        /// `IORING_POLL_*` flags.
+        poll_flags: PollFlags = PollFlags::empty() => len,
+    }
+
+    /// Removes the poll whose `user_data` is `target_user_data`. Completes
+    /// with 0, or `-ENOENT` when no poll matched; the poll completes with
+    /// `-ECANCELED`.
+    #[since = "5.1"]
+    pub unsafe struct PollRemove = POLL_REMOVE {
+        /// The `user_data` of the poll to remove.
+        target_user_data: u64 => addr,
+    }
+
+    /// Starts writeback of a file range, like `sync_file_range(2)`.
+    /// Completes with 0.
+    #[since = "5.2"]
+    pub unsafe struct SyncFileRange = SYNC_FILE_RANGE {
+        target: fd | fixed,
+        /// The start of the range.
+        offset: u64 = 0 => off,
+        /// The length of the range; 0 is to the end of the file.
+        len: u32 = 0 => len,
+        /// `SYNC_FILE_RANGE_*` flags.
+        sync_range_flags: u32 = 0 => sync_range_flags,
+    }
+
+    /// Sends a message, like `sendmsg(2)`. Completes with the number of
+    /// bytes sent.
+    #[since = "5.3"]
+    pub unsafe struct SendMsg<'a> = SENDMSG {
+        target: fd | fixed,
+        /// The message.
+        msg: &'a MsgHdr<'a> => addr,
+        /// `MSG_*` flags of `sendmsg(2)`.
+        msg_flags: i32 = 0 => msg_flags,
+        /// `IORING_RECVSEND_*` flags.
+        ioprio: u16 = 0 => ioprio,
+    }
+
+    /// Receives a message, like `recvmsg(2)`. Completes with the number of
+    /// bytes received; the header holds the address and control lengths
+    /// and the flags.
+    #[since = "5.3"]
+    pub unsafe struct RecvMsg<'a> = RECVMSG {
+        target: fd | fixed,
+        /// The message to receive into.
+        msg: &'a mut MsgHdrMut<'a> => addr,
+        /// `MSG_*` flags of `recvmsg(2)`.
+        msg_flags: i32 = 0 => msg_flags,
+        /// `IORING_RECVSEND_*` flags.
+        ioprio: u16 = 0 => ioprio,
+    }
+
+    /// Removes the timeout whose `user_data` is `target_user_data`.
+    /// Completes with 0, `-ENOENT` when none matched, `-EALREADY` when it
+    /// already fired; the timeout completes with `-ECANCELED`.
+    #[since = "5.5"]
+    pub unsafe struct TimeoutRemove = TIMEOUT_REMOVE {
+        /// The `user_data` of the timeout to remove.
+        target_user_data: u64 => addr,
+        /// `IORING_TIMEOUT_*` flags.
+        timeout_flags: TimeoutFlags = TimeoutFlags::empty() => timeout_flags,
+    }
+
+    /// Allocates or deallocates space in a file, like `fallocate(2)`.
+    /// Completes with 0.
+    #[since = "5.6"]
+    pub unsafe struct Fallocate = FALLOCATE {
+        target: fd | fixed,
+        /// The length of the range.
+        len: u64 => addr,
+        /// The start of the range.
+        offset: u64 = 0 => off,
+        /// `FALLOC_FL_*` mode flags; 0 allocates.
+        mode: i32 = 0 => len,
+    }
+
+    /// Replaces registered files from slot `offset` on with `fds` (`-1`
+    /// empties a slot); with `offset` `IORING_FILE_INDEX_ALLOC`, puts them
+    /// in free slots and writes the slots chosen back into `fds`. Completes
+    /// with the number of slots updated.
+    #[since = "5.6"]
+    pub unsafe struct FilesUpdate<'a> = FILES_UPDATE {
+        /// The descriptors (the kernel takes its own references).
+        fds: &'a mut [RawFd] => addr + len,
+        /// The first slot to update.
+        offset: u32 = 0 => off,
+        const fd = -1,
+    }
+
+    /// Reads a file's status, like `statx(2)`, into `statx`. Completes with
+    /// 0.
+    #[since = "5.6"]
+    pub unsafe struct Statx<'a> = STATX {
+        target: fd,
+        /// The path, relative to the directory `fd` (`AT_FDCWD` for the
+        /// working directory; empty with `AT_EMPTY_PATH` for `fd` itself).
+        path: &'a CStr => addr,
+        /// Where the kernel writes the status.
+        statx: &'a mut libc::statx => addr2,
+        /// `AT_*` flags.
+        statx_flags: i32 = 0 => statx_flags,
+        /// The `STATX_*` fields wanted.
+        mask: u32 = libc::STATX_BASIC_STATS => len,
+    }
+
+    /// Gives advice about a file range, like `posix_fadvise(2)`. Completes
+    /// with 0.
+    #[since = "5.6"]
+    pub unsafe struct Fadvise = FADVISE {
+        target: fd | fixed,
+        /// `POSIX_FADV_*` advice.
+        advice: i32 => fadvise_advice,
+        /// The start of the range.
+        offset: u64 = 0 => off,
+        /// The length of the range; 0 is to the end of the file.
+        len: u32 = 0 => len,
+    }
+
+    /// Gives advice about a memory range, like `madvise(2)`. Completes with
+    /// 0.
+    #[since = "5.6"]
+    pub unsafe struct Madvise = MADVISE {
+        /// The memory.
+        range: MadviseRange => addr + len,
+        /// `MADV_*` advice.
+        advice: i32 => fadvise_advice,
+    }
+
+    /// Opens `path` relative to the directory `dirfd` as `how` says, like
+    /// `openat2(2)`. Completes with the new descriptor.
+    #[since = "5.6"]
+    pub unsafe struct OpenAt2<'a> = OPENAT2 {
+        target: fd,
+        /// The path.
+        path: &'a CStr => addr,
+        /// Flags, mode and resolution rules (`struct open_how`).
+        how: &'a libc::open_how => addr2 + len,
+    }
+
+    /// Adds, changes or removes `fd` in the epoll set, like `epoll_ctl(2)`.
+    /// Completes with 0.
+    #[since = "5.6"]
+    pub unsafe struct EpollCtl<'a> = EPOLL_CTL {
+        target: fd,
+        /// `EPOLL_CTL_ADD`, `EPOLL_CTL_MOD` or `EPOLL_CTL_DEL`.
+        op: i32 => len,
+        /// The descriptor to watch.
+        fd: impl Into<Fd> => addr2,
+        /// The events and data (ignored by `EPOLL_CTL_DEL`).
+        event: &'a libc::epoll_event => addr,
+    }
+
+    /// Moves up to `len` bytes from `input` to the target, one of them a
+    /// pipe, like `splice(2)`. Completes with the number of bytes moved.
+    #[since = "5.7"]
+    pub unsafe struct Splice = SPLICE {
+        target: fd | fixed,
+        /// Where the bytes come from (a fixed file sets `SPLICE_F_FD_IN_FIXED`).
+        input: impl Into<SpliceSource> => splice_fd_in + |splice_flags,
+        /// How many bytes.
+        len: u32 => len,
+        /// The offset in `input`; `u64::MAX` for its position (or a pipe).
+        offset_in: u64 = u64::MAX => splice_off_in,
+        /// The offset in the target; `u64::MAX` for its position (or a pipe).
+        offset_out: u64 = u64::MAX => off,
+        /// `SPLICE_F_*` flags.
+        splice_flags: SpliceFlags = SpliceFlags::empty() => |splice_flags,
+    }
+
+    /// Removes `count` buffers from the provided-buffer `group`. Completes
+    /// with the number removed.
+    #[since = "5.7"]
+    pub unsafe struct RemoveBuffers = REMOVE_BUFFERS {
+        /// How many buffers.
+        count: u32 => fd,
+        /// The group.
+        group: BufferGroup => buf_group,
+    }
+
+    /// Copies up to `len` bytes from the pipe `input` to the target pipe
+    /// without consuming them, like `tee(2)`. Completes with the number of
+    /// bytes copied.
+    #[since = "5.8"]
+    pub unsafe struct Tee = TEE {
+        target: fd | fixed,
+        /// The pipe the bytes come from.
+        input: impl Into<SpliceSource> => splice_fd_in + |splice_flags,
+        /// How many bytes.
+        len: u32 => len,
+        /// `SPLICE_F_*` flags.
+        splice_flags: SpliceFlags = SpliceFlags::empty() => |splice_flags,
+    }
+
+    /// Shuts down part of a full-duplex connection, like `shutdown(2)`.
+    /// Completes with 0.
+    #[since = "5.11"]
+    pub unsafe struct Shutdown = SHUTDOWN {
+        target: fd | fixed,
+        /// `SHUT_RD`, `SHUT_WR` or `SHUT_RDWR`.
+        how: i32 => len,
+    }
+
+    /// Renames `old_path` (relative to the target directory) to `new_path`
+    /// (relative to `new_dir`), like `renameat2(2)`. Completes with 0.
+    #[since = "5.11"]
+    pub unsafe struct RenameAt<'a> = RENAMEAT {
+        target: fd,
+        /// The path to rename.
+        old_path: &'a CStr => addr,
+        /// The directory of the new path.
+        new_dir: impl Into<Fd> => len,
+        /// The new path.
+        new_path: &'a CStr => addr2,
+        /// `RENAME_*` flags.
+        rename_flags: u32 = 0 => rename_flags,
+    }
+
+    /// Removes `path` (a directory with `AT_REMOVEDIR`), relative to the
+    /// target directory, like `unlinkat(2)`. Completes with 0.
+    #[since = "5.11"]
+    pub unsafe struct UnlinkAt<'a> = UNLINKAT {
+        target: fd,
+        /// The path.
+        path: &'a CStr => addr,
+        /// `AT_REMOVEDIR` or 0.
+        unlink_flags: i32 = 0 => unlink_flags,
+    }
+
+    /// Creates the directory `path`, relative to the target directory, like
+    /// `mkdirat(2)`. Completes with 0.
+    #[since = "5.15"]
+    pub unsafe struct MkdirAt<'a> = MKDIRAT {
+        target: fd,
+        /// The path.
+        path: &'a CStr => addr,
+        /// The permissions (before the umask).
+        mode: u32 = 0o777 => len,
+    }
+
+    /// Creates `link_path` (relative to the target directory) as a symbolic
+    /// link to `link_target`, like `symlinkat(2)`. Completes with 0.
+    #[since = "5.15"]
+    pub unsafe struct SymlinkAt<'a> = SYMLINKAT {
+        target: fd,
+        /// What the link points to.
+        link_target: &'a CStr => addr,
+        /// The link to create.
+        link_path: &'a CStr => addr2,
+    }
+
+    /// Creates `new_path` (relative to `new_dir`) as a hard link to
+    /// `old_path` (relative to the target directory), like `linkat(2)`.
+    /// Completes with 0.
+    #[since = "5.15"]
+    pub unsafe struct LinkAt<'a> = LINKAT {
+        target: fd,
+        /// The existing file.
+        old_path: &'a CStr => addr,
+        /// The directory of the new link.
+        new_dir: impl Into<Fd> => len,
+        /// The new link.
+        new_path: &'a CStr => addr2,
+        /// `AT_SYMLINK_FOLLOW` or 0.
+        hardlink_flags: i32 = 0 => hardlink_flags,
+    }
+
+    /// Posts a completion with `res` and `data` (as its `user_data`) to the
+    /// target ring. Completes with 0 on this ring.
+    #[since = "5.18"]
+    pub unsafe struct MsgRing = MSG_RING {
+        target: fd | fixed,
+        /// The result the target ring's completion carries.
+        res: i32 => len,
+        /// The `user_data` the target ring's completion carries.
+        data: u64 => off,
+        /// `IORING_MSG_RING_*` flags.
+        msg_ring_flags: u32 = 0 => msg_ring_flags,
+        const addr = crate::sys::IORING_MSG_DATA,
+    }
+
+    /// Sets the extended attribute `name` of the target file to `value`,
+    /// like `fsetxattr(2)`. Completes with 0.
+    #[since = "5.19"]
+    pub unsafe struct FSetXattr<'a> = FSETXATTR {
+        target: fd | fixed,
+        /// The attribute's name (`user.something`).
+        name: &'a CStr => addr,
+        /// Its value.
+        value: &'a [u8] => addr2 + len,
+        /// `XATTR_CREATE`, `XATTR_REPLACE` or 0.
+        xattr_flags: i32 = 0 => xattr_flags,
+    }
+
+    /// Sets the extended attribute `name` of `path` to `value`, like
+    /// `setxattr(2)`. Completes with 0.
+    #[since = "5.19"]
+    pub unsafe struct SetXattr<'a> = SETXATTR {
+        /// The file.
+        path: &'a CStr => addr3,
+        /// The attribute's name.
+        name: &'a CStr => addr,
+        /// Its value.
+        value: &'a [u8] => addr2 + len,
+        /// `XATTR_CREATE`, `XATTR_REPLACE` or 0.
+        xattr_flags: i32 = 0 => xattr_flags,
+    }
+
+    /// Reads the extended attribute `name` of the target file into `value`,
+    /// like `fgetxattr(2)`. Completes with the attribute's length.
+    #[since = "5.19"]
+    pub unsafe struct FGetXattr<'a> = FGETXATTR {
+        target: fd | fixed,
+        /// The attribute's name.
+        name: &'a CStr => addr,
+        /// Where to read its value.
+        value: &'a mut [u8] => addr2 + len,
+    }
+
+    /// Reads the extended attribute `name` of `path` into `value`, like
+    /// `getxattr(2)`. Completes with the attribute's length.
+    #[since = "5.19"]
+    pub unsafe struct GetXattr<'a> = GETXATTR {
+        /// The file.
+        path: &'a CStr => addr3,
+        /// The attribute's name.
+        name: &'a CStr => addr,
+        /// Where to read its value.
+        value: &'a mut [u8] => addr2 + len,
+    }
+
+    /// Creates a socket, like `socket(2)`. Completes with its descriptor.
+    #[since = "5.19"]
+    pub unsafe struct Socket = SOCKET {
+        /// `AF_*`.
+        domain: i32 => fd,
+        /// `SOCK_*`, with `SOCK_CLOEXEC` or `SOCK_NONBLOCK` or-ed in.
+        socket_type: i32 => off,
+        /// The protocol; 0 picks the domain's default.
+        protocol: i32 = 0 => len,
+    }
+
+    /// A command to the target file's driver (`cmd_op`: for sockets,
+    /// `SOCKET_URING_OP_SIOCINQ`, ...). Completes with the command's result.
+    #[since = "5.19"]
+    pub unsafe struct UringCmd = URING_CMD {
+        target: fd | fixed,
+        /// The command.
+        cmd_op: u32 => cmd_op,
+    }
+
+    /// Sends `buf` on a socket without copying it, like `send(2)` with
+    /// `MSG_ZEROCOPY`. Completes twice: with the bytes sent (flagged
+    /// `IORING_CQE_F_MORE`), then, once the kernel no longer needs `buf`,
+    /// with a notification (`IORING_CQE_F_NOTIF`).
+    #[since = "6.0"]
+    pub unsafe struct SendZc<'a> = SEND_ZC {
+        target: fd | fixed,
+        /// The bytes to send; borrowed until the notification.
+        buf: &'a [u8] => addr + len,
+        /// `MSG_*` flags of `send(2)`.
+        msg_flags: i32 = 0 => msg_flags,
+        /// `IORING_RECVSEND_*` and `IORING_SEND_ZC_*` flags.
+        ioprio: u16 = 0 => ioprio,
+        /// Where to send, on an unconnected datagram socket.
+        dest: Option<&'a SockAddr> = None => addr2 + addr_len,
+    }
+
+    /// Sends a message without copying its buffers, like `sendmsg(2)` with
+    /// `MSG_ZEROCOPY`. Completes twice, as `SendZc` does.
+    #[since = "6.1"]
+    pub unsafe struct SendMsgZc<'a> = SENDMSG_ZC {
+        target: fd | fixed,
+        /// The message; borrowed until the notification.
+        msg: &'a MsgHdr<'a> => addr,
+        /// `MSG_*` flags of `sendmsg(2)`.
+        msg_flags: i32 = 0 => msg_flags,
+        /// `IORING_RECVSEND_*` and `IORING_SEND_ZC_*` flags.
+        ioprio: u16 = 0 => ioprio,
+    }
+
+    /// Waits for a child process to change state, like `waitid(2)`, and
+    /// writes what happened to `info`. Completes with 0.
+    #[since = "6.7"]
+    pub unsafe struct WaitId<'a> = WAITID {
+        /// `P_PID`, `P_PGID`, `P_PIDFD` or `P_ALL`.
+        idtype: u32 => len,
+        /// The process, group or pidfd `idtype` names.
+        id: i32 => fd,
+        /// `WEXITED`, `WSTOPPED`, `WCONTINUED`, `WNOHANG`, ...
+        options: i32 => file_index,
+        /// Where the kernel writes the child's state.
+        info: &'a mut libc::siginfo_t => addr2,
+    }
+
+    /// Waits until `futex` no longer holds `value` (and a wake-up comes),
+    /// like `futex_wait(2)`. Completes with 0, or `-EAGAIN` when the word
+    /// did not hold `value` to begin with.
+    #[since = "6.7"]
+    pub unsafe struct FutexWait<'a> = FUTEX_WAIT {
+        /// The futex word.
+        futex: &'a AtomicU32 => addr,
+        /// The value to wait on.
+        value: u64 => addr2,
+        /// The wake-up bits this waiter matches.
+        mask: u64 = u64::from(u32::MAX) => addr3,
+        /// `FUTEX2_*` flags: the word size and privacy.
+        futex_flags: FutexFlags = FutexFlags::SIZE_U32 => fd,
+    }
+
+    /// Wakes up to `count` waiters of `futex`, like `futex_wake(2)`.
+    /// Completes with the number woken.
+    #[since = "6.7"]
+    pub unsafe struct FutexWake<'a> = FUTEX_WAKE {
+        /// The futex word.
+        futex: &'a AtomicU32 => addr,
+        /// How many waiters to wake.
+        count: u64 => addr2,
+        /// The wake-up bits; waiters whose mask shares one wake.
+        mask: u64 = u64::from(u32::MAX) => addr3,
+        /// `FUTEX2_*` flags: the word size and privacy.
+        futex_flags: FutexFlags = FutexFlags::SIZE_U32 => fd,
+    }
+
+    /// Waits on several futexes at once, like `futex_waitv(2)`. Completes
+    /// with the index of the one that woke.
+    #[since = "6.7"]
+    pub unsafe struct FutexWaitv<'a> = FUTEX_WAITV {
+        /// The futexes and the values to wait on.
+        futexes: &'a [FutexWaitV<'a>] => addr + len,
+    }
+
+    /// Installs a registered file as a regular descriptor of this process.
+    /// Completes with the new descriptor (close-on-exec unless
+    /// `IORING_FIXED_FD_NO_CLOEXEC`).
+    #[since = "6.8"]
+    pub unsafe struct FixedFdInstall = FIXED_FD_INSTALL {
+        target: fixed,
+        /// `IORING_FIXED_FD_*` flags.
+        install_fd_flags: u32 = 0 => install_fd_flags,
+    }
+
+    /// Truncates or extends a file to `len` bytes, like `ftruncate(2)`.
+    /// Completes with 0.
+    #[since = "6.9"]
+    pub unsafe struct Ftruncate = FTRUNCATE {
+        target: fd | fixed,
+        /// The new length.
+        len: u64 => off,
+    }
+
+    /// Binds a socket to `addr`, like `bind(2)`. Completes with 0.
+    #[since = "6.11"]
+    pub unsafe struct Bind<'a> = BIND {
+        target: fd | fixed,
+        /// The address.
+        addr: &'a SockAddr => addr + addr2,
+    }
+
+    /// Marks a socket as listening, like `listen(2)`. Completes with 0.
+    #[since = "6.11"]
+    pub unsafe struct Listen = LISTEN {
+        target: fd | fixed,
+        /// The most pending connections to queue.
+        backlog: i32 => len,
+    }
+
+    /// Receives without copying, into the memory of a zero-copy receive
+    /// queue registered with the ring (`IORING_REGISTER_ZCRX_IFQ`).
+    /// Completes with the bytes received per buffer, flagged
+    /// `IORING_CQE_F_MORE` while more will come.
+    #[since = "6.15"]
+    pub unsafe struct RecvZc = RECV_ZC {
+        target: fd | fixed,
+        /// The receive queue's index.
+        ifq: u32 => zcrx_ifq_idx,
+        /// The most bytes to receive; 0 for no limit.
+        len: u32 = 0 => len,
+        /// `MSG_*` flags.
+        msg_flags: i32 = 0 => msg_flags,
+        /// `IORING_RECV_MULTISHOT` and other `IORING_RECVSEND_*` flags.
+        ioprio: u16 = crate::sys::IORING_RECV_MULTISHOT => ioprio,
+    }
+
+    /// Waits for events on an epoll set, like `epoll_wait(2)` without a
+    /// timeout. Completes with the number of events written to `events`.
+    #[since = "6.15"]
+    pub unsafe struct EpollWait<'a> = EPOLL_WAIT {
+        target: fd | fixed,
+        /// Where the kernel writes the events.
+        events: &'a mut [libc::epoll_event] => addr + len,
+    }
+
+    /// Reads into several buffers, all inside the registered buffer
+    /// `index`, at `offset`. Completes with the number of bytes read.
+    #[since = "6.15"]
+    pub unsafe struct ReadVFixed<'a> = READV_FIXED {
+        target: fd | fixed,
+        /// The buffers to read into, in order.
+        iovecs: &'a mut [IoSliceMut<'a>] => addr + len,
+        /// The registered buffer they lie in.
+        index: FixedBuf => buf_index,
+        /// Where in the file to read.
+        offset: u64 = 0 => off,
+        /// Per-read `RWF_*` flags.
+        rw_flags: RwFlags = RwFlags::empty() => rw_flags,
+    }
+
+    /// Writes several buffers, all inside the registered buffer `index`, at
+    /// `offset`. Completes with the number of bytes written.
+    #[since = "6.15"]
+    pub unsafe struct WriteVFixed<'a> = WRITEV_FIXED {
+        target: fd | fixed,
+        /// The buffers to write, in order.
+        iovecs: &'a [IoSlice<'a>] => addr + len,
+        /// The registered buffer they lie in.
+        index: FixedBuf => buf_index,
+        /// Where in the file to write.
+        offset: u64 = 0 => off,
+        /// Per-write `RWF_*` flags.
+        rw_flags: RwFlags = RwFlags::empty() => rw_flags,
+    }
+
+    /// Creates a pipe, like `pipe2(2)`, writing its read and write ends to
+    /// `fds`. Completes with 0.
+    #[since = "6.16"]
+    pub unsafe struct Pipe<'a> = PIPE {
+        /// Where the kernel writes the two descriptors.
+        fds: &'a mut [RawFd; 2] => addr,
+        /// `O_CLOEXEC`, `O_NONBLOCK`, `O_DIRECT` or 0.
+        pipe_flags: i32 = libc::O_CLOEXEC => pipe_flags,
     }
 }

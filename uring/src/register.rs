@@ -1,6 +1,7 @@
 //! `io_uring_register(2)`: files, buffers, the ring fd, eventfds, io-wq
 //! workers. Registration returns handles, not bare integers.
 
+use crate::args::FixedBuf;
 use crate::error::{Error, HandleError, Result};
 use crate::ring::Ring;
 use crate::sys;
@@ -86,6 +87,18 @@ impl FixedBuffers {
     /// Whether no buffer is registered.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// The buffer at `index`, for fixed-buffer ops; an error if there is no
+    /// such buffer.
+    pub fn get(&self, index: u32) -> Result<FixedBuf> {
+        match u16::try_from(index) {
+            Ok(i) if index < self.len => Ok(FixedBuf(i)),
+            _ => Err(Error::InvalidArgument(format!(
+                "fixed-buffer index {index} is outside the table of {} buffers",
+                self.len
+            ))),
+        }
     }
 }
 

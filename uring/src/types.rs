@@ -34,6 +34,12 @@ impl Fd {
     }
 }
 
+impl From<RawFd> for Fd {
+    fn from(fd: RawFd) -> Fd {
+        Fd(fd)
+    }
+}
+
 impl From<BorrowedFd<'_>> for Fd {
     fn from(fd: BorrowedFd<'_>) -> Fd {
         Fd(fd.as_raw_fd())
@@ -246,6 +252,24 @@ impl<F: Into<OwnedFd>> IntoOwnedFd for F {
     #[inline]
     fn into_owned_fd(self) -> Fd {
         Fd(self.into().into_raw_fd())
+    }
+}
+
+/// A registered file, for ops that act on nothing else.
+#[diagnostic::on_unimplemented(
+    message = "this op acts on a registered file, not on `{Self}`",
+    label = "expected a `Fixed` file",
+    note = "register the file with `Ring::register_files` and pass the `Fixed` its handle gives"
+)]
+pub trait IntoFixed {
+    /// The fixed file.
+    fn into_fixed(self) -> Fixed;
+}
+
+impl IntoFixed for Fixed {
+    #[inline(always)]
+    fn into_fixed(self) -> Fixed {
+        self
     }
 }
 

@@ -43,6 +43,16 @@ same_width! {
     u8 => u32,
 }
 
+// SAFETY: an integer is not an address. A 64-bit field that carries an
+// `int` (a socket type, a descriptor) is read by the kernel from its low
+// half, so the value is zero-extended.
+unsafe impl SqeField<u64> for i32 {
+    #[inline(always)]
+    fn into_field(self) -> u64 {
+        u64::from(self as u32)
+    }
+}
+
 // SAFETY: a length is not an address.
 unsafe impl SqeField<u64> for usize {
     #[inline(always)]
