@@ -386,10 +386,11 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
                 self
             }
 
-            /// Runs the op with the credentials of a registered personality.
+            /// Runs the op with the credentials of a personality registered
+            /// with `Ring::register_personality`.
             #[inline]
-            #vis fn personality(mut self, personality: u16) -> Self {
-                self.common.personality = personality;
+            #vis fn personality(mut self, personality: ::uring::Personality) -> Self {
+                self.common.personality = personality.id();
                 self
             }
 

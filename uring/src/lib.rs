@@ -70,7 +70,7 @@ pub use error::{Error, Full, HandleError, Result};
 pub use op::Submission;
 pub use params::{Features, Params, SetupFlags};
 pub use probe::Probe;
-pub use register::{FixedBuffers, FixedFiles, IoWqWorkers};
+pub use register::{FixedBuffers, FixedFiles, IoWqWorkers, Personality, Restriction, SyncCancel};
 pub use ring::Ring;
 pub use squeue::SubmissionQueue;
 pub use types::{

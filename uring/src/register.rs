@@ -1,16 +1,19 @@
 //! `io_uring_register(2)`: files, buffers, the ring fd, eventfds, io-wq
-//! workers. Registration returns handles, not bare integers.
+//! workers, personalities, restrictions, synchronous cancellation, NAPI.
+//! Registration returns handles, not bare integers.
 
 use crate::args::FixedBuf;
 use crate::error::{Error, HandleError, Result};
+use crate::op::Entry;
 use crate::ring::Ring;
 use crate::sys;
-use crate::types::Fixed;
+use crate::types::{Fixed, IntoTarget, Target, Timespec};
 use std::cell::Cell;
 use std::io::IoSliceMut;
 use std::mem;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// A number that names the calling thread for the life of the process (a
 /// `pthread_t` or a tid may be reused by a later thread; this is not).
@@ -100,6 +103,143 @@ impl FixedBuffers {
             ))),
         }
     }
+}
+
+/// A registered personality: the credentials of the task that registered
+/// it, which an op can run with (`.personality(p)`) whatever the submitting
+/// task's credentials are then.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Personality {
+    id: u16,
+    ring: u64,
+}
+
+impl Personality {
+    /// The id the kernel gave it.
+    pub const fn id(self) -> u16 {
+        self.id
+    }
+}
+
+/// One rule of a ring's restrictions (`struct io_uring_restriction`),
+/// registered on a ring created disabled, before [`Ring::enable`].
+#[derive(Clone, Copy)]
+pub struct Restriction(sys::io_uring_restriction);
+
+impl Restriction {
+    fn new(opcode: u16, arg: u8) -> Restriction {
+        Restriction(sys::io_uring_restriction {
+            opcode,
+            arg: sys::io_uring_restriction_arg { sqe_op: arg },
+            resv: 0,
+            resv2: [0; 3],
+        })
+    }
+
+    /// Allows the op `E`.
+    pub fn op<E: Entry>() -> Restriction {
+        Restriction::new(sys::IORING_RESTRICTION_SQE_OP, E::CODE)
+    }
+
+    /// Allows the opcode `code`.
+    pub fn opcode(code: u8) -> Restriction {
+        Restriction::new(sys::IORING_RESTRICTION_SQE_OP, code)
+    }
+
+    /// Allows the `io_uring_register(2)` opcode `opcode`
+    /// (`sys::IORING_REGISTER_*`).
+    pub fn register_op(opcode: u8) -> Restriction {
+        Restriction::new(sys::IORING_RESTRICTION_REGISTER_OP, opcode)
+    }
+
+    /// Allows SQEs to carry the `IOSQE_*` bits of `flags`.
+    pub fn sqe_flags_allowed(flags: u8) -> Restriction {
+        Restriction::new(sys::IORING_RESTRICTION_SQE_FLAGS_ALLOWED, flags)
+    }
+
+    /// Requires every SQE to carry the `IOSQE_*` bits of `flags`.
+    pub fn sqe_flags_required(flags: u8) -> Restriction {
+        Restriction::new(sys::IORING_RESTRICTION_SQE_FLAGS_REQUIRED, flags)
+    }
+}
+
+impl std::fmt::Debug for Restriction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // SAFETY: every member of the union is a `u8`.
+        let arg = unsafe { self.0.arg.sqe_op };
+        f.debug_struct("Restriction")
+            .field("opcode", &self.0.opcode)
+            .field("arg", &arg)
+            .finish()
+    }
+}
+
+/// What [`Ring::cancel_sync`] cancels: requests matching a key (by
+/// `user_data` unless another is named), the first or all of them.
+#[derive(Clone, Copy, Debug)]
+pub struct SyncCancel {
+    addr: u64,
+    fd: i32,
+    flags: u32,
+    opcode: u8,
+}
+
+impl SyncCancel {
+    /// The request with this `user_data`.
+    pub fn user_data(user_data: u64) -> SyncCancel {
+        SyncCancel {
+            addr: user_data,
+            fd: -1,
+            flags: 0,
+            opcode: 0,
+        }
+    }
+
+    /// Requests on this file (a raw descriptor or a `Fixed` file).
+    pub fn fd(target: impl IntoTarget) -> SyncCancel {
+        let target = target.into_target();
+        let fixed = if is_fixed(&target) {
+            sys::IORING_ASYNC_CANCEL_FD_FIXED
+        } else {
+            0
+        };
+        SyncCancel {
+            addr: 0,
+            fd: target.raw(),
+            flags: sys::IORING_ASYNC_CANCEL_FD | fixed,
+            opcode: 0,
+        }
+    }
+
+    /// Requests of the op `E` (6.6).
+    pub fn op<E: Entry>() -> SyncCancel {
+        SyncCancel {
+            addr: 0,
+            fd: -1,
+            flags: sys::IORING_ASYNC_CANCEL_OP,
+            opcode: E::CODE,
+        }
+    }
+
+    /// Every request of the ring.
+    pub fn any() -> SyncCancel {
+        SyncCancel {
+            addr: 0,
+            fd: -1,
+            flags: sys::IORING_ASYNC_CANCEL_ANY,
+            opcode: 0,
+        }
+    }
+
+    /// All the requests that match, not only the first.
+    pub fn all(mut self) -> SyncCancel {
+        self.flags |= sys::IORING_ASYNC_CANCEL_ALL;
+        self
+    }
+}
+
+fn is_fixed<T: Target>(_: &T) -> bool {
+    T::FIXED
 }
 
 /// The io-wq worker limits, per kind of work.
@@ -436,6 +576,146 @@ impl Ring {
     /// [`register_ring_fd`]: Ring::register_ring_fd
     pub fn registered_ring_fd(&self) -> Option<u32> {
         (self.enter_flags != 0).then_some(self.enter_fd as u32)
+    }
+
+    /// Registers the calling task's credentials as a personality
+    /// (`IORING_REGISTER_PERSONALITY`, 5.6).
+    pub fn register_personality(&mut self) -> Result<Personality> {
+        let id = self.register(
+            sys::IORING_REGISTER_PERSONALITY,
+            std::ptr::null(),
+            0,
+            "IORING_REGISTER_PERSONALITY",
+        )?;
+        Ok(Personality {
+            id: id as u16,
+            ring: self.id,
+        })
+    }
+
+    /// Unregisters a personality (`IORING_UNREGISTER_PERSONALITY`); ops that
+    /// name it afterwards fail with `EINVAL`.
+    pub fn unregister_personality(&mut self, personality: Personality) -> Result<()> {
+        self.check_handle(personality.ring, "personality")?;
+        self.register(
+            sys::IORING_UNREGISTER_PERSONALITY,
+            std::ptr::null(),
+            u32::from(personality.id),
+            "IORING_UNREGISTER_PERSONALITY",
+        )
+        .map(drop)
+    }
+
+    /// Limits what the ring may do to `rules` (`IORING_REGISTER_RESTRICTIONS`,
+    /// 5.10): only the ops, register calls and SQE flags they allow. Only on
+    /// a ring created with [`Builder::r_disabled`](crate::Builder::r_disabled),
+    /// before [`enable`](Ring::enable), and once.
+    pub fn register_restrictions(&mut self, rules: &[Restriction]) -> Result<()> {
+        let len = u32::try_from(rules.len())
+            .map_err(|_| Error::InvalidArgument("too many restrictions".into()))?;
+        self.register(
+            sys::IORING_REGISTER_RESTRICTIONS,
+            rules.as_ptr().cast(),
+            len,
+            "IORING_REGISTER_RESTRICTIONS",
+        )
+        .map(drop)
+    }
+
+    /// Cancels the requests `what` names and waits until they are gone,
+    /// cancelled or completed (`IORING_REGISTER_SYNC_CANCEL`, 6.0): when it
+    /// returns, the kernel no longer uses their memory. Their completions
+    /// are posted as usual. [`Error::TimedOut`] if `timeout` passes first;
+    /// an `ENOENT` error when nothing matched.
+    pub fn cancel_sync(&mut self, what: SyncCancel, timeout: Option<Duration>) -> Result<()> {
+        let timeout = match timeout {
+            Some(t) => Timespec::from(t).into_raw(),
+            None => sys::__kernel_timespec {
+                tv_sec: -1,
+                tv_nsec: -1,
+            },
+        };
+        let reg = sys::io_uring_sync_cancel_reg {
+            addr: what.addr,
+            fd: what.fd,
+            flags: what.flags,
+            timeout,
+            opcode: what.opcode,
+            ..Default::default()
+        };
+        loop {
+            match self.register(
+                sys::IORING_REGISTER_SYNC_CANCEL,
+                (&reg as *const sys::io_uring_sync_cancel_reg).cast(),
+                1,
+                "IORING_REGISTER_SYNC_CANCEL",
+            ) {
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                Err(e) if e.raw_os_error() == Some(libc::ETIME) => return Err(Error::TimedOut),
+                other => return other.map(drop),
+            }
+        }
+    }
+
+    /// Makes direct descriptors that ask the kernel to pick a slot
+    /// (`IORING_FILE_INDEX_ALLOC`) take one of `table`'s slots
+    /// `offset .. offset + len` (`IORING_REGISTER_FILE_ALLOC_RANGE`, 6.0).
+    pub fn set_file_alloc_range(
+        &mut self,
+        table: &FixedFiles,
+        offset: u32,
+        len: u32,
+    ) -> Result<()> {
+        self.check_handle(table.ring, "files")?;
+        let range = sys::io_uring_file_index_range {
+            off: offset,
+            len,
+            resv: 0,
+        };
+        self.register(
+            sys::IORING_REGISTER_FILE_ALLOC_RANGE,
+            (&range as *const sys::io_uring_file_index_range).cast(),
+            0,
+            "IORING_REGISTER_FILE_ALLOC_RANGE",
+        )
+        .map(drop)
+    }
+
+    /// Busy-polls the network device for `busy_poll` before sleeping in a
+    /// wait (`IORING_REGISTER_NAPI`, 6.9); with `prefer_busy_poll`, prefers
+    /// busy polling to interrupts. Returns the settings in force before.
+    pub fn register_napi(
+        &mut self,
+        busy_poll: Duration,
+        prefer_busy_poll: bool,
+    ) -> Result<(Duration, bool)> {
+        let mut napi = sys::io_uring_napi {
+            busy_poll_to: u32::try_from(busy_poll.as_micros()).unwrap_or(u32::MAX),
+            prefer_busy_poll: u8::from(prefer_busy_poll),
+            ..Default::default()
+        };
+        self.register(
+            sys::IORING_REGISTER_NAPI,
+            (&mut napi as *mut sys::io_uring_napi).cast(),
+            1,
+            "IORING_REGISTER_NAPI",
+        )?;
+        Ok((
+            Duration::from_micros(u64::from(napi.busy_poll_to)),
+            napi.prefer_busy_poll != 0,
+        ))
+    }
+
+    /// Stops busy polling (`IORING_UNREGISTER_NAPI`).
+    pub fn unregister_napi(&mut self) -> Result<()> {
+        let mut napi = sys::io_uring_napi::default();
+        self.register(
+            sys::IORING_UNREGISTER_NAPI,
+            (&mut napi as *mut sys::io_uring_napi).cast(),
+            1,
+            "IORING_UNREGISTER_NAPI",
+        )
+        .map(drop)
     }
 
     /// Signals `eventfd` whenever a completion is posted

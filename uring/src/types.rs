@@ -305,6 +305,11 @@ impl Timespec {
     pub const fn nsec(&self) -> u32 {
         self.0.tv_nsec as u32
     }
+
+    /// The kernel's structure.
+    pub const fn into_raw(self) -> sys::__kernel_timespec {
+        self.0
+    }
 }
 
 impl From<Duration> for Timespec {
