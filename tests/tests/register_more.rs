@@ -78,7 +78,7 @@ fn cancel_sync_any_all_cancels_every_request_before_returning() {
         return;
     }
     let pipes: Vec<(OwnedFd, OwnedFd)> = (0..3).map(|_| pipe()).collect();
-    let mut bufs = vec![[0u8; 4]; 3];
+    let mut bufs = [[0u8; 4]; 3];
     for (i, ((rx, _), buf)) in pipes.iter().zip(bufs.iter_mut()).enumerate() {
         // SAFETY: `bufs` outlives cancel_sync below, which returns only once
         // the kernel is done with every request.
