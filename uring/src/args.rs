@@ -10,6 +10,36 @@ use std::marker::PhantomData;
 use std::os::fd::RawFd;
 use std::sync::atomic::AtomicU32;
 
+/// Where an op that creates a descriptor (`Accept`, `OpenAt`, `Socket`,
+/// `Pipe`) puts it: a regular descriptor of the process (the default), or a
+/// direct descriptor in the ring's fixed-file table, at a given slot or a
+/// free one the kernel picks. A direct descriptor's op completes with 0 (at
+/// a slot) or the slot picked; [`FixedFiles::get`](crate::FixedFiles::get)
+/// turns that into a `Fixed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DirectSlot(u32);
+
+impl DirectSlot {
+    /// A regular descriptor, not a direct one.
+    pub const NONE: DirectSlot = DirectSlot(0);
+    /// A free slot of the table, which the kernel picks (within the range
+    /// [`Ring::set_file_alloc_range`](crate::Ring::set_file_alloc_range) set).
+    pub const ALLOC: DirectSlot = DirectSlot(crate::sys::IORING_FILE_INDEX_ALLOC);
+
+    /// The slot `slot` (replacing what it held).
+    pub const fn at(slot: crate::types::Fixed) -> DirectSlot {
+        DirectSlot(slot.index() + 1)
+    }
+}
+
+// SAFETY: a slot number is not an address.
+unsafe impl SqeField<u32> for DirectSlot {
+    #[inline(always)]
+    fn into_field(self) -> u32 {
+        self.0
+    }
+}
+
 /// A registered buffer: the index [`FixedBuffers::get`](crate::FixedBuffers::get)
 /// hands out, for `ReadFixed`, `WriteFixed` and their vectored forms. The
 /// bytes an op names must lie inside that buffer; the kernel fails the op

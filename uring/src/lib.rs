@@ -60,8 +60,8 @@ pub mod sys;
 mod types;
 
 pub use args::{
-    FixedBuf, FsyncFlags, FutexFlags, FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut, PollEvents,
-    PollFlags, SpliceFlags, SpliceSource,
+    DirectSlot, FixedBuf, FsyncFlags, FutexFlags, FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut,
+    PollEvents, PollFlags, SpliceFlags, SpliceSource,
 };
 pub use builder::Builder;
 pub use chain::Link;

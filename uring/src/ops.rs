@@ -13,8 +13,8 @@
 //! kernel's use.
 
 use crate::args::{
-    FixedBuf, FsyncFlags, FutexFlags, FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut, PollEvents,
-    PollFlags, SpliceFlags, SpliceSource,
+    DirectSlot, FixedBuf, FsyncFlags, FutexFlags, FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut,
+    PollEvents, PollFlags, SpliceFlags, SpliceSource,
 };
 use crate::types::{
     BufferGroup, BufferPool, CancelFlags, Fd, RwFlags, SockAddr, SockAddrBuf, TimeoutFlags,
@@ -120,6 +120,10 @@ crate::ops! {
         open_flags: i32 = libc::O_CLOEXEC => open_flags,
         /// The mode of a file the call creates.
         mode: u32 = 0 => len,
+        /// A regular descriptor, or a direct one (5.15). The kernel refuses
+        /// `O_CLOEXEC` for a direct descriptor (`EINVAL`): clear it with
+        /// `.open_flags(..)`.
+        direct: DirectSlot = DirectSlot::NONE => file_index,
     }
 
     /// Accepts a connection on a listening socket, like `accept4(2)`.
@@ -133,6 +137,8 @@ crate::ops! {
         accept_flags: i32 = 0 => accept_flags,
         /// `IORING_ACCEPT_*` flags.
         ioprio: u16 = 0 => ioprio,
+        /// A regular descriptor, or a direct one (5.15).
+        direct: DirectSlot = DirectSlot::NONE => file_index,
     }
 
     /// Connects a socket to `addr`, like `connect(2)`. Completes with 0.
@@ -426,6 +432,8 @@ crate::ops! {
         path: &'a CStr => addr,
         /// Flags, mode and resolution rules (`struct open_how`).
         how: &'a libc::open_how => addr2 + len,
+        /// A regular descriptor, or a direct one (5.15).
+        direct: DirectSlot = DirectSlot::NONE => file_index,
     }
 
     /// Adds, changes or removes `fd` in the epoll set, like `epoll_ctl(2)`.
@@ -628,6 +636,8 @@ crate::ops! {
         socket_type: i32 => off,
         /// The protocol; 0 picks the domain's default.
         protocol: i32 = 0 => len,
+        /// A regular descriptor, or a direct one.
+        direct: DirectSlot = DirectSlot::NONE => file_index,
     }
 
     /// A command to the target file's driver (`cmd_op`: for sockets,
@@ -819,5 +829,10 @@ crate::ops! {
         fds: &'a mut [RawFd; 2] => addr,
         /// `O_CLOEXEC`, `O_NONBLOCK`, `O_DIRECT` or 0.
         pipe_flags: i32 = libc::O_CLOEXEC => pipe_flags,
+        /// Regular descriptors, or direct ones: at a slot and the next, or
+        /// in two free slots written to `fds`. The kernel refuses
+        /// `O_CLOEXEC` for direct descriptors (`EINVAL`): clear it with
+        /// `.pipe_flags(..)`.
+        direct: DirectSlot = DirectSlot::NONE => file_index,
     }
 }
