@@ -20,7 +20,7 @@ fn probe_finds_the_basic_ops() {
     let ring = Ring::new(2).unwrap();
     let probe = ring.probe().expect("probe");
     assert!(probe.supports::<Nop>());
-    assert!(probe.supports::<ReadV<'static>>());
+    assert!(probe.supports::<ReadV<'_, '_>>());
     assert!(probe.supports::<Write<'static>>());
     assert!(probe.is_supported(uring::sys::IORING_OP_NOP));
     probe.require::<Nop>().expect("require::<Nop>");

@@ -288,7 +288,9 @@ impl<'a> MsgHdrMut<'a> {
         }
     }
 
-    /// Receives the sender's address into `from`.
+    /// Receives the sender's address into `from` (emptied first, so that
+    /// [`SockAddrBuf::socket_addr`] is `None` when the message came without
+    /// an address).
     pub fn from(mut self, from: &'a mut SockAddrBuf) -> MsgHdrMut<'a> {
         let (storage, len) = from.as_out_ptrs();
         self.raw.msg_name = storage.cast();
@@ -350,11 +352,11 @@ unsafe impl SqeField<u64> for &mut MsgHdrMut<'_> {
 #[derive(Clone, Copy, Debug)]
 pub struct MadviseRange {
     addr: u64,
-    len: u32,
+    len: u64,
 }
 
 impl MadviseRange {
-    /// The range `addr .. addr + len`.
+    /// The range `addr .. addr + len` (lengths above 4 GiB need Linux 6.7).
     ///
     /// # Safety
     ///
@@ -362,7 +364,7 @@ impl MadviseRange {
     /// advice applied to: with advice that discards contents, no live Rust
     /// value may be stored there, and the advice must not unmap memory
     /// something still uses.
-    pub unsafe fn new(addr: *mut u8, len: u32) -> MadviseRange {
+    pub unsafe fn new(addr: *mut u8, len: u64) -> MadviseRange {
         MadviseRange {
             addr: addr as u64,
             len,
@@ -370,11 +372,16 @@ impl MadviseRange {
     }
 }
 
-// SAFETY: the constructor's caller vouched for the range.
-unsafe impl SqeField<(u64, u32)> for MadviseRange {
+// SAFETY: the constructor's caller vouched for the range. MADVISE since 6.7
+// reads a 64-bit length from `off` and falls back to `len` when it is zero;
+// older kernels refuse a non-zero `off`, so it stays zero when it can.
+unsafe impl SqeField<(u64, u64, u32)> for MadviseRange {
     #[inline(always)]
-    fn into_field(self) -> (u64, u32) {
-        (self.addr, self.len)
+    fn into_field(self) -> (u64, u64, u32) {
+        match u32::try_from(self.len) {
+            Ok(short) => (self.addr, 0, short),
+            Err(_) => (self.addr, self.len, 0),
+        }
     }
 }
 

@@ -19,10 +19,12 @@ impl Cqe {
         self.0.user_data
     }
 
-    /// The op's result: the count or value it returned, or the error.
+    /// The op's result: the count or value it returned, or the error (a
+    /// `res` from -4095 to -1 is `-errno`; any other value is data, such as
+    /// the usage bits of a zero-copy notification).
     #[inline]
     pub fn result(&self) -> io::Result<u32> {
-        if self.0.res < 0 {
+        if (-4095..0).contains(&self.0.res) {
             Err(io::Error::from_raw_os_error(-self.0.res))
         } else {
             Ok(self.0.res as u32)
@@ -70,6 +72,14 @@ impl Cqe {
     #[inline]
     pub fn is_notification(&self) -> bool {
         self.0.flags & sys::IORING_CQE_F_NOTIF != 0
+    }
+
+    /// Whether a zero-copy send's notification says the data was copied
+    /// after all (`IORING_NOTIF_USAGE_ZC_COPIED`, reported when the send
+    /// asked for `IORING_SEND_ZC_REPORT_USAGE`).
+    #[inline]
+    pub fn zc_copied(&self) -> bool {
+        self.is_notification() && self.0.res as u32 & sys::IORING_NOTIF_USAGE_ZC_COPIED != 0
     }
 
     /// The raw structure.

@@ -67,10 +67,10 @@ crate::ops! {
     /// Reads into several buffers at `offset`, like `preadv2(2)`. Completes
     /// with the number of bytes read.
     #[since = "5.1"]
-    pub unsafe struct ReadV<'a> = READV {
+    pub unsafe struct ReadV<'a, 'b> = READV {
         target: fd | fixed,
         /// The buffers to read into, in order.
-        iovecs: &'a mut [IoSliceMut<'a>] => addr + len,
+        iovecs: &'a mut [IoSliceMut<'b>] => addr + len,
         /// Where in the file to read.
         offset: u64 = 0 => off,
         /// Per-read `RWF_*` flags.
@@ -82,10 +82,10 @@ crate::ops! {
     /// Writes several buffers at `offset`, like `pwritev2(2)`. Completes with
     /// the number of bytes written.
     #[since = "5.1"]
-    pub unsafe struct WriteV<'a> = WRITEV {
+    pub unsafe struct WriteV<'a, 'b> = WRITEV {
         target: fd | fixed,
         /// The buffers to write, in order.
-        iovecs: &'a [IoSlice<'a>] => addr + len,
+        iovecs: &'a [IoSlice<'b>] => addr + len,
         /// Where in the file to write.
         offset: u64 = 0 => off,
         /// Per-write `RWF_*` flags.
@@ -184,8 +184,9 @@ crate::ops! {
 
     /// Cancels the in-flight op whose `user_data` is `target_user_data`.
     /// Completes with 0 when it was cancelled, `-EALREADY` when it was
-    /// already running, `-ENOENT` when no op matched; the cancelled op
-    /// completes with `-ECANCELED`.
+    /// already running, `-ENOENT` when no op matched; with
+    /// `CancelFlags::ALL` or `ANY`, with the number cancelled (0 when none
+    /// matched). A cancelled op completes with `-ECANCELED`.
     #[since = "5.5"]
     pub unsafe struct Cancel = ASYNC_CANCEL {
         /// The `user_data` of the op to cancel.
@@ -323,10 +324,10 @@ crate::ops! {
     /// Sends a message, like `sendmsg(2)`. Completes with the number of
     /// bytes sent.
     #[since = "5.3"]
-    pub unsafe struct SendMsg<'a> = SENDMSG {
+    pub unsafe struct SendMsg<'a, 'b> = SENDMSG {
         target: fd | fixed,
         /// The message.
-        msg: &'a MsgHdr<'a> => addr,
+        msg: &'a MsgHdr<'b> => addr,
         /// `MSG_*` flags of `sendmsg(2)`.
         msg_flags: i32 = 0 => msg_flags,
         /// `IORING_RECVSEND_*` flags.
@@ -337,10 +338,10 @@ crate::ops! {
     /// bytes received; the header holds the address and control lengths
     /// and the flags.
     #[since = "5.3"]
-    pub unsafe struct RecvMsg<'a> = RECVMSG {
+    pub unsafe struct RecvMsg<'a, 'b> = RECVMSG {
         target: fd | fixed,
         /// The message to receive into.
-        msg: &'a mut MsgHdrMut<'a> => addr,
+        msg: &'a mut MsgHdrMut<'b> => addr,
         /// `MSG_*` flags of `recvmsg(2)`.
         msg_flags: i32 = 0 => msg_flags,
         /// `IORING_RECVSEND_*` flags.
@@ -348,8 +349,9 @@ crate::ops! {
     }
 
     /// Removes the timeout whose `user_data` is `target_user_data`.
-    /// Completes with 0, `-ENOENT` when none matched, `-EALREADY` when it
-    /// already fired; the timeout completes with `-ECANCELED`.
+    /// Completes with 0, `-ENOENT` when no pending timeout matched (one that
+    /// already fired no longer does), `-EALREADY` when it was firing; the
+    /// removed timeout completes with `-ECANCELED`.
     #[since = "5.5"]
     pub unsafe struct TimeoutRemove = TIMEOUT_REMOVE {
         /// The `user_data` of the timeout to remove.
@@ -409,8 +411,9 @@ crate::ops! {
         advice: i32 => fadvise_advice,
         /// The start of the range.
         offset: u64 = 0 => off,
-        /// The length of the range; 0 is to the end of the file.
-        len: u32 = 0 => len,
+        /// The length of the range; 0 is to the end of the file. (Lengths
+        /// above 4 GiB need Linux 6.7.)
+        len: u64 = 0 => addr + len,
     }
 
     /// Gives advice about a memory range, like `madvise(2)`. Completes with
@@ -418,7 +421,7 @@ crate::ops! {
     #[since = "5.6"]
     pub unsafe struct Madvise = MADVISE {
         /// The memory.
-        range: MadviseRange => addr + len,
+        range: MadviseRange => addr + addr2 + len,
         /// `MADV_*` advice.
         advice: i32 => fadvise_advice,
     }
@@ -564,10 +567,11 @@ crate::ops! {
     }
 
     /// Posts a completion with `res` and `data` (as its `user_data`) to the
-    /// target ring. Completes with 0 on this ring.
+    /// target ring. Completes with 0 on this ring. (A ring cannot be a fixed
+    /// file, so the target is its descriptor.)
     #[since = "5.18"]
     pub unsafe struct MsgRing = MSG_RING {
-        target: fd | fixed,
+        target: fd,
         /// The result the target ring's completion carries.
         res: i32 => len,
         /// The `user_data` the target ring's completion carries.
@@ -669,10 +673,10 @@ crate::ops! {
     /// Sends a message without copying its buffers, like `sendmsg(2)` with
     /// `MSG_ZEROCOPY`. Completes twice, as `SendZc` does.
     #[since = "6.1"]
-    pub unsafe struct SendMsgZc<'a> = SENDMSG_ZC {
+    pub unsafe struct SendMsgZc<'a, 'b> = SENDMSG_ZC {
         target: fd | fixed,
         /// The message; borrowed until the notification.
-        msg: &'a MsgHdr<'a> => addr,
+        msg: &'a MsgHdr<'b> => addr,
         /// `MSG_*` flags of `sendmsg(2)`.
         msg_flags: i32 = 0 => msg_flags,
         /// `IORING_RECVSEND_*` and `IORING_SEND_ZC_*` flags.
@@ -794,10 +798,10 @@ crate::ops! {
     /// Reads into several buffers, all inside the registered buffer
     /// `index`, at `offset`. Completes with the number of bytes read.
     #[since = "6.15"]
-    pub unsafe struct ReadVFixed<'a> = READV_FIXED {
+    pub unsafe struct ReadVFixed<'a, 'b> = READV_FIXED {
         target: fd | fixed,
         /// The buffers to read into, in order.
-        iovecs: &'a mut [IoSliceMut<'a>] => addr + len,
+        iovecs: &'a mut [IoSliceMut<'b>] => addr + len,
         /// The registered buffer they lie in.
         index: FixedBuf => buf_index,
         /// Where in the file to read.
@@ -809,10 +813,10 @@ crate::ops! {
     /// Writes several buffers, all inside the registered buffer `index`, at
     /// `offset`. Completes with the number of bytes written.
     #[since = "6.15"]
-    pub unsafe struct WriteVFixed<'a> = WRITEV_FIXED {
+    pub unsafe struct WriteVFixed<'a, 'b> = WRITEV_FIXED {
         target: fd | fixed,
         /// The buffers to write, in order.
-        iovecs: &'a [IoSlice<'a>] => addr + len,
+        iovecs: &'a [IoSlice<'b>] => addr + len,
         /// The registered buffer they lie in.
         index: FixedBuf => buf_index,
         /// Where in the file to write.

@@ -51,7 +51,9 @@ impl From<BorrowedFd<'_>> for Fd {
 /// The only way to get one is [`FixedFiles::get`](crate::FixedFiles::get)
 /// on the handle that [`Ring::register_files`](crate::Ring::register_files)
 /// returned, so an index that was never registered cannot be named. An op
-/// given a `Fixed` target sets `IOSQE_FIXED_FILE` by itself.
+/// given a `Fixed` target sets `IOSQE_FIXED_FILE` by itself. A `Fixed` does
+/// not record its ring: pushed to another ring, it names that ring's slot of
+/// the same index (an op on an empty slot fails with `EBADF`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Fixed(
     /// Set only by the registration handle, after a bounds check.
@@ -620,7 +622,11 @@ impl SockAddrBuf {
         }
     }
 
+    /// The storage and its length word, emptied for the kernel to fill: an
+    /// address it does not write leaves the buffer empty, not holding the
+    /// last one.
     pub(crate) fn as_out_ptrs(&mut self) -> (*mut libc::sockaddr_storage, *mut libc::socklen_t) {
+        self.storage = MaybeUninit::zeroed();
         self.len = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
         (self.storage.as_mut_ptr(), &mut self.len)
     }

@@ -53,6 +53,20 @@ unsafe impl SqeField<u64> for i32 {
     }
 }
 
+// SAFETY: a length is not an address. A length written to a 32-bit field
+// and, when it does not fit, to a 64-bit one instead (FADVISE since 6.7
+// reads `addr` and falls back to `len` when it is zero; older kernels
+// refuse a non-zero `addr`, so it stays zero when it can).
+unsafe impl SqeField<(u64, u32)> for u64 {
+    #[inline(always)]
+    fn into_field(self) -> (u64, u32) {
+        match u32::try_from(self) {
+            Ok(short) => (0, short),
+            Err(_) => (self, 0),
+        }
+    }
+}
+
 // SAFETY: a length is not an address.
 unsafe impl SqeField<u64> for usize {
     #[inline(always)]
