@@ -364,11 +364,49 @@ impl Ring {
     /// enters the kernel to flush them.
     #[inline]
     pub fn completions(&mut self) -> Completions<'_> {
-        let mut tail = self.cq.tail();
-        if tail == self.cq.head() {
-            tail = self.flush_completions();
-        }
+        let tail = self.ready_tail();
         Completions::new(&mut self.cq, tail)
+    }
+
+    /// The CQ's tail, after flushing what the kernel holds back when
+    /// nothing is ready.
+    #[inline(always)]
+    fn ready_tail(&mut self) -> u32 {
+        let tail = self.cq.tail();
+        if tail == self.cq.head() {
+            self.flush_completions()
+        } else {
+            tail
+        }
+    }
+
+    /// The submission queue and the ready completions at once, so that ops
+    /// can be pushed while completions are read (the usual shape of an event
+    /// loop); submit once both are dropped.
+    ///
+    /// ```
+    /// use uring::{Ring, ops::Nop};
+    /// # fn main() -> uring::Result<()> {
+    /// let mut ring = Ring::new(8)?;
+    /// ring.push(Nop::new().user_data(1))?;
+    /// ring.submit_and_wait(1)?;
+    /// let (mut sq, completions) = ring.split();
+    /// for cqe in completions {
+    ///     // Each completion is answered with a new op.
+    ///     sq.push(Nop::new().user_data(cqe.user_data() + 1))?;
+    /// }
+    /// drop(sq);
+    /// ring.submit_and_wait(1)?;
+    /// assert_eq!(ring.completions().next().map(|c| c.user_data()), Some(2));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn split(&mut self) -> (SubmissionQueue<'_>, Completions<'_>) {
+        let tail = self.ready_tail();
+        (
+            SubmissionQueue::new(&mut self.sq),
+            Completions::new(&mut self.cq, tail),
+        )
     }
 
     /// The next completion, left in the queue (see [`advance`](Ring::advance)).
