@@ -192,3 +192,22 @@ fn napi_settings_round_trip() {
     ring.submit_and_wait(1).unwrap();
     assert_eq!(ring.completions().next().unwrap().res(), 0);
 }
+
+#[test]
+fn an_oversized_sparse_table_is_refused_before_the_kernel_sees_it() {
+    let mut ring = Ring::new(2).unwrap();
+    let refused = ring.register_files_sparse(sys::IORING_MAX_FIXED_FILES + 1);
+    assert!(
+        matches!(refused, Err(Error::InvalidArgument(_))),
+        "{refused:?}"
+    );
+    // The largest table is accepted (within RLIMIT_NOFILE) or refused by the
+    // kernel with an errno, never by a panic.
+    match ring.register_files_sparse(sys::IORING_MAX_FIXED_FILES) {
+        Ok(table) => {
+            assert_eq!(table.len(), sys::IORING_MAX_FIXED_FILES);
+            ring.unregister_files(table).unwrap();
+        }
+        Err(e) => assert!(e.raw_os_error().is_some(), "{e:?}"),
+    }
+}

@@ -298,6 +298,12 @@ impl Ring {
     /// (`IORING_RSRC_REGISTER_SPARSE`, 5.19; older kernels get a table of
     /// `-1` entries).
     pub fn register_files_sparse(&mut self, len: u32) -> Result<FixedFiles> {
+        if len > sys::IORING_MAX_FIXED_FILES {
+            return Err(Error::InvalidArgument(format!(
+                "a fixed-file table holds at most {} files, not {len}",
+                sys::IORING_MAX_FIXED_FILES
+            )));
+        }
         let reg = sys::io_uring_rsrc_register {
             nr: len,
             flags: sys::IORING_RSRC_REGISTER_SPARSE,

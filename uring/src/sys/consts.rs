@@ -277,6 +277,9 @@ pub const IO_WQ_UNBOUND: usize = 1;
 /// `IORING_RSRC_REGISTER_SPARSE`: register an all-empty table of `nr` slots.
 pub const IORING_RSRC_REGISTER_SPARSE: u32 = 1 << 0;
 
+/// The most slots a fixed-file table may have.
+pub const IORING_MAX_FIXED_FILES: u32 = 1 << 20;
+
 /// Skip updating fd indexes set to this value in the fd table.
 pub const IORING_REGISTER_FILES_SKIP: i32 = -2;
 
