@@ -468,6 +468,10 @@ impl Ring {
 
     /// Closes the ring, reporting a failure to close its descriptor.
     pub fn close(mut self) -> Result<()> {
+        // Drop would, but needs the descriptor to do it.
+        if self.enter_flags != 0 {
+            let _ = self.unregister_ring_fd();
+        }
         let fd = mem::replace(&mut self.fd, -1);
         drop(self);
         // SAFETY: `fd` is the ring's own descriptor, which nothing uses now

@@ -131,6 +131,8 @@ impl Ring {
         self.enter_and_wait(true, want, Some(timeout))
     }
 
+    #[cold]
+    #[inline(never)]
     fn enter_and_wait(
         &mut self,
         submit: bool,
