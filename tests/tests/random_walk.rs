@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use uring::ops::Nop;
-use uring::{Cqe, Error, Full, Ring, sys};
+use uring::{Cqe, Full, Ring, sys};
 
 /// A small deterministic generator (xorshift64*), so that a failing walk can
 /// be replayed from its seed.
@@ -139,7 +139,7 @@ fn walk(seed: u64, entries: u32, steps: usize) {
                 }
             }
             5 => {
-                let consumed = ring.submit().map_err(Error::from).unwrap();
+                let consumed = ring.submit().unwrap();
                 assert_eq!(consumed, model.pending, "{}", context("submit"));
                 model.pending = 0;
             }
