@@ -319,9 +319,21 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
     let prepare = expand_prepare(c);
     let marker_types = lifetimes.iter().map(|l| quote!(&#l ()));
 
+    // SAFETY (of the generated impl): the entry is `unsafe`, vouching that
+    // the kernel is done with the op's memory at its last completion unless
+    // it says `#[retains_memory]`.
+    let scoped = if entry.retains_memory.is_none() {
+        quote! {
+            #[diagnostic::do_not_recommend]
+            unsafe impl<#bounds> ::uring::op::Scoped for #name<#args> {}
+        }
+    } else {
+        quote!()
+    };
     let op_traits = if after_link {
         quote! {
             impl<#bounds> ::uring::op::AfterLink for #name<#args> {}
+            #scoped
         }
     } else {
         quote! {
@@ -333,6 +345,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             impl<#bounds __N> ::uring::op::ChainStart<__N> for #name<#args> {}
             #[diagnostic::do_not_recommend]
             impl<#bounds __D> ::uring::op::AcceptsLinkTimeout<__D> for #name<#args> {}
+            #scoped
         }
     };
 

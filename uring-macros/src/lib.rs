@@ -36,10 +36,14 @@ use proc_macro::TokenStream;
 ///
 /// Each entry is a doc comment, `#[since = "major.minor"]` (the kernel that
 /// added the op), optionally `#[after_link]` (the op only follows a linked
-/// op, like LINK_TIMEOUT), then `vis unsafe struct Name<'lifetimes> =
+/// op, like LINK_TIMEOUT) and `#[retains_memory]` (the kernel keeps using
+/// the op's memory after the op completes, like PROVIDE_BUFFERS, so a scope
+/// may not lend it), then `vis unsafe struct Name<'lifetimes> =
 /// OPCODE { .. }`. The entry is `unsafe` because it vouches that each
-/// argument lands in the field the kernel reads for that opcode, and that
-/// every field the kernel dereferences is fed from a borrow the op carries.
+/// argument lands in the field the kernel reads for that opcode, that every
+/// field the kernel dereferences is fed from a borrow the op carries, and,
+/// unless it says `#[retains_memory]`, that the kernel is done with that
+/// memory once the op's last completion is posted.
 ///
 /// Inside the braces, separated by commas, with SQE fields named as in
 /// `linux/io_uring.h` (`off`, `addr`, `len`, `rw_flags`, `buf_group`, ...):

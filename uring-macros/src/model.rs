@@ -24,6 +24,9 @@ pub(crate) struct Entry {
     pub(crate) since: Option<LitStr>,
     /// `#[after_link]`: the op only exists after a linked op (LINK_TIMEOUT).
     pub(crate) after_link: Option<Span>,
+    /// `#[retains_memory]`: the kernel keeps using the op's memory after the
+    /// op completes (PROVIDE_BUFFERS), so no scope may lend it.
+    pub(crate) retains_memory: Option<Span>,
     pub(crate) vis: Visibility,
     pub(crate) unsafety: Option<syn::Token![unsafe]>,
     pub(crate) name: Ident,

@@ -43,6 +43,7 @@ impl Parse for Entry {
         let mut passthrough = Vec::new();
         let mut since = None;
         let mut after_link = None;
+        let mut retains_memory = None;
         for attr in input.call(Attribute::parse_outer)? {
             let path = attr.path();
             if path.is_ident("doc") {
@@ -64,13 +65,16 @@ impl Parse for Entry {
             } else if path.is_ident("after_link") {
                 attr.meta.require_path_only()?;
                 after_link = Some(syn::spanned::Spanned::span(&attr));
+            } else if path.is_ident("retains_memory") {
+                attr.meta.require_path_only()?;
+                retains_memory = Some(syn::spanned::Spanned::span(&attr));
             } else if path.is_ident("cfg") || path.is_ident("deprecated") || path.is_ident("allow")
             {
                 passthrough.push(attr);
             } else {
                 return Err(syn::Error::new_spanned(
                     attr,
-                    "unknown op attribute; expected `since`, `after_link`, `doc`, `cfg`, `deprecated` or `allow`",
+                    "unknown op attribute; expected `since`, `after_link`, `retains_memory`, `doc`, `cfg`, `deprecated` or `allow`",
                 ));
             }
         }
@@ -128,6 +132,7 @@ impl Parse for Entry {
             passthrough,
             since,
             after_link,
+            retains_memory,
             vis,
             unsafety,
             name,

@@ -1,6 +1,6 @@
 //! Linked chains of ops, typed by what they end with.
 
-use crate::op::{AcceptsLinkTimeout, AfterLink, ChainNext, Prepare, SqWriter, Submission};
+use crate::op::{AcceptsLinkTimeout, AfterLink, ChainNext, Prepare, Scoped, SqWriter, Submission};
 use crate::ops::LinkTimeout;
 use crate::sys;
 use crate::types::Timespec;
@@ -79,6 +79,11 @@ unsafe impl<H: Prepare, T: Prepare> Prepare for Link<H, T> {
 /// chain may be pushed.
 #[diagnostic::do_not_recommend]
 impl<H: Prepare, T: Prepare> Submission for Link<H, T> {}
+
+// SAFETY: a chain borrows what its elements borrow; each releases its memory
+// at its own last completion.
+#[diagnostic::do_not_recommend]
+unsafe impl<H: Scoped, T: Scoped> Scoped for Link<H, T> {}
 
 /// A chain may be linked after an op or another chain; its first element is
 /// always an op.

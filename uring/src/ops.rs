@@ -229,6 +229,7 @@ crate::ops! {
     /// from `start_id` on, for ops that select a provided buffer. Completes
     /// with 0 (with the number of buffers added before 5.15).
     #[since = "5.7"]
+    #[retains_memory]
     pub unsafe struct ProvideBuffers<'a> = PROVIDE_BUFFERS {
         /// The region and how it is cut into buffers.
         pool: BufferPool<'a> => addr + len + fd,

@@ -22,7 +22,8 @@ use std::marker::PhantomData;
 /// fields refer only to memory borrowed for the lifetime of `Self` (or owned
 /// by the ring through [`SqeSlot::ring_owned`]). Implementations come from
 /// [`ops!`](crate::ops!), whose `unsafe struct` declaration carries that
-/// promise.
+/// promise (and, through [`Scoped`], the promise of when the kernel is done
+/// with that memory).
 pub unsafe trait Entry: Sized {
     /// The kernel opcode, `IORING_OP_*`.
     const CODE: u8;
@@ -82,6 +83,27 @@ pub trait ChainStart<N> {}
     note = "each link timeout bounds the one op before it: link another op first, or keep one timeout"
 )]
 pub trait AcceptsLinkTimeout<D> {}
+
+/// An op or chain whose memory the kernel is done with once the op's last
+/// completion is posted (for a chain, each op's), so that a
+/// [`Scope`](crate::Scope) may lend it for the length of the scope.
+///
+/// Every op of an [`ops!`](crate::ops!) table is, unless its entry says
+/// `#[retains_memory]`: [`ProvideBuffers`](crate::ops::ProvideBuffers) hands
+/// its buffers to the kernel, which fills them for later ops, long after
+/// its own completion.
+///
+/// # Safety
+///
+/// The kernel must not read or write any memory the submission borrows after
+/// the last completion of each of its SQEs (the one without
+/// `IORING_CQE_F_MORE`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` leaves its memory in the kernel's hands after it completes, so a scope cannot lend it",
+    label = "the kernel keeps using this op's buffers after its completion",
+    note = "push it with `Ring::push`, outside the scope, over buffers that live as long as the kernel may use them (`'static`)"
+)]
+pub unsafe trait Scoped {}
 
 /// An entry that exists only after a linked op (`LINK_TIMEOUT`): it cannot be
 /// pushed alone, start a chain, or follow another one of its kind.
