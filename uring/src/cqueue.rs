@@ -86,6 +86,11 @@ impl Cqe {
     pub fn as_raw(&self) -> &io_uring_cqe {
         &self.0
     }
+
+    #[inline(always)]
+    pub(crate) fn set_user_data(&mut self, user_data: u64) {
+        self.0.user_data = user_data;
+    }
 }
 
 impl From<io_uring_cqe> for Cqe {
@@ -104,12 +109,13 @@ impl fmt::Debug for Cqe {
     }
 }
 
-/// The user-space side of the CQ ring.
+/// The user-space side of the CQ ring: the kernel's, or a [`VirtualCq`]
+/// read in its place.
 pub(crate) struct Cq {
     khead: *const AtomicU32,
     ktail: *const AtomicU32,
     koverflow: *const AtomicU32,
-    cqes: *const io_uring_cqe,
+    cqes: *mut io_uring_cqe,
     pub(crate) mask: u32,
     pub(crate) entries: u32,
     /// Our copy of the head: only user space writes it.
@@ -130,7 +136,7 @@ impl Cq {
                 khead,
                 ktail: at(off.tail) as *const AtomicU32,
                 koverflow: at(off.overflow) as *const AtomicU32,
-                cqes: at(off.cqes) as *const io_uring_cqe,
+                cqes: at(off.cqes) as *mut io_uring_cqe,
                 mask: *(at(off.ring_mask) as *const u32),
                 entries: *(at(off.ring_entries) as *const u32),
                 head: (*khead).load(Ordering::Relaxed),
@@ -168,6 +174,19 @@ impl Cq {
         unsafe { Cqe(self.cqes.add((pos & self.mask) as usize).read()) }
     }
 
+    /// Overwrites the CQE at ring position `pos`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`read`](Self::read): between the head and a tail read with
+    /// [`tail`](Self::tail), where the slot belongs to user space.
+    #[inline(always)]
+    pub(crate) unsafe fn write(&mut self, pos: u32, cqe: Cqe) {
+        // SAFETY: the caller keeps `pos` in the published range, which the
+        // kernel neither reads nor writes until the head moves past it.
+        unsafe { self.cqes.add((pos & self.mask) as usize).write(cqe.0) }
+    }
+
     /// Hands the CQEs before `head` back to the kernel.
     #[inline(always)]
     pub(crate) fn set_head(&mut self, head: u32) {
@@ -183,6 +202,103 @@ impl Cq {
     pub(crate) fn overflow(&self) -> u32 {
         // SAFETY: points into the CQ ring mapping.
         unsafe { (*self.koverflow).load(Ordering::Relaxed) }
+    }
+}
+
+/// A CQ in user memory, which the ring reads in place of the kernel's while
+/// it holds completions.
+///
+/// A scope that must make room in a CQ full of completions that are not its
+/// own moves them here: they stay first in line, and the readers of the CQ
+/// (iterators, `peek`, `advance`, `ready`) read them through the very same
+/// pointers, so that they cost nothing when there is no copy. Waits move
+/// what the kernel has posted meanwhile behind them; once the copy is read
+/// to its end, the ring reads the kernel's CQ again.
+pub(crate) struct VirtualCq {
+    /// The kernel's CQ, set aside.
+    real: Cq,
+    /// The copies, at positions masked by the length (a power of two).
+    buf: Vec<io_uring_cqe>,
+    head: AtomicU32,
+    tail: AtomicU32,
+}
+
+impl VirtualCq {
+    /// Sets the kernel's CQ `cq` aside and points `cq` at an empty copy.
+    pub(crate) fn enter(cq: &mut Cq) -> Box<VirtualCq> {
+        let len = (cq.entries as usize).next_power_of_two();
+        let mut v = Box::new(VirtualCq {
+            real: Cq { ..*cq },
+            buf: vec![io_uring_cqe::default(); len],
+            head: AtomicU32::new(0),
+            tail: AtomicU32::new(0),
+        });
+        *cq = v.view(0);
+        v
+    }
+
+    /// A `Cq` reading this copy from `head` on.
+    fn view(&mut self, head: u32) -> Cq {
+        Cq {
+            khead: &self.head as *const AtomicU32,
+            ktail: &self.tail as *const AtomicU32,
+            koverflow: self.real.koverflow,
+            cqes: self.buf.as_mut_ptr(),
+            mask: self.buf.len() as u32 - 1,
+            entries: self.real.entries,
+            head,
+        }
+    }
+
+    /// Moves the completions of the kernel's CQ to the end of the copy that
+    /// `cq` reads, growing it as needed.
+    pub(crate) fn absorb(&mut self, cq: &mut Cq) {
+        let real_head = self.real.head;
+        let real_tail = self.real.tail();
+        let n = real_tail.wrapping_sub(real_head);
+        if n == 0 {
+            return;
+        }
+        let head = cq.head;
+        let tail = self.tail.load(Ordering::Relaxed);
+        let used = tail.wrapping_sub(head);
+        let mut at = tail;
+        if (used + n) as usize > self.buf.len() {
+            // Re-lay the copies from position 0 in a larger buffer.
+            let len = ((used + n) as usize).next_power_of_two();
+            let mut buf = Vec::with_capacity(len);
+            let mask = self.buf.len() as u32 - 1;
+            buf.extend((0..used).map(|i| self.buf[(head.wrapping_add(i) & mask) as usize]));
+            buf.resize(len, io_uring_cqe::default());
+            self.buf = buf;
+            *cq = self.view(0);
+            at = used;
+        }
+        let mask = self.buf.len() as u32 - 1;
+        for i in 0..n {
+            // SAFETY: `real_head + i` is between the kernel CQ's head and a
+            // tail just read.
+            let cqe = unsafe { self.real.read(real_head.wrapping_add(i)) };
+            self.buf[(at.wrapping_add(i) & mask) as usize] = cqe.0;
+        }
+        self.tail.store(at.wrapping_add(n), Ordering::Release);
+        self.real.set_head(real_tail);
+    }
+
+    /// Whether every copy has been read.
+    pub(crate) fn drained(&self, cq: &Cq) -> bool {
+        self.tail.load(Ordering::Relaxed) == cq.head
+    }
+
+    /// Points `cq` back at the kernel's CQ; the copy must be drained.
+    pub(crate) fn leave(&self, cq: &mut Cq) {
+        *cq = Cq { ..self.real };
+    }
+
+    /// Swaps the view `cq` with the kernel's CQ set aside, so that a wait
+    /// can run on the kernel's; swapping again restores both.
+    pub(crate) fn swap(&mut self, cq: &mut Cq) {
+        std::mem::swap(&mut self.real, cq);
     }
 }
 
@@ -209,6 +325,15 @@ impl<'a> Completions<'a> {
             tail,
             cq,
         }
+    }
+}
+
+impl Completions<'_> {
+    /// Hands the completions iterated so far back to the kernel, as
+    /// dropping the iterator would.
+    #[inline(always)]
+    pub(crate) fn sync(&mut self) {
+        self.cq.set_head(self.head);
     }
 }
 

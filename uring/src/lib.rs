@@ -54,6 +54,7 @@ mod params;
 mod probe;
 mod register;
 mod ring;
+mod scope;
 mod squeue;
 mod submit;
 pub mod sys;
@@ -72,6 +73,7 @@ pub use params::{Features, Params, SetupFlags};
 pub use probe::Probe;
 pub use register::{FixedBuffers, FixedFiles, IoWqWorkers, Personality, Restriction, SyncCancel};
 pub use ring::Ring;
+pub use scope::{Scope, ScopeCompletions, ScopeSubmissionQueue};
 pub use squeue::SubmissionQueue;
 pub use types::{
     BufferGroup, BufferPool, BufferSelect, BufferSelectBit, CancelFlags, Fd, Fixed, FixedFileBit,

@@ -1,10 +1,11 @@
 //! The ring: its file descriptor, its three mappings, and its two queues.
 
 use crate::builder::Builder;
-use crate::cqueue::{Completions, Cq, Cqe};
+use crate::cqueue::{Completions, Cq, Cqe, VirtualCq};
 use crate::error::{Error, Full, Result};
 use crate::op::Submission;
 use crate::params::Params;
+use crate::scope::ScopeTable;
 use crate::squeue::{Sq, SubmissionQueue};
 use crate::sys;
 use crate::types::Timespec;
@@ -56,6 +57,14 @@ pub struct Ring {
     /// The SQ ring, CQ ring (unless shared) and SQE mappings, unmapped on drop.
     _maps: Vec<Mapping>,
     stable: NonNull<[Timespec]>,
+    /// Created with `IORING_SETUP_R_DISABLED` and not enabled yet.
+    pub(crate) disabled: bool,
+    /// While completions are read from a copy in user memory rather than
+    /// from the kernel's CQ: the kernel's CQ, and the copy (see
+    /// [`VirtualCq`]).
+    pub(crate) virtual_cq: Option<Box<VirtualCq>>,
+    /// The bookkeeping of [`Ring::scope`], kept between scopes.
+    pub(crate) scope_table: ScopeTable,
 }
 
 // SAFETY: the ring owns its mappings and descriptor; nothing in it is tied to
@@ -90,6 +99,11 @@ impl Drop for Mapping {
 }
 
 static NEXT_RING_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A bit of `Ring::setup_flags` that no kernel flag uses: set while the ring
+/// reads a [`VirtualCq`], so that the checks of setup flags that the hot
+/// paths make anyway send waits to the slow path, which knows about it.
+pub(crate) const VIRTUAL_CQ: u32 = 1 << 31;
 
 impl Ring {
     /// A ring of `entries` SQ entries (rounded up to a power of two) and
@@ -171,6 +185,9 @@ impl Ring {
                 .flatten()
                 .collect(),
             stable,
+            disabled: p.flags & sys::IORING_SETUP_R_DISABLED != 0,
+            virtual_cq: None,
+            scope_table: ScopeTable::default(),
         })
     }
 
@@ -371,7 +388,7 @@ impl Ring {
     /// The CQ's tail, after flushing what the kernel holds back when
     /// nothing is ready.
     #[inline(always)]
-    fn ready_tail(&mut self) -> u32 {
+    pub(crate) fn ready_tail(&mut self) -> u32 {
         let tail = self.cq.tail();
         if tail == self.cq.head() {
             self.flush_completions()
@@ -447,12 +464,40 @@ impl Ring {
     #[cold]
     #[inline(never)]
     fn flush_completions(&mut self) -> u32 {
+        if self.virtual_cq.is_some() {
+            self.leave_virtual_cq();
+            if self.virtual_cq.is_some() {
+                return self.cq.tail();
+            }
+        }
         if self.sq.cq_needs_flush() || self.has_setup(sys::IORING_SETUP_IOPOLL) {
             // A failure leaves the completions in the kernel, where the next
             // call finds them.
             let _ = self.enter(0, 0, sys::IORING_ENTER_GETEVENTS, None);
         }
         self.cq.tail()
+    }
+
+    /// Moves the completions of the kernel's CQ to a copy in user memory,
+    /// which the ring reads first (see [`VirtualCq`]).
+    pub(crate) fn enter_virtual_cq(&mut self) {
+        match &mut self.virtual_cq {
+            Some(v) => v.absorb(&mut self.cq),
+            None => {
+                let mut v = VirtualCq::enter(&mut self.cq);
+                v.absorb(&mut self.cq);
+                self.virtual_cq = Some(v);
+                self.setup_flags |= VIRTUAL_CQ;
+            }
+        }
+    }
+
+    /// Reads the kernel's CQ again once the copy has been read to its end.
+    pub(crate) fn leave_virtual_cq(&mut self) {
+        if let Some(v) = self.virtual_cq.take_if(|v| v.drained(&self.cq)) {
+            v.leave(&mut self.cq);
+            self.setup_flags &= !VIRTUAL_CQ;
+        }
     }
 
     /// Enables a ring created with [`Builder::r_disabled`].
@@ -462,8 +507,9 @@ impl Ring {
             std::ptr::null(),
             0,
             "IORING_REGISTER_ENABLE_RINGS",
-        )
-        .map(drop)
+        )?;
+        self.disabled = false;
+        Ok(())
     }
 
     /// Closes the ring, reporting a failure to close its descriptor.

@@ -162,6 +162,19 @@ impl Sq {
         unsafe { (*self.ktail).store(self.tail(), Ordering::Release) }
     }
 
+    /// Takes back the written SQEs from ring position `to` on, so that the
+    /// kernel never sees them, and publishes the shorter queue.
+    ///
+    /// # Safety
+    ///
+    /// `to` must be between the kernel's head (as just read) and the tail,
+    /// and nothing may consume SQEs meanwhile: no SQ thread, and no enter
+    /// on another thread.
+    pub(crate) unsafe fn retract(&mut self, to: u32) {
+        self.set_tail(to);
+        self.publish();
+    }
+
     /// Written SQEs the kernel has not consumed yet.
     #[inline(always)]
     pub(crate) fn unconsumed(&mut self) -> u32 {
@@ -254,6 +267,23 @@ impl<'a> SubmissionQueue<'a> {
     /// As for [`Ring::push_unchecked`](crate::Ring::push_unchecked).
     #[inline(always)]
     pub unsafe fn push_unchecked<S: Submission>(&mut self, submission: S) -> Result<(), Full<S>> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.push_unchecked_then(submission, |_| {}) }
+    }
+
+    /// [`push_unchecked`](Self::push_unchecked), then `each` on every SQE the
+    /// push wrote, in order, before any of them is published.
+    ///
+    /// # Safety
+    ///
+    /// As for [`push_unchecked`](Self::push_unchecked); `each` must leave
+    /// every SQE valid.
+    #[inline(always)]
+    pub(crate) unsafe fn push_unchecked_then<S: Submission>(
+        &mut self,
+        submission: S,
+        mut each: impl FnMut(&mut io_uring_sqe),
+    ) -> Result<(), Full<S>> {
         if self.cursor.run() < S::SQES as usize {
             // Kept out of line, and given the cursor by value, so that the
             // batch stays in registers across pushes; the submission itself
@@ -264,10 +294,16 @@ impl<'a> SubmissionQueue<'a> {
                     // Written here rather than out of line: handing the
                     // submission to a function would make every push spill
                     // it to the stack first.
+                    let start = self.sq.tail();
                     // SAFETY: `refresh` found SQES slots free from the tail
                     // on, across the end of the array; all are written below.
                     let mut writer = unsafe { self.sq.claim_wrapping(S::SQES) };
                     submission.prepare_all(&mut writer, 0);
+                    for i in 0..S::SQES {
+                        let index = start.wrapping_add(i) & self.sq.mask;
+                        // SAFETY: one of the slots just written, unpublished.
+                        each(unsafe { &mut *self.sq.sqes.add(index as usize) });
+                    }
                     self.cursor = self.sq.cursor;
                     return Ok(());
                 }
@@ -275,14 +311,27 @@ impl<'a> SubmissionQueue<'a> {
             }
         }
         let sq = &*self.sq;
+        let first = self.cursor.next;
         // SAFETY: the run holds at least SQES free slots from `next`, none
         // past the end of the array; they are unpublished until the tail is
         // stored at the next submit.
-        let mut writer =
-            unsafe { SqWriter::<false>::new(self.cursor.next, sq.sqes, sq.entries, sq.stable) };
+        let mut writer = unsafe { SqWriter::<false>::new(first, sq.sqes, sq.entries, sq.stable) };
         submission.prepare_all(&mut writer, 0);
         self.cursor.next = writer.position();
+        for i in 0..S::SQES as usize {
+            // SAFETY: the SQES slots from `first` were just written, in the
+            // array, unpublished.
+            each(unsafe { &mut *first.add(i) });
+        }
         Ok(())
+    }
+
+    /// Stores the batch's cursor in the queue, as dropping the batch would.
+    /// (Only its `next` can differ: a push that re-reads the head stores the
+    /// new run in the queue too.)
+    #[inline(always)]
+    pub(crate) fn sync(&mut self) {
+        self.sq.cursor.next = self.cursor.next;
     }
 
     /// Free slots.

@@ -91,7 +91,9 @@ impl Ring {
     /// Interrupted waits are resumed. `want` may not exceed the CQ size.
     #[inline]
     pub fn submit_and_wait(&mut self, want: u32) -> Result<u32> {
-        if self.setup_flags & sys::IORING_SETUP_SQPOLL == 0 && want <= self.cq.entries {
+        if self.setup_flags & (sys::IORING_SETUP_SQPOLL | crate::ring::VIRTUAL_CQ) == 0
+            && want <= self.cq.entries
+        {
             // One enter submits everything and returns once `want`
             // completions are ready, unless it was interrupted or stopped
             // early; the loop below handles those.
@@ -133,12 +135,15 @@ impl Ring {
 
     #[cold]
     #[inline(never)]
-    fn enter_and_wait(
+    pub(crate) fn enter_and_wait(
         &mut self,
         submit: bool,
         want: u32,
         timeout: Option<Duration>,
     ) -> Result<u32> {
+        if self.virtual_cq.is_some() {
+            return self.wait_virtual_cq(submit, want, timeout);
+        }
         if want > self.cq.entries {
             return Err(Error::InvalidArgument(format!(
                 "cannot wait for {want} completions on a CQ of {} entries",
@@ -214,5 +219,38 @@ impl Ring {
                 return Err(Error::TimedOut);
             }
         }
+    }
+
+    /// [`enter_and_wait`](Ring::enter_and_wait) while the ring reads a copy
+    /// of its completions: what the kernel posted joins the copy, and the
+    /// wait for the rest runs on the kernel's CQ.
+    fn wait_virtual_cq(
+        &mut self,
+        submit: bool,
+        want: u32,
+        timeout: Option<Duration>,
+    ) -> Result<u32> {
+        self.enter_virtual_cq();
+        self.leave_virtual_cq();
+        let Some(mut v) = self.virtual_cq.take() else {
+            // Everything copied had been read: wait as usual.
+            return self.enter_and_wait(submit, want, timeout);
+        };
+        let ready = self.cq.ready();
+        let result = if ready >= want {
+            if submit { self.submit() } else { Ok(0) }
+        } else {
+            // The kernel's CQ is empty now: wait there for the rest.
+            v.swap(&mut self.cq);
+            let result = self.enter_and_wait(submit, want - ready, timeout);
+            v.swap(&mut self.cq);
+            v.absorb(&mut self.cq);
+            match result {
+                Err(Error::TimedOut) if self.cq.ready() >= want => Ok(0),
+                other => other,
+            }
+        };
+        self.virtual_cq = Some(v);
+        result
     }
 }

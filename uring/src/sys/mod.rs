@@ -143,6 +143,22 @@ pub unsafe fn munmap(ptr: *mut libc::c_void, len: usize) -> io::Result<()> {
     }
 }
 
+/// Eight random bytes from `getrandom(2)`, without blocking; `None` when the
+/// kernel cannot give them yet (or lacks the call).
+pub fn getrandom_u64() -> Option<u64> {
+    let mut value = 0u64;
+    // SAFETY: the kernel writes at most 8 bytes into `value`, which lives on
+    // this stack frame for the whole call.
+    let n = unsafe {
+        libc::getrandom(
+            (&mut value as *mut u64).cast(),
+            std::mem::size_of::<u64>(),
+            libc::GRND_NONBLOCK,
+        )
+    };
+    (n == std::mem::size_of::<u64>() as isize).then_some(value)
+}
+
 /// `close(2)`, reporting its error instead of ignoring it.
 ///
 /// # Safety

@@ -1,0 +1,670 @@
+//! Scopes: ops that borrow buffers for the length of a closure, safely.
+//!
+//! A scope tags every SQE it pushes: the SQE's `user_data` becomes
+//! `key ^ (generation << 32 | slot)`, where `key` is drawn at random for
+//! each scope and the slot keeps the caller's `user_data`. A completion that
+//! carries a live tag settles its slot (when it is the op's last) and is
+//! handed out with the caller's `user_data` restored; any other completion
+//! belongs to someone else (an op pushed before the scope, a `MSG_RING`
+//! from another ring) and passes through untouched. The scope does not
+//! return, nor unwind, before every slot has settled: that is what lets its
+//! ops borrow.
+
+use crate::cqueue::{Completions, Cqe};
+use crate::error::{Error, Full, Result};
+use crate::op::{Scoped, Submission};
+use crate::ops::Cancel;
+use crate::ring::Ring;
+use crate::squeue::SubmissionQueue;
+use crate::sys;
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+/// `user_data ^ key` of the scope's own cancel requests. Its low half is
+/// no slot index: a CQ never has 2^32 - 1 entries.
+const INTERNAL: u64 = u64::MAX;
+
+/// The longest wait between two rounds of cancelling what is left when a
+/// scope ends.
+const MAX_BACKOFF: Duration = Duration::from_millis(100);
+
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    /// The caller's `user_data`.
+    user_data: u64,
+    /// Odd while an op holds the slot, even while it is free; bumped at
+    /// each change, so that a stale tag (a cancel aimed at an op that has
+    /// completed meanwhile) never matches the slot's next op.
+    generation: u32,
+    /// The next free slot, while this one is free.
+    next_free: u32,
+}
+
+impl Slot {
+    fn live(&self) -> bool {
+        self.generation & 1 == 1
+    }
+}
+
+/// The end of the free list.
+const NO_SLOT: u32 = u32::MAX;
+
+/// Whose a completion is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Owner {
+    /// An op pushed in the scope.
+    Op,
+    /// One of the scope's own cancel requests.
+    Internal,
+    /// Not the scope's.
+    Foreign,
+}
+
+/// The bookkeeping of scopes, kept in the ring between them so that a scope
+/// allocates nothing once the ring has had one of the same size.
+pub(crate) struct ScopeTable {
+    key: u64,
+    seed: u64,
+    slots: Vec<Slot>,
+    /// The first free slot; each free slot names the next.
+    free_head: u32,
+    free_count: u32,
+    /// The scope's cancel requests whose completion has not been read.
+    internal: u32,
+    /// The SQ tail when the scope began: the SQEs from it on are the scope's.
+    start_tail: u32,
+    /// Room for the foreign completions of a full CQ.
+    scratch: Vec<Cqe>,
+}
+
+impl Default for ScopeTable {
+    fn default() -> Self {
+        ScopeTable {
+            key: 0,
+            seed: 0,
+            slots: Vec::new(),
+            free_head: NO_SLOT,
+            free_count: 0,
+            internal: 0,
+            start_tail: 0,
+            scratch: Vec::new(),
+        }
+    }
+}
+
+impl ScopeTable {
+    /// Readies the table for a scope over a CQ of `capacity` entries.
+    fn begin(&mut self, capacity: u32, start_tail: u32) {
+        if self.seed == 0 {
+            self.seed = sys::getrandom_u64().unwrap_or_else(fallback_seed) | 1;
+        }
+        self.key = splitmix64(&mut self.seed);
+        if self.slots.len() != capacity as usize {
+            self.slots = (0..capacity)
+                .map(|i| Slot {
+                    user_data: 0,
+                    generation: 0,
+                    next_free: if i + 1 < capacity { i + 1 } else { NO_SLOT },
+                })
+                .collect();
+            self.free_head = if capacity > 0 { 0 } else { NO_SLOT };
+            self.free_count = capacity;
+            self.scratch = Vec::with_capacity(capacity as usize);
+        }
+        self.start_tail = start_tail;
+    }
+
+    /// Slots held by ops that have not posted their last completion.
+    fn live(&self) -> u32 {
+        self.slots.len() as u32 - self.free_count
+    }
+
+    fn settled(&self) -> bool {
+        self.free_count as usize == self.slots.len() && self.internal == 0
+    }
+
+    /// Takes a free slot for an op whose `user_data` is `user_data`; returns
+    /// the tag its SQE carries instead. The caller has checked that a slot
+    /// is free.
+    #[inline(always)]
+    fn take(&mut self, user_data: u64) -> u64 {
+        let index = self.free_head;
+        debug_assert!((index as usize) < self.slots.len());
+        // SAFETY: with a free slot (checked by the caller), the head of the
+        // free list is the index of one, below `slots.len()`.
+        let slot = unsafe { self.slots.get_unchecked_mut(index as usize) };
+        self.free_head = slot.next_free;
+        self.free_count -= 1;
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.user_data = user_data;
+        self.key ^ (u64::from(slot.generation) << 32 | u64::from(index))
+    }
+
+    /// Puts a slot back on the free list.
+    #[inline(always)]
+    fn release(&mut self, index: u32) {
+        let slot = &mut self.slots[index as usize];
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.next_free = self.free_head;
+        self.free_head = index;
+        self.free_count += 1;
+    }
+
+    /// The tag of the live slot `index`.
+    fn tag(&self, index: u32) -> u64 {
+        let generation = u64::from(self.slots[index as usize].generation);
+        self.key ^ (generation << 32 | u64::from(index))
+    }
+
+    /// The live slot a tag names, if any.
+    #[inline(always)]
+    fn lookup(&self, user_data: u64) -> Option<u32> {
+        let x = user_data ^ self.key;
+        let index = x as u32;
+        match self.slots.get(index as usize) {
+            // Live slots have odd generations, and only those are in tags.
+            Some(slot) if u64::from(slot.generation) == x >> 32 && slot.live() => Some(index),
+            _ => None,
+        }
+    }
+
+    /// Whether `user_data` is the tag of the scope's cancel requests, with
+    /// one outstanding.
+    fn is_internal(&self, user_data: u64) -> bool {
+        user_data ^ self.key == INTERNAL && self.internal > 0
+    }
+
+    /// Says whose `cqe` is; for the scope's ops, restores the caller's
+    /// `user_data` and frees the slot at the op's last completion.
+    #[inline(always)]
+    fn settle(&mut self, cqe: &mut Cqe) -> Owner {
+        let x = cqe.user_data() ^ self.key;
+        let index = x as u32;
+        if let Some(slot) = self.slots.get_mut(index as usize) {
+            // Live slots have odd generations, and only those are in tags.
+            if u64::from(slot.generation) != x >> 32 || !slot.live() {
+                return Owner::Foreign;
+            }
+            cqe.set_user_data(slot.user_data);
+            if !cqe.has_more() {
+                slot.generation = slot.generation.wrapping_add(1);
+                slot.next_free = self.free_head;
+                self.free_head = index;
+                self.free_count += 1;
+            }
+            Owner::Op
+        } else if self.is_internal(cqe.user_data()) {
+            self.internal -= 1;
+            Owner::Internal
+        } else {
+            Owner::Foreign
+        }
+    }
+
+    /// Forgets an SQE the kernel never saw (see `Ring::retract_scope`).
+    fn unpush(&mut self, user_data: u64) {
+        if let Some(index) = self.lookup(user_data) {
+            self.release(index);
+        } else if self.is_internal(user_data) {
+            self.internal -= 1;
+        }
+    }
+}
+
+/// A seed when `getrandom(2)` has none to give: the table's address, the
+/// time and the process id, mixed.
+fn fallback_seed() -> u64 {
+    let time = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut seed = time ^ (u64::from(std::process::id()) << 32) ^ (&time as *const u64 as u64);
+    splitmix64(&mut seed)
+}
+
+/// The splitmix64 generator: each call advances `state` and returns the next
+/// well-mixed value.
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl Ring {
+    /// Runs `f` with a [`Scope`] whose ops may borrow buffers, iovecs,
+    /// addresses and paths from outside the scope: safe, zero-copy, and
+    /// without an allocation per op.
+    ///
+    /// The borrow checker keeps everything an op borrows alive and
+    /// untouched until the scope returns, and the scope does not return
+    /// (nor unwind, if `f` panics) before every op it pushed has posted its
+    /// last completion. Ops still in flight when `f` returns are cancelled
+    /// and waited for; their completions are discarded, so read what you
+    /// need inside `f` (see [`Scope::in_flight`]).
+    ///
+    /// Completions of ops pushed before the scope pass through the scope's
+    /// [`completions`](Scope::completions) untouched, and those not read
+    /// there stay in the ring, in order.
+    ///
+    /// ```
+    /// use std::io::Write as _;
+    /// use std::os::unix::net::UnixStream;
+    /// use uring::{Ring, ops::Read};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut tx, rx) = UnixStream::pair()?;
+    /// tx.write_all(b"hello, scope")?;
+    /// let mut ring = Ring::new(8)?;
+    /// let mut buf = [0u8; 32];
+    /// let cqe = ring.scope(|s| -> uring::Result<_> {
+    ///     s.push(Read::new(&rx, &mut buf[..]).user_data(1))?;
+    ///     s.submit_and_wait(1)?;
+    ///     Ok(s.completions().next())
+    /// })?;
+    /// let cqe = cqe.expect("the read completed");
+    /// assert_eq!(cqe.user_data(), 1);
+    /// // The scope has returned: `buf` is ours again.
+    /// let n = cqe.result()? as usize;
+    /// assert_eq!(&buf[..n], b"hello, scope");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn scope<'env, F, T>(&'env mut self, f: F) -> T
+    where
+        F: for<'scope> FnOnce(&mut Scope<'scope, 'env>) -> T,
+    {
+        let capacity = self.cq.entries;
+        let tail = self.sq.tail();
+        self.scope_table.begin(capacity, tail);
+        let mut scope = Scope {
+            ring: self,
+            _scope: PhantomData,
+            _env: PhantomData,
+        };
+        f(&mut scope)
+        // `scope` drops here, or while unwinding: `Scope::drop` waits.
+    }
+
+    /// Settles everything the scope left: what completed is reaped, what is
+    /// still in flight is cancelled and waited for.
+    #[cold]
+    #[inline(never)]
+    fn end_scope(&mut self) {
+        self.settle_cq();
+        if self.scope_table.settled() {
+            return;
+        }
+        self.cancel_scope();
+        let mut backoff = Duration::from_millis(1);
+        // Whether the kernel refused SQEs and the scope took its own back:
+        // from then on it only waits.
+        let mut retracted = false;
+        loop {
+            let mut foreign = self.settle_cq();
+            if self.scope_table.settled() {
+                return;
+            }
+            if foreign >= self.cq.entries && self.virtual_cq.is_none() {
+                // The CQ is full of completions that are not the scope's,
+                // and the scope's wait in the kernel's overflow list behind
+                // them: move them to a copy the ring reads first, still
+                // first in line, so that the kernel can post the rest.
+                self.enter_virtual_cq();
+                foreign = self.settle_cq();
+            }
+            // Wake up now and then to cancel again: an op linked after a
+            // head that could not be cancelled starts only later.
+            let timeout = self.params.has(crate::Features::EXT_ARG).then_some(backoff);
+            match self.enter_and_wait(!retracted, foreign + 1, timeout) {
+                Ok(_) => {}
+                Err(Error::TimedOut) => {
+                    if self.scope_table.internal == 0 && !retracted {
+                        self.cancel_scope();
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                Err(e) if is_transient(&e) => {}
+                Err(e) => {
+                    // The kernel takes no SQEs from this ring (a disabled
+                    // ring, a single issuer on another thread): those it
+                    // never saw can be taken back. What it did take must be
+                    // waited for, with a call that submits nothing.
+                    if retracted || !self.retract_scope() {
+                        fatal(&e);
+                    }
+                    retracted = true;
+                }
+            }
+        }
+    }
+
+    /// Reads every completion in the CQ: the scope's settle and are dropped,
+    /// the others stay, in order, at the end of the queue. Returns how many
+    /// stay.
+    fn settle_cq(&mut self) -> u32 {
+        let head = self.cq.head();
+        let tail = self.cq.tail();
+        let table = &mut self.scope_table;
+        table.scratch.clear();
+        let mut pos = head;
+        while pos != tail {
+            // SAFETY: `pos` is between the head and a tail just read.
+            let mut cqe = unsafe { self.cq.read(pos) };
+            if table.settle(&mut cqe) == Owner::Foreign {
+                table.scratch.push(cqe);
+            }
+            pos = pos.wrapping_add(1);
+        }
+        let kept = table.scratch.len() as u32;
+        let new_head = tail.wrapping_sub(kept);
+        if new_head != head {
+            for (i, &cqe) in table.scratch.iter().enumerate() {
+                // SAFETY: `new_head + i` is before `tail`, in the range user
+                // space owns until the head is stored below.
+                unsafe { self.cq.write(new_head.wrapping_add(i as u32), cqe) };
+            }
+            self.cq.set_head(new_head);
+        }
+        kept
+    }
+
+    /// Asks the kernel to cancel every op of the scope still in flight, with
+    /// as many cancel requests as fit in the SQ (a later round tries again).
+    fn cancel_scope(&mut self) {
+        for index in 0..self.scope_table.slots.len() as u32 {
+            if !self.scope_table.slots[index as usize].live() {
+                continue;
+            }
+            let table = &self.scope_table;
+            let cancel = Cancel::new(table.tag(index)).user_data(table.key ^ INTERNAL);
+            if let Err(Full(cancel)) = self.push(cancel) {
+                // Submit to make room; errors show again in the wait.
+                let _ = self.submit();
+                if self.push(cancel).is_err() {
+                    return;
+                }
+            }
+            self.scope_table.internal += 1;
+        }
+    }
+
+    /// Takes back the scope's SQEs that the kernel has not consumed, when
+    /// no SQ thread can be consuming them. Returns whether any was.
+    fn retract_scope(&mut self) -> bool {
+        if self.has_setup(sys::IORING_SETUP_SQPOLL) {
+            return false;
+        }
+        let tail = self.sq.tail();
+        let unconsumed = self.sq.unconsumed();
+        let head = tail.wrapping_sub(unconsumed);
+        let start = self.scope_table.start_tail;
+        // The scope's SQEs are those from `start` on; any the kernel
+        // consumed are in flight and must be waited for.
+        let from = if head.wrapping_sub(start) as i32 > 0 {
+            head
+        } else {
+            start
+        };
+        if from == tail {
+            return false;
+        }
+        let mut pos = from;
+        while pos != tail {
+            // SAFETY: the slot is between the kernel's head and the tail:
+            // written by a push of the scope, not consumed.
+            let user_data = unsafe { (*self.sq.sqes.add((pos & self.sq.mask) as usize)).user_data };
+            self.scope_table.unpush(user_data);
+            pos = pos.wrapping_add(1);
+        }
+        // SAFETY: `from` is between the kernel's head and the tail; without
+        // an SQ thread, the kernel reads the SQ only in an enter, and none
+        // can run while the scope holds the ring.
+        unsafe { self.sq.retract(from) };
+        true
+    }
+}
+
+/// Whether a failed enter may succeed if tried again.
+fn is_transient(e: &Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINTR | libc::EAGAIN | libc::EBUSY | libc::ENOMEM)
+    )
+}
+
+/// The kernel holds ops that borrow memory the scope is about to release,
+/// and refuses the calls that would wait for them: nothing sound is left to
+/// do.
+#[cold]
+fn fatal(e: &Error) -> ! {
+    eprintln!(
+        "uring: a scope cannot wait for its ops, which still borrow its memory ({e}); aborting"
+    );
+    std::process::abort()
+}
+
+/// A ring lent to [`Ring::scope`]: its pushes may borrow from outside the
+/// scope, for as long as the scope lasts.
+///
+/// The two lifetimes follow [`std::thread::Scope`]: `'scope` is the scope's
+/// own, which everything pushed must outlive; `'env` is the borrow of the
+/// ring (and bounds `'scope`).
+pub struct Scope<'scope, 'env: 'scope> {
+    ring: &'env mut Ring,
+    /// Invariant, so that no scope can pass for another.
+    _scope: PhantomData<&'scope mut &'scope ()>,
+    _env: PhantomData<&'env mut &'env ()>,
+}
+
+impl<'scope> Scope<'scope, '_> {
+    /// Pushes an op or a chain whose borrows outlive the scope: all its SQEs
+    /// or none. Hands it back in [`Full`] when the SQ lacks room, when as
+    /// many ops are in flight in the scope as the CQ has entries, or when
+    /// the ring was created disabled and is not enabled yet.
+    ///
+    /// The scope needs to see every op finish, so an op flagged
+    /// `CQE_SKIP_SUCCESS` posts its completion anyway. Ops that name another
+    /// op by `user_data` (`Cancel`, `PollRemove`, `TimeoutRemove`) do not
+    /// find the scope's ops under the `user_data` they were given: use
+    /// [`cancel`](Scope::cancel).
+    #[inline]
+    pub fn push<S>(&mut self, submission: S) -> Result<(), Full<S>>
+    where
+        S: Submission + Scoped + 'scope,
+    {
+        self.submission().push(submission)
+    }
+
+    /// A batch of pushes, as [`Ring::submission`]: the SQ's cursor stays in
+    /// registers until the batch is dropped.
+    #[inline]
+    pub fn submission(&mut self) -> ScopeSubmissionQueue<'_, 'scope> {
+        let ring = &mut *self.ring;
+        ScopeSubmissionQueue {
+            sq: SubmissionQueue::new(&mut ring.sq),
+            table: &mut ring.scope_table,
+            disabled: ring.disabled,
+            _scope: PhantomData,
+        }
+    }
+
+    /// Cancels the scope's ops in flight whose `user_data` is `user_data`:
+    /// queues one cancel request for each (they go to the kernel at the next
+    /// submit) and returns how many. The cancelled ops complete with
+    /// `-ECANCELED`, or with their own result if they finished first; the
+    /// cancel requests' own completions are not shown.
+    pub fn cancel(&mut self, user_data: u64) -> Result<u32, Full<()>> {
+        let ring = &mut *self.ring;
+        let table = &ring.scope_table;
+        let targets: Vec<u32> = (0..table.slots.len() as u32)
+            .filter(|&i| {
+                let slot = &table.slots[i as usize];
+                slot.live() && slot.user_data == user_data
+            })
+            .collect();
+        if ring.sq.space_left() < targets.len() as u32 {
+            return Err(Full(()));
+        }
+        for &index in &targets {
+            let table = &ring.scope_table;
+            let cancel = Cancel::new(table.tag(index)).user_data(table.key ^ INTERNAL);
+            if ring.push(cancel).is_err() {
+                unreachable!("room was checked above");
+            }
+            ring.scope_table.internal += 1;
+        }
+        Ok(targets.len() as u32)
+    }
+
+    /// Submits what was pushed, as [`Ring::submit`].
+    #[inline]
+    pub fn submit(&mut self) -> Result<u32> {
+        self.ring.submit()
+    }
+
+    /// Submits and waits for `want` completions, as [`Ring::submit_and_wait`].
+    pub fn submit_and_wait(&mut self, want: u32) -> Result<u32> {
+        self.ring.submit_and_wait(want)
+    }
+
+    /// Waits for `want` completions, as [`Ring::wait`].
+    pub fn wait(&mut self, want: u32) -> Result<()> {
+        self.ring.wait(want)
+    }
+
+    /// Waits for `want` completions or `timeout`, as [`Ring::wait_timeout`].
+    pub fn wait_timeout(&mut self, want: u32, timeout: Duration) -> Result<()> {
+        self.ring.wait_timeout(want, timeout)
+    }
+
+    /// The completions that are ready, in order, as [`Ring::completions`]:
+    /// those of the scope's ops carry the `user_data` they were pushed with.
+    #[inline]
+    pub fn completions(&mut self) -> ScopeCompletions<'_> {
+        let ring = &mut *self.ring;
+        let tail = ring.ready_tail();
+        ScopeCompletions {
+            inner: Completions::new(&mut ring.cq, tail),
+            table: &mut ring.scope_table,
+        }
+    }
+
+    /// Completions ready to be read, as [`Ring::ready`].
+    pub fn ready(&self) -> u32 {
+        self.ring.ready()
+    }
+
+    /// Free SQ slots.
+    pub fn space_left(&mut self) -> u32 {
+        self.ring.space_left()
+    }
+
+    /// Ops pushed in this scope that have not posted their last completion.
+    #[inline]
+    pub fn in_flight(&self) -> u32 {
+        self.ring.scope_table.live()
+    }
+}
+
+impl Drop for Scope<'_, '_> {
+    fn drop(&mut self) {
+        if !self.ring.scope_table.settled() {
+            self.ring.end_scope();
+        }
+    }
+}
+
+impl fmt::Debug for Scope<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope")
+            .field("in_flight", &self.ring.scope_table.live())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A batch of pushes into a scope, from [`Scope::submission`].
+pub struct ScopeSubmissionQueue<'a, 'scope> {
+    sq: SubmissionQueue<'a>,
+    table: &'a mut ScopeTable,
+    disabled: bool,
+    /// Invariant, as for [`Scope`].
+    _scope: PhantomData<&'scope mut &'scope ()>,
+}
+
+impl<'scope> ScopeSubmissionQueue<'_, 'scope> {
+    /// Pushes an op or a chain, as [`Scope::push`] does.
+    #[inline]
+    pub fn push<S>(&mut self, submission: S) -> Result<(), Full<S>>
+    where
+        S: Submission + Scoped + 'scope,
+    {
+        if self.disabled || self.table.free_count < S::SQES {
+            return Err(Full(submission));
+        }
+        let table = &mut *self.table;
+        // SAFETY: the submission outlives 'scope, and the scope does not
+        // end before each of its SQEs, tagged here, has posted its last
+        // completion, after which a `Scoped` submission's memory is free.
+        // The tag and the cleared flag leave each SQE valid.
+        let pushed = unsafe {
+            self.sq.push_unchecked_then(submission, |sqe| {
+                sqe.user_data = table.take(sqe.user_data);
+                sqe.flags &= !sys::IOSQE_CQE_SKIP_SUCCESS;
+            })
+        };
+        // The queue learns of every push at once, so that a batch that is
+        // forgotten instead of dropped cannot hide ops the scope waits for.
+        self.sq.sync();
+        pushed
+    }
+
+    /// Free SQ slots.
+    pub fn space_left(&mut self) -> u32 {
+        self.sq.space_left()
+    }
+}
+
+impl fmt::Debug for ScopeSubmissionQueue<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopeSubmissionQueue")
+            .field("sq", &self.sq)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The completions of [`Scope::completions`]: read in order, the head moving
+/// past those iterated when this is dropped.
+pub struct ScopeCompletions<'a> {
+    inner: Completions<'a>,
+    table: &'a mut ScopeTable,
+}
+
+impl Iterator for ScopeCompletions<'_> {
+    type Item = Cqe;
+
+    #[inline]
+    fn next(&mut self) -> Option<Cqe> {
+        loop {
+            let mut cqe = self.inner.next()?;
+            let owner = self.table.settle(&mut cqe);
+            // The CQ learns of every completion read at once, so that an
+            // iterator that is forgotten instead of dropped cannot leave
+            // settled completions behind.
+            self.inner.sync();
+            if owner != Owner::Internal {
+                return Some(cqe);
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, self.inner.size_hint().1)
+    }
+}
+
+impl fmt::Debug for ScopeCompletions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopeCompletions").finish_non_exhaustive()
+    }
+}
