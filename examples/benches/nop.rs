@@ -14,6 +14,11 @@ fn nops(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("uring", batch), &batch, |b, &batch| {
             b.iter(|| nop::run_uring(&mut ours, OPS, batch).expect("run"))
         });
+        group.bench_with_input(
+            BenchmarkId::new("uring-scope", batch),
+            &batch,
+            |b, &batch| b.iter(|| nop::run_uring_scope(&mut ours, OPS, batch).expect("run")),
+        );
         let mut theirs = io_uring::IoUring::new(nop::ENTRIES).expect("ring");
         group.bench_with_input(BenchmarkId::new("io-uring", batch), &batch, |b, &batch| {
             b.iter(|| nop::run_io_uring(&mut theirs, OPS, batch).expect("run"))

@@ -13,7 +13,7 @@ use uring::ops::{
     Timeout, Write, WriteV,
 };
 use uring::{
-    BufferGroup, BufferPool, Cqe, Error, Features, Ring, SockAddr, SockAddrBuf, Submission,
+    BufferGroup, BufferPool, Cqe, Error, Features, Ring, Scoped, SockAddr, SockAddrBuf, Submission,
 };
 
 fn main() -> ExitCode {
@@ -29,22 +29,21 @@ fn main() -> ExitCode {
 /// Pushes `submission`, submits it and waits for all its completions,
 /// returned sorted by `user_data`.
 ///
-/// The submission may borrow buffers of the caller: they outlive this call,
-/// and the call does not return before the kernel is done with them. If the
-/// wait itself fails, the kernel may still be using them, so the process
-/// stops instead of returning (or unwinding) into code that would free them.
-fn complete<S: Submission>(ring: &mut Ring, submission: S) -> uring::Result<Vec<Cqe>> {
+/// The submission may borrow buffers of the caller: a scope lends them to
+/// the kernel and does not return (or unwind) before the kernel is done
+/// with them.
+fn complete<'r, S>(ring: &'r mut Ring, submission: S) -> uring::Result<Vec<Cqe>>
+where
+    S: Submission + Scoped + 'r,
+{
     let n = S::SQES;
-    // SAFETY: see above: every borrow of `submission` outlives the wait below
-    // for all of its `n` completions, and a failed wait aborts.
-    unsafe { ring.push_unchecked(submission) }.map_err(Error::from)?;
-    if let Err(e) = ring.submit_and_wait(n) {
-        eprintln!("tour: waiting for completions failed with ops in flight: {e}");
-        std::process::abort();
-    }
-    let mut done: Vec<Cqe> = ring.completions().take(n as usize).collect();
-    done.sort_by_key(|c| c.user_data());
-    Ok(done)
+    ring.scope(|s| {
+        s.push(submission)?;
+        s.submit_and_wait(n)?;
+        let mut done: Vec<Cqe> = s.completions().take(n as usize).collect();
+        done.sort_by_key(|c| c.user_data());
+        Ok(done)
+    })
 }
 
 fn show(what: &str, cqes: &[Cqe]) {
@@ -171,19 +170,18 @@ fn tour() -> Result<()> {
     let addr = SockAddr::from(listener.local_addr()?);
     let client = socket_for(&addr)?;
     let mut peer = SockAddrBuf::new();
-    // SAFETY: `peer` and `addr` outlive the wait for both completions.
-    unsafe {
-        ring.push_unchecked(Accept::new(&listener).peer(Some(&mut peer)).user_data(11))
-            .map_err(Error::from)?;
-        ring.push_unchecked(Connect::new(client.as_raw_fd(), &addr).user_data(12))
-            .map_err(Error::from)?;
-    }
-    if let Err(e) = ring.submit_and_wait(2) {
-        eprintln!("tour: {e}");
-        std::process::abort();
-    }
-    let mut done: Vec<Cqe> = ring.completions().collect();
-    done.sort_by_key(|c| c.user_data());
+    // Two ops in one scope: `peer` and `addr` are lent until both complete.
+    let done = ring.scope(|s| -> uring::Result<Vec<Cqe>> {
+        s.push(Accept::new(&listener).peer(Some(&mut peer)).user_data(11))?;
+        s.push(Connect::new(client.as_raw_fd(), &addr).user_data(12))?;
+        let mut done = Vec::new();
+        while s.in_flight() > 0 {
+            s.submit_and_wait(1)?;
+            done.extend(s.completions());
+        }
+        done.sort_by_key(|c| c.user_data());
+        Ok(done)
+    })?;
     show("accept, connect", &done);
     // SAFETY: the accept's result is a new descriptor nothing else owns.
     let accepted = unsafe { OwnedFd::from_raw_fd(done[0].result()? as i32) };
@@ -199,12 +197,14 @@ fn tour() -> Result<()> {
     println!("  received {:?}", String::from_utf8_lossy(&got[..4]));
 
     println!("9. Provided buffers: the kernel picks the buffer, the completion names it");
-    let mut pool = vec![0u8; 4 * 32];
+    // The kernel keeps provided buffers after ProvideBuffers completes, until
+    // ops select them: they must live as long as the ring may use them.
+    let pool: &'static mut [u8] = Box::leak(vec![0u8; 4 * 32].into_boxed_slice());
+    let base = pool.as_ptr();
     let group = BufferGroup::new(1);
-    let done = complete(
-        &mut ring,
-        ProvideBuffers::new(BufferPool::new(&mut pool, 32), group).user_data(15),
-    )?;
+    ring.push(ProvideBuffers::new(BufferPool::new(pool, 32), group).user_data(15))?;
+    ring.submit_and_wait(1)?;
+    let done: Vec<Cqe> = ring.completions().collect();
     show("provide 4 buffers of 32 bytes to group 1", &done);
     let done = complete(
         &mut ring,
@@ -216,12 +216,13 @@ fn tour() -> Result<()> {
         Recv::new(&accepted, group.select(32)).user_data(17),
     )?;
     show("recv selecting a buffer", &done);
-    if let Some(id) = done[0].buffer_id() {
-        let at = usize::from(id) * 32;
-        println!(
-            "  buffer {id} holds {:?}",
-            String::from_utf8_lossy(&pool[at..at + 4])
-        );
+    if let (Some(id), Ok(n)) = (done[0].buffer_id(), done[0].result()) {
+        // SAFETY: the recv's completion hands buffer `id` back: the kernel
+        // wrote its first `n` bytes and no op can select it again (it is not
+        // provided again); the pool is leaked, so it stays allocated.
+        let bytes =
+            unsafe { std::slice::from_raw_parts(base.add(usize::from(id) * 32), n as usize) };
+        println!("  buffer {id} holds {:?}", String::from_utf8_lossy(bytes));
     }
     show(
         "close",

@@ -30,6 +30,30 @@ pub fn run_uring(ring: &mut uring::Ring, total: u64, batch: u32) -> uring::Resul
     Ok(sum)
 }
 
+/// The same loop inside one [`Ring::scope`](uring::Ring::scope): what the
+/// safe surface for borrowed buffers costs per op.
+pub fn run_uring_scope(ring: &mut uring::Ring, total: u64, batch: u32) -> uring::Result<u64> {
+    ring.scope(|s| {
+        let mut queued = 0u64;
+        let mut sum = 0u64;
+        while queued < total {
+            let n = batch.min((total - queued) as u32);
+            let mut sq = s.submission();
+            for i in 0..u64::from(n) {
+                sq.push(uring::ops::Nop::new().user_data(queued + i))
+                    .map_err(uring::Error::from)?;
+            }
+            drop(sq);
+            queued += u64::from(n);
+            s.submit_and_wait(n)?;
+            for cqe in s.completions() {
+                sum = sum.wrapping_add(black_box(cqe.user_data()));
+            }
+        }
+        Ok(sum)
+    })
+}
+
 /// The same loop with the `io-uring` crate.
 pub fn run_io_uring(ring: &mut io_uring::IoUring, total: u64, batch: u32) -> io::Result<u64> {
     let mut queued = 0u64;

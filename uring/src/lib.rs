@@ -9,6 +9,10 @@
 //! - Timespecs the kernel reads at submission live in the ring, so
 //!   `op.timeout(Duration::from_millis(5))` is correct with nothing for the
 //!   caller to keep alive.
+//! - Buffers are lent safely in a [`Ring::scope`]: the borrow checker keeps
+//!   them alive and untouched, and the scope does not return before the
+//!   kernel is done with them. [`Ring::push_unchecked`] is the `unsafe`
+//!   zero-cost floor beneath.
 //! - Every kernel opcode is declared once, in [`ops`](mod@ops), by the [`ops!`] macro,
 //!   which a user crate can use to declare ops of its own.
 //!
@@ -33,7 +37,8 @@
 //! calls), [`Ring`] with its [`Builder`] and [`Params`], the submission and
 //! completion queues behind [`Ring::push`] and [`Ring::completions`],
 //! registration ([`Ring::register_files`], [`Ring::probe`], ...), the op
-//! table [`ops`](mod@ops), and the typestate ([`Target`], [`Link`]).
+//! table [`ops`](mod@ops), the typestate ([`Target`], [`Link`]), and the
+//! safe surface for borrowed buffers ([`Scope`]).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -68,7 +73,7 @@ pub use builder::Builder;
 pub use chain::Link;
 pub use cqueue::{Completions, Cqe};
 pub use error::{Error, Full, HandleError, Result};
-pub use op::Submission;
+pub use op::{Scoped, Submission};
 pub use params::{Features, Params, SetupFlags};
 pub use probe::Probe;
 pub use register::{FixedBuffers, FixedFiles, IoWqWorkers, Personality, Restriction, SyncCancel};

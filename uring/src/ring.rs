@@ -19,7 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// kernel object behind them.
 ///
 /// Ops are pushed with [`push`](Ring::push) (safe for ops that borrow nothing
-/// short-lived) or [`push_unchecked`](Ring::push_unchecked); they reach the
+/// short-lived), in a [`scope`](Ring::scope) (safe for ops that borrow), or
+/// with [`push_unchecked`](Ring::push_unchecked); they reach the
 /// kernel with [`submit`](Ring::submit) or one of the waiting calls; their
 /// completions are read with [`completions`](Ring::completions),
 /// [`peek`](Ring::peek) or [`peek_batch`](Ring::peek_batch).
@@ -259,7 +260,8 @@ impl Ring {
     /// Only submissions that borrow nothing short-lived (`'static`) can be
     /// pushed this way, since the kernel uses their memory after the call
     /// returns: ops without buffers, ops over leaked or static buffers.
-    /// Borrowed buffers go through [`push_unchecked`](Ring::push_unchecked).
+    /// Ops that borrow go through a [`scope`](Ring::scope), or
+    /// [`push_unchecked`](Ring::push_unchecked).
     #[inline]
     pub fn push<S: Submission + 'static>(&mut self, submission: S) -> Result<(), Full<S>> {
         // SAFETY: a 'static submission borrows nothing that can be freed or
@@ -274,8 +276,9 @@ impl Ring {
     ///
     /// Every buffer, iovec array, address or other memory the submission
     /// borrows must stay valid, and must not be accessed in a way that
-    /// conflicts with the kernel's use, until the op's completion has been
-    /// read (for multishot ops, the last one) — even if the ring is dropped
+    /// conflicts with the kernel's use, until the op's last completion has
+    /// been read (the one without `IORING_CQE_F_MORE`: multishot ops and
+    /// zero-copy sends post several) — even if the ring is dropped
     /// or the submission never submitted: the ring may submit it later.
     /// Buffers given to the kernel with `ProvideBuffers` stay in its use
     /// beyond that op's completion: until an op has consumed each of them

@@ -10,21 +10,23 @@ fn first() -> Result<(), Box<dyn std::error::Error>> {
     let files = ring.register_files(&[file.as_fd()])?;
     let slot = files.get(0)?; // a Fixed, from the handle
     let mut back = [0u8; 5];
-    let chain = Write::new(slot, b"hello")
-        .user_data(1)
-        .link(Read::new(slot, &mut back[..]).user_data(2)) // runs after the write
-        .timeout(Duration::from_millis(100)); // bounds the read
-    // SAFETY: `back` outlives the wait for the chain's three completions.
-    unsafe { ring.push_unchecked(chain) }.map_err(Error::from)?; // 3 SQEs, or none
-    ring.submit_and_wait(3)?;
     let mut seen = Vec::new();
-    for cqe in ring.completions() {
-        println!("{} -> {:?}", cqe.user_data(), cqe.result());
-        seen.push((cqe.user_data(), cqe.res()));
-    }
+    ring.scope(|s| -> uring::Result<()> {
+        let chain = Write::new(slot, b"hello")
+            .user_data(1)
+            .link(Read::new(slot, &mut back[..]).user_data(2)) // runs after the write
+            .timeout(Duration::from_millis(100)); // bounds the read
+        s.push(chain)?; // 3 SQEs, or none
+        s.submit_and_wait(3)?;
+        for cqe in s.completions() {
+            println!("{} -> {:?}", cqe.user_data(), cqe.result());
+            seen.push((cqe.user_data(), cqe.res()));
+        }
+        Ok(())
+    })?; // the kernel is done with `back`
+    assert_eq!(&back, b"hello");
     seen.sort();
     assert_eq!(seen, [(0, -libc::ECANCELED), (1, 5), (2, 5)]);
-    assert_eq!(&back, b"hello");
     Ok(())
 }
 
