@@ -49,6 +49,7 @@ extern crate self as uring;
 mod macros;
 
 mod args;
+mod buf_ring;
 mod builder;
 mod chain;
 mod cqueue;
@@ -69,6 +70,7 @@ pub use args::{
     DirectSlot, FixedBuf, FsyncFlags, FutexFlags, FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut,
     PollEvents, PollFlags, SpliceFlags, SpliceSource,
 };
+pub use buf_ring::{Buf, BufRing, MAX_BUF_RING_BUFFERS};
 pub use builder::Builder;
 pub use chain::Link;
 pub use cqueue::{Completions, Cqe};

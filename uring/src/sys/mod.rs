@@ -128,6 +128,55 @@ pub fn mmap_ring(fd: RawFd, len: usize, offset: i64) -> io::Result<*mut libc::c_
     }
 }
 
+/// A private anonymous mapping of `len` bytes, readable and writable.
+pub fn mmap_anonymous(len: usize) -> io::Result<*mut libc::c_void> {
+    // SAFETY: a fresh mapping chosen by the kernel cannot overlap memory
+    // Rust knows about; failure is reported as MAP_FAILED.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ptr)
+    }
+}
+
+/// Replaces the pages of `ptr .. ptr + len` with an inaccessible
+/// reservation: the memory is released, and the addresses are never handed
+/// out again, so that a late write to them faults instead of landing in
+/// memory reused since.
+///
+/// # Safety
+///
+/// `ptr`/`len` must be a mapping the caller owns and nothing uses
+/// afterwards.
+pub unsafe fn reserve_address_range(ptr: *mut libc::c_void, len: usize) -> io::Result<()> {
+    // SAFETY: MAP_FIXED over the caller's own mapping replaces exactly it.
+    let got = unsafe {
+        libc::mmap(
+            ptr,
+            len,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if got == libc::MAP_FAILED {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
 /// Unmaps a mapping made by [`mmap_ring`].
 ///
 /// # Safety
