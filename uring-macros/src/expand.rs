@@ -492,6 +492,17 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
         #op_traits
 
         #default_impl
+
+        #(#passthrough)*
+        // The fields an op shares; its arguments may be whole buffers.
+        impl<#bounds> ::core::fmt::Debug for #name<#args> {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(#name_str)
+                    .field("user_data", &self.common.user_data)
+                    .field("flags", &::core::format_args!("{:#x}", self.common.flags))
+                    .finish_non_exhaustive()
+            }
+        }
     }
 }
 

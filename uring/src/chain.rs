@@ -61,6 +61,20 @@ impl<H, T> Link<H, T> {
     }
 }
 
+impl<H: std::fmt::Debug, T: std::fmt::Debug> std::fmt::Debug for Link<H, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = if self.flag == sys::IOSQE_IO_HARDLINK {
+            "HardLink"
+        } else {
+            "Link"
+        };
+        f.debug_tuple(kind)
+            .field(&self.head)
+            .field(&self.tail)
+            .finish()
+    }
+}
+
 // SAFETY: the head takes its `H::SQES` slots and the tail its `T::SQES`,
 // which is `SQES`; the head's last SQE gets the link flag and the tail's last
 // the caller's `link`, so the last SQE of a pushed chain (pushed with 0)
@@ -92,3 +106,23 @@ impl<H, T> ChainNext for Link<H, T> {}
 
 /// A link timeout may follow a chain whose last element accepts one.
 impl<H, T: AcceptsLinkTimeout<D>, D> AcceptsLinkTimeout<D> for Link<H, T> {}
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::{LinkTimeout, Nop};
+    use std::time::Duration;
+
+    #[test]
+    fn chains_and_ops_print_what_they_carry() {
+        let chain = Nop::new()
+            .user_data(1)
+            .hard_link(Nop::new().user_data(2))
+            .link_timeout(LinkTimeout::new(Duration::from_millis(1)).user_data(3));
+        assert_eq!(
+            format!("{chain:?}"),
+            "Link(HardLink(Nop { user_data: 1, flags: 0x0, .. }, \
+             Nop { user_data: 2, flags: 0x0, .. }), \
+             LinkTimeout { user_data: 3, flags: 0x0, .. })"
+        );
+    }
+}
