@@ -174,7 +174,7 @@ fn tour() -> Result<()> {
     let done = ring.scope(|s| -> uring::Result<Vec<Cqe>> {
         s.push(Accept::new(&listener).peer(Some(&mut peer)).user_data(11))?;
         s.push(Connect::new(client.as_raw_fd(), &addr).user_data(12))?;
-        let mut done = Vec::new();
+        let mut done: Vec<Cqe> = Vec::new();
         while s.in_flight() > 0 {
             s.submit_and_wait(1)?;
             done.extend(s.completions());

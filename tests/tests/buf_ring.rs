@@ -48,7 +48,7 @@ fn recvs_pick_buffers_and_claimed_ones_come_back() {
         assert_eq!((cqe.user_data(), cqe.res()), (u64::from(i), 3));
         // SAFETY: the kernel posted `cqe` for this recv, which selected from
         // the pool's group on this ring.
-        let buf = unsafe { pool.claim(&cqe) }.unwrap();
+        let buf = unsafe { pool.claim_unchecked(&cqe) }.unwrap();
         assert_eq!(&buf[..], &msg);
         assert_eq!(buf.capacity(), 64);
         assert_eq!(pool.lent(), 1);
@@ -76,7 +76,7 @@ fn an_empty_ring_fails_ops_with_enobufs_until_a_buffer_comes_back() {
         let cqe = one(&mut ring);
         assert_eq!(cqe.res(), 1);
         // SAFETY: a completion of this recv, selecting from the pool.
-        held.push(unsafe { pool.claim(&cqe) }.unwrap());
+        held.push(unsafe { pool.claim_unchecked(&cqe) }.unwrap());
     }
     tx.write_all(b"y").unwrap();
     ring.push(Recv::new(&rx, pool.select()).user_data(9))
@@ -92,7 +92,7 @@ fn an_empty_ring_fails_ops_with_enobufs_until_a_buffer_comes_back() {
     let cqe = one(&mut ring);
     assert_eq!(cqe.res(), 1);
     // SAFETY: a completion of this recv, selecting from the pool.
-    let buf = unsafe { pool.claim(&cqe) }.unwrap();
+    let buf = unsafe { pool.claim_unchecked(&cqe) }.unwrap();
     assert_eq!(&buf[..], b"y");
     assert_eq!(buf.bid(), back, "the first buffer given back is next");
 }
@@ -109,22 +109,22 @@ fn claims_that_cannot_be_right_are_errors() {
         .unwrap();
     let cqe = one(&mut ring);
     // SAFETY: a completion of this recv, selecting from the pool.
-    let buf = unsafe { pool.claim(&cqe) }.unwrap();
+    let buf = unsafe { pool.claim_unchecked(&cqe) }.unwrap();
     // SAFETY: as above; the second claim of the same completion is refused
     // before anything is lent.
-    let again = unsafe { pool.claim(&cqe) };
+    let again = unsafe { pool.claim_unchecked(&cqe) };
     assert!(matches!(again, Err(Error::InvalidArgument(_))), "{again:?}");
     drop(buf);
     let no_buffer = Cqe::default();
     // SAFETY: the completion names no buffer; nothing is lent.
-    assert!(unsafe { pool.claim(&no_buffer) }.is_err());
+    assert!(unsafe { pool.claim_unchecked(&no_buffer) }.is_err());
     let mut raw = uring::sys::io_uring_cqe {
         flags: uring::sys::IORING_CQE_F_BUFFER | (7 << uring::sys::IORING_CQE_BUFFER_SHIFT),
         ..Default::default()
     };
     raw.res = 1;
     // SAFETY: buffer 7 is not one of the pool's two; nothing is lent.
-    assert!(unsafe { pool.claim(&Cqe::from(raw)) }.is_err());
+    assert!(unsafe { pool.claim_unchecked(&Cqe::from(raw)) }.is_err());
 }
 
 #[test]
@@ -165,7 +165,7 @@ fn a_dropped_ring_leaves_the_group_empty() {
         .unwrap();
     let cqe = one(&mut ring);
     // SAFETY: a completion of this recv, selecting from the pool.
-    assert_eq!(&unsafe { pool.claim(&cqe) }.unwrap()[..], b"z");
+    assert_eq!(&unsafe { pool.claim_unchecked(&cqe) }.unwrap()[..], b"z");
 }
 
 #[test]
@@ -193,7 +193,7 @@ fn a_multishot_recv_fills_one_buffer_per_message() {
             assert!(cqe.has_more(), "{cqe:?}");
             // SAFETY: a completion of the multishot recv, selecting from
             // the pool.
-            let buf = unsafe { pool.claim(&cqe) }.unwrap();
+            let buf = unsafe { pool.claim_unchecked(&cqe) }.unwrap();
             got.extend_from_slice(&buf);
         }
     }
@@ -213,7 +213,7 @@ fn a_file_read_selects_from_the_ring() {
     let cqe = one(&mut ring);
     assert_eq!(cqe.res(), 4, "a buffer of 4 bytes bounds the read");
     // SAFETY: a completion of this read, selecting from the pool.
-    let buf = unsafe { pool.claim(&cqe) }.unwrap();
+    let buf = unsafe { pool.claim_unchecked(&cqe) }.unwrap();
     assert_eq!(&buf[..], b"a fi");
 }
 
@@ -232,4 +232,93 @@ fn a_recv_waiting_when_the_ring_goes_finds_no_buffer() {
     tx.write_all(b"late").unwrap();
     let cqe = one(&mut ring);
     assert_eq!((cqe.user_data(), cqe.res()), (1, -libc::ENOBUFS));
+}
+
+#[test]
+fn scope_completions_claim_their_buffers_safely() {
+    let Some(mut ring) = ring_or_skip() else {
+        return;
+    };
+    let (mut tx, rx) = UnixStream::pair().unwrap();
+    let small = ring.register_buf_ring(BufferGroup::new(20), 2, 8).unwrap();
+    let large = ring.register_buf_ring(BufferGroup::new(21), 2, 64).unwrap();
+    let mut other = Ring::new(4).unwrap();
+    let elsewhere = other.register_buf_ring(BufferGroup::new(20), 2, 8).unwrap();
+    // A foreign op that selects from `small`, completed before the scope.
+    tx.write_all(b"before").unwrap();
+    ring.push(Recv::new(&rx, small.select()).user_data(1))
+        .unwrap();
+    ring.submit_and_wait(1).unwrap();
+
+    let texts = ring.scope(|s| -> uring::Result<Vec<Vec<u8>>> {
+        let mut texts = Vec::new();
+        let mut foreign = s.completions().next().unwrap();
+        assert!(!foreign.is_scope_op());
+        assert!(foreign.buffer_id().is_some());
+        // Not known to be the kernel's: refused, nothing lent.
+        assert!(small.claim(&mut foreign).is_err());
+        assert_eq!(small.lent(), 0);
+        // SAFETY: it is the kernel's completion of the recv above, which
+        // selected from `small` on this ring.
+        drop(unsafe { small.claim_unchecked(&foreign) }.unwrap());
+
+        tx.write_all(b"in scope").unwrap();
+        s.push(Recv::new(&rx, large.select()).user_data(2))?;
+        s.submit_and_wait(1)?;
+        let mut cqe = s.completions().next().unwrap();
+        assert!(cqe.is_scope_op());
+        assert_eq!(cqe.user_data(), 2);
+        // Another group, or the same group of another ring: refused.
+        assert!(small.claim(&mut cqe).is_err());
+        assert!(elsewhere.claim(&mut cqe).is_err());
+        let buf = large.claim(&mut cqe)?;
+        texts.push(buf.to_vec());
+        // Once per completion.
+        assert!(large.claim(&mut cqe).is_err());
+        drop(buf);
+
+        // An op that selects no buffer has none to claim.
+        s.push(uring::ops::Nop::new().user_data(3))?;
+        s.submit_and_wait(1)?;
+        let mut nop = s.completions().next().unwrap();
+        assert!(nop.is_scope_op());
+        assert!(large.claim(&mut nop).is_err());
+        Ok(texts)
+    });
+    assert_eq!(texts.unwrap(), [b"in scope".to_vec()]);
+    assert_eq!((small.lent(), large.lent()), (0, 0));
+}
+
+#[test]
+fn a_multishot_recv_in_a_scope_hands_out_each_buffer() {
+    let Some(mut ring) = ring_or_skip() else {
+        return;
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    let pool = ring.register_buf_ring(BufferGroup::new(22), 4, 16).unwrap();
+    let got = ring.scope(|s| -> uring::Result<Vec<u8>> {
+        s.push(
+            Recv::new(&server, pool.select())
+                .ioprio(uring::sys::IORING_RECV_MULTISHOT)
+                .user_data(5),
+        )?;
+        s.submit()?;
+        let mut got = Vec::new();
+        // More messages than buffers: each is given back before the next.
+        for i in 0..10u8 {
+            client.write_all(&[b'a' + i; 3]).unwrap();
+            s.wait_timeout(1, Duration::from_secs(5))?;
+            for mut cqe in s.completions() {
+                assert_eq!(cqe.user_data(), 5);
+                got.extend_from_slice(&pool.claim(&mut cqe)?);
+            }
+        }
+        assert_eq!(s.in_flight(), 1, "the multishot recv is still armed");
+        Ok(got)
+        // The scope cancels it on the way out.
+    });
+    assert_eq!(got.unwrap(), b"aaabbbcccdddeeefffggghhhiiijjj");
+    assert_eq!(ring.completions().count(), 0);
 }

@@ -5,6 +5,7 @@
 use crate::cqueue::Cqe;
 use crate::error::{Error, Result};
 use crate::ring::Ring;
+use crate::scope::ScopeCqe;
 use crate::sys::{self, io_uring_buf};
 use crate::types::{BufferGroup, BufferSelect};
 use std::cell::Cell;
@@ -44,6 +45,8 @@ enum State {
 /// writing into memory that has been reused.
 pub struct BufRing {
     fd: OwnedFd,
+    /// The id of the ring that registered it.
+    ring: u64,
     group: BufferGroup,
     /// The descriptors, `entries` of them (a power of two), the tail in the
     /// first one's last two bytes.
@@ -109,6 +112,7 @@ impl Ring {
         )?;
         let ring = BufRing {
             fd,
+            ring: self.id,
             group,
             descs: descs.ptr.cast(),
             descs_len: descs.into_len(),
@@ -154,11 +158,63 @@ impl BufRing {
         self.state.iter().filter(|s| s.get() == State::Lent).count() as u16
     }
 
-    /// The buffer that `cqe`'s op filled, with the `cqe.res()` bytes it
-    /// wrote; it goes back to the kernel when the [`Buf`] is dropped.
+    /// The buffer that a scope op's completion names, with the `cqe.res()`
+    /// bytes the op wrote; it goes back to the kernel when the [`Buf`] is
+    /// dropped.
+    ///
+    /// A scope knows that the completions of its ops are the kernel's, and
+    /// which group each op selected from, so this is safe. An error when
+    /// `cqe` is not a scope op's, is of an op that selected from another
+    /// group or ring, names no buffer, or has been claimed already.
+    ///
+    /// ```
+    /// use std::io::Write as _;
+    /// use std::os::unix::net::UnixStream;
+    /// use uring::{BufferGroup, Ring, ops::Recv};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut tx, rx) = UnixStream::pair()?;
+    /// tx.write_all(b"picked by the kernel")?;
+    /// let mut ring = Ring::new(8)?;
+    /// let pool = ring.register_buf_ring(BufferGroup::new(1), 4, 64)?;
+    /// let got = ring.scope(|s| -> uring::Result<Vec<u8>> {
+    ///     s.push(Recv::new(&rx, pool.select()))?;
+    ///     s.submit_and_wait(1)?;
+    ///     let mut cqe = s.completions().next().expect("a completion");
+    ///     let buf = pool.claim(&mut cqe)?;
+    ///     Ok(buf.to_vec())
+    ///     // `buf` goes back to the kernel here.
+    /// })?;
+    /// assert_eq!(got, b"picked by the kernel");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn claim(&self, cqe: &mut ScopeCqe<'_>) -> Result<Buf<'_>> {
+        let Some((ring, group)) = cqe.provenance() else {
+            return Err(Error::InvalidArgument(
+                "the completion is not of a scope op that selected a buffer, \
+                 or its buffer was claimed already"
+                    .into(),
+            ));
+        };
+        if ring != self.ring || group != self.group.id() {
+            return Err(Error::InvalidArgument(format!(
+                "the op selected from group {group} of its ring, not from this one's"
+            )));
+        }
+        // SAFETY: a scope settles only completions the kernel posted for its
+        // ops (their tags carry its random key), this op selected from this
+        // ring's group on the ring that registered it, and a completion's
+        // buffer is claimed once (marked below).
+        let buf = unsafe { self.claim_unchecked(cqe) }?;
+        cqe.set_claimed();
+        Ok(buf)
+    }
+
+    /// The buffer that `cqe`'s op filled, as [`claim`](BufRing::claim), for
+    /// completions read outside a scope.
     ///
     /// An error when the completion names no buffer, a buffer this ring
-    /// does not have, or one already claimed.
+    /// does not have, or one already claimed and not yet given back.
     ///
     /// # Safety
     ///
@@ -167,7 +223,7 @@ impl BufRing {
     /// and not claimed before: once that op has completed, the kernel is done
     /// with the buffer. (A completion made up by `MSG_RING` can name any
     /// buffer, including one an op in flight is filling.)
-    pub unsafe fn claim(&self, cqe: &Cqe) -> Result<Buf<'_>> {
+    pub unsafe fn claim_unchecked(&self, cqe: &Cqe) -> Result<Buf<'_>> {
         let bid = cqe
             .buffer_id()
             .ok_or_else(|| Error::InvalidArgument("the completion names no buffer".into()))?;

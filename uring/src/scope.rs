@@ -39,7 +39,12 @@ struct Slot {
     generation: u32,
     /// The next free slot, while this one is free.
     next_free: u32,
+    /// The provided-buffer group the op selects from, or [`NO_GROUP`].
+    group: u32,
 }
+
+/// A slot's op selects no provided buffer.
+const NO_GROUP: u32 = u32::MAX;
 
 impl Slot {
     fn live(&self) -> bool {
@@ -64,6 +69,8 @@ enum Owner {
 /// The bookkeeping of scopes, kept in the ring between them so that a scope
 /// allocates nothing once the ring has had one of the same size.
 pub(crate) struct ScopeTable {
+    /// The ring's id, for the completions handed out.
+    ring: u64,
     key: u64,
     seed: u64,
     slots: Vec<Slot>,
@@ -81,6 +88,7 @@ pub(crate) struct ScopeTable {
 impl Default for ScopeTable {
     fn default() -> Self {
         ScopeTable {
+            ring: 0,
             key: 0,
             seed: 0,
             slots: Vec::new(),
@@ -95,7 +103,8 @@ impl Default for ScopeTable {
 
 impl ScopeTable {
     /// Readies the table for a scope over a CQ of `capacity` entries.
-    fn begin(&mut self, capacity: u32, start_tail: u32) {
+    fn begin(&mut self, ring: u64, capacity: u32, start_tail: u32) {
+        self.ring = ring;
         if self.seed == 0 {
             self.seed = sys::getrandom_u64().unwrap_or_else(fallback_seed) | 1;
         }
@@ -106,6 +115,7 @@ impl ScopeTable {
                     user_data: 0,
                     generation: 0,
                     next_free: if i + 1 < capacity { i + 1 } else { NO_SLOT },
+                    group: NO_GROUP,
                 })
                 .collect();
             self.free_head = if capacity > 0 { 0 } else { NO_SLOT };
@@ -124,11 +134,11 @@ impl ScopeTable {
         self.free_count as usize == self.slots.len() && self.internal == 0
     }
 
-    /// Takes a free slot for an op whose `user_data` is `user_data`; returns
-    /// the tag its SQE carries instead. The caller has checked that a slot
-    /// is free.
+    /// Takes a free slot for an op whose `user_data` is `user_data` and
+    /// which selects from `group` (or [`NO_GROUP`]); returns the tag its SQE
+    /// carries instead. The caller has checked that a slot is free.
     #[inline(always)]
-    fn take(&mut self, user_data: u64) -> u64 {
+    fn take(&mut self, user_data: u64, group: u32) -> u64 {
         let index = self.free_head;
         debug_assert!((index as usize) < self.slots.len());
         // SAFETY: with a free slot (checked by the caller), the head of the
@@ -138,6 +148,7 @@ impl ScopeTable {
         self.free_count -= 1;
         slot.generation = slot.generation.wrapping_add(1);
         slot.user_data = user_data;
+        slot.group = group;
         self.key ^ (u64::from(slot.generation) << 32 | u64::from(index))
     }
 
@@ -176,9 +187,10 @@ impl ScopeTable {
     }
 
     /// Says whose `cqe` is; for the scope's ops, restores the caller's
-    /// `user_data` and frees the slot at the op's last completion.
+    /// `user_data`, notes the buffer group in `group`, and frees the slot
+    /// at the op's last completion.
     #[inline(always)]
-    fn settle(&mut self, cqe: &mut Cqe) -> Owner {
+    fn settle(&mut self, cqe: &mut Cqe, group: &mut u32) -> Owner {
         let x = cqe.user_data() ^ self.key;
         let index = x as u32;
         if let Some(slot) = self.slots.get_mut(index as usize) {
@@ -187,6 +199,7 @@ impl ScopeTable {
                 return Owner::Foreign;
             }
             cqe.set_user_data(slot.user_data);
+            *group = slot.group;
             if !cqe.has_more() {
                 slot.generation = slot.generation.wrapping_add(1);
                 slot.next_free = self.free_head;
@@ -260,7 +273,8 @@ impl Ring {
     /// let cqe = ring.scope(|s| -> uring::Result<_> {
     ///     s.push(Read::new(&rx, &mut buf[..]).user_data(1))?;
     ///     s.submit_and_wait(1)?;
-    ///     Ok(s.completions().next())
+    ///     // A scope's completions stay in the scope; a plain `Cqe` leaves.
+    ///     Ok(s.completions().next().map(|c| c.cqe()))
     /// })?;
     /// let cqe = cqe.expect("the read completed");
     /// assert_eq!(cqe.user_data(), 1);
@@ -276,7 +290,7 @@ impl Ring {
     {
         let capacity = self.cq.entries;
         let tail = self.sq.tail();
-        self.scope_table.begin(capacity, tail);
+        self.scope_table.begin(self.id, capacity, tail);
         let mut scope = Scope {
             ring: self,
             _scope: PhantomData,
@@ -351,7 +365,8 @@ impl Ring {
         while pos != tail {
             // SAFETY: `pos` is between the head and a tail just read.
             let mut cqe = unsafe { self.cq.read(pos) };
-            if table.settle(&mut cqe) == Owner::Foreign {
+            let mut group = NO_GROUP;
+            if table.settle(&mut cqe, &mut group) == Owner::Foreign {
                 table.scratch.push(cqe);
             }
             pos = pos.wrapping_add(1);
@@ -541,12 +556,13 @@ impl<'scope> Scope<'scope, '_> {
     /// The completions that are ready, in order, as [`Ring::completions`]:
     /// those of the scope's ops carry the `user_data` they were pushed with.
     #[inline]
-    pub fn completions(&mut self) -> ScopeCompletions<'_> {
+    pub fn completions(&mut self) -> ScopeCompletions<'_, 'scope> {
         let ring = &mut *self.ring;
         let tail = ring.ready_tail();
         ScopeCompletions {
             inner: Completions::new(&mut ring.cq, tail),
             table: &mut ring.scope_table,
+            _scope: PhantomData,
         }
     }
 
@@ -603,16 +619,21 @@ impl<'scope> ScopeSubmissionQueue<'_, 'scope> {
             return Err(Full(submission));
         }
         let table = &mut *self.table;
+        let tag = |sqe: &mut sys::io_uring_sqe| {
+            let group = if sqe.flags & sys::IOSQE_BUFFER_SELECT != 0 {
+                // SAFETY: both members of the union are a u16.
+                u32::from(unsafe { sqe.buf.buf_group })
+            } else {
+                NO_GROUP
+            };
+            sqe.user_data = table.take(sqe.user_data, group);
+            sqe.flags &= !sys::IOSQE_CQE_SKIP_SUCCESS;
+        };
         // SAFETY: the submission outlives 'scope, and the scope does not
         // end before each of its SQEs, tagged here, has posted its last
         // completion, after which a `Scoped` submission's memory is free.
         // The tag and the cleared flag leave each SQE valid.
-        let pushed = unsafe {
-            self.sq.push_unchecked_then(submission, |sqe| {
-                sqe.user_data = table.take(sqe.user_data);
-                sqe.flags &= !sys::IOSQE_CQE_SKIP_SUCCESS;
-            })
-        };
+        let pushed = unsafe { self.sq.push_unchecked_then(submission, tag) };
         // The queue learns of every push at once, so that a batch that is
         // forgotten instead of dropped cannot hide ops the scope waits for.
         self.sq.sync();
@@ -635,25 +656,45 @@ impl fmt::Debug for ScopeSubmissionQueue<'_, '_> {
 
 /// The completions of [`Scope::completions`]: read in order, the head moving
 /// past those iterated when this is dropped.
-pub struct ScopeCompletions<'a> {
+pub struct ScopeCompletions<'a, 'scope> {
     inner: Completions<'a>,
     table: &'a mut ScopeTable,
+    _scope: PhantomData<&'scope mut &'scope ()>,
 }
 
-impl Iterator for ScopeCompletions<'_> {
-    type Item = Cqe;
+impl<'scope> Iterator for ScopeCompletions<'_, 'scope> {
+    type Item = ScopeCqe<'scope>;
 
     #[inline]
-    fn next(&mut self) -> Option<Cqe> {
+    fn next(&mut self) -> Option<ScopeCqe<'scope>> {
         loop {
             let mut cqe = self.inner.next()?;
-            let owner = self.table.settle(&mut cqe);
+            let mut group = NO_GROUP;
+            let owner = self.table.settle(&mut cqe, &mut group);
             // The CQ learns of every completion read at once, so that an
             // iterator that is forgotten instead of dropped cannot leave
             // settled completions behind.
             self.inner.sync();
-            if owner != Owner::Internal {
-                return Some(cqe);
+            match owner {
+                Owner::Internal => continue,
+                Owner::Op => {
+                    return Some(ScopeCqe {
+                        cqe,
+                        ring: self.table.ring,
+                        group,
+                        claimed: false,
+                        _scope: PhantomData,
+                    });
+                }
+                Owner::Foreign => {
+                    return Some(ScopeCqe {
+                        cqe,
+                        ring: 0,
+                        group: NO_GROUP,
+                        claimed: false,
+                        _scope: PhantomData,
+                    });
+                }
             }
         }
     }
@@ -663,8 +704,87 @@ impl Iterator for ScopeCompletions<'_> {
     }
 }
 
-impl fmt::Debug for ScopeCompletions<'_> {
+impl fmt::Debug for ScopeCompletions<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ScopeCompletions").finish_non_exhaustive()
+    }
+}
+
+/// A completion read in a scope: a [`Cqe`] (which it dereferences to), and,
+/// for the scope's own ops, what the scope knows of it: that the kernel
+/// posted it, and the provided-buffer group the op selected from. That is
+/// what lets [`BufRing::claim`](crate::BufRing::claim) hand out the buffer
+/// it names safely.
+///
+/// Not `Clone`: a buffer is claimed from a completion once. It cannot leave
+/// its scope either, which keeps the group it names the one registered when
+/// the op ran (no group can be registered again while a scope holds the
+/// ring).
+pub struct ScopeCqe<'scope> {
+    cqe: Cqe,
+    /// The id of the ring whose scope settled it; 0 for a completion that
+    /// is not a scope op's.
+    ring: u64,
+    group: u32,
+    /// Whether its buffer has been claimed.
+    claimed: bool,
+    _scope: PhantomData<&'scope mut &'scope ()>,
+}
+
+impl ScopeCqe<'_> {
+    /// The completion.
+    pub fn cqe(&self) -> Cqe {
+        self.cqe
+    }
+
+    /// Whether the completion is of an op pushed in the scope (rather than
+    /// one passing through).
+    pub fn is_scope_op(&self) -> bool {
+        self.ring != 0
+    }
+
+    /// For a claim: the ring and buffer group of a scope op's completion
+    /// whose buffer has not been claimed.
+    pub(crate) fn provenance(&self) -> Option<(u64, u16)> {
+        let group = u16::try_from(self.group).ok()?;
+        (self.ring != 0 && !self.claimed).then_some((self.ring, group))
+    }
+
+    /// Marks the buffer claimed: a claim happens once per completion.
+    pub(crate) fn set_claimed(&mut self) {
+        self.claimed = true;
+    }
+}
+
+impl std::ops::Deref for ScopeCqe<'_> {
+    type Target = Cqe;
+
+    fn deref(&self) -> &Cqe {
+        &self.cqe
+    }
+}
+
+impl From<ScopeCqe<'_>> for Cqe {
+    fn from(cqe: ScopeCqe<'_>) -> Cqe {
+        cqe.cqe
+    }
+}
+
+impl fmt::Debug for ScopeCqe<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.cqe, f)
+    }
+}
+
+/// A scope's completions collect into plain [`Cqe`]s too.
+impl<'scope> FromIterator<ScopeCqe<'scope>> for Vec<Cqe> {
+    fn from_iter<I: IntoIterator<Item = ScopeCqe<'scope>>>(iter: I) -> Self {
+        iter.into_iter().map(Cqe::from).collect()
+    }
+}
+
+impl<'scope> Extend<ScopeCqe<'scope>> for Vec<Cqe> {
+    fn extend<I: IntoIterator<Item = ScopeCqe<'scope>>>(&mut self, iter: I) {
+        Extend::extend(self, iter.into_iter().map(Cqe::from));
     }
 }
