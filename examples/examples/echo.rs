@@ -3,11 +3,12 @@
 //!
 //! `cargo run --release --example echo -- [CONNECTIONS] [MESSAGES]`
 //!
-//! The server accepts with one multishot accept, then for each connection
-//! alternates a receive into the connection's buffer and a send of what was
-//! received. Buffers live in the connection table, which keeps each one
-//! until the completions of the ops that use it have been read: the
-//! contract of `push_unchecked`, kept by the loop's bookkeeping.
+//! The server runs in one scope: it accepts with one multishot accept, then
+//! for each connection alternates a receive and a send of what was
+//! received. Each connection owns a buffer, which it gives to the scope with
+//! every op over it and gets back with that op's completion, so the loop
+//! needs no `unsafe` to keep it alive, and cannot touch it while the kernel
+//! may.
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -16,7 +17,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use uring::ops::{Accept, Close, Recv, Send};
-use uring::{Cqe, Error, Ring, SubmissionQueue, sys};
+use uring::{Error, Ring, Scope, ScopeCqe, sys};
 
 const BUF: usize = 4096;
 
@@ -45,14 +46,10 @@ fn decode(user_data: u64) -> (Option<Kind>, usize) {
     (kind, (user_data >> 8) as usize)
 }
 
-/// One connection: its socket and the buffer its ops use. The buffer is
-/// boxed so that it does not move when the table grows.
+/// One connection: its socket, and its buffer while no op has it.
 struct Conn {
     fd: Option<OwnedFd>,
-    buf: Box<[u8; BUF]>,
-    /// Whether an op using `buf` is in flight: the entry may not be reused
-    /// until it is not.
-    busy: bool,
+    buf: Option<Vec<u8>>,
 }
 
 struct Server {
@@ -62,52 +59,54 @@ struct Server {
     closed: usize,
 }
 
-fn closed_already() -> Error {
-    Error::InvalidArgument("an op for a connection that is closed".into())
+fn broken(what: &str) -> Error {
+    Error::InvalidArgument(format!("echo: {what}"))
 }
 
 impl Server {
-    fn recv(&mut self, sq: &mut SubmissionQueue<'_>, slot: usize) -> Result<(), Error> {
+    /// The connection's socket and buffer, for an op over them.
+    fn take(&mut self, slot: usize) -> Result<(i32, Vec<u8>), Error> {
         let conn = &mut self.conns[slot];
         let fd = conn
             .fd
             .as_ref()
-            .map(|fd| fd.as_raw_fd())
-            .ok_or_else(closed_already)?;
-        conn.busy = true;
-        let op = Recv::new(fd, &mut conn.buf[..]).user_data(user_data(Kind::Recv, slot));
-        // SAFETY: the buffer is boxed in the connection table, which neither
-        // frees nor touches it while `busy` is set; `busy` is cleared only
-        // when this op's completion is read.
-        unsafe { sq.push_unchecked(op) }.map_err(Error::from)
+            .ok_or_else(|| broken("the connection is closed"))?;
+        let buf = conn
+            .buf
+            .take()
+            .ok_or_else(|| broken("the buffer is in use"))?;
+        Ok((fd.as_raw_fd(), buf))
     }
 
-    fn send(&mut self, sq: &mut SubmissionQueue<'_>, slot: usize, len: usize) -> Result<(), Error> {
-        let conn = &mut self.conns[slot];
-        let fd = conn
-            .fd
-            .as_ref()
-            .map(|fd| fd.as_raw_fd())
-            .ok_or_else(closed_already)?;
-        conn.busy = true;
-        let op = Send::new(fd, &conn.buf[..len])
-            .msg_flags(libc::MSG_NOSIGNAL)
-            .user_data(user_data(Kind::Send, slot));
-        // SAFETY: as in `recv`.
-        unsafe { sq.push_unchecked(op) }.map_err(Error::from)
+    fn recv(&mut self, s: &mut Scope<'_, '_>, slot: usize) -> Result<(), Error> {
+        let (fd, buf) = self.take(slot)?;
+        s.push_owned(buf, |buf, sq| {
+            sq.push(Recv::new(fd, buf).user_data(user_data(Kind::Recv, slot)))
+        })
+        .map_err(Error::from)
     }
 
-    fn close(&mut self, sq: &mut SubmissionQueue<'_>, slot: usize) -> Result<(), Error> {
-        let conn = &mut self.conns[slot];
-        if let Some(fd) = conn.fd.take() {
-            conn.busy = true;
-            sq.push(Close::new(fd).user_data(user_data(Kind::Close, slot)))
+    fn send(&mut self, s: &mut Scope<'_, '_>, slot: usize, len: usize) -> Result<(), Error> {
+        let (fd, buf) = self.take(slot)?;
+        s.push_owned(buf, |buf, sq| {
+            sq.push(
+                Send::new(fd, &buf[..len])
+                    .msg_flags(libc::MSG_NOSIGNAL)
+                    .user_data(user_data(Kind::Send, slot)),
+            )
+        })
+        .map_err(Error::from)
+    }
+
+    fn close(&mut self, s: &mut Scope<'_, '_>, slot: usize) -> Result<(), Error> {
+        if let Some(fd) = self.conns[slot].fd.take() {
+            s.push(Close::new(fd).user_data(user_data(Kind::Close, slot)))
                 .map_err(Error::from)?;
         }
         Ok(())
     }
 
-    fn accepted(&mut self, sq: &mut SubmissionQueue<'_>, fd: OwnedFd) -> Result<(), Error> {
+    fn accepted(&mut self, s: &mut Scope<'_, '_>, fd: OwnedFd) -> Result<(), Error> {
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.conns[slot].fd = Some(fd);
@@ -116,46 +115,42 @@ impl Server {
             None => {
                 self.conns.push(Conn {
                     fd: Some(fd),
-                    buf: Box::new([0; BUF]),
-                    busy: false,
+                    buf: Some(vec![0; BUF]),
                 });
                 self.conns.len() - 1
             }
         };
-        self.recv(sq, slot)
+        self.recv(s, slot)
     }
 
     /// Handles one completion; returns whether the accept is still armed.
-    fn complete(&mut self, sq: &mut SubmissionQueue<'_>, cqe: Cqe) -> Result<bool, Error> {
+    fn complete(&mut self, s: &mut Scope<'_, '_>, mut cqe: ScopeCqe<'_>) -> Result<bool, Error> {
         let (kind, slot) = decode(cqe.user_data());
+        if let Some(buf) = cqe.take_buf() {
+            // The op over the connection's buffer is done: it is ours again.
+            self.conns[slot].buf = Some(buf);
+        }
         match kind {
             Some(Kind::Accept) => {
                 if let Ok(fd) = cqe.result() {
                     // SAFETY: the accept's result is a new descriptor that
                     // nothing else owns.
-                    self.accepted(sq, unsafe { OwnedFd::from_raw_fd(fd as i32) })?;
+                    self.accepted(s, unsafe { OwnedFd::from_raw_fd(fd as i32) })?;
                 }
                 return Ok(cqe.has_more());
             }
-            Some(Kind::Recv) => {
-                self.conns[slot].busy = false;
-                match cqe.result() {
-                    Ok(0) | Err(_) => self.close(sq, slot)?,
-                    Ok(n) => self.send(sq, slot, n as usize)?,
+            Some(Kind::Recv) => match cqe.result() {
+                Ok(0) | Err(_) => self.close(s, slot)?,
+                Ok(n) => self.send(s, slot, n as usize)?,
+            },
+            Some(Kind::Send) => match cqe.result() {
+                Ok(n) => {
+                    self.echoed += u64::from(n);
+                    self.recv(s, slot)?;
                 }
-            }
-            Some(Kind::Send) => {
-                self.conns[slot].busy = false;
-                match cqe.result() {
-                    Ok(n) => {
-                        self.echoed += u64::from(n);
-                        self.recv(sq, slot)?;
-                    }
-                    Err(_) => self.close(sq, slot)?,
-                }
-            }
+                Err(_) => self.close(s, slot)?,
+            },
             Some(Kind::Close) => {
-                self.conns[slot].busy = false;
                 self.free.push(slot);
                 self.closed += 1;
             }
@@ -168,40 +163,33 @@ impl Server {
 /// Runs the server on `listener` until `clients` clients have come and gone.
 fn serve(listener: TcpListener, clients: usize) -> Result<u64, Error> {
     let mut ring = Ring::builder().single_issuer().build(256)?;
-    ring.push(
-        Accept::new(listener.as_raw_fd())
-            .ioprio(sys::IORING_ACCEPT_MULTISHOT)
-            .accept_flags(libc::SOCK_CLOEXEC)
-            .user_data(user_data(Kind::Accept, 0)),
-    )?;
     let mut server = Server {
         conns: Vec::new(),
         free: Vec::new(),
         echoed: 0,
         closed: 0,
     };
-    let mut accepting = true;
-    loop {
-        ring.submit_and_wait(1)?;
-        let (mut sq, completions) = ring.split();
-        for cqe in completions {
-            if !server.complete(&mut sq, cqe)? {
-                accepting = false;
+    ring.scope(|s| {
+        s.push(
+            Accept::new(listener.as_raw_fd())
+                .ioprio(sys::IORING_ACCEPT_MULTISHOT)
+                .accept_flags(libc::SOCK_CLOEXEC)
+                .user_data(user_data(Kind::Accept, 0)),
+        )?;
+        let mut done = Vec::new();
+        while server.closed < clients {
+            s.submit_and_wait(1)?;
+            done.extend(s.completions());
+            for cqe in done.drain(..) {
+                if !server.complete(s, cqe)? {
+                    return Err(broken("the multishot accept ended early"));
+                }
             }
         }
-        drop(sq);
-        if server.closed == clients {
-            break;
-        }
-        if !accepting {
-            return Err(Error::InvalidArgument(
-                "the multishot accept ended early".into(),
-            ));
-        }
-    }
-    // Every connection is closed and no op uses a buffer; stop accepting.
-    ring.cancel_sync(uring::SyncCancel::any().all(), None)?;
-    debug_assert!(server.conns.iter().all(|c| !c.busy));
+        // Every connection is closed; the scope cancels the accept as it
+        // ends.
+        Ok(())
+    })?;
     Ok(server.echoed)
 }
 

@@ -3,7 +3,7 @@
 //! with ops still in flight when it ends (returning, failing or panicking),
 //! and how it leaves completions that are not its own.
 
-use std::io::{Read as _, Write as _};
+use std::io::{Read as _, Seek as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -661,4 +661,123 @@ fn forgotten_batches_and_iterators_lose_nothing() {
     });
     assert_eq!(seen, [1]);
     assert_eq!(ring.completions().count(), 0);
+}
+
+#[test]
+fn owned_buffers_come_back_with_their_completion() {
+    let (rx, mut tx) = pipe();
+    let mut file = tempfile::tempfile().unwrap();
+    let mut ring = Ring::new(8).unwrap();
+    let (read, written) = ring.scope(|s| {
+        tx.write_all(b"owned read").unwrap();
+        s.push_owned(vec![0; 32], |buf, sq| {
+            sq.push(Read::new(&rx, buf).user_data(1))
+        })
+        .unwrap();
+        // Two writes over one buffer: it comes back with the second.
+        s.push_owned(b"twice ".to_vec(), |buf, sq| {
+            let bytes: &[u8] = buf;
+            sq.push(
+                Write::new(&file, bytes)
+                    .offset(u64::MAX)
+                    .user_data(2)
+                    .link(Write::new(&file, bytes).offset(u64::MAX).user_data(3)),
+            )
+        })
+        .unwrap();
+        let mut read = None;
+        let mut written = None;
+        let mut order = Vec::new();
+        while s.in_flight() > 0 {
+            s.submit_and_wait(1).unwrap();
+            for mut cqe in s.completions() {
+                order.push(cqe.user_data());
+                match cqe.user_data() {
+                    1 => {
+                        let mut buf = cqe.take_buf().expect("the read's buffer");
+                        buf.truncate(cqe.res() as usize);
+                        read = Some(buf);
+                    }
+                    2 => assert!(cqe.take_buf().is_none(), "the second write still uses it"),
+                    3 => written = cqe.take_buf(),
+                    other => panic!("unexpected {other}"),
+                }
+                assert!(cqe.take_buf().is_none(), "a buffer comes back once");
+            }
+        }
+        assert_eq!(order.len(), 3);
+        (read.unwrap(), written.unwrap())
+    });
+    assert_eq!(read, b"owned read");
+    assert_eq!(written, b"twice ");
+    // The writes went to the file position, which is now at the end.
+    file.seek(std::io::SeekFrom::Start(0)).unwrap();
+    let mut back = String::new();
+    file.read_to_string(&mut back).unwrap();
+    assert_eq!(back, "twice twice ");
+}
+
+#[test]
+fn an_owned_buffer_that_was_not_pushed_comes_back_at_once() {
+    let mut ring = Ring::builder().cq_entries(2).build(2).unwrap();
+    ring.scope(|s| {
+        // `build` pushes nothing.
+        let back = s.push_owned(vec![1, 2, 3], |_, _| {}).unwrap_err();
+        assert_eq!(back.into_inner(), [1, 2, 3]);
+        // The scope's two slots are taken: the push does not fit.
+        s.push(Nop::new()).unwrap();
+        s.push(Nop::new()).unwrap();
+        let back = s
+            .push_owned(vec![4; 4], |buf, sq| sq.push(Write::new(1, buf)))
+            .unwrap_err();
+        assert_eq!(back.into_inner(), [4; 4]);
+        s.submit_and_wait(2).unwrap();
+        assert_eq!(s.completions().count(), 2);
+    });
+}
+
+#[test]
+fn an_event_loop_recycles_owned_buffers() {
+    let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let mut ring = Ring::new(16).unwrap();
+    let mut spare: Vec<Vec<u8>> = (0..4).map(|_| vec![0; 8]).collect();
+    let got = ring.scope(|s| {
+        let mut got = Vec::new();
+        for i in 0..50u8 {
+            a.write_all(&[i; 8]).unwrap();
+            let buf = spare.pop().expect("a spare buffer");
+            s.push_owned(buf, |buf, sq| {
+                sq.push(Read::new(&b, buf).user_data(u64::from(i)))
+            })
+            .unwrap();
+            s.submit_and_wait(1).unwrap();
+            for mut cqe in s.completions() {
+                assert_eq!(cqe.res(), 8);
+                let buf = cqe.take_buf().unwrap();
+                got.push(buf[0]);
+                spare.push(buf);
+            }
+        }
+        got
+    });
+    assert_eq!(got, (0..50).collect::<Vec<u8>>());
+    assert_eq!(spare.len(), 4, "every buffer came back");
+}
+
+#[test]
+fn leaving_drops_the_owned_buffers_of_cancelled_ops() {
+    let (rx, mut tx) = pipe();
+    let mut ring = Ring::new(8).unwrap();
+    ring.scope(|s| {
+        s.push_owned(vec![0; 8], |buf, sq| sq.push(Read::new(&rx, buf)))
+            .unwrap();
+        s.submit().unwrap();
+    });
+    assert_eq!(ring.completions().count(), 0);
+    // The read was cancelled before the data came.
+    tx.write_all(b"k").unwrap();
+    let mut rx = rx;
+    let mut got = [0u8; 1];
+    rx.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"k");
 }

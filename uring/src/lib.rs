@@ -80,7 +80,7 @@ pub use params::{Features, Params, SetupFlags};
 pub use probe::Probe;
 pub use register::{FixedBuffers, FixedFiles, IoWqWorkers, Personality, Restriction, SyncCancel};
 pub use ring::Ring;
-pub use scope::{Scope, ScopeCompletions, ScopeCqe, ScopeSubmissionQueue};
+pub use scope::{OwnedPush, Scope, ScopeCompletions, ScopeCqe, ScopeSubmissionQueue};
 pub use squeue::SubmissionQueue;
 pub use types::{
     BufferGroup, BufferPool, BufferSelect, BufferSelectBit, CancelFlags, Fd, Fixed, FixedFileBit,

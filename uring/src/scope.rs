@@ -41,6 +41,26 @@ struct Slot {
     next_free: u32,
     /// The provided-buffer group the op selects from, or [`NO_GROUP`].
     group: u32,
+    /// The owned buffer the op uses (an index into `ScopeTable::owned`), or
+    /// [`NO_OWNED`].
+    owned: u32,
+}
+
+/// A slot's op uses no owned buffer.
+const NO_OWNED: u32 = u32::MAX;
+
+/// A buffer given to the scope with [`Scope::push_owned`], kept until the
+/// ops over it have completed.
+struct OwnedEntry {
+    buf: Option<Vec<u8>>,
+    /// The SQEs over it that have not posted their last completion.
+    remaining: u32,
+}
+
+/// What a completion of the scope's ops carries besides the CQE.
+struct Settled {
+    group: u32,
+    buf: Option<Vec<u8>>,
 }
 
 /// A slot's op selects no provided buffer.
@@ -83,6 +103,9 @@ pub(crate) struct ScopeTable {
     start_tail: u32,
     /// Room for the foreign completions of a full CQ.
     scratch: Vec<Cqe>,
+    /// Buffers the scope owns, and the free entries among them.
+    owned: Vec<OwnedEntry>,
+    owned_free: Vec<u32>,
 }
 
 impl Default for ScopeTable {
@@ -97,6 +120,8 @@ impl Default for ScopeTable {
             internal: 0,
             start_tail: 0,
             scratch: Vec::new(),
+            owned: Vec::new(),
+            owned_free: Vec::new(),
         }
     }
 }
@@ -116,6 +141,7 @@ impl ScopeTable {
                     generation: 0,
                     next_free: if i + 1 < capacity { i + 1 } else { NO_SLOT },
                     group: NO_GROUP,
+                    owned: NO_OWNED,
                 })
                 .collect();
             self.free_head = if capacity > 0 { 0 } else { NO_SLOT };
@@ -134,11 +160,12 @@ impl ScopeTable {
         self.free_count as usize == self.slots.len() && self.internal == 0
     }
 
-    /// Takes a free slot for an op whose `user_data` is `user_data` and
-    /// which selects from `group` (or [`NO_GROUP`]); returns the tag its SQE
-    /// carries instead. The caller has checked that a slot is free.
+    /// Takes a free slot for an op whose `user_data` is `user_data`, which
+    /// selects from `group` (or [`NO_GROUP`]) and uses the owned buffer
+    /// `owned` (or [`NO_OWNED`]); returns the tag its SQE carries instead.
+    /// The caller has checked that a slot is free.
     #[inline(always)]
-    fn take(&mut self, user_data: u64, group: u32) -> u64 {
+    fn take(&mut self, user_data: u64, group: u32, owned: u32) -> u64 {
         let index = self.free_head;
         debug_assert!((index as usize) < self.slots.len());
         // SAFETY: with a free slot (checked by the caller), the head of the
@@ -149,6 +176,7 @@ impl ScopeTable {
         slot.generation = slot.generation.wrapping_add(1);
         slot.user_data = user_data;
         slot.group = group;
+        slot.owned = owned;
         self.key ^ (u64::from(slot.generation) << 32 | u64::from(index))
     }
 
@@ -187,10 +215,11 @@ impl ScopeTable {
     }
 
     /// Says whose `cqe` is; for the scope's ops, restores the caller's
-    /// `user_data`, notes the buffer group in `group`, and frees the slot
-    /// at the op's last completion.
+    /// `user_data`, notes the buffer group in `out`, and at the op's last
+    /// completion frees the slot and, once no op uses it any more, hands
+    /// its owned buffer to `out`.
     #[inline(always)]
-    fn settle(&mut self, cqe: &mut Cqe, group: &mut u32) -> Owner {
+    fn settle(&mut self, cqe: &mut Cqe, out: &mut Settled) -> Owner {
         let x = cqe.user_data() ^ self.key;
         let index = x as u32;
         if let Some(slot) = self.slots.get_mut(index as usize) {
@@ -199,12 +228,16 @@ impl ScopeTable {
                 return Owner::Foreign;
             }
             cqe.set_user_data(slot.user_data);
-            *group = slot.group;
+            out.group = slot.group;
             if !cqe.has_more() {
                 slot.generation = slot.generation.wrapping_add(1);
                 slot.next_free = self.free_head;
                 self.free_head = index;
                 self.free_count += 1;
+                let owned = slot.owned;
+                if owned != NO_OWNED {
+                    out.buf = self.finish_owned(owned);
+                }
             }
             Owner::Op
         } else if self.is_internal(cqe.user_data()) {
@@ -218,10 +251,60 @@ impl ScopeTable {
     /// Forgets an SQE the kernel never saw (see `Ring::retract_scope`).
     fn unpush(&mut self, user_data: u64) {
         if let Some(index) = self.lookup(user_data) {
+            let owned = self.slots[index as usize].owned;
             self.release(index);
+            if owned != NO_OWNED {
+                drop(self.finish_owned(owned));
+            }
         } else if self.is_internal(user_data) {
             self.internal -= 1;
         }
+    }
+
+    /// Keeps `buf` for ops yet to be pushed over it; returns its entry.
+    fn keep_owned(&mut self, buf: Vec<u8>) -> u32 {
+        let entry = OwnedEntry {
+            buf: Some(buf),
+            remaining: 0,
+        };
+        match self.owned_free.pop() {
+            Some(index) => {
+                self.owned[index as usize] = entry;
+                index
+            }
+            None => {
+                self.owned.push(entry);
+                self.owned.len() as u32 - 1
+            }
+        }
+    }
+
+    /// One op over the owned buffer `index` has posted its last
+    /// completion: the buffer, once that was the last op over it.
+    fn finish_owned(&mut self, index: u32) -> Option<Vec<u8>> {
+        let entry = &mut self.owned[index as usize];
+        entry.remaining -= 1;
+        if entry.remaining > 0 {
+            return None;
+        }
+        self.owned_free.push(index);
+        entry.buf.take()
+    }
+
+    /// Takes back the owned buffer `index` that no op was pushed over.
+    fn unkeep_owned(&mut self, index: u32) -> Option<Vec<u8>> {
+        let entry = &mut self.owned[index as usize];
+        if entry.remaining > 0 {
+            return None;
+        }
+        self.owned_free.push(index);
+        entry.buf.take()
+    }
+
+    /// At the scope's end, with every op settled: drops what a panic left.
+    fn end(&mut self) {
+        self.owned.clear();
+        self.owned_free.clear();
     }
 }
 
@@ -365,8 +448,12 @@ impl Ring {
         while pos != tail {
             // SAFETY: `pos` is between the head and a tail just read.
             let mut cqe = unsafe { self.cq.read(pos) };
-            let mut group = NO_GROUP;
-            if table.settle(&mut cqe, &mut group) == Owner::Foreign {
+            let mut settled = Settled {
+                group: NO_GROUP,
+                buf: None,
+            };
+            // An owned buffer whose ops are done is dropped here.
+            if table.settle(&mut cqe, &mut settled) == Owner::Foreign {
                 table.scratch.push(cqe);
             }
             pos = pos.wrapping_add(1);
@@ -504,6 +591,68 @@ impl<'scope> Scope<'scope, '_> {
         }
     }
 
+    /// Gives `buf` to the scope and pushes an op or a chain over it, built
+    /// by `build` from the buffer (its `len` bytes, borrowed) and pushed
+    /// with the [`OwnedPush`] it is given. The buffer comes back, untouched
+    /// but for what the ops wrote, with the last completion of those ops
+    /// ([`ScopeCqe::take_buf`]); or at once, in the error, when nothing was
+    /// pushed (the queue was full, or `build` did not push).
+    ///
+    /// This is how an event loop that runs in one long scope gives each op
+    /// a buffer of its own, without borrowing it from outside the scope.
+    ///
+    /// ```
+    /// use std::io::Write as _;
+    /// use std::os::unix::net::UnixStream;
+    /// use uring::{Ring, ops::Read};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut tx, rx) = UnixStream::pair()?;
+    /// tx.write_all(b"owned")?;
+    /// let mut ring = Ring::new(8)?;
+    /// let buf = ring.scope(|s| -> uring::Result<Vec<u8>> {
+    ///     s.push_owned(vec![0; 16], |buf, sq| sq.push(Read::new(&rx, buf).user_data(7)))?;
+    ///     s.submit_and_wait(1)?;
+    ///     let mut cqe = s.completions().next().expect("a completion");
+    ///     let mut buf = cqe.take_buf().expect("the buffer, back");
+    ///     buf.truncate(cqe.res().max(0) as usize);
+    ///     Ok(buf)
+    /// })?;
+    /// assert_eq!(buf, b"owned");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn push_owned<F>(&mut self, buf: Vec<u8>, build: F) -> Result<(), Full<Vec<u8>>>
+    where
+        F: for<'b, 'a> FnOnce(&'b mut [u8], OwnedPush<'b, 'a>),
+    {
+        let ring = &mut *self.ring;
+        let table = &mut ring.scope_table;
+        let entry = table.keep_owned(buf);
+        let bytes = match &mut table.owned[entry as usize].buf {
+            // SAFETY: the vector's heap memory does not move while the
+            // table keeps it (only the vector itself may move, with the
+            // table's entries), and the table hands it back only when no op
+            // uses it; the borrow given to `build` is higher-ranked, so it
+            // cannot outlive the call but in the ops pushed over it.
+            Some(vec) => unsafe { std::slice::from_raw_parts_mut(vec.as_mut_ptr(), vec.len()) },
+            None => unreachable!("a kept buffer is there"),
+        };
+        build(
+            bytes,
+            OwnedPush {
+                sq: SubmissionQueue::new(&mut ring.sq),
+                table: &mut ring.scope_table,
+                disabled: ring.disabled,
+                entry,
+                _buf: PhantomData,
+            },
+        );
+        match ring.scope_table.unkeep_owned(entry) {
+            Some(buf) => Err(Full(buf)),
+            None => Ok(()),
+        }
+    }
+
     /// Cancels the scope's ops in flight whose `user_data` is `user_data`:
     /// queues one cancel request for each (they go to the kernel at the next
     /// submit) and returns how many. The cancelled ops complete with
@@ -588,6 +737,7 @@ impl Drop for Scope<'_, '_> {
         if !self.ring.scope_table.settled() {
             self.ring.end_scope();
         }
+        self.ring.scope_table.end();
     }
 }
 
@@ -615,34 +765,105 @@ impl<'scope> ScopeSubmissionQueue<'_, 'scope> {
     where
         S: Submission + Scoped + 'scope,
     {
-        if self.disabled || self.table.free_count < S::SQES {
-            return Err(Full(submission));
+        // SAFETY: the submission outlives 'scope, which the scope outlasts.
+        unsafe {
+            push_tagged(
+                &mut self.sq,
+                self.table,
+                self.disabled,
+                submission,
+                NO_OWNED,
+            )
         }
-        let table = &mut *self.table;
-        let tag = |sqe: &mut sys::io_uring_sqe| {
-            let group = if sqe.flags & sys::IOSQE_BUFFER_SELECT != 0 {
-                // SAFETY: both members of the union are a u16.
-                u32::from(unsafe { sqe.buf.buf_group })
-            } else {
-                NO_GROUP
-            };
-            sqe.user_data = table.take(sqe.user_data, group);
-            sqe.flags &= !sys::IOSQE_CQE_SKIP_SUCCESS;
-        };
-        // SAFETY: the submission outlives 'scope, and the scope does not
-        // end before each of its SQEs, tagged here, has posted its last
-        // completion, after which a `Scoped` submission's memory is free.
-        // The tag and the cleared flag leave each SQE valid.
-        let pushed = unsafe { self.sq.push_unchecked_then(submission, tag) };
-        // The queue learns of every push at once, so that a batch that is
-        // forgotten instead of dropped cannot hide ops the scope waits for.
-        self.sq.sync();
-        pushed
     }
 
     /// Free SQ slots.
     pub fn space_left(&mut self) -> u32 {
         self.sq.space_left()
+    }
+}
+
+/// Pushes `submission` into a scope: its SQEs are tagged with slots of
+/// `table`, noting the owned buffer `owned` they use.
+///
+/// # Safety
+///
+/// What the submission borrows must stay valid until the scope ends (the
+/// scope does not end before each of its SQEs has posted its last
+/// completion, after which a `Scoped` submission's memory is free).
+#[inline(always)]
+unsafe fn push_tagged<S: Submission + Scoped>(
+    sq: &mut SubmissionQueue<'_>,
+    table: &mut ScopeTable,
+    disabled: bool,
+    submission: S,
+    owned: u32,
+) -> Result<(), Full<S>> {
+    if disabled || table.free_count < S::SQES {
+        return Err(Full(submission));
+    }
+    let tag = |sqe: &mut sys::io_uring_sqe| {
+        let group = if sqe.flags & sys::IOSQE_BUFFER_SELECT != 0 {
+            // SAFETY: both members of the union are a u16.
+            u32::from(unsafe { sqe.buf.buf_group })
+        } else {
+            NO_GROUP
+        };
+        sqe.user_data = table.take(sqe.user_data, group, owned);
+        sqe.flags &= !sys::IOSQE_CQE_SKIP_SUCCESS;
+    };
+    // SAFETY: the caller keeps the submission's memory valid for the scope,
+    // which waits for every SQE tagged here. The tag and the cleared flag
+    // leave each SQE valid.
+    let pushed = unsafe { sq.push_unchecked_then(submission, tag) };
+    // The queue learns of every push at once, so that a batch that is
+    // forgotten instead of dropped cannot hide ops the scope waits for.
+    sq.sync();
+    pushed
+}
+
+/// The push of ops over a buffer given to [`Scope::push_owned`]: its
+/// closure gets the buffer, borrowed for `'b`, and this, to push one op or
+/// chain over it.
+pub struct OwnedPush<'b, 'a> {
+    sq: SubmissionQueue<'a>,
+    table: &'a mut ScopeTable,
+    disabled: bool,
+    entry: u32,
+    /// Invariant, so that the buffer's borrow cannot be stretched.
+    _buf: PhantomData<&'b mut &'b ()>,
+}
+
+impl<'b> OwnedPush<'b, '_> {
+    /// Pushes an op or a chain over the buffer: all its SQEs or none. The
+    /// buffer comes back with the last of their completions; if the push
+    /// does not fit, [`Scope::push_owned`] hands the buffer back instead.
+    pub fn push<S>(mut self, submission: S)
+    where
+        S: Submission + Scoped + 'b,
+    {
+        // SAFETY: the submission borrows the owned buffer (and what else
+        // outlives 'b, which the closure of `push_owned` outlasts, which the
+        // scope outlasts): the scope keeps the buffer until the SQEs tagged
+        // with its entry have completed, and ends after them.
+        let pushed = unsafe {
+            push_tagged(
+                &mut self.sq,
+                self.table,
+                self.disabled,
+                submission,
+                self.entry,
+            )
+        };
+        if pushed.is_ok() {
+            self.table.owned[self.entry as usize].remaining = S::SQES;
+        }
+    }
+}
+
+impl fmt::Debug for OwnedPush<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedPush").finish_non_exhaustive()
     }
 }
 
@@ -669,8 +890,11 @@ impl<'scope> Iterator for ScopeCompletions<'_, 'scope> {
     fn next(&mut self) -> Option<ScopeCqe<'scope>> {
         loop {
             let mut cqe = self.inner.next()?;
-            let mut group = NO_GROUP;
-            let owner = self.table.settle(&mut cqe, &mut group);
+            let mut settled = Settled {
+                group: NO_GROUP,
+                buf: None,
+            };
+            let owner = self.table.settle(&mut cqe, &mut settled);
             // The CQ learns of every completion read at once, so that an
             // iterator that is forgotten instead of dropped cannot leave
             // settled completions behind.
@@ -681,8 +905,9 @@ impl<'scope> Iterator for ScopeCompletions<'_, 'scope> {
                     return Some(ScopeCqe {
                         cqe,
                         ring: self.table.ring,
-                        group,
+                        group: settled.group,
                         claimed: false,
+                        buf: settled.buf,
                         _scope: PhantomData,
                     });
                 }
@@ -692,6 +917,7 @@ impl<'scope> Iterator for ScopeCompletions<'_, 'scope> {
                         ring: 0,
                         group: NO_GROUP,
                         claimed: false,
+                        buf: None,
                         _scope: PhantomData,
                     });
                 }
@@ -728,6 +954,8 @@ pub struct ScopeCqe<'scope> {
     group: u32,
     /// Whether its buffer has been claimed.
     claimed: bool,
+    /// The owned buffer its op was pushed over, back from the scope.
+    buf: Option<Vec<u8>>,
     _scope: PhantomData<&'scope mut &'scope ()>,
 }
 
@@ -741,6 +969,13 @@ impl ScopeCqe<'_> {
     /// one passing through).
     pub fn is_scope_op(&self) -> bool {
         self.ring != 0
+    }
+
+    /// The buffer given to [`Scope::push_owned`], back with the last
+    /// completion of the ops pushed over it; `None` for any other
+    /// completion, or once taken.
+    pub fn take_buf(&mut self) -> Option<Vec<u8>> {
+        self.buf.take()
     }
 
     /// For a claim: the ring and buffer group of a scope op's completion
