@@ -5,7 +5,7 @@
 
 use std::io::{Read as _, Seek as _, Write as _};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
@@ -780,4 +780,164 @@ fn leaving_drops_the_owned_buffers_of_cancelled_ops() {
     let mut got = [0u8; 1];
     rx.read_exact(&mut got).unwrap();
     assert_eq!(&got, b"k");
+}
+
+/// Seeded random walks inside scopes: borrowed and owned reads of a pipe
+/// that data reaches now and then, NOPs, cancels by user_data, partial reads
+/// of the completions, foreign NOPs around, and scopes that end with ops in
+/// flight. Every scope op completes at most once, inside its scope; every
+/// owned buffer comes back exactly once, whole, with its op's completion;
+/// the bytes read are the bytes written; foreign completions are all seen,
+/// in order; `in_flight` matches the ops not yet seen to complete.
+#[test]
+fn random_walks_inside_scopes() {
+    for seed in 1..=24u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let mut ring = Ring::new(8).unwrap();
+        let (mut rx, mut tx) = pipe();
+        let mut written = 0usize;
+        let mut read = 0usize;
+        let mut next_foreign = 10_000u64;
+        let (mut foreign_sent, mut foreign_seen) = (Vec::new(), Vec::new());
+        let mut borrowed = [[0u8; 8]; 4];
+        for _round in 0..5 {
+            for _ in 0..rng.below(4) {
+                if ring.push(Nop::new().user_data(next_foreign)).is_ok() {
+                    foreign_sent.push(next_foreign);
+                    next_foreign += 1;
+                }
+            }
+            ring.submit().unwrap();
+            let [b0, b1, b2, b3] = &mut borrowed;
+            let mut lendable = vec![b0, b1, b2, b3];
+            let unseen = ring.scope(|s| {
+                // user_data -> (owned buffer length, if owned).
+                let mut pending: std::collections::HashMap<u64, Option<usize>> =
+                    std::collections::HashMap::new();
+                let mut done = std::collections::HashSet::new();
+                let mut next = 1u64;
+                let steps = 10 + rng.below(30);
+                for _ in 0..steps {
+                    match rng.below(8) {
+                        0 | 1 => {
+                            let len = 1 + rng.below(16) as usize;
+                            let user_data = next;
+                            let pushed = s.push_owned(vec![0xee; len], |buf, sq| {
+                                sq.push(Read::new(&rx, buf).user_data(user_data))
+                            });
+                            if pushed.is_ok() {
+                                pending.insert(user_data, Some(len));
+                                next += 1;
+                            }
+                        }
+                        2 => {
+                            if let Some(buf) = lendable.pop() {
+                                let user_data = next;
+                                match s.push(Read::new(&rx, &mut buf[..]).user_data(user_data)) {
+                                    Ok(()) => {
+                                        pending.insert(user_data, None);
+                                        next += 1;
+                                    }
+                                    // Handed back: the buffer stays lent to
+                                    // the op that was not pushed, for the
+                                    // rest of the scope.
+                                    Err(_) => {}
+                                }
+                            }
+                        }
+                        3 => {
+                            if s.push(Nop::new().user_data(next)).is_ok() {
+                                pending.insert(next, None);
+                                next += 1;
+                            }
+                        }
+                        4 => {
+                            let n = 1 + rng.below(12) as usize;
+                            tx.write_all(&vec![b'd'; n]).unwrap();
+                            written += n;
+                        }
+                        5 => {
+                            let target = 1 + rng.below(next);
+                            // A full SQ takes no cancel: nothing to check.
+                            if let Ok(cancels) = s.cancel(target) {
+                                assert!(cancels <= 1);
+                                assert_eq!(
+                                    cancels == 1,
+                                    pending.contains_key(&target) && !done.contains(&target),
+                                    "cancel({target})"
+                                );
+                            }
+                        }
+                        _ => {
+                            s.submit().unwrap();
+                            let take = rng.below(6) as usize;
+                            for mut cqe in s.completions().take(take) {
+                                let ud = cqe.user_data();
+                                if ud >= 10_000 {
+                                    assert!(!cqe.is_scope_op());
+                                    foreign_seen.push(ud);
+                                    continue;
+                                }
+                                assert!(cqe.is_scope_op(), "{cqe:?}");
+                                assert!(!cqe.has_more());
+                                assert!(done.insert(ud), "user_data {ud} completed twice");
+                                let owned = *pending.get(&ud).expect("pushed");
+                                let buf = cqe.take_buf();
+                                assert_eq!(buf.as_ref().map(Vec::len), owned, "{cqe:?}");
+                                if cqe.res() > 0 {
+                                    read += cqe.res() as usize;
+                                    if let Some(buf) = buf {
+                                        let n = cqe.res() as usize;
+                                        assert!(buf[..n].iter().all(|&b| b == b'd'));
+                                        assert!(buf[n..].iter().all(|&b| b == 0xee));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    let open = pending.len() - done.len();
+                    assert_eq!(s.in_flight() as usize, open);
+                }
+                // The most the reads not seen to complete may take.
+                pending
+                    .iter()
+                    .filter(|(ud, _)| !done.contains(*ud))
+                    .map(|(_, owned)| owned.unwrap_or(8))
+                    .sum::<usize>()
+            });
+            // Whatever the scope left was cancelled or completed: nothing
+            // of it shows here; the foreign completions do.
+            for cqe in ring.completions() {
+                assert!(
+                    cqe.user_data() >= 10_000,
+                    "a scope's completion leaked: {cqe:?}"
+                );
+                foreign_seen.push(cqe.user_data());
+            }
+            // Reads that ran to completion after their scope's last look
+            // took data too, no more than their buffers hold.
+            let mut left = 0i32;
+            // SAFETY: FIONREAD writes one int.
+            assert_eq!(
+                unsafe { libc::ioctl(rx.as_raw_fd(), libc::FIONREAD, &mut left) },
+                0
+            );
+            let left = left as usize;
+            let mut rest = vec![0u8; left];
+            rx.read_exact(&mut rest).unwrap();
+            assert!(
+                read + left <= written && written - read - left <= unseen,
+                "seed {seed}: wrote {written}, read {read} seen, {left} left, \
+                 {unseen} unseen"
+            );
+            read = 0;
+            written = 0;
+        }
+        ring.submit_and_wait(0).unwrap();
+        while foreign_seen.len() < foreign_sent.len() {
+            ring.wait(1).unwrap();
+            foreign_seen.extend(ring.completions().map(|c| c.user_data()));
+        }
+        assert_eq!(foreign_seen, foreign_sent, "seed {seed}");
+    }
 }
