@@ -833,15 +833,13 @@ fn random_walks_inside_scopes() {
                         2 => {
                             if let Some(buf) = lendable.pop() {
                                 let user_data = next;
-                                match s.push(Read::new(&rx, &mut buf[..]).user_data(user_data)) {
-                                    Ok(()) => {
-                                        pending.insert(user_data, None);
-                                        next += 1;
-                                    }
-                                    // Handed back: the buffer stays lent to
-                                    // the op that was not pushed, for the
-                                    // rest of the scope.
-                                    Err(_) => {}
+                                // Handed back, the buffer stays lent to the op
+                                // that was not pushed, for the rest of the scope.
+                                if s.push(Read::new(&rx, &mut buf[..]).user_data(user_data))
+                                    .is_ok()
+                                {
+                                    pending.insert(user_data, None);
+                                    next += 1;
                                 }
                             }
                         }
@@ -918,10 +916,8 @@ fn random_walks_inside_scopes() {
             // took data too, no more than their buffers hold.
             let mut left = 0i32;
             // SAFETY: FIONREAD writes one int.
-            assert_eq!(
-                unsafe { libc::ioctl(rx.as_raw_fd(), libc::FIONREAD, &mut left) },
-                0
-            );
+            let rc = unsafe { libc::ioctl(rx.as_raw_fd(), libc::FIONREAD, &mut left) };
+            assert_eq!(rc, 0);
             let left = left as usize;
             let mut rest = vec![0u8; left];
             rx.read_exact(&mut rest).unwrap();
