@@ -546,3 +546,35 @@ fn hybrid_iopoll() {
     let cqe = submit_and_reap(&mut ring, 1)[0];
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0));
 }
+
+/// A full SQ of an SQPOLL ring frees up as the SQ thread takes its SQEs:
+/// `wait_for_sq_space` sleeps until it does. Other rings answer at once.
+#[test]
+fn wait_for_sq_space_on_a_full_sq() {
+    let mut plain = Ring::new(4).unwrap();
+    for i in 0..4 {
+        plain.push(Nop::new().user_data(i)).unwrap();
+    }
+    assert_eq!(
+        plain.wait_for_sq_space().unwrap(),
+        0,
+        "only a submit frees it"
+    );
+    plain.submit().unwrap();
+    assert_eq!(plain.wait_for_sq_space().unwrap(), 4);
+
+    if !require_sqpoll() {
+        return;
+    }
+    let mut ring = sqpoll_builder().build(4).expect("an SQPOLL ring");
+    // Let the SQ thread fall asleep, so the wait must wake it too.
+    std::thread::sleep(Duration::from_millis(300));
+    for i in 0..4 {
+        ring.push(Nop::new().user_data(i)).unwrap();
+    }
+    assert_eq!(ring.space_left(), 0);
+    let space = ring.wait_for_sq_space().unwrap();
+    assert!((1..=4).contains(&space), "{space}");
+    let cqes = poll_until_ready(&mut ring, 4);
+    assert_user_data_once(&cqes, 0..4);
+}

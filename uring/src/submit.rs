@@ -85,6 +85,34 @@ impl Ring {
             .map_err(|e| Error::os("io_uring_enter", e))
     }
 
+    /// Waits until the SQ has a free slot, and returns how many it has.
+    ///
+    /// On an SQPOLL ring, the SQ thread frees slots as it consumes SQEs: this
+    /// publishes what was pushed, wakes the thread if it sleeps, and sleeps
+    /// until it has taken some (`IORING_ENTER_SQ_WAIT`, 5.10). On other
+    /// rings only a submit frees slots, so this returns at once.
+    pub fn wait_for_sq_space(&mut self) -> Result<u32> {
+        if !self.has_setup(sys::IORING_SETUP_SQPOLL) {
+            return Ok(self.sq.space_left());
+        }
+        self.sq.publish();
+        loop {
+            let space = self.sq.space_left();
+            if space > 0 {
+                return Ok(space);
+            }
+            let mut flags = sys::IORING_ENTER_SQ_WAIT;
+            if self.sq.need_wakeup() {
+                flags |= sys::IORING_ENTER_SQ_WAKEUP;
+            }
+            match self.enter(0, 0, flags, None) {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                Err(e) => return Err(Error::os("io_uring_enter", e)),
+            }
+        }
+    }
+
     /// Submits the pushed SQEs and waits until at least `want` completions
     /// are ready. Returns how many SQEs the kernel consumed.
     ///
