@@ -365,6 +365,10 @@ impl Ring {
     }
 
     /// Completions ready to be read.
+    ///
+    /// After a scope had to move completions out of a full CQ, those come
+    /// first: until they are read, this counts them alone (a wait still
+    /// counts everything ready).
     #[inline]
     pub fn ready(&self) -> u32 {
         self.cq.ready()
