@@ -132,6 +132,22 @@ pub fn submit_and_reap(ring: &mut Ring, n: usize) -> Vec<Cqe> {
     out
 }
 
+/// Runs one op in a scope, which lends it what it borrows, and returns its
+/// completion; panics on a full queue or a ring error.
+pub fn complete<'r, S>(ring: &'r mut Ring, op: S) -> Cqe
+where
+    S: uring::Submission + uring::Scoped + 'r,
+{
+    assert_eq!(S::SQES, 1, "complete() runs one op");
+    ring.scope(|s| {
+        if s.push(op).is_err() {
+            panic!("the submission queue is full");
+        }
+        s.submit_and_wait(1).expect("submit_and_wait");
+        s.completions().next().expect("a completion").cqe()
+    })
+}
+
 /// The completions by `user_data`, asserting each `user_data` came once.
 pub fn by_user_data(cqes: &[Cqe]) -> HashMap<u64, Cqe> {
     let mut map = HashMap::with_capacity(cqes.len());

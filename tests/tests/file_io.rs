@@ -7,7 +7,9 @@ use std::os::fd::{AsFd, AsRawFd};
 
 use uring::ops::{Close, Nop, ProvideBuffers, Read, ReadV, Write, WriteV};
 use uring::{BufferGroup, BufferPool, Cqe, Error, Features, Ring};
-use uring_tests::{by_user_data, pattern, pipe, require_features, require_op, submit_and_reap};
+use uring_tests::{
+    by_user_data, complete, pattern, pipe, require_features, require_op, submit_and_reap,
+};
 
 fn tempfile_with(bytes: &[u8]) -> File {
     let mut file = tempfile::tempfile().expect("tempfile");
@@ -36,10 +38,10 @@ fn write_and_read_round_trip_at_offsets() {
     let mut file = tempfile::tempfile().unwrap();
     let data = pattern(4096, 1);
 
-    // SAFETY: `data` outlives the op, whose completion is reaped before the
-    // next statement touches anything.
-    unsafe { ring.push_unchecked(Write::new(&file, &data[..]).offset(100).user_data(1)) }.unwrap();
-    let cqe = one(&mut ring);
+    let cqe = complete(
+        &mut ring,
+        Write::new(&file, &data[..]).offset(100).user_data(1),
+    );
     assert_eq!((cqe.user_data(), cqe.result().unwrap()), (1, 4096));
 
     let on_disk = file_contents(&mut file);
@@ -48,27 +50,28 @@ fn write_and_read_round_trip_at_offsets() {
     assert_eq!(on_disk[100..], data[..]);
 
     let mut back = vec![0u8; 1000];
-    // SAFETY: `back` is not touched until the read's completion is reaped.
-    unsafe { ring.push_unchecked(Read::new(&file, &mut back[..]).offset(1100).user_data(2)) }
-        .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = complete(
+        &mut ring,
+        Read::new(&file, &mut back[..]).offset(1100).user_data(2),
+    );
     assert_eq!((cqe.user_data(), cqe.result().unwrap()), (2, 1000));
     assert_eq!(back[..], data[1000..2000]);
 
     // A read across the end is short; one at the end reads nothing.
     let mut tail = vec![0u8; 512];
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(Read::new(&file, &mut tail[..]).offset(4000).user_data(3)) }
-        .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = complete(
+        &mut ring,
+        Read::new(&file, &mut tail[..]).offset(4000).user_data(3),
+    );
     assert_eq!(cqe.result().unwrap(), 196);
     assert_eq!(tail[..196], data[3900..]);
     assert_eq!(tail[196..], [0u8; 316], "bytes past the count were written");
 
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(Read::new(&file, &mut tail[..]).offset(4196).user_data(4)) }
-        .unwrap();
-    assert_eq!(one(&mut ring).result().unwrap(), 0);
+    let cqe = complete(
+        &mut ring,
+        Read::new(&file, &mut tail[..]).offset(4196).user_data(4),
+    );
+    assert_eq!(cqe.result().unwrap(), 0);
 }
 
 /// readv and writev scatter and gather across several buffers.
@@ -80,9 +83,10 @@ fn writev_and_readv_round_trip() {
     let b = pattern(300, 3);
     let c = pattern(7, 4);
     let iov = [IoSlice::new(&a), IoSlice::new(&b), IoSlice::new(&c)];
-    // SAFETY: `iov` and the bytes it points to outlive the op, reaped below.
-    unsafe { ring.push_unchecked(WriteV::new(&file, &iov[..]).offset(5).user_data(1)) }.unwrap();
-    let cqe = one(&mut ring);
+    let cqe = complete(
+        &mut ring,
+        WriteV::new(&file, &iov[..]).offset(5).user_data(1),
+    );
     assert_eq!(cqe.result().unwrap(), 317);
     let on_disk = file_contents(&mut file);
     assert_eq!(on_disk.len(), 322);
@@ -93,11 +97,10 @@ fn writev_and_readv_round_trip() {
     let (mut x, mut y) = (vec![0u8; 100], vec![0u8; 500]);
     {
         let mut iov = [IoSliceMut::new(&mut x), IoSliceMut::new(&mut y)];
-        // SAFETY: `iov` and the buffers stay untouched until the completion
-        // is reaped, inside this block.
-        unsafe { ring.push_unchecked(ReadV::new(&file, &mut iov[..]).offset(5).user_data(2)) }
-            .unwrap();
-        let cqe = one(&mut ring);
+        let cqe = complete(
+            &mut ring,
+            ReadV::new(&file, &mut iov[..]).offset(5).user_data(2),
+        );
         assert_eq!((cqe.user_data(), cqe.result().unwrap()), (2, 317));
     }
     let expected: Vec<u8> = [&a[..], &b[..], &c[..]].concat();
@@ -118,9 +121,8 @@ fn offset_max_uses_the_file_position() {
     file.seek(SeekFrom::Start(16)).unwrap();
     let mut buf = [0u8; 8];
     for round in 0..2 {
-        // SAFETY: `buf` is not touched until the completion is reaped.
-        unsafe { ring.push_unchecked(Read::new(&file, &mut buf[..]).offset(u64::MAX)) }.unwrap();
-        assert_eq!(one(&mut ring).result().unwrap(), 8);
+        let cqe = complete(&mut ring, Read::new(&file, &mut buf[..]).offset(u64::MAX));
+        assert_eq!(cqe.result().unwrap(), 8);
         let at = 16 + 8 * round;
         assert_eq!(buf[..], pattern(64, 5)[at..at + 8]);
     }
@@ -149,24 +151,21 @@ fn fixed_file_io() {
     drop(file);
 
     let data = pattern(256, 6);
-    // SAFETY: `data` outlives the op, reaped below.
-    unsafe { ring.push_unchecked(Write::new(slot, &data[..]).user_data(1)) }.unwrap();
-    let cqe = one(&mut ring);
+    let cqe = complete(&mut ring, Write::new(slot, &data[..]).user_data(1));
     assert_eq!((cqe.user_data(), cqe.result().unwrap()), (1, 256));
     assert_eq!(file_contents(&mut check), data);
 
     let mut back = [0u8; 100];
-    // SAFETY: `back` is not touched until the completion is reaped.
-    unsafe { ring.push_unchecked(Read::new(slot, &mut back[..]).offset(50).user_data(2)) }.unwrap();
-    let cqe = one(&mut ring);
+    let cqe = complete(
+        &mut ring,
+        Read::new(slot, &mut back[..]).offset(50).user_data(2),
+    );
     assert_eq!(cqe.result().unwrap(), 100);
     assert_eq!(back[..], data[50..150]);
 
     ring.unregister_files(files).expect("unregister_files");
     // With no table, slot 0 names nothing.
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(Read::new(slot, &mut back[..]).user_data(3)) }.unwrap();
-    let cqe = one(&mut ring);
+    let cqe = complete(&mut ring, Read::new(slot, &mut back[..]).user_data(3));
     assert_eq!(cqe.res(), -libc::EBADF, "{cqe:?}");
 }
 
@@ -183,10 +182,11 @@ fn sparse_fixed_files_update_and_close() {
     assert_eq!(table.len(), 4);
 
     let mut buf = [0u8; 64];
-    // SAFETY: `buf` is not touched until the completion is reaped.
-    unsafe { ring.push_unchecked(Read::new(table.get(2).unwrap(), &mut buf[..]).user_data(1)) }
-        .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EBADF, "an empty slot");
+    let cqe = complete(
+        &mut ring,
+        Read::new(table.get(2).unwrap(), &mut buf[..]).user_data(1),
+    );
+    assert_eq!(cqe.res(), -libc::EBADF, "an empty slot");
 
     let updated = ring
         .update_files(&table, 2, &[Some(file.as_fd())])
@@ -198,17 +198,17 @@ fn sparse_fixed_files_update_and_close() {
         Err(Error::InvalidArgument(_))
     ));
 
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(Read::new(table.get(2).unwrap(), &mut buf[..]).user_data(2)) }
-        .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = complete(
+        &mut ring,
+        Read::new(table.get(2).unwrap(), &mut buf[..]).user_data(2),
+    );
     assert_eq!((cqe.user_data(), cqe.result().unwrap()), (2, 64));
     assert_eq!(buf[..], bytes[..]);
 
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(Read::new(table.get(0).unwrap(), &mut buf[..]).user_data(3)) }
-        .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = complete(
+        &mut ring,
+        Read::new(table.get(0).unwrap(), &mut buf[..]).user_data(3),
+    );
     assert_eq!(
         (cqe.user_data(), cqe.res()),
         (3, -libc::EBADF),
@@ -220,10 +220,11 @@ fn sparse_fixed_files_update_and_close() {
             .unwrap();
         let cqe = one(&mut ring);
         assert_eq!((cqe.user_data(), cqe.res()), (4, 0), "close of slot 2");
-        // SAFETY: as above.
-        unsafe { ring.push_unchecked(Read::new(table.get(2).unwrap(), &mut buf[..]).user_data(5)) }
-            .unwrap();
-        assert_eq!(one(&mut ring).res(), -libc::EBADF, "slot 2 after its close");
+        let cqe = complete(
+            &mut ring,
+            Read::new(table.get(2).unwrap(), &mut buf[..]).user_data(5),
+        );
+        assert_eq!(cqe.res(), -libc::EBADF, "slot 2 after its close");
         // The file itself is still open.
         assert!(uring_tests::fd_is_open(std::os::fd::AsRawFd::as_raw_fd(
             &file
@@ -233,10 +234,11 @@ fn sparse_fixed_files_update_and_close() {
     // Emptying a slot with None.
     ring.update_files(&table, 2, &[Some(file.as_fd())]).unwrap();
     assert_eq!(ring.update_files(&table, 2, &[None]).unwrap(), 1);
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(Read::new(table.get(2).unwrap(), &mut buf[..]).user_data(6)) }
-        .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EBADF);
+    let cqe = complete(
+        &mut ring,
+        Read::new(table.get(2).unwrap(), &mut buf[..]).user_data(6),
+    );
+    assert_eq!(cqe.res(), -libc::EBADF);
 
     ring.unregister_files(table).expect("unregister_files");
     // A NOP still runs after unregistering.
@@ -445,9 +447,7 @@ fn openat_opens_and_creates() {
         .open_flags(libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC)
         .mode(0o640)
         .user_data(2);
-    // SAFETY: `path` outlives the op, reaped below.
-    unsafe { ring.push_unchecked(create) }.unwrap();
-    let cqe = one(&mut ring);
+    let cqe = complete(&mut ring, create);
     let fd = cqe
         .result()
         .unwrap_or_else(|e| panic!("openat O_CREAT: {e}"));
@@ -463,16 +463,13 @@ fn openat_opens_and_creates() {
     );
     assert_eq!(meta.permissions().mode() & 0o600, 0o600);
 
-    // SAFETY: `path` outlives the op, reaped below.
-    unsafe {
-        ring.push_unchecked(
-            OpenAt::new(libc::AT_FDCWD, &path)
-                .open_flags(libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY)
-                .user_data(3),
-        )
-    }
-    .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EEXIST);
+    let cqe = complete(
+        &mut ring,
+        OpenAt::new(libc::AT_FDCWD, &path)
+            .open_flags(libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY)
+            .user_data(3),
+    );
+    assert_eq!(cqe.res(), -libc::EEXIST);
 
     ring.push(OpenAt::new(dir_file.as_raw_fd(), c"missing").user_data(4))
         .unwrap();

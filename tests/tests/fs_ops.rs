@@ -20,7 +20,7 @@ use uring::ops::{
     Splice, Statx, SymlinkAt, SyncFileRange, Tee, UnlinkAt, WriteFixed, WriteVFixed,
 };
 use uring::{Cqe, FsyncFlags, MadviseRange, Ring, SpliceFlags};
-use uring_tests::{by_user_data, pattern, pipe, require_op, skip, submit_and_reap};
+use uring_tests::{by_user_data, complete, pattern, pipe, require_op, skip, submit_and_reap};
 
 // ---------------------------------------------------------------------------
 // Private helpers.
@@ -683,9 +683,10 @@ fn statx_reports_size_mode_and_inode() {
     let c = cpath(&path);
 
     let mut stx = zeroed_statx();
-    // SAFETY: `c` and `stx` outlive the op, reaped before `stx` is read.
-    unsafe { ring.push_unchecked(Statx::new(libc::AT_FDCWD, &c, &mut stx).user_data(1)) }.unwrap();
-    let cqe = one(&mut ring);
+    let cqe = complete(
+        &mut ring,
+        Statx::new(libc::AT_FDCWD, &c, &mut stx).user_data(1),
+    );
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "{cqe:?}");
     let want = libc::STATX_SIZE | libc::STATX_MODE | libc::STATX_TYPE | libc::STATX_INO;
     assert_eq!(stx.stx_mask & want, want, "mask {:#x}", stx.stx_mask);
@@ -699,22 +700,18 @@ fn statx_reports_size_mode_and_inode() {
     let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
     file.set_len(5000).unwrap();
     let mut stx = zeroed_statx();
-    // SAFETY: as above.
-    unsafe {
-        ring.push_unchecked(
-            Statx::new(&file, c"", &mut stx)
-                .statx_flags(libc::AT_EMPTY_PATH)
-                .user_data(2),
-        )
-    }
-    .unwrap();
-    assert_eq!(one(&mut ring).res(), 0, "AT_EMPTY_PATH");
+    let cqe = complete(
+        &mut ring,
+        Statx::new(&file, c"", &mut stx)
+            .statx_flags(libc::AT_EMPTY_PATH)
+            .user_data(2),
+    );
+    assert_eq!(cqe.res(), 0, "AT_EMPTY_PATH");
     assert_eq!((stx.stx_size, stx.stx_ino), (5000, meta.ino()));
 
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(Statx::new(&file, c"", &mut stx).user_data(3)) }.unwrap();
+    let cqe = complete(&mut ring, Statx::new(&file, c"", &mut stx).user_data(3));
     assert_eq!(
-        one(&mut ring).res(),
+        cqe.res(),
         -libc::ENOENT,
         "an empty path without AT_EMPTY_PATH"
     );
@@ -723,43 +720,40 @@ fn statx_reports_size_mode_and_inode() {
     std::os::unix::fs::symlink("f", dir.path().join("l")).unwrap();
     let dir_file = open_dir(dir.path());
     let mut stx = zeroed_statx();
-    // SAFETY: as above.
-    unsafe {
-        ring.push_unchecked(
-            Statx::new(&dir_file, c"l", &mut stx)
-                .statx_flags(libc::AT_SYMLINK_NOFOLLOW)
-                .user_data(4),
-        )
-    }
-    .unwrap();
-    assert_eq!(one(&mut ring).res(), 0);
+    let cqe = complete(
+        &mut ring,
+        Statx::new(&dir_file, c"l", &mut stx)
+            .statx_flags(libc::AT_SYMLINK_NOFOLLOW)
+            .user_data(4),
+    );
+    assert_eq!(cqe.res(), 0);
     assert_eq!(u32::from(stx.stx_mode) & libc::S_IFMT, libc::S_IFLNK);
     assert_eq!(stx.stx_size, 1, "a symlink's size is its target's length");
     let mut stx = zeroed_statx();
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(Statx::new(&dir_file, c"l", &mut stx).user_data(5)) }.unwrap();
-    assert_eq!(one(&mut ring).res(), 0);
+    let cqe = complete(
+        &mut ring,
+        Statx::new(&dir_file, c"l", &mut stx).user_data(5),
+    );
+    assert_eq!(cqe.res(), 0);
     assert_eq!(u32::from(stx.stx_mode) & libc::S_IFMT, libc::S_IFREG);
     assert_eq!((stx.stx_size, stx.stx_ino), (5000, meta.ino()));
 
     // The mask says which fields are wanted: a birth time only when asked
     // for (on a file system that has one).
     let mut with = zeroed_statx();
-    // SAFETY: as above.
-    unsafe {
-        ring.push_unchecked(
-            Statx::new(libc::AT_FDCWD, &c, &mut with)
-                .mask(libc::STATX_BASIC_STATS | libc::STATX_BTIME)
-                .user_data(8),
-        )
-    }
-    .unwrap();
-    assert_eq!(one(&mut ring).res(), 0);
+    let cqe = complete(
+        &mut ring,
+        Statx::new(libc::AT_FDCWD, &c, &mut with)
+            .mask(libc::STATX_BASIC_STATS | libc::STATX_BTIME)
+            .user_data(8),
+    );
+    assert_eq!(cqe.res(), 0);
     let mut without = zeroed_statx();
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(Statx::new(libc::AT_FDCWD, &c, &mut without).user_data(9)) }
-        .unwrap();
-    assert_eq!(one(&mut ring).res(), 0);
+    let cqe = complete(
+        &mut ring,
+        Statx::new(libc::AT_FDCWD, &c, &mut without).user_data(9),
+    );
+    assert_eq!(cqe.res(), 0);
     assert_eq!(
         without.stx_mask & libc::STATX_BASIC_STATS,
         libc::STATX_BASIC_STATS,
@@ -778,24 +772,22 @@ fn statx_reports_size_mode_and_inode() {
 
     // The directory itself.
     let mut stx = zeroed_statx();
-    // SAFETY: as above.
-    unsafe {
-        ring.push_unchecked(
-            Statx::new(&dir_file, c"", &mut stx)
-                .statx_flags(libc::AT_EMPTY_PATH)
-                .mask(libc::STATX_TYPE)
-                .user_data(6),
-        )
-    }
-    .unwrap();
-    assert_eq!(one(&mut ring).res(), 0);
+    let cqe = complete(
+        &mut ring,
+        Statx::new(&dir_file, c"", &mut stx)
+            .statx_flags(libc::AT_EMPTY_PATH)
+            .mask(libc::STATX_TYPE)
+            .user_data(6),
+    );
+    assert_eq!(cqe.res(), 0);
     assert_eq!(u32::from(stx.stx_mode) & libc::S_IFMT, libc::S_IFDIR);
 
     let mut stx = zeroed_statx();
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(Statx::new(&dir_file, c"missing", &mut stx).user_data(7)) }
-        .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::ENOENT);
+    let cqe = complete(
+        &mut ring,
+        Statx::new(&dir_file, c"missing", &mut stx).user_data(7),
+    );
+    assert_eq!(cqe.res(), -libc::ENOENT);
 }
 
 /// An `open_how` (its fields are public, but the struct is non-exhaustive).
@@ -828,9 +820,7 @@ fn openat2_follows_open_how() {
     let sub = open_dir(&root.path().join("sub"));
 
     let how = open_how(libc::O_RDONLY | libc::O_CLOEXEC, 0, 0);
-    // SAFETY: `how` outlives the op, reaped below.
-    unsafe { ring.push_unchecked(OpenAt2::new(&sub, c"f", &how).user_data(1)) }.unwrap();
-    let cqe = one(&mut ring);
+    let cqe = complete(&mut ring, OpenAt2::new(&sub, c"f", &how).user_data(1));
     let fd = owned(ok(cqe, "openat2"));
     assert_eq!(cqe.user_data(), 1);
     assert!(cloexec(fd.as_fd()), "O_CLOEXEC asked for");
@@ -841,39 +831,45 @@ fn openat2_follows_open_how() {
     // `..` without resolve rules escapes, and without O_CLOEXEC the
     // descriptor is inherited across exec.
     let how = open_how(libc::O_RDONLY, 0, 0);
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(OpenAt2::new(&sub, c"../secret", &how).user_data(2)) }.unwrap();
-    let fd = owned(ok(one(&mut ring), "openat2 .."));
+    let cqe = complete(
+        &mut ring,
+        OpenAt2::new(&sub, c"../secret", &how).user_data(2),
+    );
+    let fd = owned(ok(cqe, "openat2 .."));
     assert!(!cloexec(fd.as_fd()), "no O_CLOEXEC in open_how");
     let mut got = Vec::new();
     File::from(fd).read_to_end(&mut got).unwrap();
     assert_eq!(got, secret);
 
     let beneath = open_how(libc::O_RDONLY | libc::O_CLOEXEC, 0, libc::RESOLVE_BENEATH);
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(OpenAt2::new(&sub, c"../secret", &beneath).user_data(3)) }
-        .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EXDEV, "RESOLVE_BENEATH and ..");
+    let cqe = complete(
+        &mut ring,
+        OpenAt2::new(&sub, c"../secret", &beneath).user_data(3),
+    );
+    assert_eq!(cqe.res(), -libc::EXDEV, "RESOLVE_BENEATH and ..");
     let absolute = cpath(&root.path().join("secret"));
-    // SAFETY: `absolute` and `beneath` outlive the op, reaped below.
-    unsafe { ring.push_unchecked(OpenAt2::new(&sub, &absolute, &beneath).user_data(4)) }.unwrap();
+    let cqe = complete(
+        &mut ring,
+        OpenAt2::new(&sub, &absolute, &beneath).user_data(4),
+    );
     assert_eq!(
-        one(&mut ring).res(),
+        cqe.res(),
         -libc::EXDEV,
         "RESOLVE_BENEATH and an absolute path"
     );
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(OpenAt2::new(&sub, c"f", &beneath).user_data(5)) }.unwrap();
-    drop(owned(ok(one(&mut ring), "RESOLVE_BENEATH inside")));
+    let cqe = complete(&mut ring, OpenAt2::new(&sub, c"f", &beneath).user_data(5));
+    drop(owned(ok(cqe, "RESOLVE_BENEATH inside")));
 
     let no_links = open_how(
         libc::O_RDONLY | libc::O_CLOEXEC,
         0,
         libc::RESOLVE_NO_SYMLINKS,
     );
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(OpenAt2::new(&sub, c"link", &no_links).user_data(6)) }.unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::ELOOP, "RESOLVE_NO_SYMLINKS");
+    let cqe = complete(
+        &mut ring,
+        OpenAt2::new(&sub, c"link", &no_links).user_data(6),
+    );
+    assert_eq!(cqe.res(), -libc::ELOOP, "RESOLVE_NO_SYMLINKS");
 
     // Creating, with the mode of open_how.
     let create = open_how(
@@ -881,9 +877,8 @@ fn openat2_follows_open_how() {
         0o604,
         0,
     );
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(OpenAt2::new(&sub, c"new", &create).user_data(7)) }.unwrap();
-    let fd = owned(ok(one(&mut ring), "openat2 O_CREAT"));
+    let cqe = complete(&mut ring, OpenAt2::new(&sub, c"new", &create).user_data(7));
+    let fd = owned(ok(cqe, "openat2 O_CREAT"));
     File::from(fd).write_all(b"written").unwrap();
     let meta = std::fs::metadata(root.path().join("sub/new")).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o604 & !current_umask());
@@ -891,18 +886,12 @@ fn openat2_follows_open_how() {
         std::fs::read(root.path().join("sub/new")).unwrap(),
         b"written"
     );
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(OpenAt2::new(&sub, c"new", &create).user_data(8)) }.unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EEXIST);
+    let cqe = complete(&mut ring, OpenAt2::new(&sub, c"new", &create).user_data(8));
+    assert_eq!(cqe.res(), -libc::EEXIST);
 
     let bad = open_how(libc::O_RDONLY, 0o644, 0);
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(OpenAt2::new(&sub, c"f", &bad).user_data(9)) }.unwrap();
-    assert_eq!(
-        one(&mut ring).res(),
-        -libc::EINVAL,
-        "a mode without O_CREAT"
-    );
+    let cqe = complete(&mut ring, OpenAt2::new(&sub, c"f", &bad).user_data(9));
+    assert_eq!(cqe.res(), -libc::EINVAL, "a mode without O_CREAT");
 }
 
 // ---------------------------------------------------------------------------
@@ -962,12 +951,11 @@ fn renameat_moves_and_swaps() {
     // Absolute paths with AT_FDCWD; replacing.
     let (from, to) = (cpath(&p2.join("c")), cpath(&p1.join("x")));
     std::fs::write(p1.join("x"), b"old").unwrap();
-    // SAFETY: `from` and `to` outlive the op, reaped below.
-    unsafe {
-        ring.push_unchecked(RenameAt::new(libc::AT_FDCWD, &from, libc::AT_FDCWD, &to).user_data(5))
-    }
-    .unwrap();
-    assert_eq!(one(&mut ring).res(), 0);
+    let cqe = complete(
+        &mut ring,
+        RenameAt::new(libc::AT_FDCWD, &from, libc::AT_FDCWD, &to).user_data(5),
+    );
+    assert_eq!(cqe.res(), 0);
     assert!(!p2.join("c").exists());
     assert_eq!(std::fs::read(p1.join("x")).unwrap(), x, "replaced");
 
@@ -1039,9 +1027,8 @@ fn unlinkat_removes_files_and_directories() {
     assert!(p.join("full/inside").exists());
 
     let abs = cpath(&p.join("full/inside"));
-    // SAFETY: `abs` outlives the op, reaped below.
-    unsafe { ring.push_unchecked(UnlinkAt::new(libc::AT_FDCWD, &abs).user_data(7)) }.unwrap();
-    assert_eq!(one(&mut ring).res(), 0, "absolute path");
+    let cqe = complete(&mut ring, UnlinkAt::new(libc::AT_FDCWD, &abs).user_data(7));
+    assert_eq!(cqe.res(), 0, "absolute path");
     assert!(!p.join("full/inside").exists());
 }
 
@@ -1110,10 +1097,11 @@ fn symlinkat_creates_links() {
     );
 
     let link = cpath(&p.join("good"));
-    // SAFETY: `link` outlives the op, reaped below.
-    unsafe { ring.push_unchecked(SymlinkAt::new(libc::AT_FDCWD, c"real", &link).user_data(2)) }
-        .unwrap();
-    assert_eq!(one(&mut ring).res(), 0);
+    let cqe = complete(
+        &mut ring,
+        SymlinkAt::new(libc::AT_FDCWD, c"real", &link).user_data(2),
+    );
+    assert_eq!(cqe.res(), 0);
     assert_eq!(
         std::fs::read_link(p.join("good")).unwrap(),
         Path::new("real")
@@ -1238,12 +1226,10 @@ fn xattrs_round_trip(base: &Path) {
         .unwrap();
 
     let value = pattern(40, 14);
-    // SAFETY: `value` outlives the op, reaped below.
-    unsafe {
-        ring.push_unchecked(FSetXattr::new(&file, c"user.fs_ops.a", &value[..]).user_data(1))
-    }
-    .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = complete(
+        &mut ring,
+        FSetXattr::new(&file, c"user.fs_ops.a", &value[..]).user_data(1),
+    );
     if cqe.res() == -libc::EOPNOTSUPP {
         skip(format_args!(
             "the file system of {} refuses user xattrs (EOPNOTSUPP)",
@@ -1255,118 +1241,96 @@ fn xattrs_round_trip(base: &Path) {
     assert_eq!(sys_getxattr(&c, c"user.fs_ops.a").unwrap(), value);
 
     // By path, creating a second name.
-    // SAFETY: `c` and the value outlive the op, reaped below.
-    unsafe {
-        ring.push_unchecked(
-            SetXattr::new(&c, c"user.fs_ops.b", b"by path")
-                .xattr_flags(libc::XATTR_CREATE)
-                .user_data(2),
-        )
-    }
-    .unwrap();
-    assert_eq!(one(&mut ring).res(), 0, "setxattr");
+    let cqe = complete(
+        &mut ring,
+        SetXattr::new(&c, c"user.fs_ops.b", b"by path")
+            .xattr_flags(libc::XATTR_CREATE)
+            .user_data(2),
+    );
+    assert_eq!(cqe.res(), 0, "setxattr");
     assert_eq!(sys_getxattr(&c, c"user.fs_ops.b").unwrap(), b"by path");
 
-    // SAFETY: as above.
-    unsafe {
-        ring.push_unchecked(
-            SetXattr::new(&c, c"user.fs_ops.b", b"again")
-                .xattr_flags(libc::XATTR_CREATE)
-                .user_data(3),
-        )
-    }
-    .unwrap();
-    assert_eq!(
-        one(&mut ring).res(),
-        -libc::EEXIST,
-        "XATTR_CREATE of a name"
+    let cqe = complete(
+        &mut ring,
+        SetXattr::new(&c, c"user.fs_ops.b", b"again")
+            .xattr_flags(libc::XATTR_CREATE)
+            .user_data(3),
     );
-    // SAFETY: as above.
-    unsafe {
-        ring.push_unchecked(
-            FSetXattr::new(&file, c"user.fs_ops.none", b"v")
-                .xattr_flags(libc::XATTR_REPLACE)
-                .user_data(4),
-        )
-    }
-    .unwrap();
-    assert_eq!(
-        one(&mut ring).res(),
-        -libc::ENODATA,
-        "XATTR_REPLACE of no name"
+    assert_eq!(cqe.res(), -libc::EEXIST, "XATTR_CREATE of a name");
+    let cqe = complete(
+        &mut ring,
+        FSetXattr::new(&file, c"user.fs_ops.none", b"v")
+            .xattr_flags(libc::XATTR_REPLACE)
+            .user_data(4),
     );
-    // SAFETY: as above.
-    unsafe {
-        ring.push_unchecked(
-            SetXattr::new(&c, c"user.fs_ops.b", b"replaced")
-                .xattr_flags(libc::XATTR_REPLACE)
-                .user_data(5),
-        )
-    }
-    .unwrap();
-    assert_eq!(one(&mut ring).res(), 0, "XATTR_REPLACE");
+    assert_eq!(cqe.res(), -libc::ENODATA, "XATTR_REPLACE of no name");
+    let cqe = complete(
+        &mut ring,
+        SetXattr::new(&c, c"user.fs_ops.b", b"replaced")
+            .xattr_flags(libc::XATTR_REPLACE)
+            .user_data(5),
+    );
+    assert_eq!(cqe.res(), 0, "XATTR_REPLACE");
     assert_eq!(sys_getxattr(&c, c"user.fs_ops.b").unwrap(), b"replaced");
 
     // Reading back.
     let mut buf = [0u8; 128];
-    // SAFETY: `buf` is not touched until the completion is reaped.
-    unsafe {
-        ring.push_unchecked(FGetXattr::new(&file, c"user.fs_ops.a", &mut buf[..]).user_data(6))
-    }
-    .unwrap();
-    assert_eq!(ok(one(&mut ring), "fgetxattr"), 40);
+    let cqe = complete(
+        &mut ring,
+        FGetXattr::new(&file, c"user.fs_ops.a", &mut buf[..]).user_data(6),
+    );
+    assert_eq!(ok(cqe, "fgetxattr"), 40);
     assert_eq!(buf[..40], value[..]);
 
     let mut buf = [0u8; 128];
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(GetXattr::new(&c, c"user.fs_ops.b", &mut buf[..]).user_data(7)) }
-        .unwrap();
-    assert_eq!(ok(one(&mut ring), "getxattr"), 8);
+    let cqe = complete(
+        &mut ring,
+        GetXattr::new(&c, c"user.fs_ops.b", &mut buf[..]).user_data(7),
+    );
+    assert_eq!(ok(cqe, "getxattr"), 8);
     assert_eq!(&buf[..8], b"replaced");
 
     // An empty buffer asks for the size only.
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(GetXattr::new(&c, c"user.fs_ops.a", &mut buf[..0]).user_data(8)) }
-        .unwrap();
-    assert_eq!(ok(one(&mut ring), "getxattr of the size"), 40);
+    let cqe = complete(
+        &mut ring,
+        GetXattr::new(&c, c"user.fs_ops.a", &mut buf[..0]).user_data(8),
+    );
+    assert_eq!(ok(cqe, "getxattr of the size"), 40);
     let mut short = [0u8; 10];
-    // SAFETY: as above.
-    unsafe {
-        ring.push_unchecked(FGetXattr::new(&file, c"user.fs_ops.a", &mut short[..]).user_data(9))
-    }
-    .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::ERANGE, "a short buffer");
-    // SAFETY: as above.
-    unsafe {
-        ring.push_unchecked(FGetXattr::new(&file, c"user.fs_ops.zz", &mut buf[..]).user_data(10))
-    }
-    .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::ENODATA, "a missing name");
+    let cqe = complete(
+        &mut ring,
+        FGetXattr::new(&file, c"user.fs_ops.a", &mut short[..]).user_data(9),
+    );
+    assert_eq!(cqe.res(), -libc::ERANGE, "a short buffer");
+    let cqe = complete(
+        &mut ring,
+        FGetXattr::new(&file, c"user.fs_ops.zz", &mut buf[..]).user_data(10),
+    );
+    assert_eq!(cqe.res(), -libc::ENODATA, "a missing name");
 
     // Through a fixed file.
     let files = ring.register_files(&[file.as_fd()]).unwrap();
     let slot = files.get(0).unwrap();
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(FSetXattr::new(slot, c"user.fs_ops.c", b"fixed").user_data(11)) }
-        .unwrap();
-    assert_eq!(one(&mut ring).res(), 0, "fsetxattr on a fixed file");
+    let cqe = complete(
+        &mut ring,
+        FSetXattr::new(slot, c"user.fs_ops.c", b"fixed").user_data(11),
+    );
+    assert_eq!(cqe.res(), 0, "fsetxattr on a fixed file");
     assert_eq!(sys_getxattr(&c, c"user.fs_ops.c").unwrap(), b"fixed");
     let mut buf = [0u8; 16];
-    // SAFETY: as above.
-    unsafe {
-        ring.push_unchecked(FGetXattr::new(slot, c"user.fs_ops.b", &mut buf[..]).user_data(12))
-    }
-    .unwrap();
-    assert_eq!(ok(one(&mut ring), "fgetxattr on a fixed file"), 8);
+    let cqe = complete(
+        &mut ring,
+        FGetXattr::new(slot, c"user.fs_ops.b", &mut buf[..]).user_data(12),
+    );
+    assert_eq!(ok(cqe, "fgetxattr on a fixed file"), 8);
     assert_eq!(&buf[..8], b"replaced");
 
     let missing = cpath(&dir.path().join("missing"));
-    // SAFETY: as above.
-    unsafe {
-        ring.push_unchecked(GetXattr::new(&missing, c"user.fs_ops.a", &mut buf[..]).user_data(13))
-    }
-    .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::ENOENT, "getxattr of no file");
+    let cqe = complete(
+        &mut ring,
+        GetXattr::new(&missing, c"user.fs_ops.a", &mut buf[..]).user_data(13),
+    );
+    assert_eq!(cqe.res(), -libc::ENOENT, "getxattr of no file");
 }
 
 /// The xattr ops on tmpfs (`/dev/shm`).
@@ -1391,10 +1355,10 @@ fn xattrs_on_the_temp_dir() {
 
 /// Reads 32 bytes at offset 0 through `target`; the completion.
 fn read32<T: uring::IntoTarget>(ring: &mut Ring, target: T, out: &mut [u8; 32]) -> Cqe {
-    // SAFETY: `out` is not touched until the completion is reaped, here.
-    unsafe { ring.push_unchecked(uring::ops::Read::new(target, &mut out[..]).user_data(99)) }
-        .unwrap();
-    one(ring)
+    complete(
+        ring,
+        uring::ops::Read::new(target, &mut out[..]).user_data(99),
+    )
 }
 
 /// FILES_UPDATE fills slots of a sparse table from `offset`, and `-1`
@@ -1412,16 +1376,16 @@ fn files_update_fills_and_allocates_slots() {
 
     let mut buf = [0u8; 32];
     let mut no_table = [a.as_raw_fd()];
-    // SAFETY: `no_table` outlives the op, reaped below.
-    unsafe { ring.push_unchecked(FilesUpdate::new(&mut no_table[..]).user_data(1)) }.unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::ENXIO, "no table registered");
+    let cqe = complete(&mut ring, FilesUpdate::new(&mut no_table[..]).user_data(1));
+    assert_eq!(cqe.res(), -libc::ENXIO, "no table registered");
 
     let table = ring.register_files_sparse(4).unwrap();
     let mut fds = [a.as_raw_fd(), b.as_raw_fd()];
     let given = fds;
-    // SAFETY: `fds` outlives the op, reaped below.
-    unsafe { ring.push_unchecked(FilesUpdate::new(&mut fds[..]).offset(1).user_data(2)) }.unwrap();
-    let cqe = one(&mut ring);
+    let cqe = complete(
+        &mut ring,
+        FilesUpdate::new(&mut fds[..]).offset(1).user_data(2),
+    );
     assert_eq!((cqe.user_data(), cqe.res()), (2, 2), "{cqe:?}");
     assert_eq!(fds, given, "a plain update leaves the slice alone");
     assert_eq!(read32(&mut ring, table.get(1).unwrap(), &mut buf).res(), 32);
@@ -1435,10 +1399,11 @@ fn files_update_fills_and_allocates_slots() {
     );
 
     let mut empty = [-1];
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(FilesUpdate::new(&mut empty[..]).offset(2).user_data(3)) }
-        .unwrap();
-    assert_eq!(one(&mut ring).res(), 1);
+    let cqe = complete(
+        &mut ring,
+        FilesUpdate::new(&mut empty[..]).offset(2).user_data(3),
+    );
+    assert_eq!(cqe.res(), 1);
     assert_eq!(
         read32(&mut ring, table.get(2).unwrap(), &mut buf).res(),
         -libc::EBADF,
@@ -1446,22 +1411,20 @@ fn files_update_fills_and_allocates_slots() {
     );
 
     let mut past = [c.as_raw_fd()];
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(FilesUpdate::new(&mut past[..]).offset(4).user_data(4)) }.unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EINVAL, "past the table");
+    let cqe = complete(
+        &mut ring,
+        FilesUpdate::new(&mut past[..]).offset(4).user_data(4),
+    );
+    assert_eq!(cqe.res(), -libc::EINVAL, "past the table");
 
     // Free slots now: 0, 2, 3.
     let mut alloc = [c.as_raw_fd(), b.as_raw_fd()];
-    // SAFETY: as above.
-    unsafe {
-        ring.push_unchecked(
-            FilesUpdate::new(&mut alloc[..])
-                .offset(uring::sys::IORING_FILE_INDEX_ALLOC)
-                .user_data(5),
-        )
-    }
-    .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = complete(
+        &mut ring,
+        FilesUpdate::new(&mut alloc[..])
+            .offset(uring::sys::IORING_FILE_INDEX_ALLOC)
+            .user_data(5),
+    );
     assert_eq!(cqe.res(), 2, "two slots allocated: {cqe:?}");
     assert_ne!(alloc[0], alloc[1]);
     for (slot, bytes) in [(alloc[0], &pc), (alloc[1], &pb)] {
@@ -1478,16 +1441,13 @@ fn files_update_fills_and_allocates_slots() {
 
     // One slot is left: the first of two gets it, and the count says so.
     let mut last = [a.as_raw_fd(), a.as_raw_fd()];
-    // SAFETY: as above.
-    unsafe {
-        ring.push_unchecked(
-            FilesUpdate::new(&mut last[..])
-                .offset(uring::sys::IORING_FILE_INDEX_ALLOC)
-                .user_data(6),
-        )
-    }
-    .unwrap();
-    assert_eq!(one(&mut ring).res(), 1, "one free slot");
+    let cqe = complete(
+        &mut ring,
+        FilesUpdate::new(&mut last[..])
+            .offset(uring::sys::IORING_FILE_INDEX_ALLOC)
+            .user_data(6),
+    );
+    assert_eq!(cqe.res(), 1, "one free slot");
     let free: Vec<i32> = [0, 2, 3]
         .into_iter()
         .filter(|s| !alloc.contains(s))
@@ -1495,16 +1455,13 @@ fn files_update_fills_and_allocates_slots() {
     assert_eq!(last[..1], free[..], "the last free slot, written back");
     assert_eq!(last[1], a.as_raw_fd(), "the second entry is untouched");
     let mut full = [a.as_raw_fd()];
-    // SAFETY: as above.
-    unsafe {
-        ring.push_unchecked(
-            FilesUpdate::new(&mut full[..])
-                .offset(uring::sys::IORING_FILE_INDEX_ALLOC)
-                .user_data(7),
-        )
-    }
-    .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::ENFILE, "a full table");
+    let cqe = complete(
+        &mut ring,
+        FilesUpdate::new(&mut full[..])
+            .offset(uring::sys::IORING_FILE_INDEX_ALLOC)
+            .user_data(7),
+    );
+    assert_eq!(cqe.res(), -libc::ENFILE, "a full table");
 }
 
 /// FIXED_FD_INSTALL turns a registered file into a new descriptor of the
@@ -1570,9 +1527,7 @@ fn pipe_op_makes_a_pipe() {
         return;
     }
     let mut fds: [RawFd; 2] = [-1, -1];
-    // SAFETY: `fds` is not touched until the completion is reaped.
-    unsafe { ring.push_unchecked(Pipe::new(&mut fds).user_data(1)) }.unwrap();
-    let cqe = one(&mut ring);
+    let cqe = complete(&mut ring, Pipe::new(&mut fds).user_data(1));
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "{cqe:?}");
     assert!(fds[0] >= 0 && fds[1] >= 0 && fds[0] != fds[1], "{fds:?}");
     let (rx, tx) = (owned(fds[0] as u32), owned(fds[1] as u32));
@@ -1592,16 +1547,13 @@ fn pipe_op_makes_a_pipe() {
     assert_eq!(got, sent, "what goes in comes out");
 
     let mut fds: [RawFd; 2] = [-1, -1];
-    // SAFETY: as above.
-    unsafe {
-        ring.push_unchecked(
-            Pipe::new(&mut fds)
-                .pipe_flags(libc::O_NONBLOCK)
-                .user_data(2),
-        )
-    }
-    .unwrap();
-    assert_eq!(one(&mut ring).res(), 0);
+    let cqe = complete(
+        &mut ring,
+        Pipe::new(&mut fds)
+            .pipe_flags(libc::O_NONBLOCK)
+            .user_data(2),
+    );
+    assert_eq!(cqe.res(), 0);
     let (rx, tx) = (owned(fds[0] as u32), owned(fds[1] as u32));
     for end in [rx.as_fd(), tx.as_fd()] {
         assert!(!cloexec(end), "flags without O_CLOEXEC");
@@ -1613,10 +1565,11 @@ fn pipe_op_makes_a_pipe() {
     drop(tx);
 
     let mut fds: [RawFd; 2] = [-1, -1];
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(Pipe::new(&mut fds).pipe_flags(libc::O_APPEND).user_data(3)) }
-        .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EINVAL, "O_APPEND");
+    let cqe = complete(
+        &mut ring,
+        Pipe::new(&mut fds).pipe_flags(libc::O_APPEND).user_data(3),
+    );
+    assert_eq!(cqe.res(), -libc::EINVAL, "O_APPEND");
     assert_eq!(fds, [-1, -1]);
 }
 
@@ -1654,16 +1607,12 @@ fn read_fixed_and_write_fixed_round_trip() {
     region[..4096].copy_from_slice(&data);
     let data1 = pattern(2048, 32);
     region[4096..6144].copy_from_slice(&data1);
-    // SAFETY: `region` is not touched until the completion is reaped.
-    unsafe {
-        ring.push_unchecked(
-            WriteFixed::new(&file, &region[100..1100], idx)
-                .offset(7)
-                .user_data(1),
-        )
-    }
-    .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = complete(
+        &mut ring,
+        WriteFixed::new(&file, &region[100..1100], idx)
+            .offset(7)
+            .user_data(1),
+    );
     assert_eq!(
         (cqe.user_data(), cqe.result().ok()),
         (1, Some(1000)),
@@ -1674,116 +1623,97 @@ fn read_fixed_and_write_fixed_round_trip() {
     assert_eq!(on_disk[7..], data[100..1100]);
 
     region[2000..3000].fill(0);
-    // SAFETY: as above.
-    unsafe {
-        ring.push_unchecked(
-            ReadFixed::new(&file, &mut region[2000..3000], idx)
-                .offset(7)
-                .user_data(2),
-        )
-    }
-    .unwrap();
-    assert_eq!(ok(one(&mut ring), "read_fixed"), 1000);
+    let cqe = complete(
+        &mut ring,
+        ReadFixed::new(&file, &mut region[2000..3000], idx)
+            .offset(7)
+            .user_data(2),
+    );
+    assert_eq!(ok(cqe, "read_fixed"), 1000);
     assert_eq!(region[2000..3000], data[100..1100]);
 
     // Buffer 1, named by its index.
-    // SAFETY: as above.
-    unsafe {
-        ring.push_unchecked(
-            WriteFixed::new(&file, &region[4106..4206], idx1)
-                .offset(3000)
-                .user_data(11),
-        )
-    }
-    .unwrap();
-    assert_eq!(ok(one(&mut ring), "write_fixed from buffer 1"), 100);
+    let cqe = complete(
+        &mut ring,
+        WriteFixed::new(&file, &region[4106..4206], idx1)
+            .offset(3000)
+            .user_data(11),
+    );
+    assert_eq!(ok(cqe, "write_fixed from buffer 1"), 100);
     let mut check = [0u8; 100];
     file.read_exact_at(&mut check, 3000).unwrap();
     assert_eq!(check[..], data1[10..110]);
     region[6000..6144].fill(0);
-    // SAFETY: as above.
-    unsafe {
-        ring.push_unchecked(
-            ReadFixed::new(&file, &mut region[6044..6144], idx1)
-                .offset(3000)
-                .user_data(12),
-        )
-    }
-    .unwrap();
-    assert_eq!(ok(one(&mut ring), "read_fixed into buffer 1"), 100);
+    let cqe = complete(
+        &mut ring,
+        ReadFixed::new(&file, &mut region[6044..6144], idx1)
+            .offset(3000)
+            .user_data(12),
+    );
+    assert_eq!(ok(cqe, "read_fixed into buffer 1"), 100);
     assert_eq!(region[6044..6144], data1[10..110]);
     region[6044..6144].copy_from_slice(&data1[1948..]);
 
     // Through a fixed file, at the end of the registered bytes.
     let files = ring.register_files(&[file.as_fd()]).unwrap();
     let slot = files.get(0).unwrap();
-    // SAFETY: as above.
-    unsafe {
-        ring.push_unchecked(
-            WriteFixed::new(slot, &region[4000..4096], idx)
-                .offset(2000)
-                .user_data(3),
-        )
-    }
-    .unwrap();
-    assert_eq!(ok(one(&mut ring), "write_fixed on a fixed file"), 96);
+    let cqe = complete(
+        &mut ring,
+        WriteFixed::new(slot, &region[4000..4096], idx)
+            .offset(2000)
+            .user_data(3),
+    );
+    assert_eq!(ok(cqe, "write_fixed on a fixed file"), 96);
     let mut check = [0u8; 96];
     file.read_exact_at(&mut check, 2000).unwrap();
     assert_eq!(check[..], data[4000..4096]);
-    // SAFETY: as above.
-    unsafe {
-        ring.push_unchecked(
-            ReadFixed::new(slot, &mut region[0..96], idx)
-                .offset(2000)
-                .user_data(4),
-        )
-    }
-    .unwrap();
-    assert_eq!(ok(one(&mut ring), "read_fixed on a fixed file"), 96);
+    let cqe = complete(
+        &mut ring,
+        ReadFixed::new(slot, &mut region[0..96], idx)
+            .offset(2000)
+            .user_data(4),
+    );
+    assert_eq!(ok(cqe, "read_fixed on a fixed file"), 96);
     assert_eq!(region[..96], data[4000..4096]);
 
     // Outside the registered bytes.
     let before = contents(&file);
-    // SAFETY: as above.
-    unsafe {
-        ring.push_unchecked(ReadFixed::new(&file, &mut region[4096..4196], idx).user_data(5))
-    }
-    .unwrap();
-    assert_eq!(
-        one(&mut ring).res(),
-        -libc::EFAULT,
-        "just past buffer 0 (in buffer 1)"
+    let cqe = complete(
+        &mut ring,
+        ReadFixed::new(&file, &mut region[4096..4196], idx).user_data(5),
     );
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(WriteFixed::new(&file, &region[100..200], idx1).user_data(13)) }
-        .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EFAULT, "buffer 0 named as 1");
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(WriteFixed::new(&file, &region[6100..6200], idx1).user_data(14)) }
-        .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EFAULT, "across buffer 1's end");
-    // SAFETY: as above.
-    unsafe {
-        ring.push_unchecked(ReadFixed::new(&file, &mut region[6144..6244], idx1).user_data(15))
-    }
-    .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EFAULT, "past buffer 1");
+    assert_eq!(cqe.res(), -libc::EFAULT, "just past buffer 0 (in buffer 1)");
+    let cqe = complete(
+        &mut ring,
+        WriteFixed::new(&file, &region[100..200], idx1).user_data(13),
+    );
+    assert_eq!(cqe.res(), -libc::EFAULT, "buffer 0 named as 1");
+    let cqe = complete(
+        &mut ring,
+        WriteFixed::new(&file, &region[6100..6200], idx1).user_data(14),
+    );
+    assert_eq!(cqe.res(), -libc::EFAULT, "across buffer 1's end");
+    let cqe = complete(
+        &mut ring,
+        ReadFixed::new(&file, &mut region[6144..6244], idx1).user_data(15),
+    );
+    assert_eq!(cqe.res(), -libc::EFAULT, "past buffer 1");
     assert!(region[6144..].iter().all(|&b| b == 0), "nothing read there");
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(WriteFixed::new(&file, &region[4000..4200], idx).user_data(6)) }
-        .unwrap();
-    assert_eq!(
-        one(&mut ring).res(),
-        -libc::EFAULT,
-        "across the buffer's end"
+    let cqe = complete(
+        &mut ring,
+        WriteFixed::new(&file, &region[4000..4200], idx).user_data(6),
     );
-    // SAFETY: `other` is not touched until the completion is reaped.
-    unsafe { ring.push_unchecked(ReadFixed::new(&file, &mut other[..], idx).user_data(7)) }
-        .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EFAULT, "another allocation");
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(WriteFixed::new(&file, &other[..], idx).user_data(8)) }.unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EFAULT, "another allocation");
+    assert_eq!(cqe.res(), -libc::EFAULT, "across the buffer's end");
+    let cqe = complete(
+        &mut ring,
+        ReadFixed::new(&file, &mut other[..], idx).user_data(7),
+    );
+    assert_eq!(cqe.res(), -libc::EFAULT, "another allocation");
+    let cqe = complete(
+        &mut ring,
+        WriteFixed::new(&file, &other[..], idx).user_data(8),
+    );
+    assert_eq!(cqe.res(), -libc::EFAULT, "another allocation");
     assert_eq!(contents(&file), before, "refused writes wrote nothing");
     assert!(other.iter().all(|&b| b == 0), "refused reads read nothing");
 
@@ -1822,17 +1752,12 @@ fn readv_fixed_and_writev_fixed_round_trip() {
             IoSlice::new(&region[3000..3200]),
             IoSlice::new(&region[50..60]),
         ];
-        // SAFETY: `iov` and `region` are not touched until the completion
-        // is reaped, inside this block.
-        unsafe {
-            ring.push_unchecked(
-                WriteVFixed::new(&file, &iov[..], idx)
-                    .offset(3)
-                    .user_data(1),
-            )
-        }
-        .unwrap();
-        let cqe = one(&mut ring);
+        let cqe = complete(
+            &mut ring,
+            WriteVFixed::new(&file, &iov[..], idx)
+                .offset(3)
+                .user_data(1),
+        );
         assert_eq!(
             (cqe.user_data(), cqe.result().ok()),
             (1, Some(510)),
@@ -1851,16 +1776,13 @@ fn readv_fixed_and_writev_fixed_round_trip() {
             IoSliceMut::new(&mut hi[1000..1400]),
             IoSliceMut::new(&mut lo[0..110]),
         ];
-        // SAFETY: as above.
-        unsafe {
-            ring.push_unchecked(
-                ReadVFixed::new(&file, &mut iov[..], idx)
-                    .offset(3)
-                    .user_data(2),
-            )
-        }
-        .unwrap();
-        assert_eq!(ok(one(&mut ring), "readv_fixed"), 510);
+        let cqe = complete(
+            &mut ring,
+            ReadVFixed::new(&file, &mut iov[..], idx)
+                .offset(3)
+                .user_data(2),
+        );
+        assert_eq!(ok(cqe, "readv_fixed"), 510);
     }
     assert_eq!(region[3048..3448], expected[..400]);
     assert_eq!(region[..110], expected[400..]);
@@ -1870,16 +1792,13 @@ fn readv_fixed_and_writev_fixed_round_trip() {
     region[..4096].fill(0);
     {
         let mut iov = [IoSliceMut::new(&mut region[500..1010])];
-        // SAFETY: as above.
-        unsafe {
-            ring.push_unchecked(
-                ReadVFixed::new(files.get(0).unwrap(), &mut iov[..], idx)
-                    .offset(3)
-                    .user_data(3),
-            )
-        }
-        .unwrap();
-        assert_eq!(ok(one(&mut ring), "readv_fixed on a fixed file"), 510);
+        let cqe = complete(
+            &mut ring,
+            ReadVFixed::new(files.get(0).unwrap(), &mut iov[..], idx)
+                .offset(3)
+                .user_data(3),
+        );
+        assert_eq!(ok(cqe, "readv_fixed on a fixed file"), 510);
     }
     assert_eq!(region[500..1010], expected[..]);
 
@@ -1891,16 +1810,13 @@ fn readv_fixed_and_writev_fixed_round_trip() {
             IoSlice::new(&region[6000..6144]),
             IoSlice::new(&region[4096..4106]),
         ];
-        // SAFETY: as above.
-        unsafe {
-            ring.push_unchecked(
-                WriteVFixed::new(&file, &iov[..], idx1)
-                    .offset(1000)
-                    .user_data(6),
-            )
-        }
-        .unwrap();
-        assert_eq!(ok(one(&mut ring), "writev_fixed from buffer 1"), 154);
+        let cqe = complete(
+            &mut ring,
+            WriteVFixed::new(&file, &iov[..], idx1)
+                .offset(1000)
+                .user_data(6),
+        );
+        assert_eq!(ok(cqe, "writev_fixed from buffer 1"), 154);
     }
     let mut check = [0u8; 154];
     file.read_exact_at(&mut check, 1000).unwrap();
@@ -1912,21 +1828,23 @@ fn readv_fixed_and_writev_fixed_round_trip() {
             IoSliceMut::new(&mut in1[..10]),
             IoSliceMut::new(&mut in0[..10]),
         ];
-        // SAFETY: as above.
-        unsafe { ring.push_unchecked(ReadVFixed::new(&file, &mut iov[..], idx1).user_data(7)) }
-            .unwrap();
+        let cqe = complete(
+            &mut ring,
+            ReadVFixed::new(&file, &mut iov[..], idx1).user_data(7),
+        );
         assert_eq!(
-            one(&mut ring).res(),
+            cqe.res(),
             -libc::EFAULT,
             "an iovec of buffer 0 with index 1"
         );
     }
     {
         let iov = [IoSlice::new(&region[6100..6200])];
-        // SAFETY: as above.
-        unsafe { ring.push_unchecked(WriteVFixed::new(&file, &iov[..], idx1).user_data(8)) }
-            .unwrap();
-        assert_eq!(one(&mut ring).res(), -libc::EFAULT, "across buffer 1's end");
+        let cqe = complete(
+            &mut ring,
+            WriteVFixed::new(&file, &iov[..], idx1).user_data(8),
+        );
+        assert_eq!(cqe.res(), -libc::EFAULT, "across buffer 1's end");
     }
     assert_eq!(contents(&file)[1000..1154], check[..], "nothing written");
 
@@ -1937,21 +1855,19 @@ fn readv_fixed_and_writev_fixed_round_trip() {
             IoSliceMut::new(&mut inside[..10]),
             IoSliceMut::new(&mut outside[..10]),
         ];
-        // SAFETY: as above.
-        unsafe { ring.push_unchecked(ReadVFixed::new(&file, &mut iov[..], idx).user_data(4)) }
-            .unwrap();
-        assert_eq!(one(&mut ring).res(), -libc::EFAULT, "readv past the buffer");
+        let cqe = complete(
+            &mut ring,
+            ReadVFixed::new(&file, &mut iov[..], idx).user_data(4),
+        );
+        assert_eq!(cqe.res(), -libc::EFAULT, "readv past the buffer");
     }
     {
         let iov = [IoSlice::new(&region[..10]), IoSlice::new(&other[..])];
-        // SAFETY: as above.
-        unsafe { ring.push_unchecked(WriteVFixed::new(&file, &iov[..], idx).user_data(5)) }
-            .unwrap();
-        assert_eq!(
-            one(&mut ring).res(),
-            -libc::EFAULT,
-            "writev from another allocation"
+        let cqe = complete(
+            &mut ring,
+            WriteVFixed::new(&file, &iov[..], idx).user_data(5),
         );
+        assert_eq!(cqe.res(), -libc::EFAULT, "writev from another allocation");
     }
     assert_eq!(contents(&file)[3..513], expected[..], "nothing written");
     ring.unregister_buffers(bufs).expect("unregister_buffers");
