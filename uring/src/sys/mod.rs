@@ -121,11 +121,7 @@ pub fn mmap_ring(fd: RawFd, len: usize, offset: i64) -> io::Result<*mut libc::c_
             offset,
         )
     };
-    if ptr == libc::MAP_FAILED {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ptr)
-    }
+    mapped(ptr)
 }
 
 /// A private anonymous mapping of `len` bytes, readable and writable.
@@ -142,11 +138,7 @@ pub fn mmap_anonymous(len: usize) -> io::Result<*mut libc::c_void> {
             0,
         )
     };
-    if ptr == libc::MAP_FAILED {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ptr)
-    }
+    mapped(ptr)
 }
 
 /// Replaces the pages of `ptr .. ptr + len` with an inaccessible
@@ -170,18 +162,23 @@ pub unsafe fn reserve_address_range(ptr: *mut libc::c_void, len: usize) -> io::R
             0,
         )
     };
-    if got == libc::MAP_FAILED {
+    mapped(got).map(drop)
+}
+
+/// What `mmap(2)` returned: the mapping, or the error behind MAP_FAILED.
+fn mapped(ptr: *mut libc::c_void) -> io::Result<*mut libc::c_void> {
+    if ptr == libc::MAP_FAILED {
         Err(io::Error::last_os_error())
     } else {
-        Ok(())
+        Ok(ptr)
     }
 }
 
-/// Unmaps a mapping made by [`mmap_ring`].
+/// Unmaps a mapping made by [`mmap_ring`] or [`mmap_anonymous`].
 ///
 /// # Safety
 ///
-/// `ptr`/`len` must be exactly a live mapping returned by [`mmap_ring`], and
+/// `ptr`/`len` must be exactly a live mapping returned by one of them, and
 /// nothing may use it afterwards.
 pub unsafe fn munmap(ptr: *mut libc::c_void, len: usize) -> io::Result<()> {
     // SAFETY: the caller hands over a mapping it owns and no longer uses.
