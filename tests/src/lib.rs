@@ -132,6 +132,12 @@ pub fn submit_and_reap(ring: &mut Ring, n: usize) -> Vec<Cqe> {
     out
 }
 
+/// Submits what is pushed and returns its one completion (see
+/// [`submit_and_reap`]).
+pub fn reap_one(ring: &mut Ring) -> Cqe {
+    submit_and_reap(ring, 1)[0]
+}
+
 /// Runs one op in a scope, which lends it what it borrows, and returns its
 /// completion; panics on a full queue or a ring error.
 pub fn complete<'r, S>(ring: &'r mut Ring, op: S) -> Cqe

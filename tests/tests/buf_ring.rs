@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use uring::ops::{Read, Recv};
 use uring::{BufferGroup, Cqe, Error, MAX_BUF_RING_BUFFERS, Ring};
+use uring_tests::reap_one;
 
 fn ring_or_skip() -> Option<Ring> {
     let mut ring = Ring::new(16).unwrap();
@@ -22,11 +23,6 @@ fn ring_or_skip() -> Option<Ring> {
         Err(e) => panic!("register_buf_ring: {e}"),
     }
     Some(ring)
-}
-
-fn one(ring: &mut Ring) -> Cqe {
-    ring.submit_and_wait(1).unwrap();
-    ring.completions().next().unwrap()
 }
 
 #[test]
@@ -44,7 +40,7 @@ fn recvs_pick_buffers_and_claimed_ones_come_back() {
         tx.write_all(&msg).unwrap();
         ring.push(Recv::new(&rx, pool.select()).user_data(u64::from(i)))
             .unwrap();
-        let cqe = one(&mut ring);
+        let cqe = reap_one(&mut ring);
         assert_eq!((cqe.user_data(), cqe.res()), (u64::from(i), 3));
         // SAFETY: the kernel posted `cqe` for this recv, which selected from
         // the pool's group on this ring.
@@ -73,7 +69,7 @@ fn an_empty_ring_fails_ops_with_enobufs_until_a_buffer_comes_back() {
         tx.write_all(b"x").unwrap();
         ring.push(Recv::new(&rx, pool.select()).user_data(i))
             .unwrap();
-        let cqe = one(&mut ring);
+        let cqe = reap_one(&mut ring);
         assert_eq!(cqe.res(), 1);
         // SAFETY: a completion of this recv, selecting from the pool.
         held.push(unsafe { pool.claim_unchecked(&cqe) }.unwrap());
@@ -81,7 +77,7 @@ fn an_empty_ring_fails_ops_with_enobufs_until_a_buffer_comes_back() {
     tx.write_all(b"y").unwrap();
     ring.push(Recv::new(&rx, pool.select()).user_data(9))
         .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = reap_one(&mut ring);
     assert_eq!(cqe.res(), -libc::ENOBUFS);
     assert_eq!(cqe.buffer_id(), None);
     // One buffer back, and the data still waiting is received.
@@ -89,7 +85,7 @@ fn an_empty_ring_fails_ops_with_enobufs_until_a_buffer_comes_back() {
     drop(held);
     ring.push(Recv::new(&rx, pool.select()).user_data(10))
         .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = reap_one(&mut ring);
     assert_eq!(cqe.res(), 1);
     // SAFETY: a completion of this recv, selecting from the pool.
     let buf = unsafe { pool.claim_unchecked(&cqe) }.unwrap();
@@ -107,7 +103,7 @@ fn claims_that_cannot_be_right_are_errors() {
     tx.write_all(b"abc").unwrap();
     ring.push(Recv::new(&rx, pool.select()).user_data(1))
         .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = reap_one(&mut ring);
     // SAFETY: a completion of this recv, selecting from the pool.
     let buf = unsafe { pool.claim_unchecked(&cqe) }.unwrap();
     // SAFETY: as above; the second claim of the same completion is refused
@@ -158,12 +154,12 @@ fn a_dropped_ring_leaves_the_group_empty() {
     tx.write_all(b"z").unwrap();
     ring.push(Recv::new(&rx, BufferGroup::new(5).select(16)).user_data(1))
         .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::ENOBUFS);
+    assert_eq!(reap_one(&mut ring).res(), -libc::ENOBUFS);
     // The group can be registered again.
     let pool = ring.register_buf_ring(BufferGroup::new(5), 2, 16).unwrap();
     ring.push(Recv::new(&rx, pool.select()).user_data(2))
         .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = reap_one(&mut ring);
     // SAFETY: a completion of this recv, selecting from the pool.
     assert_eq!(&unsafe { pool.claim_unchecked(&cqe) }.unwrap()[..], b"z");
 }
@@ -210,7 +206,7 @@ fn a_file_read_selects_from_the_ring() {
     let pool = ring.register_buf_ring(BufferGroup::new(8), 2, 4).unwrap();
     ring.push(Read::new(&file, pool.select()).offset(5).user_data(1))
         .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = reap_one(&mut ring);
     assert_eq!(cqe.res(), 4, "a buffer of 4 bytes bounds the read");
     // SAFETY: a completion of this read, selecting from the pool.
     let buf = unsafe { pool.claim_unchecked(&cqe) }.unwrap();
@@ -230,7 +226,7 @@ fn a_recv_waiting_when_the_ring_goes_finds_no_buffer() {
     // The recv waits for data; it has not picked a buffer yet.
     drop(pool);
     tx.write_all(b"late").unwrap();
-    let cqe = one(&mut ring);
+    let cqe = reap_one(&mut ring);
     assert_eq!((cqe.user_data(), cqe.res()), (1, -libc::ENOBUFS));
 }
 

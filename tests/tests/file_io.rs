@@ -6,9 +6,9 @@ use std::io::{IoSlice, IoSliceMut, Read as _, Seek, SeekFrom, Write as _};
 use std::os::fd::{AsFd, AsRawFd};
 
 use uring::ops::{Close, Nop, ProvideBuffers, Read, ReadV, Write, WriteV};
-use uring::{BufferGroup, BufferPool, Cqe, Error, Features, Ring};
+use uring::{BufferGroup, BufferPool, Error, Features, Ring};
 use uring_tests::{
-    by_user_data, complete, pattern, pipe, require_features, require_op, submit_and_reap,
+    by_user_data, complete, pattern, pipe, reap_one, require_features, require_op, submit_and_reap,
 };
 
 fn tempfile_with(bytes: &[u8]) -> File {
@@ -23,11 +23,6 @@ fn file_contents(file: &mut File) -> Vec<u8> {
     file.seek(SeekFrom::Start(0)).unwrap();
     file.read_to_end(&mut out).unwrap();
     out
-}
-
-fn one(ring: &mut Ring) -> Cqe {
-    let cqes = submit_and_reap(ring, 1);
-    cqes[0]
 }
 
 /// Write then read back, at offsets, with byte counts checked; the file as
@@ -218,7 +213,7 @@ fn sparse_fixed_files_update_and_close() {
     if require_op::<Close>(&ring) && uring_tests::require_kernel(5, 15, "CLOSE of a fixed slot") {
         ring.push(Close::new(table.get(2).unwrap()).user_data(4))
             .unwrap();
-        let cqe = one(&mut ring);
+        let cqe = reap_one(&mut ring);
         assert_eq!((cqe.user_data(), cqe.res()), (4, 0), "close of slot 2");
         let cqe = complete(
             &mut ring,
@@ -243,7 +238,7 @@ fn sparse_fixed_files_update_and_close() {
     ring.unregister_files(table).expect("unregister_files");
     // A NOP still runs after unregistering.
     ring.push(Nop::new().user_data(7)).unwrap();
-    assert_eq!(one(&mut ring).user_data(), 7);
+    assert_eq!(reap_one(&mut ring).user_data(), 7);
 }
 
 /// A table handle only works on the ring that made it.
@@ -291,7 +286,7 @@ fn reads_select_provided_buffers() {
         )
     }
     .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = reap_one(&mut ring);
     assert_eq!((cqe.user_data(), cqe.res()), (100, 0), "ProvideBuffers");
 
     let (rx, tx) = pipe();
@@ -338,12 +333,12 @@ fn provided_buffer_ids_start_at_start_id() {
         )
     }
     .unwrap();
-    assert_eq!(one(&mut ring).res(), 0);
+    assert_eq!(reap_one(&mut ring).res(), 0);
     let bytes = pattern(20, 9);
     let file = tempfile_with(&bytes);
     ring.push(Read::new(&file, BufferGroup::new(3).select(32)).user_data(1))
         .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = reap_one(&mut ring);
     assert_eq!(cqe.result().ok(), Some(20), "{cqe:?}");
     assert_eq!(cqe.buffer_id(), Some(40));
     assert_eq!(region[..20], bytes[..]);
@@ -367,7 +362,7 @@ fn multishot_read_fills_one_buffer_per_completion() {
         )
     }
     .unwrap();
-    assert_eq!(one(&mut ring).res(), 0);
+    assert_eq!(reap_one(&mut ring).res(), 0);
 
     let (rx, tx) = pipe();
     let mut tx = File::from(tx);
@@ -429,7 +424,7 @@ fn openat_opens_and_creates() {
     // A static path borrows nothing short-lived: the safe push takes it.
     ring.push(OpenAt::new(dir_file.as_raw_fd(), c"there").user_data(1))
         .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = reap_one(&mut ring);
     let fd = cqe.result().unwrap_or_else(|e| panic!("openat: {e}"));
     // SAFETY: the completion's result is a new descriptor nothing else owns.
     let mut opened = File::from(unsafe { OwnedFd::from_raw_fd(fd as i32) });
@@ -473,5 +468,5 @@ fn openat_opens_and_creates() {
 
     ring.push(OpenAt::new(dir_file.as_raw_fd(), c"missing").user_data(4))
         .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::ENOENT);
+    assert_eq!(reap_one(&mut ring).res(), -libc::ENOENT);
 }

@@ -20,15 +20,12 @@ use uring::ops::{
     Splice, Statx, SymlinkAt, SyncFileRange, Tee, UnlinkAt, WriteFixed, WriteVFixed,
 };
 use uring::{Cqe, FsyncFlags, MadviseRange, Ring, SpliceFlags};
-use uring_tests::{by_user_data, complete, pattern, pipe, require_op, skip, submit_and_reap};
+use uring_tests::{
+    by_user_data, complete, pattern, pipe, reap_one, require_op, skip, submit_and_reap,
+};
 
 // ---------------------------------------------------------------------------
 // Private helpers.
-
-/// Submits what is pushed and returns its one completion.
-fn one(ring: &mut Ring) -> Cqe {
-    submit_and_reap(ring, 1)[0]
-}
 
 /// The completion's value, or a panic naming `what` and the errno.
 fn ok(cqe: Cqe, what: &str) -> u32 {
@@ -211,7 +208,7 @@ fn fsync_writes_dirty_data_back() {
 
     let file = tempfile_with(&pattern(chunk as usize, 1));
     ring.push(Fsync::new(&file).user_data(1)).unwrap();
-    let cqe = one(&mut ring);
+    let cqe = reap_one(&mut ring);
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "fsync: {cqe:?}");
     assert_eq!(
         delalloc_ranges(&file).unwrap_or_default(),
@@ -224,7 +221,7 @@ fn fsync_writes_dirty_data_back() {
     if let Some(file) = dirty_delalloc_file(chunk, 2) {
         ring.push(Fsync::new(&file).offset(0).len(chunk as u32).user_data(2))
             .unwrap();
-        let cqe = one(&mut ring);
+        let cqe = reap_one(&mut ring);
         assert_eq!(cqe.res(), 0, "ranged fsync: {cqe:?}");
         assert_eq!(
             delalloc_ranges(&file).unwrap(),
@@ -234,7 +231,7 @@ fn fsync_writes_dirty_data_back() {
 
         ring.push(Fsync::new(&file).offset(FAR).len(1).user_data(3))
             .unwrap();
-        assert_eq!(one(&mut ring).res(), 0);
+        assert_eq!(reap_one(&mut ring).res(), 0);
         assert_eq!(delalloc_ranges(&file).unwrap(), [], "fsync at FAR");
     }
 }
@@ -253,7 +250,7 @@ fn fdatasync_and_fsync_errors() {
                     .user_data(1),
             )
             .unwrap();
-            assert_eq!(one(&mut ring).res(), 0, "fdatasync");
+            assert_eq!(reap_one(&mut ring).res(), 0, "fdatasync");
             assert_eq!(delalloc_ranges(&file).unwrap(), [], "after fdatasync");
         }
         None => {
@@ -264,7 +261,7 @@ fn fdatasync_and_fsync_errors() {
                     .user_data(1),
             )
             .unwrap();
-            assert_eq!(one(&mut ring).res(), 0, "fdatasync");
+            assert_eq!(reap_one(&mut ring).res(), 0, "fdatasync");
         }
     }
 
@@ -275,20 +272,24 @@ fn fdatasync_and_fsync_errors() {
             .user_data(2),
     )
     .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EINVAL, "unknown fsync flag");
+    assert_eq!(
+        reap_one(&mut ring).res(),
+        -libc::EINVAL,
+        "unknown fsync flag"
+    );
 
     let (rx, _tx) = pipe();
     ring.push(Fsync::new(&rx).user_data(3)).unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EINVAL, "fsync of a pipe");
+    assert_eq!(reap_one(&mut ring).res(), -libc::EINVAL, "fsync of a pipe");
 
     ring.push(Fsync::new(-1).user_data(4)).unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EBADF, "fsync of fd -1");
+    assert_eq!(reap_one(&mut ring).res(), -libc::EBADF, "fsync of fd -1");
 
     // A fixed file syncs as well.
     let files = ring.register_files(&[file.as_fd()]).unwrap();
     ring.push(Fsync::new(files.get(0).unwrap()).user_data(5))
         .unwrap();
-    assert_eq!(one(&mut ring).res(), 0, "fsync of a fixed file");
+    assert_eq!(reap_one(&mut ring).res(), 0, "fsync of a fixed file");
 }
 
 /// SYNC_FILE_RANGE with `SYNC_FILE_RANGE_WRITE` writes back the range it
@@ -312,7 +313,7 @@ fn sync_file_range_writes_its_range() {
             .user_data(1),
     )
     .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = reap_one(&mut ring);
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "{cqe:?}");
 
     if let Some(file) = dirty_delalloc_file(chunk, 5) {
@@ -324,7 +325,7 @@ fn sync_file_range_writes_its_range() {
                 .user_data(2),
         )
         .unwrap();
-        assert_eq!(one(&mut ring).res(), 0);
+        assert_eq!(reap_one(&mut ring).res(), 0);
         assert_eq!(
             delalloc_ranges(&file).unwrap(),
             both,
@@ -340,7 +341,7 @@ fn sync_file_range_writes_its_range() {
                 .user_data(3),
         )
         .unwrap();
-        assert_eq!(one(&mut ring).res(), 0);
+        assert_eq!(reap_one(&mut ring).res(), 0);
         assert_eq!(
             delalloc_ranges(&file).unwrap(),
             both,
@@ -356,7 +357,7 @@ fn sync_file_range_writes_its_range() {
                 .user_data(4),
         )
         .unwrap();
-        assert_eq!(one(&mut ring).res(), 0);
+        assert_eq!(reap_one(&mut ring).res(), 0);
         assert_eq!(
             delalloc_ranges(&file).unwrap(),
             [(0, chunk)],
@@ -370,7 +371,7 @@ fn sync_file_range_writes_its_range() {
                 .user_data(5),
         )
         .unwrap();
-        assert_eq!(one(&mut ring).res(), 0);
+        assert_eq!(reap_one(&mut ring).res(), 0);
         assert_eq!(delalloc_ranges(&file).unwrap(), []);
     }
 
@@ -380,7 +381,7 @@ fn sync_file_range_writes_its_range() {
             .user_data(6),
     )
     .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EINVAL, "unknown flag");
+    assert_eq!(reap_one(&mut ring).res(), -libc::EINVAL, "unknown flag");
 
     let (rx, _tx) = pipe();
     ring.push(
@@ -389,7 +390,7 @@ fn sync_file_range_writes_its_range() {
             .user_data(7),
     )
     .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::ESPIPE, "a pipe");
+    assert_eq!(reap_one(&mut ring).res(), -libc::ESPIPE, "a pipe");
 }
 
 // ---------------------------------------------------------------------------
@@ -407,7 +408,7 @@ fn fallocate_allocates_and_punches_holes() {
     let file = tempfile::tempfile().unwrap();
     ring.push(Fallocate::new(&file, 64 * 1024).user_data(1))
         .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = reap_one(&mut ring);
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "{cqe:?}");
     let meta = file.metadata().unwrap();
     assert_eq!(meta.len(), 64 * 1024, "the file grew to the allocation");
@@ -426,7 +427,7 @@ fn fallocate_allocates_and_punches_holes() {
             .user_data(2),
     )
     .unwrap();
-    assert_eq!(one(&mut ring).res(), 0);
+    assert_eq!(reap_one(&mut ring).res(), 0);
     let meta = file.metadata().unwrap();
     assert_eq!(meta.len(), 64 * 1024, "KEEP_SIZE kept the size");
     assert!(
@@ -438,7 +439,7 @@ fn fallocate_allocates_and_punches_holes() {
     // Offset without KEEP_SIZE extends the file to offset + len.
     ring.push(Fallocate::new(&file, 4096).offset(200_000).user_data(3))
         .unwrap();
-    assert_eq!(one(&mut ring).res(), 0);
+    assert_eq!(reap_one(&mut ring).res(), 0);
     assert_eq!(file.metadata().unwrap().len(), 204_096);
 
     // Punch a hole in data.
@@ -453,7 +454,7 @@ fn fallocate_allocates_and_punches_holes() {
             .user_data(4),
     )
     .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = reap_one(&mut ring);
     assert_eq!(cqe.res(), 0, "punch hole: {cqe:?}");
     let meta = file.metadata().unwrap();
     assert_eq!(meta.len(), 204_096, "a punched hole keeps the size");
@@ -478,7 +479,7 @@ fn fallocate_allocates_and_punches_holes() {
     )
     .unwrap();
     assert_eq!(
-        one(&mut ring).res(),
+        reap_one(&mut ring).res(),
         -libc::EOPNOTSUPP,
         "PUNCH_HOLE without KEEP_SIZE"
     );
@@ -491,14 +492,22 @@ fn fallocate_allocates_and_punches_holes() {
             .user_data(6),
     )
     .unwrap();
-    assert_eq!(one(&mut ring).res(), 0);
+    assert_eq!(reap_one(&mut ring).res(), 0);
     assert_eq!(file.metadata().unwrap().len(), 304_096);
     // A pipe's write end (its read end, not open for writing, is EBADF).
     let (rx, tx) = pipe();
     ring.push(Fallocate::new(&tx, 4096).user_data(7)).unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::ESPIPE, "fallocate of a pipe");
+    assert_eq!(
+        reap_one(&mut ring).res(),
+        -libc::ESPIPE,
+        "fallocate of a pipe"
+    );
     ring.push(Fallocate::new(&rx, 4096).user_data(8)).unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EBADF, "a read-only descriptor");
+    assert_eq!(
+        reap_one(&mut ring).res(),
+        -libc::EBADF,
+        "a read-only descriptor"
+    );
 }
 
 /// How many of the first `pages` pages of `file` are in the page cache,
@@ -556,7 +565,7 @@ fn fadvise_moves_pages_in_and_out_of_the_cache() {
 
     ring.push(Fadvise::new(&file, libc::POSIX_FADV_DONTNEED).user_data(1))
         .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = reap_one(&mut ring);
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "{cqe:?}");
     let after = resident_pages(&file, 16);
     assert!(
@@ -572,7 +581,7 @@ fn fadvise_moves_pages_in_and_out_of_the_cache() {
             .user_data(2),
     )
     .unwrap();
-    assert_eq!(one(&mut ring).res(), 0);
+    assert_eq!(reap_one(&mut ring).res(), 0);
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut now = resident_pages(&file, 16);
     while !now[4..8].iter().all(|&r| r) && Instant::now() < deadline {
@@ -592,7 +601,7 @@ fn fadvise_moves_pages_in_and_out_of_the_cache() {
     assert!(resident_pages(&file, 16).iter().all(|&r| r), "all read in");
     ring.push(Fadvise::new(files.get(0).unwrap(), libc::POSIX_FADV_DONTNEED).user_data(5))
         .unwrap();
-    assert_eq!(one(&mut ring).res(), 0);
+    assert_eq!(reap_one(&mut ring).res(), 0);
     let after = resident_pages(&file, 16);
     assert!(
         after.iter().all(|&r| !r),
@@ -600,11 +609,15 @@ fn fadvise_moves_pages_in_and_out_of_the_cache() {
     );
 
     ring.push(Fadvise::new(&file, 1234).user_data(3)).unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EINVAL, "unknown advice");
+    assert_eq!(reap_one(&mut ring).res(), -libc::EINVAL, "unknown advice");
     let (rx, _tx) = pipe();
     ring.push(Fadvise::new(&rx, libc::POSIX_FADV_DONTNEED).user_data(4))
         .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::ESPIPE, "fadvise of a pipe");
+    assert_eq!(
+        reap_one(&mut ring).res(),
+        -libc::ESPIPE,
+        "fadvise of a pipe"
+    );
 }
 
 /// FTRUNCATE shrinks (the bytes before the cut stay) and grows (with zeros),
@@ -620,12 +633,12 @@ fn ftruncate_shrinks_and_grows() {
     let file = tempfile_with(&data);
 
     ring.push(Ftruncate::new(&file, 100).user_data(1)).unwrap();
-    let cqe = one(&mut ring);
+    let cqe = reap_one(&mut ring);
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "{cqe:?}");
     assert_eq!(contents(&file), data[..100]);
 
     ring.push(Ftruncate::new(&file, 5000).user_data(2)).unwrap();
-    assert_eq!(one(&mut ring).res(), 0);
+    assert_eq!(reap_one(&mut ring).res(), 0);
     let now = contents(&file);
     assert_eq!(now.len(), 5000);
     assert_eq!(now[..100], data[..100]);
@@ -637,24 +650,28 @@ fn ftruncate_shrinks_and_grows() {
     drop(file);
     let slot = files.get(0).unwrap();
     ring.push(Ftruncate::new(slot, 7).user_data(3)).unwrap();
-    assert_eq!(one(&mut ring).res(), 0, "fixed shrink");
+    assert_eq!(reap_one(&mut ring).res(), 0, "fixed shrink");
     assert_eq!(contents(&check), data[..7]);
     ring.push(Ftruncate::new(slot, 1 << 20).user_data(4))
         .unwrap();
-    assert_eq!(one(&mut ring).res(), 0, "fixed grow");
+    assert_eq!(reap_one(&mut ring).res(), 0, "fixed grow");
     assert_eq!(check.metadata().unwrap().len(), 1 << 20);
 
     // A length beyond i64::MAX is a negative off_t to the kernel.
     ring.push(Ftruncate::new(slot, u64::MAX).user_data(6))
         .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EINVAL, "a negative length");
+    assert_eq!(
+        reap_one(&mut ring).res(),
+        -libc::EINVAL,
+        "a negative length"
+    );
     assert_eq!(check.metadata().unwrap().len(), 1 << 20);
 
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ro"), &data).unwrap();
     let ro = File::open(dir.path().join("ro")).unwrap();
     ring.push(Ftruncate::new(&ro, 10).user_data(5)).unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EINVAL, "read-only file");
+    assert_eq!(reap_one(&mut ring).res(), -libc::EINVAL, "read-only file");
     assert_eq!(ro.metadata().unwrap().len(), 1000);
 }
 
@@ -916,14 +933,14 @@ fn renameat_moves_and_swaps() {
 
     ring.push(RenameAt::new(&d1, c"a", d1.as_fd(), c"b").user_data(1))
         .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = reap_one(&mut ring);
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "{cqe:?}");
     assert!(!p1.join("a").exists());
     assert_eq!(std::fs::read(p1.join("b")).unwrap(), a);
 
     ring.push(RenameAt::new(&d1, c"b", d2.as_fd(), c"c").user_data(2))
         .unwrap();
-    assert_eq!(one(&mut ring).res(), 0, "across directories");
+    assert_eq!(reap_one(&mut ring).res(), 0, "across directories");
     assert!(!p1.join("b").exists());
     assert_eq!(std::fs::read(p2.join("c")).unwrap(), a);
 
@@ -934,7 +951,7 @@ fn renameat_moves_and_swaps() {
             .user_data(3),
     )
     .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EEXIST, "RENAME_NOREPLACE");
+    assert_eq!(reap_one(&mut ring).res(), -libc::EEXIST, "RENAME_NOREPLACE");
     assert_eq!(std::fs::read(p2.join("c")).unwrap(), a);
     assert_eq!(std::fs::read(p2.join("x")).unwrap(), x);
 
@@ -944,7 +961,7 @@ fn renameat_moves_and_swaps() {
             .user_data(4),
     )
     .unwrap();
-    assert_eq!(one(&mut ring).res(), 0, "RENAME_EXCHANGE");
+    assert_eq!(reap_one(&mut ring).res(), 0, "RENAME_EXCHANGE");
     assert_eq!(std::fs::read(p2.join("c")).unwrap(), x);
     assert_eq!(std::fs::read(p2.join("x")).unwrap(), a);
 
@@ -961,7 +978,7 @@ fn renameat_moves_and_swaps() {
 
     ring.push(RenameAt::new(&d1, c"missing", d1.as_fd(), c"y").user_data(6))
         .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::ENOENT);
+    assert_eq!(reap_one(&mut ring).res(), -libc::ENOENT);
 }
 
 /// UNLINKAT removes a file, and a directory with `AT_REMOVEDIR`; a missing
@@ -983,18 +1000,18 @@ fn unlinkat_removes_files_and_directories() {
 
     ring.push(UnlinkAt::new(&dir, c"file").user_data(1))
         .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = reap_one(&mut ring);
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "{cqe:?}");
     assert!(!p.join("file").exists(), "the file is gone");
 
     ring.push(UnlinkAt::new(&dir, c"file").user_data(2))
         .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::ENOENT, "already gone");
+    assert_eq!(reap_one(&mut ring).res(), -libc::ENOENT, "already gone");
 
     ring.push(UnlinkAt::new(&dir, c"empty").user_data(3))
         .unwrap();
     assert_eq!(
-        one(&mut ring).res(),
+        reap_one(&mut ring).res(),
         -libc::EISDIR,
         "a directory without AT_REMOVEDIR"
     );
@@ -1006,7 +1023,7 @@ fn unlinkat_removes_files_and_directories() {
             .user_data(4),
     )
     .unwrap();
-    assert_eq!(one(&mut ring).res(), 0, "rmdir");
+    assert_eq!(reap_one(&mut ring).res(), 0, "rmdir");
     assert!(!p.join("empty").exists(), "the directory is gone");
 
     ring.push(
@@ -1015,7 +1032,7 @@ fn unlinkat_removes_files_and_directories() {
             .user_data(5),
     )
     .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::ENOTEMPTY);
+    assert_eq!(reap_one(&mut ring).res(), -libc::ENOTEMPTY);
 
     ring.push(
         UnlinkAt::new(&dir, c"full/inside")
@@ -1023,7 +1040,7 @@ fn unlinkat_removes_files_and_directories() {
             .user_data(6),
     )
     .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::ENOTDIR, "rmdir of a file");
+    assert_eq!(reap_one(&mut ring).res(), -libc::ENOTDIR, "rmdir of a file");
     assert!(p.join("full/inside").exists());
 
     let abs = cpath(&p.join("full/inside"));
@@ -1047,7 +1064,7 @@ fn mkdirat_honours_the_mode() {
 
     ring.push(MkdirAt::new(&dir, c"d").mode(0o751).user_data(1))
         .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = reap_one(&mut ring);
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "{cqe:?}");
     let meta = std::fs::metadata(root.path().join("d")).unwrap();
     assert!(meta.is_dir());
@@ -1055,21 +1072,21 @@ fn mkdirat_honours_the_mode() {
 
     ring.push(MkdirAt::new(&dir, c"default").user_data(2))
         .unwrap();
-    assert_eq!(one(&mut ring).res(), 0);
+    assert_eq!(reap_one(&mut ring).res(), 0);
     let meta = std::fs::metadata(root.path().join("default")).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o777 & !umask);
 
     ring.push(MkdirAt::new(&dir, c"none").mode(0).user_data(3))
         .unwrap();
-    assert_eq!(one(&mut ring).res(), 0);
+    assert_eq!(reap_one(&mut ring).res(), 0);
     let meta = std::fs::metadata(root.path().join("none")).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0);
 
     ring.push(MkdirAt::new(&dir, c"d").user_data(4)).unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EEXIST);
+    assert_eq!(reap_one(&mut ring).res(), -libc::EEXIST);
     ring.push(MkdirAt::new(&dir, c"no/such").user_data(5))
         .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::ENOENT);
+    assert_eq!(reap_one(&mut ring).res(), -libc::ENOENT);
 }
 
 /// SYMLINKAT creates a link whose `readlink` is the target, dangling or
@@ -1087,7 +1104,7 @@ fn symlinkat_creates_links() {
 
     ring.push(SymlinkAt::new(&dir, c"../nowhere/at all", c"dangling").user_data(1))
         .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = reap_one(&mut ring);
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "{cqe:?}");
     let meta = std::fs::symlink_metadata(p.join("dangling")).unwrap();
     assert!(meta.file_type().is_symlink());
@@ -1110,7 +1127,7 @@ fn symlinkat_creates_links() {
 
     ring.push(SymlinkAt::new(&dir, c"other", c"real").user_data(3))
         .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EEXIST);
+    assert_eq!(reap_one(&mut ring).res(), -libc::EEXIST);
     assert!(std::fs::symlink_metadata(p.join("real")).unwrap().is_file());
 }
 
@@ -1133,7 +1150,7 @@ fn linkat_names_the_same_inode() {
 
     ring.push(LinkAt::new(&dir, c"orig", sub.as_fd(), c"hard").user_data(1))
         .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = reap_one(&mut ring);
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "{cqe:?}");
     let meta = std::fs::metadata(p.join("sub/hard")).unwrap();
     assert_eq!(meta.ino(), ino, "the same inode");
@@ -1143,7 +1160,7 @@ fn linkat_names_the_same_inode() {
 
     ring.push(LinkAt::new(&dir, c"sym", dir.as_fd(), c"sym-nofollow").user_data(2))
         .unwrap();
-    assert_eq!(one(&mut ring).res(), 0);
+    assert_eq!(reap_one(&mut ring).res(), 0);
     let meta = std::fs::symlink_metadata(p.join("sym-nofollow")).unwrap();
     assert!(
         meta.file_type().is_symlink(),
@@ -1160,7 +1177,7 @@ fn linkat_names_the_same_inode() {
             .user_data(3),
     )
     .unwrap();
-    assert_eq!(one(&mut ring).res(), 0);
+    assert_eq!(reap_one(&mut ring).res(), 0);
     let meta = std::fs::symlink_metadata(p.join("sym-follow")).unwrap();
     assert!(meta.is_file(), "AT_SYMLINK_FOLLOW linked the target");
     assert_eq!(meta.ino(), ino);
@@ -1168,10 +1185,10 @@ fn linkat_names_the_same_inode() {
 
     ring.push(LinkAt::new(&dir, c"missing", dir.as_fd(), c"m").user_data(4))
         .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::ENOENT);
+    assert_eq!(reap_one(&mut ring).res(), -libc::ENOENT);
     ring.push(LinkAt::new(&dir, c"orig", sub.as_fd(), c"hard").user_data(5))
         .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EEXIST);
+    assert_eq!(reap_one(&mut ring).res(), -libc::EEXIST);
 }
 
 // ---------------------------------------------------------------------------
@@ -1483,7 +1500,7 @@ fn fixed_fd_install_gives_a_working_descriptor() {
     let slot = table.get(0).unwrap();
 
     ring.push(FixedFdInstall::new(slot).user_data(1)).unwrap();
-    let cqe = one(&mut ring);
+    let cqe = reap_one(&mut ring);
     assert_eq!(cqe.user_data(), 1);
     let fd = owned(ok(cqe, "fixed fd install"));
     assert!(cloexec(fd.as_fd()), "close-on-exec by default");
@@ -1500,7 +1517,7 @@ fn fixed_fd_install_gives_a_working_descriptor() {
             .user_data(2),
     )
     .unwrap();
-    let fd = owned(ok(one(&mut ring), "install without cloexec"));
+    let fd = owned(ok(reap_one(&mut ring), "install without cloexec"));
     assert!(!cloexec(fd.as_fd()), "IORING_FIXED_FD_NO_CLOEXEC");
     assert_ne!(fd.as_raw_fd(), installed.as_raw_fd(), "a new descriptor");
     // The same open file description: the position moved by the read above.
@@ -1510,11 +1527,11 @@ fn fixed_fd_install_gives_a_working_descriptor() {
 
     ring.push(FixedFdInstall::new(table.get(1).unwrap()).user_data(3))
         .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EBADF, "an empty slot");
+    assert_eq!(reap_one(&mut ring).res(), -libc::EBADF, "an empty slot");
 
     ring.push(FixedFdInstall::new(slot).install_fd_flags(2).user_data(4))
         .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EINVAL, "an unknown flag");
+    assert_eq!(reap_one(&mut ring).res(), -libc::EINVAL, "an unknown flag");
 }
 
 /// PIPE makes a working pipe, close-on-exec by default; `pipe_flags`
@@ -1901,7 +1918,7 @@ fn splice_moves_bytes_through_pipes() {
 
     ring.push(Splice::new(&tx, &src, 1000).offset_in(100).user_data(1))
         .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = reap_one(&mut ring);
     assert_eq!(
         (cqe.user_data(), cqe.result().ok()),
         (1, Some(1000)),
@@ -1914,7 +1931,7 @@ fn splice_moves_bytes_through_pipes() {
     src.seek(SeekFrom::Start(4000)).unwrap();
     ring.push(Splice::new(&tx, &src, 1000).user_data(2))
         .unwrap();
-    assert_eq!(ok(one(&mut ring), "splice at the position"), 96);
+    assert_eq!(ok(reap_one(&mut ring), "splice at the position"), 96);
     assert_eq!(read_pipe(&rx, 96), data[4000..]);
     assert_eq!(src.stream_position().unwrap(), 4096);
 
@@ -1926,7 +1943,7 @@ fn splice_moves_bytes_through_pipes() {
         .unwrap();
     ring.push(Splice::new(&dst, &rx, 500).offset_out(50).user_data(3))
         .unwrap();
-    assert_eq!(ok(one(&mut ring), "splice to a file"), 500);
+    assert_eq!(ok(reap_one(&mut ring), "splice to a file"), 500);
     let got = contents(&dst);
     assert_eq!(got.len(), 550);
     assert_eq!(got[..50], [0u8; 50]);
@@ -1943,15 +1960,15 @@ fn splice_moves_bytes_through_pipes() {
     );
     ring.push(Splice::new(&tx, fsrc, 300).offset_in(10).user_data(4))
         .unwrap();
-    assert_eq!(ok(one(&mut ring), "splice from a fixed file"), 300);
+    assert_eq!(ok(reap_one(&mut ring), "splice from a fixed file"), 300);
     assert_eq!(read_pipe(&rx, 300), data[10..310]);
     ring.push(Splice::new(ftx, fsrc, 200).offset_in(3000).user_data(5))
         .unwrap();
-    assert_eq!(ok(one(&mut ring), "splice fixed to fixed"), 200);
+    assert_eq!(ok(reap_one(&mut ring), "splice fixed to fixed"), 200);
     assert_eq!(read_pipe(&rx, 200), data[3000..3200]);
     ring.push(Splice::new(ftx, &src, 50).offset_in(20).user_data(9))
         .unwrap();
-    assert_eq!(ok(one(&mut ring), "splice into a fixed pipe"), 50);
+    assert_eq!(ok(reap_one(&mut ring), "splice into a fixed pipe"), 50);
     assert_eq!(read_pipe(&rx, 50), data[20..70]);
 
     // Flags or-ed with the fixed-input bit: NONBLOCK on the empty pipe
@@ -1976,7 +1993,10 @@ fn splice_moves_bytes_through_pipes() {
         .write_all(b"xyz")
         .unwrap();
     ring.push(nonblocking()).unwrap();
-    assert_eq!(ok(one(&mut ring), "NONBLOCK splice from a fixed pipe"), 3);
+    assert_eq!(
+        ok(reap_one(&mut ring), "NONBLOCK splice from a fixed pipe"),
+        3
+    );
     assert_eq!(contents(&dst)[..3], *b"xyz");
 
     // Errors.
@@ -1985,7 +2005,11 @@ fn splice_moves_bytes_through_pipes() {
         .unwrap();
     ring.push(Splice::new(&dst, &rx, 3).offset_in(0).user_data(6))
         .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::ESPIPE, "an offset on a pipe");
+    assert_eq!(
+        reap_one(&mut ring).res(),
+        -libc::ESPIPE,
+        "an offset on a pipe"
+    );
     assert_eq!(
         read_pipe(&rx, 3),
         b"abc",
@@ -1998,7 +2022,7 @@ fn splice_moves_bytes_through_pipes() {
             .user_data(7),
     )
     .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EINVAL, "file to file");
+    assert_eq!(reap_one(&mut ring).res(), -libc::EINVAL, "file to file");
 }
 
 /// TEE copies from one pipe to another without consuming: both then hold
@@ -2017,7 +2041,7 @@ fn tee_copies_without_consuming() {
         .unwrap();
 
     ring.push(Tee::new(&btx, &arx, 1000).user_data(1)).unwrap();
-    let cqe = one(&mut ring);
+    let cqe = reap_one(&mut ring);
     assert_eq!(
         (cqe.user_data(), cqe.result().ok()),
         (1, Some(200)),
@@ -2034,11 +2058,11 @@ fn tee_copies_without_consuming() {
         .unwrap();
     ring.push(Tee::new(&btx, files.get(0).unwrap(), 60).user_data(2))
         .unwrap();
-    assert_eq!(ok(one(&mut ring), "tee from a fixed pipe"), 60);
+    assert_eq!(ok(reap_one(&mut ring), "tee from a fixed pipe"), 60);
     assert_eq!(read_pipe(&brx, 60), more[..60]);
     ring.push(Tee::new(files.get(1).unwrap(), files.get(0).unwrap(), 100).user_data(3))
         .unwrap();
-    assert_eq!(ok(one(&mut ring), "tee fixed to fixed"), 100);
+    assert_eq!(ok(reap_one(&mut ring), "tee fixed to fixed"), 100);
     assert_eq!(read_pipe(&brx, 100), more);
     assert_eq!(read_pipe(&arx, 100), more, "the source kept its bytes");
 
@@ -2061,7 +2085,7 @@ fn tee_copies_without_consuming() {
 
     let file = tempfile_with(b"not a pipe");
     ring.push(Tee::new(&btx, &file, 5).user_data(4)).unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EINVAL, "tee from a file");
+    assert_eq!(reap_one(&mut ring).res(), -libc::EINVAL, "tee from a file");
 }
 
 // ---------------------------------------------------------------------------
@@ -2140,7 +2164,7 @@ fn madvise_dontneed_zeroes_pages() {
     let range = unsafe { MadviseRange::new(map.addr.add(page), 2 * page as u64) };
     ring.push(Madvise::new(range, libc::MADV_DONTNEED).user_data(1))
         .unwrap();
-    let cqe = one(&mut ring);
+    let cqe = reap_one(&mut ring);
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "{cqe:?}");
     let now = map.bytes();
     assert_eq!(now[..page], data[..page], "page 0 kept");
@@ -2155,17 +2179,25 @@ fn madvise_dontneed_zeroes_pages() {
     let unaligned = unsafe { MadviseRange::new(map.addr.add(1), page as u64) };
     ring.push(Madvise::new(unaligned, libc::MADV_DONTNEED).user_data(2))
         .unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EINVAL, "an unaligned address");
+    assert_eq!(
+        reap_one(&mut ring).res(),
+        -libc::EINVAL,
+        "an unaligned address"
+    );
     // SAFETY: as above; the advice is unknown, so nothing happens.
     let whole = unsafe { MadviseRange::new(map.addr, 4 * page as u64) };
     ring.push(Madvise::new(whole, 12345).user_data(3)).unwrap();
-    assert_eq!(one(&mut ring).res(), -libc::EINVAL, "an unknown advice");
+    assert_eq!(
+        reap_one(&mut ring).res(),
+        -libc::EINVAL,
+        "an unknown advice"
+    );
     assert_eq!(map.bytes()[..page], data[..page], "untouched by refusals");
 
     // The whole mapping, then written again: the pages are usable.
     ring.push(Madvise::new(whole, libc::MADV_DONTNEED).user_data(4))
         .unwrap();
-    assert_eq!(one(&mut ring).res(), 0);
+    assert_eq!(reap_one(&mut ring).res(), 0);
     assert!(map.bytes().iter().all(|&b| b == 0), "all zeroed");
     map.fill(&data);
     assert_eq!(map.bytes(), data);

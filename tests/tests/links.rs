@@ -4,11 +4,12 @@
 
 use std::fs::File;
 use std::io::{Read as _, Seek, SeekFrom, Write as _};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use uring::ops::{LinkTimeout, Nop, Read, Write};
 use uring::{Cqe, Error, Ring, Submission, sys};
+use uring_tests::pipe;
 
 /// Submits what is queued, waits for `n` completions and returns
 /// `(user_data, res)` pairs sorted by `user_data`.
@@ -21,14 +22,6 @@ fn reap(ring: &mut Ring, n: u32) -> Vec<(u64, i32)> {
     done.sort_unstable();
     assert_eq!(done.len(), n as usize, "completions: {done:?}");
     done
-}
-
-fn pipe() -> (OwnedFd, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2(2) returns.
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    // SAFETY: both descriptors are fresh and owned by nobody else.
-    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
 }
 
 #[test]

@@ -5,24 +5,17 @@
 
 use std::io::{Read as _, Seek as _, Write as _};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 use uring::ops::{Nop, PollAdd, Read, ReadV, SendZc, Write, WriteV};
 use uring::{Cqe, Error, PollEvents, PollFlags, Ring, SqeFlags};
 
+/// A pipe as files, for std's `Read` and `Write`.
 fn pipe() -> (std::fs::File, std::fs::File) {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2(2) returns.
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    // SAFETY: both descriptors are fresh and owned by nobody else.
-    unsafe {
-        (
-            std::fs::File::from(OwnedFd::from_raw_fd(fds[0])),
-            std::fs::File::from(OwnedFd::from_raw_fd(fds[1])),
-        )
-    }
+    let (rx, tx) = uring_tests::pipe();
+    (rx.into(), tx.into())
 }
 
 fn user_data_and_res(cqes: &[Cqe]) -> Vec<(u64, i32)> {
