@@ -63,6 +63,15 @@ struct Settled {
     buf: Option<Vec<u8>>,
 }
 
+impl Default for Settled {
+    fn default() -> Self {
+        Settled {
+            group: NO_GROUP,
+            buf: None,
+        }
+    }
+}
+
 /// A slot's op selects no provided buffer.
 const NO_GROUP: u32 = u32::MAX;
 
@@ -180,32 +189,10 @@ impl ScopeTable {
         self.key ^ (u64::from(slot.generation) << 32 | u64::from(index))
     }
 
-    /// Puts a slot back on the free list.
-    #[inline(always)]
-    fn release(&mut self, index: u32) {
-        let slot = &mut self.slots[index as usize];
-        slot.generation = slot.generation.wrapping_add(1);
-        slot.next_free = self.free_head;
-        self.free_head = index;
-        self.free_count += 1;
-    }
-
     /// The tag of the live slot `index`.
     fn tag(&self, index: u32) -> u64 {
         let generation = u64::from(self.slots[index as usize].generation);
         self.key ^ (generation << 32 | u64::from(index))
-    }
-
-    /// The live slot a tag names, if any.
-    #[inline(always)]
-    fn lookup(&self, user_data: u64) -> Option<u32> {
-        let x = user_data ^ self.key;
-        let index = x as u32;
-        match self.slots.get(index as usize) {
-            // Live slots have odd generations, and only those are in tags.
-            Some(slot) if u64::from(slot.generation) == x >> 32 && slot.live() => Some(index),
-            _ => None,
-        }
     }
 
     /// Whether `user_data` is the tag of the scope's cancel requests, with
@@ -248,17 +235,15 @@ impl ScopeTable {
         }
     }
 
-    /// Forgets an SQE the kernel never saw (see `Ring::retract_scope`).
+    /// Forgets an SQE the kernel never saw (see `Ring::retract_scope`), as
+    /// if it had posted its last completion; an owned buffer no op uses any
+    /// more is dropped.
     fn unpush(&mut self, user_data: u64) {
-        if let Some(index) = self.lookup(user_data) {
-            let owned = self.slots[index as usize].owned;
-            self.release(index);
-            if owned != NO_OWNED {
-                drop(self.finish_owned(owned));
-            }
-        } else if self.is_internal(user_data) {
-            self.internal -= 1;
-        }
+        let mut last = Cqe::from(sys::io_uring_cqe {
+            user_data,
+            ..Default::default()
+        });
+        self.settle(&mut last, &mut Settled::default());
     }
 
     /// Keeps `buf` for ops yet to be pushed over it; returns its entry.
@@ -448,10 +433,7 @@ impl Ring {
         while pos != tail {
             // SAFETY: `pos` is between the head and a tail just read.
             let mut cqe = unsafe { self.cq.read(pos) };
-            let mut settled = Settled {
-                group: NO_GROUP,
-                buf: None,
-            };
+            let mut settled = Settled::default();
             // An owned buffer whose ops are done is dropped here.
             if table.settle(&mut cqe, &mut settled) == Owner::Foreign {
                 table.scratch.push(cqe);
@@ -890,38 +872,29 @@ impl<'scope> Iterator for ScopeCompletions<'_, 'scope> {
     fn next(&mut self) -> Option<ScopeCqe<'scope>> {
         loop {
             let mut cqe = self.inner.next()?;
-            let mut settled = Settled {
-                group: NO_GROUP,
-                buf: None,
-            };
+            let mut settled = Settled::default();
             let owner = self.table.settle(&mut cqe, &mut settled);
             // The CQ learns of every completion read at once, so that an
             // iterator that is forgotten instead of dropped cannot leave
             // settled completions behind.
             self.inner.sync();
-            match owner {
-                Owner::Internal => continue,
-                Owner::Op => {
-                    return Some(ScopeCqe {
-                        cqe,
-                        ring: self.table.ring,
-                        group: settled.group,
-                        claimed: false,
-                        buf: settled.buf,
-                        _scope: PhantomData,
-                    });
-                }
-                Owner::Foreign => {
-                    return Some(ScopeCqe {
-                        cqe,
-                        ring: 0,
-                        group: NO_GROUP,
-                        claimed: false,
-                        buf: None,
-                        _scope: PhantomData,
-                    });
-                }
+            if owner == Owner::Internal {
+                continue;
             }
+            // A foreign completion leaves `settled` as it was: no group,
+            // no buffer.
+            return Some(ScopeCqe {
+                cqe,
+                ring: if owner == Owner::Op {
+                    self.table.ring
+                } else {
+                    0
+                },
+                group: settled.group,
+                claimed: false,
+                buf: settled.buf,
+                _scope: PhantomData,
+            });
         }
     }
 
