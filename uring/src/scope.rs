@@ -460,17 +460,23 @@ impl Ring {
             if !self.scope_table.slots[index as usize].live() {
                 continue;
             }
-            let table = &self.scope_table;
-            let cancel = Cancel::new(table.tag(index)).user_data(table.key ^ INTERNAL);
-            if let Err(Full(cancel)) = self.push(cancel) {
+            if self.push_scope_cancel(index).is_err() {
                 // Submit to make room; errors show again in the wait.
                 let _ = self.submit();
-                if self.push(cancel).is_err() {
+                if self.push_scope_cancel(index).is_err() {
                     return;
                 }
             }
-            self.scope_table.internal += 1;
         }
+    }
+
+    /// Queues a cancel request, of the scope's own, for the op in the live
+    /// slot `index`.
+    fn push_scope_cancel(&mut self, index: u32) -> Result<(), Full<Cancel>> {
+        let table = &self.scope_table;
+        self.push(Cancel::new(table.tag(index)).user_data(table.key ^ INTERNAL))?;
+        self.scope_table.internal += 1;
+        Ok(())
     }
 
     /// Takes back the scope's SQEs that the kernel has not consumed, when
@@ -653,12 +659,9 @@ impl<'scope> Scope<'scope, '_> {
             return Err(Full(()));
         }
         for &index in &targets {
-            let table = &ring.scope_table;
-            let cancel = Cancel::new(table.tag(index)).user_data(table.key ^ INTERNAL);
-            if ring.push(cancel).is_err() {
+            if ring.push_scope_cancel(index).is_err() {
                 unreachable!("room was checked above");
             }
-            ring.scope_table.internal += 1;
         }
         Ok(targets.len() as u32)
     }
