@@ -51,13 +51,10 @@ pub struct BufRing {
     /// The descriptors, `entries` of them (a power of two), the tail in the
     /// first one's last two bytes.
     descs: NonNull<io_uring_buf>,
-    descs_len: usize,
     mask: u16,
-    /// The buffers, `count` of `len` bytes.
+    /// The buffers, one per `state` entry, of `len` bytes.
     bufs: NonNull<u8>,
-    bufs_len: usize,
     len: u32,
-    count: u16,
     tail: Cell<u16>,
     state: Box<[Cell<State>]>,
 }
@@ -114,13 +111,10 @@ impl Ring {
             fd,
             ring: self.id,
             group,
-            descs: descs.ptr.cast(),
-            descs_len: descs.into_len(),
+            descs: descs.keep().cast(),
             mask: entries - 1,
-            bufs: bufs.ptr.cast(),
-            bufs_len: bufs.into_len(),
+            bufs: bufs.keep(),
             len,
-            count,
             tail: Cell::new(0),
             state: (0..count).map(|_| Cell::new(State::Lent)).collect(),
         };
@@ -150,7 +144,7 @@ impl BufRing {
 
     /// How many buffers the ring has.
     pub fn count(&self) -> u16 {
-        self.count
+        self.state.len() as u16
     }
 
     /// Buffers lent out as [`Buf`]s right now.
@@ -230,7 +224,7 @@ impl BufRing {
         let state = self.state.get(usize::from(bid)).ok_or_else(|| {
             Error::InvalidArgument(format!(
                 "buffer {bid} is not one of this ring's {}",
-                self.count
+                self.count()
             ))
         })?;
         if state.get() == State::Lent {
@@ -252,6 +246,16 @@ impl BufRing {
         // SAFETY: `bid < count`, so the offset is inside the buffers'
         // mapping.
         unsafe { self.bufs.as_ptr().add(usize::from(bid) * self.len as usize) }
+    }
+
+    /// The length of the descriptors' mapping.
+    fn descs_len(&self) -> usize {
+        (usize::from(self.mask) + 1) * std::mem::size_of::<io_uring_buf>()
+    }
+
+    /// The length of the buffers' mapping.
+    fn bufs_len(&self) -> usize {
+        self.state.len() * self.len as usize
     }
 
     /// Hands buffer `bid` to the kernel at the ring's tail.
@@ -286,7 +290,7 @@ impl fmt::Debug for BufRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BufRing")
             .field("group", &self.group)
-            .field("count", &self.count)
+            .field("count", &self.count())
             .field("buf_len", &self.len)
             .field("lent", &self.lent())
             .finish()
@@ -319,11 +323,11 @@ impl Drop for BufRing {
         unsafe {
             let descs = self.descs.as_ptr().cast();
             let _ = if unregistered {
-                sys::munmap(descs, self.descs_len)
+                sys::munmap(descs, self.descs_len())
             } else {
-                sys::reserve_address_range(descs, self.descs_len)
+                sys::reserve_address_range(descs, self.descs_len())
             };
-            let _ = sys::reserve_address_range(self.bufs.as_ptr().cast(), self.bufs_len);
+            let _ = sys::reserve_address_range(self.bufs.as_ptr().cast(), self.bufs_len());
         }
     }
 }
@@ -396,10 +400,10 @@ impl Anon {
     }
 
     /// Keeps the mapping: its owner unmaps it.
-    fn into_len(self) -> usize {
-        let len = self.len;
+    fn keep(self) -> NonNull<u8> {
+        let ptr = self.ptr;
         std::mem::forget(self);
-        len
+        ptr
     }
 }
 
