@@ -138,8 +138,13 @@ pub fn reap_one(ring: &mut Ring) -> Cqe {
     submit_and_reap(ring, 1)[0]
 }
 
+/// How long a test waits for an op that should complete before it fails.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Runs one op in a scope, which lends it what it borrows, and returns its
-/// completion; panics on a full queue or a ring error.
+/// completion; panics on a full queue, a ring error, another op's
+/// completion coming first, or no completion after [`PATIENCE`] (the scope
+/// then cancels the op before the panic unwinds).
 pub fn complete<'r, S>(ring: &'r mut Ring, op: S) -> Cqe
 where
     S: uring::Submission + uring::Scoped + 'r,
@@ -149,8 +154,15 @@ where
         if s.push(op).is_err() {
             panic!("the submission queue is full");
         }
-        s.submit_and_wait(1).expect("submit_and_wait");
-        s.completions().next().expect("a completion").cqe()
+        s.submit().expect("submit");
+        s.wait_timeout(1, PATIENCE)
+            .unwrap_or_else(|e| panic!("no completion after {PATIENCE:?}: {e}"));
+        let cqe = s.completions().next().expect("a completion");
+        assert!(
+            cqe.is_scope_op(),
+            "the completion of another op came first: {cqe:?}"
+        );
+        cqe.cqe()
     })
 }
 

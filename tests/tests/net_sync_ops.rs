@@ -25,17 +25,14 @@ use uring::{
     PollEvents, PollFlags, Ring, SockAddr, SockAddrBuf,
 };
 use uring_tests::{
-    by_user_data, fd_is_open, local_addr, pattern, pipe, require_kernel, require_op, skip, socket,
+    PATIENCE, by_user_data, complete, fd_is_open, local_addr, pattern, pipe, require_kernel,
+    require_op, skip, socket,
 };
 
 /// `SOCKET_URING_OP_SIOCINQ` of `linux/io_uring.h`: unread bytes.
 const SOCKET_URING_OP_SIOCINQ: u32 = 0;
 /// `SOCKET_URING_OP_SIOCOUTQ`: bytes not yet sent (or acknowledged).
 const SOCKET_URING_OP_SIOCOUTQ: u32 = 1;
-
-/// How long any single expected completion may take before the test fails
-/// instead of hanging.
-const PATIENCE: Duration = Duration::from_secs(10);
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -280,10 +277,7 @@ fn udp_sendmsg_to_and_recvmsg_from(ip: &str, sockaddr_len: u32) {
     let (mut head, mut tail) = ([0u8; 20], [0u8; 100]);
     let mut iov = [IoSliceMut::new(&mut head), IoSliceMut::new(&mut tail)];
     let mut hdr = MsgHdrMut::new(&mut iov[..]).from(&mut from);
-    // SAFETY: the header, its buffers and `from` outlive the op, reaped
-    // below before any is read.
-    unsafe { ring.push_unchecked(RecvMsg::new(&b, &mut hdr).user_data(2)) }.unwrap();
-    let cqe = reap(&mut ring, 1)[0];
+    let cqe = complete(&mut ring, RecvMsg::new(&b, &mut hdr).user_data(2));
     assert_eq!(cqe.result().ok(), Some(50), "recvmsg: {cqe:?}");
     let (name_len, _, flags) = (hdr.name_len(), hdr.control_len(), hdr.flags());
     assert_eq!(name_len, sockaddr_len, "the sender's address length");
@@ -328,12 +322,10 @@ fn udp_recvmsg_into_a_short_buffer_sets_msg_trunc() {
         let mut iov = [IoSliceMut::new(&mut short)];
         let mut hdr = MsgHdrMut::new(&mut iov[..]);
         let flags_in = if pass_trunc { libc::MSG_TRUNC } else { 0 };
-        // SAFETY: the header and `short` outlive the op, reaped below.
-        unsafe {
-            ring.push_unchecked(RecvMsg::new(&b, &mut hdr).msg_flags(flags_in).user_data(ud))
-        }
-        .unwrap();
-        let cqe = reap(&mut ring, 1)[0];
+        let cqe = complete(
+            &mut ring,
+            RecvMsg::new(&b, &mut hdr).msg_flags(flags_in).user_data(ud),
+        );
         let want = if pass_trunc { 100 } else { 10 };
         assert_eq!(
             cqe.result().ok(),
@@ -354,9 +346,7 @@ fn udp_recvmsg_into_a_short_buffer_sets_msg_trunc() {
     let mut room = [0u8; 10];
     let mut iov = [IoSliceMut::new(&mut room)];
     let mut hdr = MsgHdrMut::new(&mut iov[..]);
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(RecvMsg::new(&b, &mut hdr).user_data(3)) }.unwrap();
-    let cqe = reap(&mut ring, 1)[0];
+    let cqe = complete(&mut ring, RecvMsg::new(&b, &mut hdr).user_data(3));
     assert_eq!(cqe.result().ok(), Some(4), "{cqe:?}");
     let (_, _, flags) = (hdr.name_len(), hdr.control_len(), hdr.flags());
     assert_eq!(flags & libc::MSG_TRUNC, 0, "flags {flags:#x}");
@@ -382,9 +372,8 @@ fn recvmsg_without_a_sender_reports_no_address() {
     let mut buf = [0u8; 8];
     let mut iov = [IoSliceMut::new(&mut buf)];
     let mut hdr = MsgHdrMut::new(&mut iov[..]).from(&mut from);
-    // SAFETY: the header, `buf` and `from` outlive the op, reaped below.
-    unsafe { ring.push_unchecked(RecvMsg::new(&b, &mut hdr).user_data(1)) }.unwrap();
-    assert_eq!(reap(&mut ring, 1)[0].result().ok(), Some(3));
+    let cqe = complete(&mut ring, RecvMsg::new(&b, &mut hdr).user_data(1));
+    assert_eq!(cqe.result().ok(), Some(3));
     assert_eq!(from.socket_addr(), Some(a.local_addr().unwrap()));
 
     // A stream: there is no sender address; the kernel says so with a zero
@@ -393,16 +382,13 @@ fn recvmsg_without_a_sender_reports_no_address() {
     let mut buf = [0u8; 3];
     let mut iov = [IoSliceMut::new(&mut buf)];
     let mut hdr = MsgHdrMut::new(&mut iov[..]).from(&mut from);
-    // SAFETY: as above.
-    unsafe {
-        ring.push_unchecked(
-            RecvMsg::new(&server, &mut hdr)
-                .msg_flags(libc::MSG_WAITALL)
-                .user_data(2),
-        )
-    }
-    .unwrap();
-    assert_eq!(reap(&mut ring, 1)[0].result().ok(), Some(3));
+    let cqe = complete(
+        &mut ring,
+        RecvMsg::new(&server, &mut hdr)
+            .msg_flags(libc::MSG_WAITALL)
+            .user_data(2),
+    );
+    assert_eq!(cqe.result().ok(), Some(3));
     let (name_len, _, _) = (hdr.name_len(), hdr.control_len(), hdr.flags());
     assert_eq!(name_len, 0, "the kernel wrote no address");
     assert_eq!(
@@ -427,9 +413,7 @@ fn scm_rights_passes_a_descriptor_over_a_unix_socket_pair() {
     let payload = [b'F'];
     let parts = [IoSlice::new(&payload)];
     let msg = MsgHdr::new(&parts).control(&control.0[..space]);
-    // SAFETY: the header, payload and control data outlive the op.
-    unsafe { ring.push_unchecked(SendMsg::new(&left, &msg).user_data(1)) }.unwrap();
-    let cqe = reap(&mut ring, 1)[0];
+    let cqe = complete(&mut ring, SendMsg::new(&left, &msg).user_data(1));
     assert_eq!(
         cqe.result().ok(),
         Some(1),
@@ -440,9 +424,7 @@ fn scm_rights_passes_a_descriptor_over_a_unix_socket_pair() {
     let mut room = CmsgBuf([0; 64]);
     let mut iov = [IoSliceMut::new(&mut got)];
     let mut hdr = MsgHdrMut::new(&mut iov[..]).control(&mut room.0[..]);
-    // SAFETY: the header, `got` and `room` outlive the op, reaped below.
-    unsafe { ring.push_unchecked(RecvMsg::new(&right, &mut hdr).user_data(2)) }.unwrap();
-    let cqe = reap(&mut ring, 1)[0];
+    let cqe = complete(&mut ring, RecvMsg::new(&right, &mut hdr).user_data(2));
     assert_eq!(cqe.result().ok(), Some(1), "recvmsg: {cqe:?}");
     let (_, control_len, flags) = (hdr.name_len(), hdr.control_len(), hdr.flags());
     assert_eq!(flags & libc::MSG_CTRUNC, 0, "control data truncated");
@@ -510,9 +492,7 @@ fn shutdown_wr_gives_the_peer_end_of_stream() {
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "shutdown: {cqe:?}");
 
     let mut buf = [0u8; 8];
-    // SAFETY: `buf` outlives the op, reaped below.
-    unsafe { ring.push_unchecked(Recv::new(&server, &mut buf[..]).user_data(2)) }.unwrap();
-    let cqe = reap(&mut ring, 1)[0];
+    let cqe = complete(&mut ring, Recv::new(&server, &mut buf[..]).user_data(2));
     assert_eq!(cqe.result().ok(), Some(0), "end of stream: {cqe:?}");
 
     // The other direction still works.
@@ -521,16 +501,12 @@ fn shutdown_wr_gives_the_peer_end_of_stream() {
     (&client).read_exact(&mut back).unwrap();
     assert_eq!(&back, b"back");
 
-    // SAFETY: the data outlives the op, reaped below.
-    unsafe {
-        ring.push_unchecked(
-            Send::new(&client, &b"late"[..])
-                .msg_flags(libc::MSG_NOSIGNAL)
-                .user_data(3),
-        )
-    }
-    .unwrap();
-    let cqe = reap(&mut ring, 1)[0];
+    let cqe = complete(
+        &mut ring,
+        Send::new(&client, &b"late"[..])
+            .msg_flags(libc::MSG_NOSIGNAL)
+            .user_data(3),
+    );
     assert_eq!(cqe.res(), -libc::EPIPE, "send after SHUT_WR: {cqe:?}");
 
     let lone = socket(libc::AF_INET, libc::SOCK_STREAM).unwrap();
@@ -617,9 +593,7 @@ fn socket_creates_a_working_socket() {
         Err(e) => return skip(format_args!("cannot listen on [::1]: {e}")),
     };
     let target = SockAddr::from(listener.local_addr().unwrap());
-    // SAFETY: `target` outlives the op, reaped below.
-    unsafe { ring.push_unchecked(Connect::new(&tcp, &target).user_data(3)) }.unwrap();
-    let cqe = reap(&mut ring, 1)[0];
+    let cqe = complete(&mut ring, Connect::new(&tcp, &target).user_data(3));
     assert_eq!(cqe.res(), 0, "connect: {cqe:?}");
     let (_, peer) = listener.accept().unwrap();
     assert_eq!(peer, local_addr(tcp.as_fd()).unwrap());
@@ -725,9 +699,7 @@ fn bind_and_listen_through_the_ring() {
         // The port is taken now.
         let other = socket(domain, libc::SOCK_STREAM).unwrap();
         let taken = SockAddr::from(bound);
-        // SAFETY: `taken` outlives the op, reaped below.
-        unsafe { ring.push_unchecked(Bind::new(&other, &taken).user_data(3)) }.unwrap();
-        let cqe = reap(&mut ring, 1)[0];
+        let cqe = complete(&mut ring, Bind::new(&other, &taken).user_data(3));
         assert_eq!(
             cqe.res(),
             -libc::EADDRINUSE,
@@ -1381,12 +1353,10 @@ fn waitid_reaps_an_exited_child() {
     let pid = fork_child(exit_seven);
     // SAFETY: all-zero bytes are a valid `siginfo_t`.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `info` outlives the op, reaped below before it is read.
-    unsafe {
-        ring.push_unchecked(WaitId::new(libc::P_PID, pid, libc::WEXITED, &mut info).user_data(1))
-    }
-    .unwrap();
-    let cqe = reap(&mut ring, 1)[0];
+    let cqe = complete(
+        &mut ring,
+        WaitId::new(libc::P_PID, pid, libc::WEXITED, &mut info).user_data(1),
+    );
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "waitid: {cqe:?}");
     assert_eq!(info.si_signo, libc::SIGCHLD);
     assert_eq!(info.si_code, libc::CLD_EXITED);
@@ -1405,16 +1375,11 @@ fn waitid_reaps_an_exited_child() {
 
     // SAFETY: as above.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `info` outlives the op, reaped below.
-    unsafe {
-        ring.push_unchecked(WaitId::new(libc::P_PID, 1, libc::WEXITED, &mut info).user_data(2))
-    }
-    .unwrap();
-    assert_eq!(
-        reap(&mut ring, 1)[0].res(),
-        -libc::ECHILD,
-        "pid 1 is no child"
+    let cqe = complete(
+        &mut ring,
+        WaitId::new(libc::P_PID, 1, libc::WEXITED, &mut info).user_data(2),
     );
+    assert_eq!(cqe.res(), -libc::ECHILD, "pid 1 is no child");
 }
 
 /// `WaitId` on a running child waits; when the child is killed it
@@ -1510,9 +1475,7 @@ fn futex_wake_honours_the_masks() {
     // SAFETY: `word` outlives the ops, reaped below.
     unsafe { ring.push_unchecked(FutexWait::new(&word, 0).mask(0b01).user_data(1)) }.unwrap();
     assert_pending(&mut ring, "a masked futex wait");
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(FutexWake::new(&word, 1).mask(0b10).user_data(2)) }.unwrap();
-    let cqe = reap(&mut ring, 1)[0];
+    let cqe = complete(&mut ring, FutexWake::new(&word, 1).mask(0b10).user_data(2));
     assert_eq!(
         (cqe.user_data(), cqe.res()),
         (2, 0),
@@ -1561,9 +1524,7 @@ fn futex_waitv_reports_the_woken_index() {
         FutexWaitV::new(&words[0], 0, FutexFlags::SIZE_U32),
         FutexWaitV::new(&words[1], 0, FutexFlags::SIZE_U32),
     ];
-    // SAFETY: as above.
-    unsafe { ring.push_unchecked(FutexWaitv::new(&waits[..]).user_data(3)) }.unwrap();
-    let cqe = reap(&mut ring, 1)[0];
+    let cqe = complete(&mut ring, FutexWaitv::new(&waits[..]).user_data(3));
     assert_eq!(cqe.res(), -libc::EAGAIN, "word 1 holds 3, not 0: {cqe:?}");
 }
 
