@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use uring::ops::{Accept, Close, Recv, Send};
-use uring::{Error, Ring, Scope, ScopeCqe, sys};
+use uring::{AcceptFlags, Error, Fd, MsgFlags, Ring, Scope, ScopeCqe};
 
 const BUF: usize = 4096;
 
@@ -65,7 +65,7 @@ fn broken(what: &str) -> Error {
 
 impl Server {
     /// The connection's socket and buffer, for an op over them.
-    fn take(&mut self, slot: usize) -> Result<(i32, Vec<u8>), Error> {
+    fn take(&mut self, slot: usize) -> Result<(Fd<'static>, Vec<u8>), Error> {
         let conn = &mut self.conns[slot];
         let fd = conn
             .fd
@@ -75,7 +75,10 @@ impl Server {
             .buf
             .take()
             .ok_or_else(|| broken("the buffer is in use"))?;
-        Ok((fd.as_raw_fd(), buf))
+        // SAFETY: the connection's descriptor stays open until its `Close`
+        // runs, which is pushed only once no other op over it is in flight
+        // (one op at a time per connection: its buffer is taken by it).
+        Ok((unsafe { Fd::borrow_raw(fd.as_raw_fd()) }, buf))
     }
 
     fn recv(&mut self, s: &mut Scope<'_, '_>, slot: usize) -> Result<(), Error> {
@@ -91,7 +94,7 @@ impl Server {
         s.push_owned(buf, |buf, sq| {
             sq.push(
                 Send::new(fd, &buf[..len])
-                    .msg_flags(libc::MSG_NOSIGNAL)
+                    .msg_flags(MsgFlags::NOSIGNAL)
                     .user_data(user_data(Kind::Send, slot)),
             )
         })
@@ -171,8 +174,8 @@ fn serve(listener: TcpListener, clients: usize) -> Result<u64, Error> {
     };
     ring.scope(|s| {
         s.push(
-            Accept::new(listener.as_raw_fd())
-                .ioprio(sys::IORING_ACCEPT_MULTISHOT)
+            Accept::new(&listener)
+                .iou_flags(AcceptFlags::MULTISHOT)
                 .accept_flags(libc::SOCK_CLOEXEC)
                 .user_data(user_data(Kind::Accept, 0)),
         )?;

@@ -5,12 +5,12 @@
 
 use std::io::{IoSlice, IoSliceMut};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use uring::ops::{
-    Accept, Cancel, Close, Connect, LinkTimeout, Nop, ProvideBuffers, Read, ReadV, Recv, Send,
-    Timeout, Write, WriteV,
+    Accept, Close, Connect, LinkTimeout, Nop, ProvideBuffers, Read, ReadV, Recv, Send, Timeout,
+    Write, WriteV,
 };
 use uring::{
     BufferGroup, BufferPool, Cqe, Error, Features, Ring, Scoped, SockAddr, SockAddrBuf, Submission,
@@ -173,7 +173,7 @@ fn tour() -> Result<()> {
     // Two ops in one scope: `peer` and `addr` are lent until both complete.
     let done = ring.scope(|s| -> uring::Result<Vec<Cqe>> {
         s.push(Accept::new(&listener).peer(Some(&mut peer)).user_data(11))?;
-        s.push(Connect::new(client.as_raw_fd(), &addr).user_data(12))?;
+        s.push(Connect::new(&client, &addr).user_data(12))?;
         let mut done: Vec<Cqe> = Vec::new();
         while s.in_flight() > 0 {
             s.submit_and_wait(1)?;
@@ -186,10 +186,7 @@ fn tour() -> Result<()> {
     // SAFETY: the accept's result is a new descriptor nothing else owns.
     let accepted = unsafe { OwnedFd::from_raw_fd(done[0].result()? as i32) };
     println!("  the peer is {:?}", peer.socket_addr());
-    let done = complete(
-        &mut ring,
-        Send::new(client.as_raw_fd(), b"ping").user_data(13),
-    )?;
+    let done = complete(&mut ring, Send::new(&client, b"ping").user_data(13))?;
     show("send", &done);
     let mut got = [0u8; 16];
     let done = complete(&mut ring, Recv::new(&accepted, &mut got[..]).user_data(14))?;
@@ -202,14 +199,15 @@ fn tour() -> Result<()> {
     let pool: &'static mut [u8] = Box::leak(vec![0u8; 4 * 32].into_boxed_slice());
     let base = pool.as_ptr();
     let group = BufferGroup::new(1);
-    ring.push(ProvideBuffers::new(BufferPool::new(pool, 32), group).user_data(15))?;
+    // SAFETY: the pool is leaked: it stays allocated for as long as the
+    // kernel may fill its buffers.
+    unsafe {
+        ring.push_unchecked(ProvideBuffers::new(BufferPool::new(pool, 32), group).user_data(15))
+    }?;
     ring.submit_and_wait(1)?;
     let done: Vec<Cqe> = ring.completions().collect();
     show("provide 4 buffers of 32 bytes to group 1", &done);
-    let done = complete(
-        &mut ring,
-        Send::new(client.as_raw_fd(), b"pong").user_data(16),
-    )?;
+    let done = complete(&mut ring, Send::new(&client, b"pong").user_data(16))?;
     show("send", &done);
     let done = complete(
         &mut ring,
@@ -230,13 +228,20 @@ fn tour() -> Result<()> {
     );
 
     println!("10. Cancel an accept nobody will answer");
-    ring.push(Accept::new(listener.as_raw_fd()).user_data(19))?;
-    ring.submit()?;
-    ring.push(Cancel::new(19).user_data(20))?;
-    ring.submit_and_wait(2)?;
-    let mut done: Vec<Cqe> = ring.completions().collect();
-    done.sort_by_key(|c| c.user_data());
-    show("accept, cancel", &done);
+    // The accept borrows the listener, so it runs in a scope; the scope
+    // finds it by the user_data it was given.
+    let done = ring.scope(|s| -> uring::Result<Vec<Cqe>> {
+        s.push(Accept::new(&listener).user_data(19))?;
+        s.submit()?;
+        s.cancel(19)?;
+        let mut done: Vec<Cqe> = Vec::new();
+        while s.in_flight() > 0 {
+            s.submit_and_wait(1)?;
+            done.extend(s.completions());
+        }
+        Ok(done)
+    })?;
+    show("accept, cancelled", &done);
 
     println!("11. An idle wait with a timeout");
     let start = Instant::now();

@@ -138,6 +138,28 @@ pub fn reap_one(ring: &mut Ring) -> Cqe {
     submit_and_reap(ring, 1)[0]
 }
 
+/// Pushes an op that borrows memory or descriptors outside a scope, for the
+/// tests of kernel behaviour that drive the ring by hand: `push_lent!(ring,
+/// op)` is `ring.push_unchecked(op)`. Every test that uses it reaps the op's
+/// last completion (or drops the ring after the op was cancelled and
+/// reaped) before what the op borrows goes out of scope.
+#[macro_export]
+macro_rules! push_lent {
+    ($ring:expr, $op:expr $(,)?) => {{
+        // SAFETY: the calling test keeps what the op borrows alive and
+        // untouched until it has reaped the op's last completion (see the
+        // macro's documentation).
+        unsafe { $ring.push_unchecked($op) }
+    }};
+}
+
+/// A target that names no descriptor (-1): the kernel answers `EBADF`.
+pub fn bad_fd() -> uring::Fd<'static> {
+    // SAFETY: -1 is never an open descriptor, so the op names no file and
+    // the kernel fails it with EBADF; nothing can close or reuse it.
+    unsafe { uring::Fd::borrow_raw(-1) }
+}
+
 /// How long a test waits for an op that should complete before it fails.
 pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 

@@ -6,6 +6,8 @@ use std::io::Write as _;
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
+use uring::RecvFlags;
+use uring_tests::push_lent;
 
 use uring::ops::{Read, Recv};
 use uring::{BufferGroup, Cqe, Error, MAX_BUF_RING_BUFFERS, Ring};
@@ -38,8 +40,7 @@ fn recvs_pick_buffers_and_claimed_ones_come_back() {
     for i in 0..20u8 {
         let msg = [b'a' + i; 3];
         tx.write_all(&msg).unwrap();
-        ring.push(Recv::new(&rx, pool.select()).user_data(u64::from(i)))
-            .unwrap();
+        push_lent!(ring, Recv::new(&rx, pool.select()).user_data(u64::from(i))).unwrap();
         let cqe = reap_one(&mut ring);
         assert_eq!((cqe.user_data(), cqe.res()), (u64::from(i), 3));
         // SAFETY: the kernel posted `cqe` for this recv, which selected from
@@ -67,24 +68,21 @@ fn an_empty_ring_fails_ops_with_enobufs_until_a_buffer_comes_back() {
     let mut held = Vec::new();
     for i in 0..2u64 {
         tx.write_all(b"x").unwrap();
-        ring.push(Recv::new(&rx, pool.select()).user_data(i))
-            .unwrap();
+        push_lent!(ring, Recv::new(&rx, pool.select()).user_data(i)).unwrap();
         let cqe = reap_one(&mut ring);
         assert_eq!(cqe.res(), 1);
         // SAFETY: a completion of this recv, selecting from the pool.
         held.push(unsafe { pool.claim_unchecked(&cqe) }.unwrap());
     }
     tx.write_all(b"y").unwrap();
-    ring.push(Recv::new(&rx, pool.select()).user_data(9))
-        .unwrap();
+    push_lent!(ring, Recv::new(&rx, pool.select()).user_data(9)).unwrap();
     let cqe = reap_one(&mut ring);
     assert_eq!(cqe.res(), -libc::ENOBUFS);
     assert_eq!(cqe.buffer_id(), None);
     // One buffer back, and the data still waiting is received.
     let back = held.remove(0).bid();
     drop(held);
-    ring.push(Recv::new(&rx, pool.select()).user_data(10))
-        .unwrap();
+    push_lent!(ring, Recv::new(&rx, pool.select()).user_data(10)).unwrap();
     let cqe = reap_one(&mut ring);
     assert_eq!(cqe.res(), 1);
     // SAFETY: a completion of this recv, selecting from the pool.
@@ -101,8 +99,7 @@ fn claims_that_cannot_be_right_are_errors() {
     let (mut tx, rx) = UnixStream::pair().unwrap();
     let pool = ring.register_buf_ring(BufferGroup::new(3), 2, 8).unwrap();
     tx.write_all(b"abc").unwrap();
-    ring.push(Recv::new(&rx, pool.select()).user_data(1))
-        .unwrap();
+    push_lent!(ring, Recv::new(&rx, pool.select()).user_data(1)).unwrap();
     let cqe = reap_one(&mut ring);
     // SAFETY: a completion of this recv, selecting from the pool.
     let buf = unsafe { pool.claim_unchecked(&cqe) }.unwrap();
@@ -152,13 +149,15 @@ fn a_dropped_ring_leaves_the_group_empty() {
     let pool = ring.register_buf_ring(BufferGroup::new(5), 4, 16).unwrap();
     drop(pool);
     tx.write_all(b"z").unwrap();
-    ring.push(Recv::new(&rx, BufferGroup::new(5).select(16)).user_data(1))
-        .unwrap();
+    push_lent!(
+        ring,
+        Recv::new(&rx, BufferGroup::new(5).select(16)).user_data(1)
+    )
+    .unwrap();
     assert_eq!(reap_one(&mut ring).res(), -libc::ENOBUFS);
     // The group can be registered again.
     let pool = ring.register_buf_ring(BufferGroup::new(5), 2, 16).unwrap();
-    ring.push(Recv::new(&rx, pool.select()).user_data(2))
-        .unwrap();
+    push_lent!(ring, Recv::new(&rx, pool.select()).user_data(2)).unwrap();
     let cqe = reap_one(&mut ring);
     // SAFETY: a completion of this recv, selecting from the pool.
     assert_eq!(&unsafe { pool.claim_unchecked(&cqe) }.unwrap()[..], b"z");
@@ -173,9 +172,10 @@ fn a_multishot_recv_fills_one_buffer_per_message() {
     let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (server, _) = listener.accept().unwrap();
     let pool = ring.register_buf_ring(BufferGroup::new(6), 8, 32).unwrap();
-    ring.push(
+    push_lent!(
+        ring,
         Recv::new(&server, pool.select())
-            .ioprio(uring::sys::IORING_RECV_MULTISHOT)
+            .recv_flags(RecvFlags::MULTISHOT)
             .user_data(7),
     )
     .unwrap();
@@ -204,8 +204,7 @@ fn a_file_read_selects_from_the_ring() {
     let mut file = tempfile::tempfile().unwrap();
     file.write_all(b"from a file").unwrap();
     let pool = ring.register_buf_ring(BufferGroup::new(8), 2, 4).unwrap();
-    ring.push(Read::new(&file, pool.select()).offset(5).user_data(1))
-        .unwrap();
+    push_lent!(ring, Read::new(&file, pool.select()).offset(5).user_data(1)).unwrap();
     let cqe = reap_one(&mut ring);
     assert_eq!(cqe.res(), 4, "a buffer of 4 bytes bounds the read");
     // SAFETY: a completion of this read, selecting from the pool.
@@ -220,8 +219,7 @@ fn a_recv_waiting_when_the_ring_goes_finds_no_buffer() {
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
     let pool = ring.register_buf_ring(BufferGroup::new(9), 2, 16).unwrap();
-    ring.push(Recv::new(&rx, pool.select()).user_data(1))
-        .unwrap();
+    push_lent!(ring, Recv::new(&rx, pool.select()).user_data(1)).unwrap();
     ring.submit().unwrap();
     // The recv waits for data; it has not picked a buffer yet.
     drop(pool);
@@ -242,8 +240,7 @@ fn scope_completions_claim_their_buffers_safely() {
     let elsewhere = other.register_buf_ring(BufferGroup::new(20), 2, 8).unwrap();
     // A foreign op that selects from `small`, completed before the scope.
     tx.write_all(b"before").unwrap();
-    ring.push(Recv::new(&rx, small.select()).user_data(1))
-        .unwrap();
+    push_lent!(ring, Recv::new(&rx, small.select()).user_data(1)).unwrap();
     ring.submit_and_wait(1).unwrap();
 
     let texts = ring.scope(|s| -> uring::Result<Vec<Vec<u8>>> {
@@ -297,7 +294,7 @@ fn a_multishot_recv_in_a_scope_hands_out_each_buffer() {
     let got = ring.scope(|s| -> uring::Result<Vec<u8>> {
         s.push(
             Recv::new(&server, pool.select())
-                .ioprio(uring::sys::IORING_RECV_MULTISHOT)
+                .recv_flags(RecvFlags::MULTISHOT)
                 .user_data(5),
         )?;
         s.submit()?;

@@ -4,7 +4,8 @@
 use std::ffi::CString;
 use std::io::Write as _;
 use std::net::TcpStream;
-use std::os::fd::AsRawFd;
+use uring::Fd;
+use uring_tests::push_lent;
 
 use uring::ops::{Accept, Close, OpenAt, Pipe, Read, Socket, Write};
 use uring::{DirectSlot, Error, FixedFiles, Ring};
@@ -39,21 +40,22 @@ fn open_into_a_chosen_slot_and_into_a_picked_one() {
     let path = dir.path().join("file");
     std::fs::write(&path, b"direct").unwrap();
     let path: &'static CString = Box::leak(Box::new(CString::new(path.to_str().unwrap()).unwrap()));
-    let files = ring.register_files_sparse(4).unwrap();
+    let mut files = ring.register_files_sparse(4).unwrap();
 
     // The kernel refuses O_CLOEXEC, the default, for a direct descriptor.
-    let at = DirectSlot::at(files.get(2).unwrap());
-    ring.push(
-        OpenAt::new(libc::AT_FDCWD, path.as_c_str())
-            .direct(at)
+    push_lent!(
+        ring,
+        OpenAt::new(Fd::CWD, path.as_c_str())
+            .direct(DirectSlot::at(files.get_mut(2).unwrap()))
             .user_data(9),
     )
     .unwrap();
     assert_eq!(reap_one(&mut ring), (9, -libc::EINVAL));
-    ring.push(
-        OpenAt::new(libc::AT_FDCWD, path.as_c_str())
+    push_lent!(
+        ring,
+        OpenAt::new(Fd::CWD, path.as_c_str())
             .open_flags(libc::O_RDONLY)
-            .direct(at)
+            .direct(DirectSlot::at(files.get_mut(2).unwrap()))
             .user_data(1),
     )
     .unwrap();
@@ -64,8 +66,9 @@ fn open_into_a_chosen_slot_and_into_a_picked_one() {
     );
     assert_eq!(read_through(&mut ring, &files, 2, 16), b"direct");
 
-    ring.push(
-        OpenAt::new(libc::AT_FDCWD, path.as_c_str())
+    push_lent!(
+        ring,
+        OpenAt::new(Fd::CWD, path.as_c_str())
             .open_flags(libc::O_RDONLY)
             .direct(DirectSlot::ALLOC)
             .user_data(2),
@@ -76,8 +79,7 @@ fn open_into_a_chosen_slot_and_into_a_picked_one() {
     assert_eq!(read_through(&mut ring, &files, slot as u32, 16), b"direct");
 
     // Closing a direct descriptor empties its slot.
-    ring.push(Close::new(files.get(2).unwrap()).user_data(3))
-        .unwrap();
+    push_lent!(ring, Close::new(files.get_mut(2).unwrap()).user_data(3)).unwrap();
     assert_eq!(reap_one(&mut ring), (3, 0));
     let mut buf = [0u8; 4];
     // SAFETY: `buf` outlives the wait for the completion.
@@ -96,8 +98,9 @@ fn accept_and_socket_make_direct_descriptors() {
     let files = ring.register_files_sparse(4).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    ring.push(
-        Accept::new(listener.as_raw_fd())
+    push_lent!(
+        ring,
+        Accept::new(&listener)
             .direct(DirectSlot::ALLOC)
             .user_data(1),
     )
@@ -112,7 +115,8 @@ fn accept_and_socket_make_direct_descriptors() {
         b"via slot"
     );
 
-    ring.push(
+    push_lent!(
+        ring,
         Socket::new(libc::AF_INET, libc::SOCK_DGRAM)
             .direct(DirectSlot::ALLOC)
             .user_data(2),
@@ -131,7 +135,8 @@ fn a_pipe_of_direct_descriptors() {
     let files = ring.register_files_sparse(4).unwrap();
     let fds: &'static mut [i32; 2] = Box::leak(Box::new([-1; 2]));
     let fds_addr: *const [i32; 2] = fds;
-    ring.push(
+    push_lent!(
+        ring,
         Pipe::new(fds)
             .pipe_flags(0)
             .direct(DirectSlot::ALLOC)
@@ -146,8 +151,11 @@ fn a_pipe_of_direct_descriptors() {
         (0..4).contains(&rx) && (0..4).contains(&tx) && rx != tx,
         "{rx} {tx}"
     );
-    ring.push(Write::new(files.get(tx as u32).unwrap(), b"piped").user_data(2))
-        .unwrap();
+    push_lent!(
+        ring,
+        Write::new(files.get(tx as u32).unwrap(), b"piped").user_data(2)
+    )
+    .unwrap();
     assert_eq!(reap_one(&mut ring), (2, 5));
     assert_eq!(read_through(&mut ring, &files, rx as u32, 16), b"piped");
 }

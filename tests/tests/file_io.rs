@@ -3,7 +3,9 @@
 
 use std::fs::File;
 use std::io::{IoSlice, IoSliceMut, Read as _, Seek, SeekFrom, Write as _};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
+use uring::Fd;
+use uring_tests::push_lent;
 
 use uring::ops::{Close, Nop, ProvideBuffers, Read, ReadV, Write, WriteV};
 use uring::{BufferGroup, BufferPool, Error, Features, Ring};
@@ -158,10 +160,9 @@ fn fixed_file_io() {
     assert_eq!(cqe.result().unwrap(), 100);
     assert_eq!(back[..], data[50..150]);
 
+    // Unregistering takes the handle, so no `Fixed` of it outlives the
+    // table (a use of `slot` after this line would not compile).
     ring.unregister_files(files).expect("unregister_files");
-    // With no table, slot 0 names nothing.
-    let cqe = complete(&mut ring, Read::new(slot, &mut back[..]).user_data(3));
-    assert_eq!(cqe.res(), -libc::EBADF, "{cqe:?}");
 }
 
 /// A sparse table: slots are empty (EBADF) until updated; an updated slot
@@ -171,7 +172,7 @@ fn sparse_fixed_files_update_and_close() {
     let mut ring = Ring::new(8).unwrap();
     let bytes = pattern(64, 7);
     let file = tempfile_with(&bytes);
-    let table = ring
+    let mut table = ring
         .register_files_sparse(4)
         .expect("register_files_sparse");
     assert_eq!(table.len(), 4);
@@ -184,12 +185,12 @@ fn sparse_fixed_files_update_and_close() {
     assert_eq!(cqe.res(), -libc::EBADF, "an empty slot");
 
     let updated = ring
-        .update_files(&table, 2, &[Some(file.as_fd())])
+        .update_files(&mut table, 2, &[Some(file.as_fd())])
         .expect("update_files");
     assert_eq!(updated, 1);
     // Overrunning the table is refused before the kernel sees it.
     assert!(matches!(
-        ring.update_files(&table, 3, &[Some(file.as_fd()), Some(file.as_fd())]),
+        ring.update_files(&mut table, 3, &[Some(file.as_fd()), Some(file.as_fd())]),
         Err(Error::InvalidArgument(_))
     ));
 
@@ -211,9 +212,12 @@ fn sparse_fixed_files_update_and_close() {
     );
 
     if require_op::<Close>(&ring) && uring_tests::require_kernel(5, 15, "CLOSE of a fixed slot") {
-        ring.push(Close::new(table.get(2).unwrap()).user_data(4))
-            .unwrap();
-        let cqe = reap_one(&mut ring);
+        // Closing a slot holds it exclusively: no other op can use it
+        // meanwhile, and the close cannot be pushed twice.
+        let cqe = complete(
+            &mut ring,
+            Close::new(table.get_mut(2).unwrap()).user_data(4),
+        );
         assert_eq!((cqe.user_data(), cqe.res()), (4, 0), "close of slot 2");
         let cqe = complete(
             &mut ring,
@@ -227,8 +231,9 @@ fn sparse_fixed_files_update_and_close() {
     }
 
     // Emptying a slot with None.
-    ring.update_files(&table, 2, &[Some(file.as_fd())]).unwrap();
-    assert_eq!(ring.update_files(&table, 2, &[None]).unwrap(), 1);
+    ring.update_files(&mut table, 2, &[Some(file.as_fd())])
+        .unwrap();
+    assert_eq!(ring.update_files(&mut table, 2, &[None]).unwrap(), 1);
     let cqe = complete(
         &mut ring,
         Read::new(table.get(2).unwrap(), &mut buf[..]).user_data(6),
@@ -247,9 +252,9 @@ fn a_file_table_handle_belongs_to_its_ring() {
     let mut a = Ring::new(2).unwrap();
     let mut b = Ring::new(2).unwrap();
     let file = tempfile::tempfile().unwrap();
-    let table = a.register_files_sparse(2).unwrap();
+    let mut table = a.register_files_sparse(2).unwrap();
     assert!(matches!(
-        b.update_files(&table, 0, &[Some(file.as_fd())]),
+        b.update_files(&mut table, 0, &[Some(file.as_fd())]),
         Err(Error::InvalidArgument(_))
     ));
     // The refusal gives the handle back, and its own ring can still use it.
@@ -293,8 +298,11 @@ fn reads_select_provided_buffers() {
     let sent = pattern(5 * 64, 8);
     File::from(tx).write_all(&sent).unwrap();
     for i in 0..5u64 {
-        ring.push(Read::new(&rx, BufferGroup::new(7).select(64)).user_data(i))
-            .unwrap();
+        push_lent!(
+            ring,
+            Read::new(&rx, BufferGroup::new(7).select(64)).user_data(i)
+        )
+        .unwrap();
     }
     let cqes = submit_and_reap(&mut ring, 5);
     let by = by_user_data(&cqes);
@@ -336,8 +344,11 @@ fn provided_buffer_ids_start_at_start_id() {
     assert_eq!(reap_one(&mut ring).res(), 0);
     let bytes = pattern(20, 9);
     let file = tempfile_with(&bytes);
-    ring.push(Read::new(&file, BufferGroup::new(3).select(32)).user_data(1))
-        .unwrap();
+    push_lent!(
+        ring,
+        Read::new(&file, BufferGroup::new(3).select(32)).user_data(1)
+    )
+    .unwrap();
     let cqe = reap_one(&mut ring);
     assert_eq!(cqe.result().ok(), Some(20), "{cqe:?}");
     assert_eq!(cqe.buffer_id(), Some(40));
@@ -366,8 +377,11 @@ fn multishot_read_fills_one_buffer_per_completion() {
 
     let (rx, tx) = pipe();
     let mut tx = File::from(tx);
-    ring.push(uring::ops::ReadMultishot::new(&rx, BufferGroup::new(9)).user_data(2))
-        .unwrap();
+    push_lent!(
+        ring,
+        uring::ops::ReadMultishot::new(&rx, BufferGroup::new(9)).user_data(2)
+    )
+    .unwrap();
     ring.submit().unwrap();
     let mut ids = Vec::new();
     for i in 0..3u8 {
@@ -422,8 +436,7 @@ fn openat_opens_and_creates() {
     let dir_file = File::open(dir.path()).unwrap();
 
     // A static path borrows nothing short-lived: the safe push takes it.
-    ring.push(OpenAt::new(dir_file.as_raw_fd(), c"there").user_data(1))
-        .unwrap();
+    push_lent!(ring, OpenAt::new(&dir_file, c"there").user_data(1)).unwrap();
     let cqe = reap_one(&mut ring);
     let fd = cqe.result().unwrap_or_else(|e| panic!("openat: {e}"));
     // SAFETY: the completion's result is a new descriptor nothing else owns.
@@ -438,7 +451,7 @@ fn openat_opens_and_creates() {
     assert_eq!(file_contents(&mut opened), bytes);
 
     let path = CString::new(dir.path().join("new").as_os_str().as_bytes()).unwrap();
-    let create = OpenAt::new(libc::AT_FDCWD, &path)
+    let create = OpenAt::new(Fd::CWD, &path)
         .open_flags(libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC)
         .mode(0o640)
         .user_data(2);
@@ -460,13 +473,12 @@ fn openat_opens_and_creates() {
 
     let cqe = complete(
         &mut ring,
-        OpenAt::new(libc::AT_FDCWD, &path)
+        OpenAt::new(Fd::CWD, &path)
             .open_flags(libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY)
             .user_data(3),
     );
     assert_eq!(cqe.res(), -libc::EEXIST);
 
-    ring.push(OpenAt::new(dir_file.as_raw_fd(), c"missing").user_data(4))
-        .unwrap();
+    push_lent!(ring, OpenAt::new(&dir_file, c"missing").user_data(4)).unwrap();
     assert_eq!(reap_one(&mut ring).res(), -libc::ENOENT);
 }

@@ -13,6 +13,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
+use uring::Fd;
+use uring::InstallFlags;
+use uring::{FileUpdates, FilesAt};
+use uring_tests::push_lent;
 
 use uring::ops::{
     FGetXattr, FSetXattr, Fadvise, Fallocate, FilesUpdate, FixedFdInstall, Fsync, Ftruncate,
@@ -207,7 +211,7 @@ fn fsync_writes_dirty_data_back() {
     let chunk = 4 * page_size() as u64;
 
     let file = tempfile_with(&pattern(chunk as usize, 1));
-    ring.push(Fsync::new(&file).user_data(1)).unwrap();
+    push_lent!(ring, Fsync::new(&file).user_data(1)).unwrap();
     let cqe = reap_one(&mut ring);
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "fsync: {cqe:?}");
     assert_eq!(
@@ -219,8 +223,11 @@ fn fsync_writes_dirty_data_back() {
     // Seen from the other side: fresh data is delayed, and a ranged FSYNC
     // writes back its range only.
     if let Some(file) = dirty_delalloc_file(chunk, 2) {
-        ring.push(Fsync::new(&file).offset(0).len(chunk as u32).user_data(2))
-            .unwrap();
+        push_lent!(
+            ring,
+            Fsync::new(&file).offset(0).len(chunk as u32).user_data(2)
+        )
+        .unwrap();
         let cqe = reap_one(&mut ring);
         assert_eq!(cqe.res(), 0, "ranged fsync: {cqe:?}");
         assert_eq!(
@@ -229,8 +236,7 @@ fn fsync_writes_dirty_data_back() {
             "fsync of 0..{chunk} wrote back that run, and only that one"
         );
 
-        ring.push(Fsync::new(&file).offset(FAR).len(1).user_data(3))
-            .unwrap();
+        push_lent!(ring, Fsync::new(&file).offset(FAR).len(1).user_data(3)).unwrap();
         assert_eq!(reap_one(&mut ring).res(), 0);
         assert_eq!(delalloc_ranges(&file).unwrap(), [], "fsync at FAR");
     }
@@ -244,7 +250,8 @@ fn fdatasync_and_fsync_errors() {
     let chunk = 2 * page_size() as u64;
     match dirty_delalloc_file(chunk, 3) {
         Some(file) => {
-            ring.push(
+            push_lent!(
+                ring,
                 Fsync::new(&file)
                     .fsync_flags(FsyncFlags::DATASYNC)
                     .user_data(1),
@@ -255,7 +262,8 @@ fn fdatasync_and_fsync_errors() {
         }
         None => {
             let file = tempfile_with(&pattern(chunk as usize, 3));
-            ring.push(
+            push_lent!(
+                ring,
                 Fsync::new(&file)
                     .fsync_flags(FsyncFlags::DATASYNC)
                     .user_data(1),
@@ -266,7 +274,8 @@ fn fdatasync_and_fsync_errors() {
     }
 
     let file = tempfile_with(b"x");
-    ring.push(
+    push_lent!(
+        ring,
         Fsync::new(&file)
             .fsync_flags(FsyncFlags::from_bits_retain(0x80))
             .user_data(2),
@@ -279,16 +288,15 @@ fn fdatasync_and_fsync_errors() {
     );
 
     let (rx, _tx) = pipe();
-    ring.push(Fsync::new(&rx).user_data(3)).unwrap();
+    push_lent!(ring, Fsync::new(&rx).user_data(3)).unwrap();
     assert_eq!(reap_one(&mut ring).res(), -libc::EINVAL, "fsync of a pipe");
 
-    ring.push(Fsync::new(-1).user_data(4)).unwrap();
+    push_lent!(ring, Fsync::new(uring_tests::bad_fd()).user_data(4)).unwrap();
     assert_eq!(reap_one(&mut ring).res(), -libc::EBADF, "fsync of fd -1");
 
     // A fixed file syncs as well.
     let files = ring.register_files(&[file.as_fd()]).unwrap();
-    ring.push(Fsync::new(files.get(0).unwrap()).user_data(5))
-        .unwrap();
+    push_lent!(ring, Fsync::new(files.get(0).unwrap()).user_data(5)).unwrap();
     assert_eq!(reap_one(&mut ring).res(), 0, "fsync of a fixed file");
 }
 
@@ -307,7 +315,8 @@ fn sync_file_range_writes_its_range() {
         | libc::SYNC_FILE_RANGE_WAIT_AFTER;
 
     let file = tempfile_with(&pattern(chunk as usize, 4));
-    ring.push(
+    push_lent!(
+        ring,
         SyncFileRange::new(&file)
             .sync_range_flags(wait_write)
             .user_data(1),
@@ -319,7 +328,8 @@ fn sync_file_range_writes_its_range() {
     if let Some(file) = dirty_delalloc_file(chunk, 5) {
         let both = [(0, chunk), (FAR, FAR + chunk)];
         // Waiting alone starts no writeback.
-        ring.push(
+        push_lent!(
+            ring,
             SyncFileRange::new(&file)
                 .sync_range_flags(libc::SYNC_FILE_RANGE_WAIT_AFTER)
                 .user_data(2),
@@ -333,7 +343,8 @@ fn sync_file_range_writes_its_range() {
         );
 
         // A range past all data writes nothing.
-        ring.push(
+        push_lent!(
+            ring,
             SyncFileRange::new(&file)
                 .offset(2 * FAR)
                 .len(chunk as u32)
@@ -349,7 +360,8 @@ fn sync_file_range_writes_its_range() {
         );
 
         // One page of the far run.
-        ring.push(
+        push_lent!(
+            ring,
             SyncFileRange::new(&file)
                 .offset(FAR)
                 .len(page_size() as u32)
@@ -365,7 +377,8 @@ fn sync_file_range_writes_its_range() {
         );
 
         // From 0 with length 0: to the end.
-        ring.push(
+        push_lent!(
+            ring,
             SyncFileRange::new(&file)
                 .sync_range_flags(wait_write)
                 .user_data(5),
@@ -375,7 +388,8 @@ fn sync_file_range_writes_its_range() {
         assert_eq!(delalloc_ranges(&file).unwrap(), []);
     }
 
-    ring.push(
+    push_lent!(
+        ring,
         SyncFileRange::new(&file)
             .sync_range_flags(0x80)
             .user_data(6),
@@ -384,7 +398,8 @@ fn sync_file_range_writes_its_range() {
     assert_eq!(reap_one(&mut ring).res(), -libc::EINVAL, "unknown flag");
 
     let (rx, _tx) = pipe();
-    ring.push(
+    push_lent!(
+        ring,
         SyncFileRange::new(&rx)
             .sync_range_flags(wait_write)
             .user_data(7),
@@ -406,8 +421,7 @@ fn fallocate_allocates_and_punches_holes() {
         return;
     }
     let file = tempfile::tempfile().unwrap();
-    ring.push(Fallocate::new(&file, 64 * 1024).user_data(1))
-        .unwrap();
+    push_lent!(ring, Fallocate::new(&file, 64 * 1024).user_data(1)).unwrap();
     let cqe = reap_one(&mut ring);
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "{cqe:?}");
     let meta = file.metadata().unwrap();
@@ -420,7 +434,8 @@ fn fallocate_allocates_and_punches_holes() {
     assert_eq!(contents(&file), vec![0u8; 64 * 1024]);
 
     // At an offset, with KEEP_SIZE: blocks grow, the size does not.
-    ring.push(
+    push_lent!(
+        ring,
         Fallocate::new(&file, 64 * 1024)
             .offset(64 * 1024)
             .mode(libc::FALLOC_FL_KEEP_SIZE)
@@ -437,8 +452,11 @@ fn fallocate_allocates_and_punches_holes() {
     );
 
     // Offset without KEEP_SIZE extends the file to offset + len.
-    ring.push(Fallocate::new(&file, 4096).offset(200_000).user_data(3))
-        .unwrap();
+    push_lent!(
+        ring,
+        Fallocate::new(&file, 4096).offset(200_000).user_data(3)
+    )
+    .unwrap();
     assert_eq!(reap_one(&mut ring).res(), 0);
     assert_eq!(file.metadata().unwrap().len(), 204_096);
 
@@ -447,7 +465,8 @@ fn fallocate_allocates_and_punches_holes() {
     file.write_all_at(&data, 0).unwrap();
     file.sync_all().unwrap();
     let blocks_before = file.metadata().unwrap().blocks();
-    ring.push(
+    push_lent!(
+        ring,
         Fallocate::new(&file, 8 * 4096)
             .offset(4 * 4096)
             .mode(libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE)
@@ -472,7 +491,8 @@ fn fallocate_allocates_and_punches_holes() {
     );
     assert_eq!(now[12 * 4096..16 * 4096], data[12 * 4096..]);
 
-    ring.push(
+    push_lent!(
+        ring,
         Fallocate::new(&file, 4096)
             .mode(libc::FALLOC_FL_PUNCH_HOLE)
             .user_data(5),
@@ -486,7 +506,8 @@ fn fallocate_allocates_and_punches_holes() {
 
     // A fixed file, and a pipe.
     let files = ring.register_files(&[file.as_fd()]).unwrap();
-    ring.push(
+    push_lent!(
+        ring,
         Fallocate::new(files.get(0).unwrap(), 4096)
             .offset(300_000)
             .user_data(6),
@@ -496,13 +517,13 @@ fn fallocate_allocates_and_punches_holes() {
     assert_eq!(file.metadata().unwrap().len(), 304_096);
     // A pipe's write end (its read end, not open for writing, is EBADF).
     let (rx, tx) = pipe();
-    ring.push(Fallocate::new(&tx, 4096).user_data(7)).unwrap();
+    push_lent!(ring, Fallocate::new(&tx, 4096).user_data(7)).unwrap();
     assert_eq!(
         reap_one(&mut ring).res(),
         -libc::ESPIPE,
         "fallocate of a pipe"
     );
-    ring.push(Fallocate::new(&rx, 4096).user_data(8)).unwrap();
+    push_lent!(ring, Fallocate::new(&rx, 4096).user_data(8)).unwrap();
     assert_eq!(
         reap_one(&mut ring).res(),
         -libc::EBADF,
@@ -563,8 +584,11 @@ fn fadvise_moves_pages_in_and_out_of_the_cache() {
         return;
     }
 
-    ring.push(Fadvise::new(&file, libc::POSIX_FADV_DONTNEED).user_data(1))
-        .unwrap();
+    push_lent!(
+        ring,
+        Fadvise::new(&file, libc::POSIX_FADV_DONTNEED).user_data(1)
+    )
+    .unwrap();
     let cqe = reap_one(&mut ring);
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "{cqe:?}");
     let after = resident_pages(&file, 16);
@@ -574,7 +598,8 @@ fn fadvise_moves_pages_in_and_out_of_the_cache() {
     );
 
     // WILLNEED on pages 4..8 only; the reads complete asynchronously.
-    ring.push(
+    push_lent!(
+        ring,
         Fadvise::new(&file, libc::POSIX_FADV_WILLNEED)
             .offset(4 * page as u64)
             .len(4 * page as u64)
@@ -599,8 +624,11 @@ fn fadvise_moves_pages_in_and_out_of_the_cache() {
     // DONTNEED through a fixed file.
     let files = ring.register_files(&[file.as_fd()]).unwrap();
     assert!(resident_pages(&file, 16).iter().all(|&r| r), "all read in");
-    ring.push(Fadvise::new(files.get(0).unwrap(), libc::POSIX_FADV_DONTNEED).user_data(5))
-        .unwrap();
+    push_lent!(
+        ring,
+        Fadvise::new(files.get(0).unwrap(), libc::POSIX_FADV_DONTNEED).user_data(5)
+    )
+    .unwrap();
     assert_eq!(reap_one(&mut ring).res(), 0);
     let after = resident_pages(&file, 16);
     assert!(
@@ -608,11 +636,14 @@ fn fadvise_moves_pages_in_and_out_of_the_cache() {
         "DONTNEED on a fixed file left pages cached: {after:?}"
     );
 
-    ring.push(Fadvise::new(&file, 1234).user_data(3)).unwrap();
+    push_lent!(ring, Fadvise::new(&file, 1234).user_data(3)).unwrap();
     assert_eq!(reap_one(&mut ring).res(), -libc::EINVAL, "unknown advice");
     let (rx, _tx) = pipe();
-    ring.push(Fadvise::new(&rx, libc::POSIX_FADV_DONTNEED).user_data(4))
-        .unwrap();
+    push_lent!(
+        ring,
+        Fadvise::new(&rx, libc::POSIX_FADV_DONTNEED).user_data(4)
+    )
+    .unwrap();
     assert_eq!(
         reap_one(&mut ring).res(),
         -libc::ESPIPE,
@@ -632,12 +663,12 @@ fn ftruncate_shrinks_and_grows() {
     let data = pattern(1000, 8);
     let file = tempfile_with(&data);
 
-    ring.push(Ftruncate::new(&file, 100).user_data(1)).unwrap();
+    push_lent!(ring, Ftruncate::new(&file, 100).user_data(1)).unwrap();
     let cqe = reap_one(&mut ring);
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "{cqe:?}");
     assert_eq!(contents(&file), data[..100]);
 
-    ring.push(Ftruncate::new(&file, 5000).user_data(2)).unwrap();
+    push_lent!(ring, Ftruncate::new(&file, 5000).user_data(2)).unwrap();
     assert_eq!(reap_one(&mut ring).res(), 0);
     let now = contents(&file);
     assert_eq!(now.len(), 5000);
@@ -649,17 +680,15 @@ fn ftruncate_shrinks_and_grows() {
     let files = ring.register_files(&[file.as_fd()]).unwrap();
     drop(file);
     let slot = files.get(0).unwrap();
-    ring.push(Ftruncate::new(slot, 7).user_data(3)).unwrap();
+    push_lent!(ring, Ftruncate::new(slot, 7).user_data(3)).unwrap();
     assert_eq!(reap_one(&mut ring).res(), 0, "fixed shrink");
     assert_eq!(contents(&check), data[..7]);
-    ring.push(Ftruncate::new(slot, 1 << 20).user_data(4))
-        .unwrap();
+    push_lent!(ring, Ftruncate::new(slot, 1 << 20).user_data(4)).unwrap();
     assert_eq!(reap_one(&mut ring).res(), 0, "fixed grow");
     assert_eq!(check.metadata().unwrap().len(), 1 << 20);
 
     // A length beyond i64::MAX is a negative off_t to the kernel.
-    ring.push(Ftruncate::new(slot, u64::MAX).user_data(6))
-        .unwrap();
+    push_lent!(ring, Ftruncate::new(slot, u64::MAX).user_data(6)).unwrap();
     assert_eq!(
         reap_one(&mut ring).res(),
         -libc::EINVAL,
@@ -670,7 +699,7 @@ fn ftruncate_shrinks_and_grows() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ro"), &data).unwrap();
     let ro = File::open(dir.path().join("ro")).unwrap();
-    ring.push(Ftruncate::new(&ro, 10).user_data(5)).unwrap();
+    push_lent!(ring, Ftruncate::new(&ro, 10).user_data(5)).unwrap();
     assert_eq!(reap_one(&mut ring).res(), -libc::EINVAL, "read-only file");
     assert_eq!(ro.metadata().unwrap().len(), 1000);
 }
@@ -700,10 +729,7 @@ fn statx_reports_size_mode_and_inode() {
     let c = cpath(&path);
 
     let mut stx = zeroed_statx();
-    let cqe = complete(
-        &mut ring,
-        Statx::new(libc::AT_FDCWD, &c, &mut stx).user_data(1),
-    );
+    let cqe = complete(&mut ring, Statx::new(Fd::CWD, &c, &mut stx).user_data(1));
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "{cqe:?}");
     let want = libc::STATX_SIZE | libc::STATX_MODE | libc::STATX_TYPE | libc::STATX_INO;
     assert_eq!(stx.stx_mask & want, want, "mask {:#x}", stx.stx_mask);
@@ -760,7 +786,7 @@ fn statx_reports_size_mode_and_inode() {
     let mut with = zeroed_statx();
     let cqe = complete(
         &mut ring,
-        Statx::new(libc::AT_FDCWD, &c, &mut with)
+        Statx::new(Fd::CWD, &c, &mut with)
             .mask(libc::STATX_BASIC_STATS | libc::STATX_BTIME)
             .user_data(8),
     );
@@ -768,7 +794,7 @@ fn statx_reports_size_mode_and_inode() {
     let mut without = zeroed_statx();
     let cqe = complete(
         &mut ring,
-        Statx::new(libc::AT_FDCWD, &c, &mut without).user_data(9),
+        Statx::new(Fd::CWD, &c, &mut without).user_data(9),
     );
     assert_eq!(cqe.res(), 0);
     assert_eq!(
@@ -931,21 +957,28 @@ fn renameat_moves_and_swaps() {
     std::fs::write(p1.join("a"), &a).unwrap();
     let (d1, d2) = (open_dir(&p1), open_dir(&p2));
 
-    ring.push(RenameAt::new(&d1, c"a", d1.as_fd(), c"b").user_data(1))
-        .unwrap();
+    push_lent!(
+        ring,
+        RenameAt::new(&d1, c"a", d1.as_fd(), c"b").user_data(1)
+    )
+    .unwrap();
     let cqe = reap_one(&mut ring);
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "{cqe:?}");
     assert!(!p1.join("a").exists());
     assert_eq!(std::fs::read(p1.join("b")).unwrap(), a);
 
-    ring.push(RenameAt::new(&d1, c"b", d2.as_fd(), c"c").user_data(2))
-        .unwrap();
+    push_lent!(
+        ring,
+        RenameAt::new(&d1, c"b", d2.as_fd(), c"c").user_data(2)
+    )
+    .unwrap();
     assert_eq!(reap_one(&mut ring).res(), 0, "across directories");
     assert!(!p1.join("b").exists());
     assert_eq!(std::fs::read(p2.join("c")).unwrap(), a);
 
     std::fs::write(p2.join("x"), &x).unwrap();
-    ring.push(
+    push_lent!(
+        ring,
         RenameAt::new(&d2, c"c", d2.as_fd(), c"x")
             .rename_flags(libc::RENAME_NOREPLACE)
             .user_data(3),
@@ -955,7 +988,8 @@ fn renameat_moves_and_swaps() {
     assert_eq!(std::fs::read(p2.join("c")).unwrap(), a);
     assert_eq!(std::fs::read(p2.join("x")).unwrap(), x);
 
-    ring.push(
+    push_lent!(
+        ring,
         RenameAt::new(&d2, c"c", d2.as_fd(), c"x")
             .rename_flags(libc::RENAME_EXCHANGE)
             .user_data(4),
@@ -970,14 +1004,17 @@ fn renameat_moves_and_swaps() {
     std::fs::write(p1.join("x"), b"old").unwrap();
     let cqe = complete(
         &mut ring,
-        RenameAt::new(libc::AT_FDCWD, &from, libc::AT_FDCWD, &to).user_data(5),
+        RenameAt::new(Fd::CWD, &from, Fd::CWD, &to).user_data(5),
     );
     assert_eq!(cqe.res(), 0);
     assert!(!p2.join("c").exists());
     assert_eq!(std::fs::read(p1.join("x")).unwrap(), x, "replaced");
 
-    ring.push(RenameAt::new(&d1, c"missing", d1.as_fd(), c"y").user_data(6))
-        .unwrap();
+    push_lent!(
+        ring,
+        RenameAt::new(&d1, c"missing", d1.as_fd(), c"y").user_data(6)
+    )
+    .unwrap();
     assert_eq!(reap_one(&mut ring).res(), -libc::ENOENT);
 }
 
@@ -998,18 +1035,15 @@ fn unlinkat_removes_files_and_directories() {
     std::fs::write(p.join("full/inside"), b"x").unwrap();
     let dir = open_dir(p);
 
-    ring.push(UnlinkAt::new(&dir, c"file").user_data(1))
-        .unwrap();
+    push_lent!(ring, UnlinkAt::new(&dir, c"file").user_data(1)).unwrap();
     let cqe = reap_one(&mut ring);
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "{cqe:?}");
     assert!(!p.join("file").exists(), "the file is gone");
 
-    ring.push(UnlinkAt::new(&dir, c"file").user_data(2))
-        .unwrap();
+    push_lent!(ring, UnlinkAt::new(&dir, c"file").user_data(2)).unwrap();
     assert_eq!(reap_one(&mut ring).res(), -libc::ENOENT, "already gone");
 
-    ring.push(UnlinkAt::new(&dir, c"empty").user_data(3))
-        .unwrap();
+    push_lent!(ring, UnlinkAt::new(&dir, c"empty").user_data(3)).unwrap();
     assert_eq!(
         reap_one(&mut ring).res(),
         -libc::EISDIR,
@@ -1017,7 +1051,8 @@ fn unlinkat_removes_files_and_directories() {
     );
     assert!(p.join("empty").is_dir());
 
-    ring.push(
+    push_lent!(
+        ring,
         UnlinkAt::new(&dir, c"empty")
             .unlink_flags(libc::AT_REMOVEDIR)
             .user_data(4),
@@ -1026,7 +1061,8 @@ fn unlinkat_removes_files_and_directories() {
     assert_eq!(reap_one(&mut ring).res(), 0, "rmdir");
     assert!(!p.join("empty").exists(), "the directory is gone");
 
-    ring.push(
+    push_lent!(
+        ring,
         UnlinkAt::new(&dir, c"full")
             .unlink_flags(libc::AT_REMOVEDIR)
             .user_data(5),
@@ -1034,7 +1070,8 @@ fn unlinkat_removes_files_and_directories() {
     .unwrap();
     assert_eq!(reap_one(&mut ring).res(), -libc::ENOTEMPTY);
 
-    ring.push(
+    push_lent!(
+        ring,
         UnlinkAt::new(&dir, c"full/inside")
             .unlink_flags(libc::AT_REMOVEDIR)
             .user_data(6),
@@ -1044,7 +1081,7 @@ fn unlinkat_removes_files_and_directories() {
     assert!(p.join("full/inside").exists());
 
     let abs = cpath(&p.join("full/inside"));
-    let cqe = complete(&mut ring, UnlinkAt::new(libc::AT_FDCWD, &abs).user_data(7));
+    let cqe = complete(&mut ring, UnlinkAt::new(Fd::CWD, &abs).user_data(7));
     assert_eq!(cqe.res(), 0, "absolute path");
     assert!(!p.join("full/inside").exists());
 }
@@ -1062,30 +1099,26 @@ fn mkdirat_honours_the_mode() {
     let root = tempfile::tempdir().unwrap();
     let dir = open_dir(root.path());
 
-    ring.push(MkdirAt::new(&dir, c"d").mode(0o751).user_data(1))
-        .unwrap();
+    push_lent!(ring, MkdirAt::new(&dir, c"d").mode(0o751).user_data(1)).unwrap();
     let cqe = reap_one(&mut ring);
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "{cqe:?}");
     let meta = std::fs::metadata(root.path().join("d")).unwrap();
     assert!(meta.is_dir());
     assert_eq!(meta.permissions().mode() & 0o777, 0o751 & !umask);
 
-    ring.push(MkdirAt::new(&dir, c"default").user_data(2))
-        .unwrap();
+    push_lent!(ring, MkdirAt::new(&dir, c"default").user_data(2)).unwrap();
     assert_eq!(reap_one(&mut ring).res(), 0);
     let meta = std::fs::metadata(root.path().join("default")).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o777 & !umask);
 
-    ring.push(MkdirAt::new(&dir, c"none").mode(0).user_data(3))
-        .unwrap();
+    push_lent!(ring, MkdirAt::new(&dir, c"none").mode(0).user_data(3)).unwrap();
     assert_eq!(reap_one(&mut ring).res(), 0);
     let meta = std::fs::metadata(root.path().join("none")).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0);
 
-    ring.push(MkdirAt::new(&dir, c"d").user_data(4)).unwrap();
+    push_lent!(ring, MkdirAt::new(&dir, c"d").user_data(4)).unwrap();
     assert_eq!(reap_one(&mut ring).res(), -libc::EEXIST);
-    ring.push(MkdirAt::new(&dir, c"no/such").user_data(5))
-        .unwrap();
+    push_lent!(ring, MkdirAt::new(&dir, c"no/such").user_data(5)).unwrap();
     assert_eq!(reap_one(&mut ring).res(), -libc::ENOENT);
 }
 
@@ -1102,8 +1135,11 @@ fn symlinkat_creates_links() {
     std::fs::write(p.join("real"), b"through the link").unwrap();
     let dir = open_dir(p);
 
-    ring.push(SymlinkAt::new(&dir, c"../nowhere/at all", c"dangling").user_data(1))
-        .unwrap();
+    push_lent!(
+        ring,
+        SymlinkAt::new(&dir, c"../nowhere/at all", c"dangling").user_data(1)
+    )
+    .unwrap();
     let cqe = reap_one(&mut ring);
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "{cqe:?}");
     let meta = std::fs::symlink_metadata(p.join("dangling")).unwrap();
@@ -1116,7 +1152,7 @@ fn symlinkat_creates_links() {
     let link = cpath(&p.join("good"));
     let cqe = complete(
         &mut ring,
-        SymlinkAt::new(libc::AT_FDCWD, c"real", &link).user_data(2),
+        SymlinkAt::new(Fd::CWD, c"real", &link).user_data(2),
     );
     assert_eq!(cqe.res(), 0);
     assert_eq!(
@@ -1125,8 +1161,7 @@ fn symlinkat_creates_links() {
     );
     assert_eq!(std::fs::read(p.join("good")).unwrap(), b"through the link");
 
-    ring.push(SymlinkAt::new(&dir, c"other", c"real").user_data(3))
-        .unwrap();
+    push_lent!(ring, SymlinkAt::new(&dir, c"other", c"real").user_data(3)).unwrap();
     assert_eq!(reap_one(&mut ring).res(), -libc::EEXIST);
     assert!(std::fs::symlink_metadata(p.join("real")).unwrap().is_file());
 }
@@ -1148,8 +1183,11 @@ fn linkat_names_the_same_inode() {
     let (dir, sub) = (open_dir(p), open_dir(&p.join("sub")));
     let ino = std::fs::metadata(p.join("orig")).unwrap().ino();
 
-    ring.push(LinkAt::new(&dir, c"orig", sub.as_fd(), c"hard").user_data(1))
-        .unwrap();
+    push_lent!(
+        ring,
+        LinkAt::new(&dir, c"orig", sub.as_fd(), c"hard").user_data(1)
+    )
+    .unwrap();
     let cqe = reap_one(&mut ring);
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "{cqe:?}");
     let meta = std::fs::metadata(p.join("sub/hard")).unwrap();
@@ -1158,8 +1196,11 @@ fn linkat_names_the_same_inode() {
     std::fs::write(p.join("sub/hard"), b"changed").unwrap();
     assert_eq!(std::fs::read(p.join("orig")).unwrap(), b"changed");
 
-    ring.push(LinkAt::new(&dir, c"sym", dir.as_fd(), c"sym-nofollow").user_data(2))
-        .unwrap();
+    push_lent!(
+        ring,
+        LinkAt::new(&dir, c"sym", dir.as_fd(), c"sym-nofollow").user_data(2)
+    )
+    .unwrap();
     assert_eq!(reap_one(&mut ring).res(), 0);
     let meta = std::fs::symlink_metadata(p.join("sym-nofollow")).unwrap();
     assert!(
@@ -1171,7 +1212,8 @@ fn linkat_names_the_same_inode() {
         std::fs::symlink_metadata(p.join("sym")).unwrap().ino()
     );
 
-    ring.push(
+    push_lent!(
+        ring,
         LinkAt::new(&dir, c"sym", dir.as_fd(), c"sym-follow")
             .hardlink_flags(libc::AT_SYMLINK_FOLLOW)
             .user_data(3),
@@ -1183,11 +1225,17 @@ fn linkat_names_the_same_inode() {
     assert_eq!(meta.ino(), ino);
     assert_eq!(meta.nlink(), 3);
 
-    ring.push(LinkAt::new(&dir, c"missing", dir.as_fd(), c"m").user_data(4))
-        .unwrap();
+    push_lent!(
+        ring,
+        LinkAt::new(&dir, c"missing", dir.as_fd(), c"m").user_data(4)
+    )
+    .unwrap();
     assert_eq!(reap_one(&mut ring).res(), -libc::ENOENT);
-    ring.push(LinkAt::new(&dir, c"orig", sub.as_fd(), c"hard").user_data(5))
-        .unwrap();
+    push_lent!(
+        ring,
+        LinkAt::new(&dir, c"orig", sub.as_fd(), c"hard").user_data(5)
+    )
+    .unwrap();
     assert_eq!(reap_one(&mut ring).res(), -libc::EEXIST);
 }
 
@@ -1385,26 +1433,33 @@ fn read32<T: uring::IntoTarget>(ring: &mut Ring, target: T, out: &mut [u8; 32]) 
 #[test]
 fn files_update_fills_and_allocates_slots() {
     let mut ring = Ring::new(8).unwrap();
-    if !require_op::<FilesUpdate<'static>>(&ring) {
+    if !require_op::<FilesUpdate<'static, 'static>>(&ring) {
         return;
     }
     let (pa, pb, pc) = (pattern(32, 20), pattern(32, 21), pattern(32, 22));
     let (a, b, c) = (tempfile_with(&pa), tempfile_with(&pb), tempfile_with(&pc));
 
     let mut buf = [0u8; 32];
-    let mut no_table = [a.as_raw_fd()];
-    let cqe = complete(&mut ring, FilesUpdate::new(&mut no_table[..]).user_data(1));
-    assert_eq!(cqe.res(), -libc::ENXIO, "no table registered");
-
-    let table = ring.register_files_sparse(4).unwrap();
-    let mut fds = [a.as_raw_fd(), b.as_raw_fd()];
-    let given = fds;
+    let mut no_table = FileUpdates::new(&[Some(a.as_fd())]);
     let cqe = complete(
         &mut ring,
-        FilesUpdate::new(&mut fds[..]).offset(1).user_data(2),
+        FilesUpdate::new(&mut no_table, FilesAt::ALLOC).user_data(1),
+    );
+    assert_eq!(cqe.res(), -libc::ENXIO, "no table registered");
+
+    let mut table = ring.register_files_sparse(4).unwrap();
+    let mut fds = FileUpdates::new(&[Some(a.as_fd()), Some(b.as_fd())]);
+    let given = fds.slots().to_vec();
+    let cqe = complete(
+        &mut ring,
+        FilesUpdate::new(&mut fds, table.get_mut(1).unwrap().into()).user_data(2),
     );
     assert_eq!((cqe.user_data(), cqe.res()), (2, 2), "{cqe:?}");
-    assert_eq!(fds, given, "a plain update leaves the slice alone");
+    assert_eq!(
+        fds.slots(),
+        given,
+        "a plain update leaves the descriptors alone"
+    );
     assert_eq!(read32(&mut ring, table.get(1).unwrap(), &mut buf).res(), 32);
     assert_eq!(buf[..], pa[..], "slot 1 is a");
     assert_eq!(read32(&mut ring, table.get(2).unwrap(), &mut buf).res(), 32);
@@ -1415,10 +1470,10 @@ fn files_update_fills_and_allocates_slots() {
         "slot 0 is still empty"
     );
 
-    let mut empty = [-1];
+    let mut empty = FileUpdates::new(&[None]);
     let cqe = complete(
         &mut ring,
-        FilesUpdate::new(&mut empty[..]).offset(2).user_data(3),
+        FilesUpdate::new(&mut empty, table.get_mut(2).unwrap().into()).user_data(3),
     );
     assert_eq!(cqe.res(), 1);
     assert_eq!(
@@ -1427,22 +1482,21 @@ fn files_update_fills_and_allocates_slots() {
         "slot 2 emptied"
     );
 
-    let mut past = [c.as_raw_fd()];
+    let mut past = FileUpdates::new(&[Some(c.as_fd()), Some(c.as_fd())]);
     let cqe = complete(
         &mut ring,
-        FilesUpdate::new(&mut past[..]).offset(4).user_data(4),
+        FilesUpdate::new(&mut past, table.get_mut(3).unwrap().into()).user_data(4),
     );
     assert_eq!(cqe.res(), -libc::EINVAL, "past the table");
 
     // Free slots now: 0, 2, 3.
-    let mut alloc = [c.as_raw_fd(), b.as_raw_fd()];
+    let mut alloc = FileUpdates::new(&[Some(c.as_fd()), Some(b.as_fd())]);
     let cqe = complete(
         &mut ring,
-        FilesUpdate::new(&mut alloc[..])
-            .offset(uring::sys::IORING_FILE_INDEX_ALLOC)
-            .user_data(5),
+        FilesUpdate::new(&mut alloc, FilesAt::ALLOC).user_data(5),
     );
     assert_eq!(cqe.res(), 2, "two slots allocated: {cqe:?}");
+    let alloc = alloc.slots().to_vec();
     assert_ne!(alloc[0], alloc[1]);
     for (slot, bytes) in [(alloc[0], &pc), (alloc[1], &pb)] {
         assert!(
@@ -1457,26 +1511,30 @@ fn files_update_fills_and_allocates_slots() {
     assert_eq!(buf[..], pa[..], "slot 1 untouched");
 
     // One slot is left: the first of two gets it, and the count says so.
-    let mut last = [a.as_raw_fd(), a.as_raw_fd()];
+    let mut last = FileUpdates::new(&[Some(a.as_fd()), Some(a.as_fd())]);
     let cqe = complete(
         &mut ring,
-        FilesUpdate::new(&mut last[..])
-            .offset(uring::sys::IORING_FILE_INDEX_ALLOC)
-            .user_data(6),
+        FilesUpdate::new(&mut last, FilesAt::ALLOC).user_data(6),
     );
     assert_eq!(cqe.res(), 1, "one free slot");
     let free: Vec<i32> = [0, 2, 3]
         .into_iter()
         .filter(|s| !alloc.contains(s))
         .collect();
-    assert_eq!(last[..1], free[..], "the last free slot, written back");
-    assert_eq!(last[1], a.as_raw_fd(), "the second entry is untouched");
-    let mut full = [a.as_raw_fd()];
+    assert_eq!(
+        last.slots()[..1],
+        free[..],
+        "the last free slot, written back"
+    );
+    assert_eq!(
+        last.slots()[1],
+        a.as_raw_fd(),
+        "the second entry is untouched"
+    );
+    let mut full = FileUpdates::new(&[Some(a.as_fd())]);
     let cqe = complete(
         &mut ring,
-        FilesUpdate::new(&mut full[..])
-            .offset(uring::sys::IORING_FILE_INDEX_ALLOC)
-            .user_data(7),
+        FilesUpdate::new(&mut full, FilesAt::ALLOC).user_data(7),
     );
     assert_eq!(cqe.res(), -libc::ENFILE, "a full table");
 }
@@ -1493,13 +1551,14 @@ fn fixed_fd_install_gives_a_working_descriptor() {
     let data = pattern(300, 23);
     let file = tempfile_with(&data);
     let ino = file.metadata().unwrap().ino();
-    let table = ring.register_files_sparse(2).unwrap();
-    ring.update_files(&table, 0, &[Some(file.as_fd())]).unwrap();
+    let mut table = ring.register_files_sparse(2).unwrap();
+    ring.update_files(&mut table, 0, &[Some(file.as_fd())])
+        .unwrap();
     // The slot holds its own reference.
     drop(file);
     let slot = table.get(0).unwrap();
 
-    ring.push(FixedFdInstall::new(slot).user_data(1)).unwrap();
+    push_lent!(ring, FixedFdInstall::new(slot).user_data(1)).unwrap();
     let cqe = reap_one(&mut ring);
     assert_eq!(cqe.user_data(), 1);
     let fd = owned(ok(cqe, "fixed fd install"));
@@ -1511,9 +1570,10 @@ fn fixed_fd_install_gives_a_working_descriptor() {
     (&installed).read_to_end(&mut std_read).unwrap();
     assert_eq!(std_read, data, "read through std from the file position");
 
-    ring.push(
+    push_lent!(
+        ring,
         FixedFdInstall::new(slot)
-            .install_fd_flags(uring::sys::IORING_FIXED_FD_NO_CLOEXEC)
+            .install_fd_flags(InstallFlags::NO_CLOEXEC)
             .user_data(2),
     )
     .unwrap();
@@ -1525,12 +1585,22 @@ fn fixed_fd_install_gives_a_working_descriptor() {
     File::from(fd).read_to_end(&mut rest).unwrap();
     assert_eq!(rest, b"", "the shared position is at the end");
 
-    ring.push(FixedFdInstall::new(table.get(1).unwrap()).user_data(3))
-        .unwrap();
+    push_lent!(
+        ring,
+        FixedFdInstall::new(table.get(1).unwrap()).user_data(3)
+    )
+    .unwrap();
     assert_eq!(reap_one(&mut ring).res(), -libc::EBADF, "an empty slot");
 
-    ring.push(FixedFdInstall::new(slot).install_fd_flags(2).user_data(4))
-        .unwrap();
+    // SAFETY: an unknown flag is refused before anything is read.
+    let unknown = unsafe { InstallFlags::from_bits_retain(2) };
+    push_lent!(
+        ring,
+        FixedFdInstall::new(slot)
+            .install_fd_flags(unknown)
+            .user_data(4)
+    )
+    .unwrap();
     assert_eq!(reap_one(&mut ring).res(), -libc::EINVAL, "an unknown flag");
 }
 
@@ -1909,15 +1979,18 @@ fn read_pipe(rx: &OwnedFd, n: usize) -> Vec<u8> {
 #[test]
 fn splice_moves_bytes_through_pipes() {
     let mut ring = Ring::new(8).unwrap();
-    if !require_op::<Splice>(&ring) {
+    if !require_op::<Splice<'_>>(&ring) {
         return;
     }
     let data = pattern(4096, 27);
     let mut src = tempfile_with(&data);
     let (rx, tx) = pipe();
 
-    ring.push(Splice::new(&tx, &src, 1000).offset_in(100).user_data(1))
-        .unwrap();
+    push_lent!(
+        ring,
+        Splice::new(&tx, &src, 1000).offset_in(100).user_data(1)
+    )
+    .unwrap();
     let cqe = reap_one(&mut ring);
     assert_eq!(
         (cqe.user_data(), cqe.result().ok()),
@@ -1929,8 +2002,7 @@ fn splice_moves_bytes_through_pipes() {
 
     // At the file position (the default), which moves.
     src.seek(SeekFrom::Start(4000)).unwrap();
-    ring.push(Splice::new(&tx, &src, 1000).user_data(2))
-        .unwrap();
+    push_lent!(ring, Splice::new(&tx, &src, 1000).user_data(2)).unwrap();
     assert_eq!(ok(reap_one(&mut ring), "splice at the position"), 96);
     assert_eq!(read_pipe(&rx, 96), data[4000..]);
     assert_eq!(src.stream_position().unwrap(), 4096);
@@ -1941,8 +2013,11 @@ fn splice_moves_bytes_through_pipes() {
     File::from(tx.try_clone().unwrap())
         .write_all(&sent)
         .unwrap();
-    ring.push(Splice::new(&dst, &rx, 500).offset_out(50).user_data(3))
-        .unwrap();
+    push_lent!(
+        ring,
+        Splice::new(&dst, &rx, 500).offset_out(50).user_data(3)
+    )
+    .unwrap();
     assert_eq!(ok(reap_one(&mut ring), "splice to a file"), 500);
     let got = contents(&dst);
     assert_eq!(got.len(), 550);
@@ -1958,16 +2033,17 @@ fn splice_moves_bytes_through_pipes() {
         files.get(1).unwrap(),
         files.get(2).unwrap(),
     );
-    ring.push(Splice::new(&tx, fsrc, 300).offset_in(10).user_data(4))
-        .unwrap();
+    push_lent!(ring, Splice::new(&tx, fsrc, 300).offset_in(10).user_data(4)).unwrap();
     assert_eq!(ok(reap_one(&mut ring), "splice from a fixed file"), 300);
     assert_eq!(read_pipe(&rx, 300), data[10..310]);
-    ring.push(Splice::new(ftx, fsrc, 200).offset_in(3000).user_data(5))
-        .unwrap();
+    push_lent!(
+        ring,
+        Splice::new(ftx, fsrc, 200).offset_in(3000).user_data(5)
+    )
+    .unwrap();
     assert_eq!(ok(reap_one(&mut ring), "splice fixed to fixed"), 200);
     assert_eq!(read_pipe(&rx, 200), data[3000..3200]);
-    ring.push(Splice::new(ftx, &src, 50).offset_in(20).user_data(9))
-        .unwrap();
+    push_lent!(ring, Splice::new(ftx, &src, 50).offset_in(20).user_data(9)).unwrap();
     assert_eq!(ok(reap_one(&mut ring), "splice into a fixed pipe"), 50);
     assert_eq!(read_pipe(&rx, 50), data[20..70]);
 
@@ -1980,8 +2056,7 @@ fn splice_moves_bytes_through_pipes() {
             .splice_flags(SpliceFlags::NONBLOCK)
             .user_data(8)
     };
-    ring.push(nonblocking().timeout(Duration::from_secs(5)))
-        .unwrap();
+    push_lent!(ring, nonblocking().timeout(Duration::from_secs(5))).unwrap();
     let cqes = by_user_data(&submit_and_reap(&mut ring, 2));
     assert_eq!(
         cqes[&8].res(),
@@ -1992,7 +2067,7 @@ fn splice_moves_bytes_through_pipes() {
     File::from(tx.try_clone().unwrap())
         .write_all(b"xyz")
         .unwrap();
-    ring.push(nonblocking()).unwrap();
+    push_lent!(ring, nonblocking()).unwrap();
     assert_eq!(
         ok(reap_one(&mut ring), "NONBLOCK splice from a fixed pipe"),
         3
@@ -2003,8 +2078,7 @@ fn splice_moves_bytes_through_pipes() {
     File::from(tx.try_clone().unwrap())
         .write_all(b"abc")
         .unwrap();
-    ring.push(Splice::new(&dst, &rx, 3).offset_in(0).user_data(6))
-        .unwrap();
+    push_lent!(ring, Splice::new(&dst, &rx, 3).offset_in(0).user_data(6)).unwrap();
     assert_eq!(
         reap_one(&mut ring).res(),
         -libc::ESPIPE,
@@ -2015,7 +2089,8 @@ fn splice_moves_bytes_through_pipes() {
         b"abc",
         "the refused splice moved nothing"
     );
-    ring.push(
+    push_lent!(
+        ring,
         Splice::new(&dst, &src, 10)
             .offset_in(0)
             .offset_out(0)
@@ -2030,7 +2105,7 @@ fn splice_moves_bytes_through_pipes() {
 #[test]
 fn tee_copies_without_consuming() {
     let mut ring = Ring::new(8).unwrap();
-    if !require_op::<Tee>(&ring) {
+    if !require_op::<Tee<'_>>(&ring) {
         return;
     }
     let (arx, atx) = pipe();
@@ -2040,7 +2115,7 @@ fn tee_copies_without_consuming() {
         .write_all(&sent)
         .unwrap();
 
-    ring.push(Tee::new(&btx, &arx, 1000).user_data(1)).unwrap();
+    push_lent!(ring, Tee::new(&btx, &arx, 1000).user_data(1)).unwrap();
     let cqe = reap_one(&mut ring);
     assert_eq!(
         (cqe.user_data(), cqe.result().ok()),
@@ -2056,19 +2131,22 @@ fn tee_copies_without_consuming() {
     File::from(atx.try_clone().unwrap())
         .write_all(&more)
         .unwrap();
-    ring.push(Tee::new(&btx, files.get(0).unwrap(), 60).user_data(2))
-        .unwrap();
+    push_lent!(ring, Tee::new(&btx, files.get(0).unwrap(), 60).user_data(2)).unwrap();
     assert_eq!(ok(reap_one(&mut ring), "tee from a fixed pipe"), 60);
     assert_eq!(read_pipe(&brx, 60), more[..60]);
-    ring.push(Tee::new(files.get(1).unwrap(), files.get(0).unwrap(), 100).user_data(3))
-        .unwrap();
+    push_lent!(
+        ring,
+        Tee::new(files.get(1).unwrap(), files.get(0).unwrap(), 100).user_data(3)
+    )
+    .unwrap();
     assert_eq!(ok(reap_one(&mut ring), "tee fixed to fixed"), 100);
     assert_eq!(read_pipe(&brx, 100), more);
     assert_eq!(read_pipe(&arx, 100), more, "the source kept its bytes");
 
     // NONBLOCK, or-ed with the fixed-input bit: the empty source fails at
     // once (the link timeout only bounds a wrong wait).
-    ring.push(
+    push_lent!(
+        ring,
         Tee::new(&btx, files.get(0).unwrap(), 10)
             .splice_flags(SpliceFlags::NONBLOCK)
             .user_data(5)
@@ -2084,7 +2162,7 @@ fn tee_copies_without_consuming() {
     );
 
     let file = tempfile_with(b"not a pipe");
-    ring.push(Tee::new(&btx, &file, 5).user_data(4)).unwrap();
+    push_lent!(ring, Tee::new(&btx, &file, 5).user_data(4)).unwrap();
     assert_eq!(reap_one(&mut ring).res(), -libc::EINVAL, "tee from a file");
 }
 

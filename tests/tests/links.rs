@@ -97,7 +97,7 @@ fn a_failed_head_cancels_its_soft_links() {
     let mut ring = Ring::new(8).unwrap();
     let mut buf = [0u8; 8];
     // Reading from descriptor -1 fails with EBADF.
-    let chain = Read::new(-1, &mut buf[..])
+    let chain = Read::new(uring_tests::bad_fd(), &mut buf[..])
         .user_data(1)
         .link(Nop::new().user_data(2))
         .link(Nop::new().user_data(3));
@@ -119,7 +119,7 @@ fn a_failed_head_cancels_its_soft_links() {
 fn a_failed_head_does_not_stop_its_hard_links() {
     let mut ring = Ring::new(8).unwrap();
     let mut buf = [0u8; 8];
-    let chain = Read::new(-1, &mut buf[..])
+    let chain = Read::new(uring_tests::bad_fd(), &mut buf[..])
         .user_data(1)
         .hard_link(Nop::new().user_data(2))
         .hard_link(Nop::new().user_data(3));
@@ -171,7 +171,7 @@ fn every_sqe_of_a_chain_carries_its_link_flag_but_the_last() {
 
 /// Builds a chain whose link timeout is made from a temporary, in a frame
 /// that is gone by the time the chain is submitted.
-fn read_bounded_by<'a>(fd: &OwnedFd, buf: &'a mut [u8], millis: u64) -> impl Submission + 'a {
+fn read_bounded_by<'a>(fd: &'a OwnedFd, buf: &'a mut [u8], millis: u64) -> impl Submission + 'a {
     Read::new(fd, buf)
         .user_data(1)
         .timeout(Duration::from_millis(millis))
@@ -248,7 +248,7 @@ fn a_raw_fd_target_sets_no_fixed_flag() {
     let mut ring = Ring::new(4).unwrap();
     let mut buf = [1u8; 4];
     // SAFETY: `buf` outlives the wait below.
-    unsafe { ring.push_unchecked(Read::new(file.as_raw_fd(), &mut buf[..]).user_data(9)) }
+    unsafe { ring.push_unchecked(Read::new(&file, &mut buf[..]).user_data(9)) }
         .map_err(Error::from)
         .unwrap();
     let sqe = ring.pending_sqes().next().unwrap();

@@ -8,6 +8,7 @@ use std::net::{TcpListener, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
+use uring_tests::push_lent;
 
 use uring::ops::{Accept, Cancel, Close, Connect, ProvideBuffers, Recv, Send};
 use uring::{BufferGroup, BufferPool, Cqe, Ring, SockAddr, SockAddrBuf};
@@ -200,7 +201,7 @@ fn connect_to_a_closed_port_is_refused() {
 fn cancel_a_pending_accept() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut ring = Ring::new(8).unwrap();
-    ring.push(Accept::new(&listener).user_data(5)).unwrap();
+    push_lent!(ring, Accept::new(&listener).user_data(5)).unwrap();
     assert_eq!(ring.submit().unwrap(), 1);
     // Nobody connects: nothing completes.
     let idle = ring.wait_timeout(1, Duration::from_millis(20));
@@ -233,7 +234,8 @@ fn cancel_a_pending_accept() {
 fn a_link_timeout_cancels_an_accept() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut ring = Ring::new(8).unwrap();
-    ring.push(
+    push_lent!(
+        ring,
         Accept::new(&listener)
             .user_data(1)
             .timeout(Duration::from_millis(10)),
@@ -271,8 +273,11 @@ fn recv_selects_a_provided_buffer() {
     let mut seen = Vec::new();
     for (i, len) in [(1u64, 40usize), (2, 64), (3, 5)] {
         let data = pattern(len, i as u8);
-        ring.push(Recv::new(&b, BufferGroup::new(7).select(64)).user_data(i))
-            .unwrap();
+        push_lent!(
+            ring,
+            Recv::new(&b, BufferGroup::new(7).select(64)).user_data(i)
+        )
+        .unwrap();
         // SAFETY: `data` outlives the send, reaped below.
         unsafe { ring.push_unchecked(Send::new(&a, &data[..]).user_data(50 + i)) }.unwrap();
         let cqes = submit_and_reap(&mut ring, 2);

@@ -14,6 +14,9 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+use uring::{MsgFlags, SendZcFlags};
+use uring::{MsgRingFlags, UringCmdOp, WaitIdTarget};
+use uring_tests::push_lent;
 
 use uring::ops::{
     Bind, Cancel, Connect, EpollCtl, EpollWait, FutexWait, FutexWaitv, FutexWake, Listen, MsgRing,
@@ -30,9 +33,15 @@ use uring_tests::{
 };
 
 /// `SOCKET_URING_OP_SIOCINQ` of `linux/io_uring.h`: unread bytes.
-const SOCKET_URING_OP_SIOCINQ: u32 = 0;
+// SAFETY: on a socket the command reads the socket's queue and nothing else;
+// a file without commands (a pipe) refuses it.
+const SOCKET_URING_OP_SIOCINQ: UringCmdOp = unsafe { UringCmdOp::new(0) };
 /// `SOCKET_URING_OP_SIOCOUTQ`: bytes not yet sent (or acknowledged).
-const SOCKET_URING_OP_SIOCOUTQ: u32 = 1;
+// SAFETY: as for SIOCINQ.
+const SOCKET_URING_OP_SIOCOUTQ: UringCmdOp = unsafe { UringCmdOp::new(1) };
+/// A command no socket knows.
+// SAFETY: an unknown socket command is refused before anything is read.
+const SOCKET_URING_OP_UNKNOWN: UringCmdOp = unsafe { UringCmdOp::new(99) };
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -202,7 +211,7 @@ fn sendmsg_and_recvmsg_scatter_gather_over_tcp() {
         // The receive goes first and waits for the data.
         ring.push_unchecked(
             RecvMsg::new(&server, &mut hdr)
-                .msg_flags(libc::MSG_WAITALL)
+                .msg_flags(MsgFlags::WAITALL)
                 .user_data(2),
         )
         .unwrap();
@@ -238,7 +247,7 @@ fn sendmsg_and_recvmsg_scatter_gather_over_tcp() {
             .unwrap();
         ring.push_unchecked(
             RecvMsg::new(files.get(0).unwrap(), &mut hdr)
-                .msg_flags(libc::MSG_WAITALL)
+                .msg_flags(MsgFlags::WAITALL)
                 .user_data(4),
         )
         .unwrap();
@@ -321,7 +330,11 @@ fn udp_recvmsg_into_a_short_buffer_sets_msg_trunc() {
         let mut short = [0u8; 10];
         let mut iov = [IoSliceMut::new(&mut short)];
         let mut hdr = MsgHdrMut::new(&mut iov[..]);
-        let flags_in = if pass_trunc { libc::MSG_TRUNC } else { 0 };
+        let flags_in = if pass_trunc {
+            MsgFlags::TRUNC
+        } else {
+            MsgFlags::empty()
+        };
         let cqe = complete(
             &mut ring,
             RecvMsg::new(&b, &mut hdr).msg_flags(flags_in).user_data(ud),
@@ -385,7 +398,7 @@ fn recvmsg_without_a_sender_reports_no_address() {
     let cqe = complete(
         &mut ring,
         RecvMsg::new(&server, &mut hdr)
-            .msg_flags(libc::MSG_WAITALL)
+            .msg_flags(MsgFlags::WAITALL)
             .user_data(2),
     );
     assert_eq!(cqe.result().ok(), Some(3));
@@ -412,7 +425,11 @@ fn scm_rights_passes_a_descriptor_over_a_unix_socket_pair() {
     let (control, space) = scm_rights(pipe_w.as_raw_fd());
     let payload = [b'F'];
     let parts = [IoSlice::new(&payload)];
-    let msg = MsgHdr::new(&parts).control(&control.0[..space]);
+    // The safe `control` refuses to pass descriptors by number.
+    assert!(MsgHdr::new(&parts).control(&control.0[..space]).is_err());
+    // SAFETY: `pipe_w`, the descriptor the record names, stays open until
+    // the send has completed (`complete` waits for it).
+    let msg = unsafe { MsgHdr::new(&parts).control_unchecked(&control.0[..space]) };
     let cqe = complete(&mut ring, SendMsg::new(&left, &msg).user_data(1));
     assert_eq!(
         cqe.result().ok(),
@@ -486,8 +503,11 @@ fn shutdown_wr_gives_the_peer_end_of_stream() {
     }
     let (client, server) = tcp_pair();
     let files = ring.register_files(&[client.as_fd()]).unwrap();
-    ring.push(Shutdown::new(files.get(0).unwrap(), libc::SHUT_WR).user_data(1))
-        .unwrap();
+    push_lent!(
+        ring,
+        Shutdown::new(files.get(0).unwrap(), libc::SHUT_WR).user_data(1)
+    )
+    .unwrap();
     let cqe = reap(&mut ring, 1)[0];
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "shutdown: {cqe:?}");
 
@@ -504,14 +524,13 @@ fn shutdown_wr_gives_the_peer_end_of_stream() {
     let cqe = complete(
         &mut ring,
         Send::new(&client, &b"late"[..])
-            .msg_flags(libc::MSG_NOSIGNAL)
+            .msg_flags(MsgFlags::NOSIGNAL)
             .user_data(3),
     );
     assert_eq!(cqe.res(), -libc::EPIPE, "send after SHUT_WR: {cqe:?}");
 
     let lone = socket(libc::AF_INET, libc::SOCK_STREAM).unwrap();
-    ring.push(Shutdown::new(lone.as_raw_fd(), libc::SHUT_RDWR).user_data(4))
-        .unwrap();
+    push_lent!(ring, Shutdown::new(&lone, libc::SHUT_RDWR).user_data(4)).unwrap();
     let cqe = reap(&mut ring, 1)[0];
     assert_eq!(cqe.res(), -libc::ENOTCONN, "shutdown unconnected: {cqe:?}");
 }
@@ -521,13 +540,19 @@ fn shutdown_wr_gives_the_peer_end_of_stream() {
 #[test]
 fn socket_creates_a_working_socket() {
     let mut ring = Ring::new(8).unwrap();
-    if !require_op::<Socket>(&ring) {
+    if !require_op::<Socket<'_>>(&ring) {
         return;
     }
-    ring.push(Socket::new(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK).user_data(1))
-        .unwrap();
-    ring.push(Socket::new(libc::AF_INET6, libc::SOCK_STREAM | libc::SOCK_CLOEXEC).user_data(2))
-        .unwrap();
+    push_lent!(
+        ring,
+        Socket::new(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK).user_data(1)
+    )
+    .unwrap();
+    push_lent!(
+        ring,
+        Socket::new(libc::AF_INET6, libc::SOCK_STREAM | libc::SOCK_CLOEXEC).user_data(2)
+    )
+    .unwrap();
     let cqes = reap(&mut ring, 2);
     let by = by_user_data(&cqes);
     let own = |cqe: &Cqe| {
@@ -606,19 +631,22 @@ fn socket_creates_a_working_socket() {
 #[test]
 fn socket_with_bad_arguments_fails() {
     let mut ring = Ring::new(8).unwrap();
-    if !require_op::<Socket>(&ring) {
+    if !require_op::<Socket<'_>>(&ring) {
         return;
     }
-    ring.push(Socket::new(12345, libc::SOCK_STREAM).user_data(1))
-        .unwrap();
-    ring.push(
+    push_lent!(ring, Socket::new(12345, libc::SOCK_STREAM).user_data(1)).unwrap();
+    push_lent!(
+        ring,
         Socket::new(libc::AF_INET, libc::SOCK_STREAM)
             .protocol(libc::IPPROTO_UDP)
             .user_data(2),
     )
     .unwrap();
-    ring.push(Socket::new(libc::AF_INET, libc::SOCK_STREAM | 0x4000_0000).user_data(3))
-        .unwrap();
+    push_lent!(
+        ring,
+        Socket::new(libc::AF_INET, libc::SOCK_STREAM | 0x4000_0000).user_data(3)
+    )
+    .unwrap();
     let cqes = reap(&mut ring, 3);
     let by = by_user_data(&cqes);
     let bad_domain = by[&1].res();
@@ -708,8 +736,7 @@ fn bind_and_listen_through_the_ring() {
     }
 
     let udp = socket(libc::AF_INET, libc::SOCK_DGRAM).unwrap();
-    ring.push(Listen::new(udp.as_raw_fd(), 1).user_data(4))
-        .unwrap();
+    push_lent!(ring, Listen::new(&udp, 1).user_data(4)).unwrap();
     let cqe = reap(&mut ring, 1)[0];
     assert_eq!(cqe.res(), -libc::EOPNOTSUPP, "listen on UDP: {cqe:?}");
 }
@@ -851,7 +878,7 @@ fn send_zc_report_usage_notification_says_the_data_was_copied() {
     unsafe {
         ring.push_unchecked(
             SendZc::new(&client, &data[..])
-                .ioprio(uring::sys::IORING_SEND_ZC_REPORT_USAGE)
+                .send_flags(SendZcFlags::REPORT_USAGE)
                 .user_data(13),
         )
     }
@@ -891,8 +918,7 @@ fn recv_zc_without_a_registered_queue_is_rejected() {
     }
     let (client, server) = tcp_pair();
     (&client).write_all(b"never zero-copied").unwrap();
-    ring.push(RecvZc::new(server.as_raw_fd(), 0).user_data(12))
-        .unwrap();
+    push_lent!(ring, RecvZc::new(&server, 0).user_data(12)).unwrap();
     let cqe = reap(&mut ring, 1)[0];
     assert_eq!(cqe.res(), -libc::EINVAL, "recv_zc: {cqe:?}");
     assert!(!cqe.has_more(), "{cqe:?}");
@@ -913,8 +939,7 @@ fn recv_zc_without_a_registered_queue_is_rejected() {
 fn poll_add_oneshot_fires_after_a_write() {
     let mut ring = Ring::new(8).unwrap();
     let (r, w) = pipe();
-    ring.push(PollAdd::new(r.as_raw_fd(), PollEvents::IN).user_data(1))
-        .unwrap();
+    push_lent!(ring, PollAdd::new(&r, PollEvents::IN).user_data(1)).unwrap();
     assert_pending(&mut ring, "POLLIN on an empty pipe");
     std::fs::File::from(w.try_clone().unwrap())
         .write_all(b"!")
@@ -925,8 +950,11 @@ fn poll_add_oneshot_fires_after_a_write() {
     assert!(!cqe.has_more(), "one-shot: {cqe:?}");
 
     let files = ring.register_files(&[w.as_fd()]).unwrap();
-    ring.push(PollAdd::new(files.get(0).unwrap(), PollEvents::OUT).user_data(2))
-        .unwrap();
+    push_lent!(
+        ring,
+        PollAdd::new(files.get(0).unwrap(), PollEvents::OUT).user_data(2)
+    )
+    .unwrap();
     let cqe = reap(&mut ring, 1)[0];
     assert_eq!(
         (cqe.user_data(), cqe.res()),
@@ -947,8 +975,9 @@ fn poll_add_multishot_fires_until_removed() {
     let (r, w) = pipe();
     let mut reader = std::fs::File::from(r.try_clone().unwrap());
     let mut writer = std::fs::File::from(w);
-    ring.push(
-        PollAdd::new(r.as_raw_fd(), PollEvents::IN)
+    push_lent!(
+        ring,
+        PollAdd::new(&r, PollEvents::IN)
             .poll_flags(PollFlags::MULTI)
             .user_data(1),
     )
@@ -1037,11 +1066,9 @@ fn cancel_all_cancels_every_match() {
     let mut ring = Ring::new(16).unwrap();
     let (r, _w) = pipe();
     for _ in 0..3 {
-        ring.push(PollAdd::new(r.as_raw_fd(), PollEvents::IN).user_data(10))
-            .unwrap();
+        push_lent!(ring, PollAdd::new(&r, PollEvents::IN).user_data(10)).unwrap();
     }
-    ring.push(PollAdd::new(r.as_raw_fd(), PollEvents::IN).user_data(11))
-        .unwrap();
+    push_lent!(ring, PollAdd::new(&r, PollEvents::IN).user_data(11)).unwrap();
     assert_pending(&mut ring, "four polls on an empty pipe");
 
     ring.push(Cancel::new(10).cancel_flags(CancelFlags::ALL).user_data(99))
@@ -1088,8 +1115,7 @@ fn cancel_any_cancels_everything_pending() {
     let mut pipe_buf = [0u8; 8];
     ring.push(Timeout::new(Duration::from_secs(30)).user_data(20))
         .unwrap();
-    ring.push(PollAdd::new(r.as_raw_fd(), PollEvents::IN).user_data(21))
-        .unwrap();
+    push_lent!(ring, PollAdd::new(&r, PollEvents::IN).user_data(21)).unwrap();
     // SAFETY: the buffers outlive the ops, which are reaped below.
     unsafe {
         ring.push_unchecked(Recv::new(&server, &mut buf[..]).user_data(22))
@@ -1152,10 +1178,8 @@ fn epoll_ctl_then_epoll_wait() {
     assert_eq!(cqe.res(), 0, "EPOLL_CTL_ADD: {cqe:?}");
     // SAFETY: as above.
     unsafe {
-        ring.push_unchecked(
-            EpollCtl::new(&epoll, libc::EPOLL_CTL_ADD, r.as_raw_fd(), &event).user_data(2),
-        )
-        .unwrap();
+        ring.push_unchecked(EpollCtl::new(&epoll, libc::EPOLL_CTL_ADD, &r, &event).user_data(2))
+            .unwrap();
     }
     let cqe = reap(&mut ring, 1)[0];
     assert_eq!(cqe.res(), -libc::EEXIST, "added twice: {cqe:?}");
@@ -1196,10 +1220,8 @@ fn msg_ring_posts_to_another_ring() {
         return;
     }
     let mut other = Ring::new(8).unwrap();
-    ring.push(MsgRing::new(other.as_raw_fd(), 42, 0xfeed_f00d).user_data(1))
-        .unwrap();
-    ring.push(MsgRing::new(other.as_fd(), -7, u64::MAX - 1).user_data(2))
-        .unwrap();
+    push_lent!(ring, MsgRing::new(&other, 42, 0xfeed_f00d).user_data(1)).unwrap();
+    push_lent!(ring, MsgRing::new(&other, -7, u64::MAX - 1).user_data(2)).unwrap();
     let cqes = reap(&mut ring, 2);
     assert_eq!(
         cqes.iter()
@@ -1220,9 +1242,10 @@ fn msg_ring_posts_to_another_ring() {
 
     // The flags reach the kernel: IORING_MSG_RING_CQE_SKIP applies to
     // passing descriptors only, and a data message carrying it is refused.
-    ring.push(
-        MsgRing::new(other.as_raw_fd(), 3, 33)
-            .msg_ring_flags(uring::sys::IORING_MSG_RING_CQE_SKIP)
+    push_lent!(
+        ring,
+        MsgRing::new(&other, 3, 33)
+            .msg_ring_flags(MsgRingFlags::CQE_SKIP)
             .user_data(5),
     )
     .unwrap();
@@ -1234,7 +1257,9 @@ fn msg_ring_posts_to_another_ring() {
     );
     assert!(other.peek().is_none(), "the refused message was not posted");
 
-    let refused = ring.register_files(&[other.as_fd()]);
+    // SAFETY: `other` is alive for the call, so its descriptor is open.
+    let other_fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(other.as_raw_fd()) };
+    let refused = ring.register_files(&[other_fd]);
     assert_eq!(
         refused.as_ref().map_err(|e| e.raw_os_error()).err(),
         Some(Some(libc::EBADF)),
@@ -1244,8 +1269,7 @@ fn msg_ring_posts_to_another_ring() {
     // A ring cannot be a fixed file (above), so MsgRing takes a raw
     // descriptor only; one that is not a ring is refused.
     let (r, _w) = pipe();
-    ring.push(MsgRing::new(r.as_raw_fd(), 1, 1).user_data(3))
-        .unwrap();
+    push_lent!(ring, MsgRing::new(&r, 1, 1).user_data(3)).unwrap();
     let cqes = reap(&mut ring, 1);
     assert_eq!(cqes[0].res(), -libc::EBADFD, "a pipe: {cqes:?}");
     assert!(other.peek().is_none(), "nothing reached the other ring");
@@ -1284,8 +1308,7 @@ fn remove_buffers_leaves_the_rest() {
     let (r, w) = pipe();
     let mut writer = std::fs::File::from(w);
     writer.write_all(b"first").unwrap();
-    ring.push(Read::new(r.as_raw_fd(), GROUP.select(16)).user_data(3))
-        .unwrap();
+    push_lent!(ring, Read::new(&r, GROUP.select(16)).user_data(3)).unwrap();
     let cqe = reap(&mut ring, 1)[0];
     assert_eq!(
         cqe.result().ok(),
@@ -1298,8 +1321,7 @@ fn remove_buffers_leaves_the_rest() {
     assert_eq!(&region[48..53], b"first");
 
     writer.write_all(b"second").unwrap();
-    ring.push(Read::new(r.as_raw_fd(), GROUP.select(16)).user_data(4))
-        .unwrap();
+    push_lent!(ring, Read::new(&r, GROUP.select(16)).user_data(4)).unwrap();
     let cqe = reap(&mut ring, 1)[0];
     assert_eq!(cqe.res(), -libc::ENOBUFS, "no buffer left: {cqe:?}");
 
@@ -1355,7 +1377,12 @@ fn waitid_reaps_an_exited_child() {
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     let cqe = complete(
         &mut ring,
-        WaitId::new(libc::P_PID, pid, libc::WEXITED, &mut info).user_data(1),
+        WaitId::new(
+            WaitIdTarget::pid(pid as libc::pid_t),
+            libc::WEXITED,
+            &mut info,
+        )
+        .user_data(1),
     );
     assert_eq!((cqe.user_data(), cqe.res()), (1, 0), "waitid: {cqe:?}");
     assert_eq!(info.si_signo, libc::SIGCHLD);
@@ -1377,7 +1404,12 @@ fn waitid_reaps_an_exited_child() {
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     let cqe = complete(
         &mut ring,
-        WaitId::new(libc::P_PID, 1, libc::WEXITED, &mut info).user_data(2),
+        WaitId::new(
+            WaitIdTarget::pid(1 as libc::pid_t),
+            libc::WEXITED,
+            &mut info,
+        )
+        .user_data(2),
     );
     assert_eq!(cqe.res(), -libc::ECHILD, "pid 1 is no child");
 }
@@ -1395,7 +1427,14 @@ fn waitid_waits_for_a_child_to_die() {
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     // SAFETY: `info` outlives the op, reaped below before it is read.
     unsafe {
-        ring.push_unchecked(WaitId::new(libc::P_PID, pid, libc::WEXITED, &mut info).user_data(1))
+        ring.push_unchecked(
+            WaitId::new(
+                WaitIdTarget::pid(pid as libc::pid_t),
+                libc::WEXITED,
+                &mut info,
+            )
+            .user_data(1),
+        )
     }
     .unwrap();
     assert_pending(&mut ring, "waitid on a running child");
@@ -1443,10 +1482,7 @@ fn futex_wait_then_wake() {
     if !require_op::<FutexWait<'static>>(&ring) || !require_op::<FutexWake<'static>>(&ring) {
         return;
     }
-    for flags in [
-        FutexFlags::SIZE_U32,
-        FutexFlags::SIZE_U32 | FutexFlags::PRIVATE,
-    ] {
+    for flags in [FutexFlags::empty(), FutexFlags::PRIVATE] {
         let word = AtomicU32::new(5);
         // SAFETY: `word` outlives the ops, reaped below.
         unsafe { ring.push_unchecked(FutexWait::new(&word, 5).futex_flags(flags).user_data(1)) }
@@ -1501,8 +1537,8 @@ fn futex_waitv_reports_the_woken_index() {
     for woken in [1usize, 0] {
         let words = [AtomicU32::new(0), AtomicU32::new(0)];
         let waits = [
-            FutexWaitV::new(&words[0], 0, FutexFlags::SIZE_U32),
-            FutexWaitV::new(&words[1], 0, FutexFlags::SIZE_U32),
+            FutexWaitV::new(&words[0], 0, FutexFlags::empty()),
+            FutexWaitV::new(&words[1], 0, FutexFlags::empty()),
         ];
         // SAFETY: `words` and `waits` outlive the ops, reaped below.
         unsafe { ring.push_unchecked(FutexWaitv::new(&waits[..]).user_data(1)) }.unwrap();
@@ -1521,8 +1557,8 @@ fn futex_waitv_reports_the_woken_index() {
 
     let words = [AtomicU32::new(0), AtomicU32::new(3)];
     let waits = [
-        FutexWaitV::new(&words[0], 0, FutexFlags::SIZE_U32),
-        FutexWaitV::new(&words[1], 0, FutexFlags::SIZE_U32),
+        FutexWaitV::new(&words[0], 0, FutexFlags::empty()),
+        FutexWaitV::new(&words[1], 0, FutexFlags::empty()),
     ];
     let cqe = complete(&mut ring, FutexWaitv::new(&waits[..]).user_data(3));
     assert_eq!(cqe.res(), -libc::EAGAIN, "word 1 holds 3, not 0: {cqe:?}");
@@ -1547,14 +1583,26 @@ fn uring_cmd_socket_queue_sizes() {
     (&client).write_all(b"five!").unwrap();
     wait_readable(server.as_fd());
     let files = ring.register_files(&[server.as_fd()]).unwrap();
-    ring.push(UringCmd::new(server.as_raw_fd(), SOCKET_URING_OP_SIOCINQ).user_data(1))
-        .unwrap();
-    ring.push(UringCmd::new(files.get(0).unwrap(), SOCKET_URING_OP_SIOCINQ).user_data(2))
-        .unwrap();
-    ring.push(UringCmd::new(server.as_raw_fd(), SOCKET_URING_OP_SIOCOUTQ).user_data(3))
-        .unwrap();
-    ring.push(UringCmd::new(client.as_raw_fd(), SOCKET_URING_OP_SIOCINQ).user_data(4))
-        .unwrap();
+    push_lent!(
+        ring,
+        UringCmd::new(&server, SOCKET_URING_OP_SIOCINQ).user_data(1)
+    )
+    .unwrap();
+    push_lent!(
+        ring,
+        UringCmd::new(files.get(0).unwrap(), SOCKET_URING_OP_SIOCINQ).user_data(2)
+    )
+    .unwrap();
+    push_lent!(
+        ring,
+        UringCmd::new(&server, SOCKET_URING_OP_SIOCOUTQ).user_data(3)
+    )
+    .unwrap();
+    push_lent!(
+        ring,
+        UringCmd::new(&client, SOCKET_URING_OP_SIOCINQ).user_data(4)
+    )
+    .unwrap();
     let cqes = reap(&mut ring, 4);
     let by = by_user_data(&cqes);
     assert_eq!(by[&1].res(), 5, "SIOCINQ with 5 unread bytes: {cqes:?}");
@@ -1568,8 +1616,11 @@ fn uring_cmd_socket_queue_sizes() {
 
     let mut five = [0u8; 5];
     (&server).read_exact(&mut five).unwrap();
-    ring.push(UringCmd::new(server.as_raw_fd(), SOCKET_URING_OP_SIOCINQ).user_data(5))
-        .unwrap();
+    push_lent!(
+        ring,
+        UringCmd::new(&server, SOCKET_URING_OP_SIOCINQ).user_data(5)
+    )
+    .unwrap();
     assert_eq!(reap(&mut ring, 1)[0].res(), 0, "all read");
 
     let Some((a, b)) = udp_pair("127.0.0.1") else {
@@ -1579,15 +1630,24 @@ fn uring_cmd_socket_queue_sizes() {
     a.send_to(b"seven!!", to).unwrap();
     a.send_to(b"333", to).unwrap();
     wait_readable(b.as_fd());
-    ring.push(UringCmd::new(b.as_raw_fd(), SOCKET_URING_OP_SIOCINQ).user_data(6))
-        .unwrap();
+    push_lent!(
+        ring,
+        UringCmd::new(&b, SOCKET_URING_OP_SIOCINQ).user_data(6)
+    )
+    .unwrap();
     assert_eq!(reap(&mut ring, 1)[0].res(), 7, "the first datagram's size");
 
-    ring.push(UringCmd::new(server.as_raw_fd(), 99).user_data(7))
-        .unwrap();
+    push_lent!(
+        ring,
+        UringCmd::new(&server, SOCKET_URING_OP_UNKNOWN).user_data(7)
+    )
+    .unwrap();
     let (r, _w) = pipe();
-    ring.push(UringCmd::new(r.as_raw_fd(), SOCKET_URING_OP_SIOCINQ).user_data(8))
-        .unwrap();
+    push_lent!(
+        ring,
+        UringCmd::new(&r, SOCKET_URING_OP_SIOCINQ).user_data(8)
+    )
+    .unwrap();
     let cqes = reap(&mut ring, 2);
     let by = by_user_data(&cqes);
     assert_eq!(by[&7].res(), -libc::EOPNOTSUPP, "unknown command: {cqes:?}");

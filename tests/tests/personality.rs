@@ -5,6 +5,8 @@
 
 use std::ffi::CString;
 use std::os::unix::fs::PermissionsExt;
+use uring::Fd;
+use uring_tests::push_lent;
 
 use uring::Ring;
 use uring::ops::{Nop, OpenAt};
@@ -50,10 +52,10 @@ fn ops_run_with_the_personality_they_name() {
     assert!(root.id() > 0);
     {
         let _nobody = AsUser::become_nobody();
-        ring.push(OpenAt::new(libc::AT_FDCWD, path.as_c_str()).user_data(1))
-            .unwrap();
-        ring.push(
-            OpenAt::new(libc::AT_FDCWD, path.as_c_str())
+        push_lent!(ring, OpenAt::new(Fd::CWD, path.as_c_str()).user_data(1)).unwrap();
+        push_lent!(
+            ring,
+            OpenAt::new(Fd::CWD, path.as_c_str())
                 .personality(root)
                 .user_data(2),
         )

@@ -3,7 +3,7 @@
 //! in part (`ready`, `advance`, `peek`, `peek_batch`), and chains.
 
 use uring::ops::{Cancel, Nop};
-use uring::{Cqe, Features, Full, Ring};
+use uring::{Cqe, Features, PushErrorKind, Ring};
 use uring_tests::{assert_user_data_once, by_user_data, require_features, submit_and_reap};
 
 /// A ring of every size from 1 to 32768 takes exactly `sq_entries` NOPs;
@@ -20,7 +20,8 @@ fn every_ring_size_takes_exactly_sq_entries_then_hands_the_op_back() {
         assert_eq!(ring.space_left(), sq);
 
         for i in 0..u64::from(sq) {
-            if let Err(Full(_)) = ring.push(Nop::new().user_data(i)) {
+            if let Err(e) = ring.push(Nop::new().user_data(i)) {
+                assert_eq!(e.kind(), PushErrorKind::QueueFull);
                 panic!("ring of {sq}: push {i} found the queue full");
             }
         }
@@ -28,7 +29,10 @@ fn every_ring_size_takes_exactly_sq_entries_then_hands_the_op_back() {
         assert_eq!(ring.pending(), sq, "ring of {sq}");
 
         let extra = u64::from(sq) + 1000;
-        let Err(Full(back)) = ring.push(Nop::new().user_data(extra)) else {
+        let Err(back) = ring
+            .push(Nop::new().user_data(extra))
+            .map_err(|e| e.into_inner())
+        else {
             panic!(
                 "ring of {sq}: push {} beyond sq_entries was accepted",
                 sq + 1
@@ -191,7 +195,7 @@ fn a_chain_that_does_not_fit_is_handed_back_and_writes_nothing() {
         .user_data(3)
         .link(Nop::new().user_data(4))
         .link(Nop::new().user_data(5));
-    let Err(Full(chain)) = ring.push(chain) else {
+    let Err(chain) = ring.push(chain).map_err(|e| e.into_inner()) else {
         panic!("a chain of 3 was pushed on a full ring of 2");
     };
     assert_eq!(ring.pending(), 2, "the failed push wrote SQEs");

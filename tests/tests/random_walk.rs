@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use uring::ops::Nop;
-use uring::{Cqe, Full, Ring, sys};
+use uring::{Cqe, Ring, sys};
 
 /// A small deterministic generator (xorshift64*), so that a failing walk can
 /// be replayed from its seed.
@@ -103,7 +103,7 @@ fn push_chain(ring: &mut Ring, model: &mut Model, len: u32, batch: bool) -> bool
                     model.pending += 5;
                     return true;
                 }
-                Err(Full(())) => return false,
+                Err(_) => return false,
             }
         }
     };

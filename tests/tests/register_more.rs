@@ -1,8 +1,10 @@
 //! Registration beyond files and buffers: restrictions, synchronous
 //! cancellation, the file allocation range, NAPI busy polling.
 
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::time::Duration;
+use uring::{FileUpdates, FilesAt};
+use uring_tests::push_lent;
 
 use uring::ops::{Accept, FilesUpdate, Nop, Read};
 use uring::{Error, Restriction, Ring, SyncCancel, sys};
@@ -32,7 +34,7 @@ fn restrictions_allow_only_what_they_name() {
     let zero = std::fs::File::open("/dev/zero").unwrap();
     let buf: &'static mut [u8] = Box::leak(vec![1u8; 8].into_boxed_slice());
     ring.push(Nop::new().user_data(1)).unwrap();
-    ring.push(Read::new(&zero, buf).user_data(2)).unwrap();
+    push_lent!(ring, Read::new(&zero, buf).user_data(2)).unwrap();
     ring.submit_and_wait(2).unwrap();
     let by = by_user_data(&ring.completions().collect::<Vec<_>>());
     assert_eq!(by[&1].res(), 0, "the allowed op runs");
@@ -53,8 +55,7 @@ fn cancel_sync_waits_for_the_request_and_reports_unknown_ones() {
         return;
     }
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ring.push(Accept::new(listener.as_raw_fd()).user_data(5))
-        .unwrap();
+    push_lent!(ring, Accept::new(&listener).user_data(5)).unwrap();
     ring.submit().unwrap();
     ring.cancel_sync(SyncCancel::user_data(5), None).unwrap();
     // The cancelled accept has completed by the time cancel_sync returns.
@@ -148,8 +149,8 @@ fn the_file_alloc_range_decides_where_allocated_slots_go() {
     let table = ring.register_files_sparse(8).unwrap();
     ring.set_file_alloc_range(&table, 4, 2).unwrap();
     let file = tempfile::tempfile().unwrap();
-    let mut fds = [file.as_raw_fd(), file.as_raw_fd()];
-    let update = FilesUpdate::new(&mut fds).offset(sys::IORING_FILE_INDEX_ALLOC);
+    let mut fds = FileUpdates::new(&[Some(file.as_fd()), Some(file.as_fd())]);
+    let update = FilesUpdate::new(&mut fds, FilesAt::ALLOC);
     // SAFETY: `fds` outlives the wait for the completion.
     unsafe { ring.push_unchecked(update.user_data(1)) }
         .map_err(Error::from)
@@ -157,12 +158,12 @@ fn the_file_alloc_range_decides_where_allocated_slots_go() {
     ring.submit_and_wait(1).unwrap();
     let cqe = ring.completions().next().unwrap();
     assert_eq!(cqe.res(), 2, "two slots allocated");
-    let mut slots = fds;
+    let mut slots = fds.slots().to_vec();
     slots.sort_unstable();
     assert_eq!(slots, [4, 5], "inside the range");
     // The range is full now.
-    let mut more = [file.as_raw_fd()];
-    let update = FilesUpdate::new(&mut more).offset(sys::IORING_FILE_INDEX_ALLOC);
+    let mut more = FileUpdates::new(&[Some(file.as_fd())]);
+    let update = FilesUpdate::new(&mut more, FilesAt::ALLOC);
     // SAFETY: `more` outlives the wait for the completion.
     unsafe { ring.push_unchecked(update.user_data(2)) }
         .map_err(Error::from)

@@ -493,7 +493,7 @@ fn a_write_in_a_scope_lands() {
 
 /// A read that waits, one that runs, and an early exit, on a ring built
 /// with `builder`.
-fn scope_on(builder: uring::Builder, what: &str) {
+fn scope_on(builder: uring::Builder<'_>, what: &str) {
     let mut ring = match builder.build(8) {
         Ok(ring) => ring,
         Err(e) => {
@@ -712,6 +712,7 @@ fn owned_buffers_come_back_with_their_completion() {
 
 #[test]
 fn an_owned_buffer_that_was_not_pushed_comes_back_at_once() {
+    let (_rx, tx) = uring_tests::pipe();
     let mut ring = Ring::builder().cq_entries(2).build(2).unwrap();
     ring.scope(|s| {
         // `build` pushes nothing.
@@ -721,7 +722,7 @@ fn an_owned_buffer_that_was_not_pushed_comes_back_at_once() {
         s.push(Nop::new()).unwrap();
         s.push(Nop::new()).unwrap();
         let back = s
-            .push_owned(vec![4; 4], |buf, sq| sq.push(Write::new(1, buf)))
+            .push_owned(vec![4; 4], |buf, sq| sq.push(Write::new(&tx, buf)))
             .unwrap_err();
         assert_eq!(back.into_inner(), [4; 4]);
         s.submit_and_wait(2).unwrap();

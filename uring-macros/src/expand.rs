@@ -78,10 +78,23 @@ fn generics(c: &Checked<'_>) -> Generics {
     let mut def = quote!(#(#lifetimes,)*);
     let mut bounds = def.clone();
     let mut args = quote!(#(#names,)*);
-    if matches!(c.target, TargetKind::FdOrFixed | TargetKind::FdOrFixedIndex) {
-        def.extend(quote!(T = ::uring::Fd,));
-        bounds.extend(quote!(T: ::uring::Target,));
-        args.extend(quote!(T,));
+    match c.target {
+        TargetKind::None => {}
+        TargetKind::FdOrFixed | TargetKind::FdOrFixedIndex => {
+            def.extend(quote!(T = ::uring::Fd<'static>,));
+            bounds.extend(quote!(T: ::uring::Target,));
+            args.extend(quote!(T,));
+        }
+        TargetKind::Fd => {
+            def.extend(quote!(T = ::uring::Fd<'static>,));
+            bounds.extend(quote!(T: ::uring::op::FdTarget,));
+            args.extend(quote!(T,));
+        }
+        TargetKind::Fixed => {
+            def.extend(quote!(T = ::uring::Fixed<'static>,));
+            bounds.extend(quote!(T: ::uring::op::FixedTarget,));
+            args.extend(quote!(T,));
+        }
     }
     if let Some(index) = c.select {
         let arg = &c.entry.args[index];
@@ -169,9 +182,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
     // Struct fields.
     let target_field = match c.target {
         TargetKind::None => quote!(),
-        TargetKind::Fd => quote!(target: ::uring::Fd,),
-        TargetKind::Fixed => quote!(target: ::uring::Fixed,),
-        TargetKind::FdOrFixed | TargetKind::FdOrFixedIndex => quote!(target: T,),
+        _ => quote!(target: T,),
     };
     let arg_fields = entry.args.iter().enumerate().map(|(i, arg)| {
         let ty = stored_type(c, i);
@@ -187,17 +198,17 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
     let (target_param, target_init, target_param_doc) = match (c.target, c.owned) {
         (TargetKind::None, _) => (quote!(), quote!(), None),
         (TargetKind::Fixed, _) => (
-            quote_spanned!(target_span=> target: impl ::uring::IntoFixed,),
+            quote_spanned!(target_span=> target: impl ::uring::IntoFixed<Target = T>,),
             quote!(target: ::uring::IntoFixed::into_fixed(target),),
             Some("`target`: the registered file, a `Fixed` from the registration handle."),
         ),
         (TargetKind::Fd, false) => (
-            quote_spanned!(target_span=> target: impl ::uring::IntoFd,),
+            quote_spanned!(target_span=> target: impl ::uring::IntoFd<Target = T>,),
             quote!(target: ::uring::IntoFd::into_fd(target),),
-            Some("`target`: the file, as a raw or borrowed descriptor."),
+            Some("`target`: the file, as a borrowed descriptor (`&file`, a `BorrowedFd`)."),
         ),
         (TargetKind::Fd, true) => (
-            quote_spanned!(target_span=> target: impl ::uring::IntoOwnedFd,),
+            quote_spanned!(target_span=> target: impl ::uring::IntoOwnedFd<Target = T>,),
             quote!(target: ::uring::IntoOwnedFd::into_owned_fd(target),),
             Some(
                 "`target`: the file, given up to the op (an `OwnedFd`, a `File`, a socket); \
@@ -207,15 +218,17 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
         (_, false) => (
             quote_spanned!(target_span=> target: impl ::uring::IntoTarget<Target = T>,),
             quote!(target: ::uring::IntoTarget::into_target(target),),
-            Some("`target`: the file, as a raw or borrowed descriptor, or a `Fixed` file."),
+            Some(
+                "`target`: the file, as a borrowed descriptor (`&file`, a `BorrowedFd`), or a `Fixed` file.",
+            ),
         ),
         (_, true) => (
             quote_spanned!(target_span=> target: impl ::uring::IntoOwnedTarget<Target = T>,),
             quote!(target: ::uring::IntoOwnedTarget::into_owned_target(target),),
             Some(
                 "`target`: the file, given up to the op (an `OwnedFd`, a `File`, a socket), \
-                 or a `Fixed` file; a descriptor stays open if the op is dropped unpushed \
-                 or cancelled.",
+                 or a registered slot held exclusively (`files.get_mut(index)?`); a \
+                 descriptor stays open if the op is dropped unpushed or cancelled.",
             ),
         ),
     };
@@ -317,6 +330,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
         quote!()
     };
     let prepare = expand_prepare(c);
+    let fits_ring = expand_fits_ring(c);
     let marker_types = lifetimes.iter().map(|l| quote!(&#l ()));
 
     // SAFETY (of the generated impl): the entry is `unsafe`, vouching that
@@ -330,10 +344,28 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
     } else {
         quote!()
     };
+    // An op with no lifetime and no target names nothing the kernel could
+    // use after the push: the safe `Ring::push` takes it.
+    // An op that takes ownership of its descriptor (CLOSE) borrows nothing
+    // either when it is given one.
+    let unborrowed = if lifetimes.is_empty() && c.target == TargetKind::None {
+        quote! {
+            #[diagnostic::do_not_recommend]
+            impl<#bounds> ::uring::op::Unborrowed for #name<#args> {}
+        }
+    } else if lifetimes.is_empty() && c.owned && c.select.is_none() {
+        quote! {
+            #[diagnostic::do_not_recommend]
+            impl ::uring::op::Unborrowed for #name<::uring::Fd<'static>> {}
+        }
+    } else {
+        quote!()
+    };
     let op_traits = if after_link {
         quote! {
             impl<#bounds> ::uring::op::AfterLink for #name<#args> {}
             #scoped
+            #unborrowed
         }
     } else {
         quote! {
@@ -346,6 +378,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             #[diagnostic::do_not_recommend]
             impl<#bounds __D> ::uring::op::AcceptsLinkTimeout<__D> for #name<#args> {}
             #scoped
+            #unborrowed
         }
     };
 
@@ -486,6 +519,8 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             ) {
                 ::uring::op::Entry::prepare(self, writer.next_slot(), link)
             }
+
+            #fits_ring
         }
 
         #(#passthrough)*
@@ -530,6 +565,48 @@ fn first_line_or(text: &str, fallback: &str) -> String {
     }
 }
 
+/// The SQE field type (or tuple of types) an argument converts to.
+fn arg_field_type(arg: &Arg) -> TokenStream {
+    let tys: Vec<TokenStream> = arg
+        .fields
+        .iter()
+        .map(|f| field_type(crate::sqe::field(&f.to_string()).expect("checked field")))
+        .collect();
+    if tys.len() == 1 {
+        tys[0].clone()
+    } else {
+        quote!((#(#tys),*))
+    }
+}
+
+/// `Prepare::fits_ring`: the target and every argument that names a
+/// registered file must belong to the ring pushed to. Arguments that name
+/// none answer `true` at compile time.
+fn expand_fits_ring(c: &Checked<'_>) -> TokenStream {
+    let mut checks = Vec::new();
+    if c.target != TargetKind::None {
+        checks.push(quote!(::uring::Target::fits_ring(&self.target, __ring)));
+    }
+    for (i, arg) in c.entry.args.iter().enumerate() {
+        if c.select == Some(i) || arg.ring_owned.is_some() {
+            continue;
+        }
+        let n = &arg.name;
+        let ty = arg_field_type(arg);
+        checks.push(quote!(::uring::op::SqeField::<#ty>::fits_ring(&self.#n, __ring)));
+    }
+    if checks.is_empty() {
+        checks.push(quote!(true));
+    }
+    quote! {
+        #[inline(always)]
+        fn fits_ring(&self, __ring: u32) -> bool {
+            let _ = __ring;
+            #(#checks)&&*
+        }
+    }
+}
+
 /// The body of `Entry::prepare`: convert every argument, then write the
 /// whole SQE with one struct literal.
 fn expand_prepare(c: &Checked<'_>) -> TokenStream {
@@ -562,16 +639,7 @@ fn expand_prepare(c: &Checked<'_>) -> TokenStream {
             });
             continue;
         }
-        let tys: Vec<TokenStream> = arg
-            .fields
-            .iter()
-            .map(|f| field_type(crate::sqe::field(&f.to_string()).expect("checked field")))
-            .collect();
-        let ty = if tys.len() == 1 {
-            tys[0].clone()
-        } else {
-            quote!((#(#tys),*))
-        };
+        let ty = arg_field_type(arg);
         let ty_span = arg.ty.span();
         lets.push(quote_spanned! {ty_span=>
             let #local: #ty = ::uring::op::SqeField::<#ty>::into_field(#n);

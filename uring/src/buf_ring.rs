@@ -4,6 +4,7 @@
 
 use crate::cqueue::Cqe;
 use crate::error::{Error, Result};
+use crate::mmap::Mapping;
 use crate::ring::Ring;
 use crate::scope::ScopeCqe;
 use crate::sys::{self, io_uring_buf};
@@ -11,7 +12,7 @@ use crate::types::{BufferGroup, BufferSelect};
 use std::cell::Cell;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU16, Ordering};
 
@@ -46,7 +47,7 @@ enum State {
 pub struct BufRing {
     fd: OwnedFd,
     /// The id of the ring that registered it.
-    ring: u64,
+    ring: u32,
     group: BufferGroup,
     /// The descriptors, `entries` of them (a power of two), the tail in the
     /// first one's last two bytes.
@@ -55,6 +56,8 @@ pub struct BufRing {
     /// The buffers, one per `state` entry, of `len` bytes.
     bufs: NonNull<u8>,
     len: u32,
+    /// The mappings behind `descs` and `bufs`, given up on drop.
+    maps: Option<(Mapping, Mapping)>,
     tail: Cell<u16>,
     state: Box<[Cell<State>]>,
 }
@@ -89,14 +92,22 @@ impl Ring {
         let bufs_len = usize::from(count)
             .checked_mul(len as usize)
             .ok_or_else(|| Error::InvalidArgument("count * len overflows".into()))?;
-        let fd = self
-            .as_fd()
-            .try_clone_to_owned()
-            .map_err(|e| Error::os("fcntl(F_DUPFD_CLOEXEC)", e))?;
-        let descs = Anon::new(descs_len)?;
-        let bufs = Anon::new(bufs_len)?;
+        // SAFETY: `fcntl(F_DUPFD_CLOEXEC)` on the ring's own descriptor,
+        // which is open; the duplicate it returns is owned by no one else.
+        let fd = match unsafe { libc::fcntl(self.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) } {
+            -1 => {
+                return Err(Error::os(
+                    "fcntl(F_DUPFD_CLOEXEC)",
+                    std::io::Error::last_os_error(),
+                ));
+            }
+            // SAFETY: a fresh descriptor, owned from here on.
+            dup => unsafe { OwnedFd::from_raw_fd(dup) },
+        };
+        let descs = Mapping::anonymous(descs_len)?;
+        let bufs = Mapping::anonymous(bufs_len)?;
         let reg = sys::io_uring_buf_reg {
-            ring_addr: descs.ptr.as_ptr() as u64,
+            ring_addr: descs.as_ptr() as u64,
             ring_entries: u32::from(entries),
             bgid: group.id(),
             ..Default::default()
@@ -111,10 +122,11 @@ impl Ring {
             fd,
             ring: self.id,
             group,
-            descs: descs.keep().cast(),
+            descs: NonNull::new(descs.as_ptr().cast()).unwrap_or(NonNull::dangling()),
             mask: entries - 1,
-            bufs: bufs.keep(),
+            bufs: NonNull::new(bufs.as_ptr()).unwrap_or(NonNull::dangling()),
             len,
+            maps: Some((descs, bufs)),
             tail: Cell::new(0),
             state: (0..count).map(|_| Cell::new(State::Lent)).collect(),
         };
@@ -182,7 +194,7 @@ impl BufRing {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn claim(&self, cqe: &mut ScopeCqe<'_>) -> Result<Buf<'_>> {
+    pub fn claim<C: ClaimFrom>(&self, cqe: &mut C) -> Result<Buf<'_>> {
         let Some((ring, group)) = cqe.provenance() else {
             return Err(Error::InvalidArgument(
                 "the completion is not of a scope op that selected a buffer, \
@@ -196,10 +208,11 @@ impl BufRing {
             )));
         }
         // SAFETY: a scope settles only completions the kernel posted for its
-        // ops (their tags carry its random key), this op selected from this
-        // ring's group on the ring that registered it, and a completion's
-        // buffer is claimed once (marked below).
-        let buf = unsafe { self.claim_unchecked(cqe) }?;
+        // ops (no safe code can post into a ring during its scope: see the
+        // scope module), this op selected from this ring's group on the ring
+        // that registered it, and a completion's buffer is claimed once
+        // (marked below).
+        let buf = unsafe { self.claim_unchecked(cqe.completion()) }?;
         cqe.set_claimed();
         Ok(buf)
     }
@@ -248,16 +261,6 @@ impl BufRing {
         unsafe { self.bufs.as_ptr().add(usize::from(bid) * self.len as usize) }
     }
 
-    /// The length of the descriptors' mapping.
-    fn descs_len(&self) -> usize {
-        (usize::from(self.mask) + 1) * std::mem::size_of::<io_uring_buf>()
-    }
-
-    /// The length of the buffers' mapping.
-    fn bufs_len(&self) -> usize {
-        self.state.len() * self.len as usize
-    }
-
     /// Hands buffer `bid` to the kernel at the ring's tail.
     fn provide(&self, bid: u16) {
         let tail = self.tail.get();
@@ -283,6 +286,41 @@ impl BufRing {
             let at = &raw mut (*self.descs.as_ptr()).resv;
             AtomicU16::from_ptr(at).store(tail, Ordering::Release);
         }
+    }
+}
+
+/// What [`BufRing::claim`] takes: a completion that a scope vouches for.
+#[diagnostic::on_unimplemented(
+    message = "a buffer can be claimed safely only from a scope's completion, not from `{Self}`",
+    label = "not a `ScopeCqe`",
+    note = "read the completion in a scope (`ring.scope(|s| .. s.completions() ..)`) and claim from the `ScopeCqe`; outside a scope, `unsafe {{ pool.claim_unchecked(&cqe) }}` takes your word that the kernel posted it for an op that selected from this pool"
+)]
+pub trait ClaimFrom: crate::types::private::Sealed {
+    /// The ring and buffer group of a scope op's completion whose buffer
+    /// has not been claimed.
+    #[doc(hidden)]
+    fn provenance(&self) -> Option<(u32, u16)>;
+    /// Marks the buffer claimed.
+    #[doc(hidden)]
+    fn set_claimed(&mut self);
+    /// The completion.
+    #[doc(hidden)]
+    fn completion(&self) -> &Cqe;
+}
+
+impl crate::types::private::Sealed for ScopeCqe<'_> {}
+
+impl ClaimFrom for ScopeCqe<'_> {
+    fn provenance(&self) -> Option<(u32, u16)> {
+        ScopeCqe::provenance(self)
+    }
+
+    fn set_claimed(&mut self) {
+        ScopeCqe::set_claimed(self)
+    }
+
+    fn completion(&self) -> &Cqe {
+        self
     }
 }
 
@@ -318,16 +356,13 @@ impl Drop for BufRing {
         // goes (if the kernel refused, their addresses stay reserved too).
         // An op that picked a buffer before may still write to it, so the
         // buffers' addresses stay reserved, with no memory behind them.
-        // SAFETY: both are this ring's own mappings, used by nothing in user
-        // space now (a `Buf` borrows the ring, so none is left).
-        unsafe {
-            let descs = self.descs.as_ptr().cast();
-            let _ = if unregistered {
-                sys::munmap(descs, self.descs_len())
+        if let Some((descs, bufs)) = self.maps.take() {
+            if unregistered {
+                drop(descs);
             } else {
-                sys::reserve_address_range(descs, self.descs_len())
-            };
-            let _ = sys::reserve_address_range(self.bufs.as_ptr().cast(), self.bufs_len());
+                descs.retire();
+            }
+            bufs.retire();
         }
     }
 }
@@ -383,33 +418,5 @@ impl fmt::Debug for Buf<'_> {
             .field("bid", &self.bid)
             .field("len", &self.len)
             .finish()
-    }
-}
-
-/// An anonymous private mapping, unmapped on drop unless taken.
-struct Anon {
-    ptr: NonNull<u8>,
-    len: usize,
-}
-
-impl Anon {
-    fn new(len: usize) -> Result<Anon> {
-        let ptr = sys::mmap_anonymous(len).map_err(|e| Error::os("mmap", e))?;
-        let ptr = NonNull::new(ptr.cast()).ok_or(Error::Setup("mmap returned a null mapping"))?;
-        Ok(Anon { ptr, len })
-    }
-
-    /// Keeps the mapping: its owner unmaps it.
-    fn keep(self) -> NonNull<u8> {
-        let ptr = self.ptr;
-        std::mem::forget(self);
-        ptr
-    }
-}
-
-impl Drop for Anon {
-    fn drop(&mut self) {
-        // SAFETY: a mapping this value made and nothing else uses.
-        let _ = unsafe { sys::munmap(self.ptr.as_ptr().cast(), self.len) };
     }
 }

@@ -3,13 +3,16 @@
 use crate::error::{Error, Result};
 use crate::ring::Ring;
 use crate::sys;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::marker::PhantomData;
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
 /// Configures and creates a [`Ring`].
 ///
 /// Options the kernel would reject in combination are rejected here first,
-/// with an [`Error::Setup`] that says why.
+/// with an [`Error::Setup`] that says why. The lifetime is that of the ring
+/// whose worker pool [`attach_wq`](Builder::attach_wq) shares (`'static`
+/// when there is none).
 ///
 /// ```
 /// # fn main() -> uring::Result<()> {
@@ -22,21 +25,25 @@ use std::time::Duration;
 /// # }
 /// ```
 #[derive(Clone, Debug, Default)]
-pub struct Builder {
+pub struct Builder<'wq> {
     flags: u32,
     cq_entries: Option<u32>,
     sq_thread_cpu: Option<u32>,
     sq_thread_idle: Option<Duration>,
+    /// The descriptor of the ring borrowed for `'wq`.
     wq_fd: Option<RawFd>,
+    _wq: PhantomData<&'wq Ring>,
 }
 
-impl Builder {
+impl Builder<'static> {
     /// A builder with no option set.
-    pub fn new() -> Builder {
+    pub fn new() -> Builder<'static> {
         Builder::default()
     }
+}
 
-    fn flag(mut self, flag: u32) -> Builder {
+impl<'wq> Builder<'wq> {
+    fn flag(mut self, flag: u32) -> Builder<'wq> {
         self.flags |= flag;
         self
     }
@@ -44,7 +51,7 @@ impl Builder {
     /// Sets the CQ size (`IORING_SETUP_CQSIZE`); it must be at least the SQ
     /// size, and the kernel rounds it up to a power of two. The default is
     /// twice the SQ size.
-    pub fn cq_entries(mut self, entries: u32) -> Builder {
+    pub fn cq_entries(mut self, entries: u32) -> Builder<'wq> {
         self.cq_entries = Some(entries);
         self.flag(sys::IORING_SETUP_CQSIZE)
     }
@@ -54,53 +61,59 @@ impl Builder {
     /// call while it is awake. The kernel counts whole milliseconds: a
     /// shorter non-zero `idle` is one, and zero asks for its default (one
     /// second). Needs `CAP_SYS_NICE` before Linux 5.11.
-    pub fn sqpoll(mut self, idle: Duration) -> Builder {
+    pub fn sqpoll(mut self, idle: Duration) -> Builder<'wq> {
         self.sq_thread_idle = Some(idle);
         self.flag(sys::IORING_SETUP_SQPOLL)
     }
 
     /// Binds the SQ polling thread to `cpu` (`IORING_SETUP_SQ_AFF`); needs
     /// [`sqpoll`](Builder::sqpoll).
-    pub fn sq_thread_cpu(mut self, cpu: u32) -> Builder {
+    pub fn sq_thread_cpu(mut self, cpu: u32) -> Builder<'wq> {
         self.sq_thread_cpu = Some(cpu);
         self.flag(sys::IORING_SETUP_SQ_AFF)
     }
 
     /// Shares the worker pool (and SQ thread) of the ring `ring`
     /// (`IORING_SETUP_ATTACH_WQ`).
-    pub fn attach_wq(mut self, ring: impl AsFd) -> Builder {
-        self.wq_fd = Some(ring.as_fd().as_raw_fd());
-        self.flag(sys::IORING_SETUP_ATTACH_WQ)
+    pub fn attach_wq<'r>(self, ring: &'r Ring) -> Builder<'r> {
+        Builder {
+            flags: self.flags | sys::IORING_SETUP_ATTACH_WQ,
+            cq_entries: self.cq_entries,
+            sq_thread_cpu: self.sq_thread_cpu,
+            sq_thread_idle: self.sq_thread_idle,
+            wq_fd: Some(ring.as_raw_fd()),
+            _wq: PhantomData,
+        }
     }
 
     /// Busy-polls for completions instead of waiting for interrupts
     /// (`IORING_SETUP_IOPOLL`); only for files opened with `O_DIRECT` on
     /// devices that support polling.
-    pub fn iopoll(self) -> Builder {
+    pub fn iopoll(self) -> Builder<'wq> {
         self.flag(sys::IORING_SETUP_IOPOLL)
     }
 
     /// Polls with a sleep before the first poll (`IORING_SETUP_HYBRID_IOPOLL`,
     /// 6.13); needs [`iopoll`](Builder::iopoll).
-    pub fn hybrid_iopoll(self) -> Builder {
+    pub fn hybrid_iopoll(self) -> Builder<'wq> {
         self.flag(sys::IORING_SETUP_HYBRID_IOPOLL)
     }
 
     /// Clamps sizes above the kernel's maximum to the maximum
     /// (`IORING_SETUP_CLAMP`) instead of failing.
-    pub fn clamp(self) -> Builder {
+    pub fn clamp(self) -> Builder<'wq> {
         self.flag(sys::IORING_SETUP_CLAMP)
     }
 
     /// Keeps submitting a batch after an SQE fails to prepare
     /// (`IORING_SETUP_SUBMIT_ALL`, 5.18).
-    pub fn submit_all(self) -> Builder {
+    pub fn submit_all(self) -> Builder<'wq> {
         self.flag(sys::IORING_SETUP_SUBMIT_ALL)
     }
 
     /// Runs completion work when the task enters the kernel anyway, instead
     /// of interrupting it (`IORING_SETUP_COOP_TASKRUN`, 5.19).
-    pub fn coop_taskrun(self) -> Builder {
+    pub fn coop_taskrun(self) -> Builder<'wq> {
         self.flag(sys::IORING_SETUP_COOP_TASKRUN)
     }
 
@@ -108,33 +121,33 @@ impl Builder {
     /// 5.19), so that peeking enters the kernel only when needed; needs
     /// [`coop_taskrun`](Builder::coop_taskrun) or
     /// [`defer_taskrun`](Builder::defer_taskrun).
-    pub fn taskrun_flag(self) -> Builder {
+    pub fn taskrun_flag(self) -> Builder<'wq> {
         self.flag(sys::IORING_SETUP_TASKRUN_FLAG)
     }
 
     /// Promises that only one task submits (`IORING_SETUP_SINGLE_ISSUER`,
     /// 6.0); the kernel then rejects submissions from other tasks.
-    pub fn single_issuer(self) -> Builder {
+    pub fn single_issuer(self) -> Builder<'wq> {
         self.flag(sys::IORING_SETUP_SINGLE_ISSUER)
     }
 
     /// Runs completion work only when the ring waits for completions
     /// (`IORING_SETUP_DEFER_TASKRUN`, 6.1); needs
     /// [`single_issuer`](Builder::single_issuer).
-    pub fn defer_taskrun(self) -> Builder {
+    pub fn defer_taskrun(self) -> Builder<'wq> {
         self.flag(sys::IORING_SETUP_DEFER_TASKRUN)
     }
 
     /// Creates the SQ without its index array (`IORING_SETUP_NO_SQARRAY`,
     /// 6.6): SQEs are consumed in ring order.
-    pub fn no_sqarray(self) -> Builder {
+    pub fn no_sqarray(self) -> Builder<'wq> {
         self.flag(sys::IORING_SETUP_NO_SQARRAY)
     }
 
     /// Creates the ring disabled (`IORING_SETUP_R_DISABLED`, 5.10): nothing
     /// runs until [`Ring::enable`], which leaves time to register
     /// restrictions.
-    pub fn r_disabled(self) -> Builder {
+    pub fn r_disabled(self) -> Builder<'wq> {
         self.flag(sys::IORING_SETUP_R_DISABLED)
     }
 

@@ -1,6 +1,8 @@
 //! Linked chains of ops, typed by what they end with.
 
-use crate::op::{AcceptsLinkTimeout, AfterLink, ChainNext, Prepare, Scoped, SqWriter, Submission};
+use crate::op::{
+    AcceptsLinkTimeout, AfterLink, ChainNext, Prepare, Scoped, SqWriter, Submission, Unborrowed,
+};
 use crate::ops::LinkTimeout;
 use crate::sys;
 use crate::types::Timespec;
@@ -87,7 +89,16 @@ unsafe impl<H: Prepare, T: Prepare> Prepare for Link<H, T> {
         self.head.prepare_all(writer, self.flag);
         self.tail.prepare_all(writer, link);
     }
+
+    #[inline(always)]
+    fn fits_ring(&self, ring: u32) -> bool {
+        self.head.fits_ring(ring) && self.tail.fits_ring(ring)
+    }
 }
+
+/// A chain borrows nothing when none of its elements does.
+#[diagnostic::do_not_recommend]
+impl<H: Unborrowed, T: Unborrowed> Unborrowed for Link<H, T> {}
 
 /// A chain can only be built by the methods that check its order, so every
 /// chain may be pushed.

@@ -15,9 +15,13 @@ pub enum Error {
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     /// The submission queue had no room; the op was handed back where the
-    /// call's signature allows it (see [`Full`]).
+    /// call's signature allows it (see [`PushError`]).
     #[error("the submission queue is full")]
     QueueFull,
+    /// A push was refused for another reason than room: see
+    /// [`PushErrorKind`].
+    #[error("push refused: {0}")]
+    PushRefused(PushErrorKind),
     /// A wait ran out of time before enough completions arrived.
     #[error("timed out waiting for completions")]
     TimedOut,
@@ -68,41 +72,108 @@ impl From<Error> for io::Error {
                 io::Error::new(io::ErrorKind::Unsupported, e)
             }
             Error::QueueFull => io::Error::new(io::ErrorKind::WouldBlock, e),
-            Error::Setup(_) | Error::InvalidArgument(_) => {
+            Error::PushRefused(PushErrorKind::ScopeFull) => {
+                io::Error::new(io::ErrorKind::WouldBlock, e)
+            }
+            Error::PushRefused(_) | Error::Setup(_) | Error::InvalidArgument(_) => {
                 io::Error::new(io::ErrorKind::InvalidInput, e)
             }
         }
     }
 }
 
-/// A push that found the submission queue without room for all its SQEs:
-/// nothing was written, and the op or chain is handed back.
-pub struct Full<T>(pub T);
+/// Why a push did not happen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PushErrorKind {
+    /// The submission queue lacks room for all the SQEs of the op or chain
+    /// (submit, then push again; a chain longer than the queue never fits).
+    QueueFull,
+    /// A scope tracks as many ops in flight as its table holds; read
+    /// completions, then push again.
+    ScopeFull,
+    /// The ring was created disabled and is not enabled yet, so a scope
+    /// could not wait for what it pushes.
+    Disabled,
+    /// A registered file of the op belongs to another ring.
+    ForeignFile,
+    /// The closure given to [`Scope::push_owned`](crate::Scope::push_owned)
+    /// pushed nothing over the buffer.
+    NothingPushed,
+}
 
-impl<T> Full<T> {
+impl fmt::Display for PushErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PushErrorKind::QueueFull => "the submission queue is full",
+            PushErrorKind::ScopeFull => "the scope tracks as many ops in flight as it can",
+            PushErrorKind::Disabled => "the ring is disabled",
+            PushErrorKind::ForeignFile => "a registered file of the op belongs to another ring",
+            PushErrorKind::NothingPushed => "no op was pushed over the buffer",
+        })
+    }
+}
+
+/// A push that did not happen: nothing was written, and the op or chain is
+/// handed back, with the reason.
+pub struct PushError<T> {
+    submission: T,
+    kind: PushErrorKind,
+}
+
+impl<T> PushError<T> {
+    pub(crate) fn new(submission: T, kind: PushErrorKind) -> PushError<T> {
+        PushError { submission, kind }
+    }
+
+    pub(crate) fn full(submission: T) -> PushError<T> {
+        PushError::new(submission, PushErrorKind::QueueFull)
+    }
+
+    pub(crate) fn foreign_file(submission: T) -> PushError<T> {
+        PushError::new(submission, PushErrorKind::ForeignFile)
+    }
+
+    /// Why.
+    pub fn kind(&self) -> PushErrorKind {
+        self.kind
+    }
+
+    /// Whether the queue (or the scope) had no room: trying again after
+    /// submitting or reading completions may succeed.
+    pub fn is_full(&self) -> bool {
+        matches!(
+            self.kind,
+            PushErrorKind::QueueFull | PushErrorKind::ScopeFull
+        )
+    }
+
     /// The op or chain that was not pushed.
     pub fn into_inner(self) -> T {
-        self.0
+        self.submission
     }
 }
 
-impl<T> fmt::Debug for Full<T> {
+impl<T> fmt::Debug for PushError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Full(..)")
+        f.debug_tuple("PushError").field(&self.kind).finish()
     }
 }
 
-impl<T> fmt::Display for Full<T> {
+impl<T> fmt::Display for PushError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the submission queue is full")
+        fmt::Display::fmt(&self.kind, f)
     }
 }
 
-impl<T> std::error::Error for Full<T> {}
+impl<T> std::error::Error for PushError<T> {}
 
-impl<T> From<Full<T>> for Error {
-    fn from(_: Full<T>) -> Error {
-        Error::QueueFull
+impl<T> From<PushError<T>> for Error {
+    fn from(e: PushError<T>) -> Error {
+        match e.kind {
+            PushErrorKind::QueueFull => Error::QueueFull,
+            kind => Error::PushRefused(kind),
+        }
     }
 }
 

@@ -54,6 +54,7 @@ mod builder;
 mod chain;
 mod cqueue;
 mod error;
+mod mmap;
 pub mod op;
 pub mod ops;
 mod params;
@@ -67,15 +68,15 @@ pub mod sys;
 mod types;
 
 pub use args::{
-    DirectSlot, FixedBuf, FsyncFlags, FutexFlags, FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut,
-    PollEvents, PollFlags, SpliceFlags, SpliceSource,
+    DirectSlot, FileUpdates, FilesAt, FixedBuf, FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut,
+    SpliceSource, UringCmdOp, WaitIdTarget,
 };
-pub use buf_ring::{Buf, BufRing, MAX_BUF_RING_BUFFERS};
+pub use buf_ring::{Buf, BufRing, ClaimFrom, MAX_BUF_RING_BUFFERS};
 pub use builder::Builder;
 pub use chain::Link;
 pub use cqueue::{Completions, Cqe};
-pub use error::{Error, Full, HandleError, Result};
-pub use op::{Scoped, Submission};
+pub use error::{Error, HandleError, PushError, PushErrorKind, Result};
+pub use op::{Scoped, Submission, Unborrowed};
 pub use params::{Features, Params, SetupFlags};
 pub use probe::Probe;
 pub use register::{FixedBuffers, FixedFiles, IoWqWorkers, Personality, Restriction, SyncCancel};
@@ -83,9 +84,11 @@ pub use ring::Ring;
 pub use scope::{OwnedPush, Scope, ScopeCompletions, ScopeCqe, ScopeSubmissionQueue};
 pub use squeue::SubmissionQueue;
 pub use types::{
-    BufferGroup, BufferPool, BufferSelect, BufferSelectBit, CancelFlags, Fd, Fixed, FixedFileBit,
-    FixedSource, IntoFd, IntoFixed, IntoOwnedFd, IntoOwnedTarget, IntoTarget, IoHardlinkBit,
-    IoLinkBit, RwFlags, SockAddr, SockAddrBuf, SqeFlags, Target, TimeoutFlags, Timespec,
+    AcceptFlags, BufferGroup, BufferPool, BufferSelect, BufferSelectBit, CancelFlags, Fd, Fixed,
+    FixedFileBit, FixedMut, FromRegisterFiles, FsyncFlags, FutexFlags, InstallFlags, IntoFd,
+    IntoFixed, IntoOwnedFd, IntoOwnedTarget, IntoTarget, IoHardlinkBit, IoLinkBit, MsgFlags,
+    MsgRingFlags, PollEvents, PollFlags, RecvFlags, RwFlags, SendFlags, SendZcFlags, SockAddr,
+    SockAddrBuf, SpliceFlags, SqeFlags, Target, TimeoutFlags, Timespec,
 };
 
 pub use io_uring_macros::ops;

@@ -13,12 +13,13 @@
 //! kernel's use.
 
 use crate::args::{
-    DirectSlot, FixedBuf, FsyncFlags, FutexFlags, FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut,
-    PollEvents, PollFlags, SpliceFlags, SpliceSource,
+    DirectSlot, FileUpdates, FilesAt, FixedBuf, FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut,
+    SpliceSource, UringCmdOp, WaitIdTarget,
 };
 use crate::types::{
-    BufferGroup, BufferPool, CancelFlags, Fd, RwFlags, SockAddr, SockAddrBuf, TimeoutFlags,
-    Timespec,
+    AcceptFlags, BufferGroup, BufferPool, CancelFlags, Fd, FsyncFlags, FutexFlags, InstallFlags,
+    MsgFlags, MsgRingFlags, PollEvents, PollFlags, RecvFlags, RwFlags, SendFlags, SendZcFlags,
+    SockAddr, SockAddrBuf, SpliceFlags, TimeoutFlags, Timespec,
 };
 use std::ffi::CStr;
 use std::io::{IoSlice, IoSliceMut};
@@ -44,7 +45,8 @@ crate::ops! {
         offset: u64 = 0 => off,
         /// Per-read `RWF_*` flags.
         rw_flags: RwFlags = RwFlags::empty() => rw_flags,
-        /// The I/O priority, as `ioprio_set(2)` takes it.
+        /// The I/O priority, as `ioprio_set(2)` takes it (a number, not
+        /// flags: for reads and writes the kernel reads nothing else here).
         ioprio: u16 = 0 => ioprio,
     }
 
@@ -60,7 +62,8 @@ crate::ops! {
         offset: u64 = 0 => off,
         /// Per-write `RWF_*` flags.
         rw_flags: RwFlags = RwFlags::empty() => rw_flags,
-        /// The I/O priority, as `ioprio_set(2)` takes it.
+        /// The I/O priority, as `ioprio_set(2)` takes it (a number, not
+        /// flags: for reads and writes the kernel reads nothing else here).
         ioprio: u16 = 0 => ioprio,
     }
 
@@ -75,7 +78,8 @@ crate::ops! {
         offset: u64 = 0 => off,
         /// Per-read `RWF_*` flags.
         rw_flags: RwFlags = RwFlags::empty() => rw_flags,
-        /// The I/O priority, as `ioprio_set(2)` takes it.
+        /// The I/O priority, as `ioprio_set(2)` takes it (a number, not
+        /// flags: for reads and writes the kernel reads nothing else here).
         ioprio: u16 = 0 => ioprio,
     }
 
@@ -90,7 +94,8 @@ crate::ops! {
         offset: u64 = 0 => off,
         /// Per-write `RWF_*` flags.
         rw_flags: RwFlags = RwFlags::empty() => rw_flags,
-        /// The I/O priority, as `ioprio_set(2)` takes it.
+        /// The I/O priority, as `ioprio_set(2)` takes it (a number, not
+        /// flags: for reads and writes the kernel reads nothing else here).
         ioprio: u16 = 0 => ioprio,
     }
 
@@ -123,7 +128,7 @@ crate::ops! {
         /// A regular descriptor, or a direct one (5.15). The kernel refuses
         /// `O_CLOEXEC` for a direct descriptor (`EINVAL`): clear it with
         /// `.open_flags(..)`.
-        direct: DirectSlot = DirectSlot::NONE => file_index,
+        direct: DirectSlot<'a> = DirectSlot::NONE => file_index,
     }
 
     /// Accepts a connection on a listening socket, like `accept4(2)`.
@@ -135,10 +140,10 @@ crate::ops! {
         peer: Option<&'a mut SockAddrBuf> = None => addr + addr2,
         /// `SOCK_NONBLOCK` and `SOCK_CLOEXEC`, for the new descriptor.
         accept_flags: i32 = 0 => accept_flags,
-        /// `IORING_ACCEPT_*` flags.
-        ioprio: u16 = 0 => ioprio,
+        /// `IORING_ACCEPT_*` flags: multishot, don't wait, poll first.
+        iou_flags: AcceptFlags = AcceptFlags::empty() => ioprio,
         /// A regular descriptor, or a direct one (5.15).
-        direct: DirectSlot = DirectSlot::NONE => file_index,
+        direct: DirectSlot<'a> = DirectSlot::NONE => file_index,
     }
 
     /// Connects a socket to `addr`, like `connect(2)`. Completes with 0.
@@ -157,9 +162,9 @@ crate::ops! {
         /// The buffer to receive into.
         buf: &'a mut [u8] | select => addr + len,
         /// `MSG_*` flags of `recv(2)`.
-        msg_flags: i32 = 0 => msg_flags,
-        /// `IORING_RECVSEND_*` flags.
-        ioprio: u16 = 0 => ioprio,
+        msg_flags: MsgFlags = MsgFlags::empty() => msg_flags,
+        /// `IORING_RECVSEND_*` flags: poll first, multishot, bundle.
+        recv_flags: RecvFlags = RecvFlags::empty() => ioprio,
     }
 
     /// Sends `buf` on a socket, like `send(2)`. Completes with the number of
@@ -170,9 +175,9 @@ crate::ops! {
         /// The bytes to send.
         buf: &'a [u8] => addr + len,
         /// `MSG_*` flags of `send(2)`.
-        msg_flags: i32 = 0 => msg_flags,
-        /// `IORING_RECVSEND_*` flags.
-        ioprio: u16 = 0 => ioprio,
+        msg_flags: MsgFlags = MsgFlags::empty() => msg_flags,
+        /// `IORING_RECVSEND_*` flags: poll first.
+        send_flags: SendFlags = SendFlags::empty() => ioprio,
     }
 
     /// Closes a descriptor, like `close(2)`, or empties a fixed-file slot
@@ -266,7 +271,8 @@ crate::ops! {
         offset: u64 = 0 => off,
         /// Per-read `RWF_*` flags.
         rw_flags: RwFlags = RwFlags::empty() => rw_flags,
-        /// The I/O priority, as `ioprio_set(2)` takes it.
+        /// The I/O priority, as `ioprio_set(2)` takes it (a number, not
+        /// flags: for reads and writes the kernel reads nothing else here).
         ioprio: u16 = 0 => ioprio,
     }
 
@@ -283,7 +289,8 @@ crate::ops! {
         offset: u64 = 0 => off,
         /// Per-write `RWF_*` flags.
         rw_flags: RwFlags = RwFlags::empty() => rw_flags,
-        /// The I/O priority, as `ioprio_set(2)` takes it.
+        /// The I/O priority, as `ioprio_set(2)` takes it (a number, not
+        /// flags: for reads and writes the kernel reads nothing else here).
         ioprio: u16 = 0 => ioprio,
     }
 
@@ -330,9 +337,9 @@ crate::ops! {
         /// The message.
         msg: &'a MsgHdr<'b> => addr,
         /// `MSG_*` flags of `sendmsg(2)`.
-        msg_flags: i32 = 0 => msg_flags,
-        /// `IORING_RECVSEND_*` flags.
-        ioprio: u16 = 0 => ioprio,
+        msg_flags: MsgFlags = MsgFlags::empty() => msg_flags,
+        /// `IORING_RECVSEND_*` flags: poll first.
+        send_flags: SendFlags = SendFlags::empty() => ioprio,
     }
 
     /// Receives a message, like `recvmsg(2)`. Completes with the number of
@@ -344,9 +351,9 @@ crate::ops! {
         /// The message to receive into.
         msg: &'a mut MsgHdrMut<'b> => addr,
         /// `MSG_*` flags of `recvmsg(2)`.
-        msg_flags: i32 = 0 => msg_flags,
-        /// `IORING_RECVSEND_*` flags.
-        ioprio: u16 = 0 => ioprio,
+        msg_flags: MsgFlags = MsgFlags::empty() => msg_flags,
+        /// `IORING_RECVSEND_*` flags: poll first.
+        recv_flags: SendFlags = SendFlags::empty() => ioprio,
     }
 
     /// Removes the timeout whose `user_data` is `target_user_data`.
@@ -357,8 +364,6 @@ crate::ops! {
     pub unsafe struct TimeoutRemove = TIMEOUT_REMOVE {
         /// The `user_data` of the timeout to remove.
         target_user_data: u64 => addr,
-        /// `IORING_TIMEOUT_*` flags.
-        timeout_flags: TimeoutFlags = TimeoutFlags::empty() => timeout_flags,
     }
 
     /// Allocates or deallocates space in a file, like `fallocate(2)`.
@@ -374,16 +379,16 @@ crate::ops! {
         mode: i32 = 0 => len,
     }
 
-    /// Replaces registered files from slot `offset` on with `fds` (`-1`
-    /// empties a slot); with `offset` `IORING_FILE_INDEX_ALLOC`, puts them
-    /// in free slots and writes the slots chosen back into `fds`. Completes
-    /// with the number of slots updated.
+    /// Replaces registered files from slot `at` on with `fds` (`None`
+    /// empties a slot); with [`FilesAt::ALLOC`], puts them in free slots and
+    /// writes the slots chosen back into `fds`. Completes with the number of
+    /// slots updated.
     #[since = "5.6"]
-    pub unsafe struct FilesUpdate<'a> = FILES_UPDATE {
+    pub unsafe struct FilesUpdate<'a, 'b> = FILES_UPDATE {
         /// The descriptors (the kernel takes its own references).
-        fds: &'a mut [RawFd] => addr + len,
-        /// The first slot to update.
-        offset: u32 = 0 => off,
+        fds: &'a mut FileUpdates<'b> => addr + len,
+        /// The first slot to update, held exclusively, or free slots.
+        at: FilesAt<'a> => off,
         const fd = -1,
     }
 
@@ -437,7 +442,7 @@ crate::ops! {
         /// Flags, mode and resolution rules (`struct open_how`).
         how: &'a libc::open_how => addr2 + len,
         /// A regular descriptor, or a direct one (5.15).
-        direct: DirectSlot = DirectSlot::NONE => file_index,
+        direct: DirectSlot<'a> = DirectSlot::NONE => file_index,
     }
 
     /// Adds, changes or removes `fd` in the epoll set, like `epoll_ctl(2)`.
@@ -448,7 +453,7 @@ crate::ops! {
         /// `EPOLL_CTL_ADD`, `EPOLL_CTL_MOD` or `EPOLL_CTL_DEL`.
         op: i32 => len,
         /// The descriptor to watch.
-        fd: impl Into<Fd> => addr2,
+        fd: impl Into<Fd<'a>> => addr2,
         /// The events and data (ignored by `EPOLL_CTL_DEL`).
         event: &'a libc::epoll_event => addr,
     }
@@ -456,10 +461,10 @@ crate::ops! {
     /// Moves up to `len` bytes from `input` to the target, one of them a
     /// pipe, like `splice(2)`. Completes with the number of bytes moved.
     #[since = "5.7"]
-    pub unsafe struct Splice = SPLICE {
+    pub unsafe struct Splice<'a> = SPLICE {
         target: fd | fixed,
         /// Where the bytes come from (a fixed file sets `SPLICE_F_FD_IN_FIXED`).
-        input: impl Into<SpliceSource> => splice_fd_in + |splice_flags,
+        input: impl Into<SpliceSource<'a>> => splice_fd_in + |splice_flags,
         /// How many bytes.
         len: u32 => len,
         /// The offset in `input`; `u64::MAX` for its position (or a pipe).
@@ -484,10 +489,10 @@ crate::ops! {
     /// without consuming them, like `tee(2)`. Completes with the number of
     /// bytes copied.
     #[since = "5.8"]
-    pub unsafe struct Tee = TEE {
+    pub unsafe struct Tee<'a> = TEE {
         target: fd | fixed,
         /// The pipe the bytes come from.
-        input: impl Into<SpliceSource> => splice_fd_in + |splice_flags,
+        input: impl Into<SpliceSource<'a>> => splice_fd_in + |splice_flags,
         /// How many bytes.
         len: u32 => len,
         /// `SPLICE_F_*` flags.
@@ -511,7 +516,7 @@ crate::ops! {
         /// The path to rename.
         old_path: &'a CStr => addr,
         /// The directory of the new path.
-        new_dir: impl Into<Fd> => len,
+        new_dir: impl Into<Fd<'a>> => len,
         /// The new path.
         new_path: &'a CStr => addr2,
         /// `RENAME_*` flags.
@@ -560,7 +565,7 @@ crate::ops! {
         /// The existing file.
         old_path: &'a CStr => addr,
         /// The directory of the new link.
-        new_dir: impl Into<Fd> => len,
+        new_dir: impl Into<Fd<'a>> => len,
         /// The new link.
         new_path: &'a CStr => addr2,
         /// `AT_SYMLINK_FOLLOW` or 0.
@@ -568,8 +573,10 @@ crate::ops! {
     }
 
     /// Posts a completion with `res` and `data` (as its `user_data`) to the
-    /// target ring. Completes with 0 on this ring. (A ring cannot be a fixed
-    /// file, so the target is its descriptor.)
+    /// target ring, given as `&ring`. Completes with 0 on this ring. (A ring
+    /// lends out no descriptor, so the `&Ring` is the only way to name one:
+    /// a ring in a scope cannot be named, which keeps its completions the
+    /// kernel's.)
     #[since = "5.18"]
     pub unsafe struct MsgRing = MSG_RING {
         target: fd,
@@ -578,7 +585,7 @@ crate::ops! {
         /// The `user_data` the target ring's completion carries.
         data: u64 => off,
         /// `IORING_MSG_RING_*` flags.
-        msg_ring_flags: u32 = 0 => msg_ring_flags,
+        msg_ring_flags: MsgRingFlags = MsgRingFlags::empty() => msg_ring_flags,
         const addr = crate::sys::IORING_MSG_DATA,
     }
 
@@ -634,7 +641,7 @@ crate::ops! {
 
     /// Creates a socket, like `socket(2)`. Completes with its descriptor.
     #[since = "5.19"]
-    pub unsafe struct Socket = SOCKET {
+    pub unsafe struct Socket<'a> = SOCKET {
         /// `AF_*`.
         domain: i32 => fd,
         /// `SOCK_*`, with `SOCK_CLOEXEC` or `SOCK_NONBLOCK` or-ed in.
@@ -642,16 +649,17 @@ crate::ops! {
         /// The protocol; 0 picks the domain's default.
         protocol: i32 = 0 => len,
         /// A regular descriptor, or a direct one.
-        direct: DirectSlot = DirectSlot::NONE => file_index,
+        direct: DirectSlot<'a> = DirectSlot::NONE => file_index,
     }
 
-    /// A command to the target file's driver (`cmd_op`: for sockets,
-    /// `SOCKET_URING_OP_SIOCINQ`, ...). Completes with the command's result.
+    /// A command to the target file's driver, which interprets `cmd_op`
+    /// as it likes (so a raw [`UringCmdOp`] is made unsafely). Completes
+    /// with the command's result.
     #[since = "5.19"]
     pub unsafe struct UringCmd = URING_CMD {
         target: fd | fixed,
         /// The command.
-        cmd_op: u32 => cmd_op,
+        cmd_op: UringCmdOp => cmd_op,
     }
 
     /// Sends `buf` on a socket without copying it, like `send(2)` with
@@ -664,9 +672,9 @@ crate::ops! {
         /// The bytes to send; borrowed until the notification.
         buf: &'a [u8] => addr + len,
         /// `MSG_*` flags of `send(2)`.
-        msg_flags: i32 = 0 => msg_flags,
+        msg_flags: MsgFlags = MsgFlags::empty() => msg_flags,
         /// `IORING_RECVSEND_*` and `IORING_SEND_ZC_*` flags.
-        ioprio: u16 = 0 => ioprio,
+        send_flags: SendZcFlags = SendZcFlags::empty() => ioprio,
         /// Where to send, on an unconnected datagram socket.
         dest: Option<&'a SockAddr> = None => addr2 + addr_len,
     }
@@ -679,19 +687,17 @@ crate::ops! {
         /// The message; borrowed until the notification.
         msg: &'a MsgHdr<'b> => addr,
         /// `MSG_*` flags of `sendmsg(2)`.
-        msg_flags: i32 = 0 => msg_flags,
+        msg_flags: MsgFlags = MsgFlags::empty() => msg_flags,
         /// `IORING_RECVSEND_*` and `IORING_SEND_ZC_*` flags.
-        ioprio: u16 = 0 => ioprio,
+        send_flags: SendZcFlags = SendZcFlags::empty() => ioprio,
     }
 
     /// Waits for a child process to change state, like `waitid(2)`, and
     /// writes what happened to `info`. Completes with 0.
     #[since = "6.7"]
     pub unsafe struct WaitId<'a> = WAITID {
-        /// `P_PID`, `P_PGID`, `P_PIDFD` or `P_ALL`.
-        idtype: u32 => len,
-        /// The process, group or pidfd `idtype` names.
-        id: i32 => fd,
+        /// The children to wait for: a process, a group, any, or a pidfd.
+        who: WaitIdTarget<'a> => len + fd,
         /// `WEXITED`, `WSTOPPED`, `WCONTINUED`, `WNOHANG`, ...
         options: i32 => file_index,
         /// Where the kernel writes the child's state.
@@ -709,8 +715,8 @@ crate::ops! {
         value: u64 => addr2,
         /// The wake-up bits this waiter matches.
         mask: u64 = u64::from(u32::MAX) => addr3,
-        /// `FUTEX2_*` flags: the word size and privacy.
-        futex_flags: FutexFlags = FutexFlags::SIZE_U32 => fd,
+        /// `FUTEX2_*` flags (privacy; the word is 32 bits).
+        futex_flags: FutexFlags = FutexFlags::empty() => fd,
     }
 
     /// Wakes up to `count` waiters of `futex`, like `futex_wake(2)`.
@@ -723,8 +729,8 @@ crate::ops! {
         count: u64 => addr2,
         /// The wake-up bits; waiters whose mask shares one wake.
         mask: u64 = u64::from(u32::MAX) => addr3,
-        /// `FUTEX2_*` flags: the word size and privacy.
-        futex_flags: FutexFlags = FutexFlags::SIZE_U32 => fd,
+        /// `FUTEX2_*` flags (privacy; the word is 32 bits).
+        futex_flags: FutexFlags = FutexFlags::empty() => fd,
     }
 
     /// Waits on several futexes at once, like `futex_waitv(2)`. Completes
@@ -742,7 +748,7 @@ crate::ops! {
     pub unsafe struct FixedFdInstall = FIXED_FD_INSTALL {
         target: fixed,
         /// `IORING_FIXED_FD_*` flags.
-        install_fd_flags: u32 = 0 => install_fd_flags,
+        install_fd_flags: InstallFlags = InstallFlags::empty() => install_fd_flags,
     }
 
     /// Truncates or extends a file to `len` bytes, like `ftruncate(2)`.
@@ -782,9 +788,8 @@ crate::ops! {
         /// The most bytes to receive; 0 for no limit.
         len: u32 = 0 => len,
         /// `MSG_*` flags.
-        msg_flags: i32 = 0 => msg_flags,
-        /// `IORING_RECV_MULTISHOT` and other `IORING_RECVSEND_*` flags.
-        ioprio: u16 = crate::sys::IORING_RECV_MULTISHOT => ioprio,
+        msg_flags: MsgFlags = MsgFlags::empty() => msg_flags,
+        const ioprio = crate::sys::IORING_RECV_MULTISHOT,
     }
 
     /// Waits for events on an epoll set, like `epoll_wait(2)` without a
@@ -838,6 +843,6 @@ crate::ops! {
         /// in two free slots written to `fds`. The kernel refuses
         /// `O_CLOEXEC` for direct descriptors (`EINVAL`): clear it with
         /// `.pipe_flags(..)`.
-        direct: DirectSlot = DirectSlot::NONE => file_index,
+        direct: DirectSlot<'a> = DirectSlot::NONE => file_index,
     }
 }

@@ -104,12 +104,12 @@ impl Params {
 
     /// The setup flags the ring was created with.
     pub fn setup_flags(&self) -> SetupFlags {
-        SetupFlags::from_bits_retain(self.0.flags)
+        SetupFlags(self.0.flags)
     }
 
     /// The features of the running kernel.
     pub fn features(&self) -> Features {
-        Features::from_bits_retain(self.0.features)
+        Features(self.0.features)
     }
 
     /// Whether the running kernel has every feature of `features`.

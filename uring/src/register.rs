@@ -7,7 +7,7 @@ use crate::error::{Error, HandleError, Result};
 use crate::op::Entry;
 use crate::ring::Ring;
 use crate::sys;
-use crate::types::{Fixed, IntoTarget, Target, Timespec};
+use crate::types::{Fixed, FixedMut, IntoTarget, Target, Timespec};
 use std::cell::Cell;
 use std::io::IoSliceMut;
 use std::mem;
@@ -36,10 +36,15 @@ fn thread_key() -> u64 {
 /// [`Ring::register_files`] and [`Ring::register_files_sparse`].
 ///
 /// It is the only source of [`Fixed`] targets, each checked against the
-/// table's size, and it is consumed by [`Ring::unregister_files`].
+/// table's size and borrowed from the handle, and it is consumed by
+/// [`Ring::unregister_files`]: no `Fixed` outlives its registration. What
+/// changes the files in the table (updating slots, closing one, installing
+/// a direct descriptor at a slot) needs the handle exclusively, through
+/// `&mut` or a [`FixedMut`], so no op using a slot's file can be in flight
+/// meanwhile.
 #[derive(Debug)]
 pub struct FixedFiles {
-    ring: u64,
+    ring: u32,
     len: u32,
 }
 
@@ -56,9 +61,41 @@ impl FixedFiles {
 
     /// The slot at `index`, as an op target; an error if the table has no
     /// such slot.
-    pub fn get(&self, index: u32) -> Result<Fixed> {
+    pub fn get(&self, index: u32) -> Result<Fixed<'_>> {
+        self.check(index)?;
+        Ok(Fixed::new(index, self.ring))
+    }
+
+    /// The slot at `index`, held exclusively: for ops that close the file
+    /// there or replace it (`Close`, [`DirectSlot::at`](crate::DirectSlot::at)).
+    pub fn get_mut(&mut self, index: u32) -> Result<FixedMut<'_>> {
+        self.check(index)?;
+        Ok(FixedMut::new(index, self.ring))
+    }
+
+    /// Several distinct slots held exclusively at once (to close several
+    /// files in one scope); an error if an index repeats or is outside the
+    /// table.
+    pub fn get_many_mut<const N: usize>(&mut self, indices: [u32; N]) -> Result<[FixedMut<'_>; N]> {
+        for (i, &index) in indices.iter().enumerate() {
+            self.check(index)?;
+            if indices[..i].contains(&index) {
+                return Err(Error::InvalidArgument(format!(
+                    "fixed-file index {index} is asked for twice"
+                )));
+            }
+        }
+        Ok(indices.map(|index| FixedMut::new(index, self.ring)))
+    }
+
+    /// Every slot, in order.
+    pub fn iter(&self) -> impl Iterator<Item = Fixed<'_>> + '_ {
+        (0..self.len).map(|index| Fixed::new(index, self.ring))
+    }
+
+    fn check(&self, index: u32) -> Result<()> {
         if index < self.len {
-            Ok(Fixed(index))
+            Ok(())
         } else {
             Err(Error::InvalidArgument(format!(
                 "fixed-file index {index} is outside the table of {} files",
@@ -66,18 +103,13 @@ impl FixedFiles {
             )))
         }
     }
-
-    /// Every slot, in order.
-    pub fn iter(&self) -> impl Iterator<Item = Fixed> + '_ {
-        (0..self.len).map(Fixed)
-    }
 }
 
 /// The handle to a ring's registered buffers, returned by
 /// [`Ring::register_buffers`] and consumed by [`Ring::unregister_buffers`].
 #[derive(Debug)]
 pub struct FixedBuffers {
-    ring: u64,
+    ring: u32,
     len: u32,
 }
 
@@ -111,7 +143,7 @@ impl FixedBuffers {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Personality {
     id: u16,
-    ring: u64,
+    ring: u32,
 }
 
 impl Personality {
@@ -182,6 +214,8 @@ pub struct SyncCancel {
     fd: i32,
     flags: u32,
     opcode: u8,
+    /// The ring a fixed file to match belongs to; 0 for none.
+    ring: u32,
 }
 
 impl SyncCancel {
@@ -192,10 +226,11 @@ impl SyncCancel {
             fd: -1,
             flags: 0,
             opcode: 0,
+            ring: 0,
         }
     }
 
-    /// Requests on this file (a raw descriptor or a `Fixed` file).
+    /// Requests on this file (a borrowed descriptor or a `Fixed` file).
     pub fn fd(target: impl IntoTarget) -> SyncCancel {
         let target = target.into_target();
         let fixed = if is_fixed(&target) {
@@ -208,6 +243,7 @@ impl SyncCancel {
             fd: target.raw(),
             flags: sys::IORING_ASYNC_CANCEL_FD | fixed,
             opcode: 0,
+            ring: target.ring(),
         }
     }
 
@@ -218,6 +254,7 @@ impl SyncCancel {
             fd: -1,
             flags: sys::IORING_ASYNC_CANCEL_OP,
             opcode: E::CODE,
+            ring: 0,
         }
     }
 
@@ -228,6 +265,7 @@ impl SyncCancel {
             fd: -1,
             flags: sys::IORING_ASYNC_CANCEL_ANY,
             opcode: 0,
+            ring: 0,
         }
     }
 
@@ -267,7 +305,7 @@ impl Ring {
             .map_err(|e| Error::os(name, e))
     }
 
-    fn check_handle(&self, ring: u64, what: &str) -> Result<()> {
+    fn check_handle(&self, ring: u32, what: &str) -> Result<()> {
         if ring == self.id {
             Ok(())
         } else {
@@ -336,7 +374,7 @@ impl Ring {
     /// (`IORING_REGISTER_FILES_UPDATE`).
     pub fn update_files(
         &mut self,
-        table: &FixedFiles,
+        table: &mut FixedFiles,
         offset: u32,
         files: &[Option<BorrowedFd<'_>>],
     ) -> Result<u32> {
@@ -390,7 +428,7 @@ impl Ring {
     fn unregister<H>(
         &mut self,
         handle: H,
-        ring: u64,
+        ring: u32,
         what: &str,
         opcode: u32,
         name: &'static str,
@@ -634,8 +672,12 @@ impl Ring {
     /// are posted as usual. [`Error::TimedOut`] if `timeout` passes first;
     /// an `ENOENT` error when nothing matched.
     pub fn cancel_sync(&mut self, what: SyncCancel, timeout: Option<Duration>) -> Result<()> {
+        if what.ring != 0 {
+            self.check_handle(what.ring, "files")?;
+        }
         let timeout = match timeout {
-            Some(t) => Timespec::from(t).into_raw(),
+            // The kernel adds the timeout to the current time, as for waits.
+            Some(t) => Timespec::for_wait(t).into_raw(),
             None => sys::__kernel_timespec {
                 tv_sec: -1,
                 tv_nsec: -1,

@@ -2,8 +2,9 @@
 
 use crate::builder::Builder;
 use crate::cqueue::{Completions, Cq, Cqe, VirtualCq};
-use crate::error::{Error, Full, Result};
-use crate::op::Submission;
+use crate::error::{Error, PushError, Result};
+use crate::mmap::Mapping;
+use crate::op::{Submission, Unborrowed};
 use crate::params::Params;
 use crate::scope::ScopeTable;
 use crate::squeue::{Sq, SubmissionQueue};
@@ -11,9 +12,9 @@ use crate::sys;
 use crate::types::Timespec;
 use std::fmt;
 use std::mem;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 /// An io_uring instance: a submission queue, a completion queue and the
 /// kernel object behind them.
@@ -27,6 +28,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 ///
 /// Dropping the ring unmaps its queues and closes its descriptor;
 /// [`close`](Ring::close) does the same and reports a failure.
+///
+/// The ring hands out no borrowed or owned copy of its descriptor (it is
+/// `AsRawFd`, not `AsFd`): an op can name a ring only through a `&Ring`,
+/// which a [`scope`](Ring::scope) excludes, so no safe code can post
+/// completions (`MSG_RING`) into a ring while a scope relies on them.
 ///
 /// ```
 /// use uring::{Ring, ops::Nop};
@@ -53,11 +59,17 @@ pub struct Ring {
     pub(crate) setup_flags: u32,
     pub(crate) fd: RawFd,
     pub(crate) params: Params,
-    pub(crate) id: u64,
+    /// Unique among the rings of the process (never reused): what fixed
+    /// files and buffer rings record to be refused elsewhere.
+    pub(crate) id: u32,
     attached_to: Option<RawFd>,
     /// The SQ ring, CQ ring (unless shared) and SQE mappings, unmapped on drop.
     _maps: Vec<Mapping>,
-    stable: NonNull<[Timespec]>,
+    /// One timespec per SQ slot, for the ring-owned arguments of the SQEs
+    /// (see `SqeSlot::ring_owned`); in a mapping of its own, so that a
+    /// teardown that cannot be sure the kernel has read them all can keep
+    /// their addresses from being reused.
+    stable: Option<Mapping>,
     /// Created with `IORING_SETUP_R_DISABLED` and not enabled yet.
     pub(crate) disabled: bool,
     /// While completions are read from a copy in user memory rather than
@@ -73,33 +85,20 @@ pub struct Ring {
 // another task as an error, it does not misbehave).
 unsafe impl Send for Ring {}
 
-struct Mapping {
-    ptr: NonNull<libc::c_void>,
-    len: usize,
+static NEXT_RING_ID: AtomicU32 = AtomicU32::new(1);
+
+/// A fresh ring id; none is ever handed out twice (after 2^32 - 1 rings,
+/// setup is refused).
+fn next_ring_id() -> Result<u32> {
+    NEXT_RING_ID
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |id| id.checked_add(1))
+        .map_err(|_| Error::Setup("every ring id of this process has been used"))
 }
 
-impl Mapping {
-    fn new(fd: RawFd, len: usize, offset: i64) -> Result<Mapping> {
-        let ptr = sys::mmap_ring(fd, len, offset).map_err(|e| Error::os("mmap", e))?;
-        let ptr = NonNull::new(ptr).ok_or(Error::Setup("mmap returned a null mapping"))?;
-        Ok(Mapping { ptr, len })
-    }
-
-    fn as_ptr(&self) -> *mut u8 {
-        self.ptr.as_ptr().cast()
-    }
-}
-
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // SAFETY: the mapping was made by `mmap_ring` with this length and is
-        // no longer used: the queues pointing into it are dropped first or
-        // with it.
-        let _ = unsafe { sys::munmap(self.ptr.as_ptr(), self.len) };
-    }
-}
-
-static NEXT_RING_ID: AtomicU64 = AtomicU64::new(1);
+/// How long a teardown waits for an SQ thread to consume what was published
+/// before it gives the ring-owned timespecs up for good instead of freeing
+/// them.
+const TEARDOWN_PATIENCE: Duration = Duration::from_millis(100);
 
 /// A bit of `Ring::setup_flags` that no kernel flag uses: set while the ring
 /// reads a [`VirtualCq`], so that the checks of setup flags that the hot
@@ -114,11 +113,11 @@ impl Ring {
     }
 
     /// A [`Builder`] for a ring with options.
-    pub fn builder() -> Builder {
+    pub fn builder() -> Builder<'static> {
         Builder::new()
     }
 
-    pub(crate) fn with_builder(builder: &Builder, entries: u32) -> Result<Ring> {
+    pub(crate) fn with_builder(builder: &Builder<'_>, entries: u32) -> Result<Ring> {
         let mut p = builder.params(entries)?;
         // SAFETY: `p` is a valid, writable `io_uring_params`; NO_MMAP is never
         // set by the builder, so it holds no addresses.
@@ -143,16 +142,15 @@ impl Ring {
             sq_len = sq_len.max(cq_len);
             cq_len = sq_len;
         }
-        let sq_map = Mapping::new(fd, sq_len, sys::IORING_OFF_SQ_RING)?;
+        let id = next_ring_id()?;
+        let sq_map = Mapping::ring(fd, sq_len, sys::IORING_OFF_SQ_RING)?;
         let cq_map = if single {
             None
         } else {
-            Some(Mapping::new(fd, cq_len, sys::IORING_OFF_CQ_RING)?)
+            Some(Mapping::ring(fd, cq_len, sys::IORING_OFF_CQ_RING)?)
         };
-        let sqes_map = Mapping::new(fd, p.sq_entries as usize * sqe_size, sys::IORING_OFF_SQES)?;
-
-        let stable: Box<[Timespec]> = vec![Timespec::default(); p.sq_entries as usize].into();
-        let stable = NonNull::from(Box::leak(stable));
+        let sqes_map = Mapping::ring(fd, p.sq_entries as usize * sqe_size, sys::IORING_OFF_SQES)?;
+        let stable = Mapping::anonymous(p.sq_entries as usize * mem::size_of::<Timespec>())?;
         let cq_ptr = cq_map.as_ref().unwrap_or(&sq_map).as_ptr();
         let no_sqarray = p.flags & sys::IORING_SETUP_NO_SQARRAY != 0;
         // SAFETY: the mappings are live and sized from the kernel's offsets;
@@ -166,6 +164,7 @@ impl Ring {
                     sqes_map.as_ptr().cast(),
                     stable.as_ptr().cast(),
                     no_sqarray,
+                    id,
                 ),
                 Cq::new(cq_ptr, &p.cq_off),
             )
@@ -179,13 +178,13 @@ impl Ring {
             setup_flags: p.flags,
             fd,
             params: Params(p),
-            id: NEXT_RING_ID.fetch_add(1, Ordering::Relaxed),
+            id,
             attached_to,
             _maps: [Some(sq_map), cq_map, Some(sqes_map)]
                 .into_iter()
                 .flatten()
                 .collect(),
-            stable,
+            stable: Some(stable),
             disabled: p.flags & sys::IORING_SETUP_R_DISABLED != 0,
             virtual_cq: None,
             scope_table: ScopeTable::default(),
@@ -203,7 +202,7 @@ impl Ring {
         count: usize,
         entries: u32,
         wp_count: usize,
-        builder: &Builder,
+        builder: &Builder<'_>,
     ) -> Result<Vec<Ring>> {
         if count == 0 {
             return Err(Error::InvalidArgument(
@@ -216,7 +215,10 @@ impl Ring {
                  (count {count}, wp_count {wp_count})"
             )));
         }
-        let mut rings = Vec::with_capacity(count);
+        let mut rings = Vec::new();
+        rings
+            .try_reserve_exact(count)
+            .map_err(|_| Error::InvalidArgument(format!("no memory for {count} rings")))?;
         for _ in 0..wp_count {
             rings.push(builder.build(entries)?);
         }
@@ -254,18 +256,20 @@ impl Ring {
     }
 
     /// Pushes an op or a chain: its SQEs are written in place, all of them or
-    /// none. Returns the submission back in [`Full`] when the queue lacks room
-    /// for all its SQEs (a chain longer than the queue never fits).
+    /// none. Hands the submission back in a [`PushError`] when the queue
+    /// lacks room for all its SQEs (a chain longer than the queue never
+    /// fits).
     ///
-    /// Only submissions that borrow nothing short-lived (`'static`) can be
-    /// pushed this way, since the kernel uses their memory after the call
-    /// returns: ops without buffers, ops over leaked or static buffers.
-    /// Ops that borrow go through a [`scope`](Ring::scope), or
-    /// [`push_unchecked`](Ring::push_unchecked).
+    /// Only submissions that borrow nothing ([`Unborrowed`]: no buffer, no
+    /// descriptor, no registered file) can be pushed this way, since the
+    /// kernel uses what an op names after the call returns: `Nop`,
+    /// `Timeout`, `Cancel`, `Socket`, ... Ops that borrow go through a
+    /// [`scope`](Ring::scope), or [`push_unchecked`](Ring::push_unchecked).
     #[inline]
-    pub fn push<S: Submission + 'static>(&mut self, submission: S) -> Result<(), Full<S>> {
-        // SAFETY: a 'static submission borrows nothing that can be freed or
-        // reused while the kernel uses it.
+    pub fn push<S: Submission + Unborrowed>(&mut self, submission: S) -> Result<(), PushError<S>> {
+        // SAFETY: an unborrowed submission names no memory, descriptor or
+        // registered file that could be freed, closed or replaced while the
+        // kernel uses it.
         unsafe { self.push_unchecked(submission) }
     }
 
@@ -274,17 +278,29 @@ impl Ring {
     ///
     /// # Safety
     ///
-    /// Every buffer, iovec array, address or other memory the submission
-    /// borrows must stay valid, and must not be accessed in a way that
-    /// conflicts with the kernel's use, until the op's last completion has
-    /// been read (the one without `IORING_CQE_F_MORE`: multishot ops and
-    /// zero-copy sends post several) — even if the ring is dropped
-    /// or the submission never submitted: the ring may submit it later.
+    /// Everything the submission borrows must stay as the borrow says until
+    /// the op's last completion has been read (the one without
+    /// `IORING_CQE_F_MORE`: multishot ops and zero-copy sends post several),
+    /// even if the ring is dropped or the submission never submitted (the
+    /// ring may submit it later):
+    /// - every buffer, iovec array, address or other memory stays valid, and
+    ///   is not accessed in a way that conflicts with the kernel's use;
+    /// - every descriptor stays open, naming the same file;
+    /// - every registered file's registration stays as it is (the handle
+    ///   is neither unregistered nor its slots updated or closed), and a
+    ///   `&Ring` target stays borrowed (so no scope of that ring starts).
+    ///
     /// Buffers given to the kernel with `ProvideBuffers` stay in its use
     /// beyond that op's completion: until an op has consumed each of them
     /// (its completion names the buffer), or the ring is closed.
+    ///
+    /// A fixed file of another ring is still refused, as by
+    /// [`push`](Ring::push).
     #[inline]
-    pub unsafe fn push_unchecked<S: Submission>(&mut self, submission: S) -> Result<(), Full<S>> {
+    pub unsafe fn push_unchecked<S: Submission>(
+        &mut self,
+        submission: S,
+    ) -> Result<(), PushError<S>> {
         // SAFETY: forwarded from the caller.
         unsafe { self.submission().push_unchecked(submission) }
     }
@@ -318,20 +334,23 @@ impl Ring {
     ///
     /// Each SQE must be valid for the running kernel, and everything it
     /// points to must stay valid as for [`push_unchecked`](Ring::push_unchecked).
-    pub unsafe fn push_raw(&mut self, sqes: &[sys::io_uring_sqe]) -> Result<(), Full<()>> {
+    pub unsafe fn push_raw(&mut self, sqes: &[sys::io_uring_sqe]) -> Result<(), PushError<()>> {
         let sq = &mut self.sq;
         let Some(n) = u32::try_from(sqes.len())
             .ok()
             .filter(|&n| sq.space_left() >= n)
         else {
-            return Err(Full(()));
+            return Err(PushError::full(()));
         };
         // SAFETY: `n` slots are free from the tail on (checked above), and
-        // every one is written below.
-        let mut writer = unsafe { sq.claim_wrapping(n) };
-        for sqe in sqes {
-            writer.next_slot().write(*sqe);
-        }
+        // every one is written before the tail moves past them.
+        unsafe {
+            sq.write_wrapping(n, |writer| {
+                for sqe in sqes {
+                    writer.next_slot().write(*sqe);
+                }
+            })
+        };
         Ok(())
     }
 
@@ -521,47 +540,85 @@ impl Ring {
 
     /// Closes the ring, reporting a failure to close its descriptor.
     pub fn close(mut self) -> Result<()> {
-        // Drop would, but needs the descriptor to do it.
-        if self.enter_flags != 0 {
-            let _ = self.unregister_ring_fd();
-        }
-        let fd = mem::replace(&mut self.fd, -1);
+        let fd = self.tear_down();
         drop(self);
+        if fd < 0 {
+            return Ok(());
+        }
         // SAFETY: `fd` is the ring's own descriptor, which nothing uses now
         // that the ring is dropped.
         unsafe { sys::close(fd) }.map_err(|e| Error::os("close", e))
     }
-}
 
-impl Drop for Ring {
-    fn drop(&mut self) {
+    /// Readies the ring's memory to go and hands its descriptor over for
+    /// closing (-1 when done already).
+    ///
+    /// The kernel reads an SQE's ring-owned timespec when it consumes the
+    /// SQE. Without an SQ thread it consumes SQEs only in an enter, which
+    /// nothing makes once the ring is gone, so the timespecs can go. An SQ
+    /// thread consumes published SQEs on its own, also after the ring's
+    /// descriptor is closed when the kernel ring lives on (a duplicate held
+    /// by a [`BufRing`](crate::BufRing), an SQ thread shared with attached
+    /// rings): the thread is woken and given [`TEARDOWN_PATIENCE`] to
+    /// consume them; what it has not consumed by then keeps the timespecs'
+    /// addresses reserved for good, so that it reads a fault, never memory
+    /// reused since.
+    fn tear_down(&mut self) -> RawFd {
         // A registered ring fd holds a reference to the ring in the
         // registering thread's table; release it there, or the ring would
         // outlive its descriptor until that thread exits.
         if self.enter_flags != 0 {
             let _ = self.unregister_ring_fd();
         }
-        // SAFETY: the ring owns `fd` (unless `close` took it) and the
-        // timespec array, which was leaked from a box of this length.
-        unsafe {
-            if self.fd >= 0 {
-                let _ = sys::close(self.fd);
+        let done = self.fd < 0 || self.sq_thread_done();
+        if !done && let Some(stable) = self.stable.take() {
+            stable.retire();
+        }
+        mem::replace(&mut self.fd, -1)
+    }
+
+    /// Whether no SQ thread can still read a published SQE: there is none,
+    /// it has consumed everything published (waiting for it a little), or it
+    /// can never run.
+    fn sq_thread_done(&mut self) -> bool {
+        if !self.has_setup(sys::IORING_SETUP_SQPOLL) || self.disabled {
+            return true;
+        }
+        let deadline = Instant::now() + TEARDOWN_PATIENCE;
+        loop {
+            if self.sq.published_unconsumed() == 0 {
+                return true;
             }
-            drop(Box::from_raw(self.stable.as_ptr()));
+            if self.sq.need_wakeup() {
+                match self.enter(0, 0, sys::IORING_ENTER_SQ_WAKEUP, None) {
+                    // The thread is gone for good: nothing consumes SQEs.
+                    Err(e) if e.raw_os_error() == Some(libc::EOWNERDEAD) => return true,
+                    _ => {}
+                }
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        let fd = self.tear_down();
+        if fd >= 0 {
+            // SAFETY: the ring owns `fd`, and nothing uses it after this.
+            let _ = unsafe { sys::close(fd) };
         }
     }
 }
 
 impl AsRawFd for Ring {
+    /// The ring's descriptor, as a number. The ring does not lend it out as
+    /// a `BorrowedFd`: see [`Ring`].
     fn as_raw_fd(&self) -> RawFd {
         self.fd
-    }
-}
-
-impl AsFd for Ring {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        // SAFETY: the descriptor is open for as long as the ring lives.
-        unsafe { BorrowedFd::borrow_raw(self.fd) }
     }
 }
 

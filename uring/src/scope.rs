@@ -1,17 +1,34 @@
 //! Scopes: ops that borrow buffers for the length of a closure, safely.
 //!
 //! A scope tags every SQE it pushes: the SQE's `user_data` becomes
-//! `key ^ (generation << 32 | slot)`, where `key` is drawn at random for
-//! each scope and the slot keeps the caller's `user_data`. A completion that
-//! carries a live tag settles its slot (when it is the op's last) and is
-//! handed out with the caller's `user_data` restored; any other completion
-//! belongs to someone else (an op pushed before the scope, a `MSG_RING`
-//! from another ring) and passes through untouched. The scope does not
+//! `key ^ (generation << 32 | slot)`, where `key` is drawn from the kernel's
+//! random source for each scope and the slot keeps the caller's
+//! `user_data`. A completion that carries a live tag settles its slot (when
+//! it is the op's last) and is handed out with the caller's `user_data`
+//! restored; any other completion belongs to someone else (an op pushed
+//! before the scope) and passes through untouched. The scope does not
 //! return, nor unwind, before every slot has settled: that is what lets its
 //! ops borrow.
+//!
+//! That argument needs every completion that carries a tag to be the
+//! kernel's completion of the op the tag names. Tags are no secret (the
+//! kernel shows pending SQEs and CQEs in `/proc/self/fdinfo`), so it rests
+//! on what can post a completion into the ring while the scope lasts:
+//! - the kernel, for the ops of the ring: those pushed before the scope
+//!   carry `user_data` chosen before the scope drew its key, which they
+//!   match with probability 2^-64 (the key is fresh from the OS, not derived
+//!   from anything earlier);
+//! - `MSG_RING`, from any ring, into a ring it names by descriptor: a safe
+//!   op can name a ring only through a `&Ring` (the ring lends out no
+//!   descriptor), which cannot exist while the scope holds the ring
+//!   exclusively; an op that took one before the scope borrows it until
+//!   that op completes (in a scope of its own ring) or forever
+//!   (`Ring::push` needs `'static`).
+//!
+//! So no safe code can forge a completion that releases a borrow.
 
 use crate::cqueue::{Completions, Cqe};
-use crate::error::{Error, Full, Result};
+use crate::error::{Error, PushError, PushErrorKind, Result};
 use crate::op::{Scoped, Submission};
 use crate::ops::Cancel;
 use crate::ring::Ring;
@@ -99,9 +116,9 @@ enum Owner {
 /// allocates nothing once the ring has had one of the same size.
 pub(crate) struct ScopeTable {
     /// The ring's id, for the completions handed out.
-    ring: u64,
+    ring: u32,
+    /// This scope's key, fresh from the OS for each scope.
     key: u64,
-    seed: u64,
     slots: Vec<Slot>,
     /// The first free slot; each free slot names the next.
     free_head: u32,
@@ -122,7 +139,6 @@ impl Default for ScopeTable {
         ScopeTable {
             ring: 0,
             key: 0,
-            seed: 0,
             slots: Vec::new(),
             free_head: NO_SLOT,
             free_count: 0,
@@ -137,12 +153,9 @@ impl Default for ScopeTable {
 
 impl ScopeTable {
     /// Readies the table for a scope over a CQ of `capacity` entries.
-    fn begin(&mut self, ring: u64, capacity: u32, start_tail: u32) {
+    fn begin(&mut self, ring: u32, capacity: u32, start_tail: u32) {
         self.ring = ring;
-        if self.seed == 0 {
-            self.seed = sys::getrandom_u64().unwrap_or_else(fallback_seed) | 1;
-        }
-        self.key = splitmix64(&mut self.seed);
+        self.key = fresh_key();
         if self.slots.len() != capacity as usize {
             self.slots = (0..capacity)
                 .map(|i| Slot {
@@ -293,21 +306,46 @@ impl ScopeTable {
     }
 }
 
-/// A seed when `getrandom(2)` has none to give: the table's address, the
-/// time and the process id, mixed.
-fn fallback_seed() -> u64 {
+/// How many keys one `getrandom(2)` draws for a thread's scopes.
+const KEYS_PER_DRAW: usize = 32;
+
+/// A key for a new scope: eight bytes from the kernel's random source,
+/// drawn for this scope alone (a thread draws them in batches, and none is
+/// derived from another, so keys seen in the past say nothing of the next).
+fn fresh_key() -> u64 {
+    thread_local! {
+        static KEYS: std::cell::RefCell<(usize, [u64; KEYS_PER_DRAW])> =
+            const { std::cell::RefCell::new((KEYS_PER_DRAW, [0; KEYS_PER_DRAW])) };
+    }
+    KEYS.with(|keys| {
+        let mut keys = keys.borrow_mut();
+        let (used, batch) = &mut *keys;
+        if *used == KEYS_PER_DRAW {
+            let mut bytes = [0u8; KEYS_PER_DRAW * 8];
+            if sys::getrandom(&mut bytes).is_err() {
+                // No random source (a kernel before 3.17): mix what varies.
+                // The key is a second line of defence only (see the module
+                // doc), so this weakens nothing the borrow rules hold.
+                return fallback_key();
+            }
+            for (key, chunk) in batch.iter_mut().zip(bytes.chunks_exact(8)) {
+                *key = u64::from_ne_bytes(chunk.try_into().unwrap_or([0; 8]));
+            }
+            *used = 0;
+        }
+        let key = batch[*used];
+        *used += 1;
+        key
+    })
+}
+
+/// A key when the kernel has no random source: the time, the process id and
+/// an address, mixed.
+fn fallback_key() -> u64 {
     let time = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
-    let mut seed = time ^ (u64::from(std::process::id()) << 32) ^ (&time as *const u64 as u64);
-    splitmix64(&mut seed)
-}
-
-/// The splitmix64 generator: each call advances `state` and returns the next
-/// well-mixed value.
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
+    let mut z = time ^ (u64::from(std::process::id()) << 32) ^ (&time as *const u64 as u64);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
@@ -472,7 +510,7 @@ impl Ring {
 
     /// Queues a cancel request, of the scope's own, for the op in the live
     /// slot `index`.
-    fn push_scope_cancel(&mut self, index: u32) -> Result<(), Full<Cancel>> {
+    fn push_scope_cancel(&mut self, index: u32) -> Result<(), PushError<Cancel>> {
         let table = &self.scope_table;
         self.push(Cancel::new(table.tag(index)).user_data(table.key ^ INTERNAL))?;
         self.scope_table.internal += 1;
@@ -549,9 +587,10 @@ pub struct Scope<'scope, 'env: 'scope> {
 
 impl<'scope> Scope<'scope, '_> {
     /// Pushes an op or a chain whose borrows outlive the scope: all its SQEs
-    /// or none. Hands it back in [`Full`] when the SQ lacks room, when as
-    /// many ops are in flight in the scope as the CQ has entries, or when
-    /// the ring was created disabled and is not enabled yet.
+    /// or none. Hands it back in a [`PushError`] when the SQ lacks room, when
+    /// as many ops are in flight in the scope as the CQ has entries, when
+    /// the ring was created disabled and is not enabled yet, or when a
+    /// registered file of it belongs to another ring.
     ///
     /// The scope needs to see every op finish, so an op flagged
     /// `CQE_SKIP_SUCCESS` posts its completion anyway. Ops that name another
@@ -559,7 +598,7 @@ impl<'scope> Scope<'scope, '_> {
     /// find the scope's ops under the `user_data` they were given: use
     /// [`cancel`](Scope::cancel).
     #[inline]
-    pub fn push<S>(&mut self, submission: S) -> Result<(), Full<S>>
+    pub fn push<S>(&mut self, submission: S) -> Result<(), PushError<S>>
     where
         S: Submission + Scoped + 'scope,
     {
@@ -609,13 +648,14 @@ impl<'scope> Scope<'scope, '_> {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn push_owned<F>(&mut self, buf: Vec<u8>, build: F) -> Result<(), Full<Vec<u8>>>
+    pub fn push_owned<F>(&mut self, buf: Vec<u8>, build: F) -> Result<(), PushError<Vec<u8>>>
     where
-        F: for<'b, 'a> FnOnce(&'b mut [u8], OwnedPush<'b, 'a>),
+        F: for<'b> FnOnce(&'b mut [u8], OwnedPush<'b, 'scope>),
     {
         let ring = &mut *self.ring;
         let table = &mut ring.scope_table;
         let entry = table.keep_owned(buf);
+        let mut refused = PushErrorKind::NothingPushed;
         let bytes = match &mut table.owned[entry as usize].buf {
             // SAFETY: the vector's heap memory does not move while the
             // table keeps it (only the vector itself may move, with the
@@ -632,11 +672,13 @@ impl<'scope> Scope<'scope, '_> {
                 table: &mut ring.scope_table,
                 disabled: ring.disabled,
                 entry,
+                refused: &mut refused,
                 _buf: PhantomData,
+                _scope: PhantomData,
             },
         );
         match ring.scope_table.unkeep_owned(entry) {
-            Some(buf) => Err(Full(buf)),
+            Some(buf) => Err(PushError::new(buf, refused)),
             None => Ok(()),
         }
     }
@@ -646,7 +688,7 @@ impl<'scope> Scope<'scope, '_> {
     /// submit) and returns how many. The cancelled ops complete with
     /// `-ECANCELED`, or with their own result if they finished first; the
     /// cancel requests' own completions are not shown.
-    pub fn cancel(&mut self, user_data: u64) -> Result<u32, Full<()>> {
+    pub fn cancel(&mut self, user_data: u64) -> Result<u32, PushError<()>> {
         let ring = &mut *self.ring;
         let table = &ring.scope_table;
         let targets: Vec<u32> = (0..table.slots.len() as u32)
@@ -656,7 +698,7 @@ impl<'scope> Scope<'scope, '_> {
             })
             .collect();
         if ring.sq.space_left() < targets.len() as u32 {
-            return Err(Full(()));
+            return Err(PushError::full(()));
         }
         for &index in &targets {
             if ring.push_scope_cancel(index).is_err() {
@@ -746,7 +788,7 @@ pub struct ScopeSubmissionQueue<'a, 'scope> {
 impl<'scope> ScopeSubmissionQueue<'_, 'scope> {
     /// Pushes an op or a chain, as [`Scope::push`] does.
     #[inline]
-    pub fn push<S>(&mut self, submission: S) -> Result<(), Full<S>>
+    pub fn push<S>(&mut self, submission: S) -> Result<(), PushError<S>>
     where
         S: Submission + Scoped + 'scope,
     {
@@ -783,9 +825,12 @@ unsafe fn push_tagged<S: Submission + Scoped>(
     disabled: bool,
     submission: S,
     owned: u32,
-) -> Result<(), Full<S>> {
-    if disabled || table.free_count < S::SQES {
-        return Err(Full(submission));
+) -> Result<(), PushError<S>> {
+    if disabled {
+        return Err(PushError::new(submission, PushErrorKind::Disabled));
+    }
+    if table.free_count < S::SQES {
+        return Err(PushError::new(submission, PushErrorKind::ScopeFull));
     }
     let tag = |sqe: &mut sys::io_uring_sqe| {
         let group = if sqe.flags & sys::IOSQE_BUFFER_SELECT != 0 {
@@ -809,14 +854,19 @@ unsafe fn push_tagged<S: Submission + Scoped>(
 
 /// The push of ops over a buffer given to [`Scope::push_owned`]: its
 /// closure gets the buffer, borrowed for `'b`, and this, to push one op or
-/// chain over it.
-pub struct OwnedPush<'b, 'a> {
-    sq: SubmissionQueue<'a>,
-    table: &'a mut ScopeTable,
+/// chain over it. What else the op borrows must outlive the scope (`'scope`
+/// outlives `'b`).
+pub struct OwnedPush<'b, 'scope: 'b> {
+    sq: SubmissionQueue<'b>,
+    table: &'b mut ScopeTable,
     disabled: bool,
     entry: u32,
+    /// Why the push did not happen, for `push_owned`'s error.
+    refused: &'b mut PushErrorKind,
     /// Invariant, so that the buffer's borrow cannot be stretched.
     _buf: PhantomData<&'b mut &'b ()>,
+    /// Invariant, as for [`Scope`].
+    _scope: PhantomData<&'scope mut &'scope ()>,
 }
 
 impl<'b> OwnedPush<'b, '_> {
@@ -840,8 +890,9 @@ impl<'b> OwnedPush<'b, '_> {
                 self.entry,
             )
         };
-        if pushed.is_ok() {
-            self.table.owned[self.entry as usize].remaining = S::SQES;
+        match pushed {
+            Ok(()) => self.table.owned[self.entry as usize].remaining = S::SQES,
+            Err(e) => *self.refused = e.kind(),
         }
     }
 }
@@ -926,7 +977,7 @@ pub struct ScopeCqe<'scope> {
     cqe: Cqe,
     /// The id of the ring whose scope settled it; 0 for a completion that
     /// is not a scope op's.
-    ring: u64,
+    ring: u32,
     group: u32,
     /// Whether its buffer has been claimed.
     claimed: bool,
@@ -956,7 +1007,7 @@ impl ScopeCqe<'_> {
 
     /// For a claim: the ring and buffer group of a scope op's completion
     /// whose buffer has not been claimed.
-    pub(crate) fn provenance(&self) -> Option<(u64, u16)> {
+    pub(crate) fn provenance(&self) -> Option<(u32, u16)> {
         let group = u16::try_from(self.group).ok()?;
         (self.ring != 0 && !self.claimed).then_some((self.ring, group))
     }

@@ -8,8 +8,8 @@
 //! against the run's end and writes the SQE in place; the tail is derived
 //! from the cursor when it is published.
 
-use crate::error::Full;
-use crate::op::{SqWriter, Submission};
+use crate::error::PushError;
+use crate::op::{SqWriter, Submission, Unborrowed};
 use crate::sys::{self, io_uring_sqe};
 use crate::types::Timespec;
 use std::fmt;
@@ -35,6 +35,8 @@ pub(crate) struct Sq {
     cursor: Cursor,
     /// The kernel's head as last read.
     pub(crate) head: u32,
+    /// The ring's id, which the fixed files of a push must carry.
+    pub(crate) ring: u32,
 }
 
 /// Where the next SQE goes.
@@ -63,13 +65,14 @@ impl Sq {
     ///
     /// `ring` must be the live SQ ring mapping described by `off`, `sqes`
     /// the SQE array of `off.ring_entries` entries, `stable` an array of as
-    /// many timespecs; all must outlive the queue.
+    /// many timespecs; all must outlive the queue. `id` is the ring's id.
     pub(crate) unsafe fn new(
         ring: *mut u8,
         off: &sys::io_sqring_offsets,
         sqes: *mut io_uring_sqe,
         stable: *mut Timespec,
         no_sqarray: bool,
+        id: u32,
     ) -> Sq {
         // SAFETY: the offsets come from the kernel and lie inside the mapping.
         unsafe {
@@ -101,6 +104,7 @@ impl Sq {
                     lap: 0,
                 },
                 head,
+                ring: id,
             };
             sq.set_tail(head);
             sq
@@ -182,6 +186,16 @@ impl Sq {
         self.tail().wrapping_sub(self.head)
     }
 
+    /// Published SQEs (those before the tail the kernel sees) that the
+    /// kernel has not consumed yet.
+    pub(crate) fn published_unconsumed(&mut self) -> u32 {
+        self.refresh_head();
+        // SAFETY: points into the SQ ring mapping; only user space writes
+        // the tail.
+        let published = unsafe { (*self.ktail).load(Ordering::Relaxed) };
+        published.wrapping_sub(self.head)
+    }
+
     /// Whether the SQ thread sleeps and needs `IORING_ENTER_SQ_WAKEUP`.
     #[inline(always)]
     pub(crate) fn need_wakeup(&self) -> bool {
@@ -211,23 +225,31 @@ impl Sq {
         unsafe { (*self.kdropped).load(Ordering::Relaxed) }
     }
 
-    /// A writer over the `n` slots from the tail on, wrapping at the end of
-    /// the array; the tail moves past them.
+    /// Runs `write` with a writer over the `n` slots from the tail on,
+    /// wrapping at the end of the array; then the tail moves past them. If
+    /// `write` panics, the tail stays where it was, so that no slot it left
+    /// unwritten (holding an old SQE) is ever published.
     ///
     /// # Safety
     ///
-    /// `n` slots must be free (see [`space_left`](Sq::space_left)), and the
-    /// caller must fill all of them before anything publishes the tail.
+    /// `n` slots must be free (see [`space_left`](Sq::space_left)), and
+    /// `write` must fill all of them.
     #[inline]
-    pub(crate) unsafe fn claim_wrapping(&mut self, n: u32) -> SqWriter<'_, true> {
+    pub(crate) unsafe fn write_wrapping(
+        &mut self,
+        n: u32,
+        write: impl FnOnce(&mut SqWriter<'_, true>),
+    ) {
         let tail = self.tail();
         // SAFETY: the masked index is inside the array (a cursor at its very
         // end continues at its start).
         let next = unsafe { self.sqes.add((tail & self.mask) as usize) };
-        self.set_tail(tail.wrapping_add(n));
         // SAFETY: the caller guarantees `n` free slots from the tail on; the
         // writer wraps at the end of the array.
-        unsafe { SqWriter::<true>::new(next, self.sqes, self.entries, self.stable) }
+        let mut writer =
+            unsafe { SqWriter::<true>::new(next, self.sqes, self.entries, self.stable) };
+        write(&mut writer);
+        self.set_tail(tail.wrapping_add(n));
     }
 }
 
@@ -253,9 +275,10 @@ impl<'a> SubmissionQueue<'a> {
 
     /// Pushes an op or a chain, as [`Ring::push`](crate::Ring::push) does.
     #[inline(always)]
-    pub fn push<S: Submission + 'static>(&mut self, submission: S) -> Result<(), Full<S>> {
-        // SAFETY: a 'static submission borrows nothing that can be freed or
-        // reused while the kernel uses it.
+    pub fn push<S: Submission + Unborrowed>(&mut self, submission: S) -> Result<(), PushError<S>> {
+        // SAFETY: an unborrowed submission names no memory, descriptor or
+        // registered file that could be freed, closed or replaced while the
+        // kernel uses it.
         unsafe { self.push_unchecked(submission) }
     }
 
@@ -266,7 +289,10 @@ impl<'a> SubmissionQueue<'a> {
     ///
     /// As for [`Ring::push_unchecked`](crate::Ring::push_unchecked).
     #[inline(always)]
-    pub unsafe fn push_unchecked<S: Submission>(&mut self, submission: S) -> Result<(), Full<S>> {
+    pub unsafe fn push_unchecked<S: Submission>(
+        &mut self,
+        submission: S,
+    ) -> Result<(), PushError<S>> {
         // SAFETY: forwarded from the caller.
         unsafe { self.push_unchecked_then(submission, |_| {}) }
     }
@@ -283,7 +309,10 @@ impl<'a> SubmissionQueue<'a> {
         &mut self,
         submission: S,
         mut each: impl FnMut(&mut io_uring_sqe),
-    ) -> Result<(), Full<S>> {
+    ) -> Result<(), PushError<S>> {
+        if !submission.fits_ring(self.sq.ring) {
+            return Err(PushError::foreign_file(submission));
+        }
         if self.cursor.run() < S::SQES as usize {
             // Kept out of line, and given the cursor by value, so that the
             // batch stays in registers across pushes; the submission itself
@@ -296,9 +325,12 @@ impl<'a> SubmissionQueue<'a> {
                     // it to the stack first.
                     let start = self.sq.tail();
                     // SAFETY: `refresh` found SQES slots free from the tail
-                    // on, across the end of the array; all are written below.
-                    let mut writer = unsafe { self.sq.claim_wrapping(S::SQES) };
-                    submission.prepare_all(&mut writer, 0);
+                    // on, across the end of the array; `prepare_all` writes
+                    // all of them.
+                    unsafe {
+                        self.sq
+                            .write_wrapping(S::SQES, |writer| submission.prepare_all(writer, 0))
+                    };
                     for i in 0..S::SQES {
                         let index = start.wrapping_add(i) & self.sq.mask;
                         // SAFETY: one of the slots just written, unpublished.
@@ -307,7 +339,7 @@ impl<'a> SubmissionQueue<'a> {
                     self.cursor = self.sq.cursor;
                     return Ok(());
                 }
-                Refreshed::Full => return Err(Full(submission)),
+                Refreshed::Full => return Err(PushError::full(submission)),
             }
         }
         let sq = &*self.sq;

@@ -150,7 +150,9 @@ impl Ring {
     ///
     /// The timeout goes to the kernel as an argument of the wait
     /// (`IORING_ENTER_EXT_ARG`, 5.11): no timeout SQE is queued and no
-    /// `user_data` value is reserved.
+    /// `user_data` value is reserved. A timeout beyond
+    /// [`Timespec::MAX_WAIT`] (`Duration::MAX`, say) waits as long as the
+    /// kernel can time, about 136 years.
     pub fn wait_timeout(&mut self, want: u32, timeout: Duration) -> Result<()> {
         self.enter_and_wait(false, want, Some(timeout)).map(drop)
     }
@@ -192,7 +194,9 @@ impl Ring {
                 submitted = self.sq.unconsumed();
             }
         }
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A wait longer than the kernel can time is as long as it can
+        // (see `Timespec::MAX_WAIT`).
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t.min(Timespec::MAX_WAIT)));
         let mut entered = false;
         loop {
             let unconsumed = if submit { self.sq.unconsumed() } else { 0 };
@@ -216,7 +220,7 @@ impl Ring {
             let mut arg = sys::io_uring_getevents_arg::default();
             let arg = match deadline {
                 Some(deadline) => {
-                    ts = Timespec::from(deadline.saturating_duration_since(Instant::now()));
+                    ts = Timespec::for_wait(deadline.saturating_duration_since(Instant::now()));
                     arg.ts = &ts as *const Timespec as u64;
                     Some(&arg)
                 }

@@ -14,6 +14,15 @@ use crate::types::{BufferGroup, BufferPool, BufferSelect, SockAddr, SockAddrBuf}
 pub unsafe trait SqeField<F> {
     /// The field value.
     fn into_field(self) -> F;
+
+    /// Whether the value may go to the ring with id `ring`: a value that
+    /// names a slot of one ring's registered-file table fits that ring
+    /// alone. Anything else fits every ring.
+    #[inline(always)]
+    fn fits_ring(&self, ring: u32) -> bool {
+        let _ = ring;
+        true
+    }
 }
 
 macro_rules! same_width {

@@ -8,6 +8,7 @@
 
 mod field;
 
+pub use crate::types::{FdTarget, FixedTarget};
 pub use field::{SelectBuffer, SqeField};
 
 use crate::sys::io_uring_sqe;
@@ -47,6 +48,11 @@ pub unsafe trait Prepare: Sized {
     /// Writes all the SQEs; the last gets `link` (0 when pushed).
     #[doc(hidden)]
     fn prepare_all<const WRAP: bool>(self, writer: &mut SqWriter<'_, WRAP>, link: u8);
+    /// Whether every registered file it names belongs to the ring with id
+    /// `ring` (a push to another ring is refused). Compiles to nothing for
+    /// ops that name none.
+    #[doc(hidden)]
+    fn fits_ring(&self, ring: u32) -> bool;
 }
 
 /// What a ring can push: one op or a whole chain, of a length known at compile
@@ -57,6 +63,22 @@ pub unsafe trait Prepare: Sized {
     note = "a link timeout bounds the op before it: push `op.timeout(duration)` or `op.link_timeout(timeout)` instead"
 )]
 pub trait Submission: Prepare {}
+
+/// An op or chain that borrows nothing the kernel uses after the push
+/// returns: no buffer, no descriptor, no registered file. Only these can go
+/// through the safe [`Ring::push`](crate::Ring::push); everything else goes
+/// through a [`Scope`](crate::Scope), which waits for the kernel before the
+/// borrows end, or `unsafe` [`Ring::push_unchecked`](crate::Ring::push_unchecked).
+///
+/// The [`ops!`](crate::ops!) macro implements it for every op that declares
+/// no lifetime and no target.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` borrows memory, a descriptor or a registered file, so `Ring::push` cannot take it",
+    label = "the kernel uses what this op borrows after the push returns",
+    note = "push it in a scope, which waits for the kernel before the borrows end: `ring.scope(|s| s.push(op))`",
+    note = "or, if you keep everything it borrows alive until its last completion yourself: `unsafe {{ ring.push_unchecked(op) }}`"
+)]
+pub trait Unborrowed {}
 
 /// An op (or a chain) that may be linked after another with `.link(..)` or
 /// `.hard_link(..)`.
@@ -260,11 +282,15 @@ unsafe impl SelectOnly for crate::types::BufferGroup {
     }
 }
 
-/// Converts what `.flags(..)` is given into the SQE flags a caller may set.
+/// Converts what `.flags(..)` is given into the SQE flags a caller may set:
+/// [`SqeFlags`] only. Raw bits, and the bits that follow from an op's type
+/// ([`SqeFlags::FIXED_FILE`](crate::SqeFlags::FIXED_FILE), `IO_LINK`,
+/// `IO_HARDLINK`, `BUFFER_SELECT`), fail to compile.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not an SQE flag you can set by hand",
-    label = "this flag follows from the op's type",
-    note = "IOSQE_FIXED_FILE comes from a `Fixed` target, IO_LINK / IO_HARDLINK from `.link()` / `.hard_link()`, BUFFER_SELECT from passing a `BufferSelect` as the buffer"
+    message = "`{Self}` is not a set of SQE flags you can set by hand",
+    label = "expected `SqeFlags`",
+    note = "pass named flags: `SqeFlags::IO_DRAIN`, `SqeFlags::ASYNC`, `SqeFlags::CQE_SKIP_SUCCESS`, or-ed with `|`; raw bits are not accepted, since some of them make the kernel read what the op does not carry",
+    note = "the other bits follow from the op's type: IOSQE_FIXED_FILE from a `Fixed` target (`files.get(index)?`), IO_LINK / IO_HARDLINK from `a.link(b)` / `a.hard_link(b)`, BUFFER_SELECT from a `BufferSelect` buffer (`group.select(len)`)"
 )]
 pub trait IntoSqeFlags {
     /// The flags.

@@ -148,6 +148,8 @@ pub const IORING_RECV_MULTISHOT: u16 = 1 << 1;
 pub const IORING_RECVSEND_FIXED_BUF: u16 = 1 << 2;
 pub const IORING_SEND_ZC_REPORT_USAGE: u16 = 1 << 3;
 pub const IORING_RECVSEND_BUNDLE: u16 = 1 << 4;
+/// `buf` is an array of iovecs (send, 6.17).
+pub const IORING_SEND_VECTORIZED: u16 = 1 << 5;
 
 /// `cqe.res` bit of a zero-copy notification when data was copied.
 pub const IORING_NOTIF_USAGE_ZC_COPIED: u32 = 1 << 31;
@@ -167,6 +169,14 @@ pub const IORING_MSG_RING_FLAGS_PASS: u32 = 1 << 1;
 
 // FIXED_FD_INSTALL flags
 pub const IORING_FIXED_FD_NO_CLOEXEC: u32 = 1 << 0;
+
+// futex2 flags, in sqe->fd of the futex ops and `futex_waitv.flags`
+pub const FUTEX2_SIZE_U8: u32 = 0x00;
+pub const FUTEX2_SIZE_U16: u32 = 0x01;
+pub const FUTEX2_SIZE_U32: u32 = 0x02;
+pub const FUTEX2_SIZE_U64: u32 = 0x03;
+pub const FUTEX2_NUMA: u32 = 0x04;
+pub const FUTEX2_PRIVATE: u32 = 128;
 
 // NOP flags
 pub const IORING_NOP_INJECT_RESULT: u32 = 1 << 0;

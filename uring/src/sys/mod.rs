@@ -189,20 +189,26 @@ pub unsafe fn munmap(ptr: *mut libc::c_void, len: usize) -> io::Result<()> {
     }
 }
 
-/// Eight random bytes from `getrandom(2)`, without blocking; `None` when the
-/// kernel cannot give them yet (or lacks the call).
-pub fn getrandom_u64() -> Option<u64> {
-    let mut value = 0u64;
-    // SAFETY: the kernel writes at most 8 bytes into `value`, which lives on
-    // this stack frame for the whole call.
-    let n = unsafe {
-        libc::getrandom(
-            (&mut value as *mut u64).cast(),
-            std::mem::size_of::<u64>(),
-            libc::GRND_NONBLOCK,
-        )
-    };
-    (n == std::mem::size_of::<u64>() as isize).then_some(value)
+/// Fills `buf` from the kernel's random source (`getrandom(2)`), waiting
+/// for it to be initialised if it is not yet, and resuming when
+/// interrupted.
+pub fn getrandom(buf: &mut [u8]) -> io::Result<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        let rest = &mut buf[done..];
+        // SAFETY: the kernel writes at most `rest.len()` bytes into `rest`,
+        // which is borrowed for the whole call.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        done += n as usize;
+    }
+    Ok(())
 }
 
 /// `close(2)`, reporting its error instead of ignoring it.

@@ -2,6 +2,7 @@
 use uring::{SqeFlags, ops::Read};
 
 fn main() {
+    let file = std::fs::File::open("/dev/zero").unwrap();
     let mut buf = [0u8; 16];
-    let _read = Read::new(0, &mut buf[..]).flags(SqeFlags::BUFFER_SELECT);
+    let _read = Read::new(&file, &mut buf[..]).flags(SqeFlags::BUFFER_SELECT);
 }

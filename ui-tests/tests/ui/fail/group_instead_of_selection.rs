@@ -3,5 +3,6 @@
 use uring::{BufferGroup, ops::Recv};
 
 fn main() {
-    let _recv = Recv::new(0, BufferGroup::new(7));
+    let (socket, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+    let _recv = Recv::new(&socket, BufferGroup::new(7));
 }

@@ -3,6 +3,7 @@
 use uring::ops::ReadMultishot;
 
 fn main() {
+    let (rx, _tx) = std::io::pipe().unwrap();
     let mut buf = [0u8; 64];
-    let _read = ReadMultishot::new(0, &mut buf[..]);
+    let _read = ReadMultishot::new(&rx, &mut buf[..]);
 }

@@ -2,5 +2,6 @@
 use uring::{BufferGroup, ops::ReadMultishot};
 
 fn main() {
-    let _read = ReadMultishot::new(0, BufferGroup::new(7).select(64));
+    let (rx, _tx) = std::io::pipe().unwrap();
+    let _read = ReadMultishot::new(&rx, BufferGroup::new(7).select(64));
 }

@@ -1,0 +1,207 @@
+//! Slots of the registered-file table named by ops that fill them, and
+//! registered buffers.
+
+use crate::op::SqeField;
+use crate::types::FixedMut;
+use std::fmt;
+use std::marker::PhantomData;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+/// Where an op that creates a descriptor (`Accept`, `OpenAt`, `Socket`,
+/// `Pipe`) puts it: a regular descriptor of the process (the default), or a
+/// direct descriptor in the ring's fixed-file table, in a free slot the
+/// kernel picks or at a slot held exclusively (replacing the file there). A
+/// direct descriptor's op completes with 0 (at a slot) or the slot picked;
+/// [`FixedFiles::get`](crate::FixedFiles::get) turns that into a `Fixed`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DirectSlot<'f> {
+    /// `file_index`: 0, `IORING_FILE_INDEX_ALLOC`, or slot + 1.
+    value: u32,
+    /// The ring whose table the slot is in; 0 for no slot.
+    ring: u32,
+    _slot: PhantomData<&'f mut ()>,
+}
+
+impl DirectSlot<'static> {
+    /// A regular descriptor, not a direct one.
+    pub const NONE: DirectSlot<'static> = DirectSlot {
+        value: 0,
+        ring: 0,
+        _slot: PhantomData,
+    };
+    /// A free slot of the table, which the kernel picks (within the range
+    /// [`Ring::set_file_alloc_range`](crate::Ring::set_file_alloc_range) set).
+    pub const ALLOC: DirectSlot<'static> = DirectSlot {
+        value: crate::sys::IORING_FILE_INDEX_ALLOC,
+        ring: 0,
+        _slot: PhantomData,
+    };
+}
+
+impl<'f> DirectSlot<'f> {
+    /// The slot `slot`, replacing the file it holds. The slot is held
+    /// exclusively, so no op using the file there can be in flight, and the
+    /// replacement cannot be pushed twice.
+    pub fn at(slot: FixedMut<'f>) -> DirectSlot<'f> {
+        DirectSlot {
+            value: slot.index().wrapping_add(1),
+            ring: slot.ring(),
+            _slot: PhantomData,
+        }
+    }
+}
+
+impl fmt::Debug for DirectSlot<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.value {
+            0 => f.write_str("DirectSlot::NONE"),
+            crate::sys::IORING_FILE_INDEX_ALLOC => f.write_str("DirectSlot::ALLOC"),
+            n => write!(f, "DirectSlot::at({})", n - 1),
+        }
+    }
+}
+
+// SAFETY: a slot number is not an address.
+unsafe impl SqeField<u32> for DirectSlot<'_> {
+    #[inline(always)]
+    fn into_field(self) -> u32 {
+        self.value
+    }
+
+    #[inline(always)]
+    fn fits_ring(&self, ring: u32) -> bool {
+        self.ring == 0 || self.ring == ring
+    }
+}
+
+/// Where `FilesUpdate` puts its descriptors: from a slot held exclusively on
+/// (replacing the files there), or in free slots the kernel picks.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FilesAt<'f> {
+    /// `off`: the first slot, or `IORING_FILE_INDEX_ALLOC`.
+    value: u32,
+    ring: u32,
+    _slot: PhantomData<&'f mut ()>,
+}
+
+impl FilesAt<'static> {
+    /// Free slots, which the kernel picks and writes back into the
+    /// [`FileUpdates`].
+    pub const ALLOC: FilesAt<'static> = FilesAt {
+        value: crate::sys::IORING_FILE_INDEX_ALLOC,
+        ring: 0,
+        _slot: PhantomData,
+    };
+}
+
+impl<'f> From<FixedMut<'f>> for FilesAt<'f> {
+    /// The slots from `slot` on. The handle is held exclusively, so no op
+    /// using a file of the table can be in flight.
+    fn from(slot: FixedMut<'f>) -> FilesAt<'f> {
+        FilesAt {
+            value: slot.index(),
+            ring: slot.ring(),
+            _slot: PhantomData,
+        }
+    }
+}
+
+impl fmt::Debug for FilesAt<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.value {
+            crate::sys::IORING_FILE_INDEX_ALLOC => f.write_str("FilesAt::ALLOC"),
+            n => write!(f, "FilesAt({n})"),
+        }
+    }
+}
+
+// SAFETY: a slot number is not an address. The kernel reads `off` as an
+// `int` and compares it with `IORING_FILE_INDEX_ALLOC` (-1) as such, so the
+// value is sign-extended into the 64-bit field, as liburing writes it.
+unsafe impl SqeField<u64> for FilesAt<'_> {
+    #[inline(always)]
+    fn into_field(self) -> u64 {
+        self.value as i32 as i64 as u64
+    }
+
+    #[inline(always)]
+    fn fits_ring(&self, ring: u32) -> bool {
+        self.ring == 0 || self.ring == ring
+    }
+}
+
+/// The descriptors a `FilesUpdate` puts in the table: borrowed files, or
+/// `None` to empty a slot. With [`FilesAt::ALLOC`], the kernel writes the
+/// slots it picked back here ([`slots`](FileUpdates::slots)).
+pub struct FileUpdates<'fd> {
+    fds: Vec<i32>,
+    _files: PhantomData<BorrowedFd<'fd>>,
+}
+
+impl<'fd> FileUpdates<'fd> {
+    /// The descriptors to install, in slot order.
+    pub fn new(files: &[Option<BorrowedFd<'fd>>]) -> FileUpdates<'fd> {
+        FileUpdates {
+            fds: files
+                .iter()
+                .map(|f| f.map_or(-1, |f| f.as_raw_fd()))
+                .collect(),
+            _files: PhantomData,
+        }
+    }
+
+    /// How many descriptors.
+    pub fn len(&self) -> usize {
+        self.fds.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.fds.is_empty()
+    }
+
+    /// After a completed `FilesUpdate` into [`FilesAt::ALLOC`]: the slot
+    /// each descriptor went to, in order (as many as the completion counts).
+    pub fn slots(&self) -> &[i32] {
+        &self.fds
+    }
+}
+
+impl fmt::Debug for FileUpdates<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("FileUpdates").field(&self.fds).finish()
+    }
+}
+
+// SAFETY: the address of the descriptors, borrowed exclusively for the op's
+// lifetime (the kernel writes the slots it picked back into them), with
+// their count; each is a borrowed descriptor or -1.
+unsafe impl SqeField<(u64, u32)> for &mut FileUpdates<'_> {
+    #[inline(always)]
+    fn into_field(self) -> (u64, u32) {
+        let len = u32::try_from(self.fds.len()).unwrap_or(u32::MAX);
+        (self.fds.as_mut_ptr() as u64, len)
+    }
+}
+
+/// A registered buffer: the index [`FixedBuffers::get`](crate::FixedBuffers::get)
+/// hands out, for `ReadFixed`, `WriteFixed` and their vectored forms. The
+/// bytes an op names must lie inside that buffer; the kernel fails the op
+/// with `EFAULT` otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FixedBuf(pub(crate) u16);
+
+impl FixedBuf {
+    /// The index in the registered-buffer table.
+    pub const fn index(self) -> u16 {
+        self.0
+    }
+}
+
+// SAFETY: an index is not an address.
+unsafe impl SqeField<u16> for FixedBuf {
+    #[inline(always)]
+    fn into_field(self) -> u16 {
+        self.0
+    }
+}

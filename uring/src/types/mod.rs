@@ -1,0 +1,18 @@
+//! The values ops are built from, one concept a module: targets, SQE and op
+//! flags, timespecs, provided-buffer selections and socket addresses.
+
+mod addr;
+mod flags;
+mod select;
+mod target;
+mod time;
+
+pub use addr::{SockAddr, SockAddrBuf};
+pub use flags::*;
+pub use select::{BufferGroup, BufferPool, BufferSelect};
+pub(crate) use target::private;
+pub use target::{
+    Fd, FdTarget, Fixed, FixedMut, FixedTarget, FromRegisterFiles, IntoFd, IntoFixed, IntoOwnedFd,
+    IntoOwnedTarget, IntoTarget, Target,
+};
+pub use time::Timespec;
