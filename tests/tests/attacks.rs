@@ -1,0 +1,361 @@
+//! Attacks on the safe API, written as safe code would attempt them, each
+//! shown to fail: the kernel refuses the op, the push is refused, or the
+//! canary memory stays as it was. (Attacks that must not even compile live
+//! in `ui-tests`: naming a ring inside its own scope for `MSG_RING`, a raw
+//! `ioprio`, raw flag bits, a raw descriptor number, a `Fixed` that outlives
+//! its registration, a second close of a slot.) `SAFETY.md` maps each
+//! guarantee to its test.
+
+use std::io::Write as _;
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use uring::ops::{
+    Fsync, FutexWake, LinkTimeout, MsgRing, Nop, Recv, Splice, Timeout, TimeoutRemove, Write,
+};
+use uring::{
+    BufferGroup, CancelFlags, DirectSlot, MsgFlags, PushErrorKind, Ring, SendFlags, SpliceFlags,
+    TimeoutFlags, sys,
+};
+use uring_tests::{PATIENCE, push_lent, require_sqpoll};
+
+/// The `user_data` of the SQEs and completions waiting in the ring whose
+/// descriptor is `fd`, as the kernel shows them to anyone who reads
+/// `/proc/self/fdinfo`.
+fn user_data_in_fdinfo(fd: i32) -> Vec<u64> {
+    let path = format!("/proc/self/fdinfo/{fd}");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .filter_map(|line| {
+            let rest = line.split("user_data:").nth(1)?;
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+/// A scope's tags are no secret (the kernel shows them in fdinfo), so an
+/// attacker who read one scope's tag plants completions for every slot and
+/// generation the next scope could use with the same key. The next scope
+/// draws a fresh key: none of them settles its op, which keeps its buffer
+/// until the real data arrives.
+#[test]
+fn planted_completions_do_not_end_a_later_scope_s_borrow() {
+    let mut ring = Ring::builder().cq_entries(512).build(16).unwrap();
+    if !uring_tests::require_op::<MsgRing>(&ring) {
+        return;
+    }
+    let fd = ring.as_raw_fd();
+    // A scope op completes; while its completion waits in the CQ, fdinfo
+    // shows its tag. (Safe code can read fdinfo by the ring's number.)
+    let tags = ring.scope(|s| {
+        s.push(Nop::new().user_data(2)).unwrap();
+        s.submit_and_wait(1).unwrap();
+        let tags = user_data_in_fdinfo(fd);
+        assert_eq!(s.completions().count(), 1);
+        tags
+    });
+    assert_eq!(tags.len(), 1, "fdinfo shows the scope op's tag");
+    assert_ne!(
+        tags[0], 2,
+        "the kernel sees a tag, not the caller's user_data"
+    );
+    // Were the next scope to keep the key, its ops' tags would differ from
+    // this one in the slot and generation bits alone: plant all of those.
+    let leaked = tags[0];
+    let planted: Vec<u64> = (0..16u64)
+        .flat_map(|generation| (0..16u64).map(move |slot| leaked ^ (generation << 32 | slot)))
+        .collect();
+    let mut poster = Ring::new(64).unwrap();
+    for chunk in planted.chunks(32) {
+        poster.scope(|p| {
+            for &ud in chunk {
+                p.push(MsgRing::new(&ring, 0, ud)).unwrap();
+            }
+            p.submit_and_wait(chunk.len() as u32).unwrap();
+            assert!(p.completions().all(|c| c.res() == 0));
+        });
+    }
+    assert_eq!(ring.ready() as usize, planted.len(), "all planted");
+    assert_eq!(user_data_in_fdinfo(fd).len(), planted.len());
+
+    let (mut tx, rx) = UnixStream::pair().unwrap();
+    let mut canary = [0xa5u8; 16];
+    let foreign = ring.scope(|s| {
+        s.push(Recv::new(&rx, &mut canary[..]).user_data(9))
+            .unwrap();
+        s.submit().unwrap();
+        let mut foreign = 0;
+        for cqe in s.completions() {
+            assert!(
+                !cqe.is_scope_op(),
+                "a planted completion settled an op: {cqe:?}"
+            );
+            assert_eq!(cqe.res(), 0);
+            foreign += 1;
+        }
+        assert_eq!(s.in_flight(), 1, "the recv is still in flight");
+        tx.write_all(b"real data").unwrap();
+        s.wait_timeout(1, PATIENCE).unwrap();
+        let cqe = s.completions().next().unwrap();
+        assert!(cqe.is_scope_op());
+        assert_eq!((cqe.user_data(), cqe.res()), (9, 9));
+        foreign
+    });
+    assert_eq!(foreign, planted.len());
+    assert_eq!(&canary[..9], b"real data");
+    assert_eq!(canary[9..], [0xa5; 7], "nothing else was written");
+}
+
+/// A fixed file names a slot of one ring's table: pushed to another ring it
+/// is refused, whole chains with it, and the queue is left as it was.
+#[test]
+fn a_fixed_file_of_another_ring_is_refused() {
+    let mut a = Ring::new(8).unwrap();
+    let mut b = Ring::new(8).unwrap();
+    let file = tempfile::tempfile().unwrap();
+    let mut files = a.register_files(&[file.as_fd()]).unwrap();
+    let slot = files.get(0).unwrap();
+    let space = b.space_left();
+    let (rx, tx) = uring_tests::pipe();
+    b.scope(|s| {
+        let e = s.push(Fsync::new(slot).user_data(1)).unwrap_err();
+        assert_eq!(e.kind(), PushErrorKind::ForeignFile);
+        let chain = Nop::new().link(Fsync::new(slot));
+        let e = s.push(chain).unwrap_err();
+        assert_eq!(e.kind(), PushErrorKind::ForeignFile);
+        let e = s.push(Splice::new(&tx, slot, 1).user_data(2)).unwrap_err();
+        assert_eq!(e.kind(), PushErrorKind::ForeignFile, "a fixed splice input");
+        assert_eq!(s.in_flight(), 0);
+    });
+    drop(rx);
+    assert_eq!(b.space_left(), space, "nothing was written");
+    // The raw push checks it too.
+    let e = push_lent!(b, Fsync::new(slot)).unwrap_err();
+    assert_eq!(e.kind(), PushErrorKind::ForeignFile);
+    // A slot held exclusively, for a direct descriptor, likewise.
+    let at = DirectSlot::at(files.get_mut(0).unwrap());
+    let e = push_lent!(
+        b,
+        uring::ops::OpenAt::new(uring::Fd::CWD, c"/dev/null").direct(at)
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), PushErrorKind::ForeignFile);
+    assert_eq!(b.pending(), 0);
+    // On its own ring the slot works.
+    let cqe = uring_tests::complete(&mut a, Fsync::new(files.get(0).unwrap()).user_data(3));
+    assert_eq!(cqe.res(), 0);
+}
+
+/// Bits a flag type does not model are dropped by the safe constructors, so
+/// they never reach an SQE: the fixed-input bit of SPLICE (which would make
+/// the raw descriptor name a fixed slot), cancel-by-descriptor (which would
+/// match on the SQE's unset `fd`), `MSG_ZEROCOPY` (which would leave the
+/// kernel holding pages after the send completes), the futex word sizes
+/// past 32 bits (which would read beyond the `AtomicU32`).
+#[test]
+fn unmodelled_flag_bits_never_reach_an_sqe() {
+    assert_eq!(
+        SpliceFlags::from_bits_truncate(sys::SPLICE_F_FD_IN_FIXED | 1).bits(),
+        1
+    );
+    assert_eq!(SpliceFlags::from_bits(sys::SPLICE_F_FD_IN_FIXED), None);
+    assert!(CancelFlags::from_bits_truncate(sys::IORING_ASYNC_CANCEL_FD).is_empty());
+    assert!(
+        MsgFlags::from_bits_truncate(0x400_0000).is_empty(),
+        "MSG_ZEROCOPY"
+    );
+    assert_eq!(SendFlags::all().bits(), sys::IORING_RECVSEND_POLL_FIRST);
+    assert!(
+        TimeoutFlags::from_bits_truncate(sys::IORING_TIMEOUT_UPDATE_MASK).is_empty(),
+        "update flags belong to the update ops"
+    );
+
+    let mut ring = Ring::new(8).unwrap();
+    let (rx, tx) = uring_tests::pipe();
+    let word = std::sync::atomic::AtomicU32::new(0);
+    push_lent!(
+        ring,
+        Splice::new(&tx, &rx, 1)
+            .splice_flags(SpliceFlags::from_bits_truncate(u32::MAX))
+            .user_data(1)
+    )
+    .unwrap();
+    push_lent!(
+        ring,
+        FutexWake::new(&word, 1)
+            .futex_flags(uring::FutexFlags::from_bits_truncate(u32::MAX))
+            .user_data(2)
+    )
+    .unwrap();
+    let sqes: Vec<sys::io_uring_sqe> = ring.pending_sqes().collect();
+    // SAFETY: SPLICE's op flags are its splice flags; all union members are
+    // plain integers.
+    let splice_flags = unsafe { sqes[0].op_flags.splice_flags };
+    assert_eq!(splice_flags & sys::SPLICE_F_FD_IN_FIXED, 0);
+    assert_eq!(splice_flags, SpliceFlags::all().bits());
+    assert_eq!(
+        sqes[1].fd as u32,
+        sys::FUTEX2_SIZE_U32 | sys::FUTEX2_PRIVATE,
+        "a 32-bit word, private, nothing else"
+    );
+    let cqes = uring_tests::submit_and_reap(&mut ring, 2);
+    assert_eq!(cqes.len(), 2);
+}
+
+/// Ring-owned timespecs outlive the kernel's reads: an SQPOLL ring whose
+/// kernel object outlives it (a buffer ring holds its file) is dropped right
+/// after publishing a 10 s timeout linked to a write. Were the timespec
+/// freed and reused before the SQ thread read it, the timer would take
+/// whatever the heap held then (zeros here: at once) and the write would
+/// land within milliseconds.
+#[test]
+fn a_dropped_sqpoll_ring_never_lets_its_timespecs_be_reused() {
+    if !require_sqpoll() {
+        return;
+    }
+    let (rx, tx) = uring_tests::pipe();
+    let rx = std::fs::File::from(rx);
+    // SAFETY: plain fcntl on a descriptor we own.
+    unsafe { libc::fcntl(rx.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+    let mut keepers = Vec::new();
+    let mut pages = Vec::new();
+    for round in 0..10 {
+        let mut ring = Ring::builder()
+            .sqpoll(Duration::from_millis(1))
+            .build(8)
+            .unwrap();
+        // Holds a duplicate of the ring's descriptor: the kernel ring lives
+        // on after the `Ring` is dropped.
+        let keeper = ring
+            .register_buf_ring(BufferGroup::new(round), 1, 16)
+            .unwrap();
+        let chain = Timeout::new(Duration::from_secs(10))
+            .timeout_flags(TimeoutFlags::ETIME_SUCCESS)
+            .user_data(1)
+            .link(Write::new(&tx, b"early").user_data(2));
+        push_lent!(ring, chain).unwrap();
+        ring.submit().unwrap();
+        drop(ring);
+        // Take fresh zeroed pages where freed ones were, as the next mapping
+        // of the process would: a timespec read from one is zero.
+        reuse_freed_pages(&mut pages);
+        keepers.push(keeper);
+    }
+    let start = Instant::now();
+    let mut byte = [0u8; 1];
+    while start.elapsed() < Duration::from_millis(300) {
+        match std::io::Read::read(&mut &rx, &mut byte) {
+            Ok(n) => panic!("a write ran after {:?}: {n} bytes", start.elapsed()),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("{e}"),
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Dropping the keepers tears the kernel rings down, cancelling the
+    // chains; `tx` outlives them.
+    drop(keepers);
+    drop(tx);
+    for page in pages {
+        // SAFETY: each is a page this test mapped and no longer uses.
+        unsafe { libc::munmap(page, 4096) };
+    }
+}
+
+/// Maps a few zeroed pages, which the kernel places where pages were just
+/// unmapped.
+fn reuse_freed_pages(pages: &mut Vec<*mut libc::c_void>) {
+    for _ in 0..4 {
+        // SAFETY: a fresh anonymous mapping chosen by the kernel overlaps
+        // nothing in use.
+        let page = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(page, libc::MAP_FAILED);
+        pages.push(page);
+    }
+}
+
+/// `Duration::MAX` and friends mean "as long as the kernel allows", never a
+/// negative timespec the kernel refuses or an overflow.
+#[test]
+fn the_longest_durations_wait_as_long_as_the_kernel_allows() {
+    let mut ring = Ring::new(8).unwrap();
+    ring.push(Timeout::new(Duration::MAX).user_data(1)).unwrap();
+    ring.push(
+        Nop::new()
+            .user_data(2)
+            .link_timeout(LinkTimeout::new(Duration::from_secs(u64::MAX)).user_data(3)),
+    )
+    .unwrap();
+    ring.submit().unwrap();
+    ring.wait_timeout(2, Duration::MAX).unwrap();
+    let mut got: Vec<(u64, i32)> = ring
+        .completions()
+        .map(|c| (c.user_data(), c.res()))
+        .collect();
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        [(2, 0), (3, -libc::ECANCELED)],
+        "the NOP ran, its timeout was cancelled"
+    );
+    ring.push(TimeoutRemove::new(1).user_data(4)).unwrap();
+    let mut got: Vec<(u64, i32)> = uring_tests::submit_and_reap(&mut ring, 2)
+        .iter()
+        .map(|c| (c.user_data(), c.res()))
+        .collect();
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        [(1, -libc::ECANCELED), (4, 0)],
+        "the longest timeout was pending, not refused"
+    );
+    assert!(Ring::create_many(usize::MAX, 8, 1, &Ring::builder()).is_err());
+}
+
+/// Safe code knows a ring's number (`AsRawFd`, `/proc/self/fd`), but cannot
+/// turn it into a file that names the ring: reopening it through `/proc`
+/// fails, and an `O_PATH` file is not a ring to `MSG_RING`.
+#[test]
+fn a_ring_cannot_be_reopened_through_proc() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut ring = Ring::new(8).unwrap();
+    let target = Ring::new(8).unwrap();
+    let path = format!("/proc/self/fd/{}", target.as_raw_fd());
+    let err = std::fs::File::open(&path).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ENXIO), "{err}");
+    let err = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ENXIO), "{err}");
+    let Ok(by_path) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH)
+        .open(&path)
+    else {
+        return;
+    };
+    if !uring_tests::require_op::<MsgRing>(&ring) {
+        return;
+    }
+    let cqe = uring_tests::complete(&mut ring, MsgRing::new(&by_path, 0, 7).user_data(1));
+    assert!(
+        cqe.res() == -libc::EBADFD || cqe.res() == -libc::EBADF,
+        "MSG_RING through an O_PATH file: {cqe:?}"
+    );
+    let mut target = target;
+    assert!(target.peek().is_none(), "nothing reached the ring");
+}
