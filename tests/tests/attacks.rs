@@ -168,7 +168,11 @@ fn unmodelled_flag_bits_never_reach_an_sqe() {
         MsgFlags::from_bits_truncate(0x400_0000).is_empty(),
         "MSG_ZEROCOPY"
     );
-    assert_eq!(SendFlags::all().bits(), sys::IORING_RECVSEND_POLL_FIRST);
+    assert_eq!(
+        SendFlags::all().bits(),
+        sys::IORING_RECVSEND_POLL_FIRST | sys::IORING_RECVSEND_BUNDLE,
+        "no IORING_SEND_VECTORIZED, no IORING_RECVSEND_FIXED_BUF"
+    );
     assert!(
         TimeoutFlags::from_bits_truncate(sys::IORING_TIMEOUT_UPDATE_MASK).is_empty(),
         "update flags belong to the update ops"

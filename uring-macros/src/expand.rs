@@ -481,6 +481,27 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
                 )
             }
 
+            /// Bounds this op with a `LINK_TIMEOUT` of `timeout`, as
+            /// [`timeout`](Self::timeout) does, whose completion carries
+            /// `user_data`.
+            #chain_hidden
+            #[inline]
+            #vis fn timeout_with<__D>(
+                self,
+                timeout: __D,
+                user_data: u64,
+            ) -> ::uring::Link<Self, ::uring::ops::LinkTimeout>
+            where
+                __D: ::core::convert::Into<::uring::Timespec>,
+                Self: ::uring::op::AcceptsLinkTimeout<__D>,
+            {
+                ::uring::op::link(
+                    self,
+                    ::uring::ops::LinkTimeout::new(timeout).user_data(user_data),
+                    ::uring::sys::IOSQE_IO_LINK,
+                )
+            }
+
             /// Bounds this op with a link timeout built by hand (to set its
             /// flags or `user_data`).
             #chain_hidden
@@ -511,6 +532,12 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
         #[allow(clippy::undocumented_unsafe_blocks)]
         #unsafety impl<#bounds> ::uring::op::Prepare for #name<#args> {
             const SQES: u32 = 1;
+            const NAMES_OPS: bool = {
+                let code = <Self as ::uring::op::Entry>::CODE;
+                code == ::uring::sys::IORING_OP_ASYNC_CANCEL
+                    || code == ::uring::sys::IORING_OP_POLL_REMOVE
+                    || code == ::uring::sys::IORING_OP_TIMEOUT_REMOVE
+            };
             #[inline(always)]
             fn prepare_all<const __WRAP: bool>(
                 self,

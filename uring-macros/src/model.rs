@@ -78,8 +78,10 @@ pub(crate) struct Arg {
     pub(crate) combine: Vec<bool>,
 }
 
-/// `const len = 1`: a field every SQE of the op carries.
+/// `const len = 1`: a field every SQE of the op carries; `const |field =
+/// bit` ors a constant into a field that arguments also write `|field`.
 pub(crate) struct Const {
     pub(crate) field: Ident,
     pub(crate) value: Expr,
+    pub(crate) combine: bool,
 }

@@ -194,10 +194,18 @@ impl Parse for Target {
 impl Parse for Const {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         input.parse::<Token![const]>()?;
+        let combine = input.peek(Token![|]);
+        if combine {
+            input.parse::<Token![|]>()?;
+        }
         let field = input.parse()?;
         input.parse::<Token![=]>()?;
         let value = input.parse()?;
-        Ok(Const { field, value })
+        Ok(Const {
+            field,
+            value,
+            combine,
+        })
     }
 }
 

@@ -78,6 +78,7 @@ const TAKEN_METHODS: &[&str] = &[
     "link",
     "hard_link",
     "timeout",
+    "timeout_with",
     "link_timeout",
 ];
 
@@ -419,6 +420,17 @@ fn check_entry<'a>(entry: &'a Entry, errors: &mut Errors) -> Option<Checked<'a>>
                 );
             }
             let names: Vec<String> = arg.fields.iter().map(|f| f.to_string()).collect();
+            if arg.select_only && names == ["buf_group"] {
+                // A group alone, where the op's `addr` and `len` say
+                // something else (RECVMSG's message header).
+                claims.claim(
+                    &mut local,
+                    &arg.fields[0],
+                    format!("the selection of `{}`", arg.name),
+                    Source::SelectGroup,
+                );
+                continue;
+            }
             if names != ["addr", "len"] {
                 local.push(
                     arg.fields[0].span(),
@@ -474,11 +486,12 @@ fn check_entry<'a>(entry: &'a Entry, errors: &mut Errors) -> Option<Checked<'a>>
         }
     }
     for (index, constant) in entry.consts.iter().enumerate() {
-        claims.claim(
+        claims.claim_as(
             &mut local,
             &constant.field,
             format!("`const {}`", constant.field),
             Source::Const(index),
+            constant.combine,
         );
     }
 

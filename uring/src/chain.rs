@@ -52,6 +52,21 @@ impl<H, T> Link<H, T> {
         Link::new(self, LinkTimeout::new(timeout), sys::IOSQE_IO_LINK)
     }
 
+    /// Bounds the last op of the chain with a `LINK_TIMEOUT` of `timeout`
+    /// whose completion carries `user_data`.
+    #[inline]
+    pub fn timeout_with<D>(self, timeout: D, user_data: u64) -> Link<Self, LinkTimeout>
+    where
+        D: Into<Timespec>,
+        T: AcceptsLinkTimeout<D>,
+    {
+        Link::new(
+            self,
+            LinkTimeout::new(timeout).user_data(user_data),
+            sys::IOSQE_IO_LINK,
+        )
+    }
+
     /// Bounds the last op of the chain with a link timeout built by hand.
     #[inline]
     pub fn link_timeout<L>(self, timeout: L) -> Link<Self, L>
@@ -83,6 +98,7 @@ impl<H: std::fmt::Debug, T: std::fmt::Debug> std::fmt::Debug for Link<H, T> {
 // carries no link flag.
 unsafe impl<H: Prepare, T: Prepare> Prepare for Link<H, T> {
     const SQES: u32 = H::SQES + T::SQES;
+    const NAMES_OPS: bool = H::NAMES_OPS || T::NAMES_OPS;
 
     #[inline(always)]
     fn prepare_all<const WRAP: bool>(self, writer: &mut SqWriter<'_, WRAP>, link: u8) {

@@ -68,8 +68,9 @@ pub mod sys;
 mod types;
 
 pub use args::{
-    DirectSlot, FileUpdates, FilesAt, FixedBuf, FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut,
-    SpliceSource, UringCmdOp, WaitIdTarget,
+    AsSocket, BlockDevice, CancelFile, CancelOpcode, DirectSlot, FileUpdates, FilesAt, FixedBuf,
+    FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut, MsgLayout, PassCqeFlags, PollEventsUpdate,
+    RecvMsgOut, RingSlot, SocketFd, SpliceSource, UringCmdOp, UserDataUpdate, WaitIdTarget,
 };
 pub use buf_ring::{Buf, BufRing, ClaimFrom, MAX_BUF_RING_BUFFERS};
 pub use builder::Builder;

@@ -12,14 +12,17 @@
 //! from a reference the op carries, so that the op's lifetime covers the
 //! kernel's use.
 
+#[cfg(doc)]
+use crate::args::RecvMsgOut;
 use crate::args::{
-    DirectSlot, FileUpdates, FilesAt, FixedBuf, FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut,
-    SpliceSource, UringCmdOp, WaitIdTarget,
+    BlockDevice, CancelFile, CancelOpcode, DirectSlot, FileUpdates, FilesAt, FixedBuf, FutexWaitV,
+    MadviseRange, MsgHdr, MsgHdrMut, MsgLayout, PassCqeFlags, PollEventsUpdate, RingSlot, SocketFd,
+    SpliceSource, UringCmdOp, UserDataUpdate, WaitIdTarget,
 };
 use crate::types::{
-    AcceptFlags, BufferGroup, BufferPool, CancelFlags, Fd, FsyncFlags, FutexFlags, InstallFlags,
-    MsgFlags, MsgRingFlags, PollEvents, PollFlags, RecvFlags, RwFlags, SendFlags, SendZcFlags,
-    SockAddr, SockAddrBuf, SpliceFlags, TimeoutFlags, Timespec,
+    AcceptFlags, BufferGroup, BufferPool, CancelFlags, Fd, Fixed, FsyncFlags, FutexFlags,
+    InstallFlags, MsgFlags, MsgRingFlags, PollEvents, PollFlags, RecvFlags, RwFlags, SendFlags,
+    SendZcFlags, SockAddr, SockAddrBuf, SpliceFlags, TimeoutFlags, Timespec,
 };
 use std::ffi::CStr;
 use std::io::{IoSlice, IoSliceMut};
@@ -31,7 +34,9 @@ crate::ops! {
 
     /// Does nothing, and completes with 0. Measures the ring itself.
     #[since = "5.1"]
-    pub unsafe struct Nop = NOP {}
+    pub unsafe struct Nop = NOP {
+        const fd = -1,
+    }
 
     /// Reads up to `buf.len()` bytes at `offset`, like `pread(2)`; an offset
     /// of `u64::MAX` reads at the file position. Completes with the number
@@ -167,17 +172,22 @@ crate::ops! {
         recv_flags: RecvFlags = RecvFlags::empty() => ioprio,
     }
 
-    /// Sends `buf` on a socket, like `send(2)`. Completes with the number of
-    /// bytes sent.
+    /// Sends `buf` on a socket, like `send(2)`, or to `dest` on an
+    /// unconnected datagram socket, like `sendto(2)` (6.3). Given a
+    /// `BufferSelect` in place of `buf`, sends from a provided buffer the
+    /// kernel picks (6.10; several with `SendFlags::BUNDLE`). Completes with
+    /// the number of bytes sent.
     #[since = "5.6"]
     pub unsafe struct Send<'a> = SEND {
         target: fd | fixed,
         /// The bytes to send.
-        buf: &'a [u8] => addr + len,
+        buf: &'a [u8] | select => addr + len,
         /// `MSG_*` flags of `send(2)`.
         msg_flags: MsgFlags = MsgFlags::empty() => msg_flags,
-        /// `IORING_RECVSEND_*` flags: poll first.
+        /// `IORING_RECVSEND_*` flags: poll first, bundle.
         send_flags: SendFlags = SendFlags::empty() => ioprio,
+        /// Where to send, on an unconnected datagram socket.
+        dest: Option<&'a SockAddr> = None => addr2 + addr_len,
     }
 
     /// Closes a descriptor, like `close(2)`, or empties a fixed-file slot
@@ -198,6 +208,30 @@ crate::ops! {
         target_user_data: u64 => addr,
         /// `IORING_ASYNC_CANCEL_*` flags.
         cancel_flags: CancelFlags = CancelFlags::empty() => cancel_flags,
+        const fd = -1,
+    }
+
+    /// Cancels the in-flight ops on `file` (a descriptor, or a fixed file
+    /// of this ring), the first or, with `CancelFlags::ALL`, every one.
+    /// Completes as `Cancel` does.
+    #[since = "5.19"]
+    pub unsafe struct CancelFd<'a> = ASYNC_CANCEL {
+        /// The file whose ops to cancel.
+        file: impl Into<CancelFile<'a>> => fd + |cancel_flags,
+        /// `IORING_ASYNC_CANCEL_*` flags: all.
+        cancel_flags: CancelFlags = CancelFlags::empty() => |cancel_flags,
+    }
+
+    /// Cancels the in-flight ops of one opcode (`CancelOpcode::of::<Read>()`),
+    /// the first or, with `CancelFlags::ALL`, every one. Completes as
+    /// `Cancel` does.
+    #[since = "6.6"]
+    pub unsafe struct CancelOp = ASYNC_CANCEL {
+        /// The opcode whose ops to cancel.
+        op: CancelOpcode => len + |cancel_flags,
+        /// `IORING_ASYNC_CANCEL_*` flags: all.
+        cancel_flags: CancelFlags = CancelFlags::empty() => |cancel_flags,
+        const fd = -1,
     }
 
     /// Completes after `timeout`, or once `count` other completions have been
@@ -213,6 +247,7 @@ crate::ops! {
         count: u32 = 0 => off,
         /// `IORING_TIMEOUT_*` flags.
         timeout_flags: TimeoutFlags = TimeoutFlags::empty() => timeout_flags,
+        const fd = -1,
     }
 
     /// Bounds the op linked before it: if that op has not completed after
@@ -228,6 +263,7 @@ crate::ops! {
         const len = 1,
         /// `IORING_TIMEOUT_*` flags.
         timeout_flags: TimeoutFlags = TimeoutFlags::empty() => timeout_flags,
+        const fd = -1,
     }
 
     /// Hands the buffers of `pool` to the kernel under `group`, with ids
@@ -314,6 +350,25 @@ crate::ops! {
     pub unsafe struct PollRemove = POLL_REMOVE {
         /// The `user_data` of the poll to remove.
         target_user_data: u64 => addr,
+        const fd = -1,
+    }
+
+    /// Changes the events of the poll whose `user_data` is
+    /// `target_user_data`, or its `user_data`, or both, without removing it
+    /// (5.13). Completes with 0, or `-ENOENT` when no poll matched. In a
+    /// scope, a poll the scope did not push cannot be given a new
+    /// `user_data` (the update completes with `-EINVAL`).
+    #[since = "5.13"]
+    pub unsafe struct PollUpdate = POLL_REMOVE {
+        /// The `user_data` of the poll to update.
+        target_user_data: u64 => addr,
+        /// New events to wait for (`IORING_POLL_UPDATE_EVENTS`).
+        events: impl Into<PollEventsUpdate> = PollEventsUpdate::NONE => poll32_events + |len,
+        /// A new `user_data` (`IORING_POLL_UPDATE_USER_DATA`).
+        new_user_data: impl Into<UserDataUpdate> = UserDataUpdate::NONE => off + |len,
+        /// `PollFlags::MULTI` to keep polling after the update.
+        poll_flags: PollFlags = PollFlags::empty() => |len,
+        const fd = -1,
     }
 
     /// Starts writeback of a file range, like `sync_file_range(2)`.
@@ -340,6 +395,7 @@ crate::ops! {
         msg_flags: MsgFlags = MsgFlags::empty() => msg_flags,
         /// `IORING_RECVSEND_*` flags: poll first.
         send_flags: SendFlags = SendFlags::empty() => ioprio,
+        const len = 1,
     }
 
     /// Receives a message, like `recvmsg(2)`. Completes with the number of
@@ -354,6 +410,26 @@ crate::ops! {
         msg_flags: MsgFlags = MsgFlags::empty() => msg_flags,
         /// `IORING_RECVSEND_*` flags: poll first.
         recv_flags: SendFlags = SendFlags::empty() => ioprio,
+        const len = 1,
+    }
+
+    /// Receives messages, again each time one arrives, each into a
+    /// provided buffer of `group` the kernel picks (6.0): the buffer holds
+    /// an `io_uring_recvmsg_out` header, then the sender's address, the
+    /// ancillary data and the payload, laid out as `layout` says
+    /// ([`RecvMsgOut::parse`]). Completes with the bytes used in the buffer
+    /// and its id, flagged `IORING_CQE_F_MORE` while more will come.
+    #[since = "6.0"]
+    pub unsafe struct RecvMsgMulti<'a> = RECVMSG {
+        target: fd | fixed,
+        /// How much room the address and the ancillary data take.
+        layout: &'a MsgLayout => addr,
+        /// The provided-buffer group.
+        group: select => buf_group,
+        /// `MSG_*` flags of `recvmsg(2)`.
+        msg_flags: MsgFlags = MsgFlags::empty() => msg_flags,
+        const len = 1,
+        const ioprio = crate::sys::IORING_RECV_MULTISHOT,
     }
 
     /// Removes the timeout whose `user_data` is `target_user_data`.
@@ -364,6 +440,41 @@ crate::ops! {
     pub unsafe struct TimeoutRemove = TIMEOUT_REMOVE {
         /// The `user_data` of the timeout to remove.
         target_user_data: u64 => addr,
+        const fd = -1,
+    }
+
+    /// Sets a new time on the pending timeout whose `user_data` is
+    /// `target_user_data`, counting from now (5.11). Completes with 0,
+    /// `-ENOENT` when no pending timeout matched. The timespec is kept by
+    /// the ring until the kernel has read it.
+    #[since = "5.11"]
+    pub unsafe struct TimeoutUpdate = TIMEOUT_REMOVE {
+        /// The `user_data` of the timeout to update.
+        target_user_data: u64 => addr,
+        /// The new time (a duration, or when, with `TimeoutFlags::ABS`).
+        #[ring_owned]
+        timeout: impl Into<Timespec> => addr2,
+        /// `IORING_TIMEOUT_*` flags: absolute, clock.
+        timeout_flags: TimeoutFlags = TimeoutFlags::empty() => |timeout_flags,
+        const |timeout_flags = crate::sys::IORING_TIMEOUT_UPDATE,
+        const fd = -1,
+    }
+
+    /// Sets a new time on the pending link timeout whose `user_data` is
+    /// `target_user_data` (5.15). Completes as `TimeoutUpdate` does.
+    #[since = "5.15"]
+    pub unsafe struct LinkTimeoutUpdate = TIMEOUT_REMOVE {
+        /// The `user_data` of the link timeout to update.
+        target_user_data: u64 => addr,
+        /// The new time.
+        #[ring_owned]
+        timeout: impl Into<Timespec> => addr2,
+        /// `IORING_TIMEOUT_*` flags: absolute, clock.
+        timeout_flags: TimeoutFlags = TimeoutFlags::empty() => |timeout_flags,
+        // The kernel takes a link timeout update as an update (both bits),
+        // and as a removal of a plain timeout without the first.
+        const |timeout_flags = crate::sys::IORING_TIMEOUT_UPDATE | crate::sys::IORING_LINK_TIMEOUT_UPDATE,
+        const fd = -1,
     }
 
     /// Allocates or deallocates space in a file, like `fallocate(2)`.
@@ -430,6 +541,7 @@ crate::ops! {
         range: MadviseRange => addr + addr2 + len,
         /// `MADV_*` advice.
         advice: i32 => fadvise_advice,
+        const fd = -1,
     }
 
     /// Opens `path` relative to the directory `dirfd` as `how` says, like
@@ -585,8 +697,29 @@ crate::ops! {
         /// The `user_data` the target ring's completion carries.
         data: u64 => off,
         /// `IORING_MSG_RING_*` flags.
-        msg_ring_flags: MsgRingFlags = MsgRingFlags::empty() => msg_ring_flags,
+        msg_ring_flags: MsgRingFlags = MsgRingFlags::empty() => |msg_ring_flags,
+        /// The `flags` the target ring's completion carries
+        /// (`IORING_MSG_RING_FLAGS_PASS`, 6.3); 0 without.
+        cqe_flags: impl Into<PassCqeFlags> = PassCqeFlags::NONE => file_index + |msg_ring_flags,
         const addr = crate::sys::IORING_MSG_DATA,
+    }
+
+    /// Passes the registered file `source`, a slot of this ring's table, to
+    /// the ring `dest` names, into a slot of its table: one held
+    /// exclusively, or a free one the kernel picks (6.0). Completes with 0
+    /// on this ring; the target ring gets a completion carrying `data` (with
+    /// the slot picked, for a free one) unless `MsgRingFlags::CQE_SKIP`.
+    #[since = "6.0"]
+    pub unsafe struct MsgRingFd<'a> = MSG_RING {
+        /// The target ring, and the slot of its table.
+        dest: RingSlot<'a> => fd + file_index,
+        /// The registered file to pass.
+        source: Fixed<'a> => addr3,
+        /// The `user_data` of the target ring's completion.
+        data: u64 => off,
+        /// `IORING_MSG_RING_*` flags: skip the target's completion.
+        msg_ring_flags: MsgRingFlags = MsgRingFlags::empty() => msg_ring_flags,
+        const addr = crate::sys::IORING_MSG_SEND_FD,
     }
 
     /// Sets the extended attribute `name` of the target file to `value`,
@@ -690,6 +823,121 @@ crate::ops! {
         msg_flags: MsgFlags = MsgFlags::empty() => msg_flags,
         /// `IORING_RECVSEND_*` and `IORING_SEND_ZC_*` flags.
         send_flags: SendZcFlags = SendZcFlags::empty() => ioprio,
+        const len = 1,
+    }
+
+    /// Sends `buf`, which lies inside the registered buffer `index`,
+    /// without copying it (`IORING_RECVSEND_FIXED_BUF`, 6.0). Completes
+    /// twice, as `SendZc` does.
+    #[since = "6.0"]
+    pub unsafe struct SendZcFixed<'a> = SEND_ZC {
+        target: fd | fixed,
+        /// The bytes to send, inside the registered buffer.
+        buf: &'a [u8] => addr + len,
+        /// The registered buffer `buf` lies in.
+        index: FixedBuf => buf_index,
+        /// `MSG_*` flags of `send(2)`.
+        msg_flags: MsgFlags = MsgFlags::empty() => msg_flags,
+        /// `IORING_RECVSEND_*` and `IORING_SEND_ZC_*` flags.
+        send_flags: SendZcFlags = SendZcFlags::empty() => |ioprio,
+        const |ioprio = crate::sys::IORING_RECVSEND_FIXED_BUF,
+        /// Where to send, on an unconnected datagram socket.
+        dest: Option<&'a SockAddr> = None => addr2 + addr_len,
+    }
+
+    /// Sends a message whose buffers lie inside the registered buffer
+    /// `index`, without copying them (6.15). Completes twice, as `SendZc`
+    /// does.
+    #[since = "6.15"]
+    pub unsafe struct SendMsgZcFixed<'a, 'b> = SENDMSG_ZC {
+        target: fd | fixed,
+        /// The message; its buffers lie inside the registered buffer.
+        msg: &'a MsgHdr<'b> => addr,
+        /// The registered buffer the message's buffers lie in.
+        index: FixedBuf => buf_index,
+        /// `MSG_*` flags of `sendmsg(2)`.
+        msg_flags: MsgFlags = MsgFlags::empty() => msg_flags,
+        /// `IORING_RECVSEND_*` and `IORING_SEND_ZC_*` flags.
+        send_flags: SendZcFlags = SendZcFlags::empty() => |ioprio,
+        const |ioprio = crate::sys::IORING_RECVSEND_FIXED_BUF,
+        const len = 1,
+    }
+
+    /// The bytes waiting to be read on a socket (`SIOCINQ`), as a command
+    /// to the socket (6.7). Completes with the count.
+    #[since = "6.7"]
+    pub unsafe struct SocketInq<'a> = URING_CMD {
+        /// The socket.
+        socket: impl Into<SocketFd<'a>> => fd,
+        const cmd_op = crate::sys::SOCKET_URING_OP_SIOCINQ,
+    }
+
+    /// The bytes not yet sent, or not yet acknowledged, on a socket
+    /// (`SIOCOUTQ`), as a command to the socket (6.7). Completes with the
+    /// count.
+    #[since = "6.7"]
+    pub unsafe struct SocketOutq<'a> = URING_CMD {
+        /// The socket.
+        socket: impl Into<SocketFd<'a>> => fd,
+        const cmd_op = crate::sys::SOCKET_URING_OP_SIOCOUTQ,
+    }
+
+    /// Reads a socket option into `optval`, like `getsockopt(2)` (6.7).
+    /// Completes with the option's length.
+    #[since = "6.7"]
+    pub unsafe struct GetSockOpt<'a> = URING_CMD {
+        /// The socket.
+        socket: impl Into<SocketFd<'a>> => fd,
+        /// `SOL_SOCKET`, `IPPROTO_TCP`, ...
+        level: i32 => level,
+        /// `SO_RCVBUF`, `TCP_NODELAY`, ...
+        optname: i32 => optname,
+        /// Where the kernel writes the value.
+        optval: &'a mut [u8] => optval + optlen,
+        const cmd_op = crate::sys::SOCKET_URING_OP_GETSOCKOPT,
+    }
+
+    /// Sets a socket option from `optval`, like `setsockopt(2)` (6.7).
+    /// Completes with 0.
+    #[since = "6.7"]
+    pub unsafe struct SetSockOpt<'a> = URING_CMD {
+        /// The socket.
+        socket: impl Into<SocketFd<'a>> => fd,
+        /// `SOL_SOCKET`, `IPPROTO_TCP`, ...
+        level: i32 => level,
+        /// `SO_RCVBUF`, `TCP_NODELAY`, ...
+        optname: i32 => optname,
+        /// The value.
+        optval: &'a [u8] => optval + optlen,
+        const cmd_op = crate::sys::SOCKET_URING_OP_SETSOCKOPT,
+    }
+
+    /// Writes a socket's own address, or with `peer` its peer's, into
+    /// `addr`, like `getsockname(2)` / `getpeername(2)` (6.19). Completes
+    /// with 0.
+    #[since = "6.19"]
+    pub unsafe struct GetSockName<'a> = URING_CMD {
+        /// The socket.
+        socket: impl Into<SocketFd<'a>> => fd,
+        /// Where the kernel writes the address.
+        addr: &'a mut SockAddrBuf => addr + addr3,
+        /// The peer's address rather than the socket's own.
+        peer: bool = false => optlen,
+        const cmd_op = crate::sys::SOCKET_URING_OP_GETSOCKNAME,
+    }
+
+    /// Discards `len` bytes of a block device from `offset` on, like the
+    /// `BLKDISCARD` ioctl, as a command to the device (6.12). Completes
+    /// with 0.
+    #[since = "6.12"]
+    pub unsafe struct BlockDiscard<'a> = URING_CMD {
+        /// The block device.
+        device: BlockDevice<'a> => fd,
+        /// Where the range starts, in bytes.
+        offset: u64 => addr,
+        /// How many bytes.
+        len: u64 => addr3,
+        const cmd_op = crate::sys::BLOCK_URING_CMD_DISCARD,
     }
 
     /// Waits for a child process to change state, like `waitid(2)`, and

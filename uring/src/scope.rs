@@ -58,13 +58,27 @@ struct Slot {
     next_free: u32,
     /// The provided-buffer group the op selects from, or [`NO_GROUP`].
     group: u32,
-    /// The owned buffer the op uses (an index into `ScopeTable::owned`), or
-    /// [`NO_OWNED`].
+    /// The owned buffer the op uses (an index into `ScopeTable::owned`),
+    /// or, with [`RENAME`] set, the rename its success makes (an index into
+    /// `ScopeTable::renames`), or [`NO_OWNED`].
     owned: u32,
 }
 
 /// A slot's op uses no owned buffer.
 const NO_OWNED: u32 = u32::MAX;
+
+/// Marks a slot's `owned` as the index of a [`Rename`].
+const RENAME: u32 = 1 << 31;
+
+/// A poll update of the scope that gives one of the scope's polls a new
+/// `user_data`: the kernel keeps the poll's tag, and the scope gives the
+/// poll's slot the new `user_data` once the update has succeeded.
+#[derive(Clone, Copy)]
+struct Rename {
+    slot: u32,
+    generation: u32,
+    user_data: u64,
+}
 
 /// A buffer given to the scope with [`Scope::push_owned`], kept until the
 /// ops over it have completed.
@@ -132,6 +146,9 @@ pub(crate) struct ScopeTable {
     /// Buffers the scope owns, and the free entries among them.
     owned: Vec<OwnedEntry>,
     owned_free: Vec<u32>,
+    /// Renames waiting for their update's completion, and the free entries.
+    renames: Vec<Rename>,
+    renames_free: Vec<u32>,
 }
 
 impl Default for ScopeTable {
@@ -147,6 +164,8 @@ impl Default for ScopeTable {
             scratch: Vec::new(),
             owned: Vec::new(),
             owned_free: Vec::new(),
+            renames: Vec::new(),
+            renames_free: Vec::new(),
         }
     }
 }
@@ -236,7 +255,11 @@ impl ScopeTable {
                 self.free_count += 1;
                 let owned = slot.owned;
                 if owned != NO_OWNED {
-                    out.buf = self.finish_owned(owned);
+                    if owned & RENAME == 0 {
+                        out.buf = self.finish_owned(owned);
+                    } else {
+                        self.finish_rename(owned & !RENAME, cqe.res());
+                    }
                 }
             }
             Owner::Op
@@ -249,12 +272,13 @@ impl ScopeTable {
     }
 
     /// Forgets an SQE the kernel never saw (see `Ring::retract_scope`), as
-    /// if it had posted its last completion; an owned buffer no op uses any
-    /// more is dropped.
+    /// if it had posted its last completion, cancelled; an owned buffer no
+    /// op uses any more is dropped.
     fn unpush(&mut self, user_data: u64) {
         let mut last = Cqe::from(sys::io_uring_cqe {
             user_data,
-            ..Default::default()
+            res: -libc::ECANCELED,
+            flags: 0,
         });
         self.settle(&mut last, &mut Settled::default());
     }
@@ -303,6 +327,119 @@ impl ScopeTable {
     fn end(&mut self) {
         self.owned.clear();
         self.owned_free.clear();
+        self.renames.clear();
+        self.renames_free.clear();
+    }
+
+    /// The live slot of the scope whose op carries `user_data` (the first,
+    /// if several do).
+    fn find(&self, user_data: u64) -> Option<u32> {
+        self.slots
+            .iter()
+            .position(|s| s.live() && s.user_data == user_data)
+            .map(|i| i as u32)
+    }
+
+    /// Rewrites an SQE that names another op by `user_data` (cancel, poll
+    /// and timeout removal and update) so that it names the scope's op that
+    /// carries it, by its tag; a `user_data` no op of the scope carries is
+    /// left as it is (an op pushed before the scope). Returns the `owned`
+    /// value of the SQE's slot: `owned`, or a rename.
+    ///
+    /// A poll update that sets a new `user_data` changes the table, not the
+    /// kernel's request: the poll keeps its tag. One that would give a poll
+    /// the scope did not push a new `user_data` is turned into an invalid
+    /// SQE, which completes with `-EINVAL`: the new value could be one of
+    /// the scope's tags, and that poll's completions would then settle
+    /// another op.
+    #[cold]
+    fn translate(&mut self, sqe: &mut sys::io_uring_sqe, owned: u32) -> u32 {
+        // SAFETY: every member of the `addr` union is a plain u64 (or two
+        // u32), as is `off`'s.
+        let named = unsafe { sqe.addr.addr };
+        let target = self.find(named);
+        let retarget = |sqe: &mut sys::io_uring_sqe, table: &ScopeTable| {
+            if let Some(index) = target {
+                sqe.addr = sys::io_uring_sqe_addr {
+                    addr: table.tag(index),
+                };
+            }
+        };
+        match sqe.opcode {
+            sys::IORING_OP_ASYNC_CANCEL => {
+                // SAFETY: the op flags union is plain integers.
+                let flags = unsafe { sqe.op_flags.cancel_flags };
+                let by_other_key = sys::IORING_ASYNC_CANCEL_FD
+                    | sys::IORING_ASYNC_CANCEL_FD_FIXED
+                    | sys::IORING_ASYNC_CANCEL_OP
+                    | sys::IORING_ASYNC_CANCEL_ANY;
+                if flags & by_other_key == 0 {
+                    retarget(sqe, self);
+                }
+                owned
+            }
+            sys::IORING_OP_TIMEOUT_REMOVE => {
+                retarget(sqe, self);
+                owned
+            }
+            sys::IORING_OP_POLL_REMOVE => {
+                retarget(sqe, self);
+                if sqe.len & sys::IORING_POLL_UPDATE_USER_DATA == 0 {
+                    return owned;
+                }
+                match target {
+                    Some(index) if owned == NO_OWNED => {
+                        // SAFETY: as above.
+                        let user_data = unsafe { sqe.off.off };
+                        let tag = self.tag(index);
+                        sqe.off = sys::io_uring_sqe_off { off: tag };
+                        let rename = Rename {
+                            slot: index,
+                            generation: self.slots[index as usize].generation,
+                            user_data,
+                        };
+                        RENAME | self.keep_rename(rename)
+                    }
+                    _ => {
+                        // An opcode the kernel does not know: it fails the
+                        // SQE with EINVAL, reading nothing else of it.
+                        sqe.opcode = u8::MAX;
+                        owned
+                    }
+                }
+            }
+            _ => owned,
+        }
+    }
+
+    fn keep_rename(&mut self, rename: Rename) -> u32 {
+        match self.renames_free.pop() {
+            Some(index) => {
+                self.renames[index as usize] = rename;
+                index
+            }
+            None => {
+                self.renames.push(rename);
+                self.renames.len() as u32 - 1
+            }
+        }
+    }
+
+    /// The update that carried rename `index` has completed with `res`:
+    /// on success, its poll's slot takes the new `user_data`, if that poll
+    /// is still the slot's op.
+    fn finish_rename(&mut self, index: u32, res: i32) {
+        let rename = self.renames[index as usize];
+        self.renames_free.push(index);
+        if res < 0 {
+            return;
+        }
+        if let Some(slot) = self.slots.get_mut(rename.slot as usize)
+            && slot.live()
+            && slot.generation == rename.generation
+        {
+            slot.user_data = rename.user_data;
+        }
     }
 }
 
@@ -594,9 +731,13 @@ impl<'scope> Scope<'scope, '_> {
     ///
     /// The scope needs to see every op finish, so an op flagged
     /// `CQE_SKIP_SUCCESS` posts its completion anyway. Ops that name another
-    /// op by `user_data` (`Cancel`, `PollRemove`, `TimeoutRemove`) do not
-    /// find the scope's ops under the `user_data` they were given: use
-    /// [`cancel`](Scope::cancel).
+    /// op by `user_data` (`Cancel`, `PollRemove`, `PollUpdate`,
+    /// `TimeoutRemove`, `TimeoutUpdate`, `LinkTimeoutUpdate`) find the
+    /// scope's op that was pushed with that `user_data` (the first, if
+    /// several were: [`cancel`](Scope::cancel) cancels them all), or else an
+    /// op pushed before the scope. A `PollUpdate` can give a new `user_data`
+    /// only to a poll of the scope; for another it completes with
+    /// `-EINVAL`.
     #[inline]
     pub fn push<S>(&mut self, submission: S) -> Result<(), PushError<S>>
     where
@@ -838,6 +979,13 @@ unsafe fn push_tagged<S: Submission + Scoped>(
             u32::from(unsafe { sqe.buf.buf_group })
         } else {
             NO_GROUP
+        };
+        // Ops that name other ops find the scope's by the caller's
+        // `user_data`; nothing else pays for it.
+        let owned = if S::NAMES_OPS {
+            table.translate(sqe, owned)
+        } else {
+            owned
         };
         sqe.user_data = table.take(sqe.user_data, group, owned);
         sqe.flags &= !sys::IOSQE_CQE_SKIP_SUCCESS;

@@ -200,39 +200,6 @@ unsafe impl SqeField<(u32, i32)> for WaitIdTarget<'_> {
     }
 }
 
-/// The command of a `UringCmd`: a number the target file's driver
-/// interprets as it likes, including as the address of memory to read or
-/// write; so a raw one is made unsafely.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct UringCmdOp(u32);
-
-impl UringCmdOp {
-    /// The command `op` of the target's driver.
-    ///
-    /// # Safety
-    ///
-    /// For the file the op targets, `op` (with the SQE's other fields, zero
-    /// but for the target) must make the driver touch only memory and files
-    /// the op's borrows cover, or that the caller keeps valid as for
-    /// [`Ring::push_unchecked`](crate::Ring::push_unchecked).
-    pub const unsafe fn new(op: u32) -> UringCmdOp {
-        UringCmdOp(op)
-    }
-
-    /// The number.
-    pub const fn get(self) -> u32 {
-        self.0
-    }
-}
-
-// SAFETY: the constructor's caller vouched for what the driver does with it.
-unsafe impl SqeField<u32> for UringCmdOp {
-    #[inline(always)]
-    fn into_field(self) -> u32 {
-        self.0
-    }
-}
-
 // SAFETY: the address of a futex word borrowed for the op's lifetime; the
 // kernel reads (and compares) it atomically, four bytes (see `FutexFlags`).
 unsafe impl SqeField<u64> for &AtomicU32 {

@@ -2,10 +2,14 @@
 //! headers, futexes, splices, process and driver commands, and the memory
 //! structures the kernel reads or fills.
 
+mod cmd;
 mod kernel;
 mod msg;
 mod slots;
+mod update;
 
-pub use kernel::{FutexWaitV, MadviseRange, SpliceSource, UringCmdOp, WaitIdTarget};
-pub use msg::{MsgHdr, MsgHdrMut};
-pub use slots::{DirectSlot, FileUpdates, FilesAt, FixedBuf};
+pub use cmd::{AsSocket, BlockDevice, SocketFd, UringCmdOp};
+pub use kernel::{FutexWaitV, MadviseRange, SpliceSource, WaitIdTarget};
+pub use msg::{MsgHdr, MsgHdrMut, MsgLayout, RecvMsgOut};
+pub use slots::{DirectSlot, FileUpdates, FilesAt, FixedBuf, RingSlot};
+pub use update::{CancelFile, CancelOpcode, PassCqeFlags, PollEventsUpdate, UserDataUpdate};

@@ -199,6 +199,148 @@ unsafe impl SqeField<u64> for &mut MsgHdrMut<'_> {
     }
 }
 
+/// The room a multishot `RecvMsgMulti` reserves in each provided buffer for
+/// the sender's address and the ancillary data, ahead of the payload: a
+/// message header whose lengths alone the kernel reads.
+pub struct MsgLayout {
+    raw: libc::msghdr,
+}
+
+impl MsgLayout {
+    /// Room for an address of `name_len` bytes (0 for none; a
+    /// `sockaddr_storage` holds any) and `control_len` bytes of ancillary
+    /// data.
+    pub fn new(name_len: u32, control_len: usize) -> MsgLayout {
+        // SAFETY: all-zero bytes are a valid, empty `msghdr`.
+        let mut raw: libc::msghdr = unsafe { mem::zeroed() };
+        raw.msg_namelen = name_len;
+        raw.msg_controllen = control_len as _;
+        MsgLayout { raw }
+    }
+
+    /// The room for the address.
+    pub fn name_len(&self) -> u32 {
+        self.raw.msg_namelen
+    }
+
+    /// The room for the ancillary data.
+    // `msg_controllen` is a `size_t` on glibc and a `socklen_t` on musl.
+    #[allow(clippy::unnecessary_cast)]
+    pub fn control_len(&self) -> usize {
+        self.raw.msg_controllen as usize
+    }
+}
+
+impl fmt::Debug for MsgLayout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MsgLayout")
+            .field("name_len", &self.name_len())
+            .field("control_len", &self.control_len())
+            .finish()
+    }
+}
+
+// SAFETY: the address of a header borrowed for the op's lifetime, whose
+// pointers are all null: a multishot receive reads its lengths and writes
+// everything it receives into the provided buffer.
+unsafe impl SqeField<u64> for &MsgLayout {
+    #[inline(always)]
+    fn into_field(self) -> u64 {
+        &self.raw as *const libc::msghdr as u64
+    }
+}
+
+/// One message of a multishot `RecvMsgMulti`, parsed from the provided
+/// buffer its completion names: the `io_uring_recvmsg_out` header, then the
+/// sender's address, the ancillary data and the payload.
+#[derive(Clone, Copy, Debug)]
+pub struct RecvMsgOut<'b> {
+    header: crate::sys::io_uring_recvmsg_out,
+    name: &'b [u8],
+    control: &'b [u8],
+    payload: &'b [u8],
+}
+
+impl<'b> RecvMsgOut<'b> {
+    /// Parses `buf`, the bytes the completion says the kernel used (its
+    /// result), laid out as `layout` reserved; `None` if `buf` is shorter
+    /// than the header and the reserved room.
+    pub fn parse(buf: &'b [u8], layout: &MsgLayout) -> Option<RecvMsgOut<'b>> {
+        let head = mem::size_of::<crate::sys::io_uring_recvmsg_out>();
+        let name_room = layout.name_len() as usize;
+        let control_room = layout.control_len();
+        let payload_at = head.checked_add(name_room)?.checked_add(control_room)?;
+        if buf.len() < payload_at {
+            return None;
+        }
+        let word = |i: usize| {
+            let at = i * 4;
+            u32::from_ne_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]])
+        };
+        let header = crate::sys::io_uring_recvmsg_out {
+            namelen: word(0),
+            controllen: word(1),
+            payloadlen: word(2),
+            flags: word(3),
+        };
+        let name_len = (header.namelen as usize).min(name_room);
+        let control_len = (header.controllen as usize).min(control_room);
+        let payload = &buf[payload_at..];
+        let payload_len = (header.payloadlen as usize).min(payload.len());
+        Some(RecvMsgOut {
+            header,
+            name: &buf[head..head + name_len],
+            control: &buf[head + name_room..head + name_room + control_len],
+            payload: &payload[..payload_len],
+        })
+    }
+
+    /// The sender's address as the kernel wrote it (up to the room
+    /// reserved).
+    pub fn name(&self) -> &'b [u8] {
+        self.name
+    }
+
+    /// The sender's address, if it is IPv4 or IPv6 and fit.
+    pub fn socket_addr(&self) -> Option<std::net::SocketAddr> {
+        let mut storage = SockAddrBuf::new();
+        storage.fill_from(self.name);
+        storage.socket_addr()
+    }
+
+    /// The ancillary data (up to the room reserved).
+    pub fn control(&self) -> &'b [u8] {
+        self.control
+    }
+
+    /// The payload (the part that fit in the buffer).
+    pub fn payload(&self) -> &'b [u8] {
+        self.payload
+    }
+
+    /// The address's real length: more than [`name`](Self::name) holds if it
+    /// was truncated.
+    pub fn name_len(&self) -> u32 {
+        self.header.namelen
+    }
+
+    /// The ancillary data's real length.
+    pub fn control_len(&self) -> u32 {
+        self.header.controllen
+    }
+
+    /// The payload's real length: more than [`payload`](Self::payload) holds
+    /// if it was truncated (`MSG_TRUNC` in [`flags`](Self::flags)).
+    pub fn payload_len(&self) -> u32 {
+        self.header.payloadlen
+    }
+
+    /// The message's `MSG_*` flags.
+    pub fn flags(&self) -> u32 {
+        self.header.flags
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,6 +363,30 @@ mod tests {
         };
         bytes[header..len].copy_from_slice(data);
         bytes
+    }
+
+    #[test]
+    fn a_multishot_message_parses_into_its_parts() {
+        let layout = MsgLayout::new(8, 4);
+        let mut buf = Vec::new();
+        for word in [6u32, 3, 5, 0] {
+            buf.extend_from_slice(&word.to_ne_bytes());
+        }
+        buf.extend_from_slice(b"abcdefXX");
+        buf.extend_from_slice(b"xyzY");
+        buf.extend_from_slice(b"hello");
+        let out = RecvMsgOut::parse(&buf, &layout).unwrap();
+        assert_eq!(out.name(), b"abcdef");
+        assert_eq!(out.control(), b"xyz");
+        assert_eq!(out.payload(), b"hello");
+        assert_eq!(
+            (out.name_len(), out.control_len(), out.payload_len()),
+            (6, 3, 5)
+        );
+        assert!(RecvMsgOut::parse(&buf[..20], &layout).is_none());
+        // A payload the buffer cut short is reported as such.
+        let out = RecvMsgOut::parse(&buf[..30], &layout).unwrap();
+        assert_eq!((out.payload(), out.payload_len()), (&b"he"[..], 5));
     }
 
     #[test]

@@ -205,3 +205,60 @@ unsafe impl SqeField<u16> for FixedBuf {
         self.0
     }
 }
+
+/// A slot of another ring's registered-file table, for `MsgRingFd` to pass a
+/// file into: one held exclusively, or a free one that ring's kernel picks.
+/// It borrows the target ring, which is what names it.
+#[derive(PartialEq, Eq, Hash)]
+pub struct RingSlot<'t> {
+    ring_fd: i32,
+    /// `file_index`: slot + 1, or `IORING_FILE_INDEX_ALLOC`.
+    value: u32,
+    _ring: PhantomData<&'t crate::Ring>,
+}
+
+impl<'t> RingSlot<'t> {
+    /// A free slot of `ring`'s table, which its kernel picks.
+    pub fn alloc(ring: &'t crate::Ring) -> RingSlot<'t> {
+        RingSlot {
+            ring_fd: ring.as_raw_fd(),
+            value: crate::sys::IORING_FILE_INDEX_ALLOC,
+            _ring: PhantomData,
+        }
+    }
+
+    /// The slot `slot` of `ring`'s table, replacing the file it holds; an
+    /// error if the slot is of another ring's table.
+    pub fn at(ring: &'t crate::Ring, slot: FixedMut<'t>) -> crate::Result<RingSlot<'t>> {
+        if slot.ring() != ring.id {
+            return Err(crate::Error::InvalidArgument(
+                "the slot is not of the target ring's table".into(),
+            ));
+        }
+        Ok(RingSlot {
+            ring_fd: ring.as_raw_fd(),
+            value: slot.index().wrapping_add(1),
+            _ring: PhantomData,
+        })
+    }
+}
+
+impl fmt::Debug for RingSlot<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.value {
+            crate::sys::IORING_FILE_INDEX_ALLOC => {
+                write!(f, "RingSlot(ring {}, ALLOC)", self.ring_fd)
+            }
+            n => write!(f, "RingSlot(ring {}, {})", self.ring_fd, n - 1),
+        }
+    }
+}
+
+// SAFETY: the target ring's descriptor (borrowed through the ring for the
+// op's lifetime) and a slot number: no address.
+unsafe impl SqeField<(i32, u32)> for RingSlot<'_> {
+    #[inline(always)]
+    fn into_field(self) -> (i32, u32) {
+        (self.ring_fd, self.value)
+    }
+}

@@ -147,6 +147,31 @@ unsafe impl SqeField<(u64, u64)> for Option<&mut SockAddrBuf> {
     }
 }
 
+// SAFETY: the storage and its length word of an address the kernel writes,
+// both borrowed exclusively (GETSOCKNAME's `addr` and `addr3`).
+unsafe impl SqeField<(u64, u64)> for &mut SockAddrBuf {
+    #[inline(always)]
+    fn into_field(self) -> (u64, u64) {
+        let (storage, len) = self.as_out_ptrs();
+        (storage as u64, len as u64)
+    }
+}
+
+// SAFETY: a registered file's slot index is not an address; the file is one
+// of the ring the op is pushed to (checked by `fits_ring`), borrowed through
+// its registration for the op's lifetime (MSG_RING's source, in `addr3`).
+unsafe impl SqeField<u64> for crate::types::Fixed<'_> {
+    #[inline(always)]
+    fn into_field(self) -> u64 {
+        u64::from(self.index())
+    }
+
+    #[inline(always)]
+    fn fits_ring(&self, ring: u32) -> bool {
+        crate::types::Target::fits_ring(self, ring)
+    }
+}
+
 // SAFETY: PROVIDE_BUFFERS reads `addr` (start), `len` (size of each buffer)
 // and `fd` (count); the region is borrowed mutably by the pool.
 unsafe impl SqeField<(u64, u32, i32)> for BufferPool<'_> {
@@ -207,6 +232,33 @@ unsafe impl<'a, const N: usize> SelectBuffer<&'a mut [u8]> for &'a mut [u8; N] {
     #[inline(always)]
     fn into_parts(self) -> (u64, u32, u16, u8) {
         let (addr, len) = slice_parts(self.as_mut_ptr(), N);
+        (addr, len, 0, 0)
+    }
+}
+
+// SAFETY: the slice is borrowed for `'a`; the kernel only reads it (a send).
+unsafe impl<'a> SelectBuffer<&'a [u8]> for &'a [u8] {
+    #[inline(always)]
+    fn into_parts(self) -> (u64, u32, u16, u8) {
+        let (addr, len) = slice_parts(self.as_ptr(), self.len());
+        (addr, len, 0, 0)
+    }
+}
+
+// SAFETY: as above.
+unsafe impl<'a, const N: usize> SelectBuffer<&'a [u8]> for &'a [u8; N] {
+    #[inline(always)]
+    fn into_parts(self) -> (u64, u32, u16, u8) {
+        let (addr, len) = slice_parts(self.as_ptr(), N);
+        (addr, len, 0, 0)
+    }
+}
+
+// SAFETY: as above; the vector cannot change while borrowed.
+unsafe impl<'a> SelectBuffer<&'a [u8]> for &'a Vec<u8> {
+    #[inline(always)]
+    fn into_parts(self) -> (u64, u32, u16, u8) {
+        let (addr, len) = slice_parts(self.as_ptr(), self.len());
         (addr, len, 0, 0)
     }
 }

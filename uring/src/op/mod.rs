@@ -53,6 +53,10 @@ pub unsafe trait Prepare: Sized {
     /// ops that name none.
     #[doc(hidden)]
     fn fits_ring(&self, ring: u32) -> bool;
+    /// Whether an SQE of it names another op by `user_data` (cancel, poll
+    /// and timeout removal and update), which a scope translates.
+    #[doc(hidden)]
+    const NAMES_OPS: bool = false;
 }
 
 /// What a ring can push: one op or a whole chain, of a length known at compile

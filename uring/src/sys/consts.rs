@@ -170,6 +170,18 @@ pub const IORING_MSG_RING_FLAGS_PASS: u32 = 1 << 1;
 // FIXED_FD_INSTALL flags
 pub const IORING_FIXED_FD_NO_CLOEXEC: u32 = 1 << 0;
 
+// uring_cmd commands of sockets (`enum io_uring_socket_op`), in sqe->cmd_op
+pub const SOCKET_URING_OP_SIOCINQ: u32 = 0;
+pub const SOCKET_URING_OP_SIOCOUTQ: u32 = 1;
+pub const SOCKET_URING_OP_GETSOCKOPT: u32 = 2;
+pub const SOCKET_URING_OP_SETSOCKOPT: u32 = 3;
+pub const SOCKET_URING_OP_TX_TIMESTAMP: u32 = 4;
+pub const SOCKET_URING_OP_GETSOCKNAME: u32 = 5;
+
+/// uring_cmd of block devices (`linux/blkdev.h`): discard a range,
+/// `_IO(0x12, 0)`.
+pub const BLOCK_URING_CMD_DISCARD: u32 = 0x1200;
+
 // futex2 flags, in sqe->fd of the futex ops and `futex_waitv.flags`
 pub const FUTEX2_SIZE_U8: u32 = 0x00;
 pub const FUTEX2_SIZE_U16: u32 = 0x01;

@@ -106,6 +106,18 @@ impl SockAddrBuf {
     /// The storage and its length word, emptied for the kernel to fill: an
     /// address it does not write leaves the buffer empty, not holding the
     /// last one.
+    /// Copies the address bytes `bytes` (as the kernel wrote them
+    /// elsewhere) into the buffer.
+    pub(crate) fn fill_from(&mut self, bytes: &[u8]) {
+        let n = bytes.len().min(mem::size_of::<libc::sockaddr_storage>());
+        self.storage = MaybeUninit::zeroed();
+        // SAFETY: `n` bytes fit in the storage, which is plain bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.storage.as_mut_ptr().cast(), n)
+        };
+        self.len = n as libc::socklen_t;
+    }
+
     pub(crate) fn as_out_ptrs(&mut self) -> (*mut libc::sockaddr_storage, *mut libc::socklen_t) {
         self.storage = MaybeUninit::zeroed();
         self.len = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;

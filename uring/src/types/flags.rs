@@ -237,6 +237,9 @@ flags! {
     pub struct SendFlags: u16 {
         /// Poll the socket before the first attempt.
         const POLL_FIRST = sys::IORING_RECVSEND_POLL_FIRST;
+        /// Send from several provided buffers in one go (`Send` given a
+        /// `BufferSelect`, 6.10; refused otherwise).
+        const BUNDLE = sys::IORING_RECVSEND_BUNDLE;
     }
 }
 
