@@ -32,6 +32,8 @@ pub struct Builder<'wq> {
     sq_thread_idle: Option<Duration>,
     /// The descriptor of the ring borrowed for `'wq`.
     wq_fd: Option<RawFd>,
+    /// NO_MMAP ring memory in huge pages.
+    huge_pages: bool,
     _wq: PhantomData<&'wq Ring>,
 }
 
@@ -82,6 +84,7 @@ impl<'wq> Builder<'wq> {
             sq_thread_cpu: self.sq_thread_cpu,
             sq_thread_idle: self.sq_thread_idle,
             wq_fd: Some(ring.as_raw_fd()),
+            huge_pages: self.huge_pages,
             _wq: PhantomData,
         }
     }
@@ -142,6 +145,32 @@ impl<'wq> Builder<'wq> {
     /// 6.6): SQEs are consumed in ring order.
     pub fn no_sqarray(self) -> Builder<'wq> {
         self.flag(sys::IORING_SETUP_NO_SQARRAY)
+    }
+
+    /// Puts the rings and SQEs in memory the library allocates rather than
+    /// in the kernel's, mapped (`IORING_SETUP_NO_MMAP`, 6.5). The memory
+    /// belongs to the ring; the kernel keeps its pages pinned for as long
+    /// as the kernel ring lives.
+    pub fn no_mmap(self) -> Builder<'wq> {
+        self.flag(sys::IORING_SETUP_NO_MMAP)
+    }
+
+    /// [`no_mmap`](Builder::no_mmap), in 2 MiB huge pages (`MAP_HUGETLB`):
+    /// fewer TLB misses for big rings. Setup fails with the `mmap` error
+    /// when the system has no huge pages to give.
+    pub fn no_mmap_huge_pages(mut self) -> Builder<'wq> {
+        self.huge_pages = true;
+        self.flag(sys::IORING_SETUP_NO_MMAP)
+    }
+
+    /// Gives the ring no descriptor, only a registered index in the calling
+    /// thread's table (`IORING_SETUP_REGISTERED_FD_ONLY`, 6.5; implies
+    /// [`no_mmap`](Builder::no_mmap)). Only that thread can then enter the
+    /// ring or register with it (elsewhere, calls fail with `EBADF`), and
+    /// nothing that needs the descriptor works: `MsgRing` to it, buffer
+    /// rings, sharing its worker pool. Nothing else can name the ring.
+    pub fn registered_fd_only(self) -> Builder<'wq> {
+        self.flag(sys::IORING_SETUP_NO_MMAP | sys::IORING_SETUP_REGISTERED_FD_ONLY)
     }
 
     /// Creates the ring disabled (`IORING_SETUP_R_DISABLED`, 5.10): nothing
@@ -229,6 +258,10 @@ impl<'wq> Builder<'wq> {
 
     pub(crate) fn wq_fd(&self) -> Option<RawFd> {
         self.wq_fd
+    }
+
+    pub(crate) fn huge_pages(&self) -> bool {
+        self.huge_pages
     }
 
     /// Creates a ring of `entries` SQ entries (rounded up to a power of two).

@@ -66,6 +66,7 @@ mod squeue;
 mod submit;
 pub mod sys;
 mod types;
+mod wait;
 
 pub use args::{
     AsSocket, BlockDevice, CancelFile, CancelOpcode, DirectSlot, FileUpdates, FilesAt, FixedBuf,
@@ -91,5 +92,6 @@ pub use types::{
     MsgRingFlags, PollEvents, PollFlags, RecvFlags, RwFlags, SendFlags, SendZcFlags, SockAddr,
     SockAddrBuf, SpliceFlags, SqeFlags, Target, TimeoutFlags, Timespec,
 };
+pub use wait::WaitArgs;
 
 pub use io_uring_macros::ops;

@@ -30,6 +30,12 @@ impl Mapping {
         Mapping::from_raw(ptr, len.max(1))
     }
 
+    /// `len` bytes of zeroed, private memory in huge pages (`MAP_HUGETLB`).
+    pub(crate) fn huge(len: usize) -> Result<Mapping> {
+        let ptr = sys::mmap_huge(len).map_err(|e| Error::os("mmap(MAP_HUGETLB)", e))?;
+        Mapping::from_raw(ptr, len)
+    }
+
     fn from_raw(ptr: *mut libc::c_void, len: usize) -> Result<Mapping> {
         let ptr = NonNull::new(ptr.cast()).ok_or(Error::Setup("mmap returned a null mapping"))?;
         Ok(Mapping { ptr, len })

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 /// A number that names the calling thread for the life of the process (a
 /// `pthread_t` or a tid may be reused by a later thread; this is not).
-fn thread_key() -> u64 {
+pub(crate) fn thread_key() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     thread_local! {
         static KEY: Cell<u64> = const { Cell::new(0) };
@@ -299,10 +299,24 @@ impl Ring {
         nr_args: u32,
         name: &'static str,
     ) -> Result<u32> {
+        // A ring without a descriptor (`registered_fd_only`) is named by
+        // its registered index, on the thread that registered it.
+        let (fd, opcode) = if self.fd >= 0 {
+            (self.fd, opcode)
+        } else if self.on_registering_thread() {
+            (
+                self.enter_fd,
+                opcode | sys::IORING_REGISTER_USE_REGISTERED_RING,
+            )
+        } else {
+            return Err(Error::os(
+                name,
+                std::io::Error::from_raw_os_error(libc::EBADF),
+            ));
+        };
         // SAFETY: every caller passes the argument its opcode expects, alive
         // for the call, and registers only memory it keeps valid.
-        unsafe { sys::io_uring_register(self.fd, opcode, arg, nr_args) }
-            .map_err(|e| Error::os(name, e))
+        unsafe { sys::io_uring_register(fd, opcode, arg, nr_args) }.map_err(|e| Error::os(name, e))
     }
 
     fn check_handle(&self, ring: u32, what: &str) -> Result<()> {
@@ -593,6 +607,20 @@ impl Ring {
         if self.enter_flags == 0 {
             return Ok(());
         }
+        if self.fd < 0 {
+            return Err(Error::InvalidArgument(
+                "a ring made with registered_fd_only has only its registered index".into(),
+            ));
+        }
+        self.release_ring_fd()
+    }
+
+    /// Unregisters the registered ring fd, the ring's last name when it has
+    /// no descriptor.
+    pub(crate) fn release_ring_fd(&mut self) -> Result<()> {
+        if self.enter_flags == 0 {
+            return Ok(());
+        }
         if !self.on_registering_thread() {
             return Err(Error::InvalidArgument(
                 "the ring fd is registered by another thread".into(),
@@ -792,5 +820,83 @@ impl Ring {
             "IORING_UNREGISTER_EVENTFD",
         )
         .map(drop)
+    }
+}
+
+impl Ring {
+    /// Registers the buffers `src` registered (`count` of them from
+    /// `src_offset`) with this ring too, as its buffers 0 to `count - 1`,
+    /// the two rings then sharing the pinned memory
+    /// (`IORING_REGISTER_CLONE_BUFFERS`, 6.12). Returns the handle of this
+    /// ring's table, which must have had no buffers registered.
+    ///
+    /// # Safety
+    ///
+    /// As for [`register_buffers`](Ring::register_buffers), with this ring
+    /// too: the memory must stay valid and unused in conflict with either
+    /// ring's fixed-buffer ops until both have unregistered the buffers (or
+    /// been closed, with their ops completed).
+    pub unsafe fn clone_buffers(
+        &mut self,
+        src: &Ring,
+        buffers: &FixedBuffers,
+        src_offset: u32,
+        count: u32,
+    ) -> Result<FixedBuffers> {
+        src.check_handle(buffers.ring, "buffers")?;
+        let fits = src_offset
+            .checked_add(count)
+            .is_some_and(|end| end <= buffers.len);
+        if !fits || count == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "cloning {count} buffers from {src_offset} of a table of {}",
+                buffers.len
+            )));
+        }
+        let arg = sys::io_uring_clone_buffers {
+            src_fd: src.as_raw_fd() as u32,
+            src_off: src_offset,
+            nr: count,
+            ..Default::default()
+        };
+        self.register(
+            sys::IORING_REGISTER_CLONE_BUFFERS,
+            (&arg as *const sys::io_uring_clone_buffers).cast(),
+            1,
+            "IORING_REGISTER_CLONE_BUFFERS",
+        )?;
+        Ok(FixedBuffers {
+            ring: self.id,
+            len: count,
+        })
+    }
+
+    /// Posts a completion with `res` and `user_data` to this ring, from no
+    /// ring: a `MsgRing` without a ring to send it
+    /// (`IORING_REGISTER_SEND_MSG_RING`, 6.13). The ring is borrowed, so no
+    /// scope of it is running: the completion is a plain message.
+    pub fn post(&self, res: i32, user_data: u64) -> Result<()> {
+        let sqe = sys::io_uring_sqe {
+            opcode: sys::IORING_OP_MSG_RING,
+            fd: self.as_raw_fd(),
+            len: res as u32,
+            off: sys::io_uring_sqe_off { off: user_data },
+            addr: sys::io_uring_sqe_addr {
+                addr: sys::IORING_MSG_DATA,
+            },
+            ..Default::default()
+        };
+        // SAFETY: the SQE is a data message to this ring, whose descriptor is
+        // open while `self` is borrowed; it names no memory.
+        unsafe {
+            sys::io_uring_register(
+                -1,
+                sys::IORING_REGISTER_SEND_MSG_RING,
+                (&sqe as *const sys::io_uring_sqe).cast(),
+                1,
+            )
+        }
+        .map(drop)
+        .map_err(|e| Error::os("IORING_REGISTER_SEND_MSG_RING", e))
     }
 }

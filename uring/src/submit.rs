@@ -4,8 +4,21 @@ use crate::error::{Error, Result};
 use crate::ring::Ring;
 use crate::sys;
 use crate::types::Timespec;
+use crate::wait::{SIGSET_SIZE, WaitSpec};
 use std::io;
 use std::time::{Duration, Instant};
+
+/// The argument of one `io_uring_enter(2)`.
+#[derive(Clone, Copy)]
+pub(crate) enum EnterArg<'a> {
+    /// None.
+    None,
+    /// An extended argument (`IORING_ENTER_EXT_ARG`).
+    Ext(&'a sys::io_uring_getevents_arg),
+    /// A registered wait argument, by its offset in the region
+    /// (`IORING_ENTER_EXT_ARG_REG`).
+    Registered(usize),
+}
 
 impl Ring {
     /// One `io_uring_enter(2)`, with the registered ring fd when there is one.
@@ -14,15 +27,20 @@ impl Ring {
         to_submit: u32,
         min_complete: u32,
         flags: u32,
-        arg: Option<&sys::io_uring_getevents_arg>,
+        arg: EnterArg<'_>,
     ) -> io::Result<u32> {
         let (ptr, size, flags) = match arg {
-            Some(arg) => (
+            EnterArg::Ext(arg) => (
                 arg as *const sys::io_uring_getevents_arg as *const libc::c_void,
                 std::mem::size_of::<sys::io_uring_getevents_arg>(),
                 flags | sys::IORING_ENTER_EXT_ARG,
             ),
-            None => (std::ptr::null(), 0, flags),
+            EnterArg::Registered(offset) => (
+                offset as *const libc::c_void,
+                std::mem::size_of::<sys::io_uring_reg_wait>(),
+                flags | sys::IORING_ENTER_EXT_ARG | sys::IORING_ENTER_EXT_ARG_REG,
+            ),
+            EnterArg::None => (std::ptr::null(), 0, flags),
         };
         // The registered index is valid only in the thread that registered
         // it; elsewhere the descriptor itself is used.
@@ -34,7 +52,8 @@ impl Ring {
         // SAFETY: `fd` is this ring (or its registered index, with the
         // matching flag, on the thread that registered it); every SQE in the
         // queue was written by a push whose caller vouched for its memory;
-        // `arg` outlives the call.
+        // `arg` outlives the call (a registered argument is an offset into
+        // the ring's own region, which the kernel checks).
         unsafe { sys::io_uring_enter(fd, to_submit, min_complete, flags, ptr, size) }
     }
 
@@ -57,7 +76,7 @@ impl Ring {
         if pending == 0 {
             return Ok(0);
         }
-        self.enter(pending, 0, 0, None)
+        self.enter(pending, 0, 0, EnterArg::None)
             .map_err(|e| Error::os("io_uring_enter", e))
     }
 
@@ -73,7 +92,7 @@ impl Ring {
                 flags |= sys::IORING_ENTER_SQ_WAKEUP;
             }
             if flags != 0 {
-                self.enter(pending, 0, flags, None)
+                self.enter(pending, 0, flags, EnterArg::None)
                     .map_err(|e| Error::os("io_uring_enter", e))?;
             }
             return Ok(pending);
@@ -81,7 +100,7 @@ impl Ring {
         if pending == 0 && flags == 0 {
             return Ok(0);
         }
-        self.enter(pending, 0, flags, None)
+        self.enter(pending, 0, flags, EnterArg::None)
             .map_err(|e| Error::os("io_uring_enter", e))
     }
 
@@ -105,7 +124,7 @@ impl Ring {
             if self.sq.need_wakeup() {
                 flags |= sys::IORING_ENTER_SQ_WAKEUP;
             }
-            match self.enter(0, 0, flags, None) {
+            match self.enter(0, 0, flags, EnterArg::None) {
                 Ok(_) => {}
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
                 Err(e) => return Err(Error::os("io_uring_enter", e)),
@@ -127,21 +146,25 @@ impl Ring {
             // early; the loop below handles those.
             self.sq.publish();
             let to_submit = self.sq.unconsumed();
-            match self.enter(to_submit, want, sys::IORING_ENTER_GETEVENTS, None) {
+            match self.enter(to_submit, want, sys::IORING_ENTER_GETEVENTS, EnterArg::None) {
                 Ok(n) if n == to_submit && self.cq.ready() >= want => return Ok(n),
-                Ok(n) => return self.enter_and_wait(true, want, None).map(|m| m + n),
+                Ok(n) => {
+                    return self
+                        .enter_and_wait(true, want, &WaitSpec::NONE)
+                        .map(|m| m + n);
+                }
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
                 Err(e) => return Err(Error::os("io_uring_enter", e)),
             }
         }
-        self.enter_and_wait(true, want, None)
+        self.enter_and_wait(true, want, &WaitSpec::NONE)
     }
 
     /// Waits until at least `want` completions are ready, submitting nothing.
     /// Returns at once, without a system call, when they already are.
     #[inline]
     pub fn wait(&mut self, want: u32) -> Result<()> {
-        self.enter_and_wait(false, want, None).map(drop)
+        self.enter_and_wait(false, want, &WaitSpec::NONE).map(drop)
     }
 
     /// Waits until at least `want` completions are ready or `timeout` has
@@ -154,13 +177,14 @@ impl Ring {
     /// [`Timespec::MAX_WAIT`] (`Duration::MAX`, say) waits as long as the
     /// kernel can time, about 136 years.
     pub fn wait_timeout(&mut self, want: u32, timeout: Duration) -> Result<()> {
-        self.enter_and_wait(false, want, Some(timeout)).map(drop)
+        self.enter_and_wait(false, want, &WaitSpec::timeout(Some(timeout)))
+            .map(drop)
     }
 
     /// [`submit_and_wait`](Ring::submit_and_wait) with a timeout on the wait,
     /// as for [`wait_timeout`](Ring::wait_timeout).
     pub fn submit_and_wait_timeout(&mut self, want: u32, timeout: Duration) -> Result<u32> {
-        self.enter_and_wait(true, want, Some(timeout))
+        self.enter_and_wait(true, want, &WaitSpec::timeout(Some(timeout)))
     }
 
     #[cold]
@@ -169,10 +193,10 @@ impl Ring {
         &mut self,
         submit: bool,
         want: u32,
-        timeout: Option<Duration>,
+        spec: &WaitSpec<'_>,
     ) -> Result<u32> {
         if self.virtual_cq.is_some() {
-            return self.wait_virtual_cq(submit, want, timeout);
+            return self.wait_virtual_cq(submit, want, spec);
         }
         if want > self.cq.entries {
             return Err(Error::InvalidArgument(format!(
@@ -180,9 +204,21 @@ impl Ring {
                 self.cq.entries
             )));
         }
-        if timeout.is_some() && !self.params.has(crate::Features::EXT_ARG) {
+        let (args, registered) = match *spec {
+            WaitSpec::Args(args) => (args, None),
+            WaitSpec::Registered(slot) => (
+                crate::WaitArgs::new(),
+                Some(slot as usize * std::mem::size_of::<sys::io_uring_reg_wait>()),
+            ),
+        };
+        if args.extended() && !self.params.has(crate::Features::EXT_ARG) {
             return Err(Error::Unsupported(
-                "waits with a timeout (IORING_FEAT_EXT_ARG, Linux 5.11)",
+                "waits with a timeout or a signal mask (IORING_FEAT_EXT_ARG, Linux 5.11)",
+            ));
+        }
+        if args.min_wait.is_some() && !self.params.has(crate::Features::MIN_TIMEOUT) {
+            return Err(Error::Unsupported(
+                "waits with a minimum wait (IORING_FEAT_MIN_TIMEOUT, Linux 6.12)",
             ));
         }
         let sqpoll = self.has_setup(sys::IORING_SETUP_SQPOLL);
@@ -196,7 +232,10 @@ impl Ring {
         }
         // A wait longer than the kernel can time is as long as it can
         // (see `Timespec::MAX_WAIT`).
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t.min(Timespec::MAX_WAIT)));
+        let deadline = args
+            .timeout
+            .and_then(|t| Instant::now().checked_add(t.min(Timespec::MAX_WAIT)));
+        let min_wait_usec = args.min_wait_usec();
         let mut entered = false;
         loop {
             let unconsumed = if submit { self.sq.unconsumed() } else { 0 };
@@ -217,27 +256,41 @@ impl Ring {
                 flags |= sys::IORING_ENTER_SQ_WAKEUP;
             }
             let ts;
-            let mut arg = sys::io_uring_getevents_arg::default();
-            let arg = match deadline {
-                Some(deadline) => {
+            let mut ext = sys::io_uring_getevents_arg::default();
+            let arg = if let Some(offset) = registered {
+                EnterArg::Registered(offset)
+            } else if args.extended() {
+                if let Some(deadline) = deadline {
                     ts = Timespec::for_wait(deadline.saturating_duration_since(Instant::now()));
-                    arg.ts = &ts as *const Timespec as u64;
-                    Some(&arg)
+                    ext.ts = &ts as *const Timespec as u64;
                 }
-                None => None,
+                if let Some(mask) = args.sigmask {
+                    ext.sigmask = mask as *const libc::sigset_t as u64;
+                    ext.sigmask_sz = SIGSET_SIZE;
+                }
+                ext.min_wait_usec = min_wait_usec;
+                EnterArg::Ext(&ext)
+            } else {
+                EnterArg::None
             };
             let result = self.enter(to_submit, want, flags, arg);
             entered = true;
             match result {
-                Ok(n) if !sqpoll => {
-                    submitted += n;
-                    if n == 0 && to_submit > 0 {
-                        // The kernel took none of the SQEs without an error;
-                        // report instead of spinning.
+                Ok(n) => {
+                    if !sqpoll {
+                        submitted += n;
+                        if n == 0 && to_submit > 0 {
+                            // The kernel took none of the SQEs without an
+                            // error; report instead of spinning.
+                            return Ok(submitted);
+                        }
+                    }
+                    // A wait that returns early with a completion has ended
+                    // by its minimum wait, or by its registered argument's.
+                    if (min_wait_usec > 0 || registered.is_some()) && self.cq.ready() > 0 {
                         return Ok(submitted);
                     }
                 }
-                Ok(_) => {}
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
                 Err(e) if e.raw_os_error() == Some(libc::ETIME) => {
                     if self.cq.ready() >= want {
@@ -256,17 +309,12 @@ impl Ring {
     /// [`enter_and_wait`](Ring::enter_and_wait) while the ring reads a copy
     /// of its completions: what the kernel posted joins the copy, and the
     /// wait for the rest runs on the kernel's CQ.
-    fn wait_virtual_cq(
-        &mut self,
-        submit: bool,
-        want: u32,
-        timeout: Option<Duration>,
-    ) -> Result<u32> {
+    fn wait_virtual_cq(&mut self, submit: bool, want: u32, spec: &WaitSpec<'_>) -> Result<u32> {
         self.enter_virtual_cq();
         self.leave_virtual_cq();
         let Some(mut v) = self.virtual_cq.take() else {
             // Everything copied had been read: wait as usual.
-            return self.enter_and_wait(submit, want, timeout);
+            return self.enter_and_wait(submit, want, spec);
         };
         let ready = self.cq.ready();
         let result = if ready >= want {
@@ -274,7 +322,7 @@ impl Ring {
         } else {
             // The kernel's CQ is empty now: wait there for the rest.
             v.swap(&mut self.cq);
-            let result = self.enter_and_wait(submit, want - ready, timeout);
+            let result = self.enter_and_wait(submit, want - ready, spec);
             v.swap(&mut self.cq);
             v.absorb(&mut self.cq);
             match result {

@@ -208,6 +208,15 @@ impl core::fmt::Debug for io_uring_sqe {
     }
 }
 
+impl Default for io_uring_sqe {
+    /// The all-zero SQE (a NOP with every field zero).
+    fn default() -> io_uring_sqe {
+        // SAFETY: every field of the SQE, unions included, is a plain
+        // integer, for which all-zero bytes are valid.
+        unsafe { core::mem::zeroed() }
+    }
+}
+
 /// `struct io_uring_cqe`: one completion queue entry, 16 bytes (32 with
 /// `IORING_SETUP_CQE32`, the extra 16 bytes following it in the ring).
 #[repr(C)]
@@ -443,4 +452,54 @@ pub struct io_uring_napi {
 pub struct io_uring_clock_register {
     pub clockid: u32,
     pub __resv: [u32; 3],
+}
+
+/// `struct io_uring_region_desc`: a memory region for
+/// `IORING_REGISTER_MEM_REGION` (6.13).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_region_desc {
+    pub user_addr: u64,
+    pub size: u64,
+    pub flags: u32,
+    pub id: u32,
+    pub mmap_offset: u64,
+    pub __resv: [u64; 4],
+}
+
+/// `struct io_uring_mem_region_reg`: argument of
+/// `IORING_REGISTER_MEM_REGION` (6.13).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_mem_region_reg {
+    pub region_uptr: u64,
+    pub flags: u64,
+    pub __resv: [u64; 2],
+}
+
+/// `struct io_uring_reg_wait`: one registered wait argument, for
+/// `io_uring_enter(2)` with `IORING_ENTER_EXT_ARG_REG` (6.13).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_reg_wait {
+    pub ts: __kernel_timespec,
+    pub min_wait_usec: u32,
+    pub flags: u32,
+    pub sigmask: u64,
+    pub sigmask_sz: u32,
+    pub pad: [u32; 3],
+    pub pad2: [u64; 2],
+}
+
+/// `struct io_uring_clone_buffers`: argument of
+/// `IORING_REGISTER_CLONE_BUFFERS` (6.12).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_clone_buffers {
+    pub src_fd: u32,
+    pub flags: u32,
+    pub src_off: u32,
+    pub dst_off: u32,
+    pub nr: u32,
+    pub pad: [u32; 3],
 }

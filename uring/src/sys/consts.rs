@@ -292,6 +292,17 @@ pub const IORING_REGISTER_QUERY: u32 = 35;
 /// Flag or-ed into a register opcode: `fd` is a registered ring index.
 pub const IORING_REGISTER_USE_REGISTERED_RING: u32 = 1 << 31;
 
+// io_uring_region_desc flags and io_uring_mem_region_reg flags
+pub const IORING_MEM_REGION_TYPE_USER: u32 = 1;
+pub const IORING_MEM_REGION_REG_WAIT_ARG: u64 = 1;
+
+// io_uring_reg_wait flags
+pub const IORING_REG_WAIT_TS: u32 = 1 << 0;
+
+// io_uring_clone_buffers flags
+pub const IORING_REGISTER_SRC_REGISTERED: u32 = 1 << 0;
+pub const IORING_REGISTER_DST_REPLACE: u32 = 1 << 1;
+
 // io-wq worker categories
 pub const IO_WQ_BOUND: usize = 0;
 pub const IO_WQ_UNBOUND: usize = 1;

@@ -233,3 +233,37 @@ fn opcodes_are_dense_up_to_last() {
     assert_eq!(IORING_OP_PIPE, 62);
     assert_eq!(IORING_OP_LAST, 63);
 }
+
+#[test]
+fn region_and_wait_layouts() {
+    assert_layout!(io_uring_region_desc, size = 64, {
+        user_addr => (0, 8),
+        size => (8, 8),
+        flags => (16, 4),
+        id => (20, 4),
+        mmap_offset => (24, 8),
+        __resv => (32, 32),
+    });
+    assert_layout!(io_uring_mem_region_reg, size = 32, {
+        region_uptr => (0, 8),
+        flags => (8, 8),
+        __resv => (16, 16),
+    });
+    assert_layout!(io_uring_reg_wait, size = 64, {
+        ts => (0, 16),
+        min_wait_usec => (16, 4),
+        flags => (20, 4),
+        sigmask => (24, 8),
+        sigmask_sz => (32, 4),
+        pad => (36, 12),
+        pad2 => (48, 16),
+    });
+    assert_layout!(io_uring_clone_buffers, size = 32, {
+        src_fd => (0, 4),
+        flags => (4, 4),
+        src_off => (8, 4),
+        dst_off => (12, 4),
+        nr => (16, 4),
+        pad => (20, 12),
+    });
+}

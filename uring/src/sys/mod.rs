@@ -141,6 +141,39 @@ pub fn mmap_anonymous(len: usize) -> io::Result<*mut libc::c_void> {
     mapped(ptr)
 }
 
+/// A private anonymous mapping of `len` bytes in huge pages
+/// (`MAP_HUGETLB`), readable and writable.
+pub fn mmap_huge(len: usize) -> io::Result<*mut libc::c_void> {
+    // SAFETY: a fresh mapping chosen by the kernel cannot overlap memory
+    // Rust knows about; failure is reported as MAP_FAILED.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_HUGETLB,
+            -1,
+            0,
+        )
+    };
+    mapped(ptr)
+}
+
+/// Makes `ptr .. ptr + len` inaccessible (`mprotect(PROT_NONE)`).
+///
+/// # Safety
+///
+/// The range must be part of a mapping the caller owns, which nothing
+/// accesses there afterwards.
+pub unsafe fn protect_none(ptr: *mut libc::c_void, len: usize) -> io::Result<()> {
+    // SAFETY: the caller owns the range and stops using it.
+    if unsafe { libc::mprotect(ptr, len, libc::PROT_NONE) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Replaces the pages of `ptr .. ptr + len` with an inaccessible
 /// reservation: the memory is released, and the addresses are never handed
 /// out again, so that a late write to them faults instead of landing in

@@ -1,0 +1,259 @@
+//! What ends a wait besides its completions arriving: a timeout, a minimum
+//! wait, a signal mask; and the wait arguments registered with the ring.
+
+use crate::error::{Error, Result};
+use crate::mmap::Mapping;
+use crate::ring::Ring;
+use crate::sys;
+use crate::types::Timespec;
+use std::fmt;
+use std::time::Duration;
+
+/// How a wait ends besides having its completions: for
+/// [`Ring::wait_with`] and [`Ring::submit_and_wait_with`].
+///
+/// ```
+/// use std::time::Duration;
+/// use uring::{Ring, WaitArgs, ops::Nop};
+/// # fn main() -> uring::Result<()> {
+/// let mut ring = Ring::new(8)?;
+/// ring.push(Nop::new())?;
+/// ring.submit_and_wait_with(1, &WaitArgs::new().timeout(Duration::from_secs(1)))?;
+/// assert_eq!(ring.completions().count(), 1);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Copy, Default)]
+pub struct WaitArgs<'a> {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) min_wait: Option<Duration>,
+    pub(crate) sigmask: Option<&'a libc::sigset_t>,
+}
+
+impl<'a> WaitArgs<'a> {
+    /// A wait that ends only when its completions are there.
+    pub fn new() -> WaitArgs<'a> {
+        WaitArgs::default()
+    }
+
+    /// Ends the wait after `timeout` ([`Error::TimedOut`]), as
+    /// [`Ring::wait_timeout`] does (5.11).
+    pub fn timeout(mut self, timeout: Duration) -> WaitArgs<'a> {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Ends the wait after `min_wait` if at least one completion is there by
+    /// then, even fewer than asked for (`min_wait_usec`, 6.12): a batching
+    /// wait that does not hold on to a lone completion for long. Counted in
+    /// whole microseconds, at most `u32::MAX` of them.
+    pub fn min_wait(mut self, min_wait: Duration) -> WaitArgs<'a> {
+        self.min_wait = Some(min_wait);
+        self
+    }
+
+    /// Blocks the signals of `mask` for the length of the wait, and
+    /// unblocks the others, as `ppoll(2)` does (5.11).
+    pub fn sigmask(mut self, mask: &'a libc::sigset_t) -> WaitArgs<'a> {
+        self.sigmask = Some(mask);
+        self
+    }
+
+    /// Whether the wait needs the kernel's extended argument.
+    pub(crate) fn extended(&self) -> bool {
+        self.timeout.is_some() || self.min_wait.is_some() || self.sigmask.is_some()
+    }
+
+    pub(crate) fn min_wait_usec(&self) -> u32 {
+        self.min_wait
+            .map_or(0, |d| u32::try_from(d.as_micros()).unwrap_or(u32::MAX))
+    }
+}
+
+impl fmt::Debug for WaitArgs<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitArgs")
+            .field("timeout", &self.timeout)
+            .field("min_wait", &self.min_wait)
+            .field("sigmask", &self.sigmask.is_some())
+            .finish()
+    }
+}
+
+/// The size of the kernel's signal set (`_NSIG / 8`).
+pub(crate) const SIGSET_SIZE: u32 = 8;
+
+/// Wait arguments registered with a ring (`IORING_REGISTER_MEM_REGION`,
+/// 6.13), which waits name by slot instead of copying them in each time.
+pub(crate) struct WaitRegion {
+    map: Mapping,
+    slots: u32,
+}
+
+impl WaitRegion {
+    fn slot(&self, index: u32) -> Option<*mut sys::io_uring_reg_wait> {
+        (index < self.slots).then(|| {
+            // SAFETY: `index` is below the slots the mapping holds.
+            unsafe {
+                self.map
+                    .as_ptr()
+                    .cast::<sys::io_uring_reg_wait>()
+                    .add(index as usize)
+            }
+        })
+    }
+}
+
+impl Ring {
+    /// Waits until `want` completions are ready, or what `args` says ends
+    /// the wait first ([`Error::TimedOut`] for the timeout; `Ok` after the
+    /// minimum wait with fewer than `want`, but at least one).
+    pub fn wait_with(&mut self, want: u32, args: &WaitArgs<'_>) -> Result<()> {
+        self.enter_and_wait(false, want, &WaitSpec::Args(*args))
+            .map(drop)
+    }
+
+    /// [`submit_and_wait`](Ring::submit_and_wait), with the wait ending as
+    /// [`wait_with`](Ring::wait_with)'s does.
+    pub fn submit_and_wait_with(&mut self, want: u32, args: &WaitArgs<'_>) -> Result<u32> {
+        self.enter_and_wait(true, want, &WaitSpec::Args(*args))
+    }
+
+    /// Registers `slots` wait arguments with the ring, set with
+    /// [`set_registered_wait`](Ring::set_registered_wait) and used by
+    /// [`wait_registered`](Ring::wait_registered)
+    /// (`IORING_REGISTER_MEM_REGION`, 6.13). Only on a ring created
+    /// disabled ([`Builder::r_disabled`](crate::Builder::r_disabled)),
+    /// before it is enabled, and once. The memory is the ring's for as long
+    /// as the kernel ring lives.
+    pub fn register_wait_region(&mut self, slots: u32) -> Result<()> {
+        if self.wait_region.is_some() {
+            return Err(Error::InvalidArgument(
+                "the ring has its wait region already".into(),
+            ));
+        }
+        if slots == 0 {
+            return Err(Error::InvalidArgument("a wait region of no slots".into()));
+        }
+        let size = (slots as usize)
+            .checked_mul(std::mem::size_of::<sys::io_uring_reg_wait>())
+            .ok_or_else(|| Error::InvalidArgument(format!("{slots} wait slots")))?;
+        let page = page_size();
+        let size = size.div_ceil(page) * page;
+        let map = Mapping::anonymous(size)?;
+        let desc = sys::io_uring_region_desc {
+            user_addr: map.as_ptr() as u64,
+            size: size as u64,
+            flags: sys::IORING_MEM_REGION_TYPE_USER,
+            ..Default::default()
+        };
+        let reg = sys::io_uring_mem_region_reg {
+            region_uptr: &desc as *const sys::io_uring_region_desc as u64,
+            flags: sys::IORING_MEM_REGION_REG_WAIT_ARG,
+            ..Default::default()
+        };
+        self.register(
+            sys::IORING_REGISTER_MEM_REGION,
+            (&reg as *const sys::io_uring_mem_region_reg).cast(),
+            1,
+            "IORING_REGISTER_MEM_REGION",
+        )?;
+        let slots =
+            u32::try_from(size / std::mem::size_of::<sys::io_uring_reg_wait>()).unwrap_or(u32::MAX);
+        self.wait_region = Some(WaitRegion { map, slots });
+        Ok(())
+    }
+
+    /// Sets registered wait argument `slot` to end a wait after `timeout`
+    /// and, with at least one completion, after `min_wait` (signal masks
+    /// are not registered: use [`wait_with`](Ring::wait_with)).
+    pub fn set_registered_wait(
+        &mut self,
+        slot: u32,
+        timeout: Option<Duration>,
+        min_wait: Option<Duration>,
+    ) -> Result<()> {
+        let entry = self.registered_wait_slot(slot)?;
+        let args = WaitArgs {
+            timeout,
+            min_wait,
+            sigmask: None,
+        };
+        let value = sys::io_uring_reg_wait {
+            ts: Timespec::for_wait(timeout.unwrap_or_default()).into_raw(),
+            min_wait_usec: args.min_wait_usec(),
+            flags: if timeout.is_some() {
+                sys::IORING_REG_WAIT_TS
+            } else {
+                0
+            },
+            ..Default::default()
+        };
+        // SAFETY: the slot is in the region, which this ring owns; the
+        // kernel reads it only during an enter, and none runs while `self`
+        // is borrowed mutably.
+        unsafe { entry.write(value) };
+        Ok(())
+    }
+
+    /// Waits until `want` completions are ready, or what registered wait
+    /// argument `slot` says ends the wait first. An interrupted wait starts
+    /// the slot's timeout again.
+    pub fn wait_registered(&mut self, want: u32, slot: u32) -> Result<()> {
+        self.registered_wait_slot(slot)?;
+        self.enter_and_wait(false, want, &WaitSpec::Registered(slot))
+            .map(drop)
+    }
+
+    /// [`submit_and_wait`](Ring::submit_and_wait), with the wait ending as
+    /// [`wait_registered`](Ring::wait_registered)'s does.
+    pub fn submit_and_wait_registered(&mut self, want: u32, slot: u32) -> Result<u32> {
+        self.registered_wait_slot(slot)?;
+        self.enter_and_wait(true, want, &WaitSpec::Registered(slot))
+    }
+
+    fn registered_wait_slot(&self, slot: u32) -> Result<*mut sys::io_uring_reg_wait> {
+        let region = self.wait_region.as_ref().ok_or_else(|| {
+            Error::InvalidArgument("the ring has no wait region (register_wait_region)".into())
+        })?;
+        region.slot(slot).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "wait slot {slot} is outside the region of {}",
+                region.slots
+            ))
+        })
+    }
+}
+
+/// What a wait of `enter_and_wait` is given.
+#[derive(Clone, Copy)]
+pub(crate) enum WaitSpec<'a> {
+    /// Arguments copied in with each enter.
+    Args(WaitArgs<'a>),
+    /// A registered wait argument, by slot.
+    Registered(u32),
+}
+
+impl WaitSpec<'static> {
+    /// No argument: wait for the completions alone.
+    pub(crate) const NONE: WaitSpec<'static> = WaitSpec::Args(WaitArgs {
+        timeout: None,
+        min_wait: None,
+        sigmask: None,
+    });
+
+    /// A timeout, or none.
+    pub(crate) fn timeout(timeout: Option<Duration>) -> WaitSpec<'static> {
+        WaitSpec::Args(WaitArgs {
+            timeout,
+            min_wait: None,
+            sigmask: None,
+        })
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf takes a plain integer.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(size).unwrap_or(4096).max(4096)
+}
