@@ -315,3 +315,205 @@ fn a_multishot_recv_in_a_scope_hands_out_each_buffer() {
     assert_eq!(got.unwrap(), b"aaabbbcccdddeeefffggghhhiiijjj");
     assert_eq!(ring.completions().count(), 0);
 }
+
+/// An incremental buffer ring, or `None` (with a skip message) on kernels
+/// before 6.12.
+fn incremental_or_skip(
+    ring: &mut Ring,
+    group: u16,
+    count: u16,
+    len: u32,
+) -> Option<uring::BufRing> {
+    match ring.register_buf_ring_incremental(BufferGroup::new(group), count, len) {
+        Ok(pool) => Some(pool),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            eprintln!("skipped: the kernel lacks incremental buffer rings (6.12): {e}");
+            None
+        }
+        Err(e) => panic!("register_buf_ring_incremental: {e}"),
+    }
+}
+
+#[test]
+fn an_incremental_ring_hands_out_consecutive_pieces_of_a_buffer() {
+    let Some(mut ring) = ring_or_skip() else {
+        return;
+    };
+    let Some(pool) = incremental_or_skip(&mut ring, 30, 2, 32) else {
+        return;
+    };
+    assert!(pool.is_incremental());
+    let (mut tx, rx) = UnixStream::pair().unwrap();
+    let mut held = Vec::new();
+    // 32 bytes in pieces of 10, 10, 10: the kernel keeps buffer 0 and says
+    // so with BUF_MORE.
+    for (i, piece) in [b"0123456789", b"abcdefghij", b"ABCDEFGHIJ"]
+        .iter()
+        .enumerate()
+    {
+        tx.write_all(*piece).unwrap();
+        push_lent!(ring, Recv::new(&rx, pool.select()).user_data(i as u64)).unwrap();
+        let cqe = reap_one(&mut ring);
+        assert_eq!((cqe.res(), cqe.buffer_id()), (10, Some(0)), "{cqe:?}");
+        assert_ne!(
+            cqe.flags() & uring::sys::IORING_CQE_F_BUF_MORE,
+            0,
+            "{cqe:?}"
+        );
+        // SAFETY: the kernel's completion of this recv, the only op
+        // consuming the group, claimed in order.
+        let buf = unsafe { pool.claim_unchecked(&cqe) }.unwrap();
+        assert_eq!((buf.bid(), buf.offset(), &buf[..]), (0, 10 * i, &piece[..]));
+        held.push(buf);
+    }
+    // Two bytes are left of buffer 0: the next recv takes them and the
+    // kernel lets go of it.
+    tx.write_all(b"xyz").unwrap();
+    push_lent!(ring, Recv::new(&rx, pool.select()).user_data(3)).unwrap();
+    let cqe = reap_one(&mut ring);
+    assert_eq!((cqe.res(), cqe.buffer_id()), (2, Some(0)), "{cqe:?}");
+    assert_eq!(
+        cqe.flags() & uring::sys::IORING_CQE_F_BUF_MORE,
+        0,
+        "{cqe:?}"
+    );
+    // SAFETY: as above.
+    let last = unsafe { pool.claim_unchecked(&cqe) }.unwrap();
+    assert_eq!((last.offset(), &last[..]), (30, &b"xy"[..]));
+    // No more completions of buffer 0 until it is provided again.
+    // SAFETY: a completion the kernel posted; claiming it twice is what
+    // the check refuses.
+    assert!(unsafe { pool.claim_unchecked(&cqe) }.is_err());
+    assert_eq!(pool.lent(), 1);
+    // The rest goes to buffer 1, from its start.
+    push_lent!(ring, Recv::new(&rx, pool.select()).user_data(4)).unwrap();
+    let cqe = reap_one(&mut ring);
+    assert_eq!((cqe.res(), cqe.buffer_id()), (1, Some(1)), "{cqe:?}");
+    // SAFETY: as above.
+    let next = unsafe { pool.claim_unchecked(&cqe) }.unwrap();
+    assert_eq!((next.offset(), &next[..]), (0, &b"z"[..]));
+    drop(next);
+    assert_eq!(pool.lent(), 1, "buffer 1 stays with the kernel");
+    // Buffer 0 goes back once every piece of it is dropped.
+    drop(last);
+    held.pop();
+    assert_eq!(pool.lent(), 1);
+    held.clear();
+    assert_eq!(pool.lent(), 0);
+}
+
+#[test]
+fn an_empty_receive_leaves_an_incremental_buffer_with_the_kernel() {
+    let Some(mut ring) = ring_or_skip() else {
+        return;
+    };
+    let Some(pool) = incremental_or_skip(&mut ring, 31, 1, 16) else {
+        return;
+    };
+    let (mut tx, rx) = UnixStream::pair().unwrap();
+    tx.write_all(b"four").unwrap();
+    push_lent!(ring, Recv::new(&rx, pool.select()).user_data(1)).unwrap();
+    let cqe = reap_one(&mut ring);
+    // SAFETY: the kernel's completion of the only op on the group.
+    let first = unsafe { pool.claim_unchecked(&cqe) }.unwrap();
+    assert_eq!(&first[..], b"four");
+    drop(first);
+    // End of stream: a completion of no bytes.
+    drop(tx);
+    push_lent!(ring, Recv::new(&rx, pool.select()).user_data(2)).unwrap();
+    let cqe = reap_one(&mut ring);
+    assert_eq!(cqe.res(), 0, "{cqe:?}");
+    if cqe.buffer_id().is_some() {
+        // SAFETY: as above.
+        let empty = unsafe { pool.claim_unchecked(&cqe) }.unwrap();
+        assert_eq!((empty.offset(), empty.len()), (4, 0));
+    }
+    // The buffer is still the kernel's, once: the next data lands after
+    // the first four bytes, and the ring does not hold it twice.
+    let (mut tx2, rx2) = UnixStream::pair().unwrap();
+    tx2.write_all(b"more").unwrap();
+    push_lent!(ring, Recv::new(&rx2, pool.select()).user_data(3)).unwrap();
+    let cqe = reap_one(&mut ring);
+    assert_eq!((cqe.res(), cqe.buffer_id()), (4, Some(0)), "{cqe:?}");
+    // SAFETY: as above.
+    let more = unsafe { pool.claim_unchecked(&cqe) }.unwrap();
+    assert_eq!((more.offset(), &more[..]), (4, &b"more"[..]));
+}
+
+#[test]
+fn a_scope_runs_the_ops_of_an_incremental_group_one_at_a_time() {
+    let Some(mut ring) = ring_or_skip() else {
+        return;
+    };
+    let Some(pool) = incremental_or_skip(&mut ring, 32, 2, 8) else {
+        return;
+    };
+    let (mut tx, rx) = UnixStream::pair().unwrap();
+    let (mut tx2, rx2) = UnixStream::pair().unwrap();
+    let got = ring.scope(|s| -> uring::Result<Vec<(u64, i32, Vec<u8>)>> {
+        s.push(Recv::new(&rx, pool.select()).user_data(1))?;
+        // A second op on the group while the first waits: refused.
+        s.push(Recv::new(&rx2, pool.select()).user_data(2))?;
+        s.submit()?;
+        let mut got = Vec::new();
+        s.wait(1)?;
+        let mut cqe = s.completions().next().unwrap();
+        assert_eq!((cqe.user_data(), cqe.res()), (2, -libc::EBUSY));
+        assert!(pool.claim(&mut cqe).is_err(), "no buffer to claim");
+        tx.write_all(b"one").unwrap();
+        s.wait(1)?;
+        let mut cqe = s.completions().next().unwrap();
+        got.push((cqe.user_data(), cqe.res(), pool.claim(&mut cqe)?.to_vec()));
+        // The first has completed: the group is free again.
+        tx2.write_all(b"two").unwrap();
+        s.push(Recv::new(&rx2, pool.select()).user_data(3))?;
+        s.submit()?;
+        s.wait(1)?;
+        let mut cqe = s.completions().next().unwrap();
+        let buf = pool.claim(&mut cqe)?;
+        assert_eq!(buf.offset(), 3, "the second piece of buffer 0");
+        got.push((cqe.user_data(), cqe.res(), buf.to_vec()));
+        Ok(got)
+    });
+    assert_eq!(
+        got.unwrap(),
+        [(1, 3, b"one".to_vec()), (3, 3, b"two".to_vec())]
+    );
+}
+
+#[test]
+fn a_multishot_recv_streams_through_an_incremental_ring() {
+    let Some(mut ring) = ring_or_skip() else {
+        return;
+    };
+    let Some(pool) = incremental_or_skip(&mut ring, 33, 2, 16) else {
+        return;
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    let got = ring.scope(|s| -> uring::Result<Vec<u8>> {
+        s.push(
+            Recv::new(&server, pool.select())
+                .recv_flags(RecvFlags::MULTISHOT)
+                .user_data(5),
+        )?;
+        s.submit()?;
+        let mut got = Vec::new();
+        // 20 messages of 5 bytes over 2 buffers of 16: pieces of buffers,
+        // each buffer reused once its pieces are dropped.
+        for i in 0..20u8 {
+            client.write_all(&[b'a' + i; 5]).unwrap();
+            s.wait_timeout(1, Duration::from_secs(5))?;
+            for mut cqe in s.completions() {
+                assert_eq!(cqe.user_data(), 5, "{cqe:?}");
+                assert!(cqe.res() > 0, "{cqe:?}");
+                got.extend_from_slice(&pool.claim(&mut cqe)?);
+            }
+        }
+        Ok(got)
+    });
+    let expected: Vec<u8> = (0..20u8).flat_map(|i| [b'a' + i; 5]).collect();
+    assert_eq!(got.unwrap(), expected);
+    assert_eq!(pool.lent(), 0);
+}

@@ -21,13 +21,16 @@ use std::sync::atomic::{AtomicU16, Ordering};
 pub const MAX_BUF_RING_BUFFERS: u16 = 32767;
 
 /// Where a buffer is.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum State {
-    /// In the ring, or taken by the kernel for an op whose completion has
-    /// not been claimed.
-    Kernel,
-    /// Claimed: a [`Buf`] holds it.
-    Lent,
+#[derive(Default)]
+struct State {
+    /// In the ring, or taken by the kernel for an op whose last completion
+    /// naming it has not been claimed.
+    kernel: Cell<bool>,
+    /// The [`Buf`]s claimed from it that are alive.
+    lent: Cell<u32>,
+    /// Of an incremental ring: the bytes of it that claims have handed out
+    /// since it was last provided.
+    consumed: Cell<u32>,
 }
 
 /// A provided-buffer ring: `count` buffers of `len` bytes, allocated and
@@ -59,7 +62,9 @@ pub struct BufRing {
     /// The mappings behind `descs` and `bufs`, given up on drop.
     maps: Option<(Mapping, Mapping)>,
     tail: Cell<u16>,
-    state: Box<[Cell<State>]>,
+    state: Box<[State]>,
+    /// Registered with `IOU_PBUF_RING_INC`.
+    incremental: bool,
 }
 
 // SAFETY: the ring owns its memory and descriptor; the cells make it !Sync,
@@ -80,6 +85,45 @@ impl Ring {
         group: BufferGroup,
         count: u16,
         len: u32,
+    ) -> Result<BufRing> {
+        self.register_buf_ring_with(group, count, len, false)
+    }
+
+    /// Registers a provided-buffer ring whose buffers the kernel consumes
+    /// incrementally (`IOU_PBUF_RING_INC`, 6.12), as
+    /// [`register_buf_ring`](Ring::register_buf_ring) otherwise.
+    ///
+    /// An op that selects from it takes only the bytes it wrote out of the
+    /// buffer at the head: its completion names the buffer, and says with
+    /// `IORING_CQE_F_BUF_MORE` that the kernel keeps the rest for the next
+    /// ops. Each [`claim`](BufRing::claim) gives the bytes of one
+    /// completion, following those of the previous completion of the same
+    /// buffer; the buffer goes back to the kernel once the kernel is done
+    /// with it and every [`Buf`] claimed from it is dropped.
+    ///
+    /// That order holds only while one op at a time consumes the group, so
+    /// a scope runs the ops that select from an incremental group one after
+    /// the other: an op pushed while another of the scope's ops selects
+    /// from the group completes with `EBUSY`, without running. (One
+    /// multishot receive is one op, however many completions it posts.)
+    /// Select whole buffers ([`BufRing::select`]): with a shorter length,
+    /// an op that the kernel runs in a worker consumes that length whatever
+    /// it wrote, and claims would hand out the bytes at the wrong offset.
+    pub fn register_buf_ring_incremental(
+        &mut self,
+        group: BufferGroup,
+        count: u16,
+        len: u32,
+    ) -> Result<BufRing> {
+        self.register_buf_ring_with(group, count, len, true)
+    }
+
+    fn register_buf_ring_with(
+        &mut self,
+        group: BufferGroup,
+        count: u16,
+        len: u32,
+        incremental: bool,
     ) -> Result<BufRing> {
         if count == 0 || count > MAX_BUF_RING_BUFFERS || len == 0 {
             return Err(Error::InvalidArgument(format!(
@@ -110,6 +154,11 @@ impl Ring {
             ring_addr: descs.as_ptr() as u64,
             ring_entries: u32::from(entries),
             bgid: group.id(),
+            flags: if incremental {
+                sys::IOU_PBUF_RING_INC
+            } else {
+                0
+            },
             ..Default::default()
         };
         self.register(
@@ -128,8 +177,10 @@ impl Ring {
             len,
             maps: Some((descs, bufs)),
             tail: Cell::new(0),
-            state: (0..count).map(|_| Cell::new(State::Lent)).collect(),
+            state: (0..count).map(|_| State::default()).collect(),
+            incremental,
         };
+        self.scope_table.set_incremental(group.id(), incremental);
         for bid in 0..count {
             ring.provide(bid);
         }
@@ -159,9 +210,16 @@ impl BufRing {
         self.state.len() as u16
     }
 
-    /// Buffers lent out as [`Buf`]s right now.
+    /// Buffers lent out as [`Buf`]s right now (of an incremental ring:
+    /// buffers with at least one [`Buf`] alive).
     pub fn lent(&self) -> u16 {
-        self.state.iter().filter(|s| s.get() == State::Lent).count() as u16
+        self.state.iter().filter(|s| s.lent.get() > 0).count() as u16
+    }
+
+    /// Whether the kernel consumes the buffers incrementally
+    /// ([`Ring::register_buf_ring_incremental`]).
+    pub fn is_incremental(&self) -> bool {
+        self.incremental
     }
 
     /// The buffer that a scope op's completion names, with the `cqe.res()`
@@ -221,7 +279,8 @@ impl BufRing {
     /// completions read outside a scope.
     ///
     /// An error when the completion names no buffer, a buffer this ring
-    /// does not have, or one already claimed and not yet given back.
+    /// does not have, or one already claimed and not yet given back (of an
+    /// incremental ring: one the kernel has let go of).
     ///
     /// # Safety
     ///
@@ -229,7 +288,10 @@ impl BufRing {
     /// registered this one, for an op that selected from this ring's group,
     /// and not claimed before: once that op has completed, the kernel is done
     /// with the buffer. (A completion made up by `MSG_RING` can name any
-    /// buffer, including one an op in flight is filling.)
+    /// buffer, including one an op in flight is filling.) Of an incremental
+    /// ring, the completions of each buffer must be claimed in the order the
+    /// kernel posted them, and no two ops may have consumed the group at
+    /// once: the bytes of a completion are found after those of the last.
     pub unsafe fn claim_unchecked(&self, cqe: &Cqe) -> Result<Buf<'_>> {
         let bid = cqe
             .buffer_id()
@@ -240,16 +302,30 @@ impl BufRing {
                 self.count()
             ))
         })?;
-        if state.get() == State::Lent {
+        if !state.kernel.get() {
             return Err(Error::InvalidArgument(format!(
                 "buffer {bid} is claimed already"
             )));
         }
-        state.set(State::Lent);
-        let filled = u32::try_from(cqe.res()).unwrap_or(0).min(self.len);
+        let start = state.consumed.get();
+        let filled = u32::try_from(cqe.res()).unwrap_or(0).min(self.len - start);
+        // The kernel lets go of a whole buffer at its only completion, and
+        // of an incremental one at the completion that took data without
+        // `BUF_MORE` (one that took none leaves it at the head of the ring,
+        // whatever the flag says).
+        let released =
+            !self.incremental || (cqe.res() > 0 && cqe.flags() & sys::IORING_CQE_F_BUF_MORE == 0);
+        if self.incremental {
+            state.consumed.set(start + filled);
+        }
+        if released {
+            state.kernel.set(false);
+        }
+        state.lent.set(state.lent.get() + 1);
         Ok(Buf {
             ring: self,
             bid,
+            start: start as usize,
             len: filled as usize,
         })
     }
@@ -275,7 +351,9 @@ impl BufRing {
             (&raw mut (*desc).len).write(self.len);
             (&raw mut (*desc).bid).write(bid);
         }
-        self.state[usize::from(bid)].set(State::Kernel);
+        let state = &self.state[usize::from(bid)];
+        state.kernel.set(true);
+        state.consumed.set(0);
         let tail = tail.wrapping_add(1);
         self.tail.set(tail);
         // SAFETY: the tail is the `resv` field of the first descriptor, a
@@ -330,6 +408,7 @@ impl fmt::Debug for BufRing {
             .field("group", &self.group)
             .field("count", &self.count())
             .field("buf_len", &self.len)
+            .field("incremental", &self.incremental)
             .field("lent", &self.lent())
             .finish()
     }
@@ -373,6 +452,9 @@ impl Drop for BufRing {
 pub struct Buf<'a> {
     ring: &'a BufRing,
     bid: u16,
+    /// Where the bytes start in the buffer (past zero only in incremental
+    /// rings).
+    start: usize,
     len: usize,
 }
 
@@ -382,7 +464,13 @@ impl Buf<'_> {
         self.bid
     }
 
-    /// The whole buffer, beyond the bytes the op wrote.
+    /// Where in the buffer the op's bytes start: zero, but for the later
+    /// completions of a buffer of an incremental ring.
+    pub fn offset(&self) -> usize {
+        self.start
+    }
+
+    /// The length of the whole buffer.
     pub fn capacity(&self) -> usize {
         self.ring.len as usize
     }
@@ -392,23 +480,31 @@ impl Deref for Buf<'_> {
     type Target = [u8];
 
     fn deref(&self) -> &[u8] {
-        // SAFETY: the buffer is lent to this `Buf` alone (its state is
-        // `Lent` until the drop), the kernel is done with it (the claim's
-        // contract), and `len <= buf_len`.
-        unsafe { std::slice::from_raw_parts(self.ring.buffer(self.bid), self.len) }
+        // SAFETY: these bytes of the buffer are lent to this `Buf` alone
+        // (no other claim hands them out until the buffer is provided
+        // again, which waits for this `Buf`'s drop), the kernel is done with
+        // them (the claim's contract), and `start + len <= buf_len`.
+        unsafe { std::slice::from_raw_parts(self.ring.buffer(self.bid).add(self.start), self.len) }
     }
 }
 
 impl DerefMut for Buf<'_> {
     fn deref_mut(&mut self) -> &mut [u8] {
         // SAFETY: as for `deref`, and `&mut self` is unique.
-        unsafe { std::slice::from_raw_parts_mut(self.ring.buffer(self.bid), self.len) }
+        unsafe {
+            std::slice::from_raw_parts_mut(self.ring.buffer(self.bid).add(self.start), self.len)
+        }
     }
 }
 
 impl Drop for Buf<'_> {
     fn drop(&mut self) {
-        self.ring.provide(self.bid);
+        let state = &self.ring.state[usize::from(self.bid)];
+        let lent = state.lent.get() - 1;
+        state.lent.set(lent);
+        if lent == 0 && !state.kernel.get() {
+            self.ring.provide(self.bid);
+        }
     }
 }
 
@@ -416,6 +512,7 @@ impl fmt::Debug for Buf<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Buf")
             .field("bid", &self.bid)
+            .field("offset", &self.start)
             .field("len", &self.len)
             .finish()
     }

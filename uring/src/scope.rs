@@ -149,6 +149,10 @@ pub(crate) struct ScopeTable {
     /// Renames waiting for their update's completion, and the free entries.
     renames: Vec<Rename>,
     renames_free: Vec<u32>,
+    /// The ring's incrementally consumed buffer groups, each with the
+    /// number of the scope's ops selecting from it that have not posted
+    /// their last completion (at most one: see [`ScopeTable::enter_group`]).
+    incremental: Vec<(u16, u32)>,
 }
 
 impl Default for ScopeTable {
@@ -166,6 +170,7 @@ impl Default for ScopeTable {
             owned_free: Vec::new(),
             renames: Vec::new(),
             renames_free: Vec::new(),
+            incremental: Vec::new(),
         }
     }
 }
@@ -190,6 +195,54 @@ impl ScopeTable {
             self.scratch = Vec::with_capacity(capacity as usize);
         }
         self.start_tail = start_tail;
+    }
+
+    /// Notes whether `group` is consumed incrementally
+    /// (`IOU_PBUF_RING_INC`), as a buffer ring is registered under it.
+    pub(crate) fn set_incremental(&mut self, group: u16, incremental: bool) {
+        let known = self.incremental.iter().position(|&(g, _)| g == group);
+        match (known, incremental) {
+            (None, true) => self.incremental.push((group, 0)),
+            (Some(i), false) if self.incremental[i].1 == 0 => {
+                self.incremental.swap_remove(i);
+            }
+            _ => {}
+        }
+    }
+
+    /// Lets an op select from `group` unless the group is consumed
+    /// incrementally and another of the scope's ops selects from it.
+    ///
+    /// The completions of an incremental group name a buffer but not where
+    /// in it the op wrote: each continues where the last one of that buffer
+    /// ended only while one op at a time consumes the group. Claims rely on
+    /// it, so the scope runs the ops of such a group one after the other.
+    #[cold]
+    fn enter_group(&mut self, group: u32) -> bool {
+        match self
+            .incremental
+            .iter_mut()
+            .find(|(g, _)| u32::from(*g) == group)
+        {
+            None => true,
+            Some((_, busy)) if *busy == 0 => {
+                *busy = 1;
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// The op of an incremental `group` has posted its last completion.
+    #[cold]
+    fn leave_group(&mut self, group: u32) {
+        if let Some(entry) = self
+            .incremental
+            .iter_mut()
+            .find(|(g, _)| u32::from(*g) == group)
+        {
+            entry.1 = entry.1.saturating_sub(1);
+        }
     }
 
     /// Slots held by ops that have not posted their last completion.
@@ -253,7 +306,10 @@ impl ScopeTable {
                 slot.next_free = self.free_head;
                 self.free_head = index;
                 self.free_count += 1;
-                let owned = slot.owned;
+                let (owned, group) = (slot.owned, slot.group);
+                if group != NO_GROUP && !self.incremental.is_empty() {
+                    self.leave_group(group);
+                }
                 if owned != NO_OWNED {
                     if owned & RENAME == 0 {
                         out.buf = self.finish_owned(owned);
@@ -573,7 +629,11 @@ impl Ring {
             // Wake up now and then to cancel again: an op linked after a
             // head that could not be cancelled starts only later.
             let timeout = self.params.has(crate::Features::EXT_ARG).then_some(backoff);
-            match self.enter_and_wait(!retracted, foreign + 1, timeout) {
+            match self.enter_and_wait(
+                !retracted,
+                foreign + 1,
+                &crate::wait::WaitSpec::timeout(timeout),
+            ) {
                 Ok(_) => {}
                 Err(Error::TimedOut) => {
                     if self.scope_table.internal == 0 && !retracted {
@@ -974,12 +1034,16 @@ unsafe fn push_tagged<S: Submission + Scoped>(
         return Err(PushError::new(submission, PushErrorKind::ScopeFull));
     }
     let tag = |sqe: &mut sys::io_uring_sqe| {
-        let group = if sqe.flags & sys::IOSQE_BUFFER_SELECT != 0 {
+        let mut group = if sqe.flags & sys::IOSQE_BUFFER_SELECT != 0 {
             // SAFETY: both members of the union are a u16.
             u32::from(unsafe { sqe.buf.buf_group })
         } else {
             NO_GROUP
         };
+        if group != NO_GROUP && !table.incremental.is_empty() && !table.enter_group(group) {
+            refuse_busy(sqe);
+            group = NO_GROUP;
+        }
         // Ops that name other ops find the scope's by the caller's
         // `user_data`; nothing else pays for it.
         let owned = if S::NAMES_OPS {
@@ -998,6 +1062,24 @@ unsafe fn push_tagged<S: Submission + Scoped>(
     // forgotten instead of dropped cannot hide ops the scope waits for.
     sq.sync();
     pushed
+}
+
+/// Turns `sqe` into a NOP that completes with `-EBUSY`, keeping its
+/// `user_data` and its place in a chain: an op that would select from an
+/// incremental buffer group while another op consumes it.
+#[cold]
+fn refuse_busy(sqe: &mut sys::io_uring_sqe) {
+    let keep = sqe.flags & (sys::IOSQE_IO_LINK | sys::IOSQE_IO_HARDLINK | sys::IOSQE_IO_DRAIN);
+    *sqe = sys::io_uring_sqe {
+        opcode: sys::IORING_OP_NOP,
+        flags: keep,
+        user_data: sqe.user_data,
+        len: libc::EBUSY.wrapping_neg() as u32,
+        op_flags: sys::io_uring_sqe_op_flags {
+            nop_flags: sys::IORING_NOP_INJECT_RESULT,
+        },
+        ..Default::default()
+    };
 }
 
 /// The push of ops over a buffer given to [`Scope::push_owned`]: its
