@@ -1,0 +1,1309 @@
+//! Every op of the table, in every form, writes the SQE liburing writes.
+//!
+//! Each test builds one op (or chain) with concrete arguments, pushes it
+//! without submitting it, reads the SQEs back from the queue
+//! (`Ring::pending_sqes`), and compares all 64 bytes of each with the SQE
+//! that the liburing helper the test is named after writes for the same
+//! arguments, on an SQE `io_uring_get_sqe` handed out: the fields
+//! `io_uring_prep_rw` sets (`opcode`, `fd`, `off`, `addr`, `len`), those the
+//! helper sets after it, and zero everywhere else, including the fields the
+//! kernel ignores for that opcode. Where liburing has no helper for a form,
+//! the test says which fields a caller of liburing sets by hand. The SQ
+//! slots hold junk before each push, so a byte the op leaves alone shows.
+//!
+//! Pointer fields are the addresses of the very buffers the op borrowed. A
+//! timespec the ring keeps for the kernel (timeouts) lives in the ring's
+//! storage, so its pointer is checked by the value it points to and every
+//! other byte exactly.
+//!
+//! `tests/scripts/sqe_dump.c` prints what liburing's helpers write for
+//! these arguments; CI does not run it.
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{IoSlice, IoSliceMut};
+use std::mem;
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use uring::ops::*;
+use uring::{
+    BufferGroup, FsyncFlags, Ring, RwFlags, SpliceFlags, SqeFlags, Submission, TimeoutFlags,
+    Timespec, sys,
+};
+
+// ---------------------------------------------------------------------------
+// The SQE, field by field, and the one comparison.
+// ---------------------------------------------------------------------------
+
+/// `struct io_uring_sqe` as plain fields, each union by its first member
+/// (the name liburing's `io_uring_initialize_sqe` and `io_uring_prep_rw`
+/// write): `off` is also `addr2` and `cmd_op`/`__pad1`; `addr` is also
+/// `splice_off_in` and `level`/`optname`; `op_flags` is `rw_flags` and
+/// every other per-op flags word; `buf_index` is also `buf_group`;
+/// `file_index` is also `splice_fd_in`, `optlen`, `zcrx_ifq_idx` and
+/// `addr_len`/`__pad3`; `addr3` is also `optval`; `pad2` is `__pad2[0]`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Sqe {
+    opcode: u8,
+    flags: u8,
+    ioprio: u16,
+    fd: i32,
+    off: u64,
+    addr: u64,
+    len: u32,
+    op_flags: u32,
+    user_data: u64,
+    buf_index: u16,
+    personality: u16,
+    file_index: u32,
+    addr3: u64,
+    pad2: u64,
+}
+
+/// An SQE of zeros: what `io_uring_get_sqe` hands out once liburing's
+/// helpers have written what they write (`user_data` aside, which a caller
+/// sets).
+const ZERO: Sqe = Sqe {
+    opcode: 0,
+    flags: 0,
+    ioprio: 0,
+    fd: 0,
+    off: 0,
+    addr: 0,
+    len: 0,
+    op_flags: 0,
+    user_data: 0,
+    buf_index: 0,
+    personality: 0,
+    file_index: 0,
+    addr3: 0,
+    pad2: 0,
+};
+
+impl Sqe {
+    fn to_bytes(self) -> [u8; 64] {
+        let mut b = [0u8; 64];
+        b[0] = self.opcode;
+        b[1] = self.flags;
+        b[2..4].copy_from_slice(&self.ioprio.to_ne_bytes());
+        b[4..8].copy_from_slice(&self.fd.to_ne_bytes());
+        b[8..16].copy_from_slice(&self.off.to_ne_bytes());
+        b[16..24].copy_from_slice(&self.addr.to_ne_bytes());
+        b[24..28].copy_from_slice(&self.len.to_ne_bytes());
+        b[28..32].copy_from_slice(&self.op_flags.to_ne_bytes());
+        b[32..40].copy_from_slice(&self.user_data.to_ne_bytes());
+        b[40..42].copy_from_slice(&self.buf_index.to_ne_bytes());
+        b[42..44].copy_from_slice(&self.personality.to_ne_bytes());
+        b[44..48].copy_from_slice(&self.file_index.to_ne_bytes());
+        b[48..56].copy_from_slice(&self.addr3.to_ne_bytes());
+        b[56..64].copy_from_slice(&self.pad2.to_ne_bytes());
+        b
+    }
+
+    fn from_bytes(b: &[u8; 64]) -> Sqe {
+        let u16_at = |i: usize| u16::from_ne_bytes([b[i], b[i + 1]]);
+        let u32_at = |i: usize| u32::from_ne_bytes(b[i..i + 4].try_into().unwrap());
+        let u64_at = |i: usize| u64::from_ne_bytes(b[i..i + 8].try_into().unwrap());
+        Sqe {
+            opcode: b[0],
+            flags: b[1],
+            ioprio: u16_at(2),
+            fd: u32_at(4) as i32,
+            off: u64_at(8),
+            addr: u64_at(16),
+            len: u32_at(24),
+            op_flags: u32_at(28),
+            user_data: u64_at(32),
+            buf_index: u16_at(40),
+            personality: u16_at(42),
+            file_index: u32_at(44),
+            addr3: u64_at(48),
+            pad2: u64_at(56),
+        }
+    }
+
+    /// Each field's name (liburing's), byte offset and value.
+    fn fields(&self) -> [(&'static str, usize, u64); 14] {
+        [
+            ("opcode", 0, u64::from(self.opcode)),
+            ("flags", 1, u64::from(self.flags)),
+            ("ioprio", 2, u64::from(self.ioprio)),
+            ("fd", 4, u64::from(self.fd as u32)),
+            ("off", 8, self.off),
+            ("addr", 16, self.addr),
+            ("len", 24, u64::from(self.len)),
+            ("rw_flags", 28, u64::from(self.op_flags)),
+            ("user_data", 32, self.user_data),
+            ("buf_index", 40, u64::from(self.buf_index)),
+            ("personality", 42, u64::from(self.personality)),
+            ("file_index", 44, u64::from(self.file_index)),
+            ("addr3", 48, self.addr3),
+            ("__pad2", 56, self.pad2),
+        ]
+    }
+}
+
+impl From<sys::io_uring_sqe> for Sqe {
+    fn from(sqe: sys::io_uring_sqe) -> Sqe {
+        const _: () = assert!(mem::size_of::<sys::io_uring_sqe>() == 64);
+        // SAFETY: `io_uring_sqe` is 64 bytes without padding (its fields
+        // add up to 64, checked in `sys`), and this copy was read from the
+        // SQ array, whose bytes are all initialised.
+        let bytes: [u8; 64] = unsafe { mem::transmute(sqe) };
+        Sqe::from_bytes(&bytes)
+    }
+}
+
+/// Asserts that `ours` (what the op wrote) is byte for byte `theirs` (what
+/// liburing's `helper` writes); on a mismatch, shows both field by field.
+#[track_caller]
+fn assert_sqe(helper: &str, ours: &Sqe, theirs: &Sqe) {
+    if ours.to_bytes() == theirs.to_bytes() {
+        return;
+    }
+    let mut report = format!(
+        "{helper}: the SQE differs from liburing's\n{:<12} {:>4} {:>20} {:>20}\n",
+        "field", "at", "ours", "liburing"
+    );
+    for ((name, at, a), (_, _, b)) in ours.fields().into_iter().zip(theirs.fields()) {
+        let mark = if a == b { "" } else { "   <- differs" };
+        writeln!(report, "{name:<12} {at:>4} {a:>#20x} {b:>#20x}{mark}").unwrap();
+    }
+    panic!("{report}");
+}
+
+/// Pushes `op` on `ring` and returns the SQEs it wrote, in order.
+fn pushed<S: Submission>(ring: &mut Ring, op: S) -> Vec<Sqe> {
+    let before = ring.pending() as usize;
+    // SAFETY: nothing pushed after `dirty` is submitted, and the ring has
+    // no SQ thread, so the kernel never reads these SQEs: nothing the op
+    // borrows (buffers, descriptors, slots) is used by the kernel.
+    unsafe { ring.push_unchecked(op) }.expect("room in the SQ");
+    ring.pending_sqes().skip(before).map(Sqe::from).collect()
+}
+
+/// Pushes a one-SQE `op` and asserts that it wrote `theirs`.
+#[track_caller]
+fn assert_op<S: Submission>(helper: &str, ring: &mut Ring, op: S, theirs: Sqe) {
+    assert_eq!(S::SQES, 1, "{helper}: one SQE");
+    let ours = pushed(ring, op);
+    assert_eq!(ours.len(), 1, "{helper}: one SQE pushed");
+    assert_sqe(helper, &ours[0], &theirs);
+}
+
+/// Asserts that the SQEs of a chain are `theirs`, in order.
+#[track_caller]
+fn assert_sqes(helper: &str, ours: &[Sqe], theirs: &[Sqe]) {
+    assert_eq!(ours.len(), theirs.len(), "{helper}: SQEs pushed");
+    for (i, (ours, theirs)) in ours.iter().zip(theirs).enumerate() {
+        assert_sqe(&format!("{helper} [SQE {i}]"), ours, theirs);
+    }
+}
+
+/// Pushes a chain and asserts that its SQEs are `theirs`, in order.
+#[track_caller]
+fn assert_chain<S: Submission>(helper: &str, ring: &mut Ring, chain: S, theirs: &[Sqe]) {
+    let ours = pushed(ring, chain);
+    assert_sqes(helper, &ours, theirs);
+}
+
+/// Where an SQE points at its timespec.
+#[derive(Clone, Copy)]
+enum TimespecIn {
+    /// `addr` (TIMEOUT, LINK_TIMEOUT).
+    Addr,
+}
+
+/// For an SQE whose timespec the ring keeps: checks the timespec it points
+/// to is `value`, then puts the address liburing would have written (that
+/// of the caller's timespec, `theirs`) in its place, so that the rest of
+/// the SQE can be compared byte for byte.
+#[track_caller]
+fn ring_owned_timespec(
+    sqe: &mut Sqe,
+    field: TimespecIn,
+    value: Timespec,
+    theirs: &sys::__kernel_timespec,
+) {
+    let at = match field {
+        TimespecIn::Addr => &mut sqe.addr,
+    };
+    assert_ne!(*at, 0, "the SQE points at a timespec");
+    // SAFETY: the field of an SQE pushed and not yet consumed holds the
+    // address of the timespec the ring keeps for that SQE until the kernel
+    // has consumed it (never, here); the ring is alive.
+    let ts = unsafe { (*at as *const sys::__kernel_timespec).read() };
+    let want = value.into_raw();
+    assert_eq!(
+        (ts.tv_sec, ts.tv_nsec),
+        (want.tv_sec, want.tv_nsec),
+        "the timespec the ring keeps"
+    );
+    *at = ptr(theirs);
+}
+
+// ---------------------------------------------------------------------------
+// Arguments.
+// ---------------------------------------------------------------------------
+
+/// A ring whose SQ slots all hold junk (see [`dirty`]); what a test pushes
+/// on it afterwards is never submitted.
+fn ring() -> Ring {
+    let mut ring = Ring::builder().submit_all().build(8).expect("a ring");
+    dirty(&mut ring);
+    ring
+}
+
+/// Fills every SQ slot of `ring` with 0xa5 bytes and has the kernel consume
+/// them: an op pushed afterwards writes over junk, so a byte it leaves
+/// alone shows (the SQ array starts out zeroed, like liburing's SQEs).
+/// Each junk SQE names an opcode past the last one and an invalid flags
+/// byte, which the kernel refuses (`EINVAL`) before reading anything else.
+fn dirty(ring: &mut Ring) {
+    let mut bytes = [0xa5u8; 64];
+    bytes[1] = 0x80;
+    assert!(bytes[0] >= sys::IORING_OP_LAST);
+    // SAFETY: `io_uring_sqe` is 64 bytes of plain integers without padding:
+    // any bytes are a value of it.
+    let junk: sys::io_uring_sqe = unsafe { mem::transmute(bytes) };
+    let entries = ring.sq_entries();
+    let sqes = vec![junk; entries as usize];
+    // SAFETY: the kernel fails each of these SQEs on its opcode and flags,
+    // before it reads any field that could name memory or a file.
+    unsafe { ring.push_raw(&sqes) }.expect("an empty SQ");
+    // SUBMIT_ALL: the kernel consumes every SQE, failed or not.
+    ring.submit_and_wait(entries).expect("the junk submitted");
+    let failed: Vec<i32> = ring.completions().map(|cqe| cqe.res()).collect();
+    assert_eq!(failed, vec![-libc::EINVAL; entries as usize]);
+    assert_eq!(ring.pending(), 0);
+}
+
+/// The address of `value`, as an SQE field holds it.
+fn ptr<T: ?Sized>(value: &T) -> u64 {
+    value as *const T as *const u8 as u64
+}
+
+/// The descriptor number of `file`.
+fn fd(file: &impl AsRawFd) -> i32 {
+    file.as_raw_fd()
+}
+
+/// A `__kernel_timespec`, as a liburing caller passes it.
+fn kernel_ts(value: Timespec) -> sys::__kernel_timespec {
+    value.into_raw()
+}
+
+fn tempfile() -> File {
+    tempfile::tempfile().expect("a temporary file")
+}
+
+// ---------------------------------------------------------------------------
+// What every op carries: user_data, the SQE flags, the personality, links.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn io_uring_prep_nop() {
+    let mut ring = ring();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_NOP,
+        fd: -1,
+        ..ZERO
+    };
+    assert_op("io_uring_prep_nop", &mut ring, Nop::new(), theirs);
+}
+
+#[test]
+fn io_uring_sqe_set_data64() {
+    let mut ring = ring();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_NOP,
+        fd: -1,
+        user_data: 0x0123_4567_89ab_cdef,
+        ..ZERO
+    };
+    let op = Nop::new().user_data(0x0123_4567_89ab_cdef);
+    assert_op("io_uring_sqe_set_data64", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_sqe_set_flags() {
+    let mut ring = ring();
+    for (flags, bits) in [
+        (SqeFlags::IO_DRAIN, sys::IOSQE_IO_DRAIN),
+        (SqeFlags::ASYNC, sys::IOSQE_ASYNC),
+        (SqeFlags::CQE_SKIP_SUCCESS, sys::IOSQE_CQE_SKIP_SUCCESS),
+        (
+            SqeFlags::IO_DRAIN | SqeFlags::ASYNC | SqeFlags::CQE_SKIP_SUCCESS,
+            sys::IOSQE_IO_DRAIN | sys::IOSQE_ASYNC | sys::IOSQE_CQE_SKIP_SUCCESS,
+        ),
+    ] {
+        let theirs = Sqe {
+            opcode: sys::IORING_OP_NOP,
+            flags: bits,
+            fd: -1,
+            ..ZERO
+        };
+        assert_op(
+            "io_uring_sqe_set_flags",
+            &mut ring,
+            Nop::new().flags(flags),
+            theirs,
+        );
+    }
+}
+
+/// liburing has no helper: a caller sets `sqe->personality`.
+#[test]
+fn sqe_personality() {
+    let mut ring = ring();
+    let personality = ring.register_personality().expect("a personality");
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_NOP,
+        fd: -1,
+        personality: personality.id(),
+        ..ZERO
+    };
+    let op = Nop::new().personality(personality);
+    assert_op("sqe->personality", &mut ring, op, theirs);
+}
+
+/// Every field a caller sets by hand at once, on an op over a fixed file:
+/// `user_data`, the caller's flags beside `IOSQE_FIXED_FILE`, the
+/// personality.
+#[test]
+fn io_uring_prep_read_every_common_field() {
+    let mut ring = ring();
+    let personality = ring.register_personality().expect("a personality");
+    let files = ring.register_files_sparse(8).unwrap();
+    let mut buf = [0u8; 32];
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_READ,
+        flags: sys::IOSQE_FIXED_FILE | sys::IOSQE_IO_DRAIN | sys::IOSQE_CQE_SKIP_SUCCESS,
+        fd: 7,
+        off: 99,
+        addr: ptr(&buf),
+        len: 32,
+        user_data: u64::MAX,
+        personality: personality.id(),
+        ..ZERO
+    };
+    let op = Read::new(files.get(7).unwrap(), &mut buf[..])
+        .offset(99)
+        .user_data(u64::MAX)
+        .flags(SqeFlags::IO_DRAIN | SqeFlags::CQE_SKIP_SUCCESS)
+        .personality(personality);
+    assert_op(
+        "io_uring_prep_read(7, buf, 32, 99), flags, user_data, personality",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+/// A chain whose SQEs run past the end of the SQ array and on at its
+/// start is written the same as anywhere else.
+#[test]
+fn io_uring_sqe_set_flags_io_link_across_the_end_of_the_sq() {
+    let mut ring = ring();
+    let entries = ring.sq_entries();
+    for _ in 0..entries - 1 {
+        ring.push(Nop::new()).unwrap();
+    }
+    ring.submit_and_wait(entries - 1).unwrap();
+    assert_eq!(ring.completions().count(), (entries - 1) as usize);
+    let nop = |user_data, flags| Sqe {
+        opcode: sys::IORING_OP_NOP,
+        flags,
+        fd: -1,
+        user_data,
+        ..ZERO
+    };
+    let file = tempfile();
+    let buf = *b"across";
+    let chain = Nop::new()
+        .user_data(1)
+        .link(Write::new(&file, &buf).user_data(2))
+        .hard_link(Nop::new().user_data(3));
+    assert_chain(
+        "io_uring_sqe_set_flags(IOSQE_IO_LINK), across the end of the SQ",
+        &mut ring,
+        chain,
+        &[
+            nop(1, sys::IOSQE_IO_LINK),
+            Sqe {
+                opcode: sys::IORING_OP_WRITE,
+                flags: sys::IOSQE_IO_HARDLINK,
+                fd: fd(&file),
+                addr: ptr(&buf),
+                len: 6,
+                user_data: 2,
+                ..ZERO
+            },
+            nop(3, 0),
+        ],
+    );
+}
+
+/// The same op pushed through a batch (`Ring::submission`) writes the same
+/// SQE.
+#[test]
+fn io_uring_prep_write_in_a_batch() {
+    let mut ring = ring();
+    let file = tempfile();
+    let buf = *b"batched";
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_WRITE,
+        fd: fd(&file),
+        off: 1,
+        addr: ptr(&buf),
+        len: 7,
+        user_data: 5,
+        ..ZERO
+    };
+    let mut batch = ring.submission();
+    let op = Write::new(&file, &buf).offset(1).user_data(5);
+    // SAFETY: as in `pushed`: the ring is never submitted.
+    unsafe { batch.push_unchecked(op) }.expect("room in the SQ");
+    drop(batch);
+    let ours: Vec<Sqe> = ring.pending_sqes().map(Sqe::from).collect();
+    assert_sqes("io_uring_prep_write, in a batch", &ours, &[theirs]);
+}
+
+/// The SQEs of a chain carry `IOSQE_IO_LINK` (set with
+/// `io_uring_sqe_set_flags`), all but the last, or-ed with their own flags.
+#[test]
+fn io_uring_sqe_set_flags_io_link() {
+    let mut ring = ring();
+    let nop = |user_data, flags| Sqe {
+        opcode: sys::IORING_OP_NOP,
+        flags,
+        fd: -1,
+        user_data,
+        ..ZERO
+    };
+    let chain = Nop::new()
+        .user_data(1)
+        .flags(SqeFlags::IO_DRAIN)
+        .link(Nop::new().user_data(2))
+        .link(Nop::new().user_data(3).flags(SqeFlags::ASYNC));
+    assert_chain(
+        "io_uring_sqe_set_flags(IOSQE_IO_LINK)",
+        &mut ring,
+        chain,
+        &[
+            nop(1, sys::IOSQE_IO_DRAIN | sys::IOSQE_IO_LINK),
+            nop(2, sys::IOSQE_IO_LINK),
+            nop(3, sys::IOSQE_ASYNC),
+        ],
+    );
+}
+
+#[test]
+fn io_uring_sqe_set_flags_io_hardlink() {
+    let mut ring = ring();
+    let nop = |user_data, flags| Sqe {
+        opcode: sys::IORING_OP_NOP,
+        flags,
+        fd: -1,
+        user_data,
+        ..ZERO
+    };
+    // A hard link after a soft one: the second SQE carries the hard link.
+    let chain = Nop::new()
+        .user_data(1)
+        .link(Nop::new().user_data(2))
+        .hard_link(Nop::new().user_data(3));
+    assert_chain(
+        "io_uring_sqe_set_flags(IOSQE_IO_HARDLINK)",
+        &mut ring,
+        chain,
+        &[
+            nop(1, sys::IOSQE_IO_LINK),
+            nop(2, sys::IOSQE_IO_HARDLINK),
+            nop(3, 0),
+        ],
+    );
+}
+
+/// `op.timeout(d)`: the op linked to an `io_uring_prep_link_timeout` SQE.
+#[test]
+fn io_uring_prep_link_timeout() {
+    let mut ring = ring();
+    let file = tempfile();
+    let mut buf = [0u8; 16];
+    let value = Timespec::new(1, 500_000_000);
+    let ts = kernel_ts(value);
+    let theirs = [
+        Sqe {
+            opcode: sys::IORING_OP_READ,
+            flags: sys::IOSQE_IO_LINK,
+            fd: fd(&file),
+            addr: ptr(&buf),
+            len: 16,
+            user_data: 1,
+            ..ZERO
+        },
+        Sqe {
+            opcode: sys::IORING_OP_LINK_TIMEOUT,
+            fd: -1,
+            addr: ptr(&ts),
+            len: 1,
+            ..ZERO
+        },
+    ];
+    let chain = Read::new(&file, &mut buf[..])
+        .user_data(1)
+        .timeout(Duration::from_millis(1500));
+    let mut ours = pushed(&mut ring, chain);
+    ring_owned_timespec(&mut ours[1], TimespecIn::Addr, value, &ts);
+    assert_sqes("io_uring_prep_link_timeout", &ours, &theirs);
+}
+
+/// A link timeout with flags and a `user_data` (`op.link_timeout(..)` and
+/// `op.timeout_with(..)`), and a chain that goes on after one: the link
+/// timeout then carries `IOSQE_IO_LINK` itself.
+#[test]
+fn io_uring_prep_link_timeout_flags() {
+    let mut ring = ring();
+    let value = Timespec::new(7, 9);
+    let ts = kernel_ts(value);
+    let nop = |user_data, flags| Sqe {
+        opcode: sys::IORING_OP_NOP,
+        flags,
+        fd: -1,
+        user_data,
+        ..ZERO
+    };
+    let link_timeout = |user_data, flags, timeout_flags| Sqe {
+        opcode: sys::IORING_OP_LINK_TIMEOUT,
+        flags,
+        fd: -1,
+        addr: ptr(&ts),
+        len: 1,
+        op_flags: timeout_flags,
+        user_data,
+        ..ZERO
+    };
+
+    let chain = Nop::new().user_data(1).link_timeout(
+        LinkTimeout::new(value)
+            .timeout_flags(TimeoutFlags::ABS | TimeoutFlags::REALTIME)
+            .user_data(9),
+    );
+    let mut ours = pushed(&mut ring, chain);
+    ring_owned_timespec(&mut ours[1], TimespecIn::Addr, value, &ts);
+    assert_sqes(
+        "io_uring_prep_link_timeout(ts, IORING_TIMEOUT_ABS | IORING_TIMEOUT_REALTIME)",
+        &ours,
+        &[
+            nop(1, sys::IOSQE_IO_LINK),
+            link_timeout(9, 0, sys::IORING_TIMEOUT_ABS | sys::IORING_TIMEOUT_REALTIME),
+        ],
+    );
+
+    let chain = Nop::new()
+        .user_data(2)
+        .timeout_with(value, 8)
+        .link(Nop::new().user_data(3));
+    let mut ours = pushed(&mut ring, chain);
+    ring_owned_timespec(&mut ours[1], TimespecIn::Addr, value, &ts);
+    assert_sqes(
+        "io_uring_prep_link_timeout(ts, 0), linked on",
+        &ours,
+        &[
+            nop(2, sys::IOSQE_IO_LINK),
+            link_timeout(8, sys::IOSQE_IO_LINK, 0),
+            nop(3, 0),
+        ],
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Files.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn io_uring_prep_read() {
+    let mut ring = ring();
+    let file = tempfile();
+    let mut buf = [0u8; 16];
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_READ,
+        fd: fd(&file),
+        addr: ptr(&buf),
+        len: 16,
+        ..ZERO
+    };
+    let op = Read::new(&file, &mut buf[..]);
+    assert_op("io_uring_prep_read(fd, buf, 16, 0)", &mut ring, op, theirs);
+    let theirs = Sqe { off: 7, ..theirs };
+    let op = Read::new(&file, &mut buf[..]).offset(7);
+    assert_op("io_uring_prep_read(fd, buf, 16, 7)", &mut ring, op, theirs);
+}
+
+/// `io_uring_prep_read`, then `sqe->rw_flags` and `sqe->ioprio` by hand.
+#[test]
+fn io_uring_prep_read_rw_flags_ioprio() {
+    let mut ring = ring();
+    let file = tempfile();
+    let mut buf = [0u8; 16];
+    let ioprio = (2 << 13) | 4;
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_READ,
+        ioprio,
+        fd: fd(&file),
+        off: u64::MAX,
+        addr: ptr(&buf),
+        len: 16,
+        op_flags: (libc::RWF_NOWAIT | libc::RWF_HIPRI) as u32,
+        ..ZERO
+    };
+    let op = Read::new(&file, &mut buf[..])
+        .offset(u64::MAX)
+        .rw_flags(RwFlags::NOWAIT | RwFlags::HIPRI)
+        .ioprio(ioprio);
+    assert_op(
+        "io_uring_prep_read, rw_flags, ioprio",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+/// `io_uring_prep_read` on a fixed file's index, with `IOSQE_FIXED_FILE`
+/// (and the caller's flags) set by `io_uring_sqe_set_flags`.
+#[test]
+fn io_uring_prep_read_fixed_file() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let mut buf = [0u8; 16];
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_READ,
+        flags: sys::IOSQE_FIXED_FILE | sys::IOSQE_ASYNC,
+        fd: 3,
+        off: 64,
+        addr: ptr(&buf),
+        len: 16,
+        ..ZERO
+    };
+    let op = Read::new(files.get(3).unwrap(), &mut buf[..])
+        .offset(64)
+        .flags(SqeFlags::ASYNC);
+    assert_op("io_uring_prep_read(3, ..), fixed", &mut ring, op, theirs);
+}
+
+/// `io_uring_prep_read(fd, NULL, len, off)`, then `IOSQE_BUFFER_SELECT` and
+/// `sqe->buf_group`.
+#[test]
+fn io_uring_prep_read_buffer_select() {
+    let mut ring = ring();
+    let file = tempfile();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_READ,
+        flags: sys::IOSQE_BUFFER_SELECT,
+        fd: fd(&file),
+        off: u64::MAX,
+        len: 64,
+        buf_index: 7,
+        ..ZERO
+    };
+    let op = Read::new(&file, BufferGroup::new(7).select(64)).offset(u64::MAX);
+    assert_op("io_uring_prep_read, buffer select", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_prep_write() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let file = tempfile();
+    let buf = *b"0123456789";
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_WRITE,
+        fd: fd(&file),
+        off: 3,
+        addr: ptr(&buf),
+        len: 10,
+        ..ZERO
+    };
+    let op = Write::new(&file, &buf).offset(3);
+    assert_op("io_uring_prep_write", &mut ring, op, theirs);
+    let theirs = Sqe {
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 5,
+        ..theirs
+    };
+    let op = Write::new(files.get(5).unwrap(), &buf).offset(3);
+    assert_op("io_uring_prep_write, fixed", &mut ring, op, theirs);
+}
+
+/// `io_uring_prep_write`, then `sqe->rw_flags` and `sqe->ioprio` by hand.
+#[test]
+fn io_uring_prep_write_rw_flags_ioprio() {
+    let mut ring = ring();
+    let file = tempfile();
+    let buf = *b"0123456789";
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_WRITE,
+        ioprio: 3 << 13,
+        fd: fd(&file),
+        addr: ptr(&buf),
+        len: 10,
+        op_flags: (libc::RWF_DSYNC | libc::RWF_APPEND) as u32,
+        ..ZERO
+    };
+    let op = Write::new(&file, &buf)
+        .rw_flags(RwFlags::DSYNC | RwFlags::APPEND)
+        .ioprio(3 << 13);
+    assert_op(
+        "io_uring_prep_write, rw_flags, ioprio",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_readv2() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let file = tempfile();
+    let (mut a, mut b) = ([0u8; 4], [0u8; 8]);
+    let mut iovecs = [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)];
+    let at = ptr(&iovecs);
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_READV,
+        ioprio: 1 << 13,
+        fd: fd(&file),
+        off: 9,
+        addr: at,
+        len: 2,
+        op_flags: libc::RWF_NOWAIT as u32,
+        ..ZERO
+    };
+    let op = ReadV::new(&file, &mut iovecs[..])
+        .offset(9)
+        .rw_flags(RwFlags::NOWAIT)
+        .ioprio(1 << 13);
+    assert_op("io_uring_prep_readv2 (+ ioprio)", &mut ring, op, theirs);
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_READV,
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 2,
+        addr: at,
+        len: 2,
+        ..ZERO
+    };
+    let op = ReadV::new(files.get(2).unwrap(), &mut iovecs[..]);
+    assert_op("io_uring_prep_readv, fixed", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_prep_writev2() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let file = tempfile();
+    let iovecs = [IoSlice::new(b"ab"), IoSlice::new(b"cde")];
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_WRITEV,
+        ioprio: 1 << 13,
+        fd: fd(&file),
+        off: 9,
+        addr: ptr(&iovecs),
+        len: 2,
+        op_flags: libc::RWF_SYNC as u32,
+        ..ZERO
+    };
+    let op = WriteV::new(&file, &iovecs[..])
+        .offset(9)
+        .rw_flags(RwFlags::SYNC)
+        .ioprio(1 << 13);
+    assert_op("io_uring_prep_writev2 (+ ioprio)", &mut ring, op, theirs);
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_WRITEV,
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 2,
+        addr: ptr(&iovecs),
+        len: 2,
+        ..ZERO
+    };
+    let op = WriteV::new(files.get(2).unwrap(), &iovecs[..]);
+    assert_op("io_uring_prep_writev, fixed", &mut ring, op, theirs);
+}
+
+/// Two registered buffers of 2048 bytes each, in `region`.
+///
+/// # Safety
+///
+/// `region` must outlive the ring (and no op over it be submitted).
+unsafe fn register_two_buffers(ring: &mut Ring, region: &mut [u8; 4096]) -> uring::FixedBuffers {
+    let (a, b) = region.split_at_mut(2048);
+    // SAFETY: the caller keeps `region` alive for as long as the ring.
+    unsafe { ring.register_buffers(&[IoSliceMut::new(a), IoSliceMut::new(b)]) }
+        .expect("registered buffers")
+}
+
+#[test]
+fn io_uring_prep_read_fixed() {
+    let mut region = [0u8; 4096];
+    let mut ring = ring();
+    // SAFETY: `region` is declared before the ring, so it outlives it.
+    let bufs = unsafe { register_two_buffers(&mut ring, &mut region) };
+    let files = ring.register_files_sparse(8).unwrap();
+    let file = tempfile();
+    let buf = &mut region[2048 + 16..2048 + 80];
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_READ_FIXED,
+        fd: fd(&file),
+        off: 512,
+        addr: ptr(&buf[0]),
+        len: 64,
+        buf_index: 1,
+        ..ZERO
+    };
+    let op = ReadFixed::new(&file, &mut buf[..], bufs.get(1).unwrap()).offset(512);
+    assert_op("io_uring_prep_read_fixed", &mut ring, op, theirs);
+    let theirs = Sqe {
+        flags: sys::IOSQE_FIXED_FILE,
+        ioprio: 2 << 13,
+        fd: 4,
+        op_flags: libc::RWF_HIPRI as u32,
+        ..theirs
+    };
+    let op = ReadFixed::new(files.get(4).unwrap(), &mut buf[..], bufs.get(1).unwrap())
+        .offset(512)
+        .rw_flags(RwFlags::HIPRI)
+        .ioprio(2 << 13);
+    assert_op(
+        "io_uring_prep_read_fixed, fixed file, rw_flags, ioprio",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_write_fixed() {
+    let mut region = [0u8; 4096];
+    let mut ring = ring();
+    // SAFETY: `region` is declared before the ring, so it outlives it.
+    let bufs = unsafe { register_two_buffers(&mut ring, &mut region) };
+    let files = ring.register_files_sparse(8).unwrap();
+    let file = tempfile();
+    let buf = &region[100..200];
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_WRITE_FIXED,
+        fd: fd(&file),
+        off: 4096,
+        addr: ptr(&buf[0]),
+        len: 100,
+        buf_index: 0,
+        ..ZERO
+    };
+    let op = WriteFixed::new(&file, buf, bufs.get(0).unwrap()).offset(4096);
+    assert_op("io_uring_prep_write_fixed", &mut ring, op, theirs);
+    let theirs = Sqe {
+        flags: sys::IOSQE_FIXED_FILE,
+        ioprio: 1,
+        fd: 4,
+        op_flags: libc::RWF_DSYNC as u32,
+        ..theirs
+    };
+    let op = WriteFixed::new(files.get(4).unwrap(), buf, bufs.get(0).unwrap())
+        .offset(4096)
+        .rw_flags(RwFlags::DSYNC)
+        .ioprio(1);
+    assert_op(
+        "io_uring_prep_write_fixed, fixed file, rw_flags, ioprio",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_readv_fixed() {
+    let mut region = [0u8; 4096];
+    let mut ring = ring();
+    // SAFETY: `region` is declared before the ring, so it outlives it.
+    let bufs = unsafe { register_two_buffers(&mut ring, &mut region) };
+    let files = ring.register_files_sparse(8).unwrap();
+    let file = tempfile();
+    let (a, rest) = region[2048..].split_at_mut(16);
+    let mut iovecs = [IoSliceMut::new(a), IoSliceMut::new(&mut rest[..32])];
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_READV_FIXED,
+        fd: fd(&file),
+        off: 77,
+        addr: ptr(&iovecs),
+        len: 2,
+        op_flags: libc::RWF_NOWAIT as u32,
+        buf_index: 1,
+        ..ZERO
+    };
+    let op = ReadVFixed::new(&file, &mut iovecs[..], bufs.get(1).unwrap())
+        .offset(77)
+        .rw_flags(RwFlags::NOWAIT);
+    assert_op("io_uring_prep_readv_fixed", &mut ring, op, theirs);
+    let theirs = Sqe {
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 6,
+        off: 0,
+        op_flags: 0,
+        ..theirs
+    };
+    let op = ReadVFixed::new(files.get(6).unwrap(), &mut iovecs[..], bufs.get(1).unwrap());
+    assert_op(
+        "io_uring_prep_readv_fixed, fixed file",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_writev_fixed() {
+    let mut region = [0u8; 4096];
+    let mut ring = ring();
+    // SAFETY: `region` is declared before the ring, so it outlives it.
+    let bufs = unsafe { register_two_buffers(&mut ring, &mut region) };
+    let files = ring.register_files_sparse(8).unwrap();
+    let file = tempfile();
+    let iovecs = [IoSlice::new(&region[..16]), IoSlice::new(&region[64..96])];
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_WRITEV_FIXED,
+        fd: fd(&file),
+        off: 77,
+        addr: ptr(&iovecs),
+        len: 2,
+        op_flags: libc::RWF_DSYNC as u32,
+        buf_index: 0,
+        ..ZERO
+    };
+    let op = WriteVFixed::new(&file, &iovecs[..], bufs.get(0).unwrap())
+        .offset(77)
+        .rw_flags(RwFlags::DSYNC);
+    assert_op("io_uring_prep_writev_fixed", &mut ring, op, theirs);
+    let theirs = Sqe {
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 6,
+        off: 0,
+        op_flags: 0,
+        ..theirs
+    };
+    let op = WriteVFixed::new(files.get(6).unwrap(), &iovecs[..], bufs.get(0).unwrap());
+    assert_op(
+        "io_uring_prep_writev_fixed, fixed file",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+/// `io_uring_prep_read_multishot(fd, 0, off, group)`: the op takes the
+/// group's whole buffers (no `nbytes`).
+#[test]
+fn io_uring_prep_read_multishot() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let (rx, _tx) = uring_tests::pipe();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_READ_MULTISHOT,
+        flags: sys::IOSQE_BUFFER_SELECT,
+        fd: fd(&rx),
+        buf_index: 7,
+        ..ZERO
+    };
+    let op = ReadMultishot::new(&rx, BufferGroup::new(7));
+    assert_op("io_uring_prep_read_multishot", &mut ring, op, theirs);
+    let theirs = Sqe {
+        flags: sys::IOSQE_BUFFER_SELECT | sys::IOSQE_FIXED_FILE,
+        fd: 1,
+        off: 5,
+        ..theirs
+    };
+    let op = ReadMultishot::new(files.get(1).unwrap(), BufferGroup::new(7)).offset(5);
+    assert_op("io_uring_prep_read_multishot, fixed", &mut ring, op, theirs);
+}
+
+/// `io_uring_prep_fsync`; a range is set by hand in `sqe->off` and
+/// `sqe->len`.
+#[test]
+fn io_uring_prep_fsync() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let file = tempfile();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_FSYNC,
+        fd: fd(&file),
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_fsync(fd, 0)",
+        &mut ring,
+        Fsync::new(&file),
+        theirs,
+    );
+    let theirs = Sqe {
+        op_flags: sys::IORING_FSYNC_DATASYNC,
+        off: 4096,
+        len: 512,
+        ..theirs
+    };
+    let op = Fsync::new(&file)
+        .fsync_flags(FsyncFlags::DATASYNC)
+        .offset(4096)
+        .len(512);
+    assert_op(
+        "io_uring_prep_fsync(fd, IORING_FSYNC_DATASYNC), off, len",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_FSYNC,
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 2,
+        ..ZERO
+    };
+    let op = Fsync::new(files.get(2).unwrap());
+    assert_op("io_uring_prep_fsync, fixed", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_prep_sync_file_range() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let file = tempfile();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SYNC_FILE_RANGE,
+        fd: fd(&file),
+        off: 512,
+        len: 4096,
+        op_flags: libc::SYNC_FILE_RANGE_WRITE,
+        ..ZERO
+    };
+    let op = SyncFileRange::new(&file)
+        .offset(512)
+        .len(4096)
+        .sync_range_flags(libc::SYNC_FILE_RANGE_WRITE);
+    assert_op("io_uring_prep_sync_file_range", &mut ring, op, theirs);
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SYNC_FILE_RANGE,
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 2,
+        ..ZERO
+    };
+    let op = SyncFileRange::new(files.get(2).unwrap());
+    assert_op(
+        "io_uring_prep_sync_file_range, fixed",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_fallocate() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let file = tempfile();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_FALLOCATE,
+        fd: fd(&file),
+        off: 512,
+        addr: 8192,
+        len: libc::FALLOC_FL_KEEP_SIZE as u32,
+        ..ZERO
+    };
+    let op = Fallocate::new(&file, 8192)
+        .offset(512)
+        .mode(libc::FALLOC_FL_KEEP_SIZE);
+    assert_op("io_uring_prep_fallocate", &mut ring, op, theirs);
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_FALLOCATE,
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 2,
+        addr: 1 << 20,
+        ..ZERO
+    };
+    let op = Fallocate::new(files.get(2).unwrap(), 1 << 20);
+    assert_op("io_uring_prep_fallocate, fixed", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_prep_fadvise() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let file = tempfile();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_FADVISE,
+        fd: fd(&file),
+        off: 512,
+        len: 4096,
+        op_flags: libc::POSIX_FADV_DONTNEED as u32,
+        ..ZERO
+    };
+    let op = Fadvise::new(&file, libc::POSIX_FADV_DONTNEED)
+        .offset(512)
+        .len(4096);
+    assert_op("io_uring_prep_fadvise", &mut ring, op, theirs);
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_FADVISE,
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 2,
+        op_flags: libc::POSIX_FADV_SEQUENTIAL as u32,
+        ..ZERO
+    };
+    let op = Fadvise::new(files.get(2).unwrap(), libc::POSIX_FADV_SEQUENTIAL);
+    assert_op("io_uring_prep_fadvise, fixed", &mut ring, op, theirs);
+}
+
+/// A length beyond 32 bits goes to `addr`, as `io_uring_prep_fadvise64`
+/// writes it.
+#[test]
+fn io_uring_prep_fadvise64() {
+    let mut ring = ring();
+    let file = tempfile();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_FADVISE,
+        fd: fd(&file),
+        off: 512,
+        addr: 5 << 32,
+        op_flags: libc::POSIX_FADV_WILLNEED as u32,
+        ..ZERO
+    };
+    let op = Fadvise::new(&file, libc::POSIX_FADV_WILLNEED)
+        .offset(512)
+        .len(5 << 32);
+    assert_op("io_uring_prep_fadvise64", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_prep_ftruncate() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let file = tempfile();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_FTRUNCATE,
+        fd: fd(&file),
+        off: 12345,
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_ftruncate",
+        &mut ring,
+        Ftruncate::new(&file, 12345),
+        theirs,
+    );
+    let theirs = Sqe {
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 2,
+        ..theirs
+    };
+    let op = Ftruncate::new(files.get(2).unwrap(), 12345);
+    assert_op("io_uring_prep_ftruncate, fixed", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_prep_splice() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let file = tempfile();
+    let (rx, tx) = uring_tests::pipe();
+    // Defaults: both offsets -1 (the file position, or a pipe).
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SPLICE,
+        fd: fd(&tx),
+        off: u64::MAX,
+        addr: u64::MAX,
+        len: 1024,
+        file_index: fd(&file) as u32,
+        ..ZERO
+    };
+    let op = Splice::new(&tx, &file, 1024);
+    assert_op(
+        "io_uring_prep_splice(file, -1, pipe, -1, 1024, 0)",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe {
+        fd: fd(&file),
+        off: 200,
+        addr: 100,
+        file_index: fd(&rx) as u32,
+        op_flags: 1 | 2,
+        ..theirs
+    };
+    let op = Splice::new(&file, &rx, 1024)
+        .offset_in(100)
+        .offset_out(200)
+        .splice_flags(SpliceFlags::MOVE | SpliceFlags::NONBLOCK);
+    assert_op(
+        "io_uring_prep_splice(pipe, 100, file, 200, 1024, MOVE | NONBLOCK)",
+        &mut ring,
+        op,
+        theirs,
+    );
+    // A fixed input: its index, with SPLICE_F_FD_IN_FIXED.
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SPLICE,
+        fd: fd(&tx),
+        off: u64::MAX,
+        addr: u64::MAX,
+        len: 1024,
+        op_flags: sys::SPLICE_F_FD_IN_FIXED | 4,
+        file_index: 3,
+        ..ZERO
+    };
+    let op = Splice::new(&tx, files.get(3).unwrap(), 1024).splice_flags(SpliceFlags::MORE);
+    assert_op(
+        "io_uring_prep_splice(3, -1, pipe, -1, 1024, SPLICE_F_FD_IN_FIXED | MORE)",
+        &mut ring,
+        op,
+        theirs,
+    );
+    // A fixed output: its index, with IOSQE_FIXED_FILE.
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SPLICE,
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 4,
+        off: u64::MAX,
+        addr: u64::MAX,
+        len: 1024,
+        file_index: fd(&rx) as u32,
+        ..ZERO
+    };
+    let op = Splice::new(files.get(4).unwrap(), &rx, 1024);
+    assert_op("io_uring_prep_splice, fixed output", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_prep_tee() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let (rx, _) = uring_tests::pipe();
+    let (_, tx) = uring_tests::pipe();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_TEE,
+        fd: fd(&tx),
+        len: 1024,
+        op_flags: 2,
+        file_index: fd(&rx) as u32,
+        ..ZERO
+    };
+    let op = Tee::new(&tx, &rx, 1024).splice_flags(SpliceFlags::NONBLOCK);
+    assert_op("io_uring_prep_tee", &mut ring, op, theirs);
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_TEE,
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 4,
+        len: 1024,
+        op_flags: sys::SPLICE_F_FD_IN_FIXED,
+        file_index: 3,
+        ..ZERO
+    };
+    let op = Tee::new(files.get(4).unwrap(), files.get(3).unwrap(), 1024);
+    assert_op("io_uring_prep_tee, fixed both", &mut ring, op, theirs);
+}
