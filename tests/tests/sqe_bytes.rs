@@ -19,17 +19,18 @@
 //! `tests/scripts/sqe_dump.c` prints what liburing's helpers write for
 //! these arguments; CI does not run it.
 
+use std::ffi::CStr;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{IoSlice, IoSliceMut};
 use std::mem;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use uring::ops::*;
 use uring::{
-    BufferGroup, FsyncFlags, Ring, RwFlags, SpliceFlags, SqeFlags, Submission, TimeoutFlags,
-    Timespec, sys,
+    BufferGroup, DirectSlot, Fd, FileUpdates, FilesAt, FsyncFlags, InstallFlags, Ring, RwFlags,
+    SpliceFlags, SqeFlags, Submission, TimeoutFlags, Timespec, sys,
 };
 
 // ---------------------------------------------------------------------------
@@ -282,6 +283,11 @@ fn dirty(ring: &mut Ring) {
 /// The address of `value`, as an SQE field holds it.
 fn ptr<T: ?Sized>(value: &T) -> u64 {
     value as *const T as *const u8 as u64
+}
+
+/// The address of a string, as an SQE field holds it.
+fn cstr(s: &CStr) -> u64 {
+    s.as_ptr() as u64
 }
 
 /// The descriptor number of `file`.
@@ -1306,4 +1312,522 @@ fn io_uring_prep_tee() {
     };
     let op = Tee::new(files.get(4).unwrap(), files.get(3).unwrap(), 1024);
     assert_op("io_uring_prep_tee, fixed both", &mut ring, op, theirs);
+}
+
+// ---------------------------------------------------------------------------
+// Paths.
+// ---------------------------------------------------------------------------
+
+/// An open directory, to be the `dirfd` of the path ops.
+fn dir() -> File {
+    File::open(std::env::temp_dir()).expect("the temporary directory")
+}
+
+const AT_FDCWD: i32 = libc::AT_FDCWD;
+
+#[test]
+fn io_uring_prep_openat() {
+    let mut ring = ring();
+    let dir = dir();
+    let path = c"some/file";
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_OPENAT,
+        fd: AT_FDCWD,
+        addr: cstr(path),
+        op_flags: libc::O_CLOEXEC as u32,
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_openat(AT_FDCWD, path, O_CLOEXEC, 0)",
+        &mut ring,
+        OpenAt::new(Fd::CWD, path),
+        theirs,
+    );
+    let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC;
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_OPENAT,
+        fd: fd(&dir),
+        addr: cstr(path),
+        len: 0o640,
+        op_flags: flags as u32,
+        ..ZERO
+    };
+    let op = OpenAt::new(&dir, path).open_flags(flags).mode(0o640);
+    assert_op(
+        "io_uring_prep_openat(dir, path, O_CREAT | O_WRONLY | O_TRUNC, 0640)",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_openat_direct() {
+    let mut ring = ring();
+    let mut files = ring.register_files_sparse(8).unwrap();
+    let path = c"some/file";
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_OPENAT,
+        fd: AT_FDCWD,
+        addr: cstr(path),
+        file_index: sys::IORING_FILE_INDEX_ALLOC,
+        ..ZERO
+    };
+    let op = OpenAt::new(Fd::CWD, path)
+        .open_flags(0)
+        .direct(DirectSlot::ALLOC);
+    assert_op(
+        "io_uring_prep_openat_direct(.., IORING_FILE_INDEX_ALLOC)",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe {
+        file_index: 2 + 1,
+        ..theirs
+    };
+    let op = OpenAt::new(Fd::CWD, path)
+        .open_flags(0)
+        .direct(DirectSlot::at(files.get_mut(2).unwrap()));
+    assert_op("io_uring_prep_openat_direct(.., 2)", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_prep_openat2() {
+    let mut ring = ring();
+    let mut files = ring.register_files_sparse(8).unwrap();
+    let dir = dir();
+    let path = c"some/file";
+    // SAFETY: all-zero bytes are a valid `open_how`.
+    let mut how: libc::open_how = unsafe { mem::zeroed() };
+    how.flags = libc::O_RDONLY as u64;
+    how.resolve = libc::RESOLVE_BENEATH;
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_OPENAT2,
+        fd: fd(&dir),
+        off: ptr(&how),
+        addr: cstr(path),
+        len: mem::size_of::<libc::open_how>() as u32,
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_openat2",
+        &mut ring,
+        OpenAt2::new(&dir, path, &how),
+        theirs,
+    );
+    let theirs = Sqe {
+        file_index: sys::IORING_FILE_INDEX_ALLOC,
+        ..theirs
+    };
+    let op = OpenAt2::new(&dir, path, &how).direct(DirectSlot::ALLOC);
+    assert_op(
+        "io_uring_prep_openat2_direct(.., IORING_FILE_INDEX_ALLOC)",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe {
+        file_index: 5 + 1,
+        ..theirs
+    };
+    let op = OpenAt2::new(&dir, path, &how).direct(DirectSlot::at(files.get_mut(5).unwrap()));
+    assert_op("io_uring_prep_openat2_direct(.., 5)", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_prep_statx() {
+    let mut ring = ring();
+    let dir = dir();
+    let path = c"some/file";
+    // SAFETY: all-zero bytes are a valid `statx`.
+    let mut st: libc::statx = unsafe { mem::zeroed() };
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_STATX,
+        fd: AT_FDCWD,
+        off: ptr(&st),
+        addr: cstr(path),
+        len: libc::STATX_BASIC_STATS,
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_statx(AT_FDCWD, path, 0, STATX_BASIC_STATS, &st)",
+        &mut ring,
+        Statx::new(Fd::CWD, path, &mut st),
+        theirs,
+    );
+    let theirs = Sqe {
+        fd: fd(&dir),
+        len: libc::STATX_SIZE | libc::STATX_MTIME,
+        op_flags: libc::AT_SYMLINK_NOFOLLOW as u32,
+        ..theirs
+    };
+    let op = Statx::new(&dir, path, &mut st)
+        .statx_flags(libc::AT_SYMLINK_NOFOLLOW)
+        .mask(libc::STATX_SIZE | libc::STATX_MTIME);
+    assert_op(
+        "io_uring_prep_statx(dir, path, AT_SYMLINK_NOFOLLOW, STATX_SIZE | STATX_MTIME, &st)",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_renameat() {
+    let mut ring = ring();
+    let (old_dir, new_dir) = (dir(), dir());
+    let (old, new) = (c"old", c"new");
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_RENAMEAT,
+        fd: fd(&old_dir),
+        off: cstr(new),
+        addr: cstr(old),
+        len: fd(&new_dir) as u32,
+        op_flags: libc::RENAME_NOREPLACE,
+        ..ZERO
+    };
+    let op = RenameAt::new(&old_dir, old, &new_dir, new).rename_flags(libc::RENAME_NOREPLACE);
+    assert_op("io_uring_prep_renameat", &mut ring, op, theirs);
+    // io_uring_prep_rename: both directories AT_FDCWD.
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_RENAMEAT,
+        fd: AT_FDCWD,
+        off: cstr(new),
+        addr: cstr(old),
+        len: AT_FDCWD as u32,
+        ..ZERO
+    };
+    let op = RenameAt::new(Fd::CWD, old, Fd::CWD, new);
+    assert_op("io_uring_prep_rename", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_prep_unlinkat() {
+    let mut ring = ring();
+    let dir = dir();
+    let path = c"gone";
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_UNLINKAT,
+        fd: fd(&dir),
+        addr: cstr(path),
+        op_flags: libc::AT_REMOVEDIR as u32,
+        ..ZERO
+    };
+    let op = UnlinkAt::new(&dir, path).unlink_flags(libc::AT_REMOVEDIR);
+    assert_op("io_uring_prep_unlinkat", &mut ring, op, theirs);
+    let theirs = Sqe {
+        fd: AT_FDCWD,
+        op_flags: 0,
+        ..theirs
+    };
+    let op = UnlinkAt::new(Fd::CWD, path);
+    assert_op("io_uring_prep_unlink", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_prep_mkdirat() {
+    let mut ring = ring();
+    let dir = dir();
+    let path = c"new-dir";
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_MKDIRAT,
+        fd: fd(&dir),
+        addr: cstr(path),
+        len: 0o777,
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_mkdirat(dir, path, 0777)",
+        &mut ring,
+        MkdirAt::new(&dir, path),
+        theirs,
+    );
+    let theirs = Sqe {
+        fd: AT_FDCWD,
+        len: 0o750,
+        ..theirs
+    };
+    let op = MkdirAt::new(Fd::CWD, path).mode(0o750);
+    assert_op("io_uring_prep_mkdir(path, 0750)", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_prep_symlinkat() {
+    let mut ring = ring();
+    let dir = dir();
+    let (target, link) = (c"target", c"link");
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SYMLINKAT,
+        fd: fd(&dir),
+        off: cstr(link),
+        addr: cstr(target),
+        ..ZERO
+    };
+    let op = SymlinkAt::new(&dir, target, link);
+    assert_op("io_uring_prep_symlinkat", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_prep_linkat() {
+    let mut ring = ring();
+    let (old_dir, new_dir) = (dir(), dir());
+    let (old, new) = (c"old", c"new");
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_LINKAT,
+        fd: fd(&old_dir),
+        off: cstr(new),
+        addr: cstr(old),
+        len: fd(&new_dir) as u32,
+        op_flags: libc::AT_SYMLINK_FOLLOW as u32,
+        ..ZERO
+    };
+    let op = LinkAt::new(&old_dir, old, &new_dir, new).hardlink_flags(libc::AT_SYMLINK_FOLLOW);
+    assert_op("io_uring_prep_linkat", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_prep_setxattr() {
+    let mut ring = ring();
+    let (path, name, value) = (c"/some/file", c"user.k", b"value");
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SETXATTR,
+        off: ptr(value),
+        addr: cstr(name),
+        len: 5,
+        op_flags: libc::XATTR_CREATE as u32,
+        addr3: cstr(path),
+        ..ZERO
+    };
+    let op = SetXattr::new(path, name, value).xattr_flags(libc::XATTR_CREATE);
+    assert_op("io_uring_prep_setxattr", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_prep_getxattr() {
+    let mut ring = ring();
+    let (path, name) = (c"/some/file", c"user.k");
+    let mut value = [0u8; 32];
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_GETXATTR,
+        off: ptr(&value),
+        addr: cstr(name),
+        len: 32,
+        addr3: cstr(path),
+        ..ZERO
+    };
+    let op = GetXattr::new(path, name, &mut value[..]);
+    assert_op("io_uring_prep_getxattr", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_prep_fsetxattr() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let file = tempfile();
+    let (name, value) = (c"user.k", b"value");
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_FSETXATTR,
+        fd: fd(&file),
+        off: ptr(value),
+        addr: cstr(name),
+        len: 5,
+        op_flags: libc::XATTR_REPLACE as u32,
+        ..ZERO
+    };
+    let op = FSetXattr::new(&file, name, value).xattr_flags(libc::XATTR_REPLACE);
+    assert_op("io_uring_prep_fsetxattr", &mut ring, op, theirs);
+    let theirs = Sqe {
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 1,
+        op_flags: 0,
+        ..theirs
+    };
+    let op = FSetXattr::new(files.get(1).unwrap(), name, value);
+    assert_op("io_uring_prep_fsetxattr, fixed", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_prep_fgetxattr() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let file = tempfile();
+    let name = c"user.k";
+    let mut value = [0u8; 32];
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_FGETXATTR,
+        fd: fd(&file),
+        off: ptr(&value),
+        addr: cstr(name),
+        len: 32,
+        ..ZERO
+    };
+    let op = FGetXattr::new(&file, name, &mut value[..]);
+    assert_op("io_uring_prep_fgetxattr", &mut ring, op, theirs);
+    let theirs = Sqe {
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 1,
+        ..theirs
+    };
+    let op = FGetXattr::new(files.get(1).unwrap(), name, &mut value[..]);
+    assert_op("io_uring_prep_fgetxattr, fixed", &mut ring, op, theirs);
+}
+
+// ---------------------------------------------------------------------------
+// Descriptors.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn io_uring_prep_close() {
+    let mut ring = ring();
+    let file: OwnedFd = tempfile().into();
+    let raw: RawFd = file.as_raw_fd();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_CLOSE,
+        fd: raw,
+        ..ZERO
+    };
+    assert_op("io_uring_prep_close", &mut ring, Close::new(file), theirs);
+    // The op owned the descriptor and is never submitted: close it here.
+    // SAFETY: the op released `raw` from its owner and nothing else closes
+    // it (the SQE naming it is never submitted).
+    drop(unsafe { OwnedFd::from_raw_fd(raw) });
+}
+
+#[test]
+fn io_uring_prep_close_direct() {
+    let mut ring = ring();
+    let mut files = ring.register_files_sparse(8).unwrap();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_CLOSE,
+        file_index: 6 + 1,
+        ..ZERO
+    };
+    let op = Close::new(files.get_mut(6).unwrap());
+    assert_op("io_uring_prep_close_direct(sqe, 6)", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_prep_files_update() {
+    let mut ring = ring();
+    let mut files = ring.register_files_sparse(8).unwrap();
+    let (a, b) = (tempfile(), tempfile());
+    let mut updates = FileUpdates::new(&[Some(a.as_fd()), None, Some(b.as_fd())]);
+    let at = ptr(updates.slots());
+    // The slot is an `int`, sign-extended into `off`.
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_FILES_UPDATE,
+        fd: -1,
+        off: sys::IORING_FILE_INDEX_ALLOC as i32 as i64 as u64,
+        addr: at,
+        len: 3,
+        ..ZERO
+    };
+    let op = FilesUpdate::new(&mut updates, FilesAt::ALLOC);
+    assert_op(
+        "io_uring_prep_files_update(sqe, fds, 3, IORING_FILE_INDEX_ALLOC)",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe { off: 4, ..theirs };
+    let op = FilesUpdate::new(&mut updates, FilesAt::from(files.get_mut(4).unwrap()));
+    assert_op(
+        "io_uring_prep_files_update(sqe, fds, 3, 4)",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_fixed_fd_install() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_FIXED_FD_INSTALL,
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 3,
+        ..ZERO
+    };
+    let op = FixedFdInstall::new(files.get(3).unwrap());
+    assert_op(
+        "io_uring_prep_fixed_fd_install(sqe, 3, 0)",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe {
+        op_flags: sys::IORING_FIXED_FD_NO_CLOEXEC,
+        ..theirs
+    };
+    let op = FixedFdInstall::new(files.get(3).unwrap()).install_fd_flags(InstallFlags::NO_CLOEXEC);
+    assert_op(
+        "io_uring_prep_fixed_fd_install(sqe, 3, IORING_FIXED_FD_NO_CLOEXEC)",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_pipe() {
+    let mut ring = ring();
+    let mut fds: [RawFd; 2] = [-1; 2];
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_PIPE,
+        addr: ptr(&fds),
+        op_flags: libc::O_CLOEXEC as u32,
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_pipe(sqe, fds, O_CLOEXEC)",
+        &mut ring,
+        Pipe::new(&mut fds),
+        theirs,
+    );
+    let theirs = Sqe {
+        op_flags: libc::O_NONBLOCK as u32,
+        ..theirs
+    };
+    let op = Pipe::new(&mut fds).pipe_flags(libc::O_NONBLOCK);
+    assert_op(
+        "io_uring_prep_pipe(sqe, fds, O_NONBLOCK)",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_pipe_direct() {
+    let mut ring = ring();
+    let mut files = ring.register_files_sparse(8).unwrap();
+    let mut fds: [RawFd; 2] = [-1; 2];
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_PIPE,
+        addr: ptr(&fds),
+        file_index: sys::IORING_FILE_INDEX_ALLOC,
+        ..ZERO
+    };
+    let op = Pipe::new(&mut fds).pipe_flags(0).direct(DirectSlot::ALLOC);
+    assert_op(
+        "io_uring_prep_pipe_direct(sqe, fds, 0, IORING_FILE_INDEX_ALLOC)",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe {
+        file_index: 2 + 1,
+        ..theirs
+    };
+    let op = Pipe::new(&mut fds)
+        .pipe_flags(0)
+        .direct(DirectSlot::at(files.get_mut(2).unwrap()));
+    assert_op(
+        "io_uring_prep_pipe_direct(sqe, fds, 0, 2)",
+        &mut ring,
+        op,
+        theirs,
+    );
 }
