@@ -24,14 +24,18 @@ use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{IoSlice, IoSliceMut};
 use std::mem;
+use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use uring::ops::*;
 use uring::{
-    BufferGroup, DirectSlot, Fd, FileUpdates, FilesAt, FsyncFlags, InstallFlags, Ring, RwFlags,
-    SpliceFlags, SqeFlags, Submission, TimeoutFlags, Timespec, sys,
+    AcceptFlags, BlockDevice, BufferGroup, DirectSlot, Fd, FileUpdates, FilesAt, FsyncFlags,
+    InstallFlags, MsgFlags, MsgHdr, MsgHdrMut, MsgLayout, RecvFlags, Ring, RwFlags, SendFlags,
+    SendZcFlags, SockAddr, SockAddrBuf, SpliceFlags, SqeFlags, Submission, TimeoutFlags, Timespec,
+    UringCmdOp, sys,
 };
+use uring_tests::skip;
 
 // ---------------------------------------------------------------------------
 // The SQE, field by field, and the one comparison.
@@ -1830,4 +1834,1061 @@ fn io_uring_prep_pipe_direct() {
         op,
         theirs,
     );
+}
+
+// ---------------------------------------------------------------------------
+// Sockets.
+// ---------------------------------------------------------------------------
+
+/// A 64-bit field made of two 32-bit ones, `first` at the lower address
+/// (`cmd_op` and `__pad1`; `level` and `optname`).
+fn pair32(first: u32, second: u32) -> u64 {
+    let mut b = [0u8; 8];
+    b[..4].copy_from_slice(&first.to_ne_bytes());
+    b[4..].copy_from_slice(&second.to_ne_bytes());
+    u64::from_ne_bytes(b)
+}
+
+/// A 32-bit field made of two 16-bit ones, `first` at the lower address
+/// (`addr_len` and `__pad3`).
+fn pair16(first: u16, second: u16) -> u32 {
+    let mut b = [0u8; 4];
+    b[..2].copy_from_slice(&first.to_ne_bytes());
+    b[2..].copy_from_slice(&second.to_ne_bytes());
+    u32::from_ne_bytes(b)
+}
+
+fn udp() -> UdpSocket {
+    UdpSocket::bind("127.0.0.1:0").expect("a UDP socket")
+}
+
+/// The address of the `struct msghdr` a message type wraps: the type is
+/// the header and nothing else (its other fields take no room), so the
+/// header is at its start.
+fn msghdr_ptr<T>(msg: &T) -> u64 {
+    assert_eq!(mem::size_of::<T>(), mem::size_of::<libc::msghdr>());
+    ptr(msg)
+}
+
+/// The addresses of the `sockaddr_storage` of a `SockAddr` (its first
+/// field, or second: found by the address family it starts with).
+fn sockaddr_ptr(addr: &SockAddr, family: libc::sa_family_t) -> u64 {
+    assert_eq!(mem::size_of::<SockAddr>(), 136, "storage and length");
+    let base = ptr(addr);
+    // SAFETY: offsets 0 and 8 are inside the value, and in either order
+    // of its two fields they hold initialised bytes (the length word, or
+    // the zero-filled storage).
+    let at = |offset: u64| unsafe { ((base + offset) as *const u16).read() };
+    if at(0) == family {
+        base
+    } else if at(8) == family {
+        base + 8
+    } else {
+        panic!("no address family {family} at the start of the storage");
+    }
+}
+
+/// The addresses of the storage and of the length word of a
+/// `SockAddrBuf`, found by the length word: a fresh (or reset) buffer's
+/// storage is all zeros and its length is that of the storage.
+fn sockaddr_buf_ptrs(buf: &SockAddrBuf) -> (u64, u64) {
+    const STORAGE: u32 = mem::size_of::<libc::sockaddr_storage>() as u32;
+    assert_eq!(mem::size_of::<SockAddrBuf>(), 136, "storage and length");
+    let base = ptr(buf);
+    // SAFETY: offset 0 holds the length word or the start of the zeroed
+    // storage: initialised either way.
+    let first = unsafe { (base as *const u32).read() };
+    if first == STORAGE {
+        (base + 8, base)
+    } else {
+        // SAFETY: the storage is first, so the length word follows it.
+        let len = unsafe { ((base + 128) as *const u32).read() };
+        assert_eq!(len, STORAGE, "the length word follows the storage");
+        (base, base + 128)
+    }
+}
+
+/// A block device this process can open, for the block commands: the
+/// first loop device, or any other.
+fn block_device() -> Option<File> {
+    let mut names: Vec<String> = std::fs::read_dir("/dev")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            use std::os::unix::fs::FileTypeExt;
+            e.file_type().is_ok_and(|t| t.is_block_device())
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort_by_key(|n| (!n.starts_with("loop"), n.clone()));
+    names
+        .iter()
+        .find_map(|n| File::open(format!("/dev/{n}")).ok())
+}
+
+fn v4() -> SockAddr {
+    SockAddr::from(SocketAddr::from(([127, 0, 0, 1], 4242)))
+}
+
+fn v6() -> SockAddr {
+    SockAddr::from("[::1]:4242".parse::<SocketAddr>().unwrap())
+}
+
+const AF_INET: libc::sa_family_t = libc::AF_INET as libc::sa_family_t;
+const AF_INET6: libc::sa_family_t = libc::AF_INET6 as libc::sa_family_t;
+
+#[test]
+fn io_uring_prep_socket() {
+    let mut ring = ring();
+    let ty = libc::SOCK_STREAM | libc::SOCK_CLOEXEC;
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SOCKET,
+        fd: libc::AF_INET,
+        off: ty as u64,
+        ..ZERO
+    };
+    let op = Socket::new(libc::AF_INET, ty);
+    assert_op(
+        "io_uring_prep_socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0, 0)",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe {
+        len: libc::IPPROTO_TCP as u32,
+        ..theirs
+    };
+    let op = Socket::new(libc::AF_INET, ty).protocol(libc::IPPROTO_TCP);
+    assert_op(
+        "io_uring_prep_socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP, 0)",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_socket_direct() {
+    let mut ring = ring();
+    let mut files = ring.register_files_sparse(8).unwrap();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SOCKET,
+        fd: libc::AF_INET6,
+        off: libc::SOCK_DGRAM as u64,
+        file_index: 2 + 1,
+        ..ZERO
+    };
+    let op = Socket::new(libc::AF_INET6, libc::SOCK_DGRAM)
+        .direct(DirectSlot::at(files.get_mut(2).unwrap()));
+    assert_op(
+        "io_uring_prep_socket_direct(AF_INET6, SOCK_DGRAM, 0, 2, 0)",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_socket_direct_alloc() {
+    let mut ring = ring();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SOCKET,
+        fd: libc::AF_INET6,
+        off: libc::SOCK_DGRAM as u64,
+        file_index: sys::IORING_FILE_INDEX_ALLOC,
+        ..ZERO
+    };
+    let op = Socket::new(libc::AF_INET6, libc::SOCK_DGRAM).direct(DirectSlot::ALLOC);
+    assert_op(
+        "io_uring_prep_socket_direct_alloc(AF_INET6, SOCK_DGRAM, 0, 0)",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_bind() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let socket = uring_tests::socket(libc::AF_INET, libc::SOCK_STREAM).unwrap();
+    let addr = v4();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_BIND,
+        fd: fd(&socket),
+        off: 16,
+        addr: sockaddr_ptr(&addr, AF_INET),
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_bind",
+        &mut ring,
+        Bind::new(&socket, &addr),
+        theirs,
+    );
+    let addr = v6();
+    let theirs = Sqe {
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 2,
+        off: 28,
+        addr: sockaddr_ptr(&addr, AF_INET6),
+        ..theirs
+    };
+    let op = Bind::new(files.get(2).unwrap(), &addr);
+    assert_op("io_uring_prep_bind, fixed", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_prep_listen() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let socket = uring_tests::socket(libc::AF_INET, libc::SOCK_STREAM).unwrap();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_LISTEN,
+        fd: fd(&socket),
+        len: 128,
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_listen",
+        &mut ring,
+        Listen::new(&socket, 128),
+        theirs,
+    );
+    let theirs = Sqe {
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 2,
+        ..theirs
+    };
+    let op = Listen::new(files.get(2).unwrap(), 128);
+    assert_op("io_uring_prep_listen, fixed", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_prep_accept() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_ACCEPT,
+        fd: fd(&listener),
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_accept(fd, NULL, NULL, 0)",
+        &mut ring,
+        Accept::new(&listener),
+        theirs,
+    );
+    let mut peer = SockAddrBuf::new();
+    let (storage, len) = sockaddr_buf_ptrs(&peer);
+    let flags = libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_ACCEPT,
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 1,
+        off: len,
+        addr: storage,
+        op_flags: flags as u32,
+        ..ZERO
+    };
+    let op = Accept::new(files.get(1).unwrap())
+        .peer(Some(&mut peer))
+        .accept_flags(flags);
+    assert_op(
+        "io_uring_prep_accept(1, &addr, &addrlen, SOCK_CLOEXEC | SOCK_NONBLOCK), fixed",
+        &mut ring,
+        op,
+        theirs,
+    );
+    // IORING_ACCEPT_DONTWAIT and POLL_FIRST have no helper: `sqe->ioprio`.
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_ACCEPT,
+        ioprio: sys::IORING_ACCEPT_DONTWAIT | sys::IORING_ACCEPT_POLL_FIRST,
+        fd: fd(&listener),
+        ..ZERO
+    };
+    let op = Accept::new(&listener).iou_flags(AcceptFlags::DONTWAIT | AcceptFlags::POLL_FIRST);
+    assert_op(
+        "io_uring_prep_accept, IORING_ACCEPT_DONTWAIT | IORING_ACCEPT_POLL_FIRST",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_multishot_accept() {
+    let mut ring = ring();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_ACCEPT,
+        ioprio: sys::IORING_ACCEPT_MULTISHOT,
+        fd: fd(&listener),
+        op_flags: libc::SOCK_CLOEXEC as u32,
+        ..ZERO
+    };
+    let op = Accept::new(&listener)
+        .accept_flags(libc::SOCK_CLOEXEC)
+        .iou_flags(AcceptFlags::MULTISHOT);
+    assert_op(
+        "io_uring_prep_multishot_accept(fd, NULL, NULL, SOCK_CLOEXEC)",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_accept_direct() {
+    let mut ring = ring();
+    let mut files = ring.register_files_sparse(8).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_ACCEPT,
+        fd: fd(&listener),
+        file_index: sys::IORING_FILE_INDEX_ALLOC,
+        ..ZERO
+    };
+    let op = Accept::new(&listener).direct(DirectSlot::ALLOC);
+    assert_op(
+        "io_uring_prep_accept_direct(fd, NULL, NULL, 0, IORING_FILE_INDEX_ALLOC)",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe {
+        file_index: 7 + 1,
+        ..theirs
+    };
+    let op = Accept::new(&listener).direct(DirectSlot::at(files.get_mut(7).unwrap()));
+    assert_op(
+        "io_uring_prep_accept_direct(fd, NULL, NULL, 0, 7)",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_multishot_accept_direct() {
+    let mut ring = ring();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_ACCEPT,
+        ioprio: sys::IORING_ACCEPT_MULTISHOT,
+        fd: fd(&listener),
+        file_index: sys::IORING_FILE_INDEX_ALLOC,
+        ..ZERO
+    };
+    let op = Accept::new(&listener)
+        .iou_flags(AcceptFlags::MULTISHOT)
+        .direct(DirectSlot::ALLOC);
+    assert_op(
+        "io_uring_prep_multishot_accept_direct(fd, NULL, NULL, 0)",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_connect() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let socket = uring_tests::socket(libc::AF_INET6, libc::SOCK_STREAM).unwrap();
+    let addr = v6();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_CONNECT,
+        fd: fd(&socket),
+        off: mem::size_of::<libc::sockaddr_in6>() as u64,
+        addr: sockaddr_ptr(&addr, AF_INET6),
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_connect",
+        &mut ring,
+        Connect::new(&socket, &addr),
+        theirs,
+    );
+    let theirs = Sqe {
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 0,
+        ..theirs
+    };
+    let op = Connect::new(files.get(0).unwrap(), &addr);
+    assert_op("io_uring_prep_connect, fixed", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_prep_send() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let socket = udp();
+    let buf = *b"hello";
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SEND,
+        fd: fd(&socket),
+        addr: ptr(&buf),
+        len: 5,
+        op_flags: (libc::MSG_NOSIGNAL | libc::MSG_MORE) as u32,
+        ..ZERO
+    };
+    let op = Send::new(&socket, &buf).msg_flags(MsgFlags::NOSIGNAL | MsgFlags::MORE);
+    assert_op(
+        "io_uring_prep_send(fd, buf, 5, MSG_NOSIGNAL | MSG_MORE)",
+        &mut ring,
+        op,
+        theirs,
+    );
+    // IORING_RECVSEND_POLL_FIRST has no helper: `sqe->ioprio`.
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SEND,
+        flags: sys::IOSQE_FIXED_FILE,
+        ioprio: sys::IORING_RECVSEND_POLL_FIRST,
+        fd: 3,
+        addr: ptr(&buf),
+        len: 5,
+        ..ZERO
+    };
+    let op = Send::new(files.get(3).unwrap(), &buf).send_flags(SendFlags::POLL_FIRST);
+    assert_op(
+        "io_uring_prep_send(3, buf, 5, 0), IORING_RECVSEND_POLL_FIRST, fixed",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_sendto() {
+    let mut ring = ring();
+    let socket = udp();
+    let buf = *b"hello";
+    let dest = v4();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SEND,
+        fd: fd(&socket),
+        off: sockaddr_ptr(&dest, AF_INET),
+        addr: ptr(&buf),
+        len: 5,
+        op_flags: libc::MSG_DONTWAIT as u32,
+        file_index: pair16(16, 0),
+        ..ZERO
+    };
+    let op = Send::new(&socket, &buf)
+        .msg_flags(MsgFlags::DONTWAIT)
+        .dest(Some(&dest));
+    assert_op("io_uring_prep_sendto", &mut ring, op, theirs);
+}
+
+/// `io_uring_prep_send_bundle(fd, len, flags)`, then `IOSQE_BUFFER_SELECT`
+/// and `sqe->buf_group`; without the bundle flag, `io_uring_prep_send(fd,
+/// NULL, len, flags)` and the same two.
+#[test]
+fn io_uring_prep_send_bundle() {
+    let mut ring = ring();
+    let socket = udp();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SEND,
+        flags: sys::IOSQE_BUFFER_SELECT,
+        ioprio: sys::IORING_RECVSEND_BUNDLE,
+        fd: fd(&socket),
+        len: 4096,
+        buf_index: 9,
+        ..ZERO
+    };
+    let op = Send::new(&socket, BufferGroup::new(9).select(4096)).send_flags(SendFlags::BUNDLE);
+    assert_op("io_uring_prep_send_bundle", &mut ring, op, theirs);
+    let theirs = Sqe {
+        ioprio: 0,
+        op_flags: libc::MSG_NOSIGNAL as u32,
+        ..theirs
+    };
+    let op = Send::new(&socket, BufferGroup::new(9).select(4096)).msg_flags(MsgFlags::NOSIGNAL);
+    assert_op(
+        "io_uring_prep_send(fd, NULL, 4096, MSG_NOSIGNAL), buffer select",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_recv() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let socket = udp();
+    let mut buf = [0u8; 64];
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_RECV,
+        fd: fd(&socket),
+        addr: ptr(&buf),
+        len: 64,
+        op_flags: (libc::MSG_PEEK | libc::MSG_WAITALL) as u32,
+        ..ZERO
+    };
+    let op = Recv::new(&socket, &mut buf[..]).msg_flags(MsgFlags::PEEK | MsgFlags::WAITALL);
+    assert_op(
+        "io_uring_prep_recv(fd, buf, 64, MSG_PEEK | MSG_WAITALL)",
+        &mut ring,
+        op,
+        theirs,
+    );
+    // IORING_RECVSEND_POLL_FIRST has no helper: `sqe->ioprio`.
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_RECV,
+        flags: sys::IOSQE_FIXED_FILE,
+        ioprio: sys::IORING_RECVSEND_POLL_FIRST,
+        fd: 3,
+        addr: ptr(&buf),
+        len: 64,
+        ..ZERO
+    };
+    let op = Recv::new(files.get(3).unwrap(), &mut buf[..]).recv_flags(RecvFlags::POLL_FIRST);
+    assert_op(
+        "io_uring_prep_recv(3, buf, 64, 0), IORING_RECVSEND_POLL_FIRST, fixed",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+/// `io_uring_prep_recv_multishot(fd, NULL, len, flags)`, then
+/// `IOSQE_BUFFER_SELECT` and `sqe->buf_group`; a bundle has no helper:
+/// `io_uring_prep_recv` and `IORING_RECVSEND_BUNDLE` in `sqe->ioprio`.
+#[test]
+fn io_uring_prep_recv_multishot() {
+    let mut ring = ring();
+    let socket = udp();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_RECV,
+        flags: sys::IOSQE_BUFFER_SELECT,
+        ioprio: sys::IORING_RECV_MULTISHOT,
+        fd: fd(&socket),
+        len: 0,
+        op_flags: libc::MSG_TRUNC as u32,
+        buf_index: 4,
+        ..ZERO
+    };
+    let op = Recv::new(&socket, BufferGroup::new(4).select(0))
+        .msg_flags(MsgFlags::TRUNC)
+        .recv_flags(RecvFlags::MULTISHOT);
+    assert_op("io_uring_prep_recv_multishot", &mut ring, op, theirs);
+    let theirs = Sqe {
+        ioprio: sys::IORING_RECVSEND_BUNDLE,
+        len: 1 << 16,
+        op_flags: 0,
+        ..theirs
+    };
+    let op = Recv::new(&socket, BufferGroup::new(4).select(1 << 16)).recv_flags(RecvFlags::BUNDLE);
+    assert_op(
+        "io_uring_prep_recv(fd, NULL, 65536, 0), bundle, buffer select",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_sendmsg() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let socket = udp();
+    let dest = v4();
+    let iovecs = [IoSlice::new(b"ab"), IoSlice::new(b"cd")];
+    let msg = MsgHdr::new(&iovecs).to(&dest);
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SENDMSG,
+        fd: fd(&socket),
+        addr: msghdr_ptr(&msg),
+        len: 1,
+        op_flags: libc::MSG_NOSIGNAL as u32,
+        ..ZERO
+    };
+    let op = SendMsg::new(&socket, &msg).msg_flags(MsgFlags::NOSIGNAL);
+    assert_op("io_uring_prep_sendmsg", &mut ring, op, theirs);
+    let theirs = Sqe {
+        flags: sys::IOSQE_FIXED_FILE,
+        ioprio: sys::IORING_RECVSEND_POLL_FIRST,
+        fd: 2,
+        op_flags: 0,
+        ..theirs
+    };
+    let op = SendMsg::new(files.get(2).unwrap(), &msg).send_flags(SendFlags::POLL_FIRST);
+    assert_op(
+        "io_uring_prep_sendmsg, IORING_RECVSEND_POLL_FIRST, fixed",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_recvmsg() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let socket = udp();
+    let (mut a, mut b) = ([0u8; 8], [0u8; 8]);
+    let mut iovecs = [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)];
+    let mut from = SockAddrBuf::new();
+    let mut control = [0u8; 64];
+    let mut msg = MsgHdrMut::new(&mut iovecs)
+        .from(&mut from)
+        .control(&mut control);
+    let at = msghdr_ptr(&msg);
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_RECVMSG,
+        fd: fd(&socket),
+        addr: at,
+        len: 1,
+        op_flags: libc::MSG_CMSG_CLOEXEC as u32,
+        ..ZERO
+    };
+    let op = RecvMsg::new(&socket, &mut msg).msg_flags(MsgFlags::CMSG_CLOEXEC);
+    assert_op("io_uring_prep_recvmsg", &mut ring, op, theirs);
+    let theirs = Sqe {
+        flags: sys::IOSQE_FIXED_FILE,
+        ioprio: sys::IORING_RECVSEND_POLL_FIRST,
+        fd: 2,
+        op_flags: 0,
+        ..theirs
+    };
+    let op = RecvMsg::new(files.get(2).unwrap(), &mut msg).recv_flags(SendFlags::POLL_FIRST);
+    assert_op(
+        "io_uring_prep_recvmsg, IORING_RECVSEND_POLL_FIRST, fixed",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+/// `io_uring_prep_recvmsg_multishot`, then `IOSQE_BUFFER_SELECT` and
+/// `sqe->buf_group`.
+#[test]
+fn io_uring_prep_recvmsg_multishot() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let socket = udp();
+    let layout = MsgLayout::new(mem::size_of::<libc::sockaddr_storage>() as u32, 32);
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_RECVMSG,
+        flags: sys::IOSQE_BUFFER_SELECT,
+        ioprio: sys::IORING_RECV_MULTISHOT,
+        fd: fd(&socket),
+        addr: msghdr_ptr(&layout),
+        len: 1,
+        op_flags: libc::MSG_TRUNC as u32,
+        buf_index: 6,
+        ..ZERO
+    };
+    let op = RecvMsgMulti::new(&socket, &layout, BufferGroup::new(6)).msg_flags(MsgFlags::TRUNC);
+    assert_op("io_uring_prep_recvmsg_multishot", &mut ring, op, theirs);
+    let theirs = Sqe {
+        flags: sys::IOSQE_BUFFER_SELECT | sys::IOSQE_FIXED_FILE,
+        fd: 2,
+        op_flags: 0,
+        ..theirs
+    };
+    let op = RecvMsgMulti::new(files.get(2).unwrap(), &layout, BufferGroup::new(6));
+    assert_op(
+        "io_uring_prep_recvmsg_multishot, fixed",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_send_zc() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let socket = udp();
+    let buf = *b"zero copy";
+    let zc = sys::IORING_RECVSEND_POLL_FIRST | sys::IORING_SEND_ZC_REPORT_USAGE;
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SEND_ZC,
+        ioprio: zc,
+        fd: fd(&socket),
+        addr: ptr(&buf),
+        len: 9,
+        op_flags: libc::MSG_NOSIGNAL as u32,
+        ..ZERO
+    };
+    let op = SendZc::new(&socket, &buf)
+        .msg_flags(MsgFlags::NOSIGNAL)
+        .send_flags(SendZcFlags::POLL_FIRST | SendZcFlags::REPORT_USAGE);
+    assert_op(
+        "io_uring_prep_send_zc(fd, buf, 9, MSG_NOSIGNAL, POLL_FIRST | REPORT_USAGE)",
+        &mut ring,
+        op,
+        theirs,
+    );
+    // A destination: `io_uring_prep_send_set_addr`.
+    let dest = v6();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SEND_ZC,
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 5,
+        off: sockaddr_ptr(&dest, AF_INET6),
+        addr: ptr(&buf),
+        len: 9,
+        file_index: pair16(28, 0),
+        ..ZERO
+    };
+    let op = SendZc::new(files.get(5).unwrap(), &buf).dest(Some(&dest));
+    assert_op(
+        "io_uring_prep_send_zc(5, buf, 9, 0, 0), io_uring_prep_send_set_addr, fixed",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_send_zc_fixed() {
+    let mut region = [0u8; 4096];
+    let mut ring = ring();
+    // SAFETY: `region` is declared before the ring, so it outlives it.
+    let bufs = unsafe { register_two_buffers(&mut ring, &mut region) };
+    let socket = udp();
+    let buf = &region[2048..2048 + 100];
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SEND_ZC,
+        ioprio: sys::IORING_SEND_ZC_REPORT_USAGE | sys::IORING_RECVSEND_FIXED_BUF,
+        fd: fd(&socket),
+        addr: ptr(&buf[0]),
+        len: 100,
+        op_flags: libc::MSG_DONTWAIT as u32,
+        buf_index: 1,
+        ..ZERO
+    };
+    let op = SendZcFixed::new(&socket, buf, bufs.get(1).unwrap())
+        .msg_flags(MsgFlags::DONTWAIT)
+        .send_flags(SendZcFlags::REPORT_USAGE);
+    assert_op(
+        "io_uring_prep_send_zc_fixed(fd, buf, 100, MSG_DONTWAIT, REPORT_USAGE, 1)",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let dest = v4();
+    let theirs = Sqe {
+        ioprio: sys::IORING_RECVSEND_FIXED_BUF,
+        off: sockaddr_ptr(&dest, AF_INET),
+        op_flags: 0,
+        file_index: pair16(16, 0),
+        ..theirs
+    };
+    let op = SendZcFixed::new(&socket, buf, bufs.get(1).unwrap()).dest(Some(&dest));
+    assert_op(
+        "io_uring_prep_send_zc_fixed(fd, buf, 100, 0, 0, 1), io_uring_prep_send_set_addr",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_sendmsg_zc() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let socket = udp();
+    let iovecs = [IoSlice::new(b"ab")];
+    let msg = MsgHdr::new(&iovecs);
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SENDMSG_ZC,
+        fd: fd(&socket),
+        addr: msghdr_ptr(&msg),
+        len: 1,
+        op_flags: libc::MSG_NOSIGNAL as u32,
+        ..ZERO
+    };
+    let op = SendMsgZc::new(&socket, &msg).msg_flags(MsgFlags::NOSIGNAL);
+    assert_op("io_uring_prep_sendmsg_zc", &mut ring, op, theirs);
+    // Zero-copy flags have no helper argument: `sqe->ioprio`.
+    let theirs = Sqe {
+        flags: sys::IOSQE_FIXED_FILE,
+        ioprio: sys::IORING_SEND_ZC_REPORT_USAGE,
+        fd: 2,
+        op_flags: 0,
+        ..theirs
+    };
+    let op = SendMsgZc::new(files.get(2).unwrap(), &msg).send_flags(SendZcFlags::REPORT_USAGE);
+    assert_op(
+        "io_uring_prep_sendmsg_zc, IORING_SEND_ZC_REPORT_USAGE, fixed",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_sendmsg_zc_fixed() {
+    let mut region = [0u8; 4096];
+    let mut ring = ring();
+    // SAFETY: `region` is declared before the ring, so it outlives it.
+    let bufs = unsafe { register_two_buffers(&mut ring, &mut region) };
+    let socket = udp();
+    let iovecs = [IoSlice::new(&region[..10]), IoSlice::new(&region[20..30])];
+    let msg = MsgHdr::new(&iovecs);
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SENDMSG_ZC,
+        ioprio: sys::IORING_RECVSEND_FIXED_BUF,
+        fd: fd(&socket),
+        addr: msghdr_ptr(&msg),
+        len: 1,
+        op_flags: libc::MSG_NOSIGNAL as u32,
+        buf_index: 0,
+        ..ZERO
+    };
+    let op = SendMsgZcFixed::new(&socket, &msg, bufs.get(0).unwrap()).msg_flags(MsgFlags::NOSIGNAL);
+    assert_op(
+        "io_uring_prep_sendmsg_zc_fixed(fd, msg, MSG_NOSIGNAL, 0)",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe {
+        ioprio: sys::IORING_RECVSEND_FIXED_BUF | sys::IORING_RECVSEND_POLL_FIRST,
+        op_flags: 0,
+        ..theirs
+    };
+    let op = SendMsgZcFixed::new(&socket, &msg, bufs.get(0).unwrap())
+        .send_flags(SendZcFlags::POLL_FIRST);
+    assert_op(
+        "io_uring_prep_sendmsg_zc_fixed(fd, msg, 0, 0), IORING_RECVSEND_POLL_FIRST",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+/// liburing has no helper: `io_uring_prep_rw(IORING_OP_RECV_ZC, sqe, fd,
+/// NULL, len, 0)`, then `IORING_RECV_MULTISHOT` in `sqe->ioprio` and
+/// `sqe->zcrx_ifq_idx` (as its tests and examples write it).
+#[test]
+fn io_uring_prep_rw_recv_zc() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let socket = uring_tests::socket(libc::AF_INET, libc::SOCK_STREAM).unwrap();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_RECV_ZC,
+        ioprio: sys::IORING_RECV_MULTISHOT,
+        fd: fd(&socket),
+        file_index: 2,
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_rw(IORING_OP_RECV_ZC, fd, NULL, 0, 0), zcrx_ifq_idx 2",
+        &mut ring,
+        RecvZc::new(&socket, 2),
+        theirs,
+    );
+    let theirs = Sqe {
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 1,
+        len: 1 << 20,
+        op_flags: libc::MSG_DONTWAIT as u32,
+        ..theirs
+    };
+    let op = RecvZc::new(files.get(1).unwrap(), 2)
+        .len(1 << 20)
+        .msg_flags(MsgFlags::DONTWAIT);
+    assert_op(
+        "io_uring_prep_rw(IORING_OP_RECV_ZC, 1, NULL, 1 << 20, 0), msg_flags, zcrx_ifq_idx 2, fixed",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_shutdown() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let socket = uring_tests::socket(libc::AF_INET, libc::SOCK_STREAM).unwrap();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SHUTDOWN,
+        fd: fd(&socket),
+        len: libc::SHUT_WR as u32,
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_shutdown",
+        &mut ring,
+        Shutdown::new(&socket, libc::SHUT_WR),
+        theirs,
+    );
+    let theirs = Sqe {
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 2,
+        ..theirs
+    };
+    let op = Shutdown::new(files.get(2).unwrap(), libc::SHUT_WR);
+    assert_op("io_uring_prep_shutdown, fixed", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_prep_uring_cmd() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let file = tempfile();
+    // SAFETY: the op is never submitted: no driver sees the command.
+    let cmd = unsafe { UringCmdOp::new(0x1234_5678) };
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_URING_CMD,
+        fd: fd(&file),
+        off: pair32(0x1234_5678, 0),
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_uring_cmd",
+        &mut ring,
+        UringCmd::new(&file, cmd),
+        theirs,
+    );
+    let theirs = Sqe {
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 2,
+        ..theirs
+    };
+    let op = UringCmd::new(files.get(2).unwrap(), cmd);
+    assert_op("io_uring_prep_uring_cmd, fixed", &mut ring, op, theirs);
+}
+
+/// `io_uring_prep_cmd_sock(SOCKET_URING_OP_SIOCINQ, fd, 0, 0, NULL, 0)`.
+#[test]
+fn io_uring_prep_cmd_sock_siocinq() {
+    let mut ring = ring();
+    let socket = udp();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_URING_CMD,
+        fd: fd(&socket),
+        off: pair32(sys::SOCKET_URING_OP_SIOCINQ, 0),
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_cmd_sock(SOCKET_URING_OP_SIOCINQ, ..)",
+        &mut ring,
+        SocketInq::new(&socket),
+        theirs,
+    );
+}
+
+/// `io_uring_prep_cmd_sock(SOCKET_URING_OP_SIOCOUTQ, fd, 0, 0, NULL, 0)`.
+#[test]
+fn io_uring_prep_cmd_sock_siocoutq() {
+    let mut ring = ring();
+    let socket = udp();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_URING_CMD,
+        fd: fd(&socket),
+        off: pair32(sys::SOCKET_URING_OP_SIOCOUTQ, 0),
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_cmd_sock(SOCKET_URING_OP_SIOCOUTQ, ..)",
+        &mut ring,
+        SocketOutq::new(&socket),
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_cmd_sock_getsockopt() {
+    let mut ring = ring();
+    let socket = udp();
+    let mut optval = [0u8; 4];
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_URING_CMD,
+        fd: fd(&socket),
+        off: pair32(sys::SOCKET_URING_OP_GETSOCKOPT, 0),
+        addr: pair32(libc::SOL_SOCKET as u32, libc::SO_RCVBUF as u32),
+        file_index: 4,
+        addr3: ptr(&optval),
+        ..ZERO
+    };
+    let op = GetSockOpt::new(&socket, libc::SOL_SOCKET, libc::SO_RCVBUF, &mut optval[..]);
+    assert_op(
+        "io_uring_prep_cmd_sock(SOCKET_URING_OP_GETSOCKOPT, fd, SOL_SOCKET, SO_RCVBUF, optval, 4)",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_cmd_sock_setsockopt() {
+    let mut ring = ring();
+    let socket = udp();
+    let optval = 1i32.to_ne_bytes();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_URING_CMD,
+        fd: fd(&socket),
+        off: pair32(sys::SOCKET_URING_OP_SETSOCKOPT, 0),
+        addr: pair32(libc::SOL_SOCKET as u32, libc::SO_REUSEADDR as u32),
+        file_index: 4,
+        addr3: ptr(&optval),
+        ..ZERO
+    };
+    let op = SetSockOpt::new(&socket, libc::SOL_SOCKET, libc::SO_REUSEADDR, &optval);
+    assert_op(
+        "io_uring_prep_cmd_sock(SOCKET_URING_OP_SETSOCKOPT, fd, SOL_SOCKET, SO_REUSEADDR, optval, 4)",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_cmd_getsockname() {
+    let mut ring = ring();
+    let socket = udp();
+    let mut addr = SockAddrBuf::new();
+    let (storage, len) = sockaddr_buf_ptrs(&addr);
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_URING_CMD,
+        fd: fd(&socket),
+        off: pair32(sys::SOCKET_URING_OP_GETSOCKNAME, 0),
+        addr: storage,
+        addr3: len,
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_cmd_getsockname(fd, &addr, &addrlen, 0)",
+        &mut ring,
+        GetSockName::new(&socket, &mut addr),
+        theirs,
+    );
+    let theirs = Sqe {
+        file_index: 1,
+        ..theirs
+    };
+    let op = GetSockName::new(&socket, &mut addr).peer(true);
+    assert_op(
+        "io_uring_prep_cmd_getsockname(fd, &addr, &addrlen, 1)",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_cmd_discard() {
+    let mut ring = ring();
+    let Some(device) = block_device() else {
+        skip("no block device to open under /dev");
+        return;
+    };
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_URING_CMD,
+        fd: fd(&device),
+        off: pair32(sys::BLOCK_URING_CMD_DISCARD, 0),
+        addr: 4096,
+        addr3: 65536,
+        ..ZERO
+    };
+    let op = BlockDiscard::new(BlockDevice::new(&device).unwrap(), 4096, 65536);
+    assert_op("io_uring_prep_cmd_discard", &mut ring, op, theirs);
 }
