@@ -26,14 +26,16 @@ use std::io::{IoSlice, IoSliceMut};
 use std::mem;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
 use uring::ops::*;
 use uring::{
-    AcceptFlags, BlockDevice, BufferGroup, DirectSlot, Fd, FileUpdates, FilesAt, FsyncFlags,
-    InstallFlags, MsgFlags, MsgHdr, MsgHdrMut, MsgLayout, RecvFlags, Ring, RwFlags, SendFlags,
-    SendZcFlags, SockAddr, SockAddrBuf, SpliceFlags, SqeFlags, Submission, TimeoutFlags, Timespec,
-    UringCmdOp, sys,
+    AcceptFlags, BlockDevice, BufferGroup, BufferPool, CancelFlags, CancelOpcode, DirectSlot, Fd,
+    FileUpdates, FilesAt, FsyncFlags, FutexFlags, FutexWaitV, InstallFlags, MadviseRange, MsgFlags,
+    MsgHdr, MsgHdrMut, MsgLayout, MsgRingFlags, PollEvents, PollFlags, RecvFlags, Ring, RingSlot,
+    RwFlags, SendFlags, SendZcFlags, SockAddr, SockAddrBuf, SpliceFlags, SqeFlags, Submission,
+    TimeoutFlags, Timespec, UringCmdOp, WaitIdTarget, sys,
 };
 use uring_tests::skip;
 
@@ -218,6 +220,8 @@ fn assert_chain<S: Submission>(helper: &str, ring: &mut Ring, chain: S, theirs: 
 enum TimespecIn {
     /// `addr` (TIMEOUT, LINK_TIMEOUT).
     Addr,
+    /// `off`, as `addr2` (TIMEOUT_REMOVE's updates).
+    Off,
 }
 
 /// For an SQE whose timespec the ring keeps: checks the timespec it points
@@ -233,6 +237,7 @@ fn ring_owned_timespec(
 ) {
     let at = match field {
         TimespecIn::Addr => &mut sqe.addr,
+        TimespecIn::Off => &mut sqe.off,
     };
     assert_ne!(*at, 0, "the SQE points at a timespec");
     // SAFETY: the field of an SQE pushed and not yet consumed holds the
@@ -2891,4 +2896,875 @@ fn io_uring_prep_cmd_discard() {
     };
     let op = BlockDiscard::new(BlockDevice::new(&device).unwrap(), 4096, 65536);
     assert_op("io_uring_prep_cmd_discard", &mut ring, op, theirs);
+}
+
+// ---------------------------------------------------------------------------
+// Waiting: timeouts, polls, epoll, futexes, children.
+// ---------------------------------------------------------------------------
+
+/// Pushes a one-SQE `op` whose timespec the ring keeps, and asserts it wrote
+/// `theirs` (see [`ring_owned_timespec`]).
+#[track_caller]
+fn assert_timed_op<S: Submission>(
+    helper: &str,
+    ring: &mut Ring,
+    op: S,
+    field: TimespecIn,
+    value: Timespec,
+    theirs_ts: &sys::__kernel_timespec,
+    theirs: Sqe,
+) {
+    let mut ours = pushed(ring, op);
+    assert_eq!(ours.len(), 1, "{helper}: one SQE pushed");
+    ring_owned_timespec(&mut ours[0], field, value, theirs_ts);
+    assert_sqe(helper, &ours[0], &theirs);
+}
+
+#[test]
+fn io_uring_prep_timeout() {
+    let mut ring = ring();
+    let value = Timespec::new(2, 250_000_000);
+    let ts = kernel_ts(value);
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_TIMEOUT,
+        fd: -1,
+        addr: ptr(&ts),
+        len: 1,
+        ..ZERO
+    };
+    assert_timed_op(
+        "io_uring_prep_timeout(ts, 0, 0)",
+        &mut ring,
+        Timeout::new(Duration::from_millis(2250)),
+        TimespecIn::Addr,
+        value,
+        &ts,
+        theirs,
+    );
+    let flags = sys::IORING_TIMEOUT_ABS | sys::IORING_TIMEOUT_BOOTTIME;
+    let theirs = Sqe {
+        off: 3,
+        op_flags: flags,
+        ..theirs
+    };
+    let op = Timeout::new(value)
+        .count(3)
+        .timeout_flags(TimeoutFlags::ABS | TimeoutFlags::BOOTTIME);
+    assert_timed_op(
+        "io_uring_prep_timeout(ts, 3, ABS | BOOTTIME)",
+        &mut ring,
+        op,
+        TimespecIn::Addr,
+        value,
+        &ts,
+        theirs,
+    );
+    let flags = sys::IORING_TIMEOUT_MULTISHOT | sys::IORING_TIMEOUT_ETIME_SUCCESS;
+    let theirs = Sqe {
+        off: 0,
+        op_flags: flags,
+        ..theirs
+    };
+    let op =
+        Timeout::new(value).timeout_flags(TimeoutFlags::MULTISHOT | TimeoutFlags::ETIME_SUCCESS);
+    assert_timed_op(
+        "io_uring_prep_timeout(ts, 0, MULTISHOT | ETIME_SUCCESS)",
+        &mut ring,
+        op,
+        TimespecIn::Addr,
+        value,
+        &ts,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_timeout_remove() {
+    let mut ring = ring();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_TIMEOUT_REMOVE,
+        fd: -1,
+        addr: 0xfeed,
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_timeout_remove(0xfeed, 0)",
+        &mut ring,
+        TimeoutRemove::new(0xfeed),
+        theirs,
+    );
+}
+
+/// The new timespec's pointer goes in `off` (`addr2`).
+#[test]
+fn io_uring_prep_timeout_update() {
+    let mut ring = ring();
+    let value = Timespec::new(0, 750);
+    let ts = kernel_ts(value);
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_TIMEOUT_REMOVE,
+        fd: -1,
+        off: ptr(&ts),
+        addr: 0xfeed,
+        op_flags: sys::IORING_TIMEOUT_UPDATE,
+        ..ZERO
+    };
+    assert_timed_op(
+        "io_uring_prep_timeout_update(ts, 0xfeed, 0)",
+        &mut ring,
+        TimeoutUpdate::new(0xfeed, value),
+        TimespecIn::Off,
+        value,
+        &ts,
+        theirs,
+    );
+    let theirs = Sqe {
+        op_flags: sys::IORING_TIMEOUT_UPDATE | sys::IORING_TIMEOUT_ABS,
+        ..theirs
+    };
+    let op = TimeoutUpdate::new(0xfeed, value).timeout_flags(TimeoutFlags::ABS);
+    assert_timed_op(
+        "io_uring_prep_timeout_update(ts, 0xfeed, IORING_TIMEOUT_ABS)",
+        &mut ring,
+        op,
+        TimespecIn::Off,
+        value,
+        &ts,
+        theirs,
+    );
+}
+
+/// `io_uring_prep_timeout_update(ts, user_data, IORING_LINK_TIMEOUT_UPDATE)`.
+#[test]
+fn io_uring_prep_timeout_update_link_timeout() {
+    let mut ring = ring();
+    let value = Timespec::new(4, 0);
+    let ts = kernel_ts(value);
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_TIMEOUT_REMOVE,
+        fd: -1,
+        off: ptr(&ts),
+        addr: 0xbeef,
+        op_flags: sys::IORING_LINK_TIMEOUT_UPDATE | sys::IORING_TIMEOUT_UPDATE,
+        ..ZERO
+    };
+    assert_timed_op(
+        "io_uring_prep_timeout_update(ts, 0xbeef, IORING_LINK_TIMEOUT_UPDATE)",
+        &mut ring,
+        LinkTimeoutUpdate::new(0xbeef, value),
+        TimespecIn::Off,
+        value,
+        &ts,
+        theirs,
+    );
+    let theirs = Sqe {
+        op_flags: theirs.op_flags | sys::IORING_TIMEOUT_BOOTTIME,
+        ..theirs
+    };
+    let op = LinkTimeoutUpdate::new(0xbeef, value).timeout_flags(TimeoutFlags::BOOTTIME);
+    assert_timed_op(
+        "io_uring_prep_timeout_update(ts, 0xbeef, IORING_LINK_TIMEOUT_UPDATE | BOOTTIME)",
+        &mut ring,
+        op,
+        TimespecIn::Off,
+        value,
+        &ts,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_poll_add() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let socket = udp();
+    let events = (libc::POLLIN | libc::POLLRDHUP) as u32;
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_POLL_ADD,
+        fd: fd(&socket),
+        op_flags: events,
+        ..ZERO
+    };
+    let op = PollAdd::new(&socket, PollEvents::IN | PollEvents::RDHUP);
+    assert_op("io_uring_prep_poll_add", &mut ring, op, theirs);
+    // Level-triggered has no helper: `sqe->len`.
+    let theirs = Sqe {
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 3,
+        len: sys::IORING_POLL_ADD_LEVEL,
+        ..theirs
+    };
+    let op = PollAdd::new(files.get(3).unwrap(), PollEvents::IN | PollEvents::RDHUP)
+        .poll_flags(PollFlags::LEVEL);
+    assert_op(
+        "io_uring_prep_poll_add, IORING_POLL_ADD_LEVEL, fixed",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_poll_multishot() {
+    let mut ring = ring();
+    let socket = udp();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_POLL_ADD,
+        fd: fd(&socket),
+        len: sys::IORING_POLL_ADD_MULTI,
+        op_flags: libc::POLLOUT as u32,
+        ..ZERO
+    };
+    let op = PollAdd::new(&socket, PollEvents::OUT).poll_flags(PollFlags::MULTI);
+    assert_op("io_uring_prep_poll_multishot", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_prep_poll_remove() {
+    let mut ring = ring();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_POLL_REMOVE,
+        fd: -1,
+        addr: 0x77,
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_poll_remove(0x77)",
+        &mut ring,
+        PollRemove::new(0x77),
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_poll_update() {
+    let mut ring = ring();
+    let update = |new_user_data, events, flags| Sqe {
+        opcode: sys::IORING_OP_POLL_REMOVE,
+        fd: -1,
+        off: new_user_data,
+        addr: 0x77,
+        len: flags,
+        op_flags: events,
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_poll_update(0x77, 0, 0, 0)",
+        &mut ring,
+        PollUpdate::new(0x77),
+        update(0, 0, 0),
+    );
+    assert_op(
+        "io_uring_prep_poll_update(0x77, 0, POLLOUT, IORING_POLL_UPDATE_EVENTS)",
+        &mut ring,
+        PollUpdate::new(0x77).events(PollEvents::OUT),
+        update(0, libc::POLLOUT as u32, sys::IORING_POLL_UPDATE_EVENTS),
+    );
+    assert_op(
+        "io_uring_prep_poll_update(0x77, 0x88, 0, IORING_POLL_UPDATE_USER_DATA)",
+        &mut ring,
+        PollUpdate::new(0x77).new_user_data(0x88),
+        update(0x88, 0, sys::IORING_POLL_UPDATE_USER_DATA),
+    );
+    assert_op(
+        "io_uring_prep_poll_update(0x77, 0x88, POLLIN, EVENTS | USER_DATA | IORING_POLL_ADD_MULTI)",
+        &mut ring,
+        PollUpdate::new(0x77)
+            .events(PollEvents::IN)
+            .new_user_data(0x88)
+            .poll_flags(PollFlags::MULTI),
+        update(
+            0x88,
+            libc::POLLIN as u32,
+            sys::IORING_POLL_UPDATE_EVENTS
+                | sys::IORING_POLL_UPDATE_USER_DATA
+                | sys::IORING_POLL_ADD_MULTI,
+        ),
+    );
+}
+
+/// An epoll instance.
+fn epoll() -> OwnedFd {
+    // SAFETY: epoll_create1 takes a flag.
+    let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    assert!(
+        fd >= 0,
+        "epoll_create1: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: the descriptor was just created and is owned by no one else.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+#[test]
+fn io_uring_prep_epoll_ctl() {
+    let mut ring = ring();
+    let epoll = epoll();
+    let socket = udp();
+    let event = libc::epoll_event {
+        events: libc::EPOLLIN as u32,
+        u64: 42,
+    };
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_EPOLL_CTL,
+        fd: fd(&epoll),
+        off: u64::from(fd(&socket) as u32),
+        addr: ptr(&event),
+        len: libc::EPOLL_CTL_ADD as u32,
+        ..ZERO
+    };
+    let op = EpollCtl::new(&epoll, libc::EPOLL_CTL_ADD, &socket, &event);
+    assert_op("io_uring_prep_epoll_ctl", &mut ring, op, theirs);
+}
+
+#[test]
+fn io_uring_prep_epoll_wait() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let epoll = epoll();
+    let mut events = [libc::epoll_event { events: 0, u64: 0 }; 8];
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_EPOLL_WAIT,
+        fd: fd(&epoll),
+        addr: ptr(&events),
+        len: 8,
+        ..ZERO
+    };
+    let op = EpollWait::new(&epoll, &mut events[..]);
+    assert_op(
+        "io_uring_prep_epoll_wait(fd, events, 8, 0)",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe {
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 2,
+        ..theirs
+    };
+    let op = EpollWait::new(files.get(2).unwrap(), &mut events[..]);
+    assert_op(
+        "io_uring_prep_epoll_wait(2, events, 8, 0), fixed",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+/// The futex flags of liburing's helpers (`futex_flags`, in `fd`) carry
+/// the word size; the op's word is 32 bits.
+#[test]
+fn io_uring_prep_futex_wait() {
+    let mut ring = ring();
+    let word = AtomicU32::new(5);
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_FUTEX_WAIT,
+        fd: sys::FUTEX2_SIZE_U32 as i32,
+        off: 5,
+        addr: ptr(&word),
+        addr3: u64::from(u32::MAX),
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_futex_wait(&word, 5, FUTEX_BITSET_MATCH_ANY, FUTEX2_SIZE_U32, 0)",
+        &mut ring,
+        FutexWait::new(&word, 5),
+        theirs,
+    );
+    let theirs = Sqe {
+        fd: (sys::FUTEX2_SIZE_U32 | sys::FUTEX2_PRIVATE) as i32,
+        addr3: 0b1010,
+        ..theirs
+    };
+    let op = FutexWait::new(&word, 5)
+        .mask(0b1010)
+        .futex_flags(FutexFlags::PRIVATE);
+    assert_op(
+        "io_uring_prep_futex_wait(&word, 5, 0b1010, FUTEX2_SIZE_U32 | FUTEX2_PRIVATE, 0)",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_futex_wake() {
+    let mut ring = ring();
+    let word = AtomicU32::new(0);
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_FUTEX_WAKE,
+        fd: sys::FUTEX2_SIZE_U32 as i32,
+        off: 3,
+        addr: ptr(&word),
+        addr3: u64::from(u32::MAX),
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_futex_wake(&word, 3, FUTEX_BITSET_MATCH_ANY, FUTEX2_SIZE_U32, 0)",
+        &mut ring,
+        FutexWake::new(&word, 3),
+        theirs,
+    );
+    let theirs = Sqe {
+        fd: (sys::FUTEX2_SIZE_U32 | sys::FUTEX2_PRIVATE) as i32,
+        addr3: 0b0110,
+        ..theirs
+    };
+    let op = FutexWake::new(&word, 3)
+        .mask(0b0110)
+        .futex_flags(FutexFlags::PRIVATE);
+    assert_op(
+        "io_uring_prep_futex_wake(&word, 3, 0b0110, FUTEX2_SIZE_U32 | FUTEX2_PRIVATE, 0)",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_futex_waitv() {
+    let mut ring = ring();
+    let (a, b) = (AtomicU32::new(0), AtomicU32::new(1));
+    let futexes = [
+        FutexWaitV::new(&a, 0, FutexFlags::empty()),
+        FutexWaitV::new(&b, 1, FutexFlags::PRIVATE),
+    ];
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_FUTEX_WAITV,
+        addr: ptr(&futexes),
+        len: 2,
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_futex_waitv(futexes, 2, 0)",
+        &mut ring,
+        FutexWaitv::new(&futexes),
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_waitid() {
+    let mut ring = ring();
+    // SAFETY: all-zero bytes are a valid `siginfo_t`.
+    let mut info: libc::siginfo_t = unsafe { mem::zeroed() };
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_WAITID,
+        fd: 1234,
+        off: ptr(&info),
+        len: libc::P_PID,
+        file_index: libc::WEXITED as u32,
+        ..ZERO
+    };
+    let op = WaitId::new(WaitIdTarget::pid(1234), libc::WEXITED, &mut info);
+    assert_op(
+        "io_uring_prep_waitid(P_PID, 1234, &info, WEXITED, 0)",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe {
+        fd: 0,
+        len: libc::P_ALL,
+        file_index: (libc::WEXITED | libc::WNOHANG) as u32,
+        ..theirs
+    };
+    let op = WaitId::new(
+        WaitIdTarget::all(),
+        libc::WEXITED | libc::WNOHANG,
+        &mut info,
+    );
+    assert_op(
+        "io_uring_prep_waitid(P_ALL, 0, &info, WEXITED | WNOHANG, 0)",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe {
+        fd: 77,
+        len: libc::P_PGID,
+        file_index: libc::WSTOPPED as u32,
+        ..theirs
+    };
+    let op = WaitId::new(WaitIdTarget::pgid(77), libc::WSTOPPED, &mut info);
+    assert_op(
+        "io_uring_prep_waitid(P_PGID, 77, &info, WSTOPPED, 0)",
+        &mut ring,
+        op,
+        theirs,
+    );
+    // The SQE carries the descriptor's number, whatever it names (the op
+    // is never submitted; valgrind, which runs this suite too, has no
+    // pidfd_open).
+    let pidfd = tempfile();
+    let theirs = Sqe {
+        fd: fd(&pidfd),
+        len: libc::P_PIDFD,
+        file_index: libc::WEXITED as u32,
+        ..theirs
+    };
+    let op = WaitId::new(WaitIdTarget::pidfd(pidfd.as_fd()), libc::WEXITED, &mut info);
+    assert_op(
+        "io_uring_prep_waitid(P_PIDFD, pidfd, &info, WEXITED, 0)",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Ops on other ops, and on other rings.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn io_uring_prep_cancel64() {
+    let mut ring = ring();
+    for (flags, bits) in [
+        (CancelFlags::empty(), 0),
+        (CancelFlags::ALL, sys::IORING_ASYNC_CANCEL_ALL),
+        (CancelFlags::ANY, sys::IORING_ASYNC_CANCEL_ANY),
+    ] {
+        let theirs = Sqe {
+            opcode: sys::IORING_OP_ASYNC_CANCEL,
+            fd: -1,
+            addr: 0xabcd,
+            op_flags: bits,
+            ..ZERO
+        };
+        let op = Cancel::new(0xabcd).cancel_flags(flags);
+        assert_op(
+            "io_uring_prep_cancel64(0xabcd, flags)",
+            &mut ring,
+            op,
+            theirs,
+        );
+    }
+}
+
+/// With a fixed file, a caller of liburing adds
+/// `IORING_ASYNC_CANCEL_FD_FIXED` to the flags (no `IOSQE_FIXED_FILE`).
+#[test]
+fn io_uring_prep_cancel_fd() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let socket = udp();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_ASYNC_CANCEL,
+        fd: fd(&socket),
+        op_flags: sys::IORING_ASYNC_CANCEL_FD,
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_cancel_fd(fd, 0)",
+        &mut ring,
+        CancelFd::new(&socket),
+        theirs,
+    );
+    let theirs = Sqe {
+        op_flags: sys::IORING_ASYNC_CANCEL_FD | sys::IORING_ASYNC_CANCEL_ALL,
+        ..theirs
+    };
+    let op = CancelFd::new(&socket).cancel_flags(CancelFlags::ALL);
+    assert_op(
+        "io_uring_prep_cancel_fd(fd, IORING_ASYNC_CANCEL_ALL)",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_ASYNC_CANCEL,
+        fd: 3,
+        op_flags: sys::IORING_ASYNC_CANCEL_FD | sys::IORING_ASYNC_CANCEL_FD_FIXED,
+        ..ZERO
+    };
+    let op = CancelFd::new(files.get(3).unwrap());
+    assert_op(
+        "io_uring_prep_cancel_fd(3, IORING_ASYNC_CANCEL_FD_FIXED)",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+/// liburing has no helper: `io_uring_prep_cancel64(sqe, 0,
+/// IORING_ASYNC_CANCEL_OP | flags)`, then the opcode in `sqe->len`, as the
+/// kernel reads it.
+#[test]
+fn io_uring_prep_cancel64_opcode() {
+    let mut ring = ring();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_ASYNC_CANCEL,
+        fd: -1,
+        len: u32::from(sys::IORING_OP_READ),
+        op_flags: sys::IORING_ASYNC_CANCEL_OP,
+        ..ZERO
+    };
+    let op = CancelOp::new(CancelOpcode::of::<Read<'_>>());
+    assert_op(
+        "io_uring_prep_cancel64(0, IORING_ASYNC_CANCEL_OP), len = IORING_OP_READ",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe {
+        len: u32::from(sys::IORING_OP_POLL_ADD),
+        op_flags: sys::IORING_ASYNC_CANCEL_OP | sys::IORING_ASYNC_CANCEL_ALL,
+        ..theirs
+    };
+    let op =
+        CancelOp::new(CancelOpcode::code(sys::IORING_OP_POLL_ADD)).cancel_flags(CancelFlags::ALL);
+    assert_op(
+        "io_uring_prep_cancel64(0, IORING_ASYNC_CANCEL_OP | ALL), len = IORING_OP_POLL_ADD",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_msg_ring() {
+    let mut ring = ring();
+    let target = self::ring();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_MSG_RING,
+        fd: target.as_raw_fd(),
+        off: 0x1122_3344_5566_7788,
+        addr: sys::IORING_MSG_DATA,
+        len: -5i32 as u32,
+        ..ZERO
+    };
+    let op = MsgRing::new(&target, -5, 0x1122_3344_5566_7788);
+    assert_op(
+        "io_uring_prep_msg_ring(fd, -5, data, 0)",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe {
+        op_flags: sys::IORING_MSG_RING_CQE_SKIP,
+        ..theirs
+    };
+    let op =
+        MsgRing::new(&target, -5, 0x1122_3344_5566_7788).msg_ring_flags(MsgRingFlags::CQE_SKIP);
+    assert_op(
+        "io_uring_prep_msg_ring(fd, -5, data, IORING_MSG_RING_CQE_SKIP)",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_msg_ring_cqe_flags() {
+    let mut ring = ring();
+    let target = self::ring();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_MSG_RING,
+        fd: target.as_raw_fd(),
+        off: 9,
+        addr: sys::IORING_MSG_DATA,
+        len: 17,
+        op_flags: sys::IORING_MSG_RING_FLAGS_PASS,
+        file_index: sys::IORING_CQE_F_MORE,
+        ..ZERO
+    };
+    let op = MsgRing::new(&target, 17, 9).cqe_flags(sys::IORING_CQE_F_MORE);
+    assert_op(
+        "io_uring_prep_msg_ring_cqe_flags(fd, 17, 9, 0, IORING_CQE_F_MORE)",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe {
+        op_flags: sys::IORING_MSG_RING_FLAGS_PASS | sys::IORING_MSG_RING_CQE_SKIP,
+        ..theirs
+    };
+    let op = MsgRing::new(&target, 17, 9)
+        .cqe_flags(sys::IORING_CQE_F_MORE)
+        .msg_ring_flags(MsgRingFlags::CQE_SKIP);
+    assert_op(
+        "io_uring_prep_msg_ring_cqe_flags(fd, 17, 9, IORING_MSG_RING_CQE_SKIP, IORING_CQE_F_MORE)",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+/// The source is a fixed file of this ring, by index (no
+/// `IOSQE_FIXED_FILE`); the target slot is index + 1.
+#[test]
+fn io_uring_prep_msg_ring_fd() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let mut target = self::ring();
+    let mut target_files = target.register_files_sparse(8).unwrap();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_MSG_RING,
+        fd: target.as_raw_fd(),
+        off: 0x55,
+        addr: sys::IORING_MSG_SEND_FD,
+        file_index: 6 + 1,
+        addr3: 3,
+        ..ZERO
+    };
+    let dest = RingSlot::at(&target, target_files.get_mut(6).unwrap()).unwrap();
+    let op = MsgRingFd::new(dest, files.get(3).unwrap(), 0x55);
+    assert_op(
+        "io_uring_prep_msg_ring_fd(fd, 3, 6, 0x55, 0)",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_msg_ring_fd_alloc() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let target = self::ring();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_MSG_RING,
+        fd: target.as_raw_fd(),
+        off: 0x55,
+        addr: sys::IORING_MSG_SEND_FD,
+        op_flags: sys::IORING_MSG_RING_CQE_SKIP,
+        file_index: sys::IORING_FILE_INDEX_ALLOC,
+        addr3: 3,
+        ..ZERO
+    };
+    let op = MsgRingFd::new(RingSlot::alloc(&target), files.get(3).unwrap(), 0x55)
+        .msg_ring_flags(MsgRingFlags::CQE_SKIP);
+    assert_op(
+        "io_uring_prep_msg_ring_fd_alloc(fd, 3, 0x55, IORING_MSG_RING_CQE_SKIP)",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Buffers and memory.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn io_uring_prep_provide_buffers() {
+    let mut ring = ring();
+    let mut region = vec![0u8; 1000];
+    let at = ptr(&region[0]);
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_PROVIDE_BUFFERS,
+        fd: 15,
+        addr: at,
+        len: 64,
+        buf_index: 7,
+        ..ZERO
+    };
+    let op = ProvideBuffers::new(BufferPool::new(&mut region, 64), BufferGroup::new(7));
+    assert_op(
+        "io_uring_prep_provide_buffers(addr, 64, 15, 7, 0)",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe { off: 10, ..theirs };
+    let op =
+        ProvideBuffers::new(BufferPool::new(&mut region, 64), BufferGroup::new(7)).start_id(10);
+    assert_op(
+        "io_uring_prep_provide_buffers(addr, 64, 15, 7, 10)",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_remove_buffers() {
+    let mut ring = ring();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_REMOVE_BUFFERS,
+        fd: 4,
+        buf_index: 7,
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_remove_buffers(4, 7)",
+        &mut ring,
+        RemoveBuffers::new(4, BufferGroup::new(7)),
+        theirs,
+    );
+}
+
+#[test]
+fn io_uring_prep_madvise() {
+    let mut ring = ring();
+    let mut page = vec![0u8; 8192];
+    let at = page.as_mut_ptr();
+    // SAFETY: the op is never submitted: no advice is applied.
+    let range = unsafe { MadviseRange::new(at, 4096) };
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_MADVISE,
+        fd: -1,
+        addr: at as u64,
+        len: 4096,
+        op_flags: libc::MADV_DONTNEED as u32,
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_madvise(addr, 4096, MADV_DONTNEED)",
+        &mut ring,
+        Madvise::new(range, libc::MADV_DONTNEED),
+        theirs,
+    );
+}
+
+/// A length beyond 32 bits goes to `off`, as `io_uring_prep_madvise64`
+/// writes it.
+#[test]
+fn io_uring_prep_madvise64() {
+    let mut ring = ring();
+    let mut page = vec![0u8; 8192];
+    let at = page.as_mut_ptr();
+    // SAFETY: the op is never submitted: no advice is applied.
+    let range = unsafe { MadviseRange::new(at, 5 << 32) };
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_MADVISE,
+        fd: -1,
+        off: 5 << 32,
+        addr: at as u64,
+        op_flags: libc::MADV_WILLNEED as u32,
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_madvise64(addr, 5 << 32, MADV_WILLNEED)",
+        &mut ring,
+        Madvise::new(range, libc::MADV_WILLNEED),
+        theirs,
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Coverage.
+// ---------------------------------------------------------------------------
+
+/// Every op of the table is built, pushed and compared by a test of this
+/// file (its name, as a whole word, followed by `::new(`).
+#[test]
+fn every_op_of_the_table_is_compared() {
+    let source = include_str!("sqe_bytes.rs");
+    let built = |name: &str| {
+        let call = format!("{name}::new(");
+        source.match_indices(&call).any(|(at, _)| {
+            let before = source[..at].chars().next_back();
+            !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+    };
+    let missing: Vec<&str> = uring::ops::ALL
+        .iter()
+        .map(|op| op.name)
+        .filter(|name| !built(name))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "ops without an SQE comparison: {missing:?}"
+    );
 }
