@@ -221,6 +221,8 @@ int main(void)
 	/* Sockets. */
 	CASE("io_uring_prep_socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP, 0)",
 	     io_uring_prep_socket(sqe, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP, 0));
+	CASE("io_uring_prep_socket(AF_INET, -1, 0, 0)",
+	     io_uring_prep_socket(sqe, AF_INET, -1, 0, 0));
 	CASE("io_uring_prep_socket_direct(AF_INET6, SOCK_DGRAM, 0, 2, 0)",
 	     io_uring_prep_socket_direct(sqe, AF_INET6, SOCK_DGRAM, 0, 2, 0));
 	CASE("io_uring_prep_socket_direct_alloc(AF_INET6, SOCK_DGRAM, 0, 0)",
@@ -244,6 +246,12 @@ int main(void)
 	     io_uring_prep_connect(sqe, SOCKFD, P(ADDR), 28));
 	CASE("io_uring_prep_send(SOCKFD, buf, 5, MSG_NOSIGNAL | MSG_MORE)",
 	     io_uring_prep_send(sqe, SOCKFD, P(BUF), 5, MSG_NOSIGNAL | MSG_MORE));
+	CASE("io_uring_prep_send(SOCKFD, buf, (1 << 32) + 5, 0)",
+	     io_uring_prep_send(sqe, SOCKFD, P(BUF), (1ull << 32) + 5, 0));
+	CASE("io_uring_prep_recv(SOCKFD, buf, (1 << 32) + 5, 0)",
+	     io_uring_prep_recv(sqe, SOCKFD, P(BUF), (1ull << 32) + 5, 0));
+	CASE("io_uring_prep_send_zc(SOCKFD, buf, (1 << 32) + 5, 0, 0)",
+	     io_uring_prep_send_zc(sqe, SOCKFD, P(BUF), (1ull << 32) + 5, 0, 0));
 	CASE("io_uring_prep_sendto(SOCKFD, buf, 5, MSG_DONTWAIT, dest, 16)",
 	     io_uring_prep_sendto(sqe, SOCKFD, P(BUF), 5, MSG_DONTWAIT, P(DEST), 16));
 	CASE("io_uring_prep_send_bundle(SOCKFD, 4096, 0), buffer select 9",
