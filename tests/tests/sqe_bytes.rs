@@ -1875,7 +1875,7 @@ fn msghdr_ptr<T>(msg: &T) -> u64 {
     ptr(msg)
 }
 
-/// The addresses of the `sockaddr_storage` of a `SockAddr` (its first
+/// The address of the `sockaddr_storage` of a `SockAddr` (its first
 /// field, or second: found by the address family it starts with).
 fn sockaddr_ptr(addr: &SockAddr, family: libc::sa_family_t) -> u64 {
     assert_eq!(mem::size_of::<SockAddr>(), 136, "storage and length");
