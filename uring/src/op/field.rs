@@ -54,11 +54,12 @@ same_width! {
 
 // SAFETY: an integer is not an address. A 64-bit field that carries an
 // `int` (a socket type, a descriptor) is read by the kernel from its low
-// half, so the value is zero-extended.
+// half; the value is sign-extended, as C converts an `int` to `__u64`, so
+// the SQE has liburing's bytes.
 unsafe impl SqeField<u64> for i32 {
     #[inline(always)]
     fn into_field(self) -> u64 {
-        u64::from(self as u32)
+        i64::from(self) as u64
     }
 }
 
