@@ -21,7 +21,7 @@ use proc_macro::TokenStream;
 
 /// Declares io_uring ops from a table.
 ///
-/// ```ignore
+/// ```text
 /// uring::ops! {
 ///     #![list(pub const MY_OPS)]          // optional: a slice of every op's name, code, version
 ///
