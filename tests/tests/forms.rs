@@ -677,3 +677,24 @@ fn a_chain_s_link_timeout_can_carry_a_user_data() {
         ]
     );
 }
+
+#[test]
+fn a_nop_completes_with_the_result_it_is_given() {
+    if !uring_tests::require_kernel(6, 10, "IORING_NOP_INJECT_RESULT") {
+        return;
+    }
+    let mut ring = Ring::new(8).unwrap();
+    ring.push(uring::ops::Nop::new().result(42).user_data(1))
+        .unwrap();
+    // A failing NOP fails the chain it heads.
+    ring.push(
+        uring::ops::Nop::new()
+            .result(-libc::EPERM)
+            .user_data(2)
+            .link(uring::ops::Nop::new().user_data(3)),
+    )
+    .unwrap();
+    let cqes = uring_tests::submit_and_reap(&mut ring, 3);
+    let got: Vec<_> = cqes.iter().map(|c| (c.user_data(), c.res())).collect();
+    assert_eq!(got, [(1, 42), (2, -libc::EPERM), (3, -libc::ECANCELED)]);
+}

@@ -2921,6 +2921,53 @@ fn io_uring_prep_uring_cmd() {
     assert_op("io_uring_prep_uring_cmd, fixed", &mut ring, op, theirs);
 }
 
+/// `io_uring_prep_uring_cmd(sqe, cmd_op, fd)` on a ring of 128-byte SQEs,
+/// then the 80-byte command copied to `sqe->cmd`: the first 48 bytes as
+/// for any command, the command from byte 48 to the end of the 128.
+#[test]
+fn io_uring_prep_uring_cmd_with_an_80_byte_command() {
+    let mut ring = uring::Builder::new()
+        .build_sized::<uring::Sqe128, uring::Cqe32>(4)
+        .expect("a ring of 128-byte SQEs");
+    let files = ring.register_files_sparse(4).unwrap();
+    let file = tempfile();
+    let bytes: [u8; 80] = std::array::from_fn(|i| 0x80 | i as u8);
+    // SAFETY: the op is never submitted: no driver sees the command.
+    let (op, cmd) = unsafe {
+        (
+            UringCmdOp::new(0xC048_4E80),
+            uring::Cmd80::from_bytes(bytes),
+        )
+    };
+    let head = Sqe {
+        opcode: sys::IORING_OP_URING_CMD,
+        fd: fd(&file),
+        off: pair32(0xC048_4E80, 0),
+        ..ZERO
+    };
+    let check = |ring: &mut Ring<uring::Sqe128, uring::Cqe32>, what: &str, theirs: Sqe| {
+        let ours = ring.pending_sqes().last().expect("the SQE just pushed");
+        // SAFETY: 128 bytes of plain integers, read from the SQ array.
+        let ours: [u8; 128] = unsafe { mem::transmute(ours) };
+        let mut want = [0u8; 128];
+        want[..64].copy_from_slice(&theirs.to_bytes());
+        want[48..].copy_from_slice(&bytes);
+        assert_eq!(ours[..48], want[..48], "{what}: the first 48 bytes");
+        assert_eq!(ours[48..], want[48..], "{what}: the command area");
+    };
+    // SAFETY: never submitted (see above).
+    unsafe { ring.push_unchecked(UringCmd80::new(&file, op, cmd)) }.unwrap();
+    check(&mut ring, "io_uring_prep_uring_cmd + cmd", head);
+    // SAFETY: as above.
+    unsafe { ring.push_unchecked(UringCmd80::new(files.get(1).unwrap(), op, cmd)) }.unwrap();
+    let fixed = Sqe {
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 1,
+        ..head
+    };
+    check(&mut ring, "io_uring_prep_uring_cmd + cmd, fixed", fixed);
+}
+
 /// `io_uring_prep_cmd_sock(SOCKET_URING_OP_SIOCINQ, fd, 0, 0, NULL, 0)`.
 #[test]
 fn io_uring_prep_cmd_sock_siocinq() {

@@ -361,22 +361,46 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
     } else {
         quote!()
     };
+    // An op fits both SQE sizes, unless it fills a 128-byte SQE.
+    let fits = if entry.sqe128.is_some() {
+        quote! {
+            #[diagnostic::do_not_recommend]
+            impl<#bounds> ::uring::op::FitsSqe<::uring::Sqe128> for #name<#args> {}
+        }
+    } else {
+        quote! {
+            #[diagnostic::do_not_recommend]
+            impl<#bounds __S: ::uring::SqeSize> ::uring::op::FitsSqe<__S> for #name<#args> {}
+        }
+    };
+    let submission = if entry.sqe128.is_some() {
+        quote! {
+            #[diagnostic::do_not_recommend]
+            impl<#bounds> ::uring::op::Submission<::uring::Sqe128> for #name<#args> {}
+        }
+    } else {
+        quote! {
+            #[diagnostic::do_not_recommend]
+            impl<#bounds __S: ::uring::SqeSize> ::uring::op::Submission<__S> for #name<#args> {}
+        }
+    };
     let op_traits = if after_link {
         quote! {
             impl<#bounds> ::uring::op::AfterLink for #name<#args> {}
+            #fits
             #scoped
             #unborrowed
         }
     } else {
         quote! {
-            #[diagnostic::do_not_recommend]
-            impl<#bounds> ::uring::op::Submission for #name<#args> {}
+            #submission
             #[diagnostic::do_not_recommend]
             impl<#bounds> ::uring::op::ChainNext for #name<#args> {}
             #[diagnostic::do_not_recommend]
             impl<#bounds __N> ::uring::op::ChainStart<__N> for #name<#args> {}
             #[diagnostic::do_not_recommend]
             impl<#bounds __D> ::uring::op::AcceptsLinkTimeout<__D> for #name<#args> {}
+            #fits
             #scoped
             #unborrowed
         }
@@ -539,9 +563,9 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
                     || code == ::uring::sys::IORING_OP_TIMEOUT_REMOVE
             };
             #[inline(always)]
-            fn prepare_all<const __WRAP: bool>(
+            fn prepare_all<const __WRAP: bool, __S: ::uring::SqeSize>(
                 self,
-                writer: &mut ::uring::op::SqWriter<'_, __WRAP>,
+                writer: &mut ::uring::op::SqWriter<'_, __WRAP, __S>,
                 link: u8,
             ) {
                 ::uring::op::Entry::prepare(self, writer.next_slot(), link)
@@ -745,13 +769,23 @@ fn expand_prepare(c: &Checked<'_>) -> TokenStream {
     let buf = slot_expr(Slot::Buf);
     let file = slot_expr(Slot::File);
     let addr3 = slot_expr(Slot::Addr3);
+    let cmd = c
+        .writes
+        .iter()
+        .find(|w| w.field.member == Member::Cmd)
+        .map(&value_of);
+
+    let write = match cmd {
+        Some(cmd) => quote!(slot.write_with_cmd(__sqe, &#cmd);),
+        None => quote!(slot.write(__sqe);),
+    };
 
     quote! {
         #[inline(always)]
-        fn prepare(self, mut slot: ::uring::op::SqeSlot<'_>, link: u8) {
+        fn prepare<__S: ::uring::SqeSize>(self, mut slot: ::uring::op::SqeSlot<'_, __S>, link: u8) {
             let Self { #target_pat #(#arg_names,)* common: __common, .. } = self;
             #(#lets)*
-            slot.write(::uring::sys::io_uring_sqe {
+            let __sqe = ::uring::sys::io_uring_sqe {
                 opcode: <Self as ::uring::op::Entry>::CODE,
                 flags: __common.flags | link #target_flag #select_flag,
                 ioprio: #ioprio,
@@ -765,12 +799,16 @@ fn expand_prepare(c: &Checked<'_>) -> TokenStream {
                 personality: __common.personality,
                 file: #file,
                 addr3: #addr3,
-            });
+            };
+            #write
         }
     }
 }
 
 fn field_type(field: &Field) -> TokenStream {
+    if field.member == Member::Cmd {
+        return quote!([u8; 80]);
+    }
     let ty = syn::Ident::new(field.ty, Span::call_site());
     quote!(#ty)
 }
@@ -815,6 +853,8 @@ fn write_slot(
     };
     match first.field.member {
         Member::Plain => unreachable!("plain fields have no union"),
+        // Written after the SQE, by `write_with_cmd`.
+        Member::Cmd => quote!(::uring::sys::#union_ty { #zero }),
         Member::Union(member) => {
             let member = syn::Ident::new(member, Span::call_site());
             let value = combined(writes);

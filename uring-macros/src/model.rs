@@ -27,6 +27,9 @@ pub(crate) struct Entry {
     /// `#[retains_memory]`: the kernel keeps using the op's memory after the
     /// op completes (PROVIDE_BUFFERS), so no scope may lend it.
     pub(crate) retains_memory: Option<Span>,
+    /// `#[sqe128]`: the op fills a 128-byte SQE (an 80-byte command), so
+    /// only rings of `Sqe128` SQEs take it.
+    pub(crate) sqe128: Option<Span>,
     pub(crate) vis: Visibility,
     pub(crate) unsafety: Option<syn::Token![unsafe]>,
     pub(crate) name: Ident,

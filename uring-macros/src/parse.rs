@@ -44,6 +44,7 @@ impl Parse for Entry {
         let mut since = None;
         let mut after_link = None;
         let mut retains_memory = None;
+        let mut sqe128 = None;
         for attr in input.call(Attribute::parse_outer)? {
             let path = attr.path();
             if path.is_ident("doc") {
@@ -68,13 +69,16 @@ impl Parse for Entry {
             } else if path.is_ident("retains_memory") {
                 attr.meta.require_path_only()?;
                 retains_memory = Some(syn::spanned::Spanned::span(&attr));
+            } else if path.is_ident("sqe128") {
+                attr.meta.require_path_only()?;
+                sqe128 = Some(syn::spanned::Spanned::span(&attr));
             } else if path.is_ident("cfg") || path.is_ident("deprecated") || path.is_ident("allow")
             {
                 passthrough.push(attr);
             } else {
                 return Err(syn::Error::new_spanned(
                     attr,
-                    "unknown op attribute; expected `since`, `after_link`, `retains_memory`, `doc`, `cfg`, `deprecated` or `allow`",
+                    "unknown op attribute; expected `since`, `after_link`, `retains_memory`, `sqe128`, `doc`, `cfg`, `deprecated` or `allow`",
                 ));
             }
         }
@@ -133,6 +137,7 @@ impl Parse for Entry {
             since,
             after_link,
             retains_memory,
+            sqe128,
             vis,
             unsafety,
             name,

@@ -24,6 +24,9 @@ pub(crate) enum Slot {
 pub(crate) enum Member {
     /// A plain field (`ioprio`, `fd`, `len`).
     Plain,
+    /// The 80-byte command area of a 128-byte SQE, from `addr3` on
+    /// (`cmd`): only entries marked `#[sqe128]` write it.
+    Cmd,
     /// A whole-size member of the slot's union (`off`, `rw_flags`, ...).
     Union(&'static str),
     /// A member of a struct inside the union (`cmd_op` of `cmd`): the union
@@ -174,6 +177,12 @@ pub(crate) const FIELDS: &[Field] = &[
         "io_uring_sqe_addr3_pad",
         ADDR3,
     ),
+    Field {
+        name: "cmd",
+        slot: Slot::Addr3,
+        ty: "Cmd80",
+        member: Member::Cmd,
+    },
     nested_as(
         "optval",
         Slot::Addr3,
@@ -207,7 +216,6 @@ pub(crate) const RESERVED: &[(&str, &str)] = &[
     ("__pad1", "padding is always written as zero"),
     ("__pad2", "padding is always written as zero"),
     ("__pad3", "padding is always written as zero"),
-    ("cmd", "the 80-byte command area needs SQE128 rings"),
 ];
 
 /// Looks a field up by its kernel name.

@@ -3,6 +3,7 @@
 //! to the kernel by user space through a ring of buffer descriptors.
 
 use crate::cqueue::Cqe;
+use crate::entries::{CqeSize, SqeSize};
 use crate::error::{Error, Result};
 use crate::mmap::Mapping;
 use crate::ring::Ring;
@@ -72,7 +73,7 @@ pub struct BufRing {
 // out.
 unsafe impl Send for BufRing {}
 
-impl Ring {
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Registers a provided-buffer ring of `count` buffers of `len` bytes
     /// each under `group`, allocated by the library and all handed to the
     /// kernel (`IORING_REGISTER_PBUF_RING`, 5.19).

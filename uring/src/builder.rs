@@ -1,5 +1,6 @@
 //! Every setup option of `io_uring_setup(2)`.
 
+use crate::entries::{CqeSize, SqeSize};
 use crate::error::{Error, Result};
 use crate::ring::Ring;
 use crate::sys;
@@ -266,6 +267,32 @@ impl<'wq> Builder<'wq> {
 
     /// Creates a ring of `entries` SQ entries (rounded up to a power of two).
     pub fn build(&self, entries: u32) -> Result<Ring> {
+        Ring::with_builder(self, entries)
+    }
+
+    /// Creates a ring whose SQEs are `S` ([`Sqe64`](crate::Sqe64) or
+    /// [`Sqe128`](crate::Sqe128)) and whose CQEs are `C`
+    /// ([`Cqe16`](crate::Cqe16), [`Cqe32`](crate::Cqe32) or
+    /// [`CqeMixed`](crate::CqeMixed)), as `IORING_SETUP_SQE128`,
+    /// `IORING_SETUP_CQE32` and `IORING_SETUP_CQE_MIXED` ask (5.19; mixed
+    /// CQEs 6.18). The sizes are in the ring's type, so the push and read
+    /// paths are compiled for them.
+    ///
+    /// Scopes are for rings of the default sizes; on the others ops go
+    /// through [`Ring::push`] and [`Ring::push_unchecked`].
+    ///
+    /// ```
+    /// use uring::{Builder, Cqe32, Sqe128, ops::Nop};
+    /// # fn main() -> uring::Result<()> {
+    /// let mut ring = Builder::new().build_sized::<Sqe128, Cqe32>(8)?;
+    /// ring.push(Nop::new().user_data(5))?;
+    /// ring.submit_and_wait(1)?;
+    /// let cqe = ring.completions().next().expect("a completion");
+    /// assert_eq!((cqe.user_data(), cqe.big_cqe()), (5, [0, 0]));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn build_sized<S: SqeSize, C: CqeSize>(&self, entries: u32) -> Result<Ring<S, C>> {
         Ring::with_builder(self, entries)
     }
 }

@@ -1,7 +1,9 @@
 //! Linked chains of ops, typed by what they end with.
 
+use crate::entries::SqeSize;
 use crate::op::{
-    AcceptsLinkTimeout, AfterLink, ChainNext, Prepare, Scoped, SqWriter, Submission, Unborrowed,
+    AcceptsLinkTimeout, AfterLink, ChainNext, FitsSqe, Prepare, Scoped, SqWriter, Submission,
+    Unborrowed,
 };
 use crate::ops::LinkTimeout;
 use crate::sys;
@@ -101,7 +103,11 @@ unsafe impl<H: Prepare, T: Prepare> Prepare for Link<H, T> {
     const NAMES_OPS: bool = H::NAMES_OPS || T::NAMES_OPS;
 
     #[inline(always)]
-    fn prepare_all<const WRAP: bool>(self, writer: &mut SqWriter<'_, WRAP>, link: u8) {
+    fn prepare_all<const WRAP: bool, S: SqeSize>(
+        self,
+        writer: &mut SqWriter<'_, WRAP, S>,
+        link: u8,
+    ) {
         self.head.prepare_all(writer, self.flag);
         self.tail.prepare_all(writer, link);
     }
@@ -112,6 +118,10 @@ unsafe impl<H: Prepare, T: Prepare> Prepare for Link<H, T> {
     }
 }
 
+/// A chain fits the SQEs its elements all fit.
+#[diagnostic::do_not_recommend]
+impl<S: SqeSize, H: FitsSqe<S>, T: FitsSqe<S>> FitsSqe<S> for Link<H, T> {}
+
 /// A chain borrows nothing when none of its elements does.
 #[diagnostic::do_not_recommend]
 impl<H: Unborrowed, T: Unborrowed> Unborrowed for Link<H, T> {}
@@ -119,7 +129,7 @@ impl<H: Unborrowed, T: Unborrowed> Unborrowed for Link<H, T> {}
 /// A chain can only be built by the methods that check its order, so every
 /// chain may be pushed.
 #[diagnostic::do_not_recommend]
-impl<H: Prepare, T: Prepare> Submission for Link<H, T> {}
+impl<S: SqeSize, H: Prepare + FitsSqe<S>, T: Prepare + FitsSqe<S>> Submission<S> for Link<H, T> {}
 
 // SAFETY: a chain borrows what its elements borrow; each releases its memory
 // at its own last completion.

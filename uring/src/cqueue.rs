@@ -1,6 +1,7 @@
 //! The completion queue: completions are read after an acquire load of the
 //! kernel's tail, and released back with one release store of the head.
 
+use crate::entries::{Cqe16, CqeSize};
 use crate::sys::{self, io_uring_cqe};
 use std::fmt;
 use std::io;
@@ -91,6 +92,20 @@ impl Cqe {
     pub(crate) fn set_user_data(&mut self, user_data: u64) {
         self.0.user_data = user_data;
     }
+
+    /// The raw structure, seen as a `Cqe`.
+    #[inline(always)]
+    pub(crate) fn from_raw_ref(raw: &io_uring_cqe) -> &Cqe {
+        // SAFETY: `Cqe` is a transparent wrapper of `io_uring_cqe`.
+        unsafe { &*(raw as *const io_uring_cqe).cast::<Cqe>() }
+    }
+}
+
+impl AsRef<Cqe> for Cqe {
+    #[inline(always)]
+    fn as_ref(&self) -> &Cqe {
+        self
+    }
 }
 
 impl From<io_uring_cqe> for Cqe {
@@ -111,23 +126,23 @@ impl fmt::Debug for Cqe {
 
 /// The user-space side of the CQ ring: the kernel's, or a [`VirtualCq`]
 /// read in its place.
-pub(crate) struct Cq {
+pub(crate) struct Cq<C: CqeSize = Cqe16> {
     khead: *const AtomicU32,
     ktail: *const AtomicU32,
     koverflow: *const AtomicU32,
-    cqes: *mut io_uring_cqe,
+    cqes: *mut C::Slot,
     pub(crate) mask: u32,
     pub(crate) entries: u32,
     /// Our copy of the head: only user space writes it.
     head: u32,
 }
 
-impl Cq {
+impl<C: CqeSize> Cq<C> {
     /// # Safety
     ///
     /// `ring` must be the live CQ ring mapping described by `off`, and
     /// outlive the queue.
-    pub(crate) unsafe fn new(ring: *mut u8, off: &sys::io_cqring_offsets) -> Cq {
+    pub(crate) unsafe fn new(ring: *mut u8, off: &sys::io_cqring_offsets) -> Cq<C> {
         // SAFETY: the offsets come from the kernel and lie inside the mapping.
         unsafe {
             let at = |o: u32| ring.add(o as usize);
@@ -136,7 +151,7 @@ impl Cq {
                 khead,
                 ktail: at(off.tail) as *const AtomicU32,
                 koverflow: at(off.overflow) as *const AtomicU32,
-                cqes: at(off.cqes) as *mut io_uring_cqe,
+                cqes: at(off.cqes).cast::<C::Slot>(),
                 mask: *(at(off.ring_mask) as *const u32),
                 entries: *(at(off.ring_entries) as *const u32),
                 head: (*khead).load(Ordering::Relaxed),
@@ -162,29 +177,36 @@ impl Cq {
         self.tail().wrapping_sub(self.head)
     }
 
-    /// Reads the CQE at ring position `pos`.
+    /// Calls `each` on up to `n` ready completions from the head on,
+    /// without moving the head; returns how many it saw and the position
+    /// after the last.
+    #[inline]
+    pub(crate) fn scan(&self, n: u32, mut each: impl FnMut(C::Cqe)) -> (u32, u32) {
+        let tail = self.tail();
+        let mut pos = self.head;
+        let mut seen = 0;
+        while seen < n && pos != tail {
+            // SAFETY: `pos` is before a tail read with acquire ordering.
+            let (cqe, slots) = unsafe { C::read(self.cqes, self.mask, pos) };
+            pos = pos.wrapping_add(slots);
+            if let Some(cqe) = cqe {
+                each(cqe);
+                seen += 1;
+            }
+        }
+        (seen, pos)
+    }
+
+    /// Reads the slot at ring position `pos`.
     ///
     /// # Safety
     ///
     /// `pos` must be between the head and a tail read with [`tail`](Self::tail).
     #[inline(always)]
-    pub(crate) unsafe fn read(&self, pos: u32) -> Cqe {
+    pub(crate) unsafe fn read_slot(&self, pos: u32) -> C::Slot {
         // SAFETY: the caller keeps `pos` in the published range, which the
         // kernel does not write until the head moves past it.
-        unsafe { Cqe(self.cqes.add((pos & self.mask) as usize).read()) }
-    }
-
-    /// Overwrites the CQE at ring position `pos`.
-    ///
-    /// # Safety
-    ///
-    /// As for [`read`](Self::read): between the head and a tail read with
-    /// [`tail`](Self::tail), where the slot belongs to user space.
-    #[inline(always)]
-    pub(crate) unsafe fn write(&mut self, pos: u32, cqe: Cqe) {
-        // SAFETY: the caller keeps `pos` in the published range, which the
-        // kernel neither reads nor writes until the head moves past it.
-        unsafe { self.cqes.add((pos & self.mask) as usize).write(cqe.0) }
+        unsafe { self.cqes.add((pos & self.mask) as usize).read() }
     }
 
     /// Hands the CQEs before `head` back to the kernel.
@@ -205,6 +227,32 @@ impl Cq {
     }
 }
 
+impl Cq<Cqe16> {
+    /// Reads the CQE at ring position `pos`.
+    ///
+    /// # Safety
+    ///
+    /// `pos` must be between the head and a tail read with [`tail`](Self::tail).
+    #[inline(always)]
+    pub(crate) unsafe fn read(&self, pos: u32) -> Cqe {
+        // SAFETY: the caller's.
+        Cqe(unsafe { self.read_slot(pos) })
+    }
+
+    /// Overwrites the CQE at ring position `pos`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`read`](Self::read): between the head and a tail read with
+    /// [`tail`](Self::tail), where the slot belongs to user space.
+    #[inline(always)]
+    pub(crate) unsafe fn write(&mut self, pos: u32, cqe: Cqe) {
+        // SAFETY: the caller keeps `pos` in the published range, which the
+        // kernel neither reads nor writes until the head moves past it.
+        unsafe { self.cqes.add((pos & self.mask) as usize).write(cqe.0) }
+    }
+}
+
 /// A CQ in user memory, which the ring reads in place of the kernel's while
 /// it holds completions.
 ///
@@ -214,16 +262,16 @@ impl Cq {
 /// pointers, so that they cost nothing when there is no copy. Waits move
 /// what the kernel has posted meanwhile behind them; once the copy is read
 /// to its end, the ring reads the kernel's CQ again.
-pub(crate) struct VirtualCq {
+pub(crate) struct VirtualCq<C: CqeSize = Cqe16> {
     /// The kernel's CQ, set aside.
-    real: Cq,
+    real: Cq<C>,
     /// The copies, at positions masked by the length (a power of two).
-    buf: Vec<io_uring_cqe>,
+    buf: Vec<C::Slot>,
     head: AtomicU32,
     tail: AtomicU32,
 }
 
-impl VirtualCq {
+impl VirtualCq<Cqe16> {
     /// Sets the kernel's CQ `cq` aside and points `cq` at an empty copy.
     pub(crate) fn enter(cq: &mut Cq) -> Box<VirtualCq> {
         let len = (cq.entries as usize).next_power_of_two();
@@ -236,9 +284,11 @@ impl VirtualCq {
         *cq = v.view(0);
         v
     }
+}
 
+impl<C: CqeSize> VirtualCq<C> {
     /// A `Cq` reading this copy from `head` on.
-    fn view(&mut self, head: u32) -> Cq {
+    fn view(&mut self, head: u32) -> Cq<C> {
         Cq {
             khead: &self.head as *const AtomicU32,
             ktail: &self.tail as *const AtomicU32,
@@ -252,7 +302,7 @@ impl VirtualCq {
 
     /// Moves the completions of the kernel's CQ to the end of the copy that
     /// `cq` reads, growing it as needed.
-    pub(crate) fn absorb(&mut self, cq: &mut Cq) {
+    pub(crate) fn absorb(&mut self, cq: &mut Cq<C>) {
         let real_head = self.real.head;
         let real_tail = self.real.tail();
         let n = real_tail.wrapping_sub(real_head);
@@ -269,7 +319,8 @@ impl VirtualCq {
             let mut buf = Vec::with_capacity(len);
             let mask = self.buf.len() as u32 - 1;
             buf.extend((0..used).map(|i| self.buf[(head.wrapping_add(i) & mask) as usize]));
-            buf.resize(len, io_uring_cqe::default());
+            let filler = self.buf[0];
+            buf.resize(len, filler);
             self.buf = buf;
             *cq = self.view(0);
             at = used;
@@ -278,26 +329,26 @@ impl VirtualCq {
         for i in 0..n {
             // SAFETY: `real_head + i` is between the kernel CQ's head and a
             // tail just read.
-            let cqe = unsafe { self.real.read(real_head.wrapping_add(i)) };
-            self.buf[(at.wrapping_add(i) & mask) as usize] = cqe.0;
+            let slot = unsafe { self.real.read_slot(real_head.wrapping_add(i)) };
+            self.buf[(at.wrapping_add(i) & mask) as usize] = slot;
         }
         self.tail.store(at.wrapping_add(n), Ordering::Release);
         self.real.set_head(real_tail);
     }
 
     /// Whether every copy has been read.
-    pub(crate) fn drained(&self, cq: &Cq) -> bool {
+    pub(crate) fn drained(&self, cq: &Cq<C>) -> bool {
         self.tail.load(Ordering::Relaxed) == cq.head
     }
 
     /// Points `cq` back at the kernel's CQ; the copy must be drained.
-    pub(crate) fn leave(&self, cq: &mut Cq) {
+    pub(crate) fn leave(&self, cq: &mut Cq<C>) {
         *cq = Cq { ..self.real };
     }
 
     /// Swaps the view `cq` with the kernel's CQ set aside, so that a wait
     /// can run on the kernel's; swapping again restores both.
-    pub(crate) fn swap(&mut self, cq: &mut Cq) {
+    pub(crate) fn swap(&mut self, cq: &mut Cq<C>) {
         std::mem::swap(&mut self.real, cq);
     }
 }
@@ -305,19 +356,22 @@ impl VirtualCq {
 /// The completions ready when it was made, in order. Each one is read as it
 /// is iterated; the head moves past what was iterated when this is dropped,
 /// so completions not reached stay in the queue.
-pub struct Completions<'a> {
-    cq: &'a mut Cq,
-    cqes: *const io_uring_cqe,
+///
+/// On a ring of [`Cqe32`](crate::Cqe32) or [`CqeMixed`](crate::CqeMixed)
+/// CQEs, the completions are [`BigCqe`](crate::BigCqe)s.
+pub struct Completions<'a, C: CqeSize = Cqe16> {
+    cq: &'a mut Cq<C>,
+    cqes: *const C::Slot,
     mask: u32,
     head: u32,
     tail: u32,
 }
 
-impl<'a> Completions<'a> {
+impl<'a, C: CqeSize> Completions<'a, C> {
     /// The completions between the queue's head and `tail`, a tail read with
     /// [`Cq::tail`].
     #[inline(always)]
-    pub(crate) fn new(cq: &'a mut Cq, tail: u32) -> Completions<'a> {
+    pub(crate) fn new(cq: &'a mut Cq<C>, tail: u32) -> Completions<'a, C> {
         Completions {
             cqes: cq.cqes,
             mask: cq.mask,
@@ -328,7 +382,7 @@ impl<'a> Completions<'a> {
     }
 }
 
-impl Completions<'_> {
+impl<C: CqeSize> Completions<'_, C> {
     /// Hands the completions iterated so far back to the kernel, as
     /// dropping the iterator would.
     #[inline(always)]
@@ -337,31 +391,37 @@ impl Completions<'_> {
     }
 }
 
-impl Iterator for Completions<'_> {
-    type Item = Cqe;
+impl<C: CqeSize> Iterator for Completions<'_, C> {
+    type Item = C::Cqe;
 
     #[inline(always)]
-    fn next(&mut self) -> Option<Cqe> {
-        if self.head == self.tail {
-            return None;
+    fn next(&mut self) -> Option<C::Cqe> {
+        loop {
+            if self.head == self.tail {
+                return None;
+            }
+            // SAFETY: `head` is before a tail read with acquire ordering; the
+            // kernel does not write the slot until the head moves past it.
+            let (cqe, slots) = unsafe { C::read(self.cqes, self.mask, self.head) };
+            self.head = self.head.wrapping_add(slots);
+            if cqe.is_some() {
+                return cqe;
+            }
         }
-        // SAFETY: `head` is before a tail read with acquire ordering; the
-        // kernel does not write the slot until the head moves past it.
-        let cqe = unsafe { Cqe(self.cqes.add((self.head & self.mask) as usize).read()) };
-        self.head = self.head.wrapping_add(1);
-        Some(cqe)
     }
 
     #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
         let n = self.tail.wrapping_sub(self.head) as usize;
-        (n, Some(n))
+        (n.div_ceil(C::MAX_SLOTS as usize), Some(n))
     }
 }
 
-impl ExactSizeIterator for Completions<'_> {}
+impl ExactSizeIterator for Completions<'_, Cqe16> {}
 
-impl Drop for Completions<'_> {
+impl ExactSizeIterator for Completions<'_, crate::entries::Cqe32> {}
+
+impl<C: CqeSize> Drop for Completions<'_, C> {
     #[inline(always)]
     fn drop(&mut self) {
         if self.head != self.cq.head {
@@ -370,10 +430,10 @@ impl Drop for Completions<'_> {
     }
 }
 
-impl fmt::Debug for Completions<'_> {
+impl<C: CqeSize> fmt::Debug for Completions<'_, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Completions")
-            .field("remaining", &self.len())
+            .field("slots", &self.tail.wrapping_sub(self.head))
             .finish()
     }
 }

@@ -53,6 +53,7 @@ mod buf_ring;
 mod builder;
 mod chain;
 mod cqueue;
+mod entries;
 mod error;
 mod mmap;
 pub mod op;
@@ -69,14 +70,16 @@ mod types;
 mod wait;
 
 pub use args::{
-    AsSocket, BlockDevice, CancelFile, CancelOpcode, DirectSlot, FileUpdates, FilesAt, FixedBuf,
-    FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut, MsgLayout, PassCqeFlags, PollEventsUpdate,
-    RecvMsgOut, RingSlot, SocketFd, SpliceSource, UringCmdOp, UserDataUpdate, WaitIdTarget,
+    AsSocket, BlockDevice, CancelFile, CancelOpcode, Cmd80, DirectSlot, FileUpdates, FilesAt,
+    FixedBuf, FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut, MsgLayout, NopBigCqe, NopResult,
+    NvmeCmd, PassCqeFlags, PollEventsUpdate, RecvMsgOut, RingSlot, SocketFd, SpliceSource,
+    UringCmdOp, UserDataUpdate, WaitIdTarget,
 };
 pub use buf_ring::{Buf, BufRing, ClaimFrom, MAX_BUF_RING_BUFFERS};
 pub use builder::Builder;
 pub use chain::Link;
 pub use cqueue::{Completions, Cqe};
+pub use entries::{BigCqe, Cqe16, Cqe32, CqeMixed, CqeSize, Sqe64, Sqe128, SqeSize};
 pub use error::{Error, HandleError, PushError, PushErrorKind, Result};
 pub use op::{Scoped, Submission, Unborrowed};
 pub use params::{Features, Params, SetupFlags};

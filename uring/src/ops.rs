@@ -15,9 +15,9 @@
 #[cfg(doc)]
 use crate::args::RecvMsgOut;
 use crate::args::{
-    BlockDevice, CancelFile, CancelOpcode, DirectSlot, FileUpdates, FilesAt, FixedBuf, FutexWaitV,
-    MadviseRange, MsgHdr, MsgHdrMut, MsgLayout, PassCqeFlags, PollEventsUpdate, RingSlot, SocketFd,
-    SpliceSource, UringCmdOp, UserDataUpdate, WaitIdTarget,
+    BlockDevice, CancelFile, CancelOpcode, Cmd80, DirectSlot, FileUpdates, FilesAt, FixedBuf,
+    FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut, MsgLayout, NopBigCqe, NopResult, PassCqeFlags,
+    PollEventsUpdate, RingSlot, SocketFd, SpliceSource, UringCmdOp, UserDataUpdate, WaitIdTarget,
 };
 use crate::types::{
     AcceptFlags, BufferGroup, BufferPool, CancelFlags, Fd, Fixed, FsyncFlags, FutexFlags,
@@ -36,6 +36,11 @@ crate::ops! {
     #[since = "5.1"]
     pub unsafe struct Nop = NOP {
         const fd = -1,
+        /// The result to complete with instead of 0
+        /// (`IORING_NOP_INJECT_RESULT`, 6.10).
+        result: impl Into<NopResult> = NopResult::NONE => len + |nop_flags,
+        /// The words of a 32-byte CQE to post (`IORING_NOP_CQE32`, 6.18).
+        big_cqe: impl Into<NopBigCqe> = NopBigCqe::NONE => off + addr + |nop_flags,
     }
 
     /// Reads up to `buf.len()` bytes at `offset`, like `pread(2)`; an offset
@@ -793,6 +798,22 @@ crate::ops! {
         target: fd | fixed,
         /// The command.
         cmd_op: UringCmdOp => cmd_op,
+    }
+
+    /// A command with an 80-byte command area to the target file's driver,
+    /// in a 128-byte SQE (rings of [`Sqe128`](crate::Sqe128) SQEs): an NVMe
+    /// passthrough command ([`NvmeCmd`](crate::NvmeCmd), with
+    /// [`NvmeCmd::IO`](crate::NvmeCmd::IO)) to `/dev/ngXnY`, for one.
+    /// Completes with the command's result; on a ring of
+    /// [`Cqe32`](crate::Cqe32) CQEs the driver may fill the big CQE.
+    #[since = "5.19"]
+    #[sqe128]
+    pub unsafe struct UringCmd80<'a> = URING_CMD {
+        target: fd | fixed,
+        /// The command.
+        cmd_op: UringCmdOp => cmd_op,
+        /// The command area.
+        cmd: impl Into<Cmd80<'a>> => cmd,
     }
 
     /// Sends `buf` on a socket without copying it, like `send(2)` with

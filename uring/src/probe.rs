@@ -1,5 +1,6 @@
 //! Which ops the running kernel supports (`IORING_REGISTER_PROBE`).
 
+use crate::entries::{CqeSize, SqeSize};
 use crate::error::{Error, Result};
 use crate::op::{Entry, OpInfo};
 use crate::ring::Ring;
@@ -82,7 +83,7 @@ impl fmt::Debug for Probe {
     }
 }
 
-impl Ring {
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Asks the kernel which ops it supports (`IORING_REGISTER_PROBE`, 5.6).
     pub fn probe(&self) -> Result<Probe> {
         const OPS: usize = 256;

@@ -3,6 +3,7 @@
 //! Registration returns handles, not bare integers.
 
 use crate::args::FixedBuf;
+use crate::entries::{CqeSize, SqeSize};
 use crate::error::{Error, HandleError, Result};
 use crate::op::Entry;
 use crate::ring::Ring;
@@ -289,7 +290,7 @@ pub struct IoWqWorkers {
     pub unbounded: u32,
 }
 
-impl Ring {
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// One `io_uring_register(2)` on this ring; `name` names the opcode in
     /// the error.
     pub(crate) fn register(
@@ -823,7 +824,7 @@ impl Ring {
     }
 }
 
-impl Ring {
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Registers the buffers `src` registered (`count` of them from
     /// `src_offset`) with this ring too, as its buffers 0 to `count - 1`,
     /// the two rings then sharing the pinned memory

@@ -1,7 +1,8 @@
 //! The ring: its file descriptor, its three mappings, and its two queues.
 
 use crate::builder::Builder;
-use crate::cqueue::{Completions, Cq, Cqe, VirtualCq};
+use crate::cqueue::{Completions, Cq, VirtualCq};
+use crate::entries::{Cqe16, CqeSize, Sqe64, SqeSize};
 use crate::error::{Error, PushError, Result};
 use crate::mmap::Mapping;
 use crate::op::{Submission, Unborrowed};
@@ -45,9 +46,9 @@ use std::time::{Duration, Instant};
 /// # Ok(())
 /// # }
 /// ```
-pub struct Ring {
-    pub(crate) sq: Sq,
-    pub(crate) cq: Cq,
+pub struct Ring<S: SqeSize = Sqe64, C: CqeSize = Cqe16> {
+    pub(crate) sq: Sq<S>,
+    pub(crate) cq: Cq<C>,
     /// The ring fd's index once registered with [`Ring::register_ring_fd`]
     /// (`IORING_ENTER_REGISTERED_RING` is then in `enter_flags`).
     pub(crate) enter_fd: RawFd,
@@ -75,7 +76,7 @@ pub struct Ring {
     /// While completions are read from a copy in user memory rather than
     /// from the kernel's CQ: the kernel's CQ, and the copy (see
     /// [`VirtualCq`]).
-    pub(crate) virtual_cq: Option<Box<VirtualCq>>,
+    pub(crate) virtual_cq: Option<Box<VirtualCq<C>>>,
     /// The bookkeeping of [`Ring::scope`], kept between scopes.
     pub(crate) scope_table: ScopeTable,
     /// Wait arguments registered with the ring.
@@ -85,7 +86,7 @@ pub struct Ring {
 // SAFETY: the ring owns its mappings and descriptor; nothing in it is tied to
 // the thread that created it (a SINGLE_ISSUER ring reports submissions from
 // another task as an error, it does not misbehave).
-unsafe impl Send for Ring {}
+unsafe impl<S: SqeSize, C: CqeSize> Send for Ring<S, C> {}
 
 static NEXT_RING_ID: AtomicU32 = AtomicU32::new(1);
 
@@ -119,8 +120,64 @@ impl Ring {
         Builder::new()
     }
 
-    pub(crate) fn with_builder(builder: &Builder<'_>, entries: u32) -> Result<Ring> {
+    /// Moves the completions of the kernel's CQ to a copy in user memory,
+    /// which the ring reads first (see [`VirtualCq`]).
+    pub(crate) fn enter_virtual_cq(&mut self) {
+        match &mut self.virtual_cq {
+            Some(v) => v.absorb(&mut self.cq),
+            None => {
+                let mut v = VirtualCq::enter(&mut self.cq);
+                v.absorb(&mut self.cq);
+                self.virtual_cq = Some(v);
+                self.setup_flags |= VIRTUAL_CQ;
+            }
+        }
+    }
+
+    /// Creates `count` rings of `entries` entries each, with `wp_count` worker
+    /// pools between them: the first `wp_count` rings own a pool, and the
+    /// other `count - wp_count` attach to those owners in turn
+    /// (`IORING_SETUP_ATTACH_WQ`), `count / wp_count` rings per pool.
+    ///
+    /// `wp_count` must be between 1 and `count` and divide `count`. Dropping
+    /// the rings closes them all.
+    pub fn create_many(
+        count: usize,
+        entries: u32,
+        wp_count: usize,
+        builder: &Builder<'_>,
+    ) -> Result<Vec<Ring>> {
+        if count == 0 {
+            return Err(Error::InvalidArgument(
+                "create_many needs count >= 1".into(),
+            ));
+        }
+        if wp_count == 0 || wp_count > count || !count.is_multiple_of(wp_count) {
+            return Err(Error::InvalidArgument(format!(
+                "create_many needs 1 <= wp_count <= count and count % wp_count == 0 \
+                 (count {count}, wp_count {wp_count})"
+            )));
+        }
+        let mut rings = Vec::new();
+        rings
+            .try_reserve_exact(count)
+            .map_err(|_| Error::InvalidArgument(format!("no memory for {count} rings")))?;
+        for _ in 0..wp_count {
+            rings.push(builder.build(entries)?);
+        }
+        for i in wp_count..count {
+            let owner = &rings[i % wp_count];
+            let ring = builder.clone().attach_wq(owner).build(entries)?;
+            rings.push(ring);
+        }
+        Ok(rings)
+    }
+}
+
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
+    pub(crate) fn with_builder(builder: &Builder<'_>, entries: u32) -> Result<Ring<S, C>> {
         let mut p = builder.params(entries)?;
+        p.flags |= S::SETUP | C::SETUP;
         let user_memory = if p.flags & sys::IORING_SETUP_NO_MMAP != 0 {
             Some(RingMemory::for_params(
                 &mut p,
@@ -138,7 +195,7 @@ impl Ring {
         if p.flags & sys::IORING_SETUP_REGISTERED_FD_ONLY != 0 {
             // `fd` is an index into this thread's registered rings: the
             // ring has no descriptor.
-            let mut ring = Ring::map(-1, p, builder.wq_fd(), user_memory)?;
+            let mut ring = Self::map(-1, p, builder.wq_fd(), user_memory)?;
             ring.enter_fd = fd;
             ring.enter_flags = sys::IORING_ENTER_REGISTERED_RING;
             ring.registered_by = crate::register::thread_key();
@@ -146,7 +203,7 @@ impl Ring {
         }
         // Close the descriptor if mapping fails.
         let guard = FdGuard(fd);
-        let ring = Ring::map(fd, p, builder.wq_fd(), user_memory)?;
+        let ring = Self::map(fd, p, builder.wq_fd(), user_memory)?;
         mem::forget(guard);
         Ok(ring)
     }
@@ -156,7 +213,7 @@ impl Ring {
         p: sys::io_uring_params,
         attached_to: Option<RawFd>,
         user_memory: Option<RingMemory>,
-    ) -> Result<Ring> {
+    ) -> Result<Ring<S, C>> {
         let id = next_ring_id()?;
         let stable = Mapping::anonymous(p.sq_entries as usize * mem::size_of::<Timespec>())?;
         let (sq, cq, maps) = map_queues(fd, &p, user_memory, stable.as_ptr().cast(), id)?;
@@ -253,45 +310,6 @@ impl Ring {
         Ok(())
     }
 
-    /// Creates `count` rings of `entries` entries each, with `wp_count` worker
-    /// pools between them: the first `wp_count` rings own a pool, and the
-    /// other `count - wp_count` attach to those owners in turn
-    /// (`IORING_SETUP_ATTACH_WQ`), `count / wp_count` rings per pool.
-    ///
-    /// `wp_count` must be between 1 and `count` and divide `count`. Dropping
-    /// the rings closes them all.
-    pub fn create_many(
-        count: usize,
-        entries: u32,
-        wp_count: usize,
-        builder: &Builder<'_>,
-    ) -> Result<Vec<Ring>> {
-        if count == 0 {
-            return Err(Error::InvalidArgument(
-                "create_many needs count >= 1".into(),
-            ));
-        }
-        if wp_count == 0 || wp_count > count || !count.is_multiple_of(wp_count) {
-            return Err(Error::InvalidArgument(format!(
-                "create_many needs 1 <= wp_count <= count and count % wp_count == 0 \
-                 (count {count}, wp_count {wp_count})"
-            )));
-        }
-        let mut rings = Vec::new();
-        rings
-            .try_reserve_exact(count)
-            .map_err(|_| Error::InvalidArgument(format!("no memory for {count} rings")))?;
-        for _ in 0..wp_count {
-            rings.push(builder.build(entries)?);
-        }
-        for i in wp_count..count {
-            let owner = &rings[i % wp_count];
-            let ring = builder.clone().attach_wq(owner).build(entries)?;
-            rings.push(ring);
-        }
-        Ok(rings)
-    }
-
     /// The parameters the kernel reported at setup.
     pub fn params(&self) -> &Params {
         &self.params
@@ -328,7 +346,10 @@ impl Ring {
     /// `Timeout`, `Cancel`, `Socket`, ... Ops that borrow go through a
     /// [`scope`](Ring::scope), or [`push_unchecked`](Ring::push_unchecked).
     #[inline]
-    pub fn push<S: Submission + Unborrowed>(&mut self, submission: S) -> Result<(), PushError<S>> {
+    pub fn push<T: Submission<S> + Unborrowed>(
+        &mut self,
+        submission: T,
+    ) -> Result<(), PushError<T>> {
         // SAFETY: an unborrowed submission names no memory, descriptor or
         // registered file that could be freed, closed or replaced while the
         // kernel uses it.
@@ -359,10 +380,10 @@ impl Ring {
     /// A fixed file of another ring is still refused, as by
     /// [`push`](Ring::push).
     #[inline]
-    pub unsafe fn push_unchecked<S: Submission>(
+    pub unsafe fn push_unchecked<T: Submission<S>>(
         &mut self,
-        submission: S,
-    ) -> Result<(), PushError<S>> {
+        submission: T,
+    ) -> Result<(), PushError<T>> {
         // SAFETY: forwarded from the caller.
         unsafe { self.submission().push_unchecked(submission) }
     }
@@ -386,7 +407,7 @@ impl Ring {
     /// # }
     /// ```
     #[inline]
-    pub fn submission(&mut self) -> SubmissionQueue<'_> {
+    pub fn submission(&mut self) -> SubmissionQueue<'_, S> {
         SubmissionQueue::new(&mut self.sq)
     }
 
@@ -427,8 +448,10 @@ impl Ring {
     }
 
     /// Copies of the SQEs pushed and not yet consumed by the kernel, in
-    /// queue order: what the next submit will hand over, byte for byte.
-    pub fn pending_sqes(&mut self) -> impl ExactSizeIterator<Item = sys::io_uring_sqe> + '_ {
+    /// queue order: what the next submit will hand over, byte for byte
+    /// (`io_uring_sqe`, or `io_uring_sqe128` on a ring of
+    /// [`Sqe128`](crate::Sqe128) SQEs).
+    pub fn pending_sqes(&mut self) -> impl ExactSizeIterator<Item = S::Slot> + '_ {
         let count = self.sq.unconsumed();
         let sq = &self.sq;
         let first = sq.head;
@@ -468,7 +491,7 @@ impl Ring {
     /// work flagged with [`Builder::taskrun_flag`], IOPOLL rings), this first
     /// enters the kernel to flush them.
     #[inline]
-    pub fn completions(&mut self) -> Completions<'_> {
+    pub fn completions(&mut self) -> Completions<'_, C> {
         let tail = self.ready_tail();
         Completions::new(&mut self.cq, tail)
     }
@@ -506,7 +529,7 @@ impl Ring {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn split(&mut self) -> (SubmissionQueue<'_>, Completions<'_>) {
+    pub fn split(&mut self) -> (SubmissionQueue<'_, S>, Completions<'_, C>) {
         let tail = self.ready_tail();
         (
             SubmissionQueue::new(&mut self.sq),
@@ -515,26 +538,27 @@ impl Ring {
     }
 
     /// The next completion, left in the queue (see [`advance`](Ring::advance)).
-    pub fn peek(&mut self) -> Option<Cqe> {
+    pub fn peek(&mut self) -> Option<C::Cqe> {
         if self.cq.ready() == 0 && self.flush_completions() == self.cq.head() {
             return None;
         }
-        // SAFETY: the head is before the tail just read.
-        Some(unsafe { self.cq.read(self.cq.head()) })
+        let mut out = None;
+        self.cq.scan(1, |cqe| out = Some(cqe));
+        out
     }
 
     /// Copies up to `out.len()` ready completions into `out`, leaving them in
     /// the queue, and returns how many it copied.
-    pub fn peek_batch(&mut self, out: &mut [Cqe]) -> usize {
+    pub fn peek_batch(&mut self, out: &mut [C::Cqe]) -> usize {
         if self.cq.ready() == 0 {
             self.flush_completions();
         }
-        let head = self.cq.head();
-        let n = (self.cq.ready() as usize).min(out.len());
-        for (i, slot) in out[..n].iter_mut().enumerate() {
-            // SAFETY: `head + i` is before the tail that `ready` read.
-            *slot = unsafe { self.cq.read(head.wrapping_add(i as u32)) };
-        }
+        let mut n = 0;
+        let want = u32::try_from(out.len()).unwrap_or(u32::MAX);
+        self.cq.scan(want, |cqe| {
+            out[n] = cqe;
+            n += 1;
+        });
         n
     }
 
@@ -542,10 +566,9 @@ impl Ring {
     /// the kernel. Never moves past what is ready: returns how many it
     /// advanced.
     pub fn advance(&mut self, n: u32) -> u32 {
-        let n = n.min(self.cq.ready());
-        let head = self.cq.head().wrapping_add(n);
+        let (seen, head) = self.cq.scan(n, |_| {});
         self.cq.set_head(head);
-        n
+        seen
     }
 
     /// Enters the kernel if it holds completions back; returns the tail.
@@ -569,20 +592,6 @@ impl Ring {
             );
         }
         self.cq.tail()
-    }
-
-    /// Moves the completions of the kernel's CQ to a copy in user memory,
-    /// which the ring reads first (see [`VirtualCq`]).
-    pub(crate) fn enter_virtual_cq(&mut self) {
-        match &mut self.virtual_cq {
-            Some(v) => v.absorb(&mut self.cq),
-            None => {
-                let mut v = VirtualCq::enter(&mut self.cq);
-                v.absorb(&mut self.cq);
-                self.virtual_cq = Some(v);
-                self.setup_flags |= VIRTUAL_CQ;
-            }
-        }
     }
 
     /// Reads the kernel's CQ again once the copy has been read to its end.
@@ -677,7 +686,7 @@ impl Ring {
     }
 }
 
-impl Drop for Ring {
+impl<S: SqeSize, C: CqeSize> Drop for Ring<S, C> {
     fn drop(&mut self) {
         let fd = self.tear_down();
         if fd >= 0 {
@@ -687,7 +696,7 @@ impl Drop for Ring {
     }
 }
 
-impl AsRawFd for Ring {
+impl<S: SqeSize, C: CqeSize> AsRawFd for Ring<S, C> {
     /// The ring's descriptor, as a number. The ring does not lend it out as
     /// a `BorrowedFd`: see [`Ring`].
     fn as_raw_fd(&self) -> RawFd {
@@ -695,7 +704,7 @@ impl AsRawFd for Ring {
     }
 }
 
-impl fmt::Debug for Ring {
+impl<S: SqeSize, C: CqeSize> fmt::Debug for Ring<S, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Ring")
             .field("fd", &self.fd)
@@ -710,22 +719,22 @@ impl fmt::Debug for Ring {
 /// after the CQEs, aligned to a cache line (`rings_size()` in the kernel).
 fn sq_array_offset(p: &sys::io_uring_params) -> u32 {
     const CACHE_LINE: u32 = 64;
-    let cqe_size = (mem::size_of::<sys::io_uring_cqe>() as u32)
-        << u32::from(p.flags & sys::IORING_SETUP_CQE32 != 0);
-    let end = p.cq_off.cqes + p.cq_entries * cqe_size;
+    let cqes = p.cq_off.cqes + p.cq_entries * mem::size_of::<sys::io_uring_cqe>() as u32;
+    // With 32-byte CQEs the kernel doubles the whole size, header included.
+    let end = cqes << u32::from(p.flags & sys::IORING_SETUP_CQE32 != 0);
     end.div_ceil(CACHE_LINE) * CACHE_LINE
 }
 
 /// Maps the queues of the ring `fd` that `p` describes (or points into
 /// `user_memory`, for a ring made with NO_MMAP), and builds them over
 /// `stable`, the ring-owned timespecs of `p.sq_entries` slots.
-fn map_queues(
+fn map_queues<S: SqeSize, C: CqeSize>(
     fd: RawFd,
     p: &sys::io_uring_params,
     user_memory: Option<RingMemory>,
     stable: *mut Timespec,
     id: u32,
-) -> Result<(Sq, Cq, Vec<Mapping>)> {
+) -> Result<(Sq<S>, Cq<C>, Vec<Mapping>)> {
     let cqe_size =
         mem::size_of::<sys::io_uring_cqe>() << usize::from(p.flags & sys::IORING_SETUP_CQE32 != 0);
     let sqe_size =

@@ -8,6 +8,7 @@
 //! against the run's end and writes the SQE in place; the tail is derived
 //! from the cursor when it is published.
 
+use crate::entries::{Sqe64, SqeSize};
 use crate::error::PushError;
 use crate::op::{SqWriter, Submission, Unborrowed};
 use crate::sys::{self, io_uring_sqe};
@@ -16,7 +17,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering, fence};
 
 /// The user-space side of the SQ ring.
-pub(crate) struct Sq {
+pub(crate) struct Sq<S: SqeSize = Sqe64> {
     /// The kernel's head: SQEs before it have been consumed.
     khead: *const AtomicU32,
     /// The tail the kernel reads.
@@ -25,14 +26,14 @@ pub(crate) struct Sq {
     kflags: *const AtomicU32,
     /// SQEs the kernel dropped as invalid.
     kdropped: *const AtomicU32,
-    pub(crate) sqes: *mut io_uring_sqe,
+    pub(crate) sqes: *mut S::Slot,
     /// One ring-owned timespec per SQ slot (see `SqeSlot::ring_owned`).
     pub(crate) stable: *mut Timespec,
     pub(crate) mask: u32,
     pub(crate) entries: u32,
     /// Where the next SQE goes; SQEs before it and after the published tail
     /// are written but not yet visible to the kernel.
-    cursor: Cursor,
+    cursor: Cursor<S>,
     /// The kernel's head as last read.
     pub(crate) head: u32,
     /// The ring's id, which the fixed files of a push must carry.
@@ -40,18 +41,26 @@ pub(crate) struct Sq {
 }
 
 /// Where the next SQE goes.
-#[derive(Clone, Copy)]
-struct Cursor {
+struct Cursor<S: SqeSize> {
     /// The next free SQE.
-    next: *mut io_uring_sqe,
+    next: *mut S::Slot,
     /// The end of the free SQEs that follow `next` without wrapping, as of
     /// the last read of the kernel's head.
-    run_end: *mut io_uring_sqe,
+    run_end: *mut S::Slot,
     /// The tail value of `sqes[0]` in the current lap of the ring.
     lap: u32,
 }
 
-impl Cursor {
+impl<S: SqeSize> Clone for Cursor<S> {
+    #[inline(always)]
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S: SqeSize> Copy for Cursor<S> {}
+
+impl<S: SqeSize> Cursor<S> {
     /// Free slots in the run.
     #[inline(always)]
     fn run(&self) -> usize {
@@ -60,7 +69,7 @@ impl Cursor {
     }
 }
 
-impl Sq {
+impl<S: SqeSize> Sq<S> {
     /// # Safety
     ///
     /// `ring` must be the live SQ ring mapping described by `off`, `sqes`
@@ -69,11 +78,11 @@ impl Sq {
     pub(crate) unsafe fn new(
         ring: *mut u8,
         off: &sys::io_sqring_offsets,
-        sqes: *mut io_uring_sqe,
+        sqes: *mut S::Slot,
         stable: *mut Timespec,
         no_sqarray: bool,
         id: u32,
-    ) -> Sq {
+    ) -> Sq<S> {
         // SAFETY: the offsets come from the kernel and lie inside the mapping.
         unsafe {
             let at = |o: u32| ring.add(o as usize);
@@ -238,7 +247,7 @@ impl Sq {
     pub(crate) unsafe fn write_wrapping(
         &mut self,
         n: u32,
-        write: impl FnOnce(&mut SqWriter<'_, true>),
+        write: impl FnOnce(&mut SqWriter<'_, true, S>),
     ) {
         let tail = self.tail();
         // SAFETY: the masked index is inside the array (a cursor at its very
@@ -247,7 +256,7 @@ impl Sq {
         // SAFETY: the caller guarantees `n` free slots from the tail on; the
         // writer wraps at the end of the array.
         let mut writer =
-            unsafe { SqWriter::<true>::new(next, self.sqes, self.entries, self.stable) };
+            unsafe { SqWriter::<true, S>::new(next, self.sqes, self.entries, self.stable) };
         write(&mut writer);
         self.set_tail(tail.wrapping_add(n));
     }
@@ -259,14 +268,14 @@ impl Sq {
 /// pointer to the next free SQE and to the end of the free run in registers
 /// while ops are pushed, so a loop of pushes costs one comparison and the
 /// SQE writes. The SQEs become visible to the kernel at the next submit.
-pub struct SubmissionQueue<'a> {
-    sq: &'a mut Sq,
-    cursor: Cursor,
+pub struct SubmissionQueue<'a, S: SqeSize = Sqe64> {
+    sq: &'a mut Sq<S>,
+    cursor: Cursor<S>,
 }
 
-impl<'a> SubmissionQueue<'a> {
+impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
     #[inline(always)]
-    pub(crate) fn new(sq: &'a mut Sq) -> SubmissionQueue<'a> {
+    pub(crate) fn new(sq: &'a mut Sq<S>) -> SubmissionQueue<'a, S> {
         SubmissionQueue {
             cursor: sq.cursor,
             sq,
@@ -275,7 +284,10 @@ impl<'a> SubmissionQueue<'a> {
 
     /// Pushes an op or a chain, as [`Ring::push`](crate::Ring::push) does.
     #[inline(always)]
-    pub fn push<S: Submission + Unborrowed>(&mut self, submission: S) -> Result<(), PushError<S>> {
+    pub fn push<T: Submission<S> + Unborrowed>(
+        &mut self,
+        submission: T,
+    ) -> Result<(), PushError<T>> {
         // SAFETY: an unborrowed submission names no memory, descriptor or
         // registered file that could be freed, closed or replaced while the
         // kernel uses it.
@@ -289,10 +301,10 @@ impl<'a> SubmissionQueue<'a> {
     ///
     /// As for [`Ring::push_unchecked`](crate::Ring::push_unchecked).
     #[inline(always)]
-    pub unsafe fn push_unchecked<S: Submission>(
+    pub unsafe fn push_unchecked<T: Submission<S>>(
         &mut self,
-        submission: S,
-    ) -> Result<(), PushError<S>> {
+        submission: T,
+    ) -> Result<(), PushError<T>> {
         // SAFETY: forwarded from the caller.
         unsafe { self.push_unchecked_then(submission, |_| {}) }
     }
@@ -305,19 +317,19 @@ impl<'a> SubmissionQueue<'a> {
     /// As for [`push_unchecked`](Self::push_unchecked); `each` must leave
     /// every SQE valid.
     #[inline(always)]
-    pub(crate) unsafe fn push_unchecked_then<S: Submission>(
+    pub(crate) unsafe fn push_unchecked_then<T: Submission<S>>(
         &mut self,
-        submission: S,
+        submission: T,
         mut each: impl FnMut(&mut io_uring_sqe),
-    ) -> Result<(), PushError<S>> {
+    ) -> Result<(), PushError<T>> {
         if !submission.fits_ring(self.sq.ring) {
             return Err(PushError::foreign_file(submission));
         }
-        if self.cursor.run() < S::SQES as usize {
+        if self.cursor.run() < T::SQES as usize {
             // Kept out of line, and given the cursor by value, so that the
             // batch stays in registers across pushes; the submission itself
             // is handed over only where it goes out of line.
-            match refresh(self.sq, self.cursor, S::SQES) {
+            match refresh(self.sq, self.cursor, T::SQES) {
                 Refreshed::Run(cursor) => self.cursor = cursor,
                 Refreshed::Wrap => {
                     // Written here rather than out of line: handing the
@@ -329,12 +341,12 @@ impl<'a> SubmissionQueue<'a> {
                     // all of them.
                     unsafe {
                         self.sq
-                            .write_wrapping(S::SQES, |writer| submission.prepare_all(writer, 0))
+                            .write_wrapping(T::SQES, |writer| submission.prepare_all(writer, 0))
                     };
-                    for i in 0..S::SQES {
+                    for i in 0..T::SQES {
                         let index = start.wrapping_add(i) & self.sq.mask;
                         // SAFETY: one of the slots just written, unpublished.
-                        each(unsafe { &mut *self.sq.sqes.add(index as usize) });
+                        each(unsafe { &mut *S::sqe(self.sq.sqes.add(index as usize)) });
                     }
                     self.cursor = self.sq.cursor;
                     return Ok(());
@@ -347,13 +359,14 @@ impl<'a> SubmissionQueue<'a> {
         // SAFETY: the run holds at least SQES free slots from `next`, none
         // past the end of the array; they are unpublished until the tail is
         // stored at the next submit.
-        let mut writer = unsafe { SqWriter::<false>::new(first, sq.sqes, sq.entries, sq.stable) };
+        let mut writer =
+            unsafe { SqWriter::<false, S>::new(first, sq.sqes, sq.entries, sq.stable) };
         submission.prepare_all(&mut writer, 0);
         self.cursor.next = writer.position();
-        for i in 0..S::SQES as usize {
+        for i in 0..T::SQES as usize {
             // SAFETY: the SQES slots from `first` were just written, in the
             // array, unpublished.
-            each(unsafe { &mut *first.add(i) });
+            each(unsafe { &mut *S::sqe(first.add(i)) });
         }
         Ok(())
     }
@@ -390,9 +403,9 @@ impl<'a> SubmissionQueue<'a> {
 }
 
 /// Where a push that did not fit its run goes, once the head is re-read.
-enum Refreshed {
+enum Refreshed<S: SqeSize> {
     /// It fits the new run.
-    Run(Cursor),
+    Run(Cursor<S>),
     /// It fits only across the end of the array.
     Wrap,
     /// It does not fit.
@@ -403,7 +416,7 @@ enum Refreshed {
 /// head and see where it fits.
 #[cold]
 #[inline(never)]
-fn refresh(sq: &mut Sq, cursor: Cursor, n: u32) -> Refreshed {
+fn refresh<S: SqeSize>(sq: &mut Sq<S>, cursor: Cursor<S>, n: u32) -> Refreshed<S> {
     sq.cursor = cursor;
     if sq.space_left() < n {
         return Refreshed::Full;
@@ -417,17 +430,17 @@ fn refresh(sq: &mut Sq, cursor: Cursor, n: u32) -> Refreshed {
     }
 }
 
-impl Drop for SubmissionQueue<'_> {
+impl<S: SqeSize> Drop for SubmissionQueue<'_, S> {
     #[inline(always)]
     fn drop(&mut self) {
         self.sq.cursor = self.cursor;
     }
 }
 
-impl fmt::Debug for SubmissionQueue<'_> {
+impl<S: SqeSize> fmt::Debug for SubmissionQueue<'_, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let index = (self.cursor.next as usize - self.sq.sqes as usize)
-            / std::mem::size_of::<io_uring_sqe>();
+        let index =
+            (self.cursor.next as usize - self.sq.sqes as usize) / std::mem::size_of::<S::Slot>();
         f.debug_struct("SubmissionQueue")
             .field("tail", &self.cursor.lap.wrapping_add(index as u32))
             .finish_non_exhaustive()

@@ -1,5 +1,6 @@
 //! Submitting and waiting: `io_uring_enter(2)` and the rules around it.
 
+use crate::entries::{CqeSize, SqeSize};
 use crate::error::{Error, Result};
 use crate::ring::Ring;
 use crate::sys;
@@ -20,7 +21,7 @@ pub(crate) enum EnterArg<'a> {
     Registered(usize),
 }
 
-impl Ring {
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// One `io_uring_enter(2)`, with the registered ring fd when there is one.
     pub(crate) fn enter(
         &self,
@@ -310,7 +311,9 @@ impl Ring {
     /// of its completions: what the kernel posted joins the copy, and the
     /// wait for the rest runs on the kernel's CQ.
     fn wait_virtual_cq(&mut self, submit: bool, want: u32, spec: &WaitSpec<'_>) -> Result<u32> {
-        self.enter_virtual_cq();
+        if let Some(v) = &mut self.virtual_cq {
+            v.absorb(&mut self.cq);
+        }
         self.leave_virtual_cq();
         let Some(mut v) = self.virtual_cq.take() else {
             // Everything copied had been read: wait as usual.

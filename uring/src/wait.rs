@@ -1,6 +1,7 @@
 //! What ends a wait besides its completions arriving: a timeout, a minimum
 //! wait, a signal mask; and the wait arguments registered with the ring.
 
+use crate::entries::{CqeSize, SqeSize};
 use crate::error::{Error, Result};
 use crate::mmap::Mapping;
 use crate::ring::Ring;
@@ -104,7 +105,7 @@ impl WaitRegion {
     }
 }
 
-impl Ring {
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Waits until `want` completions are ready, or what `args` says ends
     /// the wait first ([`Error::TimedOut`] for the timeout; `Ok` after the
     /// minimum wait with fewer than `want`, but at least one).

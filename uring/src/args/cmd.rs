@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::op::SqeField;
+use crate::sys;
 use std::fmt;
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
@@ -136,5 +137,153 @@ unsafe impl SqeField<u32> for UringCmdOp {
     #[inline(always)]
     fn into_field(self) -> u32 {
         self.0
+    }
+}
+
+/// The 80-byte command area of a [`UringCmd80`](crate::ops::UringCmd80),
+/// which the target's driver reads (and may take addresses from) as its
+/// `cmd_op` says; so raw bytes are made unsafely, and typed commands such
+/// as [`NvmeCmd`] convert safely.
+#[derive(Clone, Copy)]
+pub struct Cmd80<'a> {
+    bytes: [u8; 80],
+    _borrows: PhantomData<&'a mut [u8]>,
+}
+
+impl<'a> Cmd80<'a> {
+    /// The command area `bytes`.
+    ///
+    /// # Safety
+    ///
+    /// With the op's `cmd_op` and target, the driver must touch only memory
+    /// that stays valid, and unused in conflict with it, for `'a` (as for
+    /// [`Ring::push_unchecked`](crate::Ring::push_unchecked)).
+    pub const unsafe fn from_bytes(bytes: [u8; 80]) -> Cmd80<'a> {
+        Cmd80 {
+            bytes,
+            _borrows: PhantomData,
+        }
+    }
+
+    /// The bytes.
+    pub const fn bytes(&self) -> &[u8; 80] {
+        &self.bytes
+    }
+}
+
+impl fmt::Debug for Cmd80<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Cmd80").field(&&self.bytes[..]).finish()
+    }
+}
+
+// SAFETY: the bytes land in the command area of a 128-byte SQE; what they
+// name was vouched for when they were made, and is borrowed for `'a`.
+unsafe impl SqeField<[u8; 80]> for Cmd80<'_> {
+    #[inline(always)]
+    fn into_field(self) -> [u8; 80] {
+        self.bytes
+    }
+}
+
+/// An NVMe passthrough command (`struct nvme_uring_cmd` of
+/// `linux/nvme_ioctl.h`) for a [`UringCmd80`](crate::ops::UringCmd80) to an
+/// NVMe generic character device (`/dev/ngXnY`), whose data buffer it
+/// borrows: the device reads or writes `data` and nothing else.
+///
+/// The CQE of the command is 32 bytes on a ring of [`Cqe32`](crate::Cqe32)
+/// CQEs, its extra words the command's result dword.
+#[derive(Clone, Copy)]
+pub struct NvmeCmd<'a> {
+    raw: sys::nvme_uring_cmd,
+    _data: PhantomData<&'a mut [u8]>,
+}
+
+impl<'a> NvmeCmd<'a> {
+    /// The `cmd_op` of I/O commands (`NVME_URING_CMD_IO`).
+    pub const IO: UringCmdOp = UringCmdOp(sys::NVME_URING_CMD_IO);
+    /// The `cmd_op` of admin commands (`NVME_URING_CMD_ADMIN`).
+    pub const ADMIN: UringCmdOp = UringCmdOp(sys::NVME_URING_CMD_ADMIN);
+
+    /// Command `opcode` on namespace `nsid`, moving `data` (the device
+    /// reads it or fills it, as the opcode says), with command dwords 10 to
+    /// 15 (`cdw10_15`). A buffer over 4 GiB is refused by the device as too
+    /// long: its length is clamped.
+    pub fn new(opcode: u8, nsid: u32, data: &'a mut [u8], cdw10_15: [u32; 6]) -> NvmeCmd<'a> {
+        let [cdw10, cdw11, cdw12, cdw13, cdw14, cdw15] = cdw10_15;
+        NvmeCmd {
+            raw: sys::nvme_uring_cmd {
+                opcode,
+                nsid,
+                addr: data.as_mut_ptr() as u64,
+                data_len: u32::try_from(data.len()).unwrap_or(u32::MAX),
+                cdw10,
+                cdw11,
+                cdw12,
+                cdw13,
+                cdw14,
+                cdw15,
+                ..Default::default()
+            },
+            _data: PhantomData,
+        }
+    }
+
+    /// A read of `nlb + 1` logical blocks from `slba` into `data` (NVM
+    /// command set opcode 0x02).
+    pub fn read(nsid: u32, slba: u64, nlb: u16, data: &'a mut [u8]) -> NvmeCmd<'a> {
+        NvmeCmd::new(0x02, nsid, data, lba_dwords(slba, nlb))
+    }
+
+    /// A write of `nlb + 1` logical blocks at `slba` from `data` (opcode
+    /// 0x01). (`data` is borrowed mutably all the same: the command's
+    /// direction is the device's to follow.)
+    pub fn write(nsid: u32, slba: u64, nlb: u16, data: &'a mut [u8]) -> NvmeCmd<'a> {
+        NvmeCmd::new(0x01, nsid, data, lba_dwords(slba, nlb))
+    }
+
+    /// A timeout for the command, in milliseconds (0: the driver's).
+    pub fn timeout_ms(mut self, timeout_ms: u32) -> NvmeCmd<'a> {
+        self.raw.timeout_ms = timeout_ms;
+        self
+    }
+
+    /// The raw structure.
+    pub fn as_raw(&self) -> &sys::nvme_uring_cmd {
+        &self.raw
+    }
+}
+
+/// Command dwords 10 to 15 of a read or write: the starting LBA and the
+/// block count less one.
+fn lba_dwords(slba: u64, nlb: u16) -> [u32; 6] {
+    [slba as u32, (slba >> 32) as u32, u32::from(nlb), 0, 0, 0]
+}
+
+impl<'a> From<NvmeCmd<'a>> for Cmd80<'a> {
+    fn from(cmd: NvmeCmd<'a>) -> Cmd80<'a> {
+        let mut bytes = [0u8; 80];
+        // SAFETY: `nvme_uring_cmd` is 72 plain bytes; the rest stays zero.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                (&raw const cmd.raw).cast::<u8>(),
+                bytes.as_mut_ptr(),
+                size_of::<sys::nvme_uring_cmd>(),
+            )
+        };
+        Cmd80 {
+            bytes,
+            _borrows: PhantomData,
+        }
+    }
+}
+
+impl fmt::Debug for NvmeCmd<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NvmeCmd")
+            .field("opcode", &self.raw.opcode)
+            .field("nsid", &self.raw.nsid)
+            .field("data_len", &self.raw.data_len)
+            .finish_non_exhaustive()
     }
 }

@@ -11,6 +11,7 @@ mod field;
 pub use crate::types::{FdTarget, FixedTarget};
 pub use field::{SelectBuffer, SqeField};
 
+use crate::entries::{Sqe64, SqeSize};
 use crate::sys::io_uring_sqe;
 use crate::types::{SqeFlags, Timespec};
 use std::marker::PhantomData;
@@ -33,7 +34,7 @@ pub unsafe trait Entry: Sized {
     /// Writes this op's SQE into `slot`, or-ing `link` (`IOSQE_IO_LINK`,
     /// `IOSQE_IO_HARDLINK` or 0) into its flags.
     #[doc(hidden)]
-    fn prepare(self, slot: SqeSlot<'_>, link: u8);
+    fn prepare<S: SqeSize>(self, slot: SqeSlot<'_, S>, link: u8);
 }
 
 /// One or more SQEs written in order: an op, a link timeout, or a chain.
@@ -47,7 +48,11 @@ pub unsafe trait Prepare: Sized {
     const SQES: u32;
     /// Writes all the SQEs; the last gets `link` (0 when pushed).
     #[doc(hidden)]
-    fn prepare_all<const WRAP: bool>(self, writer: &mut SqWriter<'_, WRAP>, link: u8);
+    fn prepare_all<const WRAP: bool, S: SqeSize>(
+        self,
+        writer: &mut SqWriter<'_, WRAP, S>,
+        link: u8,
+    );
     /// Whether every registered file it names belongs to the ring with id
     /// `ring` (a push to another ring is refused). Compiles to nothing for
     /// ops that name none.
@@ -61,12 +66,17 @@ pub unsafe trait Prepare: Sized {
 
 /// What a ring can push: one op or a whole chain, of a length known at compile
 /// time ([`Prepare::SQES`]), reserved and written all at once.
+///
+/// `S` is the size of the ring's SQEs: every op and chain fits both sizes,
+/// except the ops that carry an 80-byte command, which need
+/// [`Sqe128`](crate::Sqe128).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be pushed on its own",
-    label = "not an op or a complete chain",
-    note = "a link timeout bounds the op before it: push `op.timeout(duration)` or `op.link_timeout(timeout)` instead"
+    label = "not an op or a complete chain (for a ring of `{S}` SQEs)",
+    note = "a link timeout bounds the op before it: push `op.timeout(duration)` or `op.link_timeout(timeout)` instead",
+    note = "an op with an 80-byte command (`UringCmd80`) needs 128-byte SQEs: `Builder::new().build_sized::<Sqe128, Cqe32>(entries)`"
 )]
-pub trait Submission: Prepare {}
+pub trait Submission<S: SqeSize = Sqe64>: Prepare {}
 
 /// An op or chain that borrows nothing the kernel uses after the push
 /// returns: no buffer, no descriptor, no registered file. Only these can go
@@ -131,6 +141,16 @@ pub trait AcceptsLinkTimeout<D> {}
 )]
 pub unsafe trait Scoped {}
 
+/// An op or chain that fits a ring's SQEs: every op fits both sizes,
+/// except the ops that carry an 80-byte command, which need
+/// [`Sqe128`](crate::Sqe128) SQEs.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not fit this ring's SQEs",
+    label = "this op needs 128-byte SQEs",
+    note = "make the ring with 128-byte SQEs: `Builder::new().build_sized::<Sqe128, Cqe32>(entries)` (NVMe passthrough posts 32-byte CQEs too)"
+)]
+pub trait FitsSqe<S: SqeSize> {}
+
 /// An entry that exists only after a linked op (`LINK_TIMEOUT`): it cannot be
 /// pushed alone, start a chain, or follow another one of its kind.
 pub trait AfterLink: Entry {}
@@ -167,21 +187,29 @@ impl Common {
 }
 
 /// The SQE slot one entry writes to, and the ring-owned storage beside it.
-pub struct SqeSlot<'a> {
-    sqe: *mut io_uring_sqe,
-    sqes: *mut io_uring_sqe,
+pub struct SqeSlot<'a, S: SqeSize = Sqe64> {
+    sqe: *mut S::Slot,
+    sqes: *mut S::Slot,
     stable: *mut Timespec,
-    _ring: PhantomData<&'a mut io_uring_sqe>,
+    _ring: PhantomData<&'a mut S::Slot>,
 }
 
-impl SqeSlot<'_> {
-    /// Writes the whole SQE.
+impl<S: SqeSize> SqeSlot<'_, S> {
+    /// Writes the whole SQE (and zeroes the rest of a 128-byte one).
     #[inline(always)]
     pub fn write(&mut self, sqe: io_uring_sqe) {
         // SAFETY: `SqWriter::next_slot` only hands out slots that the ring
         // reserved for this push: in bounds, owned by user space until the
         // tail is published, and not aliased.
-        unsafe { self.sqe.write(sqe) }
+        unsafe { S::write(self.sqe, sqe, None) }
+    }
+
+    /// Writes the SQE, then the 80-byte command from its `addr3` on, for
+    /// ops that take a 128-byte SQE ([`FitsSqe`]).
+    #[inline(always)]
+    pub fn write_with_cmd(&mut self, sqe: io_uring_sqe, cmd: &[u8; 80]) {
+        // SAFETY: as for `write`.
+        unsafe { S::write(self.sqe, sqe, Some(cmd)) }
     }
 
     /// Copies `value` into storage the ring owns until the kernel has consumed
@@ -202,15 +230,15 @@ impl SqeSlot<'_> {
 
 /// Hands out the slots a push reserved, in order. With `WRAP`, the slots may
 /// run past the end of the SQE array and continue at its start.
-pub struct SqWriter<'a, const WRAP: bool> {
-    next: *mut io_uring_sqe,
-    sqes: *mut io_uring_sqe,
-    end: *mut io_uring_sqe,
+pub struct SqWriter<'a, const WRAP: bool, S: SqeSize = Sqe64> {
+    next: *mut S::Slot,
+    sqes: *mut S::Slot,
+    end: *mut S::Slot,
     stable: *mut Timespec,
-    _ring: PhantomData<&'a mut io_uring_sqe>,
+    _ring: PhantomData<&'a mut S::Slot>,
 }
 
-impl<const WRAP: bool> SqWriter<'_, WRAP> {
+impl<const WRAP: bool, S: SqeSize> SqWriter<'_, WRAP, S> {
     /// A writer whose first slot is `next`, in the SQE array
     /// `sqes .. sqes + entries`.
     ///
@@ -222,8 +250,8 @@ impl<const WRAP: bool> SqWriter<'_, WRAP> {
     /// the end of the array.
     #[inline(always)]
     pub(crate) unsafe fn new(
-        next: *mut io_uring_sqe,
-        sqes: *mut io_uring_sqe,
+        next: *mut S::Slot,
+        sqes: *mut S::Slot,
         entries: u32,
         stable: *mut Timespec,
     ) -> Self {
@@ -239,7 +267,7 @@ impl<const WRAP: bool> SqWriter<'_, WRAP> {
 
     /// The next reserved slot.
     #[inline(always)]
-    pub fn next_slot(&mut self) -> SqeSlot<'_> {
+    pub fn next_slot(&mut self) -> SqeSlot<'_, S> {
         let sqe = self.next;
         // SAFETY: at most one past the end of the array (see `new`).
         self.next = unsafe { self.next.add(1) };
@@ -256,7 +284,7 @@ impl<const WRAP: bool> SqWriter<'_, WRAP> {
 
     /// Where the next slot would be.
     #[inline(always)]
-    pub(crate) fn position(&self) -> *mut io_uring_sqe {
+    pub(crate) fn position(&self) -> *mut S::Slot {
         self.next
     }
 }

@@ -230,6 +230,29 @@ pub struct io_uring_cqe {
     pub flags: u32,
 }
 
+/// An SQE of a ring made with `IORING_SETUP_SQE128`: the 64-byte SQE and
+/// 64 more bytes, which `URING_CMD` uses as the rest of its 80-byte command
+/// area (from `addr3` on).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct io_uring_sqe128 {
+    /// The first 64 bytes, as in every ring.
+    pub sqe: io_uring_sqe,
+    /// The other 64.
+    pub ext: [u8; 64],
+}
+
+/// A CQE of a ring made with `IORING_SETUP_CQE32` (or a 32-byte CQE of a
+/// `IORING_SETUP_CQE_MIXED` ring): the CQE and `big_cqe[2]`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct io_uring_cqe32 {
+    /// The first 16 bytes, as in every ring.
+    pub cqe: io_uring_cqe,
+    /// `big_cqe`: what the op puts in the extra 16 bytes.
+    pub big_cqe: [u64; 2],
+}
+
 /// `struct io_sqring_offsets`: where the SQ ring's fields sit in its mapping.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
@@ -502,4 +525,29 @@ pub struct io_uring_clone_buffers {
     pub dst_off: u32,
     pub nr: u32,
     pub pad: [u32; 3],
+}
+
+/// `struct nvme_uring_cmd` (`linux/nvme_ioctl.h`): the command area of an
+/// NVMe passthrough `URING_CMD`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nvme_uring_cmd {
+    pub opcode: u8,
+    pub flags: u8,
+    pub rsvd1: u16,
+    pub nsid: u32,
+    pub cdw2: u32,
+    pub cdw3: u32,
+    pub metadata: u64,
+    pub addr: u64,
+    pub metadata_len: u32,
+    pub data_len: u32,
+    pub cdw10: u32,
+    pub cdw11: u32,
+    pub cdw12: u32,
+    pub cdw13: u32,
+    pub cdw14: u32,
+    pub cdw15: u32,
+    pub timeout_ms: u32,
+    pub rsvd2: u32,
 }

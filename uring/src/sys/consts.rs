@@ -195,6 +195,8 @@ pub const IORING_NOP_INJECT_RESULT: u32 = 1 << 0;
 pub const IORING_NOP_FILE: u32 = 1 << 1;
 pub const IORING_NOP_FIXED_FILE: u32 = 1 << 2;
 pub const IORING_NOP_FIXED_BUFFER: u32 = 1 << 3;
+pub const IORING_NOP_TW: u32 = 1 << 4;
+pub const IORING_NOP_CQE32: u32 = 1 << 5;
 
 // cqe->flags
 pub const IORING_CQE_F_BUFFER: u32 = 1 << 0;
@@ -328,3 +330,9 @@ pub const IORING_RESTRICTION_SQE_FLAGS_REQUIRED: u16 = 3;
 // IORING_REGISTER_PBUF_RING flags
 pub const IOU_PBUF_RING_MMAP: u16 = 1;
 pub const IOU_PBUF_RING_INC: u16 = 2;
+
+// NVMe passthrough commands (linux/nvme_ioctl.h): _IOWR('N', nr, struct nvme_uring_cmd)
+pub const NVME_URING_CMD_IO: u32 = 0xC048_4E80;
+pub const NVME_URING_CMD_IO_VEC: u32 = 0xC048_4E81;
+pub const NVME_URING_CMD_ADMIN: u32 = 0xC048_4E82;
+pub const NVME_URING_CMD_ADMIN_VEC: u32 = 0xC048_4E83;

@@ -266,4 +266,30 @@ fn region_and_wait_layouts() {
         nr => (16, 4),
         pad => (20, 12),
     });
+    assert_layout!(io_uring_sqe128, size = 128, {
+        sqe => (0, 64),
+        ext => (64, 64),
+    });
+    assert_layout!(io_uring_cqe32, size = 32, {
+        cqe => (0, 16),
+        big_cqe => (16, 16),
+    });
+    assert_layout!(nvme_uring_cmd, size = 72, {
+        opcode => (0, 1),
+        nsid => (4, 4),
+        metadata => (16, 8),
+        addr => (24, 8),
+        metadata_len => (32, 4),
+        data_len => (36, 4),
+        cdw10 => (40, 4),
+        cdw15 => (60, 4),
+        timeout_ms => (64, 4),
+        rsvd2 => (68, 4),
+    });
+    // _IOWR('N', 0x80 + n, struct nvme_uring_cmd)
+    let iowr = |nr: u32| {
+        (3 << 30) | ((size_of::<nvme_uring_cmd>() as u32) << 16) | (u32::from(b'N') << 8) | nr
+    };
+    assert_eq!(NVME_URING_CMD_IO, iowr(0x80));
+    assert_eq!(NVME_URING_CMD_ADMIN, iowr(0x82));
 }
