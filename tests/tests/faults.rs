@@ -58,7 +58,7 @@
 //! `a_cq_full_of_other_completions_is_kept_in_order`.
 
 use std::fs::File;
-use std::io::{IoSliceMut, Seek as _, Write as _};
+use std::io::{IoSliceMut, Read as _, Seek as _, Write as _};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -68,7 +68,8 @@ use std::time::{Duration, Instant};
 use uring::ops::{Nop, Read, ReadFixed, Recv, Timeout};
 use uring::sys::fault::{self, Call};
 use uring::{
-    BufferGroup, Builder, Cqe, Error, Features, HandleError, Restriction, Ring, SyncCancel, sys,
+    BufferGroup, Builder, Cqe, Error, Features, HandleError, Restriction, Ring, SqeFlags,
+    SyncCancel, sys,
 };
 use uring_tests::{
     PATIENCE, assert_user_data_once, complete, pattern, require_features, require_kernel,
@@ -144,6 +145,24 @@ fn lowest_free_fd() -> RawFd {
 fn pipe() -> (File, File) {
     let (rx, tx) = uring_tests::pipe();
     (rx.into(), tx.into())
+}
+
+/// The bytes waiting in a pipe (`FIONREAD`).
+fn unread(rx: &File) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int into `n`.
+    let rc = unsafe { libc::ioctl(rx.as_raw_fd(), libc::FIONREAD, &mut n) };
+    assert_eq!(rc, 0, "FIONREAD: {}", std::io::Error::last_os_error());
+    n as usize
+}
+
+/// Whatever a pipe holds, without waiting.
+fn drain(rx: &File) -> Vec<u8> {
+    let mut out = vec![0u8; unread(rx)];
+    (&*rx)
+        .read_exact(&mut out)
+        .expect("read what the pipe holds");
+    out
 }
 
 /// The errno of an error of the ring, and the call it names.
@@ -295,6 +314,24 @@ const SUBMIT_ERRNOS: [i32; 7] = [
     libc::ENXIO,
 ];
 
+/// Every errno `io_uring_enter(2)` lists, and `EBADR`.
+const ENTER_ERRNOS: [i32; 14] = [
+    libc::EINTR,
+    libc::EAGAIN,
+    libc::EBUSY,
+    libc::ENOMEM,
+    libc::EBADR,
+    libc::ETIME,
+    libc::EBADF,
+    libc::EBADFD,
+    libc::EFAULT,
+    libc::EINVAL,
+    libc::ENXIO,
+    libc::EOPNOTSUPP,
+    libc::EEXIST,
+    libc::EOWNERDEAD,
+];
+
 /// The errnos `io_uring_register(2)` lists that a call can meet on a ring
 /// that is fine.
 const REGISTER_ERRNOS: [i32; 9] = [
@@ -308,6 +345,15 @@ const REGISTER_ERRNOS: [i32; 9] = [
     libc::ENXIO,
     libc::EOPNOTSUPP,
 ];
+
+/// Whether a scope retries an enter that failed with `errno` at once (the
+/// others make it take back what the kernel never saw, or time out).
+fn transient(errno: i32) -> bool {
+    matches!(
+        errno,
+        libc::EINTR | libc::EAGAIN | libc::EBUSY | libc::ENOMEM | libc::EBADR
+    )
+}
 
 // ---------------------------------------------------------------------------
 // The seam itself
@@ -896,6 +942,99 @@ fn defer_taskrun_waits_from_another_thread_fail_with_eexist() {
 
 // ---------------------------------------------------------------------------
 // Scopes whose end meets failures
+
+/// Ends a scope that has a read of a pipe in flight into a canary, with
+/// the next `count` enters failing with `errno`, and checks that the scope
+/// returned only after the kernel's completion of the read: it met every
+/// planned failure, nothing completes or writes after it, and the data is
+/// in exactly one place, the canary or the pipe. Returns whether the read
+/// took the data (rather than being cancelled first).
+///
+/// On a `DEFER_TASKRUN` ring a read's completion is posted only when the
+/// thread waits, so a scope that returned early would leave it to come
+/// later. With `done`, an io-wq worker has filled the canary before the
+/// scope ends and only the completion is left; otherwise the read is
+/// armed, the data written, and two NOPs fill the SQ, so the read takes
+/// the data in the first wait that gets through to the kernel.
+fn end_scope_with_a_read_in_flight(errno: i32, count: u32, done: bool) -> bool {
+    let mut ring = deferred_ring(2).expect("a DEFER_TASKRUN ring");
+    let (rx, mut tx) = pipe();
+    let data = pattern(16, errno as u8);
+    let mut canary = [0xa5u8; 16];
+    let what = format!("errno {errno} x{count}, done {done}");
+    let _w = watchdog("a scope whose end meets failures");
+    fault::reset();
+    ring.scope(|s| {
+        if done {
+            tx.write_all(&data).unwrap();
+            let read = Read::new(&rx, &mut canary[..]).flags(SqeFlags::ASYNC);
+            s.push(read.user_data(1)).unwrap();
+            assert_eq!(s.submit().unwrap(), 1);
+            let deadline = Instant::now() + PATIENCE;
+            while unread(&rx) > 0 {
+                assert!(Instant::now() < deadline, "the worker never read");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        } else {
+            s.push(Read::new(&rx, &mut canary[..]).user_data(1))
+                .unwrap();
+            assert_eq!(s.submit().unwrap(), 1);
+            s.push(Nop::new().user_data(2)).unwrap();
+            s.push(Nop::new().user_data(3)).unwrap();
+            assert_eq!(s.space_left(), 0);
+            tx.write_all(&data).unwrap();
+        }
+        assert_eq!(s.completions().count(), 0, "{what}: nothing posted yet");
+        fault::fail_next(Call::Enter, count, errno);
+    });
+    let (left, injected) = (
+        fault::planned(Call::Enter),
+        fault::counts(Call::Enter).injected,
+    );
+    fault::reset();
+    assert_eq!(
+        left, 0,
+        "{what}: the scope returned before meeting every failure"
+    );
+    assert_eq!(injected, u64::from(count), "{what}");
+    let at_return = canary;
+    assert_nothing_more(&mut ring);
+    assert_eq!(
+        canary, at_return,
+        "{what}: the canary changed after the scope"
+    );
+    let rest = drain(&rx);
+    if at_return[..] == data[..] {
+        assert!(rest.is_empty(), "{what}: the data twice");
+        true
+    } else {
+        assert_eq!(
+            at_return, [0xa5; 16],
+            "{what}: the canary holds something else"
+        );
+        assert_eq!(rest, data, "{what}: the data is lost");
+        false
+    }
+}
+
+/// Under every errno an enter can fail with, a few times in a row for the
+/// errors a scope retries and once for the others, a scope whose read is
+/// in flight returns only after the kernel's completion of it.
+#[test]
+fn a_scope_ends_after_its_read_under_every_enter_failure() {
+    if !require_kernel(6, 1, "IORING_SETUP_DEFER_TASKRUN") {
+        return;
+    }
+    for errno in ENTER_ERRNOS {
+        let count = if transient(errno) { 5 } else { 1 };
+        assert!(
+            end_scope_with_a_read_in_flight(errno, count, true),
+            "errno {errno}: the canary does not show the data"
+        );
+        // Taken or cancelled, the data is in one place (checked there).
+        end_scope_with_a_read_in_flight(errno, count, false);
+    }
+}
 
 /// When every enter fails, a scope with a read in flight can neither
 /// cancel nor wait for it: the process aborts inside the scope, which

@@ -553,11 +553,12 @@ impl Ring {
     }
 }
 
-/// Whether a failed enter may succeed if tried again.
+/// Whether a failed enter may succeed if tried again. (`EBADR` says that
+/// completions were dropped, once: the kernel forgets it once it said it.)
 fn is_transient(e: &Error) -> bool {
     matches!(
         e.raw_os_error(),
-        Some(libc::EINTR | libc::EAGAIN | libc::EBUSY | libc::ENOMEM)
+        Some(libc::EINTR | libc::EAGAIN | libc::EBUSY | libc::ENOMEM | libc::EBADR)
     )
 }
 
