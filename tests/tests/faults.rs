@@ -1036,6 +1036,35 @@ fn a_scope_ends_after_its_read_under_every_enter_failure() {
     }
 }
 
+/// A failure the scope does not retry at once, met while its cancel goes
+/// to the kernel, does not keep the scope from cancelling its read later:
+/// the scope returns (it would wait for data that never comes otherwise),
+/// and the read is gone: data written afterwards stays in the pipe.
+#[test]
+fn a_scope_cancels_its_read_after_a_one_off_failure() {
+    for errno in ENTER_ERRNOS {
+        let mut ring = Ring::new(4).unwrap();
+        let (rx, mut tx) = pipe();
+        let mut canary = [0xa5u8; 8];
+        let _w = watchdog("a scope that must cancel its read");
+        fault::reset();
+        ring.scope(|s| {
+            s.push(Read::new(&rx, &mut canary[..]).user_data(1))
+                .unwrap();
+            s.submit().unwrap();
+            fault::fail_next(Call::Enter, 1, errno);
+        });
+        assert_eq!(fault::planned(Call::Enter), 0, "errno {errno}");
+        fault::reset();
+        assert_eq!(canary, [0xa5; 8], "errno {errno}");
+        assert_nothing_more(&mut ring);
+        tx.write_all(b"too late").unwrap();
+        assert_nothing_more(&mut ring);
+        assert_eq!(canary, [0xa5; 8], "errno {errno}: a read was left behind");
+        assert_eq!(drain(&rx), b"too late");
+    }
+}
+
 /// When every enter fails, a scope with a read in flight can neither
 /// cancel nor wait for it: the process aborts inside the scope, which
 /// never returns to release the canary.

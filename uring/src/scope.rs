@@ -439,8 +439,11 @@ impl Ring {
             match self.enter_and_wait(!retracted, foreign + 1, timeout) {
                 Ok(_) => {}
                 Err(Error::TimedOut) => {
-                    if self.scope_table.internal == 0 && !retracted {
+                    if self.scope_table.internal == 0 {
                         self.cancel_scope();
+                        // Submit them, even after a refusal: it may have
+                        // been the kernel's last.
+                        retracted &= self.scope_table.internal == 0;
                     }
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
