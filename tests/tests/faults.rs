@@ -1102,6 +1102,168 @@ fn a_scope_aborts_rather_than_return_early() {
 }
 
 // ---------------------------------------------------------------------------
+// A dead SQ thread
+
+/// Writes `line` and a newline to this process's stdout, with no lock (the
+/// forked process that calls it has no other thread, and no lock it can
+/// trust).
+fn report(line: &str) {
+    let line = format!("{line}\n");
+    // SAFETY: writes the bytes of `line` to descriptor 1.
+    unsafe { libc::write(1, line.as_ptr().cast(), line.len()) };
+}
+
+/// The body of [`a_dead_sq_thread_is_an_error_not_a_hang`] in its child
+/// process: makes an SQPOLL ring, forks, and exits, so that the ring's SQ
+/// thread dies with it while the forked process keeps the ring; that one
+/// reports on stdout what every call does, and exits.
+fn dead_sq_thread_child() -> ! {
+    let mut ring = Ring::builder()
+        .sqpoll(Duration::from_millis(1))
+        .build(4)
+        .expect("an SQPOLL ring");
+    let fd = ring.as_raw_fd();
+    let (rx, _tx) = pipe();
+    let mut canary = [0xa5u8; 8];
+    let maker = std::process::id() as libc::pid_t;
+    let body = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ring.scope(|s| {
+            // A read the SQ thread takes, and cancels when it dies.
+            s.push(Read::new(&rx, &mut canary[..]).user_data(1))
+                .unwrap();
+            s.submit().unwrap();
+            while s.space_left() < 4 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            // SAFETY: fork has no preconditions; the child goes on with
+            // the only thread, and touches no lock another could hold.
+            match unsafe { libc::fork() } {
+                0 => {}
+                // SAFETY: _exit ends this process without running anything.
+                _ => unsafe { libc::_exit(0) },
+            }
+            // The forked process: a hang ends it after 10 s, which the
+            // test sees as missing lines.
+            // SAFETY: alarm has no preconditions.
+            unsafe { libc::alarm(10) };
+            // SAFETY: getppid has no preconditions.
+            while unsafe { libc::getppid() } == maker {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let sq_thread = || {
+                let text = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap();
+                let line = text.lines().find(|l| l.starts_with("SqThread:")).unwrap();
+                line["SqThread:".len()..].trim().parse::<i64>().unwrap()
+            };
+            while sq_thread() != -1 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            report("ok the SQ thread is gone");
+            // The read was cancelled as the thread died.
+            let cqes: Vec<(u64, i32)> = s.completions().map(|c| (c.user_data(), c.res())).collect();
+            if cqes == [(1, -libc::ECANCELED)] {
+                report("ok the read was cancelled");
+            } else {
+                report(&format!("FAIL the read: {cqes:?}"));
+            }
+            match s.wait(1) {
+                Err(e) if e.raw_os_error() == Some(libc::EOWNERDEAD) => report("ok scope wait"),
+                other => report(&format!("FAIL scope wait: {other:?}")),
+            }
+            // Pushed, never taken: the scope takes it back as it ends.
+            s.push(Nop::new().user_data(2)).unwrap();
+            match s.submit() {
+                Err(e) if e.raw_os_error() == Some(libc::EOWNERDEAD) => report("ok scope submit"),
+                other => report(&format!("FAIL scope submit: {other:?}")),
+            }
+        });
+        report("ok the scope returned");
+        ring.push(Nop::new().user_data(3)).unwrap();
+        type Call = fn(&mut Ring) -> uring::Result<u32>;
+        let calls: [(&str, Call); 5] = [
+            ("submit", |r| r.submit()),
+            ("wait", |r| r.wait(1).map(|()| 0)),
+            ("wait_timeout", |r| r.wait_timeout(1, PATIENCE).map(|()| 0)),
+            ("submit_and_wait", |r| r.submit_and_wait(1)),
+            ("submit_and_wait_timeout", |r| {
+                r.submit_and_wait_timeout(1, PATIENCE)
+            }),
+        ];
+        for (name, call) in calls {
+            match call(&mut ring) {
+                Err(e) if e.raw_os_error() == Some(libc::EOWNERDEAD) => {
+                    report(&format!("ok {name}"))
+                }
+                other => report(&format!("FAIL {name}: {other:?}")),
+            }
+        }
+        if ring.pending() == 1 {
+            report("ok the NOP is still queued");
+        } else {
+            report(&format!("FAIL pending {}", ring.pending()));
+        }
+        push_nops(&mut ring, [4, 5, 6]);
+        match ring.wait_for_sq_space() {
+            Err(e) if e.raw_os_error() == Some(libc::EOWNERDEAD) => report("ok wait_for_sq_space"),
+            other => report(&format!("FAIL wait_for_sq_space: {other:?}")),
+        }
+        let start = Instant::now();
+        drop(ring);
+        if start.elapsed() < Duration::from_secs(1) {
+            report("ok drop");
+        } else {
+            report(&format!("FAIL drop took {:?}", start.elapsed()));
+        }
+    }));
+    if body.is_err() {
+        report("FAIL a panic");
+    }
+    // SAFETY: _exit ends this process without returning to the harness,
+    // which belongs to the process that exited.
+    unsafe { libc::_exit(0) }
+}
+
+/// An SQPOLL ring whose SQ thread died (the process that made it exited;
+/// a forked child kept the ring) answers every enter with `EOWNERDEAD`:
+/// submits and waits return it rather than hang, a scope takes back what
+/// the thread never took and returns, and dropping the ring does not wait
+/// for the thread.
+#[test]
+fn a_dead_sq_thread_is_an_error_not_a_hang() {
+    const NAME: &str = "a_dead_sq_thread_is_an_error_not_a_hang";
+    if std::env::var_os(CHILD).is_some_and(|name| name == NAME) {
+        dead_sq_thread_child();
+    }
+    if !require_sqpoll() {
+        return;
+    }
+    let out = spawn_child(NAME);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected = [
+        "the SQ thread is gone",
+        "the read was cancelled",
+        "scope wait",
+        "scope submit",
+        "the scope returned",
+        "submit",
+        "wait",
+        "wait_timeout",
+        "submit_and_wait",
+        "submit_and_wait_timeout",
+        "the NOP is still queued",
+        "wait_for_sq_space",
+        "drop",
+    ];
+    let ok: Vec<&str> = stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("ok "))
+        .collect();
+    assert_eq!(ok, expected, "\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(!stdout.contains("FAIL"), "{stdout}\nstderr:\n{stderr}");
+}
+
+// ---------------------------------------------------------------------------
 // Registration
 
 /// A file with `text` in it, at offset 0.
