@@ -18,6 +18,7 @@
 //! | `io_uring_setup` | `ENOMEM` | `RLIMIT_MEMLOCK` 0 for an unprivileged user (child process) | as above | `memlock_limits_fail_setup_and_buffer_registration` |
 //! | `io_uring_setup` | `EMFILE` | `RLIMIT_NOFILE` at the lowest free descriptor (child process) | as above | `descriptor_limits_fail_setup_and_buffer_rings` |
 //! | `io_uring_setup` | `EPERM`, `EFAULT`, `ENFILE`, `ENOMEM` | seam | as above; `create_many` closes the rings it made | `setup_failures_leave_no_descriptor_behind` |
+//! | `mmap` (SQ ring, CQ ring, SQE array, timespecs) | `ENOMEM` | `RLIMIT_AS` at the address space in use (child process) | `Error::Os { call: "mmap" }`; the ring's descriptor is closed | `an_address_space_limit_fails_the_mapping_and_closes_the_descriptor` |
 //! | `mmap` (SQ ring, CQ ring, SQE array, timespecs) | every errno `mmap(2)` lists | seam, at each mapping in turn | `Error::Os { call: "mmap" }`; the mappings made are unmapped and the ring's descriptor is closed | `a_failed_mapping_closes_the_ring_descriptor` |
 //! | `mmap` (buffer ring memory) | every errno `mmap(2)` lists | seam, at each mapping in turn | error; what was mapped is unmapped, the duplicate descriptor is closed, nothing registered | `buffer_ring_failures_leave_nothing_behind` |
 //! | `munmap` | `EINVAL` | seam | ignored on drop: the mapping is left, nothing is freed early | `failed_unmaps_and_closes_free_nothing_twice` |
@@ -1733,6 +1734,49 @@ fn a_failed_mapping_closes_the_ring_descriptor() {
             assert_eq!(lowest_free_fd(), free, "mapping {k}");
         }
     }
+    fault::reset();
+}
+
+/// With no address space left under `RLIMIT_AS`, the kernel makes the ring
+/// but mapping it fails (`ENOMEM`): the setup fails with that, and closes
+/// the ring's descriptor.
+#[test]
+fn an_address_space_limit_fails_the_mapping_and_closes_the_descriptor() {
+    if !body_in_child("an_address_space_limit_fails_the_mapping_and_closes_the_descriptor") {
+        return;
+    }
+    let free = lowest_free_fd();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let vm_kib: libc::rlim_t = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmSize:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmSize in /proc/self/status");
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes `old`.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut old) }, 0);
+    let tight = libc::rlimit {
+        rlim_cur: vm_kib * 1024,
+        rlim_max: old.rlim_max,
+    };
+    fault::reset();
+    // SAFETY: setrlimit reads its argument. Until the limit is lifted, no
+    // new mapping can be made: nothing between allocates.
+    let result = unsafe {
+        libc::setrlimit(libc::RLIMIT_AS, &tight);
+        let result = Ring::new(4);
+        libc::setrlimit(libc::RLIMIT_AS, &old);
+        result
+    };
+    assert_os(result, "mmap", libc::ENOMEM);
+    let counts = |call| fault::counts(call);
+    assert_eq!(counts(Call::Setup).made, 1, "the kernel made the ring");
+    assert_eq!(counts(Call::Mmap).failed, 1);
+    assert_eq!(counts(Call::Close).made, 1);
+    assert_eq!(lowest_free_fd(), free);
     fault::reset();
 }
 
