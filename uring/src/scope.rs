@@ -636,18 +636,37 @@ impl Ring {
             ) {
                 Ok(_) => {}
                 Err(Error::TimedOut) => {
-                    if self.scope_table.internal == 0 && !retracted {
+                    if self.scope_table.internal == 0 {
                         self.cancel_scope();
+                        // Submit them, even after a refusal: it may have
+                        // been the kernel's last.
+                        retracted &= self.scope_table.internal == 0;
                     }
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
                 Err(e) if is_transient(&e) => {}
+                Err(e)
+                    if e.raw_os_error() == Some(libc::EOWNERDEAD)
+                        && self.has_setup(sys::IORING_SETUP_SQPOLL) =>
+                {
+                    // The SQ thread is gone for good. Before it went, the
+                    // kernel completed every op it had taken, and each
+                    // enter, this one too, moves their completions from the
+                    // overflow list to the CQ; the SQEs it did not take,
+                    // nothing will. Take those back, and read the rest.
+                    self.retract_scope(true);
+                    retracted = true;
+                    self.settle_cq();
+                    if !self.scope_table.settled() && !self.sq.cq_needs_flush() {
+                        fatal(&e);
+                    }
+                }
                 Err(e) => {
                     // The kernel takes no SQEs from this ring (a disabled
                     // ring, a single issuer on another thread): those it
                     // never saw can be taken back. What it did take must be
                     // waited for, with a call that submits nothing.
-                    if retracted || !self.retract_scope() {
+                    if retracted || !self.retract_scope(false) {
                         fatal(&e);
                     }
                     retracted = true;
@@ -715,9 +734,10 @@ impl Ring {
     }
 
     /// Takes back the scope's SQEs that the kernel has not consumed, when
-    /// no SQ thread can be consuming them. Returns whether any was.
-    fn retract_scope(&mut self) -> bool {
-        if self.has_setup(sys::IORING_SETUP_SQPOLL) {
+    /// no SQ thread can be consuming them (there is none, or, with
+    /// `sq_thread_dead`, it is gone for good). Returns whether any was.
+    fn retract_scope(&mut self, sq_thread_dead: bool) -> bool {
+        if self.has_setup(sys::IORING_SETUP_SQPOLL) && !sq_thread_dead {
             return false;
         }
         let tail = self.sq.tail();
@@ -744,17 +764,19 @@ impl Ring {
         }
         // SAFETY: `from` is between the kernel's head and the tail; without
         // an SQ thread, the kernel reads the SQ only in an enter, and none
-        // can run while the scope holds the ring.
+        // can run while the scope holds the ring (an SQ thread gone for
+        // good reads nothing, and enters of its ring never read the SQ).
         unsafe { self.sq.retract(from) };
         true
     }
 }
 
-/// Whether a failed enter may succeed if tried again.
+/// Whether a failed enter may succeed if tried again. (`EBADR` says that
+/// completions were dropped, once: the kernel forgets it once it said it.)
 fn is_transient(e: &Error) -> bool {
     matches!(
         e.raw_os_error(),
-        Some(libc::EINTR | libc::EAGAIN | libc::EBUSY | libc::ENOMEM)
+        Some(libc::EINTR | libc::EAGAIN | libc::EBUSY | libc::ENOMEM | libc::EBADR)
     )
 }
 

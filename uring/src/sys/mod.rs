@@ -24,6 +24,10 @@ use std::os::fd::RawFd;
 /// `IORING_SETUP_NO_MMAP` the addresses in it must be valid memory of the
 /// sizes the kernel documents.
 pub unsafe fn io_uring_setup(entries: u32, params: *mut io_uring_params) -> io::Result<RawFd> {
+    #[cfg(feature = "fault-injection")]
+    if let Some(e) = fault::take(fault::Call::Setup) {
+        return Err(e);
+    }
     // SAFETY: the caller guarantees `params` is valid; the arguments match
     // the kernel's `io_uring_setup(u32 entries, struct io_uring_params *p)`.
     let ret = unsafe {
@@ -37,6 +41,8 @@ pub unsafe fn io_uring_setup(entries: u32, params: *mut io_uring_params) -> io::
             0,
         )
     };
+    #[cfg(feature = "fault-injection")]
+    fault::record_raw(fault::Call::Setup, ret);
     cvt(ret).map(|fd| fd as RawFd)
 }
 
@@ -58,6 +64,10 @@ pub unsafe fn io_uring_enter(
     arg: *const libc::c_void,
     argsz: usize,
 ) -> io::Result<u32> {
+    #[cfg(feature = "fault-injection")]
+    if let Some(e) = fault::take(fault::Call::Enter) {
+        return Err(e);
+    }
     // SAFETY: forwarded from the caller's contract; the argument list matches
     // `io_uring_enter(unsigned int fd, u32 to_submit, u32 min_complete,
     // u32 flags, const void *argp, size_t argsz)`.
@@ -72,6 +82,8 @@ pub unsafe fn io_uring_enter(
             argsz,
         )
     };
+    #[cfg(feature = "fault-injection")]
+    fault::record_raw(fault::Call::Enter, ret);
     cvt(ret).map(|n| n as u32)
 }
 
@@ -89,6 +101,10 @@ pub unsafe fn io_uring_register(
     arg: *const libc::c_void,
     nr_args: u32,
 ) -> io::Result<u32> {
+    #[cfg(feature = "fault-injection")]
+    if let Some(e) = fault::take(fault::Call::Register) {
+        return Err(e);
+    }
     // SAFETY: forwarded from the caller's contract; the argument list matches
     // `io_uring_register(unsigned int fd, unsigned int opcode, void *arg,
     // unsigned int nr_args)`.
@@ -103,12 +119,18 @@ pub unsafe fn io_uring_register(
             0,
         )
     };
+    #[cfg(feature = "fault-injection")]
+    fault::record_raw(fault::Call::Register, ret);
     cvt(ret).map(|n| n as u32)
 }
 
 /// Maps `len` bytes of the ring `fd` at the magic `offset`
 /// (`IORING_OFF_SQ_RING`, ...), shared and populated.
 pub fn mmap_ring(fd: RawFd, len: usize, offset: i64) -> io::Result<*mut libc::c_void> {
+    #[cfg(feature = "fault-injection")]
+    if let Some(e) = fault::take(fault::Call::Mmap) {
+        return Err(e);
+    }
     // SAFETY: a fresh shared mapping chosen by the kernel (addr = NULL) cannot
     // overlap memory Rust knows about; failure is reported as MAP_FAILED.
     let ptr = unsafe {
@@ -126,6 +148,10 @@ pub fn mmap_ring(fd: RawFd, len: usize, offset: i64) -> io::Result<*mut libc::c_
 
 /// A private anonymous mapping of `len` bytes, readable and writable.
 pub fn mmap_anonymous(len: usize) -> io::Result<*mut libc::c_void> {
+    #[cfg(feature = "fault-injection")]
+    if let Some(e) = fault::take(fault::Call::Mmap) {
+        return Err(e);
+    }
     // SAFETY: a fresh mapping chosen by the kernel cannot overlap memory
     // Rust knows about; failure is reported as MAP_FAILED.
     let ptr = unsafe {
@@ -184,6 +210,10 @@ pub unsafe fn protect_none(ptr: *mut libc::c_void, len: usize) -> io::Result<()>
 /// `ptr`/`len` must be a mapping the caller owns and nothing uses
 /// afterwards.
 pub unsafe fn reserve_address_range(ptr: *mut libc::c_void, len: usize) -> io::Result<()> {
+    #[cfg(feature = "fault-injection")]
+    if let Some(e) = fault::take(fault::Call::Mmap) {
+        return Err(e);
+    }
     // SAFETY: MAP_FIXED over the caller's own mapping replaces exactly it.
     let got = unsafe {
         libc::mmap(
@@ -200,11 +230,14 @@ pub unsafe fn reserve_address_range(ptr: *mut libc::c_void, len: usize) -> io::R
 
 /// What `mmap(2)` returned: the mapping, or the error behind MAP_FAILED.
 fn mapped(ptr: *mut libc::c_void) -> io::Result<*mut libc::c_void> {
-    if ptr == libc::MAP_FAILED {
+    let result = if ptr == libc::MAP_FAILED {
         Err(io::Error::last_os_error())
     } else {
         Ok(ptr)
-    }
+    };
+    #[cfg(feature = "fault-injection")]
+    fault::record(fault::Call::Mmap, &result);
+    result
 }
 
 /// Unmaps a mapping made by [`mmap_ring`] or [`mmap_anonymous`].
@@ -214,12 +247,19 @@ fn mapped(ptr: *mut libc::c_void) -> io::Result<*mut libc::c_void> {
 /// `ptr`/`len` must be exactly a live mapping returned by one of them, and
 /// nothing may use it afterwards.
 pub unsafe fn munmap(ptr: *mut libc::c_void, len: usize) -> io::Result<()> {
+    #[cfg(feature = "fault-injection")]
+    if let Some(e) = fault::take(fault::Call::Munmap) {
+        return Err(e);
+    }
     // SAFETY: the caller hands over a mapping it owns and no longer uses.
-    if unsafe { libc::munmap(ptr, len) } == 0 {
+    let result = if unsafe { libc::munmap(ptr, len) } == 0 {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
-    }
+    };
+    #[cfg(feature = "fault-injection")]
+    fault::record(fault::Call::Munmap, &result);
+    result
 }
 
 /// Fills `buf` from the kernel's random source (`getrandom(2)`), waiting
@@ -229,9 +269,18 @@ pub fn getrandom(buf: &mut [u8]) -> io::Result<()> {
     let mut done = 0;
     while done < buf.len() {
         let rest = &mut buf[done..];
+        #[cfg(feature = "fault-injection")]
+        if let Some(e) = fault::take(fault::Call::Getrandom) {
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
         // SAFETY: the kernel writes at most `rest.len()` bytes into `rest`,
         // which is borrowed for the whole call.
         let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        #[cfg(feature = "fault-injection")]
+        fault::record_libc(fault::Call::Getrandom, n < 0);
         if n < 0 {
             let e = io::Error::last_os_error();
             if e.raw_os_error() == Some(libc::EINTR) {
@@ -250,12 +299,24 @@ pub fn getrandom(buf: &mut [u8]) -> io::Result<()> {
 ///
 /// `fd` must be a descriptor the caller owns and nothing uses afterwards.
 pub unsafe fn close(fd: RawFd) -> io::Result<()> {
+    // Linux releases the descriptor whatever close returns, so a planned
+    // failure is reported after the real call, not instead of it.
+    #[cfg(feature = "fault-injection")]
+    let planned = fault::take(fault::Call::Close);
     // SAFETY: the caller hands over ownership of `fd`.
-    if unsafe { libc::close(fd) } == 0 {
+    let result = if unsafe { libc::close(fd) } == 0 {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
+    };
+    #[cfg(feature = "fault-injection")]
+    {
+        fault::record(fault::Call::Close, &result);
+        if let Some(e) = planned {
+            return Err(e);
+        }
     }
+    result
 }
 
 /// A raw system call's return: `-errno` in the last page of values is an
@@ -266,6 +327,235 @@ fn cvt(ret: isize) -> io::Result<isize> {
         Err(io::Error::from_raw_os_error(-ret as i32))
     } else {
         Ok(ret)
+    }
+}
+
+#[cfg(feature = "fault-injection")]
+pub mod fault {
+    //! Failure injection, for tests: a plan, kept per thread, of which calls of
+    //! each system call fail next and with which errno, that the wrappers of
+    //! this module consult before making a call; and counts of the calls they
+    //! made and of how the kernel answered.
+    //!
+    //! It exists only with the `fault-injection` feature of `uring`, which the
+    //! library itself never enables (its integration tests do). Without it the
+    //! wrappers make their calls and nothing else: not an instruction is added.
+    //!
+    //! A planned failure of [`Call::Close`] is reported after the real call,
+    //! since Linux releases a descriptor whatever `close(2)` returns; every
+    //! other planned failure replaces the call, which is not made: the kernel
+    //! sees nothing, as when it fails a call before acting on it.
+    //!
+    //! The library believes a planned errno as it would the kernel's: plan only
+    //! what the kernel could answer in the ring's state. (An `EOWNERDEAD`
+    //! planned for an SQPOLL ring whose SQ thread lives, say, makes a scope
+    //! take back SQEs that thread may be reading.)
+    //!
+    //! The plan and the counts belong to the calling thread, so tests that run
+    //! in parallel threads do not see each other's; a call made on another
+    //! thread is neither failed nor counted here.
+    //!
+    //! ```
+    //! use uring::sys::fault::{self, Call};
+    //! use uring::{Ring, ops::Nop};
+    //! # fn main() -> uring::Result<()> {
+    //! let mut ring = Ring::new(8)?;
+    //! ring.push(Nop::new().user_data(1))?;
+    //! // The next io_uring_enter fails with EAGAIN, without being made.
+    //! fault::fail_next(Call::Enter, 1, libc::EAGAIN);
+    //! let err = ring.submit().unwrap_err();
+    //! assert_eq!(err.raw_os_error(), Some(libc::EAGAIN));
+    //! assert_eq!(ring.pending(), 1, "the SQE is still queued");
+    //! assert_eq!(fault::counts(Call::Enter).injected, 1);
+    //! assert_eq!(fault::planned(Call::Enter), 0);
+    //! ring.submit_and_wait(1)?;
+    //! assert_eq!(ring.completions().count(), 1);
+    //! # Ok(())
+    //! # }
+    //! ```
+
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::io;
+
+    /// A system call the library makes, as the plan names it.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[non_exhaustive]
+    pub enum Call {
+        /// `io_uring_setup(2)`.
+        Setup,
+        /// `io_uring_enter(2)`, in every use: submits, waits, wake-ups of
+        /// an SQ thread, flushes, waits for SQ space.
+        Enter,
+        /// `io_uring_register(2)`, whatever the opcode.
+        Register,
+        /// `mmap(2)`: the ring's mappings, anonymous ones, and the
+        /// reservations of retired memory.
+        Mmap,
+        /// `munmap(2)`.
+        Munmap,
+        /// `close(2)`.
+        Close,
+        /// `getrandom(2)`.
+        Getrandom,
+    }
+
+    const CALLS: usize = 7;
+
+    impl Call {
+        fn index(self) -> usize {
+            self as usize
+        }
+    }
+
+    /// What the wrappers did with the calls of one system call on this
+    /// thread.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Counts {
+        /// Calls made: the kernel saw them.
+        pub made: u64,
+        /// Calls the kernel failed, among those made.
+        pub failed: u64,
+        /// Planned failures reported (made too for [`Call::Close`], not
+        /// made for the others).
+        pub injected: u64,
+    }
+
+    /// `fail` calls that fail with `errno`, after `skip` that go through.
+    struct Step {
+        skip: u32,
+        fail: u32,
+        errno: i32,
+    }
+
+    #[derive(Default)]
+    struct Thread {
+        plans: [VecDeque<Step>; CALLS],
+        counts: [Counts; CALLS],
+        /// How often each errno came back from the kernel: (call, errno,
+        /// count).
+        errnos: Vec<(Call, i32, u64)>,
+    }
+
+    thread_local! {
+        static THREAD: RefCell<Thread> = RefCell::new(Thread::default());
+    }
+
+    /// Runs `f` on this thread's state; nothing during the thread's
+    /// teardown, once the state is gone.
+    fn with<T: Default>(f: impl FnOnce(&mut Thread) -> T) -> T {
+        THREAD
+            .try_with(|t| f(&mut t.borrow_mut()))
+            .unwrap_or_default()
+    }
+
+    /// Plans that the next `count` calls of `call` on this thread fail with
+    /// `errno`, after the failures planned before.
+    pub fn fail_next(call: Call, count: u32, errno: i32) {
+        fail_after(call, 0, count, errno);
+    }
+
+    /// Plans that, after the failures planned before, `skip` calls of `call`
+    /// on this thread go through and the `count` after them fail with
+    /// `errno`.
+    pub fn fail_after(call: Call, skip: u32, count: u32, errno: i32) {
+        with(|t| {
+            t.plans[call.index()].push_back(Step {
+                skip,
+                fail: count,
+                errno,
+            })
+        });
+    }
+
+    /// Forgets this thread's plan and counts.
+    pub fn reset() {
+        with(|t| *t = Thread::default());
+    }
+
+    /// The failures of `call` planned on this thread and not reported yet.
+    pub fn planned(call: Call) -> u32 {
+        with(|t| t.plans[call.index()].iter().map(|s| s.fail).sum())
+    }
+
+    /// What the wrappers did with the calls of `call` on this thread since
+    /// it started (or since [`reset`]).
+    pub fn counts(call: Call) -> Counts {
+        with(|t| t.counts[call.index()])
+    }
+
+    /// How many calls of `call` made on this thread the kernel failed with
+    /// `errno` (planned failures not included).
+    pub fn returned(call: Call, errno: i32) -> u64 {
+        with(|t| {
+            t.errnos
+                .iter()
+                .find(|&&(c, e, _)| c == call && e == errno)
+                .map_or(0, |&(_, _, n)| n)
+        })
+    }
+
+    /// The planned failure of this call of `call`, if it is one; consumed.
+    pub(super) fn take(call: Call) -> Option<io::Error> {
+        with(|t| {
+            let plan = &mut t.plans[call.index()];
+            loop {
+                let step = plan.front_mut()?;
+                if step.skip > 0 {
+                    step.skip -= 1;
+                    return None;
+                }
+                if step.fail == 0 {
+                    plan.pop_front();
+                    continue;
+                }
+                let errno = step.errno;
+                step.fail -= 1;
+                if step.fail == 0 {
+                    plan.pop_front();
+                }
+                t.counts[call.index()].injected += 1;
+                return Some(io::Error::from_raw_os_error(errno));
+            }
+        })
+    }
+
+    /// Counts a call made, which returned `ret` (`-errno` on failure).
+    pub(super) fn record_raw(call: Call, ret: isize) {
+        let errno = (-4095..0).contains(&ret).then(|| -ret as i32);
+        count(call, errno);
+    }
+
+    /// Counts a call made, which returned `result`.
+    pub(super) fn record<T>(call: Call, result: &io::Result<T>) {
+        count(
+            call,
+            result.as_ref().err().and_then(io::Error::raw_os_error),
+        );
+    }
+
+    /// Counts a libc call made, which set `errno` if it `failed`.
+    pub(super) fn record_libc(call: Call, failed: bool) {
+        let errno = failed.then(|| io::Error::last_os_error().raw_os_error());
+        count(call, errno.flatten());
+    }
+
+    fn count(call: Call, errno: Option<i32>) {
+        with(|t| {
+            let counts = &mut t.counts[call.index()];
+            counts.made += 1;
+            if let Some(errno) = errno {
+                counts.failed += 1;
+                match t
+                    .errnos
+                    .iter_mut()
+                    .find(|(c, e, _)| *c == call && *e == errno)
+                {
+                    Some((_, _, n)) => *n += 1,
+                    None => t.errnos.push((call, errno, 1)),
+                }
+            }
+        });
     }
 }
 
