@@ -170,6 +170,10 @@ pub fn mmap_anonymous(len: usize) -> io::Result<*mut libc::c_void> {
 /// A private anonymous mapping of `len` bytes in huge pages
 /// (`MAP_HUGETLB`), readable and writable.
 pub fn mmap_huge(len: usize) -> io::Result<*mut libc::c_void> {
+    #[cfg(feature = "fault-injection")]
+    if let Some(e) = fault::take(fault::Call::Mmap) {
+        return Err(e);
+    }
     // SAFETY: a fresh mapping chosen by the kernel cannot overlap memory
     // Rust knows about; failure is reported as MAP_FAILED.
     let ptr = unsafe {
