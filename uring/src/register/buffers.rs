@@ -1,0 +1,132 @@
+//! Registered buffers: the table, and buffers cloned from another ring.
+
+use crate::args::FixedBuf;
+use crate::entries::{CqeSize, SqeSize};
+use crate::error::{Error, HandleError, Result};
+use crate::ring::Ring;
+use crate::sys;
+
+use std::io::IoSliceMut;
+use std::os::fd::AsRawFd;
+
+/// The handle to a ring's registered buffers, returned by
+/// [`Ring::register_buffers`] and consumed by [`Ring::unregister_buffers`].
+#[derive(Debug)]
+pub struct FixedBuffers {
+    ring: u32,
+    len: u32,
+}
+
+impl FixedBuffers {
+    /// The number of registered buffers.
+    pub fn len(&self) -> u32 {
+        self.len
+    }
+
+    /// Whether no buffer is registered.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The buffer at `index`, for fixed-buffer ops; an error if there is no
+    /// such buffer.
+    pub fn get(&self, index: u32) -> Result<FixedBuf> {
+        match u16::try_from(index) {
+            Ok(i) if index < self.len => Ok(FixedBuf(i)),
+            _ => Err(Error::InvalidArgument(format!(
+                "fixed-buffer index {index} is outside the table of {} buffers",
+                self.len
+            ))),
+        }
+    }
+}
+
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
+    /// Registers `buffers` for fixed-buffer ops (`IORING_REGISTER_BUFFERS`):
+    /// the kernel pins their pages.
+    ///
+    /// # Safety
+    ///
+    /// The kernel reads and writes this memory through fixed-buffer ops for
+    /// as long as it stays registered: it must remain allocated and not be
+    /// used in conflict with those ops until [`unregister_buffers`]
+    /// (`Ring::unregister_buffers`) returns or the ring is closed and its
+    /// ops completed.
+    ///
+    /// [`unregister_buffers`]: Ring::unregister_buffers
+    pub unsafe fn register_buffers(&mut self, buffers: &[IoSliceMut<'_>]) -> Result<FixedBuffers> {
+        let len = u32::try_from(buffers.len())
+            .map_err(|_| Error::InvalidArgument("too many buffers to register".into()))?;
+        // `IoSliceMut` has the layout of `struct iovec` on Unix.
+        self.register(
+            sys::IORING_REGISTER_BUFFERS,
+            buffers.as_ptr().cast(),
+            len,
+            "IORING_REGISTER_BUFFERS",
+        )?;
+        Ok(FixedBuffers { ring: self.id, len })
+    }
+
+    /// Unregisters the buffers (`IORING_UNREGISTER_BUFFERS`). On failure the
+    /// handle comes back in the error.
+    pub fn unregister_buffers(
+        &mut self,
+        buffers: FixedBuffers,
+    ) -> std::result::Result<(), HandleError<FixedBuffers>> {
+        let ring = buffers.ring;
+        self.unregister(
+            buffers,
+            ring,
+            "buffers",
+            sys::IORING_UNREGISTER_BUFFERS,
+            "IORING_UNREGISTER_BUFFERS",
+        )
+    }
+
+    /// Registers the buffers `src` registered (`count` of them from
+    /// `src_offset`) with this ring too, as its buffers 0 to `count - 1`,
+    /// the two rings then sharing the pinned memory
+    /// (`IORING_REGISTER_CLONE_BUFFERS`, 6.12). Returns the handle of this
+    /// ring's table, which must have had no buffers registered.
+    ///
+    /// # Safety
+    ///
+    /// As for [`register_buffers`](Ring::register_buffers), with this ring
+    /// too: the memory must stay valid and unused in conflict with either
+    /// ring's fixed-buffer ops until both have unregistered the buffers (or
+    /// been closed, with their ops completed).
+    pub unsafe fn clone_buffers(
+        &mut self,
+        src: &Ring,
+        buffers: &FixedBuffers,
+        src_offset: u32,
+        count: u32,
+    ) -> Result<FixedBuffers> {
+        src.check_handle(buffers.ring, "buffers")?;
+        let fits = src_offset
+            .checked_add(count)
+            .is_some_and(|end| end <= buffers.len);
+        if !fits || count == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "cloning {count} buffers from {src_offset} of a table of {}",
+                buffers.len
+            )));
+        }
+        let arg = sys::io_uring_clone_buffers {
+            src_fd: src.as_raw_fd() as u32,
+            src_off: src_offset,
+            nr: count,
+            ..Default::default()
+        };
+        self.register(
+            sys::IORING_REGISTER_CLONE_BUFFERS,
+            (&arg as *const sys::io_uring_clone_buffers).cast(),
+            1,
+            "IORING_REGISTER_CLONE_BUFFERS",
+        )?;
+        Ok(FixedBuffers {
+            ring: self.id,
+            len: count,
+        })
+    }
+}

@@ -1,0 +1,401 @@
+//! The ring's other registrations: io-wq workers, personalities,
+//! restrictions, synchronous cancellation, NAPI, eventfds, and completions
+//! posted from no ring.
+
+use crate::entries::{CqeSize, SqeSize};
+use crate::error::{Error, Result};
+use crate::op::Entry;
+use crate::ring::Ring;
+use crate::sys;
+use crate::types::{IntoTarget, Target, Timespec};
+use std::mem;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::time::Duration;
+
+/// A registered personality: the credentials of the task that registered
+/// it, which an op can run with (`.personality(p)`) whatever the submitting
+/// task's credentials are then.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Personality {
+    id: u16,
+    ring: u32,
+}
+
+impl Personality {
+    /// The id the kernel gave it.
+    pub const fn id(self) -> u16 {
+        self.id
+    }
+}
+
+/// One rule of a ring's restrictions (`struct io_uring_restriction`),
+/// registered on a ring created disabled, before [`Ring::enable`].
+#[derive(Clone, Copy)]
+pub struct Restriction(sys::io_uring_restriction);
+
+impl Restriction {
+    fn new(opcode: u16, arg: u8) -> Restriction {
+        Restriction(sys::io_uring_restriction {
+            opcode,
+            arg: sys::io_uring_restriction_arg { sqe_op: arg },
+            resv: 0,
+            resv2: [0; 3],
+        })
+    }
+
+    /// Allows the op `E`.
+    pub fn op<E: Entry>() -> Restriction {
+        Restriction::new(sys::IORING_RESTRICTION_SQE_OP, E::CODE)
+    }
+
+    /// Allows the opcode `code`.
+    pub fn opcode(code: u8) -> Restriction {
+        Restriction::new(sys::IORING_RESTRICTION_SQE_OP, code)
+    }
+
+    /// Allows the `io_uring_register(2)` opcode `opcode`
+    /// (`sys::IORING_REGISTER_*`).
+    pub fn register_op(opcode: u8) -> Restriction {
+        Restriction::new(sys::IORING_RESTRICTION_REGISTER_OP, opcode)
+    }
+
+    /// Allows SQEs to carry the `IOSQE_*` bits of `flags`.
+    pub fn sqe_flags_allowed(flags: u8) -> Restriction {
+        Restriction::new(sys::IORING_RESTRICTION_SQE_FLAGS_ALLOWED, flags)
+    }
+
+    /// Requires every SQE to carry the `IOSQE_*` bits of `flags`.
+    pub fn sqe_flags_required(flags: u8) -> Restriction {
+        Restriction::new(sys::IORING_RESTRICTION_SQE_FLAGS_REQUIRED, flags)
+    }
+}
+
+impl std::fmt::Debug for Restriction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // SAFETY: every member of the union is a `u8`.
+        let arg = unsafe { self.0.arg.sqe_op };
+        f.debug_struct("Restriction")
+            .field("opcode", &self.0.opcode)
+            .field("arg", &arg)
+            .finish()
+    }
+}
+
+/// What [`Ring::cancel_sync`] cancels: requests matching a key (by
+/// `user_data` unless another is named), the first or all of them.
+#[derive(Clone, Copy, Debug)]
+pub struct SyncCancel {
+    addr: u64,
+    fd: i32,
+    flags: u32,
+    opcode: u8,
+    /// The ring a fixed file to match belongs to; 0 for none.
+    ring: u32,
+}
+
+impl SyncCancel {
+    /// The request with this `user_data`.
+    pub fn user_data(user_data: u64) -> SyncCancel {
+        SyncCancel {
+            addr: user_data,
+            fd: -1,
+            flags: 0,
+            opcode: 0,
+            ring: 0,
+        }
+    }
+
+    /// Requests on this file (a borrowed descriptor or a `Fixed` file).
+    pub fn fd(target: impl IntoTarget) -> SyncCancel {
+        let target = target.into_target();
+        let fixed = if is_fixed(&target) {
+            sys::IORING_ASYNC_CANCEL_FD_FIXED
+        } else {
+            0
+        };
+        SyncCancel {
+            addr: 0,
+            fd: target.raw(),
+            flags: sys::IORING_ASYNC_CANCEL_FD | fixed,
+            opcode: 0,
+            ring: target.ring(),
+        }
+    }
+
+    /// Requests of the op `E` (6.6).
+    pub fn op<E: Entry>() -> SyncCancel {
+        SyncCancel {
+            addr: 0,
+            fd: -1,
+            flags: sys::IORING_ASYNC_CANCEL_OP,
+            opcode: E::CODE,
+            ring: 0,
+        }
+    }
+
+    /// Every request of the ring.
+    pub fn any() -> SyncCancel {
+        SyncCancel {
+            addr: 0,
+            fd: -1,
+            flags: sys::IORING_ASYNC_CANCEL_ANY,
+            opcode: 0,
+            ring: 0,
+        }
+    }
+
+    /// All the requests that match, not only the first.
+    pub fn all(mut self) -> SyncCancel {
+        self.flags |= sys::IORING_ASYNC_CANCEL_ALL;
+        self
+    }
+}
+
+fn is_fixed<T: Target>(_: &T) -> bool {
+    T::FIXED
+}
+
+/// The io-wq worker limits, per kind of work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IoWqWorkers {
+    /// Workers for bounded work (regular files, block devices).
+    pub bounded: u32,
+    /// Workers for unbounded work (sockets, pipes, ...).
+    pub unbounded: u32,
+}
+
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
+    /// Sets the most io-wq workers this ring's task may run, per kind of
+    /// work (`IORING_REGISTER_IOWQ_MAX_WORKERS`, 5.15); a 0 leaves that limit
+    /// as it is. Returns the limits that were in force before.
+    pub fn set_iowq_max_workers(&mut self, limits: IoWqWorkers) -> Result<IoWqWorkers> {
+        let mut values = [limits.bounded, limits.unbounded];
+        self.register(
+            sys::IORING_REGISTER_IOWQ_MAX_WORKERS,
+            values.as_mut_ptr().cast(),
+            2,
+            "IORING_REGISTER_IOWQ_MAX_WORKERS",
+        )?;
+        Ok(IoWqWorkers {
+            bounded: values[sys::IO_WQ_BOUND],
+            unbounded: values[sys::IO_WQ_UNBOUND],
+        })
+    }
+
+    /// The io-wq worker limits in force.
+    pub fn iowq_max_workers(&mut self) -> Result<IoWqWorkers> {
+        self.set_iowq_max_workers(IoWqWorkers {
+            bounded: 0,
+            unbounded: 0,
+        })
+    }
+
+    /// Runs this ring's io-wq workers only on `cpus`
+    /// (`IORING_REGISTER_IOWQ_AFF`, 5.14).
+    pub fn set_iowq_affinity(&mut self, cpus: &[usize]) -> Result<()> {
+        // SAFETY: all-zero bytes are an empty `cpu_set_t`.
+        let mut set: libc::cpu_set_t = unsafe { mem::zeroed() };
+        for &cpu in cpus {
+            if cpu >= libc::CPU_SETSIZE as usize {
+                return Err(Error::InvalidArgument(format!("CPU {cpu} is out of range")));
+            }
+            // SAFETY: `cpu` is below CPU_SETSIZE, checked above.
+            unsafe { libc::CPU_SET(cpu, &mut set) };
+        }
+        self.register(
+            sys::IORING_REGISTER_IOWQ_AFF,
+            (&set as *const libc::cpu_set_t).cast(),
+            mem::size_of::<libc::cpu_set_t>() as u32,
+            "IORING_REGISTER_IOWQ_AFF",
+        )
+        .map(drop)
+    }
+
+    /// Lets io-wq workers run on any CPU again (`IORING_UNREGISTER_IOWQ_AFF`).
+    pub fn clear_iowq_affinity(&mut self) -> Result<()> {
+        self.register(
+            sys::IORING_UNREGISTER_IOWQ_AFF,
+            std::ptr::null(),
+            0,
+            "IORING_UNREGISTER_IOWQ_AFF",
+        )
+        .map(drop)
+    }
+
+    /// Registers the calling task's credentials as a personality
+    /// (`IORING_REGISTER_PERSONALITY`, 5.6).
+    pub fn register_personality(&mut self) -> Result<Personality> {
+        let id = self.register(
+            sys::IORING_REGISTER_PERSONALITY,
+            std::ptr::null(),
+            0,
+            "IORING_REGISTER_PERSONALITY",
+        )?;
+        Ok(Personality {
+            id: id as u16,
+            ring: self.id,
+        })
+    }
+
+    /// Unregisters a personality (`IORING_UNREGISTER_PERSONALITY`); ops that
+    /// name it afterwards fail with `EINVAL`.
+    pub fn unregister_personality(&mut self, personality: Personality) -> Result<()> {
+        self.check_handle(personality.ring, "personality")?;
+        self.register(
+            sys::IORING_UNREGISTER_PERSONALITY,
+            std::ptr::null(),
+            u32::from(personality.id),
+            "IORING_UNREGISTER_PERSONALITY",
+        )
+        .map(drop)
+    }
+
+    /// Limits what the ring may do to `rules` (`IORING_REGISTER_RESTRICTIONS`,
+    /// 5.10): only the ops, register calls and SQE flags they allow. Only on
+    /// a ring created with [`Builder::r_disabled`](crate::Builder::r_disabled),
+    /// before [`enable`](Ring::enable), and once.
+    pub fn register_restrictions(&mut self, rules: &[Restriction]) -> Result<()> {
+        let len = u32::try_from(rules.len())
+            .map_err(|_| Error::InvalidArgument("too many restrictions".into()))?;
+        self.register(
+            sys::IORING_REGISTER_RESTRICTIONS,
+            rules.as_ptr().cast(),
+            len,
+            "IORING_REGISTER_RESTRICTIONS",
+        )
+        .map(drop)
+    }
+
+    /// Cancels the requests `what` names and waits until they are gone,
+    /// cancelled or completed (`IORING_REGISTER_SYNC_CANCEL`, 6.0): when it
+    /// returns, the kernel no longer uses their memory. Their completions
+    /// are posted as usual. [`Error::TimedOut`] if `timeout` passes first;
+    /// an `ENOENT` error when nothing matched.
+    pub fn cancel_sync(&mut self, what: SyncCancel, timeout: Option<Duration>) -> Result<()> {
+        if what.ring != 0 {
+            self.check_handle(what.ring, "files")?;
+        }
+        let timeout = match timeout {
+            // The kernel adds the timeout to the current time, as for waits.
+            Some(t) => Timespec::for_wait(t).into_raw(),
+            None => sys::__kernel_timespec {
+                tv_sec: -1,
+                tv_nsec: -1,
+            },
+        };
+        let reg = sys::io_uring_sync_cancel_reg {
+            addr: what.addr,
+            fd: what.fd,
+            flags: what.flags,
+            timeout,
+            opcode: what.opcode,
+            ..Default::default()
+        };
+        loop {
+            match self.register(
+                sys::IORING_REGISTER_SYNC_CANCEL,
+                (&reg as *const sys::io_uring_sync_cancel_reg).cast(),
+                1,
+                "IORING_REGISTER_SYNC_CANCEL",
+            ) {
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                Err(e) if e.raw_os_error() == Some(libc::ETIME) => return Err(Error::TimedOut),
+                other => return other.map(drop),
+            }
+        }
+    }
+
+    /// Busy-polls the network device for `busy_poll` before sleeping in a
+    /// wait (`IORING_REGISTER_NAPI`, 6.9); with `prefer_busy_poll`, prefers
+    /// busy polling to interrupts. Returns the settings in force before.
+    pub fn register_napi(
+        &mut self,
+        busy_poll: Duration,
+        prefer_busy_poll: bool,
+    ) -> Result<(Duration, bool)> {
+        let mut napi = sys::io_uring_napi {
+            busy_poll_to: u32::try_from(busy_poll.as_micros()).unwrap_or(u32::MAX),
+            prefer_busy_poll: u8::from(prefer_busy_poll),
+            ..Default::default()
+        };
+        self.register(
+            sys::IORING_REGISTER_NAPI,
+            (&mut napi as *mut sys::io_uring_napi).cast(),
+            1,
+            "IORING_REGISTER_NAPI",
+        )?;
+        Ok((
+            Duration::from_micros(u64::from(napi.busy_poll_to)),
+            napi.prefer_busy_poll != 0,
+        ))
+    }
+
+    /// Stops busy polling (`IORING_UNREGISTER_NAPI`).
+    pub fn unregister_napi(&mut self) -> Result<()> {
+        let mut napi = sys::io_uring_napi::default();
+        self.register(
+            sys::IORING_UNREGISTER_NAPI,
+            (&mut napi as *mut sys::io_uring_napi).cast(),
+            1,
+            "IORING_UNREGISTER_NAPI",
+        )
+        .map(drop)
+    }
+
+    /// Signals `eventfd` whenever a completion is posted
+    /// (`IORING_REGISTER_EVENTFD`); with `async_only`, only for completions
+    /// of requests that went async (`IORING_REGISTER_EVENTFD_ASYNC`).
+    pub fn register_eventfd(&mut self, eventfd: BorrowedFd<'_>, async_only: bool) -> Result<()> {
+        let fd = eventfd.as_raw_fd();
+        let (opcode, name) = if async_only {
+            (
+                sys::IORING_REGISTER_EVENTFD_ASYNC,
+                "IORING_REGISTER_EVENTFD_ASYNC",
+            )
+        } else {
+            (sys::IORING_REGISTER_EVENTFD, "IORING_REGISTER_EVENTFD")
+        };
+        self.register(opcode, (&fd as *const i32).cast(), 1, name)
+            .map(drop)
+    }
+
+    /// Stops signalling the registered eventfd (`IORING_UNREGISTER_EVENTFD`).
+    pub fn unregister_eventfd(&mut self) -> Result<()> {
+        self.register(
+            sys::IORING_UNREGISTER_EVENTFD,
+            std::ptr::null(),
+            0,
+            "IORING_UNREGISTER_EVENTFD",
+        )
+        .map(drop)
+    }
+
+    /// Posts a completion with `res` and `user_data` to this ring, from no
+    /// ring: a `MsgRing` without a ring to send it
+    /// (`IORING_REGISTER_SEND_MSG_RING`, 6.13). The ring is borrowed, so no
+    /// scope of it is running: the completion is a plain message.
+    pub fn post(&self, res: i32, user_data: u64) -> Result<()> {
+        let sqe = sys::io_uring_sqe {
+            opcode: sys::IORING_OP_MSG_RING,
+            fd: self.as_raw_fd(),
+            len: res as u32,
+            off: sys::io_uring_sqe_off { off: user_data },
+            addr: sys::io_uring_sqe_addr {
+                addr: sys::IORING_MSG_DATA,
+            },
+            ..Default::default()
+        };
+        // SAFETY: the SQE is a data message to this ring, whose descriptor is
+        // open while `self` is borrowed; it names no memory.
+        unsafe {
+            sys::io_uring_register(
+                -1,
+                sys::IORING_REGISTER_SEND_MSG_RING,
+                (&sqe as *const sys::io_uring_sqe).cast(),
+                1,
+            )
+        }
+        .map(drop)
+        .map_err(|e| Error::os("IORING_REGISTER_SEND_MSG_RING", e))
+    }
+}

@@ -1,0 +1,217 @@
+//! Registered files: the table, its updates, and the handle that proves a
+//! slot belongs to a ring.
+
+use crate::entries::{CqeSize, SqeSize};
+use crate::error::{Error, HandleError, Result};
+use crate::ring::Ring;
+use crate::sys;
+use crate::types::{Fixed, FixedMut};
+use std::mem;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+/// The handle to a ring's fixed-file table, returned by
+/// [`Ring::register_files`] and [`Ring::register_files_sparse`].
+///
+/// It is the only source of [`Fixed`] targets, each checked against the
+/// table's size and borrowed from the handle, and it is consumed by
+/// [`Ring::unregister_files`]: no `Fixed` outlives its registration. What
+/// changes the files in the table (updating slots, closing one, installing
+/// a direct descriptor at a slot) needs the handle exclusively, through
+/// `&mut` or a [`FixedMut`], so no op using a slot's file can be in flight
+/// meanwhile.
+#[derive(Debug)]
+pub struct FixedFiles {
+    ring: u32,
+    len: u32,
+}
+
+impl FixedFiles {
+    /// The number of slots in the table.
+    pub fn len(&self) -> u32 {
+        self.len
+    }
+
+    /// Whether the table has no slot.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The slot at `index`, as an op target; an error if the table has no
+    /// such slot.
+    pub fn get(&self, index: u32) -> Result<Fixed<'_>> {
+        self.check(index)?;
+        Ok(Fixed::new(index, self.ring))
+    }
+
+    /// The slot at `index`, held exclusively: for ops that close the file
+    /// there or replace it (`Close`, [`DirectSlot::at`](crate::DirectSlot::at)).
+    pub fn get_mut(&mut self, index: u32) -> Result<FixedMut<'_>> {
+        self.check(index)?;
+        Ok(FixedMut::new(index, self.ring))
+    }
+
+    /// Several distinct slots held exclusively at once (to close several
+    /// files in one scope); an error if an index repeats or is outside the
+    /// table.
+    pub fn get_many_mut<const N: usize>(&mut self, indices: [u32; N]) -> Result<[FixedMut<'_>; N]> {
+        for (i, &index) in indices.iter().enumerate() {
+            self.check(index)?;
+            if indices[..i].contains(&index) {
+                return Err(Error::InvalidArgument(format!(
+                    "fixed-file index {index} is asked for twice"
+                )));
+            }
+        }
+        Ok(indices.map(|index| FixedMut::new(index, self.ring)))
+    }
+
+    /// Every slot, in order.
+    pub fn iter(&self) -> impl Iterator<Item = Fixed<'_>> + '_ {
+        (0..self.len).map(|index| Fixed::new(index, self.ring))
+    }
+
+    fn check(&self, index: u32) -> Result<()> {
+        if index < self.len {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument(format!(
+                "fixed-file index {index} is outside the table of {} files",
+                self.len
+            )))
+        }
+    }
+}
+
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
+    /// Registers `files` as the fixed-file table (`IORING_REGISTER_FILES`).
+    /// The kernel holds its own references: the descriptors may be closed
+    /// afterwards.
+    pub fn register_files(&mut self, files: &[BorrowedFd<'_>]) -> Result<FixedFiles> {
+        let fds: Vec<i32> = files.iter().map(|f| f.as_raw_fd()).collect();
+        let len = u32::try_from(fds.len())
+            .map_err(|_| Error::InvalidArgument("too many files to register".into()))?;
+        self.register(
+            sys::IORING_REGISTER_FILES,
+            fds.as_ptr().cast(),
+            len,
+            "IORING_REGISTER_FILES",
+        )?;
+        Ok(FixedFiles { ring: self.id, len })
+    }
+
+    /// Registers an empty fixed-file table of `len` slots, to fill later with
+    /// [`update_files`](Ring::update_files) or direct descriptors
+    /// (`IORING_RSRC_REGISTER_SPARSE`, 5.19; older kernels get a table of
+    /// `-1` entries).
+    pub fn register_files_sparse(&mut self, len: u32) -> Result<FixedFiles> {
+        if len > sys::IORING_MAX_FIXED_FILES {
+            return Err(Error::InvalidArgument(format!(
+                "a fixed-file table holds at most {} files, not {len}",
+                sys::IORING_MAX_FIXED_FILES
+            )));
+        }
+        let reg = sys::io_uring_rsrc_register {
+            nr: len,
+            flags: sys::IORING_RSRC_REGISTER_SPARSE,
+            ..Default::default()
+        };
+        let sparse = self.register(
+            sys::IORING_REGISTER_FILES2,
+            (&reg as *const sys::io_uring_rsrc_register).cast(),
+            mem::size_of::<sys::io_uring_rsrc_register>() as u32,
+            "IORING_REGISTER_FILES2",
+        );
+        match sparse {
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                let fds = vec![-1i32; len as usize];
+                self.register(
+                    sys::IORING_REGISTER_FILES,
+                    fds.as_ptr().cast(),
+                    len,
+                    "IORING_REGISTER_FILES",
+                )?;
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(FixedFiles { ring: self.id, len })
+    }
+
+    /// Replaces the slots `offset ..` of the table with `files` (`None`
+    /// empties a slot), returning how many slots were updated
+    /// (`IORING_REGISTER_FILES_UPDATE`).
+    pub fn update_files(
+        &mut self,
+        table: &mut FixedFiles,
+        offset: u32,
+        files: &[Option<BorrowedFd<'_>>],
+    ) -> Result<u32> {
+        self.check_handle(table.ring, "files")?;
+        let fits = u32::try_from(files.len())
+            .ok()
+            .and_then(|n| offset.checked_add(n))
+            .is_some_and(|end| end <= table.len);
+        if !fits {
+            return Err(Error::InvalidArgument(format!(
+                "updating {} slots at {offset} overruns the table of {} files",
+                files.len(),
+                table.len
+            )));
+        }
+        let fds: Vec<i32> = files
+            .iter()
+            .map(|f| f.map_or(-1, |f| f.as_raw_fd()))
+            .collect();
+        let update = sys::io_uring_files_update {
+            offset,
+            resv: 0,
+            fds: fds.as_ptr() as u64,
+        };
+        self.register(
+            sys::IORING_REGISTER_FILES_UPDATE,
+            (&update as *const sys::io_uring_files_update).cast(),
+            fds.len() as u32,
+            "IORING_REGISTER_FILES_UPDATE",
+        )
+    }
+
+    /// Unregisters the fixed-file table (`IORING_UNREGISTER_FILES`). On
+    /// failure the handle comes back in the error.
+    pub fn unregister_files(
+        &mut self,
+        table: FixedFiles,
+    ) -> std::result::Result<(), HandleError<FixedFiles>> {
+        let ring = table.ring;
+        self.unregister(
+            table,
+            ring,
+            "files",
+            sys::IORING_UNREGISTER_FILES,
+            "IORING_UNREGISTER_FILES",
+        )
+    }
+
+    /// Makes direct descriptors that ask the kernel to pick a slot
+    /// (`IORING_FILE_INDEX_ALLOC`) take one of `table`'s slots
+    /// `offset .. offset + len` (`IORING_REGISTER_FILE_ALLOC_RANGE`, 6.0).
+    pub fn set_file_alloc_range(
+        &mut self,
+        table: &FixedFiles,
+        offset: u32,
+        len: u32,
+    ) -> Result<()> {
+        self.check_handle(table.ring, "files")?;
+        let range = sys::io_uring_file_index_range {
+            off: offset,
+            len,
+            resv: 0,
+        };
+        self.register(
+            sys::IORING_REGISTER_FILE_ALLOC_RANGE,
+            (&range as *const sys::io_uring_file_index_range).cast(),
+            0,
+            "IORING_REGISTER_FILE_ALLOC_RANGE",
+        )
+        .map(drop)
+    }
+}

@@ -1,0 +1,326 @@
+//! Where a ring lives: the kernel's mappings of the queues, or memory the
+//! library allocates for them (`IORING_SETUP_NO_MMAP`); how a ring is set
+//! up over them, and resized.
+
+use super::{Ring, next_ring_id};
+use crate::builder::Builder;
+use crate::cqueue::Cq;
+use crate::entries::{CqeSize, SqeSize};
+use crate::error::{Error, Result};
+use crate::mmap::Mapping;
+use crate::params::Params;
+use crate::scope::ScopeTable;
+use crate::squeue::Sq;
+use crate::sys;
+use crate::types::Timespec;
+use std::mem;
+use std::os::fd::RawFd;
+
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
+    pub(crate) fn with_builder(builder: &Builder<'_>, entries: u32) -> Result<Ring<S, C>> {
+        let mut p = builder.params(entries)?;
+        p.flags |= S::SETUP | C::SETUP;
+        let user_memory = if p.flags & sys::IORING_SETUP_NO_MMAP != 0 {
+            Some(RingMemory::for_params(
+                &mut p,
+                entries,
+                builder.huge_pages(),
+            )?)
+        } else {
+            None
+        };
+        // SAFETY: `p` is a valid, writable `io_uring_params`; with NO_MMAP
+        // its addresses are those of `user_memory`, mappings at least as
+        // large as the kernel reads, each followed by an inaccessible page.
+        let fd = unsafe { sys::io_uring_setup(entries, &mut p) }
+            .map_err(|e| Error::os("io_uring_setup", e))?;
+        if p.flags & sys::IORING_SETUP_REGISTERED_FD_ONLY != 0 {
+            // `fd` is an index into this thread's registered rings: the
+            // ring has no descriptor.
+            let mut ring = Self::map(-1, p, builder.wq_fd(), user_memory)?;
+            ring.enter_fd = fd;
+            ring.enter_flags = sys::IORING_ENTER_REGISTERED_RING;
+            ring.registered_by = crate::register::thread_key();
+            return Ok(ring);
+        }
+        // Close the descriptor if mapping fails.
+        let guard = FdGuard(fd);
+        let ring = Self::map(fd, p, builder.wq_fd(), user_memory)?;
+        mem::forget(guard);
+        Ok(ring)
+    }
+
+    fn map(
+        fd: RawFd,
+        p: sys::io_uring_params,
+        attached_to: Option<RawFd>,
+        user_memory: Option<RingMemory>,
+    ) -> Result<Ring<S, C>> {
+        let id = next_ring_id()?;
+        let stable = Mapping::anonymous(p.sq_entries as usize * mem::size_of::<Timespec>())?;
+        let (sq, cq, maps) = map_queues(fd, &p, user_memory, stable.as_ptr().cast(), id)?;
+        Ok(Ring {
+            sq,
+            cq,
+            enter_fd: fd,
+            enter_flags: 0,
+            registered_by: 0,
+            setup_flags: p.flags,
+            fd,
+            params: Params(p),
+            id,
+            attached_to,
+            _maps: maps,
+            stable: Some(stable),
+            disabled: p.flags & sys::IORING_SETUP_R_DISABLED != 0,
+            virtual_cq: None,
+            scope_table: ScopeTable::default(),
+            wait_region: None,
+        })
+    }
+
+    /// Resizes the SQ to `sq_entries` and the CQ to `cq_entries` (rounded up
+    /// to powers of two), keeping the completions waiting in the CQ
+    /// (`IORING_REGISTER_RESIZE_RINGS`, 6.13; the kernel takes it from
+    /// rings made with [`Builder::defer_taskrun`]). SQEs pushed and not yet
+    /// submitted are submitted first; an error if the kernel does not take
+    /// them all, or if completions a scope set aside are still unread.
+    pub fn resize(&mut self, sq_entries: u32, cq_entries: u32) -> Result<()> {
+        if self.virtual_cq.is_some() {
+            return Err(Error::InvalidArgument(
+                "completions a scope set aside are still unread".into(),
+            ));
+        }
+        self.submit()?;
+        if self.sq.unconsumed() != 0 {
+            return Err(Error::InvalidArgument(
+                "the kernel has not consumed every SQE pushed".into(),
+            ));
+        }
+        // The kernel does nothing, and says nothing back, when asked for the
+        // sizes the ring has.
+        if sq_entries == self.params.0.sq_entries && cq_entries == self.params.0.cq_entries {
+            return Ok(());
+        }
+        let copied = self.setup_flags
+            & (sys::IORING_SETUP_NO_SQARRAY
+                | sys::IORING_SETUP_SQE128
+                | sys::IORING_SETUP_CQE32
+                | sys::IORING_SETUP_NO_MMAP
+                | sys::IORING_SETUP_CQE_MIXED);
+        let mut p = sys::io_uring_params {
+            sq_entries,
+            cq_entries,
+            flags: copied | sys::IORING_SETUP_CQSIZE,
+            ..Default::default()
+        };
+        let user_memory = if copied & sys::IORING_SETUP_NO_MMAP != 0 {
+            Some(RingMemory::for_params(&mut p, sq_entries, false)?)
+        } else {
+            None
+        };
+        self.register(
+            sys::IORING_REGISTER_RESIZE_RINGS,
+            (&mut p as *mut sys::io_uring_params).cast(),
+            1,
+            "IORING_REGISTER_RESIZE_RINGS",
+        )?;
+        if p.cq_off.cqes == 0 {
+            // Nothing was resized: the ring's queues are as they were.
+            return Ok(());
+        }
+        if p.flags & sys::IORING_SETUP_NO_SQARRAY == 0 && p.sq_off.array == 0 {
+            // Kernels that lay out resized rings as new ones but do not say
+            // where the SQ array went: it follows the CQEs, cache aligned,
+            // as in every layout the kernel makes.
+            p.sq_off.array = sq_array_offset(&p);
+        }
+        // The kernel's rings are new: map them (or point into the new user
+        // memory) and rebuild the queues. The old mappings stay until the
+        // new ones are in place, then go; no SQE refers to the old
+        // timespecs, since every one was consumed.
+        let stable = Mapping::anonymous(p.sq_entries as usize * mem::size_of::<Timespec>())?;
+        let (sq, cq, maps) = map_queues(self.fd, &p, user_memory, stable.as_ptr().cast(), self.id)?;
+        self.sq = sq;
+        self.cq = cq;
+        self._maps = maps;
+        self.stable = Some(stable);
+        self.params.0.sq_entries = p.sq_entries;
+        self.params.0.cq_entries = p.cq_entries;
+        self.params.0.sq_off = p.sq_off;
+        self.params.0.cq_off = p.cq_off;
+        Ok(())
+    }
+}
+
+/// Where the kernel puts the SQ array in the rings that `p` describes:
+/// after the CQEs, aligned to a cache line (`rings_size()` in the kernel).
+fn sq_array_offset(p: &sys::io_uring_params) -> u32 {
+    const CACHE_LINE: u32 = 64;
+    let cqes = p.cq_off.cqes + p.cq_entries * mem::size_of::<sys::io_uring_cqe>() as u32;
+    // With 32-byte CQEs the kernel doubles the whole size, header included.
+    let end = cqes << u32::from(p.flags & sys::IORING_SETUP_CQE32 != 0);
+    end.div_ceil(CACHE_LINE) * CACHE_LINE
+}
+
+/// Maps the queues of the ring `fd` that `p` describes (or points into
+/// `user_memory`, for a ring made with NO_MMAP), and builds them over
+/// `stable`, the ring-owned timespecs of `p.sq_entries` slots.
+fn map_queues<S: SqeSize, C: CqeSize>(
+    fd: RawFd,
+    p: &sys::io_uring_params,
+    user_memory: Option<RingMemory>,
+    stable: *mut Timespec,
+    id: u32,
+) -> Result<(Sq<S>, Cq<C>, Vec<Mapping>)> {
+    let cqe_size =
+        mem::size_of::<sys::io_uring_cqe>() << usize::from(p.flags & sys::IORING_SETUP_CQE32 != 0);
+    let sqe_size =
+        mem::size_of::<sys::io_uring_sqe>() << usize::from(p.flags & sys::IORING_SETUP_SQE128 != 0);
+    let no_sqarray = p.flags & sys::IORING_SETUP_NO_SQARRAY != 0;
+    // The layout a resize relies on when the kernel does not report it.
+    debug_assert!(no_sqarray || p.sq_off.array == sq_array_offset(p));
+    let sq_len = if no_sqarray {
+        p.sq_off.dropped as usize + mem::size_of::<u32>()
+    } else {
+        p.sq_off.array as usize + p.sq_entries as usize * mem::size_of::<u32>()
+    };
+    let cq_len = p.cq_off.cqes as usize + p.cq_entries as usize * cqe_size;
+    let sqes_len = p.sq_entries as usize * sqe_size;
+    let (sq_ptr, cq_ptr, sqes_ptr, maps) = match user_memory {
+        Some(memory) => {
+            // The kernel laid its rings out in the memory it was given:
+            // check that what it says fits before trusting it.
+            if sq_len.max(cq_len) > memory.rings.len() || sqes_len > memory.sqes.len() {
+                return Err(Error::Setup(
+                    "the kernel's rings do not fit the memory given",
+                ));
+            }
+            let rings = memory.rings.as_ptr();
+            let sqes = memory.sqes.as_ptr();
+            (
+                rings,
+                rings,
+                sqes,
+                vec![memory.rings.into_mapping(), memory.sqes.into_mapping()],
+            )
+        }
+        None => {
+            let single = p.features & sys::IORING_FEAT_SINGLE_MMAP != 0;
+            let (sq_len, cq_len) = if single {
+                (sq_len.max(cq_len), sq_len.max(cq_len))
+            } else {
+                (sq_len, cq_len)
+            };
+            let sq_map = Mapping::ring(fd, sq_len, sys::IORING_OFF_SQ_RING)?;
+            let cq_map = if single {
+                None
+            } else {
+                Some(Mapping::ring(fd, cq_len, sys::IORING_OFF_CQ_RING)?)
+            };
+            let sqes_map = Mapping::ring(fd, sqes_len, sys::IORING_OFF_SQES)?;
+            let sq_ptr = sq_map.as_ptr();
+            let cq_ptr = cq_map.as_ref().unwrap_or(&sq_map).as_ptr();
+            let sqes_ptr = sqes_map.as_ptr();
+            let maps = [Some(sq_map), cq_map, Some(sqes_map)]
+                .into_iter()
+                .flatten()
+                .collect();
+            (sq_ptr, cq_ptr, sqes_ptr, maps)
+        }
+    };
+    // SAFETY: the mappings are live and sized from the kernel's offsets
+    // (checked above for user memory); they and the timespec array are
+    // owned by the ring and outlive the queues, which are dropped with it.
+    let (sq, cq) = unsafe {
+        (
+            Sq::new(sq_ptr, &p.sq_off, sqes_ptr.cast(), stable, no_sqarray, id),
+            Cq::new(cq_ptr, &p.cq_off),
+        )
+    };
+    Ok((sq, cq, maps))
+}
+
+/// Memory the library allocates for a ring made with
+/// `IORING_SETUP_NO_MMAP`: one region for the SQ and CQ rings, one for the
+/// SQEs, each followed by an inaccessible page, so that a kernel that needs
+/// more than was allocated fails the setup instead of using what follows.
+struct RingMemory {
+    rings: GuardedMapping,
+    sqes: GuardedMapping,
+}
+
+impl RingMemory {
+    /// Allocates memory for the rings `p` and `entries` ask for, and points
+    /// `p` at it.
+    fn for_params(p: &mut sys::io_uring_params, entries: u32, huge: bool) -> Result<RingMemory> {
+        let sq = entries.checked_next_power_of_two().unwrap_or(u32::MAX) as usize;
+        let cq = if p.flags & sys::IORING_SETUP_CQSIZE != 0 {
+            p.cq_entries.checked_next_power_of_two().unwrap_or(u32::MAX) as usize
+        } else {
+            2 * sq
+        };
+        let cqe_size = mem::size_of::<sys::io_uring_cqe>()
+            << usize::from(p.flags & sys::IORING_SETUP_CQE32 != 0);
+        let sqe_size = mem::size_of::<sys::io_uring_sqe>()
+            << usize::from(p.flags & sys::IORING_SETUP_SQE128 != 0);
+        // The kernel's `struct io_rings` header, the CQEs, then the SQ index
+        // array, with room to spare for the header's alignment.
+        let rings_len = cq
+            .checked_mul(cqe_size)
+            .and_then(|n| n.checked_add(sq * mem::size_of::<u32>() + 4096))
+            .ok_or(Error::Setup("ring sizes overflow"))?;
+        let sqes_len = sq
+            .checked_mul(sqe_size)
+            .ok_or(Error::Setup("ring sizes overflow"))?;
+        let rings = GuardedMapping::new(rings_len, huge)?;
+        let sqes = GuardedMapping::new(sqes_len, huge)?;
+        p.cq_off.user_addr = rings.as_ptr() as u64;
+        p.sq_off.user_addr = sqes.as_ptr() as u64;
+        Ok(RingMemory { rings, sqes })
+    }
+}
+
+/// An anonymous mapping followed by an inaccessible page.
+struct GuardedMapping {
+    map: Mapping,
+    len: usize,
+}
+
+impl GuardedMapping {
+    fn new(len: usize, huge: bool) -> Result<GuardedMapping> {
+        let page = if huge { 2 << 20 } else { 4096 };
+        let len = len.div_ceil(page) * page;
+        let map = if huge {
+            Mapping::huge(len + page)?
+        } else {
+            Mapping::anonymous(len + page)?
+        };
+        // SAFETY: the last page is this mapping's own; nothing uses it.
+        unsafe { sys::protect_none(map.as_ptr().add(len).cast(), page) }
+            .map_err(|e| Error::os("mprotect", e))?;
+        Ok(GuardedMapping { map, len })
+    }
+
+    fn as_ptr(&self) -> *mut u8 {
+        self.map.as_ptr()
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn into_mapping(self) -> Mapping {
+        self.map
+    }
+}
+
+/// Closes a descriptor unless forgotten.
+struct FdGuard(RawFd);
+
+impl Drop for FdGuard {
+    fn drop(&mut self) {
+        // SAFETY: the guard owns the descriptor until it is forgotten.
+        let _ = unsafe { sys::close(self.0) };
+    }
+}

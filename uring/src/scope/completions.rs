@@ -1,0 +1,146 @@
+//! Reading completions in a scope: tags settled, `user_data` restored.
+
+use super::*;
+use crate::cqueue::{Completions, Cqe};
+use std::fmt;
+use std::marker::PhantomData;
+
+/// The completions of [`Scope::completions`]: read in order, the head moving
+/// past those iterated when this is dropped.
+pub struct ScopeCompletions<'a, 'scope> {
+    pub(super) inner: Completions<'a>,
+    pub(super) table: &'a mut ScopeTable,
+    pub(super) _scope: PhantomData<&'scope mut &'scope ()>,
+}
+
+impl<'scope> Iterator for ScopeCompletions<'_, 'scope> {
+    type Item = ScopeCqe<'scope>;
+
+    #[inline]
+    fn next(&mut self) -> Option<ScopeCqe<'scope>> {
+        loop {
+            let mut cqe = self.inner.next()?;
+            let mut settled = Settled::default();
+            let owner = self.table.settle(&mut cqe, &mut settled);
+            // The CQ learns of every completion read at once, so that an
+            // iterator that is forgotten instead of dropped cannot leave
+            // settled completions behind.
+            self.inner.sync();
+            if owner == Owner::Internal {
+                continue;
+            }
+            // A foreign completion leaves `settled` as it was: no group,
+            // no buffer.
+            return Some(ScopeCqe {
+                cqe,
+                ring: if owner == Owner::Op {
+                    self.table.ring
+                } else {
+                    0
+                },
+                group: settled.group,
+                claimed: false,
+                buf: settled.buf,
+                _scope: PhantomData,
+            });
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, self.inner.size_hint().1)
+    }
+}
+
+impl fmt::Debug for ScopeCompletions<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopeCompletions").finish_non_exhaustive()
+    }
+}
+
+/// A completion read in a scope: a [`Cqe`] (which it dereferences to), and,
+/// for the scope's own ops, what the scope knows of it: that the kernel
+/// posted it, and the provided-buffer group the op selected from. That is
+/// what lets [`BufRing::claim`](crate::BufRing::claim) hand out the buffer
+/// it names safely.
+///
+/// Not `Clone`: a buffer is claimed from a completion once. It cannot leave
+/// its scope either, which keeps the group it names the one registered when
+/// the op ran (no group can be registered again while a scope holds the
+/// ring).
+pub struct ScopeCqe<'scope> {
+    pub(super) cqe: Cqe,
+    /// The id of the ring whose scope settled it; 0 for a completion that
+    /// is not a scope op's.
+    pub(super) ring: u32,
+    pub(super) group: u32,
+    /// Whether its buffer has been claimed.
+    pub(super) claimed: bool,
+    /// The owned buffer its op was pushed over, back from the scope.
+    pub(super) buf: Option<Vec<u8>>,
+    pub(super) _scope: PhantomData<&'scope mut &'scope ()>,
+}
+
+impl ScopeCqe<'_> {
+    /// The completion.
+    pub fn cqe(&self) -> Cqe {
+        self.cqe
+    }
+
+    /// Whether the completion is of an op pushed in the scope (rather than
+    /// one passing through).
+    pub fn is_scope_op(&self) -> bool {
+        self.ring != 0
+    }
+
+    /// The buffer given to [`Scope::push_owned`], back with the last
+    /// completion of the ops pushed over it; `None` for any other
+    /// completion, or once taken.
+    pub fn take_buf(&mut self) -> Option<Vec<u8>> {
+        self.buf.take()
+    }
+
+    /// For a claim: the ring and buffer group of a scope op's completion
+    /// whose buffer has not been claimed.
+    pub(crate) fn provenance(&self) -> Option<(u32, u16)> {
+        let group = u16::try_from(self.group).ok()?;
+        (self.ring != 0 && !self.claimed).then_some((self.ring, group))
+    }
+
+    /// Marks the buffer claimed: a claim happens once per completion.
+    pub(crate) fn set_claimed(&mut self) {
+        self.claimed = true;
+    }
+}
+
+impl std::ops::Deref for ScopeCqe<'_> {
+    type Target = Cqe;
+
+    fn deref(&self) -> &Cqe {
+        &self.cqe
+    }
+}
+
+impl From<ScopeCqe<'_>> for Cqe {
+    fn from(cqe: ScopeCqe<'_>) -> Cqe {
+        cqe.cqe
+    }
+}
+
+impl fmt::Debug for ScopeCqe<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.cqe, f)
+    }
+}
+
+/// A scope's completions collect into plain [`Cqe`]s too.
+impl<'scope> FromIterator<ScopeCqe<'scope>> for Vec<Cqe> {
+    fn from_iter<I: IntoIterator<Item = ScopeCqe<'scope>>>(iter: I) -> Self {
+        iter.into_iter().map(Cqe::from).collect()
+    }
+}
+
+impl<'scope> Extend<ScopeCqe<'scope>> for Vec<Cqe> {
+    fn extend<I: IntoIterator<Item = ScopeCqe<'scope>>>(&mut self, iter: I) {
+        Extend::extend(self, iter.into_iter().map(Cqe::from));
+    }
+}

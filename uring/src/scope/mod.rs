@@ -1,0 +1,504 @@
+//! Scopes: ops that borrow buffers for the length of a closure, safely.
+//!
+//! A scope tags every SQE it pushes: the SQE's `user_data` becomes
+//! `key ^ (generation << 32 | slot)`, where `key` is drawn from the kernel's
+//! random source for each scope and the slot keeps the caller's
+//! `user_data`. A completion that carries a live tag settles its slot (when
+//! it is the op's last) and is handed out with the caller's `user_data`
+//! restored; any other completion belongs to someone else (an op pushed
+//! before the scope) and passes through untouched. The scope does not
+//! return, nor unwind, before every slot has settled: that is what lets its
+//! ops borrow.
+//!
+//! That argument needs every completion that carries a tag to be the
+//! kernel's completion of the op the tag names. Tags are no secret (the
+//! kernel shows pending SQEs and CQEs in `/proc/self/fdinfo`), so it rests
+//! on what can post a completion into the ring while the scope lasts:
+//! - the kernel, for the ops of the ring: those pushed before the scope
+//!   carry `user_data` chosen before the scope drew its key, which they
+//!   match with probability 2^-64 (the key is fresh from the OS, not derived
+//!   from anything earlier);
+//! - `MSG_RING`, from any ring, into a ring it names by descriptor: a safe
+//!   op can name a ring only through a `&Ring` (the ring lends out no
+//!   descriptor), which cannot exist while the scope holds the ring
+//!   exclusively; an op that took one before the scope borrows it until
+//!   that op completes (in a scope of its own ring) or forever
+//!   (`Ring::push` needs `'static`).
+//!
+//! So no safe code can forge a completion that releases a borrow.
+
+mod completions;
+mod push;
+mod table;
+
+pub use completions::{ScopeCompletions, ScopeCqe};
+pub use push::{OwnedPush, ScopeSubmissionQueue};
+pub(crate) use table::ScopeTable;
+
+use table::*;
+
+use crate::cqueue::Completions;
+use crate::error::{Error, PushError, PushErrorKind, Result};
+use crate::op::{Scoped, Submission};
+use crate::ops::Cancel;
+use crate::ring::Ring;
+use crate::squeue::SubmissionQueue;
+use crate::sys;
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+impl Ring {
+    /// Runs `f` with a [`Scope`] whose ops may borrow buffers, iovecs,
+    /// addresses and paths from outside the scope: safe, zero-copy, and
+    /// without an allocation per op.
+    ///
+    /// The borrow checker keeps everything an op borrows alive and
+    /// untouched until the scope returns, and the scope does not return
+    /// (nor unwind, if `f` panics) before every op it pushed has posted its
+    /// last completion. Ops still in flight when `f` returns are cancelled
+    /// and waited for; their completions are discarded, so read what you
+    /// need inside `f` (see [`Scope::in_flight`]).
+    ///
+    /// Completions of ops pushed before the scope pass through the scope's
+    /// [`completions`](Scope::completions) untouched, and those not read
+    /// there stay in the ring, in order.
+    ///
+    /// ```
+    /// use std::io::Write as _;
+    /// use std::os::unix::net::UnixStream;
+    /// use uring::{Ring, ops::Read};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut tx, rx) = UnixStream::pair()?;
+    /// tx.write_all(b"hello, scope")?;
+    /// let mut ring = Ring::new(8)?;
+    /// let mut buf = [0u8; 32];
+    /// let cqe = ring.scope(|s| -> uring::Result<_> {
+    ///     s.push(Read::new(&rx, &mut buf[..]).user_data(1))?;
+    ///     s.submit_and_wait(1)?;
+    ///     // A scope's completions stay in the scope; a plain `Cqe` leaves.
+    ///     Ok(s.completions().next().map(|c| c.cqe()))
+    /// })?;
+    /// let cqe = cqe.expect("the read completed");
+    /// assert_eq!(cqe.user_data(), 1);
+    /// // The scope has returned: `buf` is ours again.
+    /// let n = cqe.result()? as usize;
+    /// assert_eq!(&buf[..n], b"hello, scope");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn scope<'env, F, T>(&'env mut self, f: F) -> T
+    where
+        F: for<'scope> FnOnce(&mut Scope<'scope, 'env>) -> T,
+    {
+        let capacity = self.cq.entries;
+        let tail = self.sq.tail();
+        self.scope_table.begin(self.id, capacity, tail);
+        let mut scope = Scope {
+            ring: self,
+            _scope: PhantomData,
+            _env: PhantomData,
+        };
+        f(&mut scope)
+        // `scope` drops here, or while unwinding: `Scope::drop` waits.
+    }
+
+    /// Settles everything the scope left: what completed is reaped, what is
+    /// still in flight is cancelled and waited for.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn end_scope(&mut self) {
+        self.settle_cq();
+        if self.scope_table.settled() {
+            return;
+        }
+        self.cancel_scope();
+        let mut backoff = Duration::from_millis(1);
+        // Whether the kernel refused SQEs and the scope took its own back:
+        // from then on it only waits.
+        let mut retracted = false;
+        loop {
+            let mut foreign = self.settle_cq();
+            if self.scope_table.settled() {
+                return;
+            }
+            if foreign >= self.cq.entries && self.virtual_cq.is_none() {
+                // The CQ is full of completions that are not the scope's,
+                // and the scope's wait in the kernel's overflow list behind
+                // them: move them to a copy the ring reads first, still
+                // first in line, so that the kernel can post the rest.
+                self.enter_virtual_cq();
+                foreign = self.settle_cq();
+            }
+            // Wake up now and then to cancel again: an op linked after a
+            // head that could not be cancelled starts only later.
+            let timeout = self.params.has(crate::Features::EXT_ARG).then_some(backoff);
+            match self.enter_and_wait(
+                !retracted,
+                foreign + 1,
+                &crate::wait::WaitSpec::timeout(timeout),
+            ) {
+                Ok(_) => {}
+                Err(Error::TimedOut) => {
+                    if self.scope_table.internal == 0 {
+                        self.cancel_scope();
+                        // Submit them, even after a refusal: it may have
+                        // been the kernel's last.
+                        retracted &= self.scope_table.internal == 0;
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                Err(e) if is_transient(&e) => {}
+                Err(e)
+                    if e.raw_os_error() == Some(libc::EOWNERDEAD)
+                        && self.has_setup(sys::IORING_SETUP_SQPOLL) =>
+                {
+                    // The SQ thread is gone for good. Before it went, the
+                    // kernel completed every op it had taken, and each
+                    // enter, this one too, moves their completions from the
+                    // overflow list to the CQ; the SQEs it did not take,
+                    // nothing will. Take those back, and read the rest.
+                    self.retract_scope(true);
+                    retracted = true;
+                    self.settle_cq();
+                    if !self.scope_table.settled() && !self.sq.cq_needs_flush() {
+                        fatal(&e);
+                    }
+                }
+                Err(e) => {
+                    // The kernel takes no SQEs from this ring (a disabled
+                    // ring, a single issuer on another thread): those it
+                    // never saw can be taken back. What it did take must be
+                    // waited for, with a call that submits nothing.
+                    if retracted || !self.retract_scope(false) {
+                        fatal(&e);
+                    }
+                    retracted = true;
+                }
+            }
+        }
+    }
+
+    /// Reads every completion in the CQ: the scope's settle and are dropped,
+    /// the others stay, in order, at the end of the queue. Returns how many
+    /// stay.
+    pub(super) fn settle_cq(&mut self) -> u32 {
+        let head = self.cq.head();
+        let tail = self.cq.tail();
+        let table = &mut self.scope_table;
+        table.scratch.clear();
+        let mut pos = head;
+        while pos != tail {
+            // SAFETY: `pos` is between the head and a tail just read.
+            let mut cqe = unsafe { self.cq.read(pos) };
+            let mut settled = Settled::default();
+            // An owned buffer whose ops are done is dropped here.
+            if table.settle(&mut cqe, &mut settled) == Owner::Foreign {
+                table.scratch.push(cqe);
+            }
+            pos = pos.wrapping_add(1);
+        }
+        let kept = table.scratch.len() as u32;
+        let new_head = tail.wrapping_sub(kept);
+        if new_head != head {
+            for (i, &cqe) in table.scratch.iter().enumerate() {
+                // SAFETY: `new_head + i` is before `tail`, in the range user
+                // space owns until the head is stored below.
+                unsafe { self.cq.write(new_head.wrapping_add(i as u32), cqe) };
+            }
+            self.cq.set_head(new_head);
+        }
+        kept
+    }
+
+    /// Asks the kernel to cancel every op of the scope still in flight, with
+    /// as many cancel requests as fit in the SQ (a later round tries again).
+    pub(super) fn cancel_scope(&mut self) {
+        for index in 0..self.scope_table.slots.len() as u32 {
+            if !self.scope_table.slots[index as usize].live() {
+                continue;
+            }
+            if self.push_scope_cancel(index).is_err() {
+                // Submit to make room; errors show again in the wait.
+                let _ = self.submit();
+                if self.push_scope_cancel(index).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Queues a cancel request, of the scope's own, for the op in the live
+    /// slot `index`.
+    pub(super) fn push_scope_cancel(&mut self, index: u32) -> Result<(), PushError<Cancel>> {
+        let table = &self.scope_table;
+        self.push(Cancel::new(table.tag(index)).user_data(table.key ^ INTERNAL))?;
+        self.scope_table.internal += 1;
+        Ok(())
+    }
+
+    /// Takes back the scope's SQEs that the kernel has not consumed, when
+    /// no SQ thread can be consuming them (there is none, or, with
+    /// `sq_thread_dead`, it is gone for good). Returns whether any was.
+    pub(super) fn retract_scope(&mut self, sq_thread_dead: bool) -> bool {
+        if self.has_setup(sys::IORING_SETUP_SQPOLL) && !sq_thread_dead {
+            return false;
+        }
+        let tail = self.sq.tail();
+        let unconsumed = self.sq.unconsumed();
+        let head = tail.wrapping_sub(unconsumed);
+        let start = self.scope_table.start_tail;
+        // The scope's SQEs are those from `start` on; any the kernel
+        // consumed are in flight and must be waited for.
+        let from = if head.wrapping_sub(start) as i32 > 0 {
+            head
+        } else {
+            start
+        };
+        if from == tail {
+            return false;
+        }
+        let mut pos = from;
+        while pos != tail {
+            // SAFETY: the slot is between the kernel's head and the tail:
+            // written by a push of the scope, not consumed.
+            let user_data = unsafe { (*self.sq.sqes.add((pos & self.sq.mask) as usize)).user_data };
+            self.scope_table.unpush(user_data);
+            pos = pos.wrapping_add(1);
+        }
+        // SAFETY: `from` is between the kernel's head and the tail; without
+        // an SQ thread, the kernel reads the SQ only in an enter, and none
+        // can run while the scope holds the ring (an SQ thread gone for
+        // good reads nothing, and enters of its ring never read the SQ).
+        unsafe { self.sq.retract(from) };
+        true
+    }
+}
+
+/// Whether a failed enter may succeed if tried again. (`EBADR` says that
+/// completions were dropped, once: the kernel forgets it once it said it.)
+fn is_transient(e: &Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINTR | libc::EAGAIN | libc::EBUSY | libc::ENOMEM | libc::EBADR)
+    )
+}
+
+/// The kernel holds ops that borrow memory the scope is about to release,
+/// and refuses the calls that would wait for them: nothing sound is left to
+/// do.
+#[cold]
+fn fatal(e: &Error) -> ! {
+    eprintln!(
+        "uring: a scope cannot wait for its ops, which still borrow its memory ({e}); aborting"
+    );
+    std::process::abort()
+}
+
+/// A ring lent to [`Ring::scope`]: its pushes may borrow from outside the
+/// scope, for as long as the scope lasts.
+///
+/// The two lifetimes follow [`std::thread::Scope`]: `'scope` is the scope's
+/// own, which everything pushed must outlive; `'env` is the borrow of the
+/// ring (and bounds `'scope`).
+pub struct Scope<'scope, 'env: 'scope> {
+    pub(super) ring: &'env mut Ring,
+    /// Invariant, so that no scope can pass for another.
+    pub(super) _scope: PhantomData<&'scope mut &'scope ()>,
+    pub(super) _env: PhantomData<&'env mut &'env ()>,
+}
+
+impl<'scope> Scope<'scope, '_> {
+    /// Pushes an op or a chain whose borrows outlive the scope: all its SQEs
+    /// or none. Hands it back in a [`PushError`] when the SQ lacks room, when
+    /// as many ops are in flight in the scope as the CQ has entries, when
+    /// the ring was created disabled and is not enabled yet, or when a
+    /// registered file of it belongs to another ring.
+    ///
+    /// The scope needs to see every op finish, so an op flagged
+    /// `CQE_SKIP_SUCCESS` posts its completion anyway. Ops that name another
+    /// op by `user_data` (`Cancel`, `PollRemove`, `PollUpdate`,
+    /// `TimeoutRemove`, `TimeoutUpdate`, `LinkTimeoutUpdate`) find the
+    /// scope's op that was pushed with that `user_data` (the first, if
+    /// several were: [`cancel`](Scope::cancel) cancels them all), or else an
+    /// op pushed before the scope. A `PollUpdate` can give a new `user_data`
+    /// only to a poll of the scope; for another it completes with
+    /// `-EINVAL`.
+    #[inline]
+    pub fn push<S>(&mut self, submission: S) -> Result<(), PushError<S>>
+    where
+        S: Submission + Scoped + 'scope,
+    {
+        self.submission().push(submission)
+    }
+
+    /// A batch of pushes, as [`Ring::submission`]: the SQ's cursor stays in
+    /// registers until the batch is dropped.
+    #[inline]
+    pub fn submission(&mut self) -> ScopeSubmissionQueue<'_, 'scope> {
+        let ring = &mut *self.ring;
+        ScopeSubmissionQueue {
+            sq: SubmissionQueue::new(&mut ring.sq),
+            table: &mut ring.scope_table,
+            disabled: ring.disabled,
+            _scope: PhantomData,
+        }
+    }
+
+    /// Gives `buf` to the scope and pushes an op or a chain over it, built
+    /// by `build` from the buffer (its `len` bytes, borrowed) and pushed
+    /// with the [`OwnedPush`] it is given. The buffer comes back, untouched
+    /// but for what the ops wrote, with the last completion of those ops
+    /// ([`ScopeCqe::take_buf`]); or at once, in the error, when nothing was
+    /// pushed (the queue was full, or `build` did not push).
+    ///
+    /// This is how an event loop that runs in one long scope gives each op
+    /// a buffer of its own, without borrowing it from outside the scope.
+    ///
+    /// ```
+    /// use std::io::Write as _;
+    /// use std::os::unix::net::UnixStream;
+    /// use uring::{Ring, ops::Read};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut tx, rx) = UnixStream::pair()?;
+    /// tx.write_all(b"owned")?;
+    /// let mut ring = Ring::new(8)?;
+    /// let buf = ring.scope(|s| -> uring::Result<Vec<u8>> {
+    ///     s.push_owned(vec![0; 16], |buf, sq| sq.push(Read::new(&rx, buf).user_data(7)))?;
+    ///     s.submit_and_wait(1)?;
+    ///     let mut cqe = s.completions().next().expect("a completion");
+    ///     let mut buf = cqe.take_buf().expect("the buffer, back");
+    ///     buf.truncate(cqe.res().max(0) as usize);
+    ///     Ok(buf)
+    /// })?;
+    /// assert_eq!(buf, b"owned");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn push_owned<F>(&mut self, buf: Vec<u8>, build: F) -> Result<(), PushError<Vec<u8>>>
+    where
+        F: for<'b> FnOnce(&'b mut [u8], OwnedPush<'b, 'scope>),
+    {
+        let ring = &mut *self.ring;
+        let table = &mut ring.scope_table;
+        let entry = table.keep_owned(buf);
+        let mut refused = PushErrorKind::NothingPushed;
+        let bytes = match &mut table.owned[entry as usize].buf {
+            // SAFETY: the vector's heap memory does not move while the
+            // table keeps it (only the vector itself may move, with the
+            // table's entries), and the table hands it back only when no op
+            // uses it; the borrow given to `build` is higher-ranked, so it
+            // cannot outlive the call but in the ops pushed over it.
+            Some(vec) => unsafe { std::slice::from_raw_parts_mut(vec.as_mut_ptr(), vec.len()) },
+            None => unreachable!("a kept buffer is there"),
+        };
+        build(
+            bytes,
+            OwnedPush {
+                sq: SubmissionQueue::new(&mut ring.sq),
+                table: &mut ring.scope_table,
+                disabled: ring.disabled,
+                entry,
+                refused: &mut refused,
+                _buf: PhantomData,
+                _scope: PhantomData,
+            },
+        );
+        match ring.scope_table.unkeep_owned(entry) {
+            Some(buf) => Err(PushError::new(buf, refused)),
+            None => Ok(()),
+        }
+    }
+
+    /// Cancels the scope's ops in flight whose `user_data` is `user_data`:
+    /// queues one cancel request for each (they go to the kernel at the next
+    /// submit) and returns how many. The cancelled ops complete with
+    /// `-ECANCELED`, or with their own result if they finished first; the
+    /// cancel requests' own completions are not shown.
+    pub fn cancel(&mut self, user_data: u64) -> Result<u32, PushError<()>> {
+        let ring = &mut *self.ring;
+        let table = &ring.scope_table;
+        let targets: Vec<u32> = (0..table.slots.len() as u32)
+            .filter(|&i| {
+                let slot = &table.slots[i as usize];
+                slot.live() && slot.user_data == user_data
+            })
+            .collect();
+        if ring.sq.space_left() < targets.len() as u32 {
+            return Err(PushError::full(()));
+        }
+        for &index in &targets {
+            if ring.push_scope_cancel(index).is_err() {
+                unreachable!("room was checked above");
+            }
+        }
+        Ok(targets.len() as u32)
+    }
+
+    /// Submits what was pushed, as [`Ring::submit`].
+    #[inline]
+    pub fn submit(&mut self) -> Result<u32> {
+        self.ring.submit()
+    }
+
+    /// Submits and waits for `want` completions, as [`Ring::submit_and_wait`].
+    pub fn submit_and_wait(&mut self, want: u32) -> Result<u32> {
+        self.ring.submit_and_wait(want)
+    }
+
+    /// Waits for `want` completions, as [`Ring::wait`].
+    pub fn wait(&mut self, want: u32) -> Result<()> {
+        self.ring.wait(want)
+    }
+
+    /// Waits for `want` completions or `timeout`, as [`Ring::wait_timeout`].
+    pub fn wait_timeout(&mut self, want: u32, timeout: Duration) -> Result<()> {
+        self.ring.wait_timeout(want, timeout)
+    }
+
+    /// The completions that are ready, in order, as [`Ring::completions`]:
+    /// those of the scope's ops carry the `user_data` they were pushed with.
+    #[inline]
+    pub fn completions(&mut self) -> ScopeCompletions<'_, 'scope> {
+        let ring = &mut *self.ring;
+        let tail = ring.ready_tail();
+        ScopeCompletions {
+            inner: Completions::new(&mut ring.cq, tail),
+            table: &mut ring.scope_table,
+            _scope: PhantomData,
+        }
+    }
+
+    /// Completions ready to be read, as [`Ring::ready`].
+    pub fn ready(&self) -> u32 {
+        self.ring.ready()
+    }
+
+    /// Free SQ slots.
+    pub fn space_left(&mut self) -> u32 {
+        self.ring.space_left()
+    }
+
+    /// Ops pushed in this scope that have not posted their last completion.
+    #[inline]
+    pub fn in_flight(&self) -> u32 {
+        self.ring.scope_table.live()
+    }
+}
+
+impl Drop for Scope<'_, '_> {
+    fn drop(&mut self) {
+        if !self.ring.scope_table.settled() {
+            self.ring.end_scope();
+        }
+        self.ring.scope_table.end();
+    }
+}
+
+impl fmt::Debug for Scope<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope")
+            .field("in_flight", &self.ring.scope_table.live())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,173 @@
+//! Pushing in a scope: every SQE tagged before the kernel can see it.
+
+use super::*;
+use crate::error::{PushError, PushErrorKind, Result};
+use crate::op::{Scoped, Submission};
+use crate::squeue::SubmissionQueue;
+use crate::sys;
+use std::fmt;
+use std::marker::PhantomData;
+
+/// A batch of pushes into a scope, from [`Scope::submission`].
+pub struct ScopeSubmissionQueue<'a, 'scope> {
+    pub(super) sq: SubmissionQueue<'a>,
+    pub(super) table: &'a mut ScopeTable,
+    pub(super) disabled: bool,
+    /// Invariant, as for [`Scope`].
+    pub(super) _scope: PhantomData<&'scope mut &'scope ()>,
+}
+
+impl<'scope> ScopeSubmissionQueue<'_, 'scope> {
+    /// Pushes an op or a chain, as [`Scope::push`] does.
+    #[inline]
+    pub fn push<S>(&mut self, submission: S) -> Result<(), PushError<S>>
+    where
+        S: Submission + Scoped + 'scope,
+    {
+        // SAFETY: the submission outlives 'scope, which the scope outlasts.
+        unsafe {
+            push_tagged(
+                &mut self.sq,
+                self.table,
+                self.disabled,
+                submission,
+                NO_OWNED,
+            )
+        }
+    }
+
+    /// Free SQ slots.
+    pub fn space_left(&mut self) -> u32 {
+        self.sq.space_left()
+    }
+}
+
+/// Pushes `submission` into a scope: its SQEs are tagged with slots of
+/// `table`, noting the owned buffer `owned` they use.
+///
+/// # Safety
+///
+/// What the submission borrows must stay valid until the scope ends (the
+/// scope does not end before each of its SQEs has posted its last
+/// completion, after which a `Scoped` submission's memory is free).
+#[inline(always)]
+pub(super) unsafe fn push_tagged<S: Submission + Scoped>(
+    sq: &mut SubmissionQueue<'_>,
+    table: &mut ScopeTable,
+    disabled: bool,
+    submission: S,
+    owned: u32,
+) -> Result<(), PushError<S>> {
+    if disabled {
+        return Err(PushError::new(submission, PushErrorKind::Disabled));
+    }
+    if table.free_count < S::SQES {
+        return Err(PushError::new(submission, PushErrorKind::ScopeFull));
+    }
+    let tag = |sqe: &mut sys::io_uring_sqe| {
+        let mut group = if sqe.flags & sys::IOSQE_BUFFER_SELECT != 0 {
+            // SAFETY: both members of the union are a u16.
+            u32::from(unsafe { sqe.buf.buf_group })
+        } else {
+            NO_GROUP
+        };
+        if group != NO_GROUP && !table.incremental.is_empty() && !table.enter_group(group) {
+            refuse_busy(sqe);
+            group = NO_GROUP;
+        }
+        // Ops that name other ops find the scope's by the caller's
+        // `user_data`; nothing else pays for it.
+        let owned = if S::NAMES_OPS {
+            table.translate(sqe, owned)
+        } else {
+            owned
+        };
+        sqe.user_data = table.take(sqe.user_data, group, owned);
+        sqe.flags &= !sys::IOSQE_CQE_SKIP_SUCCESS;
+    };
+    // SAFETY: the caller keeps the submission's memory valid for the scope,
+    // which waits for every SQE tagged here. The tag and the cleared flag
+    // leave each SQE valid.
+    let pushed = unsafe { sq.push_unchecked_then(submission, tag) };
+    // The queue learns of every push at once, so that a batch that is
+    // forgotten instead of dropped cannot hide ops the scope waits for.
+    sq.sync();
+    pushed
+}
+
+/// Turns `sqe` into a NOP that completes with `-EBUSY`, keeping its
+/// `user_data` and its place in a chain: an op that would select from an
+/// incremental buffer group while another op consumes it.
+#[cold]
+pub(super) fn refuse_busy(sqe: &mut sys::io_uring_sqe) {
+    let keep = sqe.flags & (sys::IOSQE_IO_LINK | sys::IOSQE_IO_HARDLINK | sys::IOSQE_IO_DRAIN);
+    *sqe = sys::io_uring_sqe {
+        opcode: sys::IORING_OP_NOP,
+        flags: keep,
+        user_data: sqe.user_data,
+        len: libc::EBUSY.wrapping_neg() as u32,
+        op_flags: sys::io_uring_sqe_op_flags {
+            nop_flags: sys::IORING_NOP_INJECT_RESULT,
+        },
+        ..Default::default()
+    };
+}
+
+/// The push of ops over a buffer given to [`Scope::push_owned`]: its
+/// closure gets the buffer, borrowed for `'b`, and this, to push one op or
+/// chain over it. What else the op borrows must outlive the scope (`'scope`
+/// outlives `'b`).
+pub struct OwnedPush<'b, 'scope: 'b> {
+    pub(super) sq: SubmissionQueue<'b>,
+    pub(super) table: &'b mut ScopeTable,
+    pub(super) disabled: bool,
+    pub(super) entry: u32,
+    /// Why the push did not happen, for `push_owned`'s error.
+    pub(super) refused: &'b mut PushErrorKind,
+    /// Invariant, so that the buffer's borrow cannot be stretched.
+    pub(super) _buf: PhantomData<&'b mut &'b ()>,
+    /// Invariant, as for [`Scope`].
+    pub(super) _scope: PhantomData<&'scope mut &'scope ()>,
+}
+
+impl<'b> OwnedPush<'b, '_> {
+    /// Pushes an op or a chain over the buffer: all its SQEs or none. The
+    /// buffer comes back with the last of their completions; if the push
+    /// does not fit, [`Scope::push_owned`] hands the buffer back instead.
+    pub fn push<S>(mut self, submission: S)
+    where
+        S: Submission + Scoped + 'b,
+    {
+        // SAFETY: the submission borrows the owned buffer (and what else
+        // outlives 'b, which the closure of `push_owned` outlasts, which the
+        // scope outlasts): the scope keeps the buffer until the SQEs tagged
+        // with its entry have completed, and ends after them.
+        let pushed = unsafe {
+            push_tagged(
+                &mut self.sq,
+                self.table,
+                self.disabled,
+                submission,
+                self.entry,
+            )
+        };
+        match pushed {
+            Ok(()) => self.table.owned[self.entry as usize].remaining = S::SQES,
+            Err(e) => *self.refused = e.kind(),
+        }
+    }
+}
+
+impl fmt::Debug for OwnedPush<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedPush").finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for ScopeSubmissionQueue<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopeSubmissionQueue")
+            .field("sq", &self.sq)
+            .finish_non_exhaustive()
+    }
+}
