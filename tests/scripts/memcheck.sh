@@ -10,6 +10,8 @@ if ! command -v valgrind >/dev/null; then
     apt-get update -qq && apt-get install -y -qq valgrind >/dev/null
 fi
 cargo build -q -p uring-tests --tests
+# A test under memcheck runs many times slower: its watchdog waits longer.
+export URING_TEST_WATCHDOG_SECS="${URING_TEST_WATCHDOG_SECS:-1800}"
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
     mapfile -t names < <(ls tests/tests/*.rs | xargs -n1 basename | sed 's/\.rs$//')

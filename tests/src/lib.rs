@@ -303,6 +303,47 @@ pub fn sq_thread_info(ring: &Ring) -> (i64, i64) {
     (field("SqThread:"), field("SqThreadCpu:"))
 }
 
+/// How long a test guarded by [`watchdog`] may run before the process is
+/// aborted: `URING_TEST_WATCHDOG_SECS` seconds when that is set (a run under
+/// valgrind needs longer), else 60.
+pub fn watchdog_bound() -> std::time::Duration {
+    let secs = std::env::var("URING_TEST_WATCHDOG_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    std::time::Duration::from_secs(secs)
+}
+
+/// Guards a test that could hang (a wait for a completion that never
+/// comes, a scope that cannot settle): if the returned guard is still alive
+/// after [`watchdog_bound`], the whole test process is aborted with a
+/// message naming the test, so that the run fails at once instead of
+/// hanging. Dropping the guard, as the test returns or unwinds, stops the
+/// watch at once: a passing test is not slowed. A test starts with
+/// `let _watch = uring_tests::watchdog();`.
+#[must_use = "the watch ends when the guard is dropped"]
+pub fn watchdog() -> Watchdog {
+    let bound = watchdog_bound();
+    let name = std::thread::current().name().unwrap_or("a test").to_owned();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name(format!("watchdog of {name}"))
+        .spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(bound) {
+                eprintln!("{name}: still running after {bound:?}; aborting the test process");
+                std::process::abort();
+            }
+        })
+        .expect("spawn the watchdog thread");
+    Watchdog { _alive: tx }
+}
+
+/// The guard of [`watchdog`]: the watch lasts as long as it does.
+#[derive(Debug)]
+pub struct Watchdog {
+    _alive: std::sync::mpsc::Sender<()>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,6 +44,7 @@ fn user_data_in_fdinfo(fd: i32) -> Vec<u64> {
 /// until the real data arrives.
 #[test]
 fn planted_completions_do_not_end_a_later_scope_s_borrow() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::builder().cq_entries(512).build(16).unwrap();
     if !uring_tests::require_op::<MsgRing>(&ring) {
         return;
@@ -114,6 +115,7 @@ fn planted_completions_do_not_end_a_later_scope_s_borrow() {
 /// is refused, whole chains with it, and the queue is left as it was.
 #[test]
 fn a_fixed_file_of_another_ring_is_refused() {
+    let _watch = uring_tests::watchdog();
     let mut a = Ring::new(8).unwrap();
     let mut b = Ring::new(8).unwrap();
     let file = tempfile::tempfile().unwrap();
@@ -158,6 +160,7 @@ fn a_fixed_file_of_another_ring_is_refused() {
 /// past 32 bits (which would read beyond the `AtomicU32`).
 #[test]
 fn unmodelled_flag_bits_never_reach_an_sqe() {
+    let _watch = uring_tests::watchdog();
     assert_eq!(
         SpliceFlags::from_bits_truncate(sys::SPLICE_F_FD_IN_FIXED | 1).bits(),
         1
@@ -218,6 +221,7 @@ fn unmodelled_flag_bits_never_reach_an_sqe() {
 /// land within milliseconds.
 #[test]
 fn a_dropped_sqpoll_ring_never_lets_its_timespecs_be_reused() {
+    let _watch = uring_tests::watchdog();
     if !require_sqpoll() {
         return;
     }
@@ -294,6 +298,7 @@ fn reuse_freed_pages(pages: &mut Vec<*mut libc::c_void>) {
 /// negative timespec the kernel refuses or an overflow.
 #[test]
 fn the_longest_durations_wait_as_long_as_the_kernel_allows() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
     ring.push(Timeout::new(Duration::MAX).user_data(1)).unwrap();
     ring.push(
@@ -333,6 +338,7 @@ fn the_longest_durations_wait_as_long_as_the_kernel_allows() {
 /// fails, and an `O_PATH` file is not a ring to `MSG_RING`.
 #[test]
 fn a_ring_cannot_be_reopened_through_proc() {
+    let _watch = uring_tests::watchdog();
     use std::os::unix::fs::OpenOptionsExt;
     let mut ring = Ring::new(8).unwrap();
     let target = Ring::new(8).unwrap();

@@ -77,6 +77,7 @@ fn exercise<S: SqeSize, C: CqeSize>(mut ring: Ring<S, C>) {
 
 #[test]
 fn every_combination_of_sizes_runs_ops() {
+    let _watch = uring_tests::watchdog();
     exercise(Builder::new().build_sized::<Sqe128, Cqe32>(8).unwrap());
     exercise(Builder::new().build_sized::<Sqe128, Cqe16>(8).unwrap());
     exercise(Builder::new().build_sized::<Sqe64, Cqe32>(8).unwrap());
@@ -88,6 +89,7 @@ fn every_combination_of_sizes_runs_ops() {
 
 #[test]
 fn a_32_byte_cqe_carries_what_the_nop_put_in_it() {
+    let _watch = uring_tests::watchdog();
     if !require_kernel(6, 18, "IORING_NOP_CQE32") {
         return;
     }
@@ -111,6 +113,7 @@ fn a_32_byte_cqe_carries_what_the_nop_put_in_it() {
 
 #[test]
 fn a_mixed_cq_hands_out_small_and_big_completions_in_order() {
+    let _watch = uring_tests::watchdog();
     if !require_kernel(6, 18, "IORING_SETUP_CQE_MIXED") {
         return;
     }
@@ -153,6 +156,7 @@ fn a_mixed_cq_hands_out_small_and_big_completions_in_order() {
 
 #[test]
 fn peek_and_advance_count_completions_on_a_mixed_cq() {
+    let _watch = uring_tests::watchdog();
     if !require_kernel(6, 18, "IORING_SETUP_CQE_MIXED") {
         return;
     }
@@ -179,6 +183,7 @@ fn peek_and_advance_count_completions_on_a_mixed_cq() {
 
 #[test]
 fn an_80_byte_command_reaches_the_driver() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Builder::new().build_sized::<Sqe128, Cqe32>(4).unwrap();
     // /dev/null takes any command and completes it with 0; a regular file
     // has no command handler (EOPNOTSUPP). Either way the ring goes on.

@@ -29,6 +29,7 @@ fn ring_or_skip() -> Option<Ring> {
 
 #[test]
 fn recvs_pick_buffers_and_claimed_ones_come_back() {
+    let _watch = uring_tests::watchdog();
     let Some(mut ring) = ring_or_skip() else {
         return;
     };
@@ -60,6 +61,7 @@ fn recvs_pick_buffers_and_claimed_ones_come_back() {
 
 #[test]
 fn an_empty_ring_fails_ops_with_enobufs_until_a_buffer_comes_back() {
+    let _watch = uring_tests::watchdog();
     let Some(mut ring) = ring_or_skip() else {
         return;
     };
@@ -93,6 +95,7 @@ fn an_empty_ring_fails_ops_with_enobufs_until_a_buffer_comes_back() {
 
 #[test]
 fn claims_that_cannot_be_right_are_errors() {
+    let _watch = uring_tests::watchdog();
     let Some(mut ring) = ring_or_skip() else {
         return;
     };
@@ -122,6 +125,7 @@ fn claims_that_cannot_be_right_are_errors() {
 
 #[test]
 fn bad_sizes_and_a_taken_group_are_refused() {
+    let _watch = uring_tests::watchdog();
     let Some(mut ring) = ring_or_skip() else {
         return;
     };
@@ -142,6 +146,7 @@ fn bad_sizes_and_a_taken_group_are_refused() {
 
 #[test]
 fn a_dropped_ring_leaves_the_group_empty() {
+    let _watch = uring_tests::watchdog();
     let Some(mut ring) = ring_or_skip() else {
         return;
     };
@@ -165,6 +170,7 @@ fn a_dropped_ring_leaves_the_group_empty() {
 
 #[test]
 fn a_multishot_recv_fills_one_buffer_per_message() {
+    let _watch = uring_tests::watchdog();
     let Some(mut ring) = ring_or_skip() else {
         return;
     };
@@ -198,6 +204,7 @@ fn a_multishot_recv_fills_one_buffer_per_message() {
 
 #[test]
 fn a_file_read_selects_from_the_ring() {
+    let _watch = uring_tests::watchdog();
     let Some(mut ring) = ring_or_skip() else {
         return;
     };
@@ -214,6 +221,7 @@ fn a_file_read_selects_from_the_ring() {
 
 #[test]
 fn a_recv_waiting_when_the_ring_goes_finds_no_buffer() {
+    let _watch = uring_tests::watchdog();
     let Some(mut ring) = ring_or_skip() else {
         return;
     };
@@ -230,6 +238,7 @@ fn a_recv_waiting_when_the_ring_goes_finds_no_buffer() {
 
 #[test]
 fn scope_completions_claim_their_buffers_safely() {
+    let _watch = uring_tests::watchdog();
     let Some(mut ring) = ring_or_skip() else {
         return;
     };
@@ -284,6 +293,7 @@ fn scope_completions_claim_their_buffers_safely() {
 
 #[test]
 fn a_multishot_recv_in_a_scope_hands_out_each_buffer() {
+    let _watch = uring_tests::watchdog();
     let Some(mut ring) = ring_or_skip() else {
         return;
     };
@@ -336,6 +346,7 @@ fn incremental_or_skip(
 
 #[test]
 fn an_incremental_ring_hands_out_consecutive_pieces_of_a_buffer() {
+    let _watch = uring_tests::watchdog();
     let Some(mut ring) = ring_or_skip() else {
         return;
     };
@@ -404,6 +415,7 @@ fn an_incremental_ring_hands_out_consecutive_pieces_of_a_buffer() {
 
 #[test]
 fn an_empty_receive_leaves_an_incremental_buffer_with_the_kernel() {
+    let _watch = uring_tests::watchdog();
     let Some(mut ring) = ring_or_skip() else {
         return;
     };
@@ -442,6 +454,7 @@ fn an_empty_receive_leaves_an_incremental_buffer_with_the_kernel() {
 
 #[test]
 fn a_scope_runs_the_ops_of_an_incremental_group_one_at_a_time() {
+    let _watch = uring_tests::watchdog();
     let Some(mut ring) = ring_or_skip() else {
         return;
     };
@@ -483,6 +496,7 @@ fn a_scope_runs_the_ops_of_an_incremental_group_one_at_a_time() {
 
 #[test]
 fn a_multishot_recv_streams_through_an_incremental_ring() {
+    let _watch = uring_tests::watchdog();
     let Some(mut ring) = ring_or_skip() else {
         return;
     };

@@ -26,6 +26,7 @@ fn reap(ring: &mut Ring, n: u32) -> Vec<(u64, i32)> {
 
 #[test]
 fn nop_then_link_timeout() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
     ring.push(
         Nop::new()
@@ -39,6 +40,7 @@ fn nop_then_link_timeout() {
 
 #[test]
 fn read_from_empty_pipe_is_cancelled_by_its_link_timeout() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
     let (rx, _tx) = pipe();
     let mut buf = [0u8; 16];
@@ -72,6 +74,7 @@ fn read_from_empty_pipe_is_cancelled_by_its_link_timeout() {
 
 #[test]
 fn an_op_after_a_fired_link_timeout_is_cancelled() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
     let (rx, _tx) = pipe();
     let mut buf = [0u8; 16];
@@ -94,6 +97,7 @@ fn an_op_after_a_fired_link_timeout_is_cancelled() {
 
 #[test]
 fn a_failed_head_cancels_its_soft_links() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
     let mut buf = [0u8; 8];
     // Reading from descriptor -1 fails with EBADF.
@@ -117,6 +121,7 @@ fn a_failed_head_cancels_its_soft_links() {
 
 #[test]
 fn a_failed_head_does_not_stop_its_hard_links() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
     let mut buf = [0u8; 8];
     let chain = Read::new(uring_tests::bad_fd(), &mut buf[..])
@@ -132,6 +137,7 @@ fn a_failed_head_does_not_stop_its_hard_links() {
 
 #[test]
 fn every_sqe_of_a_chain_carries_its_link_flag_but_the_last() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
     ring.push(
         Nop::new()
@@ -179,6 +185,7 @@ fn read_bounded_by<'a>(fd: &'a OwnedFd, buf: &'a mut [u8], millis: u64) -> impl 
 
 #[test]
 fn a_link_timeout_needs_nothing_kept_alive() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
     let (rx, _tx) = pipe();
     let mut buf = [0u8; 8];
@@ -206,6 +213,7 @@ fn a_link_timeout_needs_nothing_kept_alive() {
 
 #[test]
 fn a_chain_over_fixed_files_sets_the_flag_on_each_sqe() {
+    let _watch = uring_tests::watchdog();
     let mut src = tempfile::tempfile().unwrap();
     src.write_all(b"from the registered source").unwrap();
     let mut dst = tempfile::tempfile().unwrap();
@@ -244,6 +252,7 @@ fn a_chain_over_fixed_files_sets_the_flag_on_each_sqe() {
 
 #[test]
 fn a_raw_fd_target_sets_no_fixed_flag() {
+    let _watch = uring_tests::watchdog();
     let file = File::open("/dev/zero").unwrap();
     let mut ring = Ring::new(4).unwrap();
     let mut buf = [1u8; 4];

@@ -10,6 +10,7 @@ use uring_tests::{assert_user_data_once, by_user_data, require_features, submit_
 /// the next push hands the NOP back, and that NOP still works.
 #[test]
 fn every_ring_size_takes_exactly_sq_entries_then_hands_the_op_back() {
+    let _watch = uring_tests::watchdog();
     for shift in 0..=15 {
         let entries = 1u32 << shift;
         let mut ring = Ring::new(entries).unwrap_or_else(|e| panic!("Ring::new({entries}): {e}"));
@@ -66,6 +67,7 @@ fn every_ring_size_takes_exactly_sq_entries_then_hands_the_op_back() {
 /// that did not fit wait in the kernel and arrive once there is room.
 #[test]
 fn a_full_cq_loses_no_completion() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(4).unwrap();
     if !require_features(&ring, Features::NODROP, "keeping completions of a full CQ") {
         return;
@@ -100,6 +102,7 @@ fn a_full_cq_loses_no_completion() {
 /// `advance` moves the head over part of what is ready, and never past it.
 #[test]
 fn ready_counts_what_advance_leaves() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
     for i in 0..8 {
         ring.push(Nop::new().user_data(i)).unwrap();
@@ -130,6 +133,7 @@ fn ready_counts_what_advance_leaves() {
 /// consume either.
 #[test]
 fn peek_and_peek_batch_leave_completions_in_the_queue() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
     assert_eq!(ring.peek(), None, "an idle ring has nothing to peek");
     for i in 0..8 {
@@ -169,6 +173,7 @@ fn peek_and_peek_batch_leave_completions_in_the_queue() {
 /// The completions iterator moves the head past only what was iterated.
 #[test]
 fn completions_not_iterated_stay_in_the_queue() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
     for i in 0..6 {
         ring.push(Nop::new().user_data(i)).unwrap();
@@ -188,6 +193,7 @@ fn completions_not_iterated_stay_in_the_queue() {
 /// written: after the submit, only the ops pushed before complete.
 #[test]
 fn a_chain_that_does_not_fit_is_handed_back_and_writes_nothing() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(2).unwrap();
     ring.push(Nop::new().user_data(1)).unwrap();
     ring.push(Nop::new().user_data(2)).unwrap();
@@ -223,6 +229,7 @@ fn a_chain_that_does_not_fit_is_handed_back_and_writes_nothing() {
 /// after it runs.
 #[test]
 fn a_failed_link_cancels_its_chain_only() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
     // Cancelling a user_data nothing uses fails with ENOENT.
     let chain = Cancel::new(0xdead)
@@ -243,6 +250,7 @@ fn a_failed_link_cancels_its_chain_only() {
 /// `hard_link`: the next op runs whatever the result of the one before.
 #[test]
 fn a_hard_link_runs_after_a_failure() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
     let chain = Cancel::new(0xdead)
         .user_data(1)
@@ -292,6 +300,7 @@ fn bounded<T: std::marker::Send + 'static>(
 /// for one completion is already satisfied and must return at once.
 #[test]
 fn wait_returns_while_completions_wait_in_the_overflow_list() {
+    let _watch = uring_tests::watchdog();
     let ring = ring_with_overflowed_completions();
     if !require_features(&ring, Features::NODROP, "the CQ overflow list") {
         return;
@@ -307,6 +316,7 @@ fn wait_returns_while_completions_wait_in_the_overflow_list() {
 /// with 8 completions ready it must succeed.
 #[test]
 fn wait_timeout_returns_while_completions_wait_in_the_overflow_list() {
+    let _watch = uring_tests::watchdog();
     let ring = ring_with_overflowed_completions();
     if !require_features(&ring, Features::NODROP, "the CQ overflow list") {
         return;
@@ -337,6 +347,7 @@ fn ring_drain(ring: &mut Ring) -> Vec<Cqe> {
 /// A wait for more completions than the CQ holds is refused up front.
 #[test]
 fn waiting_for_more_than_the_cq_holds_is_refused() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(4).unwrap();
     let r = ring.submit_and_wait(9);
     assert!(matches!(r, Err(uring::Error::InvalidArgument(_))), "{r:?}");
@@ -381,6 +392,7 @@ fn push_chain(sq: &mut uring::SubmissionQueue<'_>, kind: u64, base: u64) -> bool
 /// each op once; a chain that does not fit is refused whole.
 #[test]
 fn batches_of_chains_wrap_the_ring() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
     let mut chain_no = 0u64;
     let mut refused = 0;
@@ -442,6 +454,7 @@ fn batches_of_chains_wrap_the_ring() {
 /// what the queue holds, read in ring order, is what was pushed.
 #[test]
 fn pushes_land_in_ring_order_across_laps() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
     let mut next = 0u64;
     let mut expected: Vec<u64> = Vec::new();

@@ -192,6 +192,7 @@ fn walk(seed: u64, entries: u32, steps: usize) {
 
 #[test]
 fn random_walks_keep_the_ring_and_the_model_in_step() {
+    let _watch = uring_tests::watchdog();
     for (i, entries) in [1u32, 2, 4, 8, 16, 64].into_iter().enumerate() {
         for seed in 0..8u64 {
             walk(seed * 7919 + i as u64, entries, 600);

@@ -39,6 +39,7 @@ fn complete_nops(ring: &mut Ring, first: u64, n: u64) {
 
 #[test]
 fn ops_borrow_buffers_from_outside_the_scope() {
+    let _watch = uring_tests::watchdog();
     let mut file = tempfile::tempfile().unwrap();
     let mut ring = Ring::new(8).unwrap();
     let head = *b"scoped ";
@@ -79,6 +80,7 @@ fn ops_borrow_buffers_from_outside_the_scope() {
 
 #[test]
 fn a_chain_with_a_link_timeout_keeps_each_user_data() {
+    let _watch = uring_tests::watchdog();
     let (rx, _tx) = pipe();
     let mut ring = Ring::new(8).unwrap();
     let mut buf = [0u8; 4];
@@ -109,6 +111,7 @@ fn a_chain_with_a_link_timeout_keeps_each_user_data() {
 
 #[test]
 fn leaving_with_an_op_in_flight_cancels_it() {
+    let _watch = uring_tests::watchdog();
     let (mut rx, mut tx) = pipe();
     let mut ring = Ring::new(8).unwrap();
     let mut buf = [0u8; 8];
@@ -137,6 +140,7 @@ fn leaving_with_an_op_in_flight_cancels_it() {
 
 #[test]
 fn ops_pushed_but_not_submitted_are_run_or_cancelled_before_the_scope_ends() {
+    let _watch = uring_tests::watchdog();
     let (rx, mut tx) = pipe();
     tx.write_all(b"ready").unwrap();
     let mut ring = Ring::new(8).unwrap();
@@ -158,6 +162,7 @@ fn ops_pushed_but_not_submitted_are_run_or_cancelled_before_the_scope_ends() {
 
 #[test]
 fn a_panic_in_the_scope_still_waits_for_its_ops() {
+    let _watch = uring_tests::watchdog();
     let (rx, mut tx) = pipe();
     let mut ring = Ring::new(8).unwrap();
     let mut buf = [0u8; 8];
@@ -181,6 +186,7 @@ fn a_panic_in_the_scope_still_waits_for_its_ops() {
 
 #[test]
 fn completions_of_ops_pushed_before_pass_through_in_order() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
     complete_nops(&mut ring, 100, 3);
     let cqes: Vec<Cqe> = ring.scope(|s| {
@@ -199,6 +205,7 @@ fn completions_of_ops_pushed_before_pass_through_in_order() {
 
 #[test]
 fn completions_left_unread_stay_in_the_ring_without_the_scope_s() {
+    let _watch = uring_tests::watchdog();
     let (rx, _tx) = pipe();
     let mut ring = Ring::new(8).unwrap();
     complete_nops(&mut ring, 100, 4);
@@ -219,6 +226,7 @@ fn completions_left_unread_stay_in_the_ring_without_the_scope_s() {
 
 #[test]
 fn a_cq_full_of_other_completions_is_kept_in_order() {
+    let _watch = uring_tests::watchdog();
     // SQ 4, CQ 8: eight foreign completions fill the CQ, so the scope's
     // own must come through the kernel's overflow list.
     let mut ring = Ring::new(4).unwrap();
@@ -264,6 +272,7 @@ fn a_cq_full_of_other_completions_is_kept_in_order() {
 
 #[test]
 fn waits_count_completions_kept_aside() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(4).unwrap();
     if !ring.params().has(uring::Features::NODROP) {
         eprintln!("skipped: the kernel lacks IORING_FEAT_NODROP");
@@ -287,6 +296,7 @@ fn waits_count_completions_kept_aside() {
 
 #[test]
 fn cqe_skip_success_still_completes_in_a_scope() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
     let cqes: Vec<Cqe> = ring.scope(|s| {
         s.push(Nop::new().user_data(1).flags(SqeFlags::CQE_SKIP_SUCCESS))
@@ -301,6 +311,7 @@ fn cqe_skip_success_still_completes_in_a_scope() {
 
 #[test]
 fn cancel_by_user_data_ends_a_multishot_poll() {
+    let _watch = uring_tests::watchdog();
     let (rx, mut tx) = pipe();
     let mut ring = Ring::new(8).unwrap();
     let cqes: Vec<Cqe> = ring.scope(|s| {
@@ -337,6 +348,7 @@ fn cancel_by_user_data_ends_a_multishot_poll() {
 
 #[test]
 fn a_multishot_poll_is_cancelled_when_the_scope_ends() {
+    let _watch = uring_tests::watchdog();
     let (rx, _tx) = pipe();
     let mut ring = Ring::new(8).unwrap();
     ring.scope(|s| {
@@ -353,6 +365,7 @@ fn a_multishot_poll_is_cancelled_when_the_scope_ends() {
 
 #[test]
 fn a_scope_takes_as_many_ops_as_the_cq_has_entries() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::builder().cq_entries(4).build(4).unwrap();
     assert_eq!(ring.cq_entries(), 4);
     ring.scope(|s| {
@@ -384,6 +397,7 @@ fn a_scope_takes_as_many_ops_as_the_cq_has_entries() {
 
 #[test]
 fn a_disabled_ring_takes_no_scope_pushes() {
+    let _watch = uring_tests::watchdog();
     let mut ring = match Ring::builder().r_disabled().build(4) {
         Ok(ring) => ring,
         Err(e) => {
@@ -403,6 +417,7 @@ fn a_disabled_ring_takes_no_scope_pushes() {
 
 #[test]
 fn send_zc_stays_in_flight_until_its_notification() {
+    let _watch = uring_tests::watchdog();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (mut server, _) = listener.accept().unwrap();
@@ -443,6 +458,7 @@ fn send_zc_stays_in_flight_until_its_notification() {
 
 #[test]
 fn a_ring_that_refuses_submissions_gets_its_sqes_taken_back() {
+    let _watch = uring_tests::watchdog();
     // A single-issuer ring answers only the thread that first submitted.
     let builder = Ring::builder().single_issuer().defer_taskrun();
     let mut ring = match builder.build(8) {
@@ -477,6 +493,7 @@ fn a_ring_that_refuses_submissions_gets_its_sqes_taken_back() {
 
 #[test]
 fn a_write_in_a_scope_lands() {
+    let _watch = uring_tests::watchdog();
     let mut file = tempfile::tempfile().unwrap();
     let mut ring = Ring::new(4).unwrap();
     let text = String::from("owned by the caller");
@@ -523,6 +540,7 @@ fn scope_on(builder: uring::Builder<'_>, what: &str) {
 
 #[test]
 fn scopes_on_sqpoll_and_defer_taskrun_rings() {
+    let _watch = uring_tests::watchdog();
     if uring_tests::require_sqpoll() {
         scope_on(Ring::builder().sqpoll(Duration::from_millis(10)), "SQPOLL");
     }
@@ -555,6 +573,7 @@ impl Rng {
 /// not at all, and nothing is left over.
 #[test]
 fn random_scopes_among_foreign_completions() {
+    let _watch = uring_tests::watchdog();
     for seed in 1..=40u64 {
         let mut rng = Rng(seed * 0x9e37_79b9);
         let mut ring = Ring::new(4).unwrap();
@@ -634,6 +653,7 @@ fn random_scopes_among_foreign_completions() {
 
 #[test]
 fn forgotten_batches_and_iterators_lose_nothing() {
+    let _watch = uring_tests::watchdog();
     let (rx, _tx) = pipe();
     let mut ring = Ring::new(8).unwrap();
     let mut buf = [0u8; 4];
@@ -658,6 +678,7 @@ fn forgotten_batches_and_iterators_lose_nothing() {
 
 #[test]
 fn owned_buffers_come_back_with_their_completion() {
+    let _watch = uring_tests::watchdog();
     let (rx, mut tx) = pipe();
     let mut file = tempfile::tempfile().unwrap();
     let mut ring = Ring::new(8).unwrap();
@@ -712,6 +733,7 @@ fn owned_buffers_come_back_with_their_completion() {
 
 #[test]
 fn an_owned_buffer_that_was_not_pushed_comes_back_at_once() {
+    let _watch = uring_tests::watchdog();
     let (_rx, tx) = uring_tests::pipe();
     let mut ring = Ring::builder().cq_entries(2).build(2).unwrap();
     ring.scope(|s| {
@@ -732,6 +754,7 @@ fn an_owned_buffer_that_was_not_pushed_comes_back_at_once() {
 
 #[test]
 fn an_event_loop_recycles_owned_buffers() {
+    let _watch = uring_tests::watchdog();
     let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
     let mut ring = Ring::new(16).unwrap();
     let mut spare: Vec<Vec<u8>> = (0..4).map(|_| vec![0; 8]).collect();
@@ -760,6 +783,7 @@ fn an_event_loop_recycles_owned_buffers() {
 
 #[test]
 fn leaving_drops_the_owned_buffers_of_cancelled_ops() {
+    let _watch = uring_tests::watchdog();
     let (rx, mut tx) = pipe();
     let mut ring = Ring::new(8).unwrap();
     ring.scope(|s| {
@@ -785,6 +809,7 @@ fn leaving_drops_the_owned_buffers_of_cancelled_ops() {
 /// in order; `in_flight` matches the ops not yet seen to complete.
 #[test]
 fn random_walks_inside_scopes() {
+    let _watch = uring_tests::watchdog();
     for seed in 1..=24u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
         let mut ring = Ring::new(8).unwrap();

@@ -13,6 +13,7 @@ use uring_tests::{by_user_data, require_features, submit_and_reap};
 /// and no completion appears (no internal timeout SQE posts one).
 #[test]
 fn wait_timeout_on_an_idle_ring_times_out() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(4).unwrap();
     if !require_features(&ring, Features::EXT_ARG, "a wait with a timeout") {
         return;
@@ -40,6 +41,7 @@ fn wait_timeout_on_an_idle_ring_times_out() {
 /// A wait with a timeout returns as soon as the completions are there.
 #[test]
 fn wait_timeout_returns_what_arrived() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(4).unwrap();
     if !require_features(&ring, Features::EXT_ARG, "a wait with a timeout") {
         return;
@@ -70,6 +72,7 @@ fn wait_timeout_returns_what_arrived() {
 /// of their durations, each with ETIME, no earlier than their durations.
 #[test]
 fn timeouts_complete_in_duration_order() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
     let start = Instant::now();
     for ms in [30u64, 10, 20] {
@@ -100,6 +103,7 @@ fn timeouts_complete_in_duration_order() {
 /// completions were posted, long before its time.
 #[test]
 fn a_timeout_with_a_count_completes_after_that_many_completions() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
     let start = Instant::now();
     ring.push(Timeout::new(Duration::from_secs(30)).count(2).user_data(9))
@@ -117,6 +121,7 @@ fn a_timeout_with_a_count_completes_after_that_many_completions() {
 /// cancelled; a timeout bounded by a shorter link timeout is cancelled.
 #[test]
 fn link_timeouts_bound_the_op_before_them() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
     ring.push(Nop::new().user_data(1).timeout(Duration::from_secs(5)))
         .unwrap();
@@ -183,6 +188,7 @@ fn pester_this_thread(span: Duration) -> std::thread::JoinHandle<u32> {
 /// completion arrives.
 #[test]
 fn an_interrupted_wait_resumes() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(4).unwrap();
     ring.push(Timeout::new(Duration::from_millis(100)).user_data(1))
         .unwrap();
@@ -206,6 +212,7 @@ fn an_interrupted_wait_resumes() {
 /// deadline into a hang: it times out after its time.
 #[test]
 fn an_interrupted_timed_wait_keeps_its_deadline() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(4).unwrap();
     if !require_features(&ring, Features::EXT_ARG, "a wait with a timeout") {
         return;

@@ -11,6 +11,7 @@ use uring_tests::{require_features, skip};
 
 #[test]
 fn a_wait_with_a_timeout_and_nothing_to_wait_for_times_out() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(4).unwrap();
     if !require_features(&ring, Features::EXT_ARG, "a wait with a timeout") {
         return;
@@ -29,6 +30,7 @@ fn a_wait_with_a_timeout_and_nothing_to_wait_for_times_out() {
 
 #[test]
 fn a_minimum_wait_returns_with_fewer_completions_than_asked() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(4).unwrap();
     if !require_features(&ring, Features::MIN_TIMEOUT, "a minimum wait") {
         return;
@@ -58,6 +60,7 @@ extern "C" fn count_signal(_: libc::c_int) {
 
 #[test]
 fn a_wait_takes_its_signal_mask_for_its_length() {
+    let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(4).unwrap();
     if !require_features(&ring, Features::EXT_ARG, "a wait with a signal mask") {
         return;
@@ -132,6 +135,7 @@ fn ring_with_wait_region(slots: u32) -> Option<Ring> {
 
 #[test]
 fn registered_wait_arguments_end_waits_by_slot() {
+    let _watch = uring_tests::watchdog();
     let Some(mut ring) = ring_with_wait_region(4) else {
         return;
     };
@@ -156,6 +160,7 @@ fn registered_wait_arguments_end_waits_by_slot() {
 
 #[test]
 fn registered_waits_refuse_what_the_region_does_not_hold() {
+    let _watch = uring_tests::watchdog();
     let mut plain = Ring::new(4).unwrap();
     assert!(matches!(
         plain.wait_registered(1, 0),
