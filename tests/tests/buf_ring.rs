@@ -531,3 +531,95 @@ fn a_multishot_recv_streams_through_an_incremental_ring() {
     assert_eq!(got.unwrap(), expected);
     assert_eq!(pool.lent(), 0);
 }
+
+#[test]
+fn every_buffer_of_a_ring_is_its_own_memory() {
+    let _watch = uring_tests::watchdog();
+    let Some(mut ring) = ring_or_skip() else {
+        return;
+    };
+    let (mut tx, rx) = UnixStream::pair().unwrap();
+    let pool = ring.register_buf_ring(BufferGroup::new(40), 4, 16).unwrap();
+    assert_eq!(pool.group(), BufferGroup::new(40));
+    assert!(!pool.is_incremental());
+    let messages: [&[u8]; 4] = [b"first", b"second!", b"3rd", b"the fourth one"];
+    let mut held = Vec::new();
+    for (i, msg) in messages.iter().enumerate() {
+        tx.write_all(msg).unwrap();
+        push_lent!(ring, Recv::new(&rx, pool.select()).user_data(i as u64)).unwrap();
+        let cqe = reap_one(&mut ring);
+        assert_eq!(cqe.res(), msg.len() as i32, "{cqe:?}");
+        // SAFETY: the kernel's completion of this recv, which selected from
+        // the pool's group on this ring.
+        held.push(unsafe { pool.claim_unchecked(&cqe) }.unwrap());
+        assert_eq!(usize::from(pool.lent()), i + 1);
+    }
+    // All four held at once: each has the bytes its recv wrote.
+    let bids: Vec<u16> = held.iter().map(|b| b.bid()).collect();
+    assert_eq!(bids, [0, 1, 2, 3]);
+    for (buf, msg) in held.iter().zip(messages) {
+        assert_eq!((&buf[..], buf.offset(), buf.capacity()), (msg, 0, 16));
+    }
+    // Writing through one changes no other.
+    held[0].fill(b'#');
+    assert_eq!(&held[0][..], b"#####");
+    for (buf, msg) in held.iter().zip(messages).skip(1) {
+        assert_eq!(&buf[..], msg);
+    }
+    // Given back out of order, each is the kernel's again: four more recvs
+    // land in the buffers in the order they came back, each whole.
+    let order = [2u16, 0, 3, 1];
+    for &bid in &order {
+        let at = held.iter().position(|b| b.bid() == bid).unwrap();
+        drop(held.remove(at));
+    }
+    assert_eq!(pool.lent(), 0);
+    let mut again = Vec::new();
+    for (i, msg) in messages.iter().enumerate() {
+        tx.write_all(msg).unwrap();
+        push_lent!(ring, Recv::new(&rx, pool.select()).user_data(10 + i as u64)).unwrap();
+        let cqe = reap_one(&mut ring);
+        // SAFETY: as above.
+        again.push(unsafe { pool.claim_unchecked(&cqe) }.unwrap());
+    }
+    let bids: Vec<u16> = again.iter().map(|b| b.bid()).collect();
+    assert_eq!(bids, order);
+    for (buf, msg) in again.iter().zip(messages) {
+        assert_eq!(&buf[..], msg);
+    }
+}
+
+#[test]
+fn a_scope_completion_claims_once_even_after_its_buffer_came_back() {
+    let _watch = uring_tests::watchdog();
+    let Some(mut ring) = ring_or_skip() else {
+        return;
+    };
+    let (mut tx, rx) = UnixStream::pair().unwrap();
+    let pool = ring.register_buf_ring(BufferGroup::new(41), 1, 8).unwrap();
+    let out = ring.scope(|s| -> uring::Result<(Vec<u8>, Vec<u8>)> {
+        tx.write_all(b"one").unwrap();
+        s.push(Recv::new(&rx, pool.select()).user_data(1))?;
+        s.submit_and_wait(1)?;
+        let mut cqe = s.completions().next().unwrap();
+        let first = pool.claim(&mut cqe)?.to_vec();
+        // The buffer went back with the drop: the kernel may fill it again,
+        // so the old completion must not hand it out a second time.
+        assert_eq!(pool.lent(), 0);
+        let again = pool.claim(&mut cqe);
+        assert!(matches!(again, Err(Error::InvalidArgument(_))), "{again:?}");
+        assert_eq!(pool.lent(), 0);
+        // The buffer is the kernel's: the next recv fills it.
+        tx.write_all(b"two").unwrap();
+        s.push(Recv::new(&rx, pool.select()).user_data(2))?;
+        s.submit_and_wait(1)?;
+        let mut cqe = s.completions().next().unwrap();
+        assert_eq!(
+            (cqe.user_data(), cqe.res(), cqe.buffer_id()),
+            (2, 3, Some(0))
+        );
+        let second = pool.claim(&mut cqe)?.to_vec();
+        Ok((first, second))
+    });
+    assert_eq!(out.unwrap(), (b"one".to_vec(), b"two".to_vec()));
+}

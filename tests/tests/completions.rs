@@ -1,0 +1,359 @@
+//! Completions against the kernel: what `Cqe` reads out of the results and
+//! flags the kernel posts, how `submit` flushes completions the kernel held
+//! back, and the copy of a full CQ that a scope reads first (its growth,
+//! its wrap, waits across it, and the return to the kernel's CQ).
+
+use std::io::Write as _;
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use uring::ops::{Nop, PollAdd, Read};
+use uring::{Cqe, Features, PollEvents, PollFlags, Ring};
+use uring_tests::{require_features, require_kernel};
+
+/// Pushes `n` NOPs with `user_data` from `first` on, outside any scope, and
+/// waits until all have completed (their completions stay unread; those
+/// past the CQ's size go to the kernel's overflow list).
+fn complete_nops(ring: &mut Ring, first: u64, n: u64) {
+    for i in 0..n {
+        if ring.push(Nop::new().user_data(first + i)).is_err() {
+            ring.submit().unwrap();
+            ring.push(Nop::new().user_data(first + i)).unwrap();
+        }
+    }
+    ring.submit().unwrap();
+}
+
+/// A NOP completes with whatever result it is given: every negative value
+/// from -4095 to -1 reads as that errno, anything else as data.
+#[test]
+fn results_read_as_the_errno_or_the_value_the_kernel_posted() {
+    let _watch = uring_tests::watchdog();
+    if !require_kernel(6, 10, "NOP with an injected result") {
+        return;
+    }
+    let mut ring = Ring::new(16).unwrap();
+    let results = [
+        0,
+        7,
+        i32::MAX,
+        -1,
+        -libc::EBADF,
+        -libc::ECANCELED,
+        -4095,
+        -4096,
+        i32::MIN,
+    ];
+    for (i, &res) in results.iter().enumerate() {
+        ring.push(Nop::new().result(res).user_data(i as u64))
+            .unwrap();
+    }
+    let cqes = uring_tests::submit_and_reap(&mut ring, results.len());
+    let got: Vec<(u64, i32)> = cqes.iter().map(|c| (c.user_data(), c.res())).collect();
+    let want: Vec<(u64, i32)> = results
+        .iter()
+        .enumerate()
+        .map(|(i, &r)| (i as u64, r))
+        .collect();
+    assert_eq!(got, want, "the NOPs complete in order, with their results");
+    let read: Vec<Result<u32, Option<i32>>> = cqes
+        .iter()
+        .map(|c| c.result().map_err(|e| e.raw_os_error()))
+        .collect();
+    assert_eq!(
+        read,
+        [
+            Ok(0),
+            Ok(7),
+            Ok(i32::MAX as u32),
+            Err(Some(1)),
+            Err(Some(libc::EBADF)),
+            Err(Some(libc::ECANCELED)),
+            Err(Some(4095)),
+            Ok(-4096i32 as u32),
+            Ok(i32::MIN as u32),
+        ]
+    );
+}
+
+/// The flags of a plain completion say nothing: no buffer, no more to come,
+/// no notification.
+#[test]
+fn a_plain_completion_carries_no_flag() {
+    let _watch = uring_tests::watchdog();
+    let mut ring = Ring::new(4).unwrap();
+    ring.push(Nop::new().user_data(1)).unwrap();
+    let cqe = uring_tests::reap_one(&mut ring);
+    assert_eq!((cqe.user_data(), cqe.res(), cqe.flags()), (1, 0, 0));
+    assert_eq!(cqe.buffer_id(), None);
+    assert!(!cqe.has_more());
+    assert!(!cqe.sock_nonempty());
+    assert!(!cqe.is_notification());
+    assert!(!cqe.zc_copied());
+}
+
+/// Each accessor reads its own bit of the flags, and the buffer id from the
+/// upper 16 bits.
+#[test]
+fn each_flag_reads_its_own_bit() {
+    use uring::sys;
+    let cqe = |res: i32, flags: u32| {
+        Cqe::from(sys::io_uring_cqe {
+            user_data: 9,
+            res,
+            flags,
+        })
+    };
+    let buffer = cqe(
+        5,
+        sys::IORING_CQE_F_BUFFER | (0xbeef << sys::IORING_CQE_BUFFER_SHIFT),
+    );
+    assert_eq!(buffer.buffer_id(), Some(0xbeef));
+    assert!(!buffer.has_more() && !buffer.sock_nonempty() && !buffer.is_notification());
+    // An id in the upper bits without the flag is no buffer.
+    assert_eq!(cqe(5, 3 << sys::IORING_CQE_BUFFER_SHIFT).buffer_id(), None);
+    let more = cqe(1, sys::IORING_CQE_F_MORE);
+    assert!(more.has_more());
+    assert_eq!(more.buffer_id(), None);
+    assert!(!more.sock_nonempty() && !more.is_notification());
+    let nonempty = cqe(1, sys::IORING_CQE_F_SOCK_NONEMPTY);
+    assert!(nonempty.sock_nonempty());
+    assert!(!nonempty.has_more() && !nonempty.is_notification());
+    let notif = cqe(0, sys::IORING_CQE_F_NOTIF);
+    assert!(notif.is_notification());
+    assert!(!notif.zc_copied(), "no usage bit: the data was not copied");
+    assert!(!notif.has_more() && !notif.sock_nonempty());
+    let copied = cqe(
+        sys::IORING_NOTIF_USAGE_ZC_COPIED as i32,
+        sys::IORING_CQE_F_NOTIF,
+    );
+    assert!(copied.zc_copied());
+    // The same bit in a send's result is a byte count, not usage.
+    let sent = cqe(sys::IORING_NOTIF_USAGE_ZC_COPIED as i32, 0);
+    assert!(!sent.zc_copied());
+    assert_eq!(
+        format!("{copied:?}"),
+        format!(
+            "Cqe {{ user_data: 9, res: {}, flags: {:#x} }}",
+            sys::IORING_NOTIF_USAGE_ZC_COPIED as i32,
+            sys::IORING_CQE_F_NOTIF
+        )
+    );
+}
+
+/// A multishot poll's completions say that more follow, until the one that
+/// ends it.
+#[test]
+fn a_multishot_poll_says_more_follow_until_it_ends() {
+    let _watch = uring_tests::watchdog();
+    if !require_kernel(5, 13, "multishot polls") {
+        return;
+    }
+    let (mut tx, rx) = UnixStream::pair().unwrap();
+    let mut ring = Ring::new(8).unwrap();
+    let cqes: Vec<Cqe> = ring.scope(|s| {
+        s.push(
+            PollAdd::new(&rx, PollEvents::IN)
+                .poll_flags(PollFlags::MULTI)
+                .user_data(3),
+        )
+        .unwrap();
+        s.submit().unwrap();
+        tx.write_all(b"x").unwrap();
+        s.wait_timeout(1, uring_tests::PATIENCE).unwrap();
+        let mut cqes: Vec<Cqe> = s.completions().collect();
+        assert_eq!(s.cancel(3).unwrap(), 1);
+        s.submit().unwrap();
+        while s.in_flight() > 0 {
+            s.wait_timeout(1, uring_tests::PATIENCE).unwrap();
+            cqes.extend(s.completions().map(|c| c.cqe()));
+        }
+        cqes
+    });
+    assert!(cqes.len() >= 2, "{cqes:?}");
+    let (last, armed) = cqes.split_last().unwrap();
+    for cqe in armed {
+        assert_eq!(cqe.user_data(), 3);
+        assert!(cqe.res() > 0 && cqe.has_more(), "{cqe:?}");
+    }
+    assert_eq!((last.user_data(), last.res()), (3, -libc::ECANCELED));
+    assert!(!last.has_more());
+}
+
+/// Fills the CQ of a ring of 4 (CQ 8) and puts 4 more completions in the
+/// kernel's overflow list.
+fn overflowed() -> Option<Ring> {
+    let mut ring = Ring::new(4).unwrap();
+    if !require_features(&ring, Features::NODROP, "the CQ overflow list") {
+        return None;
+    }
+    complete_nops(&mut ring, 0, 12);
+    assert_eq!(ring.ready(), 8);
+    Some(ring)
+}
+
+/// With nothing to submit, `submit` still enters the kernel when it holds
+/// completions back, and they reach the CQ.
+#[test]
+fn submit_flushes_completions_held_in_the_overflow_list() {
+    let _watch = uring_tests::watchdog();
+    let Some(mut ring) = overflowed() else {
+        return;
+    };
+    assert_eq!(ring.advance(8), 8);
+    assert_eq!(ring.ready(), 0);
+    assert_eq!(ring.submit().unwrap(), 0, "nothing was pushed");
+    assert_eq!(ring.ready(), 4, "the overflowed completions were flushed");
+    let rest: Vec<u64> = ring.completions().map(|c| c.user_data()).collect();
+    assert_eq!(rest, [8, 9, 10, 11]);
+    // Nothing left anywhere: submit does nothing, and says so.
+    assert_eq!(ring.submit().unwrap(), 0);
+    assert_eq!(ring.ready(), 0);
+}
+
+/// A submit with SQEs while completions wait in the overflow list submits
+/// them and flushes the list.
+#[test]
+fn submit_with_sqes_flushes_too() {
+    let _watch = uring_tests::watchdog();
+    let Some(mut ring) = overflowed() else {
+        return;
+    };
+    assert_eq!(ring.advance(8), 8);
+    ring.push(Nop::new().user_data(20)).unwrap();
+    ring.push(Nop::new().user_data(21)).unwrap();
+    assert_eq!(ring.submit().unwrap(), 2);
+    let got: Vec<u64> = ring.completions().map(|c| c.user_data()).collect();
+    assert_eq!(got, [8, 9, 10, 11, 20, 21]);
+}
+
+/// A scope ends on a CQ full of eight foreign completions while its read
+/// waits in the overflow list: the scope copies them out of the CQ.
+/// Returns the ring, its copy holding those eight (user_data 100..108).
+fn ring_reading_a_copy(buf: &mut [u8; 1]) -> Option<Ring> {
+    let mut ring = Ring::new(4).unwrap();
+    assert_eq!(ring.cq_entries(), 8);
+    if !require_features(&ring, Features::NODROP, "the CQ overflow list") {
+        return None;
+    }
+    complete_nops(&mut ring, 100, 8);
+    assert_eq!(ring.ready(), 8);
+    let (rx, mut tx) = UnixStream::pair().unwrap();
+    tx.write_all(b"r").unwrap();
+    ring.scope(|s| {
+        s.push(Read::new(&rx, &mut buf[..]).user_data(1)).unwrap();
+        s.submit().unwrap();
+    });
+    assert_eq!(buf, b"r", "the scope's read ran");
+    assert_eq!(ring.ready(), 8);
+    Some(ring)
+}
+
+/// More completions than the copy has room for join it behind the copied
+/// ones: it grows, and everything comes out once, in order.
+#[test]
+fn the_copy_grows_to_take_what_the_kernel_posts_behind_it() {
+    let _watch = uring_tests::watchdog();
+    let mut buf = [0u8; 1];
+    let Some(mut ring) = ring_reading_a_copy(&mut buf) else {
+        return;
+    };
+    // Eight copied, and eight more posted: sixteen, past the copy's eight.
+    complete_nops(&mut ring, 200, 4);
+    ring.wait(12).unwrap();
+    assert_eq!(
+        ring.ready(),
+        12,
+        "the wait moved the new ones behind the copy"
+    );
+    complete_nops(&mut ring, 300, 4);
+    ring.submit_and_wait(16).unwrap();
+    assert_eq!(ring.ready(), 16);
+    let got: Vec<u64> = ring.completions().map(|c| c.user_data()).collect();
+    let want: Vec<u64> = (100..108).chain(200..204).chain(300..304).collect();
+    assert_eq!(got, want);
+    assert_eq!(ring.ready(), 0);
+    // Back on the kernel's CQ.
+    ring.push(Nop::new().user_data(400)).unwrap();
+    ring.submit_and_wait(1).unwrap();
+    assert_eq!(
+        ring.completions()
+            .map(|c| c.user_data())
+            .collect::<Vec<_>>(),
+        [400]
+    );
+}
+
+/// Reads and new completions take turns, so that the copy's positions wrap
+/// around its buffer several times without it growing.
+#[test]
+fn the_copy_wraps_around_its_buffer() {
+    let _watch = uring_tests::watchdog();
+    let mut buf = [0u8; 1];
+    let Some(mut ring) = ring_reading_a_copy(&mut buf) else {
+        return;
+    };
+    let mut expected: std::collections::VecDeque<u64> = (100..108).collect();
+    let mut next = 1000;
+    for round in 0..6 {
+        // Read three, then three more arrive behind the five left.
+        let three: Vec<u64> = ring.completions().take(3).map(|c| c.user_data()).collect();
+        let want: Vec<u64> = expected.drain(..3).collect();
+        assert_eq!(three, want, "round {round}");
+        complete_nops(&mut ring, next, 3);
+        expected.extend(next..next + 3);
+        next += 3;
+        ring.wait(8).unwrap();
+        assert_eq!(ring.ready(), 8, "round {round}");
+        let mut peeked = [Cqe::default(); 8];
+        assert_eq!(ring.peek_batch(&mut peeked), 8);
+        let peeked: Vec<u64> = peeked.iter().map(|c| c.user_data()).collect();
+        assert_eq!(peeked, Vec::from(expected.clone()), "round {round}");
+    }
+    let rest: Vec<u64> = ring.completions().map(|c| c.user_data()).collect();
+    assert_eq!(rest, Vec::from(expected));
+}
+
+/// A wait for more than the copy holds waits on the kernel's CQ for the
+/// rest, and counts the copy; one for less returns at once, and submits.
+#[test]
+fn waits_on_a_copy_count_it_and_wait_for_the_rest() {
+    let _watch = uring_tests::watchdog();
+    let mut buf = [0u8; 1];
+    let Some(mut ring) = ring_reading_a_copy(&mut buf) else {
+        return;
+    };
+    // Already there: a wait with a timeout is satisfied at once.
+    ring.wait_timeout(8, Duration::from_secs(5)).unwrap();
+    // Two more than the copy holds, never posted: the wait times out.
+    let started = std::time::Instant::now();
+    let timed_out = ring.wait_timeout(10, Duration::from_millis(20));
+    assert!(
+        matches!(timed_out, Err(uring::Error::TimedOut)),
+        "{timed_out:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(20));
+    // Pushed and submitted by a wait that the copy alone satisfies.
+    ring.push(Nop::new().user_data(500)).unwrap();
+    assert_eq!(ring.submit_and_wait(3).unwrap(), 1);
+    // Then a wait for the copy and the new one.
+    ring.push(Nop::new().user_data(501)).unwrap();
+    assert_eq!(ring.submit_and_wait(10).unwrap(), 1);
+    assert_eq!(ring.ready(), 10);
+    let got: Vec<u64> = ring.completions().map(|c| c.user_data()).collect();
+    let want: Vec<u64> = (100..108).chain([500, 501]).collect();
+    assert_eq!(got, want);
+    // A timed wait whose completions arrive within the time.
+    ring.push(Nop::new().user_data(502)).unwrap();
+    assert_eq!(
+        ring.submit_and_wait_timeout(1, Duration::from_secs(5))
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        ring.completions()
+            .map(|c| c.user_data())
+            .collect::<Vec<_>>(),
+        [502]
+    );
+}
