@@ -357,3 +357,60 @@ fn waits_on_a_copy_count_it_and_wait_for_the_rest() {
         [502]
     );
 }
+
+/// One completion more than the copy has room for, and then more after a
+/// partial read: each time the copy grows, keeping its order from
+/// wherever its head was.
+#[test]
+fn the_copy_grows_by_one_and_from_a_moved_head() {
+    let _watch = uring_tests::watchdog();
+    let mut buf = [0u8; 1];
+    let Some(mut ring) = ring_reading_a_copy(&mut buf) else {
+        return;
+    };
+    // Eight copied (a full copy), one more posted.
+    complete_nops(&mut ring, 200, 1);
+    ring.wait(9).unwrap();
+    assert_eq!(ring.ready(), 9);
+    let mut expected: Vec<u64> = (100..108).chain([200]).collect();
+    // Read three: the copy's head moves; then nine more come behind the
+    // six left, past the copy's sixteen slots.
+    let three: Vec<u64> = ring.completions().take(3).map(|c| c.user_data()).collect();
+    assert_eq!(three, expected.drain(..3).collect::<Vec<_>>());
+    complete_nops(&mut ring, 300, 4);
+    ring.wait(10).unwrap();
+    complete_nops(&mut ring, 400, 4);
+    ring.wait(14).unwrap();
+    complete_nops(&mut ring, 500, 4);
+    ring.wait(18).unwrap();
+    assert_eq!(ring.ready(), 18);
+    expected.extend((300..304).chain(400..404).chain(500..504));
+    let got: Vec<u64> = ring.completions().map(|c| c.user_data()).collect();
+    assert_eq!(got, expected);
+}
+
+/// Once the copy is read to its end, completions come from the kernel's CQ
+/// again, without a wait: a submit's NOP is there to read at once.
+#[test]
+fn a_drained_copy_hands_back_to_the_kernel_cq() {
+    let _watch = uring_tests::watchdog();
+    let mut buf = [0u8; 1];
+    let Some(mut ring) = ring_reading_a_copy(&mut buf) else {
+        return;
+    };
+    let copied: Vec<u64> = ring.completions().map(|c| c.user_data()).collect();
+    assert_eq!(copied, (100..108).collect::<Vec<_>>());
+    for i in 0..12 {
+        ring.push(Nop::new().user_data(600 + i)).unwrap();
+        assert_eq!(ring.submit().unwrap(), 1);
+        assert_eq!(ring.peek().map(|c| c.user_data()), Some(600 + i));
+        assert_eq!(ring.ready(), 1);
+        let mut it = ring.completions();
+        assert_eq!(format!("{it:?}"), "Completions { slots: 1 }");
+        let cqe = it.next().unwrap();
+        assert_eq!(format!("{it:?}"), "Completions { slots: 0 }");
+        assert_eq!(cqe.as_raw().user_data, 600 + i);
+        assert_eq!(AsRef::<Cqe>::as_ref(&cqe).user_data(), 600 + i);
+    }
+    assert_eq!(ring.ready(), 0);
+}

@@ -1,0 +1,188 @@
+//! How many times submits and waits enter the kernel, counted by the
+//! library's system-call seam (`uring::sys::fault`, per thread): a call
+//! that has nothing to do makes none, one that submits or waits makes one,
+//! an SQPOLL ring whose thread is awake submits without any; and the
+//! submission batch's own view of the queue (`len`, `space_left`, its
+//! `Debug`).
+
+use std::time::{Duration, Instant};
+
+use uring::ops::Nop;
+use uring::sys::fault::{self, Call};
+use uring::{Features, Ring};
+use uring_tests::{require_features, require_sqpoll};
+
+/// `io_uring_enter` calls this thread made since the last reset.
+fn enters() -> u64 {
+    fault::counts(Call::Enter).made
+}
+
+#[test]
+fn submits_and_waits_enter_only_when_they_have_something_to_do() {
+    let _watch = uring_tests::watchdog();
+    let mut ring = Ring::new(8).unwrap();
+    fault::reset();
+    // Nothing pushed, nothing held back: no system call.
+    assert_eq!(ring.submit().unwrap(), 0);
+    assert_eq!(enters(), 0, "an empty submit entered the kernel");
+    // Two NOPs: one enter, which the kernel answers with two consumed.
+    ring.push(Nop::new().user_data(1)).unwrap();
+    ring.push(Nop::new().user_data(2)).unwrap();
+    assert_eq!(ring.submit().unwrap(), 2);
+    assert_eq!(enters(), 1);
+    assert_eq!(ring.ready(), 2);
+    // Already ready: a wait returns without a system call.
+    ring.wait(2).unwrap();
+    ring.wait_timeout(2, Duration::from_secs(1)).unwrap();
+    assert_eq!(enters(), 1, "waits for what was ready entered the kernel");
+    // Submit and wait in one enter, whatever is ready.
+    assert_eq!(ring.submit_and_wait(2).unwrap(), 0);
+    assert_eq!(enters(), 2);
+    ring.push(Nop::new().user_data(3)).unwrap();
+    assert_eq!(ring.submit_and_wait(3).unwrap(), 1);
+    assert_eq!(enters(), 3);
+    let got: Vec<u64> = ring.completions().map(|c| c.user_data()).collect();
+    assert_eq!(got, [1, 2, 3]);
+    assert_eq!(enters(), 3, "reading ready completions entered the kernel");
+    // A wait for what is not there enters, and times out.
+    let timed_out = ring.wait_timeout(1, Duration::from_millis(5));
+    assert!(
+        matches!(timed_out, Err(uring::Error::TimedOut)),
+        "{timed_out:?}"
+    );
+    assert!(enters() >= 4);
+    fault::reset();
+}
+
+/// With completions in the overflow list, a submit enters once to flush
+/// them, and a later empty submit does not.
+#[test]
+fn a_flush_takes_one_enter_and_only_when_needed() {
+    let _watch = uring_tests::watchdog();
+    let mut ring = Ring::new(2).unwrap();
+    if !require_features(&ring, Features::NODROP, "the CQ overflow list") {
+        return;
+    }
+    // CQ 4: six NOPs, two of them held back.
+    for round in 0..3u64 {
+        ring.push(Nop::new().user_data(2 * round)).unwrap();
+        ring.push(Nop::new().user_data(2 * round + 1)).unwrap();
+        ring.submit().unwrap();
+    }
+    assert_eq!(ring.advance(4), 4);
+    fault::reset();
+    assert_eq!(ring.submit().unwrap(), 0);
+    assert_eq!(enters(), 1, "the submit flushed the overflow list");
+    assert_eq!(ring.ready(), 2);
+    assert_eq!(ring.advance(2), 2);
+    assert_eq!(ring.submit().unwrap(), 0);
+    assert_eq!(enters(), 1, "nothing left to flush");
+    fault::reset();
+}
+
+/// An SQPOLL ring whose thread is awake takes SQEs without any system
+/// call; once the thread sleeps, a submit wakes it, with one enter.
+#[test]
+fn an_sqpoll_ring_enters_only_to_wake_its_thread() {
+    let _watch = uring_tests::watchdog();
+    if !require_sqpoll() {
+        return;
+    }
+    // The thread stays awake for a long idle time.
+    let mut awake = Ring::builder()
+        .sqpoll(Duration::from_secs(10))
+        .build(8)
+        .unwrap();
+    // Let it start polling.
+    awake.push(Nop::new().user_data(1)).unwrap();
+    awake.submit_and_wait(1).unwrap();
+    assert_eq!(awake.completions().count(), 1);
+    fault::reset();
+    for i in 0..5 {
+        awake.push(Nop::new().user_data(10 + i)).unwrap();
+        assert_eq!(awake.submit().unwrap(), 1, "pending for the SQ thread");
+        let deadline = Instant::now() + uring_tests::PATIENCE;
+        while awake.ready() == 0 {
+            assert!(Instant::now() < deadline, "the SQ thread took nothing");
+            std::thread::yield_now();
+        }
+        assert_eq!(
+            awake
+                .completions()
+                .map(|c| c.user_data())
+                .collect::<Vec<_>>(),
+            [10 + i]
+        );
+    }
+    assert_eq!(enters(), 0, "an awake SQ thread needed a wake-up");
+
+    // The thread sleeps after 1 ms idle.
+    let mut asleep = Ring::builder()
+        .sqpoll(Duration::from_millis(1))
+        .build(8)
+        .unwrap();
+    for i in 0..3 {
+        std::thread::sleep(Duration::from_millis(50));
+        fault::reset();
+        asleep.push(Nop::new().user_data(20 + i)).unwrap();
+        assert_eq!(asleep.submit().unwrap(), 1);
+        assert_eq!(enters(), 1, "the sleeping SQ thread was woken");
+        asleep.wait_timeout(1, uring_tests::PATIENCE).unwrap();
+        assert_eq!(
+            asleep
+                .completions()
+                .map(|c| c.user_data())
+                .collect::<Vec<_>>(),
+            [20 + i]
+        );
+    }
+    fault::reset();
+}
+
+/// The batch's own counts follow its pushes before the queue sees them.
+#[test]
+fn a_submission_batch_counts_what_it_pushed() {
+    let _watch = uring_tests::watchdog();
+    let mut ring = Ring::new(8).unwrap();
+    {
+        let mut sq = ring.submission();
+        assert!(sq.is_empty());
+        assert_eq!((sq.len(), sq.space_left()), (0, 8));
+        assert_eq!(format!("{sq:?}"), "SubmissionQueue { tail: 0, .. }");
+        for i in 0..3 {
+            sq.push(Nop::new().user_data(i)).unwrap();
+        }
+        assert!(!sq.is_empty());
+        assert_eq!((sq.len(), sq.space_left()), (3, 5));
+        assert_eq!(format!("{sq:?}"), "SubmissionQueue { tail: 3, .. }");
+    }
+    assert_eq!(ring.pending(), 3);
+    assert_eq!(ring.submit().unwrap(), 3);
+    // Past the first lap the tail keeps counting.
+    for lap in 0..3u64 {
+        {
+            let mut sq = ring.submission();
+            for i in 0..5 {
+                sq.push(Nop::new().user_data(100 + lap * 5 + i)).unwrap();
+            }
+            assert_eq!(sq.len(), 5);
+            assert_eq!(sq.space_left(), 3);
+            let tail = 3 + 5 * (lap + 1);
+            assert_eq!(
+                format!("{sq:?}"),
+                format!("SubmissionQueue {{ tail: {tail}, .. }}")
+            );
+        }
+        assert_eq!(ring.submit().unwrap(), 5);
+        let mut sq = ring.submission();
+        assert!(sq.is_empty());
+        assert_eq!(sq.space_left(), 8);
+        drop(sq);
+        let got: Vec<u64> = ring.completions().map(|c| c.user_data()).collect();
+        let want: Vec<u64> = if lap == 0 { vec![0, 1, 2] } else { vec![] }
+            .into_iter()
+            .chain(100 + lap * 5..105 + lap * 5)
+            .collect();
+        assert_eq!(got, want);
+    }
+}
