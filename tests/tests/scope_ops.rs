@@ -1,0 +1,316 @@
+//! Scopes against the kernel, for what the scope translates and counts:
+//! ops that name another op by `user_data` (cancel, poll and timeout
+//! removal, poll updates that rename) find the scope's op; `Scope::cancel`
+//! counts what it queues and checks the room first; an owned buffer under
+//! a chain comes back with the chain's last completion; a scope that ends
+//! on foreign completions leaves the ring reading its own CQ; and a buffer
+//! group registered again without incremental consumption runs its ops at
+//! once.
+
+use std::io::Write as _;
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use uring::ops::{
+    Cancel, Nop, PollAdd, PollRemove, PollUpdate, Read, Recv, Timeout, TimeoutRemove,
+};
+use uring::{BufferGroup, Cqe, PollEvents, PollFlags, Ring};
+use uring_tests::{by_user_data, push_lent};
+
+fn user_data_and_res(cqes: &[Cqe]) -> Vec<(u64, i32)> {
+    cqes.iter().map(|c| (c.user_data(), c.res())).collect()
+}
+
+/// Reads completions in the scope until `n` have come, within
+/// [`uring_tests::PATIENCE`].
+fn reap(s: &mut uring::Scope<'_, '_>, n: usize) -> Vec<Cqe> {
+    let mut out: Vec<Cqe> = Vec::new();
+    while out.len() < n {
+        s.wait_timeout(1, uring_tests::PATIENCE)
+            .unwrap_or_else(|e| panic!("{} of {n} completions: {e}", out.len()));
+        out.extend(s.completions().map(|c| c.cqe()));
+    }
+    out
+}
+
+/// A `Cancel` pushed in the scope names the scope's op by the `user_data`
+/// it was pushed with, and cancels that one alone, among others.
+#[test]
+fn a_cancel_in_a_scope_finds_the_scope_op_by_its_user_data() {
+    let _watch = uring_tests::watchdog();
+    let pairs: Vec<(UnixStream, UnixStream)> =
+        (0..3).map(|_| UnixStream::pair().unwrap()).collect();
+    let mut bufs = [[0u8; 4]; 3];
+    let mut ring = Ring::new(8).unwrap();
+    let [a, b, c] = &mut bufs;
+    ring.scope(|s| {
+        // A NOP with the same user_data completes first: its slot is free
+        // again, and a cancel must not find it.
+        s.push(Nop::new().user_data(7)).unwrap();
+        s.submit_and_wait(1).unwrap();
+        assert_eq!(s.completions().count(), 1);
+        s.push(Read::new(&pairs[0].1, &mut a[..]).user_data(5))
+            .unwrap();
+        s.push(Read::new(&pairs[1].1, &mut b[..]).user_data(6))
+            .unwrap();
+        s.push(Read::new(&pairs[2].1, &mut c[..]).user_data(7))
+            .unwrap();
+        s.submit().unwrap();
+        s.push(Cancel::new(7).user_data(8)).unwrap();
+        s.submit().unwrap();
+        let cqes = reap(s, 2);
+        let by = by_user_data(&cqes);
+        assert_eq!(by[&8].res(), 0, "the cancel found its target: {cqes:?}");
+        assert_eq!(by[&7].res(), -libc::ECANCELED, "{cqes:?}");
+        assert_eq!(s.in_flight(), 2, "the reads 5 and 6 still wait");
+        // They are the ones left: data completes them.
+        (&pairs[0].0).write_all(b"abcd").unwrap();
+        assert_eq!(user_data_and_res(&reap(s, 1)), [(5, 4)]);
+        (&pairs[1].0).write_all(b"efgh").unwrap();
+        assert_eq!(user_data_and_res(&reap(s, 1)), [(6, 4)]);
+    });
+    assert_eq!(&bufs[0], b"abcd");
+    assert_eq!(&bufs[1], b"efgh");
+    assert_eq!(&bufs[2], &[0; 4]);
+}
+
+/// A `TimeoutRemove` and a `PollRemove` pushed in the scope find the
+/// scope's timeout and poll.
+#[test]
+fn removals_in_a_scope_find_the_scope_ops() {
+    let _watch = uring_tests::watchdog();
+    let (rx, _tx) = UnixStream::pair().unwrap();
+    let mut ring = Ring::new(8).unwrap();
+    let cqes = ring.scope(|s| {
+        s.push(Timeout::new(Duration::from_secs(60)).user_data(3))
+            .unwrap();
+        s.push(PollAdd::new(&rx, PollEvents::IN).user_data(5))
+            .unwrap();
+        s.submit().unwrap();
+        s.push(TimeoutRemove::new(3).user_data(4)).unwrap();
+        s.push(PollRemove::new(5).user_data(6)).unwrap();
+        s.submit().unwrap();
+        let cqes = reap(s, 4);
+        assert_eq!(s.in_flight(), 0);
+        cqes
+    });
+    let by = by_user_data(&cqes);
+    assert_eq!(by.len(), 4, "{cqes:?}");
+    assert_eq!(by[&3].res(), -libc::ECANCELED);
+    assert_eq!(by[&4].res(), 0);
+    assert_eq!(by[&5].res(), -libc::ECANCELED);
+    assert_eq!(by[&6].res(), 0);
+}
+
+/// A poll update that gives the scope's poll a new `user_data`: the poll's
+/// completions carry it from then on, and a cancel finds the poll by it.
+/// One that would rename a poll pushed before the scope fails with EINVAL.
+#[test]
+fn a_poll_update_in_a_scope_renames_the_scope_poll_only() {
+    let _watch = uring_tests::watchdog();
+    if !uring_tests::require_kernel(5, 13, "poll updates") {
+        return;
+    }
+    let (rx, mut tx) = UnixStream::pair().unwrap();
+    let (other_rx, _other_tx) = UnixStream::pair().unwrap();
+    let mut ring = Ring::new(8).unwrap();
+    // A poll pushed before the scope, which the scope must not rename.
+    push_lent!(ring, PollAdd::new(&other_rx, PollEvents::IN).user_data(9)).unwrap();
+    ring.submit().unwrap();
+    let cqes = ring.scope(|s| {
+        s.push(
+            PollAdd::new(&rx, PollEvents::IN)
+                .poll_flags(PollFlags::MULTI)
+                .user_data(5),
+        )
+        .unwrap();
+        s.submit().unwrap();
+        s.push(
+            PollUpdate::new(5)
+                .new_user_data(50)
+                .poll_flags(PollFlags::MULTI)
+                .user_data(6),
+        )
+        .unwrap();
+        s.push(PollUpdate::new(9).new_user_data(90).user_data(10))
+            .unwrap();
+        s.submit().unwrap();
+        let mut cqes = reap(s, 2);
+        cqes.sort_by_key(|c| c.user_data());
+        assert_eq!(user_data_and_res(&cqes), [(6, 0), (10, -libc::EINVAL)]);
+        tx.write_all(b"!").unwrap();
+        let fired = reap(s, 1);
+        assert_eq!(fired[0].user_data(), 50, "{fired:?}");
+        assert!(fired[0].has_more());
+        assert_eq!(s.cancel(5).unwrap(), 0, "the old user_data names nothing");
+        assert_eq!(s.cancel(50).unwrap(), 1);
+        s.submit().unwrap();
+        let mut rest = Vec::new();
+        while s.in_flight() > 0 {
+            rest.extend(reap(s, 1));
+        }
+        rest
+    });
+    let last = cqes.last().unwrap();
+    assert_eq!((last.user_data(), last.res()), (50, -libc::ECANCELED));
+    // The foreign poll is as it was: removed by its own user_data.
+    ring.push(PollRemove::new(9).user_data(11)).unwrap();
+    let cqes = uring_tests::submit_and_reap(&mut ring, 2);
+    let by = by_user_data(&cqes);
+    assert_eq!(by[&9].res(), -libc::ECANCELED);
+    assert_eq!(by[&11].res(), 0);
+}
+
+/// `Scope::cancel` queues a cancel for each of the scope's ops in flight
+/// with that `user_data`, and only when the SQ has room for all of them.
+#[test]
+fn scope_cancel_counts_its_targets_and_needs_room_for_all() {
+    let _watch = uring_tests::watchdog();
+    let (rx, _tx) = UnixStream::pair().unwrap();
+    let mut bufs = [[0u8; 1]; 3];
+    let mut ring = Ring::new(4).unwrap();
+    let [a, b, c] = &mut bufs;
+    ring.scope(|s| {
+        s.push(Read::new(&rx, &mut a[..]).user_data(7)).unwrap();
+        s.push(Read::new(&rx, &mut b[..]).user_data(7)).unwrap();
+        s.push(Read::new(&rx, &mut c[..]).user_data(8)).unwrap();
+        s.submit().unwrap();
+        // Three slots of four taken by NOPs not submitted yet: no room for
+        // two cancels.
+        for i in 0..3 {
+            s.push(Nop::new().user_data(100 + i)).unwrap();
+        }
+        assert_eq!(s.space_left(), 1);
+        assert!(s.cancel(7).is_err(), "two cancels, one free slot");
+        assert_eq!(s.cancel(8).unwrap(), 1, "one cancel, one free slot");
+        assert_eq!(s.space_left(), 0);
+        s.submit().unwrap();
+        let cqes = reap(s, 4);
+        let by = by_user_data(&cqes);
+        assert_eq!(by[&8].res(), -libc::ECANCELED);
+        // Exactly the room for two.
+        s.push(Nop::new().user_data(200)).unwrap();
+        s.push(Nop::new().user_data(201)).unwrap();
+        assert_eq!(s.space_left(), 2);
+        assert_eq!(s.cancel(7).unwrap(), 2);
+        assert_eq!(s.cancel(9).unwrap(), 0);
+        s.submit().unwrap();
+        let cqes = reap(s, 4);
+        let got: Vec<(u64, i32)> = {
+            let mut v = user_data_and_res(&cqes);
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(
+            got,
+            [
+                (7, -libc::ECANCELED),
+                (7, -libc::ECANCELED),
+                (200, 0),
+                (201, 0)
+            ]
+        );
+        assert_eq!(s.in_flight(), 0);
+    });
+}
+
+/// An owned buffer under a chain of a read and a NOP (hard-linked: the
+/// short read does not cancel it) comes back with the NOP's completion,
+/// not the read's.
+#[test]
+fn an_owned_buffer_under_a_chain_comes_back_with_its_last_completion() {
+    let _watch = uring_tests::watchdog();
+    let (rx, mut tx) = UnixStream::pair().unwrap();
+    let mut ring = Ring::new(8).unwrap();
+    let (first, second) = ring.scope(|s| {
+        tx.write_all(b"chained").unwrap();
+        s.push_owned(vec![0; 16], |buf, sq| {
+            sq.push(
+                Read::new(&rx, buf)
+                    .user_data(1)
+                    .hard_link(Nop::new().user_data(2)),
+            )
+        })
+        .unwrap();
+        assert_eq!(s.in_flight(), 2);
+        s.submit().unwrap();
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            s.wait_timeout(1, uring_tests::PATIENCE).unwrap();
+            for mut cqe in s.completions() {
+                got.push((cqe.user_data(), cqe.res(), cqe.take_buf()));
+            }
+        }
+        (got.remove(0), got.remove(0))
+    });
+    assert_eq!((first.0, first.1, first.2), (1, 7, None));
+    let (ud, res, buf) = second;
+    assert_eq!((ud, res), (2, 0));
+    assert_eq!(
+        &buf.expect("the buffer, back with the NOP")[..7],
+        b"chained"
+    );
+}
+
+/// A scope that ends with an op in flight among a few foreign completions
+/// (the CQ far from full) leaves the ring reading the kernel's CQ: what a
+/// later submit posts is counted as ready at once.
+#[test]
+fn a_scope_ending_among_foreign_completions_leaves_the_cq_as_it_was() {
+    let _watch = uring_tests::watchdog();
+    let (rx, _tx) = UnixStream::pair().unwrap();
+    let mut ring = Ring::new(8).unwrap();
+    for i in 0..2 {
+        ring.push(Nop::new().user_data(100 + i)).unwrap();
+    }
+    ring.submit_and_wait(2).unwrap();
+    let mut buf = [0u8; 4];
+    ring.scope(|s| {
+        s.push(Read::new(&rx, &mut buf[..]).user_data(1)).unwrap();
+        s.submit().unwrap();
+    });
+    assert_eq!(ring.ready(), 2);
+    ring.push(Nop::new().user_data(102)).unwrap();
+    ring.submit().unwrap();
+    assert_eq!(ring.ready(), 3, "the NOP is in the CQ the ring reads");
+    let got: Vec<u64> = ring.completions().map(|c| c.user_data()).collect();
+    assert_eq!(got, [100, 101, 102]);
+}
+
+/// A group first registered for incremental consumption, then again as a
+/// plain ring: two ops of a scope select from it at once, neither refused.
+#[test]
+fn a_group_registered_again_plainly_runs_ops_at_once() {
+    let _watch = uring_tests::watchdog();
+    let mut ring = Ring::new(8).unwrap();
+    match ring.register_buf_ring_incremental(BufferGroup::new(50), 2, 16) {
+        Ok(pool) => drop(pool),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            eprintln!("skipped: the kernel lacks incremental buffer rings (6.12): {e}");
+            return;
+        }
+        Err(e) => panic!("register_buf_ring_incremental: {e}"),
+    }
+    let pool = ring.register_buf_ring(BufferGroup::new(50), 2, 16).unwrap();
+    assert!(!pool.is_incremental());
+    let (mut tx1, rx1) = UnixStream::pair().unwrap();
+    let (mut tx2, rx2) = UnixStream::pair().unwrap();
+    let got = ring.scope(|s| -> uring::Result<Vec<(u64, Vec<u8>)>> {
+        s.push(Recv::new(&rx1, pool.select()).user_data(1))?;
+        s.push(Recv::new(&rx2, pool.select()).user_data(2))?;
+        s.submit()?;
+        tx1.write_all(b"one").unwrap();
+        tx2.write_all(b"two").unwrap();
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            s.wait_timeout(1, uring_tests::PATIENCE)?;
+            for mut cqe in s.completions() {
+                assert!(cqe.res() > 0, "{cqe:?}");
+                got.push((cqe.user_data(), pool.claim(&mut cqe)?.to_vec()));
+            }
+        }
+        got.sort();
+        Ok(got)
+    });
+    assert_eq!(got.unwrap(), [(1, b"one".to_vec()), (2, b"two".to_vec())]);
+}
