@@ -148,6 +148,9 @@ impl ScopeTable {
         self.ring = ring;
         self.key = fresh_key();
         if self.slots.len() != capacity as usize {
+            // (mutants: `<=` for `<` below is equivalent: the last slot's
+            // `next_free` is read only when it is taken with no other slot
+            // free, and `free_count` keeps that read from being used.)
             self.slots = (0..capacity)
                 .map(|i| Slot {
                     user_data: 0,
@@ -157,6 +160,7 @@ impl ScopeTable {
                     owned: NO_OWNED,
                 })
                 .collect();
+            // (mutants: `>=` is equivalent: a CQ has at least one entry.)
             self.free_head = if capacity > 0 { 0 } else { NO_SLOT };
             self.free_count = capacity;
             self.scratch = Vec::with_capacity(capacity as usize);
@@ -170,6 +174,9 @@ impl ScopeTable {
         let known = self.incremental.iter().position(|&(g, _)| g == group);
         match (known, incremental) {
             (None, true) => self.incremental.push((group, 0)),
+            // (mutants: the guard `true` is equivalent: ops of the scope
+            // are the only users, and no buffer ring can be registered
+            // while a scope holds the ring.)
             (Some(i), false) if self.incremental[i].1 == 0 => {
                 self.incremental.swap_remove(i);
             }
@@ -250,6 +257,8 @@ impl ScopeTable {
     /// Whether `user_data` is the tag of the scope's cancel requests, with
     /// one outstanding.
     pub(super) fn is_internal(&self, user_data: u64) -> bool {
+        // (mutants: `>=` is equivalent but for a foreign completion whose
+        // `user_data` is the scope's fresh key flipped, chance 2^-64.)
         user_data ^ self.key == INTERNAL && self.internal > 0
     }
 
@@ -263,6 +272,9 @@ impl ScopeTable {
         let index = x as u32;
         if let Some(slot) = self.slots.get_mut(index as usize) {
             // Live slots have odd generations, and only those are in tags.
+            // (mutants: without `!slot.live()` this is equivalent but for a
+            // foreign completion that matches a free slot's even generation
+            // under the fresh key, chance 2^-64.)
             if u64::from(slot.generation) != x >> 32 || !slot.live() {
                 return Owner::Foreign;
             }
@@ -274,6 +286,9 @@ impl ScopeTable {
                 self.free_head = index;
                 self.free_count += 1;
                 let (owned, group) = (slot.owned, slot.group);
+                // (mutants: `||` is equivalent: `leave_group` finds no entry
+                // for `NO_GROUP` nor for a group not consumed incrementally;
+                // the test only spares the search.)
                 if group != NO_GROUP && !self.incremental.is_empty() {
                     self.leave_group(group);
                 }
@@ -298,6 +313,9 @@ impl ScopeTable {
     /// if it had posted its last completion, cancelled; an owned buffer no
     /// op uses any more is dropped.
     pub(super) fn unpush(&mut self, user_data: u64) {
+        // (mutants: a positive `res` is equivalent here: it matters only to
+        // a rename, which changes the slot of a poll whose completions a
+        // scope that takes SQEs back, being at its end, never hands out.)
         let mut last = Cqe::from(sys::io_uring_cqe {
             user_data,
             res: -libc::ECANCELED,
@@ -392,6 +410,11 @@ impl ScopeTable {
             sys::IORING_OP_ASYNC_CANCEL => {
                 // SAFETY: the op flags union is plain integers.
                 let flags = unsafe { sqe.op_flags.cancel_flags };
+                // (mutants: `^` for `|` is equivalent, the bits being
+                // distinct; and so is `&`, which retargets every cancel: the
+                // kernel compares `addr` only with a cancel by `user_data`,
+                // not by descriptor, opcode or any, and the library never
+                // sets `IORING_ASYNC_CANCEL_USERDATA`.)
                 let by_other_key = sys::IORING_ASYNC_CANCEL_FD
                     | sys::IORING_ASYNC_CANCEL_FD_FIXED
                     | sys::IORING_ASYNC_CANCEL_OP
@@ -421,6 +444,7 @@ impl ScopeTable {
                             generation: self.slots[index as usize].generation,
                             user_data,
                         };
+                        // (mutants: `^` is equivalent: an index is below RENAME.)
                         RENAME | self.keep_rename(rename)
                     }
                     _ => {
@@ -509,4 +533,43 @@ pub(super) fn fallback_key() -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Asserts that `keys` are distinct, that each bit takes both values
+    /// among them, and that about half of all their bits are set.
+    fn assert_look_random(keys: &[u64]) {
+        let mut sorted = keys.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), keys.len(), "keys repeat: {keys:x?}");
+        for bit in 0..64 {
+            let set = keys.iter().filter(|&&k| k >> bit & 1 == 1).count();
+            assert!(
+                set > 0 && set < keys.len(),
+                "bit {bit} is set in {set} keys"
+            );
+        }
+        let ones: u32 = keys.iter().map(|k| k.count_ones()).sum();
+        let share = f64::from(ones) / (keys.len() * 64) as f64;
+        assert!((0.45..0.55).contains(&share), "{share} of the bits are set");
+    }
+
+    #[test]
+    fn fresh_keys_are_distinct_across_draws() {
+        // A new thread starts with no batch: 200 keys span seven draws.
+        let keys: Vec<u64> = std::thread::spawn(|| (0..200).map(|_| fresh_key()).collect())
+            .join()
+            .unwrap();
+        assert_look_random(&keys);
+    }
+
+    #[test]
+    fn fallback_keys_are_distinct_and_mixed() {
+        let keys: Vec<u64> = (0..256).map(|_| fallback_key()).collect();
+        assert_look_random(&keys);
+    }
 }
