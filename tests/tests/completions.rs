@@ -414,3 +414,30 @@ fn a_drained_copy_hands_back_to_the_kernel_cq() {
     }
     assert_eq!(ring.ready(), 0);
 }
+
+/// A wait for more than the copy holds waits for the difference on the
+/// kernel's CQ, however the completions trickle in.
+#[test]
+fn a_wait_beyond_the_copy_waits_for_all_of_the_rest() {
+    let _watch = uring_tests::watchdog();
+    let mut buf = [0u8; 1];
+    let Some(mut ring) = ring_reading_a_copy(&mut buf) else {
+        return;
+    };
+    // Four timeouts that fire 5 ms apart; the wait needs all four.
+    for i in 0..4u64 {
+        ring.push(uring::ops::Timeout::new(Duration::from_millis(5 * (i + 1))).user_data(700 + i))
+            .unwrap();
+    }
+    assert_eq!(ring.submit_and_wait(12).unwrap(), 4);
+    assert_eq!(ring.ready(), 12);
+    let got: Vec<(u64, i32)> = ring
+        .completions()
+        .map(|c| (c.user_data(), c.res()))
+        .collect();
+    let want: Vec<(u64, i32)> = (100..108)
+        .map(|u| (u, 0))
+        .chain((700..704).map(|u| (u, -libc::ETIME)))
+        .collect();
+    assert_eq!(got, want);
+}

@@ -186,3 +186,77 @@ fn a_submission_batch_counts_what_it_pushed() {
         assert_eq!(got, want);
     }
 }
+
+/// An SQPOLL ring enters only for what needs the kernel: a submit or a
+/// wait with nothing pending makes no call, asleep thread or not, and a
+/// submit-and-wait wakes a sleeping thread.
+#[test]
+fn an_sqpoll_ring_with_nothing_pending_makes_no_call() {
+    let _watch = uring_tests::watchdog();
+    if !require_sqpoll() {
+        return;
+    }
+    for idle in [Duration::from_secs(10), Duration::from_millis(1)] {
+        let mut ring = Ring::builder().sqpoll(idle).build(8).unwrap();
+        for i in 0..3 {
+            std::thread::sleep(Duration::from_millis(30));
+            ring.push(Nop::new().user_data(i)).unwrap();
+            assert_eq!(ring.submit_and_wait(1).unwrap(), 1, "idle {idle:?}");
+            fault::reset();
+            // A completion ready and nothing pending: no call, whether the
+            // thread sleeps or not.
+            std::thread::sleep(Duration::from_millis(30));
+            ring.wait(1).unwrap();
+            assert_eq!(ring.submit().unwrap(), 0);
+            assert_eq!(ring.submit_and_wait(1).unwrap(), 0);
+            assert_eq!(enters(), 0, "idle {idle:?}: nothing needed the kernel");
+            let got: Vec<u64> = ring.completions().map(|c| c.user_data()).collect();
+            assert_eq!(got, [i]);
+        }
+    }
+    fault::reset();
+}
+
+/// A ring without an SQ thread answers `wait_for_sq_space` at once, with
+/// the room it has, even none.
+#[test]
+fn wait_for_sq_space_answers_at_once_without_an_sq_thread() {
+    let _watch = uring_tests::watchdog();
+    let mut ring = Ring::new(4).unwrap();
+    fault::reset();
+    assert_eq!(ring.wait_for_sq_space().unwrap(), 4);
+    for i in 0..4 {
+        ring.push(Nop::new().user_data(i)).unwrap();
+    }
+    assert_eq!(ring.wait_for_sq_space().unwrap(), 0);
+    assert_eq!(enters(), 0);
+    assert_eq!(ring.submit().unwrap(), 4);
+    assert_eq!(ring.wait_for_sq_space().unwrap(), 4);
+    fault::reset();
+}
+
+/// A wait for exactly as many completions as the CQ holds is a wait like
+/// any other; one more is refused.
+#[test]
+fn a_wait_for_a_full_cq_is_allowed() {
+    let _watch = uring_tests::watchdog();
+    let mut ring = Ring::new(2).unwrap();
+    let entries = ring.cq_entries();
+    assert_eq!(entries, 4);
+    for round in 0..2u64 {
+        ring.push(Nop::new().user_data(2 * round)).unwrap();
+        ring.push(Nop::new().user_data(2 * round + 1)).unwrap();
+        ring.submit().unwrap();
+    }
+    ring.wait(entries).unwrap();
+    ring.wait_timeout(entries, Duration::from_secs(1)).unwrap();
+    assert!(matches!(
+        ring.wait(entries + 1),
+        Err(uring::Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        ring.wait_timeout(entries + 1, Duration::from_secs(1)),
+        Err(uring::Error::InvalidArgument(_))
+    ));
+    assert_eq!(ring.completions().count(), 4);
+}
