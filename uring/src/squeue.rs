@@ -62,6 +62,10 @@ impl<S: SqeSize> Copy for Cursor<S> {}
 
 impl<S: SqeSize> Cursor<S> {
     /// Free slots in the run.
+    ///
+    /// (mutants: `0` is equivalent: every push then goes through `refresh`
+    /// and the wrapping writer, which check the same room and write the
+    /// same SQEs.)
     #[inline(always)]
     fn run(&self) -> usize {
         // SAFETY: both point into the SQE array, `next <= run_end`.
@@ -219,6 +223,7 @@ impl<S: SqeSize> Sq<S> {
     /// flagged with `IORING_SETUP_TASKRUN_FLAG`) for an enter to flush them.
     #[inline(always)]
     pub(crate) fn cq_needs_flush(&self) -> bool {
+        // (mutants: `^` for `|` is equivalent: the bits are distinct.)
         self.flags() & (sys::IORING_SQ_CQ_OVERFLOW | sys::IORING_SQ_TASKRUN) != 0
     }
 

@@ -30,6 +30,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         flags: u32,
         arg: EnterArg<'_>,
     ) -> io::Result<u32> {
+        // (mutants: `^` for any `|` below is equivalent: no caller passes
+        // the extended-argument or registered-ring bits in `flags`.)
         let (ptr, size, flags) = match arg {
             EnterArg::Ext(arg) => (
                 arg as *const sys::io_uring_getevents_arg as *const libc::c_void,
@@ -69,6 +71,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     pub fn submit(&mut self) -> Result<u32> {
         self.sq.publish();
         let pending = self.sq.unconsumed();
+        // (mutants: `|` or `^` for `&`, and `^` for `|`, are equivalent:
+        // this only picks the fast path, and `submit_slow` does the same for
+        // a ring without SQPOLL or IOPOLL that has nothing to flush.)
         if self.setup_flags & (sys::IORING_SETUP_SQPOLL | sys::IORING_SETUP_IOPOLL) != 0
             || self.sq.cq_needs_flush()
         {
@@ -98,6 +103,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             }
             return Ok(pending);
         }
+        // (mutants: `!=` for the first `==` is equivalent: without SQPOLL,
+        // this is reached only for IOPOLL or a flush, with GETEVENTS set.)
         if pending == 0 && flags == 0 {
             return Ok(0);
         }
@@ -139,6 +146,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Interrupted waits are resumed. `want` may not exceed the CQ size.
     #[inline]
     pub fn submit_and_wait(&mut self, want: u32) -> Result<u32> {
+        // (mutants: `|` or `^` for `&`, and `^` for `|`, are equivalent:
+        // this only picks the fast path, and `enter_and_wait` makes the
+        // same single enter.)
         if self.setup_flags & (sys::IORING_SETUP_SQPOLL | crate::ring::VIRTUAL_CQ) == 0
             && want <= self.cq.entries
         {
@@ -147,6 +157,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             // early; the loop below handles those.
             self.sq.publish();
             let to_submit = self.sq.unconsumed();
+            // (mutants: the first guard `false` is equivalent: with
+            // everything submitted and enough ready, `enter_and_wait` returns
+            // without a call.)
             match self.enter(to_submit, want, sys::IORING_ENTER_GETEVENTS, EnterArg::None) {
                 Ok(n) if n == to_submit && self.cq.ready() >= want => return Ok(n),
                 Ok(n) => {
@@ -328,6 +341,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             let result = self.enter_and_wait(submit, want - ready, spec);
             v.swap(&mut self.cq);
             v.absorb(&mut self.cq);
+            // (mutants: the guard `false` is equivalent but for a
+            // completion posted between the timed-out wait and the absorb.)
             match result {
                 Err(Error::TimedOut) if self.cq.ready() >= want => Ok(0),
                 other => other,
