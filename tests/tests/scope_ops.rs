@@ -65,10 +65,13 @@ fn a_cancel_in_a_scope_finds_the_scope_op_by_its_user_data() {
         s.push(Read::new(&pairs[2].1, &mut c[..]).user_data(7))
             .unwrap();
         s.submit().unwrap();
-        s.push(Cancel::new(7).user_data(8)).unwrap();
+        // The cancel at the end of a chain is translated too.
+        s.push(Nop::new().user_data(20).link(Cancel::new(7).user_data(8)))
+            .unwrap();
         s.submit().unwrap();
-        let cqes = reap(s, 2);
+        let cqes = reap(s, 3);
         let by = by_user_data(&cqes);
+        assert_eq!(by[&20].res(), 0);
         assert_eq!(by[&8].res(), 0, "the cancel found its target: {cqes:?}");
         assert_eq!(by[&7].res(), -libc::ECANCELED, "{cqes:?}");
         assert_eq!(s.in_flight(), 2, "the reads 5 and 6 still wait");
