@@ -623,3 +623,56 @@ fn a_scope_completion_claims_once_even_after_its_buffer_came_back() {
     });
     assert_eq!(out.unwrap(), (b"one".to_vec(), b"two".to_vec()));
 }
+
+#[test]
+fn an_op_refused_for_a_busy_incremental_group_keeps_its_place_in_a_chain() {
+    let _watch = uring_tests::watchdog();
+    let Some(mut ring) = ring_or_skip() else {
+        return;
+    };
+    let Some(pool) = incremental_or_skip(&mut ring, 34, 2, 8) else {
+        return;
+    };
+    let (mut tx, rx) = UnixStream::pair().unwrap();
+    let (_tx2, rx2) = UnixStream::pair().unwrap();
+    let got = ring.scope(|s| -> uring::Result<Vec<(u64, i32)>> {
+        // The first op holds the group.
+        s.push(Recv::new(&rx, pool.select()).user_data(1))?;
+        // Refused alone, then a NOP in the same submission: the NOP runs.
+        s.push(Recv::new(&rx2, pool.select()).user_data(2))?;
+        s.push(uring::ops::Nop::new().user_data(3))?;
+        // Refused at the head of a chain: what is linked after it is
+        // cancelled, as after any failure.
+        s.push(
+            Recv::new(&rx2, pool.select())
+                .user_data(4)
+                .link(uring::ops::Nop::new().user_data(5)),
+        )?;
+        s.submit()?;
+        let mut got = Vec::new();
+        while got.len() < 4 {
+            s.wait_timeout(1, Duration::from_secs(5))?;
+            got.extend(s.completions().map(|c| (c.user_data(), c.res())));
+        }
+        tx.write_all(b"x").unwrap();
+        while s.in_flight() > 0 {
+            s.wait_timeout(1, Duration::from_secs(5))?;
+            for mut cqe in s.completions() {
+                assert_eq!(&pool.claim(&mut cqe)?[..], b"x");
+                got.push((cqe.user_data(), cqe.res()));
+            }
+        }
+        got.sort_unstable();
+        Ok(got)
+    });
+    assert_eq!(
+        got.unwrap(),
+        [
+            (1, 1),
+            (2, -libc::EBUSY),
+            (3, 0),
+            (4, -libc::EBUSY),
+            (5, -libc::ECANCELED)
+        ]
+    );
+}

@@ -350,3 +350,39 @@ fn a_group_registered_again_plainly_runs_ops_at_once() {
     });
     assert_eq!(got.unwrap(), [(1, b"one".to_vec()), (2, b"two".to_vec())]);
 }
+
+/// The scope's own counts: what is ready, the room in the SQ (of the scope
+/// and of a batch), what a submit-and-wait submitted, a wait that times
+/// out, and the bounds the completions iterator gives.
+#[test]
+fn a_scope_counts_what_is_ready_and_what_fits() {
+    let _watch = uring_tests::watchdog();
+    let mut ring = Ring::new(8).unwrap();
+    ring.scope(|s| {
+        assert_eq!((s.ready(), s.space_left()), (0, 8));
+        let timed_out = s.wait_timeout(1, Duration::from_millis(5));
+        assert!(
+            matches!(timed_out, Err(uring::Error::TimedOut)),
+            "{timed_out:?}"
+        );
+        {
+            let mut sq = s.submission();
+            assert_eq!(sq.space_left(), 8);
+            for i in 0..3 {
+                sq.push(Nop::new().user_data(i)).unwrap();
+            }
+            assert_eq!(sq.space_left(), 5);
+        }
+        assert_eq!(s.space_left(), 5);
+        assert_eq!(s.submit_and_wait(3).unwrap(), 3);
+        assert_eq!((s.ready(), s.space_left()), (3, 8));
+        let mut it = s.completions();
+        assert_eq!(it.size_hint(), (0, Some(3)));
+        it.next().unwrap();
+        assert_eq!(it.size_hint(), (0, Some(2)));
+        drop(it);
+        assert_eq!(s.ready(), 2);
+        assert_eq!(s.completions().count(), 2);
+        assert_eq!(s.ready(), 0);
+    });
+}

@@ -249,7 +249,8 @@ impl Ring {
         let head = tail.wrapping_sub(unconsumed);
         let start = self.scope_table.start_tail;
         // The scope's SQEs are those from `start` on; any the kernel
-        // consumed are in flight and must be waited for.
+        // consumed are in flight and must be waited for. (mutants: `>=` is
+        // equivalent: both are `start` when the head is there.)
         let from = if head.wrapping_sub(start) as i32 > 0 {
             head
         } else {

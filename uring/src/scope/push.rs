@@ -101,6 +101,8 @@ pub(super) unsafe fn push_tagged<S: Submission + Scoped>(
 #[cold]
 pub(super) fn refuse_busy(sqe: &mut sys::io_uring_sqe) {
     let keep = sqe.flags & (sys::IOSQE_IO_LINK | sys::IOSQE_IO_HARDLINK | sys::IOSQE_IO_DRAIN);
+    // (mutants: without the `opcode` field this is equivalent: NOP is
+    // opcode 0, the default.)
     *sqe = sys::io_uring_sqe {
         opcode: sys::IORING_OP_NOP,
         flags: keep,
