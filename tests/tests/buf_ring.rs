@@ -676,3 +676,45 @@ fn an_op_refused_for_a_busy_incremental_group_keeps_its_place_in_a_chain() {
         ]
     );
 }
+
+#[test]
+fn page_sized_buffers_and_the_largest_count_work() {
+    let _watch = uring_tests::watchdog();
+    let Some(mut ring) = ring_or_skip() else {
+        return;
+    };
+    // Four buffers of a page each, used in turn: each is its own memory.
+    let pool = ring
+        .register_buf_ring(BufferGroup::new(42), 4, 4096)
+        .unwrap();
+    let (mut tx, rx) = UnixStream::pair().unwrap();
+    let mut bids = Vec::new();
+    for i in 0..4u8 {
+        let msg = uring_tests::pattern(4096, i);
+        tx.write_all(&msg).unwrap();
+        let mut got = Vec::new();
+        // A stream may hand the page over in pieces; each piece is a buffer.
+        while got.len() < msg.len() {
+            push_lent!(ring, Recv::new(&rx, pool.select()).user_data(u64::from(i))).unwrap();
+            let cqe = reap_one(&mut ring);
+            assert!(cqe.res() > 0, "{cqe:?}");
+            // SAFETY: the kernel's completion of this recv, which selected
+            // from the pool's group on this ring.
+            let buf = unsafe { pool.claim_unchecked(&cqe) }.unwrap();
+            got.extend_from_slice(&buf);
+            bids.push(buf.bid());
+        }
+        assert_eq!(got, msg, "message {i}");
+    }
+    assert_eq!(&bids[..4], [0, 1, 2, 3]);
+    drop(pool);
+    // The most buffers a ring takes, of one byte each.
+    let most = ring
+        .register_buf_ring(BufferGroup::new(43), MAX_BUF_RING_BUFFERS, 1)
+        .unwrap();
+    assert_eq!(most.count(), MAX_BUF_RING_BUFFERS);
+    tx.write_all(b"!").unwrap();
+    push_lent!(ring, Recv::new(&rx, most.select()).user_data(9)).unwrap();
+    let cqe = reap_one(&mut ring);
+    assert_eq!((cqe.res(), cqe.buffer_id()), (1, Some(0)));
+}
