@@ -358,9 +358,9 @@ fn waits_on_a_copy_count_it_and_wait_for_the_rest() {
     );
 }
 
-/// One completion more than the copy has room for, and then more after a
-/// partial read: each time the copy grows, keeping its order from
-/// wherever its head was.
+/// Completions that join the copy one at a time until it is full, and one
+/// more: the copy grows by one; then more after a partial read, from a
+/// moved head. Each time it keeps its order.
 #[test]
 fn the_copy_grows_by_one_and_from_a_moved_head() {
     let _watch = uring_tests::watchdog();
@@ -368,23 +368,29 @@ fn the_copy_grows_by_one_and_from_a_moved_head() {
     let Some(mut ring) = ring_reading_a_copy(&mut buf) else {
         return;
     };
-    // Eight copied (a full copy), one more posted.
-    complete_nops(&mut ring, 200, 1);
-    ring.wait(9).unwrap();
-    assert_eq!(ring.ready(), 9);
-    let mut expected: Vec<u64> = (100..108).chain([200]).collect();
-    // Read three: the copy's head moves; then nine more come behind the
-    // six left, past the copy's sixteen slots.
+    // Eight copied; then one at a time, each moved behind the copy by its
+    // own wait, up to seventeen: past a copy of sixteen by one.
+    let mut expected: Vec<u64> = (100..108).collect();
+    for i in 0..9u64 {
+        complete_nops(&mut ring, 200 + i, 1);
+        ring.wait(9 + i as u32).unwrap();
+        expected.push(200 + i);
+    }
+    assert_eq!(ring.ready(), 17);
+    let mut peeked = [Cqe::default(); 17];
+    assert_eq!(ring.peek_batch(&mut peeked), 17);
+    let peeked: Vec<u64> = peeked.iter().map(|c| c.user_data()).collect();
+    assert_eq!(peeked, expected);
+    // Read three: the copy's head moves; then twelve more come behind the
+    // fourteen left, past the copy's room.
     let three: Vec<u64> = ring.completions().take(3).map(|c| c.user_data()).collect();
     assert_eq!(three, expected.drain(..3).collect::<Vec<_>>());
-    complete_nops(&mut ring, 300, 4);
-    ring.wait(10).unwrap();
-    complete_nops(&mut ring, 400, 4);
-    ring.wait(14).unwrap();
-    complete_nops(&mut ring, 500, 4);
-    ring.wait(18).unwrap();
-    assert_eq!(ring.ready(), 18);
-    expected.extend((300..304).chain(400..404).chain(500..504));
+    for base in [300, 400, 500] {
+        complete_nops(&mut ring, base, 4);
+        expected.extend(base..base + 4);
+        ring.wait(expected.len() as u32).unwrap();
+    }
+    assert_eq!(ring.ready(), 26);
     let got: Vec<u64> = ring.completions().map(|c| c.user_data()).collect();
     assert_eq!(got, expected);
 }

@@ -313,6 +313,8 @@ impl<C: CqeSize> VirtualCq<C> {
         let tail = self.tail.load(Ordering::Relaxed);
         let used = tail.wrapping_sub(head);
         let mut at = tail;
+        // (mutants: `>=` is equivalent: re-laid in a buffer of the same
+        // length, the copies keep their order.)
         if (used + n) as usize > self.buf.len() {
             // Re-lay the copies from position 0 in a larger buffer.
             let len = ((used + n) as usize).next_power_of_two();
