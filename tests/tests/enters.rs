@@ -260,3 +260,26 @@ fn a_wait_for_a_full_cq_is_allowed() {
     ));
     assert_eq!(ring.completions().count(), 4);
 }
+
+/// Dropping an SQPOLL ring whose thread has taken every SQE neither wakes
+/// the thread nor waits for it.
+#[test]
+fn dropping_an_idle_sqpoll_ring_makes_no_call() {
+    let _watch = uring_tests::watchdog();
+    if !require_sqpoll() {
+        return;
+    }
+    let mut ring = Ring::builder()
+        .sqpoll(Duration::from_millis(1))
+        .build(8)
+        .unwrap();
+    ring.push(Nop::new().user_data(1)).unwrap();
+    ring.submit_and_wait(1).unwrap();
+    assert_eq!(ring.completions().count(), 1);
+    // The thread goes to sleep.
+    std::thread::sleep(Duration::from_millis(30));
+    fault::reset();
+    drop(ring);
+    assert_eq!(enters(), 0, "the drop woke the SQ thread");
+    fault::reset();
+}
