@@ -511,3 +511,53 @@ fn pushes_land_in_ring_order_across_laps() {
     }
     assert!(expected.len() > 8 * 10, "the queue went round many times");
 }
+
+/// An SQ array entry out of range, written through a second mapping of the
+/// ring: the kernel drops the SQE it names and counts it, which
+/// `Ring::dropped` reports.
+#[test]
+fn sqes_the_kernel_drops_are_counted() {
+    let _watch = uring_tests::watchdog();
+    use std::os::fd::AsRawFd;
+    let mut ring = Ring::new(4).unwrap();
+    assert_eq!(ring.dropped(), 0);
+    let raw = *ring.params().as_raw();
+    if raw.flags & uring::sys::IORING_SETUP_NO_SQARRAY != 0 {
+        uring_tests::skip("the ring has no SQ array");
+        return;
+    }
+    let len = raw.sq_off.array as usize + 4 * raw.sq_entries as usize;
+    // SAFETY: a new shared mapping of the ring's own SQ ring region, read
+    // and written only below, unmapped before the test ends.
+    let map = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            ring.as_raw_fd(),
+            uring::sys::IORING_OFF_SQ_RING as libc::off_t,
+        )
+    };
+    assert_ne!(map, libc::MAP_FAILED, "{}", std::io::Error::last_os_error());
+    // SAFETY: the array lies in the mapping, u32-aligned.
+    let array = unsafe {
+        map.cast::<u8>()
+            .add(raw.sq_off.array as usize)
+            .cast::<u32>()
+    };
+    // SAFETY: as above; slot 0 maps to an SQE index past the array.
+    unsafe { array.write_volatile(raw.sq_entries) };
+    ring.push(Nop::new().user_data(1)).unwrap();
+    ring.push(Nop::new().user_data(2)).unwrap();
+    let _ = ring.submit();
+    // The kernel dropped the first and took the second.
+    assert_eq!(ring.dropped(), 1);
+    // SAFETY: as above; slot 0 maps to SQE 0 again.
+    unsafe { array.write_volatile(0) };
+    // SAFETY: the mapping made above, unused from here on.
+    unsafe { libc::munmap(map, len) };
+    let cqes = submit_and_reap(&mut ring, 1);
+    assert_eq!(cqes[0].user_data(), 2);
+    assert_eq!(ring.dropped(), 1);
+}
