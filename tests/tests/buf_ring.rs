@@ -718,3 +718,46 @@ fn page_sized_buffers_and_the_largest_count_work() {
     let cqe = reap_one(&mut ring);
     assert_eq!((cqe.res(), cqe.buffer_id()), (1, Some(0)));
 }
+
+#[test]
+fn an_op_refused_for_a_busy_incremental_group_keeps_its_hard_links() {
+    let _watch = uring_tests::watchdog();
+    let Some(mut ring) = ring_or_skip() else {
+        return;
+    };
+    let Some(pool) = incremental_or_skip(&mut ring, 35, 2, 8) else {
+        return;
+    };
+    let (_tx, rx) = UnixStream::pair().unwrap();
+    let (_tx2, rx2) = UnixStream::pair().unwrap();
+    let got = ring.scope(|s| -> uring::Result<Vec<(u64, i32)>> {
+        // The first op holds the group.
+        s.push(Recv::new(&rx, pool.select()).user_data(1))?;
+        // A chain held back by a timeout: the refused op in its middle
+        // keeps its hard link, so the NOP after it still waits its turn.
+        s.push(
+            uring::ops::Timeout::new(Duration::from_millis(20))
+                .user_data(2)
+                .hard_link(Recv::new(&rx2, pool.select()).user_data(3))
+                .hard_link(uring::ops::Nop::new().user_data(4)),
+        )?;
+        s.submit()?;
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            s.wait_timeout(1, Duration::from_secs(5))?;
+            got.extend(s.completions().map(|c| (c.user_data(), c.res())));
+        }
+        assert_eq!(s.cancel(1)?, 1);
+        s.submit()?;
+        while s.in_flight() > 0 {
+            s.wait_timeout(1, Duration::from_secs(5))?;
+            assert_eq!(s.completions().count(), 1);
+        }
+        Ok(got)
+    });
+    assert_eq!(
+        got.unwrap(),
+        [(2, -libc::ETIME), (3, -libc::EBUSY), (4, 0)],
+        "the chain completes in order"
+    );
+}

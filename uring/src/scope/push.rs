@@ -100,6 +100,7 @@ pub(super) unsafe fn push_tagged<S: Submission + Scoped>(
 /// incremental buffer group while another op consumes it.
 #[cold]
 pub(super) fn refuse_busy(sqe: &mut sys::io_uring_sqe) {
+    // (mutants: `^` for either `|` is equivalent: the bits are distinct.)
     let keep = sqe.flags & (sys::IOSQE_IO_LINK | sys::IOSQE_IO_HARDLINK | sys::IOSQE_IO_DRAIN);
     // (mutants: without the `opcode` field this is equivalent: NOP is
     // opcode 0, the default.)
