@@ -6,6 +6,8 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
+#[cfg(feature = "arbitrary-ops")]
+mod arbitrary;
 mod sqe;
 mod traits;
 
@@ -13,11 +15,30 @@ use sqe::{expand_fits_ring, expand_prepare};
 
 pub(crate) fn expand(list: Option<&List>, checked: &[Checked<'_>]) -> TokenStream {
     let ops = checked.iter().map(expand_entry);
-    let list = list.map(|list| expand_list(list, checked));
+    let list_tokens = list.map(|list| expand_list(list, checked));
+    let arbitrary = expand_arbitrary(list, checked);
+    quote! {
+        #(#ops)*
+        #list_tokens
+        #arbitrary
+    }
+}
+
+/// The builders from arbitrary arguments, with the `arbitrary-ops` feature.
+#[cfg(feature = "arbitrary-ops")]
+fn expand_arbitrary(list: Option<&List>, checked: &[Checked<'_>]) -> TokenStream {
+    let ops = checked.iter().map(arbitrary::expand_arbitrary_op);
+    let list = list.map(|list| arbitrary::expand_arbitrary_list(list, checked));
     quote! {
         #(#ops)*
         #list
     }
+}
+
+/// Nothing, without the `arbitrary-ops` feature.
+#[cfg(not(feature = "arbitrary-ops"))]
+fn expand_arbitrary(_: Option<&List>, _: &[Checked<'_>]) -> TokenStream {
+    TokenStream::new()
 }
 
 fn opcode_expr(entry: &Entry) -> TokenStream {

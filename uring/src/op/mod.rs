@@ -6,6 +6,9 @@
 //! ops with [`ops!`](crate::ops!), and those reading a compile error, since
 //! each trait that checks a chain rule carries the message explaining the fix.
 
+#[cfg(feature = "arbitrary-ops")]
+#[doc(hidden)]
+pub mod arbitrary;
 mod field;
 
 pub use crate::types::{FdTarget, FixedTarget};
