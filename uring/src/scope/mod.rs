@@ -41,6 +41,7 @@ use crate::cqueue::Completions;
 use crate::error::{Error, PushError, PushErrorKind, Result};
 use crate::op::{Scoped, Submission};
 use crate::ops::Cancel;
+use crate::register::SyncCancel;
 use crate::ring::Ring;
 use crate::squeue::SubmissionQueue;
 use crate::sys;
@@ -146,6 +147,11 @@ impl Ring {
                         // been the kernel's last.
                         retracted &= self.scope_table.internal == 0;
                     }
+                    // A cancel SQE starts only after an op flagged
+                    // `IO_DRAIN` before it has completed, which an op
+                    // waiting for input never does: cancel without SQEs
+                    // too.
+                    self.cancel_scope_sync();
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
                 Err(e) if is_transient(&e) => {}
@@ -224,6 +230,21 @@ impl Ring {
                 if self.push_scope_cancel(index).is_err() {
                     return;
                 }
+            }
+        }
+    }
+
+    /// Asks the kernel to cancel every op of the scope still in flight
+    /// without going through the SQ (`IORING_REGISTER_SYNC_CANCEL`, 6.0),
+    /// waiting for none: their completions come as usual. Errors are left
+    /// to the next round: the op completed meanwhile (`ENOENT`), it runs in
+    /// a worker and cannot be stopped (`ETIME`), the kernel has no such
+    /// call (the cancel SQEs stand).
+    pub(super) fn cancel_scope_sync(&mut self) {
+        for index in 0..self.scope_table.slots.len() as u32 {
+            if self.scope_table.slots[index as usize].live() {
+                let tag = self.scope_table.tag(index);
+                let _ = self.cancel_sync(SyncCancel::user_data(tag), Some(Duration::ZERO));
             }
         }
     }
