@@ -46,3 +46,79 @@ fn a_scope_ends_with_a_drained_op_waiting_for_input() {
         .collect();
     assert_eq!(cqes, [(2, 0)]);
 }
+
+/// A zero-copy send that its link fails completes with no
+/// `IORING_CQE_F_MORE`, and Linux 6.18 posts its notification all the
+/// same: when an op before it fails (the send is cancelled), and when the
+/// kernel refuses the send itself at submission, after allocating its
+/// notification (too many buffers). In a scope that notification is the
+/// scope's to absorb: the op's last completion was its only one, and
+/// nothing comes out of the scope, or the ring after it, with a
+/// `user_data` nobody pushed. Before, the notification came out carrying a
+/// stale tag.
+#[test]
+fn a_failed_linked_zero_copy_send_leaves_no_stray_notification() {
+    use std::io::IoSlice;
+    use uring::MsgHdr;
+    use uring::ops::{Nop, SendMsgZc, SendZc};
+    if !uring_tests::require_kernel(6, 10, "a NOP that fails (IORING_NOP_INJECT_RESULT)") {
+        return;
+    }
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let data = [7u8; 64];
+    let many = vec![IoSlice::new(&data); 1025];
+    let msg = MsgHdr::new(&many);
+    for hard in [false, true] {
+        let mut ring = Ring::new(8).unwrap();
+        let seen = ring.scope(|s| {
+            let head = || Nop::new().result(-libc::EIO).user_data(1);
+            let send = SendZc::new(&a, &data).user_data(2);
+            let refused = SendMsgZc::new(&a, &msg).user_data(3);
+            if hard {
+                s.push(head().hard_link(refused)).unwrap();
+            } else {
+                s.push(head().link(send)).unwrap();
+            }
+            s.submit_and_wait(2).unwrap();
+            let mut seen = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while s.in_flight() > 0 {
+                assert!(Instant::now() < deadline, "the ops never completed");
+                s.wait_timeout(1, Duration::from_millis(10)).ok();
+                for cqe in s.completions() {
+                    seen.push((cqe.is_scope_op(), cqe.user_data(), cqe.res(), cqe.flags()));
+                }
+            }
+            // What else comes, soon after.
+            s.wait_timeout(1, Duration::from_millis(50)).ok();
+            for cqe in s.completions() {
+                seen.push((cqe.is_scope_op(), cqe.user_data(), cqe.res(), cqe.flags()));
+            }
+            seen
+        });
+        let expected = if hard {
+            [
+                (true, 1, -libc::ECANCELED, 0),
+                (true, 3, -libc::EMSGSIZE, 0),
+            ]
+        } else {
+            [(true, 1, -libc::EIO, 0), (true, 2, -libc::ECANCELED, 0)]
+        };
+        assert_eq!(
+            seen, expected,
+            "hard link {hard}: the two ops' last completions, and nothing else"
+        );
+        ring.push(Nop::new().user_data(4)).unwrap();
+        ring.submit_and_wait(1).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let after: Vec<_> = ring
+            .completions()
+            .map(|c| (c.user_data(), c.res()))
+            .collect();
+        assert_eq!(
+            after,
+            [(4, 0)],
+            "hard link {hard}: nothing but the NOP after the scope"
+        );
+    }
+}

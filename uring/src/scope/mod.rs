@@ -118,10 +118,23 @@ impl Ring {
         // Whether the kernel refused SQEs and the scope took its own back:
         // from then on it only waits.
         let mut retracted = false;
+        let mut orphans_since = None;
         loop {
             let mut foreign = self.settle_cq();
             if self.scope_table.settled() {
                 return;
+            }
+            if self.scope_table.only_orphans() {
+                // Every op has posted its last completion; what is left is
+                // notifications the kernel posts after some of them (see
+                // `ScopeTable::orphans`). Wait a little for them, no more:
+                // a kernel that does not post them would keep the scope
+                // forever, and none borrows anything.
+                let since = *orphans_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() >= ORPHAN_PATIENCE {
+                    self.scope_table.orphans.clear();
+                    return;
+                }
             }
             if foreign >= self.cq.entries && self.virtual_cq.is_none() {
                 // The CQ is full of completions that are not the scope's,

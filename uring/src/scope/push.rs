@@ -64,6 +64,7 @@ pub(super) unsafe fn push_tagged<S: Submission + Scoped>(
     if table.free_count < S::SQES {
         return Err(PushError::new(submission, PushErrorKind::ScopeFull));
     }
+    let mut after_link = false;
     let tag = |sqe: &mut sys::io_uring_sqe| {
         let mut group = if sqe.flags & sys::IOSQE_BUFFER_SELECT != 0 {
             // SAFETY: both members of the union are a u16.
@@ -82,7 +83,15 @@ pub(super) unsafe fn push_tagged<S: Submission + Scoped>(
         } else {
             owned
         };
-        sqe.user_data = table.take(sqe.user_data, group, owned);
+        // A zero-copy send linked after another SQE may get a notification
+        // after a last completion (see `ScopeTable::orphans`).
+        let zero_copy = after_link
+            && matches!(
+                sqe.opcode,
+                sys::IORING_OP_SEND_ZC | sys::IORING_OP_SENDMSG_ZC
+            );
+        after_link = sqe.flags & (sys::IOSQE_IO_LINK | sys::IOSQE_IO_HARDLINK) != 0;
+        sqe.user_data = table.take(sqe.user_data, group, owned, zero_copy);
         sqe.flags &= !sys::IOSQE_CQE_SKIP_SUCCESS;
     };
     // SAFETY: the caller keeps the submission's memory valid for the scope,

@@ -13,6 +13,13 @@ pub(super) const INTERNAL: u64 = u64::MAX;
 /// scope ends.
 pub(super) const MAX_BACKOFF: Duration = Duration::from_millis(100);
 
+/// How long a scope's end waits for the notifications of its orphans (see
+/// [`ScopeTable::orphans`]) once every op has posted its last completion.
+pub(super) const ORPHAN_PATIENCE: Duration = Duration::from_millis(100);
+
+/// The most orphans a scope remembers.
+pub(super) const MAX_ORPHANS: usize = 64;
+
 #[derive(Clone, Copy, Default)]
 pub(super) struct Slot {
     /// The caller's `user_data`.
@@ -29,6 +36,9 @@ pub(super) struct Slot {
     /// or, with [`RENAME`] set, the rename its success makes (an index into
     /// `ScopeTable::renames`), or [`NO_OWNED`].
     pub(super) owned: u32,
+    /// The op is a zero-copy send linked after another SQE (see
+    /// [`ScopeTable::orphans`]).
+    pub(super) zero_copy: bool,
 }
 
 /// A slot's op uses no owned buffer.
@@ -116,6 +126,15 @@ pub(crate) struct ScopeTable {
     /// Renames waiting for their update's completion, and the free entries.
     pub(super) renames: Vec<Rename>,
     pub(super) renames_free: Vec<u32>,
+    /// Tags of zero-copy sends linked after another SQE that failed with
+    /// no `IORING_CQE_F_MORE`, which says no notification follows: Linux
+    /// 6.18 posts one all the same when the link fails them (cancelled, or
+    /// refused after the notification was allocated). The scope takes it
+    /// in when it comes, and waits a little for those due at its end, so
+    /// that none comes out with a stale tag. (At most [`MAX_ORPHANS`], the
+    /// oldest forgotten first: a send the kernel refused before allocating
+    /// its notification never gets one.)
+    pub(super) orphans: Vec<u64>,
     /// The ring's incrementally consumed buffer groups, each with the
     /// number of the scope's ops selecting from it that have not posted
     /// their last completion (at most one: see [`ScopeTable::enter_group`]).
@@ -137,6 +156,7 @@ impl Default for ScopeTable {
             owned_free: Vec::new(),
             renames: Vec::new(),
             renames_free: Vec::new(),
+            orphans: Vec::new(),
             incremental: Vec::new(),
         }
     }
@@ -155,6 +175,7 @@ impl ScopeTable {
                     next_free: if i + 1 < capacity { i + 1 } else { NO_SLOT },
                     group: NO_GROUP,
                     owned: NO_OWNED,
+                    zero_copy: false,
                 })
                 .collect();
             self.free_head = if capacity > 0 { 0 } else { NO_SLOT };
@@ -218,15 +239,26 @@ impl ScopeTable {
     }
 
     pub(super) fn settled(&self) -> bool {
-        self.free_count as usize == self.slots.len() && self.internal == 0
+        self.free_count as usize == self.slots.len()
+            && self.internal == 0
+            && self.orphans.is_empty()
+    }
+
+    /// Whether every op has settled and only orphans' notifications are
+    /// awaited.
+    pub(super) fn only_orphans(&self) -> bool {
+        self.free_count as usize == self.slots.len()
+            && self.internal == 0
+            && !self.orphans.is_empty()
     }
 
     /// Takes a free slot for an op whose `user_data` is `user_data`, which
-    /// selects from `group` (or [`NO_GROUP`]) and uses the owned buffer
-    /// `owned` (or [`NO_OWNED`]); returns the tag its SQE carries instead.
-    /// The caller has checked that a slot is free.
+    /// selects from `group` (or [`NO_GROUP`]), uses the owned buffer
+    /// `owned` (or [`NO_OWNED`]) and is a zero-copy send or not; returns
+    /// the tag its SQE carries instead. The caller has checked that a slot
+    /// is free.
     #[inline(always)]
-    pub(super) fn take(&mut self, user_data: u64, group: u32, owned: u32) -> u64 {
+    pub(super) fn take(&mut self, user_data: u64, group: u32, owned: u32, zero_copy: bool) -> u64 {
         let index = self.free_head;
         debug_assert!((index as usize) < self.slots.len());
         // SAFETY: with a free slot (checked by the caller), the head of the
@@ -238,6 +270,7 @@ impl ScopeTable {
         slot.user_data = user_data;
         slot.group = group;
         slot.owned = owned;
+        slot.zero_copy = zero_copy;
         self.key ^ (u64::from(slot.generation) << 32 | u64::from(index))
     }
 
@@ -259,11 +292,15 @@ impl ScopeTable {
     /// its owned buffer to `out`.
     #[inline(always)]
     pub(super) fn settle(&mut self, cqe: &mut Cqe, out: &mut Settled) -> Owner {
-        let x = cqe.user_data() ^ self.key;
+        let tag = cqe.user_data();
+        let x = tag ^ self.key;
         let index = x as u32;
         if let Some(slot) = self.slots.get_mut(index as usize) {
             // Live slots have odd generations, and only those are in tags.
             if u64::from(slot.generation) != x >> 32 || !slot.live() {
+                if !self.orphans.is_empty() && cqe.is_notification() {
+                    return self.adopt(tag);
+                }
                 return Owner::Foreign;
             }
             cqe.set_user_data(slot.user_data);
@@ -274,6 +311,9 @@ impl ScopeTable {
                 self.free_head = index;
                 self.free_count += 1;
                 let (owned, group) = (slot.owned, slot.group);
+                if slot.zero_copy && !cqe.is_notification() {
+                    self.orphan(tag);
+                }
                 if group != NO_GROUP && !self.incremental.is_empty() {
                     self.leave_group(group);
                 }
@@ -294,10 +334,36 @@ impl ScopeTable {
         }
     }
 
+    /// Notes a zero-copy send whose notification may come after its last
+    /// completion.
+    #[cold]
+    fn orphan(&mut self, tag: u64) {
+        if self.orphans.len() >= MAX_ORPHANS {
+            self.orphans.remove(0);
+        }
+        self.orphans.push(tag);
+    }
+
+    /// A notification of an orphan: taken in, if it is one.
+    #[cold]
+    fn adopt(&mut self, tag: u64) -> Owner {
+        match self.orphans.iter().position(|&t| t == tag) {
+            Some(i) => {
+                self.orphans.swap_remove(i);
+                Owner::Internal
+            }
+            None => Owner::Foreign,
+        }
+    }
+
     /// Forgets an SQE the kernel never saw (see `Ring::retract_scope`), as
     /// if it had posted its last completion, cancelled; an owned buffer no
     /// op uses any more is dropped.
     pub(super) fn unpush(&mut self, user_data: u64) {
+        // The kernel never saw it: no notification comes.
+        if let Some(slot) = self.slots.get_mut((user_data ^ self.key) as u32 as usize) {
+            slot.zero_copy = false;
+        }
         let mut last = Cqe::from(sys::io_uring_cqe {
             user_data,
             res: -libc::ECANCELED,
@@ -348,6 +414,7 @@ impl ScopeTable {
 
     /// At the scope's end, with every op settled: drops what a panic left.
     pub(super) fn end(&mut self) {
+        self.orphans.clear();
         self.owned.clear();
         self.owned_free.clear();
         self.renames.clear();
