@@ -683,8 +683,11 @@ impl<'r> Arbitrary<'r> for Option<&'r mut SockAddrBuf> {
 }
 
 impl<'r> Arbitrary<'r> for DirectSlot<'r> {
+    /// The choice is a number of the context's (0 or 1 for a regular
+    /// descriptor, 2 for a free slot, 3 for a slot held exclusively), so
+    /// that it knows what the op's result names.
     fn arbitrary<C: Context<'r>>(g: &mut Gen, cx: &mut C, site: &Site) -> Option<Self> {
-        Some(match g.below(4) {
+        Some(match number(g, cx, site, 2) & 3 {
             0 | 1 => DirectSlot::NONE,
             2 => DirectSlot::ALLOC,
             _ => cx
@@ -695,10 +698,12 @@ impl<'r> Arbitrary<'r> for DirectSlot<'r> {
 }
 
 impl<'r> Arbitrary<'r> for FilesAt<'r> {
+    /// The choice is a number of the context's: 0 for free slots, 1 for
+    /// slots held exclusively.
     fn arbitrary<C: Context<'r>>(g: &mut Gen, cx: &mut C, site: &Site) -> Option<Self> {
-        Some(match g.bool() {
-            true => FilesAt::ALLOC,
-            false => cx.fixed_mut(site, g).map_or(FilesAt::ALLOC, FilesAt::from),
+        Some(match number(g, cx, site, 1) & 1 {
+            0 => FilesAt::ALLOC,
+            _ => cx.fixed_mut(site, g).map_or(FilesAt::ALLOC, FilesAt::from),
         })
     }
 }
