@@ -322,3 +322,6 @@ mod tests {
         assert!(p.iter().any(|&b| b != p[0]));
     }
 }
+
+/// What the property tests share (`tests/tests/prop_*.rs`).
+pub mod prop;
