@@ -203,6 +203,8 @@ struct Pool<'r> {
     epoll: Option<&'r OwnedFd>,
     memfd: Option<&'r OwnedFd>,
     child: Option<&'r Child>,
+    /// `pidfd_open` failed: no child is made again.
+    no_pidfd: bool,
     target: Option<&'r Ring>,
 }
 
@@ -240,6 +242,7 @@ impl<'r> Pool<'r> {
             epoll: None,
             memfd: None,
             child: None,
+            no_pidfd: false,
             target: None,
         }
     }
@@ -390,17 +393,24 @@ impl<'r> Pool<'r> {
         })
     }
 
-    fn child(&mut self) -> &'r Child {
-        let arena = self.arena;
-        lazily(&mut self.child, || {
-            let child = std::process::Command::new("true")
+    /// A child that exits at once and its pidfd; `None` where pidfds
+    /// cannot be had (valgrind knows no `pidfd_open`).
+    fn child(&mut self) -> Option<&'r Child> {
+        if self.child.is_none() && !self.no_pidfd {
+            let mut child = std::process::Command::new("true")
                 .spawn()
                 .expect("spawn `true`");
             // SAFETY: pidfd_open takes a pid and flags.
             let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id(), 0) };
-            let pidfd = owned(fd as RawFd, "pidfd_open");
-            arena.keep(Child { child, pidfd })
-        })
+            if fd < 0 {
+                let _ = child.wait();
+                self.no_pidfd = true;
+            } else {
+                let pidfd = owned(fd as RawFd, "pidfd_open");
+                self.child = Some(self.arena.keep(Child { child, pidfd }));
+            }
+        }
+        self.child
     }
 
     /// The ring `MsgRing` and `MsgRingFd` post to (made with its table by
@@ -434,7 +444,10 @@ impl<'r> Pool<'r> {
             FdKind::EventFd => self.eventfd().as_fd(),
             FdKind::Epoll => self.epoll().as_fd(),
             FdKind::MemFd => self.memfd().as_fd(),
-            FdKind::PidFd => self.child().pidfd.as_fd(),
+            FdKind::PidFd => match self.child() {
+                Some(child) => child.pidfd.as_fd(),
+                None => self.file().as_fd(),
+            },
             FdKind::TargetRing => return None,
         })
     }

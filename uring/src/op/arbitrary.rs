@@ -960,7 +960,9 @@ impl<'r> Arbitrary<'r> for WaitIdTarget<'r> {
             0 => WaitIdTarget::all(),
             1 => WaitIdTarget::pid(i32::arbitrary(g, cx, site)?),
             2 => WaitIdTarget::pgid(i32::arbitrary(g, cx, site)?),
-            _ => WaitIdTarget::pidfd(cx.file(site, g)?),
+            _ => cx
+                .file(site, g)
+                .map_or(WaitIdTarget::all(), WaitIdTarget::pidfd),
         })
     }
 }
