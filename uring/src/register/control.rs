@@ -270,7 +270,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// cancelled or completed (`IORING_REGISTER_SYNC_CANCEL`, 6.0): when it
     /// returns, the kernel no longer uses their memory. Their completions
     /// are posted as usual. [`Error::TimedOut`] if `timeout` passes first;
-    /// an `ENOENT` error when nothing matched.
+    /// an `ENOENT` error when nothing matched, but for [`SyncCancel::all`]
+    /// and [`SyncCancel::any`], which match any number of requests, none
+    /// included (`Ok`).
     pub fn cancel_sync(&mut self, what: SyncCancel, timeout: Option<Duration>) -> Result<()> {
         if what.ring != 0 {
             self.check_handle(what.ring, "files")?;

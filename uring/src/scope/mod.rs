@@ -448,7 +448,9 @@ impl<'scope> Scope<'scope, '_> {
     /// queues one cancel request for each (they go to the kernel at the next
     /// submit) and returns how many. The cancelled ops complete with
     /// `-ECANCELED`, or with their own result if they finished first; the
-    /// cancel requests' own completions are not shown.
+    /// cancel requests' own completions are not shown. (Like every SQE, a
+    /// cancel request starts only once an op flagged `IO_DRAIN` before it
+    /// has completed; the scope's end cancels without SQEs too.)
     pub fn cancel(&mut self, user_data: u64) -> Result<u32, PushError<()>> {
         let ring = &mut *self.ring;
         let table = &ring.scope_table;
