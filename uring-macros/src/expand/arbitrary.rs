@@ -20,7 +20,7 @@ pub(super) fn expand_arbitrary_op(c: &Checked<'_>) -> TokenStream {
     let a = quote!(::uring::op::arbitrary);
     let lifetimes: Vec<_> = entry.generics.lifetimes().map(|_| quote!('__r)).collect();
 
-    let Some(kind) = kind(entry) else {
+    let Some((kind, visit)) = kind(entry) else {
         return quote! {
             ::core::compile_error!(
                 "an op that combines `after_link`, `retains_memory` and `sqe128` cannot \
@@ -28,13 +28,6 @@ pub(super) fn expand_arbitrary_op(c: &Checked<'_>) -> TokenStream {
             );
         };
     };
-    let visit = match kind.to_string().as_str() {
-        "Op" => quote!(op),
-        "Retaining" => quote!(retaining),
-        "Sqe128" => quote!(sqe128),
-        _ => quote!(after_link),
-    };
-
     let site = |arg: &str| quote!(&__site(#arg));
     let unavailable = |arg: &str| quote!(#a::Unavailable { site: __site(#arg) });
 
@@ -67,7 +60,7 @@ pub(super) fn expand_arbitrary_op(c: &Checked<'_>) -> TokenStream {
             true,
         ),
         (_, true) => (
-            quote!(let __target = #a::owned_or_fixed(__g, __cx, #target_site, true)?;),
+            quote!(let __target = #a::owned_or_fixed(__g, __cx, #target_site)?;),
             true,
         ),
     };
@@ -193,7 +186,7 @@ pub(super) fn expand_arbitrary_list(list: &List, checked: &[Checked<'_>]) -> Tok
     let kinds = checked
         .iter()
         .filter_map(|c| kind(c.entry))
-        .map(|k| quote!(#a::Kind::#k));
+        .map(|(k, _)| quote!(#a::Kind::#k));
     let arms = types.iter().enumerate().map(|(i, ty)| {
         quote! {
             #i => ::core::option::Option::Some(
@@ -232,18 +225,18 @@ pub(super) fn expand_arbitrary_list(list: &List, checked: &[Checked<'_>]) -> Tok
     }
 }
 
-/// The `Kind` of an op, as its attributes say; `None` for a combination
-/// no `Visit` method takes.
-fn kind(entry: &Entry) -> Option<TokenStream> {
+/// The `Kind` of an op, as its attributes say, and the `Visit` method that
+/// takes it; `None` for a combination no method takes.
+fn kind(entry: &Entry) -> Option<(TokenStream, TokenStream)> {
     match (
         entry.after_link.is_some(),
         entry.retains_memory.is_some(),
         entry.sqe128.is_some(),
     ) {
-        (false, false, false) => Some(quote!(Op)),
-        (false, true, false) => Some(quote!(Retaining)),
-        (false, false, true) => Some(quote!(Sqe128)),
-        (true, false, false) => Some(quote!(AfterLink)),
+        (false, false, false) => Some((quote!(Op), quote!(op))),
+        (false, true, false) => Some((quote!(Retaining), quote!(retaining))),
+        (false, false, true) => Some((quote!(Sqe128), quote!(sqe128))),
+        (true, false, false) => Some((quote!(AfterLink), quote!(after_link))),
         _ => None,
     }
 }

@@ -409,16 +409,13 @@ pub fn fd_or_fixed<'r, C: Context<'r>>(
 }
 
 /// The target of an op that closes it: a slot held exclusively half of the
-/// time when the context has one (and the op takes one), else a descriptor
-/// it owns.
+/// time when the context has one, else a descriptor it owns.
 pub fn owned_or_fixed<'r, C: Context<'r>>(
     g: &mut Gen,
     cx: &mut C,
     site: &Site,
-    slots: bool,
 ) -> Result<Either<OwnedFd, FixedMut<'r>>, Unavailable> {
-    if slots
-        && g.bool()
+    if g.bool()
         && let Some(slot) = cx.fixed_mut(site, g)
     {
         return Ok(Either::Right(slot));
