@@ -2160,6 +2160,32 @@ fn finish(tracker: &Tracker, records: &Records, stats: &mut Stats, driven: Drive
         if !sqe.cqes.is_empty() {
             *stats.completed.entry(name).or_default() += 1;
         }
+        if ZERO_COPY_SENDS.contains(name) {
+            // A zero-copy send that sent (its result says more will come)
+            // posts its notification last; one that did not, nothing more
+            // (but the notification some failed linked ones get late).
+            let notes = sqe
+                .cqes
+                .iter()
+                .filter(|&&(_, f)| f & IORING_CQE_F_NOTIF != 0);
+            let notifications = notes.count();
+            let sent = sqe
+                .cqes
+                .first()
+                .is_some_and(|&(_, f)| f & IORING_CQE_F_MORE != 0);
+            let shape_ok = match (sent, sqe.cqes.len()) {
+                (true, 2) => notifications == 1 && sqe.cqes[1].1 & IORING_CQE_F_NOTIF != 0,
+                (false, 1) => notifications == 0,
+                (false, 2) => sqe.late_notification && notifications == 1,
+                (_, 0) => sqe.skip || sqe.silent,
+                _ => false,
+            };
+            assert!(
+                shape_ok,
+                "{name} (user_data {ud}): a result and a notification, or a failure alone: {:?}",
+                sqe.cqes
+            );
+        }
         if handed.direct {
             continue;
         }
