@@ -515,6 +515,11 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
                     || code == ::uring::sys::IORING_OP_POLL_REMOVE
                     || code == ::uring::sys::IORING_OP_TIMEOUT_REMOVE
             };
+            const ZERO_COPY: bool = {
+                let code = <Self as ::uring::op::Entry>::CODE;
+                code == ::uring::sys::IORING_OP_SEND_ZC
+                    || code == ::uring::sys::IORING_OP_SENDMSG_ZC
+            };
             #[inline(always)]
             fn prepare_all<const __WRAP: bool, __S: ::uring::SqeSize>(
                 self,

@@ -65,6 +65,10 @@ pub unsafe trait Prepare: Sized {
     /// and timeout removal and update), which a scope translates.
     #[doc(hidden)]
     const NAMES_OPS: bool = false;
+    /// Whether an SQE of it is a zero-copy send, whose notification a
+    /// scope may have to take in after its last completion.
+    #[doc(hidden)]
+    const ZERO_COPY: bool = false;
 }
 
 /// What a ring can push: one op or a whole chain, of a length known at compile

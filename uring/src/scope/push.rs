@@ -84,13 +84,12 @@ pub(super) unsafe fn push_tagged<S: Submission + Scoped>(
             owned
         };
         // A zero-copy send linked after another SQE may get a notification
-        // after a last completion (see `ScopeTable::orphans`).
-        let zero_copy = after_link
-            && matches!(
-                sqe.opcode,
-                sys::IORING_OP_SEND_ZC | sys::IORING_OP_SENDMSG_ZC
-            );
-        after_link = sqe.flags & (sys::IOSQE_IO_LINK | sys::IOSQE_IO_HARDLINK) != 0;
+        // after a last completion (see `ScopeTable::orphans`); nothing else
+        // pays for it.
+        let zero_copy = S::ZERO_COPY && after_link && is_zero_copy(sqe.opcode);
+        if S::ZERO_COPY {
+            after_link = sqe.flags & (sys::IOSQE_IO_LINK | sys::IOSQE_IO_HARDLINK) != 0;
+        }
         sqe.user_data = table.take(sqe.user_data, group, owned, zero_copy);
         sqe.flags &= !sys::IOSQE_CQE_SKIP_SUCCESS;
     };
@@ -102,6 +101,11 @@ pub(super) unsafe fn push_tagged<S: Submission + Scoped>(
     // forgotten instead of dropped cannot hide ops the scope waits for.
     sq.sync();
     pushed
+}
+
+/// Whether `opcode` is a zero-copy send.
+fn is_zero_copy(opcode: u8) -> bool {
+    opcode == sys::IORING_OP_SEND_ZC || opcode == sys::IORING_OP_SENDMSG_ZC
 }
 
 /// Turns `sqe` into a NOP that completes with `-EBUSY`, keeping its

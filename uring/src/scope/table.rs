@@ -36,10 +36,13 @@ pub(super) struct Slot {
     /// or, with [`RENAME`] set, the rename its success makes (an index into
     /// `ScopeTable::renames`), or [`NO_OWNED`].
     pub(super) owned: u32,
-    /// The op is a zero-copy send linked after another SQE (see
-    /// [`ScopeTable::orphans`]).
-    pub(super) zero_copy: bool,
 }
+
+/// `next_free` of a live slot whose op is a zero-copy send linked after
+/// another SQE (see [`ScopeTable::orphans`]); a live slot's `next_free`
+/// is otherwise unused (and never this: no table has `u32::MAX - 1`
+/// slots).
+pub(super) const ZERO_COPY_SEND: u32 = u32::MAX - 1;
 
 /// A slot's op uses no owned buffer.
 pub(super) const NO_OWNED: u32 = u32::MAX;
@@ -175,7 +178,6 @@ impl ScopeTable {
                     next_free: if i + 1 < capacity { i + 1 } else { NO_SLOT },
                     group: NO_GROUP,
                     owned: NO_OWNED,
-                    zero_copy: false,
                 })
                 .collect();
             self.free_head = if capacity > 0 { 0 } else { NO_SLOT };
@@ -270,7 +272,9 @@ impl ScopeTable {
         slot.user_data = user_data;
         slot.group = group;
         slot.owned = owned;
-        slot.zero_copy = zero_copy;
+        if zero_copy {
+            slot.next_free = ZERO_COPY_SEND;
+        }
         self.key ^ (u64::from(slot.generation) << 32 | u64::from(index))
     }
 
@@ -292,27 +296,27 @@ impl ScopeTable {
     /// its owned buffer to `out`.
     #[inline(always)]
     pub(super) fn settle(&mut self, cqe: &mut Cqe, out: &mut Settled) -> Owner {
-        let tag = cqe.user_data();
-        let x = tag ^ self.key;
+        let x = cqe.user_data() ^ self.key;
         let index = x as u32;
         if let Some(slot) = self.slots.get_mut(index as usize) {
             // Live slots have odd generations, and only those are in tags.
             if u64::from(slot.generation) != x >> 32 || !slot.live() {
                 if !self.orphans.is_empty() && cqe.is_notification() {
-                    return self.adopt(tag);
+                    return self.adopt(cqe.user_data());
                 }
                 return Owner::Foreign;
             }
             cqe.set_user_data(slot.user_data);
             out.group = slot.group;
             if !cqe.has_more() {
+                let zero_copy = slot.next_free == ZERO_COPY_SEND;
                 slot.generation = slot.generation.wrapping_add(1);
                 slot.next_free = self.free_head;
                 self.free_head = index;
                 self.free_count += 1;
                 let (owned, group) = (slot.owned, slot.group);
-                if slot.zero_copy && !cqe.is_notification() {
-                    self.orphan(tag);
+                if zero_copy {
+                    self.orphan(index, cqe);
                 }
                 if group != NO_GROUP && !self.incremental.is_empty() {
                     self.leave_group(group);
@@ -334,10 +338,17 @@ impl ScopeTable {
         }
     }
 
-    /// Notes a zero-copy send whose notification may come after its last
-    /// completion.
+    /// The zero-copy send of slot `index` (freed just now) posted its last
+    /// completion `cqe`: notes it if a notification may come after it.
     #[cold]
-    fn orphan(&mut self, tag: u64) {
+    #[inline(never)]
+    fn orphan(&mut self, index: u32, cqe: &Cqe) {
+        if cqe.is_notification() {
+            return;
+        }
+        // The tag the op carried: its slot's generation before the freeing.
+        let generation = self.slots[index as usize].generation.wrapping_sub(1);
+        let tag = self.key ^ (u64::from(generation) << 32 | u64::from(index));
         if self.orphans.len() >= MAX_ORPHANS {
             self.orphans.remove(0);
         }
@@ -361,8 +372,10 @@ impl ScopeTable {
     /// op uses any more is dropped.
     pub(super) fn unpush(&mut self, user_data: u64) {
         // The kernel never saw it: no notification comes.
-        if let Some(slot) = self.slots.get_mut((user_data ^ self.key) as u32 as usize) {
-            slot.zero_copy = false;
+        if let Some(slot) = self.slots.get_mut((user_data ^ self.key) as u32 as usize)
+            && slot.next_free == ZERO_COPY_SEND
+        {
+            slot.next_free = NO_SLOT;
         }
         let mut last = Cqe::from(sys::io_uring_cqe {
             user_data,
