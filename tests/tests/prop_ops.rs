@@ -1785,9 +1785,10 @@ fn case(seed: u64, op: usize, family: Family, stats: &mut Stats) {
     let mut pool = Pool::new(&arena, dir);
     let scratch = arena.keep(Mapping::new(1 << 16));
     if setup.sqe128 {
-        let mut ring = Builder::new()
+        let mut ring = setup
+            .builder
             .build_sized::<Sqe128, Cqe16>(setup.entries)
-            .unwrap_or_else(|e| panic!("a ring of 128-byte SQEs: {e}"));
+            .unwrap_or_else(|e| panic!("a ring of 128-byte SQEs ({}): {e}", setup.what));
         let regs = register(&mut ring, &arena, &mut pool, &mut g, (rich, shared));
         let mut cx = context(&arena, pool, regs, scratch, &groups, &mut g);
         let mut tracker = Tracker::default();
@@ -1796,10 +1797,13 @@ fn case(seed: u64, op: usize, family: Family, stats: &mut Stats) {
             &groups,
             &mut cx,
             &mut g,
-            (Mode::Unchecked, false),
+            (Mode::Unchecked, setup.disabled),
             &mut tracker,
             stats,
         );
+        if setup.disabled {
+            disabled_submit(&mut ring);
+        }
         drive(&mut RingDrive(&mut ring), &mut tracker, &mut g, &mut || {
             cx.pool.unblock()
         })
@@ -1856,13 +1860,7 @@ fn case(seed: u64, op: usize, family: Family, stats: &mut Stats) {
                 stats,
             );
             if setup.disabled {
-                // Nothing runs before the ring is enabled.
-                match ring.submit() {
-                    Err(e) if e.raw_os_error() == Some(libc::EBADFD) => {}
-                    Ok(0) if ring.pending() == 0 => {}
-                    other => panic!("submit on a disabled ring: {other:?}"),
-                }
-                ring.enable().expect("enable");
+                disabled_submit(&mut ring);
             }
             drive(&mut RingDrive(&mut ring), &mut tracker, &mut g, &mut || {
                 cx.pool.unblock()
@@ -1984,6 +1982,17 @@ fn context<'r>(
         handed: Handed::default(),
         personality: regs.personality,
     }
+}
+
+/// Nothing runs on a disabled ring before it is enabled: the submit is
+/// refused (`EBADFD`), and the ring enabled.
+fn disabled_submit<S: uring::SqeSize>(ring: &mut Ring<S, Cqe16>) {
+    match ring.submit() {
+        Err(e) if e.raw_os_error() == Some(libc::EBADFD) => {}
+        Ok(0) if ring.pending() == 0 => {}
+        other => panic!("submit on a disabled ring: {other:?}"),
+    }
+    ring.enable().expect("enable");
 }
 
 fn fail(message: &str) -> ! {

@@ -28,12 +28,12 @@ use uring::{
     BufferGroup, Builder, Cqe, Cqe16, Cqe32, CqeMixed, CqeSize, Error, IoWqWorkers, PollEvents,
     Restriction, Ring, Sqe64, Sqe128, SqeSize, Submission, SyncCancel, WaitArgs,
 };
-use uring_tests::prop::{case_seed, cases, given_seed, note, run_case};
+use uring_tests::prop::{base_seed, case_seed, cases, note, run_case};
 
 /// Runs `per` cases of a property (or `URING_PROP_CASES`), from its default
 /// seed or `URING_PROP_SEED`.
 fn property(test: &str, per: u64, default_seed: u64, case: fn(u64)) {
-    let base = given_seed().unwrap_or(default_seed);
+    let base = base_seed(default_seed);
     for i in 0..cases(per) {
         let seed = case_seed(base, i);
         run_case(
