@@ -43,6 +43,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             ),
             EnterArg::None => (std::ptr::null(), 0, flags),
         };
+        // The kernel counts the completions ready from the head it sees:
+        // one a forgotten iterator moved only in our copy would make a wait
+        // return at once, again and again.
+        self.cq.publish_head();
         // The registered index is valid only in the thread that registered
         // it; elsewhere the descriptor itself is used.
         let (fd, flags) = if self.enter_flags != 0 && self.on_registering_thread() {

@@ -1,7 +1,7 @@
 //! Scopes: ops that borrow buffers for the length of a closure, safely.
 //!
 //! A scope tags every SQE it pushes: the SQE's `user_data` becomes
-//! `key ^ (generation << 32 | slot)`, where `key` is drawn from the kernel's
+//! `key ^ (count << 32 | slot)`, where `key` is drawn from the kernel's
 //! random source for each scope and the slot keeps the caller's
 //! `user_data`. A completion that carries a live tag settles its slot (when
 //! it is the op's last) and is handed out with the caller's `user_data`
@@ -191,11 +191,11 @@ impl Ring {
         while pos != tail {
             // SAFETY: `pos` is between the head and a tail just read.
             let mut cqe = unsafe { self.cq.read(pos) };
-            let mut settled = Settled::default();
             // An owned buffer whose ops are done is dropped here.
-            if table.settle(&mut cqe, &mut settled) == Owner::Foreign {
+            if table.settle(&mut cqe).0 == Owner::Foreign {
                 table.scratch.push(cqe);
             }
+            table.returned = None;
             pos = pos.wrapping_add(1);
         }
         let kept = table.scratch.len() as u32;
@@ -215,7 +215,7 @@ impl Ring {
     /// as many cancel requests as fit in the SQ (a later round tries again).
     pub(super) fn cancel_scope(&mut self) {
         for index in 0..self.scope_table.slots.len() as u32 {
-            if !self.scope_table.slots[index as usize].live() {
+            if !self.scope_table.is_live(index) {
                 continue;
             }
             if self.push_scope_cancel(index).is_err() {
@@ -419,10 +419,7 @@ impl<'scope> Scope<'scope, '_> {
         let ring = &mut *self.ring;
         let table = &ring.scope_table;
         let targets: Vec<u32> = (0..table.slots.len() as u32)
-            .filter(|&i| {
-                let slot = &table.slots[i as usize];
-                slot.live() && slot.user_data == user_data
-            })
+            .filter(|&i| table.is_live(i) && table.slots[i as usize].user_data == user_data)
             .collect();
         if ring.sq.space_left() < targets.len() as u32 {
             return Err(PushError::full(()));

@@ -82,7 +82,7 @@ pub(super) unsafe fn push_tagged<S: Submission + Scoped>(
         } else {
             owned
         };
-        sqe.user_data = table.take(sqe.user_data, group, owned);
+        sqe.user_data = table.take(sqe.user_data, extra(group, owned));
         sqe.flags &= !sys::IOSQE_CQE_SKIP_SUCCESS;
     };
     // SAFETY: the caller keeps the submission's memory valid for the scope,

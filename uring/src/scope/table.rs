@@ -13,22 +13,40 @@ pub(super) const INTERNAL: u64 = u64::MAX;
 /// scope ends.
 pub(super) const MAX_BACKOFF: Duration = Duration::from_millis(100);
 
+/// One op of the scope, or a free place for one.
 #[derive(Clone, Copy, Default)]
 pub(super) struct Slot {
-    /// The caller's `user_data`.
+    /// While an op holds the slot, the tag its SQE carries: `key ^ (count
+    /// << 32 | index)`, `count` odd and different for each op the scope
+    /// pushes (so that a stale tag, such as a cancel aimed at an op that has
+    /// completed meanwhile, never matches the slot's next op). Keys have
+    /// [`LIVE`] clear, so every tag has it set. While the slot is free,
+    /// [`FREE`], which has it clear.
+    pub(super) tag: u64,
+    /// The caller's `user_data`; while the slot is free, the index of the
+    /// next free slot.
     pub(super) user_data: u64,
-    /// Odd while an op holds the slot, even while it is free; bumped at
-    /// each change, so that a stale tag (a cancel aimed at an op that has
-    /// completed meanwhile) never matches the slot's next op.
-    pub(super) generation: u32,
-    /// The next free slot, while this one is free.
-    pub(super) next_free: u32,
-    /// The provided-buffer group the op selects from, or [`NO_GROUP`].
-    pub(super) group: u32,
-    /// The owned buffer the op uses (an index into `ScopeTable::owned`),
-    /// or, with [`RENAME`] set, the rename its success makes (an index into
-    /// `ScopeTable::renames`), or [`NO_OWNED`].
-    pub(super) owned: u32,
+    /// The provided-buffer group the op selects from (low half, or
+    /// [`NO_GROUP`]) and the owned buffer it uses (high half: an index into
+    /// `ScopeTable::owned`, or with [`RENAME`] set the rename its success
+    /// makes, an index into `ScopeTable::renames`, or [`NO_OWNED`]). Both
+    /// absent, as for most ops, it is [`NO_EXTRA`], checked at once.
+    pub(super) extra: u64,
+}
+
+/// The bit every tag has, and no key and no free slot's mark.
+pub(super) const LIVE: u64 = 1 << 32;
+
+/// A free slot's `tag`.
+pub(super) const FREE: u64 = 0;
+
+/// A slot's op selects no buffer and uses no owned buffer.
+pub(super) const NO_EXTRA: u64 = u64::MAX;
+
+/// The `extra` of a slot whose op selects from `group` and uses `owned`.
+#[inline(always)]
+pub(super) fn extra(group: u32, owned: u32) -> u64 {
+    u64::from(owned) << 32 | u64::from(group)
 }
 
 /// A slot's op uses no owned buffer.
@@ -43,7 +61,8 @@ pub(super) const RENAME: u32 = 1 << 31;
 #[derive(Clone, Copy)]
 pub(super) struct Rename {
     pub(super) slot: u32,
-    pub(super) generation: u32,
+    /// The tag of the poll, which must still hold the slot.
+    pub(super) tag: u64,
     pub(super) user_data: u64,
 }
 
@@ -55,29 +74,8 @@ pub(super) struct OwnedEntry {
     pub(super) remaining: u32,
 }
 
-/// What a completion of the scope's ops carries besides the CQE.
-pub(super) struct Settled {
-    pub(super) group: u32,
-    pub(super) buf: Option<Vec<u8>>,
-}
-
-impl Default for Settled {
-    fn default() -> Self {
-        Settled {
-            group: NO_GROUP,
-            buf: None,
-        }
-    }
-}
-
 /// A slot's op selects no provided buffer.
 pub(super) const NO_GROUP: u32 = u32::MAX;
-
-impl Slot {
-    pub(super) fn live(&self) -> bool {
-        self.generation & 1 == 1
-    }
-}
 
 /// The end of the free list.
 pub(super) const NO_SLOT: u32 = u32::MAX;
@@ -100,6 +98,8 @@ pub(crate) struct ScopeTable {
     pub(super) ring: u32,
     /// This scope's key, fresh from the OS for each scope.
     pub(super) key: u64,
+    /// The count in the last tag handed out (odd).
+    pub(super) count: u32,
     pub(super) slots: Vec<Slot>,
     /// The first free slot; each free slot names the next.
     pub(super) free_head: u32,
@@ -120,6 +120,9 @@ pub(crate) struct ScopeTable {
     /// number of the scope's ops selecting from it that have not posted
     /// their last completion (at most one: see [`ScopeTable::enter_group`]).
     pub(super) incremental: Vec<(u16, u32)>,
+    /// The owned buffer the last completion settled handed back, until the
+    /// completion's reader takes it.
+    pub(super) returned: Option<Vec<u8>>,
 }
 
 impl Default for ScopeTable {
@@ -127,6 +130,7 @@ impl Default for ScopeTable {
         ScopeTable {
             ring: 0,
             key: 0,
+            count: 1,
             slots: Vec::new(),
             free_head: NO_SLOT,
             free_count: 0,
@@ -138,6 +142,7 @@ impl Default for ScopeTable {
             renames: Vec::new(),
             renames_free: Vec::new(),
             incremental: Vec::new(),
+            returned: None,
         }
     }
 }
@@ -146,15 +151,13 @@ impl ScopeTable {
     /// Readies the table for a scope over a CQ of `capacity` entries.
     pub(super) fn begin(&mut self, ring: u32, capacity: u32, start_tail: u32) {
         self.ring = ring;
-        self.key = fresh_key();
+        self.key = fresh_key() & !LIVE;
         if self.slots.len() != capacity as usize {
             self.slots = (0..capacity)
                 .map(|i| Slot {
-                    user_data: 0,
-                    generation: 0,
-                    next_free: if i + 1 < capacity { i + 1 } else { NO_SLOT },
-                    group: NO_GROUP,
-                    owned: NO_OWNED,
+                    tag: FREE,
+                    user_data: u64::from(if i + 1 < capacity { i + 1 } else { NO_SLOT }),
+                    extra: NO_EXTRA,
                 })
                 .collect();
             self.free_head = if capacity > 0 { 0 } else { NO_SLOT };
@@ -212,6 +215,13 @@ impl ScopeTable {
         }
     }
 
+    /// Whether an op holds slot `index`.
+    pub(super) fn is_live(&self, index: u32) -> bool {
+        self.slots
+            .get(index as usize)
+            .is_some_and(|slot| slot.tag & LIVE != 0)
+    }
+
     /// Slots held by ops that have not posted their last completion.
     pub(super) fn live(&self) -> u32 {
         self.slots.len() as u32 - self.free_count
@@ -226,25 +236,26 @@ impl ScopeTable {
     /// `owned` (or [`NO_OWNED`]); returns the tag its SQE carries instead.
     /// The caller has checked that a slot is free.
     #[inline(always)]
-    pub(super) fn take(&mut self, user_data: u64, group: u32, owned: u32) -> u64 {
+    pub(super) fn take(&mut self, user_data: u64, extra: u64) -> u64 {
         let index = self.free_head;
         debug_assert!((index as usize) < self.slots.len());
         // SAFETY: with a free slot (checked by the caller), the head of the
         // free list is the index of one, below `slots.len()`.
         let slot = unsafe { self.slots.get_unchecked_mut(index as usize) };
-        self.free_head = slot.next_free;
+        self.free_head = slot.user_data as u32;
         self.free_count -= 1;
-        slot.generation = slot.generation.wrapping_add(1);
+        // Odd, so that every tag has `LIVE` set.
+        self.count = self.count.wrapping_add(2);
+        let tag = self.key ^ (u64::from(self.count) << 32 | u64::from(index));
+        slot.tag = tag;
         slot.user_data = user_data;
-        slot.group = group;
-        slot.owned = owned;
-        self.key ^ (u64::from(slot.generation) << 32 | u64::from(index))
+        slot.extra = extra;
+        tag
     }
 
     /// The tag of the live slot `index`.
     pub(super) fn tag(&self, index: u32) -> u64 {
-        let generation = u64::from(self.slots[index as usize].generation);
-        self.key ^ (generation << 32 | u64::from(index))
+        self.slots[index as usize].tag
     }
 
     /// Whether `user_data` is the tag of the scope's cancel requests, with
@@ -253,44 +264,56 @@ impl ScopeTable {
         user_data ^ self.key == INTERNAL && self.internal > 0
     }
 
-    /// Says whose `cqe` is; for the scope's ops, restores the caller's
-    /// `user_data`, notes the buffer group in `out`, and at the op's last
-    /// completion frees the slot and, once no op uses it any more, hands
-    /// its owned buffer to `out`.
+    /// Says whose `cqe` is, and for the scope's ops the buffer group they
+    /// selected from (or [`NO_GROUP`]); restores the caller's `user_data`,
+    /// and at the op's last completion frees the slot and, once no op uses
+    /// it any more, puts its owned buffer in `returned`.
     #[inline(always)]
-    pub(super) fn settle(&mut self, cqe: &mut Cqe, out: &mut Settled) -> Owner {
-        let x = cqe.user_data() ^ self.key;
-        let index = x as u32;
+    pub(super) fn settle(&mut self, cqe: &mut Cqe) -> (Owner, u32) {
+        let user_data = cqe.user_data();
+        let index = (user_data ^ self.key) as u32;
         if let Some(slot) = self.slots.get_mut(index as usize) {
-            // Live slots have odd generations, and only those are in tags.
-            if u64::from(slot.generation) != x >> 32 || !slot.live() {
-                return Owner::Foreign;
+            // Only the live slot's own tag matches: an earlier op's tag had
+            // another count, and a free slot's mark (which a foreign
+            // `user_data` may equal) lacks `LIVE`.
+            if slot.tag != user_data || user_data & LIVE == 0 {
+                return (Owner::Foreign, NO_GROUP);
             }
             cqe.set_user_data(slot.user_data);
-            out.group = slot.group;
+            let extra = slot.extra;
             if !cqe.has_more() {
-                slot.generation = slot.generation.wrapping_add(1);
-                slot.next_free = self.free_head;
+                slot.tag = FREE;
+                slot.user_data = u64::from(self.free_head);
                 self.free_head = index;
                 self.free_count += 1;
-                let (owned, group) = (slot.owned, slot.group);
-                if group != NO_GROUP && !self.incremental.is_empty() {
-                    self.leave_group(group);
-                }
-                if owned != NO_OWNED {
-                    if owned & RENAME == 0 {
-                        out.buf = self.finish_owned(owned);
-                    } else {
-                        self.finish_rename(owned & !RENAME, cqe.res());
-                    }
+                if extra != NO_EXTRA {
+                    self.finish_extra(extra, cqe.res());
                 }
             }
-            Owner::Op
+            (Owner::Op, extra as u32)
         } else if self.is_internal(cqe.user_data()) {
             self.internal -= 1;
-            Owner::Internal
+            (Owner::Internal, NO_GROUP)
         } else {
-            Owner::Foreign
+            (Owner::Foreign, NO_GROUP)
+        }
+    }
+
+    /// The last completion of an op that selected a buffer or used an
+    /// owned buffer or a rename: the group is free again, the owned buffer
+    /// returned once no op uses it, the rename made if it succeeded.
+    #[cold]
+    fn finish_extra(&mut self, extra: u64, res: i32) {
+        let (group, owned) = (extra as u32, (extra >> 32) as u32);
+        if group != NO_GROUP && !self.incremental.is_empty() {
+            self.leave_group(group);
+        }
+        if owned != NO_OWNED {
+            if owned & RENAME == 0 {
+                self.returned = self.finish_owned(owned);
+            } else {
+                self.finish_rename(owned & !RENAME, res);
+            }
         }
     }
 
@@ -303,7 +326,8 @@ impl ScopeTable {
             res: -libc::ECANCELED,
             flags: 0,
         });
-        self.settle(&mut last, &mut Settled::default());
+        self.settle(&mut last);
+        self.returned = None;
     }
 
     /// Keeps `buf` for ops yet to be pushed over it; returns its entry.
@@ -357,10 +381,8 @@ impl ScopeTable {
     /// The live slot of the scope whose op carries `user_data` (the first,
     /// if several do).
     pub(super) fn find(&self, user_data: u64) -> Option<u32> {
-        self.slots
-            .iter()
-            .position(|s| s.live() && s.user_data == user_data)
-            .map(|i| i as u32)
+        (0..self.slots.len() as u32)
+            .find(|&i| self.is_live(i) && self.slots[i as usize].user_data == user_data)
     }
 
     /// Rewrites an SQE that names another op by `user_data` (cancel, poll
@@ -418,7 +440,7 @@ impl ScopeTable {
                         sqe.off = sys::io_uring_sqe_off { off: tag };
                         let rename = Rename {
                             slot: index,
-                            generation: self.slots[index as usize].generation,
+                            tag,
                             user_data,
                         };
                         RENAME | self.keep_rename(rename)
@@ -458,8 +480,7 @@ impl ScopeTable {
             return;
         }
         if let Some(slot) = self.slots.get_mut(rename.slot as usize)
-            && slot.live()
-            && slot.generation == rename.generation
+            && slot.tag == rename.tag
         {
             slot.user_data = rename.user_data;
         }
