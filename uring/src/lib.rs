@@ -58,6 +58,7 @@ pub mod op;
 pub mod ops;
 mod params;
 mod probe;
+pub mod reactor;
 mod register;
 mod ring;
 mod scope;
