@@ -54,6 +54,7 @@ mod builder;
 mod chain;
 mod cqueue;
 mod error;
+pub mod net;
 pub mod op;
 pub mod ops;
 mod params;

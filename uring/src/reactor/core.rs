@@ -32,6 +32,14 @@ pub struct OpId {
     pub(crate) generation: u32,
 }
 
+impl OpId {
+    /// The slab slot the op holds (reused by later ops, under a new
+    /// generation).
+    pub fn slot(&self) -> u32 {
+        self.index
+    }
+}
+
 /// Fails to compile for submissions of more than one SQE.
 struct One<S>(S);
 

@@ -156,11 +156,20 @@ impl Executor {
         task.flag.scheduled.store(false, Ordering::Release);
         let mut cx = Context::from_waker(&task.waker);
         if task.future.as_mut().poll(&mut cx).is_ready() {
-            self.live.set(self.live.get() - 1);
+            self.live.set(self.live.get().saturating_sub(1));
             self.free.borrow_mut().push(id);
             drop(task);
-        } else if let Some(entry) = self.tasks.borrow_mut().get_mut(id as usize) {
-            *entry = Some(task);
+            return;
+        }
+        let mut tasks = self.tasks.borrow_mut();
+        match tasks.get_mut(id as usize) {
+            Some(entry) if entry.is_none() => *entry = Some(task),
+            _ => {
+                // The tasks were cleared while this one ran: it goes too.
+                drop(tasks);
+                self.live.set(self.live.get().saturating_sub(1));
+                drop(task);
+            }
         }
     }
 
@@ -168,7 +177,8 @@ impl Executor {
     pub(crate) fn clear(&self) {
         let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
         self.free.borrow_mut().clear();
-        self.live.set(0);
+        let dropped = tasks.iter().filter(|t| t.is_some()).count();
+        self.live.set(self.live.get().saturating_sub(dropped));
         drop(tasks);
     }
 }
