@@ -6,3 +6,4 @@
 //! compared in the same run.
 
 pub mod nop;
+pub mod reactor_bench;

@@ -187,8 +187,9 @@ impl Core {
         slot.multishot = matches!(state, State::Stream | State::Multi);
         slot.vtable = C::VTABLE;
         let generation = slot.generation;
+        let storage = slot.storage.as_ptr();
         // SAFETY: a free slot holds no value.
-        let cell = unsafe { Stored::<C>::write(self.slab.storage(index), value) };
+        let cell = unsafe { Stored::<C>::write(storage, value) };
         let tag = self.tag(index, generation);
         // SAFETY: the value stays in the slot, unmoved (slots never move),
         // until the op's last completion releases it; nothing else uses it
@@ -204,14 +205,16 @@ impl Core {
         };
         match pushed {
             Ok(group) => {
-                self.slab.slot(index).group = group;
+                if group.is_some() {
+                    self.slab.slot(index).group = group;
+                }
                 self.in_flight += 1;
                 Ok(OpId { index, generation })
             }
             Err(e) => {
                 // SAFETY: the value was written above and nothing pushed
                 // over it.
-                let value = unsafe { Stored::<C>::take(self.slab.storage(index)) };
+                let value = unsafe { Stored::<C>::take(storage) };
                 self.slab.release(index);
                 Err((e, value))
             }
@@ -328,17 +331,38 @@ impl Core {
         self.pending.extend(self.ring.completions());
     }
 
-    /// The next completion to handle.
+    /// The next completion to handle: those moved out of a full CQ first,
+    /// then the CQ's, read in place.
     #[inline(always)]
     pub(crate) fn next_cqe(&mut self) -> Option<Cqe> {
-        if let Some(cqe) = self.pending.pop_front() {
-            return Some(cqe);
+        if !self.pending.is_empty() {
+            return self.pending.pop_front();
         }
-        if self.ring.ready() == 0 {
+        let cq = &mut self.ring.cq;
+        let head = cq.head();
+        if head == cq.tail() {
+            return self.next_cqe_flushed();
+        }
+        // SAFETY: `head` is before the tail just read.
+        let cqe = unsafe { cq.read(head) };
+        cq.set_head(head.wrapping_add(1));
+        Some(cqe)
+    }
+
+    /// The next completion once the kernel has posted what it held back
+    /// (an overflow list, flagged task work), if anything.
+    #[cold]
+    fn next_cqe_flushed(&mut self) -> Option<Cqe> {
+        let tail = self.ring.ready_tail();
+        let cq = &mut self.ring.cq;
+        let head = cq.head();
+        if head == tail {
             return None;
         }
-        self.drain_cq();
-        self.pending.pop_front()
+        // SAFETY: `head` is before the tail just read.
+        let cqe = unsafe { cq.read(head) };
+        cq.set_head(head.wrapping_add(1));
+        Some(cqe)
     }
 
     /// Whether completions wait to be handled.
@@ -506,12 +530,6 @@ impl Core {
         };
         self.slab.release(index);
         garbage
-    }
-
-    /// After a one-shot callback ran (its value taken): releases its slot.
-    #[inline(always)]
-    pub(crate) fn finish_call(&mut self, index: u32) {
-        self.slab.release(index);
     }
 
     /// After a multishot callback ran: back to waiting, or, after the last

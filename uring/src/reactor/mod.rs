@@ -67,7 +67,7 @@ pub use self::tokio::TokioDriver;
 use self::cell::{CallbackCell, MultiCell};
 use self::core::{Action, Core};
 use self::exec::{Executor, MAIN, ReadyQueue, TaskWaker};
-use self::slab::State;
+use self::slab::{NO_SLOT, State};
 use crate::ring::Ring;
 use crate::types::BufferGroup;
 use std::cell::RefCell;
@@ -348,9 +348,16 @@ impl Shared {
     /// Handles every completion that is ready; returns how many.
     pub(crate) fn reap(&self) -> usize {
         let mut n = 0;
+        // The slot of the last callback run, released with the next borrow
+        // of the core rather than with one of its own.
+        let mut release = NO_SLOT;
         loop {
             let action = {
                 let mut core = self.core.borrow_mut();
+                if release != NO_SLOT {
+                    core.slab.release(release);
+                    release = NO_SLOT;
+                }
                 match core.next_cqe() {
                     Some(cqe) => core.resolve(cqe),
                     None => break,
@@ -370,7 +377,7 @@ impl Shared {
                     // this call, which takes it, and the storage does not
                     // move (slots never do).
                     unsafe { call(storage, completion) };
-                    self.core.borrow_mut().finish_call(index);
+                    release = index;
                 }
                 Action::Each {
                     each,

@@ -128,24 +128,27 @@ pub(crate) enum State {
     Internal,
 }
 
-/// One op's slot.
+/// One op's slot: what the reactor knows of the op; its value is in the
+/// storage `storage` points to.
 pub(crate) struct Slot {
     /// Odd while an op holds the slot, even while it is free.
     pub(crate) generation: u32,
     pub(crate) next_free: u32,
     pub(crate) state: State,
-    /// The provided-buffer group the op selects from, if any.
-    pub(crate) group: Option<u16>,
     /// Whether `res` and `flags` hold the op's first completion (a one-shot
     /// op that completes twice: zero-copy sends).
     pub(crate) has_first: bool,
     /// The op is multishot: each completion becomes an item.
     pub(crate) multishot: bool,
+    /// The provided-buffer group the op selects from, if any.
+    pub(crate) group: Option<u16>,
     pub(crate) res: i32,
     pub(crate) flags: u32,
+    pub(crate) vtable: &'static VTable,
+    /// The slot's storage, in a chunk that never moves.
+    pub(crate) storage: NonNull<Storage>,
     pub(crate) buf: Option<RingBuf>,
     pub(crate) waker: Option<Waker>,
-    pub(crate) vtable: &'static VTable,
 }
 
 unsafe fn nothing(_: *mut Storage, _: Completion) {}
@@ -158,51 +161,28 @@ pub(crate) static EMPTY: VTable = VTable {
     discard: discard_nothing,
 };
 
-impl Slot {
-    fn free(next_free: u32) -> Slot {
-        Slot {
-            generation: 0,
-            next_free,
-            state: State::Free,
-            group: None,
-            has_first: false,
-            multishot: false,
-            res: 0,
-            flags: 0,
-            buf: None,
-            waker: None,
-            vtable: &EMPTY,
-        }
-    }
-}
-
-const CHUNK_SHIFT: u32 = 8;
-const CHUNK: u32 = 1 << CHUNK_SHIFT;
+const CHUNK: u32 = 256;
 /// The end of the free list.
 pub(crate) const NO_SLOT: u32 = u32::MAX;
 
-/// A chunk of slots, and their values' storage beside them. The storage is
-/// reached through raw pointers only, never through a reference to the
-/// slot or the chunk, so that a pointer to a value stays valid while the
-/// slab is used.
-struct Chunk {
-    slots: Box<[Slot]>,
-    /// `CHUNK` storages, from a leaked `Box<[Storage]>`.
-    storage: NonNull<Storage>,
-}
+/// A chunk of storages, from a leaked `Box<[Storage]>`: reached through
+/// raw pointers only, never through a reference to the chunk, so that a
+/// pointer to a value stays valid while the slab is used and grows.
+struct Chunk(NonNull<Storage>);
 
 impl Drop for Chunk {
     fn drop(&mut self) {
-        let all = std::ptr::slice_from_raw_parts_mut(self.storage.as_ptr(), CHUNK as usize);
+        let all = std::ptr::slice_from_raw_parts_mut(self.0.as_ptr(), CHUNK as usize);
         // SAFETY: the storage was leaked from a box of this length; what the
         // slots held was dropped (or deliberately leaked) before.
         drop(unsafe { Box::from_raw(all) });
     }
 }
 
-/// Slots in chunks that never move: a value in a slot keeps its address
-/// while the slab grows.
+/// The slots, and their storage in chunks that never move: a value keeps
+/// its address while the slab grows.
 pub(crate) struct Slab {
+    slots: Vec<Slot>,
     chunks: Vec<Chunk>,
     free_head: u32,
 }
@@ -210,6 +190,7 @@ pub(crate) struct Slab {
 impl Slab {
     pub(crate) fn new() -> Slab {
         Slab {
+            slots: Vec::new(),
             chunks: Vec::new(),
             free_head: NO_SLOT,
         }
@@ -218,34 +199,22 @@ impl Slab {
     /// The slot `index`, if the slab has it.
     #[inline(always)]
     pub(crate) fn get_mut(&mut self, index: u32) -> Option<&mut Slot> {
-        let chunk = self.chunks.get_mut((index >> CHUNK_SHIFT) as usize)?;
-        // SAFETY: every chunk has CHUNK slots, and the mask keeps the offset
-        // below CHUNK.
-        Some(unsafe {
-            chunk
-                .slots
-                .get_unchecked_mut((index & (CHUNK - 1)) as usize)
-        })
-    }
-
-    /// The storage of slot `index`, which the caller knows exists.
-    #[inline(always)]
-    pub(crate) fn storage(&self, index: u32) -> *mut Storage {
-        match self.chunks.get((index >> CHUNK_SHIFT) as usize) {
-            // SAFETY: the chunk has CHUNK storages; the mask keeps the
-            // offset below.
-            Some(chunk) => unsafe { chunk.storage.as_ptr().add((index & (CHUNK - 1)) as usize) },
-            None => unreachable!("slot {index} is not in the slab"),
-        }
+        self.slots.get_mut(index as usize)
     }
 
     /// The slot `index`, which the caller knows exists.
     #[inline(always)]
     pub(crate) fn slot(&mut self, index: u32) -> &mut Slot {
-        match self.get_mut(index) {
+        match self.slots.get_mut(index as usize) {
             Some(slot) => slot,
             None => unreachable!("slot {index} is not in the slab"),
         }
+    }
+
+    /// The storage of slot `index`, which the caller knows exists.
+    #[inline(always)]
+    pub(crate) fn storage(&mut self, index: u32) -> *mut Storage {
+        self.slot(index).storage.as_ptr()
     }
 
     /// Takes a free slot, growing the slab by a chunk when none is free;
@@ -262,21 +231,34 @@ impl Slab {
 
     #[cold]
     fn grow(&mut self) -> Option<()> {
-        let first = u32::try_from(self.chunks.len()).ok()?.checked_mul(CHUNK)?;
+        let first = u32::try_from(self.slots.len()).ok()?;
         // The last index stays unused: no slot is ever `NO_SLOT`.
         first.checked_add(CHUNK)?;
-        let slots: Box<[Slot]> = (0..CHUNK)
-            .map(|i| {
-                Slot::free(if i + 1 < CHUNK {
+        let chunk: Box<[Storage]> = (0..CHUNK).map(|_| Storage::uninit()).collect();
+        let chunk = NonNull::from(Box::leak(chunk)).cast::<Storage>();
+        self.chunks.push(Chunk(chunk));
+        self.slots.reserve(CHUNK as usize);
+        for i in 0..CHUNK {
+            self.slots.push(Slot {
+                generation: 0,
+                next_free: if i + 1 < CHUNK {
                     first + i + 1
                 } else {
                     self.free_head
-                })
-            })
-            .collect();
-        let storage: Box<[Storage]> = (0..CHUNK).map(|_| Storage::uninit()).collect();
-        let storage = NonNull::from(Box::leak(storage)).cast::<Storage>();
-        self.chunks.push(Chunk { slots, storage });
+                },
+                state: State::Free,
+                has_first: false,
+                multishot: false,
+                group: None,
+                res: 0,
+                flags: 0,
+                vtable: &EMPTY,
+                // SAFETY: `i < CHUNK`, inside the chunk.
+                storage: unsafe { chunk.add(i as usize) },
+                buf: None,
+                waker: None,
+            });
+        }
         self.free_head = first;
         Some(())
     }
@@ -289,7 +271,6 @@ impl Slab {
         slot.generation = slot.generation.wrapping_add(1);
         slot.state = State::Free;
         slot.next_free = head;
-        slot.vtable = &EMPTY;
         slot.group = None;
         slot.has_first = false;
         slot.multishot = false;
@@ -304,6 +285,6 @@ impl Slab {
 
     /// Every slot index the slab has.
     pub(crate) fn indices(&self) -> std::ops::Range<u32> {
-        0..(self.chunks.len() as u32 * CHUNK)
+        0..self.slots.len() as u32
     }
 }
