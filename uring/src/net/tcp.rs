@@ -81,6 +81,12 @@ impl TcpListener {
     pub fn handle(&self) -> &Handle {
         &self.handle
     }
+
+    /// The shared descriptor, for ops of [`reactor::ops`](crate::reactor::ops)
+    /// queued by hand (a multishot accept with a callback).
+    pub fn shared_fd(&self) -> &SharedFd {
+        &self.fd
+    }
 }
 
 impl AsFd for TcpListener {
