@@ -68,8 +68,9 @@ pub(crate) enum Action {
         index: u32,
         last: bool,
     },
-    /// Drop a value taken out of a released slot.
-    Discard(Garbage),
+    /// Drop a value taken out of a released slot (boxed: the rare case
+    /// keeps the common ones small).
+    Discard(Box<Garbage>),
 }
 
 /// A value taken out of its slot, to be dropped once the core is no longer
@@ -254,8 +255,8 @@ impl Core {
             match pushed {
                 Ok(()) => {
                     self.unsubmitted = true;
-                    if let Some(driver) = self.driver.take() {
-                        driver.wake();
+                    if self.driver.is_some() {
+                        self.wake_driver();
                     }
                     return Ok(group);
                 }
@@ -264,6 +265,14 @@ impl Core {
                     self.make_room(S::SQES)?;
                 }
             }
+        }
+    }
+
+    /// Wakes the task that submits for an outside runtime.
+    #[cold]
+    fn wake_driver(&mut self) {
+        if let Some(driver) = self.driver.take() {
+            driver.wake();
         }
     }
 
@@ -408,7 +417,7 @@ impl Core {
                     return Action::None;
                 }
                 self.in_flight -= 1;
-                Action::Discard(self.take_garbage(index, None))
+                Action::Discard(Box::new(self.take_garbage(index, None)))
             }
             State::Callback | State::Waiting | State::Orphan if more => {
                 // A one-shot op that completes twice (a zero-copy send):
@@ -457,7 +466,7 @@ impl Core {
                     completion.buf = slot.buf.take();
                 }
                 self.in_flight -= 1;
-                Action::Discard(self.take_garbage(index, Some(completion)))
+                Action::Discard(Box::new(self.take_garbage(index, Some(completion))))
             }
             State::Multi => {
                 slot.state = State::Running;

@@ -355,7 +355,7 @@ impl Shared {
             let action = {
                 let mut core = self.core.borrow_mut();
                 if release != NO_SLOT {
-                    core.slab.release(release);
+                    core.slab.release_callback(release);
                     release = NO_SLOT;
                 }
                 match core.next_cqe() {

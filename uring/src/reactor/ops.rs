@@ -1,7 +1,7 @@
 //! The reactor's ops: each owns its memory and its descriptor, and gives
 //! back what it owns (a buffer, an accepted socket) with its completion.
 //!
-//! Each is built here from the ring's typed ops ([`crate::ops`]) over the
+//! Each is built here from the ring's typed ops ([`crate::ops`](mod@crate::ops)) over the
 //! memory it owns; this module is the one place that does.
 
 use crate::ops as raw;

@@ -283,6 +283,21 @@ impl Slab {
         self.free_head = index;
     }
 
+    /// Puts the slot of a one-shot callback back on the free list: such a
+    /// slot holds no buffer, waker, group or first completion.
+    #[inline(always)]
+    pub(crate) fn release_callback(&mut self, index: u32) {
+        let head = self.free_head;
+        let slot = self.slot(index);
+        debug_assert!(slot.buf.is_none() && slot.waker.is_none() && !slot.multishot);
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.state = State::Free;
+        slot.next_free = head;
+        slot.group = None;
+        slot.has_first = false;
+        self.free_head = index;
+    }
+
     /// Every slot index the slab has.
     pub(crate) fn indices(&self) -> std::ops::Range<u32> {
         0..self.slots.len() as u32
