@@ -11,7 +11,7 @@
 //!
 //! ```
 //! use uring::net::{TcpListener, TcpStream};
-//! use uring::reactor::Reactor;
+//! use uring::reactor::{IoBuf, Reactor};
 //!
 //! # fn main() -> std::io::Result<()> {
 //! let reactor = Reactor::new()?;
