@@ -196,8 +196,10 @@ impl Handle {
     /// the op's last completion has been read (go-uring's `Queue`).
     ///
     /// The callback may queue more ops. The op reaches the kernel at the
-    /// reactor's next submission. An error only when the reactor has shut
-    /// down (the op and the callback are dropped).
+    /// reactor's next submission; a full submission queue is submitted to
+    /// make room, never an error. An error when the reactor has shut down
+    /// or its ring fails to submit (the op and the callback are dropped
+    /// then, the kernel having never seen the op).
     #[inline]
     pub fn queue<O, F>(&self, op: O, callback: F) -> io::Result<OpId>
     where
