@@ -5,4 +5,7 @@
 //! `submit_and_wait`, one pass over the completions) so that the two can be
 //! compared in the same run.
 
+pub mod load;
+pub mod net;
 pub mod nop;
+pub mod reactor_bench;
