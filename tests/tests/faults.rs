@@ -1912,12 +1912,14 @@ fn descriptor_limits_fail_setup_and_buffer_rings() {
 // Scope keys
 
 /// The key of a scope on a fresh ring: the tag its first op carries (read
-/// from fdinfo, as anyone can) without the slot and generation bits.
+/// from fdinfo, as anyone can) without the slot and count bits.
 fn a_scope_key() -> u64 {
     let mut ring = Ring::new(4).unwrap();
     let fd = ring.as_raw_fd();
     ring.scope(|s| {
-        s.push(Nop::new().user_data(7)).unwrap();
+        // A user_data with bit 32 set could be a tag: the op is tagged,
+        // even in a scope that tags only what it must.
+        s.push(Nop::new().user_data(1 << 32 | 7)).unwrap();
         s.submit_and_wait(1).unwrap();
         let text = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap();
         let tags: Vec<u64> = text
@@ -1932,9 +1934,13 @@ fn a_scope_key() -> u64 {
             .collect();
         assert_eq!(tags.len(), 1, "{text}");
         let cqe = s.completions().next().unwrap();
-        assert_eq!(cqe.user_data(), 7, "the scope restores the user_data");
-        // The first op of a scope on a fresh ring: slot 0, generation 1.
-        tags[0] ^ (1 << 32)
+        assert_eq!(
+            cqe.user_data(),
+            1 << 32 | 7,
+            "the scope restores the user_data"
+        );
+        // The first tagged op of a scope on a fresh ring: slot 0, count 3.
+        tags[0] ^ (3 << 32)
     })
 }
 

@@ -320,12 +320,34 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
     pub(crate) unsafe fn push_unchecked_then<T: Submission<S>>(
         &mut self,
         submission: T,
+        each: impl FnMut(&mut io_uring_sqe),
+    ) -> Result<(), PushError<T>> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.push_gated(submission, None, each) }
+    }
+
+    /// [`push_unchecked_then`](Self::push_unchecked_then), refused with
+    /// `refused` when it is given: checked on the same cold path as a full
+    /// run, so that the push's fast path carries no extra branch that would
+    /// hold the submission in memory.
+    ///
+    /// # Safety
+    ///
+    /// As for [`push_unchecked_then`](Self::push_unchecked_then).
+    #[inline(always)]
+    pub(crate) unsafe fn push_gated<T: Submission<S>>(
+        &mut self,
+        submission: T,
+        refused: Option<crate::error::PushErrorKind>,
         mut each: impl FnMut(&mut io_uring_sqe),
     ) -> Result<(), PushError<T>> {
         if !submission.fits_ring(self.sq.ring) {
             return Err(PushError::foreign_file(submission));
         }
-        if self.cursor.run() < T::SQES as usize {
+        if refused.is_some() || self.cursor.run() < T::SQES as usize {
+            if let Some(kind) = refused {
+                return Err(PushError::new(submission, kind));
+            }
             // Kept out of line, and given the cursor by value, so that the
             // batch stays in registers across pushes; the submission itself
             // is handed over only where it goes out of line.

@@ -20,7 +20,7 @@ impl<'scope> Iterator for ScopeCompletions<'_, 'scope> {
     fn next(&mut self) -> Option<ScopeCqe<'scope>> {
         loop {
             let mut cqe = self.inner.next()?;
-            let (owner, group) = self.table.settle(&mut cqe);
+            let (owner, group, returned) = self.table.settle(&mut cqe);
             // The CQ learns of every completion read at once, so that an
             // iterator that is forgotten instead of dropped cannot leave
             // settled completions behind.
@@ -28,7 +28,7 @@ impl<'scope> Iterator for ScopeCompletions<'_, 'scope> {
             if owner == Owner::Internal {
                 continue;
             }
-            let buf = if self.table.returned.is_some() {
+            let buf = if returned {
                 ReturnedBuf::new(self.table.returned.take())
             } else {
                 ReturnedBuf::NONE

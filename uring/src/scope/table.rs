@@ -100,6 +100,10 @@ pub(crate) struct ScopeTable {
     pub(super) key: u64,
     /// The count in the last tag handed out (odd).
     pub(super) count: u32,
+    /// Whether every completion that reaches the ring during the scope is
+    /// one of the scope's (the ring has no `outside` ops): then an op that
+    /// needs no bookkeeping keeps its own `user_data` and takes no slot.
+    pub(super) fast: bool,
     pub(super) slots: Vec<Slot>,
     /// The first free slot; each free slot names the next.
     pub(super) free_head: u32,
@@ -131,6 +135,7 @@ impl Default for ScopeTable {
             ring: 0,
             key: 0,
             count: 1,
+            fast: false,
             slots: Vec::new(),
             free_head: NO_SLOT,
             free_count: 0,
@@ -149,8 +154,9 @@ impl Default for ScopeTable {
 
 impl ScopeTable {
     /// Readies the table for a scope over a CQ of `capacity` entries.
-    pub(super) fn begin(&mut self, ring: u32, capacity: u32, start_tail: u32) {
+    pub(super) fn begin(&mut self, ring: u32, capacity: u32, start_tail: u32, fast: bool) {
         self.ring = ring;
+        self.fast = fast;
         self.key = fresh_key() & !LIVE;
         if self.slots.len() != capacity as usize {
             self.slots = (0..capacity)
@@ -215,6 +221,15 @@ impl ScopeTable {
         }
     }
 
+    /// Whether `user_data` could be one of the scope's tags, or its cancel
+    /// requests' (both have [`LIVE`] set): an op that carries it keeps a
+    /// slot, even in a fast scope, so that its completions never pass for
+    /// another op's, and a completion without it is never a tag's.
+    #[inline(always)]
+    pub(super) fn is_tag_like(user_data: u64) -> bool {
+        user_data & LIVE != 0
+    }
+
     /// Whether an op holds slot `index`.
     pub(super) fn is_live(&self, index: u32) -> bool {
         self.slots
@@ -222,7 +237,14 @@ impl ScopeTable {
             .is_some_and(|slot| slot.tag & LIVE != 0)
     }
 
-    /// Slots held by ops that have not posted their last completion.
+    /// Slots held by tagged ops.
+    pub(super) fn tagged(&self) -> u32 {
+        (0..self.slots.len() as u32)
+            .filter(|&i| self.is_live(i))
+            .count() as u32
+    }
+
+    /// The ops of the scope that have not posted their last completion.
     pub(super) fn live(&self) -> u32 {
         self.slots.len() as u32 - self.free_count
     }
@@ -269,41 +291,63 @@ impl ScopeTable {
     /// and at the op's last completion frees the slot and, once no op uses
     /// it any more, puts its owned buffer in `returned`.
     #[inline(always)]
-    pub(super) fn settle(&mut self, cqe: &mut Cqe) -> (Owner, u32) {
+    pub(super) fn settle(&mut self, cqe: &mut Cqe) -> (Owner, u32, bool) {
         let user_data = cqe.user_data();
+        if !Self::is_tag_like(user_data) {
+            // No tag: in a fast scope, one of its untagged ops (nothing
+            // else posts into the ring); otherwise someone else's.
+            if !self.fast {
+                return (Owner::Foreign, NO_GROUP, false);
+            }
+            if !cqe.has_more() {
+                self.free_count += 1;
+            }
+            return (Owner::Op, NO_GROUP, false);
+        }
         let index = (user_data ^ self.key) as u32;
         if let Some(slot) = self.slots.get_mut(index as usize) {
             // Only the live slot's own tag matches: an earlier op's tag had
             // another count, and a free slot's mark (which a foreign
             // `user_data` may equal) lacks `LIVE`.
-            if slot.tag != user_data || user_data & LIVE == 0 {
-                return (Owner::Foreign, NO_GROUP);
+            if slot.tag != user_data {
+                return self.settle_untagged(cqe);
             }
             cqe.set_user_data(slot.user_data);
             let extra = slot.extra;
+            let mut returned = false;
             if !cqe.has_more() {
                 slot.tag = FREE;
                 slot.user_data = u64::from(self.free_head);
                 self.free_head = index;
                 self.free_count += 1;
                 if extra != NO_EXTRA {
-                    self.finish_extra(extra, cqe.res());
+                    returned = self.finish_extra(extra, cqe.res());
                 }
             }
-            (Owner::Op, extra as u32)
-        } else if self.is_internal(cqe.user_data()) {
-            self.internal -= 1;
-            (Owner::Internal, NO_GROUP)
+            (Owner::Op, extra as u32, returned)
         } else {
-            (Owner::Foreign, NO_GROUP)
+            self.settle_untagged(cqe)
+        }
+    }
+
+    /// A completion shaped like a tag that is no live op's: one of the
+    /// scope's cancel requests', or someone else's.
+    #[inline(always)]
+    fn settle_untagged(&mut self, cqe: &Cqe) -> (Owner, u32, bool) {
+        if self.is_internal(cqe.user_data()) {
+            self.internal -= 1;
+            (Owner::Internal, NO_GROUP, false)
+        } else {
+            (Owner::Foreign, NO_GROUP, false)
         }
     }
 
     /// The last completion of an op that selected a buffer or used an
     /// owned buffer or a rename: the group is free again, the owned buffer
     /// returned once no op uses it, the rename made if it succeeded.
+    /// Returns whether an owned buffer came back (in `returned`).
     #[cold]
-    fn finish_extra(&mut self, extra: u64, res: i32) {
+    fn finish_extra(&mut self, extra: u64, res: i32) -> bool {
         let (group, owned) = (extra as u32, (extra >> 32) as u32);
         if group != NO_GROUP && !self.incremental.is_empty() {
             self.leave_group(group);
@@ -311,10 +355,12 @@ impl ScopeTable {
         if owned != NO_OWNED {
             if owned & RENAME == 0 {
                 self.returned = self.finish_owned(owned);
+                return self.returned.is_some();
             } else {
                 self.finish_rename(owned & !RENAME, res);
             }
         }
+        false
     }
 
     /// Forgets an SQE the kernel never saw (see `Ring::retract_scope`), as
@@ -445,6 +491,11 @@ impl ScopeTable {
                         };
                         RENAME | self.keep_rename(rename)
                     }
+                    // In a fast scope, a poll the table does not know is an
+                    // untagged op of the scope: the kernel may rename it,
+                    // to a value that can pass for no tag.
+                    // SAFETY: as above.
+                    None if self.fast && !Self::is_tag_like(unsafe { sqe.off.off }) => owned,
                     _ => {
                         // An opcode the kernel does not know: it fails the
                         // SQE with EINVAL, reading nothing else of it.
