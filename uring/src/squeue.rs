@@ -188,6 +188,18 @@ impl<S: SqeSize> Sq<S> {
         self.publish();
     }
 
+    /// Publishes every written SQE, and returns how many the kernel has
+    /// not consumed yet: [`publish`](Self::publish) then
+    /// [`unconsumed`](Self::unconsumed), with the tail computed once.
+    #[inline(always)]
+    pub(crate) fn publish_unconsumed(&mut self) -> u32 {
+        let tail = self.tail();
+        // SAFETY: as in `publish`.
+        unsafe { (*self.ktail).store(tail, Ordering::Release) }
+        self.refresh_head();
+        tail.wrapping_sub(self.head)
+    }
+
     /// Written SQEs the kernel has not consumed yet.
     #[inline(always)]
     pub(crate) fn unconsumed(&mut self) -> u32 {
@@ -455,7 +467,9 @@ fn refresh<S: SqeSize>(sq: &mut Sq<S>, cursor: Cursor<S>, n: u32) -> Refreshed<S
 impl<S: SqeSize> Drop for SubmissionQueue<'_, S> {
     #[inline(always)]
     fn drop(&mut self) {
-        self.sq.cursor = self.cursor;
+        // Only `next` moves on the fast path: every change of the run (a
+        // refresh, a wrap, `space_left`) is made in the queue's cursor too.
+        self.sync();
     }
 }
 
