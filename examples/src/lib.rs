@@ -5,4 +5,22 @@
 //! `submit_and_wait`, one pass over the completions) so that the two can be
 //! compared in the same run.
 
+pub mod args;
+pub mod copy;
+pub mod measure;
 pub mod nop;
+pub mod randread;
+pub mod randread_io_uring;
+
+pub use args::Args;
+
+/// What a push that found the queue full did not push, and the error that
+/// reports it: the one place the examples take a [`uring::Full`] apart.
+pub fn unpushed<T>(full: uring::Full<T>) -> (uring::Error, T) {
+    (uring::Error::QueueFull, full.into_inner())
+}
+
+/// The error of a push that found the queue full; the op is dropped.
+pub fn queue_full<T>(full: uring::Full<T>) -> uring::Error {
+    unpushed(full).0
+}
