@@ -8,7 +8,9 @@
 #                  over Debian's liburing-dev (linked statically)
 #   fio io_uring   fio --ioengine=io_uring --fixedbufs --registerfiles
 #   fio psync      fio --ioengine=psync (one pread at a time)
-# For each: IOPS and user+system CPU time per read (medians of the rounds);
+# For each: IOPS and user+system CPU time per read (medians of the rounds;
+# the CPU time is the steadier figure on a machine shared with other work,
+# since time the process spends descheduled lowers the IOPS but not it);
 # for the first four, user-space instructions per read under callgrind (the
 # difference of two run lengths, so that start-up cancels). The Rust sides
 # are built with each profile given; one table per profile, which it names.
@@ -151,11 +153,11 @@ for profile in "${profiles[@]}"; do
     echo "liburing: gcc -O2, static liburing $(dpkg-query -W -f='${Version}' liburing-dev 2>/dev/null || echo '?'); $(fio --version)."
     echo "IOPS and CPU: medians of $rounds interleaved runs of ${secs} s; instructions: callgrind, user space, ($long - $short reads)"
     echo
-    echo "| engine | IOPS | IOPS / liburing | CPU ns per read | user-space Ir per read | Ir / liburing |"
-    echo "|---|---|---|---|---|---|"
+    echo "| engine | IOPS | IOPS / liburing | CPU ns per read (user+sys) | reads per CPU-second / liburing | user-space Ir per read | Ir / liburing |"
+    echo "|---|---|---|---|---|---|---|"
     for e in "${engines[@]}"; do
         i=${ir[$e]:-}
-        echo "| $e | ${iops[$e]} | $(ratio "${iops[$e]}" "${iops[liburing]}") | ${cpu[$e]} | ${i:--} | $(ratio "$i" "${ir[liburing]}") |"
+        echo "| $e | ${iops[$e]} | $(ratio "${iops[$e]}" "${iops[liburing]}") | ${cpu[$e]} | $(ratio "${cpu[liburing]}" "${cpu[$e]}") | ${i:--} | $(ratio "$i" "${ir[liburing]}") |"
     done
     echo
     echo "uring raw: IOPS $(ratio "${iops[uring-raw]}" "${iops[liburing]}")x liburing (target >= 1.0)," \

@@ -6,6 +6,7 @@
 //! compared in the same run.
 
 pub mod args;
+pub mod chains;
 pub mod copy;
 pub mod measure;
 pub mod nop;

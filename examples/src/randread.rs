@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use uring::ops::ReadFixed;
-use uring::{FixedBuf, IntoTarget, Ring, SubmissionQueue};
+use uring::{FixedBuf, FixedFiles, IntoTarget, Ring, SubmissionQueue};
 
 /// The command line of `randread` and `randread_io_uring`.
 pub const USAGE: &str = "\
@@ -148,7 +148,7 @@ pub type Result<T> = std::result::Result<T, Box<dyn StdError>>;
 #[derive(Debug)]
 pub struct Budget {
     left: u64,
-    deadline: Instant,
+    deadline: Option<Instant>,
     check_at: u64,
 }
 
@@ -157,8 +157,17 @@ impl Budget {
     pub fn new(cfg: &Config) -> Budget {
         Budget {
             left: cfg.ios,
-            deadline: Instant::now() + Duration::from_secs_f64(cfg.secs),
+            deadline: Some(Instant::now() + Duration::from_secs_f64(cfg.secs)),
             check_at: 256,
+        }
+    }
+
+    /// A budget of `ios` reads, however long they take.
+    pub fn reads(ios: u64) -> Budget {
+        Budget {
+            left: ios,
+            deadline: None,
+            check_at: u64::MAX,
         }
     }
 
@@ -183,7 +192,7 @@ impl Budget {
     pub fn tick(&mut self, done: u64) {
         if done >= self.check_at {
             self.check_at = done + 256;
-            if Instant::now() >= self.deadline {
+            if self.deadline.is_some_and(|d| Instant::now() >= d) {
                 self.left = 0;
             }
         }
@@ -199,18 +208,32 @@ fn short_read(res: i32, bs: u32) -> Box<dyn StdError> {
     }
 }
 
-/// The registered buffers of the raw loops: `qd` blocks of one region.
-fn slices(region: &Region, qd: u32, bs: u32) -> Vec<IoSliceMut<'_>> {
-    (0..qd as usize)
-        .map(|i| {
-            // SAFETY: block `i` lies inside the region (qd * bs bytes); the
-            // slices live only for the registration call, and no other
-            // reference to the region is alive meanwhile.
-            IoSliceMut::new(unsafe {
-                std::slice::from_raw_parts_mut(region.as_ptr().add(i * bs as usize), bs as usize)
-            })
-        })
-        .collect()
+/// Runs `run` with the generator and the budget of `cfg`, and measures it.
+pub fn measure(
+    cfg: &Config,
+    run: impl FnOnce(&mut Rng, &mut Budget) -> Result<u64>,
+) -> Result<Outcome> {
+    let mut rng = Rng::new(cfg.seed);
+    let mut budget = Budget::new(cfg);
+    let (start, cpu) = (Instant::now(), CpuTime::now());
+    let ios = run(&mut rng, &mut budget)?;
+    Ok(Outcome {
+        ios,
+        secs: start.elapsed().as_secs_f64(),
+        cpu: CpuTime::now().since(cpu),
+    })
+}
+
+/// The loop over `uring`'s raw surface, from the command line.
+pub fn run_raw(cfg: &Config, input: &Input) -> Result<Outcome> {
+    let mut reader = RawReader::new(&input.file, cfg.qd, cfg.bs, input.blocks)?;
+    measure(cfg, |rng, budget| reader.run(rng, budget))
+}
+
+/// The loop inside a scope, from the command line.
+pub fn run_scope(cfg: &Config, input: &Input) -> Result<Outcome> {
+    let mut reader = ScopeReader::new(&input.file, cfg.qd, cfg.bs, input.blocks)?;
+    measure(cfg, |rng, budget| reader.run(rng, budget))
 }
 
 /// Queues the read of the block at `offset` into block `slot` of `base`,
@@ -243,204 +266,311 @@ unsafe fn push_read<T: IntoTarget + Copy>(
     unsafe { sq.push_unchecked(read) }.map_err(queue_full)
 }
 
-/// The loop over `uring`'s raw surface: `push_unchecked` through
-/// `split()`, so that each completion is answered with a read at once.
-pub fn run_raw(cfg: &Config, input: &Input) -> Result<Outcome> {
-    let (qd, bs) = (cfg.qd, cfg.bs);
-    // Declared before the ring: dropped after it.
-    let region = Region::new(qd as usize * bs as usize)?;
-    let mut ring = Ring::new(cfg.entries())?;
-    let files = ring.register_files(&[input.file.as_fd()])?;
-    let file = files.get(0)?;
-    // SAFETY: the region outlives the ring (declared before it); reads
-    // into a block are in flight only between its push and its
-    // completion, and every return below either follows the last
-    // completion or leaks the region.
-    let registered = unsafe { ring.register_buffers(&slices(&region, qd, bs)) }?;
-    let bufs = (0..qd)
-        .map(|i| registered.get(i))
-        .collect::<uring::Result<Vec<FixedBuf>>>()?;
-    let base = region.as_ptr();
-    let mut rng = Rng::new(cfg.seed);
-    let mut budget = Budget::new(cfg);
-    let (start, cpu) = (Instant::now(), CpuTime::now());
-    let mut in_flight = 0u32;
-    let mut done = 0u64;
-    let mut failure: Option<Box<dyn StdError>> = None;
-    {
-        let mut sq = ring.submission();
-        for slot in 0..qd {
-            if !budget.take() {
-                break;
-            }
-            let offset = rng.block(input.blocks, bs);
-            // SAFETY: block `slot` is free: nothing was pushed into it yet.
-            unsafe { push_read(&mut sq, file, base, bufs[slot as usize], slot, bs, offset) }?;
-            in_flight += 1;
+/// The loop over `uring`'s raw surface, set up: a ring with the file and
+/// `qd` blocks of one region registered. Reads are pushed with
+/// `push_unchecked` through `split()`, so that each completion is
+/// answered with a read at once.
+pub struct RawReader {
+    /// Dropped first: closing the ring ends the registrations.
+    ring: Ring,
+    files: FixedFiles,
+    bufs: Vec<FixedBuf>,
+    qd: u32,
+    bs: u32,
+    blocks: u64,
+    /// Reads a failed wait left in flight: their memory is never freed.
+    stranded: bool,
+    /// The buffers: `qd` blocks of `bs` bytes.
+    region: Option<Region>,
+}
+
+impl RawReader {
+    /// A ring with `file` (of `blocks` blocks of `bs` bytes) and `qd`
+    /// buffers registered.
+    pub fn new(file: &File, qd: u32, bs: u32, blocks: u64) -> Result<RawReader> {
+        if qd == 0 || bs == 0 || blocks == 0 {
+            return Err("a reader needs a queue depth, a block size and a block".into());
         }
+        let region = Region::new(qd as usize * bs as usize)?;
+        let mut ring = Ring::new(qd.next_power_of_two())?;
+        let files = ring.register_files(&[file.as_fd()])?;
+        let slices: Vec<IoSliceMut<'_>> = (0..qd as usize)
+            .map(|i| {
+                // SAFETY: block `i` lies inside the region (qd * bs bytes);
+                // the slices live only for the registration call, and no
+                // other reference to the region is alive meanwhile.
+                IoSliceMut::new(unsafe {
+                    std::slice::from_raw_parts_mut(
+                        region.as_ptr().add(i * bs as usize),
+                        bs as usize,
+                    )
+                })
+            })
+            .collect();
+        // SAFETY: the region is freed only after the ring is closed (the
+        // field order of `RawReader`), or never when reads are stranded in
+        // flight; a block is written only by the read in flight into it.
+        let registered = unsafe { ring.register_buffers(&slices) }?;
+        let bufs = (0..qd)
+            .map(|i| registered.get(i))
+            .collect::<uring::Result<Vec<FixedBuf>>>()?;
+        Ok(RawReader {
+            ring,
+            files,
+            bufs,
+            qd,
+            bs,
+            blocks,
+            stranded: false,
+            region: Some(region),
+        })
     }
-    while in_flight > 0 {
-        if let Err(e) = ring.submit_and_wait(1) {
-            // Reads may still be in flight: their memory must stay.
-            std::mem::forget(region);
-            return Err(e.into());
-        }
-        let (mut sq, completions) = ring.split();
-        for cqe in completions {
-            in_flight -= 1;
-            done += 1;
-            if cqe.res() != bs as i32 {
-                failure.get_or_insert_with(|| short_read(cqe.res(), bs));
-                budget.end();
-                continue;
-            }
-            if budget.take() {
-                let slot = cqe.user_data() as u32;
-                let offset = rng.block(input.blocks, bs);
-                // SAFETY: the read into block `slot` has just completed.
+
+    /// Reads random blocks, `qd` in flight, until `budget` is spent and
+    /// every read has completed; returns how many completed.
+    pub fn run(&mut self, rng: &mut Rng, budget: &mut Budget) -> Result<u64> {
+        let (qd, bs, blocks) = (self.qd, self.bs, self.blocks);
+        let (Some(region), false) = (&self.region, self.stranded) else {
+            return Err("reads of an earlier run are stranded in flight".into());
+        };
+        let base = region.as_ptr();
+        let file = self.files.get(0)?;
+        let (ring, bufs) = (&mut self.ring, &self.bufs);
+        let mut in_flight = 0u32;
+        let mut done = 0u64;
+        let mut failure: Option<Box<dyn StdError>> = None;
+        {
+            let mut sq = ring.submission();
+            for slot in 0..qd {
+                if !budget.take() {
+                    break;
+                }
+                let offset = rng.block(blocks, bs);
+                // SAFETY: block `slot` is free: no read is in flight.
                 match unsafe {
                     push_read(&mut sq, file, base, bufs[slot as usize], slot, bs, offset)
                 } {
                     Ok(()) => in_flight += 1,
                     Err(e) => {
-                        failure.get_or_insert(e.into());
+                        failure = Some(e.into());
                         budget.end();
                     }
                 }
             }
         }
-        budget.tick(done);
+        while in_flight > 0 {
+            if let Err(e) = ring.submit_and_wait(1) {
+                // Reads may still be in flight: their memory must stay.
+                self.stranded = true;
+                return Err(e.into());
+            }
+            let (mut sq, completions) = ring.split();
+            for cqe in completions {
+                in_flight -= 1;
+                done += 1;
+                if cqe.res() != bs as i32 {
+                    failure.get_or_insert_with(|| short_read(cqe.res(), bs));
+                    budget.end();
+                    continue;
+                }
+                if budget.take() {
+                    let slot = cqe.user_data() as u32;
+                    let offset = rng.block(blocks, bs);
+                    // SAFETY: the read into block `slot` has just completed.
+                    match unsafe {
+                        push_read(&mut sq, file, base, bufs[slot as usize], slot, bs, offset)
+                    } {
+                        Ok(()) => in_flight += 1,
+                        Err(e) => {
+                            failure.get_or_insert(e.into());
+                            budget.end();
+                        }
+                    }
+                }
+            }
+            budget.tick(done);
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(done),
+        }
     }
-    let outcome = Outcome {
-        ios: done,
-        secs: start.elapsed().as_secs_f64(),
-        cpu: CpuTime::now().since(cpu),
-    };
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(outcome),
+}
+
+impl Drop for RawReader {
+    fn drop(&mut self) {
+        if self.stranded {
+            // The kernel may still write into the buffers.
+            std::mem::forget(self.region.take());
+        }
+    }
+}
+
+impl std::fmt::Debug for RawReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawReader")
+            .field("qd", &self.qd)
+            .field("bs", &self.bs)
+            .finish_non_exhaustive()
     }
 }
 
 /// A buffer of the scope loop: a vector with a page-aligned block inside.
+#[derive(Debug)]
 struct Owned {
     vec: Option<Vec<u8>>,
     /// Where the block starts in the vector.
     pad: usize,
 }
 
-/// The loop inside a [`Ring::scope`]: each read is pushed with
+/// The loop inside a [`Ring::scope`], set up: each read is pushed with
 /// `push_owned`, its buffer given to the scope and handed back with the
 /// completion. No `unsafe` but the registration of the buffers.
-pub fn run_scope(cfg: &Config, input: &Input) -> Result<Outcome> {
-    let (qd, bs) = (cfg.qd, cfg.bs);
-    let block = bs as usize;
-    let mut owned: Vec<Owned> = (0..qd)
-        .map(|_| {
-            let mut vec = vec![0u8; block + crate::measure::PAGE];
-            let pad = vec.as_mut_ptr().align_offset(crate::measure::PAGE);
-            Owned {
-                vec: Some(vec),
-                pad,
-            }
-        })
-        .collect();
-    let mut ring = Ring::new(cfg.entries())?;
-    let files = ring.register_files(&[input.file.as_fd()])?;
-    let file = files.get(0)?;
-    let slices: Vec<IoSliceMut<'_>> = owned
-        .iter_mut()
-        .map(|o| match &mut o.vec {
-            Some(vec) => IoSliceMut::new(&mut vec[o.pad..o.pad + block]),
-            None => unreachable!("every buffer is home before the loop"),
-        })
-        .collect();
-    // SAFETY: the vectors' heap memory does not move (a vector given to the
-    // scope and back keeps its allocation) and is written only by the
-    // fixed reads pushed below, each of which owns its vector while in
-    // flight. The loop drains every read before it returns; only if a wait
-    // fails does the scope drop vectors it still holds, and then nothing is
-    // pushed to the ring again before it is dropped.
-    let registered = unsafe { ring.register_buffers(&slices) }?;
-    drop(slices);
-    let bufs = (0..qd)
-        .map(|i| registered.get(i))
-        .collect::<uring::Result<Vec<FixedBuf>>>()?;
-    let mut rng = Rng::new(cfg.seed);
-    let mut budget = Budget::new(cfg);
-    let (start, cpu) = (Instant::now(), CpuTime::now());
-    let mut done = 0u64;
-    let mut failure: Option<Box<dyn StdError>> = None;
-    let mut reaped: Vec<(u32, i32, Option<Vec<u8>>)> = Vec::with_capacity(qd as usize);
-    ring.scope(|s| -> Result<()> {
-        let push = |s: &mut uring::Scope<'_, '_>, o: &mut Owned, slot: u32, offset: u64| {
-            let (pad, buf) = (o.pad, bufs[slot as usize]);
-            let Some(vec) = o.vec.take() else {
-                return Err(format!("buffer {slot} is already in use").into());
-            };
-            let pushed = s.push_owned(vec, |vec, sq| {
-                sq.push(
-                    ReadFixed::new(file, &mut vec[pad..pad + block], buf)
-                        .offset(offset)
-                        .user_data(u64::from(slot)),
-                )
-            });
-            pushed.map_err(|full| -> Box<dyn StdError> {
-                let (e, vec) = unpushed(full);
-                o.vec = Some(vec);
-                e.into()
+pub struct ScopeReader {
+    /// Dropped first: closing the ring ends the registrations.
+    ring: Ring,
+    files: FixedFiles,
+    bufs: Vec<FixedBuf>,
+    owned: Vec<Owned>,
+    reaped: Vec<(u32, i32, Option<Vec<u8>>)>,
+    bs: u32,
+    blocks: u64,
+}
+
+impl ScopeReader {
+    /// A ring with `file` (of `blocks` blocks of `bs` bytes) and `qd`
+    /// buffers registered.
+    pub fn new(file: &File, qd: u32, bs: u32, blocks: u64) -> Result<ScopeReader> {
+        if qd == 0 || bs == 0 || blocks == 0 {
+            return Err("a reader needs a queue depth, a block size and a block".into());
+        }
+        let block = bs as usize;
+        let mut owned: Vec<Owned> = (0..qd)
+            .map(|_| {
+                let mut vec = vec![0u8; block + crate::measure::PAGE];
+                let pad = vec.as_mut_ptr().align_offset(crate::measure::PAGE);
+                Owned {
+                    vec: Some(vec),
+                    pad,
+                }
             })
-        };
-        for slot in 0..qd {
-            if !budget.take() {
-                break;
-            }
-            push(
-                s,
-                &mut owned[slot as usize],
-                slot,
-                rng.block(input.blocks, bs),
-            )?;
+            .collect();
+        let mut ring = Ring::new(qd.next_power_of_two())?;
+        let files = ring.register_files(&[file.as_fd()])?;
+        let slices: Vec<IoSliceMut<'_>> = owned
+            .iter_mut()
+            .filter_map(|o| {
+                let pad = o.pad;
+                o.vec
+                    .as_mut()
+                    .map(|vec| IoSliceMut::new(&mut vec[pad..pad + block]))
+            })
+            .collect();
+        // SAFETY: the vectors' heap memory does not move (a vector given to
+        // a scope and back keeps its allocation), is freed only after the
+        // ring is closed (the field order of `ScopeReader`), and is written
+        // only by the fixed reads pushed in `run`, each of which owns its
+        // vector while in flight. `run` drains every read before it
+        // returns; only if a wait fails does the scope drop vectors it
+        // still holds, and then nothing is pushed to the ring again.
+        let registered = unsafe { ring.register_buffers(&slices) }?;
+        let bufs = (0..qd)
+            .map(|i| registered.get(i))
+            .collect::<uring::Result<Vec<FixedBuf>>>()?;
+        Ok(ScopeReader {
+            ring,
+            files,
+            bufs,
+            owned,
+            reaped: Vec::with_capacity(qd as usize),
+            bs,
+            blocks,
+        })
+    }
+
+    /// Reads random blocks, `qd` in flight, in one scope, until `budget` is
+    /// spent and every read has completed; returns how many completed.
+    pub fn run(&mut self, rng: &mut Rng, budget: &mut Budget) -> Result<u64> {
+        let (bs, blocks, block) = (self.bs, self.blocks, self.bs as usize);
+        if self.owned.iter().any(|o| o.vec.is_none()) {
+            return Err("buffers of an earlier run were not handed back".into());
         }
-        while s.in_flight() > 0 {
-            s.submit_and_wait(1)?;
-            reaped.extend(
-                s.completions()
-                    .map(|mut cqe| (cqe.user_data() as u32, cqe.res(), cqe.take_buf())),
-            );
-            for (slot, res, vec) in reaped.drain(..) {
-                done += 1;
-                let Some(o) = owned.get_mut(slot as usize) else {
-                    failure.get_or_insert_with(|| {
-                        format!("a completion for no buffer ({slot})").into()
-                    });
-                    continue;
+        let file = self.files.get(0)?;
+        let (bufs, owned, reaped) = (&self.bufs, &mut self.owned, &mut self.reaped);
+        let mut done = 0u64;
+        let mut failure: Option<Box<dyn StdError>> = None;
+        self.ring.scope(|s| -> Result<()> {
+            let push = |s: &mut uring::Scope<'_, '_>, o: &mut Owned, slot: u32, offset: u64| {
+                let (pad, buf) = (o.pad, bufs[slot as usize]);
+                let Some(vec) = o.vec.take() else {
+                    return Err(format!("buffer {slot} is already in use").into());
                 };
-                o.vec = vec;
-                if res != bs as i32 {
-                    failure.get_or_insert_with(|| short_read(res, bs));
-                    budget.end();
-                    continue;
+                let pushed = s.push_owned(vec, |vec, sq| {
+                    sq.push(
+                        ReadFixed::new(file, &mut vec[pad..pad + block], buf)
+                            .offset(offset)
+                            .user_data(u64::from(slot)),
+                    )
+                });
+                pushed.map_err(|full| -> Box<dyn StdError> {
+                    let (e, vec) = unpushed(full);
+                    o.vec = Some(vec);
+                    e.into()
+                })
+            };
+            for (slot, o) in owned.iter_mut().enumerate() {
+                if !budget.take() {
+                    break;
                 }
-                if budget.take()
-                    && let Err(e) = push(s, o, slot, rng.block(input.blocks, bs))
-                {
-                    failure.get_or_insert(e);
+                if let Err(e) = push(s, o, slot as u32, rng.block(blocks, bs)) {
+                    failure = Some(e);
                     budget.end();
                 }
             }
-            budget.tick(done);
+            while s.in_flight() > 0 {
+                s.submit_and_wait(1)?;
+                reaped.extend(
+                    s.completions()
+                        .map(|mut cqe| (cqe.user_data() as u32, cqe.res(), cqe.take_buf())),
+                );
+                for (slot, res, vec) in reaped.drain(..) {
+                    done += 1;
+                    let Some(o) = owned.get_mut(slot as usize) else {
+                        failure.get_or_insert_with(|| {
+                            format!("a completion for no buffer ({slot})").into()
+                        });
+                        continue;
+                    };
+                    o.vec = vec;
+                    if res != bs as i32 {
+                        failure.get_or_insert_with(|| short_read(res, bs));
+                        budget.end();
+                        continue;
+                    }
+                    if budget.take()
+                        && let Err(e) = push(s, o, slot, rng.block(blocks, bs))
+                    {
+                        failure.get_or_insert(e);
+                        budget.end();
+                    }
+                }
+                budget.tick(done);
+            }
+            Ok(())
+        })?;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(done),
         }
-        Ok(())
-    })?;
-    let outcome = Outcome {
-        ios: done,
-        secs: start.elapsed().as_secs_f64(),
-        cpu: CpuTime::now().since(cpu),
-    };
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(outcome),
+    }
+}
+
+impl std::fmt::Debug for ScopeReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScopeReader")
+            .field("qd", &self.owned.len())
+            .field("bs", &self.bs)
+            .finish_non_exhaustive()
     }
 }
 

@@ -3,12 +3,12 @@
 //! the same blocks, and the same shape (`split()`, each completion
 //! answered with a read at once, one `submit_and_wait(1)` per round).
 
-use crate::measure::{CpuTime, Region, Rng};
-use crate::randread::{Budget, Config, Input, Outcome, Result};
+use crate::measure::{Region, Rng};
+use crate::randread::{Budget, Config, Input, Outcome, Result, measure};
 use io_uring::{IoUring, opcode, squeue, types};
 use std::error::Error as StdError;
+use std::fs::File;
 use std::os::fd::AsRawFd;
-use std::time::Instant;
 
 /// Queues the read of the block at `offset` into block `slot` of `base`.
 ///
@@ -36,83 +36,139 @@ unsafe fn push_read(
 }
 
 /// The loop of [`randread::run_raw`](crate::randread::run_raw) over the
-/// `io-uring` crate.
+/// `io-uring` crate, from the command line.
 pub fn run(cfg: &Config, input: &Input) -> Result<Outcome> {
-    let (qd, bs) = (cfg.qd, cfg.bs);
-    if qd > u32::from(u16::MAX) {
-        return Err("the io-uring crate names at most 65535 registered buffers".into());
-    }
-    // Declared before the ring: dropped after it.
-    let region = Region::new(qd as usize * bs as usize)?;
-    let mut ring = IoUring::new(cfg.entries())?;
-    ring.submitter().register_files(&[input.file.as_raw_fd()])?;
-    let iovecs: Vec<libc::iovec> = (0..qd as usize)
-        .map(|i| region.iovec(i * bs as usize, bs as usize))
-        .collect();
-    // SAFETY: the region outlives the ring (declared before it); a block is
-    // written only by the read in flight into it, and every return below
-    // follows the last completion or leaks the region.
-    unsafe { ring.submitter().register_buffers(&iovecs) }?;
-    let base = region.as_ptr();
-    let mut rng = Rng::new(cfg.seed);
-    let mut budget = Budget::new(cfg);
-    let (start, cpu) = (Instant::now(), CpuTime::now());
-    let mut in_flight = 0u32;
-    let mut done = 0u64;
-    let mut failure: Option<Box<dyn StdError>> = None;
-    let (submitter, mut sq, mut cq) = ring.split();
-    for slot in 0..qd {
-        if !budget.take() {
-            break;
+    let mut reader = IoUringReader::new(&input.file, cfg.qd, cfg.bs, input.blocks)?;
+    measure(cfg, |rng, budget| reader.run(rng, budget))
+}
+
+/// The loop over the `io-uring` crate, set up: a ring with the file and
+/// `qd` blocks of one region registered.
+pub struct IoUringReader {
+    /// Dropped first: closing the ring ends the registrations.
+    ring: IoUring,
+    qd: u32,
+    bs: u32,
+    blocks: u64,
+    /// Reads a failed wait left in flight: their memory is never freed.
+    stranded: bool,
+    region: Option<Region>,
+}
+
+impl IoUringReader {
+    /// A ring with `file` (of `blocks` blocks of `bs` bytes) and `qd`
+    /// buffers registered.
+    pub fn new(file: &File, qd: u32, bs: u32, blocks: u64) -> Result<IoUringReader> {
+        if qd == 0 || bs == 0 || blocks == 0 {
+            return Err("a reader needs a queue depth, a block size and a block".into());
         }
-        let offset = rng.block(input.blocks, bs);
-        // SAFETY: block `slot` is free: nothing was pushed into it yet.
-        unsafe { push_read(&mut sq, base, slot, bs, offset) }?;
-        in_flight += 1;
-    }
-    while in_flight > 0 {
-        // Publishes the reads pushed since the last round.
-        sq.sync();
-        if let Err(e) = submitter.submit_and_wait(1) {
-            // Reads may still be in flight: their memory must stay.
-            std::mem::forget(region);
-            return Err(e.into());
+        if qd > u32::from(u16::MAX) {
+            return Err("the io-uring crate names at most 65535 registered buffers".into());
         }
-        // The head, for the pushes below; the tail, for the completions.
-        sq.sync();
-        cq.sync();
-        for cqe in &mut cq {
-            in_flight -= 1;
-            done += 1;
-            if cqe.result() != bs as i32 {
-                failure.get_or_insert_with(|| {
-                    format!("a read returned {} instead of {bs}", cqe.result()).into()
-                });
-                budget.end();
-                continue;
+        let region = Region::new(qd as usize * bs as usize)?;
+        let ring = IoUring::new(qd.next_power_of_two())?;
+        ring.submitter().register_files(&[file.as_raw_fd()])?;
+        let iovecs: Vec<libc::iovec> = (0..qd as usize)
+            .map(|i| region.iovec(i * bs as usize, bs as usize))
+            .collect();
+        // SAFETY: the region is freed only after the ring is closed (the
+        // field order of `IoUringReader`), or never when reads are stranded
+        // in flight; a block is written only by the read in flight into it.
+        unsafe { ring.submitter().register_buffers(&iovecs) }?;
+        Ok(IoUringReader {
+            ring,
+            qd,
+            bs,
+            blocks,
+            stranded: false,
+            region: Some(region),
+        })
+    }
+
+    /// Reads random blocks, `qd` in flight, until `budget` is spent and
+    /// every read has completed; returns how many completed.
+    pub fn run(&mut self, rng: &mut Rng, budget: &mut Budget) -> Result<u64> {
+        let (qd, bs, blocks) = (self.qd, self.bs, self.blocks);
+        let (Some(region), false) = (&self.region, self.stranded) else {
+            return Err("reads of an earlier run are stranded in flight".into());
+        };
+        let base = region.as_ptr();
+        let mut in_flight = 0u32;
+        let mut done = 0u64;
+        let mut failure: Option<Box<dyn StdError>> = None;
+        let (submitter, mut sq, mut cq) = self.ring.split();
+        for slot in 0..qd {
+            if !budget.take() {
+                break;
             }
-            if budget.take() {
-                let slot = cqe.user_data() as u32;
-                let offset = rng.block(input.blocks, bs);
-                // SAFETY: the read into block `slot` has just completed.
-                match unsafe { push_read(&mut sq, base, slot, bs, offset) } {
-                    Ok(()) => in_flight += 1,
-                    Err(e) => {
-                        failure.get_or_insert(e);
-                        budget.end();
-                    }
+            let offset = rng.block(blocks, bs);
+            // SAFETY: block `slot` is free: no read is in flight.
+            match unsafe { push_read(&mut sq, base, slot, bs, offset) } {
+                Ok(()) => in_flight += 1,
+                Err(e) => {
+                    failure = Some(e);
+                    budget.end();
                 }
             }
         }
-        budget.tick(done);
+        while in_flight > 0 {
+            // Publishes the reads pushed since the last round.
+            sq.sync();
+            if let Err(e) = submitter.submit_and_wait(1) {
+                // Reads may still be in flight: their memory must stay.
+                self.stranded = true;
+                return Err(e.into());
+            }
+            // The head, for the pushes below; the tail, for the completions.
+            sq.sync();
+            cq.sync();
+            for cqe in &mut cq {
+                in_flight -= 1;
+                done += 1;
+                if cqe.result() != bs as i32 {
+                    failure.get_or_insert_with(|| {
+                        format!("a read returned {} instead of {bs}", cqe.result()).into()
+                    });
+                    budget.end();
+                    continue;
+                }
+                if budget.take() {
+                    let slot = cqe.user_data() as u32;
+                    let offset = rng.block(blocks, bs);
+                    // SAFETY: the read into block `slot` has just completed.
+                    match unsafe { push_read(&mut sq, base, slot, bs, offset) } {
+                        Ok(()) => in_flight += 1,
+                        Err(e) => {
+                            failure.get_or_insert(e);
+                            budget.end();
+                        }
+                    }
+                }
+            }
+            budget.tick(done);
+        }
+        cq.sync();
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(done),
+        }
     }
-    let outcome = Outcome {
-        ios: done,
-        secs: start.elapsed().as_secs_f64(),
-        cpu: CpuTime::now().since(cpu),
-    };
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(outcome),
+}
+
+impl Drop for IoUringReader {
+    fn drop(&mut self) {
+        if self.stranded {
+            // The kernel may still write into the buffers.
+            std::mem::forget(self.region.take());
+        }
+    }
+}
+
+impl std::fmt::Debug for IoUringReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IoUringReader")
+            .field("qd", &self.qd)
+            .field("bs", &self.bs)
+            .finish_non_exhaustive()
     }
 }
