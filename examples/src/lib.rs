@@ -17,11 +17,14 @@ pub use args::Args;
 
 /// What a push that found the queue full did not push, and the error that
 /// reports it: the one place the examples take a [`uring::Full`] apart.
+/// Cold: kept out of the loops it is called from.
+#[cold]
 pub fn unpushed<T>(full: uring::Full<T>) -> (uring::Error, T) {
     (uring::Error::QueueFull, full.into_inner())
 }
 
 /// The error of a push that found the queue full; the op is dropped.
+#[cold]
 pub fn queue_full<T>(full: uring::Full<T>) -> uring::Error {
     unpushed(full).0
 }

@@ -68,7 +68,7 @@ impl Drop for Region {
 /// The offset generator of the random-read benchmarks: xorshift64*, the
 /// same in `examples/bench/randread.c`, so that every contender reads the
 /// same blocks in the same order.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct Rng(u64);
 
 impl Rng {

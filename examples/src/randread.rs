@@ -145,7 +145,7 @@ pub type Result<T> = std::result::Result<T, Box<dyn StdError>>;
 
 /// When to stop issuing reads: after `ios` of them, or once `secs` have
 /// passed. The clock is read every 256 completions, not at each one.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct Budget {
     left: u64,
     deadline: Option<Instant>,
@@ -329,6 +329,22 @@ impl RawReader {
     /// Reads random blocks, `qd` in flight, until `budget` is spent and
     /// every read has completed; returns how many completed.
     pub fn run(&mut self, rng: &mut Rng, budget: &mut Budget) -> Result<u64> {
+        self.run_with(rng, budget)
+    }
+
+    /// The loop, compiled on its own (for every reader alike) so that it
+    /// gets the registers to itself, with the generator and the budget
+    /// copied into locals rather than behind references.
+    #[inline(never)]
+    fn run_with(&mut self, rng: &mut Rng, budget: &mut Budget) -> Result<u64> {
+        let (mut generator, mut left) = (*rng, *budget);
+        let done = self.reads(&mut generator, &mut left);
+        (*rng, *budget) = (generator, left);
+        done
+    }
+
+    #[inline(always)]
+    fn reads(&mut self, rng: &mut Rng, budget: &mut Budget) -> Result<u64> {
         let (qd, bs, blocks) = (self.qd, self.bs, self.blocks);
         let (Some(region), false) = (&self.region, self.stranded) else {
             return Err("reads of an earlier run are stranded in flight".into());
@@ -491,6 +507,22 @@ impl ScopeReader {
     /// Reads random blocks, `qd` in flight, in one scope, until `budget` is
     /// spent and every read has completed; returns how many completed.
     pub fn run(&mut self, rng: &mut Rng, budget: &mut Budget) -> Result<u64> {
+        self.run_with(rng, budget)
+    }
+
+    /// The loop, compiled on its own (for every reader alike) so that it
+    /// gets the registers to itself, with the generator and the budget
+    /// copied into locals rather than behind references.
+    #[inline(never)]
+    fn run_with(&mut self, rng: &mut Rng, budget: &mut Budget) -> Result<u64> {
+        let (mut generator, mut left) = (*rng, *budget);
+        let done = self.reads(&mut generator, &mut left);
+        (*rng, *budget) = (generator, left);
+        done
+    }
+
+    #[inline(always)]
+    fn reads(&mut self, rng: &mut Rng, budget: &mut Budget) -> Result<u64> {
         let (bs, blocks, block) = (self.bs, self.blocks, self.bs as usize);
         if self.owned.iter().any(|o| o.vec.is_none()) {
             return Err("buffers of an earlier run were not handed back".into());
