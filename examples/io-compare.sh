@@ -125,6 +125,7 @@ short=20000 long=60000
 for profile in "${profiles[@]}"; do
     cargo build --profile "$profile" -q -p uring-examples --example randread --example randread_io_uring
     bin=$(examples_dir "$profile")
+    load_before=$(load)
     declare -A iops=() cpu=() ir=()
     for r in $(seq "$rounds"); do
         for e in "${engines[@]}"; do
@@ -151,7 +152,8 @@ for profile in "${profiles[@]}"; do
     echo
     echo "Random ${bs}-byte reads, QD $qd, 1 GiB file in the page cache; Rust built with profile \`$profile\` ($(profile_desc "$profile"));"
     echo "liburing: gcc -O2, static liburing $(dpkg-query -W -f='${Version}' liburing-dev 2>/dev/null || echo '?'); $(fio --version)."
-    echo "IOPS and CPU: medians of $rounds interleaved runs of ${secs} s; instructions: callgrind, user space, ($long - $short reads)"
+    echo "IOPS and CPU: medians of $rounds interleaved runs of ${secs} s; instructions: callgrind, user space, ($long - $short reads);"
+    echo "load average $load_before at the start, $(load) at the end"
     echo
     echo "| engine | IOPS | IOPS / liburing | CPU ns per read (user+sys) | reads per CPU-second / liburing | user-space Ir per read | Ir / liburing |"
     echo "|---|---|---|---|---|---|---|"

@@ -42,6 +42,7 @@ for profile in "${profiles[@]}"; do
     cargo build --profile "$profile" -q -p uring-examples \
         --example nop --example nop_scope --example nop_io_uring
     bin=$(examples_dir "$profile")
+    load_before=$(load)
     per_nop() { # EXAMPLE BATCH -> Ir per NOP
         local a b
         a=$(cg_total "$bin/$1" $short "$2")
@@ -54,7 +55,8 @@ for profile in "${profiles[@]}"; do
     }
     echo
     echo "NOP on a 256-entry ring, profile \`$profile\` ($(profile_desc "$profile")) for both sides;"
-    echo "instructions: callgrind, user space, ($long - $short NOPs); wall: median of $rounds interleaved runs of $wall_ops NOPs"
+    echo "instructions: callgrind, user space, ($long - $short NOPs); wall: median of $rounds interleaved runs of $wall_ops NOPs;"
+    echo "load average $load_before at the start, printed again at the end"
     echo
     echo "| batch | raw Ir/NOP | scope Ir/NOP | io-uring Ir/NOP | raw / io-uring | scope / raw | raw ns/NOP | scope ns/NOP | io-uring ns/NOP | wall raw / io-uring | wall scope / raw |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|"
@@ -71,4 +73,6 @@ for profile in "${profiles[@]}"; do
         mu=$(median "${u[@]}") ms=$(median "${s[@]}") mi=$(median "${i[@]}")
         echo "| $batch | $raw | $scoped | $theirs | $(ratio "$raw" "$theirs") | $(ratio "$scoped" "$raw") | $mu | $ms | $mi | $(ratio "$mu" "$mi") | $(ratio "$ms" "$mu") |"
     done
+    echo
+    echo "load average at the end: $(load)"
 done

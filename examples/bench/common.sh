@@ -61,3 +61,9 @@ need() {
         fi
     done
 }
+
+# The 1-minute load average: the other work on the machine while a table
+# was measured (the wall-time columns are only as good as it is low).
+load() {
+    cut -d' ' -f1 /proc/loadavg
+}
