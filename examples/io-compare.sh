@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
     --file) file=${2:?--file needs a path}; shift 2 ;;
     --qd) qd=${2:?--qd needs a number}; shift 2 ;;
     --bs) bs=${2:?--bs needs a number}; shift 2 ;;
-    -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "io-compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done

@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
     case $1 in
     --profile) profiles+=("${2:?--profile needs a name}"); shift 2 ;;
     --rounds) rounds=${2:?--rounds needs a number}; shift 2 ;;
-    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) echo "nop-compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) batches+=("$1"); shift ;;
     esac
@@ -31,6 +31,12 @@ done
 for b in "${batches[@]}" "$rounds"; do
     if ! [[ $b =~ ^[1-9][0-9]*$ ]]; then
         echo "nop-compare.sh: '$b' is not a positive number" >&2
+        exit 2
+    fi
+done
+for b in "${batches[@]}"; do
+    if [ "$b" -gt 256 ]; then
+        echo "nop-compare.sh: batch $b is larger than the ring (256)" >&2
         exit 2
     fi
 done
