@@ -12,8 +12,10 @@
 # the CPU time is the steadier figure on a machine shared with other work,
 # since time the process spends descheduled lowers the IOPS but not it);
 # for the first four, user-space instructions per read under callgrind (the
-# difference of two run lengths, so that start-up cancels). The Rust sides
-# are built with each profile given; one table per profile, which it names.
+# difference of two run lengths, so that start-up cancels; each length the
+# smallest of three runs, see cg_min in examples/bench/common.sh). The Rust
+# sides are built with each profile given; one table per profile, which it
+# names.
 #
 #   examples/io-compare.sh [--profile P]... [--secs S] [--rounds N]
 #                          [--file PATH] [--qd N] [--bs BYTES]
@@ -137,9 +139,9 @@ for profile in "${profiles[@]}"; do
     done
     for e in uring-raw uring-scope io-uring liburing; do
         # shellcheck disable=SC2046
-        a=$(cg_total $(cmd "$e") --ios $short)
+        a=$(cg_min 3 $(cmd "$e") --ios $short)
         # shellcheck disable=SC2046
-        b=$(cg_total $(cmd "$e") --ios $long)
+        b=$(cg_min 3 $(cmd "$e") --ios $long)
         ir[$e]=$(per_unit "$a" "$b" $short $long)
     done
     # shellcheck disable=SC2086
@@ -152,7 +154,7 @@ for profile in "${profiles[@]}"; do
     echo
     echo "Random ${bs}-byte reads, QD $qd, 1 GiB file in the page cache; Rust built with profile \`$profile\` ($(profile_desc "$profile"));"
     echo "liburing: gcc -O2, static liburing $(dpkg-query -W -f='${Version}' liburing-dev 2>/dev/null || echo '?'); $(fio --version)."
-    echo "IOPS and CPU: medians of $rounds interleaved runs of ${secs} s; instructions: callgrind, user space, ($long - $short reads);"
+    echo "IOPS and CPU: medians of $rounds interleaved runs of ${secs} s; instructions: callgrind, user space, ($long - $short reads, the smallest of 3 runs of each);"
     echo "load average $load_before at the start, $(load) at the end"
     echo
     echo "| engine | IOPS | IOPS / liburing | CPU ns per read (user+sys) | reads per CPU-second / liburing | user-space Ir per read | Ir / liburing |"

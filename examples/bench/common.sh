@@ -31,6 +31,23 @@ cg_total() {
     rm -f "$out" "$out.err"
 }
 
+# The smallest of N callgrind totals of "$@" (N >= 1). For I/O loops, whose
+# rounds depend on how many completions each wait finds (all of a round's
+# reads when they complete within the enter, fewer when some are held up
+# by other work on the machine), the smallest is the run with the fullest
+# rounds, the same condition for every loop measured.
+cg_min() { # N CMD...
+    local n=$1 best='' t
+    shift
+    for _ in $(seq "$n"); do
+        t=$(cg_total "$@")
+        if [ -z "$best" ] || [ "$t" -lt "$best" ]; then
+            best=$t
+        fi
+    done
+    echo "$best"
+}
+
 # (B - A) / (NB - NA), to two decimals: the instructions of each unit of
 # work once start-up and tear-down, the same in both runs, cancel.
 per_unit() { # A B NA NB
