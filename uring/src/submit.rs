@@ -158,11 +158,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// first enter returned `first`.
     #[cold]
     #[inline(never)]
-    fn submit_and_wait_rest(
-        &mut self,
-        want: u32,
-        first: std::io::Result<u32>,
-    ) -> Result<u32> {
+    fn submit_and_wait_rest(&mut self, want: u32, first: std::io::Result<u32>) -> Result<u32> {
         match first {
             Ok(n) => self
                 .enter_and_wait(true, want, &WaitSpec::NONE)
