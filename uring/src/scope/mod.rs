@@ -495,11 +495,13 @@ impl<'scope> Scope<'scope, '_> {
     }
 
     /// Submits and waits for `want` completions, as [`Ring::submit_and_wait`].
+    #[inline]
     pub fn submit_and_wait(&mut self, want: u32) -> Result<u32> {
         self.ring.submit_and_wait(want)
     }
 
     /// Waits for `want` completions, as [`Ring::wait`].
+    #[inline]
     pub fn wait(&mut self, want: u32) -> Result<()> {
         self.ring.wait(want)
     }
