@@ -750,11 +750,29 @@ fn submit_errors_keep_the_sqes_queued() {
     let mut next = 0;
     // (Not EOWNERDEAD: the thread lives; see `sys::fault`.)
     for errno in SUBMIT_ERRNOS.into_iter().filter(|&e| e != libc::EOWNERDEAD) {
-        std::thread::sleep(Duration::from_millis(50));
-        push_nops(&mut ring, next..next + 3);
-        fault::reset();
-        fault::fail_next(Call::Enter, 1, errno);
-        assert_os(ring.submit(), "io_uring_enter", errno);
+        // The submit enters only to wake a sleeping thread: wait for it to
+        // sleep (on a busy machine it may take a few rounds to get there).
+        let deadline = Instant::now() + PATIENCE;
+        let submitted = loop {
+            std::thread::sleep(Duration::from_millis(50));
+            push_nops(&mut ring, next..next + 3);
+            fault::reset();
+            fault::fail_next(Call::Enter, 1, errno);
+            let submitted = ring.submit();
+            if fault::planned(Call::Enter) == 0 || Instant::now() >= deadline {
+                break submitted;
+            }
+            // The thread was awake and took the SQEs by itself.
+            fault::reset();
+            let mut cqes = Vec::new();
+            while cqes.len() < 3 && Instant::now() < deadline {
+                ring.wait_timeout(1, Duration::from_millis(10)).ok();
+                cqes.extend(ring.completions());
+            }
+            assert_user_data_once(&cqes, next..next + 3);
+            next += 3;
+        };
+        assert_os(submitted, "io_uring_enter", errno);
         assert_eq!(
             fault::planned(Call::Enter),
             0,
