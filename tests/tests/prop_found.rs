@@ -122,3 +122,61 @@ fn a_failed_linked_zero_copy_send_leaves_no_stray_notification() {
         );
     }
 }
+
+/// The same stray notification must not stand in for another op's last
+/// completion. In a scope that tags only some ops and counts the rest, a
+/// notification counted as one of the scope's would let the scope end
+/// while a read into a borrowed buffer is still in flight. Zero-copy sends
+/// are always tagged, so the read stays counted until it completes.
+#[test]
+fn a_stray_notification_does_not_stand_in_for_a_pending_read() {
+    use uring::ops::{Nop, SendZc};
+    if !uring_tests::require_kernel(6, 10, "a NOP that fails (IORING_NOP_INJECT_RESULT)") {
+        return;
+    }
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (rx, tx) = pipe();
+    let data = [7u8; 64];
+    let mut buf = [0u8; 4];
+    let mut ring = Ring::new(8).unwrap();
+    ring.scope(|s| {
+        s.push(Read::new(&rx, &mut buf[..]).user_data(9)).unwrap();
+        s.push(
+            Nop::new()
+                .result(-libc::EIO)
+                .user_data(1)
+                .link(SendZc::new(&a, &data).user_data(2)),
+        )
+        .unwrap();
+        s.submit().unwrap();
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while seen.len() < 2 {
+            assert!(Instant::now() < deadline, "the chain never completed");
+            s.wait_timeout(1, Duration::from_millis(10)).ok();
+            seen.extend(s.completions().map(|c| c.user_data()));
+        }
+        // Time for the kernel's notification of the cancelled send.
+        std::thread::sleep(Duration::from_millis(50));
+        s.wait_timeout(1, Duration::from_millis(10)).ok();
+        seen.extend(s.completions().map(|c| c.user_data()));
+        assert_eq!(seen, [1, 2], "the chain's two completions, nothing else");
+        assert_eq!(
+            s.in_flight(),
+            1,
+            "the read is still the scope's to wait for"
+        );
+        rustix_write(&tx, b"abcd");
+        s.wait_timeout(1, Duration::from_secs(10)).unwrap();
+        let read: Vec<_> = s.completions().map(|c| (c.user_data(), c.res())).collect();
+        assert_eq!(read, [(9, 4)]);
+        assert_eq!(s.in_flight(), 0);
+    });
+    assert_eq!(&buf, b"abcd");
+}
+
+fn rustix_write(fd: &std::os::fd::OwnedFd, bytes: &[u8]) {
+    use std::io::Write;
+    let mut file = std::fs::File::from(fd.try_clone().unwrap());
+    file.write_all(bytes).unwrap();
+}

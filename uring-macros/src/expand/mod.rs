@@ -500,6 +500,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
         #unsafety impl<#bounds> ::uring::op::Entry for #name<#args> {
             const CODE: u8 = #code;
             const NAME: &'static str = #name_str;
+            const SINCE: &'static str = #since;
             #prepare
         }
 

@@ -34,6 +34,9 @@ pub unsafe trait Entry: Sized {
     const CODE: u8;
     /// The op's name in its table.
     const NAME: &'static str;
+    /// The kernel version that added the op, or this form of it
+    /// (`"major.minor"`).
+    const SINCE: &'static str;
     /// Writes this op's SQE into `slot`, or-ing `link` (`IOSQE_IO_LINK`,
     /// `IOSQE_IO_HARDLINK` or 0) into its flags.
     #[doc(hidden)]

@@ -377,6 +377,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// (`IORING_REGISTER_SEND_MSG_RING`, 6.13). The ring is borrowed, so no
     /// scope of it is running: the completion is a plain message.
     pub fn post(&self, res: i32, user_data: u64) -> Result<()> {
+        self.outside.set(true);
         let sqe = sys::io_uring_sqe {
             opcode: sys::IORING_OP_MSG_RING,
             fd: self.as_raw_fd(),
