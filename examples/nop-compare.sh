@@ -1,49 +1,84 @@
 #!/usr/bin/env bash
-# Compares the NOP driver of `uring` with the same loop over the `io-uring`
-# crate: user-space instructions per NOP (callgrind, the difference of two run
-# lengths so that start-up cancels) and wall time (interleaved runs). The
-# same loop inside a `Ring::scope` (`nop_scope`) shows what the safe surface
-# for borrowed buffers costs on top.
+# Compares the NOP driver of `uring` (`nop`: pushes through `submission()`,
+# the raw path) and the same loop inside a `Ring::scope` (`nop_scope`) with
+# the same loop over the `io-uring` crate (`nop_io_uring`), each side built
+# with the same cargo profile:
+#   - user-space instructions per NOP under callgrind, the difference of two
+#     run lengths, so that start-up and tear-down cancel;
+#   - wall time per NOP, the median of interleaved runs.
+# One table per profile, in the order given; each says its profile.
 #
-#   examples/nop-compare.sh [BATCH...]     (default: 32 1)
+#   examples/nop-compare.sh [--profile P]... [--rounds N] [BATCH...]
+#
+# P is `fat` (fat LTO) or `release` (the workspace's thin LTO); by default
+# both, fat first. BATCH defaults to 1 32 128 (at most 256, the ring size).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p uring-examples --example nop --example nop_scope --example nop_io_uring
-bin=target/release/examples
-short=100000 long=200000 wall_ops=2000000 rounds=7
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+. examples/bench/common.sh
 
-instructions() { # BIN BATCH OPS -> total Ir
-    valgrind --tool=callgrind --callgrind-out-file="$out/cg" "$bin/$1" "$3" "$2" >/dev/null 2>"$out/err"
-    awk '/^(summary|totals):/ {print $2; exit}' "$out/cg"
-}
-per_op() { # BIN BATCH -> Ir per NOP
-    local a b
-    a=$(instructions "$1" "$2" $short)
-    b=$(instructions "$1" "$2" $long)
-    echo "scale=2; ($b - $a) / ($long - $short)" | bc
-}
-secs() { "$bin/$1" "$wall_ops" "$2" | sed -E 's/.*secs=([0-9.]+).*/\1/'; }
+profiles=() batches=() rounds=7
+while [ $# -gt 0 ]; do
+    case $1 in
+    --profile) profiles+=("${2:?--profile needs a name}"); shift 2 ;;
+    --rounds) rounds=${2:?--rounds needs a number}; shift 2 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "nop-compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    *) batches+=("$1"); shift ;;
+    esac
+done
+[ ${#profiles[@]} -gt 0 ] || profiles=(fat release)
+[ ${#batches[@]} -gt 0 ] || batches=(1 32 128)
+for b in "${batches[@]}" "$rounds"; do
+    if ! [[ $b =~ ^[1-9][0-9]*$ ]]; then
+        echo "nop-compare.sh: '$b' is not a positive number" >&2
+        exit 2
+    fi
+done
+for b in "${batches[@]}"; do
+    if [ "$b" -gt 256 ]; then
+        echo "nop-compare.sh: batch $b is larger than the ring (256)" >&2
+        exit 2
+    fi
+done
+need valgrind bc
 
-[ $# -gt 0 ] || set -- 32 1
-for batch in "$@"; do
-    {
-        ours=$(per_op nop "$batch")
-        scoped=$(per_op nop_scope "$batch")
-        theirs=$(per_op nop_io_uring "$batch")
-        u=() s=() i=()
-        for _ in $(seq $rounds); do
-            u+=("$(secs nop "$batch")")
-            s+=("$(secs nop_scope "$batch")")
-            i+=("$(secs nop_io_uring "$batch")")
-        done
-        med() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
-        mu=$(med "${u[@]}") ms=$(med "${s[@]}") mi=$(med "${i[@]}")
-        ratio() { echo "scale=3; $1 / $2" | bc; }
-        printf 'batch %3s  instructions/NOP: uring %6s (%s)  scope %6s (%s)  io-uring %6s\n' \
-            "$batch" "$ours" "$(ratio "$ours" "$theirs")" "$scoped" "$(ratio "$scoped" "$theirs")" "$theirs"
-        printf '           wall, median of %d runs of %d NOPs: uring %ss (%s)  scope %ss (%s)  io-uring %ss\n' \
-            "$rounds" "$wall_ops" "$mu" "$(ratio "$mu" "$mi")" "$ms" "$(ratio "$ms" "$mi")" "$mi"
+short=200000 long=400000 wall_ops=2000000
+
+for profile in "${profiles[@]}"; do
+    cargo build --profile "$profile" -q -p uring-examples \
+        --example nop --example nop_scope --example nop_io_uring
+    bin=$(examples_dir "$profile")
+    load_before=$(load)
+    per_nop() { # EXAMPLE BATCH -> Ir per NOP
+        local a b
+        a=$(cg_total "$bin/$1" $short "$2")
+        b=$(cg_total "$bin/$1" $long "$2")
+        per_unit "$a" "$b" $short $long
     }
+    ns() { # EXAMPLE BATCH -> ns per NOP
+        "$bin/$1" $wall_ops "$2" | sed -E 's/.*secs=([0-9.]+).*/\1/' |
+            awk -v n=$wall_ops '{printf "%.1f", $1 * 1e9 / n}'
+    }
+    echo
+    echo "NOP on a 256-entry ring, profile \`$profile\` ($(profile_desc "$profile")) for both sides;"
+    echo "instructions: callgrind, user space, ($long - $short NOPs); wall: median of $rounds interleaved runs of $wall_ops NOPs;"
+    echo "load average $load_before at the start, printed again at the end"
+    echo
+    echo "| batch | raw Ir/NOP | scope Ir/NOP | io-uring Ir/NOP | raw / io-uring | scope / raw | raw ns/NOP | scope ns/NOP | io-uring ns/NOP | wall raw / io-uring | wall scope / raw |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    for batch in "${batches[@]}"; do
+        raw=$(per_nop nop "$batch")
+        scoped=$(per_nop nop_scope "$batch")
+        theirs=$(per_nop nop_io_uring "$batch")
+        u=() s=() i=()
+        for _ in $(seq "$rounds"); do
+            u+=("$(ns nop "$batch")")
+            s+=("$(ns nop_scope "$batch")")
+            i+=("$(ns nop_io_uring "$batch")")
+        done
+        mu=$(median "${u[@]}") ms=$(median "${s[@]}") mi=$(median "${i[@]}")
+        echo "| $batch | $raw | $scoped | $theirs | $(ratio "$raw" "$theirs") | $(ratio "$scoped" "$raw") | $mu | $ms | $mi | $(ratio "$mu" "$mi") | $(ratio "$ms" "$mu") |"
+    done
+    echo
+    echo "load average at the end: $(load)"
 done

@@ -18,7 +18,7 @@ pub fn run_uring(ring: &mut uring::Ring, total: u64, batch: u32) -> uring::Resul
         let mut sq = ring.submission();
         for i in 0..u64::from(n) {
             sq.push(uring::ops::Nop::new().user_data(queued + i))
-                .map_err(uring::Error::from)?;
+                .map_err(crate::queue_full)?;
         }
         drop(sq);
         queued += u64::from(n);
@@ -41,7 +41,7 @@ pub fn run_uring_scope(ring: &mut uring::Ring, total: u64, batch: u32) -> uring:
             let mut sq = s.submission();
             for i in 0..u64::from(n) {
                 sq.push(uring::ops::Nop::new().user_data(queued + i))
-                    .map_err(uring::Error::from)?;
+                    .map_err(crate::queue_full)?;
             }
             drop(sq);
             queued += u64::from(n);

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Runs the integration tests under valgrind's memcheck, one test binary at a
-# time, and fails if any reports an error. Installs valgrind if it is
-# missing.
+# time, and fails if any reports an error or does not finish within
+# MEMCHECK_TIMEOUT seconds (900). Installs valgrind if it is missing.
 #
 #   tests/scripts/memcheck.sh [TEST_BINARY_NAME...]   (default: all)
+#
+# Memcheck sees no write the kernel makes through io_uring: memory that only
+# the kernel filled stays "uninitialised" to it. Tests that read such memory
+# (a read into a vector's spare capacity, hyper parsing what a recv wrote)
+# cannot run under it, and neither can a few that valgrind itself cannot
+# carry. Those are skipped below, each with its reason printed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if ! command -v valgrind >/dev/null; then
@@ -11,21 +17,54 @@ if ! command -v valgrind >/dev/null; then
 fi
 cargo build -q -p uring-tests --tests
 # A test under memcheck runs many times slower: its watchdog waits longer.
-export URING_TEST_WATCHDOG_SECS="${URING_TEST_WATCHDOG_SECS:-1800}"
+export URING_TEST_WATCHDOG_SECS="${URING_TEST_WATCHDOG_SECS:-600}"
+limit="${MEMCHECK_TIMEOUT:-900}"
+
+kernel_wrote="reads memory only the kernel wrote, which memcheck takes for uninitialised"
+declare -A skip_binary=(
+    [net_http]="hyper $kernel_wrote"
+)
+# binary -> "test|reason" lines
+declare -A skip_tests=(
+    [net_reactor]="udp_datagrams|$kernel_wrote
+a_plain_std_client_against_an_incoming_loop|valgrind runs one thread at a time, and the std client never runs while the loop waits in io_uring_enter"
+    [reactor_ops]="futures_resolve_with_the_result_and_the_buffer|$kernel_wrote"
+    [waits]="a_wait_takes_its_signal_mask_for_its_length|valgrind aborts when a signal arrives during io_uring_enter with a signal mask
+registered_wait_arguments_end_waits_by_slot|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
+)
+
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
     mapfile -t names < <(ls tests/tests/*.rs | xargs -n1 basename | sed 's/\.rs$//')
 fi
 failed=0
 for name in "${names[@]}"; do
+    if [ -n "${skip_binary[$name]:-}" ]; then
+        echo "memcheck $name: skipped: ${skip_binary[$name]}"
+        continue
+    fi
+    args=(--test-threads=1 -q)
+    if [ -n "${skip_tests[$name]:-}" ]; then
+        while IFS='|' read -r test reason; do
+            echo "memcheck $name::$test: skipped: $reason"
+            args+=(--skip "$test")
+        done <<<"${skip_tests[$name]}"
+    fi
     bin=$(cargo test -q -p uring-tests --test "$name" --no-run --message-format=json 2>/dev/null |
         sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
     log=$(mktemp)
-    if valgrind --quiet --error-exitcode=99 --leak-check=no \
-        "$bin" --test-threads=1 -q >"$log" 2>&1; then
+    status=0
+    timeout -k 10 "$limit" valgrind --quiet --error-exitcode=99 --leak-check=no \
+        "$bin" "${args[@]}" >"$log" 2>&1 || status=$?
+    if [ "$status" -eq 0 ]; then
         echo "memcheck $name: 0 errors"
     else
-        echo "memcheck $name: FAILED"
+        case $status in
+        99) why="memcheck found errors" ;;
+        124 | 137) why="did not finish within ${limit} s" ;;
+        *) why="exit status $status" ;;
+        esac
+        echo "memcheck $name: FAILED ($why)"
         tail -40 "$log"
         failed=1
     fi

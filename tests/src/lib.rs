@@ -363,3 +363,6 @@ mod tests {
         assert!(p.iter().any(|&b| b != p[0]));
     }
 }
+
+/// What the property tests share (`tests/tests/prop_*.rs`).
+pub mod prop;

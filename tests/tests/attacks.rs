@@ -50,6 +50,11 @@ fn planted_completions_do_not_end_a_later_scope_s_borrow() {
         return;
     }
     let fd = ring.as_raw_fd();
+    // An op pushed outside a scope makes every later scope of the ring tag
+    // all its ops: that op's completion could otherwise pass for theirs.
+    ring.push(Nop::new().user_data(1)).unwrap();
+    ring.submit_and_wait(1).unwrap();
+    assert_eq!(ring.completions().count(), 1);
     // A scope op completes; while its completion waits in the CQ, fdinfo
     // shows its tag. (Safe code can read fdinfo by the ring's number.)
     let tags = ring.scope(|s| {
@@ -109,6 +114,101 @@ fn planted_completions_do_not_end_a_later_scope_s_borrow() {
     assert_eq!(foreign, planted.len());
     assert_eq!(&canary[..9], b"real data");
     assert_eq!(canary[9..], [0xa5; 7], "nothing else was written");
+}
+
+/// On a ring where only scopes push, a scope tags only the ops that need
+/// it (here: one that selects a buffer), and the others keep their
+/// `user_data`. An attacker who reads a tag in fdinfo and gives plain ops
+/// `user_data` around it, hoping one passes for the next tag, gets nothing:
+/// such values take a slot of their own, and the op that selected a buffer
+/// stays in flight until its data comes.
+#[test]
+fn user_data_shaped_like_a_tag_cannot_pass_for_one() {
+    let mut ring = Ring::builder().cq_entries(1024).build(512).unwrap();
+    let fd = ring.as_raw_fd();
+    let mut pool = match ring.register_buf_ring(BufferGroup::new(3), 4, 64) {
+        Ok(pool) => pool,
+        Err(e) => {
+            uring_tests::skip(format_args!("no provided-buffer rings: {e}"));
+            return;
+        }
+    };
+    let (mut tx, rx) = UnixStream::pair().unwrap();
+    let claimed = ring.scope(|s| {
+        // A plain op keeps its user_data: the kernel sees the caller's.
+        s.push(Nop::new().user_data(2)).unwrap();
+        s.submit_and_wait(1).unwrap();
+        let plain = user_data_in_fdinfo(fd);
+        assert_eq!(s.completions().count(), 1);
+        // One that selects a buffer is tagged; its completion shows the tag.
+        tx.write_all(b"x").unwrap();
+        s.push(Recv::new(&rx, pool.select()).user_data(3)).unwrap();
+        s.submit_and_wait(1).unwrap();
+        let tags = user_data_in_fdinfo(fd);
+        let mut first = s.completions().next().unwrap();
+        assert_eq!(first.user_data(), 3);
+        drop(pool.claim(&mut first).unwrap());
+        // The next tagged op takes a slot near the first one's, with a
+        // nearby count: plant user_data on every such neighbour.
+        let leaked = tags[0];
+        let planted: Vec<u64> = (0..16u64)
+            .flat_map(|count| (0..16u64).map(move |slot| leaked ^ (count << 33 | slot)))
+            .collect();
+        s.push(Recv::new(&rx, pool.select()).user_data(4)).unwrap();
+        for chunk in planted.chunks(128) {
+            for &ud in chunk {
+                s.push(Nop::new().user_data(ud)).unwrap();
+            }
+            s.submit_and_wait(chunk.len() as u32).unwrap();
+            for mut cqe in s.completions() {
+                assert!(planted.contains(&cqe.user_data()), "{cqe:?}");
+                assert!(pool.claim(&mut cqe).is_err(), "a NOP names no buffer");
+            }
+        }
+        assert_eq!(s.in_flight(), 1, "the receive is still in flight");
+        tx.write_all(b"real").unwrap();
+        s.wait_timeout(1, PATIENCE).unwrap();
+        // Its tag was among the planted values: one of the NOPs carried it.
+        let live = user_data_in_fdinfo(fd);
+        assert!(planted.contains(&live[0]), "{live:x?}");
+        let mut cqe = s.completions().next().unwrap();
+        assert_eq!((cqe.user_data(), cqe.res()), (4, 4));
+        let buf = pool.claim(&mut cqe).unwrap().to_vec();
+        (plain, tags, buf)
+    });
+    let (plain, tags, buf) = claimed;
+    assert_eq!(plain, [2], "a plain op keeps the caller's user_data");
+    assert_eq!(tags.len(), 1);
+    assert_ne!(tags[0], 3, "an op that selects a buffer is tagged");
+    assert_eq!(buf, b"real");
+    pool = ring.register_buf_ring(BufferGroup::new(4), 1, 8).unwrap();
+    drop(pool);
+}
+
+/// Lending a ring as the target of messages (here: building a `MsgRing`
+/// to it) makes its later scopes tag every op: a message could arrive
+/// during one of them, and must not pass for a scope op's completion.
+#[test]
+fn a_ring_lent_as_a_message_target_tags_every_scope_op() {
+    let mut ring = Ring::new(8).unwrap();
+    let fd = ring.as_raw_fd();
+    let shown = |ring: &mut Ring| {
+        ring.scope(|s| {
+            s.push(Nop::new().user_data(2)).unwrap();
+            s.submit_and_wait(1).unwrap();
+            let shown = user_data_in_fdinfo(fd);
+            assert_eq!(
+                s.completions().map(|c| c.user_data()).collect::<Vec<_>>(),
+                [2]
+            );
+            shown
+        })
+    };
+    assert_eq!(shown(&mut ring), [2], "untagged while only scopes push");
+    drop(MsgRing::new(&ring, 0, 2));
+    let after = shown(&mut ring);
+    assert_eq!(after.len(), 1);
+    assert_ne!(after, [2], "tagged once the ring was lent");
 }
 
 /// A fixed file names a slot of one ring's table: pushed to another ring it

@@ -201,7 +201,9 @@ fn an_sqpoll_ring_with_nothing_pending_makes_no_call() {
         for i in 0..3 {
             std::thread::sleep(Duration::from_millis(30));
             ring.push(Nop::new().user_data(i)).unwrap();
-            assert_eq!(ring.submit_and_wait(1).unwrap(), 1, "idle {idle:?}");
+            // The count is of SQEs the thread had not taken yet when the
+            // tail was published: 0 when it was quick.
+            assert!(ring.submit_and_wait(1).unwrap() <= 1, "idle {idle:?}");
             fault::reset();
             // A completion ready and nothing pending: no call, whether the
             // thread sleeps or not.

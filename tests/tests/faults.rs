@@ -750,11 +750,29 @@ fn submit_errors_keep_the_sqes_queued() {
     let mut next = 0;
     // (Not EOWNERDEAD: the thread lives; see `sys::fault`.)
     for errno in SUBMIT_ERRNOS.into_iter().filter(|&e| e != libc::EOWNERDEAD) {
-        std::thread::sleep(Duration::from_millis(50));
-        push_nops(&mut ring, next..next + 3);
-        fault::reset();
-        fault::fail_next(Call::Enter, 1, errno);
-        assert_os(ring.submit(), "io_uring_enter", errno);
+        // The submit enters only to wake a sleeping thread: wait for it to
+        // sleep (on a busy machine it may take a few rounds to get there).
+        let deadline = Instant::now() + PATIENCE;
+        let submitted = loop {
+            std::thread::sleep(Duration::from_millis(50));
+            push_nops(&mut ring, next..next + 3);
+            fault::reset();
+            fault::fail_next(Call::Enter, 1, errno);
+            let submitted = ring.submit();
+            if fault::planned(Call::Enter) == 0 || Instant::now() >= deadline {
+                break submitted;
+            }
+            // The thread was awake and took the SQEs by itself.
+            fault::reset();
+            let mut cqes = Vec::new();
+            while cqes.len() < 3 && Instant::now() < deadline {
+                ring.wait_timeout(1, Duration::from_millis(10)).ok();
+                cqes.extend(ring.completions());
+            }
+            assert_user_data_once(&cqes, next..next + 3);
+            next += 3;
+        };
+        assert_os(submitted, "io_uring_enter", errno);
         assert_eq!(
             fault::planned(Call::Enter),
             0,
@@ -1912,12 +1930,14 @@ fn descriptor_limits_fail_setup_and_buffer_rings() {
 // Scope keys
 
 /// The key of a scope on a fresh ring: the tag its first op carries (read
-/// from fdinfo, as anyone can) without the slot and generation bits.
+/// from fdinfo, as anyone can) without the slot and count bits.
 fn a_scope_key() -> u64 {
     let mut ring = Ring::new(4).unwrap();
     let fd = ring.as_raw_fd();
     ring.scope(|s| {
-        s.push(Nop::new().user_data(7)).unwrap();
+        // A user_data with bit 32 set could be a tag: the op is tagged,
+        // even in a scope that tags only what it must.
+        s.push(Nop::new().user_data(1 << 32 | 7)).unwrap();
         s.submit_and_wait(1).unwrap();
         let text = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap();
         let tags: Vec<u64> = text
@@ -1932,9 +1952,13 @@ fn a_scope_key() -> u64 {
             .collect();
         assert_eq!(tags.len(), 1, "{text}");
         let cqe = s.completions().next().unwrap();
-        assert_eq!(cqe.user_data(), 7, "the scope restores the user_data");
-        // The first op of a scope on a fresh ring: slot 0, generation 1.
-        tags[0] ^ (1 << 32)
+        assert_eq!(
+            cqe.user_data(),
+            1 << 32 | 7,
+            "the scope restores the user_data"
+        );
+        // The first tagged op of a scope on a fresh ring: slot 0, count 3.
+        tags[0] ^ (3 << 32)
     })
 }
 

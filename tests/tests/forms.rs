@@ -698,3 +698,32 @@ fn a_nop_completes_with_the_result_it_is_given() {
     let got: Vec<_> = cqes.iter().map(|c| (c.user_data(), c.res())).collect();
     assert_eq!(got, [(1, 42), (2, -libc::EPERM), (3, -libc::ECANCELED)]);
 }
+
+uring::ops! {
+    /// A NOP declared as added by a kernel that does not exist yet: a form
+    /// whose opcode the kernel has, but not the version.
+    #[since = "99.0"]
+    pub unsafe struct FutureNop = NOP {
+        const fd = -1,
+    }
+}
+
+#[test]
+fn the_probe_answers_for_forms_by_their_version() {
+    let ring = Ring::new(2).unwrap();
+    let probe = ring.probe().unwrap();
+    assert!(probe.supports::<uring::ops::Nop>());
+    assert!(probe.is_supported(uring::sys::IORING_OP_NOP));
+    assert!(!probe.supports::<FutureNop>(), "opcode known, version not");
+    let (major, minor) = uring_tests::kernel_version();
+    // Forms sharing an opcode answer by the version that added them.
+    let recvmsg_multi = (major, minor) >= (6, 0);
+    assert_eq!(
+        probe.supports::<uring::ops::RecvMsgMulti<'_>>(),
+        recvmsg_multi
+    );
+    assert_eq!(uring::sys::parse_release("6.18.0-1-amd64"), Some((6, 18)));
+    assert_eq!(uring::sys::parse_release("5.19"), Some((5, 19)));
+    assert_eq!(uring::sys::parse_release("garbage"), None);
+    assert_eq!(uring::sys::kernel_release(), Some((major, minor)));
+}

@@ -332,14 +332,14 @@ impl BufRing {
     }
 
     /// The `len` bytes of buffer `bid`.
-    fn buffer(&self, bid: u16) -> *mut u8 {
+    pub(crate) fn buffer(&self, bid: u16) -> *mut u8 {
         // SAFETY: `bid < count`, so the offset is inside the buffers'
         // mapping.
         unsafe { self.bufs.as_ptr().add(usize::from(bid) * self.len as usize) }
     }
 
     /// Hands buffer `bid` to the kernel at the ring's tail.
-    fn provide(&self, bid: u16) {
+    pub(crate) fn provide(&self, bid: u16) {
         let tail = self.tail.get();
         // SAFETY: the masked index is below `entries`, inside the mapping.
         let desc = unsafe { self.descs.as_ptr().add(usize::from(tail & self.mask)) };

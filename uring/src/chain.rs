@@ -101,6 +101,7 @@ impl<H: std::fmt::Debug, T: std::fmt::Debug> std::fmt::Debug for Link<H, T> {
 unsafe impl<H: Prepare, T: Prepare> Prepare for Link<H, T> {
     const SQES: u32 = H::SQES + T::SQES;
     const NAMES_OPS: bool = H::NAMES_OPS || T::NAMES_OPS;
+    const ZERO_COPY: bool = H::ZERO_COPY || T::ZERO_COPY;
 
     #[inline(always)]
     fn prepare_all<const WRAP: bool, S: SqeSize>(

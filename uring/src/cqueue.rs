@@ -213,15 +213,25 @@ impl<C: CqeSize> Cq<C> {
     #[inline(always)]
     pub(crate) fn set_head(&mut self, head: u32) {
         self.head = head;
+        self.publish_head();
+    }
+
+    /// Hands the CQEs before our copy of the head back to the kernel (for a
+    /// reader that moved only the copy).
+    #[inline(always)]
+    pub(crate) fn publish_head(&self) {
         // SAFETY: points into the CQ ring mapping. Release: our reads of the
         // CQEs happen before the kernel may overwrite them.
-        unsafe { (*self.khead).store(head, Ordering::Release) }
+        unsafe { (*self.khead).store(self.head, Ordering::Release) }
     }
 
     /// Completions the kernel had to drop because the CQ was full (only on
     /// kernels without `IORING_FEAT_NODROP`, or when its overflow list could
     /// not grow).
     pub(crate) fn overflow(&self) -> u32 {
+        // (mutants: `0` is equivalent on every kernel with
+        // `IORING_FEAT_NODROP` (5.5): the kernel counts here only completions
+        // it could not even keep in its overflow list.)
         // SAFETY: points into the CQ ring mapping.
         unsafe { (*self.koverflow).load(Ordering::Relaxed) }
     }
@@ -363,6 +373,8 @@ impl<C: CqeSize> VirtualCq<C> {
 /// CQEs, the completions are [`BigCqe`](crate::BigCqe)s.
 pub struct Completions<'a, C: CqeSize = Cqe16> {
     cq: &'a mut Cq<C>,
+    /// The head when the iterator was made.
+    start: u32,
     cqes: *const C::Slot,
     mask: u32,
     head: u32,
@@ -378,6 +390,7 @@ impl<'a, C: CqeSize> Completions<'a, C> {
             cqes: cq.cqes,
             mask: cq.mask,
             head: cq.head,
+            start: cq.head,
             tail,
             cq,
         }
@@ -385,11 +398,13 @@ impl<'a, C: CqeSize> Completions<'a, C> {
 }
 
 impl<C: CqeSize> Completions<'_, C> {
-    /// Hands the completions iterated so far back to the kernel, as
-    /// dropping the iterator would.
+    /// Marks the completions iterated so far as read, as dropping the
+    /// iterator would. Only our copy of the head moves; the kernel learns of
+    /// it when the iterator is dropped, or at the ring's next enter if it is
+    /// forgotten.
     #[inline(always)]
     pub(crate) fn sync(&mut self) {
-        self.cq.set_head(self.head);
+        self.cq.head = self.head;
     }
 }
 
@@ -426,7 +441,7 @@ impl ExactSizeIterator for Completions<'_, crate::entries::Cqe32> {}
 impl<C: CqeSize> Drop for Completions<'_, C> {
     #[inline(always)]
     fn drop(&mut self) {
-        if self.head != self.cq.head {
+        if self.head != self.start {
             self.cq.set_head(self.head);
         }
     }

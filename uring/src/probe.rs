@@ -26,6 +26,8 @@ use std::mem;
 pub struct Probe {
     last_op: u8,
     supported: [bool; 256],
+    /// The running kernel's `major.minor`, when known.
+    kernel: Option<(u32, u32)>,
 }
 
 impl Probe {
@@ -34,9 +36,23 @@ impl Probe {
         self.supported[opcode as usize]
     }
 
-    /// Whether the kernel supports the op `E`.
+    /// Whether the kernel supports the op `E`: its opcode, and, for the
+    /// forms that share an opcode with another op (`PollUpdate`,
+    /// `RecvMsgMulti`, `SendZcFixed`, `CancelFd`, ...), the version that
+    /// added the form (`E::SINCE`), since the kernel probes opcodes, not
+    /// flags. (A kernel with a feature backported under an older version
+    /// number answers no here; pushing the op then tells.)
     pub fn supports<E: Entry>(&self) -> bool {
-        self.is_supported(E::CODE)
+        self.is_supported(E::CODE) && self.has_version(E::SINCE)
+    }
+
+    /// Whether the running kernel is at least `since` (`"major.minor"`);
+    /// true when either is unknown.
+    fn has_version(&self, since: &str) -> bool {
+        match (self.kernel, sys::parse_release(since)) {
+            (Some(kernel), Some(since)) => kernel >= since,
+            _ => true,
+        }
     }
 
     /// [`Error::UnsupportedOp`] naming `E` unless the kernel supports it.
@@ -60,7 +76,7 @@ impl Probe {
     pub fn missing(&self) -> impl Iterator<Item = &'static OpInfo> + '_ {
         crate::ops::ALL
             .iter()
-            .filter(move |op| !self.is_supported(op.code))
+            .filter(move |op| !self.is_supported(op.code) || !self.has_version(op.since))
     }
 
     /// The ops of `table` (a list an `ops!` table generated) that the kernel
@@ -69,7 +85,9 @@ impl Probe {
         &'t self,
         table: &'t [OpInfo],
     ) -> impl Iterator<Item = &'t OpInfo> + 't {
-        table.iter().filter(|op| !self.is_supported(op.code))
+        table
+            .iter()
+            .filter(|op| !self.is_supported(op.code) || !self.has_version(op.since))
     }
 }
 
@@ -115,6 +133,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             supported[op.op as usize] = op.flags & sys::IO_URING_OP_SUPPORTED != 0;
         }
         Ok(Probe {
+            kernel: sys::kernel_release(),
             last_op: header.last_op,
             supported,
         })

@@ -192,6 +192,18 @@ impl<S: SqeSize> Sq<S> {
         self.publish();
     }
 
+    /// Publishes every written SQE, and returns how many the kernel has
+    /// not consumed yet: [`publish`](Self::publish) then
+    /// [`unconsumed`](Self::unconsumed), with the tail computed once.
+    #[inline(always)]
+    pub(crate) fn publish_unconsumed(&mut self) -> u32 {
+        let tail = self.tail();
+        // SAFETY: as in `publish`.
+        unsafe { (*self.ktail).store(tail, Ordering::Release) }
+        self.refresh_head();
+        tail.wrapping_sub(self.head)
+    }
+
     /// Written SQEs the kernel has not consumed yet.
     #[inline(always)]
     pub(crate) fn unconsumed(&mut self) -> u32 {
@@ -325,12 +337,34 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
     pub(crate) unsafe fn push_unchecked_then<T: Submission<S>>(
         &mut self,
         submission: T,
+        each: impl FnMut(&mut io_uring_sqe),
+    ) -> Result<(), PushError<T>> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.push_gated(submission, None, each) }
+    }
+
+    /// [`push_unchecked_then`](Self::push_unchecked_then), refused with
+    /// `refused` when it is given: checked on the same cold path as a full
+    /// run, so that the push's fast path carries no extra branch that would
+    /// hold the submission in memory.
+    ///
+    /// # Safety
+    ///
+    /// As for [`push_unchecked_then`](Self::push_unchecked_then).
+    #[inline(always)]
+    pub(crate) unsafe fn push_gated<T: Submission<S>>(
+        &mut self,
+        submission: T,
+        refused: Option<crate::error::PushErrorKind>,
         mut each: impl FnMut(&mut io_uring_sqe),
     ) -> Result<(), PushError<T>> {
         if !submission.fits_ring(self.sq.ring) {
             return Err(PushError::foreign_file(submission));
         }
-        if self.cursor.run() < T::SQES as usize {
+        if refused.is_some() || self.cursor.run() < T::SQES as usize {
+            if let Some(kind) = refused {
+                return Err(PushError::new(submission, kind));
+            }
             // Kept out of line, and given the cursor by value, so that the
             // batch stays in registers across pushes; the submission itself
             // is handed over only where it goes out of line.
@@ -438,7 +472,9 @@ fn refresh<S: SqeSize>(sq: &mut Sq<S>, cursor: Cursor<S>, n: u32) -> Refreshed<S
 impl<S: SqeSize> Drop for SubmissionQueue<'_, S> {
     #[inline(always)]
     fn drop(&mut self) {
-        self.sq.cursor = self.cursor;
+        // Only `next` moves on the fast path: every change of the run (a
+        // refresh, a wrap, `space_left`) is made in the queue's cursor too.
+        self.sync();
     }
 }
 

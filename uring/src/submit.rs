@@ -144,34 +144,37 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// are ready. Returns how many SQEs the kernel consumed.
     ///
     /// Interrupted waits are resumed. `want` may not exceed the CQ size.
-    #[inline]
+    #[inline(always)]
     pub fn submit_and_wait(&mut self, want: u32) -> Result<u32> {
-        // (mutants: `|` or `^` for `&`, and `^` for `|`, are equivalent:
-        // this only picks the fast path, and `enter_and_wait` makes the
-        // same single enter.)
-        if self.setup_flags & (sys::IORING_SETUP_SQPOLL | crate::ring::VIRTUAL_CQ) == 0
-            && want <= self.cq.entries
+        if self.setup_flags & (sys::IORING_SETUP_SQPOLL | crate::ring::VIRTUAL_CQ) != 0
+            || want > self.cq.entries
         {
-            // One enter submits everything and returns once `want`
-            // completions are ready, unless it was interrupted or stopped
-            // early; the loop below handles those.
-            self.sq.publish();
-            let to_submit = self.sq.unconsumed();
-            // (mutants: the first guard `false` is equivalent: with
-            // everything submitted and enough ready, `enter_and_wait` returns
-            // without a call.)
-            match self.enter(to_submit, want, sys::IORING_ENTER_GETEVENTS, EnterArg::None) {
-                Ok(n) if n == to_submit && self.cq.ready() >= want => return Ok(n),
-                Ok(n) => {
-                    return self
-                        .enter_and_wait(true, want, &WaitSpec::NONE)
-                        .map(|m| m + n);
-                }
-                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
-                Err(e) => return Err(Error::os("io_uring_enter", e)),
-            }
+            return self.enter_and_wait(true, want, &WaitSpec::NONE);
         }
-        self.enter_and_wait(true, want, &WaitSpec::NONE)
+        // One enter submits everything and returns once `want` completions
+        // are ready, unless it was interrupted or stopped early; the slow
+        // path handles those.
+        let to_submit = self.sq.publish_unconsumed();
+        match self.enter(to_submit, want, sys::IORING_ENTER_GETEVENTS, EnterArg::None) {
+            Ok(n) if n == to_submit && self.cq.ready() >= want => Ok(n),
+            other => self.submit_and_wait_rest(want, other),
+        }
+    }
+
+    /// What is left of a [`submit_and_wait`](Ring::submit_and_wait) whose
+    /// first enter returned `first`.
+    #[cold]
+    #[inline(never)]
+    fn submit_and_wait_rest(&mut self, want: u32, first: std::io::Result<u32>) -> Result<u32> {
+        match first {
+            Ok(n) => self
+                .enter_and_wait(true, want, &WaitSpec::NONE)
+                .map(|m| m + n),
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {
+                self.enter_and_wait(true, want, &WaitSpec::NONE)
+            }
+            Err(e) => Err(Error::os("io_uring_enter", e)),
+        }
     }
 
     /// Waits until at least `want` completions are ready, submitting nothing.
@@ -287,6 +290,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             } else {
                 EnterArg::None
             };
+            // The kernel counts the completions ready from the head it
+            // sees: one a forgotten iterator moved only in our copy would
+            // make the wait return at once, again and again.
+            self.cq.publish_head();
             let result = self.enter(to_submit, want, flags, arg);
             entered = true;
             match result {

@@ -6,6 +6,8 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
+#[cfg(feature = "arbitrary-ops")]
+mod arbitrary;
 mod sqe;
 mod traits;
 
@@ -13,11 +15,30 @@ use sqe::{expand_fits_ring, expand_prepare};
 
 pub(crate) fn expand(list: Option<&List>, checked: &[Checked<'_>]) -> TokenStream {
     let ops = checked.iter().map(expand_entry);
-    let list = list.map(|list| expand_list(list, checked));
+    let list_tokens = list.map(|list| expand_list(list, checked));
+    let arbitrary = expand_arbitrary(list, checked);
+    quote! {
+        #(#ops)*
+        #list_tokens
+        #arbitrary
+    }
+}
+
+/// The builders from arbitrary arguments, with the `arbitrary-ops` feature.
+#[cfg(feature = "arbitrary-ops")]
+fn expand_arbitrary(list: Option<&List>, checked: &[Checked<'_>]) -> TokenStream {
+    let ops = checked.iter().map(arbitrary::expand_arbitrary_op);
+    let list = list.map(|list| arbitrary::expand_arbitrary_list(list, checked));
     quote! {
         #(#ops)*
         #list
     }
+}
+
+/// Nothing, without the `arbitrary-ops` feature.
+#[cfg(not(feature = "arbitrary-ops"))]
+fn expand_arbitrary(_: Option<&List>, _: &[Checked<'_>]) -> TokenStream {
+    TokenStream::new()
 }
 
 fn opcode_expr(entry: &Entry) -> TokenStream {
@@ -479,6 +500,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
         #unsafety impl<#bounds> ::uring::op::Entry for #name<#args> {
             const CODE: u8 = #code;
             const NAME: &'static str = #name_str;
+            const SINCE: &'static str = #since;
             #prepare
         }
 
@@ -493,6 +515,11 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
                 code == ::uring::sys::IORING_OP_ASYNC_CANCEL
                     || code == ::uring::sys::IORING_OP_POLL_REMOVE
                     || code == ::uring::sys::IORING_OP_TIMEOUT_REMOVE
+            };
+            const ZERO_COPY: bool = {
+                let code = <Self as ::uring::op::Entry>::CODE;
+                code == ::uring::sys::IORING_OP_SEND_ZC
+                    || code == ::uring::sys::IORING_OP_SENDMSG_ZC
             };
             #[inline(always)]
             fn prepare_all<const __WRAP: bool, __S: ::uring::SqeSize>(

@@ -220,6 +220,8 @@ pub struct RingSlot<'t> {
 impl<'t> RingSlot<'t> {
     /// A free slot of `ring`'s table, which its kernel picks.
     pub fn alloc(ring: &'t crate::Ring) -> RingSlot<'t> {
+        // A message carrying a descriptor will reach the ring.
+        ring.outside.set(true);
         RingSlot {
             ring_fd: ring.as_raw_fd(),
             value: crate::sys::IORING_FILE_INDEX_ALLOC,
@@ -235,6 +237,7 @@ impl<'t> RingSlot<'t> {
                 "the slot is not of the target ring's table".into(),
             ));
         }
+        ring.outside.set(true);
         Ok(RingSlot {
             ring_fd: ring.as_raw_fd(),
             value: slot.index().wrapping_add(1),

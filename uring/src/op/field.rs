@@ -264,6 +264,16 @@ unsafe impl<'a> SelectBuffer<&'a [u8]> for &'a Vec<u8> {
     }
 }
 
+// SAFETY: the slice is borrowed exclusively for `'a`; the kernel writes
+// its bytes, which need not be initialised before.
+unsafe impl<'a> SelectBuffer<&'a mut [u8]> for &'a mut [std::mem::MaybeUninit<u8>] {
+    #[inline(always)]
+    fn into_parts(self) -> (u64, u32, u16, u8) {
+        let (addr, len) = slice_parts(self.as_mut_ptr(), self.len());
+        (addr, len, 0, 0)
+    }
+}
+
 // SAFETY: a selection passes no address; the kernel picks a buffer that was
 // provided to the group.
 unsafe impl<Buf> SelectBuffer<Buf> for BufferSelect {

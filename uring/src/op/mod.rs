@@ -6,6 +6,9 @@
 //! ops with [`ops!`](crate::ops!), and those reading a compile error, since
 //! each trait that checks a chain rule carries the message explaining the fix.
 
+#[cfg(feature = "arbitrary-ops")]
+#[doc(hidden)]
+pub mod arbitrary;
 mod field;
 
 pub use crate::types::{FdTarget, FixedTarget};
@@ -31,6 +34,9 @@ pub unsafe trait Entry: Sized {
     const CODE: u8;
     /// The op's name in its table.
     const NAME: &'static str;
+    /// The kernel version that added the op, or this form of it
+    /// (`"major.minor"`).
+    const SINCE: &'static str;
     /// Writes this op's SQE into `slot`, or-ing `link` (`IOSQE_IO_LINK`,
     /// `IOSQE_IO_HARDLINK` or 0) into its flags.
     #[doc(hidden)]
@@ -62,6 +68,10 @@ pub unsafe trait Prepare: Sized {
     /// and timeout removal and update), which a scope translates.
     #[doc(hidden)]
     const NAMES_OPS: bool = false;
+    /// Whether an SQE of it is a zero-copy send, whose notification a
+    /// scope may have to take in after its last completion.
+    #[doc(hidden)]
+    const ZERO_COPY: bool = false;
 }
 
 /// What a ring can push: one op or a whole chain, of a length known at compile

@@ -270,7 +270,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// cancelled or completed (`IORING_REGISTER_SYNC_CANCEL`, 6.0): when it
     /// returns, the kernel no longer uses their memory. Their completions
     /// are posted as usual. [`Error::TimedOut`] if `timeout` passes first;
-    /// an `ENOENT` error when nothing matched.
+    /// an `ENOENT` error when nothing matched, but for [`SyncCancel::all`]
+    /// and [`SyncCancel::any`], which match any number of requests, none
+    /// included (`Ok`).
     pub fn cancel_sync(&mut self, what: SyncCancel, timeout: Option<Duration>) -> Result<()> {
         if what.ring != 0 {
             self.check_handle(what.ring, "files")?;
@@ -375,6 +377,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// (`IORING_REGISTER_SEND_MSG_RING`, 6.13). The ring is borrowed, so no
     /// scope of it is running: the completion is a plain message.
     pub fn post(&self, res: i32, user_data: u64) -> Result<()> {
+        self.outside.set(true);
         let sqe = sys::io_uring_sqe {
             opcode: sys::IORING_OP_MSG_RING,
             fd: self.as_raw_fd(),

@@ -76,6 +76,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             virtual_cq: None,
             scope_table: ScopeTable::default(),
             wait_region: None,
+            outside: std::cell::Cell::new(false),
         })
     }
 

@@ -80,6 +80,11 @@ pub struct Ring<S: SqeSize = Sqe64, C: CqeSize = Cqe16> {
     pub(crate) scope_table: ScopeTable,
     /// Wait arguments registered with the ring.
     pub(crate) wait_region: Option<crate::wait::WaitRegion>,
+    /// Set once a completion may reach the ring that no scope op posted:
+    /// an op was pushed outside a scope, or the ring was lent as a target
+    /// for messages (`MsgRing`, `post`). Scopes of a ring without it need
+    /// no tags for most of their ops (see the scope module).
+    pub(crate) outside: std::cell::Cell<bool>,
 }
 
 // SAFETY: the ring owns its mappings and descriptor; nothing in it is tied to
@@ -272,6 +277,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// ```
     #[inline]
     pub fn submission(&mut self) -> SubmissionQueue<'_, S> {
+        self.outside.set(true);
         SubmissionQueue::new(&mut self.sq)
     }
 
@@ -282,6 +288,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Each SQE must be valid for the running kernel, and everything it
     /// points to must stay valid as for [`push_unchecked`](Ring::push_unchecked).
     pub unsafe fn push_raw(&mut self, sqes: &[sys::io_uring_sqe]) -> Result<(), PushError<()>> {
+        self.outside.set(true);
         let sq = &mut self.sq;
         let Some(n) = u32::try_from(sqes.len())
             .ok()
@@ -395,6 +402,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// ```
     pub fn split(&mut self) -> (SubmissionQueue<'_, S>, Completions<'_, C>) {
         let tail = self.ready_tail();
+        self.outside.set(true);
         (
             SubmissionQueue::new(&mut self.sq),
             Completions::new(&mut self.cq, tail),

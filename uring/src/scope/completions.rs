@@ -20,8 +20,7 @@ impl<'scope> Iterator for ScopeCompletions<'_, 'scope> {
     fn next(&mut self) -> Option<ScopeCqe<'scope>> {
         loop {
             let mut cqe = self.inner.next()?;
-            let mut settled = Settled::default();
-            let owner = self.table.settle(&mut cqe, &mut settled);
+            let (owner, group, returned) = self.table.settle(&mut cqe);
             // The CQ learns of every completion read at once, so that an
             // iterator that is forgotten instead of dropped cannot leave
             // settled completions behind.
@@ -29,8 +28,11 @@ impl<'scope> Iterator for ScopeCompletions<'_, 'scope> {
             if owner == Owner::Internal {
                 continue;
             }
-            // A foreign completion leaves `settled` as it was: no group,
-            // no buffer.
+            let buf = if returned {
+                ReturnedBuf::new(self.table.returned.take())
+            } else {
+                ReturnedBuf::NONE
+            };
             return Some(ScopeCqe {
                 cqe,
                 ring: if owner == Owner::Op {
@@ -38,9 +40,9 @@ impl<'scope> Iterator for ScopeCompletions<'_, 'scope> {
                 } else {
                     0
                 },
-                group: settled.group,
+                group,
                 claimed: false,
-                buf: settled.buf,
+                buf,
                 _scope: PhantomData,
             });
         }
@@ -76,7 +78,7 @@ pub struct ScopeCqe<'scope> {
     /// Whether its buffer has been claimed.
     pub(super) claimed: bool,
     /// The owned buffer its op was pushed over, back from the scope.
-    pub(super) buf: Option<Vec<u8>>,
+    pub(super) buf: ReturnedBuf,
     pub(super) _scope: PhantomData<&'scope mut &'scope ()>,
 }
 
@@ -98,7 +100,67 @@ impl ScopeCqe<'_> {
     pub fn take_buf(&mut self) -> Option<Vec<u8>> {
         self.buf.take()
     }
+}
 
+/// An owned buffer back from the scope, held as its raw parts: a completion
+/// without one (nearly all of them) drops with one check of a pointer.
+pub(super) struct ReturnedBuf {
+    ptr: *mut u8,
+    len: usize,
+    cap: usize,
+}
+
+impl ReturnedBuf {
+    pub(super) const NONE: ReturnedBuf = ReturnedBuf {
+        ptr: std::ptr::null_mut(),
+        len: 0,
+        cap: 0,
+    };
+
+    pub(super) fn new(buf: Option<Vec<u8>>) -> ReturnedBuf {
+        match buf {
+            Some(buf) => {
+                let mut buf = std::mem::ManuallyDrop::new(buf);
+                ReturnedBuf {
+                    // A vector's pointer is never null, even when empty.
+                    ptr: buf.as_mut_ptr(),
+                    len: buf.len(),
+                    cap: buf.capacity(),
+                }
+            }
+            None => ReturnedBuf::NONE,
+        }
+    }
+
+    fn take(&mut self) -> Option<Vec<u8>> {
+        let parts = std::mem::replace(self, ReturnedBuf::NONE);
+        let parts = std::mem::ManuallyDrop::new(parts);
+        if parts.ptr.is_null() {
+            return None;
+        }
+        // SAFETY: the parts are those of a vector given up in `new`, taken
+        // once (`self` is emptied above).
+        Some(unsafe { Vec::from_raw_parts(parts.ptr, parts.len, parts.cap) })
+    }
+}
+
+impl Drop for ReturnedBuf {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if !self.ptr.is_null() {
+            drop(self.take());
+        }
+    }
+}
+
+// SAFETY: it owns a `Vec<u8>`'s allocation, as the vector did, and hands
+// it out only through `&mut self`.
+unsafe impl Send for ReturnedBuf {}
+
+// SAFETY: as for `Send`; a shared reference reads nothing through it.
+unsafe impl Sync for ReturnedBuf {}
+
+impl ScopeCqe<'_> {
     /// For a claim: the ring and buffer group of a scope op's completion
     /// whose buffer has not been claimed.
     pub(crate) fn provenance(&self) -> Option<(u32, u16)> {

@@ -1,7 +1,7 @@
 //! Scopes: ops that borrow buffers for the length of a closure, safely.
 //!
 //! A scope tags every SQE it pushes: the SQE's `user_data` becomes
-//! `key ^ (generation << 32 | slot)`, where `key` is drawn from the kernel's
+//! `key ^ (count << 32 | slot)`, where `key` is drawn from the kernel's
 //! random source for each scope and the slot keeps the caller's
 //! `user_data`. A completion that carries a live tag settles its slot (when
 //! it is the op's last) and is handed out with the caller's `user_data`
@@ -41,6 +41,7 @@ use crate::cqueue::Completions;
 use crate::error::{Error, PushError, PushErrorKind, Result};
 use crate::op::{Scoped, Submission};
 use crate::ops::Cancel;
+use crate::register::SyncCancel;
 use crate::ring::Ring;
 use crate::squeue::SubmissionQueue;
 use crate::sys;
@@ -93,7 +94,12 @@ impl Ring {
     {
         let capacity = self.cq.entries;
         let tail = self.sq.tail();
-        self.scope_table.begin(self.id, capacity, tail);
+        // A scope needs no tags for most of its ops when nothing but its
+        // own ops can post into the ring, and the kernel can cancel them
+        // all at once (`IORING_ASYNC_CANCEL_ANY`, on every kernel that
+        // registers ring descriptors by themselves, 6.3).
+        let fast = !self.outside.get() && self.params.has(crate::Features::REG_REG_RING);
+        self.scope_table.begin(self.id, capacity, tail, fast);
         let mut scope = Scope {
             ring: self,
             _scope: PhantomData,
@@ -117,10 +123,23 @@ impl Ring {
         // Whether the kernel refused SQEs and the scope took its own back:
         // from then on it only waits.
         let mut retracted = false;
+        let mut orphans_since = None;
         loop {
             let mut foreign = self.settle_cq();
             if self.scope_table.settled() {
                 return;
+            }
+            if self.scope_table.only_orphans() {
+                // Every op has posted its last completion; what is left is
+                // notifications the kernel posts after some of them (see
+                // `ScopeTable::orphans`). Wait a little for them, no more:
+                // a kernel that does not post them would keep the scope
+                // forever, and none borrows anything.
+                let since = *orphans_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() >= ORPHAN_PATIENCE {
+                    self.scope_table.orphans.clear();
+                    return;
+                }
             }
             if foreign >= self.cq.entries && self.virtual_cq.is_none() {
                 // The CQ is full of completions that are not the scope's,
@@ -146,6 +165,11 @@ impl Ring {
                         // been the kernel's last.
                         retracted &= self.scope_table.internal == 0;
                     }
+                    // A cancel SQE starts only after an op flagged
+                    // `IO_DRAIN` before it has completed, which an op
+                    // waiting for input never does: cancel without SQEs
+                    // too.
+                    self.cancel_scope_sync();
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
                 Err(e) if is_transient(&e) => {}
@@ -191,11 +215,11 @@ impl Ring {
         while pos != tail {
             // SAFETY: `pos` is between the head and a tail just read.
             let mut cqe = unsafe { self.cq.read(pos) };
-            let mut settled = Settled::default();
             // An owned buffer whose ops are done is dropped here.
-            if table.settle(&mut cqe, &mut settled) == Owner::Foreign {
+            if table.settle(&mut cqe).0 == Owner::Foreign {
                 table.scratch.push(cqe);
             }
+            table.returned = None;
             pos = pos.wrapping_add(1);
         }
         let kept = table.scratch.len() as u32;
@@ -214,8 +238,26 @@ impl Ring {
     /// Asks the kernel to cancel every op of the scope still in flight, with
     /// as many cancel requests as fit in the SQ (a later round tries again).
     pub(super) fn cancel_scope(&mut self) {
+        if self.scope_table.fast {
+            // Every op in flight is the scope's: one request cancels them
+            // all, tagged or not.
+            let cancel = Cancel::new(0)
+                .cancel_flags(crate::CancelFlags::ANY | crate::CancelFlags::ALL)
+                .user_data(self.scope_table.key ^ INTERNAL);
+            let pushed = SubmissionQueue::new(&mut self.sq).push(cancel);
+            if let Err(full) = pushed {
+                // Submit to make room; errors show again in the wait.
+                let _ = self.submit();
+                let again = SubmissionQueue::new(&mut self.sq).push(full.into_inner());
+                if again.is_err() {
+                    return;
+                }
+            }
+            self.scope_table.internal += 1;
+            return;
+        }
         for index in 0..self.scope_table.slots.len() as u32 {
-            if !self.scope_table.slots[index as usize].live() {
+            if !self.scope_table.is_live(index) {
                 continue;
             }
             if self.push_scope_cancel(index).is_err() {
@@ -228,11 +270,33 @@ impl Ring {
         }
     }
 
+    /// Asks the kernel to cancel every op of the scope still in flight
+    /// without going through the SQ (`IORING_REGISTER_SYNC_CANCEL`, 6.0),
+    /// waiting for none: their completions come as usual. Errors are left
+    /// to the next round: the op completed meanwhile (`ENOENT`), it runs in
+    /// a worker and cannot be stopped (`ETIME`), the kernel has no such
+    /// call (the cancel SQEs stand).
+    pub(super) fn cancel_scope_sync(&mut self) {
+        if self.scope_table.fast {
+            // Every op in flight is the scope's.
+            let _ = self.cancel_sync(SyncCancel::any().all(), Some(Duration::ZERO));
+            return;
+        }
+        for index in 0..self.scope_table.slots.len() as u32 {
+            if self.scope_table.is_live(index) {
+                let tag = self.scope_table.tag(index);
+                let _ = self.cancel_sync(SyncCancel::user_data(tag), Some(Duration::ZERO));
+            }
+        }
+    }
+
     /// Queues a cancel request, of the scope's own, for the op in the live
     /// slot `index`.
     pub(super) fn push_scope_cancel(&mut self, index: u32) -> Result<(), PushError<Cancel>> {
         let table = &self.scope_table;
-        self.push(Cancel::new(table.tag(index)).user_data(table.key ^ INTERNAL))?;
+        let cancel = Cancel::new(table.tag(index)).user_data(table.key ^ INTERNAL);
+        // Not `Ring::push`: the scope's own requests leave the ring clean.
+        SubmissionQueue::new(&mut self.sq).push(cancel)?;
         self.scope_table.internal += 1;
         Ok(())
     }
@@ -412,20 +476,30 @@ impl<'scope> Scope<'scope, '_> {
     }
 
     /// Cancels the scope's ops in flight whose `user_data` is `user_data`:
-    /// queues one cancel request for each (they go to the kernel at the next
-    /// submit) and returns how many. The cancelled ops complete with
-    /// `-ECANCELED`, or with their own result if they finished first; the
-    /// cancel requests' own completions are not shown.
+    /// queues cancel requests (they go to the kernel at the next submit)
+    /// and returns how many. The cancelled ops complete with `-ECANCELED`,
+    /// or with their own result if they finished first; the cancel
+    /// requests' own completions are not shown.
+    ///
+    /// A scope that [tags every op](Scope::tags_every_op) queues one request
+    /// per op it finds, so the count is that of the ops. Otherwise the ops
+    /// it did not tag are the kernel's to find: while any is in flight, one
+    /// more request cancels all of them that carry `user_data`, and counts
+    /// once whether it finds any or not.
+    ///
+    /// Like every SQE, a cancel request starts only once an op flagged
+    /// `IO_DRAIN` before it has completed; the scope's end cancels without
+    /// SQEs too.
     pub fn cancel(&mut self, user_data: u64) -> Result<u32, PushError<()>> {
         let ring = &mut *self.ring;
         let table = &ring.scope_table;
         let targets: Vec<u32> = (0..table.slots.len() as u32)
-            .filter(|&i| {
-                let slot = &table.slots[i as usize];
-                slot.live() && slot.user_data == user_data
-            })
+            .filter(|&i| table.is_live(i) && table.slots[i as usize].user_data == user_data)
             .collect();
-        if ring.sq.space_left() < targets.len() as u32 {
+        let untagged =
+            table.fast && !ScopeTable::is_tag_like(user_data) && table.live() > table.tagged();
+        let requests = targets.len() as u32 + u32::from(untagged);
+        if ring.sq.space_left() < requests {
             return Err(PushError::full(()));
         }
         for &index in &targets {
@@ -433,7 +507,29 @@ impl<'scope> Scope<'scope, '_> {
                 unreachable!("room was checked above");
             }
         }
-        Ok(targets.len() as u32)
+        if untagged {
+            let cancel = Cancel::new(user_data)
+                .cancel_flags(crate::CancelFlags::ALL)
+                .user_data(ring.scope_table.key ^ INTERNAL);
+            if SubmissionQueue::new(&mut ring.sq).push(cancel).is_err() {
+                unreachable!("room was checked above");
+            }
+            ring.scope_table.internal += 1;
+        }
+        Ok(requests)
+    }
+
+    /// Whether the scope tags every op it pushes. It does when ops were
+    /// pushed to the ring outside scopes, or the ring was lent as the target
+    /// of messages (`MsgRing`, [`Ring::post`]), or the kernel is older than
+    /// 6.3: completions that are not the scope's may then reach the ring,
+    /// and a tag is how the scope tells its own. Otherwise only the ops it
+    /// must keep track of are tagged (those that select a buffer, use an
+    /// owned buffer, or name another op), and any `user_data` that could
+    /// pass for a tag (bit 32 set); the others reach the kernel with their
+    /// own `user_data`, which costs less.
+    pub fn tags_every_op(&self) -> bool {
+        !self.ring.scope_table.fast
     }
 
     /// Submits what was pushed, as [`Ring::submit`].
@@ -443,11 +539,13 @@ impl<'scope> Scope<'scope, '_> {
     }
 
     /// Submits and waits for `want` completions, as [`Ring::submit_and_wait`].
+    #[inline]
     pub fn submit_and_wait(&mut self, want: u32) -> Result<u32> {
         self.ring.submit_and_wait(want)
     }
 
     /// Waits for `want` completions, as [`Ring::wait`].
+    #[inline]
     pub fn wait(&mut self, want: u32) -> Result<()> {
         self.ring.wait(want)
     }

@@ -58,20 +58,47 @@ pub(super) unsafe fn push_tagged<S: Submission + Scoped>(
     submission: S,
     owned: u32,
 ) -> Result<(), PushError<S>> {
-    if disabled {
-        return Err(PushError::new(submission, PushErrorKind::Disabled));
-    }
-    if table.free_count < S::SQES {
-        return Err(PushError::new(submission, PushErrorKind::ScopeFull));
-    }
+    let refused = if disabled {
+        Some(PushErrorKind::Disabled)
+    } else if table.free_count < S::SQES {
+        Some(PushErrorKind::ScopeFull)
+    } else {
+        None
+    };
+    let mut after_link = false;
     let tag = |sqe: &mut sys::io_uring_sqe| {
+        sqe.flags &= !sys::IOSQE_CQE_SKIP_SUCCESS;
+        // A zero-copy send linked after another SQE may get a notification
+        // after its last completion (see `ScopeTable::orphans`); nothing
+        // else pays for it.
+        let zero_copy = S::ZERO_COPY && after_link && is_zero_copy(sqe.opcode);
+        if S::ZERO_COPY {
+            after_link = sqe.flags & (sys::IOSQE_IO_LINK | sys::IOSQE_IO_HARDLINK) != 0;
+        }
+        // In a fast scope, an op that selects no buffer, uses no owned
+        // buffer, names no op and carries a `user_data` that cannot pass
+        // for a tag keeps its `user_data` and takes no slot: every
+        // completion without a live tag is then one of the scope's. (Not a
+        // zero-copy send: its stray notification would count twice.)
+        if table.fast
+            && sqe.flags & sys::IOSQE_BUFFER_SELECT == 0
+            && owned == NO_OWNED
+            && !S::NAMES_OPS
+            && !S::ZERO_COPY
+            && !ScopeTable::is_tag_like(sqe.user_data)
+        {
+            table.free_count -= 1;
+            return;
+        }
         let mut group = if sqe.flags & sys::IOSQE_BUFFER_SELECT != 0 {
             // SAFETY: both members of the union are a u16.
             u32::from(unsafe { sqe.buf.buf_group })
         } else {
             NO_GROUP
         };
-        if group != NO_GROUP && !table.incremental.is_empty() && !table.enter_group(group) {
+        if zero_copy {
+            group = ZERO_COPY_SEND;
+        } else if group != NO_GROUP && !table.incremental.is_empty() && !table.enter_group(group) {
             refuse_busy(sqe);
             group = NO_GROUP;
         }
@@ -82,17 +109,21 @@ pub(super) unsafe fn push_tagged<S: Submission + Scoped>(
         } else {
             owned
         };
-        sqe.user_data = table.take(sqe.user_data, group, owned);
-        sqe.flags &= !sys::IOSQE_CQE_SKIP_SUCCESS;
+        sqe.user_data = table.take(sqe.user_data, extra(group, owned));
     };
     // SAFETY: the caller keeps the submission's memory valid for the scope,
     // which waits for every SQE tagged here. The tag and the cleared flag
     // leave each SQE valid.
-    let pushed = unsafe { sq.push_unchecked_then(submission, tag) };
+    let pushed = unsafe { sq.push_gated(submission, refused, tag) };
     // The queue learns of every push at once, so that a batch that is
     // forgotten instead of dropped cannot hide ops the scope waits for.
     sq.sync();
     pushed
+}
+
+/// Whether `opcode` is a zero-copy send.
+fn is_zero_copy(opcode: u8) -> bool {
+    opcode == sys::IORING_OP_SEND_ZC || opcode == sys::IORING_OP_SENDMSG_ZC
 }
 
 /// Turns `sqe` into a NOP that completes with `-EBUSY`, keeping its

@@ -13,22 +13,47 @@ pub(super) const INTERNAL: u64 = u64::MAX;
 /// scope ends.
 pub(super) const MAX_BACKOFF: Duration = Duration::from_millis(100);
 
+/// How long a scope's end waits for the notifications of its orphans (see
+/// [`ScopeTable::orphans`]) once every op has posted its last completion.
+pub(super) const ORPHAN_PATIENCE: Duration = Duration::from_millis(100);
+
+/// The most orphans a scope remembers.
+pub(super) const MAX_ORPHANS: usize = 64;
+
+/// One op of the scope, or a free place for one.
 #[derive(Clone, Copy, Default)]
 pub(super) struct Slot {
-    /// The caller's `user_data`.
+    /// While an op holds the slot, the tag its SQE carries: `key ^ (count
+    /// << 32 | index)`, `count` odd and different for each op the scope
+    /// pushes (so that a stale tag, such as a cancel aimed at an op that has
+    /// completed meanwhile, never matches the slot's next op). Keys have
+    /// [`LIVE`] clear, so every tag has it set. While the slot is free,
+    /// [`FREE`], which has it clear.
+    pub(super) tag: u64,
+    /// The caller's `user_data`; while the slot is free, the index of the
+    /// next free slot.
     pub(super) user_data: u64,
-    /// Odd while an op holds the slot, even while it is free; bumped at
-    /// each change, so that a stale tag (a cancel aimed at an op that has
-    /// completed meanwhile) never matches the slot's next op.
-    pub(super) generation: u32,
-    /// The next free slot, while this one is free.
-    pub(super) next_free: u32,
-    /// The provided-buffer group the op selects from, or [`NO_GROUP`].
-    pub(super) group: u32,
-    /// The owned buffer the op uses (an index into `ScopeTable::owned`),
-    /// or, with [`RENAME`] set, the rename its success makes (an index into
-    /// `ScopeTable::renames`), or [`NO_OWNED`].
-    pub(super) owned: u32,
+    /// The provided-buffer group the op selects from (low half, or
+    /// [`NO_GROUP`]) and the owned buffer it uses (high half: an index into
+    /// `ScopeTable::owned`, or with [`RENAME`] set the rename its success
+    /// makes, an index into `ScopeTable::renames`, or [`NO_OWNED`]). Both
+    /// absent, as for most ops, it is [`NO_EXTRA`], checked at once.
+    pub(super) extra: u64,
+}
+
+/// The bit every tag has, and no key and no free slot's mark.
+pub(super) const LIVE: u64 = 1 << 32;
+
+/// A free slot's `tag`.
+pub(super) const FREE: u64 = 0;
+
+/// A slot's op selects no buffer and uses no owned buffer.
+pub(super) const NO_EXTRA: u64 = u64::MAX;
+
+/// The `extra` of a slot whose op selects from `group` and uses `owned`.
+#[inline(always)]
+pub(super) fn extra(group: u32, owned: u32) -> u64 {
+    u64::from(owned) << 32 | u64::from(group)
 }
 
 /// A slot's op uses no owned buffer.
@@ -43,7 +68,8 @@ pub(super) const RENAME: u32 = 1 << 31;
 #[derive(Clone, Copy)]
 pub(super) struct Rename {
     pub(super) slot: u32,
-    pub(super) generation: u32,
+    /// The tag of the poll, which must still hold the slot.
+    pub(super) tag: u64,
     pub(super) user_data: u64,
 }
 
@@ -55,29 +81,14 @@ pub(super) struct OwnedEntry {
     pub(super) remaining: u32,
 }
 
-/// What a completion of the scope's ops carries besides the CQE.
-pub(super) struct Settled {
-    pub(super) group: u32,
-    pub(super) buf: Option<Vec<u8>>,
-}
-
-impl Default for Settled {
-    fn default() -> Self {
-        Settled {
-            group: NO_GROUP,
-            buf: None,
-        }
-    }
-}
-
 /// A slot's op selects no provided buffer.
 pub(super) const NO_GROUP: u32 = u32::MAX;
 
-impl Slot {
-    pub(super) fn live(&self) -> bool {
-        self.generation & 1 == 1
-    }
-}
+/// The group of a slot whose op is a zero-copy send linked after another
+/// SQE (see [`ScopeTable::orphans`]): it selects no buffer (the kernel
+/// refuses buffer selection on zero-copy sends), and no group has this
+/// number.
+pub(super) const ZERO_COPY_SEND: u32 = u32::MAX - 1;
 
 /// The end of the free list.
 pub(super) const NO_SLOT: u32 = u32::MAX;
@@ -100,6 +111,12 @@ pub(crate) struct ScopeTable {
     pub(super) ring: u32,
     /// This scope's key, fresh from the OS for each scope.
     pub(super) key: u64,
+    /// The count in the last tag handed out (odd).
+    pub(super) count: u32,
+    /// Whether every completion that reaches the ring during the scope is
+    /// one of the scope's (the ring has no `outside` ops): then an op that
+    /// needs no bookkeeping keeps its own `user_data` and takes no slot.
+    pub(super) fast: bool,
     pub(super) slots: Vec<Slot>,
     /// The first free slot; each free slot names the next.
     pub(super) free_head: u32,
@@ -116,10 +133,22 @@ pub(crate) struct ScopeTable {
     /// Renames waiting for their update's completion, and the free entries.
     pub(super) renames: Vec<Rename>,
     pub(super) renames_free: Vec<u32>,
+    /// Tags of zero-copy sends linked after another SQE that failed with
+    /// no `IORING_CQE_F_MORE`, which says no notification follows: Linux
+    /// 6.18 posts one all the same when the link fails them (cancelled, or
+    /// refused after the notification was allocated). The scope takes it
+    /// in when it comes, and waits a little for those due at its end, so
+    /// that none comes out with a stale tag. (At most [`MAX_ORPHANS`], the
+    /// oldest forgotten first: a send the kernel refused before allocating
+    /// its notification never gets one.)
+    pub(super) orphans: Vec<u64>,
     /// The ring's incrementally consumed buffer groups, each with the
     /// number of the scope's ops selecting from it that have not posted
     /// their last completion (at most one: see [`ScopeTable::enter_group`]).
     pub(super) incremental: Vec<(u16, u32)>,
+    /// The owned buffer the last completion settled handed back, until the
+    /// completion's reader takes it.
+    pub(super) returned: Option<Vec<u8>>,
 }
 
 impl Default for ScopeTable {
@@ -127,6 +156,8 @@ impl Default for ScopeTable {
         ScopeTable {
             ring: 0,
             key: 0,
+            count: 1,
+            fast: false,
             slots: Vec::new(),
             free_head: NO_SLOT,
             free_count: 0,
@@ -137,30 +168,27 @@ impl Default for ScopeTable {
             owned_free: Vec::new(),
             renames: Vec::new(),
             renames_free: Vec::new(),
+            orphans: Vec::new(),
             incremental: Vec::new(),
+            returned: None,
         }
     }
 }
 
 impl ScopeTable {
     /// Readies the table for a scope over a CQ of `capacity` entries.
-    pub(super) fn begin(&mut self, ring: u32, capacity: u32, start_tail: u32) {
+    pub(super) fn begin(&mut self, ring: u32, capacity: u32, start_tail: u32, fast: bool) {
         self.ring = ring;
-        self.key = fresh_key();
+        self.fast = fast;
+        self.key = fresh_key() & !LIVE;
         if self.slots.len() != capacity as usize {
-            // (mutants: `<=` for `<` below is equivalent: the last slot's
-            // `next_free` is read only when it is taken with no other slot
-            // free, and `free_count` keeps that read from being used.)
             self.slots = (0..capacity)
                 .map(|i| Slot {
-                    user_data: 0,
-                    generation: 0,
-                    next_free: if i + 1 < capacity { i + 1 } else { NO_SLOT },
-                    group: NO_GROUP,
-                    owned: NO_OWNED,
+                    tag: FREE,
+                    user_data: u64::from(if i + 1 < capacity { i + 1 } else { NO_SLOT }),
+                    extra: NO_EXTRA,
                 })
                 .collect();
-            // (mutants: `>=` is equivalent: a CQ has at least one entry.)
             self.free_head = if capacity > 0 { 0 } else { NO_SLOT };
             self.free_count = capacity;
             self.scratch = Vec::with_capacity(capacity as usize);
@@ -174,9 +202,6 @@ impl ScopeTable {
         let known = self.incremental.iter().position(|&(g, _)| g == group);
         match (known, incremental) {
             (None, true) => self.incremental.push((group, 0)),
-            // (mutants: the guard `true` is equivalent: ops of the scope
-            // are the only users, and no buffer ring can be registered
-            // while a scope holds the ring.)
             (Some(i), false) if self.incremental[i].1 == 0 => {
                 self.incremental.swap_remove(i);
             }
@@ -219,13 +244,46 @@ impl ScopeTable {
         }
     }
 
-    /// Slots held by ops that have not posted their last completion.
+    /// Whether `user_data` could be one of the scope's tags, or its cancel
+    /// requests' (both have [`LIVE`] set): an op that carries it keeps a
+    /// slot, even in a fast scope, so that its completions never pass for
+    /// another op's, and a completion without it is never a tag's.
+    #[inline(always)]
+    pub(super) fn is_tag_like(user_data: u64) -> bool {
+        user_data & LIVE != 0
+    }
+
+    /// Whether an op holds slot `index`.
+    pub(super) fn is_live(&self, index: u32) -> bool {
+        self.slots
+            .get(index as usize)
+            .is_some_and(|slot| slot.tag & LIVE != 0)
+    }
+
+    /// Slots held by tagged ops.
+    pub(super) fn tagged(&self) -> u32 {
+        (0..self.slots.len() as u32)
+            .filter(|&i| self.is_live(i))
+            .count() as u32
+    }
+
+    /// The ops of the scope that have not posted their last completion.
     pub(super) fn live(&self) -> u32 {
         self.slots.len() as u32 - self.free_count
     }
 
     pub(super) fn settled(&self) -> bool {
-        self.free_count as usize == self.slots.len() && self.internal == 0
+        self.free_count as usize == self.slots.len()
+            && self.internal == 0
+            && self.orphans.is_empty()
+    }
+
+    /// Whether every op has settled and only orphans' notifications are
+    /// awaited.
+    pub(super) fn only_orphans(&self) -> bool {
+        self.free_count as usize == self.slots.len()
+            && self.internal == 0
+            && !self.orphans.is_empty()
     }
 
     /// Takes a free slot for an op whose `user_data` is `user_data`, which
@@ -233,79 +291,139 @@ impl ScopeTable {
     /// `owned` (or [`NO_OWNED`]); returns the tag its SQE carries instead.
     /// The caller has checked that a slot is free.
     #[inline(always)]
-    pub(super) fn take(&mut self, user_data: u64, group: u32, owned: u32) -> u64 {
+    pub(super) fn take(&mut self, user_data: u64, extra: u64) -> u64 {
         let index = self.free_head;
         debug_assert!((index as usize) < self.slots.len());
         // SAFETY: with a free slot (checked by the caller), the head of the
         // free list is the index of one, below `slots.len()`.
         let slot = unsafe { self.slots.get_unchecked_mut(index as usize) };
-        self.free_head = slot.next_free;
+        self.free_head = slot.user_data as u32;
         self.free_count -= 1;
-        slot.generation = slot.generation.wrapping_add(1);
+        // Odd, so that every tag has `LIVE` set.
+        self.count = self.count.wrapping_add(2);
+        let tag = self.key ^ (u64::from(self.count) << 32 | u64::from(index));
+        slot.tag = tag;
         slot.user_data = user_data;
-        slot.group = group;
-        slot.owned = owned;
-        self.key ^ (u64::from(slot.generation) << 32 | u64::from(index))
+        slot.extra = extra;
+        tag
     }
 
     /// The tag of the live slot `index`.
     pub(super) fn tag(&self, index: u32) -> u64 {
-        let generation = u64::from(self.slots[index as usize].generation);
-        self.key ^ (generation << 32 | u64::from(index))
+        self.slots[index as usize].tag
     }
 
     /// Whether `user_data` is the tag of the scope's cancel requests, with
     /// one outstanding.
     pub(super) fn is_internal(&self, user_data: u64) -> bool {
-        // (mutants: `>=` is equivalent but for a foreign completion whose
-        // `user_data` is the scope's fresh key flipped, chance 2^-64.)
         user_data ^ self.key == INTERNAL && self.internal > 0
     }
 
-    /// Says whose `cqe` is; for the scope's ops, restores the caller's
-    /// `user_data`, notes the buffer group in `out`, and at the op's last
-    /// completion frees the slot and, once no op uses it any more, hands
-    /// its owned buffer to `out`.
+    /// Says whose `cqe` is, and for the scope's ops the buffer group they
+    /// selected from (or [`NO_GROUP`]); restores the caller's `user_data`,
+    /// and at the op's last completion frees the slot and, once no op uses
+    /// it any more, puts its owned buffer in `returned`.
     #[inline(always)]
-    pub(super) fn settle(&mut self, cqe: &mut Cqe, out: &mut Settled) -> Owner {
-        let x = cqe.user_data() ^ self.key;
-        let index = x as u32;
+    pub(super) fn settle(&mut self, cqe: &mut Cqe) -> (Owner, u32, bool) {
+        let user_data = cqe.user_data();
+        if !Self::is_tag_like(user_data) {
+            // No tag: in a fast scope, one of its untagged ops (nothing
+            // else posts into the ring); otherwise someone else's.
+            if !self.fast {
+                return (Owner::Foreign, NO_GROUP, false);
+            }
+            if !cqe.has_more() {
+                self.free_count += 1;
+            }
+            return (Owner::Op, NO_GROUP, false);
+        }
+        let index = (user_data ^ self.key) as u32;
         if let Some(slot) = self.slots.get_mut(index as usize) {
-            // Live slots have odd generations, and only those are in tags.
-            // (mutants: without `!slot.live()` this is equivalent but for a
-            // foreign completion that matches a free slot's even generation
-            // under the fresh key, chance 2^-64.)
-            if u64::from(slot.generation) != x >> 32 || !slot.live() {
-                return Owner::Foreign;
+            // Only the live slot's own tag matches: an earlier op's tag had
+            // another count, and a free slot's mark (which a foreign
+            // `user_data` may equal) lacks `LIVE`.
+            if slot.tag != user_data {
+                return self.settle_untagged(cqe);
             }
             cqe.set_user_data(slot.user_data);
-            out.group = slot.group;
+            let extra = slot.extra;
+            let mut returned = false;
             if !cqe.has_more() {
-                slot.generation = slot.generation.wrapping_add(1);
-                slot.next_free = self.free_head;
+                slot.tag = FREE;
+                slot.user_data = u64::from(self.free_head);
                 self.free_head = index;
                 self.free_count += 1;
-                let (owned, group) = (slot.owned, slot.group);
-                // (mutants: `||` is equivalent: `leave_group` finds no entry
-                // for `NO_GROUP` nor for a group not consumed incrementally;
-                // the test only spares the search.)
-                if group != NO_GROUP && !self.incremental.is_empty() {
-                    self.leave_group(group);
-                }
-                if owned != NO_OWNED {
-                    if owned & RENAME == 0 {
-                        out.buf = self.finish_owned(owned);
-                    } else {
-                        self.finish_rename(owned & !RENAME, cqe.res());
-                    }
+                if extra != NO_EXTRA {
+                    returned = self.finish_extra(extra, user_data, cqe);
                 }
             }
-            Owner::Op
-        } else if self.is_internal(cqe.user_data()) {
-            self.internal -= 1;
-            Owner::Internal
+            (Owner::Op, extra as u32, returned)
         } else {
-            Owner::Foreign
+            self.settle_untagged(cqe)
+        }
+    }
+
+    /// A completion shaped like a tag that is no live op's: one of the
+    /// scope's cancel requests', or someone else's.
+    #[inline(always)]
+    fn settle_untagged(&mut self, cqe: &Cqe) -> (Owner, u32, bool) {
+        if self.is_internal(cqe.user_data()) {
+            self.internal -= 1;
+            (Owner::Internal, NO_GROUP, false)
+        } else if !self.orphans.is_empty() && cqe.is_notification() {
+            (self.adopt(cqe.user_data()), NO_GROUP, false)
+        } else {
+            (Owner::Foreign, NO_GROUP, false)
+        }
+    }
+
+    /// The last completion of an op that selected a buffer or used an
+    /// owned buffer or a rename: the group is free again, the owned buffer
+    /// returned once no op uses it, the rename made if it succeeded.
+    /// Returns whether an owned buffer came back (in `returned`). `tag` is
+    /// the op's, `cqe` its last completion.
+    #[cold]
+    fn finish_extra(&mut self, extra: u64, tag: u64, cqe: &Cqe) -> bool {
+        let (group, owned) = (extra as u32, (extra >> 32) as u32);
+        if group == ZERO_COPY_SEND {
+            self.orphan(tag, cqe);
+        } else if group != NO_GROUP && !self.incremental.is_empty() {
+            self.leave_group(group);
+        }
+        let res = cqe.res();
+        if owned != NO_OWNED {
+            if owned & RENAME == 0 {
+                self.returned = self.finish_owned(owned);
+                return self.returned.is_some();
+            } else {
+                self.finish_rename(owned & !RENAME, res);
+            }
+        }
+        false
+    }
+
+    /// The zero-copy send that carried `tag` posted its last completion
+    /// `cqe`: notes it if a notification may come after it.
+    fn orphan(&mut self, tag: u64, cqe: &Cqe) {
+        if cqe.is_notification() {
+            return;
+        }
+        if self.orphans.len() >= MAX_ORPHANS {
+            self.orphans.remove(0);
+        }
+        self.orphans.push(tag);
+    }
+
+    /// A notification with a tag no live op carries: taken in if it is an
+    /// orphan's.
+    #[cold]
+    fn adopt(&mut self, tag: u64) -> Owner {
+        match self.orphans.iter().position(|&t| t == tag) {
+            Some(i) => {
+                self.orphans.swap_remove(i);
+                Owner::Internal
+            }
+            None => Owner::Foreign,
         }
     }
 
@@ -313,15 +431,17 @@ impl ScopeTable {
     /// if it had posted its last completion, cancelled; an owned buffer no
     /// op uses any more is dropped.
     pub(super) fn unpush(&mut self, user_data: u64) {
-        // (mutants: a positive `res` is equivalent here: it matters only to
-        // a rename, which changes the slot of a poll whose completions a
-        // scope that takes SQEs back, being at its end, never hands out.)
         let mut last = Cqe::from(sys::io_uring_cqe {
             user_data,
             res: -libc::ECANCELED,
             flags: 0,
         });
-        self.settle(&mut last, &mut Settled::default());
+        self.settle(&mut last);
+        // The kernel never saw it: no notification comes.
+        if let Some(i) = self.orphans.iter().position(|&t| t == user_data) {
+            self.orphans.swap_remove(i);
+        }
+        self.returned = None;
     }
 
     /// Keeps `buf` for ops yet to be pushed over it; returns its entry.
@@ -366,6 +486,7 @@ impl ScopeTable {
 
     /// At the scope's end, with every op settled: drops what a panic left.
     pub(super) fn end(&mut self) {
+        self.orphans.clear();
         self.owned.clear();
         self.owned_free.clear();
         self.renames.clear();
@@ -375,10 +496,8 @@ impl ScopeTable {
     /// The live slot of the scope whose op carries `user_data` (the first,
     /// if several do).
     pub(super) fn find(&self, user_data: u64) -> Option<u32> {
-        self.slots
-            .iter()
-            .position(|s| s.live() && s.user_data == user_data)
-            .map(|i| i as u32)
+        (0..self.slots.len() as u32)
+            .find(|&i| self.is_live(i) && self.slots[i as usize].user_data == user_data)
     }
 
     /// Rewrites an SQE that names another op by `user_data` (cancel, poll
@@ -410,11 +529,6 @@ impl ScopeTable {
             sys::IORING_OP_ASYNC_CANCEL => {
                 // SAFETY: the op flags union is plain integers.
                 let flags = unsafe { sqe.op_flags.cancel_flags };
-                // (mutants: `^` for `|` is equivalent, the bits being
-                // distinct; and so is `&`, which retargets every cancel: the
-                // kernel compares `addr` only with a cancel by `user_data`,
-                // not by descriptor, opcode or any, and the library never
-                // sets `IORING_ASYNC_CANCEL_USERDATA`.)
                 let by_other_key = sys::IORING_ASYNC_CANCEL_FD
                     | sys::IORING_ASYNC_CANCEL_FD_FIXED
                     | sys::IORING_ASYNC_CANCEL_OP
@@ -441,12 +555,16 @@ impl ScopeTable {
                         sqe.off = sys::io_uring_sqe_off { off: tag };
                         let rename = Rename {
                             slot: index,
-                            generation: self.slots[index as usize].generation,
+                            tag,
                             user_data,
                         };
-                        // (mutants: `^` is equivalent: an index is below RENAME.)
                         RENAME | self.keep_rename(rename)
                     }
+                    // In a fast scope, a poll the table does not know is an
+                    // untagged op of the scope: the kernel may rename it,
+                    // to a value that can pass for no tag.
+                    // SAFETY: as above.
+                    None if self.fast && !Self::is_tag_like(unsafe { sqe.off.off }) => owned,
                     _ => {
                         // An opcode the kernel does not know: it fails the
                         // SQE with EINVAL, reading nothing else of it.
@@ -482,8 +600,7 @@ impl ScopeTable {
             return;
         }
         if let Some(slot) = self.slots.get_mut(rename.slot as usize)
-            && slot.live()
-            && slot.generation == rename.generation
+            && slot.tag == rename.tag
         {
             slot.user_data = rename.user_data;
         }

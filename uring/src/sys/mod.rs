@@ -146,6 +146,36 @@ pub fn mmap_ring(fd: RawFd, len: usize, offset: i64) -> io::Result<*mut libc::c_
     mapped(ptr)
 }
 
+/// The running kernel's `major.minor`, from `uname(2)`; `None` if its
+/// release string does not start that way.
+pub fn kernel_release() -> Option<(u32, u32)> {
+    // SAFETY: `utsname` is plain bytes; uname fills it and cannot fail with
+    // a valid pointer.
+    let name = unsafe {
+        let mut name: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut name) != 0 {
+            return None;
+        }
+        name
+    };
+    let release: Vec<u8> = name
+        .release
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    parse_release(std::str::from_utf8(&release).ok()?)
+}
+
+/// `major.minor` from a release string such as `6.18.0-foo` or a version
+/// such as `5.19`.
+pub fn parse_release(text: &str) -> Option<(u32, u32)> {
+    let mut parts = text.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
 /// A private anonymous mapping of `len` bytes, readable and writable.
 pub fn mmap_anonymous(len: usize) -> io::Result<*mut libc::c_void> {
     #[cfg(feature = "fault-injection")]

@@ -88,6 +88,8 @@ impl<'fd, F: AsFd + ?Sized> From<&'fd F> for Fd<'fd> {
 
 impl<'r> From<&'r Ring> for Fd<'r> {
     fn from(ring: &'r Ring) -> Fd<'r> {
+        // An op may post messages into the ring through this descriptor.
+        ring.outside.set(true);
         // SAFETY: the ring's descriptor is open for as long as the ring,
         // which `'r` borrows.
         unsafe { Fd::borrow_raw(ring.as_raw_fd()) }

@@ -1,0 +1,54 @@
+//! `cargo run --release --example http -- ADDR [THREADS]`: hyper serving
+//! HTTP/1.1 over `uring::net` (through hyper-util's `TokioIo`), answering
+//! `GET /` with a fixed body; go-uring's HTTP example. One tokio
+//! current-thread runtime and one reactor per thread, each with its own
+//! `SO_REUSEPORT` listener.
+
+use std::io;
+use std::process::ExitCode;
+
+use uring::Ring;
+use uring::net::TcpListener;
+use uring::reactor::Reactor;
+use uring_examples::net::{addr_threads, on_threads, runtime, serve_http};
+
+fn main() -> ExitCode {
+    let (addr, threads) = match addr_threads("usage: http ADDR [THREADS]") {
+        Ok(args) => args,
+        Err(usage) => {
+            eprintln!("{usage}");
+            return ExitCode::from(2);
+        }
+    };
+    let rings = match Ring::create_many(threads, 1024, 1, &Ring::builder()) {
+        Ok(rings) => rings,
+        Err(e) => {
+            eprintln!("http: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rings = std::sync::Arc::new(std::sync::Mutex::new(rings));
+    println!("http: listening on {addr} with {threads} thread(s)");
+    let served = on_threads(threads, move |_| {
+        let ring = rings
+            .lock()
+            .map_err(|_| io::Error::other("poisoned"))?
+            .pop()
+            .ok_or_else(|| io::Error::other("no ring left"))?;
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&runtime()?, async move {
+            let reactor = Reactor::from_ring(ring)?;
+            let listener = TcpListener::bind_reuseport(&reactor, addr)?;
+            let driver = tokio::task::spawn_local(reactor.into_tokio()?);
+            serve_http(listener).await;
+            driver.await.map_err(io::Error::other)?
+        })
+    });
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("http: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The network benchmark: uring's servers against the same servers on
+# tokio's epoll-based TcpStream, under the same load, interleaved, in one
+# run. Echo: `echo_server` (reactor, callbacks) and `echo_async` (uring::net
+# on tokio) against `echo_tokio`; HTTP: `http` (hyper over uring::net)
+# against `http_tokio` (hyper over tokio's TcpStream). The load generator
+# is `echo_load`, on one thread.
+#
+# For each server it prints requests per second and the server's CPU time
+# per request: utime + stime from /proc/PID/stat over the requests served.
+# The load generator shares the machine's CPUs with the server, so CPU per
+# request is the figure that compares servers; req/s is bounded by both.
+#
+#   examples/net-compare.sh [SECS] [ROUNDS]     (default: 5 3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -q -p uring-examples --example echo_server --example echo_async \
+    --example echo_tokio --example http --example http_tokio --example echo_load
+bin=target/release/examples
+secs=${1:-5}
+rounds=${2:-3}
+tck=$(getconf CLK_TCK)
+port=$((20000 + RANDOM % 20000))
+declare -A reqs ticks
+
+cpu_ticks() { # PID -> utime + stime, in clock ticks (the names have no spaces)
+    awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
+wait_listening() { # PORT
+    for _ in $(seq 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        sleep 0.05
+    done
+    echo "nothing listens on port $1" >&2
+    return 1
+}
+
+measure() { # KEY SERVER THREADS CONNS SIZE [http]
+    local key=$1 server=$2 threads=$3 conns=$4 size=$5 mode=${6:-}
+    port=$((port + 1))
+    local addr=127.0.0.1:$port
+    "$bin/$server" "$addr" "$threads" >/dev/null 2>&1 &
+    local pid=$!
+    wait_listening "$port"
+    sleep 0.2
+    local t0 t1 out n
+    t0=$(cpu_ticks "$pid")
+    out=$("$bin/echo_load" "$addr" "$conns" "$size" "$secs" $mode) || {
+        echo "$server: the load failed: $out" >&2
+    }
+    t1=$(cpu_ticks "$pid")
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+    n=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$out")
+    reqs[$key]=$(( ${reqs[$key]:-0} + n ))
+    ticks[$key]=$(( ${ticks[$key]:-0} + t1 - t0 ))
+}
+
+loads=("100 128" "1000 1024")
+for round in $(seq "$rounds"); do
+    for threads in 1 2; do
+        for load in "${loads[@]}"; do
+            read -r conns size <<<"$load"
+            for server in echo_server echo_async echo_tokio; do
+                measure "$server/$threads/$conns/$size" "$server" "$threads" "$conns" "$size"
+            done
+        done
+        for server in http http_tokio; do
+            measure "$server/$threads/100/0" "$server" "$threads" 100 0 http
+        done
+    done
+    echo "round $round of $rounds done" >&2
+done
+
+report() { # KEY BASE_KEY LABEL
+    local r=${reqs[$1]} t=${ticks[$1]} br=${reqs[$2]} bt=${ticks[$2]}
+    local rate us base_us
+    rate=$(echo "scale=0; $r / ($secs * $rounds)" | bc)
+    us=$(echo "scale=2; $t * 1000000 / $tck / $r" | bc)
+    base_us=$(echo "scale=2; $bt * 1000000 / $tck / $br" | bc)
+    printf '  %-12s req/s %8s (%s of tokio)   CPU/request %6s us (%s of tokio)\n' \
+        "$3" "$rate" "$(echo "scale=2; $r / $br" | bc)" "$us" "$(echo "scale=2; $us / $base_us" | bc)"
+}
+
+for threads in 1 2; do
+    for load in "${loads[@]}"; do
+        read -r conns size <<<"$load"
+        echo "echo, $threads thread(s), $conns connections x $size B:"
+        for server in echo_server echo_async echo_tokio; do
+            report "$server/$threads/$conns/$size" "echo_tokio/$threads/$conns/$size" "$server"
+        done
+    done
+    echo "http GET /, $threads thread(s), 100 connections:"
+    for server in http http_tokio; do
+        report "$server/$threads/100/0" "http_tokio/$threads/100/0" "$server"
+    done
+done

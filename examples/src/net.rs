@@ -1,0 +1,186 @@
+//! What the network examples share: argument parsing, listeners for the
+//! tokio baselines, and the HTTP service.
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// The body every HTTP server of the examples answers `GET /` with.
+pub const BODY: &[u8] = b"Hello from uring!\n";
+
+/// Parses `ADDR THREADS` (THREADS optional, default 1), or prints `usage`.
+pub fn addr_threads(usage: &str) -> Result<(SocketAddr, usize), String> {
+    let mut args = std::env::args().skip(1);
+    let addr = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| usage.to_string())?;
+    let threads = match args.next() {
+        Some(t) => t.parse().map_err(|_| usage.to_string())?,
+        None => 1,
+    };
+    if threads == 0 || args.next().is_some() {
+        return Err(usage.into());
+    }
+    Ok((addr, threads))
+}
+
+/// A std listener on `addr` with `SO_REUSEADDR` and `SO_REUSEPORT`, for a
+/// listener per thread (what the tokio baselines use, as the uring servers
+/// do with `TcpListener::bind_reuseport`).
+pub fn reuseport_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let domain = if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    // SAFETY: socket(2) with valid arguments; the result is checked.
+    let fd = unsafe { libc::socket(domain, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a new descriptor that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    for opt in [libc::SO_REUSEADDR, libc::SO_REUSEPORT] {
+        let one: libc::c_int = 1;
+        // SAFETY: an int option, alive for the call.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    let (storage, len) = sockaddr(addr);
+    // SAFETY: a valid sockaddr of `len` bytes, alive for the call.
+    if unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&storage as *const libc::sockaddr_storage).cast(),
+            len,
+        )
+    } < 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: listen(2) on a socket we own.
+    if unsafe { libc::listen(fd.as_raw_fd(), 4096) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let listener = std::net::TcpListener::from(fd);
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: all-zero bytes are a valid sockaddr_storage.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(v4) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: v4.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(v4.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for it.
+            unsafe {
+                (&mut storage as *mut libc::sockaddr_storage)
+                    .cast::<libc::sockaddr_in>()
+                    .write(sin)
+            };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(v6) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: v6.port().to_be(),
+                sin6_flowinfo: v6.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: v6.ip().octets(),
+                },
+                sin6_scope_id: v6.scope_id(),
+            };
+            // SAFETY: as above.
+            unsafe {
+                (&mut storage as *mut libc::sockaddr_storage)
+                    .cast::<libc::sockaddr_in6>()
+                    .write(sin6)
+            };
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
+/// A current-thread tokio runtime with its I/O driver.
+pub fn runtime() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+}
+
+/// The HTTP service: `GET /` answers [`BODY`], anything else 404.
+pub async fn hello(
+    request: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<http_body_util::Full<&'static [u8]>>, std::convert::Infallible> {
+    let found = request.method() == hyper::Method::GET && request.uri().path() == "/";
+    let response = if found {
+        hyper::Response::builder()
+            .header("content-type", "text/plain")
+            .body(http_body_util::Full::new(BODY))
+    } else {
+        hyper::Response::builder()
+            .status(hyper::StatusCode::NOT_FOUND)
+            .body(http_body_util::Full::new(&b""[..]))
+    };
+    Ok(response.unwrap_or_default())
+}
+
+/// Serves HTTP/1.1 with [`hello`] on every connection `listener` accepts
+/// (hyper over `uring::net`, through hyper-util's `TokioIo`), until the
+/// reactor shuts down. Runs inside a `LocalSet` whose reactor tokio drives.
+pub async fn serve_http(listener: uring::net::TcpListener) {
+    let mut incoming = listener.incoming();
+    while let Some(conn) = incoming.next().await {
+        let Ok(conn) = conn else { continue };
+        let _ = conn.set_nodelay(true);
+        tokio::task::spawn_local(async move {
+            let io = hyper_util::rt::TokioIo::new(conn);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, hyper::service::service_fn(hello))
+                .await;
+        });
+    }
+}
+
+/// Runs `per_thread` on `threads` threads (the first on this one), each
+/// given its index, and returns the first error.
+pub fn on_threads<F>(threads: usize, per_thread: F) -> io::Result<()>
+where
+    F: Fn(usize) -> io::Result<()> + Send + Sync + Clone + 'static,
+{
+    let handles: Vec<_> = (1..threads)
+        .map(|i| {
+            let f = per_thread.clone();
+            std::thread::spawn(move || f(i))
+        })
+        .collect();
+    let mut result = per_thread(0);
+    for h in handles {
+        let r = h
+            .join()
+            .map_err(|_| io::Error::other("a server thread panicked"))?;
+        result = result.and(r);
+    }
+    result
+}

@@ -1,0 +1,156 @@
+//! tokio's `AsyncRead` / `AsyncWrite` for [`TcpStream`]: reads go through a
+//! buffer the stream owns (a completion-based read cannot fill the caller's
+//! borrowed buffer), writes are copied to one and sent behind the caller,
+//! whose next write, flush or shutdown reports their errors.
+
+use crate::net::TcpStream;
+use crate::net::{deadlined, timed_out};
+use crate::reactor::ops::{Recv, Send, Shutdown};
+use crate::reactor::{IoBuf, OpFuture, Slice};
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// How much one receive reads.
+const READ_BUF: usize = 16 * 1024;
+
+/// The reads and writes in flight through the tokio traits.
+#[derive(Default)]
+pub(crate) struct IoState {
+    read: Option<OpFuture<Recv<Vec<u8>>>>,
+    /// Bytes received and not yet read: `rbuf[rpos..]`.
+    rbuf: Vec<u8>,
+    rpos: usize,
+    write: Option<OpFuture<Send<Slice<Vec<u8>>>>>,
+    /// The write buffer while no send has it.
+    wbuf: Vec<u8>,
+    shutdown: Option<OpFuture<Shutdown>>,
+}
+
+impl TcpStream {
+    fn start<O: crate::reactor::Op>(&self, op: O, deadline: Option<Instant>) -> OpFuture<O> {
+        match deadline {
+            Some(deadline) => self.handle.op_with_deadline(op, deadline),
+            None => self.handle.op(op),
+        }
+    }
+
+    /// Drives the send in flight to its end, sending again what a short
+    /// send left.
+    fn poll_sent(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Some(send) = &mut self.io.write {
+            let (result, slice) = std::task::ready!(Pin::new(send).poll(cx));
+            self.io.write = None;
+            let (begin, end) = (slice.begin(), slice.end());
+            let buf = slice.into_inner();
+            match deadlined(result, self.write_deadline) {
+                Ok(n) if n > 0 && begin + (n as usize) < end => {
+                    let rest = buf.slice(begin + n as usize..end);
+                    self.io.write =
+                        Some(self.start(Send::new(&self.fd, rest), self.write_deadline));
+                }
+                Ok(0) if begin < end => {
+                    self.io.wbuf = buf;
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
+                Ok(_) => self.io.wbuf = buf,
+                Err(e) => {
+                    self.io.wbuf = buf;
+                    return Poll::Ready(Err(e));
+                }
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncRead for TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            let io = &mut this.io;
+            if io.rpos < io.rbuf.len() {
+                let n = out.remaining().min(io.rbuf.len() - io.rpos);
+                out.put_slice(&io.rbuf[io.rpos..io.rpos + n]);
+                io.rpos += n;
+                return Poll::Ready(Ok(()));
+            }
+            if out.remaining() == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            let recv = match &mut io.read {
+                Some(recv) => recv,
+                None => {
+                    if this.read_deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Poll::Ready(Err(timed_out()));
+                    }
+                    let mut buf = std::mem::take(&mut io.rbuf);
+                    buf.clear();
+                    buf.reserve(READ_BUF);
+                    let recv = this.start(Recv::new(&this.fd, buf), this.read_deadline);
+                    this.io.read.insert(recv)
+                }
+            };
+            let (result, buf) = std::task::ready!(Pin::new(recv).poll(cx));
+            let io = &mut this.io;
+            io.read = None;
+            io.rbuf = buf;
+            io.rpos = 0;
+            match deadlined(result, this.read_deadline) {
+                Err(e) => return Poll::Ready(Err(e)),
+                // The end of the stream: nothing filled.
+                Ok(0) => return Poll::Ready(Ok(())),
+                Ok(n) => io.rbuf.truncate(n as usize),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        std::task::ready!(this.poll_sent(cx))?;
+        if data.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        if this.write_deadline.is_some_and(|d| Instant::now() >= d) {
+            return Poll::Ready(Err(timed_out()));
+        }
+        let mut buf = std::mem::take(&mut this.io.wbuf);
+        buf.clear();
+        buf.extend_from_slice(data);
+        let send = this.start(Send::new(&this.fd, buf.slice(..)), this.write_deadline);
+        this.io.write = Some(send);
+        Poll::Ready(Ok(data.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_sent(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        std::task::ready!(this.poll_sent(cx))?;
+        let shutdown = match &mut this.io.shutdown {
+            Some(shutdown) => shutdown,
+            None => {
+                let op = Shutdown::new(&this.fd, libc::SHUT_WR);
+                this.io.shutdown.insert(this.handle.op(op))
+            }
+        };
+        let (result, ()) = std::task::ready!(Pin::new(shutdown).poll(cx));
+        this.io.shutdown = None;
+        Poll::Ready(result.map(drop))
+    }
+}

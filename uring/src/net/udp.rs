@@ -1,0 +1,132 @@
+//! UDP over the reactor.
+
+use crate::net::{bind, cvt, run, socket};
+use crate::reactor::ops::{Recv, RecvFrom, RecvRing, Send, SendTo};
+use crate::reactor::{BufGroup, Handle, IoBuf, IoBufMut, RingBuf, SharedFd};
+use crate::types::SockAddr;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::time::Instant;
+
+/// A UDP socket whose sends and receives go through the reactor.
+pub struct UdpSocket {
+    handle: Handle,
+    fd: SharedFd,
+    read_deadline: Option<Instant>,
+    write_deadline: Option<Instant>,
+}
+
+impl UdpSocket {
+    /// A socket bound to `addr`.
+    pub fn bind(handle: &Handle, addr: SocketAddr) -> io::Result<UdpSocket> {
+        let fd = socket(&addr, libc::SOCK_DGRAM)?;
+        bind(&fd, &addr)?;
+        Ok(UdpSocket {
+            handle: handle.clone(),
+            fd: SharedFd::new(fd),
+            read_deadline: None,
+            write_deadline: None,
+        })
+    }
+
+    /// A socket over a std socket.
+    pub fn from_std(handle: &Handle, socket: std::net::UdpSocket) -> UdpSocket {
+        UdpSocket {
+            handle: handle.clone(),
+            fd: SharedFd::new(socket),
+            read_deadline: None,
+            write_deadline: None,
+        }
+    }
+
+    /// Sets the peer that [`send`](UdpSocket::send) sends to and
+    /// [`recv`](UdpSocket::recv) receives from.
+    pub fn connect(&self, addr: SocketAddr) -> io::Result<()> {
+        let addr = SockAddr::from(addr);
+        // SAFETY: the address is a valid sockaddr of `len` bytes, alive for
+        // the call; connecting a datagram socket does not block.
+        cvt(unsafe { libc::connect(self.fd.as_raw_fd(), addr.as_ptr().cast(), addr.len()) })
+            .map(drop)
+    }
+
+    /// Sets both deadlines, as [`TcpStream::set_deadline`](crate::net::TcpStream::set_deadline).
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.read_deadline = deadline;
+        self.write_deadline = deadline;
+    }
+
+    /// Sets the deadline of receives.
+    pub fn set_read_deadline(&mut self, deadline: Option<Instant>) {
+        self.read_deadline = deadline;
+    }
+
+    /// Sets the deadline of sends.
+    pub fn set_write_deadline(&mut self, deadline: Option<Instant>) {
+        self.write_deadline = deadline;
+    }
+
+    /// Sends `buf` to the connected peer.
+    pub async fn send<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
+        let (r, buf) = run(&self.handle, Send::new(&self.fd, buf), self.write_deadline).await;
+        (r.map(|n| n as usize), buf)
+    }
+
+    /// Receives a datagram from the connected peer into `buf`.
+    pub async fn recv<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
+        let (r, buf) = run(&self.handle, Recv::new(&self.fd, buf), self.read_deadline).await;
+        (r.map(|n| n as usize), buf)
+    }
+
+    /// Sends `buf` to `addr`.
+    pub async fn send_to<B: IoBuf>(&self, buf: B, addr: SocketAddr) -> (io::Result<usize>, B) {
+        let op = SendTo::new(&self.fd, buf, addr);
+        let (r, buf) = run(&self.handle, op, self.write_deadline).await;
+        (r.map(|n| n as usize), buf)
+    }
+
+    /// Receives a datagram into `buf`, with its sender's address.
+    pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> (io::Result<(usize, SocketAddr)>, B) {
+        let op = RecvFrom::new(&self.fd, buf);
+        let (r, (buf, from)) = run(&self.handle, op, self.read_deadline).await;
+        let r = r.and_then(|n| {
+            let from = from.ok_or_else(|| io::Error::other("a datagram without an address"))?;
+            Ok((n as usize, from))
+        });
+        (r, buf)
+    }
+
+    /// Receives a datagram from the connected peer into a buffer of the
+    /// reactor's ring `group`, with no copy.
+    pub async fn recv_ring(&self, group: BufGroup) -> io::Result<RingBuf> {
+        let (r, buf) = run(
+            &self.handle,
+            RecvRing::new(&self.fd, group),
+            self.read_deadline,
+        )
+        .await;
+        r?;
+        // An empty datagram takes no buffer.
+        buf.ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        crate::net::tcp::sock_name(self.fd.as_raw_fd(), false)
+    }
+}
+
+impl AsFd for UdpSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl fmt::Debug for UdpSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UdpSocket")
+            .field("fd", &self.fd)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,223 @@
+//! Owned memory an op can be given: bytes the kernel reads ([`IoBuf`]) and
+//! bytes it writes ([`IoBufMut`]).
+
+use std::ops::{Bound, RangeBounds};
+
+/// Owned bytes the kernel may read while an op is in flight: what a write
+/// or a send takes.
+///
+/// The reactor keeps the value, unmoved and untouched, from the op's
+/// submission to its last completion, then hands it back.
+///
+/// # Safety
+///
+/// While the value is neither moved nor accessed through `&mut`, the
+/// `bytes_init()` bytes at `stable_ptr()` must stay allocated, initialised
+/// and unchanged, and the answers of both methods must not change.
+pub unsafe trait IoBuf: 'static {
+    /// The first byte.
+    fn stable_ptr(&self) -> *const u8;
+
+    /// How many bytes, from the first, hold data: what a write sends.
+    fn bytes_init(&self) -> usize;
+
+    /// The bytes a write sends, `bytes_init()` of them.
+    fn as_bytes(&self) -> &[u8] {
+        // SAFETY: the trait's contract: `bytes_init` initialised bytes at
+        // `stable_ptr`, borrowed with `self`.
+        unsafe { std::slice::from_raw_parts(self.stable_ptr(), self.bytes_init()) }
+    }
+
+    /// A view of `range` of the initialised bytes, which owns the buffer
+    /// and gives it back with [`Slice::into_inner`]: how a part of a buffer
+    /// is written without a copy.
+    ///
+    /// Out-of-range bounds are clamped to the initialised bytes.
+    fn slice(self, range: impl RangeBounds<usize>) -> Slice<Self>
+    where
+        Self: Sized,
+    {
+        let len = self.bytes_init();
+        let begin = match range.start_bound() {
+            Bound::Included(&n) => n,
+            Bound::Excluded(&n) => n.saturating_add(1),
+            Bound::Unbounded => 0,
+        }
+        .min(len);
+        let end = match range.end_bound() {
+            Bound::Included(&n) => n.saturating_add(1),
+            Bound::Excluded(&n) => n,
+            Bound::Unbounded => len,
+        }
+        .clamp(begin, len);
+        Slice {
+            buf: self,
+            begin,
+            end,
+        }
+    }
+}
+
+/// Owned bytes the kernel may write while an op is in flight: what a read
+/// or a receive fills, from its first byte.
+///
+/// # Safety
+///
+/// As for [`IoBuf`], for `bytes_total()` bytes at `stable_mut_ptr()`, which
+/// the kernel may write; `set_init(n)` may rely on the first `n` bytes
+/// having been written.
+pub unsafe trait IoBufMut: IoBuf {
+    /// The first byte.
+    fn stable_mut_ptr(&mut self) -> *mut u8;
+
+    /// How many bytes a read may fill.
+    fn bytes_total(&self) -> usize;
+
+    /// Records that the first `n` bytes are initialised (a read wrote
+    /// them); `n <= bytes_total()`.
+    ///
+    /// # Safety
+    ///
+    /// The first `n` bytes must be initialised.
+    unsafe fn set_init(&mut self, n: usize);
+}
+
+// SAFETY: a vector's heap bytes do not move with the vector, and do not
+// change while it is neither accessed mutably nor dropped.
+unsafe impl IoBuf for Vec<u8> {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: as for `IoBuf`; a read fills the whole capacity, and `set_init`
+// sets the length.
+unsafe impl IoBufMut for Vec<u8> {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.as_mut_ptr()
+    }
+    fn bytes_total(&self) -> usize {
+        self.capacity()
+    }
+    unsafe fn set_init(&mut self, n: usize) {
+        if n > self.len() {
+            // SAFETY: the caller says the first `n <= capacity` bytes are
+            // initialised.
+            unsafe { self.set_len(n) }
+        }
+    }
+}
+
+// SAFETY: a boxed slice's bytes do not move with the box.
+unsafe impl IoBuf for Box<[u8]> {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: every byte of a boxed slice is initialised already.
+unsafe impl IoBufMut for Box<[u8]> {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.as_mut_ptr()
+    }
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+    unsafe fn set_init(&mut self, _: usize) {}
+}
+
+// SAFETY: static bytes never move nor change (they are shared, so nobody
+// writes them).
+unsafe impl IoBuf for &'static [u8] {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: as for `&'static [u8]`.
+unsafe impl IoBuf for &'static str {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: a string's heap bytes do not move with it.
+unsafe impl IoBuf for String {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+}
+
+/// A range of an owned buffer, from [`IoBuf::slice`]: writes send only
+/// that range; [`into_inner`](Slice::into_inner) gives the buffer back.
+#[derive(Debug)]
+pub struct Slice<B> {
+    buf: B,
+    begin: usize,
+    end: usize,
+}
+
+impl<B> Slice<B> {
+    /// The whole buffer, back.
+    pub fn into_inner(self) -> B {
+        self.buf
+    }
+
+    /// The buffer.
+    pub fn get_ref(&self) -> &B {
+        &self.buf
+    }
+
+    /// Where the range begins in the buffer.
+    pub fn begin(&self) -> usize {
+        self.begin
+    }
+
+    /// Where the range ends in the buffer.
+    pub fn end(&self) -> usize {
+        self.end
+    }
+}
+
+// SAFETY: the range lies within the buffer's initialised bytes (clamped at
+// creation), which the buffer keeps stable.
+unsafe impl<B: IoBuf> IoBuf for Slice<B> {
+    fn stable_ptr(&self) -> *const u8 {
+        // SAFETY: `begin <= bytes_init`, inside or one past the bytes.
+        unsafe { self.buf.stable_ptr().add(self.begin) }
+    }
+    fn bytes_init(&self) -> usize {
+        self.end - self.begin
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IoBuf;
+
+    #[test]
+    fn slices_clamp_to_the_initialised_bytes() {
+        let s = b"hello world".to_vec().slice(6..);
+        assert_eq!(s.as_bytes(), b"world");
+        let s = b"abc".to_vec().slice(1..=7);
+        assert_eq!(s.as_bytes(), b"bc");
+        let s = b"abc".to_vec().slice(5..9);
+        assert_eq!(s.as_bytes(), b"");
+        assert_eq!(s.into_inner(), b"abc");
+    }
+}

@@ -1,0 +1,756 @@
+//! The reactor's core: the ring, the slab of in-flight ops, and the
+//! routing of each completion to the slot its `user_data` names.
+
+use crate::buf_ring::BufRing;
+use crate::chain::Link;
+use crate::cqueue::Cqe;
+use crate::op::{Prepare, Submission};
+use crate::ops::{Cancel, LinkTimeout, PollAdd};
+use crate::reactor::cell::Cell;
+use crate::reactor::exec::ReadyQueue;
+use crate::reactor::op::Completion;
+use crate::reactor::ring_buf::{BufGroup, RingBuf};
+use crate::reactor::slab::{NO_SLOT, Slab, State, Storage, Stored};
+use crate::ring::Ring;
+use crate::sys;
+use crate::types::{BufferGroup, CancelFlags};
+use crate::{Error, PollEvents, PollFlags};
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::Duration;
+
+/// The id of a queued op, for [`Handle::cancel`](crate::reactor::Handle::cancel):
+/// its slot and the slot's generation when it was queued, so that an id
+/// outliving its op never names the slot's next op.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct OpId {
+    pub(crate) index: u32,
+    pub(crate) generation: u32,
+}
+
+impl OpId {
+    /// The slab slot the op holds (reused by later ops, under a new
+    /// generation).
+    pub fn slot(&self) -> u32 {
+        self.index
+    }
+}
+
+/// Fails to compile for submissions of more than one SQE.
+struct One<S>(S);
+
+impl<S: Prepare> One<S> {
+    const CHECK: () = assert!(S::SQES == 1, "a reactor op is one SQE");
+}
+
+/// What to do, once the core is no longer borrowed, with a completion.
+pub(crate) enum Action {
+    /// Nothing (a completion of no live op, or one kept in its slot).
+    None,
+    /// Wake the future or stream waiting for it.
+    Wake(Waker),
+    /// Run a one-shot op's callback; then [`Core::finish_call`].
+    Call {
+        call: unsafe fn(*mut Storage, Completion),
+        storage: *mut Storage,
+        completion: Completion,
+        index: u32,
+    },
+    /// Run a multishot op's callback; then [`Core::finish_each`].
+    Each {
+        each: unsafe fn(*mut Storage, Completion),
+        storage: *mut Storage,
+        completion: Completion,
+        index: u32,
+        last: bool,
+    },
+    /// Drop a value taken out of a released slot (boxed: the rare case
+    /// keeps the common ones small).
+    Discard(Box<Garbage>),
+}
+
+/// A value taken out of its slot, to be dropped once the core is no longer
+/// borrowed (its drop is the program's code).
+pub(crate) struct Garbage {
+    discard: unsafe fn(*mut Storage, Option<Completion>),
+    storage: Storage,
+    completion: Option<Completion>,
+}
+
+impl Drop for Garbage {
+    fn drop(&mut self) {
+        let completion = self.completion.take();
+        // SAFETY: `storage` holds the value `discard` was made for, moved out
+        // of its slot, and this is its only drop.
+        unsafe { (self.discard)(&mut self.storage, completion) }
+    }
+}
+
+/// The reactor's state, behind the `RefCell` of its handles.
+pub(crate) struct Core {
+    pub(crate) ring: Ring,
+    /// Mixed into every `user_data`, so that a completion made up
+    /// elsewhere cannot name a live slot.
+    key: u64,
+    pub(crate) slab: Slab,
+    /// Slots the kernel still owes a last completion, the reactor's own
+    /// included.
+    pub(crate) in_flight: u32,
+    /// Of those, the reactor's own.
+    pub(crate) internal: u32,
+    /// Completions read from the CQ and not yet handled, in order.
+    pending: VecDeque<Cqe>,
+    groups: Vec<(u16, Rc<BufRing>)>,
+    /// Shut down: no op is accepted any more.
+    pub(crate) closed: bool,
+    /// SQEs were pushed since the last submit.
+    pub(crate) unsubmitted: bool,
+    /// The task that submits and reaps for an outside runtime.
+    pub(crate) driver: Option<Waker>,
+    /// The executor's queue of woken tasks, whose eventfd wakes a wait
+    /// for completions.
+    pub(crate) ready: Arc<ReadyQueue>,
+    /// A poll on that eventfd is in flight.
+    wakeup_armed: bool,
+    /// A run loop is running.
+    pub(crate) running: bool,
+}
+
+fn closed() -> io::Error {
+    io::Error::other("the reactor has shut down")
+}
+
+impl Core {
+    pub(crate) fn new(mut ring: Ring, ready: Arc<ReadyQueue>) -> io::Result<Core> {
+        if ring.disabled {
+            ring.enable()?;
+        }
+        let mut bytes = [0u8; 8];
+        let key = sys::getrandom(&mut bytes)
+            .ok()
+            .map(|()| u64::from_ne_bytes(bytes))
+            .unwrap_or_else(|| {
+                let t = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as u64);
+                t ^ (&t as *const u64 as u64).rotate_left(32) ^ u64::from(std::process::id())
+            });
+        Ok(Core {
+            ring,
+            key,
+            slab: Slab::new(),
+            in_flight: 0,
+            internal: 0,
+            pending: VecDeque::new(),
+            groups: Vec::new(),
+            closed: false,
+            unsubmitted: false,
+            driver: None,
+            ready,
+            wakeup_armed: false,
+            running: false,
+        })
+    }
+
+    /// The `user_data` of slot `index` at `generation`.
+    #[inline(always)]
+    fn tag(&self, index: u32, generation: u32) -> u64 {
+        self.key ^ (u64::from(generation) << 32 | u64::from(index))
+    }
+
+    /// The `user_data` of SQEs whose completions the reactor ignores (link
+    /// timeouts, cancel requests): it names slot `NO_SLOT`, which no slab
+    /// has.
+    #[inline(always)]
+    fn ignored(&self) -> u64 {
+        self.key ^ u64::from(NO_SLOT)
+    }
+
+    /// Puts `value` in a free slot in `state` and pushes its op, bounded by
+    /// a link timeout of `deadline` when there is one. The value comes back
+    /// with the error when the op cannot be queued.
+    #[inline]
+    pub(crate) fn start<C: Cell>(
+        &mut self,
+        value: C,
+        state: State,
+        deadline: Option<Duration>,
+    ) -> Result<OpId, (io::Error, C)> {
+        if self.closed {
+            return Err((closed(), value));
+        }
+        let Some(index) = self.slab.alloc() else {
+            return Err((io::Error::from(io::ErrorKind::OutOfMemory), value));
+        };
+        let slot = self.slab.slot(index);
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.state = state;
+        slot.multishot = matches!(state, State::Stream | State::Multi);
+        slot.vtable = C::VTABLE;
+        let generation = slot.generation;
+        let storage = slot.storage.as_ptr();
+        // SAFETY: a free slot holds no value.
+        let cell = unsafe { Stored::<C>::write(storage, value) };
+        let tag = self.tag(index, generation);
+        // SAFETY: the value stays in the slot, unmoved (slots never move),
+        // until the op's last completion releases it; nothing else uses it
+        // while the SQE is built over it.
+        let cell = unsafe { &mut *cell };
+        let pushed = match deadline {
+            None => self.push(cell.sqe(), tag),
+            Some(timeout) => {
+                let sqe = cell.sqe();
+                let chain = Link::new(sqe, LinkTimeout::new(timeout), sys::IOSQE_IO_LINK);
+                self.push(chain, tag)
+            }
+        };
+        match pushed {
+            Ok(group) => {
+                if group.is_some() {
+                    self.slab.slot(index).group = group;
+                }
+                self.in_flight += 1;
+                Ok(OpId { index, generation })
+            }
+            Err(e) => {
+                // SAFETY: the value was written above and nothing pushed
+                // over it.
+                let value = unsafe { Stored::<C>::take(storage) };
+                self.slab.release(index);
+                Err((e, value))
+            }
+        }
+    }
+
+    /// Pushes a one-op submission (or an op and its link timeout) whose
+    /// first SQE carries `tag`; returns the buffer group it selects from.
+    #[inline(always)]
+    fn push<S: Submission>(&mut self, mut submission: S, tag: u64) -> io::Result<Option<u16>> {
+        let ignored = self.ignored();
+        loop {
+            let mut group = None;
+            let mut first = true;
+            let tag_sqe = |sqe: &mut sys::io_uring_sqe| {
+                if first {
+                    first = false;
+                    sqe.user_data = tag;
+                    // Every op posts its last completion: that is when
+                    // the reactor releases its memory.
+                    sqe.flags &= !sys::IOSQE_CQE_SKIP_SUCCESS;
+                    if sqe.flags & sys::IOSQE_BUFFER_SELECT != 0 {
+                        // SAFETY: both members of the union are a u16.
+                        group = Some(unsafe { sqe.buf.buf_group });
+                    }
+                } else {
+                    sqe.user_data = ignored;
+                }
+            };
+            let mut sq = self.ring.submission();
+            // SAFETY: the submission's memory is owned by a slot value, which
+            // the reactor keeps until the op's last completion (or `'static`
+            // memory, or ring-owned timespecs); its descriptors are held by
+            // the value. The tagging leaves every SQE valid.
+            let pushed = unsafe { sq.push_unchecked_then(submission, tag_sqe) };
+            drop(sq);
+            match pushed {
+                Ok(()) => {
+                    self.unsubmitted = true;
+                    if self.driver.is_some() {
+                        self.wake_driver();
+                    }
+                    return Ok(group);
+                }
+                Err(full) => {
+                    submission = full.into_inner();
+                    self.make_room(S::SQES)?;
+                }
+            }
+        }
+    }
+
+    /// Wakes the task that submits for an outside runtime.
+    #[cold]
+    fn wake_driver(&mut self) {
+        if let Some(driver) = self.driver.take() {
+            driver.wake();
+        }
+    }
+
+    /// Pushes the reactor's own single SQE (a cancel request, a poll).
+    fn push_own<S: Submission>(&mut self, submission: S, user_data: u64) -> io::Result<()> {
+        let () = One::<S>::CHECK;
+        let mut submission = submission;
+        loop {
+            let mut sq = self.ring.submission();
+            // SAFETY: the reactor's own ops point to no memory but ring-owned
+            // timespecs, and name descriptors the core keeps open.
+            let pushed =
+                unsafe { sq.push_unchecked_then(submission, |sqe| sqe.user_data = user_data) };
+            drop(sq);
+            match pushed {
+                Ok(()) => {
+                    self.unsubmitted = true;
+                    if let Some(driver) = self.driver.take() {
+                        driver.wake();
+                    }
+                    return Ok(());
+                }
+                Err(full) => {
+                    submission = full.into_inner();
+                    self.make_room(1)?;
+                }
+            }
+        }
+    }
+
+    /// Makes room for `need` SQEs: submits what is queued, moving
+    /// completions out of a full CQ when the kernel asks for room.
+    #[cold]
+    #[inline(never)]
+    fn make_room(&mut self, need: u32) -> io::Result<()> {
+        let mut stalls = 0;
+        loop {
+            match self.ring.submit() {
+                Ok(_) => {}
+                Err(e) if transient(&e) => self.drain_cq(),
+                Err(e) => return Err(e.into()),
+            }
+            if self.ring.space_left() >= need {
+                self.unsubmitted = self.ring.pending() > 0;
+                return Ok(());
+            }
+            // An SQ thread consumes in its own time.
+            self.ring.wait_for_sq_space()?;
+            if self.ring.space_left() >= need {
+                return Ok(());
+            }
+            self.drain_cq();
+            stalls += 1;
+            if stalls > 1000 {
+                return Err(io::Error::other(
+                    "the kernel takes no submissions from this ring",
+                ));
+            }
+        }
+    }
+
+    /// Moves every completion of the CQ to the pending queue, freeing the
+    /// kernel's CQ.
+    pub(crate) fn drain_cq(&mut self) {
+        self.pending.extend(self.ring.completions());
+    }
+
+    /// The next completion to handle: those moved out of a full CQ first,
+    /// then the CQ's, read in place.
+    #[inline(always)]
+    pub(crate) fn next_cqe(&mut self) -> Option<Cqe> {
+        if !self.pending.is_empty() {
+            return self.pending.pop_front();
+        }
+        let cq = &mut self.ring.cq;
+        let head = cq.head();
+        if head == cq.tail() {
+            return self.next_cqe_flushed();
+        }
+        // SAFETY: `head` is before the tail just read.
+        let cqe = unsafe { cq.read(head) };
+        cq.set_head(head.wrapping_add(1));
+        Some(cqe)
+    }
+
+    /// The next completion once the kernel has posted what it held back
+    /// (an overflow list, flagged task work), if anything.
+    #[cold]
+    fn next_cqe_flushed(&mut self) -> Option<Cqe> {
+        let tail = self.ring.ready_tail();
+        let cq = &mut self.ring.cq;
+        let head = cq.head();
+        if head == tail {
+            return None;
+        }
+        // SAFETY: `head` is before the tail just read.
+        let cqe = unsafe { cq.read(head) };
+        cq.set_head(head.wrapping_add(1));
+        Some(cqe)
+    }
+
+    /// Whether completions wait to be handled.
+    pub(crate) fn has_completions(&mut self) -> bool {
+        !self.pending.is_empty() || self.ring.ready() > 0
+    }
+
+    /// Routes a completion to its slot; what is left to do is returned, to
+    /// be done once the core is no longer borrowed.
+    #[inline]
+    pub(crate) fn resolve(&mut self, cqe: Cqe) -> Action {
+        let x = cqe.user_data() ^ self.key;
+        let (index, generation) = (x as u32, (x >> 32) as u32);
+        let Some(slot) = self.slab.get_mut(index) else {
+            return Action::None;
+        };
+        if slot.generation != generation || generation & 1 == 0 {
+            return Action::None;
+        }
+        let flags = cqe.flags();
+        let more = flags & sys::IORING_CQE_F_MORE != 0;
+        let mut completion = Completion::new(cqe.res(), flags);
+        if flags & sys::IORING_CQE_F_BUFFER != 0
+            && let Some(group) = slot.group
+            && let Some((_, ring)) = self.groups.iter().find(|(g, _)| *g == group)
+        {
+            // SAFETY: the completion carries a live slot's tag, which only
+            // the kernel can have posted (the key is secret, the ring's
+            // descriptor never leaves the reactor), for an op that selected
+            // from `group` on this ring, whose buffer ring is `ring`.
+            completion.buf = unsafe { RingBuf::claim(ring, &cqe) };
+        }
+        let storage = self.slab.storage(index);
+        let slot = self.slab.slot(index);
+        match slot.state {
+            State::Orphan if slot.multishot => {
+                // The items of a dropped stream are made and dropped, so
+                // that what they own (an accepted socket) is released.
+                // SAFETY: the slot holds the stream's value, which nothing
+                // else uses while the core is borrowed.
+                unsafe { (slot.vtable.each)(storage, completion) };
+                if more {
+                    return Action::None;
+                }
+                self.in_flight -= 1;
+                Action::Discard(Box::new(self.take_garbage(index, None)))
+            }
+            State::Callback | State::Waiting | State::Orphan if more => {
+                // A one-shot op that completes twice (a zero-copy send):
+                // its result is the first completion, its memory is the
+                // kernel's until the last.
+                if !slot.has_first {
+                    slot.has_first = true;
+                    slot.res = completion.res;
+                    slot.flags = completion.flags;
+                    slot.buf = completion.buf;
+                }
+                Action::None
+            }
+            State::Callback => {
+                if slot.has_first {
+                    completion.res = slot.res;
+                    completion.flags = slot.flags;
+                    completion.buf = slot.buf.take();
+                }
+                slot.state = State::Running;
+                self.in_flight -= 1;
+                Action::Call {
+                    call: slot.vtable.call,
+                    storage,
+                    completion,
+                    index,
+                }
+            }
+            State::Waiting => {
+                if !slot.has_first {
+                    slot.res = completion.res;
+                    slot.flags = completion.flags;
+                    slot.buf = completion.buf;
+                }
+                slot.state = State::Ready;
+                self.in_flight -= 1;
+                match slot.waker.take() {
+                    Some(waker) => Action::Wake(waker),
+                    None => Action::None,
+                }
+            }
+            State::Orphan => {
+                if slot.has_first {
+                    completion.res = slot.res;
+                    completion.flags = slot.flags;
+                    completion.buf = slot.buf.take();
+                }
+                self.in_flight -= 1;
+                Action::Discard(Box::new(self.take_garbage(index, Some(completion))))
+            }
+            State::Multi => {
+                slot.state = State::Running;
+                if !more {
+                    self.in_flight -= 1;
+                }
+                Action::Each {
+                    each: slot.vtable.each,
+                    storage,
+                    completion,
+                    index,
+                    last: !more,
+                }
+            }
+            State::Running => {
+                // A nested run reached this slot while its callback runs:
+                // the completion cannot be handed to it, and is dropped.
+                if !more {
+                    slot.state = State::RunningLast;
+                    self.in_flight -= 1;
+                }
+                Action::None
+            }
+            State::Stream => {
+                // SAFETY: a stream slot holds the value its table was made
+                // for; the item is queued in it while the core is borrowed,
+                // so nothing else uses it.
+                unsafe { (slot.vtable.each)(storage, completion) };
+                if !more {
+                    slot.state = State::StreamDone;
+                    self.in_flight -= 1;
+                }
+                match slot.waker.take() {
+                    Some(waker) => Action::Wake(waker),
+                    None => Action::None,
+                }
+            }
+            State::Internal => {
+                let mut word = 0u64;
+                // SAFETY: reads 8 bytes into `word` from the executor's own
+                // non-blocking eventfd.
+                let _ = unsafe {
+                    libc::read(
+                        self.ready.eventfd.as_raw_fd(),
+                        (&mut word as *mut u64).cast(),
+                        8,
+                    )
+                };
+                if !more {
+                    self.wakeup_armed = false;
+                    self.in_flight -= 1;
+                    self.internal -= 1;
+                    self.slab.release(index);
+                }
+                Action::None
+            }
+            State::Free | State::Ready | State::RunningLast | State::StreamDone => Action::None,
+        }
+    }
+
+    /// Moves the value out of slot `index` and releases the slot.
+    fn take_garbage(&mut self, index: u32, completion: Option<Completion>) -> Garbage {
+        let storage = self.slab.storage(index);
+        let garbage = Garbage {
+            discard: self.slab.slot(index).vtable.discard,
+            // SAFETY: the slot holds a value; it is moved out here, and the
+            // slot is released right after, so it is not used again.
+            storage: unsafe { std::ptr::read(storage) },
+            completion,
+        };
+        self.slab.release(index);
+        garbage
+    }
+
+    /// After a multishot callback ran: back to waiting, or, after the last
+    /// completion, the value to drop.
+    pub(crate) fn finish_each(&mut self, index: u32, last: bool) -> Option<Garbage> {
+        let slot = self.slab.slot(index);
+        if last || slot.state == State::RunningLast {
+            Some(self.take_garbage(index, None))
+        } else {
+            slot.state = State::Multi;
+            None
+        }
+    }
+
+    /// Queues a cancel request for the op `id` if it is in flight; returns
+    /// whether it was.
+    pub(crate) fn cancel(&mut self, id: OpId) -> io::Result<bool> {
+        let Some(slot) = self.slab.get_mut(id.index) else {
+            return Ok(false);
+        };
+        if slot.generation != id.generation || id.generation & 1 == 0 {
+            return Ok(false);
+        }
+        match slot.state {
+            State::Callback | State::Waiting | State::Orphan | State::Multi | State::Stream => {}
+            State::Running => {}
+            _ => return Ok(false),
+        }
+        if self.closed {
+            return Ok(false);
+        }
+        let target = self.tag(id.index, id.generation);
+        let ignored = self.ignored();
+        self.push_own(Cancel::new(target), ignored)?;
+        Ok(true)
+    }
+
+    /// Makes a future's or stream's slot an orphan (its memory is dropped
+    /// at the op's last completion) and cancels its op.
+    pub(crate) fn orphan(&mut self, index: u32) -> Option<Garbage> {
+        let slot = self.slab.slot(index);
+        match slot.state {
+            State::Ready | State::StreamDone => Some(self.take_garbage(index, None)),
+            State::Waiting | State::Stream => {
+                slot.state = State::Orphan;
+                if slot.waker.is_some() {
+                    slot.waker = None;
+                }
+                let generation = slot.generation;
+                let _ = self.cancel(OpId { index, generation });
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Registers a provided-buffer ring the reactor keeps for its life.
+    pub(crate) fn register_buf_ring(
+        &mut self,
+        group: BufferGroup,
+        count: u16,
+        len: u32,
+    ) -> io::Result<BufGroup> {
+        if self.closed {
+            return Err(closed());
+        }
+        if self.groups.iter().any(|(g, _)| *g == group.id()) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("buffer group {} is registered already", group.id()),
+            ));
+        }
+        let ring = self.ring.register_buf_ring(group, count, len)?;
+        self.groups.push((group.id(), Rc::new(ring)));
+        Ok(BufGroup { group, len })
+    }
+
+    /// Submits what was pushed, without waiting.
+    pub(crate) fn submit(&mut self) -> io::Result<()> {
+        if !self.unsubmitted && !self.ring.sq.cq_needs_flush() {
+            return Ok(());
+        }
+        loop {
+            match self.ring.submit() {
+                Ok(_) => {
+                    self.unsubmitted = self.ring.pending() > 0;
+                    return Ok(());
+                }
+                Err(e) if transient(&e) => {
+                    self.drain_cq();
+                    if e.raw_os_error() != Some(libc::EINTR) {
+                        return Ok(());
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Submits what was pushed and waits for a completion, unless some
+    /// are ready already.
+    pub(crate) fn submit_and_wait(&mut self) -> io::Result<()> {
+        if self.has_completions() {
+            return self.submit();
+        }
+        match self.ring.submit_and_wait(1) {
+            Ok(_) => {
+                self.unsubmitted = self.ring.pending() > 0;
+                Ok(())
+            }
+            Err(e) if transient(&e) => {
+                self.drain_cq();
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Arms a poll on the executor's eventfd, so that a wake from another
+    /// thread ends a wait for completions.
+    pub(crate) fn arm_wakeup(&mut self) -> io::Result<()> {
+        if self.wakeup_armed || self.closed {
+            return Ok(());
+        }
+        let ready = Arc::clone(&self.ready);
+        // The poll names the eventfd, which `ready` keeps open: the core
+        // holds it until every op has completed.
+        let poll = PollAdd::new(&ready.eventfd, PollEvents::IN).poll_flags(PollFlags::MULTI);
+        let Some(index) = self.slab.alloc() else {
+            return Err(io::Error::from(io::ErrorKind::OutOfMemory));
+        };
+        let slot = self.slab.slot(index);
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.state = State::Internal;
+        let generation = slot.generation;
+        let tag = self.tag(index, generation);
+        if let Err(e) = self.push_own(poll, tag) {
+            self.slab.release(index);
+            return Err(e);
+        }
+        self.in_flight += 1;
+        self.internal += 1;
+        self.wakeup_armed = true;
+        Ok(())
+    }
+
+    /// Starts shutting down: no new op is accepted, and every op in
+    /// flight is cancelled.
+    pub(crate) fn begin_shutdown(&mut self) {
+        self.closed = true;
+        self.cancel_all();
+    }
+
+    /// Queues one request that cancels every op in flight.
+    pub(crate) fn cancel_all(&mut self) {
+        if self.in_flight == 0 {
+            return;
+        }
+        let ignored = self.ignored();
+        let all = Cancel::new(0).cancel_flags(CancelFlags::ANY);
+        let _ = self.push_own(all, ignored);
+    }
+
+    /// Waits for a completion with a timeout, for the shutdown's waits.
+    pub(crate) fn wait_a_while(&mut self, timeout: Duration) -> io::Result<()> {
+        if self.has_completions() {
+            return Ok(());
+        }
+        match self.ring.submit_and_wait_timeout(1, timeout) {
+            Ok(_) | Err(Error::TimedOut) => Ok(()),
+            Err(e) if transient(&e) => {
+                self.drain_cq();
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Ops in flight that are the program's.
+    pub(crate) fn user_in_flight(&self) -> u32 {
+        self.in_flight - self.internal
+    }
+}
+
+/// Errors of a submit that go away once the CQ has room, or by retrying.
+fn transient(e: &Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EBUSY) | Some(libc::EAGAIN) | Some(libc::EINTR)
+    )
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        // Values the kernel is done with and nobody took are dropped. Any
+        // other slot keeps its value: an op the reactor could not wait for
+        // may still use it (a leak, never a use after free), and a callback
+        // that panicked took its value already.
+        for index in self.slab.indices() {
+            let storage = self.slab.storage(index);
+            let slot = self.slab.slot(index);
+            if matches!(slot.state, State::Ready | State::StreamDone) {
+                let discard = slot.vtable.discard;
+                slot.state = State::Free;
+                // SAFETY: a ready future's or finished stream's slot holds its
+                // value, which the kernel is done with; it is dropped once.
+                unsafe { discard(storage, None) };
+            }
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! A minimal single-threaded executor for the reactor's own futures: tasks
+//! are polled on the reactor's thread, between rounds of completions.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Wake, Waker};
+
+/// The id the future of `run_until` is woken under.
+pub(crate) const MAIN: u32 = u32::MAX;
+
+/// The tasks woken since the executor last looked, shared with their
+/// wakers, which may be on other threads.
+pub(crate) struct ReadyQueue {
+    queue: Mutex<Vec<u32>>,
+    /// The reactor waits for completions: a wake from another thread must
+    /// end the wait, through `eventfd`.
+    pub(crate) parked: AtomicBool,
+    /// Polled by the reactor while it waits (see `Core::arm_wakeup`).
+    pub(crate) eventfd: OwnedFd,
+}
+
+impl ReadyQueue {
+    pub(crate) fn new() -> std::io::Result<ReadyQueue> {
+        // SAFETY: eventfd(2) with valid flags; the result is checked.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(ReadyQueue {
+            queue: Mutex::new(Vec::new()),
+            parked: AtomicBool::new(false),
+            // SAFETY: a new descriptor that nothing else owns.
+            eventfd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    fn push(&self, id: u32) {
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(id);
+        if self.parked.load(Ordering::SeqCst) {
+            let one = 1u64;
+            // SAFETY: writes 8 bytes from `one` to the queue's own eventfd,
+            // open as long as the queue.
+            let _ =
+                unsafe { libc::write(self.eventfd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        }
+    }
+
+    /// Moves the woken ids into `out`.
+    pub(crate) fn take(&self, out: &mut Vec<u32>) {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::swap(&mut *queue, out);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
+    }
+}
+
+/// A task's waker: queues the task once until it is polled again.
+pub(crate) struct TaskWaker {
+    id: u32,
+    pub(crate) scheduled: AtomicBool,
+    ready: Arc<ReadyQueue>,
+}
+
+impl TaskWaker {
+    pub(crate) fn new(id: u32, ready: Arc<ReadyQueue>) -> Arc<TaskWaker> {
+        Arc::new(TaskWaker {
+            id,
+            scheduled: AtomicBool::new(true),
+            ready,
+        })
+    }
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.scheduled.swap(true, Ordering::AcqRel) {
+            self.ready.push(self.id);
+        }
+    }
+}
+
+struct Task {
+    future: Pin<Box<dyn Future<Output = ()>>>,
+    flag: Arc<TaskWaker>,
+    waker: Waker,
+}
+
+/// The tasks spawned on a reactor.
+pub(crate) struct Executor {
+    tasks: RefCell<Vec<Option<Task>>>,
+    free: RefCell<Vec<u32>>,
+    live: Cell<usize>,
+    pub(crate) ready: Arc<ReadyQueue>,
+}
+
+impl Executor {
+    pub(crate) fn new(ready: Arc<ReadyQueue>) -> Executor {
+        Executor {
+            tasks: RefCell::new(Vec::new()),
+            free: RefCell::new(Vec::new()),
+            live: Cell::new(0),
+            ready,
+        }
+    }
+
+    /// Tasks spawned and not finished.
+    pub(crate) fn live(&self) -> usize {
+        self.live.get()
+    }
+
+    pub(crate) fn spawn(&self, future: Pin<Box<dyn Future<Output = ()>>>) {
+        let reused = self.free.borrow_mut().pop();
+        let mut tasks = self.tasks.borrow_mut();
+        let id = reused.unwrap_or(tasks.len() as u32);
+        let flag = TaskWaker::new(id, Arc::clone(&self.ready));
+        let task = Task {
+            future,
+            waker: Waker::from(Arc::clone(&flag)),
+            flag,
+        };
+        match tasks.get_mut(id as usize) {
+            Some(entry) => *entry = Some(task),
+            None => tasks.push(Some(task)),
+        }
+        self.live.set(self.live.get() + 1);
+        drop(tasks);
+        self.ready.push(id);
+    }
+
+    /// Polls task `id` if it exists.
+    pub(crate) fn poll(&self, id: u32) {
+        let task = self
+            .tasks
+            .borrow_mut()
+            .get_mut(id as usize)
+            .and_then(Option::take);
+        let Some(mut task) = task else {
+            return;
+        };
+        task.flag.scheduled.store(false, Ordering::Release);
+        let mut cx = Context::from_waker(&task.waker);
+        if task.future.as_mut().poll(&mut cx).is_ready() {
+            self.live.set(self.live.get().saturating_sub(1));
+            self.free.borrow_mut().push(id);
+            drop(task);
+            return;
+        }
+        let mut tasks = self.tasks.borrow_mut();
+        match tasks.get_mut(id as usize) {
+            Some(entry) if entry.is_none() => *entry = Some(task),
+            _ => {
+                // The tasks were cleared while this one ran: it goes too.
+                drop(tasks);
+                self.live.set(self.live.get().saturating_sub(1));
+                drop(task);
+            }
+        }
+    }
+
+    /// Drops every task (at shutdown).
+    pub(crate) fn clear(&self) {
+        let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
+        self.free.borrow_mut().clear();
+        let dropped = tasks.iter().filter(|t| t.is_some()).count();
+        self.live.set(self.live.get().saturating_sub(dropped));
+        drop(tasks);
+    }
+}

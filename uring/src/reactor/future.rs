@@ -1,0 +1,259 @@
+//! Ops awaited as futures, multishot ops read as streams.
+
+use crate::reactor::Shared;
+use crate::reactor::cell::{FutureCell, StreamCell};
+use crate::reactor::core::OpId;
+use crate::reactor::op::{Completion, MultishotOp, Op, result};
+use crate::reactor::slab::{State, Stored};
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+/// An op in flight, awaited: resolves to its result and its
+/// [`Output`](Op::Output) (the buffer back, for a read or a write).
+///
+/// The op's memory lives in the reactor, not in the future: dropping the
+/// future before the op completes cancels the op, and the reactor drops
+/// its memory only at the op's last completion; forgetting the future
+/// leaves the memory to the reactor until it shuts down.
+#[must_use = "an op's future does nothing unless awaited; dropping it cancels the op"]
+pub struct OpFuture<O: Op> {
+    shared: Rc<Shared>,
+    state: FutureState<O>,
+}
+
+enum FutureState<O> {
+    InFlight(OpId),
+    /// The op was never queued (the reactor had shut down).
+    Failed(io::Error, O),
+    Done,
+}
+
+// The op is never pinned: it lives in the reactor's slab or, before it is
+// queued, moves freely.
+impl<O: Op> Unpin for OpFuture<O> {}
+
+impl<O: Op> OpFuture<O> {
+    pub(crate) fn new(shared: Rc<Shared>, op: O, deadline: Option<std::time::Duration>) -> Self {
+        let started = shared
+            .core
+            .borrow_mut()
+            .start(FutureCell(op), State::Waiting, deadline);
+        let state = match started {
+            Ok(id) => FutureState::InFlight(id),
+            Err((e, FutureCell(op))) => FutureState::Failed(e, op),
+        };
+        OpFuture { shared, state }
+    }
+
+    /// The op's id, for [`Handle::cancel`](crate::reactor::Handle::cancel);
+    /// `None` once it completed, or if it was never queued.
+    pub fn id(&self) -> Option<OpId> {
+        match self.state {
+            FutureState::InFlight(id) => Some(id),
+            _ => None,
+        }
+    }
+}
+
+impl<O: Op> Future for OpFuture<O> {
+    type Output = (io::Result<u32>, O::Output);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let id = match std::mem::replace(&mut this.state, FutureState::Done) {
+            FutureState::InFlight(id) => id,
+            FutureState::Failed(e, op) => {
+                let res = -e.raw_os_error().unwrap_or(libc::ECANCELED);
+                return Poll::Ready((Err(e), op.complete(Completion::new(res, 0))));
+            }
+            // Polled again after completing: nothing more will come.
+            FutureState::Done => return Poll::Pending,
+        };
+        let mut core = this.shared.core.borrow_mut();
+        let storage = core.slab.storage(id.index);
+        let slot = core.slab.slot(id.index);
+        if slot.state == State::Ready {
+            let completion = Completion {
+                res: slot.res,
+                flags: slot.flags,
+                buf: slot.buf.take(),
+            };
+            // SAFETY: a future's slot holds its op, and a ready one is the
+            // kernel's no more; it is taken once, and the slot released.
+            let FutureCell(op) = unsafe { Stored::<FutureCell<O>>::take(storage) };
+            core.slab.release(id.index);
+            drop(core);
+            let result = result(completion.res);
+            Poll::Ready((result, op.complete(completion)))
+        } else {
+            match &slot.waker {
+                Some(waker) if waker.will_wake(cx.waker()) => {}
+                _ => slot.waker = Some(cx.waker().clone()),
+            }
+            this.state = FutureState::InFlight(id);
+            Poll::Pending
+        }
+    }
+}
+
+impl<O: Op> Drop for OpFuture<O> {
+    fn drop(&mut self) {
+        if let FutureState::InFlight(id) = self.state {
+            // If the core is in use (a drop from inside the reactor's own
+            // code), the op is left to the reactor: leaked, never freed
+            // early.
+            let garbage = match self.shared.core.try_borrow_mut() {
+                Ok(mut core) => core.orphan(id.index),
+                Err(_) => None,
+            };
+            drop(garbage);
+        }
+    }
+}
+
+impl<O: Op> fmt::Debug for OpFuture<O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpFuture")
+            .field("id", &self.id())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A multishot op read as a stream: each completion yields an item, until
+/// the op's last completion.
+///
+/// [`next`](OpStream::next) awaits the next item; [`poll_next`](OpStream::poll_next)
+/// is the poll form. Dropping the stream cancels the op; items not read
+/// are dropped (an accepted descriptor is closed, a buffer goes back to
+/// its ring).
+#[must_use = "a stream does nothing unless read; dropping it cancels the op"]
+pub struct OpStream<O: MultishotOp> {
+    shared: Rc<Shared>,
+    state: StreamState<O>,
+}
+
+enum StreamState<O> {
+    InFlight(OpId),
+    Failed(Option<io::Error>, O),
+    Done,
+}
+
+impl<O: MultishotOp> Unpin for OpStream<O> {}
+
+impl<O: MultishotOp> OpStream<O> {
+    pub(crate) fn new(shared: Rc<Shared>, op: O) -> Self {
+        let cell = StreamCell {
+            op,
+            items: Default::default(),
+        };
+        let started = shared.core.borrow_mut().start(cell, State::Stream, None);
+        let state = match started {
+            Ok(id) => StreamState::InFlight(id),
+            Err((e, cell)) => StreamState::Failed(Some(e), cell.op),
+        };
+        OpStream { shared, state }
+    }
+
+    /// The op's id, for [`Handle::cancel`](crate::reactor::Handle::cancel):
+    /// a cancelled stream yields what arrived before, then ends.
+    pub fn id(&self) -> Option<OpId> {
+        match self.state {
+            StreamState::InFlight(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The next item: `Ready(Some(item))`, `Ready(None)` once the op's last
+    /// completion has been read, or `Pending` (and a wake-up later).
+    ///
+    /// A stream whose op could not be queued yields `Err` through
+    /// [`failure`](OpStream::failure) and ends.
+    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<O::Item>> {
+        let id = match &mut self.state {
+            StreamState::InFlight(id) => *id,
+            StreamState::Failed(..) | StreamState::Done => return Poll::Ready(None),
+        };
+        let mut core = self.shared.core.borrow_mut();
+        let storage = core.slab.storage(id.index);
+        // SAFETY: a stream's slot holds its `StreamCell`; the core is
+        // borrowed, so nothing else uses it.
+        let cell = unsafe { &mut *Stored::<StreamCell<O>>::get(storage) };
+        if let Some(item) = cell.items.pop_front() {
+            return Poll::Ready(Some(item));
+        }
+        let slot = core.slab.slot(id.index);
+        if slot.state == State::StreamDone {
+            // SAFETY: as above; the kernel is done with the op, whose value
+            // is taken once, and the slot released.
+            let cell = unsafe { Stored::<StreamCell<O>>::take(storage) };
+            core.slab.release(id.index);
+            drop(core);
+            self.state = StreamState::Done;
+            drop(cell);
+            return Poll::Ready(None);
+        }
+        match &slot.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            _ => slot.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Awaits the next item; `None` once the stream has ended.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Next<'_, O> {
+        Next { stream: self }
+    }
+
+    /// Why the op was never queued (the reactor had shut down), once.
+    pub fn failure(&mut self) -> Option<io::Error> {
+        match &mut self.state {
+            StreamState::Failed(e, _) => e.take(),
+            _ => None,
+        }
+    }
+}
+
+impl<O: MultishotOp> Drop for OpStream<O> {
+    fn drop(&mut self) {
+        if let StreamState::InFlight(id) = self.state {
+            let garbage = match self.shared.core.try_borrow_mut() {
+                Ok(mut core) => core.orphan(id.index),
+                Err(_) => None,
+            };
+            drop(garbage);
+        }
+    }
+}
+
+impl<O: MultishotOp> fmt::Debug for OpStream<O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpStream")
+            .field("id", &self.id())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of [`OpStream::next`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Next<'a, O: MultishotOp> {
+    stream: &'a mut OpStream<O>,
+}
+
+impl<O: MultishotOp> Future for Next<'_, O> {
+    type Output = Option<O::Item>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get_mut().stream.poll_next(cx)
+    }
+}
+
+impl<O: MultishotOp> fmt::Debug for Next<'_, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Next").finish_non_exhaustive()
+    }
+}

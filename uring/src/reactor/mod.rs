@@ -1,0 +1,502 @@
+//! The event loop: a [`Reactor`] owns a ring and the memory of every op in
+//! flight on it, and hands each completion to what waits for it — a
+//! callback, a future, or a stream.
+//!
+//! An op given to the reactor owns its memory ([`IoBuf`] / [`IoBufMut`]
+//! buffers, addresses, a [`SharedFd`]): the reactor keeps it in a slab,
+//! unmoved, from the op's submission to its last completion, and hands it
+//! back with the result. Each SQE's `user_data` names its slot and the
+//! slot's generation (mixed with a secret key), so that a completion that
+//! names no live op — a stale one, or one made up elsewhere — is ignored,
+//! and a stale [`OpId`] never cancels a later op.
+//!
+//! ```
+//! use std::cell::Cell;
+//! use std::rc::Rc;
+//! use uring::reactor::{Reactor, ops::Nop};
+//!
+//! # fn main() -> std::io::Result<()> {
+//! let reactor = Reactor::new()?;
+//! let handle = reactor.handle();
+//! let done = Rc::new(Cell::new(0));
+//! // A callback that queues another op from inside itself.
+//! let d = done.clone();
+//! reactor.queue(Nop, move |result, ()| {
+//!     assert_eq!(result.unwrap(), 0);
+//!     d.set(d.get() + 1);
+//!     let d = d.clone();
+//!     handle.queue(Nop, move |_, ()| d.set(d.get() + 1)).unwrap();
+//! })?;
+//! reactor.run()?;
+//! assert_eq!(done.get(), 2);
+//!
+//! // The same op, awaited.
+//! let (result, ()) = reactor.run_until(reactor.op(Nop))?;
+//! assert_eq!(result?, 0);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The reactor stands on the [`Ring`] as any program would: it pushes
+//! through the ring's queue API and reads its completions, and it never
+//! lends out the ring, its descriptor, or a way to push an SQE with a
+//! `user_data` of the caller's choosing.
+
+mod buf;
+mod cell;
+mod core;
+mod exec;
+mod fd;
+mod future;
+mod op;
+pub mod ops;
+mod ring_buf;
+mod slab;
+#[cfg(feature = "tokio")]
+mod tokio;
+
+pub use self::buf::{IoBuf, IoBufMut, Slice};
+pub use self::core::OpId;
+pub use self::fd::SharedFd;
+pub use self::future::{Next, OpFuture, OpStream};
+pub use self::op::{Completion, MultishotOp, Op};
+pub use self::ring_buf::{BufGroup, RingBuf};
+#[cfg(feature = "tokio")]
+pub use self::tokio::TokioDriver;
+
+use self::cell::{CallbackCell, MultiCell};
+use self::core::{Action, Core};
+use self::exec::{Executor, MAIN, ReadyQueue, TaskWaker};
+use self::slab::{NO_SLOT, State};
+use crate::ring::Ring;
+use crate::types::BufferGroup;
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// What a reactor's handles share.
+pub(crate) struct Shared {
+    pub(crate) core: RefCell<Core>,
+    exec: Executor,
+}
+
+/// An event loop over one ring, on one thread: go-uring's reactor.
+///
+/// Ops are queued with a callback ([`queue`](Handle::queue)), with a
+/// deadline ([`queue_with_deadline`](Handle::queue_with_deadline)), as a
+/// future ([`op`](Handle::op)) or, when multishot, as a stream
+/// ([`stream`](Handle::stream)) or with a callback per completion
+/// ([`queue_multishot`](Handle::queue_multishot)). [`run`](Reactor::run)
+/// and [`run_until`](Reactor::run_until) drive the ring on the current
+/// thread, with tasks spawned by [`spawn`](Handle::spawn); with the `tokio`
+/// feature, [`into_tokio`](Reactor::into_tokio) lets a tokio runtime drive
+/// it instead.
+///
+/// The number of ops in flight is bounded by memory, not by the ring: a
+/// full submission queue is submitted and pushed again, a full completion
+/// queue is read into the reactor.
+///
+/// The reactor dereferences to its [`Handle`]; handles are cheap to clone
+/// and are what callbacks and tasks keep. Dropping the reactor shuts it
+/// down: every op in flight is cancelled and waited for (callbacks run,
+/// futures resolve, with the ops' results), then the tasks are dropped.
+pub struct Reactor {
+    handle: Handle,
+}
+
+/// A handle to a [`Reactor`]: queues ops, cancels them, spawns tasks.
+/// Cloning it is cheap; it does not keep the reactor from shutting down.
+#[derive(Clone)]
+pub struct Handle {
+    shared: Rc<Shared>,
+}
+
+impl Reactor {
+    /// A reactor over a new ring of 256 entries.
+    pub fn new() -> io::Result<Reactor> {
+        Reactor::from_ring(Ring::new(256)?)
+    }
+
+    /// A reactor over `ring`, which it owns from now on (the rings of
+    /// [`Ring::create_many`], one per thread, share their worker pools).
+    /// A ring created disabled ([`Builder::r_disabled`](crate::Builder::r_disabled))
+    /// is enabled here, on the thread that will submit to it.
+    ///
+    /// A ring driven by tokio ([`into_tokio`](Reactor::into_tokio)) must be
+    /// created without `coop_taskrun` and `defer_taskrun`: tokio waits in
+    /// epoll, which does not run the ring's deferred work.
+    pub fn from_ring(ring: Ring) -> io::Result<Reactor> {
+        let ready = Arc::new(ReadyQueue::new()?);
+        let core = Core::new(ring, Arc::clone(&ready))?;
+        Ok(Reactor {
+            handle: Handle {
+                shared: Rc::new(Shared {
+                    core: RefCell::new(core),
+                    exec: Executor::new(ready),
+                }),
+            },
+        })
+    }
+
+    /// A handle to the reactor.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// Drives the ring until no task is left and no op is in flight:
+    /// submits, waits for completions, runs callbacks and tasks.
+    /// go-uring's `Run`.
+    ///
+    /// An error is the ring's own (a failed `io_uring_enter`), or a run
+    /// started from inside another.
+    pub fn run(&self) -> io::Result<()> {
+        self.handle.shared.drive(None::<std::future::Pending<()>>)?;
+        Ok(())
+    }
+
+    /// Drives the ring, as [`run`](Reactor::run), until `future` resolves,
+    /// and returns its output; tasks and ops still pending stay.
+    pub fn run_until<F: Future>(&self, future: F) -> io::Result<F::Output> {
+        match self.handle.shared.drive(Some(future))? {
+            Some(output) => Ok(output),
+            None => unreachable!("a run with a future returns its output"),
+        }
+    }
+}
+
+impl std::ops::Deref for Reactor {
+    type Target = Handle;
+
+    fn deref(&self) -> &Handle {
+        &self.handle
+    }
+}
+
+impl Drop for Reactor {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+    }
+}
+
+impl fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.handle, f)
+    }
+}
+
+impl Handle {
+    /// Queues `op`; `callback` runs with its result and its output once
+    /// the op's last completion has been read (go-uring's `Queue`).
+    ///
+    /// The callback may queue more ops. The op reaches the kernel at the
+    /// reactor's next submission; a full submission queue is submitted to
+    /// make room, never an error. An error when the reactor has shut down
+    /// or its ring fails to submit (the op and the callback are dropped
+    /// then, the kernel having never seen the op).
+    #[inline]
+    pub fn queue<O, F>(&self, op: O, callback: F) -> io::Result<OpId>
+    where
+        O: Op,
+        F: FnOnce(io::Result<u32>, O::Output) + 'static,
+    {
+        self.start(CallbackCell { op, f: callback }, State::Callback, None)
+    }
+
+    /// [`queue`](Handle::queue), with a deadline: a link timeout after the
+    /// op cancels it if it has not completed by `deadline`. The op then
+    /// completes with the kernel's answer for a cancelled op (`ECANCELED`;
+    /// `EINTR` for some), or its own result if it finished first.
+    pub fn queue_with_deadline<O, F>(
+        &self,
+        op: O,
+        deadline: Instant,
+        callback: F,
+    ) -> io::Result<OpId>
+    where
+        O: Op,
+        F: FnOnce(io::Result<u32>, O::Output) + 'static,
+    {
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        self.start(
+            CallbackCell { op, f: callback },
+            State::Callback,
+            Some(timeout),
+        )
+    }
+
+    /// Queues a multishot op; `callback` runs with each item, the last one
+    /// from the op's last completion.
+    pub fn queue_multishot<O, F>(&self, op: O, callback: F) -> io::Result<OpId>
+    where
+        O: MultishotOp,
+        F: FnMut(O::Item) + 'static,
+    {
+        self.start(MultiCell { op, f: callback }, State::Multi, None)
+    }
+
+    fn start<C: cell::Cell>(
+        &self,
+        cell: C,
+        state: State,
+        deadline: Option<Duration>,
+    ) -> io::Result<OpId> {
+        let started = self.shared.core.borrow_mut().start(cell, state, deadline);
+        // The value is dropped once the core is no longer borrowed.
+        started.map_err(|(e, _)| e)
+    }
+
+    /// Queues `op` and returns a future of its result and output.
+    pub fn op<O: Op>(&self, op: O) -> OpFuture<O> {
+        OpFuture::new(Rc::clone(&self.shared), op, None)
+    }
+
+    /// [`op`](Handle::op), with a deadline, as for
+    /// [`queue_with_deadline`](Handle::queue_with_deadline).
+    pub fn op_with_deadline<O: Op>(&self, op: O, deadline: Instant) -> OpFuture<O> {
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        OpFuture::new(Rc::clone(&self.shared), op, Some(timeout))
+    }
+
+    /// Queues a multishot op, read as a stream of items.
+    pub fn stream<O: MultishotOp>(&self, op: O) -> OpStream<O> {
+        OpStream::new(Rc::clone(&self.shared), op)
+    }
+
+    /// Cancels the op `id`, if it is still in flight: it completes soon,
+    /// with `ECANCELED` (or its own result if it finished first). Returns
+    /// whether a cancel request was queued; an id whose op completed
+    /// already cancels nothing, even when its slot holds a new op.
+    pub fn cancel(&self, id: OpId) -> io::Result<bool> {
+        self.shared.core.borrow_mut().cancel(id)
+    }
+
+    /// Submits what was queued now, rather than at the reactor's next
+    /// round.
+    pub fn submit(&self) -> io::Result<()> {
+        self.shared.core.borrow_mut().submit()
+    }
+
+    /// Spawns a task on the reactor's executor ([`Reactor::run`] and
+    /// [`Reactor::run_until`] poll it).
+    pub fn spawn<F: Future<Output = ()> + 'static>(&self, task: F) {
+        self.shared.exec.spawn(Box::pin(task));
+    }
+
+    /// Registers a provided-buffer ring of `count` buffers of `len` bytes
+    /// under `group` ([`Ring::register_buf_ring`]): receives that name it
+    /// get their buffer from it, as a [`RingBuf`]. It lives as long as the
+    /// reactor.
+    pub fn register_buf_ring(
+        &self,
+        group: BufferGroup,
+        count: u16,
+        len: u32,
+    ) -> io::Result<BufGroup> {
+        self.shared
+            .core
+            .borrow_mut()
+            .register_buf_ring(group, count, len)
+    }
+
+    /// The program's ops in flight: queued, and not yet at their last
+    /// completion.
+    pub fn in_flight(&self) -> u32 {
+        self.shared.core.borrow().user_in_flight()
+    }
+
+    /// Whether the reactor has shut down.
+    pub fn is_shut_down(&self) -> bool {
+        self.shared.core.borrow().closed
+    }
+
+    /// Shuts the reactor down now, as dropping it does: no op is accepted
+    /// any more, every op in flight is cancelled and waited for (callbacks
+    /// run, futures resolve), and the tasks are dropped.
+    pub fn shutdown(&self) {
+        self.shared.shutdown();
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Reactor");
+        if let Ok(core) = self.shared.core.try_borrow() {
+            d.field("in_flight", &core.user_in_flight())
+                .field("closed", &core.closed);
+        }
+        d.finish_non_exhaustive()
+    }
+}
+
+/// Clears the run flag when a run ends, even by a panic.
+struct Running<'a>(&'a Shared);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut core) = self.0.core.try_borrow_mut() {
+            core.running = false;
+        }
+    }
+}
+
+impl Shared {
+    /// Handles every completion that is ready; returns how many.
+    pub(crate) fn reap(&self) -> usize {
+        let mut n = 0;
+        // The slot of the last callback run, released with the next borrow
+        // of the core rather than with one of its own.
+        let mut release = NO_SLOT;
+        loop {
+            let action = {
+                let mut core = self.core.borrow_mut();
+                if release != NO_SLOT {
+                    core.slab.release_callback(release);
+                    release = NO_SLOT;
+                }
+                match core.next_cqe() {
+                    Some(cqe) => core.resolve(cqe),
+                    None => break,
+                }
+            };
+            n += 1;
+            match action {
+                Action::None => {}
+                Action::Wake(waker) => waker.wake(),
+                Action::Call {
+                    call,
+                    storage,
+                    completion,
+                    index,
+                } => {
+                    // SAFETY: the slot is `Running`: its value is left to
+                    // this call, which takes it, and the storage does not
+                    // move (slots never do).
+                    unsafe { call(storage, completion) };
+                    release = index;
+                }
+                Action::Each {
+                    each,
+                    storage,
+                    completion,
+                    index,
+                    last,
+                } => {
+                    // SAFETY: the slot is `Running`: nothing else uses its
+                    // value during the call, and the storage does not move.
+                    unsafe { each(storage, completion) };
+                    let garbage = self.core.borrow_mut().finish_each(index, last);
+                    drop(garbage);
+                }
+                Action::Discard(garbage) => drop(garbage),
+            }
+        }
+        n
+    }
+
+    /// The run loop: polls `main` (if any) and the tasks, handles
+    /// completions, and waits when nothing is ready. Without `main`,
+    /// returns once no task is left and no op is in flight.
+    fn drive<F: Future>(&self, main: Option<F>) -> io::Result<Option<F::Output>> {
+        {
+            let mut core = self.core.borrow_mut();
+            if core.running {
+                return Err(io::Error::other(
+                    "the reactor is already running on this thread",
+                ));
+            }
+            if core.closed {
+                return Err(io::Error::other("the reactor has shut down"));
+            }
+            core.running = true;
+        }
+        let _running = Running(self);
+        let flag = TaskWaker::new(MAIN, Arc::clone(&self.exec.ready));
+        let waker = Waker::from(Arc::clone(&flag));
+        let mut main = pin!(main);
+        let mut woken = Vec::new();
+        loop {
+            if let Some(future) = main.as_mut().as_pin_mut()
+                && flag.scheduled.swap(false, Ordering::AcqRel)
+                && let Poll::Ready(output) = future.poll(&mut Context::from_waker(&waker))
+            {
+                self.core.borrow_mut().submit()?;
+                return Ok(Some(output));
+            }
+            self.exec.ready.take(&mut woken);
+            for id in woken.drain(..) {
+                if id != MAIN {
+                    self.exec.poll(id);
+                }
+            }
+            self.reap();
+            let ready = (main.is_some() && flag.scheduled.load(Ordering::Acquire))
+                || !self.exec.ready.is_empty();
+            let mut core = self.core.borrow_mut();
+            if ready || core.has_completions() {
+                core.submit()?;
+                continue;
+            }
+            if main.is_none() && self.exec.live() == 0 && core.user_in_flight() == 0 {
+                core.submit()?;
+                return Ok(None);
+            }
+            if main.is_some() || self.exec.live() > 0 {
+                // Tasks may be woken from other threads.
+                core.arm_wakeup()?;
+            }
+            self.exec.ready.parked.store(true, Ordering::SeqCst);
+            let waited = if self.exec.ready.is_empty() {
+                core.submit_and_wait()
+            } else {
+                core.submit()
+            };
+            self.exec.ready.parked.store(false, Ordering::SeqCst);
+            waited?;
+        }
+    }
+
+    /// Cancels and waits for every op in flight, then drops the tasks.
+    fn shutdown(&self) {
+        {
+            let Ok(mut core) = self.core.try_borrow_mut() else {
+                return;
+            };
+            if core.closed && core.in_flight == 0 {
+                drop(core);
+                self.exec.clear();
+                return;
+            }
+            core.begin_shutdown();
+        }
+        let mut backoff = Duration::from_millis(1);
+        loop {
+            let reaped = self.reap();
+            let Ok(mut core) = self.core.try_borrow_mut() else {
+                return;
+            };
+            if core.in_flight == 0 {
+                break;
+            }
+            if reaped == 0 {
+                // An op linked after one that could not be cancelled starts
+                // later: cancel again now and then.
+                core.cancel_all();
+                backoff = (backoff * 2).min(Duration::from_millis(100));
+            }
+            if core.wait_a_while(backoff).is_err() {
+                // The ring fails: what is still in flight stays leaked in
+                // the slab rather than freed under the kernel.
+                break;
+            }
+        }
+        let _ = self.core.try_borrow_mut().map(|mut core| core.submit());
+        self.exec.clear();
+    }
+}

@@ -1,0 +1,125 @@
+//! What the reactor queues: ops that own their memory.
+
+use crate::op::Submission;
+use crate::reactor::ring_buf::RingBuf;
+use crate::sys;
+use std::fmt;
+use std::io;
+
+/// An op that owns everything the kernel uses while it is in flight: its
+/// buffers, addresses and descriptors. The reactor keeps it, unmoved, from
+/// its submission to its last completion, then turns it into its
+/// [`Output`](Op::Output) (the buffer back, an accepted socket, ...).
+///
+/// The reactor's own ops ([`ops`](crate::reactor::ops)) cover reads,
+/// writes, sockets, timeouts and polls; a program can add its own.
+///
+/// # Safety
+///
+/// The SQE that [`sqe`](Op::sqe) builds must point only to memory `self`
+/// owns (which must stay valid and not move while `self` does not) or to
+/// `'static` memory, name only descriptors that `self` keeps open, and be a
+/// single op (`Prepare::SQES == 1`) whose memory the kernel no longer uses
+/// after its last completion.
+pub unsafe trait Op: 'static {
+    /// What the completion gives back besides the result.
+    type Output;
+    /// The SQE, built over the op's memory.
+    type Sqe<'a>: Submission + crate::op::FitsSqe<crate::Sqe64>
+    where
+        Self: 'a;
+
+    /// Builds the SQE; called once, where the reactor keeps the op. Its
+    /// `user_data` is the reactor's.
+    fn sqe(&mut self) -> Self::Sqe<'_>;
+
+    /// Turns the op into its output once the kernel is done with it.
+    fn complete(self, completion: Completion) -> Self::Output;
+}
+
+/// A multishot op: one submission, a completion for each event (an accepted
+/// connection, a received buffer, a poll wake-up) until the last one, which
+/// lacks `IORING_CQE_F_MORE`.
+///
+/// # Safety
+///
+/// As for [`Op`]: the kernel may use the memory the SQE points to until the
+/// op's last completion.
+pub unsafe trait MultishotOp: 'static {
+    /// What each completion yields.
+    type Item;
+    /// The SQE, built over the op's memory.
+    type Sqe<'a>: Submission + crate::op::FitsSqe<crate::Sqe64>
+    where
+        Self: 'a;
+
+    /// Builds the SQE, as [`Op::sqe`].
+    fn sqe(&mut self) -> Self::Sqe<'_>;
+
+    /// Turns one completion into an item.
+    fn item(&mut self, completion: Completion) -> Self::Item;
+}
+
+/// One completion, as the reactor hands it to an op: the result, the flags,
+/// and the provided buffer it names, already claimed.
+pub struct Completion {
+    pub(crate) res: i32,
+    pub(crate) flags: u32,
+    pub(crate) buf: Option<RingBuf>,
+}
+
+impl Completion {
+    pub(crate) fn new(res: i32, flags: u32) -> Completion {
+        Completion {
+            res,
+            flags,
+            buf: None,
+        }
+    }
+
+    /// The raw result: a value, or `-errno`.
+    pub fn res(&self) -> i32 {
+        self.res
+    }
+
+    /// The result: the value, or the error.
+    pub fn result(&self) -> io::Result<u32> {
+        result(self.res)
+    }
+
+    /// The raw `IORING_CQE_F_*` flags.
+    pub fn flags(&self) -> u32 {
+        self.flags
+    }
+
+    /// Whether more completions will follow (`IORING_CQE_F_MORE`).
+    pub fn has_more(&self) -> bool {
+        self.flags & sys::IORING_CQE_F_MORE != 0
+    }
+
+    /// The buffer of a provided-buffer ring the op received into, claimed
+    /// for the program; `None` once taken, or if the op received none.
+    pub fn take_buf(&mut self) -> Option<RingBuf> {
+        self.buf.take()
+    }
+}
+
+impl fmt::Debug for Completion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Completion")
+            .field("res", &self.res)
+            .field("flags", &format_args!("{:#x}", self.flags))
+            .field("buf", &self.buf)
+            .finish()
+    }
+}
+
+/// A CQE's `res` as a result.
+#[inline(always)]
+pub(crate) fn result(res: i32) -> io::Result<u32> {
+    if res < 0 {
+        Err(io::Error::from_raw_os_error(-res))
+    } else {
+        Ok(res as u32)
+    }
+}

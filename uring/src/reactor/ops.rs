@@ -1,0 +1,659 @@
+//! The reactor's ops: each owns its memory and its descriptor, and gives
+//! back what it owns (a buffer, an accepted socket) with its completion.
+//!
+//! Each is built here from the ring's typed ops ([`crate::ops`](mod@crate::ops)) over the
+//! memory it owns; this module is the one place that does.
+
+use crate::ops as raw;
+use crate::reactor::buf::{IoBuf, IoBufMut};
+use crate::reactor::fd::SharedFd;
+use crate::reactor::op::{Completion, MultishotOp, Op};
+use crate::reactor::ring_buf::{BufGroup, RingBuf};
+use crate::types::{BufferSelect, SockAddr, SockAddrBuf};
+use crate::{AcceptFlags, MsgFlags, MsgHdr, MsgHdrMut, PollEvents, PollFlags, RecvFlags};
+use std::io::{self, IoSlice, IoSliceMut};
+use std::mem::MaybeUninit;
+use std::net::SocketAddr;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::time::Duration;
+
+/// The bytes a read may fill, as the ring's ops take them.
+///
+/// # Safety
+///
+/// The slice aliases `buf`'s memory: the caller uses it only for an SQE
+/// over memory that `buf`'s owner keeps unmoved until the op's last
+/// completion.
+#[inline(always)]
+unsafe fn spare<'a, B: IoBufMut>(buf: &mut B) -> &'a mut [MaybeUninit<u8>] {
+    let len = buf.bytes_total();
+    // SAFETY: the buffer's contract: `bytes_total` writable bytes at
+    // `stable_mut_ptr`, which do not move while the buffer is not moved.
+    unsafe { std::slice::from_raw_parts_mut(buf.stable_mut_ptr().cast(), len) }
+}
+
+/// The bytes a write sends, as the ring's ops take them.
+///
+/// # Safety
+///
+/// As for [`spare`].
+#[inline(always)]
+unsafe fn bytes<'a, B: IoBuf>(buf: &B) -> &'a [u8] {
+    // SAFETY: the buffer's contract: `bytes_init` initialised bytes at
+    // `stable_ptr`, stable while the buffer is neither moved nor changed.
+    unsafe { std::slice::from_raw_parts(buf.stable_ptr(), buf.bytes_init()) }
+}
+
+/// Records that a read wrote the first `res` bytes of `buf`.
+#[inline(always)]
+fn filled<B: IoBufMut>(buf: &mut B, res: i32) {
+    if res > 0 {
+        let n = (res as usize).min(buf.bytes_total());
+        // SAFETY: the kernel wrote the first `n` bytes.
+        unsafe { buf.set_init(n) };
+    }
+}
+
+/// Does nothing, and completes with 0.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Nop;
+
+// SAFETY: a NOP points to no memory and names no descriptor.
+unsafe impl Op for Nop {
+    type Output = ();
+    type Sqe<'a> = raw::Nop;
+    #[inline(always)]
+    fn sqe(&mut self) -> raw::Nop {
+        raw::Nop::new()
+    }
+    #[inline(always)]
+    fn complete(self, _: Completion) {}
+}
+
+/// Reads into `buf` at `offset` (`u64::MAX`: at the file position), like
+/// `pread(2)`; completes with the byte count and gives the buffer back,
+/// its first bytes filled.
+#[derive(Debug)]
+pub struct Read<B> {
+    fd: SharedFd,
+    buf: B,
+    offset: u64,
+}
+
+impl<B: IoBufMut> Read<B> {
+    /// A read of `fd` into `buf` at `offset`.
+    pub fn new(fd: &SharedFd, buf: B, offset: u64) -> Read<B> {
+        Read {
+            fd: fd.clone(),
+            buf,
+            offset,
+        }
+    }
+}
+
+// SAFETY: the SQE points into `buf`, which the op owns, and names `fd`,
+// which the op keeps open.
+unsafe impl<B: IoBufMut> Op for Read<B> {
+    type Output = B;
+    type Sqe<'a> = raw::Read<'a, crate::Fd<'a>, &'a mut [MaybeUninit<u8>]>;
+    #[inline(always)]
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        // SAFETY: the reactor keeps the op, and so the buffer, unmoved
+        // until the last completion.
+        raw::Read::new(self.fd.owned(), unsafe { spare(&mut self.buf) }).offset(self.offset)
+    }
+    #[inline(always)]
+    fn complete(mut self, completion: Completion) -> B {
+        filled(&mut self.buf, completion.res);
+        self.buf
+    }
+}
+
+/// Writes `buf` at `offset` (`u64::MAX`: at the file position), like
+/// `pwrite(2)`; completes with the byte count and gives the buffer back.
+#[derive(Debug)]
+pub struct Write<B> {
+    fd: SharedFd,
+    buf: B,
+    offset: u64,
+}
+
+impl<B: IoBuf> Write<B> {
+    /// A write of `buf` to `fd` at `offset`.
+    pub fn new(fd: &SharedFd, buf: B, offset: u64) -> Write<B> {
+        Write {
+            fd: fd.clone(),
+            buf,
+            offset,
+        }
+    }
+}
+
+// SAFETY: the SQE points into `buf`, which the op owns, and names `fd`,
+// which the op keeps open.
+unsafe impl<B: IoBuf> Op for Write<B> {
+    type Output = B;
+    type Sqe<'a> = raw::Write<'a, crate::Fd<'a>>;
+    #[inline(always)]
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        // SAFETY: the reactor keeps the op unmoved until the last
+        // completion.
+        raw::Write::new(self.fd.owned(), unsafe { bytes(&self.buf) }).offset(self.offset)
+    }
+    #[inline(always)]
+    fn complete(self, _: Completion) -> B {
+        self.buf
+    }
+}
+
+/// Receives into `buf` from a socket, like `recv(2)`; completes with the
+/// byte count (0 at the end of the stream) and gives the buffer back.
+#[derive(Debug)]
+pub struct Recv<B> {
+    fd: SharedFd,
+    buf: B,
+    flags: MsgFlags,
+}
+
+impl<B: IoBufMut> Recv<B> {
+    /// A receive from `fd` into `buf`.
+    pub fn new(fd: &SharedFd, buf: B) -> Recv<B> {
+        Recv {
+            fd: fd.clone(),
+            buf,
+            flags: MsgFlags::empty(),
+        }
+    }
+
+    /// `MSG_*` flags of `recv(2)`.
+    pub fn flags(mut self, flags: MsgFlags) -> Recv<B> {
+        self.flags = flags;
+        self
+    }
+}
+
+// SAFETY: the SQE points into `buf`, which the op owns, and names `fd`,
+// which the op keeps open.
+unsafe impl<B: IoBufMut> Op for Recv<B> {
+    type Output = B;
+    type Sqe<'a> = raw::Recv<'a, crate::Fd<'a>, &'a mut [MaybeUninit<u8>]>;
+    #[inline(always)]
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        // SAFETY: the reactor keeps the op unmoved until the last
+        // completion.
+        raw::Recv::new(self.fd.owned(), unsafe { spare(&mut self.buf) }).msg_flags(self.flags)
+    }
+    #[inline(always)]
+    fn complete(mut self, completion: Completion) -> B {
+        filled(&mut self.buf, completion.res);
+        self.buf
+    }
+}
+
+/// Sends `buf` on a socket, like `send(2)` with `MSG_NOSIGNAL`; completes
+/// with the byte count and gives the buffer back.
+#[derive(Debug)]
+pub struct Send<B> {
+    fd: SharedFd,
+    buf: B,
+    flags: MsgFlags,
+}
+
+impl<B: IoBuf> Send<B> {
+    /// A send of `buf` on `fd`.
+    pub fn new(fd: &SharedFd, buf: B) -> Send<B> {
+        Send {
+            fd: fd.clone(),
+            buf,
+            flags: MsgFlags::NOSIGNAL,
+        }
+    }
+
+    /// `MSG_*` flags of `send(2)` (`MSG_NOSIGNAL` unless set otherwise).
+    pub fn flags(mut self, flags: MsgFlags) -> Send<B> {
+        self.flags = flags;
+        self
+    }
+}
+
+// SAFETY: the SQE points into `buf`, which the op owns, and names `fd`,
+// which the op keeps open.
+unsafe impl<B: IoBuf> Op for Send<B> {
+    type Output = B;
+    type Sqe<'a> = raw::Send<'a, crate::Fd<'a>>;
+    #[inline(always)]
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        // SAFETY: the reactor keeps the op unmoved until the last
+        // completion.
+        raw::Send::new(self.fd.owned(), unsafe { bytes(&self.buf) }).msg_flags(self.flags)
+    }
+    #[inline(always)]
+    fn complete(self, _: Completion) -> B {
+        self.buf
+    }
+}
+
+/// Sends `buf` without copying it (`IORING_OP_SEND_ZC`): completes with
+/// the byte count once the kernel's notification says it is done with the
+/// buffer, which then comes back.
+#[derive(Debug)]
+pub struct SendZc<B> {
+    fd: SharedFd,
+    buf: B,
+}
+
+impl<B: IoBuf> SendZc<B> {
+    /// A zero-copy send of `buf` on `fd`.
+    pub fn new(fd: &SharedFd, buf: B) -> SendZc<B> {
+        SendZc {
+            fd: fd.clone(),
+            buf,
+        }
+    }
+}
+
+// SAFETY: the SQE points into `buf`, which the op owns until the last
+// completion (the notification), and names `fd`, which the op keeps open.
+unsafe impl<B: IoBuf> Op for SendZc<B> {
+    type Output = B;
+    type Sqe<'a> = raw::SendZc<'a, crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        // SAFETY: the reactor keeps the op unmoved until the last
+        // completion.
+        raw::SendZc::new(self.fd.owned(), unsafe { bytes(&self.buf) }).msg_flags(MsgFlags::NOSIGNAL)
+    }
+    fn complete(self, _: Completion) -> B {
+        self.buf
+    }
+}
+
+/// Receives into a buffer the kernel picks from a reactor's buffer ring;
+/// completes with the byte count, and the buffer (`None` at the end of
+/// the stream, or on an error).
+#[derive(Debug)]
+pub struct RecvRing {
+    fd: SharedFd,
+    group: BufGroup,
+}
+
+impl RecvRing {
+    /// A receive from `fd` into a buffer of `group`.
+    pub fn new(fd: &SharedFd, group: BufGroup) -> RecvRing {
+        RecvRing {
+            fd: fd.clone(),
+            group,
+        }
+    }
+}
+
+// SAFETY: the SQE selects a buffer of a ring the reactor keeps, and names
+// `fd`, which the op keeps open.
+unsafe impl Op for RecvRing {
+    type Output = Option<RingBuf>;
+    type Sqe<'a> = raw::Recv<'a, crate::Fd<'a>, BufferSelect>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        raw::Recv::new(self.fd.owned(), self.group.group.select(self.group.len))
+    }
+    fn complete(self, mut completion: Completion) -> Option<RingBuf> {
+        completion.take_buf()
+    }
+}
+
+/// Receives again and again into buffers the kernel picks from a reactor's
+/// buffer ring (`IORING_RECV_MULTISHOT`): each item is a filled buffer,
+/// `Ok(None)` at the end of the stream, or the error that ended the op
+/// (`ENOBUFS` when the ring ran dry: queue it again once buffers are back).
+#[derive(Debug)]
+pub struct RecvMulti {
+    fd: SharedFd,
+    group: BufGroup,
+}
+
+impl RecvMulti {
+    /// A multishot receive from `fd` into buffers of `group`.
+    pub fn new(fd: &SharedFd, group: BufGroup) -> RecvMulti {
+        RecvMulti {
+            fd: fd.clone(),
+            group,
+        }
+    }
+}
+
+// SAFETY: the SQE selects buffers of a ring the reactor keeps, and names
+// `fd`, which the op keeps open.
+unsafe impl MultishotOp for RecvMulti {
+    type Item = io::Result<Option<RingBuf>>;
+    type Sqe<'a> = raw::Recv<'a, crate::Fd<'a>, BufferSelect>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        raw::Recv::new(self.fd.owned(), self.group.group.select(0)).recv_flags(RecvFlags::MULTISHOT)
+    }
+    fn item(&mut self, mut completion: Completion) -> Self::Item {
+        match completion.result() {
+            Err(e) => Err(e),
+            Ok(0) => Ok(None),
+            Ok(_) => completion
+                .take_buf()
+                .map(Some)
+                .ok_or_else(|| io::Error::other("a receive named no buffer of its ring")),
+        }
+    }
+}
+
+/// The socket a completion of an accept made.
+fn accepted(completion: &Completion) -> io::Result<OwnedFd> {
+    let fd = completion.result()?;
+    // SAFETY: an accept's result is a new descriptor that nothing else
+    // owns (the completion is the kernel's: it named a live slot).
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Accepts a connection on a listening socket, like `accept4(2)` with
+/// `SOCK_CLOEXEC`; completes with the new socket's descriptor, owned in
+/// the output.
+#[derive(Debug)]
+pub struct Accept {
+    fd: SharedFd,
+}
+
+impl Accept {
+    /// An accept on `fd`.
+    pub fn new(fd: &SharedFd) -> Accept {
+        Accept { fd: fd.clone() }
+    }
+}
+
+// SAFETY: the SQE points to no memory (no peer address) and names `fd`,
+// which the op keeps open.
+unsafe impl Op for Accept {
+    type Output = Option<OwnedFd>;
+    type Sqe<'a> = raw::Accept<'a, crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        raw::Accept::new(self.fd.owned()).accept_flags(libc::SOCK_CLOEXEC)
+    }
+    fn complete(self, completion: Completion) -> Option<OwnedFd> {
+        accepted(&completion).ok()
+    }
+}
+
+/// Accepts connections until cancelled (`IORING_ACCEPT_MULTISHOT`): each
+/// item is a new socket, or the error that ended the op.
+#[derive(Debug)]
+pub struct AcceptMulti {
+    fd: SharedFd,
+}
+
+impl AcceptMulti {
+    /// A multishot accept on `fd`.
+    pub fn new(fd: &SharedFd) -> AcceptMulti {
+        AcceptMulti { fd: fd.clone() }
+    }
+}
+
+// SAFETY: as for `Accept`.
+unsafe impl MultishotOp for AcceptMulti {
+    type Item = io::Result<OwnedFd>;
+    type Sqe<'a> = raw::Accept<'a, crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        raw::Accept::new(self.fd.owned())
+            .accept_flags(libc::SOCK_CLOEXEC)
+            .iou_flags(AcceptFlags::MULTISHOT)
+    }
+    fn item(&mut self, completion: Completion) -> Self::Item {
+        accepted(&completion)
+    }
+}
+
+/// Connects a socket to an address, like `connect(2)`.
+#[derive(Debug)]
+pub struct Connect {
+    fd: SharedFd,
+    addr: SockAddr,
+}
+
+impl Connect {
+    /// A connect of `fd` to `addr`.
+    pub fn new(fd: &SharedFd, addr: SocketAddr) -> Connect {
+        Connect {
+            fd: fd.clone(),
+            addr: SockAddr::from(addr),
+        }
+    }
+}
+
+// SAFETY: the SQE points to `addr`, which the op owns, and names `fd`,
+// which the op keeps open.
+unsafe impl Op for Connect {
+    type Output = ();
+    type Sqe<'a> = raw::Connect<'a, crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        raw::Connect::new(self.fd.owned(), &self.addr)
+    }
+    fn complete(self, _: Completion) {}
+}
+
+/// Shuts down part of a connection, like `shutdown(2)`.
+#[derive(Debug)]
+pub struct Shutdown {
+    fd: SharedFd,
+    how: i32,
+}
+
+impl Shutdown {
+    /// A shutdown of `fd`: `libc::SHUT_RD`, `SHUT_WR` or `SHUT_RDWR`.
+    pub fn new(fd: &SharedFd, how: i32) -> Shutdown {
+        Shutdown {
+            fd: fd.clone(),
+            how,
+        }
+    }
+}
+
+// SAFETY: the SQE names `fd`, which the op keeps open.
+unsafe impl Op for Shutdown {
+    type Output = ();
+    type Sqe<'a> = raw::Shutdown<crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        raw::Shutdown::new(self.fd.owned(), self.how)
+    }
+    fn complete(self, _: Completion) {}
+}
+
+/// Completes after a while, with `ETIME`.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeout {
+    after: Duration,
+}
+
+impl Timeout {
+    /// A timeout of `after`.
+    pub fn new(after: Duration) -> Timeout {
+        Timeout { after }
+    }
+}
+
+// SAFETY: the timespec lives in the ring until the SQE is consumed.
+unsafe impl Op for Timeout {
+    type Output = ();
+    type Sqe<'a> = raw::Timeout;
+    fn sqe(&mut self) -> raw::Timeout {
+        raw::Timeout::new(self.after)
+    }
+    fn complete(self, _: Completion) {}
+}
+
+/// Waits until a descriptor is ready for `events`; completes with the
+/// events that are.
+#[derive(Debug)]
+pub struct Poll {
+    fd: SharedFd,
+    events: PollEvents,
+}
+
+impl Poll {
+    /// A poll of `fd` for `events`.
+    pub fn new(fd: &SharedFd, events: PollEvents) -> Poll {
+        Poll {
+            fd: fd.clone(),
+            events,
+        }
+    }
+}
+
+// SAFETY: the SQE names `fd`, which the op keeps open.
+unsafe impl Op for Poll {
+    type Output = ();
+    type Sqe<'a> = raw::PollAdd<crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        raw::PollAdd::new(self.fd.owned(), self.events)
+    }
+    fn complete(self, _: Completion) {}
+}
+
+/// Polls a descriptor until cancelled (`IORING_POLL_ADD_MULTI`): each item
+/// is the events ready at a wake-up.
+#[derive(Debug)]
+pub struct PollMulti {
+    fd: SharedFd,
+    events: PollEvents,
+}
+
+impl PollMulti {
+    /// A multishot poll of `fd` for `events`.
+    pub fn new(fd: &SharedFd, events: PollEvents) -> PollMulti {
+        PollMulti {
+            fd: fd.clone(),
+            events,
+        }
+    }
+}
+
+// SAFETY: the SQE names `fd`, which the op keeps open.
+unsafe impl MultishotOp for PollMulti {
+    type Item = io::Result<PollEvents>;
+    type Sqe<'a> = raw::PollAdd<crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        raw::PollAdd::new(self.fd.owned(), self.events).poll_flags(PollFlags::MULTI)
+    }
+    fn item(&mut self, completion: Completion) -> Self::Item {
+        completion.result().map(PollEvents::from_bits_truncate)
+    }
+}
+
+/// Sends `buf` to `addr` on an unconnected datagram socket, like
+/// `sendto(2)`.
+pub struct SendTo<B> {
+    fd: SharedFd,
+    buf: B,
+    addr: SockAddr,
+    iov: [IoSlice<'static>; 1],
+    msg: Option<MsgHdr<'static>>,
+}
+
+impl<B: IoBuf> SendTo<B> {
+    /// A send of `buf` to `addr` on `fd`.
+    pub fn new(fd: &SharedFd, buf: B, addr: SocketAddr) -> SendTo<B> {
+        SendTo {
+            fd: fd.clone(),
+            buf,
+            addr: SockAddr::from(addr),
+            iov: [IoSlice::new(&[])],
+            msg: None,
+        }
+    }
+}
+
+// SAFETY: the header, the iovec and the address are fields of the op,
+// which the reactor keeps unmoved until the last completion; the iovec
+// points into `buf`, which the op owns; `fd` is kept open by the op.
+unsafe impl<B: IoBuf> Op for SendTo<B> {
+    type Output = B;
+    type Sqe<'a> = raw::SendMsg<'a, 'static, crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        // SAFETY: the buffer does not move while the op does not.
+        self.iov = [IoSlice::new(unsafe { bytes(&self.buf) })];
+        // SAFETY: the header points to fields of `self`, which stay where
+        // they are until the op's last completion (the reactor does not
+        // move the op); it is not used after the op moves.
+        let (iov, addr): (&'static [IoSlice<'static>], &'static SockAddr) =
+            unsafe { (&*(&self.iov[..] as *const _), &*(&self.addr as *const _)) };
+        let msg = self.msg.insert(MsgHdr::new(iov).to(addr));
+        raw::SendMsg::new(self.fd.owned(), &*msg).msg_flags(MsgFlags::NOSIGNAL)
+    }
+    fn complete(self, _: Completion) -> B {
+        self.buf
+    }
+}
+
+impl<B> std::fmt::Debug for SendTo<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendTo")
+            .field("fd", &self.fd)
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Receives a datagram into `buf`, with its sender's address, like
+/// `recvfrom(2)`; gives back the buffer and the address.
+pub struct RecvFrom<B> {
+    fd: SharedFd,
+    buf: B,
+    from: SockAddrBuf,
+    iov: [IoSliceMut<'static>; 1],
+    msg: Option<MsgHdrMut<'static>>,
+}
+
+impl<B: IoBufMut> RecvFrom<B> {
+    /// A receive from `fd` into `buf`.
+    pub fn new(fd: &SharedFd, buf: B) -> RecvFrom<B> {
+        RecvFrom {
+            fd: fd.clone(),
+            buf,
+            from: SockAddrBuf::new(),
+            iov: [IoSliceMut::new(&mut [])],
+            msg: None,
+        }
+    }
+}
+
+// SAFETY: as for `SendTo`, with the address written by the kernel into
+// `from`, a field of the op.
+unsafe impl<B: IoBufMut> Op for RecvFrom<B> {
+    type Output = (B, Option<SocketAddr>);
+    type Sqe<'a> = raw::RecvMsg<'a, 'static, crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        let len = self.buf.bytes_total();
+        // SAFETY: the buffer's writable bytes, stable while the op does not
+        // move; the kernel writes them before anything reads them.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(self.buf.stable_mut_ptr(), len) };
+        self.iov = [IoSliceMut::new(bytes)];
+        // SAFETY: as for `SendTo`: fields of `self`, unmoved until the last
+        // completion, and not used through the header after the op moves.
+        let (iov, from): (&'static mut [IoSliceMut<'static>], &'static mut SockAddrBuf) = unsafe {
+            (
+                &mut *(&mut self.iov[..] as *mut _),
+                &mut *(&mut self.from as *mut _),
+            )
+        };
+        let msg = self.msg.insert(MsgHdrMut::new(iov).from(from));
+        raw::RecvMsg::new(self.fd.owned(), msg)
+    }
+    fn complete(mut self, completion: Completion) -> (B, Option<SocketAddr>) {
+        filled(&mut self.buf, completion.res);
+        let from = if completion.res >= 0 {
+            self.from.socket_addr()
+        } else {
+            None
+        };
+        self.msg = None;
+        (self.buf, from)
+    }
+}
+
+impl<B> std::fmt::Debug for RecvFrom<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecvFrom")
+            .field("fd", &self.fd)
+            .finish_non_exhaustive()
+    }
+}

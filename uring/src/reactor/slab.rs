@@ -1,0 +1,305 @@
+//! The slab of in-flight ops: each slot keeps one op's memory (inline when
+//! it fits, boxed otherwise) at an address that does not change until the
+//! slot is released, and the generation that makes stale ids harmless.
+
+use crate::reactor::op::Completion;
+use crate::reactor::ring_buf::RingBuf;
+use std::marker::PhantomData;
+use std::mem::{self, MaybeUninit};
+use std::ptr::NonNull;
+use std::task::Waker;
+
+/// Words of inline storage per slot: room for an op over a `Vec` and a
+/// small callback without a box.
+pub(crate) const STORAGE_WORDS: usize = 12;
+
+/// A slot's storage for one type-erased value.
+#[repr(C)]
+pub(crate) struct Storage([MaybeUninit<u64>; STORAGE_WORDS]);
+
+impl Storage {
+    pub(crate) const fn uninit() -> Storage {
+        Storage([MaybeUninit::uninit(); STORAGE_WORDS])
+    }
+}
+
+/// How a `T` lives in a [`Storage`]: in place when it fits, else boxed.
+pub(crate) struct Stored<T>(PhantomData<T>);
+
+impl<T> Stored<T> {
+    const INLINE: bool = mem::size_of::<T>() <= mem::size_of::<Storage>()
+        && mem::align_of::<T>() <= mem::align_of::<Storage>();
+
+    /// Moves `value` into `storage`; returns where it is.
+    ///
+    /// # Safety
+    ///
+    /// `storage` must hold no value.
+    #[inline(always)]
+    pub(crate) unsafe fn write(storage: *mut Storage, value: T) -> *mut T {
+        if Self::INLINE {
+            let at = storage.cast::<T>();
+            // SAFETY: the storage is large and aligned enough for a `T`
+            // (checked by `INLINE`) and empty (the caller's contract).
+            unsafe { at.write(value) };
+            at
+        } else {
+            let mut boxed = Box::new(value);
+            let at: *mut T = &mut *boxed;
+            // SAFETY: a box is one pointer, which the storage holds.
+            unsafe { storage.cast::<Box<T>>().write(boxed) };
+            at
+        }
+    }
+
+    /// Where the value is.
+    ///
+    /// # Safety
+    ///
+    /// `storage` must hold a `T` written by [`write`](Self::write).
+    #[inline(always)]
+    pub(crate) unsafe fn get(storage: *mut Storage) -> *mut T {
+        if Self::INLINE {
+            storage.cast()
+        } else {
+            // SAFETY: the storage holds a `Box<T>` (the caller's contract).
+            unsafe { &mut **storage.cast::<Box<T>>() }
+        }
+    }
+
+    /// Moves the value out; the storage holds none after.
+    ///
+    /// # Safety
+    ///
+    /// `storage` must hold a `T` written by [`write`](Self::write), which is
+    /// taken only once.
+    #[inline(always)]
+    pub(crate) unsafe fn take(storage: *mut Storage) -> T {
+        // SAFETY: the storage holds the value (the caller's contract).
+        unsafe {
+            if Self::INLINE {
+                storage.cast::<T>().read()
+            } else {
+                *storage.cast::<Box<T>>().read()
+            }
+        }
+    }
+}
+
+/// What the reactor does with a slot's value, by the value's type.
+pub(crate) struct VTable {
+    /// A one-shot op's last completion: takes the value and runs its
+    /// callback (or, for a future's op, nothing: futures take their op).
+    pub(crate) call: unsafe fn(*mut Storage, Completion),
+    /// One completion of a multishot op: the value stays.
+    pub(crate) each: unsafe fn(*mut Storage, Completion),
+    /// Drops the value; with the op's last completion when there is one,
+    /// so that what it carries (an accepted descriptor, a buffer) is
+    /// released too.
+    pub(crate) discard: unsafe fn(*mut Storage, Option<Completion>),
+}
+
+/// What a slot is doing.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum State {
+    /// On the free list.
+    Free,
+    /// A one-shot op whose callback runs at its last completion.
+    Callback,
+    /// A one-shot op awaited by a future, not yet complete.
+    Waiting,
+    /// A one-shot op awaited by a future, complete: the result waits in the
+    /// slot for the future.
+    Ready,
+    /// A one-shot op or a stream whose future was dropped: its memory is
+    /// dropped at its last completion.
+    Orphan,
+    /// A multishot op with a callback.
+    Multi,
+    /// A callback of this slot is running (its value is in use by it).
+    Running,
+    /// As `Running`, and the op's last completion has arrived meanwhile.
+    RunningLast,
+    /// A multishot op read as a stream; its items queue in the value.
+    Stream,
+    /// A stream whose last completion has arrived.
+    StreamDone,
+    /// The reactor's own op (the wake-up poll of its executor).
+    Internal,
+}
+
+/// One op's slot: what the reactor knows of the op; its value is in the
+/// storage `storage` points to.
+pub(crate) struct Slot {
+    /// Odd while an op holds the slot, even while it is free.
+    pub(crate) generation: u32,
+    pub(crate) next_free: u32,
+    pub(crate) state: State,
+    /// Whether `res` and `flags` hold the op's first completion (a one-shot
+    /// op that completes twice: zero-copy sends).
+    pub(crate) has_first: bool,
+    /// The op is multishot: each completion becomes an item.
+    pub(crate) multishot: bool,
+    /// The provided-buffer group the op selects from, if any.
+    pub(crate) group: Option<u16>,
+    pub(crate) res: i32,
+    pub(crate) flags: u32,
+    pub(crate) vtable: &'static VTable,
+    /// The slot's storage, in a chunk that never moves.
+    pub(crate) storage: NonNull<Storage>,
+    pub(crate) buf: Option<RingBuf>,
+    pub(crate) waker: Option<Waker>,
+}
+
+unsafe fn nothing(_: *mut Storage, _: Completion) {}
+unsafe fn discard_nothing(_: *mut Storage, _: Option<Completion>) {}
+
+/// The table of a slot that holds no value.
+pub(crate) static EMPTY: VTable = VTable {
+    call: nothing,
+    each: nothing,
+    discard: discard_nothing,
+};
+
+const CHUNK: u32 = 256;
+/// The end of the free list.
+pub(crate) const NO_SLOT: u32 = u32::MAX;
+
+/// A chunk of storages, from a leaked `Box<[Storage]>`: reached through
+/// raw pointers only, never through a reference to the chunk, so that a
+/// pointer to a value stays valid while the slab is used and grows.
+struct Chunk(NonNull<Storage>);
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        let all = std::ptr::slice_from_raw_parts_mut(self.0.as_ptr(), CHUNK as usize);
+        // SAFETY: the storage was leaked from a box of this length; what the
+        // slots held was dropped (or deliberately leaked) before.
+        drop(unsafe { Box::from_raw(all) });
+    }
+}
+
+/// The slots, and their storage in chunks that never move: a value keeps
+/// its address while the slab grows.
+pub(crate) struct Slab {
+    slots: Vec<Slot>,
+    chunks: Vec<Chunk>,
+    free_head: u32,
+}
+
+impl Slab {
+    pub(crate) fn new() -> Slab {
+        Slab {
+            slots: Vec::new(),
+            chunks: Vec::new(),
+            free_head: NO_SLOT,
+        }
+    }
+
+    /// The slot `index`, if the slab has it.
+    #[inline(always)]
+    pub(crate) fn get_mut(&mut self, index: u32) -> Option<&mut Slot> {
+        self.slots.get_mut(index as usize)
+    }
+
+    /// The slot `index`, which the caller knows exists.
+    #[inline(always)]
+    pub(crate) fn slot(&mut self, index: u32) -> &mut Slot {
+        match self.slots.get_mut(index as usize) {
+            Some(slot) => slot,
+            None => unreachable!("slot {index} is not in the slab"),
+        }
+    }
+
+    /// The storage of slot `index`, which the caller knows exists.
+    #[inline(always)]
+    pub(crate) fn storage(&mut self, index: u32) -> *mut Storage {
+        self.slot(index).storage.as_ptr()
+    }
+
+    /// Takes a free slot, growing the slab by a chunk when none is free;
+    /// `None` when the index space is exhausted.
+    #[inline(always)]
+    pub(crate) fn alloc(&mut self) -> Option<u32> {
+        if self.free_head == NO_SLOT {
+            self.grow()?;
+        }
+        let index = self.free_head;
+        self.free_head = self.slot(index).next_free;
+        Some(index)
+    }
+
+    #[cold]
+    fn grow(&mut self) -> Option<()> {
+        let first = u32::try_from(self.slots.len()).ok()?;
+        // The last index stays unused: no slot is ever `NO_SLOT`.
+        first.checked_add(CHUNK)?;
+        let chunk: Box<[Storage]> = (0..CHUNK).map(|_| Storage::uninit()).collect();
+        let chunk = NonNull::from(Box::leak(chunk)).cast::<Storage>();
+        self.chunks.push(Chunk(chunk));
+        self.slots.reserve(CHUNK as usize);
+        for i in 0..CHUNK {
+            self.slots.push(Slot {
+                generation: 0,
+                next_free: if i + 1 < CHUNK {
+                    first + i + 1
+                } else {
+                    self.free_head
+                },
+                state: State::Free,
+                has_first: false,
+                multishot: false,
+                group: None,
+                res: 0,
+                flags: 0,
+                vtable: &EMPTY,
+                // SAFETY: `i < CHUNK`, inside the chunk.
+                storage: unsafe { chunk.add(i as usize) },
+                buf: None,
+                waker: None,
+            });
+        }
+        self.free_head = first;
+        Some(())
+    }
+
+    /// Puts slot `index` back on the free list; its value must be gone.
+    #[inline(always)]
+    pub(crate) fn release(&mut self, index: u32) {
+        let head = self.free_head;
+        let slot = self.slot(index);
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.state = State::Free;
+        slot.next_free = head;
+        slot.group = None;
+        slot.has_first = false;
+        slot.multishot = false;
+        if slot.buf.is_some() {
+            slot.buf = None;
+        }
+        if slot.waker.is_some() {
+            slot.waker = None;
+        }
+        self.free_head = index;
+    }
+
+    /// Puts the slot of a one-shot callback back on the free list: such a
+    /// slot holds no buffer, waker, group or first completion.
+    #[inline(always)]
+    pub(crate) fn release_callback(&mut self, index: u32) {
+        let head = self.free_head;
+        let slot = self.slot(index);
+        debug_assert!(slot.buf.is_none() && slot.waker.is_none() && !slot.multishot);
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.state = State::Free;
+        slot.next_free = head;
+        slot.group = None;
+        slot.has_first = false;
+        self.free_head = index;
+    }
+
+    /// Every slot index the slab has.
+    pub(crate) fn indices(&self) -> std::ops::Range<u32> {
+        0..self.slots.len() as u32
+    }
+}

@@ -1,0 +1,121 @@
+//! Driving the reactor from a tokio runtime: the ring's descriptor is
+//! registered with tokio's reactor, and a task submits and reaps whenever
+//! ops were queued or the ring has completions.
+
+use crate::reactor::Reactor;
+use std::future::Future;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+
+/// The ring's descriptor, as tokio's reactor polls it. Never handed out.
+struct RingFd(RawFd);
+
+impl AsRawFd for RingFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
+    }
+}
+
+/// The task that drives a [`Reactor`] on a tokio runtime: spawn it with
+/// `tokio::task::spawn_local` (on a current-thread runtime or in a
+/// `LocalSet`), then await the reactor's futures from any task of that
+/// thread.
+///
+/// It submits what tasks queued (they wake it), and handles the ring's
+/// completions when tokio reports its descriptor readable. It owns the
+/// reactor: dropping it (when the runtime shuts down) shuts the reactor
+/// down. It resolves once the reactor has been shut down through a
+/// [`Handle::shutdown`](crate::reactor::Handle::shutdown), or with the
+/// ring's error.
+///
+/// ```
+/// use uring::reactor::{Reactor, ops::Nop};
+///
+/// # fn main() -> std::io::Result<()> {
+/// let runtime = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+/// let local = tokio::task::LocalSet::new();
+/// local.block_on(&runtime, async {
+///     let reactor = Reactor::new()?;
+///     let handle = reactor.handle();
+///     tokio::task::spawn_local(reactor.into_tokio()?);
+///     let (result, ()) = handle.op(Nop).await;
+///     assert_eq!(result?, 0);
+///     Ok(())
+/// })
+/// # }
+/// ```
+pub struct TokioDriver {
+    // Declared first: deregistered from tokio before the reactor (and
+    // perhaps the ring) goes.
+    fd: AsyncFd<RingFd>,
+    reactor: Reactor,
+}
+
+impl Reactor {
+    /// Hands the reactor to the current tokio runtime: returns the task
+    /// that drives it. Must be called from inside the runtime (it registers
+    /// the ring's descriptor with the runtime's I/O driver, which must be
+    /// enabled).
+    ///
+    /// The ring must not be set up with `coop_taskrun` or `defer_taskrun`
+    /// (see [`Reactor::from_ring`]).
+    pub fn into_tokio(self) -> io::Result<TokioDriver> {
+        let fd = self.handle.shared.core.borrow().ring.as_raw_fd();
+        // SAFETY: the ring's descriptor stays open, naming the same ring,
+        // for as long as the reactor lives, which the driver owns and drops
+        // after this registration.
+        let fd = unsafe { AsyncFd::register_with_interest(RingFd(fd), Interest::READABLE) }
+            .map_err(|e| e.into_parts().1)?;
+        Ok(TokioDriver { fd, reactor: self })
+    }
+}
+
+impl Future for TokioDriver {
+    type Output = io::Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let shared = &this.reactor.handle.shared;
+        loop {
+            {
+                let mut core = shared.core.borrow_mut();
+                if core.closed {
+                    return Poll::Ready(Ok(()));
+                }
+                match &core.driver {
+                    Some(waker) if waker.will_wake(cx.waker()) => {}
+                    _ => core.driver = Some(cx.waker().clone()),
+                }
+                if let Err(e) = core.submit() {
+                    return Poll::Ready(Err(e));
+                }
+            }
+            shared.reap();
+            if shared.core.borrow().unsubmitted {
+                // Callbacks queued more: submit them before sleeping.
+                continue;
+            }
+            match this.fd.poll_read_ready(cx) {
+                Poll::Ready(Ok(mut guard)) => {
+                    // Cleared before the completions are read: one posted
+                    // after this point makes the descriptor ready again.
+                    guard.clear_ready();
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for TokioDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokioDriver")
+            .field("reactor", &self.reactor)
+            .finish_non_exhaustive()
+    }
+}
