@@ -100,7 +100,8 @@ fn an_sqpoll_ring_enters_only_to_wake_its_thread() {
     fault::reset();
     for i in 0..5 {
         awake.push(Nop::new().user_data(10 + i)).unwrap();
-        assert_eq!(awake.submit().unwrap(), 1, "pending for the SQ thread");
+        // Pending when the tail was published: 0 if the thread was quick.
+        assert!(awake.submit().unwrap() <= 1, "pending for the SQ thread");
         let deadline = Instant::now() + uring_tests::PATIENCE;
         while awake.ready() == 0 {
             assert!(Instant::now() < deadline, "the SQ thread took nothing");
