@@ -761,3 +761,48 @@ fn an_op_refused_for_a_busy_incremental_group_keeps_its_hard_links() {
         "the chain completes in order"
     );
 }
+
+/// A chain that holds a zero-copy send keeps the buffer group of the ops
+/// linked after it: the recv behind the send still hands out its buffer.
+#[test]
+fn a_recv_linked_after_a_zero_copy_send_claims_its_buffer() {
+    let _watch = uring_tests::watchdog();
+    let Some(mut ring) = ring_or_skip() else {
+        return;
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let a = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (b, _) = listener.accept().unwrap();
+    let pool = ring.register_buf_ring(BufferGroup::new(30), 2, 64).unwrap();
+    let data = *b"zero-copy, then a recv";
+    let got = ring.scope(|s| -> uring::Result<(Vec<u64>, Vec<u8>)> {
+        s.push(
+            uring::ops::SendZc::new(&a, &data)
+                .user_data(1)
+                .link(Recv::new(&b, pool.select()).user_data(2)),
+        )?;
+        s.submit()?;
+        let mut order = Vec::new();
+        let mut text = Vec::new();
+        while s.in_flight() > 0 {
+            s.wait_timeout(1, uring_tests::PATIENCE)?;
+            for mut cqe in s.completions() {
+                order.push(cqe.user_data());
+                if cqe.user_data() == 2 {
+                    assert_eq!(cqe.res(), data.len() as i32);
+                    text = pool.claim(&mut cqe)?.to_vec();
+                }
+            }
+        }
+        Ok((order, text))
+    });
+    let (order, text) = got.unwrap();
+    assert_eq!(order.iter().filter(|&&u| u == 2).count(), 1, "{order:?}");
+    assert_eq!(
+        order.iter().filter(|&&u| u == 1).count(),
+        2,
+        "result and notification: {order:?}"
+    );
+    assert_eq!(text, data);
+    assert_eq!(pool.lent(), 0);
+}
