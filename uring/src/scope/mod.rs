@@ -28,6 +28,7 @@
 //! So no safe code can forge a completion that releases a borrow.
 
 mod completions;
+mod key;
 mod push;
 mod table;
 
