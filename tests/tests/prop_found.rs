@@ -180,3 +180,33 @@ fn rustix_write(fd: &std::os::fd::OwnedFd, bytes: &[u8]) {
     let mut file = std::fs::File::from(fd.try_clone().unwrap());
     file.write_all(bytes).unwrap();
 }
+
+/// A scope that ends right after a failed linked zero-copy send waits for
+/// the notification the kernel posts after the send's last completion:
+/// nothing with a stale tag reaches the ring after the scope.
+#[test]
+fn a_scope_ending_at_once_waits_for_the_stray_notification() {
+    use uring::ops::{Nop, SendZc};
+    if !uring_tests::require_kernel(6, 10, "a NOP that fails (IORING_NOP_INJECT_RESULT)") {
+        return;
+    }
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let data = [7u8; 64];
+    for round in 0..20 {
+        let mut ring = Ring::new(8).unwrap();
+        ring.scope(|s| {
+            let head = Nop::new().result(-libc::EIO).user_data(1);
+            s.push(head.link(SendZc::new(&a, &data).user_data(2)))
+                .unwrap();
+            s.submit().unwrap();
+        });
+        std::thread::sleep(Duration::from_millis(5));
+        ring.push(Nop::new().user_data(4)).unwrap();
+        ring.submit_and_wait(1).unwrap();
+        let after: Vec<_> = ring
+            .completions()
+            .map(|c| (c.user_data(), c.res()))
+            .collect();
+        assert_eq!(after, [(4, 0)], "round {round}: nothing but the NOP");
+    }
+}
