@@ -191,11 +191,10 @@ impl Ring {
                     self.retract_scope(true);
                     retracted = true;
                     self.settle_cq();
-                    // (mutants: deleting the second `!` is equivalent: the
-                    // kernel completed what the thread took, so the scope
-                    // is settled here unless completions wait in the
-                    // overflow list, and either way the next round reads
-                    // them or finds the scope settled.)
+                    // (mutants: deleting the second `!` goes uncaught: it
+                    // differs only when the SQ thread dies with completions
+                    // of the scope in the overflow list, which no test
+                    // provokes.)
                     if !self.scope_table.settled() && !self.sq.cq_needs_flush() {
                         fatal(&e);
                     }
