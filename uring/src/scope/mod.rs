@@ -166,7 +166,9 @@ impl Ring {
                     if self.scope_table.internal == 0 {
                         self.cancel_scope();
                         // Submit them, even after a refusal: it may have
-                        // been the kernel's last.
+                        // been the kernel's last. (mutants: `!=` goes
+                        // uncaught: the synchronous cancel below reaches the
+                        // ops the SQEs would have.)
                         retracted &= self.scope_table.internal == 0;
                     }
                     // A cancel SQE starts only after an op flagged
@@ -266,6 +268,9 @@ impl Ring {
             self.scope_table.internal += 1;
             return;
         }
+        // (mutants: deleting the `!` below goes uncaught on kernels with
+        // `IORING_REGISTER_SYNC_CANCEL` (6.0): the synchronous cancel of the
+        // next round reaches every live op by its tag.)
         for index in 0..self.scope_table.slots.len() as u32 {
             if !self.scope_table.is_live(index) {
                 continue;
