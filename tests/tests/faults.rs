@@ -833,6 +833,18 @@ fn a_partial_submission_submits_the_rest_once() {
     let cqes: Vec<Cqe> = ring.completions().collect();
     assert_user_data_once(&cqes, [4, 5, 6, 7]);
     assert_nothing_more(&mut ring);
+
+    // Even when the completions of the first part are all it waits for.
+    push_nops(&mut ring, [8]);
+    // SAFETY: as above.
+    unsafe { ring.push_raw(&[bad(9)]) }.unwrap();
+    push_nops(&mut ring, [10, 11]);
+    assert_eq!(ring.submit_and_wait(1).unwrap(), 4);
+    assert_eq!(ring.pending(), 0, "nothing left unsubmitted");
+    ring.wait(4).unwrap();
+    let cqes: Vec<Cqe> = ring.completions().collect();
+    assert_user_data_once(&cqes, [8, 9, 10, 11]);
+    assert_nothing_more(&mut ring);
 }
 
 /// A planned `EBADR` (the kernel dropped completions) reaches the caller

@@ -146,6 +146,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Interrupted waits are resumed. `want` may not exceed the CQ size.
     #[inline(always)]
     pub fn submit_and_wait(&mut self, want: u32) -> Result<u32> {
+        // (mutants: `^` for `|`, and `>=` for `>`, are equivalent: they only
+        // pick the slow path, which makes the same enter.)
         if self.setup_flags & (sys::IORING_SETUP_SQPOLL | crate::ring::VIRTUAL_CQ) != 0
             || want > self.cq.entries
         {
@@ -155,6 +157,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         // are ready, unless it was interrupted or stopped early; the slow
         // path handles those.
         let to_submit = self.sq.publish_unconsumed();
+        // (mutants: the guard `false` is equivalent: with everything
+        // submitted and enough ready, the slow path returns without a call.)
         match self.enter(to_submit, want, sys::IORING_ENTER_GETEVENTS, EnterArg::None) {
             Ok(n) if n == to_submit && self.cq.ready() >= want => Ok(n),
             other => self.submit_and_wait_rest(want, other),
