@@ -156,6 +156,16 @@ fn registered_wait_arguments_end_waits_by_slot() {
     ring.submit_and_wait_registered(2, 3).unwrap();
     let cqes: Vec<_> = ring.completions().map(|c| c.user_data()).collect();
     assert_eq!(cqes, [1]);
+    // A wait alone, by slot: slot 3's minimum wait ends it with one
+    // completion, where slot 0, without a timeout now, would wait for the
+    // 30 s timeout.
+    ring.set_registered_wait(0, None, None).unwrap();
+    ring.push(Nop::new().user_data(3)).unwrap();
+    ring.submit().unwrap();
+    let by_slot_3 = ring.wait_registered(2, 3);
+    assert!(by_slot_3.is_ok(), "slot 3's wait: {by_slot_3:?}");
+    let cqes: Vec<_> = ring.completions().map(|c| c.user_data()).collect();
+    assert_eq!(cqes, [3]);
 }
 
 #[test]
