@@ -286,3 +286,33 @@ fn dropping_an_idle_sqpoll_ring_makes_no_call() {
     assert_eq!(enters(), 0, "the drop woke the SQ thread");
     fault::reset();
 }
+
+/// On an SQPOLL ring, `wait_for_sq_space` answers at once while there is
+/// room, and with the SQ full of SQEs published while the thread sleeps,
+/// wakes the thread and returns once it has taken them.
+#[test]
+fn wait_for_sq_space_wakes_a_sleeping_sq_thread() {
+    let _watch = uring_tests::watchdog();
+    if !require_sqpoll() {
+        return;
+    }
+    let mut ring = Ring::builder()
+        .sqpoll(Duration::from_millis(1))
+        .build(4)
+        .unwrap();
+    fault::reset();
+    assert_eq!(ring.wait_for_sq_space().unwrap(), 4);
+    assert_eq!(enters(), 0, "room: no call");
+    for i in 0..4 {
+        ring.push(Nop::new().user_data(i)).unwrap();
+    }
+    // The thread falls asleep with nothing published.
+    std::thread::sleep(Duration::from_millis(50));
+    let space = ring.wait_for_sq_space().unwrap();
+    assert!(space > 0, "room once the thread took some");
+    ring.wait(4).unwrap();
+    let mut got: Vec<u64> = ring.completions().map(|c| c.user_data()).collect();
+    got.sort_unstable();
+    assert_eq!(got, [0, 1, 2, 3]);
+    fault::reset();
+}
