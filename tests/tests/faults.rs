@@ -2013,3 +2013,25 @@ fn scopes_get_keys_when_getrandom_fails() {
     .join()
     .unwrap();
 }
+
+/// A timed wait whose enter fails with an error other than `ETIME` reports
+/// that error, not a timeout.
+#[test]
+fn a_timed_wait_reports_its_enter_error_not_a_timeout() {
+    let mut ring = Ring::new(4).unwrap();
+    if !ring.params().has(uring::Features::EXT_ARG) {
+        uring_tests::skip(format_args!("timed waits need IORING_FEAT_EXT_ARG"));
+        return;
+    }
+    for errno in [libc::EBADF, libc::EFAULT, libc::ENOMEM] {
+        fault::reset();
+        fault::fail_next(Call::Enter, 1, errno);
+        assert_os(
+            ring.wait_timeout(1, Duration::from_secs(5)),
+            "io_uring_enter",
+            errno,
+        );
+        fault::reset();
+        nop_round_trip(&mut ring, u64::from(errno as u32));
+    }
+}
