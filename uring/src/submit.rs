@@ -304,6 +304,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 Ok(n) => {
                     if !sqpoll {
                         submitted += n;
+                        // (mutants: `<` for `>` goes uncaught: no test makes
+                        // the kernel take none of the SQEs without an error.)
                         if n == 0 && to_submit > 0 {
                             // The kernel took none of the SQEs without an
                             // error; report instead of spinning.
@@ -312,6 +314,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                     }
                     // A wait that returns early with a completion has ended
                     // by its minimum wait, or by its registered argument's.
+                    // (mutants: `>=` for the last `>` is equivalent: the
+                    // kernel ends such a wait early only with a completion.)
                     if (min_wait_usec > 0 || registered.is_some()) && self.cq.ready() > 0 {
                         return Ok(submitted);
                     }
@@ -325,6 +329,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 }
                 Err(e) => return Err(Error::os("io_uring_enter", e)),
             }
+            // (mutants: `<=` goes uncaught: it differs only when the last
+            // completion wanted arrives just as the deadline passes.)
             if deadline.is_some_and(|d| Instant::now() >= d) && self.cq.ready() < want {
                 return Err(Error::TimedOut);
             }
