@@ -53,6 +53,7 @@ pub(super) const NO_EXTRA: u64 = u64::MAX;
 /// The `extra` of a slot whose op selects from `group` and uses `owned`.
 #[inline(always)]
 pub(super) fn extra(group: u32, owned: u32) -> u64 {
+    // (mutants: `^` for `|` is equivalent: the halves do not overlap.)
     u64::from(owned) << 32 | u64::from(group)
 }
 
