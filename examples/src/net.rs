@@ -57,16 +57,9 @@ pub fn reuseport_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener>
             return Err(io::Error::last_os_error());
         }
     }
-    let (storage, len) = sockaddr(addr);
+    let sockaddr = uring::SockAddr::from(addr);
     // SAFETY: a valid sockaddr of `len` bytes, alive for the call.
-    if unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (&storage as *const libc::sockaddr_storage).cast(),
-            len,
-        )
-    } < 0
-    {
+    if unsafe { libc::bind(fd.as_raw_fd(), sockaddr.as_ptr().cast(), sockaddr.len()) } < 0 {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: listen(2) on a socket we own.
@@ -76,49 +69,6 @@ pub fn reuseport_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener>
     let listener = std::net::TcpListener::from(fd);
     listener.set_nonblocking(true)?;
     Ok(listener)
-}
-
-fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
-    // SAFETY: all-zero bytes are a valid sockaddr_storage.
-    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let len = match addr {
-        SocketAddr::V4(v4) => {
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: v4.port().to_be(),
-                sin_addr: libc::in_addr {
-                    s_addr: u32::from_ne_bytes(v4.ip().octets()),
-                },
-                sin_zero: [0; 8],
-            };
-            // SAFETY: sockaddr_storage is larger than and aligned for it.
-            unsafe {
-                (&mut storage as *mut libc::sockaddr_storage)
-                    .cast::<libc::sockaddr_in>()
-                    .write(sin)
-            };
-            std::mem::size_of::<libc::sockaddr_in>()
-        }
-        SocketAddr::V6(v6) => {
-            let sin6 = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: v6.port().to_be(),
-                sin6_flowinfo: v6.flowinfo(),
-                sin6_addr: libc::in6_addr {
-                    s6_addr: v6.ip().octets(),
-                },
-                sin6_scope_id: v6.scope_id(),
-            };
-            // SAFETY: as above.
-            unsafe {
-                (&mut storage as *mut libc::sockaddr_storage)
-                    .cast::<libc::sockaddr_in6>()
-                    .write(sin6)
-            };
-            std::mem::size_of::<libc::sockaddr_in6>()
-        }
-    };
-    (storage, len as libc::socklen_t)
 }
 
 /// A current-thread tokio runtime with its I/O driver.

@@ -13,7 +13,10 @@ pub struct SockAddr {
 }
 
 impl SockAddr {
-    pub(crate) fn as_ptr(&self) -> *const libc::sockaddr_storage {
+    /// The address, for system calls that take a `sockaddr` pointer and
+    /// [`len`](SockAddr::len) bytes (`bind(2)`, `connect(2)`). It points
+    /// into `self`.
+    pub fn as_ptr(&self) -> *const libc::sockaddr_storage {
         &self.storage
     }
 
