@@ -133,29 +133,29 @@ impl<'r> Arbitrary<'r> for &'r CStr {
     }
 }
 
-impl<'r> Arbitrary<'r> for Fd<'r> {
-    fn arbitrary<C: Context<'r>>(g: &mut Gen, cx: &mut C, site: &Site) -> Option<Self> {
-        cx.fd(site, g)
-    }
+/// Types whose values only the test's context can supply: each comes from
+/// the [`Context`] method named beside it.
+macro_rules! from_context {
+    ($($ty:ty => $method:ident),* $(,)?) => {$(
+        impl<'r> Arbitrary<'r> for $ty {
+            fn arbitrary<C: Context<'r>>(g: &mut Gen, cx: &mut C, site: &Site) -> Option<Self> {
+                cx.$method(site, g)
+            }
+        }
+    )*};
 }
 
-impl<'r> Arbitrary<'r> for Fixed<'r> {
-    fn arbitrary<C: Context<'r>>(g: &mut Gen, cx: &mut C, site: &Site) -> Option<Self> {
-        cx.fixed(site, g)
-    }
-}
-
-impl<'r> Arbitrary<'r> for FixedBuf {
-    fn arbitrary<C: Context<'r>>(g: &mut Gen, cx: &mut C, site: &Site) -> Option<Self> {
-        cx.fixed_buf(site, g)
-    }
-}
-
-impl<'r> Arbitrary<'r> for BufferGroup {
-    fn arbitrary<C: Context<'r>>(g: &mut Gen, cx: &mut C, site: &Site) -> Option<Self> {
-        cx.group(site, g)
-    }
-}
+from_context!(
+    Fd<'r> => fd,
+    Fixed<'r> => fixed,
+    FixedBuf => fixed_buf,
+    BufferGroup => group,
+    RingSlot<'r> => ring_slot,
+    SocketFd<'r> => socket,
+    BlockDevice<'r> => block_device,
+    UringCmdOp => uring_cmd_op,
+    MadviseRange => madvise_range,
+);
 
 impl<'r> Arbitrary<'r> for BufferSelect {
     fn arbitrary<C: Context<'r>>(g: &mut Gen, cx: &mut C, site: &Site) -> Option<Self> {
@@ -248,12 +248,6 @@ impl<'r> Arbitrary<'r> for &'r mut FileUpdates<'r> {
             });
         }
         Some(cx.keep(FileUpdates::new(&files)))
-    }
-}
-
-impl<'r> Arbitrary<'r> for RingSlot<'r> {
-    fn arbitrary<C: Context<'r>>(g: &mut Gen, cx: &mut C, site: &Site) -> Option<Self> {
-        cx.ring_slot(site, g)
     }
 }
 
@@ -495,24 +489,6 @@ impl<'r> Arbitrary<'r> for WaitIdTarget<'r> {
     }
 }
 
-impl<'r> Arbitrary<'r> for SocketFd<'r> {
-    fn arbitrary<C: Context<'r>>(g: &mut Gen, cx: &mut C, site: &Site) -> Option<Self> {
-        cx.socket(site, g)
-    }
-}
-
-impl<'r> Arbitrary<'r> for BlockDevice<'r> {
-    fn arbitrary<C: Context<'r>>(g: &mut Gen, cx: &mut C, site: &Site) -> Option<Self> {
-        cx.block_device(site, g)
-    }
-}
-
-impl<'r> Arbitrary<'r> for UringCmdOp {
-    fn arbitrary<C: Context<'r>>(g: &mut Gen, cx: &mut C, site: &Site) -> Option<Self> {
-        cx.uring_cmd_op(site, g)
-    }
-}
-
 impl<'r> Arbitrary<'r> for Cmd80<'r> {
     fn arbitrary<C: Context<'r>>(g: &mut Gen, cx: &mut C, site: &Site) -> Option<Self> {
         let opcode = u8::arbitrary(g, cx, site)?;
@@ -520,11 +496,5 @@ impl<'r> Arbitrary<'r> for Cmd80<'r> {
         let dwords = <[u32; 6]>::arbitrary(g, cx, site)?;
         let len = length(g, cx, site);
         Some(NvmeCmd::new(opcode, nsid, cx.bytes(site, len), dwords).into())
-    }
-}
-
-impl<'r> Arbitrary<'r> for MadviseRange {
-    fn arbitrary<C: Context<'r>>(g: &mut Gen, cx: &mut C, site: &Site) -> Option<Self> {
-        cx.madvise_range(site, g)
     }
 }
