@@ -152,7 +152,7 @@ fn user_data_shaped_like_a_tag_cannot_pass_for_one() {
         // nearby count: plant user_data on every such neighbour.
         let leaked = tags[0];
         let planted: Vec<u64> = (0..16u64)
-            .flat_map(|count| (0..16u64).map(move |slot| leaked ^ (count << 33 | slot)))
+            .flat_map(|count| (0..16u64).map(move |slot| leaked ^ (count << 32 | slot)))
             .collect();
         s.push(Recv::new(&rx, pool.select()).user_data(4)).unwrap();
         for chunk in planted.chunks(128) {
@@ -183,6 +183,37 @@ fn user_data_shaped_like_a_tag_cannot_pass_for_one() {
     assert_eq!(buf, b"real");
     pool = ring.register_buf_ring(BufferGroup::new(4), 1, 8).unwrap();
     drop(pool);
+}
+
+/// In a scope that tags only what it must, the test of "could pass for a
+/// tag" is the top bit: a pointer (as an event loop gives as `user_data`)
+/// or any value with bit 32 set reaches the kernel as it is; a value with
+/// the top bit set is tagged, and both come back as they were pushed.
+#[test]
+fn only_user_data_with_the_top_bit_set_is_tagged_in_a_fast_scope() {
+    let mut ring = Ring::new(8).unwrap();
+    let fd = ring.as_raw_fd();
+    let boxed = Box::new(0u64);
+    let pointer = &*boxed as *const u64 as u64;
+    for (user_data, tagged) in [
+        (pointer, false),
+        (1 << 32 | 5, false),
+        (u64::MAX >> 1, false),
+        (1 << 63, true),
+        (u64::MAX, true),
+    ] {
+        let (shown, back) = ring.scope(|s| {
+            assert!(!s.tags_every_op(), "a clean ring");
+            s.push(Nop::new().user_data(user_data)).unwrap();
+            s.submit_and_wait(1).unwrap();
+            let shown = user_data_in_fdinfo(fd);
+            let back: Vec<u64> = s.completions().map(|c| c.user_data()).collect();
+            (shown, back)
+        });
+        assert_eq!(back, [user_data], "{user_data:#x}");
+        assert_eq!(shown.len(), 1, "{user_data:#x}");
+        assert_eq!(shown[0] != user_data, tagged, "{user_data:#x}: {shown:x?}");
+    }
 }
 
 /// Lending a ring as the target of messages (here: building a `MsgRing`

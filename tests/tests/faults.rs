@@ -1947,9 +1947,9 @@ fn a_scope_key() -> u64 {
     let mut ring = Ring::new(4).unwrap();
     let fd = ring.as_raw_fd();
     ring.scope(|s| {
-        // A user_data with bit 32 set could be a tag: the op is tagged,
-        // even in a scope that tags only what it must.
-        s.push(Nop::new().user_data(1 << 32 | 7)).unwrap();
+        // A user_data with its top bit set could be a tag: the op is
+        // tagged, even in a scope that tags only what it must.
+        s.push(Nop::new().user_data(1 << 63 | 7)).unwrap();
         s.submit_and_wait(1).unwrap();
         let text = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap();
         let tags: Vec<u64> = text
@@ -1966,11 +1966,12 @@ fn a_scope_key() -> u64 {
         let cqe = s.completions().next().unwrap();
         assert_eq!(
             cqe.user_data(),
-            1 << 32 | 7,
+            1 << 63 | 7,
             "the scope restores the user_data"
         );
-        // The first tagged op of a scope on a fresh ring: slot 0, count 3.
-        tags[0] ^ (3 << 32)
+        // The first tagged op of a scope on a fresh ring: slot 0, the
+        // first count (its top bit set).
+        tags[0] ^ (0x8000_0001 << 32)
     })
 }
 

@@ -20,10 +20,25 @@ impl<'scope> Iterator for ScopeCompletions<'_, 'scope> {
     fn next(&mut self) -> Option<ScopeCqe<'scope>> {
         loop {
             let mut cqe = self.inner.next()?;
+            // An untagged op of a fast scope (nearly every completion of
+            // one): counted, and handed out as it is.
+            if self.table.untagged(cqe.user_data()) {
+                self.table.settle_untagged_op(&cqe);
+                // The CQ learns of every completion read at once, so that
+                // an iterator that is forgotten instead of dropped cannot
+                // leave settled completions behind.
+                self.inner.sync();
+                return Some(ScopeCqe {
+                    cqe,
+                    ring: self.table.ring,
+                    group: NO_GROUP,
+                    claimed: false,
+                    buf: ReturnedBuf::NONE,
+                    _scope: PhantomData,
+                });
+            }
             let (owner, group, returned) = self.table.settle(&mut cqe);
-            // The CQ learns of every completion read at once, so that an
-            // iterator that is forgotten instead of dropped cannot leave
-            // settled completions behind.
+            // As above: the CQ learns of each completion at once.
             self.inner.sync();
             if owner == Owner::Internal {
                 continue;

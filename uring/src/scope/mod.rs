@@ -511,8 +511,7 @@ impl<'scope> Scope<'scope, '_> {
         let targets: Vec<u32> = (0..table.slots.len() as u32)
             .filter(|&i| table.is_live(i) && table.slots[i as usize].user_data == user_data)
             .collect();
-        let untagged =
-            table.fast && !ScopeTable::is_tag_like(user_data) && table.live() > table.tagged();
+        let untagged = table.untagged(user_data) && table.live() > table.tagged();
         let requests = targets.len() as u32 + u32::from(untagged);
         if ring.sq.space_left() < requests {
             return Err(PushError::full(()));
@@ -541,7 +540,7 @@ impl<'scope> Scope<'scope, '_> {
     /// and a tag is how the scope tells its own. Otherwise only the ops it
     /// must keep track of are tagged (those that select a buffer, use an
     /// owned buffer, or name another op), and any `user_data` that could
-    /// pass for a tag (bit 32 set); the others reach the kernel with their
+    /// pass for a tag (its top bit set); the others reach the kernel with their
     /// own `user_data`, which costs less.
     pub fn tags_every_op(&self) -> bool {
         !self.ring.scope_table.fast

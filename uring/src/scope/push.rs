@@ -80,12 +80,11 @@ pub(super) unsafe fn push_tagged<S: Submission + Scoped>(
         // for a tag keeps its `user_data` and takes no slot: every
         // completion without a live tag is then one of the scope's. (Not a
         // zero-copy send: its stray notification would count twice.)
-        if table.fast
-            && sqe.flags & sys::IOSQE_BUFFER_SELECT == 0
+        if sqe.flags & sys::IOSQE_BUFFER_SELECT == 0
             && owned == NO_OWNED
             && !S::NAMES_OPS
             && !S::ZERO_COPY
-            && !ScopeTable::is_tag_like(sqe.user_data)
+            && table.untagged(sqe.user_data)
         {
             table.free_count -= 1;
             return;

@@ -24,11 +24,11 @@ pub(super) const MAX_ORPHANS: usize = 64;
 #[derive(Clone, Copy, Default)]
 pub(super) struct Slot {
     /// While an op holds the slot, the tag its SQE carries: `key ^ (count
-    /// << 32 | index)`, `count` odd and different for each op the scope
-    /// pushes (so that a stale tag, such as a cancel aimed at an op that has
-    /// completed meanwhile, never matches the slot's next op). Keys have
-    /// [`LIVE`] clear, so every tag has it set. While the slot is free,
-    /// [`FREE`], which has it clear.
+    /// << 32 | index)`, `count` with its top bit set and different for each
+    /// op the scope pushes (so that a stale tag, such as a cancel aimed at
+    /// an op that has completed meanwhile, never matches the slot's next
+    /// op). Keys have [`LIVE`] clear, so every tag has it set. While the
+    /// slot is free, [`FREE`], which has it clear.
     pub(super) tag: u64,
     /// The caller's `user_data`; while the slot is free, the index of the
     /// next free slot.
@@ -41,8 +41,13 @@ pub(super) struct Slot {
     pub(super) extra: u64,
 }
 
-/// The bit every tag has, and no key and no free slot's mark.
-pub(super) const LIVE: u64 = 1 << 32;
+/// The bit every tag has, and no key and no free slot's mark: the top bit,
+/// which no user-space pointer has, so that the `user_data` of most ops can
+/// go untagged in a fast scope, and whose test is a sign test.
+pub(super) const LIVE: u64 = 1 << 63;
+
+/// The top bit of every tag's count, which puts [`LIVE`] in the tag.
+const COUNT_LIVE: u32 = 1 << 31;
 
 /// A free slot's `tag`.
 pub(super) const FREE: u64 = 0;
@@ -112,12 +117,15 @@ pub(crate) struct ScopeTable {
     pub(super) ring: u32,
     /// This scope's key, fresh from the OS for each scope.
     pub(super) key: u64,
-    /// The count in the last tag handed out (odd).
+    /// The count in the last tag handed out (top bit set).
     pub(super) count: u32,
     /// Whether every completion that reaches the ring during the scope is
     /// one of the scope's (the ring has no `outside` ops): then an op that
     /// needs no bookkeeping keeps its own `user_data` and takes no slot.
     pub(super) fast: bool,
+    /// 0 in a fast scope, [`LIVE`] in one that tags every op: or-ed into a
+    /// `user_data`, it makes the one test of [`ScopeTable::untagged`].
+    pub(super) tag_all: u64,
     pub(super) slots: Vec<Slot>,
     /// The first free slot; each free slot names the next.
     pub(super) free_head: u32,
@@ -157,8 +165,9 @@ impl Default for ScopeTable {
         ScopeTable {
             ring: 0,
             key: 0,
-            count: 1,
+            count: COUNT_LIVE,
             fast: false,
+            tag_all: LIVE,
             slots: Vec::new(),
             free_head: NO_SLOT,
             free_count: 0,
@@ -181,6 +190,7 @@ impl ScopeTable {
     pub(super) fn begin(&mut self, ring: u32, capacity: u32, start_tail: u32, fast: bool) {
         self.ring = ring;
         self.fast = fast;
+        self.tag_all = if fast { 0 } else { LIVE };
         self.key = super::key::fresh_key() & !LIVE;
         if self.slots.len() != capacity as usize {
             self.slots = (0..capacity)
@@ -254,6 +264,13 @@ impl ScopeTable {
         user_data & LIVE != 0
     }
 
+    /// Whether `user_data` is one that a fast scope leaves untagged: in a
+    /// fast scope, one that cannot pass for a tag; in any other, none.
+    #[inline(always)]
+    pub(super) fn untagged(&self, user_data: u64) -> bool {
+        (user_data | self.tag_all) & LIVE == 0
+    }
+
     /// Whether an op holds slot `index`.
     pub(super) fn is_live(&self, index: u32) -> bool {
         self.slots
@@ -300,8 +317,8 @@ impl ScopeTable {
         let slot = unsafe { self.slots.get_unchecked_mut(index as usize) };
         self.free_head = slot.user_data as u32;
         self.free_count -= 1;
-        // Odd, so that every tag has `LIVE` set.
-        self.count = self.count.wrapping_add(2);
+        // With its top bit set, so that every tag has `LIVE` set.
+        self.count = self.count.wrapping_add(1) | COUNT_LIVE;
         let tag = self.key ^ (u64::from(self.count) << 32 | u64::from(index));
         slot.tag = tag;
         slot.user_data = user_data;
@@ -327,16 +344,13 @@ impl ScopeTable {
     #[inline(always)]
     pub(super) fn settle(&mut self, cqe: &mut Cqe) -> (Owner, u32, bool) {
         let user_data = cqe.user_data();
-        if !Self::is_tag_like(user_data) {
-            // No tag: in a fast scope, one of its untagged ops (nothing
-            // else posts into the ring); otherwise someone else's.
-            if !self.fast {
-                return (Owner::Foreign, NO_GROUP, false);
-            }
-            if !cqe.has_more() {
-                self.free_count += 1;
-            }
+        if self.untagged(user_data) {
+            self.settle_untagged_op(cqe);
             return (Owner::Op, NO_GROUP, false);
+        }
+        if !Self::is_tag_like(user_data) {
+            // No tag in a scope that tags every op: someone else's.
+            return (Owner::Foreign, NO_GROUP, false);
         }
         let index = (user_data ^ self.key) as u32;
         if let Some(slot) = self.slots.get_mut(index as usize) {
@@ -362,6 +376,13 @@ impl ScopeTable {
         } else {
             self.settle_untagged(cqe)
         }
+    }
+
+    /// A completion without a tag in a fast scope: one of its untagged ops'
+    /// (nothing else posts into the ring), counted at the op's last.
+    #[inline(always)]
+    pub(super) fn settle_untagged_op(&mut self, cqe: &Cqe) {
+        self.free_count += u32::from(!cqe.has_more());
     }
 
     /// A completion shaped like a tag that is no live op's: one of the
@@ -565,7 +586,7 @@ impl ScopeTable {
                     // untagged op of the scope: the kernel may rename it,
                     // to a value that can pass for no tag.
                     // SAFETY: as above.
-                    None if self.fast && !Self::is_tag_like(unsafe { sqe.off.off }) => owned,
+                    None if self.untagged(unsafe { sqe.off.off }) => owned,
                     _ => {
                         // An opcode the kernel does not know: it fails the
                         // SQE with EINVAL, reading nothing else of it.
