@@ -58,6 +58,7 @@ fn a_scope_ends_with_a_drained_op_waiting_for_input() {
 /// stale tag.
 #[test]
 fn a_failed_linked_zero_copy_send_leaves_no_stray_notification() {
+    let _watch = uring_tests::watchdog();
     use std::io::IoSlice;
     use uring::MsgHdr;
     use uring::ops::{Nop, SendMsgZc, SendZc};
@@ -130,6 +131,7 @@ fn a_failed_linked_zero_copy_send_leaves_no_stray_notification() {
 /// are always tagged, so the read stays counted until it completes.
 #[test]
 fn a_stray_notification_does_not_stand_in_for_a_pending_read() {
+    let _watch = uring_tests::watchdog();
     use uring::ops::{Nop, SendZc};
     if !uring_tests::require_kernel(6, 10, "a NOP that fails (IORING_NOP_INJECT_RESULT)") {
         return;
@@ -186,6 +188,7 @@ fn rustix_write(fd: &std::os::fd::OwnedFd, bytes: &[u8]) {
 /// nothing with a stale tag reaches the ring after the scope.
 #[test]
 fn a_scope_ending_at_once_waits_for_the_stray_notification() {
+    let _watch = uring_tests::watchdog();
     use uring::ops::{Nop, SendZc};
     if !uring_tests::require_kernel(6, 10, "a NOP that fails (IORING_NOP_INJECT_RESULT)") {
         return;
