@@ -806,3 +806,38 @@ fn a_recv_linked_after_a_zero_copy_send_claims_its_buffer() {
     assert_eq!(text, data);
     assert_eq!(pool.lent(), 0);
 }
+
+/// The kernel's head counts the buffers it took; the buffers available are
+/// those between it and the tail, which grows as claimed buffers go back.
+#[test]
+fn the_kernel_s_head_counts_the_buffers_it_took() {
+    let _watch = uring_tests::watchdog();
+    let Some(mut ring) = ring_or_skip() else {
+        return;
+    };
+    if !uring_tests::require_kernel(
+        6,
+        8,
+        "the status of a buffer ring (IORING_REGISTER_PBUF_STATUS)",
+    ) {
+        return;
+    }
+    let (mut tx, rx) = UnixStream::pair().unwrap();
+    let pool = ring.register_buf_ring(BufferGroup::new(5), 4, 16).unwrap();
+    assert_eq!((pool.head().unwrap(), pool.available().unwrap()), (0, 4));
+    let mut held = Vec::new();
+    for i in 0..3u8 {
+        tx.write_all(&[i; 2]).unwrap();
+        push_lent!(ring, Recv::new(&rx, pool.select()).user_data(u64::from(i))).unwrap();
+        let cqe = reap_one(&mut ring);
+        assert_eq!(cqe.res(), 2);
+        // SAFETY: a completion of this recv, selecting from the pool.
+        held.push(unsafe { pool.claim_unchecked(&cqe) }.unwrap());
+        let taken = u16::from(i) + 1;
+        assert_eq!(pool.head().unwrap(), taken);
+        assert_eq!(pool.available().unwrap(), 4 - taken);
+    }
+    drop(held);
+    // Back in the ring: the tail moved on, the head stays.
+    assert_eq!((pool.head().unwrap(), pool.available().unwrap()), (3, 4));
+}

@@ -212,3 +212,31 @@ fn an_oversized_sparse_table_is_refused_before_the_kernel_sees_it() {
         Err(e) => assert!(e.raw_os_error().is_some(), "{e:?}"),
     }
 }
+
+/// Waits can be timed on `CLOCK_BOOTTIME`: a timed wait still ends at its
+/// timeout, and completions still end a wait; back to `CLOCK_MONOTONIC`
+/// the same.
+#[test]
+fn waits_are_timed_on_the_registered_clock() {
+    use std::time::Instant;
+    use uring::{Clock, WaitArgs};
+    if !require_kernel(6, 12, "a registered wait clock (IORING_REGISTER_CLOCK)") {
+        return;
+    }
+    let mut ring = Ring::new(4).unwrap();
+    for clock in [Clock::Boottime, Clock::Monotonic] {
+        ring.register_clock(clock).unwrap();
+        let started = Instant::now();
+        let waited = ring.wait_timeout(1, Duration::from_millis(30));
+        assert!(
+            matches!(waited, Err(Error::TimedOut)),
+            "{clock:?}: {waited:?}"
+        );
+        assert!(started.elapsed() >= Duration::from_millis(30), "{clock:?}");
+        ring.push(Nop::new().user_data(3)).unwrap();
+        let args = WaitArgs::new().timeout(Duration::from_secs(5));
+        ring.submit_and_wait_with(1, &args).unwrap();
+        let cqe = ring.completions().next().unwrap();
+        assert_eq!((cqe.user_data(), cqe.res()), (3, 0), "{clock:?}");
+    }
+}

@@ -217,6 +217,35 @@ impl BufRing {
         self.state.iter().filter(|s| s.lent.get() > 0).count() as u16
     }
 
+    /// The kernel's head of the ring: the count (modulo 2^16) of buffers
+    /// it has taken from the ring, of an incremental ring those it has
+    /// used up (`IORING_REGISTER_PBUF_STATUS`, 6.8).
+    pub fn head(&self) -> Result<u16> {
+        let mut status = sys::io_uring_buf_status {
+            buf_group: u32::from(self.group.id()),
+            ..Default::default()
+        };
+        // SAFETY: the argument is a valid `io_uring_buf_status` alive for
+        // the call, which the kernel writes; on our duplicate of the ring's
+        // descriptor.
+        unsafe {
+            sys::io_uring_register(
+                self.fd.as_raw_fd(),
+                sys::IORING_REGISTER_PBUF_STATUS,
+                (&mut status as *mut sys::io_uring_buf_status).cast(),
+                1,
+            )
+        }
+        .map_err(|e| Error::os("IORING_REGISTER_PBUF_STATUS", e))?;
+        Ok(status.head as u16)
+    }
+
+    /// Buffers the kernel can pick now: those given to the ring and not yet
+    /// taken ([`head`](BufRing::head) to the tail).
+    pub fn available(&self) -> Result<u16> {
+        Ok(self.tail.get().wrapping_sub(self.head()?))
+    }
+
     /// Whether the kernel consumes the buffers incrementally
     /// ([`Ring::register_buf_ring_incremental`]).
     pub fn is_incremental(&self) -> bool {

@@ -91,8 +91,8 @@ pub use ring::Ring;
 pub use scope::{OwnedPush, Scope, ScopeCompletions, ScopeCqe, ScopeSubmissionQueue};
 pub use squeue::SubmissionQueue;
 pub use types::{
-    AcceptFlags, BufferGroup, BufferPool, BufferSelect, BufferSelectBit, CancelFlags, Fd, Fixed,
-    FixedFileBit, FixedMut, FromRegisterFiles, FsyncFlags, FutexFlags, InstallFlags, IntoFd,
+    AcceptFlags, BufferGroup, BufferPool, BufferSelect, BufferSelectBit, CancelFlags, Clock, Fd,
+    Fixed, FixedFileBit, FixedMut, FromRegisterFiles, FsyncFlags, FutexFlags, InstallFlags, IntoFd,
     IntoFixed, IntoOwnedFd, IntoOwnedTarget, IntoTarget, IoHardlinkBit, IoLinkBit, MsgFlags,
     MsgRingFlags, PollEvents, PollFlags, RecvFlags, RwFlags, SendFlags, SendZcFlags, SockAddr,
     SockAddrBuf, SpliceFlags, SqeFlags, Target, TimeoutFlags, Timespec,

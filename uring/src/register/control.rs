@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::op::Entry;
 use crate::ring::Ring;
 use crate::sys;
-use crate::types::{IntoTarget, Target, Timespec};
+use crate::types::{Clock, IntoTarget, Target, Timespec};
 use std::mem;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::Duration;
@@ -340,6 +340,24 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             (&mut napi as *mut sys::io_uring_napi).cast(),
             1,
             "IORING_UNREGISTER_NAPI",
+        )
+        .map(drop)
+    }
+
+    /// Times the ring's waits (their timeouts and minimum waits) on
+    /// `clock` (`IORING_REGISTER_CLOCK`, 6.12); `CLOCK_MONOTONIC` until
+    /// then. Ops' own timeouts name their clock in their flags
+    /// ([`TimeoutFlags`](crate::TimeoutFlags)).
+    pub fn register_clock(&mut self, clock: Clock) -> Result<()> {
+        let reg = sys::io_uring_clock_register {
+            clockid: clock.id() as u32,
+            ..Default::default()
+        };
+        self.register(
+            sys::IORING_REGISTER_CLOCK,
+            (&reg as *const sys::io_uring_clock_register).cast(),
+            0,
+            "IORING_REGISTER_CLOCK",
         )
         .map(drop)
     }

@@ -15,4 +15,4 @@ pub use target::{
     Fd, FdTarget, Fixed, FixedMut, FixedTarget, FromRegisterFiles, IntoFd, IntoFixed, IntoOwnedFd,
     IntoOwnedTarget, IntoTarget, Target,
 };
-pub use time::Timespec;
+pub use time::{Clock, Timespec};

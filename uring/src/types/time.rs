@@ -112,3 +112,25 @@ mod tests {
         assert_eq!(Timespec::for_wait(Duration::from_secs(5)).sec(), 5);
     }
 }
+
+/// The clock a ring's waits are timed on ([`Ring::register_clock`](crate::Ring::register_clock)):
+/// `CLOCK_MONOTONIC`, the default, or `CLOCK_BOOTTIME`, which also counts
+/// the time the system is suspended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Clock {
+    /// `CLOCK_MONOTONIC`.
+    Monotonic,
+    /// `CLOCK_BOOTTIME`.
+    Boottime,
+}
+
+impl Clock {
+    /// The `clockid_t`.
+    pub fn id(self) -> libc::clockid_t {
+        match self {
+            Clock::Monotonic => libc::CLOCK_MONOTONIC,
+            Clock::Boottime => libc::CLOCK_BOOTTIME,
+        }
+    }
+}
