@@ -405,7 +405,7 @@ fn registration_case(seed: u64) {
         unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
     };
     for step in 0..g.range(4, 16) {
-        let call = g.below(22);
+        let call = g.below(25);
         let what = format!("step {step}: call {call}");
         note(what.clone());
         let result: uring::Result<()> = match call {
@@ -623,6 +623,45 @@ fn registration_case(seed: u64) {
                 }
                 posted
             }
+            22 => {
+                let len = match g.below(3) {
+                    0 => size(&mut g),
+                    1 => uring::sys::IORING_MAX_REG_BUFFERS + g.below(2) as u32,
+                    _ => g.range(1, 8) as u32,
+                };
+                let sparse = ring.register_buffers_sparse(len);
+                if len == 0 || len > uring::sys::IORING_MAX_REG_BUFFERS {
+                    assert!(
+                        matches!(sparse, Err(Error::InvalidArgument(_))),
+                        "{what}: a sparse table of {len}"
+                    );
+                }
+                sparse.and_then(|b| {
+                    let offset = g.below(u64::from(b.len()) + 2) as u32;
+                    let empties: Vec<Option<IoSliceMut<'_>>> =
+                        (0..g.below(4)).map(|_| None).collect();
+                    // SAFETY: no memory is registered: every slot named is
+                    // emptied.
+                    let updated = unsafe { ring.update_buffers(&b, offset, &empties) };
+                    buffers = Some(b);
+                    updated.map(drop)
+                })
+            }
+            23 => {
+                let clock = if g.bool() {
+                    uring::Clock::Boottime
+                } else {
+                    uring::Clock::Monotonic
+                };
+                ring.register_clock(clock)
+            }
+            24 => rings.last().map_or(Ok(()), |r| {
+                let (head, available) = (r.head(), r.available());
+                if let (Ok(_), Ok(available)) = (&head, &available) {
+                    assert!(*available <= r.count(), "{what}: {available} available");
+                }
+                head.and(available).map(drop)
+            }),
             _ => {
                 let slots = size(&mut g).min(1 << 16);
                 ring.register_wait_region(slots).and_then(|()| {

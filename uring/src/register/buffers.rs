@@ -67,6 +67,88 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         Ok(FixedBuffers { ring: self.id, len })
     }
 
+    /// Registers a table of `len` empty buffer slots
+    /// (`IORING_REGISTER_BUFFERS2` with `IORING_RSRC_REGISTER_SPARSE`, 5.19),
+    /// to be filled with [`update_buffers`](Ring::update_buffers). A
+    /// fixed-buffer op naming an empty slot fails (`EFAULT`). Safe: no
+    /// memory is registered.
+    pub fn register_buffers_sparse(&mut self, len: u32) -> Result<FixedBuffers> {
+        if len == 0 || len > sys::IORING_MAX_REG_BUFFERS {
+            return Err(Error::InvalidArgument(format!(
+                "a sparse buffer table holds 1 to {} buffers, not {len}",
+                sys::IORING_MAX_REG_BUFFERS
+            )));
+        }
+        let reg = sys::io_uring_rsrc_register {
+            nr: len,
+            flags: sys::IORING_RSRC_REGISTER_SPARSE,
+            ..Default::default()
+        };
+        self.register(
+            sys::IORING_REGISTER_BUFFERS2,
+            (&reg as *const sys::io_uring_rsrc_register).cast(),
+            std::mem::size_of::<sys::io_uring_rsrc_register>() as u32,
+            "IORING_REGISTER_BUFFERS2",
+        )?;
+        Ok(FixedBuffers { ring: self.id, len })
+    }
+
+    /// Replaces the buffers of slots `offset..` of `table` with `buffers`
+    /// (`IORING_REGISTER_BUFFERS_UPDATE`, 5.13): `Some` registers that
+    /// memory in the slot, `None` empties it. Returns how many slots were
+    /// updated. Ops already pushed keep the buffer their slot had.
+    ///
+    /// # Safety
+    ///
+    /// As for [`register_buffers`](Ring::register_buffers), for the memory
+    /// registered here. The memory a slot had before stays in use by the
+    /// fixed-buffer ops pushed before the update until they complete: it
+    /// must stay valid until then.
+    pub unsafe fn update_buffers(
+        &mut self,
+        table: &FixedBuffers,
+        offset: u32,
+        buffers: &[Option<IoSliceMut<'_>>],
+    ) -> Result<u32> {
+        self.check_handle(table.ring, "buffers")?;
+        let nr = u32::try_from(buffers.len()).ok();
+        let fits = nr
+            .and_then(|n| offset.checked_add(n))
+            .is_some_and(|end| end <= table.len);
+        let (Some(nr), true) = (nr, fits) else {
+            return Err(Error::InvalidArgument(format!(
+                "updating {} slots at {offset} overruns the table of {} buffers",
+                buffers.len(),
+                table.len
+            )));
+        };
+        let iovecs: Vec<libc::iovec> = buffers
+            .iter()
+            .map(|b| match b {
+                Some(b) => libc::iovec {
+                    iov_base: b.as_ptr() as *mut libc::c_void,
+                    iov_len: b.len(),
+                },
+                None => libc::iovec {
+                    iov_base: std::ptr::null_mut(),
+                    iov_len: 0,
+                },
+            })
+            .collect();
+        let update = sys::io_uring_rsrc_update2 {
+            offset,
+            data: iovecs.as_ptr() as u64,
+            nr,
+            ..Default::default()
+        };
+        self.register(
+            sys::IORING_REGISTER_BUFFERS_UPDATE,
+            (&update as *const sys::io_uring_rsrc_update2).cast(),
+            std::mem::size_of::<sys::io_uring_rsrc_update2>() as u32,
+            "IORING_REGISTER_BUFFERS_UPDATE",
+        )
+    }
+
     /// Unregisters the buffers (`IORING_UNREGISTER_BUFFERS`). On failure the
     /// handle comes back in the error.
     pub fn unregister_buffers(

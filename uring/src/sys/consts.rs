@@ -314,6 +314,8 @@ pub const IORING_RSRC_REGISTER_SPARSE: u32 = 1 << 0;
 
 /// The most slots a fixed-file table may have.
 pub const IORING_MAX_FIXED_FILES: u32 = 1 << 20;
+/// The most buffers a ring's fixed-buffer table holds (`IORING_MAX_REG_BUFFERS`).
+pub const IORING_MAX_REG_BUFFERS: u32 = 1 << 14;
 
 /// Skip updating fd indexes set to this value in the fd table.
 pub const IORING_REGISTER_FILES_SKIP: i32 = -2;
