@@ -193,6 +193,11 @@ impl ScopeTable {
         self.tag_all = if fast { 0 } else { LIVE };
         self.key = super::key::fresh_key() & !LIVE;
         if self.slots.len() != capacity as usize {
+            // The end of the free list is marked, but never followed:
+            // `free_count` guards every `take`. (mutants: so the marks of
+            // the last slot and of an empty table are equivalent to any
+            // other value: `<=` for `<` and `*` for `+` below, `>=` for `>`
+            // in `free_head`.)
             self.slots = (0..capacity)
                 .map(|i| Slot {
                     tag: FREE,
@@ -209,6 +214,10 @@ impl ScopeTable {
 
     /// Notes whether `group` is consumed incrementally
     /// (`IOU_PBUF_RING_INC`), as a buffer ring is registered under it.
+    ///
+    /// (mutants: the guard on the count is equivalent to `true`: a
+    /// registration needs the ring borrowed mutably, so no scope runs and
+    /// every count is back at 0; it stays as a defence.)
     pub(crate) fn set_incremental(&mut self, group: u16, incremental: bool) {
         let known = self.incremental.iter().position(|&(g, _)| g == group);
         match (known, incremental) {
