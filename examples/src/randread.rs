@@ -448,7 +448,6 @@ pub struct ScopeReader {
     files: FixedFiles,
     bufs: Vec<FixedBuf>,
     owned: Vec<Owned>,
-    reaped: Vec<(u32, i32, Option<Vec<u8>>)>,
     bs: u32,
     blocks: u64,
 }
@@ -498,7 +497,6 @@ impl ScopeReader {
             files,
             bufs,
             owned,
-            reaped: Vec::with_capacity(qd as usize),
             bs,
             blocks,
         })
@@ -528,16 +526,16 @@ impl ScopeReader {
             return Err("buffers of an earlier run were not handed back".into());
         }
         let file = self.files.get(0)?;
-        let (bufs, owned, reaped) = (&self.bufs, &mut self.owned, &mut self.reaped);
+        let (bufs, owned) = (&self.bufs, &mut self.owned);
         let mut done = 0u64;
         let mut failure: Option<Box<dyn StdError>> = None;
         self.ring.scope(|s| -> Result<()> {
-            let push = owned_read(|s, o, slot, offset| {
+            let push = owned_read(|sq, o, slot, offset| {
                 let (pad, buf) = (o.pad, bufs[slot as usize]);
                 let Some(vec) = o.vec.take() else {
                     return Err(format!("buffer {slot} is already in use").into());
                 };
-                let pushed = s.push_owned(vec, |vec, sq| {
+                let pushed = sq.push_owned(vec, |vec, sq| {
                     sq.push(
                         ReadFixed::new(file, &mut vec[pad..pad + block], buf)
                             .offset(offset)
@@ -550,37 +548,40 @@ impl ScopeReader {
                     e.into()
                 })
             });
-            for (slot, o) in owned.iter_mut().enumerate() {
-                if !budget.take() {
-                    break;
-                }
-                if let Err(e) = push(s, o, slot as u32, rng.block(blocks, bs)) {
-                    failure = Some(e);
-                    budget.end();
+            {
+                let mut sq = s.submission();
+                for (slot, o) in owned.iter_mut().enumerate() {
+                    if !budget.take() {
+                        break;
+                    }
+                    if let Err(e) = push(&mut sq, o, slot as u32, rng.block(blocks, bs)) {
+                        failure = Some(e);
+                        budget.end();
+                    }
                 }
             }
             while s.in_flight() > 0 {
                 s.submit_and_wait(1)?;
-                reaped.extend(
-                    s.completions()
-                        .map(|mut cqe| (cqe.user_data() as u32, cqe.res(), cqe.take_buf())),
-                );
-                for (slot, res, vec) in reaped.drain(..) {
+                // Each completion is answered at once, with its buffer.
+                let (mut sq, completions) = s.split();
+                for mut cqe in completions {
                     done += 1;
+                    let slot = cqe.user_data() as u32;
                     let Some(o) = owned.get_mut(slot as usize) else {
                         failure.get_or_insert_with(|| {
                             format!("a completion for no buffer ({slot})").into()
                         });
                         continue;
                     };
-                    o.vec = vec;
+                    o.vec = cqe.take_buf();
+                    let res = cqe.res();
                     if res != bs as i32 {
                         failure.get_or_insert_with(|| short_read(res, bs));
                         budget.end();
                         continue;
                     }
                     if budget.take()
-                        && let Err(e) = push(s, o, slot, rng.block(blocks, bs))
+                        && let Err(e) = push(&mut sq, o, slot, rng.block(blocks, bs))
                     {
                         failure.get_or_insert(e);
                         budget.end();
@@ -662,12 +663,13 @@ pub fn drive(
 }
 
 /// Gives the closure that pushes a read over an owned buffer the scope's
-/// own lifetimes, so that the read may borrow the registered file from
-/// outside the scope (a closure written `|s: &mut Scope<'_, '_>, ..|` gets
-/// fresh ones at each call).
-fn owned_read<'s, 'e, R>(
-    f: impl Fn(&mut uring::Scope<'s, 'e>, &mut Owned, u32, u64) -> R,
-) -> impl Fn(&mut uring::Scope<'s, 'e>, &mut Owned, u32, u64) -> R {
+/// own lifetime, so that the read may borrow the registered file from
+/// outside the scope, and takes any batch of the scope (a closure written
+/// `|sq: &mut ScopeSubmissionQueue<'_, '_>, ..|` gets fresh lifetimes at
+/// each call).
+fn owned_read<'s, R>(
+    f: impl for<'q> Fn(&mut uring::ScopeSubmissionQueue<'q, 's>, &mut Owned, u32, u64) -> R,
+) -> impl for<'q> Fn(&mut uring::ScopeSubmissionQueue<'q, 's>, &mut Owned, u32, u64) -> R {
     f
 }
 

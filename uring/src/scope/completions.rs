@@ -9,7 +9,7 @@ use std::marker::PhantomData;
 /// past those iterated when this is dropped.
 pub struct ScopeCompletions<'a, 'scope> {
     pub(super) inner: Completions<'a>,
-    pub(super) table: &'a mut ScopeTable,
+    pub(super) table: TableRef<'a>,
     pub(super) _scope: PhantomData<&'scope mut &'scope ()>,
 }
 
@@ -18,43 +18,40 @@ impl<'scope> Iterator for ScopeCompletions<'_, 'scope> {
 
     #[inline]
     fn next(&mut self) -> Option<ScopeCqe<'scope>> {
+        let table = self.table.get();
         loop {
             let mut cqe = self.inner.next()?;
             // An untagged op of a fast scope (nearly every completion of
             // one): counted, and handed out as it is.
-            if self.table.untagged(cqe.user_data()) {
-                self.table.settle_untagged_op(&cqe);
+            if table.untagged(cqe.user_data()) {
+                table.settle_untagged_op(&cqe);
                 // The CQ learns of every completion read at once, so that
                 // an iterator that is forgotten instead of dropped cannot
                 // leave settled completions behind.
                 self.inner.sync();
                 return Some(ScopeCqe {
                     cqe,
-                    ring: self.table.ring,
+                    ring: table.ring,
                     group: NO_GROUP,
                     claimed: false,
                     buf: ReturnedBuf::NONE,
                     _scope: PhantomData,
                 });
             }
-            let (owner, group, returned) = self.table.settle(&mut cqe);
+            let (owner, group, returned) = table.settle(&mut cqe);
             // As above: the CQ learns of each completion at once.
             self.inner.sync();
             if owner == Owner::Internal {
                 continue;
             }
             let buf = if returned {
-                ReturnedBuf::new(self.table.returned.take())
+                ReturnedBuf::new(table.returned.take())
             } else {
                 ReturnedBuf::NONE
             };
             return Some(ScopeCqe {
                 cqe,
-                ring: if owner == Owner::Op {
-                    self.table.ring
-                } else {
-                    0
-                },
+                ring: if owner == Owner::Op { table.ring } else { 0 },
                 group,
                 claimed: false,
                 buf,

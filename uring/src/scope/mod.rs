@@ -39,7 +39,7 @@ pub(crate) use table::ScopeTable;
 use table::*;
 
 use crate::cqueue::Completions;
-use crate::error::{Error, PushError, PushErrorKind, Result};
+use crate::error::{Error, PushError, Result};
 use crate::op::{Scoped, Submission};
 use crate::ops::Cancel;
 use crate::register::SyncCancel;
@@ -419,10 +419,60 @@ impl<'scope> Scope<'scope, '_> {
         let ring = &mut *self.ring;
         ScopeSubmissionQueue {
             sq: SubmissionQueue::new(&mut ring.sq),
-            table: &mut ring.scope_table,
+            table: TableRef::new(&mut ring.scope_table),
             disabled: ring.disabled,
             _scope: PhantomData,
         }
+    }
+
+    /// A batch of pushes and the ready completions at once, as
+    /// [`Ring::split`]: each completion can be answered with a new op (over
+    /// a buffer it gave back, with
+    /// [`ScopeSubmissionQueue::push_owned`]) while the rest are read. What
+    /// is pushed goes to the kernel at the next submit, once both are
+    /// dropped.
+    ///
+    /// ```
+    /// use uring::{Ring, ops::Nop};
+    /// # fn main() -> uring::Result<()> {
+    /// let mut ring = Ring::new(8)?;
+    /// ring.scope(|s| -> uring::Result<()> {
+    ///     s.push(Nop::new().user_data(1))?;
+    ///     s.submit_and_wait(1)?;
+    ///     let (mut sq, completions) = s.split();
+    ///     for cqe in completions {
+    ///         sq.push(Nop::new().user_data(cqe.user_data() + 1))?;
+    ///     }
+    ///     drop(sq);
+    ///     s.submit_and_wait(1)?;
+    ///     assert_eq!(s.completions().next().map(|c| c.user_data()), Some(2));
+    ///     Ok(())
+    /// })?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn split(
+        &mut self,
+    ) -> (
+        ScopeSubmissionQueue<'_, 'scope>,
+        ScopeCompletions<'_, 'scope>,
+    ) {
+        let ring = &mut *self.ring;
+        let tail = ring.ready_tail();
+        let (pushes, reads) = TableRef::pair(&mut ring.scope_table);
+        (
+            ScopeSubmissionQueue {
+                sq: SubmissionQueue::new(&mut ring.sq),
+                table: pushes,
+                disabled: ring.disabled,
+                _scope: PhantomData,
+            },
+            ScopeCompletions {
+                inner: Completions::new(&mut ring.cq, tail),
+                table: reads,
+                _scope: PhantomData,
+            },
+        )
     }
 
     /// Gives `buf` to the scope and pushes an op or a chain over it, built
@@ -459,35 +509,7 @@ impl<'scope> Scope<'scope, '_> {
     where
         F: for<'b> FnOnce(&'b mut [u8], OwnedPush<'b, 'scope>),
     {
-        let ring = &mut *self.ring;
-        let table = &mut ring.scope_table;
-        let entry = table.keep_owned(buf);
-        let mut refused = PushErrorKind::NothingPushed;
-        let bytes = match &mut table.owned[entry as usize].buf {
-            // SAFETY: the vector's heap memory does not move while the
-            // table keeps it (only the vector itself may move, with the
-            // table's entries), and the table hands it back only when no op
-            // uses it; the borrow given to `build` is higher-ranked, so it
-            // cannot outlive the call but in the ops pushed over it.
-            Some(vec) => unsafe { std::slice::from_raw_parts_mut(vec.as_mut_ptr(), vec.len()) },
-            None => unreachable!("a kept buffer is there"),
-        };
-        build(
-            bytes,
-            OwnedPush {
-                sq: SubmissionQueue::new(&mut ring.sq),
-                table: &mut ring.scope_table,
-                disabled: ring.disabled,
-                entry,
-                refused: &mut refused,
-                _buf: PhantomData,
-                _scope: PhantomData,
-            },
-        );
-        match ring.scope_table.unkeep_owned(entry) {
-            Some(buf) => Err(PushError::new(buf, refused)),
-            None => Ok(()),
-        }
+        self.submission().push_owned(buf, build)
     }
 
     /// Cancels the scope's ops in flight whose `user_data` is `user_data`:
@@ -577,7 +599,7 @@ impl<'scope> Scope<'scope, '_> {
         let tail = ring.ready_tail();
         ScopeCompletions {
             inner: Completions::new(&mut ring.cq, tail),
-            table: &mut ring.scope_table,
+            table: TableRef::new(&mut ring.scope_table),
             _scope: PhantomData,
         }
     }

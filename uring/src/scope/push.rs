@@ -7,11 +7,12 @@ use crate::squeue::SubmissionQueue;
 use crate::sys;
 use std::fmt;
 use std::marker::PhantomData;
+use std::ptr::NonNull;
 
 /// A batch of pushes into a scope, from [`Scope::submission`].
 pub struct ScopeSubmissionQueue<'a, 'scope> {
     pub(super) sq: SubmissionQueue<'a>,
-    pub(super) table: &'a mut ScopeTable,
+    pub(super) table: TableRef<'a>,
     pub(super) disabled: bool,
     /// Invariant, as for [`Scope`].
     pub(super) _scope: PhantomData<&'scope mut &'scope ()>,
@@ -28,11 +29,46 @@ impl<'scope> ScopeSubmissionQueue<'_, 'scope> {
         unsafe {
             push_tagged(
                 &mut self.sq,
-                self.table,
+                self.table.get(),
                 self.disabled,
                 submission,
                 NO_OWNED,
             )
+        }
+    }
+
+    /// Gives `buf` to the scope and pushes an op or a chain over it, as
+    /// [`Scope::push_owned`] does.
+    pub fn push_owned<F>(&mut self, buf: Vec<u8>, build: F) -> Result<(), PushError<Vec<u8>>>
+    where
+        F: for<'b> FnOnce(&'b mut [u8], OwnedPush<'b, 'scope>),
+    {
+        let entry = self.table.get().keep_owned(buf);
+        let mut refused = PushErrorKind::NothingPushed;
+        let bytes = match &mut self.table.get().owned[entry as usize].buf {
+            // SAFETY: the vector's heap memory does not move while the
+            // table keeps it (only the vector itself may move, with the
+            // table's entries), and the table hands it back only when no op
+            // uses it; the borrow given to `build` is higher-ranked, so it
+            // cannot outlive the call but in the ops pushed over it.
+            Some(vec) => unsafe { std::slice::from_raw_parts_mut(vec.as_mut_ptr(), vec.len()) },
+            None => unreachable!("a kept buffer is there"),
+        };
+        build(
+            bytes,
+            OwnedPush {
+                sq: NonNull::from(&mut self.sq).cast(),
+                table: self.table.reborrow(),
+                disabled: self.disabled,
+                entry,
+                refused: &mut refused,
+                _buf: PhantomData,
+                _scope: PhantomData,
+            },
+        );
+        match self.table.get().unkeep_owned(entry) {
+            Some(buf) => Err(PushError::new(buf, refused)),
+            None => Ok(()),
         }
     }
 
@@ -151,8 +187,10 @@ pub(super) fn refuse_busy(sqe: &mut sys::io_uring_sqe) {
 /// chain over it. What else the op borrows must outlive the scope (`'scope`
 /// outlives `'b`).
 pub struct OwnedPush<'b, 'scope: 'b> {
-    pub(super) sq: SubmissionQueue<'b>,
-    pub(super) table: &'b mut ScopeTable,
+    /// The batch that `push_owned` was called on (or made for), borrowed
+    /// for 'b: pushes go through its cursor.
+    pub(super) sq: NonNull<SubmissionQueue<'b>>,
+    pub(super) table: TableRef<'b>,
     pub(super) disabled: bool,
     pub(super) entry: u32,
     /// Why the push did not happen, for `push_owned`'s error.
@@ -177,15 +215,18 @@ impl<'b> OwnedPush<'b, '_> {
         // with its entry have completed, and ends after them.
         let pushed = unsafe {
             push_tagged(
-                &mut self.sq,
-                self.table,
+                // SAFETY: the batch outlives 'b, and nothing else uses it
+                // while `push_owned`'s closure runs. (Its lifetime is seen
+                // as 'b, which it outlives; nothing is stored in it.)
+                self.sq.as_mut(),
+                self.table.get(),
                 self.disabled,
                 submission,
                 self.entry,
             )
         };
         match pushed {
-            Ok(()) => self.table.owned[self.entry as usize].remaining = S::SQES,
+            Ok(()) => self.table.get().owned[self.entry as usize].remaining = S::SQES,
             Err(e) => *self.refused = e.kind(),
         }
     }

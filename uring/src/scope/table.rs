@@ -3,6 +3,8 @@
 
 use crate::cqueue::Cqe;
 use crate::sys;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
 use std::time::Duration;
 
 /// `user_data ^ key` of the scope's own cancel requests. Its low half is
@@ -634,6 +636,62 @@ impl ScopeTable {
             && slot.tag == rename.tag
         {
             slot.user_data = rename.user_data;
+        }
+    }
+}
+
+/// The table as a scope's batch of pushes, its completions and an
+/// [`OwnedPush`](super::OwnedPush) hold it: a pointer from a `&'a mut
+/// ScopeTable` that each of their methods borrows for its own length only,
+/// so that the two halves of a [split](super::Scope::split) scope can share
+/// it.
+pub(super) struct TableRef<'a> {
+    ptr: NonNull<ScopeTable>,
+    _borrow: PhantomData<&'a mut ScopeTable>,
+}
+
+impl<'a> TableRef<'a> {
+    /// The only holder of `table` for `'a`.
+    #[inline(always)]
+    pub(super) fn new(table: &'a mut ScopeTable) -> TableRef<'a> {
+        TableRef {
+            ptr: NonNull::from(table),
+            _borrow: PhantomData,
+        }
+    }
+
+    /// Two holders of `table` for `'a`: the halves of a split scope.
+    pub(super) fn pair(table: &'a mut ScopeTable) -> (TableRef<'a>, TableRef<'a>) {
+        let ptr = NonNull::from(table);
+        let half = || TableRef {
+            ptr,
+            _borrow: PhantomData,
+        };
+        (half(), half())
+    }
+
+    /// The table, for the length of one method of its holder.
+    ///
+    /// A holder is neither `Send` nor `Sync` (its pointer is not), so all
+    /// holders of one table live on one thread; none of their methods hands
+    /// a borrow from here to code outside the library, nor calls a method of
+    /// another holder while it has one. So no two borrows of the table
+    /// overlap.
+    #[inline(always)]
+    pub(super) fn get(&mut self) -> &mut ScopeTable {
+        // SAFETY: the pointer is from a `&'a mut ScopeTable` that this
+        // holder (and at most one other, from `pair`) stands for, alive for
+        // 'a; borrows from here never overlap (above).
+        unsafe { self.ptr.as_mut() }
+    }
+
+    /// Another holder of the same table, for a shorter borrow: it is used
+    /// only while this one is not.
+    #[inline(always)]
+    pub(super) fn reborrow(&mut self) -> TableRef<'_> {
+        TableRef {
+            ptr: self.ptr,
+            _borrow: PhantomData,
         }
     }
 }
