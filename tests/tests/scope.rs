@@ -1056,3 +1056,72 @@ fn forgotten_halves_of_a_split_scope_hide_nothing() {
     });
     assert_eq!(again, [4]);
 }
+
+/// Whether `file` has data to read now.
+fn readable_now(file: &std::fs::File) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: file.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, for the call.
+    unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
+}
+
+/// A scope's end settles a splice flagged `IO_DRAIN` that blocks in a
+/// worker of an SQPOLL ring on an empty pipe: cancelled (as Linux 6.18
+/// does at once), or, where the kernel cannot cancel it, waited for until
+/// a thread writes the data. Either way nothing of the scope runs after
+/// it: had the scope returned with the splice in flight, the splice would
+/// move the data written later, which the test would see.
+#[test]
+fn a_drained_splice_in_a_worker_is_settled_before_the_scope_ends() {
+    use uring::ops::Splice;
+    let _watch = uring_tests::watchdog();
+    if !uring_tests::require_sqpoll() {
+        return;
+    }
+    let (rx, mut tx) = pipe();
+    let (mut out_rx, out_tx) = pipe();
+    let mut ring = Ring::builder()
+        .sqpoll(Duration::from_millis(50))
+        .build(8)
+        .unwrap();
+    let delay = Duration::from_millis(400);
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        tx.write_all(b"late").unwrap();
+        tx
+    });
+    let started = std::time::Instant::now();
+    ring.scope(|s| {
+        s.push(
+            Splice::new(&rx, &out_tx, 4)
+                .flags(SqeFlags::IO_DRAIN)
+                .user_data(1),
+        )
+        .unwrap();
+        s.submit().unwrap();
+        // Into the worker before the scope ends.
+        std::thread::sleep(Duration::from_millis(50));
+    });
+    let waited = started.elapsed();
+    let moved_during = readable_now(&out_rx);
+    let _tx = writer.join().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let moved_after = readable_now(&out_rx) && !moved_during;
+    assert!(
+        !moved_after,
+        "the splice ran after the scope ended at {waited:?}"
+    );
+    if moved_during {
+        let mut got = [0u8; 4];
+        out_rx.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"late");
+        assert!(
+            waited >= delay,
+            "the data came at {delay:?}, the scope ended at {waited:?}"
+        );
+    }
+    assert_eq!(ring.ready(), 0, "nothing of the scope's is left");
+}

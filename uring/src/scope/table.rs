@@ -695,3 +695,68 @@ impl<'a> TableRef<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cqe(user_data: u64, flags: u32) -> Cqe {
+        Cqe::from(sys::io_uring_cqe {
+            user_data,
+            res: 0,
+            flags,
+        })
+    }
+
+    /// A scope's end waits a little for orphans' notifications only once
+    /// every op and cancel request has settled: never while an op is live.
+    #[test]
+    fn orphans_alone_are_awaited_only_once_every_op_has_settled() {
+        let mut t = ScopeTable::default();
+        t.begin(1, 4, 0, false);
+        assert!(t.settled() && !t.only_orphans(), "a fresh table");
+        let tag = t.take(7, NO_EXTRA);
+        t.orphans.push(LIVE | 0x1234);
+        assert!(!t.settled() && !t.only_orphans(), "an op is live");
+        let mut last = cqe(tag, 0);
+        assert_eq!(t.settle(&mut last).0, Owner::Op);
+        assert_eq!(last.user_data(), 7, "the caller's user_data back");
+        assert!(!t.settled() && t.only_orphans(), "only the orphan is left");
+        t.internal = 1;
+        assert!(!t.settled() && !t.only_orphans(), "a cancel request is out");
+        t.internal = 0;
+        t.orphans.clear();
+        assert!(t.settled() && !t.only_orphans());
+    }
+
+    /// What may go untagged is decided by the top bit, and only in a fast
+    /// scope; every tag has the top bit, however its count wraps, and a
+    /// tag of an earlier op on the same slot settles nothing.
+    #[test]
+    fn the_top_bit_tells_tags_from_untagged_user_data() {
+        let mut t = ScopeTable::default();
+        t.begin(1, 2, 0, true);
+        for untagged in [0, 1 << 32 | 5, u64::MAX >> 1] {
+            assert!(t.untagged(untagged), "{untagged:#x}");
+        }
+        for tag_like in [1 << 63, u64::MAX] {
+            assert!(!t.untagged(tag_like), "{tag_like:#x}");
+        }
+        t.begin(1, 2, 0, false);
+        assert!(
+            !t.untagged(0) && !t.untagged(5),
+            "a scope that tags every op"
+        );
+        t.count = u32::MAX;
+        let first = t.take(1, NO_EXTRA);
+        assert!(ScopeTable::is_tag_like(first) && t.key & LIVE == 0);
+        let mut done = cqe(first, 0);
+        assert_eq!(t.settle(&mut done).0, Owner::Op);
+        let second = t.take(2, NO_EXTRA);
+        assert!(ScopeTable::is_tag_like(second) && second != first);
+        assert_eq!(second as u32, first as u32, "the same slot");
+        let mut stale = cqe(first, 0);
+        assert_eq!(t.settle(&mut stale).0, Owner::Foreign, "a stale tag");
+        assert_eq!(t.live(), 1, "the slot's op is still live");
+    }
+}
