@@ -1125,3 +1125,52 @@ fn a_drained_splice_in_a_worker_is_settled_before_the_scope_ends() {
     }
     assert_eq!(ring.ready(), 0, "nothing of the scope's is left");
 }
+
+/// While one of the scope's cancel requests is out, a foreign completion
+/// shaped like a tag (its top bit set, or every bit) is still foreign: it
+/// passes through with its `user_data`, and the cancel request's own
+/// completion is the one the scope takes in.
+#[test]
+fn foreign_completions_pass_through_while_a_cancel_request_is_out() {
+    let _watch = uring_tests::watchdog();
+    let (rx, mut tx) = pipe();
+    let mut buf = [0u8; 4];
+    let mut ring = Ring::new(8).unwrap();
+    let foreign = [1 << 63 | 5, u64::MAX];
+    for ud in foreign {
+        ring.push(Nop::new().user_data(ud)).unwrap();
+    }
+    ring.submit_and_wait(2).unwrap();
+    let seen = ring.scope(|s| {
+        assert!(s.tags_every_op(), "ops were pushed outside a scope");
+        s.push(Read::new(&rx, &mut buf[..]).user_data(9)).unwrap();
+        s.submit().unwrap();
+        assert_eq!(s.cancel(9).unwrap(), 1);
+        let mut seen: Vec<(u64, i32, bool)> = s
+            .completions()
+            .map(|c| (c.user_data(), c.res(), c.is_scope_op()))
+            .collect();
+        while s.in_flight() > 0 {
+            s.submit_and_wait(1).unwrap();
+            seen.extend(
+                s.completions()
+                    .map(|c| (c.user_data(), c.res(), c.is_scope_op())),
+            );
+        }
+        seen
+    });
+    assert_eq!(
+        seen,
+        [
+            (foreign[0], 0, false),
+            (foreign[1], 0, false),
+            (9, -libc::ECANCELED, true)
+        ]
+    );
+    tx.write_all(b"gone").unwrap();
+    assert_eq!(
+        ring.ready(),
+        0,
+        "the cancel request's completion was the scope's"
+    );
+}

@@ -330,6 +330,7 @@ impl ScopeTable {
         self.free_count -= 1;
         // With its top bit set, so that every tag has `LIVE` set.
         self.count = self.count.wrapping_add(1) | COUNT_LIVE;
+        // (mutants: `^` for `|` is equivalent: the halves do not overlap.)
         let tag = self.key ^ (u64::from(self.count) << 32 | u64::from(index));
         slot.tag = tag;
         slot.user_data = user_data;
