@@ -345,6 +345,9 @@ impl ScopeTable {
 
     /// Whether `user_data` is the tag of the scope's cancel requests, with
     /// one outstanding.
+    ///
+    /// (mutants: `>=` for `>` is equivalent: that tag comes back only from
+    /// a request the count includes; the count guards against a miscount.)
     pub(super) fn is_internal(&self, user_data: u64) -> bool {
         user_data ^ self.key == INTERNAL && self.internal > 0
     }
@@ -405,6 +408,8 @@ impl ScopeTable {
             self.internal -= 1;
             (Owner::Internal, NO_GROUP, false)
         } else if !self.orphans.is_empty() && cqe.is_notification() {
+            // (mutants: `||` is equivalent: `adopt` finds no orphan in an
+            // empty list, and only a notification carries an orphan's tag.)
             (self.adopt(cqe.user_data()), NO_GROUP, false)
         } else {
             (Owner::Foreign, NO_GROUP, false)
