@@ -427,6 +427,8 @@ impl ScopeTable {
         if group == ZERO_COPY_SEND {
             self.orphan(tag, cqe);
         } else if group != NO_GROUP && !self.incremental.is_empty() {
+            // (mutants: `||` is equivalent: `leave_group` finds neither
+            // `NO_GROUP` nor any group in an empty list.)
             self.leave_group(group);
         }
         let res = cqe.res();
@@ -469,6 +471,13 @@ impl ScopeTable {
     /// Forgets an SQE the kernel never saw (see `Ring::retract_scope`), as
     /// if it had posted its last completion, cancelled; an owned buffer no
     /// op uses any more is dropped.
+    ///
+    /// (mutants: only the scope's end unpushes, and hands out nothing
+    /// after: the sign of the result, which only a rename reads, is
+    /// equivalent. `!=` for `==` below goes uncaught: it forgets another
+    /// orphan only when an unpushed zero-copy send meets orphans of earlier
+    /// sends, after the kernel refused the scope's SQEs, which no test
+    /// provokes.)
     pub(super) fn unpush(&mut self, user_data: u64) {
         let mut last = Cqe::from(sys::io_uring_cqe {
             user_data,
