@@ -1174,3 +1174,64 @@ fn foreign_completions_pass_through_while_a_cancel_request_is_out() {
         "the cancel request's completion was the scope's"
     );
 }
+
+/// In a scope that tags every op, ops that name another op by `user_data`
+/// (`Cancel`, `TimeoutRemove`) find the scope's op that carries it, among
+/// several in flight: each reaches its own target and no other.
+#[test]
+fn a_scope_that_tags_every_op_translates_cancels_and_removals() {
+    use uring::ops::{Cancel, Timeout, TimeoutRemove};
+    let _watch = uring_tests::watchdog();
+    let ((rx1, mut tx1), (rx2, _tx2)) = (pipe(), pipe());
+    let (mut a, mut b) = ([0u8; 4], [0u8; 4]);
+    let mut ring = Ring::new(16).unwrap();
+    ring.push(Nop::new().user_data(1)).unwrap();
+    ring.submit_and_wait(1).unwrap();
+    assert_eq!(ring.completions().count(), 1);
+    let mut seen = ring.scope(|s| {
+        assert!(s.tags_every_op());
+        s.push(Timeout::new(Duration::from_secs(60)).user_data(10))
+            .unwrap();
+        s.push(Read::new(&rx1, &mut a[..]).user_data(11)).unwrap();
+        s.push(Read::new(&rx2, &mut b[..]).user_data(12)).unwrap();
+        s.submit().unwrap();
+        s.push(Cancel::new(12).user_data(20)).unwrap();
+        s.push(TimeoutRemove::new(10).user_data(21)).unwrap();
+        s.submit().unwrap();
+        let mut seen: Vec<(u64, i32)> = Vec::new();
+        loop {
+            seen.extend(s.completions().map(|c| (c.user_data(), c.res())));
+            if seen.len() >= 4 || s.wait_timeout(1, Duration::from_secs(2)).is_err() {
+                break;
+            }
+        }
+        let mut sorted = seen.clone();
+        sorted.sort_unstable();
+        assert_eq!(
+            sorted,
+            [
+                (10, -libc::ECANCELED),
+                (12, -libc::ECANCELED),
+                (20, 0),
+                (21, 0)
+            ]
+        );
+        assert_eq!(s.in_flight(), 1, "the first read is left");
+        tx1.write_all(b"kept").unwrap();
+        s.wait(1).unwrap();
+        seen.extend(s.completions().map(|c| (c.user_data(), c.res())));
+        seen
+    });
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        [
+            (10, -libc::ECANCELED),
+            (11, 4),
+            (12, -libc::ECANCELED),
+            (20, 0),
+            (21, 0)
+        ]
+    );
+    assert_eq!(&a, b"kept");
+}

@@ -577,6 +577,10 @@ impl ScopeTable {
             sys::IORING_OP_ASYNC_CANCEL => {
                 // SAFETY: the op flags union is plain integers.
                 let flags = unsafe { sqe.op_flags.cancel_flags };
+                // (mutants: `^` for any `|` is equivalent, the bits being
+                // distinct; so is `&`, which retargets the cancels by
+                // descriptor, opcode or any too: the kernel reads no
+                // `user_data` of those.)
                 let by_other_key = sys::IORING_ASYNC_CANCEL_FD
                     | sys::IORING_ASYNC_CANCEL_FD_FIXED
                     | sys::IORING_ASYNC_CANCEL_OP
