@@ -445,3 +445,84 @@ fn a_scope_counts_what_is_ready_and_what_fits() {
         assert_eq!(s.ready(), 0);
     });
 }
+
+/// In a scope that tags only what it must, a poll of the scope that went
+/// untagged is renamed by the kernel itself: the update succeeds and the
+/// poll's completions carry the new `user_data`. An update that would give
+/// it a `user_data` that could pass for a tag fails with EINVAL.
+#[test]
+fn poll_updates_rename_the_untagged_polls_of_a_fast_scope() {
+    let _watch = uring_tests::watchdog();
+    if !uring_tests::require_kernel(5, 13, "poll updates") {
+        return;
+    }
+    let (rx, mut tx) = UnixStream::pair().unwrap();
+    let mut ring = Ring::new(16).unwrap();
+    let last = ring.scope(|s| {
+        assert!(!s.tags_every_op(), "a clean ring");
+        s.push(multi!(&rx, 5)).unwrap();
+        s.submit().unwrap();
+        s.push(
+            PollUpdate::new(5)
+                .new_user_data(50)
+                .poll_flags(PollFlags::MULTI)
+                .user_data(6),
+        )
+        .unwrap();
+        s.submit().unwrap();
+        assert_eq!(user_data_and_res(&reap(s, 1)), [(6, 0)]);
+        s.push(PollUpdate::new(50).new_user_data(1 << 63 | 3).user_data(7))
+            .unwrap();
+        s.submit().unwrap();
+        assert_eq!(user_data_and_res(&reap(s, 1)), [(7, -libc::EINVAL)]);
+        tx.write_all(b"!").unwrap();
+        let fired = reap(s, 1);
+        assert_eq!(fired[0].user_data(), 50, "{fired:?}");
+        assert!(fired[0].has_more());
+        assert_eq!(s.cancel(50).unwrap(), 1);
+        s.submit().unwrap();
+        let mut rest = Vec::new();
+        while s.in_flight() > 0 {
+            rest.extend(reap(s, 1));
+        }
+        rest
+    });
+    let last: Vec<(u64, i32)> = last
+        .iter()
+        .filter(|c| !c.has_more())
+        .map(|c| (c.user_data(), c.res()))
+        .collect();
+    assert_eq!(last, [(50, -libc::ECANCELED)]);
+}
+
+/// A poll update pushed over an owned buffer cannot also rename a poll
+/// (the op's slot keeps the buffer): it fails with EINVAL, and the buffer
+/// comes back with its completion.
+#[test]
+fn a_poll_rename_over_an_owned_buffer_fails_and_gives_the_buffer_back() {
+    let _watch = uring_tests::watchdog();
+    if !uring_tests::require_kernel(5, 13, "poll updates") {
+        return;
+    }
+    let (rx, _tx) = UnixStream::pair().unwrap();
+    let mut ring = ring_tagging_every_op(16);
+    ring.scope(|s| {
+        s.push(multi!(&rx, 5)).unwrap();
+        s.submit().unwrap();
+        s.push_owned(vec![1, 2, 3], |_, sq| {
+            sq.push(
+                PollUpdate::new(5)
+                    .new_user_data(50)
+                    .poll_flags(PollFlags::MULTI)
+                    .user_data(6),
+            )
+        })
+        .unwrap();
+        s.submit().unwrap();
+        s.wait_timeout(1, uring_tests::PATIENCE).unwrap();
+        let mut cqe = s.completions().next().unwrap();
+        assert_eq!((cqe.user_data(), cqe.res()), (6, -libc::EINVAL));
+        assert_eq!(cqe.take_buf(), Some(vec![1, 2, 3]));
+        assert_eq!(s.cancel(5).unwrap(), 1, "the poll keeps its user_data");
+    });
+}

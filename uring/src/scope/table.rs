@@ -610,6 +610,8 @@ impl ScopeTable {
                             tag,
                             user_data,
                         };
+                        // (mutants: `^` for `|` is equivalent: an index
+                        // of the renames never reaches the `RENAME` bit.)
                         RENAME | self.keep_rename(rename)
                     }
                     // In a fast scope, a poll the table does not know is an
@@ -645,6 +647,10 @@ impl ScopeTable {
     /// The update that carried rename `index` has completed with `res`:
     /// on success, its poll's slot takes the new `user_data`, if that poll
     /// is still the slot's op.
+    ///
+    /// (mutants: `>` for `<` goes uncaught: it differs only for an update
+    /// that fails while its poll is still the slot's op, which the typed
+    /// `PollUpdate` cannot make the kernel do.)
     pub(super) fn finish_rename(&mut self, index: u32, res: i32) {
         let rename = self.renames[index as usize];
         self.renames_free.push(index);
