@@ -500,3 +500,45 @@ fn a_zero_copy_send_completes_once_at_its_notification() {
     assert_eq!(*calls, [(Ok(100_000), 100_000)]);
     assert!(got.iter().enumerate().all(|(i, &b)| b == i as u8));
 }
+
+#[test]
+fn a_panicking_callback_leaves_the_reactor_usable() {
+    let reactor = Reactor::new().unwrap();
+    let ran = Rc::new(Cell::new(0));
+    for n in 0..3 {
+        let ran = ran.clone();
+        reactor
+            .queue(Nop, move |result, ()| {
+                assert_eq!(result.unwrap(), 0);
+                ran.set(ran.get() + 1);
+                if n == 1 {
+                    panic!("the second callback panics");
+                }
+            })
+            .unwrap();
+    }
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reactor.run()));
+    let payload = run.expect_err("the callback's panic reaches the caller of run");
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"the second callback panics")
+    );
+    // The completions after the panic are still there, each handled once.
+    reactor.run().unwrap();
+    assert_eq!(ran.get(), 3);
+    assert_eq!(reactor.in_flight(), 0);
+    // And the reactor goes on: slots, the ring and the run flag are fine.
+    let again = Rc::new(Cell::new(0));
+    for _ in 0..600 {
+        let again = again.clone();
+        reactor
+            .queue(Nop, move |r, ()| {
+                assert_eq!(r.unwrap(), 0);
+                again.set(again.get() + 1);
+            })
+            .unwrap();
+    }
+    reactor.run().unwrap();
+    assert_eq!(again.get(), 600);
+    assert_eq!(reactor.in_flight(), 0);
+}

@@ -73,6 +73,16 @@ pub(crate) enum Action {
     Discard(Box<Garbage>),
 }
 
+/// A one-shot callback to run once the core is no longer borrowed: the
+/// common case of [`Action::Call`], with no provided buffer.
+pub(crate) struct Call {
+    pub(crate) call: unsafe fn(*mut Storage, Completion),
+    pub(crate) storage: *mut Storage,
+    pub(crate) res: i32,
+    pub(crate) flags: u32,
+    pub(crate) index: u32,
+}
+
 /// A value taken out of its slot, to be dropped once the core is no longer
 /// borrowed (its drop is the program's code).
 pub(crate) struct Garbage {
@@ -381,6 +391,37 @@ impl Core {
     /// Whether completions wait to be handled.
     pub(crate) fn has_completions(&mut self) -> bool {
         !self.pending.is_empty() || self.ring.ready() > 0
+    }
+
+    /// The common case of [`resolve`](Core::resolve), first: the only
+    /// completion of a one-shot op with a callback, which selected no
+    /// buffer. Its slot becomes `Running` and the call is returned; `None`
+    /// for any other completion, which `resolve` then routes.
+    #[inline(always)]
+    pub(crate) fn resolve_call(&mut self, cqe: &Cqe) -> Option<Call> {
+        let x = cqe.user_data() ^ self.key;
+        let (index, generation) = (x as u32, (x >> 32) as u32);
+        let flags = cqe.flags();
+        let slot = self.slab.get_mut(index)?;
+        // A slot in `Callback` holds an op (its generation is odd), so the
+        // generation alone tells a live tag from a stale or made-up one.
+        if slot.generation != generation
+            || slot.state != State::Callback
+            || slot.has_first
+            || flags & (sys::IORING_CQE_F_MORE | sys::IORING_CQE_F_BUFFER) != 0
+        {
+            return None;
+        }
+        slot.state = State::Running;
+        let call = Call {
+            call: slot.vtable.call,
+            storage: slot.storage.as_ptr(),
+            res: cqe.res(),
+            flags,
+            index,
+        };
+        self.in_flight -= 1;
+        Some(call)
     }
 
     /// Routes a completion to its slot; what is left to do is returned, to

@@ -354,50 +354,77 @@ impl Shared {
         // of the core rather than with one of its own.
         let mut release = NO_SLOT;
         loop {
-            let action = {
+            let call = {
                 let mut core = self.core.borrow_mut();
                 if release != NO_SLOT {
                     core.slab.release_callback(release);
                     release = NO_SLOT;
                 }
-                match core.next_cqe() {
-                    Some(cqe) => core.resolve(cqe),
-                    None => break,
+                let Some(cqe) = core.next_cqe() else {
+                    break;
+                };
+                n += 1;
+                match core.resolve_call(&cqe) {
+                    Some(call) => call,
+                    None => {
+                        let action = core.resolve(cqe);
+                        drop(core);
+                        if let Some(index) = self.act(action) {
+                            release = index;
+                        }
+                        continue;
+                    }
                 }
             };
-            n += 1;
-            match action {
-                Action::None => {}
-                Action::Wake(waker) => waker.wake(),
-                Action::Call {
-                    call,
-                    storage,
-                    completion,
-                    index,
-                } => {
-                    // SAFETY: the slot is `Running`: its value is left to
-                    // this call, which takes it, and the storage does not
-                    // move (slots never do).
-                    unsafe { call(storage, completion) };
-                    release = index;
-                }
-                Action::Each {
-                    each,
-                    storage,
-                    completion,
-                    index,
-                    last,
-                } => {
-                    // SAFETY: the slot is `Running`: nothing else uses its
-                    // value during the call, and the storage does not move.
-                    unsafe { each(storage, completion) };
-                    let garbage = self.core.borrow_mut().finish_each(index, last);
-                    drop(garbage);
-                }
-                Action::Discard(garbage) => drop(garbage),
-            }
+            // SAFETY: the slot is `Running`: its value is left to this call,
+            // which takes it, and the storage does not move (slots never do).
+            unsafe { (call.call)(call.storage, Completion::new(call.res, call.flags)) };
+            release = call.index;
         }
         n
+    }
+
+    /// Does what [`Core::resolve`] left to do, with the core no longer
+    /// borrowed; returns the slot to release when a callback ran.
+    #[inline(never)]
+    fn act(&self, action: Action) -> Option<u32> {
+        match action {
+            Action::None => None,
+            Action::Wake(waker) => {
+                waker.wake();
+                None
+            }
+            Action::Call {
+                call,
+                storage,
+                completion,
+                index,
+            } => {
+                // SAFETY: the slot is `Running`: its value is left to this
+                // call, which takes it, and the storage does not move (slots
+                // never do).
+                unsafe { call(storage, completion) };
+                Some(index)
+            }
+            Action::Each {
+                each,
+                storage,
+                completion,
+                index,
+                last,
+            } => {
+                // SAFETY: the slot is `Running`: nothing else uses its value
+                // during the call, and the storage does not move.
+                unsafe { each(storage, completion) };
+                let garbage = self.core.borrow_mut().finish_each(index, last);
+                drop(garbage);
+                None
+            }
+            Action::Discard(garbage) => {
+                drop(garbage);
+                None
+            }
+        }
     }
 
     /// The run loop: polls `main` (if any) and the tasks, handles
