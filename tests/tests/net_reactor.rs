@@ -282,3 +282,76 @@ fn a_plain_std_client_against_an_incoming_loop() {
     reactor.run().unwrap();
     client.join().unwrap();
 }
+
+/// tokio asleep in `epoll_wait` while the kernel completes a receive: the
+/// completion's task work must wake it, with each setup tokio can drive.
+#[test]
+fn tokio_asleep_in_epoll_is_woken_by_a_completion() {
+    let setups: [(&str, fn() -> Reactor); 3] = [
+        ("Reactor::new", || Reactor::new().unwrap()),
+        ("a plain ring", || {
+            Reactor::from_ring(Ring::new(8).unwrap()).unwrap()
+        }),
+        ("coop_taskrun, created on another thread", || {
+            let ring = std::thread::spawn(|| {
+                Ring::builder()
+                    .single_issuer()
+                    .coop_taskrun()
+                    .taskrun_flag()
+                    .r_disabled()
+                    .build(8)
+                    .unwrap()
+            })
+            .join()
+            .unwrap();
+            Reactor::from_ring(ring).unwrap()
+        }),
+    ];
+    for (name, setup) in setups {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        let (got, waited) = local.block_on(&runtime, async {
+            let reactor = setup();
+            let h = reactor.handle();
+            tokio::task::spawn_local(reactor.into_tokio().unwrap());
+            let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+            let fd = uring::reactor::SharedFd::new(a);
+            let writer = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(100));
+                b.write_all(b"late").unwrap();
+                b
+            });
+            let start = Instant::now();
+            let recv = h.op(uring::reactor::ops::Recv::new(&fd, vec![0u8; 8]));
+            let (r, buf) = tokio::time::timeout(Duration::from_secs(10), recv)
+                .await
+                .unwrap_or_else(|_| panic!("{name}: the receive never completed"));
+            let waited = start.elapsed();
+            drop(writer.join().unwrap());
+            h.shutdown();
+            (r.map(|n| buf[..n as usize].to_vec()), waited)
+        });
+        assert_eq!(got.unwrap(), b"late", "{name}");
+        assert!(waited >= Duration::from_millis(100), "{name}: {waited:?}");
+    }
+}
+
+#[test]
+fn tokio_refuses_a_ring_with_deferred_task_work() {
+    let ring = match Ring::builder().single_issuer().defer_taskrun().build(8) {
+        Ok(ring) => ring,
+        Err(e) => return skip(&format!("defer_taskrun: {e}")),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _entered = runtime.enter();
+    let reactor = Reactor::from_ring(ring).unwrap();
+    let err = reactor.into_tokio().unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("defer_taskrun"), "{err}");
+}

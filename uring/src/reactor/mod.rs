@@ -119,9 +119,24 @@ pub struct Handle {
 }
 
 impl Reactor {
-    /// A reactor over a new ring of 256 entries.
+    /// A reactor over a new ring of 256 entries, set up for one thread
+    /// (`single_issuer`, `coop_taskrun`, `taskrun_flag`: completions' task
+    /// work runs when the thread next enters the kernel, without an
+    /// interrupt per completion), which suits both [`run`](Reactor::run)
+    /// and a tokio runtime ([`into_tokio`](Reactor::into_tokio)). On a
+    /// kernel without those flags (before 6.0), a plain ring.
     pub fn new() -> io::Result<Reactor> {
-        Reactor::from_ring(Ring::new(256)?)
+        let ring = match Ring::builder()
+            .single_issuer()
+            .coop_taskrun()
+            .taskrun_flag()
+            .build(256)
+        {
+            Ok(ring) => ring,
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ring::new(256)?,
+            Err(e) => return Err(e.into()),
+        };
+        Reactor::from_ring(ring)
     }
 
     /// A reactor over `ring`, which it owns from now on (the rings of
@@ -130,8 +145,12 @@ impl Reactor {
     /// is enabled here, on the thread that will submit to it.
     ///
     /// A ring driven by tokio ([`into_tokio`](Reactor::into_tokio)) must be
-    /// created without `coop_taskrun` and `defer_taskrun`: tokio waits in
-    /// epoll, which does not run the ring's deferred work.
+    /// created without `defer_taskrun`: tokio waits in epoll, and deferred
+    /// work runs only in a wait on the ring itself. `coop_taskrun` (with
+    /// `single_issuer`, and `r_disabled` for a ring created on another
+    /// thread) is what it should have: the kernel then runs completions'
+    /// work when the thread next enters it (an `epoll_wait` included,
+    /// which it wakes) instead of interrupting the thread for each.
     pub fn from_ring(ring: Ring) -> io::Result<Reactor> {
         let ready = Arc::new(ReadyQueue::new()?);
         let core = Core::new(ring, Arc::clone(&ready))?;

@@ -2,6 +2,7 @@
 //! registered with tokio's reactor, and a task submits and reaps whenever
 //! ops were queued or the ring has completions.
 
+use crate::SetupFlags;
 use crate::reactor::Reactor;
 use std::future::Future;
 use std::io;
@@ -61,10 +62,24 @@ impl Reactor {
     /// the ring's descriptor with the runtime's I/O driver, which must be
     /// enabled).
     ///
-    /// The ring must not be set up with `coop_taskrun` or `defer_taskrun`
-    /// (see [`Reactor::from_ring`]).
+    /// The ring must not be set up with `defer_taskrun`; `coop_taskrun`
+    /// suits it best (see [`Reactor::from_ring`]).
+    ///
+    /// An [`InvalidInput`](io::ErrorKind::InvalidInput) error for a ring
+    /// with `defer_taskrun`, whose completions tokio would never see.
     pub fn into_tokio(self) -> io::Result<TokioDriver> {
-        let fd = self.handle.shared.core.borrow().ring.as_raw_fd();
+        let (fd, flags) = {
+            let core = self.handle.shared.core.borrow();
+            (core.ring.as_raw_fd(), core.ring.params().setup_flags())
+        };
+        if flags.contains(SetupFlags::DEFER_TASKRUN) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a ring set up with defer_taskrun cannot be driven by tokio: \
+                 its completions wait for a wait on the ring, and tokio waits in epoll \
+                 (set it up with coop_taskrun instead)",
+            ));
+        }
         // SAFETY: the ring's descriptor stays open, naming the same ring,
         // for as long as the reactor lives, which the driver owns and drops
         // after this registration.
