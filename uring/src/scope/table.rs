@@ -493,6 +493,7 @@ impl ScopeTable {
     }
 
     /// Keeps `buf` for ops yet to be pushed over it; returns its entry.
+    #[inline]
     pub(super) fn keep_owned(&mut self, buf: Vec<u8>) -> u32 {
         let entry = OwnedEntry {
             buf: Some(buf),
