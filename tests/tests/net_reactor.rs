@@ -287,7 +287,8 @@ fn a_plain_std_client_against_an_incoming_loop() {
 /// completion's task work must wake it, with each setup tokio can drive.
 #[test]
 fn tokio_asleep_in_epoll_is_woken_by_a_completion() {
-    let setups: [(&str, fn() -> Reactor); 3] = [
+    type Setup = (&'static str, fn() -> Reactor);
+    let setups: [Setup; 3] = [
         ("Reactor::new", || Reactor::new().unwrap()),
         ("a plain ring", || {
             Reactor::from_ring(Ring::new(8).unwrap()).unwrap()
@@ -343,7 +344,7 @@ fn tokio_asleep_in_epoll_is_woken_by_a_completion() {
 fn tokio_refuses_a_ring_with_deferred_task_work() {
     let ring = match Ring::builder().single_issuer().defer_taskrun().build(8) {
         Ok(ring) => ring,
-        Err(e) => return skip(&format!("defer_taskrun: {e}")),
+        Err(e) => return skip(format!("defer_taskrun: {e}")),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
