@@ -7,7 +7,6 @@
 use std::io;
 use std::process::ExitCode;
 
-use uring::Ring;
 use uring::net::TcpListener;
 use uring::reactor::Reactor;
 use uring_examples::net::{addr_threads, on_threads, runtime, serve_http};
@@ -20,16 +19,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // tokio waits in epoll, which runs no deferred work (no defer_taskrun);
-    // with coop_taskrun the kernel runs completions' work when a thread
-    // next enters it rather than interrupting it for each. Each ring is
-    // enabled by its reactor, on the thread that becomes its single issuer.
-    let builder = Ring::builder()
-        .single_issuer()
-        .coop_taskrun()
-        .taskrun_flag()
-        .r_disabled();
-    let rings = match Ring::create_many(threads, 1024, 1, &builder) {
+    let rings = match uring_examples::net::tokio_rings(threads) {
         Ok(rings) => rings,
         Err(e) => {
             eprintln!("http: {e}");

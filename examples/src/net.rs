@@ -113,6 +113,21 @@ pub async fn serve_http(listener: uring::net::TcpListener) {
     }
 }
 
+/// `threads` rings of 1024 entries sharing one worker pool, set up for
+/// tokio-driven reactors: tokio waits in epoll, which runs no deferred work
+/// (so no `defer_taskrun`); with `coop_taskrun` the kernel runs completions'
+/// work when the thread next enters it rather than interrupting it for
+/// each. Each ring is enabled by its reactor, on the thread that becomes
+/// its single issuer.
+pub fn tokio_rings(threads: usize) -> uring::Result<Vec<uring::Ring>> {
+    let builder = uring::Ring::builder()
+        .single_issuer()
+        .coop_taskrun()
+        .taskrun_flag()
+        .r_disabled();
+    uring::Ring::create_many(threads, 1024, 1, &builder)
+}
+
 /// Runs `per_thread` on `threads` threads (the first on this one), each
 /// given its index, and returns the first error.
 pub fn on_threads<F>(threads: usize, per_thread: F) -> io::Result<()>
