@@ -43,17 +43,15 @@ impl<'scope> ScopeSubmissionQueue<'_, 'scope> {
     where
         F: for<'b> FnOnce(&'b mut [u8], OwnedPush<'b, 'scope>),
     {
-        let entry = self.table.get().keep_owned(buf);
+        let (entry, ptr, len) = self.table.get().keep_owned(buf);
         let mut refused = PushErrorKind::NothingPushed;
-        let bytes = match &mut self.table.get().owned[entry as usize].buf {
-            // SAFETY: the vector's heap memory does not move while the
-            // table keeps it (only the vector itself may move, with the
-            // table's entries), and the table hands it back only when no op
-            // uses it; the borrow given to `build` is higher-ranked, so it
-            // cannot outlive the call but in the ops pushed over it.
-            Some(vec) => unsafe { std::slice::from_raw_parts_mut(vec.as_mut_ptr(), vec.len()) },
-            None => unreachable!("a kept buffer is there"),
-        };
+        // SAFETY: `ptr` and `len` are the kept vector's heap memory, which
+        // does not move while the table keeps it (only the vector itself
+        // may move, with the table's entries), and the table hands it back
+        // only when no op uses it; the borrow given to `build` is
+        // higher-ranked, so it cannot outlive the call but in the ops pushed
+        // over it.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(ptr, len) };
         build(
             bytes,
             OwnedPush {

@@ -421,7 +421,7 @@ impl ScopeTable {
     /// returned once no op uses it, the rename made if it succeeded.
     /// Returns whether an owned buffer came back (in `returned`). `tag` is
     /// the op's, `cqe` its last completion.
-    #[cold]
+    #[inline]
     fn finish_extra(&mut self, extra: u64, tag: u64, cqe: &Cqe) -> bool {
         let (group, owned) = (extra as u32, (extra >> 32) as u32);
         if group == ZERO_COPY_SEND {
@@ -492,23 +492,31 @@ impl ScopeTable {
         self.returned = None;
     }
 
-    /// Keeps `buf` for ops yet to be pushed over it; returns its entry.
+    /// Keeps `buf` for ops yet to be pushed over it; returns its entry and
+    /// its bytes (the vector's heap memory, which does not move while the
+    /// table keeps the vector).
     #[inline]
-    pub(super) fn keep_owned(&mut self, buf: Vec<u8>) -> u32 {
+    pub(super) fn keep_owned(&mut self, mut buf: Vec<u8>) -> (u32, *mut u8, usize) {
+        let bytes = (buf.as_mut_ptr(), buf.len());
         let entry = OwnedEntry {
             buf: Some(buf),
             remaining: 0,
         };
-        match self.owned_free.pop() {
+        let index = match self.owned_free.pop() {
             Some(index) => {
-                self.owned[index as usize] = entry;
+                // A free entry's buffer was taken when it was freed: nothing
+                // to drop in it (were there, it would leak, not be freed).
+                let free = std::mem::replace(&mut self.owned[index as usize], entry);
+                debug_assert!(free.buf.is_none());
+                std::mem::forget(free);
                 index
             }
             None => {
                 self.owned.push(entry);
                 self.owned.len() as u32 - 1
             }
-        }
+        };
+        (index, bytes.0, bytes.1)
     }
 
     /// One op over the owned buffer `index` has posted its last
