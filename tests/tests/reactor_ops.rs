@@ -542,3 +542,47 @@ fn a_panicking_callback_leaves_the_reactor_usable() {
     assert_eq!(again.get(), 600);
     assert_eq!(reactor.in_flight(), 0);
 }
+
+#[test]
+fn a_callback_gets_the_ring_buffer_a_one_shot_receive_picked() {
+    let reactor = Reactor::new().unwrap();
+    let group = reactor
+        .register_buf_ring(uring::BufferGroup::new(3), 2, 64)
+        .unwrap();
+    let (fd, mut peer) = pair();
+    let got = Rc::new(RefCell::new(Vec::new()));
+    // Three receives in turn on a ring of two buffers, each picking one;
+    // each callback keeps the bytes and drops the buffer, so the third finds
+    // one only because a dropped buffer went back to the ring.
+    for _ in 0..3 {
+        peer.write_all(b"picked").unwrap();
+        let g = got.clone();
+        reactor
+            .queue(
+                uring::reactor::ops::RecvRing::new(&fd, group),
+                move |r, buf| {
+                    let buf = buf.expect("a receive of data names a buffer");
+                    assert_eq!(r.unwrap() as usize, buf.len());
+                    g.borrow_mut().push(buf.to_vec());
+                },
+            )
+            .unwrap();
+        reactor.run().unwrap();
+    }
+    assert_eq!(*got.borrow(), vec![b"picked".to_vec(); 3]);
+    // At the end of the stream: no buffer.
+    drop(peer);
+    let end = Rc::new(Cell::new(None));
+    let e = end.clone();
+    reactor
+        .queue(
+            uring::reactor::ops::RecvRing::new(&fd, group),
+            move |r, buf| {
+                e.set(Some((r.unwrap(), buf.is_none())));
+            },
+        )
+        .unwrap();
+    reactor.run().unwrap();
+    assert_eq!(end.get(), Some((0, true)));
+    assert_eq!(reactor.in_flight(), 0);
+}
