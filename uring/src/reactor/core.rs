@@ -795,3 +795,87 @@ impl Drop for Core {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reactor::cell::CallbackCell;
+    use crate::reactor::ops::Nop;
+
+    fn cqe(user_data: u64, res: i32, flags: u32) -> Cqe {
+        Cqe::from(sys::io_uring_cqe {
+            user_data,
+            res,
+            flags,
+        })
+    }
+
+    #[test]
+    fn only_the_only_completion_of_a_live_callback_op_takes_the_fast_path() {
+        let ready = Arc::new(ReadyQueue::new().unwrap());
+        let mut core = Core::new(Ring::new(8).unwrap(), ready).unwrap();
+        let cell = CallbackCell {
+            op: Nop,
+            f: |r: io::Result<u32>, ()| assert_eq!(r.unwrap(), 7),
+        };
+        let Ok(id) = core.start(cell, State::Callback, None) else {
+            panic!("a NOP fits an empty ring");
+        };
+        let live = core.tag(id.index, id.generation);
+        // An earlier op's tag for the same slot (generations of live ops
+        // are odd), a first completion with more to come (a zero-copy
+        // send's), one that names a provided buffer: none is called here.
+        let stale = core.tag(id.index, id.generation.wrapping_sub(2));
+        assert!(core.resolve_call(&cqe(stale, 7, 0)).is_none());
+        assert!(
+            core.resolve_call(&cqe(live, 7, sys::IORING_CQE_F_MORE))
+                .is_none()
+        );
+        assert!(
+            core.resolve_call(&cqe(live, 7, sys::IORING_CQE_F_BUFFER))
+                .is_none()
+        );
+        assert_eq!(core.slab.slot(id.index).state, State::Callback);
+        assert_eq!(core.in_flight, 1);
+        let call = core.resolve_call(&cqe(live, 7, 0)).expect("the fast path");
+        assert_eq!((call.index, call.res, call.flags), (id.index, 7, 0));
+        assert_eq!(core.slab.slot(id.index).state, State::Running);
+        assert_eq!(core.in_flight, 0);
+        // Called once, as the reap loop does: the slot is running, so the
+        // same completion again is not.
+        assert!(core.resolve_call(&cqe(live, 7, 0)).is_none());
+        // SAFETY: the slot holds the cell `start` wrote; this takes it once.
+        unsafe { (call.call)(call.storage, Completion::new(call.res, call.flags)) };
+        core.slab.release_callback(id.index);
+
+        // An op that completes twice: its last completion goes the slow
+        // way, which hands the callback the first one's result.
+        let cell = CallbackCell {
+            op: Nop,
+            f: |r: io::Result<u32>, ()| assert_eq!(r.unwrap(), 9),
+        };
+        let Ok(id) = core.start(cell, State::Callback, None) else {
+            panic!("a NOP fits the ring");
+        };
+        let live = core.tag(id.index, id.generation);
+        let first = cqe(live, 9, sys::IORING_CQE_F_MORE);
+        assert!(core.resolve_call(&first).is_none());
+        assert!(matches!(core.resolve(first), Action::None));
+        let last = cqe(live, 0, sys::IORING_CQE_F_NOTIF);
+        assert!(core.resolve_call(&last).is_none());
+        let Action::Call {
+            call,
+            storage,
+            completion,
+            index,
+        } = core.resolve(last)
+        else {
+            panic!("the last completion runs the callback");
+        };
+        assert_eq!((index, completion.res), (id.index, 9));
+        assert_eq!(core.in_flight, 0);
+        // SAFETY: as above.
+        unsafe { call(storage, completion) };
+        core.slab.release_callback(id.index);
+    }
+}
