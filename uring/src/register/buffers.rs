@@ -79,15 +79,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 sys::IORING_MAX_REG_BUFFERS
             )));
         }
-        let reg = sys::io_uring_rsrc_register {
-            nr: len,
-            flags: sys::IORING_RSRC_REGISTER_SPARSE,
-            ..Default::default()
-        };
-        self.register(
+        self.register_sparse(
             sys::IORING_REGISTER_BUFFERS2,
-            (&reg as *const sys::io_uring_rsrc_register).cast(),
-            std::mem::size_of::<sys::io_uring_rsrc_register>() as u32,
+            len,
             "IORING_REGISTER_BUFFERS2",
         )?;
         Ok(FixedBuffers { ring: self.id, len })

@@ -6,7 +6,6 @@ use crate::error::{Error, HandleError, Result};
 use crate::ring::Ring;
 use crate::sys;
 use crate::types::{Fixed, FixedMut};
-use std::mem;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// The handle to a ring's fixed-file table, returned by
@@ -110,18 +109,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 sys::IORING_MAX_FIXED_FILES
             )));
         }
-        let reg = sys::io_uring_rsrc_register {
-            nr: len,
-            flags: sys::IORING_RSRC_REGISTER_SPARSE,
-            ..Default::default()
-        };
-        let sparse = self.register(
-            sys::IORING_REGISTER_FILES2,
-            (&reg as *const sys::io_uring_rsrc_register).cast(),
-            mem::size_of::<sys::io_uring_rsrc_register>() as u32,
-            "IORING_REGISTER_FILES2",
-        );
-        match sparse {
+        match self.register_sparse(sys::IORING_REGISTER_FILES2, len, "IORING_REGISTER_FILES2") {
             Ok(_) => {}
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
                 let fds = vec![-1i32; len as usize];

@@ -64,6 +64,23 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         unsafe { sys::io_uring_register(fd, opcode, arg, nr_args) }.map_err(|e| Error::os(name, e))
     }
 
+    /// Registers an empty table of `len` slots with `opcode`
+    /// (`IORING_REGISTER_FILES2` or `IORING_REGISTER_BUFFERS2`, with
+    /// `IORING_RSRC_REGISTER_SPARSE`), named `name` in errors.
+    pub(crate) fn register_sparse(&self, opcode: u32, len: u32, name: &'static str) -> Result<u32> {
+        let reg = sys::io_uring_rsrc_register {
+            nr: len,
+            flags: sys::IORING_RSRC_REGISTER_SPARSE,
+            ..Default::default()
+        };
+        self.register(
+            opcode,
+            (&reg as *const sys::io_uring_rsrc_register).cast(),
+            std::mem::size_of::<sys::io_uring_rsrc_register>() as u32,
+            name,
+        )
+    }
+
     fn check_handle(&self, ring: u32, what: &str) -> Result<()> {
         if ring == self.id {
             Ok(())
