@@ -172,6 +172,14 @@ impl Core {
         self.key ^ (u64::from(generation) << 32 | u64::from(index))
     }
 
+    /// The slot and generation a `user_data` names, as [`tag`](Core::tag)
+    /// made it (anything else names a slot no op holds, or none).
+    #[inline(always)]
+    fn untag(&self, user_data: u64) -> (u32, u32) {
+        let x = user_data ^ self.key;
+        (x as u32, (x >> 32) as u32)
+    }
+
     /// The `user_data` of SQEs whose completions the reactor ignores (link
     /// timeouts, cancel requests): it names slot `NO_SLOT`, which no slab
     /// has.
@@ -399,8 +407,7 @@ impl Core {
     /// for any other completion, which `resolve` then routes.
     #[inline(always)]
     pub(crate) fn resolve_call(&mut self, cqe: &Cqe) -> Option<Call> {
-        let x = cqe.user_data() ^ self.key;
-        let (index, generation) = (x as u32, (x >> 32) as u32);
+        let (index, generation) = self.untag(cqe.user_data());
         let flags = cqe.flags();
         let slot = self.slab.get_mut(index)?;
         // A slot in `Callback` holds an op (its generation is odd), so the
@@ -428,8 +435,7 @@ impl Core {
     /// be done once the core is no longer borrowed.
     #[inline]
     pub(crate) fn resolve(&mut self, cqe: Cqe) -> Action {
-        let x = cqe.user_data() ^ self.key;
-        let (index, generation) = (x as u32, (x >> 32) as u32);
+        let (index, generation) = self.untag(cqe.user_data());
         let Some(slot) = self.slab.get_mut(index) else {
             return Action::None;
         };
