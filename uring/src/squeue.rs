@@ -365,9 +365,10 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
             if let Some(kind) = refused {
                 return Err(PushError::new(submission, kind));
             }
-            // Kept out of line, and given the cursor by value, so that the
-            // batch stays in registers across pushes; the submission itself
-            // is handed over only where it goes out of line.
+            // Inlined: a call here makes the loop around the push spill
+            // its live values to the stack at every refresh (once per
+            // round when the ring is as deep as the queue); the submission
+            // itself is handed over only where it goes out of line.
             match refresh(self.sq, self.cursor, T::SQES) {
                 Refreshed::Run(cursor) => self.cursor = cursor,
                 Refreshed::Wrap => {
@@ -452,9 +453,10 @@ enum Refreshed<S: SqeSize> {
 }
 
 /// A push of `n` SQEs found fewer free slots in its run: re-read the kernel's
-/// head and see where it fits.
-#[cold]
-#[inline(never)]
+/// head and see where it fits. (Inlined into the push: measured against an
+/// out-of-line call, NOPs in a scope cost 3 instructions less at batch 32
+/// and random reads in a scope 10 less; the raw NOP loop is unchanged.)
+#[inline(always)]
 fn refresh<S: SqeSize>(sq: &mut Sq<S>, cursor: Cursor<S>, n: u32) -> Refreshed<S> {
     sq.cursor = cursor;
     if sq.space_left() < n {
