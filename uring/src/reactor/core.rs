@@ -799,6 +799,15 @@ impl Drop for Core {
                 unsafe { discard(storage, None) };
             }
         }
+        if self.in_flight != 0 {
+            // Ops the shutdown could not wait for (the ring failed) may
+            // still be in the kernel, which may outlive this descriptor (a
+            // buffer ring holds a duplicate), and part of what they use
+            // lives in the slots' storage itself: a receive's source
+            // address and the message header the kernel writes back. The
+            // storage is leaked with them, never freed under the kernel.
+            self.slab.leak_storage();
+        }
     }
 }
 
@@ -883,5 +892,48 @@ mod tests {
         // SAFETY: as above.
         unsafe { call(storage, completion) };
         core.slab.release_callback(id.index);
+    }
+
+    #[test]
+    fn a_core_dropped_with_ops_in_flight_keeps_their_storage() {
+        use crate::reactor::SharedFd;
+        use crate::reactor::ops::Recv;
+        use crate::reactor::slab::chunks_freed;
+
+        let ready = Arc::new(ReadyQueue::new().unwrap());
+        // A receive that waits for bytes nobody sends, in the kernel when
+        // the core goes (as after a shutdown whose waits failed).
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let fd = SharedFd::new(a);
+        let mut core = Core::new(Ring::new(8).unwrap(), ready.clone()).unwrap();
+        let cell = CallbackCell {
+            op: Recv::new(&fd, vec![0u8; 16]),
+            f: |_: io::Result<u32>, _: Vec<u8>| panic!("the receive never completes"),
+        };
+        assert!(core.start(cell, State::Callback, None).is_ok());
+        core.ring.submit().unwrap();
+        assert_eq!(core.in_flight, 1);
+        let before = chunks_freed();
+        drop(core);
+        assert_eq!(chunks_freed(), before, "storage freed under the kernel");
+
+        // A core whose ops have all completed frees its storage.
+        let mut core = Core::new(Ring::new(8).unwrap(), ready).unwrap();
+        let cell = CallbackCell {
+            op: Nop,
+            f: |r: io::Result<u32>, ()| assert_eq!(r.unwrap(), 0),
+        };
+        let Ok(id) = core.start(cell, State::Callback, None) else {
+            panic!("a NOP fits an empty ring");
+        };
+        let live = core.tag(id.index, id.generation);
+        let call = core.resolve_call(&cqe(live, 0, 0)).expect("the fast path");
+        // SAFETY: the slot holds the cell `start` wrote; this takes it once.
+        unsafe { (call.call)(call.storage, Completion::new(call.res, call.flags)) };
+        core.slab.release_callback(id.index);
+        assert_eq!(core.in_flight, 0);
+        let before = chunks_freed();
+        drop(core);
+        assert_eq!(chunks_freed(), before + 1);
     }
 }

@@ -174,9 +174,24 @@ impl Drop for Chunk {
     fn drop(&mut self) {
         let all = std::ptr::slice_from_raw_parts_mut(self.0.as_ptr(), CHUNK as usize);
         // SAFETY: the storage was leaked from a box of this length; what the
-        // slots held was dropped (or deliberately leaked) before.
+        // slots held was dropped before, and no op the kernel may still
+        // run uses it (a slab with such ops leaks its chunks instead, see
+        // `Slab::leak_storage`).
         drop(unsafe { Box::from_raw(all) });
+        #[cfg(test)]
+        CHUNKS_FREED.with(|n| n.set(n.get() + 1));
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    static CHUNKS_FREED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Chunks this thread has freed.
+#[cfg(test)]
+pub(crate) fn chunks_freed() -> usize {
+    CHUNKS_FREED.with(|n| n.get())
 }
 
 /// The slots, and their storage in chunks that never move: a value keeps
@@ -296,6 +311,12 @@ impl Slab {
         slot.group = None;
         slot.has_first = false;
         self.free_head = index;
+    }
+
+    /// Leaks the storage of every slot, values and all: for ops the kernel
+    /// may still use when the slab goes.
+    pub(crate) fn leak_storage(&mut self) {
+        std::mem::forget(std::mem::take(&mut self.chunks));
     }
 
     /// Every slot index the slab has.
