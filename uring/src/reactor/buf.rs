@@ -14,6 +14,12 @@ use std::ops::{Bound, RangeBounds};
 /// While the value is neither moved nor accessed through `&mut`, the
 /// `bytes_init()` bytes at `stable_ptr()` must stay allocated, initialised
 /// and unchanged, and the answers of both methods must not change.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not owned memory a reactor op can keep while the kernel reads it",
+    label = "not an owned buffer",
+    note = "give the op an owned buffer (`Vec<u8>`, `Box<[u8]>`, `String`, a `RingBuf`, a `&'static [u8]`, or a `Slice` of one) and take it back with the completion",
+    note = "to lend a borrowed buffer to the kernel, push a ring op (`uring::ops`) in a `Ring::scope`"
+)]
 pub unsafe trait IoBuf: 'static {
     /// The first byte.
     fn stable_ptr(&self) -> *const u8;
@@ -66,6 +72,12 @@ pub unsafe trait IoBuf: 'static {
 /// As for [`IoBuf`], for `bytes_total()` bytes at `stable_mut_ptr()`, which
 /// the kernel may write; `set_init(n)` may rely on the first `n` bytes
 /// having been written.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not owned memory a reactor op can keep while the kernel writes into it",
+    label = "not an owned, writable buffer",
+    note = "give the op an owned buffer (`Vec<u8>` with the capacity to fill, `Box<[u8]>`, a `RingBuf`) and take it back, filled, with the completion",
+    note = "to lend a borrowed buffer to the kernel, push a ring op (`uring::ops`) in a `Ring::scope`"
+)]
 pub unsafe trait IoBufMut: IoBuf {
     /// The first byte.
     fn stable_mut_ptr(&mut self) -> *mut u8;

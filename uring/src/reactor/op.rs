@@ -21,6 +21,12 @@ use std::io;
 /// `'static` memory, name only descriptors that `self` keeps open, and be a
 /// single op (`Prepare::SQES == 1`) whose memory the kernel no longer uses
 /// after its last completion.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a reactor op",
+    label = "not an op that owns its memory",
+    note = "the reactor queues the ops of `uring::reactor::ops`, which own their buffers and descriptors until their last completion (or a type that implements `uring::reactor::Op`)",
+    note = "the ops of `uring::ops` are ring ops: push them with `Ring::push`, or in a `Ring::scope` when they borrow"
+)]
 pub unsafe trait Op: 'static {
     /// What the completion gives back besides the result.
     type Output;
@@ -45,6 +51,11 @@ pub unsafe trait Op: 'static {
 ///
 /// As for [`Op`]: the kernel may use the memory the SQE points to until the
 /// op's last completion.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a multishot reactor op",
+    label = "not a multishot op",
+    note = "streams and `queue_multishot` take the multishot ops of `uring::reactor::ops` (`AcceptMulti`, `RecvMulti`, `PollMulti`); a one-shot op goes to `op` or `queue`"
+)]
 pub unsafe trait MultishotOp: 'static {
     /// What each completion yields.
     type Item;
