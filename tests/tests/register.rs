@@ -307,6 +307,49 @@ fn eventfd_is_signalled_by_completions() {
     );
 }
 
+/// The CQ ring's `IORING_CQ_EVENTFD_DISABLED` flag silences a registered
+/// eventfd without unregistering it, and turning it back on restores the
+/// signals; completions themselves are never held back.
+#[test]
+fn the_eventfd_is_turned_off_and_on_through_the_cq_flags() {
+    let mut ring = Ring::new(4).unwrap();
+    // SAFETY: eventfd(2) takes plain integers.
+    let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    assert!(raw >= 0, "eventfd: {}", std::io::Error::last_os_error());
+    // SAFETY: eventfd just returned this descriptor, owned by no one else.
+    let efd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let read_count = |fd: &OwnedFd| -> Option<u64> {
+        let mut value = 0u64;
+        // SAFETY: an eventfd read writes 8 bytes into `value`.
+        let n = unsafe {
+            libc::read(
+                std::os::fd::AsRawFd::as_raw_fd(fd),
+                (&mut value as *mut u64).cast(),
+                8,
+            )
+        };
+        (n == 8).then_some(value)
+    };
+    ring.register_eventfd(efd.as_fd(), false).unwrap();
+    assert!(ring.cq_eventfd_enabled());
+
+    ring.set_cq_eventfd(false).unwrap();
+    assert!(!ring.cq_eventfd_enabled());
+    // Idempotent: off twice is off.
+    ring.set_cq_eventfd(false).unwrap();
+    assert!(!ring.cq_eventfd_enabled());
+    ring.push(Nop::new().user_data(1)).unwrap();
+    ring.push(Nop::new().user_data(2)).unwrap();
+    submit_and_reap(&mut ring, 2);
+    assert_eq!(read_count(&efd), None, "signalled while turned off");
+
+    ring.set_cq_eventfd(true).unwrap();
+    assert!(ring.cq_eventfd_enabled());
+    ring.push(Nop::new().user_data(3)).unwrap();
+    submit_and_reap(&mut ring, 1);
+    assert_eq!(read_count(&efd), Some(1), "one completion, one signal");
+}
+
 /// The same leak, seen from the kernel: an SQPOLL ring that registered its
 /// fd and was dropped keeps its SQ thread running for as long as the thread
 /// that registered it lives.

@@ -130,6 +130,9 @@ pub(crate) struct Cq<C: CqeSize = Cqe16> {
     khead: *const AtomicU32,
     ktail: *const AtomicU32,
     koverflow: *const AtomicU32,
+    /// The CQ ring's flags word, which user space writes
+    /// (`IORING_CQ_EVENTFD_DISABLED`); null if the kernel has none.
+    kflags: *const AtomicU32,
     cqes: *mut C::Slot,
     pub(crate) mask: u32,
     pub(crate) entries: u32,
@@ -151,12 +154,24 @@ impl<C: CqeSize> Cq<C> {
                 khead,
                 ktail: at(off.tail) as *const AtomicU32,
                 koverflow: at(off.overflow) as *const AtomicU32,
+                kflags: if off.flags == 0 {
+                    std::ptr::null()
+                } else {
+                    at(off.flags) as *const AtomicU32
+                },
                 cqes: at(off.cqes).cast::<C::Slot>(),
                 mask: *(at(off.ring_mask) as *const u32),
                 entries: *(at(off.ring_entries) as *const u32),
                 head: (*khead).load(Ordering::Relaxed),
             }
         }
+    }
+
+    /// The CQ ring's flags word, if the kernel has one.
+    pub(crate) fn flags(&self) -> Option<&AtomicU32> {
+        // SAFETY: when not null, points into the CQ ring mapping, alive as
+        // long as `self`; the word is shared with the kernel, hence atomic.
+        unsafe { self.kflags.as_ref() }
     }
 
     /// The kernel's tail. Acquire: the CQEs before it are fully written.
@@ -303,6 +318,7 @@ impl<C: CqeSize> VirtualCq<C> {
             khead: &self.head as *const AtomicU32,
             ktail: &self.tail as *const AtomicU32,
             koverflow: self.real.koverflow,
+            kflags: self.real.kflags,
             cqes: self.buf.as_mut_ptr(),
             mask: self.buf.len() as u32 - 1,
             entries: self.real.entries,

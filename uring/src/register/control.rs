@@ -390,6 +390,41 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         .map(drop)
     }
 
+    /// Whether completions signal the registered eventfd: the CQ ring's
+    /// `IORING_CQ_EVENTFD_DISABLED` flag is clear (liburing's
+    /// `io_uring_cq_eventfd_enabled`). `true` on a kernel whose CQ ring has
+    /// no flags word.
+    pub fn cq_eventfd_enabled(&self) -> bool {
+        self.cq.flags().is_none_or(|flags| {
+            flags.load(std::sync::atomic::Ordering::Relaxed) & sys::IORING_CQ_EVENTFD_DISABLED == 0
+        })
+    }
+
+    /// Turns the signals of the registered eventfd on or off without
+    /// unregistering it, with the CQ ring's `IORING_CQ_EVENTFD_DISABLED`
+    /// flag (5.8; liburing's `io_uring_cq_eventfd_toggle`): completions
+    /// posted while it is off do not signal the eventfd. An
+    /// [`Error::Unsupported`] on a kernel whose CQ ring has no flags word.
+    pub fn set_cq_eventfd(&mut self, enabled: bool) -> Result<()> {
+        let Some(flags) = self.cq.flags() else {
+            return Err(Error::Unsupported(
+                "the kernel's CQ ring has no flags word (IORING_CQ_EVENTFD_DISABLED, 5.8)",
+            ));
+        };
+        // Only user space writes the word; `&mut self` makes this thread
+        // its one writer here.
+        let old = flags.load(std::sync::atomic::Ordering::Relaxed);
+        let new = if enabled {
+            old & !sys::IORING_CQ_EVENTFD_DISABLED
+        } else {
+            old | sys::IORING_CQ_EVENTFD_DISABLED
+        };
+        if new != old {
+            flags.store(new, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
     /// Posts a completion with `res` and `user_data` to this ring, from no
     /// ring: a `MsgRing` without a ring to send it
     /// (`IORING_REGISTER_SEND_MSG_RING`, 6.13). The ring is borrowed, so no
