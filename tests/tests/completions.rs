@@ -211,6 +211,78 @@ fn submit_flushes_completions_held_in_the_overflow_list() {
     assert_eq!(ring.ready(), 0);
 }
 
+/// The overflow flag says the kernel holds completions back; `get_events`
+/// moves them into the CQ once it has room, submitting nothing.
+#[test]
+fn get_events_flushes_the_overflow_list_the_flag_announces() {
+    let _watch = uring_tests::watchdog();
+    let Some(mut ring) = overflowed() else {
+        return;
+    };
+    assert!(
+        ring.cq_has_overflow(),
+        "four completions wait in the kernel"
+    );
+    assert_eq!(ring.advance(8), 8);
+    assert!(
+        ring.cq_has_overflow(),
+        "reading the CQ alone flushes nothing"
+    );
+    ring.get_events().unwrap();
+    assert!(!ring.cq_has_overflow());
+    assert_eq!(ring.ready(), 4);
+    let rest: Vec<u64> = ring.completions().map(|c| c.user_data()).collect();
+    assert_eq!(rest, [8, 9, 10, 11]);
+}
+
+/// A `defer_taskrun` ring posts a completion that arrived as task work
+/// only at an enter that asks for completions: `get_events` is that enter.
+/// With `taskrun_flag` the kernel says such work waits, and reading the
+/// completions runs it.
+#[test]
+fn get_events_runs_deferred_task_work() {
+    let _watch = uring_tests::watchdog();
+    if !require_kernel(6, 1, "IORING_SETUP_DEFER_TASKRUN") {
+        return;
+    }
+    for flagged in [false, true] {
+        let mut builder = Ring::builder().single_issuer().defer_taskrun();
+        if flagged {
+            builder = builder.taskrun_flag();
+        }
+        let mut ring = builder.build(4).unwrap();
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let mut buf = [0u8; 8];
+        // SAFETY: `buf` and `a` outlive the read, whose completion is read
+        // below before either goes.
+        unsafe { ring.push_unchecked(Read::new(&a, &mut buf[..]).user_data(7)) }.unwrap();
+        assert_eq!(ring.submit().unwrap(), 1);
+        b.write_all(b"hi").unwrap();
+        // The data is there; the read's completion waits as task work of
+        // this thread.
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(ring.ready(), 0, "posted without an enter (flag {flagged})");
+        assert_eq!(ring.has_task_work(), flagged);
+        if flagged {
+            // The flag tells the completion iterator to enter first.
+            let got: Vec<(u64, i32)> = ring
+                .completions()
+                .map(|c| (c.user_data(), c.res()))
+                .collect();
+            assert_eq!(got, [(7, 2)]);
+        } else {
+            // Nothing tells the iterator: it finds none until asked.
+            assert_eq!(ring.completions().count(), 0);
+            ring.get_events().unwrap();
+            assert_eq!(ring.ready(), 1);
+            let cqe = ring.completions().next().unwrap();
+            assert_eq!((cqe.user_data(), cqe.res()), (7, 2));
+        }
+        assert!(!ring.has_task_work());
+        assert_eq!(&buf[..2], b"hi");
+    }
+}
+
 /// A submit with SQEs while completions wait in the overflow list submits
 /// them and flushes the list.
 #[test]

@@ -240,7 +240,7 @@ impl<S: SqeSize> Sq<S> {
     }
 
     #[inline(always)]
-    fn flags(&self) -> u32 {
+    pub(crate) fn flags(&self) -> u32 {
         // SAFETY: points into the SQ ring mapping.
         unsafe { (*self.kflags).load(Ordering::Relaxed) }
     }

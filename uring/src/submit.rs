@@ -188,6 +188,18 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         self.enter_and_wait(false, want, &WaitSpec::NONE).map(drop)
     }
 
+    /// Makes the kernel post what it holds back, without submitting or
+    /// waiting (`IORING_ENTER_GETEVENTS` alone; liburing's
+    /// `io_uring_get_events`): completions of an overflow list, and the
+    /// task work that a [`defer_taskrun`](crate::Builder::defer_taskrun)
+    /// ring runs only when asked, which no flag announces unless the ring
+    /// was made with [`taskrun_flag`](crate::Builder::taskrun_flag).
+    pub fn get_events(&mut self) -> Result<()> {
+        self.enter(0, 0, sys::IORING_ENTER_GETEVENTS, EnterArg::None)
+            .map(drop)
+            .map_err(|e| Error::os("io_uring_enter", e))
+    }
+
     /// Waits until at least `want` completions are ready or `timeout` has
     /// passed, submitting nothing; [`Error::TimedOut`] when time ran out
     /// first (the completions that did arrive are still in the queue).

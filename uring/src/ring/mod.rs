@@ -355,6 +355,21 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         self.cq.overflow()
     }
 
+    /// Whether the CQ overflowed and the kernel holds completions back
+    /// (`IORING_SQ_CQ_OVERFLOW`; liburing's `io_uring_cq_has_overflow`):
+    /// reading completions, a wait or [`get_events`](Ring::get_events)
+    /// moves them into the CQ as it empties.
+    pub fn cq_has_overflow(&self) -> bool {
+        self.sq.flags() & sys::IORING_SQ_CQ_OVERFLOW != 0
+    }
+
+    /// Whether the kernel has task work that waits for an enter before its
+    /// completions are posted (`IORING_SQ_TASKRUN`, which the kernel sets
+    /// only on rings made with [`Builder::taskrun_flag`]).
+    pub fn has_task_work(&self) -> bool {
+        self.sq.flags() & sys::IORING_SQ_TASKRUN != 0
+    }
+
     /// The completions that are ready, in order. The head advances past those
     /// iterated when the iterator is dropped.
     ///
