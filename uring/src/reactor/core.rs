@@ -362,38 +362,44 @@ impl Core {
         self.pending.extend(self.ring.completions());
     }
 
-    /// The next completion to handle: those moved out of a full CQ first,
-    /// then the CQ's, read in place.
+    /// Whether completions moved out of a full CQ wait to be handled: they
+    /// come before the CQ's.
     #[inline(always)]
-    pub(crate) fn next_cqe(&mut self) -> Option<Cqe> {
-        if !self.pending.is_empty() {
-            return self.pending.pop_front();
-        }
-        let cq = &mut self.ring.cq;
-        let head = cq.head();
-        if head == cq.tail() {
-            return self.next_cqe_flushed();
-        }
-        // SAFETY: `head` is before the tail just read.
-        let cqe = unsafe { cq.read(head) };
-        cq.set_head(head.wrapping_add(1));
-        Some(cqe)
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
     }
 
-    /// The next completion once the kernel has posted what it held back
-    /// (an overflow list, flagged task work), if anything.
-    #[cold]
-    fn next_cqe_flushed(&mut self) -> Option<Cqe> {
-        let tail = self.ring.ready_tail();
-        let cq = &mut self.ring.cq;
-        let head = cq.head();
-        if head == tail {
-            return None;
+    /// The oldest completion moved out of a full CQ.
+    pub(crate) fn pop_pending(&mut self) -> Option<Cqe> {
+        self.pending.pop_front()
+    }
+
+    /// The next completion of the CQ, read in place (the caller handles
+    /// those moved out of it first, see [`has_pending`](Core::has_pending)).
+    #[inline(always)]
+    pub(crate) fn next_cqe(&mut self) -> Option<Cqe> {
+        loop {
+            let cq = &mut self.ring.cq;
+            let head = cq.head();
+            if head != cq.tail() {
+                // SAFETY: `head` is before the tail just read.
+                let cqe = unsafe { cq.read(head) };
+                cq.set_head(head.wrapping_add(1));
+                return Some(cqe);
+            }
+            if !self.flush_cq() {
+                return None;
+            }
         }
-        // SAFETY: `head` is before the tail just read.
-        let cqe = unsafe { cq.read(head) };
-        cq.set_head(head.wrapping_add(1));
-        Some(cqe)
+    }
+
+    /// Whether the kernel posted completions it held back (an overflow
+    /// list, flagged task work) once asked: out of line, so that the
+    /// completion read in place stays in registers.
+    #[cold]
+    #[inline(never)]
+    fn flush_cq(&mut self) -> bool {
+        self.ring.ready_tail() != self.ring.cq.head()
     }
 
     /// Whether completions wait to be handled.

@@ -379,6 +379,12 @@ impl Shared {
                     core.slab.release_callback(release);
                     release = NO_SLOT;
                 }
+                if core.has_pending() {
+                    drop(core);
+                    n += 1;
+                    release = self.reap_pending();
+                    continue;
+                }
                 let Some(cqe) = core.next_cqe() else {
                     break;
                 };
@@ -401,6 +407,21 @@ impl Shared {
             release = call.index;
         }
         n
+    }
+
+    /// Handles the oldest completion moved out of a full CQ; returns the
+    /// slot to release when a callback ran, else `NO_SLOT`.
+    #[cold]
+    #[inline(never)]
+    fn reap_pending(&self) -> u32 {
+        let action = {
+            let mut core = self.core.borrow_mut();
+            match core.pop_pending() {
+                Some(cqe) => core.resolve(cqe),
+                None => return NO_SLOT,
+            }
+        };
+        self.act(action).unwrap_or(NO_SLOT)
     }
 
     /// Does what [`Core::resolve`] left to do, with the core no longer
@@ -544,5 +565,51 @@ impl Shared {
         }
         let _ = self.core.try_borrow_mut().map(|mut core| core.submit());
         self.exec.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell as Log;
+
+    /// Completions moved out of a full CQ (as `make_room` does when the
+    /// kernel refuses a submit until the CQ has room) are handled before
+    /// those the kernel posts after them, each once.
+    #[test]
+    fn completions_moved_out_of_the_cq_come_first_and_once() {
+        let reactor = Reactor::from_ring(Ring::new(8).unwrap()).unwrap();
+        let h = reactor.handle();
+        let log = Rc::new(Log::new(Vec::new()));
+        let queue = |n: u32| {
+            let log = log.clone();
+            h.queue(ops::Nop, move |r, ()| {
+                assert_eq!(r.unwrap(), 0);
+                log.borrow_mut().push(n);
+            })
+            .unwrap();
+        };
+        queue(1);
+        queue(2);
+        queue(3);
+        {
+            let mut core = h.shared.core.borrow_mut();
+            core.submit().unwrap();
+            core.ring.wait(3).unwrap();
+            core.drain_cq();
+            assert!(core.has_pending());
+            assert_eq!(core.ring.ready(), 0);
+        }
+        queue(4);
+        {
+            let mut core = h.shared.core.borrow_mut();
+            core.submit().unwrap();
+            core.ring.wait(1).unwrap();
+        }
+        assert_eq!(h.shared.reap(), 4);
+        assert_eq!(*log.borrow(), [1, 2, 3, 4]);
+        assert_eq!(h.in_flight(), 0);
+        assert!(!h.shared.core.borrow().has_pending());
+        assert_eq!(h.shared.reap(), 0);
     }
 }
