@@ -87,7 +87,12 @@ pub(super) struct OwnedEntry {
     pub(super) buf: Option<Vec<u8>>,
     /// The SQEs over it that have not posted their last completion.
     pub(super) remaining: u32,
+    /// While the entry is free: the next free entry, or [`NO_ENTRY`].
+    next_free: u32,
 }
+
+/// The end of the owned entries' free list.
+const NO_ENTRY: u32 = u32::MAX;
 
 /// A slot's op selects no provided buffer.
 pub(super) const NO_GROUP: u32 = u32::MAX;
@@ -140,7 +145,9 @@ pub(crate) struct ScopeTable {
     pub(super) scratch: Vec<Cqe>,
     /// Buffers the scope owns, and the free entries among them.
     pub(super) owned: Vec<OwnedEntry>,
-    pub(super) owned_free: Vec<u32>,
+    /// The first free owned entry, or [`NO_ENTRY`]: the free entries are
+    /// linked through their `next_free`.
+    owned_free: u32,
     /// Renames waiting for their update's completion, and the free entries.
     pub(super) renames: Vec<Rename>,
     pub(super) renames_free: Vec<u32>,
@@ -177,7 +184,7 @@ impl Default for ScopeTable {
             start_tail: 0,
             scratch: Vec::new(),
             owned: Vec::new(),
-            owned_free: Vec::new(),
+            owned_free: NO_ENTRY,
             renames: Vec::new(),
             renames_free: Vec::new(),
             orphans: Vec::new(),
@@ -498,25 +505,26 @@ impl ScopeTable {
     #[inline]
     pub(super) fn keep_owned(&mut self, mut buf: Vec<u8>) -> (u32, *mut u8, usize) {
         let bytes = (buf.as_mut_ptr(), buf.len());
-        let entry = OwnedEntry {
-            buf: Some(buf),
-            remaining: 0,
-        };
-        let index = match self.owned_free.pop() {
-            Some(index) => {
+        let index = self.owned_free;
+        match self.owned.get_mut(index as usize) {
+            Some(free) => {
                 // A free entry's buffer was taken when it was freed: nothing
                 // to drop in it (were there, it would leak, not be freed).
-                let free = std::mem::replace(&mut self.owned[index as usize], entry);
                 debug_assert!(free.buf.is_none());
-                std::mem::forget(free);
-                index
+                self.owned_free = free.next_free;
+                std::mem::forget(free.buf.replace(buf));
+                free.remaining = 0;
+                (index, bytes.0, bytes.1)
             }
             None => {
-                self.owned.push(entry);
-                self.owned.len() as u32 - 1
+                self.owned.push(OwnedEntry {
+                    buf: Some(buf),
+                    remaining: 0,
+                    next_free: NO_ENTRY,
+                });
+                (self.owned.len() as u32 - 1, bytes.0, bytes.1)
             }
-        };
-        (index, bytes.0, bytes.1)
+        }
     }
 
     /// One op over the owned buffer `index` has posted its last
@@ -527,7 +535,8 @@ impl ScopeTable {
         if entry.remaining > 0 {
             return None;
         }
-        self.owned_free.push(index);
+        entry.next_free = self.owned_free;
+        self.owned_free = index;
         entry.buf.take()
     }
 
@@ -537,7 +546,8 @@ impl ScopeTable {
         if entry.remaining > 0 {
             return None;
         }
-        self.owned_free.push(index);
+        entry.next_free = self.owned_free;
+        self.owned_free = index;
         entry.buf.take()
     }
 
@@ -545,7 +555,7 @@ impl ScopeTable {
     pub(super) fn end(&mut self) {
         self.orphans.clear();
         self.owned.clear();
-        self.owned_free.clear();
+        self.owned_free = NO_ENTRY;
         self.renames.clear();
         self.renames_free.clear();
     }
