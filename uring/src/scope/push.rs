@@ -224,7 +224,7 @@ impl<'b> OwnedPush<'b, '_> {
             )
         };
         match pushed {
-            Ok(()) => self.table.get().owned[self.entry as usize].remaining = S::SQES,
+            Ok(()) => self.table.get().owned_entry(self.entry).remaining = S::SQES,
             Err(e) => *self.refused = e.kind(),
         }
     }

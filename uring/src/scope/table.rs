@@ -527,28 +527,45 @@ impl ScopeTable {
         }
     }
 
+    /// The owned entry `index`, which [`keep_owned`](Self::keep_owned)
+    /// handed out in this scope.
+    #[inline(always)]
+    pub(super) fn owned_entry(&mut self, index: u32) -> &mut OwnedEntry {
+        debug_assert!((index as usize) < self.owned.len());
+        // SAFETY: every index the table is asked about came from
+        // `keep_owned` (a push's `entry`, or the `extra` of a slot it
+        // tagged, which only the table writes); entries are only added
+        // while the scope runs, and cleared by `end` once every op has
+        // settled, so the index is below `owned.len()`.
+        unsafe { self.owned.get_unchecked_mut(index as usize) }
+    }
+
     /// One op over the owned buffer `index` has posted its last
     /// completion: the buffer, once that was the last op over it.
     pub(super) fn finish_owned(&mut self, index: u32) -> Option<Vec<u8>> {
-        let entry = &mut self.owned[index as usize];
+        let head = self.owned_free;
+        let entry = self.owned_entry(index);
         entry.remaining -= 1;
         if entry.remaining > 0 {
             return None;
         }
-        entry.next_free = self.owned_free;
+        entry.next_free = head;
+        let buf = entry.buf.take();
         self.owned_free = index;
-        entry.buf.take()
+        buf
     }
 
     /// Takes back the owned buffer `index` that no op was pushed over.
     pub(super) fn unkeep_owned(&mut self, index: u32) -> Option<Vec<u8>> {
-        let entry = &mut self.owned[index as usize];
+        let head = self.owned_free;
+        let entry = self.owned_entry(index);
         if entry.remaining > 0 {
             return None;
         }
-        entry.next_free = self.owned_free;
+        entry.next_free = head;
+        let buf = entry.buf.take();
         self.owned_free = index;
-        entry.buf.take()
+        buf
     }
 
     /// At the scope's end, with every op settled: drops what a panic left.
