@@ -831,18 +831,24 @@ mod tests {
         })
     }
 
+    /// Starts a NOP whose callback expects the result `res`; returns its
+    /// id and its tag.
+    fn start_nop(core: &mut Core, res: u32) -> (OpId, u64) {
+        let cell = CallbackCell {
+            op: Nop,
+            f: move |r: io::Result<u32>, ()| assert_eq!(r.unwrap(), res),
+        };
+        let Ok(id) = core.start(cell, State::Callback, None) else {
+            panic!("a NOP fits the ring");
+        };
+        (id, core.tag(id.index, id.generation))
+    }
+
     #[test]
     fn only_the_only_completion_of_a_live_callback_op_takes_the_fast_path() {
         let ready = Arc::new(ReadyQueue::new().unwrap());
         let mut core = Core::new(Ring::new(8).unwrap(), ready).unwrap();
-        let cell = CallbackCell {
-            op: Nop,
-            f: |r: io::Result<u32>, ()| assert_eq!(r.unwrap(), 7),
-        };
-        let Ok(id) = core.start(cell, State::Callback, None) else {
-            panic!("a NOP fits an empty ring");
-        };
-        let live = core.tag(id.index, id.generation);
+        let (id, live) = start_nop(&mut core, 7);
         // An earlier op's tag for the same slot (generations of live ops
         // are odd), a first completion with more to come (a zero-copy
         // send's), one that names a provided buffer: none is called here.
@@ -871,14 +877,7 @@ mod tests {
 
         // An op that completes twice: its last completion goes the slow
         // way, which hands the callback the first one's result.
-        let cell = CallbackCell {
-            op: Nop,
-            f: |r: io::Result<u32>, ()| assert_eq!(r.unwrap(), 9),
-        };
-        let Ok(id) = core.start(cell, State::Callback, None) else {
-            panic!("a NOP fits the ring");
-        };
-        let live = core.tag(id.index, id.generation);
+        let (id, live) = start_nop(&mut core, 9);
         let first = cqe(live, 9, sys::IORING_CQE_F_MORE);
         assert!(core.resolve_call(&first).is_none());
         assert!(matches!(core.resolve(first), Action::None));
@@ -925,14 +924,7 @@ mod tests {
 
         // A core whose ops have all completed frees its storage.
         let mut core = Core::new(Ring::new(8).unwrap(), ready).unwrap();
-        let cell = CallbackCell {
-            op: Nop,
-            f: |r: io::Result<u32>, ()| assert_eq!(r.unwrap(), 0),
-        };
-        let Ok(id) = core.start(cell, State::Callback, None) else {
-            panic!("a NOP fits an empty ring");
-        };
-        let live = core.tag(id.index, id.generation);
+        let (id, live) = start_nop(&mut core, 0);
         let call = core.resolve_call(&cqe(live, 0, 0)).expect("the fast path");
         // SAFETY: the slot holds the cell `start` wrote; this takes it once.
         unsafe { (call.call)(call.storage, Completion::new(call.res, call.flags)) };
