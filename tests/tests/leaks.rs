@@ -1,7 +1,9 @@
 //! Memory a scope hands back is freed exactly once: an owned buffer that
 //! comes back with a completion nobody takes it from is dropped with the
 //! completion, not leaked. Counted by a global allocator of this binary's
-//! own, so each case runs on one thread with the others serialised.
+//! own, so each case runs on one thread with the others serialised (the
+//! harness's own threads still allocate meanwhile: the bounds are half the
+//! buffer's size).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Mutex;
@@ -117,8 +119,11 @@ fn a_taken_buffer_belongs_to_the_taker() {
             kept = Some(buf);
         });
     });
+    // Half the buffer's size either way, as in the other cases: the
+    // counter is the process's, and the test harness's other threads
+    // allocate and free a few hundred bytes now and then.
     assert!(
-        left >= BIG as isize,
+        left > (BIG / 2) as isize,
         "the taken buffer is still allocated: {left}"
     );
     drop(kept);

@@ -403,9 +403,13 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Turns the signals of the registered eventfd on or off without
     /// unregistering it, with the CQ ring's `IORING_CQ_EVENTFD_DISABLED`
     /// flag (5.8; liburing's `io_uring_cq_eventfd_toggle`): completions
-    /// posted while it is off do not signal the eventfd. An
+    /// posted while it is off do not signal the eventfd. Asking for the
+    /// state it is in does nothing; turning it off is an
     /// [`Error::Unsupported`] on a kernel whose CQ ring has no flags word.
     pub fn set_cq_eventfd(&mut self, enabled: bool) -> Result<()> {
+        if enabled == self.cq_eventfd_enabled() {
+            return Ok(());
+        }
         let Some(flags) = self.cq.flags() else {
             return Err(Error::Unsupported(
                 "the kernel's CQ ring has no flags word (IORING_CQ_EVENTFD_DISABLED, 5.8)",
@@ -419,9 +423,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         } else {
             old | sys::IORING_CQ_EVENTFD_DISABLED
         };
-        if new != old {
-            flags.store(new, std::sync::atomic::Ordering::Relaxed);
-        }
+        flags.store(new, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 
