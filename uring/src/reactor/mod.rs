@@ -571,7 +571,6 @@ impl Shared {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::RefCell as Log;
 
     /// Completions moved out of a full CQ (as `make_room` does when the
     /// kernel refuses a submit until the CQ has room) are handled before
@@ -580,7 +579,7 @@ mod tests {
     fn completions_moved_out_of_the_cq_come_first_and_once() {
         let reactor = Reactor::from_ring(Ring::new(8).unwrap()).unwrap();
         let h = reactor.handle();
-        let log = Rc::new(Log::new(Vec::new()));
+        let log = Rc::new(RefCell::new(Vec::new()));
         let queue = |n: u32| {
             let log = log.clone();
             h.queue(ops::Nop, move |r, ()| {
