@@ -159,3 +159,20 @@ fn a_pipe_of_direct_descriptors() {
     assert_eq!(reap_one(&mut ring), (2, 5));
     assert_eq!(read_through(&mut ring, &files, rx as u32, 16), b"piped");
 }
+
+/// A sparse table of no slot, or of more than the kernel allows, is refused
+/// before the kernel is asked.
+#[test]
+fn a_sparse_file_table_of_no_slot_or_too_many_is_refused() {
+    let mut ring = Ring::new(4).unwrap();
+    for len in [0, uring::sys::IORING_MAX_FIXED_FILES + 1] {
+        let refused = ring.register_files_sparse(len);
+        assert!(
+            matches!(refused, Err(Error::InvalidArgument(_))),
+            "{len}: {:?}",
+            refused.err()
+        );
+    }
+    // The ring is left without a table: a real one registers after.
+    assert_eq!(ring.register_files_sparse(2).unwrap().len(), 2);
+}

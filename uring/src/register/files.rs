@@ -103,9 +103,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// (`IORING_RSRC_REGISTER_SPARSE`, 5.19; older kernels get a table of
     /// `-1` entries).
     pub fn register_files_sparse(&mut self, len: u32) -> Result<FixedFiles> {
-        if len > sys::IORING_MAX_FIXED_FILES {
+        if len == 0 || len > sys::IORING_MAX_FIXED_FILES {
             return Err(Error::InvalidArgument(format!(
-                "a fixed-file table holds at most {} files, not {len}",
+                "a sparse fixed-file table holds 1 to {} files, not {len}",
                 sys::IORING_MAX_FIXED_FILES
             )));
         }
