@@ -142,6 +142,47 @@ fn cancel_by_id_and_a_stale_id_cancels_nothing() {
     assert_eq!(*got.borrow(), [Err(Some(libc::ECANCELED)), Ok(5)]);
 }
 
+/// Two reactors hand out the same slots and generations; an id names the
+/// op of the reactor that queued it, and cancels nothing on another.
+#[test]
+fn an_id_of_another_reactor_cancels_nothing() {
+    let a = Reactor::new().unwrap();
+    let b = Reactor::new().unwrap();
+    let (fd_a, _peer_a) = pair();
+    let (fd_b, mut peer_b) = pair();
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let g = got.clone();
+    let id_a = a
+        .queue(Recv::new(&fd_a, vec![0; 8]), move |r, _| {
+            g.borrow_mut().push(('a', r.map_err(|e| e.raw_os_error())))
+        })
+        .unwrap();
+    let g = got.clone();
+    let id_b = b
+        .queue(Recv::new(&fd_b, vec![0; 8]), move |r, _| {
+            g.borrow_mut().push(('b', r.map_err(|e| e.raw_os_error())))
+        })
+        .unwrap();
+    assert_eq!(
+        id_a.slot(),
+        id_b.slot(),
+        "both reactors use their first slot"
+    );
+    assert_ne!(id_a, id_b);
+    a.submit().unwrap();
+    b.submit().unwrap();
+    assert!(!b.cancel(id_a).unwrap(), "a's id names no op of b");
+    assert!(!a.cancel(id_b).unwrap(), "b's id names no op of a");
+    assert!(a.cancel(id_a).unwrap());
+    a.run().unwrap();
+    peer_b.write_all(b"data").unwrap();
+    b.run().unwrap();
+    assert_eq!(
+        *got.borrow(),
+        [('a', Err(Some(libc::ECANCELED))), ('b', Ok(4))]
+    );
+}
+
 /// What a canary held when dropped, and the ops in flight then.
 type DropLog = Rc<RefCell<Vec<(Vec<u8>, u32)>>>;
 

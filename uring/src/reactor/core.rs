@@ -24,12 +24,15 @@ use std::task::Waker;
 use std::time::Duration;
 
 /// The id of a queued op, for [`Handle::cancel`](crate::reactor::Handle::cancel):
-/// its slot and the slot's generation when it was queued, so that an id
-/// outliving its op never names the slot's next op.
+/// its reactor's ring, its slot and the slot's generation when it was
+/// queued, so that an id outliving its op never names the slot's next op,
+/// and one of another reactor never names an op of this one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct OpId {
     pub(crate) index: u32,
     pub(crate) generation: u32,
+    /// The id of the reactor's ring (ring ids are never reused).
+    pub(crate) ring: u32,
 }
 
 impl OpId {
@@ -232,7 +235,11 @@ impl Core {
                     self.slab.slot(index).group = group;
                 }
                 self.in_flight += 1;
-                Ok(OpId { index, generation })
+                Ok(OpId {
+                    index,
+                    generation,
+                    ring: self.ring.id,
+                })
             }
             Err(e) => {
                 // SAFETY: the value was written above and nothing pushed
@@ -613,6 +620,9 @@ impl Core {
     /// Queues a cancel request for the op `id` if it is in flight; returns
     /// whether it was.
     pub(crate) fn cancel(&mut self, id: OpId) -> io::Result<bool> {
+        if id.ring != self.ring.id {
+            return Ok(false);
+        }
         let Some(slot) = self.slab.get_mut(id.index) else {
             return Ok(false);
         };
@@ -645,7 +655,11 @@ impl Core {
                     slot.waker = None;
                 }
                 let generation = slot.generation;
-                let _ = self.cancel(OpId { index, generation });
+                let _ = self.cancel(OpId {
+                    index,
+                    generation,
+                    ring: self.ring.id,
+                });
                 None
             }
             _ => None,

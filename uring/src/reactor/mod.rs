@@ -291,7 +291,8 @@ impl Handle {
     /// Cancels the op `id`, if it is still in flight: it completes soon,
     /// with `ECANCELED` (or its own result if it finished first). Returns
     /// whether a cancel request was queued; an id whose op completed
-    /// already cancels nothing, even when its slot holds a new op.
+    /// already cancels nothing, even when its slot holds a new op, and
+    /// neither does an id of another reactor's op.
     pub fn cancel(&self, id: OpId) -> io::Result<bool> {
         self.shared.core.borrow_mut().cancel(id)
     }
