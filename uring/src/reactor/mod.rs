@@ -182,6 +182,11 @@ impl Reactor {
 
     /// Drives the ring, as [`run`](Reactor::run), until `future` resolves,
     /// and returns its output; tasks and ops still pending stay.
+    ///
+    /// Only this reactor's ops make progress meanwhile: a future of an op
+    /// queued on another reactor of this thread completes only when that
+    /// reactor is run, so awaiting it here waits until something else
+    /// wakes the future (another thread, through its waker).
     pub fn run_until<F: Future>(&self, future: F) -> io::Result<F::Output> {
         match self.handle.shared.drive(Some(future))? {
             Some(output) => Ok(output),
