@@ -182,8 +182,16 @@ fn udp_datagrams() {
             let (r, buf) = b.recv_from(vec![0; 64]).await;
             let (n, from) = r.unwrap();
             assert_eq!((&buf[..n], from), (&b"to b"[..], a_addr));
+            assert_eq!(
+                b.peer_addr().unwrap_err().raw_os_error(),
+                Some(libc::ENOTCONN)
+            );
             b.connect(a_addr).unwrap();
             a.connect(b_addr).unwrap();
+            assert_eq!(
+                (a.peer_addr().unwrap(), b.peer_addr().unwrap()),
+                (b_addr, a_addr)
+            );
             let (r, _) = b.send(&b"back to a"[..]).await;
             assert_eq!(r.unwrap(), 9);
             let got = a.recv_ring(group).await.unwrap();

@@ -115,6 +115,12 @@ impl UdpSocket {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         crate::net::tcp::sock_name(self.fd.as_raw_fd(), false)
     }
+
+    /// The address the socket is connected to ([`connect`](Self::connect));
+    /// `ENOTCONN` before.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        crate::net::tcp::sock_name(self.fd.as_raw_fd(), true)
+    }
 }
 
 impl AsFd for UdpSocket {
