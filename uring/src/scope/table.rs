@@ -543,19 +543,13 @@ impl ScopeTable {
     /// One op over the owned buffer `index` has posted its last
     /// completion: the buffer, once that was the last op over it.
     pub(super) fn finish_owned(&mut self, index: u32) -> Option<Vec<u8>> {
-        let head = self.owned_free;
-        let entry = self.owned_entry(index);
-        entry.remaining -= 1;
-        if entry.remaining > 0 {
-            return None;
-        }
-        entry.next_free = head;
-        let buf = entry.buf.take();
-        self.owned_free = index;
-        buf
+        self.owned_entry(index).remaining -= 1;
+        self.unkeep_owned(index)
     }
 
-    /// Takes back the owned buffer `index` that no op was pushed over.
+    /// Takes back the owned buffer `index` once no op over it is left to
+    /// complete (at once, for a buffer no op was pushed over).
+    #[inline]
     pub(super) fn unkeep_owned(&mut self, index: u32) -> Option<Vec<u8>> {
         let head = self.owned_free;
         let entry = self.owned_entry(index);
