@@ -623,10 +623,16 @@ impl Core {
         if id.ring != self.ring.id {
             return Ok(false);
         }
-        let Some(slot) = self.slab.get_mut(id.index) else {
+        self.cancel_slot(id.index, id.generation)
+    }
+
+    /// Queues a cancel request for the op in slot `index` if it is in
+    /// flight under `generation`; returns whether it was.
+    fn cancel_slot(&mut self, index: u32, generation: u32) -> io::Result<bool> {
+        let Some(slot) = self.slab.get_mut(index) else {
             return Ok(false);
         };
-        if slot.generation != id.generation || id.generation & 1 == 0 {
+        if slot.generation != generation || generation & 1 == 0 {
             return Ok(false);
         }
         match slot.state {
@@ -637,7 +643,7 @@ impl Core {
         if self.closed {
             return Ok(false);
         }
-        let target = self.tag(id.index, id.generation);
+        let target = self.tag(index, generation);
         let ignored = self.ignored();
         self.push_own(Cancel::new(target), ignored)?;
         Ok(true)
@@ -655,11 +661,7 @@ impl Core {
                     slot.waker = None;
                 }
                 let generation = slot.generation;
-                let _ = self.cancel(OpId {
-                    index,
-                    generation,
-                    ring: self.ring.id,
-                });
+                let _ = self.cancel_slot(index, generation);
                 None
             }
             _ => None,
