@@ -114,17 +114,13 @@ pub async fn serve_http(listener: uring::net::TcpListener) {
 }
 
 /// `threads` rings of 1024 entries sharing one worker pool, set up for
-/// tokio-driven reactors: tokio waits in epoll, which runs no deferred work
-/// (so no `defer_taskrun`); with `coop_taskrun` the kernel runs completions'
-/// work when the thread next enters it rather than interrupting it for
-/// each. Each ring is enabled by its reactor, on the thread that becomes
-/// its single issuer.
+/// tokio-driven reactors as `Reactor::new` sets its ring up: tokio waits in
+/// epoll, which runs no deferred work (so no `defer_taskrun`); with
+/// `coop_taskrun` the kernel runs completions' work when the thread next
+/// enters it rather than interrupting it for each. Each ring is enabled by
+/// its reactor, on the thread that becomes its single issuer.
 pub fn tokio_rings(threads: usize) -> uring::Result<Vec<uring::Ring>> {
-    let builder = uring::Ring::builder()
-        .single_issuer()
-        .coop_taskrun()
-        .taskrun_flag()
-        .r_disabled();
+    let builder = uring::reactor::Reactor::ring_builder().r_disabled();
     uring::Ring::create_many(threads, 1024, 1, &builder)
 }
 

@@ -126,17 +126,24 @@ impl Reactor {
     /// and a tokio runtime ([`into_tokio`](Reactor::into_tokio)). On a
     /// kernel without those flags (before 6.0), a plain ring.
     pub fn new() -> io::Result<Reactor> {
-        let ring = match Ring::builder()
-            .single_issuer()
-            .coop_taskrun()
-            .taskrun_flag()
-            .build(256)
-        {
+        let ring = match Reactor::ring_builder().build(256) {
             Ok(ring) => ring,
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ring::new(256)?,
             Err(e) => return Err(e.into()),
         };
         Reactor::from_ring(ring)
+    }
+
+    /// The setup [`new`](Reactor::new) gives its ring (`single_issuer`,
+    /// `coop_taskrun`, `taskrun_flag`), for rings made otherwise, such as
+    /// those of [`Ring::create_many`] (add
+    /// [`r_disabled`](crate::Builder::r_disabled) when a ring is created on
+    /// another thread than the one its reactor runs on).
+    pub fn ring_builder() -> crate::Builder<'static> {
+        Ring::builder()
+            .single_issuer()
+            .coop_taskrun()
+            .taskrun_flag()
     }
 
     /// A reactor over `ring`, which it owns from now on (the rings of
