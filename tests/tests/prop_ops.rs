@@ -511,6 +511,9 @@ struct Cx<'r> {
     /// The target ring's table: shared (a `Fixed` of it is foreign here) or
     /// slots held exclusively (for `RingSlot::at`).
     target_table: Table<'r>,
+    /// Whether ops may be handed a `Fixed` of the target ring's table (in a
+    /// scope, which refuses them).
+    foreign_files: bool,
     madvise: Option<&'r mut [u8]>,
     /// `user_data` of the case's ops, for the ops that name another.
     known: Vec<u64>,
@@ -692,7 +695,10 @@ impl<'r> Context<'r> for Cx<'r> {
     }
 
     fn fixed(&mut self, _: &Site, g: &mut Gen) -> Option<uring::Fixed<'r>> {
-        if g.chance(1, 16)
+        // A foreign file is refused by the scope; `push_unchecked` takes the
+        // caller's word that there is none.
+        if self.foreign_files
+            && g.chance(1, 16)
             && let Table::Shared(foreign) = &self.target_table
         {
             self.handed.foreign = true;
@@ -1748,7 +1754,15 @@ fn case(seed: u64, op: usize, family: Family, stats: &mut Stats) {
             .build_sized::<Sqe128, Cqe16>(setup.entries)
             .unwrap_or_else(|e| panic!("a ring of 128-byte SQEs ({}): {e}", setup.what));
         let regs = register(&mut ring, &arena, &mut pool, &mut g, (rich, shared));
-        let mut cx = context(&arena, pool, regs, scratch, &groups, &mut g);
+        let mut cx = context(
+            &arena,
+            pool,
+            regs,
+            scratch,
+            &groups,
+            Mode::Unchecked,
+            &mut g,
+        );
         let mut tracker = Tracker::default();
         let records = push_groups(
             &mut Ring128Sink(&mut ring),
@@ -1775,7 +1789,7 @@ fn case(seed: u64, op: usize, family: Family, stats: &mut Stats) {
         .build(setup.entries)
         .unwrap_or_else(|e| panic!("a ring ({}, {} entries): {e}", setup.what, setup.entries));
     let regs = register(&mut ring, &arena, &mut pool, &mut g, (rich, shared));
-    let mut cx = context(&arena, pool, regs, scratch, &groups, &mut g);
+    let mut cx = context(&arena, pool, regs, scratch, &groups, mode, &mut g);
     let mut tracker = Tracker::default();
     let mut driven = Driven::Settled;
     let records = match mode {
@@ -1911,6 +1925,7 @@ fn context<'r>(
     regs: Regs<'r>,
     scratch: &'r mut Mapping,
     groups: &[Group],
+    mode: Mode,
     g: &mut Gen,
 ) -> Cx<'r> {
     let target_ring = arena.keep(Ring::new(4).expect("a target ring"));
@@ -1929,6 +1944,7 @@ fn context<'r>(
         buffer_rest: regs.buffer_rest,
         groups: regs.groups,
         target_table,
+        foreign_files: mode == Mode::Scope,
         madvise: Some(scratch.bytes()),
         known: groups
             .iter()
@@ -2270,7 +2286,7 @@ fn every_op_of_the_table_has_an_arbitrary_builder() {
     let mut g = Gen::new(1);
     let mut ring = Ring::new(8).unwrap();
     let regs = register(&mut ring, &arena, &mut pool, &mut g, (true, true));
-    let mut cx = context(&arena, pool, regs, scratch, &[], &mut g);
+    let mut cx = context(&arena, pool, regs, scratch, &[], Mode::Unchecked, &mut g);
     let mut seen = Vec::new();
     for (i, info) in ops::ALL.iter().enumerate() {
         // Some arguments are drawn from what the context may lack (a block

@@ -307,8 +307,8 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
     ) -> Result<(), PushError<T>> {
         // SAFETY: an unborrowed submission names no memory, descriptor or
         // registered file that could be freed, closed or replaced while the
-        // kernel uses it.
-        unsafe { self.push_unchecked(submission) }
+        // kernel uses it (and a registered file of another ring is refused).
+        unsafe { self.push_gated::<true, T>(submission, None, |_| {}) }
     }
 
     /// Pushes an op or a chain whose borrows the caller keeps alive, as
@@ -322,17 +322,23 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
         &mut self,
         submission: T,
     ) -> Result<(), PushError<T>> {
-        // SAFETY: forwarded from the caller.
-        unsafe { self.push_unchecked_then(submission, |_| {}) }
+        debug_assert!(
+            submission.fits_ring(self.sq.ring),
+            "push_unchecked: a registered file of another ring"
+        );
+        // SAFETY: forwarded from the caller, who vouches too that every
+        // registered file the submission names is this ring's.
+        unsafe { self.push_gated::<false, T>(submission, None, |_| {}) }
     }
 
     /// [`push_unchecked`](Self::push_unchecked), then `each` on every SQE the
-    /// push wrote, in order, before any of them is published.
+    /// push wrote, in order, before any of them is published; a registered
+    /// file of another ring is refused.
     ///
     /// # Safety
     ///
-    /// As for [`push_unchecked`](Self::push_unchecked); `each` must leave
-    /// every SQE valid.
+    /// As for [`push_unchecked`](Self::push_unchecked), but for the ring of
+    /// its registered files; `each` must leave every SQE valid.
     #[inline(always)]
     pub(crate) unsafe fn push_unchecked_then<T: Submission<S>>(
         &mut self,
@@ -340,25 +346,28 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
         each: impl FnMut(&mut io_uring_sqe),
     ) -> Result<(), PushError<T>> {
         // SAFETY: forwarded from the caller.
-        unsafe { self.push_gated(submission, None, each) }
+        unsafe { self.push_gated::<true, T>(submission, None, each) }
     }
 
-    /// [`push_unchecked_then`](Self::push_unchecked_then), refused with
-    /// `refused` when it is given: checked on the same cold path as a full
-    /// run, so that the push's fast path carries no extra branch that would
-    /// hold the submission in memory.
+    /// The push under all the others: refused with `refused` when it is
+    /// given, checked on the same cold path as a full run, so that the
+    /// push's fast path carries no extra branch that would hold the
+    /// submission in memory; with `CHECK_RING`, refused when it names a
+    /// registered file of another ring.
     ///
     /// # Safety
     ///
-    /// As for [`push_unchecked_then`](Self::push_unchecked_then).
+    /// As for [`push_unchecked_then`](Self::push_unchecked_then); without
+    /// `CHECK_RING`, every registered file the submission names must be
+    /// this ring's.
     #[inline(always)]
-    pub(crate) unsafe fn push_gated<T: Submission<S>>(
+    pub(crate) unsafe fn push_gated<const CHECK_RING: bool, T: Submission<S>>(
         &mut self,
         submission: T,
         refused: Option<crate::error::PushErrorKind>,
         mut each: impl FnMut(&mut io_uring_sqe),
     ) -> Result<(), PushError<T>> {
-        if !submission.fits_ring(self.sq.ring) {
+        if CHECK_RING && !submission.fits_ring(self.sq.ring) {
             return Err(PushError::foreign_file(submission));
         }
         if refused.is_some() || self.cursor.run() < T::SQES as usize {

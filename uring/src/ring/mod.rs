@@ -219,10 +219,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         &mut self,
         submission: T,
     ) -> Result<(), PushError<T>> {
-        // SAFETY: an unborrowed submission names no memory, descriptor or
-        // registered file that could be freed, closed or replaced while the
-        // kernel uses it.
-        unsafe { self.push_unchecked(submission) }
+        self.submission().push(submission)
     }
 
     /// Pushes an op or a chain whose borrows the caller keeps alive: the
@@ -240,14 +237,18 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// - every descriptor stays open, naming the same file;
     /// - every registered file's registration stays as it is (the handle
     ///   is neither unregistered nor its slots updated or closed), and a
-    ///   `&Ring` target stays borrowed (so no scope of that ring starts).
+    ///   `&Ring` target stays borrowed (so no scope of that ring starts);
+    /// - every registered file ([`Fixed`](crate::Fixed), a direct
+    ///   descriptor's slot) is one of this ring's table: pushed here, a slot
+    ///   of another ring's table would name whatever this ring's table holds
+    ///   at that index. The safe pushes refuse it
+    ///   ([`PushErrorKind::ForeignFile`](crate::PushErrorKind::ForeignFile));
+    ///   this one only asserts it in debug builds, so that the floor costs no
+    ///   more than the SQE writes.
     ///
     /// Buffers given to the kernel with `ProvideBuffers` stay in its use
     /// beyond that op's completion: until an op has consumed each of them
     /// (its completion names the buffer), or the ring is closed.
-    ///
-    /// A fixed file of another ring is still refused, as by
-    /// [`push`](Ring::push).
     #[inline]
     pub unsafe fn push_unchecked<T: Submission<S>>(
         &mut self,

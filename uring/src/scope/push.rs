@@ -147,7 +147,7 @@ pub(super) unsafe fn push_tagged<S: Submission + Scoped>(
     // SAFETY: the caller keeps the submission's memory valid for the scope,
     // which waits for every SQE tagged here. The tag and the cleared flag
     // leave each SQE valid.
-    let pushed = unsafe { sq.push_gated(submission, refused, tag) };
+    let pushed = unsafe { sq.push_gated::<true, S>(submission, refused, tag) };
     // The queue learns of every push at once, so that a batch that is
     // forgotten instead of dropped cannot hide ops the scope waits for.
     sq.sync();

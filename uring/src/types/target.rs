@@ -104,7 +104,8 @@ impl<'r> From<&'r Ring> for Fd<'r> {
 /// handle keeps the registration (and the slot's occupant) as it is for as
 /// long as the `Fixed` lives, since unregistering, updating and closing
 /// slots need the handle exclusively. A `Fixed` pushed to another ring than
-/// the one that registered it is refused ([`PushErrorKind::ForeignFile`]).
+/// the one that registered it is refused ([`PushErrorKind::ForeignFile`])
+/// by the safe pushes; `push_unchecked` leaves that to its caller.
 /// An op given a `Fixed` target sets `IOSQE_FIXED_FILE` by itself.
 ///
 /// [`PushErrorKind::ForeignFile`]: crate::PushErrorKind::ForeignFile
