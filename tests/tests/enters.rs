@@ -316,3 +316,82 @@ fn wait_for_sq_space_wakes_a_sleeping_sq_thread() {
     assert_eq!(got, [0, 1, 2, 3]);
     fault::reset();
 }
+
+/// `submit_and_wait` counts what it submits from the head it keeps, not
+/// one it reads: after every other way of submitting, with the SQ filled
+/// to the last slot each round, it still submits each SQE once, reports
+/// how many, and enters once; no SQE is overwritten before the kernel
+/// read it.
+#[test]
+fn submit_and_wait_counts_from_its_own_head_after_every_submit_path() {
+    let _watch = uring_tests::watchdog();
+    let mut ring = Ring::new(8).unwrap();
+    let entries = ring.sq_entries() as u64;
+    let mut next = 0u64;
+    for round in 0..24u64 {
+        // Fill the SQ to its last slot.
+        let first = next;
+        let mut sq = ring.submission();
+        while sq.push(Nop::new().user_data(next)).is_ok() {
+            next += 1;
+        }
+        drop(sq);
+        assert_eq!(
+            next - first,
+            entries,
+            "round {round}: the SQ had room for all"
+        );
+        let pushed = (next - first) as u32;
+        fault::reset();
+        // Every other round submits another way first, then pushes more.
+        let submitted = match round % 4 {
+            0 => ring.submit_and_wait(pushed).unwrap(),
+            1 => ring.submit().unwrap() + ring.submit_and_wait(0).unwrap(),
+            2 => ring
+                .submit_and_wait_timeout(pushed, Duration::from_secs(5))
+                .unwrap(),
+            _ => {
+                let a = ring.submit().unwrap();
+                ring.push(Nop::new().user_data(next)).unwrap();
+                next += 1;
+                a + ring.submit_and_wait(pushed + 1).unwrap()
+            }
+        };
+        assert_eq!(
+            u64::from(submitted),
+            next - first,
+            "round {round}: every SQE submitted once"
+        );
+        if round % 4 == 0 {
+            assert_eq!(enters(), 1, "round {round}: one enter");
+        }
+        let got: Vec<u64> = ring.completions().map(|c| c.user_data()).collect();
+        assert_eq!(got, (first..next).collect::<Vec<_>>(), "round {round}");
+    }
+    // Pushes that still fit the free run of the last re-read of the head
+    // re-read nothing: what `submit` consumed must be counted as it is.
+    for round in 0..4u64 {
+        let first = next;
+        ring.push(Nop::new().user_data(next)).unwrap();
+        ring.push(Nop::new().user_data(next + 1)).unwrap();
+        assert_eq!(ring.submit().unwrap(), 2, "round {round}");
+        ring.push(Nop::new().user_data(next + 2)).unwrap();
+        fault::reset();
+        assert_eq!(ring.submit_and_wait(3).unwrap(), 1, "round {round}");
+        assert_eq!(enters(), 1, "round {round}: one enter");
+        next += 3;
+        let got: Vec<u64> = ring.completions().map(|c| c.user_data()).collect();
+        assert_eq!(got, (first..next).collect::<Vec<_>>(), "round {round}");
+    }
+    // And so must what `submit_and_wait` consumed, round after round.
+    for round in 0..12u64 {
+        ring.push(Nop::new().user_data(next)).unwrap();
+        fault::reset();
+        assert_eq!(ring.submit_and_wait(1).unwrap(), 1, "round {round}");
+        assert_eq!(enters(), 1, "round {round}: one enter");
+        let got: Vec<u64> = ring.completions().map(|c| c.user_data()).collect();
+        assert_eq!(got, [next], "round {round}");
+        next += 1;
+    }
+    fault::reset();
+}

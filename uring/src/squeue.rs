@@ -192,16 +192,27 @@ impl<S: SqeSize> Sq<S> {
         self.publish();
     }
 
-    /// Publishes every written SQE, and returns how many the kernel has
-    /// not consumed yet: [`publish`](Self::publish) then
-    /// [`unconsumed`](Self::unconsumed), with the tail computed once.
+    /// Publishes every written SQE, and returns how many there are after
+    /// the cached head: those the kernel has not consumed, unless it
+    /// consumed some since the head was last read (then more than that).
+    /// Only the enters of this ring consume SQEs on a ring without an SQ
+    /// thread, and the kernel takes no more than are there, so this is
+    /// what such an enter is asked to submit, without a read of the
+    /// kernel's head.
     #[inline(always)]
-    pub(crate) fn publish_unconsumed(&mut self) -> u32 {
+    pub(crate) fn publish_pending(&mut self) -> u32 {
         let tail = self.tail();
         // SAFETY: as in `publish`.
         unsafe { (*self.ktail).store(tail, Ordering::Release) }
-        self.refresh_head();
         tail.wrapping_sub(self.head)
+    }
+
+    /// Notes that an enter without an SQ thread consumed `n` SQEs from the
+    /// cached head on, which was the kernel's (just read, or moved here by
+    /// the last enter): it is again, without a read.
+    #[inline(always)]
+    pub(crate) fn consumed(&mut self, n: u32) {
+        self.head = self.head.wrapping_add(n);
     }
 
     /// Written SQEs the kernel has not consumed yet.

@@ -47,11 +47,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         };
         // The registered index is valid only in the thread that registered
         // it; elsewhere the descriptor itself is used.
-        let (fd, flags) = if self.enter_flags != 0 && self.on_registering_thread() {
-            (self.enter_fd, flags | self.enter_flags)
-        } else {
-            (self.fd, flags)
-        };
+        let (mut fd, mut flags) = (self.fd, flags);
+        if self.enter_flags != 0 && self.on_registering_thread() {
+            (fd, flags) = (self.enter_fd, flags | self.enter_flags);
+        }
         // SAFETY: `fd` is this ring (or its registered index, with the
         // matching flag, on the thread that registered it); every SQE in the
         // queue was written by a push whose caller vouched for its memory;
@@ -82,8 +81,12 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         if pending == 0 {
             return Ok(0);
         }
-        self.enter(pending, 0, 0, EnterArg::None)
-            .map_err(|e| Error::os("io_uring_enter", e))
+        let n = self
+            .enter(pending, 0, 0, EnterArg::None)
+            .map_err(|e| Error::os("io_uring_enter", e))?;
+        // The head was read just above: `n` more are consumed.
+        self.sq.consumed(n);
+        Ok(n)
     }
 
     #[cold]
@@ -146,39 +149,71 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Interrupted waits are resumed. `want` may not exceed the CQ size.
     #[inline(always)]
     pub fn submit_and_wait(&mut self, want: u32) -> Result<u32> {
-        // (mutants: `^` for `|`, and `>=` for `>`, are equivalent: they only
-        // pick the slow path, which makes the same enter.)
-        if self.setup_flags & (sys::IORING_SETUP_SQPOLL | crate::ring::VIRTUAL_CQ) != 0
-            || want > self.cq.entries
-        {
-            return self.enter_and_wait(true, want, &WaitSpec::NONE);
+        // SQPOLL rings, a virtual CQ and waits for more than the CQ holds
+        // take the slow path (see `fast_wait_limit`). (mutants: `>` for
+        // `>=` is equivalent: it only picks the slow path for one more
+        // `want`, which makes the same enter.)
+        if want >= self.fast_wait_limit {
+            return self
+                .submit_and_wait_rest(want, None)
+                .map_err(|()| self.take_wait_error());
         }
         // One enter submits everything and returns once `want` completions
         // are ready, unless it was interrupted or stopped early; the slow
         // path handles those.
-        let to_submit = self.sq.publish_unconsumed();
+        let to_submit = self.sq.publish_pending();
         // (mutants: the guard `false` is equivalent: with everything
         // submitted and enough ready, the slow path returns without a call.)
         match self.enter(to_submit, want, sys::IORING_ENTER_GETEVENTS, EnterArg::None) {
-            Ok(n) if n == to_submit && self.cq.ready() >= want => Ok(n),
-            other => self.submit_and_wait_rest(want, other),
+            Ok(n) if n == to_submit && self.cq.ready() >= want => {
+                // The cached head was the kernel's: it took as many as
+                // there were from it. (Were the cached head behind, the
+                // kernel would have taken fewer than asked, and the slow
+                // path reads the head again.)
+                self.sq.consumed(n);
+                Ok(n)
+            }
+            other => self
+                .submit_and_wait_rest(want, Some(other))
+                .map_err(|()| self.take_wait_error()),
         }
     }
 
     /// What is left of a [`submit_and_wait`](Ring::submit_and_wait) whose
-    /// first enter returned `first`.
+    /// first enter returned `first` (or that made none). An error is kept
+    /// in the ring for [`take_wait_error`](Ring::take_wait_error): the
+    /// result then comes back in a register, and the loop around the fast
+    /// path does not build the fast path's own result in memory to join
+    /// this one.
     #[cold]
     #[inline(never)]
-    fn submit_and_wait_rest(&mut self, want: u32, first: std::io::Result<u32>) -> Result<u32> {
-        match first {
-            Ok(n) => self
+    fn submit_and_wait_rest(
+        &mut self,
+        want: u32,
+        first: Option<std::io::Result<u32>>,
+    ) -> std::result::Result<u32, ()> {
+        let rest = match first {
+            None => self.enter_and_wait(true, want, &WaitSpec::NONE),
+            Some(Ok(n)) => self
                 .enter_and_wait(true, want, &WaitSpec::NONE)
                 .map(|m| m + n),
-            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {
+            Some(Err(e)) if e.raw_os_error() == Some(libc::EINTR) => {
                 self.enter_and_wait(true, want, &WaitSpec::NONE)
             }
-            Err(e) => Err(Error::os("io_uring_enter", e)),
-        }
+            Some(Err(e)) => Err(Error::os("io_uring_enter", e)),
+        };
+        rest.map_err(|e| self.wait_error = Some(e))
+    }
+
+    /// The error [`submit_and_wait_rest`](Ring::submit_and_wait_rest) kept.
+    #[inline(always)]
+    fn take_wait_error(&mut self) -> Error {
+        // Always there: `submit_and_wait_rest` keeps one with each error it
+        // returns.
+        debug_assert!(self.wait_error.is_some());
+        self.wait_error
+            .take()
+            .unwrap_or(Error::Unsupported("a failed wait that kept no error"))
     }
 
     /// Waits until at least `want` completions are ready, submitting nothing.

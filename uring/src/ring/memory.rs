@@ -77,7 +77,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             scope_table: ScopeTable::default(),
             wait_region: None,
             outside: std::cell::Cell::new(false),
-        })
+            fast_wait_limit: 0,
+            wait_error: None,
+        }
+        .with_fast_wait_limit())
     }
 
     /// Resizes the SQ to `sq_entries` and the CQ to `cq_entries` (rounded up
@@ -144,6 +147,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let (sq, cq, maps) = map_queues(self.fd, &p, user_memory, stable.as_ptr().cast(), self.id)?;
         self.sq = sq;
         self.cq = cq;
+        self.set_fast_wait_limit();
         self._maps = maps;
         self.stable = Some(stable);
         self.params.0.sq_entries = p.sq_entries;

@@ -85,6 +85,12 @@ pub struct Ring<S: SqeSize = Sqe64, C: CqeSize = Cqe16> {
     /// for messages (`MsgRing`, `post`). Scopes of a ring without it need
     /// no tags for most of their ops (see the scope module).
     pub(crate) outside: std::cell::Cell<bool>,
+    /// The fewest completions that `submit_and_wait` leaves to its slow
+    /// path: one more than the CQ holds, or 0 (all of them) on an SQPOLL
+    /// ring and while completions are read from the virtual CQ.
+    pub(crate) fast_wait_limit: u32,
+    /// The error of `submit_and_wait`'s slow path, on its way out.
+    pub(crate) wait_error: Option<crate::Error>,
 }
 
 // SAFETY: the ring owns its mappings and descriptor; nothing in it is tied to
@@ -134,6 +140,7 @@ impl Ring {
                 v.absorb(&mut self.cq);
                 self.virtual_cq = Some(v);
                 self.setup_flags |= VIRTUAL_CQ;
+                self.set_fast_wait_limit();
             }
         }
     }
@@ -482,11 +489,28 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         self.cq.tail()
     }
 
+    /// Recomputes [`fast_wait_limit`](Ring::fast_wait_limit) from the setup
+    /// flags and the CQ's size.
+    pub(crate) fn set_fast_wait_limit(&mut self) {
+        self.fast_wait_limit = if self.setup_flags & (sys::IORING_SETUP_SQPOLL | VIRTUAL_CQ) != 0 {
+            0
+        } else {
+            self.cq.entries.saturating_add(1)
+        };
+    }
+
+    /// The ring, with its [`fast_wait_limit`](Ring::fast_wait_limit) set.
+    pub(crate) fn with_fast_wait_limit(mut self) -> Self {
+        self.set_fast_wait_limit();
+        self
+    }
+
     /// Reads the kernel's CQ again once the copy has been read to its end.
     pub(crate) fn leave_virtual_cq(&mut self) {
         if let Some(v) = self.virtual_cq.take_if(|v| v.drained(&self.cq)) {
             v.leave(&mut self.cq);
             self.setup_flags &= !VIRTUAL_CQ;
+            self.set_fast_wait_limit();
         }
     }
 
