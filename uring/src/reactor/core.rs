@@ -12,6 +12,7 @@ use crate::reactor::op::Completion;
 use crate::reactor::ring_buf::{BufGroup, RingBuf};
 use crate::reactor::slab::{NO_SLOT, Slab, State, Storage, Stored};
 use crate::ring::Ring;
+use crate::squeue::SubmissionQueue;
 use crate::sys;
 use crate::types::{BufferGroup, CancelFlags};
 use crate::{Error, PollEvents, PollFlags};
@@ -142,6 +143,9 @@ impl Core {
         if ring.disabled {
             ring.enable()?;
         }
+        // Every op of the reactor is pushed outside a scope (through the
+        // queue itself, which does not note it push by push).
+        ring.outside.set(true);
         let mut bytes = [0u8; 8];
         let key = sys::getrandom(&mut bytes)
             .ok()
@@ -274,7 +278,7 @@ impl Core {
                     sqe.user_data = ignored;
                 }
             };
-            let mut sq = self.ring.submission();
+            let mut sq = SubmissionQueue::new(&mut self.ring.sq);
             // SAFETY: the submission's memory is owned by a slot value, which
             // the reactor keeps until the op's last completion (or `'static`
             // memory, or ring-owned timespecs); its descriptors are held by
@@ -310,7 +314,7 @@ impl Core {
         let () = One::<S>::CHECK;
         let mut submission = submission;
         loop {
-            let mut sq = self.ring.submission();
+            let mut sq = SubmissionQueue::new(&mut self.ring.sq);
             // SAFETY: the reactor's own ops point to no memory but ring-owned
             // timespecs, and name descriptors the core keeps open.
             let pushed =
@@ -889,7 +893,8 @@ mod tests {
         assert!(core.resolve_call(&cqe(live, 7, 0)).is_none());
         // SAFETY: the slot holds the cell `start` wrote; this takes it once.
         unsafe { (call.call)(call.storage, Completion::new(call.res, call.flags)) };
-        core.slab.release_callback(id.index);
+        // SAFETY: the slot `start` handed out.
+        unsafe { core.slab.release_callback(id.index) };
 
         // An op that completes twice: its last completion goes the slow
         // way, which hands the callback the first one's result.
@@ -912,7 +917,8 @@ mod tests {
         assert_eq!(core.in_flight, 0);
         // SAFETY: as above.
         unsafe { call(storage, completion) };
-        core.slab.release_callback(id.index);
+        // SAFETY: the slot `start` handed out.
+        unsafe { core.slab.release_callback(id.index) };
     }
 
     #[test]
@@ -944,7 +950,8 @@ mod tests {
         let call = core.resolve_call(&cqe(live, 0, 0)).expect("the fast path");
         // SAFETY: the slot holds the cell `start` wrote; this takes it once.
         unsafe { (call.call)(call.storage, Completion::new(call.res, call.flags)) };
-        core.slab.release_callback(id.index);
+        // SAFETY: the slot `start` handed out.
+        unsafe { core.slab.release_callback(id.index) };
         assert_eq!(core.in_flight, 0);
         let before = chunks_freed();
         drop(core);

@@ -389,7 +389,9 @@ impl Shared {
             let call = {
                 let mut core = self.core.borrow_mut();
                 if release != NO_SLOT {
-                    core.slab.release_callback(release);
+                    // SAFETY: the slot of the callback that just ran,
+                    // which `resolve_call` found in the slab.
+                    unsafe { core.slab.release_callback(release) };
                     release = NO_SLOT;
                 }
                 if core.has_pending() {

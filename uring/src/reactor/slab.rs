@@ -226,6 +226,20 @@ impl Slab {
         }
     }
 
+    /// The slot `index`, without a bounds check.
+    ///
+    /// # Safety
+    ///
+    /// `index` must be below `slots.len()`: an index on the free list, or
+    /// one `alloc` handed out (`grow` makes every index below the length,
+    /// and slots are never removed; they go with the slab).
+    #[inline(always)]
+    unsafe fn held(&mut self, index: u32) -> &mut Slot {
+        debug_assert!((index as usize) < self.slots.len());
+        // SAFETY: in bounds, as the caller vouches.
+        unsafe { self.slots.get_unchecked_mut(index as usize) }
+    }
+
     /// The storage of slot `index`, which the caller knows exists.
     #[inline(always)]
     pub(crate) fn storage(&mut self, index: u32) -> *mut Storage {
@@ -240,7 +254,9 @@ impl Slab {
             self.grow()?;
         }
         let index = self.free_head;
-        self.free_head = self.slot(index).next_free;
+        // SAFETY: the head of the free list (not `NO_SLOT`: `grow` ran if
+        // it was) is an index `grow` made.
+        self.free_head = unsafe { self.held(index) }.next_free;
         Some(index)
     }
 
@@ -300,10 +316,15 @@ impl Slab {
 
     /// Puts the slot of a one-shot callback back on the free list: such a
     /// slot holds no buffer, waker, group or first completion.
+    ///
+    /// # Safety
+    ///
+    /// `index` must be a slot of this slab (one `alloc` handed out).
     #[inline(always)]
-    pub(crate) fn release_callback(&mut self, index: u32) {
+    pub(crate) unsafe fn release_callback(&mut self, index: u32) {
         let head = self.free_head;
-        let slot = self.slot(index);
+        // SAFETY: `index` is one of the slab's, as the caller vouches.
+        let slot = unsafe { self.held(index) };
         debug_assert!(slot.buf.is_none() && slot.waker.is_none() && !slot.multishot);
         slot.generation = slot.generation.wrapping_add(1);
         slot.state = State::Free;
