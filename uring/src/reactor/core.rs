@@ -143,8 +143,10 @@ impl Core {
         if ring.disabled {
             ring.enable()?;
         }
-        // Every op of the reactor is pushed outside a scope (through the
-        // queue itself, which does not note it push by push).
+        // Every op of the reactor is pushed outside a scope: the ring is
+        // marked so once, here, and the core pushes through its queue
+        // directly rather than through `Ring::submission`, which marks it
+        // at every call.
         ring.outside.set(true);
         let mut bytes = [0u8; 8];
         let key = sys::getrandom(&mut bytes)
