@@ -121,6 +121,11 @@ impl Ring {
         }
         self.cancel_scope();
         let mut backoff = Duration::from_millis(1);
+        // When to cancel again, whether or not completions keep coming: a
+        // multishot op whose cancel has not reached it (held behind an op
+        // flagged `IO_DRAIN`, say) posts one after another, and each ends
+        // the wait before it times out.
+        let mut next_round = std::time::Instant::now() + backoff;
         // Whether the kernel refused SQEs and the scope took its own back:
         // from then on it only waits.
         let mut retracted = false;
@@ -155,12 +160,22 @@ impl Ring {
             }
             // Wake up now and then to cancel again: an op linked after a
             // head that could not be cancelled starts only later.
-            let timeout = self.params.has(crate::Features::EXT_ARG).then_some(backoff);
-            match self.enter_and_wait(
+            let now = std::time::Instant::now();
+            let timeout = self
+                .params
+                .has(crate::Features::EXT_ARG)
+                .then(|| next_round.saturating_duration_since(now));
+            let waited = self.enter_and_wait(
                 !retracted,
                 foreign + 1,
                 &crate::wait::WaitSpec::timeout(timeout),
-            ) {
+            );
+            // A round of cancels is due however the wait ended.
+            let waited = match waited {
+                Ok(_) if std::time::Instant::now() >= next_round => Err(Error::TimedOut),
+                other => other,
+            };
+            match waited {
                 Ok(_) => {}
                 Err(Error::TimedOut) => {
                     if self.scope_table.internal == 0 {
@@ -179,6 +194,7 @@ impl Ring {
                     // (mutants: `/` for `*` is equivalent but for how often
                     // the scope wakes up to cancel again.)
                     backoff = (backoff * 2).min(MAX_BACKOFF);
+                    next_round = std::time::Instant::now() + backoff;
                 }
                 Err(e) if is_transient(&e) => {}
                 Err(e)
