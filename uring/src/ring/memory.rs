@@ -59,7 +59,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let id = next_ring_id()?;
         let stable = Mapping::anonymous(p.sq_entries as usize * mem::size_of::<Timespec>())?;
         let (sq, cq, maps) = map_queues(fd, &p, user_memory, stable.as_ptr().cast(), id)?;
-        Ok(Ring {
+        let mut ring = Ring {
             sq,
             cq,
             enter_fd: fd,
@@ -79,8 +79,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             outside: std::cell::Cell::new(false),
             fast_wait_limit: 0,
             wait_error: None,
-        }
-        .with_fast_wait_limit())
+        };
+        ring.set_fast_wait_limit();
+        Ok(ring)
     }
 
     /// Resizes the SQ to `sq_entries` and the CQ to `cq_entries` (rounded up

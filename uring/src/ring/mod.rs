@@ -499,12 +499,6 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         };
     }
 
-    /// The ring, with its [`fast_wait_limit`](Ring::fast_wait_limit) set.
-    pub(crate) fn with_fast_wait_limit(mut self) -> Self {
-        self.set_fast_wait_limit();
-        self
-    }
-
     /// Reads the kernel's CQ again once the copy has been read to its end.
     pub(crate) fn leave_virtual_cq(&mut self) {
         if let Some(v) = self.virtual_cq.take_if(|v| v.drained(&self.cq)) {
