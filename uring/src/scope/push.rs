@@ -64,7 +64,8 @@ impl<'scope> ScopeSubmissionQueue<'_, 'scope> {
                 _scope: PhantomData,
             },
         );
-        match self.table.get().unkeep_owned(entry) {
+        // SAFETY: `entry` is the one `keep_owned` handed out above.
+        match unsafe { self.table.get().unkeep_owned(entry) } {
             Some(buf) => Err(PushError::new(buf, refused)),
             None => Ok(()),
         }
@@ -224,7 +225,8 @@ impl<'b> OwnedPush<'b, '_> {
             )
         };
         match pushed {
-            Ok(()) => self.table.get().owned_entry(self.entry).remaining = S::SQES,
+            // SAFETY: the entry `push_owned` got from `keep_owned`.
+            Ok(()) => unsafe { self.table.get().owned_entry(self.entry) }.remaining = S::SQES,
             Err(e) => *self.refused = e.kind(),
         }
     }

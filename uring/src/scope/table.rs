@@ -441,7 +441,9 @@ impl ScopeTable {
         let res = cqe.res();
         if owned != NO_OWNED {
             if owned & RENAME == 0 {
-                self.returned = self.finish_owned(owned);
+                // SAFETY: `owned` is the slot's, which `take` wrote from a
+                // push over an entry `keep_owned` handed out in this scope.
+                self.returned = unsafe { self.finish_owned(owned) };
                 return self.returned.is_some();
             } else {
                 self.finish_rename(owned & !RENAME, res);
@@ -527,32 +529,47 @@ impl ScopeTable {
         }
     }
 
-    /// The owned entry `index`, which [`keep_owned`](Self::keep_owned)
-    /// handed out in this scope.
+    /// The owned entry `index`, without a bounds check.
+    ///
+    /// # Safety
+    ///
+    /// `index` must be one [`keep_owned`](Self::keep_owned) handed out in
+    /// this scope (a push's `entry`, or the `extra` of a slot it tagged,
+    /// which only the table writes): entries are only added while the
+    /// scope runs, and cleared by `end` once every op has settled, so such
+    /// an index is below `owned.len()`.
     #[inline(always)]
-    pub(super) fn owned_entry(&mut self, index: u32) -> &mut OwnedEntry {
+    pub(super) unsafe fn owned_entry(&mut self, index: u32) -> &mut OwnedEntry {
         debug_assert!((index as usize) < self.owned.len());
-        // SAFETY: every index the table is asked about came from
-        // `keep_owned` (a push's `entry`, or the `extra` of a slot it
-        // tagged, which only the table writes); entries are only added
-        // while the scope runs, and cleared by `end` once every op has
-        // settled, so the index is below `owned.len()`.
+        // SAFETY: in bounds, as the caller vouches.
         unsafe { self.owned.get_unchecked_mut(index as usize) }
     }
 
     /// One op over the owned buffer `index` has posted its last
     /// completion: the buffer, once that was the last op over it.
-    pub(super) fn finish_owned(&mut self, index: u32) -> Option<Vec<u8>> {
-        self.owned_entry(index).remaining -= 1;
-        self.unkeep_owned(index)
+    ///
+    /// # Safety
+    ///
+    /// As for [`owned_entry`](Self::owned_entry).
+    pub(super) unsafe fn finish_owned(&mut self, index: u32) -> Option<Vec<u8>> {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            self.owned_entry(index).remaining -= 1;
+            self.unkeep_owned(index)
+        }
     }
 
     /// Takes back the owned buffer `index` once no op over it is left to
     /// complete (at once, for a buffer no op was pushed over).
+    ///
+    /// # Safety
+    ///
+    /// As for [`owned_entry`](Self::owned_entry).
     #[inline]
-    pub(super) fn unkeep_owned(&mut self, index: u32) -> Option<Vec<u8>> {
+    pub(super) unsafe fn unkeep_owned(&mut self, index: u32) -> Option<Vec<u8>> {
         let head = self.owned_free;
-        let entry = self.owned_entry(index);
+        // SAFETY: forwarded from the caller.
+        let entry = unsafe { self.owned_entry(index) };
         if entry.remaining > 0 {
             return None;
         }
