@@ -38,7 +38,8 @@ where
 {
     /// # Safety
     ///
-    /// `storage` holds a value of this type, taken here.
+    /// `storage` holds a value of this type, taken here before anything
+    /// else runs.
     unsafe fn call(storage: *mut Storage, completion: Completion) {
         // SAFETY: the caller's contract.
         let cell = unsafe { Stored::<Self>::take(storage) };

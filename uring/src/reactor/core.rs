@@ -57,12 +57,12 @@ pub(crate) enum Action {
     None,
     /// Wake the future or stream waiting for it.
     Wake(Waker),
-    /// Run a one-shot op's callback; then [`Core::finish_call`].
+    /// Run a one-shot op's callback, whose slot is released already: the
+    /// call takes the value out of the storage before anything else.
     Call {
         call: unsafe fn(*mut Storage, Completion),
         storage: *mut Storage,
         completion: Completion,
-        index: u32,
     },
     /// Run a multishot op's callback; then [`Core::finish_each`].
     Each {
@@ -78,13 +78,13 @@ pub(crate) enum Action {
 }
 
 /// A one-shot callback to run once the core is no longer borrowed: the
-/// common case of [`Action::Call`], with no provided buffer.
+/// common case of [`Action::Call`], with no provided buffer. Its slot is
+/// released already; the call takes the value out of the storage first.
 pub(crate) struct Call {
     pub(crate) call: unsafe fn(*mut Storage, Completion),
     pub(crate) storage: *mut Storage,
     pub(crate) res: i32,
     pub(crate) flags: u32,
-    pub(crate) index: u32,
 }
 
 /// A value taken out of its slot, to be dropped once the core is no longer
@@ -213,7 +213,8 @@ impl Core {
         let Some(index) = self.slab.alloc() else {
             return Err((io::Error::from(io::ErrorKind::OutOfMemory), value));
         };
-        let slot = self.slab.slot(index);
+        // SAFETY: `alloc` handed it out.
+        let slot = unsafe { self.slab.held(index) };
         slot.generation = slot.generation.wrapping_add(1);
         slot.state = state;
         slot.multishot = matches!(state, State::Stream | State::Multi);
@@ -422,8 +423,8 @@ impl Core {
 
     /// The common case of [`resolve`](Core::resolve), first: the only
     /// completion of a one-shot op with a callback, which selected no
-    /// buffer. Its slot becomes `Running` and the call is returned; `None`
-    /// for any other completion, which `resolve` then routes.
+    /// buffer. Its slot is released and the call is returned; `None` for
+    /// any other completion, which `resolve` then routes.
     #[inline(always)]
     pub(crate) fn resolve_call(&mut self, cqe: &Cqe) -> Option<Call> {
         let (index, generation) = self.untag(cqe.user_data());
@@ -438,14 +439,17 @@ impl Core {
         {
             return None;
         }
-        slot.state = State::Running;
         let call = Call {
             call: slot.vtable.call,
             storage: slot.storage.as_ptr(),
             res: cqe.res(),
             flags,
-            index,
         };
+        // The slot goes back on the free list now: the call takes the
+        // value out of the storage before it runs anything, so the
+        // callback may queue its next op into this very slot.
+        // SAFETY: `get_mut` found the slot in the slab.
+        unsafe { self.slab.release_callback(index) };
         self.in_flight -= 1;
         Some(call)
     }
@@ -507,13 +511,16 @@ impl Core {
                     completion.flags = slot.flags;
                     completion.buf = slot.buf.take();
                 }
-                slot.state = State::Running;
+                let call = slot.vtable.call;
+                // Released before the call, which takes the value first
+                // (see `resolve_call`).
+                // SAFETY: `get_mut` found the slot in the slab.
+                unsafe { self.slab.release_callback(index) };
                 self.in_flight -= 1;
                 Action::Call {
-                    call: slot.vtable.call,
+                    call,
                     storage,
                     completion,
-                    index,
                 }
             }
             State::Waiting => {
@@ -887,16 +894,19 @@ mod tests {
         assert_eq!(core.slab.slot(id.index).state, State::Callback);
         assert_eq!(core.in_flight, 1);
         let call = core.resolve_call(&cqe(live, 7, 0)).expect("the fast path");
-        assert_eq!((call.index, call.res, call.flags), (id.index, 7, 0));
-        assert_eq!(core.slab.slot(id.index).state, State::Running);
+        assert_eq!((call.res, call.flags), (7, 0));
+        assert_eq!(call.storage, core.slab.storage(id.index));
+        // The slot is free again, under a new generation, before the call.
+        let slot = core.slab.slot(id.index);
+        assert_eq!(slot.state, State::Free);
+        assert_eq!(slot.generation, id.generation.wrapping_add(1));
         assert_eq!(core.in_flight, 0);
-        // Called once, as the reap loop does: the slot is running, so the
-        // same completion again is not.
+        // Called once, as the reap loop does: the tag names no live op
+        // any more, so the same completion again is not.
         assert!(core.resolve_call(&cqe(live, 7, 0)).is_none());
-        // SAFETY: the slot holds the cell `start` wrote; this takes it once.
+        assert!(matches!(core.resolve(cqe(live, 7, 0)), Action::None));
+        // SAFETY: the slot held the cell `start` wrote; this takes it once.
         unsafe { (call.call)(call.storage, Completion::new(call.res, call.flags)) };
-        // SAFETY: the slot `start` handed out.
-        unsafe { core.slab.release_callback(id.index) };
 
         // An op that completes twice: its last completion goes the slow
         // way, which hands the callback the first one's result.
@@ -910,17 +920,17 @@ mod tests {
             call,
             storage,
             completion,
-            index,
         } = core.resolve(last)
         else {
             panic!("the last completion runs the callback");
         };
-        assert_eq!((index, completion.res), (id.index, 9));
+        assert_eq!(completion.res, 9);
+        assert_eq!(storage, core.slab.storage(id.index));
+        assert_eq!(core.slab.slot(id.index).state, State::Free);
+        assert!(!core.slab.slot(id.index).has_first);
         assert_eq!(core.in_flight, 0);
         // SAFETY: as above.
         unsafe { call(storage, completion) };
-        // SAFETY: the slot `start` handed out.
-        unsafe { core.slab.release_callback(id.index) };
     }
 
     #[test]
@@ -948,12 +958,10 @@ mod tests {
 
         // A core whose ops have all completed frees its storage.
         let mut core = Core::new(Ring::new(8).unwrap(), ready).unwrap();
-        let (id, live) = start_nop(&mut core, 0);
+        let (_, live) = start_nop(&mut core, 0);
         let call = core.resolve_call(&cqe(live, 0, 0)).expect("the fast path");
-        // SAFETY: the slot holds the cell `start` wrote; this takes it once.
+        // SAFETY: the slot held the cell `start` wrote; this takes it once.
         unsafe { (call.call)(call.storage, Completion::new(call.res, call.flags)) };
-        // SAFETY: the slot `start` handed out.
-        unsafe { core.slab.release_callback(id.index) };
         assert_eq!(core.in_flight, 0);
         let before = chunks_freed();
         drop(core);

@@ -67,7 +67,7 @@ pub use self::tokio::TokioDriver;
 use self::cell::{CallbackCell, MultiCell};
 use self::core::{Action, Core};
 use self::exec::{Executor, MAIN, ReadyQueue, TaskWaker};
-use self::slab::{NO_SLOT, State};
+use self::slab::State;
 use crate::ring::Ring;
 use crate::types::BufferGroup;
 use std::cell::RefCell;
@@ -382,22 +382,13 @@ impl Shared {
     /// Handles every completion that is ready; returns how many.
     pub(crate) fn reap(&self) -> usize {
         let mut n = 0;
-        // The slot of the last callback run, released with the next borrow
-        // of the core rather than with one of its own.
-        let mut release = NO_SLOT;
         loop {
             let call = {
                 let mut core = self.core.borrow_mut();
-                if release != NO_SLOT {
-                    // SAFETY: the slot of the callback that just ran,
-                    // which `resolve_call` found in the slab.
-                    unsafe { core.slab.release_callback(release) };
-                    release = NO_SLOT;
-                }
                 if core.has_pending() {
                     drop(core);
                     n += 1;
-                    release = self.reap_pending();
+                    self.reap_pending();
                     continue;
                 }
                 let Some(cqe) = core.next_cqe() else {
@@ -409,57 +400,48 @@ impl Shared {
                     None => {
                         let action = core.resolve(cqe);
                         drop(core);
-                        if let Some(index) = self.act(action) {
-                            release = index;
-                        }
+                        self.act(action);
                         continue;
                     }
                 }
             };
-            // SAFETY: the slot is `Running`: its value is left to this call,
-            // which takes it, and the storage does not move (slots never do).
+            // SAFETY: the value is in the storage, which does not move
+            // (slots never do); its slot was released for this call, which
+            // takes it before running anything that could reuse the slot.
             unsafe { (call.call)(call.storage, Completion::new(call.res, call.flags)) };
-            release = call.index;
         }
         n
     }
 
-    /// Handles the oldest completion moved out of a full CQ; returns the
-    /// slot to release when a callback ran, else `NO_SLOT`.
+    /// Handles the oldest completion moved out of a full CQ.
     #[cold]
     #[inline(never)]
-    fn reap_pending(&self) -> u32 {
+    fn reap_pending(&self) {
         let action = {
             let mut core = self.core.borrow_mut();
             match core.pop_pending() {
                 Some(cqe) => core.resolve(cqe),
-                None => return NO_SLOT,
+                None => return,
             }
         };
-        self.act(action).unwrap_or(NO_SLOT)
+        self.act(action);
     }
 
     /// Does what [`Core::resolve`] left to do, with the core no longer
-    /// borrowed; returns the slot to release when a callback ran.
+    /// borrowed.
     #[inline(never)]
-    fn act(&self, action: Action) -> Option<u32> {
+    fn act(&self, action: Action) {
         match action {
-            Action::None => None,
-            Action::Wake(waker) => {
-                waker.wake();
-                None
-            }
+            Action::None => {}
+            Action::Wake(waker) => waker.wake(),
             Action::Call {
                 call,
                 storage,
                 completion,
-                index,
             } => {
-                // SAFETY: the slot is `Running`: its value is left to this
-                // call, which takes it, and the storage does not move (slots
-                // never do).
+                // SAFETY: as in `reap`: the slot was released for this
+                // call, which takes the value first.
                 unsafe { call(storage, completion) };
-                Some(index)
             }
             Action::Each {
                 each,
@@ -473,12 +455,8 @@ impl Shared {
                 unsafe { each(storage, completion) };
                 let garbage = self.core.borrow_mut().finish_each(index, last);
                 drop(garbage);
-                None
             }
-            Action::Discard(garbage) => {
-                drop(garbage);
-                None
-            }
+            Action::Discard(garbage) => drop(garbage),
         }
     }
 

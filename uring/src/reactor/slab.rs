@@ -116,7 +116,9 @@ pub(crate) enum State {
     Orphan,
     /// A multishot op with a callback.
     Multi,
-    /// A callback of this slot is running (its value is in use by it).
+    /// A multishot op's callback is running (its value is in use by it).
+    /// A one-shot op's slot is released before its callback runs, which
+    /// takes the value out first.
     Running,
     /// As `Running`, and the op's last completion has arrived meanwhile.
     RunningLast,
@@ -234,7 +236,7 @@ impl Slab {
     /// one `alloc` handed out (`grow` makes every index below the length,
     /// and slots are never removed; they go with the slab).
     #[inline(always)]
-    unsafe fn held(&mut self, index: u32) -> &mut Slot {
+    pub(crate) unsafe fn held(&mut self, index: u32) -> &mut Slot {
         debug_assert!((index as usize) < self.slots.len());
         // SAFETY: in bounds, as the caller vouches.
         unsafe { self.slots.get_unchecked_mut(index as usize) }
@@ -314,8 +316,9 @@ impl Slab {
         self.free_head = index;
     }
 
-    /// Puts the slot of a one-shot callback back on the free list: such a
-    /// slot holds no buffer, waker, group or first completion.
+    /// Puts the slot of a one-shot callback back on the free list, its
+    /// value about to be taken by the call: such a slot holds no buffer
+    /// (a first completion's was taken for the call) and no waker.
     ///
     /// # Safety
     ///
