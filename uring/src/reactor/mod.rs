@@ -536,21 +536,31 @@ impl Shared {
             core.begin_shutdown();
         }
         let mut backoff = Duration::from_millis(1);
+        // When to cancel again, whether or not completions keep coming: an
+        // op whose cancel missed it (a multishot op between its trigger
+        // and the task work that re-arms it) may post one completion after
+        // another, and each ends a wait before it times out.
+        let mut next_round = Instant::now() + backoff;
         loop {
-            let reaped = self.reap();
+            self.reap();
             let Ok(mut core) = self.core.try_borrow_mut() else {
                 return;
             };
             if core.in_flight == 0 {
                 break;
             }
-            if reaped == 0 {
+            let now = Instant::now();
+            if now >= next_round {
                 // An op linked after one that could not be cancelled starts
                 // later: cancel again now and then.
                 core.cancel_all();
                 backoff = (backoff * 2).min(Duration::from_millis(100));
+                next_round = now + backoff;
             }
-            if core.wait_a_while(backoff).is_err() {
+            if core
+                .wait_a_while(next_round.saturating_duration_since(now))
+                .is_err()
+            {
                 // The ring fails: what is still in flight stays leaked in
                 // the slab rather than freed under the kernel.
                 break;
