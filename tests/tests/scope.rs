@@ -494,6 +494,69 @@ fn a_ring_that_refuses_submissions_gets_its_sqes_taken_back() {
     assert_eq!(user_data_and_res(&cqes), [(5, 0)]);
 }
 
+/// On a `defer_taskrun` ring a multishot timeout is out of the kernel's
+/// list from each firing to the task work that re-arms it, which runs only
+/// in a wait: with a period of a microsecond, every cancel misses it. The
+/// scope's end lets the CQ fill up, which ends it.
+#[test]
+fn a_scope_ends_a_multishot_timeout_its_cancels_keep_missing() {
+    use uring::TimeoutFlags;
+    use uring::ops::Timeout;
+    let _watch = uring_tests::watchdog();
+    for (name, builder) in [
+        (
+            "defer_taskrun",
+            Ring::builder().single_issuer().defer_taskrun(),
+        ),
+        ("default", Ring::builder()),
+    ] {
+        let mut ring = match builder.build(16) {
+            Ok(ring) => ring,
+            Err(e) => {
+                eprintln!("skipped on a {name} ring: {e}");
+                continue;
+            }
+        };
+        // A completion that is not the scope's, unread when it starts.
+        ring.push(Nop::new().user_data(9)).unwrap();
+        ring.submit_and_wait(1).unwrap();
+        let (rx, _tx) = pipe();
+        let mut buf = [0xa5u8; 4];
+        let fired = ring.scope(|s| {
+            s.push(
+                Timeout::new(Duration::from_micros(1))
+                    .timeout_flags(TimeoutFlags::MULTISHOT)
+                    .user_data(1),
+            )
+            .unwrap();
+            s.push(Read::new(&rx, &mut buf[..]).user_data(2)).unwrap();
+            s.submit().unwrap();
+            let (mut fired, mut others) = (0, Vec::new());
+            while fired < 3 {
+                s.wait(1).unwrap();
+                for cqe in s.completions() {
+                    match cqe.user_data() {
+                        1 => fired += 1,
+                        _ => others.push((cqe.user_data(), cqe.res())),
+                    }
+                }
+            }
+            (fired, others)
+        });
+        // The timeout fired (with more to come), the read did not complete,
+        // and the completion from before came out once.
+        assert_eq!(fired.1, [(9, 0)], "{name}");
+        assert!(fired.0 >= 3, "{name}");
+        // The read was cancelled, its buffer untouched, and nothing of the
+        // scope is left in the CQ.
+        assert_eq!(buf, [0xa5; 4], "{name}");
+        ring.push(Nop::new().user_data(5)).unwrap();
+        ring.submit_and_wait(1).unwrap();
+        let cqes: Vec<Cqe> = ring.completions().collect();
+        assert_eq!(user_data_and_res(&cqes), [(5, 0)], "{name}");
+    }
+}
+
 #[test]
 fn a_write_in_a_scope_lands() {
     let _watch = uring_tests::watchdog();

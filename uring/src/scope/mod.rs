@@ -62,6 +62,16 @@ impl Ring {
     /// and waited for; their completions are discarded, so read what you
     /// need inside `f` (see [`Scope::in_flight`]).
     ///
+    /// Cancels are sent again in rounds, 1 ms apart at first, then up to
+    /// 100 ms. A multishot op they keep missing (on a `defer_taskrun` ring,
+    /// a multishot timeout whose period is shorter than the time between
+    /// two waits) is ended after three rounds by letting the CQ fill up in
+    /// every other wait: the kernel ends a multishot op whose completion
+    /// finds no room. That ends the ring's other multishot ops too, those
+    /// pushed outside the scope included: their last completion (without
+    /// `IORING_CQE_F_MORE`) tells the program to arm them again, as after
+    /// any overflow.
+    ///
     /// Completions of ops pushed before the scope pass through the scope's
     /// [`completions`](Scope::completions) untouched, and those not read
     /// there stay in the ring, in order.
@@ -130,6 +140,8 @@ impl Ring {
         // from then on it only waits.
         let mut retracted = false;
         let mut orphans_since = None;
+        // Rounds of cancels so far.
+        let mut rounds = 0u32;
         loop {
             let mut foreign = self.settle_cq();
             if self.scope_table.settled() {
@@ -165,11 +177,22 @@ impl Ring {
                 .params
                 .has(crate::Features::EXT_ARG)
                 .then(|| next_round.saturating_duration_since(now));
-            let waited = self.enter_and_wait(
-                !retracted,
-                foreign + 1,
-                &crate::wait::WaitSpec::timeout(timeout),
-            );
+            // A multishot op that the cancels keep missing (on a
+            // `defer_taskrun` ring, a multishot timeout is out of the
+            // kernel's list from its firing to the task work that re-arms
+            // it, which runs only in a wait) posts on and on. Once the
+            // rounds have not ended it, every other wait lets the CQ fill
+            // up: the kernel ends a multishot op whose completion finds no
+            // room, and posts its last one to the overflow list. Only with
+            // a timeout, so that a ring whose ops post nothing more still
+            // wakes up on time.
+            let fill = timeout.is_some()
+                && self.virtual_cq.is_none()
+                && rounds >= FILL_AFTER_ROUNDS
+                && rounds % 2 == 1;
+            let want = if fill { self.cq.entries } else { foreign + 1 };
+            let waited =
+                self.enter_and_wait(!retracted, want, &crate::wait::WaitSpec::timeout(timeout));
             // A round of cancels is due however the wait ended.
             let waited = match waited {
                 Ok(_) if std::time::Instant::now() >= next_round => Err(Error::TimedOut),
@@ -195,6 +218,7 @@ impl Ring {
                     // the scope wakes up to cancel again.)
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                     next_round = std::time::Instant::now() + backoff;
+                    rounds += 1;
                 }
                 Err(e) if is_transient(&e) => {}
                 Err(e)

@@ -15,6 +15,11 @@ pub(super) const INTERNAL: u64 = u64::MAX;
 /// scope ends.
 pub(super) const MAX_BACKOFF: Duration = Duration::from_millis(100);
 
+/// Rounds of cancels after which a scope's end lets the CQ fill up in
+/// every other wait: the kernel ends a multishot op that finds no room
+/// for a completion, cancelled or not.
+pub(super) const FILL_AFTER_ROUNDS: u32 = 3;
+
 /// How long a scope's end waits for the notifications of its orphans (see
 /// [`ScopeTable::orphans`]) once every op has posted its last completion.
 pub(super) const ORPHAN_PATIENCE: Duration = Duration::from_millis(100);
