@@ -20,7 +20,9 @@ bin=target/release/examples
 secs=${1:-5}
 rounds=${2:-3}
 tck=$(getconf CLK_TCK)
-port=$((20000 + RANDOM % 20000))
+# Below the ephemeral range (32768 and up), where the load generator's own
+# connections could hold the port.
+port=$((10000 + RANDOM % 20000))
 declare -A reqs ticks
 
 cpu_ticks() { # PID -> utime + stime, in clock ticks (the names have no spaces)
