@@ -517,6 +517,73 @@ fn a_graceful_shutdown_from_a_task() {
     assert!(reactor.run().is_err(), "a shut-down reactor does not run");
 }
 
+/// Drops into the reactor: its drop asks the reactor something, which
+/// panics if the reactor is still borrowed when it runs.
+struct AsksTheReactor {
+    handle: Handle,
+    dropped: Rc<Cell<u32>>,
+}
+
+impl Drop for AsksTheReactor {
+    fn drop(&mut self) {
+        let _ = self.handle.in_flight();
+        self.dropped.set(self.dropped.get() + 1);
+    }
+}
+
+#[test]
+fn an_op_that_cannot_be_queued_drops_its_callback_outside_the_reactor() {
+    // After a shutdown: refused before the op takes a slot.
+    let reactor = Reactor::new().unwrap();
+    let dropped = Rc::new(Cell::new(0));
+    reactor.shutdown();
+    let guard = AsksTheReactor {
+        handle: reactor.handle(),
+        dropped: dropped.clone(),
+    };
+    let err = reactor
+        .queue(Nop, move |_, ()| drop(guard))
+        .expect_err("a shut-down reactor queues nothing");
+    assert_eq!(err.kind(), std::io::ErrorKind::Other, "{err}");
+    assert_eq!(dropped.get(), 1);
+
+    // A ring that refuses submissions (a single issuer driven from another
+    // thread): the op is in its slot when the full SQ cannot be submitted,
+    // and comes back out of it.
+    let ring = match Ring::builder().single_issuer().build(2) {
+        Ok(ring) => ring,
+        Err(e) => {
+            eprintln!("skipped the refused submission: IORING_SETUP_SINGLE_ISSUER: {e}");
+            return;
+        }
+    };
+    std::thread::spawn(move || {
+        let reactor = Reactor::from_ring(ring).unwrap();
+        let dropped = Rc::new(Cell::new(0));
+        let mut refused = None;
+        for n in 0..16 {
+            let guard = AsksTheReactor {
+                handle: reactor.handle(),
+                dropped: dropped.clone(),
+            };
+            if let Err(e) = reactor.queue(Nop, move |_, ()| drop(guard)) {
+                refused = Some((n, e));
+                break;
+            }
+        }
+        let (n, err) = refused.expect("the full SQ could not be submitted");
+        assert_eq!(n, 2, "the first two NOPs fill the SQ");
+        assert_eq!(err.raw_os_error(), Some(libc::EEXIST), "{err}");
+        assert_eq!(dropped.get(), 1, "the refused callback is dropped");
+        assert_eq!(reactor.in_flight(), 2);
+        // The two queued NOPs never reach the kernel: dropping the reactor
+        // fails to wait for them and leaks them, never waits forever.
+        drop(reactor);
+    })
+    .join()
+    .unwrap();
+}
+
 #[test]
 fn a_nested_run_is_refused() {
     let reactor = Reactor::new().unwrap();

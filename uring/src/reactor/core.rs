@@ -95,6 +95,22 @@ pub(crate) struct Garbage {
     completion: Option<Completion>,
 }
 
+impl Garbage {
+    /// The value itself, back as a `C`.
+    ///
+    /// # Safety
+    ///
+    /// The garbage must hold a `C` (the slot held one) and no completion.
+    #[cold]
+    unsafe fn into_value<C: Cell>(self) -> C {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        debug_assert!(this.completion.is_none());
+        // SAFETY: the storage holds a `C` written by `Stored::write` (the
+        // caller's contract), taken once: `this` is never dropped.
+        unsafe { Stored::<C>::take(&mut this.storage) }
+    }
+}
+
 impl Drop for Garbage {
     fn drop(&mut self) {
         let completion = self.completion.take();
@@ -207,13 +223,49 @@ impl Core {
         state: State,
         deadline: Option<Duration>,
     ) -> Result<OpId, (io::Error, C)> {
-        if self.closed {
-            return Err((closed(), value));
-        }
-        let Some(index) = self.slab.alloc() else {
-            return Err((io::Error::from(io::ErrorKind::OutOfMemory), value));
+        let index = match self.reserve() {
+            Ok(index) => index,
+            Err(e) => return Err((e, value)),
         };
-        // SAFETY: `alloc` handed it out.
+        // SAFETY: `reserve` just handed out `index`.
+        unsafe { self.launch(index, value, state, deadline) }.map_err(|(e, garbage)| {
+            // SAFETY: the garbage holds the `C` just put in the slot.
+            (e, unsafe { garbage.into_value::<C>() })
+        })
+    }
+
+    /// A free slot for an op, or why none can be had: the reactor has shut
+    /// down, or its index space is spent.
+    #[inline(always)]
+    pub(crate) fn reserve(&mut self) -> io::Result<u32> {
+        if self.closed {
+            return Err(closed());
+        }
+        self.slab
+            .alloc()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))
+    }
+
+    /// Puts `value` in slot `index` in `state` and pushes its op, bounded
+    /// by a link timeout of `deadline` when there is one. When the op
+    /// cannot be queued, the slot is released and the value comes back out
+    /// of it as garbage, to drop once the core is no longer borrowed. (The
+    /// value goes straight into the slot: handing it back by value would
+    /// make every push copy it into the error's place first.)
+    ///
+    /// # Safety
+    ///
+    /// `index` must be a slot [`reserve`](Core::reserve) handed out, not
+    /// used since.
+    #[inline(always)]
+    pub(crate) unsafe fn launch<C: Cell>(
+        &mut self,
+        index: u32,
+        value: C,
+        state: State,
+        deadline: Option<Duration>,
+    ) -> Result<OpId, (io::Error, Garbage)> {
+        // SAFETY: `reserve` handed it out (the caller's contract).
         let slot = unsafe { self.slab.held(index) };
         slot.generation = slot.generation.wrapping_add(1);
         slot.state = state;
@@ -248,13 +300,8 @@ impl Core {
                     ring: self.ring.id,
                 })
             }
-            Err(e) => {
-                // SAFETY: the value was written above and nothing pushed
-                // over it.
-                let value = unsafe { Stored::<C>::take(storage) };
-                self.slab.release(index);
-                Err((e, value))
-            }
+            // Nothing was pushed over the value: it leaves with the slot.
+            Err(e) => Err((e, self.take_garbage(index, None))),
         }
     }
 

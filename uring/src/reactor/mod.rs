@@ -272,15 +272,21 @@ impl Handle {
         self.start(MultiCell { op, f: callback }, State::Multi, None)
     }
 
+    #[inline(always)]
     fn start<C: cell::Cell>(
         &self,
         cell: C,
         state: State,
         deadline: Option<Duration>,
     ) -> io::Result<OpId> {
-        let started = self.shared.core.borrow_mut().start(cell, state, deadline);
-        // The value is dropped once the core is no longer borrowed.
-        started.map_err(|(e, _)| e)
+        let mut core = self.shared.core.borrow_mut();
+        // An early error drops `cell` after `core`, declared later.
+        let index = core.reserve()?;
+        // SAFETY: `reserve` just handed out `index`.
+        let launched = unsafe { core.launch(index, cell, state, deadline) };
+        drop(core);
+        // Garbage is dropped once the core is no longer borrowed.
+        launched.map_err(|(e, _)| e)
     }
 
     /// Queues `op` and returns a future of its result and output.
