@@ -230,7 +230,7 @@ impl Core {
         // SAFETY: `reserve` just handed out `index`.
         unsafe { self.launch(index, value, state, deadline) }.map_err(|(e, garbage)| {
             // SAFETY: the garbage holds the `C` just put in the slot.
-            (e, unsafe { garbage.into_value::<C>() })
+            (e, unsafe { (*garbage).into_value::<C>() })
         })
     }
 
@@ -249,7 +249,7 @@ impl Core {
     /// Puts `value` in slot `index` in `state` and pushes its op, bounded
     /// by a link timeout of `deadline` when there is one. When the op
     /// cannot be queued, the slot is released and the value comes back out
-    /// of it as garbage, to drop once the core is no longer borrowed. (The
+    /// of it as (boxed) garbage, to drop once the core is no longer borrowed. (The
     /// value goes straight into the slot: handing it back by value would
     /// make every push copy it into the error's place first.)
     ///
@@ -264,7 +264,7 @@ impl Core {
         value: C,
         state: State,
         deadline: Option<Duration>,
-    ) -> Result<OpId, (io::Error, Garbage)> {
+    ) -> Result<OpId, (io::Error, Box<Garbage>)> {
         // SAFETY: `reserve` handed it out (the caller's contract).
         let slot = unsafe { self.slab.held(index) };
         slot.generation = slot.generation.wrapping_add(1);
@@ -301,7 +301,7 @@ impl Core {
                 })
             }
             // Nothing was pushed over the value: it leaves with the slot.
-            Err(e) => Err((e, self.take_garbage(index, None))),
+            Err(e) => Err((e, Box::new(self.take_garbage(index, None)))),
         }
     }
 
