@@ -576,6 +576,15 @@ fn an_op_that_cannot_be_queued_drops_its_callback_outside_the_reactor() {
         assert_eq!(err.raw_os_error(), Some(libc::EEXIST), "{err}");
         assert_eq!(dropped.get(), 1, "the refused callback is dropped");
         assert_eq!(reactor.in_flight(), 2);
+        // A future refused the same way gives its op's memory back.
+        let (fd, _peer) = pair();
+        let mut refused = reactor.op(Recv::new(&fd, b"canary".to_vec()));
+        let Poll::Ready((result, buf)) = poll_once(&mut refused) else {
+            panic!("a refused op's future is ready at once");
+        };
+        assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::EEXIST));
+        assert_eq!(buf, b"canary");
+        assert_eq!(reactor.in_flight(), 2);
         // The two queued NOPs never reach the kernel: dropping the reactor
         // fails to wait for them and leaks them, never waits forever.
         drop(reactor);
