@@ -151,3 +151,49 @@ fn an_accept_stream_and_a_poll_callback() {
     );
     assert_eq!(events.last(), Some(&Err(Some(libc::ECANCELED))));
 }
+
+/// Sets its flag when dropped.
+struct Dropped(Rc<std::cell::Cell<bool>>);
+
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        self.0.set(true);
+    }
+}
+
+#[test]
+fn a_panicking_multishot_callback_leaks_its_value_and_hears_nothing_more() {
+    let reactor = Reactor::new().unwrap();
+    let (fd, mut peer) = pair();
+    let calls = Rc::new(std::cell::Cell::new(0));
+    let dropped = Rc::new(std::cell::Cell::new(false));
+    let (c, guard) = (calls.clone(), Dropped(dropped.clone()));
+    let id = reactor
+        .queue_multishot(PollMulti::new(&fd, PollEvents::IN), move |_| {
+            let _keep = &guard;
+            c.set(c.get() + 1);
+            panic!("the multishot callback panics");
+        })
+        .unwrap();
+    reactor.submit().unwrap();
+    peer.write_all(b"x").unwrap();
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reactor.run()));
+    assert!(
+        run.is_err(),
+        "the callback's panic reaches the caller of run"
+    );
+    assert_eq!(calls.get(), 1);
+    // More events, then the cancel: the op's later completions reach no
+    // callback, and its last one ends it.
+    peer.write_all(b"y").unwrap();
+    assert!(reactor.cancel(id).unwrap(), "the op is still in flight");
+    reactor.run().unwrap();
+    assert_eq!(reactor.in_flight(), 0);
+    assert_eq!(calls.get(), 1, "no callback after the panic");
+    assert!(!dropped.get(), "the value is leaked, not dropped");
+    // The reactor goes on.
+    let (result, ()) = reactor
+        .run_until(reactor.op(uring::reactor::ops::Nop))
+        .unwrap();
+    assert_eq!(result.unwrap(), 0);
+}
