@@ -249,9 +249,10 @@ impl Core {
     /// Puts `value` in slot `index` in `state` and pushes its op, bounded
     /// by a link timeout of `deadline` when there is one. When the op
     /// cannot be queued, the slot is released and the value comes back out
-    /// of it as (boxed) garbage, to drop once the core is no longer borrowed. (The
-    /// value goes straight into the slot: handing it back by value would
-    /// make every push copy it into the error's place first.)
+    /// of it as (boxed) garbage, to drop once the core is no longer
+    /// borrowed. (The value goes straight into the slot: handing it back
+    /// by value would make every push copy it into the error's place
+    /// first.)
     ///
     /// # Safety
     ///

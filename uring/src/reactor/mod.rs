@@ -280,7 +280,8 @@ impl Handle {
         deadline: Option<Duration>,
     ) -> io::Result<OpId> {
         let mut core = self.shared.core.borrow_mut();
-        // An early error drops `cell` after `core`, declared later.
+        // An early return drops `core`, a local, before `cell`, an
+        // argument: the value is dropped with the core unborrowed.
         let index = core.reserve()?;
         // SAFETY: `reserve` just handed out `index`.
         let launched = unsafe { core.launch(index, cell, state, deadline) };
