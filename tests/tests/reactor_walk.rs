@@ -242,12 +242,13 @@ fn walk(seed: u64, steps: u32) {
 
 #[test]
 fn random_walks_over_the_reactor_call_each_callback_once() {
-    let _watch = uring_tests::watchdog();
     let seeds = std::env::var("URING_WALK_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(8u64);
     for i in 0..seeds {
+        // One watchdog per walk: a long run of seeds is not a hang.
+        let _watch = uring_tests::watchdog();
         walk(0x5eed_0000_u64 + i * 0x9e37_79b9, 400);
     }
 }
