@@ -2242,8 +2242,27 @@ where
     Nop: Submission<S>,
 {
     const UD: u64 = 0x0e0d;
-    ring.push(Nop::new().user_data(UD))
-        .unwrap_or_else(|e| panic!("a NOP after the case: {e}"));
+    let mut nop = Nop::new().user_data(UD);
+    loop {
+        match ring.push(nop) {
+            Ok(()) => break,
+            // An SQ thread posts an op's completion before it moves the
+            // SQ's head past the op's SQE: right after the case's last
+            // completion, the queue may look full for a moment.
+            Err(e)
+                if e.kind() == uring::PushErrorKind::QueueFull
+                    && ring
+                        .params()
+                        .setup_flags()
+                        .contains(uring::SetupFlags::SQPOLL) =>
+            {
+                nop = e.into_inner();
+                ring.wait_for_sq_space()
+                    .unwrap_or_else(|e| panic!("room for a NOP after the case: {e}"));
+            }
+            Err(e) => panic!("a NOP after the case: {e}"),
+        }
+    }
     // Until the NOP's completion comes: one of the case's that comes late
     // may wake the wait first (and a drain earlier in the case makes the
     // kernel start the NOP only after it).
