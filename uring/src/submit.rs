@@ -119,8 +119,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     ///
     /// On an SQPOLL ring, the SQ thread frees slots as it consumes SQEs: this
     /// publishes what was pushed, wakes the thread if it sleeps, and sleeps
-    /// until it has taken some (`IORING_ENTER_SQ_WAIT`, 5.10). On other
-    /// rings only a submit frees slots, so this returns at once.
+    /// until it has taken some (`IORING_ENTER_SQ_WAIT`, 5.10). The thread
+    /// posts the completions of a batch before it moves the SQ's head past
+    /// the batch's SQEs, so a push right after the last completion can
+    /// still find the queue full: this is the wait for it. On other rings
+    /// only a submit frees slots, so this returns at once.
     pub fn wait_for_sq_space(&mut self) -> Result<u32> {
         if !self.has_setup(sys::IORING_SETUP_SQPOLL) {
             return Ok(self.sq.space_left());
