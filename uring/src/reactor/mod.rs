@@ -96,7 +96,7 @@ pub(crate) struct Shared {
 /// ([`queue_multishot`](Handle::queue_multishot)). [`run`](Reactor::run)
 /// and [`run_until`](Reactor::run_until) drive the ring on the current
 /// thread, with tasks spawned by [`spawn`](Handle::spawn); with the `tokio`
-/// feature, [`into_tokio`](Reactor::into_tokio) lets a tokio runtime drive
+/// feature, `Reactor::into_tokio` lets a tokio runtime drive
 /// it instead.
 ///
 /// The number of ops in flight is bounded by memory, not by the ring: a
@@ -123,7 +123,7 @@ impl Reactor {
     /// (`single_issuer`, `coop_taskrun`, `taskrun_flag`: completions' task
     /// work runs when the thread next enters the kernel, without an
     /// interrupt per completion), which suits both [`run`](Reactor::run)
-    /// and a tokio runtime ([`into_tokio`](Reactor::into_tokio)). On a
+    /// and a tokio runtime (`Reactor::into_tokio`). On a
     /// kernel without those flags (before 6.0), a plain ring.
     pub fn new() -> io::Result<Reactor> {
         let ring = match Reactor::ring_builder().build(256) {
@@ -151,7 +151,7 @@ impl Reactor {
     /// A ring created disabled ([`Builder::r_disabled`](crate::Builder::r_disabled))
     /// is enabled here, on the thread that will submit to it.
     ///
-    /// A ring driven by tokio ([`into_tokio`](Reactor::into_tokio)) must be
+    /// A ring driven by tokio (`Reactor::into_tokio`) must be
     /// created without `defer_taskrun`: tokio waits in epoll, and deferred
     /// work runs only in a wait on the ring itself. `coop_taskrun` (with
     /// `single_issuer`, and `r_disabled` for a ring created on another
