@@ -366,3 +366,23 @@ mod tests {
 
 /// What the property tests share (`tests/tests/prop_*.rs`).
 pub mod prop;
+
+/// A small deterministic generator (xorshift64*) for the random walks, so
+/// that a failing walk can be replayed from its seed. The state must not be
+/// 0 (xorshift stays there).
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next value.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A value below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}

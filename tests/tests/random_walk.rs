@@ -9,23 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use uring::ops::Nop;
 use uring::{Cqe, Ring, sys};
-
-/// A small deterministic generator (xorshift64*), so that a failing walk can
-/// be replayed from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use uring_tests::Rng;
 
 /// What the walk expects of the ring.
 #[derive(Default)]

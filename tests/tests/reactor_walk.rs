@@ -17,22 +17,7 @@ use std::time::{Duration, Instant};
 
 use uring::reactor::ops::{Nop, Recv, Timeout};
 use uring::reactor::{Handle, OpId, Reactor, SharedFd};
-
-/// xorshift64*: the walk's choices, the same for a seed every time.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use uring_tests::Rng;
 
 /// What each callback saw, by the token it was queued with.
 #[derive(Default)]

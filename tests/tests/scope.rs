@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use uring::ops::{Nop, PollAdd, Read, ReadV, SendZc, Write, WriteV};
 use uring::{Cqe, Error, PollEvents, PollFlags, Ring, SqeFlags};
+use uring_tests::Rng;
 
 /// A pipe as files, for std's `Read` and `Write`.
 fn pipe() -> (std::fs::File, std::fs::File) {
@@ -618,19 +619,6 @@ fn scopes_on_sqpoll_and_defer_taskrun_rings() {
         Ring::builder().coop_taskrun().taskrun_flag(),
         "COOP_TASKRUN",
     );
-}
-
-/// A small deterministic generator (xorshift64*), so that a failing walk
-/// can be replayed from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-    }
 }
 
 /// Scopes over a small ring with foreign NOPs completing around them:
