@@ -11,11 +11,13 @@ use crate::reactor::exec::ReadyQueue;
 use crate::reactor::op::Completion;
 use crate::reactor::ring_buf::{BufGroup, RingBuf};
 use crate::reactor::slab::{NO_SLOT, Slab, State, Storage, Stored};
+use crate::register::SyncCancel;
 use crate::ring::Ring;
 use crate::squeue::SubmissionQueue;
 use crate::sys;
 use crate::types::{BufferGroup, CancelFlags};
 use crate::{Error, PollEvents, PollFlags};
+use std::cell::{RefCell, RefMut};
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::AsRawFd;
@@ -141,6 +143,8 @@ pub(crate) struct Core {
     pub(crate) unsubmitted: bool,
     /// The task that submits and reaps for an outside runtime.
     pub(crate) driver: Option<Waker>,
+    /// That task is running: what is pushed meanwhile, it submits.
+    pub(crate) driving: bool,
     /// The executor's queue of woken tasks, whose eventfd wakes a wait
     /// for completions.
     pub(crate) ready: Arc<ReadyQueue>,
@@ -152,6 +156,29 @@ pub(crate) struct Core {
 
 fn closed() -> io::Error {
     io::Error::other("the reactor has shut down")
+}
+
+/// Ends `core`, a borrow of `cell` that may have pushed SQEs, then wakes
+/// the driver that submits them (see [`Core::driver_to_wake`]).
+#[inline(always)]
+pub(crate) fn release(cell: &RefCell<Core>, core: RefMut<'_, Core>) {
+    let driver = core.driver.is_some();
+    drop(core);
+    if driver {
+        wake_driver(cell);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn wake_driver(cell: &RefCell<Core>) {
+    let driver = match cell.try_borrow_mut() {
+        Ok(mut core) => core.driver_to_wake(),
+        Err(_) => None,
+    };
+    if let Some(driver) = driver {
+        driver.wake();
+    }
 }
 
 impl Core {
@@ -185,6 +212,7 @@ impl Core {
             closed: false,
             unsubmitted: false,
             driver: None,
+            driving: false,
             ready,
             wakeup_armed: false,
             running: false,
@@ -338,10 +366,9 @@ impl Core {
             drop(sq);
             match pushed {
                 Ok(()) => {
+                    // The driver (if any) is woken once the core is
+                    // released: see `driver_to_wake`.
                     self.unsubmitted = true;
-                    if self.driver.is_some() {
-                        self.wake_driver();
-                    }
                     return Ok(group);
                 }
                 Err(full) => {
@@ -352,11 +379,17 @@ impl Core {
         }
     }
 
-    /// Wakes the task that submits for an outside runtime.
-    #[cold]
-    fn wake_driver(&mut self) {
-        if let Some(driver) = self.driver.take() {
-            driver.wake();
+    /// The waker of the task that submits for an outside runtime, taken
+    /// when SQEs wait for it: wake it once the core is no longer
+    /// borrowed. A waker is the program's code, which may panic or use
+    /// the reactor; the core never runs it while it is borrowed, and so
+    /// never with its state half updated.
+    #[inline(always)]
+    pub(crate) fn driver_to_wake(&mut self) -> Option<Waker> {
+        if self.driver.is_some() && self.unsubmitted && !self.driving {
+            self.driver.take()
+        } else {
+            None
         }
     }
 
@@ -374,9 +407,6 @@ impl Core {
             match pushed {
                 Ok(()) => {
                     self.unsubmitted = true;
-                    if let Some(driver) = self.driver.take() {
-                        driver.wake();
-                    }
                     return Ok(());
                 }
                 Err(full) => {
@@ -530,6 +560,11 @@ impl Core {
         let slot = self.slab.slot(index);
         match slot.state {
             State::Orphan if slot.multishot => {
+                // Counted out first: the item is the op's code, which may
+                // panic (the value then stays, leaked).
+                if !more {
+                    self.in_flight -= 1;
+                }
                 // The items of a dropped stream are made and dropped, so
                 // that what they own (an accepted socket) is released.
                 // SAFETY: the slot holds the stream's value, which nothing
@@ -538,7 +573,6 @@ impl Core {
                 if more {
                     return Action::None;
                 }
-                self.in_flight -= 1;
                 Action::Discard(Box::new(self.take_garbage(index, None)))
             }
             State::Callback | State::Waiting | State::Orphan if more => {
@@ -616,14 +650,17 @@ impl Core {
                 Action::None
             }
             State::Stream => {
-                // SAFETY: a stream slot holds the value its table was made
-                // for; the item is queued in it while the core is borrowed,
-                // so nothing else uses it.
-                unsafe { (slot.vtable.each)(storage, completion) };
+                // Settled first: the item is the op's code, which may panic.
                 if !more {
                     slot.state = State::StreamDone;
                     self.in_flight -= 1;
                 }
+                let each = slot.vtable.each;
+                // SAFETY: a stream slot holds the value its table was made
+                // for; the item is queued in it while the core is borrowed,
+                // so nothing else uses it.
+                unsafe { each(storage, completion) };
+                let slot = self.slab.slot(index);
                 match slot.waker.take() {
                     Some(waker) => Action::Wake(waker),
                     None => Action::None,
@@ -712,20 +749,20 @@ impl Core {
 
     /// Makes a future's or stream's slot an orphan (its memory is dropped
     /// at the op's last completion) and cancels its op.
-    pub(crate) fn orphan(&mut self, index: u32) -> Option<Garbage> {
+    /// Returns what to drop once the core is released: the value, if the
+    /// kernel is done with it, and the waker the slot held.
+    pub(crate) fn orphan(&mut self, index: u32) -> (Option<Garbage>, Option<Waker>) {
         let slot = self.slab.slot(index);
         match slot.state {
-            State::Ready | State::StreamDone => Some(self.take_garbage(index, None)),
+            State::Ready | State::StreamDone => (Some(self.take_garbage(index, None)), None),
             State::Waiting | State::Stream => {
                 slot.state = State::Orphan;
-                if slot.waker.is_some() {
-                    slot.waker = None;
-                }
+                let waker = slot.waker.take();
                 let generation = slot.generation;
                 let _ = self.cancel_slot(index, generation);
-                None
+                (None, waker)
             }
-            _ => None,
+            _ => (None, None),
         }
     }
 
@@ -823,17 +860,52 @@ impl Core {
     /// flight is cancelled.
     pub(crate) fn begin_shutdown(&mut self) {
         self.closed = true;
-        self.cancel_all();
+        self.cancel_each();
     }
 
-    /// Queues one request that cancels every op in flight.
-    pub(crate) fn cancel_all(&mut self) {
+    /// Queues a cancel request for each op in flight, by its tag. (One
+    /// request that cancels any op would do, but the kernel looks for
+    /// each match from the start of its tables again, among requests it
+    /// cancelled already and has not yet removed: with 10^5 receives in
+    /// flight that takes minutes. A tag is found by its hash.)
+    fn cancel_each(&mut self) {
+        let ignored = self.ignored();
+        for index in self.slab.indices() {
+            let Some(slot) = self.slab.get_mut(index) else {
+                continue;
+            };
+            if !slot.state.in_kernel() {
+                continue;
+            }
+            let generation = slot.generation;
+            let target = self.tag(index, generation);
+            if self.push_own(Cancel::new(target), ignored).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Cancels every op still in flight again, during a shutdown. A few
+    /// are cancelled at once, without the SQ
+    /// (`IORING_REGISTER_SYNC_CANCEL`, 6.0), where a cancel request could
+    /// wait behind an op queued with `IO_DRAIN`; many, by their tags.
+    pub(crate) fn cancel_again(&mut self) {
         if self.in_flight == 0 {
             return;
         }
-        let ignored = self.ignored();
-        let all = Cancel::new(0).cancel_flags(CancelFlags::ANY);
-        let _ = self.push_own(all, ignored);
+        if self.in_flight > 64 {
+            self.cancel_each();
+            return;
+        }
+        let any = SyncCancel::any().all();
+        match self.ring.cancel_sync(any, Some(Duration::ZERO)) {
+            Ok(()) | Err(Error::TimedOut) => {}
+            Err(_) => {
+                let ignored = self.ignored();
+                let all = Cancel::new(0).cancel_flags(CancelFlags::ANY);
+                let _ = self.push_own(all, ignored);
+            }
+        }
     }
 
     /// Waits for a completion with a timeout, for the shutdown's waits.
@@ -871,9 +943,11 @@ impl Drop for Core {
         // other slot keeps its value: an op the reactor could not wait for
         // may still use it (a leak, never a use after free), and a callback
         // that panicked took its value already.
+        let mut held = false;
         for index in self.slab.indices() {
             let storage = self.slab.storage(index);
             let slot = self.slab.slot(index);
+            held |= slot.state.in_kernel();
             if matches!(slot.state, State::Ready | State::StreamDone) {
                 let discard = slot.vtable.discard;
                 slot.state = State::Free;
@@ -882,7 +956,9 @@ impl Drop for Core {
                 unsafe { discard(storage, None) };
             }
         }
-        if self.in_flight != 0 {
+        // (The slots' states are the ground truth; the count is looked at
+        // too, should a slot's state ever lag behind it.)
+        if self.in_flight != 0 || held {
             // Ops the shutdown could not wait for (the ring failed) may
             // still be in the kernel, which may outlive this descriptor (a
             // buffer ring holds a duplicate), and part of what they use

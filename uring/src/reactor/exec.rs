@@ -52,6 +52,28 @@ impl ReadyQueue {
         }
     }
 
+    /// Blocks until a task is woken, without the ring (which a reactor
+    /// that has shut down no longer waits on).
+    pub(crate) fn park(&self) {
+        self.parked.store(true, Ordering::SeqCst);
+        if self.is_empty() {
+            let mut fd = libc::pollfd {
+                fd: self.eventfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid `pollfd`, naming the queue's own eventfd.
+            // An error (`EINTR`) ends the wait early: the caller looks again.
+            let _ = unsafe { libc::poll(&mut fd, 1, -1) };
+            let mut word = 0u64;
+            // SAFETY: reads 8 bytes into `word` from the queue's own
+            // non-blocking eventfd.
+            let _ =
+                unsafe { libc::read(self.eventfd.as_raw_fd(), (&mut word as *mut u64).cast(), 8) };
+        }
+        self.parked.store(false, Ordering::SeqCst);
+    }
+
     /// Moves the woken ids into `out`.
     pub(crate) fn take(&self, out: &mut Vec<u32>) {
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
@@ -127,7 +149,12 @@ impl Executor {
     pub(crate) fn spawn(&self, future: Pin<Box<dyn Future<Output = ()>>>) {
         let reused = self.free.borrow_mut().pop();
         let mut tasks = self.tasks.borrow_mut();
-        let id = reused.unwrap_or(tasks.len() as u32);
+        // An id freed by a task that ended after the tasks were cleared
+        // may be past their end.
+        let id = match reused {
+            Some(id) if matches!(tasks.get(id as usize), Some(None)) => id,
+            _ => tasks.len() as u32,
+        };
         let flag = TaskWaker::new(id, Arc::clone(&self.ready));
         let task = Task {
             future,
@@ -155,12 +182,14 @@ impl Executor {
         };
         task.flag.scheduled.store(false, Ordering::Release);
         let mut cx = Context::from_waker(&task.waker);
+        // A task that panics is gone: counted out, its id free again.
+        let ends = Ends { exec: self, id };
         if task.future.as_mut().poll(&mut cx).is_ready() {
-            self.live.set(self.live.get().saturating_sub(1));
-            self.free.borrow_mut().push(id);
+            drop(ends);
             drop(task);
             return;
         }
+        std::mem::forget(ends);
         let mut tasks = self.tasks.borrow_mut();
         match tasks.get_mut(id as usize) {
             Some(entry) if entry.is_none() => *entry = Some(task),
@@ -173,6 +202,29 @@ impl Executor {
         }
     }
 
+    /// Polls the tasks of `woken` (but the future of `run_until`) and
+    /// empties it. Should one panic, those not yet polled are woken again:
+    /// their wake is not lost with the run.
+    pub(crate) fn poll_woken(&self, woken: &mut Vec<u32>) {
+        let mut round = Round {
+            ready: &self.ready,
+            woken,
+            next: 0,
+        };
+        while let Some(&id) = round.woken.get(round.next) {
+            round.next += 1;
+            if id != MAIN {
+                self.poll(id);
+            }
+        }
+    }
+
+    /// Counts task `id` out: it finished, or panicked.
+    fn end(&self, id: u32) {
+        self.live.set(self.live.get().saturating_sub(1));
+        self.free.borrow_mut().push(id);
+    }
+
     /// Drops every task (at shutdown).
     pub(crate) fn clear(&self) {
         let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
@@ -180,5 +232,40 @@ impl Executor {
         let dropped = tasks.iter().filter(|t| t.is_some()).count();
         self.live.set(self.live.get().saturating_sub(dropped));
         drop(tasks);
+    }
+}
+
+/// Counts a task out when dropped: when its poll returns `Ready`, or
+/// unwinds.
+struct Ends<'a> {
+    exec: &'a Executor,
+    id: u32,
+}
+
+impl Drop for Ends<'_> {
+    fn drop(&mut self) {
+        self.exec.end(self.id);
+    }
+}
+
+/// The woken tasks a run polls in turn: when dropped (the round is over,
+/// or a task panicked), those not yet polled are queued again.
+struct Round<'a> {
+    ready: &'a ReadyQueue,
+    woken: &'a mut Vec<u32>,
+    next: usize,
+}
+
+impl Drop for Round<'_> {
+    fn drop(&mut self) {
+        if self.next < self.woken.len() {
+            let mut queue = self
+                .ready
+                .queue
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            queue.extend_from_slice(&self.woken[self.next..]);
+        }
+        self.woken.clear();
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::reactor::Shared;
 use crate::reactor::cell::{FutureCell, StreamCell};
-use crate::reactor::core::OpId;
+use crate::reactor::core::{OpId, release};
 use crate::reactor::op::{Completion, MultishotOp, Op, result};
 use crate::reactor::slab::{State, Stored};
 use std::fmt;
@@ -38,10 +38,9 @@ impl<O: Op> Unpin for OpFuture<O> {}
 
 impl<O: Op> OpFuture<O> {
     pub(crate) fn new(shared: Rc<Shared>, op: O, deadline: Option<std::time::Duration>) -> Self {
-        let started = shared
-            .core
-            .borrow_mut()
-            .start(FutureCell(op), State::Waiting, deadline);
+        let mut core = shared.core.borrow_mut();
+        let started = core.start(FutureCell(op), State::Waiting, deadline);
+        release(&shared.core, core);
         let state = match started {
             Ok(id) => FutureState::InFlight(id),
             Err((e, FutureCell(op))) => FutureState::Failed(e, op),
@@ -64,9 +63,14 @@ impl<O: Op> Future for OpFuture<O> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let id = match std::mem::replace(&mut this.state, FutureState::Done) {
-            FutureState::InFlight(id) => id,
-            FutureState::Failed(e, op) => {
+        let id = match &this.state {
+            FutureState::InFlight(id) => *id,
+            FutureState::Failed(..) => {
+                let FutureState::Failed(e, op) =
+                    std::mem::replace(&mut this.state, FutureState::Done)
+                else {
+                    unreachable!()
+                };
                 let res = -e.raw_os_error().unwrap_or(libc::ECANCELED);
                 return Poll::Ready((Err(e), op.complete(Completion::new(res, 0))));
             }
@@ -74,30 +78,67 @@ impl<O: Op> Future for OpFuture<O> {
             FutureState::Done => return Poll::Pending,
         };
         let mut core = this.shared.core.borrow_mut();
-        let storage = core.slab.storage(id.index);
-        let slot = core.slab.slot(id.index);
-        if slot.state == State::Ready {
-            let completion = Completion {
-                res: slot.res,
-                flags: slot.flags,
-                buf: slot.buf.take(),
-            };
-            // SAFETY: a future's slot holds its op, and a ready one is the
-            // kernel's no more; it is taken once, and the slot released.
-            let FutureCell(op) = unsafe { Stored::<FutureCell<O>>::take(storage) };
-            core.slab.release(id.index);
+        if let Some(done) = take_ready::<O>(&mut core, id) {
             drop(core);
-            let result = result(completion.res);
-            Poll::Ready((result, op.complete(completion)))
-        } else {
-            match &slot.waker {
-                Some(waker) if waker.will_wake(cx.waker()) => {}
-                _ => slot.waker = Some(cx.waker().clone()),
-            }
-            this.state = FutureState::InFlight(id);
-            Poll::Pending
+            this.state = FutureState::Done;
+            return Poll::Ready(done.finish());
         }
+        if matches!(&core.slab.slot(id.index).waker, Some(w) if w.will_wake(cx.waker())) {
+            return Poll::Pending;
+        }
+        // The waker is cloned, and the one it replaces dropped, with the
+        // core released: either may run the program's code, which may use
+        // the reactor (and even complete the op meanwhile).
+        drop(core);
+        let waker = cx.waker().clone();
+        let mut core = this.shared.core.borrow_mut();
+        if let Some(done) = take_ready::<O>(&mut core, id) {
+            drop(core);
+            this.state = FutureState::Done;
+            return Poll::Ready(done.finish());
+        }
+        let old = core.slab.slot(id.index).waker.replace(waker);
+        drop(core);
+        drop(old);
+        Poll::Pending
     }
+}
+
+/// A future's op the kernel is done with, out of its slot.
+struct Done<O> {
+    op: O,
+    completion: Completion,
+}
+
+impl<O: Op> Done<O> {
+    /// Runs the op's [`complete`](Op::complete): the program's code, run
+    /// with the core released.
+    fn finish(self) -> (io::Result<u32>, O::Output) {
+        let result = result(self.completion.res);
+        (result, self.op.complete(self.completion))
+    }
+}
+
+/// Takes a future's op out of its slot `id` once the op has completed,
+/// releasing the slot.
+#[inline(always)]
+fn take_ready<O: Op>(core: &mut crate::reactor::core::Core, id: OpId) -> Option<Done<O>> {
+    let storage = core.slab.storage(id.index);
+    let slot = core.slab.slot(id.index);
+    if slot.state != State::Ready {
+        return None;
+    }
+    let completion = Completion {
+        res: slot.res,
+        flags: slot.flags,
+        buf: slot.buf.take(),
+    };
+    // SAFETY: a future's slot holds its op, and a ready one is the kernel's
+    // no more; it is taken once (the future is then done), and the slot
+    // released.
+    let FutureCell(op) = unsafe { Stored::<FutureCell<O>>::take(storage) };
+    core.slab.release(id.index);
+    Some(Done { op, completion })
 }
 
 impl<O: Op> Drop for OpFuture<O> {
@@ -106,11 +147,15 @@ impl<O: Op> Drop for OpFuture<O> {
             // If the core is in use (a drop from inside the reactor's own
             // code), the op is left to the reactor: leaked, never freed
             // early.
-            let garbage = match self.shared.core.try_borrow_mut() {
-                Ok(mut core) => core.orphan(id.index),
-                Err(_) => None,
+            let orphaned = match self.shared.core.try_borrow_mut() {
+                Ok(mut core) => {
+                    let orphaned = core.orphan(id.index);
+                    release(&self.shared.core, core);
+                    orphaned
+                }
+                Err(_) => (None, None),
             };
-            drop(garbage);
+            drop(orphaned);
         }
     }
 }
@@ -150,7 +195,9 @@ impl<O: MultishotOp> OpStream<O> {
             op,
             items: Default::default(),
         };
-        let started = shared.core.borrow_mut().start(cell, State::Stream, None);
+        let mut core = shared.core.borrow_mut();
+        let started = core.start(cell, State::Stream, None);
+        release(&shared.core, core);
         let state = match started {
             Ok(id) => StreamState::InFlight(id),
             Err((e, cell)) => StreamState::Failed(Some(e), cell.op),
@@ -196,10 +243,26 @@ impl<O: MultishotOp> OpStream<O> {
             drop(cell);
             return Poll::Ready(None);
         }
-        match &slot.waker {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            _ => slot.waker = Some(cx.waker().clone()),
+        if matches!(&slot.waker, Some(w) if w.will_wake(cx.waker())) {
+            return Poll::Pending;
         }
+        // As for a future: the waker is cloned, and the old one dropped,
+        // with the core released, and the stream looked at again after.
+        drop(core);
+        let waker = cx.waker().clone();
+        let mut core = self.shared.core.borrow_mut();
+        let storage = core.slab.storage(id.index);
+        // SAFETY: as above.
+        let cell = unsafe { &*Stored::<StreamCell<O>>::get(storage) };
+        let slot = core.slab.slot(id.index);
+        if !cell.items.is_empty() || slot.state == State::StreamDone {
+            drop(core);
+            waker.wake();
+            return Poll::Pending;
+        }
+        let old = slot.waker.replace(waker);
+        drop(core);
+        drop(old);
         Poll::Pending
     }
 
@@ -221,11 +284,15 @@ impl<O: MultishotOp> OpStream<O> {
 impl<O: MultishotOp> Drop for OpStream<O> {
     fn drop(&mut self) {
         if let StreamState::InFlight(id) = self.state {
-            let garbage = match self.shared.core.try_borrow_mut() {
-                Ok(mut core) => core.orphan(id.index),
-                Err(_) => None,
+            let orphaned = match self.shared.core.try_borrow_mut() {
+                Ok(mut core) => {
+                    let orphaned = core.orphan(id.index);
+                    release(&self.shared.core, core);
+                    orphaned
+                }
+                Err(_) => (None, None),
             };
-            drop(garbage);
+            drop(orphaned);
         }
     }
 }

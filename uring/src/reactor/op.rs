@@ -37,6 +37,10 @@ pub unsafe trait Op: 'static {
 
     /// Builds the SQE; called once, where the reactor keeps the op. Its
     /// `user_data` is the reactor's.
+    ///
+    /// It runs while the reactor's state is borrowed: using the reactor
+    /// from it panics, and a panic leaves the op with the reactor, never
+    /// submitted and never dropped.
     fn sqe(&mut self) -> Self::Sqe<'_>;
 
     /// Turns the op into its output once the kernel is done with it.
@@ -68,6 +72,10 @@ pub unsafe trait MultishotOp: 'static {
     fn sqe(&mut self) -> Self::Sqe<'_>;
 
     /// Turns one completion into an item.
+    ///
+    /// For a stream, it runs while the reactor's state is borrowed, as
+    /// [`Op::sqe`] does: using the reactor from it panics, and a panic
+    /// loses that item.
     fn item(&mut self, completion: Completion) -> Self::Item;
 }
 

@@ -130,6 +130,23 @@ pub(crate) enum State {
     Internal,
 }
 
+impl State {
+    /// The kernel may still use the slot's op (its last completion has
+    /// not been read).
+    pub(crate) fn in_kernel(self) -> bool {
+        matches!(
+            self,
+            State::Callback
+                | State::Waiting
+                | State::Orphan
+                | State::Multi
+                | State::Stream
+                | State::Running
+                | State::Internal
+        )
+    }
+}
+
 /// One op's slot: what the reactor knows of the op; its value is in the
 /// storage `storage` points to.
 pub(crate) struct Slot {

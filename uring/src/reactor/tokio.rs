@@ -95,15 +95,28 @@ impl Future for TokioDriver {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let shared = &this.reactor.handle.shared;
+        let core = shared.core.borrow();
+        if core.closed {
+            return Poll::Ready(Ok(()));
+        }
+        let known = matches!(&core.driver, Some(w) if w.will_wake(cx.waker()));
+        drop(core);
+        if !known {
+            // Cloned, and the old one dropped, with the core released: a
+            // waker is the program's code.
+            let waker = cx.waker().clone();
+            let old = shared.core.borrow_mut().driver.replace(waker);
+            drop(old);
+        }
+        // What callbacks queue while the driver runs is submitted by this
+        // loop: they need not wake it.
+        shared.core.borrow_mut().driving = true;
+        let _driving = Driving(shared);
         loop {
             {
                 let mut core = shared.core.borrow_mut();
                 if core.closed {
                     return Poll::Ready(Ok(()));
-                }
-                match &core.driver {
-                    Some(waker) if waker.will_wake(cx.waker()) => {}
-                    _ => core.driver = Some(cx.waker().clone()),
                 }
                 if let Err(e) = core.submit() {
                     return Poll::Ready(Err(e));
@@ -123,6 +136,17 @@ impl Future for TokioDriver {
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
             }
+        }
+    }
+}
+
+/// Marks the driver as running until its poll returns, even by a panic.
+struct Driving<'a>(&'a crate::reactor::Shared);
+
+impl Drop for Driving<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut core) = self.0.core.try_borrow_mut() {
+            core.driving = false;
         }
     }
 }
