@@ -197,3 +197,53 @@ fn a_panicking_multishot_callback_leaks_its_value_and_hears_nothing_more() {
         .unwrap();
     assert_eq!(result.unwrap(), 0);
 }
+
+#[test]
+fn a_multishot_callback_that_shuts_the_reactor_down_gets_every_item_after() {
+    let _watch = uring_tests::watchdog();
+    let reactor = Reactor::new().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fd = SharedFd::new(listener);
+    // Three connections wait before the accept starts: its first
+    // completions come together.
+    let clients: Vec<_> = (0..3)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    let handle = reactor.handle();
+    let items = Rc::new(RefCell::new(Vec::new()));
+    let it = items.clone();
+    let dropped = Rc::new(std::cell::Cell::new(false));
+    let guard = Dropped(dropped.clone());
+    reactor
+        .queue_multishot(AcceptMulti::new(&fd), move |item| {
+            let _keep = &guard;
+            let first = it.borrow().is_empty();
+            it.borrow_mut().push(item.map_err(|e| e.raw_os_error()));
+            if first {
+                // Reads the other completions while this callback runs.
+                handle.shutdown();
+                assert_eq!(handle.in_flight(), 0);
+            }
+        })
+        .unwrap();
+    reactor.run().unwrap();
+    let items = std::mem::take(&mut *items.borrow_mut());
+    // Every connection was accepted and handed over, then the cancel's
+    // last completion; none was lost while the first callback ran.
+    let accepted: Vec<_> = items.iter().filter_map(|i| i.as_ref().ok()).collect();
+    assert_eq!(accepted.len(), 3, "{items:?}");
+    for fd in &accepted {
+        let peer = uring_tests::local_addr(std::os::fd::AsFd::as_fd(*fd)).unwrap();
+        assert_eq!(peer, addr);
+    }
+    assert_eq!(
+        items.last().unwrap().as_ref().err(),
+        Some(&Some(libc::ECANCELED))
+    );
+    assert!(
+        dropped.get(),
+        "the op's value is dropped after its last item"
+    );
+    drop(clients);
+}

@@ -79,6 +79,14 @@ pub(crate) enum Action {
     Discard(Box<Garbage>),
 }
 
+/// What follows a multishot op's callback.
+pub(crate) enum Finish {
+    /// A completion that arrived while it ran: run it again with it.
+    Again(Completion),
+    /// Nothing more for now; the value to drop after the last completion.
+    Done(Option<Garbage>),
+}
+
 /// A one-shot callback to run once the core is no longer borrowed: the
 /// common case of [`Action::Call`], with no provided buffer. Its slot is
 /// released already; the call takes the value out of the storage first.
@@ -136,6 +144,9 @@ pub(crate) struct Core {
     pub(crate) internal: u32,
     /// Completions read from the CQ and not yet handled, in order.
     pending: VecDeque<Cqe>,
+    /// Completions of multishot ops whose callback was running when they
+    /// were read (by a shutdown from inside it), for it once it returns.
+    held: VecDeque<(u32, Completion)>,
     groups: Vec<(u16, Rc<BufRing>)>,
     /// Shut down: no op is accepted any more.
     pub(crate) closed: bool,
@@ -208,6 +219,7 @@ impl Core {
             in_flight: 0,
             internal: 0,
             pending: VecDeque::new(),
+            held: VecDeque::new(),
             groups: Vec::new(),
             closed: false,
             unsubmitted: false,
@@ -641,8 +653,17 @@ impl Core {
                 }
             }
             State::Running => {
-                // A nested run reached this slot while its callback runs:
-                // the completion cannot be handed to it, and is dropped.
+                // A nested run (a shutdown from inside the callback)
+                // reached this slot while its callback runs: the completion
+                // is handed to it once it returns.
+                if !more {
+                    slot.state = State::RunningLast;
+                    self.in_flight -= 1;
+                }
+                self.held.push_back((index, completion));
+                Action::None
+            }
+            State::Panicked => {
                 if !more {
                     slot.state = State::RunningLast;
                     self.in_flight -= 1;
@@ -703,16 +724,45 @@ impl Core {
         garbage
     }
 
-    /// After a multishot callback ran: back to waiting, or, after the last
-    /// completion, the value to drop.
-    pub(crate) fn finish_each(&mut self, index: u32, last: bool) -> Option<Garbage> {
+    /// After a multishot callback ran: a completion that arrived meanwhile,
+    /// for the callback to run again; else back to waiting, or, after the
+    /// last completion, the value to drop.
+    pub(crate) fn finish_each(&mut self, index: u32, last: bool) -> Finish {
+        if !self.held.is_empty()
+            && let Some(at) = self.held.iter().position(|(i, _)| *i == index)
+            && let Some((_, completion)) = self.held.remove(at)
+        {
+            return Finish::Again(completion);
+        }
         let slot = self.slab.slot(index);
         if last || slot.state == State::RunningLast {
-            Some(self.take_garbage(index, None))
+            Finish::Done(Some(self.take_garbage(index, None)))
         } else {
             slot.state = State::Multi;
-            None
+            Finish::Done(None)
         }
+    }
+
+    /// After a multishot callback panicked: its slot drops its completions
+    /// from now on, and its value stays, leaked. Returns the completions
+    /// held for it, to drop once the core is released.
+    pub(crate) fn abandon_each(&mut self, index: u32) -> Vec<Completion> {
+        let slot = self.slab.slot(index);
+        if slot.state == State::Running {
+            slot.state = State::Panicked;
+        }
+        let mut dropped = Vec::new();
+        let mut at = 0;
+        while at < self.held.len() {
+            if self.held[at].0 == index {
+                if let Some((_, completion)) = self.held.remove(at) {
+                    dropped.push(completion);
+                }
+            } else {
+                at += 1;
+            }
+        }
+        dropped
     }
 
     /// Queues a cancel request for the op `id` if it is in flight; returns
@@ -735,7 +785,7 @@ impl Core {
         }
         match slot.state {
             State::Callback | State::Waiting | State::Orphan | State::Multi | State::Stream => {}
-            State::Running => {}
+            State::Running | State::Panicked => {}
             _ => return Ok(false),
         }
         if self.closed {

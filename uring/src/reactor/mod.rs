@@ -65,7 +65,7 @@ pub use self::ring_buf::{BufGroup, RingBuf};
 pub use self::tokio::TokioDriver;
 
 use self::cell::{CallbackCell, MultiCell};
-use self::core::{Action, Core, release};
+use self::core::{Action, Core, Finish, release};
 use self::exec::{Executor, MAIN, ReadyQueue, TaskWaker};
 use self::slab::State;
 use crate::ring::Ring;
@@ -272,7 +272,9 @@ impl Handle {
     }
 
     /// Queues a multishot op; `callback` runs with each item, the last one
-    /// from the op's last completion.
+    /// from the op's last completion. The calls come one at a time, in
+    /// the kernel's order: items that arrive while the callback runs (a
+    /// shutdown from inside it reads them) come once it has returned.
     pub fn queue_multishot<O, F>(&self, op: O, callback: F) -> io::Result<OpId>
     where
         O: MultishotOp,
@@ -394,6 +396,22 @@ impl fmt::Debug for Handle {
     }
 }
 
+/// Marks a multishot op's slot abandoned if its callback unwinds.
+struct Abandon<'a> {
+    shared: &'a Shared,
+    index: u32,
+}
+
+impl Drop for Abandon<'_> {
+    fn drop(&mut self) {
+        let dropped = match self.shared.core.try_borrow_mut() {
+            Ok(mut core) => core.abandon_each(self.index),
+            Err(_) => Vec::new(),
+        };
+        drop(dropped);
+    }
+}
+
 /// Clears the run flag when a run ends, even by a panic.
 struct Running<'a>(&'a Shared);
 
@@ -473,15 +491,28 @@ impl Shared {
             Action::Each {
                 each,
                 storage,
-                completion,
+                mut completion,
                 index,
                 last,
             } => {
-                // SAFETY: the slot is `Running`: nothing else uses its value
-                // during the call, and the storage does not move.
-                unsafe { each(storage, completion) };
-                let garbage = self.core.borrow_mut().finish_each(index, last);
-                drop(garbage);
+                let running = Abandon {
+                    shared: self,
+                    index,
+                };
+                loop {
+                    // SAFETY: the slot is `Running`: nothing else uses its
+                    // value during the call, and the storage does not move.
+                    unsafe { each(storage, completion) };
+                    let next = self.core.borrow_mut().finish_each(index, last);
+                    match next {
+                        Finish::Again(held) => completion = held,
+                        Finish::Done(garbage) => {
+                            std::mem::forget(running);
+                            drop(garbage);
+                            break;
+                        }
+                    }
+                }
             }
             Action::Discard(garbage) => drop(garbage),
         }

@@ -122,6 +122,9 @@ pub(crate) enum State {
     Running,
     /// As `Running`, and the op's last completion has arrived meanwhile.
     RunningLast,
+    /// A multishot op whose callback panicked: its value is leaked (never
+    /// freed under the kernel), its completions are dropped.
+    Panicked,
     /// A multishot op read as a stream; its items queue in the value.
     Stream,
     /// A stream whose last completion has arrived.
@@ -142,6 +145,7 @@ impl State {
                 | State::Multi
                 | State::Stream
                 | State::Running
+                | State::Panicked
                 | State::Internal
         )
     }
