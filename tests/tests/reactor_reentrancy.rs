@@ -403,3 +403,116 @@ fn a_waker_queueing_from_wakes_of_completions() {
     }
     assert_eq!(reactor.in_flight(), 0);
 }
+
+/// Polled twice: the first poll spawns a task and wakes itself.
+struct SpawnsThenEnds {
+    handle: Handle,
+    polls: u32,
+    done: Rc<Cell<bool>>,
+}
+
+impl Future for SpawnsThenEnds {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.polls += 1;
+        if self.polls == 1 {
+            self.handle.spawn(async {});
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        self.done.set(true);
+        Poll::Ready(())
+    }
+}
+
+#[test]
+fn a_task_spawned_by_a_task_that_shut_the_reactor_down_runs_to_its_end() {
+    let _watch = uring_tests::watchdog();
+    let reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let done = Rc::new(Cell::new(false));
+    let (d, h) = (Rc::clone(&done), handle.clone());
+    // The first task's id is free again when it ends; the task it spawned
+    // after the shutdown holds that place already.
+    handle.spawn(async move {
+        h.shutdown();
+        h.spawn(SpawnsThenEnds {
+            handle: h.clone(),
+            polls: 0,
+            done: d,
+        });
+    });
+    reactor.run().unwrap();
+    assert!(done.get(), "the task was dropped before its end");
+}
+
+/// `PollMulti`, whose item panics at the op's last completion.
+struct PanicsAtTheEnd(uring::reactor::ops::PollMulti);
+
+// SAFETY: the SQE is `PollMulti`'s, over what that value owns.
+unsafe impl uring::reactor::MultishotOp for PanicsAtTheEnd {
+    type Item = std::io::Result<uring::PollEvents>;
+    type Sqe<'a> = <uring::reactor::ops::PollMulti as uring::reactor::MultishotOp>::Sqe<'a>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        self.0.sqe()
+    }
+    fn item(&mut self, completion: uring::reactor::Completion) -> Self::Item {
+        assert!(completion.has_more(), "the item panics at the end");
+        self.0.item(completion)
+    }
+}
+
+#[test]
+fn a_streams_reader_is_woken_when_its_last_item_panics() {
+    let _watch = uring_tests::watchdog();
+    let (a, _peer) = UnixStream::pair().unwrap();
+    let fd = SharedFd::new(a);
+    let reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let mut stream = handle.stream(PanicsAtTheEnd(uring::reactor::ops::PollMulti::new(
+        &fd,
+        uring::PollEvents::IN,
+    )));
+    let id = stream.id().unwrap();
+    let ended = Rc::new(Cell::new(false));
+    let e = Rc::clone(&ended);
+    handle.spawn(async move {
+        while stream.next().await.is_some() {}
+        e.set(true);
+    });
+    let h = handle.clone();
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        reactor.run_until(async move {
+            let (res, ()) = h.op(uring::reactor::ops::Nop).await;
+            res.unwrap();
+            assert!(h.cancel(id).unwrap());
+            std::future::pending::<()>().await;
+        })
+    }));
+    assert!(run.is_err(), "the item's panic reaches the run's caller");
+    assert_eq!(handle.in_flight(), 0);
+    // The reader was woken: it sees the end of the stream.
+    reactor.run().unwrap();
+    assert!(ended.get());
+}
+
+#[test]
+fn a_multishot_callback_that_panics_at_the_last_completion_ends_its_op() {
+    let _watch = uring_tests::watchdog();
+    let reactor = Reactor::new().unwrap();
+    let (a, _peer) = UnixStream::pair().unwrap();
+    let fd = SharedFd::new(a);
+    let id = reactor
+        .queue_multishot(
+            uring::reactor::ops::PollMulti::new(&fd, uring::PollEvents::IN),
+            |item| assert!(item.is_ok(), "the callback panics at the end"),
+        )
+        .unwrap();
+    reactor.submit().unwrap();
+    assert!(reactor.cancel(id).unwrap());
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reactor.run()));
+    assert!(run.is_err());
+    assert_eq!(reactor.in_flight(), 0);
+    // The op is over: its id cancels nothing.
+    assert!(!reactor.cancel(id).unwrap());
+}

@@ -77,6 +77,25 @@ pub(crate) enum Action {
     /// Drop a value taken out of a released slot (boxed: the rare case
     /// keeps the common ones small).
     Discard(Box<Garbage>),
+    /// A stream's item panicked: wake, drop, then resume the panic.
+    Panicked(Box<Panicked>),
+}
+
+/// A `MultishotOp::item` that panicked while the core was borrowed: what
+/// to do once it is released, before the panic goes on.
+pub(crate) struct Panicked {
+    pub(crate) panic: Box<dyn std::any::Any + Send>,
+    /// The stream's reader, to wake.
+    pub(crate) waker: Option<Waker>,
+    /// A dropped stream's value, after its last completion.
+    pub(crate) garbage: Option<Box<Garbage>>,
+}
+
+/// Runs the making of a stream's item (the op's code, run with the core
+/// borrowed), catching a panic so that the slot is settled first.
+#[inline(always)]
+fn catch_item(make: impl FnOnce()) -> std::thread::Result<()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(make))
 }
 
 /// What follows a multishot op's callback.
@@ -572,20 +591,27 @@ impl Core {
         let slot = self.slab.slot(index);
         match slot.state {
             State::Orphan if slot.multishot => {
-                // Counted out first: the item is the op's code, which may
-                // panic (the value then stays, leaked).
-                if !more {
-                    self.in_flight -= 1;
-                }
                 // The items of a dropped stream are made and dropped, so
                 // that what they own (an accepted socket) is released.
+                let each = slot.vtable.each;
                 // SAFETY: the slot holds the stream's value, which nothing
                 // else uses while the core is borrowed.
-                unsafe { (slot.vtable.each)(storage, completion) };
-                if more {
-                    return Action::None;
+                let made = catch_item(|| unsafe { each(storage, completion) });
+                let garbage = if more {
+                    None
+                } else {
+                    self.in_flight -= 1;
+                    Some(Box::new(self.take_garbage(index, None)))
+                };
+                match (made, garbage) {
+                    (Ok(()), None) => Action::None,
+                    (Ok(()), Some(garbage)) => Action::Discard(garbage),
+                    (Err(panic), garbage) => Action::Panicked(Box::new(Panicked {
+                        panic,
+                        waker: None,
+                        garbage,
+                    })),
                 }
-                Action::Discard(Box::new(self.take_garbage(index, None)))
             }
             State::Callback | State::Waiting | State::Orphan if more => {
                 // A one-shot op that completes twice (a zero-copy send):
@@ -680,11 +706,18 @@ impl Core {
                 // SAFETY: a stream slot holds the value its table was made
                 // for; the item is queued in it while the core is borrowed,
                 // so nothing else uses it.
-                unsafe { each(storage, completion) };
-                let slot = self.slab.slot(index);
-                match slot.waker.take() {
-                    Some(waker) => Action::Wake(waker),
-                    None => Action::None,
+                let made = catch_item(|| unsafe { each(storage, completion) });
+                let waker = self.slab.slot(index).waker.take();
+                match (made, waker) {
+                    (Ok(()), Some(waker)) => Action::Wake(waker),
+                    (Ok(()), None) => Action::None,
+                    // The reader is woken all the same: the stream may have
+                    // ended.
+                    (Err(panic), waker) => Action::Panicked(Box::new(Panicked {
+                        panic,
+                        waker,
+                        garbage: None,
+                    })),
                 }
             }
             State::Internal => {
@@ -743,12 +776,16 @@ impl Core {
         }
     }
 
-    /// After a multishot callback panicked: its slot drops its completions
-    /// from now on, and its value stays, leaked. Returns the completions
+    /// After a multishot callback panicked (at the op's last completion
+    /// if `last`): its slot drops its completions from now on, and its
+    /// value stays, leaked. Returns the completions
     /// held for it, to drop once the core is released.
-    pub(crate) fn abandon_each(&mut self, index: u32) -> Vec<Completion> {
+    pub(crate) fn abandon_each(&mut self, index: u32, last: bool) -> Vec<Completion> {
         let slot = self.slab.slot(index);
-        if slot.state == State::Running {
+        if last {
+            // The kernel is done with the op: nothing more will come.
+            slot.state = State::RunningLast;
+        } else if slot.state == State::Running {
             slot.state = State::Panicked;
         }
         let mut dropped = Vec::new();
@@ -989,33 +1026,38 @@ fn transient(e: &Error) -> bool {
 
 impl Drop for Core {
     fn drop(&mut self) {
+        // Ops the shutdown could not wait for (the ring failed) may still
+        // be in the kernel, which may outlive this descriptor (a buffer ring
+        // holds a duplicate), and part of what they use lives in the slots'
+        // storage itself: a receive's source address and the message header
+        // the kernel writes back. The storage is then leaked with them,
+        // never freed under the kernel. The slots' states are the ground
+        // truth (the count is looked at too, should a state ever lag behind
+        // it), and the decision comes before any value is dropped: a drop is
+        // the program's code, which may panic.
+        let held = self.slab.indices().any(|index| {
+            self.slab
+                .get(index)
+                .is_some_and(|slot| slot.state.in_kernel())
+        });
+        if self.in_flight != 0 || held {
+            self.slab.leak_storage();
+        }
         // Values the kernel is done with and nobody took are dropped. Any
         // other slot keeps its value: an op the reactor could not wait for
         // may still use it (a leak, never a use after free), and a callback
         // that panicked took its value already.
-        let mut held = false;
         for index in self.slab.indices() {
             let storage = self.slab.storage(index);
             let slot = self.slab.slot(index);
-            held |= slot.state.in_kernel();
             if matches!(slot.state, State::Ready | State::StreamDone) {
                 let discard = slot.vtable.discard;
                 slot.state = State::Free;
                 // SAFETY: a ready future's or finished stream's slot holds its
-                // value, which the kernel is done with; it is dropped once.
+                // value, which the kernel is done with; it is dropped once
+                // (leaked storage stays allocated).
                 unsafe { discard(storage, None) };
             }
-        }
-        // (The slots' states are the ground truth; the count is looked at
-        // too, should a slot's state ever lag behind it.)
-        if self.in_flight != 0 || held {
-            // Ops the shutdown could not wait for (the ring failed) may
-            // still be in the kernel, which may outlive this descriptor (a
-            // buffer ring holds a duplicate), and part of what they use
-            // lives in the slots' storage itself: a receive's source
-            // address and the message header the kernel writes back. The
-            // storage is leaked with them, never freed under the kernel.
-            self.slab.leak_storage();
         }
     }
 }

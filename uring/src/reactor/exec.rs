@@ -128,6 +128,9 @@ pub(crate) struct Executor {
     tasks: RefCell<Vec<Option<Task>>>,
     free: RefCell<Vec<u32>>,
     live: Cell<usize>,
+    /// How many times the tasks were cleared: a task polled across a
+    /// clear no longer owns its id.
+    epoch: Cell<u64>,
     pub(crate) ready: Arc<ReadyQueue>,
 }
 
@@ -137,6 +140,7 @@ impl Executor {
             tasks: RefCell::new(Vec::new()),
             free: RefCell::new(Vec::new()),
             live: Cell::new(0),
+            epoch: Cell::new(0),
             ready,
         }
     }
@@ -149,12 +153,7 @@ impl Executor {
     pub(crate) fn spawn(&self, future: Pin<Box<dyn Future<Output = ()>>>) {
         let reused = self.free.borrow_mut().pop();
         let mut tasks = self.tasks.borrow_mut();
-        // An id freed by a task that ended after the tasks were cleared
-        // may be past their end.
-        let id = match reused {
-            Some(id) if matches!(tasks.get(id as usize), Some(None)) => id,
-            _ => tasks.len() as u32,
-        };
+        let id = reused.unwrap_or(tasks.len() as u32);
         let flag = TaskWaker::new(id, Arc::clone(&self.ready));
         let task = Task {
             future,
@@ -182,19 +181,32 @@ impl Executor {
         };
         task.flag.scheduled.store(false, Ordering::Release);
         let mut cx = Context::from_waker(&task.waker);
+        let epoch = self.epoch.get();
         // A task that panics is gone: counted out, its id free again.
-        let ends = Ends { exec: self, id };
+        let ends = Ends {
+            exec: self,
+            id,
+            epoch,
+        };
         if task.future.as_mut().poll(&mut cx).is_ready() {
             drop(ends);
             drop(task);
             return;
         }
         std::mem::forget(ends);
+        if self.epoch.get() != epoch {
+            // The tasks were cleared while this one ran: it goes too (its
+            // id may name a task spawned since).
+            self.live.set(self.live.get().saturating_sub(1));
+            drop(task);
+            return;
+        }
+        // Its place stayed empty while it ran: no other task takes the id
+        // of a live one.
         let mut tasks = self.tasks.borrow_mut();
         match tasks.get_mut(id as usize) {
-            Some(entry) if entry.is_none() => *entry = Some(task),
+            Some(entry @ None) => *entry = Some(task),
             _ => {
-                // The tasks were cleared while this one ran: it goes too.
                 drop(tasks);
                 self.live.set(self.live.get().saturating_sub(1));
                 drop(task);
@@ -219,16 +231,21 @@ impl Executor {
         }
     }
 
-    /// Counts task `id` out: it finished, or panicked.
-    fn end(&self, id: u32) {
+    /// Counts task `id`, polled in `epoch`, out: it finished, or panicked.
+    /// Its id is free again, unless the tasks were cleared meanwhile (the
+    /// id may then name a task spawned since).
+    fn end(&self, id: u32, epoch: u64) {
         self.live.set(self.live.get().saturating_sub(1));
-        self.free.borrow_mut().push(id);
+        if self.epoch.get() == epoch {
+            self.free.borrow_mut().push(id);
+        }
     }
 
     /// Drops every task (at shutdown).
     pub(crate) fn clear(&self) {
         let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
         self.free.borrow_mut().clear();
+        self.epoch.set(self.epoch.get() + 1);
         let dropped = tasks.iter().filter(|t| t.is_some()).count();
         self.live.set(self.live.get().saturating_sub(dropped));
         drop(tasks);
@@ -240,11 +257,12 @@ impl Executor {
 struct Ends<'a> {
     exec: &'a Executor,
     id: u32,
+    epoch: u64,
 }
 
 impl Drop for Ends<'_> {
     fn drop(&mut self) {
-        self.exec.end(self.id);
+        self.exec.end(self.id, self.epoch);
     }
 }
 

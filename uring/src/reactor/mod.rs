@@ -65,7 +65,7 @@ pub use self::ring_buf::{BufGroup, RingBuf};
 pub use self::tokio::TokioDriver;
 
 use self::cell::{CallbackCell, MultiCell};
-use self::core::{Action, Core, Finish, release};
+use self::core::{Action, Core, Finish, Panicked, release};
 use self::exec::{Executor, MAIN, ReadyQueue, TaskWaker};
 use self::slab::State;
 use crate::ring::Ring;
@@ -396,16 +396,18 @@ impl fmt::Debug for Handle {
     }
 }
 
-/// Marks a multishot op's slot abandoned if its callback unwinds.
+/// Marks a multishot op's slot abandoned if its callback unwinds (called
+/// with the op's last completion if `last`).
 struct Abandon<'a> {
     shared: &'a Shared,
     index: u32,
+    last: bool,
 }
 
 impl Drop for Abandon<'_> {
     fn drop(&mut self) {
         let dropped = match self.shared.core.try_borrow_mut() {
-            Ok(mut core) => core.abandon_each(self.index),
+            Ok(mut core) => core.abandon_each(self.index, self.last),
             Err(_) => Vec::new(),
         };
         drop(dropped);
@@ -498,6 +500,7 @@ impl Shared {
                 let running = Abandon {
                     shared: self,
                     index,
+                    last,
                 };
                 loop {
                     // SAFETY: the slot is `Running`: nothing else uses its
@@ -515,6 +518,18 @@ impl Shared {
                 }
             }
             Action::Discard(garbage) => drop(garbage),
+            Action::Panicked(panicked) => {
+                let Panicked {
+                    panic,
+                    waker,
+                    garbage,
+                } = *panicked;
+                drop(garbage);
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+                std::panic::resume_unwind(panic);
+            }
         }
     }
 

@@ -39,8 +39,8 @@ pub unsafe trait Op: 'static {
     /// `user_data` is the reactor's.
     ///
     /// It runs while the reactor's state is borrowed: using the reactor
-    /// from it panics, and a panic leaves the op with the reactor, never
-    /// submitted and never dropped.
+    /// from it panics (a shutdown does nothing), and a panic leaves the op
+    /// with the reactor, never submitted and never dropped.
     fn sqe(&mut self) -> Self::Sqe<'_>;
 
     /// Turns the op into its output once the kernel is done with it.
@@ -74,8 +74,9 @@ pub unsafe trait MultishotOp: 'static {
     /// Turns one completion into an item.
     ///
     /// For a stream, it runs while the reactor's state is borrowed, as
-    /// [`Op::sqe`] does: using the reactor from it panics, and a panic
-    /// loses that item.
+    /// [`Op::sqe`] does: using the reactor from it panics (a shutdown does
+    /// nothing), and a panic loses that item (the stream's reader is woken
+    /// all the same, and the panic goes on once the reactor is released).
     fn item(&mut self, completion: Completion) -> Self::Item;
 }
 

@@ -236,6 +236,12 @@ impl Slab {
 
     /// The slot `index`, if the slab has it.
     #[inline(always)]
+    pub(crate) fn get(&self, index: u32) -> Option<&Slot> {
+        self.slots.get(index as usize)
+    }
+
+    /// The slot `index`, if the slab has it.
+    #[inline(always)]
     pub(crate) fn get_mut(&mut self, index: u32) -> Option<&mut Slot> {
         self.slots.get_mut(index as usize)
     }
