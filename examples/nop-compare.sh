@@ -7,8 +7,10 @@
 #     run lengths, so that start-up and tear-down cancel;
 #   - wall time per NOP, the median of interleaved runs.
 # One table per profile, in the order given; each says its profile.
+# With --for-each, every side reads its completions with
+# `Iterator::for_each` instead of a `for` loop (the `*_for_each` drivers).
 #
-#   examples/nop-compare.sh [--profile P]... [--rounds N] [BATCH...]
+#   examples/nop-compare.sh [--profile P]... [--rounds N] [--for-each] [BATCH...]
 #
 # P is `fat` (fat LTO) or `release` (the workspace's thin LTO); by default
 # both, fat first. BATCH defaults to 1 32 128 (at most 256, the ring size).
@@ -16,9 +18,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . examples/bench/common.sh
 
-profiles=() batches=() rounds=7
+profiles=() batches=() rounds=7 suffix=""
 while [ $# -gt 0 ]; do
     case $1 in
+    --for-each) suffix=_for_each; shift ;;
     --profile) profiles+=("${2:?--profile needs a name}"); shift 2 ;;
     --rounds) rounds=${2:?--rounds needs a number}; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -46,7 +49,7 @@ short=200000 long=400000 wall_ops=2000000
 
 for profile in "${profiles[@]}"; do
     cargo build --profile "$profile" -q -p uring-examples \
-        --example nop --example nop_scope --example nop_io_uring
+        --example nop$suffix --example nop_scope$suffix --example nop_io_uring$suffix
     bin=$(examples_dir "$profile")
     load_before=$(load)
     per_nop() { # EXAMPLE BATCH -> Ir per NOP
@@ -60,21 +63,23 @@ for profile in "${profiles[@]}"; do
             awk -v n=$wall_ops '{printf "%.1f", $1 * 1e9 / n}'
     }
     echo
-    echo "NOP on a 256-entry ring, profile \`$profile\` ($(profile_desc "$profile")) for both sides;"
+    shape='a `for` loop'
+    [ -z "$suffix" ] || shape='`Iterator::for_each`'
+    echo "NOP on a 256-entry ring, profile \`$profile\` ($(profile_desc "$profile")) for both sides, completions read with $shape;"
     echo "instructions: callgrind, user space, ($long - $short NOPs); wall: median of $rounds interleaved runs of $wall_ops NOPs;"
     echo "load average $load_before at the start, printed again at the end"
     echo
     echo "| batch | raw Ir/NOP | scope Ir/NOP | io-uring Ir/NOP | raw / io-uring | scope / raw | raw ns/NOP | scope ns/NOP | io-uring ns/NOP | wall raw / io-uring | wall scope / raw |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|"
     for batch in "${batches[@]}"; do
-        raw=$(per_nop nop "$batch")
-        scoped=$(per_nop nop_scope "$batch")
-        theirs=$(per_nop nop_io_uring "$batch")
+        raw=$(per_nop nop$suffix "$batch")
+        scoped=$(per_nop nop_scope$suffix "$batch")
+        theirs=$(per_nop nop_io_uring$suffix "$batch")
         u=() s=() i=()
         for _ in $(seq "$rounds"); do
-            u+=("$(ns nop "$batch")")
-            s+=("$(ns nop_scope "$batch")")
-            i+=("$(ns nop_io_uring "$batch")")
+            u+=("$(ns nop$suffix "$batch")")
+            s+=("$(ns nop_scope$suffix "$batch")")
+            i+=("$(ns nop_io_uring$suffix "$batch")")
         done
         mu=$(median "${u[@]}") ms=$(median "${s[@]}") mi=$(median "${i[@]}")
         echo "| $batch | $raw | $scoped | $theirs | $(ratio "$raw" "$theirs") | $(ratio "$scoped" "$raw") | $mu | $ms | $mi | $(ratio "$mu" "$mi") | $(ratio "$ms" "$mu") |"

@@ -30,6 +30,26 @@ pub fn run_uring(ring: &mut uring::Ring, total: u64, batch: u32) -> uring::Resul
     Ok(sum)
 }
 
+/// [`run_uring`] with the completions read by `Iterator::for_each`.
+pub fn run_uring_for_each(ring: &mut uring::Ring, total: u64, batch: u32) -> uring::Result<u64> {
+    let mut queued = 0u64;
+    let mut sum = 0u64;
+    while queued < total {
+        let n = batch.min((total - queued) as u32);
+        let mut sq = ring.submission();
+        for i in 0..u64::from(n) {
+            sq.push(uring::ops::Nop::new().user_data(queued + i))
+                .map_err(crate::queue_full)?;
+        }
+        drop(sq);
+        queued += u64::from(n);
+        ring.submit_and_wait(n)?;
+        ring.completions()
+            .for_each(|cqe| sum = sum.wrapping_add(black_box(cqe.user_data())));
+    }
+    Ok(sum)
+}
+
 /// The same loop inside one [`Ring::scope`](uring::Ring::scope): what the
 /// safe surface for borrowed buffers costs per op.
 pub fn run_uring_scope(ring: &mut uring::Ring, total: u64, batch: u32) -> uring::Result<u64> {
@@ -49,6 +69,33 @@ pub fn run_uring_scope(ring: &mut uring::Ring, total: u64, batch: u32) -> uring:
             for cqe in s.completions() {
                 sum = sum.wrapping_add(black_box(cqe.user_data()));
             }
+        }
+        Ok(sum)
+    })
+}
+
+/// [`run_uring_scope`] with the completions read by `Iterator::for_each`,
+/// which a scope's iterator runs without an `Option` per completion.
+pub fn run_uring_scope_for_each(
+    ring: &mut uring::Ring,
+    total: u64,
+    batch: u32,
+) -> uring::Result<u64> {
+    ring.scope(|s| {
+        let mut queued = 0u64;
+        let mut sum = 0u64;
+        while queued < total {
+            let n = batch.min((total - queued) as u32);
+            let mut sq = s.submission();
+            for i in 0..u64::from(n) {
+                sq.push(uring::ops::Nop::new().user_data(queued + i))
+                    .map_err(crate::queue_full)?;
+            }
+            drop(sq);
+            queued += u64::from(n);
+            s.submit_and_wait(n)?;
+            s.completions()
+                .for_each(|cqe| sum = sum.wrapping_add(black_box(cqe.user_data())));
         }
         Ok(sum)
     })
@@ -74,6 +121,33 @@ pub fn run_io_uring(ring: &mut io_uring::IoUring, total: u64, batch: u32) -> io:
         for cqe in ring.completion() {
             sum = sum.wrapping_add(black_box(cqe.user_data()));
         }
+    }
+    Ok(sum)
+}
+
+/// [`run_io_uring`] with the completions read by `Iterator::for_each`.
+pub fn run_io_uring_for_each(
+    ring: &mut io_uring::IoUring,
+    total: u64,
+    batch: u32,
+) -> io::Result<u64> {
+    let mut queued = 0u64;
+    let mut sum = 0u64;
+    while queued < total {
+        let n = batch.min((total - queued) as u32);
+        {
+            let mut sq = ring.submission();
+            for i in 0..u64::from(n) {
+                let entry = io_uring::opcode::Nop::new().build().user_data(queued + i);
+                // SAFETY: a NOP points to no memory.
+                unsafe { sq.push(&entry) }
+                    .map_err(|_| io::Error::other("submission queue full"))?;
+            }
+        }
+        queued += u64::from(n);
+        ring.submit_and_wait(n as usize)?;
+        ring.completion()
+            .for_each(|cqe| sum = sum.wrapping_add(black_box(cqe.user_data())));
     }
     Ok(sum)
 }

@@ -1276,7 +1276,9 @@ trait Drive {
 }
 
 /// A scope, and its ring's CQ size.
-struct ScopeDrive<'a, 'scope, 'env>(&'a mut Scope<'scope, 'env>, u32);
+/// A scope, its capacity, and how its next reap reads completions
+/// (`for_each`, which a scope's iterator runs by its own loop, or `for`).
+struct ScopeDrive<'a, 'scope, 'env>(&'a mut Scope<'scope, 'env>, u32, bool);
 
 impl Drive for ScopeDrive<'_, '_, '_> {
     fn submit(&mut self) -> uring::Result<u32> {
@@ -1289,11 +1291,24 @@ impl Drive for ScopeDrive<'_, '_, '_> {
         self.0.wait_timeout(self.1, d)
     }
     fn reap(&mut self, tracker: &mut Tracker) -> Result<(), String> {
-        for cqe in self.0.completions() {
+        let take = |tracker: &mut Tracker, cqe: &uring::ScopeCqe<'_>| {
             if !cqe.is_scope_op() {
                 return Err(format!("a completion that is not the scope's: {cqe:?}"));
             }
-            tracker.take(&cqe)?;
+            tracker.take(cqe)
+        };
+        self.2 = !self.2;
+        if self.2 {
+            let mut first_error = Ok(());
+            self.0.completions().for_each(|cqe| {
+                if first_error.is_ok() {
+                    first_error = take(tracker, &cqe);
+                }
+            });
+            return first_error;
+        }
+        for cqe in self.0.completions() {
+            take(tracker, &cqe)?;
         }
         Ok(())
     }
@@ -1831,7 +1846,7 @@ fn case(seed: u64, op: usize, family: Family, stats: &mut Stats) {
                 );
                 if !setup.disabled {
                     driven = drive(
-                        &mut ScopeDrive(s, capacity),
+                        &mut ScopeDrive(s, capacity, false),
                         &mut tracker,
                         &mut g,
                         &mut || cx.pool.unblock(),

@@ -526,3 +526,57 @@ fn a_poll_rename_over_an_owned_buffer_fails_and_gives_the_buffer_back() {
         assert_eq!(s.cancel(5).unwrap(), 1, "the poll keeps its user_data");
     });
 }
+
+/// `for_each` (and every method built on `fold`) reads a scope's
+/// completions as a `for` loop does: untagged and tagged ops, an owned
+/// buffer back with its completion, and the scope's own cancel request
+/// hidden.
+#[test]
+fn completions_read_by_for_each_are_settled_as_by_a_for_loop() {
+    let _watch = uring_tests::watchdog();
+    let (rx, mut tx) = UnixStream::pair().unwrap();
+    let mut ring = Ring::new(16).unwrap();
+    let mut got = ring.scope(|s| {
+        tx.write_all(b"owned").unwrap();
+        let mut sq = s.submission();
+        sq.push(Nop::new().user_data(10)).unwrap();
+        sq.push(Nop::new().user_data(11)).unwrap();
+        sq.push(Timeout::new(Duration::from_secs(60)).user_data(20))
+            .unwrap();
+        drop(sq);
+        s.push_owned(vec![0; 16], |buf, sq| {
+            sq.push(Read::new(&rx, buf).user_data(1))
+        })
+        .unwrap();
+        s.submit().unwrap();
+        assert_eq!(s.cancel(20).unwrap(), 1);
+        s.submit().unwrap();
+        let mut got = Vec::new();
+        while got.len() < 4 {
+            s.wait_timeout(1, uring_tests::PATIENCE).unwrap();
+            s.completions().for_each(|mut cqe| {
+                got.push((cqe.user_data(), cqe.res(), cqe.take_buf()));
+            });
+        }
+        assert_eq!(s.in_flight(), 0);
+        // Nothing is left for a second reading, by `count` this time.
+        assert_eq!(s.completions().count(), 0);
+        got
+    });
+    got.sort_by_key(|(user_data, ..)| *user_data);
+    let (read, rest) = got.split_first_mut().unwrap();
+    assert_eq!((read.0, read.1), (1, 5));
+    assert_eq!(
+        &read.2.take().expect("the read's buffer, back")[..5],
+        b"owned"
+    );
+    let rest: Vec<_> = rest.iter().map(|(u, r, b)| (*u, *r, b.is_some())).collect();
+    assert_eq!(
+        rest,
+        [
+            (10, 0, false),
+            (11, 0, false),
+            (20, -libc::ECANCELED, false)
+        ]
+    );
+}

@@ -13,51 +13,89 @@ pub struct ScopeCompletions<'a, 'scope> {
     pub(super) _scope: PhantomData<&'scope mut &'scope ()>,
 }
 
+impl<'scope> ScopeCompletions<'_, 'scope> {
+    /// Settles a completion that is not an untagged op's: a tagged op's,
+    /// the scope's own (`None`: not handed out) or a foreign one.
+    #[inline]
+    fn settle(&mut self, mut cqe: Cqe) -> Option<ScopeCqe<'scope>> {
+        let table = self.table.get();
+        let (owner, group, returned) = table.settle(&mut cqe);
+        // The CQ learns of every completion read at once, so that an
+        // iterator that is forgotten instead of dropped cannot leave settled
+        // completions behind.
+        self.inner.sync();
+        if owner == Owner::Internal {
+            return None;
+        }
+        let buf = if returned {
+            ReturnedBuf::new(table.returned.take())
+        } else {
+            ReturnedBuf::NONE
+        };
+        Some(ScopeCqe {
+            cqe,
+            ring: if owner == Owner::Op { table.ring } else { 0 },
+            group,
+            claimed: false,
+            buf,
+            _scope: PhantomData,
+        })
+    }
+
+    /// An untagged op of a fast scope (nearly every completion of one),
+    /// counted, or `None` for any other completion.
+    #[inline(always)]
+    fn settle_untagged(&mut self, cqe: Cqe) -> Option<ScopeCqe<'scope>> {
+        let table = self.table.get();
+        if !table.untagged(cqe.user_data()) {
+            return None;
+        }
+        table.settle_untagged_op(&cqe);
+        // As in `settle`: the CQ learns of each completion at once.
+        self.inner.sync();
+        Some(ScopeCqe {
+            cqe,
+            ring: table.ring,
+            group: NO_GROUP,
+            claimed: false,
+            buf: ReturnedBuf::NONE,
+            _scope: PhantomData,
+        })
+    }
+}
+
 impl<'scope> Iterator for ScopeCompletions<'_, 'scope> {
     type Item = ScopeCqe<'scope>;
 
     #[inline]
     fn next(&mut self) -> Option<ScopeCqe<'scope>> {
-        let table = self.table.get();
         loop {
-            let mut cqe = self.inner.next()?;
-            // An untagged op of a fast scope (nearly every completion of
-            // one): counted, and handed out as it is.
-            if table.untagged(cqe.user_data()) {
-                table.settle_untagged_op(&cqe);
-                // The CQ learns of every completion read at once, so that
-                // an iterator that is forgotten instead of dropped cannot
-                // leave settled completions behind.
-                self.inner.sync();
-                return Some(ScopeCqe {
-                    cqe,
-                    ring: table.ring,
-                    group: NO_GROUP,
-                    claimed: false,
-                    buf: ReturnedBuf::NONE,
-                    _scope: PhantomData,
-                });
+            let cqe = self.inner.next()?;
+            if let Some(cqe) = self.settle_untagged(cqe) {
+                return Some(cqe);
             }
-            let (owner, group, returned) = table.settle(&mut cqe);
-            // As above: the CQ learns of each completion at once.
-            self.inner.sync();
-            if owner == Owner::Internal {
-                continue;
+            if let Some(cqe) = self.settle(cqe) {
+                return Some(cqe);
             }
-            let buf = if returned {
-                ReturnedBuf::new(table.returned.take())
-            } else {
-                ReturnedBuf::NONE
-            };
-            return Some(ScopeCqe {
-                cqe,
-                ring: if owner == Owner::Op { table.ring } else { 0 },
-                group,
-                claimed: false,
-                buf,
-                _scope: PhantomData,
-            });
         }
+    }
+
+    /// The loop of `for_each`, `fold`, `sum`, ...: each completion goes
+    /// straight to `f`, with no `Option` in between.
+    #[inline]
+    fn fold<B, F>(mut self, init: B, mut f: F) -> B
+    where
+        F: FnMut(B, ScopeCqe<'scope>) -> B,
+    {
+        let mut acc = init;
+        while let Some(cqe) = self.inner.next() {
+            if let Some(cqe) = self.settle_untagged(cqe) {
+                acc = f(acc, cqe);
+            } else if let Some(cqe) = self.settle(cqe) {
+                acc = f(acc, cqe);
+            }
+        }
+        acc
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

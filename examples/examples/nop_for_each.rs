@@ -1,0 +1,14 @@
+//! `nop` with its completions read by `Iterator::for_each` instead of
+//! a `for` loop, on the raw path: `cargo run --release --example nop_for_each --
+//! TOTAL BATCH`.
+
+use std::process::ExitCode;
+use uring_examples::nop;
+
+fn main() -> ExitCode {
+    nop::drive(
+        "nop_for_each",
+        || uring::Ring::new(nop::ENTRIES),
+        nop::run_uring_for_each,
+    )
+}
