@@ -141,21 +141,28 @@ fn take_ready<O: Op>(core: &mut crate::reactor::core::Core, id: OpId) -> Option<
     Some(Done { op, completion })
 }
 
+/// Leaves the op `id` of a dropped future or stream to the reactor, which
+/// cancels it and drops its memory at its last completion. What the slot
+/// gives back (its value, if the kernel is done with it, and its waker) is
+/// dropped with the core released. If the core is in use (a drop from
+/// inside the reactor's own code), the op is left as it is: leaked, never
+/// freed early.
+fn orphan(shared: &Shared, id: OpId) {
+    let orphaned = match shared.core.try_borrow_mut() {
+        Ok(mut core) => {
+            let orphaned = core.orphan(id.index);
+            release(&shared.core, core);
+            orphaned
+        }
+        Err(_) => (None, None),
+    };
+    drop(orphaned);
+}
+
 impl<O: Op> Drop for OpFuture<O> {
     fn drop(&mut self) {
         if let FutureState::InFlight(id) = self.state {
-            // If the core is in use (a drop from inside the reactor's own
-            // code), the op is left to the reactor: leaked, never freed
-            // early.
-            let orphaned = match self.shared.core.try_borrow_mut() {
-                Ok(mut core) => {
-                    let orphaned = core.orphan(id.index);
-                    release(&self.shared.core, core);
-                    orphaned
-                }
-                Err(_) => (None, None),
-            };
-            drop(orphaned);
+            orphan(&self.shared, id);
         }
     }
 }
@@ -284,15 +291,7 @@ impl<O: MultishotOp> OpStream<O> {
 impl<O: MultishotOp> Drop for OpStream<O> {
     fn drop(&mut self) {
         if let StreamState::InFlight(id) = self.state {
-            let orphaned = match self.shared.core.try_borrow_mut() {
-                Ok(mut core) => {
-                    let orphaned = core.orphan(id.index);
-                    release(&self.shared.core, core);
-                    orphaned
-                }
-                Err(_) => (None, None),
-            };
-            drop(orphaned);
+            orphan(&self.shared, id);
         }
     }
 }
