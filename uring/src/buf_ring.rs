@@ -256,6 +256,11 @@ impl BufRing {
     /// bytes the op wrote; it goes back to the kernel when the [`Buf`] is
     /// dropped.
     ///
+    /// Only a claimed buffer goes back: one whose completion is dropped
+    /// unclaimed (read by `count()`, collected into plain [`Cqe`]s, or
+    /// simply ignored) is not given back to the kernel, and the group has
+    /// one buffer fewer for as long as the buffer ring lives.
+    ///
     /// A scope knows that the completions of its ops are the kernel's, and
     /// which group each op selected from, so this is safe. An error when
     /// `cqe` is not a scope op's, is of an op that selected from another
