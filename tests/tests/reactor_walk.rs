@@ -5,6 +5,11 @@
 //! back; a cancel must report an op in flight exactly when its callback has
 //! not run yet.
 //!
+//! Also multishot polls whose callback's value must be dropped once, after
+//! the op's last completion; callbacks that panic (the run's caller sees
+//! the panic, the reactor goes on); tasks awaiting receives with deadlines;
+//! and, for half the walks, an end by a shutdown from inside a callback.
+//!
 //! The walks check lengths and capacities, never the bytes the kernel
 //! wrote, so that they also run under memcheck.
 
@@ -64,14 +69,15 @@ fn queue_recv(
     .unwrap()
 }
 
-/// A NOP whose callback, `depth` times over, queues the next one.
+/// A NOP whose callback, `depth` times over, queues the next one (until
+/// the reactor shuts down).
 fn queue_nops(
     h: &Handle,
     token: u64,
     depth: u32,
     seen: &Shared,
     tokens: &Rc<RefCell<u64>>,
-) -> OpId {
+) -> std::io::Result<OpId> {
     let (h2, seen2, tokens2) = (h.clone(), seen.clone(), tokens.clone());
     h.queue(Nop, move |result, ()| {
         record(&seen2, token, result, 0);
@@ -81,10 +87,44 @@ fn queue_nops(
                 *t += 1;
                 *t
             };
-            queue_nops(&h2, next, depth - 1, &seen2, &tokens2);
+            if let Err(e) = queue_nops(&h2, next, depth - 1, &seen2, &tokens2) {
+                assert!(
+                    h2.is_shut_down(),
+                    "a queue fails only after a shutdown: {e}"
+                );
+            }
         }
     })
-    .unwrap()
+}
+
+/// The message of the panics the walks cause on purpose.
+const PANIC: &str = "a callback of the walk panics";
+
+/// Runs `run`, over and over while it panics with the walk's own panic
+/// (another panic is the test's failure); returns what it returned and how
+/// many of those panics it went through.
+fn through_panics<T>(mut run: impl FnMut() -> T) -> (T, u32) {
+    let mut panics = 0;
+    loop {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut run)) {
+            Ok(out) => return (out, panics),
+            Err(payload) => {
+                if payload.downcast_ref::<&str>() != Some(&PANIC) {
+                    std::panic::resume_unwind(payload);
+                }
+                panics += 1;
+            }
+        }
+    }
+}
+
+/// Sets its cell when dropped: a multishot callback's value.
+struct DropFlag(Rc<std::cell::Cell<u32>>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
 }
 
 fn walk(seed: u64, steps: u32) {
@@ -107,8 +147,16 @@ fn walk(seed: u64, steps: u32) {
     };
     // Every id a queue returned, with its token.
     let mut ids: Vec<(OpId, u64)> = Vec::new();
+    // Multishot polls: id, and how often its callback's value was dropped.
+    let mut multi: Vec<(OpId, Rc<std::cell::Cell<u32>>)> = Vec::new();
+    // Panics the callbacks were made to raise, and those seen.
+    let mut panics_raised = 0u32;
+    let raised = Rc::new(std::cell::Cell::new(0u32));
+    // Tasks spawned, and those that ended.
+    let mut tasks = 0u32;
+    let tasks_ended = Rc::new(std::cell::Cell::new(0u32));
     for step in 0..steps {
-        match rng.below(10) {
+        match rng.below(13) {
             0 | 1 => {
                 let (fd, _) = &pairs[rng.below(4) as usize];
                 let token = next_token();
@@ -123,7 +171,7 @@ fn walk(seed: u64, steps: u32) {
             3 => {
                 let token = next_token();
                 let depth = rng.below(4) as u32;
-                ids.push((queue_nops(&h, token, depth, &seen, &tokens), token));
+                ids.push((queue_nops(&h, token, depth, &seen, &tokens).unwrap(), token));
             }
             4 => {
                 // A future dropped in flight: its op is cancelled, its buffer
@@ -162,30 +210,128 @@ fn walk(seed: u64, steps: u32) {
                 (&*peer).write_all(&vec![0x5a; n]).unwrap();
             }
             8 => {
-                // Let the reactor work for a moment.
-                let (result, ()) = reactor.run_until(h.op(Nop)).unwrap();
-                assert_eq!(result.unwrap(), 0);
+                // Let the reactor work for a moment: until a NOP of its own
+                // completes (a panic of a callback on the way ends the run
+                // early, and drops that NOP's future).
+                let (out, panics) = through_panics(|| reactor.run_until(h.op(Nop)));
+                panics_raised += panics;
+                if panics == 0 {
+                    assert_eq!(out.unwrap().0.unwrap(), 0);
+                }
+            }
+            9 => {
+                // A callback that panics once it has recorded its call.
+                let token = next_token();
+                let (seen, raised) = (seen.clone(), raised.clone());
+                let id = h
+                    .queue(Nop, move |result, ()| {
+                        record(&seen, token, result, 0);
+                        raised.set(raised.get() + 1);
+                        std::panic::panic_any(PANIC);
+                    })
+                    .unwrap();
+                ids.push((id, token));
+            }
+            10 => {
+                // A multishot poll: items come as bytes arrive; its value
+                // is dropped once, after its last completion.
+                let (fd, _) = &pairs[rng.below(4) as usize];
+                let dropped = Rc::new(std::cell::Cell::new(0));
+                let flag = DropFlag(dropped.clone());
+                let id = h
+                    .queue_multishot(
+                        uring::reactor::ops::PollMulti::new(fd, uring::PollEvents::IN),
+                        move |_item| {
+                            let _keep = &flag;
+                        },
+                    )
+                    .unwrap();
+                multi.push((id, dropped));
+            }
+            11 => {
+                // A task awaiting a receive with a deadline.
+                let (fd, _) = &pairs[rng.below(4) as usize];
+                let at = Instant::now() + Duration::from_micros(rng.below(3000));
+                let future = h.op_with_deadline(Recv::new(fd, Vec::with_capacity(CAPACITY)), at);
+                let ended = tasks_ended.clone();
+                tasks += 1;
+                h.spawn(async move {
+                    let (result, buf) = future.await;
+                    if let Ok(n) = result {
+                        assert_eq!(buf.len(), n as usize);
+                    }
+                    assert_eq!(buf.capacity(), CAPACITY, "a task's own buffer back");
+                    ended.set(ended.get() + 1);
+                });
+            }
+            12 if !multi.is_empty() => {
+                // Cancel a multishot poll, live or ended: in flight exactly
+                // when its value has not been dropped.
+                let (id, dropped) = &multi[rng.below(multi.len() as u64) as usize];
+                let ended = dropped.get() > 0;
+                assert_eq!(
+                    h.cancel(*id).unwrap(),
+                    !ended,
+                    "seed {seed:#x} step {step}: cancel of a poll (ended: {ended})"
+                );
             }
             _ => {
                 // Let it work for a while, long enough for some deadlines
                 // and timeouts to fire.
                 let after = Duration::from_micros(rng.below(500));
-                let (result, ()) = reactor.run_until(h.op(Timeout::new(after))).unwrap();
-                assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::ETIME));
+                let (out, panics) = through_panics(|| reactor.run_until(h.op(Timeout::new(after))));
+                panics_raised += panics;
+                if panics == 0 {
+                    let (result, ()) = out.unwrap();
+                    assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::ETIME));
+                }
             }
         }
     }
-    // The end: whatever still waits is cancelled, and every callback runs.
-    for &(id, token) in &ids {
-        let ran = seen.borrow().calls.contains_key(&token);
+    if rng.below(2) == 0 {
+        // The end: whatever still waits is cancelled, and every callback runs.
+        for &(id, token) in &ids {
+            let ran = seen.borrow().calls.contains_key(&token);
+            assert_eq!(
+                h.cancel(id).unwrap(),
+                !ran,
+                "seed {seed:#x}: final cancel of {token}"
+            );
+        }
+        for (id, dropped) in &multi {
+            assert_eq!(h.cancel(*id).unwrap(), dropped.get() == 0, "seed {seed:#x}");
+        }
+        let (out, panics) = through_panics(|| reactor.run());
+        panics_raised += panics;
+        out.unwrap();
+    } else {
+        // The end: a callback shuts the reactor down; every other callback
+        // runs all the same.
+        let h2 = h.clone();
+        h.queue(Nop, move |_, ()| h2.shutdown()).unwrap();
+        let (out, panics) = through_panics(|| reactor.run());
+        panics_raised += panics;
+        if !h.is_shut_down() {
+            out.unwrap();
+        }
+        assert!(h.is_shut_down(), "seed {seed:#x}");
+    }
+    assert_eq!(reactor.in_flight(), 0, "seed {seed:#x}");
+    assert_eq!(
+        panics_raised,
+        raised.get(),
+        "seed {seed:#x}: every panic reached a run"
+    );
+    for (_, dropped) in &multi {
         assert_eq!(
-            h.cancel(id).unwrap(),
-            !ran,
-            "seed {seed:#x}: final cancel of {token}"
+            dropped.get(),
+            1,
+            "seed {seed:#x}: a poll's value dropped once"
         );
     }
-    reactor.run().unwrap();
-    assert_eq!(reactor.in_flight(), 0, "seed {seed:#x}");
+    if !h.is_shut_down() {
+        assert_eq!(tasks_ended.get(), tasks, "seed {seed:#x}: every task ended");
+    }
     let seen = seen.borrow();
     let issued = *tokens.borrow();
     let queued_with_callbacks: Vec<u64> = ids.iter().map(|&(_, t)| t).collect();
@@ -227,6 +373,13 @@ fn walk(seed: u64, steps: u32) {
 
 #[test]
 fn random_walks_over_the_reactor_call_each_callback_once() {
+    // The walks' own panics are expected: not printed.
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if info.payload().downcast_ref::<&str>() != Some(&PANIC) {
+            report(info);
+        }
+    }));
     let seeds = std::env::var("URING_WALK_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
