@@ -778,8 +778,8 @@ impl Core {
 
     /// After a multishot callback panicked (at the op's last completion
     /// if `last`): its slot drops its completions from now on, and its
-    /// value stays, leaked. Returns the completions
-    /// held for it, to drop once the core is released.
+    /// value stays, leaked. Returns the completions held for it, to drop
+    /// once the core is released.
     pub(crate) fn abandon_each(&mut self, index: u32, last: bool) -> Vec<Completion> {
         let slot = self.slab.slot(index);
         if last {
@@ -953,8 +953,9 @@ impl Core {
     /// Queues a cancel request for each op in flight, by its tag. (One
     /// request that cancels any op would do, but the kernel looks for
     /// each match from the start of its tables again, among requests it
-    /// cancelled already and has not yet removed: with 10^5 receives in
-    /// flight that takes minutes. A tag is found by its hash.)
+    /// cancelled already and has not yet removed: 20 000 receives took
+    /// 6.9 s that way, and 10^5 locked the CPU up. A tag is found by its
+    /// hash.)
     fn cancel_each(&mut self) {
         let ignored = self.ignored();
         for index in self.slab.indices() {

@@ -127,7 +127,7 @@ const CQ_ENTRIES: u32 = 8192;
 impl Reactor {
     /// A reactor over a new ring of 256 SQ entries and 8192 CQ entries
     /// (a shutdown with 10^5 receives in flight takes about a second with
-    /// it, against many with the default CQ of 512), set up for one thread
+    /// it, against 13 s with the default CQ of 512), set up for one thread
     /// (`single_issuer`, `coop_taskrun`, `taskrun_flag`: completions' task
     /// work runs when the thread next enters the kernel, without an
     /// interrupt per completion), which suits both [`run`](Reactor::run)
@@ -143,8 +143,8 @@ impl Reactor {
     }
 
     /// The setup [`new`](Reactor::new) gives its ring (8192 CQ entries,
-    /// `single_issuer`, `coop_taskrun`, `taskrun_flag`), for rings made otherwise, such as
-    /// those of [`Ring::create_many`] (add
+    /// `single_issuer`, `coop_taskrun`, `taskrun_flag`), for rings made
+    /// otherwise, such as those of [`Ring::create_many`] (add
     /// [`r_disabled`](crate::Builder::r_disabled) when a ring is created on
     /// another thread than the one its reactor runs on).
     pub fn ring_builder() -> crate::Builder<'static> {
