@@ -18,6 +18,7 @@
 //! | `io_uring_setup` | `ENOMEM` | `RLIMIT_MEMLOCK` 0 for an unprivileged user (child process) | as above | `memlock_limits_fail_setup_and_buffer_registration` |
 //! | `io_uring_setup` | `EMFILE` | `RLIMIT_NOFILE` at the lowest free descriptor (child process) | as above | `descriptor_limits_fail_setup_and_buffer_rings` |
 //! | `io_uring_setup` | `EPERM`, `EFAULT`, `ENFILE`, `ENOMEM` | seam | as above; `create_many` closes the rings it made | `setup_failures_leave_no_descriptor_behind` |
+//! | `io_uring_setup`, `Reactor::new` | `EINVAL`, `ENOMEM` (others) | seam | asks once more, for a plain ring (the error) | `a_reactor_asks_for_a_plain_ring_when_its_setup_is_refused` |
 //! | `mmap` (SQ ring, CQ ring, SQE array, timespecs) | `ENOMEM` | `RLIMIT_AS` at the address space in use (child process) | `Error::Os { call: "mmap" }`; the ring's descriptor is closed | `an_address_space_limit_fails_the_mapping_and_closes_the_descriptor` |
 //! | `mmap` (SQ ring, CQ ring, SQE array, timespecs) | every errno `mmap(2)` lists | seam, at each mapping in turn | `Error::Os { call: "mmap" }`; the mappings made are unmapped and the ring's descriptor is closed | `a_failed_mapping_closes_the_ring_descriptor` |
 //! | `mmap` (buffer ring memory) | every errno `mmap(2)` lists | seam, at each mapping in turn | error; what was mapped is unmapped, the duplicate descriptor is closed, nothing registered | `buffer_ring_failures_leave_nothing_behind` |
@@ -2035,4 +2036,33 @@ fn a_timed_wait_reports_its_enter_error_not_a_timeout() {
         fault::reset();
         nop_round_trip(&mut ring, u64::from(errno as u32));
     }
+}
+
+/// `Reactor::new` asks for a ring with its flags and an 8192-entry CQ; a
+/// kernel that refuses the flags (`EINVAL`) or the memory (`ENOMEM`: the
+/// locked-memory limit of kernels before 5.12) gets asked for a plain ring
+/// instead, once. Any other refusal is the error.
+#[test]
+fn a_reactor_asks_for_a_plain_ring_when_its_setup_is_refused() {
+    use uring::reactor::{Reactor, ops::Nop as ReactorNop};
+    for errno in [libc::EINVAL, libc::ENOMEM] {
+        fault::reset();
+        fault::fail_next(Call::Setup, 1, errno);
+        let reactor = Reactor::new().expect("the plain ring");
+        let counts = fault::counts(Call::Setup);
+        assert_eq!((counts.injected, counts.made), (1, 1), "errno {errno}");
+        let (result, ()) = reactor.run_until(reactor.op(ReactorNop)).unwrap();
+        assert_eq!(result.unwrap(), 0);
+    }
+    fault::reset();
+    fault::fail_next(Call::Setup, 2, libc::ENOMEM);
+    let refused = Reactor::new().unwrap_err();
+    assert_eq!(refused.raw_os_error(), Some(libc::ENOMEM));
+    assert_eq!(fault::counts(Call::Setup).injected, 2);
+    fault::reset();
+    fault::fail_next(Call::Setup, 1, libc::EPERM);
+    let refused = Reactor::new().unwrap_err();
+    assert_eq!(refused.raw_os_error(), Some(libc::EPERM));
+    assert_eq!(fault::counts(Call::Setup).injected, 1, "asked once");
+    fault::reset();
 }

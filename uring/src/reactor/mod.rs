@@ -132,11 +132,15 @@ impl Reactor {
     /// work runs when the thread next enters the kernel, without an
     /// interrupt per completion), which suits both [`run`](Reactor::run)
     /// and a tokio runtime (`Reactor::into_tokio`). On a
-    /// kernel without those flags (before 6.0), a plain ring.
+    /// kernel without those flags (before 6.0), a plain ring, and one with
+    /// the default CQ where the larger one does not fit the locked-memory
+    /// limit (kernels before 5.12 count a ring's memory against it).
     pub fn new() -> io::Result<Reactor> {
         let ring = match Reactor::ring_builder().build(256) {
             Ok(ring) => ring,
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ring::new(256)?,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOMEM)) => {
+                Ring::new(256)?
+            }
             Err(e) => return Err(e.into()),
         };
         Reactor::from_ring(ring)
