@@ -820,10 +820,10 @@ impl Core {
         if slot.generation != generation || generation & 1 == 0 {
             return Ok(false);
         }
-        match slot.state {
-            State::Callback | State::Waiting | State::Orphan | State::Multi | State::Stream => {}
-            State::Running | State::Panicked => {}
-            _ => return Ok(false),
+        // The program's ops the kernel still has (the wake-up poll is the
+        // reactor's own).
+        if !slot.state.in_kernel() || slot.state == State::Internal {
+            return Ok(false);
         }
         if self.closed {
             return Ok(false);

@@ -612,10 +612,7 @@ impl Shared {
             if core.closed && core.in_flight == 0 {
                 let driver = core.driver.take();
                 drop(core);
-                self.exec.clear();
-                if let Some(driver) = driver {
-                    driver.wake();
-                }
+                self.end_shutdown(driver);
                 return;
             }
             core.begin_shutdown();
@@ -660,8 +657,13 @@ impl Shared {
             let _ = core.submit();
             core.driver.take()
         });
+        self.end_shutdown(driver);
+    }
+
+    /// The end of a shutdown, with the core released: the tasks are
+    /// dropped, and the tokio driver, if it waits, is woken to resolve.
+    fn end_shutdown(&self, driver: Option<Waker>) {
         self.exec.clear();
-        // A driver waiting for completions resolves now.
         if let Some(driver) = driver {
             driver.wake();
         }
