@@ -17,7 +17,8 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 /// changes the files in the table (updating slots, closing one, installing
 /// a direct descriptor at a slot) needs the handle exclusively, through
 /// `&mut` or a [`FixedMut`], so no op using a slot's file can be in flight
-/// meanwhile.
+/// meanwhile. (Ops that allocate a direct descriptor fill empty slots only,
+/// and need no handle: see [`Fixed`] for an op that names an empty slot.)
 #[derive(Debug)]
 pub struct FixedFiles {
     ring: u32,

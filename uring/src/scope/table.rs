@@ -666,11 +666,15 @@ impl ScopeTable {
                         // of the renames never reaches the `RENAME` bit.)
                         RENAME | self.keep_rename(rename)
                     }
-                    // In a fast scope, a poll the table does not know is an
-                    // untagged op of the scope: the kernel may rename it,
-                    // to a value that can pass for no tag.
+                    // In a fast scope, a poll the table does not know, named
+                    // by a value that cannot pass for a tag, is an untagged
+                    // op of the scope: the kernel may rename it, to a value
+                    // that cannot pass for one either. A tag-shaped name is a
+                    // tagged op's raw tag (read from the kernel): renamed, its
+                    // last completion would settle as an untagged op's while
+                    // its slot stayed held.
                     // SAFETY: as above.
-                    None if self.untagged(unsafe { sqe.off.off }) => owned,
+                    None if self.untagged(named) && self.untagged(unsafe { sqe.off.off }) => owned,
                     _ => {
                         // An opcode the kernel does not know: it fails the
                         // SQE with EINVAL, reading nothing else of it.

@@ -103,7 +103,12 @@ impl<'r> From<&'r Ring> for Fd<'r> {
 /// index that was never registered cannot be named; the borrow of the
 /// handle keeps the registration (and the slot's occupant) as it is for as
 /// long as the `Fixed` lives, since unregistering, updating and closing
-/// slots need the handle exclusively. A `Fixed` pushed to another ring than
+/// slots need the handle exclusively. An empty slot is the exception: an op
+/// that allocates a direct descriptor (`DirectSlot::ALLOC`, `FilesAt::ALLOC`,
+/// `RingSlot::alloc`) may fill it meanwhile, since the kernel allocates only
+/// empty slots; an op that names a slot empty when it was pushed fails with
+/// `EBADF`, or runs on the file found there when the kernel issues it.
+/// A `Fixed` pushed to another ring than
 /// the one that registered it is refused ([`PushErrorKind::ForeignFile`])
 /// by the safe pushes; `push_unchecked` leaves that to its caller.
 /// An op given a `Fixed` target sets `IOSQE_FIXED_FILE` by itself.
