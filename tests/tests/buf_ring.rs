@@ -841,3 +841,134 @@ fn the_kernel_s_head_counts_the_buffers_it_took() {
     // Back in the ring: the tail moved on, the head stays.
     assert_eq!((pool.head().unwrap(), pool.available().unwrap()), (3, 4));
 }
+
+/// A receive bundle (6.10) fills consecutive buffers of the ring and names
+/// the first: `claim` refuses it and leaves it unclaimed, `claim_bundle`
+/// hands out every buffer, in the ring's order (not the ids' order, once
+/// buffers came back out of order), with the bytes received, and each
+/// buffer goes back to the kernel.
+#[test]
+fn a_bundle_is_claimed_whole_in_the_ring_s_order() {
+    let _watch = uring_tests::watchdog();
+    let Some(mut ring) = ring_or_skip() else {
+        return;
+    };
+    if !uring_tests::require_features(&ring, uring::Features::RECVSEND_BUNDLE, "bundles") {
+        return;
+    }
+    let (mut tx, rx) = UnixStream::pair().unwrap();
+    let pool = ring.register_buf_ring(BufferGroup::new(31), 4, 16).unwrap();
+    let sent: Vec<u8> = (0..40).collect();
+    let (order, got) = ring
+        .scope(|s| -> uring::Result<(Vec<u16>, Vec<u8>)> {
+            // Take buffers 0 and 1 and give them back as 1, then 0: the ring
+            // now holds 2, 3, 1, 0.
+            let mut held = Vec::new();
+            for i in 0..2u8 {
+                tx.write_all(&[i]).unwrap();
+                s.push(Recv::new(&rx, pool.select()).user_data(u64::from(i)))?;
+                s.submit_and_wait(1)?;
+                let mut cqe = s.completions().next().expect("a completion");
+                held.push(pool.claim(&mut cqe)?);
+            }
+            assert_eq!(held.iter().map(|b| b.bid()).collect::<Vec<_>>(), [0, 1]);
+            held.reverse();
+            drop(held);
+            tx.write_all(&sent).unwrap();
+            s.push(
+                Recv::new(&rx, pool.select())
+                    .recv_flags(RecvFlags::BUNDLE)
+                    .user_data(9),
+            )?;
+            s.submit_and_wait(1)?;
+            let mut cqe = s.completions().next().expect("a completion");
+            assert!(
+                cqe.res() > 16,
+                "the bundle filled more than a buffer: {cqe:?}"
+            );
+            let refused = pool.claim(&mut cqe);
+            assert!(
+                matches!(refused, Err(Error::InvalidArgument(ref m)) if m.contains("bundle")),
+                "{refused:?}"
+            );
+            let bufs = pool.claim_bundle(&mut cqe)?;
+            assert!(pool.claim_bundle(&mut cqe).is_err(), "claimed once");
+            let order = bufs.iter().map(|b| b.bid()).collect();
+            let mut got = Vec::new();
+            for (i, b) in bufs.iter().enumerate() {
+                assert_eq!(b.offset(), 0);
+                if i + 1 < bufs.len() {
+                    assert_eq!(b.len(), 16, "every buffer but the last is full");
+                }
+                got.extend_from_slice(b);
+            }
+            assert_eq!(got.len(), cqe.res() as usize);
+            Ok((order, got))
+        })
+        .unwrap();
+    assert_eq!(order, [2, 3, 1][..order.len()], "the ring's order");
+    assert_eq!(got, sent[..got.len()], "the bytes received, in order");
+    assert_eq!(pool.lent(), 0);
+    if uring_tests::require_kernel(6, 8, "the status of a buffer ring") {
+        assert_eq!(pool.available().unwrap(), 4, "every buffer came back");
+    }
+}
+
+/// A multishot receive bundle in a scope: each completion's buffers,
+/// claimed and dropped, make the stream of bytes sent, however the kernel
+/// split it.
+#[test]
+fn a_multishot_bundle_streams_every_byte() {
+    let _watch = uring_tests::watchdog();
+    let Some(mut ring) = ring_or_skip() else {
+        return;
+    };
+    if !uring_tests::require_features(&ring, uring::Features::RECVSEND_BUNDLE, "bundles") {
+        return;
+    }
+    let (mut tx, rx) = UnixStream::pair().unwrap();
+    let pool = ring.register_buf_ring(BufferGroup::new(32), 8, 8).unwrap();
+    let sent: Vec<u8> = (0..200u8).collect();
+    let got = ring
+        .scope(|s| -> uring::Result<Vec<u8>> {
+            s.push(
+                Recv::new(&rx, pool.select())
+                    .recv_flags(RecvFlags::MULTISHOT | RecvFlags::BUNDLE)
+                    .user_data(3),
+            )?;
+            s.submit()?;
+            let mut got = Vec::new();
+            let mut chunks = sent.chunks(25);
+            while got.len() < sent.len() {
+                if let Some(chunk) = chunks.next() {
+                    tx.write_all(chunk).unwrap();
+                }
+                s.wait_timeout(1, Duration::from_secs(5))?;
+                let mut ended = false;
+                for mut cqe in s.completions() {
+                    if cqe.res() == -libc::ENOBUFS {
+                        // The ring ran dry while buffers were out.
+                        ended = true;
+                        continue;
+                    }
+                    assert!(cqe.res() > 0, "{cqe:?}");
+                    ended |= !cqe.has_more();
+                    for buf in pool.claim_bundle(&mut cqe)? {
+                        got.extend_from_slice(&buf);
+                    }
+                }
+                if ended {
+                    s.push(
+                        Recv::new(&rx, pool.select())
+                            .recv_flags(RecvFlags::MULTISHOT | RecvFlags::BUNDLE)
+                            .user_data(3),
+                    )?;
+                    s.submit()?;
+                }
+            }
+            Ok(got)
+        })
+        .unwrap();
+    assert_eq!(got, sent);
+    assert_eq!(pool.lent(), 0);
+}

@@ -32,6 +32,8 @@ struct State {
     /// Of an incremental ring: the bytes of it that claims have handed out
     /// since it was last provided.
     consumed: Cell<u32>,
+    /// The ring position (the tail's count) it was last provided at.
+    pos: Cell<u16>,
 }
 
 /// A provided-buffer ring: `count` buffers of `len` bytes, allocated and
@@ -63,6 +65,10 @@ pub struct BufRing {
     /// The mappings behind `descs` and `bufs`, given up on drop.
     maps: Option<(Mapping, Mapping)>,
     tail: Cell<u16>,
+    /// The buffer id written at each position of the ring (by its index,
+    /// the position masked): where the buffers after one a completion names
+    /// are, for a completion whose bytes run over several (a bundle).
+    order: Box<[Cell<u16>]>,
     state: Box<[State]>,
     /// Registered with `IOU_PBUF_RING_INC`.
     incremental: bool,
@@ -178,6 +184,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             len,
             maps: Some((descs, bufs)),
             tail: Cell::new(0),
+            order: (0..entries).map(|_| Cell::new(0)).collect(),
             state: (0..count).map(|_| State::default()).collect(),
             incremental,
         };
@@ -288,6 +295,61 @@ impl BufRing {
     /// # }
     /// ```
     pub fn claim<C: ClaimFrom>(&self, cqe: &mut C) -> Result<Buf<'_>> {
+        self.vouch(cqe)?;
+        // SAFETY: a scope settles only completions the kernel posted for its
+        // ops (no safe code can post into a ring during its scope: see the
+        // scope module), this op selected from this ring's group on the ring
+        // that registered it (`vouch`), and a completion's buffers are
+        // claimed once (marked below).
+        let buf = unsafe { self.claim_unchecked(cqe.completion()) }?;
+        cqe.set_claimed();
+        Ok(buf)
+    }
+
+    /// Every buffer that a scope op's completion filled, in order: one for
+    /// most ops, several for a bundle (a `Recv` or `Send` flagged
+    /// [`RecvFlags::BUNDLE`](crate::RecvFlags::BUNDLE) or
+    /// [`SendFlags::BUNDLE`](crate::SendFlags::BUNDLE), 6.10), which takes
+    /// consecutive buffers of the ring and posts one completion naming the
+    /// first. Their bytes, joined, are the `cqe.res()` bytes of the op;
+    /// each buffer goes back to the kernel when its [`Buf`] is dropped.
+    /// Errors as for [`claim`](BufRing::claim).
+    ///
+    /// ```
+    /// use std::io::Write as _;
+    /// use std::os::unix::net::UnixStream;
+    /// use uring::{BufferGroup, Features, RecvFlags, Ring, ops::Recv};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut ring = Ring::new(8)?;
+    /// if !ring.params().has(Features::RECVSEND_BUNDLE) {
+    ///     return Ok(()); // Before 6.10.
+    /// }
+    /// let (mut tx, rx) = UnixStream::pair()?;
+    /// tx.write_all(&[7; 40])?;
+    /// let pool = ring.register_buf_ring(BufferGroup::new(1), 4, 16)?;
+    /// let got = ring.scope(|s| -> uring::Result<Vec<usize>> {
+    ///     s.push(Recv::new(&rx, pool.select()).recv_flags(RecvFlags::BUNDLE))?;
+    ///     s.submit_and_wait(1)?;
+    ///     let mut cqe = s.completions().next().expect("a completion");
+    ///     let bufs = pool.claim_bundle(&mut cqe)?;
+    ///     assert_eq!(bufs.iter().map(|b| b.len()).sum::<usize>(), cqe.res() as usize);
+    ///     Ok(bufs.iter().map(|b| b.len()).collect())
+    /// })?;
+    /// assert!(got.iter().all(|&n| n <= 16));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn claim_bundle<C: ClaimFrom>(&self, cqe: &mut C) -> Result<Vec<Buf<'_>>> {
+        self.vouch(cqe)?;
+        // SAFETY: as in `claim`.
+        let bufs = unsafe { self.claim_bundle_unchecked(cqe.completion()) }?;
+        cqe.set_claimed();
+        Ok(bufs)
+    }
+
+    /// Checks that `cqe` is a scope op's, unclaimed, of an op that selected
+    /// from this ring's group on the ring that registered it.
+    fn vouch<C: ClaimFrom>(&self, cqe: &C) -> Result<()> {
         let Some((ring, group)) = cqe.provenance() else {
             return Err(Error::InvalidArgument(
                 "the completion is not of a scope op that selected a buffer, \
@@ -300,14 +362,7 @@ impl BufRing {
                 "the op selected from group {group} of its ring, not from this one's"
             )));
         }
-        // SAFETY: a scope settles only completions the kernel posted for its
-        // ops (no safe code can post into a ring during its scope: see the
-        // scope module), this op selected from this ring's group on the ring
-        // that registered it, and a completion's buffer is claimed once
-        // (marked below).
-        let buf = unsafe { self.claim_unchecked(cqe.completion()) }?;
-        cqe.set_claimed();
-        Ok(buf)
+        Ok(())
     }
 
     /// The buffer that `cqe`'s op filled, as [`claim`](BufRing::claim), for
@@ -315,7 +370,10 @@ impl BufRing {
     ///
     /// An error when the completion names no buffer, a buffer this ring
     /// does not have, or one already claimed and not yet given back (of an
-    /// incremental ring: one the kernel has let go of).
+    /// incremental ring: one the kernel has let go of), or when its bytes
+    /// run over several buffers (a bundle's:
+    /// [`claim_bundle_unchecked`](BufRing::claim_bundle_unchecked) takes
+    /// those).
     ///
     /// # Safety
     ///
@@ -328,6 +386,56 @@ impl BufRing {
     /// kernel posted them, and no two ops may have consumed the group at
     /// once: the bytes of a completion are found after those of the last.
     pub unsafe fn claim_unchecked(&self, cqe: &Cqe) -> Result<Buf<'_>> {
+        let span = self.span(cqe)?;
+        if span.count > 1 {
+            return Err(Error::InvalidArgument(format!(
+                "the completion's {} bytes fill {} buffers (a bundle): claim them all with \
+                 claim_bundle",
+                cqe.res(),
+                span.count
+            )));
+        }
+        let state = &self.state[usize::from(span.bid)];
+        let start = state.consumed.get();
+        let filled = span.res.min(self.len - start);
+        Ok(self.lend(span.bid, start, filled, self.last_released(cqe)))
+    }
+
+    /// Every buffer that `cqe`'s op filled, as
+    /// [`claim_bundle`](BufRing::claim_bundle), for completions read
+    /// outside a scope. Errors as for
+    /// [`claim_unchecked`](BufRing::claim_unchecked), but for a bundle's.
+    ///
+    /// # Safety
+    ///
+    /// As for [`claim_unchecked`](BufRing::claim_unchecked).
+    pub unsafe fn claim_bundle_unchecked(&self, cqe: &Cqe) -> Result<Vec<Buf<'_>>> {
+        let span = self.span(cqe)?;
+        let mut left = span.res;
+        let mut bufs = Vec::with_capacity(usize::from(span.count));
+        for i in 0..span.count {
+            let bid = if i == 0 {
+                span.bid
+            } else {
+                self.order[usize::from(span.pos.wrapping_add(i) & self.mask)].get()
+            };
+            let start = self.state[usize::from(bid)].consumed.get();
+            let filled = left.min(self.len - start);
+            left -= filled;
+            // The kernel is done with every buffer of a bundle but the last,
+            // which it filled up to its end.
+            let released = i + 1 < span.count || self.last_released(cqe);
+            bufs.push(self.lend(bid, start, filled, released));
+        }
+        Ok(bufs)
+    }
+
+    /// The buffers `cqe`'s bytes lie in, checked: the one it names, which
+    /// the kernel has, and as many after it in the ring as its bytes fill
+    /// (the kernel takes a bundle's buffers in ring order), each one the
+    /// ring gave the kernel at that position and, of an incremental ring,
+    /// not yet used.
+    fn span(&self, cqe: &Cqe) -> Result<Span> {
         let bid = cqe
             .buffer_id()
             .ok_or_else(|| Error::InvalidArgument("the completion names no buffer".into()))?;
@@ -342,27 +450,65 @@ impl BufRing {
                 "buffer {bid} is claimed already"
             )));
         }
-        let start = state.consumed.get();
-        let filled = u32::try_from(cqe.res()).unwrap_or(0).min(self.len - start);
-        // The kernel lets go of a whole buffer at its only completion, and
-        // of an incremental one at the completion that took data without
-        // `BUF_MORE` (one that took none leaves it at the head of the ring,
-        // whatever the flag says).
-        let released =
-            !self.incremental || (cqe.res() > 0 && cqe.flags() & sys::IORING_CQE_F_BUF_MORE == 0);
+        let res = u32::try_from(cqe.res()).unwrap_or(0);
+        let room = self.len - state.consumed.get();
+        let count = if res <= room {
+            1
+        } else {
+            1 + (res - room).div_ceil(self.len)
+        };
+        let beyond = || {
+            Error::InvalidArgument(format!(
+                "the completion's {res} bytes run past the buffers the ring gave the kernel \
+                 after buffer {bid}"
+            ))
+        };
+        let count = u16::try_from(count)
+            .ok()
+            .filter(|&n| n <= self.count())
+            .ok_or_else(beyond)?;
+        let pos = state.pos.get();
+        for i in 1..count {
+            let at = pos.wrapping_add(i);
+            let next = &self.state[usize::from(self.order[usize::from(at & self.mask)].get())];
+            if !next.kernel.get() || next.pos.get() != at || next.consumed.get() != 0 {
+                return Err(beyond());
+            }
+        }
+        Ok(Span {
+            bid,
+            pos,
+            count,
+            res,
+        })
+    }
+
+    /// Whether the kernel is done with the last buffer `cqe`'s bytes lie
+    /// in. It lets go of a whole buffer at its only completion, and of an
+    /// incremental one at the completion that took data without `BUF_MORE`
+    /// (one that took none leaves it at the head of the ring, whatever the
+    /// flag says).
+    fn last_released(&self, cqe: &Cqe) -> bool {
+        !self.incremental || (cqe.res() > 0 && cqe.flags() & sys::IORING_CQE_F_BUF_MORE == 0)
+    }
+
+    /// Lends `len` bytes of buffer `bid` from `start` as a [`Buf`];
+    /// `released` when the kernel is done with the buffer.
+    fn lend(&self, bid: u16, start: u32, len: u32, released: bool) -> Buf<'_> {
+        let state = &self.state[usize::from(bid)];
         if self.incremental {
-            state.consumed.set(start + filled);
+            state.consumed.set(start + len);
         }
         if released {
             state.kernel.set(false);
         }
         state.lent.set(state.lent.get() + 1);
-        Ok(Buf {
+        Buf {
             ring: self,
             bid,
             start: start as usize,
-            len: filled as usize,
-        })
+            len: len as usize,
+        }
     }
 
     /// The `len` bytes of buffer `bid`.
@@ -372,8 +518,19 @@ impl BufRing {
         unsafe { self.bufs.as_ptr().add(usize::from(bid) * self.len as usize) }
     }
 
+    /// Ends one lending of buffer `bid` (a [`Buf`] dropped): the last
+    /// one, once the kernel is done with the buffer, gives it back.
+    pub(crate) fn unlend(&self, bid: u16) {
+        let state = &self.state[usize::from(bid)];
+        let lent = state.lent.get() - 1;
+        state.lent.set(lent);
+        if lent == 0 && !state.kernel.get() {
+            self.provide(bid);
+        }
+    }
+
     /// Hands buffer `bid` to the kernel at the ring's tail.
-    pub(crate) fn provide(&self, bid: u16) {
+    fn provide(&self, bid: u16) {
         let tail = self.tail.get();
         // SAFETY: the masked index is below `entries`, inside the mapping.
         let desc = unsafe { self.descs.as_ptr().add(usize::from(tail & self.mask)) };
@@ -389,6 +546,8 @@ impl BufRing {
         let state = &self.state[usize::from(bid)];
         state.kernel.set(true);
         state.consumed.set(0);
+        state.pos.set(tail);
+        self.order[usize::from(tail & self.mask)].set(bid);
         let tail = tail.wrapping_add(1);
         self.tail.set(tail);
         // SAFETY: the tail is the `resv` field of the first descriptor, a
@@ -400,6 +559,16 @@ impl BufRing {
             AtomicU16::from_ptr(at).store(tail, Ordering::Release);
         }
     }
+}
+
+/// The buffers a completion's bytes lie in: the one it names, at ring
+/// position `pos`, and the `count - 1` after it.
+struct Span {
+    bid: u16,
+    pos: u16,
+    count: u16,
+    /// The completion's bytes.
+    res: u32,
 }
 
 /// What [`BufRing::claim`] takes: a completion that a scope vouches for.
@@ -534,12 +703,7 @@ impl DerefMut for Buf<'_> {
 
 impl Drop for Buf<'_> {
     fn drop(&mut self) {
-        let state = &self.ring.state[usize::from(self.bid)];
-        let lent = state.lent.get() - 1;
-        state.lent.set(lent);
-        if lent == 0 && !state.kernel.get() {
-            self.ring.provide(self.bid);
-        }
+        self.ring.unlend(self.bid);
     }
 }
 

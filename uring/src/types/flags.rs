@@ -226,7 +226,9 @@ flags! {
         /// `IORING_CQE_F_MORE` while more will come.
         const MULTISHOT = sys::IORING_RECV_MULTISHOT;
         /// Fill several provided buffers in one receive (needs a
-        /// `BufferSelect`; 6.10).
+        /// `BufferSelect`; 6.10): one completion names the first, and
+        /// [`BufRing::claim_bundle`](crate::BufRing::claim_bundle) hands
+        /// out them all.
         const BUNDLE = sys::IORING_RECVSEND_BUNDLE;
     }
 }
@@ -238,7 +240,10 @@ flags! {
         /// Poll the socket before the first attempt.
         const POLL_FIRST = sys::IORING_RECVSEND_POLL_FIRST;
         /// Send from several provided buffers in one go (`Send` given a
-        /// `BufferSelect`, 6.10; refused otherwise).
+        /// `BufferSelect`, 6.10; refused otherwise): one completion names
+        /// the first, and
+        /// [`BufRing::claim_bundle`](crate::BufRing::claim_bundle) takes
+        /// them all back.
         const BUNDLE = sys::IORING_RECVSEND_BUNDLE;
     }
 }
