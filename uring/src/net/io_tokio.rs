@@ -1,8 +1,11 @@
 //! tokio's `AsyncRead` / `AsyncWrite` for [`TcpStream`]: reads go through a
 //! buffer the stream owns (a completion-based read cannot fill the caller's
 //! borrowed buffer), writes are copied to one and sent behind the caller,
-//! whose next write, flush or shutdown reports their errors.
+//! whose next write, flush or shutdown reports their errors. A send in
+//! flight when the stream is dropped runs to its end: its bytes were
+//! reported written.
 
+use crate::MsgFlags;
 use crate::net::TcpStream;
 use crate::net::{deadlined, timed_out};
 use crate::reactor::ops::{Recv, Send, Shutdown};
@@ -30,6 +33,24 @@ pub(crate) struct IoState {
     shutdown: Option<OpFuture<Shutdown>>,
 }
 
+impl Drop for IoState {
+    fn drop(&mut self) {
+        // `poll_write` said these bytes were written: they are sent, not
+        // cancelled (the reactor keeps the buffer, and the socket open,
+        // until the send's completion).
+        if let Some(send) = self.write.take() {
+            send.detach();
+        }
+    }
+}
+
+/// A send of the bytes `poll_write` took: all of them (`MSG_WAITALL`: the
+/// kernel sends again what a short send left), so that one dropped with
+/// the stream ends only once every byte is sent, or the socket fails.
+fn send_all(fd: &crate::reactor::SharedFd, bytes: Slice<Vec<u8>>) -> Send<Slice<Vec<u8>>> {
+    Send::new(fd, bytes).flags(MsgFlags::NOSIGNAL | MsgFlags::WAITALL)
+}
+
 impl TcpStream {
     fn start<O: crate::reactor::Op>(&self, op: O, deadline: Option<Instant>) -> OpFuture<O> {
         match deadline {
@@ -49,8 +70,7 @@ impl TcpStream {
             match deadlined(result, self.write_deadline) {
                 Ok(n) if n > 0 && begin + (n as usize) < end => {
                     let rest = buf.slice(begin + n as usize..end);
-                    self.io.write =
-                        Some(self.start(Send::new(&self.fd, rest), self.write_deadline));
+                    self.io.write = Some(self.start(send_all(&self.fd, rest), self.write_deadline));
                 }
                 Ok(0) if begin < end => {
                     self.io.wbuf = buf;
@@ -130,7 +150,7 @@ impl AsyncWrite for TcpStream {
         let mut buf = std::mem::take(&mut this.io.wbuf);
         buf.clear();
         buf.extend_from_slice(data);
-        let send = this.start(Send::new(&this.fd, buf.slice(..)), this.write_deadline);
+        let send = this.start(send_all(&this.fd, buf.slice(..)), this.write_deadline);
         this.io.write = Some(send);
         Poll::Ready(Ok(data.len()))
     }

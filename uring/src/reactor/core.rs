@@ -182,6 +182,9 @@ pub(crate) struct Core {
     wakeup_armed: bool,
     /// A run loop is running.
     pub(crate) running: bool,
+    /// The ring refused a cancel (`EACCES`: its restrictions forbid them),
+    /// so a shutdown cannot end what is in flight: it leaks it instead.
+    pub(crate) cancels_refused: bool,
 }
 
 fn closed() -> io::Error {
@@ -246,6 +249,7 @@ impl Core {
             driving: false,
             ready,
             wakeup_armed: false,
+            cancels_refused: false,
             running: false,
         })
     }
@@ -569,6 +573,11 @@ impl Core {
     pub(crate) fn resolve(&mut self, cqe: Cqe) -> Action {
         let (index, generation) = self.untag(cqe.user_data());
         let Some(slot) = self.slab.get_mut(index) else {
+            if cqe.res() == -libc::EACCES && cqe.user_data() == self.ignored() {
+                // A cancel request (or a link timeout) the ring's
+                // restrictions forbid.
+                self.cancels_refused = true;
+            }
             return Action::None;
         };
         if slot.generation != generation || generation & 1 == 0 {
@@ -835,18 +844,26 @@ impl Core {
     }
 
     /// Makes a future's or stream's slot an orphan (its memory is dropped
-    /// at the op's last completion) and cancels its op.
+    /// at the op's last completion) and, with `cancel`, cancels its op.
     /// Returns what to drop once the core is released: the value, if the
     /// kernel is done with it, and the waker the slot held.
-    pub(crate) fn orphan(&mut self, index: u32) -> (Option<Garbage>, Option<Waker>) {
+    pub(crate) fn orphan(&mut self, index: u32, cancel: bool) -> (Option<Garbage>, Option<Waker>) {
         let slot = self.slab.slot(index);
         match slot.state {
-            State::Ready | State::StreamDone => (Some(self.take_garbage(index, None)), None),
+            // The op's result goes with it, so that what the kernel made
+            // for it (an accepted socket, a buffer) is released too.
+            State::Ready => {
+                let completion = ready_completion(slot);
+                (Some(self.take_garbage(index, Some(completion))), None)
+            }
+            State::StreamDone => (Some(self.take_garbage(index, None)), None),
             State::Waiting | State::Stream => {
                 slot.state = State::Orphan;
                 let waker = slot.waker.take();
                 let generation = slot.generation;
-                let _ = self.cancel_slot(index, generation);
+                if cancel {
+                    let _ = self.cancel_slot(index, generation);
+                }
                 (None, waker)
             }
             _ => (None, None),
@@ -988,7 +1005,10 @@ impl Core {
         let any = SyncCancel::any().all();
         match self.ring.cancel_sync(any, Some(Duration::ZERO)) {
             Ok(()) | Err(Error::TimedOut) => {}
-            Err(_) => {
+            Err(e) => {
+                if e.raw_os_error() == Some(libc::EACCES) {
+                    self.cancels_refused = true;
+                }
                 let ignored = self.ignored();
                 let all = Cancel::new(0).cancel_flags(CancelFlags::ANY);
                 let _ = self.push_own(all, ignored);
@@ -1053,13 +1073,23 @@ impl Drop for Core {
             let slot = self.slab.slot(index);
             if matches!(slot.state, State::Ready | State::StreamDone) {
                 let discard = slot.vtable.discard;
+                let completion = (slot.state == State::Ready).then(|| ready_completion(slot));
                 slot.state = State::Free;
                 // SAFETY: a ready future's or finished stream's slot holds its
                 // value, which the kernel is done with; it is dropped once
-                // (leaked storage stays allocated).
-                unsafe { discard(storage, None) };
+                // (leaked storage stays allocated), with its op's result.
+                unsafe { discard(storage, completion) };
             }
         }
+    }
+}
+
+/// The completion a ready future's slot keeps for its future.
+pub(crate) fn ready_completion(slot: &mut crate::reactor::slab::Slot) -> Completion {
+    Completion {
+        res: slot.res,
+        flags: slot.flags,
+        buf: slot.buf.take(),
     }
 }
 

@@ -56,6 +56,16 @@ impl<O: Op> OpFuture<O> {
             _ => None,
         }
     }
+
+    /// Lets the op run to its end without anyone awaiting it: unlike a
+    /// drop, no cancel; the reactor drops its memory at its last
+    /// completion (or cancels it when it shuts down).
+    pub fn detach(mut self) {
+        if let FutureState::InFlight(id) = self.state {
+            self.state = FutureState::Done;
+            orphan(&self.shared, id, false);
+        }
+    }
 }
 
 impl<O: Op> Future for OpFuture<O> {
@@ -128,11 +138,7 @@ fn take_ready<O: Op>(core: &mut crate::reactor::core::Core, id: OpId) -> Option<
     if slot.state != State::Ready {
         return None;
     }
-    let completion = Completion {
-        res: slot.res,
-        flags: slot.flags,
-        buf: slot.buf.take(),
-    };
+    let completion = crate::reactor::core::ready_completion(slot);
     // SAFETY: a future's slot holds its op, and a ready one is the kernel's
     // no more; it is taken once (the future is then done), and the slot
     // released.
@@ -147,10 +153,10 @@ fn take_ready<O: Op>(core: &mut crate::reactor::core::Core, id: OpId) -> Option<
 /// dropped with the core released. If the core is in use (a drop from
 /// inside the reactor's own code), the op is left as it is: leaked, never
 /// freed early.
-fn orphan(shared: &Shared, id: OpId) {
+fn orphan(shared: &Shared, id: OpId, cancel: bool) {
     let orphaned = match shared.core.try_borrow_mut() {
         Ok(mut core) => {
-            let orphaned = core.orphan(id.index);
+            let orphaned = core.orphan(id.index, cancel);
             release(&shared.core, core);
             orphaned
         }
@@ -162,7 +168,7 @@ fn orphan(shared: &Shared, id: OpId) {
 impl<O: Op> Drop for OpFuture<O> {
     fn drop(&mut self) {
         if let FutureState::InFlight(id) = self.state {
-            orphan(&self.shared, id);
+            orphan(&self.shared, id, true);
         }
     }
 }
@@ -291,7 +297,7 @@ impl<O: MultishotOp> OpStream<O> {
 impl<O: MultishotOp> Drop for OpStream<O> {
     fn drop(&mut self) {
         if let StreamState::InFlight(id) = self.state {
-            orphan(&self.shared, id);
+            orphan(&self.shared, id, true);
         }
     }
 }

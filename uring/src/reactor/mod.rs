@@ -107,6 +107,9 @@ pub(crate) struct Shared {
 /// and are what callbacks and tasks keep. Dropping the reactor shuts it
 /// down: every op in flight is cancelled and waited for (callbacks run,
 /// futures resolve, with the ops' results), then the tasks are dropped.
+/// On a ring that fails, or whose restrictions refuse cancel requests,
+/// what is still in flight is leaked instead (its memory is never freed),
+/// rather than waited for without end.
 pub struct Reactor {
     handle: Handle,
 }
@@ -383,7 +386,9 @@ impl Handle {
 
     /// Shuts the reactor down now, as dropping it does: no op is accepted
     /// any more, every op in flight is cancelled and waited for (callbacks
-    /// run, futures resolve), and the tasks are dropped.
+    /// run, futures resolve), and the tasks are dropped; on a ring that
+    /// refuses cancels, what is in flight is left to the kernel and leaked
+    /// with the reactor.
     pub fn shutdown(&self) {
         self.shared.shutdown();
     }
@@ -630,6 +635,12 @@ impl Shared {
                 return;
             };
             if core.in_flight == 0 {
+                break;
+            }
+            if core.cancels_refused {
+                // Nothing can end what is in flight but the ops themselves:
+                // it stays leaked in the slab rather than waited for,
+                // maybe forever.
                 break;
             }
             let now = Instant::now();
