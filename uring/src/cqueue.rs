@@ -383,7 +383,9 @@ impl<C: CqeSize> VirtualCq<C> {
 
 /// The completions ready when it was made, in order. Each one is read as it
 /// is iterated; the head moves past what was iterated when this is dropped,
-/// so completions not reached stay in the queue.
+/// so completions not reached stay in the queue (and so do those iterated
+/// by one that is forgotten instead of dropped: the next reader sees them
+/// again. A scope's iterator moves the head at each completion instead.)
 ///
 /// On a ring of [`Cqe32`](crate::Cqe32) or [`CqeMixed`](crate::CqeMixed)
 /// CQEs, the completions are [`BigCqe`](crate::BigCqe)s.

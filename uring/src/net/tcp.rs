@@ -126,8 +126,12 @@ impl Incoming {
                     if self.handle.is_shut_down() {
                         return Poll::Ready(None);
                     }
-                    // The kernel ended the multishot accept: arm another.
+                    // The kernel ended the multishot accept: arm another,
+                    // or say why none could be (not once per poll forever).
                     self.stream = self.handle.stream(AcceptMulti::new(&self.fd));
+                    if let Some(e) = self.stream.failure() {
+                        return Poll::Ready(Some(Err(e)));
+                    }
                 }
                 Poll::Pending => return Poll::Pending,
             }
