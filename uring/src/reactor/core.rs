@@ -33,7 +33,7 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct OpId {
     pub(crate) index: u32,
-    pub(crate) generation: u32,
+    pub(crate) generation: u64,
     /// The id of the reactor's ring (ring ids are never reused).
     pub(crate) ring: u32,
 }
@@ -254,10 +254,10 @@ impl Core {
         })
     }
 
-    /// The `user_data` of slot `index` at `generation`.
+    /// The `user_data` of slot `index` at `generation` (its low 32 bits).
     #[inline(always)]
-    fn tag(&self, index: u32, generation: u32) -> u64 {
-        self.key ^ (u64::from(generation) << 32 | u64::from(index))
+    fn tag(&self, index: u32, generation: u64) -> u64 {
+        self.key ^ (generation << 32 | u64::from(index))
     }
 
     /// The slot and generation a `user_data` names, as [`tag`](Core::tag)
@@ -545,7 +545,7 @@ impl Core {
         let slot = self.slab.get_mut(index)?;
         // A slot in `Callback` holds an op (its generation is odd), so the
         // generation alone tells a live tag from a stale or made-up one.
-        if slot.generation != generation
+        if slot.generation as u32 != generation
             || slot.state != State::Callback
             || slot.has_first
             || flags & (sys::IORING_CQE_F_MORE | sys::IORING_CQE_F_BUFFER) != 0
@@ -580,7 +580,7 @@ impl Core {
             }
             return Action::None;
         };
-        if slot.generation != generation || generation & 1 == 0 {
+        if slot.generation as u32 != generation || generation & 1 == 0 {
             return Action::None;
         }
         let flags = cqe.flags();
@@ -822,7 +822,7 @@ impl Core {
 
     /// Queues a cancel request for the op in slot `index` if it is in
     /// flight under `generation`; returns whether it was.
-    fn cancel_slot(&mut self, index: u32, generation: u32) -> io::Result<bool> {
+    fn cancel_slot(&mut self, index: u32, generation: u64) -> io::Result<bool> {
         let Some(slot) = self.slab.get_mut(index) else {
             return Ok(false);
         };
@@ -1118,6 +1118,30 @@ mod tests {
             panic!("a NOP fits the ring");
         };
         (id, core.tag(id.index, id.generation))
+    }
+
+    /// A slot used 2^31 times comes back to the same low 32 bits of its
+    /// generation, which its tags carry: an `OpId` of the first op still
+    /// names no op of the slot, and cancels nothing.
+    #[test]
+    fn a_stale_id_names_no_op_after_its_slot_went_round_the_tag_s_generations() {
+        let ready = Arc::new(ReadyQueue::new().unwrap());
+        let mut core = Core::new(Ring::new(8).unwrap(), ready).unwrap();
+        let (stale, tag) = start_nop(&mut core, 0);
+        let call = core.resolve_call(&cqe(tag, 0, 0)).expect("the fast path");
+        // SAFETY: the slot held the cell `start` wrote; this takes it once.
+        unsafe { (call.call)(call.storage, Completion::new(call.res, call.flags)) };
+        // As if the slot had been used 2^31 times since.
+        core.slab.slot(stale.index).generation = stale.generation + (1 << 32) - 1;
+        let (live, live_tag) = start_nop(&mut core, 0);
+        assert_eq!(live.index, stale.index);
+        assert_eq!(live.generation as u32, stale.generation as u32);
+        assert_eq!(live_tag, tag, "the tags are the same");
+        assert_ne!(live, stale);
+        let pending = core.ring.pending();
+        assert!(!core.cancel(stale).unwrap(), "the stale id cancels nothing");
+        assert_eq!(core.ring.pending(), pending, "no cancel request was pushed");
+        assert!(core.cancel(live).unwrap());
     }
 
     #[test]

@@ -154,8 +154,11 @@ impl State {
 /// One op's slot: what the reactor knows of the op; its value is in the
 /// storage `storage` points to.
 pub(crate) struct Slot {
-    /// Odd while an op holds the slot, even while it is free.
-    pub(crate) generation: u32,
+    /// Odd while an op holds the slot, even while it is free. 64 bits, so
+    /// that it never comes round: an `OpId` kept however long never names
+    /// a later op of the slot. A tag carries its low 32 bits, enough to
+    /// tell apart the ops the kernel can have of one slot (one at a time).
+    pub(crate) generation: u64,
     pub(crate) next_free: u32,
     pub(crate) state: State,
     /// Whether `res` and `flags` hold the op's first completion (a one-shot
