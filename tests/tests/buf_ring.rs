@@ -972,3 +972,39 @@ fn a_multishot_bundle_streams_every_byte() {
     assert_eq!(got, sent);
     assert_eq!(pool.lent(), 0);
 }
+
+/// A bundle flagged `MSG_TRUNC` would report a datagram's whole length,
+/// more than the buffers it took: a scope makes it fail with `EINVAL`, and
+/// the buffers stay with the kernel.
+#[test]
+fn a_truncating_bundle_in_a_scope_fails_with_einval() {
+    let _watch = uring_tests::watchdog();
+    let Some(mut ring) = ring_or_skip() else {
+        return;
+    };
+    if !uring_tests::require_features(&ring, uring::Features::RECVSEND_BUNDLE, "bundles") {
+        return;
+    }
+    let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    a.connect(b.local_addr().unwrap()).unwrap();
+    a.send(&[9; 40]).unwrap();
+    let pool = ring.register_buf_ring(BufferGroup::new(33), 4, 16).unwrap();
+    let res = ring.scope(|s| -> uring::Result<i32> {
+        s.push(
+            Recv::new(&b, pool.select())
+                .recv_flags(RecvFlags::BUNDLE)
+                .msg_flags(uring::MsgFlags::TRUNC)
+                .user_data(1),
+        )?;
+        s.submit_and_wait(1)?;
+        let mut cqe = s.completions().next().expect("a completion");
+        assert!(pool.claim_bundle(&mut cqe).is_err(), "{cqe:?}");
+        Ok(cqe.res())
+    });
+    assert_eq!(res.unwrap(), -libc::EINVAL);
+    assert_eq!(pool.lent(), 0);
+    if uring_tests::require_kernel(6, 8, "the status of a buffer ring") {
+        assert_eq!(pool.available().unwrap(), 4);
+    }
+}

@@ -295,13 +295,14 @@ impl BufRing {
     /// # }
     /// ```
     pub fn claim<C: ClaimFrom>(&self, cqe: &mut C) -> Result<Buf<'_>> {
-        self.vouch(cqe)?;
+        let bundle = self.vouch(cqe)?;
         // SAFETY: a scope settles only completions the kernel posted for its
         // ops (no safe code can post into a ring during its scope: see the
         // scope module), this op selected from this ring's group on the ring
-        // that registered it (`vouch`), and a completion's buffers are
-        // claimed once (marked below).
-        let buf = unsafe { self.claim_unchecked(cqe.completion()) }?;
+        // that registered it (`vouch`), was a bundle only if the scope says
+        // so (which refuses bundles flagged `MSG_TRUNC`), and a
+        // completion's buffers are claimed once (marked below).
+        let buf = unsafe { self.claim_one(cqe.completion(), bundle) }?;
         cqe.set_claimed();
         Ok(buf)
     }
@@ -313,7 +314,9 @@ impl BufRing {
     /// consecutive buffers of the ring and posts one completion naming the
     /// first. Their bytes, joined, are the `cqe.res()` bytes of the op;
     /// each buffer goes back to the kernel when its [`Buf`] is dropped.
-    /// Errors as for [`claim`](BufRing::claim).
+    /// (A scope makes a bundle flagged `MSG_TRUNC` fail with `EINVAL`: its
+    /// result would count bytes the kernel did not place.) Errors as for
+    /// [`claim`](BufRing::claim).
     ///
     /// ```
     /// use std::io::Write as _;
@@ -340,17 +343,18 @@ impl BufRing {
     /// # }
     /// ```
     pub fn claim_bundle<C: ClaimFrom>(&self, cqe: &mut C) -> Result<Vec<Buf<'_>>> {
-        self.vouch(cqe)?;
+        let bundle = self.vouch(cqe)?;
         // SAFETY: as in `claim`.
-        let bufs = unsafe { self.claim_bundle_unchecked(cqe.completion()) }?;
+        let bufs = unsafe { self.claim_all(cqe.completion(), bundle) }?;
         cqe.set_claimed();
         Ok(bufs)
     }
 
     /// Checks that `cqe` is a scope op's, unclaimed, of an op that selected
-    /// from this ring's group on the ring that registered it.
-    fn vouch<C: ClaimFrom>(&self, cqe: &C) -> Result<()> {
-        let Some((ring, group)) = cqe.provenance() else {
+    /// from this ring's group on the ring that registered it; returns
+    /// whether the op was a bundle.
+    fn vouch<C: ClaimFrom>(&self, cqe: &C) -> Result<bool> {
+        let Some((ring, group, bundle)) = cqe.provenance() else {
             return Err(Error::InvalidArgument(
                 "the completion is not of a scope op that selected a buffer, \
                  or its buffer was claimed already"
@@ -362,7 +366,7 @@ impl BufRing {
                 "the op selected from group {group} of its ring, not from this one's"
             )));
         }
-        Ok(())
+        Ok(bundle)
     }
 
     /// The buffer that `cqe`'s op filled, as [`claim`](BufRing::claim), for
@@ -386,7 +390,20 @@ impl BufRing {
     /// kernel posted them, and no two ops may have consumed the group at
     /// once: the bytes of a completion are found after those of the last.
     pub unsafe fn claim_unchecked(&self, cqe: &Cqe) -> Result<Buf<'_>> {
-        let span = self.span(cqe)?;
+        // SAFETY: forwarded from the caller; not a bundle's.
+        unsafe { self.claim_one(cqe, false) }
+    }
+
+    /// [`claim_unchecked`](BufRing::claim_unchecked), of a bundle's
+    /// completion if `bundle`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`claim_unchecked`](BufRing::claim_unchecked), and as for
+    /// [`claim_bundle_unchecked`](BufRing::claim_bundle_unchecked) if
+    /// `bundle`.
+    unsafe fn claim_one(&self, cqe: &Cqe, bundle: bool) -> Result<Buf<'_>> {
+        let span = self.span(cqe, bundle)?;
         if span.count > 1 {
             return Err(Error::InvalidArgument(format!(
                 "the completion's {} bytes fill {} buffers (a bundle): claim them all with \
@@ -408,9 +425,27 @@ impl BufRing {
     ///
     /// # Safety
     ///
-    /// As for [`claim_unchecked`](BufRing::claim_unchecked).
+    /// As for [`claim_unchecked`](BufRing::claim_unchecked), and the op
+    /// must not have been flagged `MSG_TRUNC`: the buffers are counted
+    /// from the completion's result, which then counts bytes the kernel
+    /// did not place, in buffers it did not take (on a ring that is not
+    /// incremental).
     pub unsafe fn claim_bundle_unchecked(&self, cqe: &Cqe) -> Result<Vec<Buf<'_>>> {
-        let span = self.span(cqe)?;
+        // SAFETY: forwarded from the caller.
+        unsafe { self.claim_all(cqe, true) }
+    }
+
+    /// [`claim_bundle_unchecked`](BufRing::claim_bundle_unchecked), of a
+    /// bundle's completion if `bundle` (else the buffers the kernel took
+    /// for one op that is not: one, but on an incremental ring).
+    ///
+    /// # Safety
+    ///
+    /// As for [`claim_unchecked`](BufRing::claim_unchecked), and as for
+    /// [`claim_bundle_unchecked`](BufRing::claim_bundle_unchecked) if
+    /// `bundle`.
+    unsafe fn claim_all(&self, cqe: &Cqe, bundle: bool) -> Result<Vec<Buf<'_>>> {
+        let span = self.span(cqe, bundle)?;
         let mut left = span.res;
         let mut bufs = Vec::with_capacity(usize::from(span.count));
         for i in 0..span.count {
@@ -431,11 +466,15 @@ impl BufRing {
     }
 
     /// The buffers `cqe`'s bytes lie in, checked: the one it names, which
-    /// the kernel has, and as many after it in the ring as its bytes fill
-    /// (the kernel takes a bundle's buffers in ring order), each one the
-    /// ring gave the kernel at that position and, of an incremental ring,
-    /// not yet used.
-    fn span(&self, cqe: &Cqe) -> Result<Span> {
+    /// the kernel has, and, for a bundle or on an incremental ring, as many
+    /// after it in the ring as its bytes fill (the kernel takes a bundle's
+    /// buffers in ring order, and an incremental ring's consumption goes on
+    /// into the next buffers by the count the completion reports), each
+    /// one the ring gave the kernel at that position and, of an
+    /// incremental ring, not yet used. Any other op takes one buffer of a
+    /// plain ring, whatever its result says (a receive flagged
+    /// `MSG_TRUNC` reports a datagram's whole length).
+    fn span(&self, cqe: &Cqe, bundle: bool) -> Result<Span> {
         let bid = cqe
             .buffer_id()
             .ok_or_else(|| Error::InvalidArgument("the completion names no buffer".into()))?;
@@ -452,7 +491,7 @@ impl BufRing {
         }
         let res = u32::try_from(cqe.res()).unwrap_or(0);
         let room = self.len - state.consumed.get();
-        let count = if res <= room {
+        let count = if res <= room || !(bundle || self.incremental) {
             1
         } else {
             1 + (res - room).div_ceil(self.len)
@@ -579,9 +618,9 @@ struct Span {
 )]
 pub trait ClaimFrom: crate::types::private::Sealed {
     /// The ring and buffer group of a scope op's completion whose buffer
-    /// has not been claimed.
+    /// has not been claimed, and whether the op was a bundle.
     #[doc(hidden)]
-    fn provenance(&self) -> Option<(u32, u16)>;
+    fn provenance(&self) -> Option<(u32, u16, bool)>;
     /// Marks the buffer claimed.
     #[doc(hidden)]
     fn set_claimed(&mut self);
@@ -593,7 +632,7 @@ pub trait ClaimFrom: crate::types::private::Sealed {
 impl crate::types::private::Sealed for ScopeCqe<'_> {}
 
 impl ClaimFrom for ScopeCqe<'_> {
-    fn provenance(&self) -> Option<(u32, u16)> {
+    fn provenance(&self) -> Option<(u32, u16, bool)> {
         ScopeCqe::provenance(self)
     }
 

@@ -135,6 +135,10 @@ unsafe impl SqeField<u64> for FilesAt<'_> {
 /// slots it picked back here ([`slots`](FileUpdates::slots)).
 pub struct FileUpdates<'fd> {
     fds: Vec<i32>,
+    /// What the kernel reads and, for [`FilesAt::ALLOC`], writes the slots
+    /// back into: a copy of `fds` made at each push, so that slot numbers
+    /// never stand for descriptors in a later push of the same updates.
+    sqe: Vec<i32>,
     _files: PhantomData<BorrowedFd<'fd>>,
 }
 
@@ -146,6 +150,7 @@ impl<'fd> FileUpdates<'fd> {
                 .iter()
                 .map(|f| f.map_or(-1, |f| f.as_raw_fd()))
                 .collect(),
+            sqe: Vec::new(),
             _files: PhantomData,
         }
     }
@@ -162,8 +167,10 @@ impl<'fd> FileUpdates<'fd> {
 
     /// After a completed `FilesUpdate` into [`FilesAt::ALLOC`]: the slot
     /// each descriptor went to, in order (as many as the completion counts).
+    /// Pushed again, the updates install the same descriptors again, not
+    /// these numbers.
     pub fn slots(&self) -> &[i32] {
-        &self.fds
+        &self.sqe
     }
 }
 
@@ -173,14 +180,16 @@ impl fmt::Debug for FileUpdates<'_> {
     }
 }
 
-// SAFETY: the address of the descriptors, borrowed exclusively for the op's
-// lifetime (the kernel writes the slots it picked back into them), with
-// their count; each is a borrowed descriptor or -1.
+// SAFETY: the address of a fresh copy of the descriptors, borrowed
+// exclusively for the op's lifetime (the kernel writes the slots it picked
+// back into it), with their count; each is a borrowed descriptor or -1.
 unsafe impl SqeField<(u64, u32)> for &mut FileUpdates<'_> {
     #[inline(always)]
     fn into_field(self) -> (u64, u32) {
-        let len = u32::try_from(self.fds.len()).unwrap_or(u32::MAX);
-        (self.fds.as_mut_ptr() as u64, len)
+        self.sqe.clear();
+        self.sqe.extend_from_slice(&self.fds);
+        let len = u32::try_from(self.sqe.len()).unwrap_or(u32::MAX);
+        (self.sqe.as_mut_ptr() as u64, len)
     }
 }
 

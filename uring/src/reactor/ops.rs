@@ -165,9 +165,12 @@ impl<B: IoBufMut> Recv<B> {
         }
     }
 
-    /// `MSG_*` flags of `recv(2)`.
+    /// `MSG_*` flags of `recv(2)`, but `MSG_TRUNC`, which is dropped: on
+    /// a stream socket it discards the bytes, and the count the receive
+    /// completes with would stand for bytes the buffer never got.
     pub fn flags(mut self, flags: MsgFlags) -> Recv<B> {
-        self.flags = flags;
+        let bits = flags.bits() & !libc::MSG_TRUNC;
+        self.flags = MsgFlags::from_bits(bits).unwrap_or(MsgFlags::empty());
         self
     }
 }

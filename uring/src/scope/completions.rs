@@ -212,10 +212,13 @@ unsafe impl Sync for ReturnedBuf {}
 
 impl ScopeCqe<'_> {
     /// For a claim: the ring and buffer group of a scope op's completion
-    /// whose buffer has not been claimed.
-    pub(crate) fn provenance(&self) -> Option<(u32, u16)> {
-        let group = u16::try_from(self.group).ok()?;
-        (self.ring != 0 && !self.claimed).then_some((self.ring, group))
+    /// whose buffer has not been claimed, and whether the op was a bundle
+    /// (its bytes may run over several buffers).
+    pub(crate) fn provenance(&self) -> Option<(u32, u16, bool)> {
+        // Neither marker of a group-less op leaves an id under the bit.
+        let group = u16::try_from(self.group & !BUNDLE).ok()?;
+        let bundle = self.group & BUNDLE != 0;
+        (self.ring != 0 && !self.claimed).then_some((self.ring, group, bundle))
     }
 
     /// Marks the buffer claimed: a claim happens once per completion.

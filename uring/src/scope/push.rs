@@ -135,6 +135,8 @@ pub(super) unsafe fn push_tagged<S: Submission + Scoped>(
         } else if group != NO_GROUP && !table.incremental.is_empty() && !table.enter_group(group) {
             refuse_busy(sqe);
             group = NO_GROUP;
+        } else if group != NO_GROUP && is_bundle(sqe) {
+            group |= BUNDLE;
         }
         // Ops that name other ops find the scope's by the caller's
         // `user_data`; nothing else pays for it.
@@ -158,6 +160,29 @@ pub(super) unsafe fn push_tagged<S: Submission + Scoped>(
 /// Whether `opcode` is a zero-copy send.
 fn is_zero_copy(opcode: u8) -> bool {
     opcode == sys::IORING_OP_SEND_ZC || opcode == sys::IORING_OP_SENDMSG_ZC
+}
+
+/// Whether `sqe`, which selects a buffer, is a bundle: a receive or send
+/// that may fill (or send) several buffers of its group. One flagged
+/// `MSG_TRUNC` is made invalid (`EINVAL`): its result would count bytes
+/// beyond those it placed, and so buffers the kernel did not take.
+#[cold]
+fn is_bundle(sqe: &mut sys::io_uring_sqe) -> bool {
+    let sends_or_receives = matches!(
+        sqe.opcode,
+        sys::IORING_OP_RECV | sys::IORING_OP_SEND | sys::IORING_OP_RECVMSG | sys::IORING_OP_SENDMSG
+    );
+    if !sends_or_receives || sqe.ioprio & sys::IORING_RECVSEND_BUNDLE == 0 {
+        return false;
+    }
+    // SAFETY: every member of the op flags union is a plain integer.
+    if unsafe { sqe.op_flags.msg_flags } & libc::MSG_TRUNC as u32 != 0 {
+        // An opcode the kernel does not know: it fails the SQE with
+        // EINVAL, reading nothing else of it.
+        sqe.opcode = u8::MAX;
+        return false;
+    }
+    true
 }
 
 /// Turns `sqe` into a NOP that completes with `-EBUSY`, keeping its

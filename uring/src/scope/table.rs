@@ -108,6 +108,13 @@ pub(super) const NO_GROUP: u32 = u32::MAX;
 /// number.
 pub(super) const ZERO_COPY_SEND: u32 = u32::MAX - 1;
 
+/// Set in the group of a slot whose op is a bundle (a receive or send
+/// that may take several buffers of its group): its completion's bytes
+/// run over consecutive buffers of the ring. (Above every group id, below
+/// the two markers above, which have it set too: read it only from a
+/// group that is neither.)
+pub(crate) const BUNDLE: u32 = 1 << 16;
+
 /// The end of the free list.
 pub(super) const NO_SLOT: u32 = u32::MAX;
 
@@ -441,7 +448,7 @@ impl ScopeTable {
         } else if group != NO_GROUP && !self.incremental.is_empty() {
             // (mutants: `||` is equivalent: `leave_group` finds neither
             // `NO_GROUP` nor any group in an empty list.)
-            self.leave_group(group);
+            self.leave_group(group & !BUNDLE);
         }
         let res = cqe.res();
         if owned != NO_OWNED {
