@@ -136,8 +136,9 @@ unsafe impl SqeField<u64> for FilesAt<'_> {
 pub struct FileUpdates<'fd> {
     fds: Vec<i32>,
     /// What the kernel reads and, for [`FilesAt::ALLOC`], writes the slots
-    /// back into: a copy of `fds` made at each push, so that slot numbers
-    /// never stand for descriptors in a later push of the same updates.
+    /// back into: `fds` copied again at each push (in place: its address
+    /// does not change), so that slot numbers never stand for descriptors
+    /// in a later push of the same updates.
     sqe: Vec<i32>,
     _files: PhantomData<BorrowedFd<'fd>>,
 }
@@ -145,12 +146,13 @@ pub struct FileUpdates<'fd> {
 impl<'fd> FileUpdates<'fd> {
     /// The descriptors to install, in slot order.
     pub fn new(files: &[Option<BorrowedFd<'fd>>]) -> FileUpdates<'fd> {
+        let fds: Vec<i32> = files
+            .iter()
+            .map(|f| f.map_or(-1, |f| f.as_raw_fd()))
+            .collect();
         FileUpdates {
-            fds: files
-                .iter()
-                .map(|f| f.map_or(-1, |f| f.as_raw_fd()))
-                .collect(),
-            sqe: Vec::new(),
+            sqe: fds.clone(),
+            fds,
             _files: PhantomData,
         }
     }
@@ -166,9 +168,10 @@ impl<'fd> FileUpdates<'fd> {
     }
 
     /// After a completed `FilesUpdate` into [`FilesAt::ALLOC`]: the slot
-    /// each descriptor went to, in order (as many as the completion counts).
-    /// Pushed again, the updates install the same descriptors again, not
-    /// these numbers.
+    /// each descriptor went to, in order (as many as the completion counts);
+    /// before, or after an update at a slot, the descriptors. This array is
+    /// the one the SQE names. Pushed again, the updates install the same
+    /// descriptors again, not the slot numbers written back.
     pub fn slots(&self) -> &[i32] {
         &self.sqe
     }
@@ -186,8 +189,7 @@ impl fmt::Debug for FileUpdates<'_> {
 unsafe impl SqeField<(u64, u32)> for &mut FileUpdates<'_> {
     #[inline(always)]
     fn into_field(self) -> (u64, u32) {
-        self.sqe.clear();
-        self.sqe.extend_from_slice(&self.fds);
+        self.sqe.copy_from_slice(&self.fds);
         let len = u32::try_from(self.sqe.len()).unwrap_or(u32::MAX);
         (self.sqe.as_mut_ptr() as u64, len)
     }
