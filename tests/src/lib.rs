@@ -386,3 +386,20 @@ impl Rng {
         self.next_u64() % n
     }
 }
+
+/// The `user_data` of the SQEs and completions waiting in the ring whose
+/// descriptor is `fd`, as the kernel shows them to anyone who reads
+/// `/proc/self/fdinfo` (a scope's raw tags among them).
+pub fn fdinfo_user_data(fd: i32) -> Vec<u64> {
+    let path = format!("/proc/self/fdinfo/{fd}");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .filter_map(|line| {
+            let rest = line.split("user_data:").nth(1)?;
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
+}

@@ -20,23 +20,6 @@ use uring::{
 };
 use uring_tests::{PATIENCE, push_lent, require_sqpoll};
 
-/// The `user_data` of the SQEs and completions waiting in the ring whose
-/// descriptor is `fd`, as the kernel shows them to anyone who reads
-/// `/proc/self/fdinfo`.
-fn user_data_in_fdinfo(fd: i32) -> Vec<u64> {
-    let path = format!("/proc/self/fdinfo/{fd}");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    text.lines()
-        .filter_map(|line| {
-            let rest = line.split("user_data:").nth(1)?;
-            rest.split(|c: char| !c.is_ascii_digit())
-                .next()?
-                .parse()
-                .ok()
-        })
-        .collect()
-}
-
 /// A scope's tags are no secret (the kernel shows them in fdinfo), so an
 /// attacker who read one scope's tag plants completions for every slot and
 /// generation the next scope could use with the same key. The next scope
@@ -60,7 +43,7 @@ fn planted_completions_do_not_end_a_later_scope_s_borrow() {
     let tags = ring.scope(|s| {
         s.push(Nop::new().user_data(2)).unwrap();
         s.submit_and_wait(1).unwrap();
-        let tags = user_data_in_fdinfo(fd);
+        let tags = uring_tests::fdinfo_user_data(fd);
         assert_eq!(s.completions().count(), 1);
         tags
     });
@@ -86,7 +69,7 @@ fn planted_completions_do_not_end_a_later_scope_s_borrow() {
         });
     }
     assert_eq!(ring.ready() as usize, planted.len(), "all planted");
-    assert_eq!(user_data_in_fdinfo(fd).len(), planted.len());
+    assert_eq!(uring_tests::fdinfo_user_data(fd).len(), planted.len());
 
     let (mut tx, rx) = UnixStream::pair().unwrap();
     let mut canary = [0xa5u8; 16];
@@ -138,13 +121,13 @@ fn user_data_shaped_like_a_tag_cannot_pass_for_one() {
         // A plain op keeps its user_data: the kernel sees the caller's.
         s.push(Nop::new().user_data(2)).unwrap();
         s.submit_and_wait(1).unwrap();
-        let plain = user_data_in_fdinfo(fd);
+        let plain = uring_tests::fdinfo_user_data(fd);
         assert_eq!(s.completions().count(), 1);
         // One that selects a buffer is tagged; its completion shows the tag.
         tx.write_all(b"x").unwrap();
         s.push(Recv::new(&rx, pool.select()).user_data(3)).unwrap();
         s.submit_and_wait(1).unwrap();
-        let tags = user_data_in_fdinfo(fd);
+        let tags = uring_tests::fdinfo_user_data(fd);
         let mut first = s.completions().next().unwrap();
         assert_eq!(first.user_data(), 3);
         drop(pool.claim(&mut first).unwrap());
@@ -169,7 +152,7 @@ fn user_data_shaped_like_a_tag_cannot_pass_for_one() {
         tx.write_all(b"real").unwrap();
         s.wait_timeout(1, PATIENCE).unwrap();
         // Its tag was among the planted values: one of the NOPs carried it.
-        let live = user_data_in_fdinfo(fd);
+        let live = uring_tests::fdinfo_user_data(fd);
         assert!(planted.contains(&live[0]), "{live:x?}");
         let mut cqe = s.completions().next().unwrap();
         assert_eq!((cqe.user_data(), cqe.res()), (4, 4));
@@ -206,7 +189,7 @@ fn only_user_data_with_the_top_bit_set_is_tagged_in_a_fast_scope() {
             assert!(!s.tags_every_op(), "a clean ring");
             s.push(Nop::new().user_data(user_data)).unwrap();
             s.submit_and_wait(1).unwrap();
-            let shown = user_data_in_fdinfo(fd);
+            let shown = uring_tests::fdinfo_user_data(fd);
             let back: Vec<u64> = s.completions().map(|c| c.user_data()).collect();
             (shown, back)
         });
@@ -227,7 +210,7 @@ fn a_ring_lent_as_a_message_target_tags_every_scope_op() {
         ring.scope(|s| {
             s.push(Nop::new().user_data(2)).unwrap();
             s.submit_and_wait(1).unwrap();
-            let shown = user_data_in_fdinfo(fd);
+            let shown = uring_tests::fdinfo_user_data(fd);
             assert_eq!(
                 s.completions().map(|c| c.user_data()).collect::<Vec<_>>(),
                 [2]

@@ -19,29 +19,6 @@ use uring::{
 };
 use uring_tests::{PATIENCE, pipe};
 
-/// The `user_data` of the SQEs and completions waiting in the ring whose
-/// descriptor is `fd`, as `/proc/self/fdinfo` shows them, each with the
-/// opcode of its SQE when it is one (`None` for a completion).
-fn fdinfo_entries(fd: i32) -> Vec<(Option<String>, u64)> {
-    let path = format!("/proc/self/fdinfo/{fd}");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    text.lines()
-        .filter_map(|line| {
-            let rest = line.split("user_data:").nth(1)?;
-            let ud = rest
-                .split(|c: char| !c.is_ascii_digit())
-                .next()?
-                .parse()
-                .ok()?;
-            let opcode = line
-                .split("opcode:")
-                .nth(1)
-                .map(|r| r.split(',').next().unwrap_or("").trim().to_string());
-            Some((opcode, ud))
-        })
-        .collect()
-}
-
 /// In a scope that tags only some ops, a poll update that names a tagged
 /// poll by the tag fdinfo shows (not by the caller's `user_data`) and
 /// gives it a plain `user_data` must not leave the scope's table with a
@@ -73,9 +50,8 @@ fn a_poll_renamed_by_its_raw_tag_leaves_the_scope_table_consistent() {
             s.submit().unwrap();
             tx.write_all(b"x").unwrap();
             s.wait_timeout(1, PATIENCE).unwrap();
-            let tag = fdinfo_entries(fd)
+            let tag = uring_tests::fdinfo_user_data(fd)
                 .into_iter()
-                .map(|(_, ud)| ud)
                 .next()
                 .expect("fdinfo shows the poll's completion");
             assert_ne!(tag, 1 << 63 | 1, "the kernel sees a tag");

@@ -30,22 +30,6 @@ use uring::{
 };
 use uring_tests::PATIENCE;
 
-/// The `user_data` of the SQEs and CQEs waiting in the ring whose
-/// descriptor is `fd`, as `/proc/self/fdinfo` shows them.
-fn fdinfo_user_data(fd: i32) -> Vec<u64> {
-    let path = format!("/proc/self/fdinfo/{fd}");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    text.lines()
-        .filter_map(|line| {
-            let rest = line.split("user_data:").nth(1)?;
-            rest.split(|c: char| !c.is_ascii_digit())
-                .next()?
-                .parse()
-                .ok()
-        })
-        .collect()
-}
-
 /// Submits, waits for `n` completions and returns the `user_data` of the
 /// completions waiting in the CQ as fdinfo shows them (raw tags, for the
 /// scope's tagged ops), before the scope reads them.
@@ -60,7 +44,7 @@ fn raw_tags_of_waiting_completions(s: &mut uring::Scope<'_, '_>, fd: i32, n: u32
         );
         let _ = s.wait_timeout(n, Duration::from_millis(20));
     }
-    fdinfo_user_data(fd)
+    uring_tests::fdinfo_user_data(fd)
 }
 
 /// Reads completions in the scope until one with `user_data` that is its
