@@ -625,11 +625,17 @@ unsafe impl<B: IoBufMut> Op for RecvFrom<B> {
     type Output = (B, Option<SocketAddr>);
     type Sqe<'a> = raw::RecvMsg<'a, 'static, crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
-        let len = self.buf.bytes_total();
-        // SAFETY: the buffer's writable bytes, stable while the op does not
-        // move; the kernel writes them before anything reads them.
-        let bytes = unsafe { std::slice::from_raw_parts_mut(self.buf.stable_mut_ptr(), len) };
-        self.iov = [IoSliceMut::new(bytes)];
+        // The buffer's writable bytes, stable while the op does not move,
+        // as an `iovec`: not through a `&mut [u8]`, which would claim bytes
+        // not yet written (a vector's spare capacity) as initialised.
+        let iovec = libc::iovec {
+            iov_base: self.buf.stable_mut_ptr().cast(),
+            iov_len: self.buf.bytes_total(),
+        };
+        // SAFETY: an `IoSliceMut` is an `iovec` (std guarantees the ABI on
+        // Unix); this one is only handed to the kernel, never read as a
+        // slice, and the kernel writes its bytes before anything reads them.
+        self.iov = [unsafe { std::mem::transmute::<libc::iovec, IoSliceMut<'static>>(iovec) }];
         // SAFETY: as for `SendTo`: fields of `self`, unmoved until the last
         // completion, and not used through the header after the op moves.
         let (iov, from): (&'static mut [IoSliceMut<'static>], &'static mut SockAddrBuf) = unsafe {
