@@ -1952,18 +1952,8 @@ fn a_scope_key() -> u64 {
         // tagged, even in a scope that tags only what it must.
         s.push(Nop::new().user_data(1 << 63 | 7)).unwrap();
         s.submit_and_wait(1).unwrap();
-        let text = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap();
-        let tags: Vec<u64> = text
-            .lines()
-            .filter_map(|line| {
-                let rest = line.split("user_data:").nth(1)?;
-                rest.split(|c: char| !c.is_ascii_digit())
-                    .next()?
-                    .parse()
-                    .ok()
-            })
-            .collect();
-        assert_eq!(tags.len(), 1, "{text}");
+        let tags = uring_tests::fdinfo_user_data(fd);
+        assert_eq!(tags.len(), 1, "{tags:?}");
         let cqe = s.completions().next().unwrap();
         assert_eq!(
             cqe.user_data(),

@@ -30,6 +30,15 @@ use uring::{
 };
 use uring_tests::PATIENCE;
 
+/// With `tag_all`, pushes a NOP outside any scope and reaps it: every
+/// later scope of the ring then tags every op.
+fn tag_every_op_if(ring: &mut Ring, tag_all: bool) {
+    if tag_all {
+        ring.push(Nop::new()).unwrap();
+        uring_tests::reap_one(ring);
+    }
+}
+
 /// Submits, waits for `n` completions and returns the `user_data` of the
 /// completions waiting in the CQ as fdinfo shows them (raw tags, for the
 /// scope's tagged ops), before the scope reads them.
@@ -131,10 +140,7 @@ fn cancels_with_every_flag_combination_settle_each_op_once() {
             CancelFlags::ANY | CancelFlags::ALL,
         ] {
             let mut ring = Ring::new(8).unwrap();
-            if tag_all {
-                ring.push(Nop::new().user_data(0)).unwrap();
-                uring_tests::reap_one(&mut ring);
-            }
+            tag_every_op_if(&mut ring, tag_all);
             let fd = ring.as_raw_fd();
             let cap = ring.cq_entries();
             let mut pairs: Vec<(UnixStream, UnixStream)> =
@@ -227,10 +233,7 @@ fn timeout_removals_and_updates_by_raw_tag_settle_each_timeout_once() {
     let _watch = uring_tests::watchdog();
     for tag_all in [false, true] {
         let mut ring = Ring::new(8).unwrap();
-        if tag_all {
-            ring.push(Nop::new()).unwrap();
-            uring_tests::reap_one(&mut ring);
-        }
+        tag_every_op_if(&mut ring, tag_all);
         let fd = ring.as_raw_fd();
         let cap = ring.cq_entries();
         let (_idle_tx, idle) = UnixStream::pair().unwrap();
@@ -303,10 +306,7 @@ fn poll_removals_and_updates_by_shared_and_raw_user_data_keep_the_table_whole() 
     let _watch = uring_tests::watchdog();
     for tag_all in [false, true] {
         let mut ring = Ring::new(8).unwrap();
-        if tag_all {
-            ring.push(Nop::new()).unwrap();
-            uring_tests::reap_one(&mut ring);
-        }
+        tag_every_op_if(&mut ring, tag_all);
         let fd = ring.as_raw_fd();
         let cap = ring.cq_entries();
         let (tx, rx) = UnixStream::pair().unwrap();
@@ -418,10 +418,7 @@ fn the_tags_of_an_earlier_scope_name_nothing_in_the_next() {
     let _watch = uring_tests::watchdog();
     for tag_all in [false, true] {
         let mut ring = Ring::new(8).unwrap();
-        if tag_all {
-            ring.push(Nop::new()).unwrap();
-            uring_tests::reap_one(&mut ring);
-        }
+        tag_every_op_if(&mut ring, tag_all);
         let fd = ring.as_raw_fd();
         let (mut tx0, rx0) = UnixStream::pair().unwrap();
         tx0.write_all(b"!").unwrap();
@@ -810,10 +807,7 @@ fn a_tiny_cq_overflowing_inside_a_scope_loses_and_duplicates_nothing() {
     let _watch = uring_tests::watchdog();
     for tag_all in [false, true] {
         let mut ring = Ring::builder().cq_entries(4).build(2).unwrap();
-        if tag_all {
-            ring.push(Nop::new()).unwrap();
-            uring_tests::reap_one(&mut ring);
-        }
+        tag_every_op_if(&mut ring, tag_all);
         assert_eq!(ring.cq_entries(), 4);
         let (mut tx, rx) = UnixStream::pair().unwrap();
         let (mut tx2, rx2) = UnixStream::pair().unwrap();
