@@ -329,8 +329,12 @@ impl<'b> RecvMsgOut<'b> {
         self.header.controllen
     }
 
-    /// The payload's real length: more than [`payload`](Self::payload) holds
-    /// if it was truncated (`MSG_TRUNC` in [`flags`](Self::flags)).
+    /// The payload's length as the socket's receive returned it. For a
+    /// datagram received with `MSG_TRUNC` among the op's flags, that is the
+    /// datagram's real length, more than [`payload`](Self::payload) holds
+    /// if it was cut; without that flag, a cut datagram reports only the
+    /// bytes placed, and `MSG_TRUNC` in [`flags`](Self::flags) says it was
+    /// cut.
     pub fn payload_len(&self) -> u32 {
         self.header.payloadlen
     }
