@@ -196,8 +196,14 @@ impl<C: CqeSize> Cq<C> {
     /// without moving the head; returns how many it saw and the position
     /// after the last.
     #[inline]
-    pub(crate) fn scan(&self, n: u32, mut each: impl FnMut(C::Cqe)) -> (u32, u32) {
-        let tail = self.tail();
+    pub(crate) fn scan(&self, n: u32, each: impl FnMut(C::Cqe)) -> (u32, u32) {
+        self.scan_to(self.tail(), n, each)
+    }
+
+    /// [`scan`](Self::scan) up to `tail`, a tail read with
+    /// [`tail`](Self::tail).
+    #[inline(always)]
+    pub(crate) fn scan_to(&self, tail: u32, n: u32, mut each: impl FnMut(C::Cqe)) -> (u32, u32) {
         let mut pos = self.head;
         let mut seen = 0;
         while seen < n && pos != tail {

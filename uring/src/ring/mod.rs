@@ -433,12 +433,12 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     }
 
     /// The next completion, left in the queue (see [`advance`](Ring::advance)).
+    #[inline]
     pub fn peek(&mut self) -> Option<C::Cqe> {
-        if self.cq.ready() == 0 && self.flush_completions() == self.cq.head() {
-            return None;
-        }
+        // The tail is read once: the completion before it is the one shown.
+        let tail = self.ready_tail();
         let mut out = None;
-        self.cq.scan(1, |cqe| out = Some(cqe));
+        self.cq.scan_to(tail, 1, |cqe| out = Some(cqe));
         out
     }
 
@@ -460,6 +460,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Marks the next `n` completions as seen, handing their slots back to
     /// the kernel. Never moves past what is ready: returns how many it
     /// advanced.
+    #[inline]
     pub fn advance(&mut self, n: u32) -> u32 {
         let (seen, head) = self.cq.scan(n, |_| {});
         self.cq.set_head(head);
