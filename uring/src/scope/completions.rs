@@ -10,6 +10,10 @@ use std::marker::PhantomData;
 pub struct ScopeCompletions<'a, 'scope> {
     pub(super) inner: Completions<'a>,
     pub(super) table: TableRef<'a>,
+    /// The table's `tag_all`, which stays the same for the whole scope:
+    /// kept here, it is read from a register rather than from the table at
+    /// every completion.
+    pub(super) tag_all: u64,
     pub(super) _scope: PhantomData<&'scope mut &'scope ()>,
 }
 
@@ -46,10 +50,10 @@ impl<'scope> ScopeCompletions<'_, 'scope> {
     /// counted, or `None` for any other completion.
     #[inline(always)]
     fn settle_untagged(&mut self, cqe: Cqe) -> Option<ScopeCqe<'scope>> {
-        let table = self.table.get();
-        if !table.untagged(cqe.user_data()) {
+        if !ScopeTable::untagged_in(cqe.user_data(), self.tag_all) {
             return None;
         }
+        let table = self.table.get();
         table.settle_untagged_op(&cqe);
         // As in `settle`: the CQ learns of each completion at once.
         self.inner.sync();

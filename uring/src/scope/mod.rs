@@ -499,6 +499,7 @@ impl<'scope> Scope<'scope, '_> {
     ) {
         let ring = &mut *self.ring;
         let tail = ring.ready_tail();
+        let tag_all = ring.scope_table.tag_all;
         let (pushes, reads) = TableRef::pair(&mut ring.scope_table);
         (
             ScopeSubmissionQueue {
@@ -509,6 +510,7 @@ impl<'scope> Scope<'scope, '_> {
             },
             ScopeCompletions {
                 inner: Completions::new(&mut ring.cq, tail),
+                tag_all,
                 table: reads,
                 _scope: PhantomData,
             },
@@ -644,6 +646,7 @@ impl<'scope> Scope<'scope, '_> {
         let tail = ring.ready_tail();
         ScopeCompletions {
             inner: Completions::new(&mut ring.cq, tail),
+            tag_all: ring.scope_table.tag_all,
             table: TableRef::new(&mut ring.scope_table),
             _scope: PhantomData,
         }

@@ -298,7 +298,13 @@ impl ScopeTable {
     /// fast scope, one that cannot pass for a tag; in any other, none.
     #[inline(always)]
     pub(super) fn untagged(&self, user_data: u64) -> bool {
-        (user_data | self.tag_all) & LIVE == 0
+        Self::untagged_in(user_data, self.tag_all)
+    }
+
+    /// [`untagged`](Self::untagged) with the scope's `tag_all` given.
+    #[inline(always)]
+    pub(super) fn untagged_in(user_data: u64, tag_all: u64) -> bool {
+        (user_data | tag_all) & LIVE == 0
     }
 
     /// Whether an op holds slot `index`.
