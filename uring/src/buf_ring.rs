@@ -34,6 +34,11 @@ struct State {
     consumed: Cell<u32>,
     /// The ring position (the tail's count) it was last provided at.
     pos: Cell<u16>,
+    /// The stamp of the last scope completion claimed from it (see
+    /// [`ClaimFrom`]): of an incremental ring, a completion stamped no
+    /// later was posted before that one, maybe for an earlier filling of
+    /// the buffer, and is refused.
+    stamp: Cell<u64>,
 }
 
 /// A provided-buffer ring: `count` buffers of `len` bytes, allocated and
@@ -113,7 +118,14 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// the other: an op pushed while another of the scope's ops selects
     /// from the group completes with `EBUSY`, without running. (One
     /// multishot receive is one op, however many completions it posts.)
-    /// Select whole buffers ([`BufRing::select`]): with a shorter length,
+    /// Claims follow the same order: a completion read before one already
+    /// claimed from its buffer is refused (its bytes may be of an earlier
+    /// filling of a buffer the kernel has taken back), and one left
+    /// unclaimed shifts the bytes the later claims of its buffer hand out.
+    /// A send or receive flagged `MSG_WAITALL` fails with `EINVAL` in a
+    /// scope: the kernel retries it after a short transfer and charges the
+    /// group only for the first piece, while its completion reports the
+    /// whole. Select whole buffers ([`BufRing::select`]): with a shorter length,
     /// an op that the kernel runs in a worker consumes that length whatever
     /// it wrote, and claims would hand out the bytes at the wrong offset.
     pub fn register_buf_ring_incremental(
@@ -295,14 +307,14 @@ impl BufRing {
     /// # }
     /// ```
     pub fn claim<C: ClaimFrom>(&self, cqe: &mut C) -> Result<Buf<'_>> {
-        let bundle = self.vouch(cqe)?;
+        let (bundle, stamp) = self.vouch(cqe)?;
         // SAFETY: a scope settles only completions the kernel posted for its
         // ops (no safe code can post into a ring during its scope: see the
         // scope module), this op selected from this ring's group on the ring
         // that registered it (`vouch`), was a bundle only if the scope says
         // so (which refuses bundles flagged `MSG_TRUNC`), and a
         // completion's buffers are claimed once (marked below).
-        let buf = unsafe { self.claim_one(cqe.completion(), bundle) }?;
+        let buf = unsafe { self.claim_one(cqe.completion(), bundle, Some(stamp)) }?;
         cqe.set_claimed();
         Ok(buf)
     }
@@ -343,18 +355,18 @@ impl BufRing {
     /// # }
     /// ```
     pub fn claim_bundle<C: ClaimFrom>(&self, cqe: &mut C) -> Result<Vec<Buf<'_>>> {
-        let bundle = self.vouch(cqe)?;
+        let (bundle, stamp) = self.vouch(cqe)?;
         // SAFETY: as in `claim`.
-        let bufs = unsafe { self.claim_all(cqe.completion(), bundle) }?;
+        let bufs = unsafe { self.claim_all(cqe.completion(), bundle, Some(stamp)) }?;
         cqe.set_claimed();
         Ok(bufs)
     }
 
     /// Checks that `cqe` is a scope op's, unclaimed, of an op that selected
     /// from this ring's group on the ring that registered it; returns
-    /// whether the op was a bundle.
-    fn vouch<C: ClaimFrom>(&self, cqe: &C) -> Result<bool> {
-        let Some((ring, group, bundle)) = cqe.provenance() else {
+    /// whether the op was a bundle, and the completion's stamp.
+    fn vouch<C: ClaimFrom>(&self, cqe: &C) -> Result<(bool, u64)> {
+        let Some((ring, group, bundle, stamp)) = cqe.provenance() else {
             return Err(Error::InvalidArgument(
                 "the completion is not of a scope op that selected a buffer, \
                  or its buffer was claimed already"
@@ -366,7 +378,7 @@ impl BufRing {
                 "the op selected from group {group} of its ring, not from this one's"
             )));
         }
-        Ok(bundle)
+        Ok((bundle, stamp))
     }
 
     /// The buffer that `cqe`'s op filled, as [`claim`](BufRing::claim), for
@@ -390,20 +402,23 @@ impl BufRing {
     /// kernel posted them, and no two ops may have consumed the group at
     /// once: the bytes of a completion are found after those of the last.
     pub unsafe fn claim_unchecked(&self, cqe: &Cqe) -> Result<Buf<'_>> {
-        // SAFETY: forwarded from the caller; not a bundle's.
-        unsafe { self.claim_one(cqe, false) }
+        // SAFETY: forwarded from the caller (which vouches for the order of
+        // the claims); not a bundle's.
+        unsafe { self.claim_one(cqe, false, None) }
     }
 
     /// [`claim_unchecked`](BufRing::claim_unchecked), of a bundle's
-    /// completion if `bundle`.
+    /// completion if `bundle`, checked to come after every completion
+    /// claimed from its buffers if its `stamp` is given.
     ///
     /// # Safety
     ///
     /// As for [`claim_unchecked`](BufRing::claim_unchecked), and as for
     /// [`claim_bundle_unchecked`](BufRing::claim_bundle_unchecked) if
-    /// `bundle`.
-    unsafe fn claim_one(&self, cqe: &Cqe, bundle: bool) -> Result<Buf<'_>> {
-        let span = self.span(cqe, bundle)?;
+    /// `bundle`; without a `stamp`, the caller vouches for the order of
+    /// the claims.
+    unsafe fn claim_one(&self, cqe: &Cqe, bundle: bool, stamp: Option<u64>) -> Result<Buf<'_>> {
+        let span = self.span(cqe, bundle, stamp)?;
         if span.count > 1 {
             return Err(Error::InvalidArgument(format!(
                 "the completion's {} bytes fill {} buffers (a bundle): claim them all with \
@@ -415,7 +430,7 @@ impl BufRing {
         let state = &self.state[usize::from(span.bid)];
         let start = state.consumed.get();
         let filled = span.res.min(self.len - start);
-        Ok(self.lend(span.bid, start, filled, self.last_released(cqe)))
+        Ok(self.lend(span.bid, start, filled, self.last_released(cqe), stamp))
     }
 
     /// Every buffer that `cqe`'s op filled, as
@@ -432,7 +447,7 @@ impl BufRing {
     /// incremental).
     pub unsafe fn claim_bundle_unchecked(&self, cqe: &Cqe) -> Result<Vec<Buf<'_>>> {
         // SAFETY: forwarded from the caller.
-        unsafe { self.claim_all(cqe, true) }
+        unsafe { self.claim_all(cqe, true, None) }
     }
 
     /// [`claim_bundle_unchecked`](BufRing::claim_bundle_unchecked), of a
@@ -441,11 +456,14 @@ impl BufRing {
     ///
     /// # Safety
     ///
-    /// As for [`claim_unchecked`](BufRing::claim_unchecked), and as for
-    /// [`claim_bundle_unchecked`](BufRing::claim_bundle_unchecked) if
-    /// `bundle`.
-    unsafe fn claim_all(&self, cqe: &Cqe, bundle: bool) -> Result<Vec<Buf<'_>>> {
-        let span = self.span(cqe, bundle)?;
+    /// As for [`claim_one`](BufRing::claim_one).
+    unsafe fn claim_all(
+        &self,
+        cqe: &Cqe,
+        bundle: bool,
+        stamp: Option<u64>,
+    ) -> Result<Vec<Buf<'_>>> {
+        let span = self.span(cqe, bundle, stamp)?;
         let mut left = span.res;
         let mut bufs = Vec::with_capacity(usize::from(span.count));
         for i in 0..span.count {
@@ -460,7 +478,7 @@ impl BufRing {
             // The kernel is done with every buffer of a bundle but the last,
             // which it filled up to its end.
             let released = i + 1 < span.count || self.last_released(cqe);
-            bufs.push(self.lend(bid, start, filled, released));
+            bufs.push(self.lend(bid, start, filled, released, stamp));
         }
         Ok(bufs)
     }
@@ -474,7 +492,13 @@ impl BufRing {
     /// incremental ring, not yet used. Any other op takes one buffer of a
     /// plain ring, whatever its result says (a receive flagged
     /// `MSG_TRUNC` reports a datagram's whole length).
-    fn span(&self, cqe: &Cqe, bundle: bool) -> Result<Span> {
+    ///
+    /// Of an incremental ring, a completion with a `stamp` no later than
+    /// that of a completion claimed from its buffer is refused: the kernel
+    /// posted it before that one, and the bytes it names are not where the
+    /// claims have got to, or are of an earlier filling of a buffer the
+    /// kernel may be filling again.
+    fn span(&self, cqe: &Cqe, bundle: bool, stamp: Option<u64>) -> Result<Span> {
         let bid = cqe
             .buffer_id()
             .ok_or_else(|| Error::InvalidArgument("the completion names no buffer".into()))?;
@@ -487,6 +511,13 @@ impl BufRing {
         if !state.kernel.get() {
             return Err(Error::InvalidArgument(format!(
                 "buffer {bid} is claimed already"
+            )));
+        }
+        if let Some(stamp) = stamp.filter(|&stamp| self.incremental && stamp <= state.stamp.get()) {
+            return Err(Error::InvalidArgument(format!(
+                "the completion (stamp {stamp}) came before one of buffer {bid} claimed \
+                 already: the completions of an incremental ring are claimed in the order \
+                 they are read"
             )));
         }
         let res = u32::try_from(cqe.res()).unwrap_or(0);
@@ -532,11 +563,15 @@ impl BufRing {
     }
 
     /// Lends `len` bytes of buffer `bid` from `start` as a [`Buf`];
-    /// `released` when the kernel is done with the buffer.
-    fn lend(&self, bid: u16, start: u32, len: u32, released: bool) -> Buf<'_> {
+    /// `released` when the kernel is done with the buffer; `stamp`, the
+    /// claimed completion's, if known.
+    fn lend(&self, bid: u16, start: u32, len: u32, released: bool, stamp: Option<u64>) -> Buf<'_> {
         let state = &self.state[usize::from(bid)];
         if self.incremental {
             state.consumed.set(start + len);
+        }
+        if let Some(stamp) = stamp {
+            state.stamp.set(stamp);
         }
         if released {
             state.kernel.set(false);
@@ -618,9 +653,11 @@ struct Span {
 )]
 pub trait ClaimFrom: crate::types::private::Sealed {
     /// The ring and buffer group of a scope op's completion whose buffer
-    /// has not been claimed, and whether the op was a bundle.
+    /// has not been claimed, whether the op was a bundle, and the
+    /// completion's stamp: larger than those of the completions its ring's
+    /// scopes settled before it.
     #[doc(hidden)]
-    fn provenance(&self) -> Option<(u32, u16, bool)>;
+    fn provenance(&self) -> Option<(u32, u16, bool, u64)>;
     /// Marks the buffer claimed.
     #[doc(hidden)]
     fn set_claimed(&mut self);
@@ -632,7 +669,7 @@ pub trait ClaimFrom: crate::types::private::Sealed {
 impl crate::types::private::Sealed for ScopeCqe<'_> {}
 
 impl ClaimFrom for ScopeCqe<'_> {
-    fn provenance(&self) -> Option<(u32, u16, bool)> {
+    fn provenance(&self) -> Option<(u32, u16, bool, u64)> {
         ScopeCqe::provenance(self)
     }
 

@@ -24,6 +24,7 @@ impl<'scope> ScopeCompletions<'_, 'scope> {
     fn settle(&mut self, mut cqe: Cqe) -> Option<ScopeCqe<'scope>> {
         let table = self.table.get();
         let (owner, group, returned) = table.settle(&mut cqe);
+        let stamp = table.stamp(group);
         // The CQ learns of every completion read at once, so that an
         // iterator that is forgotten instead of dropped cannot leave settled
         // completions behind.
@@ -40,7 +41,7 @@ impl<'scope> ScopeCompletions<'_, 'scope> {
             cqe,
             ring: if owner == Owner::Op { table.ring } else { 0 },
             group,
-            claimed: false,
+            stamp,
             buf,
             _scope: PhantomData,
         })
@@ -61,7 +62,7 @@ impl<'scope> ScopeCompletions<'_, 'scope> {
             cqe,
             ring: table.ring,
             group: NO_GROUP,
-            claimed: false,
+            stamp: 0,
             buf: ReturnedBuf::NONE,
             _scope: PhantomData,
         })
@@ -129,8 +130,10 @@ pub struct ScopeCqe<'scope> {
     /// is not a scope op's.
     pub(super) ring: u32,
     pub(super) group: u32,
-    /// Whether its buffer has been claimed.
-    pub(super) claimed: bool,
+    /// Of an op that selected a buffer whose buffer has not been claimed:
+    /// the completion's place among those of the ring (see
+    /// `ScopeTable::stamps`, which starts at 1); else 0.
+    pub(super) stamp: u64,
     /// The owned buffer its op was pushed over, back from the scope.
     pub(super) buf: ReturnedBuf,
     pub(super) _scope: PhantomData<&'scope mut &'scope ()>,
@@ -216,18 +219,18 @@ unsafe impl Sync for ReturnedBuf {}
 
 impl ScopeCqe<'_> {
     /// For a claim: the ring and buffer group of a scope op's completion
-    /// whose buffer has not been claimed, and whether the op was a bundle
-    /// (its bytes may run over several buffers).
-    pub(crate) fn provenance(&self) -> Option<(u32, u16, bool)> {
+    /// whose buffer has not been claimed, whether the op was a bundle (its
+    /// bytes may run over several buffers), and the completion's stamp.
+    pub(crate) fn provenance(&self) -> Option<(u32, u16, bool, u64)> {
         // Neither marker of a group-less op leaves an id under the bit.
         let group = u16::try_from(self.group & !BUNDLE).ok()?;
         let bundle = self.group & BUNDLE != 0;
-        (self.ring != 0 && !self.claimed).then_some((self.ring, group, bundle))
+        (self.ring != 0 && self.stamp != 0).then_some((self.ring, group, bundle, self.stamp))
     }
 
     /// Marks the buffer claimed: a claim happens once per completion.
     pub(crate) fn set_claimed(&mut self) {
-        self.claimed = true;
+        self.stamp = 0;
     }
 }
 

@@ -132,11 +132,14 @@ pub(super) unsafe fn push_tagged<S: Submission + Scoped>(
         };
         if zero_copy {
             group = ZERO_COPY_SEND;
-        } else if group != NO_GROUP && !table.incremental.is_empty() && !table.enter_group(group) {
-            refuse_busy(sqe);
-            group = NO_GROUP;
-        } else if group != NO_GROUP && is_bundle(sqe) {
-            group |= BUNDLE;
+        } else if group != NO_GROUP {
+            let incremental = !table.incremental.is_empty() && table.is_incremental(group);
+            if incremental && !table.enter_group(group) {
+                refuse_busy(sqe);
+                group = NO_GROUP;
+            } else if screen_selection(sqe, incremental) {
+                group |= BUNDLE;
+            }
         }
         // Ops that name other ops find the scope's by the caller's
         // `user_data`; nothing else pays for it.
@@ -162,27 +165,36 @@ fn is_zero_copy(opcode: u8) -> bool {
     opcode == sys::IORING_OP_SEND_ZC || opcode == sys::IORING_OP_SENDMSG_ZC
 }
 
-/// Whether `sqe`, which selects a buffer, is a bundle: a receive or send
-/// that may fill (or send) several buffers of its group. One flagged
-/// `MSG_TRUNC` is made invalid (`EINVAL`): its result would count bytes
-/// beyond those it placed, and so buffers the kernel did not take.
+/// Whether `sqe`, which selects a buffer (from an incrementally consumed
+/// group if `incremental`), is a bundle: a receive or send that may fill
+/// (or send) several buffers of its group. A send or receive whose
+/// completion would not tell which bytes of the group the kernel took is
+/// made invalid (`EINVAL`): a bundle flagged `MSG_TRUNC`, whose result
+/// would count bytes beyond those it placed, and so buffers the kernel did
+/// not take; and, of an incremental group, one flagged `MSG_WAITALL`, which
+/// the kernel retries after a short transfer, charging the group for the
+/// first piece only while its completion reports the whole.
 #[cold]
-fn is_bundle(sqe: &mut sys::io_uring_sqe) -> bool {
+fn screen_selection(sqe: &mut sys::io_uring_sqe, incremental: bool) -> bool {
     let sends_or_receives = matches!(
         sqe.opcode,
         sys::IORING_OP_RECV | sys::IORING_OP_SEND | sys::IORING_OP_RECVMSG | sys::IORING_OP_SENDMSG
     );
-    if !sends_or_receives || sqe.ioprio & sys::IORING_RECVSEND_BUNDLE == 0 {
+    if !sends_or_receives {
         return false;
     }
+    let bundle = sqe.ioprio & sys::IORING_RECVSEND_BUNDLE != 0;
     // SAFETY: every member of the op flags union is a plain integer.
-    if unsafe { sqe.op_flags.msg_flags } & libc::MSG_TRUNC as u32 != 0 {
+    let msg_flags = unsafe { sqe.op_flags.msg_flags };
+    let truncates = bundle && msg_flags & libc::MSG_TRUNC as u32 != 0;
+    let waits_for_all = incremental && msg_flags & libc::MSG_WAITALL as u32 != 0;
+    if truncates || waits_for_all {
         // An opcode the kernel does not know: it fails the SQE with
         // EINVAL, reading nothing else of it.
         sqe.opcode = u8::MAX;
         return false;
     }
-    true
+    bundle
 }
 
 /// Turns `sqe` into a NOP that completes with `-EBUSY`, keeping its

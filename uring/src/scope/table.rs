@@ -151,6 +151,11 @@ pub(crate) struct ScopeTable {
     pub(super) free_count: u32,
     /// The scope's cancel requests whose completion has not been read.
     pub(super) internal: u32,
+    /// The last stamp given to a completion of an op that selected a
+    /// buffer: it grows with every such completion the ring's scopes
+    /// settle, and is never reset, so that a claim can tell which of two
+    /// completions of a buffer the kernel posted first.
+    pub(super) stamps: u64,
     /// The SQ tail when the scope began: the SQEs from it on are the scope's.
     pub(super) start_tail: u32,
     /// Room for the foreign completions of a full CQ.
@@ -193,6 +198,7 @@ impl Default for ScopeTable {
             free_head: NO_SLOT,
             free_count: 0,
             internal: 0,
+            stamps: 0,
             start_tail: 0,
             scratch: Vec::new(),
             owned: Vec::new(),
@@ -248,6 +254,12 @@ impl ScopeTable {
             }
             _ => {}
         }
+    }
+
+    /// Whether `group` is consumed incrementally.
+    #[cold]
+    pub(super) fn is_incremental(&self, group: u32) -> bool {
+        self.incremental.iter().any(|&(g, _)| u32::from(g) == group)
     }
 
     /// Lets an op select from `group` unless the group is consumed
@@ -416,6 +428,19 @@ impl ScopeTable {
         } else {
             self.settle_untagged(cqe)
         }
+    }
+
+    /// The stamp of a completion settled with `group`: a fresh one, larger
+    /// than every earlier one, if the op selected a buffer; else 0.
+    #[inline]
+    pub(super) fn stamp(&mut self, group: u32) -> u64 {
+        // Group ids are 16 bits, with the bundle bit above them; the two
+        // markers of ops without a group are above both.
+        if group > (BUNDLE | u32::from(u16::MAX)) {
+            return 0;
+        }
+        self.stamps += 1;
+        self.stamps
     }
 
     /// A completion without a tag in a fast scope: one of its untagged ops'
