@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::ring::Ring;
 use crate::sys;
 use crate::types::Timespec;
-use crate::wait::{SIGSET_SIZE, WaitSpec};
+use crate::wait::{SIGSET_SIZE, WaitSpec, usec};
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -331,15 +331,20 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             let arg = if let Some(offset) = registered {
                 EnterArg::Registered(offset)
             } else if args.extended() {
+                ext.min_wait_usec = min_wait_usec;
                 if let Some(deadline) = deadline {
-                    ts = Timespec::for_wait(deadline.saturating_duration_since(Instant::now()));
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    ts = Timespec::for_wait(left);
                     ext.ts = &ts as *const Timespec as u64;
+                    // The kernel starts the timeout only once the minimum
+                    // wait is over: one longer than the time left would
+                    // outlast the timeout.
+                    ext.min_wait_usec = min_wait_usec.min(usec(left));
                 }
                 if let Some(mask) = args.sigmask {
                     ext.sigmask = mask as *const libc::sigset_t as u64;
                     ext.sigmask_sz = SIGSET_SIZE;
                 }
-                ext.min_wait_usec = min_wait_usec;
                 EnterArg::Ext(&ext)
             } else {
                 EnterArg::None

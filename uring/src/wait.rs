@@ -47,7 +47,8 @@ impl<'a> WaitArgs<'a> {
     /// Ends the wait after `min_wait` if at least one completion is there by
     /// then, even fewer than asked for (`min_wait_usec`, 6.12): a batching
     /// wait that does not hold on to a lone completion for long. Counted in
-    /// whole microseconds, at most `u32::MAX` of them.
+    /// whole microseconds, at most `u32::MAX` of them; never longer than the
+    /// [`timeout`](WaitArgs::timeout).
     pub fn min_wait(mut self, min_wait: Duration) -> WaitArgs<'a> {
         self.min_wait = Some(min_wait);
         self
@@ -66,9 +67,14 @@ impl<'a> WaitArgs<'a> {
     }
 
     pub(crate) fn min_wait_usec(&self) -> u32 {
-        self.min_wait
-            .map_or(0, |d| u32::try_from(d.as_micros()).unwrap_or(u32::MAX))
+        self.min_wait.map_or(0, usec)
     }
+}
+
+/// `d` in whole microseconds, at most `u32::MAX` of them: the unit of the
+/// kernel's minimum wait.
+pub(crate) fn usec(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
 }
 
 impl fmt::Debug for WaitArgs<'_> {
@@ -167,7 +173,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
 
     /// Sets registered wait argument `slot` to end a wait after `timeout`
     /// and, with at least one completion, after `min_wait` (signal masks
-    /// are not registered: use [`wait_with`](Ring::wait_with)).
+    /// are not registered: use [`wait_with`](Ring::wait_with)). A minimum
+    /// wait longer than the timeout is cut to it: the kernel starts the
+    /// timeout only once the minimum wait is over.
     pub fn set_registered_wait(
         &mut self,
         slot: u32,
@@ -177,7 +185,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let entry = self.registered_wait_slot(slot)?;
         let args = WaitArgs {
             timeout,
-            min_wait,
+            min_wait: min_wait.map(|m| timeout.map_or(m, |t| m.min(t))),
             sigmask: None,
         };
         let value = sys::io_uring_reg_wait {
