@@ -16,8 +16,8 @@
 //!   128-byte slots that held a command;
 //! - timespecs and waits at the edges of their range (`Duration::MAX`,
 //!   saturated timespecs, absolute timeouts moved into the past), and a
-//!   minimum wait longer than its wait's timeout (ignored: a liveness bug,
-//!   the timeout is overstayed; not a memory-safety hole).
+//!   minimum wait longer than its wait's timeout (which must not outlast
+//!   the timeout).
 
 use std::io::{Read as _, Write as _};
 use std::os::fd::AsRawFd;

@@ -32,8 +32,11 @@ struct State {
     /// Of an incremental ring: the bytes of it that claims have handed out
     /// since it was last provided.
     consumed: Cell<u32>,
-    /// The ring position (the tail's count) it was last provided at.
-    pos: Cell<u16>,
+    /// The ring position it was last provided at: the count of provides
+    /// before it, which never wraps (the kernel's 16-bit tail does, and
+    /// with it a buffer provided 65536 positions later would pass for one
+    /// at this one).
+    pos: Cell<u64>,
     /// The stamp of the last scope completion claimed from it (see
     /// [`ClaimFrom`]): of an incremental ring, a completion stamped no
     /// later was posted before that one, maybe for an earlier filling of
@@ -69,7 +72,9 @@ pub struct BufRing {
     len: u32,
     /// The mappings behind `descs` and `bufs`, given up on drop.
     maps: Option<(Mapping, Mapping)>,
-    tail: Cell<u16>,
+    /// The buffers provided so far: the next position. The kernel's tail is
+    /// its low 16 bits.
+    tail: Cell<u64>,
     /// The buffer id written at each position of the ring (by its index,
     /// the position masked): where the buffers after one a completion names
     /// are, for a completion whose bytes run over several (a bundle).
@@ -123,9 +128,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// filling of a buffer the kernel has taken back), and one left
     /// unclaimed shifts the bytes the later claims of its buffer hand out.
     /// A send or receive flagged `MSG_WAITALL` fails with `EINVAL` in a
-    /// scope: the kernel retries it after a short transfer and charges the
-    /// group only for the first piece, while its completion reports the
-    /// whole. Select whole buffers ([`BufRing::select`]): with a shorter length,
+    /// scope (as a bundle so flagged does on any ring): the kernel retries
+    /// it after a short transfer and charges the group only for the first
+    /// piece, while its completion reports the whole. Select whole buffers ([`BufRing::select`]): with a shorter length,
     /// an op that the kernel runs in a worker consumes that length whatever
     /// it wrote, and claims would hand out the bytes at the wrong offset.
     pub fn register_buf_ring_incremental(
@@ -262,7 +267,7 @@ impl BufRing {
     /// Buffers the kernel can pick now: those given to the ring and not yet
     /// taken ([`head`](BufRing::head) to the tail).
     pub fn available(&self) -> Result<u16> {
-        Ok(self.tail.get().wrapping_sub(self.head()?))
+        Ok((self.tail.get() as u16).wrapping_sub(self.head()?))
     }
 
     /// Whether the kernel consumes the buffers incrementally
@@ -444,7 +449,8 @@ impl BufRing {
     /// must not have been flagged `MSG_TRUNC`: the buffers are counted
     /// from the completion's result, which then counts bytes the kernel
     /// did not place, in buffers it did not take (on a ring that is not
-    /// incremental).
+    /// incremental); nor `MSG_WAITALL`, which the kernel retries into
+    /// buffers it left in the ring.
     pub unsafe fn claim_bundle_unchecked(&self, cqe: &Cqe) -> Result<Vec<Buf<'_>>> {
         // SAFETY: forwarded from the caller.
         unsafe { self.claim_all(cqe, true, None) }
@@ -470,7 +476,7 @@ impl BufRing {
             let bid = if i == 0 {
                 span.bid
             } else {
-                self.order[usize::from(span.pos.wrapping_add(i) & self.mask)].get()
+                self.order[self.index(span.pos + u64::from(i))].get()
             };
             let start = self.state[usize::from(bid)].consumed.get();
             let filled = left.min(self.len - start);
@@ -539,8 +545,8 @@ impl BufRing {
             .ok_or_else(beyond)?;
         let pos = state.pos.get();
         for i in 1..count {
-            let at = pos.wrapping_add(i);
-            let next = &self.state[usize::from(self.order[usize::from(at & self.mask)].get())];
+            let at = pos + u64::from(i);
+            let next = &self.state[usize::from(self.order[self.index(at)].get())];
             if !next.kernel.get() || next.pos.get() != at || next.consumed.get() != 0 {
                 return Err(beyond());
             }
@@ -603,11 +609,16 @@ impl BufRing {
         }
     }
 
+    /// The index in the ring of position `pos`.
+    fn index(&self, pos: u64) -> usize {
+        (pos & u64::from(self.mask)) as usize
+    }
+
     /// Hands buffer `bid` to the kernel at the ring's tail.
     fn provide(&self, bid: u16) {
         let tail = self.tail.get();
         // SAFETY: the masked index is below `entries`, inside the mapping.
-        let desc = unsafe { self.descs.as_ptr().add(usize::from(tail & self.mask)) };
+        let desc = unsafe { self.descs.as_ptr().add(self.index(tail)) };
         // SAFETY: the kernel reads descriptors from its head up to the
         // published tail only; this one is past the tail. Field by field,
         // so that the first descriptor's last bytes (the tail) stay as they
@@ -621,8 +632,8 @@ impl BufRing {
         state.kernel.set(true);
         state.consumed.set(0);
         state.pos.set(tail);
-        self.order[usize::from(tail & self.mask)].set(bid);
-        let tail = tail.wrapping_add(1);
+        self.order[self.index(tail)].set(bid);
+        let tail = tail + 1;
         self.tail.set(tail);
         // SAFETY: the tail is the `resv` field of the first descriptor, a
         // naturally aligned u16 in the mapping, which only user space
@@ -630,7 +641,7 @@ impl BufRing {
         // see it.
         unsafe {
             let at = &raw mut (*self.descs.as_ptr()).resv;
-            AtomicU16::from_ptr(at).store(tail, Ordering::Release);
+            AtomicU16::from_ptr(at).store(tail as u16, Ordering::Release);
         }
     }
 }
@@ -639,7 +650,7 @@ impl BufRing {
 /// position `pos`, and the `count - 1` after it.
 struct Span {
     bid: u16,
-    pos: u16,
+    pos: u64,
     count: u16,
     /// The completion's bytes.
     res: u32,

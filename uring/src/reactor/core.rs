@@ -377,6 +377,7 @@ impl Core {
         loop {
             let mut group = None;
             let mut first = true;
+            let groups = &self.groups;
             let tag_sqe = |sqe: &mut sys::io_uring_sqe| {
                 if first {
                     first = false;
@@ -386,7 +387,18 @@ impl Core {
                     sqe.flags &= !sys::IOSQE_CQE_SKIP_SUCCESS;
                     if sqe.flags & sys::IOSQE_BUFFER_SELECT != 0 {
                         // SAFETY: both members of the union are a u16.
-                        group = Some(unsafe { sqe.buf.buf_group });
+                        let selected = unsafe { sqe.buf.buf_group };
+                        if groups.iter().any(|(g, _)| *g == selected) {
+                            group = Some(selected);
+                        } else {
+                            // A group the reactor did not register (one
+                            // the ring had before it, under a `BufRing`
+                            // of the program's): its completion's buffer
+                            // would be claimed from a ring registered
+                            // under that group later. An opcode the kernel
+                            // does not know fails the op with EINVAL.
+                            sqe.opcode = u8::MAX;
+                        }
                     }
                 } else {
                     sqe.user_data = ignored;

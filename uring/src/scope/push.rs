@@ -171,9 +171,10 @@ fn is_zero_copy(opcode: u8) -> bool {
 /// completion would not tell which bytes of the group the kernel took is
 /// made invalid (`EINVAL`): a bundle flagged `MSG_TRUNC`, whose result
 /// would count bytes beyond those it placed, and so buffers the kernel did
-/// not take; and, of an incremental group, one flagged `MSG_WAITALL`, which
-/// the kernel retries after a short transfer, charging the group for the
-/// first piece only while its completion reports the whole.
+/// not take; and a bundle, or any op of an incremental group, flagged
+/// `MSG_WAITALL`, which the kernel retries after a short transfer into the
+/// buffers it mapped first, charging the group only for those the first
+/// piece touched, while its completion reports the whole.
 #[cold]
 fn screen_selection(sqe: &mut sys::io_uring_sqe, incremental: bool) -> bool {
     let sends_or_receives = matches!(
@@ -187,7 +188,7 @@ fn screen_selection(sqe: &mut sys::io_uring_sqe, incremental: bool) -> bool {
     // SAFETY: every member of the op flags union is a plain integer.
     let msg_flags = unsafe { sqe.op_flags.msg_flags };
     let truncates = bundle && msg_flags & libc::MSG_TRUNC as u32 != 0;
-    let waits_for_all = incremental && msg_flags & libc::MSG_WAITALL as u32 != 0;
+    let waits_for_all = (incremental || bundle) && msg_flags & libc::MSG_WAITALL as u32 != 0;
     if truncates || waits_for_all {
         // An opcode the kernel does not know: it fails the SQE with
         // EINVAL, reading nothing else of it.
