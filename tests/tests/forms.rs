@@ -19,7 +19,7 @@ use uring::ops::{
 };
 use uring::{
     BlockDevice, BufferGroup, CancelFlags, CancelOpcode, Cqe, MsgHdr, MsgLayout, PollEvents,
-    PollFlags, RecvMsgOut, Ring, RingSlot, SendFlags, SockAddr, SockAddrBuf,
+    PollFlags, RecvMsgOut, Ring, RingSlot, SendFlags, SockAddr, SockAddrBuf, SockOpt,
 };
 use uring_tests::{PATIENCE, complete, push_lent, require_kernel, require_op, skip};
 
@@ -580,7 +580,7 @@ fn socket_commands_read_queues_and_options() {
     let on = 1i32.to_ne_bytes();
     let cqe = complete(
         &mut ring,
-        SetSockOpt::new(&server, libc::IPPROTO_TCP, libc::TCP_NODELAY, &on[..]).user_data(4),
+        SetSockOpt::new(&server, SockOpt::TCP_NODELAY, &on[..]).user_data(4),
     );
     assert_eq!(cqe.res(), 0, "{cqe:?}");
     let mut got = 0i32;

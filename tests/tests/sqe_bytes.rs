@@ -34,8 +34,8 @@ use uring::{
     AcceptFlags, BlockDevice, BufferGroup, BufferPool, CancelFlags, CancelOpcode, DirectSlot, Fd,
     FileUpdates, FilesAt, FsyncFlags, FutexFlags, FutexWaitV, InstallFlags, MadviseRange, MsgFlags,
     MsgHdr, MsgHdrMut, MsgLayout, MsgRingFlags, PollEvents, PollFlags, RecvFlags, Ring, RingSlot,
-    RwFlags, SendFlags, SendZcFlags, SockAddr, SockAddrBuf, SpliceFlags, SqeFlags, Submission,
-    TimeoutFlags, Timespec, UringCmdOp, WaitIdTarget, sys,
+    RwFlags, SendFlags, SendZcFlags, SockAddr, SockAddrBuf, SockOpt, SpliceFlags, SqeFlags,
+    Submission, TimeoutFlags, Timespec, UringCmdOp, WaitIdTarget, sys,
 };
 use uring_tests::skip;
 
@@ -3043,7 +3043,7 @@ fn io_uring_prep_cmd_sock_setsockopt() {
         addr3: ptr(&optval),
         ..ZERO
     };
-    let op = SetSockOpt::new(&socket, libc::SOL_SOCKET, libc::SO_REUSEADDR, &optval);
+    let op = SetSockOpt::new(&socket, SockOpt::SO_REUSEADDR, &optval);
     assert_op(
         "io_uring_prep_cmd_sock(SOCKET_URING_OP_SETSOCKOPT, fd, SOL_SOCKET, SO_REUSEADDR, optval, 4)",
         &mut ring,

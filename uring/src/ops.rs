@@ -17,7 +17,8 @@ use crate::args::RecvMsgOut;
 use crate::args::{
     BlockDevice, CancelFile, CancelOpcode, Cmd80, DirectSlot, FileUpdates, FilesAt, FixedBuf,
     FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut, MsgLayout, NopBigCqe, NopResult, PassCqeFlags,
-    PollEventsUpdate, RingSlot, SocketFd, SpliceSource, UringCmdOp, UserDataUpdate, WaitIdTarget,
+    PipeSlots, PollEventsUpdate, RingSlot, SockOpt, SocketFd, SpliceSource, UringCmdOp,
+    UserDataUpdate, WaitIdTarget,
 };
 use crate::types::{
     AcceptFlags, BufferGroup, BufferPool, CancelFlags, Fd, Fixed, FsyncFlags, FutexFlags,
@@ -919,15 +920,15 @@ crate::ops! {
     }
 
     /// Sets a socket option from `optval`, like `setsockopt(2)` (6.7).
-    /// Completes with 0.
+    /// Completes with 0. The option is one whose value the kernel reads as
+    /// plain data ([`SockOpt::TCP_NODELAY`], [`SockOpt::SO_RCVBUF`], ...),
+    /// or one the caller vouches for ([`SockOpt::new`], `unsafe`).
     #[since = "6.7"]
     pub unsafe struct SetSockOpt<'a> = URING_CMD {
         /// The socket.
         socket: impl Into<SocketFd<'a>> => fd,
-        /// `SOL_SOCKET`, `IPPROTO_TCP`, ...
-        level: i32 => level,
-        /// `SO_RCVBUF`, `TCP_NODELAY`, ...
-        optname: i32 => optname,
+        /// The level and the option.
+        option: SockOpt => level + optname,
         /// The value.
         optval: &'a [u8] => optval + optlen,
         const cmd_op = crate::sys::SOCKET_URING_OP_SETSOCKOPT,
@@ -1108,10 +1109,10 @@ crate::ops! {
         fds: &'a mut [RawFd; 2] => addr,
         /// `O_CLOEXEC`, `O_NONBLOCK`, `O_DIRECT` or 0.
         pipe_flags: i32 = libc::O_CLOEXEC => pipe_flags,
-        /// Regular descriptors, or direct ones: at a slot and the next, or
-        /// in two free slots written to `fds`. The kernel refuses
-        /// `O_CLOEXEC` for direct descriptors (`EINVAL`): clear it with
-        /// `.pipe_flags(..)`.
-        direct: DirectSlot<'a> = DirectSlot::NONE => file_index,
+        /// Regular descriptors, or direct ones: at a slot and the next (held
+        /// with `FixedFiles::get_mut`, see [`PipeSlots`]), or in two free
+        /// slots written to `fds`. The kernel refuses `O_CLOEXEC` for
+        /// direct descriptors (`EINVAL`): clear it with `.pipe_flags(..)`.
+        direct: impl Into<PipeSlots<'a>> = PipeSlots::NONE => file_index,
     }
 }

@@ -287,3 +287,178 @@ impl fmt::Debug for NvmeCmd<'_> {
             .finish_non_exhaustive()
     }
 }
+
+/// A socket option that [`SetSockOpt`](crate::ops::SetSockOpt) sets: a
+/// level and an option name.
+///
+/// The constants are the options whose value the kernel reads as plain
+/// data, from the bytes the op lends and no further. Other options are not
+/// safe to set from arbitrary bytes: `SO_ATTACH_FILTER` reads a filter
+/// program through an address in its value, `SO_ATTACH_BPF` attaches the
+/// program behind a descriptor number, a packet socket's fanout or an XDP
+/// socket's memory registration name memory the kernel keeps using. They
+/// are reached with the `unsafe` [`SockOpt::new`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SockOpt {
+    level: i32,
+    name: i32,
+}
+
+macro_rules! sock_opts {
+    ($($(#[$meta:meta])* $opt:ident = $level:ident, $name:ident;)*) => {
+        impl SockOpt {
+            $(
+                $(#[$meta])*
+                pub const $opt: SockOpt = SockOpt { level: libc::$level, name: libc::$name };
+            )*
+
+            /// Every option the constants name.
+            pub const PLAIN: &'static [SockOpt] = &[$(SockOpt::$opt),*];
+        }
+    };
+}
+
+sock_opts! {
+    /// `SO_REUSEADDR` (an `int`).
+    SO_REUSEADDR = SOL_SOCKET, SO_REUSEADDR;
+    /// `SO_REUSEPORT` (an `int`).
+    SO_REUSEPORT = SOL_SOCKET, SO_REUSEPORT;
+    /// `SO_KEEPALIVE` (an `int`).
+    SO_KEEPALIVE = SOL_SOCKET, SO_KEEPALIVE;
+    /// `SO_BROADCAST` (an `int`).
+    SO_BROADCAST = SOL_SOCKET, SO_BROADCAST;
+    /// `SO_SNDBUF` (an `int`).
+    SO_SNDBUF = SOL_SOCKET, SO_SNDBUF;
+    /// `SO_RCVBUF` (an `int`).
+    SO_RCVBUF = SOL_SOCKET, SO_RCVBUF;
+    /// `SO_RCVLOWAT` (an `int`).
+    SO_RCVLOWAT = SOL_SOCKET, SO_RCVLOWAT;
+    /// `SO_LINGER` (a `struct linger`).
+    SO_LINGER = SOL_SOCKET, SO_LINGER;
+    /// `SO_OOBINLINE` (an `int`).
+    SO_OOBINLINE = SOL_SOCKET, SO_OOBINLINE;
+    /// `SO_PRIORITY` (an `int`).
+    SO_PRIORITY = SOL_SOCKET, SO_PRIORITY;
+    /// `SO_MARK` (an `int`).
+    SO_MARK = SOL_SOCKET, SO_MARK;
+    /// `SO_RCVTIMEO` (a `struct timeval`).
+    SO_RCVTIMEO = SOL_SOCKET, SO_RCVTIMEO;
+    /// `SO_SNDTIMEO` (a `struct timeval`).
+    SO_SNDTIMEO = SOL_SOCKET, SO_SNDTIMEO;
+    /// `SO_BINDTODEVICE` (an interface name).
+    SO_BINDTODEVICE = SOL_SOCKET, SO_BINDTODEVICE;
+    /// `SO_PASSCRED` (an `int`).
+    SO_PASSCRED = SOL_SOCKET, SO_PASSCRED;
+    /// `SO_TIMESTAMP` (an `int`).
+    SO_TIMESTAMP = SOL_SOCKET, SO_TIMESTAMP;
+    /// `SO_TIMESTAMPNS` (an `int`).
+    SO_TIMESTAMPNS = SOL_SOCKET, SO_TIMESTAMPNS;
+    /// `SO_BUSY_POLL` (an `int`).
+    SO_BUSY_POLL = SOL_SOCKET, SO_BUSY_POLL;
+    /// `SO_INCOMING_CPU` (an `int`).
+    SO_INCOMING_CPU = SOL_SOCKET, SO_INCOMING_CPU;
+    /// `SO_ZEROCOPY` (an `int`).
+    SO_ZEROCOPY = SOL_SOCKET, SO_ZEROCOPY;
+    /// `TCP_NODELAY` (an `int`).
+    TCP_NODELAY = IPPROTO_TCP, TCP_NODELAY;
+    /// `TCP_CORK` (an `int`).
+    TCP_CORK = IPPROTO_TCP, TCP_CORK;
+    /// `TCP_QUICKACK` (an `int`).
+    TCP_QUICKACK = IPPROTO_TCP, TCP_QUICKACK;
+    /// `TCP_KEEPIDLE` (an `int`).
+    TCP_KEEPIDLE = IPPROTO_TCP, TCP_KEEPIDLE;
+    /// `TCP_KEEPINTVL` (an `int`).
+    TCP_KEEPINTVL = IPPROTO_TCP, TCP_KEEPINTVL;
+    /// `TCP_KEEPCNT` (an `int`).
+    TCP_KEEPCNT = IPPROTO_TCP, TCP_KEEPCNT;
+    /// `TCP_USER_TIMEOUT` (an `int`).
+    TCP_USER_TIMEOUT = IPPROTO_TCP, TCP_USER_TIMEOUT;
+    /// `TCP_NOTSENT_LOWAT` (an `int`).
+    TCP_NOTSENT_LOWAT = IPPROTO_TCP, TCP_NOTSENT_LOWAT;
+    /// `TCP_DEFER_ACCEPT` (an `int`).
+    TCP_DEFER_ACCEPT = IPPROTO_TCP, TCP_DEFER_ACCEPT;
+    /// `TCP_FASTOPEN` (an `int`).
+    TCP_FASTOPEN = IPPROTO_TCP, TCP_FASTOPEN;
+    /// `TCP_MAXSEG` (an `int`).
+    TCP_MAXSEG = IPPROTO_TCP, TCP_MAXSEG;
+    /// `TCP_CONGESTION` (an algorithm's name).
+    TCP_CONGESTION = IPPROTO_TCP, TCP_CONGESTION;
+    /// `IP_TTL` (an `int`).
+    IP_TTL = IPPROTO_IP, IP_TTL;
+    /// `IP_TOS` (an `int`).
+    IP_TOS = IPPROTO_IP, IP_TOS;
+    /// `IP_MULTICAST_TTL` (an `int`).
+    IP_MULTICAST_TTL = IPPROTO_IP, IP_MULTICAST_TTL;
+    /// `IP_MULTICAST_LOOP` (an `int`).
+    IP_MULTICAST_LOOP = IPPROTO_IP, IP_MULTICAST_LOOP;
+    /// `IP_ADD_MEMBERSHIP` (a `struct ip_mreq` or `ip_mreqn`).
+    IP_ADD_MEMBERSHIP = IPPROTO_IP, IP_ADD_MEMBERSHIP;
+    /// `IP_DROP_MEMBERSHIP` (a `struct ip_mreq` or `ip_mreqn`).
+    IP_DROP_MEMBERSHIP = IPPROTO_IP, IP_DROP_MEMBERSHIP;
+    /// `IP_FREEBIND` (an `int`).
+    IP_FREEBIND = IPPROTO_IP, IP_FREEBIND;
+    /// `IP_BIND_ADDRESS_NO_PORT` (an `int`).
+    IP_BIND_ADDRESS_NO_PORT = IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT;
+    /// `IP_PKTINFO` (an `int`).
+    IP_PKTINFO = IPPROTO_IP, IP_PKTINFO;
+    /// `IP_RECVTOS` (an `int`).
+    IP_RECVTOS = IPPROTO_IP, IP_RECVTOS;
+    /// `IPV6_V6ONLY` (an `int`).
+    IPV6_V6ONLY = IPPROTO_IPV6, IPV6_V6ONLY;
+    /// `IPV6_UNICAST_HOPS` (an `int`).
+    IPV6_UNICAST_HOPS = IPPROTO_IPV6, IPV6_UNICAST_HOPS;
+    /// `IPV6_MULTICAST_HOPS` (an `int`).
+    IPV6_MULTICAST_HOPS = IPPROTO_IPV6, IPV6_MULTICAST_HOPS;
+    /// `IPV6_MULTICAST_LOOP` (an `int`).
+    IPV6_MULTICAST_LOOP = IPPROTO_IPV6, IPV6_MULTICAST_LOOP;
+    /// `IPV6_ADD_MEMBERSHIP` (a `struct ipv6_mreq`).
+    IPV6_ADD_MEMBERSHIP = IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP;
+    /// `IPV6_DROP_MEMBERSHIP` (a `struct ipv6_mreq`).
+    IPV6_DROP_MEMBERSHIP = IPPROTO_IPV6, IPV6_DROP_MEMBERSHIP;
+    /// `IPV6_RECVPKTINFO` (an `int`).
+    IPV6_RECVPKTINFO = IPPROTO_IPV6, IPV6_RECVPKTINFO;
+    /// `IPV6_TCLASS` (an `int`).
+    IPV6_TCLASS = IPPROTO_IPV6, IPV6_TCLASS;
+}
+
+impl SockOpt {
+    /// Any option: `level` (`SOL_SOCKET`, `IPPROTO_TCP`, ...) and `name`.
+    ///
+    /// # Safety
+    ///
+    /// The kernel must read nothing but the value's bytes for this option
+    /// and act on nothing the value names by number: no address inside the
+    /// value that the op does not keep borrowed, no descriptor the program
+    /// does not own.
+    pub const unsafe fn new(level: i32, name: i32) -> SockOpt {
+        SockOpt { level, name }
+    }
+
+    /// The level.
+    pub const fn level(self) -> i32 {
+        self.level
+    }
+
+    /// The option's name.
+    pub const fn name(self) -> i32 {
+        self.name
+    }
+}
+
+impl fmt::Debug for SockOpt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SockOpt")
+            .field("level", &self.level)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+// SAFETY: two integers; what the kernel reads for the option is vouched for
+// by the constant or by the caller of `SockOpt::new`.
+unsafe impl SqeField<(u32, u32)> for SockOpt {
+    #[inline(always)]
+    fn into_field(self) -> (u32, u32) {
+        (self.level as u32, self.name as u32)
+    }
+}

@@ -9,9 +9,9 @@ mod nop;
 mod slots;
 mod update;
 
-pub use cmd::{AsSocket, BlockDevice, Cmd80, NvmeCmd, SocketFd, UringCmdOp};
+pub use cmd::{AsSocket, BlockDevice, Cmd80, NvmeCmd, SockOpt, SocketFd, UringCmdOp};
 pub use kernel::{FutexWaitV, MadviseRange, SpliceSource, WaitIdTarget};
 pub use msg::{MsgHdr, MsgHdrMut, MsgLayout, RecvMsgOut};
 pub use nop::{NopBigCqe, NopResult};
-pub use slots::{DirectSlot, FileUpdates, FilesAt, FixedBuf, RingSlot};
+pub use slots::{DirectSlot, FileUpdates, FilesAt, FixedBuf, PipeSlots, RingSlot};
 pub use update::{CancelFile, CancelOpcode, PassCqeFlags, PollEventsUpdate, UserDataUpdate};

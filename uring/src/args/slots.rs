@@ -13,12 +13,15 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 /// kernel picks or at a slot held exclusively (replacing the file there). A
 /// direct descriptor's op completes with 0 (at a slot) or the slot picked;
 /// [`FixedFiles::get`](crate::FixedFiles::get) turns that into a `Fixed`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(PartialEq, Eq, Hash)]
 pub struct DirectSlot<'f> {
     /// `file_index`: 0, `IORING_FILE_INDEX_ALLOC`, or slot + 1.
     value: u32,
     /// The ring whose table the slot is in; 0 for no slot.
     ring: u32,
+    /// Whether the slot's handle held the whole table (see
+    /// [`PipeSlots`]).
+    whole_table: bool,
     _slot: PhantomData<&'f mut ()>,
 }
 
@@ -27,6 +30,7 @@ impl DirectSlot<'static> {
     pub const NONE: DirectSlot<'static> = DirectSlot {
         value: 0,
         ring: 0,
+        whole_table: false,
         _slot: PhantomData,
     };
     /// A free slot of the table, which the kernel picks (within the range
@@ -34,6 +38,7 @@ impl DirectSlot<'static> {
     pub const ALLOC: DirectSlot<'static> = DirectSlot {
         value: crate::sys::IORING_FILE_INDEX_ALLOC,
         ring: 0,
+        whole_table: false,
         _slot: PhantomData,
     };
 }
@@ -41,13 +46,72 @@ impl DirectSlot<'static> {
 impl<'f> DirectSlot<'f> {
     /// The slot `slot`, replacing the file it holds. The slot is held
     /// exclusively, so no op using the file there can be in flight, and the
-    /// replacement cannot be pushed twice.
+    /// replacement cannot be pushed twice. (A direct `Pipe` at it takes the
+    /// slot after it too: see [`PipeSlots`].)
     pub fn at(slot: FixedMut<'f>) -> DirectSlot<'f> {
         DirectSlot {
             value: slot.index().wrapping_add(1),
             ring: slot.ring(),
+            whole_table: slot.whole_table(),
             _slot: PhantomData,
         }
+    }
+}
+
+/// Where a `Pipe` puts its two ends: regular descriptors, direct ones in
+/// two free slots the kernel picks, or at a slot and the one after it. Made
+/// from a [`DirectSlot`]; a slot whose handle came from
+/// [`FixedFiles::get_mut`](crate::FixedFiles::get_mut) holds the whole
+/// table, the slot after it included. One from
+/// [`FixedFiles::get_many_mut`](crate::FixedFiles::get_many_mut) holds only
+/// its own slot (the next may be another handle's): the pipe then fails
+/// with `EINVAL`, replacing nothing.
+#[derive(PartialEq, Eq, Hash)]
+pub struct PipeSlots<'f>(DirectSlot<'f>);
+
+impl PipeSlots<'static> {
+    /// Regular descriptors.
+    pub const NONE: PipeSlots<'static> = PipeSlots(DirectSlot::NONE);
+    /// Two free slots, which the kernel picks.
+    pub const ALLOC: PipeSlots<'static> = PipeSlots(DirectSlot::ALLOC);
+}
+
+impl<'f> From<DirectSlot<'f>> for PipeSlots<'f> {
+    fn from(slot: DirectSlot<'f>) -> PipeSlots<'f> {
+        PipeSlots(slot)
+    }
+}
+
+impl fmt::Debug for PipeSlots<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PipeSlots").field(&self.0).finish()
+    }
+}
+
+/// A slot number the kernel refuses (`EINVAL`) before it installs anything:
+/// past every table (which holds at most 2^20 files), far enough from the
+/// top that adding an update's count to it does not wrap (`EOVERFLOW`), and
+/// no sentinel.
+const NO_SUCH_SLOT: u32 = 1 << 31;
+
+// SAFETY: a slot number is not an address. A slot held with a handle of
+// one slot alone is replaced by a number the kernel refuses: it would
+// install the pipe's write end in the next slot.
+unsafe impl SqeField<u32> for PipeSlots<'_> {
+    #[inline(always)]
+    fn into_field(self) -> u32 {
+        let slot = self.0;
+        let at_a_slot = slot.value != 0 && slot.value != crate::sys::IORING_FILE_INDEX_ALLOC;
+        if at_a_slot && !slot.whole_table {
+            NO_SUCH_SLOT
+        } else {
+            slot.value
+        }
+    }
+
+    #[inline(always)]
+    fn fits_ring(&self, ring: u32) -> bool {
+        SqeField::<u32>::fits_ring(&self.0, ring)
     }
 }
 
@@ -76,11 +140,13 @@ unsafe impl SqeField<u32> for DirectSlot<'_> {
 
 /// Where `FilesUpdate` puts its descriptors: from a slot held exclusively on
 /// (replacing the files there), or in free slots the kernel picks.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(PartialEq, Eq, Hash)]
 pub struct FilesAt<'f> {
     /// `off`: the first slot, or `IORING_FILE_INDEX_ALLOC`.
     value: u32,
     ring: u32,
+    /// Whether the slot's handle held the whole table.
+    whole_table: bool,
     _slot: PhantomData<&'f mut ()>,
 }
 
@@ -90,17 +156,24 @@ impl FilesAt<'static> {
     pub const ALLOC: FilesAt<'static> = FilesAt {
         value: crate::sys::IORING_FILE_INDEX_ALLOC,
         ring: 0,
+        whole_table: true,
         _slot: PhantomData,
     };
 }
 
 impl<'f> From<FixedMut<'f>> for FilesAt<'f> {
-    /// The slots from `slot` on. The handle is held exclusively, so no op
-    /// using a file of the table can be in flight.
+    /// The slots from `slot` on. A handle from
+    /// [`FixedFiles::get_mut`](crate::FixedFiles::get_mut) borrows the
+    /// whole table, so no op using a file of it can be in flight. One from
+    /// [`FixedFiles::get_many_mut`](crate::FixedFiles::get_many_mut) holds
+    /// its own slot alone, and the update would replace the ones after it
+    /// too, which other handles may hold: it fails with `EINVAL`, replacing
+    /// nothing.
     fn from(slot: FixedMut<'f>) -> FilesAt<'f> {
         FilesAt {
             value: slot.index(),
             ring: slot.ring(),
+            whole_table: slot.whole_table(),
             _slot: PhantomData,
         }
     }
@@ -117,11 +190,18 @@ impl fmt::Debug for FilesAt<'_> {
 
 // SAFETY: a slot number is not an address. The kernel reads `off` as an
 // `int` and compares it with `IORING_FILE_INDEX_ALLOC` (-1) as such, so the
-// value is sign-extended into the 64-bit field, as liburing writes it.
+// value is sign-extended into the 64-bit field, as liburing writes it. A
+// slot held with a handle of one slot alone is replaced by a number past
+// every table, which the kernel refuses before it replaces anything.
 unsafe impl SqeField<u64> for FilesAt<'_> {
     #[inline(always)]
     fn into_field(self) -> u64 {
-        self.value as i32 as i64 as u64
+        let value = if self.whole_table {
+            self.value
+        } else {
+            NO_SUCH_SLOT
+        };
+        value as i32 as i64 as u64
     }
 
     #[inline(always)]

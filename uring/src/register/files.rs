@@ -44,15 +44,21 @@ impl FixedFiles {
     }
 
     /// The slot at `index`, held exclusively: for ops that close the file
-    /// there or replace it (`Close`, [`DirectSlot::at`](crate::DirectSlot::at)).
+    /// there or replace it (`Close`, [`DirectSlot::at`](crate::DirectSlot::at)),
+    /// and for those that replace the files from there on
+    /// ([`FilesAt`](crate::FilesAt), a direct `Pipe`, which takes the slot
+    /// after it too). It borrows the whole table, so no other handle of it
+    /// is alive meanwhile.
     pub fn get_mut(&mut self, index: u32) -> Result<FixedMut<'_>> {
         self.check(index)?;
-        Ok(FixedMut::new(index, self.ring))
+        Ok(FixedMut::new(index, self.ring, true))
     }
 
     /// Several distinct slots held exclusively at once (to close several
     /// files in one scope); an error if an index repeats or is outside the
-    /// table.
+    /// table. Each holds its one slot: an op that would replace the slots
+    /// after it too (a `FilesUpdate` at it, a direct `Pipe`) fails with
+    /// `EINVAL`, since they may be held by the others.
     pub fn get_many_mut<const N: usize>(&mut self, indices: [u32; N]) -> Result<[FixedMut<'_>; N]> {
         for (i, &index) in indices.iter().enumerate() {
             self.check(index)?;
@@ -62,7 +68,7 @@ impl FixedFiles {
                 )));
             }
         }
-        Ok(indices.map(|index| FixedMut::new(index, self.ring)))
+        Ok(indices.map(|index| FixedMut::new(index, self.ring, false)))
     }
 
     /// Every slot, in order.

@@ -155,15 +155,21 @@ impl fmt::Debug for Fixed<'_> {
 pub struct FixedMut<'f> {
     index: u32,
     ring: u32,
+    /// Whether it holds the whole table ([`FixedFiles::get_mut`]) rather
+    /// than its one slot ([`FixedFiles::get_many_mut`]): only then may an
+    /// op write the slots after it too (`FilesUpdate`, a direct `Pipe`).
+    whole_table: bool,
     _table: PhantomData<&'f mut FixedFiles>,
 }
 
 impl<'f> FixedMut<'f> {
-    /// Made by the registration handle only, after its bounds check.
-    pub(crate) fn new(index: u32, ring: u32) -> FixedMut<'f> {
+    /// Made by the registration handle only, after its bounds check;
+    /// `whole_table` if it borrows the whole table alone.
+    pub(crate) fn new(index: u32, ring: u32, whole_table: bool) -> FixedMut<'f> {
         FixedMut {
             index,
             ring,
+            whole_table,
             _table: PhantomData,
         }
     }
@@ -176,6 +182,11 @@ impl<'f> FixedMut<'f> {
     /// The id of the ring whose table the slot is in.
     pub(crate) const fn ring(&self) -> u32 {
         self.ring
+    }
+
+    /// Whether no other handle of the table is alive while it is.
+    pub(crate) const fn whole_table(&self) -> bool {
+        self.whole_table
     }
 
     /// The slot as a target.

@@ -24,8 +24,8 @@
 use crate::args::{
     BlockDevice, CancelFile, CancelOpcode, Cmd80, DirectSlot, FileUpdates, FilesAt, FixedBuf,
     FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut, MsgLayout, NopBigCqe, NopResult, NvmeCmd,
-    PassCqeFlags, PollEventsUpdate, RingSlot, SocketFd, SpliceSource, UringCmdOp, UserDataUpdate,
-    WaitIdTarget,
+    PassCqeFlags, PipeSlots, PollEventsUpdate, RingSlot, SocketFd, SpliceSource, UringCmdOp,
+    UserDataUpdate, WaitIdTarget,
 };
 use crate::entries::{Sqe64, Sqe128};
 use crate::op::{AfterLink, FitsSqe, OpInfo, Prepare, Scoped, Submission};

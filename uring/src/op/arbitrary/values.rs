@@ -225,6 +225,13 @@ impl<'r> Arbitrary<'r> for DirectSlot<'r> {
     }
 }
 
+impl<'r> Arbitrary<'r> for PipeSlots<'r> {
+    /// As for a [`DirectSlot`].
+    fn arbitrary<C: Context<'r>>(g: &mut Gen, cx: &mut C, site: &Site) -> Option<Self> {
+        DirectSlot::arbitrary(g, cx, site).map(PipeSlots::from)
+    }
+}
+
 impl<'r> Arbitrary<'r> for FilesAt<'r> {
     /// The choice is a number of the context's: 0 for free slots, 1 for
     /// slots held exclusively.
@@ -281,6 +288,13 @@ impl<'r> Arbitrary<'r> for CancelOpcode {
             None => g.edge(8) as u8,
         };
         Some(CancelOpcode::code(code))
+    }
+}
+
+impl<'r> Arbitrary<'r> for crate::args::SockOpt {
+    /// One of the options safe code can set: the constants.
+    fn arbitrary<C: Context<'r>>(g: &mut Gen, _cx: &mut C, _site: &Site) -> Option<Self> {
+        g.pick(crate::args::SockOpt::PLAIN)
     }
 }
 
