@@ -403,3 +403,34 @@ pub fn fdinfo_user_data(fd: i32) -> Vec<u64> {
         })
         .collect()
 }
+
+/// A provided-buffer ring of `count` buffers of `len` bytes under `group`,
+/// or `None` (with a skip message) on a kernel without them (5.19).
+pub fn plain_buf_ring(ring: &mut Ring, group: u16, count: u16, len: u32) -> Option<uring::BufRing> {
+    match ring.register_buf_ring(uring::BufferGroup::new(group), count, len) {
+        Ok(pool) => Some(pool),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            skip(format_args!("no provided-buffer rings (5.19): {e}"));
+            None
+        }
+        Err(e) => panic!("register_buf_ring: {e}"),
+    }
+}
+
+/// [`plain_buf_ring`], consumed incrementally, or `None` (with a skip
+/// message) on a kernel without incremental rings (6.12).
+pub fn incremental_buf_ring(
+    ring: &mut Ring,
+    group: u16,
+    count: u16,
+    len: u32,
+) -> Option<uring::BufRing> {
+    match ring.register_buf_ring_incremental(uring::BufferGroup::new(group), count, len) {
+        Ok(pool) => Some(pool),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            skip(format_args!("no incremental buffer rings (6.12): {e}"));
+            None
+        }
+        Err(e) => panic!("register_buf_ring_incremental: {e}"),
+    }
+}

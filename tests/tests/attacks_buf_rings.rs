@@ -31,33 +31,7 @@ use uring::ops::{Read, Recv};
 use uring::reactor::ops::RecvRing;
 use uring::reactor::{Reactor, RingBuf, SharedFd};
 use uring::{Buf, BufRing, BufferGroup, BufferSelect, MsgFlags, RecvFlags, Ring, SqeFlags};
-use uring_tests::PATIENCE;
-
-/// A plain provided-buffer ring, or `None` (with a skip message) on a
-/// kernel without them (5.19).
-fn plain(ring: &mut Ring, group: u16, count: u16, len: u32) -> Option<BufRing> {
-    match ring.register_buf_ring(BufferGroup::new(group), count, len) {
-        Ok(pool) => Some(pool),
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-            uring_tests::skip(format_args!("no provided-buffer rings (5.19): {e}"));
-            None
-        }
-        Err(e) => panic!("register_buf_ring: {e}"),
-    }
-}
-
-/// A provided-buffer ring consumed incrementally, or `None` (with a skip
-/// message) on a kernel without them (6.12).
-fn incremental(ring: &mut Ring, group: u16, count: u16, len: u32) -> Option<BufRing> {
-    match ring.register_buf_ring_incremental(BufferGroup::new(group), count, len) {
-        Ok(pool) => Some(pool),
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-            uring_tests::skip(format_args!("no incremental buffer rings (6.12): {e}"));
-            None
-        }
-        Err(e) => panic!("register_buf_ring_incremental: {e}"),
-    }
-}
+use uring_tests::{PATIENCE, incremental_buf_ring, plain_buf_ring};
 
 /// Whether the kernel has receive and send bundles (6.10), with a skip
 /// message if not.
@@ -124,7 +98,7 @@ fn a_bundle_claimed_after_the_ring_positions_wrapped_lends_no_buffer_still_in_th
     if !bundles(&ring) {
         return;
     }
-    let Some(pool) = plain(&mut ring, 60, 3, 16) else {
+    let Some(pool) = plain_buf_ring(&mut ring, 60, 3, 16) else {
         return;
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
@@ -191,7 +165,7 @@ fn a_waitall_bundle_on_a_plain_ring_lends_no_buffer_still_in_the_ring() {
     if !bundles(&ring) {
         return;
     }
-    let Some(pool) = plain(&mut ring, 61, 4, 16) else {
+    let Some(pool) = plain_buf_ring(&mut ring, 61, 4, 16) else {
         return;
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
@@ -244,7 +218,7 @@ fn a_waitall_bundle_on_a_plain_ring_lends_no_buffer_still_in_the_ring() {
 fn a_reactor_never_claims_from_a_ring_registered_after_its_op_selected() {
     let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
-    let Some(program_s) = plain(&mut ring, 7, 1, 64) else {
+    let Some(program_s) = plain_buf_ring(&mut ring, 7, 1, 64) else {
         return;
     };
     let reactor = Reactor::from_ring(ring).unwrap();
@@ -305,7 +279,7 @@ fn a_reactor_never_claims_from_a_ring_registered_after_its_op_selected() {
 fn short_selections_read_from_a_file_lend_nothing_the_kernel_refills() {
     let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
-    let Some(pool) = incremental(&mut ring, 62, 3, 64) else {
+    let Some(pool) = incremental_buf_ring(&mut ring, 62, 3, 64) else {
         return;
     };
     let file = file_of(&uring_tests::pattern(512, 62));
@@ -363,7 +337,7 @@ fn short_selections_read_from_a_file_lend_nothing_the_kernel_refills() {
 fn short_selections_taken_by_a_worker_lend_nothing_the_kernel_refills() {
     let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
-    let Some(pool) = incremental(&mut ring, 63, 3, 64) else {
+    let Some(pool) = incremental_buf_ring(&mut ring, 63, 3, 64) else {
         return;
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
@@ -428,7 +402,7 @@ fn a_bundle_retried_on_an_incremental_ring_keeps_the_buffer_it_left_half_full() 
     if !bundles(&ring) {
         return;
     }
-    let Some(pool) = incremental(&mut ring, 64, 4, 64) else {
+    let Some(pool) = incremental_buf_ring(&mut ring, 64, 4, 64) else {
         return;
     };
     let (mut tx, rx) = tcp_pair();
@@ -476,7 +450,7 @@ fn a_bundle_retried_on_an_incremental_ring_keeps_the_buffer_it_left_half_full() 
 fn a_truncated_datagram_charged_over_several_incremental_buffers_lends_what_it_spans() {
     let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
-    let Some(pool) = incremental(&mut ring, 65, 4, 16) else {
+    let Some(pool) = incremental_buf_ring(&mut ring, 65, 4, 16) else {
         return;
     };
     let (tx, rx) = UnixDatagram::pair().unwrap();
@@ -533,9 +507,9 @@ fn a_receive_cancelled_after_its_worker_took_a_buffer_gives_it_back_once() {
     for incremental_ring in [false, true] {
         let mut ring = Ring::new(8).unwrap();
         let pool = if incremental_ring {
-            incremental(&mut ring, 66, 2, 64)
+            incremental_buf_ring(&mut ring, 66, 2, 64)
         } else {
-            plain(&mut ring, 66, 2, 64)
+            plain_buf_ring(&mut ring, 66, 2, 64)
         };
         let Some(pool) = pool else {
             return;
@@ -603,9 +577,9 @@ fn a_read_failing_after_it_selected_a_buffer_gives_it_back_once() {
     for incremental_ring in [false, true] {
         let mut ring = Ring::new(8).unwrap();
         let pool = if incremental_ring {
-            incremental(&mut ring, 67, 2, 64)
+            incremental_buf_ring(&mut ring, 67, 2, 64)
         } else {
-            plain(&mut ring, 67, 2, 64)
+            plain_buf_ring(&mut ring, 67, 2, 64)
         };
         let Some(pool) = pool else {
             return;

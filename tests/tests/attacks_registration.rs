@@ -16,33 +16,7 @@ use std::os::unix::net::UnixStream;
 use uring::ops::{Fsync, MsgRing, MsgRingFd, Nop, Read, Recv};
 use uring::sys;
 use uring::{BufRing, BufferGroup, Error, MsgFlags, PushErrorKind, Restriction, Ring, RingSlot};
-use uring_tests::PATIENCE;
-
-/// A provided-buffer ring consumed incrementally, or `None` (with a skip
-/// message) on a kernel without them (6.12).
-fn incremental(ring: &mut Ring, group: u16, count: u16, len: u32) -> Option<BufRing> {
-    match ring.register_buf_ring_incremental(BufferGroup::new(group), count, len) {
-        Ok(pool) => Some(pool),
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-            uring_tests::skip(format_args!("no incremental buffer rings (6.12): {e}"));
-            None
-        }
-        Err(e) => panic!("register_buf_ring_incremental: {e}"),
-    }
-}
-
-/// A provided-buffer ring, or `None` (with a skip message) on a kernel
-/// without them (5.19).
-fn plain(ring: &mut Ring, group: u16, count: u16, len: u32) -> Option<BufRing> {
-    match ring.register_buf_ring(BufferGroup::new(group), count, len) {
-        Ok(pool) => Some(pool),
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-            uring_tests::skip(format_args!("no provided-buffer rings (5.19): {e}"));
-            None
-        }
-        Err(e) => panic!("register_buf_ring: {e}"),
-    }
-}
+use uring_tests::{PATIENCE, incremental_buf_ring, plain_buf_ring};
 
 /// Whether `cqe` says the kernel keeps the rest of its buffer.
 fn buf_more(cqe: &uring::Cqe) -> bool {
@@ -60,7 +34,7 @@ fn buf_more(cqe: &uring::Cqe) -> bool {
 fn an_incremental_completion_claimed_out_of_order_lends_nothing_the_kernel_refills() {
     let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
-    let Some(pool) = incremental(&mut ring, 21, 1, 64) else {
+    let Some(pool) = incremental_buf_ring(&mut ring, 21, 1, 64) else {
         return;
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
@@ -112,7 +86,7 @@ fn an_incremental_completion_claimed_out_of_order_lends_nothing_the_kernel_refil
 fn a_waitall_receive_on_an_incremental_ring_lends_nothing_the_kernel_still_holds() {
     let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
-    let Some(pool) = incremental(&mut ring, 22, 1, 16) else {
+    let Some(pool) = incremental_buf_ring(&mut ring, 22, 1, 16) else {
         return;
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
@@ -160,7 +134,7 @@ fn a_waitall_receive_on_an_incremental_ring_lends_nothing_the_kernel_still_holds
 fn incremental_claims_in_order_never_lend_what_the_kernel_refills() {
     let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
-    let Some(pool) = incremental(&mut ring, 23, 1, 64) else {
+    let Some(pool) = incremental_buf_ring(&mut ring, 23, 1, 64) else {
         return;
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
@@ -204,10 +178,10 @@ fn incremental_claims_in_order_never_lend_what_the_kernel_refills() {
 fn a_buffer_ring_dropped_inside_a_scope_leaves_its_waiting_receive_no_buffer() {
     let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
-    let Some(pool) = plain(&mut ring, 24, 2, 16) else {
+    let Some(pool) = plain_buf_ring(&mut ring, 24, 2, 16) else {
         return;
     };
-    let other = plain(&mut ring, 25, 2, 16).unwrap();
+    let other = plain_buf_ring(&mut ring, 25, 2, 16).unwrap();
     let (mut tx, mut rx) = UnixStream::pair().unwrap();
     ring.scope(|s| {
         s.push(Recv::new(&rx, pool.select()).user_data(1)).unwrap();
@@ -233,15 +207,15 @@ fn a_buffer_ring_dropped_inside_a_scope_leaves_its_waiting_receive_no_buffer() {
 fn a_group_registered_on_several_rings_is_claimed_only_from_its_own_ring() {
     let _watch = uring_tests::watchdog();
     let mut a = Ring::new(8).unwrap();
-    let Some(pool_a) = plain(&mut a, 26, 1, 16) else {
+    let Some(pool_a) = plain_buf_ring(&mut a, 26, 1, 16) else {
         return;
     };
     let orphan = {
         let mut gone = Ring::new(4).unwrap();
-        plain(&mut gone, 26, 1, 16).unwrap()
+        plain_buf_ring(&mut gone, 26, 1, 16).unwrap()
     };
     let mut b = Ring::new(8).unwrap();
-    let pool_b = plain(&mut b, 26, 1, 16).unwrap();
+    let pool_b = plain_buf_ring(&mut b, 26, 1, 16).unwrap();
     let (mut tx, rx) = UnixStream::pair().unwrap();
     tx.write_all(b"abc").unwrap();
     a.scope(|s| {
@@ -279,7 +253,7 @@ fn a_buffer_ring_the_ring_may_not_unregister_faults_instead_of_writing() {
     ])
     .unwrap();
     ring.enable().unwrap();
-    let Some(pool) = plain(&mut ring, 27, 1, 4096) else {
+    let Some(pool) = plain_buf_ring(&mut ring, 27, 1, 4096) else {
         return;
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
@@ -369,7 +343,7 @@ fn a_deferred_message_landing_inside_a_scope_stays_foreign() {
     let Ok(mut target) = built else {
         return uring_tests::skip("no DEFER_TASKRUN rings (6.1)");
     };
-    let Some(pool) = plain(&mut target, 28, 2, 16) else {
+    let Some(pool) = plain_buf_ring(&mut target, 28, 2, 16) else {
         return;
     };
     let flags =

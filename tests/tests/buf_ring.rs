@@ -11,7 +11,7 @@ use uring_tests::push_lent;
 
 use uring::ops::{Read, Recv};
 use uring::{BufferGroup, Cqe, Error, MAX_BUF_RING_BUFFERS, Ring};
-use uring_tests::reap_one;
+use uring_tests::{incremental_buf_ring, reap_one};
 
 fn ring_or_skip() -> Option<Ring> {
     let mut ring = Ring::new(16).unwrap();
@@ -326,31 +326,13 @@ fn a_multishot_recv_in_a_scope_hands_out_each_buffer() {
     assert_eq!(ring.completions().count(), 0);
 }
 
-/// An incremental buffer ring, or `None` (with a skip message) on kernels
-/// before 6.12.
-fn incremental_or_skip(
-    ring: &mut Ring,
-    group: u16,
-    count: u16,
-    len: u32,
-) -> Option<uring::BufRing> {
-    match ring.register_buf_ring_incremental(BufferGroup::new(group), count, len) {
-        Ok(pool) => Some(pool),
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-            eprintln!("skipped: the kernel lacks incremental buffer rings (6.12): {e}");
-            None
-        }
-        Err(e) => panic!("register_buf_ring_incremental: {e}"),
-    }
-}
-
 #[test]
 fn an_incremental_ring_hands_out_consecutive_pieces_of_a_buffer() {
     let _watch = uring_tests::watchdog();
     let Some(mut ring) = ring_or_skip() else {
         return;
     };
-    let Some(pool) = incremental_or_skip(&mut ring, 30, 2, 32) else {
+    let Some(pool) = incremental_buf_ring(&mut ring, 30, 2, 32) else {
         return;
     };
     assert!(pool.is_incremental());
@@ -419,7 +401,7 @@ fn an_empty_receive_leaves_an_incremental_buffer_with_the_kernel() {
     let Some(mut ring) = ring_or_skip() else {
         return;
     };
-    let Some(pool) = incremental_or_skip(&mut ring, 31, 1, 16) else {
+    let Some(pool) = incremental_buf_ring(&mut ring, 31, 1, 16) else {
         return;
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
@@ -458,7 +440,7 @@ fn a_scope_runs_the_ops_of_an_incremental_group_one_at_a_time() {
     let Some(mut ring) = ring_or_skip() else {
         return;
     };
-    let Some(pool) = incremental_or_skip(&mut ring, 32, 2, 8) else {
+    let Some(pool) = incremental_buf_ring(&mut ring, 32, 2, 8) else {
         return;
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
@@ -500,7 +482,7 @@ fn a_multishot_recv_streams_through_an_incremental_ring() {
     let Some(mut ring) = ring_or_skip() else {
         return;
     };
-    let Some(pool) = incremental_or_skip(&mut ring, 33, 2, 16) else {
+    let Some(pool) = incremental_buf_ring(&mut ring, 33, 2, 16) else {
         return;
     };
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -630,7 +612,7 @@ fn an_op_refused_for_a_busy_incremental_group_keeps_its_place_in_a_chain() {
     let Some(mut ring) = ring_or_skip() else {
         return;
     };
-    let Some(pool) = incremental_or_skip(&mut ring, 34, 2, 8) else {
+    let Some(pool) = incremental_buf_ring(&mut ring, 34, 2, 8) else {
         return;
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
@@ -725,7 +707,7 @@ fn an_op_refused_for_a_busy_incremental_group_keeps_its_hard_links() {
     let Some(mut ring) = ring_or_skip() else {
         return;
     };
-    let Some(pool) = incremental_or_skip(&mut ring, 35, 2, 8) else {
+    let Some(pool) = incremental_buf_ring(&mut ring, 35, 2, 8) else {
         return;
     };
     let (_tx, rx) = UnixStream::pair().unwrap();
