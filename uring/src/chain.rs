@@ -125,7 +125,8 @@ impl<S: SqeSize, H: FitsSqe<S>, T: FitsSqe<S>> FitsSqe<S> for Link<H, T> {}
 
 /// A chain borrows nothing when none of its elements does.
 #[diagnostic::do_not_recommend]
-impl<H: Unborrowed, T: Unborrowed> Unborrowed for Link<H, T> {}
+// SAFETY: a chain borrows what its ops borrow: nothing, when neither does.
+unsafe impl<H: Unborrowed, T: Unborrowed> Unborrowed for Link<H, T> {}
 
 /// A chain can only be built by the methods that check its order, so every
 /// chain may be pushed.

@@ -33,12 +33,12 @@ pub(super) fn expand_op_traits(
     let unborrowed = if lifetimes.is_empty() && c.target == TargetKind::None {
         quote! {
             #[diagnostic::do_not_recommend]
-            impl<#bounds> ::uring::op::Unborrowed for #name<#args> {}
+            unsafe impl<#bounds> ::uring::op::Unborrowed for #name<#args> {}
         }
     } else if lifetimes.is_empty() && c.owned && c.select.is_none() {
         quote! {
             #[diagnostic::do_not_recommend]
-            impl ::uring::op::Unborrowed for #name<::uring::Fd<'static>> {}
+            unsafe impl ::uring::op::Unborrowed for #name<::uring::Fd<'static>> {}
         }
     } else {
         quote!()

@@ -96,13 +96,20 @@ pub trait Submission<S: SqeSize = Sqe64>: Prepare {}
 ///
 /// The [`ops!`](crate::ops!) macro implements it for every op that declares
 /// no lifetime and no target.
+///
+/// # Safety
+///
+/// No SQE the submission writes may point to, or name, anything borrowed
+/// for less than the kernel's use of it: memory, a descriptor or a
+/// registered slot. (`Ring::push` relies on it alone: a type that wraps a
+/// borrowing op and forwards to its [`Prepare`] must not implement it.)
 #[diagnostic::on_unimplemented(
     message = "`{Self}` borrows memory, a descriptor or a registered file, so `Ring::push` cannot take it",
     label = "the kernel uses what this op borrows after the push returns",
     note = "push it in a scope, which waits for the kernel before the borrows end: `ring.scope(|s| s.push(op))`",
     note = "or, if you keep everything it borrows alive until its last completion yourself: `unsafe {{ ring.push_unchecked(op) }}`"
 )]
-pub trait Unborrowed {}
+pub unsafe trait Unborrowed {}
 
 /// An op (or a chain) that may be linked after another with `.link(..)` or
 /// `.hard_link(..)`.
