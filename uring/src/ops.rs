@@ -17,8 +17,8 @@ use crate::args::RecvMsgOut;
 use crate::args::{
     BlockDevice, CancelFile, CancelOpcode, Cmd80, DirectSlot, FileUpdates, FilesAt, FixedBuf,
     FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut, MsgLayout, NopBigCqe, NopResult, PassCqeFlags,
-    PipeSlots, PollEventsUpdate, RingSlot, SockOpt, SocketFd, SpliceSource, UringCmdOp,
-    UserDataUpdate, WaitIdTarget,
+    PipeSlots, PollEventsUpdate, RingSlot, SockOpt, SocketDomain, SocketFd, SocketType,
+    SpliceSource, UringCmdOp, UserDataUpdate, WaitIdTarget,
 };
 use crate::types::{
     AcceptFlags, BufferGroup, BufferPool, CancelFlags, Fd, Fixed, FsyncFlags, FutexFlags,
@@ -781,10 +781,13 @@ crate::ops! {
     /// Creates a socket, like `socket(2)`. Completes with its descriptor.
     #[since = "5.19"]
     pub unsafe struct Socket<'a> = SOCKET {
-        /// `AF_*`.
-        domain: i32 => fd,
-        /// `SOCK_*`, with `SOCK_CLOEXEC` or `SOCK_NONBLOCK` or-ed in.
-        socket_type: i32 => off,
+        /// `AF_INET`, `AF_INET6` or `AF_UNIX` (any other fails with
+        /// `EAFNOSUPPORT` unless made with `unsafe` [`SocketDomain::any`]).
+        domain: impl Into<SocketDomain> => fd,
+        /// `SOCK_STREAM`, `SOCK_DGRAM`, `SOCK_SEQPACKET` or `SOCK_RAW`, with
+        /// `SOCK_CLOEXEC` or `SOCK_NONBLOCK` or-ed in (any other fails with
+        /// `EINVAL`).
+        socket_type: impl Into<SocketType> => off,
         /// The protocol; 0 picks the domain's default.
         protocol: i32 = 0 => len,
         /// A regular descriptor, or a direct one.

@@ -40,12 +40,27 @@ pub struct SocketFd<'a> {
 }
 
 impl<'a, S: AsSocket + ?Sized> From<&'a S> for SocketFd<'a> {
+    /// `socket`'s descriptor, checked to be a socket's (`fstat(2)` says
+    /// `S_IFSOCK`): std's socket types are made from any `OwnedFd`, and a
+    /// socket command's number means something else to another driver. A
+    /// file that is not a socket gives -1, on which the command fails with
+    /// `EBADF` before any driver sees it.
     fn from(socket: &'a S) -> SocketFd<'a> {
+        let fd = socket.as_fd().as_raw_fd();
         SocketFd {
-            fd: socket.as_fd().as_raw_fd(),
+            fd: if is_socket(fd) { fd } else { -1 },
             _socket: PhantomData,
         }
     }
+}
+
+/// Whether the open descriptor `fd` is a socket's.
+fn is_socket(fd: i32) -> bool {
+    // SAFETY: all-zero bytes are a valid `stat`.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `fd` is borrowed and open; `st` is writable.
+    let ok = unsafe { libc::fstat(fd, &mut st) } == 0;
+    ok && st.st_mode & libc::S_IFMT == libc::S_IFSOCK
 }
 
 impl fmt::Debug for SocketFd<'_> {

@@ -7,6 +7,7 @@ mod kernel;
 mod msg;
 mod nop;
 mod slots;
+mod socket;
 mod update;
 
 pub use cmd::{AsSocket, BlockDevice, Cmd80, NvmeCmd, SockOpt, SocketFd, UringCmdOp};
@@ -14,4 +15,5 @@ pub use kernel::{FutexWaitV, MadviseRange, SpliceSource, WaitIdTarget};
 pub use msg::{MsgHdr, MsgHdrMut, MsgLayout, RecvMsgOut};
 pub use nop::{NopBigCqe, NopResult};
 pub use slots::{DirectSlot, FileUpdates, FilesAt, FixedBuf, PipeSlots, RingSlot};
+pub use socket::{SocketDomain, SocketType};
 pub use update::{CancelFile, CancelOpcode, PassCqeFlags, PollEventsUpdate, UserDataUpdate};

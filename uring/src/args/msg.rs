@@ -35,21 +35,31 @@ impl<'a> MsgHdr<'a> {
         self
     }
 
-    /// Sends `control` as ancillary data (`cmsg` records), unless a record
-    /// passes descriptors (`SCM_RIGHTS`): their numbers would name whatever
-    /// files hold them when the kernel reads the message, which only
-    /// [`control_unchecked`](MsgHdr::control_unchecked) may vouch for.
+    /// Sends `control` as ancillary data (`cmsg` records), if every record
+    /// is one the kernel reads as plain data: credentials
+    /// (`SCM_CREDENTIALS`), a mark, priority, transmit time or timestamping
+    /// request (`SO_MARK`, `SO_PRIORITY`, `SCM_TXTIME`, `SO_TIMESTAMPING`),
+    /// IPv4 and IPv6 packet info, hop limits, TOS and traffic class, IP
+    /// options, `IPV6_DONTFRAG`, and UDP segmentation (`UDP_SEGMENT`).
+    ///
+    /// Any other record needs
+    /// [`control_unchecked`](MsgHdr::control_unchecked): one that passes
+    /// descriptors (`SCM_RIGHTS`) names whatever files hold its numbers when
+    /// the kernel reads the message, and some protocols' records carry
+    /// addresses the kernel reads or writes through after the op has
+    /// completed (RDS's RDMA records), or reinterpret the message's buffers
+    /// (`SCM_DEVMEM_DMABUF`).
     pub fn control(self, control: &'a [u8]) -> Result<MsgHdr<'a>> {
-        if passes_descriptors(control) {
-            return Err(Error::InvalidArgument(
-                "ancillary data that passes descriptors (SCM_RIGHTS) needs \
-                 `MsgHdr::control_unchecked`"
-                    .into(),
-            ));
+        if let Some((level, kind)) = first_unplain_record(control) {
+            return Err(Error::InvalidArgument(format!(
+                "ancillary record of level {level} and type {kind} is not one the kernel \
+                 reads as plain data (descriptors passed with SCM_RIGHTS, or a protocol's \
+                 own record): it needs `MsgHdr::control_unchecked`"
+            )));
         }
-        // SAFETY: no record of `control` passes descriptors (checked just
-        // above, the way the kernel walks the records), and the bytes cannot
-        // change while borrowed.
+        // SAFETY: every record of `control` is read as plain data (checked
+        // just above, the way the kernel walks the records), and the bytes
+        // cannot change while borrowed.
         Ok(unsafe { self.control_unchecked(control) })
     }
 
@@ -58,7 +68,10 @@ impl<'a> MsgHdr<'a> {
     /// # Safety
     ///
     /// Every descriptor an `SCM_RIGHTS` record of `control` names must be
-    /// open, and name the file the caller means, until the op completes.
+    /// open, and name the file the caller means, until the op completes;
+    /// every address another record carries must stay valid for as long
+    /// as the kernel uses it (which, for RDS's RDMA records, is after the
+    /// op has completed).
     pub unsafe fn control_unchecked(mut self, control: &'a [u8]) -> MsgHdr<'a> {
         self.raw.msg_control = control.as_ptr() as *mut libc::c_void;
         self.raw.msg_controllen = control.len() as _;
@@ -66,10 +79,12 @@ impl<'a> MsgHdr<'a> {
     }
 }
 
-/// Whether a record of `control`, walked as the kernel walks `cmsg` records
-/// (`for_each_cmsghdr`), passes descriptors; a record the kernel would
-/// refuse ends the walk, since the kernel stops there too (with `EINVAL`).
-fn passes_descriptors(control: &[u8]) -> bool {
+/// The `(level, type)` of the first record of `control`, walked as the
+/// kernel walks `cmsg` records (`for_each_cmsghdr`), that the kernel does not
+/// read as plain data; `None` if there is none. A record the kernel would
+/// refuse as malformed (`CMSG_OK` fails: the whole message fails with
+/// `EINVAL`) ends the walk.
+fn first_unplain_record(control: &[u8]) -> Option<(i32, i32)> {
     let header = mem::size_of::<libc::cmsghdr>();
     let align = mem::size_of::<usize>();
     let mut at = 0usize;
@@ -87,17 +102,43 @@ fn passes_descriptors(control: &[u8]) -> bool {
         #[allow(clippy::unnecessary_cast)]
         let len = cmsg.cmsg_len as usize;
         if len < header || len > control.len() - at {
-            return false;
+            return None;
         }
-        if cmsg.cmsg_level == libc::SOL_SOCKET && cmsg.cmsg_type == libc::SCM_RIGHTS {
-            return true;
+        if !is_plain_record(cmsg.cmsg_level, cmsg.cmsg_type) {
+            return Some((cmsg.cmsg_level, cmsg.cmsg_type));
         }
         match len.checked_next_multiple_of(align) {
             Some(step) => at = at.saturating_add(step),
-            None => return false,
+            None => return None,
         }
     }
-    false
+    None
+}
+
+/// Whether the kernel reads a sent record of `level` and `kind` as plain
+/// data: numbers and addresses of the network, not of memory, and no
+/// descriptor.
+fn is_plain_record(level: i32, kind: i32) -> bool {
+    match level {
+        libc::SOL_SOCKET => matches!(
+            kind,
+            libc::SCM_CREDENTIALS
+                | libc::SO_MARK
+                | libc::SO_PRIORITY
+                | libc::SCM_TXTIME
+                | libc::SO_TIMESTAMPING
+        ),
+        libc::SOL_IP => matches!(
+            kind,
+            libc::IP_PKTINFO | libc::IP_TTL | libc::IP_TOS | libc::IP_RETOPTS
+        ),
+        libc::SOL_IPV6 => matches!(
+            kind,
+            libc::IPV6_PKTINFO | libc::IPV6_HOPLIMIT | libc::IPV6_TCLASS | libc::IPV6_DONTFRAG
+        ),
+        libc::SOL_UDP => kind == libc::UDP_SEGMENT,
+        _ => false,
+    }
 }
 
 impl fmt::Debug for MsgHdr<'_> {
@@ -394,17 +435,33 @@ mod tests {
     }
 
     #[test]
-    fn descriptor_passing_is_found_in_any_record() {
+    fn records_other_than_plain_data_are_found_in_any_position() {
         let creds = record(libc::SOL_SOCKET, libc::SCM_CREDENTIALS, &[0; 12]);
         let rights = record(libc::SOL_SOCKET, libc::SCM_RIGHTS, &0i32.to_ne_bytes());
-        assert!(!passes_descriptors(&creds));
-        assert!(passes_descriptors(&rights));
+        let pktinfo = record(libc::SOL_IP, libc::IP_PKTINFO, &[0; 12]);
+        let segment = record(libc::SOL_UDP, libc::UDP_SEGMENT, &1400u16.to_ne_bytes());
+        // RDS_CMSG_RDMA_ARGS (1) at SOL_RDS (276): it carries addresses.
+        let rdma = record(276, 1, &[0; 48]);
+        assert_eq!(first_unplain_record(&creds), None);
+        assert_eq!(
+            first_unplain_record(&rights),
+            Some((libc::SOL_SOCKET, libc::SCM_RIGHTS))
+        );
+        let plain = [creds.clone(), pktinfo, segment].concat();
+        assert_eq!(first_unplain_record(&plain), None);
         let both = [creds.clone(), rights].concat();
-        assert!(passes_descriptors(&both));
-        assert!(!passes_descriptors(&[]));
-        assert!(!passes_descriptors(&creds[..4]));
+        assert_eq!(
+            first_unplain_record(&both),
+            Some((libc::SOL_SOCKET, libc::SCM_RIGHTS))
+        );
+        assert_eq!(
+            first_unplain_record(&[plain.clone(), rdma].concat()),
+            Some((276, 1))
+        );
+        assert_eq!(first_unplain_record(&[]), None);
+        assert_eq!(first_unplain_record(&creds[..4]), None);
         let iov = [IoSlice::new(b"x")];
         assert!(MsgHdr::new(&iov).control(&both).is_err());
-        assert!(MsgHdr::new(&iov).control(&creds).is_ok());
+        assert!(MsgHdr::new(&iov).control(&plain).is_ok());
     }
 }

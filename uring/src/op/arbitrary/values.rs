@@ -298,6 +298,21 @@ impl<'r> Arbitrary<'r> for crate::args::SockOpt {
     }
 }
 
+impl<'r> Arbitrary<'r> for crate::args::SocketDomain {
+    /// An arbitrary number, through the safe conversion (another family
+    /// than the three it keeps becomes -1).
+    fn arbitrary<C: Context<'r>>(g: &mut Gen, cx: &mut C, site: &Site) -> Option<Self> {
+        Some(i32::arbitrary(g, cx, site)?.into())
+    }
+}
+
+impl<'r> Arbitrary<'r> for crate::args::SocketType {
+    /// An arbitrary number, through the safe conversion.
+    fn arbitrary<C: Context<'r>>(g: &mut Gen, cx: &mut C, site: &Site) -> Option<Self> {
+        Some(i32::arbitrary(g, cx, site)?.into())
+    }
+}
+
 impl<'r> Arbitrary<'r> for NopResult {
     fn arbitrary<C: Context<'r>>(g: &mut Gen, cx: &mut C, site: &Site) -> Option<Self> {
         Some(match g.below(3) {
