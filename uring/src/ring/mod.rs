@@ -347,7 +347,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         self.sq.dropped()
     }
 
-    /// Completions ready to be read.
+    /// Completions ready to be read. On a ring of mixed-size CQEs
+    /// ([`CqeMixed`](crate::CqeMixed)) this counts slots: a 32-byte
+    /// completion takes two, and the kernel's padding before one at the end
+    /// of the ring takes one.
     ///
     /// After a scope had to move completions out of a full CQ, those come
     /// first: until they are read, this counts them alone (a wait still
