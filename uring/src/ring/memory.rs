@@ -124,6 +124,12 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         } else {
             None
         };
+        // The kernel copies the CQEs from its head to its tail into the new
+        // rings: it must see every completion read so far as read (a
+        // forgotten iterator moves only the ring's copy of the head), or
+        // they would come out again.
+        let head = self.cq.head();
+        self.cq.publish_head();
         self.register(
             sys::IORING_REGISTER_RESIZE_RINGS,
             (&mut p as *mut sys::io_uring_params).cast(),
@@ -148,6 +154,12 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let (sq, cq, maps) = map_queues(self.fd, &p, user_memory, stable.as_ptr().cast(), self.id)?;
         self.sq = sq;
         self.cq = cq;
+        if self.cq.head() != head {
+            // The kernel numbered the new CQ otherwise than it says it does:
+            // its completions can no longer be told from ones read before,
+            // so every later scope tags every op.
+            self.outside.set(true);
+        }
         self.set_fast_wait_limit();
         self._maps = maps;
         self.stable = Some(stable);

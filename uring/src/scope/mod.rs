@@ -282,8 +282,12 @@ impl Ring {
                 // space owns until the head is stored below.
                 unsafe { self.cq.write(new_head.wrapping_add(i as u32), cqe) };
             }
-            self.cq.set_head(new_head);
         }
+        // Stored even when it did not move here: a forgotten iterator may
+        // have moved only the ring's copy, and the kernel must not see, in
+        // its own head, completions that were read already (a resize
+        // copies the CQ from there).
+        self.cq.set_head(new_head);
         kept
     }
 
