@@ -41,9 +41,14 @@ use proc_macro::TokenStream;
 /// may not lend it), then `vis unsafe struct Name<'lifetimes> =
 /// OPCODE { .. }`. The entry is `unsafe` because it vouches that each
 /// argument lands in the field the kernel reads for that opcode, that every
-/// field the kernel dereferences is fed from a borrow the op carries, and,
-/// unless it says `#[retains_memory]`, that the kernel is done with that
-/// memory once the op's last completion is posted.
+/// field the kernel dereferences is fed from a borrow the op carries, that
+/// every field the kernel reads as a descriptor or a registered slot (`fd`,
+/// `file_index`, `splice_fd_in`, ...) is fed from a borrowed descriptor or
+/// a slot handle, not a plain number, and, unless it says
+/// `#[retains_memory]`, that the kernel is done with that memory once the
+/// op's last completion is posted. An entry of opcode `LINK_TIMEOUT` must
+/// say `#[after_link]` and one of `PROVIDE_BUFFERS` `#[retains_memory]`
+/// (checked at compile time, whatever form the opcode is given in).
 ///
 /// Inside the braces, separated by commas, with SQE fields named as in
 /// `linux/io_uring.h` (`off`, `addr`, `len`, `rw_flags`, `buf_group`, ...):
@@ -63,7 +68,14 @@ use proc_macro::TokenStream;
 /// - `buf: &'a mut [u8] | select => addr + len`: a buffer, or a
 ///   `BufferSelect` in its place (the op becomes generic over which).
 /// - `group: select => addr + len`: only a provided-buffer group.
-/// - `const field = value`: a field every SQE of the op carries.
+/// - `const field = value`: a field every SQE of the op carries, computed
+///   at compile time (a `const` block).
+///
+/// Argument names starting with `__` are the generated code's. The op's
+/// user data, SQE flags and personality are set through its `user_data`,
+/// `flags` (`SqeFlags`: drain, async, skip-success) and `personality`
+/// methods only; the fixed-file, link and buffer-select bits follow from
+/// its type.
 ///
 /// Every problem is reported at its token, all of them at once: unknown or
 /// misspelt fields and opcodes (with the closest name), a field set twice,

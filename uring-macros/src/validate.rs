@@ -382,6 +382,14 @@ fn check_entry<'a>(entry: &'a Entry, errors: &mut Errors) -> Option<Checked<'a>>
                     arg.name
                 ),
             );
+        } else if arg.name.to_string().starts_with("__") {
+            local.push(
+                arg.name.span(),
+                format!(
+                    "`{}`: names starting with `__` are the generated code's; rename the argument",
+                    arg.name
+                ),
+            );
         } else if arg.default.is_some() && TAKEN_METHODS.iter().any(|n| arg.name == n) {
             local.push(
                 arg.name.span(),

@@ -121,7 +121,8 @@ unsafe impl<H: Prepare, T: Prepare> Prepare for Link<H, T> {
 
 /// A chain fits the SQEs its elements all fit.
 #[diagnostic::do_not_recommend]
-impl<S: SqeSize, H: FitsSqe<S>, T: FitsSqe<S>> FitsSqe<S> for Link<H, T> {}
+// SAFETY: a chain's SQEs are its elements'.
+unsafe impl<S: SqeSize, H: FitsSqe<S>, T: FitsSqe<S>> FitsSqe<S> for Link<H, T> {}
 
 /// A chain borrows nothing when none of its elements does.
 #[diagnostic::do_not_recommend]
@@ -131,7 +132,11 @@ unsafe impl<H: Unborrowed, T: Unborrowed> Unborrowed for Link<H, T> {}
 /// A chain can only be built by the methods that check its order, so every
 /// chain may be pushed.
 #[diagnostic::do_not_recommend]
-impl<S: SqeSize, H: Prepare + FitsSqe<S>, T: Prepare + FitsSqe<S>> Submission<S> for Link<H, T> {}
+// SAFETY: a chain is built only by the methods that check its order.
+unsafe impl<S: SqeSize, H: Prepare + FitsSqe<S>, T: Prepare + FitsSqe<S>> Submission<S>
+    for Link<H, T>
+{
+}
 
 // SAFETY: a chain borrows what its elements borrow; each releases its memory
 // at its own last completion.
@@ -141,10 +146,13 @@ unsafe impl<H: Scoped, T: Scoped> Scoped for Link<H, T> {}
 /// A chain may be linked after an op or another chain; its first element is
 /// always an op.
 #[diagnostic::do_not_recommend]
-impl<H, T> ChainNext for Link<H, T> {}
+// SAFETY: a chain's first element is an op that may follow another.
+unsafe impl<H, T> ChainNext for Link<H, T> {}
 
 /// A link timeout may follow a chain whose last element accepts one.
-impl<H, T: AcceptsLinkTimeout<D>, D> AcceptsLinkTimeout<D> for Link<H, T> {}
+// SAFETY: the link timeout follows the chain's last element, which accepts
+// one.
+unsafe impl<H, T: AcceptsLinkTimeout<D>, D> AcceptsLinkTimeout<D> for Link<H, T> {}
 
 #[cfg(test)]
 mod tests {

@@ -176,6 +176,8 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
     let name_str = name.to_string();
     let since = since(entry);
     let after_link = entry.after_link.is_some();
+    let after_link_lit = after_link;
+    let retains_lit = entry.retains_memory.is_some();
 
     let target_doc = match c.target {
         TargetKind::None => "It acts on no file.",
@@ -396,7 +398,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             /// Sets the `user_data` the completion carries back.
             #[inline]
             #vis fn user_data(mut self, user_data: u64) -> Self {
-                self.common.user_data = user_data;
+                self.common.set_user_data(user_data);
                 self
             }
 
@@ -405,7 +407,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             /// follow from the op's type.
             #[inline]
             #vis fn flags(mut self, flags: impl ::uring::op::IntoSqeFlags) -> Self {
-                self.common.flags = ::uring::op::IntoSqeFlags::into_sqe_flags(flags).bits();
+                self.common.set_flags(::uring::op::IntoSqeFlags::into_sqe_flags(flags));
                 self
             }
 
@@ -413,7 +415,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             /// with `Ring::register_personality`.
             #[inline]
             #vis fn personality(mut self, personality: ::uring::Personality) -> Self {
-                self.common.personality = personality.id();
+                self.common.set_personality(personality);
                 self
             }
 
@@ -504,6 +506,24 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             #prepare
         }
 
+        // The opcodes whose typestate the library relies on, whatever form
+        // (name, number, path) the entry gives its opcode in.
+        const _: () = {
+            let code: u8 = #code;
+            if code == ::uring::sys::IORING_OP_LINK_TIMEOUT && !#after_link_lit {
+                ::core::panic!(
+                    "an op of opcode LINK_TIMEOUT must be declared `#[after_link]`: it exists \
+                     only after a linked op"
+                );
+            }
+            if code == ::uring::sys::IORING_OP_PROVIDE_BUFFERS && !#retains_lit {
+                ::core::panic!(
+                    "an op of opcode PROVIDE_BUFFERS must be declared `#[retains_memory]`: the \
+                     kernel keeps its buffers after it completes"
+                );
+            }
+        };
+
         #(#passthrough)*
         // SAFETY: one entry is one SQE, written by `Entry::prepare` into the
         // one slot `next_slot` hands out.
@@ -543,8 +563,8 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
         impl<#bounds> ::core::fmt::Debug for #name<#args> {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 f.debug_struct(#name_str)
-                    .field("user_data", &self.common.user_data)
-                    .field("flags", &::core::format_args!("{:#x}", self.common.flags))
+                    .field("user_data", &self.common.user_data())
+                    .field("flags", &::core::format_args!("{:#x}", self.common.flags()))
                     .finish_non_exhaustive()
             }
         }

@@ -55,7 +55,14 @@ pub(super) fn expand_fits_ring(c: &Checked<'_>) -> TokenStream {
 /// whole SQE with one struct literal.
 pub(super) fn expand_prepare(c: &Checked<'_>) -> TokenStream {
     let entry = c.entry;
+    // Each argument is bound to a name of its own (`__v0`, ...), which the
+    // validator keeps from every argument (names starting with `__` are
+    // refused): an argument named `link` or `slot` cannot shadow the
+    // parameters below.
     let arg_names: Vec<_> = entry.args.iter().map(|a| &a.name).collect();
+    let bindings: Vec<_> = (0..entry.args.len())
+        .map(|i| format_ident!("__v{}", i))
+        .collect();
     let target_pat = if c.target == TargetKind::None {
         quote!()
     } else {
@@ -63,7 +70,7 @@ pub(super) fn expand_prepare(c: &Checked<'_>) -> TokenStream {
     };
     let mut lets = Vec::new();
     for (i, arg) in entry.args.iter().enumerate() {
-        let n = &arg.name;
+        let n = &bindings[i];
         let local = format_ident!("__arg{}", i);
         if c.select == Some(i) {
             let ty = &arg.ty;
@@ -79,7 +86,7 @@ pub(super) fn expand_prepare(c: &Checked<'_>) -> TokenStream {
         }
         if arg.ring_owned.is_some() {
             lets.push(quote_spanned! {arg.name.span()=>
-                let #local: u64 = slot.ring_owned(#n);
+                let #local: u64 = __slot.ring_owned(#n);
             });
             continue;
         }
@@ -122,7 +129,10 @@ pub(super) fn expand_prepare(c: &Checked<'_>) -> TokenStream {
                 let constant = &entry.consts[index];
                 let value = &constant.value;
                 let ty = field_type(w.field);
-                quote_spanned!(value.span()=> ::uring::op::SqeField::<#ty>::into_field(#value))
+                // In a `const` block: the value is computed at compile
+                // time, and cannot leave `prepare` (`return`) between the
+                // reservation of the slot and its write.
+                quote_spanned!(value.span()=> ::uring::op::SqeField::<#ty>::into_field(const { #value }))
             }
             Source::TargetFd => match c.target {
                 TargetKind::FdOrFixedIndex => quote! {
@@ -169,27 +179,27 @@ pub(super) fn expand_prepare(c: &Checked<'_>) -> TokenStream {
         .map(&value_of);
 
     let write = match cmd {
-        Some(cmd) => quote!(slot.write_with_cmd(__sqe, &#cmd);),
-        None => quote!(slot.write(__sqe);),
+        Some(cmd) => quote!(__slot.write_with_cmd(__sqe, &#cmd);),
+        None => quote!(__slot.write(__sqe);),
     };
 
     quote! {
         #[inline(always)]
-        fn prepare<__S: ::uring::SqeSize>(self, mut slot: ::uring::op::SqeSlot<'_, __S>, link: u8) {
-            let Self { #target_pat #(#arg_names,)* common: __common, .. } = self;
+        fn prepare<__S: ::uring::SqeSize>(self, mut __slot: ::uring::op::SqeSlot<'_, __S>, __link: u8) {
+            let Self { #target_pat #(#arg_names: #bindings,)* common: __common, .. } = self;
             #(#lets)*
             let __sqe = ::uring::sys::io_uring_sqe {
                 opcode: <Self as ::uring::op::Entry>::CODE,
-                flags: __common.flags | link #target_flag #select_flag,
+                flags: __common.flags() | __link #target_flag #select_flag,
                 ioprio: #ioprio,
                 fd: #fd,
                 off: #off,
                 addr: #addr,
                 len: #len,
                 op_flags: #op_flags,
-                user_data: __common.user_data,
+                user_data: __common.user_data(),
                 buf: #buf,
-                personality: __common.personality,
+                personality: __common.personality(),
                 file: #file,
                 addr3: #addr3,
             };

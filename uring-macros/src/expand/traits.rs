@@ -47,28 +47,28 @@ pub(super) fn expand_op_traits(
     let fits = if entry.sqe128.is_some() {
         quote! {
             #[diagnostic::do_not_recommend]
-            impl<#bounds> ::uring::op::FitsSqe<::uring::Sqe128> for #name<#args> {}
+            unsafe impl<#bounds> ::uring::op::FitsSqe<::uring::Sqe128> for #name<#args> {}
         }
     } else {
         quote! {
             #[diagnostic::do_not_recommend]
-            impl<#bounds __S: ::uring::SqeSize> ::uring::op::FitsSqe<__S> for #name<#args> {}
+            unsafe impl<#bounds __S: ::uring::SqeSize> ::uring::op::FitsSqe<__S> for #name<#args> {}
         }
     };
     let submission = if entry.sqe128.is_some() {
         quote! {
             #[diagnostic::do_not_recommend]
-            impl<#bounds> ::uring::op::Submission<::uring::Sqe128> for #name<#args> {}
+            unsafe impl<#bounds> ::uring::op::Submission<::uring::Sqe128> for #name<#args> {}
         }
     } else {
         quote! {
             #[diagnostic::do_not_recommend]
-            impl<#bounds __S: ::uring::SqeSize> ::uring::op::Submission<__S> for #name<#args> {}
+            unsafe impl<#bounds __S: ::uring::SqeSize> ::uring::op::Submission<__S> for #name<#args> {}
         }
     };
     if c.entry.after_link.is_some() {
         quote! {
-            impl<#bounds> ::uring::op::AfterLink for #name<#args> {}
+            unsafe impl<#bounds> ::uring::op::AfterLink for #name<#args> {}
             #fits
             #scoped
             #unborrowed
@@ -77,11 +77,11 @@ pub(super) fn expand_op_traits(
         quote! {
             #submission
             #[diagnostic::do_not_recommend]
-            impl<#bounds> ::uring::op::ChainNext for #name<#args> {}
+            unsafe impl<#bounds> ::uring::op::ChainNext for #name<#args> {}
             #[diagnostic::do_not_recommend]
-            impl<#bounds __N> ::uring::op::ChainStart<__N> for #name<#args> {}
+            unsafe impl<#bounds __N> ::uring::op::ChainStart<__N> for #name<#args> {}
             #[diagnostic::do_not_recommend]
-            impl<#bounds __D> ::uring::op::AcceptsLinkTimeout<__D> for #name<#args> {}
+            unsafe impl<#bounds __D> ::uring::op::AcceptsLinkTimeout<__D> for #name<#args> {}
             #fits
             #scoped
             #unborrowed

@@ -86,7 +86,13 @@ pub unsafe trait Prepare: Sized {
     note = "a link timeout bounds the op before it: push `op.timeout(duration)` or `op.link_timeout(timeout)` instead",
     note = "an op with an 80-byte command (`UringCmd80`) needs 128-byte SQEs: `Builder::new().build_sized::<Sqe128, Cqe32>(entries)`"
 )]
-pub trait Submission<S: SqeSize = Sqe64>: Prepare {}
+/// # Safety
+///
+/// Implemented by the [`ops!`](crate::ops!) macro and the library's chain
+/// type; an impl must keep the kernel's rules for links and SQE sizes that
+/// the trait stands for (the typestate of chains and link timeouts rests
+/// on it).
+pub unsafe trait Submission<S: SqeSize = Sqe64>: Prepare {}
 
 /// An op or chain that borrows nothing the kernel uses after the push
 /// returns: no buffer, no descriptor, no registered file. Only these can go
@@ -118,7 +124,13 @@ pub unsafe trait Unborrowed {}
     label = "not an op that can follow another",
     note = "a link timeout is appended with `.timeout(duration)` or `.link_timeout(timeout)`"
 )]
-pub trait ChainNext {}
+/// # Safety
+///
+/// Implemented by the [`ops!`](crate::ops!) macro and the library's chain
+/// type; an impl must keep the kernel's rules for links and SQE sizes that
+/// the trait stands for (the typestate of chains and link timeouts rests
+/// on it).
+pub unsafe trait ChainNext {}
 
 /// An op that may start a chain followed by `N`.
 #[diagnostic::on_unimplemented(
@@ -126,7 +138,13 @@ pub trait ChainNext {}
     label = "a link timeout must follow the op it bounds",
     note = "write `op.timeout(duration)` and continue the chain from there with `.link(next)`"
 )]
-pub trait ChainStart<N> {}
+/// # Safety
+///
+/// Implemented by the [`ops!`](crate::ops!) macro and the library's chain
+/// type; an impl must keep the kernel's rules for links and SQE sizes that
+/// the trait stands for (the typestate of chains and link timeouts rests
+/// on it).
+pub unsafe trait ChainStart<N> {}
 
 /// An op that a link timeout may follow (the parameter only keeps the check
 /// at the call site).
@@ -135,7 +153,13 @@ pub trait ChainStart<N> {}
     label = "a link timeout cannot follow another link timeout",
     note = "each link timeout bounds the one op before it: link another op first, or keep one timeout"
 )]
-pub trait AcceptsLinkTimeout<D> {}
+/// # Safety
+///
+/// Implemented by the [`ops!`](crate::ops!) macro and the library's chain
+/// type; an impl must keep the kernel's rules for links and SQE sizes that
+/// the trait stands for (the typestate of chains and link timeouts rests
+/// on it).
+pub unsafe trait AcceptsLinkTimeout<D> {}
 
 /// An op or chain whose memory the kernel is done with once the op's last
 /// completion is posted (for a chain, each op's), so that a
@@ -166,11 +190,23 @@ pub unsafe trait Scoped {}
     label = "this op needs 128-byte SQEs",
     note = "make the ring with 128-byte SQEs: `Builder::new().build_sized::<Sqe128, Cqe32>(entries)` (NVMe passthrough posts 32-byte CQEs too)"
 )]
-pub trait FitsSqe<S: SqeSize> {}
+/// # Safety
+///
+/// Implemented by the [`ops!`](crate::ops!) macro and the library's chain
+/// type; an impl must keep the kernel's rules for links and SQE sizes that
+/// the trait stands for (the typestate of chains and link timeouts rests
+/// on it).
+pub unsafe trait FitsSqe<S: SqeSize> {}
 
 /// An entry that exists only after a linked op (`LINK_TIMEOUT`): it cannot be
 /// pushed alone, start a chain, or follow another one of its kind.
-pub trait AfterLink: Entry {}
+/// # Safety
+///
+/// Implemented by the [`ops!`](crate::ops!) macro and the library's chain
+/// type; an impl must keep the kernel's rules for links and SQE sizes that
+/// the trait stands for (the typestate of chains and link timeouts rests
+/// on it).
+pub unsafe trait AfterLink: Entry {}
 
 /// The name, opcode and kernel version of one op, as an op table lists them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,11 +223,14 @@ pub struct OpInfo {
 #[doc(hidden)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Common {
-    pub user_data: u64,
-    pub flags: u8,
-    pub personality: u16,
+    user_data: u64,
+    flags: u8,
+    personality: u16,
 }
 
+/// The fields are private and set only through typed values, so that code
+/// in the module of an op (a user's own op table) cannot put raw flag bits
+/// (a link, a fixed file, a buffer selection) or a raw personality in it.
 impl Common {
     #[inline(always)]
     pub const fn new() -> Self {
@@ -200,6 +239,36 @@ impl Common {
             flags: 0,
             personality: 0,
         }
+    }
+
+    #[inline(always)]
+    pub fn user_data(&self) -> u64 {
+        self.user_data
+    }
+
+    #[inline(always)]
+    pub fn set_user_data(&mut self, user_data: u64) {
+        self.user_data = user_data;
+    }
+
+    #[inline(always)]
+    pub fn flags(&self) -> u8 {
+        self.flags
+    }
+
+    #[inline(always)]
+    pub fn set_flags(&mut self, flags: crate::SqeFlags) {
+        self.flags = flags.bits();
+    }
+
+    #[inline(always)]
+    pub fn personality(&self) -> u16 {
+        self.personality
+    }
+
+    #[inline(always)]
+    pub fn set_personality(&mut self, personality: crate::Personality) {
+        self.personality = personality.id();
     }
 }
 
