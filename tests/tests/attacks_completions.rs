@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use uring::ops::{MsgRing, Nop, Read};
 use uring::sys::{
-    IORING_CQE_F_32, IORING_CQE_F_BUFFER, IORING_CQE_F_BUF_MORE, IORING_CQE_F_MORE,
+    IORING_CQE_F_32, IORING_CQE_F_BUF_MORE, IORING_CQE_F_BUFFER, IORING_CQE_F_MORE,
     IORING_CQE_F_NOTIF, IORING_CQE_F_SKIP, IORING_CQE_F_SOCK_NONEMPTY,
 };
 use uring::{Builder, Cqe, CqeMixed, Ring, Sqe64};
