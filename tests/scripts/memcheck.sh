@@ -40,6 +40,11 @@ tokio_io::bytes_reported_written_reach_the_peer_after_poll_shutdown|$one_thread,
 restrictions_that_forbid_cancels_keep_a_scope_until_its_read_ends|$one_thread: the writer thread runs seldom while the scope waits, which takes minutes
 timeout_removals_and_updates_by_raw_tag_settle_each_timeout_once|a 1 ms multishot timeout overruns the CQ while valgrind slows its reader, and ends before the update that names it
 resizes_the_kernel_cannot_make_are_errors_and_wait_regions_survive_them|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
+    [attacks_reactor_lifecycle]="a_dropped_recv_from_takes_no_datagram|$kernel_wrote
+a_future_of_one_reactor_awaited_in_another_s_run_resolves_once|$kernel_wrote
+a_reactor_dropped_while_another_reads_the_same_socket_takes_no_byte|$kernel_wrote
+deadlines_that_fire_as_receives_complete_lose_no_byte|$kernel_wrote
+a_pending_poll_write_takes_nothing_of_its_buffer|$one_thread, and the peer's reader thread seldom runs while the reactor waits"
     [attacks_chains_scopes]="a_minimum_wait_longer_than_the_timeout_does_not_outlast_it|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
     [waits]="a_wait_takes_its_signal_mask_for_its_length|valgrind aborts when a signal arrives during io_uring_enter with a signal mask
 registered_wait_arguments_end_waits_by_slot|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
