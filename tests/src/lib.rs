@@ -434,3 +434,24 @@ pub fn incremental_buf_ring(
         Err(e) => panic!("register_buf_ring_incremental: {e}"),
     }
 }
+
+/// Writes to every stream after a scope has returned, waits a little and
+/// checks that no buffer the scope lent changed from `canary`: no read was
+/// left in flight.
+pub fn assert_nothing_writes_after(
+    writers: &mut [&mut std::os::unix::net::UnixStream],
+    bufs: &[&[u8]],
+    canary: u8,
+) {
+    use std::io::Write as _;
+    for w in writers.iter_mut() {
+        let _ = w.write_all(b"late data, after the scope");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    for (i, b) in bufs.iter().enumerate() {
+        assert!(
+            b.iter().all(|&x| x == canary),
+            "buffer {i} was written after its scope ended: {b:?}"
+        );
+    }
+}

@@ -176,21 +176,6 @@ fn auto_traits_of_the_public_types() {
 // ---------------------------------------------------------------------
 // Rings and buffer rings on other threads.
 
-/// Writes to every writer, waits, and checks that every buffer still holds
-/// only `canary`.
-fn assert_nothing_writes_after(writers: &mut [&mut UnixStream], bufs: &[&[u8]], canary: u8) {
-    for w in writers.iter_mut() {
-        let _ = w.write_all(b"late data, after the scope");
-    }
-    std::thread::sleep(Duration::from_millis(50));
-    for (i, b) in bufs.iter().enumerate() {
-        assert!(
-            b.iter().all(|&x| x == canary),
-            "buffer {i} was written after its scope ended: {b:?}"
-        );
-    }
-}
-
 /// A ring made with `registered_fd_only` has no descriptor, only an index
 /// in the table of the thread that made it. Moved to another thread (it is
 /// `Send`), its enters fail there (`EBADF`): a scope on that thread that
@@ -224,7 +209,7 @@ fn a_ring_with_only_a_registered_index_moved_to_another_thread_keeps_its_scope_s
         "an enter without the index: {submitted:?}"
     );
     assert_eq!(settled, 1, "the read was pushed");
-    assert_nothing_writes_after(&mut [&mut tx], &[&buf[..]], 0xa5);
+    uring_tests::assert_nothing_writes_after(&mut [&mut tx], &[&buf[..]], 0xa5);
     let mut ring = ring;
     ring.push(Nop::new().user_data(3)).unwrap();
     let cqes = uring_tests::submit_and_reap(&mut ring, 1);
@@ -286,7 +271,7 @@ fn rings_of_one_worker_pool_run_scopes_on_their_own_threads() {
                         "ring {n}: {seen:?}"
                     );
                     assert_eq!(done, round.to_le_bytes(), "ring {n}");
-                    assert_nothing_writes_after(
+                    uring_tests::assert_nothing_writes_after(
                         &mut [&mut idle_tx],
                         &[&idle[..], &idle_async[..]],
                         0x5a,

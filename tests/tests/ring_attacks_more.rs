@@ -109,21 +109,6 @@ fn scope_takes_its_capacity<'s>(s: &mut uring::Scope<'s, '_>, idle: &'s UnixStre
     s.submit().unwrap();
 }
 
-/// Writes to every stream after a scope has returned, waits a little and
-/// checks that no buffer the scope lent changed: no read was left in flight.
-fn assert_nothing_writes_after(writers: &mut [&mut UnixStream], bufs: &[&[u8]], canary: u8) {
-    for w in writers.iter_mut() {
-        let _ = w.write_all(b"late data, after the scope");
-    }
-    std::thread::sleep(Duration::from_millis(50));
-    for (i, b) in bufs.iter().enumerate() {
-        assert!(
-            b.iter().all(|&x| x == canary),
-            "buffer {i} was written after its scope ended: {b:?}"
-        );
-    }
-}
-
 /// Cancels with each flag combination, naming reads by the caller's
 /// `user_data` (shared by two reads), by the raw tag fdinfo shows, and by
 /// the `user_data` of an op that already completed: each read posts one
@@ -212,7 +197,7 @@ fn cancels_with_every_flag_combination_settle_each_op_once() {
             // What the reads took before the scope ended is theirs; from now
             // on nothing may change.
             let snapshot = bufs;
-            assert_nothing_writes_after(
+            uring_tests::assert_nothing_writes_after(
                 &mut writers,
                 &snapshot.iter().map(|b| &b[..]).collect::<Vec<_>>(),
                 0xa5,
@@ -545,7 +530,7 @@ fn a_ring_resized_between_scopes_keeps_its_completions_and_its_scope_capacity() 
         passed
     });
     assert_eq!(passed, [10, 11, 12]);
-    assert_nothing_writes_after(&mut [&mut tx], &[&buf2[..]], 0xa5);
+    uring_tests::assert_nothing_writes_after(&mut [&mut tx], &[&buf2[..]], 0xa5);
     assert_eq!(&buf[..3], b"one");
     ring.push(Nop::new().user_data(5)).unwrap();
     assert_eq!(uring_tests::reap_one(&mut ring).user_data(), 5);
@@ -635,7 +620,7 @@ fn an_sqpoll_scope_waits_for_sqes_its_thread_has_not_consumed() {
                     s.submit().unwrap();
                 }
             });
-            assert_nothing_writes_after(&mut [&mut tx, &mut tx2], &[&buf[..]], 0xa5);
+            uring_tests::assert_nothing_writes_after(&mut [&mut tx, &mut tx2], &[&buf[..]], 0xa5);
         }
         ring.push(Nop::new().user_data(5)).unwrap();
         assert_eq!(uring_tests::reap_one(&mut ring).user_data(), 5);
@@ -688,7 +673,7 @@ fn a_single_issuer_ring_moved_to_another_thread_reports_errors() {
             plain.is_err(),
             "a plain submit from another thread: {plain:?}"
         );
-        assert_nothing_writes_after(&mut [&mut tx], &[&buf[..]], 0xa5);
+        uring_tests::assert_nothing_writes_after(&mut [&mut tx], &[&buf[..]], 0xa5);
         let mut ring = ring;
         // The NOP pushed on the other thread is still pending: it goes now.
         let cqes = uring_tests::submit_and_reap(&mut ring, 1);
@@ -886,7 +871,11 @@ fn a_panic_in_a_scope_inside_another_ring_s_scope_waits_for_both() {
         })
     }));
     assert!(outcome.is_err());
-    assert_nothing_writes_after(&mut [&mut tx1, &mut tx2], &[&buf1[..], &buf2[..]], 0xa5);
+    uring_tests::assert_nothing_writes_after(
+        &mut [&mut tx1, &mut tx2],
+        &[&buf1[..], &buf2[..]],
+        0xa5,
+    );
     for ring in [&mut a, &mut b] {
         ring.push(Nop::new().user_data(5)).unwrap();
         assert_eq!(uring_tests::reap_one(ring).user_data(), 5);
@@ -950,7 +939,7 @@ fn restrictions_that_forbid_cancels_keep_a_scope_until_its_read_ends() {
         assert_eq!(res(3), -libc::EACCES, "{seen:?}");
         assert_eq!(res(5), -libc::EACCES, "{seen:?}");
         assert_eq!(res(6), 0, "{seen:?}");
-        assert_nothing_writes_after(&mut [&mut tx], &[&other[..]], 0xa5);
+        uring_tests::assert_nothing_writes_after(&mut [&mut tx], &[&other[..]], 0xa5);
     }
 }
 
