@@ -455,3 +455,19 @@ pub fn assert_nothing_writes_after(
         );
     }
 }
+
+/// Polls `future` once with a waker that does nothing.
+pub fn poll_once<F: std::future::Future + Unpin>(future: &mut F) -> std::task::Poll<F::Output> {
+    std::pin::Pin::new(future).poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+}
+
+/// Runs `reactor` for `ms` milliseconds (a timeout op), handling every
+/// completion that arrives meanwhile, without polling anything else.
+pub fn run_for(reactor: &uring::reactor::Reactor, ms: u64) {
+    let (r, ()) = reactor
+        .run_until(reactor.op(uring::reactor::ops::Timeout::new(
+            std::time::Duration::from_millis(ms),
+        )))
+        .unwrap();
+    assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::ETIME));
+}

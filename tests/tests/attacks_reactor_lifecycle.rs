@@ -61,18 +61,6 @@ fn drain(dup: &mut UnixStream) -> Vec<u8> {
     }
 }
 
-fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
-    Pin::new(future).poll(&mut Context::from_waker(Waker::noop()))
-}
-
-/// Runs the reactor for `ms` milliseconds, handling what completes.
-fn run_for(reactor: &Reactor, ms: u64) {
-    let (r, ()) = reactor
-        .run_until(reactor.op(Timeout::new(Duration::from_millis(ms))))
-        .unwrap();
-    assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::ETIME));
-}
-
 /// The device and inode `number` names, if it is open.
 fn inode(number: RawFd) -> Option<(u64, u64)> {
     // SAFETY: all-zero bytes are a valid `stat`.
@@ -127,7 +115,7 @@ fn a_handle_outliving_its_reactor_queues_nothing_and_gives_every_op_back() {
         .is_err()
     );
     let mut f = h.op(Recv::new(&fd, vec![7u8; 3]));
-    match poll_once(&mut f) {
+    match uring_tests::poll_once(&mut f) {
         Poll::Ready((r, buf)) => {
             assert!(r.is_err());
             assert_eq!(buf, [7, 7, 7], "the buffer comes back untouched");
@@ -136,7 +124,10 @@ fn a_handle_outliving_its_reactor_queues_nothing_and_gives_every_op_back() {
     }
     let mut s = h.stream(PollMulti::new(&fd, PollEvents::IN));
     assert!(s.failure().is_some());
-    assert!(matches!(poll_once(&mut s.next()), Poll::Ready(None)));
+    assert!(matches!(
+        uring_tests::poll_once(&mut s.next()),
+        Poll::Ready(None)
+    ));
     drop(s);
     assert!(
         h.register_buf_ring(BufferGroup::new(3), 4, 64).is_err(),
@@ -185,7 +176,7 @@ fn the_last_shared_fd_dropped_under_a_multishot_poll_keeps_its_number_to_the_end
         "{number} was reused under the poll"
     );
     peer.write_all(b"x").unwrap();
-    run_for(&reactor, 20);
+    uring_tests::run_for(&reactor, 20);
     assert!(
         events
             .borrow()
@@ -196,7 +187,7 @@ fn the_last_shared_fd_dropped_under_a_multishot_poll_keeps_its_number_to_the_end
     );
     assert_eq!(inode(number), socket);
     assert!(h.cancel(id).unwrap());
-    run_for(&reactor, 20);
+    uring_tests::run_for(&reactor, 20);
     assert_eq!(h.in_flight(), 0);
     // (Another test's thread may have opened a file under the number since.)
     assert_ne!(inode(number), socket, "the poll's end closed the socket");
@@ -218,14 +209,14 @@ fn a_dropped_accept_stream_keeps_its_listener_s_number_until_its_cancel_ends() {
     let number = fd.as_raw_fd();
     let socket = inode(number);
     let mut stream = h.stream(AcceptMulti::new(&fd));
-    assert!(poll_once(&mut stream.next()).is_pending());
+    assert!(uring_tests::poll_once(&mut stream.next()).is_pending());
     reactor.submit().unwrap();
     drop(fd);
     drop(stream);
     let files = open_files_past(number);
     assert!(files.iter().all(|f| f.as_raw_fd() != number));
     assert_eq!(inode(number), socket);
-    run_for(&reactor, 20);
+    uring_tests::run_for(&reactor, 20);
     assert_eq!(h.in_flight(), 0);
     assert_ne!(
         inode(number),
@@ -278,7 +269,7 @@ fn a_stale_id_of_an_ended_stream_does_not_cancel_the_stream_in_its_slot() {
     assert_eq!(h.in_flight(), 1, "the later stream still runs");
     assert!(h.cancel(live).unwrap());
     drop(second);
-    run_for(&reactor, 10);
+    uring_tests::run_for(&reactor, 10);
     assert_eq!(h.in_flight(), 0);
 }
 
@@ -317,7 +308,7 @@ fn a_stale_id_does_not_cancel_the_op_a_multishot_callback_re_armed() {
         })
         .unwrap();
     assert!(h.cancel(first).unwrap());
-    run_for(&reactor, 10);
+    uring_tests::run_for(&reactor, 10);
     let second = rearmed.get().expect("the callback re-armed");
     assert_ne!(second, first);
     assert!(
@@ -325,10 +316,10 @@ fn a_stale_id_does_not_cancel_the_op_a_multishot_callback_re_armed() {
         "the stale id cancelled the re-armed op"
     );
     peer.write_all(b"z").unwrap();
-    run_for(&reactor, 20);
+    uring_tests::run_for(&reactor, 20);
     assert!(later_items.get() >= 1, "the re-armed poll was cancelled");
     assert!(h.cancel(second).unwrap());
-    run_for(&reactor, 10);
+    uring_tests::run_for(&reactor, 10);
     assert_eq!(h.in_flight(), 0);
 }
 
@@ -405,7 +396,7 @@ fn a_future_of_one_reactor_awaited_in_another_s_run_resolves_once() {
             .await;
             // A runs inside B's run: the receive completes there and wakes
             // this future through B's waker.
-            run_for(&a, 20);
+            uring_tests::run_for(&a, 20);
             (&mut f).await
         })
         .unwrap();
@@ -415,7 +406,10 @@ fn a_future_of_one_reactor_awaited_in_another_s_run_resolves_once() {
     assert_eq!(a.in_flight(), 0);
     assert_eq!(b.in_flight(), 0);
     assert!(drain(&mut dup).is_empty());
-    assert!(matches!(poll_once(&mut f), Poll::Pending), "resolved twice");
+    assert!(
+        matches!(uring_tests::poll_once(&mut f), Poll::Pending),
+        "resolved twice"
+    );
 }
 
 /// Two reactors receive on one shared descriptor; one is dropped with its
@@ -428,13 +422,13 @@ fn a_reactor_dropped_while_another_reads_the_same_socket_takes_no_byte() {
     let b = Reactor::new().unwrap();
     let (fd, mut dup, mut peer) = pair();
     let mut fa = a.op(Recv::new(&fd, vec![0u8; 64]));
-    assert!(poll_once(&mut fa).is_pending());
+    assert!(uring_tests::poll_once(&mut fa).is_pending());
     let mut fb = b.op(Recv::new(&fd, Vec::with_capacity(64)));
-    assert!(poll_once(&mut fb).is_pending());
+    assert!(uring_tests::poll_once(&mut fb).is_pending());
     a.submit().unwrap();
     b.submit().unwrap();
     drop(a);
-    match poll_once(&mut fa) {
+    match uring_tests::poll_once(&mut fa) {
         Poll::Ready((r, buf)) => {
             assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::ECANCELED));
             assert!(buf.iter().all(|&x| x == 0));
@@ -558,7 +552,7 @@ fn a_waker_that_shuts_the_reactor_down_from_inside_the_reap() {
     assert!(h.is_shut_down());
     assert_eq!(cancelled.get(), 4);
     assert_eq!(h.in_flight(), 0);
-    match poll_once(&mut woken) {
+    match uring_tests::poll_once(&mut woken) {
         Poll::Ready((r, ())) => assert_eq!(r.unwrap(), 0),
         Poll::Pending => panic!("the woken future lost its result"),
     }
@@ -640,7 +634,7 @@ fn a_future_moved_to_another_local_set_after_its_driver_went_resolves_once() {
     let (r, buf) = second.block_on(&runtime, async { (&mut f).await });
     assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::ECANCELED));
     assert!(buf.iter().all(|&x| x == 0xA5));
-    assert!(matches!(poll_once(&mut f), Poll::Pending));
+    assert!(matches!(uring_tests::poll_once(&mut f), Poll::Pending));
     peer.write_all(b"left").unwrap();
     assert_eq!(drain(&mut dup), b"left");
 }
@@ -669,7 +663,7 @@ fn a_dropped_recv_from_takes_no_datagram() {
         );
         reactor.submit().unwrap();
     }
-    run_for(&reactor, 10);
+    uring_tests::run_for(&reactor, 10);
     assert_eq!(h.in_flight(), 0);
     sender.send_to(b"one datagram", to).unwrap();
     let (r, buf) = reactor

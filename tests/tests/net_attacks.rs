@@ -18,7 +18,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use uring::net::{TcpListener, TcpStream, UdpSocket};
-use uring::reactor::ops::{Accept, Nop, Recv, RecvFrom, RecvMulti, RecvRing, Send, Timeout};
+use uring::reactor::ops::{Accept, Nop, Recv, RecvFrom, RecvMulti, RecvRing, Send};
 use uring::reactor::{IoBuf, Reactor, RingBuf, SharedFd};
 use uring::{BufferGroup, Ring};
 
@@ -31,19 +31,6 @@ fn any() -> SocketAddr {
 fn pair() -> (SharedFd, UnixStream) {
     let (a, b) = UnixStream::pair().unwrap();
     (SharedFd::new(a), b)
-}
-
-fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
-    Pin::new(future).poll(&mut Context::from_waker(Waker::noop()))
-}
-
-/// Runs the reactor for `ms` milliseconds (a timeout op), handling every
-/// completion that arrives meanwhile, without polling anything else.
-fn run_for(reactor: &Reactor, ms: u64) {
-    let (r, ()) = reactor
-        .run_until(reactor.op(Timeout::new(Duration::from_millis(ms))))
-        .unwrap();
-    assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::ETIME));
 }
 
 /// Reads until the peer's end of the stream, within two seconds: `true` if
@@ -94,9 +81,9 @@ fn an_accept_completed_but_dropped_unpolled_closes_the_accepted_socket() {
     let addr = listener.local_addr().unwrap();
     let mut client = std::net::TcpStream::connect(addr).unwrap();
     let mut accept = h.op(Accept::new(listener.shared_fd()));
-    assert!(poll_once(&mut accept).is_pending());
+    assert!(uring_tests::poll_once(&mut accept).is_pending());
     // The accept completes while something else is awaited.
-    run_for(&reactor, 50);
+    uring_tests::run_for(&reactor, 50);
     assert_eq!(reactor.in_flight(), 0, "the accept has completed");
     drop(accept);
     assert!(
@@ -121,7 +108,7 @@ fn a_listener_accept_raced_and_dropped_after_completion_leaks_no_socket() {
             .poll(&mut Context::from_waker(Waker::noop()))
             .is_pending()
     );
-    run_for(&reactor, 50);
+    uring_tests::run_for(&reactor, 50);
     drop(accept);
     assert!(
         sees_eof(&mut client),
@@ -141,9 +128,9 @@ fn a_dropped_incoming_stream_closes_the_connections_nobody_read() {
     let mut clients: Vec<_> = (0..3)
         .map(|_| std::net::TcpStream::connect(addr).unwrap())
         .collect();
-    run_for(&reactor, 50);
+    uring_tests::run_for(&reactor, 50);
     drop(incoming);
-    run_for(&reactor, 20);
+    uring_tests::run_for(&reactor, 20);
     for c in &mut clients {
         assert!(
             sees_eof(c),
@@ -198,7 +185,7 @@ fn a_dropped_stream_s_number_is_not_reused_while_a_forgotten_read_uses_it() {
         "descriptor {number} was reused while a read on it was in flight"
     );
     peer.write_all(b"into the forgotten read").unwrap();
-    run_for(&reactor, 30);
+    uring_tests::run_for(&reactor, 30);
     assert_eq!(reactor.in_flight(), 0, "the forgotten read completed");
     drop(files);
 }
@@ -213,14 +200,14 @@ fn a_dropped_read_and_its_stream_keep_the_number_until_the_cancel_completes() {
     let fd = SharedFd::new(a);
     let number = fd.as_raw_fd();
     let mut read = h.op(Recv::new(&fd, vec![0u8; 16]));
-    assert!(poll_once(&mut read).is_pending());
+    assert!(uring_tests::poll_once(&mut read).is_pending());
     reactor.submit().unwrap();
     drop(read);
     assert!(fd.clone().try_unwrap().is_err());
     drop(fd);
     let f = std::fs::File::open("/dev/null").unwrap();
     assert_ne!(f.as_raw_fd(), number, "reused before the cancel completed");
-    run_for(&reactor, 10);
+    uring_tests::run_for(&reactor, 10);
     assert_eq!(reactor.in_flight(), 0);
 }
 
@@ -291,7 +278,7 @@ fn a_ring_buffer_is_filled_by_a_receive_on_another_reactor_after_its_own_is_gone
     let b = Reactor::new().unwrap();
     let (fd_b, mut peer_b) = pair();
     let mut recv = b.op(Recv::new(&fd_b, buf));
-    assert!(poll_once(&mut recv).is_pending());
+    assert!(uring_tests::poll_once(&mut recv).is_pending());
     b.submit().unwrap();
     drop(a);
     drop(fd_a);
@@ -327,7 +314,7 @@ fn a_ring_buffer_in_an_orphaned_receive_on_another_reactor_is_kept_to_the_end() 
     let b = Reactor::new().unwrap();
     let (fd_b, mut peer_b) = pair();
     let mut recv = b.op(Recv::new(&fd_b, buf));
-    assert!(poll_once(&mut recv).is_pending());
+    assert!(uring_tests::poll_once(&mut recv).is_pending());
     b.submit().unwrap();
     drop(recv);
     // The one buffer of the group is out: a receive on `a` finds none.
@@ -513,13 +500,13 @@ fn ring_buffers_queued_in_a_stream_survive_the_shutdown() {
     let mut stream = reactor.stream(RecvMulti::new(&fd, group));
     for w in [b"aaaaaaaa", b"bbbbbbbb", b"cccccccc"] {
         peer.write_all(w).unwrap();
-        run_for(&reactor, 10);
+        uring_tests::run_for(&reactor, 10);
     }
     reactor.shutdown();
     assert_eq!(reactor.in_flight(), 0);
     let mut got = Vec::new();
     loop {
-        match poll_once(&mut stream.next()) {
+        match uring_tests::poll_once(&mut stream.next()) {
             Poll::Ready(Some(Ok(Some(buf)))) => got.extend_from_slice(&buf),
             Poll::Ready(Some(_)) => {}
             Poll::Ready(None) => break,
@@ -661,7 +648,7 @@ fn a_reactor_over_a_ring_that_refuses_cancels_still_shuts_down() {
         let reactor = Reactor::from_ring(ring).unwrap();
         let (fd, peer) = pair();
         let mut recv = reactor.op(Recv::new(&fd, vec![0u8; 8]));
-        assert!(poll_once(&mut recv).is_pending());
+        assert!(uring_tests::poll_once(&mut recv).is_pending());
         reactor.submit().unwrap();
         // The ring runs the ops it allows.
         let (r, ()) = reactor.run_until(reactor.op(Nop)).unwrap();
@@ -778,7 +765,7 @@ fn deadlines_in_the_past_the_far_future_and_changed_under_a_forgotten_read() {
     );
     std::mem::forget(read);
     stream.set_read_deadline(None);
-    run_for(&reactor, 150);
+    uring_tests::run_for(&reactor, 150);
     assert_eq!(
         reactor.in_flight(),
         0,
@@ -909,7 +896,7 @@ fn datagram_addresses_and_dropped_receives() {
     );
     reactor.submit().unwrap();
     drop(first);
-    run_for(&reactor, 10);
+    uring_tests::run_for(&reactor, 10);
     assert_eq!(reactor.in_flight(), 0);
     let (r, _) = reactor
         .run_until(a.send_to(b"datagram".to_vec(), to_b))
@@ -979,7 +966,7 @@ mod tokio_io {
         }
         reactor.submit().unwrap();
         peer.write_all(b"after the pending read").unwrap();
-        run_for(&reactor, 20);
+        uring_tests::run_for(&reactor, 20);
         assert!(
             first.iter().all(|&b| b == 0xEE),
             "the caller's buffer was written"
@@ -996,7 +983,7 @@ mod tokio_io {
                     assert!(!rb.filled().is_empty());
                     got.extend_from_slice(rb.filled());
                 }
-                Poll::Pending => run_for(&reactor, 10),
+                Poll::Pending => uring_tests::run_for(&reactor, 10),
             }
         }
         assert_eq!(got, b"after the pending read");
@@ -1019,7 +1006,7 @@ mod tokio_io {
         reactor.submit().unwrap();
         drop(stream);
         let _ = peer.write_all(b"to a dropped stream");
-        run_for(&reactor, 20);
+        uring_tests::run_for(&reactor, 20);
         assert_eq!(reactor.in_flight(), 0);
         // The stream's socket is closed once the read ended.
         assert!(sees_eof(&mut peer));
@@ -1090,7 +1077,7 @@ mod tokio_io {
         drop(stream);
         let deadline = Instant::now() + Duration::from_secs(10);
         while reactor.in_flight() > 0 && Instant::now() < deadline {
-            run_for(&reactor, 20);
+            uring_tests::run_for(&reactor, 20);
         }
         drop(reactor);
         let got = reader.join().unwrap();

@@ -3,13 +3,11 @@
 //! completions, and shutdown with ops in flight.
 
 use std::cell::{Cell, RefCell};
-use std::future::Future;
 use std::io::{Read as _, Write as _};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use uring::reactor::ops::{Nop, Recv, Send, Timeout};
@@ -23,11 +21,6 @@ fn pair() -> (SharedFd, UnixStream) {
 }
 
 /// Polls `future` once.
-fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
-    let mut cx = Context::from_waker(std::task::Waker::noop());
-    Pin::new(future).poll(&mut cx)
-}
-
 #[test]
 fn a_callback_queues_from_inside_a_callback() {
     let reactor = Reactor::new().unwrap();
@@ -287,7 +280,7 @@ fn a_dropped_future_keeps_its_buffer_until_the_completion() {
         log: log.clone(),
     };
     let mut future = reactor.op(Recv::new(&fd, canary));
-    assert!(poll_once(&mut future).is_pending());
+    assert!(uring_tests::poll_once(&mut future).is_pending());
     reactor.submit().unwrap();
     // The receive is armed in the kernel. The data arrives before the
     // cancel is submitted: the kernel writes into the buffer of an op whose
@@ -329,7 +322,7 @@ fn a_forgotten_future_leaks_nothing_the_kernel_uses() {
         log: log.clone(),
     };
     let mut future = reactor.op(Recv::new(&fd, canary));
-    assert!(poll_once(&mut future).is_pending());
+    assert!(uring_tests::poll_once(&mut future).is_pending());
     std::mem::forget(future);
     reactor.submit().unwrap();
     peer.write_all(b"into the slab").unwrap();
@@ -384,7 +377,7 @@ fn forged_completions_are_ignored() {
         .collect();
     let (fd, mut peer) = pair();
     let mut future = reactor.op(Recv::new(&fd, vec![0; 8]));
-    assert!(poll_once(&mut future).is_pending());
+    assert!(uring_tests::poll_once(&mut future).is_pending());
     reactor.submit().unwrap();
     // Find the reactor's ring among this process's descriptors and post
     // completions into it from another ring, with user_data values that
@@ -413,7 +406,7 @@ fn forged_completions_are_ignored() {
     let mut nops = reactor.op(Nop);
     let _ = reactor.run_until(&mut nops).unwrap();
     assert!(
-        poll_once(&mut future).is_pending(),
+        uring_tests::poll_once(&mut future).is_pending(),
         "a forged completion resolved it"
     );
     peer.write_all(b"real").unwrap();
@@ -481,7 +474,7 @@ fn dropping_the_reactor_cancels_and_waits() {
     let (fd, _peer) = pair();
     let (res, buf) = {
         let mut f = handle.op(Recv::new(&fd, vec![1u8; 2]));
-        match poll_once(&mut f) {
+        match uring_tests::poll_once(&mut f) {
             Poll::Ready(out) => out,
             Poll::Pending => panic!("a shut-down reactor resolves at once"),
         }
@@ -576,7 +569,7 @@ fn an_op_that_cannot_be_queued_drops_its_callback_outside_the_reactor() {
         // A future refused the same way gives its op's memory back.
         let (fd, _peer) = pair();
         let mut refused = reactor.op(Recv::new(&fd, b"canary".to_vec()));
-        let Poll::Ready((result, buf)) = poll_once(&mut refused) else {
+        let Poll::Ready((result, buf)) = uring_tests::poll_once(&mut refused) else {
             panic!("a refused op's future is ready at once");
         };
         assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::EEXIST));
