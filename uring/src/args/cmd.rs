@@ -56,11 +56,19 @@ impl<'a, S: AsSocket + ?Sized> From<&'a S> for SocketFd<'a> {
 
 /// Whether the open descriptor `fd` is a socket's.
 fn is_socket(fd: i32) -> bool {
+    file_type(fd).is_ok_and(|kind| kind == libc::S_IFSOCK)
+}
+
+/// The type bits (`S_IFMT`) of the open descriptor `fd`'s file, as
+/// `fstat(2)` says.
+fn file_type(fd: i32) -> std::io::Result<libc::mode_t> {
     // SAFETY: all-zero bytes are a valid `stat`.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: `fd` is borrowed and open; `st` is writable.
-    let ok = unsafe { libc::fstat(fd, &mut st) } == 0;
-    ok && st.st_mode & libc::S_IFMT == libc::S_IFSOCK
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(st.st_mode & libc::S_IFMT)
 }
 
 impl fmt::Debug for SocketFd<'_> {
@@ -89,13 +97,8 @@ impl<'a> BlockDevice<'a> {
     /// `file`, if it is a block device (`fstat(2)` says `S_IFBLK`).
     pub fn new(file: &'a impl AsFd) -> Result<BlockDevice<'a>> {
         let fd = file.as_fd().as_raw_fd();
-        // SAFETY: all-zero bytes are a valid `stat`.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: `fd` is borrowed and open; `st` is writable.
-        if unsafe { libc::fstat(fd, &mut st) } != 0 {
-            return Err(Error::os("fstat", std::io::Error::last_os_error()));
-        }
-        if st.st_mode & libc::S_IFMT != libc::S_IFBLK {
+        let kind = file_type(fd).map_err(|e| Error::os("fstat", e))?;
+        if kind != libc::S_IFBLK {
             return Err(Error::InvalidArgument(
                 "a block command takes a block device".into(),
             ));
