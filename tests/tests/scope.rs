@@ -402,21 +402,41 @@ fn a_scope_takes_as_many_ops_as_the_cq_has_entries() {
 #[test]
 fn a_disabled_ring_takes_no_scope_pushes() {
     let _watch = uring_tests::watchdog();
-    let mut ring = match Ring::builder().r_disabled().build(4) {
+    let mut ring = match Ring::builder().r_disabled().cq_entries(4).build(4) {
         Ok(ring) => ring,
         Err(e) => {
             eprintln!("skipped: IORING_SETUP_R_DISABLED is not supported: {e}");
             return;
         }
     };
-    ring.scope(|s| assert!(s.push(Nop::new().user_data(1)).is_err()));
+    let entries = ring.cq_entries();
+    let (rx, _tx) = pipe();
+    ring.scope(|s| {
+        let refused = s.push(Nop::new().user_data(1)).unwrap_err();
+        assert_eq!(refused.kind(), uring::PushErrorKind::Disabled);
+        // A chain, and an owned buffer, which comes back as it went.
+        let chain = s.push(Nop::new().link(Nop::new())).unwrap_err();
+        assert_eq!(chain.kind(), uring::PushErrorKind::Disabled);
+        let owned = s
+            .push_owned(vec![7u8; 16], |buf, push| push.push(Read::new(&rx, buf)))
+            .unwrap_err();
+        assert_eq!(owned.kind(), uring::PushErrorKind::Disabled);
+        assert_eq!(owned.into_inner(), [7u8; 16]);
+    });
     ring.enable().unwrap();
+    // Enabled, the next scope has room for as many ops as the CQ has
+    // entries, and no more.
     let cqes: Vec<Cqe> = ring.scope(|s| {
-        s.push(Nop::new().user_data(1)).unwrap();
-        s.submit_and_wait(1).unwrap();
+        for i in 0..u64::from(entries) {
+            s.push(Nop::new().user_data(i)).unwrap();
+        }
+        let over = s.push(Nop::new().user_data(99)).unwrap_err();
+        assert_eq!(over.kind(), uring::PushErrorKind::ScopeFull);
+        s.submit_and_wait(entries).unwrap();
         s.completions().collect()
     });
-    assert_eq!(user_data_and_res(&cqes), [(1, 0)]);
+    let expected: Vec<(u64, i32)> = (0..u64::from(entries)).map(|i| (i, 0)).collect();
+    assert_eq!(user_data_and_res(&cqes), expected);
 }
 
 #[test]

@@ -103,7 +103,9 @@ impl Ring {
     where
         F: for<'scope> FnOnce(&mut Scope<'scope, 'env>) -> T,
     {
-        let capacity = self.cq.entries;
+        // A disabled ring takes no SQEs: its scope gets no room for ops,
+        // and refuses each push as `Disabled`.
+        let capacity = if self.disabled { 0 } else { self.cq.entries };
         let tail = self.sq.tail();
         // A scope needs no tags for most of its ops when nothing but its
         // own ops can post into the ring, and the kernel can cancel them
@@ -464,7 +466,6 @@ impl<'scope> Scope<'scope, '_> {
         ScopeSubmissionQueue {
             sq: SubmissionQueue::new(&mut ring.sq),
             table: TableRef::new(&mut ring.scope_table),
-            disabled: ring.disabled,
             _scope: PhantomData,
         }
     }
@@ -509,7 +510,6 @@ impl<'scope> Scope<'scope, '_> {
             ScopeSubmissionQueue {
                 sq: SubmissionQueue::new(&mut ring.sq),
                 table: pushes,
-                disabled: ring.disabled,
                 _scope: PhantomData,
             },
             ScopeCompletions {

@@ -13,7 +13,6 @@ use std::ptr::NonNull;
 pub struct ScopeSubmissionQueue<'a, 'scope> {
     pub(super) sq: SubmissionQueue<'a>,
     pub(super) table: TableRef<'a>,
-    pub(super) disabled: bool,
     /// Invariant, as for [`Scope`].
     pub(super) _scope: PhantomData<&'scope mut &'scope ()>,
 }
@@ -26,15 +25,7 @@ impl<'scope> ScopeSubmissionQueue<'_, 'scope> {
         S: Submission + Scoped + 'scope,
     {
         // SAFETY: the submission outlives 'scope, which the scope outlasts.
-        unsafe {
-            push_tagged(
-                &mut self.sq,
-                self.table.get(),
-                self.disabled,
-                submission,
-                NO_OWNED,
-            )
-        }
+        unsafe { push_tagged(&mut self.sq, self.table.get(), submission, NO_OWNED) }
     }
 
     /// Gives `buf` to the scope and pushes an op or a chain over it, as
@@ -57,7 +48,6 @@ impl<'scope> ScopeSubmissionQueue<'_, 'scope> {
             OwnedPush {
                 sq: NonNull::from(&mut self.sq).cast(),
                 table: self.table.reborrow(),
-                disabled: self.disabled,
                 entry,
                 refused: &mut refused,
                 _buf: PhantomData,
@@ -89,14 +79,17 @@ impl<'scope> ScopeSubmissionQueue<'_, 'scope> {
 pub(super) unsafe fn push_tagged<S: Submission + Scoped>(
     sq: &mut SubmissionQueue<'_>,
     table: &mut ScopeTable,
-    disabled: bool,
     submission: S,
     owned: u32,
 ) -> Result<(), PushError<S>> {
-    let refused = if disabled {
-        Some(PushErrorKind::Disabled)
-    } else if table.free_count < S::SQES {
-        Some(PushErrorKind::ScopeFull)
+    // A scope of a disabled ring has no room at all (see
+    // `Ring::scope`), so one test covers both refusals.
+    let refused = if table.free_count < S::SQES {
+        Some(if table.slots.is_empty() {
+            PushErrorKind::Disabled
+        } else {
+            PushErrorKind::ScopeFull
+        })
     } else {
         None
     };
@@ -228,7 +221,6 @@ pub struct OwnedPush<'b, 'scope: 'b> {
     /// for 'b: pushes go through its cursor.
     pub(super) sq: NonNull<SubmissionQueue<'b>>,
     pub(super) table: TableRef<'b>,
-    pub(super) disabled: bool,
     pub(super) entry: u32,
     /// Why the push did not happen, for `push_owned`'s error.
     pub(super) refused: &'b mut PushErrorKind,
@@ -257,7 +249,6 @@ impl<'b> OwnedPush<'b, '_> {
                 // as 'b, which it outlives; nothing is stored in it.)
                 self.sq.as_mut(),
                 self.table.get(),
-                self.disabled,
                 submission,
                 self.entry,
             )
