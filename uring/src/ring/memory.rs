@@ -272,9 +272,19 @@ impl RingMemory {
     /// Allocates memory for the rings `p` and `entries` ask for, and points
     /// `p` at it.
     fn for_params(p: &mut sys::io_uring_params, entries: u32, huge: bool) -> Result<RingMemory> {
+        // The kernel clamps before it rounds up (`IORING_SETUP_CLAMP`), and
+        // then needs no more than the largest rings: so much is allocated.
+        let (entries, cq_entries) = if p.flags & sys::IORING_SETUP_CLAMP != 0 {
+            (
+                entries.min(sys::IORING_MAX_ENTRIES),
+                p.cq_entries.min(sys::IORING_MAX_CQ_ENTRIES),
+            )
+        } else {
+            (entries, p.cq_entries)
+        };
         let sq = entries.checked_next_power_of_two().unwrap_or(u32::MAX) as usize;
         let cq = if p.flags & sys::IORING_SETUP_CQSIZE != 0 {
-            p.cq_entries.checked_next_power_of_two().unwrap_or(u32::MAX) as usize
+            cq_entries.checked_next_power_of_two().unwrap_or(u32::MAX) as usize
         } else {
             2 * sq
         };
