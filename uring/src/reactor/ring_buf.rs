@@ -77,7 +77,10 @@ impl RingBuf {
 
     /// Shortens the bytes to `len` (no effect if longer).
     pub fn truncate(&mut self, len: usize) {
-        self.len = self.len.min(len as u32);
+        if len < self.len as usize {
+            // Fits: shorter than a length that is a u32.
+            self.len = len as u32;
+        }
     }
 }
 
