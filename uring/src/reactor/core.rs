@@ -469,6 +469,13 @@ impl Core {
     #[cold]
     #[inline(never)]
     fn make_room(&mut self, need: u32) -> io::Result<()> {
+        let entries = self.ring.sq_entries();
+        if need > entries {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("the op needs {need} SQEs, and the ring's SQ has {entries}"),
+            ));
+        }
         let mut stalls = 0;
         loop {
             match self.ring.submit() {
