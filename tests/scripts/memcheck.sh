@@ -45,6 +45,8 @@ a_future_of_one_reactor_awaited_in_another_s_run_resolves_once|$kernel_wrote
 a_reactor_dropped_while_another_reads_the_same_socket_takes_no_byte|$kernel_wrote
 deadlines_that_fire_as_receives_complete_lose_no_byte|$kernel_wrote
 a_pending_poll_write_takes_nothing_of_its_buffer|$one_thread, and the peer's reader thread seldom runs while the reactor waits"
+    [bad_input]="udp_deadlines_in_the_past_fail_at_once_and_far_ones_do_not_fire|$kernel_wrote
+tcp_deadlines_in_the_past_fail_at_once|$kernel_wrote"
     [attacks_chains_scopes]="a_minimum_wait_longer_than_the_timeout_does_not_outlast_it|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
     [waits]="a_wait_takes_its_signal_mask_for_its_length|valgrind aborts when a signal arrives during io_uring_enter with a signal mask
 registered_wait_arguments_end_waits_by_slot|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
