@@ -53,11 +53,15 @@ impl Error {
         Error::Os { call, source }
     }
 
-    /// The errno behind this error, if the kernel returned one.
+    /// The errno behind this error: the kernel's, or for a mistake caught
+    /// before any system call ([`Setup`](Error::Setup),
+    /// [`InvalidArgument`](Error::InvalidArgument)) `EINVAL`, which the
+    /// kernel gives for it.
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
             Error::Os { source, .. } => source.raw_os_error(),
             Error::TimedOut => Some(libc::ETIME),
+            Error::Setup(_) | Error::InvalidArgument(_) => Some(libc::EINVAL),
             _ => None,
         }
     }
