@@ -150,6 +150,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// are ready. Returns how many SQEs the kernel consumed.
     ///
     /// Interrupted waits are resumed. `want` may not exceed the CQ size.
+    /// When the kernel stops at an SQE it refuses (it completes that one
+    /// with the error, and does not wait), this submits the SQEs after it
+    /// too and then waits, where [`submit`](Ring::submit) leaves them
+    /// queued: `Ok` always means `want` completions are ready.
     #[inline(always)]
     pub fn submit_and_wait(&mut self, want: u32) -> Result<u32> {
         // SQPOLL rings, a virtual CQ and waits for more than the CQ holds
@@ -253,7 +257,12 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     }
 
     /// [`submit_and_wait`](Ring::submit_and_wait) with a timeout on the wait,
-    /// as for [`wait_timeout`](Ring::wait_timeout).
+    /// as for [`wait_timeout`](Ring::wait_timeout). When time runs out
+    /// first, the SQEs submitted are still counted, as liburing's
+    /// `io_uring_submit_and_wait_timeout` counts them: `Ok` with their
+    /// number once any were, [`Error::TimedOut`] when none were (compare
+    /// [`ready`](Ring::ready) with `want` to tell a timeout from a full
+    /// wait).
     pub fn submit_and_wait_timeout(&mut self, want: u32, timeout: Duration) -> Result<u32> {
         self.enter_and_wait(true, want, &WaitSpec::timeout(Some(timeout)))
     }
@@ -377,7 +386,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 }
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
                 Err(e) if e.raw_os_error() == Some(libc::ETIME) => {
-                    if self.cq.ready() >= want {
+                    // What was submitted is counted even when the wait
+                    // timed out, as liburing counts it.
+                    if self.cq.ready() >= want || submitted > 0 {
                         return Ok(submitted);
                     }
                     return Err(Error::TimedOut);
@@ -387,7 +398,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             // (mutants: `<=` goes uncaught: it differs only when the last
             // completion wanted arrives just as the deadline passes.)
             if deadline.is_some_and(|d| Instant::now() >= d) && self.cq.ready() < want {
-                return Err(Error::TimedOut);
+                return if submitted > 0 {
+                    Ok(submitted)
+                } else {
+                    Err(Error::TimedOut)
+                };
             }
         }
     }

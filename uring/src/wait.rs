@@ -121,7 +121,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     }
 
     /// [`submit_and_wait`](Ring::submit_and_wait), with the wait ending as
-    /// [`wait_with`](Ring::wait_with)'s does.
+    /// [`wait_with`](Ring::wait_with)'s does; a timeout counts what was
+    /// submitted as [`submit_and_wait_timeout`](Ring::submit_and_wait_timeout)
+    /// does.
     pub fn submit_and_wait_with(&mut self, want: u32, args: &WaitArgs<'_>) -> Result<u32> {
         self.enter_and_wait(true, want, &WaitSpec::Args(*args))
     }
@@ -215,7 +217,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     }
 
     /// [`submit_and_wait`](Ring::submit_and_wait), with the wait ending as
-    /// [`wait_registered`](Ring::wait_registered)'s does.
+    /// [`wait_registered`](Ring::wait_registered)'s does; a timeout counts
+    /// what was submitted as
+    /// [`submit_and_wait_timeout`](Ring::submit_and_wait_timeout) does.
     pub fn submit_and_wait_registered(&mut self, want: u32, slot: u32) -> Result<u32> {
         self.registered_wait_slot(slot)?;
         self.enter_and_wait(true, want, &WaitSpec::Registered(slot))
