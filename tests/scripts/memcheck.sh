@@ -45,6 +45,9 @@ a_future_of_one_reactor_awaited_in_another_s_run_resolves_once|$kernel_wrote
 a_reactor_dropped_while_another_reads_the_same_socket_takes_no_byte|$kernel_wrote
 deadlines_that_fire_as_receives_complete_lose_no_byte|$kernel_wrote
 a_pending_poll_write_takes_nothing_of_its_buffer|$one_thread, and the peer's reader thread seldom runs while the reactor waits"
+    [liburing_cases]="min_timeout_longer_than_the_timeout_sees_every_completion|$one_thread: the writer thread does not run while the wait holds the CPU
+min_timeout_returns_after_the_minimum_wait_with_what_arrived|$one_thread: the writer thread does not run while the wait holds the CPU
+msg_ring_to_a_remote_ring|$one_thread: the remote ring's thread does not run while the sender waits"
     [bad_input]="udp_deadlines_in_the_past_fail_at_once_and_far_ones_do_not_fire|$kernel_wrote
 tcp_deadlines_in_the_past_fail_at_once|$kernel_wrote"
     [attacks_chains_scopes]="a_minimum_wait_longer_than_the_timeout_does_not_outlast_it|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
