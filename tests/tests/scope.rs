@@ -1306,3 +1306,32 @@ fn a_scope_that_tags_every_op_translates_cancels_and_removals() {
     );
     assert_eq!(&a, b"kept");
 }
+
+/// A scope's waits take the ring's wait arguments: a submit with a timeout
+/// counts the read it submitted though nothing completed, a wait with a
+/// timeout ends with `TimedOut`, and one with room to wait sees the read
+/// complete.
+#[test]
+fn a_scope_waits_with_wait_arguments() {
+    let _watch = uring_tests::watchdog();
+    let mut ring = Ring::new(4).unwrap();
+    if !uring_tests::require_features(&ring, uring::Features::EXT_ARG, "waits with a timeout") {
+        return;
+    }
+    let (rx, mut tx) = pipe();
+    let mut buf = [0u8; 8];
+    ring.scope(|s| {
+        s.push(Read::new(&rx, &mut buf[..]).user_data(1)).unwrap();
+        let short = Duration::from_millis(20);
+        assert_eq!(s.submit_and_wait_timeout(1, short).unwrap(), 1);
+        assert_eq!(s.ready(), 0);
+        let waited = s.wait_with(1, &uring::WaitArgs::new().timeout(short));
+        assert!(matches!(waited, Err(Error::TimedOut)), "{waited:?}");
+        tx.write_all(b"scoped").unwrap();
+        s.wait_with(1, &uring::WaitArgs::new().timeout(uring_tests::PATIENCE))
+            .unwrap();
+        let cqes: Vec<(u64, i32)> = s.completions().map(|c| (c.user_data(), c.res())).collect();
+        assert_eq!(cqes, [(1, 6)]);
+    });
+    assert_eq!(&buf[..6], b"scoped");
+}

@@ -637,6 +637,35 @@ impl<'scope> Scope<'scope, '_> {
         self.ring.wait_timeout(want, timeout)
     }
 
+    /// Submits and waits for `want` completions or `timeout`, as
+    /// [`Ring::submit_and_wait_timeout`].
+    pub fn submit_and_wait_timeout(&mut self, want: u32, timeout: Duration) -> Result<u32> {
+        self.ring.submit_and_wait_timeout(want, timeout)
+    }
+
+    /// Waits for `want` completions, or until what `args` says ends the
+    /// wait, as [`Ring::wait_with`].
+    pub fn wait_with(&mut self, want: u32, args: &crate::WaitArgs<'_>) -> Result<()> {
+        self.ring.wait_with(want, args)
+    }
+
+    /// Submits and waits as [`Ring::submit_and_wait_with`].
+    pub fn submit_and_wait_with(&mut self, want: u32, args: &crate::WaitArgs<'_>) -> Result<u32> {
+        self.ring.submit_and_wait_with(want, args)
+    }
+
+    /// Waits with registered wait argument `slot`, as
+    /// [`Ring::wait_registered`].
+    pub fn wait_registered(&mut self, want: u32, slot: u32) -> Result<()> {
+        self.ring.wait_registered(want, slot)
+    }
+
+    /// Submits and waits with registered wait argument `slot`, as
+    /// [`Ring::submit_and_wait_registered`].
+    pub fn submit_and_wait_registered(&mut self, want: u32, slot: u32) -> Result<u32> {
+        self.ring.submit_and_wait_registered(want, slot)
+    }
+
     /// The completions that are ready, in order, as [`Ring::completions`]:
     /// those of the scope's ops carry the `user_data` they were pushed with.
     ///
