@@ -246,6 +246,61 @@ fn sparse_fixed_files_update_and_close() {
     assert_eq!(reap_one(&mut ring).user_data(), 7);
 }
 
+/// `update_file_slots` keeps, empties and fills slots one by one: a kept
+/// slot still reads its own file, an emptied one fails with `EBADF`, a
+/// filled one reads the new file; overrunning the table is refused.
+#[test]
+fn file_slots_are_kept_emptied_and_filled_one_by_one() {
+    let _watch = uring_tests::watchdog();
+    let mut ring = Ring::new(8).unwrap();
+    let (first, second, third) = (pattern(16, 1), pattern(16, 2), pattern(16, 3));
+    let (a, b, c) = (
+        tempfile_with(&first),
+        tempfile_with(&second),
+        tempfile_with(&third),
+    );
+    let mut table = ring
+        .register_files(&[a.as_fd(), b.as_fd(), a.as_fd()])
+        .unwrap();
+    let updated = ring
+        .update_file_slots(
+            &mut table,
+            0,
+            &[
+                uring::SlotUpdate::Keep,
+                uring::SlotUpdate::Empty,
+                uring::SlotUpdate::File(c.as_fd()),
+            ],
+        )
+        .unwrap();
+    assert_eq!(updated, 3);
+    let mut read_slot = |slot: u32| {
+        let mut buf = [0u8; 16];
+        let cqe = complete(
+            &mut ring,
+            Read::new(table.get(slot).unwrap(), &mut buf[..])
+                .offset(0)
+                .user_data(u64::from(slot)),
+        );
+        cqe.result().map(|n| buf[..n as usize].to_vec())
+    };
+    assert_eq!(read_slot(0).unwrap(), first, "slot 0 kept its file");
+    assert_eq!(
+        read_slot(1).unwrap_err().raw_os_error(),
+        Some(libc::EBADF),
+        "slot 1 emptied"
+    );
+    assert_eq!(read_slot(2).unwrap(), third, "slot 2 took the new file");
+    assert!(matches!(
+        ring.update_file_slots(
+            &mut table,
+            2,
+            &[uring::SlotUpdate::Keep, uring::SlotUpdate::Keep]
+        ),
+        Err(Error::InvalidArgument(_))
+    ));
+}
+
 /// A table handle only works on the ring that made it.
 #[test]
 fn a_file_table_handle_belongs_to_its_ring() {

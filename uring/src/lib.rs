@@ -86,7 +86,9 @@ pub use error::{Error, HandleError, PushError, PushErrorKind, Result};
 pub use op::{Scoped, Submission, Unborrowed};
 pub use params::{Features, Params, SetupFlags};
 pub use probe::Probe;
-pub use register::{FixedBuffers, FixedFiles, IoWqWorkers, Personality, Restriction, SyncCancel};
+pub use register::{
+    FixedBuffers, FixedFiles, IoWqWorkers, Personality, Restriction, SlotUpdate, SyncCancel,
+};
 pub use ring::Ring;
 pub use scope::{OwnedPush, Scope, ScopeCompletions, ScopeCqe, ScopeSubmissionQueue};
 pub use squeue::SubmissionQueue;

@@ -88,6 +88,19 @@ impl FixedFiles {
     }
 }
 
+/// What [`Ring::update_file_slots`] does with one slot of a fixed-file
+/// table.
+#[derive(Clone, Copy, Debug)]
+pub enum SlotUpdate<'fd> {
+    /// Leaves the slot as it is (`IORING_REGISTER_FILES_SKIP`).
+    Keep,
+    /// Empties the slot.
+    Empty,
+    /// Puts the file in the slot; the kernel holds its own reference, so
+    /// the descriptor may be closed afterwards.
+    File(BorrowedFd<'fd>),
+}
+
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Registers `files` as the fixed-file table (`IORING_REGISTER_FILES`).
     /// The kernel holds its own references: the descriptors may be closed
@@ -141,22 +154,54 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         offset: u32,
         files: &[Option<BorrowedFd<'_>>],
     ) -> Result<u32> {
+        let fds: Vec<i32> = files
+            .iter()
+            .map(|f| f.map_or(-1, |f| f.as_raw_fd()))
+            .collect();
+        self.update_file_table(table, offset, &fds)
+    }
+
+    /// Updates the slots `offset ..` of the table one by one, as `updates`
+    /// says: a slot may keep its file ([`SlotUpdate::Keep`],
+    /// `IORING_REGISTER_FILES_SKIP`, 5.12), be emptied, or take a file.
+    /// Returns how many slots were gone through.
+    pub fn update_file_slots(
+        &mut self,
+        table: &mut FixedFiles,
+        offset: u32,
+        updates: &[SlotUpdate<'_>],
+    ) -> Result<u32> {
+        let fds: Vec<i32> = updates
+            .iter()
+            .map(|u| match u {
+                SlotUpdate::Keep => sys::IORING_REGISTER_FILES_SKIP,
+                SlotUpdate::Empty => -1,
+                SlotUpdate::File(f) => f.as_raw_fd(),
+            })
+            .collect();
+        self.update_file_table(table, offset, &fds)
+    }
+
+    /// `IORING_REGISTER_FILES_UPDATE` of `fds` at `offset` of `table`,
+    /// once the slots are found to be the table's.
+    fn update_file_table(
+        &mut self,
+        table: &mut FixedFiles,
+        offset: u32,
+        fds: &[i32],
+    ) -> Result<u32> {
         self.check_handle(table.ring, "files")?;
-        let fits = u32::try_from(files.len())
+        let fits = u32::try_from(fds.len())
             .ok()
             .and_then(|n| offset.checked_add(n))
             .is_some_and(|end| end <= table.len);
         if !fits {
             return Err(Error::InvalidArgument(format!(
                 "updating {} slots at {offset} overruns the table of {} files",
-                files.len(),
+                fds.len(),
                 table.len
             )));
         }
-        let fds: Vec<i32> = files
-            .iter()
-            .map(|f| f.map_or(-1, |f| f.as_raw_fd()))
-            .collect();
         let update = sys::io_uring_files_update {
             offset,
             resv: 0,

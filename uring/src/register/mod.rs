@@ -8,7 +8,7 @@ mod files;
 
 pub use buffers::FixedBuffers;
 pub use control::{IoWqWorkers, Personality, Restriction, SyncCancel};
-pub use files::FixedFiles;
+pub use files::{FixedFiles, SlotUpdate};
 
 use crate::entries::{CqeSize, SqeSize};
 use crate::error::{Error, HandleError, Result};
