@@ -153,6 +153,38 @@ fn a_deadline_cancels_the_op_as_the_kernel_does() {
     assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::ECANCELED));
 }
 
+/// A deadline is a point in time: an op queued with one, whose reactor
+/// runs only after it has passed (the program was busy), is cancelled as
+/// soon as the kernel sees it, not a whole timeout later; for a future
+/// too.
+#[test]
+fn a_deadline_that_passes_before_the_reactor_runs_holds() {
+    let _watch = uring_tests::watchdog();
+    let reactor = Reactor::new().unwrap();
+    let (fd, _peer) = pair();
+    let got = Rc::new(RefCell::new(None));
+    let g = got.clone();
+    let deadline = Instant::now() + Duration::from_millis(300);
+    reactor
+        .queue_with_deadline(Recv::new(&fd, vec![0; 8]), deadline, move |r, _| {
+            *g.borrow_mut() = Some(r.map_err(|e| e.raw_os_error()));
+        })
+        .unwrap();
+    let future = reactor.op_with_deadline(Recv::new(&fd, vec![0; 8]), deadline);
+    std::thread::sleep(Duration::from_millis(600));
+    let run = Instant::now();
+    let (result, _) = reactor.run_until(future).unwrap();
+    reactor.run().unwrap();
+    let took = run.elapsed();
+    assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::ECANCELED));
+    assert_eq!(got.borrow_mut().take(), Some(Err(Some(libc::ECANCELED))));
+    // A relative timeout started at the submit would run 300 ms more.
+    assert!(
+        took < Duration::from_millis(250),
+        "ran {took:?} past the deadline"
+    );
+}
+
 #[test]
 fn cancel_by_id_and_a_stale_id_cancels_nothing() {
     let reactor = Reactor::new().unwrap();

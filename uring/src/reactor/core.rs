@@ -6,6 +6,7 @@ use crate::chain::Link;
 use crate::cqueue::Cqe;
 use crate::op::{Prepare, Submission};
 use crate::ops::{Cancel, LinkTimeout, PollAdd};
+use crate::{TimeoutFlags, Timespec};
 use crate::reactor::cell::Cell;
 use crate::reactor::exec::ReadyQueue;
 use crate::reactor::op::Completion;
@@ -284,7 +285,7 @@ impl Core {
         &mut self,
         value: C,
         state: State,
-        deadline: Option<Duration>,
+        deadline: Option<Timespec>,
     ) -> Result<OpId, (io::Error, C)> {
         let index = match self.reserve() {
             Ok(index) => index,
@@ -327,7 +328,7 @@ impl Core {
         index: u32,
         value: C,
         state: State,
-        deadline: Option<Duration>,
+        deadline: Option<Timespec>,
     ) -> Result<OpId, (io::Error, Box<Garbage>)> {
         // SAFETY: `reserve` handed it out (the caller's contract).
         let slot = unsafe { self.slab.held(index) };
@@ -346,9 +347,12 @@ impl Core {
         let cell = unsafe { &mut *cell };
         let pushed = match deadline {
             None => self.push(cell.sqe(), tag),
-            Some(timeout) => {
+            Some(at) => {
                 let sqe = cell.sqe();
-                let chain = Link::new(sqe, LinkTimeout::new(timeout), sys::IOSQE_IO_LINK);
+                // Absolute: the deadline holds however long the SQE waits
+                // for the reactor's next submit.
+                let timeout = LinkTimeout::new(at).timeout_flags(TimeoutFlags::ABS);
+                let chain = Link::new(sqe, timeout, sys::IOSQE_IO_LINK);
                 self.push(chain, tag)
             }
         };

@@ -69,7 +69,7 @@ use self::core::{Action, Core, Finish, Panicked, release};
 use self::exec::{Executor, MAIN, ReadyQueue, TaskWaker};
 use self::slab::State;
 use crate::ring::Ring;
-use crate::types::BufferGroup;
+use crate::types::{BufferGroup, Timespec};
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
@@ -257,7 +257,9 @@ impl Handle {
     }
 
     /// [`queue`](Handle::queue), with a deadline: a link timeout after the
-    /// op cancels it if it has not completed by `deadline`. The op then
+    /// op cancels it if it has not completed by `deadline`, a point in time
+    /// (an absolute timeout on `CLOCK_MONOTONIC`, the clock of `Instant`:
+    /// it holds however late the reactor submits the op). The op then
     /// completes with the kernel's answer for a cancelled op (`ECANCELED`;
     /// `EINTR` for some), or its own result if it finished first.
     pub fn queue_with_deadline<O, F>(
@@ -270,11 +272,10 @@ impl Handle {
         O: Op,
         F: FnOnce(io::Result<u32>, O::Output) + 'static,
     {
-        let timeout = deadline.saturating_duration_since(Instant::now());
         self.start(
             CallbackCell { op, f: callback },
             State::Callback,
-            Some(timeout),
+            Some(Timespec::monotonic_at(deadline)),
         )
     }
 
@@ -295,7 +296,7 @@ impl Handle {
         &self,
         cell: C,
         state: State,
-        deadline: Option<Duration>,
+        deadline: Option<Timespec>,
     ) -> io::Result<OpId> {
         let mut core = self.shared.core.borrow_mut();
         // An early return drops `core`, a local, before `cell`, an
@@ -324,8 +325,11 @@ impl Handle {
     /// [`op`](Handle::op), with a deadline, as for
     /// [`queue_with_deadline`](Handle::queue_with_deadline).
     pub fn op_with_deadline<O: Op>(&self, op: O, deadline: Instant) -> OpFuture<O> {
-        let timeout = deadline.saturating_duration_since(Instant::now());
-        OpFuture::new(Rc::clone(&self.shared), op, Some(timeout))
+        OpFuture::new(
+            Rc::clone(&self.shared),
+            op,
+            Some(Timespec::monotonic_at(deadline)),
+        )
     }
 
     /// Queues a multishot op, read as a stream of items.

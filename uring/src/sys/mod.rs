@@ -327,6 +327,19 @@ pub fn getrandom(buf: &mut [u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// The time on `CLOCK_MONOTONIC` (`clock_gettime(2)`), the clock of
+/// `std::time::Instant` and of the kernel's timeouts by default.
+pub fn monotonic_now() -> std::time::Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec the call writes; CLOCK_MONOTONIC
+    // always exists, so the call cannot fail.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 /// `close(2)`, reporting its error instead of ignoring it.
 ///
 /// # Safety

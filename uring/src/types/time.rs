@@ -54,6 +54,16 @@ impl Timespec {
         Timespec::from(d.min(Timespec::MAX_WAIT))
     }
 
+    /// `deadline` as an absolute time on `CLOCK_MONOTONIC`, the clock of
+    /// [`Instant`](std::time::Instant): the time of a timeout flagged
+    /// [`TimeoutFlags::ABS`](crate::TimeoutFlags::ABS), which counts to
+    /// `deadline` however late the kernel sees the SQE. A deadline in the
+    /// past is now.
+    pub fn monotonic_at(deadline: std::time::Instant) -> Timespec {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        Timespec::from(sys::monotonic_now().saturating_add(left))
+    }
+
     /// The seconds.
     pub const fn sec(&self) -> u64 {
         self.0.tv_sec as u64
