@@ -48,6 +48,11 @@ a_pending_poll_write_takes_nothing_of_its_buffer|$one_thread, and the peer's rea
     [liburing_cases]="min_timeout_longer_than_the_timeout_sees_every_completion|$one_thread: the writer thread does not run while the wait holds the CPU
 min_timeout_returns_after_the_minimum_wait_with_what_arrived|$one_thread: the writer thread does not run while the wait holds the CPU
 msg_ring_to_a_remote_ring|$one_thread: the remote ring's thread does not run while the sender waits"
+    [attacks_op_timing]="a_zero_copy_sendmsg_keeps_every_buffer_its_iovecs_point_to_until_the_notification|$one_thread, and the peer's reader thread never drains the socket while the scope waits
+an_owned_zero_copy_buffer_is_not_freed_before_the_notification|$one_thread, and the peer's reader thread never drains the socket while the scope waits
+a_dropped_reactor_zero_copy_send_keeps_its_buffer_until_the_notification|$one_thread, and the peer's reader thread never drains the socket while the reactor waits
+a_waitall_send_cut_short_reads_nothing_after_its_scope|$one_thread, and the peer's reader thread never drains the socket while the scope waits
+reactor_receives_cut_by_their_deadline_write_nothing_after|$kernel_wrote"
     [bad_input]="udp_deadlines_in_the_past_fail_at_once_and_far_ones_do_not_fire|$kernel_wrote
 tcp_deadlines_in_the_past_fail_at_once|$kernel_wrote"
     [attacks_chains_scopes]="a_minimum_wait_longer_than_the_timeout_does_not_outlast_it|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
