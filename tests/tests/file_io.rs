@@ -269,7 +269,7 @@ fn file_slots_are_kept_emptied_and_filled_one_by_one() {
             &[
                 uring::SlotUpdate::Keep,
                 uring::SlotUpdate::Empty,
-                uring::SlotUpdate::File(c.as_fd()),
+                uring::SlotUpdate::Set(c.as_fd()),
             ],
         )
         .unwrap();

@@ -98,7 +98,7 @@ pub enum SlotUpdate<'fd> {
     Empty,
     /// Puts the file in the slot; the kernel holds its own reference, so
     /// the descriptor may be closed afterwards.
-    File(BorrowedFd<'fd>),
+    Set(BorrowedFd<'fd>),
 }
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
@@ -176,7 +176,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             .map(|u| match u {
                 SlotUpdate::Keep => sys::IORING_REGISTER_FILES_SKIP,
                 SlotUpdate::Empty => -1,
-                SlotUpdate::File(f) => f.as_raw_fd(),
+                SlotUpdate::Set(f) => f.as_raw_fd(),
             })
             .collect();
         self.update_file_table(table, offset, &fds)
