@@ -53,6 +53,12 @@ an_owned_zero_copy_buffer_is_not_freed_before_the_notification|$one_thread, and 
 a_dropped_reactor_zero_copy_send_keeps_its_buffer_until_the_notification|$one_thread, and the peer's reader thread never drains the socket while the reactor waits
 a_waitall_send_cut_short_reads_nothing_after_its_scope|$one_thread, and the peer's reader thread never drains the socket while the scope waits
 reactor_receives_cut_by_their_deadline_write_nothing_after|$kernel_wrote"
+    [go_uring_cases]="accept|$one_thread: the dialing thread may not connect before the ring waits in io_uring_enter
+accept_with_sq_poll|$one_thread: the dialing thread may not connect before the ring waits in io_uring_enter
+accept_link|$one_thread: the dialing thread may not connect before the ring waits in io_uring_enter
+accept_addr|$one_thread: the dialing thread may not connect before the ring waits in io_uring_enter
+listener_accept|$one_thread: the dialing thread does not run while the reactor waits in io_uring_enter
+send_recv|$one_thread: the receiving thread's ring waits while the sender's thread cannot run"
     [bad_input]="udp_deadlines_in_the_past_fail_at_once_and_far_ones_do_not_fire|$kernel_wrote
 tcp_deadlines_in_the_past_fail_at_once|$kernel_wrote"
     [attacks_chains_scopes]="a_minimum_wait_longer_than_the_timeout_does_not_outlast_it|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
@@ -70,7 +76,8 @@ for name in "${names[@]}"; do
         echo "memcheck $name: skipped: ${skip_binary[$name]}"
         continue
     fi
-    args=(--test-threads=1 -q)
+    # Exact: a skipped name is the whole name of one test, not a part of others'.
+    args=(--test-threads=1 -q --exact)
     if [ -n "${skip_tests[$name]:-}" ]; then
         while IFS='|' read -r test reason; do
             echo "memcheck $name::$test: skipped: $reason"
