@@ -471,3 +471,29 @@ pub fn run_for(reactor: &uring::reactor::Reactor, ms: u64) {
         .unwrap();
     assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::ETIME));
 }
+
+/// A new epoll instance that watches `fd` for `EPOLLIN`, reporting `data`
+/// with each event.
+pub fn epoll_watching(fd: std::os::fd::BorrowedFd<'_>, data: u64) -> std::os::fd::OwnedFd {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // SAFETY: epoll_create1 takes a flag and returns a new descriptor.
+    let raw = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    assert!(raw >= 0, "epoll_create1: {}", io::Error::last_os_error());
+    // SAFETY: just made, owned by no one else.
+    let epoll = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+    let mut event = libc::epoll_event {
+        events: libc::EPOLLIN as u32,
+        u64: data,
+    };
+    // SAFETY: both descriptors are open, the event outlives the call.
+    let rc = unsafe {
+        libc::epoll_ctl(
+            epoll.as_raw_fd(),
+            libc::EPOLL_CTL_ADD,
+            fd.as_raw_fd(),
+            &mut event,
+        )
+    };
+    assert_eq!(rc, 0, "epoll_ctl: {}", io::Error::last_os_error());
+    epoll
+}

@@ -10,7 +10,7 @@
 
 use std::io::{Read as _, Seek as _, Write as _};
 use std::net::UdpSocket;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use uring::ops::{
@@ -392,23 +392,8 @@ fn an_epoll_wait_cut_short_by_its_scope_writes_no_event_after_it() {
     if !require_op::<EpollWait<'static>>(&ring) {
         return;
     }
-    // SAFETY: set-up: epoll_create1 makes a new descriptor, owned below.
-    let epoll = unsafe { OwnedFd::from_raw_fd(libc::epoll_create1(libc::EPOLL_CLOEXEC)) };
     let (rx, tx) = uring_tests::pipe();
-    let mut event = libc::epoll_event {
-        events: libc::EPOLLIN as u32,
-        u64: 0x1234,
-    };
-    // SAFETY: set-up: both descriptors are open, the event is alive.
-    let rc = unsafe {
-        libc::epoll_ctl(
-            epoll.as_raw_fd(),
-            libc::EPOLL_CTL_ADD,
-            rx.as_raw_fd(),
-            &mut event,
-        )
-    };
-    assert_eq!(rc, 0);
+    let epoll = uring_tests::epoll_watching(rx.as_fd(), 0x1234);
     let mut events = [libc::epoll_event { events: 0, u64: 0 }; 4];
     ring.scope(|s| {
         s.push(EpollWait::new(&epoll, &mut events[..])).unwrap();

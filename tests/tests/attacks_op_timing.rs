@@ -136,9 +136,7 @@ fn delayed_reader(
 ) -> std::thread::JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
         std::thread::sleep(delay);
-        server
-            .set_read_timeout(Some(PATIENCE))
-            .unwrap();
+        server.set_read_timeout(Some(PATIENCE)).unwrap();
         let mut got = Vec::with_capacity(n);
         let mut chunk = vec![0u8; 64 << 10];
         while got.len() < n {
@@ -226,8 +224,9 @@ fn linked_socket_commands_read_their_own_sqe_after_its_slot_is_reused() {
 }
 
 /// A zero-copy `sendmsg` whose message points at three buffers elsewhere,
-/// blocked half way (the peer reads nothing yet) and cancelled: the kernel
-/// holds pages of all three until its notification. Safe outcome: the
+/// blocked half way (the peer reads nothing yet): its completion comes
+/// once the last bytes are queued, and the kernel holds pages of all
+/// three until its notification. Safe outcome: the
 /// scope keeps the header, the iovecs and every buffer they point to until
 /// the notification, so bytes written into the buffers after the scope
 /// never reach the peer.
@@ -259,7 +258,6 @@ fn a_zero_copy_sendmsg_keeps_every_buffer_its_iovecs_point_to_until_the_notifica
             s.submit().unwrap();
             std::thread::sleep(Duration::from_millis(100));
             let queued = unacked(&client);
-            s.push(Cancel::new(1).user_data(2)).unwrap();
             let mut seen = Vec::new();
             reap_until(s, &mut seen, |seen| seen.iter().any(|c| c.user_data() == 1));
             (seen, queued)
@@ -538,23 +536,8 @@ fn deferred_task_work_writes_land_before_the_scope_returns() {
         );
     }
     if require_op::<EpollWait<'_>>(&ring) {
-        // SAFETY: set-up: epoll_create1 makes a new descriptor, owned below.
-        let epoll = unsafe { OwnedFd::from_raw_fd(libc::epoll_create1(libc::EPOLL_CLOEXEC)) };
         let (mut tx, rx) = UnixStream::pair().unwrap();
-        let mut event = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: 0x1234,
-        };
-        // SAFETY: set-up: both descriptors are open, the event is alive.
-        let rc = unsafe {
-            libc::epoll_ctl(
-                epoll.as_raw_fd(),
-                libc::EPOLL_CTL_ADD,
-                rx.as_raw_fd(),
-                &mut event,
-            )
-        };
-        assert_eq!(rc, 0);
+        let epoll = uring_tests::epoll_watching(rx.as_fd(), 0x1234);
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 4];
         ring.scope(|s| {
             s.push(EpollWait::new(&epoll, &mut events[..])).unwrap();
