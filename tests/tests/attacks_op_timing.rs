@@ -136,6 +136,9 @@ fn delayed_reader(
 ) -> std::thread::JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
         std::thread::sleep(delay);
+        // Open the window wide: with the tiny buffer `slow_tcp_pair` set,
+        // loopback TCP reopens it only by the sender's backed-off probes.
+        set_int_option(&server, libc::SOL_SOCKET, libc::SO_RCVBUF, 4 << 20);
         server.set_read_timeout(Some(PATIENCE)).unwrap();
         let mut got = Vec::with_capacity(n);
         let mut chunk = vec![0u8; 64 << 10];
@@ -224,9 +227,11 @@ fn linked_socket_commands_read_their_own_sqe_after_its_slot_is_reused() {
 }
 
 /// A zero-copy `sendmsg` whose message points at three buffers elsewhere,
-/// blocked half way (the peer reads nothing yet): its completion comes
-/// once the last bytes are queued, and the kernel holds pages of all
-/// three until its notification. Safe outcome: the
+/// queued while the peer reads nothing yet: its completion comes once the
+/// bytes are queued, and the kernel holds pages of all three until its
+/// notification. (A send larger than the socket's buffer would wait on
+/// the peer's tiny window, which loopback TCP reopens only by the sender's
+/// backed-off probes: seconds on a loaded machine.) Safe outcome: the
 /// scope keeps the header, the iovecs and every buffer they point to until
 /// the notification, so bytes written into the buffers after the scope
 /// never reach the peer.
@@ -238,11 +243,11 @@ fn a_zero_copy_sendmsg_keeps_every_buffer_its_iovecs_point_to_until_the_notifica
         return;
     }
     let (client, server) = slow_tcp_pair();
-    let data = pattern(12 << 20, 21);
+    let data = pattern(96 << 10, 21);
     let (mut a, mut b, mut c) = (
-        data[..1 << 20].to_vec(),
-        data[1 << 20..5 << 20].to_vec(),
-        data[5 << 20..].to_vec(),
+        data[..16 << 10].to_vec(),
+        data[16 << 10..64 << 10].to_vec(),
+        data[64 << 10..].to_vec(),
     );
     let reader = delayed_reader(server, Duration::from_millis(400), data.len());
     let (seen, queued) = {
