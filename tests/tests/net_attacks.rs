@@ -169,11 +169,7 @@ fn a_dropped_stream_s_number_is_not_reused_while_a_forgotten_read_uses_it() {
     let stream = TcpStream::from_std(&h, a);
     let number: RawFd = stream.as_fd().as_raw_fd();
     let mut read = Box::pin(stream.read(vec![0xAAu8; 32]));
-    assert!(
-        read.as_mut()
-            .poll(&mut Context::from_waker(Waker::noop()))
-            .is_pending()
-    );
+    assert!(uring_tests::poll_once(&mut read).is_pending());
     reactor.submit().unwrap();
     std::mem::forget(read);
     drop(stream);
@@ -687,27 +683,26 @@ fn ops_on_sockets_of_a_shut_down_reactor_fail_and_give_buffers_back() {
 
     let canary = vec![0x5Au8; 64];
     let mut read = Box::pin(stream.read(canary.clone()));
-    let Poll::Ready((r, back)) = read.as_mut().poll(&mut Context::from_waker(Waker::noop())) else {
+    let Poll::Ready((r, back)) = uring_tests::poll_once(&mut read) else {
         panic!("an op of a shut-down reactor waits");
     };
     assert!(r.is_err());
     assert_eq!(back, canary);
     let mut write = Box::pin(stream.write_all(canary.clone()));
-    let Poll::Ready((r, back)) = write.as_mut().poll(&mut Context::from_waker(Waker::noop()))
-    else {
+    let Poll::Ready((r, back)) = uring_tests::poll_once(&mut write) else {
         panic!("an op of a shut-down reactor waits");
     };
     assert!(r.is_err());
     assert_eq!(back, canary);
     let mut recv = Box::pin(udp.recv_from(canary.clone()));
-    let Poll::Ready((r, back)) = recv.as_mut().poll(&mut Context::from_waker(Waker::noop())) else {
+    let Poll::Ready((r, back)) = uring_tests::poll_once(&mut recv) else {
         panic!("an op of a shut-down reactor waits");
     };
     assert!(r.is_err());
     assert_eq!(back, canary);
     if let Some(group) = group {
         let mut recv = Box::pin(stream.recv_ring(group));
-        let Poll::Ready(r) = recv.as_mut().poll(&mut Context::from_waker(Waker::noop())) else {
+        let Poll::Ready(r) = uring_tests::poll_once(&mut recv) else {
             panic!("an op of a shut-down reactor waits");
         };
         assert!(r.is_err());
@@ -758,11 +753,7 @@ fn deadlines_in_the_past_the_far_future_and_changed_under_a_forgotten_read() {
     // A read in flight, its future forgotten, then the deadline moved.
     stream.set_read_deadline(Some(Instant::now() + Duration::from_millis(50)));
     let mut read = Box::pin(stream.read(vec![0u8; 8]));
-    assert!(
-        read.as_mut()
-            .poll(&mut Context::from_waker(Waker::noop()))
-            .is_pending()
-    );
+    assert!(uring_tests::poll_once(&mut read).is_pending());
     std::mem::forget(read);
     stream.set_read_deadline(None);
     uring_tests::run_for(&reactor, 150);
