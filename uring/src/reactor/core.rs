@@ -399,9 +399,9 @@ impl Core {
                             // the ring had before it, under a `BufRing`
                             // of the program's): its completion's buffer
                             // would be claimed from a ring registered
-                            // under that group later. An opcode the kernel
-                            // does not know fails the op with EINVAL.
-                            sqe.opcode = u8::MAX;
+                            // under that group later. It fails with
+                            // EINVAL instead.
+                            crate::scope::refuse(sqe, libc::EINVAL);
                         }
                     }
                 } else {

@@ -30,6 +30,7 @@
 mod completions;
 mod key;
 mod push;
+pub(crate) use push::refuse;
 mod table;
 
 pub use completions::{ScopeCompletions, ScopeCqe};

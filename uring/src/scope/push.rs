@@ -128,7 +128,7 @@ pub(super) unsafe fn push_tagged<S: Submission + Scoped>(
         } else if group != NO_GROUP {
             let incremental = !table.incremental.is_empty() && table.is_incremental(group);
             if incremental && !table.enter_group(group) {
-                refuse_busy(sqe);
+                refuse(sqe, libc::EBUSY);
                 group = NO_GROUP;
             } else if screen_selection(sqe, incremental) {
                 group |= BUNDLE;
@@ -191,11 +191,13 @@ fn screen_selection(sqe: &mut sys::io_uring_sqe, incremental: bool) -> bool {
     bundle
 }
 
-/// Turns `sqe` into a NOP that completes with `-EBUSY`, keeping its
-/// `user_data` and its place in a chain: an op that would select from an
-/// incremental buffer group while another op consumes it.
+/// Turns `sqe` into a NOP that completes with `-errno`, keeping its
+/// `user_data` and its place in a chain: an op refused once it was
+/// written (in a scope, one that would select from an incremental buffer
+/// group while another op consumes it; in the reactor, one that selects
+/// from a group the reactor did not register).
 #[cold]
-pub(super) fn refuse_busy(sqe: &mut sys::io_uring_sqe) {
+pub(crate) fn refuse(sqe: &mut sys::io_uring_sqe, errno: i32) {
     // (mutants: `^` for either `|` is equivalent: the bits are distinct.)
     let keep = sqe.flags & (sys::IOSQE_IO_LINK | sys::IOSQE_IO_HARDLINK | sys::IOSQE_IO_DRAIN);
     // (mutants: without the `opcode` field this is equivalent: NOP is
@@ -204,7 +206,7 @@ pub(super) fn refuse_busy(sqe: &mut sys::io_uring_sqe) {
         opcode: sys::IORING_OP_NOP,
         flags: keep,
         user_data: sqe.user_data,
-        len: libc::EBUSY.wrapping_neg() as u32,
+        len: errno.wrapping_neg() as u32,
         op_flags: sys::io_uring_sqe_op_flags {
             nop_flags: sys::IORING_NOP_INJECT_RESULT,
         },
