@@ -189,3 +189,135 @@ fn registered_waits_refuse_what_the_region_does_not_hold() {
     assert!(ring.wait_registered(1, past).is_err());
     assert!(ring.register_wait_region(1).is_err(), "once");
 }
+
+/// How long `wait` takes, and what it returns.
+fn timed<T>(wait: impl FnOnce() -> T) -> (T, Duration) {
+    let start = std::time::Instant::now();
+    let out = wait();
+    (out, start.elapsed())
+}
+
+#[test]
+fn a_deadline_ends_a_wait_at_its_instant() {
+    let _watch = uring_tests::watchdog();
+    for boottime in [false, true] {
+        let mut ring = Ring::new(4).unwrap();
+        if !require_features(&ring, Features::EXT_ARG, "a wait with a deadline") {
+            return;
+        }
+        if boottime && ring.register_clock(uring::Clock::Boottime).is_err() {
+            skip("no IORING_REGISTER_CLOCK (6.12): the deadline on CLOCK_BOOTTIME");
+            continue;
+        }
+        // An absolute time taken for a relative one would wait for as
+        // long as the machine has been up; a relative one taken for an
+        // absolute one would be long past and end the wait at once.
+        let at = std::time::Instant::now() + Duration::from_millis(150);
+        let (out, took) = timed(|| ring.wait_with(1, &WaitArgs::new().deadline(at)));
+        assert!(matches!(out, Err(Error::TimedOut)), "{out:?}");
+        assert!(std::time::Instant::now() >= at, "ended before its deadline");
+        assert!(
+            took < Duration::from_secs(5),
+            "{took:?} for a 150 ms deadline"
+        );
+    }
+}
+
+#[test]
+fn a_wait_with_a_deadline_returns_with_its_completions_before_it() {
+    let _watch = uring_tests::watchdog();
+    let mut ring = Ring::new(4).unwrap();
+    if !require_features(&ring, Features::EXT_ARG, "a wait with a deadline") {
+        return;
+    }
+    ring.push(Timeout::new(Duration::from_millis(30)).user_data(3))
+        .unwrap();
+    let args = WaitArgs::new().deadline(std::time::Instant::now() + Duration::from_secs(20));
+    let (out, took) = timed(|| ring.submit_and_wait_with(1, &args));
+    assert_eq!(out.unwrap(), 1);
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    let cqes: Vec<_> = ring
+        .completions()
+        .map(|c| (c.user_data(), c.res()))
+        .collect();
+    assert_eq!(cqes, [(3, -libc::ETIME)]);
+}
+
+#[test]
+fn a_deadline_already_past_checks_what_is_ready() {
+    let _watch = uring_tests::watchdog();
+    let mut ring = Ring::new(4).unwrap();
+    if !require_features(&ring, Features::EXT_ARG, "a wait with a deadline") {
+        return;
+    }
+    let past = std::time::Instant::now();
+    std::thread::sleep(Duration::from_millis(2));
+    let (out, took) = timed(|| ring.wait_with(1, &WaitArgs::new().deadline(past)));
+    assert!(matches!(out, Err(Error::TimedOut)), "{out:?}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    // A completion there: the same wait has it.
+    ring.push(Nop::new().user_data(8)).unwrap();
+    assert_eq!(
+        ring.submit_and_wait_with(1, &WaitArgs::new().deadline(past))
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        ring.completions()
+            .map(|c| c.user_data())
+            .collect::<Vec<_>>(),
+        [8]
+    );
+}
+
+#[test]
+fn the_earlier_of_a_timeout_and_a_deadline_ends_the_wait() {
+    let _watch = uring_tests::watchdog();
+    let mut ring = Ring::new(4).unwrap();
+    if !require_features(&ring, Features::EXT_ARG, "a wait with a deadline") {
+        return;
+    }
+    let far = std::time::Instant::now() + Duration::from_secs(60);
+    let short = Duration::from_millis(100);
+    for timeout_first in [true, false] {
+        let args = if timeout_first {
+            WaitArgs::new().timeout(short).deadline(far)
+        } else {
+            WaitArgs::new()
+                .timeout(Duration::from_secs(60))
+                .deadline(std::time::Instant::now() + short)
+        };
+        let (out, took) = timed(|| ring.wait_with(1, &args));
+        assert!(matches!(out, Err(Error::TimedOut)), "{out:?}");
+        assert!(took >= Duration::from_millis(90), "{took:?} for {args:?}");
+        assert!(took < Duration::from_secs(10), "{took:?} for {args:?}");
+    }
+}
+
+#[test]
+fn a_submit_that_waits_to_a_deadline_counts_what_it_submitted() {
+    let _watch = uring_tests::watchdog();
+    let mut ring = Ring::new(4).unwrap();
+    if !require_features(&ring, Features::EXT_ARG, "a wait with a deadline") {
+        return;
+    }
+    ring.push(Timeout::new(Duration::from_secs(30)).user_data(1))
+        .unwrap();
+    let args = WaitArgs::new().deadline(std::time::Instant::now() + Duration::from_millis(40));
+    assert_eq!(ring.submit_and_wait_with(1, &args).unwrap(), 1);
+    assert_eq!(ring.ready(), 0, "the timeout op is still armed");
+    // A wait with a minimum wait and a deadline: the deadline ends it when
+    // nothing completes.
+    if require_features(
+        &ring,
+        Features::MIN_TIMEOUT,
+        "a minimum wait with a deadline",
+    ) {
+        let args = WaitArgs::new()
+            .min_wait(Duration::from_millis(5))
+            .deadline(std::time::Instant::now() + Duration::from_millis(40));
+        let (out, took) = timed(|| ring.wait_with(1, &args));
+        assert!(matches!(out, Err(Error::TimedOut)), "{out:?}");
+        assert!(took >= Duration::from_millis(35), "{took:?}");
+    }
+}

@@ -312,9 +312,16 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         }
         // A wait longer than the kernel can time is as long as it can
         // (see `Timespec::MAX_WAIT`).
-        let deadline = args
-            .timeout
-            .and_then(|t| Instant::now().checked_add(t.min(Timespec::MAX_WAIT)));
+        let deadline = args.end(Instant::now());
+        // A deadline the kernel times itself, against the absolute time on
+        // the ring's clock (6.12, with the minimum wait): it holds across
+        // the enters of this loop without being counted down again.
+        let absolute = match deadline {
+            Some(d) if args.deadline.is_some() && self.params.has(crate::Features::MIN_TIMEOUT) => {
+                Some(Timespec::at(self.wait_clock, d))
+            }
+            _ => None,
+        };
         let min_wait_usec = args.min_wait_usec();
         let mut entered = false;
         loop {
@@ -343,8 +350,13 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 ext.min_wait_usec = min_wait_usec;
                 if let Some(deadline) = deadline {
                     let left = deadline.saturating_duration_since(Instant::now());
-                    ts = Timespec::for_wait(left);
-                    ext.ts = &ts as *const Timespec as u64;
+                    if let Some(at) = &absolute {
+                        flags |= sys::IORING_ENTER_ABS_TIMER;
+                        ext.ts = at as *const Timespec as u64;
+                    } else {
+                        ts = Timespec::for_wait(left);
+                        ext.ts = &ts as *const Timespec as u64;
+                    }
                     // The kernel starts the timeout only once the minimum
                     // wait is over: one longer than the time left would
                     // outlast the timeout.

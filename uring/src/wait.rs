@@ -8,7 +8,7 @@ use crate::ring::Ring;
 use crate::sys;
 use crate::types::Timespec;
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How a wait ends besides having its completions: for
 /// [`Ring::wait_with`] and [`Ring::submit_and_wait_with`].
@@ -27,6 +27,7 @@ use std::time::Duration;
 #[derive(Clone, Copy, Default)]
 pub struct WaitArgs<'a> {
     pub(crate) timeout: Option<Duration>,
+    pub(crate) deadline: Option<Instant>,
     pub(crate) min_wait: Option<Duration>,
     pub(crate) sigmask: Option<&'a libc::sigset_t>,
 }
@@ -44,11 +45,25 @@ impl<'a> WaitArgs<'a> {
         self
     }
 
+    /// Ends the wait at `deadline` ([`Error::TimedOut`]), however many times
+    /// the wait is entered again (after a signal, or to submit more). Where
+    /// the kernel times waits against an absolute time
+    /// (`IORING_ENTER_ABS_TIMER`, 6.12), that is what it is given, on the
+    /// ring's clock ([`Ring::register_clock`]); before, the time left. With
+    /// a [`timeout`](WaitArgs::timeout) too, the earlier of the two ends
+    /// the wait. A deadline already past makes the wait a check of what is
+    /// ready.
+    pub fn deadline(mut self, deadline: Instant) -> WaitArgs<'a> {
+        self.deadline = Some(deadline);
+        self
+    }
+
     /// Ends the wait after `min_wait` if at least one completion is there by
     /// then, even fewer than asked for (`min_wait_usec`, 6.12): a batching
     /// wait that does not hold on to a lone completion for long. Counted in
     /// whole microseconds, at most `u32::MAX` of them; never longer than the
-    /// [`timeout`](WaitArgs::timeout).
+    /// [`timeout`](WaitArgs::timeout) or the time left to the
+    /// [`deadline`](WaitArgs::deadline).
     pub fn min_wait(mut self, min_wait: Duration) -> WaitArgs<'a> {
         self.min_wait = Some(min_wait);
         self
@@ -63,7 +78,22 @@ impl<'a> WaitArgs<'a> {
 
     /// Whether the wait needs the kernel's extended argument.
     pub(crate) fn extended(&self) -> bool {
-        self.timeout.is_some() || self.min_wait.is_some() || self.sigmask.is_some()
+        self.timeout.is_some()
+            || self.deadline.is_some()
+            || self.min_wait.is_some()
+            || self.sigmask.is_some()
+    }
+
+    /// When the wait ends at the latest, counted from `now`: the earlier of
+    /// the timeout (clamped to what the kernel can time) and the deadline.
+    pub(crate) fn end(&self, now: Instant) -> Option<Instant> {
+        let after = self
+            .timeout
+            .map(|t| now.checked_add(t.min(Timespec::MAX_WAIT)).unwrap_or(now));
+        match (after, self.deadline) {
+            (Some(a), Some(d)) => Some(a.min(d)),
+            (a, d) => a.or(d),
+        }
     }
 
     pub(crate) fn min_wait_usec(&self) -> u32 {
@@ -81,6 +111,7 @@ impl fmt::Debug for WaitArgs<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WaitArgs")
             .field("timeout", &self.timeout)
+            .field("deadline", &self.deadline)
             .field("min_wait", &self.min_wait)
             .field("sigmask", &self.sigmask.is_some())
             .finish()
@@ -187,6 +218,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let entry = self.registered_wait_slot(slot)?;
         let args = WaitArgs {
             timeout,
+            deadline: None,
             min_wait: min_wait.map(|m| timeout.map_or(m, |t| m.min(t))),
             sigmask: None,
         };
@@ -251,6 +283,7 @@ impl WaitSpec<'static> {
     /// No argument: wait for the completions alone.
     pub(crate) const NONE: WaitSpec<'static> = WaitSpec::Args(WaitArgs {
         timeout: None,
+        deadline: None,
         min_wait: None,
         sigmask: None,
     });
@@ -259,6 +292,7 @@ impl WaitSpec<'static> {
     pub(crate) fn timeout(timeout: Option<Duration>) -> WaitSpec<'static> {
         WaitSpec::Args(WaitArgs {
             timeout,
+            deadline: None,
             min_wait: None,
             sigmask: None,
         })

@@ -344,9 +344,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         .map(drop)
     }
 
-    /// Times the ring's waits (their timeouts and minimum waits) on
-    /// `clock` (`IORING_REGISTER_CLOCK`, 6.12); `CLOCK_MONOTONIC` until
-    /// then. Ops' own timeouts name their clock in their flags
+    /// Times the ring's waits (their timeouts, deadlines and minimum
+    /// waits) on `clock` (`IORING_REGISTER_CLOCK`, 6.12); `CLOCK_MONOTONIC`
+    /// until then. A [`WaitArgs::deadline`](crate::WaitArgs::deadline) is
+    /// an `Instant` all the same: it is turned into a time of `clock`. Ops' own timeouts name their clock in their flags
     /// ([`TimeoutFlags`](crate::TimeoutFlags)).
     pub fn register_clock(&mut self, clock: Clock) -> Result<()> {
         let reg = sys::io_uring_clock_register {
@@ -358,8 +359,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             (&reg as *const sys::io_uring_clock_register).cast(),
             0,
             "IORING_REGISTER_CLOCK",
-        )
-        .map(drop)
+        )?;
+        self.wait_clock = clock;
+        Ok(())
     }
 
     /// Signals `eventfd` whenever a completion is posted

@@ -79,6 +79,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             outside: std::cell::Cell::new(false),
             fast_wait_limit: 0,
             wait_error: None,
+            wait_clock: crate::Clock::Monotonic,
         };
         ring.set_fast_wait_limit();
         Ok(ring)

@@ -91,6 +91,8 @@ pub struct Ring<S: SqeSize = Sqe64, C: CqeSize = Cqe16> {
     pub(crate) fast_wait_limit: u32,
     /// The error of `submit_and_wait`'s slow path, on its way out.
     pub(crate) wait_error: Option<crate::Error>,
+    /// The clock the ring's waits are timed on ([`Ring::register_clock`]).
+    pub(crate) wait_clock: crate::Clock,
 }
 
 // SAFETY: the ring owns its mappings and descriptor; nothing in it is tied to

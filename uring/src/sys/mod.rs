@@ -330,13 +330,20 @@ pub fn getrandom(buf: &mut [u8]) -> io::Result<()> {
 /// The time on `CLOCK_MONOTONIC` (`clock_gettime(2)`), the clock of
 /// `std::time::Instant` and of the kernel's timeouts by default.
 pub fn monotonic_now() -> std::time::Duration {
+    clock_now(libc::CLOCK_MONOTONIC)
+}
+
+/// The time on `clock`, `CLOCK_MONOTONIC` or `CLOCK_BOOTTIME`
+/// (`clock_gettime(2)`).
+pub fn clock_now(clock: libc::clockid_t) -> std::time::Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: `ts` is a valid timespec the call writes; CLOCK_MONOTONIC
-    // always exists, so the call cannot fail.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    // SAFETY: `ts` is a valid timespec the call writes; both clocks
+    // callers name exist on every kernel with io_uring, so the call
+    // cannot fail.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
     std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 

@@ -60,8 +60,18 @@ impl Timespec {
     /// `deadline` however late the kernel sees the SQE. A deadline in the
     /// past is now.
     pub fn monotonic_at(deadline: std::time::Instant) -> Timespec {
+        Timespec::at(Clock::Monotonic, deadline)
+    }
+
+    /// `deadline` as an absolute time on `clock`: on `CLOCK_MONOTONIC`, as
+    /// [`monotonic_at`](Timespec::monotonic_at); on `CLOCK_BOOTTIME`, the
+    /// time that clock will read once as long has passed as is left until
+    /// `deadline` now (the two clocks part only while the system sleeps).
+    /// For a timeout flagged `ABS` with the same clock, or a wait on a ring
+    /// that [`Ring::register_clock`](crate::Ring::register_clock)ed it.
+    pub fn at(clock: Clock, deadline: std::time::Instant) -> Timespec {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
-        Timespec::from(sys::monotonic_now().saturating_add(left))
+        Timespec::from(sys::clock_now(clock.id()).saturating_add(left))
     }
 
     /// The seconds.
