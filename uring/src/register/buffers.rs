@@ -67,6 +67,52 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         Ok(FixedBuffers { ring: self.id, len })
     }
 
+    /// Registers `buffers` for fixed-buffer ops as
+    /// [`register_buffers`](Ring::register_buffers) does, each with a tag
+    /// (`IORING_REGISTER_BUFFERS2`, 5.13,
+    /// [`Features::RSRC_TAGS`](crate::Features::RSRC_TAGS)): once the
+    /// kernel is done with a buffer (its slot was updated or the table
+    /// unregistered, and every op that used it has completed), it posts a
+    /// completion with the buffer's tag as `user_data` and 0 as result. A
+    /// tag of 0 posts nothing. `buffers` and `tags` have the same length.
+    ///
+    /// # Safety
+    ///
+    /// As for [`register_buffers`](Ring::register_buffers); a buffer with a
+    /// tag may also be freed once its tag's completion has arrived, the
+    /// kernel no longer using it.
+    pub unsafe fn register_buffers_tagged(
+        &mut self,
+        buffers: &[IoSliceMut<'_>],
+        tags: &[u64],
+    ) -> Result<FixedBuffers> {
+        let len = u32::try_from(buffers.len())
+            .ok()
+            .filter(|&n| n > 0 && buffers.len() == tags.len())
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "{} buffers and {} tags to register",
+                    buffers.len(),
+                    tags.len()
+                ))
+            })?;
+        self.note_tags(tags);
+        // `IoSliceMut` has the layout of `struct iovec` on Unix.
+        let reg = sys::io_uring_rsrc_register {
+            nr: len,
+            data: buffers.as_ptr() as u64,
+            tags: tags.as_ptr() as u64,
+            ..Default::default()
+        };
+        self.register(
+            sys::IORING_REGISTER_BUFFERS2,
+            (&reg as *const sys::io_uring_rsrc_register).cast(),
+            std::mem::size_of::<sys::io_uring_rsrc_register>() as u32,
+            "IORING_REGISTER_BUFFERS2",
+        )?;
+        Ok(FixedBuffers { ring: self.id, len })
+    }
+
     /// Registers a table of `len` empty buffer slots
     /// (`IORING_REGISTER_BUFFERS2` with `IORING_RSRC_REGISTER_SPARSE`, 5.19),
     /// to be filled with [`update_buffers`](Ring::update_buffers). A
@@ -104,7 +150,37 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         offset: u32,
         buffers: &[Option<IoSliceMut<'_>>],
     ) -> Result<u32> {
+        // SAFETY: the caller's contract, with no tags.
+        unsafe { self.update_buffers_tagged(table, offset, buffers, &[]) }
+    }
+
+    /// [`update_buffers`](Ring::update_buffers), with a tag for each
+    /// buffer registered (5.13,
+    /// [`Features::RSRC_TAGS`](crate::Features::RSRC_TAGS)), as for
+    /// [`register_buffers_tagged`](Ring::register_buffers_tagged): the
+    /// kernel posts it as a completion's `user_data` once it is done with
+    /// that buffer. `tags` is empty (no tags) or as long as `buffers`; an
+    /// empty slot takes no tag but 0 (`EINVAL` from the kernel).
+    ///
+    /// # Safety
+    ///
+    /// As for [`update_buffers`](Ring::update_buffers); a buffer with a tag
+    /// may be freed once its tag's completion has arrived.
+    pub unsafe fn update_buffers_tagged(
+        &mut self,
+        table: &FixedBuffers,
+        offset: u32,
+        buffers: &[Option<IoSliceMut<'_>>],
+        tags: &[u64],
+    ) -> Result<u32> {
         self.check_handle(table.ring, "buffers")?;
+        if !tags.is_empty() && tags.len() != buffers.len() {
+            return Err(Error::InvalidArgument(format!(
+                "{} buffers and {} tags to update",
+                buffers.len(),
+                tags.len()
+            )));
+        }
         let nr = u32::try_from(buffers.len()).ok();
         let fits = nr
             .and_then(|n| offset.checked_add(n))
@@ -129,9 +205,15 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 },
             })
             .collect();
+        self.note_tags(tags);
         let update = sys::io_uring_rsrc_update2 {
             offset,
             data: iovecs.as_ptr() as u64,
+            tags: if tags.is_empty() {
+                0
+            } else {
+                tags.as_ptr() as u64
+            },
             nr,
             ..Default::default()
         };
@@ -194,6 +276,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             nr: count,
             ..Default::default()
         };
+        // Whether a clone carries the source's tags over is the kernel's
+        // business: this ring's scopes assume it may.
+        if src.outside.get() {
+            self.outside.set(true);
+        }
         self.register(
             sys::IORING_REGISTER_CLONE_BUFFERS,
             (&arg as *const sys::io_uring_clone_buffers).cast(),

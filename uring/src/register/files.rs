@@ -99,6 +99,13 @@ pub enum SlotUpdate<'fd> {
     /// Puts the file in the slot; the kernel holds its own reference, so
     /// the descriptor may be closed afterwards.
     Set(BorrowedFd<'fd>),
+    /// Puts the file in the slot with a tag (`IORING_REGISTER_FILES_UPDATE2`,
+    /// 5.13, [`Features::RSRC_TAGS`](crate::Features::RSRC_TAGS)): once the
+    /// kernel no longer uses the file at this slot (the slot was updated
+    /// again, or the table unregistered, and the ops using it have
+    /// completed), it posts a completion with the tag as its `user_data`
+    /// and 0 as its result. A tag of 0 posts nothing.
+    Tagged(BorrowedFd<'fd>, u64),
 }
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
@@ -114,6 +121,39 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             fds.as_ptr().cast(),
             len,
             "IORING_REGISTER_FILES",
+        )?;
+        Ok(FixedFiles { ring: self.id, len })
+    }
+
+    /// Registers `files` as the fixed-file table, each with a tag
+    /// (`IORING_REGISTER_FILES2`, 5.13,
+    /// [`Features::RSRC_TAGS`](crate::Features::RSRC_TAGS)): once the
+    /// kernel no longer uses a file at its slot (after an update of the
+    /// slot or the table's unregistration, and the ops that used it), it
+    /// posts a completion with the file's tag as `user_data` and 0 as
+    /// result; a tag of 0 posts nothing. Those completions come to the
+    /// ring's CQ as any other: they are not its ops'. (A ring that has
+    /// registered a tag is tagged in every later [`scope`](Ring::scope),
+    /// as after a push outside one.)
+    pub fn register_files_tagged(&mut self, files: &[(BorrowedFd<'_>, u64)]) -> Result<FixedFiles> {
+        let fds: Vec<i32> = files.iter().map(|(f, _)| f.as_raw_fd()).collect();
+        let tags: Vec<u64> = files.iter().map(|&(_, t)| t).collect();
+        let len = u32::try_from(fds.len())
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| Error::InvalidArgument(format!("{} files to register", fds.len())))?;
+        self.note_tags(&tags);
+        let reg = sys::io_uring_rsrc_register {
+            nr: len,
+            data: fds.as_ptr() as u64,
+            tags: tags.as_ptr() as u64,
+            ..Default::default()
+        };
+        self.register(
+            sys::IORING_REGISTER_FILES2,
+            (&reg as *const sys::io_uring_rsrc_register).cast(),
+            std::mem::size_of::<sys::io_uring_rsrc_register>() as u32,
+            "IORING_REGISTER_FILES2",
         )?;
         Ok(FixedFiles { ring: self.id, len })
     }
@@ -163,8 +203,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
 
     /// Updates the slots `offset ..` of the table one by one, as `updates`
     /// says: a slot may keep its file ([`SlotUpdate::Keep`],
-    /// `IORING_REGISTER_FILES_SKIP`, 5.12), be emptied, or take a file.
-    /// Returns how many slots were gone through.
+    /// `IORING_REGISTER_FILES_SKIP`, 5.12), be emptied, or take a file,
+    /// with a tag or without. Returns how many slots were gone through.
     pub fn update_file_slots(
         &mut self,
         table: &mut FixedFiles,
@@ -176,10 +216,52 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             .map(|u| match u {
                 SlotUpdate::Keep => sys::IORING_REGISTER_FILES_SKIP,
                 SlotUpdate::Empty => -1,
-                SlotUpdate::Set(f) => f.as_raw_fd(),
+                SlotUpdate::Set(f) | SlotUpdate::Tagged(f, _) => f.as_raw_fd(),
             })
             .collect();
-        self.update_file_table(table, offset, &fds)
+        let tags: Vec<u64> = updates
+            .iter()
+            .map(|u| match u {
+                SlotUpdate::Tagged(_, tag) => *tag,
+                _ => 0,
+            })
+            .collect();
+        if tags.iter().all(|&t| t == 0) {
+            return self.update_file_table(table, offset, &fds);
+        }
+        self.check_update(table, offset, fds.len())?;
+        self.note_tags(&tags);
+        let update = sys::io_uring_rsrc_update2 {
+            offset,
+            data: fds.as_ptr() as u64,
+            tags: tags.as_ptr() as u64,
+            nr: fds.len() as u32,
+            ..Default::default()
+        };
+        self.register(
+            sys::IORING_REGISTER_FILES_UPDATE2,
+            (&update as *const sys::io_uring_rsrc_update2).cast(),
+            std::mem::size_of::<sys::io_uring_rsrc_update2>() as u32,
+            "IORING_REGISTER_FILES_UPDATE2",
+        )
+    }
+
+    /// Checks that `n` slots from `offset` are slots of `table`, a table of
+    /// this ring.
+    fn check_update(&self, table: &FixedFiles, offset: u32, n: usize) -> Result<()> {
+        self.check_handle(table.ring, "files")?;
+        let fits = u32::try_from(n)
+            .ok()
+            .and_then(|n| offset.checked_add(n))
+            .is_some_and(|end| end <= table.len);
+        if fits {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument(format!(
+                "updating {n} slots at {offset} overruns the table of {} files",
+                table.len
+            )))
+        }
     }
 
     /// `IORING_REGISTER_FILES_UPDATE` of `fds` at `offset` of `table`,
@@ -190,18 +272,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         offset: u32,
         fds: &[i32],
     ) -> Result<u32> {
-        self.check_handle(table.ring, "files")?;
-        let fits = u32::try_from(fds.len())
-            .ok()
-            .and_then(|n| offset.checked_add(n))
-            .is_some_and(|end| end <= table.len);
-        if !fits {
-            return Err(Error::InvalidArgument(format!(
-                "updating {} slots at {offset} overruns the table of {} files",
-                fds.len(),
-                table.len
-            )));
-        }
+        self.check_update(table, offset, fds.len())?;
         let update = sys::io_uring_files_update {
             offset,
             resv: 0,

@@ -81,6 +81,16 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         )
     }
 
+    /// Records that the kernel may post completions with these resource
+    /// tags as `user_data`, chosen by the program: from now on no scope of
+    /// the ring takes a completion without a scope tag for one of its ops'
+    /// (see the scope module's clean rings).
+    pub(crate) fn note_tags(&self, tags: &[u64]) {
+        if tags.iter().any(|&t| t != 0) {
+            self.outside.set(true);
+        }
+    }
+
     fn check_handle(&self, ring: u32, what: &str) -> Result<()> {
         if ring == self.id {
             Ok(())
