@@ -781,3 +781,92 @@ fn a_callback_gets_the_ring_buffer_a_one_shot_receive_picked() {
     assert_eq!(end.get(), Some((0, true)));
     assert_eq!(reactor.in_flight(), 0);
 }
+
+#[test]
+fn a_vectored_read_fills_its_buffers_in_turn() {
+    let _watch = uring_tests::watchdog();
+    let reactor = Reactor::new().unwrap();
+    let mut file = tempfile::tempfile().unwrap();
+    let data: Vec<u8> = (0..100u8).collect();
+    file.write_all(&data).unwrap();
+    let fd = SharedFd::new(file);
+    // A vector with spare capacity, a boxed slice, and a third buffer the
+    // file runs out before.
+    let mut partly = Vec::with_capacity(30);
+    partly.extend_from_slice(&[0xee; 5]);
+    let room = partly.capacity();
+    let (result, bufs) = reactor
+        .run_until(reactor.op(uring::reactor::ops::ReadV::new(
+            &fd,
+            vec![partly, Vec::new(), Vec::with_capacity(200)],
+            10,
+        )))
+        .unwrap();
+    let n = result.unwrap();
+    assert_eq!(n, 90, "from offset 10 to the end");
+    assert_eq!(
+        bufs[0],
+        &data[10..10 + room],
+        "the first buffer, to its capacity"
+    );
+    assert!(bufs[1].is_empty(), "a buffer with no room takes nothing");
+    assert_eq!(bufs[2], &data[10 + room..100], "the rest");
+}
+
+#[test]
+fn a_vectored_write_sends_its_buffers_in_order() {
+    let _watch = uring_tests::watchdog();
+    let reactor = Reactor::new().unwrap();
+    let (fd, mut peer) = pair();
+    let bufs = vec![
+        b"one ".to_vec().slice(..),
+        b"-two ".to_vec().slice(1..),
+        b"three".to_vec().slice(..),
+    ];
+    let (result, back) = reactor
+        .run_until(reactor.op(uring::reactor::ops::WriteV::new(&fd, bufs, u64::MAX)))
+        .unwrap();
+    assert_eq!(result.unwrap(), 13);
+    assert_eq!(back.len(), 3, "every buffer back");
+    assert_eq!(back[1].get_ref(), b"-two ", "whole, once unwrapped");
+    let mut got = [0u8; 13];
+    peer.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"one two three");
+}
+
+#[test]
+fn an_accept_gives_the_peer_s_address() {
+    let _watch = uring_tests::watchdog();
+    let reactor = Reactor::new().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let at = listener.local_addr().unwrap();
+    let fd = SharedFd::new(listener);
+    let client = std::net::TcpStream::connect(at).unwrap();
+    let (result, accepted) = reactor
+        .run_until(reactor.op(uring::reactor::ops::AcceptFrom::new(&fd)))
+        .unwrap();
+    let raw = result.unwrap();
+    let (socket, peer) = accepted.expect("a socket");
+    assert_eq!(socket.as_raw_fd() as u32, raw);
+    assert_eq!(peer, Some(client.local_addr().unwrap()));
+    // On a Unix listener, the address is of another family.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s");
+    let unix = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let fd = SharedFd::new(unix);
+    let _client = UnixStream::connect(&path).unwrap();
+    let (result, accepted) = reactor
+        .run_until(reactor.op(uring::reactor::ops::AcceptFrom::new(&fd)))
+        .unwrap();
+    assert!(result.is_ok());
+    let (_, peer) = accepted.expect("a socket");
+    assert_eq!(peer, None);
+    // A failed accept gives nothing back.
+    let (file, _) = uring_tests::pipe();
+    let fd = SharedFd::new(file);
+    let (result, accepted) = reactor
+        .run_until(reactor.op(uring::reactor::ops::AcceptFrom::new(&fd)))
+        .unwrap();
+    assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::ENOTSOCK));
+    assert!(accepted.is_none());
+}

@@ -146,6 +146,135 @@ unsafe impl<B: IoBuf> Op for Write<B> {
     }
 }
 
+/// Reads into several buffers in turn at `offset` (`u64::MAX`: at the file
+/// position), like `preadv2(2)`: each is filled to its
+/// [`bytes_total`](IoBufMut::bytes_total) before the next. Completes with
+/// the byte count and gives the buffers back, each with what it received
+/// marked filled.
+pub struct ReadV<B> {
+    fd: SharedFd,
+    bufs: Vec<B>,
+    offset: u64,
+    iovecs: Vec<IoSliceMut<'static>>,
+}
+
+impl<B: std::fmt::Debug> std::fmt::Debug for ReadV<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the iovecs: they point into the buffers, and into bytes a
+        // read has not written yet.
+        f.debug_struct("ReadV")
+            .field("fd", &self.fd)
+            .field("bufs", &self.bufs)
+            .field("offset", &self.offset)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: IoBufMut> ReadV<B> {
+    /// A read of `fd` into `bufs` at `offset`.
+    pub fn new(fd: &SharedFd, bufs: Vec<B>, offset: u64) -> ReadV<B> {
+        ReadV {
+            fd: fd.clone(),
+            bufs,
+            offset,
+            iovecs: Vec::new(),
+        }
+    }
+}
+
+// SAFETY: the SQE points to the iovec array, a vector of the op, whose
+// entries point into the buffers the op owns (their bytes stay put while
+// the op is not moved, and the reactor does not move it until the
+// completion); it names `fd`, which the op keeps open.
+unsafe impl<B: IoBufMut> Op for ReadV<B> {
+    type Output = Vec<B>;
+    type Sqe<'a> = raw::ReadV<'a, 'static, crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        self.iovecs = self
+            .bufs
+            .iter_mut()
+            .map(|buf| {
+                // The writable bytes as an `iovec`, not through a
+                // `&mut [u8]`, which would claim bytes not yet written (a
+                // vector's spare capacity) as initialised.
+                let iovec = libc::iovec {
+                    iov_base: buf.stable_mut_ptr().cast(),
+                    iov_len: buf.bytes_total(),
+                };
+                // SAFETY: an `IoSliceMut` is an `iovec` (std guarantees the
+                // ABI on Unix); this one only goes to the kernel, is never
+                // read as a slice, and is dropped with the op.
+                unsafe { std::mem::transmute::<libc::iovec, IoSliceMut<'static>>(iovec) }
+            })
+            .collect();
+        raw::ReadV::new(self.fd.owned(), &mut self.iovecs[..]).offset(self.offset)
+    }
+    fn complete(mut self, completion: Completion) -> Vec<B> {
+        self.iovecs = Vec::new();
+        let mut left = completion.res.max(0) as usize;
+        for buf in &mut self.bufs {
+            let n = left.min(buf.bytes_total());
+            filled(buf, n as i32);
+            left -= n;
+        }
+        self.bufs
+    }
+}
+
+/// Writes several buffers in turn at `offset` (`u64::MAX`: at the file
+/// position), like `pwritev2(2)`; completes with the byte count and gives
+/// the buffers back.
+pub struct WriteV<B> {
+    fd: SharedFd,
+    bufs: Vec<B>,
+    offset: u64,
+    iovecs: Vec<IoSlice<'static>>,
+}
+
+impl<B: std::fmt::Debug> std::fmt::Debug for WriteV<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the iovecs: they point into the buffers, and into bytes a
+        // read has not written yet.
+        f.debug_struct("WriteV")
+            .field("fd", &self.fd)
+            .field("bufs", &self.bufs)
+            .field("offset", &self.offset)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: IoBuf> WriteV<B> {
+    /// A write of `bufs` to `fd` at `offset`.
+    pub fn new(fd: &SharedFd, bufs: Vec<B>, offset: u64) -> WriteV<B> {
+        WriteV {
+            fd: fd.clone(),
+            bufs,
+            offset,
+            iovecs: Vec::new(),
+        }
+    }
+}
+
+// SAFETY: as for `ReadV`, with bytes the kernel only reads.
+unsafe impl<B: IoBuf> Op for WriteV<B> {
+    type Output = Vec<B>;
+    type Sqe<'a> = raw::WriteV<'a, 'static, crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        self.iovecs = self
+            .bufs
+            .iter()
+            // SAFETY: the buffers do not move while the op does not, and
+            // the slices are dropped with the op.
+            .map(|buf| IoSlice::new(unsafe { bytes(buf) }))
+            .collect();
+        raw::WriteV::new(self.fd.owned(), &self.iovecs[..]).offset(self.offset)
+    }
+    fn complete(mut self, _: Completion) -> Vec<B> {
+        self.iovecs = Vec::new();
+        self.bufs
+    }
+}
+
 /// Receives into `buf` from a socket, like `recv(2)`; completes with the
 /// byte count (0 at the end of the stream) and gives the buffer back.
 #[derive(Debug)]
@@ -375,6 +504,42 @@ unsafe impl Op for Accept {
     }
     fn complete(self, completion: Completion) -> Option<OwnedFd> {
         accepted(&completion).ok()
+    }
+}
+
+/// Accepts a connection as [`Accept`] does, and gives the peer's address
+/// with the new socket (`None` for an address of another family than IPv4
+/// and IPv6, such as a Unix socket's).
+#[derive(Debug)]
+pub struct AcceptFrom {
+    fd: SharedFd,
+    peer: SockAddrBuf,
+}
+
+impl AcceptFrom {
+    /// An accept on `fd` that records the peer's address.
+    pub fn new(fd: &SharedFd) -> AcceptFrom {
+        AcceptFrom {
+            fd: fd.clone(),
+            peer: SockAddrBuf::new(),
+        }
+    }
+}
+
+// SAFETY: the SQE points to the address buffer and its length word, a
+// field of the op, which the reactor keeps unmoved until the completion;
+// it names `fd`, which the op keeps open.
+unsafe impl Op for AcceptFrom {
+    type Output = Option<(OwnedFd, Option<SocketAddr>)>;
+    type Sqe<'a> = raw::Accept<'a, crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        raw::Accept::new(self.fd.owned())
+            .peer(Some(&mut self.peer))
+            .accept_flags(libc::SOCK_CLOEXEC)
+    }
+    fn complete(self, completion: Completion) -> Self::Output {
+        let fd = accepted(&completion).ok()?;
+        Some((fd, self.peer.socket_addr()))
     }
 }
 
