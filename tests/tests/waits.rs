@@ -321,3 +321,25 @@ fn a_submit_that_waits_to_a_deadline_counts_what_it_submitted() {
         assert!(took >= Duration::from_millis(35), "{took:?}");
     }
 }
+
+#[test]
+fn a_deadline_centuries_away_waits_for_the_completion() {
+    let _watch = uring_tests::watchdog();
+    let mut ring = Ring::new(4).unwrap();
+    if !require_features(&ring, Features::EXT_ARG, "a wait with a deadline") {
+        return;
+    }
+    let far = std::time::Instant::now() + Duration::from_secs(400 * 365 * 24 * 3600);
+    ring.push(Timeout::new(Duration::from_millis(20)).user_data(4))
+        .unwrap();
+    assert_eq!(
+        ring.submit_and_wait_with(1, &WaitArgs::new().deadline(far))
+            .unwrap(),
+        1
+    );
+    let cqes: Vec<_> = ring
+        .completions()
+        .map(|c| (c.user_data(), c.res()))
+        .collect();
+    assert_eq!(cqes, [(4, -libc::ETIME)]);
+}
