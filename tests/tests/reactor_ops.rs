@@ -870,3 +870,80 @@ fn an_accept_gives_the_peer_s_address() {
     assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::ENOTSOCK));
     assert!(accepted.is_none());
 }
+
+#[test]
+fn descriptors_pass_through_a_unix_socket() {
+    use std::os::fd::{AsFd, OwnedFd};
+    use uring::reactor::ops::{RecvWithFds, SendWithFds};
+    let _watch = uring_tests::watchdog();
+    let reactor = Reactor::new().unwrap();
+    let (a, b) = UnixStream::pair().unwrap();
+    let (a, b) = (SharedFd::new(a), SharedFd::new(b));
+    let (rx1, tx1) = uring_tests::pipe();
+    let (rx2, tx2) = uring_tests::pipe();
+    let (result, (buf, back)) = reactor
+        .run_until(reactor.op(SendWithFds::new(&a, b"two files".to_vec(), vec![tx1, tx2])))
+        .unwrap();
+    assert_eq!(result.unwrap(), 9);
+    assert_eq!(buf, b"two files");
+    assert_eq!(back.len(), 2, "the sender's descriptors come back");
+    drop(back);
+    let (result, (buf, fds)) = reactor
+        .run_until(reactor.op(RecvWithFds::new(&b, Vec::with_capacity(64), 4)))
+        .unwrap();
+    assert_eq!(result.unwrap(), 9);
+    assert_eq!(buf, b"two files");
+    assert_eq!(fds.len(), 2, "{fds:?}");
+    let pipes = [(rx1, "first"), (rx2, "second")];
+    for (fd, (rx, name)) in fds.into_iter().zip(pipes) {
+        let mut rx = std::fs::File::from(rx);
+        // SAFETY: F_GETFD reads the flags of a descriptor this test owns.
+        let flags = unsafe { libc::fcntl(fd.as_fd().as_raw_fd(), libc::F_GETFD) };
+        assert_eq!(flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC, "close-on-exec");
+        // Writing through the received descriptor reaches the pipe.
+        let mut w = std::fs::File::from(OwnedFd::from(fd));
+        w.write_all(name.as_bytes()).unwrap();
+        drop(w);
+        let mut got = vec![0u8; name.len()];
+        rx.read_exact(&mut got).unwrap();
+        assert_eq!(got, name.as_bytes());
+    }
+}
+
+#[test]
+fn descriptors_without_room_are_closed_by_the_kernel() {
+    use uring::reactor::ops::{RecvWithFds, SendWithFds};
+    let _watch = uring_tests::watchdog();
+    let reactor = Reactor::new().unwrap();
+    let (a, b) = UnixStream::pair().unwrap();
+    let (a, b) = (SharedFd::new(a), SharedFd::new(b));
+    let (rx, tx) = uring_tests::pipe();
+    let (result, (_, back)) = reactor
+        .run_until(reactor.op(SendWithFds::new(&a, b"x".to_vec(), vec![tx])))
+        .unwrap();
+    assert_eq!(result.unwrap(), 1);
+    drop(back);
+    let (result, (buf, fds)) = reactor
+        .run_until(reactor.op(RecvWithFds::new(&b, Vec::with_capacity(8), 0)))
+        .unwrap();
+    assert_eq!(result.unwrap(), 1);
+    assert_eq!(buf, b"x");
+    assert!(fds.is_empty(), "{fds:?}");
+    // The only write end was in flight and is gone, none installed in this
+    // process: the pipe reads EOF.
+    let mut rx = std::fs::File::from(rx);
+    let mut rest = Vec::new();
+    rx.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+    // A message without descriptors gives none.
+    let (result, _) = reactor
+        .run_until(reactor.op(Send::new(&a, b"plain".to_vec())))
+        .unwrap();
+    assert_eq!(result.unwrap(), 5);
+    let (result, (buf, fds)) = reactor
+        .run_until(reactor.op(RecvWithFds::new(&b, Vec::with_capacity(8), 8)))
+        .unwrap();
+    assert_eq!(result.unwrap(), 5);
+    assert_eq!(buf, b"plain");
+    assert!(fds.is_empty());
+}

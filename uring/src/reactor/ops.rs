@@ -12,7 +12,7 @@ use crate::reactor::ring_buf::{BufGroup, RingBuf};
 use crate::types::{BufferSelect, SockAddr, SockAddrBuf};
 use crate::{AcceptFlags, MsgFlags, MsgHdr, MsgHdrMut, PollEvents, PollFlags, RecvFlags};
 use std::io::{self, IoSlice, IoSliceMut};
-use std::mem::MaybeUninit;
+use std::mem::{self, MaybeUninit};
 use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::time::Duration;
@@ -828,6 +828,220 @@ impl<B> std::fmt::Debug for RecvFrom<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RecvFrom")
             .field("fd", &self.fd)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The most descriptors one message passes (`SCM_MAX_FD`).
+pub const MAX_FDS: usize = 253;
+
+/// Room, in 8-byte words (the alignment of a `cmsghdr`), for one
+/// `SCM_RIGHTS` record of `n` descriptors.
+fn rights_words(n: usize) -> usize {
+    let header = mem::size_of::<libc::cmsghdr>();
+    (header + n * mem::size_of::<i32>()).div_ceil(8)
+}
+
+/// Sends `buf` on a Unix socket with descriptors, like `sendmsg(2)` with an
+/// `SCM_RIGHTS` record (and `MSG_NOSIGNAL`): the peer receives new
+/// descriptors of the same files. The op owns the descriptors, so they are
+/// open whenever the kernel reads the message, and gives them back with
+/// the buffer. At most [`MAX_FDS`] descriptors (more fail with `EINVAL`).
+pub struct SendWithFds<B> {
+    fd: SharedFd,
+    buf: B,
+    fds: Vec<OwnedFd>,
+    control: Vec<u64>,
+    iov: [IoSlice<'static>; 1],
+    msg: Option<MsgHdr<'static>>,
+}
+
+impl<B: IoBuf> SendWithFds<B> {
+    /// A send of `buf` with `fds` on `fd`.
+    pub fn new(fd: &SharedFd, buf: B, fds: Vec<OwnedFd>) -> SendWithFds<B> {
+        SendWithFds {
+            fd: fd.clone(),
+            buf,
+            fds,
+            control: Vec::new(),
+            iov: [IoSlice::new(&[])],
+            msg: None,
+        }
+    }
+}
+
+// SAFETY: the header, the iovec and the control record are fields of the
+// op, unmoved until the last completion; the iovec points into `buf`, and
+// the record names the descriptors of `fds`, all owned by the op (so open
+// for as long as the kernel may read the message); `fd` is kept open.
+unsafe impl<B: IoBuf> Op for SendWithFds<B> {
+    type Output = (B, Vec<OwnedFd>);
+    type Sqe<'a> = raw::SendMsg<'a, 'static, crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        // SAFETY: the buffer does not move while the op does not.
+        self.iov = [IoSlice::new(unsafe { bytes(&self.buf) })];
+        let mut msg = MsgHdr::new(
+            // SAFETY: a field of `self`, unmoved until the last completion,
+            // and not used through the header after the op moves.
+            unsafe { &*(&self.iov[..] as *const [IoSlice<'static>]) },
+        );
+        if !self.fds.is_empty() {
+            let n = self.fds.len();
+            let header = mem::size_of::<libc::cmsghdr>();
+            self.control = vec![0u64; rights_words(n)];
+            let record = self.control.as_mut_ptr().cast::<u8>();
+            let cmsg = libc::cmsghdr {
+                cmsg_len: (header + n * mem::size_of::<i32>()) as _,
+                cmsg_level: libc::SOL_SOCKET,
+                cmsg_type: libc::SCM_RIGHTS,
+            };
+            // SAFETY: the vector holds `header + 4 n` bytes at least, and
+            // is 8-aligned, as a `cmsghdr` is.
+            unsafe {
+                record.cast::<libc::cmsghdr>().write(cmsg);
+                let data = record.add(header).cast::<i32>();
+                for (i, f) in self.fds.iter().enumerate() {
+                    data.add(i)
+                        .write_unaligned(std::os::fd::AsRawFd::as_raw_fd(f));
+                }
+            }
+            let len = header + n * mem::size_of::<i32>();
+            // SAFETY: the record's bytes are a field of `self`, as above.
+            let control: &'static [u8] =
+                unsafe { std::slice::from_raw_parts(record.cast_const(), len) };
+            // SAFETY: the one record names descriptors `self.fds` owns, which
+            // stay open until the op is done with (the reactor drops the op
+            // after its last completion).
+            msg = unsafe { msg.control_unchecked(control) };
+        }
+        let msg = self.msg.insert(msg);
+        raw::SendMsg::new(self.fd.owned(), &*msg).msg_flags(MsgFlags::NOSIGNAL)
+    }
+    fn complete(mut self, _: Completion) -> (B, Vec<OwnedFd>) {
+        self.msg = None;
+        (self.buf, self.fds)
+    }
+}
+
+impl<B> std::fmt::Debug for SendWithFds<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendWithFds")
+            .field("fd", &self.fd)
+            .field("fds", &self.fds)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Receives into `buf` from a Unix socket, with the descriptors the
+/// message passes (`SCM_RIGHTS`), like `recvmsg(2)` with
+/// `MSG_CMSG_CLOEXEC`: completes with the byte count and gives back the
+/// buffer, its first bytes filled, and each descriptor received, owned. The
+/// record's room is the op's own, and only the kernel writes it, so every
+/// descriptor handed out is one the kernel just made for this process.
+/// Room is made for `max_fds` of them (at most [`MAX_FDS`]); the kernel
+/// closes those of a message that do not fit (and flags the message
+/// `MSG_CTRUNC`).
+pub struct RecvWithFds<B> {
+    fd: SharedFd,
+    buf: B,
+    control: Box<[u64]>,
+    iov: [IoSliceMut<'static>; 1],
+    msg: Option<MsgHdrMut<'static>>,
+}
+
+impl<B: IoBufMut> RecvWithFds<B> {
+    /// A receive from `fd` into `buf`, with room for `max_fds` descriptors.
+    pub fn new(fd: &SharedFd, buf: B, max_fds: usize) -> RecvWithFds<B> {
+        RecvWithFds {
+            fd: fd.clone(),
+            buf,
+            control: vec![0u64; rights_words(max_fds.min(MAX_FDS))].into_boxed_slice(),
+            iov: [IoSliceMut::new(&mut [])],
+            msg: None,
+        }
+    }
+}
+
+// SAFETY: as for `RecvFrom`, with the control room, a field of the op that
+// the kernel writes, in place of the address.
+unsafe impl<B: IoBufMut> Op for RecvWithFds<B> {
+    type Output = (B, Vec<OwnedFd>);
+    type Sqe<'a> = raw::RecvMsg<'a, 'static, crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        let iovec = libc::iovec {
+            iov_base: self.buf.stable_mut_ptr().cast(),
+            iov_len: self.buf.bytes_total(),
+        };
+        // SAFETY: as in `RecvFrom`: an `iovec` handed only to the kernel.
+        self.iov = [unsafe { std::mem::transmute::<libc::iovec, IoSliceMut<'static>>(iovec) }];
+        let bytes = self.control.len() * 8;
+        // SAFETY: fields of `self`, unmoved until the last completion, and
+        // not used through the header after the op moves; the control room
+        // is plain bytes the kernel may overwrite.
+        let (iov, control): (&'static mut [IoSliceMut<'static>], &'static mut [u8]) = unsafe {
+            (
+                &mut *(&mut self.iov[..] as *mut _),
+                std::slice::from_raw_parts_mut(self.control.as_mut_ptr().cast::<u8>(), bytes),
+            )
+        };
+        let msg = self.msg.insert(MsgHdrMut::new(iov).control(control));
+        raw::RecvMsg::new(self.fd.owned(), msg).msg_flags(MsgFlags::CMSG_CLOEXEC)
+    }
+    fn complete(mut self, completion: Completion) -> (B, Vec<OwnedFd>) {
+        filled(&mut self.buf, completion.res);
+        let written = match &self.msg {
+            Some(msg) if completion.res >= 0 => msg.control_len().min(self.control.len() * 8),
+            _ => 0,
+        };
+        self.msg = None;
+        // SAFETY: the room is the op's, 8-aligned, and `written` of its
+        // bytes are what the kernel wrote for this completion.
+        let control =
+            unsafe { std::slice::from_raw_parts(self.control.as_ptr().cast::<u8>(), written) };
+        (self.buf, received_fds(control))
+    }
+}
+
+/// The descriptors of the `SCM_RIGHTS` records in `control`, as the kernel
+/// wrote them for a completed receive, owned.
+fn received_fds(control: &[u8]) -> Vec<OwnedFd> {
+    let header = mem::size_of::<libc::cmsghdr>();
+    let mut fds = Vec::new();
+    let mut at = 0usize;
+    while control.len().saturating_sub(at) >= header {
+        // SAFETY: `header` bytes from `at` are in the slice; read unaligned.
+        let cmsg: libc::cmsghdr = unsafe {
+            control
+                .as_ptr()
+                .add(at)
+                .cast::<libc::cmsghdr>()
+                .read_unaligned()
+        };
+        // `cmsg_len` is a `size_t` on glibc and a `socklen_t` on musl.
+        #[allow(clippy::unnecessary_cast)]
+        let len = cmsg.cmsg_len as usize;
+        if len < header || len > control.len() - at {
+            break;
+        }
+        if cmsg.cmsg_level == libc::SOL_SOCKET && cmsg.cmsg_type == libc::SCM_RIGHTS {
+            for raw in control[at + header..at + len].chunks_exact(mem::size_of::<i32>()) {
+                let n = i32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
+                // SAFETY: the kernel installed this descriptor in the
+                // process for this receive, and wrote its number only into
+                // the op's own room, read once here.
+                fds.push(unsafe { OwnedFd::from_raw_fd(n) });
+            }
+        }
+        at = at.saturating_add(len.next_multiple_of(mem::size_of::<usize>()));
+    }
+    fds
+}
+
+impl<B> std::fmt::Debug for RecvWithFds<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecvWithFds")
+            .field("fd", &self.fd)
+            .field("room", &(self.control.len() * 8))
             .finish_non_exhaustive()
     }
 }
