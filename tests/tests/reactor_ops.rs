@@ -873,7 +873,7 @@ fn an_accept_gives_the_peer_s_address() {
 
 #[test]
 fn descriptors_pass_through_a_unix_socket() {
-    use std::os::fd::{AsFd, OwnedFd};
+    use std::os::fd::AsFd;
     use uring::reactor::ops::{RecvWithFds, SendWithFds};
     let _watch = uring_tests::watchdog();
     let reactor = Reactor::new().unwrap();
@@ -901,7 +901,7 @@ fn descriptors_pass_through_a_unix_socket() {
         let flags = unsafe { libc::fcntl(fd.as_fd().as_raw_fd(), libc::F_GETFD) };
         assert_eq!(flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC, "close-on-exec");
         // Writing through the received descriptor reaches the pipe.
-        let mut w = std::fs::File::from(OwnedFd::from(fd));
+        let mut w = std::fs::File::from(fd);
         w.write_all(name.as_bytes()).unwrap();
         drop(w);
         let mut got = vec![0u8; name.len()];
