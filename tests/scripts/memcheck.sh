@@ -30,7 +30,9 @@ declare -A skip_tests=(
     [net_reactor]="udp_datagrams|$kernel_wrote
 a_plain_std_client_against_an_incoming_loop|valgrind runs one thread at a time, and the std client never runs while the loop waits in io_uring_enter"
     [reactor_ops]="futures_resolve_with_the_result_and_the_buffer|$kernel_wrote
-a_vectored_read_fills_its_buffers_in_turn|$kernel_wrote"
+a_vectored_read_fills_its_buffers_in_turn|$kernel_wrote
+descriptors_pass_through_a_unix_socket|$kernel_wrote
+descriptors_without_room_are_closed_by_the_kernel|$kernel_wrote"
     [reactor_op_attacks]="a_vector_with_spare_capacity_grows_only_by_what_was_written|$kernel_wrote"
     [net_attacks]="deadlines_in_the_past_the_far_future_and_changed_under_a_forgotten_read|$kernel_wrote
 tokio_io::a_pending_poll_read_never_writes_the_caller_s_buffer|$kernel_wrote
