@@ -315,9 +315,15 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let deadline = args.end(Instant::now());
         // A deadline the kernel times itself, against the absolute time on
         // the ring's clock (6.12, with the minimum wait): it holds across
-        // the enters of this loop without being counted down again.
+        // the enters of this loop without being counted down again. Not in
+        // a time namespace with an offset, which kernels before the fix
+        // leave out of absolute times: there, the time left.
         let absolute = match deadline {
-            Some(d) if args.deadline.is_some() && self.params.has(crate::Features::MIN_TIMEOUT) => {
+            Some(d)
+                if args.deadline.is_some()
+                    && self.params.has(crate::Features::MIN_TIMEOUT)
+                    && !sys::time_namespace_offset() =>
+            {
                 Some(Timespec::at(self.wait_clock, d))
             }
             _ => None,

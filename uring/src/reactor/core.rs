@@ -18,6 +18,36 @@ use crate::sys;
 use crate::types::{BufferGroup, CancelFlags};
 use crate::{Error, PollEvents, PollFlags};
 use crate::{TimeoutFlags, Timespec};
+
+/// A deadline, as the link timeout that holds an op to it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Deadline {
+    at: Timespec,
+    flags: TimeoutFlags,
+}
+
+impl Deadline {
+    /// The link timeout of `deadline`: absolute on `CLOCK_MONOTONIC`, the
+    /// clock of `Instant`, so that it holds however long the SQE waits for
+    /// the reactor's next submit; the time left instead in a time namespace
+    /// with an offset, which kernels before the fix leave out of absolute
+    /// timeouts (see `sys::time_namespace_offset`): there a deadline counts
+    /// from the submit.
+    pub(crate) fn new(deadline: std::time::Instant) -> Deadline {
+        if sys::time_namespace_offset() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            Deadline {
+                at: Timespec::from(left),
+                flags: TimeoutFlags::empty(),
+            }
+        } else {
+            Deadline {
+                at: Timespec::monotonic_at(deadline),
+                flags: TimeoutFlags::ABS,
+            }
+        }
+    }
+}
 use std::cell::{RefCell, RefMut};
 use std::collections::VecDeque;
 use std::io;
@@ -285,7 +315,7 @@ impl Core {
         &mut self,
         value: C,
         state: State,
-        deadline: Option<Timespec>,
+        deadline: Option<Deadline>,
     ) -> Result<OpId, (io::Error, C)> {
         let index = match self.reserve() {
             Ok(index) => index,
@@ -328,7 +358,7 @@ impl Core {
         index: u32,
         value: C,
         state: State,
-        deadline: Option<Timespec>,
+        deadline: Option<Deadline>,
     ) -> Result<OpId, (io::Error, Box<Garbage>)> {
         // SAFETY: `reserve` handed it out (the caller's contract).
         let slot = unsafe { self.slab.held(index) };
@@ -349,9 +379,7 @@ impl Core {
             None => self.push(cell.sqe(), tag),
             Some(at) => {
                 let sqe = cell.sqe();
-                // Absolute: the deadline holds however long the SQE waits
-                // for the reactor's next submit.
-                let timeout = LinkTimeout::new(at).timeout_flags(TimeoutFlags::ABS);
+                let timeout = LinkTimeout::new(at.at).timeout_flags(at.flags);
                 let chain = Link::new(sqe, timeout, sys::IOSQE_IO_LINK);
                 self.push(chain, tag)
             }

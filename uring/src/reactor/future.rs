@@ -37,7 +37,11 @@ enum FutureState<O> {
 impl<O: Op> Unpin for OpFuture<O> {}
 
 impl<O: Op> OpFuture<O> {
-    pub(crate) fn new(shared: Rc<Shared>, op: O, deadline: Option<crate::Timespec>) -> Self {
+    pub(crate) fn new(
+        shared: Rc<Shared>,
+        op: O,
+        deadline: Option<crate::reactor::core::Deadline>,
+    ) -> Self {
         let mut core = shared.core.borrow_mut();
         let started = core.start(FutureCell(op), State::Waiting, deadline);
         release(&shared.core, core);

@@ -69,7 +69,7 @@ use self::core::{Action, Core, Finish, Panicked, release};
 use self::exec::{Executor, MAIN, ReadyQueue, TaskWaker};
 use self::slab::State;
 use crate::ring::Ring;
-use crate::types::{BufferGroup, Timespec};
+use crate::types::BufferGroup;
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
@@ -275,7 +275,7 @@ impl Handle {
         self.start(
             CallbackCell { op, f: callback },
             State::Callback,
-            Some(Timespec::monotonic_at(deadline)),
+            Some(self::core::Deadline::new(deadline)),
         )
     }
 
@@ -296,7 +296,7 @@ impl Handle {
         &self,
         cell: C,
         state: State,
-        deadline: Option<Timespec>,
+        deadline: Option<self::core::Deadline>,
     ) -> io::Result<OpId> {
         let mut core = self.shared.core.borrow_mut();
         // An early return drops `core`, a local, before `cell`, an
@@ -328,7 +328,7 @@ impl Handle {
         OpFuture::new(
             Rc::clone(&self.shared),
             op,
-            Some(Timespec::monotonic_at(deadline)),
+            Some(self::core::Deadline::new(deadline)),
         )
     }
 

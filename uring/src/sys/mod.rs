@@ -347,6 +347,25 @@ pub fn clock_now(clock: libc::clockid_t) -> std::time::Duration {
     std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
+/// Whether this process's time namespace moves `CLOCK_MONOTONIC` or
+/// `CLOCK_BOOTTIME` by an offset (`/proc/self/timens_offsets`, read once).
+/// Kernels before the fix that converts them read io_uring's absolute
+/// times (`IORING_TIMEOUT_ABS`, `IORING_ENTER_ABS_TIMER`) on the host's
+/// clock, off by the offset: where there is one, the library times
+/// deadlines as the time left instead.
+pub fn time_namespace_offset() -> bool {
+    static OFFSET: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *OFFSET.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/timens_offsets").is_ok_and(|text| {
+            text.lines().any(|line| {
+                line.split_whitespace()
+                    .skip(1)
+                    .any(|n| n.parse::<i64>().is_ok_and(|n| n != 0))
+            })
+        })
+    })
+}
+
 /// `close(2)`, reporting its error instead of ignoring it.
 ///
 /// # Safety

@@ -69,6 +69,11 @@ impl Timespec {
     /// `deadline` now (the two clocks part only while the system sleeps).
     /// For a timeout flagged `ABS` with the same clock, or a wait on a ring
     /// that [`Ring::register_clock`](crate::Ring::register_clock)ed it.
+    ///
+    /// The time is the one this process's time namespace shows; kernels
+    /// before the fix that converts absolute io_uring times from a time
+    /// namespace read it on the host's clock, off by the namespace's offset
+    /// (the library's own deadlines use the time left in such a namespace).
     pub fn at(clock: Clock, deadline: std::time::Instant) -> Timespec {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         Timespec::from(sys::clock_now(clock.id()).saturating_add(left))
