@@ -14,7 +14,7 @@ use crate::{AcceptFlags, MsgFlags, MsgHdr, MsgHdrMut, PollEvents, PollFlags, Rec
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::{self, MaybeUninit};
 use std::net::SocketAddr;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
 /// The bytes a read may fill, as the ring's ops take them.
@@ -835,6 +835,10 @@ impl<B> std::fmt::Debug for RecvFrom<B> {
 /// The most descriptors one message passes (`SCM_MAX_FD`).
 pub const MAX_FDS: usize = 253;
 
+/// `SCM_PIDFD` (Linux 6.5): the pidfd of the sender, which the kernel
+/// installs for a receiver with `SO_PASSPIDFD`.
+const SCM_PIDFD: i32 = 0x04;
+
 /// Room, in 8-byte words (the alignment of a `cmsghdr`), for one
 /// `SCM_RIGHTS` record of `n` descriptors.
 fn rights_words(n: usize) -> usize {
@@ -842,11 +846,54 @@ fn rights_words(n: usize) -> usize {
     (header + n * mem::size_of::<i32>()).div_ceil(8)
 }
 
+/// `SO_PASSPIDFD` (Linux 6.5).
+const SO_PASSPIDFD: i32 = 76;
+
+/// Room, in 8-byte words, for a credentials record (`SO_PASSCRED`, a
+/// `struct ucred`).
+fn credentials_words() -> usize {
+    (mem::size_of::<libc::cmsghdr>() + mem::size_of::<libc::ucred>()).div_ceil(8)
+}
+
+/// Room, in 8-byte words, for the records `fd`'s options add to every
+/// message besides the descriptors: credentials (`SO_PASSCRED`) and the
+/// sender's pidfd (`SO_PASSPIDFD`), so that they do not take the
+/// descriptors' room.
+fn option_records_words(fd: BorrowedFd<'_>) -> usize {
+    let on = |name| {
+        let mut value: libc::c_int = 0;
+        let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: getsockopt(2) writes at most `len` bytes to `value`, and
+        // the length to `len`, both locals alive for the call; `fd` is
+        // open (borrowed).
+        let rc = unsafe {
+            libc::getsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                name,
+                (&mut value as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        rc == 0 && value != 0
+    };
+    let mut words = 0;
+    if on(libc::SO_PASSCRED) {
+        words += credentials_words();
+    }
+    if on(SO_PASSPIDFD) {
+        words += rights_words(1);
+    }
+    words
+}
+
 /// Sends `buf` on a Unix socket with descriptors, like `sendmsg(2)` with an
 /// `SCM_RIGHTS` record (and `MSG_NOSIGNAL`): the peer receives new
 /// descriptors of the same files. The op owns the descriptors, so they are
 /// open whenever the kernel reads the message, and gives them back with
 /// the buffer. At most [`MAX_FDS`] descriptors (more fail with `EINVAL`).
+/// Sockets of other families ignore the record: the peer gets the bytes
+/// alone.
 pub struct SendWithFds<B> {
     fd: SharedFd,
     buf: B,
@@ -938,12 +985,17 @@ impl<B> std::fmt::Debug for SendWithFds<B> {
 /// buffer, its first bytes filled, and each descriptor received, owned. The
 /// record's room is the op's own, and only the kernel writes it, so every
 /// descriptor handed out is one the kernel just made for this process.
-/// Room is made for `max_fds` of them (at most [`MAX_FDS`]); the kernel
+/// Room is made for `max_fds` of them (at most [`MAX_FDS`]; rounded up to
+/// whole 8-byte words, so one more may fit), besides the records the
+/// socket's options add when the op is submitted (credentials, a pidfd); the kernel
 /// closes those of a message that do not fit (and flags the message
-/// `MSG_CTRUNC`).
+/// `MSG_CTRUNC`). A pidfd the kernel passes for `SO_PASSPIDFD`
+/// (`SCM_PIDFD`) is closed: the output holds the message's descriptors
+/// alone.
 pub struct RecvWithFds<B> {
     fd: SharedFd,
     buf: B,
+    max_fds: usize,
     control: Box<[u64]>,
     iov: [IoSliceMut<'static>; 1],
     msg: Option<MsgHdrMut<'static>>,
@@ -955,7 +1007,8 @@ impl<B: IoBufMut> RecvWithFds<B> {
         RecvWithFds {
             fd: fd.clone(),
             buf,
-            control: vec![0u64; rights_words(max_fds.min(MAX_FDS))].into_boxed_slice(),
+            max_fds: max_fds.min(MAX_FDS),
+            control: Box::new([]),
             iov: [IoSliceMut::new(&mut [])],
             msg: None,
         }
@@ -974,7 +1027,9 @@ unsafe impl<B: IoBufMut> Op for RecvWithFds<B> {
         };
         // SAFETY: as in `RecvFrom`: an `iovec` handed only to the kernel.
         self.iov = [unsafe { std::mem::transmute::<libc::iovec, IoSliceMut<'static>>(iovec) }];
-        let bytes = self.control.len() * 8;
+        let words = rights_words(self.max_fds) + option_records_words(self.fd.as_fd());
+        self.control = vec![0u64; words].into_boxed_slice();
+        let bytes = words * 8;
         // SAFETY: fields of `self`, unmoved until the last completion, and
         // not used through the header after the op moves; the control room
         // is plain bytes the kernel may overwrite.
@@ -1003,7 +1058,8 @@ unsafe impl<B: IoBufMut> Op for RecvWithFds<B> {
 }
 
 /// The descriptors of the `SCM_RIGHTS` records in `control`, as the kernel
-/// wrote them for a completed receive, owned.
+/// wrote them for a completed receive, owned; the pidfd of an `SCM_PIDFD`
+/// record is closed.
 fn received_fds(control: &[u8]) -> Vec<OwnedFd> {
     let header = mem::size_of::<libc::cmsghdr>();
     let mut fds = Vec::new();
@@ -1023,13 +1079,17 @@ fn received_fds(control: &[u8]) -> Vec<OwnedFd> {
         if len < header || len > control.len() - at {
             break;
         }
-        if cmsg.cmsg_level == libc::SOL_SOCKET && cmsg.cmsg_type == libc::SCM_RIGHTS {
+        let kind = cmsg.cmsg_type;
+        if cmsg.cmsg_level == libc::SOL_SOCKET && (kind == libc::SCM_RIGHTS || kind == SCM_PIDFD) {
             for raw in control[at + header..at + len].chunks_exact(mem::size_of::<i32>()) {
                 let n = i32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
                 // SAFETY: the kernel installed this descriptor in the
                 // process for this receive, and wrote its number only into
                 // the op's own room, read once here.
-                fds.push(unsafe { OwnedFd::from_raw_fd(n) });
+                let fd = unsafe { OwnedFd::from_raw_fd(n) };
+                if kind == libc::SCM_RIGHTS {
+                    fds.push(fd);
+                }
             }
         }
         at = at.saturating_add(len.next_multiple_of(mem::size_of::<usize>()));
