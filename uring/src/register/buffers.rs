@@ -80,7 +80,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     ///
     /// As for [`register_buffers`](Ring::register_buffers); a buffer with a
     /// tag may also be freed once its tag's completion has arrived, the
-    /// kernel no longer using it.
+    /// kernel no longer using it through this ring, unless another ring
+    /// shares it ([`clone_buffers`](Ring::clone_buffers)): a clone holds the
+    /// pages on its own and carries no tag, so the memory stays in use
+    /// until that ring too has let go of it (as `clone_buffers` says).
     pub unsafe fn register_buffers_tagged(
         &mut self,
         buffers: &[IoSliceMut<'_>],
@@ -165,7 +168,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// # Safety
     ///
     /// As for [`update_buffers`](Ring::update_buffers); a buffer with a tag
-    /// may be freed once its tag's completion has arrived.
+    /// may be freed once its tag's completion has arrived, unless another
+    /// ring shares it (see
+    /// [`register_buffers_tagged`](Ring::register_buffers_tagged)).
     pub unsafe fn update_buffers_tagged(
         &mut self,
         table: &FixedBuffers,
