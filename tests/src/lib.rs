@@ -497,3 +497,25 @@ pub fn epoll_watching(fd: std::os::fd::BorrowedFd<'_>, data: u64) -> std::os::fd
     assert_eq!(rc, 0, "epoll_ctl: {}", io::Error::last_os_error());
     epoll
 }
+
+/// A raw SQE with the fields the ports of C tests set by hand (`opcode`,
+/// `fd`, `addr`, `len`, `flags`, `user_data`), zero elsewhere.
+pub fn raw_sqe(
+    opcode: u8,
+    fd: i32,
+    addr: u64,
+    len: u32,
+    flags: u8,
+    user_data: u64,
+) -> uring::sys::io_uring_sqe {
+    let mut sqe = uring::sys::io_uring_sqe {
+        opcode,
+        fd,
+        len,
+        flags,
+        user_data,
+        ..Default::default()
+    };
+    sqe.addr = uring::sys::io_uring_sqe_addr { addr };
+    sqe
+}

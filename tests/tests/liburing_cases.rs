@@ -9,28 +9,7 @@ use std::time::{Duration, Instant};
 
 use uring::ops::{LinkTimeout, Nop, Read, Timeout};
 use uring::{Cqe, Error, Features, Ring, SqeFlags, TimeoutFlags, WaitArgs, sys};
-use uring_tests::{PATIENCE, pipe, push_lent, require_features, skip, submit_and_reap};
-
-/// A raw SQE with the fields these tests set by hand.
-fn raw_sqe(
-    opcode: u8,
-    fd: i32,
-    addr: u64,
-    len: u32,
-    flags: u8,
-    user_data: u64,
-) -> sys::io_uring_sqe {
-    let mut sqe = sys::io_uring_sqe {
-        opcode,
-        fd,
-        len,
-        flags,
-        user_data,
-        ..Default::default()
-    };
-    sqe.addr = sys::io_uring_sqe_addr { addr };
-    sqe
-}
+use uring_tests::{PATIENCE, pipe, push_lent, raw_sqe, require_features, skip, submit_and_reap};
 
 /// Pushes `count` NOPs with user_data `first..` and submits them, asserting
 /// the kernel took them all (liburing's `queue_n_nops`).

@@ -13,30 +13,9 @@ use uring::ops::{
     TimeoutUpdate, WriteV,
 };
 use uring::{Cqe, Error, Features, PollEvents, Ring, SlotUpdate, SqeFlags, TimeoutFlags, sys};
-use uring_tests::{PATIENCE, pipe, push_lent, require_features, skip, submit_and_reap};
+use uring_tests::{PATIENCE, pipe, push_lent, raw_sqe, require_features, skip, submit_and_reap};
 
 // ---------------------------------------------------------------- helpers
-
-/// A raw SQE with the fields these tests set by hand.
-fn raw_sqe(
-    opcode: u8,
-    fd: i32,
-    addr: u64,
-    len: u32,
-    flags: u8,
-    user_data: u64,
-) -> sys::io_uring_sqe {
-    let mut sqe = sys::io_uring_sqe {
-        opcode,
-        fd,
-        len,
-        flags,
-        user_data,
-        ..Default::default()
-    };
-    sqe.addr = sys::io_uring_sqe_addr { addr };
-    sqe
-}
 
 /// `(user_data, res)` of each completion.
 fn pairs(cqes: &[Cqe]) -> Vec<(u64, i32)> {
