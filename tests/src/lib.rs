@@ -519,3 +519,34 @@ pub fn raw_sqe(
     sqe.addr = uring::sys::io_uring_sqe_addr { addr };
     sqe
 }
+
+/// Moves a child, between `fork` and `exec` (a `pre_exec` closure), into a
+/// new time namespace whose monotonic and boot-time clocks run 10 s behind
+/// the host's.
+///
+/// # Safety
+///
+/// Only in a child between `fork` and `exec`: it makes async-signal-safe
+/// system calls on static bytes alone.
+pub unsafe fn time_namespace_10s_behind() -> io::Result<()> {
+    // SAFETY: plain system calls on static, NUL-terminated and sized bytes;
+    // the descriptor opened here is closed here.
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWTIME) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let fd = libc::open(c"/proc/self/timens_offsets".as_ptr(), libc::O_WRONLY);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        for line in [&b"monotonic -10 0\n"[..], &b"boottime -10 0\n"[..]] {
+            if libc::write(fd, line.as_ptr().cast(), line.len()) != line.len() as isize {
+                let e = io::Error::last_os_error();
+                libc::close(fd);
+                return Err(e);
+            }
+        }
+        libc::close(fd);
+    }
+    Ok(())
+}

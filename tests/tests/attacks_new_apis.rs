@@ -1453,10 +1453,11 @@ fn deadlines_in_a_scope_and_over_a_cq_set_aside() {
 /// reactor op whose deadline is a second away: the deadline is an `Instant`,
 /// read on the namespace's clock.
 ///
-/// Linux 6.18 reads the absolute time of `IORING_ENTER_ABS_TIMER` (and of
-/// `IORING_TIMEOUT_ABS`, which the reactor's deadlines use) on the host's
-/// clock: the wait ends at once with `TimedOut` and the op at once with
-/// `ECANCELED`, a second early. (The kernel takes relative times right.)
+/// Linux 6.18 reads the absolute time of `IORING_ENTER_ABS_TIMER` and of
+/// `IORING_TIMEOUT_ABS` on the host's clock: when uring gave it absolute
+/// times here, the wait ended at once with `TimedOut` and the op at once
+/// with `ECANCELED`, a second early. (The kernel takes relative times
+/// right, which uring now passes in such a namespace.)
 #[test]
 fn deadlines_hold_inside_a_time_namespace() {
     let _watch = uring_tests::watchdog();
@@ -1466,25 +1467,8 @@ fn deadlines_hold_inside_a_time_namespace() {
     }
     // (`None`: the child could not start, and the test is skipped.)
     let _ = run_child("deadlines_hold_inside_a_time_namespace", || {
-        // SAFETY: raw system calls on static bytes, between fork and exec.
-        unsafe {
-            if libc::unshare(libc::CLONE_NEWTIME) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            let fd = libc::open(c"/proc/self/timens_offsets".as_ptr(), libc::O_WRONLY);
-            if fd < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            for line in [&b"monotonic -10 0\n"[..], &b"boottime -10 0\n"[..]] {
-                if libc::write(fd, line.as_ptr().cast(), line.len()) != line.len() as isize {
-                    let e = std::io::Error::last_os_error();
-                    libc::close(fd);
-                    return Err(e);
-                }
-            }
-            libc::close(fd);
-        }
-        Ok(())
+        // SAFETY: this closure runs between fork and exec.
+        unsafe { uring_tests::time_namespace_10s_behind() }
     });
 }
 

@@ -2559,27 +2559,10 @@ fn timens_abs_timer_deadlines_hold_inside_a_time_namespace() {
     let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
     cmd.args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env(TIMENS_CHILD, monotonic_ns().to_string());
-    // SAFETY: the closure runs between fork and exec and makes only
-    // async-signal-safe system calls on memory it does not allocate.
+    // SAFETY: the closure runs between fork and exec, which is what
+    // `time_namespace_10s_behind` asks for; it allocates nothing.
     unsafe {
-        cmd.pre_exec(|| {
-            if libc::unshare(libc::CLONE_NEWTIME) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            let fd = libc::open(c"/proc/self/timens_offsets".as_ptr(), libc::O_WRONLY);
-            if fd < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            for line in [&b"monotonic -10 0\n"[..], &b"boottime -10 0\n"[..]] {
-                if libc::write(fd, line.as_ptr().cast(), line.len()) != line.len() as isize {
-                    let e = std::io::Error::last_os_error();
-                    libc::close(fd);
-                    return Err(e);
-                }
-            }
-            libc::close(fd);
-            Ok(())
-        });
+        cmd.pre_exec(|| uring_tests::time_namespace_10s_behind());
     }
     let out = match cmd.output() {
         Ok(out) => out,
