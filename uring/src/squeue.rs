@@ -222,6 +222,14 @@ impl<S: SqeSize> Sq<S> {
         self.tail().wrapping_sub(self.head)
     }
 
+    /// Written SQEs not yet published: those the next publish hands over.
+    pub(crate) fn unpublished(&self) -> u32 {
+        // SAFETY: points into the SQ ring mapping; only user space writes
+        // the tail.
+        let published = unsafe { (*self.ktail).load(Ordering::Relaxed) };
+        self.tail().wrapping_sub(published)
+    }
+
     /// Published SQEs (those before the tail the kernel sees) that the
     /// kernel has not consumed yet.
     pub(crate) fn published_unconsumed(&mut self) -> u32 {

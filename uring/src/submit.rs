@@ -262,7 +262,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// `io_uring_submit_and_wait_timeout` counts them: `Ok` with their
     /// number once any were, [`Error::TimedOut`] when none were (compare
     /// [`ready`](Ring::ready) with `want` to tell a timeout from a full
-    /// wait).
+    /// wait). On an SQPOLL ring the count is what the SQ thread had not
+    /// taken yet, and never less than what this call handed it.
     pub fn submit_and_wait_timeout(&mut self, want: u32, timeout: Duration) -> Result<u32> {
         self.enter_and_wait(true, want, &WaitSpec::timeout(Some(timeout)))
     }
@@ -304,10 +305,14 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let sqpoll = self.has_setup(sys::IORING_SETUP_SQPOLL);
         let mut submitted = 0;
         if submit {
+            let handed = self.sq.unpublished();
             self.sq.publish();
             if sqpoll {
-                // The SQ thread submits; what is pending is what it will take.
-                submitted = self.sq.unconsumed();
+                // The SQ thread submits; what is pending is what it will
+                // take, and at least what this call hands it (which it may
+                // have taken already: a count of 0 would turn a timed-out
+                // wait into a `TimedOut` that submitted nothing).
+                submitted = self.sq.unconsumed().max(handed);
             }
         }
         // A wait longer than the kernel can time is as long as it can
