@@ -948,8 +948,7 @@ unsafe impl<B: IoBuf> Op for SendWithFds<B> {
                 record.cast::<libc::cmsghdr>().write(cmsg);
                 let data = record.add(header).cast::<i32>();
                 for (i, f) in self.fds.iter().enumerate() {
-                    data.add(i)
-                        .write_unaligned(std::os::fd::AsRawFd::as_raw_fd(f));
+                    data.add(i).write_unaligned(f.as_raw_fd());
                 }
             }
             let len = header + n * mem::size_of::<i32>();
