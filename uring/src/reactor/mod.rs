@@ -259,7 +259,10 @@ impl Handle {
     /// [`queue`](Handle::queue), with a deadline: a link timeout after the
     /// op cancels it if it has not completed by `deadline`, a point in time
     /// (an absolute timeout on `CLOCK_MONOTONIC`, the clock of `Instant`:
-    /// it holds however late the reactor submits the op). The op then
+    /// it holds however late the reactor submits the op; inside a time
+    /// namespace that offsets that clock, which kernels before the fix
+    /// leave out of absolute timeouts, the time left when the op is
+    /// queued, counted from the submit). The op then
     /// completes with the kernel's answer for a cancelled op (`ECANCELED`;
     /// `EINTR` for some), or its own result if it finished first.
     pub fn queue_with_deadline<O, F>(
