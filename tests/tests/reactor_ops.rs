@@ -947,3 +947,76 @@ fn descriptors_without_room_are_closed_by_the_kernel() {
     assert_eq!(buf, b"plain");
     assert!(fds.is_empty());
 }
+
+#[test]
+fn file_ops_open_allocate_sync_and_stat() {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    use uring::reactor::ops::{Fallocate, Fsync, OpenAt, Statx, Write};
+    let _watch = uring_tests::watchdog();
+    let reactor = Reactor::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data");
+    let c = |p: &std::path::Path| CString::new(p.as_os_str().as_bytes()).unwrap();
+    // Created by an absolute path, relative to the working directory's
+    // rules (an absolute path ignores the directory).
+    let (result, fd) = reactor
+        .run_until(reactor.op(OpenAt::new(c(&path), libc::O_CREAT | libc::O_RDWR, 0o600)))
+        .unwrap();
+    let raw = result.unwrap();
+    let fd = SharedFd::new(fd.expect("a descriptor"));
+    assert_eq!(fd.as_raw_fd() as u32, raw);
+    // SAFETY: F_GETFD reads the flags of a descriptor the test owns.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) };
+    assert_eq!(flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC, "close-on-exec");
+    let (result, _) = reactor
+        .run_until(reactor.op(Write::new(&fd, b"0123456789".to_vec(), 0)))
+        .unwrap();
+    assert_eq!(result.unwrap(), 10);
+    for op in [Fsync::new(&fd), Fsync::data(&fd)] {
+        let (result, ()) = reactor.run_until(reactor.op(op)).unwrap();
+        assert_eq!(result.unwrap(), 0);
+    }
+    let (result, ()) = reactor
+        .run_until(reactor.op(Fallocate::new(&fd, 0, 1 << 20)))
+        .unwrap();
+    assert_eq!(result.unwrap(), 0);
+    let (result, st) = reactor.run_until(reactor.op(Statx::of(&fd))).unwrap();
+    assert_eq!(result.unwrap(), 0);
+    assert_eq!(st.stx_size, 1 << 20, "allocated to 1 MiB");
+    assert_eq!(st.stx_mode as u32 & libc::S_IFMT, libc::S_IFREG);
+    assert_eq!(st.stx_mode as u32 & 0o777, 0o600);
+    // Relative to a directory, by name.
+    let dirfd = SharedFd::new(std::fs::File::open(dir.path()).unwrap());
+    let (result, st) = reactor
+        .run_until(reactor.op(Statx::new(CString::new("data").unwrap()).in_dir(&dirfd)))
+        .unwrap();
+    assert_eq!(result.unwrap(), 0);
+    assert_eq!(st.stx_size, 1 << 20);
+    let (result, again) = reactor
+        .run_until(
+            reactor
+                .op(OpenAt::new(CString::new("data").unwrap(), libc::O_RDONLY, 0).in_dir(&dirfd)),
+        )
+        .unwrap();
+    assert!(result.is_ok());
+    let mut text = [0u8; 10];
+    std::fs::File::from(again.expect("a descriptor"))
+        .read_exact(&mut text)
+        .unwrap();
+    assert_eq!(&text, b"0123456789");
+    // What is not there fails, with nothing to own.
+    let (result, none) = reactor
+        .run_until(reactor.op(OpenAt::new(
+            c(&dir.path().join("missing")),
+            libc::O_RDONLY,
+            0,
+        )))
+        .unwrap();
+    assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::ENOENT));
+    assert!(none.is_none());
+    let (result, _) = reactor
+        .run_until(reactor.op(Statx::new(c(&dir.path().join("missing")))))
+        .unwrap();
+    assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::ENOENT));
+}

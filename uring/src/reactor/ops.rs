@@ -1104,3 +1104,223 @@ impl<B> std::fmt::Debug for RecvWithFds<B> {
             .finish_non_exhaustive()
     }
 }
+
+/// Flushes a file's data and metadata to its device, like `fsync(2)`, or
+/// its data alone, like `fdatasync(2)`; completes with 0.
+#[derive(Debug)]
+pub struct Fsync {
+    fd: SharedFd,
+    data_only: bool,
+}
+
+impl Fsync {
+    /// An `fsync` of `fd`.
+    pub fn new(fd: &SharedFd) -> Fsync {
+        Fsync {
+            fd: fd.clone(),
+            data_only: false,
+        }
+    }
+
+    /// An `fdatasync` of `fd` (`IORING_FSYNC_DATASYNC`).
+    pub fn data(fd: &SharedFd) -> Fsync {
+        Fsync {
+            fd: fd.clone(),
+            data_only: true,
+        }
+    }
+}
+
+// SAFETY: the SQE points to no memory and names `fd`, which the op keeps
+// open.
+unsafe impl Op for Fsync {
+    type Output = ();
+    type Sqe<'a> = raw::Fsync<crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        let flags = if self.data_only {
+            crate::FsyncFlags::DATASYNC
+        } else {
+            crate::FsyncFlags::empty()
+        };
+        raw::Fsync::new(self.fd.owned()).fsync_flags(flags)
+    }
+    fn complete(self, _: Completion) {}
+}
+
+/// Allocates (or, with `FALLOC_FL_*` modes, punches or zeroes) `len` bytes
+/// of a file from `offset`, like `fallocate(2)`; completes with 0.
+#[derive(Debug)]
+pub struct Fallocate {
+    fd: SharedFd,
+    offset: u64,
+    len: u64,
+    mode: i32,
+}
+
+impl Fallocate {
+    /// An allocation of `len` bytes of `fd` from `offset`.
+    pub fn new(fd: &SharedFd, offset: u64, len: u64) -> Fallocate {
+        Fallocate {
+            fd: fd.clone(),
+            offset,
+            len,
+            mode: 0,
+        }
+    }
+
+    /// The `FALLOC_FL_*` mode (`FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE`,
+    /// ...); 0 allocates.
+    pub fn mode(mut self, mode: i32) -> Fallocate {
+        self.mode = mode;
+        self
+    }
+}
+
+// SAFETY: the SQE points to no memory and names `fd`, which the op keeps
+// open.
+unsafe impl Op for Fallocate {
+    type Output = ();
+    type Sqe<'a> = raw::Fallocate<crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        raw::Fallocate::new(self.fd.owned(), self.len)
+            .offset(self.offset)
+            .mode(self.mode)
+    }
+    fn complete(self, _: Completion) {}
+}
+
+/// Opens `path`, relative to a directory or to the working directory, like
+/// `openat(2)` with `O_CLOEXEC`; completes with the new descriptor, owned
+/// in the output.
+#[derive(Debug)]
+pub struct OpenAt {
+    dir: Option<SharedFd>,
+    path: std::ffi::CString,
+    flags: i32,
+    mode: u32,
+}
+
+impl OpenAt {
+    /// An open of `path` (relative to the working directory) with the
+    /// `O_*` `flags` (`O_CLOEXEC` is always added) and, for a file it
+    /// creates, `mode`.
+    pub fn new(path: std::ffi::CString, flags: i32, mode: u32) -> OpenAt {
+        OpenAt {
+            dir: None,
+            path,
+            flags: flags | libc::O_CLOEXEC,
+            mode,
+        }
+    }
+
+    /// The open of a path relative to the directory `dir`.
+    pub fn in_dir(mut self, dir: &SharedFd) -> OpenAt {
+        self.dir = Some(dir.clone());
+        self
+    }
+}
+
+// SAFETY: the SQE points to the path, owned by the op (a `CString`, whose
+// bytes do not move with it), and names the directory, which the op keeps
+// open, or `AT_FDCWD`.
+unsafe impl Op for OpenAt {
+    type Output = Option<OwnedFd>;
+    type Sqe<'a> = raw::OpenAt<'a, crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        let dir = match &self.dir {
+            Some(dir) => crate::Fd::new(dir.as_fd()),
+            None => crate::Fd::CWD,
+        };
+        raw::OpenAt::new(dir, &self.path)
+            .open_flags(self.flags)
+            .mode(self.mode)
+    }
+    fn complete(self, completion: Completion) -> Option<OwnedFd> {
+        // An open's result is a new descriptor, as an accept's is.
+        accepted(&completion).ok()
+    }
+}
+
+/// Reads the status of `path`, relative to a directory or to the working
+/// directory (or of a descriptor itself), like `statx(2)`; completes with
+/// 0 and gives back the `statx` the kernel filled.
+pub struct Statx {
+    dir: Option<SharedFd>,
+    path: std::ffi::CString,
+    flags: i32,
+    mask: u32,
+    out: Box<libc::statx>,
+}
+
+impl Statx {
+    /// The status of `path`, relative to the working directory, with the
+    /// basic fields (`STATX_BASIC_STATS`).
+    pub fn new(path: std::ffi::CString) -> Statx {
+        Statx {
+            dir: None,
+            path,
+            flags: 0,
+            mask: libc::STATX_BASIC_STATS,
+            // SAFETY: all-zero bytes are a valid `statx` (plain integers).
+            out: Box::new(unsafe { mem::zeroed() }),
+        }
+    }
+
+    /// The status of the file `fd` names (`AT_EMPTY_PATH`).
+    pub fn of(fd: &SharedFd) -> Statx {
+        let mut statx = Statx::new(std::ffi::CString::default());
+        statx.dir = Some(fd.clone());
+        statx.flags = libc::AT_EMPTY_PATH;
+        statx
+    }
+
+    /// The status of a path relative to the directory `dir`.
+    pub fn in_dir(mut self, dir: &SharedFd) -> Statx {
+        self.dir = Some(dir.clone());
+        self
+    }
+
+    /// The `AT_*` flags (`AT_SYMLINK_NOFOLLOW`, ...), added to those set.
+    pub fn flags(mut self, flags: i32) -> Statx {
+        self.flags |= flags;
+        self
+    }
+
+    /// The `STATX_*` fields wanted.
+    pub fn mask(mut self, mask: u32) -> Statx {
+        self.mask = mask;
+        self
+    }
+}
+
+// SAFETY: the SQE points to the path (a `CString` the op owns) and to the
+// boxed `statx` the kernel writes, both owned by the op and unmoved (heap
+// memory) until the completion; it names the directory, which the op keeps
+// open, or `AT_FDCWD`.
+unsafe impl Op for Statx {
+    type Output = Box<libc::statx>;
+    type Sqe<'a> = raw::Statx<'a, crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        let dir = match &self.dir {
+            Some(dir) => crate::Fd::new(dir.as_fd()),
+            None => crate::Fd::CWD,
+        };
+        raw::Statx::new(dir, &self.path, &mut self.out)
+            .statx_flags(self.flags)
+            .mask(self.mask)
+    }
+    fn complete(self, _: Completion) -> Box<libc::statx> {
+        self.out
+    }
+}
+
+impl std::fmt::Debug for Statx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Statx")
+            .field("dir", &self.dir)
+            .field("path", &self.path)
+            .field("flags", &self.flags)
+            .field("mask", &self.mask)
+            .finish_non_exhaustive()
+    }
+}
