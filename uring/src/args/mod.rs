@@ -12,6 +12,7 @@ mod update;
 
 pub use cmd::{AsSocket, BlockDevice, Cmd80, NvmeCmd, SockOpt, SocketFd, UringCmdOp};
 pub use kernel::{FutexWaitV, MadviseRange, SpliceSource, WaitIdTarget};
+pub(crate) use msg::cmsg_records;
 pub use msg::{MsgHdr, MsgHdrMut, MsgLayout, RecvMsgOut};
 pub use nop::{NopBigCqe, NopResult};
 pub use slots::{DirectSlot, FileUpdates, FilesAt, FixedBuf, PipeSlots, RingSlot};

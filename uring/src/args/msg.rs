@@ -85,12 +85,25 @@ impl<'a> MsgHdr<'a> {
 /// refuse as malformed (`CMSG_OK` fails: the whole message fails with
 /// `EINVAL`) ends the walk.
 fn first_unplain_record(control: &[u8]) -> Option<(i32, i32)> {
+    cmsg_records(control)
+        .map(|(level, kind, _)| (level, kind))
+        .find(|&(level, kind)| !is_plain_record(level, kind))
+}
+
+/// The ancillary records of `control` as `(level, type, data)`, walked as
+/// the kernel walks them (`for_each_cmsghdr`): each header read unaligned,
+/// the next one at the length rounded up to the word size; a record whose
+/// length is shorter than its header or runs past the bytes ends the walk.
+pub(crate) fn cmsg_records(control: &[u8]) -> impl Iterator<Item = (i32, i32, &[u8])> + '_ {
     let header = mem::size_of::<libc::cmsghdr>();
     let align = mem::size_of::<usize>();
     let mut at = 0usize;
-    while control.len().saturating_sub(at) >= header {
-        // SAFETY: `header` bytes from `at` are in the slice (checked by the
-        // loop condition); the read is unaligned-safe.
+    std::iter::from_fn(move || {
+        if control.len().saturating_sub(at) < header {
+            return None;
+        }
+        // SAFETY: `header` bytes from `at` are in the slice (checked just
+        // above); the read is unaligned-safe.
         let cmsg: libc::cmsghdr = unsafe {
             control
                 .as_ptr()
@@ -102,17 +115,16 @@ fn first_unplain_record(control: &[u8]) -> Option<(i32, i32)> {
         #[allow(clippy::unnecessary_cast)]
         let len = cmsg.cmsg_len as usize;
         if len < header || len > control.len() - at {
+            at = control.len();
             return None;
         }
-        if !is_plain_record(cmsg.cmsg_level, cmsg.cmsg_type) {
-            return Some((cmsg.cmsg_level, cmsg.cmsg_type));
-        }
-        match len.checked_next_multiple_of(align) {
-            Some(step) => at = at.saturating_add(step),
-            None => return None,
-        }
-    }
-    None
+        let data = &control[at + header..at + len];
+        at = match len.checked_next_multiple_of(align) {
+            Some(step) => at.saturating_add(step),
+            None => control.len(),
+        };
+        Some((cmsg.cmsg_level, cmsg.cmsg_type, data))
+    })
 }
 
 /// Whether the kernel reads a sent record of `level` and `kind` as plain

@@ -1060,38 +1060,21 @@ unsafe impl<B: IoBufMut> Op for RecvWithFds<B> {
 /// wrote them for a completed receive, owned; the pidfd of an `SCM_PIDFD`
 /// record is closed.
 fn received_fds(control: &[u8]) -> Vec<OwnedFd> {
-    let header = mem::size_of::<libc::cmsghdr>();
     let mut fds = Vec::new();
-    let mut at = 0usize;
-    while control.len().saturating_sub(at) >= header {
-        // SAFETY: `header` bytes from `at` are in the slice; read unaligned.
-        let cmsg: libc::cmsghdr = unsafe {
-            control
-                .as_ptr()
-                .add(at)
-                .cast::<libc::cmsghdr>()
-                .read_unaligned()
-        };
-        // `cmsg_len` is a `size_t` on glibc and a `socklen_t` on musl.
-        #[allow(clippy::unnecessary_cast)]
-        let len = cmsg.cmsg_len as usize;
-        if len < header || len > control.len() - at {
-            break;
+    for (level, kind, data) in crate::args::cmsg_records(control) {
+        if level != libc::SOL_SOCKET || (kind != libc::SCM_RIGHTS && kind != SCM_PIDFD) {
+            continue;
         }
-        let kind = cmsg.cmsg_type;
-        if cmsg.cmsg_level == libc::SOL_SOCKET && (kind == libc::SCM_RIGHTS || kind == SCM_PIDFD) {
-            for raw in control[at + header..at + len].chunks_exact(mem::size_of::<i32>()) {
-                let n = i32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
-                // SAFETY: the kernel installed this descriptor in the
-                // process for this receive, and wrote its number only into
-                // the op's own room, read once here.
-                let fd = unsafe { OwnedFd::from_raw_fd(n) };
-                if kind == libc::SCM_RIGHTS {
-                    fds.push(fd);
-                }
+        for raw in data.chunks_exact(mem::size_of::<i32>()) {
+            let n = i32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
+            // SAFETY: the kernel installed this descriptor in the process
+            // for this receive, and wrote its number only into the op's own
+            // room, read once here.
+            let fd = unsafe { OwnedFd::from_raw_fd(n) };
+            if kind == libc::SCM_RIGHTS {
+                fds.push(fd);
             }
         }
-        at = at.saturating_add(len.next_multiple_of(mem::size_of::<usize>()));
     }
     fds
 }
