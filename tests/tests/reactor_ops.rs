@@ -1020,3 +1020,66 @@ fn file_ops_open_allocate_sync_and_stat() {
         .unwrap();
     assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::ENOENT));
 }
+
+#[test]
+fn directory_ops_make_rename_and_remove() {
+    use std::ffi::CString;
+    use uring::reactor::ops::{MkdirAt, OpenAt, RenameAt, UnlinkAt};
+    let _watch = uring_tests::watchdog();
+    let reactor = Reactor::new().unwrap();
+    let base = tempfile::tempdir().unwrap();
+    let dir = SharedFd::new(std::fs::File::open(base.path()).unwrap());
+    let name = |s: &str| CString::new(s).unwrap();
+    fn go<O: uring::reactor::Op>(reactor: &Reactor, op: O) -> std::io::Result<u32> {
+        reactor.run_until(reactor.op(op)).unwrap().0
+    }
+    assert_eq!(
+        go(&reactor, MkdirAt::new(name("sub"), 0o750).in_dir(&dir)).unwrap(),
+        0
+    );
+    let meta = std::fs::metadata(base.path().join("sub")).unwrap();
+    assert!(meta.is_dir());
+    let err = go(&reactor, MkdirAt::new(name("sub"), 0o750).in_dir(&dir)).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EEXIST));
+    // A file written under a temporary name, then renamed over the real
+    // one: the atomic replacement.
+    std::fs::write(base.path().join("sub/data"), b"old").unwrap();
+    std::fs::write(base.path().join("sub/data.tmp"), b"new").unwrap();
+    let (result, _) = reactor
+        .run_until(
+            reactor
+                .op(OpenAt::new(name("sub"), libc::O_RDONLY | libc::O_DIRECTORY, 0).in_dir(&dir)),
+        )
+        .unwrap();
+    assert!(result.is_ok());
+    let renamed = go(
+        &reactor,
+        RenameAt::new(name("sub/data.tmp"), name("sub/data")).in_dir(&dir),
+    );
+    assert_eq!(renamed.unwrap(), 0);
+    assert_eq!(std::fs::read(base.path().join("sub/data")).unwrap(), b"new");
+    assert!(!base.path().join("sub/data.tmp").exists());
+    // RENAME_NOREPLACE refuses to replace.
+    std::fs::write(base.path().join("sub/other"), b"x").unwrap();
+    let refused = go(
+        &reactor,
+        RenameAt::new(name("sub/other"), name("sub/data"))
+            .in_dir(&dir)
+            .flags(libc::RENAME_NOREPLACE),
+    );
+    assert_eq!(refused.unwrap_err().raw_os_error(), Some(libc::EEXIST));
+    // Removing: files, then the directory; a directory is not a file.
+    let not_file = go(&reactor, UnlinkAt::new(name("sub")).in_dir(&dir)).unwrap_err();
+    assert_eq!(not_file.raw_os_error(), Some(libc::EISDIR));
+    for f in ["sub/data", "sub/other"] {
+        assert_eq!(
+            go(&reactor, UnlinkAt::new(name(f)).in_dir(&dir)).unwrap(),
+            0
+        );
+    }
+    assert_eq!(
+        go(&reactor, UnlinkAt::dir(name("sub")).in_dir(&dir)).unwrap(),
+        0
+    );
+    assert!(!base.path().join("sub").exists());
+}

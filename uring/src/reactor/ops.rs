@@ -1210,11 +1210,7 @@ unsafe impl Op for OpenAt {
     type Output = Option<OwnedFd>;
     type Sqe<'a> = raw::OpenAt<'a, crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
-        let dir = match &self.dir {
-            Some(dir) => crate::Fd::new(dir.as_fd()),
-            None => crate::Fd::CWD,
-        };
-        raw::OpenAt::new(dir, &self.path)
+        raw::OpenAt::new(dir_of(&self.dir), &self.path)
             .open_flags(self.flags)
             .mode(self.mode)
     }
@@ -1284,11 +1280,7 @@ unsafe impl Op for Statx {
     type Output = Box<libc::statx>;
     type Sqe<'a> = raw::Statx<'a, crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
-        let dir = match &self.dir {
-            Some(dir) => crate::Fd::new(dir.as_fd()),
-            None => crate::Fd::CWD,
-        };
-        raw::Statx::new(dir, &self.path, &mut self.out)
+        raw::Statx::new(dir_of(&self.dir), &self.path, &mut self.out)
             .statx_flags(self.flags)
             .mask(self.mask)
     }
@@ -1306,4 +1298,164 @@ impl std::fmt::Debug for Statx {
             .field("mask", &self.mask)
             .finish_non_exhaustive()
     }
+}
+
+/// The directory an op's path is relative to: `dir`, or the working
+/// directory.
+fn dir_of(dir: &Option<SharedFd>) -> crate::Fd<'_> {
+    match dir {
+        Some(dir) => crate::Fd::new(dir.as_fd()),
+        None => crate::Fd::CWD,
+    }
+}
+
+/// Removes `path` (a directory, with [`dir`](UnlinkAt::dir)), relative to a
+/// directory or to the working directory, like `unlinkat(2)`; completes
+/// with 0.
+#[derive(Debug)]
+pub struct UnlinkAt {
+    dir: Option<SharedFd>,
+    path: std::ffi::CString,
+    flags: i32,
+}
+
+impl UnlinkAt {
+    /// The removal of the file `path`.
+    pub fn new(path: std::ffi::CString) -> UnlinkAt {
+        UnlinkAt {
+            dir: None,
+            path,
+            flags: 0,
+        }
+    }
+
+    /// The removal of the empty directory `path` (`AT_REMOVEDIR`).
+    pub fn dir(path: std::ffi::CString) -> UnlinkAt {
+        UnlinkAt {
+            dir: None,
+            path,
+            flags: libc::AT_REMOVEDIR,
+        }
+    }
+
+    /// The path relative to the directory `dir`.
+    pub fn in_dir(mut self, dir: &SharedFd) -> UnlinkAt {
+        self.dir = Some(dir.clone());
+        self
+    }
+}
+
+// SAFETY: the SQE points to the path, a `CString` the op owns, and names
+// the directory, which the op keeps open, or `AT_FDCWD`.
+unsafe impl Op for UnlinkAt {
+    type Output = ();
+    type Sqe<'a> = raw::UnlinkAt<'a, crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        raw::UnlinkAt::new(dir_of(&self.dir), &self.path).unlink_flags(self.flags)
+    }
+    fn complete(self, _: Completion) {}
+}
+
+/// Renames `from` to `to`, each relative to a directory or to the working
+/// directory, like `renameat2(2)` (`RENAME_*` flags with
+/// [`flags`](RenameAt::flags)); completes with 0. With an `fsync` of the
+/// directory after it, the atomic replacement of a file.
+#[derive(Debug)]
+pub struct RenameAt {
+    from_dir: Option<SharedFd>,
+    from: std::ffi::CString,
+    to_dir: Option<SharedFd>,
+    to: std::ffi::CString,
+    flags: u32,
+}
+
+impl RenameAt {
+    /// The rename of `from` to `to`.
+    pub fn new(from: std::ffi::CString, to: std::ffi::CString) -> RenameAt {
+        RenameAt {
+            from_dir: None,
+            from,
+            to_dir: None,
+            to,
+            flags: 0,
+        }
+    }
+
+    /// Both paths relative to the directory `dir`.
+    pub fn in_dir(self, dir: &SharedFd) -> RenameAt {
+        self.from_dir(dir).to_dir(dir)
+    }
+
+    /// `from` relative to the directory `dir`.
+    pub fn from_dir(mut self, dir: &SharedFd) -> RenameAt {
+        self.from_dir = Some(dir.clone());
+        self
+    }
+
+    /// `to` relative to the directory `dir`.
+    pub fn to_dir(mut self, dir: &SharedFd) -> RenameAt {
+        self.to_dir = Some(dir.clone());
+        self
+    }
+
+    /// `RENAME_NOREPLACE`, `RENAME_EXCHANGE`, ...
+    pub fn flags(mut self, flags: u32) -> RenameAt {
+        self.flags = flags;
+        self
+    }
+}
+
+// SAFETY: the SQE points to the two paths, `CString`s the op owns, and
+// names the directories, which the op keeps open, or `AT_FDCWD`.
+unsafe impl Op for RenameAt {
+    type Output = ();
+    type Sqe<'a> = raw::RenameAt<'a, crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        raw::RenameAt::new(
+            dir_of(&self.from_dir),
+            &self.from,
+            dir_of(&self.to_dir),
+            &self.to,
+        )
+        .rename_flags(self.flags)
+    }
+    fn complete(self, _: Completion) {}
+}
+
+/// Creates the directory `path`, relative to a directory or to the working
+/// directory, like `mkdirat(2)`; completes with 0.
+#[derive(Debug)]
+pub struct MkdirAt {
+    dir: Option<SharedFd>,
+    path: std::ffi::CString,
+    mode: u32,
+}
+
+impl MkdirAt {
+    /// The creation of `path` with the permissions `mode` (before the
+    /// umask).
+    pub fn new(path: std::ffi::CString, mode: u32) -> MkdirAt {
+        MkdirAt {
+            dir: None,
+            path,
+            mode,
+        }
+    }
+
+    /// The path relative to the directory `dir`.
+    pub fn in_dir(mut self, dir: &SharedFd) -> MkdirAt {
+        self.dir = Some(dir.clone());
+        self
+    }
+}
+
+// SAFETY: the SQE points to the path, a `CString` the op owns, and names
+// the directory, which the op keeps open, or `AT_FDCWD`.
+unsafe impl Op for MkdirAt {
+    type Output = ();
+    type Sqe<'a> = raw::MkdirAt<'a, crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        raw::MkdirAt::new(dir_of(&self.dir), &self.path).mode(self.mode)
+    }
+    fn complete(self, _: Completion) {}
 }
