@@ -18,6 +18,14 @@ use crate::sys;
 use crate::types::{BufferGroup, CancelFlags};
 use crate::{Error, PollEvents, PollFlags};
 use crate::{TimeoutFlags, Timespec};
+use std::cell::{RefCell, RefMut};
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::Duration;
 
 /// A deadline, as the link timeout that holds an op to it.
 #[derive(Clone, Copy, Debug)]
@@ -48,14 +56,6 @@ impl Deadline {
         }
     }
 }
-use std::cell::{RefCell, RefMut};
-use std::collections::VecDeque;
-use std::io;
-use std::os::fd::AsRawFd;
-use std::rc::Rc;
-use std::sync::Arc;
-use std::task::Waker;
-use std::time::Duration;
 
 /// The id of a queued op, for [`Handle::cancel`](crate::reactor::Handle::cancel):
 /// its reactor's ring, its slot and the slot's generation when it was

@@ -44,6 +44,26 @@ unsafe fn bytes<'a, B: IoBuf>(buf: &B) -> &'a [u8] {
     unsafe { std::slice::from_raw_parts(buf.stable_ptr(), buf.bytes_init()) }
 }
 
+/// The bytes a read may fill, as an iovec for vectored ops and message
+/// headers: built from the pointer and length, not through a `&mut [u8]`,
+/// which would claim bytes not yet written (a vector's spare capacity) as
+/// initialised.
+///
+/// # Safety
+///
+/// As for [`spare`]; the result is only handed to the kernel, never read as
+/// a slice, and dropped with the op.
+#[inline(always)]
+unsafe fn spare_iovec<B: IoBufMut>(buf: &mut B) -> IoSliceMut<'static> {
+    let iovec = libc::iovec {
+        iov_base: buf.stable_mut_ptr().cast(),
+        iov_len: buf.bytes_total(),
+    };
+    // SAFETY: an `IoSliceMut` is an `iovec` (std guarantees the ABI on
+    // Unix); the caller uses it only as the kernel's iovec.
+    unsafe { std::mem::transmute::<libc::iovec, IoSliceMut<'static>>(iovec) }
+}
+
 /// Records that a read wrote the first `res` bytes of `buf`.
 #[inline(always)]
 fn filled<B: IoBufMut>(buf: &mut B, res: i32) {
@@ -193,19 +213,9 @@ unsafe impl<B: IoBufMut> Op for ReadV<B> {
         self.iovecs = self
             .bufs
             .iter_mut()
-            .map(|buf| {
-                // The writable bytes as an `iovec`, not through a
-                // `&mut [u8]`, which would claim bytes not yet written (a
-                // vector's spare capacity) as initialised.
-                let iovec = libc::iovec {
-                    iov_base: buf.stable_mut_ptr().cast(),
-                    iov_len: buf.bytes_total(),
-                };
-                // SAFETY: an `IoSliceMut` is an `iovec` (std guarantees the
-                // ABI on Unix); this one only goes to the kernel, is never
-                // read as a slice, and is dropped with the op.
-                unsafe { std::mem::transmute::<libc::iovec, IoSliceMut<'static>>(iovec) }
-            })
+            // SAFETY: the buffers do not move while the op does not; the
+            // iovecs go to the kernel alone and are dropped with the op.
+            .map(|buf| unsafe { spare_iovec(buf) })
             .collect();
         raw::ReadV::new(self.fd.owned(), &mut self.iovecs[..]).offset(self.offset)
     }
@@ -471,10 +481,11 @@ unsafe impl MultishotOp for RecvMulti {
     }
 }
 
-/// The socket a completion of an accept made.
-fn accepted(completion: &Completion) -> io::Result<OwnedFd> {
+/// The descriptor a completion of an op that makes one (an accept, an
+/// open) gave.
+fn made_fd(completion: &Completion) -> io::Result<OwnedFd> {
     let fd = completion.result()?;
-    // SAFETY: an accept's result is a new descriptor that nothing else
+    // SAFETY: such an op's result is a new descriptor that nothing else
     // owns (the completion is the kernel's: it named a live slot).
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
@@ -503,7 +514,7 @@ unsafe impl Op for Accept {
         raw::Accept::new(self.fd.owned()).accept_flags(libc::SOCK_CLOEXEC)
     }
     fn complete(self, completion: Completion) -> Option<OwnedFd> {
-        accepted(&completion).ok()
+        made_fd(&completion).ok()
     }
 }
 
@@ -538,7 +549,7 @@ unsafe impl Op for AcceptFrom {
             .accept_flags(libc::SOCK_CLOEXEC)
     }
     fn complete(self, completion: Completion) -> Self::Output {
-        let fd = accepted(&completion).ok()?;
+        let fd = made_fd(&completion).ok()?;
         Some((fd, self.peer.socket_addr()))
     }
 }
@@ -567,7 +578,7 @@ unsafe impl MultishotOp for AcceptMulti {
             .iou_flags(AcceptFlags::MULTISHOT)
     }
     fn item(&mut self, completion: Completion) -> Self::Item {
-        accepted(&completion)
+        made_fd(&completion)
     }
 }
 
@@ -790,17 +801,10 @@ unsafe impl<B: IoBufMut> Op for RecvFrom<B> {
     type Output = (B, Option<SocketAddr>);
     type Sqe<'a> = raw::RecvMsg<'a, 'static, crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
-        // The buffer's writable bytes, stable while the op does not move,
-        // as an `iovec`: not through a `&mut [u8]`, which would claim bytes
-        // not yet written (a vector's spare capacity) as initialised.
-        let iovec = libc::iovec {
-            iov_base: self.buf.stable_mut_ptr().cast(),
-            iov_len: self.buf.bytes_total(),
-        };
-        // SAFETY: an `IoSliceMut` is an `iovec` (std guarantees the ABI on
-        // Unix); this one is only handed to the kernel, never read as a
-        // slice, and the kernel writes its bytes before anything reads them.
-        self.iov = [unsafe { std::mem::transmute::<libc::iovec, IoSliceMut<'static>>(iovec) }];
+        // SAFETY: the buffer's writable bytes, stable while the op does not
+        // move; the iovec goes to the kernel alone, which writes its bytes
+        // before anything reads them.
+        self.iov = [unsafe { spare_iovec(&mut self.buf) }];
         // SAFETY: as for `SendTo`: fields of `self`, unmoved until the last
         // completion, and not used through the header after the op moves.
         let (iov, from): (&'static mut [IoSliceMut<'static>], &'static mut SockAddrBuf) = unsafe {
@@ -1020,12 +1024,8 @@ unsafe impl<B: IoBufMut> Op for RecvWithFds<B> {
     type Output = (B, Vec<OwnedFd>);
     type Sqe<'a> = raw::RecvMsg<'a, 'static, crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
-        let iovec = libc::iovec {
-            iov_base: self.buf.stable_mut_ptr().cast(),
-            iov_len: self.buf.bytes_total(),
-        };
-        // SAFETY: as in `RecvFrom`: an `iovec` handed only to the kernel.
-        self.iov = [unsafe { std::mem::transmute::<libc::iovec, IoSliceMut<'static>>(iovec) }];
+        // SAFETY: as in `RecvFrom`: an iovec handed only to the kernel.
+        self.iov = [unsafe { spare_iovec(&mut self.buf) }];
         let words = rights_words(self.max_fds) + option_records_words(self.fd.as_fd());
         self.control = vec![0u64; words].into_boxed_slice();
         let bytes = words * 8;
@@ -1215,8 +1215,7 @@ unsafe impl Op for OpenAt {
             .mode(self.mode)
     }
     fn complete(self, completion: Completion) -> Option<OwnedFd> {
-        // An open's result is a new descriptor, as an accept's is.
-        accepted(&completion).ok()
+        made_fd(&completion).ok()
     }
 }
 

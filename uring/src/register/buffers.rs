@@ -107,10 +107,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             tags: tags.as_ptr() as u64,
             ..Default::default()
         };
-        self.register(
+        self.register_rsrc(
             sys::IORING_REGISTER_BUFFERS2,
-            (&reg as *const sys::io_uring_rsrc_register).cast(),
-            std::mem::size_of::<sys::io_uring_rsrc_register>() as u32,
+            &reg,
             "IORING_REGISTER_BUFFERS2",
         )?;
         Ok(FixedBuffers { ring: self.id, len })
@@ -222,10 +221,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             nr,
             ..Default::default()
         };
-        self.register(
+        self.update_rsrc(
             sys::IORING_REGISTER_BUFFERS_UPDATE,
-            (&update as *const sys::io_uring_rsrc_update2).cast(),
-            std::mem::size_of::<sys::io_uring_rsrc_update2>() as u32,
+            &update,
             "IORING_REGISTER_BUFFERS_UPDATE",
         )
     }

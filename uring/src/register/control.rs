@@ -347,7 +347,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Times the ring's waits (their timeouts, deadlines and minimum
     /// waits) on `clock` (`IORING_REGISTER_CLOCK`, 6.12); `CLOCK_MONOTONIC`
     /// until then. A [`WaitArgs::deadline`](crate::WaitArgs::deadline) is
-    /// an `Instant` all the same: it is turned into a time of `clock`. Ops' own timeouts name their clock in their flags
+    /// an `Instant` all the same: it is turned into a time of `clock`. Ops'
+    /// own timeouts name their clock in their flags
     /// ([`TimeoutFlags`](crate::TimeoutFlags)).
     pub fn register_clock(&mut self, clock: Clock) -> Result<()> {
         let reg = sys::io_uring_clock_register {

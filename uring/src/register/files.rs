@@ -149,12 +149,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             tags: tags.as_ptr() as u64,
             ..Default::default()
         };
-        self.register(
-            sys::IORING_REGISTER_FILES2,
-            (&reg as *const sys::io_uring_rsrc_register).cast(),
-            std::mem::size_of::<sys::io_uring_rsrc_register>() as u32,
-            "IORING_REGISTER_FILES2",
-        )?;
+        self.register_rsrc(sys::IORING_REGISTER_FILES2, &reg, "IORING_REGISTER_FILES2")?;
         Ok(FixedFiles { ring: self.id, len })
     }
 
@@ -238,10 +233,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             nr: fds.len() as u32,
             ..Default::default()
         };
-        self.register(
+        self.update_rsrc(
             sys::IORING_REGISTER_FILES_UPDATE2,
-            (&update as *const sys::io_uring_rsrc_update2).cast(),
-            std::mem::size_of::<sys::io_uring_rsrc_update2>() as u32,
+            &update,
             "IORING_REGISTER_FILES_UPDATE2",
         )
     }

@@ -73,10 +73,41 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             flags: sys::IORING_RSRC_REGISTER_SPARSE,
             ..Default::default()
         };
+        self.register_rsrc(opcode, &reg, name)
+    }
+
+    /// Registers a table as `reg` describes it with `opcode`
+    /// (`IORING_REGISTER_FILES2` or `IORING_REGISTER_BUFFERS2`), named
+    /// `name` in errors. What `reg` points to must be what the opcode reads,
+    /// alive for the call.
+    pub(crate) fn register_rsrc(
+        &self,
+        opcode: u32,
+        reg: &sys::io_uring_rsrc_register,
+        name: &'static str,
+    ) -> Result<u32> {
         self.register(
             opcode,
-            (&reg as *const sys::io_uring_rsrc_register).cast(),
+            (reg as *const sys::io_uring_rsrc_register).cast(),
             std::mem::size_of::<sys::io_uring_rsrc_register>() as u32,
+            name,
+        )
+    }
+
+    /// Updates a table as `update` describes it with `opcode`
+    /// (`IORING_REGISTER_FILES_UPDATE2` or `IORING_REGISTER_BUFFERS_UPDATE`),
+    /// named `name` in errors; returns how many slots were updated. What
+    /// `update` points to must be what the opcode reads, alive for the call.
+    pub(crate) fn update_rsrc(
+        &self,
+        opcode: u32,
+        update: &sys::io_uring_rsrc_update2,
+        name: &'static str,
+    ) -> Result<u32> {
+        self.register(
+            opcode,
+            (update as *const sys::io_uring_rsrc_update2).cast(),
+            std::mem::size_of::<sys::io_uring_rsrc_update2>() as u32,
             name,
         )
     }
