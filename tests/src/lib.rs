@@ -550,3 +550,48 @@ pub unsafe fn time_namespace_10s_behind() -> io::Result<()> {
     }
     Ok(())
 }
+
+/// The `user_data` the kernel shows (`/proc/self/fdinfo`) for a NOP pushed
+/// with `user_data` 2 in a scope of `ring`: `[2]` while the scope leaves
+/// its ops untagged, a tag once every op of the ring's scopes is tagged.
+/// Asserts that the NOP's completion comes back as 2.
+pub fn scope_nop_user_data(ring: &mut Ring) -> Vec<u64> {
+    use std::os::fd::AsRawFd;
+    let fd = ring.as_raw_fd();
+    ring.scope(|s| {
+        s.push(uring::ops::Nop::new().user_data(2)).unwrap();
+        s.submit_and_wait(1).unwrap();
+        let shown = fdinfo_user_data(fd);
+        assert_eq!(
+            s.completions().map(|c| c.user_data()).collect::<Vec<_>>(),
+            [2]
+        );
+        shown
+    })
+}
+
+/// `setsockopt(fd, level, name, &value)` of an `int` option.
+pub fn set_int_option(
+    fd: impl std::os::fd::AsFd,
+    level: i32,
+    name: i32,
+    value: i32,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `fd` is open (borrowed for the call) and the value is an
+    // `int` that outlives the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_fd().as_raw_fd(),
+            level,
+            name,
+            (&value as *const i32).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}

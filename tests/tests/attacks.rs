@@ -205,19 +205,7 @@ fn only_user_data_with_the_top_bit_set_is_tagged_in_a_fast_scope() {
 #[test]
 fn a_ring_lent_as_a_message_target_tags_every_scope_op() {
     let mut ring = Ring::new(8).unwrap();
-    let fd = ring.as_raw_fd();
-    let shown = |ring: &mut Ring| {
-        ring.scope(|s| {
-            s.push(Nop::new().user_data(2)).unwrap();
-            s.submit_and_wait(1).unwrap();
-            let shown = uring_tests::fdinfo_user_data(fd);
-            assert_eq!(
-                s.completions().map(|c| c.user_data()).collect::<Vec<_>>(),
-                [2]
-            );
-            shown
-        })
-    };
+    let shown = uring_tests::scope_nop_user_data;
     assert_eq!(shown(&mut ring), [2], "untagged while only scopes push");
     drop(MsgRing::new(&ring, 0, 2));
     let after = shown(&mut ring);

@@ -138,26 +138,6 @@ fn pidfds() -> BTreeSet<RawFd> {
         .collect()
 }
 
-/// `setsockopt(fd, level, name, &value)` for an `int` option.
-fn set_int_option(fd: BorrowedFd<'_>, level: i32, name: i32, value: i32) -> std::io::Result<()> {
-    // SAFETY: `fd` is open (borrowed) and the value is an `int` that
-    // outlives the call.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (&value as *const i32).cast(),
-            std::mem::size_of::<i32>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
 /// Makes `fd` non-blocking.
 fn nonblocking(fd: BorrowedFd<'_>) {
     // SAFETY: F_GETFL and F_SETFL change only the flags of a descriptor the
@@ -2068,7 +2048,7 @@ fn credentials_and_rights_in_one_message() {
     let _watch = uring_tests::watchdog();
     let reactor = Reactor::new().unwrap();
     let (a, b) = UnixStream::pair().unwrap();
-    set_int_option(b.as_fd(), libc::SOL_SOCKET, libc::SO_PASSCRED, 1).unwrap();
+    uring_tests::set_int_option(b.as_fd(), libc::SOL_SOCKET, libc::SO_PASSCRED, 1).unwrap();
     let b = SharedFd::new(b);
     for room in [0usize, 2, 8, 16, MAX_FDS] {
         let ps = pipes(4);
@@ -2160,7 +2140,7 @@ fn a_pidfd_record_leaves_no_descriptor_behind() {
     let _watch = uring_tests::watchdog();
     let reactor = Reactor::new().unwrap();
     let (mut a, b) = UnixStream::pair().unwrap();
-    if let Err(e) = set_int_option(b.as_fd(), libc::SOL_SOCKET, SO_PASSPIDFD, 1) {
+    if let Err(e) = uring_tests::set_int_option(b.as_fd(), libc::SOL_SOCKET, SO_PASSPIDFD, 1) {
         skip(format_args!("no SO_PASSPIDFD (6.5): {e}"));
         return;
     }

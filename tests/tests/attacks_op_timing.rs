@@ -66,22 +66,6 @@ fn ended(seen: &[Cqe], user_data: u64) -> bool {
         .any(|c| c.user_data() == user_data && !c.has_more())
 }
 
-/// An `int` socket option, set with `setsockopt(2)` (set-up).
-fn set_int_option(fd: &impl AsRawFd, level: i32, name: i32, value: i32) {
-    // SAFETY: set-up: setsockopt of an `int` that lives across the call, on
-    // a socket the caller owns.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (&value as *const i32).cast(),
-            std::mem::size_of::<i32>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "setsockopt: {}", std::io::Error::last_os_error());
-}
-
 /// An `int` socket option, read with `getsockopt(2)` (inspection).
 fn int_option(fd: &impl AsRawFd, level: i32, name: i32) -> i32 {
     let mut value = 0i32;
@@ -117,10 +101,12 @@ fn unacked(fd: &impl AsRawFd) -> i32 {
 /// sender's queue, unacknowledged, until the receiver reads.
 fn slow_tcp_pair() -> (TcpStream, TcpStream) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    set_int_option(&listener, libc::SOL_SOCKET, libc::SO_RCVBUF, 4096);
+    uring_tests::set_int_option(&listener, libc::SOL_SOCKET, libc::SO_RCVBUF, 4096)
+        .expect("setsockopt");
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (server, _) = listener.accept().unwrap();
-    set_int_option(&client, libc::SOL_SOCKET, libc::SO_SNDBUF, 4 << 20);
+    uring_tests::set_int_option(&client, libc::SOL_SOCKET, libc::SO_SNDBUF, 4 << 20)
+        .expect("setsockopt");
     (client, server)
 }
 
@@ -138,7 +124,8 @@ fn delayed_reader(
         std::thread::sleep(delay);
         // Open the window wide: with the tiny buffer `slow_tcp_pair` set,
         // loopback TCP reopens it only by the sender's backed-off probes.
-        set_int_option(&server, libc::SOL_SOCKET, libc::SO_RCVBUF, 4 << 20);
+        uring_tests::set_int_option(&server, libc::SOL_SOCKET, libc::SO_RCVBUF, 4 << 20)
+            .expect("setsockopt");
         server.set_read_timeout(Some(PATIENCE)).unwrap();
         let mut got = Vec::with_capacity(n);
         let mut chunk = vec![0u8; 64 << 10];
@@ -172,7 +159,8 @@ fn linked_socket_commands_read_their_own_sqe_after_its_slot_is_reused() {
         let setter = UdpSocket::bind("127.0.0.1:0").unwrap();
         let reference = UdpSocket::bind("127.0.0.1:0").unwrap();
         let wanted = 7777 + i32::from(async_flag);
-        set_int_option(&reference, libc::SOL_SOCKET, libc::SO_RCVBUF, wanted);
+        uring_tests::set_int_option(&reference, libc::SOL_SOCKET, libc::SO_RCVBUF, wanted)
+            .expect("setsockopt");
         let (rx1, tx1) = uring_tests::pipe();
         let (rx2, tx2) = uring_tests::pipe();
         let (mut b1, mut b2) = ([0u8; 1], [0u8; 1]);

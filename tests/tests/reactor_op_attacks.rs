@@ -529,17 +529,7 @@ fn a_zero_copy_send_cut_by_its_deadline_completes_once() {
     let reactor = Reactor::new().unwrap();
     let (fd, peer) = tcp_pair();
     // Fill the socket's send buffer (and the peer's receive buffer).
-    // SAFETY: setsockopt of an int on a socket we own.
-    unsafe {
-        let v: libc::c_int = 4096;
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_SNDBUF,
-            (&v as *const libc::c_int).cast(),
-            4,
-        );
-    }
+    uring_tests::set_int_option(&fd, libc::SOL_SOCKET, libc::SO_SNDBUF, 4096).expect("SO_SNDBUF");
     let chunk = vec![1u8; 1 << 16];
     loop {
         // SAFETY: send(2) from a live buffer.

@@ -183,19 +183,7 @@ fn a_ring_with_tags_tags_every_scope_op() {
     let Some(mut ring) = tagged_ring() else {
         return;
     };
-    let fd = std::os::fd::AsRawFd::as_raw_fd(&ring);
-    let shown = |ring: &mut Ring| {
-        ring.scope(|s| {
-            s.push(uring::ops::Nop::new().user_data(2)).unwrap();
-            s.submit_and_wait(1).unwrap();
-            let shown = uring_tests::fdinfo_user_data(fd);
-            assert_eq!(
-                s.completions().map(|c| c.user_data()).collect::<Vec<_>>(),
-                [2]
-            );
-            shown
-        })
-    };
+    let shown = uring_tests::scope_nop_user_data;
     assert_eq!(shown(&mut ring), [2], "untagged while only scopes push");
     // Registering untagged files changes nothing.
     let (rx, _tx) = uring_tests::pipe();
