@@ -218,3 +218,29 @@ fn an_80_byte_command_reaches_the_driver() {
         None => skip("no NVMe generic device (/dev/ngXnY) to send a passthrough read to"),
     }
 }
+
+/// `for_each` reads completions of every size once and in order, round the
+/// CQ several times (32-byte ones by runs of slots, mixed ones one by one).
+#[test]
+fn for_each_reads_every_size_of_completion_in_order() {
+    fn rounds<S: SqeSize, C: CqeSize>(mut ring: Ring<S, C>) {
+        for round in 0..7u64 {
+            let n = 1 + round % 8;
+            for i in 0..n {
+                ring.push(Nop::new().user_data(100 * round + i)).unwrap();
+            }
+            ring.submit_and_wait(n as u32).unwrap();
+            let mut got = Vec::new();
+            ring.completions()
+                .for_each(|c| got.push((c.as_ref().user_data(), c.as_ref().res())));
+            assert_eq!(got, expect(100 * round, n));
+            assert_eq!(ring.ready(), 0);
+        }
+    }
+    let _watch = uring_tests::watchdog();
+    rounds(Builder::new().build_sized::<Sqe64, Cqe16>(8).unwrap());
+    rounds(Builder::new().build_sized::<Sqe64, Cqe32>(8).unwrap());
+    if require_kernel(6, 18, "mixed CQEs") {
+        rounds(Builder::new().build_sized::<Sqe64, CqeMixed>(8).unwrap());
+    }
+}

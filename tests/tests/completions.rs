@@ -519,3 +519,87 @@ fn a_wait_beyond_the_copy_waits_for_all_of_the_rest() {
         .collect();
     assert_eq!(got, want);
 }
+
+/// Completes `n` NOPs with `user_data` from `first` on, in as many submits
+/// as the SQ needs, leaving their completions unread.
+fn complete_nops_in_rounds(ring: &mut Ring, first: u64, n: u64) {
+    let sq = u64::from(ring.params().sq_entries());
+    let mut at = first;
+    while at < first + n {
+        let round = sq.min(first + n - at);
+        complete_nops(ring, at, round);
+        at += round;
+    }
+    assert_eq!(u64::from(ring.ready()), n, "the NOPs did not all complete");
+}
+
+/// Moves the CQ's head `by` slots on, reading what it passes with a `for`
+/// loop.
+fn move_head(ring: &mut Ring, by: u64) {
+    complete_nops_in_rounds(ring, 1_000_000, by);
+    assert_eq!(ring.completions().count() as u64, by);
+}
+
+/// `for_each` and `fold` read a batch by runs of slots up to the array's
+/// end: every completion comes once, in order, wherever the head stands and
+/// however many there are, and the head moves past all of them.
+#[test]
+fn fold_reads_each_completion_once_in_order_wherever_the_head_stands() {
+    let _watch = uring_tests::watchdog();
+    let mut ring = Ring::new(8).unwrap();
+    let cq = u64::from(ring.cq_entries());
+    for offset in 0..cq {
+        for n in 1..=cq {
+            move_head(&mut ring, offset);
+            complete_nops_in_rounds(&mut ring, 10 * n, n);
+            let mut got = Vec::new();
+            ring.completions().for_each(|c| got.push(c.user_data()));
+            let want: Vec<u64> = (10 * n..11 * n).collect();
+            assert_eq!(got, want, "head moved by {offset}, {n} completions");
+            assert_eq!(ring.ready(), 0, "the head did not move past the batch");
+            assert!(ring.completions().next().is_none());
+            // `fold` (under `sum`) reads the same way.
+            complete_nops_in_rounds(&mut ring, 0, n);
+            let sum: u64 = ring.completions().map(|c| c.user_data()).sum();
+            assert_eq!(sum, n * (n - 1) / 2, "head moved by {offset}, {n} summed");
+            assert_eq!(ring.ready(), 0);
+        }
+    }
+}
+
+/// What a closure that unwinds out of `for_each` was given counts as read,
+/// and nothing else: the next reader starts right after it, in the first
+/// run of slots or in the one after the wrap.
+#[test]
+fn a_panic_in_for_each_leaves_unread_exactly_what_it_was_not_given() {
+    struct Stop;
+    let _watch = uring_tests::watchdog();
+    let mut ring = Ring::new(8).unwrap();
+    let cq = u64::from(ring.cq_entries());
+    for offset in [0, 3, cq - 2, cq - 1] {
+        for n in [1, 2, 5, cq] {
+            for stop in [0, n / 2, n - 1] {
+                move_head(&mut ring, offset);
+                complete_nops_in_rounds(&mut ring, 0, n);
+                let mut given = Vec::new();
+                let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    ring.completions().for_each(|c| {
+                        given.push(c.user_data());
+                        if c.user_data() == stop {
+                            // Unwinds without the panic hook's message.
+                            std::panic::resume_unwind(Box::new(Stop));
+                        }
+                    })
+                }));
+                assert!(unwound.is_err());
+                assert_eq!(given, (0..=stop).collect::<Vec<_>>());
+                let rest: Vec<u64> = ring.completions().map(|c| c.user_data()).collect();
+                assert_eq!(
+                    rest,
+                    (stop + 1..n).collect::<Vec<_>>(),
+                    "head moved by {offset}, {n} completions, stopped at {stop}"
+                );
+            }
+        }
+    }
+}

@@ -1335,3 +1335,58 @@ fn a_scope_waits_with_wait_arguments() {
     });
     assert_eq!(&buf[..6], b"scoped");
 }
+
+/// A scope's `for_each` moves the CQ's head once, at its end; a closure
+/// that unwinds out of it has read what it was given and nothing else,
+/// tagged ops (owned buffers) and untagged ones alike, and the scope still
+/// ends with every op accounted for.
+#[test]
+fn a_panic_in_a_scope_s_for_each_leaves_unread_exactly_what_it_was_not_given() {
+    struct Stop;
+    let _watch = uring_tests::watchdog();
+    let file = tempfile::tempfile().unwrap();
+    let mut ring = Ring::new(8).unwrap();
+    let cq = u64::from(ring.cq_entries());
+    for stop in [0, 3, 6, cq - 1] {
+        let (given, rest) = ring.scope(|s| {
+            // Odd ones write an owned buffer (tagged), even ones are NOPs.
+            for i in 0..cq {
+                if i % 2 == 1 {
+                    s.push_owned(vec![i as u8; 4], |buf, sq| {
+                        let bytes: &[u8] = buf;
+                        sq.push(Write::new(&file, bytes).offset(4 * i).user_data(i))
+                    })
+                    .unwrap();
+                } else {
+                    s.push(Nop::new().user_data(i)).unwrap();
+                }
+                if i % 8 == 7 {
+                    s.submit().unwrap();
+                }
+            }
+            s.submit_and_wait(cq as u32).unwrap();
+            let mut given = Vec::new();
+            let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                s.completions().for_each(|c| {
+                    given.push(c.user_data());
+                    if c.user_data() == stop {
+                        std::panic::resume_unwind(Box::new(Stop));
+                    }
+                })
+            }));
+            assert!(unwound.is_err());
+            let rest: Vec<u64> = s.completions().map(|c| c.user_data()).collect();
+            (given, rest)
+        });
+        let mut all = given.clone();
+        all.extend(&rest);
+        all.sort();
+        assert_eq!(all, (0..cq).collect::<Vec<_>>(), "stopped at {stop}");
+        assert_eq!(given.last(), Some(&stop));
+        assert!(
+            !rest.contains(&stop),
+            "the completion the closure saw came again"
+        );
+        assert_eq!(ring.ready(), 0);
+    }
+}

@@ -451,11 +451,119 @@ impl<C: CqeSize> Iterator for Completions<'_, C> {
         }
     }
 
+    /// The loop of `for_each`, `fold`, `sum`, ...: on a ring whose
+    /// completions take one slot each, a batch of more than one is read by
+    /// walking a pointer over each run of slots that does not wrap, with no
+    /// mask per completion.
+    #[inline]
+    fn fold<B, F>(mut self, init: B, mut f: F) -> B
+    where
+        F: FnMut(B, C::Cqe) -> B,
+    {
+        let mut acc = init;
+        let n = self.tail.wrapping_sub(self.head);
+        if C::MAX_SLOTS != 1 {
+            for cqe in self.by_ref() {
+                acc = f(acc, cqe);
+            }
+            return acc;
+        }
+        if n < 2 {
+            if n == 1 {
+                // SAFETY: the head is before a tail read with acquire
+                // ordering.
+                let (cqe, _) = unsafe { C::read(self.cqes, self.mask, self.head) };
+                // Before `f`, which may panic: the completion is then read.
+                self.head = self.head.wrapping_add(1);
+                if let Some(cqe) = cqe {
+                    acc = f(acc, cqe);
+                }
+            }
+            return acc;
+        }
+        let index = self.head & self.mask;
+        let first = n.min(self.mask + 1 - index);
+        // SAFETY: `index + first` is at most the array's length, and the
+        // `first` slots from `index` on are before a tail read with acquire
+        // ordering (the kernel does not write them until the head moves past
+        // them); so are the `n - first` from the array's start on, after
+        // the wrap.
+        unsafe {
+            acc = walk::<C, B>(
+                self.cqes.add(index as usize),
+                first,
+                &mut self.head,
+                acc,
+                &mut f,
+            );
+            if first < n {
+                acc = walk::<C, B>(self.cqes, n - first, &mut self.head, acc, &mut f);
+            }
+        }
+        acc
+    }
+
     #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
         let n = self.tail.wrapping_sub(self.head) as usize;
         (n.div_ceil(C::MAX_SLOTS as usize), Some(n))
     }
+}
+
+/// Calls `f` on the completions in the `count` slots from `first` on, and
+/// moves `head` past them; past those `f` was given, if it panics.
+///
+/// # Safety
+///
+/// `count` must be at least 1, and the slots completions of a size of one
+/// slot each, between the head and a tail read with acquire ordering, not
+/// wrapping.
+#[inline(always)]
+unsafe fn walk<C: CqeSize, B>(
+    first: *const C::Slot,
+    count: u32,
+    head: &mut u32,
+    mut acc: B,
+    f: &mut impl FnMut(B, C::Cqe) -> B,
+) -> B {
+    /// Moves the head past the slots walked when `f` unwinds.
+    struct Unwind<'a, T> {
+        head: &'a mut u32,
+        first: *const T,
+        at: *const T,
+    }
+    impl<T> Drop for Unwind<'_, T> {
+        fn drop(&mut self) {
+            // SAFETY: both point into the same run, `first <= at`.
+            let walked = unsafe { self.at.offset_from(self.first) } as u32;
+            *self.head = self.head.wrapping_add(walked);
+        }
+    }
+    // SAFETY: the run is in the array (the caller's contract).
+    let end = unsafe { first.add(count as usize) };
+    let mut guard = Unwind {
+        head,
+        first,
+        at: first,
+    };
+    loop {
+        // SAFETY: `at` is in the run; a completion takes one slot, so
+        // there is one at every slot.
+        let (cqe, _) = unsafe { C::read(guard.at, 0, 0) };
+        // SAFETY: `at < end`, both in the array.
+        guard.at = unsafe { guard.at.add(1) };
+        if let Some(cqe) = cqe {
+            acc = f(acc, cqe);
+        }
+        if guard.at == end {
+            break;
+        }
+    }
+    let guard = std::mem::ManuallyDrop::new(guard);
+    // SAFETY: `guard` is not dropped; its `head` is the caller's.
+    let head = unsafe { std::ptr::read(&guard.head) };
+    *head = head.wrapping_add(count);
+    acc
 }
 
 impl ExactSizeIterator for Completions<'_, Cqe16> {}

@@ -21,30 +21,13 @@ impl<'scope> ScopeCompletions<'_, 'scope> {
     /// Settles a completion that is not an untagged op's: a tagged op's,
     /// the scope's own (`None`: not handed out) or a foreign one.
     #[inline]
-    fn settle(&mut self, mut cqe: Cqe) -> Option<ScopeCqe<'scope>> {
-        let table = self.table.get();
-        let (owner, group, returned) = table.settle(&mut cqe);
-        let stamp = table.stamp(group);
+    fn settle(&mut self, cqe: Cqe) -> Option<ScopeCqe<'scope>> {
+        let cqe = settle(self.table.get(), cqe);
         // The CQ learns of every completion read at once, so that an
         // iterator that is forgotten instead of dropped cannot leave settled
         // completions behind.
         self.inner.sync();
-        if owner == Owner::Internal {
-            return None;
-        }
-        let buf = if returned {
-            ReturnedBuf::new(table.returned.take())
-        } else {
-            ReturnedBuf::NONE
-        };
-        Some(ScopeCqe {
-            cqe,
-            ring: if owner == Owner::Op { table.ring } else { 0 },
-            group,
-            stamp,
-            buf,
-            _scope: PhantomData,
-        })
+        cqe
     }
 
     /// An untagged op of a fast scope (nearly every completion of one),
@@ -58,14 +41,43 @@ impl<'scope> ScopeCompletions<'_, 'scope> {
         table.settle_untagged_op(&cqe);
         // As in `settle`: the CQ learns of each completion at once.
         self.inner.sync();
-        Some(ScopeCqe {
-            cqe,
-            ring: table.ring,
-            group: NO_GROUP,
-            stamp: 0,
-            buf: ReturnedBuf::NONE,
-            _scope: PhantomData,
-        })
+        Some(untagged(table.ring, cqe))
+    }
+}
+
+/// [`ScopeCompletions::settle`], without moving the CQ's head.
+#[inline]
+fn settle<'scope>(table: &mut ScopeTable, mut cqe: Cqe) -> Option<ScopeCqe<'scope>> {
+    let (owner, group, returned) = table.settle(&mut cqe);
+    let stamp = table.stamp(group);
+    if owner == Owner::Internal {
+        return None;
+    }
+    let buf = if returned {
+        ReturnedBuf::new(table.returned.take())
+    } else {
+        ReturnedBuf::NONE
+    };
+    Some(ScopeCqe {
+        cqe,
+        ring: if owner == Owner::Op { table.ring } else { 0 },
+        group,
+        stamp,
+        buf,
+        _scope: PhantomData,
+    })
+}
+
+/// An untagged op's completion of the scope on ring `ring`, settled.
+#[inline(always)]
+fn untagged<'scope>(ring: u32, cqe: Cqe) -> ScopeCqe<'scope> {
+    ScopeCqe {
+        cqe,
+        ring,
+        group: NO_GROUP,
+        stamp: 0,
+        buf: ReturnedBuf::NONE,
+        _scope: PhantomData,
     }
 }
 
@@ -87,20 +99,32 @@ impl<'scope> Iterator for ScopeCompletions<'_, 'scope> {
 
     /// The loop of `for_each`, `fold`, `sum`, ...: each completion goes
     /// straight to `f`, with no `Option` in between.
+    ///
+    /// The CQ's head moves once, when the walk ends (or unwinds, past the
+    /// completions `f` was given): a fold runs to its end or unwinds, and
+    /// cannot be forgotten half-way as an iterator can.
     #[inline]
-    fn fold<B, F>(mut self, init: B, mut f: F) -> B
+    fn fold<B, F>(self, init: B, mut f: F) -> B
     where
         F: FnMut(B, ScopeCqe<'scope>) -> B,
     {
-        let mut acc = init;
-        while let Some(cqe) = self.inner.next() {
-            if let Some(cqe) = self.settle_untagged(cqe) {
-                acc = f(acc, cqe);
-            } else if let Some(cqe) = self.settle(cqe) {
-                acc = f(acc, cqe);
+        let ScopeCompletions {
+            inner,
+            mut table,
+            tag_all,
+            _scope,
+        } = self;
+        inner.fold(init, |acc, cqe| {
+            let table = table.get();
+            if ScopeTable::untagged_in(cqe.user_data(), tag_all) {
+                table.settle_untagged_op(&cqe);
+                f(acc, untagged(table.ring, cqe))
+            } else if let Some(cqe) = settle(table, cqe) {
+                f(acc, cqe)
+            } else {
+                acc
             }
-        }
-        acc
+        })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
