@@ -1,4 +1,5 @@
-//! tokio's `AsyncRead` / `AsyncWrite` for [`TcpStream`]: reads go through a
+//! tokio's `AsyncRead` / `AsyncWrite` for [`TcpStream`] and [`UnixStream`]:
+//! reads go through a
 //! buffer the stream owns (a completion-based read cannot fill the caller's
 //! borrowed buffer), writes are copied to one and sent behind the caller,
 //! whose next write, flush or shutdown reports their errors. A send in
@@ -6,7 +7,8 @@
 //! reported written.
 
 use crate::MsgFlags;
-use crate::net::TcpStream;
+use crate::net::conn::Conn;
+use crate::net::{TcpStream, UnixStream};
 use crate::net::{deadlined, timed_out};
 use crate::reactor::ops::{Recv, Send, Shutdown};
 use crate::reactor::{IoBuf, OpFuture, Slice};
@@ -51,7 +53,7 @@ fn send_all(fd: &crate::reactor::SharedFd, bytes: Slice<Vec<u8>>) -> Send<Slice<
     Send::new(fd, bytes).flags(MsgFlags::NOSIGNAL | MsgFlags::WAITALL)
 }
 
-impl TcpStream {
+impl Conn {
     fn start<O: crate::reactor::Op>(&self, op: O, deadline: Option<Instant>) -> OpFuture<O> {
         match deadline {
             Some(deadline) => self.handle.op_with_deadline(op, deadline),
@@ -85,15 +87,13 @@ impl TcpStream {
         }
         Poll::Ready(Ok(()))
     }
-}
 
-impl AsyncRead for TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
+    fn poll_read_buf(
+        &mut self,
         cx: &mut Context<'_>,
         out: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
+        let this = self;
         loop {
             let io = &mut this.io;
             if io.rpos < io.rbuf.len() {
@@ -131,15 +131,9 @@ impl AsyncRead for TcpStream {
             }
         }
     }
-}
 
-impl AsyncWrite for TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
+    fn poll_write_buf(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self;
         std::task::ready!(this.poll_sent(cx))?;
         if data.is_empty() {
             return Poll::Ready(Ok(0));
@@ -155,12 +149,8 @@ impl AsyncWrite for TcpStream {
         Poll::Ready(Ok(data.len()))
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().poll_sent(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
+    fn poll_shutdown_write(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self;
         std::task::ready!(this.poll_sent(cx))?;
         let shutdown = match &mut this.io.shutdown {
             Some(shutdown) => shutdown,
@@ -174,3 +164,38 @@ impl AsyncWrite for TcpStream {
         Poll::Ready(result.map(drop))
     }
 }
+
+/// tokio's traits for a stream socket type with a `conn`.
+macro_rules! tokio_io {
+    ($($ty:ty),*) => {$(
+        impl AsyncRead for $ty {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                out: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                self.get_mut().conn.poll_read_buf(cx, out)
+            }
+        }
+
+        impl AsyncWrite for $ty {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                data: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                self.get_mut().conn.poll_write_buf(cx, data)
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.get_mut().conn.poll_sent(cx)
+            }
+
+            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.get_mut().conn.poll_shutdown_write(cx)
+            }
+        }
+    )*};
+}
+
+tokio_io!(TcpStream, UnixStream);

@@ -5,9 +5,11 @@
 //! receive into a reactor's buffer ring without a copy ([`RingBuf`]s,
 //! which a send takes back as they are). Each has read and write deadlines
 //! (go's `SetDeadline`): an op still running at its deadline is cancelled
-//! by a link timeout and fails with [`io::ErrorKind::TimedOut`]. With the
-//! `tokio` feature, [`TcpStream`] implements tokio's `AsyncRead` and
-//! `AsyncWrite`.
+//! by a link timeout and fails with [`io::ErrorKind::TimedOut`]. The
+//! Unix-domain [`UnixListener`], [`UnixStream`] (which passes descriptors
+//! too) and [`UnixDatagram`] do the same over paths and abstract names.
+//! With the `tokio` feature, [`TcpStream`] and [`UnixStream`] implement
+//! tokio's `AsyncRead` and `AsyncWrite`.
 //!
 //! ```
 //! use uring::net::{TcpListener, TcpStream};
@@ -43,13 +45,17 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Instant;
 
+mod conn;
 #[cfg(feature = "tokio")]
 mod io_tokio;
 mod tcp;
 mod udp;
+mod unix;
 
-pub use tcp::{Incoming, RecvStream, TcpListener, TcpStream};
+pub use conn::RecvStream;
+pub use tcp::{Accepted, Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixListener, UnixStream};
 
 /// The error of an op cancelled by its deadline.
 fn timed_out() -> io::Error {

@@ -1,16 +1,14 @@
 //! TCP over the reactor.
 
-use crate::net::{bind, cvt, run, set_option, socket};
-use crate::reactor::ops::{
-    Accept, AcceptMulti, Connect, Recv, RecvMulti, RecvRing, Send, Shutdown,
-};
-use crate::reactor::{BufGroup, Handle, IoBuf, IoBufMut, OpStream, RingBuf, SharedFd};
+use crate::net::conn::{Conn, stream_methods};
+use crate::net::{bind, cvt, set_option, socket};
+use crate::reactor::ops::{Accept, AcceptMulti, Connect};
+use crate::reactor::{Handle, OpStream, SharedFd};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 /// A TCP listening socket whose accepts go through the reactor.
 pub struct TcpListener {
@@ -70,11 +68,7 @@ impl TcpListener {
     /// The connections as they come, from one multishot accept (armed
     /// again should the kernel end it).
     pub fn incoming(&self) -> Incoming {
-        Incoming {
-            handle: self.handle.clone(),
-            stream: self.handle.stream(AcceptMulti::new(&self.fd)),
-            fd: self.fd.clone(),
-        }
+        Incoming::new(&self.handle, &self.fd)
     }
 
     /// The reactor the listener is on.
@@ -103,23 +97,56 @@ impl fmt::Debug for TcpListener {
     }
 }
 
-/// The connections of a [`TcpListener`], from [`TcpListener::incoming`]:
-/// each item is a new stream, or an accept's error (`EMFILE`, ...), after
-/// which accepting goes on. Dropping it cancels the accept.
-pub struct Incoming {
+/// The connections of a listener, from [`TcpListener::incoming`] (or
+/// [`UnixListener::incoming`](crate::net::UnixListener::incoming), whose
+/// streams are [`UnixStream`](crate::net::UnixStream)s): each item is a new
+/// stream, or an accept's error (`EMFILE`, ...), after which accepting goes
+/// on. Dropping it cancels the accept.
+pub struct Incoming<S: Accepted = TcpStream> {
     handle: Handle,
     fd: SharedFd,
     stream: OpStream<AcceptMulti>,
+    _stream: std::marker::PhantomData<fn() -> S>,
 }
 
-impl Incoming {
+/// The stream types a listener accepts: [`TcpStream`] and
+/// [`UnixStream`](crate::net::UnixStream).
+pub trait Accepted: sealed::Sealed + Sized {
+    /// The stream over an accepted socket.
+    #[doc(hidden)]
+    fn accepted(handle: &Handle, fd: OwnedFd) -> Self;
+}
+
+pub(crate) mod sealed {
+    /// Only this module's stream types are accepted.
+    pub trait Sealed {}
+}
+
+impl sealed::Sealed for TcpStream {}
+
+impl Accepted for TcpStream {
+    fn accepted(handle: &Handle, fd: OwnedFd) -> TcpStream {
+        TcpStream::from_owned(handle, fd)
+    }
+}
+
+impl<S: Accepted> Incoming<S> {
+    pub(crate) fn new(handle: &Handle, fd: &SharedFd) -> Incoming<S> {
+        Incoming {
+            handle: handle.clone(),
+            stream: handle.stream(AcceptMulti::new(fd)),
+            fd: fd.clone(),
+            _stream: std::marker::PhantomData,
+        }
+    }
+
     /// The next connection, as [`OpStream::poll_next`]; `None` only once
     /// the reactor has shut down.
-    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<TcpStream>>> {
+    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<S>>> {
         loop {
             match self.stream.poll_next(cx) {
                 Poll::Ready(Some(Ok(fd))) => {
-                    return Poll::Ready(Some(Ok(TcpStream::from_owned(&self.handle, fd))));
+                    return Poll::Ready(Some(Ok(S::accepted(&self.handle, fd))));
                 }
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
                 Poll::Ready(None) => {
@@ -140,12 +167,12 @@ impl Incoming {
 
     /// Awaits the next connection.
     #[allow(clippy::should_implement_trait)]
-    pub async fn next(&mut self) -> Option<io::Result<TcpStream>> {
+    pub async fn next(&mut self) -> Option<io::Result<S>> {
         std::future::poll_fn(|cx| self.poll_next(cx)).await
     }
 }
 
-impl fmt::Debug for Incoming {
+impl<S: Accepted> fmt::Debug for Incoming<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Incoming")
             .field("fd", &self.fd)
@@ -160,23 +187,13 @@ impl fmt::Debug for Incoming {
 /// receive into a reactor's buffer ring without a copy. Deadlines
 /// ([`set_deadline`](TcpStream::set_deadline)) bound each op.
 pub struct TcpStream {
-    pub(crate) handle: Handle,
-    pub(crate) fd: SharedFd,
-    pub(crate) read_deadline: Option<Instant>,
-    pub(crate) write_deadline: Option<Instant>,
-    #[cfg(feature = "tokio")]
-    pub(crate) io: crate::net::io_tokio::IoState,
+    pub(crate) conn: Conn,
 }
 
 impl TcpStream {
     pub(crate) fn from_owned(handle: &Handle, fd: OwnedFd) -> TcpStream {
         TcpStream {
-            handle: handle.clone(),
-            fd: SharedFd::new(fd),
-            read_deadline: None,
-            write_deadline: None,
-            #[cfg(feature = "tokio")]
-            io: Default::default(),
+            conn: Conn::from_owned(handle, fd),
         }
     }
 
@@ -186,12 +203,7 @@ impl TcpStream {
         let (result, ()) = handle.op(Connect::new(&fd, addr)).await;
         result?;
         Ok(TcpStream {
-            handle: handle.clone(),
-            fd,
-            read_deadline: None,
-            write_deadline: None,
-            #[cfg(feature = "tokio")]
-            io: Default::default(),
+            conn: Conn::new(handle, fd),
         })
     }
 
@@ -200,105 +212,12 @@ impl TcpStream {
         TcpStream::from_owned(handle, stream.into())
     }
 
-    /// Sets both deadlines: reads and writes still in flight at `deadline`
-    /// fail with `TimedOut`, and so do those started after it; `None` takes
-    /// the deadline away. (go's `SetDeadline`.)
-    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
-        self.read_deadline = deadline;
-        self.write_deadline = deadline;
-    }
-
-    /// Sets the deadline of reads and receives.
-    pub fn set_read_deadline(&mut self, deadline: Option<Instant>) {
-        self.read_deadline = deadline;
-    }
-
-    /// Sets the deadline of writes and sends.
-    pub fn set_write_deadline(&mut self, deadline: Option<Instant>) {
-        self.write_deadline = deadline;
-    }
-
-    /// Reads into `buf` (from its first byte, up to its capacity); gives
-    /// it back with the byte count, 0 at the end of the stream.
-    pub async fn read<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
-        let (result, buf) = run(&self.handle, Recv::new(&self.fd, buf), self.read_deadline).await;
-        (result.map(|n| n as usize), buf)
-    }
-
-    /// Writes `buf` (some of it, perhaps); gives it back with the byte
-    /// count.
-    pub async fn write<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
-        let (result, buf) = run(&self.handle, Send::new(&self.fd, buf), self.write_deadline).await;
-        (result.map(|n| n as usize), buf)
-    }
-
-    /// Writes all of `buf`, sending again what a short send left.
-    pub async fn write_all<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
-        let total = buf.bytes_init();
-        let (mut result, mut slice) = self.write(buf.slice(..)).await;
-        let mut done = 0;
-        loop {
-            match result {
-                Ok(0) if done < total => {
-                    return (
-                        Err(io::Error::from(io::ErrorKind::WriteZero)),
-                        slice.into_inner(),
-                    );
-                }
-                Ok(n) => {
-                    done += n;
-                    if done >= total {
-                        return (Ok(()), slice.into_inner());
-                    }
-                }
-                Err(e) => return (Err(e), slice.into_inner()),
-            }
-            let rest = slice.into_inner().slice(done..);
-            (result, slice) = self.write(rest).await;
-        }
-    }
-
-    /// Receives into a buffer of the reactor's buffer ring `group`, with no
-    /// copy; `None` at the end of the stream. (`ENOBUFS` when the ring has
-    /// no buffer left: drop some and try again.)
-    pub async fn recv_ring(&self, group: BufGroup) -> io::Result<Option<RingBuf>> {
-        let (result, buf) = run(
-            &self.handle,
-            RecvRing::new(&self.fd, group),
-            self.read_deadline,
-        )
-        .await;
-        result?;
-        Ok(buf)
-    }
-
-    /// Receives continuously into buffers of `group` (one multishot
-    /// receive): each item is a buffer, `Ok(None)` at the end of the
-    /// stream, or the error that ended it. Deadlines do not apply.
-    pub fn recv_stream(&self, group: BufGroup) -> RecvStream {
-        RecvStream {
-            stream: self.handle.stream(RecvMulti::new(&self.fd, group)),
-        }
-    }
-
-    /// Shuts down the reading, writing or both halves (`std::net::Shutdown`).
-    pub async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
-        let how = match how {
-            std::net::Shutdown::Read => libc::SHUT_RD,
-            std::net::Shutdown::Write => libc::SHUT_WR,
-            std::net::Shutdown::Both => libc::SHUT_RDWR,
-        };
-        self.handle
-            .op(Shutdown::new(&self.fd, how))
-            .await
-            .0
-            .map(drop)
-    }
+    stream_methods!();
 
     /// Sets `TCP_NODELAY`.
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         set_option(
-            self.fd.owned(),
+            self.conn.fd.owned(),
             libc::IPPROTO_TCP,
             libc::TCP_NODELAY,
             nodelay as i32,
@@ -307,63 +226,26 @@ impl TcpStream {
 
     /// The local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        sock_name(self.fd.as_raw_fd(), false)
+        sock_name(self.conn.fd.as_raw_fd(), false)
     }
 
     /// The peer's address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        sock_name(self.fd.as_raw_fd(), true)
-    }
-
-    /// The shared descriptor, for ops of [`reactor::ops`](crate::reactor::ops)
-    /// queued by hand (with callbacks).
-    pub fn shared_fd(&self) -> &SharedFd {
-        &self.fd
-    }
-
-    /// The reactor the stream is on.
-    pub fn handle(&self) -> &Handle {
-        &self.handle
+        sock_name(self.conn.fd.as_raw_fd(), true)
     }
 }
 
 impl AsFd for TcpStream {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        self.conn.fd.as_fd()
     }
 }
 
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpStream")
-            .field("fd", &self.fd)
+            .field("fd", &self.conn.fd)
             .finish_non_exhaustive()
-    }
-}
-
-/// A multishot receive into a buffer ring, from [`TcpStream::recv_stream`].
-pub struct RecvStream {
-    stream: OpStream<RecvMulti>,
-}
-
-impl RecvStream {
-    /// The next buffer, as [`OpStream::poll_next`].
-    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Option<RingBuf>>>> {
-        self.stream.poll_next(cx)
-    }
-
-    /// Awaits the next buffer: `Some(Ok(Some(buf)))`, `Some(Ok(None))` at
-    /// the end of the stream, `Some(Err(..))` when the receive ended with
-    /// an error, `None` after the last.
-    #[allow(clippy::should_implement_trait)]
-    pub async fn next(&mut self) -> Option<io::Result<Option<RingBuf>>> {
-        self.stream.next().await
-    }
-}
-
-impl fmt::Debug for RecvStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RecvStream").finish_non_exhaustive()
     }
 }
 

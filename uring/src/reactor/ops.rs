@@ -592,9 +592,15 @@ pub struct Connect {
 impl Connect {
     /// A connect of `fd` to `addr`.
     pub fn new(fd: &SharedFd, addr: SocketAddr) -> Connect {
+        Connect::with_addr(fd, SockAddr::from(addr))
+    }
+
+    /// A connect of `fd` to an address in the kernel's layout: a
+    /// Unix-domain one ([`SockAddr::unix`]) as well as an IP one.
+    pub fn with_addr(fd: &SharedFd, addr: SockAddr) -> Connect {
         Connect {
             fd: fd.clone(),
-            addr: SockAddr::from(addr),
+            addr,
         }
     }
 }
@@ -731,10 +737,16 @@ pub struct SendTo<B> {
 impl<B: IoBuf> SendTo<B> {
     /// A send of `buf` to `addr` on `fd`.
     pub fn new(fd: &SharedFd, buf: B, addr: SocketAddr) -> SendTo<B> {
+        SendTo::with_addr(fd, buf, SockAddr::from(addr))
+    }
+
+    /// A send of `buf` on `fd` to an address in the kernel's layout: a
+    /// Unix-domain one ([`SockAddr::unix`]) as well as an IP one.
+    pub fn with_addr(fd: &SharedFd, buf: B, addr: SockAddr) -> SendTo<B> {
         SendTo {
             fd: fd.clone(),
             buf,
-            addr: SockAddr::from(addr),
+            addr,
             iov: [IoSlice::new(&[])],
             msg: None,
         }
@@ -773,32 +785,78 @@ impl<B> std::fmt::Debug for SendTo<B> {
 }
 
 /// Receives a datagram into `buf`, with its sender's address, like
-/// `recvfrom(2)`; gives back the buffer and the address.
-pub struct RecvFrom<B> {
+/// `recvfrom(2)`; gives back the buffer and the address: an IP one
+/// (`A = SocketAddr`, from [`new`](RecvFrom::new)) or a Unix-domain one
+/// (`A = std::os::unix::net::SocketAddr`, from [`unix`](RecvFrom::unix)).
+pub struct RecvFrom<B, A: SenderAddr = SocketAddr> {
     fd: SharedFd,
     buf: B,
     from: SockAddrBuf,
     iov: [IoSliceMut<'static>; 1],
     msg: Option<MsgHdrMut<'static>>,
+    _addr: std::marker::PhantomData<fn() -> A>,
+}
+
+/// The kinds of sender address a [`RecvFrom`] reads: `std::net::SocketAddr`
+/// and `std::os::unix::net::SocketAddr`.
+pub trait SenderAddr: sealed::Sealed + Sized + 'static {
+    /// The address the kernel wrote, if it is of this kind.
+    #[doc(hidden)]
+    fn read(from: &SockAddrBuf) -> Option<Self>;
+}
+
+mod sealed {
+    /// Only the address kinds of this module read senders.
+    pub trait Sealed {}
+}
+
+impl sealed::Sealed for SocketAddr {}
+impl sealed::Sealed for std::os::unix::net::SocketAddr {}
+
+impl SenderAddr for SocketAddr {
+    fn read(from: &SockAddrBuf) -> Option<Self> {
+        from.socket_addr()
+    }
+}
+
+impl SenderAddr for std::os::unix::net::SocketAddr {
+    fn read(from: &SockAddrBuf) -> Option<Self> {
+        from.unix_addr()
+    }
 }
 
 impl<B: IoBufMut> RecvFrom<B> {
-    /// A receive from `fd` into `buf`.
+    /// A receive from `fd` into `buf`, with an IP sender's address.
     pub fn new(fd: &SharedFd, buf: B) -> RecvFrom<B> {
+        RecvFrom::any(fd, buf)
+    }
+}
+
+impl<B: IoBufMut> RecvFrom<B, std::os::unix::net::SocketAddr> {
+    /// A receive from the Unix-domain datagram socket `fd` into `buf`,
+    /// with its sender's address.
+    pub fn unix(fd: &SharedFd, buf: B) -> RecvFrom<B, std::os::unix::net::SocketAddr> {
+        RecvFrom::any(fd, buf)
+    }
+}
+
+impl<B: IoBufMut, A: SenderAddr> RecvFrom<B, A> {
+    fn any(fd: &SharedFd, buf: B) -> RecvFrom<B, A> {
         RecvFrom {
             fd: fd.clone(),
             buf,
             from: SockAddrBuf::new(),
             iov: [IoSliceMut::new(&mut [])],
             msg: None,
+            _addr: std::marker::PhantomData,
         }
     }
 }
 
 // SAFETY: as for `SendTo`, with the address written by the kernel into
 // `from`, a field of the op.
-unsafe impl<B: IoBufMut> Op for RecvFrom<B> {
-    type Output = (B, Option<SocketAddr>);
+unsafe impl<B: IoBufMut, A: SenderAddr> Op for RecvFrom<B, A> {
+    type Output = (B, Option<A>);
     type Sqe<'a> = raw::RecvMsg<'a, 'static, crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
         // SAFETY: the buffer's writable bytes, stable while the op does not
@@ -816,19 +874,22 @@ unsafe impl<B: IoBufMut> Op for RecvFrom<B> {
         let msg = self.msg.insert(MsgHdrMut::new(iov).from(from));
         raw::RecvMsg::new(self.fd.owned(), msg)
     }
-    fn complete(mut self, completion: Completion) -> (B, Option<SocketAddr>) {
+    fn complete(mut self, completion: Completion) -> (B, Option<A>) {
         filled(&mut self.buf, completion.res);
-        let from = if completion.res >= 0 {
-            self.from.socket_addr()
-        } else {
-            None
+        // The kernel wrote the address's length into the header.
+        let name_len = self.msg.take().map(|msg| msg.name_len());
+        let from = match name_len {
+            Some(len) if completion.res >= 0 => {
+                self.from.set_len(len);
+                A::read(&self.from)
+            }
+            _ => None,
         };
-        self.msg = None;
         (self.buf, from)
     }
 }
 
-impl<B> std::fmt::Debug for RecvFrom<B> {
+impl<B, A: SenderAddr> std::fmt::Debug for RecvFrom<B, A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RecvFrom")
             .field("fd", &self.fd)

@@ -1,0 +1,218 @@
+//! What a connected stream socket does over the reactor, whatever its
+//! family: [`TcpStream`](crate::net::TcpStream) and
+//! [`UnixStream`](crate::net::UnixStream) are each one of these.
+
+use crate::net::run;
+use crate::reactor::ops::{Recv, RecvMulti, RecvRing, Send, Shutdown};
+use crate::reactor::{BufGroup, Handle, IoBuf, IoBufMut, OpStream, RingBuf, SharedFd};
+use std::fmt;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+/// A connected stream socket on a reactor, with its deadlines.
+pub(crate) struct Conn {
+    pub(crate) handle: Handle,
+    pub(crate) fd: SharedFd,
+    pub(crate) read_deadline: Option<Instant>,
+    pub(crate) write_deadline: Option<Instant>,
+    #[cfg(feature = "tokio")]
+    pub(crate) io: crate::net::io_tokio::IoState,
+}
+
+impl Conn {
+    pub(crate) fn new(handle: &Handle, fd: SharedFd) -> Conn {
+        Conn {
+            handle: handle.clone(),
+            fd,
+            read_deadline: None,
+            write_deadline: None,
+            #[cfg(feature = "tokio")]
+            io: Default::default(),
+        }
+    }
+
+    pub(crate) fn from_owned(handle: &Handle, fd: OwnedFd) -> Conn {
+        Conn::new(handle, SharedFd::new(fd))
+    }
+
+    pub(crate) async fn read<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
+        let (result, buf) = run(&self.handle, Recv::new(&self.fd, buf), self.read_deadline).await;
+        (result.map(|n| n as usize), buf)
+    }
+
+    pub(crate) async fn write<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
+        let (result, buf) = run(&self.handle, Send::new(&self.fd, buf), self.write_deadline).await;
+        (result.map(|n| n as usize), buf)
+    }
+
+    pub(crate) async fn write_all<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
+        let total = buf.bytes_init();
+        let (mut result, mut slice) = self.write(buf.slice(..)).await;
+        let mut done = 0;
+        loop {
+            match result {
+                Ok(0) if done < total => {
+                    return (
+                        Err(io::Error::from(io::ErrorKind::WriteZero)),
+                        slice.into_inner(),
+                    );
+                }
+                Ok(n) => {
+                    done += n;
+                    if done >= total {
+                        return (Ok(()), slice.into_inner());
+                    }
+                }
+                Err(e) => return (Err(e), slice.into_inner()),
+            }
+            let rest = slice.into_inner().slice(done..);
+            (result, slice) = self.write(rest).await;
+        }
+    }
+
+    pub(crate) async fn recv_ring(&self, group: BufGroup) -> io::Result<Option<RingBuf>> {
+        let (result, buf) = run(
+            &self.handle,
+            RecvRing::new(&self.fd, group),
+            self.read_deadline,
+        )
+        .await;
+        result?;
+        Ok(buf)
+    }
+
+    pub(crate) fn recv_stream(&self, group: BufGroup) -> RecvStream {
+        RecvStream {
+            stream: self.handle.stream(RecvMulti::new(&self.fd, group)),
+        }
+    }
+
+    pub(crate) async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        let how = match how {
+            std::net::Shutdown::Read => libc::SHUT_RD,
+            std::net::Shutdown::Write => libc::SHUT_WR,
+            std::net::Shutdown::Both => libc::SHUT_RDWR,
+        };
+        self.handle
+            .op(Shutdown::new(&self.fd, how))
+            .await
+            .0
+            .map(drop)
+    }
+}
+
+/// The public methods every stream socket has, forwarded to its `conn`.
+macro_rules! stream_methods {
+    () => {
+        /// Sets both deadlines: reads and writes still in flight at
+        /// `deadline` fail with `TimedOut`, and so do those started after
+        /// it; `None` takes the deadline away. (go's `SetDeadline`.)
+        pub fn set_deadline(&mut self, deadline: Option<std::time::Instant>) {
+            self.conn.read_deadline = deadline;
+            self.conn.write_deadline = deadline;
+        }
+
+        /// Sets the deadline of reads and receives.
+        pub fn set_read_deadline(&mut self, deadline: Option<std::time::Instant>) {
+            self.conn.read_deadline = deadline;
+        }
+
+        /// Sets the deadline of writes and sends.
+        pub fn set_write_deadline(&mut self, deadline: Option<std::time::Instant>) {
+            self.conn.write_deadline = deadline;
+        }
+
+        /// Reads into `buf` (from its first byte, up to its capacity);
+        /// gives it back with the byte count, 0 at the end of the stream.
+        pub async fn read<B: $crate::reactor::IoBufMut>(
+            &self,
+            buf: B,
+        ) -> (std::io::Result<usize>, B) {
+            self.conn.read(buf).await
+        }
+
+        /// Writes `buf` (some of it, perhaps); gives it back with the byte
+        /// count.
+        pub async fn write<B: $crate::reactor::IoBuf>(
+            &self,
+            buf: B,
+        ) -> (std::io::Result<usize>, B) {
+            self.conn.write(buf).await
+        }
+
+        /// Writes all of `buf`, sending again what a short send left.
+        pub async fn write_all<B: $crate::reactor::IoBuf>(
+            &self,
+            buf: B,
+        ) -> (std::io::Result<()>, B) {
+            self.conn.write_all(buf).await
+        }
+
+        /// Receives into a buffer of the reactor's buffer ring `group`,
+        /// with no copy; `None` at the end of the stream. (`ENOBUFS` when
+        /// the ring has no buffer left: drop some and try again.)
+        pub async fn recv_ring(
+            &self,
+            group: $crate::reactor::BufGroup,
+        ) -> std::io::Result<Option<$crate::reactor::RingBuf>> {
+            self.conn.recv_ring(group).await
+        }
+
+        /// Receives continuously into buffers of `group` (one multishot
+        /// receive): each item is a buffer, `Ok(None)` at the end of the
+        /// stream, or the error that ended it. Deadlines do not apply.
+        pub fn recv_stream(&self, group: $crate::reactor::BufGroup) -> $crate::net::RecvStream {
+            self.conn.recv_stream(group)
+        }
+
+        /// Shuts down the reading, writing or both halves
+        /// (`std::net::Shutdown`).
+        pub async fn shutdown(&self, how: std::net::Shutdown) -> std::io::Result<()> {
+            self.conn.shutdown(how).await
+        }
+
+        /// The shared descriptor, for ops of
+        /// [`reactor::ops`](crate::reactor::ops) queued by hand (with
+        /// callbacks).
+        pub fn shared_fd(&self) -> &$crate::reactor::SharedFd {
+            &self.conn.fd
+        }
+
+        /// The reactor the stream is on.
+        pub fn handle(&self) -> &$crate::reactor::Handle {
+            &self.conn.handle
+        }
+    };
+}
+
+pub(crate) use stream_methods;
+
+/// A multishot receive into a buffer ring, from a stream's `recv_stream`
+/// ([`TcpStream::recv_stream`](crate::net::TcpStream::recv_stream),
+/// [`UnixStream::recv_stream`](crate::net::UnixStream::recv_stream)).
+pub struct RecvStream {
+    stream: OpStream<RecvMulti>,
+}
+
+impl RecvStream {
+    /// The next buffer, as [`OpStream::poll_next`].
+    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Option<RingBuf>>>> {
+        self.stream.poll_next(cx)
+    }
+
+    /// Awaits the next buffer: `Some(Ok(Some(buf)))`, `Some(Ok(None))` at
+    /// the end of the stream, `Some(Err(..))` when the receive ended with
+    /// an error, `None` after the last.
+    #[allow(clippy::should_implement_trait)]
+    pub async fn next(&mut self) -> Option<io::Result<Option<RingBuf>>> {
+        self.stream.next().await
+    }
+}
+
+impl fmt::Debug for RecvStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvStream").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,420 @@
+//! Unix-domain sockets over the reactor: streams that also pass
+//! descriptors, and datagrams.
+
+use crate::net::conn::{Conn, stream_methods};
+use crate::net::tcp::{Accepted, Incoming, sealed};
+use crate::net::{cvt, run};
+use crate::reactor::ops::{
+    Accept, Connect, Recv, RecvFrom, RecvRing, RecvWithFds, Send, SendTo, SendWithFds,
+};
+use crate::reactor::{BufGroup, Handle, IoBuf, IoBufMut, RingBuf, SharedFd};
+use crate::types::SockAddr;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
+use std::time::Instant;
+
+/// A new close-on-exec Unix-domain socket of `kind`.
+fn unix_socket(kind: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: socket(2) with valid arguments; the result is checked.
+    let fd = cvt(unsafe { libc::socket(libc::AF_UNIX, kind | libc::SOCK_CLOEXEC, 0) })?;
+    // SAFETY: a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A connected pair of close-on-exec Unix-domain sockets of `kind`.
+fn unix_pair(kind: libc::c_int) -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: socketpair(2) writes two descriptors into `fds`, alive for the
+    // call; the result is checked.
+    cvt(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            kind | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    })?;
+    // SAFETY: two new descriptors that nothing else owns.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Binds `fd` to `addr`.
+fn bind_to(fd: &OwnedFd, addr: &SockAddr) -> io::Result<()> {
+    // SAFETY: the address is a valid sockaddr of `len` bytes, alive for the
+    // call.
+    cvt(unsafe { libc::bind(fd.as_raw_fd(), addr.as_ptr().cast(), addr.len()) }).map(drop)
+}
+
+/// The local (or, with `peer`, remote) Unix-domain address of a socket.
+fn unix_name(fd: RawFd, peer: bool) -> io::Result<SocketAddr> {
+    let mut buf = crate::types::SockAddrBuf::new();
+    let (storage, len) = buf.as_out_ptrs();
+    // SAFETY: the kernel writes at most `*len` bytes to `storage` and the
+    // length to `len`, both in `buf`, alive for the call.
+    let rc = unsafe {
+        if peer {
+            libc::getpeername(fd, storage.cast(), len)
+        } else {
+            libc::getsockname(fd, storage.cast(), len)
+        }
+    };
+    cvt(rc)?;
+    buf.unix_addr()
+        .ok_or_else(|| io::Error::other("not a Unix-domain socket address"))
+}
+
+/// A Unix-domain listening socket whose accepts go through the reactor.
+pub struct UnixListener {
+    handle: Handle,
+    fd: SharedFd,
+}
+
+impl UnixListener {
+    /// Binds a listener to the file system path `path` (which must not
+    /// exist yet), with a backlog of 4096.
+    pub fn bind(handle: &Handle, path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        UnixListener::bind_addr(handle, &SockAddr::unix(path)?)
+    }
+
+    /// Binds a listener to `addr`: a path ([`SockAddr::unix`]) or an
+    /// abstract name (`SockAddr::from(&std::os::unix::net::SocketAddr)`,
+    /// with one made by `SocketAddrExt::from_abstract_name`).
+    pub fn bind_addr(handle: &Handle, addr: &SockAddr) -> io::Result<UnixListener> {
+        let fd = unix_socket(libc::SOCK_STREAM)?;
+        bind_to(&fd, addr)?;
+        // SAFETY: listen(2) on a socket we own.
+        cvt(unsafe { libc::listen(fd.as_raw_fd(), 4096) })?;
+        Ok(UnixListener {
+            handle: handle.clone(),
+            fd: SharedFd::new(fd),
+        })
+    }
+
+    /// A listener over a std listener.
+    pub fn from_std(handle: &Handle, listener: std::os::unix::net::UnixListener) -> UnixListener {
+        UnixListener {
+            handle: handle.clone(),
+            fd: SharedFd::new(listener),
+        }
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        unix_name(self.fd.as_raw_fd(), false)
+    }
+
+    /// Accepts one connection.
+    pub async fn accept(&self) -> io::Result<UnixStream> {
+        let (result, fd) = self.handle.op(Accept::new(&self.fd)).await;
+        result?;
+        let fd = fd.ok_or_else(|| io::Error::other("an accept gave no socket"))?;
+        Ok(UnixStream::accepted(&self.handle, fd))
+    }
+
+    /// The connections as they come, from one multishot accept (armed
+    /// again should the kernel end it).
+    pub fn incoming(&self) -> Incoming<UnixStream> {
+        Incoming::new(&self.handle, &self.fd)
+    }
+
+    /// The reactor the listener is on.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// The shared descriptor, for ops of [`reactor::ops`](crate::reactor::ops)
+    /// queued by hand.
+    pub fn shared_fd(&self) -> &SharedFd {
+        &self.fd
+    }
+}
+
+impl AsFd for UnixListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixListener")
+            .field("fd", &self.fd)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A Unix-domain stream connection whose reads and writes go through the
+/// reactor: what [`TcpStream`](crate::net::TcpStream) does, and the
+/// passing of descriptors ([`send_with_fds`](UnixStream::send_with_fds),
+/// [`recv_with_fds`](UnixStream::recv_with_fds)).
+pub struct UnixStream {
+    pub(crate) conn: Conn,
+}
+
+impl sealed::Sealed for UnixStream {}
+
+impl Accepted for UnixStream {
+    fn accepted(handle: &Handle, fd: OwnedFd) -> UnixStream {
+        UnixStream {
+            conn: Conn::from_owned(handle, fd),
+        }
+    }
+}
+
+impl UnixStream {
+    /// Connects to the socket bound to the file system path `path`.
+    pub async fn connect(handle: &Handle, path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        UnixStream::connect_addr(handle, SockAddr::unix(path)?).await
+    }
+
+    /// Connects to `addr`: a path or an abstract name (see
+    /// [`UnixListener::bind_addr`]).
+    pub async fn connect_addr(handle: &Handle, addr: SockAddr) -> io::Result<UnixStream> {
+        let fd = SharedFd::new(unix_socket(libc::SOCK_STREAM)?);
+        let (result, ()) = handle.op(Connect::with_addr(&fd, addr)).await;
+        result?;
+        Ok(UnixStream {
+            conn: Conn::new(handle, fd),
+        })
+    }
+
+    /// A connected pair of streams on `handle`'s reactor (`socketpair(2)`).
+    pub fn pair(handle: &Handle) -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = unix_pair(libc::SOCK_STREAM)?;
+        Ok((
+            UnixStream::accepted(handle, a),
+            UnixStream::accepted(handle, b),
+        ))
+    }
+
+    /// A stream over a connected std stream.
+    pub fn from_std(handle: &Handle, stream: std::os::unix::net::UnixStream) -> UnixStream {
+        UnixStream::accepted(handle, stream.into())
+    }
+
+    stream_methods!();
+
+    /// Sends `buf` with the descriptors `fds` (`SCM_RIGHTS`); gives back
+    /// the byte count, the buffer and the descriptors (the peer holds its
+    /// own copies once the send succeeded).
+    pub async fn send_with_fds<B: IoBuf>(
+        &self,
+        buf: B,
+        fds: Vec<OwnedFd>,
+    ) -> (io::Result<usize>, B, Vec<OwnedFd>) {
+        let op = SendWithFds::new(&self.conn.fd, buf, fds);
+        let (result, (buf, fds)) = run(&self.conn.handle, op, self.conn.write_deadline).await;
+        (result.map(|n| n as usize), buf, fds)
+    }
+
+    /// Receives into `buf` with up to `max_fds` descriptors sent along;
+    /// gives back the byte count, the buffer and the descriptors received,
+    /// each owned (and close-on-exec).
+    pub async fn recv_with_fds<B: IoBufMut>(
+        &self,
+        buf: B,
+        max_fds: usize,
+    ) -> (io::Result<usize>, B, Vec<OwnedFd>) {
+        let op = RecvWithFds::new(&self.conn.fd, buf, max_fds);
+        let (result, (buf, fds)) = run(&self.conn.handle, op, self.conn.read_deadline).await;
+        (result.map(|n| n as usize), buf, fds)
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        unix_name(self.conn.fd.as_raw_fd(), false)
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        unix_name(self.conn.fd.as_raw_fd(), true)
+    }
+}
+
+impl AsFd for UnixStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.conn.fd.as_fd()
+    }
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream")
+            .field("fd", &self.conn.fd)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A Unix-domain datagram socket whose sends and receives go through the
+/// reactor.
+pub struct UnixDatagram {
+    handle: Handle,
+    fd: SharedFd,
+    read_deadline: Option<Instant>,
+    write_deadline: Option<Instant>,
+}
+
+impl UnixDatagram {
+    fn over(handle: &Handle, fd: OwnedFd) -> UnixDatagram {
+        UnixDatagram {
+            handle: handle.clone(),
+            fd: SharedFd::new(fd),
+            read_deadline: None,
+            write_deadline: None,
+        }
+    }
+
+    /// A socket bound to the file system path `path`.
+    pub fn bind(handle: &Handle, path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
+        UnixDatagram::bind_addr(handle, &SockAddr::unix(path)?)
+    }
+
+    /// A socket bound to `addr`: a path or an abstract name (see
+    /// [`UnixListener::bind_addr`]).
+    pub fn bind_addr(handle: &Handle, addr: &SockAddr) -> io::Result<UnixDatagram> {
+        let fd = unix_socket(libc::SOCK_DGRAM)?;
+        bind_to(&fd, addr)?;
+        Ok(UnixDatagram::over(handle, fd))
+    }
+
+    /// A socket bound to no address: it can send, and receive what is sent
+    /// back to it once it is connected.
+    pub fn unbound(handle: &Handle) -> io::Result<UnixDatagram> {
+        Ok(UnixDatagram::over(handle, unix_socket(libc::SOCK_DGRAM)?))
+    }
+
+    /// A connected pair of datagram sockets (`socketpair(2)`).
+    pub fn pair(handle: &Handle) -> io::Result<(UnixDatagram, UnixDatagram)> {
+        let (a, b) = unix_pair(libc::SOCK_DGRAM)?;
+        Ok((UnixDatagram::over(handle, a), UnixDatagram::over(handle, b)))
+    }
+
+    /// A socket over a std socket.
+    pub fn from_std(handle: &Handle, socket: std::os::unix::net::UnixDatagram) -> UnixDatagram {
+        UnixDatagram::over(handle, socket.into())
+    }
+
+    /// Sets the peer that [`send`](UnixDatagram::send) sends to and
+    /// [`recv`](UnixDatagram::recv) receives from: the socket bound to the
+    /// path `path`.
+    pub fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        self.connect_addr(&SockAddr::unix(path)?)
+    }
+
+    /// [`connect`](UnixDatagram::connect) to a path or an abstract name.
+    pub fn connect_addr(&self, addr: &SockAddr) -> io::Result<()> {
+        // SAFETY: the address is a valid sockaddr of `len` bytes, alive for
+        // the call; connecting a datagram socket does not block.
+        cvt(unsafe { libc::connect(self.fd.as_raw_fd(), addr.as_ptr().cast(), addr.len()) })
+            .map(drop)
+    }
+
+    /// Sets both deadlines, as [`TcpStream::set_deadline`](crate::net::TcpStream::set_deadline).
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.read_deadline = deadline;
+        self.write_deadline = deadline;
+    }
+
+    /// Sets the deadline of receives.
+    pub fn set_read_deadline(&mut self, deadline: Option<Instant>) {
+        self.read_deadline = deadline;
+    }
+
+    /// Sets the deadline of sends.
+    pub fn set_write_deadline(&mut self, deadline: Option<Instant>) {
+        self.write_deadline = deadline;
+    }
+
+    /// Sends `buf` to the connected peer as one datagram.
+    pub async fn send<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
+        let (result, buf) = run(&self.handle, Send::new(&self.fd, buf), self.write_deadline).await;
+        (result.map(|n| n as usize), buf)
+    }
+
+    /// Sends `buf` as one datagram to the socket bound to the path `path`.
+    pub async fn send_to<B: IoBuf>(
+        &self,
+        buf: B,
+        path: impl AsRef<Path>,
+    ) -> (io::Result<usize>, B) {
+        match SockAddr::unix(path) {
+            Ok(addr) => self.send_to_addr(buf, addr).await,
+            Err(e) => (Err(e), buf),
+        }
+    }
+
+    /// [`send_to`](UnixDatagram::send_to) a path or an abstract name.
+    pub async fn send_to_addr<B: IoBuf>(&self, buf: B, addr: SockAddr) -> (io::Result<usize>, B) {
+        let op = SendTo::with_addr(&self.fd, buf, addr);
+        let (result, buf) = run(&self.handle, op, self.write_deadline).await;
+        (result.map(|n| n as usize), buf)
+    }
+
+    /// Receives one datagram from the connected peer into `buf` (the rest
+    /// of a longer one is lost).
+    pub async fn recv<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
+        let (result, buf) = run(&self.handle, Recv::new(&self.fd, buf), self.read_deadline).await;
+        (result.map(|n| n as usize), buf)
+    }
+
+    /// Receives one datagram into `buf`, with its sender's address (unnamed
+    /// for an unbound sender).
+    pub async fn recv_from<B: IoBufMut>(
+        &self,
+        buf: B,
+    ) -> (io::Result<usize>, B, Option<SocketAddr>) {
+        let op = RecvFrom::unix(&self.fd, buf);
+        let (result, (buf, from)) = run(&self.handle, op, self.read_deadline).await;
+        (result.map(|n| n as usize), buf, from)
+    }
+
+    /// Receives one datagram into a buffer of the reactor's buffer ring
+    /// `group`, with no copy.
+    pub async fn recv_ring(&self, group: BufGroup) -> io::Result<Option<RingBuf>> {
+        let (result, buf) = run(
+            &self.handle,
+            RecvRing::new(&self.fd, group),
+            self.read_deadline,
+        )
+        .await;
+        result?;
+        Ok(buf)
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        unix_name(self.fd.as_raw_fd(), false)
+    }
+
+    /// The connected peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        unix_name(self.fd.as_raw_fd(), true)
+    }
+
+    /// The shared descriptor, for ops queued by hand.
+    pub fn shared_fd(&self) -> &SharedFd {
+        &self.fd
+    }
+
+    /// The reactor the socket is on.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+}
+
+impl AsFd for UnixDatagram {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl fmt::Debug for UnixDatagram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixDatagram")
+            .field("fd", &self.fd)
+            .finish_non_exhaustive()
+    }
+}
