@@ -189,6 +189,27 @@ macro_rules! stream_methods {
 
 pub(crate) use stream_methods;
 
+/// `AsFd` and `Debug` for a stream socket type with a `conn`.
+macro_rules! stream_traits {
+    ($ty:ident) => {
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.conn.fd.as_fd()
+            }
+        }
+
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    .field("fd", &self.conn.fd)
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+pub(crate) use stream_traits;
+
 /// A multishot receive into a buffer ring, from a stream's `recv_stream`
 /// ([`TcpStream::recv_stream`](crate::net::TcpStream::recv_stream),
 /// [`UnixStream::recv_stream`](crate::net::UnixStream::recv_stream)).

@@ -38,7 +38,7 @@
 //!
 //! [`RingBuf`]: crate::reactor::RingBuf
 
-use crate::reactor::{Completion, Handle, Op};
+use crate::reactor::{Completion, Handle, Op, SharedFd};
 use crate::types::SockAddr;
 use std::io;
 use std::net::SocketAddr;
@@ -139,4 +139,30 @@ pub(crate) fn bind(fd: &OwnedFd, addr: &SocketAddr) -> io::Result<()> {
     // SAFETY: the address is a valid sockaddr of `len` bytes, alive for the
     // call.
     cvt(unsafe { libc::bind(fd.as_raw_fd(), addr.as_ptr().cast(), addr.len()) }).map(drop)
+}
+
+/// Connects `fd` to `addr` now, with a system call: for datagram sockets,
+/// whose connect only sets the peer and does not block.
+pub(crate) fn connect_now(fd: &SharedFd, addr: &SockAddr) -> io::Result<()> {
+    // SAFETY: the address is a valid sockaddr of `len` bytes, alive for the
+    // call.
+    cvt(unsafe { libc::connect(fd.as_raw_fd(), addr.as_ptr().cast(), addr.len()) }).map(drop)
+}
+
+/// The local (or, with `peer`, remote) address of a socket, as the kernel
+/// wrote it.
+pub(crate) fn name_of(fd: std::os::fd::RawFd, peer: bool) -> io::Result<crate::types::SockAddrBuf> {
+    let mut buf = crate::types::SockAddrBuf::new();
+    let (storage, len) = buf.as_out_ptrs();
+    // SAFETY: the kernel writes at most `*len` bytes to `storage` and the
+    // length to `len`, both in `buf`, alive for the call.
+    let rc = unsafe {
+        if peer {
+            libc::getpeername(fd, storage.cast(), len)
+        } else {
+            libc::getsockname(fd, storage.cast(), len)
+        }
+    };
+    cvt(rc)?;
+    Ok(buf)
 }

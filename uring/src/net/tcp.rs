@@ -1,7 +1,7 @@
 //! TCP over the reactor.
 
-use crate::net::conn::{Conn, stream_methods};
-use crate::net::{bind, cvt, set_option, socket};
+use crate::net::conn::{Conn, stream_methods, stream_traits};
+use crate::net::{bind, cvt, name_of, set_option, socket};
 use crate::reactor::ops::{Accept, AcceptMulti, Connect};
 use crate::reactor::{Handle, OpStream, SharedFd};
 use std::fmt;
@@ -235,34 +235,11 @@ impl TcpStream {
     }
 }
 
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.conn.fd.as_fd()
-    }
-}
+stream_traits!(TcpStream);
 
-impl fmt::Debug for TcpStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpStream")
-            .field("fd", &self.conn.fd)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The local (or, with `peer`, remote) address of a socket.
+/// The local (or, with `peer`, remote) IP address of a socket.
 pub(crate) fn sock_name(fd: RawFd, peer: bool) -> io::Result<SocketAddr> {
-    let mut buf = crate::types::SockAddrBuf::new();
-    let (storage, len) = buf.as_out_ptrs();
-    // SAFETY: the kernel writes at most `*len` bytes to `storage` and the
-    // length to `len`, both in `buf`, alive for the call.
-    let rc = unsafe {
-        if peer {
-            libc::getpeername(fd, storage.cast(), len)
-        } else {
-            libc::getsockname(fd, storage.cast(), len)
-        }
-    };
-    cvt(rc)?;
-    buf.socket_addr()
+    name_of(fd, peer)?
+        .socket_addr()
         .ok_or_else(|| io::Error::other("not an IP socket address"))
 }

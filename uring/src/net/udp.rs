@@ -1,6 +1,6 @@
 //! UDP over the reactor.
 
-use crate::net::{bind, cvt, run, socket};
+use crate::net::{bind, connect_now, run, socket};
 use crate::reactor::ops::{Recv, RecvFrom, RecvRing, Send, SendTo};
 use crate::reactor::{BufGroup, Handle, IoBuf, IoBufMut, RingBuf, SharedFd};
 use crate::types::SockAddr;
@@ -44,11 +44,7 @@ impl UdpSocket {
     /// Sets the peer that [`send`](UdpSocket::send) sends to and
     /// [`recv`](UdpSocket::recv) receives from.
     pub fn connect(&self, addr: SocketAddr) -> io::Result<()> {
-        let addr = SockAddr::from(addr);
-        // SAFETY: the address is a valid sockaddr of `len` bytes, alive for
-        // the call; connecting a datagram socket does not block.
-        cvt(unsafe { libc::connect(self.fd.as_raw_fd(), addr.as_ptr().cast(), addr.len()) })
-            .map(drop)
+        connect_now(&self.fd, &SockAddr::from(addr))
     }
 
     /// Sets both deadlines, as [`TcpStream::set_deadline`](crate::net::TcpStream::set_deadline).

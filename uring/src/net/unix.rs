@@ -1,9 +1,9 @@
 //! Unix-domain sockets over the reactor: streams that also pass
 //! descriptors, and datagrams.
 
-use crate::net::conn::{Conn, stream_methods};
+use crate::net::conn::{Conn, stream_methods, stream_traits};
 use crate::net::tcp::{Accepted, Incoming, sealed};
-use crate::net::{cvt, run};
+use crate::net::{connect_now, cvt, name_of, run};
 use crate::reactor::ops::{
     Accept, Connect, Recv, RecvFrom, RecvRing, RecvWithFds, Send, SendTo, SendWithFds,
 };
@@ -50,19 +50,8 @@ fn bind_to(fd: &OwnedFd, addr: &SockAddr) -> io::Result<()> {
 
 /// The local (or, with `peer`, remote) Unix-domain address of a socket.
 fn unix_name(fd: RawFd, peer: bool) -> io::Result<SocketAddr> {
-    let mut buf = crate::types::SockAddrBuf::new();
-    let (storage, len) = buf.as_out_ptrs();
-    // SAFETY: the kernel writes at most `*len` bytes to `storage` and the
-    // length to `len`, both in `buf`, alive for the call.
-    let rc = unsafe {
-        if peer {
-            libc::getpeername(fd, storage.cast(), len)
-        } else {
-            libc::getsockname(fd, storage.cast(), len)
-        }
-    };
-    cvt(rc)?;
-    buf.unix_addr()
+    name_of(fd, peer)?
+        .unix_addr()
         .ok_or_else(|| io::Error::other("not a Unix-domain socket address"))
 }
 
@@ -234,19 +223,7 @@ impl UnixStream {
     }
 }
 
-impl AsFd for UnixStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.conn.fd.as_fd()
-    }
-}
-
-impl fmt::Debug for UnixStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnixStream")
-            .field("fd", &self.conn.fd)
-            .finish_non_exhaustive()
-    }
-}
+stream_traits!(UnixStream);
 
 /// A Unix-domain datagram socket whose sends and receives go through the
 /// reactor.
@@ -306,10 +283,7 @@ impl UnixDatagram {
 
     /// [`connect`](UnixDatagram::connect) to a path or an abstract name.
     pub fn connect_addr(&self, addr: &SockAddr) -> io::Result<()> {
-        // SAFETY: the address is a valid sockaddr of `len` bytes, alive for
-        // the call; connecting a datagram socket does not block.
-        cvt(unsafe { libc::connect(self.fd.as_raw_fd(), addr.as_ptr().cast(), addr.len()) })
-            .map(drop)
+        connect_now(&self.fd, addr)
     }
 
     /// Sets both deadlines, as [`TcpStream::set_deadline`](crate::net::TcpStream::set_deadline).
