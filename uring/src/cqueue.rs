@@ -93,6 +93,23 @@ impl Cqe {
         self.0.user_data = user_data;
     }
 
+    /// The completion's 16 bytes as one integer, which calls pass in two
+    /// registers where they pass the structure through memory.
+    #[inline(always)]
+    pub(crate) fn to_bits(self) -> u128 {
+        // SAFETY: `io_uring_cqe` is 16 bytes of plain integers with no
+        // padding (`u64`, `i32`, `u32`).
+        unsafe { std::mem::transmute::<io_uring_cqe, u128>(self.0) }
+    }
+
+    /// The completion whose bytes `bits` holds (see [`to_bits`](Cqe::to_bits)).
+    #[inline(always)]
+    pub(crate) fn from_bits(bits: u128) -> Cqe {
+        // SAFETY: every bit pattern is a valid `io_uring_cqe` (plain
+        // integers), of the same size as `u128`.
+        Cqe(unsafe { std::mem::transmute::<u128, io_uring_cqe>(bits) })
+    }
+
     /// The raw structure, seen as a `Cqe`.
     #[inline(always)]
     pub(crate) fn from_raw_ref(raw: &io_uring_cqe) -> &Cqe {

@@ -22,7 +22,7 @@ impl<'scope> ScopeCompletions<'_, 'scope> {
     /// the scope's own (`None`: not handed out) or a foreign one.
     #[inline]
     fn settle(&mut self, cqe: Cqe) -> Option<ScopeCqe<'scope>> {
-        let cqe = settle(self.table.get(), cqe);
+        let cqe = settle(self.table.get(), cqe.to_bits());
         // The CQ learns of every completion read at once, so that an
         // iterator that is forgotten instead of dropped cannot leave settled
         // completions behind.
@@ -47,7 +47,8 @@ impl<'scope> ScopeCompletions<'_, 'scope> {
 
 /// [`ScopeCompletions::settle`], without moving the CQ's head.
 #[inline]
-fn settle<'scope>(table: &mut ScopeTable, mut cqe: Cqe) -> Option<ScopeCqe<'scope>> {
+fn settle<'scope>(table: &mut ScopeTable, cqe: u128) -> Option<ScopeCqe<'scope>> {
+    let mut cqe = Cqe::from_bits(cqe);
     let (owner, group, returned) = table.settle(&mut cqe);
     let stamp = table.stamp(group);
     if owner == Owner::Internal {
@@ -119,7 +120,7 @@ impl<'scope> Iterator for ScopeCompletions<'_, 'scope> {
             if ScopeTable::untagged_in(cqe.user_data(), tag_all) {
                 table.settle_untagged_op(&cqe);
                 f(acc, untagged(table.ring, cqe))
-            } else if let Some(cqe) = settle(table, cqe) {
+            } else if let Some(cqe) = settle(table, cqe.to_bits()) {
                 f(acc, cqe)
             } else {
                 acc
