@@ -712,9 +712,10 @@ crate::ops! {
 
     /// Passes the registered file `source`, a slot of this ring's table, to
     /// the ring `dest` names, into a slot of its table: one held
-    /// exclusively, or a free one the kernel picks (6.0). Completes with 0
-    /// on this ring; the target ring gets a completion carrying `data` (with
-    /// the slot picked, for a free one) unless `MsgRingFlags::CQE_SKIP`.
+    /// exclusively, or a free one the kernel picks (6.0). Completes on this
+    /// ring with 0, or with the slot picked for a free one; the target ring
+    /// gets a completion carrying `data` (and the same result) unless
+    /// `MsgRingFlags::CQE_SKIP`.
     #[since = "6.0"]
     pub unsafe struct MsgRingFd<'a> = MSG_RING {
         /// The target ring, and the slot of its table.

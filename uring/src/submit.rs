@@ -288,7 +288,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let (args, registered) = match *spec {
             WaitSpec::Args(args) => (args, None),
             WaitSpec::Registered(slot) => (
-                crate::WaitArgs::new(),
+                // What the slot holds, for the enters after the first.
+                self.wait_region
+                    .as_ref()
+                    .map_or(crate::WaitArgs::new(), |region| region.args(slot)),
                 Some(slot as usize * std::mem::size_of::<sys::io_uring_reg_wait>()),
             ),
         };
@@ -333,7 +336,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             }
             _ => None,
         };
-        let min_wait_usec = args.min_wait_usec();
+        let start = Instant::now();
+        // A minimum wait under a microsecond is none, as the kernel reads
+        // a `min_wait_usec` of 0.
+        let min_wait = args.min_wait.filter(|min| usec(*min) > 0);
         let mut entered = false;
         loop {
             let unconsumed = if submit { self.sq.unconsumed() } else { 0 };
@@ -353,9 +359,20 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             if wake {
                 flags |= sys::IORING_ENTER_SQ_WAKEUP;
             }
+            // The minimum wait runs from the start of this call, not of
+            // each enter: what is left of it. Once it is over, the first
+            // completion ends the wait, as the kernel ends one whose
+            // minimum wait passed with none.
+            let (min_wait_usec, wait_for) = match min_wait {
+                Some(min) => match min.checked_sub(start.elapsed()) {
+                    Some(left) if !left.is_zero() => (usec(left).max(1), want),
+                    _ => (0, want.min(1)),
+                },
+                None => (0, want),
+            };
             let ts;
             let mut ext = sys::io_uring_getevents_arg::default();
-            let arg = if let Some(offset) = registered {
+            let arg = if let (Some(offset), false) = (registered, entered) {
                 EnterArg::Registered(offset)
             } else if args.extended() {
                 ext.min_wait_usec = min_wait_usec;
@@ -385,7 +402,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             // sees: one a forgotten iterator moved only in our copy would
             // make the wait return at once, again and again.
             self.cq.publish_head();
-            let result = self.enter(to_submit, want, flags, arg);
+            let result = self.enter(to_submit, wait_for, flags, arg);
             entered = true;
             match result {
                 Ok(n) => {
@@ -399,11 +416,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                             return Ok(submitted);
                         }
                     }
-                    // A wait that returns early with a completion has ended
-                    // by its minimum wait, or by its registered argument's.
-                    // (mutants: `>=` for the last `>` is equivalent: the
-                    // kernel ends such a wait early only with a completion.)
-                    if (min_wait_usec > 0 || registered.is_some()) && self.cq.ready() > 0 {
+                    // A wait that returns early with a completion, once its
+                    // minimum wait has passed, has ended by it. (Before
+                    // then, the kernel ends a wait early when a timeout op
+                    // fires, or for a signal: it goes on.)
+                    if min_wait.is_some_and(|min| start.elapsed() >= min) && self.cq.ready() > 0 {
                         return Ok(submitted);
                     }
                 }

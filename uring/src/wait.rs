@@ -58,8 +58,10 @@ impl<'a> WaitArgs<'a> {
         self
     }
 
-    /// Ends the wait after `min_wait` if at least one completion is there by
-    /// then, even fewer than asked for (`min_wait_usec`, 6.12): a batching
+    /// Ends the wait once `min_wait` has passed (counted from the start of
+    /// the wait, across the enters a signal or a firing timeout op makes)
+    /// if at least one completion is there by then, even fewer than asked
+    /// for (`min_wait_usec`, 6.12): a batching
     /// wait that does not hold on to a lone completion for long. Counted in
     /// whole microseconds, at most `u32::MAX` of them; never longer than the
     /// [`timeout`](WaitArgs::timeout) or the time left to the
@@ -126,9 +128,24 @@ pub(crate) const SIGSET_SIZE: u32 = 8;
 pub(crate) struct WaitRegion {
     map: Mapping,
     slots: u32,
+    /// What each slot was set to (timeout, minimum wait): an enter after a
+    /// wait that the kernel ended early waits for the time left of these,
+    /// rather than for the slot's from the start again.
+    set: Vec<(Option<Duration>, Option<Duration>)>,
 }
 
 impl WaitRegion {
+    /// The wait slot `index` was set to, as arguments.
+    pub(crate) fn args(&self, index: u32) -> WaitArgs<'static> {
+        let (timeout, min_wait) = self.set.get(index as usize).copied().unwrap_or_default();
+        WaitArgs {
+            timeout,
+            deadline: None,
+            min_wait,
+            sigmask: None,
+        }
+    }
+
     fn slot(&self, index: u32) -> Option<*mut sys::io_uring_reg_wait> {
         (index < self.slots).then(|| {
             // SAFETY: `index` is below the slots the mapping holds.
@@ -200,7 +217,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         )?;
         let slots =
             u32::try_from(size / std::mem::size_of::<sys::io_uring_reg_wait>()).unwrap_or(u32::MAX);
-        self.wait_region = Some(WaitRegion { map, slots });
+        self.wait_region = Some(WaitRegion {
+            map,
+            slots,
+            set: vec![(None, None); slots as usize],
+        });
         Ok(())
     }
 
@@ -236,12 +257,17 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         // kernel reads it only during an enter, and none runs while `self`
         // is borrowed mutably.
         unsafe { entry.write(value) };
+        if let Some(region) = &mut self.wait_region {
+            region.set[slot as usize] = (args.timeout, args.min_wait);
+        }
         Ok(())
     }
 
     /// Waits until `want` completions are ready, or what registered wait
-    /// argument `slot` says ends the wait first. An interrupted wait starts
-    /// the slot's timeout again.
+    /// argument `slot` says ends the wait first. The first enter reads the
+    /// slot; should the kernel end that wait early (a signal, a timeout op
+    /// completing), the wait goes on for the time left of the slot's
+    /// timeout and minimum wait, with arguments copied in.
     pub fn wait_registered(&mut self, want: u32, slot: u32) -> Result<()> {
         self.registered_wait_slot(slot)?;
         self.enter_and_wait(false, want, &WaitSpec::Registered(slot))
