@@ -3,7 +3,7 @@
 
 use crate::net::conn::{Conn, stream_methods, stream_traits};
 use crate::net::tcp::{Accepted, Incoming, sealed};
-use crate::net::{connect_now, cvt, name_of, run};
+use crate::net::{connect_now, cvt, run};
 use crate::reactor::ops::{
     Accept, Connect, Recv, RecvFrom, RecvRing, RecvWithFds, Send, SendTo, SendWithFds,
 };
@@ -48,11 +48,19 @@ fn bind_to(fd: &OwnedFd, addr: &SockAddr) -> io::Result<()> {
     cvt(unsafe { libc::bind(fd.as_raw_fd(), addr.as_ptr().cast(), addr.len()) }).map(drop)
 }
 
-/// The local (or, with `peer`, remote) Unix-domain address of a socket.
+/// The local (or, with `peer`, remote) Unix-domain address of a socket,
+/// read by std's sockets, which read every address the kernel reports (a
+/// path that fills `sun_path` too).
 fn unix_name(fd: RawFd, peer: bool) -> io::Result<SocketAddr> {
-    name_of(fd, peer)?
-        .unix_addr()
-        .ok_or_else(|| io::Error::other("not a Unix-domain socket address"))
+    // SAFETY: `fd` is an open socket that the caller holds for the call;
+    // the std socket over it is never dropped, so it never closes it.
+    let socket =
+        std::mem::ManuallyDrop::new(unsafe { std::os::unix::net::UnixDatagram::from_raw_fd(fd) });
+    if peer {
+        socket.peer_addr()
+    } else {
+        socket.local_addr()
+    }
 }
 
 /// A Unix-domain listening socket whose accepts go through the reactor.
@@ -335,7 +343,8 @@ impl UnixDatagram {
     }
 
     /// Receives one datagram into `buf`, with its sender's address (unnamed
-    /// for an unbound sender).
+    /// for an unbound sender; `None` for one bound to a path that fills
+    /// `sun_path`, 108 bytes with no NUL, which std has no constructor for).
     pub async fn recv_from<B: IoBufMut>(
         &self,
         buf: B,

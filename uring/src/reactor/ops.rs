@@ -800,9 +800,10 @@ pub struct RecvFrom<B, A: SenderAddr = SocketAddr> {
 /// The kinds of sender address a [`RecvFrom`] reads: `std::net::SocketAddr`
 /// and `std::os::unix::net::SocketAddr`.
 pub trait SenderAddr: sealed::Sealed + Sized + 'static {
-    /// The address the kernel wrote, if it is of this kind.
+    /// The address the kernel wrote for a receive on `socket`, if it is of
+    /// this kind.
     #[doc(hidden)]
-    fn read(from: &SockAddrBuf) -> Option<Self>;
+    fn read(from: &SockAddrBuf, socket: &SharedFd) -> Option<Self>;
 }
 
 mod sealed {
@@ -814,15 +815,39 @@ impl sealed::Sealed for SocketAddr {}
 impl sealed::Sealed for std::os::unix::net::SocketAddr {}
 
 impl SenderAddr for SocketAddr {
-    fn read(from: &SockAddrBuf) -> Option<Self> {
+    fn read(from: &SockAddrBuf, _: &SharedFd) -> Option<Self> {
         from.socket_addr()
     }
 }
 
 impl SenderAddr for std::os::unix::net::SocketAddr {
-    fn read(from: &SockAddrBuf) -> Option<Self> {
+    fn read(from: &SockAddrBuf, socket: &SharedFd) -> Option<Self> {
+        // No address at all is an unbound sender's on a Unix-domain
+        // socket, and nothing on any other.
+        if from.len() == 0 && !is_unix_domain(socket) {
+            return None;
+        }
         from.unix_addr()
     }
+}
+
+/// Whether `socket` is a Unix-domain socket (`SO_DOMAIN`).
+fn is_unix_domain(socket: &SharedFd) -> bool {
+    let mut domain: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes to `domain` and the
+    // length to `len`, both alive for the call; the descriptor is open
+    // (the op holds it).
+    let rc = unsafe {
+        libc::getsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(socket),
+            libc::SOL_SOCKET,
+            libc::SO_DOMAIN,
+            (&mut domain as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    rc == 0 && domain == libc::AF_UNIX
 }
 
 impl<B: IoBufMut> RecvFrom<B> {
@@ -881,7 +906,7 @@ unsafe impl<B: IoBufMut, A: SenderAddr> Op for RecvFrom<B, A> {
         let from = match name_len {
             Some(len) if completion.res >= 0 => {
                 self.from.set_len(len);
-                A::read(&self.from)
+                A::read(&self.from, &self.fd)
             }
             _ => None,
         };

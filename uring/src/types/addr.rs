@@ -9,6 +9,10 @@ use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::net::SocketAddr as UnixAddr;
 use std::path::Path;
 
+/// The bytes of `sun_path` (108 on Linux).
+const SUN_PATH_LEN: usize =
+    mem::size_of::<libc::sockaddr_un>() - mem::offset_of!(libc::sockaddr_un, sun_path);
+
 /// A socket address in the kernel's layout (`sockaddr_in`, `sockaddr_in6`
 /// or `sockaddr_un`), for ops that read one (`Connect`, `SendMsg`).
 #[derive(Clone, Copy)]
@@ -46,6 +50,13 @@ impl SockAddr {
     /// byte or does not fit `sun_path` (107 bytes and its NUL).
     pub fn unix(path: impl AsRef<Path>) -> io::Result<SockAddr> {
         let bytes = path.as_ref().as_os_str().as_bytes();
+        if bytes.is_empty() {
+            // The kernel would read the empty abstract name.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "an empty Unix socket path",
+            ));
+        }
         if bytes.contains(&0) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -91,11 +102,16 @@ impl SockAddr {
 }
 
 /// A Unix-domain address: a path, an abstract name, or unnamed (an unbound
-/// socket's, which binds nothing and reaches no one).
+/// socket's, which reaches no one; binding to it binds an abstract name the
+/// kernel picks).
 impl From<&UnixAddr> for SockAddr {
     fn from(addr: &UnixAddr) -> SockAddr {
         let sun = if let Some(path) = addr.as_pathname() {
-            SockAddr::unix_bytes(path.as_os_str().as_bytes(), 1)
+            let bytes = path.as_os_str().as_bytes();
+            // A path the kernel reported may fill `sun_path`, with no NUL
+            // after it: the kernel takes it so.
+            let nul = usize::from(bytes.len() < SUN_PATH_LEN);
+            SockAddr::unix_bytes(bytes, nul)
         } else if let Some(name) = addr.as_abstract_name() {
             let mut bytes = Vec::with_capacity(name.len() + 1);
             bytes.push(0);
@@ -206,6 +222,11 @@ impl SockAddrBuf {
         self.len = len.min(mem::size_of::<libc::sockaddr_storage>() as u32);
     }
 
+    /// The length of the address, as the kernel last reported it.
+    pub(crate) fn len(&self) -> u32 {
+        self.len
+    }
+
     pub(crate) fn as_out_ptrs(&mut self) -> (*mut libc::sockaddr_storage, *mut libc::socklen_t) {
         self.storage = MaybeUninit::zeroed();
         self.len = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
@@ -221,7 +242,10 @@ impl SockAddrBuf {
 
     /// The address the kernel wrote, if it is a Unix-domain one. The
     /// kernel writes no bytes at all for an unbound Unix-domain sender:
-    /// that reads as the unnamed address.
+    /// that reads as the unnamed address (on a Unix-domain socket; an IP
+    /// one's receives write none either). A path that fills `sun_path`
+    /// (108 bytes, no NUL), which std cannot build an address of, reads as
+    /// `None`.
     pub fn unix_addr(&self) -> Option<UnixAddr> {
         if self.len == 0 {
             return unnamed();
