@@ -209,6 +209,29 @@ impl<C: CqeSize> Cq<C> {
         self.tail().wrapping_sub(self.head)
     }
 
+    /// Completions ready to be read: as many as slots, on a ring whose
+    /// completions take one each; counted one by one on a mixed CQ, where
+    /// a big one takes two slots and padding one.
+    #[inline(always)]
+    pub(crate) fn completions_ready(&self) -> u32 {
+        if C::MAX_SLOTS == 1 {
+            return self.ready();
+        }
+        self.scan(u32::MAX, |_| {}).0
+    }
+
+    /// What a wait for `want` completions asks the kernel for, which
+    /// counts slots: `want` on a ring of one slot per completion; on a
+    /// mixed CQ, the slots filled and one more per completion missing.
+    #[inline(always)]
+    pub(crate) fn slots_for(&self, want: u32) -> u32 {
+        if C::MAX_SLOTS == 1 {
+            return want;
+        }
+        let missing = want.saturating_sub(self.completions_ready());
+        self.ready().saturating_add(missing).min(self.entries)
+    }
+
     /// Calls `each` on up to `n` ready completions from the head on,
     /// without moving the head; returns how many it saw and the position
     /// after the last.

@@ -303,7 +303,13 @@ impl<S: SqeSize> Sq<S> {
 /// [`Ring::submission`](crate::Ring::submission) hands one out; it keeps a
 /// pointer to the next free SQE and to the end of the free run in registers
 /// while ops are pushed, so a loop of pushes costs one comparison and the
-/// SQE writes. The SQEs become visible to the kernel at the next submit.
+/// SQE writes. The SQEs become the ring's when the batch is dropped, and
+/// visible to the kernel at the next submit. A batch given to
+/// `mem::forget` keeps its pushes, as a forgotten `BufWriter` keeps its
+/// bytes: they are never submitted, and the next pushes write over their
+/// slots. (Ring pushes name no borrowed memory, and `push_unchecked`'s
+/// caller waits for the completions of what it submitted; a scope's batch,
+/// whose ops borrow, records each push at once instead.)
 pub struct SubmissionQueue<'a, S: SqeSize = Sqe64> {
     sq: &'a mut Sq<S>,
     cursor: Cursor<S>,

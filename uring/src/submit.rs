@@ -172,7 +172,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         // (mutants: the guard `false` is equivalent: with everything
         // submitted and enough ready, the slow path returns without a call.)
         match self.enter(to_submit, want, sys::IORING_ENTER_GETEVENTS, EnterArg::None) {
-            Ok(n) if n == to_submit && self.cq.ready() >= want => {
+            Ok(n) if n == to_submit && self.cq.completions_ready() >= want => {
                 // The cached head was the kernel's: it took as many as
                 // there were from it. (Were the cached head behind, the
                 // kernel would have taken fewer than asked, and the slow
@@ -350,7 +350,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             // the CQ has room, so it cannot be waited away.)
             if to_submit == 0
                 && !wake
-                && self.cq.ready() >= want
+                && self.cq.completions_ready() >= want
                 && (entered || !self.sq.cq_needs_flush())
             {
                 return Ok(submitted);
@@ -402,6 +402,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             // sees: one a forgotten iterator moved only in our copy would
             // make the wait return at once, again and again.
             self.cq.publish_head();
+            // (On a mixed CQ the kernel counts slots.)
+            let wait_for = self.cq.slots_for(wait_for);
             let result = self.enter(to_submit, wait_for, flags, arg);
             entered = true;
             match result {
@@ -428,7 +430,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 Err(e) if e.raw_os_error() == Some(libc::ETIME) => {
                     // What was submitted is counted even when the wait
                     // timed out, as liburing counts it.
-                    if self.cq.ready() >= want || submitted > 0 {
+                    if self.cq.completions_ready() >= want || submitted > 0 {
                         return Ok(submitted);
                     }
                     return Err(Error::TimedOut);
@@ -437,7 +439,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             }
             // (mutants: `<=` goes uncaught: it differs only when the last
             // completion wanted arrives just as the deadline passes.)
-            if deadline.is_some_and(|d| Instant::now() >= d) && self.cq.ready() < want {
+            if deadline.is_some_and(|d| Instant::now() >= d) && self.cq.completions_ready() < want {
                 return if submitted > 0 {
                     Ok(submitted)
                 } else {
