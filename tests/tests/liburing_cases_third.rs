@@ -1791,6 +1791,100 @@ fn recv_bundle_buf_len_a_short_bundle_receives_only_its_length() {
 
 // ---------------------------------------------------------------- recv-mshot-fair.c
 
+/// recv-mshot-fair.c, the runs with `optlen` (`Recv::multishot_limit`,
+/// 6.17): a multishot receive of at most 1024 bytes per completion, limited
+/// to 4096 in all, on a connection with 8 KiB queued ends (a completion
+/// without `IORING_CQE_F_MORE`) once it has taken 4096 bytes, not before
+/// and not at the end of the data; armed again, it takes the rest. Without
+/// a limit, one receive takes all 8 KiB and stays armed.
+#[test]
+fn recv_mshot_fair_a_total_limit_ends_the_multishot_receive() {
+    use uring::RecvFlags;
+    use uring::ops::Recv;
+    const TOTAL: usize = 8192;
+    let _watch = uring_tests::watchdog();
+    if !uring_tests::require_kernel(6, 17, "a multishot receive's total limit") {
+        return;
+    }
+    for limit in [4096u32, 0] {
+        let (mut client, server) = tcp_pair();
+        client.write_all(&[7u8; TOTAL]).unwrap();
+        // Room for every 32-byte completion: a multishot receive also ends
+        // when the CQ is full.
+        let mut ring = Ring::builder().cq_entries(1024).build(64).unwrap();
+        let Some(pool) = uring_tests::plain_buf_ring(&mut ring, 8, 512, 32) else {
+            return;
+        };
+        // Bytes taken by each arm of the receive, and whether it ended.
+        let arms: Vec<(usize, bool)> = ring.scope(|s| {
+            let mut arms = Vec::new();
+            let mut taken = 0;
+            let mut arm = 0u64;
+            let recv = |arm: u64| {
+                Recv::new(&server, pool.group().select(1024))
+                    .recv_flags(RecvFlags::MULTISHOT)
+                    .multishot_limit(limit)
+                    .user_data(arm)
+            };
+            s.push(recv(arm)).unwrap();
+            s.submit().unwrap();
+            let mut total = 0;
+            while total < TOTAL {
+                s.wait_timeout(1, PATIENCE)
+                    .unwrap_or_else(|e| panic!("limit {limit}: {e} after {total}"));
+                let mut ended = false;
+                for mut cqe in s.completions() {
+                    assert_eq!(cqe.user_data(), arm);
+                    assert!(cqe.res() >= 0, "limit {limit}: {cqe:?}");
+                    assert!(cqe.res() <= 1024, "limit {limit}: {cqe:?}");
+                    if cqe.res() > 0 {
+                        let buf = pool.claim(&mut cqe).unwrap();
+                        assert!(buf.iter().all(|&b| b == 7));
+                        taken += buf.len();
+                        total += buf.len();
+                    }
+                    if !cqe.has_more() {
+                        ended = true;
+                    }
+                }
+                if ended {
+                    arms.push((taken, true));
+                    taken = 0;
+                    arm += 1;
+                    if total < TOTAL {
+                        s.push(recv(arm)).unwrap();
+                        s.submit().unwrap();
+                    }
+                }
+            }
+            if taken > 0 {
+                arms.push((taken, false));
+                // Still armed: end it, so that the scope can return.
+                drop(client.shutdown(std::net::Shutdown::Both));
+                loop {
+                    s.wait_timeout(1, PATIENCE).unwrap();
+                    let done = s.completions().any(|c| !c.has_more());
+                    if done {
+                        break;
+                    }
+                }
+            }
+            arms
+        });
+        if limit == 0 {
+            assert_eq!(arms, [(TOTAL, false)], "no limit: one arm takes all");
+        } else {
+            assert_eq!(arms.len(), 2, "limit {limit}: {arms:?}");
+            assert!(arms[0].1, "the limited receive did not end: {arms:?}");
+            assert!(
+                arms[0].0 >= 4096 && arms[0].0 < TOTAL,
+                "the limited receive took {arms:?}"
+            );
+            assert_eq!(arms[0].0 + arms[1].0, TOTAL);
+        }
+    }
+}
+
 /// One run of recv-mshot-fair.c `test`: four connections with 8 KiB each
 /// queued, read by multishot receives (bundles or not) capped at 1024
 /// bytes per completion, from 2048 buffers of 32 bytes; every byte
@@ -1879,8 +1973,8 @@ fn recv_mshot_fair_run(ring: &mut Ring, bundle: bool, case: &str) {
 /// recv-mshot-fair.c: multishot receives on four connections, capped per
 /// completion, on a deferred-task-work and a cooperative ring, bundles or
 /// not: every byte arrives and the connections are served in turn. (The
-/// C test's other runs cap each receive's total too, with a field of the
-/// SQE, `optlen`, that uring's `Recv` does not carry.)
+/// C test's runs that cap each receive's total, `optlen`, are
+/// `recv_mshot_fair_a_total_limit_ends_the_multishot_receive`.)
 #[test]
 fn recv_mshot_fair_capped_multishot_receives_take_turns() {
     let _watch = uring_tests::watchdog();

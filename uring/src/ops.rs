@@ -176,6 +176,10 @@ crate::ops! {
         msg_flags: MsgFlags = MsgFlags::empty() => msg_flags,
         /// `IORING_RECVSEND_*` flags: poll first, multishot, bundle.
         recv_flags: RecvFlags = RecvFlags::empty() => ioprio,
+        /// With `RecvFlags::MULTISHOT`, the bytes after which the multishot
+        /// receive ends, its completion that reaches them the last (without
+        /// `IORING_CQE_F_MORE`) (6.17); 0 for no limit.
+        multishot_limit: u32 = 0 => optlen,
     }
 
     /// Sends `buf` on a socket, like `send(2)`, or to `dest` on an
