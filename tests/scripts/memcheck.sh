@@ -74,7 +74,9 @@ send_recv|$one_thread: the receiving thread's ring waits while the sender's thre
     [bad_input]="udp_deadlines_in_the_past_fail_at_once_and_far_ones_do_not_fire|$kernel_wrote
 tcp_deadlines_in_the_past_fail_at_once|$kernel_wrote"
     [attacks_chains_scopes]="a_minimum_wait_longer_than_the_timeout_does_not_outlast_it|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
-    [attacks_recent]="tokio_traits_on_a_unix_stream_report_a_gone_peer_and_past_deadlines|$kernel_wrote"
+    [net_unix]="a_stream_over_an_abstract_name|$one_thread, and the std client may not connect before the reactor waits in io_uring_enter"
+    [attacks_recent]="tokio_traits_on_a_unix_stream_report_a_gone_peer_and_past_deadlines|$kernel_wrote
+a_tokio_write_dropped_mid_send_still_delivers_what_it_reported|$one_thread, and the peer's reader thread seldom runs while the reactor waits"
     [liburing_cases_third]="wakeup_hang_a_waiter_on_another_thread_is_woken|$one_thread: the waking thread cannot run while the waiter is in io_uring_enter
 reg_wait_registered_wait_arguments|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer
 reg_wait_a_firing_timeout_op_does_not_end_a_registered_wait|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
