@@ -833,21 +833,27 @@ impl SenderAddr for std::os::unix::net::SocketAddr {
 
 /// Whether `socket` is a Unix-domain socket (`SO_DOMAIN`).
 fn is_unix_domain(socket: &SharedFd) -> bool {
-    let mut domain: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: the kernel writes at most `len` bytes to `domain` and the
-    // length to `len`, both alive for the call; the descriptor is open
-    // (the op holds it).
+    socket_option(socket.as_fd(), libc::SO_DOMAIN) == Some(libc::AF_UNIX)
+}
+
+/// The integer socket option `name` (at `SOL_SOCKET`) of `fd`, or `None`
+/// if it cannot be read.
+fn socket_option(fd: BorrowedFd<'_>, name: libc::c_int) -> Option<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt(2) writes at most `len` bytes to `value`, and the
+    // length to `len`, both locals alive for the call; `fd` is open
+    // (borrowed).
     let rc = unsafe {
         libc::getsockopt(
-            std::os::fd::AsRawFd::as_raw_fd(socket),
+            fd.as_raw_fd(),
             libc::SOL_SOCKET,
-            libc::SO_DOMAIN,
-            (&mut domain as *mut libc::c_int).cast(),
+            name,
+            (&mut value as *mut libc::c_int).cast(),
             &mut len,
         )
     };
-    rc == 0 && domain == libc::AF_UNIX
+    (rc == 0).then_some(value)
 }
 
 impl<B: IoBufMut> RecvFrom<B> {
@@ -950,23 +956,7 @@ fn credentials_words() -> usize {
 /// sender's pidfd (`SO_PASSPIDFD`), so that they do not take the
 /// descriptors' room.
 fn option_records_words(fd: BorrowedFd<'_>) -> usize {
-    let on = |name| {
-        let mut value: libc::c_int = 0;
-        let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: getsockopt(2) writes at most `len` bytes to `value`, and
-        // the length to `len`, both locals alive for the call; `fd` is
-        // open (borrowed).
-        let rc = unsafe {
-            libc::getsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                name,
-                (&mut value as *mut libc::c_int).cast(),
-                &mut len,
-            )
-        };
-        rc == 0 && value != 0
-    };
+    let on = |name| socket_option(fd, name).is_some_and(|value| value != 0);
     let mut words = 0;
     if on(libc::SO_PASSCRED) {
         words += credentials_words();
