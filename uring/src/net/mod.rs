@@ -107,6 +107,11 @@ pub(crate) fn socket(addr: &SocketAddr, kind: libc::c_int) -> io::Result<OwnedFd
         SocketAddr::V4(_) => libc::AF_INET,
         SocketAddr::V6(_) => libc::AF_INET6,
     };
+    socket_of(domain, kind)
+}
+
+/// A new close-on-exec socket of `domain` and `kind`.
+pub(crate) fn socket_of(domain: libc::c_int, kind: libc::c_int) -> io::Result<OwnedFd> {
     // SAFETY: socket(2) with valid arguments; the result is checked.
     let fd = cvt(unsafe { libc::socket(domain, kind | libc::SOCK_CLOEXEC, 0) })?;
     // SAFETY: a new descriptor that nothing else owns.
@@ -134,8 +139,7 @@ pub(crate) fn set_option(
 }
 
 /// Binds `fd` to `addr`.
-pub(crate) fn bind(fd: &OwnedFd, addr: &SocketAddr) -> io::Result<()> {
-    let addr = SockAddr::from(*addr);
+pub(crate) fn bind(fd: &OwnedFd, addr: &SockAddr) -> io::Result<()> {
     // SAFETY: the address is a valid sockaddr of `len` bytes, alive for the
     // call.
     cvt(unsafe { libc::bind(fd.as_raw_fd(), addr.as_ptr().cast(), addr.len()) }).map(drop)

@@ -4,6 +4,7 @@ use crate::net::conn::{Conn, stream_methods, stream_traits};
 use crate::net::{bind, cvt, name_of, set_option, socket};
 use crate::reactor::ops::{Accept, AcceptMulti, Connect};
 use crate::reactor::{Handle, OpStream, SharedFd};
+use crate::types::SockAddr;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -35,7 +36,7 @@ impl TcpListener {
         if reuseport {
             set_option(&fd, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
         }
-        bind(&fd, &addr)?;
+        bind(&fd, &SockAddr::from(addr))?;
         // SAFETY: listen(2) on a socket we own.
         cvt(unsafe { libc::listen(fd.as_raw_fd(), 4096) })?;
         Ok(TcpListener {

@@ -22,7 +22,7 @@ impl UdpSocket {
     /// A socket bound to `addr`.
     pub fn bind(handle: &Handle, addr: SocketAddr) -> io::Result<UdpSocket> {
         let fd = socket(&addr, libc::SOCK_DGRAM)?;
-        bind(&fd, &addr)?;
+        bind(&fd, &SockAddr::from(addr))?;
         Ok(UdpSocket {
             handle: handle.clone(),
             fd: SharedFd::new(fd),

@@ -3,7 +3,7 @@
 
 use crate::net::conn::{Conn, stream_methods, stream_traits};
 use crate::net::tcp::{Accepted, Incoming, sealed};
-use crate::net::{connect_now, cvt, run};
+use crate::net::{bind, connect_now, cvt, run, socket_of};
 use crate::reactor::ops::{
     Accept, Connect, Recv, RecvFrom, RecvRing, RecvWithFds, Send, SendTo, SendWithFds,
 };
@@ -15,14 +15,6 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::time::Instant;
-
-/// A new close-on-exec Unix-domain socket of `kind`.
-fn unix_socket(kind: libc::c_int) -> io::Result<OwnedFd> {
-    // SAFETY: socket(2) with valid arguments; the result is checked.
-    let fd = cvt(unsafe { libc::socket(libc::AF_UNIX, kind | libc::SOCK_CLOEXEC, 0) })?;
-    // SAFETY: a new descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
 
 /// A connected pair of close-on-exec Unix-domain sockets of `kind`.
 fn unix_pair(kind: libc::c_int) -> io::Result<(OwnedFd, OwnedFd)> {
@@ -39,13 +31,6 @@ fn unix_pair(kind: libc::c_int) -> io::Result<(OwnedFd, OwnedFd)> {
     })?;
     // SAFETY: two new descriptors that nothing else owns.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-/// Binds `fd` to `addr`.
-fn bind_to(fd: &OwnedFd, addr: &SockAddr) -> io::Result<()> {
-    // SAFETY: the address is a valid sockaddr of `len` bytes, alive for the
-    // call.
-    cvt(unsafe { libc::bind(fd.as_raw_fd(), addr.as_ptr().cast(), addr.len()) }).map(drop)
 }
 
 /// The local (or, with `peer`, remote) Unix-domain address of a socket,
@@ -80,8 +65,8 @@ impl UnixListener {
     /// abstract name (`SockAddr::from(&std::os::unix::net::SocketAddr)`,
     /// with one made by `SocketAddrExt::from_abstract_name`).
     pub fn bind_addr(handle: &Handle, addr: &SockAddr) -> io::Result<UnixListener> {
-        let fd = unix_socket(libc::SOCK_STREAM)?;
-        bind_to(&fd, addr)?;
+        let fd = socket_of(libc::AF_UNIX, libc::SOCK_STREAM)?;
+        bind(&fd, addr)?;
         // SAFETY: listen(2) on a socket we own.
         cvt(unsafe { libc::listen(fd.as_raw_fd(), 4096) })?;
         Ok(UnixListener {
@@ -170,7 +155,7 @@ impl UnixStream {
     /// Connects to `addr`: a path or an abstract name (see
     /// [`UnixListener::bind_addr`]).
     pub async fn connect_addr(handle: &Handle, addr: SockAddr) -> io::Result<UnixStream> {
-        let fd = SharedFd::new(unix_socket(libc::SOCK_STREAM)?);
+        let fd = SharedFd::new(socket_of(libc::AF_UNIX, libc::SOCK_STREAM)?);
         let (result, ()) = handle.op(Connect::with_addr(&fd, addr)).await;
         result?;
         Ok(UnixStream {
@@ -260,15 +245,18 @@ impl UnixDatagram {
     /// A socket bound to `addr`: a path or an abstract name (see
     /// [`UnixListener::bind_addr`]).
     pub fn bind_addr(handle: &Handle, addr: &SockAddr) -> io::Result<UnixDatagram> {
-        let fd = unix_socket(libc::SOCK_DGRAM)?;
-        bind_to(&fd, addr)?;
+        let fd = socket_of(libc::AF_UNIX, libc::SOCK_DGRAM)?;
+        bind(&fd, addr)?;
         Ok(UnixDatagram::over(handle, fd))
     }
 
     /// A socket bound to no address: it can send, and receive what is sent
     /// back to it once it is connected.
     pub fn unbound(handle: &Handle) -> io::Result<UnixDatagram> {
-        Ok(UnixDatagram::over(handle, unix_socket(libc::SOCK_DGRAM)?))
+        Ok(UnixDatagram::over(
+            handle,
+            socket_of(libc::AF_UNIX, libc::SOCK_DGRAM)?,
+        ))
     }
 
     /// A connected pair of datagram sockets (`socketpair(2)`).
