@@ -566,7 +566,8 @@ unsafe fn walk<C: CqeSize, B>(
     mut acc: B,
     f: &mut impl FnMut(B, C::Cqe) -> B,
 ) -> B {
-    /// Moves the head past the slots walked when `f` unwinds.
+    /// Moves the head past the slots walked: all of them, or those `f`
+    /// was given if it unwinds.
     struct Unwind<'a, T> {
         head: &'a mut u32,
         first: *const T,
@@ -599,10 +600,7 @@ unsafe fn walk<C: CqeSize, B>(
             break;
         }
     }
-    let guard = std::mem::ManuallyDrop::new(guard);
-    // SAFETY: `guard` is not dropped; its `head` is the caller's.
-    let head = unsafe { std::ptr::read(&guard.head) };
-    *head = head.wrapping_add(count);
+    drop(guard);
     acc
 }
 
