@@ -80,6 +80,16 @@ a_tokio_write_dropped_mid_send_still_delivers_what_it_reported|$one_thread, and 
     [liburing_cases_third]="wakeup_hang_a_waiter_on_another_thread_is_woken|$one_thread: the waking thread cannot run while the waiter is in io_uring_enter
 reg_wait_registered_wait_arguments|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer
 reg_wait_a_firing_timeout_op_does_not_end_a_registered_wait|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
+    [reactor_remote]="a_remote_queues_from_another_thread_and_the_callback_runs_on_the_reactor_thread|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
+run_serves_remotes_until_the_last_clone_is_dropped|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
+many_threads_send_many_ops_and_none_is_lost_or_repeated|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
+jobs_from_one_thread_run_in_order|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
+a_remote_cancels_an_accept_by_its_id|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
+a_stale_id_sent_by_a_remote_cancels_nothing|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
+a_deadline_sent_by_a_remote_cancels_the_op_in_time|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
+a_remote_spawns_a_task_on_the_reactor_thread|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
+a_shut_down_reactor_refuses_remotes_and_drops_their_closures_unrun|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
+run_until_serves_remotes_while_its_future_waits|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter"
     [waits]="a_wait_takes_its_signal_mask_for_its_length|valgrind aborts when a signal arrives during io_uring_enter with a signal mask
 registered_wait_arguments_end_waits_by_slot|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
 )

@@ -1,6 +1,7 @@
 //! A minimal single-threaded executor for the reactor's own futures: tasks
 //! are polled on the reactor's thread, between rounds of completions.
 
+use crate::reactor::remote::Inbox;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -21,6 +22,8 @@ pub(crate) struct ReadyQueue {
     pub(crate) parked: AtomicBool,
     /// Polled by the reactor while it waits (see `Core::arm_wakeup`).
     pub(crate) eventfd: OwnedFd,
+    /// What other threads sent through a [`Remote`](crate::reactor::Remote).
+    pub(crate) inbox: Inbox,
 }
 
 impl ReadyQueue {
@@ -35,6 +38,7 @@ impl ReadyQueue {
             parked: AtomicBool::new(false),
             // SAFETY: a new descriptor that nothing else owns.
             eventfd: unsafe { OwnedFd::from_raw_fd(fd) },
+            inbox: Inbox::default(),
         })
     }
 
@@ -43,6 +47,11 @@ impl ReadyQueue {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(id);
+        self.notify();
+    }
+
+    /// Ends the reactor's wait, if it waits: something was queued for it.
+    pub(crate) fn notify(&self) {
         if self.parked.load(Ordering::SeqCst) {
             let one = 1u64;
             // SAFETY: writes 8 bytes from `one` to the queue's own eventfd,
@@ -56,7 +65,7 @@ impl ReadyQueue {
     /// that has shut down no longer waits on).
     pub(crate) fn park(&self) {
         self.parked.store(true, Ordering::SeqCst);
-        if self.is_empty() {
+        if self.is_empty() && !self.inbox.has_jobs() {
             let mut fd = libc::pollfd {
                 fd: self.eventfd.as_raw_fd(),
                 events: libc::POLLIN,

@@ -50,6 +50,7 @@ mod fd;
 mod future;
 mod op;
 pub mod ops;
+mod remote;
 mod ring_buf;
 mod slab;
 #[cfg(feature = "tokio")]
@@ -60,6 +61,7 @@ pub use self::core::OpId;
 pub use self::fd::SharedFd;
 pub use self::future::{Next, OpFuture, OpStream};
 pub use self::op::{Completion, MultishotOp, Op};
+pub use self::remote::Remote;
 pub use self::ring_buf::{BufGroup, RingBuf};
 #[cfg(feature = "tokio")]
 pub use self::tokio::TokioDriver;
@@ -199,7 +201,9 @@ impl Reactor {
     /// An error is the ring's own (a failed `io_uring_enter`), or a run
     /// started from inside another.
     pub fn run(&self) -> io::Result<()> {
-        self.handle.shared.drive(None::<std::future::Pending<()>>)?;
+        self.handle
+            .shared
+            .drive(&self.handle, None::<std::future::Pending<()>>)?;
         Ok(())
     }
 
@@ -211,7 +215,7 @@ impl Reactor {
     /// reactor is run, so awaiting it here waits until something else
     /// wakes the future (another thread, through its waker).
     pub fn run_until<F: Future>(&self, future: F) -> io::Result<F::Output> {
-        match self.handle.shared.drive(Some(future))? {
+        match self.handle.shared.drive(&self.handle, Some(future))? {
             Some(output) => Ok(output),
             None => unreachable!("a run with a future returns its output"),
         }
@@ -320,6 +324,19 @@ impl Handle {
         }
     }
 
+    /// As [`start`](Handle::start), but the value comes back with the error
+    /// when the op cannot be queued (to be used once the core is released).
+    fn start_or_return<C: cell::Cell>(
+        &self,
+        cell: C,
+        deadline: Option<self::core::Deadline>,
+    ) -> Result<OpId, (io::Error, C)> {
+        let mut core = self.shared.core.borrow_mut();
+        let started = core.start(cell, State::Callback, deadline);
+        release(&self.shared.core, core);
+        started
+    }
+
     /// Queues `op` and returns a future of its result and output.
     pub fn op<O: Op>(&self, op: O) -> OpFuture<O> {
         OpFuture::new(Rc::clone(&self.shared), op, None)
@@ -397,7 +414,7 @@ impl Handle {
     /// refuses cancels, what is in flight is left to the kernel and leaked
     /// with the reactor.
     pub fn shutdown(&self) {
-        self.shared.shutdown();
+        self.shared.shutdown(self);
     }
 }
 
@@ -409,6 +426,15 @@ impl fmt::Debug for Handle {
                 .field("closed", &core.closed);
         }
         d.finish_non_exhaustive()
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // A shutdown that could not run (the core was borrowed) left the
+        // inbox open: what remotes sent since is dropped, and they are
+        // refused from now on.
+        self.exec.ready.inbox.close(None);
     }
 }
 
@@ -552,7 +578,7 @@ impl Shared {
     /// The run loop: polls `main` (if any) and the tasks, handles
     /// completions, and waits when nothing is ready. Without `main`,
     /// returns once no task is left and no op is in flight.
-    fn drive<F: Future>(&self, main: Option<F>) -> io::Result<Option<F::Output>> {
+    fn drive<F: Future>(&self, handle: &Handle, main: Option<F>) -> io::Result<Option<F::Output>> {
         {
             let mut core = self.core.borrow_mut();
             if core.running {
@@ -578,17 +604,24 @@ impl Shared {
                 self.core.borrow_mut().submit()?;
                 return Ok(Some(output));
             }
+            let inbox = &self.exec.ready.inbox;
+            inbox.run(handle);
             self.exec.ready.take(&mut woken);
             self.exec.poll_woken(&mut woken);
             self.reap();
             let ready = (main.is_some() && flag.scheduled.load(Ordering::Acquire))
-                || !self.exec.ready.is_empty();
+                || !self.exec.ready.is_empty()
+                || inbox.has_jobs();
             let mut core = self.core.borrow_mut();
             if ready || core.has_completions() {
                 core.submit()?;
                 continue;
             }
-            if main.is_none() && self.exec.live() == 0 && core.user_in_flight() == 0 {
+            if main.is_none()
+                && self.exec.live() == 0
+                && core.user_in_flight() == 0
+                && (core.closed || !inbox.has_remotes())
+            {
                 core.submit()?;
                 return Ok(None);
             }
@@ -599,12 +632,13 @@ impl Shared {
                 self.exec.ready.park();
                 continue;
             }
-            if main.is_some() || self.exec.live() > 0 {
-                // Tasks may be woken from other threads.
+            if main.is_some() || self.exec.live() > 0 || inbox.has_remotes() {
+                // Tasks may be woken, and remotes send work, from other
+                // threads.
                 core.arm_wakeup()?;
             }
             self.exec.ready.parked.store(true, Ordering::SeqCst);
-            let waited = if self.exec.ready.is_empty() {
+            let waited = if self.exec.ready.is_empty() && !inbox.has_jobs() {
                 core.submit_and_wait()
             } else {
                 core.submit()
@@ -614,8 +648,9 @@ impl Shared {
         }
     }
 
-    /// Cancels and waits for every op in flight, then drops the tasks.
-    fn shutdown(&self) {
+    /// Cancels and waits for every op in flight, then drops the tasks and
+    /// runs what remotes sent (with `handle`, this reactor's).
+    fn shutdown(&self, handle: &Handle) {
         // Ops in flight when they were last cancelled.
         let mut left = {
             let Ok(mut core) = self.core.try_borrow_mut() else {
@@ -624,7 +659,7 @@ impl Shared {
             if core.closed && core.in_flight == 0 {
                 let driver = core.driver.take();
                 drop(core);
-                self.end_shutdown(driver);
+                self.end_shutdown(handle, driver);
                 return;
             }
             core.begin_shutdown();
@@ -675,13 +710,14 @@ impl Shared {
             let _ = core.submit();
             core.driver.take()
         });
-        self.end_shutdown(driver);
+        self.end_shutdown(handle, driver);
     }
 
     /// The end of a shutdown, with the core released: the tasks are
     /// dropped, and the tokio driver, if it waits, is woken to resolve.
-    fn end_shutdown(&self, driver: Option<Waker>) {
+    fn end_shutdown(&self, handle: &Handle, driver: Option<Waker>) {
         self.exec.clear();
+        self.exec.ready.inbox.close(Some(handle));
         if let Some(driver) = driver {
             driver.wake();
         }

@@ -108,6 +108,9 @@ impl Future for TokioDriver {
             let old = shared.core.borrow_mut().driver.replace(waker);
             drop(old);
         }
+        // Remotes wake it when they send work.
+        let inbox = &shared.exec.ready.inbox;
+        inbox.set_driver(cx.waker());
         // What callbacks queue while the driver runs is submitted by this
         // loop: they need not wake it.
         shared.core.borrow_mut().driving = true;
@@ -123,8 +126,10 @@ impl Future for TokioDriver {
                 }
             }
             shared.reap();
-            if shared.core.borrow().unsubmitted {
-                // Callbacks queued more: submit them before sleeping.
+            inbox.run(&this.reactor.handle);
+            if shared.core.borrow().unsubmitted || inbox.has_jobs() {
+                // Callbacks or remotes queued more: submit them before
+                // sleeping.
                 continue;
             }
             match this.fd.poll_read_ready(cx) {
