@@ -462,23 +462,6 @@ fn accept_reuse_the_sqe_slot_reused_after_submit() {
 
 // ---------------------------------------------------------------- cancel-fd-userdata.c
 
-/// A cancel that matches on a descriptor (or fixed slot) and a `user_data`
-/// at once (`IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_USERDATA`), as a
-/// raw SQE: uring's typed cancels match on one key each (`Cancel` on
-/// `user_data`, `CancelFd` on a file, `CancelOp` on an opcode) and cannot
-/// combine them.
-fn cancel_fd_and_user_data(fd: i32, fixed: bool, target: u64, user_data: u64) -> sys::io_uring_sqe {
-    let mut sqe = raw_sqe(sys::IORING_OP_ASYNC_CANCEL, fd, target, 0, 0, user_data);
-    let mut flags = sys::IORING_ASYNC_CANCEL_FD | sys::IORING_ASYNC_CANCEL_USERDATA;
-    if fixed {
-        flags |= sys::IORING_ASYNC_CANCEL_FD_FIXED;
-    }
-    sqe.op_flags = sys::io_uring_sqe_op_flags {
-        cancel_flags: flags,
-    };
-    sqe
-}
-
 /// cancel-fd-userdata.c `test_cancel_fd_userdata`: four polls on a pipe's
 /// read end (by descriptor, then through a registered file) with
 /// `user_data` 1 to 4; a cancel matching that file and `user_data` 2
@@ -502,10 +485,13 @@ fn cancel_fd_userdata_cancels_only_the_poll_matching_both() {
             }
         }
         assert_eq!(ring.submit().unwrap(), 4);
-        let fd = if fixed { 0 } else { rx.as_raw_fd() };
-        // SAFETY: a cancel names no memory; the descriptor (or slot) it
-        // matches on stays open and registered until it has completed.
-        unsafe { ring.push_raw(&[cancel_fd_and_user_data(fd, fixed, 2, 100)]) }.unwrap();
+        // Matching on the file and `user_data` 2 at once
+        // (`IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_USERDATA`).
+        if fixed {
+            push_lent!(ring, CancelFd::new(slot).target_user_data(2).user_data(100)).unwrap();
+        } else {
+            push_lent!(ring, CancelFd::new(&rx).target_user_data(2).user_data(100)).unwrap();
+        }
         let got = reap_sorted(&mut ring, 2);
         if got
             .iter()
@@ -554,7 +540,7 @@ fn cancel_fd_userdata_cancels_only_the_poll_matching_both() {
 #[test]
 fn cancel_fd_userdata_tells_the_same_user_data_on_two_files_apart() {
     use uring::CancelFlags;
-    use uring::ops::Cancel;
+    use uring::ops::{Cancel, CancelFd};
     let _watch = uring_tests::watchdog();
     let (rx1, _tx1) = pipe();
     let (rx2, _tx2) = pipe();
@@ -563,8 +549,7 @@ fn cancel_fd_userdata_tells_the_same_user_data_on_two_files_apart() {
     push_lent!(ring, PollAdd::new(&rx2, PollEvents::IN).user_data(1)).unwrap();
     push_lent!(ring, PollAdd::new(&rx1, PollEvents::IN).user_data(2)).unwrap();
     assert_eq!(ring.submit().unwrap(), 3);
-    // SAFETY: a cancel names no memory; pipe 1 stays open.
-    unsafe { ring.push_raw(&[cancel_fd_and_user_data(rx1.as_raw_fd(), false, 1, 100)]) }.unwrap();
+    push_lent!(ring, CancelFd::new(&rx1).target_user_data(1).user_data(100)).unwrap();
     let got = reap_sorted(&mut ring, 2);
     if got
         .iter()

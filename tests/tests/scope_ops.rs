@@ -86,6 +86,67 @@ fn a_cancel_in_a_scope_finds_the_scope_op_by_its_user_data() {
     assert_eq!(&bufs[2], &[0; 4]);
 }
 
+/// A cancel by file (or opcode) that also matches a `user_data`
+/// (`IORING_ASYNC_CANCEL_USERDATA`, 6.6) names the scope's op by the
+/// `user_data` it was pushed with: it cancels that op alone, and none on
+/// another file.
+#[test]
+fn a_cancel_by_file_and_user_data_in_a_scope_finds_the_scope_op() {
+    use uring::CancelOpcode;
+    use uring::ops::{CancelFd, CancelOp};
+    let _watch = uring_tests::watchdog();
+    // A fresh ring's scope tags only some ops; once an op was pushed
+    // outside scopes, it tags every one, and the cancel must be translated.
+    for tag_all in [false, true] {
+        let (a_rx, a_tx) = UnixStream::pair().unwrap();
+        let (b_rx, _b_tx) = UnixStream::pair().unwrap();
+        let mut bufs = [[0u8; 4]; 3];
+        let mut ring = Ring::new(8).unwrap();
+        if tag_all {
+            ring.push(Nop::new().user_data(99)).unwrap();
+            assert_eq!(uring_tests::submit_and_reap(&mut ring, 1)[0].res(), 0);
+        }
+        let [x, y, z] = &mut bufs;
+        ring.scope(|s| {
+            assert_eq!(s.tags_every_op(), tag_all);
+            s.push(Read::new(&a_rx, &mut x[..]).user_data(5)).unwrap();
+            s.push(Read::new(&a_rx, &mut y[..]).user_data(6)).unwrap();
+            s.push(Read::new(&b_rx, &mut z[..]).user_data(7)).unwrap();
+            s.submit().unwrap();
+            // Read 5 is on the other file: nothing matches both.
+            s.push(CancelFd::new(&b_rx).target_user_data(5).user_data(10))
+                .unwrap();
+            s.submit().unwrap();
+            let got = user_data_and_res(&reap(s, 1));
+            if got == [(10, -libc::EINVAL)] {
+                uring_tests::skip("no IORING_ASYNC_CANCEL_USERDATA (6.6)");
+                return;
+            }
+            assert_eq!(got, [(10, -libc::ENOENT)], "tag all: {tag_all}");
+            s.push(CancelFd::new(&a_rx).target_user_data(6).user_data(11))
+                .unwrap();
+            s.submit().unwrap();
+            let mut got = user_data_and_res(&reap(s, 2));
+            got.sort_unstable();
+            assert_eq!(got, [(6, -libc::ECANCELED), (11, 0)], "tag all: {tag_all}");
+            s.push(
+                CancelOp::new(CancelOpcode::of::<Read>())
+                    .target_user_data(7)
+                    .user_data(12),
+            )
+            .unwrap();
+            s.submit().unwrap();
+            let mut got = user_data_and_res(&reap(s, 2));
+            got.sort_unstable();
+            assert_eq!(got, [(7, -libc::ECANCELED), (12, 0)], "tag all: {tag_all}");
+            assert_eq!(s.in_flight(), 1, "read 5 still waits");
+            (&a_tx).write_all(b"abcd").unwrap();
+            assert_eq!(user_data_and_res(&reap(s, 1)), [(5, 4)]);
+        });
+        assert_eq!(&bufs[0], b"abcd");
+    }
+}
+
 /// A `TimeoutRemove` and a `PollRemove` pushed in the scope find the
 /// scope's timeout and poll.
 #[test]

@@ -15,10 +15,10 @@
 #[cfg(doc)]
 use crate::args::RecvMsgOut;
 use crate::args::{
-    BlockDevice, CancelFile, CancelOpcode, Cmd80, DirectSlot, FileUpdates, FilesAt, FixedBuf,
-    FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut, MsgLayout, NopBigCqe, NopResult, PassCqeFlags,
-    PipeSlots, PollEventsUpdate, RingSlot, SockOpt, SocketDomain, SocketFd, SocketType,
-    SpliceSource, UringCmdOp, UserDataUpdate, WaitIdTarget,
+    BlockDevice, CancelFile, CancelOpcode, CancelUserData, Cmd80, DirectSlot, FileUpdates, FilesAt,
+    FixedBuf, FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut, MsgLayout, NopBigCqe, NopResult,
+    PassCqeFlags, PipeSlots, PollEventsUpdate, RingSlot, SockOpt, SocketDomain, SocketFd,
+    SocketType, SpliceSource, UringCmdOp, UserDataUpdate, WaitIdTarget,
 };
 use crate::types::{
     AcceptFlags, BufferGroup, BufferPool, CancelFlags, Fd, Fixed, FsyncFlags, FutexFlags,
@@ -230,6 +230,8 @@ crate::ops! {
         file: impl Into<CancelFile<'a>> => fd + |cancel_flags,
         /// `IORING_ASYNC_CANCEL_*` flags: all.
         cancel_flags: CancelFlags = CancelFlags::empty() => |cancel_flags,
+        /// Only an op that also carries this `user_data` (6.6).
+        target_user_data: impl Into<CancelUserData> = CancelUserData::ANY => addr + |cancel_flags,
     }
 
     /// Cancels the in-flight ops of one opcode (`CancelOpcode::of::<Read>()`),
@@ -241,6 +243,8 @@ crate::ops! {
         op: CancelOpcode => len + |cancel_flags,
         /// `IORING_ASYNC_CANCEL_*` flags: all.
         cancel_flags: CancelFlags = CancelFlags::empty() => |cancel_flags,
+        /// Only an op that also carries this `user_data` (6.6).
+        target_user_data: impl Into<CancelUserData> = CancelUserData::ANY => addr + |cancel_flags,
         const fd = -1,
     }
 

@@ -17,4 +17,6 @@ pub use msg::{MsgHdr, MsgHdrMut, MsgLayout, RecvMsgOut};
 pub use nop::{NopBigCqe, NopResult};
 pub use slots::{DirectSlot, FileUpdates, FilesAt, FixedBuf, PipeSlots, RingSlot};
 pub use socket::{SocketDomain, SocketType};
-pub use update::{CancelFile, CancelOpcode, PassCqeFlags, PollEventsUpdate, UserDataUpdate};
+pub use update::{
+    CancelFile, CancelOpcode, CancelUserData, PassCqeFlags, PollEventsUpdate, UserDataUpdate,
+};

@@ -53,6 +53,38 @@ unsafe impl SqeField<(i32, u32)> for CancelFile<'_> {
     }
 }
 
+/// The `user_data` a [`CancelFd`](crate::ops::CancelFd) or
+/// [`CancelOp`](crate::ops::CancelOp) also matches
+/// (`IORING_ASYNC_CANCEL_USERDATA`, 6.6): an op is cancelled only if it is
+/// on the file (or of the opcode) and carries this `user_data`. Made from
+/// a `u64`; in a scope, the `user_data` of one of the scope's ops names
+/// that op, as a [`Cancel`](crate::ops::Cancel)'s does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CancelUserData(Option<u64>);
+
+impl CancelUserData {
+    /// Any `user_data`.
+    pub const ANY: CancelUserData = CancelUserData(None);
+}
+
+impl From<u64> for CancelUserData {
+    fn from(user_data: u64) -> CancelUserData {
+        CancelUserData(Some(user_data))
+    }
+}
+
+// SAFETY: a number the kernel compares, and the flag that says so: no
+// address.
+unsafe impl SqeField<(u64, u32)> for CancelUserData {
+    #[inline(always)]
+    fn into_field(self) -> (u64, u32) {
+        match self.0 {
+            Some(user_data) => (user_data, sys::IORING_ASYNC_CANCEL_USERDATA),
+            None => (0, 0),
+        }
+    }
+}
+
 /// The opcode whose ops `CancelOp` cancels (`IORING_ASYNC_CANCEL_OP`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CancelOpcode(u8);

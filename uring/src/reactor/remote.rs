@@ -102,6 +102,7 @@ impl Inbox {
 
     /// Records the waker of the task that drives the reactor for an outside
     /// runtime.
+    #[cfg(feature = "tokio")]
     pub(crate) fn set_driver(&self, waker: &Waker) {
         let mut driver = lock(&self.driver);
         if !matches!(&*driver, Some(w) if w.will_wake(waker)) {

@@ -675,7 +675,12 @@ impl ScopeTable {
                     | sys::IORING_ASYNC_CANCEL_FD_FIXED
                     | sys::IORING_ASYNC_CANCEL_OP
                     | sys::IORING_ASYNC_CANCEL_ANY;
-                if flags & by_other_key == 0 {
+                // A cancel by descriptor or opcode that also matches a
+                // `user_data` (`IORING_ASYNC_CANCEL_USERDATA`) reads it as
+                // a plain cancel does, unless it matches any op.
+                let also_by_user_data = flags & sys::IORING_ASYNC_CANCEL_USERDATA != 0
+                    && flags & sys::IORING_ASYNC_CANCEL_ANY == 0;
+                if flags & by_other_key == 0 || also_by_user_data {
                     retarget(sqe, self);
                 }
                 owned

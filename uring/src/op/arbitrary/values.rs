@@ -342,6 +342,16 @@ impl<'r> Arbitrary<'r> for PollEventsUpdate {
     }
 }
 
+impl<'r> Arbitrary<'r> for CancelUserData {
+    /// Any `user_data`, or an arbitrary one to match too.
+    fn arbitrary<C: Context<'r>>(g: &mut Gen, cx: &mut C, site: &Site) -> Option<Self> {
+        Some(match g.bool() {
+            true => CancelUserData::ANY,
+            false => CancelUserData::from(u64::arbitrary(g, cx, site)?),
+        })
+    }
+}
+
 impl<'r> Arbitrary<'r> for UserDataUpdate {
     fn arbitrary<C: Context<'r>>(g: &mut Gen, cx: &mut C, site: &Site) -> Option<Self> {
         Some(match g.bool() {
