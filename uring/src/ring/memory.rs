@@ -131,12 +131,19 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         // they would come out again.
         let head = self.cq.head();
         self.cq.publish_head();
-        self.register(
+        // The kernel takes only the size flags in a resize (anything else
+        // is EINVAL) and gives the new rings the ring's own layout flags
+        // itself: the layout ones served the user memory's sizes above, and
+        // serve the mapping below.
+        p.flags = sys::IORING_SETUP_CQSIZE;
+        let resized = self.register(
             sys::IORING_REGISTER_RESIZE_RINGS,
             (&mut p as *mut sys::io_uring_params).cast(),
             1,
             "IORING_REGISTER_RESIZE_RINGS",
-        )?;
+        );
+        p.flags |= copied;
+        resized?;
         if p.cq_off.cqes == 0 {
             // Nothing was resized: the ring's queues are as they were.
             return Ok(());

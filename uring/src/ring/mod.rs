@@ -376,6 +376,14 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         self.sq.flags() & sys::IORING_SQ_CQ_OVERFLOW != 0
     }
 
+    /// Whether the ring's SQ thread sleeps and must be woken to see new
+    /// SQEs (`IORING_SQ_NEED_WAKEUP`; liburing reads `*sq.kflags`): always
+    /// `false` without [`Builder::sqpoll`]. Every submit checks it and wakes
+    /// the thread itself; this is for watching the thread.
+    pub fn sq_needs_wakeup(&self) -> bool {
+        self.sq.need_wakeup()
+    }
+
     /// Whether the kernel has task work that waits for an enter before its
     /// completions are posted (`IORING_SQ_TASKRUN`, which the kernel sets
     /// only on rings made with [`Builder::taskrun_flag`]).
