@@ -212,6 +212,14 @@ crate::ops! {
     /// already running, `-ENOENT` when no op matched; with
     /// `CancelFlags::ALL` or `ANY`, with the number cancelled (0 when none
     /// matched). A cancelled op completes with `-ECANCELED`.
+    ///
+    /// In a scope, `target_user_data` names the scope's op pushed with it
+    /// (the scope rewrites it to that op's tag); of several of the scope's
+    /// ops that carry it, each cancel names the next in turn. In a scope
+    /// that [tags every op](crate::Scope::tags_every_op), one with
+    /// `CancelFlags::ALL` that names a value several of its ops carry
+    /// fails with `-EINVAL` (one request matches one tag):
+    /// [`Scope::cancel`](crate::Scope::cancel) cancels them all.
     #[since = "5.5"]
     pub unsafe struct Cancel = ASYNC_CANCEL {
         /// The `user_data` of the op to cancel.

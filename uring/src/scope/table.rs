@@ -168,6 +168,10 @@ pub(crate) struct ScopeTable {
     /// Renames waiting for their update's completion, and the free entries.
     pub(super) renames: Vec<Rename>,
     pub(super) renames_free: Vec<u32>,
+    /// For each `user_data` that several live ops carry and that an op
+    /// named: how many ops named it, so that the next names the next of
+    /// them (see [`pick`](Self::pick)).
+    named_turns: std::collections::HashMap<u64, u32>,
     /// Tags of zero-copy sends linked after another SQE that failed with
     /// no `IORING_CQE_F_MORE`, which says no notification follows: Linux
     /// 6.18 posts one all the same when the link fails them (cancelled, or
@@ -205,6 +209,7 @@ impl Default for ScopeTable {
             owned_free: NO_ENTRY,
             renames: Vec::new(),
             renames_free: Vec::new(),
+            named_turns: std::collections::HashMap::new(),
             orphans: Vec::new(),
             incremental: Vec::new(),
             returned: None,
@@ -629,13 +634,30 @@ impl ScopeTable {
         self.owned_free = NO_ENTRY;
         self.renames.clear();
         self.renames_free.clear();
+        self.named_turns.clear();
     }
 
-    /// The live slot of the scope whose op carries `user_data` (the first,
-    /// if several do).
-    pub(super) fn find(&self, user_data: u64) -> Option<u32> {
-        (0..self.slots.len() as u32)
-            .find(|&i| self.is_live(i) && self.slots[i as usize].user_data == user_data)
+    /// The live slot of the scope whose op carries `user_data`, for an op
+    /// that names it, and how many live ops carry it. When several do,
+    /// each op that names the value gets the next of them in turn: two
+    /// removals of a `user_data` two polls carry remove both, as they do in
+    /// the kernel, where each finds a request still armed.
+    pub(super) fn pick(&mut self, user_data: u64) -> (Option<u32>, u32) {
+        let carries = |i: &u32| self.is_live(*i) && self.slots[*i as usize].user_data == user_data;
+        let mut all = (0..self.slots.len() as u32).filter(carries);
+        let Some(first) = all.next() else {
+            return (None, 0);
+        };
+        let count = 1 + all.count() as u32;
+        if count == 1 {
+            return (Some(first), 1);
+        }
+        let turn = self.named_turns.entry(user_data).or_insert(0);
+        let k = *turn % count;
+        *turn = turn.wrapping_add(1);
+        let carries = |i: &u32| self.is_live(*i) && self.slots[*i as usize].user_data == user_data;
+        let index = (0..self.slots.len() as u32).filter(carries).nth(k as usize);
+        (index, count)
     }
 
     /// Rewrites an SQE that names another op by `user_data` (cancel, poll
@@ -655,7 +677,7 @@ impl ScopeTable {
         // SAFETY: every member of the `addr` union is a plain u64 (or two
         // u32), as is `off`'s.
         let named = unsafe { sqe.addr.addr };
-        let target = self.find(named);
+        let (target, carriers) = self.pick(named);
         let retarget = |sqe: &mut sys::io_uring_sqe, table: &ScopeTable| {
             if let Some(index) = target {
                 sqe.addr = sys::io_uring_sqe_addr {
@@ -681,6 +703,13 @@ impl ScopeTable {
                 let also_by_user_data = flags & sys::IORING_ASYNC_CANCEL_USERDATA != 0
                     && flags & sys::IORING_ASYNC_CANCEL_ANY == 0;
                 if flags & by_other_key == 0 || also_by_user_data {
+                    if carriers > 1 && flags & sys::IORING_ASYNC_CANCEL_ALL != 0 {
+                        // Every op that carries the value is one tag each,
+                        // and one request matches one tag: the request
+                        // fails (`Scope::cancel` cancels them all).
+                        crate::scope::refuse(sqe, libc::EINVAL);
+                        return owned;
+                    }
                     retarget(sqe, self);
                 }
                 owned
