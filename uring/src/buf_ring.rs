@@ -220,7 +220,9 @@ impl BufRing {
     }
 
     /// A selection of a whole buffer of this ring, for an op's buffer
-    /// argument.
+    /// argument. Its length (one buffer's) is the most the op moves: a
+    /// send bundle ([`SendFlags::BUNDLE`](crate::SendFlags::BUNDLE)) that
+    /// may send several buffers selects with `self.group().select(0)`.
     pub fn select(&self) -> BufferSelect {
         BufferSelect::new(self.group, self.len)
     }

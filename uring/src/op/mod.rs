@@ -178,7 +178,8 @@ pub unsafe trait AcceptsLinkTimeout<D> {}
 #[diagnostic::on_unimplemented(
     message = "`{Self}` leaves its memory in the kernel's hands after it completes, so a scope cannot lend it",
     label = "the kernel keeps using this op's buffers after its completion",
-    note = "push it with `Ring::push`, outside the scope, over buffers that live as long as the kernel may use them (`'static`)"
+    note = "for provided buffers, register a `BufRing` instead: ops select from it safely, in a scope or not",
+    note = "or push it outside the scope with `unsafe {{ ring.push_unchecked(op) }}`, keeping its memory valid and untouched until the kernel has used up or removed (`RemoveBuffers`) every buffer"
 )]
 pub unsafe trait Scoped {}
 

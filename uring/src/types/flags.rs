@@ -243,7 +243,11 @@ flags! {
         /// `BufferSelect`, 6.10; refused otherwise): one completion names
         /// the first, and
         /// [`BufRing::claim_bundle`](crate::BufRing::claim_bundle) takes
-        /// them all back.
+        /// them all back. The selection's length caps the whole send:
+        /// [`BufRing::select`](crate::BufRing::select) gives one buffer's,
+        /// so a bundle that may send several selects with
+        /// `ring.group().select(0)` (no cap), as liburing's
+        /// `io_uring_prep_send_bundle` does.
         const BUNDLE = sys::IORING_RECVSEND_BUNDLE;
     }
 }
