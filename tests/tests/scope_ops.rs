@@ -130,7 +130,7 @@ fn a_cancel_by_file_and_user_data_in_a_scope_finds_the_scope_op() {
             got.sort_unstable();
             assert_eq!(got, [(6, -libc::ECANCELED), (11, 0)], "tag all: {tag_all}");
             s.push(
-                CancelOp::new(CancelOpcode::of::<Read>())
+                CancelOp::new(CancelOpcode::of::<Read<'_>>())
                     .target_user_data(7)
                     .user_data(12),
             )
