@@ -224,8 +224,10 @@ impl CqeSize for CqeMixed {
 
 /// A completion with the 16 extra bytes of a 32-byte CQE: what the
 /// completions of a ring with [`Cqe32`] or [`CqeMixed`] CQEs are. It
-/// dereferences to the [`Cqe`] of its first 16 bytes.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// dereferences to the [`Cqe`] of its first 16 bytes. Its `Default` is a
+/// zeroed 16-byte completion, as [`Cqe`]'s is: room for
+/// [`Ring::peek_batch`](crate::Ring::peek_batch) to fill.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub struct BigCqe(io_uring_cqe32, bool);
 
 impl BigCqe {
