@@ -35,6 +35,37 @@ fn probe_finds_the_basic_ops() {
 
 /// Every op of the table that this kernel's version should have, it has;
 /// `missing()` names exactly the ops the kernel says it lacks.
+/// The ring-less query (6.18) agrees with what a ring reports: it knows
+/// exactly the opcodes up to the probe's last, has every feature a new
+/// ring has, and takes the setup flags that ring was made with.
+#[test]
+fn the_kernel_query_agrees_with_a_ring() {
+    use uring::{Features, Query, SetupFlags};
+    let query = match Query::kernel() {
+        Ok(query) => query,
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            uring_tests::skip(format_args!("no IORING_REGISTER_QUERY (6.18): {e}"));
+            return;
+        }
+        Err(e) => panic!("query: {e}"),
+    };
+    let ring = Ring::builder().single_issuer().build(8).unwrap();
+    let probe = ring.probe().unwrap();
+    assert_eq!(query.opcodes(), u32::from(probe.last_op()) + 1, "{query:?}");
+    assert!(query.knows::<Nop>() && query.knows::<Read<'_>>());
+    assert!(query.has(ring.params().features()), "{query:?}");
+    assert!(query.has(Features::NODROP | Features::EXT_ARG));
+    assert!(query.takes_setup(ring.params().setup_flags()));
+    assert!(query.takes_setup(SetupFlags::SQPOLL | SetupFlags::DEFER_TASKRUN));
+    assert_ne!(query.sqe_flags() & u64::from(uring::sys::IOSQE_IO_LINK), 0);
+    assert_ne!(
+        query.enter_flags() & u64::from(uring::sys::IORING_ENTER_GETEVENTS),
+        0
+    );
+    assert!(query.query_opcodes() >= 1);
+    assert!(query.register_opcodes() > uring::sys::IORING_REGISTER_PROBE);
+}
+
 #[test]
 fn probe_agrees_with_the_op_table() {
     let ring = Ring::new(2).unwrap();

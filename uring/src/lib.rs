@@ -86,7 +86,7 @@ pub use entries::{BigCqe, Cqe16, Cqe32, CqeMixed, CqeSize, Sqe64, Sqe128, SqeSiz
 pub use error::{Error, HandleError, PushError, PushErrorKind, Result};
 pub use op::{Scoped, Submission, Unborrowed};
 pub use params::{Features, Params, SetupFlags};
-pub use probe::Probe;
+pub use probe::{Probe, Query};
 pub use register::{
     FixedBuffers, FixedFiles, IoWqWorkers, Personality, Restriction, SlotUpdate, SyncCancel,
 };

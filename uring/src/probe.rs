@@ -3,6 +3,7 @@
 use crate::entries::{CqeSize, SqeSize};
 use crate::error::{Error, Result};
 use crate::op::{Entry, OpInfo};
+use crate::params::{Features, SetupFlags};
 use crate::ring::Ring;
 use crate::sys;
 use std::fmt;
@@ -137,5 +138,122 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             last_op: header.last_op,
             supported,
         })
+    }
+}
+
+/// What the running kernel's io_uring knows, asked without a ring
+/// (`IORING_REGISTER_QUERY` with `IO_URING_QUERY_OPCODES`, 6.18): how many
+/// opcodes it has, and every setup, feature, enter and SQE flag bit it
+/// takes. Before 6.18 the kernel refuses the query (`EINVAL`); a
+/// [`Probe`] of a ring answers which ops it supports on every kernel.
+///
+/// ```
+/// use uring::{Query, SetupFlags, ops::Nop};
+/// match Query::kernel() {
+///     Ok(query) => {
+///         assert!(query.knows::<Nop>());
+///         println!("mixed CQEs: {}", query.takes_setup(SetupFlags::CQE_MIXED));
+///     }
+///     Err(e) => println!("no query on this kernel: {e}"),
+/// }
+/// ```
+#[derive(Clone, Copy)]
+pub struct Query {
+    raw: sys::io_uring_query_opcode,
+}
+
+impl Query {
+    /// Asks the running kernel.
+    pub fn kernel() -> Result<Query> {
+        let mut raw = sys::io_uring_query_opcode::default();
+        let mut hdr = sys::io_uring_query_hdr {
+            query_data: &mut raw as *mut sys::io_uring_query_opcode as u64,
+            query_op: sys::IO_URING_QUERY_OPCODES,
+            size: mem::size_of::<sys::io_uring_query_opcode>() as u32,
+            ..Default::default()
+        };
+        // SAFETY: the header and the answer's room are this frame's, alive
+        // for the call, and sized as the header says; the query names no
+        // ring (descriptor -1) and keeps no pointer past the call.
+        unsafe {
+            sys::io_uring_register(
+                -1,
+                sys::IORING_REGISTER_QUERY,
+                (&mut hdr as *mut sys::io_uring_query_hdr).cast(),
+                0,
+            )
+        }
+        .map_err(|e| Error::os("IORING_REGISTER_QUERY", e))?;
+        if hdr.result < 0 {
+            return Err(Error::os(
+                "IORING_REGISTER_QUERY",
+                std::io::Error::from_raw_os_error(-hdr.result),
+            ));
+        }
+        Ok(Query { raw })
+    }
+
+    /// The number of `IORING_OP_*` opcodes the kernel knows: opcodes
+    /// `0..n`.
+    pub fn opcodes(&self) -> u32 {
+        self.raw.nr_request_opcodes
+    }
+
+    /// Whether the kernel knows the opcode of `E` (it may still refuse it,
+    /// if built without it: a [`Probe`] says whether it is supported).
+    pub fn knows<E: Entry>(&self) -> bool {
+        u32::from(E::CODE) < self.raw.nr_request_opcodes
+    }
+
+    /// The number of `IORING_[UN]REGISTER_*` opcodes the kernel knows.
+    pub fn register_opcodes(&self) -> u32 {
+        self.raw.nr_register_opcodes
+    }
+
+    /// Whether the kernel has every one of `features`.
+    pub fn has(&self, features: Features) -> bool {
+        self.raw.feature_flags & u64::from(features.bits()) == u64::from(features.bits())
+    }
+
+    /// Whether the kernel takes every one of `flags` at setup.
+    pub fn takes_setup(&self, flags: SetupFlags) -> bool {
+        self.raw.ring_setup_flags & u64::from(flags.bits()) == u64::from(flags.bits())
+    }
+
+    /// Every `IORING_ENTER_*` bit the kernel takes.
+    pub fn enter_flags(&self) -> u64 {
+        self.raw.enter_flags
+    }
+
+    /// Every `IOSQE_*` bit the kernel takes.
+    pub fn sqe_flags(&self) -> u64 {
+        self.raw.sqe_flags
+    }
+
+    /// The number of `IO_URING_QUERY_*` opcodes the kernel knows.
+    pub fn query_opcodes(&self) -> u32 {
+        self.raw.nr_query_opcodes
+    }
+
+    /// The kernel's answer as it gave it.
+    pub fn as_raw(&self) -> &sys::io_uring_query_opcode {
+        &self.raw
+    }
+}
+
+impl fmt::Debug for Query {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Query")
+            .field("opcodes", &self.raw.nr_request_opcodes)
+            .field("register_opcodes", &self.raw.nr_register_opcodes)
+            .field("features", &format_args!("{:#x}", self.raw.feature_flags))
+            .field(
+                "setup_flags",
+                &format_args!("{:#x}", self.raw.ring_setup_flags),
+            )
+            .field("enter_flags", &format_args!("{:#x}", self.raw.enter_flags))
+            .field("sqe_flags", &format_args!("{:#x}", self.raw.sqe_flags))
+            .field("query_opcodes", &self.raw.nr_query_opcodes)
+            .finish()
     }
 }

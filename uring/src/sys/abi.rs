@@ -352,6 +352,47 @@ pub struct io_uring_probe_op {
     pub resv2: u32,
 }
 
+/// `struct io_uring_query_hdr`: one query of `IORING_REGISTER_QUERY`
+/// (6.18), which needs no ring; queries chain through `next_entry`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_query_hdr {
+    /// The address of the next query's header, or 0.
+    pub next_entry: u64,
+    /// The address of the query's answer (`io_uring_query_opcode`, ...).
+    pub query_data: u64,
+    /// `IO_URING_QUERY_*`.
+    pub query_op: u32,
+    /// The size of the answer's room; the kernel writes back what it filled.
+    pub size: u32,
+    /// 0, or `-errno` for this query.
+    pub result: i32,
+    /// Zero.
+    pub resv: [u32; 3],
+}
+
+/// `struct io_uring_query_opcode`, the answer of `IO_URING_QUERY_OPCODES`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_query_opcode {
+    /// The number of `IORING_OP_*` opcodes the kernel knows.
+    pub nr_request_opcodes: u32,
+    /// The number of `IORING_[UN]REGISTER_*` opcodes it knows.
+    pub nr_register_opcodes: u32,
+    /// Every `IORING_FEAT_*` bit it has.
+    pub feature_flags: u64,
+    /// Every `IORING_SETUP_*` bit it takes.
+    pub ring_setup_flags: u64,
+    /// Every `IORING_ENTER_*` bit it takes.
+    pub enter_flags: u64,
+    /// Every `IOSQE_*` bit it takes.
+    pub sqe_flags: u64,
+    /// The number of `IO_URING_QUERY_*` opcodes it knows.
+    pub nr_query_opcodes: u32,
+    /// Padding.
+    pub pad: u32,
+}
+
 /// `struct io_uring_probe`, header of a variable-length array of
 /// [`io_uring_probe_op`].
 #[repr(C)]

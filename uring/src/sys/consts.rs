@@ -291,6 +291,11 @@ pub const IORING_REGISTER_ZCRX_IFQ: u32 = 32;
 pub const IORING_REGISTER_RESIZE_RINGS: u32 = 33;
 pub const IORING_REGISTER_MEM_REGION: u32 = 34;
 pub const IORING_REGISTER_QUERY: u32 = 35;
+
+// IORING_REGISTER_QUERY opcodes, in io_uring_query_hdr.query_op
+pub const IO_URING_QUERY_OPCODES: u32 = 0;
+pub const IO_URING_QUERY_ZCRX: u32 = 1;
+pub const IO_URING_QUERY_SCQ: u32 = 2;
 /// Flag or-ed into a register opcode: `fd` is a registered ring index.
 pub const IORING_REGISTER_USE_REGISTERED_RING: u32 = 1 << 31;
 

@@ -270,6 +270,24 @@ fn region_and_wait_layouts() {
         sqe => (0, 64),
         ext => (64, 64),
     });
+    assert_layout!(io_uring_query_hdr, size = 40, {
+        next_entry => (0, 8),
+        query_data => (8, 8),
+        query_op => (16, 4),
+        size => (20, 4),
+        result => (24, 4),
+        resv => (28, 12),
+    });
+    assert_layout!(io_uring_query_opcode, size = 48, {
+        nr_request_opcodes => (0, 4),
+        nr_register_opcodes => (4, 4),
+        feature_flags => (8, 8),
+        ring_setup_flags => (16, 8),
+        enter_flags => (24, 8),
+        sqe_flags => (32, 8),
+        nr_query_opcodes => (40, 4),
+        pad => (44, 4),
+    });
     assert_layout!(io_uring_cqe32, size = 32, {
         cqe => (0, 16),
         big_cqe => (16, 16),
