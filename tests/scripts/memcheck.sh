@@ -24,6 +24,7 @@ kernel_wrote="reads memory only the kernel wrote, which memcheck takes for unini
 one_thread="valgrind runs one thread at a time"
 declare -A skip_binary=(
     [net_http]="hyper $kernel_wrote"
+    [liburing_cases_bufs]="its receives read buffer-ring buffers $kernel_wrote, and its senders, receivers and connecting clients are threads that do not run while the ring waits in io_uring_enter ($one_thread)"
 )
 # binary -> "test|reason" lines
 declare -A skip_tests=(
@@ -90,6 +91,9 @@ a_deadline_sent_by_a_remote_cancels_the_op_in_time|$one_thread: the sending thre
 a_remote_spawns_a_task_on_the_reactor_thread|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
 a_shut_down_reactor_refuses_remotes_and_drops_their_closures_unrun|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
 run_until_serves_remotes_while_its_future_waits|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter"
+    [liburing_cases_ops]="poll_race_many_receives_racing_the_writer_all_complete|$one_thread: the writer thread does not run while the ring waits in io_uring_enter
+msg_ring_fd_passes_to_a_ring_of_another_thread|$one_thread: the receiving ring's thread does not run while the sender waits
+cancel_race_cancels_on_another_ring_find_nothing|$one_thread: the other ring's thread does not run while this one waits"
     [waits]="a_wait_takes_its_signal_mask_for_its_length|valgrind aborts when a signal arrives during io_uring_enter with a signal mask
 registered_wait_arguments_end_waits_by_slot|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
 )

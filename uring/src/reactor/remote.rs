@@ -122,7 +122,9 @@ impl Inbox {
 /// keeps serving it when nothing else is left to do, as go-uring's `Run`
 /// does until its context ends; it returns once the last `Remote` is
 /// dropped (or [`shutdown`](Remote::shutdown) is called) and nothing is in
-/// flight. A reactor driven by tokio runs what it is given in its driver
+/// flight: a `Remote` kept alive on the reactor's own thread keeps `run`
+/// going, which [`run_until`](crate::reactor::Reactor::run_until) does
+/// not. A reactor driven by tokio runs what it is given in its driver
 /// task.
 ///
 /// Ops that own a [`SharedFd`](crate::reactor::SharedFd) are not `Send`:
