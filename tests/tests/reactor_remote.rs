@@ -37,13 +37,8 @@ const _: () = {
 #[test]
 fn a_remote_queues_from_another_thread_and_the_callback_runs_on_the_reactor_thread() {
     let _watch = watchdog();
-    let (tx, rx) = mpsc::channel();
-    let server = thread::spawn(move || {
-        let reactor = Reactor::new().unwrap();
-        tx.send((reactor.remote(), thread::current().id())).unwrap();
-        reactor.run().unwrap();
-    });
-    let (remote, reactor_thread) = rx.recv().unwrap();
+    let (remote, server) = serve(|| Ring::new(8).unwrap());
+    let reactor_thread = server.thread().id();
     let (done, results) = mpsc::channel();
     remote
         .queue(Nop, move |result, ()| {
@@ -247,13 +242,8 @@ fn a_deadline_sent_by_a_remote_cancels_the_op_in_time() {
 #[test]
 fn a_remote_spawns_a_task_on_the_reactor_thread() {
     let _watch = watchdog();
-    let (tx, rx) = mpsc::channel();
-    let server = thread::spawn(move || {
-        let reactor = Reactor::new().unwrap();
-        tx.send((reactor.remote(), thread::current().id())).unwrap();
-        reactor.run().unwrap();
-    });
-    let (remote, reactor_thread) = rx.recv().unwrap();
+    let (remote, server) = serve(|| Ring::new(8).unwrap());
+    let reactor_thread = server.thread().id();
     let (done, ran) = mpsc::channel();
     remote
         .spawn(async move { done.send(thread::current().id()).unwrap() })
