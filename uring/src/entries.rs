@@ -202,13 +202,15 @@ impl CqeSize for CqeMixed {
                 1,
             );
         }
-        // A big CQE takes this slot and the next, never across the end of
-        // the array (the kernel pads instead).
-        if index == mask as usize {
-            return (None, 1);
-        }
-        // SAFETY: the next slot is in the array, and part of this entry.
-        let extra = unsafe { cqes.add(index + 1).cast::<[u64; 2]>().read() };
+        // A big CQE takes this slot and the next. The kernel posts none
+        // across the end of the array (it pads instead), but a resize
+        // copies the slots one by one to the same positions of a smaller
+        // array, where one may then end at its start: its second half is
+        // the first slot.
+        let next = if index == mask as usize { 0 } else { index + 1 };
+        // SAFETY: the next slot is in the array, and part of this entry,
+        // which the kernel published whole.
+        let extra = unsafe { cqes.add(next).cast::<[u64; 2]>().read() };
         (
             Some(BigCqe(
                 io_uring_cqe32 {
@@ -357,11 +359,15 @@ mod tests {
             let (c, n) = CqeMixed::read(cqes.as_ptr(), 3, 3);
             assert!(c.is_none());
             assert_eq!(n, 1);
-            // A big CQE flagged in the last slot cannot be whole: skipped.
-            let cqes = [small, small, small, big];
+            // A big CQE in the last slot (as a resize to a smaller CQ
+            // leaves one) ends in the first.
+            let cqes = [extra, small, small, big];
             let (d, n) = CqeMixed::read(cqes.as_ptr(), 3, 7);
-            assert!(d.is_none());
-            assert_eq!(n, 1);
+            let d = d.unwrap();
+            assert_eq!(
+                (d.user_data(), d.is_big(), d.big_cqe(), n),
+                (2, true, [7, 8], 2)
+            );
         }
     }
 }

@@ -83,6 +83,14 @@ flags! {
         const NO_SQARRAY = sys::IORING_SETUP_NO_SQARRAY;
         /// Hybrid polling (`IORING_SETUP_HYBRID_IOPOLL`).
         const HYBRID_IOPOLL = sys::IORING_SETUP_HYBRID_IOPOLL;
+        /// The rings are in memory the program gave (`IORING_SETUP_NO_MMAP`).
+        const NO_MMAP = sys::IORING_SETUP_NO_MMAP;
+        /// The ring has no descriptor, only a registered index
+        /// (`IORING_SETUP_REGISTERED_FD_ONLY`).
+        const REGISTERED_FD_ONLY = sys::IORING_SETUP_REGISTERED_FD_ONLY;
+        /// 16-byte CQEs with 32-byte ones among them
+        /// (`IORING_SETUP_CQE_MIXED`).
+        const CQE_MIXED = sys::IORING_SETUP_CQE_MIXED;
     }
 }
 

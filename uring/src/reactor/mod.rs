@@ -194,8 +194,9 @@ impl Reactor {
         self.handle.clone()
     }
 
-    /// Drives the ring until no task is left and no op is in flight:
-    /// submits, waits for completions, runs callbacks and tasks.
+    /// Drives the ring until no task is left, no op is in flight and no
+    /// [`Remote`] is alive (or the reactor has shut down): submits, waits
+    /// for completions, runs callbacks, tasks and what remotes send.
     /// go-uring's `Run`.
     ///
     /// An error is the ring's own (a failed `io_uring_enter`), or a run
@@ -575,9 +576,10 @@ impl Shared {
         }
     }
 
-    /// The run loop: polls `main` (if any) and the tasks, handles
-    /// completions, and waits when nothing is ready. Without `main`,
-    /// returns once no task is left and no op is in flight.
+    /// The run loop: runs what remotes sent, polls `main` (if any) and the
+    /// tasks, handles completions, and waits when nothing is ready.
+    /// Without `main`, returns once no task is left, no op is in flight and
+    /// no remote is alive (or the reactor has shut down).
     fn drive<F: Future>(&self, handle: &Handle, main: Option<F>) -> io::Result<Option<F::Output>> {
         {
             let mut core = self.core.borrow_mut();
