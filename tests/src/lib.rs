@@ -117,6 +117,33 @@ pub fn fd_is_open(fd: RawFd) -> bool {
     fd_errno(fd).is_none()
 }
 
+/// `(user_data, res)` of each completion, in order.
+pub fn pairs<C: AsRef<Cqe>>(cqes: &[C]) -> Vec<(u64, i32)> {
+    cqes.iter()
+        .map(|c| (c.as_ref().user_data(), c.as_ref().res()))
+        .collect()
+}
+
+/// Submits what is pushed and returns `n` completions as `(user_data,
+/// res)`, sorted by `user_data` (see [`submit_and_reap`]).
+pub fn reap_sorted(ring: &mut Ring, n: usize) -> Vec<(u64, i32)> {
+    let mut got = pairs(&submit_and_reap(ring, n));
+    got.sort_unstable();
+    got
+}
+
+/// The completions that arrive within a short while (30 ms), submitting
+/// nothing: a test that expects none asserts this is empty.
+pub fn stray_cqes(ring: &mut Ring) -> Vec<Cqe> {
+    let _ = ring.wait_timeout(1, std::time::Duration::from_millis(30));
+    ring.completions().collect()
+}
+
+/// [`stray_cqes`] as `(user_data, res)`.
+pub fn stray(ring: &mut Ring) -> Vec<(u64, i32)> {
+    pairs(&stray_cqes(ring))
+}
+
 /// Submits what is pushed and reaps completions until `n` have arrived,
 /// waiting for them in batches no larger than the CQ; panics on any ring
 /// error. Returns them in the order the CQ delivered them.

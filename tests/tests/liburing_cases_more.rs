@@ -13,33 +13,12 @@ use uring::ops::{
     TimeoutUpdate, WriteV,
 };
 use uring::{Cqe, Error, Features, PollEvents, Ring, SlotUpdate, SqeFlags, TimeoutFlags, sys};
-use uring_tests::{PATIENCE, pipe, push_lent, raw_sqe, require_features, skip, submit_and_reap};
+use uring_tests::{
+    PATIENCE, pairs, pipe, push_lent, raw_sqe, reap_sorted, require_features, skip, stray,
+    stray_cqes, submit_and_reap,
+};
 
 // ---------------------------------------------------------------- helpers
-
-/// `(user_data, res)` of each completion.
-fn pairs(cqes: &[Cqe]) -> Vec<(u64, i32)> {
-    cqes.iter().map(|c| (c.user_data(), c.res())).collect()
-}
-
-/// Submits what is pushed and returns `n` completions as `(user_data,
-/// res)`, sorted by `user_data`.
-fn reap_sorted(ring: &mut Ring, n: usize) -> Vec<(u64, i32)> {
-    let mut got = pairs(&submit_and_reap(ring, n));
-    got.sort_unstable();
-    got
-}
-
-/// The completions that arrive within a short while.
-fn stray_cqes(ring: &mut Ring) -> Vec<Cqe> {
-    let _ = ring.wait_timeout(1, Duration::from_millis(30));
-    ring.completions().collect()
-}
-
-/// [`stray_cqes`] as `(user_data, res)` (none are expected).
-fn stray(ring: &mut Ring) -> Vec<(u64, i32)> {
-    pairs(&stray_cqes(ring))
-}
 
 /// Writes `bytes` to the pipe or socket `fd`.
 fn write_to(fd: &OwnedFd, bytes: &[u8]) {

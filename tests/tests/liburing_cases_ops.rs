@@ -18,14 +18,9 @@ use uring::ops::{
     Accept, Cancel, Connect, Nop, OpenAt, PollAdd, PollRemove, Read, ReadV, Recv, Shutdown, Write,
 };
 use uring::{Cqe, Features, PollEvents, Ring, SqeFlags, sys};
-use uring_tests::{PATIENCE, pipe, require_op, skip, submit_and_reap};
+use uring_tests::{PATIENCE, pairs, pipe, require_op, skip, stray, submit_and_reap};
 
 // ---------------------------------------------------------------- helpers
-
-/// `(user_data, res)` of each completion.
-fn pairs(cqes: &[Cqe]) -> Vec<(u64, i32)> {
-    cqes.iter().map(|c| (c.user_data(), c.res())).collect()
-}
 
 /// `(user_data, res)` pairs as a map, asserting each `user_data` came once.
 fn by_user_data(got: &[(u64, i32)]) -> std::collections::HashMap<u64, i32> {
@@ -65,13 +60,6 @@ fn scope_drain(s: &mut uring::Scope<'_, '_>) -> Vec<Cqe> {
     }
     got.extend(s.completions().map(|c| c.cqe()));
     got
-}
-
-/// The completions that arrive within a short while (none are expected).
-fn stray(ring: &mut Ring) -> Vec<(u64, i32)> {
-    let _ = ring.wait_timeout(1, Duration::from_millis(30));
-    let cqes: Vec<Cqe> = ring.completions().collect();
-    pairs(&cqes)
 }
 
 /// A deferred-task-work ring of `entries`, or `None` with a skip message.

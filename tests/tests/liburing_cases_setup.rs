@@ -22,16 +22,9 @@ use uring::{
     BigCqe, Builder, Cqe, Cqe32, CqeMixed, DirectSlot, Features, IoWqWorkers, PollEvents, Ring,
     Sqe64, Sqe128, SqeFlags, sys,
 };
-use uring_tests::{PATIENCE, pipe, push_lent, require_features, skip};
+use uring_tests::{PATIENCE, pairs, pipe, push_lent, require_features, skip, stray};
 
 // ---------------------------------------------------------------- helpers
-
-/// `(user_data, res)` of each completion.
-fn pairs<C: AsRef<Cqe>>(cqes: &[C]) -> Vec<(u64, i32)> {
-    cqes.iter()
-        .map(|c| (c.as_ref().user_data(), c.as_ref().res()))
-        .collect()
-}
 
 /// Waits, submitting nothing, until `n` completions have arrived on a ring
 /// of 16-byte CQEs, and returns them as `(user_data, res)` in the order
@@ -45,14 +38,6 @@ fn wait_pairs(ring: &mut Ring, n: usize) -> Vec<(u64, i32)> {
     }
     assert_eq!(got.len(), n, "more completions than expected: {got:?}");
     got
-}
-
-/// The completions that arrive within a short while (none are expected).
-fn stray(ring: &mut Ring) -> Vec<(u64, i32)> {
-    let _ = ring.wait_timeout(1, Duration::from_millis(30));
-    ring.completions()
-        .map(|c| (c.user_data(), c.res()))
-        .collect()
 }
 
 /// Whether a ring error came from the kernel (a failed system call) rather

@@ -13,22 +13,12 @@ use std::time::{Duration, Instant};
 
 use uring::ops::{Nop, PollAdd, Read, ReadV, WriteV};
 use uring::{Cqe, Features, PollEvents, Ring, SqeFlags, sys};
-use uring_tests::{PATIENCE, pipe, push_lent, raw_sqe, require_features, skip, submit_and_reap};
+use uring_tests::{
+    PATIENCE, pairs, pipe, push_lent, raw_sqe, reap_sorted, require_features, skip, stray,
+    submit_and_reap,
+};
 
 // ---------------------------------------------------------------- helpers
-
-/// `(user_data, res)` of each completion.
-fn pairs(cqes: &[Cqe]) -> Vec<(u64, i32)> {
-    cqes.iter().map(|c| (c.user_data(), c.res())).collect()
-}
-
-/// Submits what is pushed and returns `n` completions as `(user_data,
-/// res)`, sorted by `user_data`.
-fn reap_sorted(ring: &mut Ring, n: usize) -> Vec<(u64, i32)> {
-    let mut got = pairs(&submit_and_reap(ring, n));
-    got.sort_unstable();
-    got
-}
 
 /// Waits, submitting nothing, until `n` completions have arrived, and
 /// returns them as `(user_data, res)`, sorted by `user_data`.
@@ -42,13 +32,6 @@ fn wait_sorted(ring: &mut Ring, n: usize) -> Vec<(u64, i32)> {
     assert_eq!(got.len(), n, "more completions than expected: {got:?}");
     got.sort_unstable();
     got
-}
-
-/// The completions that arrive within a short while (none are expected).
-fn stray(ring: &mut Ring) -> Vec<(u64, i32)> {
-    let _ = ring.wait_timeout(1, Duration::from_millis(30));
-    let cqes: Vec<Cqe> = ring.completions().collect();
-    pairs(&cqes)
 }
 
 /// Writes `bytes` to the pipe or socket `fd`.
