@@ -11,6 +11,7 @@ use std::future::Future;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+#[cfg(feature = "tokio")]
 use std::task::Waker;
 use std::time::Instant;
 
@@ -27,6 +28,7 @@ pub(crate) struct Inbox {
     remotes: AtomicUsize,
     /// The task of an outside runtime that drives the reactor, to wake
     /// when a job arrives.
+    #[cfg(feature = "tokio")]
     driver: Mutex<Option<Waker>>,
 }
 
@@ -249,9 +251,13 @@ impl Remote {
     /// so that it looks at its inbox.
     fn wake(&self) {
         self.ready.notify();
-        let driver = lock(&self.ready.inbox.driver).clone();
-        if let Some(driver) = driver {
-            driver.wake();
+        #[cfg(feature = "tokio")]
+        {
+            // Cloned out first: the waker runs with the lock released.
+            let driver = lock(&self.ready.inbox.driver).clone();
+            if let Some(driver) = driver {
+                driver.wake();
+            }
         }
     }
 }
