@@ -21,6 +21,14 @@ use std::sync::atomic::{AtomicU16, Ordering};
 /// the ring keeps twice its buffer count of positions unambiguous in 16 bits.
 pub const MAX_BUF_RING_BUFFERS: u16 = 32767;
 
+/// The group ids a buffer ring the kernel allocates can have: its mmap
+/// offset holds the id above `IORING_OFF_PBUF_SHIFT`, below the bits that
+/// pick the region (`IORING_OFF_MMAP_MASK`), and the kernel reads back only
+/// the bits that fit there (11): a larger id would map another group's
+/// ring, or none.
+const MMAP_GROUPS: i64 = (sys::IORING_OFF_MMAP_MASK & sys::IORING_OFF_MMAP_MASK.wrapping_neg())
+    >> sys::IORING_OFF_PBUF_SHIFT;
+
 /// Where a buffer is.
 #[derive(Default)]
 struct State {
@@ -82,6 +90,9 @@ pub struct BufRing {
     state: Box<[State]>,
     /// Registered with `IOU_PBUF_RING_INC`.
     incremental: bool,
+    /// Registered with `IOU_PBUF_RING_MMAP`: the descriptors are the
+    /// kernel's pages, which `maps.0` maps from the ring's descriptor.
+    mmap: bool,
 }
 
 // SAFETY: the ring owns its memory and descriptor; the cells make it !Sync,
@@ -103,7 +114,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         count: u16,
         len: u32,
     ) -> Result<BufRing> {
-        self.register_buf_ring_with(group, count, len, false)
+        self.register_buf_ring_with(group, count, len, 0)
     }
 
     /// Registers a provided-buffer ring whose buffers the kernel consumes
@@ -139,7 +150,102 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         count: u16,
         len: u32,
     ) -> Result<BufRing> {
-        self.register_buf_ring_with(group, count, len, true)
+        self.register_buf_ring_with(group, count, len, sys::IOU_PBUF_RING_INC)
+    }
+
+    /// Registers a provided-buffer ring whose descriptor ring the kernel
+    /// allocates (`IOU_PBUF_RING_MMAP`, 6.4), as
+    /// [`register_buf_ring`](Ring::register_buf_ring) otherwise: the
+    /// library maps the descriptors from the ring's descriptor (at
+    /// `IORING_OFF_PBUF_RING` and the group's id), and allocates the
+    /// buffers as before.
+    ///
+    /// The kernel then pins no memory of the program for the descriptors.
+    /// They are found by the group's id, which must be below 2048 here (an
+    /// `InvalidArgument` error otherwise): the mmap offset holds no more
+    /// of it. A ring set up with [`no_mmap`](crate::Builder::no_mmap) takes
+    /// it too from 6.7, the kernel allocating this memory whatever the
+    /// ring's setup (earlier kernels refuse the mapping with `EINVAL`, and
+    /// the group is unregistered again). A ring without a descriptor
+    /// ([`registered_fd_only`](crate::Builder::registered_fd_only)) has
+    /// nothing to map it from, and fails with `EBADF`, as for every buffer
+    /// ring. Before 6.4 the kernel refuses the flag with `EINVAL`.
+    ///
+    /// ```
+    /// use std::io::Write as _;
+    /// use std::os::unix::net::UnixStream;
+    /// use uring::{BufferGroup, Ring, ops::Recv};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut ring = Ring::new(8)?;
+    /// let pool = match ring.register_buf_ring_mmap(BufferGroup::new(1), 4, 64) {
+    ///     Ok(pool) => pool,
+    ///     Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Ok(()), // Before 6.4.
+    ///     Err(e) => return Err(e.into()),
+    /// };
+    /// assert!(pool.is_mmap());
+    /// let (mut tx, rx) = UnixStream::pair()?;
+    /// tx.write_all(b"kernel's descriptors")?;
+    /// let got = ring.scope(|s| -> uring::Result<Vec<u8>> {
+    ///     s.push(Recv::new(&rx, pool.select()))?;
+    ///     s.submit_and_wait(1)?;
+    ///     let mut cqe = s.completions().next().expect("a completion");
+    ///     Ok(pool.claim(&mut cqe)?.to_vec())
+    /// })?;
+    /// assert_eq!(got, b"kernel's descriptors");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn register_buf_ring_mmap(
+        &mut self,
+        group: BufferGroup,
+        count: u16,
+        len: u32,
+    ) -> Result<BufRing> {
+        self.register_buf_ring_with(group, count, len, sys::IOU_PBUF_RING_MMAP)
+    }
+
+    /// A provided-buffer ring consumed incrementally
+    /// ([`register_buf_ring_incremental`](Ring::register_buf_ring_incremental),
+    /// 6.12) whose descriptor ring the kernel allocates
+    /// ([`register_buf_ring_mmap`](Ring::register_buf_ring_mmap)).
+    pub fn register_buf_ring_incremental_mmap(
+        &mut self,
+        group: BufferGroup,
+        count: u16,
+        len: u32,
+    ) -> Result<BufRing> {
+        self.register_buf_ring_with(
+            group,
+            count,
+            len,
+            sys::IOU_PBUF_RING_INC | sys::IOU_PBUF_RING_MMAP,
+        )
+    }
+
+    /// The kernel's head of the provided-buffer ring registered under
+    /// `group` on this ring, by a [`BufRing`] or by any other means: the
+    /// count (modulo 2^16) of buffers the kernel has taken from it, of an
+    /// incremental ring those it has used up
+    /// (`IORING_REGISTER_PBUF_STATUS`, 6.8).
+    ///
+    /// Fails with `ENOENT` when no group has that id, and with `EINVAL`
+    /// when the group holds buffers given by `IORING_OP_PROVIDE_BUFFERS`
+    /// rather than a ring (or, before 6.8, for any group).
+    pub fn buf_ring_head(&self, group: BufferGroup) -> Result<u16> {
+        let mut status = sys::io_uring_buf_status {
+            buf_group: u32::from(group.id()),
+            ..Default::default()
+        };
+        match self.register(
+            sys::IORING_REGISTER_PBUF_STATUS,
+            (&mut status as *mut sys::io_uring_buf_status).cast(),
+            1,
+            "IORING_REGISTER_PBUF_STATUS",
+        ) {
+            Ok(_) => Ok(status.head as u16),
+            Err(Error::Os { source, .. }) => Err(status_error(source)),
+            Err(e) => Err(e),
+        }
     }
 
     fn register_buf_ring_with(
@@ -147,12 +253,21 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         group: BufferGroup,
         count: u16,
         len: u32,
-        incremental: bool,
+        flags: u16,
     ) -> Result<BufRing> {
+        let incremental = flags & sys::IOU_PBUF_RING_INC != 0;
+        let mmap = flags & sys::IOU_PBUF_RING_MMAP != 0;
         if count == 0 || count > MAX_BUF_RING_BUFFERS || len == 0 {
             return Err(Error::InvalidArgument(format!(
                 "a buffer ring takes 1 to {MAX_BUF_RING_BUFFERS} buffers of at least 1 byte \
                  (count {count}, len {len})"
+            )));
+        }
+        if mmap && i64::from(group.id()) >= MMAP_GROUPS {
+            return Err(Error::InvalidArgument(format!(
+                "a buffer ring the kernel allocates is mapped by its group's id, which must be \
+                 below {MMAP_GROUPS} (group {})",
+                group.id()
             )));
         }
         let entries = count.next_power_of_two();
@@ -172,17 +287,18 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             // SAFETY: a fresh descriptor, owned from here on.
             dup => unsafe { OwnedFd::from_raw_fd(dup) },
         };
-        let descs = Mapping::anonymous(descs_len)?;
+        // The kernel's descriptors are mapped once it has allocated them.
+        let ours = if mmap {
+            None
+        } else {
+            Some(Mapping::anonymous(descs_len)?)
+        };
         let bufs = Mapping::anonymous(bufs_len)?;
         let reg = sys::io_uring_buf_reg {
-            ring_addr: descs.as_ptr() as u64,
+            ring_addr: ours.as_ref().map_or(0, |descs| descs.as_ptr() as u64),
             ring_entries: u32::from(entries),
             bgid: group.id(),
-            flags: if incremental {
-                sys::IOU_PBUF_RING_INC
-            } else {
-                0
-            },
+            flags,
             ..Default::default()
         };
         self.register(
@@ -191,6 +307,36 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             1,
             "IORING_REGISTER_PBUF_RING",
         )?;
+        let descs = match ours {
+            Some(descs) => descs,
+            None => {
+                let offset = sys::IORING_OFF_PBUF_RING
+                    | (i64::from(group.id()) << sys::IORING_OFF_PBUF_SHIFT);
+                match Mapping::ring(fd.as_raw_fd(), descs_len, offset) {
+                    Ok(descs) => descs,
+                    Err(e) => {
+                        // No buffer was provided: the kernel's ring is
+                        // empty, and stays so if it cannot be unregistered.
+                        unregister(&fd, group);
+                        return Err(match e {
+                            // Kernels before 6.7 map no buffer ring of a
+                            // ring set up with NO_MMAP.
+                            Error::Os { source, .. }
+                                if self.setup_flags & sys::IORING_SETUP_NO_MMAP != 0
+                                    && source.raw_os_error() == Some(libc::EINVAL) =>
+                            {
+                                Error::os(
+                                    "mmap(IORING_OFF_PBUF_RING) (this kernel maps no buffer \
+                                     ring of a ring set up with NO_MMAP)",
+                                    source,
+                                )
+                            }
+                            e => e,
+                        });
+                    }
+                }
+            }
+        };
         let ring = BufRing {
             fd,
             ring: self.id,
@@ -204,6 +350,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             order: (0..entries).map(|_| Cell::new(0)).collect(),
             state: (0..count).map(|_| State::default()).collect(),
             incremental,
+            mmap,
         };
         self.scope_table.set_incremental(group.id(), incremental);
         for bid in 0..count {
@@ -262,7 +409,7 @@ impl BufRing {
                 1,
             )
         }
-        .map_err(|e| Error::os("IORING_REGISTER_PBUF_STATUS", e))?;
+        .map_err(status_error)?;
         Ok(status.head as u16)
     }
 
@@ -276,6 +423,12 @@ impl BufRing {
     /// ([`Ring::register_buf_ring_incremental`]).
     pub fn is_incremental(&self) -> bool {
         self.incremental
+    }
+
+    /// Whether the kernel allocated the descriptor ring
+    /// ([`Ring::register_buf_ring_mmap`]).
+    pub fn is_mmap(&self) -> bool {
+        self.mmap
     }
 
     /// The buffer that a scope op's completion names, with the `cqe.res()`
@@ -709,34 +862,77 @@ impl fmt::Debug for BufRing {
 
 impl Drop for BufRing {
     fn drop(&mut self) {
-        let reg = sys::io_uring_buf_reg {
-            bgid: self.group.id(),
-            ..Default::default()
+        let Some((descs, bufs)) = self.maps.take() else {
+            return;
         };
-        // SAFETY: the argument is a valid `io_uring_buf_reg` alive for the
-        // call, on our duplicate of the ring's descriptor.
-        let unregistered = unsafe {
-            sys::io_uring_register(
-                self.fd.as_raw_fd(),
-                sys::IORING_UNREGISTER_PBUF_RING,
-                (&reg as *const sys::io_uring_buf_reg).cast(),
-                1,
-            )
-        }
-        .is_ok();
+        // The kernel's descriptors (`IOU_PBUF_RING_MMAP`) are its pages:
+        // it reads and writes them through its own view of them, never
+        // through this mapping, so no op can reach memory through these
+        // addresses. The view goes before the unregistration, so that no
+        // mapping of the pages outlives the kernel's hold on them, on any
+        // kernel: since 6.10 the mapping holds references on the pages
+        // (`vm_insert_pages`), which unregistering (`io_free_region`) does
+        // not take away, so pages still mapped would stay allocated and
+        // unreachable by the kernel; 6.7 to 6.9 kept them until the ring
+        // was torn down; 6.4 to 6.6, before the fix for CVE-2024-0582,
+        // freed them at unregistration even while mapped, and the pages
+        // could be reused under a mapping that still existed. If the
+        // kernel refuses the unregistration, it keeps its pages and its
+        // descriptors, which name only buffers kept reserved below.
+        let descs = if self.mmap {
+            drop(descs);
+            None
+        } else {
+            Some(descs)
+        };
+        let unregistered = unregister(&self.fd, self.group);
         // Unregistered, the kernel reads no more descriptors: their memory
         // goes (if the kernel refused, their addresses stay reserved too).
         // An op that picked a buffer before may still write to it, so the
         // buffers' addresses stay reserved, with no memory behind them.
-        if let Some((descs, bufs)) = self.maps.take() {
+        if let Some(descs) = descs {
             if unregistered {
                 drop(descs);
             } else {
                 descs.retire();
             }
-            bufs.retire();
         }
+        bufs.retire();
     }
+}
+
+/// Unregisters the ring of `group` (`IORING_UNREGISTER_PBUF_RING`) through
+/// `fd`, a duplicate of the ring's descriptor; whether the kernel did.
+fn unregister(fd: &OwnedFd, group: BufferGroup) -> bool {
+    let reg = sys::io_uring_buf_reg {
+        bgid: group.id(),
+        ..Default::default()
+    };
+    // SAFETY: the argument is a valid `io_uring_buf_reg` alive for the
+    // call, on a duplicate of the ring's descriptor.
+    unsafe {
+        sys::io_uring_register(
+            fd.as_raw_fd(),
+            sys::IORING_UNREGISTER_PBUF_RING,
+            (&reg as *const sys::io_uring_buf_reg).cast(),
+            1,
+        )
+    }
+    .is_ok()
+}
+
+/// The error of a failed `IORING_REGISTER_PBUF_STATUS`, naming what the
+/// kernel's errno means for it.
+fn status_error(e: std::io::Error) -> Error {
+    let call = match e.raw_os_error() {
+        Some(libc::ENOENT) => "IORING_REGISTER_PBUF_STATUS (no buffer group has that id)",
+        Some(libc::EINVAL) => {
+            "IORING_REGISTER_PBUF_STATUS (the group is not a buffer ring, or the kernel \
+             predates 6.8)"
+        }
+        _ => "IORING_REGISTER_PBUF_STATUS",
+    };
+    Error::os(call, e)
 }
 
 /// A buffer of a [`BufRing`], claimed from a completion: the bytes the op
@@ -803,5 +999,23 @@ impl fmt::Debug for Buf<'_> {
             .field("offset", &self.start)
             .field("len", &self.len)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MMAP_GROUPS;
+    use crate::sys;
+
+    #[test]
+    fn the_mmap_offset_holds_group_ids_below_2048() {
+        assert_eq!(MMAP_GROUPS, 2048);
+        let last = sys::IORING_OFF_PBUF_RING | ((MMAP_GROUPS - 1) << sys::IORING_OFF_PBUF_SHIFT);
+        assert_eq!(last & sys::IORING_OFF_MMAP_MASK, sys::IORING_OFF_PBUF_RING);
+        let first_out = sys::IORING_OFF_PBUF_RING | (MMAP_GROUPS << sys::IORING_OFF_PBUF_SHIFT);
+        assert_ne!(
+            first_out & sys::IORING_OFF_MMAP_MASK,
+            sys::IORING_OFF_PBUF_RING
+        );
     }
 }
