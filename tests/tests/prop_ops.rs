@@ -1894,7 +1894,13 @@ fn case(seed: u64, op: usize, family: Family, stats: &mut Stats) {
 /// Zero-copy sends: Linux 6.18 never starts one that a drain defers, nor
 /// anything after it (liburing's own prep shows it too), so a case with one
 /// drains nothing (see the README).
-const ZERO_COPY_SENDS: &[&str] = &["SendZc", "SendMsgZc", "SendZcFixed", "SendMsgZcFixed"];
+const ZERO_COPY_SENDS: &[&str] = &[
+    "SendZc",
+    "SendMsgZc",
+    "SendZcFixed",
+    "SendMsgZcFixed",
+    "SendZcV",
+];
 
 /// The groups of a case: the op under test first, then, in a batch, ops
 /// drawn from the whole table, each in a form of its own.

@@ -2307,6 +2307,94 @@ fn io_uring_prep_sendto() {
     assert_op("io_uring_prep_sendto", &mut ring, op, theirs);
 }
 
+/// `io_uring_prep_send(fd, iovecs, 2, flags)` and
+/// `io_uring_prep_send_zc(fd, iovecs, 2, flags, zc_flags)`, then
+/// `sqe->ioprio |= IORING_SEND_VECTORIZED` (liburing has no helper for the
+/// flag); `io_uring_prep_send_set_addr` for a destination.
+#[test]
+fn io_uring_prep_send_vectorized() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let socket = udp();
+    let (a, b) = (*b"abc", *b"defgh");
+    let iovecs = [IoSlice::new(&a), IoSlice::new(&b)];
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SEND,
+        ioprio: sys::IORING_SEND_VECTORIZED,
+        fd: fd(&socket),
+        addr: ptr(&iovecs[..]),
+        len: 2,
+        op_flags: libc::MSG_NOSIGNAL as u32,
+        ..ZERO
+    };
+    let op = SendV::new(&socket, &iovecs).msg_flags(MsgFlags::NOSIGNAL);
+    assert_op(
+        "io_uring_prep_send(fd, iovecs, 2, MSG_NOSIGNAL), IORING_SEND_VECTORIZED",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let dest = v4();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SEND,
+        flags: sys::IOSQE_FIXED_FILE,
+        ioprio: sys::IORING_SEND_VECTORIZED | sys::IORING_RECVSEND_POLL_FIRST,
+        fd: 3,
+        off: sockaddr_ptr(&dest, AF_INET),
+        addr: ptr(&iovecs[..]),
+        len: 2,
+        file_index: pair16(16, 0),
+        ..ZERO
+    };
+    let op = SendV::new(files.get(3).unwrap(), &iovecs)
+        .send_flags(SendFlags::POLL_FIRST)
+        .dest(Some(&dest));
+    assert_op(
+        "io_uring_prep_sendto(3, iovecs, 2, 0, dest), IORING_SEND_VECTORIZED | \
+         IORING_RECVSEND_POLL_FIRST, fixed",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SEND_ZC,
+        ioprio: sys::IORING_SEND_VECTORIZED | sys::IORING_SEND_ZC_REPORT_USAGE,
+        fd: fd(&socket),
+        addr: ptr(&iovecs[..]),
+        len: 2,
+        op_flags: libc::MSG_DONTWAIT as u32,
+        ..ZERO
+    };
+    let op = SendZcV::new(&socket, &iovecs)
+        .msg_flags(MsgFlags::DONTWAIT)
+        .send_flags(SendZcFlags::REPORT_USAGE);
+    assert_op(
+        "io_uring_prep_send_zc(fd, iovecs, 2, MSG_DONTWAIT, \
+         IORING_SEND_ZC_REPORT_USAGE), IORING_SEND_VECTORIZED",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SEND_ZC,
+        flags: sys::IOSQE_FIXED_FILE,
+        ioprio: sys::IORING_SEND_VECTORIZED,
+        fd: 3,
+        off: sockaddr_ptr(&dest, AF_INET),
+        addr: ptr(&iovecs[..]),
+        len: 2,
+        file_index: pair16(16, 0),
+        ..ZERO
+    };
+    let op = SendZcV::new(files.get(3).unwrap(), &iovecs).dest(Some(&dest));
+    assert_op(
+        "io_uring_prep_sendto_zc(3, iovecs, 2, 0, dest, 0), IORING_SEND_VECTORIZED, fixed",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
 /// Memory mapped without backing (`MAP_NORESERVE`), zero-filled on first
 /// touch: a buffer over 4 GiB that costs nothing while nothing touches it
 /// (the ops over it are never submitted).

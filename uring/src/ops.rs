@@ -1135,4 +1135,45 @@ crate::ops! {
         /// direct descriptors (`EINVAL`): clear it with `.pipe_flags(..)`.
         direct: impl Into<PipeSlots<'a>> = PipeSlots::NONE => file_index,
     }
+
+    /// Sends several buffers on a socket in one go, in order, like
+    /// `sendmsg(2)` of a message with only these iovecs, or to `dest` on an
+    /// unconnected datagram socket (`IORING_SEND_VECTORIZED`, 6.17: `addr`
+    /// and `len` are the iovec array and its length). Completes with the
+    /// number of bytes sent. A kernel without the flag refuses the op
+    /// (`EINVAL`).
+    #[since = "6.17"]
+    pub unsafe struct SendV<'a, 'b> = SEND {
+        target: fd | fixed,
+        /// The buffers to send, in order.
+        iovecs: &'a [IoSlice<'b>] => addr + len,
+        /// `MSG_*` flags of `send(2)`.
+        msg_flags: MsgFlags = MsgFlags::empty() => msg_flags,
+        /// `IORING_RECVSEND_*` flags: poll first. (A bundle, without a
+        /// provided buffer, sends once and adds a last completion of 0 on
+        /// Linux 6.18; older kernels refuse it.)
+        send_flags: SendFlags = SendFlags::empty() => |ioprio,
+        const |ioprio = crate::sys::IORING_SEND_VECTORIZED,
+        /// Where to send, on an unconnected datagram socket.
+        dest: Option<&'a SockAddr> = None => addr2 + addr_len,
+    }
+
+    /// Sends several buffers on a socket without copying them, in order
+    /// (`IORING_SEND_VECTORIZED` on `SEND_ZC`, 6.17: `addr` and `len` are
+    /// the iovec array and its length). Completes twice, as `SendZc` does;
+    /// the buffers are borrowed until the notification. A kernel without
+    /// the flag refuses the op (`EINVAL`).
+    #[since = "6.17"]
+    pub unsafe struct SendZcV<'a, 'b> = SEND_ZC {
+        target: fd | fixed,
+        /// The buffers to send, in order; borrowed until the notification.
+        iovecs: &'a [IoSlice<'b>] => addr + len,
+        /// `MSG_*` flags of `send(2)`.
+        msg_flags: MsgFlags = MsgFlags::empty() => msg_flags,
+        /// `IORING_RECVSEND_*` and `IORING_SEND_ZC_*` flags.
+        send_flags: SendZcFlags = SendZcFlags::empty() => |ioprio,
+        const |ioprio = crate::sys::IORING_SEND_VECTORIZED,
+        /// Where to send, on an unconnected datagram socket.
+        dest: Option<&'a SockAddr> = None => addr2 + addr_len,
+    }
 }

@@ -115,6 +115,72 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         Ok(FixedBuffers { ring: self.id, len })
     }
 
+    /// Registers `buffers` for fixed-buffer ops as
+    /// [`register_buffers`](Ring::register_buffers) does, leaving the slot
+    /// of each `None` empty (`IORING_REGISTER_BUFFERS2` with an iovec of
+    /// NULL base and zero length, 5.13). A fixed-buffer op naming an empty
+    /// slot fails (`EFAULT`); [`update_buffers`](Ring::update_buffers) can
+    /// fill it later. The table is as long as `buffers`, which is not empty.
+    ///
+    /// # Safety
+    ///
+    /// As for [`register_buffers`](Ring::register_buffers), for the memory
+    /// of each `Some`.
+    pub unsafe fn register_buffer_slots(
+        &mut self,
+        buffers: &[Option<IoSliceMut<'_>>],
+    ) -> Result<FixedBuffers> {
+        // SAFETY: the caller's contract, with no tags.
+        unsafe { self.register_buffer_slots_tagged(buffers, &[]) }
+    }
+
+    /// [`register_buffer_slots`](Ring::register_buffer_slots), with a tag
+    /// for each buffer (5.13,
+    /// [`Features::RSRC_TAGS`](crate::Features::RSRC_TAGS)), as for
+    /// [`register_buffers_tagged`](Ring::register_buffers_tagged): the
+    /// kernel posts it as a completion's `user_data` once it is done with
+    /// that buffer. `tags` is empty (no tags) or as long as `buffers`; an
+    /// empty slot takes no tag but 0 (`EINVAL` from the kernel).
+    ///
+    /// # Safety
+    ///
+    /// As for [`register_buffers_tagged`](Ring::register_buffers_tagged),
+    /// for the memory of each `Some`.
+    pub unsafe fn register_buffer_slots_tagged(
+        &mut self,
+        buffers: &[Option<IoSliceMut<'_>>],
+        tags: &[u64],
+    ) -> Result<FixedBuffers> {
+        let len = u32::try_from(buffers.len())
+            .ok()
+            .filter(|&n| n > 0 && (tags.is_empty() || buffers.len() == tags.len()))
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "{} buffer slots and {} tags to register",
+                    buffers.len(),
+                    tags.len()
+                ))
+            })?;
+        let iovecs = iovecs_of(buffers);
+        self.note_tags(tags);
+        let reg = sys::io_uring_rsrc_register {
+            nr: len,
+            data: iovecs.as_ptr() as u64,
+            tags: if tags.is_empty() {
+                0
+            } else {
+                tags.as_ptr() as u64
+            },
+            ..Default::default()
+        };
+        self.register_rsrc(
+            sys::IORING_REGISTER_BUFFERS2,
+            &reg,
+            "IORING_REGISTER_BUFFERS2",
+        )?;
+        Ok(FixedBuffers { ring: self.id, len })
+    }
+
     /// Registers a table of `len` empty buffer slots
     /// (`IORING_REGISTER_BUFFERS2` with `IORING_RSRC_REGISTER_SPARSE`, 5.19),
     /// to be filled with [`update_buffers`](Ring::update_buffers). A
@@ -196,19 +262,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 table.len
             )));
         };
-        let iovecs: Vec<libc::iovec> = buffers
-            .iter()
-            .map(|b| match b {
-                Some(b) => libc::iovec {
-                    iov_base: b.as_ptr() as *mut libc::c_void,
-                    iov_len: b.len(),
-                },
-                None => libc::iovec {
-                    iov_base: std::ptr::null_mut(),
-                    iov_len: 0,
-                },
-            })
-            .collect();
+        let iovecs = iovecs_of(buffers);
         self.note_tags(tags);
         let update = sys::io_uring_rsrc_update2 {
             offset,
@@ -295,4 +349,121 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             len: count,
         })
     }
+
+    /// Registers the buffers `src` registered (`count` of them from
+    /// `src_offset`) with this ring too, in slots `dst_offset` to
+    /// `dst_offset + count - 1` of its table `table`, replacing what those
+    /// slots held (`IORING_REGISTER_CLONE_BUFFERS` with `dst_off` and
+    /// `IORING_REGISTER_DST_REPLACE`, 6.13; liburing's
+    /// `io_uring_clone_buffers_offset`). An empty slot of `src` leaves its
+    /// slot empty; a cloned buffer carries no tag. The kernel grows the
+    /// table when the range ends past it, the new slots between its old end
+    /// and `dst_offset` empty; the slots before `dst_offset` keep their
+    /// buffers, and so do those after the range, except on kernels without
+    /// the fix that keeps them (Linux 6.19, and 6.18 stable releases), which
+    /// empty them. Returns the handle of the table, as long as it now is. A
+    /// range past the end of `buffers`, or past the most slots a table
+    /// holds, is an error before the kernel is asked; on any error the table
+    /// is unchanged and its handle comes back in the error. To clone into a
+    /// ring with no table at an offset, register a sparse table first
+    /// ([`register_buffers_sparse`](Ring::register_buffers_sparse)).
+    ///
+    /// # Safety
+    ///
+    /// As for [`clone_buffers`](Ring::clone_buffers), for the cloned
+    /// memory. The memory a replaced (or emptied) slot had stays in use by
+    /// the fixed-buffer ops pushed before the call until they complete, as
+    /// for [`update_buffers`](Ring::update_buffers): it must stay valid until
+    /// then, and, registered without a tag, until the table is unregistered
+    /// or the ring closed as `register_buffers` says; with a tag, until its
+    /// tag's completion has arrived.
+    pub unsafe fn clone_buffers_replace(
+        &mut self,
+        table: FixedBuffers,
+        dst_offset: u32,
+        src: &Ring,
+        buffers: &FixedBuffers,
+        src_offset: u32,
+        count: u32,
+    ) -> std::result::Result<FixedBuffers, HandleError<FixedBuffers>> {
+        let checked = self
+            .check_handle(table.ring, "buffers")
+            .and_then(|()| src.check_handle(buffers.ring, "buffers"))
+            .and_then(|()| {
+                let in_src = src_offset
+                    .checked_add(count)
+                    .is_some_and(|end| end <= buffers.len);
+                if !in_src || count == 0 {
+                    return Err(Error::InvalidArgument(format!(
+                        "cloning {count} buffers from {src_offset} of a table of {}",
+                        buffers.len
+                    )));
+                }
+                dst_offset
+                    .checked_add(count)
+                    .filter(|&end| end <= sys::IORING_MAX_REG_BUFFERS)
+                    .ok_or_else(|| {
+                        Error::InvalidArgument(format!(
+                            "cloning {count} buffers to {dst_offset} overruns the {} slots \
+                             a table holds",
+                            sys::IORING_MAX_REG_BUFFERS
+                        ))
+                    })
+            });
+        let end = match checked {
+            Ok(end) => end,
+            Err(error) => {
+                return Err(HandleError {
+                    error,
+                    handle: table,
+                });
+            }
+        };
+        let arg = sys::io_uring_clone_buffers {
+            src_fd: src.as_raw_fd() as u32,
+            flags: sys::IORING_REGISTER_DST_REPLACE,
+            src_off: src_offset,
+            dst_off: dst_offset,
+            nr: count,
+            ..Default::default()
+        };
+        // As for `clone_buffers`: this ring's scopes assume the clone may
+        // carry the source's tags.
+        if src.outside.get() {
+            self.outside.set(true);
+        }
+        match self.register(
+            sys::IORING_REGISTER_CLONE_BUFFERS,
+            (&arg as *const sys::io_uring_clone_buffers).cast(),
+            1,
+            "IORING_REGISTER_CLONE_BUFFERS",
+        ) {
+            Ok(_) => Ok(FixedBuffers {
+                ring: self.id,
+                len: table.len.max(end),
+            }),
+            Err(error) => Err(HandleError {
+                error,
+                handle: table,
+            }),
+        }
+    }
+}
+
+/// The iovecs the kernel reads for `buffers`: a `None` is an iovec of NULL
+/// base and zero length, which leaves its slot empty.
+fn iovecs_of(buffers: &[Option<IoSliceMut<'_>>]) -> Vec<libc::iovec> {
+    buffers
+        .iter()
+        .map(|b| match b {
+            Some(b) => libc::iovec {
+                iov_base: b.as_ptr() as *mut libc::c_void,
+                iov_len: b.len(),
+            },
+            None => libc::iovec {
+                iov_base: std::ptr::null_mut(),
+                iov_len: 0,
+            },
+        })
+        .collect()
 }

@@ -240,14 +240,18 @@ flags! {
         /// Poll the socket before the first attempt.
         const POLL_FIRST = sys::IORING_RECVSEND_POLL_FIRST;
         /// Send from several provided buffers in one go (`Send` given a
-        /// `BufferSelect`, 6.10; refused otherwise): one completion names
-        /// the first, and
+        /// `BufferSelect`, 6.10): one completion names the first, and
         /// [`BufRing::claim_bundle`](crate::BufRing::claim_bundle) takes
         /// them all back. The selection's length caps the whole send:
         /// [`BufRing::select`](crate::BufRing::select) gives one buffer's,
         /// so a bundle that may send several selects with
         /// `ring.group().select(0)` (no cap), as liburing's
         /// `io_uring_prep_send_bundle` does.
+        ///
+        /// Without a `BufferSelect`, earlier kernels refuse it (`EINVAL`);
+        /// Linux 6.18 sends, posts the count flagged `IORING_CQE_F_MORE`,
+        /// and then a last completion of 0. Scopes and
+        /// the reactor keep the op's memory until that last completion.
         const BUNDLE = sys::IORING_RECVSEND_BUNDLE;
     }
 }
