@@ -61,8 +61,18 @@ impl SqeSize for Sqe64 {
 
     #[inline(always)]
     unsafe fn write(slot: *mut io_uring_sqe, sqe: io_uring_sqe, cmd: Option<&[u8; 80]>) {
-        // SAFETY: the caller's.
-        unsafe { slot.write(sqe) };
+        // Written as four 16-byte words: LLVM then stores the zero words of
+        // an SQE 16 bytes at a time and keeps constant words in registers
+        // across a loop of pushes, where a plain write of the struct stores
+        // it 8 bytes at a time and builds its constants anew at every push.
+        // SAFETY: an SQE is 64 plain bytes, four 16-byte words.
+        let words: [u128; 4] = unsafe { std::mem::transmute(sqe) };
+        let at = slot.cast::<u128>();
+        for (i, word) in words.into_iter().enumerate() {
+            // SAFETY: the caller's slot, of which this is the i-th 16 bytes
+            // (SQE slots are only 8-aligned as Rust sees them: unaligned).
+            unsafe { at.add(i).write_unaligned(word) };
+        }
         if let Some(cmd) = cmd {
             // Only its first 16 bytes fit; ops with a command take 128-byte
             // SQEs (`FitsSqe`), so this is never reached with a command.
