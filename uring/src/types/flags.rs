@@ -249,9 +249,9 @@ flags! {
         /// `io_uring_prep_send_bundle` does.
         ///
         /// Without a `BufferSelect`, earlier kernels refuse it (`EINVAL`);
-        /// Linux 6.18 sends, posts the count flagged `IORING_CQE_F_MORE`,
-        /// and then a last completion of 0. Scopes and
-        /// the reactor keep the op's memory until that last completion.
+        /// Linux 6.18 sends, and may post the count flagged
+        /// `IORING_CQE_F_MORE` and then a last completion of 0. Scopes and
+        /// the reactor keep the op's memory until the last completion.
         const BUNDLE = sys::IORING_RECVSEND_BUNDLE;
     }
 }
