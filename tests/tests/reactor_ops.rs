@@ -835,6 +835,38 @@ fn a_vectored_write_sends_its_buffers_in_order() {
 }
 
 #[test]
+fn a_vectored_send_sends_its_buffers_in_order() {
+    let _watch = uring_tests::watchdog();
+    if !uring_tests::require_kernel(6, 17, "a vectored send (IORING_SEND_VECTORIZED)") {
+        return;
+    }
+    let reactor = Reactor::new().unwrap();
+    let (fd, mut peer) = pair();
+    let bufs = vec![
+        b"one ".to_vec().slice(..),
+        Vec::new().slice(..),
+        b"-two ".to_vec().slice(1..),
+        b"three".to_vec().slice(..),
+    ];
+    let (result, back) = reactor
+        .run_until(reactor.op(uring::reactor::ops::SendV::new(&fd, bufs)))
+        .unwrap();
+    assert_eq!(result.unwrap(), 13);
+    assert_eq!(back.len(), 4, "every buffer back");
+    assert_eq!(back[2].get_ref(), b"-two ", "whole, once unwrapped");
+    let mut got = [0u8; 13];
+    peer.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"one two three");
+    // Nothing more came: the peer's next read finds the socket empty.
+    peer.set_nonblocking(true).unwrap();
+    let mut more = [0u8; 1];
+    assert_eq!(
+        peer.read(&mut more).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock
+    );
+}
+
+#[test]
 fn an_accept_gives_the_peer_s_address() {
     let _watch = uring_tests::watchdog();
     let reactor = Reactor::new().unwrap();
