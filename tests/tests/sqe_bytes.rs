@@ -4062,3 +4062,167 @@ fn every_op_of_the_table_is_compared() {
         "ops without an SQE comparison: {missing:?}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// NOPs that look up a file or a buffer (no liburing helper: test/nop-flags.c
+// writes `sqe->nop_flags`, `sqe->fd`, `sqe->buf_index` after
+// `io_uring_prep_nop`).
+// ---------------------------------------------------------------------------
+
+/// `io_uring_prep_nop`, then `sqe->nop_flags = IORING_NOP_FIXED_BUFFER`
+/// and `sqe->buf_index`; with `IORING_NOP_TW` or-ed in; then every flag a
+/// plain NOP takes at once (`sqe->len` the injected result, `sqe->off` and
+/// `sqe->addr` the big CQE's words).
+#[test]
+fn io_uring_prep_nop_fixed_buffer() {
+    let mut region = [0u8; 4096];
+    let mut ring = ring();
+    // SAFETY: `region` is declared before the ring, so it outlives it.
+    let bufs = unsafe { register_two_buffers(&mut ring, &mut region) };
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_NOP,
+        fd: -1,
+        op_flags: sys::IORING_NOP_FIXED_BUFFER,
+        buf_index: 1,
+        ..ZERO
+    };
+    let op = Nop::new().buffer(bufs.get(1).unwrap());
+    assert_op("io_uring_prep_nop, FIXED_BUFFER", &mut ring, op, theirs);
+    let theirs = Sqe {
+        op_flags: sys::IORING_NOP_FIXED_BUFFER | sys::IORING_NOP_TW,
+        ..theirs
+    };
+    let op = Nop::new().buffer(bufs.get(1).unwrap()).task_work(true);
+    assert_op(
+        "io_uring_prep_nop, FIXED_BUFFER | TW",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_NOP,
+        fd: -1,
+        len: -libc::EIO as u32,
+        off: 0x1111_2222_3333_4444,
+        addr: 0x5555_6666_7777_8888,
+        op_flags: sys::IORING_NOP_INJECT_RESULT
+            | sys::IORING_NOP_CQE32
+            | sys::IORING_NOP_FIXED_BUFFER
+            | sys::IORING_NOP_TW,
+        ..ZERO
+    };
+    let op = Nop::new()
+        .result(-libc::EIO)
+        .big_cqe([0x1111_2222_3333_4444, 0x5555_6666_7777_8888])
+        .buffer(bufs.get(0).unwrap())
+        .task_work(true);
+    assert_op(
+        "io_uring_prep_nop, INJECT_RESULT | CQE32 | FIXED_BUFFER | TW",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_NOP,
+        fd: -1,
+        op_flags: sys::IORING_NOP_TW,
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_nop, TW",
+        &mut ring,
+        Nop::new().task_work(true),
+        theirs,
+    );
+}
+
+/// `io_uring_prep_nop`, then `sqe->nop_flags = IORING_NOP_FILE` and
+/// `sqe->fd` the descriptor: no `IOSQE_FIXED_FILE` (which with
+/// `IORING_NOP_FILE` alone made kernels keep the file's reference,
+/// nop-fixed-file-leak.c).
+#[test]
+fn io_uring_prep_nop_file() {
+    let mut ring = ring();
+    let file = tempfile();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_NOP,
+        fd: fd(&file),
+        op_flags: sys::IORING_NOP_FILE,
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_nop, FILE",
+        &mut ring,
+        NopFile::new(&file),
+        theirs,
+    );
+    let theirs = Sqe {
+        len: 42,
+        op_flags: sys::IORING_NOP_FILE | sys::IORING_NOP_INJECT_RESULT | sys::IORING_NOP_TW,
+        user_data: 7,
+        ..theirs
+    };
+    let op = NopFile::new(&file).result(42).task_work(true).user_data(7);
+    assert_op(
+        "io_uring_prep_nop, FILE | INJECT_RESULT | TW",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+/// `io_uring_prep_nop`, then `sqe->nop_flags = IORING_NOP_FILE |
+/// IORING_NOP_FIXED_FILE` and `sqe->fd` the slot, which is where the kernel
+/// takes a NOP's fixed file from; and `IOSQE_FIXED_FILE` by
+/// `io_uring_sqe_set_flags`, which a fixed target sets for every op (the
+/// kernel's NOP does not read it: nop-flags.c leaves it out). Then with a
+/// registered buffer and every other flag at once.
+#[test]
+fn io_uring_prep_nop_fixed_file() {
+    let mut region = [0u8; 4096];
+    let mut ring = ring();
+    // SAFETY: `region` is declared before the ring, so it outlives it.
+    let bufs = unsafe { register_two_buffers(&mut ring, &mut region) };
+    let files = ring.register_files_sparse(8).unwrap();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_NOP,
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 3,
+        op_flags: sys::IORING_NOP_FILE | sys::IORING_NOP_FIXED_FILE,
+        ..ZERO
+    };
+    let op = NopFile::new(files.get(3).unwrap());
+    assert_op(
+        "io_uring_prep_nop, FILE | FIXED_FILE",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe {
+        flags: sys::IOSQE_FIXED_FILE | sys::IOSQE_IO_DRAIN,
+        fd: 5,
+        len: 9,
+        off: 0xdead_beef_1234_5678,
+        addr: 0xabcd_ef00_1122_3344,
+        op_flags: sys::IORING_NOP_FILE
+            | sys::IORING_NOP_FIXED_FILE
+            | sys::IORING_NOP_INJECT_RESULT
+            | sys::IORING_NOP_FIXED_BUFFER
+            | sys::IORING_NOP_TW
+            | sys::IORING_NOP_CQE32,
+        buf_index: 1,
+        ..theirs
+    };
+    let op = NopFile::new(files.get(5).unwrap())
+        .result(9)
+        .buffer(bufs.get(1).unwrap())
+        .task_work(true)
+        .big_cqe([0xdead_beef_1234_5678, 0xabcd_ef00_1122_3344])
+        .flags(SqeFlags::IO_DRAIN);
+    assert_op(
+        "io_uring_prep_nop, every NOP flag, fixed file",
+        &mut ring,
+        op,
+        theirs,
+    );
+}

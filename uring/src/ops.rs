@@ -16,9 +16,9 @@
 use crate::args::RecvMsgOut;
 use crate::args::{
     BlockDevice, CancelFile, CancelOpcode, CancelUserData, Cmd80, DirectSlot, FileUpdates, FilesAt,
-    FixedBuf, FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut, MsgLayout, NopBigCqe, NopResult,
-    PassCqeFlags, PipeSlots, PollEventsUpdate, RingSlot, SockOpt, SocketDomain, SocketFd,
-    SocketType, SpliceSource, UringCmdOp, UserDataUpdate, WaitIdTarget,
+    FixedBuf, FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut, MsgLayout, NopBigCqe, NopBuffer,
+    NopResult, NopTaskWork, PassCqeFlags, PipeSlots, PollEventsUpdate, RingSlot, SockOpt,
+    SocketDomain, SocketFd, SocketType, SpliceSource, UringCmdOp, UserDataUpdate, WaitIdTarget,
 };
 use crate::types::{
     AcceptFlags, BufferGroup, BufferPool, CancelFlags, Fd, Fixed, FsyncFlags, FutexFlags,
@@ -42,6 +42,10 @@ crate::ops! {
         result: impl Into<NopResult> = NopResult::NONE => len + |nop_flags,
         /// The words of a 32-byte CQE to post (`IORING_NOP_CQE32`, 6.18).
         big_cqe: impl Into<NopBigCqe> = NopBigCqe::NONE => off + addr + |nop_flags,
+        /// A registered buffer to look up (`IORING_NOP_FIXED_BUFFER`, 6.13).
+        buffer: impl Into<NopBuffer> = NopBuffer::NONE => buf_index + |nop_flags,
+        /// Complete through task work (`IORING_NOP_TW`, 6.17).
+        task_work: impl Into<NopTaskWork> = NopTaskWork::NONE => |nop_flags,
     }
 
     /// Reads up to `buf.len()` bytes at `offset`, like `pread(2)`; an offset
@@ -1150,8 +1154,8 @@ crate::ops! {
         /// `MSG_*` flags of `send(2)`.
         msg_flags: MsgFlags = MsgFlags::empty() => msg_flags,
         /// `IORING_RECVSEND_*` flags: poll first. (A bundle, without a
-        /// provided buffer, sends once and adds a last completion of 0 on
-        /// Linux 6.18; older kernels refuse it.)
+        /// provided buffer, may post a last completion of 0 after the count
+        /// on Linux 6.18; older kernels refuse it.)
         send_flags: SendFlags = SendFlags::empty() => |ioprio,
         const |ioprio = crate::sys::IORING_SEND_VECTORIZED,
         /// Where to send, on an unconnected datagram socket.
@@ -1175,5 +1179,35 @@ crate::ops! {
         const |ioprio = crate::sys::IORING_SEND_VECTORIZED,
         /// Where to send, on an unconnected datagram socket.
         dest: Option<&'a SockAddr> = None => addr2 + addr_len,
+    }
+
+    /// Looks up the target file, as an op that uses one does, then
+    /// completes as `Nop` does (`IORING_NOP_FILE`, 6.13): with 0, or the
+    /// injected result. A descriptor that is not open, or an empty
+    /// fixed-file slot, fails the NOP, and what is linked after it is
+    /// cancelled (Linux 6.18 completes it with `-EBADF`; the first kernels
+    /// with the flag post its own result). The kernel takes a fixed
+    /// target's slot from `fd` with `IORING_NOP_FIXED_FILE`, which the
+    /// target's type sets. Kernels before 6.13 fail the NOP with `EINVAL`
+    /// (before 6.10 they ignore `nop_flags`: the NOP completes with 0
+    /// whatever the file).
+    #[since = "6.13"]
+    pub unsafe struct NopFile = NOP {
+        target: fd | fixed,
+        // `T` is the target's type parameter, which the macro names `T`:
+        // the kernel reads a fixed target's slot from `fd` only with
+        // `IORING_NOP_FIXED_FILE` (`IOSQE_FIXED_FILE`, which the target
+        // sets too, is not what it checks).
+        const |nop_flags = crate::sys::IORING_NOP_FILE
+            | if <T as crate::Target>::FIXED { crate::sys::IORING_NOP_FIXED_FILE } else { 0 },
+        /// The result to complete with instead of 0
+        /// (`IORING_NOP_INJECT_RESULT`).
+        result: impl Into<NopResult> = NopResult::NONE => len + |nop_flags,
+        /// A registered buffer to look up as well (`IORING_NOP_FIXED_BUFFER`).
+        buffer: impl Into<NopBuffer> = NopBuffer::NONE => buf_index + |nop_flags,
+        /// Complete through task work (`IORING_NOP_TW`, 6.17).
+        task_work: impl Into<NopTaskWork> = NopTaskWork::NONE => |nop_flags,
+        /// The words of a 32-byte CQE to post (`IORING_NOP_CQE32`, 6.18).
+        big_cqe: impl Into<NopBigCqe> = NopBigCqe::NONE => off + addr + |nop_flags,
     }
 }

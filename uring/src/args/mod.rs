@@ -14,7 +14,7 @@ pub use cmd::{AsSocket, BlockDevice, Cmd80, NvmeCmd, SockOpt, SocketFd, UringCmd
 pub use kernel::{FutexWaitV, MadviseRange, SpliceSource, WaitIdTarget};
 pub(crate) use msg::cmsg_records;
 pub use msg::{MsgHdr, MsgHdrMut, MsgLayout, RecvMsgOut};
-pub use nop::{NopBigCqe, NopResult};
+pub use nop::{NopBigCqe, NopBuffer, NopResult, NopTaskWork};
 pub use slots::{DirectSlot, FileUpdates, FilesAt, FixedBuf, PipeSlots, RingSlot};
 pub use socket::{SocketDomain, SocketType};
 pub use update::{

@@ -206,10 +206,63 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         }
         if self.fd < 0 {
             return Err(Error::InvalidArgument(
-                "a ring made with registered_fd_only has only its registered index".into(),
+                "a ring without a descriptor (registered_fd_only, close_ring_fd) has only its \
+                 registered index"
+                    .into(),
             ));
         }
         self.release_ring_fd()
+    }
+
+    /// Closes the ring's descriptor, leaving the index that
+    /// [`register_ring_fd`](Ring::register_ring_fd) registered as the
+    /// ring's only name (liburing's `io_uring_close_ring_fd`; register
+    /// calls through the index need `IORING_FEAT_REG_REG_RING`, 6.3). The
+    /// ring then behaves as one made with
+    /// [`registered_fd_only`](crate::Builder::registered_fd_only): only the
+    /// registering thread can enter it or register with it (elsewhere,
+    /// calls fail with `EBADF`), [`as_raw_fd`](std::os::fd::AsRawFd) is
+    /// -1, and what needs the descriptor fails: `MsgRing` to it,
+    /// [`post`](Ring::post), new buffer rings, resizing a ring whose queues
+    /// the kernel allocated (`EBADF`), sharing its worker pool (`ENXIO`). A
+    /// [`BufRing`](crate::BufRing) made before keeps its own duplicate of
+    /// the descriptor, and with it the kernel's ring. Dropping the ring on
+    /// the registering thread releases the index and with it the kernel's
+    /// ring; dropped elsewhere, the kernel's ring lives until that thread
+    /// exits.
+    ///
+    /// An [`InvalidArgument`](Error::InvalidArgument) error when the
+    /// descriptor is not registered, is registered by another thread, or is
+    /// closed already; [`Unsupported`](Error::Unsupported) on a kernel
+    /// without `IORING_FEAT_REG_REG_RING`, where the index cannot name the
+    /// ring in register calls (nor release it on drop).
+    pub fn close_ring_fd(&mut self) -> Result<()> {
+        if self.enter_flags == 0 {
+            return Err(Error::InvalidArgument(
+                "the ring fd is not registered (register_ring_fd)".into(),
+            ));
+        }
+        if !self.on_registering_thread() {
+            return Err(Error::InvalidArgument(
+                "the ring fd is registered by another thread".into(),
+            ));
+        }
+        if self.fd < 0 {
+            return Err(Error::InvalidArgument(
+                "the ring has no descriptor to close".into(),
+            ));
+        }
+        if !self.params.has(crate::Features::REG_REG_RING) {
+            return Err(Error::Unsupported(
+                "register calls through the registered ring fd (IORING_FEAT_REG_REG_RING, 6.3)",
+            ));
+        }
+        let fd = std::mem::replace(&mut self.fd, -1);
+        // SAFETY: `fd` is the ring's own descriptor, which it owns; with
+        // `self.fd` at -1 every later enter and register call goes through
+        // the registered index, and whatever the ring lent the descriptor
+        // to borrowed the ring, which `&mut self` shows no longer happens.
+        unsafe { sys::close(fd) }.map_err(|e| Error::os("close", e))
     }
 
     /// Unregisters the registered ring fd, the ring's last name when it has

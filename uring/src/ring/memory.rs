@@ -97,6 +97,17 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 "completions a scope set aside are still unread".into(),
             ));
         }
+        if self.fd < 0 && !self.has_setup(sys::IORING_SETUP_NO_MMAP) {
+            // The resized queues of a ring the kernel allocated are mapped
+            // from its descriptor: without one (`registered_fd_only`,
+            // `close_ring_fd`), the kernel would swap in queues the ring can
+            // never map, so it is not asked.
+            return Err(Error::os(
+                "IORING_REGISTER_RESIZE_RINGS (the kernel's new queues are mapped from the \
+                 ring's descriptor, which this ring has not)",
+                std::io::Error::from_raw_os_error(libc::EBADF),
+            ));
+        }
         self.submit()?;
         if self.sq.unconsumed() != 0 {
             return Err(Error::InvalidArgument(
