@@ -656,7 +656,7 @@ fn reg_hint_a_slot_allocation_after_the_table_is_gone_fails() {
 /// liburing's own answers (unregistering an index never registered:
 /// `EINVAL`; registering twice: `EEXIST`) are uring's no-op and the index
 /// it has. liburing's `io_uring_close_ring_fd` (close the descriptor, keep
-/// the index) has no uring counterpart: a ring owns its descriptor;
+/// the index) is `Ring::close_ring_fd` (`tests/tests/ring_fd_nop_gaps.rs`);
 /// `registered_fd_only` makes a ring that never had one (reg-fd-only.c).
 /// uring makes register calls through the descriptor when there is one,
 /// so the call through the index is made directly.
