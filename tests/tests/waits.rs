@@ -343,3 +343,44 @@ fn a_deadline_centuries_away_waits_for_the_completion() {
         .collect();
     assert_eq!(cqes, [(4, -libc::ETIME)]);
 }
+
+/// `set_iowait(false)` passes `IORING_ENTER_NO_IOWAIT` with every later
+/// wait: the kernel takes it in the plain wait of `submit_and_wait` and in a
+/// wait with arguments (a kernel that did not know the bit would fail both
+/// with `EINVAL`). (Whether a sleep counts as iowait is not observable here:
+/// with task delay accounting on, Linux 6.18 accounted no block-I/O delay to
+/// a 300 ms io_uring wait with or without the flag.)
+#[test]
+fn waits_without_iowait_still_wait() {
+    let _watch = uring_tests::watchdog();
+    let mut ring = Ring::new(8).unwrap();
+    if !ring.params().has(Features::NO_IOWAIT) {
+        assert!(matches!(ring.set_iowait(false), Err(Error::Unsupported(_))));
+        ring.set_iowait(true).unwrap();
+        skip("no IORING_ENTER_NO_IOWAIT (6.15)");
+        return;
+    }
+    for iowait in [false, true, false] {
+        ring.set_iowait(iowait).unwrap();
+        ring.push(Timeout::new(Duration::from_millis(30)).user_data(9))
+            .unwrap();
+        let (submitted, took) = timed(|| ring.submit_and_wait(1));
+        assert_eq!(submitted.unwrap(), 1, "iowait {iowait}");
+        assert!(
+            took >= Duration::from_millis(25),
+            "iowait {iowait}: {took:?}"
+        );
+        let cqes: Vec<_> = ring
+            .completions()
+            .map(|c| (c.user_data(), c.res()))
+            .collect();
+        assert_eq!(cqes, [(9, -libc::ETIME)], "iowait {iowait}");
+        if ring.params().has(Features::EXT_ARG) {
+            let args = WaitArgs::new().timeout(Duration::from_millis(20));
+            assert!(
+                matches!(ring.wait_with(1, &args), Err(Error::TimedOut)),
+                "iowait {iowait}"
+            );
+        }
+    }
+}

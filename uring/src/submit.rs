@@ -171,7 +171,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let to_submit = self.sq.publish_pending();
         // (mutants: the guard `false` is equivalent: with everything
         // submitted and enough ready, the slow path returns without a call.)
-        match self.enter(to_submit, want, sys::IORING_ENTER_GETEVENTS, EnterArg::None) {
+        match self.enter(to_submit, want, self.wait_flags, EnterArg::None) {
             Ok(n) if n == to_submit && self.cq.completions_ready() >= want => {
                 // The cached head was the kernel's: it took as many as
                 // there were from it. (Were the cached head behind, the
@@ -228,6 +228,27 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     #[inline]
     pub fn wait(&mut self, want: u32) -> Result<()> {
         self.enter_and_wait(false, want, &WaitSpec::NONE).map(drop)
+    }
+
+    /// Whether the ring's waits count as waiting for I/O (the default,
+    /// shown in the CPU's iowait time and, on some systems, raising its
+    /// frequency for the wake-up). `set_iowait(false)` makes every later
+    /// wait pass `IORING_ENTER_NO_IOWAIT` (6.15; liburing's
+    /// `io_uring_set_iowait`); an [`Unsupported`](Error::Unsupported) error
+    /// on a kernel without it
+    /// ([`Features::NO_IOWAIT`](crate::Features::NO_IOWAIT)).
+    pub fn set_iowait(&mut self, iowait: bool) -> Result<()> {
+        if iowait {
+            self.wait_flags &= !sys::IORING_ENTER_NO_IOWAIT;
+            return Ok(());
+        }
+        if !self.params.has(crate::Features::NO_IOWAIT) {
+            return Err(Error::Unsupported(
+                "waits that do not count as iowait (IORING_ENTER_NO_IOWAIT, 6.15)",
+            ));
+        }
+        self.wait_flags |= sys::IORING_ENTER_NO_IOWAIT;
+        Ok(())
     }
 
     /// Makes the kernel post what it holds back, without submitting or
@@ -355,7 +376,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             {
                 return Ok(submitted);
             }
-            let mut flags = sys::IORING_ENTER_GETEVENTS;
+            let mut flags = self.wait_flags;
             if wake {
                 flags |= sys::IORING_ENTER_SQ_WAKEUP;
             }

@@ -64,6 +64,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             cq,
             enter_fd: fd,
             enter_flags: 0,
+            wait_flags: sys::IORING_ENTER_GETEVENTS,
             registered_by: 0,
             setup_flags: p.flags,
             fd,

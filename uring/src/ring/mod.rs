@@ -53,6 +53,10 @@ pub struct Ring<S: SqeSize = Sqe64, C: CqeSize = Cqe16> {
     pub(crate) enter_fd: RawFd,
     /// `IORING_ENTER_REGISTERED_RING` once the ring fd is registered.
     pub(crate) enter_flags: u32,
+    /// The flags of an enter that waits: `IORING_ENTER_GETEVENTS`, with
+    /// `IORING_ENTER_NO_IOWAIT` once [`Ring::set_iowait`] turned the
+    /// accounting off.
+    pub(crate) wait_flags: u32,
     /// The thread that registered the ring fd (see `thread_key`): the
     /// registration lives in its table, so only its enters may use the index.
     pub(crate) registered_by: u64,
