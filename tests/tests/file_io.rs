@@ -537,3 +537,76 @@ fn openat_opens_and_creates() {
     push_lent!(ring, OpenAt::new(&dir_file, c"missing").user_data(4)).unwrap();
     assert_eq!(reap_one(&mut ring).res(), -libc::ENOENT);
 }
+
+/// `RWF_NOAPPEND` writes at the write's offset on a file opened with
+/// `O_APPEND`, where a plain write appends whatever its offset.
+#[test]
+fn a_write_flagged_noappend_writes_at_its_offset() {
+    let mut ring = Ring::new(8).unwrap();
+    let path = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(path.path(), b"abcdef").unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .read(true)
+        .open(path.path())
+        .unwrap();
+    let cqe = complete(&mut ring, Write::new(&file, &b"12"[..]).offset(1));
+    assert_eq!(cqe.res(), 2);
+    assert_eq!(file_contents(&mut file), b"abcdef12", "appended");
+    let cqe = complete(
+        &mut ring,
+        Write::new(&file, &b"XY"[..])
+            .offset(1)
+            .rw_flags(uring::RwFlags::NOAPPEND),
+    );
+    if cqe.res() == -libc::EINVAL && !uring_tests::require_kernel(6, 9, "RWF_NOAPPEND") {
+        return;
+    }
+    assert_eq!(cqe.res(), 2);
+    assert_eq!(file_contents(&mut file), b"aXYdef12", "written in place");
+}
+
+/// `RWF_DONTCACHE` and `RWF_ATOMIC` reach the file system, which takes the
+/// write (and reads it back) or refuses it as it says it does; the bytes
+/// are the same either way it takes them.
+#[test]
+fn writes_flagged_dontcache_or_atomic_land_or_are_refused() {
+    let mut ring = Ring::new(8).unwrap();
+    // A disk file system rather than the tmpfs that may hold /tmp.
+    let mut file = tempfile::tempfile_in("/var/tmp").unwrap();
+    let data = pattern(4096, 3);
+    for (flags, name) in [
+        (uring::RwFlags::DONTCACHE, "RWF_DONTCACHE"),
+        (uring::RwFlags::ATOMIC, "RWF_ATOMIC"),
+    ] {
+        let cqe = complete(&mut ring, Write::new(&file, &data[..]).rw_flags(flags));
+        match cqe.res() {
+            4096 => {
+                assert_eq!(file_contents(&mut file), data, "{name}");
+                let mut back = vec![0u8; 4096];
+                let read = complete(&mut ring, Read::new(&file, &mut back[..]).rw_flags(flags));
+                if read.res() == 4096 {
+                    assert_eq!(back, data, "{name}: read back");
+                } else {
+                    assert!(
+                        [-libc::EINVAL, -libc::EOPNOTSUPP].contains(&read.res()),
+                        "{name}: read {}",
+                        read.res()
+                    );
+                }
+            }
+            e if e == -libc::EOPNOTSUPP || e == -libc::EINVAL => {
+                uring_tests::skip(format_args!(
+                    "{name}: this file system refuses it ({})",
+                    std::io::Error::from_raw_os_error(-e)
+                ));
+                assert!(
+                    file_contents(&mut file).is_empty(),
+                    "{name}: refused, wrote nothing"
+                );
+            }
+            e => panic!("{name}: {e}"),
+        }
+        file.set_len(0).unwrap();
+    }
+}

@@ -124,6 +124,16 @@ flags! {
         const NOWAIT = libc::RWF_NOWAIT;
         /// `RWF_APPEND`: per-write `O_APPEND`.
         const APPEND = libc::RWF_APPEND;
+        /// `RWF_NOAPPEND`: a write at its offset on a file opened with
+        /// `O_APPEND` (6.9).
+        const NOAPPEND = libc::RWF_NOAPPEND;
+        /// `RWF_ATOMIC`: the write lands whole or not at all, as the
+        /// file's atomic-write limits allow (`statx`'s `STATX_WRITE_ATOMIC`;
+        /// 6.11); refused (`EINVAL`, `EOPNOTSUPP`) where they do not.
+        const ATOMIC = libc::RWF_ATOMIC;
+        /// `RWF_DONTCACHE`: buffered I/O whose pages leave the page cache
+        /// once done (6.14); `EOPNOTSUPP` on file systems without it.
+        const DONTCACHE = libc::RWF_DONTCACHE;
     }
 }
 
