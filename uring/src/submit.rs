@@ -171,7 +171,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let to_submit = self.sq.publish_pending();
         // (mutants: the guard `false` is equivalent: with everything
         // submitted and enough ready, the slow path returns without a call.)
-        match self.enter(to_submit, want, self.wait_flags, EnterArg::None) {
+        match self.enter(to_submit, want, sys::IORING_ENTER_GETEVENTS, EnterArg::None) {
             Ok(n) if n == to_submit && self.cq.completions_ready() >= want => {
                 // The cached head was the kernel's: it took as many as
                 // there were from it. (Were the cached head behind, the
@@ -240,14 +240,14 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     pub fn set_iowait(&mut self, iowait: bool) -> Result<()> {
         if iowait {
             self.wait_flags &= !sys::IORING_ENTER_NO_IOWAIT;
-            return Ok(());
-        }
-        if !self.params.has(crate::Features::NO_IOWAIT) {
+        } else if !self.params.has(crate::Features::NO_IOWAIT) {
             return Err(Error::Unsupported(
                 "waits that do not count as iowait (IORING_ENTER_NO_IOWAIT, 6.15)",
             ));
+        } else {
+            self.wait_flags |= sys::IORING_ENTER_NO_IOWAIT;
         }
-        self.wait_flags |= sys::IORING_ENTER_NO_IOWAIT;
+        self.set_fast_wait_limit();
         Ok(())
     }
 

@@ -53,9 +53,10 @@ pub struct Ring<S: SqeSize = Sqe64, C: CqeSize = Cqe16> {
     pub(crate) enter_fd: RawFd,
     /// `IORING_ENTER_REGISTERED_RING` once the ring fd is registered.
     pub(crate) enter_flags: u32,
-    /// The flags of an enter that waits: `IORING_ENTER_GETEVENTS`, with
-    /// `IORING_ENTER_NO_IOWAIT` once [`Ring::set_iowait`] turned the
-    /// accounting off.
+    /// The flags of an enter that waits on the slow path:
+    /// `IORING_ENTER_GETEVENTS`, with `IORING_ENTER_NO_IOWAIT` once
+    /// [`Ring::set_iowait`] turned the accounting off (which sends every
+    /// wait there).
     pub(crate) wait_flags: u32,
     /// The thread that registered the ring fd (see `thread_key`): the
     /// registration lives in its table, so only its enters may use the index.
@@ -508,9 +509,13 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     }
 
     /// Recomputes [`fast_wait_limit`](Ring::fast_wait_limit) from the setup
-    /// flags and the CQ's size.
+    /// flags, the wait flags and the CQ's size. (Waits without iowait take
+    /// the slow path, which passes the ring's wait flags: the fast one
+    /// passes `IORING_ENTER_GETEVENTS` as an immediate, a move cheaper.)
     pub(crate) fn set_fast_wait_limit(&mut self) {
-        self.fast_wait_limit = if self.setup_flags & (sys::IORING_SETUP_SQPOLL | VIRTUAL_CQ) != 0 {
+        self.fast_wait_limit = if self.setup_flags & (sys::IORING_SETUP_SQPOLL | VIRTUAL_CQ) != 0
+            || self.wait_flags != sys::IORING_ENTER_GETEVENTS
+        {
             0
         } else {
             self.cq.entries.saturating_add(1)
