@@ -43,6 +43,9 @@ descriptors_that_cannot_be_sent_come_back_open|$kernel_wrote
 dropped_descriptor_futures_release_exactly_what_they_own|$kernel_wrote
 vectored_ops_with_no_or_too_many_buffers|$kernel_wrote
 vectored_reads_mark_only_what_the_kernel_wrote|$kernel_wrote"
+    [attacks_gaps]="a_zero_copy_vectored_send_in_flight_when_the_scope_s_closure_panics|$one_thread: the reader that starts late seldom runs while the scope waits for the 4 MiB send's notification (minutes under valgrind)
+a_zero_copy_vectored_send_pushed_through_a_forgotten_batch|$one_thread: the reader that starts late seldom runs while the scope waits for the 4 MiB send's notification (minutes under valgrind)
+a_zero_copy_vectored_send_s_notification_after_the_scope_body_returned|$one_thread: the reader that starts late seldom runs while the scope waits for the 4 MiB send's notification (minutes under valgrind)"
     [reactor_op_attacks]="a_vector_with_spare_capacity_grows_only_by_what_was_written|$kernel_wrote"
     [net_attacks]="deadlines_in_the_past_the_far_future_and_changed_under_a_forgotten_read|$kernel_wrote
 tokio_io::a_pending_poll_read_never_writes_the_caller_s_buffer|$kernel_wrote
