@@ -622,3 +622,38 @@ pub fn set_int_option(
         Err(io::Error::last_os_error())
     }
 }
+
+/// A buffer ring the kernel allocates, registered on `ring`, or `None`
+/// (with a skip message) on a kernel without them (6.4), or without
+/// incremental rings (6.12) if `incremental`.
+pub fn mmap_buf_ring(
+    ring: &mut Ring,
+    group: u16,
+    count: u16,
+    len: u32,
+    incremental: bool,
+) -> Option<uring::BufRing> {
+    let group = uring::BufferGroup::new(group);
+    let made = if incremental {
+        ring.register_buf_ring_incremental_mmap(group, count, len)
+    } else {
+        ring.register_buf_ring_mmap(group, count, len)
+    };
+    match made {
+        Ok(pool) => {
+            assert!(pool.is_mmap());
+            assert_eq!(pool.is_incremental(), incremental);
+            Some(pool)
+        }
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            let what = if incremental {
+                "incremental buffer rings the kernel allocates (6.12)"
+            } else {
+                "buffer rings the kernel allocates (6.4)"
+            };
+            skip(format_args!("no {what}: {e}"));
+            None
+        }
+        Err(e) => panic!("register a kernel-allocated buffer ring: {e}"),
+    }
+}

@@ -14,42 +14,7 @@ use std::time::Instant;
 use uring::ops::{Read, Recv};
 use uring::sys::fault::{self, Call};
 use uring::{BufRing, BufferGroup, Error, Restriction, Ring, SqeFlags, sys};
-use uring_tests::{PATIENCE, push_lent, reap_one, require_kernel};
-
-/// A buffer ring the kernel allocates, registered on `ring`, or `None`
-/// (with a skip message) on a kernel without them (6.4), or without
-/// incremental rings (6.12) if `incremental`.
-fn mmap_ring(
-    ring: &mut Ring,
-    group: u16,
-    count: u16,
-    len: u32,
-    incremental: bool,
-) -> Option<BufRing> {
-    let group = BufferGroup::new(group);
-    let made = if incremental {
-        ring.register_buf_ring_incremental_mmap(group, count, len)
-    } else {
-        ring.register_buf_ring_mmap(group, count, len)
-    };
-    match made {
-        Ok(pool) => {
-            assert!(pool.is_mmap());
-            assert_eq!(pool.is_incremental(), incremental);
-            Some(pool)
-        }
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-            let what = if incremental {
-                "incremental buffer rings the kernel allocates (6.12)"
-            } else {
-                "buffer rings the kernel allocates (6.4)"
-            };
-            uring_tests::skip(format_args!("no {what}: {e}"));
-            None
-        }
-        Err(e) => panic!("register a kernel-allocated buffer ring: {e}"),
-    }
-}
+use uring_tests::{PATIENCE, mmap_buf_ring, push_lent, reap_one, require_kernel};
 
 /// Whether the kernel reports a group's head (6.8), with a skip message if
 /// not.
@@ -78,7 +43,7 @@ fn wait_for_head(pool: &BufRing, head: u16) {
 fn a_kernel_allocated_ring_fills_the_buffers_ops_select() {
     let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
-    let Some(pool) = mmap_ring(&mut ring, 1, 4, 32, false) else {
+    let Some(pool) = mmap_buf_ring(&mut ring, 1, 4, 32, false) else {
         return;
     };
     assert_eq!((pool.count(), pool.buf_len(), pool.lent()), (4, 32, 0));
@@ -117,7 +82,7 @@ fn a_kernel_allocated_ring_fills_the_buffers_ops_select() {
 fn kernel_allocated_buffers_come_back_for_many_more_ops_than_the_ring_holds() {
     let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
-    let Some(pool) = mmap_ring(&mut ring, 2, 4, 16, false) else {
+    let Some(pool) = mmap_buf_ring(&mut ring, 2, 4, 16, false) else {
         return;
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
@@ -153,7 +118,7 @@ fn kernel_allocated_buffers_come_back_for_many_more_ops_than_the_ring_holds() {
 fn an_incremental_kernel_allocated_ring_hands_out_consecutive_pieces() {
     let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
-    let Some(pool) = mmap_ring(&mut ring, 3, 2, 32, true) else {
+    let Some(pool) = mmap_buf_ring(&mut ring, 3, 2, 32, true) else {
         return;
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
@@ -232,7 +197,7 @@ fn dropping_a_kernel_allocated_ring_under_a_receive_that_took_a_buffer_faults() 
     }
     for (group, incremental) in [(4, false), (5, true)] {
         let mut ring = Ring::new(8).unwrap();
-        let Some(pool) = mmap_ring(&mut ring, group, 1, 4096, incremental) else {
+        let Some(pool) = mmap_buf_ring(&mut ring, group, 1, 4096, incremental) else {
             return;
         };
         let (mut tx, rx) = UnixStream::pair().unwrap();
@@ -271,7 +236,7 @@ fn dropping_a_kernel_allocated_ring_under_a_receive_that_took_a_buffer_faults() 
 fn a_receive_waiting_when_a_kernel_allocated_ring_goes_finds_no_buffer() {
     let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
-    let Some(pool) = mmap_ring(&mut ring, 6, 2, 16, false) else {
+    let Some(pool) = mmap_buf_ring(&mut ring, 6, 2, 16, false) else {
         return;
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
@@ -302,7 +267,7 @@ fn a_kernel_allocated_ring_the_ring_may_not_unregister_faults_instead_of_writing
     ])
     .unwrap();
     ring.enable().unwrap();
-    let Some(pool) = mmap_ring(&mut ring, 27, 1, 4096, false) else {
+    let Some(pool) = mmap_buf_ring(&mut ring, 27, 1, 4096, false) else {
         return;
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
@@ -335,10 +300,10 @@ fn a_kernel_allocated_ring_the_ring_may_not_unregister_faults_instead_of_writing
 fn two_kernel_allocated_groups_map_their_own_rings() {
     let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
-    let Some(small) = mmap_ring(&mut ring, 10, 2, 8, false) else {
+    let Some(small) = mmap_buf_ring(&mut ring, 10, 2, 8, false) else {
         return;
     };
-    let Some(large) = mmap_ring(&mut ring, 2047, 4, 64, false) else {
+    let Some(large) = mmap_buf_ring(&mut ring, 2047, 4, 64, false) else {
         return;
     };
     let mid = ring.register_buf_ring(BufferGroup::new(11), 2, 24).unwrap();
@@ -391,7 +356,7 @@ fn two_kernel_allocated_groups_map_their_own_rings() {
 fn group_ids_the_mmap_offset_cannot_hold_are_refused() {
     let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
-    let Some(ten) = mmap_ring(&mut ring, 10, 1, 8, false) else {
+    let Some(ten) = mmap_buf_ring(&mut ring, 10, 1, 8, false) else {
         return;
     };
     for id in [2048, 0x800a, u16::MAX] {
@@ -456,7 +421,7 @@ fn a_ring_set_up_without_mmap_takes_a_kernel_allocated_buffer_ring() {
         return;
     }
     let mut ring = Ring::builder().no_mmap().build(8).unwrap();
-    let Some(pool) = mmap_ring(&mut ring, 1, 2, 16, false) else {
+    let Some(pool) = mmap_buf_ring(&mut ring, 1, 2, 16, false) else {
         return;
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
@@ -506,7 +471,7 @@ fn a_ring_without_a_descriptor_cannot_map_a_kernel_allocated_ring() {
 fn a_kernel_allocated_ring_that_cannot_be_mapped_leaves_the_group_free() {
     let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
-    let Some(probe) = mmap_ring(&mut ring, 7, 2, 16, false) else {
+    let Some(probe) = mmap_buf_ring(&mut ring, 7, 2, 16, false) else {
         return;
     };
     drop(probe);
@@ -558,7 +523,7 @@ fn a_refused_mapping_on_a_no_mmap_ring_says_why() {
         return;
     }
     let mut ring = Ring::builder().no_mmap().build(8).unwrap();
-    let Some(probe) = mmap_ring(&mut ring, 8, 2, 16, false) else {
+    let Some(probe) = mmap_buf_ring(&mut ring, 8, 2, 16, false) else {
         return;
     };
     drop(probe);
@@ -587,7 +552,7 @@ fn the_head_of_a_group_read_by_id_is_its_buf_ring_s() {
         return;
     }
     let mut ring = Ring::new(8).unwrap();
-    let Some(kernel) = mmap_ring(&mut ring, 20, 4, 16, false) else {
+    let Some(kernel) = mmap_buf_ring(&mut ring, 20, 4, 16, false) else {
         return;
     };
     let library = ring.register_buf_ring(BufferGroup::new(21), 4, 16).unwrap();
@@ -852,7 +817,7 @@ fn the_kernel_s_pages_outlive_their_group_only_in_a_mapping_of_them() {
 fn the_largest_kernel_allocated_ring_maps_every_descriptor() {
     let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
-    let Some(pool) = mmap_ring(&mut ring, 60, uring::MAX_BUF_RING_BUFFERS, 1, false) else {
+    let Some(pool) = mmap_buf_ring(&mut ring, 60, uring::MAX_BUF_RING_BUFFERS, 1, false) else {
         return;
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();

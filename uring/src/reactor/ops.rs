@@ -44,6 +44,20 @@ unsafe fn bytes<'a, B: IoBuf>(buf: &B) -> &'a [u8] {
     unsafe { std::slice::from_raw_parts(buf.stable_ptr(), buf.bytes_init()) }
 }
 
+/// The iovecs of a vectored write or send: one per buffer, over the bytes
+/// it holds.
+///
+/// # Safety
+///
+/// As for [`bytes`], for every buffer: the slices must be dropped before a
+/// buffer moves or changes.
+unsafe fn iovecs_of<B: IoBuf>(bufs: &[B]) -> Vec<IoSlice<'static>> {
+    bufs.iter()
+        // SAFETY: the caller's.
+        .map(|buf| IoSlice::new(unsafe { bytes(buf) }))
+        .collect()
+}
+
 /// The bytes a read may fill, as an iovec for vectored ops and message
 /// headers: built from the pointer and length, not through a `&mut [u8]`,
 /// which would claim bytes not yet written (a vector's spare capacity) as
@@ -270,13 +284,9 @@ unsafe impl<B: IoBuf> Op for WriteV<B> {
     type Output = Vec<B>;
     type Sqe<'a> = raw::WriteV<'a, 'static, crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
-        self.iovecs = self
-            .bufs
-            .iter()
-            // SAFETY: the buffers do not move while the op does not, and
-            // the slices are dropped with the op.
-            .map(|buf| IoSlice::new(unsafe { bytes(buf) }))
-            .collect();
+        // SAFETY: the buffers do not move while the op does not, and the
+        // slices are dropped with the op.
+        self.iovecs = unsafe { iovecs_of(&self.bufs) };
         raw::WriteV::new(self.fd.owned(), &self.iovecs[..]).offset(self.offset)
     }
     fn complete(mut self, _: Completion) -> Vec<B> {
@@ -422,13 +432,9 @@ unsafe impl<B: IoBuf> Op for SendV<B> {
     type Output = Vec<B>;
     type Sqe<'a> = raw::SendV<'a, 'static, crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
-        self.iovecs = self
-            .bufs
-            .iter()
-            // SAFETY: the buffers do not move while the op does not, and
-            // the slices are dropped with the op.
-            .map(|buf| IoSlice::new(unsafe { bytes(buf) }))
-            .collect();
+        // SAFETY: the buffers do not move while the op does not, and the
+        // slices are dropped with the op.
+        self.iovecs = unsafe { iovecs_of(&self.bufs) };
         raw::SendV::new(self.fd.owned(), &self.iovecs[..]).msg_flags(self.flags)
     }
     fn complete(mut self, _: Completion) -> Vec<B> {
