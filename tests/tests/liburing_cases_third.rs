@@ -2147,13 +2147,13 @@ fn regbuf_clone_buffers_shared_between_two_rings() {
     dst.unregister_buffers(cloned).unwrap();
 }
 
-/// regbuf-clone.c `test_offsets`, the part uring can express: a clone of
-/// the second half of 64 buffers (from source offset 32) becomes the
-/// target's buffers 0 to 31, its buffer 0 the source's 32; a clone that
-/// runs past the source's table is refused before the kernel sees it (the
-/// kernel's `EOVERFLOW` and `EINVAL`). (Clones into a target offset, and
-/// with `IORING_REGISTER_DST_REPLACE`, have no form in uring: a clone
-/// always makes the target's table.)
+/// regbuf-clone.c `test_offsets`, its clones into a ring without buffers:
+/// a clone of the second half of 64 buffers (from source offset 32)
+/// becomes the target's buffers 0 to 31, its buffer 0 the source's 32; a
+/// clone that runs past the source's table is refused before the kernel
+/// sees it (the kernel's `EOVERFLOW` and `EINVAL`). The clones into a
+/// target offset and with `IORING_REGISTER_DST_REPLACE` are
+/// `regbuf_clone_into_a_target_offset_and_replacing`.
 #[test]
 fn regbuf_clone_from_a_source_offset() {
     let _watch = uring_tests::watchdog();
@@ -2192,6 +2192,121 @@ fn regbuf_clone_from_a_source_offset() {
         use_buf(&mut dst, &mut vecs[0], cloned.get(0).unwrap()),
         -libc::EFAULT
     );
+    dst.unregister_buffers(cloned).unwrap();
+    src.unregister_buffers(table).unwrap();
+}
+
+/// regbuf-clone.c `test_offsets`, its clones into a target offset
+/// (`Ring::clone_buffers_replace`: `dst_off` with
+/// `IORING_REGISTER_DST_REPLACE`, 6.13). A ring without buffers takes a
+/// sparse table first (the C test clones into it without one, the kernel
+/// making the table; uring names the target table by its handle): half the
+/// buffers cloned to slots 32 to 63 leave slot 0 empty (`EFAULT`) and make
+/// slot 32 the source's 32. A target range past the most slots a table
+/// holds is refused before the kernel sees it (the kernel's `EOVERFLOW`),
+/// the table coming back. A plain clone into a ring with buffers fails
+/// with `EBUSY`; replacing the empty slots 0 to 31 makes slot 0 the
+/// source's 0. On a fresh sparse table of 64, a plain clone is `EBUSY`,
+/// the replacing one fills slots 0 to 31; one of all 64 at slot 32 then
+/// grows the table to 96, slot 0 kept, slot 95 the source's 63 and slot
+/// 64 the source's 32.
+#[test]
+fn regbuf_clone_into_a_target_offset_and_replacing() {
+    let _watch = uring_tests::watchdog();
+    let mut vecs: Vec<Vec<u8>> = (0..64).map(|_| vec![0u8; 8192]).collect();
+    let mut src = Ring::new(1).unwrap();
+    let mut dst = Ring::new(1).unwrap();
+    let iovs: Vec<IoSliceMut<'_>> = vecs.iter_mut().map(|v| IoSliceMut::new(v)).collect();
+    // SAFETY: `vecs` outlives both rings (declared before them), and only
+    // the fixed reads below touch it while it is registered.
+    let table = unsafe { src.register_buffers(&iovs) }.unwrap();
+    drop(iovs);
+
+    // Half the buffers into the middle of an empty table.
+    let sparse = dst.register_buffers_sparse(32).unwrap();
+    // SAFETY: as above, for the clone.
+    let cloned = match unsafe { dst.clone_buffers_replace(sparse, 32, &src, &table, 32, 32) } {
+        Ok(t) => t,
+        Err(e) if e.error.raw_os_error() == Some(libc::EINVAL) => {
+            skip(format_args!(
+                "no IORING_REGISTER_DST_REPLACE clones (6.13): {}",
+                e.error
+            ));
+            return;
+        }
+        Err(e) => panic!("{}", e.error),
+    };
+    assert_eq!(cloned.len(), 64, "the table grew to the clone's end");
+    assert_eq!(
+        use_buf(&mut dst, &mut vecs[0], cloned.get(0).unwrap()),
+        -libc::EFAULT
+    );
+    assert_eq!(
+        use_buf(&mut dst, &mut vecs[32], cloned.get(32).unwrap()),
+        32
+    );
+    assert_eq!(vecs[32][..32], [0xbb; 32]);
+    dst.unregister_buffers(cloned).unwrap();
+
+    // A target offset that overflows is refused, the table handed back.
+    let sparse = dst.register_buffers_sparse(1).unwrap();
+    // SAFETY: refused (asserted), so the kernel keeps nothing.
+    let refused = unsafe { dst.clone_buffers_replace(sparse, u32::MAX - 32, &src, &table, 0, 64) };
+    let refused = refused.expect_err("an overflowing target offset");
+    assert_eq!(refused.error.raw_os_error(), Some(libc::EINVAL));
+    assert_eq!(refused.handle.len(), 1);
+    dst.unregister_buffers(refused.handle).unwrap();
+
+    // The middle again; a plain clone on top is EBUSY; then the empty
+    // first half is replaced.
+    let sparse = dst.register_buffers_sparse(1).unwrap();
+    // SAFETY: as above.
+    let cloned = unsafe { dst.clone_buffers_replace(sparse, 32, &src, &table, 32, 32) }.unwrap();
+    assert_eq!(
+        use_buf(&mut dst, &mut vecs[32], cloned.get(32).unwrap()),
+        32
+    );
+    assert_eq!(
+        use_buf(&mut dst, &mut vecs[0], cloned.get(0).unwrap()),
+        -libc::EFAULT
+    );
+    // SAFETY: refused (asserted), so the kernel keeps nothing.
+    let busy = unsafe { dst.clone_buffers(&src, &table, 32, 32) };
+    assert_eq!(busy.err().and_then(|e| e.raw_os_error()), Some(libc::EBUSY));
+    // SAFETY: as above.
+    let cloned = unsafe { dst.clone_buffers_replace(cloned, 0, &src, &table, 0, 32) }.unwrap();
+    assert_eq!(cloned.len(), 64);
+    vecs[0].fill(0);
+    assert_eq!(use_buf(&mut dst, &mut vecs[0], cloned.get(0).unwrap()), 32);
+    assert_eq!(vecs[0][..32], [0xbb; 32]);
+    dst.unregister_buffers(cloned).unwrap();
+
+    // A full sparse table: plain clone EBUSY, replacing one fills it.
+    let sparse = dst.register_buffers_sparse(64).unwrap();
+    // SAFETY: refused (asserted), so the kernel keeps nothing.
+    let busy = unsafe { dst.clone_buffers(&src, &table, 0, 32) };
+    assert_eq!(busy.err().and_then(|e| e.raw_os_error()), Some(libc::EBUSY));
+    // SAFETY: as above.
+    let cloned = unsafe { dst.clone_buffers_replace(sparse, 0, &src, &table, 0, 32) }.unwrap();
+    assert_eq!(cloned.len(), 64);
+    vecs[0].fill(0);
+    assert_eq!(use_buf(&mut dst, &mut vecs[0], cloned.get(0).unwrap()), 32);
+    assert_eq!(vecs[0][..32], [0xbb; 32]);
+
+    // All 64 at slot 32: the table grows to 96.
+    // SAFETY: as above.
+    let cloned = unsafe { dst.clone_buffers_replace(cloned, 32, &src, &table, 0, 64) }.unwrap();
+    assert_eq!(cloned.len(), 96);
+    for (slot, source) in [(0u32, 0usize), (95, 63), (64, 32)] {
+        vecs[source].fill(0);
+        assert_eq!(
+            use_buf(&mut dst, &mut vecs[source], cloned.get(slot).unwrap()),
+            32,
+            "slot {slot}"
+        );
+        assert_eq!(vecs[source][..32], [0xbb; 32], "slot {slot}");
+    }
+    assert!(cloned.get(96).is_err());
     dst.unregister_buffers(cloned).unwrap();
     src.unregister_buffers(table).unwrap();
 }

@@ -4226,3 +4226,103 @@ fn io_uring_prep_nop_fixed_file() {
         theirs,
     );
 }
+
+// ---------------------------------------------------------------------------
+// READV and RECVMSG selecting a provided buffer (liburing's helpers, then
+// `sqe->flags |= IOSQE_BUFFER_SELECT; sqe->buf_group = g;`).
+// ---------------------------------------------------------------------------
+
+/// `io_uring_prep_readv(sqe, fd, &iov, 1, off)`, then
+/// `IOSQE_BUFFER_SELECT` and `sqe->buf_group`: `addr` is the iovec the op
+/// borrows, `len` 1; with `rw_flags`, `ioprio` and a fixed file too.
+#[test]
+fn io_uring_prep_readv_buffer_select() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let file = tempfile();
+    let cap = libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 100,
+    };
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_READV,
+        flags: sys::IOSQE_BUFFER_SELECT,
+        fd: fd(&file),
+        off: 12,
+        addr: ptr(&cap),
+        len: 1,
+        buf_index: 7,
+        ..ZERO
+    };
+    let op = ReadVSelect::new(&file, &cap, BufferGroup::new(7)).offset(12);
+    assert_op("io_uring_prep_readv, buffer select", &mut ring, op, theirs);
+    let theirs = Sqe {
+        flags: sys::IOSQE_BUFFER_SELECT | sys::IOSQE_FIXED_FILE | sys::IOSQE_ASYNC,
+        ioprio: 1 << 13,
+        fd: 4,
+        off: u64::MAX,
+        op_flags: libc::RWF_NOWAIT as u32,
+        buf_index: 0xffff,
+        ..theirs
+    };
+    let op = ReadVSelect::new(files.get(4).unwrap(), &cap, BufferGroup::new(0xffff))
+        .offset(u64::MAX)
+        .rw_flags(RwFlags::NOWAIT)
+        .ioprio(1 << 13)
+        .flags(SqeFlags::ASYNC);
+    assert_op(
+        "io_uring_prep_readv, buffer select, rw_flags, ioprio, fixed",
+        &mut ring,
+        op,
+        theirs,
+    );
+}
+
+/// `io_uring_prep_recvmsg(sqe, fd, &msg, flags)`, then
+/// `IOSQE_BUFFER_SELECT` and `sqe->buf_group`; with
+/// `IORING_RECVSEND_POLL_FIRST` and a fixed file too.
+#[test]
+fn io_uring_prep_recvmsg_buffer_select() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let socket = udp();
+    let mut from = SockAddrBuf::new();
+    let mut control = [0u8; 64];
+    let mut msg = MsgHdrMut::new(&mut [])
+        .from(&mut from)
+        .control(&mut control);
+    let at = msghdr_ptr(&msg);
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_RECVMSG,
+        flags: sys::IOSQE_BUFFER_SELECT,
+        fd: fd(&socket),
+        addr: at,
+        len: 1,
+        op_flags: libc::MSG_CMSG_CLOEXEC as u32,
+        buf_index: 3,
+        ..ZERO
+    };
+    let op = RecvMsgSelect::new(&socket, &mut msg, BufferGroup::new(3))
+        .msg_flags(MsgFlags::CMSG_CLOEXEC);
+    assert_op(
+        "io_uring_prep_recvmsg, buffer select",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe {
+        flags: sys::IOSQE_BUFFER_SELECT | sys::IOSQE_FIXED_FILE,
+        ioprio: sys::IORING_RECVSEND_POLL_FIRST,
+        fd: 2,
+        op_flags: 0,
+        ..theirs
+    };
+    let op = RecvMsgSelect::new(files.get(2).unwrap(), &mut msg, BufferGroup::new(3))
+        .recv_flags(SendFlags::POLL_FIRST);
+    assert_op(
+        "io_uring_prep_recvmsg, buffer select, IORING_RECVSEND_POLL_FIRST, fixed",
+        &mut ring,
+        op,
+        theirs,
+    );
+}

@@ -1210,4 +1210,53 @@ crate::ops! {
         /// The words of a 32-byte CQE to post (`IORING_NOP_CQE32`, 6.18).
         big_cqe: impl Into<NopBigCqe> = NopBigCqe::NONE => off + addr + |nop_flags,
     }
+
+    /// Reads at `offset`, like `preadv2(2)` of one iovec, into a provided
+    /// buffer of `group` the kernel picks: at most `cap.iov_len` bytes, or
+    /// the whole buffer when that is 0 or more than the buffer holds. The
+    /// kernel copies `cap` when it takes the SQE and uses its length alone,
+    /// never its base, which may be null (liburing's
+    /// `io_uring_prep_readv(sqe, fd, &iov, 1, off)` with
+    /// `IOSQE_BUFFER_SELECT`). Completes with the number of bytes read and
+    /// the buffer's id; with `-ENOBUFS` when the group has no buffer.
+    #[since = "5.7"]
+    pub unsafe struct ReadVSelect<'a> = READV {
+        target: fd | fixed,
+        /// The one iovec whose length caps the read.
+        cap: &'a libc::iovec => addr,
+        /// The provided-buffer group.
+        group: select => buf_group,
+        /// Where in the file to read.
+        offset: u64 = 0 => off,
+        /// Per-read `RWF_*` flags.
+        rw_flags: RwFlags = RwFlags::empty() => rw_flags,
+        /// The I/O priority, as `ioprio_set(2)` takes it (a number, not
+        /// flags: for reads and writes the kernel reads nothing else here).
+        ioprio: u16 = 0 => ioprio,
+        const len = 1,
+    }
+
+    /// Receives a message, like `recvmsg(2)`, its payload into a provided
+    /// buffer of `group` the kernel picks (liburing's
+    /// `io_uring_prep_recvmsg` with `IOSQE_BUFFER_SELECT`). The sender's
+    /// address and the ancillary data go where `msg` says, and the kernel
+    /// writes their lengths and the flags back into it, as for `RecvMsg`.
+    /// The buffers of `msg` receive nothing: with none, the payload may fill
+    /// the whole provided buffer; with one, its length caps the payload
+    /// (its bytes are left alone); with more, the kernel refuses the op
+    /// (`EINVAL`). Completes with the number of bytes received and the
+    /// buffer's id; with `-ENOBUFS` when the group has no buffer.
+    #[since = "5.7"]
+    pub unsafe struct RecvMsgSelect<'a, 'b> = RECVMSG {
+        target: fd | fixed,
+        /// The message header: room for the address and ancillary data.
+        msg: &'a mut MsgHdrMut<'b> => addr,
+        /// The provided-buffer group.
+        group: select => buf_group,
+        /// `MSG_*` flags of `recvmsg(2)`.
+        msg_flags: MsgFlags = MsgFlags::empty() => msg_flags,
+        /// `IORING_RECVSEND_*` flags: poll first.
+        recv_flags: SendFlags = SendFlags::empty() => ioprio,
+        const len = 1,
+    }
 }

@@ -3,6 +3,7 @@
 //! structures the kernel reads or fills.
 
 mod cmd;
+mod iovec;
 mod kernel;
 mod msg;
 mod nop;

@@ -175,6 +175,10 @@ unsafe impl SqeField<u64> for &MsgHdr<'_> {
 /// A message for `RecvMsg`: the buffers to receive into, and optionally room
 /// for the sender's address and ancillary data. The kernel writes the
 /// lengths and flags back; read them after the completion.
+///
+/// For [`RecvMsgSelect`](crate::ops::RecvMsgSelect), whose payload goes to
+/// a provided buffer, give no buffer (`MsgHdrMut::new(&mut [])`), or one
+/// whose length caps the payload and whose bytes stay untouched.
 pub struct MsgHdrMut<'a> {
     raw: libc::msghdr,
     _parts: PhantomData<(&'a mut [IoSliceMut<'a>], &'a mut SockAddrBuf, &'a mut [u8])>,
