@@ -17,8 +17,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use uring::ops::{
-    Accept, Cancel, Close, Connect, Nop, ProvideBuffers, Read, ReadV, Recv, Send, Timeout, Write,
-    WriteV,
+    Accept, Cancel, Close, Connect, Nop, ProvideBuffers, Read, ReadV, ReadVSelect, Recv, Send,
+    Timeout, Write, WriteV,
 };
 use uring::reactor::{Reactor, SharedFd};
 use uring::{
@@ -726,6 +726,10 @@ fn iopoll_io(path: &std::path::Path, blocks: &mut [Block], write: bool, buf_sele
             assert!(cqe.res() >= 0, "provide buffers: {cqe:?}");
         }
     }
+    let select_cap = libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 4096,
+    };
     let mut rng = uring_tests::Rng(0x9e37_79b9_7f4a_7c15);
     let (out_iovecs, mut in_iovecs): (Vec<_>, Vec<_>) = if write {
         (
@@ -752,10 +756,11 @@ fn iopoll_io(path: &std::path::Path, blocks: &mut [Block], write: bool, buf_sele
             )
             .unwrap();
         } else if buf_select {
-            // uring's READV takes no provided buffer: a READ selects one.
+            // A READV that selects a provided buffer: its one iovec only
+            // caps the read (the kernel never uses its base).
             push_lent!(
                 ring,
-                Read::new(&file, BufferGroup::new(1).select(4096))
+                ReadVSelect::new(&file, &select_cap, BufferGroup::new(1))
                     .offset(offset)
                     .user_data(i as u64),
             )
