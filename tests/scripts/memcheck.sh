@@ -93,7 +93,8 @@ a_stale_id_sent_by_a_remote_cancels_nothing|$one_thread: the sending thread cann
 a_deadline_sent_by_a_remote_cancels_the_op_in_time|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
 a_remote_spawns_a_task_on_the_reactor_thread|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
 a_shut_down_reactor_refuses_remotes_and_drops_their_closures_unrun|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
-run_until_serves_remotes_while_its_future_waits|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter"
+run_until_serves_remotes_while_its_future_waits|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
+run_ends_whenever_the_last_remote_goes|$one_thread: the dropping thread cannot run while the reactor waits in io_uring_enter"
     [liburing_cases_ops]="poll_race_many_receives_racing_the_writer_all_complete|$one_thread: the writer thread does not run while the ring waits in io_uring_enter
 msg_ring_fd_passes_to_a_ring_of_another_thread|$one_thread: the receiving ring's thread does not run while the sender waits
 cancel_race_cancels_on_another_ring_find_nothing|$one_thread: the other ring's thread does not run while this one waits"

@@ -478,3 +478,22 @@ fn a_remote_on_the_reactor_s_own_thread_is_served_by_the_next_run() {
     assert_eq!(got, want);
     assert_eq!(reactor.in_flight(), 0);
 }
+
+/// The last remote dropped at any moment of the reactor's loop, also
+/// between its look at the remotes and its wait: the run ends (a wait
+/// entered after that look had nothing left to end it).
+#[test]
+fn run_ends_whenever_the_last_remote_goes() {
+    let _watch = watchdog();
+    for round in 0..400 {
+        let (remote, server) = serve(|| Ring::new(4).unwrap());
+        match round % 4 {
+            0 => {}
+            1 => thread::yield_now(),
+            2 => remote.execute(|_| {}).unwrap(),
+            _ => thread::sleep(Duration::from_micros(50)),
+        }
+        drop(remote);
+        server.join().unwrap();
+    }
+}

@@ -640,7 +640,16 @@ impl Shared {
                 core.arm_wakeup()?;
             }
             self.exec.ready.parked.store(true, Ordering::SeqCst);
-            let waited = if self.exec.ready.is_empty() && !inbox.has_jobs() {
+            // Looked at again after `parked` is set (SeqCst, as the remote
+            // that drops the count looks at `parked` after): the last
+            // remote dropped since the check above finds the reactor
+            // parked and wakes it, or is seen here, and the loop ends
+            // instead of waiting for a completion that may never come.
+            let could_end = main.is_none()
+                && self.exec.live() == 0
+                && core.user_in_flight() == 0
+                && !inbox.has_remotes();
+            let waited = if self.exec.ready.is_empty() && !inbox.has_jobs() && !could_end {
                 core.submit_and_wait()
             } else {
                 core.submit()
