@@ -99,20 +99,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                     tags.len()
                 ))
             })?;
-        self.note_tags(tags);
         // `IoSliceMut` has the layout of `struct iovec` on Unix.
-        let reg = sys::io_uring_rsrc_register {
-            nr: len,
-            data: buffers.as_ptr() as u64,
-            tags: tags.as_ptr() as u64,
-            ..Default::default()
-        };
-        self.register_rsrc(
-            sys::IORING_REGISTER_BUFFERS2,
-            &reg,
-            "IORING_REGISTER_BUFFERS2",
-        )?;
-        Ok(FixedBuffers { ring: self.id, len })
+        // SAFETY: `len` iovecs, under the caller's contract.
+        unsafe { self.register_iovecs(buffers.as_ptr() as u64, len, tags) }
     }
 
     /// Registers `buffers` for fixed-buffer ops as
@@ -162,10 +151,30 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 ))
             })?;
         let iovecs = iovecs_of(buffers);
+        // SAFETY: `len` iovecs, alive for the call; the memory of each
+        // `Some` under the caller's contract, the others NULL and empty.
+        unsafe { self.register_iovecs(iovecs.as_ptr() as u64, len, tags) }
+    }
+
+    /// Registers the `len` iovecs at `iovecs` as the ring's buffer table,
+    /// with `tags` (empty: none; else one per iovec)
+    /// (`IORING_REGISTER_BUFFERS2`).
+    ///
+    /// # Safety
+    ///
+    /// `iovecs` points to `len` iovecs, alive for the call, whose memory
+    /// meets [`register_buffers_tagged`](Ring::register_buffers_tagged)'s
+    /// contract.
+    unsafe fn register_iovecs(
+        &mut self,
+        iovecs: u64,
+        len: u32,
+        tags: &[u64],
+    ) -> Result<FixedBuffers> {
         self.note_tags(tags);
         let reg = sys::io_uring_rsrc_register {
             nr: len,
-            data: iovecs.as_ptr() as u64,
+            data: iovecs,
             tags: if tags.is_empty() {
                 0
             } else {
