@@ -64,6 +64,19 @@ fn read_fixed(
     complete(ring, ReadFixed::new(file, dst, index)).res()
 }
 
+/// Registers `mem` with `ring` as buffers of 4096 bytes each.
+///
+/// # Safety
+///
+/// As for [`Ring::register_buffers`]: `mem` must stay valid, and be touched
+/// only through the ring's ops, until the ring has unregistered it or been
+/// dropped (and every ring it was cloned into too).
+unsafe fn register_pages(ring: &mut Ring, mem: &mut [u8]) -> uring::FixedBuffers {
+    let slices: Vec<IoSliceMut<'_>> = mem.chunks_mut(4096).map(IoSliceMut::new).collect();
+    // SAFETY: the caller's.
+    unsafe { ring.register_buffers(&slices) }.unwrap()
+}
+
 /// A connected TCP pair over loopback (zero-copy sends need TCP or UDP).
 fn tcp_pair() -> (TcpStream, TcpStream) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -86,17 +99,11 @@ fn a_clone_at_an_offset_replaces_those_slots_with_the_source_s_memory() {
     let mut dst_mem = vec![0u8; 4 * 4096];
     let mut src = Ring::new(4).unwrap();
     let mut dst = Ring::new(4).unwrap();
-    let src_bufs = {
-        let slices: Vec<IoSliceMut<'_>> = src_mem.chunks_mut(4096).map(IoSliceMut::new).collect();
-        // SAFETY: the vector is not touched but through the rings' ops, nor
-        // freed, until both rings are dropped.
-        unsafe { src.register_buffers(&slices) }.unwrap()
-    };
-    let dst_bufs = {
-        let slices: Vec<IoSliceMut<'_>> = dst_mem.chunks_mut(4096).map(IoSliceMut::new).collect();
-        // SAFETY: as above.
-        unsafe { dst.register_buffers(&slices) }.unwrap()
-    };
+    // SAFETY: the vector is not touched but through the rings' ops, nor
+    // freed, until both rings are dropped.
+    let src_bufs = unsafe { register_pages(&mut src, &mut src_mem) };
+    // SAFETY: as above.
+    let dst_bufs = unsafe { register_pages(&mut dst, &mut dst_mem) };
     // Source buffers 1 and 2 become the destination's slots 2 and 3.
     // SAFETY: both vectors outlive both rings (declared before them).
     let table = unsafe { dst.clone_buffers_replace(dst_bufs, 2, &src, &src_bufs, 1, 2) }.unwrap();
@@ -168,17 +175,11 @@ fn a_clone_past_the_end_grows_the_table() {
     let mut dst_mem = vec![0u8; 2 * 4096];
     let mut src = Ring::new(4).unwrap();
     let mut dst = Ring::new(4).unwrap();
-    let src_bufs = {
-        let slices: Vec<IoSliceMut<'_>> = src_mem.chunks_mut(4096).map(IoSliceMut::new).collect();
-        // SAFETY: the vector outlives both rings and is touched only
-        // through their ops.
-        unsafe { src.register_buffers(&slices) }.unwrap()
-    };
-    let dst_bufs = {
-        let slices: Vec<IoSliceMut<'_>> = dst_mem.chunks_mut(4096).map(IoSliceMut::new).collect();
-        // SAFETY: as above.
-        unsafe { dst.register_buffers(&slices) }.unwrap()
-    };
+    // SAFETY: the vector outlives both rings and is touched only
+    // through their ops.
+    let src_bufs = unsafe { register_pages(&mut src, &mut src_mem) };
+    // SAFETY: as above.
+    let dst_bufs = unsafe { register_pages(&mut dst, &mut dst_mem) };
     // Two buffers at slot 3 of a table of 2: slots 3 and 4, slot 2 empty.
     // SAFETY: both vectors outlive both rings.
     let table = unsafe { dst.clone_buffers_replace(dst_bufs, 3, &src, &src_bufs, 0, 2) }.unwrap();
@@ -229,11 +230,8 @@ fn slots_after_a_cloned_range() {
     // SAFETY: the vector outlives both rings and is touched only through
     // their ops.
     let src_bufs = unsafe { src.register_buffers(&[IoSliceMut::new(&mut src_mem)]) }.unwrap();
-    let dst_bufs = {
-        let slices: Vec<IoSliceMut<'_>> = dst_mem.chunks_mut(4096).map(IoSliceMut::new).collect();
-        // SAFETY: as above.
-        unsafe { dst.register_buffers(&slices) }.unwrap()
-    };
+    // SAFETY: as above.
+    let dst_bufs = unsafe { register_pages(&mut dst, &mut dst_mem) };
     // SAFETY: both vectors outlive both rings.
     let table = unsafe { dst.clone_buffers_replace(dst_bufs, 0, &src, &src_bufs, 0, 1) }.unwrap();
     assert_eq!(table.len(), 3);
@@ -272,12 +270,9 @@ fn a_clone_out_of_range_or_of_another_ring_s_table_gives_the_handle_back() {
     let mut dst_mem = vec![0u8; 4096];
     let mut src = Ring::new(4).unwrap();
     let mut dst = Ring::new(4).unwrap();
-    let src_bufs = {
-        let slices: Vec<IoSliceMut<'_>> = src_mem.chunks_mut(4096).map(IoSliceMut::new).collect();
-        // SAFETY: the vector outlives both rings and is touched only
-        // through their ops.
-        unsafe { src.register_buffers(&slices) }.unwrap()
-    };
+    // SAFETY: the vector outlives both rings and is touched only
+    // through their ops.
+    let src_bufs = unsafe { register_pages(&mut src, &mut src_mem) };
     // SAFETY: as above.
     let mut table = unsafe { dst.register_buffers(&[IoSliceMut::new(&mut dst_mem)]) }.unwrap();
     let cases: [(u32, u32, u32); 5] = [
@@ -334,12 +329,9 @@ fn the_kernel_s_answers_to_bad_clones() {
     let mut dst_mem = vec![0u8; 4096];
     let mut src = Ring::new(4).unwrap();
     let mut dst = Ring::new(4).unwrap();
-    let src_bufs = {
-        let slices: Vec<IoSliceMut<'_>> = src_mem.chunks_mut(4096).map(IoSliceMut::new).collect();
-        // SAFETY: the vector outlives both rings and is touched only
-        // through their ops.
-        unsafe { src.register_buffers(&slices) }.unwrap()
-    };
+    // SAFETY: the vector outlives both rings and is touched only
+    // through their ops.
+    let src_bufs = unsafe { register_pages(&mut src, &mut src_mem) };
     // SAFETY: as above.
     let table = unsafe { dst.register_buffers(&[IoSliceMut::new(&mut dst_mem)]) }.unwrap();
     let clone = |flags: u32, src_off: u32, dst_off: u32, nr: u32| sys::io_uring_clone_buffers {
