@@ -16,7 +16,7 @@ use std::os::unix::net::UnixStream;
 use uring::ops::{Fsync, MsgRing, MsgRingFd, Nop, Read, Recv};
 use uring::sys;
 use uring::{BufRing, BufferGroup, Error, MsgFlags, PushErrorKind, Restriction, Ring, RingSlot};
-use uring_tests::{PATIENCE, incremental_buf_ring, plain_buf_ring};
+use uring_tests::{PATIENCE, incremental_buf_ring, mmap_buf_ring, plain_buf_ring};
 
 /// Whether `cqe` says the kernel keeps the rest of its buffer.
 fn buf_more(cqe: &uring::Cqe) -> bool {
@@ -241,45 +241,58 @@ fn a_group_registered_on_several_rings_is_claimed_only_from_its_own_ring() {
 /// A ring whose restrictions forbid unregistering buffer rings: dropping
 /// the pool cannot take the group from the kernel, which still hands its
 /// buffer to a receive. The buffer's addresses stay reserved, so the
-/// receive faults instead of writing into memory allocated since.
+/// receive faults instead of writing into memory allocated since. The same
+/// holds for a ring whose descriptors the kernel allocated, which the pool
+/// leaves with the kernel.
 #[test]
 fn a_buffer_ring_the_ring_may_not_unregister_faults_instead_of_writing() {
     let _watch = uring_tests::watchdog();
-    let mut ring = Ring::builder().r_disabled().build(8).unwrap();
-    ring.register_restrictions(&[
-        Restriction::op::<Recv<'static>>(),
-        Restriction::sqe_flags_allowed(sys::IOSQE_BUFFER_SELECT),
-        Restriction::register_op(sys::IORING_REGISTER_PBUF_RING as u8),
-    ])
-    .unwrap();
-    ring.enable().unwrap();
-    let Some(pool) = plain_buf_ring(&mut ring, 27, 1, 4096) else {
-        return;
-    };
-    let (mut tx, rx) = UnixStream::pair().unwrap();
-    tx.write_all(b"first").unwrap();
-    let first = ring.scope(|s| {
-        s.push(Recv::new(&rx, pool.select()).user_data(1)).unwrap();
-        s.submit_and_wait(1).unwrap();
-        let mut cqe = s.completions().next().unwrap();
-        let buf = pool.claim(&mut cqe).unwrap();
-        buf.to_vec()
-    });
-    assert_eq!(first, b"first");
-    // The kernel refuses the unregistration: the group stays, its buffer
-    // back in the ring.
-    drop(pool);
-    // Memory allocated now must not be where the buffer was.
-    let fresh: Vec<Vec<u8>> = (0..64).map(|_| vec![0x5a; 4096]).collect();
-    tx.write_all(b"second").unwrap();
-    let cqe = ring.scope(|s| {
-        s.push(Recv::new(&rx, BufferGroup::new(27).select(4096)).user_data(2))
-            .unwrap();
-        s.submit_and_wait(1).unwrap();
-        s.completions().next().unwrap().cqe()
-    });
-    assert_eq!(cqe.res(), -libc::EFAULT, "{cqe:?}");
-    assert!(fresh.iter().all(|v| v.iter().all(|&b| b == 0x5a)));
+    for kernel_allocated in [false, true] {
+        let mut ring = Ring::builder().r_disabled().build(8).unwrap();
+        ring.register_restrictions(&[
+            Restriction::op::<Recv<'static>>(),
+            Restriction::sqe_flags_allowed(sys::IOSQE_BUFFER_SELECT),
+            Restriction::register_op(sys::IORING_REGISTER_PBUF_RING as u8),
+        ])
+        .unwrap();
+        ring.enable().unwrap();
+        let pool = if kernel_allocated {
+            mmap_buf_ring(&mut ring, 27, 1, 4096, false)
+        } else {
+            plain_buf_ring(&mut ring, 27, 1, 4096)
+        };
+        let Some(pool) = pool else {
+            continue;
+        };
+        let (mut tx, rx) = UnixStream::pair().unwrap();
+        tx.write_all(b"first").unwrap();
+        let first = ring.scope(|s| {
+            s.push(Recv::new(&rx, pool.select()).user_data(1)).unwrap();
+            s.submit_and_wait(1).unwrap();
+            let mut cqe = s.completions().next().unwrap();
+            let buf = pool.claim(&mut cqe).unwrap();
+            buf.to_vec()
+        });
+        assert_eq!(first, b"first", "kernel-allocated {kernel_allocated}");
+        // The kernel refuses the unregistration: the group stays, its buffer
+        // back in the ring.
+        drop(pool);
+        // Memory allocated now must not be where the buffer was.
+        let fresh: Vec<Vec<u8>> = (0..64).map(|_| vec![0x5a; 4096]).collect();
+        tx.write_all(b"second").unwrap();
+        let cqe = ring.scope(|s| {
+            s.push(Recv::new(&rx, BufferGroup::new(27).select(4096)).user_data(2))
+                .unwrap();
+            s.submit_and_wait(1).unwrap();
+            s.completions().next().unwrap().cqe()
+        });
+        assert_eq!(
+            cqe.res(),
+            -libc::EFAULT,
+            "kernel-allocated {kernel_allocated}: {cqe:?}"
+        );
+        assert!(fresh.iter().all(|v| v.iter().all(|&b| b == 0x5a)));
+    }
 }
 
 /// A ring whose restrictions forbid unregistering its registered

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use uring::ops::{Read, Recv};
 use uring::sys::fault::{self, Call};
-use uring::{BufRing, BufferGroup, Error, Restriction, Ring, SqeFlags, sys};
+use uring::{BufRing, BufferGroup, Error, Ring, SqeFlags, sys};
 use uring_tests::{PATIENCE, mmap_buf_ring, push_lent, reap_one, require_kernel};
 
 /// Whether the kernel reports a group's head (6.8), with a skip message if
@@ -249,47 +249,6 @@ fn a_receive_waiting_when_a_kernel_allocated_ring_goes_finds_no_buffer() {
         s.completions().next().unwrap().cqe()
     });
     assert_eq!((cqe.user_data(), cqe.res()), (1, -libc::ENOBUFS));
-}
-
-/// A ring whose restrictions forbid unregistering buffer rings: dropping a
-/// ring the kernel allocated leaves the group, and its descriptors, with
-/// the kernel, which still hands the buffer to a receive. The buffer's
-/// addresses stay reserved, so the receive faults instead of writing into
-/// memory allocated since.
-#[test]
-fn a_kernel_allocated_ring_the_ring_may_not_unregister_faults_instead_of_writing() {
-    let _watch = uring_tests::watchdog();
-    let mut ring = Ring::builder().r_disabled().build(8).unwrap();
-    ring.register_restrictions(&[
-        Restriction::op::<Recv<'static>>(),
-        Restriction::sqe_flags_allowed(sys::IOSQE_BUFFER_SELECT),
-        Restriction::register_op(sys::IORING_REGISTER_PBUF_RING as u8),
-    ])
-    .unwrap();
-    ring.enable().unwrap();
-    let Some(pool) = mmap_buf_ring(&mut ring, 27, 1, 4096, false) else {
-        return;
-    };
-    let (mut tx, rx) = UnixStream::pair().unwrap();
-    tx.write_all(b"first").unwrap();
-    let first = ring.scope(|s| {
-        s.push(Recv::new(&rx, pool.select()).user_data(1)).unwrap();
-        s.submit_and_wait(1).unwrap();
-        let mut cqe = s.completions().next().unwrap();
-        pool.claim(&mut cqe).unwrap().to_vec()
-    });
-    assert_eq!(first, b"first");
-    drop(pool);
-    let fresh: Vec<Vec<u8>> = (0..64).map(|_| vec![0x5a; 4096]).collect();
-    tx.write_all(b"second").unwrap();
-    let cqe = ring.scope(|s| {
-        s.push(Recv::new(&rx, BufferGroup::new(27).select(4096)).user_data(2))
-            .unwrap();
-        s.submit_and_wait(1).unwrap();
-        s.completions().next().unwrap().cqe()
-    });
-    assert_eq!(cqe.res(), -libc::EFAULT, "{cqe:?}");
-    assert!(fresh.iter().all(|v| v.iter().all(|&b| b == 0x5a)));
 }
 
 /// Two rings the kernel allocates, and one the library does, on one ring:
