@@ -92,7 +92,7 @@ pub use register::{
 };
 pub use ring::Ring;
 pub use scope::{OwnedPush, Scope, ScopeCompletions, ScopeCqe, ScopeSubmissionQueue};
-pub use squeue::SubmissionQueue;
+pub use squeue::{SubmissionQueue, VacantSqe};
 pub use types::{
     AcceptFlags, BufferGroup, BufferPool, BufferSelect, BufferSelectBit, CancelFlags, Clock, Fd,
     Fixed, FixedFileBit, FixedMut, FromRegisterFiles, FsyncFlags, FutexFlags, InstallFlags, IntoFd,

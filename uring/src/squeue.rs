@@ -298,6 +298,79 @@ impl<S: SqeSize> Sq<S> {
     }
 }
 
+/// A free SQ slot handed out for writing by hand, zeroed: go-uring's
+/// `NextSQE`, liburing's `io_uring_get_sqe`.
+///
+/// [`Ring::next_sqe`](crate::Ring::next_sqe) hands one out. It dereferences
+/// to the slot's SQE ([`io_uring_sqe`], or `io_uring_sqe128` on a ring of
+/// [`Sqe128`](crate::Sqe128) SQEs), written in place in the ring's SQE
+/// array. Nothing written there reaches the kernel until
+/// [`commit`](VacantSqe::commit) adds the slot to the queue; a slot
+/// dropped uncommitted (or forgotten) stays free, and the next push writes
+/// over it.
+pub struct VacantSqe<'a, S: SqeSize = Sqe64> {
+    sq: &'a mut Sq<S>,
+    slot: *mut S::Slot,
+}
+
+impl<'a, S: SqeSize> VacantSqe<'a, S> {
+    /// The free slot at the tail, zeroed; `None` when the queue is full.
+    pub(crate) fn new(sq: &'a mut Sq<S>) -> Option<VacantSqe<'a, S>> {
+        if sq.space_left() == 0 {
+            return None;
+        }
+        // SAFETY: the masked tail indexes the SQE array; the slot is free
+        // (the kernel consumed it, checked above) and unpublished, so only
+        // user space touches it until the tail moves past it.
+        let slot = unsafe { sq.sqes.add((sq.tail() & sq.mask) as usize) };
+        // SAFETY: as above; all-zero bytes are a valid SQE of either size.
+        unsafe { std::ptr::write_bytes(slot, 0, 1) };
+        Some(VacantSqe { sq, slot })
+    }
+
+    /// Adds the SQE as written to the queue, after those pushed before it:
+    /// the next submit hands it to the kernel.
+    ///
+    /// # Safety
+    ///
+    /// The SQE must be valid for the running kernel, and everything it
+    /// names must stay valid as for
+    /// [`Ring::push_unchecked`](crate::Ring::push_unchecked): memory it
+    /// points to, descriptors, registered files (which must be this
+    /// ring's), until the op's last completion has been read. Its flags are
+    /// taken as written: a link flag links it to whatever is pushed next.
+    pub unsafe fn commit(self) {
+        let tail = self.sq.tail();
+        self.sq.set_tail(tail.wrapping_add(1));
+    }
+}
+
+impl<S: SqeSize> std::ops::Deref for VacantSqe<'_, S> {
+    type Target = S::Slot;
+
+    fn deref(&self) -> &S::Slot {
+        // SAFETY: the slot is in the SQE array, initialized (zeroed at
+        // hand-out), and only this value reaches it until it is committed.
+        unsafe { &*self.slot }
+    }
+}
+
+impl<S: SqeSize> std::ops::DerefMut for VacantSqe<'_, S> {
+    fn deref_mut(&mut self) -> &mut S::Slot {
+        // SAFETY: as for `deref`; the kernel reads the slot only once the
+        // tail is published past it.
+        unsafe { &mut *self.slot }
+    }
+}
+
+impl<S: SqeSize> fmt::Debug for VacantSqe<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VacantSqe")
+            .field("tail", &self.sq.tail())
+            .finish_non_exhaustive()
+    }
+}
+
 /// A batch of pushes into the submission queue.
 ///
 /// [`Ring::submission`](crate::Ring::submission) hands one out; it keeps a

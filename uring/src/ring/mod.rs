@@ -8,7 +8,7 @@ use crate::mmap::Mapping;
 use crate::op::{Submission, Unborrowed};
 use crate::params::Params;
 use crate::scope::ScopeTable;
-use crate::squeue::{Sq, SubmissionQueue};
+use crate::squeue::{Sq, SubmissionQueue, VacantSqe};
 use crate::sys;
 use std::fmt;
 use std::mem;
@@ -321,6 +321,33 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             })
         };
         Ok(())
+    }
+
+    /// The next free SQ slot, zeroed, for an SQE written by hand (go-uring's
+    /// `NextSQE`, liburing's `io_uring_get_sqe`); `None` when the queue is
+    /// full. The SQE joins the queue only at
+    /// [`VacantSqe::commit`](crate::VacantSqe::commit), the `unsafe` step
+    /// where its contents become the kernel's; a slot dropped before it
+    /// stays free.
+    ///
+    /// ```
+    /// use uring::{Ring, sys};
+    /// # fn main() -> uring::Result<()> {
+    /// let mut ring = Ring::new(8)?;
+    /// let mut sqe = ring.next_sqe().expect("an empty queue has room");
+    /// sqe.opcode = sys::IORING_OP_NOP;
+    /// sqe.user_data = 7;
+    /// // SAFETY: a NOP names no memory.
+    /// unsafe { sqe.commit() };
+    /// ring.submit_and_wait(1)?;
+    /// let cqe = ring.completions().next().unwrap();
+    /// assert_eq!((cqe.user_data(), cqe.res()), (7, 0));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn next_sqe(&mut self) -> Option<VacantSqe<'_, S>> {
+        self.outside.set(true);
+        VacantSqe::new(&mut self.sq)
     }
 
     /// Free SQ slots.
