@@ -1244,25 +1244,22 @@ fn msg_ring_to_a_remote_ring() {
     let cqe = target.completions().next().unwrap();
     assert_eq!((cqe.user_data(), cqe.res(), cqe.flags()), (0x5aa5, 0x20, 0));
 
-    // A deferred-task-work target that another thread owns and waits on.
-    let (fd_tx, fd_rx) = std::sync::mpsc::channel::<Option<i32>>();
+    // A deferred-task-work target that another thread owns and waits on,
+    // named here through a target it sent.
+    let (target_tx, target_rx) = std::sync::mpsc::channel::<Option<uring::RingTarget>>();
     let waiter = std::thread::spawn(move || {
         let Some(mut remote) = defer_ring(false) else {
-            fd_tx.send(None).unwrap();
+            target_tx.send(None).unwrap();
             return None;
         };
-        fd_tx.send(Some(remote.as_raw_fd())).unwrap();
+        target_tx.send(Some(remote.msg_target().unwrap())).unwrap();
         remote.wait_timeout(1, PATIENCE).unwrap();
         let cqe = remote.completions().next().unwrap();
         Some((cqe.user_data(), cqe.res()))
     });
-    if let Some(fd) = fd_rx.recv().unwrap() {
-        // SAFETY: the other thread keeps its ring open until the message
-        // has arrived, which is after the kernel consumed this SQE (at the
-        // submit below).
-        let remote = unsafe { uring::Fd::borrow_raw(fd) };
-        push_lent!(ring, MsgRing::new(remote, 0x20, 0x5aa5).user_data(2)).unwrap();
-        let cqe = uring_tests::reap_one(&mut ring);
+    if let Some(remote) = target_rx.recv().unwrap() {
+        let cqe =
+            uring_tests::complete(&mut ring, MsgRing::new(&remote, 0x20, 0x5aa5).user_data(2));
         assert_eq!((cqe.user_data(), cqe.res()), (2, 0));
     }
     if let Some(got) = waiter.join().unwrap() {

@@ -104,6 +104,10 @@ pub enum PushErrorKind {
     /// The closure given to [`Scope::push_owned`](crate::Scope::push_owned)
     /// pushed nothing over the buffer.
     NothingPushed,
+    /// A [`RingTarget`](crate::RingTarget) of the ring was alive when the
+    /// scope began: another thread could post into the ring, so the scope
+    /// takes no op. Drop every target, then begin a new scope.
+    Targeted,
 }
 
 impl fmt::Display for PushErrorKind {
@@ -114,6 +118,7 @@ impl fmt::Display for PushErrorKind {
             PushErrorKind::Disabled => "the ring is disabled",
             PushErrorKind::ForeignFile => "a registered file of the op belongs to another ring",
             PushErrorKind::NothingPushed => "no op was pushed over the buffer",
+            PushErrorKind::Targeted => "a RingTarget of the ring was alive when the scope began",
         })
     }
 }

@@ -90,7 +90,7 @@ pub use probe::{Probe, Query};
 pub use register::{
     FixedBuffers, FixedFiles, IoWqWorkers, Personality, Restriction, SlotUpdate, SyncCancel,
 };
-pub use ring::Ring;
+pub use ring::{Ring, RingTarget};
 pub use scope::{OwnedPush, Scope, ScopeCompletions, ScopeCqe, ScopeSubmissionQueue};
 pub use squeue::{SubmissionQueue, VacantSqe};
 pub use types::{

@@ -320,6 +320,16 @@ impl<'t> RingSlot<'t> {
         }
     }
 
+    /// A free slot of the table of the ring `target` names, which its
+    /// kernel picks: from any thread.
+    pub fn alloc_in(target: &'t crate::RingTarget) -> RingSlot<'t> {
+        RingSlot {
+            ring_fd: target.as_raw_fd(),
+            value: crate::sys::IORING_FILE_INDEX_ALLOC,
+            _ring: PhantomData,
+        }
+    }
+
     /// The slot `slot` of `ring`'s table, replacing the file it holds; an
     /// error if the slot is of another ring's table.
     pub fn at(ring: &'t crate::Ring, slot: FixedMut<'t>) -> crate::Result<RingSlot<'t>> {

@@ -247,6 +247,14 @@ fn wake_driver(cell: &RefCell<Core>) {
 
 impl Core {
     pub(crate) fn new(mut ring: Ring, ready: Arc<ReadyQueue>) -> io::Result<Core> {
+        if ring.has_msg_targets() {
+            // Another thread could post into the ring a completion that
+            // carries the tag of an op in flight (see `RingTarget`).
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a RingTarget of the ring is alive: another thread could post into it",
+            ));
+        }
         if ring.disabled {
             ring.enable()?;
         }

@@ -176,6 +176,10 @@ impl Reactor {
     /// thread) is what it should have: the kernel then runs completions'
     /// work when the thread next enters it (an `epoll_wait` included,
     /// which it wakes) instead of interrupting the thread for each.
+    ///
+    /// Fails with `InvalidInput` while a [`RingTarget`](crate::RingTarget)
+    /// of the ring lives (another thread could post into it), dropping the
+    /// ring; [`Remote`] reaches a reactor from other threads.
     pub fn from_ring(ring: Ring) -> io::Result<Reactor> {
         let ready = Arc::new(ReadyQueue::new()?);
         let core = Core::new(ring, Arc::clone(&ready))?;

@@ -436,27 +436,6 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// scope of it is running: the completion is a plain message.
     pub fn post(&self, res: i32, user_data: u64) -> Result<()> {
         self.outside.set(true);
-        let sqe = sys::io_uring_sqe {
-            opcode: sys::IORING_OP_MSG_RING,
-            fd: self.as_raw_fd(),
-            len: res as u32,
-            off: sys::io_uring_sqe_off { off: user_data },
-            addr: sys::io_uring_sqe_addr {
-                addr: sys::IORING_MSG_DATA,
-            },
-            ..Default::default()
-        };
-        // SAFETY: the SQE is a data message to this ring, whose descriptor is
-        // open while `self` is borrowed; it names no memory.
-        unsafe {
-            sys::io_uring_register(
-                -1,
-                sys::IORING_REGISTER_SEND_MSG_RING,
-                (&sqe as *const sys::io_uring_sqe).cast(),
-                1,
-            )
-        }
-        .map(drop)
-        .map_err(|e| Error::os("IORING_REGISTER_SEND_MSG_RING", e))
+        crate::ring::msg_target::post(self.as_raw_fd(), res, user_data)
     }
 }

@@ -78,6 +78,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             scope_table: ScopeTable::default(),
             wait_region: None,
             outside: std::cell::Cell::new(false),
+            msg_targets: std::cell::OnceCell::new(),
             fast_wait_limit: 0,
             wait_error: None,
             wait_clock: crate::Clock::Monotonic,

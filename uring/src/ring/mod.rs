@@ -90,6 +90,10 @@ pub struct Ring<S: SqeSize = Sqe64, C: CqeSize = Cqe16> {
     /// for messages (`MsgRing`, `post`). Scopes of a ring without it need
     /// no tags for most of their ops (see the scope module).
     pub(crate) outside: std::cell::Cell<bool>,
+    /// How many [`RingTarget`]s of the ring are alive, once one was made:
+    /// while any is, another thread may post into the ring, and its scopes
+    /// refuse every push.
+    pub(crate) msg_targets: std::cell::OnceCell<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
     /// The fewest completions that `submit_and_wait` leaves to its slow
     /// path: one more than the CQ holds, or 0 (all of them) on an SQPOLL
     /// ring and while completions are read from the virtual CQ.
@@ -672,3 +676,5 @@ impl<S: SqeSize, C: CqeSize> fmt::Debug for Ring<S, C> {
 }
 
 mod memory;
+pub(crate) mod msg_target;
+pub use msg_target::RingTarget;

@@ -105,8 +105,14 @@ impl Ring {
         F: for<'scope> FnOnce(&mut Scope<'scope, 'env>) -> T,
     {
         // A disabled ring takes no SQEs: its scope gets no room for ops,
-        // and refuses each push as `Disabled`.
-        let capacity = if self.disabled { 0 } else { self.cq.entries };
+        // and refuses each push as `Disabled`. Nor does a scope of a ring
+        // that another thread may post into (see `RingTarget`): `Targeted`.
+        let targeted = self.has_msg_targets();
+        let capacity = if self.disabled || targeted {
+            0
+        } else {
+            self.cq.entries
+        };
         let tail = self.sq.tail();
         // A scope needs no tags for most of its ops when nothing but its
         // own ops can post into the ring, and the kernel can cancel them
@@ -114,6 +120,7 @@ impl Ring {
         // registers ring descriptors by themselves, 6.3).
         let fast = !self.outside.get() && self.params.has(crate::Features::REG_REG_RING);
         self.scope_table.begin(self.id, capacity, tail, fast);
+        self.scope_table.targeted = targeted;
         let mut scope = Scope {
             ring: self,
             _scope: PhantomData,

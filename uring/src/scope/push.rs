@@ -82,11 +82,15 @@ pub(super) unsafe fn push_tagged<S: Submission + Scoped>(
     submission: S,
     owned: u32,
 ) -> Result<(), PushError<S>> {
-    // A scope of a disabled ring has no room at all (see
-    // `Ring::scope`), so one test covers both refusals.
+    // A scope of a disabled or targeted ring has no room at all (see
+    // `Ring::scope`), so one test covers every refusal.
     let refused = if table.free_count < S::SQES {
         Some(if table.slots.is_empty() {
-            PushErrorKind::Disabled
+            if table.targeted {
+                PushErrorKind::Targeted
+            } else {
+                PushErrorKind::Disabled
+            }
         } else {
             PushErrorKind::ScopeFull
         })

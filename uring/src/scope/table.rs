@@ -158,6 +158,9 @@ pub(crate) struct ScopeTable {
     pub(super) stamps: u64,
     /// The SQ tail when the scope began: the SQEs from it on are the scope's.
     pub(super) start_tail: u32,
+    /// Whether a `RingTarget` of the ring was alive when the scope began,
+    /// which leaves the scope no room (see `Ring::scope`).
+    pub(super) targeted: bool,
     /// Room for the foreign completions of a full CQ.
     pub(super) scratch: Vec<Cqe>,
     /// Buffers the scope owns, and the free entries among them.
@@ -204,6 +207,7 @@ impl Default for ScopeTable {
             internal: 0,
             stamps: 0,
             start_tail: 0,
+            targeted: false,
             scratch: Vec::new(),
             owned: Vec::new(),
             owned_free: NO_ENTRY,

@@ -338,6 +338,7 @@ fd_sources! {
     ('fd) BorrowedFd<'fd> => Fd<'fd>, |fd| Fd::new(fd);
     ('fd, F: AsFd + ?Sized) &'fd F => Fd<'fd>, |file| Fd::new(file.as_fd());
     ('r) &'r Ring => Fd<'r>, |ring| Fd::from(ring);
+    ('r) &'r crate::RingTarget => Fd<'r>, |target| Fd::from(target);
 }
 
 impl<'f> IntoTarget for Fixed<'f> {
