@@ -72,11 +72,11 @@ mod types;
 mod wait;
 
 pub use args::{
-    AsSocket, BlockDevice, CancelFile, CancelOpcode, CancelUserData, Cmd80, DirectSlot,
-    FileUpdates, FilesAt, FixedBuf, FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut, MsgLayout,
-    NopBigCqe, NopBuffer, NopResult, NopTaskWork, NvmeCmd, PassCqeFlags, PipeSlots,
-    PollEventsUpdate, RecvMsgOut, RingSlot, SockOpt, SocketDomain, SocketFd, SocketType,
-    SpliceSource, UringCmdOp, UserDataUpdate, WaitIdTarget,
+    AsSocket, BlockDevice, CancelFile, CancelOpcode, CancelUserData, Cmd80, ControlMessage,
+    ControlMessages, ControlMessagesBuf, DirectSlot, FileUpdates, FilesAt, FixedBuf, FutexWaitV,
+    MadviseRange, MsgHdr, MsgHdrMut, MsgLayout, NopBigCqe, NopBuffer, NopResult, NopTaskWork,
+    NvmeCmd, PassCqeFlags, PipeSlots, PollEventsUpdate, RecvMsgOut, RingSlot, ScmRights, SockOpt,
+    SocketDomain, SocketFd, SocketType, SpliceSource, UringCmdOp, UserDataUpdate, WaitIdTarget,
 };
 pub use buf_ring::{Buf, BufRing, ClaimFrom, MAX_BUF_RING_BUFFERS};
 pub use builder::Builder;

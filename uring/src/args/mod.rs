@@ -3,6 +3,7 @@
 //! structures the kernel reads or fills.
 
 mod cmd;
+mod cmsg;
 mod iovec;
 mod kernel;
 mod msg;
@@ -12,6 +13,7 @@ mod socket;
 mod update;
 
 pub use cmd::{AsSocket, BlockDevice, Cmd80, NvmeCmd, SockOpt, SocketFd, UringCmdOp};
+pub use cmsg::{ControlMessage, ControlMessages, ControlMessagesBuf, ScmRights};
 pub use kernel::{FutexWaitV, MadviseRange, SpliceSource, WaitIdTarget};
 pub(crate) use msg::cmsg_records;
 pub use msg::{MsgHdr, MsgHdrMut, MsgLayout, RecvMsgOut};

@@ -1,5 +1,6 @@
 //! Message headers of `SendMsg` and `RecvMsg` (`struct msghdr`).
 
+use super::cmsg::ControlMessages;
 use crate::error::{Error, Result};
 use crate::op::SqeField;
 use crate::types::{SockAddr, SockAddrBuf};
@@ -95,36 +96,7 @@ fn first_unplain_record(control: &[u8]) -> Option<(i32, i32)> {
 /// the next one at the length rounded up to the word size; a record whose
 /// length is shorter than its header or runs past the bytes ends the walk.
 pub(crate) fn cmsg_records(control: &[u8]) -> impl Iterator<Item = (i32, i32, &[u8])> + '_ {
-    let header = mem::size_of::<libc::cmsghdr>();
-    let align = mem::size_of::<usize>();
-    let mut at = 0usize;
-    std::iter::from_fn(move || {
-        if control.len().saturating_sub(at) < header {
-            return None;
-        }
-        // SAFETY: `header` bytes from `at` are in the slice (checked just
-        // above); the read is unaligned-safe.
-        let cmsg: libc::cmsghdr = unsafe {
-            control
-                .as_ptr()
-                .add(at)
-                .cast::<libc::cmsghdr>()
-                .read_unaligned()
-        };
-        // `cmsg_len` is a `size_t` on glibc and a `socklen_t` on musl.
-        #[allow(clippy::unnecessary_cast)]
-        let len = cmsg.cmsg_len as usize;
-        if len < header || len > control.len() - at {
-            at = control.len();
-            return None;
-        }
-        let data = &control[at + header..at + len];
-        at = match len.checked_next_multiple_of(align) {
-            Some(step) => at.saturating_add(step),
-            None => control.len(),
-        };
-        Some((cmsg.cmsg_level, cmsg.cmsg_type, data))
-    })
+    ControlMessages::new(control).map(|m| (m.level(), m.kind(), m.data()))
 }
 
 /// Whether the kernel reads a sent record of `level` and `kind` as plain
@@ -181,6 +153,10 @@ unsafe impl SqeField<u64> for &MsgHdr<'_> {
 /// whose length caps the payload and whose bytes stay untouched.
 pub struct MsgHdrMut<'a> {
     raw: libc::msghdr,
+    /// The control room lent (`control`), kept apart from `raw`, whose
+    /// length the kernel rewrites.
+    control: *mut u8,
+    control_room: usize,
     _parts: PhantomData<(&'a mut [IoSliceMut<'a>], &'a mut SockAddrBuf, &'a mut [u8])>,
 }
 
@@ -193,6 +169,8 @@ impl<'a> MsgHdrMut<'a> {
         raw.msg_iovlen = buffers.len() as _;
         MsgHdrMut {
             raw,
+            control: std::ptr::null_mut(),
+            control_room: 0,
             _parts: PhantomData,
         }
     }
@@ -212,9 +190,67 @@ impl<'a> MsgHdrMut<'a> {
     /// `SCM_RIGHTS` are new descriptors of this process, owned by whoever
     /// reads them out of `control`.)
     pub fn control(mut self, control: &'a mut [u8]) -> MsgHdrMut<'a> {
-        self.raw.msg_control = control.as_mut_ptr().cast();
+        self.control = control.as_mut_ptr();
+        self.control_room = control.len();
+        self.raw.msg_control = self.control.cast();
         self.raw.msg_controllen = control.len() as _;
         self
+    }
+
+    /// The ancillary records the kernel wrote into the control room: the
+    /// first [`control_len`](Self::control_len) bytes of it, once the
+    /// receive has completed (before, the whole room, as it was lent); no
+    /// records without a control room.
+    ///
+    /// Descriptors of `SCM_RIGHTS` records are the receiver's to close (see
+    /// [`ControlMessage::fds`](crate::ControlMessage::fds)); a receive with
+    /// `MSG_CMSG_CLOEXEC` among its flags opens them close-on-exec.
+    ///
+    /// ```
+    /// use std::io::IoSliceMut;
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixDatagram;
+    /// use uring::{MsgHdrMut, Ring, ops::RecvMsg};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (tx, rx) = UnixDatagram::pair()?;
+    /// let on: libc::c_int = 1;
+    /// // SAFETY: `on` is an int, the option's value.
+    /// let rc = unsafe {
+    ///     libc::setsockopt(rx.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PASSCRED,
+    ///         (&raw const on).cast(), std::mem::size_of_val(&on) as u32)
+    /// };
+    /// assert_eq!(rc, 0);
+    /// tx.send(b"hi")?;
+    /// let mut ring = Ring::new(4)?;
+    /// let (mut data, mut control) = ([0u8; 8], [0u8; 64]);
+    /// let mut iov = [IoSliceMut::new(&mut data)];
+    /// let mut msg = MsgHdrMut::new(&mut iov).control(&mut control);
+    /// let res = ring.scope(|s| -> uring::Result<Option<i32>> {
+    ///     s.push(RecvMsg::new(&rx, &mut msg))?;
+    ///     s.submit_and_wait(1)?;
+    ///     Ok(s.completions().next().map(|c| c.res()))
+    /// })?;
+    /// assert_eq!(res, Some(2));
+    /// let creds: Vec<libc::ucred> =
+    ///     msg.control_messages().filter_map(|m| m.credentials()).collect();
+    /// // SAFETY: getpid has no preconditions.
+    /// assert_eq!(creds[0].pid, unsafe { libc::getpid() });
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn control_messages(&self) -> ControlMessages<'_> {
+        let len = self.control_len().min(self.control_room);
+        if self.control.is_null() || len == 0 {
+            return ControlMessages::new(&[]);
+        }
+        // SAFETY: `control` and `control_room` are the slice lent to
+        // `control` for `'a`, exclusively (`len` is at most its length),
+        // initialized bytes; `&self` keeps any op from holding the header
+        // mutably, so the kernel is not writing them (an op pushed with
+        // `push_unchecked` is not touched while in flight, by its contract).
+        let bytes = unsafe { std::slice::from_raw_parts(self.control, len) };
+        ControlMessages::new(bytes)
     }
 
     /// The length of the sender's address the kernel wrote.
@@ -368,6 +404,54 @@ impl<'b> RecvMsgOut<'b> {
     /// The ancillary data (up to the room reserved).
     pub fn control(&self) -> &'b [u8] {
         self.control
+    }
+
+    /// The ancillary records of [`control`](Self::control), walked
+    /// (`io_uring_recvmsg_cmsg_firsthdr` and `_nexthdr`): a record cut by the
+    /// end of the room reserved ends the walk, one the kernel cut short
+    /// (`MSG_CTRUNC` in [`flags`](Self::flags)) comes as the kernel wrote
+    /// it.
+    ///
+    /// Descriptors of `SCM_RIGHTS` records are the receiver's to close (see
+    /// [`ControlMessage::fds`](crate::ControlMessage::fds)).
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixDatagram;
+    /// use uring::{BufferGroup, MsgLayout, RecvMsgOut, Ring, ops::RecvMsgMulti};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let ring = Ring::new(4)?;
+    /// # if !ring.probe()?.supports::<RecvMsgMulti<'_>>() { return Ok(()); }
+    /// # drop(ring);
+    /// let (tx, rx) = UnixDatagram::pair()?;
+    /// let on: libc::c_int = 1;
+    /// // SAFETY: `on` is an int, the option's value.
+    /// let rc = unsafe {
+    ///     libc::setsockopt(rx.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PASSCRED,
+    ///         (&raw const on).cast(), std::mem::size_of_val(&on) as u32)
+    /// };
+    /// assert_eq!(rc, 0);
+    /// tx.send(b"hi")?;
+    /// let mut ring = Ring::new(4)?;
+    /// let pool = ring.register_buf_ring(BufferGroup::new(1), 4, 256)?;
+    /// let layout = MsgLayout::new(0, 64);
+    /// let pids = ring.scope(|s| -> uring::Result<Vec<libc::pid_t>> {
+    ///     s.push(RecvMsgMulti::new(&rx, &layout, pool.group()))?;
+    ///     s.submit_and_wait(1)?;
+    ///     let mut cqe = s.completions().next().expect("a completion");
+    ///     let buf = pool.claim(&mut cqe)?;
+    ///     let msg = RecvMsgOut::parse(&buf, &layout).expect("a whole header");
+    ///     assert_eq!(msg.payload(), b"hi");
+    ///     Ok(msg.control_messages().filter_map(|m| m.credentials()).map(|c| c.pid).collect())
+    /// })?;
+    /// // SAFETY: getpid has no preconditions.
+    /// assert_eq!(pids, [unsafe { libc::getpid() }]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn control_messages(&self) -> ControlMessages<'b> {
+        ControlMessages::new(self.control)
     }
 
     /// The payload (the part that fit in the buffer).
