@@ -13,7 +13,7 @@ use crate::types::{BufferGroup, BufferSelect};
 use std::cell::Cell;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU16, Ordering};
 
@@ -275,18 +275,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let bufs_len = usize::from(count)
             .checked_mul(len as usize)
             .ok_or_else(|| Error::InvalidArgument("count * len overflows".into()))?;
-        // SAFETY: `fcntl(F_DUPFD_CLOEXEC)` on the ring's own descriptor,
-        // which is open; the duplicate it returns is owned by no one else.
-        let fd = match unsafe { libc::fcntl(self.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) } {
-            -1 => {
-                return Err(Error::os(
-                    "fcntl(F_DUPFD_CLOEXEC)",
-                    std::io::Error::last_os_error(),
-                ));
-            }
-            // SAFETY: a fresh descriptor, owned from here on.
-            dup => unsafe { OwnedFd::from_raw_fd(dup) },
-        };
+        let fd = dup_ring_fd(self.as_raw_fd())?;
         // The kernel's descriptors are mapped once it has allocated them.
         let ours = if mmap {
             None
@@ -394,23 +383,7 @@ impl BufRing {
     /// it has taken from the ring, of an incremental ring those it has
     /// used up (`IORING_REGISTER_PBUF_STATUS`, 6.8).
     pub fn head(&self) -> Result<u16> {
-        let mut status = sys::io_uring_buf_status {
-            buf_group: u32::from(self.group.id()),
-            ..Default::default()
-        };
-        // SAFETY: the argument is a valid `io_uring_buf_status` alive for
-        // the call, which the kernel writes; on our duplicate of the ring's
-        // descriptor.
-        unsafe {
-            sys::io_uring_register(
-                self.fd.as_raw_fd(),
-                sys::IORING_REGISTER_PBUF_STATUS,
-                (&mut status as *mut sys::io_uring_buf_status).cast(),
-                1,
-            )
-        }
-        .map_err(status_error)?;
-        Ok(status.head as u16)
+        status_head(&self.fd, self.group)
     }
 
     /// Buffers the kernel can pick now: those given to the ring and not yet
@@ -901,9 +874,52 @@ impl Drop for BufRing {
     }
 }
 
+/// A duplicate of the ring's descriptor `fd` (`F_DUPFD_CLOEXEC`), which
+/// keeps the kernel ring alive for a buffer ring's value.
+pub(crate) fn dup_ring_fd(fd: RawFd) -> Result<OwnedFd> {
+    // SAFETY: `fcntl(F_DUPFD_CLOEXEC)` on the ring's own descriptor, which
+    // is open (or -1, which the kernel refuses with EBADF); the duplicate it
+    // returns is owned by no one else.
+    match unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) } {
+        -1 => Err(Error::os(
+            "fcntl(F_DUPFD_CLOEXEC)",
+            std::io::Error::last_os_error(),
+        )),
+        // SAFETY: a fresh descriptor, owned from here on.
+        dup => Ok(unsafe { OwnedFd::from_raw_fd(dup) }),
+    }
+}
+
+/// The kernel's head of the ring of `group` (`IORING_REGISTER_PBUF_STATUS`),
+/// asked through `fd`, a duplicate of the ring's descriptor.
+pub(crate) fn status_head(fd: &OwnedFd, group: BufferGroup) -> Result<u16> {
+    let mut status = sys::io_uring_buf_status {
+        buf_group: u32::from(group.id()),
+        ..Default::default()
+    };
+    // SAFETY: the argument is a valid `io_uring_buf_status` alive for the
+    // call, which the kernel writes; on a duplicate of the ring's
+    // descriptor.
+    unsafe {
+        sys::io_uring_register(
+            fd.as_raw_fd(),
+            sys::IORING_REGISTER_PBUF_STATUS,
+            (&mut status as *mut sys::io_uring_buf_status).cast(),
+            1,
+        )
+    }
+    .map_err(status_error)?;
+    Ok(status.head as u16)
+}
+
 /// Unregisters the ring of `group` (`IORING_UNREGISTER_PBUF_RING`) through
 /// `fd`, a duplicate of the ring's descriptor; whether the kernel did.
-fn unregister(fd: &OwnedFd, group: BufferGroup) -> bool {
+pub(crate) fn unregister(fd: &OwnedFd, group: BufferGroup) -> bool {
+    unregister_group(fd, group).is_ok()
+}
+
+/// [`unregister`], with the kernel's error.
+pub(crate) fn unregister_group(fd: &OwnedFd, group: BufferGroup) -> std::io::Result<u32> {
     let reg = sys::io_uring_buf_reg {
         bgid: group.id(),
         ..Default::default()
@@ -918,7 +934,6 @@ fn unregister(fd: &OwnedFd, group: BufferGroup) -> bool {
             1,
         )
     }
-    .is_ok()
 }
 
 /// The error of a failed `IORING_REGISTER_PBUF_STATUS`, naming what the

@@ -50,6 +50,7 @@ mod macros;
 
 mod args;
 mod buf_ring;
+mod buf_ring_raw;
 mod builder;
 mod chain;
 mod cqueue;
@@ -79,6 +80,7 @@ pub use args::{
     SocketDomain, SocketFd, SocketType, SpliceSource, UringCmdOp, UserDataUpdate, WaitIdTarget,
 };
 pub use buf_ring::{Buf, BufRing, ClaimFrom, MAX_BUF_RING_BUFFERS};
+pub use buf_ring_raw::RawBufRing;
 pub use builder::Builder;
 pub use chain::Link;
 pub use cqueue::{Completions, Cqe};
