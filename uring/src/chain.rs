@@ -154,6 +154,104 @@ unsafe impl<H, T> ChainNext for Link<H, T> {}
 // one.
 unsafe impl<H, T: AcceptsLinkTimeout<D>, D> AcceptsLinkTimeout<D> for Link<H, T> {}
 
+/// A chain of any number of ops (or chains) of one type, linked in order,
+/// for chains whose length is known only at run time: `Linked::new(ops)`
+/// links each to the next with `IOSQE_IO_LINK`, `Linked::hard(ops)` with
+/// `IOSQE_IO_HARDLINK`.
+///
+/// Pushed whole or not at all by the `push_linked` methods of
+/// [`Ring`](crate::Ring::push_linked),
+/// [`SubmissionQueue`](crate::SubmissionQueue::push_linked) and
+/// [`Scope`](crate::Scope::push_linked), which hand it back when it does not
+/// fit. Its elements are complete ops or chains that may follow another
+/// (`ChainNext`), so a link timeout is never first nor alone; each
+/// element's last SQE carries the link to the next, and the last
+/// element's none.
+///
+/// ```
+/// use uring::{Linked, Ring, ops::Nop};
+/// # fn main() -> uring::Result<()> {
+/// let mut ring = Ring::new(16)?;
+/// let n = 5;
+/// ring.push_linked(Linked::new((0..n).map(|i| Nop::new().user_data(i)).collect()))?;
+/// ring.submit_and_wait(5)?;
+/// let order: Vec<u64> = ring.completions().map(|c| c.user_data()).collect();
+/// assert_eq!(order, [0, 1, 2, 3, 4]);
+/// # Ok(())
+/// # }
+/// ```
+#[must_use = "a chain does nothing until it is pushed to a ring"]
+pub struct Linked<T> {
+    pub(crate) ops: Vec<T>,
+    pub(crate) flag: u8,
+}
+
+impl<T: Prepare + ChainNext> Linked<T> {
+    /// `ops`, each linked to the next with `IOSQE_IO_LINK`: an op starts
+    /// when the one before succeeds, and is cancelled if it fails.
+    pub fn new(ops: Vec<T>) -> Linked<T> {
+        Linked {
+            ops,
+            flag: sys::IOSQE_IO_LINK,
+        }
+    }
+
+    /// `ops`, each linked to the next with `IOSQE_IO_HARDLINK`: an op
+    /// starts when the one before completes, whatever its result.
+    pub fn hard(ops: Vec<T>) -> Linked<T> {
+        Linked {
+            ops,
+            flag: sys::IOSQE_IO_HARDLINK,
+        }
+    }
+}
+
+impl<T> Linked<T> {
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Whether there is none (a push of an empty chain pushes nothing).
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// The elements, in order.
+    pub fn into_inner(self) -> Vec<T> {
+        self.ops
+    }
+}
+
+impl<T: Prepare> Linked<T> {
+    /// The SQEs the whole chain takes; `None` past `u32`.
+    pub(crate) fn sqes(&self) -> Option<u32> {
+        u32::try_from(self.ops.len()).ok()?.checked_mul(T::SQES)
+    }
+
+    /// Writes every element, each but the last linked to the next.
+    pub(crate) fn prepare_all<const WRAP: bool, S: SqeSize>(
+        self,
+        writer: &mut SqWriter<'_, WRAP, S>,
+    ) {
+        let last = self.ops.len().saturating_sub(1);
+        for (i, op) in self.ops.into_iter().enumerate() {
+            op.prepare_all(writer, if i == last { 0 } else { self.flag });
+        }
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Linked<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = if self.flag == sys::IOSQE_IO_HARDLINK {
+            "Linked::hard"
+        } else {
+            "Linked::new"
+        };
+        f.debug_tuple(kind).field(&self.ops).finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::ops::{LinkTimeout, Nop};

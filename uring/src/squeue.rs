@@ -8,6 +8,7 @@
 //! against the run's end and writes the SQE in place; the tail is derived
 //! from the cursor when it is published.
 
+use crate::chain::Linked;
 use crate::entries::{Sqe64, SqeSize};
 use crate::error::PushError;
 use crate::op::{SqWriter, Submission, Unborrowed};
@@ -515,6 +516,84 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
             // array, unpublished.
             each(unsafe { &mut *S::sqe(first.add(i)) });
         }
+        Ok(())
+    }
+
+    /// Pushes a chain of run-time length, as
+    /// [`Ring::push_linked`](crate::Ring::push_linked) does.
+    pub fn push_linked<T: Submission<S> + Unborrowed>(
+        &mut self,
+        chain: Linked<T>,
+    ) -> Result<(), PushError<Linked<T>>> {
+        // SAFETY: as for `push`: its elements borrow nothing.
+        unsafe { self.push_linked_gated::<true, T>(chain, None, |_| {}) }
+    }
+
+    /// Pushes a chain of run-time length whose borrows the caller keeps
+    /// alive, as [`Ring::push_linked_unchecked`](crate::Ring::push_linked_unchecked)
+    /// does.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Ring::push_unchecked`](crate::Ring::push_unchecked), for
+    /// every element.
+    pub unsafe fn push_linked_unchecked<T: Submission<S>>(
+        &mut self,
+        chain: Linked<T>,
+    ) -> Result<(), PushError<Linked<T>>> {
+        debug_assert!(
+            chain.ops.iter().all(|op| op.fits_ring(self.sq.ring)),
+            "push_linked_unchecked: a registered file of another ring"
+        );
+        // SAFETY: forwarded from the caller, who vouches for the ring of
+        // every registered file too.
+        unsafe { self.push_linked_gated::<false, T>(chain, None, |_| {}) }
+    }
+
+    /// [`push_gated`](Self::push_gated) for a chain of run-time length:
+    /// refused with `refused` when given, or when the queue lacks room for
+    /// all its SQEs; then `each` on every SQE written, in order, before any
+    /// is published.
+    ///
+    /// # Safety
+    ///
+    /// As for [`push_gated`](Self::push_gated), for every element.
+    pub(crate) unsafe fn push_linked_gated<const CHECK_RING: bool, T: Submission<S>>(
+        &mut self,
+        chain: Linked<T>,
+        refused: Option<crate::error::PushErrorKind>,
+        mut each: impl FnMut(&mut io_uring_sqe),
+    ) -> Result<(), PushError<Linked<T>>> {
+        if CHECK_RING && !chain.ops.iter().all(|op| op.fits_ring(self.sq.ring)) {
+            return Err(PushError::foreign_file(chain));
+        }
+        if let Some(kind) = refused {
+            return Err(PushError::new(chain, kind));
+        }
+        let Some(n) = chain.sqes() else {
+            return Err(PushError::full(chain));
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        self.sync();
+        if self.sq.space_left() < n {
+            return Err(PushError::full(chain));
+        }
+        let start = self.sq.tail();
+        // SAFETY: `n` slots are free from the tail on (checked above);
+        // `prepare_all` writes `SQES` slots for each of the chain's
+        // elements, `n` in all.
+        unsafe {
+            self.sq
+                .write_wrapping(n, |writer| chain.prepare_all(writer))
+        };
+        for i in 0..n {
+            let index = start.wrapping_add(i) & self.sq.mask;
+            // SAFETY: one of the slots just written, unpublished.
+            each(unsafe { &mut *S::sqe(self.sq.sqes.add(index as usize)) });
+        }
+        self.cursor = self.sq.cursor;
         Ok(())
     }
 

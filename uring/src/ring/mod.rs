@@ -276,6 +276,34 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         unsafe { self.submission().push_unchecked(submission) }
     }
 
+    /// Pushes a chain whose length is known only at run time ([`Linked`]):
+    /// all its SQEs or none; it comes back in the [`PushError`] when the
+    /// queue lacks room for all of them. Its elements borrow nothing, as
+    /// for [`push`](Ring::push); chains of ops that borrow go through
+    /// [`Scope::push_linked`](crate::Scope::push_linked).
+    ///
+    /// [`Linked`]: crate::Linked
+    pub fn push_linked<T: Submission<S> + Unborrowed>(
+        &mut self,
+        chain: crate::Linked<T>,
+    ) -> Result<(), PushError<crate::Linked<T>>> {
+        self.submission().push_linked(chain)
+    }
+
+    /// Pushes a chain of run-time length whose borrows the caller keeps
+    /// alive, as [`push_unchecked`](Ring::push_unchecked) pushes one op.
+    ///
+    /// # Safety
+    ///
+    /// As for [`push_unchecked`](Ring::push_unchecked), for every element.
+    pub unsafe fn push_linked_unchecked<T: Submission<S>>(
+        &mut self,
+        chain: crate::Linked<T>,
+    ) -> Result<(), PushError<crate::Linked<T>>> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.submission().push_linked_unchecked(chain) }
+    }
+
     /// A batch of pushes: the SQ's tail and free space stay in registers
     /// until the batch is dropped, which makes a loop of pushes as cheap as
     /// the SQE writes themselves.

@@ -466,6 +466,20 @@ impl<'scope> Scope<'scope, '_> {
         self.submission().push(submission)
     }
 
+    /// Pushes a chain whose length is known only at run time
+    /// ([`Linked`](crate::Linked)), whose elements' borrows outlive the
+    /// scope: all its SQEs or none, refused as [`push`](Scope::push) is.
+    #[inline]
+    pub fn push_linked<S>(
+        &mut self,
+        chain: crate::Linked<S>,
+    ) -> Result<(), PushError<crate::Linked<S>>>
+    where
+        S: Submission + Scoped + 'scope,
+    {
+        self.submission().push_linked(chain)
+    }
+
     /// A batch of pushes, as [`Ring::submission`]: the SQ's cursor stays in
     /// registers until the batch is dropped.
     #[inline]

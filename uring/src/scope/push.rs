@@ -1,8 +1,9 @@
 //! Pushing in a scope: every SQE tagged before the kernel can see it.
 
 use super::*;
+use crate::chain::Linked;
 use crate::error::{PushError, PushErrorKind, Result};
-use crate::op::{Scoped, Submission};
+use crate::op::{Prepare, Scoped, Submission};
 use crate::squeue::SubmissionQueue;
 use crate::sys;
 use std::fmt;
@@ -26,6 +27,16 @@ impl<'scope> ScopeSubmissionQueue<'_, 'scope> {
     {
         // SAFETY: the submission outlives 'scope, which the scope outlasts.
         unsafe { push_tagged(&mut self.sq, self.table.get(), submission, NO_OWNED) }
+    }
+
+    /// Pushes a chain of run-time length, as [`Scope::push_linked`] does.
+    #[inline]
+    pub fn push_linked<S>(&mut self, chain: Linked<S>) -> Result<(), PushError<Linked<S>>>
+    where
+        S: Submission + Scoped + 'scope,
+    {
+        // SAFETY: every element outlives 'scope, which the scope outlasts.
+        unsafe { push_tagged_linked(&mut self.sq, self.table.get(), chain) }
     }
 
     /// Gives `buf` to the scope and pushes an op or a chain over it, as
@@ -82,9 +93,44 @@ pub(super) unsafe fn push_tagged<S: Submission + Scoped>(
     submission: S,
     owned: u32,
 ) -> Result<(), PushError<S>> {
-    // A scope of a disabled or targeted ring has no room at all (see
-    // `Ring::scope`), so one test covers every refusal.
-    let refused = if table.free_count < S::SQES {
+    let refused = refusal(table, S::SQES);
+    let mut after_link = false;
+    let tag = |sqe: &mut sys::io_uring_sqe| tag_sqe::<S>(table, sqe, owned, &mut after_link);
+    // SAFETY: the caller keeps the submission's memory valid for the scope,
+    // which waits for every SQE tagged here. The tag and the cleared flag
+    // leave each SQE valid.
+    let pushed = unsafe { sq.push_gated::<true, S>(submission, refused, tag) };
+    // The queue learns of every push at once, so that a batch that is
+    // forgotten instead of dropped cannot hide ops the scope waits for.
+    sq.sync();
+    pushed
+}
+
+/// [`push_tagged`] for a chain of run-time length.
+///
+/// # Safety
+///
+/// As for [`push_tagged`], for every element.
+pub(super) unsafe fn push_tagged_linked<S: Submission + Scoped>(
+    sq: &mut SubmissionQueue<'_>,
+    table: &mut ScopeTable,
+    chain: Linked<S>,
+) -> Result<(), PushError<Linked<S>>> {
+    let refused = refusal(table, chain.sqes().unwrap_or(u32::MAX));
+    let mut after_link = false;
+    let tag = |sqe: &mut sys::io_uring_sqe| tag_sqe::<S>(table, sqe, NO_OWNED, &mut after_link);
+    // SAFETY: as in `push_tagged`.
+    let pushed = unsafe { sq.push_linked_gated::<true, S>(chain, refused, tag) };
+    sq.sync();
+    pushed
+}
+
+/// Why a push of `sqes` SQEs cannot happen in the scope of `table`, if it
+/// cannot: a scope of a disabled or targeted ring has no room at all (see
+/// `Ring::scope`), so one test covers every refusal.
+#[inline(always)]
+fn refusal(table: &ScopeTable, sqes: u32) -> Option<PushErrorKind> {
+    if table.free_count < sqes {
         Some(if table.slots.is_empty() {
             if table.targeted {
                 PushErrorKind::Targeted
@@ -96,65 +142,66 @@ pub(super) unsafe fn push_tagged<S: Submission + Scoped>(
         })
     } else {
         None
+    }
+}
+
+/// Tags one SQE of a push of `P` (one op or chain) into the scope of
+/// `table`, noting the owned buffer `owned` it uses; `after_link` carries
+/// whether the SQE before it in the push was linked to it.
+#[inline(always)]
+fn tag_sqe<P: Prepare>(
+    table: &mut ScopeTable,
+    sqe: &mut sys::io_uring_sqe,
+    owned: u32,
+    after_link: &mut bool,
+) {
+    sqe.flags &= !sys::IOSQE_CQE_SKIP_SUCCESS;
+    // A zero-copy send linked after another SQE may get a notification
+    // after its last completion (see `ScopeTable::orphans`); nothing
+    // else pays for it.
+    let zero_copy = P::ZERO_COPY && *after_link && is_zero_copy(sqe.opcode);
+    if P::ZERO_COPY {
+        *after_link = sqe.flags & (sys::IOSQE_IO_LINK | sys::IOSQE_IO_HARDLINK) != 0;
+    }
+    // In a fast scope, an op that selects no buffer, uses no owned
+    // buffer, names no op and carries a `user_data` that cannot pass
+    // for a tag keeps its `user_data` and takes no slot: every
+    // completion without a live tag is then one of the scope's. (Not a
+    // zero-copy send: its stray notification would count twice.)
+    if sqe.flags & sys::IOSQE_BUFFER_SELECT == 0
+        && owned == NO_OWNED
+        && !P::NAMES_OPS
+        && !P::ZERO_COPY
+        && table.untagged(sqe.user_data)
+    {
+        table.free_count -= 1;
+        return;
+    }
+    let mut group = if sqe.flags & sys::IOSQE_BUFFER_SELECT != 0 {
+        // SAFETY: both members of the union are a u16.
+        u32::from(unsafe { sqe.buf.buf_group })
+    } else {
+        NO_GROUP
     };
-    let mut after_link = false;
-    let tag = |sqe: &mut sys::io_uring_sqe| {
-        sqe.flags &= !sys::IOSQE_CQE_SKIP_SUCCESS;
-        // A zero-copy send linked after another SQE may get a notification
-        // after its last completion (see `ScopeTable::orphans`); nothing
-        // else pays for it.
-        let zero_copy = S::ZERO_COPY && after_link && is_zero_copy(sqe.opcode);
-        if S::ZERO_COPY {
-            after_link = sqe.flags & (sys::IOSQE_IO_LINK | sys::IOSQE_IO_HARDLINK) != 0;
+    if zero_copy {
+        group = ZERO_COPY_SEND;
+    } else if group != NO_GROUP {
+        let incremental = !table.incremental.is_empty() && table.is_incremental(group);
+        if incremental && !table.enter_group(group) {
+            refuse(sqe, libc::EBUSY);
+            group = NO_GROUP;
+        } else if screen_selection(sqe, incremental) {
+            group |= BUNDLE;
         }
-        // In a fast scope, an op that selects no buffer, uses no owned
-        // buffer, names no op and carries a `user_data` that cannot pass
-        // for a tag keeps its `user_data` and takes no slot: every
-        // completion without a live tag is then one of the scope's. (Not a
-        // zero-copy send: its stray notification would count twice.)
-        if sqe.flags & sys::IOSQE_BUFFER_SELECT == 0
-            && owned == NO_OWNED
-            && !S::NAMES_OPS
-            && !S::ZERO_COPY
-            && table.untagged(sqe.user_data)
-        {
-            table.free_count -= 1;
-            return;
-        }
-        let mut group = if sqe.flags & sys::IOSQE_BUFFER_SELECT != 0 {
-            // SAFETY: both members of the union are a u16.
-            u32::from(unsafe { sqe.buf.buf_group })
-        } else {
-            NO_GROUP
-        };
-        if zero_copy {
-            group = ZERO_COPY_SEND;
-        } else if group != NO_GROUP {
-            let incremental = !table.incremental.is_empty() && table.is_incremental(group);
-            if incremental && !table.enter_group(group) {
-                refuse(sqe, libc::EBUSY);
-                group = NO_GROUP;
-            } else if screen_selection(sqe, incremental) {
-                group |= BUNDLE;
-            }
-        }
-        // Ops that name other ops find the scope's by the caller's
-        // `user_data`; nothing else pays for it.
-        let owned = if S::NAMES_OPS {
-            table.translate(sqe, owned)
-        } else {
-            owned
-        };
-        sqe.user_data = table.take(sqe.user_data, extra(group, owned));
+    }
+    // Ops that name other ops find the scope's by the caller's
+    // `user_data`; nothing else pays for it.
+    let owned = if P::NAMES_OPS {
+        table.translate(sqe, owned)
+    } else {
+        owned
     };
-    // SAFETY: the caller keeps the submission's memory valid for the scope,
-    // which waits for every SQE tagged here. The tag and the cleared flag
-    // leave each SQE valid.
-    let pushed = unsafe { sq.push_gated::<true, S>(submission, refused, tag) };
-    // The queue learns of every push at once, so that a batch that is
-    // forgotten instead of dropped cannot hide ops the scope waits for.
-    sq.sync();
-    pushed
+    sqe.user_data = table.take(sqe.user_data, extra(group, owned));
 }
 
 /// Whether `opcode` is a zero-copy send.
