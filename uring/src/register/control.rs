@@ -94,6 +94,18 @@ pub struct SyncCancel {
 }
 
 impl SyncCancel {
+    /// The `user_data` it matches, if it matches by `user_data` (no
+    /// descriptor, opcode or "any" key), and whether it cancels every
+    /// request that carries it.
+    pub(crate) fn by_user_data(&self) -> Option<(u64, bool)> {
+        let other_key = sys::IORING_ASYNC_CANCEL_FD
+            | sys::IORING_ASYNC_CANCEL_FD_FIXED
+            | sys::IORING_ASYNC_CANCEL_OP
+            | sys::IORING_ASYNC_CANCEL_ANY;
+        (self.flags & other_key == 0)
+            .then_some((self.addr, self.flags & sys::IORING_ASYNC_CANCEL_ALL != 0))
+    }
+
     /// The request with this `user_data`.
     pub fn user_data(user_data: u64) -> SyncCancel {
         SyncCancel {

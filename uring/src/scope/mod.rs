@@ -623,6 +623,72 @@ impl<'scope> Scope<'scope, '_> {
         Ok(requests)
     }
 
+    /// Cancels the requests `what` names and waits until they are gone, as
+    /// [`Ring::cancel_sync`] does (`IORING_REGISTER_SYNC_CANCEL`, 6.0): when
+    /// it returns `Ok`, the kernel no longer uses their memory, and their
+    /// completions are posted (read them as usual: the scope still waits
+    /// for them). By `user_data`, it finds the scope's ops pushed with that
+    /// value, as [`cancel`](Scope::cancel) does (the first of them, or
+    /// every one with [`SyncCancel::all`](crate::SyncCancel::all)), or else
+    /// ops pushed before the scope. [`Error::TimedOut`](crate::Error::TimedOut)
+    /// if `timeout` passes first, an `ENOENT` error when nothing matched
+    /// (but for `all` and `any`).
+    pub fn cancel_sync(
+        &mut self,
+        what: crate::SyncCancel,
+        timeout: Option<Duration>,
+    ) -> crate::Result<()> {
+        let ring = &mut *self.ring;
+        let Some((user_data, all)) = what.by_user_data() else {
+            // By descriptor, opcode or any: the kernel's keys, which tags
+            // leave alone.
+            return ring.cancel_sync(what, timeout);
+        };
+        let table = &mut ring.scope_table;
+        let tags: Vec<u64> = if all {
+            (0..table.slots.len() as u32)
+                .filter(|&i| table.is_live(i) && table.slots[i as usize].user_data == user_data)
+                .map(|i| table.tag(i))
+                .collect()
+        } else {
+            table
+                .pick(user_data)
+                .0
+                .map(|i| table.tag(i))
+                .into_iter()
+                .collect()
+        };
+        // In a fast scope, ops with an ordinary `user_data` keep it; with no
+        // op of the scope carrying it, it names ops pushed before the scope.
+        let raw = tags.is_empty() || (table.untagged(user_data) && table.live() > table.tagged());
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let left = || deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+        let mut found = false;
+        let requests = tags
+            .into_iter()
+            .map(crate::SyncCancel::user_data)
+            .chain(raw.then_some(what));
+        for request in requests {
+            if found && !all {
+                break;
+            }
+            match ring.cancel_sync(request, left()) {
+                Ok(()) => found = true,
+                Err(crate::Error::Os { source, .. })
+                    if source.raw_os_error() == Some(libc::ENOENT) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if found || all {
+            Ok(())
+        } else {
+            Err(crate::Error::os(
+                "IORING_REGISTER_SYNC_CANCEL",
+                std::io::Error::from_raw_os_error(libc::ENOENT),
+            ))
+        }
+    }
+
     /// Whether the scope tags every op it pushes. It does when ops were
     /// pushed to the ring outside scopes, or the ring was lent as the target
     /// of messages (`MsgRing`, [`Ring::post`]), or the kernel is older than
