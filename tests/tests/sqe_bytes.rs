@@ -1867,11 +1867,11 @@ fn udp() -> UdpSocket {
     UdpSocket::bind("127.0.0.1:0").expect("a UDP socket")
 }
 
-/// The address of the `struct msghdr` a message type wraps: the type is
-/// the header and nothing else (its other fields take no room), so the
-/// header is at its start.
+/// The address of the `struct msghdr` a message type wraps: the header is
+/// its first field (the types are `repr(C)`, or the header alone), so it
+/// is at the value's start.
 fn msghdr_ptr<T>(msg: &T) -> u64 {
-    assert_eq!(mem::size_of::<T>(), mem::size_of::<libc::msghdr>());
+    assert!(mem::size_of::<T>() >= mem::size_of::<libc::msghdr>());
     ptr(msg)
 }
 

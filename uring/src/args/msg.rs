@@ -151,6 +151,9 @@ unsafe impl SqeField<u64> for &MsgHdr<'_> {
 /// For [`RecvMsgSelect`](crate::ops::RecvMsgSelect), whose payload goes to
 /// a provided buffer, give no buffer (`MsgHdrMut::new(&mut [])`), or one
 /// whose length caps the payload and whose bytes stay untouched.
+// `repr(C)`: the header the kernel reads is the first field, at the
+// value's own address.
+#[repr(C)]
 pub struct MsgHdrMut<'a> {
     raw: libc::msghdr,
     /// The control room lent (`control`), kept apart from `raw`, whose
