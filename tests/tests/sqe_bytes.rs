@@ -4326,3 +4326,90 @@ fn io_uring_prep_recvmsg_buffer_select() {
         theirs,
     );
 }
+
+/// liburing's `io_uring_prep_symlink`: `symlinkat` in the working
+/// directory.
+#[test]
+fn io_uring_prep_symlink() {
+    let mut ring = ring();
+    let (target, link) = (c"target", c"link");
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_SYMLINKAT,
+        fd: AT_FDCWD,
+        off: cstr(link),
+        addr: cstr(target),
+        ..ZERO
+    };
+    let op = SymlinkAt::new(Fd::CWD, target, link);
+    assert_op("io_uring_prep_symlink", &mut ring, op, theirs);
+}
+
+/// liburing's `io_uring_prep_link`: `linkat` with both directories the
+/// working one.
+#[test]
+fn io_uring_prep_link() {
+    let mut ring = ring();
+    let (old, new) = (c"old", c"new");
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_LINKAT,
+        fd: AT_FDCWD,
+        off: cstr(new),
+        addr: cstr(old),
+        len: AT_FDCWD as u32,
+        op_flags: libc::AT_SYMLINK_FOLLOW as u32,
+        ..ZERO
+    };
+    let op = LinkAt::new(Fd::CWD, old, Fd::CWD, new).hardlink_flags(libc::AT_SYMLINK_FOLLOW);
+    assert_op("io_uring_prep_link", &mut ring, op, theirs);
+}
+
+/// liburing's `io_uring_prep_open` and `io_uring_prep_open_direct`:
+/// `openat` (direct) in the working directory.
+#[test]
+fn io_uring_prep_open_and_open_direct() {
+    let mut ring = ring();
+    let mut files = ring.register_files_sparse(4).unwrap();
+    let path = c"some/file";
+    let flags = libc::O_RDWR | libc::O_CREAT;
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_OPENAT,
+        fd: AT_FDCWD,
+        addr: cstr(path),
+        len: 0o600,
+        op_flags: flags as u32,
+        ..ZERO
+    };
+    let op = OpenAt::new(Fd::CWD, path).open_flags(flags).mode(0o600);
+    assert_op(
+        "io_uring_prep_open(path, O_RDWR | O_CREAT, 0600)",
+        &mut ring,
+        op,
+        theirs,
+    );
+    let theirs = Sqe {
+        file_index: 1 + 1,
+        ..theirs
+    };
+    let op = OpenAt::new(Fd::CWD, path)
+        .open_flags(flags)
+        .mode(0o600)
+        .direct(DirectSlot::at(files.get_mut(1).unwrap()));
+    assert_op("io_uring_prep_open_direct(.., 1)", &mut ring, op, theirs);
+}
+
+/// liburing's `io_uring_prep_cancel`: the `user_data` given as a pointer.
+#[test]
+fn io_uring_prep_cancel() {
+    let mut ring = ring();
+    let target = 0u64;
+    let user_data = ptr(&target);
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_ASYNC_CANCEL,
+        fd: -1,
+        addr: user_data,
+        op_flags: sys::IORING_ASYNC_CANCEL_ALL,
+        ..ZERO
+    };
+    let op = Cancel::new(user_data).cancel_flags(CancelFlags::ALL);
+    assert_op("io_uring_prep_cancel(ptr, ALL)", &mut ring, op, theirs);
+}
