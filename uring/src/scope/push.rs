@@ -132,7 +132,7 @@ pub(super) unsafe fn push_tagged_linked<S: Submission + Scoped>(
 fn refusal(table: &ScopeTable, sqes: u32) -> Option<PushErrorKind> {
     if table.free_count < sqes {
         Some(if table.slots.is_empty() {
-            if table.targeted {
+            if table.free_head == TARGETED {
                 PushErrorKind::Targeted
             } else {
                 PushErrorKind::Disabled

@@ -118,6 +118,11 @@ pub(crate) const BUNDLE: u32 = 1 << 16;
 /// The end of the free list.
 pub(super) const NO_SLOT: u32 = u32::MAX;
 
+/// The free list's head in a scope that has no room because a
+/// `RingTarget` of the ring was alive when it began (see `Ring::scope`):
+/// never followed, as no slot is free.
+pub(super) const TARGETED: u32 = u32::MAX - 1;
+
 /// Whose a completion is.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum Owner {
@@ -158,9 +163,6 @@ pub(crate) struct ScopeTable {
     pub(super) stamps: u64,
     /// The SQ tail when the scope began: the SQEs from it on are the scope's.
     pub(super) start_tail: u32,
-    /// Whether a `RingTarget` of the ring was alive when the scope began,
-    /// which leaves the scope no room (see `Ring::scope`).
-    pub(super) targeted: bool,
     /// Room for the foreign completions of a full CQ.
     pub(super) scratch: Vec<Cqe>,
     /// Buffers the scope owns, and the free entries among them.
@@ -207,7 +209,6 @@ impl Default for ScopeTable {
             internal: 0,
             stamps: 0,
             start_tail: 0,
-            targeted: false,
             scratch: Vec::new(),
             owned: Vec::new(),
             owned_free: NO_ENTRY,
