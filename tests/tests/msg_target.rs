@@ -285,3 +285,19 @@ fn the_ring_keeps_its_own_completions_apart() {
     got.sort_unstable();
     assert_eq!(got, [(1, 0), (2, 5)]);
 }
+
+/// A disabled ring's scope says `Targeted` while a target lives and
+/// `Disabled` once it is gone, whichever came first.
+#[test]
+fn a_disabled_ring_names_the_refusal_that_holds() {
+    let mut ring = Ring::builder().r_disabled().build(4).unwrap();
+    let target = ring.msg_target().unwrap();
+    let kind = ring.scope(|s| s.push(Nop::new()).map_err(|e| e.kind()));
+    assert_eq!(kind, Err(PushErrorKind::Targeted));
+    drop(target);
+    let kind = ring.scope(|s| s.push(Nop::new()).map_err(|e| e.kind()));
+    assert_eq!(kind, Err(PushErrorKind::Disabled));
+    ring.enable().unwrap();
+    let cqe = uring_tests::complete(&mut ring, Nop::new().user_data(4));
+    assert_eq!((cqe.user_data(), cqe.res()), (4, 0));
+}
