@@ -657,3 +657,48 @@ pub fn mmap_buf_ring(
         Err(e) => panic!("register a kernel-allocated buffer ring: {e}"),
     }
 }
+
+/// The environment variable that names the test whose checks a copy of a
+/// test binary, started by [`run_in_child`] or [`child_command`], runs.
+pub const CHILD_TEST: &str = "URING_TESTS_CHILD";
+
+/// Whether this process is the copy of its test binary that runs test
+/// `name`'s checks (for tests that change what a whole process shares:
+/// resource limits, namespaces).
+pub fn in_child(name: &str) -> bool {
+    std::env::var(CHILD_TEST).is_ok_and(|v| v == name)
+}
+
+/// The command that runs test `name` of this binary alone in a new process
+/// (ignored or not, its output shown), with [`CHILD_TEST`] naming it.
+pub fn child_command(name: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        name,
+        "--exact",
+        "--include-ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD_TEST, name);
+    cmd
+}
+
+/// The output of a process of [`child_command`]; panics unless its test
+/// ran and passed there.
+pub fn child_output(out: &std::process::Output) -> String {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "in the child process:\n{text}");
+    assert!(text.contains("1 passed"), "the checks did not run:\n{text}");
+    text
+}
+
+/// Runs test `name` of this binary in a new process ([`child_command`])
+/// and asserts that its checks ran and passed there; their output.
+pub fn run_in_child(name: &str) -> String {
+    child_output(&child_command(name).output().unwrap())
+}

@@ -186,28 +186,16 @@ fn take_all(stream: &mut UnixStream) -> Vec<u8> {
     out
 }
 
-/// The environment variable that tells a copy of this test binary, started
-/// by one of its tests, to run that test's checks.
-const CHILD: &str = "URING_ATTACKS_NEW_APIS_CHILD";
-
-/// Runs test `name` of this binary in a new process (alone, output shown),
-/// with [`CHILD`] set and `pre` run between fork and exec; the child's
-/// output, or `None` (with a skip message) if the process could not start.
-/// Panics if the child's test failed.
+/// Runs test `name` of this binary in a new process
+/// ([`uring_tests::child_command`]), with `pre` run between fork and exec;
+/// the child's output, or `None` (with a skip message) if the process
+/// could not start. Panics if the child's test failed.
 fn run_child(
     name: &str,
     pre: impl FnMut() -> std::io::Result<()> + Send + Sync + 'static,
 ) -> Option<String> {
     use std::os::unix::process::CommandExt;
-    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        name,
-        "--exact",
-        "--include-ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(CHILD, "1");
+    let mut cmd = uring_tests::child_command(name);
     // SAFETY: `pre` makes only async-signal-safe system calls on memory
     // allocated before the fork (see each caller).
     unsafe {
@@ -220,22 +208,11 @@ fn run_child(
             return None;
         }
     };
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "in the child process:\n{text}");
-    assert!(text.contains("1 passed"), "the checks did not run:\n{text}");
+    let text = uring_tests::child_output(&out);
     for line in text.lines().filter(|l| l.starts_with("skipped:")) {
         eprintln!("{line}");
     }
     Some(text)
-}
-
-/// Whether this process is the child a test started.
-fn in_child() -> bool {
-    std::env::var_os(CHILD).is_some()
 }
 
 // ---------------------------------------------------------------------------
@@ -1436,12 +1413,13 @@ fn deadlines_in_a_scope_and_over_a_cq_set_aside() {
 #[test]
 fn deadlines_hold_inside_a_time_namespace() {
     let _watch = uring_tests::watchdog();
-    if in_child() {
+    let name = "deadlines_hold_inside_a_time_namespace";
+    if uring_tests::in_child(name) {
         timens_checks();
         return;
     }
     // (`None`: the child could not start, and the test is skipped.)
-    let _ = run_child("deadlines_hold_inside_a_time_namespace", || {
+    let _ = run_child(name, || {
         // SAFETY: this closure runs between fork and exec.
         unsafe { uring_tests::time_namespace_10s_behind() }
     });
@@ -2375,11 +2353,9 @@ fn receives_with_descriptors_cut_by_deadlines() {
 #[test]
 fn a_receiver_out_of_descriptors_gets_only_what_was_installed() {
     let _watch = uring_tests::watchdog();
-    if !in_child() {
-        run_child(
-            "a_receiver_out_of_descriptors_gets_only_what_was_installed",
-            || Ok(()),
-        );
+    let name = "a_receiver_out_of_descriptors_gets_only_what_was_installed";
+    if !uring_tests::in_child(name) {
+        run_child(name, || Ok(()));
         return;
     }
     let reactor = Reactor::new().unwrap();

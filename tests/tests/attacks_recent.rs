@@ -1497,38 +1497,6 @@ fn run_while(reactor: &Reactor, mut busy: impl FnMut() -> bool) {
     }
 }
 
-/// The environment variable that tells a copy of this test binary, started
-/// by one of its tests, to run that test's checks.
-const CHILD: &str = "URING_ATTACKS_RECENT_CHILD";
-
-/// Whether this process is the copy that runs test `name`'s checks.
-fn in_child(name: &str) -> bool {
-    std::env::var(CHILD).is_ok_and(|v| v == name)
-}
-
-/// Runs test `name` of this binary in a new process, alone, and asserts
-/// that its checks ran and passed there.
-fn run_in_child(name: &str) {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            name,
-            "--exact",
-            "--include-ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, name)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "in the child process:\n{text}");
-    assert!(text.contains("1 passed"), "the checks did not run:\n{text}");
-}
-
 // ---------------------------------------------------------------------------
 // Unix-domain addresses
 // ---------------------------------------------------------------------------
@@ -2185,8 +2153,8 @@ fn descriptors_to_peers_that_close_are_released() {
 fn descriptors_received_into_a_full_descriptor_table() {
     let _watch = uring_tests::watchdog();
     let name = "descriptors_received_into_a_full_descriptor_table";
-    if !in_child(name) {
-        run_in_child(name);
+    if !uring_tests::in_child(name) {
+        uring_tests::run_in_child(name);
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -542,33 +542,6 @@ fn read_write_io_link_of_async_writes() {
     assert_eq!(std::fs::read(&path).unwrap(), data);
 }
 
-/// The environment variable that tells a copy of this test binary, started
-/// by one of its tests, to run that test's checks.
-const CHILD: &str = "URING_LIBURING_FOURTH_CHILD";
-
-/// Whether this process is the copy that runs test `name`'s checks.
-fn in_child(name: &str) -> bool {
-    std::env::var(CHILD).is_ok_and(|v| v == name)
-}
-
-/// Runs test `name` of this binary in a new process, alone, and asserts
-/// that its checks ran and passed there (for tests that change what a
-/// whole process shares, such as its file size limit).
-fn run_in_child(name: &str) {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, name)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "in the child process:\n{text}");
-    assert!(text.contains("1 passed"), "the checks did not run:\n{text}");
-}
-
 /// Limits this process's file size to `limit` bytes and ignores
 /// `SIGXFSZ`, so that writes past it fail with `EFBIG`.
 fn limit_file_size(limit: u64) {
@@ -591,8 +564,8 @@ fn limit_file_size(limit: u64) {
 #[test]
 fn read_write_write_efbig() {
     const NAME: &str = "read_write_write_efbig";
-    if !in_child(NAME) {
-        run_in_child(NAME);
+    if !uring_tests::in_child(NAME) {
+        uring_tests::run_in_child(NAME);
         return;
     }
     let _watch = uring_tests::watchdog();
@@ -1633,8 +1606,8 @@ fn fallocate_linked_to_fsync() {
 #[test]
 fn fallocate_past_the_file_size_limit_is_efbig() {
     const NAME: &str = "fallocate_past_the_file_size_limit_is_efbig";
-    if !in_child(NAME) {
-        run_in_child(NAME);
+    if !uring_tests::in_child(NAME) {
+        uring_tests::run_in_child(NAME);
         return;
     }
     let _watch = uring_tests::watchdog();
