@@ -248,6 +248,32 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         }
     }
 
+    /// Registers the ring of `entries` descriptors at `ring_addr` (0 with
+    /// `IOU_PBUF_RING_MMAP`, where the kernel allocates them) for `group`
+    /// (`IORING_REGISTER_PBUF_RING`).
+    pub(crate) fn register_pbuf_ring(
+        &mut self,
+        group: BufferGroup,
+        ring_addr: u64,
+        entries: u16,
+        flags: u16,
+    ) -> Result<()> {
+        let reg = sys::io_uring_buf_reg {
+            ring_addr,
+            ring_entries: u32::from(entries),
+            bgid: group.id(),
+            flags,
+            ..Default::default()
+        };
+        self.register(
+            sys::IORING_REGISTER_PBUF_RING,
+            (&reg as *const sys::io_uring_buf_reg).cast(),
+            1,
+            "IORING_REGISTER_PBUF_RING",
+        )
+        .map(drop)
+    }
+
     fn register_buf_ring_with(
         &mut self,
         group: BufferGroup,
@@ -283,18 +309,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             Some(Mapping::anonymous(descs_len)?)
         };
         let bufs = Mapping::anonymous(bufs_len)?;
-        let reg = sys::io_uring_buf_reg {
-            ring_addr: ours.as_ref().map_or(0, |descs| descs.as_ptr() as u64),
-            ring_entries: u32::from(entries),
-            bgid: group.id(),
+        self.register_pbuf_ring(
+            group,
+            ours.as_ref().map_or(0, |descs| descs.as_ptr() as u64),
+            entries,
             flags,
-            ..Default::default()
-        };
-        self.register(
-            sys::IORING_REGISTER_PBUF_RING,
-            (&reg as *const sys::io_uring_buf_reg).cast(),
-            1,
-            "IORING_REGISTER_PBUF_RING",
         )?;
         let descs = match ours {
             Some(descs) => descs,
@@ -875,7 +894,8 @@ impl Drop for BufRing {
 }
 
 /// A duplicate of the ring's descriptor `fd` (`F_DUPFD_CLOEXEC`), which
-/// keeps the kernel ring alive for a buffer ring's value.
+/// keeps the kernel ring alive for the value that holds it (a buffer ring,
+/// a message target).
 pub(crate) fn dup_ring_fd(fd: RawFd) -> Result<OwnedFd> {
     // SAFETY: `fcntl(F_DUPFD_CLOEXEC)` on the ring's own descriptor, which
     // is open (or -1, which the kernel refuses with EBADF); the duplicate it

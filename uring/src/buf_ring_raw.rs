@@ -151,20 +151,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         }
         let fd = dup_ring_fd(self.as_raw_fd())?;
         let descs = Mapping::anonymous(usize::from(entries) * std::mem::size_of::<io_uring_buf>())?;
-        let reg = sys::io_uring_buf_reg {
-            ring_addr: descs.as_ptr() as u64,
-            ring_entries: u32::from(entries),
-            bgid: group.id(),
-            flags,
-            ..Default::default()
-        };
         // On failure the kernel holds nothing of the mapping, which goes.
-        self.register(
-            sys::IORING_REGISTER_PBUF_RING,
-            (&reg as *const sys::io_uring_buf_reg).cast(),
-            1,
-            "IORING_REGISTER_PBUF_RING",
-        )?;
+        self.register_pbuf_ring(group, descs.as_ptr() as u64, entries, flags)?;
         let incremental = flags & sys::IOU_PBUF_RING_INC != 0;
         self.scope_table.set_incremental(group.id(), incremental);
         Ok(RawBufRing {

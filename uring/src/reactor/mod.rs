@@ -618,16 +618,21 @@ impl Shared {
             let ready = (main.is_some() && flag.scheduled.load(Ordering::Acquire))
                 || !self.exec.ready.is_empty()
                 || inbox.has_jobs();
+            // Whether the run is over: no future to drive, no task, no op
+            // of the user's in flight, and no remote to send more (or a
+            // shut-down reactor, which takes nothing they send).
+            let can_end = |core: &Core| {
+                main.is_none()
+                    && self.exec.live() == 0
+                    && core.user_in_flight() == 0
+                    && (core.closed || !inbox.has_remotes())
+            };
             let mut core = self.core.borrow_mut();
             if ready || core.has_completions() {
                 core.submit()?;
                 continue;
             }
-            if main.is_none()
-                && self.exec.live() == 0
-                && core.user_in_flight() == 0
-                && (core.closed || !inbox.has_remotes())
-            {
+            if can_end(&core) {
                 core.submit()?;
                 return Ok(None);
             }
@@ -649,11 +654,7 @@ impl Shared {
             // remote dropped since the check above finds the reactor
             // parked and wakes it, or is seen here, and the loop ends
             // instead of waiting for a completion that may never come.
-            let could_end = main.is_none()
-                && self.exec.live() == 0
-                && core.user_in_flight() == 0
-                && !inbox.has_remotes();
-            let waited = if self.exec.ready.is_empty() && !inbox.has_jobs() && !could_end {
+            let waited = if self.exec.ready.is_empty() && !inbox.has_jobs() && !can_end(&core) {
                 core.submit_and_wait()
             } else {
                 core.submit()

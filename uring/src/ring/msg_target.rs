@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::sys;
 use crate::types::Fd;
 use std::fmt;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -46,10 +46,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 std::io::Error::from_raw_os_error(libc::EBADF),
             ));
         }
-        // SAFETY: the ring's descriptor is open while `self` is borrowed.
-        let fd = unsafe { BorrowedFd::borrow_raw(self.fd) }
-            .try_clone_to_owned()
-            .map_err(|e| Error::os("fcntl(F_DUPFD_CLOEXEC)", e))?;
+        let fd = crate::buf_ring::dup_ring_fd(self.fd)?;
         // Messages may reach the ring from now on, for good: it is never
         // again one that only its scopes' ops post into.
         self.outside.set(true);

@@ -601,10 +601,8 @@ impl<'scope> Scope<'scope, '_> {
     pub fn cancel(&mut self, user_data: u64) -> Result<u32, PushError<()>> {
         let ring = &mut *self.ring;
         let table = &ring.scope_table;
-        let targets: Vec<u32> = (0..table.slots.len() as u32)
-            .filter(|&i| table.is_live(i) && table.slots[i as usize].user_data == user_data)
-            .collect();
-        let untagged = table.untagged(user_data) && table.live() > table.tagged();
+        let targets: Vec<u32> = table.carriers(user_data).collect();
+        let untagged = table.may_carry_untagged(user_data);
         let requests = targets.len() as u32 + u32::from(untagged);
         if ring.sq.space_left() < requests {
             return Err(PushError::full(()));
@@ -649,10 +647,7 @@ impl<'scope> Scope<'scope, '_> {
         };
         let table = &mut ring.scope_table;
         let tags: Vec<u64> = if all {
-            (0..table.slots.len() as u32)
-                .filter(|&i| table.is_live(i) && table.slots[i as usize].user_data == user_data)
-                .map(|i| table.tag(i))
-                .collect()
+            table.carriers(user_data).map(|i| table.tag(i)).collect()
         } else {
             table
                 .pick(user_data)
@@ -663,7 +658,7 @@ impl<'scope> Scope<'scope, '_> {
         };
         // In a fast scope, ops with an ordinary `user_data` keep it; with no
         // op of the scope carrying it, it names ops pushed before the scope.
-        let raw = tags.is_empty() || (table.untagged(user_data) && table.live() > table.tagged());
+        let raw = tags.is_empty() || table.may_carry_untagged(user_data);
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
         let left = || deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
         let mut found = false;

@@ -648,8 +648,7 @@ impl ScopeTable {
     /// removals of a `user_data` two polls carry remove both, as they do in
     /// the kernel, where each finds a request still armed.
     pub(super) fn pick(&mut self, user_data: u64) -> (Option<u32>, u32) {
-        let carries = |i: &u32| self.is_live(*i) && self.slots[*i as usize].user_data == user_data;
-        let mut all = (0..self.slots.len() as u32).filter(carries);
+        let mut all = self.carriers(user_data);
         let Some(first) = all.next() else {
             return (None, 0);
         };
@@ -660,9 +659,20 @@ impl ScopeTable {
         let turn = self.named_turns.entry(user_data).or_insert(0);
         let k = *turn % count;
         *turn = turn.wrapping_add(1);
-        let carries = |i: &u32| self.is_live(*i) && self.slots[*i as usize].user_data == user_data;
-        let index = (0..self.slots.len() as u32).filter(carries).nth(k as usize);
+        let index = self.carriers(user_data).nth(k as usize);
         (index, count)
+    }
+
+    /// The live slots whose op was pushed with `user_data`, in slot order.
+    pub(super) fn carriers(&self, user_data: u64) -> impl Iterator<Item = u32> + '_ {
+        (0..self.slots.len() as u32)
+            .filter(move |&i| self.is_live(i) && self.slots[i as usize].user_data == user_data)
+    }
+
+    /// Whether an op of the scope that the table does not track may carry
+    /// `user_data`: in a fast scope, an untagged op still in flight.
+    pub(super) fn may_carry_untagged(&self, user_data: u64) -> bool {
+        self.untagged(user_data) && self.live() > self.tagged()
     }
 
     /// Rewrites an SQE that names another op by `user_data` (cancel, poll
