@@ -824,9 +824,9 @@ pub trait ClaimFrom: crate::types::private::Sealed {
     fn completion(&self) -> &Cqe;
 }
 
-impl crate::types::private::Sealed for ScopeCqe<'_> {}
+impl<C: crate::UniformCqe> crate::types::private::Sealed for ScopeCqe<'_, C> {}
 
-impl ClaimFrom for ScopeCqe<'_> {
+impl<C: crate::UniformCqe> ClaimFrom for ScopeCqe<'_, C> {
     fn provenance(&self) -> Option<(u32, u16, bool, u64)> {
         ScopeCqe::provenance(self)
     }
@@ -836,7 +836,7 @@ impl ClaimFrom for ScopeCqe<'_> {
     }
 
     fn completion(&self) -> &Cqe {
-        self
+        (**self).as_ref()
     }
 }
 

@@ -1,7 +1,7 @@
 //! The completion queue: completions are read after an acquire load of the
 //! kernel's tail, and released back with one release store of the head.
 
-use crate::entries::{Cqe16, CqeSize};
+use crate::entries::{Cqe16, CqeSize, UniformCqe};
 use crate::sys::{self, io_uring_cqe};
 use std::fmt;
 use std::io;
@@ -115,6 +115,13 @@ impl Cqe {
     pub(crate) fn from_raw_ref(raw: &io_uring_cqe) -> &Cqe {
         // SAFETY: `Cqe` is a transparent wrapper of `io_uring_cqe`.
         unsafe { &*(raw as *const io_uring_cqe).cast::<Cqe>() }
+    }
+
+    /// The `Cqe` of a raw CQE, in place, to change.
+    pub(crate) fn from_raw_mut(raw: &mut io_uring_cqe) -> &mut Cqe {
+        // SAFETY: `Cqe` is a transparent wrapper of `io_uring_cqe`; the
+        // borrow is the raw CQE's, exclusive.
+        unsafe { &mut *(raw as *mut io_uring_cqe).cast::<Cqe>() }
     }
 }
 
@@ -298,16 +305,16 @@ impl<C: CqeSize> Cq<C> {
     }
 }
 
-impl Cq<Cqe16> {
+impl<C: UniformCqe> Cq<C> {
     /// Reads the CQE at ring position `pos`.
     ///
     /// # Safety
     ///
     /// `pos` must be between the head and a tail read with [`tail`](Self::tail).
     #[inline(always)]
-    pub(crate) unsafe fn read(&self, pos: u32) -> Cqe {
+    pub(crate) unsafe fn read(&self, pos: u32) -> C::Cqe {
         // SAFETY: the caller's.
-        Cqe(unsafe { self.read_slot(pos) })
+        C::from_slot(unsafe { self.read_slot(pos) })
     }
 
     /// Overwrites the CQE at ring position `pos`.
@@ -317,10 +324,14 @@ impl Cq<Cqe16> {
     /// As for [`read`](Self::read): between the head and a tail read with
     /// [`tail`](Self::tail), where the slot belongs to user space.
     #[inline(always)]
-    pub(crate) unsafe fn write(&mut self, pos: u32, cqe: Cqe) {
+    pub(crate) unsafe fn write(&mut self, pos: u32, cqe: C::Cqe) {
         // SAFETY: the caller keeps `pos` in the published range, which the
         // kernel neither reads nor writes until the head moves past it.
-        unsafe { self.cqes.add((pos & self.mask) as usize).write(cqe.0) }
+        unsafe {
+            self.cqes
+                .add((pos & self.mask) as usize)
+                .write(C::into_slot(cqe))
+        }
     }
 }
 
@@ -342,13 +353,13 @@ pub(crate) struct VirtualCq<C: CqeSize = Cqe16> {
     tail: AtomicU32,
 }
 
-impl VirtualCq<Cqe16> {
+impl<C: CqeSize> VirtualCq<C> {
     /// Sets the kernel's CQ `cq` aside and points `cq` at an empty copy.
-    pub(crate) fn enter(cq: &mut Cq) -> Box<VirtualCq> {
+    pub(crate) fn enter(cq: &mut Cq<C>) -> Box<VirtualCq<C>> {
         let len = (cq.entries as usize).next_power_of_two();
         let mut v = Box::new(VirtualCq {
             real: Cq { ..*cq },
-            buf: vec![io_uring_cqe::default(); len],
+            buf: vec![C::Slot::default(); len],
             head: AtomicU32::new(0),
             tail: AtomicU32::new(0),
         });

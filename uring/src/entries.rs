@@ -121,7 +121,7 @@ pub trait CqeSize: private::Sealed + Sized + 'static {
     type Cqe: Copy + fmt::Debug + AsRef<Cqe>;
     /// One entry of the CQ array.
     #[doc(hidden)]
-    type Slot: Copy;
+    type Slot: Copy + Default;
     /// The setup flag that asks for it.
     #[doc(hidden)]
     const SETUP: u32;
@@ -231,6 +231,94 @@ impl CqeSize for CqeMixed {
             )),
             2,
         )
+    }
+}
+
+/// The CQE sizes whose completions take one slot each: [`Cqe16`] and
+/// [`Cqe32`]. [`Ring::scope`](crate::Ring::scope) runs on rings of these: a
+/// scope moves the completions that are not its own within the CQ when it
+/// settles its last ops, which a [`CqeMixed`] ring's, of two sizes and
+/// padded at the array's end, do not allow.
+#[diagnostic::on_unimplemented(
+    message = "a scope needs a ring whose completions are all one size, not `{Self}`",
+    label = "a ring of mixed CQEs",
+    note = "scopes run on rings of `Cqe16` or `Cqe32` CQEs (`Builder::build_sized::<_, Cqe32>`); push to a `CqeMixed` ring with `push` or `push_unchecked`"
+)]
+pub trait UniformCqe: CqeSize + private::Sealed {
+    /// A completion as two registers' worth of bits (the 16-byte one) or
+    /// as itself, for the scope's settling path.
+    #[doc(hidden)]
+    type Bits: Copy;
+    #[doc(hidden)]
+    fn to_bits(cqe: Self::Cqe) -> Self::Bits;
+    #[doc(hidden)]
+    fn from_bits(bits: Self::Bits) -> Self::Cqe;
+    /// The completion as it sits in its slot.
+    #[doc(hidden)]
+    fn from_slot(slot: Self::Slot) -> Self::Cqe;
+    /// The slot that holds the completion.
+    #[doc(hidden)]
+    fn into_slot(cqe: Self::Cqe) -> Self::Slot;
+    /// The first 16 bytes, whose `user_data` a scope restores.
+    #[doc(hidden)]
+    fn cqe_mut(cqe: &mut Self::Cqe) -> &mut Cqe;
+}
+
+impl UniformCqe for Cqe16 {
+    type Bits = u128;
+
+    #[inline(always)]
+    fn to_bits(cqe: Cqe) -> u128 {
+        cqe.to_bits()
+    }
+
+    #[inline(always)]
+    fn from_bits(bits: u128) -> Cqe {
+        Cqe::from_bits(bits)
+    }
+
+    #[inline(always)]
+    fn from_slot(slot: io_uring_cqe) -> Cqe {
+        Cqe::from(slot)
+    }
+
+    #[inline(always)]
+    fn into_slot(cqe: Cqe) -> io_uring_cqe {
+        *cqe.as_raw()
+    }
+
+    #[inline(always)]
+    fn cqe_mut(cqe: &mut Cqe) -> &mut Cqe {
+        cqe
+    }
+}
+
+impl UniformCqe for Cqe32 {
+    type Bits = BigCqe;
+
+    #[inline(always)]
+    fn to_bits(cqe: BigCqe) -> BigCqe {
+        cqe
+    }
+
+    #[inline(always)]
+    fn from_bits(bits: BigCqe) -> BigCqe {
+        bits
+    }
+
+    #[inline(always)]
+    fn from_slot(slot: io_uring_cqe32) -> BigCqe {
+        BigCqe(slot, true)
+    }
+
+    #[inline(always)]
+    fn into_slot(cqe: BigCqe) -> io_uring_cqe32 {
+        cqe.0
+    }
+
+    #[inline(always)]
+    fn cqe_mut(cqe: &mut BigCqe) -> &mut Cqe {
+        Cqe::from_raw_mut(&mut cqe.0.cqe)
     }
 }
 

@@ -84,7 +84,7 @@ pub use buf_ring_raw::RawBufRing;
 pub use builder::Builder;
 pub use chain::{Link, Linked};
 pub use cqueue::{Completions, Cqe};
-pub use entries::{BigCqe, Cqe16, Cqe32, CqeMixed, CqeSize, Sqe64, Sqe128, SqeSize};
+pub use entries::{BigCqe, Cqe16, Cqe32, CqeMixed, CqeSize, Sqe64, Sqe128, SqeSize, UniformCqe};
 pub use error::{Error, HandleError, PushError, PushErrorKind, Result};
 pub use op::{Scoped, Submission, Unborrowed};
 pub use params::{Features, Params, SetupFlags};

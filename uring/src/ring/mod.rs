@@ -141,21 +141,6 @@ impl Ring {
         Builder::new()
     }
 
-    /// Moves the completions of the kernel's CQ to a copy in user memory,
-    /// which the ring reads first (see [`VirtualCq`]).
-    pub(crate) fn enter_virtual_cq(&mut self) {
-        match &mut self.virtual_cq {
-            Some(v) => v.absorb(&mut self.cq),
-            None => {
-                let mut v = VirtualCq::enter(&mut self.cq);
-                v.absorb(&mut self.cq);
-                self.virtual_cq = Some(v);
-                self.setup_flags |= VIRTUAL_CQ;
-                self.set_fast_wait_limit();
-            }
-        }
-    }
-
     /// Creates `count` rings of `entries` entries each, with `wp_count` worker
     /// pools between them: the first `wp_count` rings own a pool, and the
     /// other `count - wp_count` attach to those owners in turn
@@ -197,6 +182,21 @@ impl Ring {
 }
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
+    /// Moves the completions of the kernel's CQ to a copy in user memory,
+    /// which the ring reads first (see [`VirtualCq`]).
+    pub(crate) fn enter_virtual_cq(&mut self) {
+        match &mut self.virtual_cq {
+            Some(v) => v.absorb(&mut self.cq),
+            None => {
+                let mut v = VirtualCq::enter(&mut self.cq);
+                v.absorb(&mut self.cq);
+                self.virtual_cq = Some(v);
+                self.setup_flags |= VIRTUAL_CQ;
+                self.set_fast_wait_limit();
+            }
+        }
+    }
+
     /// The parameters the kernel reported at setup.
     pub fn params(&self) -> &Params {
         &self.params

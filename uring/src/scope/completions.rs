@@ -2,13 +2,14 @@
 
 use super::*;
 use crate::cqueue::{Completions, Cqe};
+use crate::entries::{Cqe16, UniformCqe};
 use std::fmt;
 use std::marker::PhantomData;
 
 /// The completions of [`Scope::completions`]: read in order, the head moving
 /// past those iterated when this is dropped.
-pub struct ScopeCompletions<'a, 'scope> {
-    pub(super) inner: Completions<'a>,
+pub struct ScopeCompletions<'a, 'scope, C: UniformCqe = Cqe16> {
+    pub(super) inner: Completions<'a, C>,
     pub(super) table: TableRef<'a>,
     /// The table's `tag_all`, which stays the same for the whole scope:
     /// kept here, it is read from a register rather than from the table at
@@ -17,12 +18,12 @@ pub struct ScopeCompletions<'a, 'scope> {
     pub(super) _scope: PhantomData<&'scope mut &'scope ()>,
 }
 
-impl<'scope> ScopeCompletions<'_, 'scope> {
+impl<'scope, C: UniformCqe> ScopeCompletions<'_, 'scope, C> {
     /// Settles a completion that is not an untagged op's: a tagged op's,
     /// the scope's own (`None`: not handed out) or a foreign one.
     #[inline]
-    fn settle(&mut self, cqe: Cqe) -> Option<ScopeCqe<'scope>> {
-        let cqe = settle(self.table.get(), cqe.to_bits());
+    fn settle(&mut self, cqe: C::Cqe) -> Option<ScopeCqe<'scope, C>> {
+        let cqe = settle::<C>(self.table.get(), C::to_bits(cqe));
         // The CQ learns of every completion read at once, so that an
         // iterator that is forgotten instead of dropped cannot leave settled
         // completions behind.
@@ -33,23 +34,26 @@ impl<'scope> ScopeCompletions<'_, 'scope> {
     /// An untagged op of a fast scope (nearly every completion of one),
     /// counted, or `None` for any other completion.
     #[inline(always)]
-    fn settle_untagged(&mut self, cqe: Cqe) -> Option<ScopeCqe<'scope>> {
-        if !ScopeTable::untagged_in(cqe.user_data(), self.tag_all) {
+    fn settle_untagged(&mut self, cqe: C::Cqe) -> Option<ScopeCqe<'scope, C>> {
+        if !ScopeTable::untagged_in(cqe.as_ref().user_data(), self.tag_all) {
             return None;
         }
         let table = self.table.get();
-        table.settle_untagged_op(&cqe);
+        table.settle_untagged_op(cqe.as_ref());
         // As in `settle`: the CQ learns of each completion at once.
         self.inner.sync();
-        Some(untagged(table.ring, cqe))
+        Some(untagged::<C>(table.ring, cqe))
     }
 }
 
 /// [`ScopeCompletions::settle`], without moving the CQ's head.
 #[inline]
-fn settle<'scope>(table: &mut ScopeTable, cqe: u128) -> Option<ScopeCqe<'scope>> {
-    let mut cqe = Cqe::from_bits(cqe);
-    let (owner, group, returned) = table.settle(&mut cqe);
+fn settle<'scope, C: UniformCqe>(
+    table: &mut ScopeTable,
+    cqe: C::Bits,
+) -> Option<ScopeCqe<'scope, C>> {
+    let mut cqe = C::from_bits(cqe);
+    let (owner, group, returned) = table.settle(C::cqe_mut(&mut cqe));
     let stamp = table.stamp(group);
     if owner == Owner::Internal {
         return None;
@@ -71,7 +75,7 @@ fn settle<'scope>(table: &mut ScopeTable, cqe: u128) -> Option<ScopeCqe<'scope>>
 
 /// An untagged op's completion of the scope on ring `ring`, settled.
 #[inline(always)]
-fn untagged<'scope>(ring: u32, cqe: Cqe) -> ScopeCqe<'scope> {
+fn untagged<'scope, C: UniformCqe>(ring: u32, cqe: C::Cqe) -> ScopeCqe<'scope, C> {
     ScopeCqe {
         cqe,
         ring,
@@ -82,11 +86,11 @@ fn untagged<'scope>(ring: u32, cqe: Cqe) -> ScopeCqe<'scope> {
     }
 }
 
-impl<'scope> Iterator for ScopeCompletions<'_, 'scope> {
-    type Item = ScopeCqe<'scope>;
+impl<'scope, C: UniformCqe> Iterator for ScopeCompletions<'_, 'scope, C> {
+    type Item = ScopeCqe<'scope, C>;
 
     #[inline]
-    fn next(&mut self) -> Option<ScopeCqe<'scope>> {
+    fn next(&mut self) -> Option<ScopeCqe<'scope, C>> {
         loop {
             let cqe = self.inner.next()?;
             if let Some(cqe) = self.settle_untagged(cqe) {
@@ -107,7 +111,7 @@ impl<'scope> Iterator for ScopeCompletions<'_, 'scope> {
     #[inline]
     fn fold<B, F>(self, init: B, mut f: F) -> B
     where
-        F: FnMut(B, ScopeCqe<'scope>) -> B,
+        F: FnMut(B, ScopeCqe<'scope, C>) -> B,
     {
         let ScopeCompletions {
             inner,
@@ -117,10 +121,10 @@ impl<'scope> Iterator for ScopeCompletions<'_, 'scope> {
         } = self;
         inner.fold(init, |acc, cqe| {
             let table = table.get();
-            if ScopeTable::untagged_in(cqe.user_data(), tag_all) {
-                table.settle_untagged_op(&cqe);
-                f(acc, untagged(table.ring, cqe))
-            } else if let Some(cqe) = settle(table, cqe.to_bits()) {
+            if ScopeTable::untagged_in(cqe.as_ref().user_data(), tag_all) {
+                table.settle_untagged_op(cqe.as_ref());
+                f(acc, untagged::<C>(table.ring, cqe))
+            } else if let Some(cqe) = settle::<C>(table, C::to_bits(cqe)) {
                 f(acc, cqe)
             } else {
                 acc
@@ -133,7 +137,7 @@ impl<'scope> Iterator for ScopeCompletions<'_, 'scope> {
     }
 }
 
-impl fmt::Debug for ScopeCompletions<'_, '_> {
+impl<C: UniformCqe> fmt::Debug for ScopeCompletions<'_, '_, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ScopeCompletions").finish_non_exhaustive()
     }
@@ -149,8 +153,8 @@ impl fmt::Debug for ScopeCompletions<'_, '_> {
 /// its scope either, which keeps the group it names the one registered when
 /// the op ran (no group can be registered again while a scope holds the
 /// ring).
-pub struct ScopeCqe<'scope> {
-    pub(super) cqe: Cqe,
+pub struct ScopeCqe<'scope, C: UniformCqe = Cqe16> {
+    pub(super) cqe: C::Cqe,
     /// The id of the ring whose scope settled it; 0 for a completion that
     /// is not a scope op's.
     pub(super) ring: u32,
@@ -164,9 +168,10 @@ pub struct ScopeCqe<'scope> {
     pub(super) _scope: PhantomData<&'scope mut &'scope ()>,
 }
 
-impl ScopeCqe<'_> {
-    /// The completion.
-    pub fn cqe(&self) -> Cqe {
+impl<C: UniformCqe> ScopeCqe<'_, C> {
+    /// The completion: a [`Cqe`], or a [`BigCqe`](crate::BigCqe) on a ring
+    /// of [`Cqe32`](crate::Cqe32) CQEs.
+    pub fn cqe(&self) -> C::Cqe {
         self.cqe
     }
 
@@ -242,7 +247,7 @@ unsafe impl Send for ReturnedBuf {}
 // SAFETY: as for `Send`; a shared reference reads nothing through it.
 unsafe impl Sync for ReturnedBuf {}
 
-impl ScopeCqe<'_> {
+impl<C: UniformCqe> ScopeCqe<'_, C> {
     /// For a claim: the ring and buffer group of a scope op's completion
     /// whose buffer has not been claimed, whether the op was a bundle (its
     /// bytes may run over several buffers), and the completion's stamp.
@@ -259,10 +264,10 @@ impl ScopeCqe<'_> {
     }
 }
 
-impl std::ops::Deref for ScopeCqe<'_> {
-    type Target = Cqe;
+impl<C: UniformCqe> std::ops::Deref for ScopeCqe<'_, C> {
+    type Target = C::Cqe;
 
-    fn deref(&self) -> &Cqe {
+    fn deref(&self) -> &C::Cqe {
         &self.cqe
     }
 }
@@ -273,21 +278,35 @@ impl From<ScopeCqe<'_>> for Cqe {
     }
 }
 
-impl fmt::Debug for ScopeCqe<'_> {
+impl From<ScopeCqe<'_, crate::Cqe32>> for crate::BigCqe {
+    fn from(cqe: ScopeCqe<'_, crate::Cqe32>) -> crate::BigCqe {
+        cqe.cqe
+    }
+}
+
+impl<C: UniformCqe> fmt::Debug for ScopeCqe<'_, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.cqe, f)
     }
 }
 
-/// A scope's completions collect into plain [`Cqe`]s too.
-impl<'scope> FromIterator<ScopeCqe<'scope>> for Vec<Cqe> {
-    fn from_iter<I: IntoIterator<Item = ScopeCqe<'scope>>>(iter: I) -> Self {
-        iter.into_iter().map(Cqe::from).collect()
-    }
+/// A scope's completions collect into plain [`Cqe`]s (or
+/// [`BigCqe`](crate::BigCqe)s) too.
+macro_rules! collect_plain {
+    ($size:ty, $cqe:ty) => {
+        impl<'scope> FromIterator<ScopeCqe<'scope, $size>> for Vec<$cqe> {
+            fn from_iter<I: IntoIterator<Item = ScopeCqe<'scope, $size>>>(iter: I) -> Self {
+                iter.into_iter().map(|c| c.cqe).collect()
+            }
+        }
+
+        impl<'scope> Extend<ScopeCqe<'scope, $size>> for Vec<$cqe> {
+            fn extend<I: IntoIterator<Item = ScopeCqe<'scope, $size>>>(&mut self, iter: I) {
+                Extend::extend(self, iter.into_iter().map(|c| c.cqe));
+            }
+        }
+    };
 }
 
-impl<'scope> Extend<ScopeCqe<'scope>> for Vec<Cqe> {
-    fn extend<I: IntoIterator<Item = ScopeCqe<'scope>>>(&mut self, iter: I) {
-        Extend::extend(self, iter.into_iter().map(Cqe::from));
-    }
-}
+collect_plain!(Cqe16, Cqe);
+collect_plain!(crate::Cqe32, crate::BigCqe);

@@ -40,6 +40,7 @@ pub(crate) use table::ScopeTable;
 use table::*;
 
 use crate::cqueue::Completions;
+use crate::entries::{Cqe16, CqeSize, Sqe64, SqeSize, UniformCqe};
 use crate::error::{Error, PushError, Result};
 use crate::op::{Scoped, Submission};
 use crate::ops::Cancel;
@@ -51,7 +52,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-impl Ring {
+impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Runs `f` with a [`Scope`] whose ops may borrow buffers, iovecs,
     /// addresses and paths from outside the scope: safe, zero-copy, and
     /// without an allocation per op.
@@ -102,7 +103,8 @@ impl Ring {
     /// ```
     pub fn scope<'env, F, T>(&'env mut self, f: F) -> T
     where
-        F: for<'scope> FnOnce(&mut Scope<'scope, 'env>) -> T,
+        F: for<'scope> FnOnce(&mut Scope<'scope, 'env, S, C>) -> T,
+        C: UniformCqe,
     {
         // A disabled ring takes no SQEs: its scope gets no room for ops,
         // and refuses each push as `Disabled`. Nor does a scope of a ring
@@ -132,7 +134,9 @@ impl Ring {
         f(&mut scope)
         // `scope` drops here, or while unwinding: `Scope::drop` waits.
     }
+}
 
+impl<S: SqeSize, C: UniformCqe> Ring<S, C> {
     /// Settles everything the scope left: what completed is reaped, what is
     /// still in flight is cancelled and waited for.
     #[cold]
@@ -275,22 +279,22 @@ impl Ring {
         let head = self.cq.head();
         let tail = self.cq.tail();
         let table = &mut self.scope_table;
-        table.scratch.clear();
+        let mut foreign: Vec<C::Cqe> = Vec::new();
         let mut pos = head;
         while pos != tail {
             // SAFETY: `pos` is between the head and a tail just read.
             let mut cqe = unsafe { self.cq.read(pos) };
             // An owned buffer whose ops are done is dropped here.
-            if table.settle(&mut cqe).0 == Owner::Foreign {
-                table.scratch.push(cqe);
+            if table.settle(C::cqe_mut(&mut cqe)).0 == Owner::Foreign {
+                foreign.push(cqe);
             }
             table.returned = None;
             pos = pos.wrapping_add(1);
         }
-        let kept = table.scratch.len() as u32;
+        let kept = foreign.len() as u32;
         let new_head = tail.wrapping_sub(kept);
         if new_head != head {
-            for (i, &cqe) in table.scratch.iter().enumerate() {
+            for (i, &cqe) in foreign.iter().enumerate() {
                 // SAFETY: `new_head + i` is before `tail`, in the range user
                 // space owns until the head is stored below.
                 unsafe { self.cq.write(new_head.wrapping_add(i as u32), cqe) };
@@ -399,7 +403,8 @@ impl Ring {
         while pos != tail {
             // SAFETY: the slot is between the kernel's head and the tail:
             // written by a push of the scope, not consumed.
-            let user_data = unsafe { (*self.sq.sqes.add((pos & self.sq.mask) as usize)).user_data };
+            let user_data =
+                unsafe { (*S::sqe(self.sq.sqes.add((pos & self.sq.mask) as usize))).user_data };
             self.scope_table.unpush(user_data);
             pos = pos.wrapping_add(1);
         }
@@ -438,14 +443,14 @@ fn fatal(e: &Error) -> ! {
 /// The two lifetimes follow [`std::thread::Scope`]: `'scope` is the scope's
 /// own, which everything pushed must outlive; `'env` is the borrow of the
 /// ring (and bounds `'scope`).
-pub struct Scope<'scope, 'env: 'scope> {
-    pub(super) ring: &'env mut Ring,
+pub struct Scope<'scope, 'env: 'scope, S: SqeSize = Sqe64, C: UniformCqe = Cqe16> {
+    pub(super) ring: &'env mut Ring<S, C>,
     /// Invariant, so that no scope can pass for another.
     pub(super) _scope: PhantomData<&'scope mut &'scope ()>,
     pub(super) _env: PhantomData<&'env mut &'env ()>,
 }
 
-impl<'scope> Scope<'scope, '_> {
+impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
     /// Pushes an op or a chain whose borrows outlive the scope: all its SQEs
     /// or none. Hands it back in a [`PushError`] when the SQ lacks room, when
     /// as many ops are in flight in the scope as the CQ has entries, when
@@ -462,9 +467,9 @@ impl<'scope> Scope<'scope, '_> {
     /// only to a poll of the scope; for another it completes with
     /// `-EINVAL`.
     #[inline]
-    pub fn push<S>(&mut self, submission: S) -> Result<(), PushError<S>>
+    pub fn push<T>(&mut self, submission: T) -> Result<(), PushError<T>>
     where
-        S: Submission + Scoped + 'scope,
+        T: Submission<S> + Scoped + 'scope,
     {
         self.submission().push(submission)
     }
@@ -473,12 +478,12 @@ impl<'scope> Scope<'scope, '_> {
     /// ([`Linked`](crate::Linked)), whose elements' borrows outlive the
     /// scope: all its SQEs or none, refused as [`push`](Scope::push) is.
     #[inline]
-    pub fn push_linked<S>(
+    pub fn push_linked<T>(
         &mut self,
-        chain: crate::Linked<S>,
-    ) -> Result<(), PushError<crate::Linked<S>>>
+        chain: crate::Linked<T>,
+    ) -> Result<(), PushError<crate::Linked<T>>>
     where
-        S: Submission + Scoped + 'scope,
+        T: Submission<S> + Scoped + 'scope,
     {
         self.submission().push_linked(chain)
     }
@@ -486,7 +491,7 @@ impl<'scope> Scope<'scope, '_> {
     /// A batch of pushes, as [`Ring::submission`]: the SQ's cursor stays in
     /// registers until the batch is dropped.
     #[inline]
-    pub fn submission(&mut self) -> ScopeSubmissionQueue<'_, 'scope> {
+    pub fn submission(&mut self) -> ScopeSubmissionQueue<'_, 'scope, S> {
         let ring = &mut *self.ring;
         ScopeSubmissionQueue {
             sq: SubmissionQueue::new(&mut ring.sq),
@@ -524,8 +529,8 @@ impl<'scope> Scope<'scope, '_> {
     pub fn split(
         &mut self,
     ) -> (
-        ScopeSubmissionQueue<'_, 'scope>,
-        ScopeCompletions<'_, 'scope>,
+        ScopeSubmissionQueue<'_, 'scope, S>,
+        ScopeCompletions<'_, 'scope, C>,
     ) {
         let ring = &mut *self.ring;
         let tail = ring.ready_tail();
@@ -578,7 +583,7 @@ impl<'scope> Scope<'scope, '_> {
     /// ```
     pub fn push_owned<F>(&mut self, buf: Vec<u8>, build: F) -> Result<(), PushError<Vec<u8>>>
     where
-        F: for<'b> FnOnce(&'b mut [u8], OwnedPush<'b, 'scope>),
+        F: for<'b> FnOnce(&'b mut [u8], OwnedPush<'b, 'scope, S>),
     {
         self.submission().push_owned(buf, build)
     }
@@ -760,7 +765,7 @@ impl<'scope> Scope<'scope, '_> {
     /// step that settled it, where a `for` loop goes through an `Option`
     /// and a drop check per completion.
     #[inline]
-    pub fn completions(&mut self) -> ScopeCompletions<'_, 'scope> {
+    pub fn completions(&mut self) -> ScopeCompletions<'_, 'scope, C> {
         let ring = &mut *self.ring;
         let tail = ring.ready_tail();
         ScopeCompletions {
@@ -788,7 +793,7 @@ impl<'scope> Scope<'scope, '_> {
     }
 }
 
-impl Drop for Scope<'_, '_> {
+impl<S: SqeSize, C: UniformCqe> Drop for Scope<'_, '_, S, C> {
     fn drop(&mut self) {
         if !self.ring.scope_table.settled() {
             self.ring.end_scope();
@@ -797,7 +802,7 @@ impl Drop for Scope<'_, '_> {
     }
 }
 
-impl fmt::Debug for Scope<'_, '_> {
+impl<S: SqeSize, C: UniformCqe> fmt::Debug for Scope<'_, '_, S, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scope")
             .field("in_flight", &self.ring.scope_table.live())

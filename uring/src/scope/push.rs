@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::chain::Linked;
+use crate::entries::{Sqe64, SqeSize};
 use crate::error::{PushError, PushErrorKind, Result};
 use crate::op::{Prepare, Scoped, Submission};
 use crate::squeue::SubmissionQueue;
@@ -11,19 +12,19 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 /// A batch of pushes into a scope, from [`Scope::submission`].
-pub struct ScopeSubmissionQueue<'a, 'scope> {
-    pub(super) sq: SubmissionQueue<'a>,
+pub struct ScopeSubmissionQueue<'a, 'scope, S: SqeSize = Sqe64> {
+    pub(super) sq: SubmissionQueue<'a, S>,
     pub(super) table: TableRef<'a>,
     /// Invariant, as for [`Scope`].
     pub(super) _scope: PhantomData<&'scope mut &'scope ()>,
 }
 
-impl<'scope> ScopeSubmissionQueue<'_, 'scope> {
+impl<'scope, S: SqeSize> ScopeSubmissionQueue<'_, 'scope, S> {
     /// Pushes an op or a chain, as [`Scope::push`] does.
     #[inline]
-    pub fn push<S>(&mut self, submission: S) -> Result<(), PushError<S>>
+    pub fn push<T>(&mut self, submission: T) -> Result<(), PushError<T>>
     where
-        S: Submission + Scoped + 'scope,
+        T: Submission<S> + Scoped + 'scope,
     {
         // SAFETY: the submission outlives 'scope, which the scope outlasts.
         unsafe { push_tagged(&mut self.sq, self.table.get(), submission, NO_OWNED) }
@@ -31,9 +32,9 @@ impl<'scope> ScopeSubmissionQueue<'_, 'scope> {
 
     /// Pushes a chain of run-time length, as [`Scope::push_linked`] does.
     #[inline]
-    pub fn push_linked<S>(&mut self, chain: Linked<S>) -> Result<(), PushError<Linked<S>>>
+    pub fn push_linked<T>(&mut self, chain: Linked<T>) -> Result<(), PushError<Linked<T>>>
     where
-        S: Submission + Scoped + 'scope,
+        T: Submission<S> + Scoped + 'scope,
     {
         // SAFETY: every element outlives 'scope, which the scope outlasts.
         unsafe { push_tagged_linked(&mut self.sq, self.table.get(), chain) }
@@ -43,7 +44,7 @@ impl<'scope> ScopeSubmissionQueue<'_, 'scope> {
     /// [`Scope::push_owned`] does.
     pub fn push_owned<F>(&mut self, buf: Vec<u8>, build: F) -> Result<(), PushError<Vec<u8>>>
     where
-        F: for<'b> FnOnce(&'b mut [u8], OwnedPush<'b, 'scope>),
+        F: for<'b> FnOnce(&'b mut [u8], OwnedPush<'b, 'scope, S>),
     {
         let (entry, ptr, len) = self.table.get().keep_owned(buf);
         let mut refused = PushErrorKind::NothingPushed;
@@ -87,19 +88,19 @@ impl<'scope> ScopeSubmissionQueue<'_, 'scope> {
 /// scope does not end before each of its SQEs has posted its last
 /// completion, after which a `Scoped` submission's memory is free).
 #[inline(always)]
-pub(super) unsafe fn push_tagged<S: Submission + Scoped>(
-    sq: &mut SubmissionQueue<'_>,
+pub(super) unsafe fn push_tagged<S: SqeSize, T: Submission<S> + Scoped>(
+    sq: &mut SubmissionQueue<'_, S>,
     table: &mut ScopeTable,
-    submission: S,
+    submission: T,
     owned: u32,
-) -> Result<(), PushError<S>> {
-    let refused = refusal(table, S::SQES);
+) -> Result<(), PushError<T>> {
+    let refused = refusal(table, T::SQES);
     let mut after_link = false;
-    let tag = |sqe: &mut sys::io_uring_sqe| tag_sqe::<S>(table, sqe, owned, &mut after_link);
+    let tag = |sqe: &mut sys::io_uring_sqe| tag_sqe::<T>(table, sqe, owned, &mut after_link);
     // SAFETY: the caller keeps the submission's memory valid for the scope,
     // which waits for every SQE tagged here. The tag and the cleared flag
     // leave each SQE valid.
-    let pushed = unsafe { sq.push_gated::<true, S>(submission, refused, tag) };
+    let pushed = unsafe { sq.push_gated::<true, T>(submission, refused, tag) };
     // The queue learns of every push at once, so that a batch that is
     // forgotten instead of dropped cannot hide ops the scope waits for.
     sq.sync();
@@ -111,16 +112,16 @@ pub(super) unsafe fn push_tagged<S: Submission + Scoped>(
 /// # Safety
 ///
 /// As for [`push_tagged`], for every element.
-pub(super) unsafe fn push_tagged_linked<S: Submission + Scoped>(
-    sq: &mut SubmissionQueue<'_>,
+pub(super) unsafe fn push_tagged_linked<S: SqeSize, T: Submission<S> + Scoped>(
+    sq: &mut SubmissionQueue<'_, S>,
     table: &mut ScopeTable,
-    chain: Linked<S>,
-) -> Result<(), PushError<Linked<S>>> {
+    chain: Linked<T>,
+) -> Result<(), PushError<Linked<T>>> {
     let refused = refusal(table, chain.sqes().unwrap_or(u32::MAX));
     let mut after_link = false;
-    let tag = |sqe: &mut sys::io_uring_sqe| tag_sqe::<S>(table, sqe, NO_OWNED, &mut after_link);
+    let tag = |sqe: &mut sys::io_uring_sqe| tag_sqe::<T>(table, sqe, NO_OWNED, &mut after_link);
     // SAFETY: as in `push_tagged`.
-    let pushed = unsafe { sq.push_linked_gated::<true, S>(chain, refused, tag) };
+    let pushed = unsafe { sq.push_linked_gated::<true, T>(chain, refused, tag) };
     sq.sync();
     pushed
 }
@@ -269,10 +270,10 @@ pub(crate) fn refuse(sqe: &mut sys::io_uring_sqe, errno: i32) {
 /// closure gets the buffer, borrowed for `'b`, and this, to push one op or
 /// chain over it. What else the op borrows must outlive the scope (`'scope`
 /// outlives `'b`).
-pub struct OwnedPush<'b, 'scope: 'b> {
+pub struct OwnedPush<'b, 'scope: 'b, S: SqeSize = Sqe64> {
     /// The batch that `push_owned` was called on (or made for), borrowed
     /// for 'b: pushes go through its cursor.
-    pub(super) sq: NonNull<SubmissionQueue<'b>>,
+    pub(super) sq: NonNull<SubmissionQueue<'b, S>>,
     pub(super) table: TableRef<'b>,
     pub(super) entry: u32,
     /// Why the push did not happen, for `push_owned`'s error.
@@ -283,13 +284,13 @@ pub struct OwnedPush<'b, 'scope: 'b> {
     pub(super) _scope: PhantomData<&'scope mut &'scope ()>,
 }
 
-impl<'b> OwnedPush<'b, '_> {
+impl<'b, S: SqeSize> OwnedPush<'b, '_, S> {
     /// Pushes an op or a chain over the buffer: all its SQEs or none. The
     /// buffer comes back with the last of their completions; if the push
     /// does not fit, [`Scope::push_owned`] hands the buffer back instead.
-    pub fn push<S>(mut self, submission: S)
+    pub fn push<T>(mut self, submission: T)
     where
-        S: Submission + Scoped + 'b,
+        T: Submission<S> + Scoped + 'b,
     {
         // SAFETY: the submission borrows the owned buffer (and what else
         // outlives 'b, which the closure of `push_owned` outlasts, which the
@@ -308,19 +309,19 @@ impl<'b> OwnedPush<'b, '_> {
         };
         match pushed {
             // SAFETY: the entry `push_owned` got from `keep_owned`.
-            Ok(()) => unsafe { self.table.get().owned_entry(self.entry) }.remaining = S::SQES,
+            Ok(()) => unsafe { self.table.get().owned_entry(self.entry) }.remaining = T::SQES,
             Err(e) => *self.refused = e.kind(),
         }
     }
 }
 
-impl fmt::Debug for OwnedPush<'_, '_> {
+impl<S: SqeSize> fmt::Debug for OwnedPush<'_, '_, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OwnedPush").finish_non_exhaustive()
     }
 }
 
-impl fmt::Debug for ScopeSubmissionQueue<'_, '_> {
+impl<S: SqeSize> fmt::Debug for ScopeSubmissionQueue<'_, '_, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ScopeSubmissionQueue")
             .field("sq", &self.sq)
