@@ -79,6 +79,7 @@ pub use args::{
     NvmeCmd, PassCqeFlags, PipeSlots, PollEventsUpdate, RecvMsgOut, RingSlot, ScmRights, SockOpt,
     SocketDomain, SocketFd, SocketType, SpliceSource, UringCmdOp, UserDataUpdate, WaitIdTarget,
 };
+pub use args::{TimestampType, TxTimestampCqe};
 pub use buf_ring::{Buf, BufRing, ClaimFrom, MAX_BUF_RING_BUFFERS};
 pub use buf_ring_raw::RawBufRing;
 pub use builder::Builder;

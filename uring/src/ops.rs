@@ -958,6 +958,29 @@ crate::ops! {
         const cmd_op = crate::sys::SOCKET_URING_OP_SETSOCKOPT,
     }
 
+    /// Takes the transmit timestamps off a socket's error queue (those
+    /// `SO_TIMESTAMPING` asks for, queued without the packet: with
+    /// `SOF_TIMESTAMPING_OPT_TSONLY`; others stay for `recvmsg(2)` with
+    /// `MSG_ERRQUEUE`), as a command to the socket (6.17). Multishot, with
+    /// no flag asking for it: it arms its own poll of the socket and
+    /// completes once per timestamp, now and whenever more are queued,
+    /// each completion flagged `IORING_CQE_F_MORE`, with the timestamp's
+    /// key (the `SOF_TIMESTAMPING_OPT_ID` counter) in `res`, its type
+    /// (`SCM_TSTAMP_*`) and `IORING_CQE_F_TSTAMP_HW` in the flags, and the
+    /// time in the extra words of a 32-byte CQE
+    /// ([`BigCqe::tx_timestamp`](crate::BigCqe::tx_timestamp) reads them).
+    /// It stays armed until cancelled, its last completion (without
+    /// `IORING_CQE_F_MORE`) then carrying `-ECANCELED`. The ring must have
+    /// 32-byte CQEs ([`Cqe32`](crate::Cqe32), or
+    /// [`CqeMixed`](crate::CqeMixed)): on one of 16-byte CQEs the op fails
+    /// with `-EINVAL`.
+    #[since = "6.17"]
+    pub unsafe struct TxTimestamp<'a> = URING_CMD {
+        /// The socket.
+        socket: impl Into<SocketFd<'a>> => fd,
+        const cmd_op = crate::sys::SOCKET_URING_OP_TX_TIMESTAMP,
+    }
+
     /// Writes a socket's own address, or with `peer` its peer's, into
     /// `addr`, like `getsockname(2)` / `getpeername(2)` (6.19). Completes
     /// with 0.

@@ -10,6 +10,7 @@ mod msg;
 mod nop;
 mod slots;
 mod socket;
+mod tx_timestamp;
 mod update;
 
 pub use cmd::{AsSocket, BlockDevice, Cmd80, NvmeCmd, SockOpt, SocketFd, UringCmdOp};
@@ -20,6 +21,7 @@ pub use msg::{MsgHdr, MsgHdrMut, MsgLayout, RecvMsgOut};
 pub use nop::{NopBigCqe, NopBuffer, NopResult, NopTaskWork};
 pub use slots::{DirectSlot, FileUpdates, FilesAt, FixedBuf, PipeSlots, RingSlot};
 pub use socket::{SocketDomain, SocketType};
+pub use tx_timestamp::{TimestampType, TxTimestampCqe};
 pub use update::{
     CancelFile, CancelOpcode, CancelUserData, PassCqeFlags, PollEventsUpdate, UserDataUpdate,
 };

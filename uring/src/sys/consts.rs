@@ -343,3 +343,21 @@ pub const NVME_URING_CMD_IO: u32 = 0xC048_4E80;
 pub const NVME_URING_CMD_IO_VEC: u32 = 0xC048_4E81;
 pub const NVME_URING_CMD_ADMIN: u32 = 0xC048_4E82;
 pub const NVME_URING_CMD_ADMIN_VEC: u32 = 0xC048_4E83;
+
+// SOCKET_URING_OP_TX_TIMESTAMP completions, in cqe->flags (6.17)
+/// The bit of `cqe->flags` that says a transmit timestamp is a hardware one.
+pub const IORING_TIMESTAMP_HW_SHIFT: u32 = 16;
+/// The bit of `cqe->flags` from which a transmit timestamp's type is stored.
+pub const IORING_TIMESTAMP_TYPE_SHIFT: u32 = IORING_TIMESTAMP_HW_SHIFT + 1;
+/// A transmit timestamp taken by the device (`SOF_TIMESTAMPING_TX_HARDWARE`).
+pub const IORING_CQE_F_TSTAMP_HW: u32 = 1 << IORING_TIMESTAMP_HW_SHIFT;
+
+// Transmit timestamp types (linux/errqueue.h), `sock_extended_err.ee_info`
+/// The driver took the packet (software), or the device sent it (hardware).
+pub const SCM_TSTAMP_SND: u32 = 0;
+/// The packet entered the packet scheduler.
+pub const SCM_TSTAMP_SCHED: u32 = 1;
+/// The peer acknowledged the data (TCP).
+pub const SCM_TSTAMP_ACK: u32 = 2;
+/// The device reported the packet's transmission complete (6.15).
+pub const SCM_TSTAMP_COMPLETION: u32 = 3;

@@ -1,0 +1,505 @@
+//! The transmit-timestamp socket command (`SOCKET_URING_OP_TX_TIMESTAMP`,
+//! the typed `TxTimestamp`) against the kernel: it arms itself as a
+//! multishot poll of the socket's error queue, posts one 32-byte CQE per
+//! timestamp (key, type, time), leaves records that carry the packet on
+//! the queue, ends with `-ECANCELED` when cancelled, and is refused on a
+//! ring of 16-byte CQEs and on files that are not sockets.
+
+use std::io::{Read as _, Write as _};
+use std::mem;
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::SystemTime;
+
+use uring::ops::{Cancel, Nop, TxTimestamp, UringCmd};
+use uring::{
+    AsSocket, BigCqe, Builder, Cqe32, CqeMixed, CqeSize, Ring, Sqe64, TimestampType,
+    TxTimestampCqe, UringCmdOp, sys,
+};
+use uring_tests::{PATIENCE, pipe, raw_sqe, require_kernel, set_int_option};
+
+/// The user data of the timestamp command in every test.
+const STAMPS: u64 = 43;
+/// The user data of the cancel that ends it.
+const CANCEL: u64 = 44;
+
+/// `SO_TIMESTAMPING` flags every test sets: software timestamps, keyed by
+/// a counter, queued without the packet.
+const BASE: u32 = libc::SOF_TIMESTAMPING_SOFTWARE
+    | libc::SOF_TIMESTAMPING_OPT_ID
+    | libc::SOF_TIMESTAMPING_OPT_TSONLY;
+
+/// Whether the running kernel has the command; says why not when not.
+fn have_command() -> bool {
+    require_kernel(6, 17, "SOCKET_URING_OP_TX_TIMESTAMP")
+}
+
+/// A UDP socket on loopback connected to another, and that other.
+fn udp_pair() -> (UdpSocket, UdpSocket) {
+    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    tx.connect(rx.local_addr().unwrap()).unwrap();
+    (tx, rx)
+}
+
+/// Sets `SO_TIMESTAMPING` on `socket` to `flags`.
+fn timestamping(socket: &impl AsFd, flags: u32) {
+    set_int_option(
+        socket,
+        libc::SOL_SOCKET,
+        libc::SO_TIMESTAMPING,
+        flags as i32,
+    )
+    .unwrap();
+}
+
+/// Pushes the typed command for `socket` with user data [`STAMPS`] and
+/// submits it.
+fn arm<C: CqeSize>(ring: &mut Ring<Sqe64, C>, socket: &impl AsSocket) {
+    // SAFETY: every test declares the socket before the ring, so the ring
+    // (and the kernel's use of the command) goes first, and reads the
+    // command's last completion, after a cancel, before either is dropped.
+    unsafe { ring.push_unchecked(TxTimestamp::new(socket).user_data(STAMPS)) }.unwrap();
+    ring.submit().unwrap();
+}
+
+/// Sends `n` datagrams of 10 bytes on `tx` with plain `send(2)`.
+fn send(tx: &UdpSocket, n: usize) {
+    for i in 0..n {
+        assert_eq!(tx.send(&[i as u8; 10]).unwrap(), 10);
+    }
+}
+
+/// Reads completions until `n` of them came, or the command's last one.
+fn reap<C: CqeSize<Cqe = BigCqe>>(ring: &mut Ring<Sqe64, C>, n: usize) -> Vec<BigCqe> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        ring.wait_timeout(1, PATIENCE)
+            .unwrap_or_else(|e| panic!("{e} after {got:?}"));
+        got.extend(ring.completions());
+        if got.iter().any(|c| !c.has_more()) {
+            break;
+        }
+    }
+    got
+}
+
+/// Cancels the command and returns `(user_data, res, more)` of the
+/// cancel's completion and the command's last, sorted.
+fn cancel<C: CqeSize<Cqe = BigCqe>>(ring: &mut Ring<Sqe64, C>) -> Vec<(u64, i32, bool)> {
+    ring.push(Cancel::new(STAMPS).user_data(CANCEL)).unwrap();
+    ring.submit().unwrap();
+    let mut end: Vec<(u64, i32, bool)> = reap_all(ring, 2)
+        .iter()
+        .map(|c| (c.user_data(), c.res(), c.has_more()))
+        .collect();
+    end.sort_unstable();
+    end
+}
+
+/// Reads completions until `n` came.
+fn reap_all<C: CqeSize<Cqe = BigCqe>>(ring: &mut Ring<Sqe64, C>, n: usize) -> Vec<BigCqe> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        ring.wait_timeout(1, PATIENCE)
+            .unwrap_or_else(|e| panic!("{e} after {got:?}"));
+        got.extend(ring.completions());
+    }
+    got
+}
+
+/// The timestamps of `cqes`, each checked to be the command's, flagged
+/// MORE, and a big CQE.
+fn decode(cqes: &[BigCqe]) -> Vec<TxTimestampCqe> {
+    cqes.iter()
+        .map(|c| {
+            assert_eq!(c.user_data(), STAMPS, "{c:?}");
+            assert!(c.has_more(), "a timestamp is flagged MORE: {c:?}");
+            assert!(c.is_big(), "{c:?}");
+            assert_eq!(c.buffer_id(), None, "{c:?}");
+            c.tx_timestamp()
+                .unwrap_or_else(|| panic!("not a timestamp: {c:?}"))
+        })
+        .collect()
+}
+
+/// The keys of the records on `socket`'s error queue, read with
+/// `recvmsg(2)` and `MSG_ERRQUEUE` until it is empty, and whether each
+/// carried the packet's bytes.
+fn error_queue(socket: &impl AsRawFd) -> Vec<(u32, bool)> {
+    let mut records = Vec::new();
+    loop {
+        let mut payload = [0u8; 64];
+        let mut control = [0u64; 64];
+        let mut iov = libc::iovec {
+            iov_base: payload.as_mut_ptr().cast(),
+            iov_len: payload.len(),
+        };
+        // SAFETY: all-zero bytes are a valid `msghdr` (null pointers, zero
+        // lengths).
+        let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = mem::size_of_val(&control);
+        // SAFETY: the descriptor is open; `msg` names a buffer and a
+        // control area that live across the call.
+        let n = unsafe {
+            libc::recvmsg(
+                socket.as_raw_fd(),
+                &mut msg,
+                libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            assert_eq!(e.raw_os_error(), Some(libc::EAGAIN), "{e}");
+            return records;
+        }
+        let mut key = None;
+        // SAFETY: `msg` was filled in by the kernel: its control length
+        // says how much of `control` holds records.
+        let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+        while !cmsg.is_null() {
+            // SAFETY: a record header inside `control`, as CMSG_NXTHDR
+            // returns them.
+            let (level, kind) = unsafe { ((*cmsg).cmsg_level, (*cmsg).cmsg_type) };
+            if level == libc::SOL_IP && kind == libc::IP_RECVERR {
+                // SAFETY: an IP_RECVERR record holds a `sock_extended_err`,
+                // possibly unaligned in the control area.
+                let err: libc::sock_extended_err = unsafe {
+                    libc::CMSG_DATA(cmsg)
+                        .cast::<libc::sock_extended_err>()
+                        .read_unaligned()
+                };
+                assert_eq!(err.ee_errno, libc::ENOMSG as u32);
+                assert_eq!(err.ee_origin, libc::SO_EE_ORIGIN_TIMESTAMPING);
+                key = Some(err.ee_data);
+            }
+            // SAFETY: as for CMSG_FIRSTHDR.
+            cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
+        }
+        records.push((key.expect("an IP_RECVERR record"), n > 0));
+    }
+}
+
+#[test]
+fn udp_software_timestamps_come_keyed_in_order_and_the_cancel_ends_them() {
+    let _watch = uring_tests::watchdog();
+    if !have_command() {
+        return;
+    }
+    const N: usize = 8;
+    let (tx, _rx) = udp_pair();
+    timestamping(&tx, BASE | libc::SOF_TIMESTAMPING_TX_SOFTWARE);
+    let mut ring = Builder::new().build_sized::<Sqe64, Cqe32>(16).unwrap();
+    arm(&mut ring, &tx);
+    // Armed on an empty queue: nothing yet.
+    assert_eq!(ring.completions().count(), 0);
+    let before = SystemTime::now();
+    send(&tx, N);
+    let after = SystemTime::now();
+    let stamps = decode(&reap(&mut ring, N));
+    let keys: Vec<u32> = stamps.iter().map(|t| t.key()).collect();
+    assert_eq!(keys, (0..N as u32).collect::<Vec<_>>());
+    for t in &stamps {
+        assert_eq!(t.tstype(), TimestampType::SND, "{t:?}");
+        assert!(!t.is_hardware(), "{t:?}");
+        let at = t.system_time().unwrap();
+        assert!(
+            before <= at && at <= after,
+            "{t:?} not in {before:?}..{after:?}"
+        );
+    }
+    // The command took them off the queue.
+    assert_eq!(error_queue(&tx), []);
+    // It stays armed: more sends, more timestamps, the keys counting on.
+    send(&tx, 2);
+    let more = decode(&reap(&mut ring, 2));
+    let keys: Vec<u32> = more.iter().map(|t| t.key()).collect();
+    assert_eq!(keys, [N as u32, N as u32 + 1]);
+    let end = cancel(&mut ring);
+    assert_eq!(end, [(STAMPS, -libc::ECANCELED, false), (CANCEL, 0, false)]);
+}
+
+#[test]
+fn the_last_completion_decodes_as_no_timestamp() {
+    let _watch = uring_tests::watchdog();
+    if !have_command() {
+        return;
+    }
+    let (tx, _rx) = udp_pair();
+    timestamping(&tx, BASE | libc::SOF_TIMESTAMPING_TX_SOFTWARE);
+    let mut ring = Builder::new().build_sized::<Sqe64, Cqe32>(8).unwrap();
+    arm(&mut ring, &tx);
+    ring.push(Cancel::new(STAMPS).user_data(CANCEL)).unwrap();
+    ring.submit().unwrap();
+    let end = reap_all(&mut ring, 2);
+    let last = end.iter().find(|c| c.user_data() == STAMPS).unwrap();
+    assert_eq!((last.res(), last.has_more()), (-libc::ECANCELED, false));
+    assert_eq!(last.tx_timestamp(), None);
+}
+
+#[test]
+fn sched_and_snd_timestamps_come_per_datagram() {
+    let _watch = uring_tests::watchdog();
+    if !have_command() {
+        return;
+    }
+    const N: usize = 4;
+    let (tx, _rx) = udp_pair();
+    timestamping(
+        &tx,
+        BASE | libc::SOF_TIMESTAMPING_TX_SOFTWARE | libc::SOF_TIMESTAMPING_TX_SCHED,
+    );
+    let mut ring = Builder::new().build_sized::<Sqe64, Cqe32>(16).unwrap();
+    arm(&mut ring, &tx);
+    send(&tx, N);
+    let got: Vec<(u32, TimestampType)> = decode(&reap(&mut ring, 2 * N))
+        .iter()
+        .map(|t| (t.key(), t.tstype()))
+        .collect();
+    // Each datagram meets the scheduler before the device: in queue order.
+    let want: Vec<(u32, TimestampType)> = (0..N as u32)
+        .flat_map(|k| [(k, TimestampType::SCHED), (k, TimestampType::SND)])
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        cancel(&mut ring),
+        [(STAMPS, -libc::ECANCELED, false), (CANCEL, 0, false)]
+    );
+}
+
+#[test]
+fn tcp_timestamps_are_keyed_by_the_last_byte_of_each_write() {
+    let _watch = uring_tests::watchdog();
+    if !have_command() {
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let tx = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (mut rx, _) = listener.accept().unwrap();
+    tx.set_nodelay(true).unwrap();
+    timestamping(
+        &tx,
+        BASE | libc::SOF_TIMESTAMPING_TX_SOFTWARE | libc::SOF_TIMESTAMPING_TX_ACK,
+    );
+    let mut ring = Builder::new().build_sized::<Sqe64, Cqe32>(16).unwrap();
+    arm(&mut ring, &tx);
+    let before = SystemTime::now();
+    for i in 0..2u8 {
+        assert_eq!((&tx).write(&[i; 10]).unwrap(), 10);
+        let mut back = [0u8; 10];
+        rx.read_exact(&mut back).unwrap();
+    }
+    let stamps = decode(&reap(&mut ring, 4));
+    let after = SystemTime::now();
+    let mut got: Vec<(u32, TimestampType)> = stamps.iter().map(|t| (t.key(), t.tstype())).collect();
+    got.sort_unstable_by_key(|&(key, tstype)| (key, tstype.get()));
+    // A stream's key counts bytes: each write's is its last byte's offset.
+    assert_eq!(
+        got,
+        [
+            (9, TimestampType::SND),
+            (9, TimestampType::ACK),
+            (19, TimestampType::SND),
+            (19, TimestampType::ACK),
+        ]
+    );
+    for t in &stamps {
+        assert!(!t.is_hardware(), "{t:?}");
+        let at = t.system_time().unwrap();
+        assert!(
+            before <= at && at <= after,
+            "{t:?} not in {before:?}..{after:?}"
+        );
+    }
+    assert_eq!(
+        cancel(&mut ring),
+        [(STAMPS, -libc::ECANCELED, false), (CANCEL, 0, false)]
+    );
+}
+
+#[test]
+fn records_that_carry_the_packet_stay_on_the_error_queue() {
+    let _watch = uring_tests::watchdog();
+    if !have_command() {
+        return;
+    }
+    let (tx, _rx) = udp_pair();
+    // Without OPT_TSONLY each record carries the datagram.
+    timestamping(
+        &tx,
+        (BASE & !libc::SOF_TIMESTAMPING_OPT_TSONLY) | libc::SOF_TIMESTAMPING_TX_SOFTWARE,
+    );
+    let mut ring = Builder::new().build_sized::<Sqe64, Cqe32>(16).unwrap();
+    arm(&mut ring, &tx);
+    send(&tx, 3);
+    // Then records without it (the OPT_ID counter goes on): the command
+    // walks the whole queue, skips the first three and posts these.
+    timestamping(&tx, BASE | libc::SOF_TIMESTAMPING_TX_SOFTWARE);
+    send(&tx, 2);
+    let keys: Vec<u32> = decode(&reap(&mut ring, 2))
+        .iter()
+        .map(|t| t.key())
+        .collect();
+    assert_eq!(keys, [3, 4]);
+    assert_eq!(error_queue(&tx), [(0, true), (1, true), (2, true)]);
+    assert_eq!(
+        cancel(&mut ring),
+        [(STAMPS, -libc::ECANCELED, false), (CANCEL, 0, false)]
+    );
+}
+
+#[test]
+fn a_mixed_ring_gets_each_timestamp_as_a_big_cqe() {
+    let _watch = uring_tests::watchdog();
+    if !require_kernel(6, 18, "IORING_SETUP_CQE_MIXED") {
+        return;
+    }
+    let (tx, _rx) = udp_pair();
+    timestamping(&tx, BASE | libc::SOF_TIMESTAMPING_TX_SOFTWARE);
+    let mut ring = Builder::new().build_sized::<Sqe64, CqeMixed>(8).unwrap();
+    arm(&mut ring, &tx);
+    send(&tx, 2);
+    let cqes = reap(&mut ring, 2);
+    for c in &cqes {
+        assert!(c.flags() & sys::IORING_CQE_F_32 != 0, "{c:?}");
+    }
+    let got: Vec<(u32, TimestampType)> = decode(&cqes)
+        .iter()
+        .map(|t| (t.key(), t.tstype()))
+        .collect();
+    assert_eq!(got, [(0, TimestampType::SND), (1, TimestampType::SND)]);
+    // The cancel's own completion is a 16-byte one among them.
+    ring.push(Cancel::new(STAMPS).user_data(CANCEL)).unwrap();
+    ring.submit().unwrap();
+    let mut end: Vec<(u64, i32, bool)> = reap_all(&mut ring, 2)
+        .iter()
+        .map(|c| (c.user_data(), c.res(), c.is_big()))
+        .collect();
+    end.sort_unstable();
+    assert_eq!(end, [(STAMPS, -libc::ECANCELED, false), (CANCEL, 0, false)]);
+}
+
+#[test]
+fn a_ring_of_16_byte_cqes_is_refused() {
+    let _watch = uring_tests::watchdog();
+    if !have_command() {
+        return;
+    }
+    let (tx, _rx) = udp_pair();
+    timestamping(&tx, BASE | libc::SOF_TIMESTAMPING_TX_SOFTWARE);
+    let mut ring = Ring::new(4).unwrap();
+    // SAFETY: the socket is declared before the ring and outlives the
+    // command's one completion, read below.
+    unsafe { ring.push_unchecked(TxTimestamp::new(&tx).user_data(STAMPS)) }.unwrap();
+    ring.submit_and_wait(1).unwrap();
+    let got: Vec<(u64, i32, bool)> = ring
+        .completions()
+        .map(|c| (c.user_data(), c.res(), c.has_more()))
+        .collect();
+    assert_eq!(got, [(STAMPS, -libc::EINVAL, false)]);
+    // Refused before it armed: the sends' timestamps stay queued.
+    send(&tx, 1);
+    assert_eq!(error_queue(&tx), [(0, false)]);
+}
+
+#[test]
+fn a_file_that_is_not_a_socket_is_refused() {
+    let _watch = uring_tests::watchdog();
+    if !have_command() {
+        return;
+    }
+    let (read_end, _write_end) = pipe();
+    // A socket type made from a pipe: the typed command checks the file
+    // and names no descriptor (-1), which the kernel refuses.
+    let fake = UdpSocket::from(read_end);
+    let mut ring = Builder::new().build_sized::<Sqe64, Cqe32>(4).unwrap();
+    // SAFETY: the pipe is declared before the ring and outlives the
+    // commands' completions, read below.
+    unsafe { ring.push_unchecked(TxTimestamp::new(&fake).user_data(1)) }.unwrap();
+    // The raw command, on the pipe itself: the pipe has no command
+    // handler at all.
+    // SAFETY: on a file with no command handler the command number reaches
+    // no driver.
+    let cmd = unsafe { UringCmdOp::new(sys::SOCKET_URING_OP_TX_TIMESTAMP) };
+    // SAFETY: as above.
+    unsafe { ring.push_unchecked(UringCmd::new(&fake, cmd).user_data(2)) }.unwrap();
+    ring.submit_and_wait(2).unwrap();
+    let mut got: Vec<(u64, i32, bool)> = ring
+        .completions()
+        .map(|c| (c.user_data(), c.res(), c.has_more()))
+        .collect();
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        [(1, -libc::EBADF, false), (2, -libc::EOPNOTSUPP, false)]
+    );
+}
+
+#[test]
+fn the_sqe_is_liburings_cmd_sock_tx_timestamp() {
+    let _watch = uring_tests::watchdog();
+    let (tx, _rx) = udp_pair();
+    let mut ring = Ring::builder().submit_all().build(4).unwrap();
+    // Junk in every slot first, consumed (and refused) by the kernel: a
+    // byte the command leaves alone shows.
+    let mut junk_bytes = [0xa5u8; 64];
+    junk_bytes[1] = 0x80;
+    // SAFETY: `io_uring_sqe` is 64 bytes of plain integers: any bytes are
+    // a value of it.
+    let junk: sys::io_uring_sqe = unsafe { mem::transmute(junk_bytes) };
+    let junk = vec![junk; ring.sq_entries() as usize];
+    // SAFETY: the kernel refuses each (an opcode past the last and an
+    // invalid flags byte) before it reads any field naming memory or files.
+    unsafe { ring.push_raw(&junk) }.unwrap();
+    ring.submit_and_wait(junk.len() as u32).unwrap();
+    assert!(ring.completions().all(|c| c.res() == -libc::EINVAL));
+    // SAFETY: never submitted (the ring is dropped first, with no SQ
+    // thread): the kernel never reads it.
+    unsafe { ring.push_unchecked(TxTimestamp::new(&tx).user_data(0x1234)) }.unwrap();
+    let ours: Vec<sys::io_uring_sqe> = ring.pending_sqes().collect();
+    assert_eq!(ours.len(), 1);
+    // `io_uring_prep_cmd_sock(sqe, SOCKET_URING_OP_TX_TIMESTAMP, fd, 0, 0,
+    // NULL, 0)`, as liburing's test/timestamp.c preps it (`prep_rw` of
+    // URING_CMD, then `cmd_op`): opcode, fd and cmd_op, zero elsewhere;
+    // the kernel arms the multishot poll itself, no flag asks for it.
+    let mut theirs = raw_sqe(sys::IORING_OP_URING_CMD, tx.as_raw_fd(), 0, 0, 0, 0x1234);
+    theirs.off = sys::io_uring_sqe_off {
+        cmd: sys::io_uring_sqe_cmd {
+            cmd_op: sys::SOCKET_URING_OP_TX_TIMESTAMP,
+            __pad1: 0,
+        },
+    };
+    // SAFETY: 64 plain bytes without padding, all written (the SQ slot was
+    // read whole; `theirs` was made from a zeroed default).
+    let (ours, theirs): ([u8; 64], [u8; 64]) = unsafe {
+        (
+            mem::transmute::<sys::io_uring_sqe, [u8; 64]>(ours[0]),
+            mem::transmute::<sys::io_uring_sqe, [u8; 64]>(theirs),
+        )
+    };
+    assert_eq!(ours, theirs);
+    assert_eq!(ours[0], 46, "IORING_OP_URING_CMD");
+    assert_eq!(
+        ours[8..12],
+        4u32.to_ne_bytes(),
+        "cmd_op in the low half of off"
+    );
+}
+
+#[test]
+fn a_big_cqe_without_more_is_no_timestamp() {
+    let _watch = uring_tests::watchdog();
+    if !require_kernel(6, 18, "IORING_NOP_CQE32") {
+        return;
+    }
+    // A NOP's 32-byte CQE is no timestamp: it lacks MORE.
+    let mut ring = Builder::new().build_sized::<Sqe64, Cqe32>(4).unwrap();
+    ring.push(Nop::new().user_data(5).big_cqe([1, 2])).unwrap();
+    ring.submit_and_wait(1).unwrap();
+    let cqe = ring.completions().next().unwrap();
+    assert_eq!(cqe.big_cqe(), [1, 2]);
+    assert_eq!(cqe.tx_timestamp(), None);
+}
