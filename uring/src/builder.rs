@@ -1,11 +1,13 @@
 //! Every setup option of `io_uring_setup(2)`.
 
-use crate::entries::{CqeSize, SqeSize};
+use crate::entries::{Cqe16, CqeSize, Sqe64, SqeSize};
 use crate::error::{Error, Result};
+use crate::mmap::Mapping;
 use crate::ring::Ring;
 use crate::sys;
+use std::fmt;
 use std::marker::PhantomData;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
 /// Configures and creates a [`Ring`].
@@ -267,7 +269,63 @@ impl<'wq> Builder<'wq> {
 
     /// Creates a ring of `entries` SQ entries (rounded up to a power of two).
     pub fn build(&self, entries: u32) -> Result<Ring> {
-        Ring::with_builder(self, entries)
+        Ring::with_builder(self, entries, None)
+    }
+
+    /// Creates a ring of `entries` SQ entries whose SQEs and rings live in
+    /// `memory` (`IORING_SETUP_NO_MMAP`, 6.5, with memory the caller chose:
+    /// huge pages, a hugetlbfs or memfd file, a NUMA node), the SQEs at its
+    /// start and the SQ and CQ rings after them, each part page aligned.
+    ///
+    /// The ring needs [`ring_memory_size`](Builder::ring_memory_size) bytes
+    /// of it; smaller memory is an [`Error::InvalidArgument`] before the
+    /// kernel sees it. The memory goes to the ring (a builder can be cloned,
+    /// its memory could not) and is unmapped when the ring is dropped, or
+    /// here if setup fails; it is never handed back, since the kernel ring
+    /// can outlive the [`Ring`] (its teardown runs on its own time, and a
+    /// duplicate of its descriptor keeps it) and still write completions to
+    /// its pages. [`no_mmap_huge_pages`](Builder::no_mmap_huge_pages) has
+    /// no effect here: the memory's pages are the ones given.
+    ///
+    /// ```
+    /// # fn main() -> uring::Result<()> {
+    /// # if uring::sys::kernel_release().is_some_and(|v| v < (6, 5)) { return Ok(()); }
+    /// let builder = uring::Ring::builder();
+    /// let memory = uring::RingRegion::anonymous(builder.ring_memory_size(64)?)?;
+    /// let ring = builder.build_in(64, memory)?;
+    /// assert_eq!(ring.params().sq_entries(), 64);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn build_in(&self, entries: u32, memory: RingRegion) -> Result<Ring> {
+        Ring::with_builder(self, entries, Some(memory))
+    }
+
+    /// How many bytes of memory [`build_in`](Builder::build_in) needs for a
+    /// ring of `entries` SQ entries with these options: the SQEs and the
+    /// rings (header, CQEs, SQ index array), each rounded up to whole pages,
+    /// as liburing's `io_uring_memory_size` counts them. The kernel uses no
+    /// more than that. Errors as [`build`](Builder::build) does for options
+    /// it would reject.
+    pub fn ring_memory_size(&self, entries: u32) -> Result<usize> {
+        Ring::<Sqe64, Cqe16>::memory_size(self, entries)
+    }
+
+    /// [`ring_memory_size`](Builder::ring_memory_size) for a ring of `S`
+    /// SQEs and `C` CQEs, as [`build_sized`](Builder::build_sized) makes.
+    pub fn ring_memory_size_sized<S: SqeSize, C: CqeSize>(&self, entries: u32) -> Result<usize> {
+        Ring::<S, C>::memory_size(self, entries)
+    }
+
+    /// [`build_in`](Builder::build_in) for a ring of `S` SQEs and `C` CQEs,
+    /// as [`build_sized`](Builder::build_sized) makes; it needs
+    /// [`ring_memory_size_sized`](Builder::ring_memory_size_sized) bytes.
+    pub fn build_sized_in<S: SqeSize, C: CqeSize>(
+        &self,
+        entries: u32,
+        memory: RingRegion,
+    ) -> Result<Ring<S, C>> {
+        Ring::with_builder(self, entries, Some(memory))
     }
 
     /// Creates a ring whose SQEs are `S` ([`Sqe64`](crate::Sqe64) or
@@ -293,6 +351,164 @@ impl<'wq> Builder<'wq> {
     /// # }
     /// ```
     pub fn build_sized<S: SqeSize, C: CqeSize>(&self, entries: u32) -> Result<Ring<S, C>> {
-        Ring::with_builder(self, entries)
+        Ring::with_builder(self, entries, None)
     }
+}
+
+/// Memory for a ring's SQEs and rings that the caller chooses
+/// (`IORING_SETUP_NO_MMAP`, 6.5): a mapping that this value owns and
+/// unmaps when dropped, handed to [`Builder::build_in`] or
+/// [`Ring::resize_in`], which keep it for as long as the ring lives.
+///
+/// The kernel pins the pages it uses at setup and keeps them until the
+/// kernel ring is freed, which may be after the [`Ring`] is dropped; once
+/// unmapped, the pages are the kernel's alone, so nothing the program does
+/// later can see or change what the kernel still writes there. For that
+/// reason a region is never handed back.
+pub struct RingRegion {
+    pub(crate) map: Mapping,
+    pub(crate) len: usize,
+}
+
+impl RingRegion {
+    /// At least `len` bytes (rounded up to whole pages) of zeroed, private,
+    /// anonymous memory. Errors with the `mmap` error, or
+    /// [`Error::InvalidArgument`] for a `len` of 0.
+    pub fn anonymous(len: usize) -> Result<RingRegion> {
+        let len = round_up(len, page_size())?;
+        Ok(RingRegion {
+            map: Mapping::anonymous(len)?,
+            len,
+        })
+    }
+
+    /// [`anonymous`](RingRegion::anonymous) memory in huge pages of the
+    /// system's default size (`MAP_HUGETLB`), `len` rounded up to whole
+    /// huge pages: fewer TLB misses, and room for several small rings'
+    /// worth in one page. Errors with the `mmap` error (`ENOMEM`) when the
+    /// system has no huge pages to give (`/proc/sys/vm/nr_hugepages`).
+    pub fn anonymous_huge(len: usize) -> Result<RingRegion> {
+        let len = round_up(len, huge_page_size())?;
+        Ok(RingRegion {
+            map: Mapping::huge(len)?,
+            len,
+        })
+    }
+
+    /// Maps `len` bytes of the file `fd` from `offset` on, shared
+    /// (`MAP_SHARED | MAP_POPULATE`), for a ring to live in: a hugetlbfs or
+    /// memfd file, say. The region owns the mapping; `fd` can be closed
+    /// afterwards. `len` is rounded up to whole pages. Errors with the
+    /// `mmap` error (an `offset` that is not page aligned, a file that
+    /// cannot be mapped), or [`Error::InvalidArgument`] for a `len` of 0 or
+    /// an `offset` out of range.
+    ///
+    /// # Safety
+    ///
+    /// The kernel reads the SQEs from these pages and writes completions to
+    /// them, from the ring's setup until the kernel ring is freed, which can
+    /// be after the [`Ring`] is dropped and the region unmapped. For all of
+    /// that time nothing else may write to these bytes of the file or
+    /// shrink it under them: no other mapping of them (in this process or
+    /// another) written to, no `write(2)`, `fallocate(2)` punching holes,
+    /// or `ftruncate(2)`. Otherwise the kernel could run SQEs that no code
+    /// of the program pushed.
+    pub unsafe fn from_file(fd: BorrowedFd<'_>, offset: u64, len: usize) -> Result<RingRegion> {
+        let len = round_up(len, page_size())?;
+        let offset = i64::try_from(offset)
+            .map_err(|_| Error::InvalidArgument(format!("file offset {offset} is out of range")))?;
+        Ok(RingRegion {
+            map: Mapping::ring(fd.as_raw_fd(), len, offset)?,
+            len,
+        })
+    }
+
+    /// The region's length in bytes (whole pages).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the region is empty; never, since every constructor
+    /// refuses an empty one.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The region's first byte, for calls that set how its pages are kept
+    /// rather than what they hold (`mbind(2)` to a NUMA node, `mlock(2)`).
+    /// The bytes belong to the region: reading or writing them through the
+    /// pointer is up to the caller's own `unsafe` code, and once the region
+    /// is given to a ring the pointer must no longer be used.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.map.as_ptr()
+    }
+
+    /// Faults every page of the region in, writable
+    /// (`MADV_POPULATE_WRITE`, 5.14), so that shortages show here rather
+    /// than at setup, and pages land on the NUMA node a policy set with
+    /// [`as_ptr`](RingRegion::as_ptr) names. Errors with the `madvise`
+    /// error.
+    pub fn populate(&mut self) -> Result<()> {
+        // SAFETY: the range is this region's own mapping; populating it
+        // allocates its pages without changing what they hold (zeroes, or
+        // the file's bytes).
+        let r = unsafe {
+            libc::madvise(
+                self.map.as_ptr().cast(),
+                self.len,
+                libc::MADV_POPULATE_WRITE,
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(Error::os(
+                "madvise(MADV_POPULATE_WRITE)",
+                std::io::Error::last_os_error(),
+            ))
+        }
+    }
+}
+
+impl fmt::Debug for RingRegion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RingRegion")
+            .field("addr", &self.map.as_ptr())
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+/// The size of the pages that `mmap` maps and the kernel pins.
+pub(crate) fn page_size() -> usize {
+    // SAFETY: sysconf reads a constant of the system.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(size)
+        .ok()
+        .filter(|&s| s > 0)
+        .unwrap_or(4096)
+}
+
+/// The system's default huge page size (`Hugepagesize` in `/proc/meminfo`),
+/// 2 MiB if it cannot be read.
+fn huge_page_size() -> usize {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            let line = info.lines().find(|l| l.starts_with("Hugepagesize:"))?;
+            let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+            kib.checked_mul(1024)
+        })
+        .filter(|size| size.is_power_of_two())
+        .unwrap_or(2 << 20)
+}
+
+/// `len` rounded up to a multiple of `unit` (a power of two); an error for
+/// an empty length, or one that overflows.
+fn round_up(len: usize, unit: usize) -> Result<usize> {
+    if len == 0 {
+        return Err(Error::InvalidArgument("an empty ring region".into()));
+    }
+    len.checked_next_multiple_of(unit)
+        .ok_or_else(|| Error::InvalidArgument(format!("a ring region of {len} bytes")))
 }

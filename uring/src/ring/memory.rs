@@ -1,9 +1,9 @@
-//! Where a ring lives: the kernel's mappings of the queues, or memory the
-//! library allocates for them (`IORING_SETUP_NO_MMAP`); how a ring is set
-//! up over them, and resized.
+//! Where a ring lives: the kernel's mappings of the queues, memory the
+//! library allocates for them, or memory the caller gives
+//! (`IORING_SETUP_NO_MMAP`); how a ring is set up over them, and resized.
 
 use super::{Ring, next_ring_id};
-use crate::builder::Builder;
+use crate::builder::{Builder, RingRegion, page_size};
 use crate::cqueue::Cq;
 use crate::entries::{CqeSize, SqeSize};
 use crate::error::{Error, Result};
@@ -17,21 +17,29 @@ use std::mem;
 use std::os::fd::RawFd;
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
-    pub(crate) fn with_builder(builder: &Builder<'_>, entries: u32) -> Result<Ring<S, C>> {
+    pub(crate) fn with_builder(
+        builder: &Builder<'_>,
+        entries: u32,
+        given: Option<RingRegion>,
+    ) -> Result<Ring<S, C>> {
         let mut p = builder.params(entries)?;
         p.flags |= S::SETUP | C::SETUP;
-        let user_memory = if p.flags & sys::IORING_SETUP_NO_MMAP != 0 {
-            Some(RingMemory::for_params(
+        let user_memory = match given {
+            Some(region) => {
+                p.flags |= sys::IORING_SETUP_NO_MMAP;
+                Some(RingMemory::in_region(&mut p, entries, region)?)
+            }
+            None if p.flags & sys::IORING_SETUP_NO_MMAP != 0 => Some(RingMemory::for_params(
                 &mut p,
                 entries,
                 builder.huge_pages(),
-            )?)
-        } else {
-            None
+            )?),
+            None => None,
         };
         // SAFETY: `p` is a valid, writable `io_uring_params`; with NO_MMAP
-        // its addresses are those of `user_memory`, mappings at least as
-        // large as the kernel reads, each followed by an inaccessible page.
+        // its addresses are those of `user_memory`: mappings at least as
+        // large as the kernel reads (`RingLayout`), each of the library's
+        // own followed by an inaccessible page.
         let fd = unsafe { sys::io_uring_setup(entries, &mut p) }
             .map_err(|e| Error::os("io_uring_setup", e))?;
         if p.flags & sys::IORING_SETUP_REGISTERED_FD_ONLY != 0 {
@@ -48,6 +56,38 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let ring = Self::map(fd, p, builder.wq_fd(), user_memory)?;
         mem::forget(guard);
         Ok(ring)
+    }
+
+    /// The bytes `Builder::build_in` needs for a ring of `entries` made by
+    /// `builder`.
+    pub(crate) fn memory_size(builder: &Builder<'_>, entries: u32) -> Result<usize> {
+        let mut p = builder.params(entries)?;
+        p.flags |= S::SETUP | C::SETUP | sys::IORING_SETUP_NO_MMAP;
+        RingLayout::for_setup(&p, entries)?.total()
+    }
+
+    /// The bytes [`resize_in`](Ring::resize_in) needs to resize this ring
+    /// to `sq_entries` and `cq_entries`, counted as
+    /// [`Builder::ring_memory_size`] counts them.
+    pub fn resize_memory_size(&self, sq_entries: u32, cq_entries: u32) -> Result<usize> {
+        RingLayout::for_setup(&self.resize_params(sq_entries, cq_entries), sq_entries)?.total()
+    }
+
+    /// The parameters of a resize to `sq_entries` and `cq_entries`, with
+    /// the layout flags of the ring.
+    fn resize_params(&self, sq_entries: u32, cq_entries: u32) -> sys::io_uring_params {
+        let copied = self.setup_flags
+            & (sys::IORING_SETUP_NO_SQARRAY
+                | sys::IORING_SETUP_SQE128
+                | sys::IORING_SETUP_CQE32
+                | sys::IORING_SETUP_NO_MMAP
+                | sys::IORING_SETUP_CQE_MIXED);
+        sys::io_uring_params {
+            sq_entries,
+            cq_entries,
+            flags: copied | sys::IORING_SETUP_CQSIZE,
+            ..Default::default()
+        }
     }
 
     fn map(
@@ -94,6 +134,43 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// submitted are submitted first; an error if the kernel does not take
     /// them all, or if completions a scope set aside are still unread.
     pub fn resize(&mut self, sq_entries: u32, cq_entries: u32) -> Result<()> {
+        self.resize_with(sq_entries, cq_entries, None)
+    }
+
+    /// [`resize`](Ring::resize), with the new SQEs and rings in `memory`,
+    /// laid out as [`Builder::build_in`] lays them out; it needs
+    /// [`resize_memory_size`](Ring::resize_memory_size) bytes. For rings
+    /// whose memory is not the kernel's (`IORING_SETUP_NO_MMAP`: made with
+    /// [`Builder::build_in`], [`Builder::no_mmap`] or
+    /// [`Builder::registered_fd_only`]); others refuse with
+    /// [`Error::InvalidArgument`], as does memory too small.
+    ///
+    /// Whatever the ring lived in before is released once the kernel has
+    /// moved to `memory`, which it lets go of within the resize. A plain
+    /// [`resize`](Ring::resize) of a ring in given memory moves it to
+    /// memory the library allocates. On an error, or when the sizes are
+    /// those the ring has, `memory` is released unused.
+    pub fn resize_in(
+        &mut self,
+        sq_entries: u32,
+        cq_entries: u32,
+        memory: RingRegion,
+    ) -> Result<()> {
+        if !self.has_setup(sys::IORING_SETUP_NO_MMAP) {
+            return Err(Error::InvalidArgument(
+                "resize_in is for rings made with NO_MMAP; this ring's memory is the kernel's"
+                    .into(),
+            ));
+        }
+        self.resize_with(sq_entries, cq_entries, Some(memory))
+    }
+
+    fn resize_with(
+        &mut self,
+        sq_entries: u32,
+        cq_entries: u32,
+        given: Option<RingRegion>,
+    ) -> Result<()> {
         if self.virtual_cq.is_some() {
             return Err(Error::InvalidArgument(
                 "completions a scope set aside are still unread".into(),
@@ -121,22 +198,14 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         if sq_entries == self.params.0.sq_entries && cq_entries == self.params.0.cq_entries {
             return Ok(());
         }
-        let copied = self.setup_flags
-            & (sys::IORING_SETUP_NO_SQARRAY
-                | sys::IORING_SETUP_SQE128
-                | sys::IORING_SETUP_CQE32
-                | sys::IORING_SETUP_NO_MMAP
-                | sys::IORING_SETUP_CQE_MIXED);
-        let mut p = sys::io_uring_params {
-            sq_entries,
-            cq_entries,
-            flags: copied | sys::IORING_SETUP_CQSIZE,
-            ..Default::default()
-        };
-        let user_memory = if copied & sys::IORING_SETUP_NO_MMAP != 0 {
-            Some(RingMemory::for_params(&mut p, sq_entries, false)?)
-        } else {
-            None
+        let mut p = self.resize_params(sq_entries, cq_entries);
+        let copied = p.flags & !sys::IORING_SETUP_CQSIZE;
+        let user_memory = match given {
+            Some(region) => Some(RingMemory::in_region(&mut p, sq_entries, region)?),
+            None if copied & sys::IORING_SETUP_NO_MMAP != 0 => {
+                Some(RingMemory::for_params(&mut p, sq_entries, false)?)
+            }
+            None => None,
         };
         // The kernel copies the CQEs from its head to its tail into the new
         // rings: it must see every completion read so far as read (a
@@ -230,19 +299,12 @@ fn map_queues<S: SqeSize, C: CqeSize>(
         Some(memory) => {
             // The kernel laid its rings out in the memory it was given:
             // check that what it says fits before trusting it.
-            if sq_len.max(cq_len) > memory.rings.len() || sqes_len > memory.sqes.len() {
+            if sq_len.max(cq_len) > memory.rings_len || sqes_len > memory.sqes_len {
                 return Err(Error::Setup(
                     "the kernel's rings do not fit the memory given",
                 ));
             }
-            let rings = memory.rings.as_ptr();
-            let sqes = memory.sqes.as_ptr();
-            (
-                rings,
-                rings,
-                sqes,
-                vec![memory.rings.into_mapping(), memory.sqes.into_mapping()],
-            )
+            (memory.rings, memory.rings, memory.sqes, memory.maps)
         }
         None => {
             let single = p.features & sys::IORING_FEAT_SINGLE_MMAP != 0;
@@ -280,21 +342,29 @@ fn map_queues<S: SqeSize, C: CqeSize>(
     Ok((sq, cq, maps))
 }
 
-/// Memory the library allocates for a ring made with
-/// `IORING_SETUP_NO_MMAP`: one region for the SQ and CQ rings, one for the
-/// SQEs, each followed by an inaccessible page, so that a kernel that needs
-/// more than was allocated fails the setup instead of using what follows.
-struct RingMemory {
-    rings: GuardedMapping,
-    sqes: GuardedMapping,
+/// The header of the kernel's `struct io_rings` before the CQEs, at most:
+/// 48 bytes of indices and flags, the CQEs then aligned to the kernel's
+/// cache line (`cq_off.cqes` reports it: 64 on x86-64, up to 256 on
+/// architectures with longer lines).
+const RINGS_HEADER_MAX: usize = 256;
+
+/// How much memory the kernel uses for a ring made with
+/// `IORING_SETUP_NO_MMAP`: `rings_size()` and the SQE array in the
+/// kernel's `io_allocate_scq_urings`, each a region of whole pages.
+#[derive(Clone, Copy, Debug)]
+struct RingLayout {
+    /// The SQ and CQ rings: header, CQEs, SQ index array.
+    rings_len: usize,
+    /// The SQEs.
+    sqes_len: usize,
 }
 
-impl RingMemory {
-    /// Allocates memory for the rings `p` and `entries` ask for, and points
-    /// `p` at it.
-    fn for_params(p: &mut sys::io_uring_params, entries: u32, huge: bool) -> Result<RingMemory> {
-        // The kernel clamps before it rounds up (`IORING_SETUP_CLAMP`), and
-        // then needs no more than the largest rings: so much is allocated.
+impl RingLayout {
+    /// The layout of the rings `p` and `entries` ask for: after clamping
+    /// (`IORING_SETUP_CLAMP`, which the kernel applies before it rounds up)
+    /// and rounding up to powers of two, as the kernel does; never less than
+    /// the kernel uses.
+    fn for_setup(p: &sys::io_uring_params, entries: u32) -> Result<RingLayout> {
         let (entries, cq_entries) = if p.flags & sys::IORING_SETUP_CLAMP != 0 {
             (
                 entries.min(sys::IORING_MAX_ENTRIES),
@@ -309,24 +379,109 @@ impl RingMemory {
         } else {
             2 * sq
         };
-        let cqe_size = mem::size_of::<sys::io_uring_cqe>()
-            << usize::from(p.flags & sys::IORING_SETUP_CQE32 != 0);
+        let overflow = || Error::Setup("ring sizes overflow");
+        let cqe32 = p.flags & sys::IORING_SETUP_CQE32 != 0;
         let sqe_size = mem::size_of::<sys::io_uring_sqe>()
             << usize::from(p.flags & sys::IORING_SETUP_SQE128 != 0);
-        // The kernel's `struct io_rings` header, the CQEs, then the SQ index
-        // array, with room to spare for the header's alignment.
-        let rings_len = cq
-            .checked_mul(cqe_size)
-            .and_then(|n| n.checked_add(sq * mem::size_of::<u32>() + 4096))
-            .ok_or(Error::Setup("ring sizes overflow"))?;
+        // The header and 16-byte CQEs, the whole doubled for 32-byte CQEs
+        // (header included, as the kernel counts it), then the SQ index
+        // array at the next cache line.
+        let cqes_end = cq
+            .checked_mul(mem::size_of::<sys::io_uring_cqe>())
+            .and_then(|n| n.checked_add(RINGS_HEADER_MAX))
+            .and_then(|n| n.checked_mul(1 + usize::from(cqe32)))
+            .and_then(|n| n.checked_next_multiple_of(64))
+            .ok_or_else(overflow)?;
+        let sq_array = if p.flags & sys::IORING_SETUP_NO_SQARRAY != 0 {
+            0
+        } else {
+            sq * mem::size_of::<u32>()
+        };
+        let page = page_size();
+        let rings_len = cqes_end
+            .checked_add(sq_array)
+            .and_then(|n| n.checked_next_multiple_of(page))
+            .ok_or_else(overflow)?;
         let sqes_len = sq
             .checked_mul(sqe_size)
-            .ok_or(Error::Setup("ring sizes overflow"))?;
-        let rings = GuardedMapping::new(rings_len, huge)?;
-        let sqes = GuardedMapping::new(sqes_len, huge)?;
+            .and_then(|n| n.checked_next_multiple_of(page))
+            .ok_or_else(overflow)?;
+        Ok(RingLayout {
+            rings_len,
+            sqes_len,
+        })
+    }
+
+    /// Both regions, back to back.
+    fn total(&self) -> Result<usize> {
+        self.sqes_len
+            .checked_add(self.rings_len)
+            .ok_or(Error::Setup("ring sizes overflow"))
+    }
+}
+
+/// The memory of a ring made with `IORING_SETUP_NO_MMAP`: where its rings
+/// and SQEs are, how much of each there is, and the mappings that hold
+/// them, which the ring keeps until it is dropped.
+struct RingMemory {
+    rings: *mut u8,
+    rings_len: usize,
+    sqes: *mut u8,
+    sqes_len: usize,
+    maps: Vec<Mapping>,
+}
+
+impl RingMemory {
+    /// Allocates memory for the rings `p` and `entries` ask for, and points
+    /// `p` at it: one mapping for the SQ and CQ rings, one for the SQEs,
+    /// each followed by an inaccessible page, so that a kernel that needs
+    /// more than was allocated fails the setup instead of using what
+    /// follows.
+    fn for_params(p: &mut sys::io_uring_params, entries: u32, huge: bool) -> Result<RingMemory> {
+        let layout = RingLayout::for_setup(p, entries)?;
+        let rings = GuardedMapping::new(layout.rings_len, huge)?;
+        let sqes = GuardedMapping::new(layout.sqes_len, huge)?;
         p.cq_off.user_addr = rings.as_ptr() as u64;
         p.sq_off.user_addr = sqes.as_ptr() as u64;
-        Ok(RingMemory { rings, sqes })
+        Ok(RingMemory {
+            rings: rings.as_ptr(),
+            rings_len: rings.len(),
+            sqes: sqes.as_ptr(),
+            sqes_len: sqes.len(),
+            maps: vec![rings.into_mapping(), sqes.into_mapping()],
+        })
+    }
+
+    /// Lays out the rings `p` and `entries` ask for in `region`, the SQEs
+    /// first and the rings after them (the kernel pins each part's pages
+    /// from its page-aligned start), and points `p` at them. An error,
+    /// before the kernel sees anything, if the region is too small.
+    fn in_region(
+        p: &mut sys::io_uring_params,
+        entries: u32,
+        region: RingRegion,
+    ) -> Result<RingMemory> {
+        let layout = RingLayout::for_setup(p, entries)?;
+        let needed = layout.total()?;
+        if region.len < needed {
+            return Err(Error::InvalidArgument(format!(
+                "the ring needs {needed} bytes of memory; the region given has {}",
+                region.len
+            )));
+        }
+        let sqes = region.map.as_ptr();
+        // SAFETY: `layout.sqes_len + layout.rings_len <= region.len`: the
+        // rings start inside the region.
+        let rings = unsafe { sqes.add(layout.sqes_len) };
+        p.cq_off.user_addr = rings as u64;
+        p.sq_off.user_addr = sqes as u64;
+        Ok(RingMemory {
+            rings,
+            rings_len: layout.rings_len,
+            sqes,
+            sqes_len: layout.sqes_len,
+            maps: vec![region.map],
+        })
     }
 }
 
