@@ -503,3 +503,43 @@ fn a_big_cqe_without_more_is_no_timestamp() {
     assert_eq!(cqe.big_cqe(), [1, 2]);
     assert_eq!(cqe.tx_timestamp(), None);
 }
+
+/// The command in a scope on a ring of 32-byte CQEs, pushed safely (it
+/// borrows the socket for the scope): the scope hands out the timestamps
+/// as `BigCqe`s with the `user_data` it was pushed with, and its end
+/// cancels the command and waits for its last completion, which the ring
+/// never shows.
+#[test]
+fn a_scope_pushes_the_command_safely_and_ends_it() {
+    let _watch = uring_tests::watchdog();
+    if !have_command() {
+        return;
+    }
+    let (tx, _rx) = udp_pair();
+    timestamping(&tx, BASE | libc::SOF_TIMESTAMPING_TX_SOFTWARE);
+    let mut ring = Builder::new().build_sized::<Sqe64, Cqe32>(8).unwrap();
+    let keys: Vec<u32> = ring.scope(|s| {
+        s.push(TxTimestamp::new(&tx).user_data(STAMPS)).unwrap();
+        s.submit().unwrap();
+        send(&tx, 4);
+        let mut keys = Vec::new();
+        while keys.len() < 4 {
+            s.submit_and_wait(1).unwrap();
+            for cqe in s.completions() {
+                assert_eq!(cqe.user_data(), STAMPS);
+                let stamp = cqe.tx_timestamp().expect("a timestamp");
+                assert_eq!(stamp.tstype(), TimestampType::SND);
+                keys.push(stamp.key());
+            }
+        }
+        assert_eq!(s.in_flight(), 1, "the command stays armed");
+        keys
+    });
+    assert_eq!(keys, [0, 1, 2, 3]);
+    // The scope cancelled the command and took its last completion.
+    assert_eq!(ring.ready(), 0);
+    send(&tx, 1);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    ring.submit().unwrap();
+    assert_eq!(ring.ready(), 0, "nothing posts for the ended command");
+}
