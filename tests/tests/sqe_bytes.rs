@@ -3075,6 +3075,26 @@ fn io_uring_prep_cmd_sock_siocinq() {
     );
 }
 
+/// `io_uring_prep_cmd_sock(SOCKET_URING_OP_TX_TIMESTAMP, fd, 0, 0, NULL, 0)`,
+/// as liburing's `test/timestamp.c` prepares it.
+#[test]
+fn io_uring_prep_cmd_sock_tx_timestamp() {
+    let mut ring = ring();
+    let socket = udp();
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_URING_CMD,
+        fd: fd(&socket),
+        off: pair32(sys::SOCKET_URING_OP_TX_TIMESTAMP, 0),
+        ..ZERO
+    };
+    assert_op(
+        "io_uring_prep_cmd_sock(SOCKET_URING_OP_TX_TIMESTAMP, ..)",
+        &mut ring,
+        TxTimestamp::new(&socket),
+        theirs,
+    );
+}
+
 /// `io_uring_prep_cmd_sock(SOCKET_URING_OP_SIOCOUTQ, fd, 0, 0, NULL, 0)`.
 #[test]
 fn io_uring_prep_cmd_sock_siocoutq() {

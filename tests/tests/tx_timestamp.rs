@@ -16,7 +16,7 @@ use uring::{
     AsSocket, BigCqe, Builder, Cqe32, CqeMixed, CqeSize, Ring, Sqe64, TimestampType,
     TxTimestampCqe, UringCmdOp, sys,
 };
-use uring_tests::{PATIENCE, pipe, raw_sqe, require_kernel, set_int_option};
+use uring_tests::{PATIENCE, pipe, require_kernel, set_int_option};
 
 /// The user data of the timestamp command in every test.
 const STAMPS: u64 = 43;
@@ -435,57 +435,6 @@ fn a_file_that_is_not_a_socket_is_refused() {
     assert_eq!(
         got,
         [(1, -libc::EBADF, false), (2, -libc::EOPNOTSUPP, false)]
-    );
-}
-
-#[test]
-fn the_sqe_is_liburings_cmd_sock_tx_timestamp() {
-    let _watch = uring_tests::watchdog();
-    let (tx, _rx) = udp_pair();
-    let mut ring = Ring::builder().submit_all().build(4).unwrap();
-    // Junk in every slot first, consumed (and refused) by the kernel: a
-    // byte the command leaves alone shows.
-    let mut junk_bytes = [0xa5u8; 64];
-    junk_bytes[1] = 0x80;
-    // SAFETY: `io_uring_sqe` is 64 bytes of plain integers: any bytes are
-    // a value of it.
-    let junk: sys::io_uring_sqe = unsafe { mem::transmute(junk_bytes) };
-    let junk = vec![junk; ring.sq_entries() as usize];
-    // SAFETY: the kernel refuses each (an opcode past the last and an
-    // invalid flags byte) before it reads any field naming memory or files.
-    unsafe { ring.push_raw(&junk) }.unwrap();
-    ring.submit_and_wait(junk.len() as u32).unwrap();
-    assert!(ring.completions().all(|c| c.res() == -libc::EINVAL));
-    // SAFETY: never submitted (the ring is dropped first, with no SQ
-    // thread): the kernel never reads it.
-    unsafe { ring.push_unchecked(TxTimestamp::new(&tx).user_data(0x1234)) }.unwrap();
-    let ours: Vec<sys::io_uring_sqe> = ring.pending_sqes().collect();
-    assert_eq!(ours.len(), 1);
-    // `io_uring_prep_cmd_sock(sqe, SOCKET_URING_OP_TX_TIMESTAMP, fd, 0, 0,
-    // NULL, 0)`, as liburing's test/timestamp.c preps it (`prep_rw` of
-    // URING_CMD, then `cmd_op`): opcode, fd and cmd_op, zero elsewhere;
-    // the kernel arms the multishot poll itself, no flag asks for it.
-    let mut theirs = raw_sqe(sys::IORING_OP_URING_CMD, tx.as_raw_fd(), 0, 0, 0, 0x1234);
-    theirs.off = sys::io_uring_sqe_off {
-        cmd: sys::io_uring_sqe_cmd {
-            cmd_op: sys::SOCKET_URING_OP_TX_TIMESTAMP,
-            __pad1: 0,
-        },
-    };
-    // SAFETY: 64 plain bytes without padding, all written (the SQ slot was
-    // read whole; `theirs` was made from a zeroed default).
-    let (ours, theirs): ([u8; 64], [u8; 64]) = unsafe {
-        (
-            mem::transmute::<sys::io_uring_sqe, [u8; 64]>(ours[0]),
-            mem::transmute::<sys::io_uring_sqe, [u8; 64]>(theirs),
-        )
-    };
-    assert_eq!(ours, theirs);
-    assert_eq!(ours[0], 46, "IORING_OP_URING_CMD");
-    assert_eq!(
-        ours[8..12],
-        4u32.to_ne_bytes(),
-        "cmd_op in the low half of off"
     );
 }
 
