@@ -70,6 +70,33 @@ fn send(tx: &UdpSocket, n: usize) {
     }
 }
 
+/// A UDP pair whose sender timestamps with `flags`, and a ring of
+/// `entries` with 32-byte CQEs on which the command is armed for it. The
+/// ring is the first field: it drops (and the kernel stops using the
+/// command) before the sockets.
+struct Armed {
+    ring: Ring<Sqe64, Cqe32>,
+    tx: UdpSocket,
+    _rx: UdpSocket,
+}
+
+fn armed_udp(flags: u32, entries: u32) -> Armed {
+    let (tx, rx) = udp_pair();
+    timestamping(&tx, flags);
+    let mut ring = Builder::new().build_sized::<Sqe64, Cqe32>(entries).unwrap();
+    arm(&mut ring, &tx);
+    Armed { ring, tx, _rx: rx }
+}
+
+/// Cancels the command and checks that it ended: `-ECANCELED` without
+/// `IORING_CQE_F_MORE`, and the cancel's own 0.
+fn assert_cancel_ends_it<C: CqeSize<Cqe = BigCqe>>(ring: &mut Ring<Sqe64, C>) {
+    assert_eq!(
+        cancel(ring),
+        [(STAMPS, -libc::ECANCELED, false), (CANCEL, 0, false)]
+    );
+}
+
 /// Reads completions until `n` of them came, or the command's last one.
 fn reap<C: CqeSize<Cqe = BigCqe>>(ring: &mut Ring<Sqe64, C>, n: usize) -> Vec<BigCqe> {
     let mut got = Vec::new();
@@ -190,14 +217,13 @@ fn udp_software_timestamps_come_keyed_in_order_and_the_cancel_ends_them() {
         return;
     }
     const N: usize = 8;
-    let (tx, _rx) = udp_pair();
-    timestamping(&tx, BASE | libc::SOF_TIMESTAMPING_TX_SOFTWARE);
-    let mut ring = Builder::new().build_sized::<Sqe64, Cqe32>(16).unwrap();
-    arm(&mut ring, &tx);
+    let Armed {
+        mut ring, ref tx, ..
+    } = armed_udp(BASE | libc::SOF_TIMESTAMPING_TX_SOFTWARE, 16);
     // Armed on an empty queue: nothing yet.
     assert_eq!(ring.completions().count(), 0);
     let before = SystemTime::now();
-    send(&tx, N);
+    send(tx, N);
     let after = SystemTime::now();
     let stamps = decode(&reap(&mut ring, N));
     let keys: Vec<u32> = stamps.iter().map(|t| t.key()).collect();
@@ -212,14 +238,13 @@ fn udp_software_timestamps_come_keyed_in_order_and_the_cancel_ends_them() {
         );
     }
     // The command took them off the queue.
-    assert_eq!(error_queue(&tx), []);
+    assert_eq!(error_queue(tx), []);
     // It stays armed: more sends, more timestamps, the keys counting on.
-    send(&tx, 2);
+    send(tx, 2);
     let more = decode(&reap(&mut ring, 2));
     let keys: Vec<u32> = more.iter().map(|t| t.key()).collect();
     assert_eq!(keys, [N as u32, N as u32 + 1]);
-    let end = cancel(&mut ring);
-    assert_eq!(end, [(STAMPS, -libc::ECANCELED, false), (CANCEL, 0, false)]);
+    assert_cancel_ends_it(&mut ring);
 }
 
 #[test]
@@ -228,10 +253,7 @@ fn the_last_completion_decodes_as_no_timestamp() {
     if !have_command() {
         return;
     }
-    let (tx, _rx) = udp_pair();
-    timestamping(&tx, BASE | libc::SOF_TIMESTAMPING_TX_SOFTWARE);
-    let mut ring = Builder::new().build_sized::<Sqe64, Cqe32>(8).unwrap();
-    arm(&mut ring, &tx);
+    let Armed { mut ring, .. } = armed_udp(BASE | libc::SOF_TIMESTAMPING_TX_SOFTWARE, 8);
     ring.push(Cancel::new(STAMPS).user_data(CANCEL)).unwrap();
     ring.submit().unwrap();
     let end = reap_all(&mut ring, 2);
@@ -247,14 +269,13 @@ fn sched_and_snd_timestamps_come_per_datagram() {
         return;
     }
     const N: usize = 4;
-    let (tx, _rx) = udp_pair();
-    timestamping(
-        &tx,
+    let Armed {
+        mut ring, ref tx, ..
+    } = armed_udp(
         BASE | libc::SOF_TIMESTAMPING_TX_SOFTWARE | libc::SOF_TIMESTAMPING_TX_SCHED,
+        16,
     );
-    let mut ring = Builder::new().build_sized::<Sqe64, Cqe32>(16).unwrap();
-    arm(&mut ring, &tx);
-    send(&tx, N);
+    send(tx, N);
     let got: Vec<(u32, TimestampType)> = decode(&reap(&mut ring, 2 * N))
         .iter()
         .map(|t| (t.key(), t.tstype()))
@@ -264,10 +285,7 @@ fn sched_and_snd_timestamps_come_per_datagram() {
         .flat_map(|k| [(k, TimestampType::SCHED), (k, TimestampType::SND)])
         .collect();
     assert_eq!(got, want);
-    assert_eq!(
-        cancel(&mut ring),
-        [(STAMPS, -libc::ECANCELED, false), (CANCEL, 0, false)]
-    );
+    assert_cancel_ends_it(&mut ring);
 }
 
 #[test]
@@ -314,10 +332,7 @@ fn tcp_timestamps_are_keyed_by_the_last_byte_of_each_write() {
             "{t:?} not in {before:?}..{after:?}"
         );
     }
-    assert_eq!(
-        cancel(&mut ring),
-        [(STAMPS, -libc::ECANCELED, false), (CANCEL, 0, false)]
-    );
+    assert_cancel_ends_it(&mut ring);
 }
 
 #[test]
@@ -326,29 +341,25 @@ fn records_that_carry_the_packet_stay_on_the_error_queue() {
     if !have_command() {
         return;
     }
-    let (tx, _rx) = udp_pair();
     // Without OPT_TSONLY each record carries the datagram.
-    timestamping(
-        &tx,
+    let Armed {
+        mut ring, ref tx, ..
+    } = armed_udp(
         (BASE & !libc::SOF_TIMESTAMPING_OPT_TSONLY) | libc::SOF_TIMESTAMPING_TX_SOFTWARE,
+        16,
     );
-    let mut ring = Builder::new().build_sized::<Sqe64, Cqe32>(16).unwrap();
-    arm(&mut ring, &tx);
-    send(&tx, 3);
+    send(tx, 3);
     // Then records without it (the OPT_ID counter goes on): the command
     // walks the whole queue, skips the first three and posts these.
-    timestamping(&tx, BASE | libc::SOF_TIMESTAMPING_TX_SOFTWARE);
-    send(&tx, 2);
+    timestamping(tx, BASE | libc::SOF_TIMESTAMPING_TX_SOFTWARE);
+    send(tx, 2);
     let keys: Vec<u32> = decode(&reap(&mut ring, 2))
         .iter()
         .map(|t| t.key())
         .collect();
     assert_eq!(keys, [3, 4]);
-    assert_eq!(error_queue(&tx), [(0, true), (1, true), (2, true)]);
-    assert_eq!(
-        cancel(&mut ring),
-        [(STAMPS, -libc::ECANCELED, false), (CANCEL, 0, false)]
-    );
+    assert_eq!(error_queue(tx), [(0, true), (1, true), (2, true)]);
+    assert_cancel_ends_it(&mut ring);
 }
 
 #[test]
