@@ -98,7 +98,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     ) -> Result<Ring<S, C>> {
         let id = next_ring_id()?;
         let stable = Mapping::anonymous(p.sq_entries as usize * mem::size_of::<Timespec>())?;
-        let (sq, cq, maps) = map_queues(fd, &p, user_memory, stable.as_ptr().cast(), id)?;
+        let (sq, cq, maps) = map_queues(fd, &p, user_memory, None, stable.as_ptr().cast(), id)?;
         let mut ring = Ring {
             sq,
             cq,
@@ -207,6 +207,21 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             }
             None => None,
         };
+        // What the new queues need of the process is had before the kernel
+        // switches to them: a failure after it would leave the ring with
+        // queues the kernel no longer reads. So the ring-owned timespecs
+        // are allocated now, and for rings in the kernel's memory, address
+        // space as large as the new rings is reserved, to map them over
+        // (which a limit on the address space cannot then refuse).
+        let layout = RingLayout::for_setup(&p, sq_entries)?;
+        let stable = Mapping::anonymous(layout.sq_entries * mem::size_of::<Timespec>())?;
+        let reserved = match user_memory {
+            Some(_) => None,
+            None => Some(Reserved {
+                rings: Mapping::reserve(layout.rings_len)?,
+                sqes: Mapping::reserve(layout.sqes_len)?,
+            }),
+        };
         // The kernel copies the CQEs from its head to its tail into the new
         // rings: it must see every completion read so far as read (a
         // forgotten iterator moves only the ring's copy of the head), or
@@ -236,12 +251,24 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             // as in every layout the kernel makes.
             p.sq_off.array = sq_array_offset(&p);
         }
-        // The kernel's rings are new: map them (or point into the new user
-        // memory) and rebuild the queues. The old mappings stay until the
-        // new ones are in place, then go; no SQE refers to the old
-        // timespecs, since every one was consumed.
-        let stable = Mapping::anonymous(p.sq_entries as usize * mem::size_of::<Timespec>())?;
-        let (sq, cq, maps) = map_queues(self.fd, &p, user_memory, stable.as_ptr().cast(), self.id)?;
+        // The kernel's rings are new: map them over the reservations (or
+        // point into the new user memory) and rebuild the queues. The old
+        // mappings stay until the new ones are in place, then go; no SQE
+        // refers to the old timespecs, since every one was consumed.
+        let stable = if p.sq_entries as usize <= layout.sq_entries {
+            stable
+        } else {
+            // More entries than the kernel's rounding gives: never seen.
+            Mapping::anonymous(p.sq_entries as usize * mem::size_of::<Timespec>())?
+        };
+        let (sq, cq, maps) = map_queues(
+            self.fd,
+            &p,
+            user_memory,
+            reserved,
+            stable.as_ptr().cast(),
+            self.id,
+        )?;
         self.sq = sq;
         self.cq = cq;
         if self.cq.head() != head {
@@ -278,6 +305,7 @@ fn map_queues<S: SqeSize, C: CqeSize>(
     fd: RawFd,
     p: &sys::io_uring_params,
     user_memory: Option<RingMemory>,
+    reserved: Option<Reserved>,
     stable: *mut Timespec,
     id: u32,
 ) -> Result<(Sq<S>, Cq<C>, Vec<Mapping>)> {
@@ -313,13 +341,25 @@ fn map_queues<S: SqeSize, C: CqeSize>(
             } else {
                 (sq_len, cq_len)
             };
-            let sq_map = Mapping::ring(fd, sq_len, sys::IORING_OFF_SQ_RING)?;
+            // Over the reservations when there are (a resize's: every
+            // kernel that resizes maps its rings in one), else anywhere.
+            let (rings_at, sqes_at) = match reserved {
+                Some(Reserved { rings, sqes }) if single => (Some(rings), Some(sqes)),
+                _ => (None, None),
+            };
+            let map = |at: Option<Mapping>, len, offset| match at
+                .and_then(|at| at.ring_over(fd, len, offset))
+            {
+                Some(over) => over,
+                None => Mapping::ring(fd, len, offset),
+            };
+            let sq_map = map(rings_at, sq_len, sys::IORING_OFF_SQ_RING)?;
             let cq_map = if single {
                 None
             } else {
                 Some(Mapping::ring(fd, cq_len, sys::IORING_OFF_CQ_RING)?)
             };
-            let sqes_map = Mapping::ring(fd, sqes_len, sys::IORING_OFF_SQES)?;
+            let sqes_map = map(sqes_at, sqes_len, sys::IORING_OFF_SQES)?;
             let sq_ptr = sq_map.as_ptr();
             let cq_ptr = cq_map.as_ref().unwrap_or(&sq_map).as_ptr();
             let sqes_ptr = sqes_map.as_ptr();
@@ -353,6 +393,8 @@ const RINGS_HEADER_MAX: usize = 256;
 /// kernel's `io_allocate_scq_urings`, each a region of whole pages.
 #[derive(Clone, Copy, Debug)]
 struct RingLayout {
+    /// SQ entries, rounded up as the kernel rounds them.
+    sq_entries: usize,
     /// The SQ and CQ rings: header, CQEs, SQ index array.
     rings_len: usize,
     /// The SQEs.
@@ -407,6 +449,7 @@ impl RingLayout {
             .and_then(|n| n.checked_next_multiple_of(page))
             .ok_or_else(overflow)?;
         Ok(RingLayout {
+            sq_entries: sq,
             rings_len,
             sqes_len,
         })
@@ -517,6 +560,13 @@ impl GuardedMapping {
     fn into_mapping(self) -> Mapping {
         self.map
     }
+}
+
+/// Address space reserved for a resize's new rings, before the kernel
+/// switches to them.
+struct Reserved {
+    rings: Mapping,
+    sqes: Mapping,
 }
 
 /// Closes a descriptor unless forgotten.

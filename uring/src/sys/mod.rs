@@ -146,6 +146,64 @@ pub fn mmap_ring(fd: RawFd, len: usize, offset: i64) -> io::Result<*mut libc::c_
     mapped(ptr)
 }
 
+/// [`mmap_ring`] at `addr`, over a reservation of the caller's
+/// (`MAP_FIXED`): the ring's pages replace the reservation's first `len`
+/// bytes, and the process's address space does not grow. (Since Linux
+/// 6.12 a `MAP_FIXED` mapping that fails leaves what was there in place.)
+///
+/// # Safety
+///
+/// `addr .. addr + len` must be a mapping of the caller's that nothing
+/// else uses (a reservation made with [`mmap_reserve`]).
+pub unsafe fn mmap_ring_at(
+    addr: *mut libc::c_void,
+    fd: RawFd,
+    len: usize,
+    offset: i64,
+) -> io::Result<*mut libc::c_void> {
+    #[cfg(feature = "fault-injection")]
+    if let Some(e) = fault::take(fault::Call::Mmap) {
+        return Err(e);
+    }
+    // SAFETY: MAP_FIXED over the caller's own reservation replaces part of
+    // it and nothing else (the caller's contract); failure is reported as
+    // MAP_FAILED.
+    let ptr = unsafe {
+        libc::mmap(
+            addr,
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_POPULATE | libc::MAP_FIXED,
+            fd,
+            offset,
+        )
+    };
+    mapped(ptr)
+}
+
+/// `len` bytes of address space, inaccessible and backed by nothing
+/// (`PROT_NONE`, `MAP_NORESERVE`), for a mapping to be put over later
+/// with [`mmap_ring_at`].
+pub fn mmap_reserve(len: usize) -> io::Result<*mut libc::c_void> {
+    #[cfg(feature = "fault-injection")]
+    if let Some(e) = fault::take(fault::Call::Mmap) {
+        return Err(e);
+    }
+    // SAFETY: a fresh mapping chosen by the kernel cannot overlap memory
+    // Rust knows about; failure is reported as MAP_FAILED.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    mapped(ptr)
+}
+
 /// The running kernel's `major.minor`, from `uname(2)`; `None` if its
 /// release string does not start that way.
 pub fn kernel_release() -> Option<(u32, u32)> {
