@@ -272,28 +272,22 @@ impl<C: UniformCqe> std::ops::Deref for ScopeCqe<'_, C> {
     }
 }
 
-impl From<ScopeCqe<'_>> for Cqe {
-    fn from(cqe: ScopeCqe<'_>) -> Cqe {
-        cqe.cqe
-    }
-}
-
-impl From<ScopeCqe<'_, crate::Cqe32>> for crate::BigCqe {
-    fn from(cqe: ScopeCqe<'_, crate::Cqe32>) -> crate::BigCqe {
-        cqe.cqe
-    }
-}
-
 impl<C: UniformCqe> fmt::Debug for ScopeCqe<'_, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.cqe, f)
     }
 }
 
-/// A scope's completions collect into plain [`Cqe`]s (or
-/// [`BigCqe`](crate::BigCqe)s) too.
-macro_rules! collect_plain {
+/// A scope's completions turn, and collect, into plain [`Cqe`]s (or
+/// [`BigCqe`](crate::BigCqe)s).
+macro_rules! into_plain {
     ($size:ty, $cqe:ty) => {
+        impl<'scope> From<ScopeCqe<'scope, $size>> for $cqe {
+            fn from(cqe: ScopeCqe<'scope, $size>) -> $cqe {
+                cqe.cqe
+            }
+        }
+
         impl<'scope> FromIterator<ScopeCqe<'scope, $size>> for Vec<$cqe> {
             fn from_iter<I: IntoIterator<Item = ScopeCqe<'scope, $size>>>(iter: I) -> Self {
                 iter.into_iter().map(|c| c.cqe).collect()
@@ -308,5 +302,5 @@ macro_rules! collect_plain {
     };
 }
 
-collect_plain!(Cqe16, Cqe);
-collect_plain!(crate::Cqe32, crate::BigCqe);
+into_plain!(Cqe16, Cqe);
+into_plain!(crate::Cqe32, crate::BigCqe);
