@@ -77,9 +77,9 @@ pub use args::{
     ControlMessages, ControlMessagesBuf, DirectSlot, FileUpdates, FilesAt, FixedBuf, FutexWaitV,
     MadviseRange, MsgHdr, MsgHdrMut, MsgLayout, NopBigCqe, NopBuffer, NopResult, NopTaskWork,
     NvmeCmd, PassCqeFlags, PipeSlots, PollEventsUpdate, RecvMsgOut, RingSlot, ScmRights, SockOpt,
-    SocketDomain, SocketFd, SocketType, SpliceSource, UringCmdOp, UserDataUpdate, WaitIdTarget,
+    SocketDomain, SocketFd, SocketType, SpliceSource, TimestampType, TxTimestampCqe, UringCmdOp,
+    UserDataUpdate, WaitIdTarget,
 };
-pub use args::{TimestampType, TxTimestampCqe};
 pub use buf_ring::{Buf, BufRing, ClaimFrom, MAX_BUF_RING_BUFFERS};
 pub use buf_ring_raw::RawBufRing;
 pub use builder::{Builder, RingRegion};
