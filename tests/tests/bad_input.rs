@@ -59,6 +59,67 @@ fn ring_sizes_of_zero_and_beyond_the_maximum_are_setup_errors() {
     assert_eq!(ring.cq_entries(), 65536);
 }
 
+/// Rings in memory the caller gives: sizes of 0 and past what a process
+/// can map, entries the kernel refuses, memory too small by a page or by
+/// all of it. Each is an error value; the memory a refused build was given
+/// is released.
+#[test]
+fn ring_regions_of_any_size_and_rings_that_do_not_fit_are_errors() {
+    let _watch = watchdog();
+    use uring::RingRegion;
+    if !uring_tests::require_kernel(6, 5, "IORING_SETUP_NO_MMAP") {
+        return;
+    }
+    assert!(is_invalid_argument(&RingRegion::anonymous(0).unwrap_err()));
+    assert!(is_invalid_argument(
+        &RingRegion::anonymous_huge(0).unwrap_err()
+    ));
+    for len in [usize::MAX, usize::MAX - 4095, 1 << 62] {
+        assert!(RingRegion::anonymous(len).is_err(), "{len}");
+        assert!(RingRegion::anonymous_huge(len).is_err(), "{len}");
+    }
+    let builder = Builder::new();
+    for entries in [0, u32::MAX, sys_max_entries() * 2] {
+        assert!(builder.ring_memory_size(entries).is_err(), "{entries}");
+        let region = RingRegion::anonymous(1 << 20).unwrap();
+        assert!(builder.build_in(entries, region).is_err(), "{entries}");
+    }
+    let need = builder.ring_memory_size(64).unwrap();
+    for len in [4096, need - 4096] {
+        let region = RingRegion::anonymous(len).unwrap();
+        assert!(
+            is_invalid_argument(&builder.build_in(64, region).unwrap_err()),
+            "{len} of {need} bytes"
+        );
+    }
+    // Clamped, the sizes past the maximum fit memory counted the same way.
+    let clamped = Builder::new().clamp();
+    let need = clamped.ring_memory_size(u32::MAX).unwrap();
+    let mut ring = clamped
+        .build_in(u32::MAX, RingRegion::anonymous(need).unwrap())
+        .unwrap();
+    assert_eq!(complete(&mut ring, Nop::new()).res(), 0);
+    // A resize into too little memory is refused, the ring as it was.
+    if !uring_tests::require_kernel(6, 13, "IORING_REGISTER_RESIZE_RINGS") {
+        return;
+    }
+    let mut ring = Builder::new()
+        .single_issuer()
+        .defer_taskrun()
+        .build_in(8, RingRegion::anonymous(need).unwrap())
+        .unwrap();
+    let err = ring
+        .resize_in(64, 128, RingRegion::anonymous(4096).unwrap())
+        .unwrap_err();
+    assert!(is_invalid_argument(&err), "{err:?}");
+    assert_eq!(complete(&mut ring, Nop::new()).res(), 0);
+}
+
+/// The most SQ entries the kernel takes (`IORING_MAX_ENTRIES`).
+fn sys_max_entries() -> u32 {
+    uring::sys::IORING_MAX_ENTRIES
+}
+
 #[test]
 fn non_power_of_two_sizes_round_up_and_a_one_entry_ring_works() {
     let _watch = watchdog();
