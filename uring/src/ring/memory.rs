@@ -198,6 +198,14 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         if sq_entries == self.params.0.sq_entries && cq_entries == self.params.0.cq_entries {
             return Ok(());
         }
+        if !resize_sizes_valid(sq_entries, cq_entries) {
+            // What the kernel answers, asked before anything is allocated
+            // for sizes it never takes.
+            return Err(Error::os(
+                "IORING_REGISTER_RESIZE_RINGS",
+                std::io::Error::from_raw_os_error(libc::EINVAL),
+            ));
+        }
         let mut p = self.resize_params(sq_entries, cq_entries);
         let copied = p.flags & !sys::IORING_SETUP_CQSIZE;
         let user_memory = match given {
@@ -286,6 +294,16 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         self.params.0.cq_off = p.cq_off;
         Ok(())
     }
+}
+
+/// Whether the kernel takes `sq_entries` and `cq_entries` for a resize
+/// (`io_uring_fill_params`, without `IORING_SETUP_CLAMP`): neither 0 nor
+/// past its maximum, and the CQ, rounded up to a power of two, at least as
+/// large as the SQ.
+fn resize_sizes_valid(sq_entries: u32, cq_entries: u32) -> bool {
+    (1..=sys::IORING_MAX_ENTRIES).contains(&sq_entries)
+        && (1..=sys::IORING_MAX_CQ_ENTRIES).contains(&cq_entries)
+        && cq_entries.next_power_of_two() >= sq_entries.next_power_of_two()
 }
 
 /// Where the kernel puts the SQ array in the rings that `p` describes:
