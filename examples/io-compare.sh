@@ -130,7 +130,13 @@ for profile in "${profiles[@]}"; do
     load_before=$(load)
     declare -A iops=() cpu=() ir=()
     for r in $(seq "$rounds"); do
-        for e in "${engines[@]}"; do
+        # Each round starts one engine later, so that no engine always runs
+        # in the same place (the first after the warm-up or after fio,
+        # which leaves the CPU caches and frequency otherwise than a tight
+        # loop does).
+        n=${#engines[@]}
+        for i in $(seq 0 $((n - 1))); do
+            e=${engines[$(((i + r - 1) % n))]}
             line=$(run "$e")
             echo "   round $r: $line"
             iops[$e]+="$(field "$line" iops) "
@@ -154,7 +160,7 @@ for profile in "${profiles[@]}"; do
     echo
     echo "Random ${bs}-byte reads, QD $qd, 1 GiB file in the page cache; Rust built with profile \`$profile\` ($(profile_desc "$profile"));"
     echo "liburing: gcc -O2, static liburing $(dpkg-query -W -f='${Version}' liburing-dev 2>/dev/null || echo '?'); $(fio --version)."
-    echo "IOPS and CPU: medians of $rounds interleaved runs of ${secs} s; instructions: callgrind, user space, ($long - $short reads, the smallest of 3 runs of each);"
+    echo "IOPS and CPU: medians of $rounds interleaved runs of ${secs} s, each round starting one engine later; instructions: callgrind, user space, ($long - $short reads, the smallest of 3 runs of each);"
     echo "load average $load_before at the start, $(load) at the end"
     echo
     echo "| engine | IOPS | IOPS / liburing | CPU ns per read (user+sys) | reads per CPU-second / liburing | user-space Ir per read | Ir / liburing |"
