@@ -64,11 +64,17 @@ for round in $(seq "$rounds"); do
     for threads in 1 2; do
         for load in "${loads[@]}"; do
             read -r conns size <<<"$load"
-            for server in echo_server echo_async echo_tokio; do
+            # Each round starts one server later, so that none always runs
+            # in the same place.
+            echo_servers=(echo_server echo_async echo_tokio)
+            for i in 0 1 2; do
+                server=${echo_servers[$(((i + round - 1) % 3))]}
                 measure "$server/$threads/$conns/$size" "$server" "$threads" "$conns" "$size"
             done
         done
-        for server in http http_tokio; do
+        http_servers=(http http_tokio)
+        for i in 0 1; do
+            server=${http_servers[$(((i + round - 1) % 2))]}
             measure "$server/$threads/100/0" "$server" "$threads" 100 0 http
         done
     done
