@@ -1535,25 +1535,15 @@ fn regression_917257daa0fe() {
 // ---------------------------------------------------------------- a0908ae19763.c
 
 /// a0908ae19763.c: registering a file table whose one entry is -1 (an
-/// empty slot) succeeds, and the ring answers a NOP. uring's
-/// `register_files` takes open descriptors only, so the table is
-/// registered through `io_uring_register(2)` directly; the sparse table
-/// uring offers takes the same kernel path for its empty slots.
+/// empty slot) succeeds, and the ring answers a NOP: through
+/// `register_file_slots(&[None])`, and through a sparse table, which takes
+/// the same kernel path for its empty slots.
 #[test]
 fn regression_a0908ae19763() {
     let _watch = watchdog();
     let mut ring = Ring::new(0xa4).unwrap();
-    let table = [-1i32];
-    // SAFETY: one `int` that outlives the call.
-    let rc = unsafe {
-        raw_register(
-            ring.as_raw_fd(),
-            sys::IORING_REGISTER_FILES,
-            table.as_ptr().cast(),
-            1,
-        )
-    };
-    assert_eq!(rc, Ok(0));
+    let table = ring.register_file_slots(&[None]).unwrap();
+    assert_eq!(table.len(), 1);
     answers_nop(&mut ring);
     let mut other = Ring::new(0xa4).unwrap();
     let sparse = other.register_files_sparse(1).unwrap();

@@ -553,3 +553,52 @@ fn sparse_buffer_slots_are_filled_and_emptied_by_updates() {
     );
     ring.unregister_buffers(table).unwrap();
 }
+
+/// A table registered slot by slot: files where `Some`, empty slots where
+/// `None`. Writes through the filled slots reach their files, one through
+/// the empty slot fails with `EBADF`, and once the empty slot is updated
+/// with a file, writes through it reach that file.
+#[test]
+fn a_table_registered_slot_by_slot_has_its_empty_slots() {
+    let (rx_a, tx_a) = uring_tests::pipe();
+    let (rx_b, tx_b) = uring_tests::pipe();
+    let (rx_c, tx_c) = uring_tests::pipe();
+    let mut ring = Ring::new(8).unwrap();
+    let mut files = ring
+        .register_file_slots(&[Some(tx_a.as_fd()), None, Some(tx_b.as_fd())])
+        .unwrap();
+    assert_eq!(files.len(), 3);
+    drop((tx_a, tx_b));
+    let mut got = Vec::new();
+    for (slot, byte) in [(0u32, b"a"), (1, b"x"), (2, b"b")] {
+        let op = Write::new(files.get(slot).unwrap(), byte).user_data(u64::from(slot));
+        let cqe = uring_tests::complete(&mut ring, op);
+        got.push((cqe.user_data(), cqe.res()));
+    }
+    assert_eq!(got, [(0, 1), (1, -libc::EBADF), (2, 1)]);
+    let mut byte = [0u8; 1];
+    for (rx, want) in [(&rx_a, b'a'), (&rx_b, b'b')] {
+        assert_eq!(rustix_read(rx, &mut byte), 1);
+        assert_eq!(byte[0], want);
+    }
+    assert_eq!(
+        ring.update_files(&mut files, 1, &[Some(tx_c.as_fd())])
+            .unwrap(),
+        1
+    );
+    drop(tx_c);
+    let cqe = uring_tests::complete(
+        &mut ring,
+        Write::new(files.get(1).unwrap(), b"c").user_data(9),
+    );
+    assert_eq!((cqe.user_data(), cqe.res()), (9, 1));
+    assert_eq!(rustix_read(&rx_c, &mut byte), 1);
+    assert_eq!(byte[0], b'c');
+}
+
+/// `read(2)` of `fd` into `buf`.
+fn rustix_read(fd: &OwnedFd, buf: &mut [u8]) -> isize {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `buf` is valid for writes of its length; `fd` is open.
+    unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) }
+}

@@ -114,6 +114,26 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// afterwards.
     pub fn register_files(&mut self, files: &[BorrowedFd<'_>]) -> Result<FixedFiles> {
         let fds: Vec<i32> = files.iter().map(|f| f.as_raw_fd()).collect();
+        self.register_file_table(&fds)
+    }
+
+    /// Registers the fixed-file table slot by slot: `Some` slots hold their
+    /// file, `None` slots are empty (as a `-1` in liburing's
+    /// `io_uring_register_files`), to fill later with
+    /// [`update_files`](Ring::update_files) or direct descriptors. An op
+    /// on an empty slot fails with `EBADF`. The kernel holds its own
+    /// references: the descriptors may be closed afterwards.
+    pub fn register_file_slots(&mut self, files: &[Option<BorrowedFd<'_>>]) -> Result<FixedFiles> {
+        let fds: Vec<i32> = files
+            .iter()
+            .map(|f| f.map_or(-1, |f| f.as_raw_fd()))
+            .collect();
+        self.register_file_table(&fds)
+    }
+
+    /// `IORING_REGISTER_FILES` of the descriptors `fds` (`-1` for an empty
+    /// slot).
+    fn register_file_table(&mut self, fds: &[i32]) -> Result<FixedFiles> {
         let len = u32::try_from(fds.len())
             .map_err(|_| Error::InvalidArgument("too many files to register".into()))?;
         self.register(
@@ -165,19 +185,12 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             )));
         }
         match self.register_sparse(sys::IORING_REGISTER_FILES2, len, "IORING_REGISTER_FILES2") {
-            Ok(_) => {}
+            Ok(_) => Ok(FixedFiles { ring: self.id, len }),
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                let fds = vec![-1i32; len as usize];
-                self.register(
-                    sys::IORING_REGISTER_FILES,
-                    fds.as_ptr().cast(),
-                    len,
-                    "IORING_REGISTER_FILES",
-                )?;
+                self.register_file_table(&vec![-1; len as usize])
             }
-            Err(e) => return Err(e),
+            Err(e) => Err(e),
         }
-        Ok(FixedFiles { ring: self.id, len })
     }
 
     /// Replaces the slots `offset ..` of the table with `files` (`None`
