@@ -127,14 +127,10 @@ pub unsafe fn io_uring_register(
 /// Maps `len` bytes of the ring `fd` at the magic `offset`
 /// (`IORING_OFF_SQ_RING`, ...), shared and populated.
 pub fn mmap_ring(fd: RawFd, len: usize, offset: i64) -> io::Result<*mut libc::c_void> {
-    #[cfg(feature = "fault-injection")]
-    if let Some(e) = fault::take(fault::Call::Mmap) {
-        return Err(e);
-    }
-    // SAFETY: a fresh shared mapping chosen by the kernel (addr = NULL) cannot
-    // overlap memory Rust knows about; failure is reported as MAP_FAILED.
-    let ptr = unsafe {
-        libc::mmap(
+    // SAFETY: a fresh shared mapping chosen by the kernel (addr = NULL)
+    // cannot overlap memory Rust knows about.
+    unsafe {
+        mmap(
             std::ptr::null_mut(),
             len,
             libc::PROT_READ | libc::PROT_WRITE,
@@ -142,8 +138,7 @@ pub fn mmap_ring(fd: RawFd, len: usize, offset: i64) -> io::Result<*mut libc::c_
             fd,
             offset,
         )
-    };
-    mapped(ptr)
+    }
 }
 
 /// [`mmap_ring`] at `addr`, over a reservation of the caller's
@@ -161,15 +156,10 @@ pub unsafe fn mmap_ring_at(
     len: usize,
     offset: i64,
 ) -> io::Result<*mut libc::c_void> {
-    #[cfg(feature = "fault-injection")]
-    if let Some(e) = fault::take(fault::Call::Mmap) {
-        return Err(e);
-    }
     // SAFETY: MAP_FIXED over the caller's own reservation replaces part of
-    // it and nothing else (the caller's contract); failure is reported as
-    // MAP_FAILED.
-    let ptr = unsafe {
-        libc::mmap(
+    // it and nothing else (the caller's contract).
+    unsafe {
+        mmap(
             addr,
             len,
             libc::PROT_READ | libc::PROT_WRITE,
@@ -177,22 +167,17 @@ pub unsafe fn mmap_ring_at(
             fd,
             offset,
         )
-    };
-    mapped(ptr)
+    }
 }
 
 /// `len` bytes of address space, inaccessible and backed by nothing
 /// (`PROT_NONE`, `MAP_NORESERVE`), for a mapping to be put over later
 /// with [`mmap_ring_at`].
 pub fn mmap_reserve(len: usize) -> io::Result<*mut libc::c_void> {
-    #[cfg(feature = "fault-injection")]
-    if let Some(e) = fault::take(fault::Call::Mmap) {
-        return Err(e);
-    }
     // SAFETY: a fresh mapping chosen by the kernel cannot overlap memory
-    // Rust knows about; failure is reported as MAP_FAILED.
-    let ptr = unsafe {
-        libc::mmap(
+    // Rust knows about.
+    unsafe {
+        mmap(
             std::ptr::null_mut(),
             len,
             libc::PROT_NONE,
@@ -200,8 +185,7 @@ pub fn mmap_reserve(len: usize) -> io::Result<*mut libc::c_void> {
             -1,
             0,
         )
-    };
-    mapped(ptr)
+    }
 }
 
 /// The running kernel's `major.minor`, from `uname(2)`; `None` if its
@@ -236,14 +220,10 @@ pub fn parse_release(text: &str) -> Option<(u32, u32)> {
 
 /// A private anonymous mapping of `len` bytes, readable and writable.
 pub fn mmap_anonymous(len: usize) -> io::Result<*mut libc::c_void> {
-    #[cfg(feature = "fault-injection")]
-    if let Some(e) = fault::take(fault::Call::Mmap) {
-        return Err(e);
-    }
     // SAFETY: a fresh mapping chosen by the kernel cannot overlap memory
-    // Rust knows about; failure is reported as MAP_FAILED.
-    let ptr = unsafe {
-        libc::mmap(
+    // Rust knows about.
+    unsafe {
+        mmap(
             std::ptr::null_mut(),
             len,
             libc::PROT_READ | libc::PROT_WRITE,
@@ -251,21 +231,16 @@ pub fn mmap_anonymous(len: usize) -> io::Result<*mut libc::c_void> {
             -1,
             0,
         )
-    };
-    mapped(ptr)
+    }
 }
 
 /// A private anonymous mapping of `len` bytes in huge pages
 /// (`MAP_HUGETLB`), readable and writable.
 pub fn mmap_huge(len: usize) -> io::Result<*mut libc::c_void> {
-    #[cfg(feature = "fault-injection")]
-    if let Some(e) = fault::take(fault::Call::Mmap) {
-        return Err(e);
-    }
     // SAFETY: a fresh mapping chosen by the kernel cannot overlap memory
-    // Rust knows about; failure is reported as MAP_FAILED.
-    let ptr = unsafe {
-        libc::mmap(
+    // Rust knows about.
+    unsafe {
+        mmap(
             std::ptr::null_mut(),
             len,
             libc::PROT_READ | libc::PROT_WRITE,
@@ -273,8 +248,7 @@ pub fn mmap_huge(len: usize) -> io::Result<*mut libc::c_void> {
             -1,
             0,
         )
-    };
-    mapped(ptr)
+    }
 }
 
 /// Makes `ptr .. ptr + len` inaccessible (`mprotect(PROT_NONE)`).
@@ -302,13 +276,9 @@ pub unsafe fn protect_none(ptr: *mut libc::c_void, len: usize) -> io::Result<()>
 /// `ptr`/`len` must be a mapping the caller owns and nothing uses
 /// afterwards.
 pub unsafe fn reserve_address_range(ptr: *mut libc::c_void, len: usize) -> io::Result<()> {
-    #[cfg(feature = "fault-injection")]
-    if let Some(e) = fault::take(fault::Call::Mmap) {
-        return Err(e);
-    }
     // SAFETY: MAP_FIXED over the caller's own mapping replaces exactly it.
-    let got = unsafe {
-        libc::mmap(
+    unsafe {
+        mmap(
             ptr,
             len,
             libc::PROT_NONE,
@@ -316,8 +286,31 @@ pub unsafe fn reserve_address_range(ptr: *mut libc::c_void, len: usize) -> io::R
             -1,
             0,
         )
-    };
-    mapped(got).map(drop)
+    }
+    .map(drop)
+}
+
+/// `mmap(2)`, with its failure as an error (and, with fault injection, a
+/// planned failure first).
+///
+/// # Safety
+///
+/// As for `mmap(2)`: with `addr` and `MAP_FIXED`, the range must be the
+/// caller's own mapping, which the new one replaces.
+unsafe fn mmap(
+    addr: *mut libc::c_void,
+    len: usize,
+    prot: i32,
+    flags: i32,
+    fd: RawFd,
+    offset: i64,
+) -> io::Result<*mut libc::c_void> {
+    #[cfg(feature = "fault-injection")]
+    if let Some(e) = fault::take(fault::Call::Mmap) {
+        return Err(e);
+    }
+    // SAFETY: the caller's contract; failure is reported as MAP_FAILED.
+    mapped(unsafe { libc::mmap(addr, len, prot, flags, fd, offset) })
 }
 
 /// What `mmap(2)` returned: the mapping, or the error behind MAP_FAILED.
