@@ -263,3 +263,41 @@ fn buffers_are_claimed_from_a_big_scope_completion() {
     }
     assert_eq!(pool.lent(), 0);
 }
+
+/// A ring of 128-byte SQEs that refuses submissions (a single-issuer ring
+/// used from another thread): the scope's end takes back the SQEs the
+/// kernel never saw, reading each one's tag from its 128-byte slot, and
+/// returns; the buffers were never lent to the kernel, and the ring goes
+/// on with the SQ clean.
+#[test]
+fn a_big_ring_that_refuses_submissions_gets_its_sqes_taken_back() {
+    let _watch = uring_tests::watchdog();
+    fn refused<C: UniformCqe>(mut ring: Ring<Sqe128, C>) {
+        ring.push(Nop::new().user_data(9)).unwrap();
+        ring.submit_and_wait(1).unwrap();
+        assert_eq!(ring.completions().count(), 1);
+        let (_tx, rx) = UnixStream::pair().unwrap();
+        std::thread::scope(|t| {
+            t.spawn(|| {
+                let mut bufs = [[0x11u8; 8]; 3];
+                let err = ring.scope(|s| {
+                    for (i, buf) in bufs.iter_mut().enumerate() {
+                        s.push(Read::new(&rx, &mut buf[..]).user_data(i as u64))
+                            .unwrap();
+                    }
+                    s.submit().unwrap_err()
+                });
+                assert_eq!(err.raw_os_error(), Some(libc::EEXIST), "{err}");
+                assert_eq!(bufs, [[0x11; 8]; 3]);
+            });
+        });
+        assert_eq!(ring.pending(), 0, "the three SQEs were taken back");
+        ring.push(Nop::new().user_data(5)).unwrap();
+        ring.submit_and_wait(1).unwrap();
+        let got: Vec<(u64, i32)> = ring.completions().map(|c| pair(&c)).collect();
+        assert_eq!(got, [(5, 0)]);
+    }
+    let builder = Builder::new().single_issuer().defer_taskrun();
+    refused(builder.build_sized::<Sqe128, Cqe32>(8).unwrap());
+    refused(builder.build_sized::<Sqe128, Cqe16>(8).unwrap());
+}
