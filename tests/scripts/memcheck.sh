@@ -42,7 +42,8 @@ descriptors_past_the_room_leave_nothing_behind|$kernel_wrote
 descriptors_that_cannot_be_sent_come_back_open|$kernel_wrote
 dropped_descriptor_futures_release_exactly_what_they_own|$kernel_wrote
 vectored_ops_with_no_or_too_many_buffers|$kernel_wrote
-vectored_reads_mark_only_what_the_kernel_wrote|$kernel_wrote"
+vectored_reads_mark_only_what_the_kernel_wrote|$kernel_wrote
+a_deadline_holds_across_signals_with_and_without_a_mask|its threads signal each other in a loop, and valgrind itself crashed once delivering those signals (one run in many; its own bug, not a report about the program)"
     [attacks_gaps]="a_zero_copy_vectored_send_in_flight_when_the_scope_s_closure_panics|$one_thread: the reader that starts late seldom runs while the scope waits for the 4 MiB send's notification (minutes under valgrind)
 a_zero_copy_vectored_send_pushed_through_a_forgotten_batch|$one_thread: the reader that starts late seldom runs while the scope waits for the 4 MiB send's notification (minutes under valgrind)
 a_zero_copy_vectored_send_s_notification_after_the_scope_body_returned|$one_thread: the reader that starts late seldom runs while the scope waits for the 4 MiB send's notification (minutes under valgrind)"
