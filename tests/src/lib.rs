@@ -702,3 +702,40 @@ pub fn child_output(out: &std::process::Output) -> String {
 pub fn run_in_child(name: &str) -> String {
     child_output(&child_command(name).output().unwrap())
 }
+
+/// A directory for the files of one test, on the target directory's file
+/// system (which, unlike tmpfs, takes `O_DIRECT`). A macro, so that
+/// `CARGO_TARGET_TMPDIR` (set only for integration tests) is read where
+/// the test is compiled.
+#[macro_export]
+macro_rules! test_dir {
+    () => {
+        tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap()
+    };
+}
+
+/// A path as the C string the `*at` ops take.
+pub fn cpath(path: &std::path::Path) -> std::ffi::CString {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(path.as_os_str().as_bytes()).expect("a path without NUL")
+}
+
+/// A page-aligned 4 KiB block, so that buffers made of them suit
+/// `O_DIRECT`.
+#[derive(Clone, Copy)]
+#[repr(C, align(4096))]
+pub struct Block(pub [u8; 4096]);
+
+/// `len` bytes (a multiple of 4096) of page-aligned zeroed memory.
+pub fn aligned_blocks(len: usize) -> Vec<Block> {
+    assert_eq!(len % 4096, 0);
+    vec![Block([0; 4096]); len / 4096]
+}
+
+/// The bytes of `blocks`.
+pub fn block_bytes(blocks: &mut [Block]) -> &mut [u8] {
+    let len = std::mem::size_of_val(blocks);
+    // SAFETY: `Block` is plain bytes with no padding; the slice covers
+    // exactly the blocks, borrowed mutably for as long as it lives.
+    unsafe { std::slice::from_raw_parts_mut(blocks.as_mut_ptr().cast::<u8>(), len) }
+}

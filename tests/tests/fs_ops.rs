@@ -5,17 +5,17 @@
 //! attributes, the fixed-file table (update, install), pipes, fixed-buffer
 //! I/O, splice, tee and madvise.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 use std::fs::File;
 use std::io::{self, IoSlice, IoSliceMut, Read as _, Seek, SeekFrom, Write as _};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use uring::Fd;
 use uring::InstallFlags;
 use uring::{FileUpdates, FilesAt};
+use uring_tests::cpath;
 use uring_tests::push_lent;
 
 use uring::ops::{
@@ -35,11 +35,6 @@ use uring_tests::{
 fn ok(cqe: Cqe, what: &str) -> u32 {
     cqe.result()
         .unwrap_or_else(|e| panic!("{what}: {e} ({cqe:?})"))
-}
-
-/// A path as the C string the `*at` ops take.
-fn cpath(path: &Path) -> CString {
-    CString::new(path.as_os_str().as_bytes()).expect("a path without NUL")
 }
 
 /// An unnamed temporary file (on the file system of the temp dir) holding

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use uring_tests::Block;
 
 use uring::ops::{
     Accept, Close, GetSockOpt, Nop, OpenAt, PollAdd, Read, SetSockOpt, Splice, Timeout, WriteV,
@@ -122,12 +123,6 @@ fn run_checks_in_child(name: &str) {
     for line in text.lines().filter(|l| l.starts_with("skipped:")) {
         eprintln!("{line}");
     }
-}
-
-/// A directory for the files of one test, on the target directory's file
-/// system (which, unlike tmpfs, takes `O_DIRECT`).
-fn test_dir() -> tempfile::TempDir {
-    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap()
 }
 
 /// A ring with an SQ thread idling after `idle`, or `None` with a skip
@@ -293,7 +288,7 @@ fn sqpoll_exec() {
     let Some(mut ring) = sqpoll_ring(8, Duration::from_millis(100)) else {
         return;
     };
-    let dir = test_dir();
+    let dir = uring_tests::test_dir!();
     let target = dir.path().join("exec-target");
     if let Err(e) = std::fs::copy("/bin/true", &target) {
         skip(format_args!("no /bin/true to execute: {e}"));
@@ -454,7 +449,7 @@ fn splice_through_pipe(ring: &mut Ring, dir: &Path, len: u32, byte: u8, out_at: 
 #[test]
 fn io_wq_exit() {
     let _watch = watchdog();
-    let dir = test_dir();
+    let dir = uring_tests::test_dir!();
     let path = dir.path().to_owned();
     std::thread::spawn(move || {
         let mut ring = Ring::new(4).unwrap();
@@ -490,7 +485,7 @@ fn io_wq_unused_exit() {
         run_checks_in_child(NAME);
         return;
     }
-    let dir = test_dir();
+    let dir = uring_tests::test_dir!();
     let mut ring = Ring::new(4).unwrap();
     splice_through_pipe(&mut ring, dir.path(), 32, 0xab, 0);
     if !eventually(Duration::from_secs(1), || {
@@ -757,7 +752,7 @@ fn iopoll_leak() {
             child_exit(0)
         })
     }
-    let dir = test_dir();
+    let dir = uring_tests::test_dir!();
     let path: PathBuf = dir.path().join("iopoll-leak");
     std::fs::write(&path, uring_tests::pattern(128 * 1024, 3)).unwrap();
     for _ in 0..4 {
@@ -770,10 +765,6 @@ fn iopoll_leak() {
         }
     }
 }
-
-/// A page-aligned block, for `O_DIRECT` buffers.
-#[repr(C, align(4096))]
-struct Block([u8; 4096]);
 
 // -------------------------------------------------------- iopoll-sync.c
 
@@ -1257,7 +1248,7 @@ fn coredump() {
             unreachable!("SIGSEGV did not end the process")
         })
     }
-    let dir = test_dir();
+    let dir = uring_tests::test_dir!();
     let mut cmd = child_command(NAME);
     cmd.current_dir(dir.path());
     let (status, _, text) = run_to_end(cmd, NAME);

@@ -13,7 +13,6 @@
 //! down (each test says by how much) so that the file also runs under
 //! valgrind.
 
-use std::ffi::CString;
 use std::fs::File;
 use std::io::{BufRead as _, IoSlice, IoSliceMut, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -25,6 +24,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
+use uring_tests::{Block, block_bytes, cpath};
 
 use uring::ops::{
     Cancel, Close, FutexWait, FutexWaitv, Nop, OpenAt, PollAdd, Read, ReadFixed, ReadMultishot,
@@ -40,35 +40,18 @@ use uring_tests::{
 
 // ---------------------------------------------------------------- helpers
 
-/// A directory for the files of one test, on the target directory's file
-/// system (which, unlike tmpfs, takes `O_DIRECT`).
-fn test_dir() -> tempfile::TempDir {
-    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap()
-}
-
-/// `path` as a C string.
-fn cpath(path: &Path) -> CString {
-    CString::new(path.to_str().unwrap()).unwrap()
-}
-
-/// A page-aligned block, so that buffers made of them suit `O_DIRECT`.
-#[derive(Clone, Copy)]
-#[repr(C, align(4096))]
-struct Block([u8; 4096]);
-
 /// 16 KiB aligned to 16 KiB: the unit of the multi-size THPs of
 /// fixed-hugepage.c.
 #[derive(Clone, Copy)]
 #[repr(C, align(16384))]
 struct Mthp([u8; 16384]);
 
-/// The bytes of a slice of plain-byte blocks.
-fn bytes_of<T: Copy>(blocks: &mut [T]) -> &mut [u8] {
-    let len = std::mem::size_of_val(blocks);
-    // SAFETY: the callers pass arrays of `u8` wrapped in `repr(C)` structs,
-    // which have no padding; the slice covers exactly the blocks, borrowed
-    // mutably for as long as it lives.
-    unsafe { std::slice::from_raw_parts_mut(blocks.as_mut_ptr().cast::<u8>(), len) }
+/// The bytes of `units`.
+fn mthp_bytes(units: &mut [Mthp]) -> &mut [u8] {
+    let len = std::mem::size_of_val(units);
+    // SAFETY: `Mthp` is plain bytes with no padding; the slice covers
+    // exactly the units, borrowed mutably for as long as it lives.
+    unsafe { std::slice::from_raw_parts_mut(units.as_mut_ptr().cast::<u8>(), len) }
 }
 
 /// How long one wait of [`wait_sliced!`] lasts. Under valgrind a thread
@@ -225,7 +208,7 @@ fn fifo_futex_poll() {
     if !require_op::<FutexWait<'_>>(&ring) {
         return;
     }
-    let dir = test_dir();
+    let dir = uring_tests::test_dir!();
     let path = dir.path().join("fifo");
     // SAFETY: the path is NUL-terminated and outlives the call.
     assert_eq!(unsafe { libc::mkfifo(cpath(&path).as_ptr(), 0o644) }, 0);
@@ -1033,7 +1016,7 @@ fn buf_ring_stress_rapid() {
 #[test]
 fn lfs_openat_write() {
     let _watch = watchdog();
-    let dir = test_dir();
+    let dir = uring_tests::test_dir!();
     let dfd = File::open(dir.path()).unwrap();
     let mut ring = Ring::new(2).unwrap();
     let name = c"io_uring_openat_write_test1";
@@ -1133,7 +1116,7 @@ fn fixed_hugepage_unaligned_mthp() {
     let _watch = watchdog();
     let mut ring = Ring::new(8).unwrap();
     let mut mem = vec![Mthp([0; 16384]); 3];
-    let bytes = bytes_of(&mut mem);
+    let bytes = mthp_bytes(&mut mem);
     register_submit(&mut ring, &mut bytes[0x1234..]);
 }
 
@@ -1350,7 +1333,7 @@ fn writev_33(sock: OwnedFd) {
 #[test]
 fn regression_232c93d07b74() {
     let _watch = watchdog();
-    let dir = test_dir();
+    let dir = uring_tests::test_dir!();
     for variant in 0..4 {
         let (tcp, non_blocking) = (variant & 1 != 0, variant & 2 != 0);
         let (reader, writer): (OwnedFd, OwnedFd) = if tcp {
@@ -1427,7 +1410,7 @@ fn regression_35fa71a030ca() {
 #[test]
 fn regression_500f9fbadef8() {
     let _watch = watchdog();
-    let dir = test_dir();
+    let dir = uring_tests::test_dir!();
     let path = dir.path().join("file");
     let file = match std::fs::OpenOptions::new()
         .write(true)
@@ -1445,7 +1428,7 @@ fn regression_500f9fbadef8() {
     };
     let mut ring = Builder::new().iopoll().build(1).unwrap();
     let mut block = [Block([7; 4096])];
-    let data = bytes_of(&mut block);
+    let data = block_bytes(&mut block);
     for i in 0..64u64 {
         let iov = [IoSlice::new(data)];
         let res = complete(&mut ring, WriteV::new(&file, &iov[..]).offset(i * 4096)).res();
@@ -1642,7 +1625,7 @@ fn regression_ce593a6c480a() {
 #[test]
 fn regression_d4ae271dfaae() {
     let _watch = watchdog();
-    let dir = test_dir();
+    let dir = uring_tests::test_dir!();
     let path = dir.path().join(".sqpoll.tmp");
     std::fs::write(&path, vec![0x61u8; 128 * 1024]).unwrap();
     let file = match std::fs::OpenOptions::new()

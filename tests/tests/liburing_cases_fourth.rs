@@ -18,6 +18,7 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::Duration;
+use uring_tests::{aligned_blocks, block_bytes, cpath};
 
 use uring::ops::{
     Connect, FGetXattr, FSetXattr, Fadvise, Fallocate, Fsync, Ftruncate, GetXattr, LinkAt, Madvise,
@@ -34,36 +35,6 @@ use uring_tests::{
 };
 
 // ---------------------------------------------------------------- helpers
-
-/// A directory for the files of one test, on the target directory's file
-/// system (which, unlike tmpfs, takes `O_DIRECT`).
-fn test_dir() -> tempfile::TempDir {
-    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap()
-}
-
-/// `path` as a C string.
-fn cpath(path: &Path) -> CString {
-    CString::new(path.to_str().unwrap()).unwrap()
-}
-
-/// A page-aligned block, so that buffers made of them suit `O_DIRECT`.
-#[derive(Clone, Copy)]
-#[repr(C, align(4096))]
-struct Block([u8; 4096]);
-
-/// `len` bytes (a multiple of 4096) of page-aligned zeroed memory.
-fn aligned(len: usize) -> Vec<Block> {
-    assert_eq!(len % 4096, 0);
-    vec![Block([0; 4096]); len / 4096]
-}
-
-/// The bytes of `blocks`.
-fn bytes_mut(blocks: &mut [Block]) -> &mut [u8] {
-    let len = std::mem::size_of_val(blocks);
-    // SAFETY: `Block` is plain bytes with no padding; the slice covers
-    // exactly the blocks, borrowed mutably for as long as it lives.
-    unsafe { std::slice::from_raw_parts_mut(blocks.as_mut_ptr().cast::<u8>(), len) }
-}
 
 /// Opens `path` with `flags` (`O_DIRECT` among them or not); `None` (with a
 /// skip message) if the file system refuses `O_DIRECT`.
@@ -252,7 +223,7 @@ fn rw_pass(
 /// unregistered.
 fn read_write(write: bool, buffered: bool, mode: RwMode) {
     let _watch = uring_tests::watchdog();
-    let dir = test_dir();
+    let dir = uring_tests::test_dir!();
     let path = dir.path().join("read-write");
     let contents = pattern(RW_FILE, 5);
     std::fs::write(&path, &contents).unwrap();
@@ -260,8 +231,8 @@ fn read_write(write: bool, buffered: bool, mode: RwMode) {
         return;
     };
     let mut ring = Ring::new(64).unwrap();
-    let mut blocks = aligned(RW_FILE);
-    let mem = bytes_mut(&mut blocks);
+    let mut blocks = aligned_blocks(RW_FILE);
+    let mem = block_bytes(&mut blocks);
     let fill = |mem: &mut [u8], seed: u8| {
         for (i, chunk) in mem.chunks_mut(RW_BS).enumerate() {
             chunk.copy_from_slice(&pattern(RW_BS, seed.wrapping_add(i as u8)));
@@ -403,7 +374,7 @@ fn read_write_sqpoll_registered_file() {
     let Some(mut ring) = sqpoll_ring(64) else {
         return;
     };
-    let dir = test_dir();
+    let dir = uring_tests::test_dir!();
     let path = dir.path().join("read-write-sqpoll");
     std::fs::write(&path, vec![0u8; RW_FILE]).unwrap();
     let file = std::fs::OpenOptions::new()
@@ -502,7 +473,7 @@ fn read_write_io_link_of_async_writes() {
     let _watch = uring_tests::watchdog();
     const LINKS: usize = 100;
     const LINK_LEN: usize = 100;
-    let dir = test_dir();
+    let dir = uring_tests::test_dir!();
     let path = dir.path().join("io-link");
     std::fs::write(&path, vec![0u8; RW_BS]).unwrap();
     let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
@@ -605,7 +576,7 @@ fn read_write_write_efbig() {
 #[test]
 fn short_read_past_the_end_returns_what_is_there() {
     let _watch = uring_tests::watchdog();
-    let dir = test_dir();
+    let dir = uring_tests::test_dir!();
     let path = dir.path().join(".short-read");
     std::fs::write(&path, pattern(1024, 1)).unwrap();
     let file = File::open(&path).unwrap();
@@ -664,7 +635,7 @@ fn submit_reuse_iovecs_are_copied_at_submission() {
         skip("no IORING_FEAT_SUBMIT_STABLE");
         return;
     }
-    let dir = test_dir();
+    let dir = uring_tests::test_dir!();
     let files: Vec<File> = (0..2)
         .map(|k| {
             let path = dir.path().join(format!(".reuse.{k}"));
@@ -1482,7 +1453,7 @@ fn sync_cancel_timeout_in_a_worker() {
 fn fadvise_dontneed_and_willneed_complete_with_zero() {
     let _watch = uring_tests::watchdog();
     const SIZE: usize = 128 * 1024;
-    let dir = test_dir();
+    let dir = uring_tests::test_dir!();
     let path = dir.path().join(".fadvise.tmp");
     let data = pattern(SIZE, 3);
     std::fs::write(&path, &data).unwrap();
@@ -1515,7 +1486,7 @@ fn fadvise_dontneed_and_willneed_complete_with_zero() {
 fn madvise_dontneed_and_willneed_complete_with_zero() {
     let _watch = uring_tests::watchdog();
     const SIZE: usize = 128 * 1024;
-    let dir = test_dir();
+    let dir = uring_tests::test_dir!();
     let path = dir.path().join(".madvise.tmp");
     let data = pattern(SIZE, 6);
     std::fs::write(&path, &data).unwrap();
@@ -1628,7 +1599,7 @@ fn fallocate_past_the_file_size_limit_is_efbig() {
 #[test]
 fn truncate_sets_sizes_and_refuses_extra_fields() {
     let _watch = uring_tests::watchdog();
-    let dir = test_dir();
+    let dir = uring_tests::test_dir!();
     let path = dir.path().join(".truncate");
     let file = std::fs::OpenOptions::new()
         .write(true)
@@ -1676,7 +1647,7 @@ fn linked_ok(a: &Path, b: &Path) -> bool {
 #[test]
 fn hardlink_linkat_cases() {
     let _watch = uring_tests::watchdog();
-    let dir = test_dir();
+    let dir = uring_tests::test_dir!();
     let target = dir.path().join("io_uring-linkat-test-target");
     let empty = dir.path().join("io_uring-linkat-test-empty");
     let link = dir.path().join("io_uring-linkat-test-link");
@@ -1786,7 +1757,7 @@ fn xattr_file(dir: &Path) -> Option<(File, CString)> {
 #[test]
 fn xattr_fsetxattr_and_fgetxattr() {
     let _watch = uring_tests::watchdog();
-    let dir = test_dir();
+    let dir = uring_tests::test_dir!();
     let Some((file, _)) = xattr_file(dir.path()) else {
         return;
     };
@@ -1815,7 +1786,7 @@ fn xattr_fsetxattr_and_fgetxattr() {
 #[test]
 fn xattr_setxattr_and_getxattr() {
     let _watch = uring_tests::watchdog();
-    let dir = test_dir();
+    let dir = uring_tests::test_dir!();
     let Some((_file, path)) = xattr_file(dir.path()) else {
         return;
     };
@@ -1844,7 +1815,7 @@ fn xattr_setxattr_and_getxattr() {
 #[test]
 fn xattr_failure_fxattr() {
     let _watch = uring_tests::watchdog();
-    let dir = test_dir();
+    let dir = uring_tests::test_dir!();
     let Some((file, _)) = xattr_file(dir.path()) else {
         return;
     };
@@ -1894,7 +1865,7 @@ fn xattr_failure_fxattr() {
 #[test]
 fn xattr_failure_xattr() {
     let _watch = uring_tests::watchdog();
-    let dir = test_dir();
+    let dir = uring_tests::test_dir!();
     let Some((_file, path)) = xattr_file(dir.path()) else {
         return;
     };
@@ -2161,14 +2132,14 @@ fn io_uring_enter_waits_for_min_complete() {
 #[test]
 fn no_mmap_inval_null_sq_ring_address_is_refused() {
     let _watch = uring_tests::watchdog();
-    let mut mem = aligned(8192);
+    let mut mem = aligned_blocks(8192);
     let mut p = sys::io_uring_params {
         sq_entries: 2,
         cq_entries: 4,
         flags: sys::IORING_SETUP_NO_MMAP,
         ..Default::default()
     };
-    p.cq_off.user_addr = bytes_mut(&mut mem).as_mut_ptr() as u64;
+    p.cq_off.user_addr = block_bytes(&mut mem).as_mut_ptr() as u64;
     // SAFETY: `p` is a valid, writable `io_uring_params`; the CQ address
     // names 8 KiB that outlive the call (and any ring made, closed below).
     match unsafe { sys::io_uring_setup(2, &mut p) } {
