@@ -370,6 +370,27 @@ fn futex_kill() {
 const RACE_REQS: usize = 64;
 const RACE_BUF: usize = 64;
 
+/// Five rounds of `round` over a fresh ring of 64 entries with a ring of
+/// 64 provided buffers of 64 bytes (group 1), the receiving end of a
+/// socket pair and the barrier that releases [`race_writer`] on its other
+/// end; the writer is joined after each round. Returns early, with the
+/// skip message, on a kernel without buffer rings.
+fn race_rounds(round: impl Fn(&mut Ring, &uring::BufRing, &UnixStream, &Barrier)) {
+    for _ in 0..5 {
+        let mut ring = Ring::new(RACE_REQS as u32).unwrap();
+        let Some(pool) =
+            uring_tests::plain_buf_ring(&mut ring, 1, RACE_REQS as u16, RACE_BUF as u32)
+        else {
+            return;
+        };
+        let (rx, tx) = UnixStream::pair().unwrap();
+        let barrier = Arc::new(Barrier::new(2));
+        let writer = race_writer(tx, barrier.clone());
+        round(&mut ring, &pool, &rx, &barrier);
+        writer.join().unwrap();
+    }
+}
+
 /// Writes `RACE_REQS` chunks of `RACE_BUF` bytes of 0x5a to `tx` once
 /// `barrier` opens.
 fn race_writer(mut tx: UnixStream, barrier: Arc<Barrier>) -> std::thread::JoinHandle<()> {
@@ -389,19 +410,10 @@ fn race_writer(mut tx: UnixStream, barrier: Arc<Barrier>) -> std::thread::JoinHa
 #[test]
 fn poll_race_mshot_recv() {
     let _watch = watchdog();
-    for _ in 0..5 {
-        let mut ring = Ring::new(RACE_REQS as u32).unwrap();
-        let Some(pool) =
-            uring_tests::plain_buf_ring(&mut ring, 1, RACE_REQS as u16, RACE_BUF as u32)
-        else {
-            return;
-        };
-        let (rx, tx) = UnixStream::pair().unwrap();
-        let barrier = Arc::new(Barrier::new(2));
-        let writer = race_writer(tx, barrier.clone());
+    race_rounds(|ring, pool, rx, barrier| {
         ring.scope(|s| {
             for i in 0..RACE_REQS {
-                s.push(Recv::new(&rx, pool.select()).user_data(i as u64))
+                s.push(Recv::new(rx, pool.select()).user_data(i as u64))
                     .unwrap();
             }
             barrier.wait();
@@ -420,8 +432,7 @@ fn poll_race_mshot_recv() {
             }
             assert_eq!(bufs.len(), RACE_REQS, "too many completions");
         });
-        writer.join().unwrap();
-    }
+    });
 }
 
 /// poll-race-mshot.c, multishot: one multishot receive racing the same
@@ -430,19 +441,10 @@ fn poll_race_mshot_recv() {
 #[test]
 fn poll_race_mshot_recv_multishot() {
     let _watch = watchdog();
-    for _ in 0..5 {
-        let mut ring = Ring::new(RACE_REQS as u32).unwrap();
-        let Some(pool) =
-            uring_tests::plain_buf_ring(&mut ring, 1, RACE_REQS as u16, RACE_BUF as u32)
-        else {
-            return;
-        };
-        let (rx, tx) = UnixStream::pair().unwrap();
-        let barrier = Arc::new(Barrier::new(2));
-        let writer = race_writer(tx, barrier.clone());
+    race_rounds(|ring, pool, rx, barrier| {
         ring.scope(|s| {
             s.push(
-                Recv::new(&rx, pool.select())
+                Recv::new(rx, pool.select())
                     .recv_flags(RecvFlags::MULTISHOT)
                     .user_data(1),
             )
@@ -469,8 +471,7 @@ fn poll_race_mshot_recv_multishot() {
             assert_eq!(bufs.len(), RACE_REQS, "too many completions");
             // The scope's end cancels the receive, still armed.
         });
-        writer.join().unwrap();
-    }
+    });
 }
 
 // ---------------------------------------------------------------- read-mshot-stdin.c
