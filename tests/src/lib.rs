@@ -739,3 +739,17 @@ pub fn block_bytes(blocks: &mut [Block]) -> &mut [u8] {
     // exactly the blocks, borrowed mutably for as long as it lives.
     unsafe { std::slice::from_raw_parts_mut(blocks.as_mut_ptr().cast::<u8>(), len) }
 }
+
+/// Skips with `what` and the error when `e` is how `mmap` refuses huge
+/// pages the system has not reserved (`ENOMEM`, `EINVAL`, `EPERM`); any
+/// other error fails the test.
+pub fn skip_without_huge_pages(e: &uring::Error, what: std::fmt::Arguments<'_>) {
+    assert!(
+        matches!(
+            e.raw_os_error(),
+            Some(libc::ENOMEM | libc::EINVAL | libc::EPERM)
+        ),
+        "{e}"
+    );
+    skip(format_args!("{what}: {e}"));
+}

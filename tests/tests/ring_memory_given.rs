@@ -255,17 +255,10 @@ fn a_ring_in_given_huge_pages_works_or_says_why_not() {
     let mut region = match RingRegion::anonymous_huge(size) {
         Ok(region) => region,
         Err(e) => {
-            assert!(
-                matches!(
-                    e.raw_os_error(),
-                    Some(libc::ENOMEM | libc::EINVAL | libc::EPERM)
-                ),
-                "{e}"
+            uring_tests::skip_without_huge_pages(
+                &e,
+                format_args!("no huge pages to give (nr_hugepages {})", reserved.trim()),
             );
-            skip(format_args!(
-                "no huge pages to give (nr_hugepages {}): {e}",
-                reserved.trim()
-            ));
             return;
         }
     };
