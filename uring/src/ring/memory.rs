@@ -27,13 +27,17 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let user_memory = match given {
             Some(region) => {
                 p.flags |= sys::IORING_SETUP_NO_MMAP;
-                Some(RingMemory::in_region(&mut p, entries, region)?)
+                let layout = RingLayout::for_setup(&p, entries)?;
+                Some(RingMemory::in_region(&mut p, &layout, region)?)
             }
-            None if p.flags & sys::IORING_SETUP_NO_MMAP != 0 => Some(RingMemory::for_params(
-                &mut p,
-                entries,
-                builder.huge_pages(),
-            )?),
+            None if p.flags & sys::IORING_SETUP_NO_MMAP != 0 => {
+                let layout = RingLayout::for_setup(&p, entries)?;
+                Some(RingMemory::for_params(
+                    &mut p,
+                    &layout,
+                    builder.huge_pages(),
+                )?)
+            }
             None => None,
         };
         // SAFETY: `p` is a valid, writable `io_uring_params`; with NO_MMAP
@@ -208,10 +212,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         }
         let mut p = self.resize_params(sq_entries, cq_entries);
         let copied = p.flags & !sys::IORING_SETUP_CQSIZE;
+        let layout = RingLayout::for_setup(&p, sq_entries)?;
         let user_memory = match given {
-            Some(region) => Some(RingMemory::in_region(&mut p, sq_entries, region)?),
+            Some(region) => Some(RingMemory::in_region(&mut p, &layout, region)?),
             None if copied & sys::IORING_SETUP_NO_MMAP != 0 => {
-                Some(RingMemory::for_params(&mut p, sq_entries, false)?)
+                Some(RingMemory::for_params(&mut p, &layout, false)?)
             }
             None => None,
         };
@@ -221,7 +226,6 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         // are allocated now, and for rings in the kernel's memory, address
         // space as large as the new rings is reserved, to map them over
         // (which a limit on the address space cannot then refuse).
-        let layout = RingLayout::for_setup(&p, sq_entries)?;
         let stable = Mapping::anonymous(layout.sq_entries * mem::size_of::<Timespec>())?;
         let reserved = match user_memory {
             Some(_) => None,
@@ -493,13 +497,16 @@ struct RingMemory {
 }
 
 impl RingMemory {
-    /// Allocates memory for the rings `p` and `entries` ask for, and points
+    /// Allocates memory for the rings of `layout`, and points
     /// `p` at it: one mapping for the SQ and CQ rings, one for the SQEs,
     /// each followed by an inaccessible page, so that a kernel that needs
     /// more than was allocated fails the setup instead of using what
     /// follows.
-    fn for_params(p: &mut sys::io_uring_params, entries: u32, huge: bool) -> Result<RingMemory> {
-        let layout = RingLayout::for_setup(p, entries)?;
+    fn for_params(
+        p: &mut sys::io_uring_params,
+        layout: &RingLayout,
+        huge: bool,
+    ) -> Result<RingMemory> {
         let rings = GuardedMapping::new(layout.rings_len, huge)?;
         let sqes = GuardedMapping::new(layout.sqes_len, huge)?;
         p.cq_off.user_addr = rings.as_ptr() as u64;
@@ -513,16 +520,15 @@ impl RingMemory {
         })
     }
 
-    /// Lays out the rings `p` and `entries` ask for in `region`, the SQEs
+    /// Lays out the rings of `layout` in `region`, the SQEs
     /// first and the rings after them (the kernel pins each part's pages
     /// from its page-aligned start), and points `p` at them. An error,
     /// before the kernel sees anything, if the region is too small.
     fn in_region(
         p: &mut sys::io_uring_params,
-        entries: u32,
+        layout: &RingLayout,
         region: RingRegion,
     ) -> Result<RingMemory> {
-        let layout = RingLayout::for_setup(p, entries)?;
         let needed = layout.total()?;
         if region.len < needed {
             return Err(Error::InvalidArgument(format!(
