@@ -11,10 +11,10 @@ use std::marker::PhantomData;
 pub struct ScopeCompletions<'a, 'scope, C: UniformCqe = Cqe16> {
     pub(super) inner: Completions<'a, C>,
     pub(super) table: TableRef<'a>,
-    /// The table's `tag_all`, which stays the same for the whole scope:
+    /// The table's `untagged_below`, which stays the same for the whole scope:
     /// kept here, it is read from a register rather than from the table at
     /// every completion.
-    pub(super) tag_all: u64,
+    pub(super) untagged_below: u64,
     pub(super) _scope: PhantomData<&'scope mut &'scope ()>,
 }
 
@@ -35,7 +35,7 @@ impl<'scope, C: UniformCqe> ScopeCompletions<'_, 'scope, C> {
     /// counted, or `None` for any other completion.
     #[inline(always)]
     fn settle_untagged(&mut self, cqe: C::Cqe) -> Option<ScopeCqe<'scope, C>> {
-        if !ScopeTable::untagged_in(cqe.as_ref().user_data(), self.tag_all) {
+        if !ScopeTable::untagged_in(cqe.as_ref().user_data(), self.untagged_below) {
             return None;
         }
         let table = self.table.get();
@@ -116,12 +116,12 @@ impl<'scope, C: UniformCqe> Iterator for ScopeCompletions<'_, 'scope, C> {
         let ScopeCompletions {
             inner,
             mut table,
-            tag_all,
+            untagged_below,
             _scope,
         } = self;
         inner.fold(init, |acc, cqe| {
             let table = table.get();
-            if ScopeTable::untagged_in(cqe.as_ref().user_data(), tag_all) {
+            if ScopeTable::untagged_in(cqe.as_ref().user_data(), untagged_below) {
                 table.settle_untagged_op(cqe.as_ref());
                 f(acc, untagged::<C>(table.ring, cqe))
             } else if let Some(cqe) = settle::<C>(table, C::to_bits(cqe)) {

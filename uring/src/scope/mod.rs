@@ -534,7 +534,7 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
     ) {
         let ring = &mut *self.ring;
         let tail = ring.ready_tail();
-        let tag_all = ring.scope_table.tag_all;
+        let untagged_below = ring.scope_table.untagged_below;
         let (pushes, reads) = TableRef::pair(&mut ring.scope_table);
         (
             ScopeSubmissionQueue {
@@ -544,7 +544,7 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
             },
             ScopeCompletions {
                 inner: Completions::new(&mut ring.cq, tail),
-                tag_all,
+                untagged_below,
                 table: reads,
                 _scope: PhantomData,
             },
@@ -770,7 +770,7 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
         let tail = ring.ready_tail();
         ScopeCompletions {
             inner: Completions::new(&mut ring.cq, tail),
-            tag_all: ring.scope_table.tag_all,
+            untagged_below: ring.scope_table.untagged_below,
             table: TableRef::new(&mut ring.scope_table),
             _scope: PhantomData,
         }

@@ -147,9 +147,10 @@ pub(crate) struct ScopeTable {
     /// one of the scope's (the ring has no `outside` ops): then an op that
     /// needs no bookkeeping keeps its own `user_data` and takes no slot.
     pub(super) fast: bool,
-    /// 0 in a fast scope, [`LIVE`] in one that tags every op: or-ed into a
-    /// `user_data`, it makes the one test of [`ScopeTable::untagged`].
-    pub(super) tag_all: u64,
+    /// [`LIVE`] in a fast scope, 0 in one that tags every op: the
+    /// `user_data` below it are those left untagged, which makes
+    /// [`ScopeTable::untagged`] one comparison.
+    pub(super) untagged_below: u64,
     pub(super) slots: Vec<Slot>,
     /// The first free slot; each free slot names the next.
     pub(super) free_head: u32,
@@ -202,7 +203,7 @@ impl Default for ScopeTable {
             key: 0,
             count: COUNT_LIVE,
             fast: false,
-            tag_all: LIVE,
+            untagged_below: 0,
             slots: Vec::new(),
             free_head: NO_SLOT,
             free_count: 0,
@@ -227,7 +228,7 @@ impl ScopeTable {
     pub(super) fn begin(&mut self, ring: u32, capacity: u32, start_tail: u32, fast: bool) {
         self.ring = ring;
         self.fast = fast;
-        self.tag_all = if fast { 0 } else { LIVE };
+        self.untagged_below = if fast { LIVE } else { 0 };
         self.key = super::key::fresh_key() & !LIVE;
         if self.slots.len() != capacity as usize {
             // The end of the free list is marked, but never followed:
@@ -320,13 +321,15 @@ impl ScopeTable {
     /// fast scope, one that cannot pass for a tag; in any other, none.
     #[inline(always)]
     pub(super) fn untagged(&self, user_data: u64) -> bool {
-        Self::untagged_in(user_data, self.tag_all)
+        Self::untagged_in(user_data, self.untagged_below)
     }
 
-    /// [`untagged`](Self::untagged) with the scope's `tag_all` given.
+    /// [`untagged`](Self::untagged) with the scope's `untagged_below`
+    /// given: in a fast scope, the values without [`LIVE`]; in any other,
+    /// none.
     #[inline(always)]
-    pub(super) fn untagged_in(user_data: u64, tag_all: u64) -> bool {
-        (user_data | tag_all) & LIVE == 0
+    pub(super) fn untagged_in(user_data: u64, untagged_below: u64) -> bool {
+        user_data < untagged_below
     }
 
     /// Whether an op holds slot `index`.
