@@ -7,6 +7,10 @@
 //! the array's first slot in the current lap. A push checks one pointer
 //! against the run's end and writes the SQE in place; the tail is derived
 //! from the cursor when it is published.
+//!
+//! While a scope holds the ring, the queue has a limit too: a tail past
+//! which no push goes until the scope has room for more ops. Runs end at
+//! it, so the one comparison of a push checks the scope's room as well.
 
 use crate::chain::Linked;
 use crate::entries::{Sqe64, SqeSize};
@@ -48,8 +52,10 @@ struct Cursor<S: SqeSize> {
     /// The end of the free SQEs that follow `next` without wrapping, as of
     /// the last read of the kernel's head.
     run_end: *mut S::Slot,
-    /// The tail value of `sqes[0]` in the current lap of the ring.
-    lap: u32,
+    /// The tail value of `sqes[0]` in the current lap of the ring, in the
+    /// low half. (A whole word: a cursor then copies as three, which keeps
+    /// a batch's loop from loading it in four pieces.)
+    lap: u64,
 }
 
 impl<S: SqeSize> Clone for Cursor<S> {
@@ -120,7 +126,7 @@ impl<S: SqeSize> Sq<S> {
                 head,
                 ring: id,
             };
-            sq.set_tail(head);
+            sq.set_tail(head, None);
             sq
         }
     }
@@ -136,15 +142,20 @@ impl<S: SqeSize> Sq<S> {
     pub(crate) fn tail(&self) -> u32 {
         // SAFETY: `next` is in the SQE array or one past its end.
         let index = unsafe { self.cursor.next.offset_from(self.sqes) } as u32;
-        self.cursor.lap.wrapping_add(index)
+        (self.cursor.lap as u32).wrapping_add(index)
     }
 
     /// Moves the cursor to `tail`, with the free run computed from the
-    /// cached head.
+    /// cached head, and ended at `limit` if one is given (see
+    /// [`cap`](Sq::cap)).
     #[inline(always)]
-    fn set_tail(&mut self, tail: u32) {
+    fn set_tail(&mut self, tail: u32, limit: Option<u32>) {
         let index = tail & self.mask;
-        let free = self.head.wrapping_add(self.entries).wrapping_sub(tail);
+        let free = within(
+            limit,
+            tail,
+            self.head.wrapping_add(self.entries).wrapping_sub(tail),
+        );
         let run = free.min(self.entries - index);
         // SAFETY: `index + run <= entries`: both stay inside the SQE array.
         unsafe {
@@ -152,7 +163,7 @@ impl<S: SqeSize> Sq<S> {
             self.cursor = Cursor {
                 next,
                 run_end: next.add(run as usize),
-                lap: tail.wrapping_sub(index),
+                lap: u64::from(tail.wrapping_sub(index)),
             };
         }
     }
@@ -172,6 +183,25 @@ impl<S: SqeSize> Sq<S> {
             .wrapping_sub(self.tail().wrapping_sub(self.head))
     }
 
+    /// The slots a push may take, after re-reading the kernel's head: the
+    /// free ones, as many as `limit` leaves.
+    #[inline(always)]
+    fn room(&mut self, limit: Option<u32>) -> u32 {
+        let free = self.space_left();
+        within(limit, self.tail(), free)
+    }
+
+    /// Ends the cursor's run at `limit`, a tail at which pushes stop, or
+    /// (`None`) where the free slots end. A scope caps the run so that the
+    /// one comparison of a push checks the scope's room too: its pushes
+    /// refresh the run with a limit moved on (see [`PushGate::admit`]), and
+    /// every other move of the cursor while it holds the ring is followed
+    /// by a cap.
+    pub(crate) fn cap(&mut self, limit: Option<u32>) {
+        let tail = self.tail();
+        self.set_tail(tail, limit);
+    }
+
     /// Publishes every written SQE to the kernel.
     #[inline(always)]
     pub(crate) fn publish(&self) {
@@ -189,7 +219,7 @@ impl<S: SqeSize> Sq<S> {
     /// and nothing may consume SQEs meanwhile: no SQ thread, and no enter
     /// on another thread.
     pub(crate) unsafe fn retract(&mut self, to: u32) {
-        self.set_tail(to);
+        self.set_tail(to, None);
         self.publish();
     }
 
@@ -272,7 +302,8 @@ impl<S: SqeSize> Sq<S> {
     }
 
     /// Runs `write` with a writer over the `n` slots from the tail on,
-    /// wrapping at the end of the array; then the tail moves past them. If
+    /// wrapping at the end of the array; then the tail moves past them,
+    /// the run ended at `limit` if one is given (see [`cap`](Sq::cap)). If
     /// `write` panics, the tail stays where it was, so that no slot it left
     /// unwritten (holding an old SQE) is ever published.
     ///
@@ -283,6 +314,7 @@ impl<S: SqeSize> Sq<S> {
     #[inline]
     pub(crate) unsafe fn write_wrapping(
         &mut self,
+        limit: Option<u32>,
         n: u32,
         write: impl FnOnce(&mut SqWriter<'_, true, S>),
     ) {
@@ -295,7 +327,7 @@ impl<S: SqeSize> Sq<S> {
         let mut writer =
             unsafe { SqWriter::<true, S>::new(next, self.sqes, self.entries, self.stable) };
         write(&mut writer);
-        self.set_tail(tail.wrapping_add(n));
+        self.set_tail(tail.wrapping_add(n), limit);
     }
 }
 
@@ -342,7 +374,7 @@ impl<'a, S: SqeSize> VacantSqe<'a, S> {
     /// taken as written: a link flag links it to whatever is pushed next.
     pub unsafe fn commit(self) {
         let tail = self.sq.tail();
-        self.sq.set_tail(tail.wrapping_add(1));
+        self.sq.set_tail(tail.wrapping_add(1), None);
     }
 }
 
@@ -407,7 +439,7 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
         // SAFETY: an unborrowed submission names no memory, descriptor or
         // registered file that could be freed, closed or replaced while the
         // kernel uses it (and a registered file of another ring is refused).
-        unsafe { self.push_gated::<true, T>(submission, None, |_| {}) }
+        unsafe { self.push_gated::<true, T, _>(submission, Ungated(|_: &mut io_uring_sqe| {})) }
     }
 
     /// Pushes an op or a chain whose borrows the caller keeps alive, as
@@ -427,7 +459,7 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
         );
         // SAFETY: forwarded from the caller, who vouches too that every
         // registered file the submission names is this ring's.
-        unsafe { self.push_gated::<false, T>(submission, None, |_| {}) }
+        unsafe { self.push_gated::<false, T, _>(submission, Ungated(|_: &mut io_uring_sqe| {})) }
     }
 
     /// [`push_unchecked`](Self::push_unchecked), then `each` on every SQE the
@@ -445,39 +477,40 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
         each: impl FnMut(&mut io_uring_sqe),
     ) -> Result<(), PushError<T>> {
         // SAFETY: forwarded from the caller.
-        unsafe { self.push_gated::<true, T>(submission, None, each) }
+        unsafe { self.push_gated::<true, T, _>(submission, Ungated(each)) }
     }
 
-    /// The push under all the others: refused with `refused` when it is
-    /// given, checked on the same cold path as a full run, so that the
-    /// push's fast path carries no extra branch that would hold the
-    /// submission in memory; with `CHECK_RING`, refused when it names a
-    /// registered file of another ring.
+    /// The push under all the others, through `gate`: asked on the cold
+    /// path of a run too short for the push (so that the fast path carries
+    /// no extra branch that would hold the submission in memory) whether
+    /// the push may go on and where the limit is, then given each SQE
+    /// written; with `CHECK_RING`, refused when it names a registered file
+    /// of another ring.
     ///
     /// # Safety
     ///
-    /// As for [`push_unchecked_then`](Self::push_unchecked_then); without
-    /// `CHECK_RING`, every registered file the submission names must be
-    /// this ring's.
+    /// As for [`push_unchecked_then`](Self::push_unchecked_then), with
+    /// `gate.each` for `each`; without `CHECK_RING`, every registered file
+    /// the submission names must be this ring's.
     #[inline(always)]
-    pub(crate) unsafe fn push_gated<const CHECK_RING: bool, T: Submission<S>>(
+    pub(crate) unsafe fn push_gated<const CHECK_RING: bool, T: Submission<S>, G: PushGate>(
         &mut self,
         submission: T,
-        refused: Option<crate::error::PushErrorKind>,
-        mut each: impl FnMut(&mut io_uring_sqe),
+        mut gate: G,
     ) -> Result<(), PushError<T>> {
         if CHECK_RING && !submission.fits_ring(self.sq.ring) {
             return Err(PushError::foreign_file(submission));
         }
-        if refused.is_some() || self.cursor.run() < T::SQES as usize {
-            if let Some(kind) = refused {
-                return Err(PushError::new(submission, kind));
-            }
+        if self.cursor.run() < T::SQES as usize {
+            let limit = match gate.admit(self.tail(), T::SQES) {
+                Ok(limit) => limit,
+                Err(kind) => return Err(PushError::new(submission, kind)),
+            };
             // Inlined: a call here makes the loop around the push spill
             // its live values to the stack at every refresh (once per
             // round when the ring is as deep as the queue); the submission
             // itself is handed over only where it goes out of line.
-            match refresh(self.sq, self.cursor, T::SQES) {
+            match refresh(self.sq, self.cursor, T::SQES, limit) {
                 Refreshed::Run(cursor) => self.cursor = cursor,
                 Refreshed::Wrap => {
                     // Written here rather than out of line: handing the
@@ -488,13 +521,14 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
                     // on, across the end of the array; `prepare_all` writes
                     // all of them.
                     unsafe {
-                        self.sq
-                            .write_wrapping(T::SQES, |writer| submission.prepare_all(writer, 0))
+                        self.sq.write_wrapping(limit, T::SQES, |writer| {
+                            submission.prepare_all(writer, 0)
+                        })
                     };
                     for i in 0..T::SQES {
                         let index = start.wrapping_add(i) & self.sq.mask;
                         // SAFETY: one of the slots just written, unpublished.
-                        each(unsafe { &mut *S::sqe(self.sq.sqes.add(index as usize)) });
+                        gate.each(unsafe { &mut *S::sqe(self.sq.sqes.add(index as usize)) });
                     }
                     self.cursor = self.sq.cursor;
                     return Ok(());
@@ -514,7 +548,7 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
         for i in 0..T::SQES as usize {
             // SAFETY: the SQES slots from `first` were just written, in the
             // array, unpublished.
-            each(unsafe { &mut *S::sqe(first.add(i)) });
+            gate.each(unsafe { &mut *S::sqe(first.add(i)) });
         }
         Ok(())
     }
@@ -526,7 +560,7 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
         chain: Linked<T>,
     ) -> Result<(), PushError<Linked<T>>> {
         // SAFETY: as for `push`: its elements borrow nothing.
-        unsafe { self.push_linked_gated::<true, T>(chain, None, |_| {}) }
+        unsafe { self.push_linked_gated::<true, T, _>(chain, Ungated(|_: &mut io_uring_sqe| {})) }
     }
 
     /// Pushes a chain of run-time length whose borrows the caller keeps
@@ -547,29 +581,33 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
         );
         // SAFETY: forwarded from the caller, who vouches for the ring of
         // every registered file too.
-        unsafe { self.push_linked_gated::<false, T>(chain, None, |_| {}) }
+        unsafe { self.push_linked_gated::<false, T, _>(chain, Ungated(|_: &mut io_uring_sqe| {})) }
     }
 
     /// [`push_gated`](Self::push_gated) for a chain of run-time length:
-    /// refused with `refused` when given, or when the queue lacks room for
-    /// all its SQEs; then `each` on every SQE written, in order, before any
-    /// is published.
+    /// admitted by `gate`, refused when the queue lacks room for all its
+    /// SQEs; then `gate.each` on every SQE written, in order, before any is
+    /// published.
     ///
     /// # Safety
     ///
     /// As for [`push_gated`](Self::push_gated), for every element.
-    pub(crate) unsafe fn push_linked_gated<const CHECK_RING: bool, T: Submission<S>>(
+    pub(crate) unsafe fn push_linked_gated<
+        const CHECK_RING: bool,
+        T: Submission<S>,
+        G: PushGate,
+    >(
         &mut self,
         chain: Linked<T>,
-        refused: Option<crate::error::PushErrorKind>,
-        mut each: impl FnMut(&mut io_uring_sqe),
+        mut gate: G,
     ) -> Result<(), PushError<Linked<T>>> {
         if CHECK_RING && !chain.ops.iter().all(|op| op.fits_ring(self.sq.ring)) {
             return Err(PushError::foreign_file(chain));
         }
-        if let Some(kind) = refused {
-            return Err(PushError::new(chain, kind));
-        }
+        let limit = match gate.admit(self.tail(), chain.sqes().unwrap_or(u32::MAX)) {
+            Ok(limit) => limit,
+            Err(kind) => return Err(PushError::new(chain, kind)),
+        };
         let Some(n) = chain.sqes() else {
             return Err(PushError::full(chain));
         };
@@ -577,7 +615,7 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
             return Ok(());
         }
         self.sync();
-        if self.sq.space_left() < n {
+        if self.sq.room(limit) < n {
             return Err(PushError::full(chain));
         }
         let start = self.sq.tail();
@@ -586,15 +624,23 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
         // elements, `n` in all.
         unsafe {
             self.sq
-                .write_wrapping(n, |writer| chain.prepare_all(writer))
+                .write_wrapping(limit, n, |writer| chain.prepare_all(writer))
         };
         for i in 0..n {
             let index = start.wrapping_add(i) & self.sq.mask;
             // SAFETY: one of the slots just written, unpublished.
-            each(unsafe { &mut *S::sqe(self.sq.sqes.add(index as usize)) });
+            gate.each(unsafe { &mut *S::sqe(self.sq.sqes.add(index as usize)) });
         }
         self.cursor = self.sq.cursor;
         Ok(())
+    }
+
+    /// The tail of the next push of this batch.
+    #[inline(always)]
+    pub(crate) fn tail(&self) -> u32 {
+        // SAFETY: `next` is in the SQE array or one past its end.
+        let index = unsafe { self.cursor.next.offset_from(self.sq.sqes) } as u32;
+        (self.cursor.lap as u32).wrapping_add(index)
     }
 
     /// Stores the batch's cursor in the queue, as dropping the batch would.
@@ -607,10 +653,16 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
 
     /// Free slots.
     pub fn space_left(&mut self) -> u32 {
+        self.space_left_within(None)
+    }
+
+    /// Free slots, with the run ended at `limit` if one is given (see
+    /// [`Sq::cap`]): a scope's batch gives its own.
+    pub(crate) fn space_left_within(&mut self, limit: Option<u32>) -> u32 {
         self.sq.cursor = self.cursor;
         let space = self.sq.space_left();
         let tail = self.sq.tail();
-        self.sq.set_tail(tail);
+        self.sq.set_tail(tail, limit);
         self.cursor = self.sq.cursor;
         space
     }
@@ -625,6 +677,47 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
     /// Whether no pushed SQE waits for the kernel.
     pub fn is_empty(&mut self) -> bool {
         self.len() == 0
+    }
+}
+
+/// `free` slots from `tail` on, or fewer: as many as `limit` leaves, if
+/// one is given. A tail past the limit (which only a push that did not
+/// keep to it leaves behind: a scope's own cancel requests) has no room.
+#[inline(always)]
+fn within(limit: Option<u32>, tail: u32, free: u32) -> u32 {
+    match limit {
+        Some(limit) => free.min((limit.wrapping_sub(tail) as i32).max(0) as u32),
+        None => free,
+    }
+}
+
+/// What a push checks and does beyond the queue's own room.
+pub(crate) trait PushGate {
+    /// Asked when the run lacks room for a push of `sqes` SQEs (`u32::MAX`
+    /// for a chain too long to count) from ring position `tail` on, before
+    /// the head is re-read: refuses the push with a reason, or lets it go
+    /// on with the tail at which the new run must end, if any (see
+    /// [`Sq::cap`]).
+    fn admit(&mut self, tail: u32, sqes: u32) -> Result<Option<u32>, crate::error::PushErrorKind>;
+
+    /// Called on every SQE the push wrote, in order, before any is
+    /// published; must leave it valid.
+    fn each(&mut self, sqe: &mut io_uring_sqe);
+}
+
+/// The gate of the ring's own pushes: admits all, with no limit, and
+/// calls its function on each SQE.
+pub(crate) struct Ungated<F>(pub(crate) F);
+
+impl<F: FnMut(&mut io_uring_sqe)> PushGate for Ungated<F> {
+    #[inline(always)]
+    fn admit(&mut self, _: u32, _: u32) -> Result<Option<u32>, crate::error::PushErrorKind> {
+        Ok(None)
+    }
+
+    #[inline(always)]
+    fn each(&mut self, sqe: &mut io_uring_sqe) {
+        (self.0)(sqe)
     }
 }
 
@@ -643,13 +736,18 @@ enum Refreshed<S: SqeSize> {
 /// out-of-line call, NOPs in a scope cost 3 instructions less at batch 32
 /// and random reads in a scope 10 less; the raw NOP loop is unchanged.)
 #[inline(always)]
-fn refresh<S: SqeSize>(sq: &mut Sq<S>, cursor: Cursor<S>, n: u32) -> Refreshed<S> {
+fn refresh<S: SqeSize>(
+    sq: &mut Sq<S>,
+    cursor: Cursor<S>,
+    n: u32,
+    limit: Option<u32>,
+) -> Refreshed<S> {
     sq.cursor = cursor;
-    if sq.space_left() < n {
+    if sq.room(limit) < n {
         return Refreshed::Full;
     }
     let tail = sq.tail();
-    sq.set_tail(tail);
+    sq.set_tail(tail, limit);
     if sq.cursor.run() >= n as usize {
         Refreshed::Run(sq.cursor)
     } else {
@@ -671,7 +769,7 @@ impl<S: SqeSize> fmt::Debug for SubmissionQueue<'_, S> {
         let index =
             (self.cursor.next as usize - self.sq.sqes as usize) / std::mem::size_of::<S::Slot>();
         f.debug_struct("SubmissionQueue")
-            .field("tail", &self.cursor.lap.wrapping_add(index as u32))
+            .field("tail", &(self.cursor.lap as u32).wrapping_add(index as u32))
             .finish_non_exhaustive()
     }
 }

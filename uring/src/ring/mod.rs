@@ -346,7 +346,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         // SAFETY: `n` slots are free from the tail on (checked above), and
         // every one is written before the tail moves past them.
         unsafe {
-            sq.write_wrapping(n, |writer| {
+            sq.write_wrapping(None, n, |writer| {
                 for sqe in sqes {
                     writer.next_slot().write(*sqe);
                 }

@@ -126,6 +126,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             // No slot is free: the head only says why.
             self.scope_table.free_head = if targeted { TARGETED } else { NO_SLOT };
         }
+        self.sq.cap(Some(self.scope_table.limit()));
         let mut scope = Scope {
             ring: self,
             _scope: PhantomData,
@@ -143,7 +144,7 @@ impl<S: SqeSize, C: UniformCqe> Ring<S, C> {
     #[inline(never)]
     pub(super) fn end_scope(&mut self) {
         self.settle_cq();
-        if self.scope_table.settled() {
+        if self.scope_settled() {
             return;
         }
         self.cancel_scope();
@@ -161,10 +162,10 @@ impl<S: SqeSize, C: UniformCqe> Ring<S, C> {
         let mut rounds = 0u32;
         loop {
             let mut foreign = self.settle_cq();
-            if self.scope_table.settled() {
+            if self.scope_settled() {
                 return;
             }
-            if self.scope_table.only_orphans() {
+            if self.scope_table.only_orphans(self.sq.tail()) {
                 // Every op has posted its last completion; what is left is
                 // notifications the kernel posts after some of them (see
                 // `ScopeTable::orphans`). Wait a little for them, no more:
@@ -254,7 +255,7 @@ impl<S: SqeSize, C: UniformCqe> Ring<S, C> {
                     // differs only when the SQ thread dies with completions
                     // of the scope in the overflow list, which no test
                     // provokes.)
-                    if !self.scope_table.settled() && !self.sq.cq_needs_flush() {
+                    if !self.scope_settled() && !self.sq.cq_needs_flush() {
                         fatal(&e);
                     }
                 }
@@ -317,16 +318,11 @@ impl<S: SqeSize, C: UniformCqe> Ring<S, C> {
             let cancel = Cancel::new(0)
                 .cancel_flags(crate::CancelFlags::ANY | crate::CancelFlags::ALL)
                 .user_data(self.scope_table.key ^ INTERNAL);
-            let pushed = SubmissionQueue::new(&mut self.sq).push(cancel);
-            if let Err(full) = pushed {
+            if let Err(full) = self.push_internal(cancel) {
                 // Submit to make room; errors show again in the wait.
                 let _ = self.submit();
-                let again = SubmissionQueue::new(&mut self.sq).push(full.into_inner());
-                if again.is_err() {
-                    return;
-                }
+                let _ = self.push_internal(full.into_inner());
             }
-            self.scope_table.internal += 1;
             return;
         }
         // (mutants: deleting the `!` below goes uncaught on kernels with
@@ -371,10 +367,28 @@ impl<S: SqeSize, C: UniformCqe> Ring<S, C> {
     pub(super) fn push_scope_cancel(&mut self, index: u32) -> Result<(), PushError<Cancel>> {
         let table = &self.scope_table;
         let cancel = Cancel::new(table.tag(index)).user_data(table.key ^ INTERNAL);
+        self.push_internal(cancel)
+    }
+
+    /// Pushes a cancel request of the scope's own, past the scope's limit:
+    /// it is no op of the scope (see `ScopeTable::done`), and no op needs
+    /// room in the scope more than a cancel that ends one.
+    pub(super) fn push_internal(&mut self, cancel: Cancel) -> Result<(), PushError<Cancel>> {
         // Not `Ring::push`: the scope's own requests leave the ring clean.
-        SubmissionQueue::new(&mut self.sq).push(cancel)?;
-        self.scope_table.internal += 1;
-        Ok(())
+        // A ring push keeps to no limit (a run the last cap ended short is
+        // refreshed without one).
+        let pushed = SubmissionQueue::new(&mut self.sq).push(cancel);
+        if pushed.is_ok() {
+            self.scope_table.pushed_internal();
+        }
+        // The run the scope's next batch starts from ends at its limit.
+        self.sq.cap(Some(self.scope_table.limit()));
+        pushed
+    }
+
+    /// Whether nothing of the scope is in flight.
+    pub(super) fn scope_settled(&self) -> bool {
+        self.scope_table.settled(self.sq.tail())
     }
 
     /// Takes back the scope's SQEs that the kernel has not consumed, when
@@ -607,7 +621,7 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
         let ring = &mut *self.ring;
         let table = &ring.scope_table;
         let targets: Vec<u32> = table.carriers(user_data).collect();
-        let untagged = table.may_carry_untagged(user_data);
+        let untagged = table.may_carry_untagged(user_data, ring.sq.tail());
         let requests = targets.len() as u32 + u32::from(untagged);
         if ring.sq.space_left() < requests {
             return Err(PushError::full(()));
@@ -621,10 +635,9 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
             let cancel = Cancel::new(user_data)
                 .cancel_flags(crate::CancelFlags::ALL)
                 .user_data(ring.scope_table.key ^ INTERNAL);
-            if SubmissionQueue::new(&mut ring.sq).push(cancel).is_err() {
+            if ring.push_internal(cancel).is_err() {
                 unreachable!("room was checked above");
             }
-            ring.scope_table.internal += 1;
         }
         Ok(requests)
     }
@@ -663,7 +676,7 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
         };
         // In a fast scope, ops with an ordinary `user_data` keep it; with no
         // op of the scope carrying it, it names ops pushed before the scope.
-        let raw = tags.is_empty() || table.may_carry_untagged(user_data);
+        let raw = tags.is_empty() || table.may_carry_untagged(user_data, ring.sq.tail());
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
         let left = || deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
         let mut found = false;
@@ -789,23 +802,27 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
     /// Ops pushed in this scope that have not posted their last completion.
     #[inline]
     pub fn in_flight(&self) -> u32 {
-        self.ring.scope_table.live()
+        self.ring.scope_table.live(self.ring.sq.tail())
     }
 }
 
 impl<S: SqeSize, C: UniformCqe> Drop for Scope<'_, '_, S, C> {
     fn drop(&mut self) {
-        if !self.ring.scope_table.settled() {
+        if !self.ring.scope_settled() {
             self.ring.end_scope();
         }
         self.ring.scope_table.end();
+        self.ring.sq.cap(None);
     }
 }
 
 impl<S: SqeSize, C: UniformCqe> fmt::Debug for Scope<'_, '_, S, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scope")
-            .field("in_flight", &self.ring.scope_table.live())
+            .field(
+                "in_flight",
+                &self.ring.scope_table.live(self.ring.sq.tail()),
+            )
             .finish_non_exhaustive()
     }
 }

@@ -5,7 +5,7 @@ use crate::chain::Linked;
 use crate::entries::{Sqe64, SqeSize};
 use crate::error::{PushError, PushErrorKind, Result};
 use crate::op::{Prepare, Scoped, Submission};
-use crate::squeue::SubmissionQueue;
+use crate::squeue::{PushGate, SubmissionQueue};
 use crate::sys;
 use std::fmt;
 use std::marker::PhantomData;
@@ -75,7 +75,9 @@ impl<'scope, S: SqeSize> ScopeSubmissionQueue<'_, 'scope, S> {
 
     /// Free SQ slots.
     pub fn space_left(&mut self) -> u32 {
-        self.sq.space_left()
+        let limit = self.table.get().limit();
+        // The batch's run goes on ending at the scope's limit.
+        self.sq.space_left_within(Some(limit))
     }
 }
 
@@ -94,13 +96,11 @@ pub(super) unsafe fn push_tagged<S: SqeSize, T: Submission<S> + Scoped>(
     submission: T,
     owned: u32,
 ) -> Result<(), PushError<T>> {
-    let refused = refusal(table, T::SQES);
-    let mut after_link = false;
-    let tag = |sqe: &mut sys::io_uring_sqe| tag_sqe::<T>(table, sqe, owned, &mut after_link);
     // SAFETY: the caller keeps the submission's memory valid for the scope,
     // which waits for every SQE tagged here. The tag and the cleared flag
     // leave each SQE valid.
-    let pushed = unsafe { sq.push_gated::<true, T>(submission, refused, tag) };
+    let pushed =
+        unsafe { sq.push_gated::<true, T, _>(submission, ScopeGate::<T>::new(table, owned)) };
     // The queue learns of every push at once, so that a batch that is
     // forgotten instead of dropped cannot hide ops the scope waits for.
     sq.sync();
@@ -117,32 +117,46 @@ pub(super) unsafe fn push_tagged_linked<S: SqeSize, T: Submission<S> + Scoped>(
     table: &mut ScopeTable,
     chain: Linked<T>,
 ) -> Result<(), PushError<Linked<T>>> {
-    let refused = refusal(table, chain.sqes().unwrap_or(u32::MAX));
-    let mut after_link = false;
-    let tag = |sqe: &mut sys::io_uring_sqe| tag_sqe::<T>(table, sqe, NO_OWNED, &mut after_link);
     // SAFETY: as in `push_tagged`.
-    let pushed = unsafe { sq.push_linked_gated::<true, T>(chain, refused, tag) };
+    let pushed =
+        unsafe { sq.push_linked_gated::<true, T, _>(chain, ScopeGate::<T>::new(table, NO_OWNED)) };
     sq.sync();
     pushed
 }
 
-/// Why a push of `sqes` SQEs cannot happen in the scope of `table`, if it
-/// cannot: a scope of a disabled or targeted ring has no room at all (see
-/// `Ring::scope`), so one test covers every refusal.
-#[inline(always)]
-fn refusal(table: &ScopeTable, sqes: u32) -> Option<PushErrorKind> {
-    if table.free_count < sqes {
-        Some(if table.slots.is_empty() {
-            if table.free_head == TARGETED {
-                PushErrorKind::Targeted
-            } else {
-                PushErrorKind::Disabled
-            }
-        } else {
-            PushErrorKind::ScopeFull
-        })
-    } else {
-        None
+/// The gate of a push of `P` (one op or chain) into a scope: the SQ's
+/// limit keeps the scope's ops in flight within what its table tracks (the
+/// table moves the limit on as completions are read, when a push meets
+/// it), and each SQE is tagged, noting the owned buffer `owned` it uses.
+struct ScopeGate<'t, P> {
+    table: &'t mut ScopeTable,
+    owned: u32,
+    /// Whether the SQE before the next in the push was linked to it.
+    after_link: bool,
+    _push: PhantomData<fn(P)>,
+}
+
+impl<'t, P> ScopeGate<'t, P> {
+    #[inline(always)]
+    fn new(table: &'t mut ScopeTable, owned: u32) -> Self {
+        ScopeGate {
+            table,
+            owned,
+            after_link: false,
+            _push: PhantomData,
+        }
+    }
+}
+
+impl<P: Prepare> PushGate for ScopeGate<'_, P> {
+    #[inline(always)]
+    fn admit(&mut self, tail: u32, sqes: u32) -> Result<Option<u32>, PushErrorKind> {
+        self.table.admit(tail, sqes)
+    }
+
+    #[inline(always)]
+    fn each(&mut self, sqe: &mut sys::io_uring_sqe) {
+        tag_sqe::<P>(self.table, sqe, self.owned, &mut self.after_link);
     }
 }
 
@@ -175,7 +189,6 @@ fn tag_sqe<P: Prepare>(
         && !P::ZERO_COPY
         && table.untagged(sqe.user_data)
     {
-        table.free_count -= 1;
         return;
     }
     let mut group = if sqe.flags & sys::IOSQE_BUFFER_SELECT != 0 {

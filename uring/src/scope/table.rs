@@ -2,6 +2,7 @@
 //! carry, and the keys those tags are drawn with.
 
 use crate::cqueue::Cqe;
+use crate::error::PushErrorKind;
 use crate::sys;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
@@ -154,7 +155,12 @@ pub(crate) struct ScopeTable {
     pub(super) slots: Vec<Slot>,
     /// The first free slot; each free slot names the next.
     pub(super) free_head: u32,
-    pub(super) free_count: u32,
+    /// SQEs of the scope (those from `start_tail` on) that are no longer
+    /// in flight: its ops' whose last completion was read, and its own
+    /// cancel requests, from their push on (their completions are counted
+    /// in `internal`). The ops in flight are the rest, so that a push
+    /// counts itself by moving the SQ's tail: see [`live`](Self::live).
+    pub(super) done: u32,
     /// The scope's cancel requests whose completion has not been read.
     pub(super) internal: u32,
     /// The last stamp given to a completion of an op that selected a
@@ -206,7 +212,7 @@ impl Default for ScopeTable {
             untagged_below: 0,
             slots: Vec::new(),
             free_head: NO_SLOT,
-            free_count: 0,
+            done: 0,
             internal: 0,
             stamps: 0,
             start_tail: 0,
@@ -232,7 +238,7 @@ impl ScopeTable {
         self.key = super::key::fresh_key() & !LIVE;
         if self.slots.len() != capacity as usize {
             // The end of the free list is marked, but never followed:
-            // `free_count` guards every `take`. (mutants: so the marks of
+            // the SQ's limit guards every `take` (see `admit`). (mutants: so the marks of
             // the last slot and of an empty table are equivalent to any
             // other value: `<=` for `<` and `*` for `+` below, `>=` for `>`
             // in `free_head`.)
@@ -244,10 +250,10 @@ impl ScopeTable {
                 })
                 .collect();
             self.free_head = if capacity > 0 { 0 } else { NO_SLOT };
-            self.free_count = capacity;
             self.scratch = Vec::with_capacity(capacity as usize);
         }
         self.start_tail = start_tail;
+        self.done = 0;
     }
 
     /// Notes whether `group` is consumed incrementally
@@ -346,29 +352,76 @@ impl ScopeTable {
             .count() as u32
     }
 
-    /// The ops of the scope that have not posted their last completion.
-    pub(super) fn live(&self) -> u32 {
-        self.slots.len() as u32 - self.free_count
+    /// The ops of the scope that have not posted their last completion,
+    /// with the SQ's tail at `tail`: every SQE pushed from the scope's
+    /// start on is an op of it or one of its cancel requests, and each
+    /// leaves the count (see [`done`](Self::done)) once.
+    #[inline(always)]
+    pub(super) fn live(&self, tail: u32) -> u32 {
+        tail.wrapping_sub(self.start_tail).wrapping_sub(self.done)
     }
 
-    pub(super) fn settled(&self) -> bool {
-        self.free_count as usize == self.slots.len()
-            && self.internal == 0
-            && self.orphans.is_empty()
+    /// How many ops the scope can track in flight at once: one per slot.
+    #[inline(always)]
+    fn capacity(&self) -> u32 {
+        self.slots.len() as u32
+    }
+
+    /// The tail at which the scope's pushes stop: that of the push that
+    /// would put one more op in flight than the scope tracks. (It moves on
+    /// as completions are read; the SQ learns of it on the cold path of a
+    /// push, where [`admit`](Self::admit) is asked.)
+    pub(super) fn limit(&self) -> u32 {
+        self.start_tail
+            .wrapping_add(self.done)
+            .wrapping_add(self.capacity())
+    }
+
+    /// Lets a push of `sqes` SQEs from `tail` on go on, with the SQ's limit
+    /// where it now is; or says why it cannot: a scope of a disabled or
+    /// targeted ring has no room at all (see `Ring::scope`).
+    ///
+    /// This is what keeps every `take` in bounds: a tagged op holds a slot
+    /// from its push to its last completion, so the ops holding slots are
+    /// among those in flight, which the limit keeps within the slots.
+    #[cold]
+    pub(super) fn admit(&self, tail: u32, sqes: u32) -> Result<Option<u32>, PushErrorKind> {
+        if self.capacity().saturating_sub(self.live(tail)) >= sqes {
+            return Ok(Some(self.limit()));
+        }
+        Err(if self.slots.is_empty() {
+            if self.free_head == TARGETED {
+                PushErrorKind::Targeted
+            } else {
+                PushErrorKind::Disabled
+            }
+        } else {
+            PushErrorKind::ScopeFull
+        })
+    }
+
+    /// Notes a cancel request of the scope's own, just pushed.
+    pub(super) fn pushed_internal(&mut self) {
+        self.internal += 1;
+        self.done += 1;
+    }
+
+    /// Whether nothing of the scope is in flight, with the SQ's tail at
+    /// `tail`.
+    pub(super) fn settled(&self, tail: u32) -> bool {
+        self.live(tail) == 0 && self.internal == 0 && self.orphans.is_empty()
     }
 
     /// Whether every op has settled and only orphans' notifications are
-    /// awaited.
-    pub(super) fn only_orphans(&self) -> bool {
-        self.free_count as usize == self.slots.len()
-            && self.internal == 0
-            && !self.orphans.is_empty()
+    /// awaited, with the SQ's tail at `tail`.
+    pub(super) fn only_orphans(&self, tail: u32) -> bool {
+        self.live(tail) == 0 && self.internal == 0 && !self.orphans.is_empty()
     }
 
     /// Takes a free slot for an op whose `user_data` is `user_data`, which
     /// selects from `group` (or [`NO_GROUP`]) and uses the owned buffer
     /// `owned` (or [`NO_OWNED`]); returns the tag its SQE carries instead.
-    /// The caller has checked that a slot is free.
+    /// The caller has checked that a slot is free (the SQ's limit has).
     #[inline(always)]
     pub(super) fn take(&mut self, user_data: u64, extra: u64) -> u64 {
         let index = self.free_head;
@@ -377,7 +430,6 @@ impl ScopeTable {
         // free list is the index of one, below `slots.len()`.
         let slot = unsafe { self.slots.get_unchecked_mut(index as usize) };
         self.free_head = slot.user_data as u32;
-        self.free_count -= 1;
         // With its top bit set, so that every tag has `LIVE` set.
         self.count = self.count.wrapping_add(1) | COUNT_LIVE;
         // (mutants: `^` for `|` is equivalent: the halves do not overlap.)
@@ -432,7 +484,7 @@ impl ScopeTable {
                 slot.tag = FREE;
                 slot.user_data = u64::from(self.free_head);
                 self.free_head = index;
-                self.free_count += 1;
+                self.done += 1;
                 if extra != NO_EXTRA {
                     returned = self.finish_extra(extra, user_data, cqe);
                 }
@@ -460,7 +512,7 @@ impl ScopeTable {
     /// (nothing else posts into the ring), counted at the op's last.
     #[inline(always)]
     pub(super) fn settle_untagged_op(&mut self, cqe: &Cqe) {
-        self.free_count += u32::from(!cqe.has_more());
+        self.done += u32::from(!cqe.has_more());
     }
 
     /// A completion shaped like a tag that is no live op's: one of the
@@ -549,7 +601,12 @@ impl ScopeTable {
             res: -libc::ECANCELED,
             flags: 0,
         });
+        let (done, internal) = (self.done, self.internal);
         self.settle(&mut last);
+        // Its SQE leaves the queue, which takes it out of the count of ops
+        // in flight: the settle above must not count it as done too. A
+        // cancel request of the scope's was counted done at its push.
+        self.done = done - u32::from(self.internal != internal);
         // The kernel never saw it: no notification comes.
         if let Some(i) = self.orphans.iter().position(|&t| t == user_data) {
             self.orphans.swap_remove(i);
@@ -673,9 +730,10 @@ impl ScopeTable {
     }
 
     /// Whether an op of the scope that the table does not track may carry
-    /// `user_data`: in a fast scope, an untagged op still in flight.
-    pub(super) fn may_carry_untagged(&self, user_data: u64) -> bool {
-        self.untagged(user_data) && self.live() > self.tagged()
+    /// `user_data`: in a fast scope, an untagged op still in flight (with
+    /// the SQ's tail at `tail`).
+    pub(super) fn may_carry_untagged(&self, user_data: u64, tail: u32) -> bool {
+        self.untagged(user_data) && self.live(tail) > self.tagged()
     }
 
     /// Rewrites an SQE that names another op by `user_data` (cancel, poll
@@ -884,20 +942,31 @@ mod tests {
     #[test]
     fn orphans_alone_are_awaited_only_once_every_op_has_settled() {
         let mut t = ScopeTable::default();
-        t.begin(1, 4, 0, false);
-        assert!(t.settled() && !t.only_orphans(), "a fresh table");
+        // The SQ's tail at the scope's start, and after one push.
+        let (start, pushed) = (u32::MAX, 0);
+        t.begin(1, 4, start, false);
+        assert!(t.settled(start) && !t.only_orphans(start), "a fresh table");
         let tag = t.take(7, NO_EXTRA);
         t.orphans.push(LIVE | 0x1234);
-        assert!(!t.settled() && !t.only_orphans(), "an op is live");
+        assert!(
+            !t.settled(pushed) && !t.only_orphans(pushed),
+            "an op is live"
+        );
         let mut last = cqe(tag, 0);
         assert_eq!(t.settle(&mut last).0, Owner::Op);
         assert_eq!(last.user_data(), 7, "the caller's user_data back");
-        assert!(!t.settled() && t.only_orphans(), "only the orphan is left");
+        assert!(
+            !t.settled(pushed) && t.only_orphans(pushed),
+            "only the orphan is left"
+        );
         t.internal = 1;
-        assert!(!t.settled() && !t.only_orphans(), "a cancel request is out");
+        assert!(
+            !t.settled(pushed) && !t.only_orphans(pushed),
+            "a cancel request is out"
+        );
         t.internal = 0;
         t.orphans.clear();
-        assert!(t.settled() && !t.only_orphans());
+        assert!(t.settled(pushed) && !t.only_orphans(pushed));
     }
 
     /// What may go untagged is decided by the top bit, and only in a fast
@@ -928,6 +997,51 @@ mod tests {
         assert_eq!(second as u32, first as u32, "the same slot");
         let mut stale = cqe(first, 0);
         assert_eq!(t.settle(&mut stale).0, Owner::Foreign, "a stale tag");
-        assert_eq!(t.live(), 1, "the slot's op is still live");
+        assert_eq!(t.live(2), 1, "the slot's op is still live");
+    }
+
+    /// The ops in flight are the SQEs pushed since the scope began, less
+    /// those done; the limit keeps them within the slots, refusing a push
+    /// for the reason the scope has, and moves on as ops complete. The
+    /// scope's own cancel requests count as done from their push, and an
+    /// SQE taken back from the queue counts neither way.
+    #[test]
+    fn the_limit_keeps_the_ops_in_flight_within_the_slots() {
+        let mut t = ScopeTable::default();
+        let start = u32::MAX - 1;
+        t.begin(1, 2, start, true);
+        assert_eq!(t.limit(), start.wrapping_add(2));
+        assert_eq!(t.admit(start, 2), Ok(Some(start.wrapping_add(2))));
+        assert_eq!(t.admit(start, 3), Err(PushErrorKind::ScopeFull));
+        // Two untagged ops pushed: the scope is full.
+        let tail = start.wrapping_add(2);
+        assert_eq!(t.live(tail), 2);
+        assert_eq!(t.admit(tail, 1), Err(PushErrorKind::ScopeFull));
+        assert_eq!(t.admit(tail, 0), Ok(Some(tail)), "nothing to push");
+        // One of them completes, with more to come; then for the last time.
+        t.settle_untagged_op(&cqe(5, sys::IORING_CQE_F_MORE));
+        assert_eq!(t.live(tail), 2, "a completion with more to come");
+        t.settle_untagged_op(&cqe(5, 0));
+        assert_eq!(t.live(tail), 1);
+        assert_eq!(t.admit(tail, 1), Ok(Some(tail.wrapping_add(1))));
+        // A cancel request of the scope's own: pushed, not in flight as an
+        // op, but awaited.
+        let tail = tail.wrapping_add(1);
+        t.pushed_internal();
+        assert_eq!(t.live(tail), 1);
+        assert!(!t.settled(tail));
+        // Taken back from the queue, with the untagged op still queued.
+        t.unpush(t.key ^ INTERNAL);
+        t.unpush(5);
+        let tail = tail.wrapping_sub(2);
+        assert_eq!((t.live(tail), t.internal), (0, 0));
+        assert!(t.settled(tail));
+        assert_eq!(t.limit(), tail.wrapping_add(2));
+        // A scope of a disabled or targeted ring takes nothing.
+        t.begin(1, 0, 0, true);
+        assert_eq!(t.admit(0, 1), Err(PushErrorKind::Disabled));
+        t.free_head = TARGETED;
+        assert_eq!(t.admit(0, 1), Err(PushErrorKind::Targeted));
+        assert_eq!(t.admit(0, 0), Ok(Some(0)));
     }
 }
