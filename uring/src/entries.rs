@@ -197,8 +197,10 @@ impl CqeSize for CqeMixed {
         let cqe = unsafe { cqes.add(index).read() };
         if cqe.flags & sys::IORING_CQE_F_SKIP != 0 {
             // Padding at the end of the array, before a big CQE that would
-            // not fit there.
-            return (None, 1);
+            // not fit there: one slot. An entry flagged `F_32` too (which
+            // only a message posted with both flags is) takes two, as the
+            // kernel laid it out.
+            return (None, 1 + u32::from(cqe.flags & sys::IORING_CQE_F_32 != 0));
         }
         if cqe.flags & sys::IORING_CQE_F_32 == 0 {
             return (
