@@ -175,6 +175,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         cq_entries: u32,
         given: Option<RingRegion>,
     ) -> Result<()> {
+        // A copy of set-aside completions that has been read to its end is
+        // left here, as the next read would leave it.
+        self.leave_virtual_cq();
         if self.virtual_cq.is_some() {
             return Err(Error::InvalidArgument(
                 "completions a scope set aside are still unread".into(),
@@ -240,6 +243,15 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         // they would come out again.
         let head = self.cq.head();
         self.cq.publish_head();
+        if let Some(m) = &user_memory {
+            // The rings' first bytes, where the kernel writes the new
+            // rings' sizes as it switches to them, start as zero: what is
+            // found there after the call tells whether it did (below).
+            // SAFETY: `m.rings` is `m.rings_len` bytes of memory given to
+            // the new rings, mapped and writable, which the kernel has not
+            // seen yet.
+            unsafe { std::ptr::write_bytes(m.rings, 0, m.rings_len.min(RINGS_HEADER)) };
+        }
         // The kernel takes only the size flags in a resize (anything else
         // is EINVAL) and gives the new rings the ring's own layout flags
         // itself: the layout ones served the user memory's sizes above, and
@@ -255,6 +267,14 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         resized?;
         if p.cq_off.cqes == 0 {
             // Nothing was resized: the ring's queues are as they were.
+            return Ok(());
+        }
+        if let Some(m) = &user_memory
+            && !switched_to(m, &p)
+        {
+            // Kernels before 6.18 answer a resize to the sizes the ring has
+            // once rounded with success and the new layout, and keep their
+            // rings: the memory given was never used.
             return Ok(());
         }
         if p.flags & sys::IORING_SETUP_NO_SQARRAY == 0 && p.sq_off.array == 0 {
@@ -488,6 +508,26 @@ impl RingLayout {
 /// The memory of a ring made with `IORING_SETUP_NO_MMAP`: where its rings
 /// and SQEs are, how much of each there is, and the mappings that hold
 /// them, which the ring keeps until it is dropped.
+/// The bytes at the start of a ring's rings that hold the kernel's heads,
+/// tails, masks and sizes: `struct io_rings` up to its CQEs.
+const RINGS_HEADER: usize = 256;
+
+/// Whether the kernel switched to the rings in `m`, of the sizes in `p`,
+/// whose first [`RINGS_HEADER`] bytes were zeroed before the resize: it
+/// writes the CQ's size there as it sets them up.
+fn switched_to(m: &RingMemory, p: &sys::io_uring_params) -> bool {
+    let at = p.cq_off.ring_entries as usize;
+    if at + mem::size_of::<u32>() > m.rings_len.min(RINGS_HEADER) {
+        // Not among the zeroed bytes (no kernel lays it out there).
+        return true;
+    }
+    // SAFETY: `at` is inside the mapped rings (checked above), and the
+    // kernel writes this word only while it sets the rings up, in the
+    // call that returned.
+    let entries = unsafe { m.rings.add(at).cast::<u32>().read_unaligned() };
+    entries == p.cq_entries
+}
+
 struct RingMemory {
     rings: *mut u8,
     rings_len: usize,
