@@ -239,6 +239,45 @@ impl<C: CqeSize> Cq<C> {
         self.ready().saturating_add(missing).min(self.entries)
     }
 
+    /// Moves the head past the padding at it, on a mixed CQ: slots that
+    /// hold no completion, which the kernel can post into again once the
+    /// head is past them. (A wait for a completion behind padding at the
+    /// array's end that the head sits on could never end otherwise: the
+    /// kernel holds a 32-byte completion that needs the padding's slot.)
+    #[inline]
+    pub(crate) fn skip_padding(&mut self) {
+        if C::MAX_SLOTS == 1 {
+            return;
+        }
+        let tail = self.tail();
+        while self.head != tail {
+            // SAFETY: the head is before a tail read with acquire ordering.
+            let (cqe, slots) = unsafe { C::read(self.cqes, self.mask, self.head) };
+            if cqe.is_some() {
+                break;
+            }
+            self.head = self.head.wrapping_add(slots);
+        }
+    }
+
+    /// Whether the kernel holds a completion back (`sq_flags`, the SQ
+    /// ring's flags, say the CQ overflowed) that may be a 32-byte one the
+    /// free slots of a mixed CQ cannot take: two in a row, or, from the
+    /// array's last slot, one of padding and two at the start. A wait
+    /// for more slots than are filled would then never end, and the
+    /// kernel spins in it (Linux 6.18): such a wait asks for no more than
+    /// are filled.
+    #[inline]
+    pub(crate) fn big_held_back(&self, sq_flags: u32) -> bool {
+        if C::MAX_SLOTS == 1 || sq_flags & sys::IORING_SQ_CQ_OVERFLOW == 0 {
+            return false;
+        }
+        let tail = self.tail();
+        let free = self.entries.saturating_sub(tail.wrapping_sub(self.head));
+        let need = if tail & self.mask == self.mask { 3 } else { 2 };
+        free < need
+    }
+
     /// Calls `each` on up to `n` ready completions from the head on,
     /// without moving the head; returns how many it saw and the position
     /// after the last.

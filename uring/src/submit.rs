@@ -153,7 +153,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// When the kernel stops at an SQE it refuses (it completes that one
     /// with the error, and does not wait), this submits the SQEs after it
     /// too and then waits, where [`submit`](Ring::submit) leaves them
-    /// queued: `Ok` always means `want` completions are ready.
+    /// queued: `Ok` always means `want` completions are ready. On a ring
+    /// of mixed CQEs, a wait that cannot be met before completions are
+    /// read (the kernel holds back a 32-byte completion that the free
+    /// slots cannot take) fails with `EBUSY`.
     #[inline(always)]
     pub fn submit_and_wait(&mut self, want: u32) -> Result<u32> {
         // SQPOLL rings, a virtual CQ and waits for more than the CQ holds
@@ -422,9 +425,16 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             // The kernel counts the completions ready from the head it
             // sees: one a forgotten iterator moved only in our copy would
             // make the wait return at once, again and again.
+            self.cq.skip_padding();
             self.cq.publish_head();
             // (On a mixed CQ the kernel counts slots.)
-            let wait_for = self.cq.slots_for(wait_for);
+            let held_back = self.cq.big_held_back(self.sq.flags());
+            let tail_before = self.cq.tail();
+            let wait_for = if held_back {
+                self.cq.ready()
+            } else {
+                self.cq.slots_for(wait_for)
+            };
             let result = self.enter(to_submit, wait_for, flags, arg);
             entered = true;
             match result {
@@ -438,6 +448,20 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                             // error; report instead of spinning.
                             return Ok(submitted);
                         }
+                    }
+                    // The kernel posted what it could of what it held back
+                    // (it does before it looks at the wait); if nothing
+                    // fitted, the CQ must be read before anything more
+                    // comes: `EBUSY`, as kernels before 5.19 said.
+                    if held_back
+                        && self.cq.tail() == tail_before
+                        && self.cq.completions_ready() < want
+                    {
+                        return Err(Error::os(
+                            "io_uring_enter (the CQ must be read before the completion \
+                             the kernel holds back fits)",
+                            std::io::Error::from_raw_os_error(libc::EBUSY),
+                        ));
                     }
                     // A wait that returns early with a completion, once its
                     // minimum wait has passed, has ended by it. (Before
