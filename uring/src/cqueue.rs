@@ -228,15 +228,35 @@ impl<C: CqeSize> Cq<C> {
     }
 
     /// What a wait for `want` completions asks the kernel for, which
-    /// counts slots: `want` on a ring of one slot per completion; on a
-    /// mixed CQ, the slots filled and one more per completion missing.
+    /// counts slots, and whether that is fewer than `want` needs: `want`
+    /// on a ring of one slot per completion; on a mixed CQ, the slots
+    /// filled and one more per completion missing, but never a number the
+    /// kernel may be unable to reach (`sq_flags` are the SQ ring's flags).
+    ///
+    /// On a mixed CQ, a 32-byte completion that finds one free slot (or,
+    /// at the array's end, a slot of padding and one more) is held back
+    /// until the CQ is read, and so is everything after it: the CQ then
+    /// fills no further than all its slots but one. A wait for more could
+    /// never end, and Linux 6.18 spins in it without looking at signals.
+    /// So a wait asks for at most that many, and, while the kernel holds
+    /// back a completion the free slots cannot take, for no more than are
+    /// filled.
     #[inline(always)]
-    pub(crate) fn slots_for(&self, want: u32) -> u32 {
+    pub(crate) fn wait_target(&self, want: u32, sq_flags: u32) -> (u32, bool) {
         if C::MAX_SLOTS == 1 {
-            return want;
+            return (want, false);
+        }
+        if self.big_held_back(sq_flags) {
+            return (self.ready(), true);
         }
         let missing = want.saturating_sub(self.completions_ready());
-        self.ready().saturating_add(missing).min(self.entries)
+        let slots = self.ready().saturating_add(missing);
+        let reachable = self.entries - 1;
+        if slots > reachable {
+            (reachable, true)
+        } else {
+            (slots, false)
+        }
     }
 
     /// Moves the head past the padding at it, on a mixed CQ: slots that
@@ -263,13 +283,10 @@ impl<C: CqeSize> Cq<C> {
     /// Whether the kernel holds a completion back (`sq_flags`, the SQ
     /// ring's flags, say the CQ overflowed) that may be a 32-byte one the
     /// free slots of a mixed CQ cannot take: two in a row, or, from the
-    /// array's last slot, one of padding and two at the start. A wait
-    /// for more slots than are filled would then never end, and the
-    /// kernel spins in it (Linux 6.18): such a wait asks for no more than
-    /// are filled.
+    /// array's last slot, one of padding and two at the start.
     #[inline]
-    pub(crate) fn big_held_back(&self, sq_flags: u32) -> bool {
-        if C::MAX_SLOTS == 1 || sq_flags & sys::IORING_SQ_CQ_OVERFLOW == 0 {
+    fn big_held_back(&self, sq_flags: u32) -> bool {
+        if sq_flags & sys::IORING_SQ_CQ_OVERFLOW == 0 {
             return false;
         }
         let tail = self.tail();

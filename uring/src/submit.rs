@@ -154,9 +154,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// with the error, and does not wait), this submits the SQEs after it
     /// too and then waits, where [`submit`](Ring::submit) leaves them
     /// queued: `Ok` always means `want` completions are ready. On a ring
-    /// of mixed CQEs, a wait that cannot be met before completions are
-    /// read (the kernel holds back a 32-byte completion that the free
-    /// slots cannot take) fails with `EBUSY`.
+    /// of mixed CQEs, whose 32-byte completions take two slots (and
+    /// padding one, at the array's end), a wait that may not be met before
+    /// completions are read fails with `EBUSY`: one that needs every slot
+    /// of the CQ, or any more while the kernel holds back a 32-byte
+    /// completion the free slots cannot take.
     #[inline(always)]
     pub fn submit_and_wait(&mut self, want: u32) -> Result<u32> {
         // SQPOLL rings, a virtual CQ and waits for more than the CQ holds
@@ -428,13 +430,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             self.cq.skip_padding();
             self.cq.publish_head();
             // (On a mixed CQ the kernel counts slots.)
-            let held_back = self.cq.big_held_back(self.sq.flags());
+            let (wait_for, short) = self.cq.wait_target(wait_for, self.sq.flags());
             let tail_before = self.cq.tail();
-            let wait_for = if held_back {
-                self.cq.ready()
-            } else {
-                self.cq.slots_for(wait_for)
-            };
             let result = self.enter(to_submit, wait_for, flags, arg);
             entered = true;
             match result {
@@ -449,13 +446,12 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                             return Ok(submitted);
                         }
                     }
-                    // The kernel posted what it could of what it held back
-                    // (it does before it looks at the wait); if nothing
-                    // fitted, the CQ must be read before anything more
-                    // comes: `EBUSY`, as kernels before 5.19 said.
-                    if held_back
-                        && self.cq.tail() == tail_before
-                        && self.cq.completions_ready() < want
+                    // A wait a mixed CQ may be unable to meet asked for
+                    // less (see `wait_target`): if nothing came meanwhile,
+                    // the CQ must be read before more can: `EBUSY`, as
+                    // kernels before 5.19 said of a CQ that could not take
+                    // what they held back.
+                    if short && self.cq.tail() == tail_before && self.cq.completions_ready() < want
                     {
                         return Err(Error::os(
                             "io_uring_enter (the CQ must be read before the completion \

@@ -572,8 +572,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// the slow path, which passes the ring's wait flags: the fast one
     /// passes `IORING_ENTER_GETEVENTS` as an immediate, a move cheaper.)
     pub(crate) fn set_fast_wait_limit(&mut self) {
+        // A mixed CQ counts slots, and a wait must not ask for every one
+        // of them (see `Cq::wait_target`).
         self.fast_wait_limit = if self.setup_flags & (sys::IORING_SETUP_SQPOLL | VIRTUAL_CQ) != 0
             || self.wait_flags != sys::IORING_ENTER_GETEVENTS
+            || C::MAX_SLOTS != 1
         {
             0
         } else {
