@@ -801,7 +801,6 @@ fn refused_resizes_release_their_region_and_lose_nothing() {
 /// and releases the memory given. Once they are all read, nothing is set
 /// aside any more, and the resize goes through.
 #[test]
-
 fn a_resize_after_the_set_aside_completions_were_read_goes_through() {
     let _watch = uring_tests::watchdog();
     let Some(mut ring) = resizable_in::<Sqe64, Cqe16>(4) else {
@@ -1205,7 +1204,6 @@ fn wait_in_child_with_rescue(name: &str, sq_entries: u32, steps: fn(&mut Ring<Sq
 /// CQE at the array's end steps into the second half of the entry, and
 /// hands out its zeroed words as a completion with `user_data` 0.)
 #[test]
-
 fn forged_layout_flags_on_a_mixed_ring_neither_lose_nor_invent_completions() {
     let _watch = uring_tests::watchdog();
     if !require_kernel(6, 18, "IORING_SETUP_CQE_MIXED") {
