@@ -93,7 +93,7 @@ pub(crate) enum Action {
     /// Run a one-shot op's callback, whose slot is released already: the
     /// call takes the value out of the storage before anything else.
     Call {
-        call: unsafe fn(*mut Storage, Completion),
+        call: unsafe fn(*mut Storage, i32, u32, Option<RingBuf>),
         storage: *mut Storage,
         completion: Completion,
     },
@@ -141,7 +141,7 @@ pub(crate) enum Finish {
 /// common case of [`Action::Call`], with no provided buffer. Its slot is
 /// released already; the call takes the value out of the storage first.
 pub(crate) struct Call {
-    pub(crate) call: unsafe fn(*mut Storage, Completion),
+    pub(crate) call: unsafe fn(*mut Storage, i32, u32, Option<RingBuf>),
     pub(crate) storage: *mut Storage,
     pub(crate) res: i32,
     pub(crate) flags: u32,
@@ -372,7 +372,12 @@ impl Core {
         let slot = unsafe { self.slab.held(index) };
         slot.generation = slot.generation.wrapping_add(1);
         slot.state = state;
-        slot.multishot = matches!(state, State::Stream | State::Multi);
+        // A free slot is not multishot (`release` clears the flag): only
+        // a multishot op sets it, which a one-shot op's push then skips.
+        debug_assert!(!slot.multishot);
+        if matches!(state, State::Stream | State::Multi) {
+            slot.multishot = true;
+        }
         slot.vtable = C::VTABLE;
         let generation = slot.generation;
         let storage = slot.storage.as_ptr();
@@ -604,10 +609,12 @@ impl Core {
         let slot = self.slab.get_mut(index)?;
         // A slot in `Callback` holds an op (its generation is odd), so the
         // generation alone tells a live tag from a stale or made-up one.
+        // (The flags, in a register already, come before the slot's
+        // fields.)
         if slot.generation as u32 != generation
+            || flags & (sys::IORING_CQE_F_MORE | sys::IORING_CQE_F_BUFFER) != 0
             || slot.state != State::Callback
             || slot.has_first
-            || flags & (sys::IORING_CQE_F_MORE | sys::IORING_CQE_F_BUFFER) != 0
         {
             return None;
         }
@@ -1189,7 +1196,7 @@ mod tests {
         let (stale, tag) = start_nop(&mut core, 0);
         let call = core.resolve_call(&cqe(tag, 0, 0)).expect("the fast path");
         // SAFETY: the slot held the cell `start` wrote; this takes it once.
-        unsafe { (call.call)(call.storage, Completion::new(call.res, call.flags)) };
+        unsafe { (call.call)(call.storage, call.res, call.flags, None) };
         // As if the slot had been used 2^31 times since.
         core.slab.slot(stale.index).generation = stale.generation + (1 << 32) - 1;
         let (live, live_tag) = start_nop(&mut core, 0);
@@ -1236,7 +1243,7 @@ mod tests {
         assert!(core.resolve_call(&cqe(live, 7, 0)).is_none());
         assert!(matches!(core.resolve(cqe(live, 7, 0)), Action::None));
         // SAFETY: the slot held the cell `start` wrote; this takes it once.
-        unsafe { (call.call)(call.storage, Completion::new(call.res, call.flags)) };
+        unsafe { (call.call)(call.storage, call.res, call.flags, None) };
 
         // An op that completes twice: its last completion goes the slow
         // way, which hands the callback the first one's result.
@@ -1260,7 +1267,7 @@ mod tests {
         assert!(!core.slab.slot(id.index).has_first);
         assert_eq!(core.in_flight, 0);
         // SAFETY: as above.
-        unsafe { call(storage, completion) };
+        unsafe { call(storage, completion.res, completion.flags, completion.buf) };
     }
 
     #[test]
@@ -1291,7 +1298,7 @@ mod tests {
         let (_, live) = start_nop(&mut core, 0);
         let call = core.resolve_call(&cqe(live, 0, 0)).expect("the fast path");
         // SAFETY: the slot held the cell `start` wrote; this takes it once.
-        unsafe { (call.call)(call.storage, Completion::new(call.res, call.flags)) };
+        unsafe { (call.call)(call.storage, call.res, call.flags, None) };
         assert_eq!(core.in_flight, 0);
         let before = chunks_freed();
         drop(core);

@@ -502,7 +502,7 @@ impl Shared {
             // SAFETY: the value is in the storage, which does not move
             // (slots never do); its slot was released for this call, which
             // takes it before running anything that could reuse the slot.
-            unsafe { (call.call)(call.storage, Completion::new(call.res, call.flags)) };
+            unsafe { (call.call)(call.storage, call.res, call.flags, None) };
         }
         n
     }
@@ -535,7 +535,7 @@ impl Shared {
             } => {
                 // SAFETY: as in `reap`: the slot was released for this
                 // call, which takes the value first.
-                unsafe { call(storage, completion) };
+                unsafe { call(storage, completion.res, completion.flags, completion.buf) };
             }
             Action::Each {
                 each,

@@ -88,9 +88,10 @@ impl<T> Stored<T> {
 
 /// What the reactor does with a slot's value, by the value's type.
 pub(crate) struct VTable {
-    /// A one-shot op's last completion: takes the value and runs its
-    /// callback (or, for a future's op, nothing: futures take their op).
-    pub(crate) call: unsafe fn(*mut Storage, Completion),
+    /// A one-shot op's last completion (its result, flags and provided
+    /// buffer, in registers): takes the value and runs its callback (or,
+    /// for a future's op, nothing: futures take their op).
+    pub(crate) call: unsafe fn(*mut Storage, i32, u32, Option<RingBuf>),
     /// One completion of a multishot op: the value stays.
     pub(crate) each: unsafe fn(*mut Storage, Completion),
     /// Drops the value; with the op's last completion when there is one,
@@ -178,11 +179,12 @@ pub(crate) struct Slot {
 }
 
 unsafe fn nothing(_: *mut Storage, _: Completion) {}
+unsafe fn call_nothing(_: *mut Storage, _: i32, _: u32, _: Option<RingBuf>) {}
 unsafe fn discard_nothing(_: *mut Storage, _: Option<Completion>) {}
 
 /// The table of a slot that holds no value.
 pub(crate) static EMPTY: VTable = VTable {
-    call: nothing,
+    call: call_nothing,
     each: nothing,
     discard: discard_nothing,
 };
