@@ -129,6 +129,16 @@ fn catch_item(make: impl FnOnce()) -> std::thread::Result<()> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(make))
 }
 
+/// What [`Core::refill`] found.
+pub(crate) enum Refill {
+    /// Completions moved out of a full CQ wait: handle them first.
+    Pending,
+    /// The kernel posted completions: read them.
+    Posted,
+    /// Nothing is ready.
+    Empty,
+}
+
 /// What follows a multishot op's callback.
 pub(crate) enum Finish {
     /// A completion that arrived while it ran: run it again with it.
@@ -194,6 +204,12 @@ pub(crate) struct Core {
     pub(crate) internal: u32,
     /// Completions read from the CQ and not yet handled, in order.
     pending: VecDeque<Cqe>,
+    /// A tail of the CQ read earlier (tails only move on): the completions
+    /// from the head up to it are posted, and [`next_cqe`](Core::next_cqe)
+    /// reads them without a look at the kernel's tail. It is set back to
+    /// the head when completions move to `pending`, so that the loop that
+    /// reads the CQ stops and handles those first.
+    cq_tail: u32,
     /// Completions of multishot ops whose callback was running when they
     /// were read (by a shutdown from inside it), for it once it returns.
     held: VecDeque<(u32, Completion)>,
@@ -273,13 +289,25 @@ impl Core {
                     .map_or(0, |d| d.as_nanos() as u64);
                 t ^ (&t as *const u64 as u64).rotate_left(32) ^ u64::from(std::process::id())
             });
+        // Completions a scope set aside in a copy of the CQ (see
+        // `VirtualCq`) come first; the ring then reads the kernel's CQ
+        // again, for good (only a scope, which the reactor never opens on
+        // its ring, sets completions aside), so that the positions in the
+        // CQ, `cq_tail`'s included, keep one numbering.
+        let mut pending = VecDeque::new();
+        while ring.virtual_cq.is_some() {
+            pending.extend(ring.completions());
+            ring.leave_virtual_cq();
+        }
+        let cq_tail = ring.cq.head();
         Ok(Core {
             ring,
             key,
             slab: Slab::new(),
             in_flight: 0,
             internal: 0,
-            pending: VecDeque::new(),
+            pending,
+            cq_tail,
             held: VecDeque::new(),
             groups: Vec::new(),
             closed: false,
@@ -548,14 +576,16 @@ impl Core {
     }
 
     /// Moves every completion of the CQ to the pending queue, freeing the
-    /// kernel's CQ.
+    /// kernel's CQ; [`next_cqe`](Core::next_cqe) then reads nothing until
+    /// [`refill`](Core::refill) has seen them handled.
     pub(crate) fn drain_cq(&mut self) {
         self.pending.extend(self.ring.completions());
+        self.cq_tail = self.ring.cq.head();
     }
 
     /// Whether completions moved out of a full CQ wait to be handled: they
     /// come before the CQ's.
-    #[inline(always)]
+    #[cfg(test)]
     pub(crate) fn has_pending(&self) -> bool {
         !self.pending.is_empty()
     }
@@ -565,32 +595,44 @@ impl Core {
         self.pending.pop_front()
     }
 
-    /// The next completion of the CQ, read in place (the caller handles
-    /// those moved out of it first, see [`has_pending`](Core::has_pending)).
+    /// The next completion of the CQ, read in place, if one is posted
+    /// before the tail seen last; else [`refill`](Core::refill) looks
+    /// further.
     #[inline(always)]
     pub(crate) fn next_cqe(&mut self) -> Option<Cqe> {
-        loop {
-            let cq = &mut self.ring.cq;
-            let head = cq.head();
-            if head != cq.tail() {
-                // SAFETY: `head` is before the tail just read.
-                let cqe = unsafe { cq.read(head) };
-                cq.set_head(head.wrapping_add(1));
-                return Some(cqe);
-            }
-            if !self.flush_cq() {
-                return None;
-            }
+        let cq = &mut self.ring.cq;
+        let head = cq.head();
+        // Signed: a head past the tail seen (which only a reader of the
+        // CQ other than this one could move it to) reads nothing here.
+        if (head.wrapping_sub(self.cq_tail) as i32) < 0 {
+            // SAFETY: `head` is before `cq_tail`, a tail read earlier, and
+            // tails only move on: the kernel posted that completion.
+            let cqe = unsafe { cq.read(head) };
+            cq.set_head(head.wrapping_add(1));
+            return Some(cqe);
         }
+        None
     }
 
-    /// Whether the kernel posted completions it held back (an overflow
-    /// list, flagged task work) once asked: out of line, so that the
-    /// completion read in place stays in registers.
+    /// Once [`next_cqe`](Core::next_cqe) has read up to the tail seen
+    /// last: whether completions moved out of the CQ wait (they come
+    /// first), or the kernel posted more (the tail is read again, and
+    /// the completions it holds back, in an overflow list or as flagged
+    /// task work, are flushed when it posted none). Out of line, so that
+    /// the completion read in place stays in registers.
     #[cold]
     #[inline(never)]
-    fn flush_cq(&mut self) -> bool {
-        self.ring.ready_tail() != self.ring.cq.head()
+    pub(crate) fn refill(&mut self) -> Refill {
+        if !self.pending.is_empty() {
+            return Refill::Pending;
+        }
+        let tail = self.ring.ready_tail();
+        self.cq_tail = tail;
+        if tail != self.ring.cq.head() {
+            Refill::Posted
+        } else {
+            Refill::Empty
+        }
     }
 
     /// Whether completions wait to be handled.

@@ -67,7 +67,7 @@ pub use self::ring_buf::{BufGroup, RingBuf};
 pub use self::tokio::TokioDriver;
 
 use self::cell::{CallbackCell, MultiCell};
-use self::core::{Action, Core, Finish, Panicked, release};
+use self::core::{Action, Core, Finish, Panicked, Refill, release};
 use self::exec::{Executor, MAIN, ReadyQueue, TaskWaker};
 use self::slab::State;
 use crate::ring::Ring;
@@ -479,14 +479,17 @@ impl Shared {
         loop {
             let call = {
                 let mut core = self.core.borrow_mut();
-                if core.has_pending() {
-                    drop(core);
-                    n += 1;
-                    self.reap_pending();
-                    continue;
-                }
                 let Some(cqe) = core.next_cqe() else {
-                    break;
+                    match core.refill() {
+                        Refill::Posted => continue,
+                        Refill::Pending => {
+                            drop(core);
+                            n += 1;
+                            self.reap_pending();
+                            continue;
+                        }
+                        Refill::Empty => break,
+                    }
                 };
                 n += 1;
                 match core.resolve_call(&cqe) {
