@@ -612,7 +612,9 @@ impl Shared {
             let inbox = &self.exec.ready.inbox;
             inbox.run(handle);
             self.exec.ready.take(&mut woken);
-            self.exec.poll_woken(&mut woken);
+            if !woken.is_empty() {
+                self.exec.poll_woken(&mut woken);
+            }
             self.reap();
             let ready = (main.is_some() && flag.scheduled.load(Ordering::Acquire))
                 || !self.exec.ready.is_empty()
