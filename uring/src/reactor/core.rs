@@ -10,7 +10,7 @@ use crate::reactor::cell::Cell;
 use crate::reactor::exec::ReadyQueue;
 use crate::reactor::op::Completion;
 use crate::reactor::ring_buf::{BufGroup, RingBuf};
-use crate::reactor::slab::{NO_SLOT, Slab, State, Storage, Stored};
+use crate::reactor::slab::{NO_FAST, NO_SLOT, Slab, State, Storage, Stored};
 use crate::register::SyncCancel;
 use crate::ring::Ring;
 use crate::squeue::SubmissionQueue;
@@ -234,6 +234,13 @@ pub(crate) struct Core {
     pub(crate) cancels_refused: bool,
 }
 
+/// A tag before the key is mixed in: the slot's index, and the low 32
+/// bits of its generation above it.
+#[inline(always)]
+fn unmixed(index: u32, generation: u64) -> u64 {
+    generation << 32 | u64::from(index)
+}
+
 fn closed() -> io::Error {
     io::Error::other("the reactor has shut down")
 }
@@ -324,7 +331,7 @@ impl Core {
     /// The `user_data` of slot `index` at `generation` (its low 32 bits).
     #[inline(always)]
     fn tag(&self, index: u32, generation: u64) -> u64 {
-        self.key ^ (generation << 32 | u64::from(index))
+        self.key ^ unmixed(index, generation)
     }
 
     /// The slot and generation a `user_data` names, as [`tag`](Core::tag)
@@ -408,6 +415,12 @@ impl Core {
         }
         slot.vtable = C::VTABLE;
         let generation = slot.generation;
+        debug_assert_eq!(slot.fast, NO_FAST, "a free slot takes no fast path");
+        if state == State::Callback {
+            // The op's only completion may take the fast path (a first one
+            // of two sets `fast` back; see `resolve`).
+            slot.fast = unmixed(index, generation);
+        }
         let storage = slot.storage.as_ptr();
         // SAFETY: a free slot holds no value.
         let cell = unsafe { Stored::<C>::write(storage, value) };
@@ -646,20 +659,24 @@ impl Core {
     /// any other completion, which `resolve` then routes.
     #[inline(always)]
     pub(crate) fn resolve_call(&mut self, cqe: &Cqe) -> Option<Call> {
-        let (index, generation) = self.untag(cqe.user_data());
+        let unmixed = cqe.user_data() ^ self.key;
+        let index = unmixed as u32;
         let flags = cqe.flags();
         let slot = self.slab.get_mut(index)?;
-        // A slot in `Callback` holds an op (its generation is odd), so the
-        // generation alone tells a live tag from a stale or made-up one.
-        // (The flags, in a register already, come before the slot's
-        // fields.)
-        if slot.generation as u32 != generation
-            || flags & (sys::IORING_CQE_F_MORE | sys::IORING_CQE_F_BUFFER) != 0
-            || slot.state != State::Callback
-            || slot.has_first
+        // `fast` is the unmixed tag of the slot's op while it is a one-shot
+        // op with a callback whose only completion is to come, and names
+        // no slot otherwise: a stale or made-up tag, a slot in any other
+        // state, or a last completion after a first go the slow way. (The
+        // flags, in a register already, come before the slot.)
+        if flags & (sys::IORING_CQE_F_MORE | sys::IORING_CQE_F_BUFFER) != 0 || slot.fast != unmixed
         {
             return None;
         }
+        debug_assert!(
+            slot.state == State::Callback
+                && !slot.has_first
+                && slot.generation as u32 == (unmixed >> 32) as u32
+        );
         let call = Call {
             call: slot.vtable.call,
             storage: slot.storage.as_ptr(),
@@ -736,6 +753,9 @@ impl Core {
                 // kernel's until the last.
                 if !slot.has_first {
                     slot.has_first = true;
+                    // The last completion goes the slow way, which hands
+                    // the callback this one's result.
+                    slot.fast = NO_FAST;
                     slot.res = completion.res;
                     slot.flags = completion.flags;
                     slot.buf = completion.buf;

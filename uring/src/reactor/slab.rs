@@ -160,6 +160,15 @@ pub(crate) struct Slot {
     /// a later op of the slot. A tag carries its low 32 bits, enough to
     /// tell apart the ops the kernel can have of one slot (one at a time).
     pub(crate) generation: u64,
+    /// What a completion's `user_data`, unmixed from the key, must be for
+    /// the callback's fast path ([`Core::resolve_call`](crate::reactor::core::Core::resolve_call)):
+    /// the slot's index and the low 32 bits of its generation, as its
+    /// tag carries them, while the slot holds a one-shot op with a
+    /// callback whose only completion is still to come (`Callback`, no
+    /// first completion); [`NO_FAST`] otherwise, which names no slot. One
+    /// comparison then stands for the generation's, the state's and the
+    /// first completion's.
+    pub(crate) fast: u64,
     pub(crate) next_free: u32,
     pub(crate) state: State,
     /// Whether `res` and `flags` hold the op's first completion (a one-shot
@@ -188,6 +197,10 @@ pub(crate) static EMPTY: VTable = VTable {
     each: nothing,
     discard: discard_nothing,
 };
+
+/// A slot's [`fast`](Slot::fast) when no completion takes the fast path
+/// to it: its low 32 bits are `NO_SLOT`, an index no slab has.
+pub(crate) const NO_FAST: u64 = u64::MAX;
 
 const CHUNK: u32 = 256;
 /// The end of the free list.
@@ -306,6 +319,7 @@ impl Slab {
         for i in 0..CHUNK {
             self.slots.push(Slot {
                 generation: 0,
+                fast: NO_FAST,
                 next_free: if i + 1 < CHUNK {
                     first + i + 1
                 } else {
@@ -334,6 +348,7 @@ impl Slab {
         let head = self.free_head;
         let slot = self.slot(index);
         slot.generation = slot.generation.wrapping_add(1);
+        slot.fast = NO_FAST;
         slot.state = State::Free;
         slot.next_free = head;
         slot.group = None;
@@ -362,6 +377,7 @@ impl Slab {
         let slot = unsafe { self.held(index) };
         debug_assert!(slot.buf.is_none() && slot.waker.is_none() && !slot.multishot);
         slot.generation = slot.generation.wrapping_add(1);
+        slot.fast = NO_FAST;
         slot.state = State::Free;
         slot.next_free = head;
         slot.group = None;
