@@ -214,14 +214,23 @@ pub(crate) struct Core {
     /// were read (by a shutdown from inside it), for it once it returns.
     held: VecDeque<(u32, Completion)>,
     groups: Vec<(u16, Rc<BufRing>)>,
-    /// Shut down: no op is accepted any more.
-    pub(crate) closed: bool,
+    /// Shut down: no op is accepted any more (set by `begin_shutdown`,
+    /// which keeps `gate` in step).
+    closed: bool,
     /// SQEs were pushed since the last submit.
     pub(crate) unsubmitted: bool,
-    /// The task that submits and reaps for an outside runtime.
-    pub(crate) driver: Option<Waker>,
-    /// That task is running: what is pushed meanwhile, it submits.
-    pub(crate) driving: bool,
+    /// The task that submits and reaps for an outside runtime (set and
+    /// taken through `set_driver` and `take_driver`, which keep `gate` in
+    /// step).
+    driver: Option<Waker>,
+    /// That task is running: what is pushed meanwhile, it submits (set
+    /// through `set_driving`, which keeps `gate` in step).
+    driving: bool,
+    /// Whether a push needs more than the fast path: `GATE_CLOSED` when
+    /// the reactor has shut down, `GATE_DRIVER` when a driver that is not
+    /// running may have to be woken. One look at it, rather than at each,
+    /// lets a push by.
+    pub(crate) gate: u8,
     /// The executor's queue of woken tasks, whose eventfd wakes a wait
     /// for completions.
     pub(crate) ready: Arc<ReadyQueue>,
@@ -241,6 +250,12 @@ fn unmixed(index: u32, generation: u64) -> u64 {
     generation << 32 | u64::from(index)
 }
 
+/// [`Core::gate`]: the reactor has shut down.
+pub(crate) const GATE_CLOSED: u8 = 1;
+/// [`Core::gate`]: a driver is set and not running (a push may have to
+/// wake it).
+pub(crate) const GATE_DRIVER: u8 = 2;
+
 fn closed() -> io::Error {
     io::Error::other("the reactor has shut down")
 }
@@ -250,6 +265,8 @@ fn closed() -> io::Error {
 #[inline(always)]
 pub(crate) fn release(cell: &RefCell<Core>, core: RefMut<'_, Core>) {
     let driver = core.driver.is_some();
+    // (With the driver running, `driver_to_wake` wakes nothing.)
+    debug_assert_eq!(driver && !core.driving, core.gate & GATE_DRIVER != 0);
     drop(core);
     if driver {
         wake_driver(cell);
@@ -321,6 +338,7 @@ impl Core {
             unsubmitted: false,
             driver: None,
             driving: false,
+            gate: 0,
             ready,
             wakeup_armed: false,
             cancels_refused: false,
@@ -375,7 +393,7 @@ impl Core {
     /// down, or its index space is spent.
     #[inline(always)]
     pub(crate) fn reserve(&mut self) -> io::Result<u32> {
-        if self.closed {
+        if self.closed() {
             return Err(closed());
         }
         self.slab
@@ -393,8 +411,8 @@ impl Core {
     ///
     /// # Safety
     ///
-    /// `index` must be a slot [`reserve`](Core::reserve) handed out, not
-    /// used since.
+    /// `index` must be a slot [`reserve`](Core::reserve) (or the slab's
+    /// `alloc`) handed out, not used since.
     #[inline(always)]
     pub(crate) unsafe fn launch<C: Cell>(
         &mut self,
@@ -520,10 +538,55 @@ impl Core {
     #[inline(always)]
     pub(crate) fn driver_to_wake(&mut self) -> Option<Waker> {
         if self.driver.is_some() && self.unsubmitted && !self.driving {
-            self.driver.take()
+            self.take_driver()
         } else {
             None
         }
+    }
+
+    /// Whether the reactor has shut down.
+    #[inline(always)]
+    pub(crate) fn closed(&self) -> bool {
+        self.closed
+    }
+
+    /// The driver's waker, if one is set.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn driver(&self) -> Option<&Waker> {
+        self.driver.as_ref()
+    }
+
+    /// Sets the driver's waker; returns the one it replaces.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn set_driver(&mut self, waker: Waker) -> Option<Waker> {
+        let old = self.driver.replace(waker);
+        self.update_gate();
+        old
+    }
+
+    /// Takes the driver's waker.
+    pub(crate) fn take_driver(&mut self) -> Option<Waker> {
+        let driver = self.driver.take();
+        self.update_gate();
+        driver
+    }
+
+    /// Marks the driver running, or not.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn set_driving(&mut self, driving: bool) {
+        self.driving = driving;
+        self.update_gate();
+    }
+
+    /// Sets `gate` from what it stands for.
+    fn update_gate(&mut self) {
+        let closed = if self.closed { GATE_CLOSED } else { 0 };
+        let driver = if self.driver.is_some() && !self.driving {
+            GATE_DRIVER
+        } else {
+            0
+        };
+        self.gate = closed | driver;
     }
 
     /// Pushes the reactor's own single SQE (a cancel request, a poll).
@@ -962,7 +1025,7 @@ impl Core {
         if !slot.state.in_kernel() || slot.state == State::Internal {
             return Ok(false);
         }
-        if self.closed {
+        if self.closed() {
             return Ok(false);
         }
         let target = self.tag(index, generation);
@@ -1005,7 +1068,7 @@ impl Core {
         count: u16,
         len: u32,
     ) -> io::Result<BufGroup> {
-        if self.closed {
+        if self.closed() {
             return Err(closed());
         }
         if self.groups.iter().any(|(g, _)| *g == group.id()) {
@@ -1063,7 +1126,7 @@ impl Core {
     /// Arms a poll on the executor's eventfd, so that a wake from another
     /// thread ends a wait for completions.
     pub(crate) fn arm_wakeup(&mut self) -> io::Result<()> {
-        if self.wakeup_armed || self.closed {
+        if self.wakeup_armed || self.closed() {
             return Ok(());
         }
         let ready = Arc::clone(&self.ready);
@@ -1092,6 +1155,7 @@ impl Core {
     /// flight is cancelled.
     pub(crate) fn begin_shutdown(&mut self) {
         self.closed = true;
+        self.update_gate();
         self.cancel_each();
     }
 
