@@ -217,8 +217,6 @@ pub(crate) struct Core {
     /// Shut down: no op is accepted any more (set by `begin_shutdown`,
     /// which keeps `gate` in step).
     closed: bool,
-    /// SQEs were pushed since the last submit.
-    pub(crate) unsubmitted: bool,
     /// The task that submits and reaps for an outside runtime (set and
     /// taken through `set_driver` and `take_driver`, which keep `gate` in
     /// step).
@@ -335,7 +333,6 @@ impl Core {
             held: VecDeque::new(),
             groups: Vec::new(),
             closed: false,
-            unsubmitted: false,
             driver: None,
             driving: false,
             gate: 0,
@@ -519,7 +516,6 @@ impl Core {
                 Ok(()) => {
                     // The driver (if any) is woken once the core is
                     // released: see `driver_to_wake`.
-                    self.unsubmitted = true;
                     return Ok(group);
                 }
                 Err(full) => {
@@ -537,7 +533,7 @@ impl Core {
     /// never with its state half updated.
     #[inline(always)]
     pub(crate) fn driver_to_wake(&mut self) -> Option<Waker> {
-        if self.driver.is_some() && self.unsubmitted && !self.driving {
+        if self.driver.is_some() && !self.driving && self.unsubmitted() {
             self.take_driver()
         } else {
             None
@@ -601,10 +597,7 @@ impl Core {
                 unsafe { sq.push_unchecked_then(submission, |sqe| sqe.user_data = user_data) };
             drop(sq);
             match pushed {
-                Ok(()) => {
-                    self.unsubmitted = true;
-                    return Ok(());
-                }
+                Ok(()) => return Ok(()),
                 Err(full) => {
                     submission = full.into_inner();
                     self.make_room(1)?;
@@ -633,7 +626,6 @@ impl Core {
                 Err(e) => return Err(e.into()),
             }
             if self.ring.space_left() >= need {
-                self.unsubmitted = self.ring.pending() > 0;
                 return Ok(());
             }
             // An SQ thread consumes in its own time.
@@ -1082,17 +1074,20 @@ impl Core {
         Ok(BufGroup { group, len })
     }
 
+    /// Whether SQEs were pushed that the kernel has not consumed (read
+    /// from the queue itself, rather than noted at every push).
+    pub(crate) fn unsubmitted(&mut self) -> bool {
+        self.ring.pending() > 0
+    }
+
     /// Submits what was pushed, without waiting.
     pub(crate) fn submit(&mut self) -> io::Result<()> {
-        if !self.unsubmitted && !self.ring.sq.cq_needs_flush() {
+        if !self.unsubmitted() && !self.ring.sq.cq_needs_flush() {
             return Ok(());
         }
         loop {
             match self.ring.submit() {
-                Ok(_) => {
-                    self.unsubmitted = self.ring.pending() > 0;
-                    return Ok(());
-                }
+                Ok(_) => return Ok(()),
                 Err(e) if transient(&e) => {
                     self.drain_cq();
                     if e.raw_os_error() != Some(libc::EINTR) {
@@ -1111,10 +1106,7 @@ impl Core {
             return self.submit();
         }
         match self.ring.submit_and_wait(1) {
-            Ok(_) => {
-                self.unsubmitted = self.ring.pending() > 0;
-                Ok(())
-            }
+            Ok(_) => Ok(()),
             Err(e) if transient(&e) => {
                 self.drain_cq();
                 Ok(())

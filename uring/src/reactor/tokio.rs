@@ -127,7 +127,7 @@ impl Future for TokioDriver {
             }
             shared.reap();
             inbox.run(&this.reactor.handle);
-            if shared.core.borrow().unsubmitted || inbox.has_jobs() {
+            if shared.core.borrow_mut().unsubmitted() || inbox.has_jobs() {
                 // Callbacks or remotes queued more: submit them before
                 // sleeping.
                 continue;
