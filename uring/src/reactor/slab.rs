@@ -154,6 +154,10 @@ impl State {
 
 /// One op's slot: what the reactor knows of the op; its value is in the
 /// storage `storage` points to.
+///
+/// (In this order: the state, `has_first` and the group's tag side by
+/// side, so that a release clears them with one store.)
+#[repr(C)]
 pub(crate) struct Slot {
     /// Odd while an op holds the slot, even while it is free. 64 bits, so
     /// that it never comes round: an `OpId` kept however long never names
@@ -169,22 +173,22 @@ pub(crate) struct Slot {
     /// comparison then stands for the generation's, the state's and the
     /// first completion's.
     pub(crate) fast: u64,
-    pub(crate) next_free: u32,
-    pub(crate) state: State,
-    /// Whether `res` and `flags` hold the op's first completion (a one-shot
-    /// op that completes twice: zero-copy sends).
-    pub(crate) has_first: bool,
-    /// The op is multishot: each completion becomes an item.
-    pub(crate) multishot: bool,
-    /// The provided-buffer group the op selects from, if any.
-    pub(crate) group: Option<u16>,
-    pub(crate) res: i32,
-    pub(crate) flags: u32,
     pub(crate) vtable: &'static VTable,
     /// The slot's storage, in a chunk that never moves.
     pub(crate) storage: NonNull<Storage>,
     pub(crate) buf: Option<RingBuf>,
     pub(crate) waker: Option<Waker>,
+    pub(crate) res: i32,
+    pub(crate) flags: u32,
+    pub(crate) next_free: u32,
+    pub(crate) state: State,
+    /// Whether `res` and `flags` hold the op's first completion (a one-shot
+    /// op that completes twice: zero-copy sends).
+    pub(crate) has_first: bool,
+    /// The provided-buffer group the op selects from, if any.
+    pub(crate) group: Option<u16>,
+    /// The op is multishot: each completion becomes an item.
+    pub(crate) multishot: bool,
 }
 
 unsafe fn nothing(_: *mut Storage, _: Completion) {}
