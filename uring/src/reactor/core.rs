@@ -1422,4 +1422,39 @@ mod tests {
         drop(core);
         assert_eq!(chunks_freed(), before + 1);
     }
+
+    /// A ring given with completions a scope set aside (in a copy of the
+    /// CQ) has them moved out at once, ahead of the kernel's CQ, which the
+    /// core then reads in place: each completion once, in order.
+    #[test]
+    fn completions_set_aside_by_a_scope_come_first_and_once() {
+        let mut ring = Ring::new(8).unwrap();
+        let nops = |ring: &mut Ring, from: u64| {
+            for n in from..from + 3 {
+                // SAFETY: a NOP points to no memory.
+                unsafe { ring.push_unchecked(crate::ops::Nop::new().user_data(n)) }.unwrap();
+            }
+            ring.submit_and_wait(3).unwrap();
+        };
+        nops(&mut ring, 0);
+        ring.enter_virtual_cq();
+        assert!(ring.virtual_cq.is_some());
+        nops(&mut ring, 3);
+        let ready = Arc::new(ReadyQueue::new().unwrap());
+        let mut core = Core::new(ring, ready).unwrap();
+        assert!(core.ring.virtual_cq.is_none(), "the copy was left");
+        let mut seen = Vec::new();
+        loop {
+            if let Some(cqe) = core.next_cqe() {
+                seen.push(cqe.user_data());
+                continue;
+            }
+            match core.refill() {
+                Refill::Pending => seen.push(core.pop_pending().unwrap().user_data()),
+                Refill::Posted => {}
+                Refill::Empty => break,
+            }
+        }
+        assert_eq!(seen, [0, 1, 2, 3, 4, 5]);
+    }
 }
