@@ -3,13 +3,25 @@
 # (callgrind, the difference of two run lengths so that start-up cancels)
 # of the same op, 32 in flight, through `push_unchecked` and through the
 # reactor, for NOPs and for 4 KiB reads of a page-cached file. Both sides
-# are the same binary, built once with the release profile.
+# are the same binary, built once with the release profile, or with the
+# profile given (`--profile fat` for fat LTO).
 #
-#   examples/reactor-compare.sh
+#   examples/reactor-compare.sh [--profile P]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p uring-examples --example reactor_nop --example reactor_read
-bin=target/release/examples
+profile=release
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --profile) profile=$2; shift 2 ;;
+        --profile=*) profile=${1#--profile=}; shift ;;
+        *) echo "usage: $0 [--profile P]" >&2; exit 2 ;;
+    esac
+done
+cargo build --profile "$profile" -q -p uring-examples --example reactor_nop --example reactor_read
+# The `release` profile's output is `target/release`; `dev`'s is `target/debug`.
+dir=$profile
+[ "$profile" = dev ] && dir=debug
+bin=${CARGO_TARGET_DIR:-target}/$dir/examples
 short=20000 long=60000
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

@@ -3,6 +3,7 @@
 
 use crate::op::Submission;
 use crate::reactor::op::{Completion, MultishotOp, Op};
+use crate::reactor::ring_buf::RingBuf;
 use crate::reactor::slab::{Storage, Stored, VTable};
 use std::collections::VecDeque;
 use std::io;
@@ -23,7 +24,7 @@ pub(crate) unsafe trait Cell: 'static {
 }
 
 unsafe fn no_each(_: *mut Storage, _: Completion) {}
-unsafe fn no_call(_: *mut Storage, _: Completion) {}
+unsafe fn no_call(_: *mut Storage, _: i32, _: u32, _: Option<RingBuf>) {}
 
 /// A one-shot op and its callback.
 pub(crate) struct CallbackCell<O, F> {
@@ -40,11 +41,11 @@ where
     ///
     /// `storage` holds a value of this type, taken here before anything
     /// else runs.
-    unsafe fn call(storage: *mut Storage, completion: Completion) {
+    unsafe fn call(storage: *mut Storage, res: i32, flags: u32, buf: Option<RingBuf>) {
         // SAFETY: the caller's contract.
         let cell = unsafe { Stored::<Self>::take(storage) };
-        let result = crate::reactor::op::result(completion.res);
-        (cell.f)(result, cell.op.complete(completion));
+        let result = crate::reactor::op::result(res);
+        (cell.f)(result, cell.op.complete(Completion { res, flags, buf }));
     }
 
     /// # Safety

@@ -17,6 +17,11 @@ pub(crate) const MAIN: u32 = u32::MAX;
 /// wakers, which may be on other threads.
 pub(crate) struct ReadyQueue {
     queue: Mutex<Vec<u32>>,
+    /// Whether `queue` holds an id: set and cleared under its lock, read
+    /// without it, so that a round with no task woken takes no lock.
+    /// SeqCst, against `parked`: a waker sets it before it looks at
+    /// `parked`, the reactor sets `parked` before it looks at this.
+    woken: AtomicBool,
     /// The reactor waits for completions: a wake from another thread must
     /// end the wait, through `eventfd`.
     pub(crate) parked: AtomicBool,
@@ -35,6 +40,7 @@ impl ReadyQueue {
         }
         Ok(ReadyQueue {
             queue: Mutex::new(Vec::new()),
+            woken: AtomicBool::new(false),
             parked: AtomicBool::new(false),
             // SAFETY: a new descriptor that nothing else owns.
             eventfd: unsafe { OwnedFd::from_raw_fd(fd) },
@@ -43,10 +49,11 @@ impl ReadyQueue {
     }
 
     fn push(&self, id: u32) {
-        self.queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(id);
+        {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            queue.push(id);
+            self.woken.store(true, Ordering::SeqCst);
+        }
         self.notify();
     }
 
@@ -83,17 +90,20 @@ impl ReadyQueue {
         self.parked.store(false, Ordering::SeqCst);
     }
 
-    /// Moves the woken ids into `out`.
+    /// Moves the woken ids into `out`, which must be empty.
     pub(crate) fn take(&self, out: &mut Vec<u32>) {
+        debug_assert!(out.is_empty());
+        if !self.woken.load(Ordering::SeqCst) {
+            return;
+        }
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         std::mem::swap(&mut *queue, out);
+        self.woken.store(false, Ordering::SeqCst);
     }
 
+    /// Whether no task was woken since the last [`take`](Self::take).
     pub(crate) fn is_empty(&self) -> bool {
-        self.queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_empty()
+        !self.woken.load(Ordering::SeqCst)
     }
 }
 
@@ -292,6 +302,7 @@ impl Drop for Round<'_> {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
             queue.extend_from_slice(&self.woken[self.next..]);
+            self.ready.woken.store(true, Ordering::SeqCst);
         }
         self.woken.clear();
     }

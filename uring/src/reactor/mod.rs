@@ -67,7 +67,7 @@ pub use self::ring_buf::{BufGroup, RingBuf};
 pub use self::tokio::TokioDriver;
 
 use self::cell::{CallbackCell, MultiCell};
-use self::core::{Action, Core, Finish, Panicked, release};
+use self::core::{Action, Core, Finish, Panicked, Refill, release};
 use self::exec::{Executor, MAIN, ReadyQueue, TaskWaker};
 use self::slab::State;
 use crate::ring::Ring;
@@ -311,6 +311,44 @@ impl Handle {
         deadline: Option<self::core::Deadline>,
     ) -> io::Result<OpId> {
         let mut core = self.shared.core.borrow_mut();
+        // Anything but a free slot behind a clear gate goes the slow way,
+        // which borrows the core again (the value is not dropped here).
+        let index = if core.gate == 0 {
+            core.slab.alloc()
+        } else {
+            None
+        };
+        let Some(index) = index else {
+            drop(core);
+            return self.start_gated(cell, state, deadline.as_ref());
+        };
+        // SAFETY: `alloc` just handed out `index`.
+        match unsafe { core.launch(index, cell, state, deadline) } {
+            // The gate was clear, and nothing sets it while the core is
+            // borrowed: there is no driver to wake.
+            Ok(id) => Ok(id),
+            Err((e, garbage)) => {
+                drop(core);
+                // Dropped once the core is no longer borrowed.
+                drop(garbage);
+                Err(e)
+            }
+        }
+    }
+
+    /// [`start`](Handle::start) past a gate: on a reactor that has shut
+    /// down, with a driver that may have to be woken, or with no slot
+    /// free.
+    #[cold]
+    #[inline(never)]
+    fn start_gated<C: cell::Cell>(
+        &self,
+        cell: C,
+        state: State,
+        deadline: Option<&self::core::Deadline>,
+    ) -> io::Result<OpId> {
+        let deadline = deadline.copied();
+        let mut core = self.shared.core.borrow_mut();
         // An early return drops `core`, a local, before `cell`, an
         // argument: the value is dropped with the core unborrowed.
         let index = core.reserve()?;
@@ -410,7 +448,7 @@ impl Handle {
 
     /// Whether the reactor has shut down.
     pub fn is_shut_down(&self) -> bool {
-        self.shared.core.borrow().closed
+        self.shared.core.borrow().closed()
     }
 
     /// Shuts the reactor down now, as dropping it does: no op is accepted
@@ -428,7 +466,7 @@ impl fmt::Debug for Handle {
         let mut d = f.debug_struct("Reactor");
         if let Ok(core) = self.shared.core.try_borrow() {
             d.field("in_flight", &core.user_in_flight())
-                .field("closed", &core.closed);
+                .field("closed", &core.closed());
         }
         d.finish_non_exhaustive()
     }
@@ -473,22 +511,22 @@ impl Drop for Running<'_> {
 }
 
 impl Shared {
-    /// Handles every completion that is ready; returns how many.
-    pub(crate) fn reap(&self) -> usize {
-        let mut n = 0;
+    /// Handles every completion that is ready.
+    pub(crate) fn reap(&self) {
         loop {
             let call = {
                 let mut core = self.core.borrow_mut();
-                if core.has_pending() {
-                    drop(core);
-                    n += 1;
-                    self.reap_pending();
-                    continue;
-                }
                 let Some(cqe) = core.next_cqe() else {
-                    break;
+                    match core.refill() {
+                        Refill::Posted => continue,
+                        Refill::Pending => {
+                            drop(core);
+                            self.reap_pending();
+                            continue;
+                        }
+                        Refill::Empty => break,
+                    }
                 };
-                n += 1;
                 match core.resolve_call(&cqe) {
                     Some(call) => call,
                     None => {
@@ -502,9 +540,8 @@ impl Shared {
             // SAFETY: the value is in the storage, which does not move
             // (slots never do); its slot was released for this call, which
             // takes it before running anything that could reuse the slot.
-            unsafe { (call.call)(call.storage, Completion::new(call.res, call.flags)) };
+            unsafe { (call.call)(call.storage, call.res, call.flags, None) };
         }
-        n
     }
 
     /// Handles the oldest completion moved out of a full CQ.
@@ -535,7 +572,7 @@ impl Shared {
             } => {
                 // SAFETY: as in `reap`: the slot was released for this
                 // call, which takes the value first.
-                unsafe { call(storage, completion) };
+                unsafe { call(storage, completion.res, completion.flags, completion.buf) };
             }
             Action::Each {
                 each,
@@ -592,7 +629,7 @@ impl Shared {
                     "the reactor is already running on this thread",
                 ));
             }
-            if core.closed {
+            if core.closed() {
                 return Err(io::Error::other("the reactor has shut down"));
             }
             core.running = true;
@@ -613,7 +650,9 @@ impl Shared {
             let inbox = &self.exec.ready.inbox;
             inbox.run(handle);
             self.exec.ready.take(&mut woken);
-            self.exec.poll_woken(&mut woken);
+            if !woken.is_empty() {
+                self.exec.poll_woken(&mut woken);
+            }
             self.reap();
             let ready = (main.is_some() && flag.scheduled.load(Ordering::Acquire))
                 || !self.exec.ready.is_empty()
@@ -625,7 +664,7 @@ impl Shared {
                 main.is_none()
                     && self.exec.live() == 0
                     && core.user_in_flight() == 0
-                    && (core.closed || !inbox.has_remotes())
+                    && (core.closed() || !inbox.has_remotes())
             };
             let mut core = self.core.borrow_mut();
             if ready || core.has_completions() {
@@ -636,7 +675,7 @@ impl Shared {
                 core.submit()?;
                 return Ok(None);
             }
-            if core.closed && core.in_flight == 0 {
+            if core.closed() && core.in_flight == 0 {
                 // Shut down from inside the run: nothing on the ring will
                 // end a wait any more, only a wake of the future.
                 drop(core);
@@ -672,8 +711,8 @@ impl Shared {
             let Ok(mut core) = self.core.try_borrow_mut() else {
                 return;
             };
-            if core.closed && core.in_flight == 0 {
-                let driver = core.driver.take();
+            if core.closed() && core.in_flight == 0 {
+                let driver = core.take_driver();
                 drop(core);
                 self.end_shutdown(handle, driver);
                 return;
@@ -724,7 +763,7 @@ impl Shared {
         }
         let driver = self.core.try_borrow_mut().ok().and_then(|mut core| {
             let _ = core.submit();
-            core.driver.take()
+            core.take_driver()
         });
         self.end_shutdown(handle, driver);
     }
@@ -777,10 +816,11 @@ mod tests {
             core.submit().unwrap();
             core.ring.wait(1).unwrap();
         }
-        assert_eq!(h.shared.reap(), 4);
+        h.shared.reap();
         assert_eq!(*log.borrow(), [1, 2, 3, 4]);
         assert_eq!(h.in_flight(), 0);
         assert!(!h.shared.core.borrow().has_pending());
-        assert_eq!(h.shared.reap(), 0);
+        h.shared.reap();
+        assert_eq!(*log.borrow(), [1, 2, 3, 4]);
     }
 }

@@ -138,8 +138,16 @@ impl fmt::Debug for Completion {
 #[inline(always)]
 pub(crate) fn result(res: i32) -> io::Result<u32> {
     if res < 0 {
-        Err(io::Error::from_raw_os_error(-res))
+        Err(os_error(res))
     } else {
         Ok(res as u32)
     }
+}
+
+/// The error of a negative `res`: out of line, so that a success does not
+/// make it too, as a branch-free choice of the two would.
+#[cold]
+#[inline(never)]
+fn os_error(res: i32) -> io::Error {
+    io::Error::from_raw_os_error(res.wrapping_neg())
 }

@@ -39,11 +39,25 @@ impl BufGroup {
 /// to the kernel.
 pub struct RingBuf {
     ring: Rc<BufRing>,
-    bid: u16,
-    len: u32,
+    /// The buffer's id (bits 32 to 47) and the bytes received (the low 32
+    /// bits), in one word: a pointer and a word, the value (and an
+    /// `Option` of it) is passed in two registers.
+    meta: u64,
 }
 
 impl RingBuf {
+    /// The bytes received.
+    #[inline(always)]
+    fn len(&self) -> u32 {
+        self.meta as u32
+    }
+
+    /// Sets the bytes received.
+    #[inline(always)]
+    fn set_len(&mut self, len: u32) {
+        self.meta = self.meta & !u64::from(u32::MAX) | u64::from(len);
+    }
+
     /// The buffer a completion of the reactor names, claimed from `ring`.
     ///
     /// # Safety
@@ -60,14 +74,13 @@ impl RingBuf {
         std::mem::forget(buf);
         Some(RingBuf {
             ring: Rc::clone(ring),
-            bid,
-            len,
+            meta: u64::from(bid) << 32 | u64::from(len),
         })
     }
 
     /// The buffer's id in its ring.
     pub fn bid(&self) -> u16 {
-        self.bid
+        (self.meta >> 32) as u16
     }
 
     /// The whole buffer's size, beyond the bytes received.
@@ -77,9 +90,9 @@ impl RingBuf {
 
     /// Shortens the bytes to `len` (no effect if longer).
     pub fn truncate(&mut self, len: usize) {
-        if len < self.len as usize {
+        if len < self.len() as usize {
             // Fits: shorter than a length that is a u32.
-            self.len = len as u32;
+            self.set_len(len as u32);
         }
     }
 }
@@ -91,29 +104,29 @@ impl Deref for RingBuf {
         // SAFETY: the buffer is claimed by this value alone until it is
         // dropped; the kernel is done with it (the claim's contract), and
         // `len` is at most the buffer's length.
-        unsafe { std::slice::from_raw_parts(self.ring.buffer(self.bid), self.len as usize) }
+        unsafe { std::slice::from_raw_parts(self.ring.buffer(self.bid()), self.len() as usize) }
     }
 }
 
 impl DerefMut for RingBuf {
     fn deref_mut(&mut self) -> &mut [u8] {
         // SAFETY: as for `deref`; `&mut self` is unique.
-        unsafe { std::slice::from_raw_parts_mut(self.ring.buffer(self.bid), self.len as usize) }
+        unsafe { std::slice::from_raw_parts_mut(self.ring.buffer(self.bid()), self.len() as usize) }
     }
 }
 
 impl Drop for RingBuf {
     fn drop(&mut self) {
         // The claim this value kept ends: the buffer goes back.
-        self.ring.unlend(self.bid);
+        self.ring.unlend(self.bid());
     }
 }
 
 impl fmt::Debug for RingBuf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RingBuf")
-            .field("bid", &self.bid)
-            .field("len", &self.len)
+            .field("bid", &self.bid())
+            .field("len", &self.len())
             .finish()
     }
 }
@@ -123,10 +136,10 @@ impl fmt::Debug for RingBuf {
 // neither moves nor changes while the value is not accessed mutably.
 unsafe impl IoBuf for RingBuf {
     fn stable_ptr(&self) -> *const u8 {
-        self.ring.buffer(self.bid)
+        self.ring.buffer(self.bid())
     }
     fn bytes_init(&self) -> usize {
-        self.len as usize
+        self.len() as usize
     }
 }
 
@@ -134,13 +147,13 @@ unsafe impl IoBuf for RingBuf {
 // memory is zeroed at allocation).
 unsafe impl IoBufMut for RingBuf {
     fn stable_mut_ptr(&mut self) -> *mut u8 {
-        self.ring.buffer(self.bid)
+        self.ring.buffer(self.bid())
     }
     fn bytes_total(&self) -> usize {
         self.capacity()
     }
     unsafe fn set_init(&mut self, n: usize) {
-        self.len = n.min(self.capacity()) as u32;
+        self.set_len(n.min(self.capacity()) as u32);
     }
 }
 

@@ -88,9 +88,10 @@ impl<T> Stored<T> {
 
 /// What the reactor does with a slot's value, by the value's type.
 pub(crate) struct VTable {
-    /// A one-shot op's last completion: takes the value and runs its
-    /// callback (or, for a future's op, nothing: futures take their op).
-    pub(crate) call: unsafe fn(*mut Storage, Completion),
+    /// A one-shot op's last completion (its result, flags and provided
+    /// buffer, in registers): takes the value and runs its callback (or,
+    /// for a future's op, nothing: futures take their op).
+    pub(crate) call: unsafe fn(*mut Storage, i32, u32, Option<RingBuf>),
     /// One completion of a multishot op: the value stays.
     pub(crate) each: unsafe fn(*mut Storage, Completion),
     /// Drops the value; with the op's last completion when there is one,
@@ -153,39 +154,57 @@ impl State {
 
 /// One op's slot: what the reactor knows of the op; its value is in the
 /// storage `storage` points to.
+///
+/// (In this order: the state, `has_first` and the group's tag side by
+/// side, so that a release clears them with one store.)
+#[repr(C)]
 pub(crate) struct Slot {
     /// Odd while an op holds the slot, even while it is free. 64 bits, so
     /// that it never comes round: an `OpId` kept however long never names
     /// a later op of the slot. A tag carries its low 32 bits, enough to
     /// tell apart the ops the kernel can have of one slot (one at a time).
     pub(crate) generation: u64,
-    pub(crate) next_free: u32,
-    pub(crate) state: State,
-    /// Whether `res` and `flags` hold the op's first completion (a one-shot
-    /// op that completes twice: zero-copy sends).
-    pub(crate) has_first: bool,
-    /// The op is multishot: each completion becomes an item.
-    pub(crate) multishot: bool,
-    /// The provided-buffer group the op selects from, if any.
-    pub(crate) group: Option<u16>,
-    pub(crate) res: i32,
-    pub(crate) flags: u32,
+    /// What a completion's `user_data`, unmixed from the key, must be for
+    /// the callback's fast path ([`Core::resolve_call`](crate::reactor::core::Core::resolve_call)):
+    /// the slot's index and the low 32 bits of its generation, as its
+    /// tag carries them, while the slot holds a one-shot op with a
+    /// callback whose only completion is still to come (`Callback`, no
+    /// first completion); [`NO_FAST`] otherwise, which names no slot. One
+    /// comparison then stands for the generation's, the state's and the
+    /// first completion's.
+    pub(crate) fast: u64,
     pub(crate) vtable: &'static VTable,
     /// The slot's storage, in a chunk that never moves.
     pub(crate) storage: NonNull<Storage>,
     pub(crate) buf: Option<RingBuf>,
     pub(crate) waker: Option<Waker>,
+    pub(crate) res: i32,
+    pub(crate) flags: u32,
+    pub(crate) next_free: u32,
+    pub(crate) state: State,
+    /// Whether `res` and `flags` hold the op's first completion (a one-shot
+    /// op that completes twice: zero-copy sends).
+    pub(crate) has_first: bool,
+    /// The provided-buffer group the op selects from, if any.
+    pub(crate) group: Option<u16>,
+    /// The op is multishot: each completion becomes an item.
+    pub(crate) multishot: bool,
 }
 
 unsafe fn nothing(_: *mut Storage, _: Completion) {}
+unsafe fn call_nothing(_: *mut Storage, _: i32, _: u32, _: Option<RingBuf>) {}
 unsafe fn discard_nothing(_: *mut Storage, _: Option<Completion>) {}
 
 /// The table of a slot that holds no value.
 pub(crate) static EMPTY: VTable = VTable {
-    call: nothing,
+    call: call_nothing,
     each: nothing,
     discard: discard_nothing,
 };
+
+/// A slot's [`fast`](Slot::fast) when no completion takes the fast path
+/// to it: its low 32 bits are `NO_SLOT`, an index no slab has.
+pub(crate) const NO_FAST: u64 = u64::MAX;
 
 const CHUNK: u32 = 256;
 /// The end of the free list.
@@ -304,6 +323,7 @@ impl Slab {
         for i in 0..CHUNK {
             self.slots.push(Slot {
                 generation: 0,
+                fast: NO_FAST,
                 next_free: if i + 1 < CHUNK {
                     first + i + 1
                 } else {
@@ -332,6 +352,7 @@ impl Slab {
         let head = self.free_head;
         let slot = self.slot(index);
         slot.generation = slot.generation.wrapping_add(1);
+        slot.fast = NO_FAST;
         slot.state = State::Free;
         slot.next_free = head;
         slot.group = None;
@@ -360,6 +381,7 @@ impl Slab {
         let slot = unsafe { self.held(index) };
         debug_assert!(slot.buf.is_none() && slot.waker.is_none() && !slot.multishot);
         slot.generation = slot.generation.wrapping_add(1);
+        slot.fast = NO_FAST;
         slot.state = State::Free;
         slot.next_free = head;
         slot.group = None;

@@ -96,16 +96,16 @@ impl Future for TokioDriver {
         let this = self.get_mut();
         let shared = &this.reactor.handle.shared;
         let core = shared.core.borrow();
-        if core.closed {
+        if core.closed() {
             return Poll::Ready(Ok(()));
         }
-        let known = matches!(&core.driver, Some(w) if w.will_wake(cx.waker()));
+        let known = matches!(core.driver(), Some(w) if w.will_wake(cx.waker()));
         drop(core);
         if !known {
             // Cloned, and the old one dropped, with the core released: a
             // waker is the program's code.
             let waker = cx.waker().clone();
-            let old = shared.core.borrow_mut().driver.replace(waker);
+            let old = shared.core.borrow_mut().set_driver(waker);
             drop(old);
         }
         // Remotes wake it when they send work.
@@ -113,12 +113,12 @@ impl Future for TokioDriver {
         inbox.set_driver(cx.waker());
         // What callbacks queue while the driver runs is submitted by this
         // loop: they need not wake it.
-        shared.core.borrow_mut().driving = true;
+        shared.core.borrow_mut().set_driving(true);
         let _driving = Driving(shared);
         loop {
             {
                 let mut core = shared.core.borrow_mut();
-                if core.closed {
+                if core.closed() {
                     return Poll::Ready(Ok(()));
                 }
                 if let Err(e) = core.submit() {
@@ -127,7 +127,7 @@ impl Future for TokioDriver {
             }
             shared.reap();
             inbox.run(&this.reactor.handle);
-            if shared.core.borrow().unsubmitted || inbox.has_jobs() {
+            if shared.core.borrow_mut().unsubmitted() || inbox.has_jobs() {
                 // Callbacks or remotes queued more: submit them before
                 // sleeping.
                 continue;
@@ -151,7 +151,7 @@ struct Driving<'a>(&'a crate::reactor::Shared);
 impl Drop for Driving<'_> {
     fn drop(&mut self) {
         if let Ok(mut core) = self.0.core.try_borrow_mut() {
-            core.driving = false;
+            core.set_driving(false);
         }
     }
 }
