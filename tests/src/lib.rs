@@ -753,3 +753,17 @@ pub fn skip_without_huge_pages(e: &uring::Error, what: std::fmt::Arguments<'_>) 
     );
     skip(format_args!("{what}: {e}"));
 }
+
+/// A memfd of `len` bytes named `name` (`/memfd:NAME` in the process's
+/// maps).
+pub fn memfd(name: &str, len: usize) -> std::fs::File {
+    use std::os::fd::{FromRawFd as _, OwnedFd};
+    let cname = std::ffi::CString::new(name).unwrap();
+    // SAFETY: a valid C string; the result is checked.
+    let fd = unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) };
+    assert!(fd >= 0, "memfd_create: {}", std::io::Error::last_os_error());
+    // SAFETY: a fresh descriptor, owned here.
+    let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    file.set_len(len as u64).unwrap();
+    file
+}

@@ -30,7 +30,7 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::UdpSocket;
-use std::os::fd::{AsFd as _, AsRawFd as _, FromRawFd as _, OwnedFd};
+use std::os::fd::{AsFd as _, AsRawFd as _};
 use std::os::unix::fs::FileExt as _;
 use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -136,18 +136,6 @@ unsafe fn nonzero_bytes(base: *const u8, len: usize) -> usize {
     (0..len)
         .filter(|&i| unsafe { base.add(i).read_volatile() } != 0)
         .count()
-}
-
-/// A memfd of `len` bytes named `name`.
-fn memfd(name: &str, len: usize) -> std::fs::File {
-    let cname = std::ffi::CString::new(name).unwrap();
-    // SAFETY: a valid C string; the result is checked.
-    let fd = unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) };
-    assert!(fd >= 0, "memfd_create: {}", std::io::Error::last_os_error());
-    // SAFETY: a fresh descriptor, owned here.
-    let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
-    file.set_len(len as u64).unwrap();
-    file
 }
 
 /// A region over all of the memfd `file`.
@@ -561,7 +549,7 @@ fn a_resize_to_sizes_that_round_to_the_current_ones_moves_the_rings() {
     assert_eq!(tail, 43);
     // The sizes it has: no resize, and the memory given is released.
     let name = unique("same-size");
-    let file = memfd(&name, need);
+    let file = uring_tests::memfd(&name, need);
     ring.resize_in(8, 16, memfd_region(&file)).unwrap();
     assert_eq!(mappings_of(&name), 0, "released unused");
     assert_eq!(ring.params().as_raw().sq_off.user_addr, base as u64);
@@ -738,7 +726,7 @@ fn refused_resizes_release_their_region_and_lose_nothing() {
     ring.wait_timeout(12, PATIENCE).unwrap();
     // Twelve waiting completions do not fit a CQ of four.
     let need = ring.resize_memory_size(2, 4).unwrap();
-    let file = memfd(&name, need);
+    let file = uring_tests::memfd(&name, need);
     let e = ring.resize_in(2, 4, memfd_region(&file)).unwrap_err();
     assert_eq!(errno(&e), libc::EOVERFLOW, "{e}");
     assert_eq!(mappings_of(&name), 0, "released after the kernel refused");
@@ -747,7 +735,7 @@ fn refused_resizes_release_their_region_and_lose_nothing() {
     assert_eq!(got, (0..12).collect::<Vec<_>>());
     // Sizes the kernel never takes.
     for (sq, cq) in [(0, 8), (16, 8), (8, u32::MAX)] {
-        let file = memfd(&name, need);
+        let file = uring_tests::memfd(&name, need);
         let e = ring.resize_in(sq, cq, memfd_region(&file)).unwrap_err();
         assert_eq!(errno(&e), libc::EINVAL, "{sq}/{cq}: {e}");
         assert_eq!(mappings_of(&name), 0, "{sq}/{cq}: released");
@@ -777,7 +765,7 @@ fn refused_resizes_release_their_region_and_lose_nothing() {
     let name_there = unique("refused-resize-there");
     let mut only = std::thread::spawn(move || {
         let need = only.resize_memory_size(8, 8).unwrap();
-        let file = memfd(&name_there, need);
+        let file = uring_tests::memfd(&name_there, need);
         let e = only.resize_in(8, 8, memfd_region(&file)).unwrap_err();
         assert_eq!(errno(&e), libc::EBADF, "{e}");
         assert_eq!(mappings_of(&name_there), 0, "released on the other thread");
@@ -826,7 +814,7 @@ fn a_resize_after_the_set_aside_completions_were_read_goes_through() {
     assert_eq!(&buf, b"r");
     let name = unique("set-aside");
     let need = ring.resize_memory_size(16, 32).unwrap();
-    let file = memfd(&name, need);
+    let file = uring_tests::memfd(&name, need);
     let e = ring.resize_in(16, 32, memfd_region(&file)).unwrap_err();
     assert!(is_invalid_argument(&e), "{e:?}");
     assert_eq!(mappings_of(&name), 0, "released");
@@ -853,7 +841,7 @@ fn a_forgotten_ring_keeps_its_region_and_the_kernel_writes_only_there() {
     let name = unique("forgotten");
     let builder = Builder::new();
     let size = builder.ring_memory_size_sized::<Sqe64, Cqe32>(4).unwrap();
-    let file = memfd(&name, size);
+    let file = uring_tests::memfd(&name, size);
     let mut ring = builder
         .build_sized_in::<Sqe64, Cqe32>(4, memfd_region(&file))
         .unwrap();
@@ -895,7 +883,7 @@ fn a_region_past_the_end_of_its_file_is_an_error() {
     let name = unique("short-file");
     let builder = Builder::new();
     let size = builder.ring_memory_size(8).unwrap();
-    let file = memfd(&name, page());
+    let file = uring_tests::memfd(&name, page());
     // SAFETY: the memfd is this test's alone, as for `memfd_region`.
     let mut region = unsafe { RingRegion::from_file(file.as_fd(), 0, size) }.unwrap();
     assert_eq!(errno(&region.populate().unwrap_err()), libc::EFAULT);
@@ -980,7 +968,7 @@ fn a_mixed_ring_of_one_cq_entry_is_refused_and_its_region_released() {
     let size = builder
         .ring_memory_size_sized::<Sqe64, CqeMixed>(1)
         .unwrap();
-    let file = memfd(&name, size);
+    let file = uring_tests::memfd(&name, size);
     let e = builder
         .build_sized_in::<Sqe64, CqeMixed>(1, memfd_region(&file))
         .unwrap_err();

@@ -3,7 +3,7 @@
 //! `io_uring_memory_size`, and its `test/init-mem.c`.
 
 use std::io::Write as _;
-use std::os::fd::{AsFd as _, FromRawFd as _, OwnedFd};
+use std::os::fd::AsFd as _;
 use std::os::unix::fs::FileExt as _;
 
 use uring::ops::{Nop, Read};
@@ -390,17 +390,6 @@ fn mappings_of(name: &str) -> usize {
         .count()
 }
 
-fn memfd(name: &str, len: usize) -> std::fs::File {
-    let cname = std::ffi::CString::new(name).unwrap();
-    // SAFETY: a valid C string; the result is checked.
-    let fd = unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) };
-    assert!(fd >= 0, "memfd_create: {}", std::io::Error::last_os_error());
-    // SAFETY: a fresh descriptor, owned here.
-    let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
-    file.set_len(len as u64).unwrap();
-    file
-}
-
 #[test]
 fn the_memory_is_released_once_after_the_ring_is_gone() {
     if !require_kernel(6, 5, "IORING_SETUP_NO_MMAP") {
@@ -409,7 +398,7 @@ fn the_memory_is_released_once_after_the_ring_is_gone() {
     let name = format!("uring-ringmem-{}", std::process::id());
     let builder = Ring::builder();
     let size = builder.ring_memory_size(8).unwrap();
-    let file = memfd(&name, size);
+    let file = uring_tests::memfd(&name, size);
     // SAFETY: the memfd is this test's alone; nothing writes it, maps it
     // elsewhere or shrinks it while the kernel ring may use it (it is only
     // read below, and dropped at the end of the test).
@@ -440,7 +429,7 @@ fn the_memory_is_released_once_after_the_ring_is_gone() {
     assert_eq!(u64::from_ne_bytes(cqe), 0xabc1);
 
     // A setup that fails releases the memory as well.
-    let small = memfd(&format!("{name}-small"), page());
+    let small = uring_tests::memfd(&format!("{name}-small"), page());
     // SAFETY: as above, for this memfd.
     let region = unsafe { RingRegion::from_file(small.as_fd(), 0, page()) }.unwrap();
     assert_eq!(mappings_of(&format!("{name}-small")), 1);
@@ -451,7 +440,7 @@ fn the_memory_is_released_once_after_the_ring_is_gone() {
 #[test]
 fn a_region_not_given_is_unmapped_on_drop() {
     let name = format!("uring-ringmem-unused-{}", std::process::id());
-    let file = memfd(&name, 2 * page());
+    let file = uring_tests::memfd(&name, 2 * page());
     // SAFETY: the memfd is this test's alone, and no ring uses the region.
     let region = unsafe { RingRegion::from_file(file.as_fd(), page() as u64, 100) }.unwrap();
     assert_eq!(region.len(), page(), "rounded up to a page");
