@@ -78,6 +78,14 @@ impl<S: SqeSize> Cursor<S> {
         // SAFETY: both point into the SQE array, `next <= run_end`.
         unsafe { self.run_end.offset_from(self.next) as usize }
     }
+
+    /// The tail value of `next`, in the SQE array `sqes` it points into.
+    #[inline(always)]
+    fn tail(&self, sqes: *mut S::Slot) -> u32 {
+        // SAFETY: `next` is in the SQE array or one past its end.
+        let index = unsafe { self.next.offset_from(sqes) } as u32;
+        (self.lap as u32).wrapping_add(index)
+    }
 }
 
 impl<S: SqeSize> Sq<S> {
@@ -140,9 +148,7 @@ impl<S: SqeSize> Sq<S> {
     /// The next free slot's tail value: SQEs before it have been pushed.
     #[inline(always)]
     pub(crate) fn tail(&self) -> u32 {
-        // SAFETY: `next` is in the SQE array or one past its end.
-        let index = unsafe { self.cursor.next.offset_from(self.sqes) } as u32;
-        (self.cursor.lap as u32).wrapping_add(index)
+        self.cursor.tail(self.sqes)
     }
 
     /// Moves the cursor to `tail`, with the free run computed from the
@@ -638,9 +644,7 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
     /// The tail of the next push of this batch.
     #[inline(always)]
     pub(crate) fn tail(&self) -> u32 {
-        // SAFETY: `next` is in the SQE array or one past its end.
-        let index = unsafe { self.cursor.next.offset_from(self.sq.sqes) } as u32;
-        (self.cursor.lap as u32).wrapping_add(index)
+        self.cursor.tail(self.sq.sqes)
     }
 
     /// Stores the batch's cursor in the queue, as dropping the batch would.
@@ -766,10 +770,8 @@ impl<S: SqeSize> Drop for SubmissionQueue<'_, S> {
 
 impl<S: SqeSize> fmt::Debug for SubmissionQueue<'_, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let index =
-            (self.cursor.next as usize - self.sq.sqes as usize) / std::mem::size_of::<S::Slot>();
         f.debug_struct("SubmissionQueue")
-            .field("tail", &(self.cursor.lap as u32).wrapping_add(index as u32))
+            .field("tail", &self.tail())
             .finish_non_exhaustive()
     }
 }

@@ -391,6 +391,11 @@ impl<S: SqeSize, C: UniformCqe> Ring<S, C> {
         self.scope_table.settled(self.sq.tail())
     }
 
+    /// The scope's ops that have not posted their last completion.
+    pub(super) fn scope_live(&self) -> u32 {
+        self.scope_table.live(self.sq.tail())
+    }
+
     /// Takes back the scope's SQEs that the kernel has not consumed, when
     /// no SQ thread can be consuming them (there is none, or, with
     /// `sq_thread_dead`, it is gone for good). Returns whether any was.
@@ -802,7 +807,7 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
     /// Ops pushed in this scope that have not posted their last completion.
     #[inline]
     pub fn in_flight(&self) -> u32 {
-        self.ring.scope_table.live(self.ring.sq.tail())
+        self.ring.scope_live()
     }
 }
 
@@ -819,10 +824,7 @@ impl<S: SqeSize, C: UniformCqe> Drop for Scope<'_, '_, S, C> {
 impl<S: SqeSize, C: UniformCqe> fmt::Debug for Scope<'_, '_, S, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scope")
-            .field(
-                "in_flight",
-                &self.ring.scope_table.live(self.ring.sq.tail()),
-            )
+            .field("in_flight", &self.ring.scope_live())
             .finish_non_exhaustive()
     }
 }
