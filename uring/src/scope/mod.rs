@@ -50,6 +50,7 @@ use crate::squeue::SubmissionQueue;
 use crate::sys;
 use std::fmt;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::time::Duration;
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
@@ -513,7 +514,7 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
     pub fn submission(&mut self) -> ScopeSubmissionQueue<'_, 'scope, S> {
         let ring = &mut *self.ring;
         ScopeSubmissionQueue {
-            sq: SubmissionQueue::new(&mut ring.sq),
+            sq: ManuallyDrop::new(SubmissionQueue::new(&mut ring.sq)),
             table: TableRef::new(&mut ring.scope_table),
             _scope: PhantomData,
         }
@@ -557,7 +558,7 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
         let (pushes, reads) = TableRef::pair(&mut ring.scope_table);
         (
             ScopeSubmissionQueue {
-                sq: SubmissionQueue::new(&mut ring.sq),
+                sq: ManuallyDrop::new(SubmissionQueue::new(&mut ring.sq)),
                 table: pushes,
                 _scope: PhantomData,
             },

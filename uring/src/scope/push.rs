@@ -9,11 +9,14 @@ use crate::squeue::{PushGate, SubmissionQueue};
 use crate::sys;
 use std::fmt;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 
 /// A batch of pushes into a scope, from [`Scope::submission`].
 pub struct ScopeSubmissionQueue<'a, 'scope, S: SqeSize = Sqe64> {
-    pub(super) sq: SubmissionQueue<'a, S>,
+    /// Never dropped: each push stores the batch's cursor in the queue at
+    /// once (see [`push_tagged`]), which is all a drop would do.
+    pub(super) sq: ManuallyDrop<SubmissionQueue<'a, S>>,
     pub(super) table: TableRef<'a>,
     /// Invariant, as for [`Scope`].
     pub(super) _scope: PhantomData<&'scope mut &'scope ()>,
@@ -58,7 +61,7 @@ impl<'scope, S: SqeSize> ScopeSubmissionQueue<'_, 'scope, S> {
         build(
             bytes,
             OwnedPush {
-                sq: NonNull::from(&mut self.sq).cast(),
+                sq: NonNull::from(&mut *self.sq).cast(),
                 table: self.table.reborrow(),
                 entry,
                 refused: &mut refused,
