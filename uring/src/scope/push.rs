@@ -337,10 +337,18 @@ impl<S: SqeSize> fmt::Debug for OwnedPush<'_, '_, S> {
     }
 }
 
+impl<S: SqeSize> Drop for ScopeSubmissionQueue<'_, '_, S> {
+    /// Ends the batch. Nothing is left to store: each push stored the
+    /// batch's cursor in the queue at once, and the pushes wait there for
+    /// the scope's next submit.
+    #[inline(always)]
+    fn drop(&mut self) {}
+}
+
 impl<S: SqeSize> fmt::Debug for ScopeSubmissionQueue<'_, '_, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ScopeSubmissionQueue")
-            .field("sq", &self.sq)
+            .field("sq", &*self.sq)
             .finish_non_exhaustive()
     }
 }
