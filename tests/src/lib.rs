@@ -767,3 +767,10 @@ pub fn memfd(name: &str, len: usize) -> std::fs::File {
     file.set_len(len as u64).unwrap();
     file
 }
+
+/// Whether this process runs under valgrind (its preloaded libraries are
+/// mapped): a test whose second thread must run while the first waits in
+/// the kernel skips there, since valgrind runs one thread at a time.
+pub fn under_valgrind() -> bool {
+    std::fs::read_to_string("/proc/self/maps").is_ok_and(|maps| maps.contains("vgpreload"))
+}

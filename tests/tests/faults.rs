@@ -140,12 +140,6 @@ fn watchdog(what: &'static str) -> Watchdog {
     Watchdog { _alive: tx }
 }
 
-/// Whether this process runs under valgrind (its preloaded libraries are
-/// mapped).
-fn under_valgrind() -> bool {
-    std::fs::read_to_string("/proc/self/maps").is_ok_and(|maps| maps.contains("vgpreload"))
-}
-
 /// The lowest descriptor number not in use: the one the next open gets.
 fn lowest_free_fd() -> RawFd {
     File::open("/dev/null").expect("open /dev/null").as_raw_fd()
@@ -473,7 +467,7 @@ fn waits() -> [(&'static str, bool, Wait); 8] {
 /// the read's completion comes once.
 #[test]
 fn signals_interrupt_waits_which_resume() {
-    if under_valgrind() {
+    if uring_tests::under_valgrind() {
         uring_tests::skip(
             "under valgrind a blocking io_uring_enter holds every other thread, \
              so no signal reaches it",
