@@ -314,3 +314,134 @@ fn chains_meet_the_limit_whole() {
         });
     }
 }
+
+/// Pushes NOPs (`user_data` from `base` on), submitting whenever the SQ is
+/// full, until the scope refuses one for want of room; then reads their
+/// completions. Returns how many went.
+fn fill_with_nops(s: &mut Scope<'_, '_>, base: u64) -> u64 {
+    let mut n = 0;
+    loop {
+        match s.push(Nop::new().user_data(base + n)) {
+            Ok(()) => n += 1,
+            Err(e) if e.kind() == PushErrorKind::QueueFull => {
+                s.submit().unwrap();
+            }
+            Err(e) => {
+                assert_eq!(e.kind(), PushErrorKind::ScopeFull);
+                break;
+            }
+        }
+    }
+    let mut read = 0;
+    while read < n {
+        s.submit_and_wait(1).unwrap();
+        for c in s.completions() {
+            assert!((base..base + n).contains(&c.user_data()), "{c:?}");
+            assert_eq!(c.res(), 0);
+            read += 1;
+        }
+    }
+    n
+}
+
+/// Writes one byte to the pipe `tx`.
+fn poke(tx: &std::os::fd::OwnedFd) {
+    use std::io::Write as _;
+    std::fs::File::from(tx.try_clone().unwrap())
+        .write_all(b"x")
+        .unwrap();
+}
+
+/// Ops that post several completions (a multishot poll, and a one-shot
+/// poll that an update makes multishot after its push) stay in flight
+/// until their last one: their completions flagged `IORING_CQE_F_MORE`
+/// free no room, in fast scopes as in those that tag every op, so that a
+/// NOP pushed into the room they hold is refused until then.
+#[test]
+fn ops_that_post_more_than_once_stay_in_flight_until_their_last() {
+    use uring::ops::{PollAdd, PollRemove, PollUpdate};
+    use uring::{PollEvents, PollFlags};
+    let _watch = uring_tests::watchdog();
+    for tag_all in [false, true] {
+        for updated in [false, true] {
+            let (rx, tx) = uring_tests::pipe();
+            let mut ring = ring(tag_all);
+            ring.scope(|s| {
+                let flags = if updated {
+                    PollFlags::empty()
+                } else {
+                    PollFlags::MULTI
+                };
+                s.push(
+                    PollAdd::new(&rx, PollEvents::IN)
+                        .poll_flags(flags)
+                        .user_data(1),
+                )
+                .unwrap();
+                s.submit().unwrap();
+                // The rest of the scope's room, and no more.
+                assert_eq!(fill_with_nops(s, 100), CAPACITY - 1);
+                assert_eq!(s.in_flight(), 1, "the poll");
+                if updated {
+                    s.push(
+                        PollUpdate::new(1)
+                            .events(PollEvents::IN)
+                            .poll_flags(PollFlags::MULTI)
+                            .user_data(2),
+                    )
+                    .unwrap();
+                    s.submit_and_wait(1).unwrap();
+                    let done: Vec<(u64, i32)> =
+                        s.completions().map(|c| (c.user_data(), c.res())).collect();
+                    if !tag_all {
+                        // A fast scope counts an untagged op done at its
+                        // first completion: it refuses to make one
+                        // multishot, and the poll stays one-shot.
+                        assert_eq!(done, [(2, -libc::EINVAL)], "the update");
+                        poke(&tx);
+                        s.submit_and_wait(1).unwrap();
+                        let got: Vec<(u64, bool)> = s
+                            .completions()
+                            .map(|c| (c.user_data(), c.has_more()))
+                            .collect();
+                        assert_eq!(got, [(1, false)]);
+                        assert_eq!(s.in_flight(), 0);
+                        return;
+                    }
+                    assert_eq!(done, [(2, 0)], "the update");
+                }
+                for round in 0..3 {
+                    poke(&tx);
+                    s.submit_and_wait(1).unwrap();
+                    let got: Vec<(u64, bool)> = s
+                        .completions()
+                        .map(|c| (c.user_data(), c.has_more()))
+                        .collect();
+                    if updated && got == [(1, false)] {
+                        // Linux 6.18 updates only the low 16 bits of a
+                        // poll's events, and keeps a one-shot poll one-shot:
+                        // the poll ends at its first completion, and is done.
+                        assert_eq!(round, 0);
+                        assert_eq!(s.in_flight(), 0);
+                        return;
+                    }
+                    assert_eq!(got, [(1, true)], "round {round}");
+                    assert_eq!(s.in_flight(), 1, "round {round}: the poll goes on");
+                    // Its room is still held: only the NOPs' is free.
+                    assert_eq!(fill_with_nops(s, 1000 * (round + 1)), CAPACITY - 1);
+                }
+                s.push(PollRemove::new(1).user_data(3)).unwrap();
+                s.submit_and_wait(2).unwrap();
+                let mut ended: Vec<(u64, i32, bool)> = s
+                    .completions()
+                    .map(|c| (c.user_data(), c.res(), c.has_more()))
+                    .collect();
+                ended.sort_unstable();
+                assert_eq!(ended, [(1, -libc::ECANCELED, false), (3, 0, false)]);
+                assert_eq!(s.in_flight(), 0);
+            });
+            ring.submit().unwrap();
+            assert!(uring_tests::stray(&mut ring).is_empty());
+        }
+    }
+}

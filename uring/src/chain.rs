@@ -102,6 +102,7 @@ unsafe impl<H: Prepare, T: Prepare> Prepare for Link<H, T> {
     const SQES: u32 = H::SQES + T::SQES;
     const NAMES_OPS: bool = H::NAMES_OPS || T::NAMES_OPS;
     const ZERO_COPY: bool = H::ZERO_COPY || T::ZERO_COPY;
+    const MAY_POST_MORE: bool = H::MAY_POST_MORE || T::MAY_POST_MORE;
 
     #[inline(always)]
     fn prepare_all<const WRAP: bool, S: SqeSize>(

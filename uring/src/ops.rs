@@ -383,7 +383,8 @@ crate::ops! {
     /// `target_user_data`, or its `user_data`, or both, without removing it
     /// (5.13). Completes with 0, or `-ENOENT` when no poll matched. In a
     /// scope, a poll the scope did not push cannot be given a new
-    /// `user_data` (the update completes with `-EINVAL`).
+    /// `user_data`, and one it left untagged cannot be made multishot
+    /// (the update completes with `-EINVAL`).
     #[since = "5.13"]
     pub unsafe struct PollUpdate = POLL_REMOVE {
         /// The `user_data` of the poll to update.
@@ -472,7 +473,9 @@ crate::ops! {
     /// Sets a new time on the pending timeout whose `user_data` is
     /// `target_user_data`, counting from now (5.11). Completes with 0,
     /// `-ENOENT` when no pending timeout matched. The timespec is kept by
-    /// the ring until the kernel has read it.
+    /// the ring until the kernel has read it. In a scope that left the
+    /// timeout untagged, an update flagged multishot completes with
+    /// `-EINVAL`.
     #[since = "5.11"]
     pub unsafe struct TimeoutUpdate = TIMEOUT_REMOVE {
         /// The `user_data` of the timeout to update.

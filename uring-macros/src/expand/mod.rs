@@ -541,6 +541,8 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
                 code == ::uring::sys::IORING_OP_SEND_ZC
                     || code == ::uring::sys::IORING_OP_SENDMSG_ZC
             };
+            const MAY_POST_MORE: bool =
+                ::uring::op::opcode_may_post_more(<Self as ::uring::op::Entry>::CODE);
             #[inline(always)]
             fn prepare_all<const __WRAP: bool, __S: ::uring::SqeSize>(
                 self,

@@ -72,6 +72,56 @@ pub unsafe trait Prepare: Sized {
     /// scope may have to take in after its last completion.
     #[doc(hidden)]
     const ZERO_COPY: bool = false;
+    /// Whether an SQE of it may post more than one completion (see
+    /// [`opcode_may_post_more`]): a scope then tracks it by a tag. True
+    /// unless an impl knows better.
+    #[doc(hidden)]
+    const MAY_POST_MORE: bool = true;
+}
+
+/// Whether an SQE of opcode `code` may post a completion flagged
+/// `IORING_CQE_F_MORE` (more to come for the same SQE), in some form: the
+/// multishot forms of polls, timeouts, accepts and receives, multishot
+/// reads, zero-copy sends (a notification follows), zero-copy receives,
+/// commands (a driver may post several), epoll waits, and every opcode
+/// this crate does not know.
+#[doc(hidden)]
+pub const fn opcode_may_post_more(code: u8) -> bool {
+    use crate::sys::*;
+    matches!(
+        code,
+        IORING_OP_POLL_ADD
+            | IORING_OP_TIMEOUT
+            | IORING_OP_ACCEPT
+            | IORING_OP_RECV
+            | IORING_OP_RECVMSG
+            | IORING_OP_READ_MULTISHOT
+            | IORING_OP_SEND_ZC
+            | IORING_OP_SENDMSG_ZC
+            | IORING_OP_URING_CMD
+            | IORING_OP_RECV_ZC
+            | IORING_OP_EPOLL_WAIT
+    ) || code >= IORING_OP_LAST
+}
+
+/// Whether `sqe` may post a completion flagged `IORING_CQE_F_MORE`: as
+/// [`opcode_may_post_more`], except that a poll, a timeout, an accept or a
+/// receive may only when its SQE asks for the multishot form. (A scope
+/// refuses the updates that would make a poll or a timeout it did not tag
+/// multishot after its push.)
+pub(crate) fn sqe_may_post_more(sqe: &crate::sys::io_uring_sqe) -> bool {
+    use crate::sys::*;
+    match sqe.opcode {
+        IORING_OP_POLL_ADD => sqe.len & IORING_POLL_ADD_MULTI != 0,
+        IORING_OP_TIMEOUT => {
+            // SAFETY: every member of the op flags union is a plain integer.
+            let flags = unsafe { sqe.op_flags.timeout_flags };
+            flags & IORING_TIMEOUT_MULTISHOT != 0
+        }
+        IORING_OP_ACCEPT => sqe.ioprio & IORING_ACCEPT_MULTISHOT != 0,
+        IORING_OP_RECV | IORING_OP_RECVMSG => sqe.ioprio & IORING_RECV_MULTISHOT != 0,
+        code => opcode_may_post_more(code),
+    }
 }
 
 /// What a ring can push: one op or a whole chain, of a length known at compile

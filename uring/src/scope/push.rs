@@ -182,14 +182,16 @@ fn tag_sqe<P: Prepare>(
         *after_link = sqe.flags & (sys::IOSQE_IO_LINK | sys::IOSQE_IO_HARDLINK) != 0;
     }
     // In a fast scope, an op that selects no buffer, uses no owned
-    // buffer, names no op and carries a `user_data` that cannot pass
-    // for a tag keeps its `user_data` and takes no slot: every
-    // completion without a live tag is then one of the scope's. (Not a
-    // zero-copy send: its stray notification would count twice.)
+    // buffer, names no op, posts exactly one completion and carries a
+    // `user_data` that cannot pass for a tag keeps its `user_data` and
+    // takes no slot: every completion without a live tag is then the
+    // last of one of the scope's. (Not a zero-copy send: its
+    // notification follows its completion.)
     if sqe.flags & sys::IOSQE_BUFFER_SELECT == 0
         && owned == NO_OWNED
         && !P::NAMES_OPS
         && !P::ZERO_COPY
+        && !(P::MAY_POST_MORE && crate::op::sqe_may_post_more(sqe))
         && table.untagged(sqe.user_data)
     {
         return;
