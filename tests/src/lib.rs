@@ -774,3 +774,28 @@ pub fn memfd(name: &str, len: usize) -> std::fs::File {
 pub fn under_valgrind() -> bool {
     std::fs::read_to_string("/proc/self/maps").is_ok_and(|maps| maps.contains("vgpreload"))
 }
+
+/// A ring of `entries` SQEs with deferred task work (a single issuer), or
+/// `None` with a skip message where the kernel has none (before 6.1).
+pub fn defer_ring(entries: u32) -> Option<uring::Ring> {
+    match uring::Ring::builder()
+        .single_issuer()
+        .defer_taskrun()
+        .build(entries)
+    {
+        Ok(ring) => Some(ring),
+        Err(e) => {
+            skip(format_args!("no deferred task work: {e}"));
+            None
+        }
+    }
+}
+
+/// A ring of `entries` SQEs the kernel can resize (6.13, deferred task
+/// work), or `None` with a skip message.
+pub fn resizable_ring(entries: u32) -> Option<uring::Ring> {
+    if !require_kernel(6, 13, "resizing a ring") {
+        return None;
+    }
+    defer_ring(entries)
+}

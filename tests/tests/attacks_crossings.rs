@@ -31,25 +31,6 @@ fn file_of(bytes: &[u8]) -> std::fs::File {
     file
 }
 
-/// A ring that `resize` works on (`defer_taskrun`, 6.13), or `None` with a
-/// skip message.
-fn resizable_ring(entries: u32) -> Option<Ring> {
-    if !uring_tests::require_kernel(6, 13, "resizing a ring") {
-        return None;
-    }
-    match Ring::builder()
-        .single_issuer()
-        .defer_taskrun()
-        .build(entries)
-    {
-        Ok(ring) => Some(ring),
-        Err(e) => {
-            uring_tests::skip(format_args!("no defer_taskrun ring: {e}"));
-            None
-        }
-    }
-}
-
 /// A registered file table and a held buffer-ring claim both live across a
 /// resize: the slot still names its file, the claimed buffer stays out of
 /// the kernel's hands (a receive that finds the group empty fails with
@@ -58,7 +39,7 @@ fn resizable_ring(entries: u32) -> Option<Ring> {
 #[test]
 fn a_file_table_and_a_held_claim_live_across_a_resize() {
     let _watch = watchdog();
-    let Some(mut ring) = resizable_ring(8) else {
+    let Some(mut ring) = uring_tests::resizable_ring(8) else {
         return;
     };
     let first = file_of(b"first file");
@@ -972,7 +953,7 @@ fn sqpoll_scopes_read_each_slot_s_file_across_updates() {
 #[test]
 fn an_incremental_piece_held_across_a_resize() {
     let _watch = watchdog();
-    let Some(mut ring) = resizable_ring(8) else {
+    let Some(mut ring) = uring_tests::resizable_ring(8) else {
         return;
     };
     let Some(pool) = uring_tests::incremental_buf_ring(&mut ring, 4, 1, 64) else {
@@ -1041,7 +1022,7 @@ fn messages_posted_from_another_thread_across_resizes_come_out_once() {
     if !uring_tests::require_kernel(6, 13, "posting with IORING_REGISTER_SEND_MSG_RING") {
         return;
     }
-    let Some(mut ring) = resizable_ring(4) else {
+    let Some(mut ring) = uring_tests::resizable_ring(4) else {
         return;
     };
     const COUNT: u64 = 3000;

@@ -15,24 +15,6 @@ use std::time::Duration;
 use uring::Ring;
 use uring::ops::{Nop, Read};
 
-/// A ring the kernel can resize (6.13, deferred task work), or `None`.
-fn resizable(entries: u32) -> Option<Ring> {
-    if !uring_tests::require_kernel(6, 13, "resizing a ring") {
-        return None;
-    }
-    match Ring::builder()
-        .single_issuer()
-        .defer_taskrun()
-        .build(entries)
-    {
-        Ok(ring) => Some(ring),
-        Err(e) => {
-            uring_tests::skip(format_args!("no deferred task work: {e}"));
-            None
-        }
-    }
-}
-
 /// Reads one completion of a scope through its iterator and forgets the
 /// iterator: the scope counts the completion read (the iterator syncs the
 /// ring's copy of the CQ head at once), but the kernel's head is stored
@@ -56,7 +38,7 @@ fn settle_a_nop_through_a_forgotten_iterator(ring: &mut Ring, user_data: u64) {
 #[test]
 fn a_resize_after_a_forgotten_scope_iterator_posts_no_completion_twice() {
     let _watch = uring_tests::watchdog();
-    let Some(mut ring) = resizable(8) else {
+    let Some(mut ring) = uring_tests::resizable_ring(8) else {
         return;
     };
     settle_a_nop_through_a_forgotten_iterator(&mut ring, 7);
@@ -79,7 +61,7 @@ fn a_resize_after_a_forgotten_scope_iterator_posts_no_completion_twice() {
 #[test]
 fn a_completion_duplicated_by_a_resize_ends_no_read_of_a_later_scope() {
     let _watch = uring_tests::watchdog();
-    let Some(mut ring) = resizable(8) else {
+    let Some(mut ring) = uring_tests::resizable_ring(8) else {
         return;
     };
     settle_a_nop_through_a_forgotten_iterator(&mut ring, 7);

@@ -62,21 +62,6 @@ fn scope_drain(s: &mut uring::Scope<'_, '_>) -> Vec<Cqe> {
     got
 }
 
-/// A deferred-task-work ring of `entries`, or `None` with a skip message.
-fn defer_ring(entries: u32) -> Option<Ring> {
-    match Ring::builder()
-        .single_issuer()
-        .defer_taskrun()
-        .build(entries)
-    {
-        Ok(ring) => Some(ring),
-        Err(e) => {
-            skip(format_args!("no DEFER_TASKRUN: {e}"));
-            None
-        }
-    }
-}
-
 /// Sets or clears `O_NONBLOCK` on `fd`.
 fn set_nonblock(fd: BorrowedFd<'_>, on: bool) {
     // SAFETY: F_GETFL and F_SETFL on an open descriptor.
@@ -834,7 +819,7 @@ fn msg_ring_fd_passes_a_registered_pipe_to_another_ring() {
     let _watch = uring_tests::watchdog();
     for defer in [false, true] {
         let (mut src, mut dst) = if defer {
-            match (defer_ring(8), defer_ring(8)) {
+            match (uring_tests::defer_ring(8), uring_tests::defer_ring(8)) {
                 (Some(a), Some(b)) => (a, b),
                 _ => return,
             }
@@ -2262,7 +2247,7 @@ const ZC_PAYLOAD: usize = 100;
 /// runs each case on both), the second `None` where the kernel lacks it.
 fn zc_rings() -> Vec<(&'static str, Ring)> {
     let mut rings = vec![("plain", Ring::new(32).unwrap())];
-    if let Some(r) = defer_ring(32) {
+    if let Some(r) = uring_tests::defer_ring(32) {
         rings.push(("defer", r));
     }
     rings

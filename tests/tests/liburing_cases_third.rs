@@ -49,21 +49,6 @@ fn tcp_pair() -> (TcpStream, TcpStream) {
     (client, server)
 }
 
-/// A deferred-task-work ring of `entries`, or `None` with a skip message.
-fn defer_ring(entries: u32) -> Option<Ring> {
-    match Ring::builder()
-        .single_issuer()
-        .defer_taskrun()
-        .build(entries)
-    {
-        Ok(ring) => Some(ring),
-        Err(e) => {
-            skip(format_args!("no DEFER_TASKRUN: {e}"));
-            None
-        }
-    }
-}
-
 /// A new eventfd, close-on-exec (and non-blocking if asked).
 fn eventfd(nonblock: bool) -> OwnedFd {
     let flags = libc::EFD_CLOEXEC | if nonblock { libc::EFD_NONBLOCK } else { 0 };
@@ -353,7 +338,7 @@ fn accept_non_empty_flags_every_accept_but_the_last() {
         for fixed in [false, true] {
             for conns in [1usize, 8] {
                 let mut ring = if defer {
-                    match defer_ring(8) {
+                    match uring_tests::defer_ring(8) {
                         Some(r) => r,
                         None => return,
                     }
@@ -625,7 +610,7 @@ fn defer_tw_timeout_wait_for_two_ends_with_the_one_completion() {
     let mut backing = vec![0u8; 8192];
     let timer = timerfd();
     let mut buf = [0u8; 32];
-    let Some(mut ring) = defer_ring(8) else {
+    let Some(mut ring) = uring_tests::defer_ring(8) else {
         return;
     };
     if !require_features(&ring, Features::EXT_ARG, "waits with a timeout") {
@@ -739,7 +724,7 @@ fn fd_pass_case(path: &std::ffi::CStr, source: u32, target: Option<u32>, defer: 
     const USER_DATA: u64 = 0x89;
     let case = format!("source {source} target {target:?} defer {defer}");
     let mut src = if defer {
-        match defer_ring(8) {
+        match uring_tests::defer_ring(8) {
             Some(r) => r,
             None => return,
         }
@@ -2612,7 +2597,7 @@ fn nops_from_one(count: u64) -> Vec<(u64, i32)> {
 fn resize_rings_keeps_waiting_completions_in_order() {
     let _watch = uring_tests::watchdog();
     for async_ in [false, true] {
-        let Some(mut ring) = defer_ring(8) else {
+        let Some(mut ring) = uring_tests::defer_ring(8) else {
             return;
         };
         let flags = if async_ {
@@ -2640,7 +2625,7 @@ fn resize_rings_keeps_waiting_completions_in_order() {
         );
     }
     // test_all_copy
-    let Some(mut ring) = defer_ring(8) else {
+    let Some(mut ring) = uring_tests::defer_ring(8) else {
         return;
     };
     ring.resize(32, 64).unwrap();
@@ -2663,7 +2648,7 @@ fn resize_rings_keeps_waiting_completions_in_order() {
     assert_eq!((ring.sq_entries(), ring.cq_entries()), (32, 32));
     assert_eq!(wait_in_order(&mut ring, 32), nops_from_one(32));
     // test_same_resize
-    let Some(mut ring) = defer_ring(32) else {
+    let Some(mut ring) = uring_tests::defer_ring(32) else {
         return;
     };
     ring.resize(32, 64).unwrap();
@@ -2691,7 +2676,7 @@ fn resize_rings_reads_in_flight_across_resizes() {
         let mut writer = std::fs::File::from(tx);
         // Before the ring: the reads name them.
         let mut bufs = vec![[0u8; 8]; 128];
-        let Some(mut ring) = defer_ring(8) else {
+        let Some(mut ring) = uring_tests::defer_ring(8) else {
             return;
         };
         if let Err(e) = ring.resize(128, 128) {
@@ -3560,7 +3545,7 @@ fn sendmsg_iov_clean_many_vectored_sends_on_a_full_socket() {
     const IOVS: usize = 16;
     const INFLIGHT: u64 = 256;
     let _watch = uring_tests::watchdog();
-    let Some(mut ring) = defer_ring(INFLIGHT as u32) else {
+    let Some(mut ring) = uring_tests::defer_ring(INFLIGHT as u32) else {
         return;
     };
     let (client, mut server) = tcp_pair();
@@ -3724,7 +3709,7 @@ fn linked_defer_close_linked_sends_then_close_reach_the_peer() {
     // Before the ring: the multishot accept names it until the ring goes.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let Some(mut ring) = defer_ring(8) else {
+    let Some(mut ring) = uring_tests::defer_ring(8) else {
         return;
     };
     if !require_features(&ring, Features::CQE_SKIP, "CQE_SKIP_SUCCESS") {

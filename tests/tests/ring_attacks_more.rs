@@ -461,25 +461,6 @@ fn the_tags_of_an_earlier_scope_name_nothing_in_the_next() {
     }
 }
 
-/// A resizable ring (6.13, deferred task work).
-fn resizable(entries: u32) -> Option<Ring> {
-    let ring = match Ring::builder()
-        .single_issuer()
-        .defer_taskrun()
-        .build(entries)
-    {
-        Ok(ring) => ring,
-        Err(e) => {
-            uring_tests::skip(format_args!("no deferred task work: {e}"));
-            return None;
-        }
-    };
-    if !uring_tests::require_kernel(6, 13, "resizing a ring") {
-        return None;
-    }
-    Some(ring)
-}
-
 /// A ring resized between scopes: completions left in the CQ by ops pushed
 /// outside scopes come through the next scope in order, the next scope
 /// takes as many ops as the new CQ has entries (and no more), and a read of
@@ -487,7 +468,7 @@ fn resizable(entries: u32) -> Option<Ring> {
 #[test]
 fn a_ring_resized_between_scopes_keeps_its_completions_and_its_scope_capacity() {
     let _watch = uring_tests::watchdog();
-    let Some(mut ring) = resizable(8) else {
+    let Some(mut ring) = uring_tests::resizable_ring(8) else {
         return;
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();

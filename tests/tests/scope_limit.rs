@@ -344,12 +344,17 @@ fn fill_with_nops(s: &mut Scope<'_, '_>, base: u64) -> u64 {
     n
 }
 
-/// Writes one byte to the pipe `tx`.
-fn poke(tx: &std::os::fd::OwnedFd) {
+/// Writes one byte to the pipe `tx` and reads the scope's completion of
+/// it: `(user_data, has_more)`.
+fn poke(s: &mut Scope<'_, '_>, tx: &std::os::fd::OwnedFd) -> Vec<(u64, bool)> {
     use std::io::Write as _;
     std::fs::File::from(tx.try_clone().unwrap())
         .write_all(b"x")
         .unwrap();
+    s.submit_and_wait(1).unwrap();
+    s.completions()
+        .map(|c| (c.user_data(), c.has_more()))
+        .collect()
 }
 
 /// Ops that post several completions (a multishot poll, and a one-shot
@@ -398,25 +403,14 @@ fn ops_that_post_more_than_once_stay_in_flight_until_their_last() {
                         // first completion: it refuses to make one
                         // multishot, and the poll stays one-shot.
                         assert_eq!(done, [(2, -libc::EINVAL)], "the update");
-                        poke(&tx);
-                        s.submit_and_wait(1).unwrap();
-                        let got: Vec<(u64, bool)> = s
-                            .completions()
-                            .map(|c| (c.user_data(), c.has_more()))
-                            .collect();
-                        assert_eq!(got, [(1, false)]);
+                        assert_eq!(poke(s, &tx), [(1, false)]);
                         assert_eq!(s.in_flight(), 0);
                         return;
                     }
                     assert_eq!(done, [(2, 0)], "the update");
                 }
                 for round in 0..3 {
-                    poke(&tx);
-                    s.submit_and_wait(1).unwrap();
-                    let got: Vec<(u64, bool)> = s
-                        .completions()
-                        .map(|c| (c.user_data(), c.has_more()))
-                        .collect();
+                    let got = poke(s, &tx);
                     if updated && got == [(1, false)] {
                         // Linux 6.18 updates only the low 16 bits of a
                         // poll's events, and keeps a one-shot poll one-shot:
