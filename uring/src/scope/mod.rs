@@ -717,9 +717,10 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
     /// 6.3: completions that are not the scope's may then reach the ring,
     /// and a tag is how the scope tells its own. Otherwise only the ops it
     /// must keep track of are tagged (those that select a buffer, use an
-    /// owned buffer, or name another op), and any `user_data` that could
-    /// pass for a tag (its top bit set); the others reach the kernel with their
-    /// own `user_data`, which costs less.
+    /// owned buffer, name another op, or may complete more than once: the
+    /// multishot ones, zero-copy sends, commands), and any `user_data` that
+    /// could pass for a tag (its top bit set); the others reach the kernel
+    /// with their own `user_data`, which costs less.
     pub fn tags_every_op(&self) -> bool {
         !self.ring.scope_table.fast
     }
