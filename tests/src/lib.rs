@@ -799,3 +799,15 @@ pub fn resizable_ring(entries: u32) -> Option<uring::Ring> {
     }
     defer_ring(entries)
 }
+
+/// A ring of `entries` SQEs with an SQ thread that idles after 10 ms, or
+/// `None` (with a skip message) where this process cannot have one.
+pub fn sqpoll_ring(entries: u32) -> Option<uring::Ring> {
+    if !require_sqpoll() {
+        return None;
+    }
+    uring::Ring::builder()
+        .sqpoll(std::time::Duration::from_millis(10))
+        .build(entries)
+        .ok()
+}

@@ -612,14 +612,7 @@ fn a_process_spawned_mid_scope_inherits_no_ring_of_any_kind() {
     };
     let many = Ring::create_many(2, 4, 1, &Ring::builder()).ok();
     let reactor = uring::reactor::Reactor::new().unwrap();
-    let sqpoll = uring_tests::require_sqpoll()
-        .then(|| {
-            Ring::builder()
-                .sqpoll(Duration::from_millis(10))
-                .build(4)
-                .ok()
-        })
-        .flatten();
+    let sqpoll = uring_tests::sqpoll_ring(4);
     // Every io_uring descriptor of this process says close-on-exec.
     let mut rings = 0;
     for entry in std::fs::read_dir("/proc/self/fd").unwrap() {

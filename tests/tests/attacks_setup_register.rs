@@ -155,14 +155,7 @@ fn a_spawned_process_inherits_no_ring_descriptor() {
     let bufs = uring_tests::plain_buf_ring(&mut plain, 1, 4, 64);
     let mut registered = Ring::new(4).unwrap();
     let _ = registered.register_ring_fd();
-    let sqpoll = uring_tests::require_sqpoll()
-        .then(|| {
-            Ring::builder()
-                .sqpoll(Duration::from_millis(10))
-                .build(4)
-                .ok()
-        })
-        .flatten();
+    let sqpoll = uring_tests::sqpoll_ring(4);
     let by_index = Ring::builder().registered_fd_only().build(4).ok();
     let memory = Ring::builder().no_mmap().build(4).ok();
     let out = match std::process::Command::new("sh")
