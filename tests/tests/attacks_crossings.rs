@@ -24,6 +24,23 @@ use uring::ops::{MsgRing, Nop, Read, Recv};
 use uring::{BufferGroup, PushErrorKind, Ring, SqeFlags, SyncCancel};
 use uring_tests::{pattern, pipe, plain_buf_ring, watchdog};
 
+/// Receives once from `rx` into a buffer of `pool`, in a scope of `ring`
+/// (the op carrying `user_data`), and claims that buffer.
+fn recv_and_claim<'p>(
+    ring: &mut Ring,
+    rx: &UnixStream,
+    pool: &'p uring::BufRing,
+    user_data: u64,
+) -> uring::Buf<'p> {
+    ring.scope(|s| {
+        s.push(Recv::new(rx, pool.select()).user_data(user_data))
+            .unwrap();
+        s.submit_and_wait(1).unwrap();
+        let mut cqe = s.completions().next().unwrap();
+        pool.claim(&mut cqe).unwrap()
+    })
+}
+
 /// A file holding `bytes`.
 fn file_of(bytes: &[u8]) -> std::fs::File {
     let mut file = tempfile::tempfile().unwrap();
@@ -85,12 +102,7 @@ fn a_file_table_and_a_held_claim_live_across_a_resize() {
     // One buffer of two is held: one receive takes the other, the next
     // finds none.
     tx.write_all(&[0x11; 64]).unwrap();
-    let second_claim = ring.scope(|s| {
-        s.push(Recv::new(&rx, pool.select()).user_data(3)).unwrap();
-        s.submit_and_wait(1).unwrap();
-        let mut cqe = s.completions().next().unwrap();
-        pool.claim(&mut cqe).unwrap()
-    });
+    let second_claim = recv_and_claim(&mut ring, &rx, &pool, 3);
     assert_ne!(
         second_claim.bid(),
         held.bid(),
@@ -152,12 +164,7 @@ fn a_claim_held_past_its_ring_keeps_its_bytes() {
     let (mut tx, rx) = UnixStream::pair().unwrap();
     let sent = pattern(200, 9);
     tx.write_all(&sent).unwrap();
-    let held = ring.scope(|s| {
-        s.push(Recv::new(&rx, pool.select()).user_data(1)).unwrap();
-        s.submit_and_wait(1).unwrap();
-        let mut cqe = s.completions().next().unwrap();
-        pool.claim(&mut cqe).unwrap()
-    });
+    let held = recv_and_claim(&mut ring, &rx, &pool, 1);
     drop(ring);
     // A new ring under the same group id, with receives filling every one
     // of its buffers.
@@ -211,12 +218,7 @@ fn a_group_registered_twice_while_a_claim_is_held_is_refused() {
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
     tx.write_all(b"held bytes").unwrap();
-    let held = ring.scope(|s| {
-        s.push(Recv::new(&rx, pool.select()).user_data(1)).unwrap();
-        s.submit_and_wait(1).unwrap();
-        let mut cqe = s.completions().next().unwrap();
-        pool.claim(&mut cqe).unwrap()
-    });
+    let held = recv_and_claim(&mut ring, &rx, &pool, 1);
     let group = BufferGroup::new(12);
     let again = ring.register_buf_ring(group, 2, 64);
     assert_eq!(
