@@ -29,6 +29,51 @@ pub const MAX_BUF_RING_BUFFERS: u16 = 32767;
 const MMAP_GROUPS: i64 = (sys::IORING_OFF_MMAP_MASK & sys::IORING_OFF_MMAP_MASK.wrapping_neg())
     >> sys::IORING_OFF_PBUF_SHIFT;
 
+/// Refuses a group whose buffer ring the kernel could not map back
+/// (`IOU_PBUF_RING_MMAP`): see [`MMAP_GROUPS`].
+pub(crate) fn check_mmap_group(group: BufferGroup) -> Result<()> {
+    if i64::from(group.id()) < MMAP_GROUPS {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument(format!(
+        "a buffer ring the kernel allocates is mapped by its group's id, which must be below \
+         {MMAP_GROUPS} (group {})",
+        group.id()
+    )))
+}
+
+/// Maps the `len` bytes of descriptors the kernel allocated for `group`
+/// (`IOU_PBUF_RING_MMAP`), from the ring's descriptor `fd`, on a ring set
+/// up with `setup_flags`. On failure the group is unregistered again: no
+/// buffer was provided yet, so the kernel's ring is empty, and stays so if
+/// it cannot be unregistered.
+pub(crate) fn map_kernel_descs(
+    fd: &OwnedFd,
+    group: BufferGroup,
+    len: usize,
+    setup_flags: u32,
+) -> Result<Mapping> {
+    let offset = sys::IORING_OFF_PBUF_RING | (i64::from(group.id()) << sys::IORING_OFF_PBUF_SHIFT);
+    Mapping::ring(fd.as_raw_fd(), len, offset).map_err(|e| {
+        unregister(fd, group);
+        match e {
+            // Kernels before 6.7 map no buffer ring of a ring set up with
+            // NO_MMAP.
+            Error::Os { source, .. }
+                if setup_flags & sys::IORING_SETUP_NO_MMAP != 0
+                    && source.raw_os_error() == Some(libc::EINVAL) =>
+            {
+                Error::os(
+                    "mmap(IORING_OFF_PBUF_RING) (this kernel maps no buffer ring of a ring set \
+                     up with NO_MMAP)",
+                    source,
+                )
+            }
+            e => e,
+        }
+    })
+}
+
 /// Where a buffer is.
 #[derive(Default)]
 struct State {
@@ -289,12 +334,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                  (count {count}, len {len})"
             )));
         }
-        if mmap && i64::from(group.id()) >= MMAP_GROUPS {
-            return Err(Error::InvalidArgument(format!(
-                "a buffer ring the kernel allocates is mapped by its group's id, which must be \
-                 below {MMAP_GROUPS} (group {})",
-                group.id()
-            )));
+        if mmap {
+            check_mmap_group(group)?;
         }
         let entries = count.next_power_of_two();
         let descs_len = usize::from(entries) * std::mem::size_of::<io_uring_buf>();
@@ -317,33 +358,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         )?;
         let descs = match ours {
             Some(descs) => descs,
-            None => {
-                let offset = sys::IORING_OFF_PBUF_RING
-                    | (i64::from(group.id()) << sys::IORING_OFF_PBUF_SHIFT);
-                match Mapping::ring(fd.as_raw_fd(), descs_len, offset) {
-                    Ok(descs) => descs,
-                    Err(e) => {
-                        // No buffer was provided: the kernel's ring is
-                        // empty, and stays so if it cannot be unregistered.
-                        unregister(&fd, group);
-                        return Err(match e {
-                            // Kernels before 6.7 map no buffer ring of a
-                            // ring set up with NO_MMAP.
-                            Error::Os { source, .. }
-                                if self.setup_flags & sys::IORING_SETUP_NO_MMAP != 0
-                                    && source.raw_os_error() == Some(libc::EINVAL) =>
-                            {
-                                Error::os(
-                                    "mmap(IORING_OFF_PBUF_RING) (this kernel maps no buffer \
-                                     ring of a ring set up with NO_MMAP)",
-                                    source,
-                                )
-                            }
-                            e => e,
-                        });
-                    }
-                }
-            }
+            None => map_kernel_descs(&fd, group, descs_len, self.setup_flags)?,
         };
         let ring = BufRing {
             fd,
