@@ -432,7 +432,7 @@ fn bad_entries_and_bad_buffers_are_refused() {
     assert_eq!(raw.pending(), 2);
     assert_eq!(
         format!("{raw:?}"),
-        "RawBufRing { group: BufferGroup(8), entries: 2, incremental: false, tail: 0, pending: 2 }"
+        "RawBufRing { group: BufferGroup(8), entries: 2, incremental: false, mmap: false, tail: 0, pending: 2 }"
     );
     drop(raw);
 }
@@ -491,4 +491,223 @@ fn a_group_that_has_buffers_is_refused_with_eexist() {
     let incremental = ring.register_buf_ring_raw_incremental(BufferGroup::new(11), 4);
     assert_eq!(incremental.unwrap_err().raw_os_error(), Some(libc::EEXIST));
     drop(pool);
+}
+
+/// [`raw_ring`] with descriptors the kernel allocates (6.4; incremental,
+/// 6.12), or `None` with a skip message.
+fn mmap_raw_ring(
+    ring: &mut Ring,
+    group: u16,
+    entries: u16,
+    incremental: bool,
+) -> Option<RawBufRing> {
+    let group = BufferGroup::new(group);
+    let made = if incremental {
+        ring.register_buf_ring_raw_incremental_mmap(group, entries)
+    } else {
+        ring.register_buf_ring_raw_mmap(group, entries)
+    };
+    match made {
+        Ok(raw) => {
+            assert!(raw.is_mmap());
+            assert_eq!(raw.is_incremental(), incremental);
+            Some(raw)
+        }
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            uring_tests::skip(format_args!(
+                "no buffer rings the kernel allocates (6.4; incremental 6.12): {e}"
+            ));
+            None
+        }
+        Err(e) => panic!("register a kernel-allocated raw buffer ring: {e}"),
+    }
+}
+
+/// How many mappings of the descriptors the kernel allocated for `group`
+/// the process has: io_uring memory at the group's offset
+/// (`IORING_OFF_PBUF_RING | group << IORING_OFF_PBUF_SHIFT`), which no other
+/// test of this file maps.
+fn ring_mappings(group: u16) -> usize {
+    let offset = format!(
+        "{:08x}",
+        uring::sys::IORING_OFF_PBUF_RING | (i64::from(group) << uring::sys::IORING_OFF_PBUF_SHIFT)
+    );
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("io_uring") && l.split_whitespace().nth(2) == Some(&offset[..]))
+        .count()
+}
+
+#[test]
+fn kernel_allocated_descriptors_hand_out_placed_buffers_in_order() {
+    let _watch = uring_tests::watchdog();
+    let arena = Arena::new(1024);
+    let mut ring = ring();
+    let Some(mut raw) = mmap_raw_ring(&mut ring, 12, 4, false) else {
+        return;
+    };
+    assert!(!raw.is_incremental());
+    assert!(format!("{raw:?}").contains("mmap: true"), "{raw:?}");
+    // SAFETY: the arena outlives the ring and is read only with no op in
+    // flight; three buffers in four descriptors.
+    unsafe {
+        raw.add(arena.at(700), 6, 41).unwrap();
+        raw.add(arena.at(30), 9, 40).unwrap();
+        raw.add(arena.at(400), 32, 42).unwrap();
+    }
+    raw.advance();
+    let (mut tx, rx) = UnixStream::pair().unwrap();
+    let stream = pattern(20, 4);
+    tx.write_all(&stream).unwrap();
+    let cqe = recv(&mut ring, &rx, &raw);
+    assert_eq!((cqe.res(), cqe.buffer_id()), (6, Some(41)), "{cqe:?}");
+    let cqe = recv(&mut ring, &rx, &raw);
+    assert_eq!((cqe.res(), cqe.buffer_id()), (9, Some(40)), "{cqe:?}");
+    let cqe = recv(&mut ring, &rx, &raw);
+    assert_eq!((cqe.res(), cqe.buffer_id()), (5, Some(42)), "{cqe:?}");
+    assert_eq!(raw.head().unwrap(), 3);
+    assert_eq!(arena.bytes(700, 6), &stream[..6]);
+    assert_eq!(arena.bytes(30, 9), &stream[6..15]);
+    assert_eq!(arena.bytes(400, 5), &stream[15..]);
+    arena.assert_untouched_but(&[(700, 6), (30, 9), (400, 5)]);
+    // The ring is empty again: the next receive finds no buffer.
+    tx.write_all(b"more").unwrap();
+    let cqe = recv(&mut ring, &rx, &raw);
+    assert_eq!((cqe.res(), cqe.buffer_id()), (-libc::ENOBUFS, None));
+}
+
+#[test]
+fn kernel_allocated_incremental_descriptors_hand_out_one_buffer_in_pieces() {
+    let _watch = uring_tests::watchdog();
+    let arena = Arena::new(512);
+    let mut ring = ring();
+    let Some(mut raw) = mmap_raw_ring(&mut ring, 13, 2, true) else {
+        return;
+    };
+    // SAFETY: the arena outlives the ring; read with no op in flight.
+    unsafe { raw.add(arena.at(100), 24, 3) }.unwrap();
+    raw.advance();
+    let (mut tx, rx) = UnixStream::pair().unwrap();
+    let data = pattern(24, 5);
+    tx.write_all(&data[..10]).unwrap();
+    let cqe = recv(&mut ring, &rx, &raw);
+    assert_eq!((cqe.res(), cqe.buffer_id()), (10, Some(3)));
+    assert_ne!(cqe.flags() & IORING_CQE_F_BUF_MORE, 0, "{cqe:?}");
+    assert_eq!(raw.head().unwrap(), 0, "the buffer stays at the head");
+    tx.write_all(&data[10..]).unwrap();
+    let cqe = recv(&mut ring, &rx, &raw);
+    assert_eq!((cqe.res(), cqe.buffer_id()), (14, Some(3)));
+    assert_eq!(cqe.flags() & IORING_CQE_F_BUF_MORE, 0, "{cqe:?}");
+    assert_eq!(raw.head().unwrap(), 1);
+    assert_eq!(arena.bytes(100, 24), &data[..]);
+    arena.assert_untouched_but(&[(100, 24)]);
+}
+
+#[test]
+fn kernel_allocated_descriptors_are_unmapped_and_the_group_freed_by_drop_and_unregister() {
+    let _watch = uring_tests::watchdog();
+    let arena = Arena::new(128);
+    let mut ring = ring();
+    let before = ring_mappings(14);
+    assert_eq!(before, 0);
+    let Some(mut raw) = mmap_raw_ring(&mut ring, 14, 8, false) else {
+        return;
+    };
+    assert_eq!(ring_mappings(14), before + 1, "the descriptors are mapped");
+    // SAFETY: the arena outlives the ring; no op takes the buffer before
+    // the group is unregistered, and it is read after.
+    unsafe { raw.add(arena.at(8), 16, 1) }.unwrap();
+    raw.advance();
+    drop(raw);
+    assert_eq!(ring_mappings(14), before, "dropped, the mapping goes");
+    let (mut tx, rx) = UnixStream::pair().unwrap();
+    tx.write_all(b"late").unwrap();
+    let group = BufferGroup::new(14);
+    let cqe = complete(&mut ring, Recv::new(&rx, group.select(0)));
+    assert_eq!((cqe.res(), cqe.buffer_id()), (-libc::ENOBUFS, None));
+    // Registered again, with the kernel's memory, then unregistered.
+    let mut raw = ring.register_buf_ring_raw_mmap(group, 8).unwrap();
+    // SAFETY: as above.
+    unsafe { raw.add(arena.at(8), 16, 1) }.unwrap();
+    raw.advance();
+    raw.unregister().unwrap();
+    assert_eq!(ring_mappings(14), before, "unregistered, the mapping goes");
+    let cqe = complete(&mut ring, Recv::new(&rx, group.select(0)));
+    assert_eq!((cqe.res(), cqe.buffer_id()), (-libc::ENOBUFS, None));
+    arena.assert_untouched_but(&[]);
+    // Many rounds leave no mapping behind.
+    for _ in 0..64 {
+        drop(ring.register_buf_ring_raw_mmap(group, 8).unwrap());
+    }
+    assert_eq!(ring_mappings(14), before);
+    // The group is free for a ring whose descriptors the program owns.
+    let mut raw = ring.register_buf_ring_raw(group, 2).unwrap();
+    // SAFETY: as above; read after the completion naming it.
+    unsafe { raw.add(arena.at(64), 8, 2) }.unwrap();
+    raw.advance();
+    let cqe = recv(&mut ring, &rx, &raw);
+    assert_eq!((cqe.res(), cqe.buffer_id()), (4, Some(2)));
+    assert_eq!(arena.bytes(64, 4), b"late");
+}
+
+#[test]
+fn kernel_allocated_descriptors_need_a_group_below_2048() {
+    let _watch = uring_tests::watchdog();
+    let mut ring = ring();
+    if mmap_raw_ring(&mut ring, 2047, 2, false).is_none() {
+        return;
+    }
+    for id in [2048, 4095, u16::MAX] {
+        let err = ring
+            .register_buf_ring_raw_mmap(BufferGroup::new(id), 2)
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(_)), "{id}: {err:?}");
+        let err = ring
+            .register_buf_ring_raw_incremental_mmap(BufferGroup::new(id), 2)
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(_)), "{id}: {err:?}");
+        // Nothing was registered under it.
+        let raw = ring.register_buf_ring_raw(BufferGroup::new(id), 2).unwrap();
+        assert!(!raw.is_mmap());
+    }
+    // Entries that are not a power of two are refused first.
+    let err = ring
+        .register_buf_ring_raw_mmap(BufferGroup::new(20), 3)
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
+}
+
+#[test]
+fn kernel_allocated_descriptors_on_a_ring_in_the_programs_memory() {
+    let _watch = uring_tests::watchdog();
+    let Ok(mut ring) = Ring::builder().no_mmap().build(8) else {
+        uring_tests::skip("no rings in the program's memory (NO_MMAP, 6.5)");
+        return;
+    };
+    let arena = Arena::new(64);
+    match ring.register_buf_ring_raw_mmap(BufferGroup::new(15), 2) {
+        Ok(mut raw) => {
+            // SAFETY: the arena outlives the ring; read after the
+            // completion naming the buffer.
+            unsafe { raw.add(arena.at(4), 16, 77) }.unwrap();
+            raw.advance();
+            let (mut tx, rx) = UnixStream::pair().unwrap();
+            tx.write_all(b"no_mmap").unwrap();
+            let cqe = complete(&mut ring, Recv::new(&rx, raw.select()));
+            assert_eq!((cqe.res(), cqe.buffer_id()), (7, Some(77)));
+            assert_eq!(arena.bytes(4, 7), b"no_mmap");
+            arena.assert_untouched_but(&[(4, 7)]);
+        }
+        // Before 6.7 the kernel maps no buffer ring of such a ring, and the
+        // group is unregistered again.
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            uring_tests::skip(format_args!(
+                "kernel-allocated buffer rings on NO_MMAP rings (6.7): {e}"
+            ));
+            let raw = ring.register_buf_ring_raw(BufferGroup::new(15), 2).unwrap();
+            drop(raw);
+        }
+        Err(e) => panic!("register_buf_ring_raw_mmap on a NO_MMAP ring: {e}"),
+    }
 }

@@ -3,7 +3,9 @@
 //! descriptors, the program writes each descriptor (any address, any
 //! length, any buffer id) and publishes them by moving the ring's tail.
 
-use crate::buf_ring::{dup_ring_fd, status_head, unregister, unregister_group};
+use crate::buf_ring::{
+    check_mmap_group, dup_ring_fd, map_kernel_descs, status_head, unregister, unregister_group,
+};
 use crate::entries::{CqeSize, SqeSize};
 use crate::error::{Error, Result};
 use crate::mmap::Mapping;
@@ -85,6 +87,9 @@ pub struct RawBufRing {
     pending: u16,
     /// Registered with `IOU_PBUF_RING_INC`.
     incremental: bool,
+    /// Registered with `IOU_PBUF_RING_MMAP`: the descriptors are the
+    /// kernel's pages, mapped.
+    mmap: bool,
 }
 
 // SAFETY: the value owns its mapping and descriptor; the descriptors are
@@ -136,6 +141,42 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         self.register_buf_ring_raw_with(group, entries, sys::IOU_PBUF_RING_INC)
     }
 
+    /// Registers an empty provided-buffer ring whose descriptors the
+    /// kernel allocates (`IOU_PBUF_RING_MMAP`, 6.4), as
+    /// [`register_buf_ring_raw`](Ring::register_buf_ring_raw) otherwise:
+    /// the library maps them from the ring's descriptor (at
+    /// `IORING_OFF_PBUF_RING` and the group's id), and the kernel pins no
+    /// memory of the program for them.
+    ///
+    /// The group's id must be below 2048 (an `InvalidArgument` error
+    /// otherwise), as for
+    /// [`register_buf_ring_mmap`](Ring::register_buf_ring_mmap), whose
+    /// notes on rings set up with [`no_mmap`](crate::Builder::no_mmap) and
+    /// on older kernels hold here too.
+    pub fn register_buf_ring_raw_mmap(
+        &mut self,
+        group: BufferGroup,
+        entries: u16,
+    ) -> Result<RawBufRing> {
+        self.register_buf_ring_raw_with(group, entries, sys::IOU_PBUF_RING_MMAP)
+    }
+
+    /// An empty provided-buffer ring consumed incrementally
+    /// ([`register_buf_ring_raw_incremental`](Ring::register_buf_ring_raw_incremental),
+    /// 6.12) whose descriptors the kernel allocates
+    /// ([`register_buf_ring_raw_mmap`](Ring::register_buf_ring_raw_mmap)).
+    pub fn register_buf_ring_raw_incremental_mmap(
+        &mut self,
+        group: BufferGroup,
+        entries: u16,
+    ) -> Result<RawBufRing> {
+        self.register_buf_ring_raw_with(
+            group,
+            entries,
+            sys::IOU_PBUF_RING_INC | sys::IOU_PBUF_RING_MMAP,
+        )
+    }
+
     fn register_buf_ring_raw_with(
         &mut self,
         group: BufferGroup,
@@ -149,10 +190,21 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 "a buffer ring has a power of two of entries, 1 to 32768 (entries {entries})"
             )));
         }
+        let mmap = flags & sys::IOU_PBUF_RING_MMAP != 0;
+        if mmap {
+            check_mmap_group(group)?;
+        }
         let fd = dup_ring_fd(self.as_raw_fd())?;
-        let descs = Mapping::anonymous(usize::from(entries) * std::mem::size_of::<io_uring_buf>())?;
-        // On failure the kernel holds nothing of the mapping, which goes.
-        self.register_pbuf_ring(group, descs.as_ptr() as u64, entries, flags)?;
+        let len = usize::from(entries) * std::mem::size_of::<io_uring_buf>();
+        let descs = if mmap {
+            self.register_pbuf_ring(group, 0, entries, flags)?;
+            map_kernel_descs(&fd, group, len, self.setup_flags)?
+        } else {
+            let descs = Mapping::anonymous(len)?;
+            // On failure the kernel holds nothing of the mapping, which goes.
+            self.register_pbuf_ring(group, descs.as_ptr() as u64, entries, flags)?;
+            descs
+        };
         let incremental = flags & sys::IOU_PBUF_RING_INC != 0;
         self.scope_table.set_incremental(group.id(), incremental);
         Ok(RawBufRing {
@@ -164,6 +216,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             tail: 0,
             pending: 0,
             incremental,
+            mmap,
         })
     }
 }
@@ -289,6 +342,12 @@ impl RawBufRing {
         self.incremental
     }
 
+    /// Whether the kernel allocated the descriptors
+    /// ([`Ring::register_buf_ring_raw_mmap`]).
+    pub fn is_mmap(&self) -> bool {
+        self.mmap
+    }
+
     /// The tail published to the kernel: the count (modulo 2^16) of
     /// buffers published so far.
     pub fn tail(&self) -> u16 {
@@ -327,17 +386,37 @@ impl RawBufRing {
     /// Unregisters the group (`IORING_UNREGISTER_PBUF_RING`) and frees the
     /// descriptors, as dropping does, reporting the kernel's refusal: the
     /// buffers then stay the kernel's until the ring is closed, and the
-    /// descriptors' addresses stay reserved.
+    /// descriptors' addresses stay reserved (descriptors the kernel
+    /// allocated stay its own, unmapped from the program).
     pub fn unregister(mut self) -> Result<()> {
         let Some(descs) = self.map.take() else {
             return Ok(());
         };
+        let descs = self.unmap_kernel_descs(descs);
         match unregister_group(&self.fd, self.group) {
             Ok(_) => Ok(()),
             Err(e) => {
-                descs.retire();
+                if let Some(descs) = descs {
+                    descs.retire();
+                }
                 Err(Error::os("IORING_UNREGISTER_PBUF_RING", e))
             }
+        }
+    }
+}
+
+impl RawBufRing {
+    /// Of descriptors the kernel allocated, drops their mapping (before
+    /// the unregistration, as [`BufRing`](crate::BufRing)'s drop explains:
+    /// the kernel reaches its pages through its own view only, and no
+    /// mapping of them may outlive its hold on them); gives back the
+    /// program's own.
+    fn unmap_kernel_descs(&self, descs: Mapping) -> Option<Mapping> {
+        if self.mmap {
+            drop(descs);
+            None
+        } else {
+            Some(descs)
         }
     }
 }
@@ -348,6 +427,7 @@ impl fmt::Debug for RawBufRing {
             .field("group", &self.group)
             .field("entries", &self.entries())
             .field("incremental", &self.incremental)
+            .field("mmap", &self.mmap)
             .field("tail", &self.tail)
             .field("pending", &self.pending)
             .finish()
@@ -359,13 +439,14 @@ impl Drop for RawBufRing {
         let Some(descs) = self.map.take() else {
             return;
         };
+        let descs = self.unmap_kernel_descs(descs);
         // Unregistered, the kernel reads no more descriptors, and their
         // memory goes. If it refused, it may still read and write them:
         // their addresses stay reserved (the kernel keeps its own hold on
         // the pages it pinned).
         if unregister(&self.fd, self.group) {
             drop(descs);
-        } else {
+        } else if let Some(descs) = descs {
             descs.retire();
         }
     }
