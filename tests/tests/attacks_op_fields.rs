@@ -17,7 +17,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixDatagram;
 
 use uring::ops::{GetSockOpt, ReadFixed, Recv, RecvZc, Send, Socket, SocketInq};
-use uring::{DirectSlot, MsgHdr, Ring};
+use uring::{DirectSlot, MsgHdr, Ring, SockOpt};
 use uring_tests::{PATIENCE, complete, require_op, skip};
 
 /// Runs one op in a scope and returns its completion, or `None` when the
@@ -70,7 +70,7 @@ fn a_socket_command_reaches_only_a_socket() {
     let mut value = [0xa5u8; 4];
     let cqe = try_complete(
         &mut ring,
-        GetSockOpt::new(&fake, libc::SOL_SOCKET, libc::SO_TYPE, &mut value[..]),
+        GetSockOpt::new(&fake, SockOpt::SO_TYPE, &mut value[..]),
     )
     .expect("pushed once, pushed twice");
     assert!(
@@ -194,44 +194,54 @@ fn control_records_that_carry_addresses_are_refused() {
     );
 }
 
-/// Defended: `GetSockOpt` carries any level and option, and some options
-/// read their value as input holding addresses (`TCP_ZEROCOPY_RECEIVE`
-/// maps pages at `address` and copies to `copybuf_address`). The kernel's
-/// io_uring getsockopt takes `SOL_SOCKET` alone, whose options read no
-/// address from the value: it refuses the rest, touching nothing.
+/// Defended: `GetSockOpt` names its option by a `SockOpt`, and no option
+/// safe code can name reads an address inside its value or counts its
+/// length in other units: `TCP_ZEROCOPY_RECEIVE` (which maps pages at
+/// `address` and copies to `copybuf_address`) and `SO_GET_FILTER` (which
+/// counts the length in 8-byte filter instructions) are reached only with
+/// the `unsafe` `SockOpt::new` (`tests/ui/fail/getsockopt_raw_option.rs`).
+/// Every option that is, read into a value with bytes after it on TCP, UDP
+/// and Unix sockets, writes inside the value: the kernel's io_uring
+/// getsockopt takes `SOL_SOCKET` alone and refuses the rest, touching
+/// nothing.
 #[test]
-fn getsockopt_reads_no_address_inside_its_value() {
+fn getsockopt_names_no_option_that_reads_past_its_value() {
     let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
     if !require_op::<GetSockOpt<'static>>(&ring) {
         return;
     }
+    const TCP_ZEROCOPY_RECEIVE: i32 = 35;
+    for option in SockOpt::PLAIN {
+        let pair = (option.level(), option.name());
+        assert_ne!(pair, (libc::IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE));
+        assert_ne!(pair, (libc::SOL_SOCKET, libc::SO_GET_FILTER));
+    }
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (_peer, _) = listener.accept().unwrap();
-    let target = vec![0x77u8; 4096];
-    // struct tcp_zerocopy_receive: address, length, recv_skip_hint, inq,
-    // err, copybuf_address, copybuf_len, ... (addresses of `target`, which
-    // the op does not borrow).
-    let mut value = [0u8; 64];
-    value[..8].copy_from_slice(&(target.as_ptr() as u64).to_ne_bytes());
-    value[8..12].copy_from_slice(&4096u32.to_ne_bytes());
-    value[24..32].copy_from_slice(&(target.as_ptr() as u64).to_ne_bytes());
-    value[32..36].copy_from_slice(&4096i32.to_ne_bytes());
-    let before = value;
-    const TCP_ZEROCOPY_RECEIVE: i32 = 35;
-    let cqe = complete(
-        &mut ring,
-        GetSockOpt::new(
-            &stream,
-            libc::IPPROTO_TCP,
-            TCP_ZEROCOPY_RECEIVE,
-            &mut value[..],
-        ),
-    );
-    assert_eq!(cqe.res(), -libc::EOPNOTSUPP, "{cqe:?}");
-    assert_eq!(value, before);
-    assert!(target.iter().all(|&b| b == 0x77));
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (unix, _unix_peer) = std::os::unix::net::UnixStream::pair().unwrap();
+    read_every_plain_option(&mut ring, &stream);
+    read_every_plain_option(&mut ring, &udp);
+    read_every_plain_option(&mut ring, &unix);
+}
+
+/// Reads every option of `SockOpt::PLAIN` of `socket` into values of
+/// several lengths, each followed by canary bytes, and checks that the
+/// kernel wrote inside the value.
+fn read_every_plain_option<S: uring::AsSocket>(ring: &mut Ring, socket: &S) {
+    for &option in SockOpt::PLAIN {
+        for len in [0usize, 1, 4, 8, 16, 64] {
+            let mut value = vec![0xa5u8; len + 32];
+            let cqe = complete(ring, GetSockOpt::new(socket, option, &mut value[..len]));
+            assert!(cqe.res() <= len as i32, "{option:?} into {len}: {cqe:?}");
+            assert!(
+                value[len..].iter().all(|&b| b == 0xa5),
+                "{option:?} into {len} bytes wrote past them: {cqe:?}"
+            );
+        }
+    }
 }
 
 /// Defended: `RecvZc` names a zero-copy receive queue by a plain index,

@@ -172,7 +172,7 @@ fn linked_socket_commands_read_their_own_sqe_after_its_slot_is_reused() {
             SqeFlags::EMPTY
         };
         let seen = ring.scope(|s| {
-            let get = GetSockOpt::new(&getter, libc::SOL_SOCKET, libc::SO_RCVBUF, &mut optval[..])
+            let get = GetSockOpt::new(&getter, SockOpt::SO_RCVBUF, &mut optval[..])
                 .flags(flags)
                 .user_data(2);
             let set = SetSockOpt::new(&setter, SockOpt::SO_RCVBUF, &value[..])

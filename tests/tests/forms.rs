@@ -572,7 +572,7 @@ fn socket_commands_read_queues_and_options() {
     let mut value = [0u8; 4];
     let cqe = complete(
         &mut ring,
-        GetSockOpt::new(&server, libc::SOL_SOCKET, libc::SO_TYPE, &mut value[..]).user_data(3),
+        GetSockOpt::new(&server, SockOpt::SO_TYPE, &mut value[..]).user_data(3),
     );
     assert_eq!(cqe.res(), 4, "{cqe:?}");
     assert_eq!(i32::from_ne_bytes(value), libc::SOCK_STREAM);

@@ -793,13 +793,10 @@ fn iopoll_sync() {
     let mut last = 123i32.to_ne_bytes();
     let got = ring.scope(|s| {
         s.push(
-            GetSockOpt::new(&sock, libc::SOL_SOCKET, libc::SO_REUSEADDR, &mut first[..])
+            GetSockOpt::new(&sock, SockOpt::SO_REUSEADDR, &mut first[..])
                 .user_data(1)
                 .link(SetSockOpt::new(&sock, SockOpt::SO_REUSEADDR, &on[..]).user_data(2))
-                .link(
-                    GetSockOpt::new(&sock, libc::SOL_SOCKET, libc::SO_REUSEADDR, &mut last[..])
-                        .user_data(3),
-                ),
+                .link(GetSockOpt::new(&sock, SockOpt::SO_REUSEADDR, &mut last[..]).user_data(3)),
         )
         .unwrap();
         assert_eq!(s.submit().unwrap(), 3);

@@ -2937,7 +2937,7 @@ fn socket_getsetsock_cmd_matches_the_system_calls() {
         let mut ours = [0u8; std::mem::size_of::<libc::sockaddr>()];
         let cqe = uring_tests::complete(
             &mut ring,
-            GetSockOpt::new(&rx, libc::SOL_SOCKET, libc::SO_PEERNAME, &mut ours[..]).flags(flags),
+            GetSockOpt::new(&rx, SockOpt::SO_PEERNAME, &mut ours[..]).flags(flags),
         );
         assert_eq!(cqe.res(), theirs_len as i32, "async {async_}: {cqe:?}");
         assert_eq!(
@@ -2949,7 +2949,7 @@ fn socket_getsetsock_cmd_matches_the_system_calls() {
         let mut value = [0u8; 4];
         let cqe = uring_tests::complete(
             &mut ring,
-            GetSockOpt::new(&rx, libc::SOL_SOCKET, libc::SO_RCVBUF, &mut value[..]).flags(flags),
+            GetSockOpt::new(&rx, SockOpt::SO_RCVBUF, &mut value[..]).flags(flags),
         );
         assert_eq!(cqe.res(), 4, "async {async_}: {cqe:?}");
         assert_eq!(

@@ -26,7 +26,7 @@ use uring::ops::{
 };
 use uring::{
     BufferGroup, DirectSlot, FileUpdates, FilesAt, FutexFlags, FutexWaitV, MsgFlags, MsgHdr,
-    MsgHdrMut, MsgLayout, RecvMsgOut, Ring, SockAddrBuf, WaitIdTarget,
+    MsgHdrMut, MsgLayout, RecvMsgOut, Ring, SockAddrBuf, SockOpt, WaitIdTarget,
 };
 use uring_tests::{complete, pattern, require_kernel, require_op, skip};
 
@@ -940,18 +940,13 @@ fn getsockopt_into_a_short_value_writes_nothing_past_it() {
     let mut value = [CANARY; 16];
     let cqe = complete(
         &mut ring,
-        GetSockOpt::new(&server, libc::SOL_SOCKET, libc::SO_RCVBUF, &mut value[..1]),
+        GetSockOpt::new(&server, SockOpt::SO_RCVBUF, &mut value[..1]),
     );
     assert!(cqe.res() <= 1, "{cqe:?}");
     assert!(value[1..].iter().all(|&b| b == CANARY));
     let cqe = complete(
         &mut ring,
-        GetSockOpt::new(
-            &server,
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            &mut value[..5],
-        ),
+        GetSockOpt::new(&server, SockOpt::SO_PEERCRED, &mut value[..5]),
     );
     assert!(cqe.res() <= 5, "{cqe:?}");
     assert!(value[5..].iter().all(|&b| b == CANARY));

@@ -3128,7 +3128,7 @@ fn io_uring_prep_cmd_sock_getsockopt() {
         addr3: ptr(&optval),
         ..ZERO
     };
-    let op = GetSockOpt::new(&socket, libc::SOL_SOCKET, libc::SO_RCVBUF, &mut optval[..]);
+    let op = GetSockOpt::new(&socket, SockOpt::SO_RCVBUF, &mut optval[..]);
     assert_op(
         "io_uring_prep_cmd_sock(SOCKET_URING_OP_GETSOCKOPT, fd, SOL_SOCKET, SO_RCVBUF, optval, 4)",
         &mut ring,

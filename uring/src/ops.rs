@@ -932,15 +932,20 @@ crate::ops! {
     }
 
     /// Reads a socket option into `optval`, like `getsockopt(2)` (6.7).
-    /// Completes with the option's length.
+    /// Completes with the option's length. The option is one whose value
+    /// the kernel writes as plain data, into the bytes lent and no further
+    /// ([`SockOpt::SO_RCVBUF`], [`SockOpt::SO_ERROR`], ...), or one the
+    /// caller vouches for ([`SockOpt::new`], `unsafe`): `SO_GET_FILTER`,
+    /// for one, reads `optval`'s length as a count of 8-byte filter
+    /// instructions and writes the whole filter. The kernel's command
+    /// takes `SOL_SOCKET` options alone (others fail with `EOPNOTSUPP`, as
+    /// of 6.18).
     #[since = "6.7"]
     pub unsafe struct GetSockOpt<'a> = URING_CMD {
         /// The socket.
         socket: impl Into<SocketFd<'a>> => fd,
-        /// `SOL_SOCKET`, `IPPROTO_TCP`, ...
-        level: i32 => level,
-        /// `SO_RCVBUF`, `TCP_NODELAY`, ...
-        optname: i32 => optname,
+        /// The level and the option.
+        option: SockOpt => level + optname,
         /// Where the kernel writes the value.
         optval: &'a mut [u8] => optval + optlen,
         const cmd_op = crate::sys::SOCKET_URING_OP_GETSOCKOPT,

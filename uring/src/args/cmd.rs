@@ -306,15 +306,22 @@ impl fmt::Debug for NvmeCmd<'_> {
     }
 }
 
-/// A socket option that [`SetSockOpt`](crate::ops::SetSockOpt) sets: a
-/// level and an option name.
+/// A socket option that [`SetSockOpt`](crate::ops::SetSockOpt) sets or
+/// [`GetSockOpt`](crate::ops::GetSockOpt) reads: a level and an option
+/// name.
 ///
-/// The constants are the options whose value the kernel reads as plain
-/// data, from the bytes the op lends and no further. Other options are not
-/// safe to set from arbitrary bytes: `SO_ATTACH_FILTER` reads a filter
-/// program through an address in its value, `SO_ATTACH_BPF` attaches the
-/// program behind a descriptor number, a packet socket's fanout or an XDP
-/// socket's memory registration name memory the kernel keeps using. They
+/// The constants are the options whose value the kernel reads or writes
+/// as plain data, within the bytes the op lends and no further (an option
+/// that cannot be set, such as [`SO_ERROR`](SockOpt::SO_ERROR), fails
+/// with `ENOPROTOOPT` when set; one that cannot be read, such as
+/// [`IP_ADD_MEMBERSHIP`](SockOpt::IP_ADD_MEMBERSHIP), when read). Other
+/// options are not safe from arbitrary bytes: `SO_ATTACH_FILTER` reads a
+/// filter program through an address in its value, `SO_ATTACH_BPF`
+/// attaches the program behind a descriptor number, a packet socket's
+/// fanout or an XDP socket's memory registration name memory the kernel
+/// keeps using; read back, `SO_GET_FILTER` counts the value's length in
+/// 8-byte filter instructions and writes the whole filter past it, and
+/// `TCP_ZEROCOPY_RECEIVE` maps pages at an address inside its value. They
 /// are reached with the `unsafe` [`SockOpt::new`].
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SockOpt {
@@ -377,6 +384,25 @@ sock_opts! {
     SO_INCOMING_CPU = SOL_SOCKET, SO_INCOMING_CPU;
     /// `SO_ZEROCOPY` (an `int`).
     SO_ZEROCOPY = SOL_SOCKET, SO_ZEROCOPY;
+    /// `SO_ERROR` (an `int`, read only: the pending error, cleared).
+    SO_ERROR = SOL_SOCKET, SO_ERROR;
+    /// `SO_TYPE` (an `int`, read only).
+    SO_TYPE = SOL_SOCKET, SO_TYPE;
+    /// `SO_DOMAIN` (an `int`, read only).
+    SO_DOMAIN = SOL_SOCKET, SO_DOMAIN;
+    /// `SO_PROTOCOL` (an `int`, read only).
+    SO_PROTOCOL = SOL_SOCKET, SO_PROTOCOL;
+    /// `SO_ACCEPTCONN` (an `int`, read only).
+    SO_ACCEPTCONN = SOL_SOCKET, SO_ACCEPTCONN;
+    /// `SO_PEERCRED` (a `struct ucred`, read only).
+    SO_PEERCRED = SOL_SOCKET, SO_PEERCRED;
+    /// `SO_PEERNAME` (the peer's address, read only; the value must not
+    /// be longer than the address: `EINVAL`).
+    SO_PEERNAME = SOL_SOCKET, SO_PEERNAME;
+    /// `SO_COOKIE` (a `u64`, read only).
+    SO_COOKIE = SOL_SOCKET, SO_COOKIE;
+    /// `SO_SNDLOWAT` (an `int`, read only on Linux).
+    SO_SNDLOWAT = SOL_SOCKET, SO_SNDLOWAT;
     /// `TCP_NODELAY` (an `int`).
     TCP_NODELAY = IPPROTO_TCP, TCP_NODELAY;
     /// `TCP_CORK` (an `int`).
