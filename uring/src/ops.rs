@@ -151,7 +151,11 @@ crate::ops! {
     #[since = "5.5"]
     pub unsafe struct Accept<'a> = ACCEPT {
         target: fd | fixed,
-        /// Where to write the peer's address.
+        /// Where to write the peer's address. A multishot accept writes
+        /// every peer's into it, and the kernel keeps as its room the
+        /// length the last address left: after a short address (an
+        /// unbound Unix peer's, 2 bytes) the next ones are cut to it. Ask
+        /// each accepted socket its peer (`getpeername(2)`) instead.
         peer: Option<&'a mut SockAddrBuf> = None => addr + addr2,
         /// `SOCK_NONBLOCK` and `SOCK_CLOEXEC`, for the new descriptor.
         accept_flags: i32 = 0 => accept_flags,
