@@ -66,8 +66,19 @@ impl Reactor {
     /// suits it best (see [`Reactor::from_ring`]).
     ///
     /// An [`InvalidInput`](io::ErrorKind::InvalidInput) error for a ring
-    /// with `defer_taskrun`, whose completions tokio would never see.
+    /// with `defer_taskrun`, whose completions tokio would never see, and
+    /// an [`Unsupported`](io::ErrorKind::Unsupported) one outside a tokio
+    /// runtime; on either the reactor is dropped (its ops cancelled and
+    /// waited for). In a runtime built without its I/O driver, tokio
+    /// panics.
     pub fn into_tokio(self) -> io::Result<TokioDriver> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "Reactor::into_tokio outside a tokio runtime: call it from a task or \
+                 inside Runtime::enter / block_on",
+            ));
+        }
         let (fd, flags) = {
             let core = self.handle.shared.core.borrow();
             (core.ring.as_raw_fd(), core.ring.params().setup_flags())
