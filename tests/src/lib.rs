@@ -623,6 +623,46 @@ pub fn set_int_option(
     }
 }
 
+/// Makes closing `socket` reset its connection (`SO_LINGER` of zero)
+/// rather than end its stream.
+pub fn reset_on_close(socket: impl std::os::fd::AsFd) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: `socket` is open (borrowed for the call) and the value is a
+    // `linger` that outlives the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_fd().as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "SO_LINGER: {}", io::Error::last_os_error());
+}
+
+/// Raises this process's descriptor limit to `want`; false if it cannot
+/// be.
+pub fn raise_nofile(want: u64) -> bool {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the limits into `lim`, alive for the call.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    if lim.rlim_cur >= want {
+        return true;
+    }
+    lim.rlim_cur = want;
+    lim.rlim_max = lim.rlim_max.max(want);
+    // SAFETY: setrlimit reads the limits from `lim`, alive for the call.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 }
+}
+
 /// A buffer ring the kernel allocates, registered on `ring`, or `None`
 /// (with a skip message) on a kernel without them (6.4), or without
 /// incremental rings (6.12) if `incremental`.

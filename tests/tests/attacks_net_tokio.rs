@@ -145,23 +145,6 @@ fn catch_up(reactor: &Reactor, stream: &mut TcpStream, got: &mut Vec<u8>, want: 
     }
 }
 
-/// Raises the descriptor limit to `want`; false if it cannot be.
-fn raise_nofile(want: u64) -> bool {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes the limits into `lim`, alive for the call.
-    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
-    if lim.rlim_cur >= want {
-        return true;
-    }
-    lim.rlim_cur = want;
-    lim.rlim_max = lim.rlim_max.max(want);
-    // SAFETY: setrlimit reads the limits from `lim`, alive for the call.
-    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 }
-}
-
 /// The inode of the file open as `fd`.
 fn inode(fd: std::os::fd::RawFd) -> u64 {
     // SAFETY: all-zero bytes are a valid `stat`.
@@ -1159,7 +1142,7 @@ fn forgotten_streams_and_futures_under_tokio_leak_and_take_nothing() {
 fn thousands_of_connections_through_a_ring_of_four_entries_under_tokio() {
     let _watch = watchdog();
     let conns: usize = if under_valgrind() { 300 } else { 3000 };
-    if !raise_nofile(2 * conns as u64 + 1000) {
+    if !uring_tests::raise_nofile(2 * conns as u64 + 1000) {
         return skip("RLIMIT_NOFILE cannot be raised");
     }
     let ring = match Reactor::ring_builder().cq_entries(8).build(4) {
@@ -1370,22 +1353,7 @@ fn a_reset_connection_under_tokio_s_traits() {
     let mut buf = [0u8; 8];
     assert!(poll_read(&mut stream, &mut buf).is_pending());
     reactor.submit().unwrap();
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: the option value is a `linger` on the stack, alive for the
-    // call, on a socket the test owns.
-    let rc = unsafe {
-        libc::setsockopt(
-            peer.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0);
+    uring_tests::reset_on_close(&peer);
     drop(peer);
     let r = drive(&reactor, Duration::from_secs(5), || {
         match poll_read(&mut stream, &mut buf) {

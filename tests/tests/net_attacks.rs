@@ -553,22 +553,7 @@ fn receives_of_no_bytes_give_their_ring_buffer_back() {
         let listener = std::net::TcpListener::bind(any()).unwrap();
         let c = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (peer, _) = listener.accept().unwrap();
-        let linger = libc::linger {
-            l_onoff: 1,
-            l_linger: 0,
-        };
-        // SAFETY: a valid `linger` on the stack, alive for the call, on a
-        // socket we own; a reset on close instead of the end of the stream.
-        let rc = unsafe {
-            libc::setsockopt(
-                peer.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_LINGER,
-                (&linger as *const libc::linger).cast(),
-                std::mem::size_of::<libc::linger>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(rc, 0);
+        uring_tests::reset_on_close(&peer);
         let stream = TcpStream::from_std(&h, c);
         drop(peer);
         let r = reactor.run_until(stream.recv_ring(group)).unwrap();

@@ -99,27 +99,10 @@ fn read_and_write_deadlines() {
     assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
 }
 
-/// Raises the descriptor limit to `want`; false if it cannot be.
-fn raise_nofile(want: u64) -> bool {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes the limits into `lim`.
-    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
-    if lim.rlim_cur >= want {
-        return true;
-    }
-    lim.rlim_cur = want;
-    lim.rlim_max = lim.rlim_max.max(want);
-    // SAFETY: setrlimit reads the limits from `lim`.
-    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 }
-}
-
 #[test]
 fn ten_thousand_connections_through_a_64_entry_ring() {
     const CONNS: usize = 10_000;
-    if !raise_nofile(2 * CONNS as u64 + 1000) {
+    if !uring_tests::raise_nofile(2 * CONNS as u64 + 1000) {
         return skip("RLIMIT_NOFILE cannot be raised to 21000");
     }
     let reactor = Reactor::from_ring(Ring::new(64).unwrap()).unwrap();
