@@ -283,7 +283,8 @@ crate::ops! {
     /// Bounds the op linked before it: if that op has not completed after
     /// `timeout`, it is cancelled. Completes with `-ETIME` when it fired
     /// (the op then gets `-ECANCELED`), `-ECANCELED` when the op finished
-    /// first.
+    /// first, and `-ENOENT` or `-EALREADY` when it fired but could not
+    /// cancel the op (it was completing, or could no longer be stopped).
     #[since = "5.5"]
     #[after_link]
     pub unsafe struct LinkTimeout = LINK_TIMEOUT {

@@ -281,7 +281,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Cancels the requests `what` names and waits until they are gone,
     /// cancelled or completed (`IORING_REGISTER_SYNC_CANCEL`, 6.0): when it
     /// returns, the kernel no longer uses their memory. Their completions
-    /// are posted as usual. [`Error::TimedOut`] if `timeout` passes first;
+    /// come as usual, not always in the CQ yet: into the kernel's overflow
+    /// list when the CQ is full, a moment later from an SQ thread, at the
+    /// next wait on a ring with `defer_taskrun`; a wait for them brings
+    /// them. [`Error::TimedOut`] if `timeout` passes first;
     /// an `ENOENT` error when nothing matched, but for [`SyncCancel::all`]
     /// and [`SyncCancel::any`], which match any number of requests, none
     /// included (`Ok`).

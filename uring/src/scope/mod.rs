@@ -651,8 +651,9 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
     /// Cancels the requests `what` names and waits until they are gone, as
     /// [`Ring::cancel_sync`] does (`IORING_REGISTER_SYNC_CANCEL`, 6.0): when
     /// it returns `Ok`, the kernel no longer uses their memory, and their
-    /// completions are posted (read them as usual: the scope still waits
-    /// for them). By `user_data`, it finds the scope's ops pushed with that
+    /// completions come as usual, not always in the CQ yet (see
+    /// [`Ring::cancel_sync`](crate::Ring::cancel_sync); a wait brings them, and the scope still
+    /// waits for them). By `user_data`, it finds the scope's ops pushed with that
     /// value, as [`cancel`](Scope::cancel) does (the first of them, or
     /// every one with [`SyncCancel::all`](crate::SyncCancel::all)), or else
     /// ops pushed before the scope. [`Error::TimedOut`](crate::Error::TimedOut)
