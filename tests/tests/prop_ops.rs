@@ -1338,6 +1338,29 @@ trait Drive {
 /// (`for_each`, which a scope's iterator runs by its own loop, or `for`).
 struct ScopeDrive<'a, 'scope, 'env, S: Size>(&'a mut Scope<'scope, 'env, S>, u32, bool);
 
+impl<S: Size> ScopeDrive<'_, '_, '_, S> {
+    /// The scope holds every SQE that has not posted its last completion:
+    /// one it let go of early would end its borrows while the kernel may
+    /// still use them (as an untagged send bundle's first completion,
+    /// flagged `F_MORE`, once did).
+    fn check_in_flight(&self, tracker: &Tracker) -> Result<(), String> {
+        let waiting = tracker.waiting();
+        let held = self.0.in_flight() as usize;
+        if held < waiting.len() {
+            return Err(format!(
+                "the scope holds {held} ops, yet {} have not posted their last \
+                 completion: {:?}",
+                waiting.len(),
+                waiting
+                    .iter()
+                    .map(|ud| (ud, &tracker.sqes[ud]))
+                    .collect::<Vec<_>>()
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl<S: Size> Drive for ScopeDrive<'_, '_, '_, S> {
     fn submit(&mut self) -> uring::Result<u32> {
         self.0.submit()
@@ -1363,12 +1386,12 @@ impl<S: Size> Drive for ScopeDrive<'_, '_, '_, S> {
                     first_error = take(tracker, &cqe);
                 }
             });
-            return first_error;
+            return first_error.and_then(|()| self.check_in_flight(tracker));
         }
         for cqe in self.0.completions() {
             take(tracker, &cqe)?;
         }
-        Ok(())
+        self.check_in_flight(tracker)
     }
     fn cancel(&mut self, ud: u64, _: &mut Tracker, _: &mut Gen) -> Result<(), String> {
         // A full queue is fine: the next round tries again.

@@ -81,10 +81,10 @@ pub unsafe trait Prepare: Sized {
 
 /// Whether an SQE of opcode `code` may post a completion flagged
 /// `IORING_CQE_F_MORE` (more to come for the same SQE), in some form: the
-/// multishot forms of polls, timeouts, accepts and receives, multishot
-/// reads, zero-copy sends (a notification follows), zero-copy receives,
-/// commands (a driver may post several), epoll waits, and every opcode
-/// this crate does not know.
+/// multishot forms of polls, timeouts, accepts and receives, send bundles,
+/// multishot reads, zero-copy sends (a notification follows), zero-copy
+/// receives, commands (a driver may post several), epoll waits, and every
+/// opcode this crate does not know.
 #[doc(hidden)]
 pub const fn opcode_may_post_more(code: u8) -> bool {
     use crate::sys::*;
@@ -95,6 +95,7 @@ pub const fn opcode_may_post_more(code: u8) -> bool {
             | IORING_OP_ACCEPT
             | IORING_OP_RECV
             | IORING_OP_RECVMSG
+            | IORING_OP_SEND
             | IORING_OP_READ_MULTISHOT
             | IORING_OP_SEND_ZC
             | IORING_OP_SENDMSG_ZC
@@ -106,9 +107,13 @@ pub const fn opcode_may_post_more(code: u8) -> bool {
 
 /// Whether `sqe` may post a completion flagged `IORING_CQE_F_MORE`: as
 /// [`opcode_may_post_more`], except that a poll, a timeout, an accept or a
-/// receive may only when its SQE asks for the multishot form. (A scope
-/// refuses the updates that would make a poll or a timeout it did not tag
-/// multishot after its push.)
+/// receive may only when its SQE asks for the multishot form or (a
+/// receive) a bundle, and a send only when it asks for a bundle (the
+/// kernel runs a send bundle as a multishot op: a completion flagged
+/// `F_MORE` for each send until one sends nothing or the group runs dry,
+/// with or without a provided buffer). (A scope refuses the updates that
+/// would make a poll or a timeout it did not tag multishot after its
+/// push.)
 pub(crate) fn sqe_may_post_more(sqe: &crate::sys::io_uring_sqe) -> bool {
     use crate::sys::*;
     match sqe.opcode {
@@ -119,7 +124,10 @@ pub(crate) fn sqe_may_post_more(sqe: &crate::sys::io_uring_sqe) -> bool {
             flags & IORING_TIMEOUT_MULTISHOT != 0
         }
         IORING_OP_ACCEPT => sqe.ioprio & IORING_ACCEPT_MULTISHOT != 0,
-        IORING_OP_RECV | IORING_OP_RECVMSG => sqe.ioprio & IORING_RECV_MULTISHOT != 0,
+        IORING_OP_RECV | IORING_OP_RECVMSG => {
+            sqe.ioprio & (IORING_RECV_MULTISHOT | IORING_RECVSEND_BUNDLE) != 0
+        }
+        IORING_OP_SEND => sqe.ioprio & IORING_RECVSEND_BUNDLE != 0,
         code => opcode_may_post_more(code),
     }
 }

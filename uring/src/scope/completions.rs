@@ -39,7 +39,7 @@ impl<'scope, C: UniformCqe> ScopeCompletions<'_, 'scope, C> {
             return None;
         }
         let table = self.table.get();
-        table.settle_untagged_op();
+        table.settle_untagged_op(cqe.as_ref().flags());
         // As in `settle`: the CQ learns of each completion at once.
         self.inner.sync();
         Some(untagged::<C>(table.ring, cqe))
@@ -128,7 +128,7 @@ impl<'scope, C: UniformCqe> Iterator for ScopeCompletions<'_, 'scope, C> {
         inner.fold(init, |acc, cqe| {
             let table = table.get();
             if ScopeTable::untagged_in(cqe.as_ref().user_data(), untagged_below) {
-                table.settle_untagged_op();
+                table.settle_untagged_op(cqe.as_ref().flags());
                 f(acc, untagged::<C>(table.ring, cqe))
             } else {
                 // (Not in `next`: there it moved a tagged loop's values to

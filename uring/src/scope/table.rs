@@ -462,7 +462,7 @@ impl ScopeTable {
     pub(super) fn settle(&mut self, cqe: &mut Cqe) -> (Owner, u32, bool) {
         let user_data = cqe.user_data();
         if self.untagged(user_data) {
-            self.settle_untagged_op();
+            self.settle_untagged_op(cqe.flags());
             return (Owner::Op, NO_GROUP, false);
         }
         if !Self::is_tag_like(user_data) {
@@ -508,12 +508,16 @@ impl ScopeTable {
         self.stamps
     }
 
-    /// A completion without a tag in a fast scope: the only one of one of
-    /// its untagged ops (nothing else posts into the ring, and an op that
-    /// may post more than one is tagged), which is then done.
+    /// A completion without a tag in a fast scope: one of its untagged ops'
+    /// (nothing else posts into the ring), which is done at a completion
+    /// not flagged `IORING_CQE_F_MORE`. An op that may post more than one
+    /// is tagged, so each untagged op's only completion ends it; the flag
+    /// is read all the same, so that an op the library took for one of a
+    /// single completion (a flag whose meaning a kernel changes) still
+    /// holds its borrows until its last.
     #[inline(always)]
-    pub(super) fn settle_untagged_op(&mut self) {
-        self.done += 1;
+    pub(super) fn settle_untagged_op(&mut self, flags: u32) {
+        self.done += u32::from(flags & sys::IORING_CQE_F_MORE == 0);
     }
 
     /// A completion shaped like a tag that is no live op's: one of the
@@ -1044,8 +1048,10 @@ mod tests {
         assert_eq!(t.live(tail), 2);
         assert_eq!(t.admit(tail, 1), Err(PushErrorKind::ScopeFull));
         assert_eq!(t.admit(tail, 0), Ok(Some(tail)), "nothing to push");
-        // One of them completes.
-        t.settle_untagged_op();
+        // One of them posts a completion flagged `F_MORE`, then its last.
+        t.settle_untagged_op(sys::IORING_CQE_F_MORE);
+        assert_eq!(t.live(tail), 2);
+        t.settle_untagged_op(0);
         assert_eq!(t.live(tail), 1);
         assert_eq!(t.admit(tail, 1), Ok(Some(tail.wrapping_add(1))));
         // A cancel request of the scope's own: pushed, not in flight as an
