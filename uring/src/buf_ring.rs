@@ -725,9 +725,11 @@ impl BufRing {
     /// in. It lets go of a whole buffer at its only completion, and of an
     /// incremental one at the completion that took data without `BUF_MORE`
     /// (one that took none leaves it at the head of the ring, whatever the
-    /// flag says).
+    /// flag says). A completion flagged `BUF_MORE` keeps its buffer the
+    /// kernel's on any ring: Linux 6.18 sets it on incremental rings alone,
+    /// but the flag is the kernel's own word that it keeps the buffer.
     fn last_released(&self, cqe: &Cqe) -> bool {
-        !self.incremental || (cqe.res() > 0 && cqe.flags() & sys::IORING_CQE_F_BUF_MORE == 0)
+        cqe.flags() & sys::IORING_CQE_F_BUF_MORE == 0 && (!self.incremental || cqe.res() > 0)
     }
 
     /// Lends `len` bytes of buffer `bid` from `start` as a [`Buf`];

@@ -510,14 +510,18 @@ impl ScopeTable {
 
     /// A completion without a tag in a fast scope: one of its untagged ops'
     /// (nothing else posts into the ring), which is done at a completion
-    /// not flagged `IORING_CQE_F_MORE`. An op that may post more than one
-    /// is tagged, so each untagged op's only completion ends it; the flag
-    /// is read all the same, so that an op the library took for one of a
-    /// single completion (a flag whose meaning a kernel changes) still
-    /// holds its borrows until its last.
+    /// flagged neither `IORING_CQE_F_MORE` nor as a notification or
+    /// padding (`F_NOTIF`, `F_SKIP`: completions that follow or stand
+    /// beside an op's last). An op that may post more than one is tagged,
+    /// so each untagged op's only completion ends it; the flags are read
+    /// all the same, so that an op the library took for one of a single
+    /// completion (a flag whose meaning a kernel changes) still holds its
+    /// borrows until its last.
     #[inline(always)]
     pub(super) fn settle_untagged_op(&mut self, flags: u32) {
-        self.done += u32::from(flags & sys::IORING_CQE_F_MORE == 0);
+        const NOT_AN_END: u32 =
+            sys::IORING_CQE_F_MORE | sys::IORING_CQE_F_NOTIF | sys::IORING_CQE_F_SKIP;
+        self.done += u32::from(flags & NOT_AN_END == 0);
     }
 
     /// A completion shaped like a tag that is no live op's: one of the
