@@ -57,6 +57,17 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         }
         // Close the descriptor if mapping fails.
         let guard = FdGuard(fd);
+        if p.features & sys::IORING_FEAT_SUBMIT_STABLE == 0 {
+            // Before 5.5 the kernel may read what an SQE points to (a
+            // timeout's timespec, kept in the ring) after it has consumed
+            // the SQE, when the slot and its timespec may be another op's.
+            // (Rings of registered descriptors alone come from 6.5, which
+            // has it.)
+            return Err(Error::Setup(
+                "this kernel lacks IORING_FEAT_SUBMIT_STABLE (5.5): it may read an op's \
+                 arguments after their SQE is reused",
+            ));
+        }
         let ring = Self::map(fd, p, builder.wq_fd(), user_memory)?;
         mem::forget(guard);
         Ok(ring)
@@ -213,6 +224,24 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 std::io::Error::from_raw_os_error(libc::EINVAL),
             ));
         }
+        // Where the kernel will put the new SQ array, should it not say:
+        // after the CQEs, at the cache line the ring's layout shows. A
+        // layout no line explains is not guessed at: the kernel would read
+        // SQE indices from an array the ring does not write.
+        let line = if self.has_setup(sys::IORING_SETUP_NO_SQARRAY) {
+            0
+        } else {
+            match cache_line_of(&self.params.0) {
+                Some(line) => line,
+                None => {
+                    return Err(Error::os(
+                        "IORING_REGISTER_RESIZE_RINGS (the kernel's SQ array is not where this \
+                         ring can tell a resize would put it)",
+                        std::io::Error::from_raw_os_error(libc::EOPNOTSUPP),
+                    ));
+                }
+            }
+        };
         let mut p = self.resize_params(sq_entries, cq_entries);
         let copied = p.flags & !sys::IORING_SETUP_CQSIZE;
         let layout = RingLayout::for_setup(&p, sq_entries)?;
@@ -279,9 +308,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         }
         if p.flags & sys::IORING_SETUP_NO_SQARRAY == 0 && p.sq_off.array == 0 {
             // Kernels that lay out resized rings as new ones but do not say
-            // where the SQ array went: it follows the CQEs, cache aligned,
-            // as in every layout the kernel makes.
-            p.sq_off.array = sq_array_offset(&p);
+            // where the SQ array went: it follows the CQEs, aligned to the
+            // cache line the ring's own layout showed (checked above).
+            p.sq_off.array = sq_array_offset(&p, line);
         }
         // The kernel's rings are new: map them over the reservations (or
         // point into the new user memory) and rebuild the queues. The old
@@ -331,13 +360,23 @@ fn resize_sizes_valid(sq_entries: u32, cq_entries: u32) -> bool {
 }
 
 /// Where the kernel puts the SQ array in the rings that `p` describes:
-/// after the CQEs, aligned to a cache line (`rings_size()` in the kernel).
-fn sq_array_offset(p: &sys::io_uring_params) -> u32 {
-    const CACHE_LINE: u32 = 64;
+/// after the CQEs, aligned to the kernel's cache line `line`
+/// (`rings_size()` in the kernel).
+fn sq_array_offset(p: &sys::io_uring_params, line: u32) -> u32 {
     let cqes = p.cq_off.cqes + p.cq_entries * mem::size_of::<sys::io_uring_cqe>() as u32;
     // With 32-byte CQEs the kernel doubles the whole size, header included.
     let end = cqes << u32::from(p.flags & sys::IORING_SETUP_CQE32 != 0);
-    end.div_ceil(CACHE_LINE) * CACHE_LINE
+    end.div_ceil(line) * line
+}
+
+/// The kernel's cache line, as the layout of rings it reported (`p`, with
+/// an SQ array) shows it: the line to which `sq_array_offset` aligns the
+/// array where the kernel put it (64 bytes on x86-64 and arm64, 128 on
+/// ppc64, 256 on s390), or `None` if no line does.
+fn cache_line_of(p: &sys::io_uring_params) -> Option<u32> {
+    [64, 128, 256]
+        .into_iter()
+        .find(|&line| sq_array_offset(p, line) == p.sq_off.array)
 }
 
 /// Maps the queues of the ring `fd` that `p` describes (or points into
@@ -357,7 +396,7 @@ fn map_queues<S: SqeSize, C: CqeSize>(
         mem::size_of::<sys::io_uring_sqe>() << usize::from(p.flags & sys::IORING_SETUP_SQE128 != 0);
     let no_sqarray = p.flags & sys::IORING_SETUP_NO_SQARRAY != 0;
     // The layout a resize relies on when the kernel does not report it.
-    debug_assert!(no_sqarray || p.sq_off.array == sq_array_offset(p));
+    debug_assert!(no_sqarray || cache_line_of(p).is_some());
     let sq_len = if no_sqarray {
         p.sq_off.dropped as usize + mem::size_of::<u32>()
     } else {
@@ -474,7 +513,7 @@ impl RingLayout {
             .checked_mul(mem::size_of::<sys::io_uring_cqe>())
             .and_then(|n| n.checked_add(RINGS_HEADER_MAX))
             .and_then(|n| n.checked_mul(1 + usize::from(cqe32)))
-            .and_then(|n| n.checked_next_multiple_of(64))
+            .and_then(|n| n.checked_next_multiple_of(RINGS_HEADER_MAX))
             .ok_or_else(overflow)?;
         let sq_array = if p.flags & sys::IORING_SETUP_NO_SQARRAY != 0 {
             0
@@ -640,5 +679,38 @@ impl Drop for FdGuard {
     fn drop(&mut self) {
         // SAFETY: the guard owns the descriptor until it is forgotten.
         let _ = unsafe { sys::close(self.0) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rings laid out with 64-, 128- and 256-byte cache lines: the line is
+    /// found from where the kernel put the SQ array, and a layout no line
+    /// explains is not guessed at.
+    #[test]
+    fn the_cache_line_is_read_from_the_sq_array_s_place() {
+        let mut p = sys::io_uring_params {
+            cq_entries: 4,
+            ..Default::default()
+        };
+        // 64-byte lines: the CQEs at 64, end at 128, the array there.
+        p.cq_off.cqes = 64;
+        p.sq_off.array = 128;
+        assert_eq!(cache_line_of(&p), Some(64));
+        // 128-byte lines: the CQEs at 128, end at 192, the array at 256.
+        p.cq_off.cqes = 128;
+        p.sq_off.array = 256;
+        assert_eq!(cache_line_of(&p), Some(128));
+        assert_eq!(sq_array_offset(&p, 64), 192);
+        // 256-byte lines, 32-byte CQEs: (256 + 64) * 2 = 640, at 768.
+        p.cq_off.cqes = 256;
+        p.flags = sys::IORING_SETUP_CQE32;
+        p.sq_off.array = 768;
+        assert_eq!(cache_line_of(&p), Some(256));
+        // Nowhere a line would put it.
+        p.sq_off.array = 700;
+        assert_eq!(cache_line_of(&p), None);
     }
 }
