@@ -265,11 +265,23 @@ fn screen_selection(sqe: &mut sys::io_uring_sqe, incremental: bool) -> bool {
 /// `user_data` and its place in a chain: an op refused once it was
 /// written (in a scope, one that would select from an incremental buffer
 /// group while another op consumes it; in the reactor, one that selects
-/// from a group the reactor did not register).
+/// from a group the reactor did not register). Before Linux 6.10 a NOP
+/// ignores `IORING_NOP_INJECT_RESULT` and would complete with 0, as if the
+/// op had run: there the SQE takes an opcode the kernel does not know
+/// instead, and fails with `EINVAL` whatever `errno` was.
 #[cold]
 pub(crate) fn refuse(sqe: &mut sys::io_uring_sqe, errno: i32) {
     // (mutants: `^` for either `|` is equivalent: the bits are distinct.)
     let keep = sqe.flags & (sys::IOSQE_IO_LINK | sys::IOSQE_IO_HARDLINK | sys::IOSQE_IO_DRAIN);
+    if !nop_injects_results() {
+        *sqe = sys::io_uring_sqe {
+            opcode: u8::MAX,
+            flags: keep,
+            user_data: sqe.user_data,
+            ..Default::default()
+        };
+        return;
+    }
     // (mutants: without the `opcode` field this is equivalent: NOP is
     // opcode 0, the default.)
     *sqe = sys::io_uring_sqe {
@@ -282,6 +294,15 @@ pub(crate) fn refuse(sqe: &mut sys::io_uring_sqe, errno: i32) {
         },
         ..Default::default()
     };
+}
+
+/// Whether the running kernel's NOP completes with the result its SQE
+/// asks for (`IORING_NOP_INJECT_RESULT`, 6.10), read once from its
+/// release (a kernel whose release cannot be read is taken for one that
+/// does not).
+fn nop_injects_results() -> bool {
+    static INJECTS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *INJECTS.get_or_init(|| sys::kernel_release().is_some_and(|release| release >= (6, 10)))
 }
 
 /// The push of ops over a buffer given to [`Scope::push_owned`]: its
