@@ -623,6 +623,123 @@ pub fn set_int_option(
     }
 }
 
+/// The page size the guard pages of [`Guarded`] take.
+pub const GUARD_PAGE: usize = 4096;
+
+/// Anonymous memory of whole pages followed by a `PROT_NONE` page: a read
+/// or write one byte past the usable memory faults.
+pub struct Guarded {
+    base: *mut u8,
+    len: usize,
+    map_len: usize,
+}
+
+impl Guarded {
+    /// At least `len` usable bytes (whole pages, zeroed) and the guard page.
+    pub fn new(len: usize) -> Guarded {
+        Guarded::map(len, false).expect("mmap")
+    }
+
+    /// As [`new`](Guarded::new); with `lazy`, the pages are not reserved (for
+    /// gigabytes of address space the kernel only reads as zeros). `None`
+    /// if the mapping cannot be made.
+    pub fn map(len: usize, lazy: bool) -> Option<Guarded> {
+        let len = len.max(1).next_multiple_of(GUARD_PAGE);
+        let map_len = len + GUARD_PAGE;
+        let flags =
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | if lazy { libc::MAP_NORESERVE } else { 0 };
+        // SAFETY: a fresh anonymous mapping at an address the kernel picks.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                map_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                flags,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return None;
+        }
+        let base = base.cast::<u8>();
+        // SAFETY: the last page of the mapping just made.
+        let rc = unsafe { libc::mprotect(base.add(len).cast(), GUARD_PAGE, libc::PROT_NONE) };
+        assert_eq!(rc, 0, "mprotect: {}", std::io::Error::last_os_error());
+        Some(Guarded { base, len, map_len })
+    }
+
+    /// Every usable byte, up to the guard page.
+    pub fn bytes(&mut self) -> &mut [u8] {
+        // SAFETY: `len` readable and writable bytes of a mapping this value
+        // owns, borrowed mutably through `self`.
+        unsafe { std::slice::from_raw_parts_mut(self.base, self.len) }
+    }
+
+    /// The last `n` usable bytes: they end at the guard page (for `n` of 0,
+    /// an empty slice at the guard page's first byte).
+    pub fn tail(&mut self, n: usize) -> &mut [u8] {
+        let len = self.len;
+        &mut self.bytes()[len - n..]
+    }
+
+    /// `bytes` as the last bytes before the guard page.
+    pub fn tail_of(&mut self, bytes: &[u8]) -> &mut [u8] {
+        let tail = self.tail(bytes.len());
+        tail.copy_from_slice(bytes);
+        tail
+    }
+
+    /// `bytes` and a NUL, its last byte the last before the guard page.
+    pub fn cstr(&mut self, bytes: &[u8]) -> &std::ffi::CStr {
+        let tail = self.tail(bytes.len() + 1);
+        tail[..bytes.len()].copy_from_slice(bytes);
+        tail[bytes.len()] = 0;
+        std::ffi::CStr::from_bytes_with_nul(tail).expect("no NUL inside")
+    }
+
+    /// `items`, moved to end at the guard page (their drops never run).
+    pub fn place<T>(&mut self, items: Vec<T>) -> &mut [T] {
+        let n = items.len();
+        let size = n * std::mem::size_of::<T>();
+        assert!(size <= self.len, "{size} bytes do not fit");
+        // A size is a multiple of the alignment, and the end is a page's.
+        // SAFETY: in bounds (checked just above).
+        let at = unsafe { self.base.add(self.len - size) }.cast::<T>();
+        assert!(at.is_aligned());
+        let mut items = std::mem::ManuallyDrop::new(items);
+        // SAFETY: `n` values move into writable, aligned memory this value
+        // owns, from a vector that forgets them (its buffer is freed below
+        // without dropping them).
+        unsafe {
+            std::ptr::copy_nonoverlapping(items.as_ptr(), at, n);
+            items.set_len(0);
+            std::mem::ManuallyDrop::drop(&mut items);
+            std::slice::from_raw_parts_mut(at, n)
+        }
+    }
+
+    /// `value`, moved to end at the guard page.
+    pub fn place_one<T>(&mut self, value: T) -> &mut T {
+        &mut self.place(vec![value])[0]
+    }
+
+    /// The usable bytes, for good: the mapping is never unmapped.
+    pub fn leak(self) -> &'static mut [u8] {
+        let me = std::mem::ManuallyDrop::new(self);
+        // SAFETY: the mapping is never unmapped (the value is forgotten),
+        // and nothing else refers to it.
+        unsafe { std::slice::from_raw_parts_mut(me.base, me.len) }
+    }
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        // SAFETY: the mapping this value made; nothing borrows it any more.
+        unsafe { libc::munmap(self.base.cast(), self.map_len) };
+    }
+}
+
 /// Makes closing `socket` reset its connection (`SO_LINGER` of zero)
 /// rather than end its stream.
 pub fn reset_on_close(socket: impl std::os::fd::AsFd) {

@@ -50,6 +50,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::ffi::CStr;
+
 use std::io::{IoSlice, IoSliceMut, Read as _, Seek as _, Write as _};
 use std::net::{Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
@@ -57,6 +58,7 @@ use std::os::linux::net::SocketAddrExt as _;
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::net::{SocketAddr as UnixAddr, UnixDatagram, UnixListener, UnixStream};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use uring_tests::Guarded as Guard;
 
 use uring::ops::{
     Bind, Connect, EpollCtl, EpollWait, FSetXattr, FilesUpdate, FixedFdInstall, FutexWait,
@@ -81,120 +83,6 @@ const UIO_MAXIOV: usize = 1024;
 // ---------------------------------------------------------------------
 // Guard pages
 // ---------------------------------------------------------------------
-
-/// Anonymous memory of whole pages followed by a `PROT_NONE` page: a read
-/// one byte past the usable memory faults.
-struct Guard {
-    base: *mut u8,
-    len: usize,
-    map_len: usize,
-}
-
-impl Guard {
-    /// At least `len` usable bytes (whole pages, zeroed) and the guard page.
-    fn new(len: usize) -> Guard {
-        Guard::map(len, false).expect("mmap")
-    }
-
-    /// As [`new`](Guard::new); with `lazy`, the pages are not reserved (for
-    /// gigabytes of address space the kernel only reads as zeros). `None`
-    /// if the mapping cannot be made.
-    fn map(len: usize, lazy: bool) -> Option<Guard> {
-        let len = len.max(1).next_multiple_of(PAGE);
-        let map_len = len + PAGE;
-        let flags =
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | if lazy { libc::MAP_NORESERVE } else { 0 };
-        // SAFETY: a fresh anonymous mapping at an address the kernel picks.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                map_len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                flags,
-                -1,
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return None;
-        }
-        let base = base.cast::<u8>();
-        // SAFETY: the last page of the mapping just made.
-        let rc = unsafe { libc::mprotect(base.add(len).cast(), PAGE, libc::PROT_NONE) };
-        assert_eq!(rc, 0, "mprotect: {}", std::io::Error::last_os_error());
-        Some(Guard { base, len, map_len })
-    }
-
-    /// Every usable byte, up to the guard page.
-    fn bytes(&mut self) -> &mut [u8] {
-        // SAFETY: `len` readable and writable bytes of a mapping this value
-        // owns, borrowed mutably through `self`.
-        unsafe { std::slice::from_raw_parts_mut(self.base, self.len) }
-    }
-
-    /// The last `n` usable bytes: they end at the guard page (for `n` of 0,
-    /// an empty slice at the guard page's first byte).
-    fn tail(&mut self, n: usize) -> &mut [u8] {
-        let len = self.len;
-        &mut self.bytes()[len - n..]
-    }
-
-    /// `bytes` as the last bytes before the guard page.
-    fn tail_of(&mut self, bytes: &[u8]) -> &mut [u8] {
-        let tail = self.tail(bytes.len());
-        tail.copy_from_slice(bytes);
-        tail
-    }
-
-    /// `bytes` and a NUL, its last byte the last before the guard page.
-    fn cstr(&mut self, bytes: &[u8]) -> &CStr {
-        let tail = self.tail(bytes.len() + 1);
-        tail[..bytes.len()].copy_from_slice(bytes);
-        tail[bytes.len()] = 0;
-        CStr::from_bytes_with_nul(tail).expect("no NUL inside")
-    }
-
-    /// `items`, moved to end at the guard page (their drops never run).
-    fn place<T>(&mut self, items: Vec<T>) -> &mut [T] {
-        let n = items.len();
-        let size = n * size_of::<T>();
-        assert!(size <= self.len, "{size} bytes do not fit");
-        // A size is a multiple of the alignment, and the end is a page's.
-        // SAFETY: in bounds (checked just above).
-        let at = unsafe { self.base.add(self.len - size) }.cast::<T>();
-        assert!(at.is_aligned());
-        let mut items = std::mem::ManuallyDrop::new(items);
-        // SAFETY: `n` values move into writable, aligned memory this value
-        // owns, from a vector that forgets them (its buffer is freed below
-        // without dropping them).
-        unsafe {
-            std::ptr::copy_nonoverlapping(items.as_ptr(), at, n);
-            items.set_len(0);
-            std::mem::ManuallyDrop::drop(&mut items);
-            std::slice::from_raw_parts_mut(at, n)
-        }
-    }
-
-    /// `value`, moved to end at the guard page.
-    fn place_one<T>(&mut self, value: T) -> &mut T {
-        &mut self.place(vec![value])[0]
-    }
-
-    /// The usable bytes, for good: the mapping is never unmapped.
-    fn leak(self) -> &'static mut [u8] {
-        let me = std::mem::ManuallyDrop::new(self);
-        // SAFETY: the mapping is never unmapped (the value is forgotten),
-        // and nothing else refers to it.
-        unsafe { std::slice::from_raw_parts_mut(me.base, me.len) }
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        // SAFETY: the mapping this value made; nothing borrows it any more.
-        unsafe { libc::munmap(self.base.cast(), self.map_len) };
-    }
-}
 
 /// The last `n` bytes before a guard page that is never unmapped, holding
 /// `bytes`: a `'static` buffer for the reactor's ops.

@@ -49,7 +49,7 @@ use uring::{
     AcceptFlags, AsSocket, Buf, BufRing, BufferGroup, MsgHdrMut, MsgLayout, RecvFlags, RecvMsgOut,
     Ring, Scope, SockAddrBuf, SockOpt,
 };
-use uring_tests::{PATIENCE, complete, pattern, plain_buf_ring, require_op, skip};
+use uring_tests::{Guarded, PATIENCE, complete, pattern, plain_buf_ring, require_op, skip};
 
 const CANARY: u8 = 0xC5;
 
@@ -68,61 +68,17 @@ fn intact(bytes: &[u8]) -> bool {
     bytes.iter().all(|&b| b == CANARY)
 }
 
-/// Anonymous memory of `len` bytes followed by a `PROT_NONE` page: a write
-/// past the last byte faults.
-struct Guarded {
-    base: *mut u8,
-    len: usize,
-    map_len: usize,
-}
-
-impl Guarded {
-    /// `len` bytes (a multiple of the page size) of canary bytes, and a
-    /// guard page; `None` if the mapping cannot be made. With `lazy`, the
-    /// pages are neither reserved nor filled (for mappings of gigabytes).
-    fn new(len: usize, lazy: bool) -> Option<Guarded> {
-        assert_eq!(len % 4096, 0);
-        let map_len = len + 4096;
-        let flags =
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | if lazy { libc::MAP_NORESERVE } else { 0 };
-        // SAFETY: a fresh anonymous mapping at an address the kernel picks.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                map_len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                flags,
-                -1,
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return None;
-        }
-        let base = base.cast::<u8>();
-        // SAFETY: the last page of the mapping just made.
-        let rc = unsafe { libc::mprotect(base.add(len).cast(), 4096, libc::PROT_NONE) };
-        assert_eq!(rc, 0, "mprotect: {}", std::io::Error::last_os_error());
-        let mut guarded = Guarded { base, len, map_len };
-        if !lazy {
-            guarded.bytes().fill(CANARY);
-        }
-        Some(guarded)
+/// `len` bytes (a multiple of the page size) of canary bytes followed by a
+/// `PROT_NONE` page, so that a write past the last byte faults; `None` if
+/// the mapping cannot be made. With `lazy`, the pages are neither reserved
+/// nor filled (for mappings of gigabytes).
+fn guarded(len: usize, lazy: bool) -> Option<Guarded> {
+    assert_eq!(len % uring_tests::GUARD_PAGE, 0);
+    let mut mem = Guarded::map(len, lazy)?;
+    if !lazy {
+        mem.bytes().fill(CANARY);
     }
-
-    /// The usable bytes, up to the guard page.
-    fn bytes(&mut self) -> &mut [u8] {
-        // SAFETY: `len` readable and writable bytes of a mapping this value
-        // owns, borrowed mutably through `self`.
-        unsafe { std::slice::from_raw_parts_mut(self.base, self.len) }
-    }
-}
-
-impl Drop for Guarded {
-    fn drop(&mut self) {
-        // SAFETY: the mapping this value made; nothing borrows it any more.
-        unsafe { libc::munmap(self.base.cast(), self.map_len) };
-    }
+    Some(mem)
 }
 
 /// Splits `mem` into the regions `spans` names (`(start, len)`, in order,
@@ -298,7 +254,7 @@ fn read_every_safe_option<S: AsSocket>(ring: &mut Ring, kind: &str, sock: &S) ->
 fn reads_into_slices_that_end_at_a_guard_page_fill_exactly_the_slice() {
     let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
-    let Some(mut mem) = Guarded::new(8192, false) else {
+    let Some(mut mem) = guarded(8192, false) else {
         skip("cannot map a guard page");
         return;
     };
@@ -344,7 +300,7 @@ fn reads_into_slices_that_end_at_a_guard_page_fill_exactly_the_slice() {
 #[test]
 fn slices_longer_than_u32_max_are_clamped_not_wrapped() {
     let _watch = uring_tests::watchdog();
-    let Some(mut mem) = Guarded::new((1 << 32) + 4096, true) else {
+    let Some(mut mem) = guarded((1 << 32) + 4096, true) else {
         skip("cannot map 4 GiB of address space");
         return;
     };
