@@ -652,9 +652,10 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
     /// [`Ring::cancel_sync`] does (`IORING_REGISTER_SYNC_CANCEL`, 6.0): when
     /// it returns `Ok`, the kernel no longer uses their memory, and their
     /// completions come as usual, not always in the CQ yet (see
-    /// [`Ring::cancel_sync`](crate::Ring::cancel_sync); a wait brings them, and the scope still
-    /// waits for them). By `user_data`, it finds the scope's ops pushed with that
-    /// value, as [`cancel`](Scope::cancel) does (the first of them, or
+    /// [`Ring::cancel_sync`](crate::Ring::cancel_sync); a wait brings
+    /// them, and the scope still waits for them). By `user_data`, it finds
+    /// the scope's ops pushed with that value, as
+    /// [`cancel`](Scope::cancel) does (the first of them, or
     /// every one with [`SyncCancel::all`](crate::SyncCancel::all)), or else
     /// ops pushed before the scope. [`Error::TimedOut`](crate::Error::TimedOut)
     /// if `timeout` passes first, an `ENOENT` error when nothing matched
