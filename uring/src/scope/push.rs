@@ -182,11 +182,12 @@ fn tag_sqe<P: Prepare>(
         *after_link = sqe.flags & (sys::IOSQE_IO_LINK | sys::IOSQE_IO_HARDLINK) != 0;
     }
     // In a fast scope, an op that selects no buffer, uses no owned
-    // buffer, names no op, posts exactly one completion and carries a
-    // `user_data` that cannot pass for a tag keeps its `user_data` and
-    // takes no slot: every completion without a live tag is then the
-    // last of one of the scope's. (Not a zero-copy send: its
-    // notification follows its completion.)
+    // buffer, names no op, posts one completion (as the library reads its
+    // opcode and flags) and carries a `user_data` that cannot pass for a
+    // tag keeps its `user_data` and takes no slot: every completion
+    // without a live tag is then one of the scope's, the last of its op
+    // unless the kernel flags more to come (`settle_untagged_op`). (Not a
+    // zero-copy send: its notification follows its completion.)
     if sqe.flags & sys::IOSQE_BUFFER_SELECT == 0
         && owned == NO_OWNED
         && !P::NAMES_OPS
