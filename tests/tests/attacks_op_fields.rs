@@ -13,7 +13,7 @@
 
 use std::fs::File;
 use std::io::{IoSlice, Write as _};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixDatagram;
 
 use uring::ops::{GetSockOpt, ReadFixed, Recv, RecvZc, Send, Socket, SocketInq};
@@ -200,8 +200,8 @@ fn control_records_that_carry_addresses_are_refused() {
 /// `address` and copies to `copybuf_address`) and `SO_GET_FILTER` (which
 /// counts the length in 8-byte filter instructions) are reached only with
 /// the `unsafe` `SockOpt::new` (`tests/ui/fail/getsockopt_raw_option.rs`).
-/// Every option that is, read into a value with bytes after it on TCP, UDP
-/// and Unix sockets, writes inside the value: the kernel's io_uring
+/// Every option that is, read into a value with bytes after it on TCP, UDP,
+/// Unix, MPTCP, raw, packet and netlink sockets, writes inside the value: the kernel's io_uring
 /// getsockopt takes `SOL_SOCKET` alone and refuses the rest, touching
 /// nothing.
 #[test]
@@ -225,6 +225,42 @@ fn getsockopt_names_no_option_that_reads_past_its_value() {
     read_every_plain_option(&mut ring, &stream);
     read_every_plain_option(&mut ring, &udp);
     read_every_plain_option(&mut ring, &unix);
+    // Sockets of other families, whose `SOL_SOCKET` options may take other
+    // paths (MPTCP answers them itself), made by the system call: safe code
+    // is handed such sockets by whoever made them.
+    let families = [
+        (
+            "MPTCP",
+            libc::AF_INET,
+            libc::SOCK_STREAM,
+            libc::IPPROTO_MPTCP,
+        ),
+        ("raw", libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_UDP),
+        ("packet", libc::AF_PACKET, libc::SOCK_DGRAM, 0),
+        (
+            "netlink",
+            libc::AF_NETLINK,
+            libc::SOCK_RAW,
+            libc::NETLINK_ROUTE,
+        ),
+    ];
+    for (name, domain, kind, protocol) in families {
+        // SAFETY: `socket(2)` with plain arguments; a descriptor it returns
+        // is new and owned here.
+        let fd = unsafe { libc::socket(domain, kind | libc::SOCK_CLOEXEC, protocol) };
+        if fd < 0 {
+            skip(format_args!(
+                "no {name} socket here: {}",
+                std::io::Error::last_os_error()
+            ));
+            continue;
+        }
+        // SAFETY: as above: the descriptor was just made and is owned by
+        // nothing else. (A `UdpSocket` stands for any socket: only its
+        // descriptor is lent.)
+        let socket = std::net::UdpSocket::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        read_every_plain_option(&mut ring, &socket);
+    }
 }
 
 /// Reads every option of `SockOpt::PLAIN` of `socket` into values of
