@@ -267,9 +267,15 @@ pub fn pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
 /// A new, unconnected socket of `domain` (`AF_INET`, `AF_INET6`) and `ty`
 /// (`SOCK_STREAM`, `SOCK_DGRAM`), close-on-exec.
 pub fn socket(domain: i32, ty: i32) -> io::Result<std::os::fd::OwnedFd> {
+    socket_with(domain, ty, 0)
+}
+
+/// [`socket`] of `protocol` (`IPPROTO_MPTCP`, `NETLINK_ROUTE`, ...): a
+/// socket of any family, as one another process may have handed over.
+pub fn socket_with(domain: i32, ty: i32, protocol: i32) -> io::Result<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
     // SAFETY: socket(2) takes plain integers.
-    let fd = unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, 0) };
+    let fd = unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, protocol) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }

@@ -964,10 +964,7 @@ fn sendmsg_reads_its_header_iovecs_name_and_every_plain_record_in_place() {
 /// `RecvWithFds` takes as `OwnedFd`s, safely); `None` if this machine
 /// makes none.
 fn any_socket(domain: i32, ty: i32, protocol: i32) -> Option<OwnedFd> {
-    // SAFETY: socket(2) takes integers.
-    let fd = unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, protocol) };
-    // SAFETY: a descriptor just made, owned by no one else.
-    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+    uring_tests::socket_with(domain, ty, protocol).ok()
 }
 
 /// A way to make one socket of a kind, and what keeps it connected.

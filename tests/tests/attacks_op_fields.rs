@@ -13,7 +13,7 @@
 
 use std::fs::File;
 use std::io::{IoSlice, Write as _};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixDatagram;
 
 use uring::ops::{GetSockOpt, ReadFixed, Recv, RecvZc, Send, Socket, SocketInq};
@@ -245,20 +245,16 @@ fn getsockopt_names_no_option_that_reads_past_its_value() {
         ),
     ];
     for (name, domain, kind, protocol) in families {
-        // SAFETY: `socket(2)` with plain arguments; a descriptor it returns
-        // is new and owned here.
-        let fd = unsafe { libc::socket(domain, kind | libc::SOCK_CLOEXEC, protocol) };
-        if fd < 0 {
-            skip(format_args!(
-                "no {name} socket here: {}",
-                std::io::Error::last_os_error()
-            ));
-            continue;
-        }
-        // SAFETY: as above: the descriptor was just made and is owned by
-        // nothing else. (A `UdpSocket` stands for any socket: only its
-        // descriptor is lent.)
-        let socket = std::net::UdpSocket::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        let fd = match uring_tests::socket_with(domain, kind, protocol) {
+            Ok(fd) => fd,
+            Err(e) => {
+                skip(format_args!("no {name} socket here: {e}"));
+                continue;
+            }
+        };
+        // (A `UdpSocket` stands for any socket: only its descriptor is
+        // lent.)
+        let socket = std::net::UdpSocket::from(fd);
         read_every_plain_option(&mut ring, &socket);
     }
 }
