@@ -403,10 +403,17 @@ fn a_tokio_write_cut_by_its_deadline_leaves_a_prefix_on_the_wire() {
             .unwrap();
         AsyncWriteExt::shutdown(&mut stream).await.unwrap();
     });
+    // The peer may see the end before the reactor has read the shutdown's
+    // completion: drive until both.
     let eof = drive(&reactor, Duration::from_secs(20), || {
-        drain(&mut peer, &mut wire).then_some(())
+        (drain(&mut peer, &mut wire) && reactor.in_flight() == 0).then_some(())
     });
-    assert!(eof.is_some(), "no end of stream after {} bytes", wire.len());
+    assert!(
+        eof.is_some(),
+        "no end of stream after {} bytes, or {} ops still in flight",
+        wire.len(),
+        reactor.in_flight()
+    );
     let cut = wire.len() - 4;
     assert!(cut < data.len(), "all the bytes were sent");
     assert!(
@@ -504,10 +511,17 @@ fn a_stream_dropped_during_a_pending_poll_shutdown_delivers_what_it_reported() {
     );
     drop(stream);
     let mut wire = Vec::new();
+    // The peer may see the end before the reactor has read the shutdown's
+    // completion: drive until both.
     let eof = drive(&reactor, Duration::from_secs(20), || {
-        drain(&mut peer, &mut wire).then_some(())
+        (drain(&mut peer, &mut wire) && h.in_flight() == 0).then_some(())
     });
-    assert!(eof.is_some(), "no end of stream after {} bytes", wire.len());
+    assert!(
+        eof.is_some(),
+        "no end of stream after {} bytes, or {} ops still in flight",
+        wire.len(),
+        h.in_flight()
+    );
     assert_eq!(wire.len(), data.len());
     assert!(wire == data, "the bytes arrived changed");
     assert_eq!(h.in_flight(), 0);
