@@ -21,6 +21,13 @@ pub(crate) struct Conn {
     pub(crate) io: crate::net::io_tokio::IoState,
 }
 
+#[cfg(feature = "tokio")]
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.drop_io();
+    }
+}
+
 impl Conn {
     pub(crate) fn new(handle: &Handle, fd: SharedFd) -> Conn {
         Conn {

@@ -7,18 +7,23 @@
 //! reported written. A deadline set, moved or lifted while a receive or a
 //! send is in flight holds for it at its next poll: the op is cancelled
 //! and, unless it completes first, started again under the new deadline
-//! (`TimedOut` at once if that has passed).
+//! (`TimedOut` at once if that has passed). A send so cancelled when the
+//! stream is dropped is started again all the same, by the callback that
+//! gets its result: sends are queued with one, so that what follows a
+//! send needs no poll of the stream.
 
 use crate::MsgFlags;
 use crate::net::conn::Conn;
 use crate::net::{TcpStream, UnixStream};
 use crate::net::{deadlined, timed_out};
 use crate::reactor::ops::{Recv, Send, Shutdown};
-use crate::reactor::{IoBuf, OpFuture, OpId, Slice};
+use crate::reactor::{Handle, IoBuf, OpFuture, OpId, SharedFd, Slice};
+use std::cell::RefCell;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -34,9 +39,14 @@ pub(crate) struct IoState {
     /// Bytes received and not yet read: `rbuf[rpos..]`.
     rbuf: Vec<u8>,
     rpos: usize,
-    write: Option<OpFuture<Send<Slice<Vec<u8>>>>>,
+    write: Option<Sending>,
     /// The deadline the send in flight carries.
     write_by: Carried,
+    /// Why the last send could not be queued (the reactor has shut down),
+    /// for the next write, flush or shutdown.
+    write_failed: Option<io::Error>,
+    /// The state the last send shared with its callback, for the next.
+    spare: Option<Rc<RefCell<SendState>>>,
     /// The write buffer while no send has it.
     wbuf: Vec<u8>,
     shutdown: Option<OpFuture<Shutdown>>,
@@ -47,14 +57,15 @@ pub(crate) struct IoState {
 #[derive(Default)]
 struct Carried {
     deadline: Option<Instant>,
-    cancelled: bool,
+    /// The deadline the op was cancelled to start again under, if it was.
+    cancelled: Option<Option<Instant>>,
 }
 
 impl Carried {
     fn new(deadline: Option<Instant>) -> Carried {
         Carried {
             deadline,
-            cancelled: false,
+            cancelled: None,
         }
     }
 
@@ -67,8 +78,8 @@ impl Carried {
         handle: &crate::reactor::Handle,
         id: Option<OpId>,
     ) {
-        if self.deadline != current && !self.cancelled {
-            self.cancelled = true;
+        if self.deadline != current && self.cancelled.is_none() {
+            self.cancelled = Some(current);
             if let Some(id) = id {
                 // An op that has completed meanwhile cancels nothing; its
                 // result stands.
@@ -86,20 +97,27 @@ impl Carried {
         let cancelled = result
             .as_ref()
             .is_err_and(|e| e.raw_os_error() == Some(libc::ECANCELED));
-        if cancelled && (self.cancelled || self.deadline != current) {
+        if cancelled && (self.cancelled.is_some() || self.deadline != current) {
             return None;
         }
         Some(deadlined(result, self.deadline))
     }
 }
 
-impl Drop for IoState {
-    fn drop(&mut self) {
-        // `poll_write` said these bytes were written: they are sent, not
-        // cancelled (the reactor keeps the buffer, and the socket open,
-        // until the send's completion).
-        if let Some(send) = self.write.take() {
-            send.detach();
+impl Conn {
+    /// What the stream's drop does for its tokio I/O: `poll_write` said
+    /// the bytes in flight were written, so they are sent, not cancelled
+    /// (the reactor keeps the buffer, and the socket open, until the
+    /// send's completion); a send cancelled to take a new deadline is sent
+    /// again under that deadline.
+    pub(crate) fn drop_io(&mut self) {
+        if let Some(send) = self.io.write.take() {
+            let by = &self.io.write_by;
+            let resend = Resend {
+                deadline: by.cancelled.unwrap_or(by.deadline),
+                restart: by.cancelled.is_some(),
+            };
+            send.orphan(&self.handle, &self.fd, resend);
         }
     }
 }
@@ -107,8 +125,155 @@ impl Drop for IoState {
 /// A send of the bytes `poll_write` took: all of them (`MSG_WAITALL`: the
 /// kernel sends again what a short send left), so that one dropped with
 /// the stream ends only once every byte is sent, or the socket fails.
-fn send_all(fd: &crate::reactor::SharedFd, bytes: Slice<Vec<u8>>) -> Send<Slice<Vec<u8>>> {
+fn send_all(fd: &SharedFd, bytes: Slice<Vec<u8>>) -> Send<Slice<Vec<u8>>> {
     Send::new(fd, bytes).flags(MsgFlags::NOSIGNAL | MsgFlags::WAITALL)
+}
+
+/// A send in flight, queued with a callback: its result comes back here
+/// while the stream lives, and once the stream is dropped the callback
+/// sends on what the stream reported written.
+struct Sending {
+    id: OpId,
+    state: Rc<RefCell<SendState>>,
+}
+
+/// What a send's callback and its stream share.
+#[derive(Default)]
+struct SendState {
+    /// The send's result and its bytes, once it completed.
+    done: Option<(io::Result<u32>, Slice<Vec<u8>>)>,
+    /// The task waiting for it.
+    waker: Option<Waker>,
+    /// Set when the stream is dropped before the send completed.
+    orphaned: Option<Resend>,
+}
+
+/// How a send goes on once its stream is dropped.
+#[derive(Clone, Copy)]
+struct Resend {
+    /// The deadline what is left is sent under.
+    deadline: Option<Instant>,
+    /// Whether the send was cancelled to start again under `deadline`.
+    restart: bool,
+}
+
+impl Sending {
+    /// Queues a send of `bytes` on `fd`, under `deadline`, sharing `state`
+    /// (fresh, or one no callback holds any more) with its callback.
+    fn start(
+        handle: &Handle,
+        fd: &SharedFd,
+        bytes: Slice<Vec<u8>>,
+        deadline: Option<Instant>,
+        state: Rc<RefCell<SendState>>,
+    ) -> io::Result<Sending> {
+        let id = queue_send(handle, fd, bytes, deadline, Rc::clone(&state))?;
+        Ok(Sending { id, state })
+    }
+
+    /// The send's result and its bytes, once it has completed.
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<(io::Result<u32>, Slice<Vec<u8>>)> {
+        let mut state = self.state.borrow_mut();
+        if let Some(done) = state.done.take() {
+            return Poll::Ready(done);
+        }
+        match &mut state.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            waker => *waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Leaves the send to its callback, the stream being dropped: what is
+    /// left of its bytes is sent as `resend` says, now if it completed
+    /// already.
+    fn orphan(self, handle: &Handle, fd: &SharedFd, resend: Resend) {
+        let mut state = self.state.borrow_mut();
+        state.waker = None;
+        match state.done.take() {
+            None => state.orphaned = Some(resend),
+            Some((result, bytes)) => {
+                drop(state);
+                send_rest(handle, fd, resend, result, bytes);
+            }
+        }
+    }
+}
+
+/// Queues a send of `bytes` on `fd`, under `deadline`, whose callback
+/// hands its result to `state` (see `sent`).
+fn queue_send(
+    handle: &Handle,
+    fd: &SharedFd,
+    bytes: Slice<Vec<u8>>,
+    deadline: Option<Instant>,
+    state: Rc<RefCell<SendState>>,
+) -> io::Result<OpId> {
+    let op = send_all(fd, bytes);
+    let (h, f) = (handle.clone(), fd.clone());
+    let callback = move |result, bytes| sent(&h, &f, &state, result, bytes);
+    match deadline {
+        Some(deadline) => handle.queue_with_deadline(op, deadline, callback),
+        None => handle.queue(op, callback),
+    }
+}
+
+/// A send's callback: hands its result to the stream, or, the stream being
+/// gone, sends on what is left (see `send_rest`).
+fn sent(
+    handle: &Handle,
+    fd: &SharedFd,
+    state: &Rc<RefCell<SendState>>,
+    result: io::Result<u32>,
+    bytes: Slice<Vec<u8>>,
+) {
+    let mut shared = state.borrow_mut();
+    match shared.orphaned.take() {
+        None => {
+            shared.done = Some((result, bytes));
+            let waker = shared.waker.take();
+            drop(shared);
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
+        Some(resend) => {
+            drop(shared);
+            send_rest(handle, fd, resend, result, bytes);
+        }
+    }
+}
+
+/// Sends on, for a dropped stream, what a send whose result was `result`
+/// left of `bytes`: the rest of a short send, or all of one cancelled to
+/// start again under a new deadline, unless that deadline has passed. A
+/// send that failed, or was cut by its own deadline, ends there.
+fn send_rest(
+    handle: &Handle,
+    fd: &SharedFd,
+    resend: Resend,
+    result: io::Result<u32>,
+    bytes: Slice<Vec<u8>>,
+) {
+    let sent = match result {
+        Ok(n) if n > 0 => n as usize,
+        Err(e) if resend.restart && e.raw_os_error() == Some(libc::ECANCELED) => 0,
+        _ => return,
+    };
+    let (begin, end) = (bytes.begin(), bytes.end());
+    if begin + sent >= end || resend.deadline.is_some_and(|d| Instant::now() >= d) {
+        return;
+    }
+    let rest = bytes.into_inner().slice(begin + sent..end);
+    let state = Rc::new(RefCell::new(SendState {
+        orphaned: Some(Resend {
+            deadline: resend.deadline,
+            restart: false,
+        }),
+        ..SendState::default()
+    }));
+    // Refused only by a reactor that has shut down, which drops the bytes.
+    let _ = queue_send(handle, fd, rest, resend.deadline, state);
 }
 
 impl Conn {
@@ -122,12 +287,19 @@ impl Conn {
     /// Drives the send in flight to its end, sending again what a short
     /// send left.
     fn poll_sent(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while let Some(send) = &mut self.io.write {
+        loop {
+            if let Some(e) = self.io.write_failed.take() {
+                return Poll::Ready(Err(e));
+            }
+            let Some(send) = &mut self.io.write else {
+                return Poll::Ready(Ok(()));
+            };
             self.io
                 .write_by
-                .follow(self.write_deadline, &self.handle, send.id());
-            let (result, slice) = std::task::ready!(Pin::new(send).poll(cx));
-            self.io.write = None;
+                .follow(self.write_deadline, &self.handle, Some(send.id));
+            let (result, slice) = std::task::ready!(send.poll(cx));
+            // Its callback has run: the next send can share its state.
+            self.io.spare = self.io.write.take().map(|send| send.state);
             let (begin, end) = (slice.begin(), slice.end());
             let buf = slice.into_inner();
             let carried = std::mem::take(&mut self.io.write_by);
@@ -151,14 +323,24 @@ impl Conn {
                 }
             }
         }
-        Poll::Ready(Ok(()))
     }
 
     /// Sends `rest` of what `poll_write` took, under the write deadline
     /// (`TimedOut` at the flush if it has passed).
     fn send_again(&mut self, rest: Slice<Vec<u8>>) {
-        self.io.write = Some(self.start(send_all(&self.fd, rest), self.write_deadline));
-        self.io.write_by = Carried::new(self.write_deadline);
+        let state = match self.io.spare.take() {
+            Some(state) if Rc::strong_count(&state) == 1 => state,
+            _ => Rc::default(),
+        };
+        match Sending::start(&self.handle, &self.fd, rest, self.write_deadline, state) {
+            Ok(send) => {
+                self.io.write = Some(send);
+                self.io.write_by = Carried::new(self.write_deadline);
+            }
+            // The reactor has shut down (the bytes are dropped with the op):
+            // the next write, flush or shutdown says so.
+            Err(e) => self.io.write_failed = Some(e),
+        }
     }
 
     fn poll_read_buf(
