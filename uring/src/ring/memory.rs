@@ -225,24 +225,29 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             ));
         }
         // Where the kernel will put the new SQ array, should it not say:
-        // after the CQEs, at the cache line the ring's layout shows. A
-        // layout no line explains is not guessed at: the kernel would read
-        // SQE indices from an array the ring does not write.
-        let line = if self.has_setup(sys::IORING_SETUP_NO_SQARRAY) {
-            0
-        } else {
-            match cache_line_of(&self.params.0) {
-                Some(line) => line,
-                None => {
-                    return Err(Error::os(
-                        "IORING_REGISTER_RESIZE_RINGS (the kernel's SQ array is not where this \
-                         ring can tell a resize would put it)",
-                        std::io::Error::from_raw_os_error(libc::EOPNOTSUPP),
-                    ));
-                }
-            }
-        };
+        // after the CQEs, at its cache line, one of those the ring's layout
+        // allows. A layout no line explains, or new sizes for which the
+        // lines it allows put the array in different places, are not
+        // guessed at: the kernel would read SQE indices from an array the
+        // ring does not write.
         let mut p = self.resize_params(sq_entries, cq_entries);
+        let lines = if self.has_setup(sys::IORING_SETUP_NO_SQARRAY) {
+            Vec::new()
+        } else {
+            let lines = cache_lines_of(&self.params.0);
+            // The new rings as the kernel lays them out: the same header,
+            // the CQ rounded up to a power of two.
+            let new = sys::io_uring_params {
+                cq_entries: cq_entries.next_power_of_two(),
+                flags: p.flags,
+                cq_off: self.params.0.cq_off,
+                ..Default::default()
+            };
+            if sq_array_offset_on(&new, &lines).is_none() {
+                return Err(unknown_sq_array());
+            }
+            lines
+        };
         let copied = p.flags & !sys::IORING_SETUP_CQSIZE;
         let layout = RingLayout::for_setup(&p, sq_entries)?;
         let user_memory = match given {
@@ -309,8 +314,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         if p.flags & sys::IORING_SETUP_NO_SQARRAY == 0 && p.sq_off.array == 0 {
             // Kernels that lay out resized rings as new ones but do not say
             // where the SQ array went: it follows the CQEs, aligned to the
-            // cache line the ring's own layout showed (checked above).
-            p.sq_off.array = sq_array_offset(&p, line);
+            // cache line, where every line the ring's own layout allows
+            // puts it (checked above for the sizes the kernel gives).
+            p.sq_off.array = sq_array_offset_on(&p, &lines).ok_or_else(unknown_sq_array)?;
         }
         // The kernel's rings are new: map them over the reservations (or
         // point into the new user memory) and rebuild the queues. The old
@@ -369,14 +375,39 @@ fn sq_array_offset(p: &sys::io_uring_params, line: u32) -> u32 {
     end.div_ceil(line) * line
 }
 
-/// The kernel's cache line, as the layout of rings it reported (`p`, with
-/// an SQ array) shows it: the line to which `sq_array_offset` aligns the
-/// array where the kernel put it (64 bytes on x86-64 and arm64, 128 on
-/// ppc64, 256 on s390), or `None` if no line does.
-fn cache_line_of(p: &sys::io_uring_params) -> Option<u32> {
+/// The cache lines the kernel may have (64 bytes on x86-64 and arm64, 128
+/// on ppc64, 256 on s390) that explain the layout of rings it reported
+/// (`p`, with an SQ array): the CQEs start on a line
+/// (`____cacheline_aligned_in_smp`), and `sq_array_offset` puts the array
+/// where the kernel put it. None if no line does; more than one when the
+/// layout cannot tell them apart.
+fn cache_lines_of(p: &sys::io_uring_params) -> Vec<u32> {
     [64, 128, 256]
         .into_iter()
-        .find(|&line| sq_array_offset(p, line) == p.sq_off.array)
+        .filter(|&line| {
+            p.cq_off.cqes.is_multiple_of(line) && sq_array_offset(p, line) == p.sq_off.array
+        })
+        .collect()
+}
+
+/// Where the kernel puts the SQ array of rings laid out as `p` says, on a
+/// machine whose cache line is one of `lines`: `None` if there are none,
+/// or if they put it in different places.
+fn sq_array_offset_on(p: &sys::io_uring_params, lines: &[u32]) -> Option<u32> {
+    let (&first, rest) = lines.split_first()?;
+    let offset = sq_array_offset(p, first);
+    rest.iter()
+        .all(|&line| sq_array_offset(p, line) == offset)
+        .then_some(offset)
+}
+
+/// The error of a resize whose new SQ array this ring cannot place.
+fn unknown_sq_array() -> Error {
+    Error::os(
+        "IORING_REGISTER_RESIZE_RINGS (the kernel's SQ array is not where this ring can tell a \
+         resize would put it)",
+        std::io::Error::from_raw_os_error(libc::EOPNOTSUPP),
+    )
 }
 
 /// Maps the queues of the ring `fd` that `p` describes (or points into
@@ -396,7 +427,7 @@ fn map_queues<S: SqeSize, C: CqeSize>(
         mem::size_of::<sys::io_uring_sqe>() << usize::from(p.flags & sys::IORING_SETUP_SQE128 != 0);
     let no_sqarray = p.flags & sys::IORING_SETUP_NO_SQARRAY != 0;
     // The layout a resize relies on when the kernel does not report it.
-    debug_assert!(no_sqarray || cache_line_of(p).is_some());
+    debug_assert!(no_sqarray || !cache_lines_of(p).is_empty());
     let sq_len = if no_sqarray {
         p.sq_off.dropped as usize + mem::size_of::<u32>()
     } else {
@@ -686,11 +717,12 @@ impl Drop for FdGuard {
 mod tests {
     use super::*;
 
-    /// Rings laid out with 64-, 128- and 256-byte cache lines: the line is
-    /// found from where the kernel put the SQ array, and a layout no line
-    /// explains is not guessed at.
+    /// Rings laid out with 64-, 128- and 256-byte cache lines: the lines
+    /// are found from where the kernel put the CQEs and the SQ array; a
+    /// layout no line explains is not guessed at, nor are new sizes for
+    /// which the lines a layout allows put the array in different places.
     #[test]
-    fn the_cache_line_is_read_from_the_sq_array_s_place() {
+    fn the_cache_line_is_read_from_the_ring_s_layout() {
         let mut p = sys::io_uring_params {
             cq_entries: 4,
             ..Default::default()
@@ -698,19 +730,31 @@ mod tests {
         // 64-byte lines: the CQEs at 64, end at 128, the array there.
         p.cq_off.cqes = 64;
         p.sq_off.array = 128;
-        assert_eq!(cache_line_of(&p), Some(64));
+        assert_eq!(cache_lines_of(&p), [64]);
         // 128-byte lines: the CQEs at 128, end at 192, the array at 256.
         p.cq_off.cqes = 128;
         p.sq_off.array = 256;
-        assert_eq!(cache_line_of(&p), Some(128));
+        assert_eq!(cache_lines_of(&p), [128]);
         assert_eq!(sq_array_offset(&p, 64), 192);
+        // The same line, 8 CQEs: they end at 256, where 64-byte lines
+        // would put the array too. Resized to 4 CQEs, the two lines part
+        // (192 or 256): not guessed; to 16, both put it at 384.
+        p.cq_entries = 8;
+        let lines = cache_lines_of(&p);
+        assert_eq!(lines, [64, 128]);
+        p.cq_entries = 4;
+        assert_eq!(sq_array_offset_on(&p, &lines), None);
+        p.cq_entries = 16;
+        assert_eq!(sq_array_offset_on(&p, &lines), Some(384));
+        assert_eq!(sq_array_offset_on(&p, &[]), None);
         // 256-byte lines, 32-byte CQEs: (256 + 64) * 2 = 640, at 768.
+        p.cq_entries = 4;
         p.cq_off.cqes = 256;
         p.flags = sys::IORING_SETUP_CQE32;
         p.sq_off.array = 768;
-        assert_eq!(cache_line_of(&p), Some(256));
+        assert_eq!(cache_lines_of(&p), [256]);
         // Nowhere a line would put it.
         p.sq_off.array = 700;
-        assert_eq!(cache_line_of(&p), None);
+        assert!(cache_lines_of(&p).is_empty());
     }
 }
