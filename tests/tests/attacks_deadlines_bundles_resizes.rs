@@ -212,6 +212,53 @@ fn a_stream_dropped_after_its_write_deadline_changed_still_sends_what_it_reporte
     assert!(lost.is_empty(), "{lost:#?}");
 }
 
+/// A write deadline changed and the stream dropped with no poll between:
+/// the send in flight still carries its old deadline. Lifted, the old
+/// deadline cuts the send all the same, and the send starts again with
+/// none, as the next poll would have started it; left as it is, the
+/// deadline ends the send and nothing of it reaches the peer.
+#[test]
+fn a_deadline_changed_unpolled_before_the_drop_still_governs_the_send() {
+    let _watch = watchdog();
+    let reactor = Reactor::new().unwrap();
+    let h = reactor.handle();
+    for lifted in [true, false] {
+        let (mut stream, mut peer) = connected(&h);
+        let (filler, filled) = fill_send_side(stream.as_fd());
+        let data = pattern(3000, 60 + u8::from(lifted));
+        stream.set_write_deadline(Some(Instant::now() + Duration::from_millis(100)));
+        match Pin::new(&mut stream).poll_write(&mut noop_cx(), &data) {
+            Poll::Ready(Ok(n)) => assert_eq!(n, data.len()),
+            other => panic!("the write: {other:?}"),
+        }
+        reactor.submit().unwrap();
+        run_for(&reactor, 5);
+        if lifted {
+            stream.set_write_deadline(None);
+        }
+        drop(stream);
+        // The old deadline passes with the socket still full.
+        run_for(&reactor, 250);
+        drop(filler);
+        let got = drain_to_end(&reactor, &mut peer, Duration::from_secs(10));
+        assert_eq!(h.in_flight(), 0, "lifted: {lifted}");
+        if lifted {
+            assert_eq!(
+                got.len(),
+                filled + data.len(),
+                "every byte reported written"
+            );
+            assert_kernel_bytes(&got[filled..], &data, "the bytes after the filler");
+        } else {
+            assert_eq!(
+                got.len(),
+                filled,
+                "the deadline ended the send before a byte"
+            );
+        }
+    }
+}
+
 /// The same without any deadline change: the send dropped with the stream
 /// runs to its end (the behaviour the test above expects).
 #[test]

@@ -108,14 +108,16 @@ impl Conn {
     /// What the stream's drop does for its tokio I/O: `poll_write` said
     /// the bytes in flight were written, so they are sent, not cancelled
     /// (the reactor keeps the buffer, and the socket open, until the
-    /// send's completion); a send cancelled to take a new deadline is sent
-    /// again under that deadline.
+    /// send's completion). A send the stream's write deadline has changed
+    /// under since it started (cancelled by a poll to take the new one, or
+    /// not yet: then its own deadline may still cut it) is sent again
+    /// under the stream's last deadline, as the next poll would have.
     pub(crate) fn drop_io(&mut self) {
         if let Some(send) = self.io.write.take() {
             let by = &self.io.write_by;
             let resend = Resend {
-                deadline: by.cancelled.unwrap_or(by.deadline),
-                restart: by.cancelled.is_some(),
+                deadline: self.write_deadline,
+                restart: by.cancelled.is_some() || by.deadline != self.write_deadline,
             };
             send.orphan(&self.handle, &self.fd, resend);
         }
@@ -153,7 +155,8 @@ struct SendState {
 struct Resend {
     /// The deadline what is left is sent under.
     deadline: Option<Instant>,
-    /// Whether the send was cancelled to start again under `deadline`.
+    /// Whether the send, if cancelled, starts again under `deadline`: its
+    /// stream's deadline changed since it started.
     restart: bool,
 }
 
