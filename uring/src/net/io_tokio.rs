@@ -109,15 +109,19 @@ impl Conn {
     /// the bytes in flight were written, so they are sent, not cancelled
     /// (the reactor keeps the buffer, and the socket open, until the
     /// send's completion). A send the stream's write deadline has changed
-    /// under since it started (cancelled by a poll to take the new one, or
-    /// not yet: then its own deadline may still cut it) is sent again
-    /// under the stream's last deadline, as the next poll would have.
+    /// under since it started is cancelled (if no poll did it already) and
+    /// sent again under the stream's last deadline, as the next poll would
+    /// have, unless that has passed.
     pub(crate) fn drop_io(&mut self) {
         if let Some(send) = self.io.write.take() {
-            let by = &self.io.write_by;
+            // A deadline changed since the send started holds for it now,
+            // not only from where it would have started again.
+            self.io
+                .write_by
+                .follow(self.write_deadline, &self.handle, Some(send.id));
             let resend = Resend {
                 deadline: self.write_deadline,
-                restart: by.cancelled.is_some() || by.deadline != self.write_deadline,
+                restart: self.io.write_by.cancelled.is_some(),
             };
             send.orphan(&self.handle, &self.fd, resend);
         }
@@ -175,16 +179,34 @@ impl Sending {
     }
 
     /// The send's result and its bytes, once it has completed.
+    ///
+    /// Wakers are cloned and dropped with the state released: either may
+    /// be the program's code, which may use the reactor (and so run the
+    /// send's callback) again.
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<(io::Result<u32>, Slice<Vec<u8>>)> {
         let mut state = self.state.borrow_mut();
         if let Some(done) = state.done.take() {
             return Poll::Ready(done);
         }
-        match &mut state.waker {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            waker => *waker = Some(cx.waker().clone()),
+        if state
+            .waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            return Poll::Pending;
         }
-        Poll::Pending
+        drop(state);
+        let waker = cx.waker().clone();
+        let mut state = self.state.borrow_mut();
+        let old = state.waker.replace(waker);
+        // The clone may have let the callback run.
+        let done = state.done.take();
+        drop(state);
+        drop(old);
+        match done {
+            Some(done) => Poll::Ready(done),
+            None => Poll::Pending,
+        }
     }
 
     /// Leaves the send to its callback, the stream being dropped: what is
@@ -192,13 +214,17 @@ impl Sending {
     /// already.
     fn orphan(self, handle: &Handle, fd: &SharedFd, resend: Resend) {
         let mut state = self.state.borrow_mut();
-        state.waker = None;
-        match state.done.take() {
-            None => state.orphaned = Some(resend),
-            Some((result, bytes)) => {
-                drop(state);
-                send_rest(handle, fd, resend, result, bytes);
-            }
+        let waker = state.waker.take();
+        let done = state.done.take();
+        if done.is_none() {
+            state.orphaned = Some(resend);
+        }
+        drop(state);
+        // Dropped with the state released (it may be the program's code,
+        // and run the callback, which finds the send orphaned).
+        drop(waker);
+        if let Some((result, bytes)) = done {
+            send_rest(handle, fd, resend, result, bytes);
         }
     }
 }
@@ -331,6 +357,13 @@ impl Conn {
     /// Sends `rest` of what `poll_write` took, under the write deadline
     /// (`TimedOut` at the flush if it has passed).
     fn send_again(&mut self, rest: Slice<Vec<u8>>) {
+        if self.write_deadline.is_some_and(|d| Instant::now() >= d) {
+            // Not even queued: a send the socket takes at once would
+            // complete before its link timeout fires.
+            self.io.wbuf = rest.into_inner();
+            self.io.write_failed = Some(timed_out());
+            return;
+        }
         let state = match self.io.spare.take() {
             Some(state) if Rc::strong_count(&state) == 1 => state,
             _ => Rc::default(),
