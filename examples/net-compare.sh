@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p uring-examples --example echo_server --example echo_async \
     --example echo_tokio --example http --example http_tokio --example echo_load
-bin=target/release/examples
+bin=${CARGO_TARGET_DIR:-target}/release/examples
 secs=${1:-5}
 rounds=${2:-3}
 tck=$(getconf CLK_TCK)
