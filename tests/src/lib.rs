@@ -400,6 +400,9 @@ mod tests {
 /// What the property tests share (`tests/tests/prop_*.rs`).
 pub mod prop;
 
+/// What the attacks on `uring::net` share.
+pub mod net;
+
 /// A small deterministic generator (xorshift64*) for the random walks, so
 /// that a failing walk can be replayed from its seed. The state must not be
 /// 0 (xorshift stays there).

@@ -19,36 +19,23 @@ use std::io::{self, Read as _, Write as _};
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd};
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use uring::net::TcpStream;
 use uring::ops::{GetSockOpt, Nop, Read, Recv, Send};
-use uring::reactor::{Handle, Reactor};
+use uring::reactor::Reactor;
 use uring::{BufferGroup, Builder, Cqe32, MsgFlags, RecvFlags, Ring, SendFlags};
 use uring::{SockOpt, Sqe64, Sqe128, SqeSize, UniformCqe};
+use uring_tests::net::{
+    any, assert_kernel_bytes, connected, drain_to_end, fill_send_side, noop_cx,
+};
 use uring_tests::{PATIENCE, pattern, require_kernel, run_for, skip, under_valgrind, watchdog};
 
 // ---------------------------------------------------------------------------
 // Shared pieces
 // ---------------------------------------------------------------------------
-
-fn any() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
-}
-
-fn noop_cx() -> Context<'static> {
-    Context::from_waker(Waker::noop())
-}
-
-/// A reactor stream connected to a plain std peer.
-fn connected(h: &Handle) -> (TcpStream, std::net::TcpStream) {
-    let listener = std::net::TcpListener::bind(any()).unwrap();
-    let c = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (peer, _) = listener.accept().unwrap();
-    (TcpStream::from_std(h, c), peer)
-}
 
 /// Two std TCP streams connected over loopback.
 fn tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
@@ -59,44 +46,6 @@ fn tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
     (client, server)
 }
 
-/// Fills the send side of the socket `fd` (through a duplicate of its
-/// descriptor, which is returned) until the kernel takes no more: a send
-/// on it then waits for the peer to read. Returns the bytes written (all
-/// zero).
-fn fill_send_side(fd: std::os::fd::BorrowedFd<'_>) -> (std::net::TcpStream, usize) {
-    let mut filler = std::net::TcpStream::from(fd.try_clone_to_owned().unwrap());
-    filler.set_nonblocking(true).unwrap();
-    let chunk = vec![0u8; 1 << 16];
-    let mut total = 0;
-    loop {
-        match filler.write(&chunk) {
-            Ok(n) => total += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) => panic!("filling the socket: {e}"),
-        }
-    }
-    // The descriptor is shared: the stream's own ops see the flag too.
-    filler.set_nonblocking(false).unwrap();
-    (filler, total)
-}
-
-/// Reads what `peer` holds now, without blocking; whether the end of the
-/// stream was seen.
-fn drain(peer: &mut std::net::TcpStream, into: &mut Vec<u8>) -> bool {
-    peer.set_nonblocking(true).unwrap();
-    let mut chunk = vec![0u8; 1 << 16];
-    let eof = loop {
-        match peer.read(&mut chunk) {
-            Ok(0) => break true,
-            Ok(n) => into.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
-            Err(e) => panic!("reading the peer: {e}"),
-        }
-    };
-    peer.set_nonblocking(false).unwrap();
-    eof
-}
-
 /// One `poll_read` into `buf` with a waker that does nothing.
 fn poll_read(stream: &mut TcpStream, buf: &mut [u8]) -> Poll<io::Result<usize>> {
     let mut rb = ReadBuf::new(buf);
@@ -104,34 +53,6 @@ fn poll_read(stream: &mut TcpStream, buf: &mut [u8]) -> Poll<io::Result<usize>> 
         Poll::Ready(r) => Poll::Ready(r.map(|()| rb.filled().len())),
         Poll::Pending => Poll::Pending,
     }
-}
-
-/// `got == want`, for bytes that only the kernel wrote through the ring:
-/// under valgrind, whose memcheck takes them for uninitialised, only their
-/// lengths.
-fn assert_kernel_bytes(got: &[u8], want: &[u8], what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths");
-    if !under_valgrind()
-        && let Some(i) = got.iter().zip(want).position(|(a, b)| a != b)
-    {
-        panic!("{what}: the bytes differ first at {i} of {}", want.len());
-    }
-}
-
-/// Runs the reactor and drains `peer` until it sees the end of the stream
-/// or `bound` passes; what it read.
-fn drain_to_end(reactor: &Reactor, peer: &mut std::net::TcpStream, bound: Duration) -> Vec<u8> {
-    let end = Instant::now() + bound;
-    let mut got = Vec::new();
-    while !drain(peer, &mut got) {
-        assert!(
-            Instant::now() < end,
-            "no end of stream after {bound:?} ({} bytes read)",
-            got.len()
-        );
-        run_for(reactor, 5);
-    }
-    got
 }
 
 // ---------------------------------------------------------------------------

@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
 use uring::net::{TcpStream, UnixStream};
 use uring::reactor::{Handle, Reactor};
+use uring_tests::net::noop_cx;
 use uring_tests::{pattern, run_for, set_int_option, skip, under_valgrind, watchdog};
 
 // ---------------------------------------------------------------------------
@@ -78,10 +79,6 @@ fn tcp(h: &Handle) -> (TcpStream, Peer) {
 fn unix(h: &Handle) -> (UnixStream, Peer) {
     let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
     (UnixStream::from_std(h, a), b)
-}
-
-fn noop_cx() -> Context<'static> {
-    Context::from_waker(Waker::noop())
 }
 
 /// `poll_write` of all of `data` (one copy), which must take it at once.

@@ -33,31 +33,16 @@ use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use uring::BufferGroup;
 use uring::net::{TcpListener, TcpStream, UdpSocket};
 use uring::reactor::ops::{Recv, Timeout};
-use uring::reactor::{Handle, Reactor, SharedFd};
+use uring::reactor::{Reactor, SharedFd};
+use uring_tests::net::{any, assert_kernel_bytes, connected, drain, noop_cx};
 use uring_tests::{run_for, skip, under_valgrind, watchdog};
-
-fn any() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
-}
-
-fn noop_cx() -> Context<'static> {
-    Context::from_waker(Waker::noop())
-}
-
-/// A reactor stream connected to a plain std peer.
-fn connected(h: &Handle) -> (TcpStream, std::net::TcpStream) {
-    let listener = std::net::TcpListener::bind(any()).unwrap();
-    let c = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (peer, _) = listener.accept().unwrap();
-    (TcpStream::from_std(h, c), peer)
-}
 
 /// A current-thread runtime with I/O and time.
 fn runtime() -> tokio::runtime::Runtime {
@@ -89,32 +74,6 @@ fn drive<T>(reactor: &Reactor, bound: Duration, mut ready: impl FnMut() -> Optio
             return None;
         }
         run_for(reactor, 5);
-    }
-}
-
-/// Reads what `peer` holds now, without blocking, up to the end of the
-/// stream; whether the end was seen.
-fn drain(peer: &mut std::net::TcpStream, into: &mut Vec<u8>) -> bool {
-    peer.set_nonblocking(true).unwrap();
-    let mut chunk = vec![0u8; 1 << 16];
-    let eof = loop {
-        match peer.read(&mut chunk) {
-            Ok(0) => break true,
-            Ok(n) => into.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
-            Err(e) => panic!("reading the peer: {e}"),
-        }
-    };
-    peer.set_nonblocking(false).unwrap();
-    eof
-}
-
-/// `got == want`, for bytes that only the kernel wrote: under valgrind,
-/// whose memcheck takes them for uninitialised, only their lengths.
-fn assert_kernel_bytes(got: &[u8], want: &[u8], what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths");
-    if !under_valgrind() {
-        assert!(got == want, "{what}: the bytes differ");
     }
 }
 

@@ -1,0 +1,96 @@
+//! What the attacks on `uring::net` share: streams connected to plain std
+//! peers, sockets whose send side is full, and reading a peer without
+//! blocking.
+
+use std::io::{self, Read as _, Write as _};
+use std::net::SocketAddr;
+use std::os::fd::BorrowedFd;
+use std::task::{Context, Waker};
+use std::time::{Duration, Instant};
+
+use uring::net::TcpStream;
+use uring::reactor::{Handle, Reactor};
+
+/// An address on loopback with a port the kernel picks.
+pub fn any() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// A context whose waker does nothing, for polls the test drives itself.
+pub fn noop_cx() -> Context<'static> {
+    Context::from_waker(Waker::noop())
+}
+
+/// A reactor stream connected to a plain std peer.
+pub fn connected(h: &Handle) -> (TcpStream, std::net::TcpStream) {
+    let listener = std::net::TcpListener::bind(any()).unwrap();
+    let c = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (peer, _) = listener.accept().unwrap();
+    (TcpStream::from_std(h, c), peer)
+}
+
+/// Fills the send side of the socket `fd` (through a duplicate of its
+/// descriptor, which is returned) until the kernel takes no more: a send
+/// on it then waits for the peer to read. Returns the bytes written (all
+/// zero).
+pub fn fill_send_side(fd: BorrowedFd<'_>) -> (std::net::TcpStream, usize) {
+    let mut filler = std::net::TcpStream::from(fd.try_clone_to_owned().unwrap());
+    filler.set_nonblocking(true).unwrap();
+    let chunk = vec![0u8; 1 << 16];
+    let mut total = 0;
+    loop {
+        match filler.write(&chunk) {
+            Ok(n) => total += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("filling the socket: {e}"),
+        }
+    }
+    // The descriptor is shared: the stream's own ops see the flag too.
+    filler.set_nonblocking(false).unwrap();
+    (filler, total)
+}
+
+/// Reads what `peer` holds now, without blocking, up to the end of the
+/// stream; whether the end was seen.
+pub fn drain(peer: &mut std::net::TcpStream, into: &mut Vec<u8>) -> bool {
+    peer.set_nonblocking(true).unwrap();
+    let mut chunk = vec![0u8; 1 << 16];
+    let eof = loop {
+        match peer.read(&mut chunk) {
+            Ok(0) => break true,
+            Ok(n) => into.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
+            Err(e) => panic!("reading the peer: {e}"),
+        }
+    };
+    peer.set_nonblocking(false).unwrap();
+    eof
+}
+
+/// Runs the reactor and drains `peer` until it sees the end of the stream
+/// or `bound` passes (a panic); what it read.
+pub fn drain_to_end(reactor: &Reactor, peer: &mut std::net::TcpStream, bound: Duration) -> Vec<u8> {
+    let end = Instant::now() + bound;
+    let mut got = Vec::new();
+    while !drain(peer, &mut got) {
+        assert!(
+            Instant::now() < end,
+            "no end of stream after {bound:?} ({} bytes read)",
+            got.len()
+        );
+        crate::run_for(reactor, 5);
+    }
+    got
+}
+
+/// `got == want`, for bytes that only the kernel wrote through the ring:
+/// under valgrind, whose memcheck takes them for uninitialised, only their
+/// lengths.
+pub fn assert_kernel_bytes(got: &[u8], want: &[u8], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    if !crate::under_valgrind()
+        && let Some(i) = got.iter().zip(want).position(|(a, b)| a != b)
+    {
+        panic!("{what}: the bytes differ first at {i} of {}", want.len());
+    }
+}
