@@ -45,8 +45,25 @@ impl Conn {
     }
 
     pub(crate) async fn read<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
+        // What `AsyncRead` received ahead comes first.
+        #[cfg(feature = "tokio")]
+        let buf = {
+            let mut buf = buf;
+            if let Some(result) = self.take_read_ahead(&mut buf) {
+                return (result, buf);
+            }
+            buf
+        };
         let (result, buf) = run(&self.handle, Recv::new(&self.fd, buf), self.read_deadline).await;
         (result.map(|n| n as usize), buf)
+    }
+
+    /// For a receive that cannot take what `AsyncRead` received ahead:
+    /// whether it may start.
+    pub(crate) fn may_receive(&self) -> io::Result<()> {
+        #[cfg(feature = "tokio")]
+        self.no_read_ahead()?;
+        Ok(())
     }
 
     pub(crate) async fn write<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
@@ -80,6 +97,7 @@ impl Conn {
     }
 
     pub(crate) async fn recv_ring(&self, group: BufGroup) -> io::Result<Option<RingBuf>> {
+        self.may_receive()?;
         let (result, buf) = run(
             &self.handle,
             RecvRing::new(&self.fd, group),
@@ -91,8 +109,15 @@ impl Conn {
     }
 
     pub(crate) fn recv_stream(&self, group: BufGroup) -> RecvStream {
-        RecvStream {
-            stream: self.handle.stream(RecvMulti::new(&self.fd, group)),
+        match self.may_receive() {
+            Ok(()) => RecvStream {
+                stream: Some(self.handle.stream(RecvMulti::new(&self.fd, group))),
+                refused: None,
+            },
+            Err(e) => RecvStream {
+                stream: None,
+                refused: Some(e),
+            },
         }
     }
 
@@ -133,6 +158,9 @@ macro_rules! stream_methods {
 
         /// Reads into `buf` (from its first byte, up to its capacity);
         /// gives it back with the byte count, 0 at the end of the stream.
+        /// With the `tokio` feature, bytes `AsyncRead` received ahead come
+        /// first, and while its receive is in flight this fails
+        /// (`ResourceBusy`) rather than race it for the next bytes.
         pub async fn read<B: $crate::reactor::IoBufMut>(
             &self,
             buf: B,
@@ -159,7 +187,10 @@ macro_rules! stream_methods {
 
         /// Receives into a buffer of the reactor's buffer ring `group`,
         /// with no copy; `None` at the end of the stream. (`ENOBUFS` when
-        /// the ring has no buffer left: drop some and try again.)
+        /// the ring has no buffer left: drop some and try again.) With the
+        /// `tokio` feature, fails while `AsyncRead` holds bytes it received
+        /// ahead (`InvalidInput`: read them first) or has a receive in
+        /// flight (`ResourceBusy`).
         pub async fn recv_ring(
             &self,
             group: $crate::reactor::BufGroup,
@@ -170,6 +201,8 @@ macro_rules! stream_methods {
         /// Receives continuously into buffers of `group` (one multishot
         /// receive): each item is a buffer, `Ok(None)` at the end of the
         /// stream, or the error that ended it. Deadlines do not apply.
+        /// Refused as [`recv_ring`](Self::recv_ring) is, with the error as
+        /// its only item.
         pub fn recv_stream(&self, group: $crate::reactor::BufGroup) -> $crate::net::RecvStream {
             self.conn.recv_stream(group)
         }
@@ -221,21 +254,27 @@ pub(crate) use stream_traits;
 /// ([`TcpStream::recv_stream`](crate::net::TcpStream::recv_stream),
 /// [`UnixStream::recv_stream`](crate::net::UnixStream::recv_stream)).
 pub struct RecvStream {
-    stream: OpStream<RecvMulti>,
+    /// The receive; `None` if it could not start.
+    stream: Option<OpStream<RecvMulti>>,
+    /// Why it could not start, until read.
+    refused: Option<io::Error>,
 }
 
 impl RecvStream {
     /// The next buffer, as [`OpStream::poll_next`].
     pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Option<RingBuf>>>> {
-        self.stream.poll_next(cx)
+        match &mut self.stream {
+            Some(stream) => stream.poll_next(cx),
+            None => Poll::Ready(self.refused.take().map(Err)),
+        }
     }
 
     /// Awaits the next buffer: `Some(Ok(Some(buf)))`, `Some(Ok(None))` at
     /// the end of the stream, `Some(Err(..))` when the receive ended with
-    /// an error, `None` after the last.
+    /// an error (or could not start), `None` after the last.
     #[allow(clippy::should_implement_trait)]
     pub async fn next(&mut self) -> Option<io::Result<Option<RingBuf>>> {
-        self.stream.next().await
+        std::future::poll_fn(|cx| self.poll_next(cx)).await
     }
 }
 

@@ -7,7 +7,9 @@
 //! reported written. A deadline set, moved or lifted while a receive or a
 //! send is in flight holds for it at its next poll: the op is cancelled
 //! and, unless it completes first, started again under the new deadline
-//! (`TimedOut` at once if that has passed). A send so cancelled when the
+//! (`TimedOut` at once if that has passed). Bytes a read received ahead
+//! of its caller come first to the stream's plain `read`; its other
+//! receives refuse to overtake them. A send so cancelled when the
 //! stream is dropped is started again all the same, by the callback that
 //! gets its result: sends are queued with one, so that what follows a
 //! send needs no poll of the stream.
@@ -17,7 +19,7 @@ use crate::net::conn::Conn;
 use crate::net::{TcpStream, UnixStream};
 use crate::net::{deadlined, timed_out};
 use crate::reactor::ops::{Recv, Send, Shutdown};
-use crate::reactor::{Handle, IoBuf, OpFuture, OpId, SharedFd, Slice};
+use crate::reactor::{Handle, IoBuf, IoBufMut, OpFuture, OpId, SharedFd, Slice};
 use std::cell::RefCell;
 use std::future::Future;
 use std::io;
@@ -33,12 +35,9 @@ const READ_BUF: usize = 16 * 1024;
 /// The reads and writes in flight through the tokio traits.
 #[derive(Default)]
 pub(crate) struct IoState {
-    read: Option<OpFuture<Recv<Vec<u8>>>>,
-    /// The deadline the read in flight carries.
-    read_by: Carried,
-    /// Bytes received and not yet read: `rbuf[rpos..]`.
-    rbuf: Vec<u8>,
-    rpos: usize,
+    /// The read side: in a cell, so that the stream's other receives
+    /// (which take `&self`) can hand out what it read ahead first.
+    read: RefCell<ReadAhead>,
     write: Option<Sending>,
     /// The deadline the send in flight carries.
     write_by: Carried,
@@ -50,6 +49,18 @@ pub(crate) struct IoState {
     /// The write buffer while no send has it.
     wbuf: Vec<u8>,
     shutdown: Option<OpFuture<Shutdown>>,
+}
+
+/// What `AsyncRead` received ahead of its callers, and its receive in
+/// flight.
+#[derive(Default)]
+struct ReadAhead {
+    recv: Option<OpFuture<Recv<Vec<u8>>>>,
+    /// The deadline the receive in flight carries.
+    by: Carried,
+    /// Bytes received and not yet read: `buf[pos..]`.
+    buf: Vec<u8>,
+    pos: usize,
 }
 
 /// The deadline an op in flight was started with, and whether it was
@@ -305,14 +316,24 @@ fn send_rest(
     let _ = queue_send(handle, fd, rest, resend.deadline, state);
 }
 
-impl Conn {
-    fn start<O: crate::reactor::Op>(&self, op: O, deadline: Option<Instant>) -> OpFuture<O> {
-        match deadline {
-            Some(deadline) => self.handle.op_with_deadline(op, deadline),
-            None => self.handle.op(op),
-        }
-    }
+/// The error of a receive started while one through `AsyncRead` is in
+/// flight on the same stream.
+fn read_ahead_in_flight() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ResourceBusy,
+        "a receive through AsyncRead is in flight on this stream: finish it first",
+    )
+}
 
+/// Starts `op` on `handle`, bounded by `deadline`.
+fn start<O: crate::reactor::Op>(handle: &Handle, op: O, deadline: Option<Instant>) -> OpFuture<O> {
+    match deadline {
+        Some(deadline) => handle.op_with_deadline(op, deadline),
+        None => handle.op(op),
+    }
+}
+
+impl Conn {
     /// Drives the send in flight to its end, sending again what a short
     /// send left.
     fn poll_sent(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -384,54 +405,96 @@ impl Conn {
         cx: &mut Context<'_>,
         out: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self;
+        let Conn {
+            handle,
+            fd,
+            read_deadline,
+            io,
+            ..
+        } = self;
+        let ra = io.read.get_mut();
         loop {
-            let io = &mut this.io;
-            if io.rpos < io.rbuf.len() {
-                let n = out.remaining().min(io.rbuf.len() - io.rpos);
-                out.put_slice(&io.rbuf[io.rpos..io.rpos + n]);
-                io.rpos += n;
+            if ra.pos < ra.buf.len() {
+                let n = out.remaining().min(ra.buf.len() - ra.pos);
+                out.put_slice(&ra.buf[ra.pos..ra.pos + n]);
+                ra.pos += n;
                 return Poll::Ready(Ok(()));
             }
             if out.remaining() == 0 {
                 return Poll::Ready(Ok(()));
             }
-            let recv = match &mut io.read {
+            let recv = match &mut ra.recv {
                 Some(recv) => {
-                    io.read_by
-                        .follow(this.read_deadline, &this.handle, recv.id());
+                    ra.by.follow(*read_deadline, handle, recv.id());
                     recv
                 }
                 None => {
-                    if this.read_deadline.is_some_and(|d| Instant::now() >= d) {
+                    if read_deadline.is_some_and(|d| Instant::now() >= d) {
                         return Poll::Ready(Err(timed_out()));
                     }
-                    let mut buf = std::mem::take(&mut io.rbuf);
+                    let mut buf = std::mem::take(&mut ra.buf);
                     buf.clear();
                     buf.reserve(READ_BUF);
-                    let recv = this.start(Recv::new(&this.fd, buf), this.read_deadline);
-                    this.io.read_by = Carried::new(this.read_deadline);
-                    this.io.read.insert(recv)
+                    let recv = start(handle, Recv::new(fd, buf), *read_deadline);
+                    ra.by = Carried::new(*read_deadline);
+                    ra.recv.insert(recv)
                 }
             };
             let (result, buf) = std::task::ready!(Pin::new(recv).poll(cx));
-            let io = &mut this.io;
-            io.read = None;
-            io.rbuf = buf;
-            io.rpos = 0;
-            let carried = std::mem::take(&mut io.read_by);
-            let Some(result) = carried.result(result, this.read_deadline) else {
+            ra.recv = None;
+            ra.buf = buf;
+            ra.pos = 0;
+            let carried = std::mem::take(&mut ra.by);
+            let Some(result) = carried.result(result, *read_deadline) else {
                 // Cancelled before it received a byte, to take the new
                 // deadline: received again under it.
-                io.rbuf.clear();
+                ra.buf.clear();
                 continue;
             };
             match result {
                 Err(e) => return Poll::Ready(Err(e)),
                 // The end of the stream: nothing filled.
                 Ok(0) => return Poll::Ready(Ok(())),
-                Ok(n) => io.rbuf.truncate(n as usize),
+                Ok(n) => ra.buf.truncate(n as usize),
             }
+        }
+    }
+
+    /// For a receive other than `AsyncRead`'s, which must not overtake
+    /// what it received: the bytes it received ahead, first, copied into
+    /// `buf` (`Some(Ok(n))`); an error if its receive is in flight, which
+    /// the two would race for the next bytes; or `None`, to receive.
+    pub(crate) fn take_read_ahead<B: IoBufMut>(&self, buf: &mut B) -> Option<io::Result<usize>> {
+        let mut ra = self.io.read.borrow_mut();
+        if ra.pos < ra.buf.len() {
+            let n = (ra.buf.len() - ra.pos).min(buf.bytes_total());
+            // SAFETY: `buf` lends `bytes_total()` writable bytes from its
+            // first, which no op uses (it is the caller's, not in flight);
+            // `n` is within them and within the bytes left here.
+            unsafe {
+                std::ptr::copy_nonoverlapping(ra.buf[ra.pos..].as_ptr(), buf.stable_mut_ptr(), n);
+                buf.set_init(n);
+            }
+            ra.pos += n;
+            return Some(Ok(n));
+        }
+        ra.recv.is_some().then(|| Err(read_ahead_in_flight()))
+    }
+
+    /// For a receive that cannot take `AsyncRead`'s bytes received ahead
+    /// (into a buffer ring, with descriptors): an error while there are
+    /// some, or while its receive is in flight.
+    pub(crate) fn no_read_ahead(&self) -> io::Result<()> {
+        let ra = self.io.read.borrow();
+        if ra.pos < ra.buf.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "bytes received ahead through AsyncRead wait on this stream: read them first",
+            ));
+        }
+        match ra.recv {
+            Some(_) => Err(read_ahead_in_flight()),
+            None => Ok(()),
         }
     }
 

@@ -194,12 +194,17 @@ impl UnixStream {
 
     /// Receives into `buf` with up to `max_fds` descriptors sent along;
     /// gives back the byte count, the buffer and the descriptors received,
-    /// each owned (and close-on-exec).
+    /// each owned (and close-on-exec). Refused as
+    /// [`recv_ring`](Self::recv_ring) is while `AsyncRead` holds bytes it
+    /// received ahead or has a receive in flight.
     pub async fn recv_with_fds<B: IoBufMut>(
         &self,
         buf: B,
         max_fds: usize,
     ) -> (io::Result<usize>, B, Vec<OwnedFd>) {
+        if let Err(e) = self.conn.may_receive() {
+            return (Err(e), buf, Vec::new());
+        }
         let op = RecvWithFds::new(&self.conn.fd, buf, max_fds);
         let (result, (buf, fds)) = run(&self.conn.handle, op, self.conn.read_deadline).await;
         (result.map(|n| n as usize), buf, fds)
