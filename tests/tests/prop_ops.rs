@@ -42,9 +42,9 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use uring::op::arbitrary::{Base, Context, Gen, Kind, Site, Visit};
-use uring::op::{AfterLink, FitsSqe, OpInfo, Prepare, link};
+use uring::op::{AfterLink, FitsSqe, LinkKind, OpInfo, Prepare};
 use uring::ops::{self, Cancel, LinkTimeout, Nop, Timeout};
-use uring::sys::{IORING_CQE_F_MORE, IORING_CQE_F_NOTIF, IOSQE_IO_HARDLINK, IOSQE_IO_LINK};
+use uring::sys::{IORING_CQE_F_MORE, IORING_CQE_F_NOTIF};
 use uring::{
     BlockDevice, BufferGroup, Builder, Cqe, Cqe16, FixedBuf, FixedBuffers, FixedFiles, FixedMut,
     MadviseRange, Personality, PushErrorKind, Ring, RingSlot, Scope, Scoped, SocketFd, Sqe64,
@@ -1069,12 +1069,19 @@ impl Form {
     }
 }
 
-fn link_flag(hard: bool) -> u8 {
-    if hard {
-        IOSQE_IO_HARDLINK
-    } else {
-        IOSQE_IO_LINK
-    }
+fn link_flag(hard: bool) -> LinkKind {
+    if hard { LinkKind::Hard } else { LinkKind::Soft }
+}
+
+/// `head` linked to `tail` by `kind`, for ops whose types the generated
+/// `.link` methods cannot see through (ops built from arbitrary values).
+fn link<H, T>(head: H, tail: T, kind: LinkKind) -> uring::Link<H, T> {
+    // SAFETY: the chains this file builds are an op then a NOP, a NOP then
+    // an op, an op bounded by a link timeout, and a link timeout after a
+    // NOP or a timeout, soft-linked (`Form`: ops of the `AfterLink` kind,
+    // the link timeouts, go in no other form): a link timeout only ever
+    // right after the op it bounds.
+    unsafe { uring::op::link(head, tail, kind) }
 }
 
 fn nop(ud: u64, fail: bool) -> Nop {
@@ -1109,11 +1116,11 @@ macro_rules! push_in_form {
                     .sink
                     .$push(link(nop(u + 1, fail), $op, link_flag(hard)))
             }
-            Form::Bounded { d } => $self.sink.$push(link($op, bound(u + 1, d), IOSQE_IO_LINK)),
+            Form::Bounded { d } => $self.sink.$push(link($op, bound(u + 1, d), LinkKind::Soft)),
             Form::ThenNopBounded { hard, d } => $self.sink.$push(link(
                 link($op, nop(u + 1, false), link_flag(hard)),
                 bound(u + 2, d),
-                IOSQE_IO_LINK,
+                LinkKind::Soft,
             )),
             // Forms of link timeouts: an op of another kind pushed in one
             // goes alone.
@@ -1160,9 +1167,9 @@ impl<'r, K: Sink<'r>> Visit<'r> for Pusher<'_, K> {
         match self.form {
             Form::TimeoutAfterTimeout { d } => {
                 self.sink
-                    .push(link(Timeout::new(d).user_data(u + 1), op, IOSQE_IO_LINK))
+                    .push(link(Timeout::new(d).user_data(u + 1), op, LinkKind::Soft))
             }
-            _ => self.sink.push(link(nop(u + 1, false), op, IOSQE_IO_LINK)),
+            _ => self.sink.push(link(nop(u + 1, false), op, LinkKind::Soft)),
         }
     }
 }

@@ -428,7 +428,8 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
                 Self: ::uring::op::ChainStart<__N>,
                 __N: ::uring::op::ChainNext,
             {
-                ::uring::op::link(self, next, ::uring::sys::IOSQE_IO_LINK)
+                // SAFETY: the bounds above are the chain's rules.
+                unsafe { ::uring::op::link(self, next, ::uring::op::LinkKind::Soft) }
             }
 
             /// Links `next` after this op (`IOSQE_IO_HARDLINK`): `next` starts
@@ -440,7 +441,8 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
                 Self: ::uring::op::ChainStart<__N>,
                 __N: ::uring::op::ChainNext,
             {
-                ::uring::op::link(self, next, ::uring::sys::IOSQE_IO_HARDLINK)
+                // SAFETY: the bounds above are the chain's rules.
+                unsafe { ::uring::op::link(self, next, ::uring::op::LinkKind::Hard) }
             }
 
             /// Bounds this op with a `LINK_TIMEOUT` of `timeout`: if the op has
@@ -453,11 +455,14 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
                 __D: ::core::convert::Into<::uring::Timespec>,
                 Self: ::uring::op::AcceptsLinkTimeout<__D>,
             {
-                ::uring::op::link(
-                    self,
-                    ::uring::ops::LinkTimeout::new(timeout),
-                    ::uring::sys::IOSQE_IO_LINK,
-                )
+                // SAFETY: `AcceptsLinkTimeout` is the chain's rule.
+                unsafe {
+                    ::uring::op::link(
+                        self,
+                        ::uring::ops::LinkTimeout::new(timeout),
+                        ::uring::op::LinkKind::Soft,
+                    )
+                }
             }
 
             /// Bounds this op with a `LINK_TIMEOUT` of `timeout`, as
@@ -474,11 +479,14 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
                 __D: ::core::convert::Into<::uring::Timespec>,
                 Self: ::uring::op::AcceptsLinkTimeout<__D>,
             {
-                ::uring::op::link(
-                    self,
-                    ::uring::ops::LinkTimeout::new(timeout).user_data(user_data),
-                    ::uring::sys::IOSQE_IO_LINK,
-                )
+                // SAFETY: `AcceptsLinkTimeout` is the chain's rule.
+                unsafe {
+                    ::uring::op::link(
+                        self,
+                        ::uring::ops::LinkTimeout::new(timeout).user_data(user_data),
+                        ::uring::op::LinkKind::Soft,
+                    )
+                }
             }
 
             /// Bounds this op with a link timeout built by hand (to set its
@@ -490,7 +498,8 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
                 __L: ::uring::op::AfterLink,
                 Self: ::uring::op::AcceptsLinkTimeout<__L>,
             {
-                ::uring::op::link(self, timeout, ::uring::sys::IOSQE_IO_LINK)
+                // SAFETY: the bounds above are the chain's rules.
+                unsafe { ::uring::op::link(self, timeout, ::uring::op::LinkKind::Soft) }
             }
         }
 

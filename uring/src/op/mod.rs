@@ -481,9 +481,32 @@ impl IntoSqeFlags for SqeFlags {
     }
 }
 
+/// How a chain element is joined to the next: the only SQE flags a link
+/// sets.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkKind {
+    /// `IOSQE_IO_LINK`: the next starts if this one succeeds.
+    Soft,
+    /// `IOSQE_IO_HARDLINK`: the next starts once this one completes.
+    Hard,
+}
+
 /// Builds a chain element; used by the generated `.link()` methods.
+///
+/// # Safety
+///
+/// `tail` must be allowed to follow `head` in a chain joined by `kind`,
+/// as the bounds of the generated methods check (`ChainStart`,
+/// `ChainNext`, `AcceptsLinkTimeout`, `AfterLink`): a link timeout only
+/// soft-linked right after the op it bounds, never first nor after another
+/// link timeout. What the library tells of a pushed chain rests on it.
 #[doc(hidden)]
 #[inline(always)]
-pub fn link<H, T>(head: H, tail: T, flag: u8) -> crate::Link<H, T> {
+pub unsafe fn link<H, T>(head: H, tail: T, kind: LinkKind) -> crate::Link<H, T> {
+    let flag = match kind {
+        LinkKind::Soft => crate::sys::IOSQE_IO_LINK,
+        LinkKind::Hard => crate::sys::IOSQE_IO_HARDLINK,
+    };
     crate::chain::Link::new(head, tail, flag)
 }
