@@ -651,12 +651,10 @@ fn a_small_op_in_a_big_slot_keeps_nothing_of_the_command_before_it() {
     let mut ring: Ring<Sqe128> = Ring::builder().build_sized(4).unwrap();
     let (_tx, rx) = UnixStream::pair().unwrap();
     let mut data = [0u8; 512];
-    let cmd = UringCmd80::new(
-        &rx,
-        NvmeCmd::IO,
-        NvmeCmd::read(u32::MAX, u64::MAX, 7, &mut data),
-    )
-    .user_data(1);
+    // SAFETY: the target is a socket, which refuses NVMe commands at once:
+    // no device reads the blocks into `data`.
+    let read = unsafe { NvmeCmd::read(u32::MAX, u64::MAX, 7, &mut data) };
+    let cmd = UringCmd80::new(&rx, NvmeCmd::IO, read).user_data(1);
     // SAFETY: setting up: the socket and the data stay alive until the
     // command's completion is reaped just below (a socket refuses NVMe
     // commands at once).

@@ -190,12 +190,12 @@ fn an_80_byte_command_reaches_the_driver() {
     let null = std::fs::File::open("/dev/null").unwrap();
     let plain = tempfile::tempfile().unwrap();
     // SAFETY: the command names no memory, and /dev/null runs none.
-    let (op, cmd) = unsafe { (UringCmdOp::new(0), Cmd80::from_bytes([0x5a; 80])) };
+    let (op, cmd) = unsafe { (UringCmdOp::new(0), || Cmd80::from_bytes([0x5a; 80])) };
     // SAFETY: the file outlives the op, reaped below.
     unsafe {
-        ring.push_unchecked(UringCmd80::new(&null, op, cmd).user_data(9))
+        ring.push_unchecked(UringCmd80::new(&null, op, cmd()).user_data(9))
             .unwrap();
-        ring.push_unchecked(UringCmd80::new(&plain, op, cmd).user_data(10))
+        ring.push_unchecked(UringCmd80::new(&plain, op, cmd()).user_data(10))
             .unwrap();
     }
     ring.submit_and_wait(2).unwrap();

@@ -3022,10 +3022,9 @@ fn io_uring_prep_uring_cmd_with_an_80_byte_command() {
     let bytes: [u8; 80] = std::array::from_fn(|i| 0x80 | i as u8);
     // SAFETY: the op is never submitted: no driver sees the command.
     let (op, cmd) = unsafe {
-        (
-            UringCmdOp::new(0xC048_4E80),
-            uring::Cmd80::from_bytes(bytes),
-        )
+        (UringCmdOp::new(0xC048_4E80), || {
+            uring::Cmd80::from_bytes(bytes)
+        })
     };
     let head = Sqe {
         opcode: sys::IORING_OP_URING_CMD,
@@ -3044,10 +3043,10 @@ fn io_uring_prep_uring_cmd_with_an_80_byte_command() {
         assert_eq!(ours[48..], want[48..], "{what}: the command area");
     };
     // SAFETY: never submitted (see above).
-    unsafe { ring.push_unchecked(UringCmd80::new(&file, op, cmd)) }.unwrap();
+    unsafe { ring.push_unchecked(UringCmd80::new(&file, op, cmd())) }.unwrap();
     check(&mut ring, "io_uring_prep_uring_cmd + cmd", head);
     // SAFETY: as above.
-    unsafe { ring.push_unchecked(UringCmd80::new(files.get(1).unwrap(), op, cmd)) }.unwrap();
+    unsafe { ring.push_unchecked(UringCmd80::new(files.get(1).unwrap(), op, cmd())) }.unwrap();
     let fixed = Sqe {
         flags: sys::IOSQE_FIXED_FILE,
         fd: 1,

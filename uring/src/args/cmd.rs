@@ -160,9 +160,9 @@ unsafe impl SqeField<u32> for UringCmdOp {
 
 /// The 80-byte command area of a [`UringCmd80`](crate::ops::UringCmd80),
 /// which the target's driver reads (and may take addresses from) as its
-/// `cmd_op` says; so raw bytes are made unsafely, and typed commands such
-/// as [`NvmeCmd`] convert safely.
-#[derive(Clone, Copy)]
+/// `cmd_op` says; so it is made unsafely, from raw bytes or from a typed
+/// command such as [`NvmeCmd`]. Neither is `Clone`: one command per
+/// buffer lent.
 pub struct Cmd80<'a> {
     bytes: [u8; 80],
     _borrows: PhantomData<&'a mut [u8]>,
@@ -207,11 +207,15 @@ unsafe impl SqeField<[u8; 80]> for Cmd80<'_> {
 /// An NVMe passthrough command (`struct nvme_uring_cmd` of
 /// `linux/nvme_ioctl.h`) for a [`UringCmd80`](crate::ops::UringCmd80) to an
 /// NVMe generic character device (`/dev/ngXnY`), whose data buffer it
-/// borrows: the device reads or writes `data` and nothing else.
+/// borrows.
+///
+/// Made unsafely: the driver maps `data` for the device, but what the
+/// device transfers is what the command says (its opcode, block count and
+/// command dwords), which nothing checks against the buffer; a command
+/// that moves more than `data` holds has the device write past it.
 ///
 /// The CQE of the command is 32 bytes on a ring of [`Cqe32`](crate::Cqe32)
 /// CQEs, its extra words the command's result dword.
-#[derive(Clone, Copy)]
 pub struct NvmeCmd<'a> {
     raw: sys::nvme_uring_cmd,
     _data: PhantomData<&'a mut [u8]>,
@@ -227,7 +231,18 @@ impl<'a> NvmeCmd<'a> {
     /// reads it or fills it, as the opcode says), with command dwords 10 to
     /// 15 (`cdw10_15`). A buffer over 4 GiB is refused by the device as too
     /// long: its length is clamped.
-    pub fn new(opcode: u8, nsid: u32, data: &'a mut [u8], cdw10_15: [u32; 6]) -> NvmeCmd<'a> {
+    ///
+    /// # Safety
+    ///
+    /// On the device the op targets, the command must read or write no
+    /// memory but the first `data.len()` bytes of `data`, and take no
+    /// address from its dwords.
+    pub unsafe fn new(
+        opcode: u8,
+        nsid: u32,
+        data: &'a mut [u8],
+        cdw10_15: [u32; 6],
+    ) -> NvmeCmd<'a> {
         let [cdw10, cdw11, cdw12, cdw13, cdw14, cdw15] = cdw10_15;
         NvmeCmd {
             raw: sys::nvme_uring_cmd {
@@ -249,15 +264,27 @@ impl<'a> NvmeCmd<'a> {
 
     /// A read of `nlb + 1` logical blocks from `slba` into `data` (NVM
     /// command set opcode 0x02).
-    pub fn read(nsid: u32, slba: u64, nlb: u16, data: &'a mut [u8]) -> NvmeCmd<'a> {
-        NvmeCmd::new(0x02, nsid, data, lba_dwords(slba, nlb))
+    ///
+    /// # Safety
+    ///
+    /// `nlb + 1` blocks of the namespace's logical block size must fit in
+    /// `data`.
+    pub unsafe fn read(nsid: u32, slba: u64, nlb: u16, data: &'a mut [u8]) -> NvmeCmd<'a> {
+        // SAFETY: a read moves `nlb + 1` blocks into `data`, which hold
+        // them (the caller's contract).
+        unsafe { NvmeCmd::new(0x02, nsid, data, lba_dwords(slba, nlb)) }
     }
 
     /// A write of `nlb + 1` logical blocks at `slba` from `data` (opcode
     /// 0x01). (`data` is borrowed mutably all the same: the command's
     /// direction is the device's to follow.)
-    pub fn write(nsid: u32, slba: u64, nlb: u16, data: &'a mut [u8]) -> NvmeCmd<'a> {
-        NvmeCmd::new(0x01, nsid, data, lba_dwords(slba, nlb))
+    ///
+    /// # Safety
+    ///
+    /// As for [`read`](Self::read).
+    pub unsafe fn write(nsid: u32, slba: u64, nlb: u16, data: &'a mut [u8]) -> NvmeCmd<'a> {
+        // SAFETY: as in `read`, from `data`.
+        unsafe { NvmeCmd::new(0x01, nsid, data, lba_dwords(slba, nlb)) }
     }
 
     /// A timeout for the command, in milliseconds (0: the driver's).
