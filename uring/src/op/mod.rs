@@ -259,6 +259,12 @@ pub unsafe trait FitsSqe<S: SqeSize> {}
 
 /// An entry that exists only after a linked op (`LINK_TIMEOUT`): it cannot be
 /// pushed alone, start a chain, or follow another one of its kind.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a link timeout, which is all `.link_timeout(..)` takes",
+    label = "not a `LinkTimeout`",
+    note = "bound the op with `.link_timeout(LinkTimeout::new(duration))` or `.timeout(duration)`; to run `{Self}` after the op, link it: `op.link(next)`"
+)]
+///
 /// # Safety
 ///
 /// Implemented by the [`ops!`](crate::ops!) macro and the library's chain
