@@ -7,12 +7,12 @@
 //! reported written. A deadline set, moved or lifted while a receive or a
 //! send is in flight holds for it at its next poll: the op is cancelled
 //! and, unless it completes first, started again under the new deadline
-//! (`TimedOut` at once if that has passed). Bytes a read received ahead
-//! of its caller come first to the stream's plain `read`; its other
-//! receives refuse to overtake them. A send so cancelled when the
+//! (`TimedOut` at once if that has passed). A send so cancelled when the
 //! stream is dropped is started again all the same, by the callback that
 //! gets its result: sends are queued with one, so that what follows a
-//! send needs no poll of the stream.
+//! send needs no poll of the stream. Bytes a read received ahead of its
+//! caller come first to the stream's plain `read`; its other receives
+//! refuse to overtake them.
 
 use crate::MsgFlags;
 use crate::net::conn::Conn;
