@@ -1945,7 +1945,7 @@ fn receives_that_would_overtake_async_read_refuse_to_start() {
         poll_read(&mut stream, &mut two),
         Poll::Ready(Ok(2))
     ));
-    assert_eq!(&two, b"yz");
+    assert_kernel_bytes(&two, b"yz", "the bytes received ahead");
     // A receive of `AsyncRead` in flight: nothing else may receive.
     assert!(poll_read(&mut stream, &mut one).is_pending());
     reactor.submit().unwrap();
