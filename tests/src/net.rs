@@ -5,9 +5,11 @@
 use std::io::{self, Read as _, Write as _};
 use std::net::SocketAddr;
 use std::os::fd::BorrowedFd;
-use std::task::{Context, Waker};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncRead, ReadBuf};
 use uring::net::TcpStream;
 use uring::reactor::{Handle, Reactor};
 
@@ -92,5 +94,34 @@ pub fn assert_kernel_bytes(got: &[u8], want: &[u8], what: &str) {
         && let Some(i) = got.iter().zip(want).position(|(a, b)| a != b)
     {
         panic!("{what}: the bytes differ first at {i} of {}", want.len());
+    }
+}
+
+/// One `poll_read` of `stream` into `buf` with a waker that does nothing:
+/// the bytes filled, or `Pending`.
+pub fn poll_read<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    let mut rb = ReadBuf::new(buf);
+    match Pin::new(stream).poll_read(&mut noop_cx(), &mut rb) {
+        Poll::Ready(r) => Poll::Ready(r.map(|()| rb.filled().len())),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+/// Runs the reactor in short rounds until `ready` gives a value, or `bound`
+/// has passed (`None`).
+pub fn drive<T>(
+    reactor: &Reactor,
+    bound: Duration,
+    mut ready: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    let end = Instant::now() + bound;
+    loop {
+        if let Some(v) = ready() {
+            return Some(v);
+        }
+        if Instant::now() >= end {
+            return None;
+        }
+        crate::run_for(reactor, 2);
     }
 }

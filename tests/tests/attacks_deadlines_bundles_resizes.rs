@@ -22,14 +22,14 @@ use std::pin::Pin;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::AsyncWrite;
 use uring::net::TcpStream;
 use uring::ops::{GetSockOpt, Nop, Read, Recv, Send};
 use uring::reactor::Reactor;
 use uring::{BufferGroup, Builder, Cqe32, MsgFlags, RecvFlags, Ring, SendFlags};
 use uring::{SockOpt, Sqe64, Sqe128, SqeSize, UniformCqe};
 use uring_tests::net::{
-    any, assert_kernel_bytes, connected, drain_to_end, fill_send_side, noop_cx,
+    any, assert_kernel_bytes, connected, drain_to_end, fill_send_side, noop_cx, poll_read,
 };
 use uring_tests::{PATIENCE, pattern, require_kernel, run_for, skip, under_valgrind, watchdog};
 
@@ -44,15 +44,6 @@ fn tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
     let (server, _) = listener.accept().unwrap();
     server.set_read_timeout(Some(PATIENCE)).unwrap();
     (client, server)
-}
-
-/// One `poll_read` into `buf` with a waker that does nothing.
-fn poll_read(stream: &mut TcpStream, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-    let mut rb = ReadBuf::new(buf);
-    match Pin::new(stream).poll_read(&mut noop_cx(), &mut rb) {
-        Poll::Ready(r) => Poll::Ready(r.map(|()| rb.filled().len())),
-        Poll::Pending => Poll::Pending,
-    }
 }
 
 // ---------------------------------------------------------------------------

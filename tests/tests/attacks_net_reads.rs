@@ -42,7 +42,7 @@ use uring::BufferGroup;
 use uring::net::{TcpStream, UdpSocket, UnixDatagram, UnixStream};
 use uring::reactor::ops::Timeout;
 use uring::reactor::{BufGroup, Handle, Reactor, RingBuf};
-use uring_tests::net::{any, assert_kernel_bytes, connected, noop_cx};
+use uring_tests::net::{any, assert_kernel_bytes, connected, drive, noop_cx, poll_read};
 use uring_tests::{Rng, pattern, poll_once, run_for, skip, under_valgrind, watchdog};
 
 // ---------------------------------------------------------------------------
@@ -66,30 +66,6 @@ fn group_or_skip(h: &Handle, id: u16, count: u16, len: u32) -> Option<BufGroup> 
             skip(format_args!("no buffer rings: {e}"));
             None
         }
-    }
-}
-
-/// One `poll_read` into `buf` with a waker that does nothing.
-fn poll_read<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-    let mut rb = ReadBuf::new(buf);
-    match Pin::new(stream).poll_read(&mut noop_cx(), &mut rb) {
-        Poll::Ready(r) => Poll::Ready(r.map(|()| rb.filled().len())),
-        Poll::Pending => Poll::Pending,
-    }
-}
-
-/// Runs the reactor in short rounds until `ready` gives a value, or `bound`
-/// has passed (`None`).
-fn drive<T>(reactor: &Reactor, bound: Duration, mut ready: impl FnMut() -> Option<T>) -> Option<T> {
-    let end = Instant::now() + bound;
-    loop {
-        if let Some(v) = ready() {
-            return Some(v);
-        }
-        if Instant::now() >= end {
-            return None;
-        }
-        run_for(reactor, 2);
     }
 }
 

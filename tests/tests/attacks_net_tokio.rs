@@ -41,7 +41,7 @@ use uring::BufferGroup;
 use uring::net::{TcpListener, TcpStream, UdpSocket};
 use uring::reactor::ops::{Recv, Timeout};
 use uring::reactor::{Reactor, SharedFd};
-use uring_tests::net::{any, assert_kernel_bytes, connected, drain, noop_cx};
+use uring_tests::net::{any, assert_kernel_bytes, connected, drain, drive, noop_cx, poll_read};
 use uring_tests::{run_for, skip, under_valgrind, watchdog};
 
 /// A current-thread runtime with I/O and time.
@@ -50,31 +50,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-/// One `poll_read` into `buf` with a waker that does nothing: the bytes
-/// filled, or `Pending`.
-fn poll_read(stream: &mut TcpStream, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-    let mut rb = ReadBuf::new(buf);
-    match Pin::new(stream).poll_read(&mut noop_cx(), &mut rb) {
-        Poll::Ready(r) => Poll::Ready(r.map(|()| rb.filled().len())),
-        Poll::Pending => Poll::Pending,
-    }
-}
-
-/// Runs the reactor in short rounds until `ready` gives a value, or `bound`
-/// has passed (`None`).
-fn drive<T>(reactor: &Reactor, bound: Duration, mut ready: impl FnMut() -> Option<T>) -> Option<T> {
-    let end = Instant::now() + bound;
-    loop {
-        if let Some(v) = ready() {
-            return Some(v);
-        }
-        if Instant::now() >= end {
-            return None;
-        }
-        run_for(reactor, 5);
-    }
 }
 
 /// Sleeps 0 to 240 microseconds (by `i`): the bytes of racing tests
