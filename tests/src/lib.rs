@@ -977,3 +977,58 @@ pub fn sqpoll_ring(entries: u32) -> Option<uring::Ring> {
         .build(entries)
         .ok()
 }
+
+/// Waits for the scope's next completion and returns it, asserting it is
+/// one of the scope's own ops'.
+pub fn next_scope_cqe<'s>(s: &mut uring::Scope<'s, '_>) -> uring::ScopeCqe<'s> {
+    s.submit().unwrap();
+    s.wait_timeout(1, PATIENCE)
+        .unwrap_or_else(|e| panic!("no completion after {PATIENCE:?}: {e}"));
+    let cqe = s.completions().next().expect("a completion");
+    assert!(
+        cqe.is_scope_op(),
+        "another op's completion: {:?}",
+        cqe.cqe()
+    );
+    cqe
+}
+
+/// An ancillary record: `(level, type, data)`.
+pub type Record = (i32, i32, Vec<u8>);
+
+/// One `recvmsg(2)` of `fd` with `flags`, into `len` bytes and 1 KiB of
+/// control room: the payload received and the ancillary records, or the
+/// call's error.
+pub fn recvmsg_records(
+    fd: &impl std::os::fd::AsRawFd,
+    flags: i32,
+    len: usize,
+) -> io::Result<(Vec<u8>, Vec<Record>)> {
+    let mut data = vec![0u8; len];
+    let mut control = [0u64; 128];
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: data.len(),
+    };
+    // SAFETY: all-zero bytes are a valid, empty `msghdr`.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control);
+    // SAFETY: the header points to the iovec and the control room above,
+    // which outlive the call; the descriptor is open.
+    let n = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, flags) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel wrote `msg_controllen` bytes of the room, whose
+    // bytes are all initialized (zeroed before).
+    let room =
+        unsafe { std::slice::from_raw_parts(control.as_ptr().cast::<u8>(), msg.msg_controllen) };
+    let records = uring::ControlMessages::new(room)
+        .map(|m| (m.level(), m.kind(), m.data().to_vec()))
+        .collect();
+    data.truncate(n as usize);
+    Ok((data, records))
+}

@@ -125,3 +125,12 @@ pub fn drive<T>(
         crate::run_for(reactor, 2);
     }
 }
+
+/// A current-thread runtime with the drivers the tests' features compile
+/// in (I/O and time).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}

@@ -59,6 +59,7 @@ use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::net::{SocketAddr as UnixAddr, UnixDatagram, UnixListener, UnixStream};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use uring_tests::Guarded as Guard;
+use uring_tests::Record;
 
 use uring::ops::{
     Bind, Connect, EpollCtl, EpollWait, FSetXattr, FilesUpdate, FixedFdInstall, FutexWait,
@@ -739,35 +740,9 @@ fn unpadded(control: &ControlMessagesBuf) -> Vec<u8> {
     bytes[..end].to_vec()
 }
 
-/// An ancillary record: `(level, type, data)`.
-type Record = (i32, i32, Vec<u8>);
-
 /// One datagram from `fd` with its ancillary records, by `recvmsg(2)`.
 fn recv_with_control(fd: &impl AsRawFd) -> (Vec<u8>, Vec<Record>) {
-    let mut data = [0u8; 2048];
-    let mut control = [0u64; 64];
-    let mut iov = libc::iovec {
-        iov_base: data.as_mut_ptr().cast(),
-        iov_len: data.len(),
-    };
-    // SAFETY: all-zero bytes are a valid, empty `msghdr`.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = size_of_val(&control);
-    // SAFETY: the header points to the iovec and the control room above,
-    // which outlive the call; the descriptor is open.
-    let n = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, 0) };
-    assert!(n >= 0, "recvmsg: {}", std::io::Error::last_os_error());
-    // SAFETY: the kernel wrote `msg_controllen` bytes of the room, whose
-    // bytes are all initialized (zeroed before).
-    let room =
-        unsafe { std::slice::from_raw_parts(control.as_ptr().cast::<u8>(), msg.msg_controllen) };
-    let records = uring::ControlMessages::new(room)
-        .map(|m| (m.level(), m.kind(), m.data().to_vec()))
-        .collect();
-    (data[..n as usize].to_vec(), records)
+    uring_tests::recvmsg_records(fd, 0, 2048).unwrap_or_else(|e| panic!("recvmsg: {e}"))
 }
 
 /// The `int` data of the record `(level, kind)` among `records`.

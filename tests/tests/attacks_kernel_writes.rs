@@ -49,7 +49,8 @@ use uring::{
     AcceptFlags, AsSocket, Buf, BufRing, BufferGroup, MsgHdrMut, MsgLayout, RecvFlags, RecvMsgOut,
     Ring, Scope, SockAddrBuf, SockOpt,
 };
-use uring_tests::{Guarded, PATIENCE, complete, pattern, plain_buf_ring, require_op, skip};
+use uring_tests::next_scope_cqe as next;
+use uring_tests::{Guarded, complete, pattern, plain_buf_ring, require_op, skip};
 
 const CANARY: u8 = 0xC5;
 
@@ -94,21 +95,6 @@ fn carve<'m>(mut mem: &'m mut [u8], spans: &[(usize, usize)]) -> Vec<&'m mut [u8
         at = start + len;
     }
     parts
-}
-
-/// Waits for the next completion of the scope and returns it, the scope's
-/// own.
-fn next<'s>(s: &mut Scope<'s, '_>) -> uring::ScopeCqe<'s> {
-    s.submit().unwrap();
-    s.wait_timeout(1, PATIENCE)
-        .unwrap_or_else(|e| panic!("no completion after {PATIENCE:?}: {e}"));
-    let cqe = s.completions().next().expect("a completion");
-    assert!(
-        cqe.is_scope_op(),
-        "another op's completion: {:?}",
-        cqe.cqe()
-    );
-    cqe
 }
 
 // ---------------------------------------------------------------------

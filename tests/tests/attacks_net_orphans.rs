@@ -37,6 +37,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use uring::net::{TcpStream, UnixStream};
 use uring::reactor::{Handle, Reactor};
 use uring_tests::net::noop_cx;
+use uring_tests::net::runtime;
 use uring_tests::{pattern, run_for, set_int_option, skip, under_valgrind, watchdog};
 
 // ---------------------------------------------------------------------------
@@ -850,15 +851,6 @@ fn thousands_of_streams_dropped_with_sends_in_flight_through_a_ring_of_four() {
 // ---------------------------------------------------------------------------
 // Under tokio
 // ---------------------------------------------------------------------------
-
-/// A current-thread runtime with I/O and time.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()
-        .unwrap()
-}
 
 /// Under `Reactor::into_tokio`, tasks write through `AsyncWriteExt`, then
 /// give up on the flush (`tokio::time::timeout`, the peer reads nothing),

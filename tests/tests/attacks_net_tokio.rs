@@ -41,16 +41,9 @@ use uring::BufferGroup;
 use uring::net::{TcpListener, TcpStream, UdpSocket};
 use uring::reactor::ops::{Recv, Timeout};
 use uring::reactor::{Reactor, SharedFd};
+use uring_tests::net::runtime;
 use uring_tests::net::{any, assert_kernel_bytes, connected, drain, drive, noop_cx, poll_read};
 use uring_tests::{run_for, skip, under_valgrind, watchdog};
-
-/// A current-thread runtime with I/O and time.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Sleeps 0 to 240 microseconds (by `i`): the bytes of racing tests
 /// arrive before, at and after their deadline (a sleep enters the kernel,

@@ -41,28 +41,13 @@ use uring::ops::{
     Recv, RecvMsg, RecvMsgMulti, Send, SendMsg, SendV, SendZc, SetSockOpt, UringCmd, UringCmd80,
 };
 use uring::{
-    Cmd80, Cqe32, MsgFlags, MsgHdr, MsgHdrMut, MsgLayout, NvmeCmd, RecvMsgOut, Ring, Scope,
-    SockAddr, SockAddrBuf, SockOpt, Sqe128, SqeFlags,
+    Cmd80, Cqe32, MsgFlags, MsgHdr, MsgHdrMut, MsgLayout, NvmeCmd, RecvMsgOut, Ring, SockAddr,
+    SockAddrBuf, SockOpt, Sqe128, SqeFlags,
 };
-use uring_tests::{
-    Guarded, PATIENCE, complete, pattern, plain_buf_ring, require_op, set_int_option,
-};
+use uring_tests::next_scope_cqe as next;
+use uring_tests::{Guarded, complete, pattern, plain_buf_ring, require_op, set_int_option};
 
 const CANARY: u8 = 0xC5;
-
-/// Waits for the scope's next completion and returns it.
-fn next<'s>(s: &mut Scope<'s, '_>) -> uring::ScopeCqe<'s> {
-    s.submit().unwrap();
-    s.wait_timeout(1, PATIENCE)
-        .unwrap_or_else(|e| panic!("no completion after {PATIENCE:?}: {e}"));
-    let cqe = s.completions().next().expect("a completion");
-    assert!(
-        cqe.is_scope_op(),
-        "another op's completion: {:?}",
-        cqe.cqe()
-    );
-    cqe
-}
 
 /// A connected pair of loopback TCP sockets.
 fn tcp_pair() -> (TcpStream, TcpStream) {
@@ -75,31 +60,9 @@ fn tcp_pair() -> (TcpStream, TcpStream) {
 /// What a non-blocking `recvmsg(2)` of `fd`'s error queue returns: the
 /// payload length, or the negative errno (`-EAGAIN` when it is empty).
 fn error_queue_now(fd: &impl AsRawFd) -> i32 {
-    let mut data = [0u8; 64];
-    let mut control = [0u64; 16];
-    let mut iov = libc::iovec {
-        iov_base: data.as_mut_ptr().cast(),
-        iov_len: data.len(),
-    };
-    // SAFETY: all-zero bytes are a valid, empty `msghdr`.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&control) as _;
-    // SAFETY: every pointer of `msg` names a local that outlives the call,
-    // with its length; `fd` is open.
-    let rc = unsafe {
-        libc::recvmsg(
-            fd.as_raw_fd(),
-            &mut msg,
-            libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT,
-        )
-    };
-    if rc < 0 {
-        -std::io::Error::last_os_error().raw_os_error().unwrap()
-    } else {
-        rc as i32
+    match uring_tests::recvmsg_records(fd, libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT, 64) {
+        Ok((payload, _)) => payload.len() as i32,
+        Err(e) => -e.raw_os_error().unwrap(),
     }
 }
 

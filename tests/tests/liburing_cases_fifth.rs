@@ -811,44 +811,20 @@ fn timestamp_bug() {
 /// The `ee_errno` of the next record on `sock`'s error queue (`ENOMSG`
 /// for a timestamp), or `None` when it is empty.
 fn error_queue_record(sock: &impl AsRawFd) -> Option<u32> {
-    let mut data = [0u8; 64];
-    let mut control = [0u64; 128];
-    let mut iov = libc::iovec {
-        iov_base: data.as_mut_ptr().cast(),
-        iov_len: data.len(),
-    };
-    // SAFETY: all-zero bytes are a valid msghdr, completed below.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&control);
-    // SAFETY: `msg` points at buffers that outlive the call.
-    let n = unsafe {
-        libc::recvmsg(
-            sock.as_raw_fd(),
-            &mut msg,
-            libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT,
-        )
-    };
-    if n < 0 {
-        let e = std::io::Error::last_os_error();
-        assert_eq!(e.raw_os_error(), Some(libc::EAGAIN), "recvmsg: {e}");
-        return None;
-    }
-    // SAFETY: the kernel filled `msg_controllen` bytes of control
-    // messages; each is walked within them.
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            if ((*cmsg).cmsg_level, (*cmsg).cmsg_type) == (libc::SOL_IP, libc::IP_RECVERR) {
-                let err = libc::CMSG_DATA(cmsg).cast::<libc::sock_extended_err>();
-                return Some(std::ptr::read_unaligned(err).ee_errno);
+    let records =
+        match uring_tests::recvmsg_records(sock, libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT, 64) {
+            Ok((_, records)) => records,
+            Err(e) => {
+                assert_eq!(e.raw_os_error(), Some(libc::EAGAIN), "recvmsg: {e}");
+                return None;
             }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-        }
-    }
-    panic!("an error queue record without IP_RECVERR");
+        };
+    let (_, _, err) = records
+        .iter()
+        .find(|r| (r.0, r.1) == (libc::SOL_IP, libc::IP_RECVERR))
+        .expect("an error queue record without IP_RECVERR");
+    // `ee_errno` is the first word of a `sock_extended_err`.
+    Some(u32::from_ne_bytes(err[..4].try_into().unwrap()))
 }
 
 // ---------------------------------------------------------------- buf-ring-stress.c
