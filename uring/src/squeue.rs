@@ -752,7 +752,10 @@ fn refresh<S: SqeSize>(
     }
     let tail = sq.tail();
     sq.set_tail(tail, limit);
-    if sq.cursor.run() >= n as usize {
+    // One free slot always starts a run: the array's end is past the
+    // tail's slot. Saying so for a one-SQE push leaves its loop without the
+    // wrapping write, which the compiler cannot rule out otherwise.
+    if n == 1 || sq.cursor.run() >= n as usize {
         Refreshed::Run(sq.cursor)
     } else {
         Refreshed::Wrap
