@@ -755,6 +755,7 @@ fn refresh<S: SqeSize>(
     // One free slot always starts a run: the array's end is past the
     // tail's slot. Saying so for a one-SQE push leaves its loop without the
     // wrapping write, which the compiler cannot rule out otherwise.
+    debug_assert!(sq.cursor.run() >= 1, "a free slot without a run");
     if n == 1 || sq.cursor.run() >= n as usize {
         Refreshed::Run(sq.cursor)
     } else {
