@@ -990,6 +990,10 @@ fn status_error(e: std::io::Error) -> Error {
 /// A buffer of a [`BufRing`], claimed from a completion: the bytes the op
 /// wrote, readable and writable; dropping it gives the buffer back to the
 /// kernel.
+///
+/// A `Buf` is neither `Send` nor `Sync`: it stays on the thread that holds
+/// its `BufRing`, which its drop updates. To hand the bytes to another
+/// thread, copy them out (`buf.to_vec()`).
 pub struct Buf<'a> {
     ring: &'a BufRing,
     bid: u16,
@@ -998,6 +1002,31 @@ pub struct Buf<'a> {
     start: usize,
     len: usize,
 }
+
+mod thread {
+    /// What a [`Buf`](super::Buf) would need to go to another thread, or be
+    /// shared with one: no type has it, so that the compiler's error for a
+    /// `Buf` sent to a thread is this one, rather than one for each field
+    /// of the `BufRing` it borrows.
+    #[diagnostic::on_unimplemented(
+        message = "a claimed `Buf` cannot be sent to or shared with another thread",
+        label = "`{Self}` stays on the thread that holds its `BufRing`",
+        note = "dropping a `Buf` gives its buffer back to its `BufRing`, which only one thread may use (a `BufRing` is not `Sync`)",
+        note = "copy the bytes out and send the copy (`let bytes = buf.to_vec();`), or use them on this thread and send what you make of them"
+    )]
+    pub trait ThreadSafeBuf {}
+}
+
+#[doc(hidden)]
+// SAFETY: the bound never holds: `ThreadSafeBuf` has no impl, and no code
+// outside this module can name it to add one. A `Buf` is not `Send`, as the
+// `&BufRing` it holds would make it (`BufRing` is not `Sync`); the impl
+// only makes the compiler give that one reason.
+unsafe impl<'a> Send for Buf<'a> where Buf<'a>: thread::ThreadSafeBuf {}
+
+#[doc(hidden)]
+// SAFETY: as for `Send`: a `Buf` is not `Sync`.
+unsafe impl<'a> Sync for Buf<'a> where Buf<'a>: thread::ThreadSafeBuf {}
 
 impl Buf<'_> {
     /// The buffer id.

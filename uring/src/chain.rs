@@ -32,15 +32,17 @@ impl<H, T> Link<H, T> {
 
     /// Links `next` after the chain (`IOSQE_IO_LINK`): `next` starts when the
     /// last element succeeds and is cancelled if it fails.
+    // `Prepare` (implied by `ChainNext`) comes first so that a `Linked`
+    // given here gets the error that says what to write instead.
     #[inline]
-    pub fn link<N: ChainNext>(self, next: N) -> Link<Self, N> {
+    pub fn link<N: Prepare + ChainNext>(self, next: N) -> Link<Self, N> {
         Link::new(self, next, sys::IOSQE_IO_LINK)
     }
 
     /// Links `next` after the chain (`IOSQE_IO_HARDLINK`): `next` starts when
     /// the last element completes, whatever its result.
     #[inline]
-    pub fn hard_link<N: ChainNext>(self, next: N) -> Link<Self, N> {
+    pub fn hard_link<N: Prepare + ChainNext>(self, next: N) -> Link<Self, N> {
         Link::new(self, next, sys::IOSQE_IO_HARDLINK)
     }
 
@@ -148,7 +150,7 @@ unsafe impl<H: Scoped, T: Scoped> Scoped for Link<H, T> {}
 /// always an op.
 #[diagnostic::do_not_recommend]
 // SAFETY: a chain's first element is an op that may follow another.
-unsafe impl<H, T> ChainNext for Link<H, T> {}
+unsafe impl<H: Prepare, T: Prepare> ChainNext for Link<H, T> {}
 
 /// A link timeout may follow a chain whose last element accepts one.
 // SAFETY: the link timeout follows the chain's last element, which accepts
@@ -187,6 +189,8 @@ pub struct Linked<T> {
     pub(crate) flag: u8,
 }
 
+// `Prepare` (implied by `ChainNext`) comes first so that a `Linked` given as
+// an element gets the error that says what to write instead.
 impl<T: Prepare + ChainNext> Linked<T> {
     /// `ops`, each linked to the next with `IOSQE_IO_LINK`: an op starts
     /// when the one before succeeds, and is cancelled if it fails.
@@ -206,6 +210,77 @@ impl<T: Prepare + ChainNext> Linked<T> {
         }
     }
 }
+
+mod length {
+    /// What the ops of a [`Linked`](super::Linked) chain would need for the
+    /// chain to be one op, or an element of another chain: a number known
+    /// at compile time. No type has it.
+    ///
+    /// The traits of a single submission are implemented for `Linked<T>`
+    /// only where `Vec<T>` has it, so that the compiler's error for a
+    /// `Linked` where an op is expected is this one. Its `Self` is the
+    /// vector, not the chain, so that the compiler reports this trait's
+    /// message rather than that of the trait asked for.
+    #[diagnostic::on_unimplemented(
+        message = "a `Linked` chain is not an op: it cannot be pushed as one, nor be part of another chain",
+        label = "a chain of run-time length (its ops are a `{Self}`)",
+        note = "push it whole with `push_linked`: `ring.push_linked(chain)`, or `s.push_linked(chain)` in a scope",
+        note = "to join chains, put all their ops in one `Linked` (`Linked::new(first.into_inner().into_iter().chain(second.into_inner()).collect())`); to chain ops known at compile time, link them: `a.link(b).link(c)`"
+    )]
+    pub trait FixedLength {}
+}
+
+// The impls below hold only where `Vec<T>: FixedLength`, which is never:
+// they give `Linked` no trait, only the compiler's reason for refusing it.
+// `Prepare` recommends its impl, so that where it is asked for first (the
+// elements of a `Linked`, the chain after `.link(..)`), the error is
+// `FixedLength`'s; the others do not, so that no error of another type
+// lists them, and the errors of a `Linked` where one op is expected come
+// down to one (each would otherwise say something of its own: that it
+// borrows memory, that it keeps it after its completion).
+
+#[doc(hidden)]
+// SAFETY: never holds: `FixedLength` has no impl, and no code outside its
+// module can name it to add one.
+unsafe impl<T> Prepare for Linked<T>
+where
+    Vec<T>: length::FixedLength,
+{
+    const SQES: u32 = 0;
+
+    fn prepare_all<const WRAP: bool, S: SqeSize>(self, _: &mut SqWriter<'_, WRAP, S>, _: u8) {
+        unreachable!("a `Linked` has no fixed length")
+    }
+
+    fn fits_ring(&self, _: u32) -> bool {
+        unreachable!("a `Linked` has no fixed length")
+    }
+}
+
+#[doc(hidden)]
+#[diagnostic::do_not_recommend]
+// SAFETY: never holds (see `Prepare`).
+unsafe impl<S: SqeSize, T> Submission<S> for Linked<T> where Vec<T>: length::FixedLength {}
+
+#[doc(hidden)]
+#[diagnostic::do_not_recommend]
+// SAFETY: never holds (see `Prepare`).
+unsafe impl<S: SqeSize, T> FitsSqe<S> for Linked<T> where Vec<T>: length::FixedLength {}
+
+#[doc(hidden)]
+#[diagnostic::do_not_recommend]
+// SAFETY: never holds (see `Prepare`).
+unsafe impl<T> ChainNext for Linked<T> where Vec<T>: length::FixedLength {}
+
+#[doc(hidden)]
+#[diagnostic::do_not_recommend]
+// SAFETY: never holds (see `Prepare`).
+unsafe impl<T> Unborrowed for Linked<T> where Vec<T>: length::FixedLength {}
+
+#[doc(hidden)]
+#[diagnostic::do_not_recommend]
+// SAFETY: never holds (see `Prepare`).
+unsafe impl<T> Scoped for Linked<T> where Vec<T>: length::FixedLength {}
 
 impl<T> Linked<T> {
     /// The number of elements.

@@ -423,10 +423,13 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             /// this op succeeds and is cancelled if it fails.
             #chain_hidden
             #[inline]
+            // `Prepare` (implied by `ChainNext`) comes first so that a
+            // `Linked` given as `next` gets the error that says what to
+            // write instead.
             #vis fn link<__N>(self, next: __N) -> ::uring::Link<Self, __N>
             where
                 Self: ::uring::op::ChainStart<__N>,
-                __N: ::uring::op::ChainNext,
+                __N: ::uring::op::Prepare + ::uring::op::ChainNext,
             {
                 // SAFETY: the bounds above are the chain's rules.
                 unsafe { ::uring::op::link(self, next, ::uring::op::LinkKind::Soft) }
@@ -439,7 +442,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             #vis fn hard_link<__N>(self, next: __N) -> ::uring::Link<Self, __N>
             where
                 Self: ::uring::op::ChainStart<__N>,
-                __N: ::uring::op::ChainNext,
+                __N: ::uring::op::Prepare + ::uring::op::ChainNext,
             {
                 // SAFETY: the bounds above are the chain's rules.
                 unsafe { ::uring::op::link(self, next, ::uring::op::LinkKind::Hard) }

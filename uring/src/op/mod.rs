@@ -176,7 +176,8 @@ pub unsafe trait Submission<S: SqeSize = Sqe64>: Prepare {}
 pub unsafe trait Unborrowed {}
 
 /// An op (or a chain) that may be linked after another with `.link(..)` or
-/// `.hard_link(..)`.
+/// `.hard_link(..)`. Every one is [`Prepare`], which lets the bounds that
+/// ask for both give one error where both are missing.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be linked with `.link()` or `.hard_link()`",
     label = "not an op that can follow another",
@@ -188,7 +189,7 @@ pub unsafe trait Unborrowed {}
 /// type; an impl must keep the kernel's rules for links and SQE sizes that
 /// the trait stands for (the typestate of chains and link timeouts rests
 /// on it).
-pub unsafe trait ChainNext {}
+pub unsafe trait ChainNext: Prepare {}
 
 /// An op that may start a chain followed by `N`.
 #[diagnostic::on_unimplemented(
