@@ -510,18 +510,24 @@ impl ScopeTable {
 
     /// A completion without a tag in a fast scope: one of its untagged ops'
     /// (nothing else posts into the ring), which is done at a completion
-    /// flagged neither `IORING_CQE_F_MORE` nor as a notification or
-    /// padding (`F_NOTIF`, `F_SKIP`: completions that follow or stand
-    /// beside an op's last). An op that may post more than one is tagged,
-    /// so each untagged op's only completion ends it; the flags are read
-    /// all the same, so that an op the library took for one of a single
-    /// completion (a flag whose meaning a kernel changes) still holds its
-    /// borrows until its last.
+    /// not flagged `IORING_CQE_F_MORE`, the kernel's word that more will
+    /// come. An op that may post more than one is tagged, so each untagged
+    /// op's only completion ends it; `F_MORE` is read all the same, so that
+    /// an op the library took for one of a single completion (a flag whose
+    /// meaning a kernel changes, as Linux 6.18 did for send bundles) still
+    /// holds its borrows until its last. The other completions that are not
+    /// an op's last never reach an untagged op: a notification (`F_NOTIF`)
+    /// is a zero-copy op's, and those are always tagged, and padding
+    /// (`F_SKIP`) is a mixed CQ's, on which no scope runs. Debug builds
+    /// check both.
     #[inline(always)]
     pub(super) fn settle_untagged_op(&mut self, flags: u32) {
-        const NOT_AN_END: u32 =
-            sys::IORING_CQE_F_MORE | sys::IORING_CQE_F_NOTIF | sys::IORING_CQE_F_SKIP;
-        self.done += u32::from(flags & NOT_AN_END == 0);
+        debug_assert_eq!(
+            flags & (sys::IORING_CQE_F_NOTIF | sys::IORING_CQE_F_SKIP),
+            0,
+            "a notification or padding for an untagged op"
+        );
+        self.done += u32::from(flags & sys::IORING_CQE_F_MORE == 0);
     }
 
     /// A completion shaped like a tag that is no live op's: one of the
