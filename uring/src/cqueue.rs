@@ -666,9 +666,9 @@ unsafe fn walk<C: CqeSize, B>(
         if let Some(cqe) = cqe {
             acc = f(acc, cqe);
         }
-        // Compared before the step rather than after: the walk's pointer
-        // and the guard's then need no second register (one instruction
-        // less per completion in a scope's walk).
+        // Compared before the step rather than after: LLVM then steps one
+        // pointer and copies it for the guard, where it stepped two (one
+        // instruction less per completion in a scope's walk).
         if at == last {
             break;
         }
