@@ -66,7 +66,18 @@ impl Conn {
         Ok(())
     }
 
+    /// For a send, or a shutdown of the write side: whether it may start
+    /// (not before `AsyncWrite`'s bytes are flushed).
+    pub(crate) fn may_send(&self) -> io::Result<()> {
+        #[cfg(feature = "tokio")]
+        self.no_write_behind()?;
+        Ok(())
+    }
+
     pub(crate) async fn write<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
+        if let Err(e) = self.may_send() {
+            return (Err(e), buf);
+        }
         let (result, buf) = run(&self.handle, Send::new(&self.fd, buf), self.write_deadline).await;
         (result.map(|n| n as usize), buf)
     }
@@ -122,6 +133,9 @@ impl Conn {
     }
 
     pub(crate) async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        if how != std::net::Shutdown::Read {
+            self.may_send()?;
+        }
         let how = match how {
             std::net::Shutdown::Read => libc::SHUT_RD,
             std::net::Shutdown::Write => libc::SHUT_WR,
@@ -169,7 +183,9 @@ macro_rules! stream_methods {
         }
 
         /// Writes `buf` (some of it, perhaps); gives it back with the byte
-        /// count.
+        /// count. With the `tokio` feature, this fails (`ResourceBusy`)
+        /// while bytes `AsyncWrite` reported written are still being sent:
+        /// flush it first.
         pub async fn write<B: $crate::reactor::IoBuf>(
             &self,
             buf: B,
@@ -178,6 +194,7 @@ macro_rules! stream_methods {
         }
 
         /// Writes all of `buf`, sending again what a short send left.
+        /// Refused as [`write`](Self::write) is.
         pub async fn write_all<B: $crate::reactor::IoBuf>(
             &self,
             buf: B,
@@ -208,7 +225,10 @@ macro_rules! stream_methods {
         }
 
         /// Shuts down the reading, writing or both halves
-        /// (`std::net::Shutdown`).
+        /// (`std::net::Shutdown`). A shutdown of the writing half is
+        /// refused as [`write`](Self::write) is, so that it cuts off no
+        /// byte `AsyncWrite` reported written (its own `poll_shutdown`
+        /// flushes first).
         pub async fn shutdown(&self, how: std::net::Shutdown) -> std::io::Result<()> {
             self.conn.shutdown(how).await
         }

@@ -2,7 +2,8 @@
 //! reads go through a
 //! buffer the stream owns (a completion-based read cannot fill the caller's
 //! borrowed buffer), writes are copied to one and sent behind the caller,
-//! whose next write, flush or shutdown reports their errors. A send in
+//! whose next write, flush or shutdown reports their errors; the stream's
+//! own sends and write shutdowns refuse to start before that flush. A send in
 //! flight when the stream is dropped runs to its end: its bytes were
 //! reported written. A deadline set, moved or lifted while a receive or a
 //! send is in flight holds for it at its next poll: the op is cancelled
@@ -494,6 +495,20 @@ impl Conn {
         }
         match ra.recv {
             Some(_) => Err(read_ahead_in_flight()),
+            None => Ok(()),
+        }
+    }
+
+    /// For a send outside the tokio traits, or a shutdown of the write
+    /// side: an error while bytes `poll_write` reported written have not
+    /// been flushed, which the send would overtake (the kernel wakes the
+    /// sends waiting on a socket newest first) or the shutdown cut off.
+    pub(crate) fn no_write_behind(&self) -> io::Result<()> {
+        match self.io.write {
+            Some(_) => Err(io::Error::new(
+                io::ErrorKind::ResourceBusy,
+                "bytes written through AsyncWrite are still being sent on this stream: flush it first",
+            )),
             None => Ok(()),
         }
     }

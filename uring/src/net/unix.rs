@@ -181,12 +181,16 @@ impl UnixStream {
 
     /// Sends `buf` with the descriptors `fds` (`SCM_RIGHTS`); gives back
     /// the byte count, the buffer and the descriptors (the peer holds its
-    /// own copies once the send succeeded).
+    /// own copies once the send succeeded). Refused as
+    /// [`write`](Self::write) is.
     pub async fn send_with_fds<B: IoBuf>(
         &self,
         buf: B,
         fds: Vec<OwnedFd>,
     ) -> (io::Result<usize>, B, Vec<OwnedFd>) {
+        if let Err(e) = self.conn.may_send() {
+            return (Err(e), buf, fds);
+        }
         let op = SendWithFds::new(&self.conn.fd, buf, fds);
         let (result, (buf, fds)) = run(&self.conn.handle, op, self.conn.write_deadline).await;
         (result.map(|n| n as usize), buf, fds)
