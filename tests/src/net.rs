@@ -13,6 +13,8 @@ use tokio::io::{AsyncRead, ReadBuf};
 use uring::net::TcpStream;
 use uring::reactor::{Handle, Reactor};
 
+pub mod peer;
+
 /// An address on loopback with a port the kernel picks.
 pub fn any() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()

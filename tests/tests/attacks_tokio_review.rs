@@ -26,10 +26,9 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::io::{self, Read as _, Write as _};
+use std::io::{self, Write as _};
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::fs::MetadataExt as _;
+use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -39,17 +38,15 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use uring::net::{TcpStream, UnixStream};
 use uring::reactor::{Handle, Reactor};
+use uring_tests::net::peer::{
+    Peer, drain, drain_to_end, fill_send_side, inode, sent_part, socket_open, tcp, unix, write_now,
+};
 use uring_tests::net::{assert_kernel_bytes, noop_cx, runtime};
 use uring_tests::{Rng, pattern, poll_once, run_for, set_int_option, watchdog};
 
 // ---------------------------------------------------------------------------
 // Shared pieces
 // ---------------------------------------------------------------------------
-
-/// The peer of a stream under test: a plain socket read with `read(2)` (a
-/// std `UnixStream` over the descriptor, whatever its family: reads and
-/// `FIONBIO` are the same for both).
-type Peer = std::os::unix::net::UnixStream;
 
 /// A stream op's future, borrowing the stream.
 type Plain<'s, T> = Pin<Box<dyn Future<Output = io::Result<T>> + 's>>;
@@ -100,117 +97,6 @@ impl Stream for UnixStream {
     fn plain_shutdown(&self, how: std::net::Shutdown) -> Plain<'_, ()> {
         Box::pin(self.shutdown(how))
     }
-}
-
-/// A reactor TCP stream connected over loopback to a plain peer.
-fn tcp(h: &Handle) -> (TcpStream, Peer) {
-    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let listener = std::net::TcpListener::bind(any).unwrap();
-    let c = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (peer, _) = listener.accept().unwrap();
-    (TcpStream::from_std(h, c), Peer::from(OwnedFd::from(peer)))
-}
-
-/// A reactor Unix stream connected to a plain peer (`socketpair(2)`).
-fn unix(h: &Handle) -> (UnixStream, Peer) {
-    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
-    (UnixStream::from_std(h, a), b)
-}
-
-/// `poll_write` of all of `data` (one copy), which must take it at once.
-fn write_now<S: Stream>(stream: &mut S, data: &[u8], what: &str) {
-    match Pin::new(stream).poll_write(&mut noop_cx(), data) {
-        Poll::Ready(Ok(n)) => assert_eq!(n, data.len(), "{what}: the write"),
-        other => panic!("{what}: the write: {other:?}"),
-    }
-}
-
-/// Fills the send side of `fd` through a duplicate of its descriptor
-/// (returned) until the kernel takes no more; the bytes written (zeros).
-/// The send buffer gets a fixed size first: TCP would grow it later
-/// (autotuning), making room for a send meant to wait.
-fn fill_send_side(fd: std::os::fd::BorrowedFd<'_>) -> (Peer, usize) {
-    set_int_option(fd, libc::SOL_SOCKET, libc::SO_SNDBUF, 64 << 10).unwrap();
-    let mut filler = Peer::from(fd.try_clone_to_owned().unwrap());
-    filler.set_nonblocking(true).unwrap();
-    let chunk = vec![0u8; 1 << 16];
-    let mut total = 0;
-    loop {
-        match filler.write(&chunk) {
-            Ok(n) => total += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) => panic!("filling the socket: {e}"),
-        }
-    }
-    // The descriptor is shared: the stream's own ops see the flag too.
-    filler.set_nonblocking(false).unwrap();
-    (filler, total)
-}
-
-/// Reads what `peer` holds now, without blocking; whether it saw the end
-/// of the stream.
-fn drain(peer: &mut Peer, into: &mut Vec<u8>) -> bool {
-    peer.set_nonblocking(true).unwrap();
-    let mut chunk = vec![0u8; 1 << 16];
-    let eof = loop {
-        match peer.read(&mut chunk) {
-            Ok(0) => break true,
-            Ok(n) => into.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
-            // A reset ends the stream too.
-            Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => break true,
-            Err(e) => panic!("reading the peer: {e}"),
-        }
-    };
-    peer.set_nonblocking(false).unwrap();
-    eof
-}
-
-/// Runs the reactor and drains `peer` until it sees the end of the stream
-/// or `bound` passes (a panic); what it read.
-fn drain_to_end(reactor: &Reactor, peer: &mut Peer, bound: Duration) -> Vec<u8> {
-    let end = Instant::now() + bound;
-    let mut got = Vec::new();
-    while !drain(peer, &mut got) {
-        assert!(
-            Instant::now() < end,
-            "no end of stream after {bound:?} ({} bytes read)",
-            got.len()
-        );
-        if !reactor.is_shut_down() {
-            run_for(reactor, 2);
-        }
-    }
-    got
-}
-
-/// The inode of the socket open as `fd`.
-fn inode(fd: impl AsFd) -> u64 {
-    std::fs::metadata(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd()))
-        .unwrap()
-        .ino()
-}
-
-/// Whether a descriptor of this process names the socket of inode `ino`.
-fn socket_open(ino: u64) -> bool {
-    let name = format!("socket:[{ino}]");
-    std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(Result::ok)
-        .any(|e| std::fs::read_link(e.path()).is_ok_and(|l| l.as_os_str() == name.as_str()))
-}
-
-/// The peer's bytes after the `filled` zeros: what the stream sent.
-fn sent_part<'a>(got: &'a [u8], filled: usize, what: &str) -> &'a [u8] {
-    assert!(
-        got.len() >= filled,
-        "{what}: the filler's bytes are missing"
-    );
-    assert!(
-        got[..filled].iter().all(|&b| b == 0),
-        "{what}: filler bytes"
-    );
-    &got[filled..]
 }
 
 /// Where `sent` first differs from `want`, as a message; `None` if it is
