@@ -63,41 +63,30 @@ trait Stream: AsyncWrite + AsyncRead + AsFd + Unpin + 'static {
     fn plain_shutdown(&self, how: std::net::Shutdown) -> Plain<'_, ()>;
 }
 
-impl Stream for TcpStream {
-    fn write_by(&mut self, deadline: Option<Instant>) {
-        self.set_write_deadline(deadline);
-    }
-    fn read_by(&mut self, deadline: Option<Instant>) {
-        self.set_read_deadline(deadline);
-    }
-    fn plain_write_all(&self, data: Vec<u8>) -> Plain<'_, usize> {
-        Box::pin(async move {
-            let (r, data) = self.write_all(data).await;
-            r.map(|()| data.len())
-        })
-    }
-    fn plain_shutdown(&self, how: std::net::Shutdown) -> Plain<'_, ()> {
-        Box::pin(self.shutdown(how))
-    }
+/// The same forwarding for both stream types.
+macro_rules! stream {
+    ($($ty:ty),*) => {$(
+        impl Stream for $ty {
+            fn write_by(&mut self, deadline: Option<Instant>) {
+                self.set_write_deadline(deadline);
+            }
+            fn read_by(&mut self, deadline: Option<Instant>) {
+                self.set_read_deadline(deadline);
+            }
+            fn plain_write_all(&self, data: Vec<u8>) -> Plain<'_, usize> {
+                Box::pin(async move {
+                    let (r, data) = self.write_all(data).await;
+                    r.map(|()| data.len())
+                })
+            }
+            fn plain_shutdown(&self, how: std::net::Shutdown) -> Plain<'_, ()> {
+                Box::pin(self.shutdown(how))
+            }
+        }
+    )*};
 }
 
-impl Stream for UnixStream {
-    fn write_by(&mut self, deadline: Option<Instant>) {
-        self.set_write_deadline(deadline);
-    }
-    fn read_by(&mut self, deadline: Option<Instant>) {
-        self.set_read_deadline(deadline);
-    }
-    fn plain_write_all(&self, data: Vec<u8>) -> Plain<'_, usize> {
-        Box::pin(async move {
-            let (r, data) = self.write_all(data).await;
-            r.map(|()| data.len())
-        })
-    }
-    fn plain_shutdown(&self, how: std::net::Shutdown) -> Plain<'_, ()> {
-        Box::pin(self.shutdown(how))
-    }
-}
+stream!(TcpStream, UnixStream);
 
 /// Where `sent` first differs from `want`, as a message; `None` if it is
 /// `want` exactly.
