@@ -1032,3 +1032,23 @@ pub fn recvmsg_records(
     data.truncate(n as usize);
     Ok((data, records))
 }
+
+/// The payload of the panics the tests raise on purpose: it unwinds
+/// without the panic hook's message.
+pub struct Stop;
+
+/// Unwinds out of the caller with [`Stop`].
+pub fn stop() -> ! {
+    std::panic::resume_unwind(Box::new(Stop))
+}
+
+/// Runs `f`, which must unwind with [`Stop`].
+pub fn expect_stop(f: impl FnOnce()) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(()) => panic!("the reader returned instead of unwinding"),
+        Err(payload) => assert!(
+            payload.is::<Stop>(),
+            "the reader unwound with another panic"
+        ),
+    }
+}

@@ -42,6 +42,7 @@ use std::time::Duration;
 
 use uring::ops::{Nop, Read, ReadFixed, Recv, SendV, SendZcV, WriteFixed};
 use uring::{BufRing, BufferGroup, Error, MsgFlags, Ring, SendFlags, SendZcFlags, sys};
+use uring_tests::Stop;
 use uring_tests::{PATIENCE, mmap_buf_ring, pattern, require_kernel, require_op};
 
 // ---------------------------------------------------------------------------
@@ -53,9 +54,6 @@ const CANARY: u8 = 0xcc;
 
 /// The byte a socket is filled with before a send that must wait.
 const FILLER: u8 = 0x11;
-
-/// The payload of panics raised on purpose.
-struct Stop;
 
 /// Receives `data` sent on `tx` into a buffer of `pool` in a scope of
 /// `ring`; returns the bytes and the buffer id claimed.

@@ -31,7 +31,6 @@
 //! prepares it, and leaves the SQEs behind it in the queue.
 
 use std::any::Any;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::OnceLock;
 
 use uring::ops::Nop;
@@ -41,30 +40,11 @@ use uring::{
     Sqe128, SqeSize, SubmissionQueue, UniformCqe,
 };
 use uring_tests::{Rng, kernel_version, skip, watchdog};
+use uring_tests::{expect_stop, stop};
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-/// The payload of the panics the tests raise on purpose: it unwinds
-/// without the panic hook's message.
-struct Stop;
-
-/// Unwinds out of the caller with [`Stop`].
-fn stop() -> ! {
-    resume_unwind(Box::new(Stop))
-}
-
-/// Runs `f`, which must unwind with [`Stop`].
-fn expect_stop(f: impl FnOnce()) {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(()) => panic!("the reader returned instead of unwinding"),
-        Err(payload) => assert!(
-            payload.is::<Stop>(),
-            "the reader unwound with another panic"
-        ),
-    }
-}
 
 /// A NOP the kernel refuses as it prepares it: it asks for a 32-byte
 /// completion on a ring of 16-byte ones. It completes with `EINVAL`, and

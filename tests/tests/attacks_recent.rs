@@ -35,7 +35,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::linux::net::SocketAddrExt as _;
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::net::SocketAddr as UnixAddr;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -48,30 +48,11 @@ use uring::{
     SockAddrBuf, Sqe64, TimeoutFlags,
 };
 use uring_tests::{PATIENCE, poll_once, require_kernel, run_for};
+use uring_tests::{Stop, expect_stop, stop};
 
 // ---------------------------------------------------------------------------
 // Helpers of the completion readers
 // ---------------------------------------------------------------------------
-
-/// The payload of the panics the tests raise on purpose: it unwinds
-/// without the panic hook's message.
-struct Stop;
-
-/// Unwinds out of the caller with [`Stop`].
-fn stop() -> ! {
-    resume_unwind(Box::new(Stop))
-}
-
-/// Runs `f`, which must unwind with [`Stop`].
-fn expect_stop(f: impl FnOnce()) {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(()) => panic!("the reader returned instead of unwinding"),
-        Err(payload) => assert!(
-            payload.is::<Stop>(),
-            "the reader unwound with another panic"
-        ),
-    }
-}
 
 /// A ring whose SQ and CQ both have `entries` entries, so that a scope can
 /// fill its every slot with one submit.
