@@ -518,8 +518,10 @@ impl ScopeTable {
     /// holds its borrows until its last. The other completions that are not
     /// an op's last never reach an untagged op: a notification (`F_NOTIF`)
     /// is a zero-copy op's, and those are always tagged, and padding
-    /// (`F_SKIP`) is a mixed CQ's, on which no scope runs. Debug builds
-    /// check both.
+    /// (`F_SKIP`) is a mixed CQ's, on which no scope runs, or comes on a
+    /// plain one before a message flagged `F_32`, which only a ring named
+    /// as a message target receives (its scopes tag every op). Debug
+    /// builds check both.
     #[inline(always)]
     pub(super) fn settle_untagged_op(&mut self, flags: u32) {
         debug_assert_eq!(
