@@ -25,6 +25,31 @@ pub fn noop_cx() -> Context<'static> {
     Context::from_waker(Waker::noop())
 }
 
+thread_local! {
+    /// What a wake of a [`Reenter`] waker runs.
+    pub static ON_WAKE: std::cell::RefCell<Option<Box<dyn FnMut()>>> =
+        std::cell::RefCell::new(None);
+}
+
+/// A waker whose wake runs what [`ON_WAKE`] holds, then puts it back
+/// (unless it was replaced meanwhile): a wake that re-enters what woke it.
+pub struct Reenter;
+
+impl std::task::Wake for Reenter {
+    fn wake(self: std::sync::Arc<Self>) {
+        let Some(mut f) = ON_WAKE.with(|f| f.borrow_mut().take()) else {
+            return;
+        };
+        f();
+        ON_WAKE.with(|slot| {
+            let mut slot = slot.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(f);
+            }
+        });
+    }
+}
+
 /// A reactor stream connected to a plain std peer.
 pub fn connected(h: &Handle) -> (TcpStream, std::net::TcpStream) {
     let listener = std::net::TcpListener::bind(any()).unwrap();

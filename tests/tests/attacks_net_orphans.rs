@@ -40,6 +40,7 @@ use uring_tests::net::peer::{
     tcp, unix, write_now,
 };
 use uring_tests::net::runtime;
+use uring_tests::net::{ON_WAKE, Reenter};
 use uring_tests::{pattern, run_for, set_int_option, skip, under_valgrind, watchdog};
 
 // ---------------------------------------------------------------------------
@@ -84,8 +85,6 @@ fn assert_prefix(sent: &[u8], data: &[u8], what: &str) {
 thread_local! {
     /// What the next drop of an [`OnDrop`] waker runs.
     static ON_DROP: RefCell<Option<Box<dyn FnOnce()>>> = RefCell::new(None);
-    /// What a wake of a [`Reenter`] waker runs.
-    static ON_WAKE: RefCell<Option<Box<dyn FnMut()>>> = RefCell::new(None);
 }
 
 /// A waker whose last drop runs what [`ON_DROP`] holds (once).
@@ -100,25 +99,6 @@ impl Drop for OnDrop {
         if let Some(f) = ON_DROP.with(|f| f.borrow_mut().take()) {
             f();
         }
-    }
-}
-
-/// A waker whose wake runs what [`ON_WAKE`] holds, then puts it back
-/// (unless it was replaced meanwhile).
-struct Reenter;
-
-impl Wake for Reenter {
-    fn wake(self: Arc<Self>) {
-        let Some(mut f) = ON_WAKE.with(|f| f.borrow_mut().take()) else {
-            return;
-        };
-        f();
-        ON_WAKE.with(|slot| {
-            let mut slot = slot.borrow_mut();
-            if slot.is_none() {
-                *slot = Some(f);
-            }
-        });
     }
 }
 

@@ -32,7 +32,7 @@ use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -41,6 +41,7 @@ use uring::reactor::{Handle, Reactor};
 use uring_tests::net::peer::{
     Peer, drain, drain_to_end, fill_send_side, inode, sent_part, socket_open, tcp, unix, write_now,
 };
+use uring_tests::net::{ON_WAKE, Reenter};
 use uring_tests::net::{assert_kernel_bytes, noop_cx, runtime};
 use uring_tests::{Rng, pattern, poll_once, run_for, set_int_option, watchdog};
 
@@ -565,30 +566,6 @@ fn write_side_walks_in_every_order_deliver_a_prefix_of_what_was_reported() {
 // ---------------------------------------------------------------------------
 // The read side from inside its own wakes
 // ---------------------------------------------------------------------------
-
-thread_local! {
-    /// What a wake of a [`Reenter`] waker runs.
-    static ON_WAKE: RefCell<Option<Box<dyn FnMut()>>> = RefCell::new(None);
-}
-
-/// A waker whose wake runs what [`ON_WAKE`] holds, then puts it back
-/// (unless it was replaced meanwhile).
-struct Reenter;
-
-impl Wake for Reenter {
-    fn wake(self: Arc<Self>) {
-        let Some(mut f) = ON_WAKE.with(|f| f.borrow_mut().take()) else {
-            return;
-        };
-        f();
-        ON_WAKE.with(|slot| {
-            let mut slot = slot.borrow_mut();
-            if slot.is_none() {
-                *slot = Some(f);
-            }
-        });
-    }
-}
 
 /// The read loop of a stream run entirely from inside wakes: the waker
 /// `poll_read` leaves with the stream's receive is woken by the reactor
