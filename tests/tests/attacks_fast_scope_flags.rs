@@ -630,6 +630,76 @@ fn a_drained_zero_copy_send_lets_its_scope_end() {
     uring_tests::child_output(&child.wait_with_output().unwrap());
 }
 
+/// The test [`a_drain_holds_back_the_next_zero_copy_send_until_a_plain_op_passes`]
+/// runs in a process of its own.
+const STICKY_DRAIN: &str = "a_drain_holds_back_the_next_zero_copy_send_until_a_plain_op_passes";
+
+/// What the README's known limit tells a user to do, checked against the
+/// kernel: a scope whose only op was a drained NOP ends, and on Linux 6.18
+/// the ring's next zero-copy send would be held back as if behind it (the
+/// kernel leaves its drain on until an op without the flag is submitted
+/// with nothing deferred); a plain NOP submitted first lifts it, and the
+/// send then runs once, with its notification. Run in a process of its
+/// own, killed if it does not end.
+#[test]
+fn a_drain_holds_back_the_next_zero_copy_send_until_a_plain_op_passes() {
+    use uring::SqeFlags;
+    if uring_tests::in_child(STICKY_DRAIN) {
+        let (socket, mut peer) = tcp_pair();
+        let data = uring_tests::pattern(64, 5);
+        let mut ring = Ring::new(8).unwrap();
+        let seen = ring.scope(|s| {
+            s.push(Nop::new().flags(SqeFlags::IO_DRAIN).user_data(1))
+                .unwrap();
+            collect_until(s, |seen| all_ended(seen, &[1]))
+        });
+        assert_eq!(of(&seen, 1), [(0, 0)], "{seen:?}");
+        let seen = ring.scope(|s| {
+            s.push(Nop::new().user_data(2)).unwrap();
+            collect_until(s, |seen| all_ended(seen, &[2]))
+        });
+        assert_eq!(of(&seen, 2), [(0, 0)], "{seen:?}");
+        let seen = ring.scope(|s| {
+            s.push(SendZc::new(&socket, &data).user_data(3)).unwrap();
+            collect_until(s, |seen| all_ended(seen, &[3]))
+        });
+        assert_eq!(
+            of(&seen, 3),
+            [(64, IORING_CQE_F_MORE), (0, IORING_CQE_F_NOTIF)],
+            "{seen:?}"
+        );
+        drop((ring, socket));
+        let mut got = Vec::new();
+        peer.read_to_end(&mut got).unwrap();
+        assert_eq!(got, data, "the send's bytes, once");
+        return;
+    }
+    let _watch = uring_tests::watchdog();
+    let mut child = uring_tests::child_command(STICKY_DRAIN)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let patience = if uring_tests::under_valgrind() {
+        120
+    } else {
+        10
+    };
+    let deadline = Instant::now() + Duration::from_secs(patience);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the zero-copy send never ran after the plain NOP\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    uring_tests::child_output(&child.wait_with_output().unwrap());
+}
+
 // ---------------------------------------------------------------------------
 // Multishot ops.
 // ---------------------------------------------------------------------------
