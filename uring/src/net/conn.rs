@@ -120,15 +120,11 @@ impl Conn {
     }
 
     pub(crate) fn recv_stream(&self, group: BufGroup) -> RecvStream {
-        match self.may_receive() {
-            Ok(()) => RecvStream {
-                stream: Some(self.handle.stream(RecvMulti::new(&self.fd, group))),
-                refused: None,
-            },
-            Err(e) => RecvStream {
-                stream: None,
-                refused: Some(e),
-            },
+        RecvStream {
+            stream: self
+                .may_receive()
+                .map(|()| self.handle.stream(RecvMulti::new(&self.fd, group)))
+                .map_err(Some),
         }
     }
 
@@ -274,18 +270,16 @@ pub(crate) use stream_traits;
 /// ([`TcpStream::recv_stream`](crate::net::TcpStream::recv_stream),
 /// [`UnixStream::recv_stream`](crate::net::UnixStream::recv_stream)).
 pub struct RecvStream {
-    /// The receive; `None` if it could not start.
-    stream: Option<OpStream<RecvMulti>>,
-    /// Why it could not start, until read.
-    refused: Option<io::Error>,
+    /// The receive, or why it could not start (until that is read).
+    stream: Result<OpStream<RecvMulti>, Option<io::Error>>,
 }
 
 impl RecvStream {
     /// The next buffer, as [`OpStream::poll_next`].
     pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Option<RingBuf>>>> {
         match &mut self.stream {
-            Some(stream) => stream.poll_next(cx),
-            None => Poll::Ready(self.refused.take().map(Err)),
+            Ok(stream) => stream.poll_next(cx),
+            Err(refused) => Poll::Ready(refused.take().map(Err)),
         }
     }
 
