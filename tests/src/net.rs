@@ -2,7 +2,7 @@
 //! peers, sockets whose send side is full, and reading a peer without
 //! blocking.
 
-use std::io::{self, Read as _, Write as _};
+use std::io::{self, Read as _};
 use std::net::SocketAddr;
 use std::os::fd::BorrowedFd;
 use std::pin::Pin;
@@ -63,20 +63,8 @@ pub fn connected(h: &Handle) -> (TcpStream, std::net::TcpStream) {
 /// on it then waits for the peer to read. Returns the bytes written (all
 /// zero).
 pub fn fill_send_side(fd: BorrowedFd<'_>) -> (std::net::TcpStream, usize) {
-    let mut filler = std::net::TcpStream::from(fd.try_clone_to_owned().unwrap());
-    filler.set_nonblocking(true).unwrap();
-    let chunk = vec![0u8; 1 << 16];
-    let mut total = 0;
-    loop {
-        match filler.write(&chunk) {
-            Ok(n) => total += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) => panic!("filling the socket: {e}"),
-        }
-    }
-    // The descriptor is shared: the stream's own ops see the flag too.
-    filler.set_nonblocking(false).unwrap();
-    (filler, total)
+    let (filler, total) = peer::fill_through(fd);
+    (std::os::fd::OwnedFd::from(filler).into(), total)
 }
 
 /// Reads what `peer` holds now, without blocking, up to the end of the

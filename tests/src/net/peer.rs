@@ -51,6 +51,13 @@ pub fn write_now<S: AsyncWrite + Unpin>(stream: &mut S, data: &[u8], what: &str)
 /// (autotuning), making room for a send meant to wait.
 pub fn fill_send_side(fd: BorrowedFd<'_>) -> (Peer, usize) {
     set_int_option(fd, libc::SOL_SOCKET, libc::SO_SNDBUF, 64 << 10).unwrap();
+    fill_through(fd)
+}
+
+/// Writes zeros through a duplicate of `fd` (returned) until the kernel
+/// takes no more; the bytes written. The duplicate is left blocking: the
+/// descriptor is shared, and the stream's own ops see the flag too.
+pub fn fill_through(fd: BorrowedFd<'_>) -> (Peer, usize) {
     let mut filler = Peer::from(fd.try_clone_to_owned().unwrap());
     filler.set_nonblocking(true).unwrap();
     let chunk = vec![0u8; 1 << 16];
@@ -62,7 +69,6 @@ pub fn fill_send_side(fd: BorrowedFd<'_>) -> (Peer, usize) {
             Err(e) => panic!("filling the socket: {e}"),
         }
     }
-    // The descriptor is shared: the stream's own ops see the flag too.
     filler.set_nonblocking(false).unwrap();
     (filler, total)
 }
