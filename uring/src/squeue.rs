@@ -43,6 +43,11 @@ pub(crate) struct Sq<S: SqeSize = Sqe64> {
     pub(crate) head: u32,
     /// The ring's id, which the fixed files of a push must carry.
     pub(crate) ring: u32,
+    /// Set when an SQE flagged `IOSQE_IO_DRAIN` is pushed, cleared only by
+    /// a scope that lifts the kernel's drain before a zero-copy send (see
+    /// `Ring::lift_drain`): the kernel keeps its drain on after the drained
+    /// op completes, and holds a zero-copy send behind it forever.
+    pub(crate) drain: bool,
 }
 
 /// Where the next SQE goes.
@@ -133,6 +138,7 @@ impl<S: SqeSize> Sq<S> {
                 },
                 head,
                 ring: id,
+                drain: false,
             };
             sq.set_tail(head, None);
             sq
@@ -379,6 +385,9 @@ impl<'a, S: SqeSize> VacantSqe<'a, S> {
     /// ring's), until the op's last completion has been read. Its flags are
     /// taken as written: a link flag links it to whatever is pushed next.
     pub unsafe fn commit(self) {
+        // SAFETY: the slot is in the SQE array, written by hand (zeroed at
+        // hand-out); only this value reaches it until the tail moves.
+        note_drain(self.sq, unsafe { &*S::sqe(self.slot) });
         let tail = self.sq.tail();
         self.sq.set_tail(tail.wrapping_add(1), None);
     }
@@ -534,7 +543,14 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
                     for i in 0..T::SQES {
                         let index = start.wrapping_add(i) & self.sq.mask;
                         // SAFETY: one of the slots just written, unpublished.
-                        gate.each(unsafe { &mut *S::sqe(self.sq.sqes.add(index as usize)) });
+                        let sqe = unsafe { &mut *S::sqe(self.sq.sqes.add(index as usize)) };
+                        gate.each(sqe);
+                        if !G::SEES_DRAIN {
+                            note_drain(self.sq, sqe);
+                        }
+                    }
+                    if G::SEES_DRAIN && gate.drained() {
+                        self.sq.drain = true;
                     }
                     self.cursor = self.sq.cursor;
                     return Ok(());
@@ -554,7 +570,14 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
         for i in 0..T::SQES as usize {
             // SAFETY: the SQES slots from `first` were just written, in the
             // array, unpublished.
-            gate.each(unsafe { &mut *S::sqe(first.add(i)) });
+            let sqe = unsafe { &mut *S::sqe(first.add(i)) };
+            gate.each(sqe);
+            if !G::SEES_DRAIN {
+                note_drain(self.sq, sqe);
+            }
+        }
+        if G::SEES_DRAIN && gate.drained() {
+            self.sq.drain = true;
         }
         Ok(())
     }
@@ -635,10 +658,29 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
         for i in 0..n {
             let index = start.wrapping_add(i) & self.sq.mask;
             // SAFETY: one of the slots just written, unpublished.
-            gate.each(unsafe { &mut *S::sqe(self.sq.sqes.add(index as usize)) });
+            let sqe = unsafe { &mut *S::sqe(self.sq.sqes.add(index as usize)) };
+            gate.each(sqe);
+            if !G::SEES_DRAIN {
+                note_drain(self.sq, sqe);
+            }
+        }
+        if G::SEES_DRAIN && gate.drained() {
+            self.sq.drain = true;
         }
         self.cursor = self.sq.cursor;
         Ok(())
+    }
+
+    /// Whether an SQE flagged `IOSQE_IO_DRAIN` was pushed on the ring since
+    /// a scope last lifted the kernel's drain (see [`Sq::drain`]).
+    #[inline(always)]
+    pub(crate) fn drain(&self) -> bool {
+        self.sq.drain
+    }
+
+    /// The kernel's drain is lifted by the SQE just pushed.
+    pub(crate) fn clear_drain(&mut self) {
+        self.sq.drain = false;
     }
 
     /// The tail of the next push of this batch.
@@ -707,6 +749,26 @@ pub(crate) trait PushGate {
     /// Called on every SQE the push wrote, in order, before any is
     /// published; must leave it valid.
     fn each(&mut self, sqe: &mut io_uring_sqe);
+
+    /// Whether the gate reads each SQE's flags in `each` and answers
+    /// [`drained`](Self::drained); otherwise the push reads them after it.
+    const SEES_DRAIN: bool = false;
+
+    /// With `SEES_DRAIN`: whether an SQE the push wrote is flagged
+    /// `IOSQE_IO_DRAIN` as `each` left it.
+    fn drained(&self) -> bool {
+        false
+    }
+}
+
+/// Notes in `sq` a pushed SQE flagged `IOSQE_IO_DRAIN` (after its gate,
+/// which may have changed its flags). Free for an op whose flags are known
+/// when it is built: the test folds away.
+#[inline(always)]
+pub(crate) fn note_drain<S: SqeSize>(sq: &mut Sq<S>, sqe: &io_uring_sqe) {
+    if sqe.flags & sys::IOSQE_IO_DRAIN != 0 {
+        sq.drain = true;
+    }
 }
 
 /// The gate of the ring's own pushes: admits all, with no limit, and

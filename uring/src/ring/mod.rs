@@ -352,6 +352,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 }
             })
         };
+        for sqe in sqes {
+            crate::squeue::note_drain(sq, sqe);
+        }
         Ok(())
     }
 

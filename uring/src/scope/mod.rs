@@ -477,6 +477,17 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
     /// the ring was created disabled and is not enabled yet, or when a
     /// registered file of it belongs to another ring.
     ///
+    /// **Drains and zero-copy sends.** The kernel never issues a zero-copy
+    /// send that an `IO_DRAIN` holds back (Linux 6.18 waits for the send's
+    /// own notification, which cannot come first), and no cancel reaches
+    /// it. So a zero-copy send flagged `IO_DRAIN`, or in a chain with an SQE
+    /// so flagged, fails with `EINVAL` (the later of the two in the chain
+    /// does; an `IO_DRAIN` after the send is dropped with its SQE). Once an
+    /// op flagged `IO_DRAIN` was pushed on the ring, the next zero-copy
+    /// send is handed back ([`PushErrorKind::DrainPending`](crate::PushErrorKind::DrainPending))
+    /// while the scope has ops in flight; with none, the scope lifts the
+    /// drain with a NOP of its own before the send.
+    ///
     /// The scope needs to see every op finish, so an op flagged
     /// `CQE_SKIP_SUCCESS` posts its completion anyway. Ops that name another
     /// op by `user_data` (`Cancel`, `PollRemove`, `PollUpdate`,

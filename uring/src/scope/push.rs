@@ -99,6 +99,12 @@ pub(super) unsafe fn push_tagged<S: SqeSize, T: Submission<S> + Scoped>(
     submission: T,
     owned: u32,
 ) -> Result<(), PushError<T>> {
+    if T::ZERO_COPY
+        && sq.drain()
+        && let Err(kind) = lift_drain(sq, table, T::SQES)
+    {
+        return Err(PushError::new(submission, kind));
+    }
     // SAFETY: the caller keeps the submission's memory valid for the scope,
     // which waits for every SQE tagged here. The tag and the cleared flag
     // leave each SQE valid.
@@ -120,11 +126,73 @@ pub(super) unsafe fn push_tagged_linked<S: SqeSize, T: Submission<S> + Scoped>(
     table: &mut ScopeTable,
     chain: Linked<T>,
 ) -> Result<(), PushError<Linked<T>>> {
+    if T::ZERO_COPY
+        && sq.drain()
+        && let Err(kind) = lift_drain(sq, table, chain.sqes().unwrap_or(u32::MAX))
+    {
+        return Err(PushError::new(chain, kind));
+    }
     // SAFETY: as in `push_tagged`.
     let pushed =
         unsafe { sq.push_linked_gated::<true, T, _>(chain, ScopeGate::<T>::new(table, NO_OWNED)) };
     sq.sync();
     pushed
+}
+
+/// Lifts the kernel's drain before a push of `sqes` SQEs that may hold a
+/// zero-copy send, once an SQE flagged `IO_DRAIN` was pushed on the ring.
+///
+/// Linux 6.18 leaves its drain on after the drained op completes, until an
+/// op without the flag is submitted while nothing else is in flight; until
+/// then it defers every op, and a deferred zero-copy send never runs (it
+/// issues deferred ops once every request it allocated is deferred, and the
+/// send's notification, allocated when the send is prepared, never is). No
+/// cancel reaches a deferred op, so the scope could never end.
+///
+/// With nothing of the scope in flight, a NOP of the scope's own goes
+/// first: it finds nothing to wait for and turns the drain off, and the
+/// send after it runs. With ops of the scope in flight the NOP would be
+/// deferred too: the push is refused
+/// ([`DrainPending`](PushErrorKind::DrainPending)) until they complete.
+#[cold]
+#[inline(never)]
+fn lift_drain<S: SqeSize>(
+    sq: &mut SubmissionQueue<'_, S>,
+    table: &mut ScopeTable,
+    sqes: u32,
+) -> Result<(), PushErrorKind> {
+    if !table.settled(sq.tail()) {
+        return Err(PushErrorKind::DrainPending);
+    }
+    // Room for the NOP and the push after it, so that a NOP is not pushed
+    // for a push that cannot follow. (A NOP of the scope's own takes no
+    // slot: it leaves the count of ops in flight at its push.)
+    table.admit(sq.tail(), sqes.saturating_add(1))?;
+    if sq.space_left_within(Some(table.limit())) < sqes.saturating_add(1) {
+        return Err(PushErrorKind::QueueFull);
+    }
+    let nop = crate::ops::Nop::new().user_data(table.key ^ INTERNAL);
+    // SAFETY: a NOP names no memory.
+    let pushed = unsafe { sq.push_gated::<false, _, _>(nop, InternalGate(table)) };
+    if pushed.is_err() {
+        return Err(PushErrorKind::QueueFull);
+    }
+    sq.sync();
+    table.pushed_internal();
+    sq.clear_drain();
+    Ok(())
+}
+
+/// The gate of a scope's own NOP (see [`lift_drain`]): within the scope's
+/// limit, untagged.
+struct InternalGate<'t>(&'t ScopeTable);
+
+impl PushGate for InternalGate<'_> {
+    fn admit(&mut self, tail: u32, sqes: u32) -> Result<Option<u32>, PushErrorKind> {
+        self.0.admit(tail, sqes)
+    }
+
+    fn each(&mut self, _: &mut sys::io_uring_sqe) {}
 }
 
 /// The gate of a push of `P` (one op or chain) into a scope: the SQ's
@@ -134,9 +202,22 @@ pub(super) unsafe fn push_tagged_linked<S: SqeSize, T: Submission<S> + Scoped>(
 struct ScopeGate<'t, P> {
     table: &'t mut ScopeTable,
     owned: u32,
-    /// Whether the SQE before the next in the push was linked to it.
-    after_link: bool,
+    /// What the SQEs of the push before the next tell about it.
+    chain: ChainState,
     _push: PhantomData<fn(P)>,
+}
+
+/// What the SQEs written so far in a push (one op or one chain) tell about
+/// the next (the links and sends only in pushes that may hold a zero-copy
+/// send), and about the ring (a drain).
+#[derive(Default)]
+struct ChainState {
+    /// The SQE before the next was linked to it.
+    after_link: bool,
+    /// A zero-copy send of the chain was let through.
+    zero_copy: bool,
+    /// An SQE of the push is flagged `IO_DRAIN`, as tagged.
+    drained: bool,
 }
 
 impl<'t, P> ScopeGate<'t, P> {
@@ -145,7 +226,7 @@ impl<'t, P> ScopeGate<'t, P> {
         ScopeGate {
             table,
             owned,
-            after_link: false,
+            chain: ChainState::default(),
             _push: PhantomData,
         }
     }
@@ -159,27 +240,42 @@ impl<P: Prepare> PushGate for ScopeGate<'_, P> {
 
     #[inline(always)]
     fn each(&mut self, sqe: &mut sys::io_uring_sqe) {
-        tag_sqe::<P>(self.table, sqe, self.owned, &mut self.after_link);
+        tag_sqe::<P>(self.table, sqe, self.owned, &mut self.chain);
+    }
+
+    const SEES_DRAIN: bool = true;
+
+    #[inline(always)]
+    fn drained(&self) -> bool {
+        self.chain.drained
     }
 }
 
 /// Tags one SQE of a push of `P` (one op or chain) into the scope of
-/// `table`, noting the owned buffer `owned` it uses; `after_link` carries
-/// whether the SQE before it in the push was linked to it.
+/// `table`, noting the owned buffer `owned` it uses; `chain` carries what
+/// the SQEs before it in the push tell.
 #[inline(always)]
 fn tag_sqe<P: Prepare>(
     table: &mut ScopeTable,
     sqe: &mut sys::io_uring_sqe,
     owned: u32,
-    after_link: &mut bool,
+    chain: &mut ChainState,
 ) {
-    sqe.flags &= !sys::IOSQE_CQE_SKIP_SUCCESS;
+    // Read once, before the stores of the tagging below, which the
+    // compiler cannot tell from the SQE's.
+    let flags = sqe.flags;
+    sqe.flags = flags & !sys::IOSQE_CQE_SKIP_SUCCESS;
+    if P::ZERO_COPY {
+        screen_drain(sqe, chain);
+    } else {
+        chain.drained |= flags & sys::IOSQE_IO_DRAIN != 0;
+    }
     // A zero-copy send linked after another SQE may get a notification
     // after its last completion (see `ScopeTable::orphans`); nothing
     // else pays for it.
-    let zero_copy = P::ZERO_COPY && *after_link && is_zero_copy(sqe.opcode);
+    let zero_copy = P::ZERO_COPY && chain.after_link && is_zero_copy(sqe.opcode);
     if P::ZERO_COPY {
-        *after_link = sqe.flags & (sys::IOSQE_IO_LINK | sys::IOSQE_IO_HARDLINK) != 0;
+        chain.after_link = sqe.flags & (sys::IOSQE_IO_LINK | sys::IOSQE_IO_HARDLINK) != 0;
     }
     // In a fast scope, an op that selects no buffer, uses no owned
     // buffer, names no op, posts one completion (as the library reads its
@@ -222,6 +318,32 @@ fn tag_sqe<P: Prepare>(
         owned
     };
     sqe.user_data = table.take(sqe.user_data, extra(group, owned));
+}
+
+/// Keeps a drain and a zero-copy send out of one chain. The kernel drains
+/// a chain as a whole (an `IO_DRAIN` on any of its SQEs drains its head),
+/// and never issues a zero-copy send a drain defers (see [`lift_drain`]):
+/// a zero-copy send flagged `IO_DRAIN`, or after an SQE so flagged in its
+/// chain, fails with `EINVAL` instead, and so does an SQE flagged
+/// `IO_DRAIN` after a zero-copy send of its chain, which loses the flag.
+#[inline(always)]
+fn screen_drain(sqe: &mut sys::io_uring_sqe, chain: &mut ChainState) {
+    let drain = sqe.flags & sys::IOSQE_IO_DRAIN != 0;
+    let zero_copy = is_zero_copy(sqe.opcode);
+    if zero_copy && (drain || chain.drained) || drain && chain.zero_copy {
+        refuse(sqe, libc::EINVAL);
+        if chain.zero_copy {
+            // A send of the chain runs: no drain may hold the chain.
+            sqe.flags &= !sys::IOSQE_IO_DRAIN;
+        } else {
+            // The refused SQE keeps its place, and its drain.
+            chain.drained |= drain;
+        }
+    } else if zero_copy {
+        chain.zero_copy = true;
+    } else if drain {
+        chain.drained = true;
+    }
 }
 
 /// Whether `opcode` is a zero-copy send.
