@@ -394,3 +394,37 @@ fn a_drain_left_on_by_any_push_is_lifted_for_the_next_zero_copy_send() {
         assert_eq!(received(peer), expected, "each send once, in order");
     });
 }
+
+const REACTOR: &str = "a_reactor_lifts_a_drain_its_ring_was_left_with";
+
+/// A ring whose drained NOP went through `Ring::push` is handed to a
+/// reactor: the reactor lifts the drain before its first op, and its
+/// zero-copy send runs, once, and reports its bytes.
+#[test]
+fn a_reactor_lifts_a_drain_its_ring_was_left_with() {
+    in_own_process(REACTOR, || {
+        use std::os::fd::OwnedFd;
+        use uring::reactor::{Reactor, SharedFd, ops::SendZc as ReactorSendZc};
+        let (socket, peer) = tcp_pair();
+        let mut ring = Ring::new(8).unwrap();
+        ring.push(Nop::new().flags(SqeFlags::IO_DRAIN).user_data(1))
+            .unwrap();
+        ring.submit_and_wait(1).unwrap();
+        let c: Vec<_> = ring
+            .completions()
+            .map(|c| (c.user_data(), c.res()))
+            .collect();
+        assert_eq!(c, [(1, 0)]);
+        let reactor = Reactor::from_ring(ring).unwrap();
+        let socket = SharedFd::new(OwnedFd::from(socket));
+        let data = uring_tests::pattern(80, 9);
+        let (res, back) = reactor
+            .run_until(reactor.op(ReactorSendZc::new(&socket, data.clone())))
+            .unwrap();
+        assert_eq!(res.unwrap(), 80);
+        assert_eq!(back, data);
+        drop(reactor);
+        drop(socket);
+        assert_eq!(received(peer), data, "the send's bytes, once");
+    });
+}

@@ -5,7 +5,7 @@ use crate::buf_ring::BufRing;
 use crate::chain::Link;
 use crate::cqueue::Cqe;
 use crate::op::{Prepare, Submission};
-use crate::ops::{Cancel, LinkTimeout, PollAdd};
+use crate::ops::{Cancel, LinkTimeout, Nop, PollAdd};
 use crate::reactor::cell::Cell;
 use crate::reactor::exec::ReadyQueue;
 use crate::reactor::op::Completion;
@@ -322,7 +322,7 @@ impl Core {
             ring.leave_virtual_cq();
         }
         let cq_tail = ring.cq.head();
-        Ok(Core {
+        let mut core = Core {
             ring,
             key,
             slab: Slab::new(),
@@ -340,7 +340,19 @@ impl Core {
             wakeup_armed: false,
             cancels_refused: false,
             running: false,
-        })
+        };
+        if core.ring.sq.drain {
+            // An op flagged `IO_DRAIN` was pushed on the ring before: the
+            // kernel keeps its drain on until an op without the flag passes
+            // with nothing else in flight, and never issues a zero-copy send
+            // the drain defers (see the scope's `lift_drain`). The reactor
+            // has nothing in flight yet: a NOP of its own, first in line,
+            // lifts it.
+            let ignored = core.ignored();
+            core.push_own(Nop::new(), ignored)?;
+            core.ring.sq.drain = false;
+        }
+        Ok(core)
     }
 
     /// The `user_data` of slot `index` at `generation` (its low 32 bits).
