@@ -43,10 +43,11 @@ pub(crate) struct Sq<S: SqeSize = Sqe64> {
     pub(crate) head: u32,
     /// The ring's id, which the fixed files of a push must carry.
     pub(crate) ring: u32,
-    /// Set when an SQE flagged `IOSQE_IO_DRAIN` is pushed, cleared only by
-    /// a scope that lifts the kernel's drain before a zero-copy send (see
-    /// `Ring::lift_drain`): the kernel keeps its drain on after the drained
-    /// op completes, and holds a zero-copy send behind it forever.
+    /// Set when an SQE flagged `IOSQE_IO_DRAIN` is pushed, cleared only
+    /// where the kernel's drain is lifted: by a scope, before a zero-copy
+    /// send (see the scope's `lift_drain`), and by a reactor taking the
+    /// ring. The kernel keeps its drain on after the drained op completes,
+    /// and holds a zero-copy send behind it forever.
     pub(crate) drain: bool,
 }
 

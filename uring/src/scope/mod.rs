@@ -481,8 +481,9 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
     /// send that an `IO_DRAIN` holds back (Linux 6.18 waits for the send's
     /// own notification, which cannot come first), and no cancel reaches
     /// it. So a zero-copy send flagged `IO_DRAIN`, or in a chain with an SQE
-    /// so flagged, fails with `EINVAL` (the later of the two in the chain
-    /// does; an `IO_DRAIN` after the send is dropped with its SQE). Once an
+    /// so flagged, fails with `EINVAL`: the later of the two in the chain
+    /// does (an SQE flagged `IO_DRAIN` after a send of its chain fails, and
+    /// the send runs). Once an
     /// op flagged `IO_DRAIN` was pushed on the ring, the next zero-copy
     /// send is handed back ([`PushErrorKind::DrainPending`](crate::PushErrorKind::DrainPending))
     /// while the scope has ops in flight; with none, the scope lifts the
