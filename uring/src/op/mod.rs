@@ -260,11 +260,6 @@ pub unsafe trait FitsSqe<S: SqeSize> {}
 
 /// An entry that exists only after a linked op (`LINK_TIMEOUT`): it cannot be
 /// pushed alone, start a chain, or follow another one of its kind.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a link timeout, which is all `.link_timeout(..)` takes",
-    label = "not a `LinkTimeout`",
-    note = "bound the op with `.link_timeout(LinkTimeout::new(duration))` or `.timeout(duration)`; to run `{Self}` after the op, link it: `op.link(next)`"
-)]
 ///
 /// # Safety
 ///
@@ -272,6 +267,11 @@ pub unsafe trait FitsSqe<S: SqeSize> {}
 /// type; an impl must keep the kernel's rules for links and SQE sizes that
 /// the trait stands for (the typestate of chains and link timeouts rests
 /// on it).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a link timeout, which is all `.link_timeout(..)` takes",
+    label = "not a `LinkTimeout`",
+    note = "bound the op with `.link_timeout(LinkTimeout::new(duration))` or `.timeout(duration)`; to run `{Self}` after the op, link it: `op.link(next)`"
+)]
 pub unsafe trait AfterLink: Entry {}
 
 /// The name, opcode and kernel version of one op, as an op table lists them.
