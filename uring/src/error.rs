@@ -76,8 +76,11 @@ impl From<Error> for io::Error {
                 io::Error::new(io::ErrorKind::Unsupported, e)
             }
             Error::QueueFull => io::Error::new(io::ErrorKind::WouldBlock, e),
-            Error::PushRefused(PushErrorKind::ScopeFull | PushErrorKind::DrainPending) => {
+            Error::PushRefused(PushErrorKind::ScopeFull) => {
                 io::Error::new(io::ErrorKind::WouldBlock, e)
+            }
+            Error::PushRefused(PushErrorKind::AfterDrain) => {
+                io::Error::new(io::ErrorKind::Unsupported, e)
             }
             Error::PushRefused(_) | Error::Setup(_) | Error::InvalidArgument(_) => {
                 io::Error::new(io::ErrorKind::InvalidInput, e)
@@ -108,14 +111,13 @@ pub enum PushErrorKind {
     /// scope began: another thread could post into the ring, so the scope
     /// takes no op. Drop every target, then begin a new scope.
     Targeted,
-    /// A zero-copy send, pushed in a scope that has ops in flight after an
-    /// op flagged `IO_DRAIN` was pushed on the ring. The kernel keeps its
-    /// drain on until an op without the flag passes with nothing else in
-    /// flight, and would hold the send behind it forever (Linux 6.18 never
-    /// issues a zero-copy send that a drain defers, and no cancel reaches
-    /// it). Read completions until the scope has nothing in flight, then
-    /// push again: the scope lifts the drain with a NOP of its own first.
-    DrainPending,
+    /// A zero-copy send, on a ring that has taken an op flagged
+    /// `IO_DRAIN`. The kernel may hold the send behind its drain forever
+    /// (Linux 6.18 never issues a zero-copy send that a drain defers, and
+    /// no cancel reaches it), and keeps the drain on after the drained op
+    /// completes for as long as user space cannot tell. Send from a ring
+    /// that takes no drain.
+    AfterDrain,
 }
 
 impl fmt::Display for PushErrorKind {
@@ -127,9 +129,9 @@ impl fmt::Display for PushErrorKind {
             PushErrorKind::ForeignFile => "a registered file of the op belongs to another ring",
             PushErrorKind::NothingPushed => "no op was pushed over the buffer",
             PushErrorKind::Targeted => "a RingTarget of the ring was alive when the scope began",
-            PushErrorKind::DrainPending => {
-                "a zero-copy send would wait behind the ring's drain forever: let the scope's ops \
-                 complete first"
+            PushErrorKind::AfterDrain => {
+                "the ring took an op flagged IO_DRAIN, and its drain could hold a zero-copy send \
+                 forever"
             }
         })
     }

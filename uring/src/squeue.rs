@@ -43,11 +43,11 @@ pub(crate) struct Sq<S: SqeSize = Sqe64> {
     pub(crate) head: u32,
     /// The ring's id, which the fixed files of a push must carry.
     pub(crate) ring: u32,
-    /// Set when an SQE flagged `IOSQE_IO_DRAIN` is pushed, cleared only
-    /// where the kernel's drain is lifted: by a scope, before a zero-copy
-    /// send (see the scope's `lift_drain`), and by a reactor taking the
-    /// ring. The kernel keeps its drain on after the drained op completes,
-    /// and holds a zero-copy send behind it forever.
+    /// Set for good when an SQE flagged `IOSQE_IO_DRAIN` is pushed: the
+    /// kernel keeps its drain on after the drained op completes, for as
+    /// long as user space cannot tell, and holds a zero-copy send behind it
+    /// forever; scopes and reactors then take no zero-copy send (see the
+    /// scope's `after_drain`).
     pub(crate) drain: bool,
 }
 
@@ -672,16 +672,11 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
         Ok(())
     }
 
-    /// Whether an SQE flagged `IOSQE_IO_DRAIN` was pushed on the ring since
-    /// a scope last lifted the kernel's drain (see [`Sq::drain`]).
+    /// Whether an SQE flagged `IOSQE_IO_DRAIN` was ever pushed on the ring
+    /// (see [`Sq::drain`]).
     #[inline(always)]
     pub(crate) fn drain(&self) -> bool {
         self.sq.drain
-    }
-
-    /// The kernel's drain is lifted by the SQE just pushed.
-    pub(crate) fn clear_drain(&mut self) {
-        self.sq.drain = false;
     }
 
     /// The tail of the next push of this batch.

@@ -5,7 +5,7 @@ use crate::buf_ring::BufRing;
 use crate::chain::Link;
 use crate::cqueue::Cqe;
 use crate::op::{Prepare, Submission};
-use crate::ops::{Cancel, LinkTimeout, Nop, PollAdd};
+use crate::ops::{Cancel, LinkTimeout, PollAdd};
 use crate::reactor::cell::Cell;
 use crate::reactor::exec::ReadyQueue;
 use crate::reactor::op::Completion;
@@ -322,7 +322,7 @@ impl Core {
             ring.leave_virtual_cq();
         }
         let cq_tail = ring.cq.head();
-        let mut core = Core {
+        Ok(Core {
             ring,
             key,
             slab: Slab::new(),
@@ -340,19 +340,7 @@ impl Core {
             wakeup_armed: false,
             cancels_refused: false,
             running: false,
-        };
-        if core.ring.sq.drain {
-            // An op flagged `IO_DRAIN` was pushed on the ring before: the
-            // kernel keeps its drain on until an op without the flag passes
-            // with nothing else in flight, and never issues a zero-copy send
-            // the drain defers (see the scope's `lift_drain`). The reactor
-            // has nothing in flight yet: a NOP of its own, first in line,
-            // lifts it.
-            let ignored = core.ignored();
-            core.push_own(Nop::new(), ignored)?;
-            core.ring.sq.drain = false;
-        }
-        Ok(core)
+        })
     }
 
     /// The `user_data` of slot `index` at `generation` (its low 32 bits).
@@ -486,6 +474,9 @@ impl Core {
     /// first SQE carries `tag`; returns the buffer group it selects from.
     #[inline(always)]
     fn push<S: Submission>(&mut self, mut submission: S, tag: u64) -> io::Result<Option<u16>> {
+        if S::ZERO_COPY && self.ring.sq.drain {
+            return Err(after_drain());
+        }
         let ignored = self.ignored();
         loop {
             let mut group = None;
@@ -1231,6 +1222,17 @@ impl Core {
     pub(crate) fn user_in_flight(&self) -> u32 {
         self.in_flight - self.internal
     }
+}
+
+/// The error of a zero-copy send on a ring that took an op flagged
+/// `IO_DRAIN`, whose drain could hold the send forever (see
+/// [`PushErrorKind::AfterDrain`](crate::PushErrorKind::AfterDrain)).
+#[cold]
+fn after_drain() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        crate::Error::PushRefused(crate::PushErrorKind::AfterDrain),
+    )
 }
 
 /// Errors of a submit that go away once the CQ has room, or by retrying.

@@ -336,7 +336,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             stable.as_ptr().cast(),
             self.id,
         )?;
+        let drain = self.sq.drain;
         self.sq = sq;
+        // The kernel's drain outlives the resize.
+        self.sq.drain = drain;
         self.cq = cq;
         if self.cq.head() != head {
             // The kernel numbered the new CQ otherwise than it says it does:

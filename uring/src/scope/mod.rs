@@ -479,15 +479,15 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
     ///
     /// **Drains and zero-copy sends.** The kernel never issues a zero-copy
     /// send that an `IO_DRAIN` holds back (Linux 6.18 waits for the send's
-    /// own notification, which cannot come first), and no cancel reaches
-    /// it. So a zero-copy send flagged `IO_DRAIN`, or in a chain with an SQE
-    /// so flagged, fails with `EINVAL`: the later of the two in the chain
-    /// does (an SQE flagged `IO_DRAIN` after a send of its chain fails, and
-    /// the send runs). Once an
-    /// op flagged `IO_DRAIN` was pushed on the ring, the next zero-copy
-    /// send is handed back ([`PushErrorKind::DrainPending`](crate::PushErrorKind::DrainPending))
-    /// while the scope has ops in flight; with none, the scope lifts the
-    /// drain with a NOP of its own before the send.
+    /// own notification, which cannot come first), no cancel reaches it,
+    /// and it keeps its drain on after the drained op completes for as long
+    /// as user space cannot tell. So a zero-copy send flagged `IO_DRAIN`, or
+    /// in a chain with an SQE so flagged, fails with `EINVAL` (the later of
+    /// the two in the chain does: an SQE flagged `IO_DRAIN` after a send of
+    /// its chain fails, and the send runs), and once the ring has taken an
+    /// op flagged `IO_DRAIN` (in a scope or not), zero-copy sends are handed
+    /// back ([`PushErrorKind::AfterDrain`](crate::PushErrorKind::AfterDrain)):
+    /// send from a ring that takes no drain.
     ///
     /// The scope needs to see every op finish, so an op flagged
     /// `CQE_SKIP_SUCCESS` posts its completion anyway. Ops that name another

@@ -99,11 +99,8 @@ pub(super) unsafe fn push_tagged<S: SqeSize, T: Submission<S> + Scoped>(
     submission: T,
     owned: u32,
 ) -> Result<(), PushError<T>> {
-    if T::ZERO_COPY
-        && sq.drain()
-        && let Err(kind) = lift_drain(sq, table, T::SQES)
-    {
-        return Err(PushError::new(submission, kind));
+    if T::ZERO_COPY && sq.drain() {
+        return Err(after_drain(submission));
     }
     // SAFETY: the caller keeps the submission's memory valid for the scope,
     // which waits for every SQE tagged here. The tag and the cleared flag
@@ -126,11 +123,8 @@ pub(super) unsafe fn push_tagged_linked<S: SqeSize, T: Submission<S> + Scoped>(
     table: &mut ScopeTable,
     chain: Linked<T>,
 ) -> Result<(), PushError<Linked<T>>> {
-    if T::ZERO_COPY
-        && sq.drain()
-        && let Err(kind) = lift_drain(sq, table, chain.sqes().unwrap_or(u32::MAX))
-    {
-        return Err(PushError::new(chain, kind));
+    if T::ZERO_COPY && sq.drain() {
+        return Err(after_drain(chain));
     }
     // SAFETY: as in `push_tagged`.
     let pushed =
@@ -139,60 +133,23 @@ pub(super) unsafe fn push_tagged_linked<S: SqeSize, T: Submission<S> + Scoped>(
     pushed
 }
 
-/// Lifts the kernel's drain before a push of `sqes` SQEs that may hold a
-/// zero-copy send, once an SQE flagged `IO_DRAIN` was pushed on the ring.
+/// Refuses a push that may hold a zero-copy send, on a ring that took an
+/// SQE flagged `IO_DRAIN`.
 ///
-/// Linux 6.18 leaves its drain on after the drained op completes, until an
-/// op without the flag is submitted while nothing else is in flight; until
-/// then it defers every op, and a deferred zero-copy send never runs (it
-/// issues deferred ops once every request it allocated is deferred, and the
-/// send's notification, allocated when the send is prepared, never is). No
-/// cancel reaches a deferred op, so the scope could never end.
-///
-/// With nothing of the scope in flight, a NOP of the scope's own goes
-/// first: it finds nothing to wait for and turns the drain off, and the
-/// send after it runs. With ops of the scope in flight the NOP would be
-/// deferred too: the push is refused
-/// ([`DrainPending`](PushErrorKind::DrainPending)) until they complete.
+/// Linux 6.18 never issues a zero-copy send that its drain defers: it
+/// issues deferred ops once every request it allocated is deferred, and
+/// the send's notification, allocated when the send is prepared, never is.
+/// Nothing after the send runs either, and no cancel reaches a deferred
+/// op, so the scope could never end. The drain stays on after the drained
+/// op completes, until an op without the flag is submitted while the
+/// kernel holds no other request, and user space cannot tell when that
+/// is: an io-wq worker holds a request for a while after posting its
+/// completion (and while the drain is on, every op goes to io-wq). So a
+/// ring that took a drain takes no zero-copy send from a scope.
 #[cold]
 #[inline(never)]
-fn lift_drain<S: SqeSize>(
-    sq: &mut SubmissionQueue<'_, S>,
-    table: &mut ScopeTable,
-    sqes: u32,
-) -> Result<(), PushErrorKind> {
-    if !table.settled(sq.tail()) {
-        return Err(PushErrorKind::DrainPending);
-    }
-    // Room for the NOP and the push after it, so that a NOP is not pushed
-    // for a push that cannot follow. (A NOP of the scope's own takes no
-    // slot: it leaves the count of ops in flight at its push.)
-    table.admit(sq.tail(), sqes.saturating_add(1))?;
-    if sq.space_left_within(Some(table.limit())) < sqes.saturating_add(1) {
-        return Err(PushErrorKind::QueueFull);
-    }
-    let nop = crate::ops::Nop::new().user_data(table.key ^ INTERNAL);
-    // SAFETY: a NOP names no memory.
-    let pushed = unsafe { sq.push_gated::<false, _, _>(nop, InternalGate(table)) };
-    if pushed.is_err() {
-        return Err(PushErrorKind::QueueFull);
-    }
-    sq.sync();
-    table.pushed_internal();
-    sq.clear_drain();
-    Ok(())
-}
-
-/// The gate of a scope's own NOP (see [`lift_drain`]): within the scope's
-/// limit, untagged.
-struct InternalGate<'t>(&'t ScopeTable);
-
-impl PushGate for InternalGate<'_> {
-    fn admit(&mut self, tail: u32, sqes: u32) -> Result<Option<u32>, PushErrorKind> {
-        self.0.admit(tail, sqes)
-    }
-
-    fn each(&mut self, _: &mut sys::io_uring_sqe) {}
+fn after_drain<T>(submission: T) -> PushError<T> {
+    PushError::new(submission, PushErrorKind::AfterDrain)
 }
 
 /// The gate of a push of `P` (one op or chain) into a scope: the SQ's
@@ -322,7 +279,7 @@ fn tag_sqe<P: Prepare>(
 
 /// Keeps a drain and a zero-copy send out of one chain. The kernel drains
 /// a chain as a whole (an `IO_DRAIN` on any of its SQEs drains its head),
-/// and never issues a zero-copy send a drain defers (see [`lift_drain`]):
+/// and never issues a zero-copy send a drain defers (see [`after_drain`]):
 /// a zero-copy send flagged `IO_DRAIN`, or after an SQE so flagged in its
 /// chain, fails with `EINVAL` instead, and so does an SQE flagged
 /// `IO_DRAIN` after a zero-copy send of its chain, which loses the flag.
