@@ -283,8 +283,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// returns, the kernel no longer uses their memory. Their completions
     /// come as usual, not always in the CQ yet: into the kernel's overflow
     /// list when the CQ is full, a moment later from an SQ thread, at the
-    /// next wait on a ring with `defer_taskrun`; a wait for them brings
-    /// them. [`Error::TimedOut`] if `timeout` passes first;
+    /// next wait on a ring with `defer_taskrun` (where the call itself runs
+    /// the ring's task work while it waits for a request that was running,
+    /// which brings some); a wait for them brings them. [`Error::TimedOut`] if `timeout` passes first;
     /// an `ENOENT` error when nothing matched, but for [`SyncCancel::all`]
     /// and [`SyncCancel::any`], which match any number of requests, none
     /// included (`Ok`).
@@ -292,6 +293,47 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         if what.ring != 0 {
             self.check_handle(what.ring, "files")?;
         }
+        if !self.has_setup(sys::IORING_SETUP_DEFER_TASKRUN) {
+            return self.cancel_sync_once(&what, timeout);
+        }
+        // Linux 6.18 waits for a request it found running (in io-wq, say)
+        // until a completion wakes it; on a `defer_taskrun` ring that
+        // completion is task work for this very thread, which sleeps: the
+        // wait would last the whole timeout, or forever. So the wait goes in
+        // slices, and the ring's task work runs between them.
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let mut slice = Duration::from_millis(1);
+        let mut found = false;
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+            let this = left.map_or(slice, |left| left.min(slice));
+            match self.cancel_sync_once(&what, Some(this)) {
+                Err(Error::TimedOut) => {
+                    // Something matched and had not gone yet.
+                    found = true;
+                    if left.is_some_and(|left| left <= this) {
+                        return Err(Error::TimedOut);
+                    }
+                    match self.get_events() {
+                        Err(e)
+                            if matches!(
+                                e.raw_os_error(),
+                                Some(libc::EINTR | libc::EAGAIN | libc::EBUSY)
+                            ) => {}
+                        other => other?,
+                    }
+                    slice = (slice * 2).min(Duration::from_millis(64));
+                }
+                // What matched before is gone now.
+                Err(e) if found && e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+                other => return other,
+            }
+        }
+    }
+
+    /// One `IORING_REGISTER_SYNC_CANCEL` call for `what`, waiting up to
+    /// `timeout` (for ever with `None`).
+    fn cancel_sync_once(&mut self, what: &SyncCancel, timeout: Option<Duration>) -> Result<()> {
         let timeout = match timeout {
             // The kernel adds the timeout to the current time, as for waits.
             Some(t) => Timespec::for_wait(t).into_raw(),
