@@ -283,57 +283,114 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// returns, the kernel no longer uses their memory. Their completions
     /// come as usual, not always in the CQ yet: into the kernel's overflow
     /// list when the CQ is full, a moment later from an SQ thread, at the
-    /// next wait on a ring with `defer_taskrun` (where the call itself runs
-    /// the ring's task work while it waits for a request that was running,
-    /// which brings some); a wait for them brings them. [`Error::TimedOut`] if `timeout` passes first;
-    /// an `ENOENT` error when nothing matched, but for [`SyncCancel::all`]
-    /// and [`SyncCancel::any`], which match any number of requests, none
+    /// next wait on a ring with `defer_taskrun` (where the call runs the
+    /// ring's task work itself, which brings some); a wait for them brings
+    /// them. [`Error::TimedOut`] if `timeout` passes first; an `ENOENT`
+    /// error when nothing matched, but for [`SyncCancel::all`] and
+    /// [`SyncCancel::any`], which match any number of requests, none
     /// included (`Ok`).
+    ///
+    /// With [`all`](SyncCancel::all), the requests are cancelled one at a
+    /// time: Linux 6.18 does not count, nor wait for, a request that an
+    /// io-wq worker is running when it is asked for all of them. With
+    /// [`any`](SyncCancel::any) that cannot be done, and such a request may
+    /// still be running when the call returns.
+    ///
+    /// On an SQPOLL ring, Linux 6.18 does not find the ops that the SQ
+    /// thread handed to its io-wq workers (a read or splice that blocks):
+    /// they are not matched (`ENOENT`, or not waited for with `all` and
+    /// `any`). A [`Cancel`](crate::ops::Cancel) SQE reaches them.
     pub fn cancel_sync(&mut self, what: SyncCancel, timeout: Option<Duration>) -> Result<()> {
         if what.ring != 0 {
             self.check_handle(what.ring, "files")?;
         }
-        if !self.has_setup(sys::IORING_SETUP_DEFER_TASKRUN) {
-            return self.cancel_sync_once(&what, timeout);
+        let all = sys::IORING_ASYNC_CANCEL_ALL;
+        if what.flags & all == 0 || what.flags & sys::IORING_ASYNC_CANCEL_ANY != 0 {
+            return self.cancel_sync_each(&what, timeout);
         }
-        // Linux 6.18 waits for a request it found running (in io-wq, say)
-        // until a completion wakes it; on a `defer_taskrun` ring that
-        // completion is task work for this very thread, which sleeps: the
-        // wait would last the whole timeout, or forever. So the wait goes in
-        // slices, and the ring's task work runs between them.
-        let deadline = timeout.map(|t| std::time::Instant::now() + t);
-        let mut slice = Duration::from_millis(1);
-        let mut found = false;
+        let one = SyncCancel {
+            flags: what.flags & !all,
+            ..what
+        };
+        // A timeout too long to add to the clock waits for ever.
+        let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
+        let mut late = false;
         loop {
             let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
-            let this = left.map_or(slice, |left| left.min(slice));
-            match self.cancel_sync_once(&what, Some(this)) {
-                Err(Error::TimedOut) => {
-                    // Something matched and had not gone yet.
-                    found = true;
-                    if left.is_some_and(|left| left <= this) {
-                        return Err(Error::TimedOut);
-                    }
-                    match self.get_events() {
-                        Err(e)
-                            if matches!(
-                                e.raw_os_error(),
-                                Some(libc::EINTR | libc::EAGAIN | libc::EBUSY)
-                            ) => {}
-                        other => other?,
-                    }
-                    slice = (slice * 2).min(Duration::from_millis(64));
-                }
-                // What matched before is gone now.
-                Err(e) if found && e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
-                other => return other,
+            match self.cancel_sync_each(&one, left) {
+                // One more gone: the next, if any, but only one look past
+                // the deadline.
+                Ok(()) if late => return Err(Error::TimedOut),
+                Ok(()) => late = left.is_some_and(|left| left.is_zero()),
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+                Err(e) => return Err(e),
             }
         }
     }
 
+    /// [`cancel_sync`](Ring::cancel_sync) of what one call to the kernel
+    /// cancels: the first request `what` matches, or with `any` every one
+    /// it finds.
+    fn cancel_sync_each(&mut self, what: &SyncCancel, timeout: Option<Duration>) -> Result<()> {
+        if !self.has_setup(sys::IORING_SETUP_DEFER_TASKRUN) {
+            return self.cancel_sync_once(what, timeout).map(drop);
+        }
+        // On a `defer_taskrun` ring, Linux 6.18 waits for a request it
+        // found running (in io-wq, say) until a completion wakes it, and
+        // that completion is task work for this very thread, which sleeps:
+        // the wait would last the whole timeout, or forever. Task work also
+        // re-arms a multishot timeout or poll that fired, which the kernel
+        // cannot find until then. So the wait goes in slices, and the
+        // ring's task work runs first and between them.
+        // A timeout too long to add to the clock waits for ever.
+        let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
+        let mut slice = Duration::from_millis(1);
+        // Whether a request matched that was running then.
+        let mut found = false;
+        loop {
+            self.run_task_work()?;
+            let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+            let last = left.is_some_and(|left| left <= slice);
+            let this = left.map_or(slice, |left| left.min(slice));
+            match self.cancel_sync_once(what, Some(this)) {
+                Err(Error::TimedOut) => found = true,
+                // What matched before is gone now.
+                Err(e) if found && e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+                other => return other.map(drop),
+            }
+            if last {
+                // A last look, with the task work run, at whether it ended
+                // within the time.
+                self.run_task_work()?;
+                return match self.cancel_sync_once(what, Some(Duration::ZERO)) {
+                    Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+                    other => other.map(drop),
+                };
+            }
+            slice = (slice * 2).min(Duration::from_millis(64));
+        }
+    }
+
+    /// Runs the ring's task work (a `defer_taskrun` ring's runs only when
+    /// its thread enters the kernel for completions), waiting for none.
+    fn run_task_work(&mut self) -> Result<()> {
+        match self.get_events() {
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EINTR | libc::EAGAIN | libc::EBUSY)
+                ) =>
+            {
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
     /// One `IORING_REGISTER_SYNC_CANCEL` call for `what`, waiting up to
-    /// `timeout` (for ever with `None`).
-    fn cancel_sync_once(&mut self, what: &SyncCancel, timeout: Option<Duration>) -> Result<()> {
+    /// `timeout` (for ever with `None`); the kernel's count of what it
+    /// matched.
+    fn cancel_sync_once(&mut self, what: &SyncCancel, timeout: Option<Duration>) -> Result<u32> {
         let timeout = match timeout {
             // The kernel adds the timeout to the current time, as for waits.
             Some(t) => Timespec::for_wait(t).into_raw(),
@@ -359,7 +416,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             ) {
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
                 Err(e) if e.raw_os_error() == Some(libc::ETIME) => return Err(Error::TimedOut),
-                other => return other.map(drop),
+                other => return other,
             }
         }
     }

@@ -634,7 +634,12 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
     ///
     /// Like every SQE, a cancel request starts only once an op flagged
     /// `IO_DRAIN` before it has completed; the scope's end cancels without
-    /// SQEs too.
+    /// SQEs too. On a `defer_taskrun` ring, Linux 6.18 issues an enter's
+    /// SQEs before it runs the ring's task work, so a request misses a
+    /// multishot op whose last firing still waits in that task work (a
+    /// multishot timeout is out of the kernel's list until then): the op
+    /// goes on. [`cancel_sync`](Scope::cancel_sync) runs the task work
+    /// first, and finds it.
     pub fn cancel(&mut self, user_data: u64) -> Result<u32, PushError<()>> {
         let ring = &mut *self.ring;
         let table = &ring.scope_table;
@@ -697,7 +702,8 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
         // In a fast scope, ops with an ordinary `user_data` keep it; with no
         // op of the scope carrying it, it names ops pushed before the scope.
         let raw = tags.is_empty() || table.may_carry_untagged(user_data, ring.sq.tail());
-        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        // A timeout too long to add to the clock waits for ever.
+        let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
         let left = || deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
         let mut found = false;
         let requests = tags
