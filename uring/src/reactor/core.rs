@@ -293,6 +293,17 @@ impl Core {
                 "a RingTarget of the ring is alive: another thread could post into it",
             ));
         }
+        if ring.sq.drain {
+            // The kernel keeps its drain on after the drained op, and while
+            // it is on, holds every new op until every request it allocated
+            // is done: the reactor's own poll of its wake-up descriptor
+            // never is, and every op after it would wait for ever.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the ring took an op flagged IO_DRAIN: its drain would hold the reactor's ops \
+                 behind the reactor's own, which never end",
+            ));
+        }
         if ring.disabled {
             ring.enable()?;
         }

@@ -179,7 +179,11 @@ impl Reactor {
     ///
     /// Fails with `InvalidInput` while a [`RingTarget`](crate::RingTarget)
     /// of the ring lives (another thread could post into it), dropping the
-    /// ring; [`Remote`] reaches a reactor from other threads.
+    /// ring; [`Remote`] reaches a reactor from other threads. Fails the same
+    /// on a ring that took an op flagged `IO_DRAIN`: the kernel keeps its
+    /// drain on after the drained op, and while it is on holds every new op
+    /// until every request it allocated is done, which the reactor's own
+    /// long-lived poll of its wake-up descriptor never is.
     pub fn from_ring(ring: Ring) -> io::Result<Reactor> {
         let ready = Arc::new(ReadyQueue::new()?);
         let core = Core::new(ring, Arc::clone(&ready))?;
