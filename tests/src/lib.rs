@@ -869,6 +869,40 @@ pub fn run_in_child(name: &str) -> String {
     child_output(&child_command(name).output().unwrap())
 }
 
+/// Runs `body` as test `name` in a process of its own (this test binary,
+/// running that test alone), for a test whose failure may be a hang: the
+/// child is killed, and the test fails naming `hang`, when it has not ended
+/// within 15 seconds (120 under valgrind). What the child printed (a skip
+/// says why) shows with the test's output.
+pub fn in_own_process(name: &str, hang: &str, body: impl FnOnce()) {
+    use std::time::{Duration, Instant};
+    if in_child(name) {
+        body();
+        return;
+    }
+    let _watch = watchdog();
+    let mut child = child_command(name)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let patience = Duration::from_secs(if under_valgrind() { 120 } else { 15 });
+    let deadline = Instant::now() + patience;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the test never ended: {hang}?\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    eprint!("{}", child_output(&child.wait_with_output().unwrap()));
+}
+
 /// A directory for the files of one test, on the target directory's file
 /// system (which, unlike tmpfs, takes `O_DIRECT`). A macro, so that
 /// `CARGO_TARGET_TMPDIR` (set only for integration tests) is read where

@@ -29,50 +29,17 @@ use uring::{
     TimeoutFlags, WaitArgs, WaitIdTarget,
 };
 
+/// [`uring_tests::in_own_process`], for the hangs this suite looks for.
+fn own_process(name: &str, body: impl FnOnce()) {
+    uring_tests::in_own_process(name, "a call waiting for task work that no one runs", body);
+}
+
 /// How long a wait that must end may last before the test calls it hung
 /// (no test asserts that anything is fast: this only bounds a hang).
 const PATIENCE: Duration = Duration::from_secs(5);
 
 /// What a completion said: `user_data`, `res`, `flags`.
 type Seen = (u64, i32, u32);
-
-/// Runs `body` in a process of its own (this test binary, running test
-/// `name` alone), failing if it fails or does not end in time.
-fn in_own_process(name: &str, body: impl FnOnce()) {
-    if uring_tests::in_child(name) {
-        body();
-        return;
-    }
-    let _watch = uring_tests::watchdog();
-    let mut child = uring_tests::child_command(name)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let patience = if uring_tests::under_valgrind() {
-        120
-    } else {
-        15
-    };
-    let deadline = Instant::now() + Duration::from_secs(patience);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "the test never ended: a call waiting for task work that no one runs?\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // What the child printed (a skip says why) shows with the test's.
-    eprint!(
-        "{}",
-        uring_tests::child_output(&child.wait_with_output().unwrap())
-    );
-}
 
 /// The ring setups the cases run on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -242,7 +209,7 @@ fn assert_clean(ring: &mut Ring, what: &str) {
 /// with the completion.
 #[test]
 fn waits_end_with_completions_that_task_work_or_a_worker_posts() {
-    in_own_process(
+    own_process(
         "waits_end_with_completions_that_task_work_or_a_worker_posts",
         || {
             for setup in ALL {
@@ -336,7 +303,7 @@ fn waits_end_with_completions_that_task_work_or_a_worker_posts() {
 /// completes, `Ok`, not `TimedOut`.
 #[test]
 fn registered_waits_end_with_a_task_work_completion() {
-    in_own_process("registered_waits_end_with_a_task_work_completion", || {
+    own_process("registered_waits_end_with_a_task_work_completion", || {
         if !uring_tests::require_kernel(6, 13, "registered wait regions") {
             return;
         }
@@ -375,7 +342,7 @@ fn registered_waits_end_with_a_task_work_completion() {
 /// in the order sent, each once.
 #[test]
 fn messages_from_another_thread_end_a_defer_taskrun_wait() {
-    in_own_process(
+    own_process(
         "messages_from_another_thread_end_a_defer_taskrun_wait",
         || {
             if !uring_tests::require_kernel(6, 13, "messages posted from no ring") {
@@ -412,7 +379,7 @@ fn messages_from_another_thread_end_a_defer_taskrun_wait() {
 /// (nothing announces it), and the wait does, `Ok`.
 #[test]
 fn a_peek_sees_task_work_completions_where_a_flag_announces_them() {
-    in_own_process(
+    own_process(
         "a_peek_sees_task_work_completions_where_a_flag_announces_them",
         || {
             for setup in [Setup::CoopFlag, Setup::DeferFlag, Setup::Defer] {
@@ -502,7 +469,7 @@ fn cancel_running_splice(
 /// still ends once.
 #[test]
 fn cancel_sync_of_a_running_splice_by_every_key_returns_ok_on_every_setup() {
-    in_own_process(
+    own_process(
         "cancel_sync_of_a_running_splice_by_every_key_returns_ok_on_every_setup",
         || {
             if !uring_tests::require_kernel(6, 6, "synchronous cancels by opcode") {
@@ -541,7 +508,7 @@ fn cancel_sync_of_a_running_splice_by_every_key_returns_ok_on_every_setup() {
 /// then leaves the splice ended, once.
 #[test]
 fn cancel_sync_keys_that_match_nothing_or_many_return_at_once() {
-    in_own_process(
+    own_process(
         "cancel_sync_keys_that_match_nothing_or_many_return_at_once",
         || {
             let (unused, _unused_peer) = UnixStream::pair().unwrap();
@@ -589,7 +556,7 @@ fn cancel_sync_keys_that_match_nothing_or_many_return_at_once() {
 /// `Ok`. The ring's own thread then ends the splice, once.
 #[test]
 fn another_thread_s_cancels_and_waits_on_single_issuer_rings_fail_at_once() {
-    in_own_process(
+    own_process(
         "another_thread_s_cancels_and_waits_on_single_issuer_rings_fail_at_once",
         || {
             for setup in NOT_SQPOLL {
@@ -647,7 +614,7 @@ fn another_thread_s_cancels_and_waits_on_single_issuer_rings_fail_at_once() {
 /// cancelled by opcode the same way, and a `waitid` ends with its child.
 #[test]
 fn cancel_sync_finds_polls_and_futex_waits_whose_task_work_is_pending() {
-    in_own_process(
+    own_process(
         "cancel_sync_finds_polls_and_futex_waits_whose_task_work_is_pending",
         || {
             if !uring_tests::require_kernel(6, 7, "futex waits") {
@@ -725,7 +692,7 @@ fn cancel_sync_finds_polls_and_futex_waits_whose_task_work_is_pending() {
 /// exactly one place, the buffer or the socket.
 #[test]
 fn scopes_end_over_ops_in_workers_and_pending_task_work_on_every_setup() {
-    in_own_process(
+    own_process(
         "scopes_end_over_ops_in_workers_and_pending_task_work_on_every_setup",
         || {
             let futex = uring_tests::require_kernel(6, 7, "futex waits in scopes");
@@ -813,7 +780,7 @@ fn scopes_end_over_ops_in_workers_and_pending_task_work_on_every_setup() {
 /// are read afterwards, in order, each once.
 #[test]
 fn a_scope_ends_over_a_full_cq_of_others_completions_on_a_defer_ring() {
-    in_own_process(
+    own_process(
         "a_scope_ends_over_a_full_cq_of_others_completions_on_a_defer_ring",
         || {
             for setup in [Setup::Defer, Setup::DeferFlag, Setup::Plain] {
@@ -862,7 +829,7 @@ fn a_scope_ends_over_a_full_cq_of_others_completions_on_a_defer_ring() {
 /// ring has nothing pending and takes ops again.
 #[test]
 fn a_defer_ring_on_another_thread_takes_back_its_scope_s_refused_ops() {
-    in_own_process(
+    own_process(
         "a_defer_ring_on_another_thread_takes_back_its_scope_s_refused_ops",
         || {
             let mut ring = ring_of(Setup::Defer, 8).unwrap();
@@ -902,7 +869,7 @@ fn a_defer_ring_on_another_thread_takes_back_its_scope_s_refused_ops() {
 /// multishot still in flight returns `Ok`.
 #[test]
 fn a_defer_ring_resized_and_closed_with_timeouts_in_flight() {
-    in_own_process(
+    own_process(
         "a_defer_ring_resized_and_closed_with_timeouts_in_flight",
         || {
             let Some(mut ring) = uring_tests::resizable_ring(8) else {
@@ -965,7 +932,7 @@ fn a_reactor_on_a_defer_ring_ends_its_runs_and_its_shutdown() {
     use uring::reactor::{Reactor, SharedFd, ops as rops};
     /// Which callback ran, and the errno it was given.
     type Log = Rc<RefCell<Vec<(&'static str, Option<i32>)>>>;
-    in_own_process(
+    own_process(
         "a_reactor_on_a_defer_ring_ends_its_runs_and_its_shutdown",
         || {
             for setup in [Setup::Defer, Setup::DeferFlag] {
@@ -1084,7 +1051,7 @@ fn a_reactor_on_a_defer_ring_ends_its_runs_and_its_shutdown() {
 #[test]
 fn tokio_refuses_defer_rings_and_drives_the_others() {
     use uring::reactor::{Reactor, SharedFd, ops as rops};
-    in_own_process("tokio_refuses_defer_rings_and_drives_the_others", || {
+    own_process("tokio_refuses_defer_rings_and_drives_the_others", || {
         for setup in [
             Setup::Plain,
             Setup::SingleIssuer,
@@ -1161,7 +1128,7 @@ fn tokio_refuses_defer_rings_and_drives_the_others() {
 /// plain ring.
 #[test]
 fn cancel_sync_on_a_defer_ring_reports_ok_for_an_op_ended_in_its_last_slice() {
-    in_own_process(
+    own_process(
         "cancel_sync_on_a_defer_ring_reports_ok_for_an_op_ended_in_its_last_slice",
         || {
             let mut results = Vec::new();
@@ -1201,7 +1168,7 @@ fn cancel_sync_on_a_defer_ring_reports_ok_for_an_op_ended_in_its_last_slice() {
 /// says so.)
 #[test]
 fn cancel_sync_by_user_data_one_or_all_waits_for_a_running_read() {
-    in_own_process(
+    own_process(
         "cancel_sync_by_user_data_one_or_all_waits_for_a_running_read",
         || {
             const LEN: usize = 64 << 20;
@@ -1256,7 +1223,7 @@ fn cancel_sync_by_user_data_one_or_all_waits_for_a_running_read() {
 /// (`-ECANCELED`, its last), as on a plain ring.
 #[test]
 fn cancel_sync_on_a_defer_ring_finds_a_multishot_timeout_between_firings() {
-    in_own_process(
+    own_process(
         "cancel_sync_on_a_defer_ring_finds_a_multishot_timeout_between_firings",
         || {
             let mut ring = ring_of(Setup::Defer, 8).unwrap();
@@ -1317,7 +1284,7 @@ fn cancel_sync_on_a_defer_ring_finds_a_multishot_timeout_between_firings() {
 #[test]
 #[ignore = "known limit (Scope::cancel docs): on a defer_taskrun ring a cancel request misses a multishot op whose task work is pending; cancel_sync finds it"]
 fn scope_cancel_on_a_defer_ring_misses_a_multishot_timeout_between_firings() {
-    in_own_process(
+    own_process(
         "scope_cancel_on_a_defer_ring_misses_a_multishot_timeout_between_firings",
         || {
             let mut ring = ring_of(Setup::Defer, 8).unwrap();
@@ -1363,7 +1330,7 @@ fn scope_cancel_on_a_defer_ring_misses_a_multishot_timeout_between_firings() {
 /// through the SQ (`Scope::cancel`) ends it.
 #[test]
 fn cancel_sync_on_an_sqpoll_ring_never_reports_gone_an_op_still_running() {
-    in_own_process(
+    own_process(
         "cancel_sync_on_an_sqpoll_ring_never_reports_gone_an_op_still_running",
         || {
             let Some(mut ring) = ring_of(Setup::Sqpoll, 8) else {

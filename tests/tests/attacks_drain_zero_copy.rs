@@ -45,6 +45,11 @@ use uring::{
     Sqe64, SqeFlags, Submission,
 };
 
+/// [`uring_tests::in_own_process`], for the hangs this suite looks for.
+fn own_process(name: &str, body: impl FnOnce()) {
+    uring_tests::in_own_process(name, "an op held by a drain", body);
+}
+
 /// What a completion said: `user_data`, `res`, `flags`.
 type Seen = (u64, i32, u32);
 
@@ -52,48 +57,6 @@ type Seen = (u64, i32, u32);
 /// notification.
 fn sent(n: usize) -> Vec<(i32, u32)> {
     vec![(n as i32, IORING_CQE_F_MORE), (0, IORING_CQE_F_NOTIF)]
-}
-
-/// How long a test's own process may run before it is taken for hung.
-fn patience() -> Duration {
-    if uring_tests::under_valgrind() {
-        Duration::from_secs(120)
-    } else {
-        Duration::from_secs(12)
-    }
-}
-
-/// Runs `body` in a process of its own (this test binary, running test
-/// `name` alone), failing if it fails or does not end in time.
-fn in_own_process(name: &str, body: impl FnOnce()) {
-    if uring_tests::in_child(name) {
-        body();
-        return;
-    }
-    let _watch = uring_tests::watchdog();
-    let mut child = uring_tests::child_command(name)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + patience();
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "the test never ended: an op held by a drain?\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    // What the child printed (a skip says why) shows with the test's.
-    eprint!(
-        "{}",
-        uring_tests::child_output(&child.wait_with_output().unwrap())
-    );
 }
 
 /// A connected TCP pair on the loopback: `(sender, receiver)`.
@@ -662,7 +625,7 @@ const SOFT_CHAINS: &str = "every_soft_chain_of_up_to_four_nops_and_sends_runs_as
 /// ran, once, in order.
 #[test]
 fn every_soft_chain_of_up_to_four_nops_and_sends_runs_as_the_rule_says() {
-    in_own_process(SOFT_CHAINS, || every_chain(false));
+    own_process(SOFT_CHAINS, || every_chain(false));
 }
 
 const HARD_CHAINS: &str = "every_hard_chain_of_up_to_four_nops_and_sends_runs_as_the_rule_says";
@@ -671,7 +634,7 @@ const HARD_CHAINS: &str = "every_hard_chain_of_up_to_four_nops_and_sends_runs_as
 /// rest, so sends after it run (unless a kept drain refuses them).
 #[test]
 fn every_hard_chain_of_up_to_four_nops_and_sends_runs_as_the_rule_says() {
-    in_own_process(HARD_CHAINS, || every_chain(true));
+    own_process(HARD_CHAINS, || every_chain(true));
 }
 
 // ---------------------------------------------------------------------
@@ -968,7 +931,7 @@ const SURFACE: &str = "a_drain_through_every_surface_keeps_zero_copy_sends_out";
 /// back. A ring that took no drain sends.
 #[test]
 fn a_drain_through_every_surface_keeps_zero_copy_sends_out() {
-    in_own_process(SURFACE, || {
+    own_process(SURFACE, || {
         use uring::reactor::Reactor;
         let (socket, peer) = tcp_pair();
         let (pipe_rx, pipe_tx) = uring_tests::pipe();
@@ -1034,7 +997,7 @@ const NO_RESET: &str = "nothing_the_ring_does_forgets_a_drain";
 /// sends.
 #[test]
 fn nothing_the_ring_does_forgets_a_drain() {
-    in_own_process(NO_RESET, || {
+    own_process(NO_RESET, || {
         let (socket, peer) = tcp_pair();
         let data = uring_tests::pattern(32, 11);
         let plain = uring_tests::pattern(8, 12);
@@ -1174,7 +1137,7 @@ const BEFORE: &str = "a_send_pushed_before_a_drain_completes_first_with_its_noti
 /// bytes once, in order.
 #[test]
 fn a_send_pushed_before_a_drain_completes_first_with_its_notification() {
-    in_own_process(BEFORE, || {
+    own_process(BEFORE, || {
         for used in [false, true] {
             let make = || {
                 if used {
@@ -1294,7 +1257,7 @@ const ENDED: &str = "a_scope_ending_with_a_send_and_a_drain_in_flight_returns";
 /// that waits.
 #[test]
 fn a_scope_ending_with_a_send_and_a_drain_in_flight_returns() {
-    in_own_process(ENDED, || {
+    own_process(ENDED, || {
         let a = uring_tests::pattern(40, 23);
         for panics in [false, true] {
             for behind_read in [false, true] {
@@ -1356,7 +1319,7 @@ const HANDED_BACK: &str = "after_drain_hands_back_exactly_what_was_pushed";
 /// are compared with the op as built instead).
 #[test]
 fn after_drain_hands_back_exactly_what_was_pushed() {
-    in_own_process(HANDED_BACK, || {
+    own_process(HANDED_BACK, || {
         let (socket, peer) = tcp_pair();
         let bufs: Vec<Vec<u8>> = (0..8).map(|i| uring_tests::pattern(20, 40 + i)).collect();
         let iov = [IoSlice::new(&bufs[1])];
@@ -1549,7 +1512,7 @@ const REACTOR: &str = "a_reactor_takes_no_drained_ring_and_sends_zero_copy_on_a_
 /// and was reaped (`InvalidInput`, naming `IO_DRAIN`).
 #[test]
 fn a_reactor_takes_no_drained_ring_and_sends_zero_copy_on_a_clean_one() {
-    in_own_process(REACTOR, || {
+    own_process(REACTOR, || {
         use uring::reactor::{Reactor, SharedFd, ops::SendZc as ReactorSendZc};
         let (socket, peer) = tcp_pair();
         let data = uring_tests::pattern(80, 9);
@@ -1600,7 +1563,7 @@ const REACTOR_STALLS: &str = "a_reactor_given_a_ring_with_a_drain_in_flight_runs
 /// drained timeout in flight ends with it.
 #[test]
 fn a_reactor_given_a_ring_with_a_drain_in_flight_runs_every_op() {
-    in_own_process(REACTOR_STALLS, || {
+    own_process(REACTOR_STALLS, || {
         use uring::reactor::Reactor;
         for how in ["unsubmitted", "in flight"] {
             let mut ring = Ring::new(8).unwrap();
@@ -1628,7 +1591,7 @@ const BIG: &str = "rings_of_big_sqes_and_cqes_note_drains";
 /// took no drain sends.
 #[test]
 fn rings_of_big_sqes_and_cqes_note_drains() {
-    in_own_process(BIG, || {
+    own_process(BIG, || {
         use uring::{Cqe16, Cqe32, Sqe128};
         let (socket, peer) = tcp_pair();
         let data = uring_tests::pattern(24, 60);
@@ -1715,7 +1678,7 @@ const SKIP: &str = "cqe_skip_success_and_drains_are_noted_as_pushed";
 /// then fails with `EOPNOTSUPP` and is noted.
 #[test]
 fn cqe_skip_success_and_drains_are_noted_as_pushed() {
-    in_own_process(SKIP, || {
+    own_process(SKIP, || {
         let (socket, peer) = tcp_pair();
         let a = uring_tests::pattern(12, 16);
         let b = uring_tests::pattern(12, 17);
@@ -1787,7 +1750,7 @@ const TINY: &str = "a_push_that_does_not_fit_notes_no_drain";
 /// ring takes no more. A drained NOP alone on a ring of one is noted.
 #[test]
 fn a_push_that_does_not_fit_notes_no_drain() {
-    in_own_process(TINY, || {
+    own_process(TINY, || {
         let (socket, peer) = tcp_pair();
         let a = uring_tests::pattern(16, 18);
         let mut expected = Vec::new();
@@ -1879,7 +1842,7 @@ const KINDS: &str = "every_short_chain_runs_as_the_rule_says_on_every_kind_of_ri
 /// once, in order.
 #[test]
 fn every_short_chain_runs_as_the_rule_says_on_every_kind_of_ring() {
-    in_own_process(KINDS, || {
+    own_process(KINDS, || {
         every_short_chain("DEFER_TASKRUN", || uring_tests::defer_ring(8));
         every_short_chain("COOP_TASKRUN", || {
             Ring::builder().coop_taskrun().taskrun_flag().build(8).ok()
@@ -1899,7 +1862,7 @@ const IN_FLIGHT: &str = "many_sends_in_flight_when_a_drained_chain_comes_all_com
 /// once, in order.
 #[test]
 fn many_sends_in_flight_when_a_drained_chain_comes_all_complete_first() {
-    in_own_process(IN_FLIGHT, || {
+    own_process(IN_FLIGHT, || {
         let (socket, peer) = tcp_pair();
         let chains: Vec<(Vec<Kind>, bool)> = [false, true]
             .into_iter()
@@ -2001,7 +1964,7 @@ const HELD: &str = "an_op_after_a_drain_waits_for_a_multishot_poll_the_drain_def
 /// it. A scope that ends with both in flight returns.
 #[test]
 fn an_op_after_a_drain_waits_for_a_multishot_poll_the_drain_deferred() {
-    in_own_process(HELD, || {
+    own_process(HELD, || {
         for ends_scope in [false, true] {
             let (pipe_rx, pipe_tx) = uring_tests::pipe();
             let mut ring = Ring::new(8).unwrap();
@@ -2085,7 +2048,7 @@ fn restricted_ring() -> Ring {
 /// but their own end, or a synchronous cancel.
 #[test]
 fn a_drain_holds_the_scopes_cancel_requests_behind_the_ops_they_cancel() {
-    in_own_process(RESTRICTED, || {
+    own_process(RESTRICTED, || {
         for drained in [false, true] {
             let mut ring = restricted_ring();
             let (pipe_rx, pipe_tx) = uring_tests::pipe();
@@ -2146,7 +2109,7 @@ const LINK_TIMEOUTS: &str = "link_timeouts_flagged_io_drain_are_screened_as_othe
 /// the ring takes no more.
 #[test]
 fn link_timeouts_flagged_io_drain_are_screened_as_other_sqes() {
-    in_own_process(LINK_TIMEOUTS, || {
+    own_process(LINK_TIMEOUTS, || {
         let (socket, peer) = tcp_pair();
         let a = uring_tests::pattern(20, 70);
         let mut expected = Vec::new();
@@ -2258,7 +2221,7 @@ const LINKED: &str = "every_linked_chain_of_sends_and_drains_runs_as_the_rule_sa
 /// that ran, once, in order.
 #[test]
 fn every_linked_chain_of_sends_and_drains_runs_as_the_rule_says() {
-    in_own_process(LINKED, || {
+    own_process(LINKED, || {
         let (socket, peer) = tcp_pair();
         let mut expected = Vec::new();
         let mut seed = 0u8;
@@ -2392,7 +2355,7 @@ const OWNED: &str = "owned_buffers_in_chains_with_drains_come_back_once";
 /// send in one batch: the send is handed back, and so is a buffer.
 #[test]
 fn owned_buffers_in_chains_with_drains_come_back_once() {
-    in_own_process(OWNED, || {
+    own_process(OWNED, || {
         let (socket, peer) = tcp_pair();
         let owned = uring_tests::pattern(40, 80);
         let mut expected = Vec::new();

@@ -20,6 +20,11 @@ use uring::ops::{Nop, Send, SendZc};
 use uring::sys::{IORING_CQE_F_MORE, IORING_CQE_F_NOTIF};
 use uring::{Linked, PushErrorKind, Ring, Scope, SqeFlags};
 
+/// [`uring_tests::in_own_process`], for the hangs this suite looks for.
+fn own_process(name: &str, body: impl FnOnce()) {
+    uring_tests::in_own_process(name, "a zero-copy send held by a drain", body);
+}
+
 /// What a completion said: `user_data`, `res`, `flags`.
 type Seen = (u64, i32, u32);
 
@@ -27,43 +32,6 @@ type Seen = (u64, i32, u32);
 /// notification.
 fn sent(n: usize) -> Vec<(i32, u32)> {
     vec![(n as i32, IORING_CQE_F_MORE), (0, IORING_CQE_F_NOTIF)]
-}
-
-/// Runs `body` in a process of its own (this test binary, running test
-/// `name` alone), failing if it fails or does not end in time.
-fn in_own_process(name: &str, body: impl FnOnce()) {
-    if uring_tests::in_child(name) {
-        body();
-        return;
-    }
-    let _watch = uring_tests::watchdog();
-    let mut child = uring_tests::child_command(name)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let patience = if uring_tests::under_valgrind() {
-        120
-    } else {
-        15
-    };
-    let deadline = Instant::now() + Duration::from_secs(patience);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "the test never ended: a zero-copy send held by a drain?\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // What the child printed (a skip says why) shows with the test's.
-    eprint!(
-        "{}",
-        uring_tests::child_output(&child.wait_with_output().unwrap())
-    );
 }
 
 /// A connected TCP pair on the loopback: `(sender, receiver)`.
@@ -154,7 +122,7 @@ const FLAGGED: &str = "a_zero_copy_send_flagged_io_drain_fails_and_the_ring_take
 /// and still takes other ops.
 #[test]
 fn a_zero_copy_send_flagged_io_drain_fails_and_the_ring_takes_no_more() {
-    in_own_process(FLAGGED, || {
+    own_process(FLAGGED, || {
         for (what, mut ring) in rings() {
             let (socket, peer) = tcp_pair();
             let data = uring_tests::pattern(64, 1);
@@ -210,7 +178,7 @@ const CHAINED: &str = "a_drain_and_a_zero_copy_send_in_one_chain_fail_the_later_
 /// takes the next send). Each chain on a fresh ring.
 #[test]
 fn a_drain_and_a_zero_copy_send_in_one_chain_fail_the_later_of_the_two() {
-    in_own_process(CHAINED, || {
+    own_process(CHAINED, || {
         for (what, mut ring) in rings() {
             let (socket, peer) = tcp_pair();
             let a = uring_tests::pattern(64, 3);
@@ -294,7 +262,7 @@ const ANY_PUSH: &str = "a_drain_through_any_surface_keeps_zero_copy_sends_out";
 /// is resized; a ring that took none sends.
 #[test]
 fn a_drain_through_any_surface_keeps_zero_copy_sends_out() {
-    in_own_process(ANY_PUSH, || {
+    own_process(ANY_PUSH, || {
         let (socket, peer) = tcp_pair();
         let data = uring_tests::pattern(48, 7);
         for how in [
@@ -393,7 +361,7 @@ const REACTOR: &str = "a_reactor_takes_no_drained_ring";
 /// long-lived wake-up poll. A clean ring's reactor sends zero-copy, once.
 #[test]
 fn a_reactor_takes_no_drained_ring() {
-    in_own_process(REACTOR, || {
+    own_process(REACTOR, || {
         use std::os::fd::OwnedFd;
         use uring::reactor::{Reactor, SharedFd, ops::SendZc as ReactorSendZc};
         let (socket, peer) = tcp_pair();
