@@ -55,7 +55,7 @@ enum Setup {
 
 /// Every setup but SQPOLL, whose synchronous cancels miss what its SQ
 /// thread hands to io-wq (see
-/// `defect_cancel_sync_on_an_sqpoll_ring_misses_an_op_its_sq_thread_runs_in_a_worker`).
+/// `cancel_sync_on_an_sqpoll_ring_never_reports_gone_an_op_still_running`).
 const NOT_SQPOLL: [Setup; 6] = [
     Setup::Plain,
     Setup::SingleIssuer,
@@ -1117,7 +1117,7 @@ fn tokio_refuses_defer_rings_and_drives_the_others() {
     });
 }
 
-// ---------------------------------------------------------------- defects
+// ------------------------------------------ cancels the kernel makes hard
 
 /// `Ring::cancel_sync` on a deferred-task-work ring waits in slices and
 /// runs the ring's task work between them; when the time left fits in the

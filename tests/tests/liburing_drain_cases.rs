@@ -1031,8 +1031,9 @@ const CANCEL_SLICE: Duration = Duration::from_millis(20);
 /// `start`, is done (`Ok`), or must be tried again after the completions
 /// are read: `ENOENT` while the poll is still being armed in an io-wq
 /// worker, `TimedOut` when the worker arming it was running at the first
-/// try (the kernel then sleeps out the timeout on a deferred-task-work
-/// ring; see `defect_cancel_sync_on_a_defer_taskrun_ring_sleeps_out_its_timeout`).
+/// try (the kernel sleeps until a completion wakes it, which on a
+/// deferred-task-work ring the library's sliced wait brings; see
+/// `cancel_sync_on_a_defer_taskrun_ring_returns_once_the_running_op_ended`).
 fn cancel_slice(
     r: uring::Result<()>,
     target: usize,
