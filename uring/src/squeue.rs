@@ -541,18 +541,9 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
                             submission.prepare_all(writer, 0)
                         })
                     };
-                    for i in 0..T::SQES {
-                        let index = start.wrapping_add(i) & self.sq.mask;
-                        // SAFETY: one of the slots just written, unpublished.
-                        let sqe = unsafe { &mut *S::sqe(self.sq.sqes.add(index as usize)) };
-                        gate.each(sqe);
-                        if !G::SEES_DRAIN {
-                            note_drain(self.sq, sqe);
-                        }
-                    }
-                    if G::SEES_DRAIN && gate.drained() {
-                        self.sq.drain = true;
-                    }
+                    // SAFETY: the SQES slots from `start` on were just
+                    // written, unpublished.
+                    unsafe { gate_wrapped(self.sq, &mut gate, start, T::SQES) };
                     self.cursor = self.sq.cursor;
                     return Ok(());
                 }
@@ -656,18 +647,9 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
             self.sq
                 .write_wrapping(limit, n, |writer| chain.prepare_all(writer))
         };
-        for i in 0..n {
-            let index = start.wrapping_add(i) & self.sq.mask;
-            // SAFETY: one of the slots just written, unpublished.
-            let sqe = unsafe { &mut *S::sqe(self.sq.sqes.add(index as usize)) };
-            gate.each(sqe);
-            if !G::SEES_DRAIN {
-                note_drain(self.sq, sqe);
-            }
-        }
-        if G::SEES_DRAIN && gate.drained() {
-            self.sq.drain = true;
-        }
+        // SAFETY: the `n` slots from `start` on were just written,
+        // unpublished.
+        unsafe { gate_wrapped(self.sq, &mut gate, start, n) };
         self.cursor = self.sq.cursor;
         Ok(())
     }
@@ -754,6 +736,31 @@ pub(crate) trait PushGate {
     /// `IOSQE_IO_DRAIN` as `each` left it.
     fn drained(&self) -> bool {
         false
+    }
+}
+
+/// Hands `gate` each of the `n` SQEs written from ring position `start` on
+/// (across the end of the array), in order, and notes in `sq` a drain
+/// among them as the gate left them.
+///
+/// # Safety
+///
+/// The `n` slots from `start` on must have just been written by the push,
+/// and be unpublished.
+#[inline(always)]
+unsafe fn gate_wrapped<S: SqeSize, G: PushGate>(sq: &mut Sq<S>, gate: &mut G, start: u32, n: u32) {
+    for i in 0..n {
+        let index = start.wrapping_add(i) & sq.mask;
+        // SAFETY: one of the slots written (the caller's word), in the array
+        // (masked), unpublished.
+        let sqe = unsafe { &mut *S::sqe(sq.sqes.add(index as usize)) };
+        gate.each(sqe);
+        if !G::SEES_DRAIN {
+            note_drain(sq, sqe);
+        }
+    }
+    if G::SEES_DRAIN && gate.drained() {
+        sq.drain = true;
     }
 }
 
