@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::op::Entry;
 use crate::ring::Ring;
 use crate::sys;
-use crate::types::{Clock, IntoTarget, Target, Timespec};
+use crate::types::{Clock, Deadline, IntoTarget, Target, Timespec};
 use std::mem;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::Duration;
@@ -312,11 +312,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             flags: what.flags & !all,
             ..what
         };
-        // A timeout too long to add to the clock waits for ever.
-        let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
+        let deadline = Deadline::after(timeout);
         let mut late = false;
         loop {
-            let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+            let left = deadline.left();
             match self.cancel_sync_each(&one, left) {
                 // One more gone: the next, if any, but only one look past
                 // the deadline.
@@ -342,14 +341,13 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         // re-arms a multishot timeout or poll that fired, which the kernel
         // cannot find until then. So the wait goes in slices, and the
         // ring's task work runs first and between them.
-        // A timeout too long to add to the clock waits for ever.
-        let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
+        let deadline = Deadline::after(timeout);
         let mut slice = Duration::from_millis(1);
         // Whether a request matched that was running then.
         let mut found = false;
         loop {
             self.run_task_work()?;
-            let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+            let left = deadline.left();
             let last = left.is_some_and(|left| left <= slice);
             let this = left.map_or(slice, |left| left.min(slice));
             match self.cancel_sync_once(what, Some(this)) {

@@ -702,9 +702,7 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
         // In a fast scope, ops with an ordinary `user_data` keep it; with no
         // op of the scope carrying it, it names ops pushed before the scope.
         let raw = tags.is_empty() || table.may_carry_untagged(user_data, ring.sq.tail());
-        // A timeout too long to add to the clock waits for ever.
-        let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
-        let left = || deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+        let deadline = crate::types::Deadline::after(timeout);
         let mut found = false;
         let requests = tags
             .into_iter()
@@ -714,7 +712,7 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
             if found && !all {
                 break;
             }
-            match ring.cancel_sync(request, left()) {
+            match ring.cancel_sync(request, deadline.left()) {
                 Ok(()) => found = true,
                 Err(crate::Error::Os { source, .. })
                     if source.raw_os_error() == Some(libc::ENOENT) => {}

@@ -15,4 +15,5 @@ pub use target::{
     Fd, FdTarget, Fixed, FixedMut, FixedTarget, FromRegisterFiles, IntoFd, IntoFixed, IntoOwnedFd,
     IntoOwnedTarget, IntoTarget, Target,
 };
+pub(crate) use time::Deadline;
 pub use time::{Clock, Timespec};

@@ -109,6 +109,24 @@ impl fmt::Debug for Timespec {
     }
 }
 
+/// When a wait with an optional timeout must end: `None` waits for ever,
+/// and so does a timeout too long to add to the clock.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Deadline(Option<std::time::Instant>);
+
+impl Deadline {
+    /// `timeout` from now.
+    pub(crate) fn after(timeout: Option<Duration>) -> Deadline {
+        Deadline(timeout.and_then(|t| std::time::Instant::now().checked_add(t)))
+    }
+
+    /// The time left (zero once it has passed), or `None` for ever.
+    pub(crate) fn left(&self) -> Option<Duration> {
+        self.0
+            .map(|d| d.saturating_duration_since(std::time::Instant::now()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
