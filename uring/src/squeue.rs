@@ -562,15 +562,9 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
         for i in 0..T::SQES as usize {
             // SAFETY: the SQES slots from `first` were just written, in the
             // array, unpublished.
-            let sqe = unsafe { &mut *S::sqe(first.add(i)) };
-            gate.each(sqe);
-            if !G::SEES_DRAIN {
-                note_drain(self.sq, sqe);
-            }
+            gate_one(self.sq, &mut gate, unsafe { &mut *S::sqe(first.add(i)) });
         }
-        if G::SEES_DRAIN && gate.drained() {
-            self.sq.drain = true;
-        }
+        gate_end(self.sq, &gate);
         Ok(())
     }
 
@@ -753,12 +747,27 @@ unsafe fn gate_wrapped<S: SqeSize, G: PushGate>(sq: &mut Sq<S>, gate: &mut G, st
         let index = start.wrapping_add(i) & sq.mask;
         // SAFETY: one of the slots written (the caller's word), in the array
         // (masked), unpublished.
-        let sqe = unsafe { &mut *S::sqe(sq.sqes.add(index as usize)) };
-        gate.each(sqe);
-        if !G::SEES_DRAIN {
-            note_drain(sq, sqe);
-        }
+        gate_one(sq, gate, unsafe {
+            &mut *S::sqe(sq.sqes.add(index as usize))
+        });
     }
+    gate_end(sq, gate);
+}
+
+/// Hands `gate` one SQE the push just wrote, and notes in `sq` a drain on
+/// it as the gate left it, unless the gate answers for drains itself.
+#[inline(always)]
+fn gate_one<S: SqeSize, G: PushGate>(sq: &mut Sq<S>, gate: &mut G, sqe: &mut io_uring_sqe) {
+    gate.each(sqe);
+    if !G::SEES_DRAIN {
+        note_drain(sq, sqe);
+    }
+}
+
+/// Ends a push through `gate`: notes in `sq` the drain a gate that answers
+/// for drains saw.
+#[inline(always)]
+fn gate_end<S: SqeSize, G: PushGate>(sq: &mut Sq<S>, gate: &G) {
     if G::SEES_DRAIN && gate.drained() {
         sq.drain = true;
     }
