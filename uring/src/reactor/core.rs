@@ -1237,13 +1237,11 @@ impl Core {
 
 /// The error of a zero-copy send on a ring that took an op flagged
 /// `IO_DRAIN`, whose drain could hold the send forever (see
-/// [`PushErrorKind::AfterDrain`](crate::PushErrorKind::AfterDrain)).
+/// [`PushErrorKind::AfterDrain`](crate::PushErrorKind::AfterDrain)), as a
+/// scope's refusal converts.
 #[cold]
 fn after_drain() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::Unsupported,
-        crate::Error::PushRefused(crate::PushErrorKind::AfterDrain),
-    )
+    Error::PushRefused(crate::PushErrorKind::AfterDrain).into()
 }
 
 /// Errors of a submit that go away once the CQ has room, or by retrying.
