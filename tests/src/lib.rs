@@ -264,6 +264,23 @@ pub fn pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
     }
 }
 
+/// A connected pair of loopback TCP streams, `(client, server)`: the
+/// client has `TCP_NODELAY` set so that small writes leave at once, and
+/// the server's blocking reads give up after [`PATIENCE`] rather than
+/// hang a test.
+pub fn tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback listener");
+    let client =
+        std::net::TcpStream::connect(listener.local_addr().expect("the listener's address"))
+            .expect("connect to the loopback listener");
+    let (server, _) = listener.accept().expect("accept the loopback connection");
+    client.set_nodelay(true).expect("TCP_NODELAY");
+    server
+        .set_read_timeout(Some(PATIENCE))
+        .expect("a read timeout");
+    (client, server)
+}
+
 /// A new, unconnected socket of `domain` (`AF_INET`, `AF_INET6`) and `ty`
 /// (`SOCK_STREAM`, `SOCK_DGRAM`), close-on-exec.
 pub fn socket(domain: i32, ty: i32) -> io::Result<std::os::fd::OwnedFd> {
