@@ -266,8 +266,8 @@ pub fn pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
 
 /// A connected pair of loopback TCP streams, `(client, server)`: the
 /// client has `TCP_NODELAY` set so that small writes leave at once, and
-/// the server's blocking reads give up after [`PATIENCE`] rather than
-/// hang a test.
+/// the server's blocking reads give up after [`watchdog_bound`] (longer
+/// under the memcheck script) rather than hang a test.
 pub fn tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback listener");
     let client =
@@ -276,7 +276,7 @@ pub fn tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
     let (server, _) = listener.accept().expect("accept the loopback connection");
     client.set_nodelay(true).expect("TCP_NODELAY");
     server
-        .set_read_timeout(Some(PATIENCE))
+        .set_read_timeout(Some(watchdog_bound()))
         .expect("a read timeout");
     (client, server)
 }

@@ -22,7 +22,6 @@
 
 use std::cell::RefCell;
 use std::io::Write as _;
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::rc::Rc;
 use std::time::Duration;
@@ -31,7 +30,7 @@ use uring::ops::{Read, Recv};
 use uring::reactor::ops::RecvRing;
 use uring::reactor::{Reactor, RingBuf, SharedFd};
 use uring::{Buf, BufRing, BufferGroup, BufferSelect, MsgFlags, RecvFlags, Ring, SqeFlags};
-use uring_tests::{PATIENCE, incremental_buf_ring, plain_buf_ring};
+use uring_tests::{PATIENCE, incremental_buf_ring, plain_buf_ring, tcp_pair};
 
 /// Whether the kernel has receive and send bundles (6.10), with a skip
 /// message if not.
@@ -44,15 +43,6 @@ fn file_of(bytes: &[u8]) -> std::fs::File {
     let mut file = tempfile::tempfile().unwrap();
     file.write_all(bytes).unwrap();
     file
-}
-
-/// A connected pair of loopback TCP sockets: `(sender, receiver)`.
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let tx = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (rx, _) = listener.accept().unwrap();
-    tx.set_nodelay(true).unwrap();
-    (tx, rx)
 }
 
 /// What each live `Buf` shows now.

@@ -29,22 +29,15 @@ use uring::reactor::Reactor;
 use uring::{BufferGroup, Builder, Cqe32, MsgFlags, RecvFlags, Ring, SendFlags};
 use uring::{SockOpt, Sqe64, Sqe128, SqeSize, UniformCqe};
 use uring_tests::net::{
-    any, assert_kernel_bytes, connected, drain_to_end, fill_send_side, noop_cx, poll_read,
+    assert_kernel_bytes, connected, drain_to_end, fill_send_side, noop_cx, poll_read,
 };
-use uring_tests::{PATIENCE, pattern, require_kernel, run_for, skip, under_valgrind, watchdog};
+use uring_tests::{
+    PATIENCE, pattern, require_kernel, run_for, skip, tcp_pair, under_valgrind, watchdog,
+};
 
 // ---------------------------------------------------------------------------
 // Shared pieces
 // ---------------------------------------------------------------------------
-
-/// Two std TCP streams connected over loopback.
-fn tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
-    let listener = std::net::TcpListener::bind(any()).unwrap();
-    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (server, _) = listener.accept().unwrap();
-    server.set_read_timeout(Some(PATIENCE)).unwrap();
-    (client, server)
-}
 
 // ---------------------------------------------------------------------------
 // Deadlines changed under tokio I/O in flight

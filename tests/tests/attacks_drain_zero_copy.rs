@@ -29,7 +29,7 @@
 //! the CQ.
 
 use std::io::{IoSlice, Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::fd::{AsFd as _, OwnedFd};
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
@@ -59,14 +59,6 @@ fn sent(n: usize) -> Vec<(i32, u32)> {
     vec![(n as i32, IORING_CQE_F_MORE), (0, IORING_CQE_F_NOTIF)]
 }
 
-/// A connected TCP pair on the loopback: `(sender, receiver)`.
-fn tcp_raw() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let tx = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (rx, _) = listener.accept().unwrap();
-    (tx, rx)
-}
-
 /// The receiving end of a TCP pair, read by a thread of its own as bytes
 /// come (which has the kernel acknowledge them at once, and so post each
 /// zero-copy send's notification without waiting for a delayed
@@ -74,8 +66,10 @@ fn tcp_raw() -> (TcpStream, TcpStream) {
 struct Peer(std::thread::JoinHandle<Vec<u8>>);
 
 impl Peer {
-    /// Reads `rx` to its end on a thread of its own.
+    /// Reads `rx` to its end on a thread of its own, however long the
+    /// sender keeps it open (no read timeout).
     fn spawn(mut rx: TcpStream) -> Peer {
+        rx.set_read_timeout(None).unwrap();
         Peer(std::thread::spawn(move || {
             let mut got = Vec::new();
             rx.read_to_end(&mut got).unwrap();
@@ -91,7 +85,7 @@ impl Peer {
 
 /// A connected TCP pair whose receiving end is read as bytes come.
 fn tcp_pair() -> (TcpStream, Peer) {
-    let (tx, rx) = tcp_raw();
+    let (tx, rx) = uring_tests::tcp_pair();
     (tx, Peer::spawn(rx))
 }
 
@@ -1209,7 +1203,7 @@ fn a_send_pushed_before_a_drain_completes_first_with_its_notification() {
                 "the sends, once, in order",
             );
             // Waiting for room on a full socket.
-            let (socket, rx) = tcp_raw();
+            let (socket, rx) = uring_tests::tcp_pair();
             let (filler, filled) = uring_tests::net::fill_send_side(socket.as_fd());
             let mut ring = make();
             let peer = ring.scope(|s| {
@@ -1261,7 +1255,7 @@ fn a_scope_ending_with_a_send_and_a_drain_in_flight_returns() {
         let a = uring_tests::pattern(40, 23);
         for panics in [false, true] {
             for behind_read in [false, true] {
-                let (socket, mut rx) = tcp_raw();
+                let (socket, mut rx) = uring_tests::tcp_pair();
                 let (filler, filled) = uring_tests::net::fill_send_side(socket.as_fd());
                 let (pipe_rx, _pipe_tx) = uring_tests::pipe();
                 let mut byte = [0u8; 1];
@@ -2077,7 +2071,7 @@ fn a_drain_holds_the_scopes_cancel_requests_behind_the_ops_they_cancel() {
             }
         }
         let a = uring_tests::pattern(40, 24);
-        let (socket, rx) = tcp_raw();
+        let (socket, rx) = uring_tests::tcp_pair();
         let (filler, filled) = uring_tests::net::fill_send_side(socket.as_fd());
         let reader = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(200));

@@ -28,7 +28,7 @@
 //! that was named as a target, whose scopes tag every op.)
 
 use std::io::{IoSlice, Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
@@ -36,7 +36,7 @@ use uring::ops::{Nop, Read, SendMsgZc, SendZc, SendZcV};
 use uring::sys::{IORING_CQE_F_MORE, IORING_CQE_F_NOTIF, IORING_CQE_F_SKIP};
 use uring::{MsgHdr, Ring, Scope, SqeSize, UniformCqe};
 use uring_tests::net::assert_kernel_bytes;
-use uring_tests::{pipe, require_kernel};
+use uring_tests::{pipe, require_kernel, tcp_pair};
 
 // ---------------------------------------------------------------------------
 // Helpers.
@@ -132,14 +132,6 @@ fn check_left_canary(buf: &[u8; 16], tx: &OwnedFd) {
         *buf, [UNTOUCHED; 16],
         "the read pushed in the scope wrote after the scope returned"
     );
-}
-
-/// A connected TCP pair on the loopback: `(sender, receiver)`.
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let tx = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (rx, _) = listener.accept().unwrap();
-    (tx, rx)
 }
 
 /// Reads exactly `n` bytes from `rx`.

@@ -34,7 +34,6 @@
 //! of one ring). The reactor offers no vectored send at all.
 
 use std::io::{IoSlice, IoSliceMut, Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::FileExt as _;
 use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -43,7 +42,7 @@ use std::time::Duration;
 use uring::ops::{Nop, Read, ReadFixed, Recv, SendV, SendZcV, WriteFixed};
 use uring::{BufRing, BufferGroup, Error, MsgFlags, Ring, SendFlags, SendZcFlags, sys};
 use uring_tests::Stop;
-use uring_tests::{PATIENCE, mmap_buf_ring, pattern, require_kernel, require_op};
+use uring_tests::{PATIENCE, mmap_buf_ring, pattern, require_kernel, require_op, tcp_pair};
 
 // ---------------------------------------------------------------------------
 // Helpers.
@@ -85,15 +84,6 @@ fn file_of(data: &[u8]) -> std::fs::File {
     let file = tempfile::tempfile().unwrap();
     file.write_all_at(data, 0).unwrap();
     file
-}
-
-/// A connected TCP pair over loopback, `(sender, receiver)` (zero-copy
-/// sends need TCP or UDP).
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let tx = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (rx, _) = listener.accept().unwrap();
-    (tx, rx)
 }
 
 /// Fills the socket `tx` until a write would block; returns how many

@@ -73,7 +73,9 @@ use uring::{
     ControlMessagesBuf, Cqe, FileUpdates, FilesAt, FutexFlags, FutexWaitV, MsgHdr, MsgHdrMut,
     MsgLayout, RecvMsgOut, Ring, SendFlags, SlotUpdate, SockAddr, SockOpt,
 };
-use uring_tests::{PATIENCE, complete, pattern, plain_buf_ring, require_kernel, require_op, skip};
+use uring_tests::{
+    PATIENCE, complete, pattern, plain_buf_ring, require_kernel, require_op, skip, tcp_pair,
+};
 
 /// The page size of x86-64 and of every page this file maps.
 const PAGE: usize = 4096;
@@ -297,15 +299,6 @@ fn contents(file: &mut std::fs::File) -> Vec<u8> {
     file.rewind().unwrap();
     file.read_to_end(&mut out).unwrap();
     out
-}
-
-/// A connected TCP pair over the loopback: `(client, server)`.
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (server, _) = listener.accept().unwrap();
-    server.set_read_timeout(Some(PATIENCE)).unwrap();
-    (client, server)
 }
 
 /// Reads exactly `n` bytes from `stream`, and checks nothing more came.

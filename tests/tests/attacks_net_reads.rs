@@ -43,19 +43,11 @@ use uring::net::{TcpStream, UdpSocket, UnixDatagram, UnixStream};
 use uring::reactor::ops::Timeout;
 use uring::reactor::{BufGroup, Handle, Reactor, RingBuf};
 use uring_tests::net::{any, assert_kernel_bytes, connected, drive, noop_cx, poll_read};
-use uring_tests::{Rng, pattern, poll_once, run_for, skip, under_valgrind, watchdog};
+use uring_tests::{Rng, pattern, poll_once, run_for, skip, tcp_pair, under_valgrind, watchdog};
 
 // ---------------------------------------------------------------------------
 // Shared pieces
 // ---------------------------------------------------------------------------
-
-/// A connected pair of plain TCP sockets on loopback.
-fn tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
-    let listener = std::net::TcpListener::bind(any()).unwrap();
-    let c = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (s, _) = listener.accept().unwrap();
-    (c, s)
-}
 
 /// A buffer ring of `count` buffers of `len` bytes, or `None` with a skip
 /// message on a kernel without them.

@@ -33,7 +33,7 @@
 //! to inspect (the error queue, a poll), each with a `// SAFETY:` comment.
 
 use std::io::{IoSlice, IoSliceMut, Read as _};
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::UdpSocket;
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixDatagram;
 
@@ -45,17 +45,11 @@ use uring::{
     SockAddrBuf, SockOpt, Sqe128, SqeFlags,
 };
 use uring_tests::next_scope_cqe as next;
-use uring_tests::{Guarded, complete, pattern, plain_buf_ring, require_op, set_int_option};
+use uring_tests::{
+    Guarded, complete, pattern, plain_buf_ring, require_op, set_int_option, tcp_pair,
+};
 
 const CANARY: u8 = 0xC5;
-
-/// A connected pair of loopback TCP sockets.
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (server, _) = listener.accept().unwrap();
-    (client, server)
-}
 
 /// What a non-blocking `recvmsg(2)` of `fd`'s error queue returns: the
 /// payload length, or the negative errno (`-EAGAIN` when it is empty).

@@ -13,12 +13,13 @@
 //! failed) if it does not end: a send held by the drain hangs it.
 
 use std::io::Read as _;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use uring::ops::{Nop, Send, SendZc};
 use uring::sys::{IORING_CQE_F_MORE, IORING_CQE_F_NOTIF};
 use uring::{Linked, PushErrorKind, Ring, Scope, SqeFlags};
+use uring_tests::tcp_pair;
 
 /// [`uring_tests::in_own_process`], for the hangs this suite looks for.
 fn own_process(name: &str, body: impl FnOnce()) {
@@ -32,14 +33,6 @@ type Seen = (u64, i32, u32);
 /// notification.
 fn sent(n: usize) -> Vec<(i32, u32)> {
     vec![(n as i32, IORING_CQE_F_MORE), (0, IORING_CQE_F_NOTIF)]
-}
-
-/// A connected TCP pair on the loopback: `(sender, receiver)`.
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let tx = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (rx, _) = listener.accept().unwrap();
-    (tx, rx)
 }
 
 /// The two kinds of ring a scope runs on: a clean one, whose scopes leave

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use uring::ops::{LinkTimeout, Nop, Read, Timeout};
 use uring::{Cqe, Error, Features, Ring, SqeFlags, TimeoutFlags, WaitArgs, sys};
-use uring_tests::{PATIENCE, pipe, push_lent, raw_sqe, require_features, skip, submit_and_reap};
+use uring_tests::{
+    PATIENCE, pipe, push_lent, raw_sqe, require_features, skip, submit_and_reap, tcp_pair,
+};
 
 /// Pushes `count` NOPs with user_data `first..` and submits them, asserting
 /// the kernel took them all (liburing's `queue_n_nops`).
@@ -1703,14 +1705,6 @@ fn probe_reports_the_basic_ops() {
 }
 
 // ---------------------------------------------------------------- sockets
-
-/// A connected pair of TCP sockets over loopback.
-fn tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (server, _) = listener.accept().unwrap();
-    (client, server)
-}
 
 /// shutdown.c: after a send, `SHUTDOWN(SHUT_WR)` completes with 0; the peer
 /// reads the data and then end of file.

@@ -16,17 +16,9 @@ use std::time::Duration;
 
 use uring::ops::{Read, Recv};
 use uring::{BufferGroup, RecvFlags, Ring, SqeFlags, sys};
-use uring_tests::{PATIENCE, incremental_buf_ring, pipe, plain_buf_ring, skip};
+use uring_tests::{PATIENCE, incremental_buf_ring, pipe, plain_buf_ring, skip, tcp_pair};
 
 // ---------------------------------------------------------------- helpers
-
-/// A connected pair of TCP sockets over loopback: `(client, server)`.
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (server, _) = listener.accept().unwrap();
-    (client, server)
-}
 
 /// Writes `bytes` to the pipe or socket `fd`.
 fn write_to(fd: &OwnedFd, bytes: &[u8]) {

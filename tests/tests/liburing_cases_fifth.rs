@@ -15,7 +15,6 @@
 
 use std::fs::File;
 use std::io::{BufRead as _, IoSlice, IoSliceMut, Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -35,7 +34,7 @@ use uring::{
     RwFlags, Sqe64, SqeFlags, TimestampType, sys,
 };
 use uring_tests::{
-    PATIENCE, complete, pipe, push_lent, raw_sqe, reap_one, require_op, skip, watchdog,
+    PATIENCE, complete, pipe, push_lent, raw_sqe, reap_one, require_op, skip, tcp_pair, watchdog,
 };
 
 // ---------------------------------------------------------------- helpers
@@ -137,14 +136,6 @@ unsafe fn raw_register(
     } else {
         Ok(rc)
     }
-}
-
-/// A connected pair of loopback TCP sockets.
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let a = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (b, _) = listener.accept().unwrap();
-    (a, b)
 }
 
 /// A pseudo terminal: `(master, slave)`, the slave opened with `flags`

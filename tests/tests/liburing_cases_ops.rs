@@ -78,15 +78,18 @@ fn set_nonblock(fd: BorrowedFd<'_>, on: bool) {
 }
 
 /// A connected pair of TCP sockets over loopback (`127.0.0.1` or `::1`):
-/// `(client, server)`.
+/// `(client, server)`, set up as [`uring_tests::tcp_pair`] sets up its
+/// IPv4 pair (the client with `TCP_NODELAY`, the server's reads bounded by
+/// [`PATIENCE`]).
 fn tcp_pair(v6: bool) -> (TcpStream, TcpStream) {
-    let listener = if v6 {
-        TcpListener::bind("[::1]:0").unwrap()
-    } else {
-        TcpListener::bind("127.0.0.1:0").unwrap()
-    };
+    if !v6 {
+        return uring_tests::tcp_pair();
+    }
+    let listener = TcpListener::bind("[::1]:0").unwrap();
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (server, _) = listener.accept().unwrap();
+    client.set_nodelay(true).unwrap();
+    server.set_read_timeout(Some(PATIENCE)).unwrap();
     (client, server)
 }
 

@@ -15,7 +15,7 @@ use uring::ops::{Nop, PollAdd, Read, ReadV, WriteV};
 use uring::{Cqe, Features, PollEvents, Ring, SqeFlags, sys};
 use uring_tests::{
     PATIENCE, pairs, pipe, push_lent, raw_sqe, reap_sorted, require_features, skip, stray,
-    submit_and_reap,
+    submit_and_reap, tcp_pair,
 };
 
 // ---------------------------------------------------------------- helpers
@@ -39,14 +39,6 @@ fn write_to(fd: &OwnedFd, bytes: &[u8]) {
     std::fs::File::from(fd.try_clone().unwrap())
         .write_all(bytes)
         .unwrap();
-}
-
-/// A connected pair of TCP sockets over loopback: `(client, server)`.
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (server, _) = listener.accept().unwrap();
-    (client, server)
 }
 
 /// A new eventfd, close-on-exec (and non-blocking if asked).
@@ -1999,7 +1991,6 @@ fn recv_msgall_stream_waits_for_every_byte() {
     let sent: Vec<u8> = (0..128i32).flat_map(|i| i.to_ne_bytes()).collect();
     for use_recvmsg in [false, true] {
         let (client, server) = tcp_pair();
-        client.set_nodelay(true).unwrap();
         let mut ring = Ring::new(1).unwrap();
         let mut buf = vec![0u8; 512];
         let res = if use_recvmsg {
@@ -2359,7 +2350,6 @@ fn regbuf_send(
     use uring::MsgHdr;
     use uring::ops::{SendMsgZcFixed, WriteVFixed};
     let (client, mut server) = tcp_pair();
-    client.set_nodelay(true).unwrap();
     server.set_nonblocking(true).unwrap();
     let index = table.get(1).unwrap();
     let msg = MsgHdr::new(iovs);
@@ -2760,7 +2750,6 @@ fn socket_rw_offset_vectored_io_at_the_current_position_of_a_socket() {
         return;
     }
     let (client, server) = tcp_pair();
-    client.set_nodelay(true).unwrap();
     let out = uring_tests::pattern(128, 3);
     let mut back = vec![0u8; 128];
     let wiov = [IoSlice::new(&out)];
@@ -2797,8 +2786,7 @@ fn socket_nb_only_msg_dontwait_makes_an_empty_receive_eagain() {
     let _watch = uring_tests::watchdog();
     for o_nonblock in [false, true] {
         for dontwait in [false, true] {
-            let (client, server) = tcp_pair();
-            client.set_nodelay(true).unwrap();
+            let (_client, server) = tcp_pair();
             if o_nonblock {
                 set_nonblock(server.as_fd(), true);
             }
@@ -2845,7 +2833,6 @@ fn socket_rw_eagain_a_read_of_an_empty_non_blocking_socket() {
     let mut ring = Ring::new(32).unwrap();
     let fast_poll = ring.params().has(Features::FAST_POLL);
     let (client, server) = tcp_pair();
-    client.set_nodelay(true).unwrap();
     set_nonblock(server.as_fd(), true);
     set_nonblock(client.as_fd(), true);
     let out = uring_tests::pattern(128, 5);

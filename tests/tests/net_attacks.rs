@@ -917,13 +917,7 @@ fn a_receive_from_a_unix_datagram_socket_gives_no_ip_address() {
 mod tokio_io {
     use super::*;
     use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-
-    fn connected(h: &uring::reactor::Handle) -> (TcpStream, std::net::TcpStream) {
-        let listener = std::net::TcpListener::bind(any()).unwrap();
-        let c = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (peer, _) = listener.accept().unwrap();
-        (TcpStream::from_std(h, c), peer)
-    }
+    use uring_tests::net::connected;
 
     /// A read that returned `Pending` never writes the buffer the caller
     /// passed then: the caller may drop or change it, and the next read,

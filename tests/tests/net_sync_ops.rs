@@ -29,7 +29,7 @@ use uring::{
 };
 use uring_tests::{
     PATIENCE, by_user_data, complete, fd_is_open, local_addr, pattern, pipe, require_kernel,
-    require_op, skip, socket,
+    require_op, skip, socket, tcp_pair,
 };
 
 /// `SOCKET_URING_OP_SIOCINQ` of `linux/io_uring.h`: unread bytes.
@@ -82,19 +82,6 @@ fn assert_pending(ring: &mut Ring, what: &str) {
         "{what}: expected nothing to complete, got {idle:?} {:?}",
         ring.peek()
     );
-}
-
-/// A connected TCP pair on IPv4 loopback: `(client, server)`, with read
-/// timeouts so that a missing byte fails the test instead of hanging it.
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (server, peer) = listener.accept().unwrap();
-    assert_eq!(peer, client.local_addr().unwrap());
-    for s in [&client, &server] {
-        s.set_read_timeout(Some(PATIENCE)).unwrap();
-    }
-    (client, server)
 }
 
 /// Two unconnected UDP sockets bound to port 0 of `ip`; `None` (after a

@@ -15,7 +15,7 @@
 //! Unsafe code appears only to inspect the results.
 
 use std::io::{IoSlice, IoSliceMut, Read as _, Write as _};
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::UdpSocket;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
 use std::time::Duration;
@@ -28,7 +28,7 @@ use uring::{
     BufferGroup, DirectSlot, FileUpdates, FilesAt, FutexFlags, FutexWaitV, MsgFlags, MsgHdr,
     MsgHdrMut, MsgLayout, RecvMsgOut, Ring, SockAddrBuf, SockOpt, WaitIdTarget,
 };
-use uring_tests::{complete, pattern, require_kernel, require_op, skip};
+use uring_tests::{complete, pattern, require_kernel, require_op, skip, tcp_pair};
 
 const CANARY: u8 = 0xC7;
 
@@ -65,14 +65,6 @@ fn udp_pair() -> (UdpSocket, UdpSocket) {
     a.connect(b.local_addr().unwrap()).unwrap();
     b.connect(a.local_addr().unwrap()).unwrap();
     (a, b)
-}
-
-/// A connected TCP pair on the loopback: (client, server).
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (server, _) = listener.accept().unwrap();
-    (client, server)
 }
 
 /// An `SCM_RIGHTS` record passing `fds`, sent by a peer with plain

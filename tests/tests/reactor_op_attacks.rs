@@ -44,9 +44,7 @@ fn localhost() -> SocketAddr {
 /// A connected TCP pair: the reactor's end as a `SharedFd`, the peer as a
 /// std stream.
 fn tcp_pair() -> (SharedFd, std::net::TcpStream) {
-    let listener = std::net::TcpListener::bind(localhost()).unwrap();
-    let c = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (peer, _) = listener.accept().unwrap();
+    let (c, peer) = uring_tests::tcp_pair();
     (SharedFd::new(c), peer)
 }
 

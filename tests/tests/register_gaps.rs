@@ -5,14 +5,15 @@
 
 use std::io::{IoSlice, IoSliceMut, Read};
 use std::mem;
-use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::FileExt;
 use std::os::unix::net::UnixStream;
 
 use uring::ops::{ReadFixed, Send, SendV, SendZcV};
 use uring::{Error, Features, MsgFlags, Ring, SendFlags, SendZcFlags, sys};
-use uring_tests::{complete, pattern, push_lent, require_features, require_kernel, require_op};
+use uring_tests::{
+    complete, pattern, push_lent, require_features, require_kernel, require_op, tcp_pair,
+};
 
 // ---------------------------------------------------------------------------
 // Helpers.
@@ -75,14 +76,6 @@ unsafe fn register_pages(ring: &mut Ring, mem: &mut [u8]) -> uring::FixedBuffers
     let slices: Vec<IoSliceMut<'_>> = mem.chunks_mut(4096).map(IoSliceMut::new).collect();
     // SAFETY: the caller's.
     unsafe { ring.register_buffers(&slices) }.unwrap()
-}
-
-/// A connected TCP pair over loopback (zero-copy sends need TCP or UDP).
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (server, _) = listener.accept().unwrap();
-    (client, server)
 }
 
 // ---------------------------------------------------------------------------
