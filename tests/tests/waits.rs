@@ -59,7 +59,7 @@ extern "C" fn count_signal(_: libc::c_int) {
 }
 
 #[test]
-fn a_wait_takes_its_signal_mask_for_its_length() {
+fn a_wait_takes_its_signal_mask_for_its_length_and_ends_at_a_signal_it_lets_through() {
     let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(4).unwrap();
     if !require_features(&ring, Features::EXT_ARG, "a wait with a signal mask") {
@@ -97,22 +97,81 @@ fn a_wait_takes_its_signal_mask_for_its_length() {
         libc::sigemptyset(&mut set);
         set
     };
-    // The wait unblocks everything: the pending signal interrupts it, and
-    // the wait goes on until the timeout op completes.
+    // The wait unblocks everything: the pending signal is delivered in it
+    // and ends it with EINTR, as it would end ppoll(2). The timeout op it
+    // submitted stays submitted.
     ring.push(Timeout::new(Duration::from_millis(20)).user_data(9))
         .unwrap();
-    ring.submit_and_wait_with(1, &WaitArgs::new().sigmask(&open))
-        .unwrap();
+    let r = ring.submit_and_wait_with(1, &WaitArgs::new().sigmask(&open));
+    assert_eq!(
+        r.as_ref().err().and_then(Error::raw_os_error),
+        Some(libc::EINTR),
+        "{r:?}"
+    );
+    assert_eq!(
+        std::io::Error::from(r.unwrap_err()).kind(),
+        std::io::ErrorKind::Interrupted
+    );
     assert_eq!(
         HANDLED.load(Ordering::SeqCst),
         1,
         "delivered during the wait"
     );
+    assert_eq!(ring.submission().len(), 0, "the timeout op was submitted");
+    // Blocked again outside the wait, nothing is pending: a plain wait
+    // waits for the timeout op.
+    ring.wait(1).unwrap();
     let cqes: Vec<_> = ring
         .completions()
         .map(|c| (c.user_data(), c.res()))
         .collect();
     assert_eq!(cqes, [(9, -libc::ETIME)]);
+    // A signal sent by another thread while a masked wait sleeps ends it
+    // the same way, long before the timeout op it waits for; one sent
+    // between two masked waits stays pending (blocked) and ends the next.
+    ring.push(Timeout::new(Duration::from_secs(30)).user_data(10))
+        .unwrap();
+    // SAFETY: pthread_self has no preconditions.
+    let me = unsafe { libc::pthread_self() };
+    let sender = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        // SAFETY: `me` is the test's thread, alive until this one is joined.
+        unsafe { libc::pthread_kill(me, libc::SIGUSR2) }
+    });
+    let start = std::time::Instant::now();
+    let r = ring.submit_and_wait_with(1, &WaitArgs::new().sigmask(&open));
+    assert_eq!(sender.join().unwrap(), 0);
+    assert_eq!(
+        r.as_ref().err().and_then(Error::raw_os_error),
+        Some(libc::EINTR),
+        "{r:?}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(30));
+    assert_eq!(HANDLED.load(Ordering::SeqCst), 2);
+    // SAFETY: the test's own thread.
+    assert_eq!(
+        unsafe { libc::pthread_kill(libc::pthread_self(), libc::SIGUSR2) },
+        0
+    );
+    assert_eq!(HANDLED.load(Ordering::SeqCst), 2, "pending while blocked");
+    let r = ring.wait_with(1, &WaitArgs::new().sigmask(&open));
+    assert_eq!(
+        r.as_ref().err().and_then(Error::raw_os_error),
+        Some(libc::EINTR),
+        "{r:?}"
+    );
+    assert_eq!(HANDLED.load(Ordering::SeqCst), 3);
+    // The timeout op is still in flight: nothing was lost. Cancelled, it
+    // completes with ECANCELED.
+    ring.push(uring::ops::TimeoutRemove::new(10).user_data(11))
+        .unwrap();
+    ring.submit_and_wait(2).unwrap();
+    let mut cqes: Vec<_> = ring
+        .completions()
+        .map(|c| (c.user_data(), c.res()))
+        .collect();
+    cqes.sort();
+    assert_eq!(cqes, [(10, -libc::ECANCELED), (11, 0)]);
 }
 
 /// A disabled ring with a wait region of `slots`, enabled; `None` (with a

@@ -381,6 +381,19 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             {
                 return Ok(submitted);
             }
+            if to_submit > 0 && args.sigmask.is_some() {
+                // A wait with a signal mask submits in an enter of its own,
+                // without the mask: an enter that submits returns its count
+                // even when a signal ended its wait, and the signal, spent
+                // on its handler, would leave nothing to end the wait with.
+                match self.enter(to_submit, 0, 0, EnterArg::None) {
+                    Ok(0) => return Ok(submitted),
+                    Ok(n) => submitted += n,
+                    Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                    Err(e) => return Err(Error::os("io_uring_enter", e)),
+                }
+                continue;
+            }
             let mut flags = self.wait_flags;
             if wake {
                 flags |= sys::IORING_ENTER_SQ_WAKEUP;
@@ -467,7 +480,16 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                         return Ok(submitted);
                     }
                 }
-                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                // A signal the wait's own mask lets through ends it, as it
+                // ends `ppoll(2)`: that mask is how a caller that blocks a
+                // signal elsewhere takes it only while waiting, and gets
+                // control back when it comes. Any other signal's handler
+                // has run, and the wait goes on.
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {
+                    if args.sigmask.is_some() {
+                        return Err(Error::os("io_uring_enter", e));
+                    }
+                }
                 Err(e) if e.raw_os_error() == Some(libc::ETIME) => {
                     // What was submitted is counted even when the wait
                     // timed out, as liburing counts it.

@@ -72,7 +72,15 @@ impl<'a> WaitArgs<'a> {
     }
 
     /// Blocks the signals of `mask` for the length of the wait, and
-    /// unblocks the others, as `ppoll(2)` does (5.11).
+    /// unblocks the others, as `ppoll(2)` does (5.11). As with `ppoll`, a
+    /// signal delivered during such a wait ends it: its handler runs and
+    /// the wait fails with `EINTR` ([`Error::raw_os_error`]; an
+    /// `io::Error` of kind `Interrupted`). What the call submitted before
+    /// stays submitted. (Waits without a mask resume after a signal.)
+    ///
+    /// A signal that arrives between two waits is not lost if the thread
+    /// blocks it outside them and the mask lets it through: it stays
+    /// pending until the next such wait, which it ends at once.
     pub fn sigmask(mut self, mask: &'a libc::sigset_t) -> WaitArgs<'a> {
         self.sigmask = Some(mask);
         self
