@@ -2,8 +2,8 @@
 
 use crate::entries::SqeSize;
 use crate::op::{
-    AcceptsLinkTimeout, AfterLink, ChainNext, FitsSqe, Prepare, Scoped, SqWriter, Submission,
-    Unborrowed,
+    AcceptsLinkTimeout, AfterLink, ChainNext, ChainStart, FitsSqe, Prepare, Scoped, SqWriter,
+    Submission, Unborrowed,
 };
 use crate::ops::LinkTimeout;
 use crate::sys;
@@ -157,7 +157,184 @@ unsafe impl<H: Prepare, T: Prepare> ChainNext for Link<H, T> {}
 // one.
 unsafe impl<H, T: AcceptsLinkTimeout<D>, D> AcceptsLinkTimeout<D> for Link<H, T> {}
 
-/// A chain of any number of ops (or chains) of one type, linked in order,
+/// One of two ops (or chains), chosen at run time: what lets one
+/// [`Linked`] chain hold ops of two types (writes, then an fsync), or one
+/// push site take either. `Either<A, Either<B, C>>` holds three.
+///
+/// It is everything both sides are: pushed alone when both may be, an
+/// element of a chain (after `.link(..)`, or in a `Linked`) when both may
+/// follow another op, followed by a link timeout when both accept one,
+/// lent in a scope when both may be. Both sides must take as many SQEs
+/// (every op takes one; a chain of two ops, two): an `Either` of two
+/// lengths does not compile.
+///
+/// ```
+/// use uring::{Either, Linked, Ring, ops::{Fsync, Write}};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut ring = Ring::new(16)?;
+/// let path = std::env::temp_dir().join(format!("uring-either-{}", std::process::id()));
+/// let file = std::fs::File::options().read(true).write(true).create(true).truncate(true).open(&path)?;
+/// std::fs::remove_file(&path)?;
+/// let blocks = [[1u8; 512], [2u8; 512], [3u8; 512]];
+/// ring.scope(|s| -> uring::Result<()> {
+///     // Three writes, then an fsync that runs only if all of them succeed.
+///     let mut ops: Vec<_> = blocks
+///         .iter()
+///         .enumerate()
+///         .map(|(i, b)| Either::Left(Write::new(&file, &b[..]).offset(512 * i as u64).user_data(i as u64)))
+///         .collect();
+///     ops.push(Either::Right(Fsync::new(&file).user_data(9)));
+///     s.push_linked(Linked::new(ops))?;
+///     s.submit_and_wait(4)?;
+///     let done: Vec<_> = s.completions().map(|c| (c.user_data(), c.res())).collect();
+///     assert_eq!(done, [(0, 512), (1, 512), (2, 512), (9, 0)]);
+///     Ok(())
+/// })?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use = "an op does nothing until it is pushed to a ring"]
+pub enum Either<L, R> {
+    /// The first kind.
+    Left(L),
+    /// The second kind.
+    Right(R),
+}
+
+/// The one length of the two sides of an [`Either`]; a compile error when
+/// they differ.
+const fn same_length(left: u32, right: u32) -> u32 {
+    assert!(
+        left == right,
+        "the two sides of an `Either` take different numbers of SQEs: give it two ops, or two chains of one length"
+    );
+    left
+}
+
+// SAFETY: the side present takes its `SQES` slots, which both sides take
+// (`same_length`), and gets the caller's `link` on its last SQE, as it
+// would pushed alone.
+unsafe impl<L: Prepare, R: Prepare> Prepare for Either<L, R> {
+    const SQES: u32 = same_length(L::SQES, R::SQES);
+    const NAMES_OPS: bool = L::NAMES_OPS || R::NAMES_OPS;
+    const ZERO_COPY: bool = L::ZERO_COPY || R::ZERO_COPY;
+    const MAY_POST_MORE: bool = L::MAY_POST_MORE || R::MAY_POST_MORE;
+
+    #[inline(always)]
+    fn prepare_all<const WRAP: bool, S: SqeSize>(
+        self,
+        writer: &mut SqWriter<'_, WRAP, S>,
+        link: u8,
+    ) {
+        // Evaluated for every `Either` pushed, so that one of two lengths
+        // fails to compile wherever it is used.
+        let _ = Self::SQES;
+        match self {
+            Either::Left(l) => l.prepare_all(writer, link),
+            Either::Right(r) => r.prepare_all(writer, link),
+        }
+    }
+
+    #[inline(always)]
+    fn fits_ring(&self, ring: u32) -> bool {
+        match self {
+            Either::Left(l) => l.fits_ring(ring),
+            Either::Right(r) => r.fits_ring(ring),
+        }
+    }
+}
+
+#[diagnostic::do_not_recommend]
+// SAFETY: its SQEs are those of one side, which both fit.
+unsafe impl<S: SqeSize, L: FitsSqe<S>, R: FitsSqe<S>> FitsSqe<S> for Either<L, R> {}
+
+#[diagnostic::do_not_recommend]
+// SAFETY: it borrows what the side present borrows: nothing.
+unsafe impl<L: Unborrowed, R: Unborrowed> Unborrowed for Either<L, R> {}
+
+#[diagnostic::do_not_recommend]
+// SAFETY: the side present may be pushed alone, as both may.
+unsafe impl<S: SqeSize, L: Submission<S>, R: Submission<S>> Submission<S> for Either<L, R> {}
+
+#[diagnostic::do_not_recommend]
+// SAFETY: the side present releases its memory at its last completions.
+unsafe impl<L: Scoped, R: Scoped> Scoped for Either<L, R> {}
+
+#[diagnostic::do_not_recommend]
+// SAFETY: the side present may follow another op, as both may.
+unsafe impl<L: ChainNext, R: ChainNext> ChainNext for Either<L, R> {}
+
+#[diagnostic::do_not_recommend]
+// SAFETY: the side present may start a chain followed by `N`, as both may.
+unsafe impl<N, L: ChainStart<N>, R: ChainStart<N>> ChainStart<N> for Either<L, R> {}
+
+#[diagnostic::do_not_recommend]
+// SAFETY: the side present accepts a link timeout, as both do.
+unsafe impl<D, L: AcceptsLinkTimeout<D>, R: AcceptsLinkTimeout<D>> AcceptsLinkTimeout<D>
+    for Either<L, R>
+{
+}
+
+impl<L, R> Either<L, R> {
+    /// Links `next` after it (`IOSQE_IO_LINK`), as an op's `link` does.
+    #[inline]
+    pub fn link<N: Prepare + ChainNext>(self, next: N) -> Link<Self, N>
+    where
+        Self: ChainStart<N>,
+    {
+        Link::new(self, next, sys::IOSQE_IO_LINK)
+    }
+
+    /// Links `next` after it (`IOSQE_IO_HARDLINK`), as an op's `hard_link`
+    /// does.
+    #[inline]
+    pub fn hard_link<N: Prepare + ChainNext>(self, next: N) -> Link<Self, N>
+    where
+        Self: ChainStart<N>,
+    {
+        Link::new(self, next, sys::IOSQE_IO_HARDLINK)
+    }
+
+    /// Bounds it with a `LINK_TIMEOUT` of `timeout`, as an op's `timeout`
+    /// does.
+    #[inline]
+    pub fn timeout<D>(self, timeout: D) -> Link<Self, LinkTimeout>
+    where
+        D: Into<Timespec>,
+        Self: AcceptsLinkTimeout<D>,
+    {
+        Link::new(self, LinkTimeout::new(timeout), sys::IOSQE_IO_LINK)
+    }
+
+    /// Bounds it with a `LINK_TIMEOUT` of `timeout` whose completion
+    /// carries `user_data`.
+    #[inline]
+    pub fn timeout_with<D>(self, timeout: D, user_data: u64) -> Link<Self, LinkTimeout>
+    where
+        D: Into<Timespec>,
+        Self: AcceptsLinkTimeout<D>,
+    {
+        Link::new(
+            self,
+            LinkTimeout::new(timeout).user_data(user_data),
+            sys::IOSQE_IO_LINK,
+        )
+    }
+
+    /// Bounds it with a link timeout built by hand.
+    #[inline]
+    pub fn link_timeout<T>(self, timeout: T) -> Link<Self, T>
+    where
+        T: AfterLink,
+        Self: AcceptsLinkTimeout<T>,
+    {
+        Link::new(self, timeout, sys::IOSQE_IO_LINK)
+    }
+}
+
+/// A chain of any number of ops (or chains) of one type (an [`Either`]
+/// for two), linked in order,
 /// for chains whose length is known only at run time: `Linked::new(ops)`
 /// links each to the next with `IOSQE_IO_LINK`, `Linked::hard(ops)` with
 /// `IOSQE_IO_HARDLINK`.

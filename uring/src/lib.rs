@@ -83,7 +83,7 @@ pub use args::{
 pub use buf_ring::{Buf, BufRing, ClaimFrom, MAX_BUF_RING_BUFFERS};
 pub use buf_ring_raw::RawBufRing;
 pub use builder::{Builder, RingRegion};
-pub use chain::{Link, Linked};
+pub use chain::{Either, Link, Linked};
 pub use cqueue::{Completions, Cqe};
 pub use entries::{BigCqe, Cqe16, Cqe32, CqeMixed, CqeSize, Sqe64, Sqe128, SqeSize, UniformCqe};
 pub use error::{Error, HandleError, PushError, PushErrorKind, Result};
