@@ -395,3 +395,50 @@ fn submit_and_wait_counts_from_its_own_head_after_every_submit_path() {
     }
     fault::reset();
 }
+
+/// On a `defer_taskrun` ring, a completion that waits in task work is
+/// posted by `submit_and_get_events` in the same enter that submits, and
+/// by no plain submit; with nothing to submit, it still enters once.
+#[test]
+fn submit_and_get_events_submits_and_runs_task_work_in_one_enter() {
+    use uring::PollEvents;
+    use uring::ops::PollAdd;
+    let _watch = uring_tests::watchdog();
+    let Ok(mut ring) = Ring::builder().single_issuer().defer_taskrun().build(8) else {
+        uring_tests::skip("no defer_taskrun rings (6.1)");
+        return;
+    };
+    let (r, w) = uring_tests::pipe();
+    ring.scope(|s| {
+        s.push(PollAdd::new(&r, PollEvents::IN).user_data(1))
+            .unwrap();
+        assert_eq!(s.submit().unwrap(), 1);
+        // The pipe becomes readable: the poll's completion waits in the
+        // ring's task work, which only an enter asking for events runs.
+        assert_eq!(write_fd(&w, b"x"), 1);
+        s.push(Nop::new().user_data(2)).unwrap();
+        fault::reset();
+        assert_eq!(s.submit().unwrap(), 1);
+        assert_eq!(enters(), 1);
+        let got: Vec<u64> = s.completions().map(|c| c.user_data()).collect();
+        assert_eq!(got, [2], "a plain submit posts the NOP alone");
+        s.push(Nop::new().user_data(3)).unwrap();
+        assert_eq!(s.submit_and_get_events().unwrap(), 1);
+        assert_eq!(enters(), 2, "one enter submitted and ran the task work");
+        let mut got: Vec<u64> = s.completions().map(|c| c.user_data()).collect();
+        got.sort();
+        assert_eq!(got, [1, 3]);
+        // Nothing to submit: one enter all the same, which posts nothing.
+        assert_eq!(s.submit_and_get_events().unwrap(), 0);
+        assert_eq!(enters(), 3);
+        assert_eq!(s.ready(), 0);
+    });
+    fault::reset();
+}
+
+/// Writes `bytes` to `fd`, returning what `write(2)` returned.
+fn write_fd(fd: &std::os::fd::OwnedFd, bytes: &[u8]) -> isize {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `bytes` is valid for its length for the call.
+    unsafe { libc::write(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) }
+}

@@ -76,7 +76,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         if self.setup_flags & (sys::IORING_SETUP_SQPOLL | sys::IORING_SETUP_IOPOLL) != 0
             || self.sq.cq_needs_flush()
         {
-            return self.submit_slow(pending);
+            return self.submit_slow(pending, false);
         }
         if pending == 0 {
             return Ok(0);
@@ -89,11 +89,26 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         Ok(n)
     }
 
+    /// Submits the pushed SQEs and makes the kernel post what it holds
+    /// back, in one enter whether or not there is anything to submit
+    /// (`IORING_ENTER_GETEVENTS` without a wait; liburing's
+    /// `io_uring_submit_and_get_events`): [`submit`](Ring::submit) and
+    /// [`get_events`](Ring::get_events) at the cost of one system call. On
+    /// a [`defer_taskrun`](crate::Builder::defer_taskrun) ring, that is
+    /// what runs the task work that posts completions, for a loop that
+    /// reads them without waiting. Returns how many SQEs the kernel
+    /// consumed, as `submit` does.
+    pub fn submit_and_get_events(&mut self) -> Result<u32> {
+        self.sq.publish();
+        let pending = self.sq.unconsumed();
+        self.submit_slow(pending, true)
+    }
+
     #[cold]
     #[inline(never)]
-    fn submit_slow(&mut self, pending: u32) -> Result<u32> {
+    fn submit_slow(&mut self, pending: u32, get_events: bool) -> Result<u32> {
         let mut flags = 0;
-        if self.sq.cq_needs_flush() || self.has_setup(sys::IORING_SETUP_IOPOLL) {
+        if get_events || self.sq.cq_needs_flush() || self.has_setup(sys::IORING_SETUP_IOPOLL) {
             flags |= sys::IORING_ENTER_GETEVENTS;
         }
         if self.has_setup(sys::IORING_SETUP_SQPOLL) {

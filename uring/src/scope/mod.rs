@@ -749,6 +749,19 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
         self.ring.submit()
     }
 
+    /// Makes the kernel post what it holds back (task work, overflowed
+    /// completions), without submitting or waiting, as
+    /// [`Ring::get_events`].
+    pub fn get_events(&mut self) -> Result<()> {
+        self.ring.get_events()
+    }
+
+    /// Submits what was pushed and makes the kernel post what it holds
+    /// back, in one enter, as [`Ring::submit_and_get_events`].
+    pub fn submit_and_get_events(&mut self) -> Result<u32> {
+        self.ring.submit_and_get_events()
+    }
+
     /// Submits and waits for `want` completions, as [`Ring::submit_and_wait`].
     #[inline]
     pub fn submit_and_wait(&mut self, want: u32) -> Result<u32> {
