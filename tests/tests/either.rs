@@ -306,3 +306,42 @@ fn zero_copy_sends_mixed_with_plain_sends_settle_their_notifications() {
     rx.read_exact(&mut received).unwrap();
     uring_tests::net::assert_kernel_bytes(&received, &parts.concat(), "the stream");
 }
+
+/// The kernel's drain never issues a zero-copy send it defers: in a scope,
+/// a zero-copy send inside an `Either` is kept from a drained chain as one
+/// pushed alone is (it fails with `EINVAL`), and once the ring took a
+/// drain, an `Either` that may hold one comes back (`AfterDrain`), even
+/// holding its other side. Run in a process of its own: a failure hangs.
+#[test]
+fn an_either_that_may_hold_a_zero_copy_send_keeps_clear_of_drains() {
+    const NAME: &str = "an_either_that_may_hold_a_zero_copy_send_keeps_clear_of_drains";
+    uring_tests::in_own_process(NAME, "a zero-copy send held by a drain", || {
+        let _watch = uring_tests::watchdog();
+        let (tx, mut rx) = uring_tests::tcp_pair();
+        let data = uring_tests::pattern(64, 1);
+        let mut ring = Ring::new(16).unwrap();
+        ring.scope(|s| {
+            let chain = Linked::new(vec![
+                Either::Right(Nop::new().flags(uring::SqeFlags::IO_DRAIN).user_data(1)),
+                Either::Left(SendZc::new(&tx, &data[..]).user_data(2)),
+            ]);
+            s.push_linked(chain).unwrap();
+            let got = scope_reap(s, 2);
+            assert_eq!(got, [(1, 0), (2, -libc::EINVAL)]);
+            // The ring took a drain: an Either with a zero-copy side comes
+            // back whole, whichever side it holds.
+            let op = Either::<SendZc<'_, uring::Fd<'_>>, Nop>::Right(Nop::new().user_data(3));
+            let refused = s.push(op).unwrap_err();
+            assert_eq!(refused.kind(), PushErrorKind::AfterDrain);
+            assert!(matches!(refused.into_inner(), Either::Right(_)));
+            // One without such a side is taken.
+            s.push(Either::<Nop, Nop>::Left(Nop::new().user_data(4)))
+                .unwrap();
+            assert_eq!(scope_reap(s, 1), [(4, 0)]);
+        });
+        drop(tx);
+        let mut received = Vec::new();
+        rx.read_to_end(&mut received).unwrap();
+        assert!(received.is_empty(), "nothing was sent: {received:?}");
+    });
+}
