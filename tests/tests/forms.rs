@@ -727,3 +727,40 @@ fn the_probe_answers_for_forms_by_their_version() {
     assert_eq!(uring::sys::parse_release("garbage"), None);
     assert_eq!(uring::sys::kernel_release(), Some((major, minor)));
 }
+
+/// The normal-data events of `poll(2)` (`POLLRDNORM`, `POLLWRNORM`), which
+/// Linux reports beside `POLLIN` and `POLLOUT`: a poll for them on a pipe
+/// completes with them once there is data to read, or room to write; one
+/// for the priority bands, which a pipe never has, stays armed.
+#[test]
+fn polls_for_normal_data_complete_with_those_events() {
+    let _watch = uring_tests::watchdog();
+    let (r, w) = uring_tests::pipe();
+    let mut ring = Ring::new(8).unwrap();
+    ring.scope(|s| {
+        s.push(uring::ops::PollAdd::new(&w, PollEvents::WRNORM).user_data(1))
+            .unwrap();
+        s.push(uring::ops::PollAdd::new(&r, PollEvents::RDBAND).user_data(2))
+            .unwrap();
+        s.submit_and_wait(1).unwrap();
+        let got: Vec<(u64, i32)> = s.completions().map(|c| (c.user_data(), c.res())).collect();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].0, 1);
+        let events = PollEvents::from_bits_truncate(got[0].1 as u32);
+        assert!(events.contains(PollEvents::WRNORM), "{events:?}");
+        assert!(!events.contains(PollEvents::RDBAND), "{events:?}");
+        s.push(uring::ops::PollAdd::new(&r, PollEvents::RDNORM).user_data(3))
+            .unwrap();
+        s.submit().unwrap();
+        // SAFETY: one byte from a live buffer to the pipe's write end.
+        let n = unsafe { libc::write(w.as_raw_fd(), b"x".as_ptr().cast(), 1) };
+        assert_eq!(n, 1);
+        s.wait_timeout(1, PATIENCE).unwrap();
+        let got: Vec<(u64, i32)> = s.completions().map(|c| (c.user_data(), c.res())).collect();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].0, 3, "the band poll stays armed: {got:?}");
+        let events = PollEvents::from_bits_truncate(got[0].1 as u32);
+        assert!(events.contains(PollEvents::RDNORM), "{events:?}");
+        // The band poll, still armed, goes with the scope's cancel.
+    });
+}

@@ -188,6 +188,14 @@ flags! {
         const HUP = libc::POLLHUP as u32;
         /// The peer shut its writing half down.
         const RDHUP = libc::POLLRDHUP as u32;
+        /// Normal data to read (`POLLRDNORM`; on Linux, as `IN`).
+        const RDNORM = libc::POLLRDNORM as u32;
+        /// Priority-band data to read (`POLLRDBAND`).
+        const RDBAND = libc::POLLRDBAND as u32;
+        /// Room to write normal data (`POLLWRNORM`; on Linux, as `OUT`).
+        const WRNORM = libc::POLLWRNORM as u32;
+        /// Room to write priority-band data (`POLLWRBAND`).
+        const WRBAND = libc::POLLWRBAND as u32;
         /// Exclusive wake-up (`EPOLLEXCLUSIVE`).
         const EXCLUSIVE = libc::EPOLLEXCLUSIVE as u32;
     }
