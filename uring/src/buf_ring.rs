@@ -110,7 +110,12 @@ struct State {
 /// ring lives as long as it does. Dropping it unregisters the group and
 /// releases the memory, keeping its addresses reserved: an op still in
 /// flight that picked one of its buffers fails with `EFAULT` instead of
-/// writing into memory that has been reused.
+/// writing into memory that has been reused. The kernel refuses that
+/// unregistration from any thread but the issuer of a
+/// [`single_issuer`](crate::Builder::single_issuer) ring (`EEXIST`): a
+/// `BufRing` of such a ring dropped elsewhere leaves its group registered
+/// for the ring's life, its ops failing with `EFAULT`, and the group id
+/// cannot be registered again. Drop it on the ring's thread.
 pub struct BufRing {
     fd: OwnedFd,
     /// The id of the ring that registered it.
