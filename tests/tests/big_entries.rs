@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::os::unix::fs::FileExt as _;
 use std::time::Duration;
 
-use uring::ops::{Nop, Read, Timeout, UringCmd80, Write};
+use uring::ops::{Nop, Read, Timeout, UringCmd80, UringCmd80Fixed, Write};
 use uring::{
     Builder, Cmd80, Cqe16, Cqe32, CqeMixed, CqeSize, Ring, Sqe64, Sqe128, SqeSize, UringCmdOp,
 };
@@ -179,6 +179,40 @@ fn peek_and_advance_count_completions_on_a_mixed_cq() {
         .collect();
     assert_eq!(rest, [(3, [7, 8])]);
     assert_eq!(ring.advance(1), 0, "nothing left");
+}
+
+/// A command over a registered buffer (`IORING_URING_CMD_FIXED`) reaches
+/// the driver as a plain one does: `/dev/null` completes it with 0, a
+/// regular file has no command handler (`EOPNOTSUPP`).
+#[test]
+fn an_80_byte_command_over_a_registered_buffer_reaches_the_driver() {
+    let _watch = uring_tests::watchdog();
+    let mut ring = Builder::new().build_sized::<Sqe128, Cqe32>(4).unwrap();
+    let mut region = vec![0u8; 4096];
+    // SAFETY: `region` outlives the ring, dropped first below.
+    let bufs = unsafe { ring.register_buffers(&[std::io::IoSliceMut::new(&mut region[..])]) }
+        .expect("a registered buffer");
+    let index = bufs.get(0).unwrap();
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let plain = tempfile::tempfile().unwrap();
+    // SAFETY: the command names no memory, and /dev/null runs none.
+    let (op, cmd) = unsafe { (UringCmdOp::new(0), || Cmd80::from_bytes([0x5a; 80])) };
+    // SAFETY: the files and the buffer outlive the ops, reaped below.
+    unsafe {
+        ring.push_unchecked(UringCmd80Fixed::new(&null, op, cmd(), index).user_data(9))
+            .unwrap();
+        ring.push_unchecked(UringCmd80Fixed::new(&plain, op, cmd(), index).user_data(10))
+            .unwrap();
+    }
+    ring.submit_and_wait(2).unwrap();
+    let mut got: Vec<_> = ring
+        .completions()
+        .map(|c| (c.user_data(), c.res()))
+        .collect();
+    got.sort();
+    assert_eq!(got, [(9, 0), (10, -libc::EOPNOTSUPP)]);
+    drop(ring);
+    drop(region);
 }
 
 #[test]

@@ -3055,6 +3055,79 @@ fn io_uring_prep_uring_cmd_with_an_80_byte_command() {
     check(&mut ring, "io_uring_prep_uring_cmd + cmd, fixed", fixed);
 }
 
+/// `io_uring_prep_uring_cmd(sqe, cmd_op, fd)` with the 80-byte command,
+/// and what a caller of liburing sets by hand for a command over a
+/// registered buffer: `sqe->uring_cmd_flags = IORING_URING_CMD_FIXED` and
+/// `sqe->buf_index`.
+#[test]
+fn io_uring_prep_uring_cmd_over_a_registered_buffer() {
+    let mut ring = uring::Builder::new()
+        .build_sized::<uring::Sqe128, uring::Cqe32>(4)
+        .expect("a ring of 128-byte SQEs");
+    let files = ring.register_files_sparse(4).unwrap();
+    let mut region = vec![0u8; 8192];
+    let (first, second) = region.split_at_mut(4096);
+    // SAFETY: `region` outlives the ring, which is dropped first below.
+    let bufs = unsafe { ring.register_buffers(&[IoSliceMut::new(first), IoSliceMut::new(second)]) }
+        .expect("two registered buffers");
+    let file = tempfile();
+    let bytes: [u8; 80] = std::array::from_fn(|i| 0x40 | i as u8);
+    // SAFETY: the op is never submitted: no driver sees the command.
+    let (op, cmd) = unsafe {
+        (UringCmdOp::new(0xC048_4E80), || {
+            uring::Cmd80::from_bytes(bytes)
+        })
+    };
+    let head = Sqe {
+        opcode: sys::IORING_OP_URING_CMD,
+        fd: fd(&file),
+        off: pair32(0xC048_4E80, 0),
+        op_flags: sys::IORING_URING_CMD_FIXED,
+        buf_index: 1,
+        ..ZERO
+    };
+    let check = |ring: &mut Ring<uring::Sqe128, uring::Cqe32>, what: &str, theirs: Sqe| {
+        let ours = ring.pending_sqes().last().expect("the SQE just pushed");
+        // SAFETY: 128 bytes of plain integers, read from the SQ array.
+        let ours: [u8; 128] = unsafe { mem::transmute(ours) };
+        let mut want = [0u8; 128];
+        want[..64].copy_from_slice(&theirs.to_bytes());
+        want[48..].copy_from_slice(&bytes);
+        assert_eq!(ours[..48], want[..48], "{what}: the first 48 bytes");
+        assert_eq!(ours[48..], want[48..], "{what}: the command area");
+    };
+    let index = bufs.get(1).unwrap();
+    // SAFETY: never submitted (see above).
+    unsafe { ring.push_unchecked(UringCmd80Fixed::new(&file, op, cmd(), index)) }.unwrap();
+    check(
+        &mut ring,
+        "io_uring_prep_uring_cmd + cmd + fixed buffer",
+        head,
+    );
+    // SAFETY: as above.
+    unsafe {
+        ring.push_unchecked(UringCmd80Fixed::new(
+            files.get(1).unwrap(),
+            op,
+            cmd(),
+            index,
+        ))
+    }
+    .unwrap();
+    let fixed = Sqe {
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 1,
+        ..head
+    };
+    check(
+        &mut ring,
+        "io_uring_prep_uring_cmd + cmd + fixed buffer, fixed file",
+        fixed,
+    );
+    drop(ring);
+    drop(region);
+}
+
 /// `io_uring_prep_cmd_sock(SOCKET_URING_OP_SIOCINQ, fd, 0, 0, NULL, 0)`.
 #[test]
 fn io_uring_prep_cmd_sock_siocinq() {

@@ -849,6 +849,25 @@ crate::ops! {
         cmd: impl Into<Cmd80<'a>> => cmd,
     }
 
+    /// [`UringCmd80`] whose command moves its data through the registered
+    /// buffer `index` (`IORING_URING_CMD_FIXED`, 6.1): the driver uses that
+    /// buffer's pinned pages instead of mapping the memory the command
+    /// names, which must lie inside it (the kernel fails the op with
+    /// `EFAULT` otherwise). NVMe passthrough over registered buffers, for
+    /// one. Completes with the command's result.
+    #[since = "6.1"]
+    #[sqe128]
+    pub unsafe struct UringCmd80Fixed<'a> = URING_CMD {
+        target: fd | fixed,
+        /// The command.
+        cmd_op: UringCmdOp => cmd_op,
+        /// The command area.
+        cmd: impl Into<Cmd80<'a>> => cmd,
+        /// The registered buffer the command's data lies in.
+        index: FixedBuf => buf_index,
+        const uring_cmd_flags = crate::sys::IORING_URING_CMD_FIXED,
+    }
+
     /// Sends `buf` on a socket without copying it, like `send(2)` with
     /// `MSG_ZEROCOPY`. Completes twice: with the bytes sent (flagged
     /// `IORING_CQE_F_MORE`), then, once the kernel no longer needs `buf`,
