@@ -43,7 +43,7 @@ descriptors_that_cannot_be_sent_come_back_open|$kernel_wrote
 dropped_descriptor_futures_release_exactly_what_they_own|$kernel_wrote
 vectored_ops_with_no_or_too_many_buffers|$kernel_wrote
 vectored_reads_mark_only_what_the_kernel_wrote|$kernel_wrote
-a_deadline_holds_across_signals_with_and_without_a_mask|its threads signal each other in a loop, and valgrind itself crashed once delivering those signals (one run in many; its own bug, not a report about the program)"
+a_deadline_holds_across_signals_and_a_masked_wait_ends_at_one|its threads signal each other in a loop, and valgrind itself crashed once delivering those signals (one run in many; its own bug, not a report about the program)"
     [attacks_gaps]="a_zero_copy_vectored_send_in_flight_when_the_scope_s_closure_panics|$one_thread: the reader that starts late seldom runs while the scope waits for the 4 MiB send's notification (minutes under valgrind)
 a_zero_copy_vectored_send_pushed_through_a_forgotten_batch|$one_thread: the reader that starts late seldom runs while the scope waits for the 4 MiB send's notification (minutes under valgrind)
 a_zero_copy_vectored_send_s_notification_after_the_scope_body_returned|$one_thread: the reader that starts late seldom runs while the scope waits for the 4 MiB send's notification (minutes under valgrind)"
@@ -99,7 +99,7 @@ run_ends_whenever_the_last_remote_goes|$one_thread: the dropping thread cannot r
     [liburing_cases_ops]="poll_race_many_receives_racing_the_writer_all_complete|$one_thread: the writer thread does not run while the ring waits in io_uring_enter
 msg_ring_fd_passes_to_a_ring_of_another_thread|$one_thread: the receiving ring's thread does not run while the sender waits
 cancel_race_cancels_on_another_ring_find_nothing|$one_thread: the other ring's thread does not run while this one waits"
-    [waits]="a_wait_takes_its_signal_mask_for_its_length|valgrind aborts when a signal arrives during io_uring_enter with a signal mask
+    [waits]="a_wait_takes_its_signal_mask_for_its_length_and_ends_at_a_signal_it_lets_through|valgrind aborts when a signal arrives during io_uring_enter with a signal mask
 registered_wait_arguments_end_waits_by_slot|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
 )
 
