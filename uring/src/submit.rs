@@ -341,6 +341,12 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 "waits with a timeout or a signal mask (IORING_FEAT_EXT_ARG, Linux 5.11)",
             ));
         }
+        if args.sigmask.is_some() && self.has_setup(sys::IORING_SETUP_IOPOLL) {
+            return Err(Error::Unsupported(
+                "waits with a signal mask on an IOPOLL ring (the kernel polls for its \
+                 completions without installing the mask)",
+            ));
+        }
         if args.min_wait.is_some() && !self.params.has(crate::Features::MIN_TIMEOUT) {
             return Err(Error::Unsupported(
                 "waits with a minimum wait (IORING_FEAT_MIN_TIMEOUT, Linux 6.12)",
@@ -494,6 +500,16 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                     if min_wait.is_some_and(|min| start.elapsed() >= min) && self.cq.ready() > 0 {
                         return Ok(submitted);
                     }
+                    // The kernel reports a signal that ended a wait (`EINTR`)
+                    // only when its CQ is empty: with completions there, it
+                    // returns 0, the handler having run. A masked wait that
+                    // comes back short with completions ready was ended by a
+                    // signal (or a timeout op that fired): it ends there, with
+                    // what is ready, as liburing's does.
+                    let ready = self.cq.completions_ready();
+                    if args.sigmask.is_some() && ready > 0 && ready < want {
+                        return Ok(submitted);
+                    }
                 }
                 // A signal the wait's own mask lets through ends it, as it
                 // ends `ppoll(2)`: that mask is how a caller that blocks a
@@ -506,6 +522,15 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                     }
                 }
                 Err(e) if e.raw_os_error() == Some(libc::ETIME) => {
+                    // Without a timeout of the caller's, the `ETIME` is the
+                    // minimum wait's: Linux ends a wait whose minimum wait
+                    // passed with no completion when it has no timeout to go
+                    // on to. That is no end of this one: it waits on, for
+                    // one completion, its minimum wait over.
+                    if deadline.is_none() && min_wait.is_some() && self.cq.completions_ready() == 0
+                    {
+                        continue;
+                    }
                     // What was submitted is counted even when the wait
                     // timed out, as liburing counts it.
                     if self.cq.completions_ready() >= want || submitted > 0 {

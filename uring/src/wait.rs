@@ -62,7 +62,8 @@ impl<'a> WaitArgs<'a> {
     /// the wait, across the enters a signal or a firing timeout op makes)
     /// if at least one completion is there by then, even fewer than asked
     /// for (`min_wait_usec`, 6.12): a batching
-    /// wait that does not hold on to a lone completion for long. Counted in
+    /// wait that does not hold on to a lone completion for long. With none
+    /// there by then, it goes on until one comes (or its timeout). Counted in
     /// whole microseconds, at most `u32::MAX` of them; never longer than the
     /// [`timeout`](WaitArgs::timeout) or the time left to the
     /// [`deadline`](WaitArgs::deadline).
@@ -75,8 +76,13 @@ impl<'a> WaitArgs<'a> {
     /// unblocks the others, as `ppoll(2)` does (5.11). As with `ppoll`, a
     /// signal delivered during such a wait ends it: its handler runs and
     /// the wait fails with `EINTR` ([`Error::raw_os_error`]; an
-    /// `io::Error` of kind `Interrupted`). What the call submitted before
-    /// stays submitted. (Waits without a mask resume after a signal.)
+    /// `io::Error` of kind `Interrupted`), or, when completions (fewer
+    /// than asked for) wait in the CQ, for which the kernel reports no
+    /// `EINTR`, returns `Ok` with them ready, as liburing's waits do (so
+    /// does a wait that a timeout op firing ends). What the call submitted
+    /// before stays submitted. (Waits without a mask resume after a
+    /// signal.) An IOPOLL ring's waits poll without the mask: they refuse
+    /// it ([`Error::Unsupported`]).
     ///
     /// A signal that arrives between two waits is not lost if the thread
     /// blocks it outside them and the mask lets it through: it stays
@@ -170,7 +176,9 @@ impl WaitRegion {
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Waits until `want` completions are ready, or what `args` says ends
     /// the wait first ([`Error::TimedOut`] for the timeout; `Ok` after the
-    /// minimum wait with fewer than `want`, but at least one).
+    /// minimum wait with fewer than `want`, but at least one; `EINTR`, or
+    /// `Ok` with fewer, for a signal the mask lets through: see
+    /// [`WaitArgs::sigmask`]).
     pub fn wait_with(&mut self, want: u32, args: &WaitArgs<'_>) -> Result<()> {
         self.enter_and_wait(false, want, &WaitSpec::Args(*args))
             .map(drop)
