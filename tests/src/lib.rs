@@ -1103,3 +1103,37 @@ pub fn expect_stop(f: impl FnOnce()) {
         ),
     }
 }
+
+/// Pushes `n` NOPs from `first` on, outside any scope, and submits them,
+/// leaving their completions unread.
+pub fn complete_nops(ring: &mut Ring, first: u64, n: u64) {
+    for i in first..first + n {
+        if ring.push(uring::ops::Nop::new().user_data(i)).is_err() {
+            ring.submit().unwrap();
+            ring.push(uring::ops::Nop::new().user_data(i)).unwrap();
+        }
+    }
+    ring.submit().unwrap();
+}
+
+/// A ring of 8 CQ entries whose CQ is full of the completions of NOPs
+/// `100..108`, which a scope's end set aside (a copy the ring reads in
+/// place of the kernel's CQ) to make room for its own read.
+pub fn ring_reading_a_copy() -> Ring {
+    use std::io::Write as _;
+    let mut ring = Ring::new(4).unwrap();
+    assert_eq!(ring.cq_entries(), 8);
+    complete_nops(&mut ring, 100, 8);
+    assert_eq!(ring.ready(), 8);
+    let (rx, mut tx) = std::os::unix::net::UnixStream::pair().unwrap();
+    tx.write_all(b"r").unwrap();
+    let mut buf = [0u8; 1];
+    ring.scope(|s| {
+        s.push(uring::ops::Read::new(&rx, &mut buf[..]).user_data(1))
+            .unwrap();
+        s.submit().unwrap();
+    });
+    assert_eq!(&buf, b"r", "the scope's read ran");
+    assert_eq!(ring.ready(), 8, "the foreign completions stay");
+    ring
+}

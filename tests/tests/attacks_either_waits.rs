@@ -35,8 +35,8 @@ use uring::{
     Ring, Sqe128, SqeSize, WaitArgs, sys,
 };
 use uring_tests::{
-    bad_fd, fdinfo_user_data, in_own_process, incremental_buf_ring, pairs, plain_buf_ring,
-    submit_and_reap,
+    bad_fd, complete_nops, fdinfo_user_data, in_own_process, incremental_buf_ring, pairs,
+    plain_buf_ring, ring_reading_a_copy, submit_and_reap,
 };
 
 /// What a buffer holds until the kernel writes it.
@@ -1954,38 +1954,6 @@ fn a_minimum_wait_alone_ends_only_with_a_completion() {
              timeout; all: {outcomes:?}"
         );
     }
-}
-
-/// Pushes `n` NOPs from `first` on, outside any scope, and submits them,
-/// leaving their completions unread.
-fn complete_nops(ring: &mut Ring, first: u64, n: u64) {
-    for i in first..first + n {
-        if ring.push(Nop::new().user_data(i)).is_err() {
-            ring.submit().unwrap();
-            ring.push(Nop::new().user_data(i)).unwrap();
-        }
-    }
-    ring.submit().unwrap();
-}
-
-/// A ring of 8 CQ entries whose CQ is full of the completions of NOPs
-/// `100..108`, which a scope's end set aside (a copy the ring reads in
-/// place of the kernel's CQ) to make room for its own read.
-fn ring_reading_a_copy() -> Ring {
-    let mut ring = Ring::new(4).unwrap();
-    assert_eq!(ring.cq_entries(), 8);
-    complete_nops(&mut ring, 100, 8);
-    assert_eq!(ring.ready(), 8);
-    let (rx, mut tx) = UnixStream::pair().unwrap();
-    tx.write_all(b"r").unwrap();
-    let mut buf = [0u8; 1];
-    ring.scope(|s| {
-        s.push(Read::new(&rx, &mut buf[..]).user_data(1)).unwrap();
-        s.submit().unwrap();
-    });
-    assert_eq!(&buf, b"r", "the scope's read ran");
-    assert_eq!(ring.ready(), 8, "the foreign completions stay");
-    ring
 }
 
 /// Masked waits on a ring that reads a copy of its CQ (set aside by a

@@ -48,7 +48,7 @@ use uring::{
     SockAddrBuf, Sqe64, TimeoutFlags,
 };
 use uring_tests::{PATIENCE, poll_once, require_kernel, run_for};
-use uring_tests::{Stop, expect_stop, stop};
+use uring_tests::{Stop, complete_nops, expect_stop, ring_reading_a_copy, stop};
 
 // ---------------------------------------------------------------------------
 // Helpers of the completion readers
@@ -959,38 +959,6 @@ fn ops_pushed_through_a_forgotten_ring_batch_stay_with_it() {
 // ---------------------------------------------------------------------------
 // Completion readers: a CQ set aside behind foreign completions
 // ---------------------------------------------------------------------------
-
-/// Pushes `n` NOPs from `first` on, outside any scope, and submits them,
-/// leaving their completions unread.
-fn complete_nops(ring: &mut Ring, first: u64, n: u64) {
-    for i in first..first + n {
-        if ring.push(Nop::new().user_data(i)).is_err() {
-            ring.submit().unwrap();
-            ring.push(Nop::new().user_data(i)).unwrap();
-        }
-    }
-    ring.submit().unwrap();
-}
-
-/// A ring of 8 CQ entries whose CQ is full of the completions of NOPs
-/// `100..108`, which a scope's end set aside (a copy the ring reads in
-/// place of the kernel's CQ) to make room for its own read.
-fn ring_reading_a_copy() -> Ring {
-    let mut ring = Ring::new(4).unwrap();
-    assert_eq!(ring.cq_entries(), 8);
-    complete_nops(&mut ring, 100, 8);
-    assert_eq!(ring.ready(), 8);
-    let (rx, mut tx) = std::os::unix::net::UnixStream::pair().unwrap();
-    tx.write_all(b"r").unwrap();
-    let mut buf = [0u8; 1];
-    ring.scope(|s| {
-        s.push(Read::new(&rx, &mut buf[..]).user_data(1)).unwrap();
-        s.submit().unwrap();
-    });
-    assert_eq!(&buf, b"r", "the scope's read ran");
-    assert_eq!(ring.ready(), 8, "the foreign completions stay");
-    ring
-}
 
 /// A scope over a CQ set aside: `for_each` unwinds at every place among
 /// the foreign completions (read from the copy) and the scope's own
