@@ -1137,3 +1137,38 @@ pub fn ring_reading_a_copy() -> Ring {
     assert_eq!(ring.ready(), 8, "the foreign completions stay");
     ring
 }
+
+/// Every completion that arrives until none has for `quiet`, as
+/// `(user_data, res)`, after waiting up to [`PATIENCE`] for the first `n`:
+/// for a test that must also see what should not come.
+pub fn drain_until_quiet(ring: &mut Ring, n: usize, quiet: std::time::Duration) -> Vec<(u64, i32)> {
+    let mut out = Vec::new();
+    let end = std::time::Instant::now() + PATIENCE;
+    while out.len() < n && std::time::Instant::now() < end {
+        let _ = ring.submit_and_wait_timeout(1, std::time::Duration::from_millis(20));
+        out.extend(ring.completions().map(|c| (c.user_data(), c.res())));
+    }
+    loop {
+        let _ = ring.submit_and_wait_timeout(1, quiet);
+        let before = out.len();
+        out.extend(ring.completions().map(|c| (c.user_data(), c.res())));
+        if out.len() == before {
+            return out;
+        }
+    }
+}
+
+/// Submits what a scope has queued and waits until `n` completions have
+/// arrived, [`PATIENCE`] at most for each; returns them in CQ order, and
+/// fails on more.
+pub fn scope_reap(s: &mut uring::Scope<'_, '_>, n: usize) -> Vec<Cqe> {
+    s.submit().unwrap();
+    let mut got = Vec::new();
+    while got.len() < n {
+        s.wait_timeout(1, PATIENCE)
+            .unwrap_or_else(|e| panic!("{e} after {:?}", pairs(&got)));
+        got.extend(s.completions().map(|c| c.cqe()));
+    }
+    assert_eq!(got.len(), n, "more completions than expected: {got:?}");
+    got
+}

@@ -46,25 +46,6 @@ fn tagged_ring(entries: u32) -> Option<Ring> {
     require_features(&ring, Features::RSRC_TAGS, "resource tags").then_some(ring)
 }
 
-/// Every completion that arrives until none has for `quiet`, as
-/// `(user_data, res)`, after waiting up to [`PATIENCE`] for the first `n`.
-fn drain(ring: &mut Ring, n: usize, quiet: Duration) -> Vec<(u64, i32)> {
-    let mut out = Vec::new();
-    let end = Instant::now() + PATIENCE;
-    while out.len() < n && Instant::now() < end {
-        let _ = ring.submit_and_wait_timeout(1, Duration::from_millis(20));
-        out.extend(ring.completions().map(|c| (c.user_data(), c.res())));
-    }
-    loop {
-        let _ = ring.submit_and_wait_timeout(1, quiet);
-        let before = out.len();
-        out.extend(ring.completions().map(|c| (c.user_data(), c.res())));
-        if out.len() == before {
-            return out;
-        }
-    }
-}
-
 /// Runs one op in a scope and returns its result, with the completions
 /// that came meanwhile and were not the scope's (`(user_data, res)`).
 fn complete_among<'r, S>(ring: &'r mut Ring, op: S) -> (i32, Vec<(u64, i32)>)
@@ -272,7 +253,7 @@ fn tag_registrations_with_bad_arguments_fail_as_values() {
         let e = other.register_files_tagged(&many).unwrap_err();
         assert!(e.raw_os_error().is_some(), "{n}: {e:?}");
     }
-    assert!(drain(&mut other, 0, Duration::from_millis(10)).is_empty());
+    assert!(uring_tests::drain_until_quiet(&mut other, 0, Duration::from_millis(10)).is_empty());
     // A table of another ring.
     let mut foreign = other.register_files(&[rx.as_fd()]).unwrap();
     let e = ring
@@ -280,7 +261,7 @@ fn tag_registrations_with_bad_arguments_fail_as_values() {
         .unwrap_err();
     assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
     assert!(
-        drain(&mut ring, 0, Duration::from_millis(30)).is_empty(),
+        uring_tests::drain_until_quiet(&mut ring, 0, Duration::from_millis(30)).is_empty(),
         "refused updates post nothing"
     );
     // Keep, empty, and a tag of 0: nothing tagged goes, nothing is posted.
@@ -296,10 +277,10 @@ fn tag_registrations_with_bad_arguments_fail_as_values() {
         )
         .unwrap();
     assert_eq!(n, 3);
-    assert!(drain(&mut ring, 0, Duration::from_millis(30)).is_empty());
+    assert!(uring_tests::drain_until_quiet(&mut ring, 0, Duration::from_millis(30)).is_empty());
     // The unregistration posts the two tags, verbatim, once each.
     ring.unregister_files(files).unwrap();
-    let mut got = drain(&mut ring, 2, Duration::from_millis(30));
+    let mut got = uring_tests::drain_until_quiet(&mut ring, 2, Duration::from_millis(30));
     got.sort_unstable();
     assert_eq!(got, [(1 << 63, 0), (u64::MAX, 0)]);
 
@@ -340,7 +321,7 @@ fn tag_registrations_with_bad_arguments_fail_as_values() {
             .unwrap_err();
         assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
     }
-    assert!(drain(&mut ring, 0, Duration::from_millis(30)).is_empty());
+    assert!(uring_tests::drain_until_quiet(&mut ring, 0, Duration::from_millis(30)).is_empty());
     // `a` untagged in slot 0, then `b` tagged over it: nothing posted;
     // emptied, `b`'s tag is posted once.
     // SAFETY: `a` and `b` outlive the ring and nothing uses them meanwhile
@@ -357,12 +338,12 @@ fn tag_registrations_with_bad_arguments_fail_as_values() {
             1
         );
     }
-    assert!(drain(&mut ring, 0, Duration::from_millis(30)).is_empty());
+    assert!(uring_tests::drain_until_quiet(&mut ring, 0, Duration::from_millis(30)).is_empty());
     // SAFETY: no memory registered.
     let n = unsafe { ring.update_buffers_tagged(&table, 0, &[None], &[0]) }.unwrap();
     assert_eq!(n, 1);
     assert_eq!(
-        drain(&mut ring, 1, Duration::from_millis(30)),
+        uring_tests::drain_until_quiet(&mut ring, 1, Duration::from_millis(30)),
         [(1 << 63 | 9, 0)]
     );
     drop(ring);
@@ -422,7 +403,7 @@ fn every_way_to_register_a_tag_makes_scopes_tag_every_op() {
     let mut ring = fresh();
     let _files = ring.register_files(&[rx.as_fd()]).unwrap();
     assert!(ring.register_files_tagged(&[(rx.as_fd(), 77)]).is_err());
-    assert!(drain(&mut ring, 0, Duration::from_millis(30)).is_empty());
+    assert!(uring_tests::drain_until_quiet(&mut ring, 0, Duration::from_millis(30)).is_empty());
 
     // Buffers, registered and updated with tags.
     let mut ring = fresh();
@@ -481,16 +462,18 @@ fn every_way_to_register_a_tag_makes_scopes_tag_every_op() {
             assert!(scope_tags_every_op(&mut clone), "a clone of tagged buffers");
             clone.unregister_buffers(cloned).unwrap();
             assert!(
-                drain(&mut clone, 0, Duration::from_millis(30)).is_empty(),
+                uring_tests::drain_until_quiet(&mut clone, 0, Duration::from_millis(30)).is_empty(),
                 "the clone's slot carries no tag"
             );
             tagged_source.unregister_buffers(source_table).unwrap();
             assert_eq!(
-                drain(&mut tagged_source, 1, Duration::from_millis(30)),
+                uring_tests::drain_until_quiet(&mut tagged_source, 1, Duration::from_millis(30)),
                 [(41, 0)],
                 "the source's tag, on the source, once"
             );
-            assert!(drain(&mut clone, 0, Duration::from_millis(30)).is_empty());
+            assert!(
+                uring_tests::drain_until_quiet(&mut clone, 0, Duration::from_millis(30)).is_empty()
+            );
         }
         Err(e) => skip(format_args!("no buffer clones (6.12): {e}")),
     }
@@ -526,7 +509,7 @@ fn a_cloned_buffer_s_tag_speaks_for_its_own_ring_only() {
     };
     source.unregister_buffers(table).unwrap();
     assert_eq!(
-        drain(&mut source, 1, uring_tests::PATIENCE),
+        uring_tests::drain_until_quiet(&mut source, 1, uring_tests::PATIENCE),
         [(77, 0)],
         "the source's tag, once the source let go"
     );
@@ -542,10 +525,10 @@ fn a_cloned_buffer_s_tag_speaks_for_its_own_ring_only() {
     assert_eq!(&mem[..5], b"clone");
     clone.unregister_buffers(cloned).unwrap();
     assert!(
-        drain(&mut clone, 0, Duration::from_millis(30)).is_empty(),
+        uring_tests::drain_until_quiet(&mut clone, 0, Duration::from_millis(30)).is_empty(),
         "a clone carries no tag"
     );
-    assert!(drain(&mut source, 0, Duration::from_millis(30)).is_empty());
+    assert!(uring_tests::drain_until_quiet(&mut source, 0, Duration::from_millis(30)).is_empty());
     drop((source, clone));
     drop(mem);
 }
@@ -622,7 +605,7 @@ fn tags_chosen_from_leaked_scope_tags_settle_nothing() {
     let n = tags.len().min(400);
     let tags = &tags[..n];
     ring.unregister_files(files).unwrap();
-    let _ = drain(&mut ring, 1, Duration::from_millis(30));
+    let _ = uring_tests::drain_until_quiet(&mut ring, 1, Duration::from_millis(30));
     let pairs: Vec<(BorrowedFd<'_>, u64)> = tags.iter().map(|&t| (rx.as_fd(), t)).collect();
     files = ring.register_files_tagged(&pairs).unwrap();
     let fds: Vec<Option<BorrowedFd<'_>>> = (0..n).map(|_| Some(rx.as_fd())).collect();
@@ -667,7 +650,7 @@ fn tags_chosen_from_leaked_scope_tags_settle_nothing() {
     assert_eq!(buf[4..], [0xa5; 28]);
     // The files the op installed carry no tag.
     ring.unregister_files(files).unwrap();
-    assert!(drain(&mut ring, 0, Duration::from_millis(30)).is_empty());
+    assert!(uring_tests::drain_until_quiet(&mut ring, 0, Duration::from_millis(30)).is_empty());
 }
 
 /// Each op that replaces or empties a tagged slot makes the kernel post its
@@ -750,7 +733,11 @@ fn ops_that_replace_a_tagged_slot_post_its_tag_once_outside_the_scope() {
     );
     assert_eq!(res, 1);
     let mut foreign = foreign;
-    foreign.extend(drain(&mut ring, 0, Duration::from_millis(30)));
+    foreign.extend(uring_tests::drain_until_quiet(
+        &mut ring,
+        0,
+        Duration::from_millis(30),
+    ));
     assert_eq!(foreign, [(14, 0)]);
     let cqe = uring_tests::complete(&mut ring, Close::new(files.get_mut(3).unwrap()));
     assert_eq!(cqe.res(), 0);
@@ -760,11 +747,11 @@ fn ops_that_replace_a_tagged_slot_post_its_tag_once_outside_the_scope() {
     );
     assert!(cqe.res() >= 0 && cqe.res() < 5, "{cqe:?}");
     let slot = cqe.res() as u32;
-    assert!(drain(&mut ring, 0, Duration::from_millis(30)).is_empty());
+    assert!(uring_tests::drain_until_quiet(&mut ring, 0, Duration::from_millis(30)).is_empty());
     let cqe = uring_tests::complete(&mut ring, Close::new(files.get_mut(slot).unwrap()));
     assert_eq!(cqe.res(), 0);
     assert!(
-        drain(&mut ring, 0, Duration::from_millis(30)).is_empty(),
+        uring_tests::drain_until_quiet(&mut ring, 0, Duration::from_millis(30)).is_empty(),
         "an allocated slot has no tag"
     );
     // A direct pipe at slot 3 takes slots 3 and 4 (6.16): slot 4's tag.
@@ -777,14 +764,18 @@ fn ops_that_replace_a_tagged_slot_post_its_tag_once_outside_the_scope() {
                 .direct(DirectSlot::at(files.get_mut(3).unwrap())),
         );
         assert_eq!(res, 0);
-        foreign.extend(drain(&mut ring, 0, Duration::from_millis(30)));
+        foreign.extend(uring_tests::drain_until_quiet(
+            &mut ring,
+            0,
+            Duration::from_millis(30),
+        ));
         assert_eq!(foreign, [(1 << 63 | 15, 0)]);
         ring.unregister_files(files).unwrap();
-        assert!(drain(&mut ring, 0, Duration::from_millis(30)).is_empty());
+        assert!(uring_tests::drain_until_quiet(&mut ring, 0, Duration::from_millis(30)).is_empty());
     } else {
         ring.unregister_files(files).unwrap();
         assert_eq!(
-            drain(&mut ring, 1, Duration::from_millis(30)),
+            uring_tests::drain_until_quiet(&mut ring, 1, Duration::from_millis(30)),
             [(1 << 63 | 15, 0)]
         );
     }
@@ -819,20 +810,23 @@ fn a_file_message_into_a_tagged_slot_posts_the_receiver_s_tag_once() {
         MsgRingFd::new(dest, source.get(0).unwrap(), 9).user_data(5),
     );
     assert_eq!(cqe.res(), 0, "{cqe:?}");
-    let mut got = drain(&mut receiver, 2, Duration::from_millis(30));
+    let mut got = uring_tests::drain_until_quiet(&mut receiver, 2, Duration::from_millis(30));
     got.sort_unstable();
     assert_eq!(got, [(9, 0), (22, 0)]);
-    assert!(drain(&mut sender, 0, Duration::from_millis(30)).is_empty());
+    assert!(uring_tests::drain_until_quiet(&mut sender, 0, Duration::from_millis(30)).is_empty());
     // The slot now holds the sender's pipe, untagged: unregistering posts
     // the one tag left (21).
     assert!(scope_tags_every_op(&mut receiver));
     receiver.unregister_files(table).unwrap();
     assert_eq!(
-        drain(&mut receiver, 1, Duration::from_millis(30)),
+        uring_tests::drain_until_quiet(&mut receiver, 1, Duration::from_millis(30)),
         [(21, 0)]
     );
     sender.unregister_files(source).unwrap();
-    assert_eq!(drain(&mut sender, 1, Duration::from_millis(30)), [(31, 0)]);
+    assert_eq!(
+        uring_tests::drain_until_quiet(&mut sender, 1, Duration::from_millis(30)),
+        [(31, 0)]
+    );
 }
 
 /// A tag's completion, posted in the middle of a scope that receives into
@@ -920,7 +914,7 @@ fn a_reactor_ignores_tag_completions_of_its_ring() {
     ring.submit().unwrap();
     ring.update_file_slots(&mut files, 0, &[SlotUpdate::Empty])
         .unwrap();
-    assert!(drain(&mut ring, 0, Duration::from_millis(20)).is_empty());
+    assert!(uring_tests::drain_until_quiet(&mut ring, 0, Duration::from_millis(20)).is_empty());
     let reactor = Reactor::from_ring(ring).unwrap();
     let (mut near, far) = UnixStream::pair().unwrap();
     let far = SharedFd::new(far);
@@ -1187,7 +1181,8 @@ fn a_submit_to_a_deadline_counts_what_it_submitted() {
             // On an SQPOLL ring too: what the call handed the SQ thread,
             // even if the thread took it before the count was read.
             assert_eq!(r, n, "sqpoll {sqpoll}");
-            let got = drain(&mut ring, n as usize, Duration::from_millis(10));
+            let got =
+                uring_tests::drain_until_quiet(&mut ring, n as usize, Duration::from_millis(10));
             assert_eq!(got.len(), n as usize, "sqpoll {sqpoll}: {got:?}");
         }
         times_out_after("nothing to submit", Duration::from_millis(30), || {

@@ -103,25 +103,6 @@ fn assert_nothing_came(waited: uring::Result<()>) {
     );
 }
 
-/// Every completion that arrives until none has for [`QUIET`], as
-/// `(user_data, res)`, after waiting up to [`PATIENCE`] for the first `n`.
-fn drain(ring: &mut Ring, n: usize) -> Vec<(u64, i32)> {
-    let mut out = Vec::new();
-    let end = Instant::now() + PATIENCE;
-    while out.len() < n && Instant::now() < end {
-        let _ = ring.submit_and_wait_timeout(1, Duration::from_millis(20));
-        out.extend(ring.completions().map(|c| (c.user_data(), c.res())));
-    }
-    loop {
-        let _ = ring.submit_and_wait_timeout(1, QUIET);
-        let before = out.len();
-        out.extend(ring.completions().map(|c| (c.user_data(), c.res())));
-        if out.len() == before {
-            return out;
-        }
-    }
-}
-
 /// What a non-blocking read of `stream` finds waiting in it.
 fn waiting_in(stream: &mut UnixStream) -> Vec<u8> {
     stream.set_nonblocking(true).unwrap();
@@ -385,7 +366,10 @@ fn a_tagged_buffer_replaced_by_a_clone_under_a_read_posts_its_tag_after_the_read
     );
     let sent = pattern(32, 8);
     tx.write_all(&sent).unwrap();
-    assert_eq!(drain(&mut dst, 2), [(5, 32), (TAG, 0)]);
+    assert_eq!(
+        uring_tests::drain_until_quiet(&mut dst, 2, QUIET),
+        [(5, 32), (TAG, 0)]
+    );
     assert_kernel_bytes(&old_head[4..36], &sent, "the read pushed before the clone");
     assert!(
         old_head[..4]
@@ -634,7 +618,10 @@ fn a_slot_s_file_passed_and_installed_while_a_read_of_it_waits() {
     // SAFETY: the kernel just installed this descriptor for the op, and
     // nothing else owns it.
     let installed = unsafe { OwnedFd::from_raw_fd(installed) };
-    assert_eq!(drain(&mut b, 1), [(0x77, picked)]);
+    assert_eq!(
+        uring_tests::drain_until_quiet(&mut b, 1, QUIET),
+        [(0x77, picked)]
+    );
     a.unregister_files(table_a).unwrap();
     tx.write_all(b"second").unwrap();
     let mut got = [0u8; 6];
@@ -716,10 +703,18 @@ fn tags_of_a_slot_whose_read_a_scope_cut_come_once_on_every_kind_of_ring() {
         });
         assert_eq!(mine, [(2, 5)], "{setup:?}");
         assert_kernel_bytes(&got[..5], b"other", "the read of the new file");
-        foreign.extend(drain(&mut ring, 1 - foreign.len().min(1)));
+        foreign.extend(uring_tests::drain_until_quiet(
+            &mut ring,
+            1 - foreign.len().min(1),
+            QUIET,
+        ));
         assert_eq!(foreign, [(0x51, 0)], "{setup:?}");
         ring.unregister_files(table).unwrap();
-        assert_eq!(drain(&mut ring, 1), [(0x52, 0)], "{setup:?}");
+        assert_eq!(
+            uring_tests::drain_until_quiet(&mut ring, 1, QUIET),
+            [(0x52, 0)],
+            "{setup:?}"
+        );
         tx.write_all(b"late").unwrap();
         let mut rx = File::from(rx);
         let mut late = [0u8; 4];
@@ -780,10 +775,14 @@ fn tag_completions_overflowing_a_deferred_ring_pass_a_forgotten_iterator_and_a_r
             }
         });
         ring.resize(4, 64).unwrap();
-        foreign.extend(drain(&mut ring, 0).into_iter().map(|(ud, res)| {
-            assert_eq!(res, 0);
-            ud
-        }));
+        foreign.extend(
+            uring_tests::drain_until_quiet(&mut ring, 0, QUIET)
+                .into_iter()
+                .map(|(ud, res)| {
+                    assert_eq!(res, 0);
+                    ud
+                }),
+        );
         mine.sort_unstable();
         foreign.sort_unstable();
         assert_eq!(mine, [0, 1], "forgotten after {forgotten_after}");

@@ -34,20 +34,6 @@ fn by_user_data(got: &[(u64, i32)]) -> std::collections::HashMap<u64, i32> {
     map
 }
 
-/// Submits what the scope has queued and waits until `n` completions have
-/// arrived; returns them in CQ order.
-fn scope_reap(s: &mut uring::Scope<'_, '_>, n: usize) -> Vec<Cqe> {
-    s.submit().unwrap();
-    let mut got = Vec::new();
-    while got.len() < n {
-        s.wait_timeout(1, PATIENCE)
-            .unwrap_or_else(|e| panic!("{e} after {:?}", pairs(&got)));
-        got.extend(s.completions().map(|c| c.cqe()));
-    }
-    assert_eq!(got.len(), n, "more completions than expected: {got:?}");
-    got
-}
-
 /// Submits what the scope has queued and reads completions until none of
 /// its ops is in flight; returns them in CQ order.
 fn scope_drain(s: &mut uring::Scope<'_, '_>) -> Vec<Cqe> {
@@ -120,7 +106,7 @@ fn accept_link_timeout_cancels_an_accept_nobody_connects_to() {
                 .timeout_with(Duration::from_millis(200), 2),
         )
         .unwrap();
-        pairs(&scope_reap(s, 2))
+        pairs(&uring_tests::scope_reap(s, 2))
     });
     got.sort_unstable();
     let expected = if fast_poll {
@@ -154,7 +140,7 @@ fn accept_link_timeout_is_cancelled_when_a_connection_arrives() {
         .unwrap();
         assert_eq!(s.submit().unwrap(), 2);
         client = Some(TcpStream::connect(addr).unwrap());
-        pairs(&scope_reap(s, 2))
+        pairs(&uring_tests::scope_reap(s, 2))
     });
     got.sort_unstable();
     assert_eq!(got[0].0, 1);
@@ -193,7 +179,7 @@ fn accept_test_an_accept_with_an_address_waits_for_a_connection() {
         let waited = s.wait_timeout(1, Duration::from_millis(1));
         assert_eq!(s.ready(), 0, "the accept completed with no connection");
         client = Some(UnixStream::connect_addr(&addr).unwrap());
-        let cqe = scope_reap(s, 1)[0];
+        let cqe = uring_tests::scope_reap(s, 1)[0];
         (waited, (cqe.user_data(), cqe.res()))
     });
     assert!(matches!(waited, Err(uring::Error::TimedOut)), "{waited:?}");
@@ -248,7 +234,7 @@ fn conn_unreach_a_connect_to_an_unreachable_address_fails() {
         assert_eq!(s.ready(), 0, "the connect is still waiting for a SYN-ACK");
         s.push(Shutdown::new(&sock, libc::SHUT_RDWR).user_data(2))
             .unwrap();
-        pairs(&scope_reap(s, 2))
+        pairs(&uring_tests::scope_reap(s, 2))
     });
     let by = by_user_data(&got);
     let connect = by[&1];
@@ -284,7 +270,7 @@ fn fifo_nonblock_read_waits_for_data_instead_of_eagain() {
         assert_eq!(s.submit().unwrap(), 1);
         std::thread::sleep(Duration::from_millis(10));
         std::fs::File::from(tx).write_all(b"Hello\n").unwrap();
-        let cqe = scope_reap(s, 1)[0];
+        let cqe = uring_tests::scope_reap(s, 1)[0];
         (cqe.user_data(), cqe.res())
     });
     assert_eq!(res, (1, 6));
@@ -315,7 +301,7 @@ fn rw_merge_an_adjacent_read_is_not_merged_with_a_waiting_one() {
         s.push(ReadV::new(&file, &mut v2).offset(4096).user_data(2))
             .unwrap();
         assert_eq!(s.submit().unwrap(), 2);
-        let first = scope_reap(s, 1);
+        let first = uring_tests::scope_reap(s, 1);
         assert_eq!(pairs(&first), [(2, 0)], "the read at the end of the file");
         s.push(ReadV::new(&file, &mut v3).offset(2048).user_data(3))
             .unwrap();
@@ -737,7 +723,7 @@ fn pipe_direct_fixed_ends_land_in_the_slots_asked_for() {
             s.push(Write::new(write_end, &src).user_data(1)).unwrap();
             s.submit().unwrap();
             s.push(Read::new(read_end, &mut dst).user_data(2)).unwrap();
-            let mut got = pairs(&scope_reap(s, 2));
+            let mut got = pairs(&uring_tests::scope_reap(s, 2));
             got.sort_unstable();
             got
         });
@@ -802,7 +788,7 @@ fn msg_ring_fd_pass(src: &mut Ring, dst: &Ring, dst_table: &mut uring::FixedFile
         s.push(Write::new(&tx, &bytes).user_data(1)).unwrap();
         s.push(MsgRingFd::new(dest, source, 10).user_data(2))
             .unwrap();
-        let mut got = pairs(&scope_reap(s, 2));
+        let mut got = pairs(&uring_tests::scope_reap(s, 2));
         got.sort_unstable();
         got
     });
@@ -1023,7 +1009,7 @@ fn poll_race_many_receives_racing_the_writer_all_complete() {
                 }
                 barrier.wait();
                 assert_eq!(s.submit().unwrap(), NREQS as u32);
-                let mut got = pairs(&scope_reap(s, NREQS));
+                let mut got = pairs(&uring_tests::scope_reap(s, NREQS));
                 got.sort_unstable();
                 got
             });
@@ -1075,7 +1061,7 @@ fn cancel_race_poll_then_cancel_each_complete_once() {
                 s.push(PollAdd::new(&rx, PollEvents::IN).user_data(poll_ud))
                     .unwrap();
                 s.push(Cancel::new(poll_ud).user_data(cancel_ud)).unwrap();
-                let mut got = pairs(&scope_reap(s, 2));
+                let mut got = pairs(&uring_tests::scope_reap(s, 2));
                 got.sort_unstable();
                 assert_eq!(
                     got,
@@ -1107,7 +1093,7 @@ fn cancel_race_read_then_cancel_each_complete_once() {
             s.push(Read::new(&rx, &mut buf[..]).user_data(read_ud))
                 .unwrap();
             s.push(Cancel::new(read_ud).user_data(cancel_ud)).unwrap();
-            let mut got = pairs(&scope_reap(s, 2));
+            let mut got = pairs(&uring_tests::scope_reap(s, 2));
             got.sort_unstable();
             got
         });
@@ -1876,7 +1862,7 @@ fn fv_run(path: &std::path::Path, buffered: bool, how: FvRead, rng: &mut uring_t
                                 .unwrap();
                         }
                     }
-                    pairs(&scope_reap(s, batch))
+                    pairs(&uring_tests::scope_reap(s, batch))
                 });
                 for (ud, res) in got {
                     assert_eq!(res, FV_CHUNK as i32, "{case}: read {ud:#x}");
@@ -1923,7 +1909,7 @@ fn fv_run(path: &std::path::Path, buffered: bool, how: FvRead, rng: &mut uring_t
                         )
                         .unwrap();
                     }
-                    pairs(&scope_reap(s, batch))
+                    pairs(&uring_tests::scope_reap(s, batch))
                 });
                 drop(vecs);
                 for (ud, res) in got {

@@ -71,20 +71,6 @@ fn next_cqe_skipping(ring: &mut Ring, skip_ud: u64, skipped: &mut usize) -> Cqe 
     }
 }
 
-/// Submits what the scope has queued and waits until `n` completions have
-/// arrived; returns them in CQ order.
-fn scope_reap(s: &mut uring::Scope<'_, '_>, n: usize) -> Vec<Cqe> {
-    s.submit().unwrap();
-    let mut got = Vec::new();
-    while got.len() < n {
-        s.wait_timeout(1, PATIENCE)
-            .unwrap_or_else(|e| panic!("{e} after {:?}", pairs(&got)));
-        got.extend(s.completions().map(|c| c.cqe()));
-    }
-    assert_eq!(got.len(), n, "more completions than expected: {got:?}");
-    got
-}
-
 /// Takes ownership of a descriptor an op returned.
 fn owned(fd: i32) -> OwnedFd {
     assert!(fd >= 0, "not a descriptor: {fd}");
@@ -934,7 +920,7 @@ fn pipe_test(kind: RingKind, fixed: bool, async_: bool, too_small: bool) {
                 s.push(Write::new(tx, &src).user_data(1)).unwrap();
                 s.submit().unwrap();
                 s.push(Read::new(rx, &mut dst).user_data(2)).unwrap();
-                let mut got = pairs(&scope_reap(s, 2));
+                let mut got = pairs(&uring_tests::scope_reap(s, 2));
                 got.sort_unstable();
                 got
             })
@@ -945,7 +931,7 @@ fn pipe_test(kind: RingKind, fixed: bool, async_: bool, too_small: bool) {
                 s.push(Write::new(&tx, &src).user_data(1)).unwrap();
                 s.submit().unwrap();
                 s.push(Read::new(&rx, &mut dst).user_data(2)).unwrap();
-                let mut got = pairs(&scope_reap(s, 2));
+                let mut got = pairs(&uring_tests::scope_reap(s, 2));
                 got.sort_unstable();
                 got
             })
@@ -1051,7 +1037,7 @@ fn stdout_pipe_write_fixed_and_readv() {
             .unwrap();
         s.push(ReadV::new(&rx, &mut iov).user_data(2)).unwrap();
         assert_eq!(s.submit().unwrap(), 2);
-        let mut got = pairs(&scope_reap(s, 2));
+        let mut got = pairs(&uring_tests::scope_reap(s, 2));
         got.sort_unstable();
         got
     });
@@ -1152,7 +1138,7 @@ fn personality_checks() {
                     .link(open().personality(creds).user_data(2)),
             )
             .unwrap();
-            let mut got = pairs(&scope_reap(s, 2));
+            let mut got = pairs(&uring_tests::scope_reap(s, 2));
             got.sort_unstable();
             got
         });
@@ -1249,7 +1235,7 @@ fn futex_wait_cancel(ring: &mut Ring, vectored: bool) {
                 }
                 s.push(Cancel::new(1).flags(cancel_flags).user_data(2))
                     .unwrap();
-                scope_reap(s, 2)
+                uring_tests::scope_reap(s, 2)
             });
             let got = uring_tests::by_user_data(&got);
             let late = s.completions().count();
@@ -1354,7 +1340,7 @@ fn futex_order_first_waiter_woken_first() {
                 };
                 s.push(FutexWake::new(&word, 1).flags(flags).user_data(100))
                     .unwrap();
-                let mut got = pairs(&scope_reap(s, 2));
+                let mut got = pairs(&uring_tests::scope_reap(s, 2));
                 got.sort_unstable();
                 // A vectored wait completes with the index of its word.
                 assert_eq!(
@@ -1366,7 +1352,7 @@ fn futex_order_first_waiter_woken_first() {
                 assert_eq!(s.ready(), 0, "the second waiter stays");
                 s.cancel_sync(uring::SyncCancel::user_data(2), Some(PATIENCE))
                     .unwrap();
-                let got = pairs(&scope_reap(s, 1));
+                let got = pairs(&uring_tests::scope_reap(s, 1));
                 assert_eq!(got, [(2, -libc::ECANCELED)]);
             });
         }
@@ -1397,7 +1383,7 @@ fn futex_multi_wake_wakes_both() {
             s.submit().unwrap();
             word.store(1, Ordering::SeqCst);
             s.push(FutexWake::new(&word, 2).user_data(100)).unwrap();
-            let mut got = pairs(&scope_reap(s, 3));
+            let mut got = pairs(&uring_tests::scope_reap(s, 3));
             got.sort_unstable();
             let _ = s.wait_timeout(1, Duration::from_millis(10));
             (got, s.ready())
@@ -1421,7 +1407,7 @@ fn futex_wake_zero_wakes_nobody() {
         s.push(FutexWait::new(&word, 0).user_data(1)).unwrap();
         s.submit().unwrap();
         s.push(FutexWake::new(&word, 0).user_data(2)).unwrap();
-        assert_eq!(pairs(&scope_reap(s, 1)), [(2, 0)]);
+        assert_eq!(pairs(&uring_tests::scope_reap(s, 1)), [(2, 0)]);
         let _ = s.wait_timeout(1, Duration::from_millis(10));
         assert_eq!(s.ready(), 0, "the wait completed");
         assert_eq!(s.in_flight(), 1);
@@ -1608,7 +1594,7 @@ fn waitid_noexit_link_timeout() {
                     .timeout_with(Duration::from_millis(100), 2),
             )
             .unwrap();
-            let mut got = pairs(&scope_reap(s, 2));
+            let mut got = pairs(&uring_tests::scope_reap(s, 2));
             got.sort_unstable();
             got
         });
@@ -1633,7 +1619,7 @@ fn waitid_cancel() {
             .unwrap();
         s.submit().unwrap();
         s.push(Cancel::new(1).user_data(2)).unwrap();
-        let mut got = pairs(&scope_reap(s, 2));
+        let mut got = pairs(&uring_tests::scope_reap(s, 2));
         got.sort_unstable();
         got
     });
@@ -1703,7 +1689,7 @@ fn waitid_cancel_race() {
                     .unwrap();
                     s.submit().unwrap();
                     s.push(Cancel::new(1).user_data(2)).unwrap();
-                    uring_tests::by_user_data(&scope_reap(s, 2))
+                    uring_tests::by_user_data(&uring_tests::scope_reap(s, 2))
                 });
                 let (wait, cancel) = (got[&1].res(), got[&2].res());
                 assert!(
@@ -3077,7 +3063,7 @@ fn iowait_waits_with_and_without_iowait() {
             );
             assert_eq!(s.ready(), 0);
             drop(tx);
-            let cqe = scope_reap(s, 1)[0];
+            let cqe = uring_tests::scope_reap(s, 1)[0];
             (cqe.user_data(), cqe.res())
         });
         assert_eq!(res, (1, 0), "iowait {with_iowait}: end of file");
