@@ -164,7 +164,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Submits the pushed SQEs and waits until at least `want` completions
     /// are ready. Returns how many SQEs the kernel consumed.
     ///
-    /// Interrupted waits are resumed. `want` may not exceed the CQ size.
+    /// Interrupted waits are resumed. `want` may not exceed the CQ size (on
+    /// a ring reading a copy of completions a scope set aside, what is
+    /// ready plus the CQ size).
     /// When the kernel stops at an SQE it refuses (it completes that one
     /// with the error, and does not wait), this submits the SQEs after it
     /// too and then waits, where [`submit`](Ring::submit) leaves them
@@ -341,6 +343,12 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 "waits with a timeout or a signal mask (IORING_FEAT_EXT_ARG, Linux 5.11)",
             ));
         }
+        if registered.is_some() && self.has_setup(sys::IORING_SETUP_IOPOLL) {
+            return Err(Error::Unsupported(
+                "registered wait arguments on an IOPOLL ring (the kernel takes no extended \
+                 argument there)",
+            ));
+        }
         if args.sigmask.is_some() && self.has_setup(sys::IORING_SETUP_IOPOLL) {
             return Err(Error::Unsupported(
                 "waits with a signal mask on an IOPOLL ring (the kernel polls for its \
@@ -468,6 +476,12 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             let tail_before = self.cq.tail();
             let result = self.enter(to_submit, wait_for, flags, arg);
             entered = true;
+            // An enter that submitted and stopped short, at an SQE the
+            // kernel refused, leaves SQEs this call must still submit,
+            // whatever its time: the checks below go on to them, as long as
+            // each enter gets further.
+            let stopped_short =
+                !sqpoll && to_submit > 0 && matches!(result, Ok(n) if n > 0 && n < to_submit);
             match result {
                 Ok(n) => {
                     if !sqpoll {
@@ -497,7 +511,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                     // minimum wait has passed, has ended by it. (Before
                     // then, the kernel ends a wait early when a timeout op
                     // fires, or for a signal: it goes on.)
-                    if min_wait.is_some_and(|min| start.elapsed() >= min) && self.cq.ready() > 0 {
+                    if min_wait.is_some_and(|min| start.elapsed() >= min)
+                        && self.cq.ready() > 0
+                        && !stopped_short
+                    {
                         return Ok(submitted);
                     }
                     // The kernel reports a signal that ended a wait (`EINTR`)
@@ -507,7 +524,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                     // signal (or a timeout op that fired): it ends there, with
                     // what is ready, as liburing's does.
                     let ready = self.cq.completions_ready();
-                    if args.sigmask.is_some() && ready > 0 && ready < want {
+                    if args.sigmask.is_some() && ready > 0 && ready < want && !stopped_short {
                         return Ok(submitted);
                     }
                 }
@@ -542,7 +559,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             }
             // (mutants: `<=` goes uncaught: it differs only when the last
             // completion wanted arrives just as the deadline passes.)
-            if deadline.is_some_and(|d| Instant::now() >= d) && self.cq.completions_ready() < want {
+            if deadline.is_some_and(|d| Instant::now() >= d)
+                && self.cq.completions_ready() < want
+                && !stopped_short
+            {
                 return if submitted > 0 {
                     Ok(submitted)
                 } else {
@@ -565,18 +585,49 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             return self.enter_and_wait(submit, want, spec);
         };
         let ready = self.cq.ready();
+        // The copy holds what is ready; the kernel's CQ, at most its size
+        // more.
+        if want - ready.min(want) > self.cq.entries {
+            self.virtual_cq = Some(v);
+            return Err(Error::InvalidArgument(format!(
+                "cannot wait for {want} completions: {ready} are ready, and the CQ holds {} more",
+                self.cq.entries
+            )));
+        }
         let result = if ready >= want {
             if submit { self.submit() } else { Ok(0) }
         } else {
+            // A minimum wait ends the wait once it is over if a completion
+            // is there, and the copy's are: on the kernel's CQ, where none
+            // may come, it is the wait's timeout instead (the earlier of
+            // the two ends it).
+            let args = match *spec {
+                WaitSpec::Args(args) => Some(args),
+                WaitSpec::Registered(slot) => self.wait_region.as_ref().map(|r| r.args(slot)),
+            };
+            let bounded = match args {
+                Some(args) if ready > 0 && args.min_wait.is_some() => {
+                    let min = args.min_wait.unwrap_or_default();
+                    Some(crate::WaitArgs {
+                        timeout: Some(args.timeout.map_or(min, |t| t.min(min))),
+                        min_wait: None,
+                        ..args
+                    })
+                }
+                _ => None,
+            };
+            let spec = bounded.map_or(*spec, WaitSpec::Args);
             // The kernel's CQ is empty now: wait there for the rest.
             v.swap(&mut self.cq);
-            let result = self.enter_and_wait(submit, want - ready, spec);
+            let result = self.enter_and_wait(submit, want - ready, &spec);
             v.swap(&mut self.cq);
             v.absorb(&mut self.cq);
             // (mutants: the guard `false` is equivalent but for a
             // completion posted between the timed-out wait and the absorb.)
             match result {
                 Err(Error::TimedOut) if self.cq.ready() >= want => Ok(0),
+                // The minimum wait ended it, with the copy's completions.
+                Err(Error::TimedOut) if bounded.is_some() => Ok(0),
                 other => other,
             }
         };

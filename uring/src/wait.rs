@@ -77,7 +77,7 @@ impl<'a> WaitArgs<'a> {
     /// signal delivered during such a wait ends it: its handler runs and
     /// the wait fails with `EINTR` ([`Error::raw_os_error`]; an
     /// `io::Error` of kind `Interrupted`), or, when completions (fewer
-    /// than asked for) wait in the CQ, for which the kernel reports no
+    /// than asked for) wait in the kernel's CQ, for which it reports no
     /// `EINTR`, returns `Ok` with them ready, as liburing's waits do (so
     /// does a wait that a timeout op firing ends). What the call submitted
     /// before stays submitted. (Waits without a mask resume after a
