@@ -419,6 +419,7 @@ pub mod prop;
 
 /// What the attacks on `uring::net` share.
 pub mod net;
+pub mod signals;
 
 /// A small deterministic generator (xorshift64*) for the random walks, so
 /// that a failing walk can be replayed from its seed. The state must not be

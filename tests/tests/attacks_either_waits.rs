@@ -23,7 +23,7 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use uring::ops::{
@@ -31,8 +31,11 @@ use uring::ops::{
     TimeoutRemove, TimeoutUpdate, Write,
 };
 use uring::{
-    Builder, Cqe16, Either, Error, Link, Linked, PollEvents, PollFlags, PushErrorKind, RecvFlags,
-    Ring, Sqe128, SqeSize, WaitArgs, sys,
+    Builder, Cqe16, Either, Link, Linked, PollEvents, PollFlags, PushErrorKind, RecvFlags, Ring,
+    Sqe128, SqeSize, WaitArgs, sys,
+};
+use uring_tests::signals::{
+    SIG, block_signal, handled, install_handler, is_eintr, raise_pending, sig_set,
 };
 use uring_tests::{
     bad_fd, complete_nops, fdinfo_user_data, in_own_process, incremental_buf_ring, pairs,
@@ -1292,70 +1295,6 @@ fn a_foreign_registered_file_on_any_side_refuses_the_whole_push() {
 // Waits with a signal mask (each test in a process of its own)
 // ---------------------------------------------------------------------------
 
-/// The signal the tests below send.
-const SIG: libc::c_int = libc::SIGUSR1;
-
-/// How many times the handler ran.
-static HANDLED: AtomicU32 = AtomicU32::new(0);
-
-/// The handler of [`SIG`]: counts, which is async-signal-safe.
-extern "C" fn count_signal(_: libc::c_int) {
-    HANDLED.fetch_add(1, Ordering::SeqCst);
-}
-
-/// How many times the handler ran so far.
-fn handled() -> u32 {
-    HANDLED.load(Ordering::SeqCst)
-}
-
-/// Installs the counting handler for [`SIG`], without `SA_RESTART`.
-fn install_handler() {
-    // SAFETY: a zeroed sigaction with the handler set and an empty mask;
-    // the handler only bumps an atomic, which is async-signal-safe.
-    unsafe {
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = count_signal as extern "C" fn(libc::c_int) as usize;
-        libc::sigemptyset(&mut action.sa_mask);
-        assert_eq!(libc::sigaction(SIG, &action, std::ptr::null_mut()), 0);
-    }
-}
-
-/// Blocks [`SIG`] in the calling thread (outside masked waits).
-fn block_signal() {
-    // SAFETY: a signal set initialised by sigemptyset, then filled.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, SIG);
-        assert_eq!(
-            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()),
-            0
-        );
-    }
-}
-
-/// An empty signal set: the mask of a wait that lets every signal in.
-fn open_mask() -> libc::sigset_t {
-    // SAFETY: sigemptyset initialises the set.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        set
-    }
-}
-
-/// Sends [`SIG`] to the calling thread, which blocks it: it stays pending.
-fn raise_pending() {
-    // SAFETY: the calling thread is alive and blocks the signal.
-    let sent = unsafe { libc::pthread_kill(libc::pthread_self(), SIG) };
-    assert_eq!(sent, 0);
-}
-
-/// Whether `r` is the `EINTR` of a wait a signal ended.
-fn is_eintr<T>(r: &uring::Result<T>) -> bool {
-    r.as_ref().err().and_then(Error::raw_os_error) == Some(libc::EINTR)
-}
-
 /// Whether `ring`'s kernel takes waits with a signal mask (5.11).
 fn ext_arg(ring: &Ring) -> bool {
     uring_tests::require_features(ring, uring::Features::EXT_ARG, "waits with a signal mask")
@@ -1441,7 +1380,7 @@ fn a_masked_wait_with_completions_unread_ends_at_the_signal() {
     in_own_process(NAME, "a masked wait the signal did not end", || {
         install_handler();
         block_signal();
-        let mask = open_mask();
+        let mask = sig_set(false);
         let args = WaitArgs::new().sigmask(&mask);
         let mut ring = Ring::new(4).unwrap();
         if !ext_arg(&ring) {
@@ -1532,7 +1471,7 @@ fn a_pending_signal_ends_every_kind_of_masked_wait_at_once() {
     in_own_process(NAME, "a masked wait a pending signal did not end", || {
         install_handler();
         block_signal();
-        let mask = open_mask();
+        let mask = sig_set(false);
         for (what, mut ring) in rings_of_every_setup() {
             if !ext_arg(&ring) {
                 return;
@@ -1631,7 +1570,7 @@ fn signals_at_every_moment_lose_and_repeat_no_completion() {
     in_own_process(NAME, "a masked wait under a storm of signals", || {
         install_handler();
         block_signal();
-        let mask = open_mask();
+        let mask = sig_set(false);
         let storm = Storm::start(300);
         let mut interrupted = 0u32;
         for (what, mut ring) in rings_of_every_setup() {
@@ -1757,7 +1696,7 @@ fn a_scope_interrupted_in_a_masked_wait_ends_and_lends_nothing_after() {
         || {
             install_handler();
             block_signal();
-            let mask = open_mask();
+            let mask = sig_set(false);
             let args = WaitArgs::new().sigmask(&mask);
             for (what, mut ring) in rings_of_every_setup() {
                 if !ext_arg(&ring) {
@@ -1916,7 +1855,7 @@ fn a_minimum_wait_alone_ends_only_with_a_completion() {
     if !uring_tests::require_features(&ring, uring::Features::MIN_TIMEOUT, "a minimum wait") {
         return;
     }
-    let mask = open_mask();
+    let mask = sig_set(false);
     let min = Duration::from_millis(1);
     let mut outcomes = Vec::new();
     for (case, masked, submit) in [
@@ -1973,7 +1912,7 @@ fn masked_waits_on_a_cq_set_aside_overflowed_or_resized() {
         || {
             install_handler();
             block_signal();
-            let mask = open_mask();
+            let mask = sig_set(false);
             let args = WaitArgs::new().sigmask(&mask);
             // A CQ set aside.
             let mut ring = ring_reading_a_copy();
@@ -2068,7 +2007,7 @@ fn a_masked_wait_submits_past_refused_sqes_once_each() {
         if !stoppers_stop() {
             return;
         }
-        let mask = open_mask();
+        let mask = sig_set(false);
         let args = WaitArgs::new().sigmask(&mask);
         let mut ring = Ring::new(8).unwrap();
         if !ext_arg(&ring) {
@@ -2170,7 +2109,7 @@ fn a_masked_wait_on_an_iopoll_ring_is_refused() {
         if !ext_arg(&ring) {
             return;
         }
-        let mask = open_mask();
+        let mask = sig_set(false);
         raise_pending();
         let r = ring.wait_with(
             1,

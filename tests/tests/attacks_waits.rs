@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::io::Write as _;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use uring::ops::{Nop, Read, Timeout, TimeoutRemove};
@@ -31,6 +31,7 @@ use uring::{
     TimeoutFlags, WaitArgs,
 };
 use uring_tests::in_own_process;
+use uring_tests::signals::{SIG, block_signal, handled, install_handler, raise_pending, sig_set};
 
 // ---------------------------------------------------------------------------
 // Shared pieces
@@ -2186,64 +2187,6 @@ fn get_events_and_submit_and_get_events_on_every_setup() {
 // ---------------------------------------------------------------------------
 // Signals (each test in a process of its own)
 // ---------------------------------------------------------------------------
-
-/// The signal the tests below send.
-const SIG: libc::c_int = libc::SIGUSR1;
-
-/// How many times the handler ran.
-static HANDLED: AtomicU32 = AtomicU32::new(0);
-
-/// The handler of [`SIG`]: counts, which is async-signal-safe.
-extern "C" fn count_signal(_: libc::c_int) {
-    HANDLED.fetch_add(1, Ordering::SeqCst);
-}
-
-/// How many times the handler ran so far.
-fn handled() -> u32 {
-    HANDLED.load(Ordering::SeqCst)
-}
-
-/// Installs the counting handler for [`SIG`], without `SA_RESTART`: a
-/// system call it interrupts fails with `EINTR`.
-fn install_handler() {
-    // SAFETY: a zeroed sigaction with the handler set and an empty mask;
-    // the handler only bumps an atomic, which is async-signal-safe.
-    unsafe {
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = count_signal as extern "C" fn(libc::c_int) as usize;
-        libc::sigemptyset(&mut action.sa_mask);
-        assert_eq!(libc::sigaction(SIG, &action, std::ptr::null_mut()), 0);
-    }
-}
-
-/// A signal set holding [`SIG`] alone when `with_sig`, else empty.
-fn sig_set(with_sig: bool) -> libc::sigset_t {
-    // SAFETY: sigemptyset initialises the set; sigaddset adds a valid
-    // signal to it.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        if with_sig {
-            libc::sigaddset(&mut set, SIG);
-        }
-        set
-    }
-}
-
-/// Blocks [`SIG`] in the calling thread (outside masked waits).
-fn block_signal() {
-    let set = sig_set(true);
-    // SAFETY: a valid signal set; the old mask is not asked for.
-    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
-    assert_eq!(rc, 0);
-}
-
-/// Sends [`SIG`] to the calling thread, which blocks it: it stays pending.
-fn raise_pending() {
-    // SAFETY: the calling thread is alive and blocks the signal.
-    let sent = unsafe { libc::pthread_kill(libc::pthread_self(), SIG) };
-    assert_eq!(sent, 0);
-}
 
 /// A thread that sends [`SIG`] to the thread that made it, again and
 /// again, up to `max_pause_us` microseconds apart, until stopped.
