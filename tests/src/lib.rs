@@ -1173,3 +1173,34 @@ pub fn scope_reap(s: &mut uring::Scope<'_, '_>, n: usize) -> Vec<Cqe> {
     assert_eq!(got.len(), n, "more completions than expected: {got:?}");
     got
 }
+
+/// `n` native-endian `u64`s counting up from `from`: the byte sequence
+/// liburing's buffer-ring tests (`recvsend_bundle.c`) send.
+pub fn seq_bytes(from: u64, n: usize) -> Vec<u8> {
+    (from..from + n as u64).flat_map(u64::to_ne_bytes).collect()
+}
+
+/// Fills every buffer of the plain ring `pool` (of `ring`) with the
+/// matching `pool.buf_len()` bytes of `bytes`, in the order the kernel
+/// will pick them next: uring provides no way to write into a buffer
+/// before the kernel takes it, so each is filled by a receive from a
+/// socket pair carrying `bytes`, and its claim, dropped, hands it back
+/// full.
+pub fn fill_send_buffers(ring: &mut Ring, pool: &uring::BufRing, bytes: &[u8]) {
+    use std::io::Write as _;
+    use std::os::unix::net::UnixStream;
+    let len = pool.buf_len() as usize;
+    assert_eq!(bytes.len(), len * usize::from(pool.count()));
+    let (mut feed, src) = UnixStream::pair().unwrap();
+    feed.write_all(bytes).unwrap();
+    ring.scope(|s| {
+        for (i, chunk) in bytes.chunks(len).enumerate() {
+            s.push(uring::ops::Recv::new(&src, pool.select()).user_data(i as u64))
+                .unwrap();
+            s.submit_and_wait(1).unwrap();
+            let mut cqe = s.completions().next().expect("a completion");
+            let buf = pool.claim(&mut cqe).unwrap();
+            assert_eq!(&buf[..], chunk, "fill {i}");
+        }
+    });
+}

@@ -1931,36 +1931,6 @@ fn accept_mshot_stress_reconnecting_clients_each_deliver_their_byte() {
 
 // ---------------------------------------------------------------- recvsend_bundle-inc.c
 
-/// The bytes of the C test's sequence: `u64` counters from `from`, native
-/// order, `n` of them.
-fn seq_bytes(from: u64, n: usize) -> Vec<u8> {
-    (from..from + n as u64).flat_map(u64::to_ne_bytes).collect()
-}
-
-/// Fills every buffer of the plain ring `pool` (of `ring`) with the
-/// matching `pool.buf_len()` bytes of `bytes`, in the order the kernel
-/// will pick them next. uring provides no way to write into a buffer
-/// before the kernel takes it (an API gap for sends from provided
-/// buffers), so each is filled by a receive from a socket pair carrying
-/// `bytes`, and its claim, dropped, hands it back full.
-fn fill_send_buffers(ring: &mut Ring, pool: &uring::BufRing, bytes: &[u8]) {
-    use std::os::unix::net::UnixStream;
-    let len = pool.buf_len() as usize;
-    assert_eq!(bytes.len(), len * usize::from(pool.count()));
-    let (mut feed, src) = UnixStream::pair().unwrap();
-    feed.write_all(bytes).unwrap();
-    ring.scope(|s| {
-        for (i, chunk) in bytes.chunks(len).enumerate() {
-            s.push(Recv::new(&src, pool.select()).user_data(i as u64))
-                .unwrap();
-            s.submit_and_wait(1).unwrap();
-            let mut cqe = s.completions().next().expect("a completion");
-            let buf = pool.claim(&mut cqe).unwrap();
-            assert_eq!(&buf[..], chunk, "fill {i}");
-        }
-    });
-}
-
 /// One round of recvsend_bundle-inc.c's `test()`: a TCP connection; the
 /// receiver (a thread with a ring of 4096 CQEs) takes everything through a
 /// multishot receive (a bundle if `recv_bundle`) over an incremental ring
@@ -2058,7 +2028,7 @@ fn bundle_inc_round(
     let mut seq = 0u64;
     let mut to_eagain = 0;
     while to_eagain < max_sends {
-        let msg = seq_bytes(seq, MSG_SIZE / 8);
+        let msg = uring_tests::seq_bytes(seq, MSG_SIZE / 8);
         // SAFETY: send on the open socket, from a buffer that lives for the
         // call.
         let n = unsafe {
@@ -2084,8 +2054,8 @@ fn bundle_inc_round(
     }
     // The provided buffers hold the next messages, in the order the kernel
     // picks them.
-    let provided = seq_bytes(seq, nr_msgs * MSG_SIZE / 8);
-    fill_send_buffers(&mut ring, &pool, &provided);
+    let provided = uring_tests::seq_bytes(seq, nr_msgs * MSG_SIZE / 8);
+    uring_tests::fill_send_buffers(&mut ring, &pool, &provided);
     expected.extend_from_slice(&provided);
     total_tx.send(expected.len()).unwrap();
     let needed = nr_msgs * MSG_SIZE;

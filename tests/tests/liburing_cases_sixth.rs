@@ -1865,36 +1865,6 @@ const RECV_BIDS: usize = 16384;
 const SEND_BGID: u16 = 7;
 const RECV_BGID: u16 = 8;
 
-/// `n` native-endian `u64`s counting up from `from`: the sequence
-/// recvsend_bundle.c sends.
-fn seq_bytes(from: u64, n: usize) -> Vec<u8> {
-    (from..from + n as u64).flat_map(u64::to_ne_bytes).collect()
-}
-
-/// Fills every buffer of the plain ring `pool` (of `ring`) with the
-/// matching `pool.buf_len()` bytes of `bytes`, in the order the kernel
-/// will pick them next: uring provides no way to write into a buffer
-/// before the kernel takes it, so each is filled by a receive from a
-/// socket pair carrying `bytes`, and its claim, dropped, hands it back
-/// full.
-fn fill_send_buffers(ring: &mut Ring, pool: &uring::BufRing, bytes: &[u8]) {
-    use std::os::unix::net::UnixStream;
-    let len = pool.buf_len() as usize;
-    assert_eq!(bytes.len(), len * usize::from(pool.count()));
-    let (mut feed, src) = UnixStream::pair().unwrap();
-    feed.write_all(bytes).unwrap();
-    ring.scope(|s| {
-        for (i, chunk) in bytes.chunks(len).enumerate() {
-            s.push(Recv::new(&src, pool.select()).user_data(i as u64))
-                .unwrap();
-            s.submit_and_wait(1).unwrap();
-            let mut cqe = s.completions().next().expect("a completion");
-            let buf = pool.claim(&mut cqe).unwrap();
-            assert_eq!(&buf[..], chunk, "fill {i}");
-        }
-    });
-}
-
 /// What one recvsend_bundle.c `test()` runs.
 #[derive(Clone, Copy, Debug)]
 struct BundleCase {
@@ -1975,7 +1945,7 @@ fn bundle_send_buffers(
                 MSG_SIZE as u32,
             )
             .unwrap();
-        fill_send_buffers(ring, &pool, bytes);
+        uring_tests::fill_send_buffers(ring, &pool, bytes);
         Some(pool)
     }
 }
@@ -2046,7 +2016,7 @@ fn bundle_round(case: BundleCase) -> usize {
     let mut seq = 0u64;
     let mut to_eagain = 0;
     while case.tcp && to_eagain < case.max_sends {
-        let msg = seq_bytes(seq, MSG_SIZE / 8);
+        let msg = uring_tests::seq_bytes(seq, MSG_SIZE / 8);
         // SAFETY: a send on the open socket, from a buffer that lives for
         // the call.
         let n = unsafe {
@@ -2070,7 +2040,7 @@ fn bundle_round(case: BundleCase) -> usize {
         seq += (MSG_SIZE / 8) as u64;
         to_eagain += 1;
     }
-    let provided = seq_bytes(seq, case.nr_msgs * MSG_SIZE / 8);
+    let provided = uring_tests::seq_bytes(seq, case.nr_msgs * MSG_SIZE / 8);
     expected.extend_from_slice(&provided);
     let send_pool = bundle_send_buffers(&mut send_ring, case, &mut send_region, &provided);
     let total = expected.len();
