@@ -605,17 +605,14 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 WaitSpec::Args(args) => Some(args),
                 WaitSpec::Registered(slot) => self.wait_region.as_ref().map(|r| r.args(slot)),
             };
-            let bounded = match args {
-                Some(args) if ready > 0 && args.min_wait.is_some() => {
-                    let min = args.min_wait.unwrap_or_default();
-                    Some(crate::WaitArgs {
-                        timeout: Some(args.timeout.map_or(min, |t| t.min(min))),
-                        min_wait: None,
-                        ..args
-                    })
-                }
-                _ => None,
-            };
+            let bounded = args.and_then(|args| {
+                let min = args.min_wait.filter(|_| ready > 0)?;
+                Some(crate::WaitArgs {
+                    timeout: Some(args.timeout.map_or(min, |t| t.min(min))),
+                    min_wait: None,
+                    ..args
+                })
+            });
             let spec = bounded.map_or(*spec, WaitSpec::Args);
             // The kernel's CQ is empty now: wait there for the rest.
             v.swap(&mut self.cq);
