@@ -91,7 +91,8 @@ pub use op::{Scoped, Submission, Unborrowed};
 pub use params::{Features, Params, SetupFlags};
 pub use probe::{Probe, Query};
 pub use register::{
-    FixedBuffers, FixedFiles, IoWqWorkers, Personality, Restriction, SlotUpdate, SyncCancel,
+    FixedBuffers, FixedFiles, IoWqWorkers, NapiSettings, NapiTracking, Personality, Restriction,
+    SlotUpdate, SyncCancel,
 };
 pub use ring::{Ring, RingTarget};
 pub use scope::{OwnedPush, Scope, ScopeCompletions, ScopeCqe, ScopeSubmissionQueue};

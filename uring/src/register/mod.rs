@@ -5,10 +5,12 @@
 mod buffers;
 mod control;
 mod files;
+mod napi;
 
 pub use buffers::FixedBuffers;
 pub use control::{IoWqWorkers, Personality, Restriction, SyncCancel};
 pub use files::{FixedFiles, SlotUpdate};
+pub use napi::{NapiSettings, NapiTracking};
 
 use crate::entries::{CqeSize, SqeSize};
 use crate::error::{Error, HandleError, Result};

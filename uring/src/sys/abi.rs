@@ -506,9 +506,27 @@ pub struct io_uring_recvmsg_out {
 pub struct io_uring_napi {
     pub busy_poll_to: u32,
     pub prefer_busy_poll: u8,
-    pub pad: [u8; 3],
-    pub resv: u64,
+    /// An `IO_URING_NAPI_*_OP` / `_ID` value (6.13; 0 before).
+    pub opcode: u8,
+    pub pad: [u8; 2],
+    /// The tracking strategy of `IO_URING_NAPI_REGISTER_OP`, or the NAPI id
+    /// of `IO_URING_NAPI_STATIC_ADD_ID` / `_DEL_ID`.
+    pub op_param: u32,
+    pub resv: u32,
 }
+
+/// `io_uring_napi::opcode`: set busy polling and its tracking.
+pub const IO_URING_NAPI_REGISTER_OP: u8 = 0;
+/// `io_uring_napi::opcode`: add a NAPI id to a statically tracked list.
+pub const IO_URING_NAPI_STATIC_ADD_ID: u8 = 1;
+/// `io_uring_napi::opcode`: remove a NAPI id from a statically tracked list.
+pub const IO_URING_NAPI_STATIC_DEL_ID: u8 = 2;
+/// Tracking: the kernel adds the NAPI ids of the sockets ops touch.
+pub const IO_URING_NAPI_TRACKING_DYNAMIC: u32 = 0;
+/// Tracking: only the NAPI ids added by `IO_URING_NAPI_STATIC_ADD_ID`.
+pub const IO_URING_NAPI_TRACKING_STATIC: u32 = 1;
+/// Tracking: none (busy polling off).
+pub const IO_URING_NAPI_TRACKING_INACTIVE: u32 = 255;
 
 /// `struct io_uring_clock_register`: argument of `IORING_REGISTER_CLOCK`.
 #[repr(C)]
