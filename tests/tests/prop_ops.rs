@@ -165,7 +165,8 @@ fn suited(site: &Site) -> &'static [FdKind] {
         ("Connect" | "Bind" | "Listen", _) => &[FreshTcp],
         (
             "Send" | "Recv" | "SendMsg" | "RecvMsg" | "SendZc" | "SendMsgZc" | "SendZcFixed"
-            | "SendMsgZcFixed" | "RecvMsgMulti" | "Shutdown" | "RecvZc" | "UringCmd" | "UringCmd80",
+            | "SendMsgZcFixed" | "RecvMsgMulti" | "Shutdown" | "RecvZc" | "UringCmd" | "UringCmd16"
+            | "UringCmd80",
             _,
         ) => &[UnixA, UnixB, Tcp, Udp],
         ("EpollCtl", "target") | ("EpollWait", _) => &[Epoll],

@@ -3009,6 +3009,128 @@ fn io_uring_prep_uring_cmd() {
     assert_op("io_uring_prep_uring_cmd, fixed", &mut ring, op, theirs);
 }
 
+/// `io_uring_prep_uring_cmd(sqe, cmd_op, fd)`, then the 16-byte command
+/// copied to `sqe->cmd` (what a ublk server does with its `struct
+/// ublksrv_io_cmd`): the command is the SQE's last 16 bytes, over `addr3`
+/// and `__pad2`.
+#[test]
+fn io_uring_prep_uring_cmd_with_a_16_byte_command() {
+    let mut ring = ring();
+    let files = ring.register_files_sparse(8).unwrap();
+    let file = tempfile();
+    let bytes: [u8; 16] = std::array::from_fn(|i| 0xc0 | i as u8);
+    // SAFETY: the op is never submitted: no driver sees the command.
+    let (op, cmd) = unsafe {
+        (UringCmdOp::new(0xC018_7520), || {
+            uring::Cmd16::from_bytes(bytes)
+        })
+    };
+    assert_eq!(cmd().bytes(), &bytes);
+    assert_eq!(format!("{:?}", cmd()), format!("Cmd16({:?})", &bytes[..]));
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_URING_CMD,
+        fd: fd(&file),
+        off: pair32(0xC018_7520, 0),
+        addr3: u64::from_ne_bytes(bytes[..8].try_into().unwrap()),
+        pad2: u64::from_ne_bytes(bytes[8..].try_into().unwrap()),
+        ..ZERO
+    };
+    assert_eq!(
+        theirs.to_bytes()[48..],
+        bytes,
+        "sqe->cmd is the last 16 bytes"
+    );
+    let plain = UringCmd16::new(&file, op, cmd());
+    assert_op(
+        "io_uring_prep_uring_cmd + cmd[16]",
+        &mut ring,
+        plain,
+        theirs,
+    );
+    let theirs = Sqe {
+        flags: sys::IOSQE_FIXED_FILE,
+        fd: 2,
+        ..theirs
+    };
+    let fixed = UringCmd16::new(files.get(2).unwrap(), op, cmd());
+    assert_op(
+        "io_uring_prep_uring_cmd + cmd[16], fixed",
+        &mut ring,
+        fixed,
+        theirs,
+    );
+    // With the user data, SQE flags and personality every op carries.
+    let theirs = Sqe {
+        flags: sys::IOSQE_FIXED_FILE | sys::IOSQE_ASYNC,
+        user_data: 0x1616,
+        ..theirs
+    };
+    let fixed = UringCmd16::new(files.get(2).unwrap(), op, cmd())
+        .user_data(0x1616)
+        .flags(SqeFlags::ASYNC);
+    assert_op(
+        "io_uring_prep_uring_cmd + cmd[16], fixed, IOSQE_ASYNC, user_data",
+        &mut ring,
+        fixed,
+        theirs,
+    );
+}
+
+/// The 16-byte command on a ring of 128-byte SQEs: the first 16 bytes of
+/// the 80-byte command area, the other 64 zero (written over the junk the
+/// slot held), the first 48 bytes as for any command.
+#[test]
+fn io_uring_prep_uring_cmd_with_a_16_byte_command_in_a_128_byte_sqe() {
+    let mut ring = uring::Builder::new()
+        .build_sized::<uring::Sqe128, uring::Cqe16>(4)
+        .expect("a ring of 128-byte SQEs");
+    let file = tempfile();
+    let bytes: [u8; 16] = std::array::from_fn(|i| 0x30 | i as u8);
+    // Junk in every slot first, as `dirty` leaves it in 64-byte rings: an
+    // 80-byte command of 0xa5 bytes the kernel refuses at once (a
+    // descriptor that is no file's).
+    let junk: [u8; 80] = [0xa5; 80];
+    for _ in 0..ring.sq_entries() {
+        // SAFETY: the command goes to no file (EBADF before any driver
+        // reads it), and borrows nothing.
+        unsafe {
+            let op = UringCmd80::new(
+                uring_tests::bad_fd(),
+                UringCmdOp::new(0),
+                uring::Cmd80::from_bytes(junk),
+            );
+            ring.push_unchecked(op)
+        }
+        .unwrap();
+    }
+    let n = ring.sq_entries();
+    ring.submit_and_wait(n).unwrap();
+    assert!(ring.completions().all(|c| c.res() == -libc::EBADF));
+    // SAFETY: the op is never submitted: no driver sees the command, and
+    // the kernel never reads the SQE, which names the file.
+    unsafe {
+        let op = UringCmd16::new(
+            &file,
+            UringCmdOp::new(0x77),
+            uring::Cmd16::from_bytes(bytes),
+        );
+        ring.push_unchecked(op)
+    }
+    .unwrap();
+    let ours = ring.pending_sqes().last().expect("the SQE just pushed");
+    // SAFETY: 128 bytes of plain integers, read from the SQ array.
+    let ours: [u8; 128] = unsafe { mem::transmute(ours) };
+    let head = Sqe {
+        opcode: sys::IORING_OP_URING_CMD,
+        fd: fd(&file),
+        off: pair32(0x77, 0),
+        ..ZERO
+    };
+    assert_eq!(ours[..48], head.to_bytes()[..48], "the first 48 bytes");
+    assert_eq!(ours[48..64], bytes, "the command");
+    assert_eq!(ours[64..], [0u8; 64], "the rest of the command area");
+}
+
 /// `io_uring_prep_uring_cmd(sqe, cmd_op, fd)` on a ring of 128-byte SQEs,
 /// then the 80-byte command copied to `sqe->cmd`: the first 48 bytes as
 /// for any command, the command from byte 48 to the end of the 128.

@@ -36,9 +36,10 @@ use proc_macro::TokenStream;
 ///
 /// Each entry is a doc comment, `#[since = "major.minor"]` (the kernel that
 /// added the op), optionally `#[after_link]` (the op only follows a linked
-/// op, like LINK_TIMEOUT) and `#[retains_memory]` (the kernel keeps using
+/// op, like LINK_TIMEOUT), `#[retains_memory]` (the kernel keeps using
 /// the op's memory after the op completes, like PROVIDE_BUFFERS, so a scope
-/// may not lend it), then `vis unsafe struct Name<'lifetimes> =
+/// may not lend it) and `#[sqe128]` (the op fills a 128-byte SQE, so only
+/// rings of `Sqe128` SQEs take it), then `vis unsafe struct Name<'lifetimes> =
 /// OPCODE { .. }`. The entry is `unsafe` because it vouches that each
 /// argument lands in the field the kernel reads for that opcode, that every
 /// field the kernel dereferences is fed from a borrow the op carries, that
@@ -70,6 +71,11 @@ use proc_macro::TokenStream;
 /// - `group: select => addr + len`: only a provided-buffer group.
 /// - `const field = value`: a field every SQE of the op carries, computed
 ///   at compile time (a `const` block).
+/// - `name: Type => cmd`: the command area of `URING_CMD` (`sqe->cmd`),
+///   through `uring::op::SqeField<[u8; 16]>`: the 16 bytes from offset 48
+///   of a 64-byte SQE (over `addr3` and `__pad2`), or, in an entry marked
+///   `#[sqe128]`, `SqeField<[u8; 80]>`: the 80 bytes from offset 48 of a
+///   128-byte SQE.
 ///
 /// Argument names starting with `__` are the generated code's. The op's
 /// user data, SQE flags and personality are set through its `user_data`,

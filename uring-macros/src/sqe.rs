@@ -24,8 +24,9 @@ pub(crate) enum Slot {
 pub(crate) enum Member {
     /// A plain field (`ioprio`, `fd`, `len`).
     Plain,
-    /// The 80-byte command area of a 128-byte SQE, from `addr3` on
-    /// (`cmd`): only entries marked `#[sqe128]` write it.
+    /// The command area of `URING_CMD`, from `addr3` on (`cmd`): its 16
+    /// bytes (`addr3` and `__pad2`) in a 64-byte SQE, its 80 in the
+    /// 128-byte SQE of an entry marked `#[sqe128]`.
     Cmd,
     /// A whole-size member of the slot's union (`off`, `rw_flags`, ...).
     Union(&'static str),
@@ -177,10 +178,11 @@ pub(crate) const FIELDS: &[Field] = &[
         "io_uring_sqe_addr3_pad",
         ADDR3,
     ),
+    // Its type, `[u8; 16]` or `[u8; 80]`, follows from the entry's SQE size.
     Field {
         name: "cmd",
         slot: Slot::Addr3,
-        ty: "Cmd80",
+        ty: "u8",
         member: Member::Cmd,
     },
     nested_as(

@@ -73,7 +73,7 @@ mod types;
 mod wait;
 
 pub use args::{
-    AsSocket, BlockDevice, CancelFile, CancelOpcode, CancelUserData, Cmd80, ControlMessage,
+    AsSocket, BlockDevice, CancelFile, CancelOpcode, CancelUserData, Cmd16, Cmd80, ControlMessage,
     ControlMessages, ControlMessagesBuf, DirectSlot, FileUpdates, FilesAt, FixedBuf, FutexWaitV,
     MadviseRange, MsgHdr, MsgHdrMut, MsgLayout, NopBigCqe, NopBuffer, NopResult, NopTaskWork,
     NvmeCmd, PassCqeFlags, PipeSlots, PollEventsUpdate, RecvMsgOut, RingSlot, ScmRights, SockOpt,

@@ -15,10 +15,11 @@
 #[cfg(doc)]
 use crate::args::RecvMsgOut;
 use crate::args::{
-    BlockDevice, CancelFile, CancelOpcode, CancelUserData, Cmd80, DirectSlot, FileUpdates, FilesAt,
-    FixedBuf, FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut, MsgLayout, NopBigCqe, NopBuffer,
-    NopResult, NopTaskWork, PassCqeFlags, PipeSlots, PollEventsUpdate, RingSlot, SockOpt,
-    SocketDomain, SocketFd, SocketType, SpliceSource, UringCmdOp, UserDataUpdate, WaitIdTarget,
+    BlockDevice, CancelFile, CancelOpcode, CancelUserData, Cmd16, Cmd80, DirectSlot, FileUpdates,
+    FilesAt, FixedBuf, FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut, MsgLayout, NopBigCqe,
+    NopBuffer, NopResult, NopTaskWork, PassCqeFlags, PipeSlots, PollEventsUpdate, RingSlot,
+    SockOpt, SocketDomain, SocketFd, SocketType, SpliceSource, UringCmdOp, UserDataUpdate,
+    WaitIdTarget,
 };
 use crate::types::{
     AcceptFlags, BufferGroup, BufferPool, CancelFlags, Fd, Fixed, FsyncFlags, FutexFlags,
@@ -831,6 +832,20 @@ crate::ops! {
         target: fd | fixed,
         /// The command.
         cmd_op: UringCmdOp => cmd_op,
+    }
+
+    /// A command with a 16-byte command area to the target file's driver,
+    /// in an ordinary SQE (the bytes from offset 48, `sqe->cmd`; on a ring
+    /// of [`Sqe128`](crate::Sqe128) SQEs the first 16 of its 80, the rest
+    /// zero): a ublk command (`struct ublksrv_io_cmd`) to `/dev/ublkcN`,
+    /// for one. Completes with the command's result.
+    #[since = "5.19"]
+    pub unsafe struct UringCmd16<'a> = URING_CMD {
+        target: fd | fixed,
+        /// The command.
+        cmd_op: UringCmdOp => cmd_op,
+        /// The command area.
+        cmd: impl Into<Cmd16<'a>> => cmd,
     }
 
     /// A command with an 80-byte command area to the target file's driver,

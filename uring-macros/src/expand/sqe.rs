@@ -1,6 +1,7 @@
 //! The code that writes an op's SQE: each argument converted to the field
-//! the kernel reads, unions filled member by member, the 80-byte command of
-//! a 128-byte SQE after it.
+//! the kernel reads, unions filled member by member, the 16-byte command of
+//! a 64-byte SQE in its last union, the 80-byte command of a 128-byte SQE
+//! after it.
 
 use crate::model::Arg;
 use crate::sqe::{Field, Member, Slot};
@@ -9,12 +10,18 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
-/// The SQE field type (or tuple of types) an argument converts to.
-pub(super) fn arg_field_type(arg: &Arg) -> TokenStream {
+/// The SQE field type (or tuple of types) an argument converts to, in an
+/// entry of 128-byte SQEs or not (`sqe128`).
+pub(super) fn arg_field_type(arg: &Arg, sqe128: bool) -> TokenStream {
     let tys: Vec<TokenStream> = arg
         .fields
         .iter()
-        .map(|f| field_type(crate::sqe::field(&f.to_string()).expect("checked field")))
+        .map(|f| {
+            field_type(
+                crate::sqe::field(&f.to_string()).expect("checked field"),
+                sqe128,
+            )
+        })
         .collect();
     if tys.len() == 1 {
         tys[0].clone()
@@ -36,7 +43,7 @@ pub(super) fn expand_fits_ring(c: &Checked<'_>) -> TokenStream {
             continue;
         }
         let n = &arg.name;
-        let ty = arg_field_type(arg);
+        let ty = arg_field_type(arg, c.entry.sqe128.is_some());
         checks.push(quote!(::uring::op::SqeField::<#ty>::fits_ring(&self.#n, __ring)));
     }
     if checks.is_empty() {
@@ -55,6 +62,7 @@ pub(super) fn expand_fits_ring(c: &Checked<'_>) -> TokenStream {
 /// whole SQE with one struct literal.
 pub(super) fn expand_prepare(c: &Checked<'_>) -> TokenStream {
     let entry = c.entry;
+    let sqe128 = entry.sqe128.is_some();
     // Each argument is bound to a name of its own (`__v0`, ...), which the
     // validator keeps from every argument (names starting with `__` are
     // refused): an argument named `link` or `slot` cannot shadow the
@@ -90,7 +98,7 @@ pub(super) fn expand_prepare(c: &Checked<'_>) -> TokenStream {
             });
             continue;
         }
-        let ty = arg_field_type(arg);
+        let ty = arg_field_type(arg, sqe128);
         let ty_span = arg.ty.span();
         lets.push(quote_spanned! {ty_span=>
             let #local: #ty = ::uring::op::SqeField::<#ty>::into_field(#n);
@@ -128,7 +136,7 @@ pub(super) fn expand_prepare(c: &Checked<'_>) -> TokenStream {
             Source::Const(index) => {
                 let constant = &entry.consts[index];
                 let value = &constant.value;
-                let ty = field_type(w.field);
+                let ty = field_type(w.field, sqe128);
                 // In a `const` block: the value is computed at compile
                 // time, and cannot leave `prepare` (`return`) between the
                 // reservation of the slot and its write.
@@ -161,7 +169,7 @@ pub(super) fn expand_prepare(c: &Checked<'_>) -> TokenStream {
 
     let slot_expr = |slot: Slot| -> TokenStream {
         let writes: Vec<&Write> = c.writes.iter().filter(|w| w.field.slot == slot).collect();
-        write_slot(slot, &writes, &value_of)
+        write_slot(slot, &writes, &value_of, sqe128)
     };
     let ioprio = slot_expr(Slot::Ioprio);
     let fd = slot_expr(Slot::Fd);
@@ -172,10 +180,12 @@ pub(super) fn expand_prepare(c: &Checked<'_>) -> TokenStream {
     let buf = slot_expr(Slot::Buf);
     let file = slot_expr(Slot::File);
     let addr3 = slot_expr(Slot::Addr3);
+    // Only a 128-byte SQE's command is written after the SQE; a 64-byte
+    // one's is in its last union (`write_slot`).
     let cmd = c
         .writes
         .iter()
-        .find(|w| w.field.member == Member::Cmd)
+        .find(|w| sqe128 && w.field.member == Member::Cmd)
         .map(&value_of);
 
     let write = match cmd {
@@ -208,9 +218,13 @@ pub(super) fn expand_prepare(c: &Checked<'_>) -> TokenStream {
     }
 }
 
-fn field_type(field: &Field) -> TokenStream {
+fn field_type(field: &Field, sqe128: bool) -> TokenStream {
     if field.member == Member::Cmd {
-        return quote!([u8; 80]);
+        return if sqe128 {
+            quote!([u8; 80])
+        } else {
+            quote!([u8; 16])
+        };
     }
     let ty = syn::Ident::new(field.ty, Span::call_site());
     quote!(#ty)
@@ -236,6 +250,7 @@ fn write_slot(
     slot: Slot,
     writes: &[&Write],
     value_of: &dyn Fn(&Write) -> TokenStream,
+    sqe128: bool,
 ) -> TokenStream {
     // Writes of one field are or-ed together (validation allows several only
     // for `|field` claims).
@@ -257,7 +272,26 @@ fn write_slot(
     match first.field.member {
         Member::Plain => unreachable!("plain fields have no union"),
         // Written after the SQE, by `write_with_cmd`.
-        Member::Cmd => quote!(::uring::sys::#union_ty { #zero }),
+        Member::Cmd if sqe128 => quote!(::uring::sys::#union_ty { #zero }),
+        // The 16 bytes of `addr3` and `__pad2`, in order, as the kernel
+        // reads `sqe->cmd`.
+        Member::Cmd => {
+            let value = value_of(first);
+            let word = |from: usize| {
+                let bytes = (from..from + 8).map(|i| {
+                    let i = proc_macro2::Literal::usize_unsuffixed(i);
+                    quote!(__cmd[#i])
+                });
+                quote!(u64::from_ne_bytes([#(#bytes),*]))
+            };
+            let (low, high) = (word(0), word(8));
+            quote!({
+                let __cmd: [u8; 16] = #value;
+                ::uring::sys::#union_ty {
+                    addr3: ::uring::sys::io_uring_sqe_addr3_pad { addr3: #low, __pad2: [#high] },
+                }
+            })
+        }
         Member::Union(member) => {
             let member = syn::Ident::new(member, Span::call_site());
             let value = combined(writes);

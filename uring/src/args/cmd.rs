@@ -204,6 +204,54 @@ unsafe impl SqeField<[u8; 80]> for Cmd80<'_> {
     }
 }
 
+/// The 16-byte command area of a [`UringCmd16`](crate::ops::UringCmd16):
+/// the bytes from offset 48 of an ordinary 64-byte SQE (`sqe->cmd`, which
+/// `addr3` and `__pad2` overlay), where a driver command that fits them
+/// goes (ublk's `struct ublksrv_io_cmd`, for one). The target's driver
+/// reads them (and may take addresses from them) as its `cmd_op` says; so
+/// they are made unsafely. Not `Clone`: one command per buffer lent.
+pub struct Cmd16<'a> {
+    bytes: [u8; 16],
+    _borrows: PhantomData<&'a mut [u8]>,
+}
+
+impl<'a> Cmd16<'a> {
+    /// The command area `bytes`.
+    ///
+    /// # Safety
+    ///
+    /// With the op's `cmd_op` and target, the driver must touch only memory
+    /// that stays valid, and unused in conflict with it, for `'a` (as for
+    /// [`Ring::push_unchecked`](crate::Ring::push_unchecked)).
+    pub const unsafe fn from_bytes(bytes: [u8; 16]) -> Cmd16<'a> {
+        Cmd16 {
+            bytes,
+            _borrows: PhantomData,
+        }
+    }
+
+    /// The bytes.
+    pub const fn bytes(&self) -> &[u8; 16] {
+        &self.bytes
+    }
+}
+
+impl fmt::Debug for Cmd16<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Cmd16").field(&&self.bytes[..]).finish()
+    }
+}
+
+// SAFETY: the bytes land in the command area of a 64-byte SQE (and the
+// first 16 of a 128-byte one's, the rest zero); what they name was vouched
+// for when they were made, and is borrowed for `'a`.
+unsafe impl SqeField<[u8; 16]> for Cmd16<'_> {
+    #[inline(always)]
+    fn into_field(self) -> [u8; 16] {
+        self.bytes
+    }
+}
+
 /// An NVMe passthrough command (`struct nvme_uring_cmd` of
 /// `linux/nvme_ioctl.h`) for a [`UringCmd80`](crate::ops::UringCmd80) to an
 /// NVMe generic character device (`/dev/ngXnY`), whose data buffer it

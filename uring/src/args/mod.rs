@@ -13,7 +13,7 @@ mod socket;
 mod tx_timestamp;
 mod update;
 
-pub use cmd::{AsSocket, BlockDevice, Cmd80, NvmeCmd, SockOpt, SocketFd, UringCmdOp};
+pub use cmd::{AsSocket, BlockDevice, Cmd16, Cmd80, NvmeCmd, SockOpt, SocketFd, UringCmdOp};
 pub use cmsg::{ControlMessage, ControlMessages, ControlMessagesBuf, ScmRights};
 pub use kernel::{FutexWaitV, MadviseRange, SpliceSource, WaitIdTarget};
 pub(crate) use msg::cmsg_records;

@@ -22,10 +22,10 @@
 //! an argument of another type needs one for it when the feature is on.
 
 use crate::args::{
-    BlockDevice, CancelFile, CancelOpcode, CancelUserData, Cmd80, DirectSlot, FileUpdates, FilesAt,
-    FixedBuf, FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut, MsgLayout, NopBigCqe, NopResult,
-    NvmeCmd, PassCqeFlags, PipeSlots, PollEventsUpdate, RingSlot, SocketFd, SpliceSource,
-    UringCmdOp, UserDataUpdate, WaitIdTarget,
+    BlockDevice, CancelFile, CancelOpcode, CancelUserData, Cmd16, Cmd80, DirectSlot, FileUpdates,
+    FilesAt, FixedBuf, FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut, MsgLayout, NopBigCqe,
+    NopResult, NvmeCmd, PassCqeFlags, PipeSlots, PollEventsUpdate, RingSlot, SocketFd,
+    SpliceSource, UringCmdOp, UserDataUpdate, WaitIdTarget,
 };
 use crate::entries::{Sqe64, Sqe128};
 use crate::op::{AfterLink, FitsSqe, OpInfo, Prepare, Scoped, Submission};

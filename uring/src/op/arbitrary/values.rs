@@ -528,6 +528,16 @@ impl<'r> Arbitrary<'r> for WaitIdTarget<'r> {
     }
 }
 
+/// A command area of zeros: the SQE of a `UringCmd` (none), which is what
+/// the context's [`uring_cmd_op`](Context::uring_cmd_op) vouches for.
+impl<'r> Arbitrary<'r> for Cmd16<'r> {
+    fn arbitrary<C: Context<'r>>(_: &mut Gen, _: &mut C, _: &Site) -> Option<Self> {
+        // SAFETY: with the command area zero the SQE is a `UringCmd`'s, whose
+        // command the context made safe for every target it hands out.
+        Some(unsafe { Cmd16::from_bytes([0; 16]) })
+    }
+}
+
 /// The NVM command set's Flush (opcode 0), which moves no data: the one
 /// command safe on whatever device the op is aimed at (the context's
 /// descriptors are the program's to choose).
