@@ -81,8 +81,34 @@ impl std::fmt::Debug for Restriction {
     }
 }
 
-/// What [`Ring::cancel_sync`] cancels: requests matching a key (by
-/// `user_data` unless another is named), the first or all of them.
+/// What [`Ring::cancel_sync`] cancels: requests matching one or more keys
+/// (their `user_data`, their file, their opcode) or any request, the first
+/// or all of them.
+///
+/// The keys combine, each narrowing what the others match:
+/// `SyncCancel::fd(&file).and_op::<Read>()` matches the reads on `file`,
+/// and `.and_user_data(7)` then only those that carry 7. Matching by opcode
+/// or by a `user_data` beside another key takes Linux 6.6
+/// (`IORING_ASYNC_CANCEL_OP`, `IORING_ASYNC_CANCEL_USERDATA`); older
+/// kernels refuse the request with `EINVAL`. A key given twice keeps the
+/// last value.
+///
+/// [`any`](SyncCancel::any) matches every request, whatever else the
+/// request names (the kernel ignores the other keys beside it), so a key
+/// added to it replaces it: `SyncCancel::any().and_fd(&file)` is
+/// `SyncCancel::fd(&file)`.
+///
+/// ```no_run
+/// use uring::{Ring, SyncCancel, ops::Read};
+/// # fn main() -> uring::Result<()> {
+/// # let mut ring = Ring::new(8)?;
+/// # let file = std::fs::File::open("/dev/zero").unwrap();
+/// // Every read on `file` that carries the user data 7.
+/// let what = SyncCancel::fd(&file).and_op::<Read>().and_user_data(7).all();
+/// ring.cancel_sync(what, None)?;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct SyncCancel {
     addr: u64,
@@ -93,17 +119,43 @@ pub struct SyncCancel {
     ring: u32,
 }
 
+/// The keys other than `user_data` (`any` aside).
+const OTHER_KEYS: u32 = sys::IORING_ASYNC_CANCEL_FD | sys::IORING_ASYNC_CANCEL_OP;
+
 impl SyncCancel {
-    /// The `user_data` it matches, if it matches by `user_data` (no
-    /// descriptor, opcode or "any" key), and whether it cancels every
-    /// request that carries it.
+    /// The `user_data` it matches, if it matches by `user_data` (alone, or
+    /// beside a descriptor or opcode key; not with "any"), and whether it
+    /// cancels every request that matches.
     pub(crate) fn by_user_data(&self) -> Option<(u64, bool)> {
-        let other_key = sys::IORING_ASYNC_CANCEL_FD
-            | sys::IORING_ASYNC_CANCEL_FD_FIXED
-            | sys::IORING_ASYNC_CANCEL_OP
-            | sys::IORING_ASYNC_CANCEL_ANY;
-        (self.flags & other_key == 0)
+        self.has_user_data_key()
             .then_some((self.addr, self.flags & sys::IORING_ASYNC_CANCEL_ALL != 0))
+    }
+
+    /// Whether a descriptor or opcode key narrows what it matches (beside
+    /// its `user_data`, if it has one).
+    pub(crate) fn narrows_user_data(&self) -> bool {
+        self.flags & OTHER_KEYS != 0
+    }
+
+    /// Whether the kernel compares the requests' `user_data` with `addr`:
+    /// without a descriptor or opcode key, or with
+    /// `IORING_ASYNC_CANCEL_USERDATA` beside one; never with "any".
+    fn has_user_data_key(&self) -> bool {
+        self.flags & sys::IORING_ASYNC_CANCEL_ANY == 0
+            && (self.flags & OTHER_KEYS == 0 || self.flags & sys::IORING_ASYNC_CANCEL_USERDATA != 0)
+    }
+
+    /// The same keys with `user_data` in place of the one it matches (which
+    /// it must match: [`by_user_data`](SyncCancel::by_user_data) is
+    /// `Some`), for the first request alone: how a scope names one of its
+    /// tagged ops.
+    pub(crate) fn with_tag(self, user_data: u64) -> SyncCancel {
+        debug_assert!(self.has_user_data_key());
+        SyncCancel {
+            addr: user_data,
+            flags: self.flags & !sys::IORING_ASYNC_CANCEL_ALL,
+            ..self
+        }
     }
 
     /// The request with this `user_data`.
@@ -119,19 +171,14 @@ impl SyncCancel {
 
     /// Requests on this file (a borrowed descriptor or a `Fixed` file).
     pub fn fd(target: impl IntoTarget) -> SyncCancel {
-        let target = target.into_target();
-        let fixed = if is_fixed(&target) {
-            sys::IORING_ASYNC_CANCEL_FD_FIXED
-        } else {
-            0
-        };
         SyncCancel {
             addr: 0,
-            fd: target.raw(),
-            flags: sys::IORING_ASYNC_CANCEL_FD | fixed,
+            fd: -1,
+            flags: sys::IORING_ASYNC_CANCEL_FD,
             opcode: 0,
-            ring: target.ring(),
+            ring: 0,
         }
+        .with_fd(target)
     }
 
     /// Requests of the op `E` (6.6).
@@ -160,6 +207,72 @@ impl SyncCancel {
     pub fn all(mut self) -> SyncCancel {
         self.flags |= sys::IORING_ASYNC_CANCEL_ALL;
         self
+    }
+
+    /// Only the requests that are also on this file (a borrowed descriptor
+    /// or a `Fixed` file): `SyncCancel::op::<Read>().and_fd(&file)`,
+    /// `SyncCancel::user_data(7).and_fd(&file)` (6.6).
+    pub fn and_fd(self, target: impl IntoTarget) -> SyncCancel {
+        self.narrowed(sys::IORING_ASYNC_CANCEL_FD).with_fd(target)
+    }
+
+    /// Only the requests that are also of the op `E`:
+    /// `SyncCancel::fd(&file).and_op::<Read>()`,
+    /// `SyncCancel::user_data(7).and_op::<Read>()` (6.6).
+    pub fn and_op<E: Entry>(self) -> SyncCancel {
+        SyncCancel {
+            opcode: E::CODE,
+            ..self.narrowed(sys::IORING_ASYNC_CANCEL_OP)
+        }
+    }
+
+    /// Only the requests that also carry this `user_data`:
+    /// `SyncCancel::fd(&file).and_user_data(7)`,
+    /// `SyncCancel::op::<Read>().and_user_data(7)` (6.6).
+    ///
+    /// In a [`Scope`](crate::Scope), it names the scope's ops pushed with
+    /// that value, as [`SyncCancel::user_data`] does (see
+    /// [`Scope::cancel_sync`](crate::Scope::cancel_sync)).
+    pub fn and_user_data(self, user_data: u64) -> SyncCancel {
+        let mut keys = self.narrowed(0);
+        if keys.flags & OTHER_KEYS != 0 {
+            keys.flags |= sys::IORING_ASYNC_CANCEL_USERDATA;
+        }
+        SyncCancel {
+            addr: user_data,
+            ..keys
+        }
+    }
+
+    /// These keys, with `key` (`IORING_ASYNC_CANCEL_FD` or `_OP`, or 0 for
+    /// none) among them and "any" dropped: a `user_data` matched alone so
+    /// far is then matched beside the other key, as the kernel must be told
+    /// (`IORING_ASYNC_CANCEL_USERDATA`).
+    fn narrowed(mut self, key: u32) -> SyncCancel {
+        if key != 0 && self.flags & OTHER_KEYS == 0 && self.has_user_data_key() {
+            self.flags |= sys::IORING_ASYNC_CANCEL_USERDATA;
+        }
+        self.flags &= !sys::IORING_ASYNC_CANCEL_ANY;
+        self.flags |= key;
+        self
+    }
+
+    /// These keys, matching requests on `target`.
+    fn with_fd(self, target: impl IntoTarget) -> SyncCancel {
+        let target = target.into_target();
+        let fixed = if is_fixed(&target) {
+            sys::IORING_ASYNC_CANCEL_FD_FIXED
+        } else {
+            0
+        };
+        SyncCancel {
+            fd: target.raw(),
+            flags: (self.flags & !sys::IORING_ASYNC_CANCEL_FD_FIXED)
+                | sys::IORING_ASYNC_CANCEL_FD
+                | fixed,
+            ring: target.ring(),
+            ..self
+        }
     }
 }
 

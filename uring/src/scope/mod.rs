@@ -674,9 +674,12 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
     /// the scope's ops pushed with that value, as
     /// [`cancel`](Scope::cancel) does (the first of them, or
     /// every one with [`SyncCancel::all`](crate::SyncCancel::all)), or else
-    /// ops pushed before the scope. [`Error::TimedOut`](crate::Error::TimedOut)
-    /// if `timeout` passes first, an `ENOENT` error when nothing matched
-    /// (but for `all` and `any`).
+    /// ops pushed before the scope; a `user_data` beside a descriptor or
+    /// an opcode ([`SyncCancel::and_user_data`](crate::SyncCancel::and_user_data))
+    /// finds those of them that are also on that file or of that op.
+    /// [`Error::TimedOut`](crate::Error::TimedOut) if `timeout` passes
+    /// first, an `ENOENT` error when nothing matched (but for `all` and
+    /// `any`).
     pub fn cancel_sync(
         &mut self,
         what: crate::SyncCancel,
@@ -688,8 +691,12 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
             // leave alone.
             return ring.cancel_sync(what, timeout);
         };
+        // Whether other keys narrow the `user_data`: then which of the
+        // ops carrying it they match is the kernel's to tell, and each is
+        // asked in turn until one matches.
+        let narrowed = what.narrows_user_data();
         let table = &mut ring.scope_table;
-        let tags: Vec<u64> = if all {
+        let tags: Vec<u64> = if all || narrowed {
             table.carriers(user_data).map(|i| table.tag(i)).collect()
         } else {
             table
@@ -704,9 +711,11 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
         let raw = tags.is_empty() || table.may_carry_untagged(user_data, ring.sq.tail());
         let deadline = crate::types::Deadline::after(timeout);
         let mut found = false;
+        // Each tag names one op: the other keys kept, the first request
+        // alone.
         let requests = tags
             .into_iter()
-            .map(crate::SyncCancel::user_data)
+            .map(|tag| what.with_tag(tag))
             .chain(raw.then_some(what));
         for request in requests {
             if found && !all {
