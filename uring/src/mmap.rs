@@ -71,6 +71,23 @@ impl Mapping {
         self.ptr.as_ptr()
     }
 
+    /// Keeps the mapping out of the children of `fork(2)`
+    /// (`MADV_DONTFORK`): nothing is mapped at its addresses in a child.
+    pub(crate) fn dont_fork(&self) -> Result<()> {
+        // SAFETY: the mapping is this value's own, page aligned and `len`
+        // bytes long; the advice changes what a child of `fork` inherits,
+        // not the memory or what it holds.
+        let rc = unsafe { libc::madvise(self.ptr.as_ptr().cast(), self.len, libc::MADV_DONTFORK) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(Error::os(
+                "madvise(MADV_DONTFORK)",
+                std::io::Error::last_os_error(),
+            ))
+        }
+    }
+
     /// Releases the memory but keeps its addresses reserved, inaccessible,
     /// for good: for memory the kernel may still read or write after its
     /// owner is gone, which then faults (`EFAULT` for the op) instead of

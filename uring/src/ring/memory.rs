@@ -128,6 +128,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             attached_to,
             _maps: maps,
             stable: Some(stable),
+            dontfork: false,
             disabled: p.flags & sys::IORING_SETUP_R_DISABLED != 0,
             virtual_cq: None,
             scope_table: ScopeTable::default(),
@@ -354,6 +355,49 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         self.params.0.cq_entries = p.cq_entries;
         self.params.0.sq_off = p.sq_off;
         self.params.0.cq_off = p.cq_off;
+        if self.dontfork {
+            // The new memory is kept from children as the old was.
+            self.mark_dontfork()?;
+        }
+        Ok(())
+    }
+
+    /// Keeps the ring's memory out of the children this process makes
+    /// with `fork(2)`, as liburing's `io_uring_ring_dontfork` does: every
+    /// mapping the ring owns is marked `MADV_DONTFORK`, so that a child has
+    /// nothing mapped at their addresses. That is the SQ and CQ rings and
+    /// the SQEs (the kernel's mappings of them, the memory the library
+    /// allocated for a ring made with [`Builder::no_mmap`], or, for one
+    /// made with [`Builder::build_in`], the whole [`RingRegion`] given,
+    /// which the ring owns), and the timespecs the ring keeps for the
+    /// kernel; a [`resize`](Ring::resize) marks the memory it moves the
+    /// ring to as well (should that fail, the ring is resized all the
+    /// same, and the error returned). Buffer rings, registered buffers and
+    /// wait regions are mapped apart and keep their own behaviour.
+    ///
+    /// Why: after `fork`, only the parent may use the ring. A child
+    /// inherits the ring's descriptor and a copy of the `Ring` value, but
+    /// the kernel's ring is the parent's: what the child wrote to shared
+    /// queue memory (an SQE, a head or a tail) would change the parent's
+    /// ring under it. Without this, the kernel's mappings, which are
+    /// shared, stay shared with the child, as does a region mapped from a
+    /// file ([`RingRegion::from_file`]); private memory the kernel pinned
+    /// for a ring is copied into the child at the fork. With it, the child
+    /// gets no copy of the ring's pages, and one that touches them faults
+    /// instead.
+    ///
+    /// Marking twice does nothing more. Errors with the `madvise` error.
+    pub fn dontfork(&mut self) -> Result<()> {
+        self.mark_dontfork()?;
+        self.dontfork = true;
+        Ok(())
+    }
+
+    /// `MADV_DONTFORK` on every mapping of the ring.
+    fn mark_dontfork(&self) -> Result<()> {
+        for map in self._maps.iter().chain(&self.stable) {
+            map.dont_fork()?;
+        }
         Ok(())
     }
 }

@@ -75,6 +75,9 @@ pub struct Ring<S: SqeSize = Sqe64, C: CqeSize = Cqe16> {
     /// teardown that cannot be sure the kernel has read them all can keep
     /// their addresses from being reused.
     stable: Option<Mapping>,
+    /// Set by [`Ring::dontfork`]: the mappings above are kept out of the
+    /// children of `fork`, and those a resize makes are too.
+    pub(crate) dontfork: bool,
     /// Created with `IORING_SETUP_R_DISABLED` and not enabled yet.
     pub(crate) disabled: bool,
     /// While completions are read from a copy in user memory rather than
