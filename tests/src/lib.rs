@@ -124,6 +124,19 @@ pub fn pairs<C: AsRef<Cqe>>(cqes: &[C]) -> Vec<(u64, i32)> {
         .collect()
 }
 
+/// Submits what is pushed and waits until `n` completions have arrived,
+/// each wait bounded by [`PATIENCE`]; returns them in CQ order.
+pub fn wait_cqes(ring: &mut Ring, n: usize) -> Vec<Cqe> {
+    ring.submit().unwrap();
+    let mut got = Vec::new();
+    while got.len() < n {
+        ring.submit_and_wait_timeout(1, PATIENCE)
+            .unwrap_or_else(|e| panic!("{e} after {:?}", pairs(&got)));
+        got.extend(ring.completions().take(n - got.len()));
+    }
+    got
+}
+
 /// Submits what is pushed and returns `n` completions as `(user_data,
 /// res)`, sorted by `user_data` (see [`submit_and_reap`]).
 pub fn reap_sorted(ring: &mut Ring, n: usize) -> Vec<(u64, i32)> {
@@ -416,6 +429,9 @@ mod tests {
 
 /// What the property tests share (`tests/tests/prop_*.rs`).
 pub mod prop;
+
+/// Loop devices for block-device commands.
+pub mod block;
 
 /// What the attacks on `uring::net` share.
 pub mod net;

@@ -67,23 +67,10 @@ use uring::{
 };
 use uring_tests::{
     PATIENCE, aligned_blocks, block_bytes, complete, pairs, pattern, pipe, push_lent, raw_sqe,
-    require_op, skip, stray,
+    require_op, skip, stray, wait_cqes,
 };
 
 // ---------------------------------------------------------------- helpers
-
-/// Submits what is pushed and waits until `n` completions have arrived,
-/// each wait bounded by [`PATIENCE`]; returns them in CQ order.
-fn wait_cqes(ring: &mut Ring, n: usize) -> Vec<Cqe> {
-    ring.submit().unwrap();
-    let mut got = Vec::new();
-    while got.len() < n {
-        ring.submit_and_wait_timeout(1, PATIENCE)
-            .unwrap_or_else(|e| panic!("{e} after {:?}", pairs(&got)));
-        got.extend(ring.completions().take(n - got.len()));
-    }
-    got
-}
 
 /// Takes ownership of a descriptor an op returned.
 fn owned(fd: i32) -> OwnedFd {

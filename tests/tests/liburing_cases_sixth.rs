@@ -34,23 +34,10 @@ use uring::{
 };
 use uring_tests::{
     PATIENCE, aligned_blocks, block_bytes, complete, cpath, pairs, pattern, pipe, push_lent,
-    raw_sqe, reap_one, reap_sorted, require_kernel, require_op, skip, stray, stray_cqes,
+    raw_sqe, reap_one, reap_sorted, require_kernel, require_op, skip, stray, stray_cqes, wait_cqes,
 };
 
 // ---------------------------------------------------------------- helpers
-
-/// Submits what is pushed and waits until `n` completions have arrived,
-/// each wait bounded by [`PATIENCE`]; returns them in CQ order.
-fn wait_cqes(ring: &mut Ring, n: usize) -> Vec<Cqe> {
-    ring.submit().unwrap();
-    let mut got = Vec::new();
-    while got.len() < n {
-        ring.submit_and_wait_timeout(1, PATIENCE)
-            .unwrap_or_else(|e| panic!("{e} after {:?}", pairs(&got)));
-        got.extend(ring.completions().take(n - got.len()));
-    }
-    got
-}
 
 /// The next completion whose `user_data` is not `skip_ud`, waiting for it
 /// (each wait bounded by [`PATIENCE`]); how many `skip_ud` ones it passed
@@ -2712,97 +2699,14 @@ fn iopoll_cqe_peek_polls() {
 
 // ---------------------------------------------------------------- cmd-discard.c
 
-/// `LOOP_CTL_GET_FREE`, `LOOP_CONFIGURE` and `LO_FLAGS_AUTOCLEAR` of
-/// `<linux/loop.h>`.
-const LOOP_CTL_GET_FREE: libc::c_ulong = 0x4C82;
-const LOOP_CONFIGURE: libc::c_ulong = 0x4C0A;
-const LO_FLAGS_AUTOCLEAR: u32 = 4;
 /// `BLKROSET` of `<linux/fs.h>`.
 const BLKROSET: libc::c_ulong = 0x125D;
 /// cmd-discard.c's `MAX_TEST_LBAS`.
 const MAX_TEST_LBAS: u64 = 1024;
 /// The logical block size of the loop device.
-const LBA: u64 = 512;
+const LBA: u64 = uring_tests::block::LBA;
 /// The size of the loop device: 8192 blocks.
 const LOOP_BYTES: u64 = 4 << 20;
-
-/// `struct loop_config` of `<linux/loop.h>` (its `loop_info64` as bytes,
-/// `lo_flags` at offset 52).
-#[repr(C)]
-struct LoopConfig {
-    fd: u32,
-    block_size: u32,
-    info: [u8; 232],
-    reserved: [u64; 8],
-}
-
-/// A loop device over a sparse file of [`LOOP_BYTES`] in `dir`, with
-/// 512-byte blocks, detached by the kernel once the last descriptor of
-/// it is closed (`LO_FLAGS_AUTOCLEAR`): its path and a descriptor that
-/// keeps it attached. `None` (with a skip message) where no loop device
-/// can be attached.
-fn loop_device(dir: &std::path::Path) -> Option<(std::path::PathBuf, File)> {
-    let backing = dir.join("backing");
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&backing)
-        .unwrap();
-    file.set_len(LOOP_BYTES).unwrap();
-    let control = match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/loop-control")
-    {
-        Ok(control) => control,
-        Err(e) => {
-            skip(format_args!("no loop devices: {e}"));
-            return None;
-        }
-    };
-    for _ in 0..16 {
-        // SAFETY: an ioctl without argument memory on an open descriptor.
-        let n = unsafe { libc::ioctl(control.as_raw_fd(), LOOP_CTL_GET_FREE) };
-        if n < 0 {
-            skip(format_args!(
-                "no free loop device: {}",
-                std::io::Error::last_os_error()
-            ));
-            return None;
-        }
-        let path = std::path::PathBuf::from(format!("/dev/loop{n}"));
-        let Ok(device) = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-        else {
-            continue;
-        };
-        let mut config = LoopConfig {
-            fd: file.as_raw_fd() as u32,
-            block_size: LBA as u32,
-            info: [0; 232],
-            reserved: [0; 8],
-        };
-        config.info[52..56].copy_from_slice(&LO_FLAGS_AUTOCLEAR.to_ne_bytes());
-        // SAFETY: LOOP_CONFIGURE reads a `loop_config` that outlives the
-        // call; both descriptors are open.
-        let rc = unsafe { libc::ioctl(device.as_raw_fd(), LOOP_CONFIGURE, &config) };
-        if rc == 0 {
-            return Some((path, device));
-        }
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EBUSY) {
-            skip(format_args!("cannot attach a loop device: {e}"));
-            return None;
-        }
-        // Another process took it first: ask for the next free one.
-    }
-    skip("no loop device could be attached");
-    None
-}
 
 /// Opens the block device `path` for `O_DIRECT` I/O, exclusively, as
 /// cmd-discard.c does.
@@ -2829,7 +2733,7 @@ fn discard_device(dir: &std::path::Path) -> Option<(std::path::PathBuf, File)> {
     if !require_kernel(6, 12, "block commands") {
         return None;
     }
-    loop_device(dir)
+    uring_tests::block::loop_device(dir, LOOP_BYTES, 0)
 }
 
 /// cmd-discard.c `basic_cmd_test` on a loop device of 512-byte blocks:

@@ -10,14 +10,14 @@
 use std::fs::File;
 use std::io::Write as _;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
-use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
+use std::os::unix::fs::FileExt as _;
 use std::os::unix::net::UnixStream;
 
 use uring::ops::{UringCmd, UringCmd16};
 use uring::{Cmd16, Cqe16, Ring, Sqe128, UringCmdOp, sys};
 use uring_tests::{
     PATIENCE, aligned_blocks, block_bytes, by_user_data, complete, pattern, push_lent,
-    require_kernel, require_op, skip, submit_and_reap,
+    require_kernel, require_op, submit_and_reap,
 };
 
 /// `SOCKET_URING_OP_SIOCINQ`: the bytes a socket has to read.
@@ -168,90 +168,10 @@ fn wait_readable(fd: BorrowedFd<'_>) {
 // A command that reads the area: a block device's discard.
 // ---------------------------------------------------------------------------
 
-/// `LOOP_CTL_GET_FREE`, `LOOP_CONFIGURE` and `LO_FLAGS_AUTOCLEAR` of
-/// `<linux/loop.h>`.
-const LOOP_CTL_GET_FREE: libc::c_ulong = 0x4C82;
-const LOOP_CONFIGURE: libc::c_ulong = 0x4C0A;
-const LO_FLAGS_AUTOCLEAR: u32 = 4;
 /// The logical block size of the loop device.
-const LBA: usize = 512;
+const LBA: usize = uring_tests::block::LBA as usize;
 /// The size of the loop device.
 const LOOP_BYTES: u64 = 1 << 20;
-
-/// `struct loop_config` of `<linux/loop.h>` (its `loop_info64` as bytes,
-/// `lo_flags` at offset 52).
-#[repr(C)]
-struct LoopConfig {
-    fd: u32,
-    block_size: u32,
-    info: [u8; 232],
-    reserved: [u64; 8],
-}
-
-/// A loop device over a sparse file of [`LOOP_BYTES`] in `dir`, with
-/// 512-byte blocks, detached by the kernel once its last descriptor is
-/// closed (`LO_FLAGS_AUTOCLEAR`), opened for `O_DIRECT` reads and writes.
-/// `None` (with a skip message) where none can be attached.
-fn loop_device(dir: &std::path::Path) -> Option<File> {
-    let backing = dir.join("backing");
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&backing)
-        .unwrap();
-    file.set_len(LOOP_BYTES).unwrap();
-    let control = match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/loop-control")
-    {
-        Ok(control) => control,
-        Err(e) => {
-            skip(format_args!("no loop devices: {e}"));
-            return None;
-        }
-    };
-    for _ in 0..16 {
-        // SAFETY: an ioctl without argument memory on an open descriptor.
-        let n = unsafe { libc::ioctl(control.as_raw_fd(), LOOP_CTL_GET_FREE) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            skip(format_args!("no free loop device: {e}"));
-            return None;
-        }
-        let Ok(device) = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_DIRECT)
-            .open(format!("/dev/loop{n}"))
-        else {
-            continue;
-        };
-        let mut config = LoopConfig {
-            fd: file.as_raw_fd() as u32,
-            block_size: LBA as u32,
-            info: [0; 232],
-            reserved: [0; 8],
-        };
-        config.info[52..56].copy_from_slice(&LO_FLAGS_AUTOCLEAR.to_ne_bytes());
-        // SAFETY: LOOP_CONFIGURE reads a `loop_config` that outlives the
-        // call; both descriptors are open.
-        let rc = unsafe { libc::ioctl(device.as_raw_fd(), LOOP_CONFIGURE, &config) };
-        if rc == 0 {
-            return Some(device);
-        }
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EBUSY) {
-            skip(format_args!("cannot attach a loop device: {e}"));
-            return None;
-        }
-        // Another process took it first: ask for the next free one.
-    }
-    skip("no loop device could be attached");
-    None
-}
 
 /// `BLOCK_URING_CMD_DISCARD` sent as a raw command: the kernel takes the
 /// range's start from `sqe->addr` (0 here: `UringCmd16` leaves it zero)
@@ -305,7 +225,8 @@ fn a_block_discard_takes_its_length_from_the_area() {
     if !require_kernel(6, 12, "block device commands") {
         return;
     }
-    let Some(device) = loop_device(dir.path()) else {
+    let Some((_, device)) = uring_tests::block::loop_device(dir.path(), LOOP_BYTES, libc::O_DIRECT)
+    else {
         return;
     };
     let files = ring.register_files(&[device.as_fd()]).unwrap();
