@@ -137,6 +137,30 @@ pub fn wait_cqes(ring: &mut Ring, n: usize) -> Vec<Cqe> {
     got
 }
 
+/// Opens `path` with `O_DIRECT`, for reading and, with `write`, writing;
+/// `None` (with a skip message) where its file system refuses direct I/O.
+pub fn open_direct(path: &std::path::Path, write: bool) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .write(write)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)
+    {
+        Ok(file) => Some(file),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EINVAL | libc::EPERM | libc::EACCES)
+            ) =>
+        {
+            skip(format_args!("no O_DIRECT on {}: {e}", path.display()));
+            None
+        }
+        Err(e) => panic!("open {}: {e}", path.display()),
+    }
+}
+
 /// Submits what is pushed and returns `n` completions as `(user_data,
 /// res)`, sorted by `user_data` (see [`submit_and_reap`]).
 pub fn reap_sorted(ring: &mut Ring, n: usize) -> Vec<(u64, i32)> {

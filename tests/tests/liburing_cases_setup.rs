@@ -14,7 +14,6 @@
 use std::ffi::CString;
 use std::io::{IoSliceMut, Write as _};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::time::{Duration, Instant};
 
 use uring::ops::{Nop, PollAdd, Read, ReadFixed, ReadV, Socket, Write};
@@ -109,29 +108,6 @@ fn eventfd() -> OwnedFd {
 fn aligned(backing: &mut [u8], len: usize) -> &mut [u8] {
     let skip = backing.as_ptr().align_offset(4096);
     &mut backing[skip..skip + len]
-}
-
-/// Opens `path` for reading with `O_DIRECT`, or `None` (with a skip
-/// message) where its file system refuses direct I/O.
-fn open_direct(path: &std::path::Path, write: bool) -> Option<std::fs::File> {
-    match std::fs::OpenOptions::new()
-        .read(true)
-        .write(write)
-        .custom_flags(libc::O_DIRECT)
-        .open(path)
-    {
-        Ok(file) => Some(file),
-        Err(e)
-            if matches!(
-                e.raw_os_error(),
-                Some(libc::EINVAL | libc::EPERM | libc::EACCES)
-            ) =>
-        {
-            skip(format_args!("no O_DIRECT on {}: {e}", path.display()));
-            None
-        }
-        Err(e) => panic!("open {}: {e}", path.display()),
-    }
 }
 
 /// The CPUs in the affinity mask of the thread `tid`.
@@ -1077,7 +1053,7 @@ fn fixed_seg_fixed_reads_at_offsets_inside_a_registered_buffer() {
     let path = dir.path().join("fixed-seg");
     let wvec = uring_tests::pattern(LEN, 3);
     std::fs::write(&path, &wvec).unwrap();
-    let Some(file) = open_direct(&path, true) else {
+    let Some(file) = uring_tests::open_direct(&path, true) else {
         return;
     };
     let mut backing = vec![0u8; LEN + 4096];
@@ -1218,7 +1194,7 @@ fn sq_poll_dup_case(dup_and_close: bool) {
     let path = dir.path().join("sq-poll-dup");
     let data = uring_tests::pattern(64 * BS, 5);
     std::fs::write(&path, &data).unwrap();
-    let Some(file) = open_direct(&path, false) else {
+    let Some(file) = uring_tests::open_direct(&path, false) else {
         return;
     };
     let mut backings: Vec<Vec<u8>> = (0..4).map(|_| vec![0u8; 64 * BS + BS]).collect();

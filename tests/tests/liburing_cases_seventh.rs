@@ -51,7 +51,6 @@ use std::fs::{File, OpenOptions};
 use std::io::{IoSlice, IoSliceMut, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -815,17 +814,8 @@ fn io_cancel_io_cancel() {
     let dir = uring_tests::test_dir!();
     let path = dir.path().join(".io-cancel-test");
     std::fs::write(&path, pattern(CANCEL_FILE_SIZE, 3)).unwrap();
-    let file = match OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_DIRECT)
-        .open(&path)
-    {
-        Ok(file) => file,
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-            return skip(format_args!("no O_DIRECT here: {e}"));
-        }
-        Err(e) => panic!("open: {e}"),
+    let Some(file) = uring_tests::open_direct(&path, true) else {
+        return;
     };
     let mut rng = uring_tests::Rng(0x10ca_fe00_dead_beef);
     for variant in 0..8 {
@@ -1517,16 +1507,8 @@ fn cq_overflow_io() {
     let path = dir.path().join(".cq-overflow");
     let content = pattern(OVERFLOW_FILE_SIZE, 9);
     std::fs::write(&path, &content).unwrap();
-    let file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECT)
-        .open(&path)
-    {
-        Ok(file) => file,
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-            return skip(format_args!("no O_DIRECT here: {e}"));
-        }
-        Err(e) => panic!("open: {e}"),
+    let Some(file) = uring_tests::open_direct(&path, false) else {
+        return;
     };
     let mut rng = uring_tests::Rng(0x0c0f_fee0_1234_5678);
     let offsets: Vec<usize> = (0..OVERFLOW_BUFFERS)

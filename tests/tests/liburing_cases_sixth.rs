@@ -2363,30 +2363,6 @@ fn iopoll_file(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
-/// Opens `path` with `O_DIRECT` for writing or reading; `None` (with a skip
-/// message) if the file system refuses `O_DIRECT`.
-fn open_direct(path: &std::path::Path, write: bool) -> Option<File> {
-    let mut open = std::fs::OpenOptions::new();
-    if write {
-        open.write(true);
-    } else {
-        open.read(true);
-    }
-    match open.custom_flags(libc::O_DIRECT).open(path) {
-        Ok(file) => Some(file),
-        Err(e)
-            if matches!(
-                e.raw_os_error(),
-                Some(libc::EINVAL | libc::EPERM | libc::EACCES)
-            ) =>
-        {
-            skip(format_args!("no O_DIRECT here: {e}"));
-            None
-        }
-        Err(e) => panic!("open {path:?}: {e}"),
-    }
-}
-
 /// What one iopoll.c `test_io` asks for.
 #[derive(Clone, Copy, Debug)]
 struct IopollCase {
@@ -2450,7 +2426,7 @@ fn iopoll_io(path: &std::path::Path, case: IopollCase) -> Option<bool> {
         }
         Err(e) => panic!("{case:?}: {e}"),
     };
-    let file = open_direct(path, write)?;
+    let file = uring_tests::open_direct(path, write)?;
     let files = case
         .registered
         .then(|| ring.register_files(&[file.as_fd()]).unwrap());
@@ -2619,7 +2595,7 @@ fn iopoll_submit_enters() {
     for (i, block) in blocks.iter_mut().enumerate() {
         block.0.copy_from_slice(&iopoll_bytes(iopoll_block(i)));
     }
-    let Some(file) = open_direct(&path, true) else {
+    let Some(file) = uring_tests::open_direct(&path, true) else {
         return;
     };
     let mut ring = Ring::builder().iopoll().build(64).unwrap();
@@ -2660,7 +2636,7 @@ fn iopoll_cqe_peek_polls() {
     let dir = uring_tests::test_dir!();
     let path = iopoll_file(dir.path());
     let mut blocks = aligned_blocks(IOPOLL_FILE);
-    let Some(file) = open_direct(&path, false) else {
+    let Some(file) = uring_tests::open_direct(&path, false) else {
         return;
     };
     let mut ring = Ring::builder().iopoll().build(64).unwrap();
