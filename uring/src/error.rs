@@ -89,6 +89,24 @@ impl From<Error> for io::Error {
     }
 }
 
+/// For `?` on an `io::Result` in a function that returns a [`Result`]: a
+/// completion's result ([`Cqe::result`](crate::Cqe::result)), say. An
+/// `io::Error` made from an [`Error`] turns back into it; any other becomes
+/// [`Error::Os`] with `call` `"I/O"`, its errno kept.
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Error {
+        if e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+            let kind = e.kind();
+            return match e.into_inner().map(|inner| inner.downcast::<Error>()) {
+                Some(Ok(error)) => *error,
+                // Not reached: the inner error was checked above.
+                _ => Error::os("I/O", io::Error::from(kind)),
+            };
+        }
+        Error::os("I/O", e)
+    }
+}
+
 /// Why a push did not happen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
