@@ -156,6 +156,16 @@ unsafe impl IoBuf for &'static [u8] {
 }
 
 // SAFETY: as for `&'static [u8]`.
+unsafe impl<const N: usize> IoBuf for &'static [u8; N] {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        N
+    }
+}
+
+// SAFETY: as for `&'static [u8]`.
 unsafe impl IoBuf for &'static str {
     fn stable_ptr(&self) -> *const u8 {
         self.as_ptr()
