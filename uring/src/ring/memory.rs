@@ -299,7 +299,21 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             "IORING_REGISTER_RESIZE_RINGS",
         );
         p.flags |= copied;
-        resized?;
+        match resized {
+            // Linux 6.18 resizes only `defer_taskrun` rings: the error says
+            // so (still `EINVAL`).
+            Err(e)
+                if e.raw_os_error() == Some(libc::EINVAL)
+                    && !self.has_setup(sys::IORING_SETUP_DEFER_TASKRUN) =>
+            {
+                return Err(Error::InvalidArgument(
+                    "IORING_REGISTER_RESIZE_RINGS refused: the kernel resizes rings built with \
+                     defer_taskrun() (IORING_SETUP_DEFER_TASKRUN)"
+                        .into(),
+                ));
+            }
+            other => other?,
+        };
         if p.cq_off.cqes == 0 {
             // Nothing was resized: the ring's queues are as they were.
             return Ok(());
