@@ -168,10 +168,10 @@ pub unsafe trait Submission<S: SqeSize = Sqe64>: Prepare {}
 /// registered slot. (`Ring::push` relies on it alone: a type that wraps a
 /// borrowing op and forwards to its [`Prepare`] must not implement it.)
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` borrows memory, a descriptor or a registered file, so `Ring::push` cannot take it",
+    message = "`{Self}` borrows memory, a descriptor or a registered file, so the ring's safe pushes (`push`, `push_linked`) cannot take it",
     label = "the kernel uses what this op borrows after the push returns",
-    note = "push it in a scope, which waits for the kernel before the borrows end: `ring.scope(|s| s.push(op))`",
-    note = "or, if you keep everything it borrows alive until its last completion yourself: `unsafe {{ ring.push_unchecked(op) }}`"
+    note = "push it in a scope, which waits for the kernel before the borrows end: `ring.scope(|s| s.push(op))` (`s.push_linked(chain)` for a `Linked` chain)",
+    note = "or, if you keep everything it borrows alive until its last completion yourself: `unsafe {{ ring.push_unchecked(op) }}` (`push_linked_unchecked` for a `Linked` chain)"
 )]
 pub unsafe trait Unborrowed {}
 
