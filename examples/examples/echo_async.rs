@@ -52,7 +52,7 @@ fn serve(ring: Ring, addr: std::net::SocketAddr) -> io::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let (addr, threads) = match addr_threads("usage: echo_async ADDR THREADS") {
+    let (addr, threads) = match addr_threads("usage: echo_async ADDR [THREADS]") {
         Ok(args) => args,
         Err(usage) => {
             eprintln!("{usage}");

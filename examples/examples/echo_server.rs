@@ -118,7 +118,7 @@ fn serve(ring: Ring, addr: std::net::SocketAddr) -> io::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let (addr, threads) = match addr_threads("usage: echo_server ADDR THREADS") {
+    let (addr, threads) = match addr_threads("usage: echo_server ADDR [THREADS]") {
         Ok(args) => args,
         Err(usage) => {
             eprintln!("{usage}");

@@ -31,7 +31,7 @@ async fn serve(addr: std::net::SocketAddr) -> io::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let (addr, threads) = match addr_threads("usage: echo_tokio ADDR THREADS") {
+    let (addr, threads) = match addr_threads("usage: echo_tokio ADDR [THREADS]") {
         Ok(args) => args,
         Err(usage) => {
             eprintln!("{usage}");

@@ -37,8 +37,11 @@
 //! calls), [`Ring`] with its [`Builder`] and [`Params`], the submission and
 //! completion queues behind [`Ring::push`] and [`Ring::completions`],
 //! registration ([`Ring::register_files`], [`Ring::probe`], ...), the op
-//! table [`ops`](mod@ops), the typestate ([`Target`], [`Link`]), and the
-//! safe surface for borrowed buffers ([`Scope`]).
+//! table [`ops`](mod@ops), the typestate ([`Target`], [`Link`]), the
+//! safe surface for borrowed buffers ([`Scope`]), and above the ring the
+//! event loop: [`reactor`] (callbacks, deadlines, cancels and futures over
+//! ops that own their memory) and [`net`] (TCP, UDP and Unix sockets over
+//! it; tokio's `AsyncRead` / `AsyncWrite` with the `tokio` feature).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
