@@ -115,3 +115,27 @@ fn a_resize_of_a_ring_without_defer_taskrun_says_what_it_needs() {
     ring.resize(16, 32).unwrap();
     assert_eq!((ring.sq_entries(), ring.cq_entries()), (16, 32));
 }
+
+#[test]
+fn a_sync_cancel_that_matches_nothing_says_so() {
+    if !uring_tests::require_kernel(6, 0, "IORING_REGISTER_SYNC_CANCEL") {
+        return;
+    }
+    let mut ring = Ring::new(4).unwrap();
+    let missed = ring
+        .cancel_sync(uring::SyncCancel::user_data(99), None)
+        .unwrap_err();
+    assert_eq!(missed.raw_os_error(), Some(libc::ENOENT));
+    assert!(
+        missed.to_string().contains("no request matched"),
+        "{missed}"
+    );
+    let missed = ring
+        .scope(|s| s.cancel_sync(uring::SyncCancel::user_data(99), None))
+        .unwrap_err();
+    assert_eq!(missed.raw_os_error(), Some(libc::ENOENT));
+    assert!(
+        missed.to_string().contains("no request matched"),
+        "{missed}"
+    );
+}

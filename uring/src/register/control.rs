@@ -276,6 +276,15 @@ impl SyncCancel {
     }
 }
 
+/// The error of a synchronous cancel that matched no request: the
+/// kernel's `ENOENT`, named for what it means here.
+pub(crate) fn no_request_matched() -> Error {
+    Error::os(
+        "IORING_REGISTER_SYNC_CANCEL (no request matched)",
+        std::io::Error::from_raw_os_error(libc::ENOENT),
+    )
+}
+
 fn is_fixed<T: Target>(_: &T) -> bool {
     T::FIXED
 }
@@ -414,6 +423,15 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// they are not matched (`ENOENT`, or not waited for with `all` and
     /// `any`). A [`Cancel`](crate::ops::Cancel) SQE reaches them.
     pub fn cancel_sync(&mut self, what: SyncCancel, timeout: Option<Duration>) -> Result<()> {
+        self.cancel_sync_keys(what, timeout)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ENOENT) => no_request_matched(),
+                _ => e,
+            })
+    }
+
+    /// [`cancel_sync`](Ring::cancel_sync), with the kernel's own `ENOENT`.
+    fn cancel_sync_keys(&mut self, what: SyncCancel, timeout: Option<Duration>) -> Result<()> {
         if what.ring != 0 {
             self.check_handle(what.ring, "files")?;
         }

@@ -9,6 +9,7 @@ mod napi;
 
 pub use buffers::FixedBuffers;
 pub use control::{IoWqWorkers, Personality, Restriction, SyncCancel};
+pub(crate) use control::no_request_matched;
 pub use files::{FixedFiles, SlotUpdate};
 pub use napi::{NapiSettings, NapiTracking};
 

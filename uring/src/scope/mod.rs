@@ -731,10 +731,7 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
         if found || all {
             Ok(())
         } else {
-            Err(crate::Error::os(
-                "IORING_REGISTER_SYNC_CANCEL",
-                std::io::Error::from_raw_os_error(libc::ENOENT),
-            ))
+            Err(crate::register::no_request_matched())
         }
     }
 
