@@ -152,13 +152,16 @@ const ORDERS: [[Key; 3]; 6] = [
 /// `keys` as a `SyncCancel`, the first present key of `order` its
 /// constructor and the others added with `and_*`; the pipes named through
 /// `target`.
-fn build<T: IntoTarget>(
+fn build<'a, T: IntoTarget>(
     keys: &Keys,
     order: [Key; 3],
     target: impl Fn(Pipe) -> T,
     all: bool,
-) -> SyncCancel {
-    let mut what: Option<SyncCancel> = None;
+) -> SyncCancel<'a>
+where
+    T::Target: 'a,
+{
+    let mut what: Option<SyncCancel<'a>> = None;
     for key in order {
         what = match (key, what) {
             (Key::Fd, _) if keys.pipe.is_none() => what,

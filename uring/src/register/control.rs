@@ -8,6 +8,7 @@ use crate::op::Entry;
 use crate::ring::Ring;
 use crate::sys;
 use crate::types::{Clock, Deadline, IntoTarget, Target, Timespec};
+use std::marker::PhantomData;
 use std::mem;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::Duration;
@@ -93,6 +94,10 @@ impl std::fmt::Debug for Restriction {
 /// kernels refuse the request with `EINVAL`. A key given twice keeps the
 /// last value.
 ///
+/// A key made from a descriptor or a `Fixed` file borrows it for as long as
+/// the key lives (`'a`): it cannot outlive the file, whose number or slot
+/// could name another file by then.
+///
 /// [`any`](SyncCancel::any) matches every request, whatever else the
 /// request names (the kernel ignores the other keys beside it), so a key
 /// added to it replaces it: `SyncCancel::any().and_fd(&file)` is
@@ -110,19 +115,23 @@ impl std::fmt::Debug for Restriction {
 /// # }
 /// ```
 #[derive(Clone, Copy, Debug)]
-pub struct SyncCancel {
+pub struct SyncCancel<'a> {
     addr: u64,
     fd: i32,
     flags: u32,
     opcode: u8,
     /// The ring a fixed file to match belongs to; 0 for none.
     ring: u32,
+    /// The descriptor or registered file a descriptor key names, borrowed
+    /// for as long as the key lives: a key cannot name a number that
+    /// another file took since.
+    _target: PhantomData<&'a ()>,
 }
 
 /// The keys other than `user_data` (`any` aside).
 const OTHER_KEYS: u32 = sys::IORING_ASYNC_CANCEL_FD | sys::IORING_ASYNC_CANCEL_OP;
 
-impl SyncCancel {
+impl<'a> SyncCancel<'a> {
     /// The `user_data` it matches, if it matches by `user_data` (alone, or
     /// beside a descriptor or opcode key; not with "any"), and whether it
     /// cancels every request that matches.
@@ -149,7 +158,7 @@ impl SyncCancel {
     /// it must match: [`by_user_data`](SyncCancel::by_user_data) is
     /// `Some`), for the first request alone: how a scope names one of its
     /// tagged ops.
-    pub(crate) fn with_tag(self, user_data: u64) -> SyncCancel {
+    pub(crate) fn with_tag(self, user_data: u64) -> SyncCancel<'a> {
         debug_assert!(self.has_user_data_key());
         SyncCancel {
             addr: user_data,
@@ -159,52 +168,59 @@ impl SyncCancel {
     }
 
     /// The request with this `user_data`.
-    pub fn user_data(user_data: u64) -> SyncCancel {
+    pub fn user_data(user_data: u64) -> SyncCancel<'a> {
         SyncCancel {
             addr: user_data,
             fd: -1,
             flags: 0,
             opcode: 0,
             ring: 0,
+            _target: PhantomData,
         }
     }
 
     /// Requests on this file (a borrowed descriptor or a `Fixed` file).
-    pub fn fd(target: impl IntoTarget) -> SyncCancel {
+    pub fn fd<T: IntoTarget>(target: T) -> SyncCancel<'a>
+    where
+        T::Target: 'a,
+    {
         SyncCancel {
             addr: 0,
             fd: -1,
             flags: sys::IORING_ASYNC_CANCEL_FD,
             opcode: 0,
             ring: 0,
+            _target: PhantomData,
         }
         .with_fd(target)
     }
 
     /// Requests of the op `E` (6.6).
-    pub fn op<E: Entry>() -> SyncCancel {
+    pub fn op<E: Entry>() -> SyncCancel<'a> {
         SyncCancel {
             addr: 0,
             fd: -1,
             flags: sys::IORING_ASYNC_CANCEL_OP,
             opcode: E::CODE,
             ring: 0,
+            _target: PhantomData,
         }
     }
 
     /// Every request of the ring.
-    pub fn any() -> SyncCancel {
+    pub fn any() -> SyncCancel<'a> {
         SyncCancel {
             addr: 0,
             fd: -1,
             flags: sys::IORING_ASYNC_CANCEL_ANY,
             opcode: 0,
             ring: 0,
+            _target: PhantomData,
         }
     }
 
     /// All the requests that match, not only the first.
-    pub fn all(mut self) -> SyncCancel {
+    pub fn all(mut self) -> SyncCancel<'a> {
         self.flags |= sys::IORING_ASYNC_CANCEL_ALL;
         self
     }
@@ -212,14 +228,17 @@ impl SyncCancel {
     /// Only the requests that are also on this file (a borrowed descriptor
     /// or a `Fixed` file): `SyncCancel::op::<Read>().and_fd(&file)`,
     /// `SyncCancel::user_data(7).and_fd(&file)` (6.6).
-    pub fn and_fd(self, target: impl IntoTarget) -> SyncCancel {
+    pub fn and_fd<T: IntoTarget>(self, target: T) -> SyncCancel<'a>
+    where
+        T::Target: 'a,
+    {
         self.narrowed(sys::IORING_ASYNC_CANCEL_FD).with_fd(target)
     }
 
     /// Only the requests that are also of the op `E`:
     /// `SyncCancel::fd(&file).and_op::<Read>()`,
     /// `SyncCancel::user_data(7).and_op::<Read>()` (6.6).
-    pub fn and_op<E: Entry>(self) -> SyncCancel {
+    pub fn and_op<E: Entry>(self) -> SyncCancel<'a> {
         SyncCancel {
             opcode: E::CODE,
             ..self.narrowed(sys::IORING_ASYNC_CANCEL_OP)
@@ -233,7 +252,7 @@ impl SyncCancel {
     /// In a [`Scope`](crate::Scope), it names the scope's ops pushed with
     /// that value, as [`SyncCancel::user_data`] does (see
     /// [`Scope::cancel_sync`](crate::Scope::cancel_sync)).
-    pub fn and_user_data(self, user_data: u64) -> SyncCancel {
+    pub fn and_user_data(self, user_data: u64) -> SyncCancel<'a> {
         let mut keys = self.narrowed(0);
         if keys.flags & OTHER_KEYS != 0 {
             keys.flags |= sys::IORING_ASYNC_CANCEL_USERDATA;
@@ -248,7 +267,7 @@ impl SyncCancel {
     /// none) among them and "any" dropped: a `user_data` matched alone so
     /// far is then matched beside the other key, as the kernel must be told
     /// (`IORING_ASYNC_CANCEL_USERDATA`).
-    fn narrowed(mut self, key: u32) -> SyncCancel {
+    fn narrowed(mut self, key: u32) -> SyncCancel<'a> {
         if key != 0 && self.flags & OTHER_KEYS == 0 && self.has_user_data_key() {
             self.flags |= sys::IORING_ASYNC_CANCEL_USERDATA;
         }
@@ -258,7 +277,10 @@ impl SyncCancel {
     }
 
     /// These keys, matching requests on `target`.
-    fn with_fd(self, target: impl IntoTarget) -> SyncCancel {
+    fn with_fd<T: IntoTarget>(self, target: T) -> SyncCancel<'a>
+    where
+        T::Target: 'a,
+    {
         let target = target.into_target();
         let fixed = if is_fixed(&target) {
             sys::IORING_ASYNC_CANCEL_FD_FIXED
@@ -422,7 +444,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// thread handed to its io-wq workers (a read or splice that blocks):
     /// they are not matched (`ENOENT`, or not waited for with `all` and
     /// `any`). A [`Cancel`](crate::ops::Cancel) SQE reaches them.
-    pub fn cancel_sync(&mut self, what: SyncCancel, timeout: Option<Duration>) -> Result<()> {
+    pub fn cancel_sync(&mut self, what: SyncCancel<'_>, timeout: Option<Duration>) -> Result<()> {
         self.cancel_sync_keys(what, timeout)
             .map_err(|e| match e.raw_os_error() {
                 Some(libc::ENOENT) => no_request_matched(),
@@ -431,7 +453,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     }
 
     /// [`cancel_sync`](Ring::cancel_sync), with the kernel's own `ENOENT`.
-    fn cancel_sync_keys(&mut self, what: SyncCancel, timeout: Option<Duration>) -> Result<()> {
+    fn cancel_sync_keys(&mut self, what: SyncCancel<'_>, timeout: Option<Duration>) -> Result<()> {
         if what.ring != 0 {
             self.check_handle(what.ring, "files")?;
         }
@@ -461,7 +483,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// [`cancel_sync`](Ring::cancel_sync) of what one call to the kernel
     /// cancels: the first request `what` matches, or with `any` every one
     /// it finds.
-    fn cancel_sync_each(&mut self, what: &SyncCancel, timeout: Option<Duration>) -> Result<()> {
+    fn cancel_sync_each(&mut self, what: &SyncCancel<'_>, timeout: Option<Duration>) -> Result<()> {
         if !self.has_setup(sys::IORING_SETUP_DEFER_TASKRUN) {
             return self.cancel_sync_once(what, timeout).map(drop);
         }
@@ -519,7 +541,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// One `IORING_REGISTER_SYNC_CANCEL` call for `what`, waiting up to
     /// `timeout` (for ever with `None`); the kernel's count of what it
     /// matched.
-    fn cancel_sync_once(&mut self, what: &SyncCancel, timeout: Option<Duration>) -> Result<u32> {
+    fn cancel_sync_once(&mut self, what: &SyncCancel<'_>, timeout: Option<Duration>) -> Result<u32> {
         let timeout = match timeout {
             // The kernel adds the timeout to the current time, as for waits.
             Some(t) => Timespec::for_wait(t).into_raw(),

@@ -682,7 +682,7 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
     /// `any`).
     pub fn cancel_sync(
         &mut self,
-        what: crate::SyncCancel,
+        what: crate::SyncCancel<'_>,
         timeout: Option<Duration>,
     ) -> crate::Result<()> {
         let ring = &mut *self.ring;
