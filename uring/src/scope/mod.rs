@@ -630,7 +630,12 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
     /// per op it finds, so the count is that of the ops. Otherwise the ops
     /// it did not tag are the kernel's to find: while any is in flight, one
     /// more request cancels all of them that carry `user_data`, and counts
-    /// once whether it finds any or not.
+    /// once whether it finds any or not. The requests are queued all or
+    /// none: a full SQ hands back [`PushErrorKind::QueueFull`](crate::PushErrorKind::QueueFull)
+    /// (submit, then cancel again), and so does a count of requests over
+    /// the SQ's size, which no submit makes room for: there,
+    /// [`cancel_sync`](Scope::cancel_sync) with
+    /// [`SyncCancel::all`](crate::SyncCancel::all) cancels them all.
     ///
     /// Like every SQE, a cancel request starts only once an op flagged
     /// `IO_DRAIN` before it has completed; the scope's end cancels without
