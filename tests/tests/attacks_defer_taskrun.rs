@@ -1275,6 +1275,57 @@ fn cancel_sync_on_a_defer_ring_finds_a_multishot_timeout_between_firings() {
     );
 }
 
+/// The same with a timeout that fires every 100 us, often enough to fire
+/// again between the task work `cancel_sync` runs and its call to the
+/// kernel: a miss after which running the task work posts a completion is
+/// looked at again, so each of 200 cancels by `user_data` ends its
+/// timeout (`-ECANCELED`, its last) rather than reporting `ENOENT` while
+/// it runs on.
+#[test]
+fn cancel_sync_on_a_defer_ring_finds_a_fast_multishot_timeout() {
+    own_process(
+        "cancel_sync_on_a_defer_ring_finds_a_fast_multishot_timeout",
+        || {
+            let mut ring = ring_of(Setup::Defer, 64).unwrap();
+            let rounds = if uring_tests::under_valgrind() {
+                20
+            } else {
+                200
+            };
+            for round in 0..rounds {
+                ring.push(
+                    Timeout::new(Duration::from_micros(10))
+                        .timeout_flags(TimeoutFlags::MULTISHOT)
+                        .user_data(2),
+                )
+                .unwrap();
+                ring.submit().unwrap();
+                ring.wait_timeout(1, PATIENCE).unwrap();
+                let _ = ring.completions().count();
+                std::thread::sleep(Duration::from_micros(300));
+                let r = ring.cancel_sync(SyncCancel::user_data(2), Some(PATIENCE));
+                let mut last = None;
+                let mut firings = 0;
+                while last.is_none() && firings < 10_000 {
+                    ring.wait_timeout(1, PATIENCE).unwrap();
+                    for c in ring.completions() {
+                        firings += 1;
+                        if c.flags() & IORING_CQE_F_MORE == 0 {
+                            last = Some(c.res());
+                        }
+                    }
+                    if r.is_err() && last.is_none() {
+                        // Missed: end it for the next round.
+                        let _ = ring.cancel_sync(SyncCancel::user_data(2), Some(PATIENCE));
+                    }
+                }
+                assert!(r.is_ok(), "round {round}: {r:?}");
+                assert_eq!(last, Some(-libc::ECANCELED), "round {round}");
+            }
+        },
+    );
+}
+
 /// The same through `Scope::cancel`: the cancel request it queues is
 /// issued at the next submit, before that enter runs the ring's task work,
 /// so on a deferred-task-work ring whose thread did not wait since the

@@ -498,6 +498,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let mut slice = Duration::from_millis(1);
         // Whether a request matched that was running then.
         let mut found = false;
+        // Looks again after a miss that task work may explain.
+        let mut again = 0;
         loop {
             self.run_task_work()?;
             let left = deadline.left();
@@ -507,6 +509,21 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 Err(Error::TimedOut) => found = true,
                 // What matched before is gone now.
                 Err(e) if found && e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+                // A multishot op that fired again between the task work run
+                // above and the call is out of the kernel's list until the
+                // task work re-arms it: if running it posts a completion,
+                // the miss may be that, and the call is made again (a few
+                // times: an op that fires faster than the calls can run
+                // stays missed).
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) && again < 4 => {
+                    let before = self.cq.tail();
+                    self.run_task_work()?;
+                    if self.cq.tail() == before {
+                        return Err(e);
+                    }
+                    again += 1;
+                    continue;
+                }
                 other => return other.map(drop),
             }
             if last {

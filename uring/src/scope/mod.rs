@@ -644,7 +644,10 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
     /// multishot op whose last firing still waits in that task work (a
     /// multishot timeout is out of the kernel's list until then): the op
     /// goes on. [`cancel_sync`](Scope::cancel_sync) runs the task work
-    /// first, and finds it.
+    /// first, and again after a miss when that posts a completion, and so
+    /// finds it (unless it fires again between each of a few runs of its
+    /// task work and the call that follows: a multishot timeout of a
+    /// period shorter than a system call).
     pub fn cancel(&mut self, user_data: u64) -> Result<u32, PushError<()>> {
         let ring = &mut *self.ring;
         let table = &ring.scope_table;
