@@ -558,7 +558,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// One `IORING_REGISTER_SYNC_CANCEL` call for `what`, waiting up to
     /// `timeout` (for ever with `None`); the kernel's count of what it
     /// matched.
-    fn cancel_sync_once(&mut self, what: &SyncCancel<'_>, timeout: Option<Duration>) -> Result<u32> {
+    fn cancel_sync_once(
+        &mut self,
+        what: &SyncCancel<'_>,
+        timeout: Option<Duration>,
+    ) -> Result<u32> {
         let timeout = match timeout {
             // The kernel adds the timeout to the current time, as for waits.
             Some(t) => Timespec::for_wait(t).into_raw(),

@@ -8,8 +8,8 @@ mod files;
 mod napi;
 
 pub use buffers::FixedBuffers;
-pub use control::{IoWqWorkers, Personality, Restriction, SyncCancel};
 pub(crate) use control::no_request_matched;
+pub use control::{IoWqWorkers, Personality, Restriction, SyncCancel};
 pub use files::{FixedFiles, SlotUpdate};
 pub use napi::{NapiSettings, NapiTracking};
 
