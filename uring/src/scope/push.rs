@@ -333,9 +333,8 @@ fn screen_selection(sqe: &mut sys::io_uring_sqe, incremental: bool) -> bool {
     let truncates = bundle && msg_flags & libc::MSG_TRUNC as u32 != 0;
     let waits_for_all = (incremental || bundle) && msg_flags & libc::MSG_WAITALL as u32 != 0;
     if truncates || waits_for_all {
-        // An opcode the kernel does not know: it fails the SQE with
-        // EINVAL, reading nothing else of it.
-        sqe.opcode = u8::MAX;
+        // Refused: the receive completes with `EINVAL`, reading nothing.
+        refuse(sqe, libc::EINVAL);
         return false;
     }
     bundle

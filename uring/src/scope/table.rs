@@ -854,9 +854,9 @@ impl ScopeTable {
                     // SAFETY: as above.
                     None if self.untagged(named) && self.untagged(unsafe { sqe.off.off }) => owned,
                     _ => {
-                        // An opcode the kernel does not know: it fails the
-                        // SQE with EINVAL, reading nothing else of it.
-                        sqe.opcode = u8::MAX;
+                        // Refused: the update completes with `EINVAL`,
+                        // updating nothing.
+                        super::push::refuse(sqe, libc::EINVAL);
                         owned
                     }
                 }
