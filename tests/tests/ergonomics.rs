@@ -139,3 +139,30 @@ fn a_sync_cancel_that_matches_nothing_says_so() {
         "{missed}"
     );
 }
+
+/// The kernel's restart codes, which a completion can carry (an io-wq
+/// splice interrupted by a cancel ends with `-ERESTARTSYS` on Linux 6.18),
+/// come out of `result()` as `EINTR`; `res()` keeps the raw value, and a
+/// real errno is left alone.
+#[test]
+fn restart_codes_come_out_as_eintr() {
+    if !uring_tests::require_kernel(6, 10, "NOPs with a result") {
+        return;
+    }
+    let mut ring = Ring::new(8).unwrap();
+    for (res, errno) in [
+        (-512, libc::EINTR),
+        (-513, libc::EINTR),
+        (-514, libc::EINTR),
+        (-516, libc::EINTR),
+        (-515, 515),
+        (-libc::EAGAIN, libc::EAGAIN),
+    ] {
+        ring.push(Nop::new().result(res).user_data(1)).unwrap();
+        ring.submit_and_wait(1).unwrap();
+        let cqe = ring.completions().next().unwrap();
+        assert_eq!(cqe.res(), res);
+        let e = cqe.result().unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(errno), "{res}");
+    }
+}

@@ -13,6 +13,20 @@ use std::sync::atomic::{AtomicU32, Ordering};
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub struct Cqe(io_uring_cqe);
 
+/// The error of a completion's negative `res`: its errno, but for the
+/// kernel's internal restart codes (`ERESTARTSYS` 512, `ERESTARTNOINTR`
+/// 513, `ERESTARTNOHAND` 514, `ERESTART_RESTARTBLOCK` 516), which a system
+/// call never returns and no `errno` names: those are `EINTR`.
+#[cold]
+#[inline(never)]
+pub(crate) fn completion_error(res: i32) -> io::Error {
+    let errno = res.wrapping_neg();
+    io::Error::from_raw_os_error(match errno {
+        512..=514 | 516 => libc::EINTR,
+        errno => errno,
+    })
+}
+
 impl Cqe {
     /// The `user_data` of the op this completes.
     #[inline(always)]
@@ -22,11 +36,15 @@ impl Cqe {
 
     /// The op's result: the count or value it returned, or the error (a
     /// `res` from -4095 to -1 is `-errno`; any other value is data, such as
-    /// the usage bits of a zero-copy notification).
+    /// the usage bits of a zero-copy notification). The kernel's own
+    /// restart codes, which Linux 6.18 lets through for some interrupted
+    /// ops (a splice in an io-wq worker that a cancel interrupts ends with
+    /// `-ERESTARTSYS`, 512), come out as `EINTR`, what a system call
+    /// interrupted so reports; [`res`](Cqe::res) keeps them.
     #[inline]
     pub fn result(&self) -> io::Result<u32> {
         if (-4095..0).contains(&self.0.res) {
-            Err(io::Error::from_raw_os_error(-self.0.res))
+            Err(completion_error(self.0.res))
         } else {
             Ok(self.0.res as u32)
         }

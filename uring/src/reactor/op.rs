@@ -144,10 +144,9 @@ pub(crate) fn result(res: i32) -> io::Result<u32> {
     }
 }
 
-/// The error of a negative `res`: out of line, so that a success does not
-/// make it too, as a branch-free choice of the two would.
-#[cold]
-#[inline(never)]
+/// The error of a negative `res` (out of line, so that a success does not
+/// make it too, as a branch-free choice of the two would), as
+/// [`Cqe::result`](crate::Cqe::result) makes it.
 fn os_error(res: i32) -> io::Error {
-    io::Error::from_raw_os_error(res.wrapping_neg())
+    crate::cqueue::completion_error(res)
 }
