@@ -395,9 +395,13 @@ impl BufRing {
     }
 
     /// A selection of a whole buffer of this ring, for an op's buffer
-    /// argument. Its length (one buffer's) is the most the op moves: a
-    /// send bundle ([`SendFlags::BUNDLE`](crate::SendFlags::BUNDLE)) that
-    /// may send several buffers selects with `self.group().select(0)`.
+    /// argument. For an op that takes one buffer, its length (one
+    /// buffer's) is the most the op moves. A receive bundle
+    /// ([`RecvFlags::BUNDLE`](crate::RecvFlags::BUNDLE)) fills as many
+    /// buffers as the bytes there take whatever this length (Linux 6.18);
+    /// a send bundle ([`SendFlags::BUNDLE`](crate::SendFlags::BUNDLE)),
+    /// which the length caps, selects with `self.group().select(0)` to send
+    /// several.
     pub fn select(&self) -> BufferSelect {
         BufferSelect::new(self.group, self.len)
     }

@@ -27,6 +27,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// uses them. A message sent before a scope began cannot pass for one of
 /// its ops: each scope draws its tags' key afresh, and a ring that had a
 /// target tags every op of its scopes.
+///
+/// So two rings on two threads that each hold the other's target cannot
+/// send with `MsgRing` pushed in a scope (their scopes take no op while
+/// the other's target lives, and a `MsgRing` borrows the target, so only a
+/// scope takes it): they send with [`post`](RingTarget::post) (6.13),
+/// which needs no ring of the sender's, or through a reactor's
+/// [`Remote`](crate::reactor::Remote).
 pub struct RingTarget {
     fd: OwnedFd,
     /// The ring's count of live targets.
