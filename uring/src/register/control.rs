@@ -1,5 +1,5 @@
 //! The ring's other registrations: io-wq workers, personalities,
-//! restrictions, synchronous cancellation, NAPI, eventfds, and completions
+//! restrictions, synchronous cancellation, eventfds, and completions
 //! posted from no ring.
 
 use crate::entries::{CqeSize, SqeSize};
@@ -591,43 +591,6 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 other => return other,
             }
         }
-    }
-
-    /// Busy-polls the network device for `busy_poll` before sleeping in a
-    /// wait (`IORING_REGISTER_NAPI`, 6.9); with `prefer_busy_poll`, prefers
-    /// busy polling to interrupts. Returns the settings in force before.
-    pub fn register_napi(
-        &mut self,
-        busy_poll: Duration,
-        prefer_busy_poll: bool,
-    ) -> Result<(Duration, bool)> {
-        let mut napi = sys::io_uring_napi {
-            busy_poll_to: u32::try_from(busy_poll.as_micros()).unwrap_or(u32::MAX),
-            prefer_busy_poll: u8::from(prefer_busy_poll),
-            ..Default::default()
-        };
-        self.register(
-            sys::IORING_REGISTER_NAPI,
-            (&mut napi as *mut sys::io_uring_napi).cast(),
-            1,
-            "IORING_REGISTER_NAPI",
-        )?;
-        Ok((
-            Duration::from_micros(u64::from(napi.busy_poll_to)),
-            napi.prefer_busy_poll != 0,
-        ))
-    }
-
-    /// Stops busy polling (`IORING_UNREGISTER_NAPI`).
-    pub fn unregister_napi(&mut self) -> Result<()> {
-        let mut napi = sys::io_uring_napi::default();
-        self.register(
-            sys::IORING_UNREGISTER_NAPI,
-            (&mut napi as *mut sys::io_uring_napi).cast(),
-            1,
-            "IORING_UNREGISTER_NAPI",
-        )
-        .map(drop)
     }
 
     /// Times the ring's waits (their timeouts, deadlines and minimum

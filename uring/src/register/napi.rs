@@ -50,6 +50,34 @@ pub struct NapiSettings {
 }
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
+    /// Busy-polls the network device for `busy_poll` before sleeping in a
+    /// wait (`IORING_REGISTER_NAPI`, 6.9); with `prefer_busy_poll`, prefers
+    /// busy polling to interrupts. The NAPI instances polled are those of
+    /// the sockets the ring's ops touch ([`NapiTracking::Dynamic`]).
+    /// Returns the settings in force before.
+    pub fn register_napi(
+        &mut self,
+        busy_poll: Duration,
+        prefer_busy_poll: bool,
+    ) -> Result<(Duration, bool)> {
+        let before = self.register_napi_with(NapiSettings {
+            busy_poll,
+            prefer_busy_poll,
+            tracking: NapiTracking::Dynamic,
+        })?;
+        Ok((before.busy_poll, before.prefer_busy_poll))
+    }
+
+    /// Stops busy polling (`IORING_UNREGISTER_NAPI`), and drops every NAPI
+    /// id tracked.
+    pub fn unregister_napi(&mut self) -> Result<()> {
+        self.napi_call(
+            sys::IORING_UNREGISTER_NAPI,
+            "IORING_UNREGISTER_NAPI",
+            &mut sys::io_uring_napi::default(),
+        )
+    }
+
     /// Busy-polls the NAPI instances `settings.tracking` names for
     /// `settings.busy_poll` before a wait sleeps (`IORING_REGISTER_NAPI`,
     /// 6.9; static tracking 6.13, before which the kernel refuses it with
@@ -79,7 +107,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             op_param: tracking,
             ..Default::default()
         };
-        self.napi_call(&mut napi)?;
+        self.napi_call(sys::IORING_REGISTER_NAPI, "IORING_REGISTER_NAPI", &mut napi)?;
         Ok(NapiSettings {
             busy_poll: Duration::from_micros(u64::from(napi.busy_poll_to)),
             prefer_busy_poll: napi.prefer_busy_poll != 0,
@@ -111,18 +139,18 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             op_param: id,
             ..Default::default()
         };
-        self.napi_call(&mut napi)
+        self.napi_call(sys::IORING_REGISTER_NAPI, "IORING_REGISTER_NAPI", &mut napi)
     }
 
-    /// One `IORING_REGISTER_NAPI`; the kernel writes the settings in force
-    /// before into `napi`.
-    fn napi_call(&mut self, napi: &mut sys::io_uring_napi) -> Result<()> {
-        self.register(
-            sys::IORING_REGISTER_NAPI,
-            (napi as *mut sys::io_uring_napi).cast(),
-            1,
-            "IORING_REGISTER_NAPI",
-        )
-        .map(drop)
+    /// One `IORING_(UN)REGISTER_NAPI` call (`opcode`, named `name`); the
+    /// kernel writes the settings in force before into `napi`.
+    fn napi_call(
+        &mut self,
+        opcode: u32,
+        name: &'static str,
+        napi: &mut sys::io_uring_napi,
+    ) -> Result<()> {
+        self.register(opcode, (napi as *mut sys::io_uring_napi).cast(), 1, name)
+            .map(drop)
     }
 }
