@@ -1214,6 +1214,22 @@ fn cancel_sync_by_user_data_one_or_all_waits_for_a_running_read() {
     );
 }
 
+/// Pushes a multishot timeout of `period` (`user_data` 2), reaps its
+/// first firing, and then, for `idle`, does something else than wait: its
+/// later firings stay in the ring's task work.
+fn arm_multishot_timeout(ring: &mut Ring, period: Duration, idle: Duration) {
+    ring.push(
+        Timeout::new(period)
+            .timeout_flags(TimeoutFlags::MULTISHOT)
+            .user_data(2),
+    )
+    .unwrap();
+    ring.submit().unwrap();
+    ring.wait_timeout(1, PATIENCE).unwrap();
+    let _ = ring.completions().count();
+    std::thread::sleep(idle);
+}
+
 /// On a deferred-task-work ring a multishot timeout is out of the
 /// kernel's timeout list from each firing until the task work that posts
 /// its completion and arms it again, which runs only when the ring's
@@ -1233,17 +1249,12 @@ fn cancel_sync_on_a_defer_ring_finds_a_multishot_timeout_between_firings() {
                 SyncCancel::user_data(2).all(),
                 SyncCancel::any(),
             ] {
-                ring.push(
-                    Timeout::new(Duration::from_millis(2))
-                        .timeout_flags(TimeoutFlags::MULTISHOT)
-                        .user_data(2),
-                )
-                .unwrap();
-                ring.submit().unwrap();
-                ring.wait_timeout(1, PATIENCE).unwrap();
-                let _ = ring.completions().count();
                 // The thread does something else than wait for a while.
-                std::thread::sleep(Duration::from_millis(20));
+                arm_multishot_timeout(
+                    &mut ring,
+                    Duration::from_millis(2),
+                    Duration::from_millis(20),
+                );
                 let r = ring.cancel_sync(what, Some(PATIENCE));
                 // Its last completion, within 50 more firings.
                 let mut last = None;
@@ -1301,16 +1312,11 @@ fn cancel_sync_on_a_defer_ring_finds_a_fast_multishot_timeout() {
             let rounds = 400;
             let mut missed = 0;
             for round in 0..rounds {
-                ring.push(
-                    Timeout::new(Duration::from_micros(10))
-                        .timeout_flags(TimeoutFlags::MULTISHOT)
-                        .user_data(2),
-                )
-                .unwrap();
-                ring.submit().unwrap();
-                ring.wait_timeout(1, PATIENCE).unwrap();
-                let _ = ring.completions().count();
-                std::thread::sleep(Duration::from_micros(300));
+                arm_multishot_timeout(
+                    &mut ring,
+                    Duration::from_micros(10),
+                    Duration::from_micros(300),
+                );
                 let r = ring.cancel_sync(SyncCancel::user_data(2), Some(PATIENCE));
                 match &r {
                     Ok(()) => {}
