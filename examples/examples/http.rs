@@ -2,11 +2,13 @@
 //! HTTP/1.1 over `uring::net` (through hyper-util's `TokioIo`), answering
 //! `GET /` with a fixed body; go-uring's HTTP example. One tokio
 //! current-thread runtime and one reactor per thread, each with its own
-//! `SO_REUSEPORT` listener.
+//! `SO_REUSEPORT` listener and buffer ring, which every connection reads
+//! through with one multishot receive.
 
 use std::io;
 use std::process::ExitCode;
 
+use uring::BufferGroup;
 use uring::net::TcpListener;
 use uring::reactor::Reactor;
 use uring_examples::net::{addr_threads, on_threads, runtime, serve_http};
@@ -38,8 +40,13 @@ fn main() -> ExitCode {
         local.block_on(&runtime()?, async move {
             let reactor = Reactor::from_ring(ring)?;
             let listener = TcpListener::bind_reuseport(&reactor, addr)?;
+            // Requests are read through one multishot receive per
+            // connection, into this ring's 2 KiB buffers.
+            let ring = reactor
+                .handle()
+                .register_buf_ring(BufferGroup::new(0), 4096, 2048)?;
             let driver = tokio::task::spawn_local(reactor.into_tokio()?);
-            serve_http(listener).await;
+            serve_http(listener, Some(ring)).await;
             driver.await.map_err(io::Error::other)?
         })
     });

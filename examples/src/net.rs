@@ -99,11 +99,15 @@ pub async fn hello(
 /// Serves HTTP/1.1 with [`hello`] on every connection `listener` accepts
 /// (hyper over `uring::net`, through hyper-util's `TokioIo`), until the
 /// reactor shuts down. Runs inside a `LocalSet` whose reactor tokio drives.
-pub async fn serve_http(listener: uring::net::TcpListener) {
+/// With `ring`, each connection reads through one multishot receive into
+/// that buffer ring (`TcpStream::set_read_ring`); without, one receive
+/// per read.
+pub async fn serve_http(listener: uring::net::TcpListener, ring: Option<uring::reactor::BufGroup>) {
     let mut incoming = listener.incoming();
     while let Some(conn) = incoming.next().await {
-        let Ok(conn) = conn else { continue };
+        let Ok(mut conn) = conn else { continue };
         let _ = conn.set_nodelay(true);
+        conn.set_read_ring(ring);
         tokio::task::spawn_local(async move {
             let io = hyper_util::rt::TokioIo::new(conn);
             let _ = hyper::server::conn::http1::Builder::new()

@@ -1,26 +1,37 @@
 //! The `http` example's server (hyper over `uring::net`, driven by tokio)
 //! answers real HTTP/1.1 clients: requests on one keep-alive connection,
-//! a 404, and a client that closes.
+//! a 404, and a client that closes; with one receive per read, and with
+//! reads through a multishot receive into a buffer ring (as the example
+//! runs), among them a ring too small for the clients.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use uring::BufferGroup;
 use uring::net::TcpListener;
 use uring::reactor::Reactor;
 use uring_examples::net::{BODY, runtime, serve_http};
 
-/// Starts the server on a thread of its own; returns its address.
-fn start() -> std::net::SocketAddr {
+/// Starts the server on a thread of its own; returns its address. With
+/// `ring`, connections read through a buffer ring of that many 64-byte
+/// buffers (fewer than a request's bytes: a request spans several).
+fn start(ring: Option<u16>) -> std::net::SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let local = tokio::task::LocalSet::new();
         local.block_on(&runtime().unwrap(), async move {
             let reactor = Reactor::new().unwrap();
+            let ring = ring.map(|n| {
+                reactor
+                    .handle()
+                    .register_buf_ring(BufferGroup::new(0), n, 64)
+                    .unwrap()
+            });
             let listener = TcpListener::bind(&reactor, "127.0.0.1:0".parse().unwrap()).unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
             tokio::task::spawn_local(reactor.into_tokio().unwrap());
-            serve_http(listener).await;
+            serve_http(listener, ring).await;
         });
     });
     rx.recv_timeout(Duration::from_secs(10)).unwrap()
@@ -53,7 +64,22 @@ fn response(reader: &mut BufReader<TcpStream>) -> (String, Vec<(String, String)>
 
 #[test]
 fn the_http_example_answers_a_real_client() {
-    let addr = start();
+    answers_real_clients(start(None));
+}
+
+#[test]
+fn the_http_example_answers_a_real_client_reading_through_a_buffer_ring() {
+    answers_real_clients(start(Some(256)));
+}
+
+/// Two buffers for 20 clients at once: reads that find the ring empty
+/// receive the one-shot way, and every client is answered.
+#[test]
+fn the_http_example_answers_through_a_ring_that_runs_dry() {
+    answers_real_clients(start(Some(2)));
+}
+
+fn answers_real_clients(addr: std::net::SocketAddr) {
     let stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))

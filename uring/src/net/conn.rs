@@ -166,6 +166,31 @@ macro_rules! stream_methods {
             self.conn.write_deadline = deadline;
         }
 
+        /// With the `tokio` feature: `AsyncRead` receives through one
+        /// multishot receive into the reactor's buffer ring `group`, armed
+        /// at the first read and kept across reads, instead of one receive
+        /// per read into a buffer of the stream's own (`None`, the
+        /// default). Each read copies out of the ring's buffers, which go
+        /// back to the ring once read whole; the kernel goes on receiving
+        /// ahead of the reader while buffers last.
+        ///
+        /// - A read deadline takes reads back to one receive per read (a
+        ///   multishot receive cannot carry a link timeout): the multishot
+        ///   receive is cancelled at the next read and what it received
+        ///   before is read first.
+        /// - When the ring has no buffer left (`ENOBUFS`), the read that
+        ///   finds it so receives the one-shot way, and the next goes
+        ///   through the ring again.
+        /// - While the multishot receive lives (from the first read until
+        ///   the end of the stream, an error, or a read after
+        ///   `set_read_ring(None)` or a deadline), the stream's other
+        ///   receives fail with `ResourceBusy`, as they do while a one-shot
+        ///   read is in flight: they would race it for the next bytes.
+        #[cfg(feature = "tokio")]
+        pub fn set_read_ring(&mut self, group: Option<$crate::reactor::BufGroup>) {
+            self.conn.set_read_ring(group);
+        }
+
         /// Reads into `buf` (from its first byte, up to its capacity);
         /// gives it back with the byte count, 0 at the end of the stream.
         /// With the `tokio` feature, bytes `AsyncRead` received ahead come

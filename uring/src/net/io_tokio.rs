@@ -19,8 +19,10 @@ use crate::MsgFlags;
 use crate::net::conn::Conn;
 use crate::net::{TcpStream, UnixStream};
 use crate::net::{deadlined, timed_out};
-use crate::reactor::ops::{Recv, Send, Shutdown};
-use crate::reactor::{Handle, IoBuf, IoBufMut, OpFuture, OpId, SharedFd, Slice};
+use crate::reactor::ops::{Recv, RecvMulti, Send, Shutdown};
+use crate::reactor::{
+    BufGroup, Handle, IoBuf, IoBufMut, OpFuture, OpId, OpStream, RingBuf, SharedFd, Slice,
+};
 use std::cell::RefCell;
 use std::future::Future;
 use std::io;
@@ -62,6 +64,123 @@ struct ReadAhead {
     /// Bytes received and not yet read: `buf[pos..]`.
     buf: Vec<u8>,
     pos: usize,
+    /// The buffer ring reads go through (`set_read_ring`), if any.
+    ring: Option<BufGroup>,
+    /// The multishot receive into a buffer ring, while it lives.
+    multi: Option<Multi>,
+    /// A buffer the multishot receive filled, and how much of it was read:
+    /// `held[held_pos..]` is still to read.
+    held: Option<RingBuf>,
+    held_pos: usize,
+    /// The ring had no buffer for the last multishot receive: the next
+    /// receive is a one-shot one, into `buf`.
+    dry: bool,
+}
+
+impl ReadAhead {
+    /// The multishot side of a read, with nothing held: `Ready(None)` when
+    /// a buffer is now held or the read goes the one-shot way (no ring,
+    /// a deadline, a dry ring, or the multishot receive just ended for
+    /// one of those), `Ready(Some(result))` at the end of the stream or an
+    /// error, `Pending` while it waits for bytes.
+    fn poll_multishot(
+        &mut self,
+        cx: &mut Context<'_>,
+        handle: &Handle,
+        fd: &SharedFd,
+        read_deadline: Option<Instant>,
+    ) -> Poll<Option<io::Result<()>>> {
+        let wanted = self.multishot(read_deadline);
+        let multi = match &mut self.multi {
+            Some(multi) => {
+                if wanted != Some(multi.group) && !multi.cancelled {
+                    // A deadline, another ring or none was set since it
+                    // started: it ends, and hands over what it received
+                    // before.
+                    multi.cancelled = true;
+                    if let Some(id) = multi.stream.id() {
+                        let _ = handle.cancel(id);
+                    }
+                }
+                multi
+            }
+            None => match wanted {
+                Some(group) => self.multi.insert(Multi {
+                    stream: handle.stream(RecvMulti::new(fd, group)),
+                    group,
+                    cancelled: false,
+                }),
+                None => return Poll::Ready(None),
+            },
+        };
+        let item = std::task::ready!(multi.stream.poll_next(cx));
+        let cancelled = multi.cancelled;
+        match item {
+            Some(Ok(Some(buf))) => {
+                self.held = Some(buf);
+                self.held_pos = 0;
+                Poll::Ready(None)
+            }
+            // The end of the stream: the receive ends with it, and the next
+            // read starts another, which finds the end again.
+            Some(Ok(None)) => {
+                self.multi = None;
+                Poll::Ready(Some(Ok(())))
+            }
+            Some(Err(e)) => {
+                self.multi = None;
+                match e.raw_os_error() {
+                    Some(libc::ECANCELED) if cancelled => Poll::Ready(None),
+                    // No buffer left: this read receives the one-shot way,
+                    // the next one through the ring again.
+                    Some(libc::ENOBUFS) => {
+                        self.dry = true;
+                        Poll::Ready(None)
+                    }
+                    _ => Poll::Ready(Some(Err(e))),
+                }
+            }
+            // Ended after its last buffer (the kernel stops a multishot
+            // receive now and then): the next one starts.
+            None => {
+                self.multi = None;
+                Poll::Ready(None)
+            }
+        }
+    }
+}
+
+/// `AsyncRead`'s multishot receive into a buffer ring.
+struct Multi {
+    stream: OpStream<RecvMulti>,
+    /// The group it receives from.
+    group: BufGroup,
+    /// Whether it was cancelled, for a deadline or another group set
+    /// since it started (its `ECANCELED` then only ends it).
+    cancelled: bool,
+}
+
+impl ReadAhead {
+    /// Whether reads go through a multishot receive into `ring` now: a
+    /// ring is set, no read deadline (a multishot receive cannot carry a
+    /// link timeout), and the ring did not just run dry.
+    fn multishot(&self, read_deadline: Option<Instant>) -> Option<BufGroup> {
+        self.ring.filter(|_| read_deadline.is_none() && !self.dry)
+    }
+
+    /// Copies what is left of the held ring buffer into `out`, up to its
+    /// room; gives the buffer back to its ring once read whole.
+    fn take_held(&mut self, room: usize, out: impl FnOnce(&[u8])) -> usize {
+        let Some(held) = &self.held else { return 0 };
+        let n = room.min(held.len() - self.held_pos);
+        out(&held[self.held_pos..self.held_pos + n]);
+        self.held_pos += n;
+        if self.held_pos == held.len() {
+            self.held = None;
+            self.held_pos = 0;
+        }
+        n
+    }
 }
 
 /// The deadline an op in flight was started with, and whether it was
@@ -319,10 +438,15 @@ fn send_rest(
 
 /// The error of a receive started while one through `AsyncRead` is in
 /// flight on the same stream.
-fn read_ahead_in_flight() -> io::Error {
+fn read_ahead_in_flight(multishot: bool) -> io::Error {
     io::Error::new(
         io::ErrorKind::ResourceBusy,
-        "a receive through AsyncRead is in flight on this stream: finish it first",
+        if multishot {
+            "AsyncRead's multishot receive (set_read_ring) lives on this stream: \
+             set_read_ring(None), then read through AsyncRead until its bytes are read"
+        } else {
+            "a receive through AsyncRead is in flight on this stream: finish it first"
+        },
     )
 }
 
@@ -421,8 +545,26 @@ impl Conn {
                 ra.pos += n;
                 return Poll::Ready(Ok(()));
             }
+            if ra.take_held(out.remaining(), |bytes| out.put_slice(bytes)) > 0 {
+                return Poll::Ready(Ok(()));
+            }
             if out.remaining() == 0 {
                 return Poll::Ready(Ok(()));
+            }
+            if ra.recv.is_none() {
+                match ra.poll_multishot(cx, handle, fd, *read_deadline) {
+                    Poll::Ready(Some(result)) => return Poll::Ready(result),
+                    // A buffer to read, or another multishot receive to
+                    // start (the last one ended for a new ring, or after
+                    // its last buffer).
+                    Poll::Ready(None)
+                        if ra.held.is_some() || ra.multishot(*read_deadline).is_some() =>
+                    {
+                        continue;
+                    }
+                    Poll::Ready(None) => {}
+                    Poll::Pending => return Poll::Pending,
+                }
             }
             let recv = match &mut ra.recv {
                 Some(recv) => {
@@ -443,6 +585,7 @@ impl Conn {
             };
             let (result, buf) = std::task::ready!(Pin::new(recv).poll(cx));
             ra.recv = None;
+            ra.dry = false;
             ra.buf = buf;
             ra.pos = 0;
             let carried = std::mem::take(&mut ra.by);
@@ -467,19 +610,27 @@ impl Conn {
     /// the two would race for the next bytes; or `None`, to receive.
     pub(crate) fn take_read_ahead<B: IoBufMut>(&self, buf: &mut B) -> Option<io::Result<usize>> {
         let mut ra = self.io.read.borrow_mut();
-        if ra.pos < ra.buf.len() {
-            let n = (ra.buf.len() - ra.pos).min(buf.bytes_total());
+        let room = buf.bytes_total();
+        let mut copy = |bytes: &[u8]| {
             // SAFETY: `buf` lends `bytes_total()` writable bytes from its
             // first, which no op uses (it is the caller's, not in flight);
-            // `n` is within them and within the bytes left here.
+            // `bytes` is at most that long (`room`) and not in `buf`.
             unsafe {
-                std::ptr::copy_nonoverlapping(ra.buf[ra.pos..].as_ptr(), buf.stable_mut_ptr(), n);
-                buf.set_init(n);
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.stable_mut_ptr(), bytes.len());
+                buf.set_init(bytes.len());
             }
+        };
+        if ra.pos < ra.buf.len() {
+            let n = (ra.buf.len() - ra.pos).min(room);
+            copy(&ra.buf[ra.pos..ra.pos + n]);
             ra.pos += n;
             return Some(Ok(n));
         }
-        ra.recv.is_some().then(|| Err(read_ahead_in_flight()))
+        if ra.held.is_some() {
+            return Some(Ok(ra.take_held(room, copy)));
+        }
+        (ra.recv.is_some() || ra.multi.is_some())
+            .then(|| Err(read_ahead_in_flight(ra.multi.is_some())))
     }
 
     /// For a receive that cannot take `AsyncRead`'s bytes received ahead
@@ -487,16 +638,22 @@ impl Conn {
     /// some, or while its receive is in flight.
     pub(crate) fn no_read_ahead(&self) -> io::Result<()> {
         let ra = self.io.read.borrow();
-        if ra.pos < ra.buf.len() {
+        if ra.pos < ra.buf.len() || ra.held.is_some() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "bytes received ahead through AsyncRead wait on this stream: read them first",
             ));
         }
-        match ra.recv {
-            Some(_) => Err(read_ahead_in_flight()),
-            None => Ok(()),
+        if ra.recv.is_some() || ra.multi.is_some() {
+            return Err(read_ahead_in_flight(ra.multi.is_some()));
         }
+        Ok(())
+    }
+
+    /// Sets the buffer ring `AsyncRead` receives through (see the streams'
+    /// `set_read_ring`).
+    pub(crate) fn set_read_ring(&mut self, group: Option<BufGroup>) {
+        self.io.read.get_mut().ring = group;
     }
 
     /// For a send outside the tokio traits, or a shutdown of the write
