@@ -5,6 +5,7 @@ use crate::cqueue::{Completions, Cqe};
 use crate::entries::{Cqe16, UniformCqe};
 use std::fmt;
 use std::marker::PhantomData;
+use std::os::fd::{FromRawFd, OwnedFd};
 
 /// The completions of [`Scope::completions`]: read in order, the head moving
 /// past those iterated when this is dropped.
@@ -155,19 +156,25 @@ impl<C: UniformCqe> fmt::Debug for ScopeCompletions<'_, '_, C> {
 
 /// A completion read in a scope: a [`Cqe`] (which it dereferences to), and,
 /// for the scope's own ops, what the scope knows of it: that the kernel
-/// posted it, and the provided-buffer group the op selected from. That is
-/// what lets [`BufRing::claim`](crate::BufRing::claim) hand out the buffer
-/// it names safely.
+/// posted it, the provided-buffer group the op selected from, and whether
+/// the op makes a new descriptor. That is what lets
+/// [`BufRing::claim`](crate::BufRing::claim) hand out the buffer it names,
+/// and [`take_fd`](ScopeCqe::take_fd) the descriptor, safely.
 ///
-/// Not `Clone`: a buffer is claimed from a completion once. It cannot leave
-/// its scope either, which keeps the group it names the one registered when
-/// the op ran (no group can be registered again while a scope holds the
-/// ring).
+/// Not `Clone`: a buffer is claimed from a completion once, and its
+/// descriptor taken once. It cannot leave its scope either, which keeps the
+/// group it names the one registered when the op ran (no group can be
+/// registered again while a scope holds the ring).
 pub struct ScopeCqe<'scope, C: UniformCqe = Cqe16> {
     pub(super) cqe: C::Cqe,
     /// The id of the ring whose scope settled it; 0 for a completion that
     /// is not a scope op's.
     pub(super) ring: u32,
+    /// Of a scope op's completion, the group of its slot (see
+    /// `Slot::extra`): the buffer group it selected from, or a marker of
+    /// an op that selects none: [`NEW_FD`] for one that makes a
+    /// descriptor, until [`take_fd`](Self::take_fd) takes it. Else
+    /// [`NO_GROUP`].
     pub(super) group: u32,
     /// Of an op that selected a buffer whose buffer has not been claimed:
     /// the completion's place among those of the ring (see
@@ -196,6 +203,73 @@ impl<C: UniformCqe> ScopeCqe<'_, C> {
     /// completion, or once taken.
     pub fn take_buf(&mut self) -> Option<Vec<u8>> {
         self.buf.take()
+    }
+
+    /// The new descriptor the completion carries, as the program's own:
+    /// `Some` for a completion of an op pushed in this scope that makes a
+    /// regular descriptor and succeeded (`res() >= 0`): an
+    /// [`Accept`](crate::ops::Accept) (every completion of a multishot one
+    /// carries its own connection), a [`Socket`](crate::ops::Socket), an
+    /// [`OpenAt`](crate::ops::OpenAt) or [`OpenAt2`](crate::ops::OpenAt2),
+    /// or a [`FixedFdInstall`](crate::ops::FixedFdInstall). `None` for
+    /// any other completion, or once taken.
+    ///
+    /// The scope vouches for the number as it does for a claimed buffer:
+    /// it noted, when it tagged the op's SQE, that the kernel would install
+    /// a descriptor in the process's table and complete with its number,
+    /// and it hands out only completions the kernel posted for its ops (no
+    /// safe code can post into a ring while its scope runs). So `None` comes
+    /// from an op that asked for a direct descriptor (its result is a slot
+    /// of the ring's table, or 0, not a descriptor), from a NOP whatever
+    /// result it injects, from a message (`MsgRing`,
+    /// [`RingTarget::post`](crate::RingTarget::post)), from an op pushed
+    /// outside the scope, raw or not, and from a failure (`-errno`).
+    ///
+    /// A descriptor not taken stays open: dropping the completion closes
+    /// nothing, so a program that reads [`res`](Cqe::res) and takes the
+    /// number itself (`unsafe { OwnedFd::from_raw_fd(..) }`) keeps working,
+    /// and one that does neither leaks it, as it would without a scope. The
+    /// completions the program never read, those left in the CQ when the
+    /// closure returns and those of the ops the scope then cancels, are
+    /// the scope's to drop as it ends: it closes their descriptors.
+    ///
+    /// ```
+    /// use std::io::Read as _;
+    /// use uring::{Fd, Ring, ops::OpenAt};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut ring = Ring::new(8)?;
+    /// let fd = ring.scope(|s| -> uring::Result<_> {
+    ///     s.push(OpenAt::new(Fd::CWD, c"/dev/null").user_data(1))?;
+    ///     s.submit_and_wait(1)?;
+    ///     let mut cqe = s.completions().next().expect("a completion");
+    ///     Ok(cqe.take_fd())
+    /// })?;
+    /// let mut file = std::fs::File::from(fd.expect("/dev/null opened"));
+    /// assert_eq!(file.read(&mut [0; 8])?, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn take_fd(&mut self) -> Option<OwnedFd> {
+        let res = self.cqe.as_ref().res();
+        if self.group != NEW_FD || res < 0 {
+            return None;
+        }
+        debug_assert!(self.ring != 0, "a descriptor's op is the scope's");
+        // Taken once.
+        self.group = NO_GROUP;
+        // SAFETY: the group is `NEW_FD` only in a completion that the scope
+        // settled for a live tag of its own (foreign and untagged
+        // completions get `NO_GROUP`), of an SQE it tagged whose opcode, as
+        // the kernel read it, installs a new descriptor in the process's
+        // table and completes with its number, asking for no direct
+        // descriptor (`push::new_descriptor`); no safe code can post a
+        // completion into the ring while the scope runs (see the scope
+        // module), and the kernel posts each completion once, each of a
+        // multishot accept with a descriptor of its own. A result of 0 or
+        // more is then a descriptor the kernel opened for this completion,
+        // whose number only the completion tells, handed out once (the
+        // group is cleared above, and a `ScopeCqe` is not `Clone`).
+        Some(unsafe { OwnedFd::from_raw_fd(res) })
     }
 }
 
@@ -269,7 +343,7 @@ impl<C: UniformCqe> ScopeCqe<'_, C> {
     /// whose buffer has not been claimed, whether the op was a bundle (its
     /// bytes may run over several buffers), and the completion's stamp.
     pub(crate) fn provenance(&self) -> Option<(u32, u16, bool, u64)> {
-        // Neither marker of a group-less op leaves an id under the bit.
+        // No marker of a group-less op leaves an id under the bit.
         let group = u16::try_from(self.group & !BUNDLE).ok()?;
         let bundle = self.group & BUNDLE != 0;
         (self.ring != 0 && self.stamp != 0).then_some((self.ring, group, bundle, self.stamp))

@@ -274,8 +274,9 @@ impl<S: SqeSize, C: UniformCqe> Ring<S, C> {
         }
     }
 
-    /// Reads every completion in the CQ: the scope's settle and are dropped,
-    /// the others stay, in order, at the end of the queue. Returns how many
+    /// Reads every completion in the CQ: the scope's settle and are dropped
+    /// (with the descriptor one carries, which no one could take), the
+    /// others stay, in order, at the end of the queue. Returns how many
     /// stay.
     pub(super) fn settle_cq(&mut self) -> u32 {
         let head = self.cq.head();
@@ -287,8 +288,11 @@ impl<S: SqeSize, C: UniformCqe> Ring<S, C> {
             // SAFETY: `pos` is between the head and a tail just read.
             let mut cqe = unsafe { self.cq.read(pos) };
             // An owned buffer whose ops are done is dropped here.
-            if table.settle(C::cqe_mut(&mut cqe)).0 == Owner::Foreign {
+            let (owner, group, _) = table.settle(C::cqe_mut(&mut cqe));
+            if owner == Owner::Foreign {
                 foreign.push(cqe);
+            } else if group == NEW_FD {
+                close_unread(C::cqe_mut(&mut cqe).res());
             }
             table.returned = None;
             pos = pos.wrapping_add(1);
@@ -749,7 +753,8 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
     /// 6.3: completions that are not the scope's may then reach the ring,
     /// and a tag is how the scope tells its own. Otherwise only the ops it
     /// must keep track of are tagged (those that select a buffer, use an
-    /// owned buffer, name another op, or may complete more than once: the
+    /// owned buffer, name another op, make a descriptor
+    /// ([`ScopeCqe::take_fd`]), or may complete more than once: the
     /// multishot ones, zero-copy sends, commands), and any `user_data` that
     /// could pass for a tag (its top bit set); the others reach the kernel
     /// with their own `user_data`, which costs less.
@@ -873,5 +878,20 @@ impl<S: SqeSize, C: UniformCqe> fmt::Debug for Scope<'_, '_, S, C> {
         f.debug_struct("Scope")
             .field("in_flight", &self.ring.scope_live())
             .finish_non_exhaustive()
+    }
+}
+
+/// Closes the descriptor `res` names, if it is one: the result of a
+/// completion of the scope's own op that makes a descriptor (its group is
+/// `NEW_FD`), which the scope drops unread as it ends.
+#[cold]
+fn close_unread(res: i32) {
+    if res >= 0 {
+        // SAFETY: as for `ScopeCqe::take_fd`: the kernel opened this
+        // descriptor for a completion of the scope's own op, which it
+        // posted once; the scope drops the completion here, past the CQ's
+        // head (no iterator or fold handed it out: they move the head past
+        // each completion they give), so no one else owns the number.
+        drop(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(res) });
     }
 }

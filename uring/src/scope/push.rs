@@ -234,25 +234,33 @@ fn tag_sqe<P: Prepare>(
     if P::ZERO_COPY {
         chain.after_link = sqe.flags & (sys::IOSQE_IO_LINK | sys::IOSQE_IO_HARDLINK) != 0;
     }
+    // Read from the SQE as the kernel will read it (after `screen_drain`,
+    // which may have turned it into a NOP): an op that makes a descriptor
+    // is tagged, so that its completions can be told from any other.
+    let new_fd = new_descriptor(sqe);
     // In a fast scope, an op that selects no buffer, uses no owned
     // buffer, names no op, posts one completion (as the library reads its
     // opcode and flags) and carries a `user_data` that cannot pass for a
     // tag keeps its `user_data` and takes no slot: every completion
     // without a live tag is then one of the scope's, the last of its op
     // unless the kernel flags more to come (`settle_untagged_op`). (Not a
-    // zero-copy send: its notification follows its completion.)
+    // zero-copy send: its notification follows its completion. Nor an op
+    // that makes a descriptor: its completions are marked, see `NEW_FD`.)
     if sqe.flags & sys::IOSQE_BUFFER_SELECT == 0
         && owned == NO_OWNED
         && !P::NAMES_OPS
         && !P::ZERO_COPY
         && !(P::MAY_POST_MORE && crate::op::sqe_may_post_more(sqe))
         && table.untagged(sqe.user_data)
+        && !new_fd
     {
         return;
     }
     let mut group = if sqe.flags & sys::IOSQE_BUFFER_SELECT != 0 {
         // SAFETY: both members of the union are a u16.
         u32::from(unsafe { sqe.buf.buf_group })
+    } else if new_fd {
+        NEW_FD
     } else {
         NO_GROUP
     };
@@ -301,6 +309,36 @@ fn screen_drain(sqe: &mut sys::io_uring_sqe, chain: &mut ChainState) {
     } else if drain {
         chain.drained = true;
     }
+}
+
+/// Whether `sqe` makes a new regular descriptor of the process, whose
+/// number is its result when it succeeds: an accept (each completion of a
+/// multishot one), an open (`openat`, `openat2`), a socket, or the install
+/// of a registered file as a regular descriptor, asking for no direct
+/// descriptor (`file_index` 0: otherwise the result is a slot of the
+/// ring's table, or 0). An SQE flagged `IOSQE_BUFFER_SELECT` is none: the
+/// kernel refuses buffer selection on these ops.
+///
+/// One test of the opcode for every other SQE: the opcodes are below 64,
+/// so they are bits of one word.
+#[inline(always)]
+fn new_descriptor(sqe: &sys::io_uring_sqe) -> bool {
+    const OPCODES: u64 = 1 << sys::IORING_OP_ACCEPT
+        | 1 << sys::IORING_OP_OPENAT
+        | 1 << sys::IORING_OP_OPENAT2
+        | 1 << sys::IORING_OP_SOCKET
+        | 1 << sys::IORING_OP_FIXED_FD_INSTALL;
+    sqe.opcode < 64 && OPCODES >> sqe.opcode & 1 != 0 && regular_descriptor(sqe)
+}
+
+/// For an SQE of an op that makes a descriptor: whether it makes a regular
+/// one, as [`new_descriptor`] says.
+#[cold]
+fn regular_descriptor(sqe: &sys::io_uring_sqe) -> bool {
+    // SAFETY: every member of the `file` union is a plain integer (or two
+    // u16), of its full size or less.
+    let file_index = unsafe { sqe.file.file_index };
+    file_index == 0 && sqe.flags & sys::IOSQE_BUFFER_SELECT == 0
 }
 
 /// Whether `opcode` is a zero-copy send.

@@ -42,10 +42,12 @@ pub(super) struct Slot {
     /// next free slot.
     pub(super) user_data: u64,
     /// The provided-buffer group the op selects from (low half, or
-    /// [`NO_GROUP`]) and the owned buffer it uses (high half: an index into
-    /// `ScopeTable::owned`, or with [`RENAME`] set the rename its success
-    /// makes, an index into `ScopeTable::renames`, or [`NO_OWNED`]). Both
-    /// absent, as for most ops, it is [`NO_EXTRA`], checked at once.
+    /// [`NO_GROUP`], or one of the markers of ops that select none:
+    /// [`ZERO_COPY_SEND`], [`NEW_FD`]) and the owned buffer it uses (high
+    /// half: an index into `ScopeTable::owned`, or with [`RENAME`] set the
+    /// rename its success makes, an index into `ScopeTable::renames`, or
+    /// [`NO_OWNED`]). Both absent, as for most ops, it is [`NO_EXTRA`],
+    /// checked at once.
     pub(super) extra: u64,
 }
 
@@ -109,11 +111,19 @@ pub(super) const NO_GROUP: u32 = u32::MAX;
 /// number.
 pub(super) const ZERO_COPY_SEND: u32 = u32::MAX - 1;
 
+/// The group of a slot whose op makes a new regular descriptor of the
+/// process and completes with its number (see `push::new_descriptor`): it
+/// selects no buffer (the kernel refuses buffer selection on these ops),
+/// and no group has this number. It reaches the op's completions as their
+/// [`ScopeCqe`](super::ScopeCqe)'s group, which is what
+/// [`ScopeCqe::take_fd`](super::ScopeCqe::take_fd) reads.
+pub(super) const NEW_FD: u32 = u32::MAX - 2;
+
 /// Set in the group of a slot whose op is a bundle (a receive or send
 /// that may take several buffers of its group): its completion's bytes
 /// run over consecutive buffers of the ring. (Above every group id, below
-/// the two markers above, which have it set too: read it only from a
-/// group that is neither.)
+/// the three markers above, which have it set too: read it only from a
+/// group that is none of them.)
 pub(crate) const BUNDLE: u32 = 1 << 16;
 
 /// The end of the free list.
@@ -499,7 +509,7 @@ impl ScopeTable {
     /// than every earlier one, if the op selected a buffer; else 0.
     #[inline]
     pub(super) fn stamp(&mut self, group: u32) -> u64 {
-        // Group ids are 16 bits, with the bundle bit above them; the two
+        // Group ids are 16 bits, with the bundle bit above them; the
         // markers of ops without a group are above both.
         if group > (BUNDLE | u32::from(u16::MAX)) {
             return 0;
@@ -560,7 +570,8 @@ impl ScopeTable {
             self.orphan(tag, cqe);
         } else if group != NO_GROUP && !self.incremental.is_empty() {
             // (mutants: `||` is equivalent: `leave_group` finds neither
-            // `NO_GROUP` nor any group in an empty list.)
+            // `NO_GROUP` nor any group in an empty list. `NEW_FD` gets here
+            // too, and is no group's id either.)
             self.leave_group(group & !BUNDLE);
         }
         let res = cqe.res();
