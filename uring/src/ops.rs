@@ -31,6 +31,9 @@ use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::RawFd;
 use std::sync::atomic::AtomicU32;
 
+mod forward;
+pub use forward::ThenWrite;
+
 crate::ops! {
     #![list(pub const ALL)]
 
