@@ -337,23 +337,17 @@ unsafe fn push_chain<S: IntoTarget + Copy, D: IntoTarget + Copy>(
     let (start, n) = (slot.done as usize, (slot.len - slot.done) as usize);
     // SAFETY: bytes `start..start + n` of buffer `i`, inside the region.
     let bytes = unsafe { base.add(i * bs as usize + start) };
-    // The read fills the bytes the write then sends: the two slices name
-    // the same memory. Neither is read or written by Rust: each becomes an
-    // address in its SQE at the push, and the kernel runs the write only
-    // once the read has completed.
     // SAFETY: the caller keeps the buffer alive and untouched until both
-    // completions.
-    let (into, out) = unsafe {
-        (
-            std::slice::from_raw_parts_mut(bytes, n),
-            std::slice::from_raw_parts(bytes, n),
-        )
-    };
+    // completions; no other reference to it exists meanwhile.
+    let into = unsafe { std::slice::from_raw_parts_mut(bytes, n) };
     let offset = slot.off + u64::from(slot.done);
+    // The read fills the bytes the write then sends: `then_write` links a
+    // write of the read's own buffer, which the kernel runs only once the
+    // read has filled it whole.
     let chain = Read::new(src, into)
         .offset(offset)
         .user_data(tag(i, false))
-        .link(Write::new(dst, out).offset(offset).user_data(tag(i, true)));
+        .then_write_with(dst, |w| w.offset(offset).user_data(tag(i, true)));
     // SAFETY: as above; both files are registered with this ring.
     unsafe { sq.push_unchecked(chain) }.map_err(queue_full)?;
     slot.step = Step::Chain;
