@@ -11,7 +11,7 @@ use std::fs::File;
 use std::hint::black_box;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
-use uring::ops::{Nop, Read, Write};
+use uring::ops::{Nop, Read};
 use uring::{FixedFiles, Ring};
 
 /// The errors of a run.
@@ -145,25 +145,16 @@ impl CopyChains {
             for i in 0..batch as usize {
                 // SAFETY: buffer `i` of the region, which outlives the
                 // chain: every chain of the batch completes before the next
-                // batch or the end of `run`. The read's and the write's
-                // slices name the same bytes, which Rust neither reads nor
-                // writes: each becomes an address in its SQE at the push.
-                let (into, out) = unsafe {
-                    let p = base.add(i * bs);
-                    (
-                        std::slice::from_raw_parts_mut(p, bs),
-                        std::slice::from_raw_parts(p, bs),
-                    )
-                };
+                // batch or the end of `run`, and nothing else refers to it
+                // meanwhile.
+                let into = unsafe { std::slice::from_raw_parts_mut(base.add(i * bs), bs) };
                 let offset = (i * bs) as u64;
+                // The write sends the read's own buffer (`then_write`), once
+                // the read has filled it.
                 let chain = Read::new(src, into)
                     .offset(offset)
                     .user_data(2 * i as u64)
-                    .link(
-                        Write::new(dst, out)
-                            .offset(offset)
-                            .user_data(2 * i as u64 + 1),
-                    );
+                    .then_write_with(dst, |w| w.offset(offset).user_data(2 * i as u64 + 1));
                 // SAFETY: as above; both files are registered with the ring.
                 unsafe { sq.push_unchecked(chain) }.map_err(queue_full)?;
             }
