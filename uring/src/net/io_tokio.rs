@@ -141,10 +141,16 @@ impl ReadAhead {
                 }
             }
             // Ended after its last buffer (the kernel stops a multishot
-            // receive now and then): the next one starts.
+            // receive now and then): the next one starts. Or never queued
+            // (the reactor has shut down): the read fails as a one-shot
+            // one would, rather than start another.
             None => {
+                let refused = multi.stream.failure();
                 self.multi = None;
-                Poll::Ready(None)
+                match refused {
+                    Some(e) => Poll::Ready(Some(Err(e))),
+                    None => Poll::Ready(None),
+                }
             }
         }
     }
