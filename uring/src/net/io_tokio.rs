@@ -77,7 +77,38 @@ struct ReadAhead {
     dry: bool,
 }
 
+/// `AsyncRead`'s multishot receive into a buffer ring.
+struct Multi {
+    stream: OpStream<RecvMulti>,
+    /// The group it receives from.
+    group: BufGroup,
+    /// Whether it was cancelled, for a deadline or another group set
+    /// since it started (its `ECANCELED` then only ends it).
+    cancelled: bool,
+}
+
 impl ReadAhead {
+    /// Whether reads go through a multishot receive into `ring` now: a
+    /// ring is set, no read deadline (a multishot receive cannot carry a
+    /// link timeout), and the ring did not just run dry.
+    fn multishot(&self, read_deadline: Option<Instant>) -> Option<BufGroup> {
+        self.ring.filter(|_| read_deadline.is_none() && !self.dry)
+    }
+
+    /// Copies what is left of the held ring buffer into `out`, up to its
+    /// room; gives the buffer back to its ring once read whole.
+    fn take_held(&mut self, room: usize, out: impl FnOnce(&[u8])) -> usize {
+        let Some(held) = &self.held else { return 0 };
+        let n = room.min(held.len() - self.held_pos);
+        out(&held[self.held_pos..self.held_pos + n]);
+        self.held_pos += n;
+        if self.held_pos == held.len() {
+            self.held = None;
+            self.held_pos = 0;
+        }
+        n
+    }
+
     /// The multishot side of a read, with nothing held: `Ready(None)` when
     /// a buffer is now held or the read goes the one-shot way (no ring,
     /// a deadline, a dry ring, or the multishot receive just ended for
@@ -153,39 +184,6 @@ impl ReadAhead {
                 }
             }
         }
-    }
-}
-
-/// `AsyncRead`'s multishot receive into a buffer ring.
-struct Multi {
-    stream: OpStream<RecvMulti>,
-    /// The group it receives from.
-    group: BufGroup,
-    /// Whether it was cancelled, for a deadline or another group set
-    /// since it started (its `ECANCELED` then only ends it).
-    cancelled: bool,
-}
-
-impl ReadAhead {
-    /// Whether reads go through a multishot receive into `ring` now: a
-    /// ring is set, no read deadline (a multishot receive cannot carry a
-    /// link timeout), and the ring did not just run dry.
-    fn multishot(&self, read_deadline: Option<Instant>) -> Option<BufGroup> {
-        self.ring.filter(|_| read_deadline.is_none() && !self.dry)
-    }
-
-    /// Copies what is left of the held ring buffer into `out`, up to its
-    /// room; gives the buffer back to its ring once read whole.
-    fn take_held(&mut self, room: usize, out: impl FnOnce(&[u8])) -> usize {
-        let Some(held) = &self.held else { return 0 };
-        let n = room.min(held.len() - self.held_pos);
-        out(&held[self.held_pos..self.held_pos + n]);
-        self.held_pos += n;
-        if self.held_pos == held.len() {
-            self.held = None;
-            self.held_pos = 0;
-        }
-        n
     }
 }
 
