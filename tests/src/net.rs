@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, ReadBuf};
 use uring::net::TcpStream;
-use uring::reactor::{Handle, Reactor};
+use uring::reactor::{BufGroup, Handle, Reactor, RingBuf};
 
 pub mod peer;
 
@@ -148,4 +148,64 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// A buffer ring of `count` buffers of `len` bytes registered with the
+/// reactor of `h` under group `id`, or `None` with a skip message on a
+/// kernel without them.
+pub fn group_or_skip(h: &Handle, id: u16, count: u16, len: u32) -> Option<BufGroup> {
+    match h.register_buf_ring(uring::BufferGroup::new(id), count, len) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            crate::skip(format_args!("no buffer rings: {e}"));
+            None
+        }
+    }
+}
+
+/// Holds as many buffers of `group` at once as it has (`count`, each
+/// taken by a receive on a fresh socket pair that is written one byte each
+/// time), with no id twice, then checks that one more receive finds none
+/// (`ENOBUFS`): no buffer of the group is lost or still lent. The buffers
+/// are then given back, and the receive that found none gets its byte.
+pub fn assert_group_whole(reactor: &Reactor, group: BufGroup, count: u16, what: &str) {
+    use std::io::Write as _;
+    let h = reactor.handle();
+    let (mine, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
+    let stream = uring::net::UnixStream::from_std(&h, mine);
+    let mut held: Vec<RingBuf> = Vec::new();
+    for i in 0..count {
+        let byte = [i as u8 ^ 0x5A];
+        peer.write_all(&byte).unwrap();
+        match reactor.run_until(stream.recv_ring(group)).unwrap() {
+            Ok(Some(buf)) => {
+                assert_kernel_bytes(&buf, &byte, &format!("{what}: buffer {i}"));
+                held.push(buf);
+            }
+            other => panic!("{what}: buffer {i} of {count}: {other:?}"),
+        }
+    }
+    let mut bids: Vec<u16> = held.iter().map(RingBuf::bid).collect();
+    bids.sort_unstable();
+    bids.dedup();
+    assert_eq!(
+        bids.len(),
+        usize::from(count),
+        "{what}: a buffer handed out twice"
+    );
+    peer.write_all(b"+").unwrap();
+    let r = reactor.run_until(stream.recv_ring(group)).unwrap();
+    assert_eq!(
+        r.as_ref().err().and_then(io::Error::raw_os_error),
+        Some(libc::ENOBUFS),
+        "{what}: a buffer more than the group has: {r:?}"
+    );
+    drop(held);
+    let last = reactor.run_until(stream.recv_ring(group)).unwrap();
+    match last {
+        Ok(Some(buf)) => {
+            assert_kernel_bytes(&buf, b"+", &format!("{what}: the byte the dry group left"))
+        }
+        other => panic!("{what}: the byte the dry group left: {other:?}"),
+    }
 }

@@ -42,24 +42,15 @@ use uring::BufferGroup;
 use uring::net::{TcpStream, UdpSocket, UnixDatagram, UnixStream};
 use uring::reactor::ops::Timeout;
 use uring::reactor::{BufGroup, Handle, Reactor, RingBuf};
-use uring_tests::net::{any, assert_kernel_bytes, connected, drive, noop_cx, poll_read};
+use uring_tests::net::{
+    any, assert_group_whole, assert_kernel_bytes, connected, drive, group_or_skip, noop_cx,
+    poll_read,
+};
 use uring_tests::{Rng, pattern, poll_once, run_for, skip, tcp_pair, under_valgrind, watchdog};
 
 // ---------------------------------------------------------------------------
 // Shared pieces
 // ---------------------------------------------------------------------------
-
-/// A buffer ring of `count` buffers of `len` bytes, or `None` with a skip
-/// message on a kernel without them.
-fn group_or_skip(h: &Handle, id: u16, count: u16, len: u32) -> Option<BufGroup> {
-    match h.register_buf_ring(BufferGroup::new(id), count, len) {
-        Ok(g) => Some(g),
-        Err(e) => {
-            skip(format_args!("no buffer rings: {e}"));
-            None
-        }
-    }
-}
 
 /// Whether `got == want`, for bytes that only the kernel wrote into memory
 /// memcheck takes for uninitialised: under valgrind, their lengths alone.
@@ -116,50 +107,6 @@ fn sees_end(observer: &std::os::unix::net::UnixStream) -> bool {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-}
-
-/// Holds as many buffers of `group` at once as it has (`count`, taken by
-/// receives on a fresh socket pair that the test writes one byte to each
-/// time), then checks that one more receive finds none (`ENOBUFS`): no
-/// buffer of the group is lost or still lent, and none is handed out
-/// twice. The buffers are given back at the end.
-fn assert_group_whole(reactor: &Reactor, group: BufGroup, count: u16, what: &str) {
-    let h = reactor.handle();
-    let (mine, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
-    let stream = UnixStream::from_std(&h, mine);
-    let mut held: Vec<RingBuf> = Vec::new();
-    for i in 0..count {
-        peer.write_all(&[i as u8]).unwrap();
-        match reactor.run_until(stream.recv_ring(group)).unwrap() {
-            Ok(Some(buf)) => {
-                assert_eq!(&buf[..], &[i as u8], "{what}: buffer {i}");
-                held.push(buf);
-            }
-            other => panic!("{what}: buffer {i} of {count}: {other:?}"),
-        }
-    }
-    let mut bids: Vec<u16> = held.iter().map(RingBuf::bid).collect();
-    bids.sort_unstable();
-    bids.dedup();
-    assert_eq!(
-        bids.len(),
-        usize::from(count),
-        "{what}: a buffer handed out twice"
-    );
-    peer.write_all(b"+").unwrap();
-    let r = reactor.run_until(stream.recv_ring(group)).unwrap();
-    assert_eq!(
-        r.as_ref().err().and_then(io::Error::raw_os_error),
-        Some(libc::ENOBUFS),
-        "{what}: a buffer more than the group has: {r:?}"
-    );
-    drop(held);
-    let last = reactor.run_until(stream.recv_ring(group)).unwrap().unwrap();
-    assert_eq!(
-        &last.unwrap()[..],
-        b"+",
-        "{what}: the byte the dry group left"
-    );
 }
 
 /// Awaits `ms` milliseconds on the reactor of `h`.

@@ -22,6 +22,7 @@ use uring::reactor::ops::{Accept, Nop, Recv, RecvFrom, RecvMulti, RecvRing, Send
 use uring::reactor::{IoBuf, Reactor, RingBuf, SharedFd};
 use uring::{BufferGroup, Ring};
 
+use uring_tests::net::group_or_skip;
 use uring_tests::skip;
 
 fn any() -> SocketAddr {
@@ -46,21 +47,6 @@ fn sees_eof(client: &mut std::net::TcpStream) -> bool {
             Ok(_) => continue,
             Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => return true,
             Err(_) => return false,
-        }
-    }
-}
-
-fn group_or_skip(
-    reactor: &Reactor,
-    id: u16,
-    count: u16,
-    len: u32,
-) -> Option<uring::reactor::BufGroup> {
-    match reactor.register_buf_ring(BufferGroup::new(id), count, len) {
-        Ok(g) => Some(g),
-        Err(e) => {
-            skip(format_args!("buffer rings: {e}"));
-            None
         }
     }
 }

@@ -38,13 +38,14 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use uring::BufferGroup;
 use uring::net::{RecvStream, TcpStream, UnixStream};
 use uring::reactor::ops::Timeout;
 use uring::reactor::{BufGroup, Handle, Reactor, RingBuf};
 use uring_tests::net::peer::{Peer, inode, socket_open, tcp, unix};
-use uring_tests::net::{assert_kernel_bytes, noop_cx, poll_read};
-use uring_tests::{Rng, pattern, poll_once, reset_on_close, run_for, skip, watchdog};
+use uring_tests::net::{
+    assert_group_whole, assert_kernel_bytes, group_or_skip, noop_cx, poll_read,
+};
+use uring_tests::{Rng, pattern, poll_once, reset_on_close, run_for, watchdog};
 
 // ---------------------------------------------------------------------------
 // Shared pieces
@@ -125,18 +126,6 @@ impl FdsReceive for UnixStream {
 
 /// A stream of either family connected to a plain peer.
 type Make<S> = fn(&Handle) -> (S, Peer);
-
-/// A buffer ring of `count` buffers of `len` bytes, or `None` with a skip
-/// message on a kernel without them.
-fn group_or_skip(h: &Handle, id: u16, count: u16, len: u32) -> Option<BufGroup> {
-    match h.register_buf_ring(BufferGroup::new(id), count, len) {
-        Ok(g) => Some(g),
-        Err(e) => {
-            skip(format_args!("no buffer rings: {e}"));
-            None
-        }
-    }
-}
 
 /// The errno of a failed result.
 fn errno<T>(r: &io::Result<T>) -> Option<i32> {
@@ -221,45 +210,6 @@ fn unread(fd: BorrowedFd<'_>) -> usize {
 /// `fd`.
 fn wait_unread(reactor: &Reactor, fd: BorrowedFd<'_>, n: usize, what: &str) {
     settle(reactor, what, || unread(fd) == n);
-}
-
-/// Holds as many buffers of `group` at once as it has (`count`, each
-/// taken by a receive on a fresh socket pair that is written one byte each
-/// time), with no id twice, then checks that one more receive finds none
-/// (`ENOBUFS`): no buffer of the group is lost or still lent. The buffers
-/// are given back at the end.
-fn assert_group_whole(reactor: &Reactor, group: BufGroup, count: u16, what: &str) {
-    let h = reactor.handle();
-    let (mine, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
-    let stream = UnixStream::from_std(&h, mine);
-    let mut held: Vec<RingBuf> = Vec::new();
-    for i in 0..count {
-        let byte = [i as u8 ^ 0x5A];
-        peer.write_all(&byte).unwrap();
-        match reactor.run_until(stream.recv_ring(group)).unwrap() {
-            Ok(Some(buf)) => {
-                assert_kernel_bytes(&buf, &byte, &format!("{what}: buffer {i}"));
-                held.push(buf);
-            }
-            other => panic!("{what}: buffer {i} of {count}: {other:?}"),
-        }
-    }
-    let mut bids: Vec<u16> = held.iter().map(RingBuf::bid).collect();
-    bids.sort_unstable();
-    bids.dedup();
-    assert_eq!(
-        bids.len(),
-        usize::from(count),
-        "{what}: a buffer handed out twice"
-    );
-    peer.write_all(b"+").unwrap();
-    let r = reactor.run_until(stream.recv_ring(group)).unwrap();
-    assert_eq!(
-        errno(&r),
-        Some(libc::ENOBUFS),
-        "{what}: a buffer more than the group has: {r:?}"
-    );
-    drop(held);
 }
 
 /// Checks that `group` has no buffer free now: a receive with a byte
