@@ -57,7 +57,9 @@ impl<'a, T: Target> Read<'a, T> {
     /// kernel fails any soft link: the read completes with its own result
     /// (the byte count of a short read) and the write with `-ECANCELED`,
     /// without writing anything. To copy the tail of a file, read it with a
-    /// buffer of its exact length.
+    /// buffer of its exact length. (Not on an IOPOLL ring: Linux fails no
+    /// link for a polled read that completes short, and the write then
+    /// writes the whole buffer, with what the read did not reach as it was.)
     ///
     /// `dst` is a borrowed descriptor (`&file`, a `BorrowedFd`) or a
     /// [`Fixed`](crate::Fixed) file, as for [`Write::new`]; the source's
@@ -163,7 +165,7 @@ impl<'a, T: Target> ReadFixed<'a, T> {
     ///
     /// As for [`Read::then_write`]: the write starts only once the read has
     /// filled the whole slice, and a failed or short read cancels it
-    /// (`-ECANCELED`). The source's target type is kept, and `dst` is a
+    /// (`-ECANCELED`; a short polled read on an IOPOLL ring does not). The source's target type is kept, and `dst` is a
     /// borrowed descriptor or a [`Fixed`](crate::Fixed) file.
     ///
     /// ```
@@ -249,7 +251,10 @@ impl<'a, T: Target> ReadFixed<'a, T> {
 //   (the write): `then_write` joins them with `IOSQE_IO_LINK`, and the
 //   kernel issues a linked SQE only after the one before it has completed,
 //   successfully and with its whole length (a short read fails the link,
-//   and the write completes with `-ECANCELED` without running).
+//   and the write completes with `-ECANCELED` without running; on an
+//   IOPOLL ring a short polled read does not, and the write then runs
+//   after it, still after it: what it reads is the read's buffer, whole,
+//   initialised, as the read left it).
 // - Nothing safe separates the two or changes that link: a `ThenWrite`
 //   is made only here, as the tail of the `Link` the read heads; a
 //   `Link`'s parts and flag are private, and nothing takes it apart (a
