@@ -167,16 +167,22 @@ impl<'a> SyncCancel<'a> {
         }
     }
 
-    /// The request with this `user_data`.
-    pub fn user_data(user_data: u64) -> SyncCancel<'a> {
+    /// Keys of `flags`, with `user_data` `addr` and opcode `opcode`, and no
+    /// file.
+    fn keys(addr: u64, flags: u32, opcode: u8) -> SyncCancel<'a> {
         SyncCancel {
-            addr: user_data,
+            addr,
             fd: -1,
-            flags: 0,
-            opcode: 0,
+            flags,
+            opcode,
             ring: 0,
             _target: PhantomData,
         }
+    }
+
+    /// The request with this `user_data`.
+    pub fn user_data(user_data: u64) -> SyncCancel<'a> {
+        SyncCancel::keys(user_data, 0, 0)
     }
 
     /// Requests on this file (a borrowed descriptor or a `Fixed` file).
@@ -184,39 +190,17 @@ impl<'a> SyncCancel<'a> {
     where
         T::Target: 'a,
     {
-        SyncCancel {
-            addr: 0,
-            fd: -1,
-            flags: sys::IORING_ASYNC_CANCEL_FD,
-            opcode: 0,
-            ring: 0,
-            _target: PhantomData,
-        }
-        .with_fd(target)
+        SyncCancel::keys(0, sys::IORING_ASYNC_CANCEL_FD, 0).with_fd(target)
     }
 
     /// Requests of the op `E` (6.6).
     pub fn op<E: Entry>() -> SyncCancel<'a> {
-        SyncCancel {
-            addr: 0,
-            fd: -1,
-            flags: sys::IORING_ASYNC_CANCEL_OP,
-            opcode: E::CODE,
-            ring: 0,
-            _target: PhantomData,
-        }
+        SyncCancel::keys(0, sys::IORING_ASYNC_CANCEL_OP, E::CODE)
     }
 
     /// Every request of the ring.
     pub fn any() -> SyncCancel<'a> {
-        SyncCancel {
-            addr: 0,
-            fd: -1,
-            flags: sys::IORING_ASYNC_CANCEL_ANY,
-            opcode: 0,
-            ring: 0,
-            _target: PhantomData,
-        }
+        SyncCancel::keys(0, sys::IORING_ASYNC_CANCEL_ANY, 0)
     }
 
     /// All the requests that match, not only the first.
