@@ -95,6 +95,17 @@ impl ReadAhead {
         self.ring.filter(|_| read_deadline.is_none() && !self.dry)
     }
 
+    /// The error of a receive started beside `AsyncRead`'s own receive in
+    /// flight (one-shot or multishot), which the two would race for the
+    /// next bytes; `None` when none is.
+    fn in_flight(&self) -> Option<io::Error> {
+        if self.multi.is_some() {
+            Some(read_ahead_in_flight(true))
+        } else {
+            self.recv.is_some().then(|| read_ahead_in_flight(false))
+        }
+    }
+
     /// Copies what is left of the held ring buffer into `out`, up to its
     /// room; gives the buffer back to its ring once read whole.
     fn take_held(&mut self, room: usize, out: impl FnOnce(&[u8])) -> usize {
@@ -633,8 +644,7 @@ impl Conn {
         if ra.held.is_some() {
             return Some(Ok(ra.take_held(room, copy)));
         }
-        (ra.recv.is_some() || ra.multi.is_some())
-            .then(|| Err(read_ahead_in_flight(ra.multi.is_some())))
+        ra.in_flight().map(Err)
     }
 
     /// For a receive that cannot take `AsyncRead`'s bytes received ahead
@@ -648,10 +658,10 @@ impl Conn {
                 "bytes received ahead through AsyncRead wait on this stream: read them first",
             ));
         }
-        if ra.recv.is_some() || ra.multi.is_some() {
-            return Err(read_ahead_in_flight(ra.multi.is_some()));
+        match ra.in_flight() {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Sets the buffer ring `AsyncRead` receives through (see the streams'
