@@ -143,6 +143,9 @@ for name in "${names[@]}"; do
         *) why="exit status $status" ;;
         esac
         echo "memcheck $name: FAILED ($why)"
+        # The panics first (a child process's message sits above its
+        # parent's backtraces, which the tail alone would cut off).
+        grep -A4 "panicked at" "$log" | head -60 || true
         tail -40 "$log"
         failed=1
     fi
