@@ -202,7 +202,7 @@ unsafe impl SqeField<u16> for BufferGroup {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is neither a buffer for this op nor a `BufferSelect`",
     label = "expected `{Buf}` or a provided-buffer selection",
-    note = "pass a mutable byte slice, or `group.select(len)` to let the kernel pick a provided buffer"
+    note = "pass a `{Buf}` (an op the kernel writes into takes `&mut [u8]`, one it reads takes `&[u8]` or `&mut [u8]`), or `group.select(len)` to let the kernel pick a provided buffer"
 )]
 pub unsafe trait SelectBuffer<Buf> {
     /// `(addr, len, buf_group, IOSQE_BUFFER_SELECT or 0)`.
@@ -239,6 +239,16 @@ unsafe impl<'a, const N: usize> SelectBuffer<&'a mut [u8]> for &'a mut [u8; N] {
 
 // SAFETY: the slice is borrowed for `'a`; the kernel only reads it (a send).
 unsafe impl<'a> SelectBuffer<&'a [u8]> for &'a [u8] {
+    #[inline(always)]
+    fn into_parts(self) -> (u64, u32, u16, u8) {
+        let (addr, len) = slice_parts(self.as_ptr(), self.len());
+        (addr, len, 0, 0)
+    }
+}
+
+// SAFETY: the slice is borrowed exclusively for `'a`; the kernel only
+// reads it (a send of a buffer lent mutably, such as `push_owned`'s).
+unsafe impl<'a> SelectBuffer<&'a [u8]> for &'a mut [u8] {
     #[inline(always)]
     fn into_parts(self) -> (u64, u32, u16, u8) {
         let (addr, len) = slice_parts(self.as_ptr(), self.len());
