@@ -39,6 +39,7 @@ pub(crate) use table::ScopeTable;
 
 use table::*;
 
+use crate::buf_ring::Buf;
 use crate::cqueue::Completions;
 use crate::entries::{Cqe16, CqeSize, Sqe64, SqeSize, UniformCqe};
 use crate::error::{Error, PushError, Result};
@@ -622,6 +623,59 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
         F: for<'b> FnOnce(&'b mut [u8], OwnedPush<'b, 'scope, S>),
     {
         self.submission().push_owned(buf, build)
+    }
+
+    /// Gives a buffer claimed from a [`BufRing`](crate::BufRing) to the
+    /// scope and pushes an op or a chain over it, built by `build` from the
+    /// buffer's bytes (the claimed ones, borrowed) and pushed with the
+    /// [`OwnedPush`] it is given: the way to send back what a receive
+    /// selected without copying it. The scope holds the `Buf` until the
+    /// last completion of those ops, and then gives the buffer back to its
+    /// ring (the completion carries no buffer); or hands the `Buf` back at
+    /// once, in the error, when nothing was pushed.
+    ///
+    /// The buffer ring must outlive the scope (a `Buf` claimed from a ring
+    /// made inside it does not live for `'scope`). A scope that moves to
+    /// another thread before the buffer's ops complete cannot give it back
+    /// (a `BufRing` is used by one thread): it stays lent, and the ring
+    /// has one buffer fewer.
+    ///
+    /// ```
+    /// use std::io::{Read as _, Write as _};
+    /// use std::os::unix::net::UnixStream;
+    /// use uring::{BufferGroup, Ring, ops::{Recv, Send}};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (mut client, server) = UnixStream::pair()?;
+    /// client.write_all(b"echo me")?;
+    /// let mut ring = Ring::new(8)?;
+    /// let pool = ring.register_buf_ring(BufferGroup::new(1), 4, 64)?;
+    /// ring.scope(|s| -> uring::Result<()> {
+    ///     s.push(Recv::new(&server, pool.select()))?;
+    ///     s.submit_and_wait(1)?;
+    ///     let mut cqe = s.completions().next().expect("the receive");
+    ///     let buf = pool.claim(&mut cqe)?;
+    ///     // The received bytes go back out of the ring's own buffer.
+    ///     s.push_claimed(buf, |bytes, sq| sq.push(Send::new(&server, bytes).user_data(2)))?;
+    ///     s.submit_and_wait(1)?;
+    ///     let cqe = s.completions().next().expect("the send");
+    ///     assert_eq!(cqe.res(), 7);
+    ///     Ok(())
+    /// })?;
+    /// let mut back = [0; 7];
+    /// client.read_exact(&mut back)?;
+    /// assert_eq!(&back, b"echo me");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn push_claimed<F>(
+        &mut self,
+        buf: Buf<'scope>,
+        build: F,
+    ) -> Result<(), PushError<Buf<'scope>>>
+    where
+        F: for<'b> FnOnce(&'b mut [u8], OwnedPush<'b, 'scope, S>),
+    {
+        self.submission().push_claimed(buf, build)
     }
 
     /// Cancels the scope's ops in flight whose `user_data` is `user_data`:

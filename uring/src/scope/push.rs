@@ -76,6 +76,43 @@ impl<'scope, S: SqeSize> ScopeSubmissionQueue<'_, 'scope, S> {
         }
     }
 
+    /// Gives the claimed `buf` to the scope and pushes an op or a chain
+    /// over it, as [`Scope::push_claimed`] does.
+    pub fn push_claimed<F>(
+        &mut self,
+        buf: Buf<'scope>,
+        build: F,
+    ) -> Result<(), PushError<Buf<'scope>>>
+    where
+        F: for<'b> FnOnce(&'b mut [u8], OwnedPush<'b, 'scope, S>),
+    {
+        let (entry, ptr, len) = self.table.get().keep_claimed(buf);
+        let mut refused = PushErrorKind::NothingPushed;
+        // SAFETY: `ptr` and `len` are the claimed bytes, in the `BufRing`'s
+        // buffers, which outlive 'scope (the `Buf` borrowed the ring for
+        // it); the buffer is lent to the `Buf` alone, which the table keeps
+        // until no op uses it, and then gives back to the ring. The borrow
+        // given to `build` is higher-ranked, as in `push_owned`.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(ptr, len) };
+        build(
+            bytes,
+            OwnedPush {
+                sq: NonNull::from(&mut *self.sq).cast(),
+                table: self.table.reborrow(),
+                entry,
+                refused: &mut refused,
+                _buf: PhantomData,
+                _scope: PhantomData,
+            },
+        );
+        // SAFETY: `entry` is the one `keep_claimed` handed out above.
+        match unsafe { self.table.get().unkeep_claimed(entry) } {
+            // SAFETY: the buffer was given as a `Buf<'scope>`.
+            Some(kept) => Err(PushError::new(unsafe { kept.into_buf() }, refused)),
+            None => Ok(()),
+        }
+    }
+
     /// Free SQ slots.
     pub fn space_left(&mut self) -> u32 {
         let limit = self.table.get().limit();

@@ -1,10 +1,12 @@
 //! A scope's bookkeeping: the slots its ops hold, the tags their SQEs
 //! carry, and the keys those tags are drawn with.
 
+use crate::buf_ring::Buf;
 use crate::cqueue::Cqe;
 use crate::error::PushErrorKind;
 use crate::sys;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 use std::time::Duration;
 
@@ -93,6 +95,10 @@ pub(super) struct Rename {
 /// ops over it have completed.
 pub(super) struct OwnedEntry {
     pub(super) buf: Option<Vec<u8>>,
+    /// A buffer claimed from a `BufRing`, given with
+    /// [`Scope::push_claimed`] and held instead of a vector: it goes back
+    /// to its ring (dropped) where the vector would be handed back.
+    claimed: Option<KeptClaim>,
     /// The SQEs over it that have not posted their last completion.
     pub(super) remaining: u32,
     /// While the entry is free: the next free entry, or [`NO_ENTRY`].
@@ -101,6 +107,77 @@ pub(super) struct OwnedEntry {
 
 /// The end of the owned entries' free list.
 const NO_ENTRY: u32 = u32::MAX;
+
+/// A claimed buffer the scope holds for the ops pushed over it.
+///
+/// Its lifetime is erased: the scope gives it back to its ring (drops it)
+/// once those ops have posted their last completion, and the scope ends
+/// after them, within the `'scope` that the `Buf` outlived. So the
+/// `BufRing` it borrows is alive whenever it is dropped or handed back.
+pub(super) struct KeptClaim {
+    buf: ManuallyDrop<Buf<'static>>,
+    /// The thread that gave it (the address of a thread-local).
+    thread: usize,
+}
+
+// SAFETY: a `KeptClaim` that moves to another thread (with its ring, or a
+// scope moved there) never touches its `BufRing` from there: its drop
+// gives the buffer back only on the thread that kept it, and `into_buf` is
+// called by `push_claimed` on the thread of the `keep_claimed` just before.
+unsafe impl Send for KeptClaim {}
+
+// SAFETY: a shared `KeptClaim` offers nothing: no method takes `&self`.
+unsafe impl Sync for KeptClaim {}
+
+thread_local! {
+    /// A per-thread address: which thread is running.
+    static HERE: u8 = const { 0 };
+}
+
+/// The address of this thread's [`HERE`], different for each live thread.
+fn this_thread() -> usize {
+    HERE.with(|h| std::ptr::from_ref(h) as usize)
+}
+
+impl KeptClaim {
+    /// Keeps `buf`, given on this thread.
+    fn new(buf: Buf<'_>) -> KeptClaim {
+        // SAFETY: only the lifetime changes. The table drops the buffer or
+        // hands it back (`into_buf`, to its lifetime) before the scope it
+        // was given to ends, which its `BufRing` outlives.
+        let buf = unsafe { std::mem::transmute::<Buf<'_>, Buf<'static>>(buf) };
+        KeptClaim {
+            buf: ManuallyDrop::new(buf),
+            thread: this_thread(),
+        }
+    }
+
+    /// The buffer, with the lifetime it had.
+    ///
+    /// # Safety
+    ///
+    /// `'a` must be the lifetime the buffer was given with (or shorter).
+    pub(super) unsafe fn into_buf<'a>(self) -> Buf<'a> {
+        let mut me = ManuallyDrop::new(self);
+        // SAFETY: taken once, from a value that is not dropped after.
+        let buf = unsafe { ManuallyDrop::take(&mut me.buf) };
+        // SAFETY: the caller gives back the lifetime erased in `new`.
+        unsafe { std::mem::transmute::<Buf<'static>, Buf<'a>>(buf) }
+    }
+}
+
+impl Drop for KeptClaim {
+    /// Gives the buffer back to its ring, on the thread that claimed it: a
+    /// `BufRing` is used by one thread only. A scope moved to another
+    /// thread (a `&mut Scope` is `Send`) leaves the buffer lent for good
+    /// instead, which costs the ring one buffer and touches nothing.
+    fn drop(&mut self) {
+        if self.thread == this_thread() {
+            // SAFETY: dropped once, here; its ring is alive (see the type).
+            unsafe { ManuallyDrop::drop(&mut self.buf) }
+        }
+    }
+}
 
 /// A slot's op selects no provided buffer.
 pub(super) const NO_GROUP: u32 = u32::MAX;
@@ -656,18 +733,68 @@ impl ScopeTable {
                 debug_assert!(free.buf.is_none());
                 self.owned_free = free.next_free;
                 std::mem::forget(free.buf.replace(buf));
+                debug_assert!(free.claimed.is_none());
                 free.remaining = 0;
                 (index, bytes.0, bytes.1)
             }
             None => {
                 self.owned.push(OwnedEntry {
                     buf: Some(buf),
+                    claimed: None,
                     remaining: 0,
                     next_free: NO_ENTRY,
                 });
                 (self.owned.len() as u32 - 1, bytes.0, bytes.1)
             }
         }
+    }
+
+    /// Keeps the claimed `buf` for ops yet to be pushed over it; returns
+    /// its entry and its bytes (in the `BufRing`'s buffers, which do not
+    /// move).
+    pub(super) fn keep_claimed(&mut self, mut buf: Buf<'_>) -> (u32, *mut u8, usize) {
+        let bytes = (buf.as_mut_ptr(), buf.len());
+        let claimed = Some(KeptClaim::new(buf));
+        let index = self.owned_free;
+        match self.owned.get_mut(index as usize) {
+            Some(free) => {
+                debug_assert!(free.buf.is_none() && free.claimed.is_none());
+                self.owned_free = free.next_free;
+                free.claimed = claimed;
+                free.remaining = 0;
+                (index, bytes.0, bytes.1)
+            }
+            None => {
+                self.owned.push(OwnedEntry {
+                    buf: None,
+                    claimed,
+                    remaining: 0,
+                    next_free: NO_ENTRY,
+                });
+                (self.owned.len() as u32 - 1, bytes.0, bytes.1)
+            }
+        }
+    }
+
+    /// Takes back the claimed buffer of entry `index` if no op over it was
+    /// pushed (as [`unkeep_owned`](Self::unkeep_owned)); `None` when one
+    /// was.
+    ///
+    /// # Safety
+    ///
+    /// As for [`owned_entry`](Self::owned_entry), for an entry of
+    /// [`keep_claimed`](Self::keep_claimed).
+    pub(super) unsafe fn unkeep_claimed(&mut self, index: u32) -> Option<KeptClaim> {
+        let head = self.owned_free;
+        // SAFETY: forwarded from the caller.
+        let entry = unsafe { self.owned_entry(index) };
+        if entry.remaining > 0 {
+            return None;
+        }
+        entry.next_free = head;
+        let claimed = entry.claimed.take();
+        self.owned_free = index;
+        claimed
     }
 
     /// The owned entry `index`, without a bounds check.
@@ -716,6 +843,8 @@ impl ScopeTable {
         }
         entry.next_free = head;
         let buf = entry.buf.take();
+        // A claimed buffer goes back to its ring.
+        entry.claimed = None;
         self.owned_free = index;
         buf
     }
