@@ -423,3 +423,81 @@ fn many_echoes_through_a_small_ring() {
     });
     assert_whole(&mut ring, &pool, 4, "after the echoes");
 }
+
+#[test]
+fn the_buffer_is_back_when_the_scope_ends_right_after_the_completion() {
+    let mut ring = Ring::new(8).unwrap();
+    let Some(pool) = plain_buf_ring(&mut ring, GROUP, 2, 64) else {
+        return;
+    };
+    let (mut client, server) = UnixStream::pair().unwrap();
+    client.write_all(b"last").unwrap();
+    ring.scope(|s| {
+        let buf = received!(s, &server, pool);
+        s.push_claimed(buf, |bytes, sq| {
+            sq.push(Send::new(&server, bytes).user_data(2))
+        })
+        .unwrap();
+        s.submit_and_wait(1).unwrap();
+        let cqe = s.completions().next().unwrap();
+        assert_eq!((cqe.user_data(), cqe.res()), (2, 4));
+        // No submit or wait after it: the scope's end gives it back.
+    });
+    assert_eq!(read_n(&client, 4), b"last");
+    assert_whole(&mut ring, &pool, 2, "after the scope's end");
+}
+
+#[test]
+fn a_build_closure_that_panics_gives_the_buffer_back() {
+    let mut ring = Ring::new(8).unwrap();
+    let Some(pool) = plain_buf_ring(&mut ring, GROUP, 2, 64) else {
+        return;
+    };
+    let (mut client, server) = UnixStream::pair().unwrap();
+    client.write_all(b"boom").unwrap();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ring.scope(|s| {
+            let buf = received!(s, &server, pool);
+            let _ = s.push_claimed(buf, |_, _| panic!("build panics before pushing"));
+        })
+    }));
+    assert!(r.is_err());
+    assert_whole(&mut ring, &pool, 2, "after the closure's panic");
+}
+
+#[test]
+fn entries_reused_while_a_release_is_due_give_every_buffer_back_once() {
+    let mut ring = Ring::new(16).unwrap();
+    let Some(pool) = plain_buf_ring(&mut ring, GROUP, 2, 64) else {
+        return;
+    };
+    let (mut client, server) = UnixStream::pair().unwrap();
+    ring.scope(|s| {
+        for round in 0..20u8 {
+            client.write_all(&[round]).unwrap();
+            let buf = received!(s, &server, pool);
+            // One claimed buffer, then a vector, on the same entries,
+            // with the claimed buffer's release still due between them.
+            s.push_claimed(buf, |bytes, sq| {
+                sq.push(Send::new(&server, bytes).user_data(2))
+            })
+            .unwrap();
+            s.submit_and_wait(1).unwrap();
+            assert_eq!(s.completions().next().unwrap().res(), 1);
+            s.push_owned(vec![round; 3], |bytes, sq| {
+                sq.push(Send::new(&server, bytes).user_data(3))
+            })
+            .unwrap();
+            s.submit_and_wait(1).unwrap();
+            let mut cqe = s.completions().next().unwrap();
+            assert_eq!(cqe.res(), 3);
+            assert_eq!(cqe.take_buf(), Some(vec![round; 3]));
+        }
+    });
+    let mut want = Vec::new();
+    for round in 0..20u8 {
+        want.extend_from_slice(&[round; 4]);
+    }
+    assert_eq!(read_n(&client, want.len()), want);
+    assert_whole(&mut ring, &pool, 2, "after the rounds");
+}

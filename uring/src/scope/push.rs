@@ -64,6 +64,7 @@ impl<'scope, S: SqeSize> ScopeSubmissionQueue<'_, 'scope, S> {
                 sq: NonNull::from(&mut *self.sq).cast(),
                 table: self.table.reborrow(),
                 entry,
+                owned: entry,
                 refused: &mut refused,
                 _buf: PhantomData,
                 _scope: PhantomData,
@@ -86,7 +87,7 @@ impl<'scope, S: SqeSize> ScopeSubmissionQueue<'_, 'scope, S> {
     where
         F: for<'b> FnOnce(&'b mut [u8], OwnedPush<'b, 'scope, S>),
     {
-        let (entry, ptr, len) = self.table.get().keep_claimed(buf);
+        let (entry, tag, ptr, len) = self.table.get().keep_claimed(buf);
         let mut refused = PushErrorKind::NothingPushed;
         // SAFETY: `ptr` and `len` are the claimed bytes, in the `BufRing`'s
         // buffers, which outlive 'scope (the `Buf` borrowed the ring for
@@ -100,6 +101,7 @@ impl<'scope, S: SqeSize> ScopeSubmissionQueue<'_, 'scope, S> {
                 sq: NonNull::from(&mut *self.sq).cast(),
                 table: self.table.reborrow(),
                 entry,
+                owned: tag,
                 refused: &mut refused,
                 _buf: PhantomData,
                 _scope: PhantomData,
@@ -469,6 +471,9 @@ pub struct OwnedPush<'b, 'scope: 'b, S: SqeSize = Sqe64> {
     pub(super) sq: NonNull<SubmissionQueue<'b, S>>,
     pub(super) table: TableRef<'b>,
     pub(super) entry: u32,
+    /// What the slots of the ops over it carry as their owned buffer: the
+    /// entry, or for a claimed buffer the entry marked as one.
+    pub(super) owned: u32,
     /// Why the push did not happen, for `push_owned`'s error.
     pub(super) refused: &'b mut PushErrorKind,
     /// Invariant, so that the buffer's borrow cannot be stretched.
@@ -497,7 +502,7 @@ impl<'b, S: SqeSize> OwnedPush<'b, '_, S> {
                 self.sq.as_mut(),
                 self.table.get(),
                 submission,
-                self.entry,
+                self.owned,
             )
         };
         match pushed {

@@ -80,6 +80,12 @@ pub(super) const NO_OWNED: u32 = u32::MAX;
 /// Marks a slot's `owned` as the index of a [`Rename`].
 pub(super) const RENAME: u32 = 1 << 31;
 
+/// With [`RENAME`], marks a slot's `owned` as the index of an owned entry
+/// that holds a claimed buffer (see [`ScopeTable::claims`]): its ops'
+/// last completions take the renames' way, off the path of owned vectors.
+/// (Neither renames nor owned entries reach this many.)
+pub(super) const CLAIM: u32 = 1 << 30;
+
 /// A poll update of the scope that gives one of the scope's polls a new
 /// `user_data`: the kernel keeps the poll's tag, and the scope gives the
 /// poll's slot the new `user_data` once the update has succeeded.
@@ -95,10 +101,6 @@ pub(super) struct Rename {
 /// ops over it have completed.
 pub(super) struct OwnedEntry {
     pub(super) buf: Option<Vec<u8>>,
-    /// A buffer claimed from a `BufRing`, given with
-    /// [`Scope::push_claimed`] and held instead of a vector: it goes back
-    /// to its ring (dropped) where the vector would be handed back.
-    claimed: Option<KeptClaim>,
     /// The SQEs over it that have not posted their last completion.
     pub(super) remaining: u32,
     /// While the entry is free: the next free entry, or [`NO_ENTRY`].
@@ -264,6 +266,9 @@ pub(crate) struct ScopeTable {
     /// The first free owned entry, or [`NO_ENTRY`]: the free entries are
     /// linked through their `next_free`.
     owned_free: u32,
+    /// The claimed buffers the scope holds (`push_claimed`), with the owned
+    /// entry of each, until their ops' last completions.
+    claims: Vec<(u32, KeptClaim)>,
     /// Renames waiting for their update's completion, and the free entries.
     pub(super) renames: Vec<Rename>,
     pub(super) renames_free: Vec<u32>,
@@ -306,6 +311,7 @@ impl Default for ScopeTable {
             scratch: Vec::new(),
             owned: Vec::new(),
             owned_free: NO_ENTRY,
+            claims: Vec::new(),
             renames: Vec::new(),
             renames_free: Vec::new(),
             named_turns: std::collections::HashMap::new(),
@@ -659,7 +665,7 @@ impl ScopeTable {
                 self.returned = unsafe { self.finish_owned(owned) };
                 return self.returned.is_some();
             } else {
-                self.finish_rename(owned & !RENAME, res);
+                self.finish_named(owned, res);
             }
         }
         false
@@ -733,14 +739,12 @@ impl ScopeTable {
                 debug_assert!(free.buf.is_none());
                 self.owned_free = free.next_free;
                 std::mem::forget(free.buf.replace(buf));
-                debug_assert!(free.claimed.is_none());
                 free.remaining = 0;
                 (index, bytes.0, bytes.1)
             }
             None => {
                 self.owned.push(OwnedEntry {
                     buf: Some(buf),
-                    claimed: None,
                     remaining: 0,
                     next_free: NO_ENTRY,
                 });
@@ -750,30 +754,32 @@ impl ScopeTable {
     }
 
     /// Keeps the claimed `buf` for ops yet to be pushed over it; returns
-    /// its entry and its bytes (in the `BufRing`'s buffers, which do not
-    /// move).
-    pub(super) fn keep_claimed(&mut self, mut buf: Buf<'_>) -> (u32, *mut u8, usize) {
+    /// its entry, the `owned` value its ops' slots carry (the entry marked
+    /// [`RENAME`] and [`CLAIM`]), and its bytes (in the `BufRing`'s
+    /// buffers, which do not move).
+    pub(super) fn keep_claimed(&mut self, mut buf: Buf<'_>) -> (u32, u32, *mut u8, usize) {
         let bytes = (buf.as_mut_ptr(), buf.len());
-        let claimed = Some(KeptClaim::new(buf));
+        let claim = KeptClaim::new(buf);
         let index = self.owned_free;
-        match self.owned.get_mut(index as usize) {
+        let index = match self.owned.get_mut(index as usize) {
             Some(free) => {
-                debug_assert!(free.buf.is_none() && free.claimed.is_none());
+                debug_assert!(free.buf.is_none());
                 self.owned_free = free.next_free;
-                free.claimed = claimed;
                 free.remaining = 0;
-                (index, bytes.0, bytes.1)
+                index
             }
             None => {
                 self.owned.push(OwnedEntry {
                     buf: None,
-                    claimed,
                     remaining: 0,
                     next_free: NO_ENTRY,
                 });
-                (self.owned.len() as u32 - 1, bytes.0, bytes.1)
+                self.owned.len() as u32 - 1
             }
-        }
+        };
+        debug_assert!(index < CLAIM);
+        self.claims.push((index, claim));
+        (index, RENAME | CLAIM | index, bytes.0, bytes.1)
     }
 
     /// Takes back the claimed buffer of entry `index` if no op over it was
@@ -785,16 +791,42 @@ impl ScopeTable {
     /// As for [`owned_entry`](Self::owned_entry), for an entry of
     /// [`keep_claimed`](Self::keep_claimed).
     pub(super) unsafe fn unkeep_claimed(&mut self, index: u32) -> Option<KeptClaim> {
-        let head = self.owned_free;
         // SAFETY: forwarded from the caller.
-        let entry = unsafe { self.owned_entry(index) };
-        if entry.remaining > 0 {
+        if unsafe { self.owned_entry(index) }.remaining > 0 {
             return None;
         }
-        entry.next_free = head;
-        let claimed = entry.claimed.take();
+        self.free_claim(index)
+    }
+
+    /// Frees owned entry `index`, which held a claimed buffer that no op
+    /// uses any more; returns the buffer (always there: `keep_claimed`
+    /// kept it with the entry, and only this takes it, as it frees the
+    /// entry).
+    fn free_claim(&mut self, index: u32) -> Option<KeptClaim> {
+        let head = self.owned_free;
+        self.owned[index as usize].next_free = head;
         self.owned_free = index;
-        claimed
+        let at = self.claims.iter().rposition(|c| c.0 == index);
+        debug_assert!(at.is_some(), "a claimed entry holds its claim");
+        Some(self.claims.swap_remove(at?).1)
+    }
+
+    /// The last completion of an op whose slot's `owned` has [`RENAME`]
+    /// set: a rename to make, or one op fewer over a claimed buffer, which
+    /// goes back to its ring after the last.
+    #[cold]
+    #[inline(never)]
+    fn finish_named(&mut self, owned: u32, res: i32) {
+        if owned & CLAIM == 0 {
+            self.finish_rename(owned & !RENAME, res);
+            return;
+        }
+        let index = owned & !(RENAME | CLAIM);
+        let entry = &mut self.owned[index as usize];
+        entry.remaining -= 1;
+        if entry.remaining == 0 {
+            drop(self.free_claim(index));
+        }
     }
 
     /// The owned entry `index`, without a bounds check.
@@ -843,8 +875,6 @@ impl ScopeTable {
         }
         entry.next_free = head;
         let buf = entry.buf.take();
-        // A claimed buffer goes back to its ring.
-        entry.claimed = None;
         self.owned_free = index;
         buf
     }
@@ -854,6 +884,7 @@ impl ScopeTable {
         self.orphans.clear();
         self.owned.clear();
         self.owned_free = NO_ENTRY;
+        self.claims.clear();
         self.renames.clear();
         self.renames_free.clear();
         self.named_turns.clear();
