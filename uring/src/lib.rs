@@ -79,9 +79,9 @@ pub use args::{
     AsSocket, BlockDevice, CancelFile, CancelOpcode, CancelUserData, Cmd16, Cmd80, ControlMessage,
     ControlMessages, ControlMessagesBuf, DirectSlot, FileUpdates, FilesAt, FixedBuf, FutexWaitV,
     MadviseRange, MsgHdr, MsgHdrMut, MsgLayout, NopBigCqe, NopBuffer, NopResult, NopTaskWork,
-    NvmeCmd, PassCqeFlags, PipeSlots, PollEventsUpdate, RecvMsgOut, RingSlot, ScmRights, SockOpt,
-    SocketDomain, SocketFd, SocketType, SpliceSource, TimestampType, TxTimestampCqe, UringCmdOp,
-    UserDataUpdate, WaitIdTarget,
+    NvmeCmd, PassCqeFlags, PipeFds, PipeSlots, PollEventsUpdate, RecvMsgOut, RingSlot, ScmRights,
+    SockOpt, SocketDomain, SocketFd, SocketType, SpliceSource, TimestampType, TxTimestampCqe,
+    UringCmdOp, UserDataUpdate, WaitIdTarget,
 };
 pub use buf_ring::{Buf, BufRing, ClaimFrom, MAX_BUF_RING_BUFFERS};
 pub use buf_ring_raw::RawBufRing;

@@ -17,9 +17,9 @@ use crate::args::RecvMsgOut;
 use crate::args::{
     BlockDevice, CancelFile, CancelOpcode, CancelUserData, Cmd16, Cmd80, DirectSlot, FileUpdates,
     FilesAt, FixedBuf, FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut, MsgLayout, NopBigCqe,
-    NopBuffer, NopResult, NopTaskWork, PassCqeFlags, PipeSlots, PollEventsUpdate, RingSlot,
-    SockOpt, SocketDomain, SocketFd, SocketType, SpliceSource, UringCmdOp, UserDataUpdate,
-    WaitIdTarget,
+    NopBuffer, NopResult, NopTaskWork, PassCqeFlags, PipeFds, PipeSlots, PollEventsUpdate,
+    RingSlot, SockOpt, SocketDomain, SocketFd, SocketType, SpliceSource, UringCmdOp,
+    UserDataUpdate, WaitIdTarget,
 };
 use crate::types::{
     AcceptFlags, BufferGroup, BufferPool, CancelFlags, Fd, Fixed, FsyncFlags, FutexFlags,
@@ -28,7 +28,6 @@ use crate::types::{
 };
 use std::ffi::CStr;
 use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::RawFd;
 use std::sync::atomic::AtomicU32;
 
 mod forward;
@@ -1199,11 +1198,14 @@ crate::ops! {
     }
 
     /// Creates a pipe, like `pipe2(2)`, writing its read and write ends to
-    /// `fds`. Completes with 0.
+    /// `fds`. Completes with 0. In a scope, a pipe over the first eight
+    /// bytes of a buffer given with `push_owned` hands its ends over with
+    /// [`ScopeCqe::take_pipe`](crate::ScopeCqe::take_pipe).
     #[since = "6.16"]
     pub unsafe struct Pipe<'a> = PIPE {
-        /// Where the kernel writes the two descriptors.
-        fds: &'a mut [RawFd; 2] => addr,
+        /// Where the kernel writes the two descriptors: a `&mut [RawFd; 2]`
+        /// or a `&mut [u8; 8]`.
+        fds: impl Into<PipeFds<'a>> => addr,
         /// `O_CLOEXEC`, `O_NONBLOCK`, `O_DIRECT` or 0.
         pipe_flags: i32 = libc::O_CLOEXEC => pipe_flags,
         /// Regular descriptors, or direct ones: at a slot and the next (held

@@ -247,12 +247,43 @@ unsafe impl SqeField<u64> for &mut libc::siginfo_t {
     }
 }
 
-// SAFETY: the address of two descriptors borrowed exclusively for the op's
-// lifetime; the kernel writes the new pipe's ends there.
-unsafe impl SqeField<u64> for &mut [RawFd; 2] {
+/// Where a [`Pipe`](crate::ops::Pipe) writes the numbers of its two ends:
+/// two [`RawFd`]s, or eight bytes (the read end's number in the first
+/// four, in native byte order), such as those of a buffer given to a
+/// scope with [`push_owned`](crate::Scope::push_owned), whose completion
+/// then hands the ends over with
+/// [`take_pipe`](crate::ScopeCqe::take_pipe).
+#[derive(Debug)]
+pub struct PipeFds<'a> {
+    addr: *mut u8,
+    _borrow: PhantomData<&'a mut [u8; 8]>,
+}
+
+impl<'a> From<&'a mut [RawFd; 2]> for PipeFds<'a> {
+    fn from(fds: &'a mut [RawFd; 2]) -> PipeFds<'a> {
+        PipeFds {
+            addr: fds.as_mut_ptr().cast(),
+            _borrow: PhantomData,
+        }
+    }
+}
+
+impl<'a> From<&'a mut [u8; 8]> for PipeFds<'a> {
+    fn from(bytes: &'a mut [u8; 8]) -> PipeFds<'a> {
+        PipeFds {
+            addr: bytes.as_mut_ptr(),
+            _borrow: PhantomData,
+        }
+    }
+}
+
+// SAFETY: the address of eight bytes borrowed exclusively for the op's
+// lifetime (`'a`); the kernel writes the new pipe's two ends there
+// (`copy_to_user`, which needs no alignment).
+unsafe impl SqeField<u64> for PipeFds<'_> {
     #[inline(always)]
     fn into_field(self) -> u64 {
-        self.as_mut_ptr() as u64
+        self.addr as u64
     }
 }
 

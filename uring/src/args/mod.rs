@@ -15,7 +15,7 @@ mod update;
 
 pub use cmd::{AsSocket, BlockDevice, Cmd16, Cmd80, NvmeCmd, SockOpt, SocketFd, UringCmdOp};
 pub use cmsg::{ControlMessage, ControlMessages, ControlMessagesBuf, ScmRights};
-pub use kernel::{FutexWaitV, MadviseRange, SpliceSource, WaitIdTarget};
+pub use kernel::{FutexWaitV, MadviseRange, PipeFds, SpliceSource, WaitIdTarget};
 pub(crate) use msg::cmsg_records;
 pub use msg::{MsgHdr, MsgHdrMut, MsgLayout, RecvMsgOut};
 pub use nop::{NopBigCqe, NopBuffer, NopResult, NopTaskWork};

@@ -5,7 +5,7 @@ use crate::cqueue::{Completions, Cqe};
 use crate::entries::{Cqe16, UniformCqe};
 use std::fmt;
 use std::marker::PhantomData;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 /// The completions of [`Scope::completions`]: read in order, the head moving
 /// past those iterated when this is dropped.
@@ -271,6 +271,73 @@ impl<C: UniformCqe> ScopeCqe<'_, C> {
         // group is cleared above, and a `ScopeCqe` is not `Clone`).
         Some(unsafe { OwnedFd::from_raw_fd(res) })
     }
+
+    /// The two ends of the pipe the completion's op made, read end first,
+    /// as the program's own: `Some` for the completion of a
+    /// [`Pipe`](crate::ops::Pipe) pushed in this scope with
+    /// [`push_owned`](Scope::push_owned) over the first eight bytes of the
+    /// owned buffer (`Pipe::new(buf.first_chunk_mut().unwrap())`), alone,
+    /// that made regular descriptors and succeeded. The buffer, which holds
+    /// their numbers, goes with them: [`take_buf`](Self::take_buf) gives
+    /// `None` after, and `take_pipe` gives `None` once the buffer was taken.
+    /// `None` for any other completion, or once taken.
+    ///
+    /// A pipe pushed in a chain over its buffer hands the buffer back with
+    /// the chain's last completion, not its own: its ends stay open, owned
+    /// by no one.
+    ///
+    /// ```
+    /// use std::io::{Read as _, Write as _};
+    /// use uring::{Ring, ops::Pipe};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut ring = Ring::new(8)?;
+    /// let ends = ring.scope(|s| -> uring::Result<_> {
+    ///     s.push_owned(vec![0; 8], |buf, sq| {
+    ///         let fds: &mut [u8; 8] = buf.first_chunk_mut().expect("eight bytes");
+    ///         sq.push(Pipe::new(fds).user_data(1))
+    ///     })?;
+    ///     s.submit_and_wait(1)?;
+    ///     let mut cqe = s.completions().next().expect("a completion");
+    ///     Ok(cqe.take_pipe())
+    /// })?;
+    /// # let Some((rx, tx)) = ends else { return Ok(()) }; // before Linux 6.16
+    /// let (mut rx, mut tx) = (std::fs::File::from(rx), std::fs::File::from(tx));
+    /// tx.write_all(b"through the pipe")?;
+    /// drop(tx);
+    /// let mut got = String::new();
+    /// rx.read_to_string(&mut got)?;
+    /// assert_eq!(got, "through the pipe");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn take_pipe(&mut self) -> Option<(OwnedFd, OwnedFd)> {
+        if self.group != NEW_PIPE || self.cqe.as_ref().res() != 0 {
+            return None;
+        }
+        let bytes = self.buf.take()?;
+        // Taken once.
+        self.group = NO_GROUP;
+        let (read, write) = pipe_ends(&bytes)?;
+        // SAFETY: the group is `NEW_PIPE` only in a completion that the
+        // scope settled for a live tag of its own (see `take_fd`), of a
+        // `Pipe` SQE it tagged that, as the kernel read it, makes regular
+        // descriptors and writes them to the first eight bytes of the owned
+        // vector it was pushed over (`ScopeTable::pipe_marker`), which the
+        // scope held, lent to nothing else (the op borrowed those bytes
+        // exclusively), until this completion brought it back: with a
+        // result of 0 the kernel opened both ends for this op and wrote
+        // their numbers there. Handed out once: the vector is taken above,
+        // and the group cleared.
+        Some(unsafe { (OwnedFd::from_raw_fd(read), OwnedFd::from_raw_fd(write)) })
+    }
+}
+
+/// The two descriptor numbers a `Pipe` wrote to the first eight bytes of
+/// `bytes`, read end first.
+pub(super) fn pipe_ends(bytes: &[u8]) -> Option<(RawFd, RawFd)> {
+    let read = bytes.first_chunk::<4>()?;
+    let write = bytes.get(4..8)?.first_chunk::<4>()?;
+    Some((RawFd::from_ne_bytes(*read), RawFd::from_ne_bytes(*write)))
 }
 
 /// An owned buffer back from the scope, held as its raw parts: a completion

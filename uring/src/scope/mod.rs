@@ -294,6 +294,8 @@ impl<S: SqeSize, C: UniformCqe> Ring<S, C> {
                 foreign.push(cqe);
             } else if group == NEW_FD {
                 close_unread(C::cqe_mut(&mut cqe).res());
+            } else if group == NEW_PIPE && C::cqe_mut(&mut cqe).res() == 0 {
+                close_unread_pipe(table.returned.as_deref());
             }
             table.returned = None;
             pos = pos.wrapping_add(1);
@@ -947,5 +949,20 @@ fn close_unread(res: i32) {
         // head (no iterator or fold handed it out: they move the head past
         // each completion they give), so no one else owns the number.
         drop(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(res) });
+    }
+}
+
+/// Closes the two ends of a pipe made for an unread completion of the
+/// scope's own `Pipe` (group `NEW_PIPE`, result 0), whose numbers are in
+/// `bytes`, the owned buffer it brought back (`None` when it brought none:
+/// a pipe in a chain, whose ends stay open).
+fn close_unread_pipe(bytes: Option<&[u8]>) {
+    if let Some((read, write)) = bytes.and_then(completions::pipe_ends) {
+        // SAFETY: as for `ScopeCqe::take_pipe`, for a completion the scope
+        // drops here unread (see `close_unread`): no one else owns them.
+        unsafe {
+            drop(<std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(read));
+            drop(<std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(write));
+        }
     }
 }

@@ -299,7 +299,11 @@ fn tag_sqe<P: Prepare>(
         // SAFETY: both members of the union are a u16.
         u32::from(unsafe { sqe.buf.buf_group })
     } else if new_fd {
-        NEW_FD
+        if sqe.opcode == sys::IORING_OP_PIPE {
+            table.pipe_marker(sqe, owned)
+        } else {
+            NEW_FD
+        }
     } else {
         NO_GROUP
     };
@@ -366,7 +370,8 @@ fn new_descriptor(sqe: &sys::io_uring_sqe) -> bool {
         | 1 << sys::IORING_OP_OPENAT
         | 1 << sys::IORING_OP_OPENAT2
         | 1 << sys::IORING_OP_SOCKET
-        | 1 << sys::IORING_OP_FIXED_FD_INSTALL;
+        | 1 << sys::IORING_OP_FIXED_FD_INSTALL
+        | 1 << sys::IORING_OP_PIPE;
     sqe.opcode < 64 && OPCODES >> sqe.opcode & 1 != 0 && regular_descriptor(sqe)
 }
 

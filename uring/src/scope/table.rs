@@ -198,6 +198,14 @@ pub(super) const ZERO_COPY_SEND: u32 = u32::MAX - 1;
 /// [`ScopeCqe::take_fd`](super::ScopeCqe::take_fd) reads.
 pub(super) const NEW_FD: u32 = u32::MAX - 2;
 
+/// The group of a slot whose op is a `Pipe` that makes regular descriptors
+/// and writes them to the first eight bytes of the owned buffer it was
+/// pushed over ([`ScopeTable::pipe_marker`]): its completion, which brings
+/// the buffer back, hands the two ends over
+/// ([`ScopeCqe::take_pipe`](super::ScopeCqe::take_pipe)). No group has
+/// this number.
+pub(super) const NEW_PIPE: u32 = u32::MAX - 3;
+
 /// Set in the group of a slot whose op is a bundle (a receive or send
 /// that may take several buffers of its group): its completion's bytes
 /// run over consecutive buffers of the ring. (Above every group id, below
@@ -796,6 +804,31 @@ impl ScopeTable {
             return None;
         }
         self.free_claim(index)
+    }
+
+    /// The group of a `Pipe` SQE that makes regular descriptors, pushed
+    /// over the owned buffer `owned` (or [`NO_OWNED`]): [`NEW_PIPE`] when
+    /// it writes them to the first eight bytes of an owned vector, which
+    /// the scope keeps until the op's completion and then hands back with
+    /// it; [`NO_GROUP`] for any other place.
+    #[cold]
+    pub(super) fn pipe_marker(&self, sqe: &sys::io_uring_sqe, owned: u32) -> u32 {
+        if owned & RENAME != 0 {
+            // No owned buffer (`NO_OWNED` has the bit), or a claimed one.
+            // (mutants: `false` is equivalent: no entry has such an index.)
+            return NO_GROUP;
+        }
+        let Some(buf) = self.owned.get(owned as usize).and_then(|e| e.buf.as_ref()) else {
+            return NO_GROUP;
+        };
+        // SAFETY: every member of the `addr` union is a plain integer of
+        // its full size or less.
+        let addr = unsafe { sqe.addr.addr };
+        if buf.len() >= 8 && addr == buf.as_ptr() as u64 {
+            NEW_PIPE
+        } else {
+            NO_GROUP
+        }
     }
 
     /// Frees owned entry `index`, which held a claimed buffer that no op

@@ -24,7 +24,7 @@
 use crate::args::{
     BlockDevice, CancelFile, CancelOpcode, CancelUserData, Cmd16, Cmd80, DirectSlot, FileUpdates,
     FilesAt, FixedBuf, FutexWaitV, MadviseRange, MsgHdr, MsgHdrMut, MsgLayout, NopBigCqe,
-    NopResult, NvmeCmd, PassCqeFlags, PipeSlots, PollEventsUpdate, RingSlot, SocketFd,
+    NopResult, NvmeCmd, PassCqeFlags, PipeFds, PipeSlots, PollEventsUpdate, RingSlot, SocketFd,
     SpliceSource, UringCmdOp, UserDataUpdate, WaitIdTarget,
 };
 use crate::entries::{Sqe64, Sqe128};

@@ -509,9 +509,9 @@ impl<'r> Arbitrary<'r> for &'r [FutexWaitV<'r>] {
     }
 }
 
-impl<'r> Arbitrary<'r> for &'r mut [RawFd; 2] {
+impl<'r> Arbitrary<'r> for PipeFds<'r> {
     fn arbitrary<C: Context<'r>>(_: &mut Gen, cx: &mut C, site: &Site) -> Option<Self> {
-        Some(cx.new_fds(site))
+        Some(PipeFds::from(cx.new_fds(site)))
     }
 }
 
