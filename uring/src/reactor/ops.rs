@@ -14,7 +14,7 @@ use crate::{AcceptFlags, MsgFlags, MsgHdr, MsgHdrMut, PollEvents, PollFlags, Rec
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::{self, MaybeUninit};
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 /// The bytes a read may fill, as the ring's ops take them.
@@ -1360,6 +1360,104 @@ unsafe impl Op for OpenAt {
     }
     fn complete(self, completion: Completion) -> Option<OwnedFd> {
         made_fd(&completion).ok()
+    }
+}
+
+/// Creates a socket, like `socket(2)` with `SOCK_CLOEXEC`; completes with
+/// its descriptor, owned in the output. (Linux 5.19.)
+#[derive(Debug, Clone, Copy)]
+pub struct Socket {
+    domain: i32,
+    socket_type: i32,
+    protocol: i32,
+}
+
+impl Socket {
+    /// A socket of `domain` (`AF_INET`, `AF_INET6`, `AF_UNIX`) and
+    /// `socket_type` (`SOCK_STREAM`, `SOCK_DGRAM`, `SOCK_SEQPACKET`, or-ed
+    /// with `SOCK_NONBLOCK` if wanted; `SOCK_CLOEXEC` is always added),
+    /// with the domain's default protocol. Another domain fails with
+    /// `EAFNOSUPPORT`, another type with `EINVAL`.
+    pub fn new(domain: i32, socket_type: i32) -> Socket {
+        Socket {
+            domain,
+            socket_type: socket_type | libc::SOCK_CLOEXEC,
+            protocol: 0,
+        }
+    }
+
+    /// The protocol (`IPPROTO_*`) instead of the domain's default.
+    pub fn protocol(mut self, protocol: i32) -> Socket {
+        self.protocol = protocol;
+        self
+    }
+}
+
+// SAFETY: the SQE points to no memory and names no file.
+unsafe impl Op for Socket {
+    type Output = Option<OwnedFd>;
+    type Sqe<'a> = raw::Socket<'static>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        raw::Socket::new(self.domain, self.socket_type).protocol(self.protocol)
+    }
+    fn complete(self, completion: Completion) -> Option<OwnedFd> {
+        made_fd(&completion).ok()
+    }
+}
+
+/// Creates a pipe, like `pipe2(2)` with `O_CLOEXEC`; completes with 0 and
+/// the two ends, read end first, owned in the output. (Linux 6.16.)
+#[derive(Debug)]
+pub struct Pipe {
+    flags: i32,
+    /// Where the kernel writes the ends' numbers: owned by the op, on the
+    /// heap, unmoved until the completion.
+    fds: Box<[RawFd; 2]>,
+}
+
+impl Pipe {
+    /// A pipe with `O_CLOEXEC`.
+    pub fn new() -> Pipe {
+        Pipe {
+            flags: libc::O_CLOEXEC,
+            fds: Box::new([-1; 2]),
+        }
+    }
+
+    /// `O_NONBLOCK` and `O_DIRECT` (a packet pipe), added to `O_CLOEXEC`;
+    /// another flag fails with `EINVAL`.
+    pub fn flags(mut self, flags: i32) -> Pipe {
+        self.flags = flags | libc::O_CLOEXEC;
+        self
+    }
+}
+
+impl Default for Pipe {
+    fn default() -> Pipe {
+        Pipe::new()
+    }
+}
+
+// SAFETY: the SQE points to the boxed pair the kernel writes the ends'
+// numbers to, owned by the op and unmoved (heap memory) until its
+// completion; it asks for regular descriptors, and names no file.
+unsafe impl Op for Pipe {
+    type Output = Option<(OwnedFd, OwnedFd)>;
+    type Sqe<'a> = raw::Pipe<'a>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        raw::Pipe::new(&mut *self.fds).pipe_flags(self.flags)
+    }
+    fn complete(self, completion: Completion) -> Option<(OwnedFd, OwnedFd)> {
+        if completion.result().ok()? != 0 {
+            return None;
+        }
+        let [read, write] = *self.fds;
+        // SAFETY: the completion is the kernel's for this op (see
+        // `made_fd`), and a result of 0 says the kernel opened both ends
+        // for it and wrote their numbers to the op's pair, which nothing
+        // else writes: they are the op's alone, handed out once (the op is
+        // consumed).
+        Some(unsafe { (OwnedFd::from_raw_fd(read), OwnedFd::from_raw_fd(write)) })
     }
 }
 
