@@ -82,13 +82,13 @@ fn pending(ring: &mut Ring) -> Vec<io_uring_sqe> {
 }
 
 /// Whether any SQE of `sqes` is a `LINK_TIMEOUT` that does not come right
-/// after an SQE flagged `IOSQE_IO_LINK`, or that follows another link
-/// timeout.
+/// after an SQE flagged `IOSQE_IO_LINK` or `IOSQE_IO_HARDLINK`, or that
+/// follows another link timeout.
 fn misplaced_link_timeout(sqes: &[io_uring_sqe]) -> bool {
     sqes.iter().enumerate().any(|(i, sqe)| {
         sqe.opcode == sys::IORING_OP_LINK_TIMEOUT
             && (i == 0
-                || sqes[i - 1].flags & sys::IOSQE_IO_LINK == 0
+                || sqes[i - 1].flags & (sys::IOSQE_IO_LINK | sys::IOSQE_IO_HARDLINK) == 0
                 || sqes[i - 1].opcode == sys::IORING_OP_LINK_TIMEOUT)
     })
 }

@@ -112,7 +112,18 @@ unsafe impl<H: Prepare, T: Prepare> Prepare for Link<H, T> {
         writer: &mut SqWriter<'_, WRAP, S>,
         link: u8,
     ) {
-        self.head.prepare_all(writer, self.flag);
+        // A chain that ends with a link timeout, hard-linked to what
+        // follows: the op the timeout bounds carries the hard link. The
+        // kernel runs or cancels the rest of a chain by the flag of the op
+        // that failed (the timeout only cuts it short), so a hard link on
+        // the timeout alone would still cancel `next` when the timeout
+        // fires. The op's hard link attaches the timeout as a link does.
+        let head_link = if T::LINK_TIMEOUT && link == sys::IOSQE_IO_HARDLINK {
+            link
+        } else {
+            self.flag
+        };
+        self.head.prepare_all(writer, head_link);
         self.tail.prepare_all(writer, link);
     }
 

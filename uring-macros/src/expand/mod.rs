@@ -555,6 +555,8 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             };
             const MAY_POST_MORE: bool =
                 ::uring::op::opcode_may_post_more(<Self as ::uring::op::Entry>::CODE);
+            const LINK_TIMEOUT: bool =
+                <Self as ::uring::op::Entry>::CODE == ::uring::sys::IORING_OP_LINK_TIMEOUT;
             #[inline(always)]
             fn prepare_all<const __WRAP: bool, __S: ::uring::SqeSize>(
                 self,

@@ -77,6 +77,11 @@ pub unsafe trait Prepare: Sized {
     /// unless an impl knows better.
     #[doc(hidden)]
     const MAY_POST_MORE: bool = true;
+    /// Whether it is a link timeout (`LINK_TIMEOUT`), which bounds the SQE
+    /// before it: a hard link after it is that op's (see [`Link`](crate::Link)'s
+    /// `prepare_all`).
+    #[doc(hidden)]
+    const LINK_TIMEOUT: bool = false;
 }
 
 /// Whether an SQE of opcode `code` may post a completion flagged
@@ -506,8 +511,10 @@ pub enum LinkKind {
 /// `tail` must be allowed to follow `head` in a chain joined by `kind`,
 /// as the bounds of the generated methods check (`ChainStart`,
 /// `ChainNext`, `AcceptsLinkTimeout`, `AfterLink`): a link timeout only
-/// soft-linked right after the op it bounds, never first nor after another
-/// link timeout. What the library tells of a pushed chain rests on it.
+/// linked right after the op it bounds (soft-linked here: the op's flag
+/// becomes a hard link when the chain is hard-linked on after the
+/// timeout), never first nor after another link timeout. What the library
+/// tells of a pushed chain rests on it.
 #[doc(hidden)]
 #[inline(always)]
 pub unsafe fn link<H, T>(head: H, tail: T, kind: LinkKind) -> crate::Link<H, T> {
