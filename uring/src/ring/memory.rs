@@ -73,6 +73,81 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         Ok(ring)
     }
 
+    /// Adopts the io_uring instance `fd`, set up elsewhere (a raw
+    /// `io_uring_setup`, another library, a descriptor passed from another
+    /// process) with the parameters its setup wrote back, `params`: maps
+    /// its queues and returns a ring that owns the descriptor (liburing's
+    /// `io_uring_queue_mmap`). Completions already in its CQ, and those of
+    /// ops still in flight, reach the ring as completions of no op of its
+    /// own. A ring set up disabled counts as disabled until
+    /// [`enable`](Ring::enable). An op flagged `IO_DRAIN` that the previous
+    /// user left in flight keeps the kernel's drain on: zero-copy sends and
+    /// a reactor then wait for it as on any ring that took a drain (see the
+    /// README's "Not there yet").
+    ///
+    /// An error when `params` asks for other SQEs or CQEs than this ring
+    /// type's (`S`, `C`), when the ring's memory is the setup caller's
+    /// (`IORING_SETUP_NO_MMAP`) or it has no descriptor
+    /// (`IORING_SETUP_REGISTERED_FD_ONLY`), when its SQ holds SQEs not
+    /// submitted (submit them first: they are the previous user's), when
+    /// the kernel lacks `IORING_FEAT_SUBMIT_STABLE` (5.5), or when mapping
+    /// fails. The descriptor is closed then too.
+    ///
+    /// # Safety
+    ///
+    /// - `fd` is an io_uring instance and `params` is what its setup wrote
+    ///   back: the queues are mapped and read at the offsets it gives.
+    /// - Nothing else uses the ring's queues while the returned ring lives:
+    ///   no other [`Ring`] (of this process, or of another through a shared
+    ///   descriptor or mapping) pushes SQEs, reads CQEs or enters it. Two
+    ///   users of one SQ overwrite each other's SQEs, and a scope relies on
+    ///   being the only reader of the CQ.
+    /// - What every op already in flight points to stays valid until its
+    ///   completion: the ring knows nothing of those ops.
+    pub unsafe fn from_fd(
+        fd: std::os::fd::OwnedFd,
+        params: &sys::io_uring_params,
+    ) -> Result<Ring<S, C>> {
+        use std::os::fd::IntoRawFd;
+        let p = *params;
+        const SIZES: u32 =
+            sys::IORING_SETUP_SQE128 | sys::IORING_SETUP_CQE32 | sys::IORING_SETUP_CQE_MIXED;
+        // Flags past `CQE_MIXED` (6.18): mixed SQE sizes, an SQ that
+        // ignores its head and tail, which this library does not map.
+        if p.flags >> 19 != 0 {
+            return Err(Error::Setup(
+                "the ring was set up with flags this library does not know (past Linux 6.18's)",
+            ));
+        }
+        if p.flags & SIZES != S::SETUP | C::SETUP {
+            return Err(Error::Setup(
+                "the ring's SQE or CQE size is not this ring type's: adopt it as a Ring of \
+                 matching SqeSize and CqeSize",
+            ));
+        }
+        if p.flags & (sys::IORING_SETUP_NO_MMAP | sys::IORING_SETUP_REGISTERED_FD_ONLY) != 0 {
+            return Err(Error::Setup(
+                "a ring whose memory is its setup caller's (NO_MMAP), or that has no \
+                 descriptor (REGISTERED_FD_ONLY), cannot be adopted",
+            ));
+        }
+        if p.features & sys::IORING_FEAT_SUBMIT_STABLE == 0 {
+            return Err(Error::Setup(
+                "this kernel lacks IORING_FEAT_SUBMIT_STABLE (5.5): it may read an op's \
+                 arguments after their SQE is reused",
+            ));
+        }
+        let fd = fd.into_raw_fd();
+        let guard = FdGuard(fd);
+        let ring = Self::map_with(fd, p, None, None, true)?;
+        mem::forget(guard);
+        // Ops of the previous user may be in flight: its scopes tag every
+        // op, so that no completion of theirs passes for one of a scope's
+        // untagged ops.
+        ring.outside.set(true);
+        Ok(ring)
+    }
+
     /// The bytes `Builder::build_in` needs for a ring of `entries` made by
     /// `builder`.
     pub(crate) fn memory_size(builder: &Builder<'_>, entries: u32) -> Result<usize> {
@@ -111,9 +186,29 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         attached_to: Option<RawFd>,
         user_memory: Option<RingMemory>,
     ) -> Result<Ring<S, C>> {
+        Self::map_with(fd, p, attached_to, user_memory, false)
+    }
+
+    /// [`map`](Self::map); `adopted` for a ring set up elsewhere, whose SQ
+    /// must be found idle.
+    fn map_with(
+        fd: RawFd,
+        p: sys::io_uring_params,
+        attached_to: Option<RawFd>,
+        user_memory: Option<RingMemory>,
+        adopted: bool,
+    ) -> Result<Ring<S, C>> {
         let id = next_ring_id()?;
         let stable = Mapping::anonymous(p.sq_entries as usize * mem::size_of::<Timespec>())?;
-        let (sq, cq, maps) = map_queues(fd, &p, user_memory, None, stable.as_ptr().cast(), id)?;
+        let (sq, cq, maps) = map_queues(
+            fd,
+            &p,
+            user_memory,
+            None,
+            stable.as_ptr().cast(),
+            id,
+            adopted,
+        )?;
         let mut ring = Ring {
             sq,
             cq,
@@ -350,6 +445,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             reserved,
             stable.as_ptr().cast(),
             self.id,
+            false,
         )?;
         let drain = self.sq.drain;
         self.sq = sq;
@@ -481,6 +577,7 @@ fn map_queues<S: SqeSize, C: CqeSize>(
     reserved: Option<Reserved>,
     stable: *mut Timespec,
     id: u32,
+    adopted: bool,
 ) -> Result<(Sq<S>, Cq<C>, Vec<Mapping>)> {
     let cqe_size =
         mem::size_of::<sys::io_uring_cqe>() << usize::from(p.flags & sys::IORING_SETUP_CQE32 != 0);
@@ -543,6 +640,29 @@ fn map_queues<S: SqeSize, C: CqeSize>(
             (sq_ptr, cq_ptr, sqes_ptr, maps)
         }
     };
+    if adopted {
+        // SAFETY: `head` and `tail` are offsets of the live SQ ring mapping
+        // (the caller's contract for an adopted ring's `p`), naturally
+        // aligned u32s the kernel shares, hence atomics.
+        let (head, tail) = unsafe {
+            let at = |o: u32| {
+                &*sq_ptr
+                    .add(o as usize)
+                    .cast::<std::sync::atomic::AtomicU32>()
+            };
+            (
+                at(p.sq_off.head).load(std::sync::atomic::Ordering::Acquire),
+                at(p.sq_off.tail).load(std::sync::atomic::Ordering::Acquire),
+            )
+        };
+        if head != tail {
+            // The queue would start at the head, giving up SQEs that an
+            // SQ thread may be reading.
+            return Err(Error::Setup(
+                "the ring's SQ holds SQEs not submitted: submit them before adopting it",
+            ));
+        }
+    }
     // SAFETY: the mappings are live and sized from the kernel's offsets
     // (checked above for user memory); they and the timespec array are
     // owned by the ring and outlive the queues, which are dropped with it.
