@@ -276,15 +276,15 @@ impl<C: UniformCqe> ScopeCqe<'_, C> {
     /// as the program's own: `Some` for the completion of a
     /// [`Pipe`](crate::ops::Pipe) pushed in this scope with
     /// [`push_owned`](Scope::push_owned) over the first eight bytes of the
-    /// owned buffer (`Pipe::new(buf.first_chunk_mut().unwrap())`), alone,
-    /// that made regular descriptors and succeeded. The buffer, which holds
+    /// owned buffer (`Pipe::new(buf.first_chunk_mut().unwrap())`), alone
+    /// or last of its chain, that made regular descriptors and succeeded. The buffer, which holds
     /// their numbers, goes with them: [`take_buf`](Self::take_buf) gives
     /// `None` after, and `take_pipe` gives `None` once the buffer was taken.
     /// `None` for any other completion, or once taken.
     ///
-    /// A pipe pushed in a chain over its buffer hands the buffer back with
-    /// the chain's last completion, not its own: its ends stay open, owned
-    /// by no one.
+    /// A pipe followed by other ops of its chain over the buffer hands the
+    /// buffer back with the chain's last completion, not its own: its ends
+    /// stay open, owned by no one.
     ///
     /// ```
     /// use std::io::{Read as _, Write as _};
