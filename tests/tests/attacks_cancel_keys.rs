@@ -1200,10 +1200,45 @@ fn a_ring_s_descriptor_as_the_key() {
 // multishot timeouts.
 // ---------------------------------------------------------------------
 
+/// Waits until an io-wq worker of this thread sleeps reading an empty pipe
+/// (its `wchan` in `/proc`, `pipe_wait_readable`), failing after
+/// [`PATIENCE`]: a splice it was handed is running. Only then does the
+/// kernel know the file the splice writes, which a key naming a
+/// descriptor matches (a splice still queued for a worker has none yet).
+fn wait_for_a_worker_blocked_on_a_pipe() {
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    // The kernel keeps 15 bytes of a thread's name.
+    let name: String = format!("iou-wrk-{tid}").chars().take(15).collect();
+    let start = std::time::Instant::now();
+    loop {
+        let blocked = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .flatten()
+            .any(|task| {
+                let read =
+                    |what| std::fs::read_to_string(task.path().join(what)).unwrap_or_default();
+                read("comm").trim_end() == name && read("wchan") == "pipe_wait_readable"
+            });
+        if blocked {
+            return;
+        }
+        assert!(
+            start.elapsed() < PATIENCE,
+            "no io-wq worker of thread {tid} blocks on the empty pipe"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// A splice from an empty pipe blocks in an io-wq worker. Cancelled by
 /// `user_data`, descriptor, opcode or `any`, it ends exactly once (the
 /// worker interrupted), and after the scope the bytes written into the
-/// empty pipe stay there: no worker moves them. On an SQPOLL ring, whose
+/// empty pipe stay there: no worker moves them. (A cancel of one request
+/// may say `ENOENT` all the same: Linux 6.18 finds the splice running and
+/// interrupts its worker, forgets that it did (`io_try_cancel` drops its
+/// first look's `-EALREADY`), and looks again; a worker that completed the
+/// splice meanwhile leaves nothing to find.) On an SQPOLL ring, whose
 /// workers a synchronous cancel does not reach, the cancel may find
 /// nothing, and the scope's end cancels it with a request of its own.
 fn spliced_in_io_wq(ring: &mut Ring, what: &str) {
@@ -1225,15 +1260,19 @@ fn spliced_in_io_wq(ring: &mut Ring, what: &str) {
         ring.scope(|s| {
             s.push(Splice::new(&sink, &empty, 16).user_data(1)).unwrap();
             s.submit().unwrap();
-            // Let the worker start and block.
-            std::thread::sleep(Duration::from_millis(20));
+            if sqpoll {
+                // Let the worker (the SQ thread's) start and block.
+                std::thread::sleep(Duration::from_millis(20));
+            } else {
+                wait_for_a_worker_blocked_on_a_pipe();
+            }
             let r = s.cancel_sync(key, Some(PATIENCE));
             if sqpoll {
                 assert!(r.is_ok() || is_errno(&r, libc::ENOENT), "{what}: {r:?}");
                 // The scope's end cancels it, or this did.
                 return;
             }
-            r.unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert!(r.is_ok() || is_errno(&r, libc::ENOENT), "{what}: {r:?}");
             let (seen, _) = reap_last(s, 1);
             assert_eq!(seen.len(), 1, "{what}: {seen:?}");
             assert_eq!(seen[0].0, 1);

@@ -274,6 +274,7 @@ fn a_pool_owner_dropped_under_an_attached_ring_s_worker_read() {
     assert!(attached.attached_wq().is_some());
     let (rx, tx) = pipe();
     let (submitted, wait_submitted) = mpsc::channel();
+    let (first_read, wait_first_read) = mpsc::channel();
     let reader = std::thread::spawn(move || {
         let mut ring = attached;
         let mut buf = [0xb7u8; 64];
@@ -294,6 +295,7 @@ fn a_pool_owner_dropped_under_an_attached_ring_s_worker_read() {
             }
             seen
         });
+        first_read.send(()).unwrap();
         // The ring still serves a second worker read after the owner went.
         let mut again = [0u8; 8];
         let cqe = uring_tests::complete(
@@ -310,7 +312,10 @@ fn a_pool_owner_dropped_under_an_attached_ring_s_worker_read() {
     let mut tx = std::fs::File::from(tx);
     let sent = pattern(20, 4);
     tx.write_all(&sent).unwrap();
-    std::thread::sleep(Duration::from_millis(20));
+    // The next bytes only once the first read completed: a read that ran
+    // after both writes would take both (nothing bounds how late its retry
+    // runs). A reader that failed sends nothing; its join says why.
+    let _ = wait_first_read.recv();
     tx.write_all(b"afterwrd").unwrap();
     let (mut seen, buf, res, again) = reader.join().unwrap();
     seen.sort_unstable();

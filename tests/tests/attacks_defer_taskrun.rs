@@ -425,9 +425,40 @@ enum Key {
 /// splice's completions as `(user_data, res)`.
 type CancelOutcome = (uring::Result<()>, Vec<(u64, i32)>);
 
-/// Pushes a `SPLICE` from an empty pipe (run and blocked in an io-wq
-/// worker once 10 ms have passed), cancels it synchronously by `key` with
-/// `timeout`, and returns the result and the splice's completions.
+/// Waits until an io-wq worker of this thread sleeps reading an empty pipe
+/// (its `wchan` in `/proc`, `pipe_wait_readable`), failing after
+/// [`PATIENCE`]: a splice it was handed is running. Only then does the
+/// kernel know the file the splice writes, which a key naming a
+/// descriptor matches (a splice still queued for a worker has none yet).
+fn wait_for_a_worker_blocked_on_a_pipe() {
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    // The kernel keeps 15 bytes of a thread's name.
+    let name: String = format!("iou-wrk-{tid}").chars().take(15).collect();
+    let start = Instant::now();
+    loop {
+        let blocked = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .flatten()
+            .any(|task| {
+                let read =
+                    |what| std::fs::read_to_string(task.path().join(what)).unwrap_or_default();
+                read("comm").trim_end() == name && read("wchan") == "pipe_wait_readable"
+            });
+        if blocked {
+            return;
+        }
+        assert!(
+            start.elapsed() < PATIENCE,
+            "no io-wq worker of thread {tid} blocks on the empty pipe"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Pushes a `SPLICE` from an empty pipe, waits until an io-wq worker runs
+/// it (blocked), cancels it synchronously by `key` with `timeout`, and
+/// returns the result and the splice's completions.
 fn cancel_running_splice(
     setup: Setup,
     key: Key,
@@ -446,7 +477,7 @@ fn cancel_running_splice(
                 .unwrap(),
         }
         s.submit().unwrap();
-        std::thread::sleep(Duration::from_millis(10));
+        wait_for_a_worker_blocked_on_a_pipe();
         let what = match key {
             Key::UserData => SyncCancel::user_data(1),
             Key::Fd => SyncCancel::fd(&pipes.sink),
@@ -466,7 +497,11 @@ fn cancel_running_splice(
 /// ring the interrupted splice's completion is task work for the very
 /// thread that waits in the cancel), and the splice completes once, with
 /// an error. A zero timeout returns at once, either way, and the splice
-/// still ends once.
+/// still ends once. (Or `ENOENT`: Linux 6.18 finds the splice running and
+/// interrupts its worker, forgets that it did (`io_try_cancel` drops its
+/// first look's `-EALREADY`), and looks again; a worker that completed
+/// the splice meanwhile leaves nothing to find. The splice ends all the
+/// same.)
 #[test]
 fn cancel_sync_of_a_running_splice_by_every_key_returns_ok_on_every_setup() {
     own_process(
@@ -490,6 +525,7 @@ fn cancel_sync_of_a_running_splice_by_every_key_returns_ok_on_every_setup() {
                         match r {
                             Ok(()) => {}
                             Err(Error::TimedOut) if timeout == Some(Duration::ZERO) => {}
+                            Err(e) if is_errno(&e, libc::ENOENT) => {}
                             other => panic!("{what}: {other:?}"),
                         }
                         assert_eq!(got.len(), 1, "{what}: {got:?}");
@@ -1176,7 +1212,8 @@ fn cancel_sync_by_user_data_one_or_all_waits_for_a_running_read() {
             let mut buf = vec![0u8; LEN];
             for what in [SyncCancel::user_data(1), SyncCancel::user_data(1).all()] {
                 // Until the read was running when cancelled (a queued one
-                // is cancelled, `-ECANCELED`).
+                // is cancelled, `-ECANCELED`; one that has ended is not
+                // found).
                 for attempt in 0..5 {
                     let mut ring = ring_of(Setup::Plain, 8).unwrap();
                     let (r, posted, res) = ring.scope(|s| {
@@ -1193,12 +1230,16 @@ fn cancel_sync_by_user_data_one_or_all_waits_for_a_running_read() {
                         let seen = reap(s, &[1]);
                         (r, posted, of(&seen, 1)[0].1)
                     });
-                    assert!(r.is_ok(), "{what:?}: {r:?}");
-                    if res != LEN as i32 {
-                        assert!(res < 0, "{what:?}: {res}");
+                    // `ENOENT` when the read had ended before the cancel
+                    // looked, or as it looked (Linux 6.18 forgets that it
+                    // found it running, and looks again).
+                    let missed = matches!(&r, Err(e) if is_errno(e, libc::ENOENT));
+                    assert!(r.is_ok() || missed, "{what:?}: {r:?}");
+                    if res != LEN as i32 || missed {
+                        assert!(res < 0 || res == LEN as i32, "{what:?}: {res}");
                         assert!(
                             attempt < 4,
-                            "{what:?}: the read never ran before the cancel"
+                            "{what:?}: the read never ran when cancelled ({r:?}, {res})"
                         );
                         continue;
                     }

@@ -1087,10 +1087,11 @@ fn deadlines_at_the_ends_of_time_wait_as_they_say() {
         latest_instant(),
         Instant::now() + Duration::from_secs(1 << 40),
     ] {
+        // Timed from before the submit, which arms the timeout op.
+        let start = Instant::now();
         ring.push(Timeout::new(Duration::from_millis(100)).user_data(7))
             .unwrap();
         ring.submit().unwrap();
-        let start = Instant::now();
         ring.wait_with(1, &WaitArgs::new().deadline(d)).unwrap();
         assert!(
             start.elapsed() >= Duration::from_millis(85),

@@ -123,7 +123,14 @@ fn an_sqpoll_ring_enters_only_to_wake_its_thread() {
         .build(8)
         .unwrap();
     for i in 0..3 {
-        std::thread::sleep(Duration::from_millis(50));
+        // Until the thread sleeps: it flags that it must be woken. (Its
+        // idle time passes only on a CPU: a loaded machine can keep it
+        // awake long after.)
+        let deadline = Instant::now() + uring_tests::PATIENCE;
+        while !asleep.sq_needs_wakeup() {
+            assert!(Instant::now() < deadline, "the SQ thread never slept");
+            std::thread::sleep(Duration::from_millis(1));
+        }
         fault::reset();
         asleep.push(Nop::new().user_data(20 + i)).unwrap();
         assert_eq!(asleep.submit().unwrap(), 1);

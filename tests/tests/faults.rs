@@ -640,8 +640,14 @@ fn wait_for_sq_space_resumes_when_interrupted() {
     // (Not EOWNERDEAD: the thread lives; see `sys::fault`.)
     for errno in SUBMIT_ERRNOS.into_iter().filter(|&e| e != libc::EOWNERDEAD) {
         let count = if errno == libc::EINTR { 3 } else { 1 };
-        // Let the SQ thread fall asleep: only a wake-up frees the SQ.
-        std::thread::sleep(Duration::from_millis(50));
+        // Let the SQ thread fall asleep (it flags that it must be woken):
+        // only a wake-up frees the SQ. (Its idle time passes only on a
+        // CPU: a loaded machine can keep it awake for long.)
+        let deadline = Instant::now() + PATIENCE;
+        while !ring.sq_needs_wakeup() {
+            assert!(Instant::now() < deadline, "the SQ thread never slept");
+            std::thread::sleep(Duration::from_millis(1));
+        }
         push_nops(&mut ring, next..next + 4);
         assert_eq!(ring.space_left(), 0);
         fault::reset();

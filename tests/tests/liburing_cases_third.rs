@@ -3026,10 +3026,12 @@ fn min_wait_arrivals(
         push_lent!(ring, Read::new(timer, &mut buf[..]).user_data(i as u64)).unwrap();
     }
     ring.submit().unwrap();
+    // Timed from before the timers are armed: an arrival `delay` in is
+    // never seen sooner than that.
+    let start = Instant::now();
     for timer in &timers {
         arm_timerfd(timer, delay);
     }
-    let start = Instant::now();
     let result = ring.wait_with(
         4,
         &WaitArgs::new()

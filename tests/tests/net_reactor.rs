@@ -311,12 +311,13 @@ fn tokio_asleep_in_epoll_is_woken_by_a_completion() {
             tokio::task::spawn_local(reactor.into_tokio().unwrap());
             let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
             let fd = uring::reactor::SharedFd::new(a);
+            // Timed from before the writer starts its 100 ms.
+            let start = Instant::now();
             let writer = std::thread::spawn(move || {
                 std::thread::sleep(Duration::from_millis(100));
                 b.write_all(b"late").unwrap();
                 b
             });
-            let start = Instant::now();
             let recv = h.op(uring::reactor::ops::Recv::new(&fd, vec![0u8; 8]));
             let (r, buf) = tokio::time::timeout(Duration::from_secs(10), recv)
                 .await

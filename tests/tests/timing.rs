@@ -190,10 +190,11 @@ fn pester_this_thread(span: Duration) -> std::thread::JoinHandle<u32> {
 fn an_interrupted_wait_resumes() {
     let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(4).unwrap();
+    // Timed from before the submit, which arms the timeout.
+    let start = Instant::now();
     ring.push(Timeout::new(Duration::from_millis(100)).user_data(1))
         .unwrap();
     ring.submit().unwrap();
-    let start = Instant::now();
     let signaller = pester_this_thread(Duration::from_millis(60));
     let result = ring.wait(1);
     let elapsed = start.elapsed();
