@@ -424,6 +424,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// [`any`](SyncCancel::any) that cannot be done, and such a request may
     /// still be running when the call returns.
     ///
+    /// `ENOENT` may also come for a request an io-wq worker was running:
+    /// Linux 6.18 interrupts the worker, forgets that it found the request,
+    /// and looks again, and a worker that completed it in between leaves
+    /// nothing to find. Its completion still comes, as for one cancelled.
+    ///
     /// On an SQPOLL ring, Linux 6.18 does not find the ops that the SQ
     /// thread handed to its io-wq workers (a read or splice that blocks):
     /// they are not matched (`ENOENT`, or not waited for with `all` and
