@@ -31,7 +31,10 @@ impl<H, T> Link<H, T> {
     }
 
     /// Links `next` after the chain (`IOSQE_IO_LINK`): `next` starts when the
-    /// last element succeeds and is cancelled if it fails.
+    /// chain's last op succeeds, and is cancelled (`-ECANCELED`) if it
+    /// fails. A read or write that moves fewer bytes than asked fails a
+    /// link; after a link timeout, the op that counts is the one it bounds
+    /// (cut short by it, it fails).
     // `Prepare` (implied by `ChainNext`) comes first so that a `Linked`
     // given here gets the error that says what to write instead.
     #[inline]
@@ -40,7 +43,10 @@ impl<H, T> Link<H, T> {
     }
 
     /// Links `next` after the chain (`IOSQE_IO_HARDLINK`): `next` starts when
-    /// the last element completes, whatever its result.
+    /// the chain's last op completes, whatever its result (after a link
+    /// timeout: the op it bounds). Unless the chain broke before that op:
+    /// an op that fails over a soft link has Linux cancel everything after
+    /// it, hard-linked ops included.
     #[inline]
     pub fn hard_link<N: Prepare + ChainNext>(self, next: N) -> Link<Self, N> {
         Link::new(self, next, sys::IOSQE_IO_HARDLINK)
@@ -381,7 +387,8 @@ pub struct Linked<T> {
 // an element gets the error that says what to write instead.
 impl<T: Prepare + ChainNext> Linked<T> {
     /// `ops`, each linked to the next with `IOSQE_IO_LINK`: an op starts
-    /// when the one before succeeds, and is cancelled if it fails.
+    /// when the one before succeeds, and is cancelled if it fails (a short
+    /// read or write fails), with all after it.
     pub fn new(ops: Vec<T>) -> Linked<T> {
         Linked {
             ops,
@@ -390,7 +397,9 @@ impl<T: Prepare + ChainNext> Linked<T> {
     }
 
     /// `ops`, each linked to the next with `IOSQE_IO_HARDLINK`: an op
-    /// starts when the one before completes, whatever its result.
+    /// starts when the one before completes, whatever its result. An
+    /// element that is itself a soft chain (a `then_write` pair) and breaks
+    /// inside cancels everything after it, as in any chain.
     pub fn hard(ops: Vec<T>) -> Linked<T> {
         Linked {
             ops,

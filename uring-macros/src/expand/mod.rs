@@ -420,7 +420,8 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             }
 
             /// Links `next` after this op (`IOSQE_IO_LINK`): `next` starts when
-            /// this op succeeds and is cancelled if it fails.
+            /// this op succeeds, and is cancelled (`-ECANCELED`) if it fails. A
+            /// read or write that moves fewer bytes than asked fails a link.
             #chain_hidden
             #[inline]
             // `Prepare` (implied by `ChainNext`) comes first so that a
@@ -436,7 +437,9 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             }
 
             /// Links `next` after this op (`IOSQE_IO_HARDLINK`): `next` starts
-            /// when this op completes, whatever its result.
+            /// when this op completes, whatever its result (unless an op before
+            /// this one failed over a soft link: Linux then cancels everything
+            /// after it, hard-linked ops included).
             #chain_hidden
             #[inline]
             #vis fn hard_link<__N>(self, next: __N) -> ::uring::Link<Self, __N>

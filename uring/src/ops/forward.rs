@@ -68,8 +68,10 @@ impl<'a, T: Target> Read<'a, T> {
     /// its `RWF_*` flags, priority, personality), see
     /// [`then_write_with`](Read::then_write_with). The pair is a [`Link`]:
     /// `.timeout(d)` after it bounds the write, `.link(next)` runs `next`
-    /// once the write succeeds, and it goes in a [`Linked`](crate::Linked)
-    /// chain as one element.
+    /// once the write succeeds, `.hard_link(next)` once the write completes
+    /// (a read that failed or came short cancels the write and `next` with
+    /// it: the read's link is soft), and it goes in a
+    /// [`Linked`](crate::Linked) chain as one element.
     ///
     /// A read that selects a provided buffer ([`BufferSelect`](crate::BufferSelect))
     /// has no buffer of its own to write, and has no `then_write`.
