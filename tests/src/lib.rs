@@ -1244,3 +1244,44 @@ pub fn fill_send_buffers(ring: &mut Ring, pool: &uring::BufRing, bytes: &[u8]) {
         }
     });
 }
+
+/// The descriptors open in this process, not counting the one that listed
+/// them.
+pub fn open_fd_set() -> std::collections::BTreeSet<RawFd> {
+    let listed: std::collections::BTreeSet<RawFd> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    listed.into_iter().filter(|&fd| fd_is_open(fd)).collect()
+}
+
+/// Waits until an io-wq worker of this thread sleeps reading an empty pipe
+/// (its `wchan` in `/proc`, `pipe_wait_readable`), failing after
+/// [`PATIENCE`]: a splice it was handed is running. Only then does the
+/// kernel know the file the splice writes, which a cancel key naming a
+/// descriptor matches (a splice still queued for a worker has none yet).
+pub fn wait_for_a_worker_blocked_on_a_pipe() {
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    // The kernel keeps 15 bytes of a thread's name.
+    let name: String = format!("iou-wrk-{tid}").chars().take(15).collect();
+    let start = std::time::Instant::now();
+    loop {
+        let blocked = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .flatten()
+            .any(|task| {
+                let read =
+                    |what| std::fs::read_to_string(task.path().join(what)).unwrap_or_default();
+                read("comm").trim_end() == name && read("wchan") == "pipe_wait_readable"
+            });
+        if blocked {
+            return;
+        }
+        assert!(
+            start.elapsed() < PATIENCE,
+            "no io-wq worker of thread {tid} blocks on the empty pipe"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}

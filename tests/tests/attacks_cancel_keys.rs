@@ -1200,37 +1200,6 @@ fn a_ring_s_descriptor_as_the_key() {
 // multishot timeouts.
 // ---------------------------------------------------------------------
 
-/// Waits until an io-wq worker of this thread sleeps reading an empty pipe
-/// (its `wchan` in `/proc`, `pipe_wait_readable`), failing after
-/// [`PATIENCE`]: a splice it was handed is running. Only then does the
-/// kernel know the file the splice writes, which a key naming a
-/// descriptor matches (a splice still queued for a worker has none yet).
-fn wait_for_a_worker_blocked_on_a_pipe() {
-    // SAFETY: gettid has no preconditions.
-    let tid = unsafe { libc::gettid() };
-    // The kernel keeps 15 bytes of a thread's name.
-    let name: String = format!("iou-wrk-{tid}").chars().take(15).collect();
-    let start = std::time::Instant::now();
-    loop {
-        let blocked = std::fs::read_dir("/proc/self/task")
-            .unwrap()
-            .flatten()
-            .any(|task| {
-                let read =
-                    |what| std::fs::read_to_string(task.path().join(what)).unwrap_or_default();
-                read("comm").trim_end() == name && read("wchan") == "pipe_wait_readable"
-            });
-        if blocked {
-            return;
-        }
-        assert!(
-            start.elapsed() < PATIENCE,
-            "no io-wq worker of thread {tid} blocks on the empty pipe"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 /// A splice from an empty pipe blocks in an io-wq worker. Cancelled by
 /// `user_data`, descriptor, opcode or `any`, it ends exactly once (the
 /// worker interrupted), and after the scope the bytes written into the
@@ -1264,7 +1233,7 @@ fn spliced_in_io_wq(ring: &mut Ring, what: &str) {
                 // Let the worker (the SQ thread's) start and block.
                 std::thread::sleep(Duration::from_millis(20));
             } else {
-                wait_for_a_worker_blocked_on_a_pipe();
+                uring_tests::wait_for_a_worker_blocked_on_a_pipe();
             }
             let r = s.cancel_sync(key, Some(PATIENCE));
             if sqpoll {

@@ -236,18 +236,12 @@ fn assert_one_pipe(rx: OwnedFd, tx: OwnedFd, what: &str) {
     assert_eq!(got, what);
 }
 
-/// The descriptors open in this process (not the one that listed them).
-fn open_fds() -> BTreeSet<RawFd> {
-    let listed: BTreeSet<RawFd> = std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    listed.into_iter().filter(|&fd| fd_is_open(fd)).collect()
-}
-
 /// The descriptors opened since `before`, in order.
 fn opened_since(before: &BTreeSet<RawFd>) -> Vec<RawFd> {
-    open_fds().difference(before).copied().collect()
+    uring_tests::open_fd_set()
+        .difference(before)
+        .copied()
+        .collect()
 }
 
 /// `F_GETFL` of `fd`.
@@ -1494,7 +1488,7 @@ fn forged_numbers_under_a_pipe_that_did_not_run_give_none() {
         let (empty_rx, _empty_tx) = uring_tests::pipe();
         let (client_tcp, mut peer_tcp) = tcp_pair();
         let mut ring = Ring::new(4).unwrap();
-        let before = open_fds();
+        let before = uring_tests::open_fd_set();
         let mut every = Vec::new();
         ring.scope(|s| {
             // After a NOP that fails.
@@ -1572,7 +1566,11 @@ fn forged_numbers_under_a_pipe_that_did_not_run_give_none() {
         }
         let buffers = every.iter().filter(|e| e.2.is_some()).count();
         assert_eq!((every.len(), buffers), (8, 3), "{every:?}");
-        assert_eq!(open_fds(), before, "no descriptor made or closed");
+        assert_eq!(
+            uring_tests::open_fd_set(),
+            before,
+            "no descriptor made or closed"
+        );
         let (mut keep_rx, mut keep_tx) = (keep_rx, keep_tx);
         keep_tx.write_all(b"still mine").unwrap();
         let mut back = [0u8; 10];
@@ -1719,7 +1717,7 @@ fn a_pipe_over_a_claimed_buffer_gives_none() {
             return;
         };
         let (mut client, server) = UnixStream::pair().unwrap();
-        let before = open_fds();
+        let before = uring_tests::open_fd_set();
         ring.scope(|s| {
             client.write_all(b"eight bytes or more").unwrap();
             let buf = received!(s, &server, pool);
@@ -1738,7 +1736,7 @@ fn a_pipe_over_a_claimed_buffer_gives_none() {
         assert_eq!(new.len(), 2, "the pipe's ends, open: {new:?}");
         let (rx, tx) = adopt((new[0], new[1]));
         assert_one_pipe(rx, tx, "found by the program");
-        assert_eq!(open_fds(), before);
+        assert_eq!(uring_tests::open_fd_set(), before);
         assert_whole(&mut ring, &pool, 2, "after the pipe");
     });
 }
@@ -1757,7 +1755,7 @@ fn pipes_in_chains_are_owned_once() {
     }
     in_own_process(CHAINED, "pipes in chains", || {
         let mut ring = Ring::new(16).unwrap();
-        let before = open_fds();
+        let before = uring_tests::open_fd_set();
         let long = Duration::from_secs(30);
         let mut by_take = 0;
         let mut by_hand = 0;
@@ -1809,7 +1807,7 @@ fn pipes_in_chains_are_owned_once() {
         });
         assert_eq!(by_take + by_hand, 5);
         assert!(by_take >= 1, "a pipe last in its chain gives its ends");
-        assert_eq!(open_fds(), before, "every end closed once");
+        assert_eq!(uring_tests::open_fd_set(), before, "every end closed once");
     });
 }
 
@@ -1830,7 +1828,7 @@ fn pipes_at_the_scope_s_end_are_closed_or_left_to_no_one() {
         let (_idle_tx, idle_rx) = UnixStream::pair().unwrap();
         let (_idle_tx2, idle_rx2) = UnixStream::pair().unwrap();
         let mut ring = Ring::new(16).unwrap();
-        let before = open_fds();
+        let before = uring_tests::open_fd_set();
         ring.scope(|s| {
             for hard in [true, false] {
                 let rx = if hard { &idle_rx } else { &idle_rx2 };
@@ -1871,7 +1869,7 @@ fn pipes_at_the_scope_s_end_are_closed_or_left_to_no_one() {
         assert_eq!(new.len(), 2, "only the pipe read by no one: {new:?}");
         let (rx, tx) = adopt((new[0], new[1]));
         assert_one_pipe(rx, tx, "left to no one");
-        assert_eq!(open_fds(), before);
+        assert_eq!(uring_tests::open_fd_set(), before);
     });
 }
 
@@ -1984,7 +1982,7 @@ fn a_direct_pipe_at_a_held_slot_gives_none() {
                 return;
             }
         };
-        let before = open_fds();
+        let before = uring_tests::open_fd_set();
         ring.scope(|s| {
             let files = &mut files;
             s.push_owned(vec![0xFF; 8], |buf, sq| {
@@ -2022,7 +2020,7 @@ fn a_direct_pipe_at_a_held_slot_gives_none() {
             );
         });
         assert!(fd_is_open(0) && fd_is_open(1), "standard input and output");
-        assert_eq!(open_fds(), before);
+        assert_eq!(uring_tests::open_fd_set(), before);
     });
 }
 
@@ -2041,7 +2039,7 @@ fn ends_taken_are_never_closed_again() {
     }
     in_own_process(TAKEN_ONCE, "pipe ends closed twice", || {
         let mut ring = Ring::new(8).unwrap();
-        let before = open_fds();
+        let before = uring_tests::open_fd_set();
         let mut files = Vec::new();
         let kept = ring.scope(|s| {
             let pipe = |s: &mut Scope<'_, '_>, ud: u64| {
@@ -2109,6 +2107,10 @@ fn ends_taken_are_never_closed_again() {
         let (rx, tx) = kept;
         assert_one_pipe(rx, tx, "kept past the scope");
         drop(files);
-        assert_eq!(open_fds(), before, "the unread pipe closed, nothing else");
+        assert_eq!(
+            uring_tests::open_fd_set(),
+            before,
+            "the unread pipe closed, nothing else"
+        );
     });
 }

@@ -425,37 +425,6 @@ enum Key {
 /// splice's completions as `(user_data, res)`.
 type CancelOutcome = (uring::Result<()>, Vec<(u64, i32)>);
 
-/// Waits until an io-wq worker of this thread sleeps reading an empty pipe
-/// (its `wchan` in `/proc`, `pipe_wait_readable`), failing after
-/// [`PATIENCE`]: a splice it was handed is running. Only then does the
-/// kernel know the file the splice writes, which a key naming a
-/// descriptor matches (a splice still queued for a worker has none yet).
-fn wait_for_a_worker_blocked_on_a_pipe() {
-    // SAFETY: gettid has no preconditions.
-    let tid = unsafe { libc::gettid() };
-    // The kernel keeps 15 bytes of a thread's name.
-    let name: String = format!("iou-wrk-{tid}").chars().take(15).collect();
-    let start = Instant::now();
-    loop {
-        let blocked = std::fs::read_dir("/proc/self/task")
-            .unwrap()
-            .flatten()
-            .any(|task| {
-                let read =
-                    |what| std::fs::read_to_string(task.path().join(what)).unwrap_or_default();
-                read("comm").trim_end() == name && read("wchan") == "pipe_wait_readable"
-            });
-        if blocked {
-            return;
-        }
-        assert!(
-            start.elapsed() < PATIENCE,
-            "no io-wq worker of thread {tid} blocks on the empty pipe"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 /// Pushes a `SPLICE` from an empty pipe, waits until an io-wq worker runs
 /// it (blocked), cancels it synchronously by `key` with `timeout`, and
 /// returns the result and the splice's completions.
@@ -477,7 +446,7 @@ fn cancel_running_splice(
                 .unwrap(),
         }
         s.submit().unwrap();
-        wait_for_a_worker_blocked_on_a_pipe();
+        uring_tests::wait_for_a_worker_blocked_on_a_pipe();
         let what = match key {
             Key::UserData => SyncCancel::user_data(1),
             Key::Fd => SyncCancel::fd(&pipes.sink),

@@ -2,14 +2,13 @@
 //! `Pipe`, each handing its new descriptors over as `OwnedFd`s with its
 //! completion, and nothing for a failure or a future dropped on the way.
 
-use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{ErrorKind, Read as _, Write as _};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use uring::reactor::Reactor;
 use uring::reactor::ops::{Pipe, Socket};
-use uring_tests::{fd_is_open, in_own_process, require_kernel};
+use uring_tests::{in_own_process, require_kernel};
 
 /// The `F_GETFD` and `F_GETFL` flags of `fd`.
 fn fd_flags(fd: &OwnedFd) -> (i32, i32) {
@@ -38,15 +37,6 @@ fn sockopt(fd: &OwnedFd, name: i32) -> i32 {
     };
     assert_eq!(r, 0, "getsockopt");
     value
-}
-
-/// The descriptors open in this process (not the one that listed them).
-fn open_fds() -> BTreeSet<RawFd> {
-    let listed: BTreeSet<RawFd> = std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    listed.into_iter().filter(|&fd| fd_is_open(fd)).collect()
 }
 
 #[test]
@@ -209,9 +199,9 @@ fn dropped_futures_and_shutdown_leave_no_descriptor_open() {
         return;
     }
     in_own_process(DROPPED, "dropped pipe futures", || {
-        let before = open_fds();
+        let before = uring_tests::open_fd_set();
         let reactor = Reactor::new().unwrap();
-        let with_reactor = open_fds();
+        let with_reactor = uring_tests::open_fd_set();
         // Futures dropped unpolled, polled once, and resolved but dropped.
         for i in 0..30 {
             let pipe = reactor.op(Pipe::new());
@@ -239,11 +229,15 @@ fn dropped_futures_and_shutdown_leave_no_descriptor_open() {
             reactor.handle().queue(Pipe::new(), |_, _| {}).unwrap();
         }
         uring_tests::run_for(&reactor, 20);
-        assert_eq!(open_fds(), with_reactor, "every end closed");
+        assert_eq!(uring_tests::open_fd_set(), with_reactor, "every end closed");
         for _ in 0..10 {
             reactor.handle().queue(Pipe::new(), |_, _| {}).unwrap();
         }
         drop(reactor);
-        assert_eq!(open_fds(), before, "every end closed, and the ring");
+        assert_eq!(
+            uring_tests::open_fd_set(),
+            before,
+            "every end closed, and the ring"
+        );
     });
 }

@@ -63,15 +63,6 @@ fn assert_one_pipe(rx: OwnedFd, tx: OwnedFd, what: &str) {
     assert_eq!(got, what);
 }
 
-/// The descriptors open in this process (not the one that listed them).
-fn open_fds() -> BTreeSet<RawFd> {
-    let listed: BTreeSet<RawFd> = std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    listed.into_iter().filter(|&fd| fd_is_open(fd)).collect()
-}
-
 #[test]
 fn a_pipe_over_an_owned_buffer_gives_both_ends_once() {
     if !have_pipe() {
@@ -292,7 +283,7 @@ fn pipes_left_unread_when_the_scope_ends_are_closed() {
     }
     in_own_process(UNREAD, "pipes left unread", || {
         let mut ring = Ring::new(8).unwrap();
-        let before = open_fds();
+        let before = uring_tests::open_fd_set();
         ring.scope(|s| {
             for i in 0..3 {
                 push_pipe(s, 8, i);
@@ -302,18 +293,21 @@ fn pipes_left_unread_when_the_scope_ends_are_closed() {
             s.wait_timeout(3, uring_tests::PATIENCE).unwrap();
             assert_eq!(s.ready(), 3);
         });
-        assert_eq!(open_fds(), before, "every end closed");
+        assert_eq!(uring_tests::open_fd_set(), before, "every end closed");
         // A pipe whose completion was read but not taken stays open.
         ring.scope(|s| {
             push_pipe(s, 8, 9);
             let cqe = one(s);
             assert_eq!(cqe.res(), 0);
         });
-        let new: Vec<RawFd> = open_fds().difference(&before).copied().collect();
+        let new: Vec<RawFd> = uring_tests::open_fd_set()
+            .difference(&before)
+            .copied()
+            .collect();
         assert_eq!(new.len(), 2, "an untaken pipe stays open");
         let (rx, tx) = adopt((new[0], new[1]));
         drop((rx, tx));
-        assert_eq!(open_fds(), before);
+        assert_eq!(uring_tests::open_fd_set(), before);
     });
 }
 
