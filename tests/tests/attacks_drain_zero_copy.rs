@@ -2097,8 +2097,16 @@ fn a_drain_holds_the_scopes_cancel_requests_behind_the_ops_they_cancel() {
             let mut ring = restricted_ring();
             let (pipe_rx, pipe_tx) = uring_tests::pipe();
             let mut buf = [0u8; 4];
+            // Drained, the scope waits for the read, which the writer ends
+            // after a while; not drained, the writer writes only once the
+            // scope has returned, however long its end took.
+            let (scope_ended, ended) = std::sync::mpsc::channel::<()>();
             let writer = std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(200));
+                if drained {
+                    std::thread::sleep(Duration::from_millis(200));
+                } else {
+                    ended.recv().unwrap();
+                }
                 let mut tx = std::fs::File::from(pipe_tx);
                 // The read may be gone: the bytes then stay in the pipe.
                 tx.write_all(b"late").unwrap();
@@ -2112,6 +2120,7 @@ fn a_drain_holds_the_scopes_cancel_requests_behind_the_ops_they_cancel() {
                 }
                 s.submit().unwrap();
             });
+            scope_ended.send(()).unwrap_or(());
             let _tx = writer.join().unwrap();
             assert_eq!(ring.completions().count(), 0);
             if drained {
