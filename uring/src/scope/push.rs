@@ -50,26 +50,11 @@ impl<'scope, S: SqeSize> ScopeSubmissionQueue<'_, 'scope, S> {
         F: for<'b> FnOnce(&'b mut [u8], OwnedPush<'b, 'scope, S>),
     {
         let (entry, ptr, len) = self.table.get().keep_owned(buf);
-        let mut refused = PushErrorKind::NothingPushed;
         // SAFETY: `ptr` and `len` are the kept vector's heap memory, which
         // does not move while the table keeps it (only the vector itself
         // may move, with the table's entries), and the table hands it back
-        // only when no op uses it; the borrow given to `build` is
-        // higher-ranked, so it cannot outlive the call but in the ops pushed
-        // over it.
-        let bytes = unsafe { std::slice::from_raw_parts_mut(ptr, len) };
-        build(
-            bytes,
-            OwnedPush {
-                sq: NonNull::from(&mut *self.sq).cast(),
-                table: self.table.reborrow(),
-                entry,
-                owned: entry,
-                refused: &mut refused,
-                _buf: PhantomData,
-                _scope: PhantomData,
-            },
-        );
+        // only when no op uses it.
+        let refused = unsafe { self.build_over(entry, entry, ptr, len, build) };
         // SAFETY: `entry` is the one `keep_owned` handed out above.
         match unsafe { self.table.get().unkeep_owned(entry) } {
             Some(buf) => Err(PushError::new(buf, refused)),
@@ -88,12 +73,43 @@ impl<'scope, S: SqeSize> ScopeSubmissionQueue<'_, 'scope, S> {
         F: for<'b> FnOnce(&'b mut [u8], OwnedPush<'b, 'scope, S>),
     {
         let (entry, tag, ptr, len) = self.table.get().keep_claimed(buf);
-        let mut refused = PushErrorKind::NothingPushed;
         // SAFETY: `ptr` and `len` are the claimed bytes, in the `BufRing`'s
         // buffers, which outlive 'scope (the `Buf` borrowed the ring for
         // it); the buffer is lent to the `Buf` alone, which the table keeps
-        // until no op uses it, and then gives back to the ring. The borrow
-        // given to `build` is higher-ranked, as in `push_owned`.
+        // until no op uses it, and then gives back to the ring.
+        let refused = unsafe { self.build_over(entry, tag, ptr, len, build) };
+        // SAFETY: `entry` is the one `keep_claimed` handed out above.
+        match unsafe { self.table.get().unkeep_claimed(entry) } {
+            // SAFETY: the buffer was given as a `Buf<'scope>`.
+            Some(kept) => Err(PushError::new(unsafe { kept.into_buf() }, refused)),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs `build` over the `len` bytes at `ptr`, kept in owned entry
+    /// `entry`, with an [`OwnedPush`] whose ops' slots carry `owned`;
+    /// returns why nothing was pushed, if nothing was.
+    ///
+    /// # Safety
+    ///
+    /// The bytes are the entry's, valid and lent to nothing else until no
+    /// op pushed over them is left (the table keeps them that long). The
+    /// borrow given to `build` is higher-ranked, so it cannot outlive the
+    /// call but in the ops pushed over it.
+    #[inline(always)]
+    unsafe fn build_over<F>(
+        &mut self,
+        entry: u32,
+        owned: u32,
+        ptr: *mut u8,
+        len: usize,
+        build: F,
+    ) -> PushErrorKind
+    where
+        F: for<'b> FnOnce(&'b mut [u8], OwnedPush<'b, 'scope, S>),
+    {
+        let mut refused = PushErrorKind::NothingPushed;
+        // SAFETY: the caller's.
         let bytes = unsafe { std::slice::from_raw_parts_mut(ptr, len) };
         build(
             bytes,
@@ -101,18 +117,13 @@ impl<'scope, S: SqeSize> ScopeSubmissionQueue<'_, 'scope, S> {
                 sq: NonNull::from(&mut *self.sq).cast(),
                 table: self.table.reborrow(),
                 entry,
-                owned: tag,
+                owned,
                 refused: &mut refused,
                 _buf: PhantomData,
                 _scope: PhantomData,
             },
         );
-        // SAFETY: `entry` is the one `keep_claimed` handed out above.
-        match unsafe { self.table.get().unkeep_claimed(entry) } {
-            // SAFETY: the buffer was given as a `Buf<'scope>`.
-            Some(kept) => Err(PushError::new(unsafe { kept.into_buf() }, refused)),
-            None => Ok(()),
-        }
+        refused
     }
 
     /// Free SQ slots.

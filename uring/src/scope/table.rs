@@ -739,6 +739,14 @@ impl ScopeTable {
     #[inline]
     pub(super) fn keep_owned(&mut self, mut buf: Vec<u8>) -> (u32, *mut u8, usize) {
         let bytes = (buf.as_mut_ptr(), buf.len());
+        (self.take_entry(Some(buf)), bytes.0, bytes.1)
+    }
+
+    /// An owned entry holding `buf` (`None` for a claimed buffer's, whose
+    /// claim sits in `claims`) and no op yet: the first free one, or a new
+    /// one.
+    #[inline(always)]
+    fn take_entry(&mut self, buf: Option<Vec<u8>>) -> u32 {
         let index = self.owned_free;
         match self.owned.get_mut(index as usize) {
             Some(free) => {
@@ -746,17 +754,17 @@ impl ScopeTable {
                 // to drop in it (were there, it would leak, not be freed).
                 debug_assert!(free.buf.is_none());
                 self.owned_free = free.next_free;
-                std::mem::forget(free.buf.replace(buf));
+                std::mem::forget(std::mem::replace(&mut free.buf, buf));
                 free.remaining = 0;
-                (index, bytes.0, bytes.1)
+                index
             }
             None => {
                 self.owned.push(OwnedEntry {
-                    buf: Some(buf),
+                    buf,
                     remaining: 0,
                     next_free: NO_ENTRY,
                 });
-                (self.owned.len() as u32 - 1, bytes.0, bytes.1)
+                self.owned.len() as u32 - 1
             }
         }
     }
@@ -768,23 +776,7 @@ impl ScopeTable {
     pub(super) fn keep_claimed(&mut self, mut buf: Buf<'_>) -> (u32, u32, *mut u8, usize) {
         let bytes = (buf.as_mut_ptr(), buf.len());
         let claim = KeptClaim::new(buf);
-        let index = self.owned_free;
-        let index = match self.owned.get_mut(index as usize) {
-            Some(free) => {
-                debug_assert!(free.buf.is_none());
-                self.owned_free = free.next_free;
-                free.remaining = 0;
-                index
-            }
-            None => {
-                self.owned.push(OwnedEntry {
-                    buf: None,
-                    remaining: 0,
-                    next_free: NO_ENTRY,
-                });
-                self.owned.len() as u32 - 1
-            }
-        };
+        let index = self.take_entry(None);
         debug_assert!(index < CLAIM);
         self.claims.push((index, claim));
         (index, RENAME | CLAIM | index, bytes.0, bytes.1)
