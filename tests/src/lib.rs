@@ -1285,3 +1285,30 @@ pub fn wait_for_a_worker_blocked_on_a_pipe() {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
+
+/// Fills the send buffer of the stream `tx` with `0xEE` bytes until a
+/// write would block; returns how many it took. The stream is left
+/// blocking.
+pub fn fill_unix_send_side(tx: &std::os::unix::net::UnixStream) -> usize {
+    use std::io::Write as _;
+    tx.set_nonblocking(true).unwrap();
+    let chunk = [0xEEu8; 4096];
+    let mut sent = 0;
+    loop {
+        match (&*tx).write(&chunk) {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("fill: {e}"),
+        }
+    }
+    tx.set_nonblocking(false).unwrap();
+    sent
+}
+
+/// Reads exactly `n` bytes from the stream `rx`.
+pub fn read_exactly(rx: &std::os::unix::net::UnixStream, n: usize) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut got = vec![0; n];
+    (&*rx).read_exact(&mut got).unwrap();
+    got
+}

@@ -119,30 +119,6 @@ macro_rules! received {
     }};
 }
 
-/// Fills `tx`'s send buffer until a write would block; returns how many
-/// bytes it took.
-fn fill(tx: &UnixStream) -> usize {
-    tx.set_nonblocking(true).unwrap();
-    let chunk = [0xEEu8; 4096];
-    let mut sent = 0;
-    loop {
-        match (&*tx).write(&chunk) {
-            Ok(n) => sent += n,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-            Err(e) => panic!("fill: {e}"),
-        }
-    }
-    tx.set_nonblocking(false).unwrap();
-    sent
-}
-
-/// Reads exactly `n` bytes from `rx`.
-fn read_n(rx: &UnixStream, n: usize) -> Vec<u8> {
-    let mut got = vec![0; n];
-    (&*rx).read_exact(&mut got).unwrap();
-    got
-}
-
 /// Whether `rx` has nothing to read right now.
 fn nothing_more(rx: &UnixStream) -> bool {
     rx.set_nonblocking(true).unwrap();
@@ -323,7 +299,7 @@ fn a_bundle_s_buffers_go_out_one_by_one() {
         assert_eq!(pool.available().unwrap(), 6);
         assert_no_more(s, "after the bundles' sends");
     });
-    assert_eq!(read_n(&peer, 32), sent);
+    assert_eq!(uring_tests::read_exactly(&peer, 32), sent);
     assert!(nothing_more(&peer));
     assert_whole(&mut ring, &pool, 6, "after the bundles");
 }
@@ -343,7 +319,10 @@ fn parts_of_an_incremental_buffer_lent_while_the_kernel_fills_the_rest() {
     let (mut client, server) = UnixStream::pair().unwrap();
     let (out_a, in_a) = UnixStream::pair().unwrap();
     let (out_b, in_b) = UnixStream::pair().unwrap();
-    let (filled_a, filled_b) = (fill(&out_a), fill(&out_b));
+    let (filled_a, filled_b) = (
+        uring_tests::fill_unix_send_side(&out_a),
+        uring_tests::fill_unix_send_side(&out_b),
+    );
     ring.scope(|s| {
         client.write_all(b"AAAAA").unwrap();
         let part1 = received!(s, &server, pool);
@@ -372,15 +351,23 @@ fn parts_of_an_incremental_buffer_lent_while_the_kernel_fills_the_rest() {
         assert_eq!(pool.lent(), 1);
         assert_eq!(s.in_flight(), 2, "both sends wait for room");
         // Room for both: they go out as they were lent.
-        assert!(read_n(&in_a, filled_a).iter().all(|&b| b == 0xEE));
-        assert!(read_n(&in_b, filled_b).iter().all(|&b| b == 0xEE));
+        assert!(
+            uring_tests::read_exactly(&in_a, filled_a)
+                .iter()
+                .all(|&b| b == 0xEE)
+        );
+        assert!(
+            uring_tests::read_exactly(&in_b, filled_b)
+                .iter()
+                .all(|&b| b == 0xEE)
+        );
         let got = reap(s, 2);
         assert_eq!((result_of(&got, 10), result_of(&got, 11)), (5, 5));
         assert_eq!(pool.available().unwrap(), 1, "back after the last send");
         assert_eq!(pool.lent(), 0);
     });
-    assert_eq!(read_n(&in_a, 5), b"AAAAA");
-    assert_eq!(read_n(&in_b, 5), b"BBBBB");
+    assert_eq!(uring_tests::read_exactly(&in_a, 5), b"AAAAA");
+    assert_eq!(uring_tests::read_exactly(&in_b, 5), b"BBBBB");
     assert!(nothing_more(&in_a) && nothing_more(&in_b));
     assert_whole(&mut ring, &pool, 1, "after the parts");
 }
@@ -402,7 +389,7 @@ fn buffers_of_other_groups_and_other_rings() {
     let pool_b = plain_buf_ring(&mut other, GROUP, 2, 64).unwrap();
     let (mut client, server) = UnixStream::pair().unwrap();
     let (out, peer) = UnixStream::pair().unwrap();
-    let filled = fill(&out);
+    let filled = uring_tests::fill_unix_send_side(&out);
     ring.scope(|s| {
         client.write_all(b"of group c").unwrap();
         let c = received!(s, &server, pool_c);
@@ -427,13 +414,20 @@ fn buffers_of_other_groups_and_other_rings() {
         assert_eq!(pool_c.available().unwrap(), 1);
         assert_eq!(pool_a.available().unwrap(), 2);
         assert_whole(&mut other, &pool_b, 1, "the other ring, its buffer lent");
-        assert!(read_n(&peer, filled).iter().all(|&b| b == 0xEE));
+        assert!(
+            uring_tests::read_exactly(&peer, filled)
+                .iter()
+                .all(|&b| b == 0xEE)
+        );
         let got = reap(s, 2);
         assert_eq!((result_of(&got, 20), result_of(&got, 30)), (17, 10));
         assert_eq!(pool_b.available().unwrap(), 2);
         assert_eq!(pool_c.available().unwrap(), 2);
     });
-    assert_eq!(read_n(&peer, 27), b"of the other ringof group c");
+    assert_eq!(
+        uring_tests::read_exactly(&peer, 27),
+        b"of the other ringof group c"
+    );
     assert_whole(&mut other, &pool_b, 2, "the other ring");
     assert_whole(&mut ring, &pool_c, 2, "the other group");
     assert_whole(&mut ring, &pool_a, 2, "the untouched group");
@@ -508,7 +502,7 @@ fn multishot_receive_buffers_echoed_while_it_keeps_receiving() {
         assert_eq!(echoes[&(100 + i as u64)], msg.len() as i32);
     }
     let all: Vec<u8> = messages.concat();
-    assert_eq!(read_n(&client, all.len()), all);
+    assert_eq!(uring_tests::read_exactly(&client, all.len()), all);
     assert!(nothing_more(&client));
     assert_whole(&mut ring, &pool, 4, "after the multishot echoes");
 }
@@ -617,7 +611,7 @@ fn names_over_claimed_buffers(tag_all: bool) {
     assert_eq!(result_of(&got, 21), -libc::ECANCELED);
     assert_eq!(result_of(&got, 45), 0);
     assert_eq!(result_of(&got, poll), -libc::ECANCELED);
-    assert_eq!(read_n(&peer, 3), b"aaa");
+    assert_eq!(uring_tests::read_exactly(&peer, 3), b"aaa");
     assert!(nothing_more(&peer));
     assert_eq!(idle_buf, [0; 16], "the cancelled receive wrote nothing");
     assert_whole(&mut ring, &pool, 6, "after the named ops");
@@ -788,7 +782,7 @@ fn chains_of_every_length_keep_the_buffer_until_their_last_completion() {
         }
         assert_no_more(s, "after the chains");
     });
-    assert_eq!(read_n(&peer, sent.len()), sent);
+    assert_eq!(uring_tests::read_exactly(&peer, sent.len()), sent);
     assert!(nothing_more(&peer));
     assert_whole(&mut ring, &pool, 1, "after the chains");
 }
@@ -920,7 +914,7 @@ fn a_cancelled_op_gives_the_buffer_back_once() {
     };
     let (mut client, server) = UnixStream::pair().unwrap();
     let (out, peer) = UnixStream::pair().unwrap();
-    let filled = fill(&out);
+    let filled = uring_tests::fill_unix_send_side(&out);
     ring.scope(|s| {
         client.write_all(b"first").unwrap();
         let a = received!(s, &server, pool);
@@ -945,7 +939,11 @@ fn a_cancelled_op_gives_the_buffer_back_once() {
         assert_eq!(pool.available().unwrap(), 2);
         assert_no_more(s, "after the cancels");
     });
-    assert!(read_n(&peer, filled).iter().all(|&b| b == 0xEE));
+    assert!(
+        uring_tests::read_exactly(&peer, filled)
+            .iter()
+            .all(|&b| b == 0xEE)
+    );
     assert!(nothing_more(&peer), "a cancelled send sent something");
     assert_whole(&mut ring, &pool, 2, "after the cancels");
 }
@@ -1026,7 +1024,7 @@ fn refused_pushes_hand_the_buf_back_and_a_forgotten_error_keeps_it() {
         assert_eq!((cqe.user_data(), cqe.res()), (5, 13));
         assert_no_more(s, "after the refusals");
     });
-    assert_eq!(read_n(&client, 13), b"after a drain");
+    assert_eq!(uring_tests::read_exactly(&client, 13), b"after a drain");
     assert_eq!(pool.lent(), 1, "the forgotten buffer");
     // A buffer claimed in one scope, given to the next one, which a
     // `RingTarget` alive keeps from taking any op.
@@ -1087,7 +1085,10 @@ fn panics_in_build_caught_inside_the_scope() {
         assert_eq!((s.in_flight(), pool.available().unwrap()), (0, 0));
         assert_no_more(s, "after the panics");
     });
-    assert_eq!(read_n(&peer, 20), b"pushed, then a panic");
+    assert_eq!(
+        uring_tests::read_exactly(&peer, 20),
+        b"pushed, then a panic"
+    );
     assert!(nothing_more(&peer));
     assert_whole(&mut ring, &pool, 1, "after the panics");
 }
@@ -1104,7 +1105,7 @@ fn the_scope_s_end_with_a_claimed_chain_in_flight() {
     };
     let (mut client, server) = UnixStream::pair().unwrap();
     let (out, peer) = UnixStream::pair().unwrap();
-    let filled = fill(&out);
+    let filled = uring_tests::fill_unix_send_side(&out);
     ring.scope(|s| {
         client.write_all(b"never sent").unwrap();
         let buf = received!(s, &server, pool);
@@ -1120,7 +1121,11 @@ fn the_scope_s_end_with_a_claimed_chain_in_flight() {
         s.submit().unwrap();
         assert_eq!(s.in_flight(), 2);
     });
-    assert!(read_n(&peer, filled).iter().all(|&b| b == 0xEE));
+    assert!(
+        uring_tests::read_exactly(&peer, filled)
+            .iter()
+            .all(|&b| b == 0xEE)
+    );
     assert!(nothing_more(&peer), "the cancelled chain sent something");
     assert_eq!(pool.lent(), 0);
     assert_whole(&mut ring, &pool, 2, "after the scope's end");
@@ -1149,7 +1154,7 @@ fn echo_and_pipe(ring: &mut Ring, what: &str) {
             assert_eq!((cqe.user_data(), cqe.res()), (2, 6), "{what}");
             drop(cqe);
             assert_eq!(pool.available().unwrap(), 2, "{what}");
-            assert_eq!(read_n(&client, 6), msg);
+            assert_eq!(uring_tests::read_exactly(&client, 6), msg);
             if pipes {
                 s.push_owned(vec![0; 8], |buf, sq| {
                     sq.push(Pipe::new(buf.first_chunk_mut().unwrap()).user_data(3))
@@ -1230,7 +1235,7 @@ fn a_scope_moved_to_another_thread_gives_back_only_on_its_own() {
         assert_eq!(pool.available().unwrap(), 2, "given back here");
         assert_eq!(pool.lent(), 1, "the one read there");
     });
-    assert_eq!(read_n(&client, 8), b"aaaabbbb");
+    assert_eq!(uring_tests::read_exactly(&client, 8), b"aaaabbbb");
     assert_whole(&mut ring, &pool, 2, "one buffer lent for good");
 }
 
@@ -1287,7 +1292,7 @@ fn a_buffer_lent_on_a_thread_that_ended() {
         });
         (first, second)
     });
-    assert_eq!(read_n(&client, 16), b"lent on a thread");
+    assert_eq!(uring_tests::read_exactly(&client, 16), b"lent on a thread");
     let expected = if first == second { 2 } else { 1 };
     assert_eq!(pool.lent(), 2 - expected);
     assert_whole(&mut ring, &pool, expected, "after the threads");
@@ -1339,7 +1344,7 @@ fn a_chain_longer_than_the_sq_and_a_forgotten_batch() {
         assert_eq!(got, [(1, 6), (2, 0)]);
         assert_no_more(s, "after the forgotten batch");
     });
-    assert_eq!(read_n(&client, 6), b"longer");
+    assert_eq!(uring_tests::read_exactly(&client, 6), b"longer");
     assert_whole(&mut ring, &pool, 1, "after the forgotten batch");
 }
 
@@ -1405,7 +1410,7 @@ fn big_entries<S: SqeSize, C: UniformCqe>(mut ring: Ring<S, C>, what: &str) {
             assert_one_pipe(rx, tx, what);
         }
     });
-    assert_eq!(read_n(&client, echoed.len()), echoed);
+    assert_eq!(uring_tests::read_exactly(&client, echoed.len()), echoed);
     assert_whole(&mut ring, &pool, 2, what);
 }
 
@@ -1461,7 +1466,7 @@ fn a_hard_link_after_a_link_timeout_runs_its_op() {
         3,
         "the hard-linked send did not run after the timed-out receive"
     );
-    assert_eq!(read_n(&peer, 3), b"ran");
+    assert_eq!(uring_tests::read_exactly(&peer, 3), b"ran");
 }
 
 // ---------------------------------------------------------------------
@@ -1958,7 +1963,7 @@ fn pipes_and_claimed_buffers_pushed_from_a_fold() {
     });
     assert_eq!((pipes, sends), (rounds + 1, rounds));
     let echoed: Vec<u8> = (1..=rounds).flat_map(|r| [r as u8; 4]).collect();
-    assert_eq!(read_n(&client, echoed.len()), echoed);
+    assert_eq!(uring_tests::read_exactly(&client, echoed.len()), echoed);
     assert_whole(&mut ring, &pool, 2, "after the fold");
 }
 

@@ -63,30 +63,6 @@ macro_rules! received {
     }};
 }
 
-/// Fills `tx`'s send buffer until a write would block; returns how many
-/// bytes it took.
-fn fill(tx: &UnixStream) -> usize {
-    tx.set_nonblocking(true).unwrap();
-    let chunk = [0xEEu8; 4096];
-    let mut sent = 0;
-    loop {
-        match (&*tx).write(&chunk) {
-            Ok(n) => sent += n,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-            Err(e) => panic!("fill: {e}"),
-        }
-    }
-    tx.set_nonblocking(false).unwrap();
-    sent
-}
-
-/// Reads exactly `n` bytes from `rx`.
-fn read_n(rx: &UnixStream, n: usize) -> Vec<u8> {
-    let mut got = vec![0; n];
-    (&*rx).read_exact(&mut got).unwrap();
-    got
-}
-
 #[test]
 fn a_received_buffer_goes_back_out_as_it_is() {
     let mut ring = Ring::new(8).unwrap();
@@ -117,7 +93,10 @@ fn a_received_buffer_goes_back_out_as_it_is() {
         let next = received!(s, &server, pool);
         assert_eq!(&next[..], b"again");
     });
-    assert_eq!(read_n(&client, 18), b"echo me, unchanged");
+    assert_eq!(
+        uring_tests::read_exactly(&client, 18),
+        b"echo me, unchanged"
+    );
     assert_whole(&mut ring, &pool, 2, "after the echo");
 }
 
@@ -130,7 +109,7 @@ fn the_buffer_stays_lent_until_the_send_completes() {
     let (client, server) = UnixStream::pair().unwrap();
     let (other_tx, other_rx) = UnixStream::pair().unwrap();
     (&client).write_all(b"0123456789").unwrap();
-    let filled = fill(&server);
+    let filled = uring_tests::fill_unix_send_side(&server);
     ring.scope(|s| {
         let buf = received!(s, &server, pool);
         // The send waits: the server's socket is full.
@@ -148,7 +127,7 @@ fn the_buffer_stays_lent_until_the_send_completes() {
         assert_eq!((cqe.user_data(), cqe.res()), (3, -libc::ENOBUFS));
         assert_eq!(s.in_flight(), 1, "the send is still in flight");
         // Make room: the send completes, and gives the buffer back.
-        let drained = read_n(&client, filled);
+        let drained = uring_tests::read_exactly(&client, filled);
         assert!(drained.iter().all(|&b| b == 0xEE));
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut sent = None;
@@ -165,7 +144,7 @@ fn the_buffer_stays_lent_until_the_send_completes() {
         let again = received!(s, &other_rx, pool);
         assert_eq!(&again[..], b"x", "the buffer came back to the ring");
     });
-    assert_eq!(read_n(&client, 10), b"0123456789");
+    assert_eq!(uring_tests::read_exactly(&client, 10), b"0123456789");
     assert_whole(&mut ring, &pool, 1, "after the send");
 }
 
@@ -208,7 +187,7 @@ fn a_push_that_does_not_happen_hands_the_buf_back() {
         let cqe = s.completions().next().unwrap();
         assert_eq!((cqe.user_data(), cqe.res()), (2, 4));
     });
-    assert_eq!(read_n(&client, 4), b"kept");
+    assert_eq!(uring_tests::read_exactly(&client, 4), b"kept");
     assert_whole(&mut ring, &pool, 2, "after the refusals");
 }
 
@@ -293,7 +272,7 @@ fn claimed_parts_of_an_incremental_buffer_go_out_as_they_are() {
             echoed.extend_from_slice(part);
         }
     });
-    assert_eq!(read_n(&client, echoed.len()), echoed);
+    assert_eq!(uring_tests::read_exactly(&client, echoed.len()), echoed);
 }
 
 #[test]
@@ -304,7 +283,7 @@ fn a_panic_in_the_scope_gives_the_buffer_back_once_the_send_ends() {
     };
     let (client, server) = UnixStream::pair().unwrap();
     (&client).write_all(b"stuck").unwrap();
-    let filled = fill(&server);
+    let filled = uring_tests::fill_unix_send_side(&server);
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         ring.scope(|s| {
             let buf = received!(s, &server, pool);
@@ -318,7 +297,7 @@ fn a_panic_in_the_scope_gives_the_buffer_back_once_the_send_ends() {
     }));
     assert!(r.is_err());
     // The scope cancelled the send and waited for it: nothing of it came.
-    assert_eq!(read_n(&client, filled).len(), filled);
+    assert_eq!(uring_tests::read_exactly(&client, filled).len(), filled);
     client.set_nonblocking(true).unwrap();
     let mut rest = [0u8; 16];
     assert_eq!(
@@ -354,7 +333,7 @@ fn a_scope_moved_to_another_thread_leaves_the_buffer_lent() {
         });
         assert_eq!(s.in_flight(), 0);
     });
-    assert_eq!(read_n(&client, 5), b"moved");
+    assert_eq!(uring_tests::read_exactly(&client, 5), b"moved");
     // One buffer of two is left.
     assert_whole(&mut ring, &pool, 1, "after the move");
 }
@@ -417,7 +396,10 @@ fn many_echoes_through_a_small_ring() {
                 }
             }
             for (i, (client, _)) in pairs.iter().enumerate() {
-                assert_eq!(read_n(client, 5), format!("{round:03}:{i}").as_bytes());
+                assert_eq!(
+                    uring_tests::read_exactly(client, 5),
+                    format!("{round:03}:{i}").as_bytes()
+                );
             }
         }
     });
@@ -443,7 +425,7 @@ fn the_buffer_is_back_when_the_scope_ends_right_after_the_completion() {
         assert_eq!((cqe.user_data(), cqe.res()), (2, 4));
         // No submit or wait after it: the scope's end gives it back.
     });
-    assert_eq!(read_n(&client, 4), b"last");
+    assert_eq!(uring_tests::read_exactly(&client, 4), b"last");
     assert_whole(&mut ring, &pool, 2, "after the scope's end");
 }
 
@@ -498,6 +480,6 @@ fn entries_reused_while_a_release_is_due_give_every_buffer_back_once() {
     for round in 0..20u8 {
         want.extend_from_slice(&[round; 4]);
     }
-    assert_eq!(read_n(&client, want.len()), want);
+    assert_eq!(uring_tests::read_exactly(&client, want.len()), want);
     assert_whole(&mut ring, &pool, 2, "after the rounds");
 }
