@@ -358,13 +358,14 @@ fn timeout_new_returns_before_and_after_the_timeout() {
 
 /// One run of min-timeout.c: 8 reads of 8 pipes, 6 of which a thread
 /// fills every `write_delay`; one wait for 8 with a 250 ms timeout and a
-/// minimum wait of `min_wait`. Returns the wait's length and the number of
-/// completions then ready.
+/// minimum wait of `min_wait`. Returns the wait's length, the number of
+/// completions then ready, and the numbers of writes finished well before
+/// the wait ended and begun before it ended.
 fn min_timeout_run(
     ring: &mut Ring,
     min_wait: Duration,
     write_delay: Duration,
-) -> (Duration, usize, usize) {
+) -> (Duration, usize, usize, usize) {
     const NPIPES: usize = 8;
     const NWRITES: usize = 6;
     let pipes: Vec<(OwnedFd, OwnedFd)> = (0..NPIPES).map(|_| pipe()).collect();
@@ -379,8 +380,9 @@ fn min_timeout_run(
         for w in writers {
             std::thread::sleep(write_delay);
             let mut f = std::fs::File::from(w);
+            let started = Instant::now();
             f.write_all(&[0x55; 32]).unwrap();
-            written.push(Instant::now());
+            written.push((started, Instant::now()));
         }
         written
     });
@@ -408,16 +410,17 @@ fn min_timeout_run(
         ring.wait_timeout(1, PATIENCE).expect("the reads complete");
         reaped += ring.completions().count();
     }
-    // The writes well before the wait ended, which it must have seen (a
-    // loaded machine can delay the writer past the minimum wait).
+    // The writes finished well before the wait ended, which it must have
+    // seen (a loaded machine can delay the writer past the minimum wait),
+    // and those started before it ended, the most it can have seen.
     let margin = Duration::from_millis(5);
-    let seen = written.iter().filter(|&&t| t + margin <= end).count();
-    let done = written.iter().filter(|&&t| t <= end).count();
+    let seen = written.iter().filter(|&&(_, t)| t + margin <= end).count();
+    let started = written.iter().filter(|&&(t, _)| t <= end).count();
     assert!(
-        seen <= count && count <= done.max(1),
-        "{count} completions; {seen} writes well before the wait ended, {done} before"
+        seen <= count && count <= started.max(1),
+        "{count} completions; {seen} writes well before the wait ended, {started} begun before"
     );
-    (took, count, seen)
+    (took, count, seen, started)
 }
 
 /// min-timeout.c: with a minimum wait of 50 ms and writes every 2 ms, the
@@ -440,7 +443,7 @@ fn min_timeout_returns_after_the_minimum_wait_with_what_arrived() {
         if !require_features(&ring, Features::MIN_TIMEOUT, "minimum waits") {
             return;
         }
-        let (took, n, seen) = min_timeout_run(
+        let (took, n, seen, _) = min_timeout_run(
             &mut ring,
             Duration::from_millis(50),
             Duration::from_millis(2),
@@ -451,18 +454,19 @@ fn min_timeout_returns_after_the_minimum_wait_with_what_arrived() {
             assert!(took < Duration::from_millis(240), "defer {defer}: {took:?}");
         }
 
-        let (took, n, seen) = min_timeout_run(
+        let (took, n, _, started) = min_timeout_run(
             &mut ring,
             Duration::from_millis(10),
             Duration::from_millis(20),
         );
         assert!(n >= 1, "defer {defer}: completions after {took:?}");
-        if seen <= 1 {
+        if started <= 1 {
             assert_eq!(n, 1, "defer {defer}: completions after {took:?}");
         }
         assert!(took >= Duration::from_millis(15), "defer {defer}: {took:?}");
 
-        let (took, n, seen) = min_timeout_run(&mut ring, Duration::ZERO, Duration::from_millis(2));
+        let (took, n, seen, _) =
+            min_timeout_run(&mut ring, Duration::ZERO, Duration::from_millis(2));
         if seen == 6 {
             assert_eq!(n, 6, "defer {defer}: completions after {took:?}");
         }
@@ -485,7 +489,7 @@ fn min_timeout_longer_than_the_timeout_sees_every_completion() {
     if !require_features(&ring, Features::MIN_TIMEOUT, "minimum waits") {
         return;
     }
-    let (took, n, _) = min_timeout_run(
+    let (took, n, _, _) = min_timeout_run(
         &mut ring,
         Duration::from_millis(500),
         Duration::from_millis(2),
