@@ -1423,8 +1423,12 @@ fn futex_invalid_flags() {
     let addr = word.as_ptr() as u64;
     let wait = {
         let mut sqe = raw_sqe(sys::IORING_OP_FUTEX_WAIT, 0x1000, addr, 0, 0, 1);
+        // The futex mask (liburing's `optval`), in `addr3`.
         sqe.addr3 = sys::io_uring_sqe_addr3 {
-            optval: u64::from(u32::MAX),
+            addr3: sys::io_uring_sqe_addr3_pad {
+                addr3: u64::from(u32::MAX),
+                __pad2: [0],
+            },
         };
         sqe
     };

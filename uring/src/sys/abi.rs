@@ -4,6 +4,15 @@
 //! every field where they expect it. Anonymous unions of the header become
 //! named unions here (`io_uring_sqe_off` for the union that holds `off`, and so
 //! on); anonymous structs inside them become `io_uring_sqe_*` structs.
+//!
+//! Every member of an SQE union spans the whole union. The header's three
+//! narrower ones are left out: `poll_events` (the 16-bit view of
+//! `poll32_events`), `optval` (the first eight bytes of `addr3`) and `cmd`
+//! (a zero-length array marking where a command starts, at `addr3`). A
+//! union made from one of them would leave bytes uninitialised, which an
+//! SQE's `Debug`, its copy into a ring, or any read of a wider member would
+//! then read: as Rust is defined, undefined behaviour, from safe code. So
+//! an `io_uring_sqe` built in safe code has every byte initialised.
 
 #![allow(non_camel_case_types, missing_docs)]
 
@@ -75,13 +84,14 @@ pub struct io_uring_sqe_sockopt {
     pub optname: u32,
 }
 
-/// The union of the per-op flag words (`rw_flags`, `fsync_flags`, ...).
+/// The union of the per-op flag words (`rw_flags`, `fsync_flags`, ...);
+/// the header's 16-bit `poll_events` is `poll32_events` here (see the
+/// module's docs).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub union io_uring_sqe_op_flags {
     pub rw_flags: i32,
     pub fsync_flags: u32,
-    pub poll_events: u16,
     pub poll32_events: u32,
     pub sync_range_flags: u32,
     pub msg_flags: u32,
@@ -132,13 +142,14 @@ pub struct io_uring_sqe_addr_len {
     pub __pad3: [u16; 1],
 }
 
-/// The union of `{addr3, __pad2}`, `optval` and the 80-byte `cmd` area.
+/// The last 16 bytes of an SQE: `{addr3, __pad2}`. The header's `optval`
+/// is `addr3.addr3`, and its `cmd` (the command of a `URING_CMD`, 16 bytes
+/// here and 80 in a 128-byte SQE) starts at the same place (see the
+/// module's docs).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub union io_uring_sqe_addr3 {
     pub addr3: io_uring_sqe_addr3_pad,
-    pub optval: u64,
-    pub cmd: [u8; 0],
 }
 
 /// `{addr3, __pad2}` of the last union.

@@ -49,7 +49,6 @@ fn sqe_layout() {
         op_flags => (28, 4),
         op_flags.rw_flags => (28, 4),
         op_flags.fsync_flags => (28, 4),
-        op_flags.poll_events => (28, 2),
         op_flags.poll32_events => (28, 4),
         op_flags.sync_range_flags => (28, 4),
         op_flags.msg_flags => (28, 4),
@@ -86,8 +85,6 @@ fn sqe_layout() {
         addr3 => (48, 16),
         addr3.addr3.addr3 => (48, 8),
         addr3.addr3.__pad2 => (56, 8),
-        addr3.optval => (48, 8),
-        addr3.cmd => (48, 0),
     });
     assert_eq!(align_of::<io_uring_sqe>(), 8);
 }
