@@ -44,10 +44,12 @@ impl<T> Stored<T> {
             unsafe { at.write(value) };
             at
         } else {
-            let mut boxed = Box::new(value);
-            let at: *mut T = &mut *boxed;
-            // SAFETY: a box is one pointer, which the storage holds.
-            unsafe { storage.cast::<Box<T>>().write(boxed) };
+            // Kept as a raw pointer, never as a `Box`: moving or reading a
+            // `Box` asserts it is the value's one pointer, which would
+            // invalidate `at` and every pointer derived from it since.
+            let at = Box::into_raw(Box::new(value));
+            // SAFETY: a pointer fits in the storage (one word of twelve).
+            unsafe { storage.cast::<*mut T>().write(at) };
             at
         }
     }
@@ -62,8 +64,9 @@ impl<T> Stored<T> {
         if Self::INLINE {
             storage.cast()
         } else {
-            // SAFETY: the storage holds a `Box<T>` (the caller's contract).
-            unsafe { &mut **storage.cast::<Box<T>>() }
+            // SAFETY: the storage holds the pointer `write` stored (the
+            // caller's contract).
+            unsafe { storage.cast::<*mut T>().read() }
         }
     }
 
@@ -80,7 +83,8 @@ impl<T> Stored<T> {
             if Self::INLINE {
                 storage.cast::<T>().read()
             } else {
-                *storage.cast::<Box<T>>().read()
+                // The box `write` made, taken back once.
+                *Box::from_raw(storage.cast::<*mut T>().read())
             }
         }
     }
@@ -398,5 +402,36 @@ impl Slab {
     /// Every slot index the slab has.
     pub(crate) fn indices(&self) -> std::ops::Range<u32> {
         0..self.slots.len() as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A value too large for a slot's inline storage lives boxed: the
+    /// pointer `write` returns, writes through it, `get` and `take` all
+    /// reach the one value. Free of system calls, so that Miri checks the
+    /// pointers (tests/scripts/miri.sh).
+    #[test]
+    fn a_boxed_value_is_reached_through_every_pointer_to_it() {
+        type Big = [u64; STORAGE_WORDS + 4];
+        const { assert!(!Stored::<Big>::INLINE && Stored::<[u64; 2]>::INLINE) };
+        let mut storage = Storage::uninit();
+        let at = &mut storage as *mut Storage;
+        // SAFETY: the storage is empty; each pointer is used while the
+        // value is there, and the value is taken once.
+        unsafe {
+            let value = Stored::<Big>::write(at, [7; STORAGE_WORDS + 4]);
+            (*value)[0] = 1;
+            assert_eq!(value, Stored::<Big>::get(at));
+            (*Stored::<Big>::get(at))[1] = 2;
+            assert_eq!((&(*value))[..3], [1, 2, 7]);
+            let back = Stored::<Big>::take(at);
+            assert_eq!(back[..3], [1, 2, 7]);
+            let small = Stored::<[u64; 2]>::write(at, [3, 4]);
+            (*small)[1] = 5;
+            assert_eq!(Stored::<[u64; 2]>::take(at), [3, 5]);
+        }
     }
 }
