@@ -5,6 +5,7 @@ use crate::entries::{Cqe16, CqeSize, UniformCqe};
 use crate::sys::{self, io_uring_cqe};
 use std::fmt;
 use std::io;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// One completion: the `user_data` of the op it completes, its result and
@@ -421,40 +422,71 @@ impl<C: UniformCqe> Cq<C> {
 pub(crate) struct VirtualCq<C: CqeSize = Cqe16> {
     /// The kernel's CQ, set aside.
     real: Cq<C>,
-    /// The copies, at positions masked by the length (a power of two).
-    buf: Vec<C::Slot>,
-    head: AtomicU32,
-    tail: AtomicU32,
+    /// The copies, at positions masked by the length (a power of two): a
+    /// boxed slice, held by its raw pointer.
+    buf: NonNull<[C::Slot]>,
+    /// The copy's head and tail, which the view reads and writes as it
+    /// would the kernel's: a boxed pair, held by its raw pointer.
+    ends: NonNull<[AtomicU32; 2]>,
+}
+
+// The view (`Cq`) points into `buf` and `ends` while this value is moved
+// (in its `Box`, with the ring) and used through `&mut self`. So both are
+// allocations of their own, reached only through raw pointers derived from
+// `Box::into_raw`: a field or a `Vec` of this value would be retagged by
+// every move and `&mut self`, which (in Rust's aliasing model) invalidates
+// the view's pointers into it.
+
+/// A boxed slice of `len` default slots, as a raw pointer.
+fn boxed_slots<T: Copy + Default>(len: usize) -> NonNull<[T]> {
+    let boxed: Box<[T]> = vec![T::default(); len].into_boxed_slice();
+    // SAFETY: `Box::into_raw` never returns null.
+    unsafe { NonNull::new_unchecked(Box::into_raw(boxed)) }
 }
 
 impl<C: CqeSize> VirtualCq<C> {
     /// Sets the kernel's CQ `cq` aside and points `cq` at an empty copy.
     pub(crate) fn enter(cq: &mut Cq<C>) -> Box<VirtualCq<C>> {
         let len = (cq.entries as usize).next_power_of_two();
-        let mut v = Box::new(VirtualCq {
+        let ends = Box::new([AtomicU32::new(0), AtomicU32::new(0)]);
+        let v = Box::new(VirtualCq {
             real: Cq { ..*cq },
-            buf: vec![C::Slot::default(); len],
-            head: AtomicU32::new(0),
-            tail: AtomicU32::new(0),
+            buf: boxed_slots(len),
+            // SAFETY: `Box::into_raw` never returns null.
+            ends: unsafe { NonNull::new_unchecked(Box::into_raw(ends)) },
         });
         *cq = v.view(0);
         v
     }
-}
 
-impl<C: CqeSize> VirtualCq<C> {
     /// A `Cq` reading this copy from `head` on.
-    fn view(&mut self, head: u32) -> Cq<C> {
+    fn view(&self, head: u32) -> Cq<C> {
+        let ends = self.ends.as_ptr().cast::<AtomicU32>();
         Cq {
-            khead: &self.head as *const AtomicU32,
-            ktail: &self.tail as *const AtomicU32,
+            khead: ends,
+            // SAFETY: the second of the pair.
+            ktail: unsafe { ends.add(1) },
             koverflow: self.real.koverflow,
             kflags: self.real.kflags,
-            cqes: self.buf.as_mut_ptr(),
+            cqes: self.buf.as_ptr().cast::<C::Slot>(),
             mask: self.buf.len() as u32 - 1,
             entries: self.real.entries,
             head,
         }
+    }
+
+    /// The copy's tail.
+    fn tail(&self) -> &AtomicU32 {
+        // SAFETY: `ends` is live until the drop, and only ever read or
+        // written atomically.
+        unsafe { &self.ends.as_ref()[1] }
+    }
+
+    /// The slot of the copy at index `i` (below the length).
+    fn slot(&self, i: u32) -> *mut C::Slot {
+        debug_assert!((i as usize) < self.buf.len());
+        // SAFETY: in bounds of the live boxed slice.
+        unsafe { self.buf.as_ptr().cast::<C::Slot>().add(i as usize) }
     }
 
     /// Moves the completions of the kernel's CQ to the end of the copy that
@@ -467,7 +499,7 @@ impl<C: CqeSize> VirtualCq<C> {
             return;
         }
         let head = cq.head;
-        let tail = self.tail.load(Ordering::Relaxed);
+        let tail = self.tail().load(Ordering::Relaxed);
         let used = tail.wrapping_sub(head);
         let mut at = tail;
         // (mutants: `>=` is equivalent: re-laid in a buffer of the same
@@ -475,12 +507,21 @@ impl<C: CqeSize> VirtualCq<C> {
         if (used + n) as usize > self.buf.len() {
             // Re-lay the copies from position 0 in a larger buffer.
             let len = ((used + n) as usize).next_power_of_two();
-            let mut buf = Vec::with_capacity(len);
-            let mask = self.buf.len() as u32 - 1;
-            buf.extend((0..used).map(|i| self.buf[(head.wrapping_add(i) & mask) as usize]));
-            let filler = self.buf[0];
-            buf.resize(len, filler);
-            self.buf = buf;
+            let old = self.buf;
+            let mask = old.len() as u32 - 1;
+            self.buf = boxed_slots(len);
+            for i in 0..used {
+                let from = old
+                    .as_ptr()
+                    .cast::<C::Slot>()
+                    .wrapping_add((head.wrapping_add(i) & mask) as usize);
+                // SAFETY: both in bounds of live slices (`i < used <= old
+                // length < len`); the slots are plain data.
+                unsafe { self.slot(i).write(from.read()) };
+            }
+            // SAFETY: `old` came from `boxed_slots`, and the view moves to
+            // the new buffer below, before anything reads the CQ again.
+            drop(unsafe { Box::from_raw(old.as_ptr()) });
             *cq = self.view(0);
             at = used;
         }
@@ -489,15 +530,18 @@ impl<C: CqeSize> VirtualCq<C> {
             // SAFETY: `real_head + i` is between the kernel CQ's head and a
             // tail just read.
             let slot = unsafe { self.real.read_slot(real_head.wrapping_add(i)) };
-            self.buf[(at.wrapping_add(i) & mask) as usize] = slot;
+            // SAFETY: a masked index of the live buffer, past the copies
+            // not yet read, where the view reads nothing until the tail
+            // moves.
+            unsafe { self.slot(at.wrapping_add(i) & mask).write(slot) };
         }
-        self.tail.store(at.wrapping_add(n), Ordering::Release);
+        self.tail().store(at.wrapping_add(n), Ordering::Release);
         self.real.set_head(real_tail);
     }
 
     /// Whether every copy has been read.
     pub(crate) fn drained(&self, cq: &Cq<C>) -> bool {
-        self.tail.load(Ordering::Relaxed) == cq.head
+        self.tail().load(Ordering::Relaxed) == cq.head
     }
 
     /// Points `cq` back at the kernel's CQ; the copy must be drained.
@@ -509,6 +553,17 @@ impl<C: CqeSize> VirtualCq<C> {
     /// can run on the kernel's; swapping again restores both.
     pub(crate) fn swap(&mut self, cq: &mut Cq<C>) {
         std::mem::swap(&mut self.real, cq);
+    }
+}
+
+impl<C: CqeSize> Drop for VirtualCq<C> {
+    fn drop(&mut self) {
+        // SAFETY: both came from `Box::into_raw` and are freed once, here;
+        // the ring points its view elsewhere before it drops the copy.
+        unsafe {
+            drop(Box::from_raw(self.buf.as_ptr()));
+            drop(Box::from_raw(self.ends.as_ptr()));
+        }
     }
 }
 
@@ -713,5 +768,137 @@ impl<C: CqeSize> fmt::Debug for Completions<'_, C> {
         f.debug_struct("Completions")
             .field("slots", &self.tail.wrapping_sub(self.head))
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A CQ ring mapping of `entries` 16-byte CQEs in local memory, laid
+    /// out as the kernel lays one out: head, tail, mask, entries, overflow,
+    /// flags, then the CQEs.
+    struct FakeCq {
+        /// The mapping, a leaked boxed slice reached only through this
+        /// pointer (as the kernel's is only through the `mmap` pointer).
+        base: *mut u8,
+        words: usize,
+        off: sys::io_cqring_offsets,
+    }
+
+    impl FakeCq {
+        fn new(entries: u32) -> FakeCq {
+            let words = 4 + 2 * entries as usize;
+            let memory = vec![0u64; words].into_boxed_slice();
+            let base = Box::into_raw(memory).cast::<u8>();
+            // SAFETY: the mask and the entries, inside the mapping.
+            unsafe {
+                base.add(8).cast::<u32>().write(entries - 1);
+                base.add(12).cast::<u32>().write(entries);
+            }
+            let off = sys::io_cqring_offsets {
+                head: 0,
+                tail: 4,
+                ring_mask: 8,
+                ring_entries: 12,
+                overflow: 16,
+                cqes: 32,
+                flags: 20,
+                resv1: 0,
+                user_addr: 0,
+            };
+            FakeCq { base, words, off }
+        }
+
+        fn base(&mut self) -> *mut u8 {
+            self.base
+        }
+
+        /// Posts `user_data` as the kernel would: the CQE, then the tail.
+        fn post(&mut self, user_data: u64) {
+            let base = self.base();
+            // SAFETY: the tail word and a CQE slot of the mapping.
+            unsafe {
+                let tail = &*base.add(4).cast::<AtomicU32>();
+                let t = tail.load(Ordering::Relaxed);
+                let mask = base.add(8).cast::<u32>().read();
+                let slot = base.add(32).cast::<io_uring_cqe>().add((t & mask) as usize);
+                slot.write(io_uring_cqe {
+                    user_data,
+                    res: 0,
+                    flags: 0,
+                });
+                tail.store(t.wrapping_add(1), Ordering::Release);
+            }
+        }
+
+        /// The kernel's view of the head.
+        fn head(&mut self) -> u32 {
+            // SAFETY: the head word of the mapping.
+            unsafe { (*self.base().cast::<AtomicU32>()).load(Ordering::Acquire) }
+        }
+    }
+
+    impl Drop for FakeCq {
+        fn drop(&mut self) {
+            let slice = std::ptr::slice_from_raw_parts_mut(self.base.cast::<u64>(), self.words);
+            // SAFETY: the boxed slice `new` leaked, freed once.
+            drop(unsafe { Box::from_raw(slice) });
+        }
+    }
+
+    /// Reads every completion `cq` has ready, moving its head past them.
+    fn drain(cq: &mut Cq) -> Vec<u64> {
+        let mut got = Vec::new();
+        let tail = cq.tail();
+        while cq.head() != tail {
+            // SAFETY: between the head and a tail just read.
+            got.push(unsafe { cq.read(cq.head()) }.user_data());
+            cq.set_head(cq.head().wrapping_add(1));
+        }
+        got
+    }
+
+    /// The copy of a full CQ is read first, grows when the kernel posts
+    /// more than it holds, keeps the order across the growth and the move
+    /// of its box, and hands the CQ back once read. Free of system calls,
+    /// so that Miri checks the view's pointers into the copy
+    /// (tests/scripts/miri.sh).
+    #[test]
+    fn a_copied_cq_is_read_first_grows_and_hands_back() {
+        let mut fake = FakeCq::new(4);
+        // SAFETY: the fake mapping outlives the queue.
+        let mut cq: Cq = unsafe { Cq::new(fake.base(), &fake.off) };
+        for ud in 0..4 {
+            fake.post(ud);
+        }
+        let v = VirtualCq::enter(&mut cq);
+        // The box moves, as it does into the ring.
+        let mut held = Some(v);
+        let v = held.as_mut().unwrap();
+        v.absorb(&mut cq);
+        assert_eq!(fake.head(), 4, "the kernel's CQ was emptied");
+        // SAFETY: the first copy, below the copy's tail.
+        assert_eq!(unsafe { cq.read(cq.head()) }.user_data(), 0);
+        cq.set_head(cq.head().wrapping_add(1));
+        // Twice a full kernel CQ more: the copy grows to 8, then to 16,
+        // keeping the unread ones first and in order.
+        for round in 1..3 {
+            for ud in 4 * round..4 * round + 4 {
+                fake.post(ud);
+            }
+            v.absorb(&mut cq);
+            assert_eq!(u64::from(fake.head()), 4 * round + 4);
+        }
+        assert!(!v.drained(&cq));
+        let mut moved = held.take();
+        let v = moved.as_mut().unwrap();
+        assert_eq!(drain(&mut cq), (1..12).collect::<Vec<_>>());
+        assert!(v.drained(&cq));
+        fake.post(12);
+        v.leave(&mut cq);
+        drop(moved);
+        assert_eq!(drain(&mut cq), [12], "the kernel's CQ again");
+        assert_eq!(fake.head(), 13);
     }
 }
