@@ -25,6 +25,7 @@ one_thread="valgrind runs one thread at a time"
 declare -A skip_binary=(
     [net_http]="hyper $kernel_wrote"
     [liburing_cases_bufs]="its receives read buffer-ring buffers $kernel_wrote, and its senders, receivers and connecting clients are threads that do not run while the ring waits in io_uring_enter ($one_thread)"
+    [thread_races]="its threads must run while another waits in io_uring_enter, which they never do under valgrind ($one_thread); tests/scripts/tsan.sh runs it under ThreadSanitizer"
 )
 # binary -> "test|reason" lines
 declare -A skip_tests=(
