@@ -70,18 +70,6 @@ fn put_header(bytes: &mut [u8], at: usize, len: usize, level: i32, kind: i32) {
     bytes[at + word + 4..at + word + 8].copy_from_slice(&kind.to_ne_bytes());
 }
 
-/// A small deterministic generator (xorshift), so that failures repeat.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 /// Calls every typed reader of `m`, checking what it may say from the
 /// record's level, type and length alone.
 fn read_every_way(m: &ControlMessage<'_>) {
@@ -310,25 +298,25 @@ fn timestamps_at_the_edges_of_system_time_are_times_or_none() {
 
 #[test]
 fn a_seeded_walk_of_random_bytes_with_planted_lengths_stays_inside() {
-    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut rng = uring_tests::Rng(0x2545_f491_4f6c_dd1d);
     let mut aligned = Aligned::new();
     let mut bytes = [0u8; 96];
     let mut walked = 0;
     for round in 0..300 {
         for b in bytes.iter_mut() {
-            *b = rng.next() as u8;
+            *b = rng.next_u64() as u8;
         }
-        let len = (rng.next() % 97) as usize;
+        let len = (rng.next_u64() % 97) as usize;
         // Plant lengths where the walk looks for them, mostly at least a
         // header, some of them short, past the end or huge.
         let mut at = 0;
         while round % 3 != 0 && at + HEADER <= len {
-            let pick = rng.next() % 16;
+            let pick = rng.next_u64() % 16;
             let l = match pick {
-                0 => usize::MAX - (rng.next() % 8) as usize,
-                1 => (rng.next() % HEADER as u64) as usize,
-                2 => len - at + 1 + (rng.next() % 8) as usize,
-                _ => HEADER + (rng.next() % 24) as usize,
+                0 => usize::MAX - (rng.next_u64() % 8) as usize,
+                1 => (rng.next_u64() % HEADER as u64) as usize,
+                2 => len - at + 1 + (rng.next_u64() % 8) as usize,
+                _ => HEADER + (rng.next_u64() % 24) as usize,
             };
             put_header(
                 &mut bytes,
@@ -346,7 +334,7 @@ fn a_seeded_walk_of_random_bytes_with_planted_lengths_stays_inside() {
                 _ => break,
             }
         }
-        let shift = (rng.next() % 8) as usize;
+        let shift = (rng.next_u64() % 8) as usize;
         walked += walk(aligned.place(shift, &bytes[..len]));
     }
     assert!(walked > 100, "{walked} records");
