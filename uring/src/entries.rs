@@ -31,7 +31,9 @@ pub trait SqeSize: private::Sealed + Sized + 'static {
     ///
     /// # Safety
     ///
-    /// `slot` must be valid for writes.
+    /// `slot` must be valid for writes, and every byte of `sqe`
+    /// initialised (it is copied as whole words). An SQE built in safe
+    /// code always is: every member of its unions spans the union.
     #[doc(hidden)]
     unsafe fn write(slot: *mut Self::Slot, sqe: io_uring_sqe, cmd: Option<&[u8; 80]>);
     /// The 64-byte SQE at the start of `slot`.

@@ -25,6 +25,11 @@ pub struct __kernel_timespec {
 }
 
 /// `struct io_uring_sqe`: one submission queue entry, 64 bytes.
+///
+/// The library reads an SQE whole (to copy it into a ring, to print it),
+/// so every byte of one handed to it must be initialised. An SQE built in
+/// safe code always is (every member of its unions spans the union); one
+/// assembled through `MaybeUninit` or raw writes must be too.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct io_uring_sqe {
