@@ -853,3 +853,166 @@ impl<S: SqeSize> fmt::Debug for SubmissionQueue<'_, S> {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PushErrorKind;
+    use crate::ops::Nop;
+
+    /// An SQ ring mapping, SQE array and timespec array in local memory,
+    /// each a leaked boxed slice reached only through its pointer, as the
+    /// kernel's are only through their `mmap` pointers.
+    struct FakeSq {
+        ring: *mut u64,
+        ring_words: usize,
+        sqes: *mut io_uring_sqe,
+        stable: *mut Timespec,
+        entries: u32,
+        off: sys::io_sqring_offsets,
+    }
+
+    fn leak<T>(boxed: Box<[T]>) -> *mut T {
+        Box::into_raw(boxed).cast()
+    }
+
+    impl FakeSq {
+        fn new(entries: u32) -> FakeSq {
+            let ring_words = 3 + (entries as usize).div_ceil(2) + 1;
+            let ring = leak(vec![0u64; ring_words].into_boxed_slice());
+            let junk = io_uring_sqe {
+                opcode: 0xAA,
+                user_data: u64::MAX,
+                ..io_uring_sqe::zeroed()
+            };
+            let sqes = leak(vec![junk; entries as usize].into_boxed_slice());
+            let stable = leak(vec![Timespec::default(); entries as usize].into_boxed_slice());
+            // SAFETY: the mask and the entries, inside the mapping.
+            unsafe {
+                ring.cast::<u32>().add(2).write(entries - 1);
+                ring.cast::<u32>().add(3).write(entries);
+            }
+            let off = sys::io_sqring_offsets {
+                head: 0,
+                tail: 4,
+                ring_mask: 8,
+                ring_entries: 12,
+                flags: 16,
+                dropped: 20,
+                array: 24,
+                resv1: 0,
+                user_addr: 0,
+            };
+            FakeSq {
+                ring,
+                ring_words,
+                sqes,
+                stable,
+                entries,
+                off,
+            }
+        }
+
+        fn sq(&mut self) -> Sq {
+            // SAFETY: the fake arrays are as the offsets say and outlive
+            // the queue (dropped after it in each test).
+            unsafe {
+                Sq::new(
+                    self.ring.cast(),
+                    &self.off,
+                    self.sqes,
+                    self.stable,
+                    false,
+                    1,
+                )
+            }
+        }
+
+        fn word(&self, index: usize) -> &AtomicU32 {
+            // SAFETY: a word of the live mapping, only ever used atomically
+            // while a queue is alive.
+            unsafe { &*self.ring.cast::<AtomicU32>().add(index) }
+        }
+
+        /// The kernel consumes every published SQE.
+        fn consume(&self) {
+            let tail = self.word(1).load(Ordering::Acquire);
+            self.word(0).store(tail, Ordering::Release);
+        }
+
+        /// `(opcode, user_data, flags)` of slot `i`, read as the kernel
+        /// would.
+        fn slot(&self, i: u32) -> (u8, u64, u8) {
+            // SAFETY: a slot of the live SQE array.
+            let sqe = unsafe { self.sqes.add(i as usize).read() };
+            (sqe.opcode, sqe.user_data, sqe.flags)
+        }
+    }
+
+    impl Drop for FakeSq {
+        fn drop(&mut self) {
+            let n = self.entries as usize;
+            // SAFETY: the boxed slices `new` leaked, each freed once.
+            unsafe {
+                drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+                    self.ring,
+                    self.ring_words,
+                )));
+                drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+                    self.sqes, n,
+                )));
+                drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+                    self.stable,
+                    n,
+                )));
+            }
+        }
+    }
+
+    /// Pushes fill the SQ in place, a chain across the array's end is
+    /// written whole (the wrapping writer), a chain without room for all
+    /// its SQEs and an op on a full queue come back with nothing written,
+    /// and the tail the kernel reads counts exactly what was pushed. Free
+    /// of system calls, so that Miri checks the queue's pointers into the
+    /// arrays (tests/scripts/miri.sh).
+    #[test]
+    fn pushes_fill_wrap_and_refuse_in_place() {
+        let mut fake = FakeSq::new(4);
+        let mut sq = fake.sq();
+        {
+            let mut q = SubmissionQueue::new(&mut sq);
+            for ud in 1..4 {
+                q.push(Nop::new().user_data(ud)).unwrap();
+            }
+        }
+        sq.publish();
+        assert_eq!(fake.word(1).load(Ordering::Acquire), 3);
+        assert_eq!(
+            (0..4).map(|i| fake.slot(i).1).collect::<Vec<_>>(),
+            [1, 2, 3, u64::MAX]
+        );
+        fake.consume();
+        {
+            let mut q = SubmissionQueue::new(&mut sq);
+            // Slots 3 and 0: across the end of the array.
+            q.push(Nop::new().user_data(4).link(Nop::new().user_data(5)))
+                .unwrap();
+            q.push(Nop::new().user_data(6)).unwrap();
+            q.push(Nop::new().user_data(7)).unwrap();
+            // Full: the chain and the op come back, nothing written.
+            let e = q
+                .push(Nop::new().user_data(8).link(Nop::new().user_data(9)))
+                .unwrap_err();
+            assert_eq!(e.kind(), PushErrorKind::QueueFull);
+            let e = q.push(Nop::new().user_data(10)).unwrap_err();
+            assert_eq!(e.kind(), PushErrorKind::QueueFull);
+        }
+        sq.publish();
+        assert_eq!(fake.word(1).load(Ordering::Acquire), 7);
+        assert_eq!(fake.slot(3), (sys::IORING_OP_NOP, 4, sys::IOSQE_IO_LINK));
+        assert_eq!(fake.slot(0), (sys::IORING_OP_NOP, 5, 0));
+        assert_eq!(fake.slot(1).1, 6);
+        assert_eq!(fake.slot(2).1, 7);
+        fake.consume();
+    }
+}
