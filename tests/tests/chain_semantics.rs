@@ -1088,6 +1088,15 @@ fn pair_res(o: Outcome) -> (u64, i32) {
     (3, if o == Whole { 8 } else { CANCELED })
 }
 
+/// Whether `C` after a pair ran, and the log the pair and `C` leave: the
+/// read's bytes and `C`'s marker after a whole read, nothing otherwise.
+fn pair_then_c_log(o: Outcome) -> (bool, Vec<u8>) {
+    let ran = o == Whole;
+    let mut log = if ran { SOURCE.to_vec() } else { vec![] };
+    log.extend(log_of(&[(ran, b'C')]));
+    (ran, log)
+}
+
 /// `read.then_write(..)` followed by `.link(c)`, `.timeout(d).link(c)` and
 /// `.timeout(d).hard_link(c)`: the write runs only after a whole read;
 /// `.link(c)` runs `c` once the write succeeds.
@@ -1099,9 +1108,7 @@ fn then_write_pairs_linked_on() {
         3,
         |f, buf| Box::new(One(pair(f, buf).link(f.mark(b"C", 30)))),
         |o| {
-            let ran = o == Whole;
-            let mut log = if ran { SOURCE.to_vec() } else { vec![] };
-            log.extend(log_of(&[(ran, b'C')]));
+            let (ran, log) = pair_then_c_log(o);
             (
                 vec![(1, o.res()), pair_res(o), marker(30, ran)],
                 log,
@@ -1119,9 +1126,7 @@ fn then_write_pairs_linked_on() {
                 .link(f.mark(b"C", 30))))
         },
         |o| {
-            let ran = o == Whole;
-            let mut log = if ran { SOURCE.to_vec() } else { vec![] };
-            log.extend(log_of(&[(ran, b'C')]));
+            let (ran, log) = pair_then_c_log(o);
             (
                 vec![(1, o.res()), pair_res(o), (4, CANCELED), marker(30, ran)],
                 log,
@@ -1147,9 +1152,7 @@ fn then_write_pairs_hard_linked_on() {
         3,
         |f, buf| Box::new(One(pair(f, buf).hard_link(f.mark(b"C", 30)))),
         |o| {
-            let ran = o == Whole;
-            let mut log = if ran { SOURCE.to_vec() } else { vec![] };
-            log.extend(log_of(&[(ran, b'C')]));
+            let (ran, log) = pair_then_c_log(o);
             (
                 vec![(1, o.res()), pair_res(o), marker(30, ran)],
                 log,
@@ -1167,9 +1170,7 @@ fn then_write_pairs_hard_linked_on() {
                 .hard_link(f.mark(b"C", 30))))
         },
         |o| {
-            let ran = o == Whole;
-            let mut log = if ran { SOURCE.to_vec() } else { vec![] };
-            log.extend(log_of(&[(ran, b'C')]));
+            let (ran, log) = pair_then_c_log(o);
             (
                 vec![(1, o.res()), pair_res(o), (4, CANCELED), marker(30, ran)],
                 log,
