@@ -948,6 +948,15 @@ fn sqes_built_from_any_union_member_are_initialised_throughout() {
             },
             ..io_uring_sqe::default()
         },
+        io_uring_sqe {
+            file: sys::io_uring_sqe_file {
+                write_stream: sys::io_uring_sqe_write_stream {
+                    write_stream: 4,
+                    __pad4: [0; 3],
+                },
+            },
+            ..io_uring_sqe::zeroed()
+        },
     ];
     for sqe in sqes {
         assert!(format!("{sqe:?}").contains("op_flags"));

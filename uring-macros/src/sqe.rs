@@ -105,6 +105,7 @@ const fn nested_as(
 const CMD: &[&str] = &["cmd_op", "__pad1"];
 const SOCKOPT: &[&str] = &["level", "optname"];
 const ADDR_LEN: &[&str] = &["addr_len", "__pad3"];
+const WRITE_STREAM: &[&str] = &["write_stream", "__pad4"];
 const ADDR3: &[&str] = &["addr3", "__pad2"];
 
 /// Every SQE field an op argument may be written to.
@@ -171,6 +172,14 @@ pub(crate) const FIELDS: &[Field] = &[
         ADDR_LEN,
     ),
     nested(
+        "write_stream",
+        Slot::File,
+        "u8",
+        "write_stream",
+        "io_uring_sqe_write_stream",
+        WRITE_STREAM,
+    ),
+    nested(
         "addr3",
         Slot::Addr3,
         "u64",
@@ -218,6 +227,7 @@ pub(crate) const RESERVED: &[(&str, &str)] = &[
     ("__pad1", "padding is always written as zero"),
     ("__pad2", "padding is always written as zero"),
     ("__pad3", "padding is always written as zero"),
+    ("__pad4", "padding is always written as zero"),
 ];
 
 /// Looks a field up by its kernel name.

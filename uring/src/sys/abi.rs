@@ -128,7 +128,8 @@ pub union io_uring_sqe_buf {
     pub buf_group: u16,
 }
 
-/// The union of `splice_fd_in`, `file_index`, `optlen` and `{addr_len, __pad3}`.
+/// The union of `splice_fd_in`, `file_index`, `zcrx_ifq_idx`, `optlen`,
+/// `{addr_len, __pad3}` and `{write_stream, __pad4}`.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub union io_uring_sqe_file {
@@ -137,6 +138,7 @@ pub union io_uring_sqe_file {
     pub zcrx_ifq_idx: u32,
     pub optlen: u32,
     pub addr_len: io_uring_sqe_addr_len,
+    pub write_stream: io_uring_sqe_write_stream,
 }
 
 /// `{addr_len, __pad3}` of the `file` union.
@@ -145,6 +147,15 @@ pub union io_uring_sqe_file {
 pub struct io_uring_sqe_addr_len {
     pub addr_len: u16,
     pub __pad3: [u16; 1],
+}
+
+/// `{write_stream, __pad4}` of the `file` union: the write stream of a
+/// read or write (6.16).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_sqe_write_stream {
+    pub write_stream: u8,
+    pub __pad4: [u8; 3],
 }
 
 /// The last 16 bytes of an SQE: `{addr3, __pad2}`. The header's `optval`
