@@ -610,3 +610,71 @@ fn writes_flagged_dontcache_or_atomic_land_or_are_refused() {
         file.set_len(0).unwrap();
     }
 }
+
+/// A write stream (6.16) reaches the block device: `O_DIRECT` writes to a
+/// loop device, which has no streams, complete for stream 0 and fail with
+/// `EINVAL` for any other, writing nothing; buffered writes to it, and
+/// writes to files, do not use streams and complete whatever the stream.
+#[test]
+fn writes_to_a_stream_the_device_lacks_fail_and_write_nothing() {
+    use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
+    let _watch = uring_tests::watchdog();
+    if !uring_tests::require_kernel(6, 16, "write streams") {
+        return;
+    }
+    let mut ring = Ring::new(8).unwrap();
+    let data = pattern(4096, 3);
+    // A tmpfs file and (if /var/tmp is on a disk) a disk file system's.
+    for dir in ["/tmp", "/var/tmp"] {
+        let mut file = tempfile::tempfile_in(dir).unwrap();
+        for stream in [1, u8::MAX] {
+            let cqe = complete(&mut ring, Write::new(&file, &data[..]).write_stream(stream));
+            assert_eq!(cqe.res(), 4096, "{dir}, stream {stream}");
+            assert_eq!(file_contents(&mut file), data, "{dir}, stream {stream}");
+            file.set_len(0).unwrap();
+        }
+    }
+    let dir = uring_tests::test_dir!();
+    let Some((path, _attached)) = uring_tests::block::loop_device(dir.path(), 1 << 20, 0) else {
+        return;
+    };
+    let mut blocks = uring_tests::aligned_blocks(4096);
+    let buf = uring_tests::block_bytes(&mut blocks);
+    buf.copy_from_slice(&data);
+    // Reads back (and clears) through the page cache, which direct writes
+    // keep coherent.
+    let plain = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    for direct in [true, false] {
+        let device = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(if direct { libc::O_DIRECT } else { 0 })
+            .open(&path)
+            .unwrap();
+        let mut back = vec![0u8; 4096];
+        for (stream, at) in [(1u8, 0u64), (u8::MAX, 4096), (0, 8192)] {
+            let what = format!("direct {direct}, stream {stream}");
+            let write = Write::new(&device, &buf[..])
+                .offset(at)
+                .write_stream(stream);
+            let res = complete(&mut ring, write).res();
+            device.sync_all().unwrap();
+            plain.read_exact_at(&mut back, at).unwrap();
+            if direct && stream != 0 {
+                assert_eq!(res, -libc::EINVAL, "{what}");
+                assert!(back.iter().all(|&b| b == 0), "{what}: nothing written");
+            } else {
+                assert_eq!(res, 4096, "{what}");
+                assert_eq!(back, data, "{what}");
+            }
+        }
+        // Zeros again for the buffered round.
+        let zeros = vec![0u8; 3 * 4096];
+        plain.write_all_at(&zeros, 0).unwrap();
+        plain.sync_all().unwrap();
+    }
+}

@@ -83,6 +83,12 @@ crate::ops! {
         /// The I/O priority, as `ioprio_set(2)` takes it (a number, not
         /// flags: for reads and writes the kernel reads nothing else here).
         ioprio: u16 = 0 => ioprio,
+        /// The write stream (a data placement hint of block devices that
+        /// have them, such as NVMe drives with flexible data placement;
+        /// 6.16): 0, the default, for none. A direct (`O_DIRECT`) write to
+        /// a block device fails with `EINVAL` for a stream the device does
+        /// not have; file systems and buffered writes ignore the stream.
+        write_stream: u8 = 0 => write_stream,
     }
 
     /// Reads into several buffers at `offset`, like `preadv2(2)`. Completes
@@ -115,6 +121,12 @@ crate::ops! {
         /// The I/O priority, as `ioprio_set(2)` takes it (a number, not
         /// flags: for reads and writes the kernel reads nothing else here).
         ioprio: u16 = 0 => ioprio,
+        /// The write stream (a data placement hint of block devices that
+        /// have them, such as NVMe drives with flexible data placement;
+        /// 6.16): 0, the default, for none. A direct (`O_DIRECT`) write to
+        /// a block device fails with `EINVAL` for a stream the device does
+        /// not have; file systems and buffered writes ignore the stream.
+        write_stream: u8 = 0 => write_stream,
     }
 
     /// Reads into buffers the kernel selects from a provided-buffer group,
@@ -362,6 +374,12 @@ crate::ops! {
         /// The I/O priority, as `ioprio_set(2)` takes it (a number, not
         /// flags: for reads and writes the kernel reads nothing else here).
         ioprio: u16 = 0 => ioprio,
+        /// The write stream (a data placement hint of block devices that
+        /// have them, such as NVMe drives with flexible data placement;
+        /// 6.16): 0, the default, for none. A direct (`O_DIRECT`) write to
+        /// a block device fails with `EINVAL` for a stream the device does
+        /// not have; file systems and buffered writes ignore the stream.
+        write_stream: u8 = 0 => write_stream,
     }
 
     /// Waits until the file is ready for `events`, like `poll(2)` on one
@@ -1180,6 +1198,9 @@ crate::ops! {
         offset: u64 = 0 => off,
         /// Per-read `RWF_*` flags.
         rw_flags: RwFlags = RwFlags::empty() => rw_flags,
+        /// The I/O priority, as `ioprio_set(2)` takes it (a number, not
+        /// flags: for reads and writes the kernel reads nothing else here).
+        ioprio: u16 = 0 => ioprio,
     }
 
     /// Writes several buffers, all inside the registered buffer `index`, at
@@ -1195,6 +1216,15 @@ crate::ops! {
         offset: u64 = 0 => off,
         /// Per-write `RWF_*` flags.
         rw_flags: RwFlags = RwFlags::empty() => rw_flags,
+        /// The I/O priority, as `ioprio_set(2)` takes it (a number, not
+        /// flags: for reads and writes the kernel reads nothing else here).
+        ioprio: u16 = 0 => ioprio,
+        /// The write stream (a data placement hint of block devices that
+        /// have them, such as NVMe drives with flexible data placement;
+        /// 6.16): 0, the default, for none. A direct (`O_DIRECT`) write to
+        /// a block device fails with `EINVAL` for a stream the device does
+        /// not have; file systems and buffered writes ignore the stream.
+        write_stream: u8 = 0 => write_stream,
     }
 
     /// Creates a pipe, like `pipe2(2)`, writing its read and write ends to
