@@ -107,6 +107,7 @@ const SOCKOPT: &[&str] = &["level", "optname"];
 const ADDR_LEN: &[&str] = &["addr_len", "__pad3"];
 const WRITE_STREAM: &[&str] = &["write_stream", "__pad4"];
 const ADDR3: &[&str] = &["addr3", "__pad2"];
+const ATTR: &[&str] = &["attr_ptr", "attr_type_mask"];
 
 /// Every SQE field an op argument may be written to.
 pub(crate) const FIELDS: &[Field] = &[
@@ -186,6 +187,22 @@ pub(crate) const FIELDS: &[Field] = &[
         "addr3",
         "io_uring_sqe_addr3_pad",
         ADDR3,
+    ),
+    nested(
+        "attr_ptr",
+        Slot::Addr3,
+        "u64",
+        "attr",
+        "io_uring_sqe_attr",
+        ATTR,
+    ),
+    nested(
+        "attr_type_mask",
+        Slot::Addr3,
+        "u64",
+        "attr",
+        "io_uring_sqe_attr",
+        ATTR,
     ),
     // Its type, `[u8; 16]` or `[u8; 80]`, follows from the entry's SQE size.
     Field {

@@ -166,6 +166,39 @@ pub struct io_uring_sqe_write_stream {
 #[derive(Clone, Copy)]
 pub union io_uring_sqe_addr3 {
     pub addr3: io_uring_sqe_addr3_pad,
+    pub attr: io_uring_sqe_attr,
+}
+
+/// `{attr_ptr, attr_type_mask}` of the last union: the attributes of a
+/// read or write (6.13), a pointer to them and a mask of their kinds
+/// (`IORING_RW_ATTR_FLAG_*`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_sqe_attr {
+    pub attr_ptr: u64,
+    pub attr_type_mask: u64,
+}
+
+/// `struct io_uring_attr_pi`: the protection information attribute of a
+/// read or write (6.13), which `attr_ptr` points to when `attr_type_mask`
+/// has `IORING_RW_ATTR_FLAG_PI`. The kernel copies it when it prepares
+/// the op, and checks or fills the `len` bytes at `addr` until the op
+/// completes.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct io_uring_attr_pi {
+    /// `IO_INTEGRITY_CHK_*` flags: what the device checks.
+    pub flags: u16,
+    /// The application tag the device checks against.
+    pub app_tag: u16,
+    /// The length of the metadata buffer.
+    pub len: u32,
+    /// The address of the metadata buffer.
+    pub addr: u64,
+    /// The seed of the reference tags (the first block's).
+    pub seed: u64,
+    /// Reserved: zero.
+    pub rsvd: u64,
 }
 
 /// `{addr3, __pad2}` of the last union.

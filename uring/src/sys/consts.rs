@@ -252,6 +252,14 @@ pub const IORING_FEAT_REG_REG_RING: u32 = 1 << 13;
 pub const IORING_FEAT_RECVSEND_BUNDLE: u32 = 1 << 14;
 pub const IORING_FEAT_MIN_TIMEOUT: u32 = 1 << 15;
 pub const IORING_FEAT_RW_ATTR: u32 = 1 << 16;
+
+// sqe->attr_type_mask
+pub const IORING_RW_ATTR_FLAG_PI: u64 = 1 << 0;
+
+// io_uring_attr_pi.flags (<linux/fs.h>)
+pub const IO_INTEGRITY_CHK_GUARD: u16 = 1 << 0;
+pub const IO_INTEGRITY_CHK_REFTAG: u16 = 1 << 1;
+pub const IO_INTEGRITY_CHK_APPTAG: u16 = 1 << 2;
 pub const IORING_FEAT_NO_IOWAIT: u32 = 1 << 17;
 
 // io_uring_register(2) opcodes (enum io_uring_register_op)

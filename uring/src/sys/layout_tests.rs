@@ -88,8 +88,23 @@ fn sqe_layout() {
         addr3 => (48, 16),
         addr3.addr3.addr3 => (48, 8),
         addr3.addr3.__pad2 => (56, 8),
+        addr3.attr => (48, 16),
+        addr3.attr.attr_ptr => (48, 8),
+        addr3.attr.attr_type_mask => (56, 8),
     });
     assert_eq!(align_of::<io_uring_sqe>(), 8);
+}
+
+#[test]
+fn attr_pi_layout() {
+    assert_layout!(io_uring_attr_pi, size = 32, {
+        flags => (0, 2),
+        app_tag => (2, 2),
+        len => (4, 4),
+        addr => (8, 8),
+        seed => (16, 8),
+        rsvd => (24, 8),
+    });
 }
 
 #[test]
