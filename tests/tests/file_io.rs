@@ -678,3 +678,78 @@ fn writes_to_a_stream_the_device_lacks_fail_and_write_nothing() {
         plain.sync_all().unwrap();
     }
 }
+
+/// Protection information (6.13) reaches the kernel: a read or write that
+/// completes without it fails with `EINVAL` once it carries a `PiAttr`, on
+/// a file and on a loop device opened for `O_DIRECT` (which has no
+/// integrity profile), whatever the checks, and neither the data nor the
+/// metadata buffer is touched.
+#[test]
+fn protection_information_where_the_device_has_none_is_einval() {
+    use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
+    use uring::{IntegrityFlags, PiAttr};
+    let _watch = uring_tests::watchdog();
+    let mut ring = Ring::new(8).unwrap();
+    if !require_features(&ring, Features::RW_ATTR, "read and write attributes") {
+        return;
+    }
+    let mut meta = [0xAAu8; 64];
+    let file = tempfile::tempfile_in("/var/tmp").unwrap();
+    file.write_all_at(&pattern(4096, 5), 0).unwrap();
+    let mut data = vec![0x55u8; 4096];
+    let plain = complete(&mut ring, Read::new(&file, &mut data[..])).res();
+    assert_eq!(plain, 4096, "a read without protection information");
+    data.fill(0x55);
+    let mut attr = PiAttr::new(&mut meta);
+    let res = complete(&mut ring, Read::new(&file, &mut data[..]).pi(&mut attr)).res();
+    assert_eq!(res, -libc::EINVAL, "a file read");
+    let mut attr = PiAttr::new(&mut meta).flags(IntegrityFlags::all());
+    let res = complete(
+        &mut ring,
+        Write::new(&file, &data[..]).offset(4096).pi(&mut attr),
+    )
+    .res();
+    assert_eq!(res, -libc::EINVAL, "a file write");
+    assert_eq!(file.metadata().unwrap().len(), 4096, "nothing written");
+    assert!(data.iter().all(|&b| b == 0x55), "the data buffer untouched");
+    assert!(meta.iter().all(|&b| b == 0xAA), "the metadata untouched");
+
+    let dir = uring_tests::test_dir!();
+    let Some((path, _attached)) = uring_tests::block::loop_device(dir.path(), 1 << 20, 0) else {
+        return;
+    };
+    let device = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(&path)
+        .unwrap();
+    let mut blocks = uring_tests::aligned_blocks(4096);
+    let buf = uring_tests::block_bytes(&mut blocks);
+    buf.fill(0x33);
+    let res = complete(&mut ring, Write::new(&device, &buf[..])).res();
+    assert_eq!(res, 4096, "a direct write without protection information");
+    for flags in [
+        IntegrityFlags::empty(),
+        IntegrityFlags::GUARD | IntegrityFlags::REFTAG,
+    ] {
+        buf.fill(0x77);
+        let mut attr = PiAttr::new(&mut meta).flags(flags).app_tag(0x1234).seed(0);
+        let res = complete(&mut ring, Read::new(&device, &mut buf[..]).pi(&mut attr)).res();
+        assert_eq!(res, -libc::EINVAL, "a direct read, {flags:?}");
+        assert!(
+            buf.iter().all(|&b| b == 0x77),
+            "{flags:?}: the data buffer untouched"
+        );
+        let mut attr = PiAttr::new(&mut meta).flags(flags);
+        let res = complete(&mut ring, Write::new(&device, &buf[..]).pi(&mut attr)).res();
+        assert_eq!(res, -libc::EINVAL, "a direct write, {flags:?}");
+    }
+    let res = complete(&mut ring, Read::new(&device, &mut buf[..])).res();
+    assert_eq!(res, 4096);
+    assert!(
+        buf.iter().all(|&b| b == 0x33),
+        "the writes with protection information wrote nothing"
+    );
+    assert!(meta.iter().all(|&b| b == 0xAA), "the metadata untouched");
+}

@@ -967,6 +967,37 @@ fn sqes_built_from_any_union_member_are_initialised_throughout() {
     }
 }
 
+/// Protection information over metadata buffers of any length names the
+/// buffer's own bytes: its address and length (a zero-length buffer too),
+/// the checks, tag and seed given, and a zero `rsvd`; a `PiRef` made from
+/// it points at the attribute the kernel copies.
+#[test]
+fn protection_information_names_its_buffer_and_nothing_else() {
+    use uring::{IntegrityFlags, PiAttr, PiRef};
+    for len in [0usize, 1, 8, 520, 4096] {
+        let mut meta = vec![0x5Au8; len];
+        let at = meta.as_ptr() as u64;
+        let mut attr = PiAttr::new(&mut meta[..])
+            .flags(IntegrityFlags::all())
+            .app_tag(len as u16)
+            .seed(u64::MAX - len as u64);
+        let raw = *attr.raw();
+        assert_eq!(raw.len as usize, len);
+        assert_eq!(raw.addr, at);
+        assert_eq!(raw.flags, IntegrityFlags::all().bits());
+        assert_eq!(
+            (raw.app_tag, raw.seed, raw.rsvd),
+            (len as u16, u64::MAX - len as u64, 0)
+        );
+        assert!(format!("{attr:?}").contains("PiAttr"));
+        let attr_at = attr.raw() as *const sys::io_uring_attr_pi as usize;
+        let held = PiRef::from(&mut attr);
+        assert_eq!(format!("{held:?}"), format!("PiRef({attr_at:#x})"));
+        assert!(meta.iter().all(|&b| b == 0x5A), "nothing wrote the buffer");
+    }
+    assert_eq!(format!("{:?}", PiRef::NONE), "PiRef::NONE");
+}
+
 // ----------------------------------------------------------------------
 // The reactor's owned buffers
 // ----------------------------------------------------------------------

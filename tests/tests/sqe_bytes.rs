@@ -1102,6 +1102,97 @@ fn io_uring_prep_writes_with_write_stream() {
     );
 }
 
+/// liburing has no helper for protection information (6.13): a read's or
+/// write's helper, then `sqe->attr_ptr` (the bytes of `addr3`) at the
+/// `struct io_uring_attr_pi` and `sqe->attr_type_mask` (those of
+/// `__pad2`) `IORING_RW_ATTR_FLAG_PI`, as liburing's users write them. The
+/// attribute holds the metadata buffer's address and length, its checks,
+/// application tag and seed, and a zero `rsvd`.
+#[test]
+fn io_uring_prep_reads_and_writes_with_protection_information() {
+    use uring::{IntegrityFlags, PiAttr};
+    let mut region = [0u8; 4096];
+    let mut ring = ring();
+    // SAFETY: `region` is declared before the ring, so it outlives it.
+    let bufs = unsafe { register_two_buffers(&mut ring, &mut region) };
+    let file = tempfile();
+    let mut meta = [0u8; 24];
+    let meta_at = ptr(&meta);
+    let mut attr = PiAttr::new(&mut meta)
+        .flags(IntegrityFlags::GUARD | IntegrityFlags::APPTAG)
+        .app_tag(0xbeef)
+        .seed(77);
+    let raw = *attr.raw();
+    assert_eq!(
+        (
+            raw.flags,
+            raw.app_tag,
+            raw.len,
+            raw.addr,
+            raw.seed,
+            raw.rsvd
+        ),
+        (
+            sys::IO_INTEGRITY_CHK_GUARD | sys::IO_INTEGRITY_CHK_APPTAG,
+            0xbeef,
+            24,
+            meta_at,
+            77,
+            0
+        )
+    );
+    let attr_at = attr.raw() as *const sys::io_uring_attr_pi as u64;
+    let mut data = [0u8; 10];
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_READ,
+        fd: fd(&file),
+        off: 8,
+        addr: ptr(&data),
+        len: 10,
+        addr3: attr_at,
+        pad2: sys::IORING_RW_ATTR_FLAG_PI,
+        ..ZERO
+    };
+    let op = Read::new(&file, &mut data[..]).offset(8).pi(&mut attr);
+    assert_op("io_uring_prep_read, attr_pi", &mut ring, op, theirs);
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_WRITE,
+        addr: ptr(&data),
+        ..theirs
+    };
+    let op = Write::new(&file, &data[..]).offset(8).pi(&mut attr);
+    assert_op("io_uring_prep_write, attr_pi", &mut ring, op, theirs);
+    let fixed = &region[..512];
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_WRITE_FIXED,
+        off: 0,
+        addr: ptr(&fixed[0]),
+        len: 512,
+        ..theirs
+    };
+    let op = WriteFixed::new(&file, fixed, bufs.get(0).unwrap()).pi(&mut attr);
+    assert_op("io_uring_prep_write_fixed, attr_pi", &mut ring, op, theirs);
+    let iovecs = [IoSlice::new(b"ab")];
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_WRITEV,
+        addr: ptr(&iovecs),
+        len: 1,
+        ..theirs
+    };
+    let op = WriteV::new(&file, &iovecs[..]).pi(&mut attr);
+    assert_op("io_uring_prep_writev, attr_pi", &mut ring, op, theirs);
+    // `PiRef::NONE`, the default, writes neither field.
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_READ,
+        fd: fd(&file),
+        addr: ptr(&data),
+        len: 10,
+        ..ZERO
+    };
+    let op = Read::new(&file, &mut data[..]).pi(uring::PiRef::NONE);
+    assert_op("io_uring_prep_read, no attribute", &mut ring, op, theirs);
+}
+
 /// `io_uring_prep_readv_fixed`, then `sqe->ioprio` by hand.
 #[test]
 fn io_uring_prep_readv_fixed_ioprio() {

@@ -102,10 +102,11 @@ pub use scope::{OwnedPush, Scope, ScopeCompletions, ScopeCqe, ScopeSubmissionQue
 pub use squeue::{SubmissionQueue, VacantSqe};
 pub use types::{
     AcceptFlags, BufferGroup, BufferPool, BufferSelect, BufferSelectBit, CancelFlags, Clock, Fd,
-    Fixed, FixedFileBit, FixedMut, FromRegisterFiles, FsyncFlags, FutexFlags, InstallFlags, IntoFd,
-    IntoFixed, IntoOwnedFd, IntoOwnedTarget, IntoTarget, IoHardlinkBit, IoLinkBit, MsgFlags,
-    MsgRingFlags, PollEvents, PollFlags, RecvFlags, RwFlags, SendFlags, SendZcFlags, SockAddr,
-    SockAddrBuf, SpliceFlags, SqeFlags, Target, TimeoutFlags, Timespec,
+    Fixed, FixedFileBit, FixedMut, FromRegisterFiles, FsyncFlags, FutexFlags, InstallFlags,
+    IntegrityFlags, IntoFd, IntoFixed, IntoOwnedFd, IntoOwnedTarget, IntoTarget, IoHardlinkBit,
+    IoLinkBit, MsgFlags, MsgRingFlags, PiAttr, PiRef, PollEvents, PollFlags, RecvFlags, RwFlags,
+    SendFlags, SendZcFlags, SockAddr, SockAddrBuf, SpliceFlags, SqeFlags, Target, TimeoutFlags,
+    Timespec,
 };
 pub use wait::WaitArgs;
 

@@ -23,8 +23,8 @@ use crate::args::{
 };
 use crate::types::{
     AcceptFlags, BufferGroup, BufferPool, CancelFlags, Fd, Fixed, FsyncFlags, FutexFlags,
-    InstallFlags, MsgFlags, MsgRingFlags, PollEvents, PollFlags, RecvFlags, RwFlags, SendFlags,
-    SendZcFlags, SockAddr, SockAddrBuf, SpliceFlags, TimeoutFlags, Timespec,
+    InstallFlags, MsgFlags, MsgRingFlags, PiRef, PollEvents, PollFlags, RecvFlags, RwFlags,
+    SendFlags, SendZcFlags, SockAddr, SockAddrBuf, SpliceFlags, TimeoutFlags, Timespec,
 };
 use std::ffi::CStr;
 use std::io::{IoSlice, IoSliceMut};
@@ -66,6 +66,11 @@ crate::ops! {
         /// The I/O priority, as `ioprio_set(2)` takes it (a number, not
         /// flags: for reads and writes the kernel reads nothing else here).
         ioprio: u16 = 0 => ioprio,
+        /// Protection information (6.13): a metadata buffer the read
+        /// fills with the blocks' integrity tuples, and the checks the
+        /// device makes. For `O_DIRECT` reads of a block device formatted
+        /// with it; elsewhere the read fails.
+        pi: impl Into<PiRef<'a>> = PiRef::NONE => attr_ptr + attr_type_mask,
     }
 
     /// Writes `buf` at `offset`, like `pwrite(2)`; an offset of `u64::MAX`
@@ -89,6 +94,11 @@ crate::ops! {
         /// a block device fails with `EINVAL` for a stream the device does
         /// not have; file systems and buffered writes ignore the stream.
         write_stream: u8 = 0 => write_stream,
+        /// Protection information (6.13): a metadata buffer the write
+        /// takes the blocks' integrity tuples from, and the checks the
+        /// device makes. For `O_DIRECT` writes to a block device formatted
+        /// with it; elsewhere the write fails.
+        pi: impl Into<PiRef<'a>> = PiRef::NONE => attr_ptr + attr_type_mask,
     }
 
     /// Reads into several buffers at `offset`, like `preadv2(2)`. Completes
@@ -105,6 +115,11 @@ crate::ops! {
         /// The I/O priority, as `ioprio_set(2)` takes it (a number, not
         /// flags: for reads and writes the kernel reads nothing else here).
         ioprio: u16 = 0 => ioprio,
+        /// Protection information (6.13): a metadata buffer the read
+        /// fills with the blocks' integrity tuples, and the checks the
+        /// device makes. For `O_DIRECT` reads of a block device formatted
+        /// with it; elsewhere the read fails.
+        pi: impl Into<PiRef<'a>> = PiRef::NONE => attr_ptr + attr_type_mask,
     }
 
     /// Writes several buffers at `offset`, like `pwritev2(2)`. Completes with
@@ -127,6 +142,11 @@ crate::ops! {
         /// a block device fails with `EINVAL` for a stream the device does
         /// not have; file systems and buffered writes ignore the stream.
         write_stream: u8 = 0 => write_stream,
+        /// Protection information (6.13): a metadata buffer the write
+        /// takes the blocks' integrity tuples from, and the checks the
+        /// device makes. For `O_DIRECT` writes to a block device formatted
+        /// with it; elsewhere the write fails.
+        pi: impl Into<PiRef<'a>> = PiRef::NONE => attr_ptr + attr_type_mask,
     }
 
     /// Reads into buffers the kernel selects from a provided-buffer group,
@@ -356,6 +376,11 @@ crate::ops! {
         /// The I/O priority, as `ioprio_set(2)` takes it (a number, not
         /// flags: for reads and writes the kernel reads nothing else here).
         ioprio: u16 = 0 => ioprio,
+        /// Protection information (6.13): a metadata buffer the read
+        /// fills with the blocks' integrity tuples, and the checks the
+        /// device makes. For `O_DIRECT` reads of a block device formatted
+        /// with it; elsewhere the read fails.
+        pi: impl Into<PiRef<'a>> = PiRef::NONE => attr_ptr + attr_type_mask,
     }
 
     /// Writes `buf`, which lies inside the registered buffer `index`, at
@@ -380,6 +405,11 @@ crate::ops! {
         /// a block device fails with `EINVAL` for a stream the device does
         /// not have; file systems and buffered writes ignore the stream.
         write_stream: u8 = 0 => write_stream,
+        /// Protection information (6.13): a metadata buffer the write
+        /// takes the blocks' integrity tuples from, and the checks the
+        /// device makes. For `O_DIRECT` writes to a block device formatted
+        /// with it; elsewhere the write fails.
+        pi: impl Into<PiRef<'a>> = PiRef::NONE => attr_ptr + attr_type_mask,
     }
 
     /// Waits until the file is ready for `events`, like `poll(2)` on one
@@ -1201,6 +1231,11 @@ crate::ops! {
         /// The I/O priority, as `ioprio_set(2)` takes it (a number, not
         /// flags: for reads and writes the kernel reads nothing else here).
         ioprio: u16 = 0 => ioprio,
+        /// Protection information (6.13): a metadata buffer the read
+        /// fills with the blocks' integrity tuples, and the checks the
+        /// device makes. For `O_DIRECT` reads of a block device formatted
+        /// with it; elsewhere the read fails.
+        pi: impl Into<PiRef<'a>> = PiRef::NONE => attr_ptr + attr_type_mask,
     }
 
     /// Writes several buffers, all inside the registered buffer `index`, at
@@ -1225,6 +1260,11 @@ crate::ops! {
         /// a block device fails with `EINVAL` for a stream the device does
         /// not have; file systems and buffered writes ignore the stream.
         write_stream: u8 = 0 => write_stream,
+        /// Protection information (6.13): a metadata buffer the write
+        /// takes the blocks' integrity tuples from, and the checks the
+        /// device makes. For `O_DIRECT` writes to a block device formatted
+        /// with it; elsewhere the write fails.
+        pi: impl Into<PiRef<'a>> = PiRef::NONE => attr_ptr + attr_type_mask,
     }
 
     /// Creates a pipe, like `pipe2(2)`, writing its read and write ends to

@@ -138,6 +138,21 @@ flags! {
 }
 
 flags! {
+    /// `IO_INTEGRITY_CHK_*` flags of a read's or write's protection
+    /// information ([`PiAttr`](crate::PiAttr)): which of its tags the
+    /// device checks.
+    pub struct IntegrityFlags: u16 {
+        /// `IO_INTEGRITY_CHK_GUARD`: the guard tag (the data's checksum).
+        const GUARD = crate::sys::IO_INTEGRITY_CHK_GUARD;
+        /// `IO_INTEGRITY_CHK_REFTAG`: the reference tag (the block's
+        /// number, from the seed on).
+        const REFTAG = crate::sys::IO_INTEGRITY_CHK_REFTAG;
+        /// `IO_INTEGRITY_CHK_APPTAG`: the application tag.
+        const APPTAG = crate::sys::IO_INTEGRITY_CHK_APPTAG;
+    }
+}
+
+flags! {
     /// `IORING_TIMEOUT_*` flags of `Timeout` and `LinkTimeout`. (The update
     /// flags belong to the typed update ops.)
     pub struct TimeoutFlags: u32 {

@@ -3,12 +3,14 @@
 
 mod addr;
 mod flags;
+mod integrity;
 mod select;
 mod target;
 mod time;
 
 pub use addr::{SockAddr, SockAddrBuf};
 pub use flags::*;
+pub use integrity::{PiAttr, PiRef};
 pub use select::{BufferGroup, BufferPool, BufferSelect};
 pub(crate) use target::private;
 pub use target::{

@@ -210,6 +210,22 @@ impl<'r> Arbitrary<'r> for Option<&'r mut SockAddrBuf> {
     }
 }
 
+impl<'r> Arbitrary<'r> for crate::PiRef<'r> {
+    /// No protection information, or a metadata buffer of the context's
+    /// with arbitrary checks, tag and seed.
+    fn arbitrary<C: Context<'r>>(g: &mut Gen, cx: &mut C, site: &Site) -> Option<Self> {
+        if g.bool() {
+            return Some(crate::PiRef::NONE);
+        }
+        let len = g.below(64) as usize;
+        let attr = crate::PiAttr::new(cx.bytes(site, len))
+            .flags(crate::IntegrityFlags::from_bits_truncate(g.below(8) as u16))
+            .app_tag(number(g, cx, site, 16) as u16)
+            .seed(number(g, cx, site, 64));
+        Some(crate::PiRef::from(cx.keep(attr)))
+    }
+}
+
 impl<'r> Arbitrary<'r> for DirectSlot<'r> {
     /// The choice is a number of the context's (0 or 1 for a regular
     /// descriptor, 2 for a free slot, 3 for a slot held exclusively), so
