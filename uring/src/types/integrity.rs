@@ -92,8 +92,8 @@ impl fmt::Debug for PiAttr<'_> {
 /// A read's or write's hold on a [`PiAttr`], or on none: what its `.pi()`
 /// argument stores (`.pi(&mut attr)`). It borrows the attribute mutably,
 /// and through it the metadata buffer, for `'a`, as the op borrows its
-/// data buffer.
-#[derive(Clone, Copy)]
+/// data buffer. Not `Clone`: one op at a time holds an attribute, as one
+/// op at a time holds a buffer it reads into.
 pub struct PiRef<'a> {
     /// The attribute's address, or 0 for none.
     addr: u64,
