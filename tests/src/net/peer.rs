@@ -55,38 +55,19 @@ pub fn fill_send_side(fd: BorrowedFd<'_>) -> (Peer, usize) {
 }
 
 /// Writes zeros through a duplicate of `fd` (returned) until the kernel
-/// takes no more, for good; the bytes written. The duplicate is left
-/// blocking: the descriptor is shared, and the stream's own ops see the
-/// flag too.
-///
-/// A TCP socket the kernel just refused more bytes still frees room when
-/// the ACKs of what it had in flight come in (a delayed ACK, up to 40 ms
-/// later on loopback), and a send meant to wait would then run, its
-/// zero-copy notification held until the peer reads. So the filling goes
-/// on in rounds, 50 ms apart, until a round finds no room.
+/// takes no more; the bytes written. The duplicate is left blocking: the
+/// descriptor is shared, and the stream's own ops see the flag too.
 pub fn fill_through(fd: BorrowedFd<'_>) -> (Peer, usize) {
     let mut filler = Peer::from(fd.try_clone_to_owned().unwrap());
     filler.set_nonblocking(true).unwrap();
     let chunk = vec![0u8; 1 << 16];
     let mut total = 0;
-    for round in 0.. {
-        let mut wrote = 0;
-        loop {
-            match filler.write(&chunk) {
-                Ok(n) => wrote += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => panic!("filling the socket: {e}"),
-            }
+    loop {
+        match filler.write(&chunk) {
+            Ok(n) => total += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("filling the socket: {e}"),
         }
-        total += wrote;
-        if round > 0 && wrote == 0 {
-            break;
-        }
-        assert!(
-            round < 100,
-            "the socket still takes bytes after {round} rounds"
-        );
-        std::thread::sleep(Duration::from_millis(50));
     }
     filler.set_nonblocking(false).unwrap();
     (filler, total)
