@@ -433,15 +433,13 @@ pub(crate) struct VirtualCq<C: CqeSize = Cqe16> {
 // The view (`Cq`) points into `buf` and `ends` while this value is moved
 // (in its `Box`, with the ring) and used through `&mut self`. So both are
 // allocations of their own, reached only through raw pointers derived from
-// `Box::into_raw`: a field or a `Vec` of this value would be retagged by
+// `Box::leak`: a field or a `Vec` of this value would be retagged by
 // every move and `&mut self`, which (in Rust's aliasing model) invalidates
 // the view's pointers into it.
 
 /// A boxed slice of `len` default slots, as a raw pointer.
 fn boxed_slots<T: Copy + Default>(len: usize) -> NonNull<[T]> {
-    let boxed: Box<[T]> = vec![T::default(); len].into_boxed_slice();
-    // SAFETY: `Box::into_raw` never returns null.
-    unsafe { NonNull::new_unchecked(Box::into_raw(boxed)) }
+    NonNull::from(Box::leak(vec![T::default(); len].into_boxed_slice()))
 }
 
 impl<C: CqeSize> VirtualCq<C> {
@@ -452,8 +450,7 @@ impl<C: CqeSize> VirtualCq<C> {
         let v = Box::new(VirtualCq {
             real: Cq { ..*cq },
             buf: boxed_slots(len),
-            // SAFETY: `Box::into_raw` never returns null.
-            ends: unsafe { NonNull::new_unchecked(Box::into_raw(ends)) },
+            ends: NonNull::from(Box::leak(ends)),
         });
         *cq = v.view(0);
         v
@@ -558,7 +555,7 @@ impl<C: CqeSize> VirtualCq<C> {
 
 impl<C: CqeSize> Drop for VirtualCq<C> {
     fn drop(&mut self) {
-        // SAFETY: both came from `Box::into_raw` and are freed once, here;
+        // SAFETY: both came from `Box::leak` and are freed once, here;
         // the ring points its view elsewhere before it drops the copy.
         unsafe {
             drop(Box::from_raw(self.buf.as_ptr()));
