@@ -12,6 +12,7 @@
 # carry. Those are skipped below, each with its reason printed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. tests/scripts/skips.sh
 if ! command -v valgrind >/dev/null; then
     apt-get update -qq && apt-get install -y -qq valgrind >/dev/null
 fi
@@ -121,16 +122,7 @@ for name in "${names[@]}"; do
     args=(--test-threads=1 -q --exact)
     if [ -n "${skip_tests[$name]:-}" ]; then
         listed=$("$bin" --list 2>/dev/null | sed -n 's/: test$//p')
-        while IFS='|' read -r test reason; do
-            # A renamed test would run again, unnoticed, under valgrind.
-            if ! grep -qxF "$test" <<<"$listed"; then
-                echo "memcheck $name::$test: FAILED (listed as skipped, but no test has that name)"
-                failed=1
-                continue
-            fi
-            echo "memcheck $name::$test: skipped: $reason"
-            args+=(--skip "$test")
-        done <<<"${skip_tests[$name]}"
+        add_skips memcheck "$name" "$listed" "${skip_tests[$name]}"
     fi
     log=$(mktemp)
     status=0

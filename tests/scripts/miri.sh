@@ -19,6 +19,7 @@
 # installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. tests/scripts/skips.sh
 
 if ! cargo +nightly miri --version >/dev/null 2>&1; then
     echo "miri.sh: not run: \`cargo +nightly miri\` is missing" \
@@ -49,18 +50,9 @@ fi
 # The lib tests' names, to find a skipped test that was renamed (it would
 # then run, and stop Miri at its first system call).
 listed=$(cargo +nightly miri test -q -p uring --lib -- --list 2>/dev/null | sed -n 's/: test$//p')
-lib_args=(--exact)
+args=(--exact)
 failed=0
-for entry in "${skip_lib[@]}"; do
-    test=${entry%%|*}
-    if ! grep -qxF "$test" <<<"$listed"; then
-        echo "miri uring::$test: FAILED (listed as skipped, but no test has that name)"
-        failed=1
-        continue
-    fi
-    echo "miri uring::$test: skipped: ${entry#*|}"
-    lib_args+=(--skip "$test")
-done
+add_skips miri uring "$listed" "$(printf '%s\n' "${skip_lib[@]}")"
 
 for model in ${MIRI_MODELS:-stacked tree}; do
     case $model in
@@ -72,7 +64,7 @@ for model in ${MIRI_MODELS:-stacked tree}; do
         ;;
     esac
     export MIRIFLAGS="$flags $model_flags"
-    if cargo +nightly miri test -q -p uring --lib -- "${lib_args[@]}"; then
+    if cargo +nightly miri test -q -p uring --lib -- "${args[@]}"; then
         echo "miri ($model borrows) uring unit tests: clean"
     else
         echo "miri ($model borrows) uring unit tests: FAILED"

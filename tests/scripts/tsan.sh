@@ -26,6 +26,7 @@
 # A test that cannot run under it is skipped below, with its reason.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. tests/scripts/skips.sh
 if ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^rust-src'; then
     echo "tsan: needs the nightly toolchain with rust-src" \
         "(rustup toolchain install nightly --component rust-src)" >&2
@@ -98,16 +99,7 @@ for name in "${names[@]}"; do
     args=(-q --exact)
     if [ -n "${skip_tests[$name]:-}" ]; then
         listed=$("$bin" --list 2>/dev/null | sed -n 's/: test$//p')
-        while IFS='|' read -r test reason; do
-            # A renamed test would run again, unnoticed, under the sanitizer.
-            if ! grep -qxF "$test" <<<"$listed"; then
-                echo "tsan $name::$test: FAILED (listed as skipped, but no test has that name)"
-                failed=1
-                continue
-            fi
-            echo "tsan $name::$test: skipped: $reason"
-            args+=(--skip "$test")
-        done <<<"${skip_tests[$name]}"
+        add_skips tsan "$name" "$listed" "${skip_tests[$name]}"
     fi
     reports=$(mktemp -d)
     log=$(mktemp)
