@@ -2888,6 +2888,67 @@ fn cmd_discard_edge_cases() {
     }
 }
 
+// ------------------------------------------------------- cmd-zone-reset-all.c
+
+/// A reset of every zone of `device`; its result.
+fn zone_reset_all(ring: &mut Ring, device: &File) -> i32 {
+    use uring::BlockDevice;
+    use uring::ops::BlockZoneResetAll;
+    let target = BlockDevice::new(device).unwrap();
+    complete(ring, BlockZoneResetAll::new(target).user_data(7)).res()
+}
+
+/// cmd-zone-reset-all.c `basic_cmd_test` and `test_rdonly` on a loop
+/// device, which has no zones. A kernel with the command fails the reset
+/// with `EOPNOTSUPP` through a writable descriptor, `EBADF` through a
+/// read-only one and `EPERM` on a device set read-only (`BLKROSET`); a
+/// kernel without it (6.18 and before) fails each with `EINVAL`, the
+/// device's answer to a command it does not know. Either way the bytes
+/// written before read back unchanged. (The C test skips on `EINVAL` and
+/// `EOPNOTSUPP`, which is all a device without zones gives; the port
+/// asserts which, and the data.)
+#[test]
+fn cmd_zone_reset_all_of_a_device_without_zones() {
+    let _watch = uring_tests::watchdog();
+    let dir = uring_tests::test_dir!();
+    let Some((path, _attached)) = discard_device(dir.path()) else {
+        return;
+    };
+    let mut ring = Ring::new(16).unwrap();
+    // Opened exclusively, as the C test does: one descriptor at a time.
+    let read_only = open_block(&path, false);
+    let through_read_only = zone_reset_all(&mut ring, &read_only);
+    drop(read_only);
+    let device = open_block(&path, true);
+    let mut blocks = aligned_blocks(4096);
+    let buf = &mut block_bytes(&mut blocks)[..LBA as usize];
+    buf.copy_from_slice(&pattern(LBA as usize, 0x5a));
+    assert_eq!(pwrite_at(&device, buf, 3 * LBA), LBA as isize);
+    let res = zone_reset_all(&mut ring, &device);
+    let known = match -res {
+        libc::EOPNOTSUPP => true,
+        libc::EINVAL => false,
+        _ => panic!("a zone reset of a loop device: {res}"),
+    };
+    if !known {
+        println!("note: this kernel lacks BLOCK_URING_CMD_ZONE_RESET_ALL (7.3): EINVAL");
+    }
+    let expect = |errno: i32| if known { -errno } else { -libc::EINVAL };
+    assert_eq!(through_read_only, expect(libc::EBADF), "read-only");
+    let set_ro = |on: libc::c_int| {
+        // SAFETY: BLKROSET reads an int that outlives the call.
+        let rc = unsafe { libc::ioctl(device.as_raw_fd(), BLKROSET, &on) };
+        assert_eq!(rc, 0, "BLKROSET: {}", std::io::Error::last_os_error());
+    };
+    set_ro(1);
+    let res = zone_reset_all(&mut ring, &device);
+    set_ro(0);
+    assert_eq!(res, expect(libc::EPERM), "a reset of a read-only device");
+    buf.fill(0);
+    assert_eq!(pread_at(&device, buf, 3 * LBA), LBA as isize);
+    assert_eq!(buf, &pattern(LBA as usize, 0x5a)[..], "the device's bytes");
+}
+
 // ---------------------------------------------------------------- iowait.c
 
 /// iowait.c `test(ring, with_iowait, 0)`, without its measure: with waits

@@ -76,9 +76,12 @@ const FIXED_BUFFER_OPS: &[&str] = &[
     "SendMsgZcFixed",
 ];
 
-/// Why `BlockDiscard` never runs here.
-const NO_BLOCK_DEVICE: &str = "BlockDiscard is built up to its device and never pushed: \
-     the tests lend no block device, which would be a file outside their directory";
+/// The ops that take a block device, which never run here.
+const BLOCK_DEVICE_OPS: &[&str] = &["BlockDiscard", "BlockZoneResetAll"];
+
+/// Why the ops of [`BLOCK_DEVICE_OPS`] never run here.
+const NO_BLOCK_DEVICE: &str = "the block-device commands are built up to their device and \
+     never pushed: the tests lend no block device, which would be a file outside their directory";
 
 /// Ops whose success makes a new descriptor of the process (unless it is a
 /// direct one), which the case closes.
@@ -760,10 +763,10 @@ impl<'r> Context<'r> for Cx<'r> {
         })
     }
 
-    /// None: a block device to discard would be a file outside the case's
+    /// None: a block device to command would be a file outside the case's
     /// directory (a loop device over a file of the case is one too), so
-    /// `BlockDiscard` is built only up to its device, and its coverage is
-    /// reported as skipped.
+    /// the ops of [`BLOCK_DEVICE_OPS`] are built only up to their device,
+    /// and their coverage is reported as skipped.
     fn block_device(&mut self, _: &Site, _: &mut Gen) -> Option<BlockDevice<'r>> {
         None
     }
@@ -1848,7 +1851,7 @@ fn run(test: &str, family: Family, per_op: u64, seed: u64) {
         let pushed = stats.pushed.get(info.name).copied().unwrap_or(0);
         let completed = stats.completed.get(info.name).copied().unwrap_or(0);
         if pushed == 0 {
-            if stats.unavailable.contains_key(info.name) && info.name == "BlockDiscard" {
+            if stats.unavailable.contains_key(info.name) && BLOCK_DEVICE_OPS.contains(&info.name) {
                 uring_tests::skip(NO_BLOCK_DEVICE);
                 continue;
             }
@@ -2518,7 +2521,7 @@ fn every_op_of_the_table_has_an_arbitrary_builder() {
         });
         match built {
             Some(name) => assert_eq!(name, info.name, "the builder at index {i}"),
-            None if info.name == "BlockDiscard" => uring_tests::skip(NO_BLOCK_DEVICE),
+            None if BLOCK_DEVICE_OPS.contains(&info.name) => uring_tests::skip(NO_BLOCK_DEVICE),
             None => panic!("{} cannot be built from arbitrary arguments", info.name),
         }
         seen.push(info.name);

@@ -3607,6 +3607,23 @@ fn io_uring_prep_cmd_discard() {
     assert_op("io_uring_prep_cmd_discard", &mut ring, op, theirs);
 }
 
+#[test]
+fn io_uring_prep_cmd_zone_reset_all() {
+    let mut ring = ring();
+    let Some(device) = block_device() else {
+        skip("no block device to open under /dev");
+        return;
+    };
+    let theirs = Sqe {
+        opcode: sys::IORING_OP_URING_CMD,
+        fd: fd(&device),
+        off: pair32(sys::BLOCK_URING_CMD_ZONE_RESET_ALL, 0),
+        ..ZERO
+    };
+    let op = BlockZoneResetAll::new(BlockDevice::new(&device).unwrap());
+    assert_op("io_uring_prep_cmd_zone_reset_all", &mut ring, op, theirs);
+}
+
 // ---------------------------------------------------------------------------
 // Waiting: timeouts, polls, epoll, futexes, children.
 // ---------------------------------------------------------------------------

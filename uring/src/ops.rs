@@ -1106,6 +1106,21 @@ crate::ops! {
         const cmd_op = crate::sys::BLOCK_URING_CMD_DISCARD,
     }
 
+    /// Resets the write pointer of every sequential-write-required zone of
+    /// a zoned block device, like the `BLKRESETZONE` ioctl over the whole
+    /// device, as a command to the device (7.3). Completes with 0; with
+    /// `-EOPNOTSUPP` on a device without zones, `-EBADF` through a
+    /// descriptor not open for writing, `-EPERM` on a read-only device, and
+    /// `-EINVAL` on a kernel without the command. Like the ioctl, it does
+    /// not wait for other I/O to the device: the caller keeps reads and
+    /// writes of its zones out of the way.
+    #[since = "7.3"]
+    pub unsafe struct BlockZoneResetAll<'a> = URING_CMD {
+        /// The block device.
+        device: BlockDevice<'a> => fd,
+        const cmd_op = crate::sys::BLOCK_URING_CMD_ZONE_RESET_ALL,
+    }
+
     /// Waits for a child process to change state, like `waitid(2)`, and
     /// writes what happened to `info`. Completes with 0.
     #[since = "6.7"]

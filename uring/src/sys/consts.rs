@@ -181,6 +181,9 @@ pub const SOCKET_URING_OP_GETSOCKNAME: u32 = 5;
 /// uring_cmd of block devices (`linux/blkdev.h`): discard a range,
 /// `_IO(0x12, 0)`.
 pub const BLOCK_URING_CMD_DISCARD: u32 = 0x1200;
+/// uring_cmd of block devices: reset the write pointer of every
+/// sequential-write-required zone, `_IO(0x12, 1)`.
+pub const BLOCK_URING_CMD_ZONE_RESET_ALL: u32 = 0x1201;
 
 // futex2 flags, in sqe->fd of the futex ops and `futex_waitv.flags`
 pub const FUTEX2_SIZE_U8: u32 = 0x00;
