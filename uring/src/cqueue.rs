@@ -574,8 +574,6 @@ impl<C: CqeSize> Drop for VirtualCq<C> {
 /// CQEs, the completions are [`BigCqe`](crate::BigCqe)s.
 pub struct Completions<'a, C: CqeSize = Cqe16> {
     cq: &'a mut Cq<C>,
-    /// The head when the iterator was made.
-    start: u32,
     cqes: *const C::Slot,
     mask: u32,
     head: u32,
@@ -591,7 +589,6 @@ impl<'a, C: CqeSize> Completions<'a, C> {
             cqes: cq.cqes,
             mask: cq.mask,
             head: cq.head,
-            start: cq.head,
             tail,
             cq,
         }
@@ -754,9 +751,7 @@ impl ExactSizeIterator for Completions<'_, crate::entries::Cqe32> {}
 impl<C: CqeSize> Drop for Completions<'_, C> {
     #[inline(always)]
     fn drop(&mut self) {
-        if self.head != self.start {
-            self.cq.set_head(self.head);
-        }
+        self.cq.set_head(self.head);
     }
 }
 
