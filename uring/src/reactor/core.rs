@@ -872,7 +872,13 @@ impl Core {
                 Action::Discard(Box::new(self.take_garbage(index, Some(completion))))
             }
             State::Multi => {
-                slot.state = State::Running;
+                // At the last completion the kernel is done with the op: its
+                // id cancels nothing from inside the callback either.
+                slot.state = if more {
+                    State::Running
+                } else {
+                    State::RunningLast
+                };
                 if !more {
                     self.in_flight -= 1;
                 }

@@ -125,7 +125,8 @@ pub(crate) enum State {
     /// A one-shot op's slot is released before its callback runs, which
     /// takes the value out first.
     Running,
-    /// As `Running`, and the op's last completion has arrived meanwhile.
+    /// As `Running`, and the op's last completion has arrived: the one
+    /// the callback was given, or one that arrived while it ran.
     RunningLast,
     /// A multishot op whose callback panicked: its value is leaked (never
     /// freed under the kernel), its completions are dropped.
