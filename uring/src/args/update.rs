@@ -182,9 +182,12 @@ impl From<u32> for PassCqeFlags {
 }
 
 // SAFETY: completion flags and the flag that says to pass them: no address.
-// A completion with any flags lands only in a ring that is not in a scope
-// (a ring in a scope cannot be named), where a buffer it names is claimed
-// only unsafely.
+// A completion with any flags lands in a ring no scope's borrow names
+// (a ring in a scope cannot be named through `&Ring`), or through a
+// `RingTarget` in a ring whose scopes take no op while the target lives
+// (SAFETY.md, section 4); neither hands out a buffer, descriptor or owned
+// vector for a completion it did not tag, and outside a scope a buffer it
+// names is claimed only unsafely.
 unsafe impl SqeField<(u32, u32)> for PassCqeFlags {
     #[inline(always)]
     fn into_field(self) -> (u32, u32) {
