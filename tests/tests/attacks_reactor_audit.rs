@@ -986,8 +986,9 @@ fn tokio_reads_cut_by_timeouts_lose_no_byte_and_never_write_an_abandoned_buffer(
         }
         writer.join().unwrap();
         assert!(abandoned > 0, "no read was ever abandoned");
-        assert_eq!(got.len(), sent.len());
-        assert!(got == sent, "the bytes read differ from those sent");
+        // (Under valgrind, which takes what the kernel wrote for
+        // uninitialised, the lengths alone.)
+        uring_tests::net::assert_kernel_bytes(&got, &sent, "the bytes read");
         drop(stream);
         h.shutdown();
     });
