@@ -199,6 +199,13 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// disabled ([`Builder::r_disabled`](crate::Builder::r_disabled)),
     /// before it is enabled, and once. The memory is the ring's for as long
     /// as the kernel ring lives.
+    ///
+    /// The region is whole pages: every slot that fits in them is usable
+    /// (63 in a 4 KiB page), but for the last 64 bytes, which are never a
+    /// slot. Linux 6.18 checks a wait's slot with
+    /// `array_index_nospec(offset, size - 64)`, which turns the last slot's
+    /// offset into 0: a wait on it would run with slot 0's arguments (and
+    /// never end, with slot 0 unset).
     pub fn register_wait_region(&mut self, slots: u32) -> Result<()> {
         if self.wait_region.is_some() {
             return Err(Error::InvalidArgument(
@@ -208,7 +215,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         if slots == 0 {
             return Err(Error::InvalidArgument("a wait region of no slots".into()));
         }
-        let size = (slots as usize)
+        // One slot more than asked for: the last is never handed out (see
+        // above).
+        let size = (slots as usize + 1)
             .checked_mul(std::mem::size_of::<sys::io_uring_reg_wait>())
             .ok_or_else(|| Error::InvalidArgument(format!("{slots} wait slots")))?;
         let page = page_size();
@@ -231,8 +240,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             1,
             "IORING_REGISTER_MEM_REGION",
         )?;
-        let slots =
-            u32::try_from(size / std::mem::size_of::<sys::io_uring_reg_wait>()).unwrap_or(u32::MAX);
+        let slots = u32::try_from(size / std::mem::size_of::<sys::io_uring_reg_wait>() - 1)
+            .unwrap_or(u32::MAX);
         self.wait_region = Some(WaitRegion {
             map,
             slots,
