@@ -158,8 +158,13 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
 
     /// The bytes [`resize_in`](Ring::resize_in) needs to resize this ring
     /// to `sq_entries` and `cq_entries`, counted as
-    /// [`Builder::ring_memory_size`] counts them.
+    /// [`Builder::ring_memory_size`] counts them; for sizes no resize
+    /// takes (no entries, more than the kernel's maxima, a CQ smaller than
+    /// the SQ), the error [`resize`](Ring::resize) gives (`EINVAL`).
     pub fn resize_memory_size(&self, sq_entries: u32, cq_entries: u32) -> Result<usize> {
+        if !resize_sizes_valid(sq_entries, cq_entries) {
+            return Err(resize_refused());
+        }
         RingLayout::for_setup(&self.resize_params(sq_entries, cq_entries), sq_entries)?.total()
     }
 
@@ -315,10 +320,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         if !resize_sizes_valid(sq_entries, cq_entries) {
             // What the kernel answers, asked before anything is allocated
             // for sizes it never takes.
-            return Err(Error::os(
-                "IORING_REGISTER_RESIZE_RINGS",
-                std::io::Error::from_raw_os_error(libc::EINVAL),
-            ));
+            return Err(resize_refused());
         }
         // Where the kernel will put the new SQ array, should it not say:
         // after the CQEs, at its cache line, one of those the ring's layout
@@ -510,6 +512,14 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         }
         Ok(())
     }
+}
+
+/// The kernel's answer to a resize to sizes it never takes.
+fn resize_refused() -> Error {
+    Error::os(
+        "IORING_REGISTER_RESIZE_RINGS",
+        std::io::Error::from_raw_os_error(libc::EINVAL),
+    )
 }
 
 /// Whether the kernel takes `sq_entries` and `cq_entries` for a resize
