@@ -99,6 +99,8 @@ a_remote_spawns_a_task_on_the_reactor_thread|$one_thread: the sending thread can
 a_shut_down_reactor_refuses_remotes_and_drops_their_closures_unrun|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
 run_until_serves_remotes_while_its_future_waits|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
 run_ends_whenever_the_last_remote_goes|$one_thread: the dropping thread cannot run while the reactor waits in io_uring_enter"
+    [bad_input_audit]="the_last_wait_slot_times_the_wait_by_its_own_arguments|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer
+wait_regions_registered_twice_or_too_late|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
     [attacks_ring_audit]="two_scopes_posting_into_each_other_lose_and_repeat_nothing|$one_thread: each thread waits in io_uring_enter for the other's message, which the other cannot post meanwhile"
     [liburing_cases_ops]="poll_race_many_receives_racing_the_writer_all_complete|$one_thread: the writer thread does not run while the ring waits in io_uring_enter
 msg_ring_fd_passes_to_a_ring_of_another_thread|$one_thread: the receiving ring's thread does not run while the sender waits
