@@ -21,6 +21,15 @@ use std::sync::atomic::{AtomicU16, Ordering};
 /// the ring keeps twice its buffer count of positions unambiguous in 16 bits.
 pub const MAX_BUF_RING_BUFFERS: u16 = 32767;
 
+/// The longest buffer a ring holds: `i32::MAX` bytes. Linux 6.18 commits a
+/// buffer that an op takes off the ring when it selects it (reads of
+/// regular files, ops run by an io-wq worker) with its length as an `int`:
+/// a whole buffer of 2 GiB or more comes out negative, the commit is
+/// skipped, and the buffer stays at the ring's head while its completion
+/// names it, so that the next op would select, and write, a buffer already
+/// lent out.
+pub const MAX_BUF_RING_BUFFER_LEN: u32 = i32::MAX as u32;
+
 /// The group ids a buffer ring the kernel allocates can have: its mmap
 /// offset holds the id above `IORING_OFF_PBUF_SHIFT`, below the bits that
 /// pick the region (`IORING_OFF_MMAP_MASK`), and the kernel reads back only
@@ -155,9 +164,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// each under `group`, allocated by the library and all handed to the
     /// kernel (`IORING_REGISTER_PBUF_RING`, 5.19).
     ///
-    /// `count` is 1 to [`MAX_BUF_RING_BUFFERS`]; `len` is at least 1 and
-    /// `count * len` fits in memory. The kernel refuses a group that already
-    /// has buffers (`EEXIST`).
+    /// `count` is 1 to [`MAX_BUF_RING_BUFFERS`]; `len` is 1 to
+    /// [`MAX_BUF_RING_BUFFER_LEN`] and `count * len` fits in memory. The
+    /// kernel refuses a group that already has buffers (`EEXIST`).
     pub fn register_buf_ring(
         &mut self,
         group: BufferGroup,
@@ -333,10 +342,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     ) -> Result<BufRing> {
         let incremental = flags & sys::IOU_PBUF_RING_INC != 0;
         let mmap = flags & sys::IOU_PBUF_RING_MMAP != 0;
-        if count == 0 || count > MAX_BUF_RING_BUFFERS || len == 0 {
+        if count == 0 || count > MAX_BUF_RING_BUFFERS || len == 0 || len > MAX_BUF_RING_BUFFER_LEN {
             return Err(Error::InvalidArgument(format!(
-                "a buffer ring takes 1 to {MAX_BUF_RING_BUFFERS} buffers of at least 1 byte \
-                 (count {count}, len {len})"
+                "a buffer ring takes 1 to {MAX_BUF_RING_BUFFERS} buffers of 1 to \
+                 {MAX_BUF_RING_BUFFER_LEN} bytes (count {count}, len {len})"
             )));
         }
         if mmap {

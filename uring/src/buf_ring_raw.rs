@@ -230,7 +230,10 @@ impl RawBufRing {
     ///
     /// An `InvalidArgument` error, writing nothing, when `addr` is null,
     /// `len` is 0 (the kernel would hand out an empty buffer; on an
-    /// incremental ring it would stay at the head for good), or all
+    /// incremental ring it would stay at the head for good) or more than
+    /// [`MAX_BUF_RING_BUFFER_LEN`](crate::MAX_BUF_RING_BUFFER_LEN) (Linux
+    /// 6.18 would leave the buffer at the ring's head after an op that
+    /// took it whole, and hand it out again), or all
     /// [`entries`](RawBufRing::entries) descriptors were written since the
     /// last `advance`. Whether the kernel still holds published ones is
     /// not checked: its head is known only through a system call (see
@@ -268,10 +271,11 @@ impl RawBufRing {
     /// descriptor the kernel has not read yet: the kernel would never hand
     /// out that buffer, and would hand out the new one twice.
     pub unsafe fn add(&mut self, addr: *mut u8, len: u32, bid: u16) -> Result<()> {
-        if addr.is_null() || len == 0 {
+        if addr.is_null() || len == 0 || len > crate::MAX_BUF_RING_BUFFER_LEN {
             return Err(Error::InvalidArgument(format!(
-                "a provided buffer needs an address and at least one byte \
-                 (addr {addr:?}, len {len})"
+                "a provided buffer needs an address and 1 to {} bytes \
+                 (addr {addr:?}, len {len})",
+                crate::MAX_BUF_RING_BUFFER_LEN
             )));
         }
         if self.pending > self.mask {

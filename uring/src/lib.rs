@@ -83,7 +83,7 @@ pub use args::{
     SockOpt, SocketDomain, SocketFd, SocketType, SpliceSource, TimestampType, TxTimestampCqe,
     UringCmdOp, UserDataUpdate, WaitIdTarget,
 };
-pub use buf_ring::{Buf, BufRing, ClaimFrom, MAX_BUF_RING_BUFFERS};
+pub use buf_ring::{Buf, BufRing, ClaimFrom, MAX_BUF_RING_BUFFER_LEN, MAX_BUF_RING_BUFFERS};
 pub use buf_ring_raw::RawBufRing;
 pub use builder::{Builder, RingRegion};
 pub use chain::{Either, Link, Linked};
