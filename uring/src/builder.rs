@@ -6,7 +6,6 @@ use crate::mmap::Mapping;
 use crate::ring::Ring;
 use crate::sys;
 use std::fmt;
-use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
@@ -37,7 +36,8 @@ pub struct Builder<'wq> {
     wq_fd: Option<RawFd>,
     /// NO_MMAP ring memory in huge pages.
     huge_pages: bool,
-    _wq: PhantomData<&'wq Ring>,
+    /// The ring whose worker pool (and SQ thread) the new ring shares.
+    wq: Option<&'wq Ring>,
 }
 
 impl Builder<'static> {
@@ -80,6 +80,12 @@ impl<'wq> Builder<'wq> {
 
     /// Shares the worker pool (and SQ thread) of the ring `ring`
     /// (`IORING_SETUP_ATTACH_WQ`).
+    ///
+    /// With [`sqpoll`](Builder::sqpoll) on both rings, one SQ thread serves
+    /// them, and from then on neither ring takes a chain (a push of one
+    /// fails with [`PushErrorKind::SharedSqThread`](crate::PushErrorKind::SharedSqThread)):
+    /// Linux 6.18's shared thread submits at most 8 SQEs of each ring per
+    /// pass, and a chain its pass cuts runs as two independent ones.
     pub fn attach_wq<'r>(self, ring: &'r Ring) -> Builder<'r> {
         Builder {
             flags: self.flags | sys::IORING_SETUP_ATTACH_WQ,
@@ -88,7 +94,7 @@ impl<'wq> Builder<'wq> {
             sq_thread_idle: self.sq_thread_idle,
             wq_fd: Some(ring.as_raw_fd()),
             huge_pages: self.huge_pages,
-            _wq: PhantomData,
+            wq: Some(ring),
         }
     }
 
@@ -261,6 +267,11 @@ impl<'wq> Builder<'wq> {
 
     pub(crate) fn wq_fd(&self) -> Option<RawFd> {
         self.wq_fd
+    }
+
+    /// The ring whose worker pool the new ring shares.
+    pub(crate) fn wq_ring(&self) -> Option<&'wq Ring> {
+        self.wq
     }
 
     pub(crate) fn huge_pages(&self) -> bool {

@@ -136,6 +136,14 @@ pub enum PushErrorKind {
     /// completes for as long as user space cannot tell. Send from a ring
     /// that takes no drain.
     AfterDrain,
+    /// A chain, on a ring whose SQ thread is shared with another ring
+    /// (SQPOLL rings joined by [`Builder::attach_wq`](crate::Builder::attach_wq)):
+    /// Linux 6.18's shared thread takes at most 8 SQEs from each ring per
+    /// pass and queues a chain its pass cuts as two independent chains, so
+    /// the ops after the cut would run without waiting for those before.
+    /// Push the ops one at a time (waiting for each), or from a ring with
+    /// an SQ thread of its own.
+    SharedSqThread,
 }
 
 impl fmt::Display for PushErrorKind {
@@ -147,6 +155,9 @@ impl fmt::Display for PushErrorKind {
             PushErrorKind::ForeignFile => "a registered file of the op belongs to another ring",
             PushErrorKind::NothingPushed => "no op was pushed over the buffer",
             PushErrorKind::Targeted => "a RingTarget of the ring was alive when the scope began",
+            PushErrorKind::SharedSqThread => {
+                "a chain, on a ring whose SQ thread is shared with another ring"
+            }
             PushErrorKind::AfterDrain => {
                 "the ring took an op flagged IO_DRAIN, and its drain could hold a zero-copy send \
                  forever"

@@ -14,7 +14,7 @@
 
 use crate::chain::Linked;
 use crate::entries::{Sqe64, SqeSize};
-use crate::error::PushError;
+use crate::error::{PushError, PushErrorKind};
 use crate::op::{SqWriter, Submission, Unborrowed};
 use crate::sys::{self, io_uring_sqe};
 use crate::types::Timespec;
@@ -49,6 +49,12 @@ pub(crate) struct Sq<S: SqeSize = Sqe64> {
     /// forever; scopes and reactors then take no zero-copy send (see the
     /// scope's `after_drain`).
     pub(crate) drain: bool,
+    /// Set for good when the ring's SQ thread is, or may come to be, shared
+    /// with another ring (SQPOLL rings joined by `IORING_SETUP_ATTACH_WQ`):
+    /// Linux 6.18's thread then takes at most 8 SQEs from each ring per
+    /// pass and queues a chain its pass cuts as two independent ones, so
+    /// the ring takes no chain.
+    pub(crate) shared_sq_thread: std::cell::Cell<bool>,
 }
 
 /// Where the next SQE goes.
@@ -140,6 +146,7 @@ impl<S: SqeSize> Sq<S> {
                 head,
                 ring: id,
                 drain: false,
+                shared_sq_thread: std::cell::Cell::new(false),
             };
             sq.set_tail(head, None);
             sq
@@ -517,6 +524,9 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
         if CHECK_RING && !submission.fits_ring(self.sq.ring) {
             return Err(PushError::foreign_file(submission));
         }
+        if T::SQES > 1 && self.sq.shared_sq_thread.get() {
+            return Err(PushError::new(submission, PushErrorKind::SharedSqThread));
+        }
         if self.cursor.run() < T::SQES as usize {
             let limit = match gate.admit(self.tail(), T::SQES) {
                 Ok(limit) => limit,
@@ -618,6 +628,9 @@ impl<'a, S: SqeSize> SubmissionQueue<'a, S> {
     ) -> Result<(), PushError<Linked<T>>> {
         if CHECK_RING && !chain.ops.iter().all(|op| op.fits_ring(self.sq.ring)) {
             return Err(PushError::foreign_file(chain));
+        }
+        if self.sq.shared_sq_thread.get() && chain.sqes().is_none_or(|n| n > 1) {
+            return Err(PushError::new(chain, PushErrorKind::SharedSqThread));
         }
         let limit = match gate.admit(self.tail(), chain.sqes().unwrap_or(u32::MAX)) {
             Ok(limit) => limit,

@@ -267,7 +267,9 @@ impl<'a, T: Target> ReadFixed<'a, T> {
 //   `unsafe`. The flags safe code may set (`IOSQE_ASYNC`, `IO_DRAIN`,
 //   `CQE_SKIP_SUCCESS`, on either op) change how or when the kernel
 //   issues an op, or whether it posts a success, never the order of a
-//   chain. Were the order lost anyway (through `unsafe` code: a hard link
+//   chain. A ring whose SQ thread another ring shares, whose kernel
+//   thread would submit a chain cut in two passes as two chains, takes
+//   no chain (`PushErrorKind::SharedSqThread`). Were the order lost anyway (through `unsafe` code: a hard link
 //   runs the write after a short read, SQEs copied by hand may run side
 //   by side), only the kernel's own accesses would meet, in bytes that
 //   are initialised (the read's `&mut [u8]`) and that the program cannot

@@ -532,6 +532,11 @@ impl Core {
                     // released: see `driver_to_wake`.
                     return Ok(group);
                 }
+                // An op with a deadline is a chain, which a ring whose SQ
+                // thread is shared takes not: no room would change that.
+                Err(refused) if !refused.is_full() => {
+                    return Err(crate::Error::PushRefused(refused.kind()).into());
+                }
                 Err(full) => {
                     submission = full.into_inner();
                     self.make_room(S::SQES)?;

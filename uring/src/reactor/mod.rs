@@ -207,8 +207,9 @@ impl Reactor {
     /// for completions, runs callbacks, tasks and what remotes send.
     /// go-uring's `Run`.
     ///
-    /// An error is the ring's own (a failed `io_uring_enter`), or a run
-    /// started from inside another.
+    /// An error is the ring's own (a failed `io_uring_enter`), a run
+    /// started from inside another, or a run of a reactor that has shut
+    /// down already ([`Handle::shutdown`]).
     pub fn run(&self) -> io::Result<()> {
         self.handle
             .shared

@@ -22,6 +22,27 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         entries: u32,
         given: Option<RingRegion>,
     ) -> Result<Ring<S, C>> {
+        let ring = Self::set_up(builder, entries, given)?;
+        // An SQPOLL ring attached to another's pool shares its SQ thread,
+        // which then serves both: neither takes chains from now on (see
+        // `Sq::shared_sq_thread`).
+        let sqpoll = |flags: u32| flags & sys::IORING_SETUP_SQPOLL != 0;
+        if let Some(other) = builder.wq_ring()
+            && sqpoll(ring.setup_flags)
+            && sqpoll(other.setup_flags)
+        {
+            ring.sq.shared_sq_thread.set(true);
+            other.sq.shared_sq_thread.set(true);
+        }
+        Ok(ring)
+    }
+
+    /// [`with_builder`](Self::with_builder), but for the SQ thread.
+    fn set_up(
+        builder: &Builder<'_>,
+        entries: u32,
+        given: Option<RingRegion>,
+    ) -> Result<Ring<S, C>> {
         let mut p = builder.params(entries)?;
         p.flags |= S::SETUP | C::SETUP;
         let user_memory = match given {
@@ -450,9 +471,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             false,
         )?;
         let drain = self.sq.drain;
+        let shared_sq_thread = self.sq.shared_sq_thread.get();
         self.sq = sq;
-        // The kernel's drain outlives the resize.
+        // The kernel's drain, and the SQ thread, outlive the resize.
         self.sq.drain = drain;
+        self.sq.shared_sq_thread.set(shared_sq_thread);
         self.cq = cq;
         if self.cq.head() != head {
             // The kernel numbered the new CQ otherwise than it says it does:
