@@ -37,7 +37,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         Ok(ring)
     }
 
-    /// [`with_builder`](Self::with_builder), but for the SQ thread.
+    /// Sets the ring up and maps it: all of
+    /// [`with_builder`](Self::with_builder) but the marking of a shared SQ
+    /// thread.
     fn set_up(
         builder: &Builder<'_>,
         entries: u32,
