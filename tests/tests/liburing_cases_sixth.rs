@@ -2707,6 +2707,14 @@ fn open_block(path: &std::path::Path, write: bool) -> File {
         .unwrap()
 }
 
+/// Sets the block device `device` read-only or writable (`BLKROSET`).
+fn set_read_only(device: &File, on: bool) {
+    let on = libc::c_int::from(on);
+    // SAFETY: BLKROSET reads an int that outlives the call.
+    let rc = unsafe { libc::ioctl(device.as_raw_fd(), BLKROSET, &on) };
+    assert_eq!(rc, 0, "BLKROSET: {}", std::io::Error::last_os_error());
+}
+
 /// A discard of `len` bytes at `offset` of `device`; its result.
 fn discard(ring: &mut Ring, device: &File, offset: u64, len: u64) -> i32 {
     use uring::BlockDevice;
@@ -2846,14 +2854,9 @@ fn cmd_discard_read_only() {
     assert_eq!(discard(&mut ring, &read_only, 0, LBA), -libc::EBADF);
     drop(read_only);
     let device = open_block(&path, true);
-    let set_ro = |on: libc::c_int| {
-        // SAFETY: BLKROSET reads an int that outlives the call.
-        let rc = unsafe { libc::ioctl(device.as_raw_fd(), BLKROSET, &on) };
-        assert_eq!(rc, 0, "BLKROSET: {}", std::io::Error::last_os_error());
-    };
-    set_ro(1);
+    set_read_only(&device, true);
     let res = discard(&mut ring, &device, 0, LBA);
-    set_ro(0);
+    set_read_only(&device, false);
     assert_eq!(res, -libc::EPERM, "a discard of a read-only device");
     assert_eq!(discard(&mut ring, &device, 0, LBA), 0);
 }
@@ -2935,14 +2938,9 @@ fn cmd_zone_reset_all_of_a_device_without_zones() {
     }
     let expect = |errno: i32| if known { -errno } else { -libc::EINVAL };
     assert_eq!(through_read_only, expect(libc::EBADF), "read-only");
-    let set_ro = |on: libc::c_int| {
-        // SAFETY: BLKROSET reads an int that outlives the call.
-        let rc = unsafe { libc::ioctl(device.as_raw_fd(), BLKROSET, &on) };
-        assert_eq!(rc, 0, "BLKROSET: {}", std::io::Error::last_os_error());
-    };
-    set_ro(1);
+    set_read_only(&device, true);
     let res = zone_reset_all(&mut ring, &device);
-    set_ro(0);
+    set_read_only(&device, false);
     assert_eq!(res, expect(libc::EPERM), "a reset of a read-only device");
     buf.fill(0);
     assert_eq!(pread_at(&device, buf, 3 * LBA), LBA as isize);
