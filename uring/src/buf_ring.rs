@@ -497,7 +497,7 @@ impl BufRing {
         // ops (no safe code can post into a ring during its scope: see the
         // scope module), this op selected from this ring's group on the ring
         // that registered it (`vouch`), was a bundle only if the scope says
-        // so (which refuses bundles flagged `MSG_TRUNC`), and a
+        // so (which refuses receives flagged `MSG_TRUNC`), and a
         // completion's buffers are claimed once (marked below).
         let buf = unsafe { self.claim_one(cqe.completion(), bundle, Some(stamp)) }?;
         cqe.set_claimed();
@@ -511,8 +511,9 @@ impl BufRing {
     /// consecutive buffers of the ring and posts one completion naming the
     /// first. Their bytes, joined, are the `cqe.res()` bytes of the op;
     /// each buffer goes back to the kernel when its [`Buf`] is dropped.
-    /// (A scope makes a bundle flagged `MSG_TRUNC` fail with `EINVAL`: its
-    /// result would count bytes the kernel did not place.) Errors as for
+    /// (A scope makes a bundle or receive flagged `MSG_TRUNC` fail with
+    /// `EINVAL`: its result would count bytes the kernel did not place.)
+    /// Errors as for
     /// [`claim`](BufRing::claim).
     ///
     /// ```
@@ -586,6 +587,9 @@ impl BufRing {
     /// ring, the completions of each buffer must be claimed in the order the
     /// kernel posted them, and no two ops may have consumed the group at
     /// once: the bytes of a completion are found after those of the last.
+    /// (A receive flagged `MSG_TRUNC` reports more bytes than it placed;
+    /// its claim then lends bytes the kernel did not write for it, which a
+    /// scope prevents by refusing such receives.)
     pub unsafe fn claim_unchecked(&self, cqe: &Cqe) -> Result<Buf<'_>> {
         // SAFETY: forwarded from the caller (which vouches for the order of
         // the claims); not a bundle's.

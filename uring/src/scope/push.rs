@@ -405,9 +405,13 @@ fn is_zero_copy(opcode: u8) -> bool {
 /// group if `incremental`), is a bundle: a receive or send that may fill
 /// (or send) several buffers of its group. A send or receive whose
 /// completion would not tell which bytes of the group the kernel took is
-/// made invalid (`EINVAL`): a bundle flagged `MSG_TRUNC`, whose result
-/// would count bytes beyond those it placed, and so buffers the kernel did
-/// not take; and a bundle, or any op of an incremental group, flagged
+/// made invalid (`EINVAL`): a bundle, a receive or a one-shot `recvmsg`
+/// flagged `MSG_TRUNC`, whose result would count bytes beyond those it
+/// placed (a datagram's whole length; on a stream, bytes it discarded), and
+/// so bytes of the buffer, or buffers, the kernel did not fill for it (a
+/// multishot `recvmsg` caps its result at what it placed, reporting the
+/// whole length in its header); and a bundle, or any op of an incremental
+/// group, flagged
 /// `MSG_WAITALL`, which the kernel retries after a short transfer into the
 /// buffers it mapped first, charging the group only for those the first
 /// piece touched, while its completion reports the whole.
@@ -423,7 +427,10 @@ fn screen_selection(sqe: &mut sys::io_uring_sqe, incremental: bool) -> bool {
     let bundle = sqe.ioprio & sys::IORING_RECVSEND_BUNDLE != 0;
     // SAFETY: every member of the op flags union is a plain integer.
     let msg_flags = unsafe { sqe.op_flags.msg_flags };
-    let truncates = bundle && msg_flags & libc::MSG_TRUNC as u32 != 0;
+    let counts_past_its_buffer = bundle
+        || sqe.opcode == sys::IORING_OP_RECV
+        || (sqe.opcode == sys::IORING_OP_RECVMSG && sqe.ioprio & sys::IORING_RECV_MULTISHOT == 0);
+    let truncates = counts_past_its_buffer && msg_flags & libc::MSG_TRUNC as u32 != 0;
     let waits_for_all = (incremental || bundle) && msg_flags & libc::MSG_WAITALL as u32 != 0;
     if truncates || waits_for_all {
         // Refused: the receive completes with `EINVAL`, reading nothing.
