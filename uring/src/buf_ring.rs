@@ -493,13 +493,14 @@ impl BufRing {
     /// ```
     pub fn claim<C: ClaimFrom>(&self, cqe: &mut C) -> Result<Buf<'_>> {
         let (bundle, stamp) = self.vouch(cqe)?;
+        let head_odd = cqe.head_was_odd();
         // SAFETY: a scope settles only completions the kernel posted for its
         // ops (no safe code can post into a ring during its scope: see the
         // scope module), this op selected from this ring's group on the ring
         // that registered it (`vouch`), was a bundle only if the scope says
         // so (which refuses receives flagged `MSG_TRUNC`), and a
         // completion's buffers are claimed once (marked below).
-        let buf = unsafe { self.claim_one(cqe.completion(), bundle, Some(stamp)) }?;
+        let buf = unsafe { self.claim_one(cqe.completion(), bundle, Some(stamp), head_odd) }?;
         cqe.set_claimed();
         Ok(buf)
     }
@@ -542,8 +543,9 @@ impl BufRing {
     /// ```
     pub fn claim_bundle<C: ClaimFrom>(&self, cqe: &mut C) -> Result<Vec<Buf<'_>>> {
         let (bundle, stamp) = self.vouch(cqe)?;
+        let head_odd = cqe.head_was_odd();
         // SAFETY: as in `claim`.
-        let bufs = unsafe { self.claim_all(cqe.completion(), bundle, Some(stamp)) }?;
+        let bufs = unsafe { self.claim_all(cqe.completion(), bundle, Some(stamp), head_odd) }?;
         cqe.set_claimed();
         Ok(bufs)
     }
@@ -593,7 +595,7 @@ impl BufRing {
     pub unsafe fn claim_unchecked(&self, cqe: &Cqe) -> Result<Buf<'_>> {
         // SAFETY: forwarded from the caller (which vouches for the order of
         // the claims); not a bundle's.
-        unsafe { self.claim_one(cqe, false, None) }
+        unsafe { self.claim_one(cqe, false, None, None) }
     }
 
     /// [`claim_unchecked`](BufRing::claim_unchecked), of a bundle's
@@ -606,7 +608,13 @@ impl BufRing {
     /// [`claim_bundle_unchecked`](BufRing::claim_bundle_unchecked) if
     /// `bundle`; without a `stamp`, the caller vouches for the order of
     /// the claims.
-    unsafe fn claim_one(&self, cqe: &Cqe, bundle: bool, stamp: Option<u64>) -> Result<Buf<'_>> {
+    unsafe fn claim_one(
+        &self,
+        cqe: &Cqe,
+        bundle: bool,
+        stamp: Option<u64>,
+        head_odd: Option<bool>,
+    ) -> Result<Buf<'_>> {
         let span = self.span(cqe, bundle, stamp)?;
         if span.count > 1 {
             return Err(Error::InvalidArgument(format!(
@@ -619,7 +627,8 @@ impl BufRing {
         let state = &self.state[usize::from(span.bid)];
         let start = state.consumed.get();
         let filled = span.res.min(self.len - start);
-        Ok(self.lend(span.bid, start, filled, self.last_released(cqe), stamp))
+        let released = self.last_released(cqe, span.pos, head_odd);
+        Ok(self.lend(span.bid, start, filled, released, stamp))
     }
 
     /// Every buffer that `cqe`'s op filled, as
@@ -637,7 +646,7 @@ impl BufRing {
     /// buffers it left in the ring.
     pub unsafe fn claim_bundle_unchecked(&self, cqe: &Cqe) -> Result<Vec<Buf<'_>>> {
         // SAFETY: forwarded from the caller.
-        unsafe { self.claim_all(cqe, true, None) }
+        unsafe { self.claim_all(cqe, true, None, None) }
     }
 
     /// [`claim_bundle_unchecked`](BufRing::claim_bundle_unchecked), of a
@@ -652,6 +661,7 @@ impl BufRing {
         cqe: &Cqe,
         bundle: bool,
         stamp: Option<u64>,
+        head_odd: Option<bool>,
     ) -> Result<Vec<Buf<'_>>> {
         let span = self.span(cqe, bundle, stamp)?;
         let mut left = span.res;
@@ -667,7 +677,7 @@ impl BufRing {
             left -= filled;
             // The kernel is done with every buffer of a bundle but the last,
             // which it filled up to its end.
-            let released = i + 1 < span.count || self.last_released(cqe);
+            let released = i + 1 < span.count || self.last_released(cqe, span.pos, head_odd);
             bufs.push(self.lend(bid, start, filled, released, stamp));
         }
         Ok(bufs)
@@ -745,13 +755,34 @@ impl BufRing {
 
     /// Whether the kernel is done with the last buffer `cqe`'s bytes lie
     /// in. It lets go of a whole buffer at its only completion, and of an
-    /// incremental one at the completion that took data without `BUF_MORE`
-    /// (one that took none leaves it at the head of the ring, whatever the
-    /// flag says). A completion flagged `BUF_MORE` keeps its buffer the
-    /// kernel's on any ring: Linux 6.18 sets it on incremental rings alone,
-    /// but the flag is the kernel's own word that it keeps the buffer.
-    fn last_released(&self, cqe: &Cqe) -> bool {
-        cqe.flags() & sys::IORING_CQE_F_BUF_MORE == 0 && (!self.incremental || cqe.res() > 0)
+    /// incremental one at the completion that took data without `BUF_MORE`.
+    /// A completion flagged `BUF_MORE` keeps its buffer the kernel's on any
+    /// ring: Linux 6.18 sets it on incremental rings alone, but the flag is
+    /// the kernel's own word that it keeps the buffer.
+    ///
+    /// An incremental buffer's completion that took no data and is not
+    /// flagged `BUF_MORE` is either: the kernel may have left the buffer at
+    /// the head of the ring (an op it commits at completion that failed, or
+    /// moved nothing: Linux 6.18.0 posts no `BUF_MORE` then), or taken it
+    /// whole when the op selected it (a regular file, which cannot be
+    /// polled, or an op an io-wq worker ran) and then moved nothing (the
+    /// end of a file, a failure). The kernel's head tells them apart, read
+    /// as the scope settled the completion (see `ScopeTable::leave_group`),
+    /// when the op, the only one of its group in flight, had ended and no
+    /// later one could have selected: the buffer at `pos` was at the head
+    /// when the op selected it, so the head is at `pos` or one past it,
+    /// and `head_odd`, its lowest bit, says which. One past is the kernel's
+    /// word that it took the buffer and let go of it. Without `head_odd` (a
+    /// claim outside a scope, a kernel without the ring's status), the
+    /// buffer stays the kernel's: lost to the ring rather than given to it
+    /// twice. (Were the head further on, against the kernel's code, an
+    /// even distance keeps the buffer, and an odd one means the head passed
+    /// it all the same.)
+    fn last_released(&self, cqe: &Cqe, pos: u64, head_odd: Option<bool>) -> bool {
+        if cqe.flags() & sys::IORING_CQE_F_BUF_MORE != 0 {
+            return false;
+        }
+        !self.incremental || cqe.res() > 0 || head_odd == Some(pos.is_multiple_of(2))
     }
 
     /// Lends `len` bytes of buffer `bid` from `start` as a [`Buf`];
@@ -861,6 +892,11 @@ pub trait ClaimFrom: crate::types::private::Sealed {
     /// The completion.
     #[doc(hidden)]
     fn completion(&self) -> &Cqe;
+    /// Of an incremental ring's completion that names a buffer, took no
+    /// data and is not flagged `BUF_MORE`: whether the kernel's head of the
+    /// ring was odd when its scope settled it.
+    #[doc(hidden)]
+    fn head_was_odd(&self) -> Option<bool>;
 }
 
 impl<C: crate::UniformCqe> crate::types::private::Sealed for ScopeCqe<'_, C> {}
@@ -876,6 +912,10 @@ impl<C: crate::UniformCqe> ClaimFrom for ScopeCqe<'_, C> {
 
     fn completion(&self) -> &Cqe {
         (**self).as_ref()
+    }
+
+    fn head_was_odd(&self) -> Option<bool> {
+        ScopeCqe::head_was_odd(self)
     }
 }
 
@@ -952,16 +992,22 @@ pub(crate) fn dup_ring_fd(fd: RawFd) -> Result<OwnedFd> {
 /// The kernel's head of the ring of `group` (`IORING_REGISTER_PBUF_STATUS`),
 /// asked through `fd`, a duplicate of the ring's descriptor.
 pub(crate) fn status_head(fd: &OwnedFd, group: BufferGroup) -> Result<u16> {
+    status_head_raw(fd.as_raw_fd(), group.id())
+}
+
+/// [`status_head`] through `fd`, a descriptor of the ring that registered
+/// `group`, open for the call.
+pub(crate) fn status_head_raw(fd: RawFd, group: u16) -> Result<u16> {
     let mut status = sys::io_uring_buf_status {
-        buf_group: u32::from(group.id()),
+        buf_group: u32::from(group),
         ..Default::default()
     };
     // SAFETY: the argument is a valid `io_uring_buf_status` alive for the
-    // call, which the kernel writes; on a duplicate of the ring's
-    // descriptor.
+    // call, which the kernel writes; `fd` is a ring's descriptor (a wrong
+    // one fails the call).
     unsafe {
         sys::io_uring_register(
-            fd.as_raw_fd(),
+            fd,
             sys::IORING_REGISTER_PBUF_STATUS,
             (&mut status as *mut sys::io_uring_buf_status).cast(),
             1,

@@ -60,12 +60,15 @@ fn settle<'scope, C: UniformCqe>(
     cqe: C::Bits,
 ) -> Option<ScopeCqe<'scope, C>> {
     let mut cqe = C::from_bits(cqe);
-    let (owner, group, returned) = table.settle(C::cqe_mut(&mut cqe));
-    let stamp = table.stamp(group);
+    let (owner, group, learned) = table.settle(C::cqe_mut(&mut cqe));
+    let mut stamp = table.stamp(group);
     if owner == Owner::Internal {
         return None;
     }
-    let buf = if returned {
+    if learned & HEAD_READ != 0 {
+        stamp |= STAMP_HEAD_READ | u64::from(learned & HEAD_ODD != 0) << STAMP_HEAD_ODD_BIT;
+    }
+    let buf = if learned & RETURNED != 0 {
         ReturnedBuf::new(table.returned.take())
     } else {
         ReturnedBuf::NONE
@@ -79,6 +82,16 @@ fn settle<'scope, C: UniformCqe>(
         _scope: PhantomData,
     })
 }
+
+/// A stamp's mark that the scope read the kernel's head of the op's
+/// incremental group as it settled the completion (see
+/// [`ScopeTable::leave_group`]), whose lowest bit is then the stamp's bit
+/// [`STAMP_HEAD_ODD_BIT`]. Stamps count completions from 1, and never come
+/// near either bit.
+const STAMP_HEAD_READ: u64 = 1 << 63;
+
+/// See [`STAMP_HEAD_READ`].
+const STAMP_HEAD_ODD_BIT: u32 = 62;
 
 /// An untagged op's completion of the scope on ring `ring`, settled.
 #[inline(always)]
@@ -179,6 +192,11 @@ pub struct ScopeCqe<'scope, C: UniformCqe = Cqe16> {
     /// Of an op that selected a buffer whose buffer has not been claimed:
     /// the completion's place among those of the ring (see
     /// `ScopeTable::stamps`, which starts at 1); else 0.
+    ///
+    /// Of the last completion of an op that selected a buffer of an
+    /// incremental group, took no data and is not flagged `BUF_MORE`,
+    /// marked with the kernel's head as the scope settled it (see
+    /// [`STAMP_HEAD_READ`]).
     pub(super) stamp: u64,
     /// The owned buffer its op was pushed over, back from the scope.
     pub(super) buf: ReturnedBuf,
@@ -413,7 +431,15 @@ impl<C: UniformCqe> ScopeCqe<'_, C> {
         // No marker of a group-less op leaves an id under the bit.
         let group = u16::try_from(self.group & !BUNDLE).ok()?;
         let bundle = self.group & BUNDLE != 0;
-        (self.ring != 0 && self.stamp != 0).then_some((self.ring, group, bundle, self.stamp))
+        let stamp = self.stamp & !(STAMP_HEAD_READ | 1 << STAMP_HEAD_ODD_BIT);
+        (self.ring != 0 && stamp != 0).then_some((self.ring, group, bundle, stamp))
+    }
+
+    /// Whether the kernel's head of the op's group was odd when the scope
+    /// settled the completion, if the scope read it (see
+    /// [`ScopeTable::leave_group`]).
+    pub(crate) fn head_was_odd(&self) -> Option<bool> {
+        (self.stamp & STAMP_HEAD_READ != 0).then_some(self.stamp & 1 << STAMP_HEAD_ODD_BIT != 0)
     }
 
     /// Marks the buffer claimed: a claim happens once per completion.

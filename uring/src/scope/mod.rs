@@ -124,6 +124,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         // registers ring descriptors by themselves, 6.3).
         let fast = !self.outside.get() && self.params.has(crate::Features::REG_REG_RING);
         self.scope_table.begin(self.id, capacity, tail, fast);
+        self.scope_table.fd = self.fd;
         if capacity == 0 {
             // No slot is free: the head only says why.
             self.scope_table.free_head = if targeted { TARGETED } else { NO_SLOT };

@@ -184,6 +184,18 @@ impl Drop for KeptClaim {
 /// A slot's op selects no provided buffer.
 pub(super) const NO_GROUP: u32 = u32::MAX;
 
+/// What [`ScopeTable::settle`] learned of an op's last completion: an
+/// owned buffer came back, in `ScopeTable::returned`.
+pub(super) const RETURNED: u8 = 1;
+
+/// What [`ScopeTable::settle`] learned of an op's last completion: the
+/// kernel's head of its incremental group was read as it was settled (see
+/// [`ScopeTable::leave_group`]).
+pub(super) const HEAD_READ: u8 = 2;
+
+/// With [`HEAD_READ`]: that head was odd.
+pub(super) const HEAD_ODD: u8 = 4;
+
 /// The group of a slot whose op is a zero-copy send linked after another
 /// SQE (see [`ScopeTable::orphans`]): it selects no buffer (the kernel
 /// refuses buffer selection on zero-copy sends), and no group has this
@@ -297,6 +309,9 @@ pub(crate) struct ScopeTable {
     /// number of the scope's ops selecting from it that have not posted
     /// their last completion (at most one: see [`ScopeTable::enter_group`]).
     pub(super) incremental: Vec<(u16, u32)>,
+    /// The ring's descriptor, through which [`ScopeTable::leave_group`]
+    /// reads a group's head; -1 outside a scope.
+    pub(super) fd: std::os::fd::RawFd,
     /// The owned buffer the last completion settled handed back, until the
     /// completion's reader takes it.
     pub(super) returned: Option<Vec<u8>>,
@@ -325,6 +340,7 @@ impl Default for ScopeTable {
             named_turns: std::collections::HashMap::new(),
             orphans: Vec::new(),
             incremental: Vec::new(),
+            fd: -1,
             returned: None,
         }
     }
@@ -403,15 +419,37 @@ impl ScopeTable {
         }
     }
 
-    /// The op of an incremental `group` has posted its last completion.
+    /// The op of `group` (with the bundle bit if it was a bundle) has
+    /// posted its last completion, `cqe`: of an incremental group, the
+    /// group is free for the next op. If `cqe` names a buffer, took no data
+    /// and is not flagged `BUF_MORE` (nor `MORE`), and the op was not a
+    /// bundle, returns [`HEAD_READ`] with the kernel's head of the group
+    /// ([`HEAD_ODD`] its lowest bit), read now: the op was the only one of
+    /// its group in flight, and no later one can have selected yet. Only
+    /// the head tells whether the kernel took the buffer off the ring and
+    /// let go of it, or left it at the head (see `BufRing::last_released`).
     #[cold]
-    pub(super) fn leave_group(&mut self, group: u32) {
-        if let Some(entry) = self
+    pub(super) fn leave_group(&mut self, group: u32, cqe: &Cqe) -> u8 {
+        let id = group & !BUNDLE;
+        let Some(entry) = self
             .incremental
             .iter_mut()
-            .find(|(g, _)| u32::from(*g) == group)
-        {
-            entry.1 = entry.1.saturating_sub(1);
+            .find(|(g, _)| u32::from(*g) == id)
+        else {
+            return 0;
+        };
+        entry.1 = entry.1.saturating_sub(1);
+        let flags = cqe.flags();
+        let empty_and_done = cqe.res() <= 0
+            && flags & sys::IORING_CQE_F_BUFFER != 0
+            && flags & (sys::IORING_CQE_F_BUF_MORE | sys::IORING_CQE_F_MORE) == 0;
+        if !empty_and_done || group & BUNDLE != 0 {
+            return 0;
+        }
+        match crate::buf_ring::status_head_raw(self.fd, id as u16) {
+            Ok(head) if head & 1 != 0 => HEAD_READ | HEAD_ODD,
+            Ok(_) => HEAD_READ,
+            Err(_) => 0,
         }
     }
 
@@ -560,15 +598,15 @@ impl ScopeTable {
     /// and at the op's last completion frees the slot and, once no op uses
     /// it any more, puts its owned buffer in `returned`.
     #[inline(always)]
-    pub(super) fn settle(&mut self, cqe: &mut Cqe) -> (Owner, u32, bool) {
+    pub(super) fn settle(&mut self, cqe: &mut Cqe) -> (Owner, u32, u8) {
         let user_data = cqe.user_data();
         if self.untagged(user_data) {
             self.settle_untagged_op(cqe.flags());
-            return (Owner::Op, NO_GROUP, false);
+            return (Owner::Op, NO_GROUP, 0);
         }
         if !Self::is_tag_like(user_data) {
             // No tag in a scope that tags every op: someone else's.
-            return (Owner::Foreign, NO_GROUP, false);
+            return (Owner::Foreign, NO_GROUP, 0);
         }
         let index = (user_data ^ self.key) as u32;
         if let Some(slot) = self.slots.get_mut(index as usize) {
@@ -580,17 +618,17 @@ impl ScopeTable {
             }
             cqe.set_user_data(slot.user_data);
             let extra = slot.extra;
-            let mut returned = false;
+            let mut learned = 0;
             if !cqe.has_more() {
                 slot.tag = FREE;
                 slot.user_data = u64::from(self.free_head);
                 self.free_head = index;
                 self.done += 1;
                 if extra != NO_EXTRA {
-                    returned = self.finish_extra(extra, user_data, cqe);
+                    learned = self.finish_extra(extra, user_data, cqe);
                 }
             }
-            (Owner::Op, extra as u32, returned)
+            (Owner::Op, extra as u32, learned)
         } else {
             self.settle_untagged(cqe)
         }
@@ -636,34 +674,36 @@ impl ScopeTable {
     /// A completion shaped like a tag that is no live op's: one of the
     /// scope's cancel requests', or someone else's.
     #[inline(always)]
-    fn settle_untagged(&mut self, cqe: &Cqe) -> (Owner, u32, bool) {
+    fn settle_untagged(&mut self, cqe: &Cqe) -> (Owner, u32, u8) {
         if self.is_internal(cqe.user_data()) {
             self.internal -= 1;
-            (Owner::Internal, NO_GROUP, false)
+            (Owner::Internal, NO_GROUP, 0)
         } else if !self.orphans.is_empty() && cqe.is_notification() {
             // (mutants: `||` is equivalent: `adopt` finds no orphan in an
             // empty list, and only a notification carries an orphan's tag.)
-            (self.adopt(cqe.user_data()), NO_GROUP, false)
+            (self.adopt(cqe.user_data()), NO_GROUP, 0)
         } else {
-            (Owner::Foreign, NO_GROUP, false)
+            (Owner::Foreign, NO_GROUP, 0)
         }
     }
 
     /// The last completion of an op that selected a buffer or used an
     /// owned buffer or a rename: the group is free again, the owned buffer
     /// returned once no op uses it, the rename made if it succeeded.
-    /// Returns whether an owned buffer came back (in `returned`). `tag` is
-    /// the op's, `cqe` its last completion.
+    /// Returns what it learned: [`RETURNED`] if an owned buffer came back
+    /// (in `returned`), and the marks of [`ScopeTable::leave_group`]. `tag`
+    /// is the op's, `cqe` its last completion.
     #[inline]
-    fn finish_extra(&mut self, extra: u64, tag: u64, cqe: &Cqe) -> bool {
+    fn finish_extra(&mut self, extra: u64, tag: u64, cqe: &Cqe) -> u8 {
         let (group, owned) = (extra as u32, (extra >> 32) as u32);
+        let mut learned = 0;
         if group == ZERO_COPY_SEND {
             self.orphan(tag, cqe);
         } else if group != NO_GROUP && !self.incremental.is_empty() {
             // (mutants: `||` is equivalent: `leave_group` finds neither
             // `NO_GROUP` nor any group in an empty list. `NEW_FD` gets here
             // too, and is no group's id either.)
-            self.leave_group(group & !BUNDLE);
+            learned = self.leave_group(group, cqe);
         }
         let res = cqe.res();
         if owned != NO_OWNED {
@@ -671,12 +711,14 @@ impl ScopeTable {
                 // SAFETY: `owned` is the slot's, which `take` wrote from a
                 // push over an entry `keep_owned` handed out in this scope.
                 self.returned = unsafe { self.finish_owned(owned) };
-                return self.returned.is_some();
+                if self.returned.is_some() {
+                    learned |= RETURNED;
+                }
             } else {
                 self.finish_named(owned, res);
             }
         }
-        false
+        learned
     }
 
     /// The zero-copy send that carried `tag` posted its last completion
