@@ -16,6 +16,23 @@ pub(crate) mod private {
     pub trait Sealed {}
 }
 
+/// The seal of [`IntoOwnedTarget`] and [`IntoOwnedFd`]: an op that takes
+/// one closes what it names, so only what gives up its file (something
+/// that converts into an `OwnedFd`, a [`FixedMut`]) may be one, never a
+/// program's own type, whose conversion could hand over a borrow.
+mod owned {
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot give up ownership of a file to an op: only what converts into an `OwnedFd`, or a `FixedMut`, can",
+        label = "not an owned file",
+        note = "implement `From<{Self}>` for `OwnedFd` (which hands over the descriptor), or pass the `OwnedFd` itself"
+    )]
+    pub trait Sealed {}
+}
+
+impl<F: Into<OwnedFd>> owned::Sealed for F {}
+
+impl owned::Sealed for FixedMut<'_> {}
+
 /// A file descriptor as an op's target, borrowed for `'fd`.
 ///
 /// Made from anything that has a descriptor: `&file`, `&socket`, a
@@ -358,12 +375,15 @@ impl<'f> IntoTarget for Fixed<'f> {
 /// be reused by an unrelated file before the owner closes it again). A
 /// shared [`Fixed`] is not accepted either: it is `Copy`, and a second close
 /// of the slot would close whatever was installed there in between.
+///
+/// Sealed: a program's own type converts into an `OwnedFd` to be closed by
+/// an op, since an implementation of this trait could hand over a borrow.
 #[diagnostic::on_unimplemented(
     message = "this op closes its file, so it takes ownership, which `{Self}` does not give",
     label = "the file would be closed under its owner",
     note = "pass the owned file (`file`, an `OwnedFd`) or a slot held exclusively (`files.get_mut(index)?`); a raw fd you own becomes an `OwnedFd` with `unsafe {{ OwnedFd::from_raw_fd(fd) }}`"
 )]
-pub trait IntoOwnedTarget {
+pub trait IntoOwnedTarget: owned::Sealed {
     /// [`Fd`] or [`Fixed`].
     type Target: Target;
     /// The target; a descriptor is released from its owner.
@@ -390,13 +410,14 @@ impl<'f> IntoOwnedTarget for FixedMut<'f> {
 }
 
 /// A file an op takes ownership of, where only a raw descriptor will do:
-/// anything that converts into an `OwnedFd`.
+/// anything that converts into an `OwnedFd`. Sealed, as
+/// [`IntoOwnedTarget`] is.
 #[diagnostic::on_unimplemented(
     message = "this op takes ownership of a raw descriptor, which `{Self}` does not give",
     label = "expected an owned file",
     note = "pass the owned file (`file`, an `OwnedFd`); a raw fd you own becomes an `OwnedFd` with `unsafe {{ OwnedFd::from_raw_fd(fd) }}`"
 )]
-pub trait IntoOwnedFd {
+pub trait IntoOwnedFd: owned::Sealed {
     /// The [`Fd`], `'static`: the op owns the descriptor.
     type Target: FdTarget;
     /// The descriptor, released from its owner.
