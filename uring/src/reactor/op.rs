@@ -25,7 +25,8 @@ use std::io;
     message = "`{Self}` is not a reactor op",
     label = "not an op that owns its memory",
     note = "the reactor queues the ops of `uring::reactor::ops`, which own their buffers and descriptors until their last completion (or a type that implements `uring::reactor::Op`)",
-    note = "the ops of `uring::ops` are ring ops: push them with `Ring::push`, or in a `Ring::scope` when they borrow"
+    note = "the ops of `uring::ops` are ring ops: push them with `Ring::push`, or in a `Ring::scope` when they borrow",
+    note = "a multishot op of `uring::reactor::ops` (`AcceptMulti`, `RecvMulti`, `PollMulti`) goes to `queue_multishot`, or is awaited as a stream"
 )]
 pub unsafe trait Op: 'static {
     /// What the completion gives back besides the result.
