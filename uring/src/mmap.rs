@@ -36,30 +36,13 @@ impl Mapping {
         Mapping::from_raw(ptr, len)
     }
 
-    /// `len` bytes of address space reserved for a ring's mapping to be
-    /// put over later ([`ring_over`](Mapping::ring_over)): inaccessible,
-    /// backed by nothing, but counted in the process's address space, so
-    /// that a limit on it shows here.
+    /// `len` bytes of address space held for a ring's mapping to be made
+    /// later, once this is dropped: inaccessible, backed by nothing, but
+    /// counted in the process's address space, so that a limit on it shows
+    /// here.
     pub(crate) fn reserve(len: usize) -> Result<Mapping> {
         let ptr = sys::mmap_reserve(len.max(1)).map_err(|e| Error::os("mmap", e))?;
         Mapping::from_raw(ptr, len.max(1))
-    }
-
-    /// `len` bytes of the ring `fd` at the magic `offset`, mapped over the
-    /// start of this reservation, which keeps the rest of its length (and
-    /// unmaps it all when dropped). `None` if the reservation is shorter
-    /// than `len`; an error if the mapping fails, the reservation then
-    /// dropped as it was.
-    pub(crate) fn ring_over(self, fd: RawFd, len: usize, offset: i64) -> Option<Result<Mapping>> {
-        if len > self.len {
-            return None;
-        }
-        // SAFETY: the reservation is this value's own and nothing uses it.
-        let mapped = unsafe { sys::mmap_ring_at(self.as_ptr().cast(), fd, len, offset) };
-        Some(match mapped {
-            Ok(_) => Ok(self),
-            Err(e) => Err(Error::os("mmap", e)),
-        })
     }
 
     fn from_raw(ptr: *mut libc::c_void, len: usize) -> Result<Mapping> {

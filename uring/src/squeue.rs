@@ -55,6 +55,25 @@ pub(crate) struct Sq<S: SqeSize = Sqe64> {
     /// pass and queues a chain its pass cuts as two independent ones, so
     /// the ring takes no chain.
     pub(crate) shared_sq_thread: std::cell::Cell<bool>,
+    /// The bits of the kernel's SQ flags word the ring's setup lets mean
+    /// something (see [`believed_sq_flags`]).
+    pub(crate) flags_believed: u32,
+}
+
+/// The SQ flags a ring of `setup` flags believes: `IORING_SQ_CQ_OVERFLOW`,
+/// `IORING_SQ_NEED_WAKEUP` with an SQ thread, `IORING_SQ_TASKRUN` with
+/// `IORING_SETUP_TASKRUN_FLAG`. Linux 6.18 sets the last two for good in
+/// every ring it resizes; believed on other rings, they would send every
+/// wait and submit into the kernel.
+pub(crate) fn believed_sq_flags(setup: u32) -> u32 {
+    let mut believed = sys::IORING_SQ_CQ_OVERFLOW;
+    if setup & sys::IORING_SETUP_SQPOLL != 0 {
+        believed |= sys::IORING_SQ_NEED_WAKEUP;
+    }
+    if setup & sys::IORING_SETUP_TASKRUN_FLAG != 0 {
+        believed |= sys::IORING_SQ_TASKRUN;
+    }
+    believed
 }
 
 /// Where the next SQE goes.
@@ -147,6 +166,8 @@ impl<S: SqeSize> Sq<S> {
                 ring: id,
                 drain: false,
                 shared_sq_thread: std::cell::Cell::new(false),
+                // Every bit until the ring's setup is known (`map_queues`).
+                flags_believed: !0,
             };
             sq.set_tail(head, None);
             sq
@@ -309,10 +330,11 @@ impl<S: SqeSize> Sq<S> {
         self.flags() & (sys::IORING_SQ_CQ_OVERFLOW | sys::IORING_SQ_TASKRUN) != 0
     }
 
+    /// The kernel's SQ flags, but those the ring's setup gives no meaning.
     #[inline(always)]
     pub(crate) fn flags(&self) -> u32 {
         // SAFETY: points into the SQ ring mapping.
-        unsafe { (*self.kflags).load(Ordering::Relaxed) }
+        unsafe { (*self.kflags).load(Ordering::Relaxed) & self.flags_believed }
     }
 
     /// SQEs the kernel dropped as invalid since the ring was created.

@@ -228,7 +228,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     ) -> Result<Ring<S, C>> {
         let id = next_ring_id()?;
         let stable = Mapping::anonymous(p.sq_entries as usize * mem::size_of::<Timespec>())?;
-        let (sq, cq, maps) = map_queues(
+        let (mut sq, cq, maps) = map_queues(
             fd,
             &p,
             user_memory,
@@ -237,6 +237,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             id,
             adopted,
         )?;
+        sq.flags_believed = crate::squeue::believed_sq_flags(p.flags);
         let mut ring = Ring {
             sq,
             cq,
@@ -382,14 +383,15 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         // switches to them: a failure after it would leave the ring with
         // queues the kernel no longer reads. So the ring-owned timespecs
         // are allocated now, and for rings in the kernel's memory, address
-        // space as large as the new rings is reserved, to map them over
-        // (which a limit on the address space cannot then refuse).
+        // space as large as the new rings is reserved, and given back just
+        // before they are mapped (which a limit on the address space then
+        // does not refuse).
         let stable = Mapping::anonymous(layout.sq_entries * mem::size_of::<Timespec>())?;
         let reserved = match user_memory {
             Some(_) => None,
             None => Some(Reserved {
-                rings: Mapping::reserve(layout.rings_len)?,
-                sqes: Mapping::reserve(layout.sqes_len)?,
+                _rings: Mapping::reserve(layout.rings_len)?,
+                _sqes: Mapping::reserve(layout.sqes_len)?,
             }),
         };
         // The kernel copies the CQEs from its head to its tail into the new
@@ -453,8 +455,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             // puts it (checked above for the sizes the kernel gives).
             p.sq_off.array = sq_array_offset_on(&p, &lines).ok_or_else(unknown_sq_array)?;
         }
-        // The kernel's rings are new: map them over the reservations (or
-        // point into the new user memory) and rebuild the queues. The old
+        // The kernel's rings are new: map them in the reservations' stead
+        // (or point into the new user memory) and rebuild the queues. The old
         // mappings stay until the new ones are in place, then go; no SQE
         // refers to the old timespecs, since every one was consumed.
         let stable = if p.sq_entries as usize <= layout.sq_entries {
@@ -463,6 +465,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             // More entries than the kernel's rounding gives: never seen.
             Mapping::anonymous(p.sq_entries as usize * mem::size_of::<Timespec>())?
         };
+        // A resize reports no features: the ring's own say how its rings
+        // are mapped (in one, on every kernel that resizes, which is what
+        // the reservations were sized for).
+        p.features = self.params.0.features;
         let (sq, cq, maps) = map_queues(
             self.fd,
             &p,
@@ -475,9 +481,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let drain = self.sq.drain;
         let shared_sq_thread = self.sq.shared_sq_thread.get();
         self.sq = sq;
-        // The kernel's drain, and the SQ thread, outlive the resize.
+        // The kernel's drain, and the SQ thread, outlive the resize, as
+        // does what the setup lets the SQ flags mean.
         self.sq.drain = drain;
         self.sq.shared_sq_thread.set(shared_sq_thread);
+        self.sq.flags_believed = crate::squeue::believed_sq_flags(self.setup_flags);
         self.cq = cq;
         if self.cq.head() != head {
             // The kernel numbered the new CQ otherwise than it says it does:
@@ -646,25 +654,18 @@ fn map_queues<S: SqeSize, C: CqeSize>(
             } else {
                 (sq_len, cq_len)
             };
-            // Over the reservations when there are (a resize's: every
-            // kernel that resizes maps its rings in one), else anywhere.
-            let (rings_at, sqes_at) = match reserved {
-                Some(Reserved { rings, sqes }) if single => (Some(rings), Some(sqes)),
-                _ => (None, None),
-            };
-            let map = |at: Option<Mapping>, len, offset| match at
-                .and_then(|at| at.ring_over(fd, len, offset))
-            {
-                Some(over) => over,
-                None => Mapping::ring(fd, len, offset),
-            };
-            let sq_map = map(rings_at, sq_len, sys::IORING_OFF_SQ_RING)?;
+            // A resize's reservations give back the address space the new
+            // rings take, just before they are mapped: the kernel maps a
+            // ring only where it chooses (`io_uring_get_unmapped_area`
+            // refuses an address, `MAP_FIXED` over a reservation too).
+            drop(reserved);
+            let sq_map = Mapping::ring(fd, sq_len, sys::IORING_OFF_SQ_RING)?;
             let cq_map = if single {
                 None
             } else {
                 Some(Mapping::ring(fd, cq_len, sys::IORING_OFF_CQ_RING)?)
             };
-            let sqes_map = map(sqes_at, sqes_len, sys::IORING_OFF_SQES)?;
+            let sqes_map = Mapping::ring(fd, sqes_len, sys::IORING_OFF_SQES)?;
             let sq_ptr = sq_map.as_ptr();
             let cq_ptr = cq_map.as_ref().unwrap_or(&sq_map).as_ptr();
             let sqes_ptr = sqes_map.as_ptr();
@@ -913,10 +914,10 @@ impl GuardedMapping {
 }
 
 /// Address space reserved for a resize's new rings, before the kernel
-/// switches to them.
+/// switches to them: held, and given back by its drop.
 struct Reserved {
-    rings: Mapping,
-    sqes: Mapping,
+    _rings: Mapping,
+    _sqes: Mapping,
 }
 
 /// Closes a descriptor unless forgotten.

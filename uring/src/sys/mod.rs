@@ -141,38 +141,9 @@ pub fn mmap_ring(fd: RawFd, len: usize, offset: i64) -> io::Result<*mut libc::c_
     }
 }
 
-/// [`mmap_ring`] at `addr`, over a reservation of the caller's
-/// (`MAP_FIXED`): the ring's pages replace the reservation's first `len`
-/// bytes, and the process's address space does not grow. (Since Linux
-/// 6.12 a `MAP_FIXED` mapping that fails leaves what was there in place.)
-///
-/// # Safety
-///
-/// `addr .. addr + len` must be a mapping of the caller's that nothing
-/// else uses (a reservation made with [`mmap_reserve`]).
-pub unsafe fn mmap_ring_at(
-    addr: *mut libc::c_void,
-    fd: RawFd,
-    len: usize,
-    offset: i64,
-) -> io::Result<*mut libc::c_void> {
-    // SAFETY: MAP_FIXED over the caller's own reservation replaces part of
-    // it and nothing else (the caller's contract).
-    unsafe {
-        mmap(
-            addr,
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_POPULATE | libc::MAP_FIXED,
-            fd,
-            offset,
-        )
-    }
-}
-
 /// `len` bytes of address space, inaccessible and backed by nothing
-/// (`PROT_NONE`, `MAP_NORESERVE`), for a mapping to be put over later
-/// with [`mmap_ring_at`].
+/// (`PROT_NONE`, `MAP_NORESERVE`), held for a mapping to be made later in
+/// its place (once it is unmapped).
 pub fn mmap_reserve(len: usize) -> io::Result<*mut libc::c_void> {
     // SAFETY: a fresh mapping chosen by the kernel cannot overlap memory
     // Rust knows about.
