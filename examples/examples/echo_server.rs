@@ -16,7 +16,7 @@ use std::rc::Rc;
 
 use uring::net::TcpListener;
 use uring::reactor::ops::{AcceptMulti, RecvMulti, Send};
-use uring::reactor::{BufGroup, Handle, IoBuf, Reactor, RingBuf, SharedFd, Slice};
+use uring::reactor::{BufGroup, Handle, IoBuf, MultishotEnded, Reactor, RingBuf, SharedFd, Slice};
 use uring::{BufferGroup, Ring};
 use uring_examples::net::addr_threads;
 
@@ -34,8 +34,11 @@ fn accept(h: &Handle, listener: SharedFd, group: BufGroup) -> io::Result<()> {
     h.queue_multishot(AcceptMulti::new(&listener), move |item| match item {
         Ok(fd) => connection(&handle, fd, group),
         Err(e) => {
-            // The accept ended (out of descriptors, ...): arm it again.
-            eprintln!("echo_server: accept: {e}");
+            // The accept ended (its CQ was full, out of descriptors, ...):
+            // arm it again.
+            if !MultishotEnded::is(&e) {
+                eprintln!("echo_server: accept: {e}");
+            }
             let _ = accept(&handle, again.clone(), group);
         }
     })?;
@@ -60,8 +63,9 @@ fn receive(h: &Handle, conn: Rc<RefCell<Conn>>, group: BufGroup) {
         Ok(Some(buf)) => send(&handle, &conn, buf.slice(..)),
         // The peer closed: the connection goes with the last reference.
         Ok(None) => {}
-        // The ring ran dry: receive again, as buffers come back.
-        Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+        // The ring ran dry, or the kernel ended the receive as its CQ
+        // filled: receive again (as buffers come back).
+        Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) || MultishotEnded::is(&e) => {
             receive(&handle, conn.clone(), group);
         }
         Err(_) => {}

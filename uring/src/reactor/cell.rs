@@ -126,8 +126,12 @@ where
     unsafe fn each(storage: *mut Storage, completion: Completion) {
         // SAFETY: the caller's contract.
         let cell = unsafe { &mut *Stored::<Self>::get(storage) };
+        let (last, res) = (!completion.has_more(), completion.res());
         let item = cell.op.item(completion);
         (cell.f)(item);
+        if last && let Some(end) = cell.op.ended(res) {
+            (cell.f)(end);
+        }
     }
 
     /// # Safety

@@ -60,7 +60,7 @@ pub use self::buf::{IoBuf, IoBufMut, Slice};
 pub use self::core::OpId;
 pub use self::fd::SharedFd;
 pub use self::future::{Next, OpFuture, OpStream};
-pub use self::op::{Completion, MultishotOp, Op};
+pub use self::op::{Completion, MultishotEnded, MultishotOp, Op};
 pub use self::remote::Remote;
 pub use self::ring_buf::{BufGroup, RingBuf};
 #[cfg(feature = "tokio")]
@@ -279,6 +279,15 @@ impl Handle {
     /// queued, counted from the submit). The op then
     /// completes with the kernel's answer for a cancelled op (`ECANCELED`;
     /// `EINTR` for some), or its own result if it finished first.
+    ///
+    /// Linux 6.15 and later arm a link timeout only once its op's issue
+    /// returns: an op that blocks inside an io-wq worker (an open of a
+    /// FIFO with no writer, a call into a stalled file system) runs on past
+    /// its deadline, and the timeout then finds nothing to cancel. Ops that
+    /// wait by polling (sockets, pipes) are held to it; [`cancel`] and the
+    /// reactor's shutdown reach any op.
+    ///
+    /// [`cancel`]: Handle::cancel
     pub fn queue_with_deadline<O, F>(
         &self,
         op: O,
@@ -300,6 +309,14 @@ impl Handle {
     /// from the op's last completion. The calls come one at a time, in
     /// the kernel's order: items that arrive while the callback runs (a
     /// shutdown from inside it reads them) come once it has returned.
+    ///
+    /// The kernel ends a multishot op when its completion queue is full,
+    /// at a completion that carries an item (an accepted connection, a
+    /// received buffer, poll events) rather than an error: the callback
+    /// then runs once more, with an error of kind `Interrupted`
+    /// ([`MultishotEnded`]), so that it knows to queue the op again (see
+    /// [`MultishotOp::ended`]). Every multishot op's last call is thus an
+    /// error or, for a receive, the end of the stream.
     pub fn queue_multishot<O, F>(&self, op: O, callback: F) -> io::Result<OpId>
     where
         O: MultishotOp,

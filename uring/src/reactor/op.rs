@@ -79,7 +79,53 @@ pub unsafe trait MultishotOp: 'static {
     /// nothing), and a panic loses that item (the stream's reader is woken
     /// all the same, and the panic goes on once the reactor is released).
     fn item(&mut self, completion: Completion) -> Self::Item;
+
+    /// The item a callback ([`Handle::queue_multishot`]) gets after the
+    /// op's last one when the kernel ended the op at a completion that
+    /// carried an item, with result `res`, rather than at an error or the
+    /// end of the stream: the kernel stops a multishot op so when its
+    /// completion queue is full. That call tells the callback that no
+    /// more will come, so that it can queue the op again. A stream ends
+    /// instead. `None`, the default, makes no such call.
+    ///
+    /// [`Handle::queue_multishot`]: crate::reactor::Handle::queue_multishot
+    fn ended(&mut self, res: i32) -> Option<Self::Item> {
+        let _ = res;
+        None
+    }
 }
+
+/// The error of the item that follows a multishot op's last one in its
+/// callback when the kernel ended the op after an item (see
+/// [`MultishotOp::ended`]): of kind [`io::ErrorKind::Interrupted`], this
+/// value inside. The op may be queued again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MultishotEnded;
+
+impl MultishotEnded {
+    /// The error a callback gets (kind `Interrupted`, `self` inside).
+    pub fn error() -> io::Error {
+        io::Error::new(io::ErrorKind::Interrupted, MultishotEnded)
+    }
+
+    /// Whether `error` is [`MultishotEnded::error`]'s.
+    pub fn is(error: &io::Error) -> bool {
+        error
+            .get_ref()
+            .is_some_and(|inner| inner.downcast_ref::<MultishotEnded>().is_some())
+    }
+}
+
+impl fmt::Display for MultishotEnded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "the kernel ended the multishot op after an item, as it does when its completion \
+             queue is full: queue it again for more",
+        )
+    }
+}
+
+impl std::error::Error for MultishotEnded {}
 
 /// One completion, as the reactor hands it to an op: the result, the flags,
 /// and the provided buffer it names, already claimed.

@@ -7,7 +7,7 @@
 use crate::ops as raw;
 use crate::reactor::buf::{IoBuf, IoBufMut};
 use crate::reactor::fd::SharedFd;
-use crate::reactor::op::{Completion, MultishotOp, Op};
+use crate::reactor::op::{Completion, MultishotEnded, MultishotOp, Op};
 use crate::reactor::ring_buf::{BufGroup, RingBuf};
 use crate::types::{BufferSelect, SockAddr, SockAddrBuf};
 use crate::{AcceptFlags, MsgFlags, MsgHdr, MsgHdrMut, PollEvents, PollFlags, RecvFlags};
@@ -547,6 +547,10 @@ unsafe impl MultishotOp for RecvMulti {
                 .ok_or_else(|| io::Error::other("a receive named no buffer of its ring")),
         }
     }
+    fn ended(&mut self, res: i32) -> Option<Self::Item> {
+        // After data: 0 is the end of the stream, and an error its own end.
+        (res > 0).then(|| Err(MultishotEnded::error()))
+    }
 }
 
 /// The descriptor a completion of an op that makes one (an accept, an
@@ -647,6 +651,9 @@ unsafe impl MultishotOp for AcceptMulti {
     }
     fn item(&mut self, completion: Completion) -> Self::Item {
         made_fd(&completion)
+    }
+    fn ended(&mut self, res: i32) -> Option<Self::Item> {
+        (res >= 0).then(|| Err(MultishotEnded::error()))
     }
 }
 
@@ -789,6 +796,9 @@ unsafe impl MultishotOp for PollMulti {
     }
     fn item(&mut self, completion: Completion) -> Self::Item {
         completion.result().map(PollEvents::from_bits_truncate)
+    }
+    fn ended(&mut self, res: i32) -> Option<Self::Item> {
+        (res >= 0).then(|| Err(MultishotEnded::error()))
     }
 }
 
