@@ -102,6 +102,12 @@ run_ends_whenever_the_last_remote_goes|$one_thread: the dropping thread cannot r
     [bad_input_audit]="the_last_wait_slot_times_the_wait_by_its_own_arguments|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer
 wait_regions_registered_twice_or_too_late|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
     [attacks_ring_audit]="two_scopes_posting_into_each_other_lose_and_repeat_nothing|$one_thread: each thread waits in io_uring_enter for the other's message, which the other cannot post meanwhile"
+    [attacks_reactor_source_audit]="a_zero_copy_send_gives_its_buffer_back_only_after_its_notification|$one_thread: the peer's reader thread never drains the socket while the reactor waits
+a_reactor_dropped_before_a_zero_copy_notification_waits_for_it|$one_thread: the peer's reader thread never drains the socket while the reactor waits
+a_deadline_armed_after_a_worker_s_open_ends_neither_it_nor_the_next_op|$one_thread: the FIFO's writer thread does not run while the reactor waits
+tokio_reads_through_a_ring_over_a_full_cq_see_every_byte_and_no_false_end|$one_thread: the writer thread does not run while the reactor waits
+the_wake_up_poll_ended_by_a_full_cq_is_armed_again|$one_thread: the waking thread does not run while the reactor waits"
+    [attacks_scope_source_audit]="a_ring_that_refuses_every_cancel_keeps_its_scope_until_the_read_ends|$one_thread: the writer thread that ends the read does not run while the scope waits"
     [liburing_cases_ops]="poll_race_many_receives_racing_the_writer_all_complete|$one_thread: the writer thread does not run while the ring waits in io_uring_enter
 msg_ring_fd_passes_to_a_ring_of_another_thread|$one_thread: the receiving ring's thread does not run while the sender waits
 cancel_race_cancels_on_another_ring_find_nothing|$one_thread: the other ring's thread does not run while this one waits"
