@@ -480,8 +480,13 @@ fn futex_values_counts_and_masks_are_numbers() {
     assert_eq!(cqe.res(), -libc::EAGAIN, "{cqe:?}");
     let cqe = complete(&mut ring, FutexWait::new(word, 5).mask(0));
     assert_eq!(cqe.res(), -libc::EINVAL, "{cqe:?}");
+    // Wider than 32 bits where the allocator places memory high (not
+    // under valgrind, whose heap lies below 4 GiB: then a value the word
+    // does not hold).
+    let wide = address_like > u64::from(u32::MAX);
     let cqe = complete(&mut ring, FutexWait::new(word, address_like));
-    assert_eq!(cqe.res(), -libc::EINVAL, "{cqe:?}");
+    let want = if wide { -libc::EINVAL } else { -libc::EAGAIN };
+    assert_eq!(cqe.res(), want, "{cqe:?}");
     let cqe = complete(&mut ring, FutexWake::new(word, u64::MAX));
     assert_eq!(cqe.res(), -libc::EINVAL, "{cqe:?}");
     let cqe = complete(
