@@ -166,7 +166,7 @@ impl<S: SqeSize> Sq<S> {
                 ring: id,
                 drain: false,
                 shared_sq_thread: std::cell::Cell::new(false),
-                // Every bit until the ring's setup is known (`map_queues`).
+                // Every bit until the ring sets what its setup lets them mean.
                 flags_believed: !0,
             };
             sq.set_tail(head, None);

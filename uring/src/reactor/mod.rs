@@ -315,8 +315,9 @@ impl Handle {
     /// received buffer, poll events) rather than an error: the callback
     /// then runs once more, with an error of kind `Interrupted`
     /// ([`MultishotEnded`]), so that it knows to queue the op again (see
-    /// [`MultishotOp::ended`]). Every multishot op's last call is thus an
-    /// error or, for a receive, the end of the stream.
+    /// [`MultishotOp::ended`]). The last call of each of the library's
+    /// multishot ops is thus an error or, for a receive, the end of the
+    /// stream.
     pub fn queue_multishot<O, F>(&self, op: O, callback: F) -> io::Result<OpId>
     where
         O: MultishotOp,
