@@ -143,12 +143,15 @@ fn close_passed_fds(control: &[u8]) -> usize {
 // Provided buffers named by a receive that reports more than it wrote
 // ---------------------------------------------------------------------
 
-/// A `Recv` with `MSG_TRUNC` on a datagram socket completes with the
+/// A `Recv` with `MSG_TRUNC` on a datagram socket would complete with the
 /// datagram's real length, longer than the one provided buffer the kernel
-/// took. The claim must not hand out the buffers after it, which the kernel
-/// still holds in the ring and will fill for the next receive.
+/// took, and a claim could not tell the bytes placed from those it names.
+/// A scope refuses it (`EINVAL`, no buffer named, the datagram left
+/// queued); a receive without the flag then lends the bytes that fit in
+/// one buffer, and the next datagram goes into another one the kernel
+/// still has, leaving the claimed one as it was.
 #[test]
-fn a_truncating_recv_claims_only_the_buffer_the_kernel_took() {
+fn a_truncating_recv_is_refused_and_its_datagram_waits() {
     let _serial = serial();
     let _watch = uring_tests::watchdog();
     let Some(mut ring) = buf_ring_or_skip() else {
@@ -167,14 +170,18 @@ fn a_truncating_recv_claims_only_the_buffer_the_kernel_took() {
             )?;
             s.submit_and_wait(1)?;
             let mut cqe = s.completions().next().expect("a completion");
-            assert_eq!(cqe.res(), 40, "MSG_TRUNC reports the datagram's length");
-            // Not a bundle: one buffer, with the bytes that fit in it.
+            assert_eq!(cqe.res(), -libc::EINVAL, "refused: {:?}", cqe.cqe());
+            assert!(pool.claim(&mut cqe).is_err(), "no buffer named");
+            s.push(Recv::new(&b, pool.select()).user_data(2))?;
+            s.submit_and_wait(1)?;
+            let mut cqe = s.completions().next().expect("a completion");
+            assert_eq!(cqe.res(), 16, "the bytes that fit: {:?}", cqe.cqe());
             let held = pool.claim(&mut cqe)?;
             assert_eq!(&held[..], &big[..16], "the bytes the kernel placed");
             assert!(pool.claim_bundle(&mut cqe).is_err(), "claimed once");
             // The next datagram goes into a buffer the kernel still has.
             a.send(&[b'Z'; 16]).unwrap();
-            s.push(Recv::new(&b, pool.select()).user_data(2))?;
+            s.push(Recv::new(&b, pool.select()).user_data(3))?;
             s.submit_and_wait(1)?;
             let mut cqe = s.completions().next().expect("a completion");
             let next = pool.claim(&mut cqe)?;
@@ -192,9 +199,9 @@ fn a_truncating_recv_claims_only_the_buffer_the_kernel_took() {
     );
 }
 
-/// The same `MSG_TRUNC` receive: the buffers it never touched stay with
-/// the kernel, so the ring's head (the buffers the kernel took) and the
-/// buffers lent out agree.
+/// The same `MSG_TRUNC` receive, refused: no buffer is lent that the
+/// kernel did not take, so the ring's head (the buffers the kernel took)
+/// and the buffers lent out agree.
 #[test]
 fn a_truncating_recv_lends_no_buffer_the_kernel_still_holds() {
     let _serial = serial();
