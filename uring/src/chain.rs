@@ -46,13 +46,20 @@ impl<H, T> Link<H, T> {
     /// the chain's last op completes, whatever its result (after a link
     /// timeout: the op it bounds). Unless the chain broke before that op:
     /// an op that fails over a soft link has Linux cancel everything after
-    /// it, hard-linked ops included.
+    /// it, hard-linked ops included. And an op the kernel refuses as it is
+    /// submitted (an unknown personality, a bad field) fails the whole
+    /// chain, every op unissued, whatever its links.
     #[inline]
     pub fn hard_link<N: Prepare + ChainNext>(self, next: N) -> Link<Self, N> {
         Link::new(self, next, sys::IOSQE_IO_HARDLINK)
     }
 
     /// Bounds the last op of the chain with a `LINK_TIMEOUT` of `timeout`.
+    ///
+    /// A link timeout that fires cancels its op by that op's `user_data`
+    /// (the first in flight that carries it): pushed raw, the op needs a
+    /// `user_data` no other op in flight carries; a scope tags every op of
+    /// a chain with a link timeout, so the timeout cuts its own.
     #[inline]
     pub fn timeout<D>(self, timeout: D) -> Link<Self, LinkTimeout>
     where
@@ -111,6 +118,7 @@ unsafe impl<H: Prepare, T: Prepare> Prepare for Link<H, T> {
     const NAMES_OPS: bool = H::NAMES_OPS || T::NAMES_OPS;
     const ZERO_COPY: bool = H::ZERO_COPY || T::ZERO_COPY;
     const MAY_POST_MORE: bool = H::MAY_POST_MORE || T::MAY_POST_MORE;
+    const HAS_LINK_TIMEOUT: bool = H::HAS_LINK_TIMEOUT || T::HAS_LINK_TIMEOUT;
 
     #[inline(always)]
     fn prepare_all<const WRAP: bool, S: SqeSize>(
@@ -237,6 +245,7 @@ unsafe impl<L: Prepare, R: Prepare> Prepare for Either<L, R> {
     const NAMES_OPS: bool = L::NAMES_OPS || R::NAMES_OPS;
     const ZERO_COPY: bool = L::ZERO_COPY || R::ZERO_COPY;
     const MAY_POST_MORE: bool = L::MAY_POST_MORE || R::MAY_POST_MORE;
+    const HAS_LINK_TIMEOUT: bool = L::HAS_LINK_TIMEOUT || R::HAS_LINK_TIMEOUT;
 
     #[inline(always)]
     fn prepare_all<const WRAP: bool, S: SqeSize>(

@@ -82,6 +82,13 @@ pub unsafe trait Prepare: Sized {
     /// `prepare_all`).
     #[doc(hidden)]
     const LINK_TIMEOUT: bool = false;
+    /// Whether one of its SQEs is a link timeout. The kernel's link
+    /// timeout cancels the op before it by that op's `user_data`
+    /// (`io_req_task_link_timeout`), so a scope tags every op of such a
+    /// submission: a `user_data` the program gave could be another op's
+    /// too, and the timeout would cut that one.
+    #[doc(hidden)]
+    const HAS_LINK_TIMEOUT: bool = Self::LINK_TIMEOUT;
 }
 
 /// Whether an SQE of opcode `code` may post a completion flagged

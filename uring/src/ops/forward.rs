@@ -283,6 +283,7 @@ unsafe impl<W: Prepare> Prepare for ThenWrite<W> {
     const NAMES_OPS: bool = W::NAMES_OPS;
     const ZERO_COPY: bool = W::ZERO_COPY;
     const MAY_POST_MORE: bool = W::MAY_POST_MORE;
+    const HAS_LINK_TIMEOUT: bool = W::HAS_LINK_TIMEOUT;
 
     #[inline(always)]
     fn prepare_all<const WRAP: bool, S: SqeSize>(

@@ -295,11 +295,13 @@ fn tag_sqe<P: Prepare>(
     // without a live tag is then one of the scope's, the last of its op
     // unless the kernel flags more to come (`settle_untagged_op`). (Not a
     // zero-copy send: its notification follows its completion. Nor an op
-    // that makes a descriptor: its completions are marked, see `NEW_FD`.)
+    // that makes a descriptor: its completions are marked, see `NEW_FD`.
+    // Nor an op of a submission with a link timeout, which cancels its op
+    // by `user_data`: a tag names that op alone.)
+    let tagged_by_type = P::NAMES_OPS || P::ZERO_COPY || P::HAS_LINK_TIMEOUT;
     if sqe.flags & sys::IOSQE_BUFFER_SELECT == 0
         && owned == NO_OWNED
-        && !P::NAMES_OPS
-        && !P::ZERO_COPY
+        && !tagged_by_type
         && !(P::MAY_POST_MORE && crate::op::sqe_may_post_more(sqe))
         && table.untagged(sqe.user_data)
         && !new_fd
