@@ -16,10 +16,17 @@ use std::time::Duration;
 /// A registered personality: the credentials of the task that registered
 /// it, which an op can run with (`.personality(p)`) whatever the submitting
 /// task's credentials are then.
+///
+/// The kernel hands an id out again once it was unregistered: a handle of
+/// an earlier registration is told from a later one of the same id (they
+/// compare unequal, and unregistering it fails), but an op pushed with it
+/// runs with whatever registration holds the id then.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Personality {
     id: u16,
     ring: u32,
+    /// The ring's registration count when it was registered.
+    registration: u32,
 }
 
 impl Personality {
@@ -371,23 +378,39 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             0,
             "IORING_REGISTER_PERSONALITY",
         )?;
+        let id = id as u16;
+        self.personality_count = self.personality_count.wrapping_add(1);
+        let registration = self.personality_count;
+        self.personalities.retain(|&(live, _)| live != id);
+        self.personalities.push((id, registration));
         Ok(Personality {
-            id: id as u16,
+            id,
             ring: self.id,
+            registration,
         })
     }
 
     /// Unregisters a personality (`IORING_UNREGISTER_PERSONALITY`); ops that
-    /// name it afterwards fail with `EINVAL`.
+    /// name it afterwards fail with `EINVAL`, until the kernel hands its id
+    /// out again. A handle of a personality unregistered already (or of an
+    /// earlier registration of its id) is refused, and unregisters nothing.
     pub fn unregister_personality(&mut self, personality: Personality) -> Result<()> {
         self.check_handle(personality.ring, "personality")?;
+        let live = (personality.id, personality.registration);
+        let Some(at) = self.personalities.iter().position(|&p| p == live) else {
+            return Err(Error::InvalidArgument(format!(
+                "personality {} was unregistered already",
+                personality.id
+            )));
+        };
         self.register(
             sys::IORING_UNREGISTER_PERSONALITY,
             std::ptr::null(),
             u32::from(personality.id),
             "IORING_UNREGISTER_PERSONALITY",
-        )
-        .map(drop)
+        )?;
+        self.personalities.swap_remove(at);
+        Ok(())
     }
 
     /// Limits what the ring may do to `rules` (`IORING_REGISTER_RESTRICTIONS`,

@@ -262,6 +262,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             fast_wait_limit: 0,
             wait_error: None,
             wait_clock: crate::Clock::Monotonic,
+            personalities: Vec::new(),
+            personality_count: 0,
         };
         ring.set_fast_wait_limit();
         Ok(ring)

@@ -105,6 +105,13 @@ pub struct Ring<S: SqeSize = Sqe64, C: CqeSize = Cqe16> {
     pub(crate) wait_error: Option<crate::Error>,
     /// The clock the ring's waits are timed on ([`Ring::register_clock`]).
     pub(crate) wait_clock: crate::Clock,
+    /// The personalities registered and not unregistered, each id with the
+    /// registration count it was handed out at: the kernel hands an id out
+    /// again once it is free, and a handle of an earlier registration must
+    /// not unregister a later one.
+    pub(crate) personalities: Vec<(u16, u32)>,
+    /// Personalities registered so far (see `personalities`).
+    pub(crate) personality_count: u32,
 }
 
 // SAFETY: the ring owns its mappings and descriptor; nothing in it is tied to
