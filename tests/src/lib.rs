@@ -930,8 +930,9 @@ pub fn run_in_child(name: &str) -> String {
 /// Runs `body` as test `name` in a process of its own (this test binary,
 /// running that test alone), for a test whose failure may be a hang: the
 /// child is killed, and the test fails naming `hang`, when it has not ended
-/// within 15 seconds (120 under valgrind). What the child printed (a skip
-/// says why) shows with the test's output.
+/// within 15 seconds (120 under valgrind, and where the watchdog is
+/// lengthened with `URING_TEST_WATCHDOG_SECS`, as under ThreadSanitizer).
+/// What the child printed (a skip says why) shows with the test's output.
 pub fn in_own_process(name: &str, hang: &str, body: impl FnOnce()) {
     use std::time::{Duration, Instant};
     if in_child(name) {
@@ -944,7 +945,8 @@ pub fn in_own_process(name: &str, hang: &str, body: impl FnOnce()) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let patience = Duration::from_secs(if under_valgrind() { 120 } else { 15 });
+    let slowed = under_valgrind() || std::env::var_os("URING_TEST_WATCHDOG_SECS").is_some();
+    let patience = Duration::from_secs(if slowed { 120 } else { 15 });
     let deadline = Instant::now() + patience;
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
