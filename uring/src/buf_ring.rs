@@ -200,7 +200,13 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// A send or receive flagged `MSG_WAITALL` fails with `EINVAL` in a
     /// scope (as a bundle so flagged does on any ring): the kernel retries
     /// it after a short transfer and charges the group only for the first
-    /// piece, while its completion reports the whole. Select whole buffers ([`BufRing::select`]): with a shorter length,
+    /// piece, while its completion reports the whole. A read
+    /// ([`Read`](crate::ops::Read), [`ReadV`](crate::ops::ReadV)) selecting
+    /// from the group runs in an io-wq worker (a scope flags it
+    /// `IOSQE_ASYNC`), which takes the rest of the buffer whole as it
+    /// selects it: run inline, a short read of a regular file that can be
+    /// polled (procfs, sysfs, FUSE) completes with bytes the kernel still
+    /// counts unused (Linux 6.18). Select whole buffers ([`BufRing::select`]): with a shorter length,
     /// an op that the kernel runs in a worker consumes that length whatever
     /// it wrote, and claims would hand out the bytes at the wrong offset.
     pub fn register_buf_ring_incremental(

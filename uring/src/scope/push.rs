@@ -417,8 +417,21 @@ fn is_zero_copy(opcode: u8) -> bool {
 /// `MSG_WAITALL`, which the kernel retries after a short transfer into the
 /// buffers it mapped first, charging the group only for those the first
 /// piece touched, while its completion reports the whole.
+///
+/// A read (`read`, `readv`) of an incremental group is sent to an io-wq
+/// worker (`IOSQE_ASYNC`), which takes the whole buffer off the ring as it
+/// selects it. Run inline, a short read of a regular file that can be
+/// polled (procfs, sysfs, FUSE) keeps what it read in `io->bytes_done`,
+/// puts its selection back uncommitted (`io_read`), and reads 0 bytes at
+/// its retry: its completion reports the earlier bytes, flagged `BUF_MORE`,
+/// while the kernel still counts them unused (Linux 6.18). A claim would
+/// lend them, and the group's next op would write over the lent `Buf`.
 #[cold]
 fn screen_selection(sqe: &mut sys::io_uring_sqe, incremental: bool) -> bool {
+    if incremental && matches!(sqe.opcode, sys::IORING_OP_READ | sys::IORING_OP_READV) {
+        sqe.flags |= sys::IOSQE_ASYNC;
+        return false;
+    }
     let sends_or_receives = matches!(
         sqe.opcode,
         sys::IORING_OP_RECV | sys::IORING_OP_SEND | sys::IORING_OP_RECVMSG | sys::IORING_OP_SENDMSG
