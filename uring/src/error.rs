@@ -144,6 +144,13 @@ pub enum PushErrorKind {
     /// Push the ops one at a time (waiting for each), or from a ring with
     /// an SQ thread of its own.
     SharedSqThread,
+    /// The ring has no descriptor ([`Builder::registered_fd_only`](crate::Builder::registered_fd_only),
+    /// [`Ring::close_ring_fd`](crate::Ring::close_ring_fd)) and the scope
+    /// runs on a thread other than the one that registered its index: no
+    /// enter of this thread reaches the ring, so the scope could not wait
+    /// for what it pushes (an SQ thread would still run it). Use the ring
+    /// on the thread that made it.
+    OtherThread,
 }
 
 impl fmt::Display for PushErrorKind {
@@ -157,6 +164,9 @@ impl fmt::Display for PushErrorKind {
             PushErrorKind::Targeted => "a RingTarget of the ring was alive when the scope began",
             PushErrorKind::SharedSqThread => {
                 "a chain, on a ring whose SQ thread is shared with another ring"
+            }
+            PushErrorKind::OtherThread => {
+                "the ring has no descriptor, and its registered index belongs to another thread"
             }
             PushErrorKind::AfterDrain => {
                 "the ring took an op flagged IO_DRAIN, and its drain could hold a zero-copy send \

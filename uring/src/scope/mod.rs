@@ -111,8 +111,12 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         // A disabled ring takes no SQEs: its scope gets no room for ops,
         // and refuses each push as `Disabled`. Nor does a scope of a ring
         // that another thread may post into (see `RingTarget`): `Targeted`.
+        // Nor one of a ring without a descriptor, away from the thread that
+        // registered its index, where every enter fails with `EBADF` while
+        // an SQ thread would still take the SQEs: `OtherThread`.
         let targeted = self.has_msg_targets();
-        let capacity = if self.disabled || targeted {
+        let other_thread = self.fd < 0 && !self.on_registering_thread();
+        let capacity = if self.disabled || targeted || other_thread {
             0
         } else {
             self.cq.entries
@@ -127,7 +131,13 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         self.scope_table.fd = self.fd;
         if capacity == 0 {
             // No slot is free: the head only says why.
-            self.scope_table.free_head = if targeted { TARGETED } else { NO_SLOT };
+            self.scope_table.free_head = if targeted {
+                TARGETED
+            } else if other_thread {
+                OTHER_THREAD
+            } else {
+                NO_SLOT
+            };
         }
         self.sq.cap(Some(self.scope_table.limit()));
         let mut scope = Scope {

@@ -233,6 +233,11 @@ pub(super) const NO_SLOT: u32 = u32::MAX;
 /// never followed, as no slot is free.
 pub(super) const TARGETED: u32 = u32::MAX - 1;
 
+/// The free list's head in a scope that has no room because its ring has
+/// no descriptor and its registered index belongs to another thread (see
+/// `Ring::scope`): never followed, as no slot is free.
+pub(super) const OTHER_THREAD: u32 = u32::MAX - 2;
+
 /// Whose a completion is.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum Owner {
@@ -529,10 +534,10 @@ impl ScopeTable {
             return Ok(Some(self.limit()));
         }
         Err(if self.slots.is_empty() {
-            if self.free_head == TARGETED {
-                PushErrorKind::Targeted
-            } else {
-                PushErrorKind::Disabled
+            match self.free_head {
+                TARGETED => PushErrorKind::Targeted,
+                OTHER_THREAD => PushErrorKind::OtherThread,
+                _ => PushErrorKind::Disabled,
             }
         } else {
             PushErrorKind::ScopeFull
@@ -1322,6 +1327,8 @@ mod tests {
         assert_eq!(t.admit(0, 1), Err(PushErrorKind::Disabled));
         t.free_head = TARGETED;
         assert_eq!(t.admit(0, 1), Err(PushErrorKind::Targeted));
+        t.free_head = OTHER_THREAD;
+        assert_eq!(t.admit(0, 1), Err(PushErrorKind::OtherThread));
         assert_eq!(t.admit(0, 0), Ok(Some(0)));
     }
 }
