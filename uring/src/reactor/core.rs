@@ -248,6 +248,11 @@ fn unmixed(index: u32, generation: u64) -> u64 {
     generation << 32 | u64::from(index)
 }
 
+/// Flipped in an op's tag, the `user_data` of the link timeout that bounds
+/// it: the generation's low bit, set in every live op's (see
+/// [`Core::deadline_ended`]).
+const DEADLINE_TAG: u64 = 1 << 32;
+
 /// [`Core::gate`]: the reactor has shut down.
 pub(crate) const GATE_CLOSED: u8 = 1;
 /// [`Core::gate`]: a driver is set and not running (a push may have to
@@ -368,9 +373,8 @@ impl Core {
         (x as u32, (x >> 32) as u32)
     }
 
-    /// The `user_data` of SQEs whose completions the reactor ignores (link
-    /// timeouts, cancel requests): it names slot `NO_SLOT`, which no slab
-    /// has.
+    /// The `user_data` of SQEs whose completions the reactor ignores
+    /// (cancel requests): it names slot `NO_SLOT`, which no slab has.
     #[inline(always)]
     fn ignored(&self) -> u64 {
         self.key ^ u64::from(NO_SLOT)
@@ -488,7 +492,6 @@ impl Core {
         if S::ZERO_COPY && self.ring.sq.drain {
             return Err(after_drain());
         }
-        let ignored = self.ignored();
         loop {
             let mut group = None;
             let mut first = true;
@@ -516,7 +519,12 @@ impl Core {
                         }
                     }
                 } else {
-                    sqe.user_data = ignored;
+                    // A link timeout: the op's tag with the generation's
+                    // low bit cleared (live generations are odd), which
+                    // names no op and leads back to the slot when the
+                    // timeout fires but misses the op (see
+                    // `deadline_ended`).
+                    sqe.user_data = tag ^ DEADLINE_TAG;
                 }
             };
             let mut sq = SubmissionQueue::new(&mut self.ring.sq);
@@ -780,6 +788,9 @@ impl Core {
             return Action::None;
         };
         if slot.generation as u32 != generation || generation & 1 == 0 {
+            if generation & 1 == 0 && cqe.flags() == 0 {
+                self.deadline_ended(index, generation, cqe.res());
+            }
             return Action::None;
         }
         let flags = cqe.flags();
@@ -1017,6 +1028,38 @@ impl Core {
             }
         }
         dropped
+    }
+
+    /// The completion of a link timeout that bounded the op of slot
+    /// `index` at generation `generation + 1` (its tag with the low bit of
+    /// the generation cleared), or of nothing the reactor pushed. `-ETIME`:
+    /// it fired and cancelled the op; `-ECANCELED`: the op completed
+    /// first. Any other result says the timeout fired but its cancel
+    /// missed the op: Linux arms a link timeout as soon as its op's first
+    /// issue returns, and a timeout that fires (one already due, say)
+    /// before the op is armed for a poll, or while its retry waits as
+    /// task work, finds it nowhere (`-ENOENT`), and the op would run on
+    /// without its deadline. The op is cancelled again, once: by now it
+    /// waits where a cancel finds it. `-EACCES`: the ring's restrictions
+    /// forbid link timeouts, as a refused cancel request says.
+    #[cold]
+    #[inline(never)]
+    fn deadline_ended(&mut self, index: u32, generation: u32, res: i32) {
+        if res == -libc::ETIME || res == -libc::ECANCELED {
+            return;
+        }
+        if res == -libc::EACCES {
+            self.cancels_refused = true;
+            return;
+        }
+        let Some(slot) = self.slab.get_mut(index) else {
+            return;
+        };
+        if slot.generation as u32 != generation.wrapping_add(1) {
+            return;
+        }
+        let generation = slot.generation;
+        let _ = self.cancel_slot(index, generation);
     }
 
     /// Queues a cancel request for the op `id` if it is in flight; returns
@@ -1420,6 +1463,48 @@ mod tests {
         assert_eq!(core.in_flight, 0);
         // SAFETY: as above.
         unsafe { call(storage, completion.res, completion.flags, completion.buf) };
+    }
+
+    /// A link timeout that fired but missed its op (`-ENOENT`: the op sat
+    /// in task work between its first issue and its poll) has the op
+    /// cancelled again, once; one that cancelled it (`-ETIME`), one
+    /// cancelled with it (`-ECANCELED`), and one of an op that has
+    /// completed since cancel nothing.
+    #[test]
+    fn a_deadline_that_missed_its_op_cancels_it_again() {
+        let ready = Arc::new(ReadyQueue::new().unwrap());
+        let mut core = Core::new(Ring::new(8).unwrap(), ready).unwrap();
+        let cell = CallbackCell {
+            op: Nop,
+            f: |r: io::Result<u32>, ()| assert!(r.is_ok()),
+        };
+        let far = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+        let Ok(id) = core.start(cell, State::Callback, Some(Deadline::new(far))) else {
+            panic!("a NOP and its link timeout fit the ring");
+        };
+        let tag = core.tag(id.index, id.generation);
+        assert_eq!(core.ring.pending(), 2, "the op and its link timeout");
+        let timeout = tag ^ DEADLINE_TAG;
+        for res in [-libc::ETIME, -libc::ECANCELED] {
+            assert!(matches!(core.resolve(cqe(timeout, res, 0)), Action::None));
+            assert_eq!(core.ring.pending(), 2, "{res}: nothing more pushed");
+        }
+        assert!(matches!(
+            core.resolve(cqe(timeout, -libc::ENOENT, 0)),
+            Action::None
+        ));
+        assert_eq!(core.ring.pending(), 3, "a cancel request was pushed");
+        assert_eq!(core.slab.slot(id.index).state, State::Callback);
+        // The op completes; a late report of its timeout cancels nothing.
+        let call = core.resolve_call(&cqe(tag, 0, 0)).expect("the fast path");
+        // SAFETY: the slot held the cell `start` wrote; this takes it once.
+        unsafe { (call.call)(call.storage, call.res, call.flags, None) };
+        assert!(matches!(
+            core.resolve(cqe(timeout, -libc::ENOENT, 0)),
+            Action::None
+        ));
+        assert_eq!(core.ring.pending(), 3);
+        assert_eq!(core.in_flight, 0);
     }
 
     #[test]
