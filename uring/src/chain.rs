@@ -60,6 +60,12 @@ impl<H, T> Link<H, T> {
     /// (the first in flight that carries it): pushed raw, the op needs a
     /// `user_data` no other op in flight carries; a scope tags every op of
     /// a chain with a link timeout, so the timeout cuts its own.
+    ///
+    /// Linux arms the timeout once its op's first issue returns. One that
+    /// fires before the op waits where a cancel finds it (an op whose retry
+    /// is queued as task work, say, when the timeout is already due)
+    /// completes with `-ENOENT` (or `-EALREADY`), and the op runs on
+    /// unbounded: cancel it again then, as the reactor's deadlines do.
     #[inline]
     pub fn timeout<D>(self, timeout: D) -> Link<Self, LinkTimeout>
     where
