@@ -72,7 +72,10 @@ impl<'wq> Builder<'wq> {
     }
 
     /// Binds the SQ polling thread to `cpu` (`IORING_SETUP_SQ_AFF`); needs
-    /// [`sqpoll`](Builder::sqpoll).
+    /// [`sqpoll`](Builder::sqpoll). A ring attached to another's SQ thread
+    /// ([`attach_wq`](Builder::attach_wq)) shares that thread, bound where
+    /// its owner asked: the kernel ignores this option there, without
+    /// checking `cpu`.
     pub fn sq_thread_cpu(mut self, cpu: u32) -> Builder<'wq> {
         self.sq_thread_cpu = Some(cpu);
         self.flag(sys::IORING_SETUP_SQ_AFF)

@@ -158,6 +158,15 @@ impl Ring {
     ///
     /// `wp_count` must be between 1 and `count` and divide `count`. Dropping
     /// the rings closes them all.
+    ///
+    /// What attaching shares depends on the rings. With SQPOLL
+    /// ([`Builder::sqpoll`]), an attached ring shares its owner's SQ thread,
+    /// and with it that thread's io-wq workers. Without it, Linux 6.18 only
+    /// checks that the owner is a ring: io-wq workers belong to the thread
+    /// that submits (one pool per thread, whichever of its rings it submits
+    /// to), so the rings share pools as the threads that use them do, and
+    /// `wp_count` (go-uring's worker pools) says which rings were made to
+    /// go together, not how many pools there are.
     pub fn create_many(
         count: usize,
         entries: u32,
