@@ -1314,3 +1314,17 @@ pub fn read_exactly(rx: &std::os::unix::net::UnixStream, n: usize) -> Vec<u8> {
     (&*rx).read_exact(&mut got).unwrap();
     got
 }
+
+/// A regular file (unlinked, in the temporary directory) holding `bytes`.
+pub fn file_of(bytes: &[u8]) -> std::fs::File {
+    use std::io::Write as _;
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(bytes).unwrap();
+    file
+}
+
+/// Whether the kernel reports a buffer ring's head
+/// (`IORING_REGISTER_PBUF_STATUS`, 6.8), with a skip message if not.
+pub fn has_pbuf_status() -> bool {
+    require_kernel(6, 8, "the status of a buffer ring")
+}

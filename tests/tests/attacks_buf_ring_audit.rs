@@ -33,19 +33,6 @@ fn bundles(ring: &Ring) -> bool {
     uring_tests::require_features(ring, uring::Features::RECVSEND_BUNDLE, "bundles")
 }
 
-/// Whether the kernel reports a buffer ring's head (6.8), with a skip
-/// message if not.
-fn has_status() -> bool {
-    uring_tests::require_kernel(6, 8, "the status of a buffer ring")
-}
-
-/// A regular file holding `bytes`.
-fn file_of(bytes: &[u8]) -> std::fs::File {
-    let mut file = tempfile::tempfile().unwrap();
-    file.write_all(bytes).unwrap();
-    file
-}
-
 /// Whether the kernel keeps the rest of the completion's buffer.
 fn buf_more(flags: u32) -> bool {
     flags & uring::sys::IORING_CQE_F_BUF_MORE != 0
@@ -107,7 +94,7 @@ fn a_ring_of_one_one_byte_buffer_is_lent_once_per_providing() {
     let Some(pool) = plain_buf_ring(&mut ring, 90, 1, 1) else {
         return;
     };
-    let status = has_status();
+    let status = uring_tests::has_pbuf_status();
     let (mut tx, rx) = UnixStream::pair().unwrap();
     let sent = b"kernel";
     tx.write_all(sent).unwrap();
@@ -164,7 +151,7 @@ fn one_byte_buffers_of_an_incremental_ring_are_used_up_by_each_receive() {
     let Some(pool) = incremental_buf_ring(&mut ring, 91, 2, 1) else {
         return;
     };
-    let status = has_status();
+    let status = uring_tests::has_pbuf_status();
     let (mut tx, rx) = UnixStream::pair().unwrap();
     let sent = uring_tests::pattern(9, 91);
     tx.write_all(&sent).unwrap();
@@ -213,11 +200,11 @@ fn the_largest_ring_lends_each_buffer_once_before_any_comes_back() {
     let Some(pool) = plain_buf_ring(&mut ring, 92, most, 2) else {
         return;
     };
-    let status = has_status();
+    let status = uring_tests::has_pbuf_status();
     let bytes: Vec<u8> = (0..usize::from(most) * 2)
         .map(|i| (i * 7 + i / 251) as u8)
         .collect();
-    let file = file_of(&bytes);
+    let file = uring_tests::file_of(&bytes);
     ring.scope(|s| {
         let mut held: Vec<Option<Buf<'_>>> = (0..most).map(|_| None).collect();
         let mut bids = BTreeSet::new();
@@ -363,7 +350,7 @@ fn incremental_walk(group: u16, count: u16, len: u32, steps: usize, max_write: u
     let Some(pool) = incremental_buf_ring(&mut ring, group, count, len) else {
         return;
     };
-    let status = has_status();
+    let status = uring_tests::has_pbuf_status();
     let (mut tx, rx) = UnixStream::pair().unwrap();
     let mut rng = Rng(seed);
     let mut model = Incremental::new(count, len);
@@ -471,7 +458,7 @@ fn bundles_across_the_end_of_a_ring_of_three_buffers_take_them_in_ring_order() {
     let Some(pool) = plain_buf_ring(&mut ring, 96, 3, 8) else {
         return;
     };
-    let status = has_status();
+    let status = uring_tests::has_pbuf_status();
     let (mut tx, rx) = UnixStream::pair().unwrap();
     let mut rng = Rng(96);
     let mut queue: VecDeque<u16> = (0..3).collect();
@@ -561,7 +548,7 @@ fn a_multishot_receive_read_after_its_ring_was_refilled_claims_each_buffer_once(
     let Some(pool) = plain_buf_ring(&mut ring, 97, 2, 16) else {
         return;
     };
-    let status = has_status();
+    let status = uring_tests::has_pbuf_status();
     let (mut tx, rx) = UnixStream::pair().unwrap();
     let msgs: Vec<Vec<u8>> = (0..4u8)
         .map(|i| uring_tests::pattern(5 + usize::from(i), 97 + i))
@@ -645,7 +632,7 @@ fn receives_that_find_the_ring_dry_interleave_with_ones_that_claim() {
     let Some(pool) = plain_buf_ring(&mut ring, 98, 2, 16) else {
         return;
     };
-    let status = has_status();
+    let status = uring_tests::has_pbuf_status();
     let (tx, rx) = UnixDatagram::pair().unwrap();
     let mut next_msg = 0u8;
     let mut sent = VecDeque::new();
@@ -740,7 +727,7 @@ fn claims_refused_for_another_group_or_ring_leave_the_completion_to_its_own() {
         return;
     };
     let twin = plain_buf_ring(&mut other, 100, 2, 32).unwrap();
-    let status = has_status();
+    let status = uring_tests::has_pbuf_status();
     let (mut tx, rx) = UnixStream::pair().unwrap();
     tx.write_all(b"for group 100 of this ring").unwrap();
     ring.scope(|s| {
@@ -797,7 +784,7 @@ fn a_claim_outlives_its_ring_and_a_new_registration_of_its_group() {
     let Some(old) = plain_buf_ring(&mut ring, 102, 2, 32) else {
         return;
     };
-    let status = has_status();
+    let status = uring_tests::has_pbuf_status();
     let (mut tx, rx) = UnixStream::pair().unwrap();
     let first = uring_tests::pattern(20, 102);
     tx.write_all(&first).unwrap();
@@ -984,9 +971,9 @@ fn buffers_just_under_2_gib_are_taken_off_the_ring_by_file_reads() {
     let Some(pool) = plain_buf_ring(&mut ring, 106, 2, i32::MAX as u32) else {
         return;
     };
-    let status = has_status();
-    let first = file_of(&[0x11; 16]);
-    let second = file_of(&[0x22; 16]);
+    let status = uring_tests::has_pbuf_status();
+    let first = uring_tests::file_of(&[0x11; 16]);
+    let second = uring_tests::file_of(&[0x22; 16]);
     ring.scope(|s| {
         s.push(Read::new(&first, pool.select()).user_data(1))
             .unwrap();
@@ -1058,7 +1045,7 @@ fn sizes_beyond_memory_and_out_of_range_are_errors() {
     let Some(pool) = plain_buf_ring(&mut ring, 108, 1, 4) else {
         return;
     };
-    let file = file_of(b"0123456789");
+    let file = uring_tests::file_of(b"0123456789");
     ring.scope(|s| {
         s.push(Read::new(&file, BufferSelect::new(pool.group(), u32::MAX)).user_data(1))
             .unwrap();

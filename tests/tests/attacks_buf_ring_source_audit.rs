@@ -86,22 +86,9 @@ impl Arena {
     }
 }
 
-/// A regular file holding `bytes`.
-fn file_of(bytes: &[u8]) -> std::fs::File {
-    let mut file = tempfile::tempfile().unwrap();
-    file.write_all(bytes).unwrap();
-    file
-}
-
 /// Whether the kernel keeps the rest of the completion's buffer.
 fn buf_more(flags: u32) -> bool {
     flags & IORING_CQE_F_BUF_MORE != 0
-}
-
-/// Whether the kernel reports a buffer ring's head (6.8), with a skip
-/// message if not.
-fn has_status() -> bool {
-    uring_tests::require_kernel(6, 8, "the status of a buffer ring")
 }
 
 /// Whether the kernel has multishot reads (6.7), with a skip message if
@@ -211,7 +198,7 @@ fn shape(cqe: &ScopeCqe<'_>) -> (i32, Option<u16>, bool, bool) {
 #[test]
 fn a_multishot_read_stopped_by_a_full_cq_hands_its_last_piece_once() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     for incremental in [false, true] {
@@ -315,7 +302,7 @@ fn a_multishot_read_stopped_by_a_full_cq_hands_its_last_piece_once() {
 #[test]
 fn a_multishot_read_at_the_end_of_its_file_names_no_buffer_and_moves_no_head() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     for incremental in [false, true] {
@@ -396,7 +383,7 @@ fn a_multishot_read_at_the_end_of_its_file_names_no_buffer_and_moves_no_head() {
 #[test]
 fn a_multishot_read_run_by_a_worker_on_a_file_without_nowait_completes_once() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     let Ok(expected) = std::fs::read("/proc/self/mounts") else {
@@ -478,7 +465,7 @@ fn a_multishot_read_run_by_a_worker_on_a_file_without_nowait_completes_once() {
 #[test]
 fn multishot_reads_of_a_proc_file_that_end_empty_name_no_buffer() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     const LEN: u32 = 1 << 20;
@@ -487,7 +474,7 @@ fn multishot_reads_of_a_proc_file_that_end_empty_name_no_buffer() {
         _ => return uring_tests::skip("no /proc/self/mounts shorter than a MiB"),
     }
     let data = pattern(64, 14);
-    let other = file_of(&data);
+    let other = uring_tests::file_of(&data);
     // (offset, flags, whether the kernel keeps the buffer it took).
     let cases = [
         (1u64 << 40, SqeFlags::ASYNC, true),
@@ -580,13 +567,13 @@ fn multishot_reads_of_a_proc_file_that_end_empty_name_no_buffer() {
 #[test]
 fn raw_ring_positions_wrap_past_the_16_bit_tail_in_the_order_added() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     const ENTRIES: u16 = 4096;
     const FILE_LEN: u64 = 4093;
     let data = pattern(FILE_LEN as usize, 15);
-    let file = file_of(&data);
+    let file = uring_tests::file_of(&data);
     let arena = Arena::new(usize::from(ENTRIES) + 64);
     let mut ring = Ring::new(u32::from(ENTRIES)).unwrap();
     let Some(mut raw) = raw_ring(&mut ring, 15, ENTRIES) else {
@@ -694,11 +681,11 @@ fn raw_ring_positions_wrap_past_the_16_bit_tail_in_the_order_added() {
 #[test]
 fn incremental_descriptors_the_kernel_rewrote_are_written_whole_by_add() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     let data = pattern(256, 16);
-    let file = file_of(&data);
+    let file = uring_tests::file_of(&data);
     for mmap in [false, true] {
         let what = if mmap {
             "kernel's descriptors"
@@ -791,7 +778,7 @@ fn incremental_descriptors_the_kernel_rewrote_are_written_whole_by_add() {
 #[test]
 fn one_group_id_on_two_rings_is_two_groups() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     const GROUP: u16 = 1999;
@@ -897,7 +884,7 @@ fn one_group_id_on_two_rings_is_two_groups() {
 #[test]
 fn a_failed_send_bundle_names_one_of_the_buffers_it_took() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     let mut ring = Ring::new(8).unwrap();
@@ -981,7 +968,7 @@ fn a_failed_send_bundle_names_one_of_the_buffers_it_took() {
 #[test]
 fn a_raw_ring_unregistered_under_an_armed_multishot_read_ends_it() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     let arena = Arena::new(128);
@@ -1130,7 +1117,7 @@ fn a_ring_buffer_refilled_by_a_reactor_op_stays_within_its_buffer() {
 #[test]
 fn a_short_read_of_a_pollable_regular_file_lends_incremental_bytes_the_kernel_refills() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     const LEN: u32 = 1 << 16;
@@ -1144,7 +1131,7 @@ fn a_short_read_of_a_pollable_regular_file_lends_incremental_bytes_the_kernel_re
     };
     let file = std::fs::File::open("/proc/self/mounts").unwrap();
     let data = pattern(64, 23);
-    let other = file_of(&data);
+    let other = uring_tests::file_of(&data);
     ring.scope(|s| {
         s.push(Read::new(&file, pool.select()).user_data(1))
             .unwrap();
@@ -1197,7 +1184,7 @@ fn a_short_read_of_a_pollable_regular_file_lends_incremental_bytes_the_kernel_re
 #[test]
 fn a_short_read_of_a_pollable_regular_file_is_counted_in_a_buffer_it_never_filled() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     const LEN: u32 = 16 * 1024;
@@ -1213,7 +1200,7 @@ fn a_short_read_of_a_pollable_regular_file_is_counted_in_a_buffer_it_never_fille
     uring_tests::fill_send_buffers(&mut ring, &pool, &earlier);
     let file = std::fs::File::open("/proc/self/mounts").unwrap();
     let data = pattern(64, 25);
-    let other = file_of(&data);
+    let other = uring_tests::file_of(&data);
     let n = expected.len();
     ring.scope(|s| {
         s.push(Read::new(&file, pool.select()).user_data(1))

@@ -38,13 +38,6 @@ fn bundles(ring: &Ring) -> bool {
     uring_tests::require_features(ring, uring::Features::RECVSEND_BUNDLE, "bundles")
 }
 
-/// A regular file holding `bytes`.
-fn file_of(bytes: &[u8]) -> std::fs::File {
-    let mut file = tempfile::tempfile().unwrap();
-    file.write_all(bytes).unwrap();
-    file
-}
-
 /// What each live `Buf` shows now.
 fn contents(held: &[Buf<'_>]) -> Vec<Vec<u8>> {
     held.iter().map(|b| b.to_vec()).collect()
@@ -92,8 +85,8 @@ fn a_bundle_claimed_after_the_ring_positions_wrapped_lends_no_buffer_still_in_th
         return;
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
-    let cycled = file_of(&[0xee; 16]);
-    let last = file_of(&[0x77; 16]);
+    let cycled = uring_tests::file_of(&[0xee; 16]);
+    let last = uring_tests::file_of(&[0x77; 16]);
     let sent = uring_tests::pattern(20, 60);
     ring.scope(|s| {
         tx.write_all(&sent).unwrap();
@@ -159,7 +152,7 @@ fn a_waitall_bundle_on_a_plain_ring_lends_no_buffer_still_in_the_ring() {
         return;
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
-    let last = file_of(&[0x77; 16]);
+    let last = uring_tests::file_of(&[0x77; 16]);
     ring.scope(|s| {
         tx.write_all(&[0x11; 20]).unwrap();
         s.push(
@@ -275,7 +268,7 @@ fn short_selections_read_from_a_file_lend_nothing_the_kernel_refills() {
     let Some(pool) = incremental_buf_ring(&mut ring, 62, 3, 64) else {
         return;
     };
-    let file = file_of(&uring_tests::pattern(512, 62));
+    let file = uring_tests::file_of(&uring_tests::pattern(512, 62));
     ring.scope(|s| {
         let mut held = Vec::new();
         let mut seen = Vec::new();
@@ -568,7 +561,7 @@ fn a_read_failing_after_it_selected_a_buffer_gives_it_back_once() {
     let _watch = uring_tests::watchdog();
     let dir = tempfile::tempdir().unwrap();
     let write_only = std::fs::File::create(dir.path().join("w")).unwrap();
-    let readable = file_of(&[0x44; 64]);
+    let readable = uring_tests::file_of(&[0x44; 64]);
     for incremental_ring in [false, true] {
         let mut ring = Ring::new(8).unwrap();
         let pool = if incremental_ring {

@@ -41,13 +41,6 @@ fn recv_and_claim<'p>(
     })
 }
 
-/// A file holding `bytes`.
-fn file_of(bytes: &[u8]) -> std::fs::File {
-    let mut file = tempfile::tempfile().unwrap();
-    file.write_all(bytes).unwrap();
-    file
-}
-
 /// A registered file table and a held buffer-ring claim both live across a
 /// resize: the slot still names its file, the claimed buffer stays out of
 /// the kernel's hands (a receive that finds the group empty fails with
@@ -59,8 +52,8 @@ fn a_file_table_and_a_held_claim_live_across_a_resize() {
     let Some(mut ring) = uring_tests::resizable_ring(8) else {
         return;
     };
-    let first = file_of(b"first file");
-    let second = file_of(b"second file");
+    let first = uring_tests::file_of(b"first file");
+    let second = uring_tests::file_of(b"second file");
     let mut table = ring.register_files(&[first.as_fd()]).unwrap();
     let Some(pool) = plain_buf_ring(&mut ring, 3, 2, 64) else {
         return;
@@ -340,7 +333,7 @@ fn a_target_outliving_its_ring_takes_messages_without_harm() {
         target.post(5, 1).unwrap();
     }
     let mut sender = Ring::new(8).unwrap();
-    let file = file_of(b"passed");
+    let file = uring_tests::file_of(b"passed");
     let table = sender.register_files(&[file.as_fd()]).unwrap();
     let mut results = Vec::new();
     for round in 0..40u64 {
@@ -518,7 +511,7 @@ fn a_personality_gone_or_of_another_ring_fails_its_op_once() {
         Ok(p) => p,
         Err(e) => return uring_tests::skip(format_args!("no personalities: {e}")),
     };
-    let file = file_of(b"credentials");
+    let file = uring_tests::file_of(b"credentials");
     let mut buf = [0x4du8; 16];
     let cqe = uring_tests::complete(
         &mut ring,
@@ -705,7 +698,7 @@ fn a_reactor_over_a_ring_the_program_registered_on() {
     use uring::reactor::{Reactor, SharedFd};
     let _watch = watchdog();
     let mut ring = Ring::new(16).unwrap();
-    let file = file_of(b"table");
+    let file = uring_tests::file_of(b"table");
     // The table's handle names a ring that only the reactor reaches from
     // now on; it stays unused, and the kernel frees the table with the ring.
     let _table = ring.register_files(&[file.as_fd()]).unwrap();
@@ -761,8 +754,8 @@ fn restrictions_that_forbid_table_changes_leave_the_handle_and_slots_whole() {
         Restriction::sqe_flags_allowed(sys::IOSQE_FIXED_FILE),
     ])
     .unwrap();
-    let first = file_of(b"kept");
-    let second = file_of(b"never");
+    let first = uring_tests::file_of(b"kept");
+    let second = uring_tests::file_of(b"never");
     let mut table = ring.register_files(&[first.as_fd()]).unwrap();
     ring.enable().unwrap();
     let refused = ring.update_files(&mut table, 0, &[Some(second.as_fd())]);
@@ -805,7 +798,7 @@ fn a_worker_read_of_a_slot_cut_by_its_scope_then_the_slot_replaced() {
     let _watch = watchdog();
     let mut ring = Ring::new(8).unwrap();
     let (rx, tx) = pipe();
-    let other = file_of(b"replacement");
+    let other = uring_tests::file_of(b"replacement");
     let mut table = ring.register_files(&[rx.as_fd()]).unwrap();
     let mut buf = [0xc3u8; 16];
     let left = ring.scope(|s| {
@@ -911,7 +904,9 @@ fn sqpoll_scopes_read_each_slot_s_file_across_updates() {
         Ok(ring) => ring,
         Err(e) => return uring_tests::skip(format_args!("no SQPOLL ring: {e}")),
     };
-    let files: Vec<std::fs::File> = (0..6u8).map(|i| file_of(&pattern(24, i))).collect();
+    let files: Vec<std::fs::File> = (0..6u8)
+        .map(|i| uring_tests::file_of(&pattern(24, i)))
+        .collect();
     let mut table = ring.register_files(&[files[0].as_fd()]).unwrap();
     for (i, file) in files.iter().enumerate() {
         if i > 0 {

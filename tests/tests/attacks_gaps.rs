@@ -34,7 +34,6 @@
 //! of one ring). The reactor offers no vectored send at all.
 
 use std::io::{IoSlice, IoSliceMut, Read as _, Write as _};
-use std::os::unix::fs::FileExt as _;
 use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::time::Duration;
@@ -77,13 +76,6 @@ fn recv_into(
 /// Whether `e` is the library's refusal of an argument.
 fn is_invalid_argument(e: &Error) -> bool {
     matches!(e, Error::InvalidArgument(_))
-}
-
-/// A file holding `data` at offset 0.
-fn file_of(data: &[u8]) -> std::fs::File {
-    let file = tempfile::tempfile().unwrap();
-    file.write_all_at(data, 0).unwrap();
-    file
 }
 
 /// Fills the socket `tx` until a write would block; returns how many
@@ -206,7 +198,10 @@ fn a_one_buffer_mmap_ring_goes_round_past_the_16_bit_wrap() {
     let Some(pool) = mmap_buf_ring(&mut ring, 3, 1, 8, false) else {
         return;
     };
-    let files = [file_of(b"AAAAAAAA"), file_of(b"BBBBBBBB")];
+    let files = [
+        uring_tests::file_of(b"AAAAAAAA"),
+        uring_tests::file_of(b"BBBBBBBB"),
+    ];
     let rounds = 65_536 + 5;
     ring.scope(|s| {
         for i in 0..rounds {
@@ -448,7 +443,7 @@ fn a_grown_table_s_handle_reaches_the_new_slots_and_no_further() {
     assert!(is_invalid_argument(&table.get(6).unwrap_err()));
     assert!(is_invalid_argument(&table.get(u32::MAX).unwrap_err()));
     let data = pattern(4096, 3);
-    let file = file_of(&data);
+    let file = uring_tests::file_of(&data);
     let results = dst.scope(|s| {
         for (slot, part) in (0..4u32).zip(loose.chunks_mut(1024)) {
             s.push(
@@ -514,7 +509,7 @@ fn indices_of_a_replaced_table_or_of_another_ring_write_nothing() {
     assert_eq!(new.len(), 1);
     let foreign = other.register_buffers_sparse(8).unwrap();
     let data = pattern(4096, 7);
-    let file = file_of(&data);
+    let file = uring_tests::file_of(&data);
     let (low, last) = old_mem.split_at_mut(3 * 4096);
     let (first, second) = low.split_at_mut(100);
     let res = ring.scope(|s| {
@@ -557,7 +552,7 @@ fn holes_of_a_slot_table_fault_in_a_scope() {
         unsafe { ring.register_buffer_slots(&slices) }.unwrap()
     };
     let data = pattern(4096, 11);
-    let file = file_of(&data);
+    let file = uring_tests::file_of(&data);
     let out = tempfile::tempfile().unwrap();
     let (a, rest) = loose.split_at_mut(2048);
     let (b, c) = rest.split_at_mut(1024);

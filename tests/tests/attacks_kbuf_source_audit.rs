@@ -32,22 +32,9 @@ use uring::ops::{Read, Recv};
 use uring::{Buf, BufRing, BufferSelect, MsgFlags, Ring, SqeFlags};
 use uring_tests::{PATIENCE, incremental_buf_ring, plain_buf_ring, tcp_pair};
 
-/// A regular file holding `bytes`.
-fn file_of(bytes: &[u8]) -> std::fs::File {
-    let mut file = tempfile::tempfile().unwrap();
-    file.write_all(bytes).unwrap();
-    file
-}
-
 /// Whether the kernel keeps the rest of the completion's buffer.
 fn buf_more(flags: u32) -> bool {
     flags & uring::sys::IORING_CQE_F_BUF_MORE != 0
-}
-
-/// Whether the kernel reports a buffer ring's head (6.8), with a skip
-/// message if not.
-fn has_status() -> bool {
-    uring_tests::require_kernel(6, 8, "the status of a buffer ring")
 }
 
 /// Waits (without a deadline of its own beyond [`PATIENCE`]) until the
@@ -111,7 +98,7 @@ impl<'a> Held<'a> {
 #[test]
 fn a_failed_file_read_that_took_a_whole_incremental_buffer_gives_it_back() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     let mut ring = Ring::new(8).unwrap();
@@ -120,7 +107,7 @@ fn a_failed_file_read_that_took_a_whole_incremental_buffer_gives_it_back() {
     };
     let dir = tempfile::tempdir().unwrap();
     let write_only = std::fs::File::create(dir.path().join("w")).unwrap();
-    let readable = file_of(&uring_tests::pattern(256, 70));
+    let readable = uring_tests::file_of(&uring_tests::pattern(256, 70));
     ring.scope(|s| {
         s.push(Read::new(&write_only, pool.select()).user_data(1))
             .unwrap();
@@ -170,14 +157,14 @@ fn a_failed_file_read_that_took_a_whole_incremental_buffer_gives_it_back() {
 #[test]
 fn a_file_read_at_end_of_file_that_took_a_whole_incremental_buffer_gives_it_back() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     let mut ring = Ring::new(8).unwrap();
     let Some(pool) = incremental_buf_ring(&mut ring, 71, 2, 64) else {
         return;
     };
-    let file = file_of(&uring_tests::pattern(64, 71));
+    let file = uring_tests::file_of(&uring_tests::pattern(64, 71));
     ring.scope(|s| {
         s.push(Read::new(&file, pool.select()).offset(64).user_data(1))
             .unwrap();
@@ -208,7 +195,7 @@ fn a_file_read_at_end_of_file_that_took_a_whole_incremental_buffer_gives_it_back
 #[test]
 fn a_worker_receive_at_end_of_stream_that_took_a_whole_incremental_buffer_gives_it_back() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     let mut ring = Ring::new(8).unwrap();
@@ -255,7 +242,7 @@ fn a_worker_receive_at_end_of_stream_that_took_a_whole_incremental_buffer_gives_
 #[test]
 fn a_pipe_read_at_end_of_file_gives_its_incremental_buffer_back_once() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     let mut ring = Ring::new(8).unwrap();
@@ -264,7 +251,7 @@ fn a_pipe_read_at_end_of_file_gives_its_incremental_buffer_back_once() {
     };
     let (r, w) = uring_tests::pipe();
     drop(w);
-    let file = file_of(&uring_tests::pattern(40, 73));
+    let file = uring_tests::file_of(&uring_tests::pattern(40, 73));
     ring.scope(|s| {
         for i in 0..3u64 {
             s.push(Read::new(&r, pool.select()).user_data(i)).unwrap();
@@ -305,7 +292,7 @@ fn a_pipe_read_at_end_of_file_gives_its_incremental_buffer_back_once() {
 #[test]
 fn a_poll_armed_receive_holds_no_buffer_while_a_file_read_takes_the_head() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     let mut ring = Ring::new(8).unwrap();
@@ -313,7 +300,7 @@ fn a_poll_armed_receive_holds_no_buffer_while_a_file_read_takes_the_head() {
         return;
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
-    let file = file_of(&[0xf1; 64]);
+    let file = uring_tests::file_of(&[0xf1; 64]);
     let sent = uring_tests::pattern(40, 74);
     ring.scope(|s| {
         s.push(Recv::new(&rx, pool.select()).user_data(1)).unwrap();
@@ -361,7 +348,7 @@ fn a_poll_armed_receive_holds_no_buffer_while_a_file_read_takes_the_head() {
 #[test]
 fn a_cancelled_poll_armed_receive_names_no_buffer_and_returns_none_twice() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     for incremental in [false, true] {
@@ -417,7 +404,7 @@ fn a_cancelled_poll_armed_receive_names_no_buffer_and_returns_none_twice() {
 #[test]
 fn a_buffer_ring_dropped_under_a_worker_that_took_a_buffer_is_written_by_no_one() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     let mut ring = Ring::new(8).unwrap();
@@ -458,7 +445,7 @@ fn a_buffer_ring_dropped_under_a_worker_that_took_a_buffer_is_written_by_no_one(
 #[test]
 fn a_worker_receive_keeps_the_buffer_it_took_while_it_waits_for_data() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     let mut ring = Ring::new(8).unwrap();
@@ -466,7 +453,7 @@ fn a_worker_receive_keeps_the_buffer_it_took_while_it_waits_for_data() {
         return;
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
-    let file = file_of(&[0xf2; 64]);
+    let file = uring_tests::file_of(&[0xf2; 64]);
     let sent = uring_tests::pattern(48, 75);
     ring.scope(|s| {
         s.push(
@@ -523,7 +510,7 @@ fn a_worker_receive_keeps_the_buffer_it_took_while_it_waits_for_data() {
 #[test]
 fn a_waitall_receive_on_a_plain_ring_takes_one_buffer_and_fills_it_whole() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     let mut ring = Ring::new(8).unwrap();
@@ -532,7 +519,7 @@ fn a_waitall_receive_on_a_plain_ring_takes_one_buffer_and_fills_it_whole() {
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
     let sent = uring_tests::pattern(64, 76);
-    let file = file_of(&[0xf3; 64]);
+    let file = uring_tests::file_of(&[0xf3; 64]);
     ring.scope(|s| {
         tx.write_all(&sent[..20]).unwrap();
         s.push(
@@ -667,7 +654,7 @@ fn a_truncating_datagram_receive_in_a_short_selection_is_refused() {
 #[test]
 fn reads_of_a_reset_socket_leave_their_incremental_buffer_in_the_ring_once() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     let mut ring = Ring::new(8).unwrap();
@@ -696,7 +683,7 @@ fn reads_of_a_reset_socket_leave_their_incremental_buffer_in_the_ring_once() {
         }
     });
     // The next read of data fills the buffer at the head from its start.
-    let file = file_of(&uring_tests::pattern(64, 73));
+    let file = uring_tests::file_of(&uring_tests::pattern(64, 73));
     ring.scope(|s| {
         s.push(Read::new(&file, pool.select()).user_data(9))
             .unwrap();

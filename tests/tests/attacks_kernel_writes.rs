@@ -57,13 +57,6 @@ const CANARY: u8 = 0xC5;
 /// `UIO_MAXIOV`: the most iovecs one vectored op takes.
 const UIO_MAXIOV: usize = 1024;
 
-/// A regular file holding `bytes`.
-fn file_of(bytes: &[u8]) -> std::fs::File {
-    let mut file = tempfile::tempfile().unwrap();
-    file.write_all(bytes).unwrap();
-    file
-}
-
 /// Whether every byte of `bytes` is the canary.
 fn intact(bytes: &[u8]) -> bool {
     bytes.iter().all(|&b| b == CANARY)
@@ -245,7 +238,7 @@ fn reads_into_slices_that_end_at_a_guard_page_fill_exactly_the_slice() {
         return;
     };
     let data = pattern(3 * 8192, 11);
-    let file = file_of(&data);
+    let file = uring_tests::file_of(&data);
     let (mut tx, rx) = UnixStream::pair().unwrap();
     tx.write_all(&data[..8192]).unwrap();
     let (mut at_file, mut at_stream) = (0usize, 0usize);
@@ -291,7 +284,7 @@ fn slices_longer_than_u32_max_are_clamped_not_wrapped() {
         return;
     };
     let data = pattern(64, 3);
-    let file = file_of(&data);
+    let file = uring_tests::file_of(&data);
     let mut ring = Ring::new(8).unwrap();
     let (mut tx, rx) = UnixStream::pair().unwrap();
     tx.write_all(&data).unwrap();
@@ -330,7 +323,7 @@ fn vectored_reads_fill_each_iovec_to_its_own_length_only() {
     let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
     let data = pattern(4096, 21);
-    let file = file_of(&data);
+    let file = uring_tests::file_of(&data);
     let spans = [(0, 0), (4, 3), (10, 0), (12, 5), (20, 1), (22, 0)];
     let mut mem = [CANARY; 40];
     let mut parts = carve(&mut mem, &spans);
@@ -379,7 +372,7 @@ fn vectored_reads_fill_each_iovec_to_its_own_length_only() {
 fn fixed_reads_across_the_registered_buffer_s_edges_write_nothing() {
     let _watch = uring_tests::watchdog();
     let data = pattern(8192, 31);
-    let file = file_of(&data);
+    let file = uring_tests::file_of(&data);
     let mut mem = vec![CANARY; 3 * 4096];
     let mut ring = Ring::new(8).unwrap();
     let table = {
@@ -694,7 +687,7 @@ fn selected_reads_with_caps_past_the_buffer_stay_in_the_picked_one() {
         return;
     };
     let data = pattern(4096, 41);
-    let file = file_of(&data);
+    let file = uring_tests::file_of(&data);
     let (mut tx, rx) = UnixStream::pair().unwrap();
     tx.write_all(&data[..1024]).unwrap();
     let caps = [
@@ -769,7 +762,7 @@ fn a_multishot_read_stays_in_the_buffers_it_picks() {
         return;
     };
     let data = pattern(200, 51);
-    let file = file_of(&pattern(128, 52));
+    let file = uring_tests::file_of(&pattern(128, 52));
     let (rd, wr) = uring_tests::pipe();
     let mut wr = std::fs::File::from(wr);
     wr.write_all(&data).unwrap();
@@ -818,7 +811,7 @@ fn a_bundle_takes_no_buffer_the_program_holds() {
     let Some(pool) = plain_buf_ring(&mut ring, 73, 4, 16) else {
         return;
     };
-    let file = file_of(&pattern(64, 61));
+    let file = uring_tests::file_of(&pattern(64, 61));
     let sent = pattern(100, 62);
     let (mut tx, rx) = UnixStream::pair().unwrap();
     ring.scope(|s| {
@@ -869,7 +862,7 @@ fn multishot_recvmsg_layouts_never_reach_past_the_picked_buffer() {
     let Some(pool) = plain_buf_ring(&mut ring, 74, 2, 64) else {
         return;
     };
-    let file = file_of(&pattern(128, 71));
+    let file = uring_tests::file_of(&pattern(128, 71));
     let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
     let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
     let datagram = pattern(300, 72);
@@ -940,7 +933,7 @@ fn an_owned_vector_lends_its_length_not_its_capacity() {
     let _watch = uring_tests::watchdog();
     let mut ring = Ring::new(8).unwrap();
     let data = pattern(256, 81);
-    let file = file_of(&data);
+    let file = uring_tests::file_of(&data);
     for len in [8usize, 0] {
         let mut buf = vec![CANARY; 64];
         buf.truncate(len);
@@ -974,7 +967,7 @@ fn statx_masks_with_reserved_bits_are_refused_and_writes_fit_the_struct() {
         canary: [u8; 64],
     }
     let mut ring = Ring::new(8).unwrap();
-    let file = file_of(b"x");
+    let file = uring_tests::file_of(b"x");
     let path = c"";
     for (mask, want) in [
         (u32::MAX, -libc::EINVAL),
@@ -1057,7 +1050,7 @@ fn reactor_vectored_reads_fill_each_buffer_to_its_own_length() {
     let _watch = uring_tests::watchdog();
     let reactor = Reactor::new().unwrap();
     let data = pattern(4096, 95);
-    let fd = SharedFd::new(file_of(&data));
+    let fd = SharedFd::new(uring_tests::file_of(&data));
     let lens = [0usize, 3, 0, 2, 5];
     let bufs: Vec<Box<[u8]>> = lens
         .iter()
@@ -1115,7 +1108,7 @@ fn a_reactor_ring_buf_lends_its_buffer_and_not_the_next() {
     let first = held.pop().unwrap();
     assert_eq!(first.capacity(), 32);
     let data = pattern(100, 98);
-    let file = SharedFd::new(file_of(&data));
+    let file = SharedFd::new(uring_tests::file_of(&data));
     let (r, first) = reactor
         .run_until(reactor.op(ReactorRead::new(&file, first, 0)))
         .unwrap();

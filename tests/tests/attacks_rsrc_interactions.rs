@@ -80,13 +80,6 @@ impl Setup {
     }
 }
 
-/// A file holding `bytes` at offset 0.
-fn file_of(bytes: &[u8]) -> File {
-    let file = tempfile::tempfile().unwrap();
-    file.write_all_at(bytes, 0).unwrap();
-    file
-}
-
 /// The first `len` bytes of `file`.
 fn contents(file: &File, len: usize) -> Vec<u8> {
     let mut back = vec![0u8; len];
@@ -239,7 +232,7 @@ fn a_clone_s_read_keeps_the_old_memory_while_its_source_resizes_and_replaces_the
     let table = unsafe { src.register_buffers(&[IoSliceMut::new(&mut first)]) }.unwrap();
     // SAFETY: as above.
     let cloned = unsafe { dst.clone_buffers(&src, &table, 0, 1) }.unwrap();
-    let file = file_of(&pattern(48, 5));
+    let file = uring_tests::file_of(&pattern(48, 5));
     let (rx, tx) = pipe();
     let mut tx = File::from(tx);
     let sent = pattern(32, 6);
@@ -342,7 +335,7 @@ fn a_tagged_buffer_replaced_by_a_clone_under_a_read_posts_its_tag_after_the_read
         [],
         "the tag came while the read used the buffer"
     );
-    let file = file_of(&pattern(40, 6));
+    let file = uring_tests::file_of(&pattern(40, 6));
     let mine = dst.scope(|s| {
         assert!(s.tags_every_op(), "a ring with tags");
         s.push(ReadFixed::new(&file, &mut new[..40], table.get(0).unwrap()).user_data(6))
@@ -473,7 +466,7 @@ fn a_scope_unwinding_over_a_fixed_read_of_a_clone_waits_for_it() {
         let mut left = [0u8; 15];
         rx.read_exact(&mut left).unwrap();
         assert_eq!(&left, b"after the scope");
-        let file = file_of(b"the next scope");
+        let file = uring_tests::file_of(b"the next scope");
         let cqe = complete(
             &mut dst,
             ReadFixed::new(&file, &mut region[..14], cloned.get(0).unwrap()),
@@ -664,7 +657,7 @@ fn tags_of_a_slot_whose_read_a_scope_cut_come_once_on_every_kind_of_ring() {
         }
         let (rx, tx) = pipe();
         let mut tx = File::from(tx);
-        let other = file_of(b"other");
+        let other = uring_tests::file_of(b"other");
         let mut table = ring.register_files_tagged(&[(rx.as_fd(), 0x51)]).unwrap();
         let mut buf = [CANARY; 8];
         let left = ring.scope(|s| {
@@ -898,8 +891,8 @@ fn registrations_of_a_single_issuer_ring_on_another_thread_are_refused_and_come_
     let Some(mut ring) = uring_tests::defer_ring(8) else {
         return;
     };
-    let first = file_of(b"first");
-    let second = file_of(b"second");
+    let first = uring_tests::file_of(b"first");
+    let second = uring_tests::file_of(b"second");
     let table = ring.register_files(&[first.as_fd()]).unwrap();
     let Some(pool) = uring_tests::incremental_buf_ring(&mut ring, 13, 2, 32) else {
         return;

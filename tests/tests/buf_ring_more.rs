@@ -16,16 +16,6 @@ use uring::sys::fault::{self, Call};
 use uring::{BufRing, BufferGroup, Error, Ring, SqeFlags, sys};
 use uring_tests::{PATIENCE, mmap_buf_ring, push_lent, reap_one, require_kernel};
 
-/// Whether the kernel reports a group's head (6.8), with a skip message if
-/// not.
-fn has_status() -> bool {
-    require_kernel(
-        6,
-        8,
-        "the status of a buffer ring (IORING_REGISTER_PBUF_STATUS)",
-    )
-}
-
 /// Waits until the kernel's head of `pool` reaches `head`: an op in flight
 /// took a buffer. Panics after [`PATIENCE`].
 fn wait_for_head(pool: &BufRing, head: u16) {
@@ -105,7 +95,7 @@ fn kernel_allocated_buffers_come_back_for_many_more_ops_than_the_ring_holds() {
     assert_eq!(pool.lent(), 0);
     assert_eq!(&seen[..4], [0, 1, 2, 3]);
     assert!(seen.iter().all(|&b| b < 4), "{seen:?}");
-    if has_status() {
+    if uring_tests::has_pbuf_status() {
         assert_eq!(pool.head().unwrap(), 40);
         assert_eq!(pool.available().unwrap(), 4);
     }
@@ -160,7 +150,7 @@ fn an_incremental_kernel_allocated_ring_hands_out_consecutive_pieces() {
         drop(last);
         held.clear();
         assert_eq!(pool.lent(), 0);
-        if has_status() {
+        if uring_tests::has_pbuf_status() {
             // Buffer 0 used up; buffer 1 is still at the head.
             assert_eq!(pool.head().unwrap(), 1);
         }
@@ -192,7 +182,7 @@ fn an_incremental_kernel_allocated_ring_hands_out_consecutive_pieces() {
 #[test]
 fn dropping_a_kernel_allocated_ring_under_a_receive_that_took_a_buffer_faults() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     for (group, incremental) in [(4, false), (5, true)] {
@@ -300,7 +290,7 @@ fn two_kernel_allocated_groups_map_their_own_rings() {
             expect(4, 10, 1, 8),
         ]
     );
-    if has_status() {
+    if uring_tests::has_pbuf_status() {
         for (group, head) in [(10, 2), (2047, 2), (11, 1)] {
             assert_eq!(ring.buf_ring_head(BufferGroup::new(group)).unwrap(), head);
         }
@@ -413,7 +403,7 @@ fn a_ring_without_a_descriptor_cannot_map_a_kernel_allocated_ring() {
         refused.map(drop).unwrap_err().raw_os_error(),
         Some(libc::EBADF)
     );
-    if has_status() {
+    if uring_tests::has_pbuf_status() {
         assert_eq!(
             ring.buf_ring_head(BufferGroup::new(1))
                 .unwrap_err()
@@ -449,7 +439,7 @@ fn a_kernel_allocated_ring_that_cannot_be_mapped_leaves_the_group_free() {
         let (maps, unmaps) = (fault::counts(Call::Mmap), fault::counts(Call::Munmap));
         assert_eq!(maps.made, unmaps.made, "every mapping made is unmapped");
         fault::reset();
-        if has_status() {
+        if uring_tests::has_pbuf_status() {
             assert_eq!(
                 ring.buf_ring_head(BufferGroup::new(7))
                     .unwrap_err()
@@ -507,7 +497,7 @@ fn a_refused_mapping_on_a_no_mmap_ring_says_why() {
 #[test]
 fn the_head_of_a_group_read_by_id_is_its_buf_ring_s() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     let mut ring = Ring::new(8).unwrap();
@@ -545,7 +535,7 @@ fn the_head_of_a_group_read_by_id_is_its_buf_ring_s() {
 #[test]
 fn the_head_of_a_group_registered_by_raw_means() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     let mut ring = Ring::new(8).unwrap();
@@ -632,7 +622,7 @@ fn the_head_of_a_group_registered_by_raw_means() {
 #[test]
 fn the_head_of_a_missing_group_or_of_provided_buffers_is_an_error() {
     let _watch = uring_tests::watchdog();
-    if !has_status() {
+    if !uring_tests::has_pbuf_status() {
         return;
     }
     let mut ring = Ring::new(8).unwrap();

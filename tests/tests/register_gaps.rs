@@ -6,7 +6,6 @@
 use std::io::{IoSlice, IoSliceMut, Read};
 use std::mem;
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::fs::FileExt;
 use std::os::unix::net::UnixStream;
 
 use uring::ops::{ReadFixed, Send, SendV, SendZcV};
@@ -18,13 +17,6 @@ use uring_tests::{
 // ---------------------------------------------------------------------------
 // Helpers.
 // ---------------------------------------------------------------------------
-
-/// A file holding `data` at offset 0.
-fn file_of(data: &[u8]) -> std::fs::File {
-    let file = tempfile::tempfile().unwrap();
-    file.write_all_at(data, 0).unwrap();
-    file
-}
 
 /// One raw `io_uring_register(2)` of `IORING_REGISTER_CLONE_BUFFERS` on
 /// the ring `fd`: the kernel's own answer, without the library's checks.
@@ -103,7 +95,7 @@ fn a_clone_at_an_offset_replaces_those_slots_with_the_source_s_memory() {
     assert_eq!(table.len(), 4, "the table keeps its length");
 
     let data = pattern(4096, 9);
-    let file = file_of(&data);
+    let file = uring_tests::file_of(&data);
     // A read through slot 2 lands in source buffer 1's memory.
     let at = 4096 + 100;
     let n = read_fixed(
@@ -178,7 +170,7 @@ fn a_clone_past_the_end_grows_the_table() {
     let table = unsafe { dst.clone_buffers_replace(dst_bufs, 3, &src, &src_bufs, 0, 2) }.unwrap();
     assert_eq!(table.len(), 5, "grown to the end of the range");
     let data = pattern(512, 3);
-    let file = file_of(&data);
+    let file = uring_tests::file_of(&data);
     let at = 4096 + 7;
     let n = read_fixed(
         &mut dst,
@@ -229,7 +221,7 @@ fn slots_after_a_cloned_range() {
     let table = unsafe { dst.clone_buffers_replace(dst_bufs, 0, &src, &src_bufs, 0, 1) }.unwrap();
     assert_eq!(table.len(), 3);
     let data = pattern(64, 5);
-    let file = file_of(&data);
+    let file = uring_tests::file_of(&data);
     let n = read_fixed(&mut dst, &file, &mut src_mem[..64], table.get(0).unwrap());
     assert_eq!(n, 64);
     assert_eq!(src_mem[..64], data[..]);
@@ -302,7 +294,7 @@ fn a_clone_out_of_range_or_of_another_ring_s_table_gives_the_handle_back() {
     let table = e.handle;
     // Still usable.
     let data = pattern(32, 1);
-    let file = file_of(&data);
+    let file = uring_tests::file_of(&data);
     let n = read_fixed(&mut dst, &file, &mut dst_mem[..32], table.get(0).unwrap());
     assert_eq!(n, 32);
     assert_eq!(dst_mem[..32], data[..]);
@@ -361,7 +353,7 @@ fn the_kernel_s_answers_to_bad_clones() {
     assert_eq!(e.raw_os_error(), Some(libc::EBUSY), "{e}");
     // The failed clones left the table alone.
     let data = pattern(16, 2);
-    let file = file_of(&data);
+    let file = uring_tests::file_of(&data);
     let n = read_fixed(&mut dst, &file, &mut dst_mem[..16], table.get(0).unwrap());
     assert_eq!(n, 16);
     assert_eq!(dst_mem[..16], data[..]);
@@ -434,7 +426,7 @@ fn a_registration_with_holes_leaves_those_slots_empty_until_updated() {
     .unwrap();
     assert_eq!(table.len(), 3);
     let data = pattern(4096, 77);
-    let file = file_of(&data);
+    let file = uring_tests::file_of(&data);
     let base = mem.as_ptr() as usize;
     assert_eq!((a_at - base, b_at - base, c_at - base), (0, 4096, 8192));
     // The hole: the kernel's EFAULT, nothing written.
@@ -517,7 +509,7 @@ fn a_tagged_registration_with_holes() {
     .unwrap();
     assert_eq!(table.len(), 3);
     let data = pattern(64, 12);
-    let file = file_of(&data);
+    let file = uring_tests::file_of(&data);
     let n = read_fixed(
         &mut ring,
         &file,

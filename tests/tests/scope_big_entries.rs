@@ -17,18 +17,11 @@ fn pair<C: AsRef<uring::Cqe>>(c: &C) -> (u64, i32) {
     (c.as_ref().user_data(), c.as_ref().res())
 }
 
-/// A file of `data`.
-fn file_of(data: &[u8]) -> std::fs::File {
-    let mut file = tempfile::tempfile().unwrap();
-    file.write_all(data).unwrap();
-    file
-}
-
 /// Reads and writes through borrowed buffers in scopes, round the queues
 /// several times, on a ring of sizes `S` and `C`.
 fn borrowed_io<S: SqeSize, C: UniformCqe>(mut ring: Ring<S, C>) {
     let data = pattern(4096, 5);
-    let file = file_of(&data);
+    let file = uring_tests::file_of(&data);
     for round in 0..10u64 {
         let mut back = vec![0u8; 512];
         let out = pattern(300, round as u8);
@@ -212,7 +205,7 @@ fn owned_buffers_come_back_on_a_big_ring() {
     let _watch = uring_tests::watchdog();
     let mut ring = Builder::new().build_sized::<Sqe128, Cqe32>(4).unwrap();
     let data = pattern(1000, 3);
-    let file = file_of(&data);
+    let file = uring_tests::file_of(&data);
     for round in 0..6u64 {
         let buf = ring.scope(|s| {
             s.push_owned(vec![0; 100], |buf, sq| {

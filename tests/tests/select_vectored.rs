@@ -5,7 +5,7 @@
 //! message header still receives the sender's address and the ancillary
 //! data; an empty group fails the op with `ENOBUFS`.
 
-use std::io::{IoSliceMut, Write as _};
+use std::io::IoSliceMut;
 use std::mem;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 
@@ -27,13 +27,6 @@ fn iovec(base: *mut u8, len: usize) -> libc::iovec {
         iov_base: base.cast(),
         iov_len: len,
     }
-}
-
-/// A temporary file holding `bytes`.
-fn file_of(bytes: &[u8]) -> std::fs::File {
-    let mut file = tempfile::tempfile().unwrap();
-    file.write_all(bytes).unwrap();
-    file
 }
 
 /// Two UDP sockets on 127.0.0.1: the sender and the receiver.
@@ -86,7 +79,7 @@ fn a_vectored_read_fills_a_picked_buffer_up_to_the_iovec_length() {
     let Some((mut ring, pool)) = ring_and_pool(30, 4, 16) else {
         return;
     };
-    let file = file_of(b"0123456789abcdefghijklmnopqrstuvwxyz");
+    let file = uring_tests::file_of(b"0123456789abcdefghijklmnopqrstuvwxyz");
     let mut canary = [0xaau8; 64];
     let short = iovec(canary.as_mut_ptr(), 5);
     let whole = iovec(std::ptr::null_mut(), 0);
@@ -136,7 +129,7 @@ fn a_vectored_read_from_a_dry_group_fails_with_enobufs() {
     let Some((mut ring, pool)) = ring_and_pool(31, 1, 8) else {
         return;
     };
-    let file = file_of(b"abcdefgh");
+    let file = uring_tests::file_of(b"abcdefgh");
     let cap = iovec(std::ptr::null_mut(), 8);
     let outcome = ring.scope(|s| -> uring::Result<()> {
         s.push(ReadVSelect::new(&file, &cap, pool.group()).user_data(1))?;
