@@ -120,11 +120,19 @@ impl Conn {
     }
 
     pub(crate) fn recv_stream(&self, group: BufGroup) -> RecvStream {
-        RecvStream {
-            stream: self
-                .may_receive()
-                .map(|()| self.handle.stream(RecvMulti::new(&self.fd, group)))
-                .map_err(Some),
+        match self.may_receive() {
+            Ok(()) => RecvStream {
+                stream: Ok(self.handle.stream(RecvMulti::new(&self.fd, group))),
+                rearm: Some(Rearm {
+                    handle: self.handle.clone(),
+                    fd: self.fd.clone(),
+                    group,
+                }),
+            },
+            Err(e) => RecvStream {
+                stream: Err(Some(e)),
+                rearm: None,
+            },
         }
     }
 
@@ -237,10 +245,14 @@ macro_rules! stream_methods {
         }
 
         /// Receives continuously into buffers of `group` (one multishot
-        /// receive): each item is a buffer, `Ok(None)` at the end of the
-        /// stream, or the error that ended it. Deadlines do not apply.
-        /// Refused as [`recv_ring`](Self::recv_ring) is, with the error as
-        /// its only item.
+        /// receive, armed again should the kernel end it after a buffer,
+        /// as it does when the completion queue is full): each item is a
+        /// buffer, `Ok(None)` at the end of the stream, or the error that
+        /// ended it (`ENOBUFS` when the ring ran dry); after that item the
+        /// stream ends (`None`), and it ends without one only once the
+        /// reactor has shut down. Deadlines do not apply. Refused as
+        /// [`recv_ring`](Self::recv_ring) is, with the error as its only
+        /// item.
         pub fn recv_stream(&self, group: $crate::reactor::BufGroup) -> $crate::net::RecvStream {
             self.conn.recv_stream(group)
         }
@@ -294,23 +306,74 @@ pub(crate) use stream_traits;
 /// A multishot receive into a buffer ring, from a stream's `recv_stream`
 /// ([`TcpStream::recv_stream`](crate::net::TcpStream::recv_stream),
 /// [`UnixStream::recv_stream`](crate::net::UnixStream::recv_stream)).
+///
+/// The kernel ends a multishot receive now and then with a buffer as its
+/// last completion, the connection still open (when the completion queue
+/// has no room for the next one, `io_recv_finish`): the stream then arms
+/// another, which goes on where the last one stopped, so that it ends
+/// (`None`) only after the end of the stream or an error, or once the
+/// reactor has shut down.
 pub struct RecvStream {
     /// The receive, or why it could not start (until that is read).
     stream: Result<OpStream<RecvMulti>, Option<io::Error>>,
+    /// What arming the receive again takes, until the stream's last item
+    /// (the end, an error): then `None`, and the descriptor is let go.
+    rearm: Option<Rearm>,
+}
+
+/// What a [`RecvStream`] arms its receive again with.
+struct Rearm {
+    handle: Handle,
+    fd: SharedFd,
+    group: BufGroup,
 }
 
 impl RecvStream {
-    /// The next buffer, as [`OpStream::poll_next`].
+    /// The next buffer, as [`OpStream::poll_next`]: `Ready(None)` only
+    /// after the item that ended the stream (or the refusal that kept it
+    /// from starting), or once the reactor has shut down.
     pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Option<RingBuf>>>> {
-        match &mut self.stream {
-            Ok(stream) => stream.poll_next(cx),
-            Err(refused) => Poll::Ready(refused.take().map(Err)),
+        loop {
+            let stream = match &mut self.stream {
+                Ok(stream) => stream,
+                Err(refused) => return Poll::Ready(refused.take().map(Err)),
+            };
+            match std::task::ready!(stream.poll_next(cx)) {
+                Some(Ok(Some(buf))) => return Poll::Ready(Some(Ok(Some(buf)))),
+                // The end of the stream, or the error that ended the
+                // receive: the stream's last item.
+                Some(last) => {
+                    self.rearm = None;
+                    return Poll::Ready(Some(last));
+                }
+                None => {
+                    let refused = stream.failure();
+                    let Some(rearm) = self.rearm.take() else {
+                        return Poll::Ready(None);
+                    };
+                    if rearm.handle.is_shut_down() {
+                        return Poll::Ready(None);
+                    }
+                    // Never queued (its index space spent, ...): said once,
+                    // then the end.
+                    if let Some(e) = refused {
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                    // The kernel ended the receive after a buffer, the
+                    // connection open: another receive goes on from there
+                    // (the last one's completions are all read, so the two
+                    // never race for bytes).
+                    self.stream = Ok(rearm.handle.stream(RecvMulti::new(&rearm.fd, rearm.group)));
+                    self.rearm = Some(rearm);
+                }
+            }
         }
     }
 
     /// Awaits the next buffer: `Some(Ok(Some(buf)))`, `Some(Ok(None))` at
     /// the end of the stream, `Some(Err(..))` when the receive ended with
-    /// an error (or could not start), `None` after the last.
+    /// an error (or could not start), `None` after the last (or once the
+    /// reactor has shut down).
     #[allow(clippy::should_implement_trait)]
     pub async fn next(&mut self) -> Option<io::Result<Option<RingBuf>>> {
         std::future::poll_fn(|cx| self.poll_next(cx)).await

@@ -18,7 +18,7 @@
 use crate::MsgFlags;
 use crate::net::conn::Conn;
 use crate::net::{TcpStream, UnixStream};
-use crate::net::{deadlined, timed_out};
+use crate::net::{cut, deadlined, timed_out};
 use crate::reactor::ops::{Recv, RecvMulti, Send, Shutdown};
 use crate::reactor::{
     BufGroup, Handle, IoBuf, IoBufMut, OpFuture, OpId, OpStream, RingBuf, SharedFd, Slice,
@@ -172,7 +172,10 @@ impl ReadAhead {
             Some(Err(e)) => {
                 self.multi = None;
                 match e.raw_os_error() {
-                    Some(libc::ECANCELED) if cancelled => Poll::Ready(None),
+                    // Cut by the cancel above (`ECANCELED`; a multishot
+                    // receive never sleeps in a worker, whose cancel would
+                    // give `EINTR`, but that would be the same cut).
+                    Some(libc::ECANCELED | libc::EINTR) if cancelled => Poll::Ready(None),
                     // No buffer left: this read receives the one-shot way,
                     // the next one through the ring again.
                     Some(libc::ENOBUFS) => {
@@ -239,10 +242,13 @@ impl Carried {
     /// by the deadline it carried before the change was seen): it starts
     /// again under the current one. Else the result, a cancel by the
     /// deadline it carried being `TimedOut`.
+    ///
+    /// A cancel ends the op with `ECANCELED`, or with `EINTR` when the
+    /// kernel was running it in an io-wq worker (see `net::cut`): both
+    /// mean it moved nothing, and either is this cancel when the net layer
+    /// asked for one or the deadline it carried has passed.
     fn result(self, result: io::Result<u32>, current: Option<Instant>) -> Option<io::Result<u32>> {
-        let cancelled = result
-            .as_ref()
-            .is_err_and(|e| e.raw_os_error() == Some(libc::ECANCELED));
+        let cancelled = result.as_ref().is_err_and(cut);
         if cancelled && (self.cancelled.is_some() || self.deadline != current) {
             return None;
         }
@@ -421,8 +427,9 @@ fn sent(
 
 /// Sends on, for a dropped stream, what a send whose result was `result`
 /// left of `bytes`: the rest of a short send, or all of one cancelled to
-/// start again under a new deadline, unless that deadline has passed. A
-/// send that failed, or was cut by its own deadline, ends there.
+/// start again under a new deadline (`ECANCELED`, or `EINTR` from a send
+/// the kernel ran in a worker: see `net::cut`), unless that deadline has
+/// passed. A send that failed, or was cut by its own deadline, ends there.
 fn send_rest(
     handle: &Handle,
     fd: &SharedFd,
@@ -432,7 +439,7 @@ fn send_rest(
 ) {
     let sent = match result {
         Ok(n) if n > 0 => n as usize,
-        Err(e) if resend.restart && e.raw_os_error() == Some(libc::ECANCELED) => 0,
+        Err(e) if resend.restart && cut(&e) => 0,
         _ => return,
     };
     let (begin, end) = (bytes.begin(), bytes.end());

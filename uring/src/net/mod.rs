@@ -42,7 +42,7 @@ use crate::reactor::{Completion, Handle, Op, SharedFd};
 use crate::types::SockAddr;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::Instant;
 
 mod conn;
@@ -81,15 +81,78 @@ pub(crate) async fn run<O: Op>(
     (deadlined(result, Some(deadline)), output)
 }
 
-/// A cancellation at or after `deadline` is the deadline's.
+/// A cancellation at or after `deadline` is the deadline's: an op that
+/// ended [`cut`] once it has passed fails with `TimedOut`.
 pub(crate) fn deadlined(result: io::Result<u32>, deadline: Option<Instant>) -> io::Result<u32> {
     match (result, deadline) {
-        (Err(e), Some(deadline))
-            if e.raw_os_error() == Some(libc::ECANCELED) && Instant::now() >= deadline =>
-        {
-            Err(timed_out())
-        }
+        (Err(e), Some(deadline)) if cut(&e) && Instant::now() >= deadline => Err(timed_out()),
         (result, _) => result,
+    }
+}
+
+/// Whether an op's error says it was cancelled, having moved no byte:
+/// `ECANCELED`, or `EINTR`.
+///
+/// A cancel (`IORING_OP_ASYNC_CANCEL`, or a link timeout firing) finds an
+/// op in one of two places. Waiting on its socket's poll, it is taken off
+/// and completes with `-ECANCELED`. Issued blocking in an io-wq worker
+/// (after `APOLL_MAX_RETRY` polls that said "ready" while the op kept
+/// failing with `EAGAIN`, or when the kernel punts it there for another
+/// reason), it is running: io-wq signals the worker (`io_wq_cancel_cb` ->
+/// `__set_notify_signal`), the socket's wait returns `-ERESTARTSYS`, and
+/// `io_send` / `io_sendmsg` / `io_recv` / `io_recvmsg` complete the op with
+/// `-EINTR`. Either way nothing moved: bytes sent or received before the
+/// interruption make the op's result a count, not an error (`done_io`, and
+/// the socket layer's own partial counts).
+///
+/// Nothing else is known to interrupt an op in a worker. A worker is an
+/// io thread: it blocks every signal but `SIGKILL` and `SIGSTOP`, so a
+/// signal sent to the process never picks it, and the kernel applies no
+/// stop to it. What wakes it with a signal pending is io-wq's cancel
+/// (its notify-signal), asked for by an `ASYNC_CANCEL` or a link timeout,
+/// by the ring's teardown or its task's exit; or a `SIGKILL`, which ends
+/// the process. An op issued
+/// from the submitting thread runs non-blocking and never sleeps in its
+/// socket, so a signal to that thread interrupts none. So `EINTR` from an
+/// op is a cancel, as `ECANCELED` is, and whose cancel it was is decided
+/// as for `ECANCELED`: the net layer's own (a deadline's link timeout,
+/// once the deadline has passed; a cancel to start the op again under a
+/// moved deadline), or someone else's (an `ASYNC_CANCEL` queued by hand
+/// on the shared descriptor, the reactor's shutdown), which is reported
+/// as the error it is. An `EINTR` that came otherwise would be reported
+/// the same way (`Interrupted`), unless the net layer had asked for a
+/// cancel of that op or its deadline had passed: then, the op having
+/// moved nothing, taking it for that cancel loses nothing either.
+pub(crate) fn cut(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ECANCELED | libc::EINTR))
+}
+
+/// Switches a socket handed over by its owner to blocking mode (clears
+/// `O_NONBLOCK` on its open file description, which duplicates of the
+/// descriptor share).
+///
+/// io_uring does the waiting: it tries each op without blocking and
+/// waits through a poll. But an op it issues blocking in an io-wq worker
+/// gets `MSG_DONTWAIT` (or, for an accept, `O_NONBLOCK`) from a file left
+/// `O_NONBLOCK` (`____sys_sendmsg`, `____sys_recvmsg`, `do_accept`), and
+/// its `EAGAIN` is then final: the op fails with `WouldBlock` instead of
+/// waiting.
+///
+/// An error of `fcntl` is ignored: `F_GETFL` and `F_SETFL` of `O_NONBLOCK`
+/// on an open socket the caller owns do not fail (`EBADF` needs a closed
+/// descriptor; no socket refuses the flag), and were one to, the socket
+/// would only stay as its owner left it, its ops failing with
+/// `WouldBlock` where a worker runs them, as they would without the
+/// switch: nothing worse.
+pub(crate) fn set_blocking(fd: BorrowedFd<'_>) {
+    // SAFETY: fcntl(2) F_GETFL on a descriptor the borrow keeps open; it
+    // touches no memory of the program.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    if flags >= 0 && flags & libc::O_NONBLOCK != 0 {
+        // SAFETY: fcntl(2) F_SETFL on a descriptor the borrow keeps open,
+        // with the flags it has less `O_NONBLOCK`; it touches no memory of
+        // the program. (Ignored on failure: see above.)
+        let _ = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) };
     }
 }
 

@@ -1,7 +1,7 @@
 //! TCP over the reactor.
 
 use crate::net::conn::{Conn, stream_methods, stream_traits};
-use crate::net::{bind, cvt, name_of, set_option, socket};
+use crate::net::{bind, cvt, name_of, set_blocking, set_option, socket};
 use crate::reactor::ops::{Accept, AcceptMulti, Connect};
 use crate::reactor::{Handle, OpStream, SharedFd};
 use crate::types::SockAddr;
@@ -46,7 +46,13 @@ impl TcpListener {
     }
 
     /// A listener over a std listener.
+    ///
+    /// The descriptor is switched to blocking mode (`O_NONBLOCK` cleared,
+    /// for its duplicates too, which share the flag): io_uring does the
+    /// waiting, and an op the kernel runs in an io-wq worker on a
+    /// non-blocking socket would fail with `WouldBlock` instead of waiting.
     pub fn from_std(handle: &Handle, listener: std::net::TcpListener) -> TcpListener {
+        set_blocking(listener.as_fd());
         TcpListener {
             handle: handle.clone(),
             fd: SharedFd::new(listener),
@@ -209,7 +215,13 @@ impl TcpStream {
     }
 
     /// A stream over a connected std stream.
+    ///
+    /// The descriptor is switched to blocking mode (`O_NONBLOCK` cleared,
+    /// for its duplicates too, which share the flag): io_uring does the
+    /// waiting, and an op the kernel runs in an io-wq worker on a
+    /// non-blocking socket would fail with `WouldBlock` instead of waiting.
     pub fn from_std(handle: &Handle, stream: std::net::TcpStream) -> TcpStream {
+        set_blocking(stream.as_fd());
         TcpStream::from_owned(handle, stream.into())
     }
 

@@ -1,6 +1,6 @@
 //! UDP over the reactor.
 
-use crate::net::{bind, connect_now, run, socket};
+use crate::net::{bind, connect_now, run, set_blocking, socket};
 use crate::reactor::ops::{Recv, RecvFrom, RecvRing, Send, SendTo};
 use crate::reactor::{BufGroup, Handle, IoBuf, IoBufMut, RingBuf, SharedFd};
 use crate::types::SockAddr;
@@ -32,7 +32,13 @@ impl UdpSocket {
     }
 
     /// A socket over a std socket.
+    ///
+    /// The descriptor is switched to blocking mode (`O_NONBLOCK` cleared,
+    /// for its duplicates too, which share the flag): io_uring does the
+    /// waiting, and an op the kernel runs in an io-wq worker on a
+    /// non-blocking socket would fail with `WouldBlock` instead of waiting.
     pub fn from_std(handle: &Handle, socket: std::net::UdpSocket) -> UdpSocket {
+        set_blocking(socket.as_fd());
         UdpSocket {
             handle: handle.clone(),
             fd: SharedFd::new(socket),

@@ -3,7 +3,7 @@
 
 use crate::net::conn::{Conn, stream_methods, stream_traits};
 use crate::net::tcp::{Accepted, Incoming, sealed};
-use crate::net::{bind, connect_now, cvt, run, socket_of};
+use crate::net::{bind, connect_now, cvt, run, set_blocking, socket_of};
 use crate::reactor::ops::{
     Accept, Connect, Recv, RecvFrom, RecvRing, RecvWithFds, Send, SendTo, SendWithFds,
 };
@@ -76,7 +76,13 @@ impl UnixListener {
     }
 
     /// A listener over a std listener.
+    ///
+    /// The descriptor is switched to blocking mode (`O_NONBLOCK` cleared,
+    /// for its duplicates too, which share the flag): io_uring does the
+    /// waiting, and an op the kernel runs in an io-wq worker on a
+    /// non-blocking socket would fail with `WouldBlock` instead of waiting.
     pub fn from_std(handle: &Handle, listener: std::os::unix::net::UnixListener) -> UnixListener {
+        set_blocking(listener.as_fd());
         UnixListener {
             handle: handle.clone(),
             fd: SharedFd::new(listener),
@@ -173,7 +179,13 @@ impl UnixStream {
     }
 
     /// A stream over a connected std stream.
+    ///
+    /// The descriptor is switched to blocking mode (`O_NONBLOCK` cleared,
+    /// for its duplicates too, which share the flag): io_uring does the
+    /// waiting, and an op the kernel runs in an io-wq worker on a
+    /// non-blocking socket would fail with `WouldBlock` instead of waiting.
     pub fn from_std(handle: &Handle, stream: std::os::unix::net::UnixStream) -> UnixStream {
+        set_blocking(stream.as_fd());
         UnixStream::accepted(handle, stream.into())
     }
 
@@ -275,7 +287,13 @@ impl UnixDatagram {
     }
 
     /// A socket over a std socket.
+    ///
+    /// The descriptor is switched to blocking mode (`O_NONBLOCK` cleared,
+    /// for its duplicates too, which share the flag): io_uring does the
+    /// waiting, and an op the kernel runs in an io-wq worker on a
+    /// non-blocking socket would fail with `WouldBlock` instead of waiting.
     pub fn from_std(handle: &Handle, socket: std::os::unix::net::UnixDatagram) -> UnixDatagram {
+        set_blocking(socket.as_fd());
         UnixDatagram::over(handle, socket.into())
     }
 
@@ -308,9 +326,16 @@ impl UnixDatagram {
     }
 
     /// Sends `buf` to the connected peer as one datagram.
+    ///
+    /// A send that had to wait for room in the receiver's queue may have
+    /// sent an empty datagram instead (Linux 6.18: `unix_dgram_sendmsg`
+    /// takes the bytes out of the message before it finds the queue full,
+    /// and io_uring sends the message again once there is room, with
+    /// nothing left in it): that is a `WriteZero` error, not a count of 0.
     pub async fn send<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
+        let len = buf.bytes_init();
         let (result, buf) = run(&self.handle, Send::new(&self.fd, buf), self.write_deadline).await;
-        (result.map(|n| n as usize), buf)
+        (datagram_sent(result, len), buf)
     }
 
     /// Sends `buf` as one datagram to the socket bound to the path `path`.
@@ -325,11 +350,14 @@ impl UnixDatagram {
         }
     }
 
-    /// [`send_to`](UnixDatagram::send_to) a path or an abstract name.
+    /// [`send_to`](UnixDatagram::send_to) a path or an abstract name. A
+    /// send that waited for room may report `WriteZero`, as
+    /// [`send`](UnixDatagram::send) says.
     pub async fn send_to_addr<B: IoBuf>(&self, buf: B, addr: SockAddr) -> (io::Result<usize>, B) {
+        let len = buf.bytes_init();
         let op = SendTo::with_addr(&self.fd, buf, addr);
         let (result, buf) = run(&self.handle, op, self.write_deadline).await;
-        (result.map(|n| n as usize), buf)
+        (datagram_sent(result, len), buf)
     }
 
     /// Receives one datagram from the connected peer into `buf` (the rest
@@ -396,5 +424,19 @@ impl fmt::Debug for UnixDatagram {
         f.debug_struct("UnixDatagram")
             .field("fd", &self.fd)
             .finish_non_exhaustive()
+    }
+}
+
+/// A datagram send's result: a count of 0 for `len` bytes is the empty
+/// datagram of a send the kernel issued again with its message consumed
+/// (see [`UnixDatagram::send`]), which lost the bytes.
+fn datagram_sent(result: io::Result<u32>, len: usize) -> io::Result<usize> {
+    match result {
+        Ok(0) if len > 0 => Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            "the kernel sent an empty datagram: the send waited for room, and its bytes were \
+             consumed by its first attempt",
+        )),
+        result => result.map(|n| n as usize),
     }
 }
