@@ -1,5 +1,6 @@
 //! A minimal single-threaded executor for the reactor's own futures: tasks
-//! are polled on the reactor's thread, between rounds of completions.
+//! are polled on the reactor's thread, between rounds of completions (by
+//! `run` and `run_until`, or by the tokio driver's poll).
 
 use crate::reactor::remote::Inbox;
 use std::cell::{Cell, RefCell};
@@ -19,8 +20,9 @@ pub(crate) struct ReadyQueue {
     queue: Mutex<Vec<u32>>,
     /// Whether `queue` holds an id: set and cleared under its lock, read
     /// without it, so that a round with no task woken takes no lock.
-    /// SeqCst, against `parked`: a waker sets it before it looks at
-    /// `parked`, the reactor sets `parked` before it looks at this.
+    /// SeqCst, against `parked` (and the tokio driver's idle mark): a
+    /// waker sets it before it looks at `parked`, the reactor sets
+    /// `parked` before it looks at this.
     woken: AtomicBool,
     /// The reactor waits for completions: a wake from another thread must
     /// end the wait, through `eventfd`.
@@ -29,6 +31,19 @@ pub(crate) struct ReadyQueue {
     pub(crate) eventfd: OwnedFd,
     /// What other threads sent through a [`Remote`](crate::reactor::Remote).
     pub(crate) inbox: Inbox,
+    /// The waker of the task that drives the reactor for tokio
+    /// ([`TokioDriver`](crate::reactor::TokioDriver)), to wake when a task
+    /// is woken or a job sent while it is idle.
+    #[cfg(feature = "tokio")]
+    driver: Mutex<Option<Waker>>,
+    /// That task is outside its poll, or about to return from it: a wake
+    /// must go through its waker. SeqCst, as `parked`: a waker sets
+    /// `woken` (or a sender the inbox's flag) before it looks at this, the
+    /// driver sets this before it looks at them again. Taken (set back) by
+    /// the wake that wakes the driver: the wakes after it, until the
+    /// driver's next poll, have nothing to add.
+    #[cfg(feature = "tokio")]
+    driver_idle: AtomicBool,
 }
 
 impl ReadyQueue {
@@ -45,6 +60,10 @@ impl ReadyQueue {
             // SAFETY: a new descriptor that nothing else owns.
             eventfd: unsafe { OwnedFd::from_raw_fd(fd) },
             inbox: Inbox::default(),
+            #[cfg(feature = "tokio")]
+            driver: Mutex::new(None),
+            #[cfg(feature = "tokio")]
+            driver_idle: AtomicBool::new(false),
         })
     }
 
@@ -57,7 +76,9 @@ impl ReadyQueue {
         self.notify();
     }
 
-    /// Ends the reactor's wait, if it waits: something was queued for it.
+    /// Ends the reactor's wait, if it waits, or wakes the tokio task that
+    /// drives it, if that is idle: something was queued for it.
+    #[inline]
     pub(crate) fn notify(&self) {
         if self.parked.load(Ordering::SeqCst) {
             let one = 1u64;
@@ -66,6 +87,52 @@ impl ReadyQueue {
             let _ =
                 unsafe { libc::write(self.eventfd.as_raw_fd(), (&one as *const u64).cast(), 8) };
         }
+        #[cfg(feature = "tokio")]
+        if self.driver_idle.load(Ordering::SeqCst) {
+            self.wake_driver();
+        }
+    }
+
+    /// Wakes the tokio driver, unless another wake took its idle mark
+    /// first (and woke it).
+    #[cfg(feature = "tokio")]
+    #[cold]
+    #[inline(never)]
+    fn wake_driver(&self) {
+        if self.driver_idle.swap(false, Ordering::SeqCst) {
+            // Cloned out first: the waker runs with the lock released.
+            let driver = self
+                .driver
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            if let Some(driver) = driver {
+                driver.wake();
+            }
+        }
+    }
+
+    /// Records the waker of the task that drives the reactor for tokio.
+    /// The waker is cloned, and the old one dropped, with the lock
+    /// released: they are the program's code, which may wake a task or
+    /// send a job (and so take the lock).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn set_driver(&self, waker: &Waker) {
+        let lock = || self.driver.lock().unwrap_or_else(PoisonError::into_inner);
+        if matches!(&*lock(), Some(w) if w.will_wake(waker)) {
+            return;
+        }
+        let waker = waker.clone();
+        let old = lock().replace(waker);
+        drop(old);
+    }
+
+    /// Marks the tokio driver idle (it returns from its poll: wakes must
+    /// go through its waker), or not (it polls, and looks at the woken
+    /// tasks and the jobs itself before it returns).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn set_driver_idle(&self, idle: bool) {
+        self.driver_idle.store(idle, Ordering::SeqCst);
     }
 
     /// Blocks until a task is woken, without the ring (which a reactor

@@ -442,7 +442,8 @@ impl Handle {
     }
 
     /// Spawns a task on the reactor's executor ([`Reactor::run`] and
-    /// [`Reactor::run_until`] poll it).
+    /// [`Reactor::run_until`] poll it, and so does the task that drives
+    /// the reactor for tokio, `Reactor::into_tokio`).
     pub fn spawn<F: Future<Output = ()> + 'static>(&self, task: F) {
         self.shared.exec.spawn(Box::pin(task));
     }

@@ -11,8 +11,6 @@ use std::future::Future;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-#[cfg(feature = "tokio")]
-use std::task::Waker;
 use std::time::Instant;
 
 /// A closure sent to the reactor's thread.
@@ -26,10 +24,6 @@ pub(crate) struct Inbox {
     pending: AtomicBool,
     /// Live [`Remote`]s: while there are any, `run` keeps serving.
     remotes: AtomicUsize,
-    /// The task of an outside runtime that drives the reactor, to wake
-    /// when a job arrives.
-    #[cfg(feature = "tokio")]
-    driver: Mutex<Option<Waker>>,
 }
 
 #[derive(Default)]
@@ -47,8 +41,9 @@ impl Inbox {
     /// Whether jobs wait.
     #[inline(always)]
     pub(crate) fn has_jobs(&self) -> bool {
-        // SeqCst, against the reactor's `parked` flag: either the reactor
-        // sees the job, or the sender sees it parked and wakes it.
+        // SeqCst, against the reactor's `parked` flag (and the tokio
+        // driver's idle mark): either the reactor sees the job, or the
+        // sender sees it parked (or idle) and wakes it.
         self.pending.load(Ordering::SeqCst)
     }
 
@@ -99,18 +94,6 @@ impl Inbox {
         match handle {
             Some(handle) => jobs.into_iter().for_each(|job| job(handle)),
             None => drop(jobs),
-        }
-    }
-
-    /// Records the waker of the task that drives the reactor for an outside
-    /// runtime.
-    #[cfg(feature = "tokio")]
-    pub(crate) fn set_driver(&self, waker: &Waker) {
-        let mut driver = lock(&self.driver);
-        if !matches!(&*driver, Some(w) if w.will_wake(waker)) {
-            let old = driver.replace(waker.clone());
-            drop(driver);
-            drop(old);
         }
     }
 }
@@ -247,18 +230,10 @@ impl Remote {
         self.execute(|h| h.shutdown())
     }
 
-    /// Ends the reactor's wait for completions (or wakes its driver task),
-    /// so that it looks at its inbox.
+    /// Ends the reactor's wait for completions (or wakes its tokio driver
+    /// task, if that is idle), so that it looks at its inbox.
     fn wake(&self) {
         self.ready.notify();
-        #[cfg(feature = "tokio")]
-        {
-            // Cloned out first: the waker runs with the lock released.
-            let driver = lock(&self.ready.inbox.driver).clone();
-            if let Some(driver) = driver {
-                driver.wake();
-            }
-        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Driving the reactor from a tokio runtime: the ring's descriptor is
 //! registered with tokio's reactor, and a task submits and reaps whenever
-//! ops were queued or the ring has completions.
+//! ops were queued or the ring has completions, runs what remotes sent and
+//! polls the tasks of the reactor's own executor that were woken.
 
 use crate::SetupFlags;
 use crate::reactor::Reactor;
@@ -27,10 +28,18 @@ impl AsRawFd for RingFd {
 /// thread.
 ///
 /// It submits what tasks queued (they wake it), and handles the ring's
-/// completions when tokio reports its descriptor readable. It owns the
-/// reactor: dropping it (when the runtime shuts down) shuts the reactor
-/// down. It resolves once the reactor has been shut down through a
-/// [`Handle::shutdown`](crate::reactor::Handle::shutdown), or with the
+/// completions when tokio reports its descriptor readable. It runs what
+/// [`Remote`](crate::reactor::Remote)s send, and polls the tasks spawned
+/// on the reactor's executor ([`Handle::spawn`](crate::reactor::Handle::spawn),
+/// [`Remote::spawn`](crate::reactor::Remote::spawn)) when they are woken,
+/// from this thread or another (a send or a wake wakes it). A poll of it
+/// makes at most 128 rounds of submitting, reaping, running jobs and
+/// polling tasks: with work left after them (callbacks or jobs that keep
+/// queuing more), it yields to the runtime, which polls it again after
+/// its other tasks had their turn, so that it never starves them. It owns
+/// the reactor: dropping it (when the runtime shuts down) shuts the
+/// reactor down. It resolves once the reactor has been shut down through
+/// a [`Handle::shutdown`](crate::reactor::Handle::shutdown), or with the
 /// ring's error.
 ///
 /// ```
@@ -54,7 +63,15 @@ pub struct TokioDriver {
     // perhaps the ring) goes.
     fd: AsyncFd<RingFd>,
     reactor: Reactor,
+    /// The ids of the tasks woken, taken from the ready queue each round.
+    woken: Vec<u32>,
 }
+
+/// The rounds (a submit, the completions ready, the jobs waiting, the
+/// tasks woken) one poll of the driver makes at most while work is left:
+/// then it yields to the runtime, as a task that used up tokio's own
+/// budget (128 operations) does.
+const ROUNDS: u32 = 128;
 
 impl Reactor {
     /// Hands the reactor to the current tokio runtime: returns the task
@@ -96,7 +113,11 @@ impl Reactor {
         // after this registration.
         let fd = unsafe { AsyncFd::register_with_interest(RingFd(fd), Interest::READABLE) }
             .map_err(|e| e.into_parts().1)?;
-        Ok(TokioDriver { fd, reactor: self })
+        Ok(TokioDriver {
+            fd,
+            reactor: self,
+            woken: Vec::new(),
+        })
     }
 }
 
@@ -119,13 +140,19 @@ impl Future for TokioDriver {
             let old = shared.core.borrow_mut().set_driver(waker);
             drop(old);
         }
-        // Remotes wake it when they send work.
-        let inbox = &shared.exec.ready.inbox;
-        inbox.set_driver(cx.waker());
+        // Remotes wake it when they send work, and tasks when they are
+        // woken, while it is idle.
+        let ready = &shared.exec.ready;
+        ready.set_driver(cx.waker());
+        let inbox = &ready.inbox;
         // What callbacks queue while the driver runs is submitted by this
         // loop: they need not wake it.
         shared.core.borrow_mut().set_driving(true);
         let _driving = Driving(shared);
+        // Nor do the tasks woken and the jobs sent meanwhile: this loop
+        // looks at them until it returns.
+        ready.set_driver_idle(false);
+        let mut rounds = 0;
         loop {
             {
                 let mut core = shared.core.borrow_mut();
@@ -138,19 +165,49 @@ impl Future for TokioDriver {
             }
             shared.reap();
             inbox.run(&this.reactor.handle);
-            if shared.core.borrow_mut().unsubmitted() || inbox.has_jobs() {
-                // Callbacks or remotes queued more: submit them before
-                // sleeping.
-                continue;
+            ready.take(&mut this.woken);
+            if !this.woken.is_empty() {
+                // (The id of `run_until`'s future, which a waker of it
+                // kept from an earlier run may queue, polls nothing.)
+                shared.exec.poll_woken(&mut this.woken);
             }
-            match this.fd.poll_read_ready(cx) {
-                Poll::Ready(Ok(mut guard)) => {
-                    // Cleared before the completions are read: one posted
-                    // after this point makes the descriptor ready again.
-                    guard.clear_ready();
+            let mut busy =
+                shared.core.borrow_mut().unsubmitted() || inbox.has_jobs() || !ready.is_empty();
+            if !busy {
+                ready.set_driver_idle(true);
+                // Looked at again after the mark (SeqCst, as a waker or a
+                // sender looks at the mark after it queued): what is woken
+                // or sent from now on wakes the driver's waker, and what
+                // came before is seen here.
+                if !ready.is_empty() || inbox.has_jobs() {
+                    ready.set_driver_idle(false);
+                    busy = true;
                 }
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
+            }
+            if !busy {
+                match this.fd.poll_read_ready(cx) {
+                    Poll::Ready(Ok(mut guard)) => {
+                        // Cleared before the completions are read: one
+                        // posted after this point makes the descriptor
+                        // ready again.
+                        guard.clear_ready();
+                        ready.set_driver_idle(false);
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+            rounds += 1;
+            if rounds == ROUNDS {
+                // Callbacks, tasks or jobs keep making work: the other
+                // tasks of the runtime (and its timers) have their turn
+                // before the next poll, which comes soon. What was queued
+                // reaches the kernel meanwhile.
+                if let Err(e) = shared.core.borrow_mut().submit() {
+                    return Poll::Ready(Err(e));
+                }
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
         }
     }
@@ -164,6 +221,10 @@ impl Drop for Driving<'_> {
         if let Ok(mut core) = self.0.core.try_borrow_mut() {
             core.set_driving(false);
         }
+        // Outside its poll, the driver hears of woken tasks and sent jobs
+        // only through its waker (after a panic too: polled again, it
+        // would otherwise wait for its descriptor alone).
+        self.0.exec.ready.set_driver_idle(true);
     }
 }
 
