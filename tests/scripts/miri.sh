@@ -34,6 +34,7 @@ flags="-Zmiri-disable-isolation ${MIRIFLAGS:-}"
 io_uring="sets up a ring: io_uring's system calls are inline assembly, which Miri cannot run"
 skip_lib=(
     "reactor::core::tests::a_core_dropped_with_ops_in_flight_keeps_their_storage|$io_uring"
+    "reactor::core::tests::a_deadline_that_missed_its_op_cancels_it_again|$io_uring"
     "reactor::core::tests::a_stale_id_names_no_op_after_its_slot_went_round_the_tag_s_generations|$io_uring"
     "reactor::core::tests::completions_set_aside_by_a_scope_come_first_and_once|$io_uring"
     "reactor::core::tests::only_the_only_completion_of_a_live_callback_op_takes_the_fast_path|$io_uring"
