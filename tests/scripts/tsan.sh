@@ -65,6 +65,7 @@ default=(
     liburing_cases
     liburing_cases_ops
     liburing_cases_third
+    attacks_reactor_driver_source_audit
 )
 
 # binary -> reason (none cannot run at all today)
