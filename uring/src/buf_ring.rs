@@ -15,7 +15,8 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 
 /// The most buffers a ring holds: the kernel takes up to 32768 entries, and
 /// the ring keeps twice its buffer count of positions unambiguous in 16 bits.
@@ -152,6 +153,9 @@ pub struct BufRing {
     /// Registered with `IOU_PBUF_RING_MMAP`: the descriptors are the
     /// kernel's pages, which `maps.0` maps from the ring's descriptor.
     mmap: bool,
+    /// Of an incremental ring, the ring's scopes' mark that the group is
+    /// registered: cleared once it is unregistered.
+    registered: Option<Arc<AtomicBool>>,
 }
 
 // SAFETY: the ring owns its memory and descriptor; the cells make it !Sync,
@@ -380,6 +384,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             Some(descs) => descs,
             None => map_kernel_descs(&fd, group, descs_len, self.setup_flags)?,
         };
+        let registered = self.scope_table.set_incremental(group.id(), incremental);
         let ring = BufRing {
             fd,
             ring: self.id,
@@ -393,9 +398,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             order: (0..entries).map(|_| Cell::new(0)).collect(),
             state: (0..count).map(|_| State::default()).collect(),
             incremental,
+            registered,
             mmap,
         };
-        self.scope_table.set_incremental(group.id(), incremental);
         for bid in 0..count {
             ring.provide(bid);
         }
@@ -963,6 +968,9 @@ impl Drop for BufRing {
             Some(descs)
         };
         let unregistered = unregister(&self.fd, self.group);
+        if unregistered && let Some(registered) = &self.registered {
+            registered.store(false, Ordering::Relaxed);
+        }
         // Unregistered, the kernel reads no more descriptors: their memory
         // goes (if the kernel refused, their addresses stay reserved too).
         // An op that picked a buffer before may still write to it, so the

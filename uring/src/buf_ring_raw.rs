@@ -15,7 +15,8 @@ use crate::types::{BufferGroup, BufferSelect};
 use std::fmt;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 
 /// A provided-buffer ring whose buffers the program places: ops that select
 /// a buffer of its [`group`](RawBufRing::group) on the ring that registered
@@ -90,6 +91,9 @@ pub struct RawBufRing {
     /// Registered with `IOU_PBUF_RING_MMAP`: the descriptors are the
     /// kernel's pages, mapped.
     mmap: bool,
+    /// Of an incremental ring, the ring's scopes' mark that the group is
+    /// registered: cleared once it is unregistered.
+    registered: Option<Arc<AtomicBool>>,
 }
 
 // SAFETY: the value owns its mapping and descriptor; the descriptors are
@@ -206,7 +210,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             descs
         };
         let incremental = flags & sys::IOU_PBUF_RING_INC != 0;
-        self.scope_table.set_incremental(group.id(), incremental);
+        let registered = self.scope_table.set_incremental(group.id(), incremental);
         Ok(RawBufRing {
             fd,
             group,
@@ -216,6 +220,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             tail: 0,
             pending: 0,
             incremental,
+            registered,
             mmap,
         })
     }
@@ -259,7 +264,10 @@ impl RawBufRing {
     ///   op that selected from the group before has completed, since an op
     ///   that took the buffer writes it whatever happens to the group. If
     ///   the kernel refused the unregistration, the buffer stays the
-    ///   kernel's until the io_uring ring is closed.
+    ///   kernel's for as long as the kernel's ring lives: past the drop of
+    ///   the [`Ring`](crate::Ring) while any duplicate of its descriptor
+    ///   does, and through a teardown that ends after the last `close`
+    ///   returns, at a point the program cannot see (leak it).
     ///
     /// Only completions the kernel posted for ops that selected from this
     /// group count (one made up with `MSG_RING` can name any buffer).
@@ -449,6 +457,9 @@ impl Drop for RawBufRing {
         // their addresses stay reserved (the kernel keeps its own hold on
         // the pages it pinned).
         if unregister(&self.fd, self.group) {
+            if let Some(registered) = &self.registered {
+                registered.store(false, Ordering::Relaxed);
+            }
             drop(descs);
         } else if let Some(descs) = descs {
             descs.retire();

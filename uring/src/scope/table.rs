@@ -8,6 +8,8 @@ use crate::sys;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// `user_data ^ key` of the scope's own cancel requests. Its low half is
@@ -312,8 +314,12 @@ pub(crate) struct ScopeTable {
     pub(super) orphans: Vec<u64>,
     /// The ring's incrementally consumed buffer groups, each with the
     /// number of the scope's ops selecting from it that have not posted
-    /// their last completion (at most one: see [`ScopeTable::enter_group`]).
-    pub(super) incremental: Vec<(u16, u32)>,
+    /// their last completion (at most one: see [`ScopeTable::enter_group`]),
+    /// and whether its buffer ring is still registered (cleared when the
+    /// ring's `BufRing` or `RawBufRing` unregisters it: the group is then
+    /// forgotten at the next scope's beginning, once no op selects from
+    /// it).
+    pub(super) incremental: Vec<(u16, u32, Arc<AtomicBool>)>,
     /// The ring's descriptor, through which [`ScopeTable::leave_group`]
     /// reads a group's head; -1 outside a scope.
     pub(super) fd: std::os::fd::RawFd,
@@ -354,6 +360,9 @@ impl Default for ScopeTable {
 impl ScopeTable {
     /// Readies the table for a scope over a CQ of `capacity` entries.
     pub(super) fn begin(&mut self, ring: u32, capacity: u32, start_tail: u32, fast: bool) {
+        if !self.incremental.is_empty() {
+            self.forget_unregistered_groups();
+        }
         self.ring = ring;
         self.fast = fast;
         self.untagged_below = if fast { LIVE } else { 0 };
@@ -379,26 +388,46 @@ impl ScopeTable {
     }
 
     /// Notes whether `group` is consumed incrementally
-    /// (`IOU_PBUF_RING_INC`), as a buffer ring is registered under it.
+    /// (`IOU_PBUF_RING_INC`), as a buffer ring is registered under it:
+    /// returns, for an incremental one, the mark its buffer ring clears
+    /// when it unregisters the group.
     ///
     /// (mutants: the guard on the count is equivalent to `true`: a
     /// registration needs the ring borrowed mutably, so no scope runs and
     /// every count is back at 0; it stays as a defence.)
-    pub(crate) fn set_incremental(&mut self, group: u16, incremental: bool) {
-        let known = self.incremental.iter().position(|&(g, _)| g == group);
-        match (known, incremental) {
-            (None, true) => self.incremental.push((group, 0)),
-            (Some(i), false) if self.incremental[i].1 == 0 => {
-                self.incremental.swap_remove(i);
-            }
-            _ => {}
+    pub(crate) fn set_incremental(
+        &mut self,
+        group: u16,
+        incremental: bool,
+    ) -> Option<Arc<AtomicBool>> {
+        // An entry of an earlier registration under the same id is of a
+        // ring unregistered since (the kernel refuses a second ring for a
+        // group): it goes.
+        self.incremental
+            .retain(|(g, busy, _)| *g != group || *busy != 0);
+        if !incremental {
+            return None;
         }
+        let registered = Arc::new(AtomicBool::new(true));
+        self.incremental.push((group, 0, Arc::clone(&registered)));
+        Some(registered)
+    }
+
+    /// Forgets the incremental groups whose buffer ring was unregistered
+    /// and that no op selects from: ops of a group used otherwise since
+    /// (legacy provided buffers) run as any others'.
+    #[cold]
+    fn forget_unregistered_groups(&mut self) {
+        self.incremental
+            .retain(|(_, busy, registered)| *busy != 0 || registered.load(Ordering::Relaxed));
     }
 
     /// Whether `group` is consumed incrementally.
     #[cold]
     pub(super) fn is_incremental(&self, group: u32) -> bool {
-        self.incremental.iter().any(|&(g, _)| u32::from(g) == group)
+        self.incremental
+            .iter()
+            .any(|(g, _, _)| u32::from(*g) == group)
     }
 
     /// Lets an op select from `group` unless the group is consumed
@@ -413,10 +442,10 @@ impl ScopeTable {
         match self
             .incremental
             .iter_mut()
-            .find(|(g, _)| u32::from(*g) == group)
+            .find(|(g, _, _)| u32::from(*g) == group)
         {
             None => true,
-            Some((_, busy)) if *busy == 0 => {
+            Some((_, busy, _)) if *busy == 0 => {
                 *busy = 1;
                 true
             }
@@ -439,7 +468,7 @@ impl ScopeTable {
         let Some(entry) = self
             .incremental
             .iter_mut()
-            .find(|(g, _)| u32::from(*g) == id)
+            .find(|(g, _, _)| u32::from(*g) == id)
         else {
             return 0;
         };
