@@ -50,8 +50,13 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// The kernel reads and writes this memory through fixed-buffer ops for
     /// as long as it stays registered: it must remain allocated and not be
     /// used in conflict with those ops until [`unregister_buffers`]
-    /// (`Ring::unregister_buffers`) returns or the ring is closed and its
-    /// ops completed.
+    /// (`Ring::unregister_buffers`) has returned and no op that uses it is
+    /// in flight (an op in flight keeps its buffer's pages, and writes into
+    /// them, after the unregistration). A ring dropped with such ops in
+    /// flight leaves them to the kernel's teardown, which ends after the
+    /// last `close` of its descriptor returns (a `BufRing`, `RawBufRing` or
+    /// `RingTarget` holds a duplicate), at a point the program cannot see:
+    /// the memory must then be leaked.
     ///
     /// [`unregister_buffers`]: Ring::unregister_buffers
     pub unsafe fn register_buffers(&mut self, buffers: &[IoSliceMut<'_>]) -> Result<FixedBuffers> {

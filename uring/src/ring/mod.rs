@@ -285,7 +285,16 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     ///
     /// Buffers given to the kernel with `ProvideBuffers` stay in its use
     /// beyond that op's completion: until an op has consumed each of them
-    /// (its completion names the buffer), or the ring is closed.
+    /// (its completion names the buffer, which tells which one only while
+    /// no two buffers the kernel holds share an id), or a `RemoveBuffers`
+    /// took it back (its result counts them). Closing the ring does not end
+    /// that use at a point the program can see: the kernel's ring lives on
+    /// while any duplicate of its descriptor does (a
+    /// [`BufRing`](crate::BufRing), [`RawBufRing`](crate::RawBufRing) or
+    /// [`RingTarget`](crate::RingTarget)), its ops in flight still
+    /// selecting buffers, and its teardown runs after the last `close`
+    /// returns. Memory still provided when the ring is dropped must be
+    /// leaked.
     #[inline]
     pub unsafe fn push_unchecked<T: Submission<S>>(
         &mut self,
