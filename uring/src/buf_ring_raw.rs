@@ -406,7 +406,12 @@ impl RawBufRing {
         };
         let descs = self.unmap_kernel_descs(descs);
         match unregister_group(&self.fd, self.group) {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                if let Some(registered) = &self.registered {
+                    registered.store(false, Ordering::Relaxed);
+                }
+                Ok(())
+            }
             Err(e) => {
                 if let Some(descs) = descs {
                     descs.retire();
