@@ -129,7 +129,9 @@ impl<'a> ControlMessage<'a> {
     /// closed, so walking the records again yields them again; a bytes
     /// slice is no proof of ownership, which is why they come raw. (An
     /// `SCM_PIDFD` record, received with `SO_PASSPIDFD` set (6.5), carries
-    /// a new descriptor too: its data is one `int`.)
+    /// a new descriptor too, its data one `int`; or, where the kernel could
+    /// not make one (a full descriptor table), the negative errno in its
+    /// place, which is no descriptor.)
     pub fn fds(&self) -> Option<ScmRights<'a>> {
         self.is(libc::SOL_SOCKET, libc::SCM_RIGHTS)
             .then(|| ScmRights {

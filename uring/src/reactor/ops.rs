@@ -1221,6 +1221,12 @@ fn received_fds(control: &[u8]) -> Vec<OwnedFd> {
         }
         for raw in data.chunks_exact(mem::size_of::<i32>()) {
             let n = i32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
+            // Where the kernel could not make the pidfd (a full descriptor
+            // table), `scm_pidfd_recv` writes the negative errno in its
+            // place: no descriptor was installed.
+            if n < 0 {
+                continue;
+            }
             // SAFETY: the kernel installed this descriptor in the process
             // for this receive, and wrote its number only into the op's own
             // room, read once here.
