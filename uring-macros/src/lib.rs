@@ -65,7 +65,8 @@ use proc_macro::TokenStream;
 ///   `uring::op::SqeField<(A, B)>` (a slice fills `addr + len`).
 /// - `name: impl Into<Type> => field`: the constructor and setter convert.
 /// - `#[ring_owned] name: Timespec => addr`: the ring keeps a copy until the
-///   kernel has consumed the SQE, and the field gets its address.
+///   kernel has consumed the SQE, and the field gets its address (one such
+///   argument per op: the ring keeps one copy per SQ slot).
 /// - `buf: &'a mut [u8] | select => addr + len`: a buffer, or a
 ///   `BufferSelect` in its place (the op becomes generic over which).
 /// - `group: select => addr + len`: only a provided-buffer group.

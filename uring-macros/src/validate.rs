@@ -371,6 +371,9 @@ fn check_entry<'a>(entry: &'a Entry, errors: &mut Errors) -> Option<Checked<'a>>
 
     let mut select = None;
     let mut arg_names: Vec<&Ident> = Vec::new();
+    // The ring keeps one copy per SQ slot: a second ring-owned argument
+    // would get the same address as the first.
+    let mut ring_owned_seen = false;
     for (index, arg) in entry.args.iter().enumerate() {
         let owner = format!("argument `{}`", arg.name);
         note_name(&mut local, &mut arg_names, &arg.name, "argument", "");
@@ -464,6 +467,15 @@ fn check_entry<'a>(entry: &'a Entry, errors: &mut Errors) -> Option<Checked<'a>>
             continue;
         }
         if let Some(span) = arg.ring_owned {
+            if std::mem::replace(&mut ring_owned_seen, true) {
+                local.push(
+                    span,
+                    "an op has at most one `#[ring_owned]` argument: the ring keeps one copy per \
+                     SQ slot; pass the others by reference"
+                        .to_string(),
+                );
+                continue;
+            }
             if arg.fields.len() != 1 {
                 local.push(
                     span,
