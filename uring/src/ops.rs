@@ -539,7 +539,9 @@ crate::ops! {
         /// The new time (a duration, or when, with `TimeoutFlags::ABS`).
         #[ring_owned]
         timeout: impl Into<Timespec> => addr2,
-        /// `IORING_TIMEOUT_*` flags: absolute, clock.
+        /// `TimeoutFlags::ABS` or nothing: the time is on the timeout's own
+        /// clock, and Linux refuses every other flag here (`-EINVAL`,
+        /// which also stops the submission at this SQE).
         timeout_flags: TimeoutFlags = TimeoutFlags::empty() => |timeout_flags,
         const |timeout_flags = crate::sys::IORING_TIMEOUT_UPDATE,
         const fd = -1,
@@ -554,7 +556,7 @@ crate::ops! {
         /// The new time.
         #[ring_owned]
         timeout: impl Into<Timespec> => addr2,
-        /// `IORING_TIMEOUT_*` flags: absolute, clock.
+        /// `TimeoutFlags::ABS` or nothing, as for `TimeoutUpdate`.
         timeout_flags: TimeoutFlags = TimeoutFlags::empty() => |timeout_flags,
         // The kernel takes a link timeout update as an update (both bits),
         // and as a removal of a plain timeout without the first.

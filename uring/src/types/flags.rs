@@ -164,7 +164,10 @@ flags! {
         const REALTIME = sys::IORING_TIMEOUT_REALTIME;
         /// Complete with 0 instead of `-ETIME` when the timer fires (6.0).
         const ETIME_SUCCESS = sys::IORING_TIMEOUT_ETIME_SUCCESS;
-        /// Fire repeatedly, `count` times or forever if 0 (6.4).
+        /// Fire repeatedly, `count` times or forever if 0 (6.4). An update
+        /// (`TimeoutUpdate`) sets the count to 0: the timeout then fires
+        /// until it is removed. Each firing but the last is flagged
+        /// `IORING_CQE_F_MORE`.
         const MULTISHOT = sys::IORING_TIMEOUT_MULTISHOT;
     }
 }
