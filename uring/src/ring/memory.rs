@@ -106,7 +106,12 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// [`enable`](Ring::enable). An op flagged `IO_DRAIN` that the previous
     /// user left in flight keeps the kernel's drain on: zero-copy sends and
     /// a reactor then wait for it as on any ring that took a drain (see the
-    /// README's "Not there yet").
+    /// README's "Not there yet"). A clock the previous user registered for
+    /// waits (`IORING_REGISTER_CLOCK`) is not known to the ring, which
+    /// gives the kernel its absolute wait deadlines on `CLOCK_MONOTONIC`:
+    /// if another was registered, register it again with
+    /// [`register_clock`](Ring::register_clock), or those waits end early
+    /// or late by the clocks' difference.
     ///
     /// An error when `params` asks for other SQEs or CQEs than this ring
     /// type's (`S`, `C`), when the ring's memory is the setup caller's
