@@ -108,6 +108,14 @@ a_deadline_armed_after_a_worker_s_open_ends_neither_it_nor_the_next_op|$one_thre
 tokio_reads_through_a_ring_over_a_full_cq_see_every_byte_and_no_false_end|$one_thread: the writer thread does not run while the reactor waits
 the_wake_up_poll_ended_by_a_full_cq_is_armed_again|$one_thread: the waking thread does not run while the reactor waits"
     [attacks_reactor_driver_source_audit]="ops_completing_at_once_from_callbacks_or_jobs_leave_tokio_s_other_tasks_room|timed: tokio looks at its timers once every 61 polls of a task that keeps waking itself, and under valgrind each of the driver's polls (128 rounds of submit and reap) takes milliseconds, so the timer the test waits on fires past its bound (natively within a few)"
+    [attacks_zero_copy_source_audit]="registered_buffer_zero_copy_sends_hold_the_scope_until_the_notification|$one_thread: the late reader thread that lets the notification come does not run while the scope waits in io_uring_enter
+a_peer_reset_frees_the_pages_of_a_send_the_scope_waits_for|$one_thread: the resetting thread does not run while the scope waits in io_uring_enter
+an_io_wq_zero_copy_send_defers_its_notification_and_the_scope_waits|$one_thread: the late reader thread does not run while the scope waits in io_uring_enter
+forged_notifications_delivered_mid_scope_settle_nothing|$one_thread: the reader thread that drains the socket does not run while the scope waits in io_uring_enter"
+    [attacks_fd_passing_source_audit]="a_multishot_receive_without_payload_room_ends_with_the_descriptors|$kernel_wrote
+datagrams_cut_short_keep_all_their_descriptors|$kernel_wrote
+descriptors_a_receiver_refuses_come_back_open|$kernel_wrote
+messages_of_no_bytes_pass_descriptors_only_as_datagrams|$kernel_wrote"
     [attacks_register_source_audit]="deadlines_on_a_registered_clock_end_at_their_instant_or_at_a_posted_completion|$one_thread: the posting thread does not run while the ring waits an hour in io_uring_enter"
     [attacks_scope_source_audit]="a_ring_that_refuses_every_cancel_keeps_its_scope_until_the_read_ends|$one_thread: the writer thread that ends the read does not run while the scope waits"
     [liburing_cases_ops]="poll_race_many_receives_racing_the_writer_all_complete|$one_thread: the writer thread does not run while the ring waits in io_uring_enter
