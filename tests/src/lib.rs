@@ -1328,3 +1328,57 @@ pub fn file_of(bytes: &[u8]) -> std::fs::File {
 pub fn has_pbuf_status() -> bool {
     require_kernel(6, 8, "the status of a buffer ring")
 }
+
+/// The byte an [`Arena`] starts filled with.
+pub const ARENA_CANARY: u8 = 0xa5;
+
+/// Memory the tests place raw buffers in (whose addresses a `RawBufRing`
+/// hands the kernel): filled with [`ARENA_CANARY`], read only while no op
+/// that may write there is in flight.
+pub struct Arena {
+    bytes: Vec<u8>,
+    base: *mut u8,
+}
+
+impl Arena {
+    /// `len` bytes of [`ARENA_CANARY`].
+    pub fn new(len: usize) -> Arena {
+        let mut bytes = vec![ARENA_CANARY; len];
+        let base = bytes.as_mut_ptr();
+        Arena { bytes, base }
+    }
+
+    /// The address `off` bytes in.
+    pub fn at(&self, off: usize) -> *mut u8 {
+        assert!(off < self.bytes.len());
+        // SAFETY: `off` is inside the arena's allocation.
+        unsafe { self.base.add(off) }
+    }
+
+    /// The bytes `[off, off + len)`.
+    pub fn bytes(&self, off: usize, len: usize) -> &[u8] {
+        assert!(off + len <= self.bytes.len());
+        // SAFETY: inside the allocation; the callers read only after the
+        // completions of every op that could write there, so the kernel
+        // writes none of it meanwhile.
+        unsafe { std::slice::from_raw_parts(self.base.add(off), len) }
+    }
+
+    /// Asserts that every byte outside `written` (`(offset, len)` pairs) is
+    /// still the canary.
+    pub fn assert_untouched_but(&self, written: &[(usize, usize)]) {
+        let all = self.bytes(0, self.bytes.len());
+        for (i, &b) in all.iter().enumerate() {
+            if written
+                .iter()
+                .any(|&(off, len)| (off..off + len).contains(&i))
+            {
+                continue;
+            }
+            assert_eq!(
+                b, ARENA_CANARY,
+                "byte {i} outside the buffers written changed"
+            );
+        }
+    }
+}

@@ -40,52 +40,6 @@ use uring_tests::{
 /// keeps.
 const CANARY: u8 = 0xa5;
 
-/// Memory the tests place raw buffers in: read only while no op that may
-/// select from it is in flight.
-struct Arena {
-    bytes: Vec<u8>,
-    base: *mut u8,
-}
-
-impl Arena {
-    fn new(len: usize) -> Arena {
-        let mut bytes = vec![CANARY; len];
-        let base = bytes.as_mut_ptr();
-        Arena { bytes, base }
-    }
-
-    /// The address `off` bytes in.
-    fn at(&self, off: usize) -> *mut u8 {
-        assert!(off < self.bytes.len());
-        // SAFETY: `off` is inside the arena's allocation.
-        unsafe { self.base.add(off) }
-    }
-
-    /// The bytes `[off, off + len)`.
-    fn bytes(&self, off: usize, len: usize) -> &[u8] {
-        assert!(off + len <= self.bytes.len());
-        // SAFETY: inside the allocation; the callers read only after the
-        // completions of every op that could write there, so the kernel
-        // writes none of it meanwhile.
-        unsafe { std::slice::from_raw_parts(self.base.add(off), len) }
-    }
-
-    /// Asserts that every byte outside `written` (`(offset, len)` pairs) is
-    /// still the canary.
-    fn assert_untouched_but(&self, written: &[(usize, usize)]) {
-        let all = self.bytes(0, self.bytes.len());
-        for (i, &b) in all.iter().enumerate() {
-            if written
-                .iter()
-                .any(|&(off, len)| (off..off + len).contains(&i))
-            {
-                continue;
-            }
-            assert_eq!(b, CANARY, "byte {i} outside the buffers written changed");
-        }
-    }
-}
-
 /// Whether the kernel keeps the rest of the completion's buffer.
 fn buf_more(flags: u32) -> bool {
     flags & IORING_CQE_F_BUF_MORE != 0
@@ -574,7 +528,7 @@ fn raw_ring_positions_wrap_past_the_16_bit_tail_in_the_order_added() {
     const FILE_LEN: u64 = 4093;
     let data = pattern(FILE_LEN as usize, 15);
     let file = uring_tests::file_of(&data);
-    let arena = Arena::new(usize::from(ENTRIES) + 64);
+    let arena = uring_tests::Arena::new(usize::from(ENTRIES) + 64);
     let mut ring = Ring::new(u32::from(ENTRIES)).unwrap();
     let Some(mut raw) = raw_ring(&mut ring, 15, ENTRIES) else {
         return;
@@ -692,7 +646,7 @@ fn incremental_descriptors_the_kernel_rewrote_are_written_whole_by_add() {
         } else {
             "library's descriptors"
         };
-        let arena = Arena::new(512);
+        let arena = uring_tests::Arena::new(512);
         let mut ring = Ring::new(8).unwrap();
         let Some(mut raw) = incremental_raw_ring(&mut ring, 16 + u16::from(mmap), 2, mmap) else {
             return;
@@ -782,7 +736,7 @@ fn one_group_id_on_two_rings_is_two_groups() {
         return;
     }
     const GROUP: u16 = 1999;
-    let arena = Arena::new(256);
+    let arena = uring_tests::Arena::new(256);
     let mut a = Ring::new(8).unwrap();
     let mut b = Ring::new(8).unwrap();
     let Some(pool) = or_skip(
@@ -971,7 +925,7 @@ fn a_raw_ring_unregistered_under_an_armed_multishot_read_ends_it() {
     if !uring_tests::has_pbuf_status() {
         return;
     }
-    let arena = Arena::new(128);
+    let arena = uring_tests::Arena::new(128);
     let mut ring = Ring::new(4).unwrap();
     if !has_multishot_reads(&ring) {
         return;

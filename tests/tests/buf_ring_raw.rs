@@ -17,54 +17,6 @@ use uring_tests::{complete, pattern};
 /// keeps.
 const CANARY: u8 = 0xa5;
 
-/// Memory the tests place buffers in: read only while no op is in flight.
-struct Arena {
-    bytes: Vec<u8>,
-    base: *mut u8,
-}
-
-impl Arena {
-    fn new(len: usize) -> Arena {
-        let mut bytes = vec![CANARY; len];
-        let base = bytes.as_mut_ptr();
-        Arena { bytes, base }
-    }
-
-    /// The address `off` bytes in.
-    fn at(&self, off: usize) -> *mut u8 {
-        assert!(off < self.bytes.len());
-        // SAFETY: `off` is inside the arena's allocation.
-        unsafe { self.base.add(off) }
-    }
-
-    /// The bytes `[off, off + len)`.
-    fn bytes(&self, off: usize, len: usize) -> &[u8] {
-        assert!(off + len <= self.bytes.len());
-        // SAFETY: inside the allocation, and no op is in flight (the
-        // callers read after the completions they expect), so the kernel
-        // writes none of it meanwhile.
-        unsafe { std::slice::from_raw_parts(self.base.add(off), len) }
-    }
-
-    /// Asserts that every byte outside `written` (`(offset, bytes)`) is
-    /// still the canary.
-    fn assert_untouched_but(&self, written: &[(usize, usize)]) {
-        let all = self.bytes(0, self.bytes.len());
-        for (i, &b) in all.iter().enumerate() {
-            if written
-                .iter()
-                .any(|&(off, len)| (off..off + len).contains(&i))
-            {
-                continue;
-            }
-            assert_eq!(
-                b, CANARY,
-                "byte {i} outside the buffers' reported bytes changed"
-            );
-        }
-    }
-}
-
 fn ring() -> Ring {
     Ring::new(16).unwrap()
 }
@@ -102,7 +54,7 @@ fn recv(ring: &mut Ring, rx: &UnixStream, raw: &RawBufRing) -> Cqe {
 #[test]
 fn buffers_anywhere_are_taken_in_the_order_they_were_added() {
     let _watch = uring_tests::watchdog();
-    let arena = Arena::new(4096);
+    let arena = uring_tests::Arena::new(4096);
     let mut other = vec![CANARY; 64];
     let mut ring = ring();
     let Some(mut raw) = raw_ring(&mut ring, 1, 8) else {
@@ -155,7 +107,7 @@ fn buffers_anywhere_are_taken_in_the_order_they_were_added() {
 #[test]
 fn an_empty_ring_fails_ops_with_enobufs_and_unpublished_buffers_do_not_count() {
     let _watch = uring_tests::watchdog();
-    let arena = Arena::new(256);
+    let arena = uring_tests::Arena::new(256);
     let mut ring = ring();
     let Some(mut raw) = raw_ring(&mut ring, 2, 4) else {
         return;
@@ -185,7 +137,7 @@ fn an_empty_ring_fails_ops_with_enobufs_and_unpublished_buffers_do_not_count() {
 #[test]
 fn a_buffer_added_again_is_used_again_with_its_new_length() {
     let _watch = uring_tests::watchdog();
-    let arena = Arena::new(512);
+    let arena = uring_tests::Arena::new(512);
     let mut ring = ring();
     let Some(mut raw) = raw_ring(&mut ring, 3, 2) else {
         return;
@@ -223,7 +175,7 @@ fn a_buffer_added_again_is_used_again_with_its_new_length() {
 #[test]
 fn an_incremental_ring_hands_out_one_buffer_over_several_completions() {
     let _watch = uring_tests::watchdog();
-    let arena = Arena::new(4096);
+    let arena = uring_tests::Arena::new(4096);
     let mut ring = ring();
     let Some(mut raw) = incremental_raw_ring(&mut ring, 4, 4) else {
         return;
@@ -270,7 +222,7 @@ fn an_incremental_ring_hands_out_one_buffer_over_several_completions() {
 #[test]
 fn a_scope_runs_the_ops_of_an_incremental_raw_group_one_at_a_time() {
     let _watch = uring_tests::watchdog();
-    let arena = Arena::new(256);
+    let arena = uring_tests::Arena::new(256);
     let mut ring = ring();
     let Some(mut raw) = incremental_raw_ring(&mut ring, 5, 2) else {
         return;
@@ -303,7 +255,7 @@ fn the_head_follows_what_the_kernel_takes() {
     if !uring_tests::require_kernel(6, 8, "IORING_REGISTER_PBUF_STATUS") {
         return;
     }
-    let arena = Arena::new(1024);
+    let arena = uring_tests::Arena::new(1024);
     let mut ring = ring();
     let Some(mut raw) = raw_ring(&mut ring, 6, 4) else {
         return;
@@ -340,7 +292,7 @@ fn the_head_follows_what_the_kernel_takes() {
 #[test]
 fn a_bundle_fills_consecutive_placed_buffers_in_ring_order() {
     let _watch = uring_tests::watchdog();
-    let arena = Arena::new(4096);
+    let arena = uring_tests::Arena::new(4096);
     let mut ring = ring();
     if !uring_tests::require_features(&ring, uring::Features::RECVSEND_BUNDLE, "bundles") {
         return;
@@ -412,7 +364,7 @@ fn bad_entries_and_bad_buffers_are_refused() {
     assert_eq!(big.entries(), 32768);
     drop(big);
 
-    let arena = Arena::new(64);
+    let arena = uring_tests::Arena::new(64);
     let mut raw = ring.register_buf_ring_raw(BufferGroup::new(8), 2).unwrap();
     // SAFETY: refused before anything is written.
     let null = unsafe { raw.add(std::ptr::null_mut(), 8, 1) };
@@ -440,7 +392,7 @@ fn bad_entries_and_bad_buffers_are_refused() {
 #[test]
 fn dropping_or_unregistering_leaves_the_group_empty_and_free() {
     let _watch = uring_tests::watchdog();
-    let arena = Arena::new(128);
+    let arena = uring_tests::Arena::new(128);
     let mut ring = ring();
     let Some(mut raw) = raw_ring(&mut ring, 9, 2) else {
         return;
@@ -542,7 +494,7 @@ fn ring_mappings(group: u16) -> usize {
 #[test]
 fn kernel_allocated_descriptors_hand_out_placed_buffers_in_order() {
     let _watch = uring_tests::watchdog();
-    let arena = Arena::new(1024);
+    let arena = uring_tests::Arena::new(1024);
     let mut ring = ring();
     let Some(mut raw) = mmap_raw_ring(&mut ring, 12, 4, false) else {
         return;
@@ -580,7 +532,7 @@ fn kernel_allocated_descriptors_hand_out_placed_buffers_in_order() {
 #[test]
 fn kernel_allocated_incremental_descriptors_hand_out_one_buffer_in_pieces() {
     let _watch = uring_tests::watchdog();
-    let arena = Arena::new(512);
+    let arena = uring_tests::Arena::new(512);
     let mut ring = ring();
     let Some(mut raw) = mmap_raw_ring(&mut ring, 13, 2, true) else {
         return;
@@ -607,7 +559,7 @@ fn kernel_allocated_incremental_descriptors_hand_out_one_buffer_in_pieces() {
 #[test]
 fn kernel_allocated_descriptors_are_unmapped_and_the_group_freed_by_drop_and_unregister() {
     let _watch = uring_tests::watchdog();
-    let arena = Arena::new(128);
+    let arena = uring_tests::Arena::new(128);
     let mut ring = ring();
     let before = ring_mappings(14);
     assert_eq!(before, 0);
@@ -685,7 +637,7 @@ fn kernel_allocated_descriptors_on_a_ring_in_the_programs_memory() {
         uring_tests::skip("no rings in the program's memory (NO_MMAP, 6.5)");
         return;
     };
-    let arena = Arena::new(64);
+    let arena = uring_tests::Arena::new(64);
     match ring.register_buf_ring_raw_mmap(BufferGroup::new(15), 2) {
         Ok(mut raw) => {
             // SAFETY: the arena outlives the ring; read after the
