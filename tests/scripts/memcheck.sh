@@ -111,7 +111,9 @@ the_wake_up_poll_ended_by_a_full_cq_is_armed_again|$one_thread: the waking threa
     [attacks_zero_copy_source_audit]="registered_buffer_zero_copy_sends_hold_the_scope_until_the_notification|$one_thread: the late reader thread that lets the notification come does not run while the scope waits in io_uring_enter
 a_peer_reset_frees_the_pages_of_a_send_the_scope_waits_for|$one_thread: the resetting thread does not run while the scope waits in io_uring_enter
 an_io_wq_zero_copy_send_defers_its_notification_and_the_scope_waits|$one_thread: the late reader thread does not run while the scope waits in io_uring_enter
-forged_notifications_delivered_mid_scope_settle_nothing|$one_thread: the reader thread that drains the socket does not run while the scope waits in io_uring_enter"
+forged_notifications_delivered_mid_scope_settle_nothing|$one_thread: the reader thread that drains the socket does not run while the scope waits in io_uring_enter
+a_reactor_zero_copy_send_keeps_a_ring_buffer_lent_until_the_notification|$one_thread: the reader thread that lets the notification come seldom runs while the reactor waits in io_uring_enter
+a_reactor_zero_copy_send_keeps_its_socket_open_until_the_notification|$one_thread: the reader thread that lets the notification come seldom runs while the reactor waits in io_uring_enter"
     [attacks_fd_passing_source_audit]="a_multishot_receive_without_payload_room_ends_with_the_descriptors|$kernel_wrote
 datagrams_cut_short_keep_all_their_descriptors|$kernel_wrote
 descriptors_a_receiver_refuses_come_back_open|$kernel_wrote
