@@ -498,17 +498,27 @@ pub fn fdinfo_user_data(fd: i32) -> Vec<u64> {
         .collect()
 }
 
+/// A registration's result, or `None` (with a skip message naming `what`)
+/// where the kernel refuses it with `EINVAL` because it predates that kind
+/// of registration; any other error fails the test.
+pub fn or_skip<T>(made: uring::Result<T>, what: &str) -> Option<T> {
+    match made {
+        Ok(made) => Some(made),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            skip(format_args!("no {what}: {e}"));
+            None
+        }
+        Err(e) => panic!("{what}: {e}"),
+    }
+}
+
 /// A provided-buffer ring of `count` buffers of `len` bytes under `group`,
 /// or `None` (with a skip message) on a kernel without them (5.19).
 pub fn plain_buf_ring(ring: &mut Ring, group: u16, count: u16, len: u32) -> Option<uring::BufRing> {
-    match ring.register_buf_ring(uring::BufferGroup::new(group), count, len) {
-        Ok(pool) => Some(pool),
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-            skip(format_args!("no provided-buffer rings (5.19): {e}"));
-            None
-        }
-        Err(e) => panic!("register_buf_ring: {e}"),
-    }
+    or_skip(
+        ring.register_buf_ring(uring::BufferGroup::new(group), count, len),
+        "provided-buffer rings (5.19)",
+    )
 }
 
 /// [`plain_buf_ring`], consumed incrementally, or `None` (with a skip
@@ -519,13 +529,42 @@ pub fn incremental_buf_ring(
     count: u16,
     len: u32,
 ) -> Option<uring::BufRing> {
-    match ring.register_buf_ring_incremental(uring::BufferGroup::new(group), count, len) {
-        Ok(pool) => Some(pool),
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-            skip(format_args!("no incremental buffer rings (6.12): {e}"));
-            None
-        }
-        Err(e) => panic!("register_buf_ring_incremental: {e}"),
+    or_skip(
+        ring.register_buf_ring_incremental(uring::BufferGroup::new(group), count, len),
+        "incremental buffer rings (6.12)",
+    )
+}
+
+/// A raw buffer ring of `entries` descriptors under `group`, its buffers
+/// the caller's to add, or `None` (with a skip message) on a kernel
+/// without buffer rings (5.19).
+pub fn raw_buf_ring(ring: &mut Ring, group: u16, entries: u16) -> Option<uring::RawBufRing> {
+    or_skip(
+        ring.register_buf_ring_raw(uring::BufferGroup::new(group), entries),
+        "provided-buffer rings (5.19)",
+    )
+}
+
+/// [`raw_buf_ring`], consumed incrementally, its descriptors allocated by
+/// the kernel if `mmap`, or `None` (with a skip message) on a kernel
+/// without incremental rings (6.12).
+pub fn incremental_raw_buf_ring(
+    ring: &mut Ring,
+    group: u16,
+    entries: u16,
+    mmap: bool,
+) -> Option<uring::RawBufRing> {
+    let group = uring::BufferGroup::new(group);
+    if mmap {
+        or_skip(
+            ring.register_buf_ring_raw_incremental_mmap(group, entries),
+            "incremental rings the kernel allocates (6.12)",
+        )
+    } else {
+        or_skip(
+            ring.register_buf_ring_raw_incremental(group, entries),
+            "incremental buffer rings (6.12)",
+        )
     }
 }
 

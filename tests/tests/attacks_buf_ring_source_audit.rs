@@ -31,9 +31,10 @@ use std::time::{Duration, Instant};
 
 use uring::ops::{Read, ReadMultishot, Recv, Send};
 use uring::sys::IORING_CQE_F_BUF_MORE;
-use uring::{BufferGroup, RawBufRing, Ring, ScopeCqe, SendFlags, SqeFlags};
+use uring::{BufferGroup, Ring, ScopeCqe, SendFlags, SqeFlags};
 use uring_tests::{
-    PATIENCE, Rng, incremental_buf_ring, next_scope_cqe, pattern, plain_buf_ring, require_op,
+    PATIENCE, Rng, incremental_buf_ring, incremental_raw_buf_ring, next_scope_cqe, or_skip,
+    pattern, plain_buf_ring, raw_buf_ring, require_op,
 };
 
 /// The byte every placed buffer starts with, and every byte around them
@@ -49,49 +50,6 @@ fn buf_more(flags: u32) -> bool {
 /// not.
 fn has_multishot_reads(ring: &Ring) -> bool {
     require_op::<ReadMultishot>(ring)
-}
-
-/// A registration's result, `None` (with a skip message) where the kernel
-/// refuses the kind of ring with `EINVAL` (it predates it).
-fn or_skip<T>(made: uring::Result<T>, what: &str) -> Option<T> {
-    match made {
-        Ok(made) => Some(made),
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-            uring_tests::skip(format_args!("no {what}: {e}"));
-            None
-        }
-        Err(e) => panic!("{what}: {e}"),
-    }
-}
-
-/// A raw ring of `entries` under `group` (5.19).
-fn raw_ring(ring: &mut Ring, group: u16, entries: u16) -> Option<RawBufRing> {
-    or_skip(
-        ring.register_buf_ring_raw(BufferGroup::new(group), entries),
-        "provided-buffer rings (5.19)",
-    )
-}
-
-/// A raw ring consumed incrementally, its descriptors the kernel's if
-/// `mmap` (6.12).
-fn incremental_raw_ring(
-    ring: &mut Ring,
-    group: u16,
-    entries: u16,
-    mmap: bool,
-) -> Option<RawBufRing> {
-    let group = BufferGroup::new(group);
-    if mmap {
-        or_skip(
-            ring.register_buf_ring_raw_incremental_mmap(group, entries),
-            "incremental rings the kernel allocates (6.12)",
-        )
-    } else {
-        or_skip(
-            ring.register_buf_ring_raw_incremental(group, entries),
-            "incremental buffer rings (6.12)",
-        )
-    }
 }
 
 /// How many mappings of descriptors the kernel allocated for `group` the
@@ -530,7 +488,7 @@ fn raw_ring_positions_wrap_past_the_16_bit_tail_in_the_order_added() {
     let file = uring_tests::file_of(&data);
     let arena = uring_tests::Arena::new(usize::from(ENTRIES) + 64);
     let mut ring = Ring::new(u32::from(ENTRIES)).unwrap();
-    let Some(mut raw) = raw_ring(&mut ring, 15, ENTRIES) else {
+    let Some(mut raw) = raw_buf_ring(&mut ring, 15, ENTRIES) else {
         return;
     };
     let bid_of = |k: usize| (k as u16).wrapping_mul(40503).wrapping_add(7);
@@ -648,7 +606,8 @@ fn incremental_descriptors_the_kernel_rewrote_are_written_whole_by_add() {
         };
         let arena = uring_tests::Arena::new(512);
         let mut ring = Ring::new(8).unwrap();
-        let Some(mut raw) = incremental_raw_ring(&mut ring, 16 + u16::from(mmap), 2, mmap) else {
+        let Some(mut raw) = incremental_raw_buf_ring(&mut ring, 16 + u16::from(mmap), 2, mmap)
+        else {
             return;
         };
         // SAFETY: the arena outlives the ring and is read only with no op
@@ -930,7 +889,7 @@ fn a_raw_ring_unregistered_under_an_armed_multishot_read_ends_it() {
     if !has_multishot_reads(&ring) {
         return;
     }
-    let Some(mut raw) = raw_ring(&mut ring, 19, 4) else {
+    let Some(mut raw) = raw_buf_ring(&mut ring, 19, 4) else {
         return;
     };
     // SAFETY: the arena outlives the ring; it is read only after the read's

@@ -11,7 +11,7 @@ use std::os::unix::net::UnixStream;
 use uring::ops::{Read, Recv};
 use uring::sys::IORING_CQE_F_BUF_MORE;
 use uring::{BufferGroup, Cqe, Error, RawBufRing, RecvFlags, Ring};
-use uring_tests::{complete, pattern};
+use uring_tests::{complete, incremental_raw_buf_ring, pattern, raw_buf_ring};
 
 /// The byte every placed buffer starts with, and every byte around them
 /// keeps.
@@ -19,31 +19,6 @@ const CANARY: u8 = 0xa5;
 
 fn ring() -> Ring {
     Ring::new(16).unwrap()
-}
-
-/// A raw buffer ring of `entries` under `group`, or `None` (with a skip
-/// message) on a kernel without buffer rings (5.19).
-fn raw_ring(ring: &mut Ring, group: u16, entries: u16) -> Option<RawBufRing> {
-    match ring.register_buf_ring_raw(BufferGroup::new(group), entries) {
-        Ok(raw) => Some(raw),
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-            uring_tests::skip(format_args!("no provided-buffer rings (5.19): {e}"));
-            None
-        }
-        Err(e) => panic!("register_buf_ring_raw: {e}"),
-    }
-}
-
-/// [`raw_ring`], consumed incrementally (6.12).
-fn incremental_raw_ring(ring: &mut Ring, group: u16, entries: u16) -> Option<RawBufRing> {
-    match ring.register_buf_ring_raw_incremental(BufferGroup::new(group), entries) {
-        Ok(raw) => Some(raw),
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-            uring_tests::skip(format_args!("no incremental buffer rings (6.12): {e}"));
-            None
-        }
-        Err(e) => panic!("register_buf_ring_raw_incremental: {e}"),
-    }
 }
 
 /// Receives from `rx` into a buffer the kernel selects from `raw`.
@@ -57,7 +32,7 @@ fn buffers_anywhere_are_taken_in_the_order_they_were_added() {
     let arena = uring_tests::Arena::new(4096);
     let mut other = vec![CANARY; 64];
     let mut ring = ring();
-    let Some(mut raw) = raw_ring(&mut ring, 1, 8) else {
+    let Some(mut raw) = raw_buf_ring(&mut ring, 1, 8) else {
         return;
     };
     // (offset, length, id): unrelated places, lengths and ids, the ids out
@@ -109,7 +84,7 @@ fn an_empty_ring_fails_ops_with_enobufs_and_unpublished_buffers_do_not_count() {
     let _watch = uring_tests::watchdog();
     let arena = uring_tests::Arena::new(256);
     let mut ring = ring();
-    let Some(mut raw) = raw_ring(&mut ring, 2, 4) else {
+    let Some(mut raw) = raw_buf_ring(&mut ring, 2, 4) else {
         return;
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
@@ -139,7 +114,7 @@ fn a_buffer_added_again_is_used_again_with_its_new_length() {
     let _watch = uring_tests::watchdog();
     let arena = uring_tests::Arena::new(512);
     let mut ring = ring();
-    let Some(mut raw) = raw_ring(&mut ring, 3, 2) else {
+    let Some(mut raw) = raw_buf_ring(&mut ring, 3, 2) else {
         return;
     };
     let (mut tx, rx) = UnixStream::pair().unwrap();
@@ -177,7 +152,7 @@ fn an_incremental_ring_hands_out_one_buffer_over_several_completions() {
     let _watch = uring_tests::watchdog();
     let arena = uring_tests::Arena::new(4096);
     let mut ring = ring();
-    let Some(mut raw) = incremental_raw_ring(&mut ring, 4, 4) else {
+    let Some(mut raw) = incremental_raw_buf_ring(&mut ring, 4, 4, false) else {
         return;
     };
     assert!(raw.is_incremental());
@@ -224,7 +199,7 @@ fn a_scope_runs_the_ops_of_an_incremental_raw_group_one_at_a_time() {
     let _watch = uring_tests::watchdog();
     let arena = uring_tests::Arena::new(256);
     let mut ring = ring();
-    let Some(mut raw) = incremental_raw_ring(&mut ring, 5, 2) else {
+    let Some(mut raw) = incremental_raw_buf_ring(&mut ring, 5, 2, false) else {
         return;
     };
     // SAFETY: the arena outlives the ring; read after the scope.
@@ -257,7 +232,7 @@ fn the_head_follows_what_the_kernel_takes() {
     }
     let arena = uring_tests::Arena::new(1024);
     let mut ring = ring();
-    let Some(mut raw) = raw_ring(&mut ring, 6, 4) else {
+    let Some(mut raw) = raw_buf_ring(&mut ring, 6, 4) else {
         return;
     };
     assert_eq!(
@@ -297,7 +272,7 @@ fn a_bundle_fills_consecutive_placed_buffers_in_ring_order() {
     if !uring_tests::require_features(&ring, uring::Features::RECVSEND_BUNDLE, "bundles") {
         return;
     }
-    let Some(mut raw) = raw_ring(&mut ring, 7, 4) else {
+    let Some(mut raw) = raw_buf_ring(&mut ring, 7, 4) else {
         return;
     };
     let placed = [(50, 5, 7), (900, 11, 300), (3333, 6, 65535)];
@@ -346,7 +321,7 @@ fn a_bundle_fills_consecutive_placed_buffers_in_ring_order() {
 fn bad_entries_and_bad_buffers_are_refused() {
     let _watch = uring_tests::watchdog();
     let mut ring = ring();
-    let Some(probe) = raw_ring(&mut ring, 8, 1) else {
+    let Some(probe) = raw_buf_ring(&mut ring, 8, 1) else {
         return;
     };
     assert_eq!(probe.entries(), 1);
@@ -394,7 +369,7 @@ fn dropping_or_unregistering_leaves_the_group_empty_and_free() {
     let _watch = uring_tests::watchdog();
     let arena = uring_tests::Arena::new(128);
     let mut ring = ring();
-    let Some(mut raw) = raw_ring(&mut ring, 9, 2) else {
+    let Some(mut raw) = raw_buf_ring(&mut ring, 9, 2) else {
         return;
     };
     // SAFETY: the arena outlives the ring; no op takes the buffer before
@@ -427,7 +402,7 @@ fn dropping_or_unregistering_leaves_the_group_empty_and_free() {
 fn a_group_that_has_buffers_is_refused_with_eexist() {
     let _watch = uring_tests::watchdog();
     let mut ring = ring();
-    let Some(raw) = raw_ring(&mut ring, 10, 4) else {
+    let Some(raw) = raw_buf_ring(&mut ring, 10, 4) else {
         return;
     };
     let again = ring.register_buf_ring_raw(BufferGroup::new(10), 4);
