@@ -13,9 +13,10 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::process::ExitCode;
 use std::rc::Rc;
+use std::time::Duration;
 
 use uring::net::TcpListener;
-use uring::reactor::ops::{AcceptMulti, RecvMulti, Send};
+use uring::reactor::ops::{AcceptMulti, RecvMulti, Send, Timeout};
 use uring::reactor::{BufGroup, Handle, IoBuf, MultishotEnded, Reactor, RingBuf, SharedFd, Slice};
 use uring::{BufferGroup, Ring};
 use uring_examples::net::addr_threads;
@@ -33,17 +34,26 @@ fn accept(h: &Handle, listener: SharedFd, group: BufGroup) -> io::Result<()> {
     let again = listener.clone();
     h.queue_multishot(AcceptMulti::new(&listener), move |item| match item {
         Ok(fd) => connection(&handle, fd, group),
-        Err(e) => {
-            // The accept ended (its CQ was full, out of descriptors, ...):
-            // arm it again.
-            if !MultishotEnded::is(&e) {
-                eprintln!("echo_server: accept: {e}");
-            }
+        // The kernel ended the accept as its CQ filled: arm it again.
+        Err(e) if MultishotEnded::is(&e) => {
             let _ = accept(&handle, again.clone(), group);
+        }
+        // Out of descriptors or memory (`EMFILE`, `ENFILE`, `ENOMEM`):
+        // every accept would fail at once until some are freed, so arm it
+        // again after a pause rather than in a loop.
+        Err(e) => {
+            eprintln!("echo_server: accept: {e}");
+            let (h, listener) = (handle.clone(), again.clone());
+            let _ = handle.queue(Timeout::new(ACCEPT_PAUSE), move |_, ()| {
+                let _ = accept(&h, listener, group);
+            });
         }
     })?;
     Ok(())
 }
+
+/// How long the accept waits after an error before it is armed again.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(20);
 
 fn connection(h: &Handle, fd: OwnedFd, group: BufGroup) {
     let stream = std::net::TcpStream::from(fd);

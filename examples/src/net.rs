@@ -103,9 +103,16 @@ pub async fn hello(
 /// that buffer ring (`TcpStream::set_read_ring`); without, one receive
 /// per read.
 pub async fn serve_http(listener: uring::net::TcpListener, ring: Option<uring::reactor::BufGroup>) {
+    let handle = listener.handle().clone();
     let mut incoming = listener.incoming();
     while let Some(conn) = incoming.next().await {
-        let Ok(mut conn) = conn else { continue };
+        let Ok(mut conn) = conn else {
+            // Out of descriptors or memory: every accept would fail at
+            // once until some are freed, so pause rather than spin.
+            let pause = uring::reactor::ops::Timeout::new(std::time::Duration::from_millis(20));
+            let _ = handle.op(pause).await;
+            continue;
+        };
         let _ = conn.set_nodelay(true);
         conn.set_read_ring(ring);
         tokio::task::spawn_local(async move {
