@@ -234,6 +234,12 @@ pub(crate) struct Core {
     pub(crate) ready: Arc<ReadyQueue>,
     /// A poll on that eventfd is in flight.
     wakeup_armed: bool,
+    /// The kernel ended that poll with an error (`EACCES` from a ring whose
+    /// restrictions refuse `POLL_ADD`): it is not armed again, and waits
+    /// that another thread must be able to end are bounded instead
+    /// (`WAKE_POLL_REFUSED_WAIT`), rather than each ending at once on the
+    /// poll's refusal.
+    pub(crate) wakeup_refused: bool,
     /// A run loop is running.
     pub(crate) running: bool,
     /// The ring refused a cancel (`EACCES`: its restrictions forbid them),
@@ -354,6 +360,7 @@ impl Core {
             gate: 0,
             ready,
             wakeup_armed: false,
+            wakeup_refused: false,
             cancels_refused: false,
             running: false,
         })
@@ -961,6 +968,9 @@ impl Core {
                 };
                 if !more {
                     self.wakeup_armed = false;
+                    if completion.res < 0 && completion.res != -libc::ECANCELED {
+                        self.wakeup_refused = true;
+                    }
                     self.in_flight -= 1;
                     self.internal -= 1;
                     self.slab.release(index);
@@ -1186,7 +1196,7 @@ impl Core {
     /// Arms a poll on the executor's eventfd, so that a wake from another
     /// thread ends a wait for completions.
     pub(crate) fn arm_wakeup(&mut self) -> io::Result<()> {
-        if self.wakeup_armed || self.closed() {
+        if self.wakeup_armed || self.wakeup_refused || self.closed() {
             return Ok(());
         }
         let ready = Arc::clone(&self.ready);

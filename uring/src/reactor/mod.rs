@@ -129,6 +129,11 @@ pub struct Handle {
 /// which keeps cancelling each of many such requests (at shutdown) short.
 const CQ_ENTRIES: u32 = 8192;
 
+/// How long a run waits at most for completions on a ring that refused the
+/// poll of its wake-up eventfd (restrictions without `POLL_ADD`): what other
+/// threads wake or send is seen within this.
+const WAKE_POLL_REFUSED_WAIT: Duration = Duration::from_millis(10);
+
 impl Reactor {
     /// A reactor over a new ring of 256 SQ entries and 8192 CQ entries
     /// (a shutdown with 10^5 receives in flight takes about a second with
@@ -184,6 +189,18 @@ impl Reactor {
     /// drain on after the drained op, and while it is on holds every new op
     /// until every request it allocated is done, which the reactor's own
     /// long-lived poll of its wake-up descriptor never is.
+    ///
+    /// On a ring whose restrictions
+    /// ([`register_restrictions`](Ring::register_restrictions)) refuse
+    /// what the reactor pushes of its own, it works on with less:
+    /// - without `POLL_ADD` (the poll of its wake-up eventfd), a run waits
+    ///   at most 10 ms at a time while other threads may wake a task or
+    ///   send work, and sees what they did within that;
+    /// - without `LINK_TIMEOUT`, an op queued with a deadline fails at
+    ///   once, unrun, with `ECANCELED` (the kernel fails an op whose link
+    ///   timeout it refuses), as if its deadline had passed;
+    /// - without `ASYNC_CANCEL`, a shutdown leaks what is in flight
+    ///   rather than free memory the kernel may still use.
     pub fn from_ring(ring: Ring) -> io::Result<Reactor> {
         let ready = Arc::new(ReadyQueue::new()?);
         let core = Core::new(ring, Arc::clone(&ready))?;
@@ -718,7 +735,15 @@ impl Shared {
             // parked and wakes it, or is seen here, and the loop ends
             // instead of waiting for a completion that may never come.
             let waited = if self.exec.ready.is_empty() && !inbox.has_jobs() && !can_end(&core) {
-                core.submit_and_wait()
+                if core.wakeup_refused
+                    && (main.is_some() || self.exec.live() > 0 || inbox.has_remotes())
+                {
+                    // No poll of the eventfd can end the wait: look again
+                    // every little while for what other threads sent.
+                    core.wait_a_while(WAKE_POLL_REFUSED_WAIT)
+                } else {
+                    core.submit_and_wait()
+                }
             } else {
                 core.submit()
             };
