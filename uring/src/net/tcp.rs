@@ -74,6 +74,13 @@ impl TcpListener {
 
     /// The connections as they come, from one multishot accept (armed
     /// again should the kernel end it).
+    ///
+    /// An error (`EMFILE`, `ENFILE` when out of descriptors) is yielded
+    /// and the accept armed again at the next call, which fails the same
+    /// at once while no descriptor is freed: a loop that goes on after an
+    /// error should pause first. The kernel reads the descriptor limit
+    /// (`RLIMIT_NOFILE`) as the accept is armed: a limit lowered while it
+    /// is armed applies from its next arming.
     pub fn incoming(&self) -> Incoming {
         Incoming::new(&self.handle, &self.fd)
     }
