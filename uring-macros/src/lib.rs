@@ -45,11 +45,17 @@ use proc_macro::TokenStream;
 /// field the kernel dereferences is fed from a borrow the op carries, that
 /// every field the kernel reads as a descriptor or a registered slot (`fd`,
 /// `file_index`, `splice_fd_in`, ...) is fed from a borrowed descriptor or
-/// a slot handle, not a plain number, and, unless it says
+/// a slot handle, not a plain number, that no argument carries bits that
+/// make the kernel follow addresses found in the op's memory or keep that
+/// memory (a send's `IORING_SEND_VECTORIZED` in `ioprio`, `MSG_ZEROCOPY`:
+/// the library's flag types leave such bits out), that a buffer the kernel
+/// writes is of a type any bytes are a valid value of, and, unless it says
 /// `#[retains_memory]`, that the kernel is done with that memory once the
-/// op's last completion is posted. An entry of opcode `LINK_TIMEOUT` must
-/// say `#[after_link]` and one of `PROVIDE_BUFFERS` `#[retains_memory]`
-/// (checked at compile time, whatever form the opcode is given in).
+/// op's last completion is posted. Checked at compile time, whatever form
+/// the opcode is given in: an entry of opcode `LINK_TIMEOUT` must say
+/// `#[after_link]`, one of `PROVIDE_BUFFERS` `#[retains_memory]`, one of
+/// `CLOSE` must take `target: owned`, and only `TIMEOUT`, `LINK_TIMEOUT`
+/// and `TIMEOUT_REMOVE` take a `#[ring_owned]` argument.
 ///
 /// Inside the braces, separated by commas, with SQE fields named as in
 /// `linux/io_uring.h` (`off`, `addr`, `len`, `rw_flags`, `buf_group`, ...):
@@ -66,7 +72,11 @@ use proc_macro::TokenStream;
 /// - `name: impl Into<Type> => field`: the constructor and setter convert.
 /// - `#[ring_owned] name: Timespec => addr`: the ring keeps a copy until the
 ///   kernel has consumed the SQE, and the field gets its address (one such
-///   argument per op: the ring keeps one copy per SQ slot).
+///   argument per op: the ring keeps one copy per SQ slot). For the
+///   timespecs the kernel copies as it consumes the SQE: `TIMEOUT`,
+///   `LINK_TIMEOUT` and `TIMEOUT_REMOVE` entries only.
+/// - The target of `target: owned` is out of reach of the module's own
+///   code (neither copied out nor replaced): the op owns it.
 /// - `buf: &'a mut [u8] | select => addr + len`: a buffer, or a
 ///   `BufferSelect` in its place (the op becomes generic over which).
 /// - `group: select => addr + len`: only a provided-buffer group.

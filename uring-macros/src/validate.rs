@@ -262,7 +262,9 @@ fn check_entry<'a>(entry: &'a Entry, errors: &mut Errors) -> Option<Checked<'a>>
                     .map(|(_, o)| o);
                 let hint = match near {
                     Some(n) => format!("; did you mean `{n}`?"),
-                    None => String::new(),
+                    None => {
+                        format!("; for a `u8` constant of your own, write its path (`self::{s}`)")
+                    }
                 };
                 local.push(
                     ident.span(),
@@ -480,6 +482,23 @@ fn check_entry<'a>(entry: &'a Entry, errors: &mut Errors) -> Option<Checked<'a>>
                 local.push(
                     span,
                     "a `#[ring_owned]` argument writes its address to exactly one field"
+                        .to_string(),
+                );
+                continue;
+            }
+            let timespec = match &arg.ty {
+                syn::Type::Path(p) => p
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "Timespec"),
+                _ => false,
+            };
+            if !timespec {
+                local.push(
+                    arg.ty.span(),
+                    "a `#[ring_owned]` argument is a `Timespec` (the ring keeps 16 bytes per SQ \
+                     slot); pass anything else by reference"
                         .to_string(),
                 );
                 continue;

@@ -178,6 +178,8 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
     let after_link = entry.after_link.is_some();
     let after_link_lit = after_link;
     let retains_lit = entry.retains_memory.is_some();
+    let owned_lit = c.owned;
+    let ring_owned_lit = entry.args.iter().any(|a| a.ring_owned.is_some());
 
     let target_doc = match c.target {
         TargetKind::None => "It acts on no file.",
@@ -206,9 +208,11 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
     );
 
     // Struct fields.
-    let target_field = match c.target {
-        TargetKind::None => quote!(),
-        _ => quote!(target: T,),
+    let target_field = match (c.target, c.owned) {
+        (TargetKind::None, _) => quote!(),
+        // Out of reach of the module's own code: see `OwnedTarget`.
+        (_, true) => quote!(target: ::uring::op::OwnedTarget<T>,),
+        (_, false) => quote!(target: T,),
     };
     let arg_fields = entry.args.iter().enumerate().map(|(i, arg)| {
         let ty = stored_type(c, i);
@@ -235,7 +239,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
         ),
         (TargetKind::Fd, true) => (
             quote_spanned!(target_span=> target: impl ::uring::IntoOwnedFd<Target = T>,),
-            quote!(target: ::uring::IntoOwnedFd::into_owned_fd(target),),
+            quote!(target: ::uring::op::OwnedTarget::new_fd(target),),
             Some(
                 "`target`: the file, given up to the op (an `OwnedFd`, a `File`, a socket); \
                  it stays open if the op is dropped unpushed or cancelled.",
@@ -250,7 +254,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
         ),
         (_, true) => (
             quote_spanned!(target_span=> target: impl ::uring::IntoOwnedTarget<Target = T>,),
-            quote!(target: ::uring::IntoOwnedTarget::into_owned_target(target),),
+            quote!(target: ::uring::op::OwnedTarget::new(target),),
             Some(
                 "`target`: the file, given up to the op (an `OwnedFd`, a `File`, a socket), \
                  or a registered slot held exclusively (`files.get_mut(index)?`); a \
@@ -535,6 +539,23 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
                 ::core::panic!(
                     "an op of opcode PROVIDE_BUFFERS must be declared `#[retains_memory]`: the \
                      kernel keeps its buffers after it completes"
+                );
+            }
+            if code == ::uring::sys::IORING_OP_CLOSE && !#owned_lit {
+                ::core::panic!(
+                    "an op of opcode CLOSE must take `target: owned` (or `target: owned | \
+                     fixed(file_index)`): it closes its file, which a borrow does not give it"
+                );
+            }
+            if #ring_owned_lit
+                && code != ::uring::sys::IORING_OP_TIMEOUT
+                && code != ::uring::sys::IORING_OP_LINK_TIMEOUT
+                && code != ::uring::sys::IORING_OP_TIMEOUT_REMOVE
+            {
+                ::core::panic!(
+                    "`#[ring_owned]` is for the timespec of TIMEOUT, LINK_TIMEOUT and \
+                     TIMEOUT_REMOVE, which the kernel copies as it consumes the SQE: the ring's \
+                     copy lives no longer, and holds 16 bytes; give any other op a borrow"
                 );
             }
         };

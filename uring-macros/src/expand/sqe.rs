@@ -35,7 +35,12 @@ pub(super) fn arg_field_type(arg: &Arg, sqe128: bool) -> TokenStream {
 /// none answer `true` at compile time.
 pub(super) fn expand_fits_ring(c: &Checked<'_>) -> TokenStream {
     let mut checks = Vec::new();
-    if c.target != TargetKind::None {
+    if c.owned {
+        checks.push(quote!(::uring::op::OwnedTarget::fits_ring(
+            &self.target,
+            __ring
+        )));
+    } else if c.target != TargetKind::None {
         checks.push(quote!(::uring::Target::fits_ring(&self.target, __ring)));
     }
     for (i, arg) in c.entry.args.iter().enumerate() {
@@ -77,6 +82,13 @@ pub(super) fn expand_prepare(c: &Checked<'_>) -> TokenStream {
         quote!(target: __target,)
     };
     let mut lets = Vec::new();
+    if c.owned {
+        lets.push(quote! {
+            // SAFETY: this is the op's `prepare`: the target goes into the
+            // SQE of the op that closes it, and nowhere else.
+            let __target = unsafe { ::uring::op::OwnedTarget::into_sqe_target(__target) };
+        });
+    }
     for (i, arg) in entry.args.iter().enumerate() {
         let n = &bindings[i];
         let local = format_ident!("__arg{}", i);

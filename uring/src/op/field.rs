@@ -11,6 +11,12 @@ use crate::types::{BufferGroup, BufferPool, BufferSelect, SockAddr, SockAddrBuf}
 /// If the value is, or contains, an address the kernel will dereference, the
 /// memory behind it must be borrowed by `Self` for as long as `Self` lives:
 /// integers are fine, references are fine, raw pointers are not.
+///
+/// A slice (`&[T]`, `&mut [T]`) fills `len` with its count of `T`s: the
+/// unit the kernel reads `len` in must be that (bytes for `[u8]`, entries
+/// for an array of iovecs), and a slice the kernel writes into must be of
+/// a `T` that any bytes are a valid value of (`u8`, the integers,
+/// `epoll_event`), as an op's table entry vouches.
 pub unsafe trait SqeField<F> {
     /// The field value.
     fn into_field(self) -> F;
@@ -102,9 +108,18 @@ fn slice_parts<T>(ptr: *const T, len: usize) -> (u64, u32) {
 // SAFETY: the address is that of a slice borrowed for the lifetime of the
 // reference, which the op carries; a length beyond `u32::MAX` is clamped,
 // which only shortens what the kernel touches.
+// The length is the slice's count of `T`s, which for a `T` of at least one
+// byte is at most its count of bytes; a slice of zero-sized values, which
+// borrows no byte at all, is refused at compile time.
 unsafe impl<T> SqeField<(u64, u32)> for &[T] {
     #[inline(always)]
     fn into_field(self) -> (u64, u32) {
+        const {
+            assert!(
+                size_of::<T>() != 0,
+                "a slice of zero-sized items borrows no memory for the kernel: give the op bytes, or items of at least one byte"
+            )
+        };
         slice_parts(self.as_ptr(), self.len())
     }
 }
@@ -113,6 +128,12 @@ unsafe impl<T> SqeField<(u64, u32)> for &[T] {
 unsafe impl<T> SqeField<(u64, u32)> for &mut [T] {
     #[inline(always)]
     fn into_field(self) -> (u64, u32) {
+        const {
+            assert!(
+                size_of::<T>() != 0,
+                "a slice of zero-sized items borrows no memory for the kernel: give the op bytes, or items of at least one byte"
+            )
+        };
         slice_parts(self.as_mut_ptr(), self.len())
     }
 }

@@ -297,6 +297,46 @@ pub struct OpInfo {
     pub since: &'static str,
 }
 
+/// The target of an op that takes ownership of its file (`target: owned`
+/// in a table, CLOSE): not `Copy`, made only from an owned file or a slot
+/// held exclusively, and given back only through `unsafe`, so that code in
+/// the module of an op (a user's own op table) can neither copy the
+/// descriptor out, to use it after the kernel closed it, nor put in one
+/// that the op does not own.
+#[doc(hidden)]
+pub struct OwnedTarget<T>(T);
+
+impl<T: crate::Target> OwnedTarget<T> {
+    #[inline(always)]
+    pub fn new(target: impl crate::IntoOwnedTarget<Target = T>) -> Self {
+        OwnedTarget(target.into_owned_target())
+    }
+
+    #[inline(always)]
+    pub fn new_fd(target: impl crate::IntoOwnedFd<Target = T>) -> Self
+    where
+        T: FdTarget,
+    {
+        OwnedTarget(target.into_owned_fd())
+    }
+
+    #[inline(always)]
+    pub fn fits_ring(&self, ring: u32) -> bool {
+        self.0.fits_ring(ring)
+    }
+
+    /// The target, for the op's SQE.
+    ///
+    /// # Safety
+    ///
+    /// Only the op's `Entry::prepare` calls it, which writes the target
+    /// into the SQE whose op closes it: nothing else may keep or use it.
+    #[inline(always)]
+    pub unsafe fn into_sqe_target(self) -> T {
+        self.0
+    }
+}
+
 /// The fields every op carries besides its arguments.
 #[doc(hidden)]
 #[derive(Clone, Copy, Debug, Default)]

@@ -196,6 +196,12 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Replaces the slots `offset ..` of the table with `files` (`None`
     /// empties a slot), returning how many slots were updated
     /// (`IORING_REGISTER_FILES_UPDATE`).
+    ///
+    /// The kernel goes through the slots in order and empties each before
+    /// it looks at the file that replaces it: a file it refuses (`EBADF`
+    /// for one opened with `O_PATH`, or an io_uring) ends the update with
+    /// that slot already empty, which the count (or the error, for the
+    /// first slot) leaves out.
     pub fn update_files(
         &mut self,
         table: &mut FixedFiles,
@@ -212,7 +218,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Updates the slots `offset ..` of the table one by one, as `updates`
     /// says: a slot may keep its file ([`SlotUpdate::Keep`],
     /// `IORING_REGISTER_FILES_SKIP`, 5.12), be emptied, or take a file,
-    /// with a tag or without. Returns how many slots were gone through.
+    /// with a tag or without. Returns how many slots were gone through. A
+    /// refused file leaves its slot empty, as for
+    /// [`update_files`](Ring::update_files).
     pub fn update_file_slots(
         &mut self,
         table: &mut FixedFiles,
@@ -312,6 +320,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Makes direct descriptors that ask the kernel to pick a slot
     /// (`IORING_FILE_INDEX_ALLOC`) take one of `table`'s slots
     /// `offset .. offset + len` (`IORING_REGISTER_FILE_ALLOC_RANGE`, 6.0).
+    /// Kernels without the fix that keeps the kernel's search hint inside
+    /// the range (Linux 6.18 has it) may pick an empty slot outside it
+    /// after a slot outside it was emptied or filled; they never pick an
+    /// occupied one.
     pub fn set_file_alloc_range(
         &mut self,
         table: &FixedFiles,
