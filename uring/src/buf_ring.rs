@@ -417,9 +417,10 @@ impl BufRing {
     /// A selection of a whole buffer of this ring, for an op's buffer
     /// argument. For an op that takes one buffer, its length (one
     /// buffer's) is the most the op moves. A receive bundle
-    /// ([`RecvFlags::BUNDLE`](crate::RecvFlags::BUNDLE)) fills as many
-    /// buffers as the bytes there take whatever this length (Linux 6.18);
-    /// a send bundle ([`SendFlags::BUNDLE`](crate::SendFlags::BUNDLE)),
+    /// ([`RecvFlags::BUNDLE`](crate::RecvFlags::BUNDLE)) is not held to
+    /// one buffer by this length: it may fill several (Linux 6.18), though
+    /// not always as many as the bytes waiting would take (the completion's
+    /// `IORING_CQE_F_SOCK_NONEMPTY` says more are there); a send bundle ([`SendFlags::BUNDLE`](crate::SendFlags::BUNDLE)),
     /// which the length caps, selects with `self.group().select(0)` to send
     /// several.
     pub fn select(&self) -> BufferSelect {

@@ -160,6 +160,11 @@ pub struct MsgHdrMut<'a> {
     /// length the kernel rewrites.
     control: *mut u8,
     control_room: usize,
+    /// The room of the address lent (`from`), kept apart from `raw` for
+    /// the same reason: the kernel reads `msg_namelen` and
+    /// `msg_controllen` as the rooms of its next receive into the header,
+    /// so both are set again from these at each push.
+    name_room: libc::socklen_t,
     _parts: PhantomData<(&'a mut [IoSliceMut<'a>], &'a mut SockAddrBuf, &'a mut [u8])>,
 }
 
@@ -174,6 +179,7 @@ impl<'a> MsgHdrMut<'a> {
             raw,
             control: std::ptr::null_mut(),
             control_room: 0,
+            name_room: 0,
             _parts: PhantomData,
         }
     }
@@ -185,7 +191,8 @@ impl<'a> MsgHdrMut<'a> {
         let (storage, len) = from.as_out_ptrs();
         self.raw.msg_name = storage.cast();
         // SAFETY: `len` points to the buffer's length word, just reset.
-        self.raw.msg_namelen = unsafe { *len };
+        self.name_room = unsafe { *len };
+        self.raw.msg_namelen = self.name_room;
         self
     }
 
@@ -287,10 +294,17 @@ impl fmt::Debug for MsgHdrMut<'_> {
 
 // SAFETY: the address of a header borrowed exclusively for the op's lifetime
 // (the kernel writes its lengths and flags); what it points to is borrowed
-// as long.
+// as long, and the lengths it reads as rooms are set again to what was lent.
 unsafe impl SqeField<u64> for &mut MsgHdrMut<'_> {
     #[inline(always)]
     fn into_field(self) -> u64 {
+        // A header received into before holds the lengths the kernel wrote
+        // then, which it would take as the rooms of this receive: an
+        // address cut to the last sender's length, descriptors closed for
+        // want of a control room that is there.
+        self.raw.msg_namelen = self.name_room;
+        self.raw.msg_controllen = self.control_room as _;
+        self.raw.msg_flags = 0;
         &mut self.raw as *mut libc::msghdr as u64
     }
 }
@@ -463,7 +477,9 @@ impl<'b> RecvMsgOut<'b> {
     }
 
     /// The address's real length: more than [`name`](Self::name) holds if it
-    /// was truncated.
+    /// was truncated. 0 when the layout left no room for an address
+    /// (`MsgLayout::new(0, ..)`), whoever sent the message: the kernel then
+    /// does not look at it.
     pub fn name_len(&self) -> u32 {
         self.header.namelen
     }
