@@ -119,6 +119,7 @@ datagrams_cut_short_keep_all_their_descriptors|$kernel_wrote
 descriptors_a_receiver_refuses_come_back_open|$kernel_wrote
 messages_of_no_bytes_pass_descriptors_only_as_datagrams|$kernel_wrote"
     [attacks_register_source_audit]="deadlines_on_a_registered_clock_end_at_their_instant_or_at_a_posted_completion|$one_thread: the posting thread does not run while the ring waits an hour in io_uring_enter"
+    [attacks_restrictions_source_audit]="a_reactor_whose_ring_refuses_its_wakeup_poll_still_serves_reads_and_remotes|$one_thread: the writer and the remote's thread do not run while the reactor whose ring allows its wake-up poll waits in io_uring_enter"
     [attacks_scope_source_audit]="a_ring_that_refuses_every_cancel_keeps_its_scope_until_the_read_ends|$one_thread: the writer thread that ends the read does not run while the scope waits"
     [liburing_cases_ops]="poll_race_many_receives_racing_the_writer_all_complete|$one_thread: the writer thread does not run while the ring waits in io_uring_enter
 msg_ring_fd_passes_to_a_ring_of_another_thread|$one_thread: the receiving ring's thread does not run while the sender waits
