@@ -120,6 +120,16 @@ descriptors_a_receiver_refuses_come_back_open|$kernel_wrote
 messages_of_no_bytes_pass_descriptors_only_as_datagrams|$kernel_wrote"
     [attacks_register_source_audit]="deadlines_on_a_registered_clock_end_at_their_instant_or_at_a_posted_completion|$one_thread: the posting thread does not run while the ring waits an hour in io_uring_enter"
     [attacks_restrictions_source_audit]="a_reactor_whose_ring_refuses_its_wakeup_poll_still_serves_reads_and_remotes|$one_thread: the writer and the remote's thread do not run while the reactor whose ring allows its wake-up poll waits in io_uring_enter"
+    [attacks_net_listener_source_audit]="a_write_shutdown_under_a_waiting_receive_lets_the_answer_in|$kernel_wrote
+datagram_receives_give_what_std_s_recv_from_gives|$kernel_wrote
+hyper_answers_pipelined_requests_in_order_then_closes_cleanly|hyper $kernel_wrote
+hyper_connection_reset_under_a_waiting_send_is_closed_and_the_server_goes_on|hyper $kernel_wrote
+hyper_connections_cut_mid_request_are_closed_and_the_server_goes_on|hyper $kernel_wrote
+hyper_reads_requests_spanning_many_ring_buffers|hyper $kernel_wrote"
+    [attacks_kernel_lengths_source_audit]="multishot_name_rooms_of_every_size_hold_the_sender_cut_to_the_room|valgrind checks the whole sun_path of an autobind address, of which the kernel reads only the family
+senders_of_every_unix_address_length_read_back_as_std_reads_them|valgrind checks the whole sun_path of an autobind address, of which the kernel reads only the family; and it $kernel_wrote
+udp_datagrams_of_0_1_and_65507_bytes_into_rooms_around_their_size|$kernel_wrote"
+    [attacks_op_args_source_audit]="waitid_of_every_id_type_writes_only_the_siginfo_fields_it_names|valgrind does not know pidfd_open (ENOSYS), which the test needs to set up"
     [attacks_scope_source_audit]="a_ring_that_refuses_every_cancel_keeps_its_scope_until_the_read_ends|$one_thread: the writer thread that ends the read does not run while the scope waits"
     [liburing_cases_ops]="poll_race_many_receives_racing_the_writer_all_complete|$one_thread: the writer thread does not run while the ring waits in io_uring_enter
 msg_ring_fd_passes_to_a_ring_of_another_thread|$one_thread: the receiving ring's thread does not run while the sender waits
