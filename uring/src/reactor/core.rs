@@ -1185,11 +1185,34 @@ impl Core {
         }
         match self.ring.submit_and_wait(1) {
             Ok(_) => Ok(()),
-            Err(e) if transient(&e) => {
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {
                 self.drain_cq();
                 Ok(())
             }
+            Err(e) if transient(&e) => {
+                self.wait_after_refusal(REFUSED_SUBMIT_WAIT);
+                Ok(())
+            }
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// After a submission the kernel refused without waiting (`EAGAIN`: it
+    /// could not allocate a request, for as long as the memory pressure
+    /// lasts; `EBUSY`: it holds completions back): reads the CQ, then waits
+    /// up to `timeout` for a completion without submitting, or sleeps that
+    /// long should that wait fail too, so that a refusal that lasts does
+    /// not make the loops that call this spin.
+    #[cold]
+    fn wait_after_refusal(&mut self, timeout: Duration) {
+        self.drain_cq();
+        if self.has_completions() {
+            return;
+        }
+        match self.ring.wait_timeout(1, timeout) {
+            Ok(()) | Err(Error::TimedOut) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+            Err(_) => std::thread::sleep(timeout),
         }
     }
 
@@ -1285,8 +1308,12 @@ impl Core {
         }
         match self.ring.submit_and_wait_timeout(1, timeout) {
             Ok(_) | Err(Error::TimedOut) => Ok(()),
-            Err(e) if transient(&e) => {
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {
                 self.drain_cq();
+                Ok(())
+            }
+            Err(e) if transient(&e) => {
+                self.wait_after_refusal(timeout);
                 Ok(())
             }
             Err(e) => Err(e.into()),
@@ -1309,6 +1336,11 @@ fn after_drain() -> io::Error {
 }
 
 /// Errors of a submit that go away once the CQ has room, or by retrying.
+/// How long a run waits for completions, submitting nothing, after the
+/// kernel refused a submission (see `Core::wait_after_refusal`) before it
+/// submits again.
+const REFUSED_SUBMIT_WAIT: Duration = Duration::from_millis(10);
+
 fn transient(e: &Error) -> bool {
     matches!(
         e.raw_os_error(),

@@ -224,6 +224,20 @@ impl<S: SqeSize, C: UniformCqe> Ring<S, C> {
             let want = if fill { self.cq.entries } else { foreign + 1 };
             let waited =
                 self.enter_and_wait(!retracted, want, &crate::wait::WaitSpec::timeout(timeout));
+            let waited = match waited {
+                // The kernel took no SQE and waited for nothing: it could not
+                // allocate a request (`EAGAIN`, `ENOMEM`, for as long as the
+                // memory pressure lasts), or it holds completions back
+                // (`EBUSY`). Entering again at once would spin: wait without
+                // submitting until the round of cancels is due (whose
+                // synchronous cancel needs no SQE), or, should that wait
+                // fail too, sleep until then.
+                Err(e) if is_transient(&e) && e.raw_os_error() != Some(libc::EINTR) => {
+                    self.wait_without_submitting(want, timeout, next_round);
+                    Ok(0)
+                }
+                other => other,
+            };
             // A round of cancels is due however the wait ended.
             let waited = match waited {
                 Ok(_) if std::time::Instant::now() >= next_round => Err(Error::TimedOut),
@@ -282,6 +296,31 @@ impl<S: SqeSize, C: UniformCqe> Ring<S, C> {
                     }
                     retracted = true;
                 }
+            }
+        }
+    }
+
+    /// After a submission the kernel refused for want of memory: waits for
+    /// `want` completions without submitting, for `timeout` (none without
+    /// `IORING_FEAT_EXT_ARG`), and sleeps until `next_round` instead should
+    /// that wait fail or be impossible, so that a refusal that lasts does
+    /// not make the scope's end spin.
+    #[cold]
+    fn wait_without_submitting(
+        &mut self,
+        want: u32,
+        timeout: Option<Duration>,
+        next_round: std::time::Instant,
+    ) {
+        let waited = match timeout {
+            Some(_) => self.enter_and_wait(false, want, &crate::wait::WaitSpec::timeout(timeout)),
+            None => Err(Error::TimedOut),
+        };
+        match waited {
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+            Err(_) => {
+                std::thread::sleep(next_round.saturating_duration_since(std::time::Instant::now()))
             }
         }
     }
