@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use uring::net::{TcpListener, TcpStream};
 use uring::reactor::{BufGroup, Reactor};
 use uring::{BufferGroup, Ring};
-use uring_examples::net::{addr_threads, runtime};
+use uring_examples::net::{Listening, addr_threads, runtime, serve_threads};
 
 async fn echo(conn: TcpStream, group: BufGroup) {
     let _ = conn.set_nodelay(true);
@@ -32,13 +32,14 @@ async fn echo(conn: TcpStream, group: BufGroup) {
     }
 }
 
-fn serve(ring: Ring, addr: std::net::SocketAddr) -> io::Result<()> {
+fn serve(ring: Ring, addr: std::net::SocketAddr, listening: Listening) -> io::Result<()> {
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime()?, async move {
         let reactor = Reactor::from_ring(ring)?;
         let h = reactor.handle();
         let group = h.register_buf_ring(BufferGroup::new(0), 4096, 2048)?;
         let listener = TcpListener::bind_reuseport(&h, addr)?;
+        listening.on(listener.local_addr()?);
         let driver = tokio::task::spawn_local(reactor.into_tokio()?);
         let mut incoming = listener.incoming();
         while let Some(conn) = incoming.next().await {
@@ -66,16 +67,5 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let servers: Vec<_> = rings
-        .into_iter()
-        .map(|ring| std::thread::spawn(move || serve(ring, addr)))
-        .collect();
-    println!("echo_async: listening on {addr} with {threads} thread(s)");
-    let mut code = ExitCode::SUCCESS;
-    for server in servers {
-        if !matches!(server.join(), Ok(Ok(()))) {
-            code = ExitCode::FAILURE;
-        }
-    }
-    code
+    serve_threads("echo_async", addr, rings, serve)
 }

@@ -5,6 +5,7 @@
 //! `requests=N secs=S req/s=R errors=E`.
 
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use uring_examples::load::{Mode, run};
 
@@ -21,6 +22,10 @@ fn main() -> ExitCode {
             Some("http") => Mode::Http,
             Some(_) => return None,
         };
+        // A run whose length or end a `Duration` or an `Instant` cannot
+        // hold (`inf`, `1e20`) is refused with the rest.
+        let length = Duration::try_from_secs_f64(secs).ok()?;
+        Instant::now().checked_add(length)?;
         (conns > 0 && secs > 0.0).then_some((addr, conns, mode, secs))
     })();
     let Some((addr, conns, mode, secs)) = parsed else {

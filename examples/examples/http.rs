@@ -1,9 +1,9 @@
 //! `cargo run --release --example http -- ADDR [THREADS]`: hyper serving
 //! HTTP/1.1 over `uring::net` (through hyper-util's `TokioIo`), answering
-//! `GET /` with a fixed body; go-uring's HTTP example. One tokio
-//! current-thread runtime and one reactor per thread, each with its own
-//! `SO_REUSEPORT` listener and buffer ring, which every connection reads
-//! through with one multishot receive.
+//! `GET /` with a fixed body (and `HEAD /` with its head); go-uring's HTTP
+//! example. One tokio current-thread runtime and one reactor per thread,
+//! each with its own `SO_REUSEPORT` listener and buffer ring, which every
+//! connection reads through with one multishot receive.
 
 use std::io;
 use std::process::ExitCode;
@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use uring::BufferGroup;
 use uring::net::TcpListener;
 use uring::reactor::Reactor;
-use uring_examples::net::{addr_threads, on_threads, runtime, serve_http};
+use uring_examples::net::{addr_threads, runtime, serve_http, serve_threads};
 
 fn main() -> ExitCode {
     let (addr, threads) = match addr_threads("usage: http ADDR [THREADS]") {
@@ -28,18 +28,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let rings = std::sync::Arc::new(std::sync::Mutex::new(rings));
-    println!("http: listening on {addr} with {threads} thread(s)");
-    let served = on_threads(threads, move |_| {
-        let ring = rings
-            .lock()
-            .map_err(|_| io::Error::other("poisoned"))?
-            .pop()
-            .ok_or_else(|| io::Error::other("no ring left"))?;
+    serve_threads("http", addr, rings, |ring, addr, listening| {
         let local = tokio::task::LocalSet::new();
         local.block_on(&runtime()?, async move {
             let reactor = Reactor::from_ring(ring)?;
             let listener = TcpListener::bind_reuseport(&reactor, addr)?;
+            listening.on(listener.local_addr()?);
             // Requests are read through one multishot receive per
             // connection, into this ring's 2 KiB buffers.
             let ring = reactor
@@ -49,12 +43,5 @@ fn main() -> ExitCode {
             serve_http(listener, Some(ring)).await;
             driver.await.map_err(io::Error::other)?
         })
-    });
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("http: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    })
 }

@@ -19,13 +19,15 @@ pub type Result<T> = std::result::Result<T, Box<dyn StdError>>;
 pub const CP_USAGE: &str = "\
 usage: cp SRC DST [--qd N] [--bs BYTES]
   copies the regular file SRC to DST (created, or truncated), with N
-  (default 16) linked read -> write chains of BYTES (default 131072) in flight";
+  (default 16) linked read -> write chains of BYTES (default 131072) in
+  flight; a file whose size is not known (0, as in /proc) is read to its end";
 
 /// The command line of `cat`.
 pub const CAT_USAGE: &str = "\
 usage: cat FILE [--qd N] [--bs BYTES]
   writes the regular file FILE to standard output, reading N (default 8)
-  blocks of BYTES (default 131072) ahead and writing them in order";
+  blocks of BYTES (default 131072) ahead and writing them in order; a file
+  whose size is not known (0, as in /proc) is read to its end";
 
 /// The queue depth and block size of a copy, from the command line.
 fn depth_and_block(args: &Args, qd: u32) -> std::result::Result<(u32, u32), String> {
@@ -35,8 +37,31 @@ fn depth_and_block(args: &Args, qd: u32) -> std::result::Result<(u32, u32), Stri
     ))
 }
 
+/// Refuses `path` if it names something other than a regular file, before
+/// it is opened: opening a FIFO waits for its peer, a device may act on
+/// the open itself. A missing path is left to the open that follows.
+fn refuse_special(path: &str) -> std::result::Result<(), String> {
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() && !meta.is_dir() => Err(format!("{path}: not a regular file")),
+        _ => Ok(()),
+    }
+}
+
+/// The length of a file to copy: its size, or `None` when the size says
+/// nothing (0, as for the files of `/proc`, whose bytes are made as they
+/// are read): the file is then read until a read returns 0.
+fn known_len(size: u64) -> Option<u64> {
+    (size > 0).then_some(size)
+}
+
 /// Opens `path` for reading: a regular file.
 fn open_source(path: &str) -> std::result::Result<File, String> {
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => return Err(format!("{path}: not a regular file")),
+        Ok(_) => {}
+        Err(e) => return Err(format!("{path}: {e}")),
+    }
+    // Checked again on what was opened: the path may have changed since.
     let file = File::open(path).map_err(|e| format!("{path}: {e}"))?;
     let meta = file.metadata().map_err(|e| format!("{path}: {e}"))?;
     if !meta.is_file() {
@@ -73,9 +98,10 @@ pub fn cp_main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let opened = (|| -> std::result::Result<(File, File, u64), String> {
+    let opened = (|| -> std::result::Result<(File, File, Option<u64>), String> {
         let (src_path, dst_path) = (&paths[0], &paths[1]);
         let src = open_source(src_path)?;
+        refuse_special(dst_path)?;
         let dst = OpenOptions::new()
             .write(true)
             .create(true)
@@ -93,7 +119,7 @@ pub fn cp_main() -> ExitCode {
             return Err(format!("{dst_path}: not a regular file"));
         }
         dst.set_len(0).map_err(|e| format!("{dst_path}: {e}"))?;
-        Ok((src, dst, s.len()))
+        Ok((src, dst, known_len(s.len())))
     })();
     let (src, dst, len) = match opened {
         Ok(opened) => opened,
@@ -103,7 +129,15 @@ pub fn cp_main() -> ExitCode {
         }
     };
     let start = Instant::now();
-    match copy_linked(&src, &dst, len, qd, bs) {
+    let copied = copy_linked(&src, &dst, len, qd, bs).and_then(|bytes| {
+        // Read to its end, the source may have given bytes past it to a
+        // chain that was already in flight (if it shrank meanwhile).
+        if len.is_none() {
+            dst.set_len(bytes)?;
+        }
+        Ok(bytes)
+    });
+    match copied {
         Ok(bytes) => {
             report("cp", bytes, start.elapsed().as_secs_f64(), false);
             ExitCode::SUCCESS
@@ -150,8 +184,15 @@ fn tag(slot: usize, write: bool) -> u64 {
 /// Copies the first `len` bytes of `src` to `dst` with `qd` linked chains
 /// of a read of up to `bs` bytes and the write of the same buffer; short
 /// reads and short writes are completed with further writes and chains.
+/// With `len` of `None`, copies up to the end of `src`: chains go on until
+/// a read returns 0, which ends the file at its offset (chains past it
+/// read nothing, and their writes, linked to a short read, do not run).
 /// Returns the bytes copied.
-pub fn copy_linked(src: &File, dst: &File, len: u64, qd: u32, bs: u32) -> Result<u64> {
+pub fn copy_linked(src: &File, dst: &File, len: Option<u64>, qd: u32, bs: u32) -> Result<u64> {
+    let to_eof = len.is_none();
+    // Where the copy ends: the length, or the end of the file once a read
+    // has found it.
+    let mut len = len.unwrap_or(u64::MAX);
     // Declared before the ring: dropped after it.
     let region = Region::new(qd as usize * bs as usize)?;
     let mut ring = Ring::new((2 * qd).next_power_of_two())?;
@@ -210,7 +251,11 @@ pub fn copy_linked(src: &File, dst: &File, len: u64, qd: u32, bs: u32) -> Result
                 continue;
             }
             // The step is over: what comes next for this slot.
-            let next_step = settle(slot);
+            let next_step = settle(slot, to_eof);
+            if to_eof && matches!(next_step, Ok(None)) && slot.len < bs {
+                // A block ended short of its size: the end of the file.
+                len = len.min(slot.off + u64::from(slot.len));
+            }
             let pushed = match next_step {
                 Err(e) => Err(e),
                 Ok(_) if failure.is_some() => Ok(false),
@@ -260,8 +305,10 @@ pub fn copy_linked(src: &File, dst: &File, len: u64, qd: u32, bs: u32) -> Result
 
 /// The step after `slot`'s last one, whose completions are all in: a
 /// write of what a short read or a short write left, a chain for the rest
-/// of the block, or `None` when the block is copied.
-fn settle(slot: &mut Slot) -> Result<Option<Step>> {
+/// of the block, or `None` when the block is copied. A read that returns
+/// 0 ends the block there `to_eof` (the end of the file), and is an error
+/// otherwise (the file is shorter than its length).
+fn settle(slot: &mut Slot, to_eof: bool) -> Result<Option<Step>> {
     let want = slot.len - slot.done;
     match slot.step {
         Step::Idle => Err("a completion for a chain not in flight".into()),
@@ -271,6 +318,11 @@ fn settle(slot: &mut Slot) -> Result<Option<Step>> {
                 return Err(format!("read: {}", std::io::Error::from_raw_os_error(-r)).into());
             }
             if r == 0 {
+                if to_eof {
+                    // The linked write, after a short read, did not run.
+                    slot.len = slot.done;
+                    return Ok(None);
+                }
                 return Err("the source ended before its length: it shrank".into());
             }
             let r = r as u32;
@@ -405,8 +457,8 @@ pub fn cat_main() -> ExitCode {
         }
     };
     let opened = open_source(&path).and_then(|file| {
-        let len = file.metadata().map_err(|e| format!("{path}: {e}"))?.len();
-        Ok((file, len))
+        let size = file.metadata().map_err(|e| format!("{path}: {e}"))?.len();
+        Ok((file, known_len(size)))
     });
     let (file, len) = match opened {
         Ok(opened) => opened,
@@ -461,9 +513,15 @@ fn block_op<'s, 'e, R>(
 /// scope: up to `qd` blocks of `bs` bytes are read ahead at their offsets,
 /// each into a buffer given to the scope with its read and handed back
 /// with the completion, then written at `out`'s position one at a time
-/// (`out` may be a pipe). Returns the bytes written.
-pub fn cat<F: AsFd>(file: &File, len: u64, out: &F, qd: u32, bs: u32) -> Result<u64> {
-    let blocks = len.div_ceil(u64::from(bs));
+/// (`out` may be a pipe). With `len` of `None`, writes the file up to its
+/// end: blocks are read ahead until a read returns 0, which ends the file
+/// at its offset (what reads past it bring is dropped). Returns the bytes
+/// written.
+pub fn cat<F: AsFd>(file: &File, len: Option<u64>, out: &F, qd: u32, bs: u32) -> Result<u64> {
+    let to_eof = len.is_none();
+    let len = len.unwrap_or(u64::MAX);
+    // The blocks to write: fewer once a read has found the end of the file.
+    let mut blocks = len.div_ceil(u64::from(bs));
     let mut ring = Ring::new(qd.next_power_of_two())?;
     let mut pipeline: Vec<Block> = (0..qd).map(|_| Block::default()).collect();
     let mut free: Vec<Vec<u8>> = (0..qd).map(|_| vec![0u8; bs as usize]).collect();
@@ -503,6 +561,7 @@ pub fn cat<F: AsFd>(file: &File, len: u64, out: &F, qd: u32, bs: u32) -> Result<
             })
         });
         let (mut next_read, mut next_write) = (0u64, 0u64);
+        let mut total = 0u64;
         let mut writing = false;
         let mut failure: Option<Box<dyn StdError>> = None;
         let mut reaped: Vec<(u64, i32, Option<Vec<u8>>)> = Vec::with_capacity(qd as usize);
@@ -525,7 +584,7 @@ pub fn cat<F: AsFd>(file: &File, len: u64, out: &F, qd: u32, bs: u32) -> Result<
                 next_read += 1;
             }
             // Write the next block in order once it is read.
-            if failure.is_none() && !writing && next_write < next_read {
+            if failure.is_none() && !writing && next_write < next_read.min(blocks) {
                 let b = &mut pipeline[at(next_write)];
                 if b.filled == b.len
                     && let Some(buf) = b.buf.take()
@@ -551,6 +610,22 @@ pub fn cat<F: AsFd>(file: &File, len: u64, out: &F, qd: u32, bs: u32) -> Result<
                     failure.get_or_insert_with(|| "a completion without its buffer".into());
                     continue;
                 };
+                if !is_write && k >= blocks {
+                    // A read ahead past the end of the file.
+                    free.push(buf);
+                    continue;
+                }
+                if res == 0 && !is_write && to_eof {
+                    // The end of the file: the block ends where it is.
+                    b.len = b.filled;
+                    blocks = blocks.min(if b.filled > 0 { k + 1 } else { k });
+                    if b.filled > 0 {
+                        b.buf = Some(buf);
+                    } else {
+                        free.push(buf);
+                    }
+                    continue;
+                }
                 if res < 0 {
                     let e = std::io::Error::from_raw_os_error(-res);
                     let what = if is_write { "writing" } else { "reading" };
@@ -572,6 +647,7 @@ pub fn cat<F: AsFd>(file: &File, len: u64, out: &F, qd: u32, bs: u32) -> Result<
                 }
                 if is_write {
                     b.written += res as u32;
+                    total += res as u64;
                     if b.written < b.len && failure.is_none() {
                         // A short write (a pipe): send the rest.
                         if let Err(e) = write(s, k, b, buf) {
@@ -598,7 +674,7 @@ pub fn cat<F: AsFd>(file: &File, len: u64, out: &F, qd: u32, bs: u32) -> Result<
         }
         match failure {
             Some(e) => Err(e),
-            None => Ok(len),
+            None => Ok(total),
         }
     })
 }
@@ -638,9 +714,47 @@ mod tests {
             let data = pattern(len);
             let src = file_with(&data);
             let mut dst = tempfile::tempfile().unwrap();
-            let copied = copy_linked(&src, &dst, len as u64, qd, bs).unwrap();
+            let copied = copy_linked(&src, &dst, Some(len as u64), qd, bs).unwrap();
             assert_eq!(copied, len as u64);
             assert!(contents(&mut dst) == data, "len {len} qd {qd} bs {bs}");
+        }
+    }
+
+    #[test]
+    fn copy_linked_without_a_length_copies_to_the_end() {
+        // Ends inside a block, on a block's end, and at 0; with one chain,
+        // and with chains read past the end.
+        for (len, qd, bs) in [
+            (0, 4, 1000),
+            (1, 1, 4096),
+            (5000, 4, 1000),
+            (5001, 3, 1000),
+            (100_000, 1, 4096),
+            ((1 << 20) + 17, 16, 65536),
+        ] {
+            let data = pattern(len);
+            let src = file_with(&data);
+            let mut dst = tempfile::tempfile().unwrap();
+            let copied = copy_linked(&src, &dst, None, qd, bs).unwrap();
+            assert_eq!(copied, len as u64, "len {len} qd {qd} bs {bs}");
+            assert!(contents(&mut dst) == data, "len {len} qd {qd} bs {bs}");
+        }
+    }
+
+    #[test]
+    fn cat_without_a_length_writes_to_the_end() {
+        for (len, qd, bs) in [
+            (0, 3, 1000),
+            (999, 1, 1000),
+            (3000, 2, 1000),
+            (7777, 8, 1000),
+        ] {
+            let data = pattern(len);
+            let src = file_with(&data);
+            let mut out = tempfile::tempfile().unwrap();
+            let written = cat(&src, None, &out, qd, bs).unwrap();
+            assert_eq!(written, len as u64, "len {len} qd {qd} bs {bs}");
+            assert!(contents(&mut out) == data, "len {len} qd {qd} bs {bs}");
         }
     }
 
@@ -651,7 +765,7 @@ mod tests {
         // chain for the rest finds the end of the file.
         let src = file_with(&pattern(1500));
         let mut dst = tempfile::tempfile().unwrap();
-        let err = copy_linked(&src, &dst, 5000, 1, 1000).unwrap_err();
+        let err = copy_linked(&src, &dst, Some(5000), 1, 1000).unwrap_err();
         assert!(err.to_string().contains("shrank"), "{err}");
         assert!(contents(&mut dst) == pattern(1500));
     }
@@ -673,7 +787,7 @@ mod tests {
         let mut s = slot(100);
         // A short read cancels the linked write: write what was read.
         (s.read, s.write) = (40, -libc::ECANCELED);
-        let step = settle(&mut s).unwrap();
+        let step = settle(&mut s, false).unwrap();
         assert!(
             matches!(step, Some(Step::Write { from: 0, to: 40 })),
             "{step:?}"
@@ -681,19 +795,19 @@ mod tests {
         s.step = step.unwrap();
         s.write = 40;
         // Then a chain for the rest of the block.
-        assert!(matches!(settle(&mut s).unwrap(), Some(Step::Chain)));
+        assert!(matches!(settle(&mut s, false).unwrap(), Some(Step::Chain)));
         assert_eq!(s.done, 40);
         s.step = Step::Chain;
         // A whole read and a short write: write the rest.
         (s.read, s.write) = (60, 30);
-        let step = settle(&mut s).unwrap();
+        let step = settle(&mut s, false).unwrap();
         assert!(
             matches!(step, Some(Step::Write { from: 70, to: 100 })),
             "{step:?}"
         );
         s.step = step.unwrap();
         s.write = 30;
-        assert!(settle(&mut s).unwrap().is_none());
+        assert!(settle(&mut s, false).unwrap().is_none());
         assert_eq!(s.done, 100);
     }
 
@@ -701,14 +815,30 @@ mod tests {
     fn failed_steps_are_errors() {
         let mut s = slot(100);
         (s.read, s.write) = (-libc::EIO, -libc::ECANCELED);
-        assert!(settle(&mut s).unwrap_err().to_string().starts_with("read:"));
+        assert!(
+            settle(&mut s, false)
+                .unwrap_err()
+                .to_string()
+                .starts_with("read:")
+        );
         let mut s = slot(100);
         (s.read, s.write) = (0, -libc::ECANCELED);
-        assert!(settle(&mut s).unwrap_err().to_string().contains("shrank"));
+        assert!(
+            settle(&mut s, false)
+                .unwrap_err()
+                .to_string()
+                .contains("shrank")
+        );
+        // Read to the end of the file, a read of 0 ends the block there.
+        let mut s = slot(100);
+        s.done = 40;
+        (s.read, s.write) = (0, -libc::ECANCELED);
+        assert!(settle(&mut s, true).unwrap().is_none());
+        assert_eq!(s.len, 40);
         let mut s = slot(100);
         (s.read, s.write) = (100, -libc::ENOSPC);
         assert!(
-            settle(&mut s)
+            settle(&mut s, false)
                 .unwrap_err()
                 .to_string()
                 .starts_with("write:")
@@ -717,13 +847,13 @@ mod tests {
         s.step = Step::Write { from: 10, to: 20 };
         s.write = 0;
         assert!(
-            settle(&mut s)
+            settle(&mut s, false)
                 .unwrap_err()
                 .to_string()
                 .contains("no progress")
         );
         s.step = Step::Idle;
-        assert!(settle(&mut s).is_err());
+        assert!(settle(&mut s, false).is_err());
     }
 
     #[test]
@@ -743,7 +873,7 @@ mod tests {
             std::fs::File::from(rx).read_to_end(&mut out).unwrap();
             out
         });
-        let written = cat(&src, len as u64, &tx, 5, 100_000).unwrap();
+        let written = cat(&src, Some(len as u64), &tx, 5, 100_000).unwrap();
         drop(tx);
         assert_eq!(written, len as u64);
         assert!(reader.join().unwrap() == data);
@@ -753,7 +883,7 @@ mod tests {
     fn cat_of_a_file_that_shrank_is_an_error() {
         let src = file_with(&pattern(1000));
         let mut out = tempfile::tempfile().unwrap();
-        let err = cat(&src, 3000, &out, 2, 1000).unwrap_err();
+        let err = cat(&src, Some(3000), &out, 2, 1000).unwrap_err();
         assert!(err.to_string().contains("shrank"), "{err}");
         // What was written is a prefix of the file, in order.
         let got = contents(&mut out);

@@ -126,13 +126,19 @@ async fn client(
     Ok(())
 }
 
-/// Runs the load: `conns` connections to `addr` for `secs`.
+/// Runs the load: `conns` connections to `addr` for `secs`; an error for
+/// a `secs` that is not a duration `Instant` can add (negative, NaN, too
+/// long).
 pub fn run(addr: SocketAddr, conns: usize, mode: Mode, secs: f64) -> io::Result<Report> {
+    let length = Duration::try_from_secs_f64(secs)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let reactor = Reactor::new()?;
     let done = Rc::new(Cell::new(0));
     let errors = Rc::new(Cell::new(0));
     let start = Instant::now();
-    let end = start + Duration::from_secs_f64(secs);
+    let end = start
+        .checked_add(length)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "a run too long"))?;
     for _ in 0..conns {
         let (h, d, e) = (reactor.handle(), done.clone(), errors.clone());
         reactor.spawn(async move {

@@ -4,6 +4,8 @@
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::process::ExitCode;
+use std::sync::mpsc;
 
 /// The body every HTTP server of the examples answers `GET /` with.
 pub const BODY: &[u8] = b"Hello from uring!\n";
@@ -79,11 +81,15 @@ pub fn runtime() -> io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-/// The HTTP service: `GET /` answers [`BODY`], anything else 404.
+/// The HTTP service: `GET /` answers [`BODY`], `HEAD /` the same head
+/// (hyper sends no body in answer to `HEAD`, and keeps the
+/// `content-length` the body gives), anything else 404.
 pub async fn hello(
     request: hyper::Request<hyper::body::Incoming>,
 ) -> Result<hyper::Response<http_body_util::Full<&'static [u8]>>, std::convert::Infallible> {
-    let found = request.method() == hyper::Method::GET && request.uri().path() == "/";
+    let method = request.method();
+    let found = (method == hyper::Method::GET || method == hyper::Method::HEAD)
+        && request.uri().path() == "/";
     let response = if found {
         hyper::Response::builder()
             .header("content-type", "text/plain")
@@ -155,4 +161,67 @@ where
         result = result.and(r);
     }
     result
+}
+
+/// What a server thread of [`serve_threads`] reports once its listener is
+/// bound: the address it listens on.
+#[derive(Debug)]
+pub struct Listening(mpsc::Sender<SocketAddr>);
+
+impl Listening {
+    /// Reports that the thread listens on `addr` (its listener's
+    /// `local_addr`), and serves from now on.
+    pub fn on(self, addr: SocketAddr) {
+        // The main thread waits for this, or has returned already.
+        let _ = self.0.send(addr);
+    }
+}
+
+/// Runs server `name` with one thread per ring: `serve(ring, addr,
+/// listening)` binds its listener to `addr`, reports the address bound
+/// through `listening`, then serves until it fails. The threads start one
+/// after the other, each once the one before it listens; the first binds
+/// `addr` as given, and the others the address it got (the port the kernel
+/// picked, given port 0). Once every thread listens, prints `NAME:
+/// listening on ADDR with N thread(s)`; a thread that ends before it
+/// listens ends the program at once, with its error on one line. Returns
+/// the program's exit code once every thread has ended.
+pub fn serve_threads<F>(name: &str, addr: SocketAddr, rings: Vec<uring::Ring>, serve: F) -> ExitCode
+where
+    F: FnOnce(uring::Ring, SocketAddr, Listening) -> io::Result<()> + Send + Clone + 'static,
+{
+    let count = rings.len();
+    let mut addr = addr;
+    let mut servers = Vec::with_capacity(count);
+    for ring in rings {
+        let (tx, rx) = mpsc::channel();
+        let serve = serve.clone();
+        let server = std::thread::spawn(move || serve(ring, addr, Listening(tx)));
+        match rx.recv() {
+            Ok(bound) => addr = bound,
+            // The thread ended without listening.
+            Err(_) => {
+                match server.join() {
+                    Ok(Err(e)) => eprintln!("{name}: {e}"),
+                    Ok(Ok(())) => eprintln!("{name}: a server thread ended before it listened"),
+                    Err(_) => eprintln!("{name}: a server thread panicked"),
+                }
+                return ExitCode::FAILURE;
+            }
+        }
+        servers.push(server);
+    }
+    println!("{name}: listening on {addr} with {count} thread(s)");
+    let mut code = ExitCode::SUCCESS;
+    for server in servers {
+        match server.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                eprintln!("{name}: {e}");
+                code = ExitCode::FAILURE;
+            }
+            Err(_) => code = ExitCode::FAILURE,
+        }
+    }
+    code
 }

@@ -174,7 +174,7 @@ pub fn drive<R, E: std::fmt::Display>(
         Ok((sum, start.elapsed().as_secs_f64()))
     };
     match timed() {
-        Ok((sum, secs)) if sum == total * total.saturating_sub(1) / 2 => {
+        Ok((sum, secs)) if sum == expected_sum(total) => {
             report(total, secs);
             ExitCode::SUCCESS
         }
@@ -187,6 +187,14 @@ pub fn drive<R, E: std::fmt::Display>(
             ExitCode::FAILURE
         }
     }
+}
+
+/// The sum of the `user_data` values `0..total`, wrapped to 64 bits as the
+/// drivers sum them (`wrapping_add`).
+pub fn expected_sum(total: u64) -> u64 {
+    let n = u128::from(total);
+    // At most (2^64 - 1)^2 / 2: no overflow in 128 bits.
+    (n * n.saturating_sub(1) / 2) as u64
 }
 
 /// Parses `TOTAL BATCH` from the command line.
@@ -209,4 +217,27 @@ pub fn report(total: u64, secs: f64) {
         0.0
     };
     println!("ops={total} secs={secs:.6} mops={mops:.3}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expected_sum;
+
+    #[test]
+    fn the_expected_sum_wraps_as_the_drivers_sum() {
+        for total in [0u64, 1, 2, 7, 1000] {
+            assert_eq!(
+                expected_sum(total),
+                (0..total).fold(0u64, u64::wrapping_add)
+            );
+        }
+        // Past the point where total * (total - 1) overflows 64 bits, each
+        // step still adds the next user_data, wrapped.
+        for total in [1u64 << 32, (1 << 33) + 5, u64::MAX - 1] {
+            assert_eq!(
+                expected_sum(total + 1),
+                expected_sum(total).wrapping_add(total)
+            );
+        }
+    }
 }

@@ -21,12 +21,29 @@ use std::time::{Duration, Instant};
 use uring::ops::ReadFixed;
 use uring::{FixedBuf, FixedFiles, IntoTarget, Ring, SubmissionQueue};
 
-/// The command line of `randread` and `randread_io_uring`.
+/// The command line of `randread`.
 pub const USAGE: &str = "\
 usage: randread FILE [--qd N] [--bs BYTES] [--secs S] [--ios N] [--seed N] [--mode raw|scope]
   reads random blocks of BYTES (default 4096) from FILE, N (default 32) in
   flight, for S seconds (default 10) or N reads (--ios), whichever ends first;
   --mode raw pushes with push_unchecked, --mode scope in a Ring::scope";
+
+/// The command line of `randread_io_uring`, which has no `--mode`.
+pub const IO_URING_USAGE: &str = "\
+usage: randread_io_uring FILE [--qd N] [--bs BYTES] [--secs S] [--ios N] [--seed N]
+  reads random blocks of BYTES (default 4096) from FILE, N (default 32) in
+  flight, for S seconds (default 10) or N reads (--ios), whichever ends first,
+  over the io-uring crate";
+
+/// The name and the command line of the driver: `randread` with its
+/// `--mode`, `randread_io_uring` without.
+fn program(with_mode: bool) -> (&'static str, &'static str) {
+    if with_mode {
+        ("randread", USAGE)
+    } else {
+        ("randread_io_uring", IO_URING_USAGE)
+    }
+}
 
 /// The largest queue depth.
 pub const MAX_QD: u32 = 4096;
@@ -71,7 +88,7 @@ impl Config {
         if with_mode {
             known.push("mode");
         }
-        let args = Args::from_env(USAGE, &known)?;
+        let args = Args::from_env(program(with_mode).1, &known)?;
         let path = PathBuf::from(&args.positional(1)?[0]);
         let mode = match args.choice("mode", &["raw", "scope"])? {
             "scope" => Mode::Scope,
@@ -109,9 +126,16 @@ pub struct Input {
 }
 
 impl Input {
-    /// Opens `cfg.path`: a regular file of at least one block.
+    /// Opens `cfg.path`: a regular file of at least one block. What is
+    /// not a regular file is refused before it is opened (opening a FIFO
+    /// waits for a writer).
     pub fn open(cfg: &Config) -> std::result::Result<Input, String> {
         let name = cfg.path.display();
+        let meta = std::fs::metadata(&cfg.path).map_err(|e| format!("{name}: {e}"))?;
+        if !meta.is_file() {
+            return Err(format!("{name}: not a regular file"));
+        }
+        // Checked again on what was opened: the path may have changed since.
         let file = File::open(&cfg.path).map_err(|e| format!("{name}: {e}"))?;
         let meta = file.metadata().map_err(|e| format!("{name}: {e}"))?;
         if !meta.is_file() {
@@ -636,6 +660,7 @@ pub fn drive(
     with_mode: bool,
     run: impl FnOnce(&Config, &Input) -> Result<(String, Outcome)>,
 ) -> ExitCode {
+    let name = program(with_mode).0;
     let cfg = match Config::from_env(with_mode) {
         Ok(cfg) => cfg,
         Err(usage) => {
@@ -646,7 +671,7 @@ pub fn drive(
     let input = match Input::open(&cfg) {
         Ok(input) => input,
         Err(e) => {
-            eprintln!("randread: {e}");
+            eprintln!("{name}: {e}");
             return ExitCode::from(2);
         }
     };
@@ -656,7 +681,7 @@ pub fn drive(
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("randread: {e}");
+            eprintln!("{name}: {e}");
             ExitCode::FAILURE
         }
     }

@@ -26,6 +26,7 @@ one_thread="valgrind runs one thread at a time"
 declare -A skip_binary=(
     [net_http]="hyper $kernel_wrote"
     [liburing_cases_bufs]="its receives read buffer-ring buffers $kernel_wrote, and its senders, receivers and connecting clients are threads that do not run while the ring waits in io_uring_enter ($one_thread)"
+    [examples_as_run]="it runs the release examples as child processes, which memcheck does not follow: under it the suite would check nothing but its own harness"
     [thread_races]="its threads must run while another waits in io_uring_enter, which they never do under valgrind ($one_thread); tests/scripts/tsan.sh runs it under ThreadSanitizer"
 )
 # binary -> "test|reason" lines
