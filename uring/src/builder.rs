@@ -350,8 +350,9 @@ impl<'wq> Builder<'wq> {
     /// CQEs 6.18). The sizes are in the ring's type, so the push and read
     /// paths are compiled for them.
     ///
-    /// Scopes are for rings of the default sizes; on the others ops go
-    /// through [`Ring::push`] and [`Ring::push_unchecked`].
+    /// Scopes run on rings of one CQE size (`Cqe16`, `Cqe32`, with either
+    /// SQE size); on rings of mixed CQEs, ops go through [`Ring::push`] and
+    /// [`Ring::push_unchecked`].
     ///
     /// ```
     /// use uring::{Builder, Cqe32, Sqe128, ops::Nop};
