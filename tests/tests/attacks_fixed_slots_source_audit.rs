@@ -70,13 +70,6 @@ use uring_tests::{PATIENCE, complete, cpath, pipe, require_kernel, require_op, s
 /// A byte no kernel write in these tests produces.
 const CANARY: u8 = 0xa5;
 
-/// A file holding `text`.
-fn file_with(text: &[u8]) -> File {
-    let mut file = tempfile::tempfile().unwrap();
-    file.write_all(text).unwrap();
-    file
-}
-
 /// What a read of up to eight bytes at offset 0 through slot `index` of
 /// `table` finds: the bytes, or the errno the kernel gave (a failed read
 /// leaves its buffer as it was).
@@ -214,9 +207,9 @@ fn an_update_stopped_by_a_path_only_descriptor_has_already_emptied_its_slot() {
     // Registration refuses it whole.
     let refused = ring.register_files(&[path_only.as_fd()]).unwrap_err();
     assert_eq!(refused.raw_os_error(), Some(libc::EBADF), "{refused}");
-    let a = file_with(b"aaaa");
-    let c = file_with(b"cccc");
-    let d = file_with(b"dddd");
+    let a = uring_tests::file_of(b"aaaa");
+    let c = uring_tests::file_of(b"cccc");
+    let d = uring_tests::file_of(b"dddd");
     let (rx, tx) = pipe();
     let mut tx = File::from(tx);
     let mut table = ring
@@ -331,7 +324,7 @@ fn an_allocation_after_a_change_outside_the_range_takes_an_empty_slot() {
             .user_data(user_data)
     };
     let files: Vec<File> = (0..4)
-        .map(|i| file_with(format!("slot{i}").as_bytes()))
+        .map(|i| uring_tests::file_of(format!("slot{i}").as_bytes()))
         .collect();
     let named = |i: usize| Ok(format!("slot{i}").into_bytes());
 
@@ -653,9 +646,9 @@ fn an_installed_descriptor_keeps_its_file_whatever_the_slot_gets_next() {
     if !require_op::<FixedFdInstall>(&ring) || !require_op::<MsgRingFd<'static>>(&ring) {
         return;
     }
-    let first = file_with(b"first");
-    let update = file_with(b"update");
-    let sent = file_with(b"sent");
+    let first = uring_tests::file_of(b"first");
+    let update = uring_tests::file_of(b"update");
+    let sent = uring_tests::file_of(b"sent");
     let dir = tempfile::tempdir().unwrap();
     let opened = dir.path().join("opened");
     std::fs::write(&opened, b"opened").unwrap();
@@ -821,14 +814,14 @@ fn high_slot_numbers_name_their_own_slot_in_every_field() {
         Ok(table) => table,
         Err(e) => return skip(format_args!("a table of {slots} slots: {e}")),
     };
-    let low = file_with(b"low");
-    let high = file_with(b"high");
+    let low = uring_tests::file_of(b"low");
+    let high = uring_tests::file_of(b"high");
     let dir = tempfile::tempdir().unwrap();
     let opened = dir.path().join("opened");
     std::fs::write(&opened, b"opened").unwrap();
     let opened_c = cpath(&opened);
-    let below = file_with(b"below");
-    let above = file_with(b"above");
+    let below = uring_tests::file_of(b"below");
+    let above = uring_tests::file_of(b"above");
     assert_eq!(
         ring.update_files(&mut table, LOW, &[Some(low.as_fd())])
             .unwrap(),
@@ -950,8 +943,8 @@ fn high_slot_numbers_name_their_own_slot_in_every_field() {
 #[test]
 fn a_handle_outliving_its_ring_names_no_slot_of_a_later_ring() {
     let _watch = watchdog();
-    let old_file = file_with(b"old");
-    let new_file = file_with(b"new");
+    let old_file = uring_tests::file_of(b"old");
+    let new_file = uring_tests::file_of(b"new");
     let mut stale = {
         let mut first = Ring::new(4).unwrap();
         let fds = [old_file.as_fd(); 4];

@@ -444,9 +444,9 @@ fn a_file_message_replaces_only_the_slot_it_holds() {
     if !uring_tests::require_op::<MsgRingFd<'static>>(&sender) {
         return;
     }
-    let sent_file = file_with(b"sent");
-    let kept_file = file_with(b"kept");
-    let old_file = file_with(b"old!");
+    let sent_file = uring_tests::file_of(b"sent");
+    let kept_file = uring_tests::file_of(b"kept");
+    let old_file = uring_tests::file_of(b"old!");
     let source = sender.register_files(&[sent_file.as_fd()]).unwrap();
     let mut receiver = Ring::new(4).unwrap();
     let mut table = receiver
@@ -462,13 +462,6 @@ fn a_file_message_replaces_only_the_slot_it_holds() {
     assert_eq!(note, Some((9, 0)));
     assert_eq!(read_slot(&mut receiver, &table, 0), b"kept");
     assert_eq!(read_slot(&mut receiver, &table, 1), b"sent");
-}
-
-/// A file holding `text`.
-fn file_with(text: &[u8]) -> std::fs::File {
-    let mut file = tempfile::tempfile().unwrap();
-    file.write_all(text).unwrap();
-    file
 }
 
 /// The first four bytes of the file in slot `index` of `table`.

@@ -32,13 +32,6 @@ use uring_tests::{PATIENCE, complete, pipe, require_kernel, require_op, watchdog
 /// A byte the kernel never writes in these tests.
 const CANARY: u8 = 0xa5;
 
-/// A file holding `text`, its offset at the start.
-fn file_with(text: &[u8]) -> File {
-    let mut file = tempfile::tempfile().unwrap();
-    file.write_all(text).unwrap();
-    file
-}
-
 /// What a read of four bytes at offset 0 through slot `index` of `table`
 /// finds: the bytes, or the errno the kernel gave.
 fn read_slot(ring: &mut Ring, table: &FixedFiles, index: u32) -> Result<Vec<u8>, i32> {
@@ -82,8 +75,8 @@ fn every_allocating_source_fills_only_free_slots_of_the_range() {
     let path = dir.path().join("opened");
     std::fs::write(&path, b"open").unwrap();
     let path = std::ffi::CString::new(path.into_os_string().into_encoded_bytes()).unwrap();
-    let zero = file_with(b"zero");
-    let two = file_with(b"two!");
+    let zero = uring_tests::file_of(b"zero");
+    let two = uring_tests::file_of(b"two!");
     let mut table = ring
         .register_file_slots(&[
             Some(zero.as_fd()),
@@ -97,7 +90,7 @@ fn every_allocating_source_fills_only_free_slots_of_the_range() {
     ring.set_file_alloc_range(&table, 1, 4).unwrap();
 
     let mut sender = Ring::new(4).unwrap();
-    let sent = file_with(b"sent");
+    let sent = uring_tests::file_of(b"sent");
     let source = sender.register_files(&[sent.as_fd()]).unwrap();
     let cqe = complete(
         &mut sender,
@@ -205,7 +198,7 @@ fn a_refused_file_message_installs_nothing_and_keeps_no_reference() {
     assert_eq!(arrived(&mut no_table), []);
 
     let mut full = Ring::new(4).unwrap();
-    let other = file_with(b"full");
+    let other = uring_tests::file_of(b"full");
     let full_table = full.register_files(&[other.as_fd()]).unwrap();
     let cqe = complete(
         &mut sender,
@@ -256,10 +249,10 @@ fn a_skipped_file_message_installs_its_file_and_posts_nothing() {
     if !require_op::<MsgRingFd<'static>>(&sender) {
         return;
     }
-    let sent = file_with(b"sent");
+    let sent = uring_tests::file_of(b"sent");
     let source = sender.register_files(&[sent.as_fd()]).unwrap();
     let mut receiver = Ring::new(4).unwrap();
-    let old = file_with(b"old!");
+    let old = uring_tests::file_of(b"old!");
     let mut table = receiver
         .register_file_slots(&[Some(old.as_fd()), None, None])
         .unwrap();
@@ -311,12 +304,12 @@ fn a_file_message_into_a_deferred_ring_lands_before_its_sender_completes() {
     if !require_op::<MsgRingFd<'static>>(&receiver) {
         return;
     }
-    let kept = file_with(b"kept");
+    let kept = uring_tests::file_of(b"kept");
     let table = receiver
         .register_file_slots(&[Some(kept.as_fd()), None])
         .unwrap();
     let target = receiver.msg_target().unwrap();
-    let sent = file_with(b"sent");
+    let sent = uring_tests::file_of(b"sent");
     let res = std::thread::scope(|t| {
         let target = &target;
         t.spawn(move || {
@@ -464,7 +457,7 @@ fn a_restricted_ring_keeps_every_slot_and_still_receives_files() {
         return;
     }
     let mut ring = Ring::builder().r_disabled().build(8).unwrap();
-    let kept = file_with(b"kept");
+    let kept = uring_tests::file_of(b"kept");
     let mut table = ring
         .register_file_slots(&[Some(kept.as_fd()), None])
         .unwrap();
@@ -475,7 +468,7 @@ fn a_restricted_ring_keeps_every_slot_and_still_receives_files() {
     ])
     .unwrap();
     ring.enable().unwrap();
-    let new = file_with(b"new!");
+    let new = uring_tests::file_of(b"new!");
     let e = ring
         .update_files(&mut table, 0, &[Some(new.as_fd())])
         .unwrap_err();
@@ -496,7 +489,7 @@ fn a_restricted_ring_keeps_every_slot_and_still_receives_files() {
     );
     assert_eq!(cqe.res(), -libc::EACCES, "{cqe:?}");
 
-    let sent = file_with(b"sent");
+    let sent = uring_tests::file_of(b"sent");
     let source = sender.register_files(&[sent.as_fd()]).unwrap();
     let cqe = complete(
         &mut sender,
@@ -527,7 +520,7 @@ fn a_multishot_direct_accept_ends_at_a_full_range_replacing_nothing() {
     }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let kept = file_with(b"kept");
+    let kept = uring_tests::file_of(b"kept");
     let table = ring
         .register_file_slots(&[Some(kept.as_fd()), None, None, None])
         .unwrap();
@@ -598,7 +591,7 @@ fn a_resize_keeps_the_file_table_and_its_allocation_range() {
     let Ok(mut ring) = built else {
         return uring_tests::skip("no DEFER_TASKRUN rings (6.1)");
     };
-    let zero = file_with(b"zero");
+    let zero = uring_tests::file_of(b"zero");
     let table = ring
         .register_file_slots(&[Some(zero.as_fd()), None, None, None])
         .unwrap();
@@ -665,7 +658,7 @@ fn a_buffer_index_of_an_empty_slot_writes_nothing_on_any_ring() {
         Ok(table) => table,
         Err(e) => return uring_tests::skip(format_args!("no sparse buffer tables: {e}")),
     };
-    let file = file_with(b"data");
+    let file = uring_tests::file_of(b"data");
     let mut other = Ring::new(4).unwrap();
     for target in [&mut ring, &mut other] {
         let mut buf = [CANARY; 4];
@@ -702,7 +695,7 @@ fn a_file_message_over_a_tagged_slot_posts_the_tag_once_to_the_receiver() {
     let source = sender.register_files(&[rx.as_fd()]).unwrap();
     drop(rx);
     let mut receiver = Ring::new(8).unwrap();
-    let old = file_with(b"old!");
+    let old = uring_tests::file_of(b"old!");
     let mut table = receiver
         .register_files_tagged(&[(old.as_fd(), TAG)])
         .unwrap();
