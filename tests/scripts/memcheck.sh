@@ -131,6 +131,12 @@ hyper_reads_requests_spanning_many_ring_buffers|hyper $kernel_wrote"
 senders_of_every_unix_address_length_read_back_as_std_reads_them|valgrind checks the whole sun_path of an autobind address, of which the kernel reads only the family; and it $kernel_wrote
 udp_datagrams_of_0_1_and_65507_bytes_into_rooms_around_their_size|$kernel_wrote"
     [attacks_op_args_source_audit]="waitid_of_every_id_type_writes_only_the_siginfo_fields_it_names|valgrind does not know pidfd_open (ENOSYS), which the test needs to set up"
+    [attacks_reactor_ops_source_audit]="vectored_reads_lend_each_vec_s_capacity_and_grow_its_length_only_by_what_it_got|$kernel_wrote
+reads_of_a_file_that_shrinks_and_grows_fill_only_what_they_report|$kernel_wrote
+datagrams_into_capacities_0_1_full_and_spare_take_one_datagram_each|$kernel_wrote
+vectors_larger_than_4_gib_take_exactly_what_was_there|$kernel_wrote
+descriptors_received_with_the_records_the_op_makes_room_for_all_arrive|$kernel_wrote
+descriptors_received_on_a_timestamping_socket_keep_the_room_made_for_them|$kernel_wrote"
     [readme_claims_audit]="a_wait_region_page_has_63_slots_and_never_its_last_64_bytes|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
     [attacks_scope_source_audit]="a_ring_that_refuses_every_cancel_keeps_its_scope_until_the_read_ends|$one_thread: the writer thread that ends the read does not run while the scope waits"
     [liburing_cases_ops]="poll_race_many_receives_racing_the_writer_all_complete|$one_thread: the writer thread does not run while the ring waits in io_uring_enter

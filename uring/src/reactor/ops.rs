@@ -1029,18 +1029,49 @@ fn credentials_words() -> usize {
     (mem::size_of::<libc::cmsghdr>() + mem::size_of::<libc::ucred>()).div_ceil(8)
 }
 
+/// Room, in 8-byte words, for a record of `payload` bytes.
+fn record_words(payload: usize) -> usize {
+    (mem::size_of::<libc::cmsghdr>() + payload).div_ceil(8)
+}
+
+/// The room of a security label (`SO_PASSSEC`), whose length the socket
+/// does not tell: an LSM's context is a short string.
+const SECURITY_LABEL_ROOM: usize = 256;
+
 /// Room, in 8-byte words, for the records `fd`'s options add to every
-/// message besides the descriptors: credentials (`SO_PASSCRED`) and the
-/// sender's pidfd (`SO_PASSPIDFD`), so that they do not take the
-/// descriptors' room.
+/// message besides the descriptors, so that they do not take the
+/// descriptors' room (the kernel writes them first, and closes the
+/// descriptors that no longer fit): credentials (`SO_PASSCRED`), the
+/// sender's pidfd (`SO_PASSPIDFD`), a security label (`SO_PASSSEC`), and
+/// a receive timestamp (`SO_TIMESTAMP` or `SO_TIMESTAMPNS`, old or new:
+/// 16 bytes), with the three timespecs of `SO_TIMESTAMPING` beside it,
+/// which a Unix socket writes only then (`__unix_dgram_recvmsg` stamps a
+/// message only for a receiver with `SOCK_RCVTSTAMP`).
 fn option_records_words(fd: BorrowedFd<'_>) -> usize {
     let on = |name| socket_option(fd, name).is_some_and(|value| value != 0);
     let mut words = 0;
+    let stamped = [
+        libc::SO_TIMESTAMP,
+        libc::SO_TIMESTAMPNS,
+        libc::SO_TIMESTAMP_NEW,
+        libc::SO_TIMESTAMPNS_NEW,
+    ]
+    .into_iter()
+    .any(on);
+    if stamped {
+        words += record_words(16);
+        if on(libc::SO_TIMESTAMPING) {
+            words += record_words(48);
+        }
+    }
     if on(libc::SO_PASSCRED) {
         words += credentials_words();
     }
     if on(SO_PASSPIDFD) {
         words += rights_words(1);
+    }
+    if on(libc::SO_PASSSEC) {
+        words += record_words(SECURITY_LABEL_ROOM);
     }
     words
 }
@@ -1144,8 +1175,9 @@ impl<B> std::fmt::Debug for SendWithFds<B> {
 /// descriptor handed out is one the kernel just made for this process.
 /// Room is made for `max_fds` of them (at most [`MAX_FDS`]; rounded up to
 /// whole 8-byte words, so one more may fit), besides the records the
-/// socket's options add when the op is submitted (credentials, a pidfd); the kernel
-/// closes those of a message that do not fit (and flags the message
+/// socket's options add (credentials, a pidfd, a security label, receive
+/// timestamps), as they stand when the op is submitted; the kernel closes
+/// those of a message that do not fit (and flags the message
 /// `MSG_CTRUNC`). A pidfd the kernel passes for `SO_PASSPIDFD`
 /// (`SCM_PIDFD`) is closed: the output holds the message's descriptors
 /// alone.
