@@ -136,7 +136,8 @@ reads_of_a_file_that_shrinks_and_grows_fill_only_what_they_report|$kernel_wrote
 datagrams_into_capacities_0_1_full_and_spare_take_one_datagram_each|$kernel_wrote
 vectors_larger_than_4_gib_take_exactly_what_was_there|$kernel_wrote
 descriptors_received_with_the_records_the_op_makes_room_for_all_arrive|$kernel_wrote
-descriptors_received_on_a_timestamping_socket_keep_the_room_made_for_them|$kernel_wrote"
+descriptors_received_on_a_timestamping_socket_keep_the_room_made_for_them|$kernel_wrote
+statx_of_files_removed_meanwhile_gives_a_whole_status_or_nothing|$one_thread: the thread that keeps replacing the file runs in long slices, and the 300 statx calls never find the name there"
     [readme_claims_audit]="a_wait_region_page_has_63_slots_and_never_its_last_64_bytes|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
     [attacks_scope_source_audit]="a_ring_that_refuses_every_cancel_keeps_its_scope_until_the_read_ends|$one_thread: the writer thread that ends the read does not run while the scope waits"
     [liburing_cases_ops]="poll_race_many_receives_racing_the_writer_all_complete|$one_thread: the writer thread does not run while the ring waits in io_uring_enter
