@@ -226,13 +226,14 @@ impl<S: SqeSize, C: UniformCqe> Ring<S, C> {
                 self.enter_and_wait(!retracted, want, &crate::wait::WaitSpec::timeout(timeout));
             let waited = match waited {
                 // The kernel took no SQE and waited for nothing: it could not
-                // allocate a request (`EAGAIN`, `ENOMEM`, for as long as the
-                // memory pressure lasts), or it holds completions back
-                // (`EBUSY`). Entering again at once would spin: wait without
-                // submitting until the round of cancels is due (whose
-                // synchronous cancel needs no SQE), or, should that wait
-                // fail too, sleep until then.
-                Err(e) if is_transient(&e) && e.raw_os_error() != Some(libc::EINTR) => {
+                // allocate a request (`EAGAIN`, `ENOMEM`), for as long as the
+                // memory pressure lasts. Entering again at once would spin:
+                // wait without submitting until the round of cancels is due
+                // (whose synchronous cancel needs no SQE), or, should that
+                // wait fail too, sleep until then. (An `EBUSY`, of a CQ
+                // whose overflow could not be flushed, goes round at once:
+                // the loop reads the CQ first.)
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::ENOMEM)) => {
                     self.wait_without_submitting(want, timeout, next_round);
                     Ok(0)
                 }
