@@ -5,10 +5,9 @@
 
 use std::process::ExitCode;
 
-use uring_examples::net::{addr_threads, hello, on_threads, reuseport_listener, runtime};
+use uring_examples::net::{addr_threads, hello, reuseport_listener, runtime, serve_threads};
 
-async fn serve(addr: std::net::SocketAddr) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::from_std(reuseport_listener(addr)?)?;
+async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
     loop {
         let (conn, _) = listener.accept().await?;
         let _ = conn.set_nodelay(true);
@@ -29,13 +28,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    println!("http_tokio: listening on {addr} with {threads} thread(s)");
-    let served = on_threads(threads, move |_| runtime()?.block_on(serve(addr)));
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("http_tokio: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    // Each thread binds its own listener and reports it before any is
+    // announced: with port 0, the later threads bind the port the first
+    // one got.
+    serve_threads(
+        "http_tokio",
+        addr,
+        vec![(); threads],
+        |(), addr, listening| {
+            runtime()?.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(reuseport_listener(addr)?)?;
+                listening.on(listener.local_addr()?);
+                serve(listener).await
+            })
+        },
+    )
 }

@@ -20,14 +20,16 @@ pub const CP_USAGE: &str = "\
 usage: cp SRC DST [--qd N] [--bs BYTES]
   copies the regular file SRC to DST (created, or truncated), with N
   (default 16) linked read -> write chains of BYTES (default 131072) in
-  flight; a file whose size is not known (0, as in /proc) is read to its end";
+  flight; SRC is read until a read returns 0, as cp(1) reads it, whatever
+  size it states (0 in /proc, 4096 for any attribute in /sys)";
 
 /// The command line of `cat`.
 pub const CAT_USAGE: &str = "\
 usage: cat FILE [--qd N] [--bs BYTES]
   writes the regular file FILE to standard output, reading N (default 8)
-  blocks of BYTES (default 131072) ahead and writing them in order; a file
-  whose size is not known (0, as in /proc) is read to its end";
+  blocks of BYTES (default 131072) ahead and writing them in order, until
+  a read returns 0, as cat(1) does, whatever size FILE states (0 in /proc,
+  4096 for any attribute in /sys)";
 
 /// The queue depth and block size of a copy, from the command line.
 fn depth_and_block(args: &Args, qd: u32) -> std::result::Result<(u32, u32), String> {
@@ -45,13 +47,6 @@ fn refuse_special(path: &str) -> std::result::Result<(), String> {
         Ok(meta) if !meta.is_file() && !meta.is_dir() => Err(format!("{path}: not a regular file")),
         _ => Ok(()),
     }
-}
-
-/// The length of a file to copy: its size, or `None` when the size says
-/// nothing (0, as for the files of `/proc`, whose bytes are made as they
-/// are read): the file is then read until a read returns 0.
-fn known_len(size: u64) -> Option<u64> {
-    (size > 0).then_some(size)
 }
 
 /// Opens `path` for reading: a regular file.
@@ -119,7 +114,11 @@ pub fn cp_main() -> ExitCode {
             return Err(format!("{dst_path}: not a regular file"));
         }
         dst.set_len(0).map_err(|e| format!("{dst_path}: {e}"))?;
-        Ok((src, dst, known_len(s.len())))
+        // The size `stat` gives is not the length to copy: the files of
+        // `/proc` state 0 and those of `/sys` 4096, whatever they hold, and
+        // any file may grow or shrink meanwhile. Like cp(1), copy until a
+        // read returns 0.
+        Ok((src, dst, None))
     })();
     let (src, dst, len) = match opened {
         Ok(opened) => opened,
@@ -456,10 +455,9 @@ pub fn cat_main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let opened = open_source(&path).and_then(|file| {
-        let size = file.metadata().map_err(|e| format!("{path}: {e}"))?.len();
-        Ok((file, known_len(size)))
-    });
+    // Read until a read returns 0, as cat(1) does: the size `stat` gives
+    // says nothing of the files of `/proc` (0) and `/sys` (4096).
+    let opened = open_source(&path).map(|file| (file, None));
     let (file, len) = match opened {
         Ok(opened) => opened,
         Err(e) => {

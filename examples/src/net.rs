@@ -141,28 +141,6 @@ pub fn tokio_rings(threads: usize) -> uring::Result<Vec<uring::Ring>> {
     uring::Ring::create_many(threads, 1024, 1, &builder)
 }
 
-/// Runs `per_thread` on `threads` threads (the first on this one), each
-/// given its index, and returns the first error.
-pub fn on_threads<F>(threads: usize, per_thread: F) -> io::Result<()>
-where
-    F: Fn(usize) -> io::Result<()> + Send + Sync + Clone + 'static,
-{
-    let handles: Vec<_> = (1..threads)
-        .map(|i| {
-            let f = per_thread.clone();
-            std::thread::spawn(move || f(i))
-        })
-        .collect();
-    let mut result = per_thread(0);
-    for h in handles {
-        let r = h
-            .join()
-            .map_err(|_| io::Error::other("a server thread panicked"))?;
-        result = result.and(r);
-    }
-    result
-}
-
 /// What a server thread of [`serve_threads`] reports once its listener is
 /// bound: the address it listens on.
 #[derive(Debug)]
@@ -177,8 +155,9 @@ impl Listening {
     }
 }
 
-/// Runs server `name` with one thread per ring: `serve(ring, addr,
-/// listening)` binds its listener to `addr`, reports the address bound
+/// Runs server `name` with one thread per item of `per_thread` (a ring,
+/// or `()` for a server with none): `serve(item, addr, listening)` binds
+/// its listener to `addr`, reports the address bound
 /// through `listening`, then serves until it fails. The threads start one
 /// after the other, each once the one before it listens; the first binds
 /// `addr` as given, and the others the address it got (the port the kernel
@@ -186,17 +165,18 @@ impl Listening {
 /// listening on ADDR with N thread(s)`; a thread that ends before it
 /// listens ends the program at once, with its error on one line. Returns
 /// the program's exit code once every thread has ended.
-pub fn serve_threads<F>(name: &str, addr: SocketAddr, rings: Vec<uring::Ring>, serve: F) -> ExitCode
+pub fn serve_threads<T, F>(name: &str, addr: SocketAddr, per_thread: Vec<T>, serve: F) -> ExitCode
 where
-    F: FnOnce(uring::Ring, SocketAddr, Listening) -> io::Result<()> + Send + Clone + 'static,
+    T: Send + 'static,
+    F: FnOnce(T, SocketAddr, Listening) -> io::Result<()> + Send + Clone + 'static,
 {
-    let count = rings.len();
+    let count = per_thread.len();
     let mut addr = addr;
     let mut servers = Vec::with_capacity(count);
-    for ring in rings {
+    for item in per_thread {
         let (tx, rx) = mpsc::channel();
         let serve = serve.clone();
-        let server = std::thread::spawn(move || serve(ring, addr, Listening(tx)));
+        let server = std::thread::spawn(move || serve(item, addr, Listening(tx)));
         match rx.recv() {
             Ok(bound) => addr = bound,
             // The thread ended without listening.

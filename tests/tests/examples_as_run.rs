@@ -617,6 +617,35 @@ fn cat_and_cp_of_proc_files_copy_their_bytes_or_refuse() {
     }
 }
 
+/// `cat` and `cp` of a file of `/sys` give exactly its bytes and succeed.
+/// Every attribute there states a size of 4096 whatever it holds (a few
+/// bytes), so a copy that took `stat`'s size as the length would find the
+/// file "shrank" and fail, where cat(1) and cp(1) read until a read
+/// returns 0.
+#[test]
+fn cat_and_cp_of_sysfs_files_copy_their_bytes() {
+    let Some(dir) = examples_dir() else { return };
+    let path = "/sys/devices/system/cpu/online";
+    let (Ok(want), Ok(meta)) = (fs::read(path), fs::metadata(path)) else {
+        eprintln!("skipped: {path} cannot be read here (no sysfs)");
+        return;
+    };
+    assert!(!want.is_empty());
+    if meta.len() == want.len() as u64 {
+        eprintln!("note: {path} states its true size here; the case still runs");
+    }
+    let r = run(dir, "cat", &[path]);
+    assert_eq!(r.code(), 0, "{}", r.what);
+    assert_same_bytes(&r.stdout, &want, "cat of a sysfs file");
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let dst = tmp.path().join("online");
+    // A destination longer than the source is cut to the bytes copied.
+    fs::write(&dst, vec![b'x'; 10_000]).unwrap();
+    let r = run(dir, "cp", &[path, path_str(&dst)]);
+    assert_eq!(r.code(), 0, "{}", r.what);
+    assert_same_bytes(&fs::read(&dst).unwrap(), &want, "cp of a sysfs file");
+}
+
 /// `cat`, `cp` and `randread` refuse a FIFO that no one writes (or, as a
 /// destination, reads) as "not a regular file", at once, in one line:
 /// opening such a FIFO blocks until a peer comes, so it must be refused
@@ -1119,13 +1148,20 @@ fn echo_async_says_why_it_cannot_bind() {
 /// Every server prints `listening on ADDR` only once it has bound ADDR
 /// (never when the bind fails), and names the address it listens on:
 /// given port 0, the port the kernel picked (which, with two threads, both
-/// listen on), not port 0.
+/// listen on), not port 0. The tokio baselines too, which the benchmark
+/// scripts start the same way.
 #[test]
 fn servers_name_the_address_they_listen_on() {
     let Some(dir) = examples_dir() else { return };
     let holder = TcpListener::bind("127.0.0.1:0").expect("a listener");
     let taken = holder.local_addr().unwrap().to_string();
-    for name in ["echo_server", "echo_async", "http"] {
+    for name in [
+        "echo_server",
+        "echo_async",
+        "http",
+        "echo_tokio",
+        "http_tokio",
+    ] {
         let r = Server::start(dir, name, &[&taken, "1"]).finish(SHORT_BOUND);
         assert_ne!(r.code(), 0);
         assert!(
