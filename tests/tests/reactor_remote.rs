@@ -497,3 +497,43 @@ fn run_ends_whenever_the_last_remote_goes() {
         server.join().unwrap();
     }
 }
+
+/// A `Remote` that queues an op and is dropped at once, while `run` serves
+/// nothing else: the run must take the op, run it and call its callback
+/// before it returns. The last remote's job is in the inbox before its
+/// drop takes the count of remotes to zero, so a run that sees no remote
+/// left must also look for that job: one that looked for jobs first and
+/// for remotes after returned in between, with the job still queued, whose
+/// callback then ran only when the reactor was dropped. Valgrind's one
+/// thread at a time hit that window; here the race is run 1000 times with
+/// the sender started at every point of the reactor's loop.
+#[test]
+fn run_takes_the_job_of_a_last_remote_dropped_right_after_sending_it() {
+    let _watch = watchdog();
+    let reactor = Reactor::new().expect("a reactor");
+    for round in 0..1000u32 {
+        let remote = reactor.remote();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&ran);
+        let spin = round % 64;
+        let sender = thread::spawn(move || {
+            for _ in 0..spin * 20 {
+                std::hint::spin_loop();
+            }
+            remote
+                .queue(Nop, move |r, ()| {
+                    assert_eq!(r.unwrap(), 0);
+                    seen.fetch_add(1, Ordering::SeqCst);
+                })
+                .expect("the reactor takes the op");
+            drop(remote);
+        });
+        reactor.run().expect("the run");
+        sender.join().unwrap();
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            1,
+            "round {round}: run returned before the callback of the op the last remote sent"
+        );
+    }
+}

@@ -699,13 +699,19 @@ impl Shared {
                 || !self.exec.ready.is_empty()
                 || inbox.has_jobs();
             // Whether the run is over: no future to drive, no task, no op
-            // of the user's in flight, and no remote to send more (or a
-            // shut-down reactor, which takes nothing they send).
+            // of the user's in flight, no remote to send more (or a
+            // shut-down reactor, which takes nothing they send), and no job
+            // a remote sent. The jobs are looked at after the count of
+            // remotes (both SeqCst): a remote's job is in the inbox before
+            // the remote's drop takes the count down, so the job of a last
+            // remote dropped since `ready` was read is seen here, and run
+            // by this run rather than after it returned.
             let can_end = |core: &Core| {
                 main.is_none()
                     && self.exec.live() == 0
                     && core.user_in_flight() == 0
                     && (core.closed() || !inbox.has_remotes())
+                    && !inbox.has_jobs()
             };
             let mut core = self.core.borrow_mut();
             if ready || core.has_completions() {
