@@ -90,6 +90,7 @@ a_tokio_write_dropped_mid_send_still_delivers_what_it_reported|$one_thread, and 
 reg_wait_registered_wait_arguments|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer
 reg_wait_a_firing_timeout_op_does_not_end_a_registered_wait|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
     [reactor_remote]="a_remote_queues_from_another_thread_and_the_callback_runs_on_the_reactor_thread|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
+run_takes_the_job_of_a_last_remote_dropped_right_after_sending_it|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
 run_serves_remotes_until_the_last_clone_is_dropped|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
 many_threads_send_many_ops_and_none_is_lost_or_repeated|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
 jobs_from_one_thread_run_in_order|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter

@@ -680,7 +680,12 @@ impl<C: CqeSize> Iterator for Completions<'_, C> {
     #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
         let n = self.tail.wrapping_sub(self.head) as usize;
-        (n.div_ceil(C::MAX_SLOTS as usize), Some(n))
+        if C::MAX_SLOTS == 1 {
+            (n, Some(n))
+        } else {
+            // A mixed CQ's slots may be padding, which yields nothing.
+            (0, Some(n))
+        }
     }
 }
 

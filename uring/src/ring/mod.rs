@@ -505,6 +505,30 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let tail = self.cq.tail();
         if tail == self.cq.head() {
             self.flush_completions()
+        } else if C::MAX_SLOTS != 1 {
+            self.ready_tail_mixed(tail)
+        } else {
+            tail
+        }
+    }
+
+    /// [`ready_tail`](Ring::ready_tail) on a mixed CQ whose head is not at
+    /// the tail: what lies there may be only the kernel's padding (a slot
+    /// flagged `IORING_CQE_F_SKIP` at the array's end), with a 32-byte
+    /// completion it could not fit held back behind it. The head moves past
+    /// the padding, the kernel is shown it, and the held-back completions
+    /// are flushed when nothing else is ready, as on a plain CQ.
+    #[cold]
+    fn ready_tail_mixed(&mut self, tail: u32) -> u32 {
+        let head = self.cq.head();
+        self.cq.skip_padding();
+        if self.cq.head() == head {
+            return tail;
+        }
+        self.cq.publish_head();
+        let tail = self.cq.tail();
+        if tail == self.cq.head() {
+            self.flush_completions()
         } else {
             tail
         }
@@ -553,9 +577,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Copies up to `out.len()` ready completions into `out`, leaving them in
     /// the queue, and returns how many it copied.
     pub fn peek_batch(&mut self, out: &mut [C::Cqe]) -> usize {
-        if self.cq.ready() == 0 {
-            self.flush_completions();
-        }
+        // Flushes what the kernel holds back when nothing is ready (past
+        // the padding of a mixed CQ).
+        self.ready_tail();
         let mut n = 0;
         let want = u32::try_from(out.len()).unwrap_or(u32::MAX);
         self.cq.scan(want, |cqe| {
