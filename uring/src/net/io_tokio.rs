@@ -1,7 +1,8 @@
 //! tokio's `AsyncRead` / `AsyncWrite` for [`TcpStream`] and [`UnixStream`]:
 //! reads go through a
 //! buffer the stream owns (a completion-based read cannot fill the caller's
-//! borrowed buffer), writes are copied to one and sent behind the caller,
+//! borrowed buffer), writes (up to 64 MiB at a time) are copied to one and
+//! sent behind the caller,
 //! whose next write, flush or shutdown reports their errors; the stream's
 //! own sends and write shutdowns refuse to start before that flush. A send in
 //! flight when the stream is dropped runs to its end: its bytes were
@@ -34,6 +35,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// How much one receive reads.
 const READ_BUF: usize = 16 * 1024;
+
+/// The most one `poll_write` takes: it copies what it takes, which the
+/// stream keeps room for while it lives.
+const WRITE_MAX: usize = 64 << 20;
 
 /// The reads and writes in flight through the tokio traits.
 #[derive(Default)]
@@ -700,6 +705,7 @@ impl Conn {
         if this.write_deadline.is_some_and(|d| Instant::now() >= d) {
             return Poll::Ready(Err(timed_out()));
         }
+        let data = &data[..data.len().min(WRITE_MAX)];
         let mut buf = std::mem::take(&mut this.io.wbuf);
         buf.clear();
         buf.extend_from_slice(data);

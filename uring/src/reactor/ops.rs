@@ -17,7 +17,16 @@ use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-/// The bytes a read may fill, as the ring's ops take them.
+/// The most one op moves: Linux's `MAX_RW_COUNT` (`INT_MAX` rounded down to
+/// a 4 KiB page), to which reads and writes clamp themselves, and past
+/// which a send or a receive, whose length the kernel keeps in an `int`,
+/// fails with `EINVAL` rather than move a part. An op over a longer buffer
+/// is given this much of it, and completes short, as `read(2)` and
+/// `write(2)` do.
+const MAX_TRANSFER: usize = 0x7fff_f000;
+
+/// The bytes a read may fill, as the ring's ops take them (at most
+/// [`MAX_TRANSFER`]).
 ///
 /// # Safety
 ///
@@ -26,22 +35,26 @@ use std::time::Duration;
 /// completion.
 #[inline(always)]
 unsafe fn spare<'a, B: IoBufMut>(buf: &mut B) -> &'a mut [MaybeUninit<u8>] {
-    let len = buf.bytes_total();
+    let len = buf.bytes_total().min(MAX_TRANSFER);
     // SAFETY: the buffer's contract: `bytes_total` writable bytes at
-    // `stable_mut_ptr`, which do not move while the buffer is not moved.
+    // `stable_mut_ptr`, which do not move while the buffer is not moved;
+    // `len` is no more.
     unsafe { std::slice::from_raw_parts_mut(buf.stable_mut_ptr().cast(), len) }
 }
 
-/// The bytes a write sends, as the ring's ops take them.
+/// The bytes a write sends, as the ring's ops take them (at most
+/// [`MAX_TRANSFER`]).
 ///
 /// # Safety
 ///
 /// As for [`spare`].
 #[inline(always)]
 unsafe fn bytes<'a, B: IoBuf>(buf: &B) -> &'a [u8] {
+    let len = buf.bytes_init().min(MAX_TRANSFER);
     // SAFETY: the buffer's contract: `bytes_init` initialised bytes at
-    // `stable_ptr`, stable while the buffer is neither moved nor changed.
-    unsafe { std::slice::from_raw_parts(buf.stable_ptr(), buf.bytes_init()) }
+    // `stable_ptr`, stable while the buffer is neither moved nor changed;
+    // `len` is no more.
+    unsafe { std::slice::from_raw_parts(buf.stable_ptr(), len) }
 }
 
 /// The iovecs of a vectored write or send: one per buffer, over the bytes
@@ -71,7 +84,7 @@ unsafe fn iovecs_of<B: IoBuf>(bufs: &[B]) -> Vec<IoSlice<'static>> {
 unsafe fn spare_iovec<B: IoBufMut>(buf: &mut B) -> IoSliceMut<'static> {
     let iovec = libc::iovec {
         iov_base: buf.stable_mut_ptr().cast(),
-        iov_len: buf.bytes_total(),
+        iov_len: buf.bytes_total().min(MAX_TRANSFER),
     };
     // SAFETY: an `IoSliceMut` is an `iovec` (std guarantees the ABI on
     // Unix); the caller uses it only as the kernel's iovec.
