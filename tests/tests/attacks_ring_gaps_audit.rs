@@ -606,3 +606,31 @@ fn wait_for_sq_space_on_a_disabled_sqpoll_ring_fails() {
     got.sort_unstable();
     assert_eq!(got, [0, 1]);
 }
+
+/// A wait region of `u32::MAX` slots (256 GiB of arguments) is refused
+/// with an error before any call, not by an abort on the bookkeeping the
+/// library keeps per slot (32 bytes each, 128 GiB): the ring is left as it
+/// was, and a region of a few slots registers after it.
+#[test]
+fn a_wait_region_too_large_to_track_is_refused_and_leaves_the_ring_as_it_was() {
+    let _watch = uring_tests::watchdog();
+    if !require_kernel(6, 13, "IORING_REGISTER_MEM_REGION wait arguments") {
+        return;
+    }
+    let mut ring = Ring::builder().r_disabled().build(4).unwrap();
+    let r = ring.register_wait_region(u32::MAX);
+    let Err(e) = r else {
+        skip("this machine had room for 4 billion wait slots");
+        return;
+    };
+    assert_eq!(e.raw_os_error(), Some(libc::ENOMEM), "{e:?}");
+    if let Err(e) = ring.register_wait_region(3) {
+        skip(format!("register_wait_region: {e}"));
+        return;
+    }
+    ring.enable().unwrap();
+    ring.set_registered_wait(2, Some(Duration::from_millis(10)), None)
+        .unwrap();
+    let r = ring.wait_registered(1, 2);
+    assert!(matches!(r, Err(Error::TimedOut)), "{r:?}");
+}

@@ -222,6 +222,18 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             .ok_or_else(|| Error::InvalidArgument(format!("{slots} wait slots")))?;
         let page = page_size();
         let size = size.div_ceil(page) * page;
+        let slots = u32::try_from(size / std::mem::size_of::<sys::io_uring_reg_wait>() - 1)
+            .unwrap_or(u32::MAX);
+        // What each slot was set to, had before the kernel takes the
+        // region: an error rather than an abort when it cannot be.
+        let mut set = Vec::new();
+        set.try_reserve_exact(slots as usize).map_err(|_| {
+            Error::os(
+                "IORING_REGISTER_MEM_REGION",
+                std::io::Error::from_raw_os_error(libc::ENOMEM),
+            )
+        })?;
+        set.resize(slots as usize, (None, None));
         let map = Mapping::anonymous(size)?;
         let desc = sys::io_uring_region_desc {
             user_addr: map.as_ptr() as u64,
@@ -240,13 +252,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             1,
             "IORING_REGISTER_MEM_REGION",
         )?;
-        let slots = u32::try_from(size / std::mem::size_of::<sys::io_uring_reg_wait>() - 1)
-            .unwrap_or(u32::MAX);
-        self.wait_region = Some(WaitRegion {
-            map,
-            slots,
-            set: vec![(None, None); slots as usize],
-        });
+        self.wait_region = Some(WaitRegion { map, slots, set });
         Ok(())
     }
 
