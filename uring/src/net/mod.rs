@@ -53,7 +53,7 @@ mod udp;
 mod unix;
 
 pub use conn::RecvStream;
-pub use tcp::{Accepted, Incoming, TcpListener, TcpStream};
+pub use tcp::{Accepted, DEFAULT_KEEPALIVE, Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};
 
@@ -182,6 +182,24 @@ pub(crate) fn socket_of(domain: libc::c_int, kind: libc::c_int) -> io::Result<Ow
 }
 
 /// Sets an integer socket option.
+/// An `int` socket option of `fd` (`getsockopt(2)`).
+pub(crate) fn get_option(fd: &OwnedFd, level: libc::c_int, name: libc::c_int) -> io::Result<i32> {
+    let mut value: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes to `value` and the
+    // length to `len`, both on the stack, alive for the call.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    })?;
+    Ok(value)
+}
+
 pub(crate) fn set_option(
     fd: &OwnedFd,
     level: libc::c_int,

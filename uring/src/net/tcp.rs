@@ -1,20 +1,34 @@
 //! TCP over the reactor.
 
 use crate::net::conn::{Conn, stream_methods, stream_traits};
-use crate::net::{bind, cvt, name_of, set_blocking, set_option, socket};
+use crate::net::{bind, cvt, get_option, name_of, set_blocking, set_option, socket};
 use crate::reactor::ops::{Accept, AcceptMulti, Connect};
 use crate::reactor::{Handle, OpStream, SharedFd};
 use crate::types::SockAddr;
+use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// The keep-alive of accepted connections until
+/// [`TcpListener::set_keepalive`] changes it: Go's (`net.Listen`'s, and
+/// go-uring's listener's), 15 s of silence before the first probe and
+/// between probes.
+pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// A TCP listening socket whose accepts go through the reactor.
+///
+/// The connections it accepts have TCP keep-alive on, as Go's do
+/// ([`DEFAULT_KEEPALIVE`]; see [`set_keepalive`](TcpListener::set_keepalive)),
+/// and know their peer's address from the accept on (see
+/// [`TcpStream::peer_addr`]).
 pub struct TcpListener {
     handle: Handle,
     fd: SharedFd,
+    keepalive: Cell<Option<Duration>>,
 }
 
 impl TcpListener {
@@ -42,6 +56,7 @@ impl TcpListener {
         Ok(TcpListener {
             handle: handle.clone(),
             fd: SharedFd::new(fd),
+            keepalive: Cell::new(Some(DEFAULT_KEEPALIVE)),
         })
     }
 
@@ -56,6 +71,7 @@ impl TcpListener {
         TcpListener {
             handle: handle.clone(),
             fd: SharedFd::new(listener),
+            keepalive: Cell::new(Some(DEFAULT_KEEPALIVE)),
         }
     }
 
@@ -64,12 +80,31 @@ impl TcpListener {
         sock_name(self.fd.as_raw_fd(), false)
     }
 
+    /// The keep-alive the connections accepted from now on get:
+    /// `Some(idle)` turns it on, with a first probe after `idle` of silence
+    /// and the next ones `idle` apart (see [`TcpStream::set_keepalive`]);
+    /// `None` leaves accepted sockets as the kernel makes them (off).
+    /// [`DEFAULT_KEEPALIVE`] until changed, as in Go. An
+    /// [`incoming`](TcpListener::incoming) stream takes the setting it had
+    /// when it was made.
+    pub fn set_keepalive(&self, idle: Option<Duration>) {
+        self.keepalive.set(idle);
+    }
+
+    /// The keep-alive accepted connections get (see
+    /// [`set_keepalive`](TcpListener::set_keepalive)).
+    pub fn keepalive(&self) -> Option<Duration> {
+        self.keepalive.get()
+    }
+
     /// Accepts one connection.
     pub async fn accept(&self) -> io::Result<TcpStream> {
         let (result, fd) = self.handle.op(Accept::new(&self.fd)).await;
         result?;
         let fd = fd.ok_or_else(|| io::Error::other("an accept gave no socket"))?;
-        Ok(TcpStream::from_owned(&self.handle, fd))
+        let stream = TcpStream::from_owned(&self.handle, fd);
+        stream.accepted_with(self.keepalive.get());
+        Ok(stream)
     }
 
     /// The connections as they come, from one multishot accept (armed
@@ -82,7 +117,9 @@ impl TcpListener {
     /// (`RLIMIT_NOFILE`) as the accept is armed: a limit lowered while it
     /// is armed applies from its next arming.
     pub fn incoming(&self) -> Incoming {
-        Incoming::new(&self.handle, &self.fd)
+        let mut incoming = Incoming::new(&self.handle, &self.fd);
+        incoming.keepalive = self.keepalive.get();
+        incoming
     }
 
     /// The reactor the listener is on.
@@ -120,6 +157,8 @@ pub struct Incoming<S: Accepted = TcpStream> {
     handle: Handle,
     fd: SharedFd,
     stream: OpStream<AcceptMulti>,
+    /// The keep-alive each accepted TCP stream gets.
+    keepalive: Option<Duration>,
     _stream: std::marker::PhantomData<fn() -> S>,
 }
 
@@ -129,6 +168,11 @@ pub trait Accepted: sealed::Sealed + Sized {
     /// The stream over an accepted socket.
     #[doc(hidden)]
     fn accepted(handle: &Handle, fd: OwnedFd) -> Self;
+
+    /// Sets a new stream up as its listener says (keep-alive, the peer's
+    /// address).
+    #[doc(hidden)]
+    fn set_up(&self, _keepalive: Option<Duration>) {}
 }
 
 pub(crate) mod sealed {
@@ -142,6 +186,10 @@ impl Accepted for TcpStream {
     fn accepted(handle: &Handle, fd: OwnedFd) -> TcpStream {
         TcpStream::from_owned(handle, fd)
     }
+
+    fn set_up(&self, keepalive: Option<Duration>) {
+        self.accepted_with(keepalive);
+    }
 }
 
 impl<S: Accepted> Incoming<S> {
@@ -150,6 +198,7 @@ impl<S: Accepted> Incoming<S> {
             handle: handle.clone(),
             stream: handle.stream(AcceptMulti::new(fd)),
             fd: fd.clone(),
+            keepalive: None,
             _stream: std::marker::PhantomData,
         }
     }
@@ -160,7 +209,9 @@ impl<S: Accepted> Incoming<S> {
         loop {
             match self.stream.poll_next(cx) {
                 Poll::Ready(Some(Ok(fd))) => {
-                    return Poll::Ready(Some(Ok(S::accepted(&self.handle, fd))));
+                    let stream = S::accepted(&self.handle, fd);
+                    stream.set_up(self.keepalive);
+                    return Poll::Ready(Some(Ok(stream)));
                 }
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
                 Poll::Ready(None) => {
@@ -202,13 +253,26 @@ impl<S: Accepted> fmt::Debug for Incoming<S> {
 /// ([`set_deadline`](TcpStream::set_deadline)) bound each op.
 pub struct TcpStream {
     pub(crate) conn: Conn,
+    /// The peer's address, once known.
+    peer: Cell<Option<SocketAddr>>,
 }
 
 impl TcpStream {
     pub(crate) fn from_owned(handle: &Handle, fd: OwnedFd) -> TcpStream {
         TcpStream {
             conn: Conn::from_owned(handle, fd),
+            peer: Cell::new(None),
         }
+    }
+
+    /// Sets up a stream a listener accepted: its keep-alive, and its
+    /// peer's address, read while the connection is there to ask (both
+    /// best effort: a connection reset already has neither).
+    fn accepted_with(&self, keepalive: Option<Duration>) {
+        if keepalive.is_some() {
+            let _ = self.set_keepalive(keepalive);
+        }
+        let _ = self.peer_addr();
     }
 
     /// Connects to `addr`.
@@ -218,6 +282,7 @@ impl TcpStream {
         result?;
         Ok(TcpStream {
             conn: Conn::new(handle, fd),
+            peer: Cell::new(Some(addr)),
         })
     }
 
@@ -249,9 +314,46 @@ impl TcpStream {
         sock_name(self.conn.fd.as_raw_fd(), false)
     }
 
-    /// The peer's address.
+    /// Sets TCP keep-alive (Go's `SetKeepAlive` and
+    /// `SetKeepAlivePeriod`): `Some(idle)` turns it on (`SO_KEEPALIVE`),
+    /// with the first probe after `idle` of silence (`TCP_KEEPIDLE`) and
+    /// the next ones `idle` apart (`TCP_KEEPINTVL`), in whole seconds, at
+    /// least 1; `None` turns it off. Connections a [`TcpListener`] accepts
+    /// have it on already ([`DEFAULT_KEEPALIVE`]).
+    pub fn set_keepalive(&self, idle: Option<Duration>) -> io::Result<()> {
+        let fd = self.conn.fd.owned();
+        let Some(idle) = idle else {
+            return set_option(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, 0);
+        };
+        let secs = i32::try_from(idle.as_secs())
+            .unwrap_or(i32::MAX)
+            .clamp(1, 32767);
+        set_option(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, secs)?;
+        set_option(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, secs)?;
+        set_option(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1)
+    }
+
+    /// Whether TCP keep-alive is on, and after how much silence it probes
+    /// (`TCP_KEEPIDLE`).
+    pub fn keepalive(&self) -> io::Result<Option<Duration>> {
+        let fd = self.conn.fd.owned();
+        if get_option(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE)? == 0 {
+            return Ok(None);
+        }
+        let idle = get_option(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE)?;
+        Ok(Some(Duration::from_secs(u64::try_from(idle).unwrap_or(0))))
+    }
+
+    /// The peer's address: the one connected to, or the one the kernel
+    /// names (`getpeername(2)`), kept once known, so that it is still
+    /// there after the peer reset the connection, as Go's `RemoteAddr`.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        sock_name(self.conn.fd.as_raw_fd(), true)
+        if let Some(addr) = self.peer.get() {
+            return Ok(addr);
+        }
+        let addr = sock_name(self.conn.fd.as_raw_fd(), true)?;
+        self.peer.set(Some(addr));
+        Ok(addr)
     }
 }
 
