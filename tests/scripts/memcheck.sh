@@ -27,6 +27,7 @@ declare -A skip_binary=(
     [net_http]="hyper $kernel_wrote"
     [liburing_cases_bufs]="its receives read buffer-ring buffers $kernel_wrote, and its senders, receivers and connecting clients are threads that do not run while the ring waits in io_uring_enter ($one_thread)"
     [examples_as_run]="it runs the release examples as child processes, which memcheck does not follow: under it the suite would check nothing but its own harness"
+    [attacks_event_loop_gaps_audit]="its tests compare bytes and addresses $kernel_wrote, their peers are threads that do not run while the reactor waits in io_uring_enter ($one_thread), and two copy gigabytes"
     [thread_races]="its threads must run while another waits in io_uring_enter, which they never do under valgrind ($one_thread); tests/scripts/tsan.sh runs it under ThreadSanitizer"
 )
 # binary -> "test|reason" lines
@@ -103,6 +104,8 @@ run_until_serves_remotes_while_its_future_waits|$one_thread: the sending thread 
 run_ends_whenever_the_last_remote_goes|$one_thread: the dropping thread cannot run while the reactor waits in io_uring_enter"
     [bad_input_audit]="the_last_wait_slot_times_the_wait_by_its_own_arguments|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer
 wait_regions_registered_twice_or_too_late|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
+    [attacks_ring_gaps_audit]="the_last_registered_wait_slot_waits_with_its_own_arguments|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer
+a_wait_region_too_large_to_track_is_refused_and_leaves_the_ring_as_it_was|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
     [attacks_ring_audit]="two_scopes_posting_into_each_other_lose_and_repeat_nothing|$one_thread: each thread waits in io_uring_enter for the other's message, which the other cannot post meanwhile"
     [attacks_reactor_source_audit]="a_zero_copy_send_gives_its_buffer_back_only_after_its_notification|$one_thread: the peer's reader thread never drains the socket while the reactor waits
 a_reactor_dropped_before_a_zero_copy_notification_waits_for_it|$one_thread: the peer's reader thread never drains the socket while the reactor waits
