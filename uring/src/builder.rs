@@ -66,6 +66,11 @@ impl<'wq> Builder<'wq> {
     /// call while it is awake. The kernel counts whole milliseconds: a
     /// shorter non-zero `idle` is one, and zero asks for its default (one
     /// second). Needs `CAP_SYS_NICE` before Linux 5.11.
+    ///
+    /// The SQ thread runs every op with the credentials of the task that
+    /// set the ring up, whichever thread pushed it and whatever that
+    /// thread's credentials are by then; an op runs with others only
+    /// through a [`Personality`](crate::Personality).
     pub fn sqpoll(mut self, idle: Duration) -> Builder<'wq> {
         self.sq_thread_idle = Some(idle);
         self.flag(sys::IORING_SETUP_SQPOLL)

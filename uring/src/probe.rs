@@ -104,6 +104,10 @@ impl fmt::Debug for Probe {
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Asks the kernel which ops it supports (`IORING_REGISTER_PROBE`, 5.6).
+    /// The answer is the kernel's, not what this ring may run: ops a ring's
+    /// restrictions refuse are listed as supported all the same (and a
+    /// ring whose restrictions refuse the probe itself fails it with
+    /// `EACCES`).
     pub fn probe(&self) -> Result<Probe> {
         const OPS: usize = 256;
         let words = (mem::size_of::<sys::io_uring_probe>()

@@ -29,7 +29,8 @@ pub(super) const FILL_AFTER_ROUNDS: u32 = 3;
 /// [`ScopeTable::orphans`]) once every op has posted its last completion.
 pub(super) const ORPHAN_PATIENCE: Duration = Duration::from_millis(100);
 
-/// The most orphans a scope remembers.
+/// The fewest orphans a scope remembers; it remembers as many as its CQ
+/// has entries when that is more (see [`ScopeTable::orphan`]).
 pub(super) const MAX_ORPHANS: usize = 64;
 
 /// One op of the scope, or a free place for one.
@@ -308,9 +309,10 @@ pub(crate) struct ScopeTable {
     /// 6.18 posts one all the same when the link fails them (cancelled, or
     /// refused after the notification was allocated). The scope takes it
     /// in when it comes, and waits a little for those due at its end, so
-    /// that none comes out with a stale tag. (At most [`MAX_ORPHANS`], the
-    /// oldest forgotten first: a send the kernel refused before allocating
-    /// its notification never gets one.)
+    /// that none comes out with a stale tag. (At most as many as the CQ has
+    /// entries, or [`MAX_ORPHANS`] if more, the oldest forgotten first: a
+    /// send the kernel refused before allocating its notification never
+    /// gets one.)
     pub(super) orphans: Vec<u64>,
     /// The ring's incrementally consumed buffer groups, each with the
     /// number of the scope's ops selecting from it that have not posted
@@ -761,7 +763,12 @@ impl ScopeTable {
         if cqe.is_notification() {
             return;
         }
-        if self.orphans.len() >= MAX_ORPHANS {
+        // Every op in flight may be a send whose notification is due (a
+        // batch of failed links posts every failure before any of their
+        // notifications), and the scope has at most as many as its CQ has
+        // entries: only an orphan older than all of them is forgotten, one
+        // whose send the kernel refused before it allocated a notification.
+        if self.orphans.len() >= MAX_ORPHANS.max(self.capacity() as usize) {
             self.orphans.remove(0);
         }
         self.orphans.push(tag);
