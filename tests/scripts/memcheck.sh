@@ -104,6 +104,7 @@ run_until_serves_remotes_while_its_future_waits|$one_thread: the sending thread 
 run_ends_whenever_the_last_remote_goes|$one_thread: the dropping thread cannot run while the reactor waits in io_uring_enter"
     [bad_input_audit]="the_last_wait_slot_times_the_wait_by_its_own_arguments|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer
 wait_regions_registered_twice_or_too_late|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
+    [attacks_register_gaps_audit]="oversized_and_empty_file_tables_are_refused_and_leave_no_table|valgrind reports a lower RLIMIT_NOFILE than the kernel applies (it keeps descriptors of its own above the limit it shows)"
     [attacks_ring_gaps_audit]="the_last_registered_wait_slot_waits_with_its_own_arguments|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer
 a_wait_region_too_large_to_track_is_refused_and_leaves_the_ring_as_it_was|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
     [attacks_ring_audit]="two_scopes_posting_into_each_other_lose_and_repeat_nothing|$one_thread: each thread waits in io_uring_enter for the other's message, which the other cannot post meanwhile"
