@@ -354,9 +354,12 @@ crate::ops! {
         target: fd | fixed,
         /// `IORING_FSYNC_*` flags.
         fsync_flags: FsyncFlags = FsyncFlags::empty() => fsync_flags,
-        /// The start of the range to sync (5.?: whole file when `len` is 0).
+        /// The start of the range to sync (see `len`).
         offset: u64 = 0 => off,
-        /// The length of the range to sync; 0 syncs to the end.
+        /// The length of the range to sync. With both `offset` and `len`
+        /// 0 (the default), the whole file; a length of 0 from a non-zero
+        /// offset syncs only the byte there (the kernel syncs `offset ..=
+        /// offset + len`, and the whole file only when that sum is 0).
         len: u32 = 0 => len,
     }
 
