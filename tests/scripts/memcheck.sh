@@ -104,6 +104,10 @@ run_until_serves_remotes_while_its_future_waits|$one_thread: the sending thread 
 run_ends_whenever_the_last_remote_goes|$one_thread: the dropping thread cannot run while the reactor waits in io_uring_enter"
     [bad_input_audit]="the_last_wait_slot_times_the_wait_by_its_own_arguments|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer
 wait_regions_registered_twice_or_too_late|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
+    [attacks_buf_ring_gaps_audit]="a_send_bundle_into_a_full_socket_waits_for_room_and_lends_every_buffer_once|$one_thread: the reader thread that makes room does not run while the scope waits in io_uring_enter"
+    [ops_syscall_parity_audit]="futex_ops_match_futex2_calls|valgrind does not implement the futex2 calls the ops are compared with (ENOSYS)
+openat2_matches_openat2|valgrind does not implement openat2(2), which the op is compared with (ENOSYS)
+waitid_matches_waitid|valgrind does not implement the pidfd call the comparison needs (ENOSYS)"
     [attacks_register_gaps_audit]="oversized_and_empty_file_tables_are_refused_and_leave_no_table|valgrind reports a lower RLIMIT_NOFILE than the kernel applies (it keeps descriptors of its own above the limit it shows)"
     [attacks_ring_gaps_audit]="the_last_registered_wait_slot_waits_with_its_own_arguments|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer
 a_wait_region_too_large_to_track_is_refused_and_leaves_the_ring_as_it_was|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
