@@ -37,6 +37,8 @@ const EXAMPLES: &[&str] = &[
     "echo_async",
     "echo_load",
     "http",
+    "echo_tokio",
+    "http_tokio",
     "tour",
     "nop",
     "nop_for_each",
