@@ -28,6 +28,7 @@ declare -A skip_binary=(
     [liburing_cases_bufs]="its receives read buffer-ring buffers $kernel_wrote, and its senders, receivers and connecting clients are threads that do not run while the ring waits in io_uring_enter ($one_thread)"
     [examples_as_run]="it runs the release examples as child processes, which memcheck does not follow: under it the suite would check nothing but its own harness"
     [attacks_event_loop_gaps_audit]="its tests compare bytes and addresses $kernel_wrote, their peers are threads that do not run while the reactor waits in io_uring_enter ($one_thread), and two copy gigabytes"
+    [go_uring_parity_audit]="its clients and peers are std threads that must connect, write or reset while the ring or reactor waits in io_uring_enter, which they seldom do under valgrind ($one_thread): an accept waited 10 s for its client"
     [thread_races]="its threads must run while another waits in io_uring_enter, which they never do under valgrind ($one_thread); tests/scripts/tsan.sh runs it under ThreadSanitizer"
 )
 # binary -> "test|reason" lines
