@@ -181,9 +181,12 @@ pub(crate) fn socket_of(domain: libc::c_int, kind: libc::c_int) -> io::Result<Ow
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Sets an integer socket option.
 /// An `int` socket option of `fd` (`getsockopt(2)`).
-pub(crate) fn get_option(fd: &OwnedFd, level: libc::c_int, name: libc::c_int) -> io::Result<i32> {
+pub(crate) fn get_option(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+) -> io::Result<i32> {
     let mut value: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: the kernel writes at most `len` bytes to `value` and the
@@ -200,6 +203,7 @@ pub(crate) fn get_option(fd: &OwnedFd, level: libc::c_int, name: libc::c_int) ->
     Ok(value)
 }
 
+/// Sets an integer socket option.
 pub(crate) fn set_option(
     fd: &OwnedFd,
     level: libc::c_int,

@@ -337,10 +337,10 @@ impl TcpStream {
     /// (`TCP_KEEPIDLE`).
     pub fn keepalive(&self) -> io::Result<Option<Duration>> {
         let fd = self.conn.fd.owned();
-        if get_option(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE)? == 0 {
+        if get_option(fd.as_fd(), libc::SOL_SOCKET, libc::SO_KEEPALIVE)? == 0 {
             return Ok(None);
         }
-        let idle = get_option(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE)?;
+        let idle = get_option(fd.as_fd(), libc::IPPROTO_TCP, libc::TCP_KEEPIDLE)?;
         Ok(Some(Duration::from_secs(u64::try_from(idle).unwrap_or(0))))
     }
 

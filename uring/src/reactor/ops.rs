@@ -930,21 +930,7 @@ fn is_unix_domain(socket: &SharedFd) -> bool {
 /// The integer socket option `name` (at `SOL_SOCKET`) of `fd`, or `None`
 /// if it cannot be read.
 fn socket_option(fd: BorrowedFd<'_>, name: libc::c_int) -> Option<libc::c_int> {
-    let mut value: libc::c_int = 0;
-    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: getsockopt(2) writes at most `len` bytes to `value`, and the
-    // length to `len`, both locals alive for the call; `fd` is open
-    // (borrowed).
-    let rc = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            name,
-            (&mut value as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    (rc == 0).then_some(value)
+    crate::net::get_option(fd, libc::SOL_SOCKET, name).ok()
 }
 
 impl<B: IoBufMut> RecvFrom<B> {
