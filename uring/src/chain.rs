@@ -183,6 +183,14 @@ unsafe impl<H: Scoped, T: Scoped> Scoped for Link<H, T> {}
 // SAFETY: a chain's first element is an op that may follow another.
 unsafe impl<H: Prepare, T: Prepare> ChainNext for Link<H, T> {}
 
+/// A chain may start a longer one, as its own `link` and `hard_link` do:
+/// what lets an [`Either`] of two chains be continued.
+#[diagnostic::do_not_recommend]
+// SAFETY: a chain's first element is an op that started it, and anything
+// that may follow an op may follow a chain's last element (a link timeout
+// included, which bounds the op before it and lets the chain go on).
+unsafe impl<H, T, N> ChainStart<N> for Link<H, T> {}
+
 /// A link timeout may follow a chain whose last element accepts one.
 // SAFETY: the link timeout follows the chain's last element, which accepts
 // one.
@@ -194,8 +202,9 @@ unsafe impl<H, T: AcceptsLinkTimeout<D>, D> AcceptsLinkTimeout<D> for Link<H, T>
 ///
 /// It is everything both sides are: pushed alone when both may be, an
 /// element of a chain (after `.link(..)`, or in a `Linked`) when both may
-/// follow another op, followed by a link timeout when both accept one,
-/// lent in a scope when both may be. Both sides must take as many SQEs
+/// follow another op, continued with `.link(..)` when both may start a
+/// chain (every op but a link timeout, and every chain), followed by a link
+/// timeout when both accept one, lent in a scope when both may be. Both sides must take as many SQEs
 /// (every op takes one; a chain of two ops, two): an `Either` of two
 /// lengths does not compile.
 ///

@@ -15,10 +15,20 @@ use std::fmt;
 use std::ops::Deref;
 
 mod private {
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be an SQE or CQE size: the kernel has only its own",
+        label = "not one of uring's entry sizes",
+        note = "SQEs are `Sqe64` or `Sqe128`; CQEs are `Cqe16`, `Cqe32` or `CqeMixed`"
+    )]
     pub trait Sealed {}
 }
 
 /// The size of a ring's SQEs: [`Sqe64`] or [`Sqe128`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an SQE size",
+    label = "a ring's first parameter is the size of its SQEs",
+    note = "use `Sqe64` (the default) or `Sqe128`, for example `Ring<Sqe128, Cqe32>`"
+)]
 pub trait SqeSize: private::Sealed + Sized + 'static {
     /// One SQE of the ring, as laid out in the SQE array:
     /// [`io_uring_sqe`] or [`io_uring_sqe128`].
@@ -117,6 +127,11 @@ impl SqeSize for Sqe128 {
 }
 
 /// The size of a ring's CQEs: [`Cqe16`], [`Cqe32`] or [`CqeMixed`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a CQE size",
+    label = "a ring's second parameter is the size of its CQEs",
+    note = "use `Cqe16` (the default), `Cqe32` or `CqeMixed`, for example `Ring<Sqe64, Cqe32>`"
+)]
 pub trait CqeSize: private::Sealed + Sized + 'static {
     /// What the ring's completions are: [`Cqe`], or [`BigCqe`] with the
     /// extra 16 bytes.

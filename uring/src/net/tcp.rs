@@ -164,6 +164,11 @@ pub struct Incoming<S: Accepted = TcpStream> {
 
 /// The stream types a listener accepts: [`TcpStream`] and
 /// [`UnixStream`](crate::net::UnixStream).
+#[diagnostic::on_unimplemented(
+    message = "a listener cannot accept `{Self}`",
+    label = "not a stream type of `uring::net`",
+    note = "a `TcpListener` accepts `TcpStream`s, a `UnixListener` `UnixStream`s; wrap the stream after the accept"
+)]
 pub trait Accepted: sealed::Sealed + Sized {
     /// The stream over an accepted socket.
     #[doc(hidden)]
@@ -177,6 +182,10 @@ pub trait Accepted: sealed::Sealed + Sized {
 
 pub(crate) mod sealed {
     /// Only this module's stream types are accepted.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be accepted: only `uring::net`'s streams can",
+        label = "not `TcpStream` or `UnixStream`"
+    )]
     pub trait Sealed {}
 }
 

@@ -890,6 +890,11 @@ pub struct RecvFrom<B, A: SenderAddr = SocketAddr> {
 
 /// The kinds of sender address a [`RecvFrom`] reads: `std::net::SocketAddr`
 /// and `std::os::unix::net::SocketAddr`.
+#[diagnostic::on_unimplemented(
+    message = "a `RecvFrom` cannot read a sender's address as `{Self}`",
+    label = "not a kind of socket address",
+    note = "use `std::net::SocketAddr` (`RecvFrom::new`) or `std::os::unix::net::SocketAddr` (`RecvFrom::unix`)"
+)]
 pub trait SenderAddr: sealed::Sealed + Sized + 'static {
     /// The address the kernel wrote for a receive on `socket`, if it is of
     /// this kind.
@@ -899,6 +904,10 @@ pub trait SenderAddr: sealed::Sealed + Sized + 'static {
 
 mod sealed {
     /// Only the address kinds of this module read senders.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be a sender's address kind: only the two of `std` are",
+        label = "not `std::net::SocketAddr` or `std::os::unix::net::SocketAddr`"
+    )]
     pub trait Sealed {}
 }
 

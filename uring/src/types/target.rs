@@ -13,6 +13,11 @@ use std::marker::PhantomData;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 
 pub(crate) mod private {
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot implement this trait: only uring's own types do",
+        label = "a trait sealed by uring",
+        note = "an op's target is an `Fd` or a `Fixed`; a completion a buffer ring claims from is a `ScopeCqe` or a ring's `Cqe`"
+    )]
     pub trait Sealed {}
 }
 
@@ -239,6 +244,11 @@ impl<'f, T: FromRegisterFiles> From<T> for Fixed<'f> {
 
 /// What an op's file argument resolves to: a raw [`Fd`] or a [`Fixed`] file.
 /// The type decides the `IOSQE_FIXED_FILE` bit.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an op's target",
+    label = "an op targets a descriptor (`Fd`) or a registered file (`Fixed`)",
+    note = "name a descriptor with `Fd::from(&file)` (or pass `&file`), a registered file with a `Fixed` from `register_files`"
+)]
 pub trait Target: Copy + private::Sealed {
     /// Whether this is a fixed-file index.
     const FIXED: bool;
@@ -256,10 +266,20 @@ pub trait Target: Copy + private::Sealed {
 
 /// A target that is a descriptor ([`Fd`]): the bound of the ops whose kernel
 /// side cannot take a fixed file.
+#[diagnostic::on_unimplemented(
+    message = "this op takes a descriptor, not `{Self}`",
+    label = "the kernel's side of this op cannot take a registered file",
+    note = "pass the file itself (`&file` or `Fd::from(&file)`), not its `Fixed` slot"
+)]
 pub trait FdTarget: Target {}
 
 /// A target that is a registered file ([`Fixed`]): the bound of the ops
 /// that act on nothing else.
+#[diagnostic::on_unimplemented(
+    message = "this op takes a registered file, not `{Self}`",
+    label = "the kernel's side of this op acts on registered files only",
+    note = "register the file first (`ring.register_files(&fds)?`) and pass its `Fixed` slot"
+)]
 pub trait FixedTarget: Target {}
 
 impl private::Sealed for Fd<'_> {}
