@@ -235,15 +235,17 @@ fn accepts_under_a_full_descriptor_table_fail_at_each_next_and_lose_no_connectio
 /// reactor's thread while its stream of connections is armed: the accept's
 /// task work runs as each `connect(2)` returns, posting sockets the reactor
 /// has not read. The stream is then dropped: the reactor reads those
-/// completions for an orphaned slot, makes each socket and drops it. Every
-/// client then either reads its end (its socket was accepted and closed)
-/// or is still queued, and a plain accept takes it; none is both, none is
-/// lost; nothing is left in flight, and afterwards the process holds
-/// exactly the descriptors it held before (none leaked, none closed twice:
-/// files opened after the drop stay open).
+/// completions for an orphaned slot and hands each socket to the
+/// listener's backlog. No client reads its end: each is either kept by the
+/// listener (its next accepts hand them out, oldest first) or still
+/// queued in the kernel, and a plain accept takes it; none is both, none
+/// is lost; nothing is left in flight. The listener dropped closes each
+/// kept socket once, and afterwards the process holds exactly the
+/// descriptors it held before (none leaked, none closed twice: files
+/// opened after the drop stay open).
 #[test]
-fn a_stream_of_connections_dropped_with_accepts_unread_closes_each_socket_once() {
-    let name = "a_stream_of_connections_dropped_with_accepts_unread_closes_each_socket_once";
+fn a_stream_of_connections_dropped_with_accepts_unread_keeps_each_socket_once() {
+    let name = "a_stream_of_connections_dropped_with_accepts_unread_keeps_each_socket_once";
     uring_tests::in_own_process(name, "an accept that never ended", || {
         let reactor = Reactor::new().unwrap();
         let h = reactor.handle();
@@ -269,7 +271,7 @@ fn a_stream_of_connections_dropped_with_accepts_unread_closes_each_socket_once()
                 "a descriptor opened after the drop was closed"
             );
         }
-        // What is still queued, taken without waiting.
+        // What is still queued in the kernel, taken without waiting.
         let dup = std::net::TcpListener::from(listener.as_fd().try_clone_to_owned().unwrap());
         dup.set_nonblocking(true).unwrap();
         let mut later = Vec::new();
@@ -280,34 +282,61 @@ fn a_stream_of_connections_dropped_with_accepts_unread_closes_each_socket_once()
                 Err(e) => panic!("accept: {e}"),
             }
         }
-        let later_ports: HashSet<u16> = later.iter().map(|&(_, p)| p).collect();
-        let mut ended = 0;
         for c in &mut clients {
-            let port = c.local_addr().unwrap().port();
-            if later_ports.contains(&port) {
-                assert!(
-                    !ends_within(c, Duration::from_millis(5)),
-                    "a queued connection ended"
-                );
-            } else {
-                assert!(
-                    ends_within(c, Duration::from_secs(2)),
-                    "a connection accepted for the dropped stream stayed open"
-                );
-                ended += 1;
-            }
+            assert!(
+                !ends_within(c, Duration::from_millis(5)),
+                "a connection accepted for the dropped stream was closed"
+            );
         }
-        assert_eq!(ended + later.len(), clients.len());
-        if ended == 0 {
+        let later_ports: HashSet<u16> = later.iter().map(|&(_, p)| p).collect();
+        let kept = clients.len() - later.len();
+        if kept == 0 {
             eprintln!("note: no accept completed before the drop; all were queued");
         }
         assert_eq!(
             peer::open_fds(),
-            base + clients.len() + later.len() + canaries.len() + 1,
+            base + clients.len() + later.len() + canaries.len() + 1 + kept,
             "descriptors leaked or closed"
         );
-        drop((later, dup, canaries, clients));
-        assert_eq!(peer::open_fds(), base);
+        // The listener's accepts hand out the kept ones, in the order they
+        // connected, and nothing else (the kernel's queue is empty).
+        let kept_ports: Vec<u16> = clients
+            .iter()
+            .map(|c| c.local_addr().unwrap().port())
+            .filter(|p| !later_ports.contains(p))
+            .collect();
+        let handed: Vec<_> = (0..kept / 2)
+            .map(|_| reactor.run_until(listener.accept()).unwrap().unwrap())
+            .collect();
+        let handed_ports: Vec<u16> = handed
+            .iter()
+            .map(|s| s.peer_addr().unwrap().port())
+            .collect();
+        assert_eq!(
+            handed_ports[..],
+            kept_ports[..kept / 2],
+            "kept in their order"
+        );
+        // The rest close with the listener, once each.
+        drop(listener);
+        for c in &mut clients {
+            let port = c.local_addr().unwrap().port();
+            if kept_ports[kept / 2..].contains(&port) {
+                assert!(
+                    ends_within(c, Duration::from_secs(2)),
+                    "a kept connection outlived its listener"
+                );
+            } else {
+                assert!(!ends_within(c, Duration::from_millis(5)));
+            }
+        }
+        drop((handed, later, dup, canaries, clients));
+        // The listener, counted in `base`, is closed too.
+        assert_eq!(
+            peer::open_fds(),
+            base - 1,
+            "descriptors leaked or closed twice"
+        );
     });
 }
 

@@ -2,6 +2,7 @@
 //! and abstract names, descriptors passed along a stream, datagrams with
 //! their senders' addresses, deadlines, bad addresses, and tokio's traits.
 
+use std::future::Future as _;
 use std::io::{Read as _, Write as _};
 use std::os::fd::AsRawFd;
 use std::os::linux::net::SocketAddrExt as _;
@@ -345,4 +346,67 @@ fn a_ring_buffer_is_sent_back_without_a_copy() {
         })
         .unwrap();
     assert_eq!(back, b"bounce");
+}
+
+/// Accepts raced (as a biased `tokio::select!` races them) against a timer that wins
+/// while clients connect: the connections the kernel accepted for the
+/// dropped accepts are kept by the listener and handed out next, so each
+/// client's message arrives once, through one accepted stream.
+#[test]
+fn accepts_dropped_by_a_biased_select_lose_no_connection() {
+    let _watch = uring_tests::watchdog();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("raced.sock");
+    let reactor = Reactor::new().unwrap();
+    let h = reactor.handle();
+    let listener = UnixListener::bind(&h, &path).unwrap();
+    const CLIENTS: u8 = 30;
+    let client_path = path.clone();
+    let clients = std::thread::spawn(move || {
+        (0..CLIENTS)
+            .map(|i| {
+                let mut c = std::os::unix::net::UnixStream::connect(&client_path).unwrap();
+                c.write_all(&[i]).unwrap();
+                std::thread::sleep(Duration::from_micros(200));
+                c
+            })
+            .collect::<Vec<_>>()
+    });
+    let seen = reactor
+        .run_until(async {
+            let mut seen = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while seen.len() < usize::from(CLIENTS) && Instant::now() < deadline {
+                let mut timer = h.op(uring::reactor::ops::Timeout::new(Duration::from_micros(
+                    150,
+                )));
+                let mut accept = std::pin::pin!(listener.accept());
+                // A biased `select!`: the timer first, so that an accept
+                // that completed with it is dropped ready.
+                let won = std::future::poll_fn(|cx| {
+                    if std::pin::Pin::new(&mut timer).poll(cx).is_ready() {
+                        return std::task::Poll::Ready(None);
+                    }
+                    accept.as_mut().poll(cx).map(Some)
+                })
+                .await;
+                if let Some(stream) = won {
+                    let mut stream = stream.unwrap();
+                    let mut byte = [0u8; 1];
+                    stream.read_exact(&mut byte).await.unwrap();
+                    seen.push(byte[0]);
+                }
+            }
+            seen
+        })
+        .unwrap();
+    let clients = clients.join().unwrap();
+    let mut sorted = seen.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        (0..CLIENTS).collect::<Vec<_>>(),
+        "accepted: {seen:?}"
+    );
+    drop(clients);
 }

@@ -45,6 +45,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::Instant;
 
+mod backlog;
 mod conn;
 #[cfg(feature = "tokio")]
 mod io_tokio;

@@ -1,8 +1,9 @@
 //! TCP over the reactor.
 
+use crate::net::backlog::{Backlog, KeptAcceptMulti};
 use crate::net::conn::{Conn, stream_methods, stream_traits};
 use crate::net::{bind, cvt, get_option, name_of, set_blocking, set_option, socket};
-use crate::reactor::ops::{Accept, AcceptMulti, Connect};
+use crate::reactor::ops::Connect;
 use crate::reactor::{Handle, OpStream, SharedFd};
 use crate::types::SockAddr;
 use std::cell::Cell;
@@ -25,10 +26,17 @@ pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(15);
 /// ([`DEFAULT_KEEPALIVE`]; see [`set_keepalive`](TcpListener::set_keepalive)),
 /// and know their peer's address from the accept on (see
 /// [`TcpStream::peer_addr`]).
+///
+/// Its accepts may be given up without losing a connection: a connection
+/// the kernel accepted for an [`accept`](TcpListener::accept) future or an
+/// [`Incoming`] stream dropped before it was read (a `select` whose other
+/// branch won, a timeout) is kept by the listener and handed out by its
+/// next accept, before those still in the kernel's queue.
 pub struct TcpListener {
     handle: Handle,
     fd: SharedFd,
     keepalive: Cell<Option<Duration>>,
+    backlog: Backlog,
 }
 
 impl TcpListener {
@@ -57,6 +65,7 @@ impl TcpListener {
             handle: handle.clone(),
             fd: SharedFd::new(fd),
             keepalive: Cell::new(Some(DEFAULT_KEEPALIVE)),
+            backlog: Backlog::default(),
         })
     }
 
@@ -72,6 +81,7 @@ impl TcpListener {
             handle: handle.clone(),
             fd: SharedFd::new(listener),
             keepalive: Cell::new(Some(DEFAULT_KEEPALIVE)),
+            backlog: Backlog::default(),
         }
     }
 
@@ -98,10 +108,12 @@ impl TcpListener {
     }
 
     /// Accepts one connection.
+    ///
+    /// Cancel-safe: dropping the future before it is ready loses no
+    /// connection (one the kernel accepted for it meanwhile is kept for
+    /// the next accept).
     pub async fn accept(&self) -> io::Result<TcpStream> {
-        let (result, fd) = self.handle.op(Accept::new(&self.fd)).await;
-        result?;
-        let fd = fd.ok_or_else(|| io::Error::other("an accept gave no socket"))?;
+        let fd = accept_one(&self.handle, &self.fd, &self.backlog).await?;
         let stream = TcpStream::from_owned(&self.handle, fd);
         stream.accepted_with(self.keepalive.get());
         Ok(stream)
@@ -116,8 +128,11 @@ impl TcpListener {
     /// error should pause first. The kernel reads the descriptor limit
     /// (`RLIMIT_NOFILE`) as the accept is armed: a limit lowered while it
     /// is armed applies from its next arming.
+    ///
+    /// Dropping the stream loses no connection: those the kernel accepted
+    /// for it and nobody read are kept for the listener's next accept.
     pub fn incoming(&self) -> Incoming {
-        let mut incoming = Incoming::new(&self.handle, &self.fd);
+        let mut incoming = Incoming::new(&self.handle, &self.fd, &self.backlog);
         incoming.keepalive = self.keepalive.get();
         incoming
     }
@@ -152,11 +167,14 @@ impl fmt::Debug for TcpListener {
 /// [`UnixListener::incoming`](crate::net::UnixListener::incoming), whose
 /// streams are [`UnixStream`](crate::net::UnixStream)s): each item is a new
 /// stream, or an accept's error (`EMFILE`, ...), after which accepting goes
-/// on. Dropping it cancels the accept.
+/// on. Dropping it cancels the accept; the connections accepted for it
+/// and not read are kept for the listener's next accept (or closed, if the
+/// listener is gone too).
 pub struct Incoming<S: Accepted = TcpStream> {
     handle: Handle,
     fd: SharedFd,
-    stream: OpStream<AcceptMulti>,
+    stream: OpStream<KeptAcceptMulti>,
+    backlog: Backlog,
     /// The keep-alive each accepted TCP stream gets.
     keepalive: Option<Duration>,
     _stream: std::marker::PhantomData<fn() -> S>,
@@ -202,11 +220,12 @@ impl Accepted for TcpStream {
 }
 
 impl<S: Accepted> Incoming<S> {
-    pub(crate) fn new(handle: &Handle, fd: &SharedFd) -> Incoming<S> {
+    pub(crate) fn new(handle: &Handle, fd: &SharedFd, backlog: &Backlog) -> Incoming<S> {
         Incoming {
             handle: handle.clone(),
-            stream: handle.stream(AcceptMulti::new(fd)),
+            stream: handle.stream(backlog.accept_multi(fd)),
             fd: fd.clone(),
+            backlog: backlog.clone(),
             keepalive: None,
             _stream: std::marker::PhantomData,
         }
@@ -215,12 +234,19 @@ impl<S: Accepted> Incoming<S> {
     /// The next connection, as [`OpStream::poll_next`]; `None` only once
     /// the reactor has shut down.
     pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<S>>> {
+        // Connections accepted for accepts given up came first.
+        if !self.handle.is_shut_down()
+            && let Some(fd) = self.backlog.take()
+        {
+            return Poll::Ready(Some(Ok(self.set_up(fd))));
+        }
         loop {
             match self.stream.poll_next(cx) {
-                Poll::Ready(Some(Ok(fd))) => {
-                    let stream = S::accepted(&self.handle, fd);
-                    stream.set_up(self.keepalive);
-                    return Poll::Ready(Some(Ok(stream)));
+                Poll::Ready(Some(Ok(unclaimed))) => {
+                    // An item always holds its socket until claimed.
+                    if let Some(fd) = unclaimed.claim() {
+                        return Poll::Ready(Some(Ok(self.set_up(fd))));
+                    }
                 }
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
                 Poll::Ready(None) => {
@@ -229,7 +255,7 @@ impl<S: Accepted> Incoming<S> {
                     }
                     // The kernel ended the multishot accept: arm another,
                     // or say why none could be (not once per poll forever).
-                    self.stream = self.handle.stream(AcceptMulti::new(&self.fd));
+                    self.stream = self.handle.stream(self.backlog.accept_multi(&self.fd));
                     if let Some(e) = self.stream.failure() {
                         return Poll::Ready(Some(Err(e)));
                     }
@@ -239,11 +265,37 @@ impl<S: Accepted> Incoming<S> {
         }
     }
 
+    fn set_up(&self, fd: OwnedFd) -> S {
+        let stream = S::accepted(&self.handle, fd);
+        stream.set_up(self.keepalive);
+        stream
+    }
+
     /// Awaits the next connection.
     #[allow(clippy::should_implement_trait)]
     pub async fn next(&mut self) -> Option<io::Result<S>> {
         std::future::poll_fn(|cx| self.poll_next(cx)).await
     }
+}
+
+/// One connection for a listener's `accept`: the oldest of its backlog, or
+/// one the kernel accepts now (kept in the backlog should the future be
+/// dropped after the kernel accepted it).
+pub(crate) async fn accept_one(
+    handle: &Handle,
+    fd: &SharedFd,
+    backlog: &Backlog,
+) -> io::Result<OwnedFd> {
+    if !handle.is_shut_down()
+        && let Some(fd) = backlog.take()
+    {
+        return Ok(fd);
+    }
+    let (result, unclaimed) = handle.op(backlog.accept(fd)).await;
+    result?;
+    unclaimed
+        .and_then(|unclaimed| unclaimed.claim())
+        .ok_or_else(|| io::Error::other("an accept gave no socket"))
 }
 
 impl<S: Accepted> fmt::Debug for Incoming<S> {

@@ -1,11 +1,12 @@
 //! Unix-domain sockets over the reactor: streams that also pass
 //! descriptors, and datagrams.
 
+use crate::net::backlog::Backlog;
 use crate::net::conn::{Conn, stream_methods, stream_traits};
-use crate::net::tcp::{Accepted, Incoming, sealed};
+use crate::net::tcp::{Accepted, Incoming, accept_one, sealed};
 use crate::net::{bind, connect_now, cvt, run, set_blocking, socket_of};
 use crate::reactor::ops::{
-    Accept, Connect, Recv, RecvFrom, RecvRing, RecvWithFds, Send, SendTo, SendWithFds,
+    Connect, Recv, RecvFrom, RecvRing, RecvWithFds, Send, SendTo, SendWithFds,
 };
 use crate::reactor::{BufGroup, Handle, IoBuf, IoBufMut, RingBuf, SharedFd};
 use crate::types::SockAddr;
@@ -49,9 +50,14 @@ fn unix_name(fd: RawFd, peer: bool) -> io::Result<SocketAddr> {
 }
 
 /// A Unix-domain listening socket whose accepts go through the reactor.
+///
+/// As with [`TcpListener`](crate::net::TcpListener), a connection the
+/// kernel accepted for an accept given up (a dropped future or stream) is
+/// kept for the next accept.
 pub struct UnixListener {
     handle: Handle,
     fd: SharedFd,
+    backlog: Backlog,
 }
 
 impl UnixListener {
@@ -72,6 +78,7 @@ impl UnixListener {
         Ok(UnixListener {
             handle: handle.clone(),
             fd: SharedFd::new(fd),
+            backlog: Backlog::default(),
         })
     }
 
@@ -86,6 +93,7 @@ impl UnixListener {
         UnixListener {
             handle: handle.clone(),
             fd: SharedFd::new(listener),
+            backlog: Backlog::default(),
         }
     }
 
@@ -94,18 +102,17 @@ impl UnixListener {
         unix_name(self.fd.as_raw_fd(), false)
     }
 
-    /// Accepts one connection.
+    /// Accepts one connection (cancel-safe, as
+    /// [`TcpListener::accept`](crate::net::TcpListener::accept)).
     pub async fn accept(&self) -> io::Result<UnixStream> {
-        let (result, fd) = self.handle.op(Accept::new(&self.fd)).await;
-        result?;
-        let fd = fd.ok_or_else(|| io::Error::other("an accept gave no socket"))?;
+        let fd = accept_one(&self.handle, &self.fd, &self.backlog).await?;
         Ok(UnixStream::accepted(&self.handle, fd))
     }
 
     /// The connections as they come, from one multishot accept (armed
     /// again should the kernel end it).
     pub fn incoming(&self) -> Incoming<UnixStream> {
-        Incoming::new(&self.handle, &self.fd)
+        Incoming::new(&self.handle, &self.fd, &self.backlog)
     }
 
     /// The reactor the listener is on.
