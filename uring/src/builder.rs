@@ -154,6 +154,13 @@ impl<'wq> Builder<'wq> {
     /// Runs completion work only when the ring waits for completions
     /// (`IORING_SETUP_DEFER_TASKRUN`, 6.1); needs
     /// [`single_issuer`](Builder::single_issuer).
+    ///
+    /// That work runs in the submitting thread alone: a ring moved to
+    /// another thread gets `EEXIST` from its submissions, waits and
+    /// registrations there, and should the submitting thread exit, the
+    /// completions of ops it left in flight never reach the CQ (the
+    /// kernel ends those ops when the ring is dropped). Keep such a ring on
+    /// its thread.
     pub fn defer_taskrun(self) -> Builder<'wq> {
         self.flag(sys::IORING_SETUP_DEFER_TASKRUN)
     }

@@ -279,7 +279,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// (`IORING_REGISTER_RESIZE_RINGS`, 6.13; the kernel takes it from
     /// rings made with [`Builder::defer_taskrun`]). SQEs pushed and not yet
     /// submitted are submitted first; an error if the kernel does not take
-    /// them all, or if completions a scope set aside are still unread.
+    /// them all, or if completions a scope set aside are still unread. A
+    /// ring the kernel does not resize is refused with
+    /// [`Error::InvalidArgument`] at any sizes, its own included; a
+    /// single-issuer ring asked from a thread other than its submitter's
+    /// gets `EEXIST`, the ring left as it was.
     pub fn resize(&mut self, sq_entries: u32, cq_entries: u32) -> Result<()> {
         self.resize_with(sq_entries, cq_entries, None)
     }
@@ -344,8 +348,13 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             ));
         }
         // The kernel does nothing, and says nothing back, when asked for the
-        // sizes the ring has.
-        if sq_entries == self.params.0.sq_entries && cq_entries == self.params.0.cq_entries {
+        // sizes the ring has, of a ring it resizes. One it refuses to
+        // resize (on Linux 6.18, every ring without `defer_taskrun`) is
+        // refused whatever the sizes: the kernel is asked, and says so.
+        if sq_entries == self.params.0.sq_entries
+            && cq_entries == self.params.0.cq_entries
+            && self.has_setup(sys::IORING_SETUP_DEFER_TASKRUN)
+        {
             return Ok(());
         }
         if !resize_sizes_valid(sq_entries, cq_entries) {

@@ -116,7 +116,11 @@ pub struct Ring<S: SqeSize = Sqe64, C: CqeSize = Cqe16> {
 
 // SAFETY: the ring owns its mappings and descriptor; nothing in it is tied to
 // the thread that created it (a SINGLE_ISSUER ring reports submissions from
-// another task as an error, it does not misbehave).
+// another task as an error, it does not misbehave; a DEFER_TASKRUN ring whose
+// submitter exited never gets the completions of the ops it left in flight,
+// which the kernel ends at the ring's close; on another thread its
+// submissions are refused, and a scope takes back the SQEs the kernel did
+// not take, so nothing it lends reaches the kernel).
 unsafe impl<S: SqeSize, C: CqeSize> Send for Ring<S, C> {}
 
 static NEXT_RING_ID: AtomicU32 = AtomicU32::new(1);
