@@ -221,7 +221,11 @@ crate::ops! {
         recv_flags: RecvFlags = RecvFlags::empty() => ioprio,
         /// With `RecvFlags::MULTISHOT`, the bytes after which the multishot
         /// receive ends, its completion that reaches them the last (without
-        /// `IORING_CQE_F_MORE`) (6.17); 0 for no limit.
+        /// `IORING_CQE_F_MORE`) (6.17); 0 for no limit. At most
+        /// `i32::MAX`: the kernel subtracts each completion's bytes as an
+        /// `int`, and a limit of 2^31 or more ends the receive at its first
+        /// completion. Without `MULTISHOT`, any limit is refused
+        /// (`-EINVAL`).
         multishot_limit: u32 = 0 => optlen,
     }
 
@@ -1159,7 +1163,10 @@ crate::ops! {
     pub unsafe struct FutexWake<'a> = FUTEX_WAKE {
         /// The futex word.
         futex: &'a AtomicU32 => addr,
-        /// How many waiters to wake.
+        /// How many waiters to wake: `i32::MAX` (as `futex(2)`'s
+        /// `INT_MAX`) wakes them all. The kernel takes it as an `int`: a
+        /// count from 2^31 to `u32::MAX` wakes one waiter, and one past
+        /// `u32::MAX` is refused (`-EINVAL`).
         count: u64 => addr2,
         /// The wake-up bits; waiters whose mask shares one wake.
         mask: u64 = u64::from(u32::MAX) => addr3,

@@ -225,7 +225,12 @@ flags! {
         /// Keep polling: a completion (flagged `IORING_CQE_F_MORE`) each
         /// time the file is ready (5.13).
         const MULTI = sys::IORING_POLL_ADD_MULTI;
-        /// Level-triggered rather than edge-triggered (6.0).
+        /// `IORING_POLL_ADD_LEVEL`: level-triggered rather than
+        /// edge-triggered. The kernel's header defines it, but no released
+        /// Linux (6.18 included) takes it: `PollAdd` refuses it with
+        /// `-EINVAL`, as its updates do. A one-shot poll already completes
+        /// at once on a file that is ready; a multishot poll is
+        /// edge-triggered.
         const LEVEL = sys::IORING_POLL_ADD_LEVEL;
     }
 }
