@@ -19,6 +19,10 @@ use std::task::{Context, Poll};
 /// future before the op completes cancels the op, and the reactor drops
 /// its memory only at the op's last completion; forgetting the future
 /// leaves the memory to the reactor until it shuts down.
+///
+/// Polled again after it resolved, it stays pending and never wakes (its
+/// output is handed out once): a `select!` loop must not poll a finished
+/// future again.
 #[must_use = "an op's future does nothing unless awaited; dropping it cancels the op"]
 pub struct OpFuture<O: Op> {
     shared: Rc<Shared>,
