@@ -223,7 +223,10 @@ macro_rules! stream_methods {
         }
 
         /// Writes all of `buf`, sending again what a short send left.
-        /// Refused as [`write`](Self::write) is.
+        /// Refused as [`write`](Self::write) is. On an error (a deadline,
+        /// a reset), how much of `buf` went out first is not reported (as
+        /// with std's `write_all`): the peer may have a prefix of it. Loop
+        /// over [`write`](Self::write) to know the count.
         pub async fn write_all<B: $crate::reactor::IoBuf>(
             &self,
             buf: B,

@@ -341,9 +341,15 @@ impl TcpStream {
         let fd = SharedFd::new(socket(&addr, libc::SOCK_STREAM)?);
         let (result, ()) = handle.op(Connect::new(&fd, addr)).await;
         result?;
+        // The address the kernel connected to, which the one given may
+        // only stand for (an unspecified address reaches the loopback; a
+        // scope id or flow label the kernel did not keep): Go's
+        // `RemoteAddr` after a dial. The one given, should the peer have
+        // reset the connection already.
+        let peer = sock_name(fd.as_raw_fd(), true).unwrap_or(addr);
         Ok(TcpStream {
             conn: Conn::new(handle, fd),
-            peer: Cell::new(Some(addr)),
+            peer: Cell::new(Some(peer)),
         })
     }
 
@@ -405,9 +411,11 @@ impl TcpStream {
         Ok(Some(Duration::from_secs(u64::try_from(idle).unwrap_or(0))))
     }
 
-    /// The peer's address: the one connected to, or the one the kernel
-    /// names (`getpeername(2)`), kept once known, so that it is still
-    /// there after the peer reset the connection, as Go's `RemoteAddr`.
+    /// The peer's address, as the kernel names it (`getpeername(2)`: for a
+    /// stream from [`connect`](TcpStream::connect), the address the kernel
+    /// connected to, which for `0.0.0.0` is the loopback's), kept once
+    /// known, so that it is still there after the peer reset the
+    /// connection, as Go's `RemoteAddr`.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         if let Some(addr) = self.peer.get() {
             return Ok(addr);

@@ -75,7 +75,11 @@ impl UdpSocket {
         (r.map(|n| n as usize), buf)
     }
 
-    /// Receives a datagram from the connected peer into `buf`.
+    /// Receives one datagram into `buf`, as `recv(2)`: from the connected
+    /// peer once [`connect`](Self::connect)ed, from anyone before. A
+    /// datagram longer than `buf` is cut to it, the rest lost, and the
+    /// count says nothing of the cut (it is `buf`'s room): give a buffer as
+    /// long as the longest datagram (65 507 bytes for any UDP one).
     pub async fn recv<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
         let (r, buf) = run(&self.handle, Recv::new(&self.fd, buf), self.read_deadline).await;
         (r.map(|n| n as usize), buf)
@@ -88,7 +92,8 @@ impl UdpSocket {
         (r.map(|n| n as usize), buf)
     }
 
-    /// Receives a datagram into `buf`, with its sender's address.
+    /// Receives one datagram into `buf`, with its sender's address; a
+    /// longer datagram is cut as [`recv`](Self::recv) says.
     pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> (io::Result<(usize, SocketAddr)>, B) {
         let op = RecvFrom::new(&self.fd, buf);
         let (r, (buf, from)) = run(&self.handle, op, self.read_deadline).await;
@@ -99,8 +104,11 @@ impl UdpSocket {
         (r, buf)
     }
 
-    /// Receives a datagram from the connected peer into a buffer of the
-    /// reactor's ring `group`, with no copy.
+    /// Receives one datagram into a buffer of the reactor's ring `group`,
+    /// with no copy: from the connected peer once connected, from anyone
+    /// before; a datagram longer than the ring's buffers is cut as
+    /// [`recv`](Self::recv) says. An empty datagram takes no buffer and is
+    /// reported as an error of kind [`io::ErrorKind::UnexpectedEof`].
     pub async fn recv_ring(&self, group: BufGroup) -> io::Result<RingBuf> {
         let (r, buf) = run(
             &self.handle,
