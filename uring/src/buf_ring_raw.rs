@@ -36,9 +36,14 @@ use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 /// The `RawBufRing` keeps a duplicate of the ring's descriptor, so the
 /// kernel ring lives as long as it does. Dropping it unregisters the group
 /// and frees the descriptors (keeping their addresses reserved if the
-/// kernel refused, as it does only for a group unregistered or replaced by
-/// other means: [`unregister`](RawBufRing::unregister) reports it). The
-/// buffers stay the program's to free.
+/// kernel refused: for a group unregistered or replaced by other means,
+/// and on a [`single_issuer`](crate::Builder::single_issuer) ring from a
+/// thread other than its submitter's, where every registration call, and
+/// so [`head`](RawBufRing::head), [`available`](RawBufRing::available) and
+/// [`room`](RawBufRing::room) too, fails with `EEXIST`;
+/// [`unregister`](RawBufRing::unregister) reports it). The buffers stay
+/// the program's to free, once the group is unregistered: after a refusal,
+/// the kernel may still hand them out.
 ///
 /// ```
 /// use std::io::Write as _;
