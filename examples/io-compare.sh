@@ -30,15 +30,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . examples/bench/common.sh
 
+need_value() { # OPTION [VALUE...]: a bad command line unless VALUE is there
+    if [ -z "${2-}" ]; then
+        echo "io-compare.sh: $1 needs a value (see --help)" >&2
+        exit 2
+    fi
+}
+
 profiles=() secs=10 rounds=3 file=/var/tmp/uring-randread.dat qd=32 bs=4096
 while [ $# -gt 0 ]; do
     case $1 in
-    --profile) profiles+=("${2:?--profile needs a name}"); shift 2 ;;
-    --secs) secs=${2:?--secs needs a number}; shift 2 ;;
-    --rounds) rounds=${2:?--rounds needs a number}; shift 2 ;;
-    --file) file=${2:?--file needs a path}; shift 2 ;;
-    --qd) qd=${2:?--qd needs a number}; shift 2 ;;
-    --bs) bs=${2:?--bs needs a number}; shift 2 ;;
+    --profile) need_value "$@"; profiles+=("$2"); shift 2 ;;
+    --secs) need_value "$@"; secs=$2; shift 2 ;;
+    --rounds) need_value "$@"; rounds=$2; shift 2 ;;
+    --file) need_value "$@"; file=$2; shift 2 ;;
+    --qd) need_value "$@"; qd=$2; shift 2 ;;
+    --bs) need_value "$@"; bs=$2; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "io-compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac

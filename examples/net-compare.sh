@@ -12,13 +12,26 @@
 # request is the figure that compares servers; req/s is bounded by both.
 #
 #   examples/net-compare.sh [SECS] [ROUNDS]     (default: 5 3)
+#
+# SECS and ROUNDS are positive whole numbers. A load that fails (the load
+# generator's error or a failed request) stops the run with status 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+secs=${1:-5}
+rounds=${2:-3}
+if [ $# -gt 2 ]; then
+    echo "usage: $0 [SECS] [ROUNDS]" >&2
+    exit 2
+fi
+for n in "$secs" "$rounds"; do
+    if ! [[ $n =~ ^[1-9][0-9]*$ ]]; then
+        echo "net-compare.sh: '$n' is not a positive whole number; usage: $0 [SECS] [ROUNDS]" >&2
+        exit 2
+    fi
+done
 cargo build --release -q -p uring-examples --example echo_server --example echo_async \
     --example echo_tokio --example http --example http_tokio --example echo_load
 bin=${CARGO_TARGET_DIR:-target}/release/examples
-secs=${1:-5}
-rounds=${2:-3}
 tck=$(getconf CLK_TCK)
 # Below the ephemeral range (32768 and up), where the load generator's own
 # connections could hold the port.
@@ -48,12 +61,15 @@ measure() { # KEY SERVER THREADS CONNS SIZE [http]
     sleep 0.2
     local t0 t1 out n
     t0=$(cpu_ticks "$pid")
-    out=$("$bin/echo_load" "$addr" "$conns" "$size" "$secs" $mode) || {
-        echo "$server: the load failed: $out" >&2
-    }
+    local failed=0
+    out=$("$bin/echo_load" "$addr" "$conns" "$size" "$secs" $mode) || failed=1
     t1=$(cpu_ticks "$pid")
     kill "$pid"
     wait "$pid" 2>/dev/null || true
+    if [ "$failed" = 1 ]; then
+        echo "net-compare.sh: $server: the load failed: $out" >&2
+        exit 1
+    fi
     n=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$out")
     reqs[$key]=$(( ${reqs[$key]:-0} + n ))
     ticks[$key]=$(( ${ticks[$key]:-0} + t1 - t0 ))

@@ -18,12 +18,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . examples/bench/common.sh
 
+need_value() { # OPTION [VALUE...]: a bad command line unless VALUE is there
+    if [ -z "${2-}" ]; then
+        echo "nop-compare.sh: $1 needs a value (see --help)" >&2
+        exit 2
+    fi
+}
+
 profiles=() batches=() rounds=7 suffix=""
 while [ $# -gt 0 ]; do
     case $1 in
     --for-each) suffix=_for_each; shift ;;
-    --profile) profiles+=("${2:?--profile needs a name}"); shift 2 ;;
-    --rounds) rounds=${2:?--rounds needs a number}; shift 2 ;;
+    --profile) need_value "$@"; profiles+=("$2"); shift 2 ;;
+    --rounds) need_value "$@"; rounds=$2; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) echo "nop-compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) batches+=("$1"); shift ;;

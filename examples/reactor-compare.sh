@@ -12,7 +12,12 @@ cd "$(dirname "$0")/.."
 profile=release
 while [ $# -gt 0 ]; do
     case "$1" in
-        --profile) profile=$2; shift 2 ;;
+        --profile)
+            if [ -z "${2-}" ]; then
+                echo "reactor-compare.sh: --profile needs a value; usage: $0 [--profile P]" >&2
+                exit 2
+            fi
+            profile=$2; shift 2 ;;
         --profile=*) profile=${1#--profile=}; shift ;;
         *) echo "usage: $0 [--profile P]" >&2; exit 2 ;;
     esac

@@ -13,7 +13,11 @@ async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
         let _ = conn.set_nodelay(true);
         tokio::spawn(async move {
             let io = hyper_util::rt::TokioIo::new(conn);
+            // Half-closes kept: a client that shuts its sending side
+            // after its request (`nc -N`, HTTP/1.0 tools) still gets the
+            // answer, whenever its end of stream is read.
             let _ = hyper::server::conn::http1::Builder::new()
+                .half_close(true)
                 .serve_connection(io, hyper::service::service_fn(hello))
                 .await;
         });

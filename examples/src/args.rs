@@ -1,23 +1,27 @@
 //! The command lines of the I/O examples: positional arguments and
 //! `--name value` (or `--name=value`) options, each checked, with a message
-//! that names what is wrong instead of a panic.
+//! that names what is wrong instead of a panic. Arguments need not be
+//! UTF-8: positional ones (paths) are kept as they are, and an option
+//! value that is not UTF-8 is refused as not a number or not a choice.
 
+use std::ffi::{OsStr, OsString};
 use std::fmt::Display;
+use std::os::unix::ffi::OsStrExt as _;
 use std::str::FromStr;
 
 /// A parsed command line.
 #[derive(Debug)]
 pub struct Args {
     usage: &'static str,
-    positional: Vec<String>,
-    options: Vec<(String, String)>,
+    positional: Vec<OsString>,
+    options: Vec<(String, OsString)>,
 }
 
 impl Args {
     /// Parses the process's arguments; `known` lists the option names
     /// (without `--`) that take a value.
     pub fn from_env(usage: &'static str, known: &[&str]) -> Result<Args, String> {
-        Args::parse(usage, known, std::env::args().skip(1))
+        Args::parse(usage, known, std::env::args_os().skip(1))
     }
 
     /// Parses `args`; `known` lists the option names that take a value.
@@ -25,7 +29,7 @@ impl Args {
     pub fn parse(
         usage: &'static str,
         known: &[&str],
-        args: impl IntoIterator<Item = String>,
+        args: impl IntoIterator<Item = OsString>,
     ) -> Result<Args, String> {
         let mut parsed = Args {
             usage,
@@ -35,21 +39,25 @@ impl Args {
         let mut args = args.into_iter();
         let mut only_positional = false;
         while let Some(arg) = args.next() {
-            if only_positional || !arg.starts_with("--") {
+            let bytes = arg.as_bytes();
+            if only_positional || !bytes.starts_with(b"--") {
                 parsed.positional.push(arg);
                 continue;
             }
-            if arg == "--" {
+            if bytes == b"--" {
                 only_positional = true;
                 continue;
             }
-            if arg == "--help" {
+            if bytes == b"--help" {
                 return Err(usage.to_string());
             }
-            let (name, inline) = match arg[2..].split_once('=') {
-                Some((name, value)) => (name.to_string(), Some(value.to_string())),
-                None => (arg[2..].to_string(), None),
+            let rest = &bytes[2..];
+            let (name, inline) = match rest.iter().position(|&b| b == b'=') {
+                Some(eq) => (&rest[..eq], Some(OsStr::from_bytes(&rest[eq + 1..]).into())),
+                None => (rest, None),
             };
+            // A name that is not UTF-8 is no known name.
+            let name = String::from_utf8_lossy(name).into_owned();
             if !known.contains(&name.as_str()) {
                 return Err(parsed.error(format!("unknown option --{name}")));
             }
@@ -71,13 +79,16 @@ impl Args {
     }
 
     /// Exactly `n` positional arguments.
-    pub fn positional(&self, n: usize) -> Result<&[String], String> {
+    pub fn positional(&self, n: usize) -> Result<&[OsString], String> {
         match self.positional.len() {
             len if len == n => Ok(&self.positional),
             len if len < n => Err(self.error(format!(
                 "expected {n} argument(s) before the options, got {len}"
             ))),
-            _ => Err(self.error(format!("unexpected argument '{}'", self.positional[n]))),
+            _ => Err(self.error(format!(
+                "unexpected argument '{}'",
+                self.positional[n].to_string_lossy()
+            ))),
         }
     }
 
@@ -95,9 +106,12 @@ impl Args {
         let Some((_, raw)) = self.options.iter().find(|(n, _)| n == name) else {
             return Ok(default);
         };
+        let raw_str = raw.to_string_lossy();
         let value: T = raw
-            .parse()
-            .map_err(|_| self.error(format!("--{name} {raw}: not a number")))?;
+            .to_str()
+            .and_then(|raw| raw.parse().ok())
+            .ok_or_else(|| self.error(format!("--{name} {raw_str}: not a number")))?;
+        let raw = raw_str;
         if !range.contains(&value) {
             return Err(self.error(format!(
                 "--{name} {raw}: must be between {} and {}",
@@ -114,12 +128,17 @@ impl Args {
         let Some((_, raw)) = self.options.iter().find(|(n, _)| n == name) else {
             return Ok(choices[0]);
         };
-        choices.iter().find(|c| **c == raw).copied().ok_or_else(|| {
-            self.error(format!(
-                "--{name} {raw}: must be one of {}",
-                choices.join(", ")
-            ))
-        })
+        choices
+            .iter()
+            .find(|c| OsStr::new(c) == raw)
+            .copied()
+            .ok_or_else(|| {
+                self.error(format!(
+                    "--{name} {}: must be one of {}",
+                    raw.to_string_lossy(),
+                    choices.join(", ")
+                ))
+            })
     }
 }
 
@@ -131,7 +150,7 @@ mod tests {
         Args::parse(
             "usage: t FILE [--qd N] [--mode raw|scope]",
             &["qd", "mode"],
-            args.iter().map(|a| a.to_string()),
+            args.iter().map(|a| a.into()),
         )
     }
 
@@ -168,5 +187,24 @@ mod tests {
         assert!(err(&[]).starts_with("expected 1 argument(s)"));
         assert!(err(&["f", "g"]).starts_with("unexpected argument 'g'"));
         assert!(err(&["f", "--help"]).starts_with("usage:"));
+    }
+
+    #[test]
+    fn arguments_need_not_be_utf8() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt as _;
+        let os = |b: &[u8]| OsStr::from_bytes(b).to_os_string();
+        let parse = |args: Vec<std::ffi::OsString>| Args::parse("usage: t", &["qd"], args);
+        let a = parse(vec![os(b"f\xff"), os(b"--qd=8")]).unwrap();
+        assert_eq!(a.positional(1).unwrap(), [os(b"f\xff")]);
+        assert_eq!(a.number("qd", 32u32, 1..=64).unwrap(), 8);
+        let a = parse(vec![os(b"--qd"), os(b"\xff")]).unwrap();
+        assert!(
+            a.number("qd", 32u32, 1..=64)
+                .unwrap_err()
+                .contains("not a number")
+        );
+        let e = parse(vec![os(b"--\xff=1")]).unwrap_err();
+        assert!(e.starts_with("unknown option --"), "{e}");
     }
 }

@@ -5,8 +5,10 @@ use crate::measure::Region;
 use crate::{Args, queue_full, unpushed};
 use std::error::Error as StdError;
 use std::fs::{File, OpenOptions};
+use std::io::Write as _;
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 use uring::ops::{Read, Write};
@@ -42,39 +44,46 @@ fn depth_and_block(args: &Args, qd: u32) -> std::result::Result<(u32, u32), Stri
 /// Refuses `path` if it names something other than a regular file, before
 /// it is opened: opening a FIFO waits for its peer, a device may act on
 /// the open itself. A missing path is left to the open that follows.
-fn refuse_special(path: &str) -> std::result::Result<(), String> {
+fn refuse_special(path: &Path) -> std::result::Result<(), String> {
     match std::fs::metadata(path) {
-        Ok(meta) if !meta.is_file() && !meta.is_dir() => Err(format!("{path}: not a regular file")),
+        Ok(meta) if !meta.is_file() && !meta.is_dir() => {
+            Err(format!("{}: not a regular file", path.display()))
+        }
         _ => Ok(()),
     }
 }
 
 /// Opens `path` for reading: a regular file.
-fn open_source(path: &str) -> std::result::Result<File, String> {
+fn open_source(path: &Path) -> std::result::Result<File, String> {
+    let name = path.display();
     match std::fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => return Err(format!("{path}: not a regular file")),
+        Ok(meta) if !meta.is_file() => return Err(format!("{name}: not a regular file")),
         Ok(_) => {}
-        Err(e) => return Err(format!("{path}: {e}")),
+        Err(e) => return Err(format!("{name}: {e}")),
     }
     // Checked again on what was opened: the path may have changed since.
-    let file = File::open(path).map_err(|e| format!("{path}: {e}"))?;
-    let meta = file.metadata().map_err(|e| format!("{path}: {e}"))?;
+    let file = File::open(path).map_err(|e| format!("{name}: {e}"))?;
+    let meta = file.metadata().map_err(|e| format!("{name}: {e}"))?;
     if !meta.is_file() {
-        return Err(format!("{path}: not a regular file"));
+        return Err(format!("{name}: not a regular file"));
     }
     Ok(file)
 }
 
 /// Prints the one result line of a copy, to `stdout` unless it carries
-/// the data.
-fn report(name: &str, bytes: u64, secs: f64, to_stderr: bool) {
+/// the data; an error if `stdout` takes no line (a closed pipe, a full
+/// disk).
+fn report(name: &str, bytes: u64, secs: f64, to_stderr: bool) -> std::io::Result<()> {
     let mib = bytes as f64 / (1 << 20) as f64;
     let rate = if secs > 0.0 { mib / secs } else { 0.0 };
     let line = format!("{name} bytes={bytes} secs={secs:.3} mib_per_s={rate:.1}");
     if to_stderr {
         eprintln!("{line}");
+        Ok(())
     } else {
-        println!("{line}");
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{line}")?;
+        out.flush()
     }
 }
 
@@ -94,7 +103,7 @@ pub fn cp_main() -> ExitCode {
         }
     };
     let opened = (|| -> std::result::Result<(File, File, Option<u64>), String> {
-        let (src_path, dst_path) = (&paths[0], &paths[1]);
+        let (src_path, dst_path) = (Path::new(&paths[0]), Path::new(&paths[1]));
         let src = open_source(src_path)?;
         refuse_special(dst_path)?;
         let dst = OpenOptions::new()
@@ -102,18 +111,25 @@ pub fn cp_main() -> ExitCode {
             .create(true)
             .truncate(false)
             .open(dst_path)
-            .map_err(|e| format!("{dst_path}: {e}"))?;
+            .map_err(|e| format!("{}: {e}", dst_path.display()))?;
         let (s, d) = (
-            src.metadata().map_err(|e| format!("{src_path}: {e}"))?,
-            dst.metadata().map_err(|e| format!("{dst_path}: {e}"))?,
+            src.metadata()
+                .map_err(|e| format!("{}: {e}", src_path.display()))?,
+            dst.metadata()
+                .map_err(|e| format!("{}: {e}", dst_path.display()))?,
         );
         if (s.dev(), s.ino()) == (d.dev(), d.ino()) {
-            return Err(format!("{src_path} and {dst_path} are the same file"));
+            return Err(format!(
+                "{} and {} are the same file",
+                src_path.display(),
+                dst_path.display()
+            ));
         }
         if !d.is_file() {
-            return Err(format!("{dst_path}: not a regular file"));
+            return Err(format!("{}: not a regular file", dst_path.display()));
         }
-        dst.set_len(0).map_err(|e| format!("{dst_path}: {e}"))?;
+        dst.set_len(0)
+            .map_err(|e| format!("{}: {e}", dst_path.display()))?;
         // The size `stat` gives is not the length to copy: the files of
         // `/proc` state 0 and those of `/sys` 4096, whatever they hold, and
         // any file may grow or shrink meanwhile. Like cp(1), copy until a
@@ -137,10 +153,13 @@ pub fn cp_main() -> ExitCode {
         Ok(bytes)
     });
     match copied {
-        Ok(bytes) => {
-            report("cp", bytes, start.elapsed().as_secs_f64(), false);
-            ExitCode::SUCCESS
-        }
+        Ok(bytes) => match report("cp", bytes, start.elapsed().as_secs_f64(), false) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("cp: stdout: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Err(e) => {
             eprintln!("cp: {e}");
             ExitCode::FAILURE
@@ -457,7 +476,7 @@ pub fn cat_main() -> ExitCode {
     };
     // Read until a read returns 0, as cat(1) does: the size `stat` gives
     // says nothing of the files of `/proc` (0) and `/sys` (4096).
-    let opened = open_source(&path).map(|file| (file, None));
+    let opened = open_source(Path::new(&path)).map(|file| (file, None));
     let (file, len) = match opened {
         Ok(opened) => opened,
         Err(e) => {
@@ -469,7 +488,8 @@ pub fn cat_main() -> ExitCode {
     let stdout = std::io::stdout();
     match cat(&file, len, &stdout, qd, bs) {
         Ok(bytes) => {
-            report("cat", bytes, start.elapsed().as_secs_f64(), true);
+            // To stderr: the line cannot fail.
+            let _ = report("cat", bytes, start.elapsed().as_secs_f64(), true);
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -1,7 +1,6 @@
 //! What the I/O drivers share: page-aligned memory for their buffers, the
 //! offset generator, and the CPU time of the process.
 
-use std::alloc::{self, Layout};
 use std::io;
 use std::ptr::NonNull;
 use std::time::Duration;
@@ -12,23 +11,39 @@ pub const PAGE: usize = 4096;
 /// Zeroed, page-aligned memory that the kernel reads into and writes from:
 /// the buffers of the drivers, addressed by raw pointers so that no Rust
 /// reference to them is alive while an op uses them.
+///
+/// An anonymous private mapping: the kernel zeroes each page when it is
+/// first touched, so buffers no op uses cost no memory (16 GiB of them for
+/// `cp --qd 1024 --bs 16777216` of a small file), where `alloc_zeroed`
+/// with a page's alignment writes every byte up front.
 #[derive(Debug)]
 pub struct Region {
     ptr: NonNull<u8>,
-    layout: Layout,
+    len: usize,
 }
 
 impl Region {
     /// `len` zeroed bytes (at least one), aligned to a page.
     pub fn new(len: usize) -> io::Result<Region> {
-        let layout = Layout::from_size_align(len.max(1), PAGE)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "buffer too large"))?;
-        // SAFETY: the layout's size is not zero.
-        let ptr = unsafe { alloc::alloc_zeroed(layout) };
-        let ptr = NonNull::new(ptr).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::OutOfMemory, "cannot allocate the buffers")
-        })?;
-        Ok(Region { ptr, layout })
+        let len = len.max(1);
+        // SAFETY: a new anonymous mapping, at an address the kernel picks:
+        // no memory of the process is affected. `MAP_NORESERVE`: only the
+        // pages touched count against the memory available.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr = NonNull::new(ptr.cast()).ok_or_else(|| io::Error::other("mmap gave null"))?;
+        Ok(Region { ptr, len })
     }
 
     /// The first byte.
@@ -38,7 +53,7 @@ impl Region {
 
     /// The length in bytes.
     pub fn len(&self) -> usize {
-        self.layout.size()
+        self.len
     }
 
     /// Whether it is empty (never: a region has at least one byte).
@@ -60,8 +75,8 @@ impl Region {
 
 impl Drop for Region {
     fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this layout.
-        unsafe { alloc::dealloc(self.ptr.as_ptr(), self.layout) }
+        // SAFETY: mapped in `new` with this length, and unmapped only here.
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
     }
 }
 

@@ -1,7 +1,7 @@
 //! What the network examples share: argument parsing, listeners for the
 //! tokio baselines, and the HTTP service.
 
-use std::io;
+use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::ExitCode;
@@ -10,15 +10,19 @@ use std::sync::mpsc;
 /// The body every HTTP server of the examples answers `GET /` with.
 pub const BODY: &[u8] = b"Hello from uring!\n";
 
-/// Parses `ADDR THREADS` (THREADS optional, default 1), or prints `usage`.
+/// Parses `ADDR THREADS` (THREADS optional, default 1), or gives `usage`
+/// (also for an argument that is not UTF-8).
 pub fn addr_threads(usage: &str) -> Result<(SocketAddr, usize), String> {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args_os().skip(1);
     let addr = args
         .next()
-        .and_then(|a| a.parse().ok())
+        .and_then(|a| a.to_str()?.parse().ok())
         .ok_or_else(|| usage.to_string())?;
     let threads = match args.next() {
-        Some(t) => t.parse().map_err(|_| usage.to_string())?,
+        Some(t) => t
+            .to_str()
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| usage.to_string())?,
         None => 1,
     };
     if threads == 0 || args.next().is_some() {
@@ -123,7 +127,11 @@ pub async fn serve_http(listener: uring::net::TcpListener, ring: Option<uring::r
         conn.set_read_ring(ring);
         tokio::task::spawn_local(async move {
             let io = hyper_util::rt::TokioIo::new(conn);
+            // Half-closes kept: a client that shuts its sending side
+            // after its request (`nc -N`, HTTP/1.0 tools) still gets the
+            // answer, whenever its end of stream is read.
             let _ = hyper::server::conn::http1::Builder::new()
+                .half_close(true)
                 .serve_connection(io, hyper::service::service_fn(hello))
                 .await;
         });
@@ -191,7 +199,14 @@ where
         }
         servers.push(server);
     }
-    println!("{name}: listening on {addr} with {count} thread(s)");
+    // A stdout that takes no line (a closed pipe) stops no server.
+    let mut out = io::stdout().lock();
+    let listening = writeln!(out, "{name}: listening on {addr} with {count} thread(s)")
+        .and_then(|()| out.flush());
+    drop(out);
+    if let Err(e) = listening {
+        eprintln!("{name}: listening on {addr} with {count} thread(s); stdout: {e}");
+    }
     let mut code = ExitCode::SUCCESS;
     for server in servers {
         match server.join() {

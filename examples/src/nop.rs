@@ -1,7 +1,7 @@
 //! Queue and reap NOPs in batches on a 256-entry ring.
 
 use std::hint::black_box;
-use std::io;
+use std::io::{self, Write as _};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -160,7 +160,7 @@ pub fn drive<R, E: std::fmt::Display>(
     setup: impl FnOnce() -> Result<R, E>,
     run: impl FnOnce(&mut R, u64, u32) -> Result<u64, E>,
 ) -> ExitCode {
-    let (total, batch) = match args() {
+    let (total, batch) = match args(name) {
         Ok(args) => args,
         Err(usage) => {
             eprintln!("{usage}");
@@ -174,10 +174,13 @@ pub fn drive<R, E: std::fmt::Display>(
         Ok((sum, start.elapsed().as_secs_f64()))
     };
     match timed() {
-        Ok((sum, secs)) if sum == expected_sum(total) => {
-            report(total, secs);
-            ExitCode::SUCCESS
-        }
+        Ok((sum, secs)) if sum == expected_sum(total) => match report(total, secs) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{name}: stdout: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Ok((sum, _)) => {
             eprintln!("{name}: the user_data sum is {sum}: a completion was lost or repeated");
             ExitCode::FAILURE
@@ -197,26 +200,33 @@ pub fn expected_sum(total: u64) -> u64 {
     (n * n.saturating_sub(1) / 2) as u64
 }
 
-/// Parses `TOTAL BATCH` from the command line.
-pub fn args() -> Result<(u64, u32), String> {
-    let usage = "usage: nop TOTAL BATCH   (BATCH between 1 and 256)";
-    let mut args = std::env::args().skip(1);
-    let total = args.next().and_then(|a| a.parse().ok()).ok_or(usage)?;
-    let batch: u32 = args.next().and_then(|a| a.parse().ok()).ok_or(usage)?;
+/// Parses `TOTAL BATCH` from the command line of driver `name`; the usage
+/// if it is bad (an argument that is not a number, UTF-8 or not, or one
+/// too many).
+pub fn args(name: &str) -> Result<(u64, u32), String> {
+    let usage = || format!("usage: {name} TOTAL BATCH   (BATCH between 1 and {ENTRIES})");
+    let mut args = std::env::args_os().skip(1);
+    let mut number = || -> Option<u64> { args.next()?.to_str()?.parse().ok() };
+    let total = number().ok_or_else(usage)?;
+    let batch = number().and_then(|b| u32::try_from(b).ok());
+    let batch = batch.ok_or_else(usage)?;
     if !(1..=ENTRIES).contains(&batch) || args.next().is_some() {
-        return Err(usage.into());
+        return Err(usage());
     }
     Ok((total, batch))
 }
 
-/// Prints the one result line of a NOP run.
-pub fn report(total: u64, secs: f64) {
+/// Prints the one result line of a NOP run; an error if stdout takes no
+/// line (a closed pipe).
+pub fn report(total: u64, secs: f64) -> io::Result<()> {
     let mops = if secs > 0.0 {
         total as f64 / secs / 1e6
     } else {
         0.0
     };
-    println!("ops={total} secs={secs:.6} mops={mops:.3}");
+    let mut out = io::stdout().lock();
+    writeln!(out, "ops={total} secs={secs:.6} mops={mops:.3}")?;
+    out.flush()
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use crate::measure::{CpuTime, Region, Rng};
 use crate::{Args, queue_full, unpushed};
 use std::error::Error as StdError;
 use std::fs::File;
-use std::io::IoSliceMut;
+use std::io::{IoSliceMut, Write as _};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -107,6 +107,13 @@ impl Config {
             seed: args.number("seed", 1, 0..=u64::MAX)?,
             mode,
         })
+    }
+
+    /// The reads in flight at most: the queue depth, or `--ios` if fewer,
+    /// so that no buffer is set up (and pinned by its registration) that
+    /// no read would use.
+    pub fn in_flight(&self) -> u32 {
+        u32::try_from(self.ios).map_or(self.qd, |ios| self.qd.min(ios))
     }
 
     /// The SQ size: the queue depth, rounded up to a power of two.
@@ -250,13 +257,13 @@ pub fn measure(
 
 /// The loop over `uring`'s raw surface, from the command line.
 pub fn run_raw(cfg: &Config, input: &Input) -> Result<Outcome> {
-    let mut reader = RawReader::new(&input.file, cfg.qd, cfg.bs, input.blocks)?;
+    let mut reader = RawReader::new(&input.file, cfg.in_flight(), cfg.bs, input.blocks)?;
     measure(cfg, |rng, budget| reader.run(rng, budget))
 }
 
 /// The loop inside a scope, from the command line.
 pub fn run_scope(cfg: &Config, input: &Input) -> Result<Outcome> {
-    let mut reader = ScopeReader::new(&input.file, cfg.qd, cfg.bs, input.blocks)?;
+    let mut reader = ScopeReader::new(&input.file, cfg.in_flight(), cfg.bs, input.blocks)?;
     measure(cfg, |rng, budget| reader.run(rng, budget))
 }
 
@@ -632,8 +639,9 @@ impl std::fmt::Debug for ScopeReader {
 }
 
 /// Prints the one result line of a run: what ran, the IOPS, and the CPU
-/// time per read (user, system, both) in nanoseconds.
-pub fn report(engine: &str, cfg: &Config, o: &Outcome) {
+/// time per read (user, system, both) in nanoseconds; an error if stdout
+/// takes no line (a closed pipe).
+pub fn report(engine: &str, cfg: &Config, o: &Outcome) -> std::io::Result<()> {
     let ios = o.ios.max(1) as f64;
     let ns = |d: Duration| d.as_secs_f64() * 1e9 / ios;
     let iops = if o.secs > 0.0 {
@@ -641,7 +649,9 @@ pub fn report(engine: &str, cfg: &Config, o: &Outcome) {
     } else {
         0.0
     };
-    println!(
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "randread engine={engine} qd={} bs={} ios={} secs={:.3} iops={iops:.0} \
          usr_ns_per_io={:.0} sys_ns_per_io={:.0} cpu_ns_per_io={:.0}",
         cfg.qd,
@@ -651,7 +661,8 @@ pub fn report(engine: &str, cfg: &Config, o: &Outcome) {
         ns(o.cpu.user),
         ns(o.cpu.system),
         ns(o.cpu.user + o.cpu.system),
-    );
+    )?;
+    out.flush()
 }
 
 /// The whole of a `randread` driver: parses the command line, opens the
@@ -676,10 +687,13 @@ pub fn drive(
         }
     };
     match run(&cfg, &input) {
-        Ok((engine, outcome)) => {
-            report(&engine, &cfg, &outcome);
-            ExitCode::SUCCESS
-        }
+        Ok((engine, outcome)) => match report(&engine, &cfg, &outcome) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{name}: stdout: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Err(e) => {
             eprintln!("{name}: {e}");
             ExitCode::FAILURE

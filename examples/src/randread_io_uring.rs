@@ -38,7 +38,7 @@ unsafe fn push_read(
 /// The loop of [`randread::run_raw`](crate::randread::run_raw) over the
 /// `io-uring` crate, from the command line.
 pub fn run(cfg: &Config, input: &Input) -> Result<Outcome> {
-    let mut reader = IoUringReader::new(&input.file, cfg.qd, cfg.bs, input.blocks)?;
+    let mut reader = IoUringReader::new(&input.file, cfg.in_flight(), cfg.bs, input.blocks)?;
     measure(cfg, |rng, budget| reader.run(rng, budget))
 }
 

@@ -201,18 +201,23 @@ pub fn read_reactor(total: u64) -> io::Result<u64> {
 }
 
 /// The whole of a driver: `MODE TOTAL`, with MODE `push` or `reactor`;
-/// prints `ops=N secs=S mops=M`.
+/// prints `ops=N secs=S mops=M`. Any other command line (an argument that
+/// is not UTF-8, one too many) gets the usage and status 2.
 pub fn drive(
     name: &str,
     push: fn(u64) -> io::Result<u64>,
     reactor: fn(u64) -> io::Result<u64>,
 ) -> std::process::ExitCode {
-    let mut args = std::env::args().skip(1);
-    let mode = args.next();
-    let total: Option<u64> = args.next().and_then(|a| a.parse().ok());
-    let (run, total) = match (mode.as_deref(), total) {
-        (Some("push"), Some(total)) => (push, total),
-        (Some("reactor"), Some(total)) => (reactor, total),
+    let args: Vec<_> = std::env::args_os().skip(1).collect();
+    // `None` if any argument is not UTF-8.
+    let args: Option<Vec<&str>> = args.iter().map(|a| a.to_str()).collect();
+    let parsed = match args.as_deref() {
+        Some([mode, total]) => total.parse::<u64>().ok().map(|total| (*mode, total)),
+        _ => None,
+    };
+    let (run, total) = match parsed {
+        Some(("push", total)) => (push, total),
+        Some(("reactor", total)) => (reactor, total),
         _ => {
             eprintln!("usage: {name} push|reactor TOTAL");
             return std::process::ExitCode::from(2);
@@ -220,10 +225,14 @@ pub fn drive(
     };
     let start = std::time::Instant::now();
     match run(total) {
-        Ok(done) if done == total => {
-            crate::nop::report(total, start.elapsed().as_secs_f64());
-            std::process::ExitCode::SUCCESS
-        }
+        Ok(done) if done == total => match crate::nop::report(total, start.elapsed().as_secs_f64())
+        {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{name}: stdout: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        },
         Ok(done) => {
             eprintln!("{name}: {done} of {total} ops completed");
             std::process::ExitCode::FAILURE

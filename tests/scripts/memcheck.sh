@@ -29,10 +29,23 @@ declare -A skip_binary=(
     [examples_as_run]="it runs the release examples as child processes, which memcheck does not follow: under it the suite would check nothing but its own harness"
     [attacks_event_loop_gaps_audit]="its tests compare bytes and addresses $kernel_wrote, their peers are threads that do not run while the reactor waits in io_uring_enter ($one_thread), and two copy gigabytes"
     [go_uring_parity_audit]="its clients and peers are std threads that must connect, write or reset while the ring or reactor waits in io_uring_enter, which they seldom do under valgrind ($one_thread): an accept waited 10 s for its client"
+    [examples_gaps_audit]="it runs the release examples as child processes, which memcheck does not follow: under it the suite would check nothing but its own harness"
     [thread_races]="its threads must run while another waits in io_uring_enter, which they never do under valgrind ($one_thread); tests/scripts/tsan.sh runs it under ThreadSanitizer"
 )
 # binary -> "test|reason" lines
 declare -A skip_tests=(
+    [attacks_tokio_gaps_audit]="a_driver_moved_between_tasks_still_hears_remotes_and_completions|$kernel_wrote
+a_future_and_a_stream_polled_in_one_task_complete_in_another|$kernel_wrote
+async_read_and_flush_repolled_with_another_waker_wake_only_the_last|$kernel_wrote
+futures_and_streams_repolled_with_another_waker_wake_only_the_last|$kernel_wrote
+hyper_answers_pipelined_and_dripped_requests_in_order|hyper $kernel_wrote
+two_reactors_driven_by_one_local_set_move_bytes_between_them|$kernel_wrote"
+    [attacks_ring_memory_gaps_audit]="registered_wait_slots_keep_their_arguments_across_resizes|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
+    [attacks_net_gaps_audit]="deadlines_at_the_last_instant_never_fire|$one_thread: the peer's writer thread does not run while the reactor waits in io_uring_enter
+write_all_cut_after_a_prefix_reports_the_error_alone|$one_thread: the peer's reader thread does not run while the reactor waits in io_uring_enter
+descriptor_passing_past_its_deadlines_gives_everything_back|$kernel_wrote
+owned_buffer_receives_racing_their_deadline_lose_and_repeat_no_byte|$kernel_wrote
+udp_datagrams_at_and_past_their_largest_size|$kernel_wrote"
     [net_reactor]="udp_datagrams|$kernel_wrote
 a_plain_std_client_against_an_incoming_loop|valgrind runs one thread at a time, and the std client never runs while the loop waits in io_uring_enter"
     [reactor_ops]="futures_resolve_with_the_result_and_the_buffer|$kernel_wrote
@@ -58,6 +71,7 @@ zero_length_and_oversized_buffers|$kernel_wrote (its read into a buffer over 4 G
 tokio_io::a_pending_poll_read_never_writes_the_caller_s_buffer|$kernel_wrote
 tokio_io::poll_shutdown_then_reads|$kernel_wrote
 tokio_io::bytes_reported_written_are_not_cancelled_by_dropping_the_stream|$one_thread, and the peer's reader thread seldom runs while the reactor waits: the send outlasts the test's wait
+accepts_raced_and_dropped_in_a_loop_lose_no_connection|$one_thread: the connecting thread does not run while the reactor waits in io_uring_enter
 tokio_io::bytes_reported_written_reach_the_peer_after_poll_shutdown|$one_thread, and the peer's reader thread never drains the socket while the reactor waits"
     [ring_attacks_more]="a_zero_copy_send_cancelled_half_way_keeps_its_buffer_until_the_notification|$one_thread, and the peer's reader never drains the socket while the scope waits
 restrictions_that_forbid_cancels_keep_a_scope_until_its_read_ends|$one_thread: the writer thread runs seldom while the scope waits, which takes minutes
@@ -86,7 +100,8 @@ send_recv|$one_thread: the receiving thread's ring waits while the sender's thre
     [bad_input]="udp_deadlines_in_the_past_fail_at_once_and_far_ones_do_not_fire|$kernel_wrote
 tcp_deadlines_in_the_past_fail_at_once|$kernel_wrote"
     [attacks_chains_scopes]="a_minimum_wait_longer_than_the_timeout_does_not_outlast_it|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
-    [net_unix]="a_stream_over_an_abstract_name|$one_thread, and the std client may not connect before the reactor waits in io_uring_enter"
+    [net_unix]="a_stream_over_an_abstract_name|$one_thread, and the std client may not connect before the reactor waits in io_uring_enter
+accepts_dropped_by_a_biased_select_lose_no_connection|$one_thread: the connecting thread does not run while the reactor waits in io_uring_enter"
     [attacks_recent]="tokio_traits_on_a_unix_stream_report_a_gone_peer_and_past_deadlines|$kernel_wrote
 a_tokio_write_dropped_mid_send_still_delivers_what_it_reported|$one_thread, and the peer's reader thread seldom runs while the reactor waits"
     [liburing_cases_third]="wakeup_hang_a_waiter_on_another_thread_is_woken|$one_thread: the waking thread cannot run while the waiter is in io_uring_enter
