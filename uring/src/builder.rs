@@ -93,7 +93,12 @@ impl<'wq> Builder<'wq> {
     /// them, and from then on neither ring takes a chain (a push of one
     /// fails with [`PushErrorKind::SharedSqThread`](crate::PushErrorKind::SharedSqThread)):
     /// Linux 6.18's shared thread submits at most 8 SQEs of each ring per
-    /// pass, and a chain its pass cuts runs as two independent ones.
+    /// pass, and a chain its pass cuts runs as two independent ones. For
+    /// that, the build fails with [`Error::InvalidArgument`](crate::Error::InvalidArgument)
+    /// while `ring` holds SQEs its SQ thread has not taken (pushed and not
+    /// submitted, or submitted moments ago): submit them first, and attach
+    /// once its [`pending`](Ring::pending) reads 0. The shared thread
+    /// sleeps after the longest idle time of the rings it serves.
     pub fn attach_wq<'r>(self, ring: &'r Ring) -> Builder<'r> {
         Builder {
             flags: self.flags | sys::IORING_SETUP_ATTACH_WQ,

@@ -294,6 +294,13 @@ impl<S: SqeSize> Sq<S> {
         self.tail().wrapping_sub(self.head)
     }
 
+    /// Written SQEs the kernel has not taken yet, from a shared reference:
+    /// the kernel's head is read, not cached.
+    pub(crate) fn untaken(&self) -> u32 {
+        self.tail()
+            .wrapping_sub(self.khead().load(Ordering::Acquire))
+    }
+
     /// Written SQEs not yet published: those the next publish hands over.
     pub(crate) fn unpublished(&self) -> u32 {
         // SAFETY: points into the SQ ring mapping; only user space writes
@@ -456,11 +463,16 @@ impl<S: SqeSize> fmt::Debug for VacantSqe<'_, S> {
 /// while ops are pushed, so a loop of pushes costs one comparison and the
 /// SQE writes. The SQEs become the ring's when the batch is dropped, and
 /// visible to the kernel at the next submit. A batch given to
-/// `mem::forget` keeps its pushes, as a forgotten `BufWriter` keeps its
-/// bytes: they are never submitted, and the next pushes write over their
-/// slots. (Ring pushes name no borrowed memory, and `push_unchecked`'s
-/// caller waits for the completions of what it submitted; a scope's batch,
-/// whose ops borrow, records each push at once instead.)
+/// `mem::forget` keeps the pushes made since it last handed its cursor to
+/// the ring, as a forgotten `BufWriter` keeps its bytes: those are never
+/// submitted, and the next pushes write over their slots. It hands its
+/// cursor over at a [`push_linked`](SubmissionQueue::push_linked), a
+/// [`space_left`](SubmissionQueue::space_left), and a push that starts the
+/// SQ array's next lap: the pushes before those are the ring's, and the
+/// next submit hands them to the kernel. (Ring pushes name no borrowed
+/// memory, and `push_unchecked`'s caller waits for the completions of what
+/// it submitted; a scope's batch, whose ops borrow, records each push at
+/// once instead.)
 pub struct SubmissionQueue<'a, S: SqeSize = Sqe64> {
     sq: &'a mut Sq<S>,
     cursor: Cursor<S>,

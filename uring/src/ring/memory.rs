@@ -22,11 +22,28 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         entries: u32,
         given: Option<RingRegion>,
     ) -> Result<Ring<S, C>> {
+        let sqpoll = |flags: u32| flags & sys::IORING_SETUP_SQPOLL != 0;
+        // Chains are refused from the attach on; one the other ring holds
+        // already (pushed and not submitted, or submitted and not yet
+        // taken by its SQ thread) would be cut by the shared thread all the
+        // same. The builder borrows that ring: nothing is pushed to it
+        // until the attach is done.
+        if let Some(other) = builder.wq_ring()
+            && sqpoll(other.setup_flags)
+            && sqpoll(builder.params(entries)?.flags)
+            && other.sq.untaken() != 0
+        {
+            return Err(Error::InvalidArgument(
+                "the SQPOLL ring to attach to holds SQEs its SQ thread has not taken (a chain \
+                 among them would be cut by the shared thread): submit them, and attach once \
+                 its pending() reads 0"
+                    .into(),
+            ));
+        }
         let ring = Self::set_up(builder, entries, given)?;
         // An SQPOLL ring attached to another's pool shares its SQ thread,
         // which then serves both: neither takes chains from now on (see
         // `Sq::shared_sq_thread`).
-        let sqpoll = |flags: u32| flags & sys::IORING_SETUP_SQPOLL != 0;
         if let Some(other) = builder.wq_ring()
             && sqpoll(ring.setup_flags)
             && sqpoll(other.setup_flags)
