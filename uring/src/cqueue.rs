@@ -363,8 +363,18 @@ impl<C: CqeSize> Cq<C> {
     /// reader that moved only the copy).
     #[inline(always)]
     pub(crate) fn publish_head(&self) {
+        if C::CLEARS_READ {
+            // SAFETY: points into the CQ ring mapping; only user space
+            // writes the head, so it is the head last handed back.
+            let published = unsafe { (*self.khead).load(Ordering::Relaxed) };
+            // SAFETY: the CQ array is writable (the kernel maps it so, as
+            // does the memory of a ring that is not in the kernel's), and
+            // the slots from the head handed back to ours were read.
+            unsafe { C::clear_read(self.cqes, self.mask, published, self.head) };
+        }
         // SAFETY: points into the CQ ring mapping. Release: our reads of the
-        // CQEs happen before the kernel may overwrite them.
+        // CQEs, and the clearing above, happen before the kernel may
+        // overwrite them.
         unsafe { (*self.khead).store(self.head, Ordering::Release) }
     }
 

@@ -153,6 +153,24 @@ pub trait CqeSize: private::Sealed + Sized + 'static {
     /// `head` must be before the kernel's tail, read with acquire ordering.
     #[doc(hidden)]
     unsafe fn read(cqes: *const Self::Slot, mask: u32, head: u32) -> (Option<Self::Cqe>, u32);
+
+    /// Whether [`clear_read`](CqeSize::clear_read) has anything to do.
+    #[doc(hidden)]
+    const CLEARS_READ: bool = false;
+
+    /// Clears what the kernel may not write again in the slots from
+    /// position `from` up to `to`, read and about to be handed back: the
+    /// extra words of a 32-byte ring's slots (see [`Cqe32`]).
+    ///
+    /// # Safety
+    ///
+    /// `cqes` must be a writable array of `mask + 1` slots, and the slots
+    /// from `from` to `to` read and not yet handed back to the kernel.
+    #[doc(hidden)]
+    #[inline(always)]
+    unsafe fn clear_read(cqes: *mut Self::Slot, mask: u32, from: u32, to: u32) {
+        let _ = (cqes, mask, from, to);
+    }
 }
 
 /// 16-byte CQEs: every ring's, unless made otherwise.
@@ -161,6 +179,12 @@ pub enum Cqe16 {}
 
 /// 32-byte CQEs (`IORING_SETUP_CQE32`, 5.19): each completion carries 16
 /// more bytes, which commands such as NVMe passthrough fill.
+///
+/// Linux 6.18 writes those bytes only for the ops that fill them and for
+/// completions flagged `IORING_CQE_F_32`: a message from another ring, a
+/// resource tag or a multishot op's completion before its last gets the
+/// 16 bytes its slot held before. The ring clears them as it hands each
+/// slot back, so they read as zeros.
 #[derive(Debug)]
 pub enum Cqe32 {}
 
@@ -198,6 +222,22 @@ impl CqeSize for Cqe32 {
         // SAFETY: as for `Cqe16`.
         let raw = unsafe { cqes.add((head & mask) as usize).read() };
         (Some(BigCqe(raw, true)), 1)
+    }
+
+    const CLEARS_READ: bool = true;
+
+    #[inline]
+    unsafe fn clear_read(cqes: *mut io_uring_cqe32, mask: u32, from: u32, to: u32) {
+        let n = to.wrapping_sub(from).min(mask.wrapping_add(1));
+        for i in 0..n {
+            // SAFETY: a masked position of the array, one of the slots the
+            // caller read and has not handed back: the kernel writes none
+            // of them until the head moves past them.
+            unsafe {
+                let slot = cqes.add((from.wrapping_add(i) & mask) as usize);
+                std::ptr::addr_of_mut!((*slot).big_cqe).write([0; 2]);
+            }
+        }
     }
 }
 

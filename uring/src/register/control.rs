@@ -694,7 +694,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Posts a completion with `res` and `user_data` to this ring, from no
     /// ring: a `MsgRing` without a ring to send it
     /// (`IORING_REGISTER_SEND_MSG_RING`, 6.13). The ring is borrowed, so no
-    /// scope of it is running: the completion is a plain message.
+    /// scope of it is running: the completion is a plain message. The call
+    /// names no sending ring, so the ring's restrictions do not apply; a
+    /// ring without a descriptor ([`Builder::registered_fd_only`](crate::Builder::registered_fd_only),
+    /// [`close_ring_fd`](Ring::close_ring_fd)) cannot be posted to
+    /// (`EBADF`).
     pub fn post(&self, res: i32, user_data: u64) -> Result<()> {
         self.outside.set(true);
         crate::ring::msg_target::post(self.as_raw_fd(), res, user_data)
