@@ -34,6 +34,8 @@ declare -A skip_binary=(
 )
 # binary -> "test|reason" lines
 declare -A skip_tests=(
+    [liburing_cases_eighth]="msg_ring_from_a_remote_thread_reaches_a_waiting_ring|$one_thread: the sending thread does not run while the target ring waits in io_uring_enter
+msg_ring_sync_post_wakes_a_remote_waiter|$one_thread: the waiting thread and the poster do not interleave as the test needs"
     [attacks_tokio_gaps_audit]="a_driver_moved_between_tasks_still_hears_remotes_and_completions|$kernel_wrote
 a_future_and_a_stream_polled_in_one_task_complete_in_another|$kernel_wrote
 async_read_and_flush_repolled_with_another_waker_wake_only_the_last|$kernel_wrote
