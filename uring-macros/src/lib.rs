@@ -88,6 +88,20 @@ use proc_macro::TokenStream;
 ///   `#[sqe128]`, `SqeField<[u8; 80]>`: the 80 bytes from offset 48 of a
 ///   128-byte SQE.
 ///
+/// An entry may carry `#[cfg(..)]` (every item made for it is configured
+/// with it, and a `#![list]` leaves it out when configured out),
+/// `#[deprecated]` (on its struct) and `#[allow(..)]`.
+///
+/// The code it expands to names everything by an absolute path
+/// (`::core::primitive::u32`, `::uring::op::SqeSlot::write(..)`), so a
+/// crate that shadows prelude names or primitive types, or has a trait of
+/// its own in scope with methods of the same names, declares ops as any
+/// other. Two limits: an argument's type or default cannot name a type `T`
+/// or `B` by itself (those are the op's target and buffer type parameters:
+/// write `self::T`), and a `#![no_implicit_prelude]` module cannot hold a
+/// table (its items carry `#[diagnostic::do_not_recommend]`, which rustc
+/// resolves through the prelude).
+///
 /// Argument names starting with `__` are the generated code's. The op's
 /// user data, SQE flags and personality are set through its `user_data`,
 /// `flags` (`SqeFlags`: drain, async, skip-success) and `personality`

@@ -295,6 +295,27 @@ fn check_entry<'a>(entry: &'a Entry, errors: &mut Errors) -> Option<Checked<'a>>
     if let Some(clause) = &entry.generics.where_clause {
         local.push(clause.span(), "an op takes no `where` clause".to_string());
     }
+    // The generated struct's type parameters are `T` (the target) and `B`
+    // (a buffer that may be a selection): a type of the program's named
+    // `T` or `B` by itself, in an argument's type or default, would be
+    // taken for them.
+    for arg in &entry.args {
+        let ty = quote::ToTokens::to_token_stream(&arg.ty);
+        let default = arg.default.as_ref().map(quote::ToTokens::to_token_stream);
+        for tokens in std::iter::once(ty).chain(default) {
+            if let Some(ident) = bare_type_parameter(tokens) {
+                local.push(
+                    ident.span(),
+                    format!(
+                        "`{ident}` here would name the op's own type parameter `{ident}` (its \
+                         {}): write the program's type by its path (`self::{ident}`, \
+                         `crate::{ident}`) or give it another name",
+                        if ident == "T" { "target" } else { "buffer" }
+                    ),
+                );
+            }
+        }
+    }
 
     let mut claims = Claims {
         taken: Vec::new(),
@@ -554,4 +575,38 @@ fn check_entry<'a>(entry: &'a Entry, errors: &mut Errors) -> Option<Checked<'a>>
         writes: claims.writes,
         select,
     })
+}
+
+/// The first `T` or `B` in `tokens` that is a path of one segment (not
+/// after `::`), which the generated op's type parameters would capture.
+fn bare_type_parameter(tokens: proc_macro2::TokenStream) -> Option<Ident> {
+    let mut after_colons = false;
+    let mut colons = 0;
+    for tree in tokens {
+        match tree {
+            proc_macro2::TokenTree::Ident(ident) => {
+                if !after_colons && (ident == "T" || ident == "B") {
+                    return Some(ident);
+                }
+                after_colons = false;
+                colons = 0;
+            }
+            proc_macro2::TokenTree::Punct(p) if p.as_char() == ':' => {
+                colons += 1;
+                after_colons = colons >= 2;
+            }
+            proc_macro2::TokenTree::Group(group) => {
+                if let Some(found) = bare_type_parameter(group.stream()) {
+                    return Some(found);
+                }
+                after_colons = false;
+                colons = 0;
+            }
+            _ => {
+                after_colons = false;
+                colons = 0;
+            }
+        }
+    }
+    None
 }

@@ -74,7 +74,8 @@ fn expand_list(list: &List, checked: &[Checked<'_>]) -> TokenStream {
         let op = c.entry.name.to_string();
         let code = opcode_expr(c.entry);
         let since = since(c.entry);
-        quote!(::uring::op::OpInfo { name: #op, code: #code, since: #since })
+        let cfgs = cfg_attrs(c.entry);
+        quote!(#(#cfgs)* ::uring::op::OpInfo { name: #op, code: #code, since: #since })
     });
     let doc = format!(
         "Every op of this table: name, opcode and the kernel version that added it ({} ops).",
@@ -84,6 +85,27 @@ fn expand_list(list: &List, checked: &[Checked<'_>]) -> TokenStream {
         #[doc = #doc]
         #vis const #name: &[::uring::op::OpInfo] = &[#(#infos),*];
     }
+}
+
+/// The entry's `cfg` attributes, which every item made for it carries.
+fn cfg_attrs(entry: &Entry) -> Vec<&syn::Attribute> {
+    entry
+        .passthrough
+        .iter()
+        .filter(|a| a.path().is_ident("cfg"))
+        .collect()
+}
+
+/// The attributes of every item made for an entry but its struct: its
+/// `cfg` and `allow` attributes (its `deprecated` is the struct's alone:
+/// on a trait impl it is an error), and leave to use the struct, which
+/// the items do, deprecated or not.
+fn item_attrs(entry: &Entry) -> TokenStream {
+    let kept = entry
+        .passthrough
+        .iter()
+        .filter(|a| !a.path().is_ident("deprecated"));
+    quote!(#(#kept)* #[allow(deprecated)])
 }
 
 /// The generic parameter lists of one op.
@@ -169,6 +191,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
     let vis = &entry.vis;
     let docs = &entry.docs;
     let passthrough = &entry.passthrough;
+    let attrs = item_attrs(entry);
     let unsafety = entry.unsafety;
     let Generics { def, bounds, args } = generics(c);
     let lifetimes: Vec<_> = entry.generics.lifetimes().map(|l| &l.lifetime).collect();
@@ -343,7 +366,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
     // An op built from nothing has a default: itself.
     let default_impl = if new_params.is_empty() && c.target == TargetKind::None {
         quote! {
-            #(#passthrough)*
+            #attrs
             impl<#bounds> ::core::default::Default for #name<#args> {
                 #[inline]
                 fn default() -> Self {
@@ -363,7 +386,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
     let fits_ring = expand_fits_ring(c);
     let marker_types = lifetimes.iter().map(|l| quote!(&#l ()));
 
-    let op_traits = traits::expand_op_traits(c, &bounds, &args);
+    let op_traits = traits::expand_op_traits(c, &bounds, &args, &attrs);
 
     // Generated items carry the entry's name as their span, so that a note
     // like "required by a bound in `Read::new`" points at the table entry.
@@ -379,12 +402,12 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             _borrows: ::core::marker::PhantomData<(#(#marker_types,)*)>,
         }
 
-        #(#passthrough)*
+        #attrs
         // An op declared privately may leave some of its setters unused.
         #[allow(dead_code)]
         impl<#bounds> #name<#args> {
-            #[doc = concat!("The opcode, ", #since, "+.")]
-            #vis const CODE: u8 = #code;
+            #[doc = ::core::concat!("The opcode, ", #since, "+.")]
+            #vis const CODE: ::core::primitive::u8 = #code;
 
             #[doc = #new_doc]
             #[inline]
@@ -401,8 +424,8 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
 
             /// Sets the `user_data` the completion carries back.
             #[inline]
-            #vis fn user_data(mut self, user_data: u64) -> Self {
-                self.common.set_user_data(user_data);
+            #vis fn user_data(mut self, user_data: ::core::primitive::u64) -> Self {
+                ::uring::op::Common::set_user_data(&mut self.common, user_data);
                 self
             }
 
@@ -411,7 +434,10 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             /// follow from the op's type.
             #[inline]
             #vis fn flags(mut self, flags: impl ::uring::op::IntoSqeFlags) -> Self {
-                self.common.set_flags(::uring::op::IntoSqeFlags::into_sqe_flags(flags));
+                ::uring::op::Common::set_flags(
+                    &mut self.common,
+                    ::uring::op::IntoSqeFlags::into_sqe_flags(flags),
+                );
                 self
             }
 
@@ -419,7 +445,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             /// with `Ring::register_personality`.
             #[inline]
             #vis fn personality(mut self, personality: ::uring::Personality) -> Self {
-                self.common.set_personality(personality);
+                ::uring::op::Common::set_personality(&mut self.common, personality);
                 self
             }
 
@@ -483,7 +509,7 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             #vis fn timeout_with<__D>(
                 self,
                 timeout: __D,
-                user_data: u64,
+                user_data: ::core::primitive::u64,
             ) -> ::uring::Link<Self, ::uring::ops::LinkTimeout>
             where
                 __D: ::core::convert::Into<::uring::Timespec>,
@@ -493,7 +519,10 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
                 unsafe {
                     ::uring::op::link(
                         self,
-                        ::uring::ops::LinkTimeout::new(timeout).user_data(user_data),
+                        ::uring::ops::LinkTimeout::user_data(
+                            ::uring::ops::LinkTimeout::new(timeout),
+                            user_data,
+                        ),
                         ::uring::op::LinkKind::Soft,
                     )
                 }
@@ -513,22 +542,23 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             }
         }
 
-        #(#passthrough)*
+        #attrs
         // SAFETY: the declaration is `unsafe`: its author vouches that each
         // argument feeds the field the kernel reads for this opcode; the
         // write below fills all 64 bytes of the slot.
         #[allow(clippy::undocumented_unsafe_blocks)]
         #unsafety impl<#bounds> ::uring::op::Entry for #name<#args> {
-            const CODE: u8 = #code;
-            const NAME: &'static str = #name_str;
-            const SINCE: &'static str = #since;
+            const CODE: ::core::primitive::u8 = #code;
+            const NAME: &'static ::core::primitive::str = #name_str;
+            const SINCE: &'static ::core::primitive::str = #since;
             #prepare
         }
 
         // The opcodes whose typestate the library relies on, whatever form
         // (name, number, path) the entry gives its opcode in.
+        #attrs
         const _: () = {
-            let code: u8 = #code;
+            let code: ::core::primitive::u8 = #code;
             if code == ::uring::sys::IORING_OP_LINK_TIMEOUT && !#after_link_lit {
                 ::core::panic!(
                     "an op of opcode LINK_TIMEOUT must be declared `#[after_link]`: it exists \
@@ -560,52 +590,59 @@ fn expand_entry(c: &Checked<'_>) -> TokenStream {
             }
         };
 
-        #(#passthrough)*
+        #attrs
         // SAFETY: one entry is one SQE, written by `Entry::prepare` into the
         // one slot `next_slot` hands out.
         #[allow(clippy::undocumented_unsafe_blocks)]
         #unsafety impl<#bounds> ::uring::op::Prepare for #name<#args> {
-            const SQES: u32 = 1;
-            const NAMES_OPS: bool = {
+            const SQES: ::core::primitive::u32 = 1;
+            const NAMES_OPS: ::core::primitive::bool = {
                 let code = <Self as ::uring::op::Entry>::CODE;
                 code == ::uring::sys::IORING_OP_ASYNC_CANCEL
                     || code == ::uring::sys::IORING_OP_POLL_REMOVE
                     || code == ::uring::sys::IORING_OP_TIMEOUT_REMOVE
             };
-            const ZERO_COPY: bool = {
+            const ZERO_COPY: ::core::primitive::bool = {
                 let code = <Self as ::uring::op::Entry>::CODE;
                 code == ::uring::sys::IORING_OP_SEND_ZC
                     || code == ::uring::sys::IORING_OP_SENDMSG_ZC
             };
-            const MAY_POST_MORE: bool =
+            const MAY_POST_MORE: ::core::primitive::bool =
                 ::uring::op::opcode_may_post_more(<Self as ::uring::op::Entry>::CODE);
-            const LINK_TIMEOUT: bool =
+            const LINK_TIMEOUT: ::core::primitive::bool =
                 <Self as ::uring::op::Entry>::CODE == ::uring::sys::IORING_OP_LINK_TIMEOUT;
             #[inline(always)]
-            fn prepare_all<const __WRAP: bool, __S: ::uring::SqeSize>(
+            fn prepare_all<const __WRAP: ::core::primitive::bool, __S: ::uring::SqeSize>(
                 self,
                 writer: &mut ::uring::op::SqWriter<'_, __WRAP, __S>,
-                link: u8,
+                link: ::core::primitive::u8,
             ) {
-                ::uring::op::Entry::prepare(self, writer.next_slot(), link)
+                ::uring::op::Entry::prepare(self, ::uring::op::SqWriter::next_slot(writer), link)
             }
 
             #fits_ring
         }
 
-        #(#passthrough)*
         #op_traits
 
         #default_impl
 
-        #(#passthrough)*
+        #attrs
         // The fields an op shares; its arguments may be whole buffers.
         impl<#bounds> ::core::fmt::Debug for #name<#args> {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.debug_struct(#name_str)
-                    .field("user_data", &self.common.user_data())
-                    .field("flags", &::core::format_args!("{:#x}", self.common.flags()))
-                    .finish_non_exhaustive()
+                let mut __d = ::core::fmt::Formatter::debug_struct(f, #name_str);
+                ::core::fmt::DebugStruct::field(
+                    &mut __d,
+                    "user_data",
+                    &::uring::op::Common::user_data(&self.common),
+                );
+                ::core::fmt::DebugStruct::field(
+                    &mut __d,
+                    "flags",
+                    &::core::format_args!("{:#x}", ::uring::op::Common::flags(&self.common)),
+                );
+                ::core::fmt::DebugStruct::finish_non_exhaustive(&mut __d)
             }
         }
     }

@@ -56,7 +56,7 @@ pub(super) fn expand_fits_ring(c: &Checked<'_>) -> TokenStream {
     }
     quote! {
         #[inline(always)]
-        fn fits_ring(&self, __ring: u32) -> bool {
+        fn fits_ring(&self, __ring: ::core::primitive::u32) -> ::core::primitive::bool {
             let _ = __ring;
             #(#checks)&&*
         }
@@ -100,13 +100,19 @@ pub(super) fn expand_prepare(c: &Checked<'_>) -> TokenStream {
                 quote!(<B as ::uring::op::SelectBuffer<#ty>>::into_parts(#n))
             };
             lets.push(quote! {
-                let #local: (u64, u32, u16, u8) = #parts;
+                let #local: (
+                    ::core::primitive::u64,
+                    ::core::primitive::u32,
+                    ::core::primitive::u16,
+                    ::core::primitive::u8,
+                ) = #parts;
             });
             continue;
         }
         if arg.ring_owned.is_some() {
             lets.push(quote_spanned! {arg.name.span()=>
-                let #local: u64 = __slot.ring_owned(#n);
+                let #local: ::core::primitive::u64 =
+                    ::uring::op::SqeSlot::ring_owned(&mut __slot, #n);
             });
             continue;
         }
@@ -162,7 +168,10 @@ pub(super) fn expand_prepare(c: &Checked<'_>) -> TokenStream {
             },
             Source::TargetFileIndex => quote! {
                 if <T as ::uring::Target>::FIXED {
-                    (::uring::Target::raw(&__target) as u32).wrapping_add(1)
+                    ::core::primitive::u32::wrapping_add(
+                        ::uring::Target::raw(&__target) as ::core::primitive::u32,
+                        1,
+                    )
                 } else {
                     0
                 }
@@ -201,27 +210,31 @@ pub(super) fn expand_prepare(c: &Checked<'_>) -> TokenStream {
         .map(&value_of);
 
     let write = match cmd {
-        Some(cmd) => quote!(__slot.write_with_cmd(__sqe, &#cmd);),
-        None => quote!(__slot.write(__sqe);),
+        Some(cmd) => quote!(::uring::op::SqeSlot::write_with_cmd(&mut __slot, __sqe, &#cmd);),
+        None => quote!(::uring::op::SqeSlot::write(&mut __slot, __sqe);),
     };
 
     quote! {
         #[inline(always)]
-        fn prepare<__S: ::uring::SqeSize>(self, mut __slot: ::uring::op::SqeSlot<'_, __S>, __link: u8) {
+        fn prepare<__S: ::uring::SqeSize>(
+            self,
+            mut __slot: ::uring::op::SqeSlot<'_, __S>,
+            __link: ::core::primitive::u8,
+        ) {
             let Self { #target_pat #(#arg_names: #bindings,)* common: __common, .. } = self;
             #(#lets)*
             let __sqe = ::uring::sys::io_uring_sqe {
                 opcode: <Self as ::uring::op::Entry>::CODE,
-                flags: __common.flags() | __link #target_flag #select_flag,
+                flags: ::uring::op::Common::flags(&__common) | __link #target_flag #select_flag,
                 ioprio: #ioprio,
                 fd: #fd,
                 off: #off,
                 addr: #addr,
                 len: #len,
                 op_flags: #op_flags,
-                user_data: __common.user_data(),
+                user_data: ::uring::op::Common::user_data(&__common),
                 buf: #buf,
-                personality: __common.personality(),
+                personality: ::uring::op::Common::personality(&__common),
                 file: #file,
                 addr3: #addr3,
             };
@@ -233,13 +246,13 @@ pub(super) fn expand_prepare(c: &Checked<'_>) -> TokenStream {
 fn field_type(field: &Field, sqe128: bool) -> TokenStream {
     if field.member == Member::Cmd {
         return if sqe128 {
-            quote!([u8; 80])
+            quote!([::core::primitive::u8; 80])
         } else {
-            quote!([u8; 16])
+            quote!([::core::primitive::u8; 16])
         };
     }
     let ty = syn::Ident::new(field.ty, Span::call_site());
-    quote!(#ty)
+    quote!(::core::primitive::#ty)
 }
 
 fn union_type(slot: Slot) -> Option<(&'static str, TokenStream)> {
@@ -294,11 +307,11 @@ fn write_slot(
                     let i = proc_macro2::Literal::usize_unsuffixed(i);
                     quote!(__cmd[#i])
                 });
-                quote!(u64::from_ne_bytes([#(#bytes),*]))
+                quote!(::core::primitive::u64::from_ne_bytes([#(#bytes),*]))
             };
             let (low, high) = (word(0), word(8));
             quote!({
-                let __cmd: [u8; 16] = #value;
+                let __cmd: [::core::primitive::u8; 16] = #value;
                 ::uring::sys::#union_ty {
                     addr3: ::uring::sys::io_uring_sqe_addr3_pad { addr3: #low, __pad2: [#high] },
                 }

@@ -11,6 +11,7 @@ pub(super) fn expand_op_traits(
     c: &Checked<'_>,
     bounds: &TokenStream,
     args: &TokenStream,
+    attrs: &TokenStream,
 ) -> TokenStream {
     let entry = c.entry;
     let name = &entry.name;
@@ -20,6 +21,7 @@ pub(super) fn expand_op_traits(
     // it says `#[retains_memory]`.
     let scoped = if entry.retains_memory.is_none() {
         quote! {
+            #attrs
             #[diagnostic::do_not_recommend]
             unsafe impl<#bounds> ::uring::op::Scoped for #name<#args> {}
         }
@@ -32,11 +34,13 @@ pub(super) fn expand_op_traits(
     // either when it is given one.
     let unborrowed = if lifetimes.is_empty() && c.target == TargetKind::None {
         quote! {
+            #attrs
             #[diagnostic::do_not_recommend]
             unsafe impl<#bounds> ::uring::op::Unborrowed for #name<#args> {}
         }
     } else if lifetimes.is_empty() && c.owned && c.select.is_none() {
         quote! {
+            #attrs
             #[diagnostic::do_not_recommend]
             unsafe impl ::uring::op::Unborrowed for #name<::uring::Fd<'static>> {}
         }
@@ -46,28 +50,33 @@ pub(super) fn expand_op_traits(
     // An op fits both SQE sizes, unless it fills a 128-byte SQE.
     let fits = if entry.sqe128.is_some() {
         quote! {
+            #attrs
             #[diagnostic::do_not_recommend]
             unsafe impl<#bounds> ::uring::op::FitsSqe<::uring::Sqe128> for #name<#args> {}
         }
     } else {
         quote! {
+            #attrs
             #[diagnostic::do_not_recommend]
             unsafe impl<#bounds __S: ::uring::SqeSize> ::uring::op::FitsSqe<__S> for #name<#args> {}
         }
     };
     let submission = if entry.sqe128.is_some() {
         quote! {
+            #attrs
             #[diagnostic::do_not_recommend]
             unsafe impl<#bounds> ::uring::op::Submission<::uring::Sqe128> for #name<#args> {}
         }
     } else {
         quote! {
+            #attrs
             #[diagnostic::do_not_recommend]
             unsafe impl<#bounds __S: ::uring::SqeSize> ::uring::op::Submission<__S> for #name<#args> {}
         }
     };
     if c.entry.after_link.is_some() {
         quote! {
+            #attrs
             unsafe impl<#bounds> ::uring::op::AfterLink for #name<#args> {}
             #fits
             #scoped
@@ -76,10 +85,13 @@ pub(super) fn expand_op_traits(
     } else {
         quote! {
             #submission
+            #attrs
             #[diagnostic::do_not_recommend]
             unsafe impl<#bounds> ::uring::op::ChainNext for #name<#args> {}
+            #attrs
             #[diagnostic::do_not_recommend]
             unsafe impl<#bounds __N> ::uring::op::ChainStart<__N> for #name<#args> {}
+            #attrs
             #[diagnostic::do_not_recommend]
             unsafe impl<#bounds __D> ::uring::op::AcceptsLinkTimeout<__D> for #name<#args> {}
             #fits
