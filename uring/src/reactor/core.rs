@@ -508,8 +508,12 @@ impl Core {
                     first = false;
                     sqe.user_data = tag;
                     // Every op posts its last completion: that is when
-                    // the reactor releases its memory.
-                    sqe.flags &= !sys::IOSQE_CQE_SKIP_SUCCESS;
+                    // the reactor releases its memory. And none drains: a
+                    // drain would wait behind the reactor's own wake-up
+                    // poll, which never ends, where no deadline cuts it
+                    // (as `Reactor::from_ring` says of rings that took
+                    // one).
+                    sqe.flags &= !(sys::IOSQE_CQE_SKIP_SUCCESS | sys::IOSQE_IO_DRAIN);
                     if sqe.flags & sys::IOSQE_BUFFER_SELECT != 0 {
                         // SAFETY: both members of the union are a u16.
                         let selected = unsafe { sqe.buf.buf_group };

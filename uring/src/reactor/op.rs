@@ -21,6 +21,10 @@ use std::io;
 /// `'static` memory, name only descriptors that `self` keeps open, and be a
 /// single op (`Prepare::SQES == 1`) whose memory the kernel no longer uses
 /// after its last completion.
+///
+/// The reactor sets the SQE's `user_data` and clears its
+/// `IOSQE_CQE_SKIP_SUCCESS` and `IOSQE_IO_DRAIN` bits: each op posts its
+/// last completion, and none waits behind the reactor's own long-lived ops.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a reactor op",
     label = "not an op that owns its memory",
