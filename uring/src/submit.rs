@@ -245,8 +245,12 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             .unwrap_or(Error::Unsupported("a failed wait that kept no error"))
     }
 
-    /// Waits until at least `want` completions are ready, submitting nothing.
-    /// Returns at once, without a system call, when they already are.
+    /// Waits until at least `want` completions are ready, submitting nothing
+    /// (SQEs pushed and not submitted stay so: a wait for their completions
+    /// never ends). Returns at once when they already are, without a system
+    /// call unless the kernel holds completions back after an overflow,
+    /// which one enter brings in (should the kernel refuse that enter, the
+    /// wait is met all the same).
     #[inline]
     pub fn wait(&mut self, want: u32) -> Result<()> {
         self.enter_and_wait(false, want, &WaitSpec::NONE).map(drop)
@@ -392,9 +396,17 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             _ => None,
         };
         let start = Instant::now();
-        // A minimum wait under a microsecond is none, as the kernel reads
-        // a `min_wait_usec` of 0.
-        let min_wait = args.min_wait.filter(|min| usec(*min) > 0);
+        // The kernel starts the timeout once the minimum wait is over: a
+        // minimum wait longer than the time to the deadline lasts as long
+        // as that time (as a registered wait slot's does). One under a
+        // microsecond is none, as the kernel reads a `min_wait_usec` of 0.
+        let min_wait = args
+            .min_wait
+            .map(|min| match deadline {
+                Some(d) => min.min(d.saturating_duration_since(start)),
+                None => min,
+            })
+            .filter(|min| usec(*min) > 0);
         let mut entered = false;
         loop {
             let unconsumed = if submit { self.sq.unconsumed() } else { 0 };
@@ -474,6 +486,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             // (On a mixed CQ the kernel counts slots.)
             let (wait_for, short) = self.cq.wait_target(wait_for, self.sq.flags());
             let tail_before = self.cq.tail();
+            // An enter with nothing to submit for a wait already met only
+            // flushes what the kernel holds back: should the kernel refuse
+            // it (a single-issuer ring's other threads get `EEXIST`), the
+            // wait is met all the same.
+            let satisfied = to_submit == 0 && !wake && self.cq.completions_ready() >= want;
             let result = self.enter(to_submit, wait_for, flags, arg);
             entered = true;
             // An enter that submitted and stopped short, at an SQE the
@@ -549,12 +566,18 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                         continue;
                     }
                     // What was submitted is counted even when the wait
-                    // timed out, as liburing counts it.
-                    if self.cq.completions_ready() >= want || submitted > 0 {
+                    // timed out, as liburing counts it. A minimum wait over
+                    // with a completion there has ended the wait.
+                    if self.cq.completions_ready() >= want
+                        || submitted > 0
+                        || (min_wait.is_some_and(|min| start.elapsed() >= min)
+                            && self.cq.ready() > 0)
+                    {
                         return Ok(submitted);
                     }
                     return Err(Error::TimedOut);
                 }
+                Err(_) if satisfied => return Ok(submitted),
                 Err(e) => return Err(Error::os("io_uring_enter", e)),
             }
             // (mutants: `<=` goes uncaught: it differs only when the last
@@ -606,7 +629,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 WaitSpec::Registered(slot) => self.wait_region.as_ref().map(|r| r.args(slot)),
             };
             let bounded = args.and_then(|args| {
-                let min = args.min_wait.filter(|_| ready > 0)?;
+                let min = args.min_wait.filter(|min| ready > 0 && usec(*min) > 0)?;
                 Some(crate::WaitArgs {
                     timeout: Some(args.timeout.map_or(min, |t| t.min(min))),
                     min_wait: None,

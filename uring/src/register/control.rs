@@ -629,6 +629,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Signals `eventfd` whenever a completion is posted
     /// (`IORING_REGISTER_EVENTFD`); with `async_only`, only for completions
     /// of requests that went async (`IORING_REGISTER_EVENTFD_ASYNC`).
+    ///
+    /// On a [`defer_taskrun`](crate::Builder::defer_taskrun) ring the
+    /// eventfd is signalled when the kernel queues a completion's work,
+    /// before the completion is in the CQ: after the signal,
+    /// [`get_events`](Ring::get_events) (or any wait) posts it.
     pub fn register_eventfd(&mut self, eventfd: BorrowedFd<'_>, async_only: bool) -> Result<()> {
         let fd = eventfd.as_raw_fd();
         let (opcode, name) = if async_only {
