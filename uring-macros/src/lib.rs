@@ -96,7 +96,9 @@ use proc_macro::TokenStream;
 /// (`::core::primitive::u32`, `::uring::op::SqeSlot::write(..)`), so a
 /// crate that shadows prelude names or primitive types, or has a trait of
 /// its own in scope with methods of the same names, declares ops as any
-/// other. Two limits: an argument's type or default cannot name a type `T`
+/// other. Its paths start `::uring::`: the dependency keeps that name (an
+/// `extern crate uring as io;` alias is fine, a Cargo rename is not). And
+/// an argument's type or default cannot name a type `T`
 /// or `B` by itself (those are the op's target and buffer type parameters:
 /// write `self::T`), and a `#![no_implicit_prelude]` module cannot hold a
 /// table (its items carry `#[diagnostic::do_not_recommend]`, which rustc
