@@ -457,6 +457,7 @@ pub mod prop;
 /// Loop devices for block-device commands.
 pub mod block;
 
+pub mod examples;
 /// What the attacks on `uring::net` share.
 pub mod net;
 pub mod signals;

@@ -23,32 +23,15 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
-/// Every example this suite runs, built in one cargo invocation.
-const EXAMPLES: &[&str] = &[
-    "cat",
-    "cp",
-    "randread",
-    "randread_io_uring",
-    "echo_server",
-    "echo_async",
-    "echo_load",
-    "http",
-    "echo_tokio",
-    "http_tokio",
-    "tour",
-    "nop",
-    "nop_for_each",
-    "nop_scope",
-    "nop_scope_for_each",
-    "nop_io_uring",
-    "nop_io_uring_for_each",
-    "reactor_nop",
-    "reactor_read",
-];
+use uring_tests::examples::{assert_same_bytes, loopback, random_bytes, wait_bounded};
+
+/// The examples, built once for the suite.
+fn examples_dir() -> Option<&'static Path> {
+    uring_tests::examples::dir()
+}
 
 /// How long a run that ends by itself may take before it counts as a hang
 /// (generous: the machine is shared with other builds).
@@ -56,60 +39,6 @@ const BOUND: Duration = Duration::from_secs(60);
 
 /// How long a run that should end at once (a refused input) may take.
 const SHORT_BOUND: Duration = Duration::from_secs(10);
-
-/// What building the examples gave.
-enum Built {
-    /// The directory of the release binaries.
-    Dir(PathBuf),
-    /// Cargo cannot be run here.
-    NoCargo(String),
-    /// The build failed.
-    Failed(String),
-}
-
-/// Builds every example of [`EXAMPLES`] once per test run, into the target
-/// directory this test binary was built in; returns the directory of the
-/// binaries, or `None` (with the reason printed) when cargo is not there.
-fn examples_dir() -> Option<&'static Path> {
-    static BUILT: OnceLock<Built> = OnceLock::new();
-    match BUILT.get_or_init(build) {
-        Built::Dir(dir) => Some(dir),
-        Built::NoCargo(reason) => {
-            uring_tests::skip(reason);
-            None
-        }
-        Built::Failed(log) => panic!("building the examples failed:\n{log}"),
-    }
-}
-
-fn build() -> Built {
-    let cargo = PathBuf::from(env!("CARGO"));
-    if !cargo.exists() {
-        return Built::NoCargo(format!("cargo is not at {}", cargo.display()));
-    }
-    // This binary is `<target>/<profile>/deps/examples_as_run-<hash>`.
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let Some(target) = exe.ancestors().nth(3) else {
-        return Built::NoCargo(format!("no target dir above {}", exe.display()));
-    };
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace root");
-    let mut cmd = Command::new(&cargo);
-    cmd.current_dir(workspace)
-        .env("CARGO_TARGET_DIR", target)
-        .args(["build", "--release", "-p", "uring-examples"]);
-    for name in EXAMPLES {
-        cmd.args(["--example", name]);
-    }
-    match cmd.stdin(Stdio::null()).output() {
-        Err(e) => Built::NoCargo(format!("cannot run {}: {e}", cargo.display())),
-        Ok(out) if !out.status.success() => {
-            Built::Failed(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-        Ok(_) => Built::Dir(target.join("release").join("examples")),
-    }
-}
 
 /// How a run ended.
 #[derive(Debug)]
@@ -251,51 +180,6 @@ fn run_with(dir: &Path, name: &str, args: &[&str], io: Io, bound: Duration) -> R
 /// [`run_with`] with no input, stdout to the test, and [`BOUND`].
 fn run(dir: &Path, name: &str, args: &[&str]) -> Run {
     run_with(dir, name, args, Io::null(), BOUND)
-}
-
-/// Waits for `child` up to `bound`; kills it (and returns `None`) after.
-fn wait_bounded(child: &mut Child, bound: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + bound;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait for the example") {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// `n` bytes from xorshift64*, seeded: random-looking, reproducible.
-fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(n + 8);
-    while out.len() < n {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        out.extend_from_slice(&x.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
-    }
-    out.truncate(n);
-    out
-}
-
-/// Asserts that `got` is exactly `want`, naming the first difference
-/// (without printing megabytes).
-#[track_caller]
-fn assert_same_bytes(got: &[u8], want: &[u8], what: &str) {
-    if got == want {
-        return;
-    }
-    let first = got.iter().zip(want).position(|(a, b)| a != b);
-    panic!(
-        "{what}: {} bytes, expected {}; first difference at {first:?}",
-        got.len(),
-        want.len()
-    );
 }
 
 fn write_file(path: &Path, bytes: &[u8]) {
@@ -856,10 +740,6 @@ fn free_port() -> u16 {
             return port;
         }
     }
-}
-
-fn loopback(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 /// A server example running in the background; killed on drop.

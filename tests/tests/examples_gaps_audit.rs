@@ -36,74 +36,25 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
+
+use uring_tests::examples::{
+    assert_same_bytes, loopback, random_bytes, target_dir, wait_bounded, workspace,
+};
+
+/// The examples, built once for the suite.
+fn examples_dir() -> Option<&'static Path> {
+    uring_tests::examples::dir()
+}
 
 /// How long a run that ends by itself may take.
 const BOUND: Duration = Duration::from_secs(40);
 
 /// How long a run that should end at once may take.
 const SHORT_BOUND: Duration = Duration::from_secs(10);
-
-enum Built {
-    Dir(PathBuf),
-    NoCargo(String),
-    Failed(String),
-}
-
-/// Builds every example once per test run into this binary's target
-/// directory; the directory of the release binaries, or `None` (with the
-/// reason printed) when cargo is not there.
-fn examples_dir() -> Option<&'static Path> {
-    static BUILT: OnceLock<Built> = OnceLock::new();
-    match BUILT.get_or_init(build) {
-        Built::Dir(dir) => Some(dir),
-        Built::NoCargo(reason) => {
-            uring_tests::skip(reason);
-            None
-        }
-        Built::Failed(log) => panic!("building the examples failed:\n{log}"),
-    }
-}
-
-/// The target directory this test binary was built in
-/// (`<target>/<profile>/deps/<name>-<hash>`).
-fn target_dir() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    exe.ancestors().nth(3).map(Path::to_path_buf)
-}
-
-fn workspace() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace root")
-}
-
-fn build() -> Built {
-    let cargo = PathBuf::from(env!("CARGO"));
-    if !cargo.exists() {
-        return Built::NoCargo(format!("cargo is not at {}", cargo.display()));
-    }
-    let Some(target) = target_dir() else {
-        return Built::NoCargo("no target dir above the test binary".into());
-    };
-    let out = Command::new(&cargo)
-        .current_dir(workspace())
-        .env("CARGO_TARGET_DIR", &target)
-        .args(["build", "--release", "-p", "uring-examples", "--examples"])
-        .stdin(Stdio::null())
-        .output();
-    match out {
-        Err(e) => Built::NoCargo(format!("cannot run {}: {e}", cargo.display())),
-        Ok(out) if !out.status.success() => {
-            Built::Failed(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-        Ok(_) => Built::Dir(target.join("release").join("examples")),
-    }
-}
 
 /// How a run ended.
 #[derive(Debug)]
@@ -221,47 +172,6 @@ fn run(dir: &Path, name: &str, args: &[&str]) -> Run {
     run_full(&dir.join(name), &args, None, None, &[], BOUND)
 }
 
-fn wait_bounded(child: &mut Child, bound: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + bound;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait for the child") {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// `n` reproducible random-looking bytes (xorshift64*).
-fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(n + 8);
-    while out.len() < n {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        out.extend_from_slice(&x.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
-    }
-    out.truncate(n);
-    out
-}
-
-#[track_caller]
-fn assert_same_bytes(got: &[u8], want: &[u8], what: &str) {
-    if got != want {
-        let first = got.iter().zip(want).position(|(a, b)| a != b);
-        panic!(
-            "{what}: {} bytes, expected {}; first difference at {first:?}",
-            got.len(),
-            want.len()
-        );
-    }
-}
-
 fn s(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 temp path")
 }
@@ -277,10 +187,6 @@ fn free_port() -> u16 {
             return port;
         }
     }
-}
-
-fn loopback(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 /// A server example in the background, killed on drop.
