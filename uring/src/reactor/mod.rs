@@ -304,6 +304,10 @@ impl Handle {
     /// wait by polling (sockets, pipes) are held to it; [`cancel`] and the
     /// reactor's shutdown reach any op.
     ///
+    /// The op and its link timeout are pushed together: on a ring of one
+    /// SQ entry, which cannot hold both, this is an error of kind
+    /// [`io::ErrorKind::InvalidInput`] (the op and the callback dropped).
+    ///
     /// [`cancel`]: Handle::cancel
     pub fn queue_with_deadline<O, F>(
         &self,
