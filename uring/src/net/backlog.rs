@@ -13,7 +13,7 @@
 //! the kernel's own queue.
 
 use crate::reactor::ops::{Accept, AcceptMulti};
-use crate::reactor::{Completion, MultishotOp, Op, SharedFd};
+use crate::reactor::{Completion, Handle, MultishotOp, Op, SharedFd};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
@@ -28,8 +28,17 @@ type Queue = RefCell<VecDeque<OwnedFd>>;
 pub(crate) struct Backlog(Rc<Queue>);
 
 impl Backlog {
+    /// The oldest socket kept, if any, while `handle`'s reactor runs (once
+    /// it has shut down, its listeners hand out nothing more).
+    pub(crate) fn take_live(&self, handle: &Handle) -> Option<OwnedFd> {
+        if handle.is_shut_down() {
+            return None;
+        }
+        self.take()
+    }
+
     /// The oldest socket kept, if any.
-    pub(crate) fn take(&self) -> Option<OwnedFd> {
+    fn take(&self) -> Option<OwnedFd> {
         // The queue is borrowed only inside this module's short calls, none
         // of which calls out: a failed borrow cannot happen, and would
         // only mean "nothing kept" here.
@@ -65,6 +74,15 @@ pub(crate) struct Unclaimed {
 }
 
 impl Unclaimed {
+    /// `fd`, on its way to an accept of the listener whose backlog is
+    /// `backlog`.
+    fn new(fd: OwnedFd, backlog: &Weak<Queue>) -> Unclaimed {
+        Unclaimed {
+            fd: Some(fd),
+            backlog: backlog.clone(),
+        }
+    }
+
     /// The socket, now the caller's.
     pub(crate) fn claim(mut self) -> Option<OwnedFd> {
         self.fd.take()
@@ -101,10 +119,7 @@ unsafe impl Op for KeptAccept {
 
     fn complete(self, completion: Completion) -> Option<Unclaimed> {
         let fd = self.op.complete(completion)?;
-        Some(Unclaimed {
-            fd: Some(fd),
-            backlog: self.backlog,
-        })
+        Some(Unclaimed::new(fd, &self.backlog))
     }
 }
 
@@ -126,18 +141,13 @@ unsafe impl MultishotOp for KeptAcceptMulti {
 
     fn item(&mut self, completion: Completion) -> Self::Item {
         let fd = self.op.item(completion)?;
-        Ok(Unclaimed {
-            fd: Some(fd),
-            backlog: self.backlog.clone(),
-        })
+        Ok(Unclaimed::new(fd, &self.backlog))
     }
 
     fn ended(&mut self, res: i32) -> Option<Self::Item> {
-        self.op.ended(res).map(|item| {
-            item.map(|fd| Unclaimed {
-                fd: Some(fd),
-                backlog: self.backlog.clone(),
-            })
-        })
+        let backlog = &self.backlog;
+        self.op
+            .ended(res)
+            .map(|item| item.map(|fd| Unclaimed::new(fd, backlog)))
     }
 }

@@ -235,9 +235,7 @@ impl<S: Accepted> Incoming<S> {
     /// the reactor has shut down.
     pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<S>>> {
         // Connections accepted for accepts given up came first.
-        if !self.handle.is_shut_down()
-            && let Some(fd) = self.backlog.take()
-        {
+        if let Some(fd) = self.backlog.take_live(&self.handle) {
             return Poll::Ready(Some(Ok(self.set_up(fd))));
         }
         loop {
@@ -286,9 +284,7 @@ pub(crate) async fn accept_one(
     fd: &SharedFd,
     backlog: &Backlog,
 ) -> io::Result<OwnedFd> {
-    if !handle.is_shut_down()
-        && let Some(fd) = backlog.take()
-    {
+    if let Some(fd) = backlog.take_live(handle) {
         return Ok(fd);
     }
     let (result, unclaimed) = handle.op(backlog.accept(fd)).await;
