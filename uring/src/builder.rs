@@ -197,7 +197,9 @@ impl<'wq> Builder<'wq> {
     /// [`no_mmap`](Builder::no_mmap)). Only that thread can then enter the
     /// ring or register with it (elsewhere, calls fail with `EBADF`), and
     /// nothing that needs the descriptor works: `MsgRing` to it, buffer
-    /// rings, sharing its worker pool. Nothing else can name the ring.
+    /// rings, sharing its worker pool, cloning its registered buffers into
+    /// another ring (`EBADF`; cloning into it works). Nothing else can name
+    /// the ring.
     pub fn registered_fd_only(self) -> Builder<'wq> {
         self.flag(sys::IORING_SETUP_NO_MMAP | sys::IORING_SETUP_REGISTERED_FD_ONLY)
     }

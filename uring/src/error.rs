@@ -151,6 +151,11 @@ pub enum PushErrorKind {
     /// for what it pushes (an SQ thread would still run it). Use the ring
     /// on the thread that made it.
     OtherThread,
+    /// The ring's restrictions, registered through it, refuse the request
+    /// the push would make (a scope's cancel request, when they leave out
+    /// `IORING_OP_ASYNC_CANCEL` or require SQE flags it cannot carry): the
+    /// kernel would fail it with `EACCES`, unseen, and the op would go on.
+    Restricted,
 }
 
 impl fmt::Display for PushErrorKind {
@@ -168,6 +173,7 @@ impl fmt::Display for PushErrorKind {
             PushErrorKind::OtherThread => {
                 "the ring has no descriptor, and its registered index belongs to another thread"
             }
+            PushErrorKind::Restricted => "the ring's restrictions refuse the request",
             PushErrorKind::AfterDrain => {
                 "the ring took an op flagged IO_DRAIN, and its drain could hold a zero-copy send \
                  forever"

@@ -192,11 +192,15 @@ crate::ops! {
         /// unbound Unix peer's, 2 bytes) the next ones are cut to it. Ask
         /// each accepted socket its peer (`getpeername(2)`) instead.
         peer: Option<&'a mut SockAddrBuf> = None => addr + addr2,
-        /// `SOCK_NONBLOCK` and `SOCK_CLOEXEC`, for the new descriptor.
+        /// `SOCK_NONBLOCK` and `SOCK_CLOEXEC`, for the new descriptor; none
+        /// by default (unlike `OpenAt`'s default, the socket is not
+        /// close-on-exec unless asked).
         accept_flags: i32 = 0 => accept_flags,
         /// `IORING_ACCEPT_*` flags: multishot, don't wait, poll first.
         iou_flags: AcceptFlags = AcceptFlags::empty() => ioprio,
-        /// A regular descriptor, or a direct one (5.15).
+        /// A regular descriptor, or a direct one (5.15). The kernel refuses
+        /// `SOCK_CLOEXEC` for a direct descriptor (`EINVAL`), and the slot
+        /// is left as it was.
         direct: DirectSlot<'a> = DirectSlot::NONE => file_index,
     }
 
@@ -535,10 +539,12 @@ crate::ops! {
 
     /// Sets a new time on the pending timeout whose `user_data` is
     /// `target_user_data`, counting from now (5.11). Completes with 0,
-    /// `-ENOENT` when no pending timeout matched. The timespec is kept by
-    /// the ring until the kernel has read it. In a scope that left the
-    /// timeout untagged, an update flagged multishot completes with
-    /// `-EINVAL`.
+    /// `-ENOENT` when no pending timeout matched (a link timeout is not
+    /// one: `LinkTimeoutUpdate` updates those). The timeout then fires once,
+    /// at its new time: an update drops the count of completions it was
+    /// waiting for. The timespec is kept by the ring until the kernel has
+    /// read it. In a scope that left the timeout untagged, an update flagged
+    /// multishot completes with `-EINVAL`.
     #[since = "5.11"]
     pub unsafe struct TimeoutUpdate = TIMEOUT_REMOVE {
         /// The `user_data` of the timeout to update.
@@ -555,7 +561,9 @@ crate::ops! {
     }
 
     /// Sets a new time on the pending link timeout whose `user_data` is
-    /// `target_user_data` (5.15). Completes as `TimeoutUpdate` does.
+    /// `target_user_data` (5.15). Completes as `TimeoutUpdate` does
+    /// (`-ENOENT` for a plain timeout); a time of zero fires the link
+    /// timeout at once, and its op ends with `-ECANCELED`.
     #[since = "5.15"]
     pub unsafe struct LinkTimeoutUpdate = TIMEOUT_REMOVE {
         /// The `user_data` of the link timeout to update.
@@ -587,7 +595,9 @@ crate::ops! {
     /// Replaces registered files from slot `at` on with `fds` (`None`
     /// empties a slot); with [`FilesAt::ALLOC`], puts them in free slots and
     /// writes the slots chosen back into `fds`. Completes with the number of
-    /// slots updated.
+    /// slots updated. Into free slots, the update stops at the first `None`:
+    /// the entries from there on are left as given (descriptors or -1, not
+    /// slots), which the count tells.
     #[since = "5.6"]
     pub unsafe struct FilesUpdate<'a, 'b> = FILES_UPDATE {
         /// The descriptors (the kernel takes its own references).
@@ -782,7 +792,8 @@ crate::ops! {
     /// target ring, given as `&ring`. Completes with 0 on this ring. (A ring
     /// lends out no descriptor, so the `&Ring` is the only way to name one:
     /// a ring in a scope cannot be named, which keeps its completions the
-    /// kernel's.)
+    /// kernel's.) The kernel refuses a message sent under a personality
+    /// (`.personality(..)`: `EINVAL`).
     #[since = "5.18"]
     pub unsafe struct MsgRing = MSG_RING {
         target: fd,
@@ -803,7 +814,9 @@ crate::ops! {
     /// exclusively, or a free one the kernel picks (6.0). Completes on this
     /// ring with 0, or with the slot picked for a free one; the target ring
     /// gets a completion carrying `data` (and the same result) unless
-    /// `MsgRingFlags::CQE_SKIP`.
+    /// `MsgRingFlags::CQE_SKIP`. The source slot is read when the message
+    /// is issued: an empty one fails with `EBADF`, and nothing reaches the
+    /// target. Refused under a personality (`EINVAL`), as `MsgRing` is.
     #[since = "6.0"]
     pub unsafe struct MsgRingFd<'a> = MSG_RING {
         /// The target ring, and the slot of its table.
@@ -879,7 +892,9 @@ crate::ops! {
         socket_type: impl Into<SocketType> => off,
         /// The protocol; 0 picks the domain's default.
         protocol: i32 = 0 => len,
-        /// A regular descriptor, or a direct one.
+        /// A regular descriptor, or a direct one. The kernel refuses
+        /// `SOCK_CLOEXEC` for a direct descriptor (`EINVAL`), and the slot
+        /// is left as it was.
         direct: DirectSlot<'a> = DirectSlot::NONE => file_index,
     }
 
@@ -943,9 +958,12 @@ crate::ops! {
     }
 
     /// Sends `buf` on a socket without copying it, like `send(2)` with
-    /// `MSG_ZEROCOPY`. Completes twice: with the bytes sent (flagged
-    /// `IORING_CQE_F_MORE`), then, once the kernel no longer needs `buf`,
-    /// with a notification (`IORING_CQE_F_NOTIF`).
+    /// `MSG_ZEROCOPY`. Completes twice: with the bytes sent or an error
+    /// (flagged `IORING_CQE_F_MORE`), then, once the kernel no longer needs
+    /// `buf`, with a notification (`IORING_CQE_F_NOTIF`). A send cancelled
+    /// by its link completes `-ECANCELED` without `F_MORE`, and its
+    /// notification follows all the same; outside a scope, the kernel
+    /// refuses `CQE_SKIP_SUCCESS` on it (`EINVAL`, no notification).
     #[since = "6.0"]
     pub unsafe struct SendZc<'a> = SEND_ZC {
         target: fd | fixed,
@@ -1184,7 +1202,8 @@ crate::ops! {
 
     /// Installs a registered file as a regular descriptor of this process.
     /// Completes with the new descriptor (close-on-exec unless
-    /// `IORING_FIXED_FD_NO_CLOEXEC`).
+    /// `IORING_FIXED_FD_NO_CLOEXEC`). The kernel refuses it under a
+    /// personality (`.personality(..)`: `EPERM`).
     #[since = "6.8"]
     pub unsafe struct FixedFdInstall = FIXED_FD_INSTALL {
         target: fixed,

@@ -387,7 +387,8 @@ impl UnixDatagram {
     }
 
     /// Receives one datagram into a buffer of the reactor's buffer ring
-    /// `group`, with no copy.
+    /// `group`, with no copy; `None` for an empty datagram (which takes no
+    /// buffer).
     pub async fn recv_ring(&self, group: BufGroup) -> io::Result<Option<RingBuf>> {
         let (result, buf) = run(
             &self.handle,

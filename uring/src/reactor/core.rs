@@ -1020,8 +1020,10 @@ impl Core {
 
     /// After a multishot callback panicked (at the op's last completion
     /// if `last`): its slot drops its completions from now on, and its
-    /// value stays, leaked. Returns the completions held for it, to drop
-    /// once the core is released.
+    /// value stays, leaked; an op the kernel still runs is cancelled, so
+    /// that it stops taking what nobody will see (a receive would go on
+    /// swallowing bytes) and the reactor's runs can end. Returns the
+    /// completions held for it, to drop once the core is released.
     pub(crate) fn abandon_each(&mut self, index: u32, last: bool) -> Vec<Completion> {
         let slot = self.slab.slot(index);
         if last {
@@ -1029,6 +1031,10 @@ impl Core {
             slot.state = State::RunningLast;
         } else if slot.state == State::Running {
             slot.state = State::Panicked;
+            let generation = slot.generation;
+            // A refused cancel (a closed ring, restrictions) leaves the op
+            // as it was: its completions are dropped all the same.
+            let _ = self.cancel_slot(index, generation);
         }
         let mut dropped = Vec::new();
         let mut at = 0;
@@ -1101,6 +1107,18 @@ impl Core {
         }
         if self.closed() {
             return Ok(false);
+        }
+        if self
+            .ring
+            .sqe_rules
+            .is_some_and(|rules| rules.refuses(Cancel::CODE, 0))
+        {
+            // The kernel would refuse the request (`EACCES`) into a
+            // completion nobody sees, and the op would go on.
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "the ring's restrictions refuse cancel requests (IORING_OP_ASYNC_CANCEL)",
+            ));
         }
         let target = self.tag(index, generation);
         let ignored = self.ignored();

@@ -445,7 +445,13 @@ impl Handle {
     }
 
     /// Cancels the op `id`, if it is still in flight: it completes soon,
-    /// with `ECANCELED` (or its own result if it finished first). Returns
+    /// with `ECANCELED` (or its own result if it finished first). A
+    /// zero-copy send past its first completion is the exception: it ends
+    /// at its notification, whenever the network stack lets go of its
+    /// bytes, with its count (see SAFETY.md, "Known limits"). A
+    /// [`PermissionDenied`](io::ErrorKind::PermissionDenied) error when the
+    /// ring's restrictions, registered through it, refuse cancel requests
+    /// (`IORING_OP_ASYNC_CANCEL`): the op goes on. Returns
     /// whether a cancel request was queued; an id whose op completed
     /// already cancels nothing, even when its slot holds a new op, and
     /// neither does an id of another reactor's op.
@@ -472,7 +478,7 @@ impl Handle {
     /// Registers a provided-buffer ring of `count` buffers of `len` bytes
     /// under `group` ([`Ring::register_buf_ring`]): receives that name it
     /// get their buffer from it, as a [`RingBuf`]. It lives as long as the
-    /// reactor.
+    /// reactor, or any `RingBuf` of it, whichever is longer.
     pub fn register_buf_ring(
         &self,
         group: BufferGroup,

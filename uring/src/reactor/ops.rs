@@ -524,7 +524,8 @@ unsafe impl Op for RecvRing {
 
 /// Receives again and again into buffers the kernel picks from a reactor's
 /// buffer ring (`IORING_RECV_MULTISHOT`): each item is a filled buffer,
-/// `Ok(None)` at the end of the stream, or the error that ended the op
+/// `Ok(None)` at the end of the stream (on a datagram socket, at an empty
+/// datagram, which ends the op), or the error that ended the op
 /// (`ENOBUFS` when the ring ran dry: queue it again once buffers are back).
 #[derive(Debug)]
 pub struct RecvMulti {

@@ -143,6 +143,9 @@ unsafe impl IoBuf for RingBuf {
     }
 }
 
+/// Read into, a `RingBuf`'s length becomes the byte count: what the read
+/// wrote, and no more (a `Vec`'s only grows, keeping what it held past
+/// the count). A read at the end of the stream (0 bytes) empties it.
 // SAFETY: as for `IoBuf`; the whole buffer is initialised (the ring's
 // memory is zeroed at allocation).
 unsafe impl IoBufMut for RingBuf {

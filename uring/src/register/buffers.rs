@@ -218,7 +218,12 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Replaces the buffers of slots `offset..` of `table` with `buffers`
     /// (`IORING_REGISTER_BUFFERS_UPDATE`, 5.13): `Some` registers that
     /// memory in the slot, `None` empties it. Returns how many slots were
-    /// updated. Ops already pushed keep the buffer their slot had.
+    /// updated. An op finds its buffer when the kernel takes it up: one
+    /// pushed and not yet submitted uses what the slot holds then, and so,
+    /// since Linux 6.14, does one submitted but not yet issued (linked
+    /// behind an op still running), failing with `EFAULT` when its bytes
+    /// are not in the new buffer; ops already issued keep the buffer they
+    /// found. The old buffer's tag, if any, comes once no op uses it.
     ///
     /// # Safety
     ///

@@ -78,6 +78,51 @@ impl Restriction {
     }
 }
 
+/// The SQE rules of a ring's restrictions, as registered through it
+/// (`IORING_RESTRICTION_SQE_*`): what the kernel refuses with `EACCES`
+/// once the ring is enabled, so that the ring's own requests (a scope's or
+/// a reactor's cancels) can be refused up front rather than fail unseen.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SqeRules {
+    /// The opcodes allowed, one bit each.
+    ops: [u64; 4],
+    allowed: u8,
+    required: u8,
+}
+
+impl SqeRules {
+    /// The SQE rules among `rules`, if any. (Without any, Linux 6.18
+    /// refuses every SQE and later kernels none; neither is assumed.)
+    fn of(rules: &[Restriction]) -> Option<SqeRules> {
+        let mut sqe = SqeRules::default();
+        let mut any = false;
+        for rule in rules {
+            // SAFETY: every member of the union is a `u8`.
+            let arg = unsafe { rule.0.arg.sqe_op };
+            match rule.0.opcode {
+                sys::IORING_RESTRICTION_SQE_OP => {
+                    sqe.ops[usize::from(arg / 64)] |= 1 << (arg % 64);
+                }
+                // Each of these replaces the value of an earlier rule, as
+                // the kernel parses them.
+                sys::IORING_RESTRICTION_SQE_FLAGS_ALLOWED => sqe.allowed = arg,
+                sys::IORING_RESTRICTION_SQE_FLAGS_REQUIRED => sqe.required = arg,
+                _ => continue,
+            }
+            any = true;
+        }
+        any.then_some(sqe)
+    }
+
+    /// Whether the kernel refuses an SQE of `opcode` carrying `flags`, as
+    /// `io_check_restriction` decides.
+    pub(crate) fn refuses(&self, opcode: u8, flags: u8) -> bool {
+        self.ops[usize::from(opcode / 64)] & (1 << (opcode % 64)) == 0
+            || flags & self.required != self.required
+            || flags & !(self.allowed | self.required) != 0
+    }
+}
+
 impl std::fmt::Debug for Restriction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // SAFETY: every member of the union is a `u8`.
@@ -420,13 +465,21 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     pub fn register_restrictions(&mut self, rules: &[Restriction]) -> Result<()> {
         let len = u32::try_from(rules.len())
             .map_err(|_| Error::InvalidArgument("too many restrictions".into()))?;
-        self.register(
+        let registered = self.register(
             sys::IORING_REGISTER_RESTRICTIONS,
             rules.as_ptr().cast(),
             len,
             "IORING_REGISTER_RESTRICTIONS",
-        )
-        .map(drop)
+        );
+        match registered {
+            Ok(_) => self.sqe_rules = SqeRules::of(rules),
+            // A set the kernel refuses part-way is reset whole (`EINVAL`);
+            // `EBUSY` (a set registered already) and `EBADFD` (an enabled
+            // ring) leave the earlier one.
+            Err(ref e) if e.raw_os_error() == Some(libc::EINVAL) => self.sqe_rules = None,
+            Err(_) => {}
+        }
+        registered.map(drop)
     }
 
     /// Cancels the requests `what` names and waits until they are gone,

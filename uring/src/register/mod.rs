@@ -8,8 +8,8 @@ mod files;
 mod napi;
 
 pub use buffers::FixedBuffers;
-pub(crate) use control::no_request_matched;
 pub use control::{IoWqWorkers, Personality, Restriction, SyncCancel};
+pub(crate) use control::{SqeRules, no_request_matched};
 pub use files::{FixedFiles, SlotUpdate};
 pub use napi::{NapiSettings, NapiTracking};
 
@@ -227,7 +227,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// calls fail with `EBADF`), [`as_raw_fd`](std::os::fd::AsRawFd) is
     /// -1, and what needs the descriptor fails: `MsgRing` to it,
     /// [`post`](Ring::post), new buffer rings, resizing a ring whose queues
-    /// the kernel allocated (`EBADF`), sharing its worker pool (`ENXIO`). A
+    /// the kernel allocated (`EBADF`), cloning its registered buffers into
+    /// another ring (`EBADF`), sharing its worker pool (`ENXIO`). A
     /// [`BufRing`](crate::BufRing) made before keeps its own duplicate of
     /// the descriptor, and with it the kernel's ring. Dropping the ring on
     /// the registering thread releases the index and with it the kernel's

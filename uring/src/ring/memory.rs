@@ -286,6 +286,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             wait_clock: crate::Clock::Monotonic,
             personalities: Vec::new(),
             personality_count: 0,
+            sqe_rules: None,
         };
         ring.set_fast_wait_limit();
         Ok(ring)

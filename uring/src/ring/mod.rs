@@ -112,6 +112,8 @@ pub struct Ring<S: SqeSize = Sqe64, C: CqeSize = Cqe16> {
     pub(crate) personalities: Vec<(u16, u32)>,
     /// Personalities registered so far (see `personalities`).
     pub(crate) personality_count: u32,
+    /// The SQE rules of the restrictions registered through the ring.
+    pub(crate) sqe_rules: Option<crate::register::SqeRules>,
 }
 
 // SAFETY: the ring owns its mappings and descriptor; nothing in it is tied to

@@ -42,7 +42,7 @@ use table::*;
 use crate::buf_ring::Buf;
 use crate::cqueue::Completions;
 use crate::entries::{Cqe16, CqeSize, Sqe64, SqeSize, UniformCqe};
-use crate::error::{Error, PushError, Result};
+use crate::error::{Error, PushError, PushErrorKind, Result};
 use crate::op::{Scoped, Submission};
 use crate::ops::Cancel;
 use crate::register::SyncCancel;
@@ -761,6 +761,12 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
     /// period shorter than a system call).
     pub fn cancel(&mut self, user_data: u64) -> Result<u32, PushError<()>> {
         let ring = &mut *self.ring;
+        if ring
+            .sqe_rules
+            .is_some_and(|rules| rules.refuses(Cancel::CODE, 0))
+        {
+            return Err(PushError::new((), PushErrorKind::Restricted));
+        }
         let table = &ring.scope_table;
         let targets: Vec<u32> = table.carriers(user_data).collect();
         let untagged = table.may_carry_untagged(user_data, ring.sq.tail());

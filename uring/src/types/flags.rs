@@ -162,7 +162,9 @@ flags! {
         const BOOTTIME = sys::IORING_TIMEOUT_BOOTTIME;
         /// Measure on `CLOCK_REALTIME` (5.15).
         const REALTIME = sys::IORING_TIMEOUT_REALTIME;
-        /// Complete with 0 instead of `-ETIME` when the timer fires (6.0).
+        /// A timer that fires is no failure (5.16): it still completes
+        /// with `-ETIME`, but the ops linked after it run rather than end
+        /// with `-ECANCELED`.
         const ETIME_SUCCESS = sys::IORING_TIMEOUT_ETIME_SUCCESS;
         /// Fire repeatedly, `count` times or forever if 0 (6.4). An update
         /// (`TimeoutUpdate`) sets the count to 0: the timeout then fires
