@@ -209,3 +209,48 @@ pub fn assert_group_whole(reactor: &Reactor, group: BufGroup, count: u16, what: 
         other => panic!("{what}: the byte the dry group left: {other:?}"),
     }
 }
+
+/// A connected loopback TCP pair `(client, server)` whose client may queue
+/// 4 MiB (`SO_SNDBUF`), without Nagle's delay: while the server reads
+/// nothing, its window shuts after some 100 KiB and the rest of what the
+/// client sends waits in the client's write queue, unacknowledged (the
+/// pages of a zero-copy send stay pinned there) until the server reads.
+pub fn slow_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    client.set_nodelay(true).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    crate::set_int_option(&client, libc::SOL_SOCKET, libc::SO_SNDBUF, 4 << 20).expect("SO_SNDBUF");
+    (client, server)
+}
+
+/// A thread that reads `server` to its end (or for [`PATIENCE`](crate::PATIENCE))
+/// after `delay`, and returns what it read.
+pub fn late_reader(
+    mut server: std::net::TcpStream,
+    delay: Duration,
+) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        server.set_read_timeout(Some(crate::PATIENCE)).unwrap();
+        let mut got = Vec::new();
+        let mut chunk = vec![0u8; 256 << 10];
+        loop {
+            match server.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => got.extend_from_slice(&chunk[..k]),
+            }
+        }
+        got
+    })
+}
+
+/// The bytes the socket `fd` has queued that its peer has not
+/// acknowledged (`SIOCOUTQ`).
+pub fn unacked(fd: impl std::os::fd::AsRawFd) -> i32 {
+    let mut n = 0i32;
+    // SAFETY: inspection: SIOCOUTQ writes one `int` into `n`.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+    assert_eq!(rc, 0, "SIOCOUTQ: {}", std::io::Error::last_os_error());
+    n
+}

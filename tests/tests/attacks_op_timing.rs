@@ -41,6 +41,7 @@ use uring::{
     AcceptFlags, Cqe, FutexFlags, FutexWaitV, IoWqWorkers, MsgFlags, MsgHdr, MsgHdrMut, Ring,
     Scope, SockAddr, SockAddrBuf, SockOpt, SqeFlags, WaitIdTarget,
 };
+use uring_tests::net::unacked;
 use uring_tests::{PATIENCE, pattern, require_op, skip};
 
 const CANARY: u8 = 0xa5;
@@ -83,16 +84,6 @@ fn int_option(fd: &impl AsRawFd, level: i32, name: i32) -> i32 {
     };
     assert_eq!(rc, 0, "getsockopt: {}", std::io::Error::last_os_error());
     value
-}
-
-/// The bytes a TCP socket has not yet had acknowledged (`SIOCOUTQ`):
-/// bytes whose pages a zero-copy send still holds.
-fn unacked(fd: &impl AsRawFd) -> i32 {
-    let mut n = 0i32;
-    // SAFETY: inspection: SIOCOUTQ writes one `int`.
-    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
-    assert_eq!(rc, 0, "SIOCOUTQ: {}", std::io::Error::last_os_error());
-    n
 }
 
 /// A connected TCP pair over loopback whose receiving end advertises a
@@ -250,7 +241,7 @@ fn a_zero_copy_sendmsg_keeps_every_buffer_its_iovecs_point_to_until_the_notifica
             .unwrap();
             s.submit().unwrap();
             std::thread::sleep(Duration::from_millis(100));
-            let queued = unacked(&client);
+            let queued = unacked(client.as_raw_fd());
             let mut seen = Vec::new();
             reap_until(s, &mut seen, |seen| seen.iter().any(|c| c.user_data() == 1));
             (seen, queued)
@@ -305,7 +296,7 @@ fn an_owned_zero_copy_buffer_is_not_freed_before_the_notification() {
         s.submit().unwrap();
         let mut seen = Vec::new();
         reap_until(s, &mut seen, |seen| seen.iter().any(|c| c.user_data() == 1));
-        let queued = unacked(&client);
+        let queued = unacked(client.as_raw_fd());
         for _ in 0..16 {
             bait.push(vec![0xeeu8; size]);
         }
@@ -351,7 +342,7 @@ fn a_dropped_reactor_zero_copy_send_keeps_its_buffer_until_the_notification() {
             drop(f);
         }
         // SAFETY: inspection: SIOCOUTQ on the descriptor `fd` keeps open.
-        let queued = unacked(&unsafe { std::os::fd::BorrowedFd::borrow_raw(client_fd) });
+        let queued = unacked(client_fd);
         let bait: Vec<Vec<u8>> = (0..16).map(|_| vec![0xeeu8; size]).collect();
         let reader = delayed_reader(server, Duration::from_millis(100), size);
         let start = Instant::now();

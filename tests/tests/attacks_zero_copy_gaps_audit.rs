@@ -33,8 +33,8 @@
 
 use std::cell::RefCell;
 use std::io::{IoSlice, IoSliceMut, Read as _};
-use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::{AsRawFd, RawFd};
+use std::net::{Shutdown, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -42,6 +42,7 @@ use std::time::{Duration, Instant};
 use uring::ops::{Nop, Read, SendMsgZc, SendMsgZcFixed, SendZc, SendZcFixed};
 use uring::reactor::{Reactor, SharedFd};
 use uring::{Cqe, MsgFlags, MsgHdr, Ring, Scope, SendZcFlags, SqeFlags, sys};
+use uring_tests::net::{late_reader, slow_pair, unacked};
 use uring_tests::{PATIENCE, pattern, require_kernel, require_op, skip};
 
 /// What memory is overwritten with once it was handed back.
@@ -55,47 +56,6 @@ const NOTIF: u32 = sys::IORING_CQE_F_NOTIF;
 
 /// A notification's `res` with `IORING_NOTIF_USAGE_ZC_COPIED` (bit 31).
 const COPIED: i32 = i32::MIN;
-
-/// A connected loopback TCP pair `(client, server)` whose client may
-/// queue 4 MiB, without Nagle's delay: while the server reads nothing,
-/// its window shuts after some 100 KiB and the rest waits, pinned, in the
-/// client's write queue.
-fn slow_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    client.set_nodelay(true).unwrap();
-    let (server, _) = listener.accept().unwrap();
-    uring_tests::set_int_option(&client, libc::SOL_SOCKET, libc::SO_SNDBUF, 4 << 20)
-        .expect("SO_SNDBUF");
-    (client, server)
-}
-
-/// Reads `server` to its end (or for [`PATIENCE`]) after `delay`.
-fn late_reader(mut server: TcpStream, delay: Duration) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        std::thread::sleep(delay);
-        server.set_read_timeout(Some(PATIENCE)).unwrap();
-        let mut got = Vec::new();
-        let mut chunk = vec![0u8; 256 << 10];
-        loop {
-            match server.read(&mut chunk) {
-                Ok(0) | Err(_) => break,
-                Ok(k) => got.extend_from_slice(&chunk[..k]),
-            }
-        }
-        got
-    })
-}
-
-/// The bytes `fd` has queued and the peer has not acknowledged
-/// (`SIOCOUTQ`).
-fn unacked(fd: RawFd) -> i32 {
-    let mut n = 0i32;
-    // SAFETY: inspection: SIOCOUTQ writes one `int` into `n`.
-    let rc = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut n) };
-    assert_eq!(rc, 0, "SIOCOUTQ: {}", std::io::Error::last_os_error());
-    n
-}
 
 /// Asserts that `got` is a prefix of `sent` (no byte written into the
 /// memory after it was handed back reached the peer); its length.

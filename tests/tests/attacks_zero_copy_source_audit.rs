@@ -21,7 +21,6 @@
 //! (`SIOCOUTQ`, `fstat`), each with a `// SAFETY:` comment.
 
 use std::io::{IoSlice, IoSliceMut, Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
@@ -30,6 +29,7 @@ use std::time::{Duration, Instant};
 use uring::ops::{MsgRing, Nop, Read, SendMsgZc, SendMsgZcFixed, SendZc, SendZcFixed};
 use uring::reactor::{Reactor, SharedFd};
 use uring::{BufferGroup, Cqe, MsgHdr, Restriction, Ring, Scope, SendZcFlags, SqeFlags, sys};
+use uring_tests::net::{late_reader, slow_pair, unacked};
 use uring_tests::{PATIENCE, pattern, require_kernel, require_op, skip};
 
 /// What memory is overwritten with once the scope or the op gave it back.
@@ -46,49 +46,6 @@ type Call = (usize, Outcome, Vec<u8>);
 
 const MORE: u32 = sys::IORING_CQE_F_MORE;
 const NOTIF: u32 = sys::IORING_CQE_F_NOTIF;
-
-/// A connected loopback TCP pair `(client, server)` whose client may
-/// queue a lot (`SO_SNDBUF`), sending without Nagle's delay: while the
-/// server reads nothing, its window (the default receive buffer, which
-/// grows only as it reads) shuts after some 100 KiB, and the rest of what
-/// the client sends stays in the client's write queue, unacknowledged,
-/// until the server reads.
-fn slow_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    client.set_nodelay(true).unwrap();
-    let (server, _) = listener.accept().unwrap();
-    uring_tests::set_int_option(&client, libc::SOL_SOCKET, libc::SO_SNDBUF, 4 << 20)
-        .expect("SO_SNDBUF");
-    (client, server)
-}
-
-/// Reads `server` to its end (or for [`PATIENCE`]) after `delay`.
-fn late_reader(mut server: TcpStream, delay: Duration) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        std::thread::sleep(delay);
-        server.set_read_timeout(Some(PATIENCE)).unwrap();
-        let mut got = Vec::new();
-        let mut chunk = vec![0u8; 256 << 10];
-        loop {
-            match server.read(&mut chunk) {
-                Ok(0) | Err(_) => break,
-                Ok(k) => got.extend_from_slice(&chunk[..k]),
-            }
-        }
-        got
-    })
-}
-
-/// The bytes `fd` has queued and the peer has not acknowledged
-/// (`SIOCOUTQ`).
-fn unacked(fd: RawFd) -> i32 {
-    let mut n = 0i32;
-    // SAFETY: inspection: SIOCOUTQ writes one `int` into `n`.
-    let rc = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut n) };
-    assert_eq!(rc, 0, "SIOCOUTQ: {}", std::io::Error::last_os_error());
-    n
-}
 
 /// The device and inode `fd` names, or `None` once it is closed.
 fn identity(fd: RawFd) -> Option<(u64, u64)> {
