@@ -341,7 +341,7 @@ fn a_dropped_reactor_zero_copy_send_keeps_its_buffer_until_the_notification() {
         } else {
             drop(f);
         }
-        // SAFETY: inspection: SIOCOUTQ on the descriptor `fd` keeps open.
+        // (`fd` keeps the descriptor open.)
         let queued = unacked(client_fd);
         let bait: Vec<Vec<u8>> = (0..16).map(|_| vec![0xeeu8; size]).collect();
         let reader = delayed_reader(server, Duration::from_millis(100), size);
