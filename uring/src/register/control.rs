@@ -762,3 +762,38 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         crate::ring::msg_target::post(self.as_raw_fd(), res, user_data)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Restriction, SqeRules};
+    use crate::sys;
+
+    /// The rules refuse what `io_check_restriction` refuses: an opcode not
+    /// allowed, an SQE without a required flag, an SQE with a flag neither
+    /// allowed nor required; the last of several flag rules counts; rules
+    /// of register ops alone make no SQE rules.
+    #[test]
+    fn sqe_rules_refuse_as_the_kernel_does() {
+        let nop = sys::IORING_OP_NOP;
+        let cancel = sys::IORING_OP_ASYNC_CANCEL;
+        let rules = SqeRules::of(&[
+            Restriction::opcode(nop),
+            Restriction::opcode(255),
+            Restriction::sqe_flags_allowed(sys::IOSQE_ASYNC),
+            Restriction::sqe_flags_allowed(sys::IOSQE_IO_DRAIN | sys::IOSQE_ASYNC),
+            Restriction::sqe_flags_required(sys::IOSQE_CQE_SKIP_SUCCESS),
+        ])
+        .unwrap();
+        let skip = sys::IOSQE_CQE_SKIP_SUCCESS;
+        assert!(!rules.refuses(nop, skip));
+        assert!(!rules.refuses(255, skip | sys::IOSQE_IO_DRAIN | sys::IOSQE_ASYNC));
+        assert!(rules.refuses(cancel, skip), "an opcode not allowed");
+        assert!(rules.refuses(nop, 0), "without the required flag");
+        assert!(
+            rules.refuses(nop, skip | sys::IOSQE_IO_LINK),
+            "a flag not allowed"
+        );
+        let only_register = [Restriction::register_op(sys::IORING_REGISTER_PROBE as u8)];
+        assert!(SqeRules::of(&only_register).is_none());
+    }
+}
