@@ -49,12 +49,14 @@ use proc_macro::TokenStream;
 /// make the kernel follow addresses found in the op's memory or keep that
 /// memory (a send's `IORING_SEND_VECTORIZED` in `ioprio`, `MSG_ZEROCOPY`:
 /// the library's flag types leave such bits out), that a buffer the kernel
-/// writes is of a type any bytes are a valid value of, and, unless it says
+/// writes is fed from an exclusive borrow (`&'a mut [u8]`, never a shared
+/// `&'a [u8]`) of a type any bytes are a valid value of, and, unless it says
 /// `#[retains_memory]`, that the kernel is done with that memory once the
 /// op's last completion is posted. Checked at compile time, whatever form
 /// the opcode is given in: an entry of opcode `LINK_TIMEOUT` must say
 /// `#[after_link]`, one of `PROVIDE_BUFFERS` `#[retains_memory]`, one of
-/// `CLOSE` must take `target: owned`, and only `TIMEOUT`, `LINK_TIMEOUT`
+/// `CLOSE` must take `target: owned`, only `CLOSE` takes a fixed target in
+/// `file_index` (`fixed(file_index)`), and only `TIMEOUT`, `LINK_TIMEOUT`
 /// and `TIMEOUT_REMOVE` take a `#[ring_owned]` argument.
 ///
 /// Inside the braces, separated by commas, with SQE fields named as in

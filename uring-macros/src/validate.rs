@@ -377,6 +377,24 @@ fn check_entry<'a>(entry: &'a Entry, errors: &mut Errors) -> Option<Checked<'a>>
                     TargetKind::FdOrFixed
                 }
                 Some(field) => {
+                    // Only CLOSE takes its slot from `file_index`: every
+                    // other op reads its file from `fd` alone, and would run
+                    // on the descriptor the 0 there names.
+                    let close = match &entry.opcode {
+                        Some(Opcode::Kernel(ident)) => ident == "CLOSE",
+                        Some(Opcode::Int(lit)) => lit.base10_parse::<u8>().is_ok_and(|n| n == 19),
+                        _ => false,
+                    };
+                    if !close {
+                        local.push(
+                            field.span(),
+                            "only `CLOSE` (named `= CLOSE` or `= 19`) takes a fixed target in \
+                             `file_index`: other ops read their file from `fd` alone; write \
+                             `target: fd | fixed` (the fixed file goes to `fd` with \
+                             IOSQE_FIXED_FILE)"
+                                .to_string(),
+                        );
+                    }
                     claims.claim(
                         &mut local,
                         field,

@@ -256,6 +256,14 @@ impl<'wq> Builder<'wq> {
                 "taskrun_flag() needs coop_taskrun() or defer_taskrun()",
             ));
         }
+        if has(sys::IORING_SETUP_SQPOLL)
+            && (has(sys::IORING_SETUP_COOP_TASKRUN) || has(sys::IORING_SETUP_TASKRUN_FLAG))
+        {
+            return Err(Error::Setup(
+                "coop_taskrun() and taskrun_flag() cannot be used with sqpoll(): the SQ thread \
+                 runs the task work",
+            ));
+        }
         if has(sys::IORING_SETUP_DEFER_TASKRUN) {
             if !has(sys::IORING_SETUP_SINGLE_ISSUER) {
                 return Err(Error::Setup("defer_taskrun() needs single_issuer()"));

@@ -342,7 +342,12 @@ crate::ops! {
 
     /// Hands the buffers of `pool` to the kernel under `group`, with ids
     /// from `start_id` on, for ops that select a provided buffer. Completes
-    /// with 0 (with the number of buffers added before 5.15).
+    /// with 0 (with the number of buffers added before 5.15). The kernel
+    /// takes buffers from the group's head, in the order they were given,
+    /// and checks neither their ids nor their overlap: a region given
+    /// twice is written under both ids. A receive bundle over such a group
+    /// may consume a buffer no completion names (see
+    /// [`Ring::push_unchecked`](crate::Ring::push_unchecked)).
     #[since = "5.7"]
     #[retains_memory]
     pub unsafe struct ProvideBuffers<'a> = PROVIDE_BUFFERS {

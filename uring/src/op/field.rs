@@ -14,9 +14,11 @@ use crate::types::{BufferGroup, BufferPool, BufferSelect, SockAddr, SockAddrBuf}
 ///
 /// A slice (`&[T]`, `&mut [T]`) fills `len` with its count of `T`s: the
 /// unit the kernel reads `len` in must be that (bytes for `[u8]`, entries
-/// for an array of iovecs), and a slice the kernel writes into must be of
-/// a `T` that any bytes are a valid value of (`u8`, the integers,
-/// `epoll_event`), as an op's table entry vouches.
+/// for an array of iovecs), and a slice the kernel writes into must be an
+/// exclusive borrow (`&mut [T]`: the kernel's write through a `&[T]` would
+/// change memory others may be reading) of a `T` that any bytes are a
+/// valid value of (`u8`, the integers, `epoll_event`), as an op's table
+/// entry vouches.
 pub unsafe trait SqeField<F> {
     /// The field value.
     fn into_field(self) -> F;

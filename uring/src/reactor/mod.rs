@@ -160,7 +160,10 @@ impl Reactor {
     /// `single_issuer`, `coop_taskrun`, `taskrun_flag`), for rings made
     /// otherwise, such as those of [`Ring::create_many`] (add
     /// [`r_disabled`](crate::Builder::r_disabled) when a ring is created on
-    /// another thread than the one its reactor runs on).
+    /// another thread than the one its reactor runs on). Not for an SQPOLL
+    /// ring: the kernel refuses `coop_taskrun` and `taskrun_flag` beside
+    /// `sqpoll` (the build is an [`Error::Setup`](crate::Error::Setup));
+    /// start such a ring from [`Ring::builder`].
     pub fn ring_builder() -> crate::Builder<'static> {
         Ring::builder()
             .cq_entries(CQ_ENTRIES)

@@ -64,6 +64,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     ) -> Result<Ring<S, C>> {
         let mut p = builder.params(entries)?;
         p.flags |= S::SETUP | C::SETUP;
+        if C::MAX_SLOTS > 1 && p.flags & sys::IORING_SETUP_CQSIZE != 0 && p.cq_entries < 2 {
+            // The kernel sizes the rings for one 32-byte completion at the
+            // least (`EOVERFLOW` otherwise).
+            return Err(Error::Setup("a mixed CQ needs at least 2 entries"));
+        }
         let user_memory = match given {
             Some(region) => {
                 p.flags |= sys::IORING_SETUP_NO_MMAP;
@@ -88,8 +93,12 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             .map_err(|e| Error::os("io_uring_setup", e))?;
         if p.flags & sys::IORING_SETUP_REGISTERED_FD_ONLY != 0 {
             // `fd` is an index into this thread's registered rings: the
-            // ring has no descriptor.
+            // ring has no descriptor. Unregister it if mapping fails: it is
+            // the kernel ring's last name, which would otherwise live (and
+            // hold one of the thread's 16 slots) until the thread exits.
+            let guard = IndexGuard(fd);
             let mut ring = Self::map(-1, p, builder.wq_fd(), user_memory)?;
+            mem::forget(guard);
             ring.enter_fd = fd;
             ring.enter_flags = sys::IORING_ENTER_REGISTERED_RING;
             ring.registered_by = crate::register::thread_key();
@@ -955,6 +964,29 @@ struct Reserved {
 }
 
 /// Closes a descriptor unless forgotten.
+/// Unregisters a ring index of this thread on drop, unless forgotten.
+struct IndexGuard(RawFd);
+
+impl Drop for IndexGuard {
+    fn drop(&mut self) {
+        let update = sys::io_uring_rsrc_update {
+            offset: self.0 as u32,
+            resv: 0,
+            data: 0,
+        };
+        // SAFETY: `update` lives for the call, which reads one entry; the
+        // index is this thread's, named through its registered rings.
+        let _ = unsafe {
+            sys::io_uring_register(
+                self.0,
+                sys::IORING_UNREGISTER_RING_FDS | sys::IORING_REGISTER_USE_REGISTERED_RING,
+                (&update as *const sys::io_uring_rsrc_update).cast(),
+                1,
+            )
+        };
+    }
+}
+
 struct FdGuard(RawFd);
 
 impl Drop for FdGuard {

@@ -293,7 +293,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// beyond that op's completion: until an op has consumed each of them
     /// (its completion names the buffer, which tells which one only while
     /// no two buffers the kernel holds share an id), or a `RemoveBuffers`
-    /// took it back (its result counts them). Closing the ring does not end
+    /// took it back (its result counts them). A receive bundle
+    /// (`RecvFlags::BUNDLE`) over such a group is the exception: Linux 6.18
+    /// may fill a second buffer and name only the first, with the bytes of
+    /// both in its result (more than the named buffer holds); the second
+    /// is off the group for good, and no `RemoveBuffers` finds it. Closing the ring does not end
     /// that use at a point the program can see: the kernel's ring lives on
     /// while any duplicate of its descriptor does (a
     /// [`BufRing`](crate::BufRing), [`RawBufRing`](crate::RawBufRing) or

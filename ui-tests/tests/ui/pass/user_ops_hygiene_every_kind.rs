@@ -54,7 +54,7 @@ uring::ops! {
     /// Two lifetimes, one field per part of a nested struct.
     #[since = "5.1"]
     pub unsafe struct Nested<'a, 'b> = 251 {
-        target: fd | fixed(file_index),
+        target: fd | fixed,
         first: &'a [u8] => addr3 + len,
         second: &'b std::ffi::CStr => off,
         level: u32 = 1 => level,
