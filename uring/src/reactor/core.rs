@@ -468,6 +468,16 @@ impl Core {
         let cell = unsafe { &mut *cell };
         let pushed = match deadline {
             None => self.push(cell.sqe(), tag),
+            Some(_)
+                if self.ring.sqe_rules.is_some_and(|rules| {
+                    rules.refuses(LinkTimeout::CODE, 0) || rules.refuses_flags(sys::IOSQE_IO_LINK)
+                }) =>
+            {
+                // The kernel would refuse the link timeout, and with it the
+                // op (`ECANCELED`, as if its deadline had passed): refused
+                // here with the kernel's answer to a restricted SQE.
+                Err(io::Error::from_raw_os_error(libc::EACCES))
+            }
             Some(at) => {
                 let sqe = cell.sqe();
                 let timeout = LinkTimeout::new(at.at).timeout_flags(at.flags);
@@ -1114,11 +1124,9 @@ impl Core {
             .is_some_and(|rules| rules.refuses(Cancel::CODE, 0))
         {
             // The kernel would refuse the request (`EACCES`) into a
-            // completion nobody sees, and the op would go on.
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                "the ring's restrictions refuse cancel requests (IORING_OP_ASYNC_CANCEL)",
-            ));
+            // completion nobody sees, and the op would go on: its answer,
+            // here.
+            return Err(io::Error::from_raw_os_error(libc::EACCES));
         }
         let target = self.tag(index, generation);
         let ignored = self.ignored();

@@ -310,6 +310,9 @@ impl Handle {
     /// The op and its link timeout are pushed together: on a ring of one
     /// SQ entry, which cannot hold both, this is an error of kind
     /// [`io::ErrorKind::InvalidInput`] (the op and the callback dropped).
+    /// On a ring whose restrictions, registered through it, refuse link
+    /// timeouts (or the `IO_LINK` flag an op needs to carry one), it is an
+    /// `EACCES` error: the kernel would fail the op unrun.
     ///
     /// [`cancel`]: Handle::cancel
     pub fn queue_with_deadline<O, F>(
@@ -451,10 +454,10 @@ impl Handle {
     /// with `ECANCELED` (or its own result if it finished first). A
     /// zero-copy send past its first completion is the exception: it ends
     /// at its notification, whenever the network stack lets go of its
-    /// bytes, with its count (see SAFETY.md, "Known limits"). A
-    /// [`PermissionDenied`](io::ErrorKind::PermissionDenied) error when the
-    /// ring's restrictions, registered through it, refuse cancel requests
-    /// (`IORING_OP_ASYNC_CANCEL`): the op goes on. Returns
+    /// bytes, with its count (see SAFETY.md, "Known limits"). An `EACCES`
+    /// error ([`PermissionDenied`](io::ErrorKind::PermissionDenied)) when
+    /// the ring's restrictions, registered through it, refuse cancel
+    /// requests (`IORING_OP_ASYNC_CANCEL`): the op goes on. Returns
     /// whether a cancel request was queued; an id whose op completed
     /// already cancels nothing, even when its slot holds a new op, and
     /// neither does an id of another reactor's op.

@@ -119,7 +119,13 @@ impl SqeRules {
     pub(crate) fn refuses(&self, opcode: u8, flags: u8) -> bool {
         self.ops[usize::from(opcode / 64)] & (1 << (opcode % 64)) == 0
             || flags & self.required != self.required
-            || flags & !(self.allowed | self.required) != 0
+            || self.refuses_flags(flags)
+    }
+
+    /// Whether the kernel refuses every SQE that carries `flags`: a flag
+    /// neither allowed nor required.
+    pub(crate) fn refuses_flags(&self, flags: u8) -> bool {
+        flags & !(self.allowed | self.required) != 0
     }
 }
 
