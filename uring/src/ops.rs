@@ -688,9 +688,11 @@ crate::ops! {
         input: impl Into<SpliceSource<'a>> => splice_fd_in + |splice_flags,
         /// How many bytes.
         len: u32 => len,
-        /// The offset in `input`; `u64::MAX` for its position (or a pipe).
+        /// The offset in `input`; `u64::MAX` for its position (a pipe
+        /// takes nothing else: `ESPIPE`).
         offset_in: u64 = u64::MAX => splice_off_in,
-        /// The offset in the target; `u64::MAX` for its position (or a pipe).
+        /// The offset in the target; `u64::MAX` for its position (a pipe
+        /// takes nothing else: `ESPIPE`).
         offset_out: u64 = u64::MAX => off,
         /// `SPLICE_F_*` flags.
         splice_flags: SpliceFlags = SpliceFlags::empty() => |splice_flags,
@@ -1154,7 +1156,9 @@ crate::ops! {
     }
 
     /// Waits for a child process to change state, like `waitid(2)`, and
-    /// writes what happened to `info`. Completes with 0.
+    /// writes what happened to `info`. Completes with 0. A wait that is
+    /// cancelled (a scope's end among the ways) reaps nothing and writes
+    /// nothing: the child is still to be waited for.
     #[since = "6.7"]
     pub unsafe struct WaitId<'a> = WAITID {
         /// The children to wait for: a process, a group, any, or a pidfd.
