@@ -146,7 +146,7 @@ fn split_reads_a_mixed_cq_across_its_padding_while_pushing() {
         return;
     };
     let op = |ud: u64| {
-        if ud % 3 == 0 {
+        if ud.is_multiple_of(3) {
             Nop::new().user_data(ud)
         } else {
             Nop::new().user_data(ud).big_cqe([ud, !ud])
@@ -167,9 +167,13 @@ fn split_reads_a_mixed_cq_across_its_padding_while_pushing() {
             seen.push(ud);
             in_flight -= 1;
             assert_eq!(cqe.res(), 0);
-            assert_eq!(cqe.is_big(), ud % 3 != 0, "{ud}");
-            assert_eq!(cqe.flags() & F_32 != 0, ud % 3 != 0, "{ud}");
-            let words = if ud % 3 == 0 { [0, 0] } else { [ud, !ud] };
+            assert_eq!(cqe.is_big(), !ud.is_multiple_of(3), "{ud}");
+            assert_eq!(cqe.flags() & F_32 != 0, !ud.is_multiple_of(3), "{ud}");
+            let words = if ud.is_multiple_of(3) {
+                [0, 0]
+            } else {
+                [ud, !ud]
+            };
             assert_eq!(cqe.big_cqe(), words, "{ud}");
             if ud % 1000 < 50 {
                 sq.push(op(ud + 1)).unwrap();

@@ -199,11 +199,17 @@ impl Reactor {
     /// - without `POLL_ADD` (the poll of its wake-up eventfd), a run waits
     ///   at most 10 ms at a time while other threads may wake a task or
     ///   send work, and sees what they did within that;
-    /// - without `LINK_TIMEOUT`, an op queued with a deadline fails at
-    ///   once, unrun, with `ECANCELED` (the kernel fails an op whose link
-    ///   timeout it refuses), as if its deadline had passed;
-    /// - without `ASYNC_CANCEL`, a shutdown leaks what is in flight
-    ///   rather than free memory the kernel may still use.
+    /// - without `LINK_TIMEOUT`, an op queued with a deadline is refused
+    ///   with `EACCES` (on a ring restricted elsewhere, whose rules the
+    ///   ring does not know, it fails at once, unrun, with `ECANCELED`,
+    ///   the kernel's answer to an op whose link timeout it refuses, as
+    ///   if its deadline had passed);
+    /// - without `ASYNC_CANCEL`, [`cancel`](Handle::cancel) is an `EACCES`
+    ///   error, and a shutdown leaks what is in flight rather than free
+    ///   memory the kernel may still use.
+    ///
+    /// The ring is one of 64-byte SQEs and 16-byte CQEs (`Ring`'s
+    /// defaults): a reactor reads no 32-byte or mixed CQ.
     pub fn from_ring(ring: Ring) -> io::Result<Reactor> {
         let ready = Arc::new(ReadyQueue::new()?);
         let core = Core::new(ring, Arc::clone(&ready))?;
