@@ -457,7 +457,7 @@ fn a_reactor_receive_stream_on_a_cq_of_two_loses_no_byte_and_ends_once() {
             while received.len() < want {
                 assert!(start.elapsed() < PATIENCE, "{} of {want}", received.len());
                 streams += 1;
-                let mut stream = reactor.stream(RecvMulti::new(&fd, group.clone()));
+                let mut stream = reactor.stream(RecvMulti::new(&fd, group));
                 loop {
                     match stream.next().await {
                         Some(Ok(Some(buf))) => {
