@@ -236,7 +236,9 @@ impl<O: MultishotOp> OpStream<O> {
     }
 
     /// The next item: `Ready(Some(item))`, `Ready(None)` once the op's last
-    /// completion has been read, or `Pending` (and a wake-up later).
+    /// completion has been read (the kernel may end a multishot op at any
+    /// item, a full CQ among the reasons: see [`Handle::stream`](crate::reactor::Handle::stream)),
+    /// or `Pending` (and a wake-up later).
     ///
     /// A stream whose op could not be queued yields `Err` through
     /// [`failure`](OpStream::failure) and ends.

@@ -451,7 +451,12 @@ impl Handle {
         )
     }
 
-    /// Queues a multishot op, read as a stream of items.
+    /// Queues a multishot op, read as a stream of items. The stream ends
+    /// (`None`) when the kernel ends the op, which it may do at any item,
+    /// with no error: among other reasons, when the ring's CQ was full as
+    /// it posted one (no item is lost). A stream that should go on is
+    /// opened again; callbacks (`queue_multishot`) are told of such an end
+    /// with a `MultishotEnded` item instead.
     pub fn stream<O: MultishotOp>(&self, op: O) -> OpStream<O> {
         OpStream::new(Rc::clone(&self.shared), op)
     }
