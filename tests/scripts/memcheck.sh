@@ -51,6 +51,7 @@ set_deadline_on_each_half_of_a_tcp_stream_moves_no_byte_when_it_refuses_or_cuts|
 a_reactor_dropped_under_an_armed_stream_leaves_later_bytes_in_the_socket|$kernel_wrote
 a_ring_buf_truncated_sliced_changed_and_read_into_sends_exactly_its_bytes|$kernel_wrote
 async_read_byte_by_byte_over_a_one_buffer_ring_loses_nothing|$kernel_wrote"
+    [attacks_multishot_gaps_audit]="a_reactor_receive_stream_on_a_cq_of_two_loses_no_byte_and_ends_once|$one_thread: the writer thread does not run while the reactor waits in io_uring_enter"
     [attacks_ring_memory_gaps_audit]="registered_wait_slots_keep_their_arguments_across_resizes|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
     [attacks_net_gaps_audit]="deadlines_at_the_last_instant_never_fire|$one_thread: the peer's writer thread does not run while the reactor waits in io_uring_enter
 write_all_cut_after_a_prefix_reports_the_error_alone|$one_thread: the peer's reader thread does not run while the reactor waits in io_uring_enter
