@@ -261,8 +261,13 @@ crate::ops! {
     /// Cancels the in-flight op whose `user_data` is `target_user_data`.
     /// Completes with 0 when it was cancelled, `-EALREADY` when it was
     /// already running, `-ENOENT` when no op matched; with
-    /// `CancelFlags::ALL` or `ANY`, with the number cancelled (0 when none
-    /// matched). A cancelled op completes with `-ECANCELED`.
+    /// `CancelFlags::ALL` or `ANY`, with a count of the ops cancelled that
+    /// leaves out some of those io-wq workers hold (Linux 6.18 counts the
+    /// pending ones of a worker pool once for all, and none that a worker
+    /// is running): 0 does not mean that nothing was cancelled. A
+    /// cancelled op completes with `-ECANCELED` (one interrupted in an
+    /// io-wq worker, with the error its call returned: `-ERESTARTSYS`,
+    /// -512, for a splice, say).
     ///
     /// In a scope, `target_user_data` names the scope's op pushed with it
     /// (the scope rewrites it to that op's tag); of several of the scope's

@@ -365,7 +365,13 @@ pub struct IoWqWorkers {
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Sets the most io-wq workers this ring's task may run, per kind of
     /// work (`IORING_REGISTER_IOWQ_MAX_WORKERS`, 5.15); a 0 leaves that limit
-    /// as it is. Returns the limits that were in force before.
+    /// as it is. Returns the limits that were in force before, as the
+    /// calling thread's worker pool has them: on a thread that has no pool
+    /// yet (one that never submitted to a ring) both read 0, which means
+    /// no pool, not no workers (the ring keeps the limits, and the pool the
+    /// thread's first submission makes takes them). Counts past `i32::MAX`
+    /// are refused (`EINVAL`), and counts past `RLIMIT_NPROC` are cut to
+    /// it.
     pub fn set_iowq_max_workers(&mut self, limits: IoWqWorkers) -> Result<IoWqWorkers> {
         let mut values = [limits.bounded, limits.unbounded];
         self.register(
@@ -380,7 +386,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         })
     }
 
-    /// The io-wq worker limits in force.
+    /// The io-wq worker limits in force (both 0 on a thread with no worker
+    /// pool yet: see [`set_iowq_max_workers`](Ring::set_iowq_max_workers)).
     pub fn iowq_max_workers(&mut self) -> Result<IoWqWorkers> {
         self.set_iowq_max_workers(IoWqWorkers {
             bounded: 0,
@@ -502,7 +509,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     ///
     /// With [`all`](SyncCancel::all), the requests are cancelled one at a
     /// time: Linux 6.18 does not count, nor wait for, a request that an
-    /// io-wq worker is running when it is asked for all of them. With
+    /// io-wq worker is running when it is asked for all of them. Every
+    /// request that needs no wait is cancelled, a zero timeout included;
+    /// [`Error::TimedOut`] says one was still running when the time was
+    /// up (and those after it are left). With
     /// [`any`](SyncCancel::any) that cannot be done, and such a request may
     /// still be running when the call returns.
     ///
@@ -537,14 +547,14 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             ..what
         };
         let deadline = Deadline::after(timeout);
-        let mut late = false;
         loop {
-            let left = deadline.left();
-            match self.cancel_sync_each(&one, left) {
-                // One more gone: the next, if any, but only one look past
-                // the deadline.
-                Ok(()) if late => return Err(Error::TimedOut),
-                Ok(()) => late = left.is_some_and(|left| left.is_zero()),
+            // Past the deadline, each call still cancels what needs no
+            // wait, and times out on a request that is running: the loop
+            // ends at the first request the time left does not cover, or
+            // once none is left (each `Ok` is one request gone, and none
+            // comes meanwhile: the ring is borrowed).
+            match self.cancel_sync_each(&one, deadline.left()) {
+                Ok(()) => {}
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
                 Err(e) => return Err(e),
             }

@@ -228,7 +228,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     }
 
     /// The descriptor of the ring whose worker pool this ring shares, if it
-    /// was created with [`Builder::attach_wq`].
+    /// was created with [`Builder::attach_wq`]: the number it had then,
+    /// which names that ring only while it lives (once it is dropped, the
+    /// number may name any file opened since; the pool lives on with this
+    /// ring).
     pub fn attached_wq(&self) -> Option<RawFd> {
         self.attached_to
     }
