@@ -596,8 +596,16 @@ fn another_thread_s_cancels_and_waits_on_single_issuer_rings_fail_at_once() {
                             );
                         }
                         assert_eq!(s.in_flight(), 1, "{setup:?}: the splice runs on");
-                        s.cancel_sync(SyncCancel::user_data(1), Some(PATIENCE))
-                            .unwrap();
+                        // `ENOENT` too is an end: Linux 6.18 interrupts the
+                        // worker, and a worker that completed meanwhile
+                        // leaves nothing to find (`Ring::cancel_sync`'s
+                        // docs); the completion below comes either way.
+                        let ended = s.cancel_sync(SyncCancel::user_data(1), Some(PATIENCE));
+                        assert!(
+                            ended.is_ok()
+                                || ended.as_ref().is_err_and(|e| is_errno(e, libc::ENOENT)),
+                            "{setup:?}: {ended:?}"
+                        );
                     } else {
                         assert!(cancelled.is_ok(), "{setup:?}: {cancelled:?}");
                     }
