@@ -30,6 +30,7 @@ declare -A skip_binary=(
     [attacks_event_loop_gaps_audit]="its tests compare bytes and addresses $kernel_wrote, their peers are threads that do not run while the reactor waits in io_uring_enter ($one_thread), and two copy gigabytes"
     [go_uring_parity_audit]="its clients and peers are std threads that must connect, write or reset while the ring or reactor waits in io_uring_enter, which they seldom do under valgrind ($one_thread): an accept waited 10 s for its client"
     [examples_gaps_audit]="it runs the release examples as child processes, which memcheck does not follow: under it the suite would check nothing but its own harness"
+    [attacks_reactor_buf_ring_gaps_audit]="its peers are writer threads that, in a run of the whole binary, stall while the reactor waits in io_uring_enter ($one_thread): it ran past the time limit in two runs of three; each of its tests ran clean alone"
     [thread_races]="its threads must run while another waits in io_uring_enter, which they never do under valgrind ($one_thread); tests/scripts/tsan.sh runs it under ThreadSanitizer"
 )
 # binary -> "test|reason" lines
