@@ -469,9 +469,8 @@ impl Core {
         let pushed = match deadline {
             None => self.push(cell.sqe(), tag),
             Some(_)
-                if self.ring.sqe_rules.is_some_and(|rules| {
-                    rules.refuses(LinkTimeout::CODE, 0) || rules.refuses_flags(sys::IOSQE_IO_LINK)
-                }) =>
+                if self.ring.refuses_sqe(LinkTimeout::CODE, 0)
+                    || self.ring.refuses_sqe_flags(sys::IOSQE_IO_LINK) =>
             {
                 // The kernel would refuse the link timeout, and with it the
                 // op (`ECANCELED`, as if its deadline had passed): refused
@@ -1118,11 +1117,7 @@ impl Core {
         if self.closed() {
             return Ok(false);
         }
-        if self
-            .ring
-            .sqe_rules
-            .is_some_and(|rules| rules.refuses(Cancel::CODE, 0))
-        {
+        if self.ring.refuses_sqe(Cancel::CODE, 0) {
             // The kernel would refuse the request (`EACCES`) into a
             // completion nobody sees, and the op would go on: its answer,
             // here.

@@ -37,6 +37,16 @@ pub(crate) fn thread_key() -> u64 {
     })
 }
 
+/// The `IORING_UNREGISTER_RING_FDS` entry that names the calling
+/// thread's registered ring `index`.
+pub(crate) fn ring_index_update(index: std::os::fd::RawFd) -> sys::io_uring_rsrc_update {
+    sys::io_uring_rsrc_update {
+        offset: index as u32,
+        resv: 0,
+        data: 0,
+    }
+}
+
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// One `io_uring_register(2)` on this ring; `name` names the opcode in
     /// the error.
@@ -280,11 +290,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 "the ring fd is registered by another thread".into(),
             ));
         }
-        let update = sys::io_uring_rsrc_update {
-            offset: self.enter_fd as u32,
-            resv: 0,
-            data: 0,
-        };
+        let update = ring_index_update(self.enter_fd);
         self.register(
             sys::IORING_UNREGISTER_RING_FDS,
             (&update as *const sys::io_uring_rsrc_update).cast(),

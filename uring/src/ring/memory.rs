@@ -963,17 +963,12 @@ struct Reserved {
     _sqes: Mapping,
 }
 
-/// Closes a descriptor unless forgotten.
 /// Unregisters a ring index of this thread on drop, unless forgotten.
 struct IndexGuard(RawFd);
 
 impl Drop for IndexGuard {
     fn drop(&mut self) {
-        let update = sys::io_uring_rsrc_update {
-            offset: self.0 as u32,
-            resv: 0,
-            data: 0,
-        };
+        let update = crate::register::ring_index_update(self.0);
         // SAFETY: `update` lives for the call, which reads one entry; the
         // index is this thread's, named through its registered rings.
         let _ = unsafe {
@@ -987,6 +982,7 @@ impl Drop for IndexGuard {
     }
 }
 
+/// Closes a descriptor unless forgotten.
 struct FdGuard(RawFd);
 
 impl Drop for FdGuard {

@@ -250,6 +250,19 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         self.setup_flags & flag != 0
     }
 
+    /// Whether the restrictions registered through the ring make the
+    /// kernel refuse (`EACCES`) an SQE of `opcode` carrying `flags`.
+    pub(crate) fn refuses_sqe(&self, opcode: u8, flags: u8) -> bool {
+        self.sqe_rules
+            .is_some_and(|rules| rules.refuses(opcode, flags))
+    }
+
+    /// Whether those restrictions refuse every SQE carrying `flags`.
+    pub(crate) fn refuses_sqe_flags(&self, flags: u8) -> bool {
+        self.sqe_rules
+            .is_some_and(|rules| rules.refuses_flags(flags))
+    }
+
     /// Pushes an op or a chain: its SQEs are written in place, all of them or
     /// none. Hands the submission back in a [`PushError`] when the queue
     /// lacks room for all its SQEs (a chain longer than the queue never

@@ -761,10 +761,7 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
     /// period shorter than a system call).
     pub fn cancel(&mut self, user_data: u64) -> Result<u32, PushError<()>> {
         let ring = &mut *self.ring;
-        if ring
-            .sqe_rules
-            .is_some_and(|rules| rules.refuses(Cancel::CODE, 0))
-        {
+        if ring.refuses_sqe(Cancel::CODE, 0) {
             return Err(PushError::new((), PushErrorKind::Restricted));
         }
         let table = &ring.scope_table;
