@@ -539,9 +539,9 @@ impl Drop for SpawnOnDrop {
 /// Tasks spawned while the reactor shuts down (by a callback the shutdown
 /// runs with its op's `ECANCELED`, and by a task's drop when the shutdown
 /// drops the tasks) and after it (through a handle kept past the drop):
-/// none is ever polled, each is dropped exactly once, the first at the
-/// shutdown and the others with the reactor's last handle, and the
-/// receive whose callback spawned gave its buffer back untouched.
+/// none is ever polled, each is dropped exactly once, as it is spawned
+/// (no run polls a shut-down reactor's tasks), and the receive whose
+/// callback spawned gave its buffer back untouched.
 #[test]
 fn tasks_spawned_during_and_after_the_shutdown_are_never_polled_and_dropped_once() {
     let _watch = watchdog();
@@ -578,10 +578,15 @@ fn tasks_spawned_during_and_after_the_shutdown_are_never_polled_and_dropped_once
     assert_eq!(called.get(), 1);
     assert_eq!(
         drops.get(),
-        1,
-        "the task spawned by the shutdown's callback goes with the shutdown's tasks"
+        2,
+        "the tasks spawned by the shutdown's callback and by a task's drop go at once"
     );
     h.spawn(counted_task(polls.clone(), drops.clone()));
+    assert_eq!(
+        drops.get(),
+        3,
+        "a task spawned after the shutdown goes at once"
+    );
     assert_eq!(
         polls.get(),
         0,
@@ -592,7 +597,7 @@ fn tasks_spawned_during_and_after_the_shutdown_are_never_polled_and_dropped_once
     assert_eq!(
         drops.get(),
         3,
-        "the tasks left go with the last handle, once each"
+        "no task was kept for the last handle, none dropped twice"
     );
     assert_eq!(polls.get(), 0);
     assert_eq!(waiting.get(), 1);

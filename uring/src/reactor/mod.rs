@@ -76,6 +76,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -488,7 +489,22 @@ impl Handle {
     /// Spawns a task on the reactor's executor ([`Reactor::run`] and
     /// [`Reactor::run_until`] poll it, and so does the task that drives
     /// the reactor for tokio, `Reactor::into_tokio`).
+    ///
+    /// On a reactor that has shut down, the task is dropped at once,
+    /// unpolled, unless a run is still going (a shutdown from inside it),
+    /// which polls it until the run returns and then drops it: nothing
+    /// polls a shut-down reactor's tasks after that, and one that holds a
+    /// [`Handle`] would keep the reactor alive with it.
     pub fn spawn<F: Future<Output = ()> + 'static>(&self, task: F) {
+        let idle_and_closed = self
+            .shared
+            .core
+            .try_borrow()
+            .is_ok_and(|core| core.closed() && !core.running);
+        if idle_and_closed {
+            drop(task);
+            return;
+        }
         self.shared.exec.spawn(Box::pin(task));
     }
 
@@ -572,8 +588,17 @@ struct Running<'a>(&'a Shared);
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        if let Ok(mut core) = self.0.core.try_borrow_mut() {
-            core.running = false;
+        let closed = match self.0.core.try_borrow_mut() {
+            Ok(mut core) => {
+                core.running = false;
+                core.closed()
+            }
+            Err(_) => false,
+        };
+        if closed && !std::thread::panicking() {
+            // A shutdown from inside the run left the tasks spawned since
+            // to it; no run polls them again.
+            self.0.exec.clear();
         }
     }
 }
@@ -852,11 +877,20 @@ impl Shared {
 
     /// The end of a shutdown, with the core released: the tasks are
     /// dropped, and the tokio driver, if it waits, is woken to resolve.
+    ///
+    /// Each step is taken even when one before it panics (a task's drop,
+    /// a remote's job), so that no job a remote sent is dropped unrun;
+    /// the first panic goes on once all are done.
     fn end_shutdown(&self, handle: &Handle, driver: Option<Waker>) {
-        self.exec.clear();
-        self.exec.ready.inbox.close(Some(handle));
+        let cleared = catch_unwind(AssertUnwindSafe(|| self.exec.clear()));
+        let closed = catch_unwind(AssertUnwindSafe(|| {
+            self.exec.ready.inbox.close(Some(handle))
+        }));
         if let Some(driver) = driver {
             driver.wake();
+        }
+        if let Err(panic) = cleared.and(closed) {
+            resume_unwind(panic);
         }
     }
 }

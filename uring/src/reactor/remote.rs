@@ -92,7 +92,22 @@ impl Inbox {
             std::mem::take(&mut jobs.queue)
         };
         match handle {
-            Some(handle) => jobs.into_iter().for_each(|job| job(handle)),
+            Some(handle) => {
+                // Every job runs, even after one that panics (whose panic
+                // goes on once all have run): each may be the only call of
+                // a callback its sender waits for.
+                let mut first_panic = None;
+                for job in jobs {
+                    let ran =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(handle)));
+                    if let Err(panic) = ran {
+                        first_panic.get_or_insert(panic);
+                    }
+                }
+                if let Some(panic) = first_panic {
+                    std::panic::resume_unwind(panic);
+                }
+            }
             None => drop(jobs),
         }
     }
