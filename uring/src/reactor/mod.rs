@@ -603,13 +603,29 @@ impl Drop for Running<'_> {
     }
 }
 
+/// How many times one [`Shared::reap`] looks for more completions (reads
+/// the CQ's tail again, or takes one completion moved out of a full CQ)
+/// before it returns to its caller's loop, which polls the futures, tasks
+/// and remote jobs that wait, and comes back for the rest: callbacks that
+/// keep queueing ops the kernel completes at once (a multishot op armed
+/// again at each end, on a full CQ) would otherwise keep it reaping for
+/// ever.
+const REAP_ROUNDS: u32 = 64;
+
 impl Shared {
-    /// Handles every completion that is ready.
+    /// Handles the completions that are ready, or (see [`REAP_ROUNDS`]) a
+    /// bounded share of them: the caller's loop comes back while
+    /// [`Core::has_completions`] says some wait.
     pub(crate) fn reap(&self) {
+        let mut rounds = 0;
         loop {
             let call = {
                 let mut core = self.core.borrow_mut();
                 let Some(cqe) = core.next_cqe() else {
+                    rounds += 1;
+                    if rounds > REAP_ROUNDS {
+                        break;
+                    }
                     match core.refill() {
                         Refill::Posted => continue,
                         Refill::Pending => {

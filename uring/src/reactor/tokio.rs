@@ -171,8 +171,14 @@ impl Future for TokioDriver {
                 // kept from an earlier run may queue, polls nothing.)
                 shared.exec.poll_woken(&mut this.woken);
             }
-            let mut busy =
-                shared.core.borrow_mut().unsubmitted() || inbox.has_jobs() || !ready.is_empty();
+            // (Completions left by a reap that returned before the end, as
+            // it does when callbacks keep the CQ full, are looked at now:
+            // the descriptor, whose readiness was cleared, may not say so.)
+            let mut busy = {
+                let mut core = shared.core.borrow_mut();
+                core.unsubmitted() || core.has_completions()
+            } || inbox.has_jobs()
+                || !ready.is_empty();
             if !busy {
                 ready.set_driver_idle(true);
                 // Looked at again after the mark (SeqCst, as a waker or a
