@@ -387,11 +387,13 @@ fn every_way_to_register_a_tag_makes_scopes_tag_every_op() {
     assert!(scope_tags_every_op(&mut ring), "a tag by update_file_slots");
 
     let mut ring = fresh();
-    ring.register_files_tagged(&[(rx.as_fd(), 0), (rx.as_fd(), 0)])
+    let _ = ring
+        .register_files_tagged(&[(rx.as_fd(), 0), (rx.as_fd(), 0)])
         .unwrap();
     assert!(!scope_tags_every_op(&mut ring), "tags of 0 only");
     let mut ring = fresh();
-    ring.register_files_tagged(&[(rx.as_fd(), 0), (rx.as_fd(), 1 << 63)])
+    let _ = ring
+        .register_files_tagged(&[(rx.as_fd(), 0), (rx.as_fd(), 1 << 63)])
         .unwrap();
     assert!(
         scope_tags_every_op(&mut ring),
@@ -410,7 +412,8 @@ fn every_way_to_register_a_tag_makes_scopes_tag_every_op() {
     // SAFETY: `mem` outlives every ring of this test, and no fixed-buffer
     // op uses it.
     unsafe {
-        ring.register_buffers_tagged(&[IoSliceMut::new(&mut mem[0])], &[0])
+        let _ = ring
+            .register_buffers_tagged(&[IoSliceMut::new(&mut mem[0])], &[0])
             .unwrap();
     }
     assert!(!scope_tags_every_op(&mut ring), "a buffer tag of 0");

@@ -229,7 +229,9 @@ crate::ops! {
         /// `i32::MAX`: the kernel subtracts each completion's bytes as an
         /// `int`, and a limit of 2^31 or more ends the receive at its first
         /// completion. Without `MULTISHOT`, any limit is refused
-        /// (`-EINVAL`).
+        /// (`-EINVAL`). Only a bundle is cut to what is left of the limit:
+        /// a receive into one buffer takes what the buffer holds, so its
+        /// last completion may run past the limit.
         multishot_limit: u32 = 0 => optlen,
     }
 
@@ -522,7 +524,11 @@ crate::ops! {
     /// an `io_uring_recvmsg_out` header, then the sender's address, the
     /// ancillary data and the payload, laid out as `layout` says
     /// ([`RecvMsgOut::parse`]). Completes with the bytes used in the buffer
-    /// and its id, flagged `IORING_CQE_F_MORE` while more will come.
+    /// and its id, flagged `IORING_CQE_F_MORE` while more will come. A
+    /// layout that leaves no room for payload in a buffer ends the op at
+    /// its first message (the header says `MSG_TRUNC`, the payload is
+    /// empty); one larger than the buffer fails it with `-EFAULT`, one of
+    /// `i32::MAX` bytes or more with `-EOVERFLOW`.
     #[since = "6.0"]
     pub unsafe struct RecvMsgMulti<'a> = RECVMSG {
         target: fd | fixed,

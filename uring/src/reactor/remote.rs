@@ -124,8 +124,8 @@ impl Inbox {
 /// dropped (or [`shutdown`](Remote::shutdown) is called) and nothing is in
 /// flight: a `Remote` kept alive on the reactor's own thread keeps `run`
 /// going, which [`run_until`](crate::reactor::Reactor::run_until) does
-/// not. A reactor driven by tokio runs what it is given in its driver
-/// task.
+/// not; so does one given to `mem::forget`, until a shutdown. A reactor
+/// driven by tokio runs what it is given in its driver task.
 ///
 /// Ops that own a [`SharedFd`](crate::reactor::SharedFd) are not `Send`:
 /// send the descriptor (an `OwnedFd`, a `File`) in a closure given to

@@ -11,7 +11,12 @@ use std::os::fd::AsRawFd;
 
 /// The handle to a ring's registered buffers, returned by
 /// [`Ring::register_buffers`] and consumed by [`Ring::unregister_buffers`].
+///
+/// Dropping the handle does not unregister the buffers (nothing but the
+/// handle can): they stay pinned and registered for the ring's life, and
+/// every later registration of buffers fails with `EBUSY`.
 #[derive(Debug)]
+#[must_use = "a dropped handle leaves the buffers registered for the ring's life; unregister them with `Ring::unregister_buffers`"]
 pub struct FixedBuffers {
     ring: u32,
     len: u32,

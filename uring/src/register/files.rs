@@ -19,7 +19,14 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 /// `&mut` or a [`FixedMut`], so no op using a slot's file can be in flight
 /// meanwhile. (Ops that allocate a direct descriptor fill empty slots only,
 /// and need no handle: see [`Fixed`] for an op that names an empty slot.)
+///
+/// Dropping the handle does not unregister the table (nothing but the
+/// handle can, and a drop could not report an error): the table, and the
+/// kernel's references to its files, stay for the ring's life, and every
+/// later registration of files fails with `EBUSY`. Hand it to
+/// `unregister_files` instead.
 #[derive(Debug)]
+#[must_use = "a dropped handle leaves the table registered for the ring's life; unregister it with `Ring::unregister_files`"]
 pub struct FixedFiles {
     ring: u32,
     len: u32,

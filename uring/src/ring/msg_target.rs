@@ -26,7 +26,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// carries it, which would end the op's borrows while the kernel still
 /// uses them. A message sent before a scope began cannot pass for one of
 /// its ops: each scope draws its tags' key afresh, and a ring that had a
-/// target tags every op of its scopes.
+/// target tags every op of its scopes. A target given to `mem::forget`
+/// counts as live for good: the ring's scopes and reactors stay refused.
 ///
 /// So two rings on two threads that each hold the other's target cannot
 /// send with `MsgRing` pushed in a scope (their scopes take no op while

@@ -80,6 +80,12 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// [`completions`](Scope::completions) untouched, and those not read
     /// there stay in the ring, in order.
     ///
+    /// Completions of the scope's own ops that it reads at its end, unread
+    /// by the program, are dropped: the descriptors they made (accepts,
+    /// opens, sockets, pipes) are closed, but a provided buffer one names
+    /// is not given back (as for any completion whose buffer is not
+    /// [claimed](crate::BufRing::claim)): its group has one buffer fewer.
+    ///
     /// ```
     /// use std::io::Write as _;
     /// use std::os::unix::net::UnixStream;
