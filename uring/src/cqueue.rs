@@ -21,11 +21,17 @@ pub struct Cqe(io_uring_cqe);
 #[cold]
 #[inline(never)]
 pub(crate) fn completion_error(res: i32) -> io::Error {
-    let errno = res.wrapping_neg();
-    io::Error::from_raw_os_error(match errno {
+    io::Error::from_raw_os_error(completion_errno(res))
+}
+
+/// The errno of [`completion_error`], for callers that make the error in
+/// line (it is a word, with nothing to free).
+#[inline(always)]
+pub(crate) fn completion_errno(res: i32) -> i32 {
+    match res.wrapping_neg() {
         512..=514 | 516 => libc::EINTR,
         errno => errno,
-    })
+    }
 }
 
 impl Cqe {
@@ -359,6 +365,22 @@ impl<C: CqeSize> Cq<C> {
         self.publish_head();
     }
 
+    /// Moves only our copy of the head to `head`, past CQEs read: the
+    /// kernel learns of it at [`publish_head`](Self::publish_head), or at
+    /// the ring's next wait (which publishes it first). Until then it does
+    /// not reuse their slots, and counts them as ready.
+    #[inline(always)]
+    pub(crate) fn set_head_unpublished(&mut self, head: u32) {
+        self.head = head;
+    }
+
+    /// The head the kernel sees.
+    #[cfg(test)]
+    pub(crate) fn published_head(&self) -> u32 {
+        // SAFETY: points into the CQ ring mapping.
+        unsafe { (*self.khead).load(Ordering::Relaxed) }
+    }
+
     /// Hands the CQEs before our copy of the head back to the kernel (for a
     /// reader that moved only the copy).
     #[inline(always)]
@@ -391,6 +413,46 @@ impl<C: CqeSize> Cq<C> {
 }
 
 impl<C: UniformCqe> Cq<C> {
+    /// The slots of the completions from the head up to `tail` (a tail
+    /// read with [`tail`](Self::tail)) that lie in one piece of the array:
+    /// from the head's slot to the tail's or to the array's end, whichever
+    /// comes first; empty if `tail` is before the head. For a reader that
+    /// walks them with a pointer (the reactor's), reading each with
+    /// [`read_at`](Self::read_at) and moving the head one on.
+    #[inline]
+    pub(crate) fn run_to(&self, tail: u32) -> (*const C::Slot, *const C::Slot) {
+        let at = self.head & self.mask;
+        let ready = tail.wrapping_sub(self.head);
+        // (More than the CQ holds: a tail before the head.)
+        let ready = if ready > self.entries {
+            0
+        } else {
+            ready.min(self.entries - at)
+        };
+        // SAFETY: `at < entries` and `at + ready <= entries`: a slot of the
+        // array and one at most one past its end.
+        unsafe {
+            (
+                self.cqes.add(at as usize).cast_const(),
+                self.cqes.add((at + ready) as usize).cast_const(),
+            )
+        }
+    }
+
+    /// Reads the CQE in slot `at`.
+    ///
+    /// # Safety
+    ///
+    /// `at` must be the slot of a ring position between the head and a
+    /// tail read with [`tail`](Self::tail) (one [`run_to`](Self::run_to)
+    /// gave).
+    #[inline(always)]
+    pub(crate) unsafe fn read_at(&self, at: *const C::Slot) -> C::Cqe {
+        // SAFETY: the caller's: the kernel posted the slot, and does not
+        // write it until the head is handed back past it.
+        C::from_slot(unsafe { at.read() })
+    }
+
     /// Reads the CQE at ring position `pos`.
     ///
     /// # Safety

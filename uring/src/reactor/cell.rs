@@ -20,6 +20,10 @@ pub(crate) unsafe trait Cell: 'static {
     where
         Self: 'a;
     const VTABLE: &'static VTable;
+    /// Whether the op may select a provided buffer ([`Op::SELECTS_BUFFER`]):
+    /// if not, its push refuses an SQE that selects one, and its
+    /// completions never carry a buffer.
+    const SELECTS_BUFFER: bool;
     fn sqe(&mut self) -> Self::Sqe<'_>;
 }
 
@@ -44,8 +48,20 @@ where
     unsafe fn call(storage: *mut Storage, res: i32, flags: u32, buf: Option<RingBuf>) {
         // SAFETY: the caller's contract.
         let cell = unsafe { Stored::<Self>::take(storage) };
-        let result = crate::reactor::op::result(res);
-        (cell.f)(result, cell.op.complete(Completion { res, flags, buf }));
+        let buf = if O::SELECTS_BUFFER {
+            buf
+        } else {
+            // Its push refused an SQE that selects a buffer, so no
+            // completion of it carries one: `buf` is `None`, known so here
+            // (the fast path's call, with no buffer to drop).
+            debug_assert!(buf.is_none());
+            std::mem::forget(buf);
+            None
+        };
+        let output = cell.op.complete(Completion { res, flags, buf });
+        // (The result made last, next to the call, where the callback's
+        // look at it may take the branch that made it.)
+        (cell.f)(crate::reactor::op::result(res), output);
     }
 
     /// # Safety
@@ -72,6 +88,7 @@ where
         each: no_each,
         discard: Self::discard,
     };
+    const SELECTS_BUFFER: bool = O::SELECTS_BUFFER;
     #[inline(always)]
     fn sqe(&mut self) -> O::Sqe<'_> {
         self.op.sqe()
@@ -102,6 +119,7 @@ unsafe impl<O: Op> Cell for FutureCell<O> {
         each: no_each,
         discard: Self::discard,
     };
+    const SELECTS_BUFFER: bool = O::SELECTS_BUFFER;
     #[inline(always)]
     fn sqe(&mut self) -> O::Sqe<'_> {
         self.0.sqe()
@@ -155,6 +173,7 @@ where
         each: Self::each,
         discard: Self::discard,
     };
+    const SELECTS_BUFFER: bool = true;
     #[inline(always)]
     fn sqe(&mut self) -> O::Sqe<'_> {
         self.op.sqe()
@@ -196,6 +215,7 @@ unsafe impl<O: MultishotOp> Cell for StreamCell<O> {
         each: Self::each,
         discard: Self::discard,
     };
+    const SELECTS_BUFFER: bool = true;
     #[inline(always)]
     fn sqe(&mut self) -> O::Sqe<'_> {
         self.op.sqe()

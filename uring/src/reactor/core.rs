@@ -204,12 +204,16 @@ pub(crate) struct Core {
     pub(crate) internal: u32,
     /// Completions read from the CQ and not yet handled, in order.
     pending: VecDeque<Cqe>,
-    /// A tail of the CQ read earlier (tails only move on): the completions
-    /// from the head up to it are posted, and [`next_cqe`](Core::next_cqe)
-    /// reads them without a look at the kernel's tail. It is set back to
-    /// the head when completions move to `pending`, so that the loop that
-    /// reads the CQ stops and handles those first.
-    cq_tail: u32,
+    /// The slots of completions the kernel posted, up to a tail read
+    /// earlier (tails only move on), from the head's on (see
+    /// [`Cq::run_to`](crate::cqueue::Cq::run_to)): [`next_cqe`](Core::next_cqe)
+    /// reads them without a look at the kernel's tail, moving `cq_next`
+    /// and the head one on together. The run is emptied (`cq_end` set to
+    /// `cq_next`) when completions move to `pending`, which moves the head
+    /// too, so that the loop that reads the CQ stops and handles those
+    /// first; [`refill`](Core::refill) starts the next from the head.
+    cq_next: *const sys::io_uring_cqe,
+    cq_end: *const sys::io_uring_cqe,
     /// Completions of multishot ops whose callback was running when they
     /// were read (by a shutdown from inside it), for it once it returns.
     held: VecDeque<(u32, Completion)>,
@@ -337,13 +341,14 @@ impl Core {
         // `VirtualCq`) come first; the ring then reads the kernel's CQ
         // again, for good (only a scope, which the reactor never opens on
         // its ring, sets completions aside), so that the positions in the
-        // CQ, `cq_tail`'s included, keep one numbering.
+        // CQ, `cq_next`'s included, keep one numbering.
         let mut pending = VecDeque::new();
         while ring.virtual_cq.is_some() {
             pending.extend(ring.completions());
             ring.leave_virtual_cq();
         }
-        let cq_tail = ring.cq.head();
+        // An empty run, at the head.
+        let (cq_next, _) = ring.cq.run_to(ring.cq.head());
         Ok(Core {
             ring,
             key,
@@ -351,7 +356,8 @@ impl Core {
             in_flight: 0,
             internal: 0,
             pending,
-            cq_tail,
+            cq_next,
+            cq_end: cq_next,
             held: VecDeque::new(),
             groups: Vec::new(),
             closed: false,
@@ -467,7 +473,7 @@ impl Core {
         // while the SQE is built over it.
         let cell = unsafe { &mut *cell };
         let pushed = match deadline {
-            None => self.push(cell.sqe(), tag),
+            None => self.push(cell.sqe(), tag, C::SELECTS_BUFFER),
             Some(_)
                 if self.ring.refuses_sqe(LinkTimeout::CODE, 0)
                     || self.ring.refuses_sqe_flags(sys::IOSQE_IO_LINK) =>
@@ -481,7 +487,7 @@ impl Core {
                 let sqe = cell.sqe();
                 let timeout = LinkTimeout::new(at.at).timeout_flags(at.flags);
                 let chain = Link::new(sqe, timeout, sys::IOSQE_IO_LINK);
-                self.push(chain, tag)
+                self.push(chain, tag, C::SELECTS_BUFFER)
             }
         };
         match pushed {
@@ -502,9 +508,15 @@ impl Core {
     }
 
     /// Pushes a one-op submission (or an op and its link timeout) whose
-    /// first SQE carries `tag`; returns the buffer group it selects from.
+    /// first SQE carries `tag`; returns the buffer group it selects from,
+    /// which it may only if `may_select`.
     #[inline(always)]
-    fn push<S: Submission>(&mut self, mut submission: S, tag: u64) -> io::Result<Option<u16>> {
+    fn push<S: Submission>(
+        &mut self,
+        mut submission: S,
+        tag: u64,
+        may_select: bool,
+    ) -> io::Result<Option<u16>> {
         if S::ZERO_COPY && self.ring.sq.drain {
             return Err(after_drain());
         }
@@ -521,20 +533,26 @@ impl Core {
                     // drain would wait behind the reactor's own wake-up
                     // poll, which never ends, where no deadline cuts it
                     // (as `Reactor::from_ring` says of rings that took
-                    // one).
-                    sqe.flags &= !(sys::IOSQE_CQE_SKIP_SUCCESS | sys::IOSQE_IO_DRAIN);
+                    // one). (Cleared only when set: an op's flags are
+                    // most often known, and the store then goes.)
+                    const BARRED: u8 = sys::IOSQE_CQE_SKIP_SUCCESS | sys::IOSQE_IO_DRAIN;
+                    if sqe.flags & BARRED != 0 {
+                        sqe.flags &= !BARRED;
+                    }
                     if sqe.flags & sys::IOSQE_BUFFER_SELECT != 0 {
                         // SAFETY: both members of the union are a u16.
                         let selected = unsafe { sqe.buf.buf_group };
-                        if groups.iter().any(|(g, _)| *g == selected) {
+                        if may_select && groups.iter().any(|(g, _)| *g == selected) {
                             group = Some(selected);
                         } else {
                             // A group the reactor did not register (one
                             // the ring had before it, under a `BufRing`
                             // of the program's): its completion's buffer
                             // would be claimed from a ring registered
-                            // under that group later. It fails with
-                            // EINVAL instead.
+                            // under that group later. Or an op that says
+                            // it selects none (`Op::SELECTS_BUFFER`),
+                            // whose callback is handed no buffer. It
+                            // fails with EINVAL instead.
                             crate::scope::refuse(sqe, libc::EINVAL);
                         }
                     }
@@ -695,7 +713,7 @@ impl Core {
     /// [`refill`](Core::refill) has seen them handled.
     pub(crate) fn drain_cq(&mut self) {
         self.pending.extend(self.ring.completions());
-        self.cq_tail = self.ring.cq.head();
+        self.cq_end = self.cq_next;
     }
 
     /// Whether completions moved out of a full CQ wait to be handled: they
@@ -715,15 +733,25 @@ impl Core {
     /// further.
     #[inline(always)]
     pub(crate) fn next_cqe(&mut self) -> Option<Cqe> {
-        let cq = &mut self.ring.cq;
-        let head = cq.head();
-        // Signed: a head past the tail seen (which only a reader of the
-        // CQ other than this one could move it to) reads nothing here.
-        if (head.wrapping_sub(self.cq_tail) as i32) < 0 {
-            // SAFETY: `head` is before `cq_tail`, a tail read earlier, and
-            // tails only move on: the kernel posted that completion.
-            let cqe = unsafe { cq.read(head) };
-            cq.set_head(head.wrapping_add(1));
+        let at = self.cq_next;
+        if at != self.cq_end {
+            let cq = &mut self.ring.cq;
+            debug_assert_eq!(
+                at,
+                cq.run_to(cq.head().wrapping_add(1)).0,
+                "the CQ's head moved without the run"
+            );
+            // SAFETY: `at` is in the run `refill` found posted, at the
+            // head's slot: the head moves on with `cq_next`, here, and
+            // elsewhere only in `drain_cq`, which empties the run.
+            let cqe = unsafe { cq.read_at(at) };
+            // SAFETY: `at` is before `cq_end`, in the array: one on is in
+            // it or one past its end.
+            self.cq_next = unsafe { at.add(1) };
+            // Only our copy of the head moves: the kernel is handed the
+            // batch's slots back at once, by `refill` at its end (and by
+            // any wait before, which publishes the head first).
+            cq.set_head_unpublished(cq.head().wrapping_add(1));
             return Some(cqe);
         }
         None
@@ -738,12 +766,16 @@ impl Core {
     #[cold]
     #[inline(never)]
     pub(crate) fn refill(&mut self) -> Refill {
+        // What `next_cqe` read goes back to the kernel.
+        self.ring.cq.publish_head();
         if !self.pending.is_empty() {
             return Refill::Pending;
         }
         let tail = self.ring.ready_tail();
-        self.cq_tail = tail;
-        if tail != self.ring.cq.head() {
+        // (A run stops at the array's end: one that wraps comes back
+        // here for its rest.)
+        (self.cq_next, self.cq_end) = self.ring.cq.run_to(tail);
+        if self.cq_next != self.cq_end {
             Refill::Posted
         } else {
             Refill::Empty

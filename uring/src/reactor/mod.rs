@@ -618,38 +618,43 @@ impl Shared {
     /// [`Core::has_completions`] says some wait.
     pub(crate) fn reap(&self) {
         let mut rounds = 0;
+        let mut core = self.core.borrow_mut();
         loop {
-            let call = {
-                let mut core = self.core.borrow_mut();
-                let Some(cqe) = core.next_cqe() else {
-                    rounds += 1;
-                    if rounds > REAP_ROUNDS {
-                        break;
-                    }
-                    match core.refill() {
-                        Refill::Posted => continue,
-                        Refill::Pending => {
-                            drop(core);
-                            self.reap_pending();
-                            continue;
-                        }
-                        Refill::Empty => break,
-                    }
-                };
-                match core.resolve_call(&cqe) {
-                    Some(call) => call,
-                    None => {
-                        let action = core.resolve(cqe);
+            let Some(cqe) = core.next_cqe() else {
+                rounds += 1;
+                if rounds > REAP_ROUNDS {
+                    // What was read goes back to the kernel, as `refill`
+                    // hands it back.
+                    core.ring.cq.publish_head();
+                    break;
+                }
+                match core.refill() {
+                    Refill::Posted => continue,
+                    Refill::Pending => {
                         drop(core);
-                        self.act(action);
+                        self.reap_pending();
+                        core = self.core.borrow_mut();
                         continue;
                     }
+                    Refill::Empty => break,
                 }
             };
-            // SAFETY: the value is in the storage, which does not move
-            // (slots never do); its slot was released for this call, which
-            // takes it before running anything that could reuse the slot.
-            unsafe { (call.call)(call.storage, call.res, call.flags, None) };
+            match core.resolve_call(&cqe) {
+                Some(call) => {
+                    drop(core);
+                    // SAFETY: the value is in the storage, which does not
+                    // move (slots never do); its slot was released for this
+                    // call, which takes it before running anything that
+                    // could reuse the slot.
+                    unsafe { (call.call)(call.storage, call.res, call.flags, None) };
+                }
+                None => {
+                    let action = core.resolve(cqe);
+                    drop(core);
+                    self.act(action);
+                }
+            }
+            core = self.core.borrow_mut();
         }
     }
 
@@ -954,5 +959,79 @@ mod tests {
         assert!(!h.shared.core.borrow().has_pending());
         h.shared.reap();
         assert_eq!(*log.borrow(), [1, 2, 3, 4]);
+    }
+
+    /// A reap hands the kernel back every CQ slot it read: the head the
+    /// kernel sees is ours once it returns (the reads move only our copy).
+    #[test]
+    fn a_reap_hands_back_every_slot_it_read() {
+        let reactor = Reactor::from_ring(Ring::new(4).unwrap()).unwrap();
+        let h = reactor.handle();
+        let done = Rc::new(std::cell::Cell::new(0));
+        // More than the CQ's 8 slots, so that the reads wrap round it.
+        for _ in 0..3 {
+            for _ in 0..4 {
+                let done = done.clone();
+                h.queue(ops::Nop, move |r, ()| {
+                    assert_eq!(r.unwrap(), 0);
+                    done.set(done.get() + 1);
+                })
+                .unwrap();
+            }
+            {
+                let mut core = h.shared.core.borrow_mut();
+                core.submit().unwrap();
+                core.ring.wait(4).unwrap();
+            }
+            h.shared.reap();
+            let core = h.shared.core.borrow();
+            assert_eq!(core.ring.cq.published_head(), core.ring.cq.head());
+            assert_eq!(core.ring.ready(), 0);
+        }
+        assert_eq!(done.get(), 12);
+    }
+
+    /// An op that says it selects no provided buffer and selects one
+    /// anyway is refused (`EINVAL`, unrun): no buffer is claimed for it.
+    #[test]
+    fn an_op_that_selects_a_buffer_it_said_it_would_not_is_refused() {
+        use crate::types::BufferSelect;
+        use std::io::Write as _;
+
+        struct Selects {
+            fd: SharedFd,
+            group: BufGroup,
+        }
+        // SAFETY: as `ops::RecvRing`: the SQE selects a buffer of a ring
+        // the reactor keeps, and names `fd`, which the op keeps open.
+        unsafe impl Op for Selects {
+            type Output = bool;
+            type Sqe<'a> = crate::ops::Recv<'a, crate::Fd<'a>, BufferSelect>;
+            const SELECTS_BUFFER: bool = false;
+            fn sqe(&mut self) -> Self::Sqe<'_> {
+                crate::ops::Recv::new(self.fd.owned(), self.group.group.select(self.group.len))
+            }
+            fn complete(self, mut completion: Completion) -> bool {
+                completion.take_buf().is_some()
+            }
+        }
+
+        let reactor = Reactor::new().unwrap();
+        let Ok(group) = reactor.register_buf_ring(BufferGroup::new(5), 2, 64) else {
+            eprintln!("skipped: no buffer rings");
+            return;
+        };
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        b.write_all(b"bytes").unwrap();
+        let fd = SharedFd::new(a);
+        let got = Rc::new(RefCell::new(None));
+        let g = got.clone();
+        reactor
+            .queue(Selects { fd, group }, move |r, buf| {
+                *g.borrow_mut() = Some((r.map_err(|e| e.raw_os_error()), buf));
+            })
+            .unwrap();
+        reactor.run().unwrap();
+        assert_eq!(*got.borrow(), Some((Err(Some(libc::EINVAL)), false)));
     }
 }

@@ -50,6 +50,13 @@ pub unsafe trait Op: 'static {
 
     /// Turns the op into its output once the kernel is done with it.
     fn complete(self, completion: Completion) -> Self::Output;
+
+    /// Whether its SQE may select a provided buffer
+    /// (`IOSQE_BUFFER_SELECT`), which its completion then carries. True
+    /// unless an impl knows better; an SQE that selects one when its op
+    /// says it does not is refused, and fails with `EINVAL` unrun.
+    #[doc(hidden)]
+    const SELECTS_BUFFER: bool = true;
 }
 
 /// A multishot op: one submission, a completion for each event (an accepted
@@ -195,9 +202,12 @@ pub(crate) fn result(res: i32) -> io::Result<u32> {
     }
 }
 
-/// The error of a negative `res` (out of line, so that a success does not
-/// make it too, as a branch-free choice of the two would), as
-/// [`Cqe::result`](crate::Cqe::result) makes it.
+/// The error of a negative `res`, as [`Cqe::result`](crate::Cqe::result)
+/// makes it ([`completion_error`](crate::cqueue::completion_error)). In line: an OS error is a
+/// word, with nothing to free, which the caller then knows, so that a
+/// callback that drops it (or never sees one) calls nothing for it, and
+/// one with nothing else to call keeps no registers for the call.
+#[inline(always)]
 fn os_error(res: i32) -> io::Error {
-    crate::cqueue::completion_error(res)
+    io::Error::from_raw_os_error(crate::cqueue::completion_errno(res))
 }

@@ -107,6 +107,7 @@ pub struct Nop;
 
 // SAFETY: a NOP points to no memory and names no descriptor.
 unsafe impl Op for Nop {
+    const SELECTS_BUFFER: bool = false;
     type Output = ();
     type Sqe<'a> = raw::Nop;
     #[inline(always)]
@@ -141,6 +142,7 @@ impl<B: IoBufMut> Read<B> {
 // SAFETY: the SQE points into `buf`, which the op owns, and names `fd`,
 // which the op keeps open.
 unsafe impl<B: IoBufMut> Op for Read<B> {
+    const SELECTS_BUFFER: bool = false;
     type Output = B;
     type Sqe<'a> = raw::Read<'a, crate::Fd<'a>, &'a mut [MaybeUninit<u8>]>;
     #[inline(always)]
@@ -179,6 +181,7 @@ impl<B: IoBuf> Write<B> {
 // SAFETY: the SQE points into `buf`, which the op owns, and names `fd`,
 // which the op keeps open.
 unsafe impl<B: IoBuf> Op for Write<B> {
+    const SELECTS_BUFFER: bool = false;
     type Output = B;
     type Sqe<'a> = raw::Write<'a, crate::Fd<'a>>;
     #[inline(always)]
@@ -234,6 +237,7 @@ impl<B: IoBufMut> ReadV<B> {
 // the op is not moved, and the reactor does not move it until the
 // completion); it names `fd`, which the op keeps open.
 unsafe impl<B: IoBufMut> Op for ReadV<B> {
+    const SELECTS_BUFFER: bool = false;
     type Output = Vec<B>;
     type Sqe<'a> = raw::ReadV<'a, 'static, crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
@@ -294,6 +298,7 @@ impl<B: IoBuf> WriteV<B> {
 
 // SAFETY: as for `ReadV`, with bytes the kernel only reads.
 unsafe impl<B: IoBuf> Op for WriteV<B> {
+    const SELECTS_BUFFER: bool = false;
     type Output = Vec<B>;
     type Sqe<'a> = raw::WriteV<'a, 'static, crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
@@ -340,6 +345,7 @@ impl<B: IoBufMut> Recv<B> {
 // SAFETY: the SQE points into `buf`, which the op owns, and names `fd`,
 // which the op keeps open.
 unsafe impl<B: IoBufMut> Op for Recv<B> {
+    const SELECTS_BUFFER: bool = false;
     type Output = B;
     type Sqe<'a> = raw::Recv<'a, crate::Fd<'a>, &'a mut [MaybeUninit<u8>]>;
     #[inline(always)]
@@ -384,6 +390,7 @@ impl<B: IoBuf> Send<B> {
 // SAFETY: the SQE points into `buf`, which the op owns, and names `fd`,
 // which the op keeps open.
 unsafe impl<B: IoBuf> Op for Send<B> {
+    const SELECTS_BUFFER: bool = false;
     type Output = B;
     type Sqe<'a> = raw::Send<'a, crate::Fd<'a>>;
     #[inline(always)]
@@ -442,6 +449,7 @@ impl<B: IoBuf> SendV<B> {
 // owns and which do not move while it does not; the kernel only reads
 // them; the op keeps `fd` open.
 unsafe impl<B: IoBuf> Op for SendV<B> {
+    const SELECTS_BUFFER: bool = false;
     type Output = Vec<B>;
     type Sqe<'a> = raw::SendV<'a, 'static, crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
@@ -478,6 +486,7 @@ impl<B: IoBuf> SendZc<B> {
 // SAFETY: the SQE points into `buf`, which the op owns until the last
 // completion (the notification), and names `fd`, which the op keeps open.
 unsafe impl<B: IoBuf> Op for SendZc<B> {
+    const SELECTS_BUFFER: bool = false;
     type Output = B;
     type Sqe<'a> = raw::SendZc<'a, crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
@@ -594,6 +603,7 @@ impl Accept {
 // SAFETY: the SQE points to no memory (no peer address) and names `fd`,
 // which the op keeps open.
 unsafe impl Op for Accept {
+    const SELECTS_BUFFER: bool = false;
     type Output = Option<OwnedFd>;
     type Sqe<'a> = raw::Accept<'a, crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
@@ -627,6 +637,7 @@ impl AcceptFrom {
 // field of the op, which the reactor keeps unmoved until the completion;
 // it names `fd`, which the op keeps open.
 unsafe impl Op for AcceptFrom {
+    const SELECTS_BUFFER: bool = false;
     type Output = Option<(OwnedFd, Option<SocketAddr>)>;
     type Sqe<'a> = raw::Accept<'a, crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
@@ -697,6 +708,7 @@ impl Connect {
 // SAFETY: the SQE points to `addr`, which the op owns, and names `fd`,
 // which the op keeps open.
 unsafe impl Op for Connect {
+    const SELECTS_BUFFER: bool = false;
     type Output = ();
     type Sqe<'a> = raw::Connect<'a, crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
@@ -724,6 +736,7 @@ impl Shutdown {
 
 // SAFETY: the SQE names `fd`, which the op keeps open.
 unsafe impl Op for Shutdown {
+    const SELECTS_BUFFER: bool = false;
     type Output = ();
     type Sqe<'a> = raw::Shutdown<crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
@@ -747,6 +760,7 @@ impl Timeout {
 
 // SAFETY: the timespec lives in the ring until the SQE is consumed.
 unsafe impl Op for Timeout {
+    const SELECTS_BUFFER: bool = false;
     type Output = ();
     type Sqe<'a> = raw::Timeout;
     fn sqe(&mut self) -> raw::Timeout {
@@ -775,6 +789,7 @@ impl Poll {
 
 // SAFETY: the SQE names `fd`, which the op keeps open.
 unsafe impl Op for Poll {
+    const SELECTS_BUFFER: bool = false;
     type Output = ();
     type Sqe<'a> = raw::PollAdd<crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
@@ -849,6 +864,7 @@ impl<B: IoBuf> SendTo<B> {
 // which the reactor keeps unmoved until the last completion; the iovec
 // points into `buf`, which the op owns; `fd` is kept open by the op.
 unsafe impl<B: IoBuf> Op for SendTo<B> {
+    const SELECTS_BUFFER: bool = false;
     type Output = B;
     type Sqe<'a> = raw::SendMsg<'a, 'static, crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
@@ -974,6 +990,7 @@ impl<B: IoBufMut, A: SenderAddr> RecvFrom<B, A> {
 // SAFETY: as for `SendTo`, with the address written by the kernel into
 // `from`, a field of the op.
 unsafe impl<B: IoBufMut, A: SenderAddr> Op for RecvFrom<B, A> {
+    const SELECTS_BUFFER: bool = false;
     type Output = (B, Option<A>);
     type Sqe<'a> = raw::RecvMsg<'a, 'static, crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
@@ -1120,6 +1137,7 @@ impl<B: IoBuf> SendWithFds<B> {
 // the record names the descriptors of `fds`, all owned by the op (so open
 // for as long as the kernel may read the message); `fd` is kept open.
 unsafe impl<B: IoBuf> Op for SendWithFds<B> {
+    const SELECTS_BUFFER: bool = false;
     type Output = (B, Vec<OwnedFd>);
     type Sqe<'a> = raw::SendMsg<'a, 'static, crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
@@ -1216,6 +1234,7 @@ impl<B: IoBufMut> RecvWithFds<B> {
 // SAFETY: as for `RecvFrom`, with the control room, a field of the op that
 // the kernel writes, in place of the address.
 unsafe impl<B: IoBufMut> Op for RecvWithFds<B> {
+    const SELECTS_BUFFER: bool = false;
     type Output = (B, Vec<OwnedFd>);
     type Sqe<'a> = raw::RecvMsg<'a, 'static, crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
@@ -1318,6 +1337,7 @@ impl Fsync {
 // SAFETY: the SQE points to no memory and names `fd`, which the op keeps
 // open.
 unsafe impl Op for Fsync {
+    const SELECTS_BUFFER: bool = false;
     type Output = ();
     type Sqe<'a> = raw::Fsync<crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
@@ -1363,6 +1383,7 @@ impl Fallocate {
 // SAFETY: the SQE points to no memory and names `fd`, which the op keeps
 // open.
 unsafe impl Op for Fallocate {
+    const SELECTS_BUFFER: bool = false;
     type Output = ();
     type Sqe<'a> = raw::Fallocate<crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
@@ -1408,6 +1429,7 @@ impl OpenAt {
 // bytes do not move with it), and names the directory, which the op keeps
 // open, or `AT_FDCWD`.
 unsafe impl Op for OpenAt {
+    const SELECTS_BUFFER: bool = false;
     type Output = Option<OwnedFd>;
     type Sqe<'a> = raw::OpenAt<'a, crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
@@ -1452,6 +1474,7 @@ impl Socket {
 
 // SAFETY: the SQE points to no memory and names no file.
 unsafe impl Op for Socket {
+    const SELECTS_BUFFER: bool = false;
     type Output = Option<OwnedFd>;
     type Sqe<'a> = raw::Socket<'static>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
@@ -1499,6 +1522,7 @@ impl Default for Pipe {
 // numbers to, owned by the op and unmoved (heap memory) until its
 // completion; it asks for regular descriptors, and names no file.
 unsafe impl Op for Pipe {
+    const SELECTS_BUFFER: bool = false;
     type Output = Option<(OwnedFd, OwnedFd)>;
     type Sqe<'a> = raw::Pipe<'a>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
@@ -1575,6 +1599,7 @@ impl Statx {
 // memory) until the completion; it names the directory, which the op keeps
 // open, or `AT_FDCWD`.
 unsafe impl Op for Statx {
+    const SELECTS_BUFFER: bool = false;
     type Output = Box<libc::statx>;
     type Sqe<'a> = raw::Statx<'a, crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
@@ -1646,6 +1671,7 @@ impl UnlinkAt {
 // SAFETY: the SQE points to the path, a `CString` the op owns, and names
 // the directory, which the op keeps open, or `AT_FDCWD`.
 unsafe impl Op for UnlinkAt {
+    const SELECTS_BUFFER: bool = false;
     type Output = ();
     type Sqe<'a> = raw::UnlinkAt<'a, crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
@@ -1706,6 +1732,7 @@ impl RenameAt {
 // SAFETY: the SQE points to the two paths, `CString`s the op owns, and
 // names the directories, which the op keeps open, or `AT_FDCWD`.
 unsafe impl Op for RenameAt {
+    const SELECTS_BUFFER: bool = false;
     type Output = ();
     type Sqe<'a> = raw::RenameAt<'a, crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
@@ -1750,6 +1777,7 @@ impl MkdirAt {
 // SAFETY: the SQE points to the path, a `CString` the op owns, and names
 // the directory, which the op keeps open, or `AT_FDCWD`.
 unsafe impl Op for MkdirAt {
+    const SELECTS_BUFFER: bool = false;
     type Output = ();
     type Sqe<'a> = raw::MkdirAt<'a, crate::Fd<'a>>;
     fn sqe(&mut self) -> Self::Sqe<'_> {
