@@ -697,16 +697,67 @@ impl<C: CqeSize> Iterator for Completions<'_, C> {
         }
     }
 
+    /// The loop of `fold`, `sum`, `count`, ... (see
+    /// [`fold_walk`](Completions::fold_walk)).
+    #[inline]
+    fn fold<B, F>(self, init: B, f: F) -> B
+    where
+        F: FnMut(B, C::Cqe) -> B,
+    {
+        self.fold_walk::<false, B, F>(init, f)
+    }
+
+    /// [`fold`](Iterator::fold) with the completions read two at a time
+    /// (see [`walk`]): one step of the walk's pointer and one test for two
+    /// completions, 1.3 instructions fewer per NOP at batch 32 (fat LTO).
+    /// Not for `fold` itself, through which a scope's iterator runs its
+    /// own, larger, function: two copies of that took the loops around it
+    /// more registers than the step saves (a scope's NOP at batch 1 from
+    /// 98 to 105 instructions).
+    #[inline]
+    fn for_each<F>(self, mut f: F)
+    where
+        F: FnMut(C::Cqe),
+    {
+        self.fold_walk::<true, (), _>((), |(), cqe| f(cqe));
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.tail.wrapping_sub(self.head) as usize;
+        if C::MAX_SLOTS == 1 {
+            (n, Some(n))
+        } else {
+            // A mixed CQ's slots may be padding, which yields nothing.
+            (0, Some(n))
+        }
+    }
+}
+
+impl<C: CqeSize> Completions<'_, C> {
     /// The loop of `for_each`, `fold`, `sum`, ...: on a ring whose
     /// completions take one slot each, a batch of more than one is read by
     /// walking a pointer over each run of slots that does not wrap, with no
-    /// mask per completion.
+    /// mask per completion; with `PAIRS`, two completions at each step,
+    /// and a batch of one told by one comparison (the batch of two or more
+    /// counted only after it, where the walks take an empty one too).
     #[inline]
-    fn fold<B, F>(mut self, init: B, mut f: F) -> B
+    fn fold_walk<const PAIRS: bool, B, F>(mut self, init: B, mut f: F) -> B
     where
         F: FnMut(B, C::Cqe) -> B,
     {
         let mut acc = init;
+        if PAIRS && C::MAX_SLOTS == 1 && self.head.wrapping_add(1) == self.tail {
+            // SAFETY: the head is before a tail read with acquire ordering
+            // (just before it).
+            let (cqe, _) = unsafe { C::read(self.cqes, self.mask, self.head) };
+            // Before `f`, which may panic: the completion is then read.
+            self.head = self.tail;
+            if let Some(cqe) = cqe {
+                acc = f(acc, cqe);
+            }
+            return acc;
+        }
         let n = self.tail.wrapping_sub(self.head);
         if C::MAX_SLOTS != 1 {
             for cqe in self.by_ref() {
@@ -714,7 +765,10 @@ impl<C: CqeSize> Iterator for Completions<'_, C> {
             }
             return acc;
         }
-        if n < 2 {
+        // (With `PAIRS`, a batch of one was read above, and an empty one
+        // makes the walks below walk empty runs: `first` is 0, and so is
+        // `n - first`.)
+        if !PAIRS && n < 2 {
             if n == 1 {
                 // SAFETY: the head is before a tail read with acquire
                 // ordering.
@@ -735,7 +789,7 @@ impl<C: CqeSize> Iterator for Completions<'_, C> {
         // them); so are the `n - first` from the array's start on, after
         // the wrap.
         unsafe {
-            acc = walk::<C, B>(
+            acc = walk::<PAIRS, C, B>(
                 self.cqes.add(index as usize),
                 first,
                 &mut self.head,
@@ -743,34 +797,25 @@ impl<C: CqeSize> Iterator for Completions<'_, C> {
                 &mut f,
             );
             if first < n {
-                acc = walk::<C, B>(self.cqes, n - first, &mut self.head, acc, &mut f);
+                acc = walk::<PAIRS, C, B>(self.cqes, n - first, &mut self.head, acc, &mut f);
             }
         }
         acc
     }
-
-    #[inline]
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.tail.wrapping_sub(self.head) as usize;
-        if C::MAX_SLOTS == 1 {
-            (n, Some(n))
-        } else {
-            // A mixed CQ's slots may be padding, which yields nothing.
-            (0, Some(n))
-        }
-    }
 }
 
 /// Calls `f` on the completions in the `count` slots from `first` on, and
-/// moves `head` past them; past those `f` was given, if it panics.
+/// moves `head` past them; past those `f` was given, if it panics. With
+/// `PAIRS`, two at each step of the loop (an odd count's first alone):
+/// the pointer's step and the loop's test are shared by two completions.
 ///
 /// # Safety
 ///
-/// `count` must be at least 1, and the slots completions of a size of one
-/// slot each, between the head and a tail read with acquire ordering, not
-/// wrapping.
+/// `count` must be at least 1 (or 0, with `PAIRS`), and the slots
+/// completions of a size of one slot each, between the head and a tail
+/// read with acquire ordering, not wrapping.
 #[inline(always)]
-unsafe fn walk<C: CqeSize, B>(
+unsafe fn walk<const PAIRS: bool, C: CqeSize, B>(
     first: *const C::Slot,
     count: u32,
     head: &mut u32,
@@ -798,6 +843,38 @@ unsafe fn walk<C: CqeSize, B>(
         first,
         at: first,
     };
+    if PAIRS {
+        if count & 1 != 0 {
+            // SAFETY: `count >= 1`: the run's first slot; a completion
+            // takes one slot, so there is one at every slot.
+            let (cqe, _) = unsafe { C::read(first, 0, 0) };
+            // SAFETY: `first < end`, both in the array.
+            guard.at = unsafe { first.add(1) };
+            if let Some(cqe) = cqe {
+                acc = f(acc, cqe);
+            }
+        }
+        while guard.at != end {
+            let at = guard.at;
+            // SAFETY: an even number of slots, at least two, is left from
+            // `at` to `end`: both are in the run, each a completion.
+            let (cqe, _) = unsafe { C::read(at, 0, 0) };
+            // SAFETY: as above.
+            guard.at = unsafe { at.add(1) };
+            if let Some(cqe) = cqe {
+                acc = f(acc, cqe);
+            }
+            // SAFETY: as above.
+            let (cqe, _) = unsafe { C::read(at.add(1), 0, 0) };
+            // SAFETY: as above, `at + 2 <= end`.
+            guard.at = unsafe { at.add(2) };
+            if let Some(cqe) = cqe {
+                acc = f(acc, cqe);
+            }
+        }
+        drop(guard);
+        return acc;
+    }
     // SAFETY: `count >= 1`: the run's last slot.
     let last = unsafe { end.sub(1) };
     loop {
