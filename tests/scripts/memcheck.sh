@@ -54,6 +54,12 @@ a_reactor_dropped_under_an_armed_stream_leaves_later_bytes_in_the_socket|$kernel
 a_ring_buf_truncated_sliced_changed_and_read_into_sends_exactly_its_bytes|$kernel_wrote
 async_read_byte_by_byte_over_a_one_buffer_ring_loses_nothing|$kernel_wrote"
     [attacks_multishot_gaps_audit]="a_reactor_receive_stream_on_a_cq_of_two_loses_no_byte_and_ends_once|$one_thread: the writer thread does not run while the reactor waits in io_uring_enter"
+    [attacks_reactor_futures_gaps_audit]="a_deadline_does_not_cut_an_open_blocked_in_io_wq_but_a_cancel_does|$one_thread: the thread that opens the FIFO's other end does not run while the reactor waits in io_uring_enter
+an_open_future_queued_behind_a_busy_worker_ends_at_its_drop|$one_thread: the thread that opens the FIFO's other end does not run while the reactor waits in io_uring_enter
+a_resolved_read_future_polled_again_stays_pending_and_never_wakes|$kernel_wrote
+a_task_and_a_main_future_that_panic_holding_reads_lose_no_other_completion|$kernel_wrote"
+    [attacks_guards_gaps_audit]="a_forgotten_remote_keeps_run_serving_until_a_shutdown|$one_thread: the reactor's own thread, which the test watches from the main one, and the main thread that shuts it down seldom interleave while the reactor waits in io_uring_enter"
+    [attacks_multishot_overflow_gaps_audit]="a_reactor_poll_stream_ends_only_once_the_kernel_ended_its_poll|$one_thread: the writer thread does not run while the reactor waits in io_uring_enter"
     [attacks_ring_memory_gaps_audit]="registered_wait_slots_keep_their_arguments_across_resizes|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
     [attacks_net_gaps_audit]="deadlines_at_the_last_instant_never_fire|$one_thread: the peer's writer thread does not run while the reactor waits in io_uring_enter
 write_all_cut_after_a_prefix_reports_the_error_alone|$one_thread: the peer's reader thread does not run while the reactor waits in io_uring_enter
