@@ -738,16 +738,17 @@ impl<C: CqeSize> Completions<'_, C> {
     /// The loop of `for_each`, `fold`, `sum`, ...: on a ring whose
     /// completions take one slot each, a batch of more than one is read by
     /// walking a pointer over each run of slots that does not wrap, with no
-    /// mask per completion; with `PAIRS`, two completions at each step,
-    /// and a batch of one told by one comparison (the batch of two or more
-    /// counted only after it, where the walks take an empty one too).
+    /// mask per completion, and a batch of one is told by one comparison
+    /// (the batch of two or more counted only after it); with `PAIRS`,
+    /// two completions at each step, where the walks take an empty batch
+    /// too.
     #[inline]
     fn fold_walk<const PAIRS: bool, B, F>(mut self, init: B, mut f: F) -> B
     where
         F: FnMut(B, C::Cqe) -> B,
     {
         let mut acc = init;
-        if PAIRS && C::MAX_SLOTS == 1 && self.head.wrapping_add(1) == self.tail {
+        if C::MAX_SLOTS == 1 && self.head.wrapping_add(1) == self.tail {
             // SAFETY: the head is before a tail read with acquire ordering
             // (just before it).
             let (cqe, _) = unsafe { C::read(self.cqes, self.mask, self.head) };
@@ -765,20 +766,10 @@ impl<C: CqeSize> Completions<'_, C> {
             }
             return acc;
         }
-        // (With `PAIRS`, a batch of one was read above, and an empty one
-        // makes the walks below walk empty runs: `first` is 0, and so is
-        // `n - first`.)
-        if !PAIRS && n < 2 {
-            if n == 1 {
-                // SAFETY: the head is before a tail read with acquire
-                // ordering.
-                let (cqe, _) = unsafe { C::read(self.cqes, self.mask, self.head) };
-                // Before `f`, which may panic: the completion is then read.
-                self.head = self.head.wrapping_add(1);
-                if let Some(cqe) = cqe {
-                    acc = f(acc, cqe);
-                }
-            }
+        // (A batch of one was read above. With `PAIRS`, an empty one makes
+        // the walks below walk empty runs: `first` is 0, and so is
+        // `n - first`; without, a walk takes one completion at least.)
+        if !PAIRS && n == 0 {
             return acc;
         }
         let index = self.head & self.mask;
@@ -836,14 +827,14 @@ unsafe fn walk<const PAIRS: bool, C: CqeSize, B>(
             *self.head = self.head.wrapping_add(walked);
         }
     }
-    // SAFETY: the run is in the array (the caller's contract).
-    let end = unsafe { first.add(count as usize) };
     let mut guard = Unwind {
         head,
         first,
         at: first,
     };
     if PAIRS {
+        // SAFETY: the run is in the array (the caller's contract).
+        let end = unsafe { first.add(count as usize) };
         if count & 1 != 0 {
             // SAFETY: `count >= 1`: the run's first slot; a completion
             // takes one slot, so there is one at every slot.
@@ -875,22 +866,26 @@ unsafe fn walk<const PAIRS: bool, C: CqeSize, B>(
         drop(guard);
         return acc;
     }
-    // SAFETY: `count >= 1`: the run's last slot.
-    let last = unsafe { end.sub(1) };
+    // Counted down rather than compared with the run's end: LLVM then
+    // steps one pointer, which is the guard's too (it stepped two, or one
+    // and a copy for the guard), one instruction less per completion in a
+    // scope's walk.
+    let mut left = count;
     loop {
         let at = guard.at;
-        // SAFETY: `at` is in the run; a completion takes one slot, so
-        // there is one at every slot.
+        // SAFETY: `left >= 1` slots of the run are left from `at` on (the
+        // caller's `count >= 1`, then one fewer at each step); a
+        // completion takes one slot, so there is one at every slot.
         let (cqe, _) = unsafe { C::read(at, 0, 0) };
-        // SAFETY: `at < end`, both in the array.
+        // SAFETY: as above: `at + 1` is at most the run's end, in the array
+        // or one past it.
         guard.at = unsafe { at.add(1) };
         if let Some(cqe) = cqe {
             acc = f(acc, cqe);
         }
-        // Compared before the step rather than after: LLVM then steps one
-        // pointer and copies it for the guard, where it stepped two (one
-        // instruction less per completion in a scope's walk).
-        if at == last {
+        // At least 1 before: never below 0.
+        left -= 1;
+        if left == 0 {
             break;
         }
     }

@@ -5,6 +5,7 @@ use crate::cqueue::{Completions, Cqe};
 use crate::entries::{Cqe16, UniformCqe};
 use std::fmt;
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 /// The completions of [`Scope::completions`]: read in order, the head moving
@@ -101,7 +102,7 @@ fn untagged<'scope, C: UniformCqe>(ring: u32, cqe: C::Cqe) -> ScopeCqe<'scope, C
         ring,
         group: NO_GROUP,
         stamp: 0,
-        buf: ReturnedBuf::NONE,
+        buf: ReturnedBuf::none(),
         _scope: PhantomData,
     }
 }
@@ -362,16 +363,33 @@ pub(super) fn pipe_ends(bytes: &[u8]) -> Option<(RawFd, RawFd)> {
 /// without one (nearly all of them) drops with one check of a pointer.
 pub(super) struct ReturnedBuf {
     ptr: *mut u8,
-    len: usize,
-    cap: usize,
+    /// The vector's length and capacity, set whenever `ptr` is not null:
+    /// left unset without a buffer, so that a completion without one
+    /// (nearly all of them) is made with no more than a null pointer.
+    len: MaybeUninit<usize>,
+    cap: MaybeUninit<usize>,
 }
 
 impl ReturnedBuf {
     pub(super) const NONE: ReturnedBuf = ReturnedBuf {
         ptr: std::ptr::null_mut(),
-        len: 0,
-        cap: 0,
+        len: MaybeUninit::new(0),
+        cap: MaybeUninit::new(0),
     };
+
+    /// No buffer, with its length and capacity unset, for an untagged op's
+    /// completion: the loop that reads completions then merges a null
+    /// pointer alone with a tagged op's buffer. (A function rather than a
+    /// constant: a constant's unset bytes are made zeroes, which the
+    /// completion would then carry.)
+    #[inline(always)]
+    pub(super) fn none() -> ReturnedBuf {
+        ReturnedBuf {
+            ptr: std::ptr::null_mut(),
+            len: MaybeUninit::uninit(),
+            cap: MaybeUninit::uninit(),
+        }
+    }
 
     pub(super) fn new(buf: Option<Vec<u8>>) -> ReturnedBuf {
         match buf {
@@ -380,8 +398,8 @@ impl ReturnedBuf {
                 ReturnedBuf {
                     // A vector's pointer is never null, even when empty.
                     ptr: buf.as_mut_ptr(),
-                    len: buf.len(),
-                    cap: buf.capacity(),
+                    len: MaybeUninit::new(buf.len()),
+                    cap: MaybeUninit::new(buf.capacity()),
                 }
             }
             None => ReturnedBuf::NONE,
@@ -401,9 +419,11 @@ impl ReturnedBuf {
         if parts.ptr.is_null() {
             return None;
         }
-        // SAFETY: the parts are those of a vector given up in `new`, taken
-        // once (`self` is emptied above).
-        Some(unsafe { Vec::from_raw_parts(parts.ptr, parts.len, parts.cap) })
+        // SAFETY: with a pointer, the parts are those of a vector given up
+        // in `new`, all set there, taken once (`self` is emptied above).
+        Some(unsafe {
+            Vec::from_raw_parts(parts.ptr, parts.len.assume_init(), parts.cap.assume_init())
+        })
     }
 }
 
