@@ -697,8 +697,9 @@ impl<C: CqeSize> Iterator for Completions<'_, C> {
         }
     }
 
-    /// The loop of `fold`, `sum`, `count`, ... (see
-    /// [`fold_walk`](Completions::fold_walk)).
+    /// The loop of `fold`, `sum`, `count`, ...: a pointer walked over
+    /// each run of CQ slots, with no mask per completion.
+    // (See `fold_walk`.)
     #[inline]
     fn fold<B, F>(self, init: B, f: F) -> B
     where
@@ -707,13 +708,13 @@ impl<C: CqeSize> Iterator for Completions<'_, C> {
         self.fold_walk::<false, B, F>(init, f)
     }
 
-    /// [`fold`](Iterator::fold) with the completions read two at a time
-    /// (see [`walk`]): one step of the walk's pointer and one test for two
-    /// completions, 1.3 instructions fewer per NOP at batch 32 (fat LTO).
-    /// Not for `fold` itself, through which a scope's iterator runs its
-    /// own, larger, function: two copies of that took the loops around it
-    /// more registers than the step saves (a scope's NOP at batch 1 from
-    /// 98 to 105 instructions).
+    /// Calls `f` on each completion, read two at a time.
+    // One step of the walk's pointer and one test for two completions (see
+    // `walk`): 1.3 instructions fewer per NOP at batch 32 (fat LTO). Not
+    // for `fold` itself, through which a scope's iterator runs its own,
+    // larger, function: two copies of that took the loops around it more
+    // registers than the step saves (a scope's NOP at batch 1 from 98 to
+    // 105 instructions).
     #[inline]
     fn for_each<F>(self, mut f: F)
     where
