@@ -77,6 +77,47 @@ pub fn require_sqpoll() -> bool {
     }
 }
 
+/// The kinds of ring whose completions come from different places: the
+/// submitting task's task work (plain), task work that runs only in the
+/// ring's own enters (`defer_taskrun`), or the SQ thread (SQPOLL).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RingKind {
+    /// A ring with no setup flags.
+    Plain,
+    /// A single-issuer `defer_taskrun` ring.
+    Defer,
+    /// An SQPOLL ring (20 ms of idle time).
+    Sqpoll,
+}
+
+/// Every [`RingKind`].
+pub const RING_KINDS: [RingKind; 3] = [RingKind::Plain, RingKind::Defer, RingKind::Sqpoll];
+
+/// A ring of `kind` with `sq` SQ entries and `cq` CQ entries, or `None`
+/// (with a skip message) where the machine has none.
+pub fn ring_of_kind(kind: RingKind, sq: u32, cq: u32) -> Option<Ring> {
+    let builder = match kind {
+        RingKind::Plain => Ring::builder(),
+        RingKind::Defer => Ring::builder().single_issuer().defer_taskrun(),
+        RingKind::Sqpoll => {
+            if !require_sqpoll() {
+                return None;
+            }
+            Ring::builder().sqpoll(std::time::Duration::from_millis(20))
+        }
+    };
+    match builder.cq_entries(cq).build(sq) {
+        Ok(ring) => {
+            assert_eq!(ring.cq_entries(), cq, "{kind:?}");
+            Some(ring)
+        }
+        Err(e) => {
+            skip(format_args!("no {kind:?} ring of {sq}/{cq} entries: {e}"));
+            None
+        }
+    }
+}
+
 /// The running kernel's `major.minor`, from `uname(2)`.
 pub fn kernel_version() -> (u32, u32) {
     // SAFETY: all-zero bytes are a valid `utsname`.

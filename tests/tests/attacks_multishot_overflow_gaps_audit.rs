@@ -85,40 +85,7 @@ fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
-/// The rings each attack runs on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Plain,
-    Defer,
-    Sqpoll,
-}
-
-const KINDS: [Kind; 3] = [Kind::Plain, Kind::Defer, Kind::Sqpoll];
-
-/// A ring of `kind` with `sq` SQ entries and `cq` CQ entries, or `None`
-/// (with a reason) where the machine has none.
-fn ring_of(kind: Kind, sq: u32, cq: u32) -> Option<Ring> {
-    let builder = match kind {
-        Kind::Plain => Ring::builder(),
-        Kind::Defer => Ring::builder().single_issuer().defer_taskrun(),
-        Kind::Sqpoll => {
-            if !uring_tests::require_sqpoll() {
-                return None;
-            }
-            Ring::builder().sqpoll(Duration::from_millis(20))
-        }
-    };
-    match builder.cq_entries(cq).build(sq) {
-        Ok(ring) => {
-            assert_eq!(ring.cq_entries(), cq, "{kind:?}");
-            Some(ring)
-        }
-        Err(e) => {
-            skip(format_args!("no {kind:?} ring of {sq}/{cq} entries: {e}"));
-            None
-        }
-    }
-}
+use uring_tests::{RING_KINDS as KINDS, RingKind as Kind, ring_of_kind as ring_of};
 
 /// One completion as read: `user_data`, result, flags.
 type Seen = (u64, i32, u32);

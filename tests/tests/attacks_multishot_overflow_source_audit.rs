@@ -68,49 +68,14 @@ use uring::reactor::ops::AcceptMulti;
 use uring::reactor::{Reactor, SharedFd};
 use uring::sys::{IORING_CQE_F_MORE, IORING_CQE_F_NOTIF};
 use uring::{
-    AcceptFlags, Builder, Cqe32, PollEvents, PollFlags, RecvFlags, Ring, Scope, SockAddrBuf, Sqe64,
+    AcceptFlags, Builder, Cqe32, PollEvents, PollFlags, RecvFlags, Scope, SockAddrBuf, Sqe64,
     TimeoutFlags,
 };
 use uring_tests::{PATIENCE, pattern, require_op, skip, watchdog};
 
 const CANARY: u8 = 0x5a;
 
-/// The rings each attack runs on: completions are posted by the
-/// submitting task's task work (plain), by task work that runs only in the
-/// ring's own enters (`defer_taskrun`), or by the SQ thread (SQPOLL).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Plain,
-    Defer,
-    Sqpoll,
-}
-
-const KINDS: [Kind; 3] = [Kind::Plain, Kind::Defer, Kind::Sqpoll];
-
-/// A ring of `kind` with `sq` SQ entries and `cq` CQ entries, or `None`
-/// (with a reason) where the machine has none.
-fn ring_of(kind: Kind, sq: u32, cq: u32) -> Option<Ring> {
-    let builder = match kind {
-        Kind::Plain => Ring::builder(),
-        Kind::Defer => Ring::builder().single_issuer().defer_taskrun(),
-        Kind::Sqpoll => {
-            if !uring_tests::require_sqpoll() {
-                return None;
-            }
-            Ring::builder().sqpoll(Duration::from_millis(20))
-        }
-    };
-    match builder.cq_entries(cq).build(sq) {
-        Ok(ring) => {
-            assert_eq!(ring.cq_entries(), cq, "{kind:?}");
-            Some(ring)
-        }
-        Err(e) => {
-            skip(format_args!("no {kind:?} ring of {sq}/{cq} entries: {e}"));
-            None
-        }
-    }
-}
+use uring_tests::{RING_KINDS as KINDS, ring_of_kind as ring_of};
 
 /// One completion as read: `user_data`, result, flags.
 type Seen = (u64, i32, u32);
