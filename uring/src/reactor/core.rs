@@ -137,6 +137,9 @@ pub(crate) enum Refill {
     Posted,
     /// Nothing is ready.
     Empty,
+    /// The reap's share is spent (see `REAP_ROUNDS`): what was read went
+    /// back to the kernel, and the rest waits for the next reap.
+    Later,
 }
 
 /// What follows a multishot op's callback.
@@ -761,13 +764,18 @@ impl Core {
     /// last: whether completions moved out of the CQ wait (they come
     /// first), or the kernel posted more (the tail is read again, and
     /// the completions it holds back, in an overflow list or as flagged
-    /// task work, are flushed when it posted none). Out of line, so that
-    /// the completion read in place stays in registers.
+    /// task work, are flushed when it posted none); or, once the reap's
+    /// share is `spent`, nothing more. What was read goes back to the
+    /// kernel in each case. Out of line, so that the completion read in
+    /// place stays in registers.
     #[cold]
     #[inline(never)]
-    pub(crate) fn refill(&mut self) -> Refill {
+    pub(crate) fn refill(&mut self, spent: bool) -> Refill {
         // What `next_cqe` read goes back to the kernel.
         self.ring.cq.publish_head();
+        if spent {
+            return Refill::Later;
+        }
         if !self.pending.is_empty() {
             return Refill::Pending;
         }
@@ -1667,10 +1675,10 @@ mod tests {
                 seen.push(cqe.user_data());
                 continue;
             }
-            match core.refill() {
+            match core.refill(false) {
                 Refill::Pending => seen.push(core.pop_pending().unwrap().user_data()),
                 Refill::Posted => {}
-                Refill::Empty => break,
+                Refill::Empty | Refill::Later => break,
             }
         }
         assert_eq!(seen, [0, 1, 2, 3, 4, 5]);

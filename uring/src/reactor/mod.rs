@@ -622,13 +622,7 @@ impl Shared {
         loop {
             let Some(cqe) = core.next_cqe() else {
                 rounds += 1;
-                if rounds > REAP_ROUNDS {
-                    // What was read goes back to the kernel, as `refill`
-                    // hands it back.
-                    core.ring.cq.publish_head();
-                    break;
-                }
-                match core.refill() {
+                match core.refill(rounds > REAP_ROUNDS) {
                     Refill::Posted => continue,
                     Refill::Pending => {
                         drop(core);
@@ -636,7 +630,7 @@ impl Shared {
                         core = self.core.borrow_mut();
                         continue;
                     }
-                    Refill::Empty => break,
+                    Refill::Empty | Refill::Later => break,
                 }
             };
             match core.resolve_call(&cqe) {
@@ -726,7 +720,7 @@ impl Shared {
                 if let Some(waker) = waker {
                     waker.wake();
                 }
-                std::panic::resume_unwind(panic);
+                resume_unwind(panic);
             }
         }
     }
@@ -902,17 +896,34 @@ impl Shared {
     /// Each step is taken even when one before it panics (a task's drop,
     /// a remote's job), so that no job a remote sent is dropped unrun;
     /// the first panic goes on once all are done.
-    fn end_shutdown(&self, handle: &Handle, driver: Option<Waker>) {
-        let cleared = catch_unwind(AssertUnwindSafe(|| self.exec.clear()));
-        let closed = catch_unwind(AssertUnwindSafe(|| {
-            self.exec.ready.inbox.close(Some(handle))
-        }));
-        if let Some(driver) = driver {
-            driver.wake();
+    fn end_shutdown(&self, handle: &Handle, mut driver: Option<Waker>) {
+        let steps: [&mut dyn FnMut(); 3] = [
+            &mut || self.exec.clear(),
+            &mut || self.exec.ready.inbox.close(Some(handle)),
+            &mut || {
+                if let Some(driver) = driver.take() {
+                    driver.wake();
+                }
+            },
+        ];
+        run_each(steps, |step| step());
+    }
+}
+
+/// Calls `step` on each of `items`, even on those after one whose step
+/// panics; the first panic goes on once every item has had its step.
+///
+/// For the ends of a reactor (its shutdown, the closing of a remote's
+/// inbox), where an item skipped would be a callback never called.
+pub(crate) fn run_each<T>(items: impl IntoIterator<Item = T>, mut step: impl FnMut(T)) {
+    let mut first_panic = None;
+    for item in items {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| step(item))) {
+            first_panic.get_or_insert(panic);
         }
-        if let Err(panic) = cleared.and(closed) {
-            resume_unwind(panic);
-        }
+    }
+    if let Some(panic) = first_panic {
+        resume_unwind(panic);
     }
 }
 

@@ -4,7 +4,7 @@
 
 use crate::reactor::exec::ReadyQueue;
 use crate::reactor::op::{Completion, Op};
-use crate::reactor::{Handle, OpId};
+use crate::reactor::{Handle, OpId, run_each};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
@@ -96,17 +96,7 @@ impl Inbox {
                 // Every job runs, even after one that panics (whose panic
                 // goes on once all have run): each may be the only call of
                 // a callback its sender waits for.
-                let mut first_panic = None;
-                for job in jobs {
-                    let ran =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(handle)));
-                    if let Err(panic) = ran {
-                        first_panic.get_or_insert(panic);
-                    }
-                }
-                if let Some(panic) = first_panic {
-                    std::panic::resume_unwind(panic);
-                }
+                run_each(jobs, |job| job(handle));
             }
             None => drop(jobs),
         }
