@@ -492,6 +492,12 @@ mod tests {
     }
 }
 
+/// How many descriptors this process has open (`/proc/self/fd`, the
+/// directory's own descriptor included).
+pub fn open_fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
 /// What the property tests share (`tests/tests/prop_*.rs`).
 pub mod prop;
 
@@ -499,6 +505,7 @@ pub mod prop;
 pub mod block;
 
 pub mod examples;
+pub mod multishot;
 /// What the attacks on `uring::net` share.
 pub mod net;
 pub mod signals;

@@ -193,10 +193,7 @@ fn safe_socket_options_are_plain_data() {
     assert!(datagram_arrives(&rx, &tx));
 }
 
-/// The descriptors open in this process right now.
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
+use uring_tests::open_fd_count as open_fds;
 
 /// Serialises the tests of this file: one counts the process's
 /// descriptors, which the others open and close.

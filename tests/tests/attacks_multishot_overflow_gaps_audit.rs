@@ -54,7 +54,7 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::io::{ErrorKind, Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
@@ -67,8 +67,8 @@ use uring::reactor::ops::{AcceptMulti, PollMulti, RecvMulti, RecvRing};
 use uring::reactor::{MultishotEnded, Reactor, SharedFd};
 use uring::sys::{IORING_CQE_F_BUFFER, IORING_CQE_F_MORE};
 use uring::{
-    BufferGroup, Builder, CqeMixed, MsgLayout, PollEvents, RecvFlags, RecvMsgOut, Ring, Scope,
-    Sqe64, TimeoutFlags,
+    BufferGroup, Builder, CqeMixed, MsgLayout, PollEvents, RecvFlags, RecvMsgOut, Ring, Sqe64,
+    TimeoutFlags,
 };
 use uring_tests::{PATIENCE, pattern, plain_buf_ring, require_kernel, require_op, skip, watchdog};
 
@@ -80,55 +80,12 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// How many descriptors this process has open.
-fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
+use uring_tests::multishot::{
+    Seen, assert_each_ends_last, ended, enter_without_reading, has_more, listener_with_clients,
+    peer_closed, tail,
+};
+use uring_tests::open_fd_count as fd_count;
 use uring_tests::{RING_KINDS as KINDS, RingKind as Kind, ring_of_kind as ring_of};
-
-/// One completion as read: `user_data`, result, flags.
-type Seen = (u64, i32, u32);
-
-fn has_more(s: &Seen) -> bool {
-    s.2 & IORING_CQE_F_MORE != 0
-}
-
-/// Whether `seen` holds the last completion of `user_data`.
-fn ended(seen: &[Seen], user_data: u64) -> bool {
-    seen.iter().any(|s| s.0 == user_data && !has_more(s))
-}
-
-/// The last few entries of `seen`, for messages.
-fn tail(seen: &[Seen]) -> &[Seen] {
-    &seen[seen.len().saturating_sub(12)..]
-}
-
-/// No op of `seen` has a completion after its last.
-fn assert_each_ends_last(seen: &[Seen], what: &str) {
-    let mut done = HashSet::new();
-    for (i, s) in seen.iter().enumerate() {
-        assert!(
-            !done.contains(&s.0),
-            "{what}: completion {i} of {} after its last: {:?}",
-            s.0,
-            &seen[i.saturating_sub(8)..(i + 4).min(seen.len())]
-        );
-        if !has_more(s) {
-            done.insert(s.0);
-        }
-    }
-}
-
-/// Enters the ring of `s` now and then for `ms` milliseconds without
-/// reading a completion.
-fn enter_without_reading(s: &mut Scope<'_, '_>, ms: u64) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_millis(ms) {
-        let _ = s.get_events();
-        std::thread::sleep(Duration::from_micros(300));
-    }
-}
 
 /// Datagram `seq`: its number, then four bytes made from it.
 fn datagram(seq: u32) -> Vec<u8> {
@@ -249,7 +206,7 @@ fn recvmsg_multi_datagrams_through_a_cq_of_two_come_once_in_order_with_whole_hea
             (0..N).collect::<Vec<_>>(),
             "{what}: once each, in order"
         );
-        assert_each_ends_last(&seen, &what);
+        assert_each_ends_last(&seen, [], &what);
         assert!(saw_full, "{what}: the CQ never filled");
         assert!(
             ends_with_data >= 1,
@@ -576,7 +533,7 @@ fn a_multishot_read_ended_by_a_full_cq_on_defer_and_sqpoll_rings_keeps_every_byt
             (received, seen, saw_full)
         });
         assert!(received == sent, "{what}: every byte once, in order");
-        assert_each_ends_last(&seen, &what);
+        assert_each_ends_last(&seen, [], &what);
         assert!(saw_full, "{what}: the CQ never filled");
         assert!(
             seen.iter().any(|x| !has_more(x) && x.1 > 0),
@@ -700,34 +657,6 @@ fn multishot_timeouts_on_a_mixed_cq_end_in_order_with_big_completions_in_the_ove
     let _ = ring.get_events();
     assert_eq!(ring.completions().count(), 0, "nothing after the last");
     assert!(!ring.cq_has_overflow());
-}
-
-/// A listener with `n` clients connected, each waiting in its accept
-/// queue.
-fn listener_with_clients(n: usize) -> (TcpListener, Vec<TcpStream>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let clients = (0..n).map(|_| TcpStream::connect(addr).unwrap()).collect();
-    (listener, clients)
-}
-
-/// Whether the server end of `client`'s connection was closed.
-fn peer_closed(client: &mut TcpStream) -> bool {
-    client
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    let mut b = [0u8; 1];
-    loop {
-        match client.read(&mut b) {
-            Ok(0) => return true,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return false;
-            }
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => return true,
-            other => panic!("{other:?}"),
-        }
-    }
 }
 
 /// What a multishot accept callback was given.

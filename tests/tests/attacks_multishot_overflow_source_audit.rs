@@ -58,8 +58,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{ErrorKind, Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
@@ -77,59 +77,10 @@ const CANARY: u8 = 0x5a;
 
 use uring_tests::{RING_KINDS as KINDS, ring_of_kind as ring_of};
 
-/// One completion as read: `user_data`, result, flags.
-type Seen = (u64, i32, u32);
-
-fn seen_of(c: &uring::Cqe) -> Seen {
-    (c.user_data(), c.res(), c.flags())
-}
-
-fn has_more(s: &Seen) -> bool {
-    s.2 & IORING_CQE_F_MORE != 0
-}
-
-/// Whether `seen` holds the last completion of `user_data`.
-fn ended(seen: &[Seen], user_data: u64) -> bool {
-    seen.iter().any(|s| s.0 == user_data && !has_more(s))
-}
-
-/// The last few entries of `seen`, for messages.
-fn tail(seen: &[Seen]) -> &[Seen] {
-    &seen[seen.len().saturating_sub(12)..]
-}
-
-/// Checks the contract on `seen`, the completions of a scope in the order
-/// they were read: no op has a completion after its last (the one without
-/// `F_MORE`), and each op of `uds` has exactly one last. Returns how many
-/// completions each op had.
-fn assert_each_ends_last(
-    seen: &[Seen],
-    uds: impl IntoIterator<Item = u64>,
-    what: &str,
-) -> HashMap<u64, usize> {
-    let mut done = HashSet::new();
-    let mut counts = HashMap::new();
-    for (i, s) in seen.iter().enumerate() {
-        assert!(
-            !done.contains(&s.0),
-            "{what}: completion {i} of {} comes after its last: {:?}",
-            s.0,
-            &seen[i.saturating_sub(8)..(i + 4).min(seen.len())]
-        );
-        *counts.entry(s.0).or_insert(0usize) += 1;
-        if !has_more(s) {
-            done.insert(s.0);
-        }
-    }
-    for ud in uds {
-        assert!(
-            done.contains(&ud),
-            "{what}: op {ud} has no last completion: {:?}",
-            tail(seen)
-        );
-    }
-    counts
-}
+use uring_tests::multishot::{
+    Seen, assert_each_ends_last, ended, enter_without_reading, has_more, listener_with_clients,
+    peer_closed, seen_of, tail,
+};
 
 /// Reaps the scope's completions into `seen` until `done` says so, failing
 /// after [`PATIENCE`].
@@ -144,17 +95,6 @@ fn reap_until(s: &mut Scope<'_, '_>, seen: &mut Vec<Seen>, done: impl Fn(&[Seen]
         s.submit().unwrap();
         let _ = s.wait_timeout(1, Duration::from_millis(20));
         seen.extend(s.completions().map(|c| seen_of(&c)));
-    }
-}
-
-/// Enters the ring of `s` now and then for `ms` milliseconds without
-/// reading a completion: a `defer_taskrun` ring runs its task work (and
-/// so posts) only in its own enters.
-fn enter_without_reading(s: &mut Scope<'_, '_>, ms: u64) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_millis(ms) {
-        let _ = s.get_events();
-        std::thread::sleep(Duration::from_micros(300));
     }
 }
 
@@ -484,34 +424,6 @@ fn a_read_beside_an_overflowing_multishot_poll_keeps_its_buffer_to_its_own_end()
         File::from(rx).read_exact(&mut left).unwrap();
         assert_eq!(&left, b"late bytes", "{what}");
         assert_eq!(uring_tests::stray(&mut ring), [], "{what}: after the scope");
-    }
-}
-
-/// A listener with `n` clients connected, each waiting in its accept
-/// queue, and the clients' local addresses.
-fn listener_with_clients(n: usize) -> (TcpListener, Vec<TcpStream>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let clients = (0..n).map(|_| TcpStream::connect(addr).unwrap()).collect();
-    (listener, clients)
-}
-
-/// Whether the server end of `client`'s connection was closed (its read
-/// sees the end of the stream) rather than left open (the read times out).
-fn peer_closed(client: &mut TcpStream) -> bool {
-    client
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    let mut b = [0u8; 1];
-    loop {
-        match client.read(&mut b) {
-            Ok(0) => return true,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return false;
-            }
-            other => panic!("{other:?}"),
-        }
     }
 }
 

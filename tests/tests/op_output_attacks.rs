@@ -39,10 +39,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The descriptors open in this process right now.
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
+use uring_tests::open_fd_count as open_fds;
 
 /// A ring with provided-buffer rings, or `None` (with a skip message).
 fn buf_ring_or_skip() -> Option<Ring> {
