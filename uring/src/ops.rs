@@ -165,7 +165,11 @@ crate::ops! {
 
     /// Opens `path` relative to the directory `dirfd` (a raw descriptor or
     /// `libc::AT_FDCWD`), like `openat(2)`. Completes with the new
-    /// descriptor.
+    /// descriptor. Without `O_CREAT`, `O_TRUNC` or `O_TMPFILE` the kernel
+    /// tries the open without blocking first: a FIFO with no reader then
+    /// fails an open for writing with `ENXIO`, and one with no writer opens
+    /// for reading at once (the descriptor blocks as asked); with one of
+    /// them the open runs in an io-wq worker and waits as `openat(2)` does.
     #[since = "5.6"]
     pub unsafe struct OpenAt<'a> = OPENAT {
         target: fd,

@@ -307,12 +307,16 @@ impl Handle {
     /// completes with the kernel's answer for a cancelled op (`ECANCELED`;
     /// `EINTR` for some), or its own result if it finished first.
     ///
-    /// Linux 6.15 and later arm a link timeout only once its op's issue
-    /// returns: an op that blocks inside an io-wq worker (an open of a
-    /// FIFO with no writer, a call into a stalled file system) runs on past
-    /// its deadline, and the timeout then finds nothing to cancel. Ops that
-    /// wait by polling (sockets, pipes) are held to it; [`cancel`] and the
-    /// reactor's shutdown reach any op.
+    /// Linux 6.15 and later arm a link timeout only once its op's first
+    /// issue returns. Ops the kernel always runs in an io-wq worker
+    /// (`statx`, `mkdirat`, `unlinkat`, `renameat`, `fsync`, `fallocate`,
+    /// opens that create) are issued first in the worker, so they run to
+    /// their end however long they wait for one, and an op that blocks
+    /// inside a worker (an open of a FIFO with `O_CREAT`, a call into a
+    /// stalled file system) runs on past its deadline: the timeout then
+    /// finds nothing to cancel. Ops that wait by polling (sockets, pipes)
+    /// and reads moved to a worker after a try that would block are held to
+    /// it; [`cancel`] and the reactor's shutdown reach any op.
     ///
     /// The op and its link timeout are pushed together: on a ring of one
     /// SQ entry, which cannot hold both, this is an error of kind

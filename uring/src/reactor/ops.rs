@@ -1396,7 +1396,10 @@ unsafe impl Op for Fallocate {
 
 /// Opens `path`, relative to a directory or to the working directory, like
 /// `openat(2)` with `O_CLOEXEC`; completes with the new descriptor, owned
-/// in the output.
+/// in the output. Of a FIFO, as [`ops::OpenAt`](crate::ops::OpenAt) says:
+/// without `O_CREAT`, `O_TRUNC` or `O_TMPFILE`, an open for writing with no
+/// reader fails with `ENXIO` and one for reading with no writer does not
+/// wait.
 #[derive(Debug)]
 pub struct OpenAt {
     dir: Option<SharedFd>,

@@ -363,15 +363,25 @@ pub struct IoWqWorkers {
 }
 
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
-    /// Sets the most io-wq workers this ring's task may run, per kind of
-    /// work (`IORING_REGISTER_IOWQ_MAX_WORKERS`, 5.15); a 0 leaves that limit
-    /// as it is. Returns the limits that were in force before, as the
-    /// calling thread's worker pool has them: on a thread that has no pool
-    /// yet (one that never submitted to a ring) both read 0, which means
-    /// no pool, not no workers (the ring keeps the limits, and the pool the
-    /// thread's first submission makes takes them). Counts past `i32::MAX`
-    /// are refused (`EINVAL`), and counts past `RLIMIT_NPROC` are cut to
-    /// it.
+    /// Sets the most io-wq workers per kind of work
+    /// (`IORING_REGISTER_IOWQ_MAX_WORKERS`, 5.15); a 0 leaves that limit as
+    /// it is. Returns the limits that were in force before in the calling
+    /// thread's worker pool (on an SQPOLL ring, the SQ thread's).
+    ///
+    /// Worker pools are threads', not rings': a thread makes its pool when
+    /// it first creates a ring or submits to one, and the pool serves every
+    /// ring the thread submits to. The limits go to the calling thread's
+    /// pool (on an SQPOLL ring, to the SQ thread's, which submits all of
+    /// the ring's work), to the pools of the threads that have submitted to
+    /// this ring, and to the pool a thread without one makes when it first
+    /// submits to it; the ring keeps them for that. A thread whose pool
+    /// existed before it first submitted to this ring, and that did not
+    /// make the call, keeps its own limits: set them from the thread that
+    /// drives the ring. On a thread with no pool both limits read 0, which
+    /// means no pool, not no workers. A pool's defaults are the smaller of
+    /// the SQ's entries and four per CPU for bounded work and
+    /// `RLIMIT_NPROC` for unbounded work. Counts past `i32::MAX` are
+    /// refused (`EINVAL`), and counts past `RLIMIT_NPROC` are cut to it.
     pub fn set_iowq_max_workers(&mut self, limits: IoWqWorkers) -> Result<IoWqWorkers> {
         let mut values = [limits.bounded, limits.unbounded];
         self.register(
@@ -386,8 +396,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         })
     }
 
-    /// The io-wq worker limits in force (both 0 on a thread with no worker
-    /// pool yet: see [`set_iowq_max_workers`](Ring::set_iowq_max_workers)).
+    /// The io-wq worker limits of the calling thread's worker pool (both 0
+    /// on a thread with no pool yet: see
+    /// [`set_iowq_max_workers`](Ring::set_iowq_max_workers)).
     pub fn iowq_max_workers(&mut self) -> Result<IoWqWorkers> {
         self.set_iowq_max_workers(IoWqWorkers {
             bounded: 0,
@@ -395,8 +406,16 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         })
     }
 
-    /// Runs this ring's io-wq workers only on `cpus`
-    /// (`IORING_REGISTER_IOWQ_AFF`, 5.14).
+    /// Runs the calling thread's io-wq workers only on `cpus`
+    /// (`IORING_REGISTER_IOWQ_AFF`, 5.14); on an SQPOLL ring, the SQ
+    /// thread's.
+    ///
+    /// The affinity is a worker pool's, and pools are threads', not rings'
+    /// (see [`set_iowq_max_workers`](Ring::set_iowq_max_workers)): it holds
+    /// for the work of every ring the calling thread submits to, and not
+    /// for this ring's work submitted from another thread, whose pool keeps
+    /// its own. Call it from the thread that drives the ring. The ring
+    /// keeps nothing. On a thread with no pool it fails (`EINVAL`).
     pub fn set_iowq_affinity(&mut self, cpus: &[usize]) -> Result<()> {
         // SAFETY: all-zero bytes are an empty `cpu_set_t`.
         let mut set: libc::cpu_set_t = unsafe { mem::zeroed() };
@@ -416,7 +435,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         .map(drop)
     }
 
-    /// Lets io-wq workers run on any CPU again (`IORING_UNREGISTER_IOWQ_AFF`).
+    /// Lets the calling thread's io-wq workers (on an SQPOLL ring, the SQ
+    /// thread's) run on any CPU again (`IORING_UNREGISTER_IOWQ_AFF`).
     pub fn clear_iowq_affinity(&mut self) -> Result<()> {
         self.register(
             sys::IORING_UNREGISTER_IOWQ_AFF,
