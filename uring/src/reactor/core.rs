@@ -137,7 +137,7 @@ pub(crate) enum Refill {
     Posted,
     /// Nothing is ready.
     Empty,
-    /// The reap's share is spent (see `REAP_ROUNDS`): what was read went
+    /// The reap's budget is spent (see `REAP_BUDGET`): what was read went
     /// back to the kernel, and the rest waits for the next reap.
     Later,
 }
@@ -765,25 +765,35 @@ impl Core {
     /// first), or the kernel posted more (the tail is read again, and
     /// the completions it holds back, in an overflow list or as flagged
     /// task work, are flushed when it posted none); or, once the reap's
-    /// share is `spent`, nothing more. What was read goes back to the
-    /// kernel in each case. Out of line, so that the completion read in
-    /// place stays in registers.
+    /// `budget` of completions is spent, nothing more. The completions
+    /// handed out are taken from the budget: one moved out of the CQ, or a
+    /// run of slots, cut to what is left of it. What was read goes back to
+    /// the kernel in each case. Out of line, so that the completion read
+    /// in place stays in registers.
     #[cold]
     #[inline(never)]
-    pub(crate) fn refill(&mut self, spent: bool) -> Refill {
+    pub(crate) fn refill(&mut self, budget: &mut u32) -> Refill {
         // What `next_cqe` read goes back to the kernel.
         self.ring.cq.publish_head();
-        if spent {
+        if *budget == 0 {
             return Refill::Later;
         }
         if !self.pending.is_empty() {
+            *budget -= 1;
             return Refill::Pending;
         }
         let tail = self.ring.ready_tail();
         // (A run stops at the array's end: one that wraps comes back
         // here for its rest.)
-        (self.cq_next, self.cq_end) = self.ring.cq.run_to(tail);
-        if self.cq_next != self.cq_end {
+        let (next, end) = self.ring.cq.run_to(tail);
+        // SAFETY: both point into the CQ's array, `next <= end` (`run_to`).
+        let run = unsafe { end.offset_from(next) } as usize;
+        let taken = run.min(*budget as usize);
+        *budget -= taken as u32;
+        self.cq_next = next;
+        // SAFETY: `taken <= run`: at most `end`, in the array or one past.
+        self.cq_end = unsafe { next.add(taken) };
+        if taken != 0 {
             Refill::Posted
         } else {
             Refill::Empty
@@ -1670,12 +1680,13 @@ mod tests {
         let mut core = Core::new(ring, ready).unwrap();
         assert!(core.ring.virtual_cq.is_none(), "the copy was left");
         let mut seen = Vec::new();
+        let mut budget = u32::MAX;
         loop {
             if let Some(cqe) = core.next_cqe() {
                 seen.push(cqe.user_data());
                 continue;
             }
-            match core.refill(false) {
+            match core.refill(&mut budget) {
                 Refill::Pending => seen.push(core.pop_pending().unwrap().user_data()),
                 Refill::Posted => {}
                 Refill::Empty | Refill::Later => break,

@@ -119,6 +119,9 @@ pub struct Reactor {
 
 /// A handle to a [`Reactor`]: queues ops, cancels them, spawns tasks.
 /// Cloning it is cheap; it does not keep the reactor from shutting down.
+/// A handle kept after its reactor shut down refuses every op, and keeps
+/// the reactor's state, its ring (descriptor and mappings) and wake-up
+/// eventfd included, until the last handle goes.
 #[derive(Clone)]
 pub struct Handle {
     shared: Rc<Shared>,
@@ -607,26 +610,34 @@ impl Drop for Running<'_> {
     }
 }
 
-/// How many times one [`Shared::reap`] looks for more completions (reads
-/// the CQ's tail again, or takes one completion moved out of a full CQ)
-/// before it returns to its caller's loop, which polls the futures, tasks
-/// and remote jobs that wait, and comes back for the rest: callbacks that
-/// keep queueing ops the kernel completes at once (a multishot op armed
-/// again at each end, on a full CQ) would otherwise keep it reaping for
-/// ever.
-const REAP_ROUNDS: u32 = 64;
+/// How many completions one [`Shared::reap`] hands out at most (those it
+/// reads from the CQ and those it takes from what was moved out of a full
+/// one) before it returns to its caller's loop, which polls the futures,
+/// tasks and remote jobs that wait, and comes back for the rest: callbacks
+/// that keep queueing ops the kernel completes at once (a multishot op
+/// armed again at each end on a full CQ, a NOP queued again by its own
+/// callback into a full SQ, whose push submits) would otherwise keep it
+/// reaping for ever. The tokio driver gives each of its polls one such
+/// budget, shared by its rounds.
+pub(crate) const REAP_BUDGET: u32 = 1024;
 
 impl Shared {
-    /// Handles the completions that are ready, or (see [`REAP_ROUNDS`]) a
+    /// Handles the completions that are ready, or (see [`REAP_BUDGET`]) a
     /// bounded share of them: the caller's loop comes back while
     /// [`Core::has_completions`] says some wait.
     pub(crate) fn reap(&self) {
-        let mut rounds = 0;
+        self.reap_up_to(REAP_BUDGET);
+    }
+
+    /// Handles at most about `budget` of the completions ready (those of a
+    /// run of CQ slots read before are handed out first, and were counted
+    /// then); returns the budget left.
+    pub(crate) fn reap_up_to(&self, budget: u32) -> u32 {
+        let mut left = budget;
         let mut core = self.core.borrow_mut();
         loop {
             let Some(cqe) = core.next_cqe() else {
-                rounds += 1;
-                match core.refill(rounds > REAP_ROUNDS) {
+                match core.refill(&mut left) {
                     Refill::Posted => continue,
                     Refill::Pending => {
                         drop(core);
@@ -634,7 +645,7 @@ impl Shared {
                         core = self.core.borrow_mut();
                         continue;
                     }
-                    Refill::Empty | Refill::Later => break,
+                    Refill::Empty | Refill::Later => return left,
                 }
             };
             match core.resolve_call(&cqe) {

@@ -4,7 +4,7 @@
 //! polls the tasks of the reactor's own executor that were woken.
 
 use crate::SetupFlags;
-use crate::reactor::Reactor;
+use crate::reactor::{REAP_BUDGET, Reactor};
 use std::future::Future;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -34,9 +34,10 @@ impl AsRawFd for RingFd {
 /// [`Remote::spawn`](crate::reactor::Remote::spawn)) when they are woken,
 /// from this thread or another (a send or a wake wakes it). A poll of it
 /// makes at most 128 rounds of submitting, reaping, running jobs and
-/// polling tasks: with work left after them (callbacks or jobs that keep
-/// queuing more), it yields to the runtime, which polls it again after
-/// its other tasks had their turn, so that it never starves them. It owns
+/// polling tasks, and hands out at most about 1024 completions between
+/// them: with work left after that (callbacks or jobs that keep queuing
+/// more), it yields to the runtime, which polls it again after its other
+/// tasks had their turn, so that it never starves them. It owns
 /// the reactor: dropping it (when the runtime shuts down) shuts the
 /// reactor down. It resolves once the reactor has been shut down through
 /// a [`Handle::shutdown`](crate::reactor::Handle::shutdown), or with the
@@ -62,15 +63,18 @@ pub struct TokioDriver {
     // Declared first: deregistered from tokio before the reactor (and
     // perhaps the ring) goes.
     fd: AsyncFd<RingFd>,
+    /// The runtime whose I/O driver `fd` is registered with.
+    runtime: tokio::runtime::Id,
     reactor: Reactor,
     /// The ids of the tasks woken, taken from the ready queue each round.
     woken: Vec<u32>,
 }
 
 /// The rounds (a submit, the completions ready, the jobs waiting, the
-/// tasks woken) one poll of the driver makes at most while work is left:
-/// then it yields to the runtime, as a task that used up tokio's own
-/// budget (128 operations) does.
+/// tasks woken) one poll of the driver makes at most while work is left,
+/// and the completions its rounds hand out at most between them
+/// ([`REAP_BUDGET`]): then it yields to the runtime, as a task that used
+/// up tokio's own budget (128 operations) does.
 const ROUNDS: u32 = 128;
 
 impl Reactor {
@@ -88,14 +92,20 @@ impl Reactor {
     /// runtime; on either the reactor is dropped (its ops cancelled and
     /// waited for). In a runtime built without its I/O driver, tokio
     /// panics.
+    ///
+    /// The driver hears the ring through the I/O driver of the runtime it
+    /// was made in. Polled by another runtime (spawned there, or awaited
+    /// in its `block_on`), it registers the ring's descriptor with that
+    /// one when it has nothing left to do, as it would have in
+    /// `into_tokio`, so that its completions still wake it.
     pub fn into_tokio(self) -> io::Result<TokioDriver> {
-        if tokio::runtime::Handle::try_current().is_err() {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "Reactor::into_tokio outside a tokio runtime: call it from a task or \
                  inside Runtime::enter / block_on",
             ));
-        }
+        };
         let (fd, flags) = {
             let core = self.handle.shared.core.borrow();
             (core.ring.as_raw_fd(), core.ring.params().setup_flags())
@@ -108,17 +118,44 @@ impl Reactor {
                  (set it up with coop_taskrun instead)",
             ));
         }
-        // SAFETY: the ring's descriptor stays open, naming the same ring,
-        // for as long as the reactor lives, which the driver owns and drops
-        // after this registration.
-        let fd = unsafe { AsyncFd::register_with_interest(RingFd(fd), Interest::READABLE) }
-            .map_err(|e| e.into_parts().1)?;
         Ok(TokioDriver {
-            fd,
+            fd: register(fd)?,
+            runtime: runtime.id(),
             reactor: self,
             woken: Vec::new(),
         })
     }
+}
+
+/// Registers the ring's descriptor `fd` with the current runtime's I/O
+/// driver.
+fn register(fd: RawFd) -> io::Result<AsyncFd<RingFd>> {
+    // SAFETY: the ring's descriptor stays open, naming the same ring, for
+    // as long as the reactor lives, which the driver owns and drops after
+    // this registration (`fd` is its first field).
+    unsafe { AsyncFd::register_with_interest(RingFd(fd), Interest::READABLE) }
+        .map_err(|e| e.into_parts().1)
+}
+
+/// Registers the ring's descriptor anew with the runtime polling the
+/// driver, if that is another than `runtime`, the one `fd` is registered
+/// with (the driver was made in one runtime and spawned on another, whose
+/// I/O driver alone runs): whether it did. Outside any runtime the
+/// registration stays (another thread may run that runtime's I/O driver).
+#[cold]
+fn follow_runtime(fd: &mut AsyncFd<RingFd>, runtime: &mut tokio::runtime::Id) -> io::Result<bool> {
+    let Ok(current) = tokio::runtime::Handle::try_current() else {
+        return Ok(false);
+    };
+    if current.id() == *runtime {
+        return Ok(false);
+    }
+    let raw = fd.get_ref().0;
+    // (The new registration is made before the old one goes: two
+    // runtimes' epoll instances may watch one descriptor.)
+    *fd = register(raw)?;
+    *runtime = current.id();
+    Ok(true)
 }
 
 impl Future for TokioDriver {
@@ -153,6 +190,7 @@ impl Future for TokioDriver {
         // looks at them until it returns.
         ready.set_driver_idle(false);
         let mut rounds = 0;
+        let mut budget = REAP_BUDGET;
         loop {
             {
                 let mut core = shared.core.borrow_mut();
@@ -163,7 +201,7 @@ impl Future for TokioDriver {
                     return Poll::Ready(Err(e));
                 }
             }
-            shared.reap();
+            budget = shared.reap_up_to(budget);
             inbox.run(&this.reactor.handle);
             ready.take(&mut this.woken);
             if !this.woken.is_empty() {
@@ -200,11 +238,16 @@ impl Future for TokioDriver {
                         ready.set_driver_idle(false);
                     }
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => return Poll::Pending,
+                    Poll::Pending => match follow_runtime(&mut this.fd, &mut this.runtime) {
+                        Ok(false) => return Poll::Pending,
+                        // Looked at again through the new registration.
+                        Ok(true) => continue,
+                        Err(e) => return Poll::Ready(Err(e)),
+                    },
                 }
             }
             rounds += 1;
-            if rounds == ROUNDS {
+            if rounds == ROUNDS || budget == 0 {
                 // Callbacks, tasks or jobs keep making work: the other
                 // tasks of the runtime (and its timers) have their turn
                 // before the next poll, which comes soon. What was queued
