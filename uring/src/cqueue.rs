@@ -828,6 +828,31 @@ unsafe fn walk<const PAIRS: bool, C: CqeSize, B>(
             *self.head = self.head.wrapping_add(walked);
         }
     }
+    /// One step of the walk: reads the completion at the guard's slot,
+    /// moves the guard past it, and hands it to `f`.
+    ///
+    /// # Safety
+    ///
+    /// The guard's slot is in the run, before its end.
+    #[inline(always)]
+    unsafe fn step<C: CqeSize, B>(
+        guard: &mut Unwind<'_, C::Slot>,
+        acc: B,
+        f: &mut impl FnMut(B, C::Cqe) -> B,
+    ) -> B {
+        let at = guard.at;
+        // SAFETY: the caller's: a slot of the run, and a completion takes
+        // one slot, so there is one at every slot.
+        let (cqe, _) = unsafe { C::read(at, 0, 0) };
+        // SAFETY: `at` is before the run's end: one on is in the array or
+        // one past it. Moved before `f`, which may panic: the completion
+        // is then read.
+        guard.at = unsafe { at.add(1) };
+        match cqe {
+            Some(cqe) => f(acc, cqe),
+            None => acc,
+        }
+    }
     let mut guard = Unwind {
         head,
         first,
@@ -837,32 +862,15 @@ unsafe fn walk<const PAIRS: bool, C: CqeSize, B>(
         // SAFETY: the run is in the array (the caller's contract).
         let end = unsafe { first.add(count as usize) };
         if count & 1 != 0 {
-            // SAFETY: `count >= 1`: the run's first slot; a completion
-            // takes one slot, so there is one at every slot.
-            let (cqe, _) = unsafe { C::read(first, 0, 0) };
-            // SAFETY: `first < end`, both in the array.
-            guard.at = unsafe { first.add(1) };
-            if let Some(cqe) = cqe {
-                acc = f(acc, cqe);
-            }
+            // SAFETY: `count >= 1`: the run's first slot.
+            acc = unsafe { step::<C, B>(&mut guard, acc, f) };
         }
         while guard.at != end {
-            let at = guard.at;
             // SAFETY: an even number of slots, at least two, is left from
-            // `at` to `end`: both are in the run, each a completion.
-            let (cqe, _) = unsafe { C::read(at, 0, 0) };
+            // the guard's slot to `end`: both steps are in the run.
+            acc = unsafe { step::<C, B>(&mut guard, acc, f) };
             // SAFETY: as above.
-            guard.at = unsafe { at.add(1) };
-            if let Some(cqe) = cqe {
-                acc = f(acc, cqe);
-            }
-            // SAFETY: as above.
-            let (cqe, _) = unsafe { C::read(at.add(1), 0, 0) };
-            // SAFETY: as above, `at + 2 <= end`.
-            guard.at = unsafe { at.add(2) };
-            if let Some(cqe) = cqe {
-                acc = f(acc, cqe);
-            }
+            acc = unsafe { step::<C, B>(&mut guard, acc, f) };
         }
         drop(guard);
         return acc;
@@ -873,17 +881,9 @@ unsafe fn walk<const PAIRS: bool, C: CqeSize, B>(
     // scope's walk.
     let mut left = count;
     loop {
-        let at = guard.at;
-        // SAFETY: `left >= 1` slots of the run are left from `at` on (the
-        // caller's `count >= 1`, then one fewer at each step); a
-        // completion takes one slot, so there is one at every slot.
-        let (cqe, _) = unsafe { C::read(at, 0, 0) };
-        // SAFETY: as above: `at + 1` is at most the run's end, in the array
-        // or one past it.
-        guard.at = unsafe { at.add(1) };
-        if let Some(cqe) = cqe {
-            acc = f(acc, cqe);
-        }
+        // SAFETY: `left >= 1` slots of the run are left from the guard's
+        // slot on (the caller's `count >= 1`, then one fewer at each step).
+        acc = unsafe { step::<C, B>(&mut guard, acc, f) };
         // At least 1 before: never below 0.
         left -= 1;
         if left == 0 {
