@@ -505,6 +505,7 @@ pub mod prop;
 pub mod block;
 
 pub mod examples;
+pub mod fifo;
 pub mod multishot;
 /// What the attacks on `uring::net` share.
 pub mod net;

@@ -62,7 +62,7 @@ use std::ffi::CString;
 use std::io::{self, Write as _};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -71,6 +71,9 @@ use uring::reactor::ops::{
 };
 use uring::reactor::{OpId, Reactor, SharedFd};
 use uring::{IoWqWorkers, Ring};
+use uring_tests::fifo::{
+    has_reader as fifo_has_reader, my_workers, open_writer as unblock, temp_fifo as fifo,
+};
 use uring_tests::{cpath, poll_once, run_for, skip, watchdog};
 
 /// The byte the buffers lent to reads are filled with.
@@ -84,56 +87,10 @@ fn errno<T>(r: &io::Result<T>) -> Option<i32> {
     r.as_ref().err().and_then(io::Error::raw_os_error)
 }
 
-/// A FIFO in a new temporary directory, or `None` with a skip message.
-fn fifo() -> Option<(tempfile::TempDir, PathBuf)> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("fifo");
-    let c = cpath(&path);
-    // SAFETY: a NUL-terminated path that outlives the call.
-    if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
-        skip(format_args!("no FIFO: {}", io::Error::last_os_error()));
-        return None;
-    }
-    Some((dir, path))
-}
-
 /// An open of the FIFO for reading with `O_CREAT`: forced to io-wq (bounded
 /// work, having no file), where it waits for a writer.
 fn blocking_open(path: &Path) -> OpenAt {
     OpenAt::new(cpath(path), libc::O_RDONLY | libc::O_CREAT, 0o600)
-}
-
-/// Opens the FIFO for writing on a thread of its own, which lets a blocked
-/// open for reading complete.
-fn unblock(path: &Path) -> std::thread::JoinHandle<std::fs::File> {
-    let path = path.to_owned();
-    std::thread::spawn(move || std::fs::OpenOptions::new().write(true).open(path).unwrap())
-}
-
-/// Whether the FIFO has a reader (a non-blocking open for writing fails
-/// with `ENXIO` without one). Asked only when no open waits for a writer.
-fn fifo_has_reader(path: &Path) -> bool {
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-    {
-        Ok(_) => true,
-        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => false,
-        Err(e) => panic!("opening the FIFO: {e}"),
-    }
-}
-
-/// The io-wq workers of the calling thread (`iou-wrk-<tid>`).
-fn my_workers() -> usize {
-    let me = std::fs::read_link("/proc/thread-self").unwrap();
-    let tid = me.file_name().unwrap().to_string_lossy().into_owned();
-    let name: String = format!("iou-wrk-{tid}").chars().take(15).collect();
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("comm")).ok())
-        .filter(|comm| comm.trim_end() == name)
-        .count()
 }
 
 const ONE: IoWqWorkers = IoWqWorkers {

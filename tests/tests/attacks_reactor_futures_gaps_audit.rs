@@ -38,8 +38,7 @@ use std::cell::Cell;
 use std::future::Future;
 use std::io::{self, Read as _, Write as _};
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -50,6 +49,7 @@ use std::time::{Duration, Instant};
 use uring::IoWqWorkers;
 use uring::reactor::ops::{Nop, OpenAt, Read};
 use uring::reactor::{Reactor, SharedFd};
+use uring_tests::fifo::{has_reader as fifo_has_reader, my_workers, temp_fifo as fifo};
 use uring_tests::{poll_once, run_for, skip, watchdog};
 
 /// The bytes a pipe's writer sends in these tests.
@@ -670,47 +670,6 @@ fn a_task_a_remote_sent_before_the_drop_is_dropped_with_the_reactor() {
 // ---------------------------------------------------------------------------
 // One bounded io-wq worker: an open blocked in it, another queued behind
 // ---------------------------------------------------------------------------
-
-/// A FIFO in a new temporary directory, or `None` with a skip message.
-fn fifo() -> Option<(tempfile::TempDir, PathBuf)> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("fifo");
-    let c = uring_tests::cpath(&path);
-    // SAFETY: a NUL-terminated path that outlives the call.
-    if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
-        skip(format_args!("no FIFO: {}", io::Error::last_os_error()));
-        return None;
-    }
-    Some((dir, path))
-}
-
-/// Whether the FIFO at `path` has a reader (a non-blocking open for
-/// writing fails with `ENXIO` without one). Only asked once no open waits
-/// for a writer: the probe is one, and would end such a wait.
-fn fifo_has_reader(path: &Path) -> bool {
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-    {
-        Ok(_) => true,
-        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => false,
-        Err(e) => panic!("opening the FIFO: {e}"),
-    }
-}
-
-/// The io-wq workers of the calling thread's io_uring task context
-/// (`iou-wrk-<tid>`).
-fn my_workers() -> usize {
-    let me = std::fs::read_link("/proc/thread-self").unwrap();
-    let tid = me.file_name().unwrap().to_string_lossy().into_owned();
-    let name = format!("iou-wrk-{tid}");
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("comm")).ok())
-        .filter(|comm| comm.trim_end() == name)
-        .count()
-}
 
 /// A reactor over a ring whose task may run one bounded io-wq worker.
 fn one_worker_reactor() -> Option<Reactor> {

@@ -62,9 +62,8 @@
 use std::io::{ErrorKind, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
+use std::os::unix::fs::FileExt as _;
 use std::os::unix::net::{UnixDatagram, UnixStream};
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -74,6 +73,7 @@ use uring::reactor::ops::{
     Send, SendTo, SendV, SendWithFds, SendZc, Statx, Write, WriteV,
 };
 use uring::reactor::{IoBuf, Reactor, SharedFd, Slice};
+use uring_tests::fifo::{has_reader as fifo_has_reader, open_writer as writer, temp_fifo as fifo};
 use uring_tests::{pattern, skip, watchdog};
 
 /// What every byte a test lends starts as.
@@ -673,41 +673,6 @@ fn accepts_of_reset_connections_own_their_socket_and_name_the_peer() {
         }
     }
     assert_eq!(ended, 2);
-}
-
-/// A FIFO in a new temporary directory (`mkfifo(3)`), or `None` with a
-/// skip message.
-fn fifo() -> Option<(tempfile::TempDir, std::path::PathBuf)> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("fifo");
-    let c = uring_tests::cpath(&path);
-    // SAFETY: a NUL-terminated path that outlives the call.
-    if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
-        skip(format_args!("no FIFO: {}", std::io::Error::last_os_error()));
-        return None;
-    }
-    Some((dir, path))
-}
-
-/// Whether the FIFO at `path` has a reader: a non-blocking open for
-/// writing fails with `ENXIO` without one.
-fn fifo_has_reader(path: &Path) -> bool {
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-    {
-        Ok(_) => true,
-        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => false,
-        Err(e) => panic!("opening the FIFO: {e}"),
-    }
-}
-
-/// Opens the FIFO at `path` for writing (waiting for a reader) on another
-/// thread, and hands the writer back.
-fn writer(path: &Path) -> std::thread::JoinHandle<std::fs::File> {
-    let path = path.to_owned();
-    std::thread::spawn(move || std::fs::OpenOptions::new().write(true).open(path).unwrap())
 }
 
 /// Opens of a FIFO, whose answer depends on who else has it open: for

@@ -27,7 +27,6 @@ use std::ffi::CString;
 use std::io::{self, Read as _, Write as _};
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::sync::mpsc;
@@ -36,6 +35,7 @@ use std::time::{Duration, Instant};
 use uring::PollEvents;
 use uring::reactor::ops::{AcceptMulti, OpenAt, PollMulti, RecvMulti, SendZc, Timeout};
 use uring::reactor::{Handle, MultishotEnded, OpId, Reactor, SharedFd};
+use uring_tests::fifo::{has_reader as fifo_has_reader, temp_fifo as fifo};
 use uring_tests::net::{any, assert_group_whole, group_or_skip, runtime};
 use uring_tests::{pattern, skip, watchdog};
 
@@ -530,34 +530,6 @@ fn a_reactor_dropped_before_a_zero_copy_notification_waits_for_it() {
         got.iter().zip(&data).all(|(a, b)| a == b),
         "canary bytes on the wire: the buffer was given back before the notification"
     );
-}
-
-/// A FIFO in a new temporary directory (`mkfifo(1)`), or `None` with a
-/// skip message.
-fn fifo() -> Option<(tempfile::TempDir, std::path::PathBuf)> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("fifo");
-    match std::process::Command::new("mkfifo").arg(&path).status() {
-        Ok(s) if s.success() => Some((dir, path)),
-        other => {
-            skip(format_args!("no FIFO: {other:?}"));
-            None
-        }
-    }
-}
-
-/// Whether the FIFO at `path` has a reader: a non-blocking open for
-/// writing fails with `ENXIO` without one.
-fn fifo_has_reader(path: &std::path::Path) -> bool {
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-    {
-        Ok(_) => true,
-        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => false,
-        Err(e) => panic!("opening the FIFO: {e}"),
-    }
 }
 
 /// How an open ended: its errno, and whether it gave a descriptor.
