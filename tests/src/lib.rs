@@ -509,6 +509,7 @@ pub mod fifo;
 pub mod multishot;
 /// What the attacks on `uring::net` share.
 pub mod net;
+pub mod reactor;
 pub mod signals;
 
 /// A small deterministic generator (xorshift64*) for the random walks, so

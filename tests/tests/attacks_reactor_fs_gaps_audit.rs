@@ -74,6 +74,7 @@ use uring::{IoWqWorkers, Ring};
 use uring_tests::fifo::{
     has_reader as fifo_has_reader, my_workers, open_writer as unblock, temp_fifo as fifo,
 };
+use uring_tests::reactor::drive_until;
 use uring_tests::{cpath, poll_once, run_for, skip, watchdog};
 
 /// The byte the buffers lent to reads are filled with.
@@ -111,18 +112,6 @@ fn one_worker_ring(builder: uring::Builder<'_>) -> Option<Ring> {
 
 fn one_worker_reactor() -> Option<Reactor> {
     Some(Reactor::from_ring(one_worker_ring(Reactor::ring_builder())?).unwrap())
-}
-
-/// Runs the reactor until `done` or `bound` passes.
-fn drive_until(reactor: &Reactor, bound: Duration, done: impl Fn() -> bool) -> bool {
-    let end = Instant::now() + bound;
-    while !done() {
-        if Instant::now() >= end {
-            return false;
-        }
-        run_for(reactor, 2);
-    }
-    true
 }
 
 /// What callbacks record, for the test to read.

@@ -50,6 +50,7 @@ use uring::IoWqWorkers;
 use uring::reactor::ops::{Nop, OpenAt, Read};
 use uring::reactor::{Reactor, SharedFd};
 use uring_tests::fifo::{has_reader as fifo_has_reader, my_workers, temp_fifo as fifo};
+use uring_tests::reactor::drive_until;
 use uring_tests::{poll_once, run_for, skip, watchdog};
 
 /// The bytes a pipe's writer sends in these tests.
@@ -122,18 +123,6 @@ impl Wake for Counting {
 
 fn poll_with<F: Future + Unpin>(f: &mut F, waker: &Waker) -> Poll<F::Output> {
     Pin::new(f).poll(&mut Context::from_waker(waker))
-}
-
-/// Runs the reactor until `done` or `bound` passes.
-fn drive_until(reactor: &Reactor, bound: Duration, done: impl Fn() -> bool) -> bool {
-    let end = Instant::now() + bound;
-    while !done() {
-        if Instant::now() >= end {
-            return false;
-        }
-        run_for(reactor, 2);
-    }
-    true
 }
 
 fn errno<T>(r: &io::Result<T>) -> Option<i32> {

@@ -48,7 +48,6 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io::{self, Read as _, Write as _};
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Mutex;
@@ -61,7 +60,8 @@ use uring::net::TcpStream;
 use uring::reactor::ops::{Nop, Read, Timeout};
 use uring::reactor::{Handle, Reactor, SharedFd, TokioDriver};
 use uring_tests::net::{group_or_skip, runtime};
-use uring_tests::{pattern, pipe, watchdog};
+use uring_tests::reactor::{assert_no_read_left, pipes};
+use uring_tests::{pattern, watchdog};
 
 /// The tests count this process's descriptors: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -78,55 +78,6 @@ fn fd_count() -> usize {
 /// The errno of a failed result, if it is one.
 fn errno<T>(r: &io::Result<T>) -> Option<i32> {
     r.as_ref().err().and_then(io::Error::raw_os_error)
-}
-
-/// Reads what the pipe behind `fd` holds now, without blocking.
-fn pipe_bytes(fd: &OwnedFd) -> Vec<u8> {
-    let mut file = std::fs::File::from(fd.try_clone().unwrap());
-    // SAFETY: F_GETFL on a descriptor this function owns a duplicate of;
-    // no memory is passed.
-    let flags = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) };
-    // SAFETY: as above.
-    let set = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) };
-    assert_eq!(set, 0);
-    let mut got = Vec::new();
-    let mut chunk = [0u8; 256];
-    loop {
-        match file.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => got.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) => panic!("reading the pipe: {e}"),
-        }
-    }
-    got
-}
-
-/// `n` pipes: the reactor's read ends, a duplicate of each read end (to
-/// look at what is left in the pipe) and the write ends.
-fn pipes(n: usize) -> (Vec<SharedFd>, Vec<OwnedFd>, Vec<std::fs::File>) {
-    let mut shared = Vec::new();
-    let mut dups = Vec::new();
-    let mut writers = Vec::new();
-    for _ in 0..n {
-        let (r, w) = pipe();
-        dups.push(r.try_clone().unwrap());
-        shared.push(SharedFd::new(r));
-        writers.push(std::fs::File::from(w));
-    }
-    (shared, dups, writers)
-}
-
-/// Writes `i`-marked bytes into each pipe, then checks that each read end
-/// still holds all of them: no read of a reactor is left in the kernel.
-fn assert_no_read_left(dups: &[OwnedFd], writers: &mut [std::fs::File]) {
-    for (i, w) in writers.iter_mut().enumerate() {
-        w.write_all(&[i as u8; 5]).unwrap();
-    }
-    std::thread::sleep(Duration::from_millis(20));
-    for (i, dup) in dups.iter().enumerate() {
-        assert_eq!(pipe_bytes(dup), [i as u8; 5], "pipe {i}: a read took bytes");
-    }
 }
 
 /// Sleeps on tokio's timer until `done` holds or `bound` passes; whether

@@ -29,7 +29,7 @@
 use std::cell::RefCell;
 use std::future::Future;
 use std::io::{self, BufRead as _, BufReader, Read as _, Write as _};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -43,7 +43,8 @@ use uring::net::{TcpListener, TcpStream, UnixStream};
 use uring::reactor::ops::{AcceptMulti, Nop, Read};
 use uring::reactor::{Handle, OpFuture, OpStream, Reactor, SharedFd};
 use uring_tests::net::{connected, fill_send_side, runtime};
-use uring_tests::{pattern, pipe, run_for, watchdog};
+use uring_tests::reactor::{assert_no_read_left, pipes};
+use uring_tests::{pattern, run_for, watchdog};
 
 /// A waker that counts its wakes.
 #[derive(Default)]
@@ -80,30 +81,6 @@ fn cut(r: &io::Result<u32>) -> bool {
     matches!(errno(r), Some(libc::ECANCELED | libc::EINTR))
 }
 
-/// Reads what the pipe behind `fd` holds now, without blocking.
-fn pipe_bytes(fd: &OwnedFd) -> Vec<u8> {
-    let mut file = std::fs::File::from(fd.try_clone().unwrap());
-    let flags = {
-        // SAFETY: F_GETFL/F_SETFL on a descriptor this function owns a
-        // duplicate of; no memory is passed.
-        unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) }
-    };
-    // SAFETY: as above (the duplicate shares the open file description).
-    let set = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) };
-    assert_eq!(set, 0);
-    let mut got = Vec::new();
-    let mut chunk = [0u8; 256];
-    loop {
-        match file.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => got.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) => panic!("reading the pipe: {e}"),
-        }
-    }
-    got
-}
-
 /// Sleeps on tokio's timer until `done` holds or `bound` passes; whether
 /// it held.
 async fn eventually(bound: Duration, mut done: impl FnMut() -> bool) -> bool {
@@ -115,36 +92,6 @@ async fn eventually(bound: Duration, mut done: impl FnMut() -> bool) -> bool {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     true
-}
-
-/// `n` pipes: the reactor's read ends, a duplicate of each read end (to
-/// look at what is left in the pipe) and the write ends.
-fn pipes(n: usize) -> (Vec<SharedFd>, Vec<OwnedFd>, Vec<std::fs::File>) {
-    let mut shared = Vec::new();
-    let mut dups = Vec::new();
-    let mut writers = Vec::new();
-    for _ in 0..n {
-        let (r, w) = pipe();
-        dups.push(r.try_clone().unwrap());
-        shared.push(SharedFd::new(r));
-        writers.push(std::fs::File::from(w));
-    }
-    (shared, dups, writers)
-}
-
-/// Writes `i`-marked bytes into each pipe, then checks that each read end
-/// still holds all of them: no read of the reactor is left in the kernel
-/// to take them.
-fn assert_no_read_left(dups: &[OwnedFd], writers: &mut [std::fs::File]) {
-    for (i, w) in writers.iter_mut().enumerate() {
-        w.write_all(&[i as u8; 5]).unwrap();
-    }
-    // A read left armed would take the bytes at once (task work on this
-    // thread, which the pipe_bytes syscalls run): give it the chance.
-    std::thread::sleep(Duration::from_millis(20));
-    for (i, dup) in dups.iter().enumerate() {
-        assert_eq!(pipe_bytes(dup), [i as u8; 5], "pipe {i}: a read took bytes");
-    }
 }
 
 // ---------------------------------------------------------------------
