@@ -62,6 +62,7 @@ run_until_serves_ops_while_its_future_waits_and_returns_only_with_it|$one_thread
     [attacks_tokio_drivers_gaps_audit]="many_chain_spinners_at_a_full_cq_starve_neither_a_third_reactor_nor_tokio|under valgrind each callback takes tens of times longer, past the test's bounds of one and two seconds on the other tasks' progress
 one_chain_spinners_on_one_local_set_starve_neither_each_other_nor_a_third_nor_tokio|under valgrind each callback takes tens of times longer, past the test's bounds of one and two seconds on the other tasks' progress
 async_reads_after_the_end_of_stream_keep_ending_and_leave_nothing_in_flight|$kernel_wrote"
+    [liburing_cases_ninth]="reg_wait_refused_wait_does_not_submit|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
     [attacks_reactor_fs_gaps_audit]="opens_of_a_fifo_do_not_wait_as_openat_does_unless_forced_to_a_worker|$kernel_wrote"
     [attacks_guards_gaps_audit]="a_forgotten_remote_keeps_run_serving_until_a_shutdown|$one_thread: the reactor's own thread, which the test watches from the main one, and the main thread that shuts it down seldom interleave while the reactor waits in io_uring_enter"
     [attacks_multishot_overflow_gaps_audit]="a_reactor_poll_stream_ends_only_once_the_kernel_ended_its_poll|$one_thread: the writer thread does not run while the reactor waits in io_uring_enter"
