@@ -95,9 +95,10 @@ impl Reactor {
     ///
     /// The driver hears the ring through the I/O driver of the runtime it
     /// was made in. Polled by another runtime (spawned there, or awaited
-    /// in its `block_on`), it registers the ring's descriptor with that
-    /// one when it has nothing left to do, as it would have in
-    /// `into_tokio`, so that its completions still wake it.
+    /// in its `block_on`, the first one alive or dropped), it registers the
+    /// ring's descriptor with that one when it has nothing left to do, as
+    /// it would have in `into_tokio`, so that its completions still wake
+    /// it (and, in a runtime without its I/O driver, tokio panics there).
     pub fn into_tokio(self) -> io::Result<TokioDriver> {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return Err(io::Error::new(
@@ -140,8 +141,9 @@ fn register(fd: RawFd) -> io::Result<AsyncFd<RingFd>> {
 /// Registers the ring's descriptor anew with the runtime polling the
 /// driver, if that is another than `runtime`, the one `fd` is registered
 /// with (the driver was made in one runtime and spawned on another, whose
-/// I/O driver alone runs): whether it did. Outside any runtime the
-/// registration stays (another thread may run that runtime's I/O driver).
+/// I/O driver alone runs, or the first is gone): whether it did. Outside
+/// any runtime the registration stays (another thread may run that
+/// runtime's I/O driver).
 #[cold]
 fn follow_runtime(fd: &mut AsyncFd<RingFd>, runtime: &mut tokio::runtime::Id) -> io::Result<bool> {
     let Ok(current) = tokio::runtime::Handle::try_current() else {
@@ -211,11 +213,15 @@ impl Future for TokioDriver {
             }
             // (Completions left by a reap that returned before the end, as
             // it does when callbacks keep the CQ full, are looked at now:
-            // the descriptor, whose readiness was cleared, may not say so.)
-            let mut busy = {
-                let mut core = shared.core.borrow_mut();
-                core.unsubmitted() || core.has_completions()
-            } || inbox.has_jobs()
+            // the descriptor, whose readiness was cleared, may not say so.
+            // A spent budget may leave them in the kernel's overflow list,
+            // where the CQ shows none: the poll then yields all the same.)
+            let mut busy = budget == 0
+                || {
+                    let mut core = shared.core.borrow_mut();
+                    core.unsubmitted() || core.has_completions()
+                }
+                || inbox.has_jobs()
                 || !ready.is_empty();
             if !busy {
                 ready.set_driver_idle(true);
@@ -237,7 +243,13 @@ impl Future for TokioDriver {
                         guard.clear_ready();
                         ready.set_driver_idle(false);
                     }
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    // The runtime it is registered with is shutting down
+                    // or gone: registered with the one polling it, if any.
+                    Poll::Ready(Err(e)) => match follow_runtime(&mut this.fd, &mut this.runtime) {
+                        Ok(true) => continue,
+                        Ok(false) => return Poll::Ready(Err(e)),
+                        Err(e) => return Poll::Ready(Err(e)),
+                    },
                     Poll::Pending => match follow_runtime(&mut this.fd, &mut this.runtime) {
                         Ok(false) => return Poll::Pending,
                         // Looked at again through the new registration.
