@@ -64,8 +64,9 @@ impl<'wq> Builder<'wq> {
     /// Starts a kernel thread that polls the SQ (`IORING_SETUP_SQPOLL`) and
     /// sleeps after `idle` without work; submissions then need no system
     /// call while it is awake. The kernel counts whole milliseconds: a
-    /// shorter non-zero `idle` is one, and zero asks for its default (one
-    /// second). Needs `CAP_SYS_NICE` before Linux 5.11.
+    /// non-zero `idle` is rounded up to them (1 ns is 1 ms, 1.5 ms is 2 ms),
+    /// one past `u32::MAX` ms is cut to it, and zero asks for its default
+    /// (one second). Needs `CAP_SYS_NICE` before Linux 5.11.
     ///
     /// The SQ thread runs every op with the credentials of the task that
     /// set the ring up, whichever thread pushed it and whatever that

@@ -476,8 +476,9 @@ impl<'b> RecvMsgOut<'b> {
         self.payload
     }
 
-    /// The address's real length: more than [`name`](Self::name) holds if it
-    /// was truncated. 0 when the layout left no room for an address
+    /// The address's real length, as the header says: more than
+    /// [`name`](Self::name) holds if it was truncated (the bytes there are
+    /// `name().len()`). 0 when the layout left no room for an address
     /// (`MsgLayout::new(0, ..)`), whoever sent the message: the kernel then
     /// does not look at it.
     pub fn name_len(&self) -> u32 {
@@ -494,7 +495,8 @@ impl<'b> RecvMsgOut<'b> {
     /// datagram's real length, more than [`payload`](Self::payload) holds
     /// if it was cut; without that flag, a cut datagram reports only the
     /// bytes placed, and `MSG_TRUNC` in [`flags`](Self::flags) says it was
-    /// cut.
+    /// cut. It is the header's word as written, never checked against the
+    /// buffer: the bytes present are `payload().len()`.
     pub fn payload_len(&self) -> u32 {
         self.header.payloadlen
     }

@@ -58,7 +58,8 @@ impl Timespec {
     /// [`Instant`](std::time::Instant): the time of a timeout flagged
     /// [`TimeoutFlags::ABS`](crate::TimeoutFlags::ABS), which counts to
     /// `deadline` however late the kernel sees the SQE. A deadline in the
-    /// past is now.
+    /// past is now; one too far to be written saturates to the largest
+    /// time, which the kernel takes as a timeout that never fires.
     pub fn monotonic_at(deadline: std::time::Instant) -> Timespec {
         Timespec::at(Clock::Monotonic, deadline)
     }
