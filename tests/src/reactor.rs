@@ -2,12 +2,15 @@
 //! and pipes whose read ends it reads (to show that no read of it is left
 //! in the kernel once it is gone).
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, Read as _, Write as _};
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use uring::reactor::{Reactor, SharedFd};
+use uring::reactor::ops::Nop;
+use uring::reactor::{Handle, Reactor, SharedFd};
 
 /// Runs `reactor` until `done` or `bound` passes: whether `done` came.
 pub fn drive_until(reactor: &Reactor, bound: Duration, done: impl Fn() -> bool) -> bool {
@@ -70,5 +73,42 @@ pub fn assert_no_read_left(dups: &[OwnedFd], writers: &mut [File]) {
     std::thread::sleep(Duration::from_millis(20));
     for (i, dup) in dups.iter().enumerate() {
         assert_eq!(pipe_bytes(dup), [i as u8; 5], "pipe {i}: a read took bytes");
+    }
+}
+
+/// A chain of NOPs on a reactor: each callback queues the next, until
+/// `stop` or `until`.
+pub struct Spin {
+    /// The reactor the chain runs on.
+    pub h: Handle,
+    /// Set to end the chain (at its next callback).
+    pub stop: Rc<Cell<bool>>,
+    /// NOPs queued.
+    pub queued: Cell<u64>,
+    /// Callbacks run.
+    pub called: Cell<u64>,
+    /// Callbacks whose NOP did not complete with 0.
+    pub failed: Cell<u64>,
+    /// A wall-clock bound: the chain stops at it even if nothing else ever
+    /// gets to stop it.
+    pub until: Instant,
+}
+
+/// Queues the next NOP of the chain `s`, whose callback queues the one
+/// after.
+pub fn spin(s: &Rc<Spin>) {
+    if s.stop.get() || Instant::now() >= s.until {
+        return;
+    }
+    let next = Rc::clone(s);
+    let queued = s.h.queue(Nop, move |r, ()| {
+        next.called.set(next.called.get() + 1);
+        if !matches!(r, Ok(0)) {
+            next.failed.set(next.failed.get() + 1);
+        }
+        spin(&next);
+    });
+    if queued.is_ok() {
+        s.queued.set(s.queued.get() + 1);
     }
 }

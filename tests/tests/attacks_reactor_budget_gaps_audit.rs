@@ -66,6 +66,7 @@ use tokio::task::{LocalSet, spawn_local};
 use uring::reactor::ops::{Nop, Read, RecvMulti, Timeout};
 use uring::reactor::{BufGroup, Handle, MultishotEnded, Reactor, SharedFd, TokioDriver};
 use uring_tests::net::{group_or_skip, runtime};
+use uring_tests::reactor::{Spin, spin};
 use uring_tests::reactor::{assert_no_read_left, drive_until, pipes};
 use uring_tests::{set_int_option, skip, watchdog};
 
@@ -327,33 +328,6 @@ fn a_multishot_receive_cut_by_the_budget_hands_each_datagram_once_in_order() {
     let small = multishot_past_the_budget(16, 2000).unwrap();
     if small == 0 {
         skip("the kernel never ended the receive on a CQ of 16");
-    }
-}
-
-/// A chain of NOPs: each callback queues the next until `stop`.
-struct Spin {
-    h: Handle,
-    stop: Rc<Cell<bool>>,
-    queued: Cell<u64>,
-    called: Cell<u64>,
-    failed: Cell<u64>,
-    until: Instant,
-}
-
-fn spin(s: &Rc<Spin>) {
-    if s.stop.get() || Instant::now() >= s.until {
-        return;
-    }
-    let next = Rc::clone(s);
-    let queued = s.h.queue(Nop, move |r, ()| {
-        next.called.set(next.called.get() + 1);
-        if !matches!(r, Ok(0)) {
-            next.failed.set(next.failed.get() + 1);
-        }
-        spin(&next);
-    });
-    if queued.is_ok() {
-        s.queued.set(s.queued.get() + 1);
     }
 }
 

@@ -60,6 +60,7 @@ use uring::net::TcpStream;
 use uring::reactor::ops::{Nop, Read, Timeout};
 use uring::reactor::{Handle, Reactor, SharedFd, TokioDriver};
 use uring_tests::net::{group_or_skip, runtime};
+use uring_tests::reactor::{Spin, spin};
 use uring_tests::reactor::{assert_no_read_left, pipes};
 use uring_tests::{pattern, watchdog};
 
@@ -144,35 +145,6 @@ fn assert_each_cancelled_once(log: &Log, ids: impl IntoIterator<Item = usize>, w
 fn small_reactor() -> Reactor {
     let ring = Reactor::ring_builder().cq_entries(8).build(4).unwrap();
     Reactor::from_ring(ring).unwrap()
-}
-
-/// A chain of NOPs: each callback queues the next until `stop`.
-struct Spin {
-    h: Handle,
-    stop: Rc<Cell<bool>>,
-    queued: Cell<u64>,
-    called: Cell<u64>,
-    failed: Cell<u64>,
-    /// A wall-clock bound: the chain stops at it even if no task of the
-    /// runtime ever gets to stop it.
-    until: Instant,
-}
-
-fn spin(s: &Rc<Spin>) {
-    if s.stop.get() || Instant::now() >= s.until {
-        return;
-    }
-    let next = Rc::clone(s);
-    let queued = s.h.queue(Nop, move |r, ()| {
-        next.called.set(next.called.get() + 1);
-        if !matches!(r, Ok(0)) {
-            next.failed.set(next.failed.get() + 1);
-        }
-        spin(&next);
-    });
-    if queued.is_ok() {
-        s.queued.set(s.queued.get() + 1);
-    }
 }
 
 /// Two reactors whose callbacks keep `chains` NOP chains each going (every
