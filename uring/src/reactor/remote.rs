@@ -4,7 +4,7 @@
 
 use crate::reactor::exec::ReadyQueue;
 use crate::reactor::op::{Completion, Op};
-use crate::reactor::{Handle, OpId, run_each};
+use crate::reactor::{Handle, OpId, REAP_BUDGET, run_each};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
@@ -63,7 +63,11 @@ impl Inbox {
 
     /// Runs the jobs that wait, on the reactor's thread, with no borrow of
     /// the reactor held: those sent while they run wait for the next round,
-    /// so that a job that sends another does not keep the loop here. A job
+    /// so that a job that sends another does not keep the loop here, and
+    /// so do those past the first [`REAP_BUDGET`], so that threads sending
+    /// faster than the reactor runs cannot make a round last ever longer
+    /// (each round also reaps at most as many completions: the completion
+    /// the run waits for is reached in a bounded number of rounds). A job
     /// that panics ends the round; the rest stay queued.
     #[inline(always)]
     pub(crate) fn run(&self, handle: &Handle) {
@@ -74,7 +78,7 @@ impl Inbox {
 
     #[inline(never)]
     fn run_jobs(&self, handle: &Handle) {
-        let mut left = lock(&self.jobs).queue.len();
+        let mut left = lock(&self.jobs).queue.len().min(REAP_BUDGET as usize);
         while left > 0 {
             let Some(job) = self.pop() else { break };
             left -= 1;
