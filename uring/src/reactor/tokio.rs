@@ -235,27 +235,29 @@ impl Future for TokioDriver {
                 }
             }
             if !busy {
-                match this.fd.poll_read_ready(cx) {
+                let end = match this.fd.poll_read_ready(cx) {
                     Poll::Ready(Ok(mut guard)) => {
                         // Cleared before the completions are read: one
                         // posted after this point makes the descriptor
                         // ready again.
                         guard.clear_ready();
                         ready.set_driver_idle(false);
+                        None
                     }
-                    // The runtime it is registered with is shutting down
-                    // or gone: registered with the one polling it, if any.
-                    Poll::Ready(Err(e)) => match follow_runtime(&mut this.fd, &mut this.runtime) {
+                    // (The runtime it is registered with may be shutting
+                    // down or gone.)
+                    Poll::Ready(Err(e)) => Some(Poll::Ready(Err(e))),
+                    Poll::Pending => Some(Poll::Pending),
+                };
+                if let Some(end) = end {
+                    // About to wait, or failing: registered with the
+                    // runtime polling it if that is another, and looked at
+                    // again through the new registration.
+                    match follow_runtime(&mut this.fd, &mut this.runtime) {
                         Ok(true) => continue,
-                        Ok(false) => return Poll::Ready(Err(e)),
+                        Ok(false) => return end,
                         Err(e) => return Poll::Ready(Err(e)),
-                    },
-                    Poll::Pending => match follow_runtime(&mut this.fd, &mut this.runtime) {
-                        Ok(false) => return Poll::Pending,
-                        // Looked at again through the new registration.
-                        Ok(true) => continue,
-                        Err(e) => return Poll::Ready(Err(e)),
-                    },
+                    }
                 }
             }
             rounds += 1;
