@@ -640,6 +640,19 @@ pub fn assert_nothing_writes_after(
     }
 }
 
+/// A waker that counts its wakes (`Waker::from(Arc<WakeCount>)`).
+#[derive(Default)]
+pub struct WakeCount(pub std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for WakeCount {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// Polls `future` once with a waker that does nothing.
 pub fn poll_once<F: std::future::Future + Unpin>(future: &mut F) -> std::task::Poll<F::Output> {
     std::pin::Pin::new(future).poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))

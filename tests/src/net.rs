@@ -254,3 +254,16 @@ pub fn unacked(fd: impl std::os::fd::AsRawFd) -> i32 {
     assert_eq!(rc, 0, "SIOCOUTQ: {}", std::io::Error::last_os_error());
     n
 }
+
+/// Sleeps on tokio's timer until `done` holds or `bound` passes; whether it
+/// held.
+pub async fn eventually(bound: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + bound;
+    while !done() {
+        if Instant::now() >= end {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    true
+}

@@ -59,12 +59,13 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use tokio::task::{LocalSet, spawn_local};
 use uring::reactor::ops::{Nop, Read, RecvMulti, Timeout};
 use uring::reactor::{BufGroup, Handle, MultishotEnded, Reactor, SharedFd, TokioDriver};
+use uring_tests::WakeCount as Count;
 use uring_tests::net::{group_or_skip, runtime};
 use uring_tests::reactor::{Spin, spin};
 use uring_tests::reactor::{assert_no_read_left, drive_until, pipes};
@@ -739,18 +740,6 @@ fn stray_completions_past_the_budget_in_a_ring_handed_to_a_reactor_reach_no_call
 // ---------------------------------------------------------------------
 // The budget of the tokio driver.
 // ---------------------------------------------------------------------
-
-/// Counts its wakes.
-struct Count(AtomicUsize);
-
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
 
 /// A driver polled by hand, inside its runtime's context (whose I/O
 /// driver never runs: the ring's descriptor never reads as ready), with

@@ -50,26 +50,12 @@ use uring::ops::MsgRing;
 use uring::reactor::ops::{Nop, PollMulti, Recv, Timeout};
 use uring::reactor::{Handle, Reactor, Remote, SharedFd};
 use uring::{PollEvents, Ring, sys};
+use uring_tests::net::eventually;
 use uring_tests::net::runtime;
 use uring_tests::{defer_ring, poll_once, require_kernel, run_for, skip, watchdog};
 
 /// How long a test waits for what should happen at once before it fails.
 const BOUND: Duration = Duration::from_secs(2);
-
-/// Waits, in the runtime, until `done` holds or `bound` has passed; whether
-/// it held.
-async fn eventually(bound: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + bound;
-    loop {
-        if done() {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-}
 
 /// A connected socket pair: the reactor's end, and the peer.
 fn pair() -> (SharedFd, UnixStream) {

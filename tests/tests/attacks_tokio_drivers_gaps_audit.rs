@@ -59,6 +59,7 @@ use tokio::task::{LocalSet, spawn_local};
 use uring::net::TcpStream;
 use uring::reactor::ops::{Nop, Read, Timeout};
 use uring::reactor::{Handle, Reactor, SharedFd, TokioDriver};
+use uring_tests::net::eventually;
 use uring_tests::net::{group_or_skip, runtime};
 use uring_tests::reactor::{Spin, spin};
 use uring_tests::reactor::{assert_no_read_left, pipes};
@@ -79,19 +80,6 @@ fn fd_count() -> usize {
 /// The errno of a failed result, if it is one.
 fn errno<T>(r: &io::Result<T>) -> Option<i32> {
     r.as_ref().err().and_then(io::Error::raw_os_error)
-}
-
-/// Sleeps on tokio's timer until `done` holds or `bound` passes; whether
-/// it held.
-async fn eventually(bound: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + bound;
-    while !done() {
-        if Instant::now() >= end {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    true
 }
 
 /// What callbacks saw: (which op, its errno or `None` for success, whether

@@ -34,7 +34,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -42,22 +42,11 @@ use uring::BufferGroup;
 use uring::net::{TcpListener, TcpStream, UnixStream};
 use uring::reactor::ops::{AcceptMulti, Nop, Read};
 use uring::reactor::{Handle, OpFuture, OpStream, Reactor, SharedFd};
+use uring_tests::WakeCount as Count;
+use uring_tests::net::eventually;
 use uring_tests::net::{connected, fill_send_side, runtime};
 use uring_tests::reactor::{assert_no_read_left, pipes};
 use uring_tests::{pattern, run_for, watchdog};
-
-/// A waker that counts its wakes.
-#[derive(Default)]
-struct Count(AtomicUsize);
-
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
 
 /// A counting waker and its count.
 fn counting() -> (Arc<Count>, Waker) {
@@ -79,19 +68,6 @@ fn errno<T>(r: &io::Result<T>) -> Option<i32> {
 /// `EINTR` when it ran in an io-wq worker.
 fn cut(r: &io::Result<u32>) -> bool {
     matches!(errno(r), Some(libc::ECANCELED | libc::EINTR))
-}
-
-/// Sleeps on tokio's timer until `done` holds or `bound` passes; whether
-/// it held.
-async fn eventually(bound: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + bound;
-    while !done() {
-        if Instant::now() >= end {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    true
 }
 
 // ---------------------------------------------------------------------
