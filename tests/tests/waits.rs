@@ -225,6 +225,127 @@ fn registered_wait_arguments_end_waits_by_slot() {
     assert_eq!(cqes, [3]);
 }
 
+static HANDLED_BY_SLOT: AtomicU32 = AtomicU32::new(0);
+
+extern "C" fn count_slot_signal(_: libc::c_int) {
+    HANDLED_BY_SLOT.fetch_add(1, Ordering::SeqCst);
+}
+
+#[test]
+fn a_registered_slot_s_signal_mask_holds_for_its_waits_and_goes_when_taken_away() {
+    let _watch = uring_tests::watchdog();
+    let Some(mut ring) = ring_with_wait_region(2) else {
+        return;
+    };
+    // SAFETY: plain libc calls on local, initialised signal sets; the
+    // handler only bumps an atomic, which is async-signal-safe.
+    let open = unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = count_slot_signal as extern "C" fn(libc::c_int) as usize;
+        libc::sigemptyset(&mut action.sa_mask);
+        assert_eq!(
+            libc::sigaction(libc::SIGWINCH, &action, std::ptr::null_mut()),
+            0
+        );
+        // This thread blocks SIGWINCH outside the waits.
+        let mut blocked: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut blocked);
+        libc::sigaddset(&mut blocked, libc::SIGWINCH);
+        assert_eq!(
+            libc::pthread_sigmask(libc::SIG_BLOCK, &blocked, std::ptr::null_mut()),
+            0
+        );
+        let mut open: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut open);
+        open
+    };
+    // Slot 1: a timeout, and a mask that lets every signal through. The
+    // ring keeps its own copy of the mask: the caller's may go.
+    ring.set_registered_wait(1, Some(Duration::from_secs(20)), None)
+        .unwrap();
+    {
+        let mask = open;
+        ring.set_registered_wait_sigmask(1, Some(&mask)).unwrap();
+    }
+    // Setting the slot's times again keeps its mask.
+    ring.set_registered_wait(1, Some(Duration::from_secs(25)), None)
+        .unwrap();
+    // SAFETY: a signal to the test's own thread, which blocks it for now.
+    assert_eq!(
+        unsafe { libc::pthread_kill(libc::pthread_self(), libc::SIGWINCH) },
+        0
+    );
+    assert_eq!(
+        HANDLED_BY_SLOT.load(Ordering::SeqCst),
+        0,
+        "pending while blocked"
+    );
+    // The wait by slot 1 unblocks it: delivered, it ends the wait long
+    // before the slot's timeout, as a copied-in mask does.
+    let start = std::time::Instant::now();
+    let r = ring.wait_registered(1, 1);
+    assert_eq!(
+        r.as_ref().err().and_then(Error::raw_os_error),
+        Some(libc::EINTR),
+        "{r:?}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(20));
+    assert_eq!(HANDLED_BY_SLOT.load(Ordering::SeqCst), 1);
+    // One sent by another thread while the wait sleeps ends it too; the
+    // timeout op the call submitted stays submitted and in flight.
+    ring.push(Timeout::new(Duration::from_secs(30)).user_data(7))
+        .unwrap();
+    // SAFETY: pthread_self has no preconditions.
+    let me = unsafe { libc::pthread_self() };
+    let sender = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        // SAFETY: `me` is the test's thread, alive until this one is joined.
+        unsafe { libc::pthread_kill(me, libc::SIGWINCH) }
+    });
+    let r = ring.submit_and_wait_registered(1, 1);
+    assert_eq!(sender.join().unwrap(), 0);
+    assert_eq!(
+        r.as_ref().err().and_then(Error::raw_os_error),
+        Some(libc::EINTR),
+        "{r:?}"
+    );
+    assert_eq!(HANDLED_BY_SLOT.load(Ordering::SeqCst), 2);
+    assert_eq!(ring.submission().len(), 0, "the timeout op was submitted");
+    // Without its mask, the slot's wait keeps the thread's: the signal
+    // stays pending and the wait ends at the slot's timeout.
+    ring.set_registered_wait(1, Some(Duration::from_millis(30)), None)
+        .unwrap();
+    ring.set_registered_wait_sigmask(1, None).unwrap();
+    // SAFETY: as above.
+    assert_eq!(
+        unsafe { libc::pthread_kill(libc::pthread_self(), libc::SIGWINCH) },
+        0
+    );
+    assert!(matches!(ring.wait_registered(1, 1), Err(Error::TimedOut)));
+    assert_eq!(HANDLED_BY_SLOT.load(Ordering::SeqCst), 2, "still pending");
+    // Slot 0 never had a mask; the masked copied-in wait takes the pending
+    // signal.
+    let r = ring.wait_with(1, &WaitArgs::new().sigmask(&open));
+    assert_eq!(r.err().and_then(|e| e.raw_os_error()), Some(libc::EINTR));
+    assert_eq!(HANDLED_BY_SLOT.load(Ordering::SeqCst), 3);
+    // The timeout op is still in flight: cancelled, it completes once.
+    ring.push(uring::ops::TimeoutRemove::new(7).user_data(8))
+        .unwrap();
+    ring.submit_and_wait(2).unwrap();
+    let mut cqes: Vec<_> = ring
+        .completions()
+        .map(|c| (c.user_data(), c.res()))
+        .collect();
+    cqes.sort();
+    assert_eq!(cqes, [(7, -libc::ECANCELED), (8, 0)]);
+    // Slots past the region refuse a mask as they refuse times.
+    let past = (4096 / std::mem::size_of::<uring::sys::io_uring_reg_wait>()) as u32;
+    assert!(matches!(
+        ring.set_registered_wait_sigmask(past, Some(&open)),
+        Err(Error::InvalidArgument(_))
+    ));
+}
+
 #[test]
 fn registered_waits_refuse_what_the_region_does_not_hold() {
     let _watch = uring_tests::watchdog();

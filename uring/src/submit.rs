@@ -332,15 +332,21 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 self.cq.entries
             )));
         }
+        // What a registered slot holds, for the enters after the first.
+        let slot_args;
         let (args, registered) = match *spec {
             WaitSpec::Args(args) => (args, None),
-            WaitSpec::Registered(slot) => (
-                // What the slot holds, for the enters after the first.
-                self.wait_region
+            WaitSpec::Registered(slot) => {
+                slot_args = self
+                    .wait_region
                     .as_ref()
-                    .map_or(crate::WaitArgs::new(), |region| region.args(slot)),
-                Some(slot as usize * std::mem::size_of::<sys::io_uring_reg_wait>()),
-            ),
+                    .map(|region| region.args(slot))
+                    .unwrap_or_default();
+                (
+                    slot_args.wait_args(),
+                    Some(slot as usize * std::mem::size_of::<sys::io_uring_reg_wait>()),
+                )
+            }
         };
         if args.extended() && !self.params.has(crate::Features::EXT_ARG) {
             return Err(Error::Unsupported(
@@ -624,9 +630,13 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             // is there, and the copy's are: on the kernel's CQ, where none
             // may come, it is the wait's timeout instead (the earlier of
             // the two ends it).
+            let slot_args;
             let args = match *spec {
                 WaitSpec::Args(args) => Some(args),
-                WaitSpec::Registered(slot) => self.wait_region.as_ref().map(|r| r.args(slot)),
+                WaitSpec::Registered(slot) => {
+                    slot_args = self.wait_region.as_ref().map(|r| r.args(slot));
+                    slot_args.as_ref().map(|a| a.wait_args())
+                }
             };
             let bounded = args.and_then(|args| {
                 let min = args.min_wait.filter(|min| ready > 0 && usec(*min) > 0)?;

@@ -142,22 +142,39 @@ pub(crate) const SIGSET_SIZE: u32 = 8;
 pub(crate) struct WaitRegion {
     map: Mapping,
     slots: u32,
-    /// What each slot was set to (timeout, minimum wait): an enter after a
-    /// wait that the kernel ended early waits for the time left of these,
-    /// rather than for the slot's from the start again.
-    set: Vec<(Option<Duration>, Option<Duration>)>,
+    /// What each slot was set to: an enter after a wait that the kernel
+    /// ended early waits for the time left of these, rather than for the
+    /// slot's from the start again. The signal masks the slots point the
+    /// kernel at live here: the vector is made at its full length when the
+    /// region is registered and never grows, so they do not move while the
+    /// ring lives.
+    set: Vec<SlotArgs>,
+}
+
+/// What one registered wait slot was set to.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct SlotArgs {
+    timeout: Option<Duration>,
+    min_wait: Option<Duration>,
+    sigmask: Option<libc::sigset_t>,
+}
+
+impl SlotArgs {
+    /// The slot's arguments, as those of a wait that copies them in.
+    pub(crate) fn wait_args(&self) -> WaitArgs<'_> {
+        WaitArgs {
+            timeout: self.timeout,
+            deadline: None,
+            min_wait: self.min_wait,
+            sigmask: self.sigmask.as_ref(),
+        }
+    }
 }
 
 impl WaitRegion {
-    /// The wait slot `index` was set to, as arguments.
-    pub(crate) fn args(&self, index: u32) -> WaitArgs<'static> {
-        let (timeout, min_wait) = self.set.get(index as usize).copied().unwrap_or_default();
-        WaitArgs {
-            timeout,
-            deadline: None,
-            min_wait,
-            sigmask: None,
-        }
+    /// What slot `index` was set to.
+    pub(crate) fn args(&self, index: u32) -> SlotArgs {
+        self.set.get(index as usize).copied().unwrap_or_default()
     }
 
     fn slot(&self, index: u32) -> Option<*mut sys::io_uring_reg_wait> {
@@ -233,7 +250,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 std::io::Error::from_raw_os_error(libc::ENOMEM),
             )
         })?;
-        set.resize(slots as usize, (None, None));
+        set.resize(slots as usize, SlotArgs::default());
         let map = Mapping::anonymous(size)?;
         let desc = sys::io_uring_region_desc {
             user_addr: map.as_ptr() as u64,
@@ -257,40 +274,75 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     }
 
     /// Sets registered wait argument `slot` to end a wait after `timeout`
-    /// and, with at least one completion, after `min_wait` (signal masks
-    /// are not registered: use [`wait_with`](Ring::wait_with)). A minimum
-    /// wait longer than the timeout is cut to it: the kernel starts the
-    /// timeout only once the minimum wait is over.
+    /// and, with at least one completion, after `min_wait`, keeping the
+    /// signal mask [`set_registered_wait_sigmask`] gave it. A minimum wait
+    /// longer than the timeout is cut to it: the kernel starts the timeout
+    /// only once the minimum wait is over.
+    ///
+    /// [`set_registered_wait_sigmask`]: Ring::set_registered_wait_sigmask
     pub fn set_registered_wait(
         &mut self,
         slot: u32,
         timeout: Option<Duration>,
         min_wait: Option<Duration>,
     ) -> Result<()> {
+        self.registered_wait_slot(slot)?;
+        if let Some(region) = &mut self.wait_region {
+            let args = &mut region.set[slot as usize];
+            args.timeout = timeout;
+            args.min_wait = min_wait.map(|m| timeout.map_or(m, |t| m.min(t)));
+        }
+        self.write_registered_wait(slot)
+    }
+
+    /// Sets the signal mask of registered wait argument `slot`, keeping its
+    /// timeout and minimum wait: a wait on the slot blocks the signals of
+    /// `mask` and unblocks the others for its length, and a signal the mask
+    /// lets through ends it, as [`WaitArgs::sigmask`] says. `None` takes
+    /// the mask away. The ring keeps a copy of `mask`, which the kernel
+    /// reads at each wait on the slot.
+    pub fn set_registered_wait_sigmask(
+        &mut self,
+        slot: u32,
+        mask: Option<&libc::sigset_t>,
+    ) -> Result<()> {
+        self.registered_wait_slot(slot)?;
+        if let Some(region) = &mut self.wait_region {
+            region.set[slot as usize].sigmask = mask.copied();
+        }
+        self.write_registered_wait(slot)
+    }
+
+    /// Writes what slot `slot` was set to where the kernel reads it.
+    fn write_registered_wait(&mut self, slot: u32) -> Result<()> {
         let entry = self.registered_wait_slot(slot)?;
-        let args = WaitArgs {
-            timeout,
-            deadline: None,
-            min_wait: min_wait.map(|m| timeout.map_or(m, |t| m.min(t))),
-            sigmask: None,
+        let Some(region) = &self.wait_region else {
+            return Ok(());
+        };
+        let set = &region.set[slot as usize];
+        let args = set.wait_args();
+        let (sigmask, sigmask_sz) = match &set.sigmask {
+            Some(mask) => (mask as *const libc::sigset_t as u64, SIGSET_SIZE),
+            None => (0, 0),
         };
         let value = sys::io_uring_reg_wait {
-            ts: Timespec::for_wait(timeout.unwrap_or_default()).into_raw(),
+            ts: Timespec::for_wait(set.timeout.unwrap_or_default()).into_raw(),
             min_wait_usec: args.min_wait_usec(),
-            flags: if timeout.is_some() {
+            flags: if set.timeout.is_some() {
                 sys::IORING_REG_WAIT_TS
             } else {
                 0
             },
+            sigmask,
+            sigmask_sz,
             ..Default::default()
         };
         // SAFETY: the slot is in the region, which this ring owns; the
         // kernel reads it only during an enter, and none runs while `self`
-        // is borrowed mutably.
+        // is borrowed mutably. The mask it points at is the slot's in
+        // `region.set`, which never moves while the ring lives (see
+        // `WaitRegion::set`) and is only replaced in place.
         unsafe { entry.write(value) };
-        if let Some(region) = &mut self.wait_region {
-            region.set[slot as usize] = (args.timeout, args.min_wait);
-        }
         Ok(())
     }
 
