@@ -878,6 +878,37 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
         !self.ring.scope_table.fast
     }
 
+    /// Resizes the ring's SQ and CQ with the scope's ops in flight, as
+    /// [`Ring::resize`] does (`IORING_REGISTER_RESIZE_RINGS`, 6.13, rings
+    /// built with [`Builder::defer_taskrun`](crate::Builder::defer_taskrun)):
+    /// what was pushed is submitted first, the completions waiting in the CQ
+    /// move to the new one, and the ops in flight go on, their buffers
+    /// borrowed as before. The scope may then have as many ops in flight as
+    /// the new CQ has entries.
+    ///
+    /// A CQ smaller than the ops now in flight is refused
+    /// ([`Error::InvalidArgument`](crate::Error::InvalidArgument)), before
+    /// the kernel is asked; so is every error of [`Ring::resize`], the
+    /// ring and the scope left as they were.
+    pub fn resize(&mut self, sq_entries: u32, cq_entries: u32) -> Result<()> {
+        let live = self.in_flight();
+        if cq_entries.checked_next_power_of_two().unwrap_or(u32::MAX) < live {
+            return Err(crate::Error::InvalidArgument(format!(
+                "a CQ of {cq_entries} entries for the scope's {live} ops in flight"
+            )));
+        }
+        let resized = self.ring.resize(sq_entries, cq_entries);
+        // The SQ may be new: it learns the scope's limit again, at the new
+        // room or the old.
+        // (After an error too: one the kernel returned left the CQ as it
+        // was, and one after the kernel switched queues, the new CQ.)
+        let ring = &mut *self.ring;
+        let tail = ring.sq.tail();
+        ring.scope_table.set_room(ring.cq.entries, tail);
+        ring.sq.cap(Some(ring.scope_table.limit()));
+        resized
+    }
+
     /// Submits what was pushed, as [`Ring::submit`].
     #[inline]
     pub fn submit(&mut self) -> Result<u32> {

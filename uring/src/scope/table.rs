@@ -270,6 +270,10 @@ pub(crate) struct ScopeTable {
     /// [`ScopeTable::untagged`] one comparison.
     pub(super) untagged_below: u64,
     pub(super) slots: Vec<Slot>,
+    /// How many ops the scope may have in flight: the CQ's entries when it
+    /// began, or after [`Scope::resize`](super::Scope::resize); never more
+    /// than the slots.
+    room: u32,
     /// The first free slot; each free slot names the next.
     pub(super) free_head: u32,
     /// SQEs of the scope (those from `start_tail` on) that are no longer
@@ -339,6 +343,7 @@ impl Default for ScopeTable {
             fast: false,
             untagged_below: 0,
             slots: Vec::new(),
+            room: 0,
             free_head: NO_SLOT,
             done: 0,
             internal: 0,
@@ -385,6 +390,7 @@ impl ScopeTable {
             self.free_head = if capacity > 0 { 0 } else { NO_SLOT };
             self.scratch = Vec::with_capacity(capacity as usize);
         }
+        self.room = capacity;
         self.start_tail = start_tail;
         self.done = 0;
     }
@@ -536,10 +542,36 @@ impl ScopeTable {
         tail.wrapping_sub(self.start_tail).wrapping_sub(self.done)
     }
 
-    /// How many ops the scope can track in flight at once: one per slot.
+    /// How many ops the scope can track in flight at once: at most one per
+    /// slot.
     #[inline(always)]
     fn capacity(&self) -> u32 {
-        self.slots.len() as u32
+        self.room
+    }
+
+    /// Lets the scope have `room` ops in flight, at least as many as it
+    /// has now (with the SQ's tail at `tail`), after its ring's CQ was
+    /// resized: slots are added for more, and kept (the free ones unused)
+    /// for fewer, since the ops in flight may hold any of them. A scope
+    /// without room (see `Ring::scope`) keeps none.
+    pub(super) fn set_room(&mut self, room: u32, tail: u32) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let room = room.max(self.live(tail));
+        let old = self.slots.len() as u32;
+        if room > old {
+            // The new slots go at the head of the free list, each naming
+            // the next, the last the old head.
+            let head = self.free_head;
+            self.slots.extend((old..room).map(|i| Slot {
+                tag: FREE,
+                user_data: u64::from(if i + 1 < room { i + 1 } else { head }),
+                extra: NO_EXTRA,
+            }));
+            self.free_head = old;
+        }
+        self.room = room;
     }
 
     /// The tail at which the scope's pushes stop: that of the push that
