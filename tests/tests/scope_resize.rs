@@ -117,7 +117,7 @@ fn a_scope_refuses_a_cq_smaller_than_its_ops_in_flight_and_goes_on() {
         return;
     };
     let (rds, mut wrs) = pipes(6);
-    let mut bufs = vec![[CANARY; 8]; 6];
+    let mut bufs = [[CANARY; 8]; 6];
     let results = ring.scope(|s| {
         for (i, buf) in bufs.iter_mut().enumerate() {
             s.push(Read::new(&rds[i], &mut buf[..]).user_data(i as u64))

@@ -271,10 +271,8 @@ fn a_registered_slot_s_signal_mask_holds_for_its_waits_and_goes_when_taken_away(
     ring.set_registered_wait(1, Some(Duration::from_secs(25)), None)
         .unwrap();
     // SAFETY: a signal to the test's own thread, which blocks it for now.
-    assert_eq!(
-        unsafe { libc::pthread_kill(libc::pthread_self(), libc::SIGWINCH) },
-        0
-    );
+    let sent = unsafe { libc::pthread_kill(libc::pthread_self(), libc::SIGWINCH) };
+    assert_eq!(sent, 0);
     assert_eq!(
         HANDLED_BY_SLOT.load(Ordering::SeqCst),
         0,
@@ -317,10 +315,8 @@ fn a_registered_slot_s_signal_mask_holds_for_its_waits_and_goes_when_taken_away(
         .unwrap();
     ring.set_registered_wait_sigmask(1, None).unwrap();
     // SAFETY: as above.
-    assert_eq!(
-        unsafe { libc::pthread_kill(libc::pthread_self(), libc::SIGWINCH) },
-        0
-    );
+    let sent = unsafe { libc::pthread_kill(libc::pthread_self(), libc::SIGWINCH) };
+    assert_eq!(sent, 0);
     assert!(matches!(ring.wait_registered(1, 1), Err(Error::TimedOut)));
     assert_eq!(HANDLED_BY_SLOT.load(Ordering::SeqCst), 2, "still pending");
     // Slot 0 never had a mask; the masked copied-in wait takes the pending
