@@ -990,3 +990,61 @@ fn a_truncating_bundle_in_a_scope_fails_with_einval() {
         assert_eq!(pool.available().unwrap(), 4);
     }
 }
+
+/// A receive flagged `MSG_TRUNC` of a datagram longer than its buffer
+/// reports the datagram's whole length: `claim_unchecked` refuses it (it
+/// cannot be told from a bundle's), `claim_truncated_unchecked` lends the
+/// one buffer with the datagram's first bytes, and the buffer goes back to
+/// the ring. A completion within its buffer is claimed by either as usual.
+#[test]
+fn a_truncated_datagram_s_buffer_is_claimed_by_claim_truncated_unchecked() {
+    let _watch = uring_tests::watchdog();
+    let Some(mut ring) = ring_or_skip() else {
+        return;
+    };
+    let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    a.connect(b.local_addr().unwrap()).unwrap();
+    let pool = ring.register_buf_ring(BufferGroup::new(34), 4, 16).unwrap();
+    let long = uring_tests::pattern(40, 3);
+    a.send(&long).unwrap();
+    push_lent!(
+        ring,
+        Recv::new(&b, pool.select())
+            .msg_flags(uring::MsgFlags::TRUNC)
+            .user_data(1)
+    )
+    .unwrap();
+    let cqe = reap_one(&mut ring);
+    assert_eq!(cqe.res(), 40, "the datagram's whole length");
+    // SAFETY: the kernel posted `cqe` on `ring`, which registered `pool`,
+    // for a receive (not a bundle) that selected one buffer from it;
+    // nothing else claims it, and a refused claim claims nothing.
+    let refused = unsafe { pool.claim_unchecked(&cqe) };
+    assert!(matches!(refused, Err(Error::InvalidArgument(_))));
+    assert_eq!(pool.lent(), 0);
+    // SAFETY: as above, of a receive flagged `MSG_TRUNC`.
+    let buf = unsafe { pool.claim_truncated_unchecked(&cqe) }.unwrap();
+    assert_eq!(buf[..], long[..16]);
+    assert_eq!(pool.lent(), 1);
+    drop(buf);
+    assert_eq!(pool.lent(), 0);
+    // A datagram that fits: the same claim, as `claim_unchecked`'s.
+    a.send(&long[..10]).unwrap();
+    push_lent!(
+        ring,
+        Recv::new(&b, pool.select())
+            .msg_flags(uring::MsgFlags::TRUNC)
+            .user_data(2)
+    )
+    .unwrap();
+    let cqe = reap_one(&mut ring);
+    assert_eq!(cqe.res(), 10);
+    // SAFETY: as above.
+    let buf = unsafe { pool.claim_truncated_unchecked(&cqe) }.unwrap();
+    assert_eq!(buf[..], long[..10]);
+    drop(buf);
+    if uring_tests::require_kernel(6, 8, "the status of a buffer ring") {
+        assert_eq!(pool.available().unwrap(), 4, "both buffers back");
+    }
+}

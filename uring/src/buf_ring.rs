@@ -512,7 +512,8 @@ impl BufRing {
         // that registered it (`vouch`), was a bundle only if the scope says
         // so (which refuses receives flagged `MSG_TRUNC`), and a
         // completion's buffers are claimed once (marked below).
-        let buf = unsafe { self.claim_one(cqe.completion(), bundle, Some(stamp), head_odd) }?;
+        let buf =
+            unsafe { self.claim_one(cqe.completion(), bundle, Some(stamp), head_odd, false) }?;
         cqe.set_claimed();
         Ok(buf)
     }
@@ -603,33 +604,65 @@ impl BufRing {
     /// ring, the completions of each buffer must be claimed in the order the
     /// kernel posted them, and no two ops may have consumed the group at
     /// once: the bytes of a completion are found after those of the last.
-    /// (A receive flagged `MSG_TRUNC` reports more bytes than it placed;
-    /// its claim then lends bytes the kernel did not write for it, which a
-    /// scope prevents by refusing such receives.)
+    ///
+    /// Of a ring that is not incremental, a completion reporting more bytes
+    /// than a buffer holds is refused: it is a bundle's, or a receive's
+    /// flagged `MSG_TRUNC`, which reports a datagram's whole length
+    /// ([`claim_truncated_unchecked`](BufRing::claim_truncated_unchecked)
+    /// takes those).
     pub unsafe fn claim_unchecked(&self, cqe: &Cqe) -> Result<Buf<'_>> {
         // SAFETY: forwarded from the caller (which vouches for the order of
         // the claims); not a bundle's.
-        unsafe { self.claim_one(cqe, false, None, None) }
+        unsafe { self.claim_one(cqe, false, None, None, false) }
+    }
+
+    /// The one buffer of a receive flagged `MSG_TRUNC`, as
+    /// [`claim_unchecked`](BufRing::claim_unchecked): its completion may
+    /// report more bytes than the buffer holds (a datagram's whole
+    /// length), of which the buffer holds its own length. Of an
+    /// incremental ring, as `claim_unchecked`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`claim_unchecked`](BufRing::claim_unchecked), and the op
+    /// must not have been a bundle, whose buffers this would leave the
+    /// kernel's for ever. Of a stream socket, `MSG_TRUNC` makes the kernel
+    /// drop the bytes it reports instead of placing them: the buffer then
+    /// lends what it held before.
+    pub unsafe fn claim_truncated_unchecked(&self, cqe: &Cqe) -> Result<Buf<'_>> {
+        let truncated = u32::try_from(cqe.res()).is_ok_and(|res| res > self.len);
+        if truncated && !self.incremental {
+            // SAFETY: forwarded from the caller; of one buffer, as the op
+            // was not a bundle.
+            unsafe { self.claim_one(cqe, false, None, None, true) }
+        } else {
+            // SAFETY: forwarded from the caller.
+            unsafe { self.claim_unchecked(cqe) }
+        }
     }
 
     /// [`claim_unchecked`](BufRing::claim_unchecked), of a bundle's
     /// completion if `bundle`, checked to come after every completion
-    /// claimed from its buffers if its `stamp` is given.
+    /// claimed from its buffers if its `stamp` is given; of a plain ring's
+    /// one buffer whatever the result if `truncated`.
     ///
     /// # Safety
     ///
     /// As for [`claim_unchecked`](BufRing::claim_unchecked), and as for
     /// [`claim_bundle_unchecked`](BufRing::claim_bundle_unchecked) if
-    /// `bundle`; without a `stamp`, the caller vouches for the order of
-    /// the claims.
+    /// `bundle`, or [`claim_truncated_unchecked`] if `truncated`; without a
+    /// `stamp`, the caller vouches for the order of the claims.
+    ///
+    /// [`claim_truncated_unchecked`]: BufRing::claim_truncated_unchecked
     unsafe fn claim_one(
         &self,
         cqe: &Cqe,
         bundle: bool,
         stamp: Option<u64>,
         head_odd: Option<bool>,
+        truncated: bool,
     ) -> Result<Buf<'_>> {
-        let span = self.span(cqe, bundle, stamp)?;
+        let span = self.span(cqe, bundle, stamp, truncated)?;
         if span.count > 1 {
             return Err(Error::InvalidArgument(format!(
                 "the completion's {} bytes fill {} buffers (a bundle): claim them all with \
@@ -677,7 +710,7 @@ impl BufRing {
         stamp: Option<u64>,
         head_odd: Option<bool>,
     ) -> Result<Vec<Buf<'_>>> {
-        let span = self.span(cqe, bundle, stamp)?;
+        let span = self.span(cqe, bundle, stamp, false)?;
         let mut left = span.res;
         let mut bufs = Vec::with_capacity(usize::from(span.count));
         for i in 0..span.count {
@@ -704,15 +737,16 @@ impl BufRing {
     /// into the next buffers by the count the completion reports), each
     /// one the ring gave the kernel at that position and, of an
     /// incremental ring, not yet used. Any other op takes one buffer of a
-    /// plain ring, whatever its result says (a receive flagged
-    /// `MSG_TRUNC` reports a datagram's whole length).
+    /// plain ring: a result larger than the buffer is refused, but if
+    /// `truncated` (a receive flagged `MSG_TRUNC` reports a datagram's
+    /// whole length), as it cannot be told from a bundle's.
     ///
     /// Of an incremental ring, a completion with a `stamp` no later than
     /// that of a completion claimed from its buffer is refused: the kernel
     /// posted it before that one, and the bytes it names are not where the
     /// claims have got to, or are of an earlier filling of a buffer the
     /// kernel may be filling again.
-    fn span(&self, cqe: &Cqe, bundle: bool, stamp: Option<u64>) -> Result<Span> {
+    fn span(&self, cqe: &Cqe, bundle: bool, stamp: Option<u64>, truncated: bool) -> Result<Span> {
         let bid = cqe
             .buffer_id()
             .ok_or_else(|| Error::InvalidArgument("the completion names no buffer".into()))?;
@@ -736,8 +770,15 @@ impl BufRing {
         }
         let res = u32::try_from(cqe.res()).unwrap_or(0);
         let room = self.len - state.consumed.get();
-        let count = if res <= room || !(bundle || self.incremental) {
+        let count = if res <= room || truncated {
             1
+        } else if !(bundle || self.incremental) {
+            return Err(Error::InvalidArgument(format!(
+                "the completion's {res} bytes are more than buffer {bid} holds ({}): a \
+                 bundle's (claim_bundle_unchecked) or a receive's flagged MSG_TRUNC \
+                 (claim_truncated_unchecked)",
+                self.len
+            )));
         } else {
             1 + (res - room).div_ceil(self.len)
         };
