@@ -1051,7 +1051,9 @@ crate::ops! {
     }
 
     /// The bytes waiting to be read on a socket (`SIOCINQ`), as a command
-    /// to the socket (6.7). Completes with the count.
+    /// to the socket (6.7). Completes with the count; on a socket whose
+    /// protocol answers no such request, `EOPNOTSUPP` (every `AF_UNIX`
+    /// socket on Linux 6.18, where `ioctl(2)` answers it all the same).
     #[since = "6.7"]
     pub unsafe struct SocketInq<'a> = URING_CMD {
         /// The socket.
@@ -1061,7 +1063,8 @@ crate::ops! {
 
     /// The bytes not yet sent, or not yet acknowledged, on a socket
     /// (`SIOCOUTQ`), as a command to the socket (6.7). Completes with the
-    /// count.
+    /// count; on a socket whose protocol answers no such request,
+    /// `EOPNOTSUPP`, as [`SocketInq`] says.
     #[since = "6.7"]
     pub unsafe struct SocketOutq<'a> = URING_CMD {
         /// The socket.

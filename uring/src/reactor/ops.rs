@@ -102,6 +102,7 @@ fn filled<B: IoBufMut>(buf: &mut B, res: i32) {
 }
 
 /// Does nothing, and completes with 0.
+/// (Linux 5.1.)
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Nop;
 
@@ -121,6 +122,7 @@ unsafe impl Op for Nop {
 /// Reads into `buf` at `offset` (`u64::MAX`: at the file position), like
 /// `pread(2)`; completes with the byte count and gives the buffer back,
 /// its first bytes filled.
+/// (Linux 5.6.)
 #[derive(Debug)]
 pub struct Read<B> {
     fd: SharedFd,
@@ -160,6 +162,7 @@ unsafe impl<B: IoBufMut> Op for Read<B> {
 
 /// Writes `buf` at `offset` (`u64::MAX`: at the file position), like
 /// `pwrite(2)`; completes with the byte count and gives the buffer back.
+/// (Linux 5.6.)
 #[derive(Debug)]
 pub struct Write<B> {
     fd: SharedFd,
@@ -201,6 +204,7 @@ unsafe impl<B: IoBuf> Op for Write<B> {
 /// [`bytes_total`](IoBufMut::bytes_total) before the next. Completes with
 /// the byte count and gives the buffers back, each with what it received
 /// marked filled.
+/// (Linux 5.1.)
 pub struct ReadV<B> {
     fd: SharedFd,
     bufs: Vec<B>,
@@ -265,6 +269,7 @@ unsafe impl<B: IoBufMut> Op for ReadV<B> {
 /// Writes several buffers in turn at `offset` (`u64::MAX`: at the file
 /// position), like `pwritev2(2)`; completes with the byte count and gives
 /// the buffers back.
+/// (Linux 5.1.)
 pub struct WriteV<B> {
     fd: SharedFd,
     bufs: Vec<B>,
@@ -315,6 +320,7 @@ unsafe impl<B: IoBuf> Op for WriteV<B> {
 
 /// Receives into `buf` from a socket, like `recv(2)`; completes with the
 /// byte count (0 at the end of the stream) and gives the buffer back.
+/// (Linux 5.6.)
 #[derive(Debug)]
 pub struct Recv<B> {
     fd: SharedFd,
@@ -363,6 +369,7 @@ unsafe impl<B: IoBufMut> Op for Recv<B> {
 
 /// Sends `buf` on a socket, like `send(2)` with `MSG_NOSIGNAL`; completes
 /// with the byte count and gives the buffer back.
+/// (Linux 5.6.)
 #[derive(Debug)]
 pub struct Send<B> {
     fd: SharedFd,
@@ -467,6 +474,7 @@ unsafe impl<B: IoBuf> Op for SendV<B> {
 /// Sends `buf` without copying it (`IORING_OP_SEND_ZC`): completes with
 /// the byte count once the kernel's notification says it is done with the
 /// buffer, which then comes back.
+/// (Linux 6.0.)
 #[derive(Debug)]
 pub struct SendZc<B> {
     fd: SharedFd,
@@ -502,6 +510,7 @@ unsafe impl<B: IoBuf> Op for SendZc<B> {
 /// Receives into a buffer the kernel picks from a reactor's buffer ring;
 /// completes with the byte count, and the buffer (`None` at the end of
 /// the stream, or on an error).
+/// (Linux 5.19, buffer rings.)
 #[derive(Debug)]
 pub struct RecvRing {
     fd: SharedFd,
@@ -536,6 +545,7 @@ unsafe impl Op for RecvRing {
 /// `Ok(None)` at the end of the stream (on a datagram socket, at an empty
 /// datagram, which ends the op), or the error that ended the op
 /// (`ENOBUFS` when the ring ran dry: queue it again once buffers are back).
+/// (Linux 6.0.)
 #[derive(Debug)]
 pub struct RecvMulti {
     fd: SharedFd,
@@ -588,6 +598,7 @@ fn made_fd(completion: &Completion) -> io::Result<OwnedFd> {
 /// Accepts a connection on a listening socket, like `accept4(2)` with
 /// `SOCK_CLOEXEC`; completes with the new socket's descriptor, owned in
 /// the output.
+/// (Linux 5.5.)
 #[derive(Debug)]
 pub struct Accept {
     fd: SharedFd,
@@ -617,6 +628,7 @@ unsafe impl Op for Accept {
 /// Accepts a connection as [`Accept`] does, and gives the peer's address
 /// with the new socket (`None` for an address of another family than IPv4
 /// and IPv6, such as a Unix socket's).
+/// Completes with the new socket's descriptor. (Linux 5.5.)
 #[derive(Debug)]
 pub struct AcceptFrom {
     fd: SharedFd,
@@ -653,6 +665,7 @@ unsafe impl Op for AcceptFrom {
 
 /// Accepts connections until cancelled (`IORING_ACCEPT_MULTISHOT`): each
 /// item is a new socket, or the error that ended the op.
+/// Each socket is owned by its item. (Linux 5.19.)
 #[derive(Debug)]
 pub struct AcceptMulti {
     fd: SharedFd,
@@ -683,6 +696,8 @@ unsafe impl MultishotOp for AcceptMulti {
 }
 
 /// Connects a socket to an address, like `connect(2)`.
+/// Completes with 0, or the error `connect(2)` would give (`ECONNREFUSED`,
+/// ...). (Linux 5.5.)
 #[derive(Debug)]
 pub struct Connect {
     fd: SharedFd,
@@ -718,6 +733,8 @@ unsafe impl Op for Connect {
 }
 
 /// Shuts down part of a connection, like `shutdown(2)`.
+/// Completes with 0, or the error `shutdown(2)` would give (`ENOTCONN`,
+/// ...). (Linux 5.11.)
 #[derive(Debug)]
 pub struct Shutdown {
     fd: SharedFd,
@@ -746,6 +763,7 @@ unsafe impl Op for Shutdown {
 }
 
 /// Completes after a while, with `ETIME`.
+/// (Linux 5.4.)
 #[derive(Debug, Clone, Copy)]
 pub struct Timeout {
     after: Duration,
@@ -771,6 +789,7 @@ unsafe impl Op for Timeout {
 
 /// Waits until a descriptor is ready for `events`; completes with the
 /// events that are.
+/// (Linux 5.1.)
 #[derive(Debug)]
 pub struct Poll {
     fd: SharedFd,
@@ -800,6 +819,7 @@ unsafe impl Op for Poll {
 
 /// Polls a descriptor until cancelled (`IORING_POLL_ADD_MULTI`): each item
 /// is the events ready at a wake-up.
+/// (Linux 5.13.)
 #[derive(Debug)]
 pub struct PollMulti {
     fd: SharedFd,
@@ -833,6 +853,7 @@ unsafe impl MultishotOp for PollMulti {
 
 /// Sends `buf` to `addr` on an unconnected datagram socket, like
 /// `sendto(2)`.
+/// Completes with the byte count and gives the buffer back. (Linux 5.3.)
 pub struct SendTo<B> {
     fd: SharedFd,
     buf: B,
@@ -896,6 +917,8 @@ impl<B> std::fmt::Debug for SendTo<B> {
 /// `recvfrom(2)`; gives back the buffer and the address: an IP one
 /// (`A = SocketAddr`, from [`new`](RecvFrom::new)) or a Unix-domain one
 /// (`A = std::os::unix::net::SocketAddr`, from [`unix`](RecvFrom::unix)).
+/// Completes with the byte count (a datagram longer than the buffer is cut
+/// to it). (Linux 5.3.)
 pub struct RecvFrom<B, A: SenderAddr = SocketAddr> {
     fd: SharedFd,
     buf: B,
@@ -1109,6 +1132,7 @@ fn option_records_words(fd: BorrowedFd<'_>) -> usize {
 /// the buffer. At most [`MAX_FDS`] descriptors (more fail with `EINVAL`).
 /// Sockets of other families ignore the record: the peer gets the bytes
 /// alone.
+/// Completes with the byte count. (Linux 5.3.)
 pub struct SendWithFds<B> {
     fd: SharedFd,
     buf: B,
@@ -1208,6 +1232,7 @@ impl<B> std::fmt::Debug for SendWithFds<B> {
 /// `MSG_CTRUNC`). A pidfd the kernel passes for `SO_PASSPIDFD`
 /// (`SCM_PIDFD`) is closed: the output holds the message's descriptors
 /// alone.
+/// (Linux 5.3.)
 pub struct RecvWithFds<B> {
     fd: SharedFd,
     buf: B,
@@ -1310,6 +1335,7 @@ impl<B> std::fmt::Debug for RecvWithFds<B> {
 
 /// Flushes a file's data and metadata to its device, like `fsync(2)`, or
 /// its data alone, like `fdatasync(2)`; completes with 0.
+/// (Linux 5.1.)
 #[derive(Debug)]
 pub struct Fsync {
     fd: SharedFd,
@@ -1353,6 +1379,7 @@ unsafe impl Op for Fsync {
 
 /// Allocates (or, with `FALLOC_FL_*` modes, punches or zeroes) `len` bytes
 /// of a file from `offset`, like `fallocate(2)`; completes with 0.
+/// (Linux 5.6.)
 #[derive(Debug)]
 pub struct Fallocate {
     fd: SharedFd,
@@ -1400,6 +1427,7 @@ unsafe impl Op for Fallocate {
 /// without `O_CREAT`, `O_TRUNC` or `O_TMPFILE`, an open for writing with no
 /// reader fails with `ENXIO` and one for reading with no writer does not
 /// wait.
+/// (Linux 5.6.)
 #[derive(Debug)]
 pub struct OpenAt {
     dir: Option<SharedFd>,
@@ -1548,6 +1576,7 @@ unsafe impl Op for Pipe {
 /// Reads the status of `path`, relative to a directory or to the working
 /// directory (or of a descriptor itself), like `statx(2)`; completes with
 /// 0 and gives back the `statx` the kernel filled.
+/// (Linux 5.6.)
 pub struct Statx {
     dir: Option<SharedFd>,
     path: std::ffi::CString,
@@ -1638,6 +1667,7 @@ fn dir_of(dir: &Option<SharedFd>) -> crate::Fd<'_> {
 /// Removes `path` (a directory, with [`dir`](UnlinkAt::dir)), relative to a
 /// directory or to the working directory, like `unlinkat(2)`; completes
 /// with 0.
+/// (Linux 5.11.)
 #[derive(Debug)]
 pub struct UnlinkAt {
     dir: Option<SharedFd>,
@@ -1687,6 +1717,7 @@ unsafe impl Op for UnlinkAt {
 /// directory, like `renameat2(2)` (`RENAME_*` flags with
 /// [`flags`](RenameAt::flags)); completes with 0. With an `fsync` of the
 /// directory after it, the atomic replacement of a file.
+/// (Linux 5.11.)
 #[derive(Debug)]
 pub struct RenameAt {
     from_dir: Option<SharedFd>,
@@ -1752,6 +1783,7 @@ unsafe impl Op for RenameAt {
 
 /// Creates the directory `path`, relative to a directory or to the working
 /// directory, like `mkdirat(2)`; completes with 0.
+/// (Linux 5.15.)
 #[derive(Debug)]
 pub struct MkdirAt {
     dir: Option<SharedFd>,

@@ -16,7 +16,7 @@ pub(crate) mod private {
     #[diagnostic::on_unimplemented(
         message = "`{Self}` cannot implement this trait: only uring's own types do",
         label = "a trait sealed by uring",
-        note = "an op's target is an `Fd` or a `Fixed`; a completion a buffer ring claims from is a `ScopeCqe` or a ring's `Cqe`"
+        note = "an op's target is an `Fd` (any `AsFd` converts) or a `Fixed` (from `files.get(index)?` of the table `register_files` returned); a buffer ring claims from a scope's completion, a `ScopeCqe`"
     )]
     pub trait Sealed {}
 }
