@@ -259,10 +259,11 @@ fn a_tagged_update_of_an_untagged_table_posts_its_tag_once() {
 
 /// The library refuses an empty tagged registration itself, and the
 /// kernel refuses a sparse table longer than `RLIMIT_NOFILE` with
-/// `EMFILE` (`io_sqe_files_register`), which must come back as that error
-/// and not start the fallback for old kernels (a table of `-1` entries,
-/// which the kernel would refuse the same way after the library allocated
-/// it). Neither leaves a table behind: a small table registers afterwards.
+/// `EMFILE` (`io_sqe_files_register`; the library raises the soft limit,
+/// so past the hard one), which must come back as that error and not
+/// start the fallback for old kernels (a table of `-1` entries, which the
+/// kernel would refuse the same way after the library allocated it).
+/// Neither leaves a table behind: a small table registers afterwards.
 #[test]
 fn oversized_and_empty_file_tables_are_refused_and_leave_no_table() {
     let _watch = watchdog();
@@ -284,18 +285,18 @@ fn oversized_and_empty_file_tables_are_refused_and_leave_no_table() {
     let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
     assert_eq!(got, 0, "getrlimit");
     let max = sys::IORING_MAX_FIXED_FILES as u64;
-    if limit.rlim_cur < max {
+    if limit.rlim_max < max {
         let e = ring
             .register_files_sparse(sys::IORING_MAX_FIXED_FILES)
             .unwrap_err();
         assert_eq!(
             e.raw_os_error(),
             Some(libc::EMFILE),
-            "a table past RLIMIT_NOFILE ({}): {e}",
-            limit.rlim_cur
+            "a table past the hard RLIMIT_NOFILE ({}): {e}",
+            limit.rlim_max
         );
         let e = ring
-            .register_files_sparse(limit.rlim_cur as u32 + 1)
+            .register_files_sparse(limit.rlim_max as u32 + 1)
             .unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::EMFILE), "{e}");
     } else {
@@ -303,6 +304,75 @@ fn oversized_and_empty_file_tables_are_refused_and_leave_no_table() {
     }
     let table = ring.register_files_sparse(2).unwrap();
     assert_eq!(read_slot(&mut ring, &table, 1), Err(libc::EBADF));
+    ring.unregister_files(table).unwrap();
+}
+
+/// The process's soft and hard `RLIMIT_NOFILE`.
+fn nofile_limits() -> (u64, u64) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct it is given, which lives here.
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+        0
+    );
+    (limit.rlim_cur, limit.rlim_max)
+}
+
+/// A file table longer than the soft `RLIMIT_NOFILE` and within the hard
+/// one is taken, by every way of registering one, the soft limit raised
+/// to its length, as liburing's registrations do; one past the hard limit
+/// is refused with `EMFILE`, the soft limit left as it was and no table
+/// behind. In a process of its own, whose limits it sets to 64 and 128.
+#[test]
+fn file_tables_past_the_soft_open_files_limit_raise_it_and_past_the_hard_one_are_refused() {
+    const NAME: &str =
+        "file_tables_past_the_soft_open_files_limit_raise_it_and_past_the_hard_one_are_refused";
+    if !uring_tests::in_child(NAME) {
+        uring_tests::run_in_child(NAME);
+        return;
+    }
+    let _watch = watchdog();
+    let mut ring = Ring::new(4).unwrap();
+    let (tx, _rx) = std::os::unix::net::UnixStream::pair().unwrap();
+    let limit = libc::rlimit {
+        rlim_cur: 64,
+        rlim_max: 128,
+    };
+    // SAFETY: setrlimit reads the struct, alive for the call; the process
+    // is this test's alone.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+    let e = ring.register_files_sparse(129).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EMFILE), "{e}");
+    let e = ring.register_file_slots(&vec![None; 129]).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EMFILE), "{e}");
+    let e = ring
+        .register_files_tagged(&vec![(tx.as_fd(), 0); 129])
+        .unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EMFILE), "{e}");
+    assert_eq!(nofile_limits(), (64, 128), "left as they were");
+    let table = ring.register_files_sparse(100).unwrap();
+    assert_eq!(table.len(), 100);
+    assert_eq!(nofile_limits(), (100, 128));
+    assert_eq!(read_slot(&mut ring, &table, 99), Err(libc::EBADF));
+    ring.unregister_files(table).unwrap();
+    let table = ring.register_files(&vec![tx.as_fd(); 110]).unwrap();
+    assert_eq!(nofile_limits(), (110, 128));
+    ring.unregister_files(table).unwrap();
+    let table = ring
+        .register_files_tagged(&vec![(tx.as_fd(), 0); 120])
+        .unwrap();
+    assert_eq!(nofile_limits(), (120, 128));
+    ring.unregister_files(table).unwrap();
+    // Up to the hard limit itself; then, within the soft limit, nothing
+    // changes.
+    let table = ring.register_file_slots(&vec![None; 128]).unwrap();
+    assert_eq!(nofile_limits(), (128, 128));
+    ring.unregister_files(table).unwrap();
+    let table = ring.register_files_sparse(50).unwrap();
+    assert_eq!(nofile_limits(), (128, 128));
     ring.unregister_files(table).unwrap();
 }
 

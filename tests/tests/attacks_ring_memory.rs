@@ -1788,25 +1788,26 @@ fn file_slots_hold_their_files_whatever_the_numbers_name_later() {
     eprintln!("the closed descriptor's number was given out again: {reused}");
 }
 
-/// The soft `RLIMIT_NOFILE` of the process, from `/proc/self/limits`.
-fn open_files_limit() -> u64 {
+/// The soft and hard `RLIMIT_NOFILE` of the process, from
+/// `/proc/self/limits`.
+fn open_files_limits() -> (u64, u64) {
     let text = std::fs::read_to_string("/proc/self/limits").unwrap();
     let line = text
         .lines()
         .find(|l| l.starts_with("Max open files"))
         .expect("a limit on open files");
-    let soft = line["Max open files".len()..]
-        .split_whitespace()
-        .next()
-        .unwrap();
-    soft.parse().unwrap_or(u64::MAX)
+    let mut words = line["Max open files".len()..].split_whitespace();
+    let mut next = || words.next().unwrap().parse().unwrap_or(u64::MAX);
+    let soft = next();
+    (soft, next())
 }
 
 /// Tables the kernel does not take are errors, each leaving the ring with
-/// no table: none at all (`EINVAL`), one slot past the process's limit on
-/// open files or past the kernel's limit on fixed files (`EMFILE`); a
-/// second table while one is registered is `EBUSY`. A table of empty
-/// slots the size of the limit is taken.
+/// no table: none at all (`EINVAL`), one slot past the process's hard
+/// limit on open files (the soft one the library raises, as liburing does)
+/// or past the kernel's limit on fixed files (`EMFILE`); a second table
+/// while one is registered is `EBUSY`. A table of empty slots the size of
+/// the soft limit is taken.
 #[test]
 fn file_slot_tables_past_the_kernel_s_limits_are_errors() {
     let _watch = uring_tests::watchdog();
@@ -1814,10 +1815,10 @@ fn file_slot_tables_past_the_kernel_s_limits_are_errors() {
     let e = ring.register_file_slots(&[]).unwrap_err();
     assert_eq!(errno(&e), libc::EINVAL, "{e}");
     let most = u64::from(sys::IORING_MAX_FIXED_FILES);
-    let limit = open_files_limit();
-    if limit < most {
+    let (limit, hard) = open_files_limits();
+    if hard < most {
         let e = ring
-            .register_file_slots(&vec![None; limit as usize + 1])
+            .register_file_slots(&vec![None; hard as usize + 1])
             .unwrap_err();
         assert_eq!(errno(&e), libc::EMFILE, "{e}");
     }

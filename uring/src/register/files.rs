@@ -115,10 +115,29 @@ pub enum SlotUpdate<'fd> {
     Tagged(BorrowedFd<'fd>, u64),
 }
 
+/// Runs `register` (a registration of a fixed-file table of `len` slots)
+/// and, should the kernel refuse the table as longer than the process's
+/// soft `RLIMIT_NOFILE` (`EMFILE`), raises that limit to `len` (if the
+/// hard limit lets it) and runs it once more, as liburing does.
+fn within_nofile_limit<T>(len: u32, mut register: impl FnMut() -> Result<T>) -> Result<T> {
+    match register() {
+        Err(e) if e.raw_os_error() == Some(libc::EMFILE) && sys::raise_nofile_limit(len) => {
+            register()
+        }
+        other => other,
+    }
+}
+
 impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// Registers `files` as the fixed-file table (`IORING_REGISTER_FILES`).
     /// The kernel holds its own references: the descriptors may be closed
     /// afterwards.
+    ///
+    /// The kernel refuses a table longer than the process's soft
+    /// `RLIMIT_NOFILE` (`EMFILE`): as liburing does, every registration of
+    /// a file table then raises that limit to the table's length, if the
+    /// hard limit lets it, and asks again (`EMFILE` past the hard limit, the
+    /// soft one left as it was).
     pub fn register_files(&mut self, files: &[BorrowedFd<'_>]) -> Result<FixedFiles> {
         let fds: Vec<i32> = files.iter().map(|f| f.as_raw_fd()).collect();
         self.register_file_table(&fds)
@@ -143,12 +162,14 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     fn register_file_table(&mut self, fds: &[i32]) -> Result<FixedFiles> {
         let len = u32::try_from(fds.len())
             .map_err(|_| Error::InvalidArgument("too many files to register".into()))?;
-        self.register(
-            sys::IORING_REGISTER_FILES,
-            fds.as_ptr().cast(),
-            len,
-            "IORING_REGISTER_FILES",
-        )?;
+        within_nofile_limit(len, || {
+            self.register(
+                sys::IORING_REGISTER_FILES,
+                fds.as_ptr().cast(),
+                len,
+                "IORING_REGISTER_FILES",
+            )
+        })?;
         Ok(FixedFiles { ring: self.id, len })
     }
 
@@ -176,7 +197,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             tags: tags.as_ptr() as u64,
             ..Default::default()
         };
-        self.register_rsrc(sys::IORING_REGISTER_FILES2, &reg, "IORING_REGISTER_FILES2")?;
+        within_nofile_limit(len, || {
+            self.register_rsrc(sys::IORING_REGISTER_FILES2, &reg, "IORING_REGISTER_FILES2")
+        })?;
         Ok(FixedFiles { ring: self.id, len })
     }
 
@@ -191,7 +214,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 sys::IORING_MAX_FIXED_FILES
             )));
         }
-        match self.register_sparse(sys::IORING_REGISTER_FILES2, len, "IORING_REGISTER_FILES2") {
+        let sparse = within_nofile_limit(len, || {
+            self.register_sparse(sys::IORING_REGISTER_FILES2, len, "IORING_REGISTER_FILES2")
+        });
+        match sparse {
             Ok(_) => Ok(FixedFiles { ring: self.id, len }),
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
                 self.register_file_table(&vec![-1; len as usize])

@@ -349,6 +349,29 @@ pub fn getrandom(buf: &mut [u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Raises the process's soft `RLIMIT_NOFILE` to `at_least`, if its hard
+/// limit lets it (`getrlimit(2)` / `setrlimit(2)`): the kernel refuses a
+/// fixed-file table longer than the soft limit (`EMFILE`). Whether the
+/// soft limit was raised; past the hard limit it is left as it is.
+pub fn raise_nofile_limit(at_least: u32) -> bool {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one `rlimit` into `limit`, borrowed for the
+    // call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return false;
+    }
+    let want = libc::rlim_t::from(at_least);
+    if want <= limit.rlim_cur || want > limit.rlim_max {
+        return false;
+    }
+    limit.rlim_cur = want;
+    // SAFETY: setrlimit reads one `rlimit`, borrowed for the call.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 }
+}
+
 /// The time on `CLOCK_MONOTONIC` (`clock_gettime(2)`), the clock of
 /// `std::time::Instant` and of the kernel's timeouts by default.
 pub fn monotonic_now() -> std::time::Duration {
