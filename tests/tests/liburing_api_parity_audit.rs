@@ -436,6 +436,10 @@ fn opcode_supported_at_every_u8_and_missing_from_the_whole_table() {
     // Every opcode up to the table's own last one (PIPE, 62 on 6.18) is
     // one the running kernel has, apart from those `missing` names.
     let missing: Vec<&str> = probe.missing().map(|op| op.name).collect();
+    // `io_uring_get_probe`, through a ring of its own: the same answer.
+    let own = uring::Probe::kernel().unwrap();
+    assert_eq!(own.last_op(), last);
+    assert!((0..=u8::MAX).all(|op| own.is_supported(op) == probe.is_supported(op)));
     let missing_from: Vec<&str> = probe
         .missing_from(uring::ops::ALL)
         .map(|op| op.name)

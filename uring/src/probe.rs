@@ -32,6 +32,22 @@ pub struct Probe {
 }
 
 impl Probe {
+    /// Asks the running kernel which ops it supports, through a ring of its
+    /// own made for the question and closed after it, as liburing's
+    /// `io_uring_get_probe` does. [`Ring::probe`] asks through a ring the
+    /// program has.
+    ///
+    /// ```
+    /// use uring::{Probe, ops::Nop};
+    /// # fn main() -> uring::Result<()> {
+    /// assert!(Probe::kernel()?.supports::<Nop>());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn kernel() -> Result<Probe> {
+        Ring::new(2)?.probe()
+    }
+
     /// Whether the kernel supports `opcode`.
     pub fn is_supported(&self, opcode: u8) -> bool {
         self.supported[opcode as usize]
