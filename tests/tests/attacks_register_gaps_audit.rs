@@ -314,10 +314,8 @@ fn nofile_limits() -> (u64, u64) {
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes the struct it is given, which lives here.
-    assert_eq!(
-        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
-        0
-    );
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    assert_eq!(rc, 0);
     (limit.rlim_cur, limit.rlim_max)
 }
 

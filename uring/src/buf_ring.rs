@@ -527,8 +527,9 @@ impl BufRing {
     /// each buffer goes back to the kernel when its [`Buf`] is dropped.
     /// (A scope makes a bundle or receive flagged `MSG_TRUNC` fail with
     /// `EINVAL`: its result would count bytes the kernel did not place. A
-    /// multishot `RecvMsg` is the exception: the kernel caps its result to
-    /// what it placed, and reports the datagram's length in the header.)
+    /// multishot `RecvMsg` on a datagram or sequenced-packet socket is the
+    /// exception: the kernel caps its result to what it placed, and reports
+    /// the datagram's length in the header.)
     /// Errors as for
     /// [`claim`](BufRing::claim).
     ///

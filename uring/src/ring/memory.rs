@@ -306,7 +306,12 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// (`IORING_REGISTER_RESIZE_RINGS`, 6.13; the kernel takes it from
     /// rings made with [`Builder::defer_taskrun`]). SQEs pushed and not yet
     /// submitted are submitted first; an error if the kernel does not take
-    /// them all, or if completions a scope set aside are still unread. A
+    /// them all, or if completions a scope set aside are still unread.
+    /// Sizes the kernel never takes (0, a CQ smaller than the SQ, past its
+    /// maximum) are refused with its `EINVAL` before anything is submitted.
+    /// A CQ too small for the completions waiting (in it and in the
+    /// kernel's overflow list) is the kernel's `EOVERFLOW`: read them, then
+    /// resize. A
     /// ring the kernel does not resize is refused with
     /// [`Error::InvalidArgument`] at any sizes, its own included; a
     /// single-issuer ring asked from a thread other than its submitter's
@@ -368,6 +373,11 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 std::io::Error::from_raw_os_error(libc::EBADF),
             ));
         }
+        if !resize_sizes_valid(sq_entries, cq_entries) {
+            // What the kernel answers, asked before anything is submitted
+            // or allocated for sizes it never takes.
+            return Err(resize_refused());
+        }
         self.submit()?;
         if self.sq.unconsumed() != 0 {
             return Err(Error::InvalidArgument(
@@ -383,11 +393,6 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             && self.has_setup(sys::IORING_SETUP_DEFER_TASKRUN)
         {
             return Ok(());
-        }
-        if !resize_sizes_valid(sq_entries, cq_entries) {
-            // What the kernel answers, asked before anything is allocated
-            // for sizes it never takes.
-            return Err(resize_refused());
         }
         // Where the kernel will put the new SQ array, should it not say:
         // after the CQEs, at its cache line, one of those the ring's layout

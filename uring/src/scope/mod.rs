@@ -887,9 +887,15 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
     /// the new CQ has entries.
     ///
     /// A CQ smaller than the ops now in flight is refused
-    /// ([`Error::InvalidArgument`](crate::Error::InvalidArgument)), before
-    /// the kernel is asked; so is every error of [`Ring::resize`], the
-    /// ring and the scope left as they were.
+    /// ([`Error::InvalidArgument`](crate::Error::InvalidArgument)) before
+    /// anything is submitted, as are sizes the kernel never takes; the
+    /// other errors are [`Ring::resize`]'s, after what was pushed was
+    /// submitted. Among them the kernel's `EOVERFLOW`, when the completions
+    /// waiting do not fit the new CQ: the scope's own cancel requests'
+    /// completions, which [`in_flight`](Scope::in_flight) does not count,
+    /// take room there too until the scope reads past them. On an error the
+    /// kernel returned, the ring's sizes and the scope's room stay as they
+    /// were.
     pub fn resize(&mut self, sq_entries: u32, cq_entries: u32) -> Result<()> {
         let live = self.in_flight();
         if cq_entries.checked_next_power_of_two().unwrap_or(u32::MAX) < live {

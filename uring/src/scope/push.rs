@@ -411,9 +411,11 @@ fn is_zero_copy(opcode: u8) -> bool {
 /// flagged `MSG_TRUNC`, whose result would count bytes beyond those it
 /// placed (a datagram's whole length; on a stream, bytes it discarded), and
 /// so bytes of the buffer, or buffers, the kernel did not fill for it (a
-/// multishot `recvmsg` caps its result at what it placed, reporting the
-/// whole length in its header); and a bundle, or any op of an incremental
-/// group, flagged
+/// multishot `recvmsg` caps its result at the payload's room, which on a
+/// datagram or sequenced-packet socket is what it placed, reporting the
+/// whole length in its header: it is let through on those alone, a
+/// descriptor of the ring's table refused as one whose socket cannot be
+/// told); and a bundle, or any op of an incremental group, flagged
 /// `MSG_WAITALL`, which the kernel retries after a short transfer into the
 /// buffers it mapped first, charging the group only for those the first
 /// piece touched, while its completion reports the whole.
@@ -442,10 +444,13 @@ fn screen_selection(sqe: &mut sys::io_uring_sqe, incremental: bool) -> bool {
     let bundle = sqe.ioprio & sys::IORING_RECVSEND_BUNDLE != 0;
     // SAFETY: every member of the op flags union is a plain integer.
     let msg_flags = unsafe { sqe.op_flags.msg_flags };
-    let counts_past_its_buffer = bundle
-        || sqe.opcode == sys::IORING_OP_RECV
-        || (sqe.opcode == sys::IORING_OP_RECVMSG && sqe.ioprio & sys::IORING_RECV_MULTISHOT == 0);
-    let truncates = counts_past_its_buffer && msg_flags & libc::MSG_TRUNC as u32 != 0;
+    let counts_past_its_buffer = || {
+        bundle
+            || sqe.opcode == sys::IORING_OP_RECV
+            || (sqe.opcode == sys::IORING_OP_RECVMSG
+                && (sqe.ioprio & sys::IORING_RECV_MULTISHOT == 0 || !places_what_it_counts(sqe)))
+    };
+    let truncates = msg_flags & libc::MSG_TRUNC as u32 != 0 && counts_past_its_buffer();
     let waits_for_all = (incremental || bundle) && msg_flags & libc::MSG_WAITALL as u32 != 0;
     if truncates || waits_for_all {
         // Refused: the receive completes with `EINVAL`, reading nothing.
@@ -453,6 +458,22 @@ fn screen_selection(sqe: &mut sys::io_uring_sqe, incremental: bool) -> bool {
         return false;
     }
     bundle
+}
+
+/// Whether the multishot `recvmsg` of `sqe` flagged `MSG_TRUNC` places
+/// every byte its result counts: on a datagram or sequenced-packet socket,
+/// which copies what fits and reports the rest in the header. On a stream
+/// (TCP), `MSG_TRUNC` discards the bytes it counts without placing them,
+/// and the buffer would be lent with what it held before. A registered
+/// descriptor's socket cannot be asked, nor can a number that is not a
+/// socket's: neither is let through.
+#[cold]
+fn places_what_it_counts(sqe: &sys::io_uring_sqe) -> bool {
+    sqe.flags & sys::IOSQE_FIXED_FILE == 0
+        && matches!(
+            sys::socket_type(sqe.fd),
+            Ok(libc::SOCK_DGRAM | libc::SOCK_SEQPACKET)
+        )
 }
 
 /// Turns `sqe` into a NOP that completes with `-errno`, keeping its

@@ -349,6 +349,30 @@ pub fn getrandom(buf: &mut [u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// The type of the socket `fd` (`SOCK_STREAM`, `SOCK_DGRAM`, ...), by
+/// `getsockopt(2)`'s `SO_TYPE`; an error for a descriptor that is not a
+/// socket.
+pub fn socket_type(fd: RawFd) -> io::Result<libc::c_int> {
+    let mut kind: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `kind`, both
+    // borrowed for the call; a number that is not an open socket is an
+    // error, not a write.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&mut kind as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(kind)
+}
+
 /// Raises the process's soft `RLIMIT_NOFILE` to `at_least`, if its hard
 /// limit lets it (`getrlimit(2)` / `setrlimit(2)`): the kernel refuses a
 /// fixed-file table longer than the soft limit (`EMFILE`). Whether the
