@@ -967,8 +967,8 @@ fn suite_reactor() -> Reactor {
 #[test]
 fn reactor_execute_read_v() {
     let _watch = uring_tests::watchdog();
-    // uring's reactor has no vectored read: a read of one buffer, as the Go
-    // test's one iovec.
+    // A plain read of one buffer, as the Go test's one iovec
+    // (`go_uring_cases_second.rs` runs it with the reactor's `ReadV`).
     let _fds = shared_fds();
     let reactor = suite_reactor();
     let file = SharedFd::new(std::fs::File::open(go_mod()).unwrap());
