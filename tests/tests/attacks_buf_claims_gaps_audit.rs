@@ -351,6 +351,7 @@ fn a_recvmsg_that_leaves_an_incremental_rest_shorter_than_its_header_fails_and_a
         let mut cqe = next_scope_cqe(s);
         assert_eq!(cqe.res(), 50, "{:?}", cqe.cqe());
         assert_ne!(cqe.flags() & uring::sys::IORING_CQE_F_BUF_MORE, 0);
+        assert!(cqe.cqe().buf_more(), "the accessor reads the same flag");
         {
             let buf = pool.claim(&mut cqe).unwrap();
             assert_eq!((buf.offset(), buf.len()), (0, 50));

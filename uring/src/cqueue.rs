@@ -94,6 +94,14 @@ impl Cqe {
         self.0.flags & sys::IORING_CQE_F_SOCK_NONEMPTY != 0
     }
 
+    /// Whether the kernel keeps the provided buffer this completion names,
+    /// to go on filling it (`IORING_CQE_F_BUF_MORE`, incrementally consumed
+    /// buffer rings, 6.12).
+    #[inline]
+    pub fn buf_more(&self) -> bool {
+        self.0.flags & sys::IORING_CQE_F_BUF_MORE != 0
+    }
+
     /// Whether this is a zero-copy send's notification (`IORING_CQE_F_NOTIF`).
     #[inline]
     pub fn is_notification(&self) -> bool {

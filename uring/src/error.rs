@@ -67,6 +67,12 @@ impl Error {
     }
 }
 
+/// An [`Error::Os`] becomes its `io::Error`, errno and all; the others
+/// an `io::Error` of the nearest kind (`TimedOut`, `Unsupported`,
+/// `WouldBlock`, `InvalidInput`) that carries the `Error` (it turns back
+/// into it), whose `raw_os_error()` is `None`: the errno
+/// [`Error::raw_os_error`] gives them (`ETIME` for a timed-out wait,
+/// `EINVAL`) is read before the conversion.
 impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         match e {

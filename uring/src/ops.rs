@@ -66,7 +66,7 @@ crate::ops! {
         /// The I/O priority, as `ioprio_set(2)` takes it (a number, not
         /// flags: for reads and writes the kernel reads nothing else here).
         ioprio: u16 = 0 => ioprio,
-        /// Protection information (6.13): a metadata buffer the read
+        /// Protection information (6.14): a metadata buffer the read
         /// fills with the blocks' integrity tuples, and the checks the
         /// device makes. For `O_DIRECT` reads of a block device formatted
         /// with it; elsewhere the read fails.
@@ -94,7 +94,7 @@ crate::ops! {
         /// a block device fails with `EINVAL` for a stream the device does
         /// not have; file systems and buffered writes ignore the stream.
         write_stream: u8 = 0 => write_stream,
-        /// Protection information (6.13): a metadata buffer the write
+        /// Protection information (6.14): a metadata buffer the write
         /// takes the blocks' integrity tuples from, and the checks the
         /// device makes. For `O_DIRECT` writes to a block device formatted
         /// with it; elsewhere the write fails.
@@ -115,7 +115,7 @@ crate::ops! {
         /// The I/O priority, as `ioprio_set(2)` takes it (a number, not
         /// flags: for reads and writes the kernel reads nothing else here).
         ioprio: u16 = 0 => ioprio,
-        /// Protection information (6.13): a metadata buffer the read
+        /// Protection information (6.14): a metadata buffer the read
         /// fills with the blocks' integrity tuples, and the checks the
         /// device makes. For `O_DIRECT` reads of a block device formatted
         /// with it; elsewhere the read fails.
@@ -142,7 +142,7 @@ crate::ops! {
         /// a block device fails with `EINVAL` for a stream the device does
         /// not have; file systems and buffered writes ignore the stream.
         write_stream: u8 = 0 => write_stream,
-        /// Protection information (6.13): a metadata buffer the write
+        /// Protection information (6.14): a metadata buffer the write
         /// takes the blocks' integrity tuples from, and the checks the
         /// device makes. For `O_DIRECT` writes to a block device formatted
         /// with it; elsewhere the write fails.
@@ -403,7 +403,7 @@ crate::ops! {
         /// The I/O priority, as `ioprio_set(2)` takes it (a number, not
         /// flags: for reads and writes the kernel reads nothing else here).
         ioprio: u16 = 0 => ioprio,
-        /// Protection information (6.13): a metadata buffer the read
+        /// Protection information (6.14): a metadata buffer the read
         /// fills with the blocks' integrity tuples, and the checks the
         /// device makes. For `O_DIRECT` reads of a block device formatted
         /// with it; elsewhere the read fails.
@@ -432,7 +432,7 @@ crate::ops! {
         /// a block device fails with `EINVAL` for a stream the device does
         /// not have; file systems and buffered writes ignore the stream.
         write_stream: u8 = 0 => write_stream,
-        /// Protection information (6.13): a metadata buffer the write
+        /// Protection information (6.14): a metadata buffer the write
         /// takes the blocks' integrity tuples from, and the checks the
         /// device makes. For `O_DIRECT` writes to a block device formatted
         /// with it; elsewhere the write fails.
@@ -1304,7 +1304,7 @@ crate::ops! {
         /// The I/O priority, as `ioprio_set(2)` takes it (a number, not
         /// flags: for reads and writes the kernel reads nothing else here).
         ioprio: u16 = 0 => ioprio,
-        /// Protection information (6.13): a metadata buffer the read
+        /// Protection information (6.14): a metadata buffer the read
         /// fills with the blocks' integrity tuples, and the checks the
         /// device makes. For `O_DIRECT` reads of a block device formatted
         /// with it; elsewhere the read fails.
@@ -1333,7 +1333,7 @@ crate::ops! {
         /// a block device fails with `EINVAL` for a stream the device does
         /// not have; file systems and buffered writes ignore the stream.
         write_stream: u8 = 0 => write_stream,
-        /// Protection information (6.13): a metadata buffer the write
+        /// Protection information (6.14): a metadata buffer the write
         /// takes the blocks' integrity tuples from, and the checks the
         /// device makes. For `O_DIRECT` writes to a block device formatted
         /// with it; elsewhere the write fails.

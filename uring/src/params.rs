@@ -41,7 +41,7 @@ flags! {
         const RECVSEND_BUNDLE = sys::IORING_FEAT_RECVSEND_BUNDLE;
         /// Waits take a minimum timeout (6.12).
         const MIN_TIMEOUT = sys::IORING_FEAT_MIN_TIMEOUT;
-        /// Reads and writes take attributes (6.13).
+        /// Reads and writes take attributes (6.14).
         const RW_ATTR = sys::IORING_FEAT_RW_ATTR;
         /// Waits can be excluded from iowait accounting (6.15).
         const NO_IOWAIT = sys::IORING_FEAT_NO_IOWAIT;

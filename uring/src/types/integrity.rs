@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use crate::sys;
 use crate::types::IntegrityFlags;
 
-/// The protection information (T10 PI) of one read or write, Linux 6.13's
+/// The protection information (T10 PI) of one read or write, Linux 6.14's
 /// `struct io_uring_attr_pi`: a metadata buffer, which a read fills with
 /// the blocks' integrity tuples and a write takes them from, the checks
 /// the device makes, the application tag and the first reference tag.
