@@ -28,8 +28,7 @@
 //! `io_uring/sqpoll.c` (`__io_sq_thread`).
 //!
 //! Every test is safe code but for the eventfd's creation, against the
-//! running kernel. Tests marked `#[ignore = "DEFECT: ..."]` show a defect
-//! of the library and fail when run.
+//! running kernel.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read as _, Seek as _, SeekFrom, Write as _};
