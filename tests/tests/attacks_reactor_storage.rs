@@ -1134,7 +1134,7 @@ fn a_remote_racing_the_reactor_s_drop_runs_or_refuses_each_closure_once() {
                 })
             };
             match sent {
-                Ok(()) => accepted += 1,
+                Ok(_) => accepted += 1,
                 Err(_) => break,
             }
             if attempts == 50 {

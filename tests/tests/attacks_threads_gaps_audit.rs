@@ -261,17 +261,19 @@ fn remotes_racing_the_reactor_s_drop_run_or_refuse_each_closure_once() {
                         );
                         attempts += 1;
                         let sent = if (attempts + who) % 2 == 0 {
-                            remote.queue(uring::reactor::ops::Nop, move |r, ()| {
-                                let _canary = canary;
-                                if thread::current().id() != reactor_id {
-                                    wrong.fetch_add(1, Ordering::SeqCst);
-                                }
-                                match r {
-                                    Ok(0) => ok.fetch_add(1, Ordering::SeqCst),
-                                    Ok(n) => panic!("a nop completed with {n}"),
-                                    Err(_) => err.fetch_add(1, Ordering::SeqCst),
-                                };
-                            })
+                            remote
+                                .queue(uring::reactor::ops::Nop, move |r, ()| {
+                                    let _canary = canary;
+                                    if thread::current().id() != reactor_id {
+                                        wrong.fetch_add(1, Ordering::SeqCst);
+                                    }
+                                    match r {
+                                        Ok(0) => ok.fetch_add(1, Ordering::SeqCst),
+                                        Ok(n) => panic!("a nop completed with {n}"),
+                                        Err(_) => err.fetch_add(1, Ordering::SeqCst),
+                                    };
+                                })
+                                .map(drop)
                         } else {
                             remote.execute(move |_| {
                                 let _canary = canary;

@@ -540,3 +540,78 @@ fn run_takes_the_job_of_a_last_remote_dropped_right_after_sending_it() {
         );
     }
 }
+
+/// What a `RemoteOpId` cancels: the op it was returned for, from a thread
+/// other than the one that queued it (a 30 s timeout, and one with a
+/// deadline 30 s away, end with `ECANCELED` at once); once its op has
+/// completed, nothing (a later op queued through the same remote runs to
+/// its end); nor, sent to another reactor's remote, that reactor's op.
+#[test]
+fn a_remote_op_id_cancels_its_own_op_from_any_thread_and_nothing_else() {
+    let _watch = watchdog();
+    let (remote, server) = serve(|| Ring::new(8).unwrap());
+    let (other, other_server) = serve(|| Ring::new(8).unwrap());
+    let (tx, results) = mpsc::channel();
+    let done = |what: &'static str| {
+        let tx = tx.clone();
+        move |r: std::io::Result<u32>, ()| tx.send((what, r.map_err(|e| e.raw_os_error()))).unwrap()
+    };
+    let start = Instant::now();
+    let long = remote
+        .queue(Timeout::new(Duration::from_secs(30)), done("long"))
+        .unwrap();
+    let far = remote
+        .queue_with_deadline(
+            Timeout::new(Duration::from_secs(60)),
+            start + Duration::from_secs(30),
+            done("deadline"),
+        )
+        .unwrap();
+    assert_ne!(long, far);
+    // Cancelled from a third thread.
+    let canceller = remote.clone();
+    thread::spawn(move || {
+        canceller.cancel_queued(long).unwrap();
+        canceller.cancel_queued(far).unwrap();
+    })
+    .join()
+    .unwrap();
+    let mut got = vec![results.recv().unwrap(), results.recv().unwrap()];
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("deadline", Err(Some(libc::ECANCELED))),
+            ("long", Err(Some(libc::ECANCELED)))
+        ]
+    );
+    assert!(start.elapsed() < Duration::from_secs(20));
+    // A completed op's id: a NOP, then a short timeout that must run out.
+    let nop = remote.queue(Nop, done("nop")).unwrap();
+    assert_eq!(results.recv().unwrap(), ("nop", Ok(0)));
+    let short = remote
+        .queue(Timeout::new(Duration::from_millis(200)), done("short"))
+        .unwrap();
+    remote.cancel_queued(nop).unwrap();
+    remote.cancel_queued(long).unwrap();
+    // The other reactor's op, and this reactor's ids sent to it.
+    let theirs = other
+        .queue(Timeout::new(Duration::from_millis(200)), done("theirs"))
+        .unwrap();
+    other.cancel_queued(short).unwrap();
+    remote.cancel_queued(theirs).unwrap();
+    let mut got = vec![results.recv().unwrap(), results.recv().unwrap()];
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("short", Err(Some(libc::ETIME))),
+            ("theirs", Err(Some(libc::ETIME)))
+        ],
+        "ran to their ends"
+    );
+    drop((remote, other));
+    server.join().unwrap();
+    other_server.join().unwrap();
+    assert!(results.try_recv().is_err(), "a callback ran twice");
+}

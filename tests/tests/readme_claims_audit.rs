@@ -842,10 +842,11 @@ fn targeted_and_drained_rings_are_refused_by_scopes_and_reactors() -> uring::Res
 /// "Nothing sent is dropped unseen: a shut-down reactor refuses it with an
 /// error, and what it accepted before is run during the shutdown (an op's
 /// callback then gets the shutdown's error)." and the go-uring table:
-/// "`Remote::queue`, `queue_with_deadline` (which return no `OpId` ...)".
+/// "`Remote::queue`, `queue_with_deadline` (which return a `RemoteOpId`)".
 /// An op queued through a `Remote` before the shutdown has its callback
-/// run, with an error, by the shutdown; after it, `execute` and `queue`
-/// fail and their closures are never run.
+/// run, with an error, by the shutdown (its id then cancels nothing, and
+/// the cancel is refused as the reactor has shut down); after it,
+/// `execute` and `queue` fail and their closures are never run.
 #[test]
 fn a_shut_down_reactor_runs_what_remotes_sent_and_refuses_the_rest() -> io::Result<()> {
     use uring::reactor::{Reactor, ops};
@@ -854,10 +855,9 @@ fn a_shut_down_reactor_runs_what_remotes_sent_and_refuses_the_rest() -> io::Resu
     let remote = reactor.remote();
     let (tx, rx) = mpsc::channel();
     let tx2 = tx.clone();
-    let queued: () = remote.queue(ops::Nop, move |res, _| {
+    let queued: uring::reactor::RemoteOpId = remote.queue(ops::Nop, move |res, _| {
         tx2.send(res.map_err(|e| e.kind())).unwrap();
     })?;
-    let () = queued;
     assert!(
         rx.try_recv().is_err(),
         "not run before the reactor's thread looks"
@@ -865,6 +865,7 @@ fn a_shut_down_reactor_runs_what_remotes_sent_and_refuses_the_rest() -> io::Resu
     reactor.shutdown();
     let got = rx.try_recv().expect("the callback ran during the shutdown");
     assert!(got.is_err(), "it got the shutdown's error: {got:?}");
+    assert!(remote.cancel_queued(queued).is_err(), "shut down");
     let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let ran2 = std::sync::Arc::clone(&ran);
     assert!(

@@ -61,7 +61,7 @@ pub use self::core::OpId;
 pub use self::fd::SharedFd;
 pub use self::future::{Next, OpFuture, OpStream};
 pub use self::op::{Completion, MultishotEnded, MultishotOp, Op};
-pub use self::remote::Remote;
+pub use self::remote::{Remote, RemoteOpId};
 pub use self::ring_buf::{BufGroup, RingBuf};
 #[cfg(feature = "tokio")]
 pub use self::tokio::TokioDriver;

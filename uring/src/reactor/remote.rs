@@ -5,11 +5,11 @@
 use crate::reactor::exec::ReadyQueue;
 use crate::reactor::op::{Completion, Op};
 use crate::reactor::{Handle, OpId, REAP_BUDGET, run_each};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -24,7 +24,23 @@ pub(crate) struct Inbox {
     pending: AtomicBool,
     /// Live [`Remote`]s: while there are any, `run` keeps serving.
     remotes: AtomicUsize,
+    /// The ops queued through remotes that have not completed, by the
+    /// [`RemoteOpId`] their sender was given: touched on the reactor's
+    /// thread only (by the jobs that queue and cancel them, and by their
+    /// callbacks), so never contended.
+    queued: Mutex<HashMap<u64, OpId>>,
 }
+
+/// The id of an op queued through a [`Remote`], which
+/// [`Remote::cancel_queued`] takes, from any thread: go-uring's request id
+/// for ops queued from another goroutine. Unique in the process: an id
+/// cancels its own op, and nothing once that op has completed, nor any op
+/// of another reactor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RemoteOpId(u64);
+
+/// The next [`RemoteOpId`]'s number.
+static NEXT_REMOTE_OP: AtomicU64 = AtomicU64::new(1);
 
 #[derive(Default)]
 struct Jobs {
@@ -192,28 +208,85 @@ impl Remote {
     }
 
     /// Queues `op` on the reactor (as [`Handle::queue`]); `callback` runs
-    /// on the reactor's thread with its result and output.
+    /// on the reactor's thread with its result and output. Returns the id
+    /// that cancels it from any thread ([`cancel_queued`]).
     ///
     /// An error when the reactor has shut down already. When it shuts down
     /// (or its ring fails) after accepting the op but before the op reaches
     /// the kernel, `callback` runs with that error, and the op's output as
     /// for a failed op: the op is never dropped unseen.
-    pub fn queue<O, F>(&self, op: O, callback: F) -> io::Result<()>
+    ///
+    /// [`cancel_queued`]: Remote::cancel_queued
+    pub fn queue<O, F>(&self, op: O, callback: F) -> io::Result<RemoteOpId>
     where
         O: Op + Send,
         F: FnOnce(io::Result<u32>, O::Output) + Send + 'static,
     {
-        self.execute(move |h| h.queue_or_call(op, None, callback))
+        self.queue_remote(op, None, callback)
     }
 
     /// [`queue`](Remote::queue), with a deadline, as
     /// [`Handle::queue_with_deadline`].
-    pub fn queue_with_deadline<O, F>(&self, op: O, deadline: Instant, callback: F) -> io::Result<()>
+    pub fn queue_with_deadline<O, F>(
+        &self,
+        op: O,
+        deadline: Instant,
+        callback: F,
+    ) -> io::Result<RemoteOpId>
     where
         O: Op + Send,
         F: FnOnce(io::Result<u32>, O::Output) + Send + 'static,
     {
-        self.execute(move |h| h.queue_or_call(op, Some(deadline), callback))
+        self.queue_remote(op, Some(deadline), callback)
+    }
+
+    fn queue_remote<O, F>(
+        &self,
+        op: O,
+        deadline: Option<Instant>,
+        callback: F,
+    ) -> io::Result<RemoteOpId>
+    where
+        O: Op + Send,
+        F: FnOnce(io::Result<u32>, O::Output) + Send + 'static,
+    {
+        let id = NEXT_REMOTE_OP.fetch_add(1, Ordering::Relaxed);
+        let ready = Arc::clone(&self.ready);
+        self.execute(move |h| {
+            // The op's entry goes when its callback runs: after that, the
+            // id cancels nothing.
+            let forget = Arc::clone(&ready);
+            let callback = move |res: io::Result<u32>, output: O::Output| {
+                lock(&forget.inbox.queued).remove(&id);
+                callback(res, output);
+            };
+            if let Some(op) = h.queue_or_call(op, deadline, callback) {
+                // (Its callback cannot have run yet: callbacks run as the
+                // reactor reaps, never within the queueing.)
+                lock(&ready.inbox.queued).insert(id, op);
+            }
+        })?;
+        Ok(RemoteOpId(id))
+    }
+
+    /// Cancels the op that [`queue`](Remote::queue) or
+    /// [`queue_with_deadline`](Remote::queue_with_deadline) (of any
+    /// `Remote` of this reactor) returned `id` for, on the reactor's
+    /// thread, as [`Handle::cancel`] does: its callback runs with the
+    /// op's result (`ECANCELED` for an op the cancel reached). An id whose
+    /// op has completed, or of another reactor's op, cancels nothing. A
+    /// cancel sent after the queue, from any thread, reaches the reactor
+    /// after it.
+    pub fn cancel_queued(&self, id: RemoteOpId) -> io::Result<()> {
+        let ready = Arc::clone(&self.ready);
+        self.execute(move |h| {
+            let op = lock(&ready.inbox.queued).remove(&id.0);
+            if let Some(op) = op {
+                // As for `cancel`: a ring that fails to take the request
+                // fails the reactor's next submit, which reports it.
+                let _ = h.cancel(op);
+            }
+        })
     }
 
     /// Cancels the op `id` (as [`Handle::cancel`]: an id whose op has
@@ -275,21 +348,26 @@ impl Handle {
         Remote::new(Arc::clone(&self.shared.exec.ready))
     }
 
-    /// Queues `op` with `callback`; if it cannot be queued, runs `callback`
-    /// with the error and the op's output for a failed op.
-    fn queue_or_call<O, F>(&self, op: O, deadline: Option<Instant>, callback: F)
+    /// Queues `op` with `callback` and returns its id; if it cannot be
+    /// queued, runs `callback` with the error and the op's output for a
+    /// failed op.
+    fn queue_or_call<O, F>(&self, op: O, deadline: Option<Instant>, callback: F) -> Option<OpId>
     where
         O: Op,
         F: FnOnce(io::Result<u32>, O::Output) + 'static,
     {
-        let refused = self.start_or_return(
+        let started = self.start_or_return(
             crate::reactor::cell::CallbackCell { op, f: callback },
             deadline.map(crate::reactor::core::Deadline::new),
         );
-        if let Err((e, cell)) = refused {
-            let res = -e.raw_os_error().unwrap_or(libc::ECANCELED);
-            let output = cell.op.complete(Completion::new(res, 0));
-            (cell.f)(Err(e), output);
+        match started {
+            Ok(id) => Some(id),
+            Err((e, cell)) => {
+                let res = -e.raw_os_error().unwrap_or(libc::ECANCELED);
+                let output = cell.op.complete(Completion::new(res, 0));
+                (cell.f)(Err(e), output);
+                None
+            }
         }
     }
 }
