@@ -620,8 +620,15 @@ impl BufRing {
     /// The one buffer of a receive flagged `MSG_TRUNC`, as
     /// [`claim_unchecked`](BufRing::claim_unchecked): its completion may
     /// report more bytes than the buffer holds (a datagram's whole
-    /// length), of which the buffer holds its own length. Of an
-    /// incremental ring, as `claim_unchecked`.
+    /// length), of which the buffer holds what fits.
+    ///
+    /// Of an incremental ring, the kernel counts the whole length as
+    /// consumed, on from the buffer it named into the next ones, though it
+    /// placed only what fit in the first: the claim lends those bytes, and
+    /// keeps the ring's count in step with the kernel's (the buffers the
+    /// count used up go back, the last is used on from where it stopped).
+    /// A length past the buffers the ring gave the kernel is refused, as
+    /// for `claim_unchecked`.
     ///
     /// # Safety
     ///
@@ -631,15 +638,27 @@ impl BufRing {
     /// drop the bytes it reports instead of placing them: the buffer then
     /// lends what it held before.
     pub unsafe fn claim_truncated_unchecked(&self, cqe: &Cqe) -> Result<Buf<'_>> {
-        let truncated = u32::try_from(cqe.res()).is_ok_and(|res| res > self.len);
-        if truncated && !self.incremental {
-            // SAFETY: forwarded from the caller; of one buffer, as the op
-            // was not a bundle.
-            unsafe { self.claim_one(cqe, false, None, None, true) }
-        } else {
-            // SAFETY: forwarded from the caller.
-            unsafe { self.claim_unchecked(cqe) }
+        let res = u32::try_from(cqe.res()).unwrap_or(0);
+        if !self.incremental {
+            return if res > self.len {
+                // SAFETY: forwarded from the caller; of one buffer, as the
+                // op was not a bundle.
+                unsafe { self.claim_one(cqe, false, None, None, true) }
+            } else {
+                // SAFETY: forwarded from the caller.
+                unsafe { self.claim_unchecked(cqe) }
+            };
         }
+        // SAFETY: forwarded from the caller. The buffers the count runs
+        // over are those the kernel consumed (`io_kbuf_inc_commit` walks
+        // the ring by the count), as for any incremental completion.
+        let mut bufs = unsafe { self.claim_all(cqe, false, None, None) }?;
+        // The first holds what the kernel placed; the others, which the
+        // count consumed without a byte placed, go back at once (or, the
+        // last, stay the kernel's from where the count stopped).
+        bufs.truncate(1);
+        bufs.pop()
+            .ok_or_else(|| Error::InvalidArgument("the completion names no buffer".into()))
     }
 
     /// [`claim_unchecked`](BufRing::claim_unchecked), of a bundle's

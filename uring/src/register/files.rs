@@ -137,7 +137,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// `RLIMIT_NOFILE` (`EMFILE`): as liburing does, every registration of
     /// a file table then raises that limit to the table's length, if the
     /// hard limit lets it, and asks again (`EMFILE` past the hard limit, the
-    /// soft one left as it was).
+    /// soft one left as it was). The raised limit stays raised, also when
+    /// the kernel then refuses the table for another reason (a file it does
+    /// not take: `EBADF`).
     pub fn register_files(&mut self, files: &[BorrowedFd<'_>]) -> Result<FixedFiles> {
         let fds: Vec<i32> = files.iter().map(|f| f.as_raw_fd()).collect();
         self.register_file_table(&fds)
