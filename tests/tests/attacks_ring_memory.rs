@@ -965,7 +965,13 @@ fn a_mixed_ring_of_one_cq_entry_is_refused_and_its_region_released() {
     }
     let name = unique("mixed-one");
     let builder = Builder::new().cq_entries(1);
-    let size = builder
+    // Its size is refused as its setup is; the region is one of a CQ of 2.
+    let e = builder
+        .ring_memory_size_sized::<Sqe64, CqeMixed>(1)
+        .unwrap_err();
+    assert!(matches!(e, uring::Error::Setup(_)), "{e}");
+    let size = Builder::new()
+        .cq_entries(2)
         .ring_memory_size_sized::<Sqe64, CqeMixed>(1)
         .unwrap();
     let file = uring_tests::memfd(&name, size);

@@ -309,7 +309,8 @@ impl<'wq> Builder<'wq> {
         self.huge_pages
     }
 
-    /// Creates a ring of `entries` SQ entries (rounded up to a power of two).
+    /// Creates a ring of `entries` SQ entries (rounded up to a power of
+    /// two; with [`clamp`](Builder::clamp), at most the kernel's maximum).
     pub fn build(&self, entries: u32) -> Result<Ring> {
         Ring::with_builder(self, entries, None)
     }

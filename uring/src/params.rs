@@ -100,7 +100,10 @@ flags! {
 pub struct Params(pub(crate) sys::io_uring_params);
 
 impl Params {
-    /// The number of SQ entries (a power of two, at least what was asked).
+    /// The number of SQ entries: what was asked, rounded up to a power of
+    /// two, or the kernel's maximum (32768) for more with
+    /// [`Builder::clamp`](crate::Builder::clamp). A [`Ring::resize`](crate::Ring::resize)
+    /// updates it.
     pub fn sq_entries(&self) -> u32 {
         self.0.sq_entries
     }
@@ -125,12 +128,20 @@ impl Params {
         self.features().contains(features)
     }
 
-    /// The SQ thread's idle time in milliseconds (SQPOLL rings).
+    /// The SQ thread's idle time in milliseconds that the ring asked for
+    /// at setup (SQPOLL rings), as the kernel reports it back. Not always
+    /// the thread's own: an idle time of 0 asks for the kernel's default (1
+    /// s), and a thread shared by rings ([`Builder::attach_wq`](crate::Builder::attach_wq))
+    /// sleeps after the longest idle time of the rings it serves.
     pub fn sq_thread_idle(&self) -> u32 {
         self.0.sq_thread_idle
     }
 
-    /// The CPU the SQ thread is bound to (SQPOLL rings with a CPU).
+    /// The CPU the ring asked its SQ thread to be bound to (SQPOLL rings
+    /// with a CPU). A ring attached to another's SQ thread
+    /// ([`Builder::attach_wq`](crate::Builder::attach_wq)) reads the CPU it
+    /// asked for, which the kernel ignores: the thread runs where its
+    /// owner's was bound.
     pub fn sq_thread_cpu(&self) -> u32 {
         self.0.sq_thread_cpu
     }

@@ -64,11 +64,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     ) -> Result<Ring<S, C>> {
         let mut p = builder.params(entries)?;
         p.flags |= S::SETUP | C::SETUP;
-        if C::MAX_SLOTS > 1 && p.flags & sys::IORING_SETUP_CQSIZE != 0 && p.cq_entries < 2 {
-            // The kernel sizes the rings for one 32-byte completion at the
-            // least (`EOVERFLOW` otherwise).
-            return Err(Error::Setup("a mixed CQ needs at least 2 entries"));
-        }
+        check_mixed_cq::<C>(&p)?;
         let user_memory = match given {
             Some(region) => {
                 p.flags |= sys::IORING_SETUP_NO_MMAP;
@@ -207,6 +203,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     pub(crate) fn memory_size(builder: &Builder<'_>, entries: u32) -> Result<usize> {
         let mut p = builder.params(entries)?;
         p.flags |= S::SETUP | C::SETUP | sys::IORING_SETUP_NO_MMAP;
+        check_mixed_cq::<C>(&p)?;
         RingLayout::for_setup(&p, entries)?.total()
     }
 
@@ -216,7 +213,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// takes (no entries, more than the kernel's maxima, a CQ smaller than
     /// the SQ), the error [`resize`](Ring::resize) gives (`EINVAL`).
     pub fn resize_memory_size(&self, sq_entries: u32, cq_entries: u32) -> Result<usize> {
-        if !resize_sizes_valid(sq_entries, cq_entries) {
+        if !resize_sizes_valid(sq_entries, cq_entries, C::MAX_SLOTS) {
             return Err(resize_refused());
         }
         RingLayout::for_setup(&self.resize_params(sq_entries, cq_entries), sq_entries)?.total()
@@ -373,7 +370,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
                 std::io::Error::from_raw_os_error(libc::EBADF),
             ));
         }
-        if !resize_sizes_valid(sq_entries, cq_entries) {
+        if !resize_sizes_valid(sq_entries, cq_entries, C::MAX_SLOTS) {
             // What the kernel answers, asked before anything is submitted
             // or allocated for sizes it never takes.
             return Err(resize_refused());
@@ -606,11 +603,23 @@ fn resize_refused() -> Error {
 /// Whether the kernel takes `sq_entries` and `cq_entries` for a resize
 /// (`io_uring_fill_params`, without `IORING_SETUP_CLAMP`): neither 0 nor
 /// past its maximum, and the CQ, rounded up to a power of two, at least as
-/// large as the SQ.
-fn resize_sizes_valid(sq_entries: u32, cq_entries: u32) -> bool {
+/// large as the SQ and as the largest completion (`max_slots` of the CQ's
+/// slots: a mixed CQ of one entry cannot hold a 32-byte completion, which
+/// the kernel answers with `EOVERFLOW` whatever the CQ holds).
+fn resize_sizes_valid(sq_entries: u32, cq_entries: u32, max_slots: u32) -> bool {
     (1..=sys::IORING_MAX_ENTRIES).contains(&sq_entries)
         && (1..=sys::IORING_MAX_CQ_ENTRIES).contains(&cq_entries)
         && cq_entries.next_power_of_two() >= sq_entries.next_power_of_two()
+        && cq_entries >= max_slots
+}
+
+/// A mixed CQ's setup asks for room for a 32-byte completion at the least:
+/// the kernel refuses a smaller one (`EOVERFLOW`).
+fn check_mixed_cq<C: CqeSize>(p: &sys::io_uring_params) -> Result<()> {
+    if C::MAX_SLOTS > 1 && p.flags & sys::IORING_SETUP_CQSIZE != 0 && p.cq_entries < 2 {
+        return Err(Error::Setup("a mixed CQ needs at least 2 entries"));
+    }
+    Ok(())
 }
 
 /// Where the kernel puts the SQ array in the rings that `p` describes:

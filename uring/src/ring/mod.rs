@@ -162,8 +162,10 @@ impl Ring {
     /// other `count - wp_count` attach to those owners in turn
     /// (`IORING_SETUP_ATTACH_WQ`), `count / wp_count` rings per pool.
     ///
-    /// `wp_count` must be between 1 and `count` and divide `count`. Dropping
-    /// the rings closes them all.
+    /// `wp_count` must be between 1 and `count` and divide `count`, and
+    /// `builder` must not attach to a ring already
+    /// ([`Builder::attach_wq`]: the owners would not own their pools).
+    /// Dropping the rings closes them all.
     ///
     /// What attaching shares depends on the rings. With SQPOLL
     /// ([`Builder::sqpoll`]), an attached ring shares its owner's SQ thread,
@@ -189,6 +191,13 @@ impl Ring {
                 "create_many needs 1 <= wp_count <= count and count % wp_count == 0 \
                  (count {count}, wp_count {wp_count})"
             )));
+        }
+        if builder.wq_fd().is_some() {
+            return Err(Error::InvalidArgument(
+                "create_many makes its own owners of worker pools: its builder attaches to \
+                 another ring (attach_wq)"
+                    .into(),
+            ));
         }
         let mut rings = Vec::new();
         rings
@@ -222,7 +231,8 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         }
     }
 
-    /// The parameters the kernel reported at setup.
+    /// The parameters the kernel reported at setup, with the sizes of the
+    /// last [`resize`](Ring::resize).
     pub fn params(&self) -> &Params {
         &self.params
     }
