@@ -204,6 +204,16 @@ macro_rules! stream_methods {
         /// With the `tokio` feature, bytes `AsyncRead` received ahead come
         /// first, and while its receive is in flight this fails
         /// (`ResourceBusy`) rather than race it for the next bytes.
+        ///
+        /// Not cancel-safe: a future dropped once the kernel has received
+        /// into its buffer (in a `select!` whose other branch won) loses
+        /// those bytes with the buffer, as a dropped future's op is
+        /// cancelled and its memory kept until the kernel lets go of it.
+        /// To time a read out, give the stream a read deadline
+        /// ([`set_read_deadline`](Self::set_read_deadline)), which ends the
+        /// read with its bytes or `TimedOut`; or queue a `Recv` on
+        /// [`shared_fd`](Self::shared_fd), cancel it by its id and await
+        /// it, which hands back whatever it received.
         pub async fn read<B: $crate::reactor::IoBufMut>(
             &self,
             buf: B,

@@ -131,6 +131,18 @@ impl UdpSocket {
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         crate::net::tcp::sock_name(self.fd.as_raw_fd(), true)
     }
+
+    /// The shared descriptor, for ops queued by hand (a zero-copy send
+    /// `SendZc`, a vectored `SendV`, a multishot `RecvMulti`), which the
+    /// socket's deadlines do not reach.
+    pub fn shared_fd(&self) -> &SharedFd {
+        &self.fd
+    }
+
+    /// The reactor the socket is on.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
 }
 
 impl AsFd for UdpSocket {
