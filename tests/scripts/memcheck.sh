@@ -196,7 +196,15 @@ statx_of_files_removed_meanwhile_gives_a_whole_status_or_nothing|$one_thread: th
 msg_ring_fd_passes_to_a_ring_of_another_thread|$one_thread: the receiving ring's thread does not run while the sender waits
 cancel_race_cancels_on_another_ring_find_nothing|$one_thread: the other ring's thread does not run while this one waits"
     [waits]="a_wait_takes_its_signal_mask_for_its_length_and_ends_at_a_signal_it_lets_through|valgrind aborts when a signal arrives during io_uring_enter with a signal mask
-registered_wait_arguments_end_waits_by_slot|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
+registered_wait_arguments_end_waits_by_slot|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer
+a_registered_slot_s_signal_mask_holds_for_its_waits_and_goes_when_taken_away|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer, and aborts when a signal arrives during io_uring_enter with a signal mask"
+    [op_docs_claims_audit]="reactor_send_to_and_recv_from_complete_with_the_byte_count|$kernel_wrote"
+    [attacks_scope_resize_waits_gaps_audit]="a_masked_slot_wait_ended_by_a_signal_with_a_completion_there_returns_it|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer, and valgrind aborts, or lets the signal by, when a signal arrives during io_uring_enter with a signal mask
+a_scope_waits_by_slot_and_mask_across_its_resize|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer
+a_slot_s_mask_and_times_are_kept_by_each_other_s_setter|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer, and valgrind aborts, or lets the signal by, when a signal arrives during io_uring_enter with a signal mask
+a_timeout_op_firing_ends_a_masked_slot_wait_short_and_an_unmasked_one_goes_on|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer
+masks_at_the_region_s_last_slot_and_past_it|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer, and valgrind aborts, or lets the signal by, when a signal arrives during io_uring_enter with a signal mask
+the_wait_after_a_slot_s_minimum_wait_keeps_its_mask|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer, and valgrind aborts, or lets the signal by, when a signal arrives during io_uring_enter with a signal mask"
 )
 
 names=("$@")

@@ -24,8 +24,7 @@
 //! completes with its bytes), `io_uring/net.c` (`io_recv`, `io_sendmsg`
 //! with `IORING_SEND_VECTORIZED`, `io_accept`), `io_uring/timeout.c`.
 //!
-//! Every test is safe code. Tests marked `#[ignore = "DEFECT: ..."]` show
-//! a defect of the library and fail when run.
+//! Every test is safe code.
 
 use std::ffi::CString;
 use std::future::Future;
