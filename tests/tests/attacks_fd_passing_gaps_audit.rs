@@ -20,8 +20,6 @@
 //! Every test is safe code against the running kernel and checks what the
 //! kernel did (results, errnos, which file each slot and each descriptor
 //! reaches, by inode or bytes, which completions came and how often).
-//! Tests marked `#[ignore = "DEFECT: ..."]` show a defect of the library
-//! and fail when run.
 
 use std::collections::BTreeSet;
 use std::fs::File;

@@ -24,8 +24,7 @@
 //! Every test is safe code against the running kernel and checks what the
 //! kernel did: which completions came, once each, in which order, with
 //! which results, flags and extra words, which descriptors stay open, and
-//! which buffers are lent. Tests marked `#[ignore = "DEFECT: ..."]` show a
-//! defect of the library and fail when run.
+//! which buffers are lent.
 
 use std::io::Write as _;
 use std::os::fd::AsRawFd;

@@ -31,8 +31,7 @@
 //! Every test is safe code against the running kernel and checks what the
 //! kernel did: which completions came, once each, with which results, the
 //! bytes it wrote, which descriptors are open and what a pipe's reader
-//! sees. Tests marked `#[ignore = "DEFECT: ..."]` show a defect of the
-//! library and fail when run.
+//! sees.
 
 use std::io::{Read as _, Write as _};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};

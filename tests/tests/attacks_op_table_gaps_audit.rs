@@ -27,8 +27,7 @@
 //! index woken) and `io_uring/poll.c` (`io_poll_add_prep`, which takes no
 //! `IORING_POLL_ADD_LEVEL`).
 //!
-//! Every test is safe code. Tests marked `#[ignore = "DEFECT: ..."]` show a
-//! defect of the library and fail when run.
+//! Every test is safe code.
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};

@@ -21,8 +21,7 @@
 //!
 //! Every test is safe code against the running kernel and checks what the
 //! kernel did: which completions came, once each, in which order, with
-//! which results and extra words. Tests marked `#[ignore = "DEFECT: ..."]`
-//! show a defect of the library and fail when run.
+//! which results and extra words.
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};

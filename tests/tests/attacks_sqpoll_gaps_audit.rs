@@ -23,8 +23,7 @@
 //!
 //! Every test is safe code against the running kernel and checks what the
 //! kernel did: which completions came, once each, with which results, and
-//! whether the SQ thread slept. Tests marked `#[ignore = "DEFECT: ..."]`
-//! show a defect of the library and fail when run.
+//! whether the SQ thread slept.
 
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};

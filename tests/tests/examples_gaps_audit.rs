@@ -26,8 +26,7 @@
 //! The examples are built once with `cargo build --release` into the
 //! target directory of this test binary and started as processes, as
 //! `examples_as_run.rs` does. Every run is bounded; a run still going at
-//! its bound fails its test. Tests marked `#[ignore = "DEFECT: ..."]` show
-//! a defect and fail when run.
+//! its bound fails its test.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
