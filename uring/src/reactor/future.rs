@@ -57,7 +57,9 @@ impl<O: Op> OpFuture<O> {
     }
 
     /// The op's id, for [`Handle::cancel`](crate::reactor::Handle::cancel);
-    /// `None` once it completed, or if it was never queued.
+    /// `None` once the future has resolved, or if the op was never queued.
+    /// Between the op's last completion and the future's resolving, the id
+    /// is still given, and cancels nothing.
     pub fn id(&self) -> Option<OpId> {
         match self.state {
             FutureState::InFlight(id) => Some(id),

@@ -91,10 +91,12 @@ unsafe fn spare_iovec<B: IoBufMut>(buf: &mut B) -> IoSliceMut<'static> {
     unsafe { std::mem::transmute::<libc::iovec, IoSliceMut<'static>>(iovec) }
 }
 
-/// Records that a read wrote the first `res` bytes of `buf`.
+/// Records that a read wrote the first `res` bytes of `buf` (none at the
+/// end of the stream, which empties a buffer whose length is the count);
+/// a failed read changes nothing.
 #[inline(always)]
 fn filled<B: IoBufMut>(buf: &mut B, res: i32) {
-    if res > 0 {
+    if res >= 0 {
         let n = (res as usize).min(buf.bytes_total());
         // SAFETY: the kernel wrote the first `n` bytes.
         unsafe { buf.set_init(n) };
@@ -256,11 +258,13 @@ unsafe impl<B: IoBufMut> Op for ReadV<B> {
     }
     fn complete(mut self, completion: Completion) -> Vec<B> {
         self.iovecs = Vec::new();
-        let mut left = completion.res.max(0) as usize;
-        for buf in &mut self.bufs {
-            let n = left.min(buf.bytes_total());
-            filled(buf, n as i32);
-            left -= n;
+        if completion.res >= 0 {
+            let mut left = completion.res as usize;
+            for buf in &mut self.bufs {
+                let n = left.min(buf.bytes_total());
+                filled(buf, n as i32);
+                left -= n;
+            }
         }
         self.bufs
     }
@@ -1535,8 +1539,10 @@ impl Pipe {
         }
     }
 
-    /// `O_NONBLOCK` and `O_DIRECT` (a packet pipe), added to `O_CLOEXEC`;
-    /// another flag fails with `EINVAL`.
+    /// `O_NONBLOCK` and `O_DIRECT` (a packet pipe), added to `O_CLOEXEC`.
+    /// `O_NOTIFICATION_PIPE` (the bits of `O_EXCL`) asks for a notification
+    /// pipe, which a kernel built without `CONFIG_WATCH_QUEUE` refuses
+    /// (`ENOPKG`); another flag fails with `EINVAL`.
     pub fn flags(mut self, flags: i32) -> Pipe {
         self.flags = flags | libc::O_CLOEXEC;
         self

@@ -556,10 +556,15 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
     /// The scope needs to see every op finish, so an op flagged
     /// `CQE_SKIP_SUCCESS` posts its completion anyway. Ops that name another
     /// op by `user_data` (`Cancel`, `PollRemove`, `PollUpdate`,
-    /// `TimeoutRemove`, `TimeoutUpdate`, `LinkTimeoutUpdate`) find the
-    /// scope's op that was pushed with that `user_data` (the first, if
-    /// several were: [`cancel`](Scope::cancel) cancels them all), or else an
-    /// op pushed before the scope. A `PollUpdate` can give a new `user_data`
+    /// `TimeoutRemove`, `TimeoutUpdate`, `LinkTimeoutUpdate`) find a
+    /// scope's op that was pushed with that `user_data` (one of them if
+    /// several were, not always the first pushed; each further op that
+    /// names the value gets the next of them in turn:
+    /// [`cancel`](Scope::cancel) cancels them all), or
+    /// else an op pushed before the scope. A `Cancel` flagged
+    /// [`CancelFlags::ALL`](crate::CancelFlags::ALL) whose `user_data`
+    /// several of a tagging scope's ops carry fails with `-EINVAL`, ending
+    /// none: [`cancel`](Scope::cancel) is the way. A `PollUpdate` can give a new `user_data`
     /// only to a poll of the scope; for another it completes with
     /// `-EINVAL`.
     #[inline]
@@ -800,8 +805,9 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
     /// [`Ring::cancel_sync`](crate::Ring::cancel_sync); a wait brings
     /// them, and the scope still waits for them). By `user_data`, it finds
     /// the scope's ops pushed with that value, as
-    /// [`cancel`](Scope::cancel) does (the first of them, or
-    /// every one with [`SyncCancel::all`](crate::SyncCancel::all)), or else
+    /// [`cancel`](Scope::cancel) does (one of them, as a `Cancel` op
+    /// finds it, or every one with
+    /// [`SyncCancel::all`](crate::SyncCancel::all)), or else
     /// ops pushed before the scope; a `user_data` beside a descriptor or
     /// an opcode ([`SyncCancel::and_user_data`](crate::SyncCancel::and_user_data))
     /// finds those of them that are also on that file or of that op.
@@ -1009,7 +1015,10 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
         self.ring.space_left()
     }
 
-    /// Ops pushed in this scope that have not posted their last completion.
+    /// Ops pushed in this scope whose last completion the scope has not
+    /// read yet (an op that has posted it still counts until the
+    /// completions are read: a loop that waits while this is above 0 must
+    /// read them).
     #[inline]
     pub fn in_flight(&self) -> u32 {
         self.ring.scope_live()
