@@ -31,6 +31,7 @@ declare -A skip_binary=(
     [go_uring_parity_audit]="its clients and peers are std threads that must connect, write or reset while the ring or reactor waits in io_uring_enter, which they seldom do under valgrind ($one_thread): an accept waited 10 s for its client"
     [examples_gaps_audit]="it runs the release examples as child processes, which memcheck does not follow: under it the suite would check nothing but its own harness"
     [attacks_reactor_buf_ring_gaps_audit]="its peers are writer threads that, in a run of the whole binary, stall while the reactor waits in io_uring_enter ($one_thread): it ran past the time limit in two runs of three; each of its tests ran clean alone"
+    [go_uring_cases_second]="it runs go-uring's suites as go-uring does: a reactor per ring on threads of their own, queued and cancelled from the test's thread and a third one, which do not run while the reactors wait in io_uring_enter ($one_thread: its tests ran past the time limit); and its vectored reads compare bytes $kernel_wrote"
     [thread_races]="its threads must run while another waits in io_uring_enter, which they never do under valgrind ($one_thread); tests/scripts/tsan.sh runs it under ThreadSanitizer"
 )
 # binary -> "test|reason" lines
@@ -134,6 +135,7 @@ a_tokio_write_dropped_mid_send_still_delivers_what_it_reported|$one_thread, and 
 reg_wait_registered_wait_arguments|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer
 reg_wait_a_firing_timeout_op_does_not_end_a_registered_wait|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
     [reactor_remote]="a_remote_queues_from_another_thread_and_the_callback_runs_on_the_reactor_thread|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
+a_remote_op_id_cancels_its_own_op_from_any_thread_and_nothing_else|$one_thread: the threads that queue and cancel cannot run while the reactors wait in io_uring_enter
 run_takes_the_job_of_a_last_remote_dropped_right_after_sending_it|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
 run_serves_remotes_until_the_last_clone_is_dropped|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
 many_threads_send_many_ops_and_none_is_lost_or_repeated|$one_thread: the sending thread cannot run while the reactor waits in io_uring_enter
@@ -199,6 +201,15 @@ cancel_race_cancels_on_another_ring_find_nothing|$one_thread: the other ring's t
 registered_wait_arguments_end_waits_by_slot|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer
 a_registered_slot_s_signal_mask_holds_for_its_waits_and_goes_when_taken_away|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer, and aborts when a signal arrives during io_uring_enter with a signal mask"
     [op_docs_claims_audit]="reactor_send_to_and_recv_from_complete_with_the_byte_count|$kernel_wrote"
+    [attacks_recent_apis_gaps_audit]="cancels_from_many_threads_racing_completions_lose_and_repeat_no_callback|$one_thread: the reactor runs on a thread of its own, and the threads that queue and cancel through its remotes do not run while it waits in io_uring_enter
+stale_remote_op_ids_never_cancel_the_ops_reusing_their_slots|$one_thread: the reactor runs on a thread of its own, and the threads that queue and cancel through its remotes do not run while it waits in io_uring_enter
+ids_after_a_shutdown_and_after_the_reactor_is_gone_are_errors_not_panics|$one_thread: the reactor runs on a thread of its own, and the threads that queue and cancel through its remotes do not run while it waits in io_uring_enter
+a_panicking_callback_leaves_the_other_ids_cancellable_once_run_resumes|$one_thread: the reactor runs on a thread of its own, and the threads that queue and cancel through its remotes do not run while it waits in io_uring_enter
+a_callback_cancels_what_it_queued_through_a_remote|$one_thread: the reactor runs on a thread of its own, and the threads that queue and cancel through its remotes do not run while it waits in io_uring_enter
+cancel_queued_reaches_a_reactor_driven_by_tokio|$one_thread: the reactor runs on a thread of its own, and the threads that queue and cancel through its remotes do not run while it waits in io_uring_enter
+a_forgotten_remote_keeps_run_serving_until_a_shutdown_and_ids_still_cancel|$one_thread: the reactor runs on a thread of its own, and the threads that queue and cancel through its remotes do not run while it waits in io_uring_enter
+thousands_of_ops_with_deadlines_and_cancels_each_get_their_own_answer|$one_thread: the reactor runs on a thread of its own, and the threads that queue and cancel through its remotes do not run while it waits in io_uring_enter"
+    [ring_docs_claims_audit]="ring_regions_of_lengths_no_mapping_holds_are_error_values|valgrind answers an mmap of a length past the address space with another errno than the kernel's ENOMEM"
     [attacks_scope_resize_waits_gaps_audit]="a_masked_slot_wait_ended_by_a_signal_with_a_completion_there_returns_it|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer, and valgrind aborts, or lets the signal by, when a signal arrives during io_uring_enter with a signal mask
 a_scope_waits_by_slot_and_mask_across_its_resize|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer
 a_slot_s_mask_and_times_are_kept_by_each_other_s_setter|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer, and valgrind aborts, or lets the signal by, when a signal arrives during io_uring_enter with a signal mask

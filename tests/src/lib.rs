@@ -492,6 +492,18 @@ mod tests {
     }
 }
 
+/// The process's soft and hard `RLIMIT_NOFILE`.
+pub fn nofile_limits() -> (u64, u64) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct it is given, which lives here.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    assert_eq!(rc, 0, "getrlimit: {}", io::Error::last_os_error());
+    (limit.rlim_cur, limit.rlim_max)
+}
+
 /// How many descriptors this process has open (`/proc/self/fd`, the
 /// directory's own descriptor included).
 pub fn open_fd_count() -> usize {

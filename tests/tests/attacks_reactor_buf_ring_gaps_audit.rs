@@ -446,7 +446,10 @@ fn a_ring_buf_truncated_sliced_changed_and_read_into_sends_exactly_its_bytes() {
     drop(b);
     let (r, buf) = reactor.run_until(a.read(buf)).unwrap();
     assert_eq!(r.unwrap(), 0, "the end of the stream");
-    assert!(buf.is_empty(), "a read of nothing: its length is the count, 0");
+    assert!(
+        buf.is_empty(),
+        "a read of nothing: its length is the count, 0"
+    );
     drop(buf);
     drop(a);
     assert_group_whole(&reactor, group, 2, "after the echoes");

@@ -891,18 +891,6 @@ fn a_truncated_datagram_on_an_incremental_ring_leaves_the_next_claim_in_step() {
 // ---------------------------------------------------------------------
 // File tables past the soft RLIMIT_NOFILE.
 
-/// The process's soft and hard `RLIMIT_NOFILE`.
-fn nofile_limits() -> (u64, u64) {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes the struct it is given, which lives here.
-    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
-    assert_eq!(rc, 0);
-    (limit.rlim_cur, limit.rlim_max)
-}
-
 /// A table of 100 files (soft limit 64, hard 128) holding a ring's
 /// descriptor, which the kernel refuses (`EBADF`): the first ask fails
 /// with `EMFILE`, the limit is raised to 100 and the second ask fails
@@ -942,14 +930,14 @@ fn a_file_table_refused_after_the_limit_was_raised_reports_the_kernel_s_reason()
     let e = ring.register_files(&files).unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc::EBADF), "{e}");
     assert_eq!(
-        nofile_limits(),
+        uring_tests::nofile_limits(),
         (100, 128),
         "raised for a table never registered"
     );
     files.resize(129, tx.as_fd());
     let e = ring.register_files(&files).unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc::EMFILE), "{e}");
-    assert_eq!(nofile_limits(), (100, 128));
+    assert_eq!(uring_tests::nofile_limits(), (100, 128));
     let table = ring.register_files_sparse(8).unwrap();
     assert_eq!(table.len(), 8);
     ring.unregister_files(table).unwrap();

@@ -307,18 +307,6 @@ fn oversized_and_empty_file_tables_are_refused_and_leave_no_table() {
     ring.unregister_files(table).unwrap();
 }
 
-/// The process's soft and hard `RLIMIT_NOFILE`.
-fn nofile_limits() -> (u64, u64) {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes the struct it is given, which lives here.
-    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
-    assert_eq!(rc, 0);
-    (limit.rlim_cur, limit.rlim_max)
-}
-
 /// A file table longer than the soft `RLIMIT_NOFILE` and within the hard
 /// one is taken, by every way of registering one, the soft limit raised
 /// to its length, as liburing's registrations do; one past the hard limit
@@ -350,27 +338,27 @@ fn file_tables_past_the_soft_open_files_limit_raise_it_and_past_the_hard_one_are
         .register_files_tagged(&vec![(tx.as_fd(), 0); 129])
         .unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc::EMFILE), "{e}");
-    assert_eq!(nofile_limits(), (64, 128), "left as they were");
+    assert_eq!(uring_tests::nofile_limits(), (64, 128), "left as they were");
     let table = ring.register_files_sparse(100).unwrap();
     assert_eq!(table.len(), 100);
-    assert_eq!(nofile_limits(), (100, 128));
+    assert_eq!(uring_tests::nofile_limits(), (100, 128));
     assert_eq!(read_slot(&mut ring, &table, 99), Err(libc::EBADF));
     ring.unregister_files(table).unwrap();
     let table = ring.register_files(&vec![tx.as_fd(); 110]).unwrap();
-    assert_eq!(nofile_limits(), (110, 128));
+    assert_eq!(uring_tests::nofile_limits(), (110, 128));
     ring.unregister_files(table).unwrap();
     let table = ring
         .register_files_tagged(&vec![(tx.as_fd(), 0); 120])
         .unwrap();
-    assert_eq!(nofile_limits(), (120, 128));
+    assert_eq!(uring_tests::nofile_limits(), (120, 128));
     ring.unregister_files(table).unwrap();
     // Up to the hard limit itself; then, within the soft limit, nothing
     // changes.
     let table = ring.register_file_slots(&vec![None; 128]).unwrap();
-    assert_eq!(nofile_limits(), (128, 128));
+    assert_eq!(uring_tests::nofile_limits(), (128, 128));
     ring.unregister_files(table).unwrap();
     let table = ring.register_files_sparse(50).unwrap();
-    assert_eq!(nofile_limits(), (128, 128));
+    assert_eq!(uring_tests::nofile_limits(), (128, 128));
     ring.unregister_files(table).unwrap();
 }
 
