@@ -202,6 +202,8 @@ cancel_race_cancels_on_another_ring_find_nothing|$one_thread: the other ring's t
 registered_wait_arguments_end_waits_by_slot|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer
 a_registered_slot_s_signal_mask_holds_for_its_waits_and_goes_when_taken_away|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer, and aborts when a signal arrives during io_uring_enter with a signal mask"
     [op_docs_claims_audit]="reactor_send_to_and_recv_from_complete_with_the_byte_count|$kernel_wrote"
+    [reactor_docs_claims_audit]="a_read_grows_a_vec_and_sets_a_ring_buf_to_its_count|$kernel_wrote
+udp_peer_addr_receives_and_cuts_as_documented|$kernel_wrote"
     [attacks_recent_apis_gaps_audit]="cancels_from_many_threads_racing_completions_lose_and_repeat_no_callback|$one_thread: the reactor runs on a thread of its own, and the threads that queue and cancel through its remotes do not run while it waits in io_uring_enter
 stale_remote_op_ids_never_cancel_the_ops_reusing_their_slots|$one_thread: the reactor runs on a thread of its own, and the threads that queue and cancel through its remotes do not run while it waits in io_uring_enter
 ids_after_a_shutdown_and_after_the_reactor_is_gone_are_errors_not_panics|$one_thread: the reactor runs on a thread of its own, and the threads that queue and cancel through its remotes do not run while it waits in io_uring_enter
