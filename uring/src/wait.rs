@@ -286,13 +286,10 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         timeout: Option<Duration>,
         min_wait: Option<Duration>,
     ) -> Result<()> {
-        self.registered_wait_slot(slot)?;
-        if let Some(region) = &mut self.wait_region {
-            let args = &mut region.set[slot as usize];
+        self.update_registered_wait(slot, |args| {
             args.timeout = timeout;
             args.min_wait = min_wait.map(|m| timeout.map_or(m, |t| m.min(t)));
-        }
-        self.write_registered_wait(slot)
+        })
     }
 
     /// Sets the signal mask of registered wait argument `slot`, keeping its
@@ -306,20 +303,23 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         slot: u32,
         mask: Option<&libc::sigset_t>,
     ) -> Result<()> {
-        self.registered_wait_slot(slot)?;
-        if let Some(region) = &mut self.wait_region {
-            region.set[slot as usize].sigmask = mask.copied();
-        }
-        self.write_registered_wait(slot)
+        self.update_registered_wait(slot, |args| args.sigmask = mask.copied())
     }
 
-    /// Writes what slot `slot` was set to where the kernel reads it.
-    fn write_registered_wait(&mut self, slot: u32) -> Result<()> {
+    /// Changes what slot `slot` was set to with `update`, and writes it
+    /// where the kernel reads it.
+    fn update_registered_wait(
+        &mut self,
+        slot: u32,
+        update: impl FnOnce(&mut SlotArgs),
+    ) -> Result<()> {
         let entry = self.registered_wait_slot(slot)?;
-        let Some(region) = &self.wait_region else {
+        let Some(region) = &mut self.wait_region else {
+            // (`registered_wait_slot` found the region.)
             return Ok(());
         };
-        let set = &region.set[slot as usize];
+        let set = &mut region.set[slot as usize];
+        update(set);
         let args = set.wait_args();
         let (sigmask, sigmask_sz) = match &set.sigmask {
             Some(mask) => (mask as *const libc::sigset_t as u64, SIGSET_SIZE),
