@@ -1407,7 +1407,9 @@ fn many_readers_of_every_kind_on_one_reactor_under_run_until_and_tokio() {
         return;
     };
     let hs = h.clone();
-    let reports = many_readers(&h, group, n, &move |t| hs.spawn(t));
+    let reports = many_readers(&h, group, n, &move |t| {
+        hs.spawn(t);
+    });
     let r2 = Rc::clone(&reports);
     let h2 = h.clone();
     reactor

@@ -48,6 +48,7 @@ mod core;
 mod exec;
 mod fd;
 mod future;
+mod join;
 mod op;
 pub mod ops;
 mod remote;
@@ -60,6 +61,7 @@ pub use self::buf::{IoBuf, IoBufMut, Slice};
 pub use self::core::OpId;
 pub use self::fd::SharedFd;
 pub use self::future::{Next, OpFuture, OpStream};
+pub use self::join::{JoinError, JoinHandle};
 pub use self::op::{Completion, MultishotEnded, MultishotOp, Op};
 pub use self::remote::{Remote, RemoteOpId};
 pub use self::ring_buf::{BufGroup, RingBuf};
@@ -502,7 +504,22 @@ impl Handle {
     /// which polls it until the run returns and then drops it: nothing
     /// polls a shut-down reactor's tasks after that, and one that holds a
     /// [`Handle`] would keep the reactor alive with it.
-    pub fn spawn<F: Future<Output = ()> + 'static>(&self, task: F) {
+    ///
+    /// The [`JoinHandle`] it returns awaits the task's output; dropping it
+    /// lets the task run on. It resolves to a [`JoinError`] for a task
+    /// dropped unfinished, as those above are.
+    pub fn spawn<F>(&self, task: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let (task, handle) = join::joinable(task);
+        self.spawn_detached(task);
+        handle
+    }
+
+    /// [`spawn`](Self::spawn), with no handle to await the task.
+    pub(crate) fn spawn_detached<F: Future<Output = ()> + 'static>(&self, task: F) {
         let idle_and_closed = self
             .shared
             .core

@@ -304,7 +304,7 @@ impl Remote {
     where
         T: Future<Output = ()> + Send + 'static,
     {
-        self.execute(move |h| h.spawn(task))
+        self.execute(move |h| h.spawn_detached(task))
     }
 
     /// Shuts the reactor down (as [`Handle::shutdown`]), on its thread.

@@ -1,0 +1,271 @@
+//! What [`Handle::spawn`](crate::reactor::Handle::spawn) returns: a
+//! [`JoinHandle`] that awaits the task's output, or aborts the task.
+
+use std::cell::{Cell, RefCell};
+use std::error::Error;
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::io;
+use std::pin::{Pin, pin};
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+/// A task spawned on a reactor ([`Handle::spawn`](crate::reactor::Handle::spawn)):
+/// awaiting it gives the task's output once the task finishes.
+///
+/// Dropping the handle detaches the task, which runs on. The handle
+/// resolves to a [`JoinError`] when the task ends without an output:
+/// [`abort`](Self::abort)ed, dropped by the reactor's shutdown (or
+/// unpolled, spawned on a reactor that had shut down), or unwound by a
+/// panic (which goes on out of the run that polled the task). It stays
+/// on the reactor's thread (it is neither `Send` nor `Sync`), as the task
+/// does; it may be awaited by another task, by
+/// [`run_until`](crate::reactor::Reactor::run_until), or by a tokio task
+/// on that thread.
+///
+/// ```
+/// use uring::reactor::{Reactor, ops::Nop};
+///
+/// # fn main() -> std::io::Result<()> {
+/// let reactor = Reactor::new()?;
+/// let handle = reactor.handle();
+/// let task = reactor.spawn(async move {
+///     let (result, ()) = handle.op(Nop).await;
+///     result.map(|n| n + 40)
+/// });
+/// assert_eq!(reactor.run_until(task)???, 40);
+/// # Ok(())
+/// # }
+/// ```
+pub struct JoinHandle<T> {
+    state: Rc<JoinState<T>>,
+}
+
+/// What a task and its handle share.
+struct JoinState<T> {
+    /// The task's output, once it finished; then taken by the handle.
+    output: RefCell<Output<T>>,
+    /// The waker of the handle's last poll.
+    joiner: RefCell<Option<Waker>>,
+    /// The waker of the task's last poll: an abort wakes it.
+    task: RefCell<Option<Waker>>,
+    /// [`JoinHandle::abort`] was called.
+    aborted: Cell<bool>,
+}
+
+/// Where a task stands, as its handle sees it.
+enum Output<T> {
+    /// Not finished.
+    Running,
+    /// Finished with this output, not yet handed to the handle.
+    Ready(T),
+    /// The output was handed out.
+    Taken,
+    /// Ended without an output.
+    Failed(JoinError),
+}
+
+impl<T> JoinState<T> {
+    /// Records how the task ended, and wakes the handle's awaiter.
+    fn end(&self, output: Output<T>) {
+        *self.output.borrow_mut() = output;
+        // Taken out first: the waker is the program's code.
+        let joiner = self.joiner.borrow_mut().take();
+        if let Some(joiner) = joiner {
+            joiner.wake();
+        }
+    }
+}
+
+/// Ends a task's state when dropped before the task finished: the task
+/// was aborted, dropped unfinished, or unwound.
+struct Ender<T> {
+    state: Rc<JoinState<T>>,
+}
+
+impl<T> Drop for Ender<T> {
+    fn drop(&mut self) {
+        if matches!(*self.state.output.borrow(), Output::Running) {
+            let kind = if self.state.aborted.get() {
+                JoinErrorKind::Aborted
+            } else if std::thread::panicking() {
+                JoinErrorKind::Panicked
+            } else {
+                JoinErrorKind::Dropped
+            };
+            self.state.end(Output::Failed(JoinError { kind }));
+        }
+    }
+}
+
+/// Wraps `task` into the future the executor polls, and the handle that
+/// awaits its output.
+pub(crate) fn joinable<F>(task: F) -> (impl Future<Output = ()> + 'static, JoinHandle<F::Output>)
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let state = Rc::new(JoinState {
+        output: RefCell::new(Output::Running),
+        joiner: RefCell::new(None),
+        task: RefCell::new(None),
+        aborted: Cell::new(false),
+    });
+    // Moved into the future, and so dropped with it whether it was ever
+    // polled or not.
+    let ender = Ender {
+        state: Rc::clone(&state),
+    };
+    let future = async move {
+        let ender = ender;
+        // Declared after `ender`: dropped before it, so that the handle
+        // learns the task ended once its future is gone.
+        let mut task = pin!(task);
+        let output = poll_fn(|cx| {
+            if ender.state.aborted.get() {
+                return Poll::Ready(None);
+            }
+            remember(&ender.state.task, cx);
+            task.as_mut().poll(cx).map(Some)
+        })
+        .await;
+        if let Some(output) = output {
+            ender.state.end(Output::Ready(output));
+        }
+    };
+    (future, JoinHandle { state })
+}
+
+/// Keeps the waker of `cx` in `slot`, unless the one there wakes the same
+/// task.
+fn remember(slot: &RefCell<Option<Waker>>, cx: &Context<'_>) {
+    let mut slot = slot.borrow_mut();
+    if !matches!(&*slot, Some(w) if w.will_wake(cx.waker())) {
+        let old = slot.replace(cx.waker().clone());
+        drop(slot);
+        drop(old);
+    }
+}
+
+impl<T> JoinHandle<T> {
+    /// Whether the task has ended: finished, aborted, dropped or unwound.
+    /// The handle is then ready.
+    pub fn is_finished(&self) -> bool {
+        !matches!(*self.state.output.borrow(), Output::Running)
+    }
+
+    /// Aborts the task: it is dropped at its next poll, on the reactor's
+    /// thread, without being polled again (the ops it awaits are dropped
+    /// with their futures, which cancels them), and the handle resolves to
+    /// an error whose [`is_aborted`](JoinError::is_aborted) is true. A task
+    /// that finished already keeps its output.
+    pub fn abort(&self) {
+        if self.is_finished() || self.state.aborted.replace(true) {
+            return;
+        }
+        let task = self.state.task.borrow_mut().take();
+        if let Some(task) = task {
+            task.wake();
+        }
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    /// Ready once the task ended, with its output or how it failed. Polled
+    /// again after that, it gives an error whose
+    /// [`is_taken`](JoinError::is_taken) is true.
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut output = self.state.output.borrow_mut();
+        match std::mem::replace(&mut *output, Output::Taken) {
+            Output::Running => {
+                *output = Output::Running;
+                drop(output);
+                remember(&self.state.joiner, cx);
+                Poll::Pending
+            }
+            Output::Ready(value) => Poll::Ready(Ok(value)),
+            Output::Failed(error) => Poll::Ready(Err(error)),
+            Output::Taken => Poll::Ready(Err(JoinError {
+                kind: JoinErrorKind::Taken,
+            })),
+        }
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a [`JoinHandle`] has no output to give.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct JoinError {
+    kind: JoinErrorKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum JoinErrorKind {
+    Aborted,
+    Dropped,
+    Panicked,
+    Taken,
+}
+
+impl JoinError {
+    /// The task was aborted through its handle.
+    pub fn is_aborted(&self) -> bool {
+        self.kind == JoinErrorKind::Aborted
+    }
+
+    /// The task was dropped unfinished by the reactor: at its shutdown (or
+    /// its drop), or at once, spawned on a reactor that had shut down.
+    pub fn is_dropped(&self) -> bool {
+        self.kind == JoinErrorKind::Dropped
+    }
+
+    /// The task panicked while it was polled (the panic went on out of the
+    /// run that polled it), or its future was dropped during a panic.
+    pub fn is_panic(&self) -> bool {
+        self.kind == JoinErrorKind::Panicked
+    }
+
+    /// The handle had given its output already: it was polled after it
+    /// was ready.
+    pub fn is_taken(&self) -> bool {
+        self.kind == JoinErrorKind::Taken
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.kind {
+            JoinErrorKind::Aborted => "task aborted",
+            JoinErrorKind::Dropped => "task dropped unfinished by its reactor",
+            JoinErrorKind::Panicked => "task panicked",
+            JoinErrorKind::Taken => "task output already taken",
+        })
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinError")
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
+impl Error for JoinError {}
+
+/// An [`io::Error`] of kind [`Other`](io::ErrorKind::Other), with the
+/// `JoinError` as its inner error.
+impl From<JoinError> for io::Error {
+    fn from(error: JoinError) -> io::Error {
+        io::Error::other(error)
+    }
+}
