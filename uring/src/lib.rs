@@ -59,6 +59,7 @@ mod chain;
 mod cqueue;
 mod entries;
 mod error;
+pub mod fs;
 mod mmap;
 pub mod net;
 pub mod op;

@@ -1425,6 +1425,36 @@ unsafe impl Op for Fallocate {
     fn complete(self, _: Completion) {}
 }
 
+/// Truncates or extends a file to `len` bytes, like `ftruncate(2)`;
+/// completes with 0. (Linux 6.9.)
+#[derive(Debug)]
+pub struct Ftruncate {
+    fd: SharedFd,
+    len: u64,
+}
+
+impl Ftruncate {
+    /// A truncation of `fd` to `len` bytes.
+    pub fn new(fd: &SharedFd, len: u64) -> Ftruncate {
+        Ftruncate {
+            fd: fd.clone(),
+            len,
+        }
+    }
+}
+
+// SAFETY: the SQE points to no memory and names `fd`, which the op keeps
+// open.
+unsafe impl Op for Ftruncate {
+    const SELECTS_BUFFER: bool = false;
+    type Output = ();
+    type Sqe<'a> = raw::Ftruncate<crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        raw::Ftruncate::new(self.fd.owned(), self.len)
+    }
+    fn complete(self, _: Completion) {}
+}
+
 /// Opens `path`, relative to a directory or to the working directory, like
 /// `openat(2)` with `O_CLOEXEC`; completes with the new descriptor, owned
 /// in the output. Of a FIFO, as [`ops::OpenAt`](crate::ops::OpenAt) says:
