@@ -212,6 +212,12 @@ a_callback_cancels_what_it_queued_through_a_remote|$one_thread: the reactor runs
 cancel_queued_reaches_a_reactor_driven_by_tokio|$one_thread: the reactor runs on a thread of its own, and the threads that queue and cancel through its remotes do not run while it waits in io_uring_enter
 a_forgotten_remote_keeps_run_serving_until_a_shutdown_and_ids_still_cancel|$one_thread: the reactor runs on a thread of its own, and the threads that queue and cancel through its remotes do not run while it waits in io_uring_enter
 thousands_of_ops_with_deadlines_and_cancels_each_get_their_own_answer|$one_thread: the reactor runs on a thread of its own, and the threads that queue and cancel through its remotes do not run while it waits in io_uring_enter"
+    [reactor_fs]="a_file_from_a_tokio_task|$kernel_wrote
+vectored_and_whole_writes|$kernel_wrote
+writes_and_reads_at_offsets_match_what_std_reads|$kernel_wrote"
+    [readme_safety_claims_second_audit]="the_reactors_recv_drops_msg_trunc_on_streams_and_datagrams|$kernel_wrote"
+    [liburing_cases_tenth]="reg_wait_test_offsets_on_an_overallocated_user_region|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer
+reg_wait_test_region_buffer_types|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
     [ring_docs_claims_audit]="ring_regions_of_lengths_no_mapping_holds_are_error_values|valgrind answers an mmap of a length past the address space with another errno than the kernel's ENOMEM"
     [attacks_scope_resize_waits_gaps_audit]="a_masked_slot_wait_ended_by_a_signal_with_a_completion_there_returns_it|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer, and valgrind aborts, or lets the signal by, when a signal arrives during io_uring_enter with a signal mask
 a_scope_waits_by_slot_and_mask_across_its_resize|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer

@@ -240,7 +240,11 @@ fn open_options_as_the_kernel_applies_them() {
             .unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
 
-        let file = OpenOptions::new().append(true).open(&h, &path).await.unwrap();
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&h, &path)
+            .await
+            .unwrap();
         let (n, _) = file.write_at(b"AB".to_vec(), 0).await;
         assert_eq!(n.unwrap(), 2);
         assert_eq!(std::fs::read(&path).unwrap(), b"0123456789AB");
@@ -350,7 +354,11 @@ fn close_closes_now_or_when_the_last_clone_goes() {
     let file = File::from_fd(&h, w);
     file.close().unwrap();
     let mut got = Vec::new();
-    assert_eq!(reader.read_to_end(&mut got).unwrap(), 0, "the writer closed");
+    assert_eq!(
+        reader.read_to_end(&mut got).unwrap(),
+        0,
+        "the writer closed"
+    );
 
     let (r, w) = uring_tests::pipe();
     let reader = std::fs::File::from(r);
