@@ -613,11 +613,10 @@ fn resize_sizes_valid(sq_entries: u32, cq_entries: u32, max_slots: u32) -> bool 
         && cq_entries >= max_slots
 }
 
-/// A CQ's setup asks for room for its largest completion at the least
-/// (`C::MAX_SLOTS` slots, as [`resize_sizes_valid`] asks of a resize): the
-/// kernel refuses a mixed CQ of one entry (`EOVERFLOW`).
+/// A mixed CQ's setup asks for room for a 32-byte completion at the least:
+/// the kernel refuses a smaller one (`EOVERFLOW`).
 fn check_mixed_cq<C: CqeSize>(p: &sys::io_uring_params) -> Result<()> {
-    if p.flags & sys::IORING_SETUP_CQSIZE != 0 && p.cq_entries < C::MAX_SLOTS {
+    if C::MAX_SLOTS > 1 && p.flags & sys::IORING_SETUP_CQSIZE != 0 && p.cq_entries < 2 {
         return Err(Error::Setup("a mixed CQ needs at least 2 entries"));
     }
     Ok(())
