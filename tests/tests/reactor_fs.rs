@@ -4,7 +4,7 @@
 //! std refuses refused alike, with nothing created; `create_new`, `append`,
 //! `truncate`, the mode, the access bits of custom flags ignored); the
 //! directory calls and their errnos; positions past `i64::MAX` refused
-//! before the ring is asked; `close` that closes (the pipe's reader sees
+//! before the ring is asked; symbolic and hard links; `close` that closes (the pipe's reader sees
 //! its end) or leaves the descriptor to an op's clone; a file used from a
 //! tokio task. What std reads back is compared with what was written.
 
@@ -338,6 +338,54 @@ fn directory_calls_and_their_errors() {
         assert!(!sub.exists());
         let e = fs::create_dir(&h, Path::new("a\0b")).await.unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    });
+}
+
+/// `symlink` stores its target as it is (a dangling one included) and
+/// `hard_link` makes a second name of one inode (a symbolic link linked
+/// itself, not followed); both fail with `EEXIST` over a name that
+/// exists.
+#[test]
+fn symlinks_and_hard_links() {
+    let _watch = watchdog();
+    on_reactor(|h, dir| async move {
+        let file = dir.join("file");
+        std::fs::write(&file, b"one inode").unwrap();
+        let soft = dir.join("soft");
+        fs::symlink(&h, "file", &soft).await.unwrap();
+        assert_eq!(std::fs::read_link(&soft).unwrap(), Path::new("file"));
+        let dangling = dir.join("dangling");
+        fs::symlink(&h, "no/such/place", &dangling).await.unwrap();
+        assert_eq!(
+            std::fs::read_link(&dangling).unwrap(),
+            Path::new("no/such/place")
+        );
+        let e = fs::symlink(&h, "file", &soft).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+
+        let hard = dir.join("hard");
+        fs::hard_link(&h, &file, &hard).await.unwrap();
+        use std::os::unix::fs::MetadataExt as _;
+        let (a, b) = (
+            std::fs::metadata(&file).unwrap(),
+            std::fs::metadata(&hard).unwrap(),
+        );
+        assert_eq!((a.ino(), a.nlink()), (b.ino(), 2));
+        let e = fs::hard_link(&h, &file, &hard).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        // The symbolic link itself gets the second name.
+        let soft2 = dir.join("soft2");
+        fs::hard_link(&h, &soft, &soft2).await.unwrap();
+        assert!(
+            std::fs::symlink_metadata(&soft2)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        let e = fs::hard_link(&h, dir.join("missing"), dir.join("x"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
     });
 }
 

@@ -1,7 +1,8 @@
 //! Files and directories over a [`Reactor`](crate::reactor::Reactor): a
 //! [`File`] that reads and writes at offsets through the ring with owned
 //! buffers, [`OpenOptions`] to open one, and the directory calls
-//! ([`create_dir`], [`remove_file`], [`remove_dir`], [`rename`]).
+//! ([`create_dir`], [`remove_file`], [`remove_dir`], [`rename`],
+//! [`symlink`], [`hard_link`]).
 //!
 //! Each call is one of [`reactor::ops`](crate::reactor::ops) awaited on
 //! the reactor: the ring opens, reads, writes, syncs and renames, and a
@@ -36,8 +37,8 @@
 //! ```
 
 use crate::reactor::ops::{
-    Fallocate, Fsync, Ftruncate, MkdirAt, OpenAt, Read, ReadV, RenameAt, Statx, UnlinkAt, Write,
-    WriteV,
+    Fallocate, Fsync, Ftruncate, LinkAt, MkdirAt, OpenAt, Read, ReadV, RenameAt, Statx, SymlinkAt,
+    UnlinkAt, Write, WriteV,
 };
 use crate::reactor::{Handle, IoBuf, IoBufMut, SharedFd};
 use std::ffi::CString;
@@ -402,6 +403,31 @@ pub async fn rename(
     let from = c_path(from.as_ref())?;
     let to = c_path(to.as_ref())?;
     handle.op(RenameAt::new(from, to)).await.0.map(drop)
+}
+
+/// Creates `link` as a symbolic link to `target` (stored as it is, not
+/// resolved), like `symlinkat(2)`, through `handle`'s ring. (Linux 5.15.)
+pub async fn symlink(
+    handle: &Handle,
+    target: impl AsRef<Path>,
+    link: impl AsRef<Path>,
+) -> io::Result<()> {
+    let target = c_path(target.as_ref())?;
+    let link = c_path(link.as_ref())?;
+    handle.op(SymlinkAt::new(target, link)).await.0.map(drop)
+}
+
+/// Creates `link` as a hard link to the file `original` (a symbolic link
+/// is linked itself, not followed), like `linkat(2)`, through `handle`'s
+/// ring. (Linux 5.15.)
+pub async fn hard_link(
+    handle: &Handle,
+    original: impl AsRef<Path>,
+    link: impl AsRef<Path>,
+) -> io::Result<()> {
+    let original = c_path(original.as_ref())?;
+    let link = c_path(link.as_ref())?;
+    handle.op(LinkAt::new(original, link)).await.0.map(drop)
 }
 
 /// `path` as the kernel takes it; one with a NUL byte is refused

@@ -1817,6 +1817,108 @@ unsafe impl Op for RenameAt {
     fn complete(self, _: Completion) {}
 }
 
+/// Creates `link` as a symbolic link to `target`, `link` relative to a
+/// directory or to the working directory, like `symlinkat(2)`; completes
+/// with 0. (`target` is stored as it is, not resolved.)
+/// (Linux 5.15.)
+#[derive(Debug)]
+pub struct SymlinkAt {
+    dir: Option<SharedFd>,
+    target: std::ffi::CString,
+    link: std::ffi::CString,
+}
+
+impl SymlinkAt {
+    /// The link `link`, pointing to `target`.
+    pub fn new(target: std::ffi::CString, link: std::ffi::CString) -> SymlinkAt {
+        SymlinkAt {
+            dir: None,
+            target,
+            link,
+        }
+    }
+
+    /// `link` relative to the directory `dir`.
+    pub fn in_dir(mut self, dir: &SharedFd) -> SymlinkAt {
+        self.dir = Some(dir.clone());
+        self
+    }
+}
+
+// SAFETY: the SQE points to the two paths, `CString`s the op owns, and
+// names the directory, which the op keeps open, or `AT_FDCWD`.
+unsafe impl Op for SymlinkAt {
+    const SELECTS_BUFFER: bool = false;
+    type Output = ();
+    type Sqe<'a> = raw::SymlinkAt<'a, crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        raw::SymlinkAt::new(dir_of(&self.dir), &self.target, &self.link)
+    }
+    fn complete(self, _: Completion) {}
+}
+
+/// Creates `to` as a hard link to the file `from`, each relative to a
+/// directory or to the working directory, like `linkat(2)`; completes
+/// with 0. (Linux 5.15.)
+#[derive(Debug)]
+pub struct LinkAt {
+    from_dir: Option<SharedFd>,
+    from: std::ffi::CString,
+    to_dir: Option<SharedFd>,
+    to: std::ffi::CString,
+    flags: i32,
+}
+
+impl LinkAt {
+    /// The link `to` of the file `from` (a symbolic link `from` is linked
+    /// itself, not followed).
+    pub fn new(from: std::ffi::CString, to: std::ffi::CString) -> LinkAt {
+        LinkAt {
+            from_dir: None,
+            from,
+            to_dir: None,
+            to,
+            flags: 0,
+        }
+    }
+
+    /// `from` relative to the directory `dir`.
+    pub fn from_dir(mut self, dir: &SharedFd) -> LinkAt {
+        self.from_dir = Some(dir.clone());
+        self
+    }
+
+    /// `to` relative to the directory `dir`.
+    pub fn to_dir(mut self, dir: &SharedFd) -> LinkAt {
+        self.to_dir = Some(dir.clone());
+        self
+    }
+
+    /// `AT_SYMLINK_FOLLOW`: a symbolic link `from` is followed.
+    pub fn flags(mut self, flags: i32) -> LinkAt {
+        self.flags = flags;
+        self
+    }
+}
+
+// SAFETY: the SQE points to the two paths, `CString`s the op owns, and
+// names the directories, which the op keeps open, or `AT_FDCWD`.
+unsafe impl Op for LinkAt {
+    const SELECTS_BUFFER: bool = false;
+    type Output = ();
+    type Sqe<'a> = raw::LinkAt<'a, crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        raw::LinkAt::new(
+            dir_of(&self.from_dir),
+            &self.from,
+            dir_of(&self.to_dir),
+            &self.to,
+        )
+        .hardlink_flags(self.flags)
+    }
+    fn complete(self, _: Completion) {}
+}
+
 /// Creates the directory `path`, relative to a directory or to the working
 /// directory, like `mkdirat(2)`; completes with 0.
 /// (Linux 5.15.)
