@@ -52,7 +52,9 @@ use std::path::Path;
 /// ring, with owned buffers given back with each result.
 ///
 /// The descriptor is a [`SharedFd`]: an op in flight keeps it open, so
-/// dropping the file while one runs closes it only when the op ends.
+/// dropping the file while one runs closes it only when the op ends (and
+/// never, if the op's future was given to `mem::forget`: see
+/// [`OpFuture`](crate::reactor::OpFuture)).
 pub struct File {
     fd: SharedFd,
     handle: Handle,

@@ -334,7 +334,10 @@ impl Executor {
         self.epoch.set(self.epoch.get() + 1);
         let dropped = tasks.iter().filter(|t| t.is_some()).count();
         self.live.set(self.live.get().saturating_sub(dropped));
-        drop(tasks);
+        // One at a time: a task whose drop panics leaves the others to be
+        // dropped, and its panic goes on after them (a second panic while
+        // the first unwound the vector's drop would abort the process).
+        super::run_each(tasks, drop);
     }
 }
 

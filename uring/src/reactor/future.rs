@@ -17,8 +17,11 @@ use std::task::{Context, Poll};
 ///
 /// The op's memory lives in the reactor, not in the future: dropping the
 /// future before the op completes cancels the op, and the reactor drops
-/// its memory only at the op's last completion; forgetting the future
-/// leaves the memory to the reactor until it shuts down.
+/// its memory only at the op's last completion. Forgetting the future
+/// leaks the reactor's shared state with it, which the future holds (an
+/// `Rc`): the ring, the op's memory and descriptor, every other op's slot.
+/// Dropping the reactor still cancels and waits for the op, but nothing
+/// of that state is freed, and no descriptor in it is closed.
 ///
 /// Polled again after it resolved, it stays pending and never wakes (its
 /// output is handed out once): a `select!` loop must not poll a finished

@@ -4,9 +4,11 @@
 use std::cell::{Cell, RefCell};
 use std::error::Error;
 use std::fmt;
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::io;
-use std::pin::{Pin, pin};
+use std::mem::ManuallyDrop;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
@@ -51,6 +53,10 @@ struct JoinState<T> {
     task: RefCell<Option<Waker>>,
     /// [`JoinHandle::abort`] was called.
     aborted: Cell<bool>,
+    /// The task is being polled: set while its poll runs, and left set if
+    /// the poll unwinds, which is how a panic of the task itself is told
+    /// from a drop during another's.
+    polling: Cell<bool>,
 }
 
 /// Where a task stands, as its handle sees it.
@@ -88,13 +94,95 @@ impl<T> Drop for Ender<T> {
         if matches!(*self.state.output.borrow(), Output::Running) {
             let kind = if self.state.aborted.get() {
                 JoinErrorKind::Aborted
-            } else if std::thread::panicking() {
+            } else if self.state.polling.get() {
                 JoinErrorKind::Panicked
             } else {
                 JoinErrorKind::Dropped
             };
             self.state.end(Output::Failed(JoinError { kind }));
         }
+    }
+}
+
+/// The future the executor polls for a task: the task's own, dropped in
+/// place once it finished or was aborted (or with this), and the state it
+/// shares with its handle.
+struct Joined<F: Future> {
+    /// Pinned with `self` (structurally): never moved out, dropped in
+    /// place by [`drop_task`](Joined::drop_task), once.
+    task: ManuallyDrop<F>,
+    /// Whether `task` is still there to poll and to drop.
+    live: bool,
+    ender: Ender<F::Output>,
+}
+
+impl<F: Future> Joined<F> {
+    /// Drops the task's future in place, if still there. A panic of its
+    /// drop marks the task panicked, and goes on unless another panic is
+    /// unwinding already (a second would abort the process).
+    fn drop_task(&mut self) {
+        if !self.live {
+            return;
+        }
+        self.live = false;
+        let dropped = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: `live` was set, and is cleared above: the future is
+            // there, and dropped once, in place (it was pinned there).
+            unsafe { ManuallyDrop::drop(&mut self.task) }
+        }));
+        if let Err(panic) = dropped {
+            if matches!(*self.ender.state.output.borrow(), Output::Running) {
+                self.ender.state.end(Output::Failed(JoinError {
+                    kind: JoinErrorKind::Panicked,
+                }));
+            }
+            if !std::thread::panicking() {
+                resume_unwind(panic);
+            }
+        }
+    }
+}
+
+impl<F: Future> Future for Joined<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: nothing is moved out of `this`: `task` is only pinned
+        // again below, or dropped in place; the other fields are not
+        // pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        if !this.live {
+            return Poll::Ready(());
+        }
+        let state = Rc::clone(&this.ender.state);
+        if state.aborted.get() {
+            this.drop_task();
+            return Poll::Ready(());
+        }
+        remember(&state.task, cx);
+        state.polling.set(true);
+        // SAFETY: `task` is pinned with `this` (see the field), and `live`
+        // says it is there.
+        let task = unsafe { Pin::new_unchecked(&mut *this.task) };
+        let poll = task.poll(cx);
+        state.polling.set(false);
+        match poll {
+            Poll::Ready(output) => {
+                // The future goes before its handle learns of the output.
+                this.drop_task();
+                state.end(Output::Ready(output));
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<F: Future> Drop for Joined<F> {
+    fn drop(&mut self) {
+        // Before `ender`, a field, is dropped: the handle learns the task
+        // ended once its future is gone.
+        self.drop_task();
     }
 }
 
@@ -110,28 +198,14 @@ where
         joiner: RefCell::new(None),
         task: RefCell::new(None),
         aborted: Cell::new(false),
+        polling: Cell::new(false),
     });
-    // Moved into the future, and so dropped with it whether it was ever
-    // polled or not.
-    let ender = Ender {
-        state: Rc::clone(&state),
-    };
-    let future = async move {
-        let ender = ender;
-        // Declared after `ender`: dropped before it, so that the handle
-        // learns the task ended once its future is gone.
-        let mut task = pin!(task);
-        let output = poll_fn(|cx| {
-            if ender.state.aborted.get() {
-                return Poll::Ready(None);
-            }
-            remember(&ender.state.task, cx);
-            task.as_mut().poll(cx).map(Some)
-        })
-        .await;
-        if let Some(output) = output {
-            ender.state.end(Output::Ready(output));
-        }
+    let future = Joined {
+        task: ManuallyDrop::new(task),
+        live: true,
+        ender: Ender {
+            state: Rc::clone(&state),
+        },
     };
     (future, JoinHandle { state })
 }
@@ -228,8 +302,10 @@ impl JoinError {
         self.kind == JoinErrorKind::Dropped
     }
 
-    /// The task panicked while it was polled (the panic went on out of the
-    /// run that polled it), or its future was dropped during a panic.
+    /// The task panicked: while it was polled (the panic went on out of
+    /// the run that polled it), or while its future was dropped (at the
+    /// shutdown, or when aborted). A task dropped while another's panic
+    /// unwinds is [`is_dropped`](Self::is_dropped).
     pub fn is_panic(&self) -> bool {
         self.kind == JoinErrorKind::Panicked
     }

@@ -461,6 +461,60 @@ impl Handle {
         )
     }
 
+    /// A future that resolves once `duration` has passed, timed by the
+    /// ring (an [`ops::Timeout`], 5.4, queued by this
+    /// call: the time counts from it): `Ok(())`, or the error that failed
+    /// the timeout (the reactor's shutdown cancels it: `ECANCELED`).
+    /// Dropping it cancels the timeout.
+    pub fn sleep(&self, duration: Duration) -> impl Future<Output = io::Result<()>> + 'static {
+        let timeout = self.op(self::ops::Timeout::new(duration));
+        async move {
+            match timeout.await.0 {
+                Err(e) if e.raw_os_error() == Some(libc::ETIME) => Ok(()),
+                other => other.map(drop),
+            }
+        }
+    }
+
+    /// [`sleep`](Handle::sleep) until `deadline` (at once for one passed):
+    /// the time left is read when this is called.
+    pub fn sleep_until(&self, deadline: Instant) -> impl Future<Output = io::Result<()>> + 'static {
+        self.sleep(deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// `future`, bounded by `duration` (counted from this call): its
+    /// output, or a
+    /// [`TimedOut`](io::ErrorKind::TimedOut) error once `duration` has
+    /// passed first, `future` then dropped (which cancels the ops it
+    /// awaits). `future` is polled first, so one ready at once wins even
+    /// with a duration of 0. An error of the timer itself (the reactor's
+    /// shutdown) ends it too. For a single op, a deadline
+    /// ([`op_with_deadline`](Handle::op_with_deadline)) bounds it in the
+    /// kernel, linked to it.
+    pub fn timeout<F: Future>(
+        &self,
+        duration: Duration,
+        future: F,
+    ) -> impl Future<Output = io::Result<F::Output>> {
+        let sleep = self.sleep(duration);
+        async move {
+            let mut future = pin!(future);
+            let mut sleep = pin!(sleep);
+            std::future::poll_fn(|cx| {
+                if let Poll::Ready(output) = future.as_mut().poll(cx) {
+                    return Poll::Ready(Ok(output));
+                }
+                sleep.as_mut().poll(cx).map(|slept| {
+                    slept.and(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the future did not finish in time",
+                    )))
+                })
+            })
+            .await
+        }
+    }
+
     /// Queues a multishot op, read as a stream of items. The stream ends
     /// (`None`) when the kernel ends the op, which it may do at any item,
     /// with no error: among other reasons, when the ring's CQ was full as

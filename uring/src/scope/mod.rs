@@ -541,6 +541,14 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
     /// the ring was created disabled and is not enabled yet, or when a
     /// registered file of it belongs to another ring.
     ///
+    /// A full SQ ([`QueueFull`](crate::PushErrorKind::QueueFull)) makes room
+    /// when submitted; a full scope
+    /// ([`ScopeFull`](crate::PushErrorKind::ScopeFull)) only when
+    /// completions are read (a submit succeeds and frees nothing: a loop
+    /// that answers every refusal with a submit never ends). So the scope
+    /// never has more ops in flight than its CQ holds, and its CQ never
+    /// overflows.
+    ///
     /// **Drains and zero-copy sends.** The kernel never issues a zero-copy
     /// send that an `IO_DRAIN` holds back (Linux 6.18 waits for the send's
     /// own notification, which cannot come first), no cancel reaches it,
