@@ -462,10 +462,10 @@ impl Handle {
     }
 
     /// A future that resolves once `duration` has passed, timed by the
-    /// ring (an [`ops::Timeout`], 5.4, queued by this
-    /// call: the time counts from it): `Ok(())`, or the error that failed
-    /// the timeout (the reactor's shutdown cancels it: `ECANCELED`).
-    /// Dropping it cancels the timeout.
+    /// ring (an [`ops::Timeout`], 5.4, queued by this call: the time counts
+    /// from it): `Ok(())`, or the error that failed the timeout (the
+    /// reactor's shutdown cancels it: `ECANCELED`). Dropping it cancels
+    /// the timeout.
     pub fn sleep(&self, duration: Duration) -> impl Future<Output = io::Result<()>> + 'static {
         let timeout = self.op(self::ops::Timeout::new(duration));
         async move {
@@ -483,10 +483,9 @@ impl Handle {
     }
 
     /// `future`, bounded by `duration` (counted from this call): its
-    /// output, or a
-    /// [`TimedOut`](io::ErrorKind::TimedOut) error once `duration` has
-    /// passed first, `future` then dropped (which cancels the ops it
-    /// awaits). `future` is polled first, so one ready at once wins even
+    /// output, or a [`TimedOut`](io::ErrorKind::TimedOut) error once
+    /// `duration` has passed first, `future` then dropped (which cancels
+    /// the ops it awaits). `future` is polled first, so one ready at once wins even
     /// with a duration of 0. An error of the timer itself (the reactor's
     /// shutdown) ends it too. For a single op, a deadline
     /// ([`op_with_deadline`](Handle::op_with_deadline)) bounds it in the
