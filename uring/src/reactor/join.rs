@@ -23,7 +23,9 @@ use std::task::{Context, Poll, Waker};
 /// on the reactor's thread (it is neither `Send` nor `Sync`), as the task
 /// does; it may be awaited by another task, by
 /// [`run_until`](crate::reactor::Reactor::run_until), or by a tokio task
-/// on that thread.
+/// on that thread. Polled from two places in turn (shared in a `RefCell`),
+/// only the waker of the last poll is woken, and a task that awaits its
+/// own handle waits until the reactor drops it.
 ///
 /// ```
 /// use uring::reactor::{Reactor, ops::Nop};
@@ -232,7 +234,9 @@ impl<T> JoinHandle<T> {
     /// thread, without being polled again (the ops it awaits are dropped
     /// with their futures, which cancels them), and the handle resolves to
     /// an error whose [`is_aborted`](JoinError::is_aborted) is true. A task
-    /// that finished already keeps its output.
+    /// that finished already keeps its output. An op the task awaited that
+    /// completed before the abort took effect is dropped with its result:
+    /// bytes a read took from a pipe or socket go with its buffer.
     pub fn abort(&self) {
         if self.is_finished() || self.state.aborted.replace(true) {
             return;
