@@ -10,6 +10,12 @@
 //! are explicit, as with `pread(2)` and `pwrite(2)`: a file has no cursor
 //! here (a file opened to append writes at its end whatever the position).
 //!
+//! Where the ring differs from the system calls: a FIFO opened for writing
+//! with no reader fails with `ENXIO` (`open(2)` would wait for one), and
+//! one opened for reading does not wait for a writer (its first read
+//! does); on FIFOs, pipes and other streams positions are ignored, where
+//! `pread(2)` and `pwrite(2)` fail with `ESPIPE`.
+//!
 //! ```
 //! use uring::fs::File;
 //! use uring::reactor::Reactor;
