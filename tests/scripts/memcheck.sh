@@ -214,6 +214,10 @@ a_forgotten_remote_keeps_run_serving_until_a_shutdown_and_ids_still_cancel|$one_
 thousands_of_ops_with_deadlines_and_cancels_each_get_their_own_answer|$one_thread: the reactor runs on a thread of its own, and the threads that queue and cancel through its remotes do not run while it waits in io_uring_enter"
     [attacks_runtime_pitfalls_audit]="foyer_1286_receives_dropped_at_once_never_write_memory_reused_after|$one_thread: the writer thread sends nothing while the receives wait in io_uring_enter
 glommio_46_a_zero_copy_send_s_buffer_comes_back_only_when_its_pages_are_free|$one_thread: the peer's reader thread does not drain the socket while the reactor waits for the send's notification"
+    [attacks_fs_join_gaps_audit]="append_writes_ignore_positions_and_vectors_past_iov_max_are_einval|$kernel_wrote
+buffers_past_2_gib_are_clamped_and_write_all_at_finishes_them|$kernel_wrote
+directories_fifos_and_device_files_through_file|$kernel_wrote
+write_all_at_at_the_size_limit_and_next_to_i64_max_as_std|$kernel_wrote"
     [reactor_fs]="a_file_from_a_tokio_task|$kernel_wrote
 vectored_and_whole_writes|$kernel_wrote
 writes_and_reads_at_offsets_match_what_std_reads|$kernel_wrote"

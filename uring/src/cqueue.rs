@@ -536,8 +536,14 @@ impl<C: CqeSize> VirtualCq<C> {
         v
     }
 
-    /// A `Cq` reading this copy from `head` on.
+    /// A `Cq` reading this copy from `head` on, with `head` published as
+    /// its head: what is before it was read (a reader that hands its head
+    /// back then clears only from there, `C::clear_read`, never the words
+    /// of copies not yet read).
     fn view(&self, head: u32) -> Cq<C> {
+        // SAFETY: `ends` is live until the drop, and only ever read or
+        // written atomically.
+        unsafe { self.ends.as_ref()[0].store(head, Ordering::Relaxed) };
         let ends = self.ends.as_ptr().cast::<AtomicU32>();
         Cq {
             khead: ends,

@@ -1233,7 +1233,8 @@ impl<B> std::fmt::Debug for SendWithFds<B> {
 /// socket's options add (credentials, a pidfd, a security label, receive
 /// timestamps), as they stand when the op is submitted; the kernel closes
 /// those of a message that do not fit (and flags the message
-/// `MSG_CTRUNC`). A pidfd the kernel passes for `SO_PASSPIDFD`
+/// `MSG_CTRUNC`, which the output does not carry: fewer descriptors than
+/// the peer sent is how it shows). A pidfd the kernel passes for `SO_PASSPIDFD`
 /// (`SCM_PIDFD`) is closed: the output holds the message's descriptors
 /// alone.
 /// (Linux 5.3.)
