@@ -48,7 +48,6 @@ use std::os::unix::fs::FileExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::process::{Command, Stdio};
 use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -844,88 +843,33 @@ fn a_panicking_drop_at_shutdown_does_not_mark_the_next_task_panicked() {
     assert!(e.is_dropped(), "the innocent task: {e:?}");
 }
 
-const CHILD: &str = "URING_FS_JOIN_AUDIT_CHILD";
-
-/// Whether this process is the child run for `test`; else runs it as a
-/// child of the test binary and asserts that it passed.
-fn body_in_child(test: &str) -> bool {
-    if std::env::var_os(CHILD).is_some_and(|name| name == test) {
-        return true;
-    }
-    let exe = std::env::current_exe().expect("the test binary");
-    let mut child = Command::new(exe)
-        .args([
-            "--exact",
-            test,
-            "--include-ignored",
-            "--nocapture",
-            "--test-threads=1",
-            "-q",
-        ])
-        .env(CHILD, test)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start a child process of the test binary");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{test} in a child process: still running");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert!(
-        status.success() && stdout.contains("1 passed"),
-        "{test} in a child process: {status}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    false
-}
-
 /// Two tasks whose drops panic wait at the reactor's drop: the shutdown
 /// means to take each step even when one panics, and the first panic
 /// goes on; the second drop's panic, during the first's unwinding, aborts
 /// the whole process instead (run in a child).
 #[test]
 fn two_panicking_task_drops_at_shutdown_do_not_abort_the_process() {
-    let _watch = watchdog();
-    if !body_in_child("two_panicking_task_drops_at_shutdown_do_not_abort_the_process") {
-        return;
-    }
-    let reactor = Reactor::new().unwrap();
-    let mut handles = Vec::new();
-    for what in ["first drop", "second drop"] {
-        let h = reactor.handle();
-        handles.push(reactor.spawn(async move {
-            let _bomb = PanicOnDrop(what);
-            let _ = h.op(Timeout::new(Duration::from_secs(60))).await;
-        }));
-    }
-    uring_tests::run_for(&reactor, 5);
-    let dropped = catch_unwind(AssertUnwindSafe(move || drop(reactor)));
-    assert!(dropped.is_err());
-    for mut handle in handles {
-        assert!(now(&mut handle).unwrap().is_err());
-    }
+    uring_tests::in_own_process(
+        "two_panicking_task_drops_at_shutdown_do_not_abort_the_process",
+        "the reactor's drop",
+        || {
+            let reactor = Reactor::new().unwrap();
+            let mut handles = Vec::new();
+            for what in ["first drop", "second drop"] {
+                let h = reactor.handle();
+                handles.push(reactor.spawn(async move {
+                    let _bomb = PanicOnDrop(what);
+                    let _ = h.op(Timeout::new(Duration::from_secs(60))).await;
+                }));
+            }
+            uring_tests::run_for(&reactor, 5);
+            let dropped = catch_unwind(AssertUnwindSafe(move || drop(reactor)));
+            assert!(dropped.is_err());
+            for mut handle in handles {
+                assert!(now(&mut handle).unwrap().is_err());
+            }
+        },
+    );
 }
 
 /// A task that awaits its own handle waits for ever (as with tokio; not
