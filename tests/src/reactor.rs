@@ -112,3 +112,20 @@ pub fn spin(s: &Rc<Spin>) {
         s.queued.set(s.queued.get() + 1);
     }
 }
+
+/// Runs the future `f` makes, given a handle of a fresh reactor and a fresh
+/// temporary directory, until it ends; asserts that nothing is left in
+/// flight, and returns its output.
+pub fn in_temp_dir<F, Fut, T>(f: F) -> T
+where
+    F: FnOnce(Handle, std::path::PathBuf) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let reactor = Reactor::new().unwrap();
+    let out = reactor
+        .run_until(f(reactor.handle(), dir.path().to_path_buf()))
+        .unwrap();
+    assert_eq!(reactor.in_flight(), 0);
+    out
+}

@@ -56,28 +56,13 @@ use uring::PollEvents;
 use uring::fs::{self, File, OpenOptions};
 use uring::reactor::ops::{Nop, PollMulti, Read, Timeout};
 use uring::reactor::{Handle, IoBuf, JoinError, JoinHandle, Reactor, SharedFd};
-use uring_tests::reactor::{drive_until, pipe_bytes, pipes};
+use uring_tests::reactor::{drive_until, in_temp_dir, pipe_bytes, pipes};
 use uring_tests::{pattern, poll_once, skip, watchdog};
 
 /// What a pipe's link in `/proc/self/fd` says (`pipe:[inode]`), or `None`
 /// if `fd` is not open.
 fn link_of(fd: i32) -> Option<PathBuf> {
     std::fs::read_link(format!("/proc/self/fd/{fd}")).ok()
-}
-
-/// A fresh reactor, run until `f`'s future resolves.
-fn on_reactor<F, Fut, T>(f: F) -> T
-where
-    F: FnOnce(Handle, PathBuf) -> Fut,
-    Fut: Future<Output = T>,
-{
-    let dir = tempfile::tempdir().unwrap();
-    let reactor = Reactor::new().unwrap();
-    let out = reactor
-        .run_until(f(reactor.handle(), dir.path().to_path_buf()))
-        .unwrap();
-    assert_eq!(reactor.in_flight(), 0);
-    out
 }
 
 fn errno<T: std::fmt::Debug>(r: io::Result<T>) -> Option<i32> {
@@ -281,7 +266,7 @@ fn a_file_outliving_its_reactor_fails_every_call_and_closes() {
 fn buffers_past_2_gib_are_clamped_and_write_all_at_finishes_them() {
     let _watch = watchdog();
     const MAX_RW: usize = 0x7fff_f000;
-    on_reactor(|h, _| async move {
+    in_temp_dir(|h, _| async move {
         let null = OpenOptions::new()
             .write(true)
             .open(&h, "/dev/null")
@@ -348,7 +333,7 @@ fn max_file_size(path: &Path) -> u64 {
 #[test]
 fn write_all_at_at_the_size_limit_and_next_to_i64_max_as_std() {
     let _watch = watchdog();
-    on_reactor(|h, dir| async move {
+    in_temp_dir(|h, dir| async move {
         let max = max_file_size(&dir.join("probe"));
         let ours = dir.join("ours");
         let theirs = dir.join("theirs");
@@ -402,7 +387,7 @@ fn write_all_at_at_the_size_limit_and_next_to_i64_max_as_std() {
 #[test]
 fn o_direct_misaligned_offsets_and_lengths_are_einval() {
     let _watch = watchdog();
-    on_reactor(|h, dir| async move {
+    in_temp_dir(|h, dir| async move {
         let path = dir.join("direct");
         let opened = OpenOptions::new()
             .read(true)
@@ -450,7 +435,7 @@ fn directories_fifos_and_device_files_through_file() {
     let Some((_fifo_dir, fifo)) = uring_tests::fifo::temp_fifo() else {
         return;
     };
-    on_reactor(|h, dir| async move {
+    in_temp_dir(|h, dir| async move {
         let d = File::open(&h, &dir).await.unwrap();
         let (n, _) = d.read_at(Vec::with_capacity(8), 0).await;
         assert_eq!(errno(n), Some(libc::EISDIR));
@@ -522,7 +507,7 @@ fn directories_fifos_and_device_files_through_file() {
 #[test]
 fn append_writes_ignore_positions_and_vectors_past_iov_max_are_einval() {
     let _watch = watchdog();
-    on_reactor(|h, dir| async move {
+    in_temp_dir(|h, dir| async move {
         let path = dir.join("log");
         std::fs::write(&path, b"0123").unwrap();
         let file = OpenOptions::new()
@@ -581,7 +566,7 @@ async fn within<F: Future + Unpin>(h: &Handle, fut: &mut F, ms: u64) -> Option<F
 #[test]
 fn paths_with_nul_are_refused_by_every_call() {
     let _watch = watchdog();
-    on_reactor(|h, dir| async move {
+    in_temp_dir(|h, dir| async move {
         let keep = dir.join("keep");
         std::fs::write(&keep, b"k").unwrap();
         let bad = dir.join("a\0b");

@@ -8,7 +8,6 @@
 //! its end) or leaves the descriptor to an op's clone; a file used from a
 //! tokio task. What std reads back is compared with what was written.
 
-use std::future::Future;
 use std::io::{self, Read as _};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
@@ -16,23 +15,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use uring::fs::{self, File, OpenOptions};
-use uring::reactor::{Handle, Reactor};
+use uring::reactor::Reactor;
+use uring_tests::reactor::in_temp_dir;
 use uring_tests::{pattern, watchdog};
-
-/// Runs `f` on a fresh reactor, in a fresh temporary directory.
-fn on_reactor<F, Fut, T>(f: F) -> T
-where
-    F: FnOnce(Handle, std::path::PathBuf) -> Fut,
-    Fut: Future<Output = T>,
-{
-    let dir = tempfile::tempdir().unwrap();
-    let reactor = Reactor::new().unwrap();
-    let out = reactor
-        .run_until(f(reactor.handle(), dir.path().to_path_buf()))
-        .unwrap();
-    assert_eq!(reactor.in_flight(), 0);
-    out
-}
 
 /// A file created through the ring, written at offsets (a gap left as
 /// zeroes), read back at offsets through the ring and by std, and read
@@ -40,7 +25,7 @@ where
 #[test]
 fn writes_and_reads_at_offsets_match_what_std_reads() {
     let _watch = watchdog();
-    on_reactor(|h, dir| async move {
+    in_temp_dir(|h, dir| async move {
         let path = dir.join("f");
         let file = File::create(&h, &path).await.unwrap();
         let (n, buf) = file.write_at(b"head".to_vec(), 0).await;
@@ -76,7 +61,7 @@ fn writes_and_reads_at_offsets_match_what_std_reads() {
 #[test]
 fn vectored_and_whole_writes() {
     let _watch = watchdog();
-    on_reactor(|h, dir| async move {
+    in_temp_dir(|h, dir| async move {
         let path = dir.join("v");
         let file = OpenOptions::new()
             .read(true)
@@ -116,7 +101,7 @@ fn vectored_and_whole_writes() {
 #[test]
 fn syncs_allocation_truncation_and_status() {
     let _watch = watchdog();
-    on_reactor(|h, dir| async move {
+    in_temp_dir(|h, dir| async move {
         let path = dir.join("s");
         let file = OpenOptions::new()
             .write(true)
@@ -166,7 +151,7 @@ fn umask() -> u32 {
 #[test]
 fn open_options_std_refuses_are_refused_before_the_ring() {
     let _watch = watchdog();
-    on_reactor(|h, dir| async move {
+    in_temp_dir(|h, dir| async move {
         let path = dir.join("never");
         let cases: Vec<(&str, OpenOptions)> = vec![
             ("nothing", OpenOptions::new()),
@@ -229,7 +214,7 @@ fn options_field(options: &OpenOptions, name: &str) -> bool {
 #[test]
 fn open_options_as_the_kernel_applies_them() {
     let _watch = watchdog();
-    on_reactor(|h, dir| async move {
+    in_temp_dir(|h, dir| async move {
         let path = dir.join("o");
         std::fs::write(&path, b"0123456789").unwrap();
         let e = OpenOptions::new()
@@ -277,7 +262,7 @@ fn open_options_as_the_kernel_applies_them() {
 #[test]
 fn positions_past_i64_max_are_refused() {
     let _watch = watchdog();
-    on_reactor(|h, dir| async move {
+    in_temp_dir(|h, dir| async move {
         let path = dir.join("p");
         std::fs::write(&path, b"keep").unwrap();
         let file = OpenOptions::new()
@@ -311,7 +296,7 @@ fn positions_past_i64_max_are_refused() {
 #[test]
 fn directory_calls_and_their_errors() {
     let _watch = watchdog();
-    on_reactor(|h, dir| async move {
+    in_temp_dir(|h, dir| async move {
         let sub = dir.join("sub");
         fs::create_dir(&h, &sub).await.unwrap();
         assert!(sub.is_dir());
@@ -348,7 +333,7 @@ fn directory_calls_and_their_errors() {
 #[test]
 fn symlinks_and_hard_links() {
     let _watch = watchdog();
-    on_reactor(|h, dir| async move {
+    in_temp_dir(|h, dir| async move {
         let file = dir.join("file");
         std::fs::write(&file, b"one inode").unwrap();
         let soft = dir.join("soft");
