@@ -40,8 +40,9 @@
 //! table [`ops`](mod@ops), the typestate ([`Target`], [`Link`]), the
 //! safe surface for borrowed buffers ([`Scope`]), and above the ring the
 //! event loop: [`reactor`] (callbacks, deadlines, cancels and futures over
-//! ops that own their memory) and [`net`] (TCP, UDP and Unix sockets over
-//! it; tokio's `AsyncRead` / `AsyncWrite` with the `tokio` feature).
+//! ops that own their memory, tasks and timers), [`net`] (TCP, UDP and
+//! Unix sockets over it; tokio's `AsyncRead` / `AsyncWrite` with the
+//! `tokio` feature) and [`fs`] (files and directories over it).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
