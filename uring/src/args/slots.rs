@@ -278,7 +278,11 @@ unsafe impl SqeField<(u64, u32)> for &mut FileUpdates<'_> {
 /// A registered buffer: the index [`FixedBuffers::get`](crate::FixedBuffers::get)
 /// hands out, for `ReadFixed`, `WriteFixed` and their vectored forms. The
 /// bytes an op names must lie inside that buffer; the kernel fails the op
-/// with `EFAULT` otherwise.
+/// with `EFAULT` otherwise. Unlike a [`Fixed`](crate::Fixed) file, an index
+/// pushed to another ring than its table's is not refused: it names that
+/// ring's buffer of the index, and the same bound holds (the borrowed slice
+/// must lie inside it, else `EFAULT`; an index past the table is `EFAULT`
+/// too), so no op reaches memory the program did not register there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FixedBuf(pub(crate) u16);
 

@@ -28,6 +28,8 @@ impl BufferGroup {
 /// "Let the kernel pick a buffer from this group": passed to an op that can
 /// select a provided buffer (`Read`, `Recv`) in place of a buffer. The op's
 /// completion names the buffer it used ([`Cqe::buffer_id`](crate::Cqe::buffer_id)).
+/// A group with no buffer registered fails a read or a receive with
+/// `ENOBUFS`, a send with `ENOENT`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct BufferSelect {
     group: BufferGroup,
