@@ -85,27 +85,6 @@ impl<T> JoinState<T> {
     }
 }
 
-/// Ends a task's state when dropped before the task finished: the task
-/// was aborted, dropped unfinished, or unwound.
-struct Ender<T> {
-    state: Rc<JoinState<T>>,
-}
-
-impl<T> Drop for Ender<T> {
-    fn drop(&mut self) {
-        if matches!(*self.state.output.borrow(), Output::Running) {
-            let kind = if self.state.aborted.get() {
-                JoinErrorKind::Aborted
-            } else if self.state.polling.get() {
-                JoinErrorKind::Panicked
-            } else {
-                JoinErrorKind::Dropped
-            };
-            self.state.end(Output::Failed(JoinError { kind }));
-        }
-    }
-}
-
 /// The future the executor polls for a task: the task's own, dropped in
 /// place once it finished or was aborted (or with this), and the state it
 /// shares with its handle.
@@ -115,7 +94,7 @@ struct Joined<F: Future> {
     task: ManuallyDrop<F>,
     /// Whether `task` is still there to poll and to drop.
     live: bool,
-    ender: Ender<F::Output>,
+    state: Rc<JoinState<F::Output>>,
 }
 
 impl<F: Future> Joined<F> {
@@ -133,14 +112,17 @@ impl<F: Future> Joined<F> {
             unsafe { ManuallyDrop::drop(&mut self.task) }
         }));
         if let Err(panic) = dropped {
-            if matches!(*self.ender.state.output.borrow(), Output::Running) {
-                self.ender.state.end(Output::Failed(JoinError {
-                    kind: JoinErrorKind::Panicked,
-                }));
-            }
+            self.fail(JoinErrorKind::Panicked);
             if !std::thread::panicking() {
                 resume_unwind(panic);
             }
+        }
+    }
+
+    /// Ends the task's state as failed with `kind`, unless it ended.
+    fn fail(&self, kind: JoinErrorKind) {
+        if matches!(*self.state.output.borrow(), Output::Running) {
+            self.state.end(Output::Failed(JoinError { kind }));
         }
     }
 }
@@ -156,23 +138,22 @@ impl<F: Future> Future for Joined<F> {
         if !this.live {
             return Poll::Ready(());
         }
-        let state = Rc::clone(&this.ender.state);
-        if state.aborted.get() {
+        if this.state.aborted.get() {
             this.drop_task();
             return Poll::Ready(());
         }
-        remember(&state.task, cx);
-        state.polling.set(true);
+        remember(&this.state.task, cx);
+        this.state.polling.set(true);
         // SAFETY: `task` is pinned with `this` (see the field), and `live`
         // says it is there.
         let task = unsafe { Pin::new_unchecked(&mut *this.task) };
         let poll = task.poll(cx);
-        state.polling.set(false);
+        this.state.polling.set(false);
         match poll {
             Poll::Ready(output) => {
                 // The future goes before its handle learns of the output.
                 this.drop_task();
-                state.end(Output::Ready(output));
+                this.state.end(Output::Ready(output));
                 Poll::Ready(())
             }
             Poll::Pending => Poll::Pending,
@@ -181,10 +162,19 @@ impl<F: Future> Future for Joined<F> {
 }
 
 impl<F: Future> Drop for Joined<F> {
+    /// Drops the task's future, then ends the state of a task that did not
+    /// finish: aborted, unwound by its poll, or dropped unfinished (a drop
+    /// that panicked ended it already).
     fn drop(&mut self) {
-        // Before `ender`, a field, is dropped: the handle learns the task
-        // ended once its future is gone.
         self.drop_task();
+        let kind = if self.state.aborted.get() {
+            JoinErrorKind::Aborted
+        } else if self.state.polling.get() {
+            JoinErrorKind::Panicked
+        } else {
+            JoinErrorKind::Dropped
+        };
+        self.fail(kind);
     }
 }
 
@@ -205,9 +195,7 @@ where
     let future = Joined {
         task: ManuallyDrop::new(task),
         live: true,
-        ender: Ender {
-            state: Rc::clone(&state),
-        },
+        state: Rc::clone(&state),
     };
     (future, JoinHandle { state })
 }
