@@ -46,7 +46,7 @@ use crate::reactor::ops::{
     Fallocate, Fsync, Ftruncate, LinkAt, MkdirAt, OpenAt, Read, ReadV, RenameAt, Statx, SymlinkAt,
     UnlinkAt, Write, WriteV,
 };
-use crate::reactor::{Handle, IoBuf, IoBufMut, SharedFd};
+use crate::reactor::{Handle, IoBuf, IoBufMut, Op, SharedFd};
 use std::ffi::CString;
 use std::fmt;
 use std::io;
@@ -111,11 +111,7 @@ impl File {
     /// for `pread(2)` (the ring would take it for "the file's own
     /// position").
     pub async fn read_at<B: IoBufMut>(&self, buf: B, pos: u64) -> (io::Result<usize>, B) {
-        if let Err(e) = position(pos) {
-            return (Err(e), buf);
-        }
-        let (res, buf) = self.handle.op(Read::new(&self.fd, buf, pos)).await;
-        (res.map(|n| n as usize), buf)
+        self.at(buf, pos, Read::new).await
     }
 
     /// Reads into `bufs` in turn at `pos`, like `preadv(2)`; gives them back
@@ -125,22 +121,14 @@ impl File {
         bufs: Vec<B>,
         pos: u64,
     ) -> (io::Result<usize>, Vec<B>) {
-        if let Err(e) = position(pos) {
-            return (Err(e), bufs);
-        }
-        let (res, bufs) = self.handle.op(ReadV::new(&self.fd, bufs, pos)).await;
-        (res.map(|n| n as usize), bufs)
+        self.at(bufs, pos, ReadV::new).await
     }
 
     /// Writes `buf`'s bytes ([`bytes_init`](IoBuf::bytes_init) of them) at
     /// `pos`, like `pwrite(2)`; gives it back with the byte count, which
     /// may be short. Positions as for [`read_at`](Self::read_at).
     pub async fn write_at<B: IoBuf>(&self, buf: B, pos: u64) -> (io::Result<usize>, B) {
-        if let Err(e) = position(pos) {
-            return (Err(e), buf);
-        }
-        let (res, buf) = self.handle.op(Write::new(&self.fd, buf, pos)).await;
-        (res.map(|n| n as usize), buf)
+        self.at(buf, pos, Write::new).await
     }
 
     /// Writes all of `buf` at `pos`, writing again what a short write
@@ -149,39 +137,41 @@ impl File {
     /// how much was written first is not reported (as with std's
     /// `write_all_at`).
     pub async fn write_all_at<B: IoBuf>(&self, buf: B, pos: u64) -> (io::Result<()>, B) {
-        let total = buf.bytes_init();
-        let mut done = 0;
-        let mut slice = buf.slice(..);
-        while done < total {
-            let at = match pos.checked_add(done as u64) {
-                Some(at) => at,
-                None => return (Err(invalid_position()), slice.into_inner()),
-            };
-            let (res, back) = self.write_at(slice, at).await;
-            match res {
-                Ok(0) => {
-                    return (
-                        Err(io::Error::from(io::ErrorKind::WriteZero)),
-                        back.into_inner(),
-                    );
-                }
-                Ok(n) => done += n,
-                Err(e) => return (Err(e), back.into_inner()),
-            }
-            slice = back.into_inner().slice(done..);
+        if buf.bytes_init() == 0 {
+            return (Ok(()), buf);
         }
-        (Ok(()), slice.into_inner())
+        crate::reactor::write_all(buf, |rest, done| async move {
+            match pos.checked_add(done as u64) {
+                Some(at) => self.write_at(rest, at).await,
+                None => (Err(invalid_position()), rest),
+            }
+        })
+        .await
     }
 
     /// Writes `bufs` in turn at `pos`, like `pwritev(2)`; gives them back
     /// with the byte count, which may be short. Positions as for
     /// [`read_at`](Self::read_at).
     pub async fn writev_at<B: IoBuf>(&self, bufs: Vec<B>, pos: u64) -> (io::Result<usize>, Vec<B>) {
+        self.at(bufs, pos, WriteV::new).await
+    }
+
+    /// The op `make` builds over `buf` at `pos`, awaited, once `pos` is
+    /// one the ring reads as a position; `buf` back with the byte count.
+    async fn at<B, O>(
+        &self,
+        buf: B,
+        pos: u64,
+        make: impl FnOnce(&SharedFd, B, u64) -> O,
+    ) -> (io::Result<usize>, B)
+    where
+        O: Op<Output = B>,
+    {
         if let Err(e) = position(pos) {
-            return (Err(e), bufs);
+            return (Err(e), buf);
         }
-        let (res, bufs) = self.handle.op(WriteV::new(&self.fd, bufs, pos)).await;
-        (res.map(|n| n as usize), bufs)
+        let (res, buf) = self.handle.op(make(&self.fd, buf, pos)).await;
+        (res.map(|n| n as usize), buf)
     }
 
     /// Flushes the file's data and metadata to its device, like

@@ -83,28 +83,7 @@ impl Conn {
     }
 
     pub(crate) async fn write_all<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
-        let total = buf.bytes_init();
-        let (mut result, mut slice) = self.write(buf.slice(..)).await;
-        let mut done = 0;
-        loop {
-            match result {
-                Ok(0) if done < total => {
-                    return (
-                        Err(io::Error::from(io::ErrorKind::WriteZero)),
-                        slice.into_inner(),
-                    );
-                }
-                Ok(n) => {
-                    done += n;
-                    if done >= total {
-                        return (Ok(()), slice.into_inner());
-                    }
-                }
-                Err(e) => return (Err(e), slice.into_inner()),
-            }
-            let rest = slice.into_inner().slice(done..);
-            (result, slice) = self.write(rest).await;
-        }
+        crate::reactor::write_all(buf, |rest, _| self.write(rest)).await
     }
 
     pub(crate) async fn recv_ring(&self, group: BufGroup) -> io::Result<Option<RingBuf>> {

@@ -228,6 +228,42 @@ unsafe impl<B: IoBuf> IoBuf for Slice<B> {
     }
 }
 
+/// Writes all of `buf` through `write`, which is given the rest of it (a
+/// [`Slice`] from the first byte not yet written) and how many bytes went
+/// before, and answers with a count and the slice: again after a short
+/// count, until every byte went. A count of 0 before the end fails with
+/// [`WriteZero`](std::io::ErrorKind::WriteZero); an error ends it. The
+/// buffer comes back either way. An empty buffer is given to `write`
+/// once.
+pub(crate) async fn write_all<B, F, Fut>(buf: B, mut write: F) -> (std::io::Result<()>, B)
+where
+    B: IoBuf,
+    F: FnMut(Slice<B>, usize) -> Fut,
+    Fut: std::future::Future<Output = (std::io::Result<usize>, Slice<B>)>,
+{
+    let total = buf.bytes_init();
+    let (mut result, mut slice) = write(buf.slice(..), 0).await;
+    let mut done = 0;
+    loop {
+        match result {
+            Ok(0) if done < total => {
+                return (
+                    Err(std::io::Error::from(std::io::ErrorKind::WriteZero)),
+                    slice.into_inner(),
+                );
+            }
+            Ok(n) => {
+                done += n;
+                if done >= total {
+                    return (Ok(()), slice.into_inner());
+                }
+            }
+            Err(e) => return (Err(e), slice.into_inner()),
+        }
+        (result, slice) = write(slice.into_inner().slice(done..), done).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::IoBuf;

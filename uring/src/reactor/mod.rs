@@ -57,6 +57,7 @@ mod slab;
 #[cfg(feature = "tokio")]
 mod tokio;
 
+pub(crate) use self::buf::write_all;
 pub use self::buf::{IoBuf, IoBufMut, Slice};
 pub use self::core::OpId;
 pub use self::fd::SharedFd;
