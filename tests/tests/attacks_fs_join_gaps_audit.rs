@@ -1092,10 +1092,7 @@ fn a_forgotten_handle_leaks_the_output_and_only_it() {
 fn an_abort_through_the_tokio_driver_cancels_the_read() {
     let _watch = watchdog();
     let (fds, dups, mut writers) = pipes(1);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = uring_tests::net::runtime();
     let local = tokio::task::LocalSet::new();
     let fd = fds[0].clone();
     let (err, left) = local.block_on(&rt, async move {

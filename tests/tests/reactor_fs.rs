@@ -414,10 +414,7 @@ fn a_file_from_a_tokio_task() {
     let _watch = watchdog();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = uring_tests::net::runtime();
     let local = tokio::task::LocalSet::new();
     let got = local.block_on(&rt, async {
         let reactor = Reactor::new().unwrap();

@@ -259,10 +259,7 @@ fn a_panicking_task_s_handle_gives_a_panic_error() {
 #[test]
 fn a_tokio_task_awaits_the_handle() {
     let _watch = watchdog();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = uring_tests::net::runtime();
     let local = tokio::task::LocalSet::new();
     let out = local.block_on(&rt, async {
         let reactor = Reactor::new().unwrap();
