@@ -174,22 +174,30 @@ fn drain(s: &mut uring::Scope<'_, '_>) -> Vec<(u64, i32, u32)> {
 /// the next file opened takes it, whose writes land in it alone.
 #[test]
 fn an_owned_close_closes_the_file_it_was_given() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = temp_file(&dir, "given");
-    let number = file.as_raw_fd();
-    let mut ring = Ring::new(8).unwrap();
-    ring.push(CloseOwned::new(file).user_data(1)).unwrap();
-    let cqes = submit_and_reap(&mut ring, 1);
-    assert_eq!((cqes[0].user_data(), cqes[0].res()), (1, 0));
-    assert!(
-        !uring_tests::fd_is_open(number),
-        "descriptor {number} is still open"
+    // In a process of its own: the binary's other tests, on other threads,
+    // would take the freed number between the close and the checks.
+    uring_tests::in_own_process(
+        "an_owned_close_closes_the_file_it_was_given",
+        "the close",
+        || {
+            let dir = tempfile::tempdir().unwrap();
+            let file = temp_file(&dir, "given");
+            let number = file.as_raw_fd();
+            let mut ring = Ring::new(8).unwrap();
+            ring.push(CloseOwned::new(file).user_data(1)).unwrap();
+            let cqes = submit_and_reap(&mut ring, 1);
+            assert_eq!((cqes[0].user_data(), cqes[0].res()), (1, 0));
+            assert!(
+                !uring_tests::fd_is_open(number),
+                "descriptor {number} is still open"
+            );
+            let Some(mut next) = reopen_as(&dir, number) else {
+                panic!("descriptor {number} was reused elsewhere before the test could");
+            };
+            next.write_all(b"next").unwrap();
+            assert_eq!(contents(&mut next), b"next");
+        },
     );
-    let Some(mut next) = reopen_as(&dir, number) else {
-        panic!("descriptor {number} was reused elsewhere before the test could");
-    };
-    next.write_all(b"next").unwrap();
-    assert_eq!(contents(&mut next), b"next");
 }
 
 // ---------------------------------------------------------------------
