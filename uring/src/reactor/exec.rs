@@ -31,6 +31,9 @@ pub(crate) struct ReadyQueue {
     pub(crate) eventfd: OwnedFd,
     /// What other threads sent through a [`Remote`](crate::reactor::Remote).
     pub(crate) inbox: Inbox,
+    /// The reactor's thread (a reactor never leaves the thread that made
+    /// it).
+    pub(crate) thread: std::thread::ThreadId,
     /// The waker of the task that drives the reactor for tokio
     /// ([`TokioDriver`](crate::reactor::TokioDriver)), to wake when a task
     /// is woken or a job sent while it is idle.
@@ -60,6 +63,7 @@ impl ReadyQueue {
             // SAFETY: a new descriptor that nothing else owns.
             eventfd: unsafe { OwnedFd::from_raw_fd(fd) },
             inbox: Inbox::default(),
+            thread: std::thread::current().id(),
             #[cfg(feature = "tokio")]
             driver: Mutex::new(None),
             #[cfg(feature = "tokio")]

@@ -1,7 +1,9 @@
 //! What [`Handle::spawn`](crate::reactor::Handle::spawn) returns: a
-//! [`JoinHandle`] that awaits the task's output, or aborts the task.
+//! [`JoinHandle`] that awaits the task's output, or aborts the task; and
+//! its `Send` form, the [`RemoteJoinHandle`] of
+//! [`Remote::spawn`](crate::reactor::Remote::spawn), for other threads.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::error::Error;
 use std::fmt;
 use std::future::Future;
@@ -10,7 +12,9 @@ use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread, ThreadId};
 
 /// A task spawned on a reactor ([`Handle::spawn`](crate::reactor::Handle::spawn)):
 /// awaiting it gives the task's output once the task finishes.
@@ -25,7 +29,8 @@ use std::task::{Context, Poll, Waker};
 /// [`run_until`](crate::reactor::Reactor::run_until), or by a tokio task
 /// on that thread. Polled from two places in turn (shared in a `RefCell`),
 /// only the waker of the last poll is woken, and a task that awaits its
-/// own handle waits until the reactor drops it.
+/// own handle waits until the reactor drops it. Other threads get a
+/// [`RemoteJoinHandle`] from [`Remote::spawn`](crate::reactor::Remote::spawn).
 ///
 /// ```
 /// use uring::reactor::{Reactor, ops::Nop};
@@ -42,23 +47,79 @@ use std::task::{Context, Poll, Waker};
 /// # }
 /// ```
 pub struct JoinHandle<T> {
-    state: Rc<JoinState<T>>,
+    state: Rc<RefCell<JoinState<T>>>,
+}
+
+/// A task spawned on a reactor from another thread
+/// ([`Remote::spawn`](crate::reactor::Remote::spawn),
+/// [`Remote::spawn_with`](crate::reactor::Remote::spawn_with)): the
+/// [`JoinHandle`] of that thread, `Send` and `Sync` when the task's output
+/// is `Send`.
+///
+/// Awaited from any executor on any thread, or waited for without one
+/// ([`join`](Self::join)), it gives the task's output once the task
+/// finishes on the reactor's thread, or a [`JoinError`] as a
+/// [`JoinHandle`] would. Dropping it detaches the task, which runs on.
+/// [`abort`](Self::abort) drops the task on the reactor's thread at its
+/// next poll.
+///
+/// ```
+/// use std::sync::mpsc;
+/// use uring::reactor::{Reactor, ops::Nop};
+///
+/// # fn main() -> std::io::Result<()> {
+/// let (tx, rx) = mpsc::channel();
+/// let server = std::thread::spawn(move || -> std::io::Result<()> {
+///     let reactor = Reactor::new()?;
+///     tx.send(reactor.remote()).unwrap();
+///     reactor.run()
+/// });
+/// let remote = rx.recv().unwrap();
+/// // The future is made on the reactor's thread, where it may hold the
+/// // reactor's handle; only its output crosses back.
+/// let task = remote.spawn_with(|h| {
+///     let h = h.clone();
+///     async move { h.op(Nop).await.0 }
+/// })?;
+/// assert_eq!(task.join()??, 0);
+/// drop(remote);
+/// server.join().unwrap()?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct RemoteJoinHandle<T> {
+    state: Arc<Mutex<JoinState<T>>>,
+    /// The reactor's thread, on which [`join`](Self::join) would wait
+    /// for ever.
+    reactor: ThreadId,
 }
 
 /// What a task and its handle share.
 struct JoinState<T> {
     /// The task's output, once it finished; then taken by the handle.
-    output: RefCell<Output<T>>,
+    output: Output<T>,
     /// The waker of the handle's last poll.
-    joiner: RefCell<Option<Waker>>,
+    joiner: Option<Waker>,
     /// The waker of the task's last poll: an abort wakes it.
-    task: RefCell<Option<Waker>>,
-    /// [`JoinHandle::abort`] was called.
-    aborted: Cell<bool>,
+    task: Option<Waker>,
+    /// The handle's `abort` was called.
+    aborted: bool,
     /// The task is being polled: set while its poll runs, and left set if
     /// the poll unwinds, which is how a panic of the task itself is told
     /// from a drop during another's.
-    polling: Cell<bool>,
+    polling: bool,
+}
+
+impl<T> JoinState<T> {
+    fn new() -> JoinState<T> {
+        JoinState {
+            output: Output::Running,
+            joiner: None,
+            task: None,
+            aborted: false,
+            polling: false,
+        }
+    }
 }
 
 /// Where a task stands, as its handle sees it.
@@ -73,31 +134,138 @@ enum Output<T> {
     Failed(JoinError),
 }
 
-impl<T> JoinState<T> {
-    /// Records how the task ended, and wakes the handle's awaiter.
-    fn end(&self, output: Output<T>) {
-        *self.output.borrow_mut() = output;
-        // Taken out first: the waker is the program's code.
-        let joiner = self.joiner.borrow_mut().take();
+/// The cell a task and its handle keep their [`JoinState`] in: a
+/// `RefCell` on the reactor's thread, a `Mutex` for a handle of another
+/// thread. No code of the program's runs inside [`with`](Self::with)
+/// (wakers are cloned, woken and dropped outside it, and so are outputs),
+/// so the borrow is never taken twice, nor the lock poisoned.
+trait Shared: Clone {
+    type Output;
+    fn with<R>(&self, f: impl FnOnce(&mut JoinState<Self::Output>) -> R) -> R;
+
+    /// Records how the task ended, unless it ended already, and wakes
+    /// the handle's awaiter.
+    fn end(&self, output: Output<Self::Output>) {
+        let joiner = self.with(|state| {
+            if !matches!(state.output, Output::Running) {
+                return None;
+            }
+            state.output = output;
+            state.joiner.take()
+        });
         if let Some(joiner) = joiner {
             joiner.wake();
         }
+    }
+
+    /// Keeps the waker of `cx` in the slot `slot` picks (the task's or
+    /// the handle's), unless the one there wakes the same.
+    fn remember(
+        &self,
+        slot: fn(&mut JoinState<Self::Output>) -> &mut Option<Waker>,
+        cx: &Context<'_>,
+    ) {
+        let known = self.with(|state| matches!(slot(state), Some(w) if w.will_wake(cx.waker())));
+        if known {
+            return;
+        }
+        let waker = cx.waker().clone();
+        let old = self.with(|state| slot(state).replace(waker));
+        drop(old);
+    }
+
+    fn is_finished(&self) -> bool {
+        self.with(|state| !matches!(state.output, Output::Running))
+    }
+
+    fn abort(&self) {
+        let task = self.with(|state| {
+            if matches!(state.output, Output::Running) && !state.aborted {
+                state.aborted = true;
+                state.task.take()
+            } else {
+                None
+            }
+        });
+        if let Some(task) = task {
+            task.wake();
+        }
+    }
+
+    /// The handle's poll.
+    fn poll_join(&self, cx: &Context<'_>) -> Poll<Result<Self::Output, JoinError>> {
+        let output = self.with(
+            |state| match std::mem::replace(&mut state.output, Output::Taken) {
+                Output::Running => {
+                    state.output = Output::Running;
+                    None
+                }
+                output => Some(output),
+            },
+        );
+        match output {
+            None => {
+                self.remember(joiner_slot, cx);
+                // Ended meanwhile: its wake found no waker.
+                if self.is_finished() {
+                    return self.poll_join(cx);
+                }
+                Poll::Pending
+            }
+            Some(Output::Ready(value)) => Poll::Ready(Ok(value)),
+            Some(Output::Failed(error)) => Poll::Ready(Err(error)),
+            Some(Output::Running | Output::Taken) => Poll::Ready(Err(JoinError {
+                kind: JoinErrorKind::Taken,
+            })),
+        }
+    }
+}
+
+fn task_slot<T>(state: &mut JoinState<T>) -> &mut Option<Waker> {
+    &mut state.task
+}
+
+fn joiner_slot<T>(state: &mut JoinState<T>) -> &mut Option<Waker> {
+    &mut state.joiner
+}
+
+impl<T> Shared for Rc<RefCell<JoinState<T>>> {
+    type Output = T;
+    #[inline]
+    fn with<R>(&self, f: impl FnOnce(&mut JoinState<T>) -> R) -> R {
+        f(&mut self.borrow_mut())
+    }
+}
+
+impl<T> Shared for Arc<Mutex<JoinState<T>>> {
+    type Output = T;
+    #[inline]
+    fn with<R>(&self, f: impl FnOnce(&mut JoinState<T>) -> R) -> R {
+        f(&mut self.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
 
 /// The future the executor polls for a task: the task's own, dropped in
 /// place once it finished or was aborted (or with this), and the state it
 /// shares with its handle.
-struct Joined<F: Future> {
+struct Joined<F: Future, S: Shared<Output = F::Output>> {
     /// Pinned with `self` (structurally): never moved out, dropped in
     /// place by [`drop_task`](Joined::drop_task), once.
     task: ManuallyDrop<F>,
     /// Whether `task` is still there to poll and to drop.
     live: bool,
-    state: Rc<JoinState<F::Output>>,
+    state: S,
 }
 
-impl<F: Future> Joined<F> {
+impl<F: Future, S: Shared<Output = F::Output>> Joined<F, S> {
+    fn new(task: F, state: S) -> Joined<F, S> {
+        Joined {
+            task: ManuallyDrop::new(task),
+            live: true,
+            state,
+        }
+    }
+
     /// Drops the task's future in place, if still there. A panic of its
     /// drop marks the task panicked, and goes on unless another panic is
     /// unwinding already (a second would abort the process).
@@ -112,22 +280,19 @@ impl<F: Future> Joined<F> {
             unsafe { ManuallyDrop::drop(&mut self.task) }
         }));
         if let Err(panic) = dropped {
-            self.fail(JoinErrorKind::Panicked);
-            if !std::thread::panicking() {
+            self.state.end(failed(JoinErrorKind::Panicked));
+            if !thread::panicking() {
                 resume_unwind(panic);
             }
         }
     }
-
-    /// Ends the task's state as failed with `kind`, unless it ended.
-    fn fail(&self, kind: JoinErrorKind) {
-        if matches!(*self.state.output.borrow(), Output::Running) {
-            self.state.end(Output::Failed(JoinError { kind }));
-        }
-    }
 }
 
-impl<F: Future> Future for Joined<F> {
+fn failed<T>(kind: JoinErrorKind) -> Output<T> {
+    Output::Failed(JoinError { kind })
+}
+
+impl<F: Future, S: Shared<Output = F::Output>> Future for Joined<F, S> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -138,17 +303,19 @@ impl<F: Future> Future for Joined<F> {
         if !this.live {
             return Poll::Ready(());
         }
-        if this.state.aborted.get() {
+        // The waker is kept before the abort is looked at: an abort from
+        // another thread after the look finds it, and wakes the task.
+        this.state.remember(task_slot, cx);
+        if this.state.with(|state| state.aborted) {
             this.drop_task();
             return Poll::Ready(());
         }
-        remember(&this.state.task, cx);
-        this.state.polling.set(true);
+        this.state.with(|state| state.polling = true);
         // SAFETY: `task` is pinned with `this` (see the field), and `live`
         // says it is there.
         let task = unsafe { Pin::new_unchecked(&mut *this.task) };
         let poll = task.poll(cx);
-        this.state.polling.set(false);
+        this.state.with(|state| state.polling = false);
         match poll {
             Poll::Ready(output) => {
                 // The future goes before its handle learns of the output.
@@ -161,20 +328,22 @@ impl<F: Future> Future for Joined<F> {
     }
 }
 
-impl<F: Future> Drop for Joined<F> {
+impl<F: Future, S: Shared<Output = F::Output>> Drop for Joined<F, S> {
     /// Drops the task's future, then ends the state of a task that did not
     /// finish: aborted, unwound by its poll, or dropped unfinished (a drop
     /// that panicked ended it already).
     fn drop(&mut self) {
         self.drop_task();
-        let kind = if self.state.aborted.get() {
-            JoinErrorKind::Aborted
-        } else if self.state.polling.get() {
-            JoinErrorKind::Panicked
-        } else {
-            JoinErrorKind::Dropped
-        };
-        self.fail(kind);
+        let kind = self.state.with(|state| {
+            if state.aborted {
+                JoinErrorKind::Aborted
+            } else if state.polling {
+                JoinErrorKind::Panicked
+            } else {
+                JoinErrorKind::Dropped
+            }
+        });
+        self.state.end(failed(kind));
     }
 }
 
@@ -185,29 +354,51 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let state = Rc::new(JoinState {
-        output: RefCell::new(Output::Running),
-        joiner: RefCell::new(None),
-        task: RefCell::new(None),
-        aborted: Cell::new(false),
-        polling: Cell::new(false),
-    });
-    let future = Joined {
-        task: ManuallyDrop::new(task),
-        live: true,
-        state: Rc::clone(&state),
-    };
+    let state = Rc::new(RefCell::new(JoinState::new()));
+    let future = Joined::new(task, Rc::clone(&state));
     (future, JoinHandle { state })
 }
 
-/// Keeps the waker of `cx` in `slot`, unless the one there wakes the same
-/// task.
-fn remember(slot: &RefCell<Option<Waker>>, cx: &Context<'_>) {
-    let mut slot = slot.borrow_mut();
-    if !matches!(&*slot, Some(w) if w.will_wake(cx.waker())) {
-        let old = slot.replace(cx.waker().clone());
-        drop(slot);
-        drop(old);
+/// The task of a [`RemoteJoinHandle`], before its future is made on the
+/// reactor's thread: dropped unstarted (the reactor shut down before it
+/// ran the job, or the job's maker panicked), it ends the handle's state.
+pub(crate) struct RemoteStart<T> {
+    state: Arc<Mutex<JoinState<T>>>,
+    started: bool,
+}
+
+/// A [`RemoteJoinHandle`] for a task of the reactor whose thread is
+/// `reactor`, and what starts the task on that thread.
+pub(crate) fn remote_joinable<T>(reactor: ThreadId) -> (RemoteStart<T>, RemoteJoinHandle<T>) {
+    let state = Arc::new(Mutex::new(JoinState::new()));
+    let start = RemoteStart {
+        state: Arc::clone(&state),
+        started: false,
+    };
+    (start, RemoteJoinHandle { state, reactor })
+}
+
+impl<T: 'static> RemoteStart<T> {
+    /// Wraps `task` into the future the executor polls.
+    pub(crate) fn start<F>(mut self, task: F) -> impl Future<Output = ()> + 'static
+    where
+        F: Future<Output = T> + 'static,
+    {
+        self.started = true;
+        Joined::new(task, Arc::clone(&self.state))
+    }
+}
+
+impl<T> Drop for RemoteStart<T> {
+    fn drop(&mut self) {
+        if !self.started {
+            let kind = if thread::panicking() {
+                JoinErrorKind::Panicked
+            } else {
+                JoinErrorKind::Dropped
+            };
+            self.state.end(failed(kind));
+        }
     }
 }
 
@@ -215,7 +406,7 @@ impl<T> JoinHandle<T> {
     /// Whether the task has ended: finished, aborted, dropped or unwound.
     /// The handle is then ready.
     pub fn is_finished(&self) -> bool {
-        !matches!(*self.state.output.borrow(), Output::Running)
+        self.state.is_finished()
     }
 
     /// Aborts the task: it is dropped at its next poll, on the reactor's
@@ -226,13 +417,7 @@ impl<T> JoinHandle<T> {
     /// completed before the abort took effect is dropped with its result:
     /// bytes a read took from a pipe or socket go with its buffer.
     pub fn abort(&self) {
-        if self.is_finished() || self.state.aborted.replace(true) {
-            return;
-        }
-        let task = self.state.task.borrow_mut().take();
-        if let Some(task) = task {
-            task.wake();
-        }
+        self.state.abort();
     }
 }
 
@@ -243,20 +428,7 @@ impl<T> Future for JoinHandle<T> {
     /// again after that, it gives an error whose
     /// [`is_taken`](JoinError::is_taken) is true.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut output = self.state.output.borrow_mut();
-        match std::mem::replace(&mut *output, Output::Taken) {
-            Output::Running => {
-                *output = Output::Running;
-                drop(output);
-                remember(&self.state.joiner, cx);
-                Poll::Pending
-            }
-            Output::Ready(value) => Poll::Ready(Ok(value)),
-            Output::Failed(error) => Poll::Ready(Err(error)),
-            Output::Taken => Poll::Ready(Err(JoinError {
-                kind: JoinErrorKind::Taken,
-            })),
-        }
+        self.state.poll_join(cx)
     }
 }
 
@@ -268,7 +440,79 @@ impl<T> fmt::Debug for JoinHandle<T> {
     }
 }
 
-/// Why a [`JoinHandle`] has no output to give.
+impl<T> RemoteJoinHandle<T> {
+    /// Whether the task has ended: finished, aborted, dropped or unwound.
+    /// The handle is then ready.
+    pub fn is_finished(&self) -> bool {
+        self.state.is_finished()
+    }
+
+    /// Aborts the task, as [`JoinHandle::abort`] does: it is dropped on
+    /// the reactor's thread at its next poll (a task not started yet, at
+    /// its start), and the handle resolves to an error whose
+    /// [`is_aborted`](JoinError::is_aborted) is true, once the reactor's
+    /// thread has dropped it. A task that finished already keeps its
+    /// output.
+    pub fn abort(&self) {
+        self.state.abort();
+    }
+
+    /// Waits on this thread, without an executor, until the task ends,
+    /// and gives what awaiting the handle would. On the reactor's own
+    /// thread, where the task cannot run while the thread waits, a task
+    /// that has not ended gives an error whose
+    /// [`is_would_block`](JoinError::is_would_block) is true, at once,
+    /// and the handle is dropped (the task runs on, detached).
+    pub fn join(self) -> Result<T, JoinError> {
+        if thread::current().id() == self.reactor && !self.is_finished() {
+            return Err(JoinError {
+                kind: JoinErrorKind::WouldBlock,
+            });
+        }
+        let waker = Waker::from(Arc::new(Unpark(thread::current())));
+        let cx = Context::from_waker(&waker);
+        loop {
+            match self.state.poll_join(&cx) {
+                Poll::Ready(output) => return output,
+                // A wake before the park makes the park return at once.
+                Poll::Pending => thread::park(),
+            }
+        }
+    }
+}
+
+/// The waker of [`RemoteJoinHandle::join`]: unparks the waiting thread.
+struct Unpark(Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+impl<T> Future for RemoteJoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    /// Ready once the task ended, with its output or how it failed, as a
+    /// [`JoinHandle`]'s.
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.state.poll_join(cx)
+    }
+}
+
+impl<T> fmt::Debug for RemoteJoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteJoinHandle")
+            .field("finished", &self.is_finished())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a [`JoinHandle`] or a [`RemoteJoinHandle`] has no output to give.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct JoinError {
     kind: JoinErrorKind,
@@ -280,6 +524,7 @@ enum JoinErrorKind {
     Dropped,
     Panicked,
     Taken,
+    WouldBlock,
 }
 
 impl JoinError {
@@ -296,8 +541,10 @@ impl JoinError {
 
     /// The task panicked: while it was polled (the panic went on out of
     /// the run that polled it), or while its future was dropped (at the
-    /// shutdown, or when aborted). A task dropped while another's panic
-    /// unwinds is [`is_dropped`](Self::is_dropped).
+    /// shutdown, or when aborted), or, for [`Remote::spawn_with`]
+    /// (crate::reactor::Remote::spawn_with), while it was made. A task
+    /// dropped while another's panic unwinds is
+    /// [`is_dropped`](Self::is_dropped).
     pub fn is_panic(&self) -> bool {
         self.kind == JoinErrorKind::Panicked
     }
@@ -306,6 +553,12 @@ impl JoinError {
     /// was ready.
     pub fn is_taken(&self) -> bool {
         self.kind == JoinErrorKind::Taken
+    }
+
+    /// [`RemoteJoinHandle::join`] was called on the reactor's own thread
+    /// before the task ended: it would have waited for ever.
+    pub fn is_would_block(&self) -> bool {
+        self.kind == JoinErrorKind::WouldBlock
     }
 }
 
@@ -316,6 +569,9 @@ impl fmt::Display for JoinError {
             JoinErrorKind::Dropped => "task dropped unfinished by its reactor",
             JoinErrorKind::Panicked => "task panicked",
             JoinErrorKind::Taken => "task output already taken",
+            JoinErrorKind::WouldBlock => {
+                "joined on its reactor's own thread, which cannot run the task while it waits"
+            }
         })
     }
 }

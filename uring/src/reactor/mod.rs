@@ -62,7 +62,7 @@ pub use self::buf::{IoBuf, IoBufMut, Slice};
 pub use self::core::OpId;
 pub use self::fd::SharedFd;
 pub use self::future::{Next, OpFuture, OpStream};
-pub use self::join::{JoinError, JoinHandle};
+pub use self::join::{JoinError, JoinHandle, RemoteJoinHandle};
 pub use self::op::{Completion, MultishotEnded, MultishotOp, Op};
 pub use self::remote::{Remote, RemoteOpId};
 pub use self::ring_buf::{BufGroup, RingBuf};

@@ -3,6 +3,7 @@
 //! of completions (go-uring's reactor, queued from any goroutine).
 
 use crate::reactor::exec::ReadyQueue;
+use crate::reactor::join::{self, RemoteJoinHandle};
 use crate::reactor::op::{Completion, Op};
 use crate::reactor::{Handle, OpId, REAP_BUDGET, run_each};
 use std::collections::{HashMap, VecDeque};
@@ -299,12 +300,53 @@ impl Remote {
         })
     }
 
-    /// Spawns `task` on the reactor's executor (as [`Handle::spawn`]).
-    pub fn spawn<T>(&self, task: T) -> io::Result<()>
+    /// Spawns `task` on the reactor's executor (as [`Handle::spawn`]), and
+    /// returns a handle that awaits its output from any thread, or aborts
+    /// it. The task runs on the reactor's thread, so it is `Send`; one that
+    /// uses the reactor's [`Handle`] (which stays on that thread) is made
+    /// there by [`spawn_with`](Remote::spawn_with).
+    ///
+    /// An error when the reactor has shut down; `task` is dropped then,
+    /// on this thread, never polled. A task accepted as the reactor shuts
+    /// down is dropped unpolled on its thread, and its handle resolves to
+    /// an error whose [`is_dropped`](crate::reactor::JoinError::is_dropped) is true.
+    pub fn spawn<F>(&self, task: F) -> io::Result<RemoteJoinHandle<F::Output>>
     where
-        T: Future<Output = ()> + Send + 'static,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
     {
-        self.execute(move |h| h.spawn_detached(task))
+        let (start, handle) = join::remote_joinable(self.ready.thread);
+        let task = start.start(task);
+        self.execute(move |h| h.spawn_detached(task))?;
+        Ok(handle)
+    }
+
+    /// Spawns the future `make` returns, called on the reactor's thread
+    /// with a handle to the reactor, and returns a handle that awaits its
+    /// output from any thread, or aborts it: the future need not be
+    /// `Send` (it may hold the reactor's [`Handle`], a
+    /// [`SharedFd`](crate::reactor::SharedFd), `uring::net` sockets), only
+    /// `make` and the output cross threads.
+    ///
+    /// An error when the reactor has shut down; `make` is dropped then,
+    /// on this thread, never called. The handle resolves to an error whose
+    /// [`is_dropped`](crate::reactor::JoinError::is_dropped) is true if the reactor shuts
+    /// down before it calls `make` (or drops the task unpolled), and whose
+    /// [`is_panic`](crate::reactor::JoinError::is_panic) is true if `make` panics (the
+    /// panic goes on, on the reactor's thread, as a panic of a closure
+    /// given to [`execute`](Remote::execute) does).
+    pub fn spawn_with<M, F>(&self, make: M) -> io::Result<RemoteJoinHandle<F::Output>>
+    where
+        M: FnOnce(&Handle) -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        let (start, handle) = join::remote_joinable(self.ready.thread);
+        self.execute(move |h| {
+            let task = make(h);
+            h.spawn_detached(start.start(task));
+        })?;
+        Ok(handle)
     }
 
     /// Shuts the reactor down (as [`Handle::shutdown`]), on its thread.

@@ -1,6 +1,6 @@
 // A spawned task's `JoinHandle` stays on the reactor's thread, as the task
-// does: await it there (in another task, or in `run_until`). To hand a
-// result to another thread, send it over a channel from the task.
+// does: await it there (in another task, or in `run_until`). A task spawned
+// from another thread through `Remote::spawn` has a handle that is `Send`.
 use uring::reactor::Reactor;
 
 fn main() {
