@@ -11,10 +11,13 @@
 //! here (a file opened to append writes at its end whatever the position).
 //!
 //! Where the ring differs from the system calls: a FIFO opened for writing
-//! with no reader fails with `ENXIO` (`open(2)` would wait for one), and
-//! one opened for reading does not wait for a writer (its first read
-//! does); on FIFOs, pipes and other streams positions are ignored, where
-//! `pread(2)` and `pwrite(2)` fail with `ESPIPE`.
+//! with no reader fails with `ENXIO` (`open(2)` would wait for one),
+//! unless the open creates or truncates (`create`, `truncate`,
+//! [`File::create`]: the ring then opens in a worker, which waits for a
+//! reader as `open(2)` does); one opened for reading does not wait for a
+//! writer (its first read does); on FIFOs and pipes positions are
+//! ignored, where `pread(2)` and `pwrite(2)` fail with `ESPIPE`. A socket
+//! takes position 0 alone (any other fails with `ESPIPE`).
 //!
 //! ```
 //! use uring::fs::File;

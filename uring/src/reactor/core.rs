@@ -30,8 +30,8 @@ use std::time::Duration;
 /// A deadline, as the link timeout that holds an op to it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Deadline {
-    at: Timespec,
-    flags: TimeoutFlags,
+    pub(crate) at: Timespec,
+    pub(crate) flags: TimeoutFlags,
 }
 
 impl Deadline {

@@ -463,24 +463,37 @@ impl Handle {
     }
 
     /// A future that resolves once `duration` has passed, timed by the
-    /// ring (an [`ops::Timeout`], 5.4, queued by this call: the time counts
-    /// from it): `Ok(())`, or the error that failed the timeout (the
-    /// reactor's shutdown cancels it: `ECANCELED`). Dropping it cancels
-    /// the timeout.
+    /// ring (an [`ops::Timeout`], 5.4, queued by this call, at the
+    /// deadline `duration` from now: the time counts from the call, not
+    /// from the reactor's next submit): `Ok(())`, or the error that failed
+    /// the timeout (the reactor's shutdown cancels it: `ECANCELED`).
+    /// Dropping it cancels the timeout. A duration too long for an
+    /// `Instant` never ends.
     pub fn sleep(&self, duration: Duration) -> impl Future<Output = io::Result<()>> + 'static {
-        let timeout = self.op(self::ops::Timeout::new(duration));
+        let timeout = match Instant::now().checked_add(duration) {
+            Some(deadline) => self::ops::Timeout::at(deadline),
+            None => self::ops::Timeout::new(duration),
+        };
+        self.sleep_op(timeout)
+    }
+
+    /// [`sleep`](Handle::sleep) until `deadline` (at once for one passed).
+    pub fn sleep_until(&self, deadline: Instant) -> impl Future<Output = io::Result<()>> + 'static {
+        self.sleep_op(self::ops::Timeout::at(deadline))
+    }
+
+    /// The future of a sleep: `timeout`'s `ETIME` is its end.
+    fn sleep_op(
+        &self,
+        timeout: self::ops::Timeout,
+    ) -> impl Future<Output = io::Result<()>> + 'static {
+        let timeout = self.op(timeout);
         async move {
             match timeout.await.0 {
                 Err(e) if e.raw_os_error() == Some(libc::ETIME) => Ok(()),
                 other => other.map(drop),
             }
         }
-    }
-
-    /// [`sleep`](Handle::sleep) until `deadline` (at once for one passed):
-    /// the time left is read when this is called.
-    pub fn sleep_until(&self, deadline: Instant) -> impl Future<Output = io::Result<()>> + 'static {
-        self.sleep(deadline.saturating_duration_since(Instant::now()))
     }
 
     /// `future`, bounded by `duration` (counted from this call): its

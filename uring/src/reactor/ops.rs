@@ -10,12 +10,12 @@ use crate::reactor::fd::SharedFd;
 use crate::reactor::op::{Completion, MultishotEnded, MultishotOp, Op};
 use crate::reactor::ring_buf::{BufGroup, RingBuf};
 use crate::types::{BufferSelect, SockAddr, SockAddrBuf};
-use crate::{AcceptFlags, MsgFlags, MsgHdr, MsgHdrMut, PollEvents, PollFlags, RecvFlags};
+use crate::{AcceptFlags, MsgFlags, MsgHdr, MsgHdrMut, PollEvents, PollFlags, RecvFlags, Timespec};
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::{self, MaybeUninit};
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The most one op moves: Linux's `MAX_RW_COUNT` (`INT_MAX` rounded down to
 /// a 4 KiB page), to which reads and writes clamp themselves, and past
@@ -766,17 +766,36 @@ unsafe impl Op for Shutdown {
     fn complete(self, _: Completion) {}
 }
 
-/// Completes after a while, with `ETIME`.
+/// Completes after a while, or at a deadline, with `ETIME`.
 /// (Linux 5.4.)
 #[derive(Debug, Clone, Copy)]
 pub struct Timeout {
-    after: Duration,
+    time: Timespec,
+    flags: crate::TimeoutFlags,
 }
 
 impl Timeout {
-    /// A timeout of `after`.
+    /// A timeout of `after`, counted from when the kernel takes the SQE
+    /// (at the reactor's next submit, which may come later than the
+    /// call).
     pub fn new(after: Duration) -> Timeout {
-        Timeout { after }
+        Timeout {
+            time: Timespec::from(after),
+            flags: crate::TimeoutFlags::empty(),
+        }
+    }
+
+    /// A timeout that fires at `deadline`, however late the kernel takes
+    /// the SQE (an absolute time on `CLOCK_MONOTONIC`, `Instant`'s clock;
+    /// in a time namespace with an offset, which kernels before the fix
+    /// leave out of absolute times, the time left now, counted from the
+    /// submit). A deadline passed fires at once.
+    pub fn at(deadline: Instant) -> Timeout {
+        let deadline = crate::reactor::core::Deadline::new(deadline);
+        Timeout {
+            time: deadline.at,
+            flags: deadline.flags,
+        }
     }
 }
 
@@ -786,7 +805,7 @@ unsafe impl Op for Timeout {
     type Output = ();
     type Sqe<'a> = raw::Timeout;
     fn sqe(&mut self) -> raw::Timeout {
-        raw::Timeout::new(self.after)
+        raw::Timeout::new(self.time).timeout_flags(self.flags)
     }
     fn complete(self, _: Completion) {}
 }
