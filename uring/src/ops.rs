@@ -453,8 +453,10 @@ crate::ops! {
     }
 
     /// Removes the poll whose `user_data` is `target_user_data`. Completes
-    /// with 0, or `-ENOENT` when no poll matched; the poll completes with
-    /// `-ECANCELED`.
+    /// with 0, `-ENOENT` when no poll matched, or `-EALREADY` when the
+    /// poll was being woken at that moment (nothing is removed: the wake
+    /// goes on, and a multishot poll stays armed); a removed poll
+    /// completes with `-ECANCELED`.
     #[since = "5.1"]
     pub unsafe struct PollRemove = POLL_REMOVE {
         /// The `user_data` of the poll to remove.
@@ -464,10 +466,13 @@ crate::ops! {
 
     /// Changes the events of the poll whose `user_data` is
     /// `target_user_data`, or its `user_data`, or both, without removing it
-    /// (5.13). Completes with 0, or `-ENOENT` when no poll matched. In a
-    /// scope, a poll the scope did not push cannot be given a new
-    /// `user_data`, and one it left untagged cannot be made multishot
-    /// (the update completes with `-EINVAL`).
+    /// (5.13). Completes with 0, `-ENOENT` when no poll matched, or
+    /// `-EALREADY` when the poll was being woken at that moment (nothing
+    /// is changed). The poll stays one-shot or multishot as it was: Linux
+    /// 6.18 replaces the event bits alone (see `poll_flags`). In a scope,
+    /// a poll the scope did not push cannot be given a new `user_data`,
+    /// and an update of one it left untagged may not carry
+    /// `PollFlags::MULTI` (the update completes with `-EINVAL`).
     #[since = "5.13"]
     pub unsafe struct PollUpdate = POLL_REMOVE {
         /// The `user_data` of the poll to update.
@@ -476,7 +481,9 @@ crate::ops! {
         events: impl Into<PollEventsUpdate> = PollEventsUpdate::NONE => poll32_events + |len,
         /// A new `user_data` (`IORING_POLL_UPDATE_USER_DATA`).
         new_user_data: impl Into<UserDataUpdate> = UserDataUpdate::NONE => off + |len,
-        /// `PollFlags::MULTI` to keep polling after the update.
+        /// `IORING_POLL_*` flags: the kernel takes `PollFlags::MULTI`
+        /// here, and Linux 6.18 then ignores it (an update keeps the
+        /// poll's one-shot or multishot nature).
         poll_flags: PollFlags = PollFlags::empty() => |len,
         const fd = -1,
     }
