@@ -277,11 +277,16 @@ crate::ops! {
     ///
     /// In a scope, `target_user_data` names the scope's op pushed with it
     /// (the scope rewrites it to that op's tag); of several of the scope's
-    /// ops that carry it, each cancel names the next in turn. In a scope
-    /// that [tags every op](crate::Scope::tags_every_op), one with
-    /// `CancelFlags::ALL` that names a value several of its ops carry
-    /// fails with `-EINVAL` (one request matches one tag):
-    /// [`Scope::cancel`](crate::Scope::cancel) cancels them all.
+    /// ops that carry it, each cancel names the next in turn (an op counts
+    /// until the scope reads its last completion: a cancel may name one
+    /// whose completion waits in the CQ, and find nothing). One with
+    /// `CancelFlags::ALL` that names a value several of the scope's tagged
+    /// ops carry fails with `-EINVAL` (one request matches one tag). In a
+    /// scope that does not [tag every op](crate::Scope::tags_every_op),
+    /// the ops it leaves untagged are named only by a value no tagged op
+    /// of the scope carries: a value both carry names the tagged ops
+    /// alone. [`Scope::cancel`](crate::Scope::cancel) cancels them all,
+    /// tagged and untagged.
     #[since = "5.5"]
     pub unsafe struct Cancel = ASYNC_CANCEL {
         /// The `user_data` of the op to cancel.

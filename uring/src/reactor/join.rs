@@ -541,8 +541,9 @@ impl JoinError {
 
     /// The task panicked: while it was polled (the panic went on out of
     /// the run that polled it), or while its future was dropped (at the
-    /// shutdown, or when aborted), or, for [`Remote::spawn_with`]
-    /// (crate::reactor::Remote::spawn_with), while it was made. A task
+    /// shutdown, or when aborted), or, for
+    /// [`Remote::spawn_with`](crate::reactor::Remote::spawn_with), while it
+    /// was made. A task
     /// dropped while another's panic unwinds is
     /// [`is_dropped`](Self::is_dropped).
     pub fn is_panic(&self) -> bool {

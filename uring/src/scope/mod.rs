@@ -888,6 +888,13 @@ impl<'scope, S: SqeSize, C: UniformCqe> Scope<'scope, '_, S, C> {
     /// multishot ones, zero-copy sends, commands), and any `user_data` that
     /// could pass for a tag (its top bit set); the others reach the kernel
     /// with their own `user_data`, which costs less.
+    ///
+    /// An op that names another by `user_data` (a cancel, a poll or
+    /// timeout removal or update) is rewritten to name the tagged op of
+    /// the scope that carries it; an untagged op is named only by a value
+    /// no tagged op of the scope carries. Give an op that others will name
+    /// a `user_data` of its own, or cancel through [`Scope::cancel`],
+    /// which reaches tagged and untagged ops alike.
     pub fn tags_every_op(&self) -> bool {
         !self.ring.scope_table.fast
     }
