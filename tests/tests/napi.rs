@@ -68,7 +68,13 @@ fn the_settings_in_force_come_back_with_their_tracking() {
         .register_napi_with(settings(1, false, NapiTracking::Dynamic))
         .unwrap();
     assert_eq!(before, settings(10_000, false, NapiTracking::Static));
-    ring.unregister_napi().unwrap();
+    // Unregistering reports the time and preference it ends (not the
+    // tracking), and nothing once none is left.
+    assert_eq!(
+        ring.unregister_napi().unwrap(),
+        (Duration::from_micros(1), false)
+    );
+    assert_eq!(ring.unregister_napi().unwrap(), (Duration::ZERO, false));
     let before = ring
         .register_napi_with(settings(1, false, NapiTracking::Dynamic))
         .unwrap();

@@ -604,7 +604,7 @@ fn registration_case(seed: u64) {
             }
             17 => ring
                 .register_napi(g.duration(), g.bool())
-                .and_then(|_| ring.unregister_napi()),
+                .and_then(|_| ring.unregister_napi().map(drop)),
             18 => ring.register_ring_fd().and_then(|_| {
                 if g.bool() {
                     ring.unregister_ring_fd()

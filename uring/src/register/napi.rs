@@ -69,13 +69,20 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     }
 
     /// Stops busy polling (`IORING_UNREGISTER_NAPI`), and drops every NAPI
-    /// id tracked.
-    pub fn unregister_napi(&mut self) -> Result<()> {
+    /// id tracked. Returns the busy-poll time and preference in force
+    /// before (zero and `false` when none were registered; the kernel does
+    /// not report the tracking).
+    pub fn unregister_napi(&mut self) -> Result<(Duration, bool)> {
+        let mut napi = sys::io_uring_napi::default();
         self.napi_call(
             sys::IORING_UNREGISTER_NAPI,
             "IORING_UNREGISTER_NAPI",
-            &mut sys::io_uring_napi::default(),
-        )
+            &mut napi,
+        )?;
+        Ok((
+            Duration::from_micros(u64::from(napi.busy_poll_to)),
+            napi.prefer_busy_poll != 0,
+        ))
     }
 
     /// Busy-polls the NAPI instances `settings.tracking` names for
