@@ -411,3 +411,69 @@ fn a_descriptor_moved_through_spawn_with_is_closed_with_its_task() {
     drop(remote);
     server.join().unwrap().unwrap();
 }
+
+/// Four threads spawn tasks that sleep a few hundred microseconds on the
+/// reactor, abort every third one, and join them all, while a fifth shuts
+/// the reactor down halfway: every handle resolves once, to its output,
+/// an abort, or a drop by the shutdown (spawns refused after it), and
+/// none hangs.
+#[test]
+fn spawns_aborts_and_joins_racing_a_shutdown_each_resolve_once() {
+    let _watch = watchdog();
+    let (remote, server) = serve();
+    let outcomes: Vec<_> = (0..4u64)
+        .map(|t| {
+            let remote = remote.clone();
+            thread::spawn(move || {
+                let (mut ok, mut aborted, mut dropped, mut refused) = (0u32, 0u32, 0u32, 0u32);
+                let mut handles = Vec::new();
+                for i in 0..300u64 {
+                    let made = remote.spawn_with(move |h| {
+                        let h = h.clone();
+                        async move {
+                            h.sleep(Duration::from_micros(100 + (i % 7) * 50))
+                                .await
+                                .unwrap();
+                            t * 1000 + i
+                        }
+                    });
+                    match made {
+                        Ok(handle) => {
+                            if i % 3 == 0 {
+                                handle.abort();
+                            }
+                            handles.push((i, handle));
+                        }
+                        Err(_) => refused += 1,
+                    }
+                }
+                for (i, handle) in handles {
+                    match handle.join() {
+                        Ok(out) => {
+                            assert_eq!(out, t * 1000 + i);
+                            ok += 1;
+                        }
+                        Err(e) if e.is_aborted() => {
+                            assert_eq!(i % 3, 0, "only aborted tasks say so");
+                            aborted += 1;
+                        }
+                        Err(e) if e.is_dropped() => dropped += 1,
+                        Err(e) => panic!("task {i}: {e:?}"),
+                    }
+                }
+                (ok, aborted, dropped, refused)
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(5));
+    // Refused once the reactor has shut down, which may already be so.
+    let _ = remote.shutdown();
+    let mut total = 0;
+    for t in outcomes {
+        let (ok, aborted, dropped, refused) = t.join().unwrap();
+        total += ok + aborted + dropped + refused;
+    }
+    assert_eq!(total, 1200, "every spawn accounted for once");
+    drop(remote);
+    server.join().unwrap().unwrap();
+}

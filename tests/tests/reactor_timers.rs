@@ -5,7 +5,9 @@
 //! the order of their lengths; `timeout` gives a future's output when it
 //! finishes first (at once with a duration of 0, if it is ready), and
 //! `TimedOut` when the time passes first, the future dropped with the read
-//! it awaited cancelled (bytes written later stay in the pipe).
+//! it awaited cancelled (bytes written later stay in the pipe). The
+//! reactor's `Timeout` op counts a duration from the submit, and
+//! `Timeout::at` to its deadline however late the submit comes.
 
 use std::cell::RefCell;
 use std::io::{self, Write as _};
@@ -14,7 +16,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use uring::reactor::Reactor;
-use uring::reactor::ops::{Nop, Read};
+use uring::reactor::ops::{Nop, Read, Timeout};
 use uring_tests::reactor::{pipe_bytes, pipes};
 use uring_tests::{poll_once, watchdog};
 
@@ -79,17 +81,22 @@ fn a_shutdown_fails_a_sleep_with_ecanceled() {
     }
 }
 
-/// Twelve tasks sleep 60, 55, ... 5 ms: they wake shortest first.
+/// Twelve tasks sleep until 60, 55, ... 5 ms past a common instant a
+/// little ahead (each sleep counts from its own call, and the tasks are
+/// polled one after the other): they wake shortest first.
 #[test]
 fn sleeps_end_in_the_order_of_their_lengths() {
     let _watch = watchdog();
     let reactor = Reactor::new().unwrap();
     let order = Rc::new(RefCell::new(Vec::new()));
+    let base = Instant::now() + Duration::from_millis(300);
     for i in (1..=12u64).rev() {
         let h = reactor.handle();
         let order = Rc::clone(&order);
         drop(reactor.spawn(async move {
-            h.sleep(Duration::from_millis(5 * i)).await.unwrap();
+            h.sleep_until(base + Duration::from_millis(5 * i))
+                .await
+                .unwrap();
             order.borrow_mut().push(i);
         }));
     }
@@ -137,4 +144,31 @@ fn timeout_gives_the_output_or_cuts_the_future() {
     writers[0].write_all(b"later").unwrap();
     uring_tests::run_for(&reactor, 5);
     assert_eq!(pipe_bytes(&dups[0]), b"later");
+}
+
+/// `Timeout::at` fires at its deadline however late the reactor submits
+/// it: made 200 ms ahead, then 300 ms of the thread's own work before the
+/// reactor runs, it completes (`ETIME`) at once. `Timeout::new` counts
+/// from the submit: the same wait leaves it its whole 200 ms.
+#[test]
+fn a_timeout_at_a_deadline_counts_to_it_and_a_duration_from_the_submit() {
+    let _watch = watchdog();
+    let reactor = Reactor::new().unwrap();
+    let deadline = Instant::now() + Duration::from_millis(200);
+    let at = reactor.op(Timeout::at(deadline));
+    std::thread::sleep(Duration::from_millis(300));
+    let awaited = Instant::now();
+    let (result, ()) = reactor.run_until(at).unwrap();
+    assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::ETIME));
+    let late = awaited.elapsed();
+    assert!(late < Duration::from_millis(150), "{late:?}");
+    assert!(Instant::now() >= deadline);
+
+    let after = reactor.op(Timeout::new(Duration::from_millis(200)));
+    std::thread::sleep(Duration::from_millis(300));
+    let awaited = Instant::now();
+    let (result, ()) = reactor.run_until(after).unwrap();
+    assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::ETIME));
+    let waited = awaited.elapsed();
+    assert!(waited >= Duration::from_millis(190), "{waited:?}");
 }
