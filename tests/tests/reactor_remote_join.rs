@@ -477,3 +477,39 @@ fn spawns_aborts_and_joins_racing_a_shutdown_each_resolve_once() {
     drop(remote);
     server.join().unwrap().unwrap();
 }
+
+/// A task whose maker never ran because another job's panic unwound the
+/// reactor's thread first is dropped, not panicked: only its own maker's
+/// panic says that.
+#[test]
+fn a_task_left_by_another_job_s_panic_resolves_as_dropped() {
+    let _watch = watchdog();
+    let (tx, rx) = mpsc::channel();
+    let (go, gate) = mpsc::channel::<()>();
+    let server = thread::spawn(move || {
+        let reactor = Reactor::new().unwrap();
+        tx.send(reactor.remote()).unwrap();
+        gate.recv().unwrap();
+        let _ = reactor.run();
+    });
+    let remote = rx.recv().unwrap();
+    remote.execute(|_| panic!("another job panics")).unwrap();
+    let made = Arc::new(AtomicUsize::new(0));
+    let m = Arc::clone(&made);
+    let task = remote
+        .spawn_with(move |_| {
+            m.fetch_add(1, Ordering::SeqCst);
+            async { 1u8 }
+        })
+        .unwrap();
+    go.send(()).unwrap();
+    let panic = server.join().unwrap_err();
+    assert_eq!(panic.downcast_ref::<&str>(), Some(&"another job panics"));
+    let err = task.join().unwrap_err();
+    assert!(
+        err.is_dropped(),
+        "{err:?} (maker ran {} times)",
+        made.load(Ordering::SeqCst)
+    );
+    assert!(!err.is_panic());
+}

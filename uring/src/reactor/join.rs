@@ -364,7 +364,16 @@ where
 /// ran the job, or the job's maker panicked), it ends the handle's state.
 pub(crate) struct RemoteStart<T> {
     state: Arc<Mutex<JoinState<T>>>,
-    started: bool,
+    /// Where it stands: not started, its future being made (a drop then
+    /// is the maker's panic), or started.
+    stage: Stage,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Waiting,
+    Making,
+    Started,
 }
 
 /// A [`RemoteJoinHandle`] for a task of the reactor whose thread is
@@ -373,7 +382,7 @@ pub(crate) fn remote_joinable<T>(reactor: ThreadId) -> (RemoteStart<T>, RemoteJo
     let state = Arc::new(Mutex::new(JoinState::new()));
     let start = RemoteStart {
         state: Arc::clone(&state),
-        started: false,
+        stage: Stage::Waiting,
     };
     (start, RemoteJoinHandle { state, reactor })
 }
@@ -384,21 +393,33 @@ impl<T: 'static> RemoteStart<T> {
     where
         F: Future<Output = T> + 'static,
     {
-        self.started = true;
+        self.stage = Stage::Started;
         Joined::new(task, Arc::clone(&self.state))
+    }
+
+    /// Makes the task's future with `make`, and wraps it: a panic of
+    /// `make` ends the handle's state as panicked.
+    pub(crate) fn start_with<F>(
+        mut self,
+        make: impl FnOnce() -> F,
+    ) -> impl Future<Output = ()> + 'static
+    where
+        F: Future<Output = T> + 'static,
+    {
+        self.stage = Stage::Making;
+        let task = make();
+        self.start(task)
     }
 }
 
 impl<T> Drop for RemoteStart<T> {
     fn drop(&mut self) {
-        if !self.started {
-            let kind = if thread::panicking() {
-                JoinErrorKind::Panicked
-            } else {
-                JoinErrorKind::Dropped
-            };
-            self.state.end(failed(kind));
-        }
+        let kind = match self.stage {
+            Stage::Started => return,
+            Stage::Making => JoinErrorKind::Panicked,
+            Stage::Waiting => JoinErrorKind::Dropped,
+        };
+        self.state.end(failed(kind));
     }
 }
 

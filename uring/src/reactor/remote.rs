@@ -342,10 +342,7 @@ impl Remote {
         F::Output: Send + 'static,
     {
         let (start, handle) = join::remote_joinable(self.ready.thread);
-        self.execute(move |h| {
-            let task = make(h);
-            h.spawn_detached(start.start(task));
-        })?;
+        self.execute(move |h| h.spawn_detached(start.start_with(|| make(h))))?;
         Ok(handle)
     }
 
