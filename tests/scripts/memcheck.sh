@@ -33,10 +33,18 @@ declare -A skip_binary=(
     [attacks_reactor_buf_ring_gaps_audit]="its peers are writer threads that, in a run of the whole binary, stall while the reactor waits in io_uring_enter ($one_thread): it ran past the time limit in two runs of three; each of its tests ran clean alone"
     [go_uring_cases_second]="it runs go-uring's suites as go-uring does: a reactor per ring on threads of their own, queued and cancelled from the test's thread and a third one, which do not run while the reactors wait in io_uring_enter ($one_thread: its tests ran past the time limit); and its vectored reads compare bytes $kernel_wrote"
     [runtime_parity_audit]="most of its tests compare the bytes reads placed in vectors' spare capacity and in files, $kernel_wrote (8 of its 13 tests; the other 5 ran clean alone)"
+    [reactor_remote_join]="each test runs a reactor on a thread of its own, fed and joined from other threads, which do not run while the reactor waits in io_uring_enter ($one_thread); the handles' shared state is the same code as reactor_join's, which runs under memcheck"
     [thread_races]="its threads must run while another waits in io_uring_enter, which they never do under valgrind ($one_thread); tests/scripts/tsan.sh runs it under ThreadSanitizer"
 )
 # binary -> "test|reason" lines
 declare -A skip_tests=(
+    [fs_timers_docs_claims_audit]="a_file_has_no_cursor_reads_and_writes_leave_the_offset_alone|$kernel_wrote
+a_file_s_ops_run_on_the_reactor_of_its_handle|$kernel_wrote
+a_socket_takes_position_0_alone|$kernel_wrote
+create_new_create_and_custom_flags_over_links_and_tmpfiles_as_std|$kernel_wrote
+random_writes_and_reads_at_offsets_match_std_file_ext|$kernel_wrote
+read_at_fills_from_the_start_up_to_bytes_total_and_write_at_sends_bytes_init|$kernel_wrote
+write_all_at_writes_again_what_a_short_write_left_on_a_pipe|$one_thread: the thread that reads the pipe does not run while the reactor waits in io_uring_enter"
     [attacks_threads_gaps_audit]="remotes_racing_the_reactor_s_drop_run_or_refuse_each_closure_once|$one_thread: the sending threads and the thread that drops the reactor seldom interleave, and the senders give up before the reactor refuses them"
     [attacks_chains_gaps_audit]="a_drain_in_a_reactor_ops_sqe_is_cleared_and_holds_nothing|$one_thread: the timer thread that ends the reactor's run does not run while the reactor waits in io_uring_enter"
     [liburing_cases_eighth]="msg_ring_from_a_remote_thread_reaches_a_waiting_ring|$one_thread: the sending thread does not run while the target ring waits in io_uring_enter

@@ -302,7 +302,7 @@ impl Remote {
 
     /// Spawns `task` on the reactor's executor (as [`Handle::spawn`]), and
     /// returns a handle that awaits its output from any thread, or aborts
-    /// it. The task runs on the reactor's thread, so it is `Send`; one that
+    /// it. The task is sent to the reactor's thread, so it is `Send`; one that
     /// uses the reactor's [`Handle`] (which stays on that thread) is made
     /// there by [`spawn_with`](Remote::spawn_with).
     ///
