@@ -38,6 +38,9 @@ declare -A skip_binary=(
 )
 # binary -> "test|reason" lines
 declare -A skip_tests=(
+    [reactor_fs_exact]="a_read_into_a_slice_mut_keeps_the_bytes_before_it|$kernel_wrote
+read_exact_at_past_the_end_is_unexpected_eof_with_the_bytes_kept|$kernel_wrote
+read_exact_at_reads_again_past_short_reads|$kernel_wrote"
     [io_uring_crate_cases]="epoll_test_race|$one_thread: the writer thread does not run while the ring waits in io_uring_enter for its epoll wait"
     [fs_timers_docs_claims_audit]="a_file_has_no_cursor_reads_and_writes_leave_the_offset_alone|$kernel_wrote
 a_file_s_ops_run_on_the_reactor_of_its_handle|$kernel_wrote

@@ -117,6 +117,23 @@ impl File {
         self.at(buf, pos, Read::new).await
     }
 
+    /// Fills all of `buf` (its [`bytes_total`](IoBufMut::bytes_total)
+    /// bytes, from its start) from `pos` on, reading again past what a
+    /// short read left, like std's `read_exact_at`. The end of the file
+    /// before the buffer is full fails with
+    /// [`UnexpectedEof`](io::ErrorKind::UnexpectedEof), the bytes read
+    /// kept in the buffer (a `Vec`'s length says how many). Positions as
+    /// for [`read_at`](Self::read_at).
+    pub async fn read_exact_at<B: IoBufMut>(&self, buf: B, pos: u64) -> (io::Result<()>, B) {
+        crate::reactor::read_exact(buf, |rest, done| async move {
+            match pos.checked_add(done as u64) {
+                Some(at) => self.read_at(rest, at).await,
+                None => (Err(invalid_position()), rest),
+            }
+        })
+        .await
+    }
+
     /// Reads into `bufs` in turn at `pos`, like `preadv(2)`; gives them back
     /// with the byte count. Positions as for [`read_at`](Self::read_at).
     pub async fn readv_at<B: IoBufMut>(
@@ -378,6 +395,74 @@ impl OpenOptions {
 pub async fn create_dir(handle: &Handle, path: impl AsRef<Path>) -> io::Result<()> {
     let path = c_path(path.as_ref())?;
     handle.op(MkdirAt::new(path, 0o777)).await.0.map(drop)
+}
+
+/// Creates the directory `path` and every missing directory above it,
+/// like std's `create_dir_all`, through `handle`'s ring: a directory
+/// that exists already (made meanwhile by another, say) is no error, a
+/// file in the way is (`EEXIST` from the kernel, as std reports it). An
+/// empty path is no error either.
+pub async fn create_dir_all(handle: &Handle, path: impl AsRef<Path>) -> io::Result<()> {
+    let path = path.as_ref();
+    // The directories to make, deepest first: up from `path` to the
+    // first that exists (or that the kernel refuses otherwise than as
+    // missing).
+    let mut missing = Vec::new();
+    let mut at = Some(path);
+    while let Some(dir) = at.filter(|dir| !dir.as_os_str().is_empty()) {
+        match create_dir(handle, dir).await {
+            Ok(()) => break,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                missing.push(dir);
+                at = dir.parent();
+            }
+            Err(e) => {
+                if is_dir(handle, dir).await {
+                    break;
+                }
+                return Err(e);
+            }
+        }
+    }
+    if at.is_none_or(|dir| dir.as_os_str().is_empty()) && !missing.is_empty() {
+        // The top was reached and still missing: a relative path whose
+        // working directory is gone, say.
+        return Err(io::Error::other("failed to create the whole tree"));
+    }
+    for dir in missing.into_iter().rev() {
+        if let Err(e) = create_dir(handle, dir).await
+            && !is_dir(handle, dir).await
+        {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Whether `path` names a directory (following symbolic links).
+async fn is_dir(handle: &Handle, path: &Path) -> bool {
+    statx(handle, path)
+        .await
+        .is_ok_and(|st| u32::from(st.stx_mode) & libc::S_IFMT == libc::S_IFDIR)
+}
+
+/// The status of `path` (`STATX_BASIC_STATS`; a symbolic link is
+/// followed), like `statx(2)`, through `handle`'s ring: std's `metadata`.
+/// (Linux 5.6.)
+pub async fn statx(handle: &Handle, path: impl AsRef<Path>) -> io::Result<libc::statx> {
+    let path = c_path(path.as_ref())?;
+    let (res, out) = handle.op(Statx::new(path)).await;
+    res.map(|_| *out)
+}
+
+/// The status of `path` itself, a symbolic link not followed
+/// (`AT_SYMLINK_NOFOLLOW`), like `statx(2)`, through `handle`'s ring:
+/// std's `symlink_metadata`. (Linux 5.6.)
+pub async fn symlink_statx(handle: &Handle, path: impl AsRef<Path>) -> io::Result<libc::statx> {
+    let path = c_path(path.as_ref())?;
+    let op = Statx::new(path).flags(libc::AT_SYMLINK_NOFOLLOW);
+    let (res, out) = handle.op(op).await;
+    res.map(|_| *out)
 }
 
 /// Removes the file `path`, like `unlinkat(2)`, through `handle`'s ring.

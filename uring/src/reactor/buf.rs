@@ -92,6 +92,40 @@ pub unsafe trait IoBufMut: IoBuf {
     ///
     /// The first `n` bytes must be initialised.
     unsafe fn set_init(&mut self, n: usize);
+
+    /// A view of `range` of the bytes a read may fill, which owns the
+    /// buffer and gives it back with [`SliceMut::into_inner`]: how a read
+    /// fills the rest of a buffer a short read left (a read into it fills
+    /// from its start, and counts as a read into the buffer from there).
+    ///
+    /// The range begins at most at the initialised bytes' end (no byte
+    /// before the range is left unwritten), and ends at most at
+    /// [`bytes_total`](Self::bytes_total): out-of-range bounds are
+    /// clamped.
+    fn slice_mut(self, range: impl RangeBounds<usize>) -> SliceMut<Self>
+    where
+        Self: Sized,
+    {
+        let total = self.bytes_total();
+        let begin = match range.start_bound() {
+            Bound::Included(&n) => n,
+            Bound::Excluded(&n) => n.saturating_add(1),
+            Bound::Unbounded => 0,
+        }
+        .min(self.bytes_init())
+        .min(total);
+        let end = match range.end_bound() {
+            Bound::Included(&n) => n.saturating_add(1),
+            Bound::Excluded(&n) => n,
+            Bound::Unbounded => total,
+        }
+        .clamp(begin, total);
+        SliceMut {
+            buf: self,
+            begin,
+            end,
+        }
+    }
 }
 
 // SAFETY: a vector's heap bytes do not move with the vector, and do not
@@ -226,6 +260,106 @@ unsafe impl<B: IoBuf> IoBuf for Slice<B> {
     fn bytes_init(&self) -> usize {
         self.end - self.begin
     }
+}
+
+/// A range of an owned buffer a read may fill, from
+/// [`IoBufMut::slice_mut`]: a read fills it from its start, and the
+/// buffer's initialised bytes then reach as far as the read did;
+/// [`into_inner`](SliceMut::into_inner) gives the buffer back.
+#[derive(Debug)]
+pub struct SliceMut<B> {
+    buf: B,
+    begin: usize,
+    end: usize,
+}
+
+impl<B> SliceMut<B> {
+    /// The whole buffer, back.
+    pub fn into_inner(self) -> B {
+        self.buf
+    }
+
+    /// The buffer.
+    pub fn get_ref(&self) -> &B {
+        &self.buf
+    }
+
+    /// Where the range begins in the buffer.
+    pub fn begin(&self) -> usize {
+        self.begin
+    }
+
+    /// Where the range ends in the buffer.
+    pub fn end(&self) -> usize {
+        self.end
+    }
+}
+
+// SAFETY: the range's initialised bytes are the buffer's from `begin` up
+// to `end`; the buffer keeps them stable.
+unsafe impl<B: IoBufMut> IoBuf for SliceMut<B> {
+    fn stable_ptr(&self) -> *const u8 {
+        // SAFETY: `begin <= bytes_total`, inside or one past the bytes.
+        unsafe { self.buf.stable_ptr().add(self.begin) }
+    }
+    fn bytes_init(&self) -> usize {
+        self.buf
+            .bytes_init()
+            .min(self.end)
+            .saturating_sub(self.begin)
+    }
+}
+
+// SAFETY: the range lies within the buffer's `bytes_total` (clamped at
+// creation), which the kernel may write; `set_init(n)` marks the buffer
+// initialised up to `begin + n`, whose bytes before `begin` were
+// initialised at creation (`begin <= bytes_init` then; while the slice
+// owns the buffer, only its own `set_init` changes that count, never to
+// less than `begin`) and whose `n` from `begin` the caller vouches for.
+unsafe impl<B: IoBufMut> IoBufMut for SliceMut<B> {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        // SAFETY: as for `stable_ptr`.
+        unsafe { self.buf.stable_mut_ptr().add(self.begin) }
+    }
+    fn bytes_total(&self) -> usize {
+        self.end - self.begin
+    }
+    unsafe fn set_init(&mut self, n: usize) {
+        // SAFETY: see the impl's comment; `begin + n <= end <=
+        // bytes_total`.
+        unsafe { self.buf.set_init(self.begin + n) }
+    }
+}
+
+/// Fills all of `buf` (its [`bytes_total`](IoBufMut::bytes_total) bytes,
+/// from its start) through `read`, which is given the rest of it (a
+/// [`SliceMut`] from the first byte not yet filled) and how many bytes
+/// went before, and answers with a count and the slice: again after a
+/// short count, until every byte came. A count of 0 before the end fails
+/// with [`UnexpectedEof`](std::io::ErrorKind::UnexpectedEof), with the
+/// bytes that came kept in the buffer; an error ends it. The buffer comes
+/// back either way.
+pub(crate) async fn read_exact<B, F, Fut>(buf: B, mut read: F) -> (std::io::Result<()>, B)
+where
+    B: IoBufMut,
+    F: FnMut(SliceMut<B>, usize) -> Fut,
+    Fut: std::future::Future<Output = (std::io::Result<usize>, SliceMut<B>)>,
+{
+    let total = buf.bytes_total();
+    let mut done = 0;
+    let mut buf = buf;
+    while done < total {
+        // `done` bytes from the start were filled, so the slice begins at
+        // `done` (the buffer's initialised bytes reach at least that far).
+        let (result, slice) = read(buf.slice_mut(done..), done).await;
+        buf = slice.into_inner();
+        match result {
+            Ok(0) => return (Err(std::io::ErrorKind::UnexpectedEof.into()), buf),
+            Ok(n) => done += n,
+            Err(e) => return (Err(e), buf),
+        }
+    }
+    (Ok(()), buf)
 }
 
 /// Writes all of `buf` through `write`, which is given the rest of it (a

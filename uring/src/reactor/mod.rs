@@ -57,8 +57,8 @@ mod slab;
 #[cfg(feature = "tokio")]
 mod tokio;
 
-pub(crate) use self::buf::write_all;
-pub use self::buf::{IoBuf, IoBufMut, Slice};
+pub use self::buf::{IoBuf, IoBufMut, Slice, SliceMut};
+pub(crate) use self::buf::{read_exact, write_all};
 pub use self::core::OpId;
 pub use self::fd::SharedFd;
 pub use self::future::{Next, OpFuture, OpStream};
