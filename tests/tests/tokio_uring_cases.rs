@@ -900,8 +900,9 @@ fn tcp_stream_echo_write_all_and_shutdown() {
     assert!(got == want, "the echo differs");
 }
 
-/// TcpStream::writev: uring's stream has no `writev`; the same bytes go
-/// out through `ops::SendV` on the stream's shared descriptor.
+/// TcpStream::writev: the stream's `writev` sends the buffers in turn
+/// (an empty one among them) and gives them back; the same bytes go out
+/// through `ops::SendV` on the stream's shared descriptor.
 fn tcp_stream_writev_through_sendv() {
     let _watch = watchdog();
     start(|h| async move {
@@ -910,17 +911,26 @@ fn tcp_stream_writev_through_sendv() {
         let (client, server) = futures_join(TcpStream::connect(&h, addr), listener.accept()).await;
         let (client, server) = (client.unwrap(), server.unwrap());
         let bufs = vec![b"hello".to_vec(), Vec::new(), b" world...".to_vec()];
+        let (res, bufs) = client.writev(bufs).await;
+        assert_eq!(res.unwrap(), HELLO.len());
+        assert_eq!(bufs[2], b" world...");
         let (res, bufs) = h.op(SendV::new(client.shared_fd(), bufs)).await;
         assert_eq!(res.unwrap() as usize, HELLO.len());
         assert_eq!(bufs[2], b" world...");
         let mut got = Vec::new();
-        while got.len() < HELLO.len() {
+        while got.len() < 2 * HELLO.len() {
             let (res, b) = server.read(Vec::with_capacity(64)).await;
             let n = res.unwrap();
             assert!(n > 0);
             got.extend_from_slice(&b[..n]);
         }
-        assert_eq!(got, HELLO);
+        assert_eq!(got, HELLO.repeat(2));
+        // Shut down for writing: refused as a write is, nothing sent.
+        client.shutdown(std::net::Shutdown::Write).await.unwrap();
+        let (res, _) = client.writev(vec![b"late".to_vec()]).await;
+        assert_eq!(res.unwrap_err().raw_os_error(), Some(libc::EPIPE));
+        let (res, _) = server.read(Vec::with_capacity(8)).await;
+        assert_eq!(res.unwrap(), 0, "the end of the stream, no late bytes");
     });
 }
 
