@@ -122,8 +122,10 @@ impl File {
     /// short read left, like std's `read_exact_at`. The end of the file
     /// before the buffer is full fails with
     /// [`UnexpectedEof`](io::ErrorKind::UnexpectedEof), the bytes read
-    /// kept in the buffer (a `Vec`'s length says how many). Positions as
-    /// for [`read_at`](Self::read_at).
+    /// kept in the buffer from its start: a `Vec` given empty has them as
+    /// its length, while one given with a length keeps it (a read never
+    /// shortens a `Vec`), its bytes past those read left as they were.
+    /// Positions as for [`read_at`](Self::read_at).
     pub async fn read_exact_at<B: IoBufMut>(&self, buf: B, pos: u64) -> (io::Result<()>, B) {
         crate::reactor::read_exact(buf, |rest, done| async move {
             match pos.checked_add(done as u64) {

@@ -19,8 +19,22 @@ use std::collections::VecDeque;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::rc::{Rc, Weak};
+use std::task::Waker;
 
-type Queue = RefCell<VecDeque<OwnedFd>>;
+/// The sockets kept, and the accepts that wait for one.
+#[derive(Default)]
+struct Queue {
+    sockets: RefCell<VecDeque<OwnedFd>>,
+    /// The wakers of the accepts (and streams of accepts) waiting in the
+    /// kernel, to wake when a socket is kept: the kernel will not give them
+    /// that one, which waits here.
+    waiters: RefCell<Vec<Waker>>,
+}
+
+/// How many wakers the backlog keeps before it wakes them all (they
+/// register again if they still wait): those of accepts that stopped
+/// waiting are never removed otherwise.
+const MAX_WAITERS: usize = 64;
 
 /// The sockets accepted for accepts given up, oldest first; shared by a
 /// listener and its streams of accepts.
@@ -28,6 +42,30 @@ type Queue = RefCell<VecDeque<OwnedFd>>;
 pub(crate) struct Backlog(Rc<Queue>);
 
 impl Backlog {
+    /// Wakes `waker` once a socket is kept here: an accept waiting in the
+    /// kernel registers, so that it takes the socket rather than wait for
+    /// another connection.
+    pub(crate) fn wake_on_keep(&self, waker: &Waker) {
+        let full = {
+            let Ok(mut waiters) = self.0.waiters.try_borrow_mut() else {
+                return;
+            };
+            if waiters.iter().any(|w| w.will_wake(waker)) {
+                return;
+            }
+            if waiters.len() >= MAX_WAITERS {
+                std::mem::take(&mut *waiters)
+            } else {
+                waiters.push(waker.clone());
+                return;
+            }
+        };
+        for waker in full {
+            waker.wake();
+        }
+        waker.wake_by_ref();
+    }
+
     /// The oldest socket kept, if any, while `handle`'s reactor runs (once
     /// it has shut down, its listeners hand out nothing more).
     pub(crate) fn take_live(&self, handle: &Handle) -> Option<OwnedFd> {
@@ -37,12 +75,22 @@ impl Backlog {
         self.take()
     }
 
+    /// Whether a socket is kept, while `handle`'s reactor runs.
+    pub(crate) fn has_live(&self, handle: &Handle) -> bool {
+        !handle.is_shut_down()
+            && self
+                .0
+                .sockets
+                .try_borrow()
+                .is_ok_and(|sockets| !sockets.is_empty())
+    }
+
     /// The oldest socket kept, if any.
     fn take(&self) -> Option<OwnedFd> {
         // The queue is borrowed only inside this module's short calls, none
         // of which calls out: a failed borrow cannot happen, and would
         // only mean "nothing kept" here.
-        self.0.try_borrow_mut().ok()?.pop_front()
+        self.0.sockets.try_borrow_mut().ok()?.pop_front()
     }
 
     /// A one-shot accept on `fd` whose socket, should its future be dropped
@@ -93,9 +141,20 @@ impl Drop for Unclaimed {
     fn drop(&mut self) {
         if let Some(fd) = self.fd.take()
             && let Some(queue) = self.backlog.upgrade()
-            && let Ok(mut queue) = queue.try_borrow_mut()
+            && let Ok(mut sockets) = queue.sockets.try_borrow_mut()
         {
-            queue.push_back(fd);
+            sockets.push_back(fd);
+            drop(sockets);
+            // The accepts waiting in the kernel take it instead (woken
+            // outside the borrows: a waker is the program's code).
+            let waiters = queue
+                .waiters
+                .try_borrow_mut()
+                .map(|mut w| std::mem::take(&mut *w))
+                .unwrap_or_default();
+            for waker in waiters {
+                waker.wake();
+            }
         }
         // Otherwise `fd`, if any, is closed here: nobody can accept it.
     }

@@ -31,7 +31,8 @@ pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(15);
 /// the kernel accepted for an [`accept`](TcpListener::accept) future or an
 /// [`Incoming`] stream dropped before it was read (a `select` whose other
 /// branch won, a timeout) is kept by the listener and handed out by its
-/// next accept, before those still in the kernel's queue.
+/// next accept, before those still in the kernel's queue (an accept
+/// already waiting in the kernel is woken to take it).
 pub struct TcpListener {
     handle: Handle,
     fd: SharedFd,
@@ -258,7 +259,12 @@ impl<S: Accepted> Incoming<S> {
                         return Poll::Ready(Some(Err(e)));
                     }
                 }
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    // A socket kept meanwhile (for an accept given up) is
+                    // the stream's to hand out: wake for it.
+                    self.backlog.wake_on_keep(cx.waker());
+                    return Poll::Pending;
+                }
             }
         }
     }
@@ -287,7 +293,27 @@ pub(crate) async fn accept_one(
     if let Some(fd) = backlog.take_live(handle) {
         return Ok(fd);
     }
-    let (result, unclaimed) = handle.op(backlog.accept(fd)).await;
+    let mut accept = std::pin::pin!(handle.op(backlog.accept(fd)));
+    // A socket kept while this accept waits in the kernel (for an accept
+    // given up whose completion came late) is this accept's to take: the
+    // kernel would give it a later connection instead, or none. Dropped
+    // then, the accept is cancelled, and a socket it got kept in turn.
+    let accepted = std::future::poll_fn(|cx| {
+        if let Poll::Ready(done) = accept.as_mut().poll(cx) {
+            return Poll::Ready(Some(done));
+        }
+        if backlog.has_live(handle) {
+            return Poll::Ready(None);
+        }
+        backlog.wake_on_keep(cx.waker());
+        Poll::Pending
+    })
+    .await;
+    let Some((result, unclaimed)) = accepted else {
+        return backlog
+            .take_live(handle)
+            .ok_or_else(|| io::Error::other("a kept socket went missing"));
+    };
     result?;
     unclaimed
         .and_then(|unclaimed| unclaimed.claim())

@@ -17,7 +17,12 @@ use std::task::{Context, Poll};
 ///
 /// The op's memory lives in the reactor, not in the future: dropping the
 /// future before the op completes cancels the op, and the reactor drops
-/// its memory only at the op's last completion. Forgetting the future
+/// its memory only at the op's last completion. The cancel goes to the
+/// kernel with the drop (a timeout's waits for the reactor's next
+/// submit): on a ring without an SQ thread, a read, receive or accept
+/// waiting on a socket or pipe takes nothing that arrives after the drop
+/// (one an io-wq worker is running may still complete, and its result
+/// is dropped with it). Forgetting the future
 /// leaks the reactor's shared state with it, which the future holds (an
 /// `Rc`): the ring, the op's memory and descriptor, every other op's slot.
 /// Dropping the reactor still cancels and waits for the op, but nothing
@@ -76,7 +81,7 @@ impl<O: Op> OpFuture<O> {
     pub fn detach(mut self) {
         if let FutureState::InFlight(id) = self.state {
             self.state = FutureState::Done;
-            orphan(&self.shared, id, false);
+            orphan(&self.shared, id, false, false);
         }
     }
 }
@@ -161,15 +166,26 @@ fn take_ready<O: Op>(core: &mut crate::reactor::core::Core, id: OpId) -> Option<
 }
 
 /// Leaves the op `id` of a dropped future or stream to the reactor, which
-/// cancels it and drops its memory at its last completion. What the slot
-/// gives back (its value, if the kernel is done with it, and its waker) is
-/// dropped with the core released. If the core is in use (a drop from
-/// inside the reactor's own code), the op is left as it is: leaked, never
-/// freed early.
-fn orphan(shared: &Shared, id: OpId, cancel: bool) {
+/// cancels it (`cancel`) and drops its memory at its last completion.
+/// With `at_once`, the cancel goes to the kernel now rather than at the
+/// reactor's next submit: on a ring without an SQ thread the kernel then
+/// takes the op off what it waits for before the drop returns, so that a
+/// read or an accept waiting on a socket or pipe takes nothing that comes
+/// after (one an io-wq worker is running may still complete). What the
+/// slot gives back (its value, if the kernel is done with it, and its
+/// waker) is dropped with the core released. If the core is in use (a
+/// drop from inside the reactor's own code), the op is left as it is:
+/// leaked, never freed early.
+fn orphan(shared: &Shared, id: OpId, cancel: bool, at_once: bool) {
     let orphaned = match shared.core.try_borrow_mut() {
         Ok(mut core) => {
             let orphaned = core.orphan(id.index, cancel);
+            if cancel && at_once {
+                // A ring that fails to take the request fails the
+                // reactor's next submit, which reports it (as for
+                // `Handle::cancel`).
+                let _ = core.submit();
+            }
             release(&shared.core, core);
             orphaned
         }
@@ -181,7 +197,7 @@ fn orphan(shared: &Shared, id: OpId, cancel: bool) {
 impl<O: Op> Drop for OpFuture<O> {
     fn drop(&mut self) {
         if let FutureState::InFlight(id) = self.state {
-            orphan(&self.shared, id, true);
+            orphan(&self.shared, id, true, O::CANCEL_AT_ONCE);
         }
     }
 }
@@ -312,7 +328,7 @@ impl<O: MultishotOp> OpStream<O> {
 impl<O: MultishotOp> Drop for OpStream<O> {
     fn drop(&mut self) {
         if let StreamState::InFlight(id) = self.state {
-            orphan(&self.shared, id, true);
+            orphan(&self.shared, id, true, true);
         }
     }
 }

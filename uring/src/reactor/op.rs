@@ -57,6 +57,14 @@ pub unsafe trait Op: 'static {
     /// says it does not is refused, and fails with `EINVAL` unrun.
     #[doc(hidden)]
     const SELECTS_BUFFER: bool = true;
+
+    /// Whether a future of the op dropped before its completion has its
+    /// cancel submitted at once (true unless an impl knows better), so
+    /// that a read waiting for data takes none that comes after the drop;
+    /// an op that takes nothing from anyone (a timeout) leaves its cancel
+    /// to the reactor's next submit, saving a system call.
+    #[doc(hidden)]
+    const CANCEL_AT_ONCE: bool = true;
 }
 
 /// A multishot op: one submission, a completion for each event (an accepted

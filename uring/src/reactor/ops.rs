@@ -802,6 +802,9 @@ impl Timeout {
 // SAFETY: the timespec lives in the ring until the SQE is consumed.
 unsafe impl Op for Timeout {
     const SELECTS_BUFFER: bool = false;
+    // A timeout takes nothing from anyone: its cancel waits for the next
+    // submit (a `Handle::timeout` whose future won drops its timer).
+    const CANCEL_AT_ONCE: bool = false;
     type Output = ();
     type Sqe<'a> = raw::Timeout;
     fn sqe(&mut self) -> raw::Timeout {
