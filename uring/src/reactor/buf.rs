@@ -44,18 +44,7 @@ pub unsafe trait IoBuf: 'static {
         Self: Sized,
     {
         let len = self.bytes_init();
-        let begin = match range.start_bound() {
-            Bound::Included(&n) => n,
-            Bound::Excluded(&n) => n.saturating_add(1),
-            Bound::Unbounded => 0,
-        }
-        .min(len);
-        let end = match range.end_bound() {
-            Bound::Included(&n) => n.saturating_add(1),
-            Bound::Excluded(&n) => n,
-            Bound::Unbounded => len,
-        }
-        .clamp(begin, len);
+        let (begin, end) = clamp(range, len, len);
         Slice {
             buf: self,
             begin,
@@ -107,19 +96,7 @@ pub unsafe trait IoBufMut: IoBuf {
         Self: Sized,
     {
         let total = self.bytes_total();
-        let begin = match range.start_bound() {
-            Bound::Included(&n) => n,
-            Bound::Excluded(&n) => n.saturating_add(1),
-            Bound::Unbounded => 0,
-        }
-        .min(self.bytes_init())
-        .min(total);
-        let end = match range.end_bound() {
-            Bound::Included(&n) => n.saturating_add(1),
-            Bound::Excluded(&n) => n,
-            Bound::Unbounded => total,
-        }
-        .clamp(begin, total);
+        let (begin, end) = clamp(range, self.bytes_init().min(total), total);
         SliceMut {
             buf: self,
             begin,
@@ -219,6 +196,51 @@ unsafe impl IoBuf for String {
     }
 }
 
+/// `range` as a start at most `begin_max` and an end from the start to
+/// `end_max` (`begin_max <= end_max`); an open end is `end_max`.
+fn clamp(range: impl RangeBounds<usize>, begin_max: usize, end_max: usize) -> (usize, usize) {
+    let begin = match range.start_bound() {
+        Bound::Included(&n) => n,
+        Bound::Excluded(&n) => n.saturating_add(1),
+        Bound::Unbounded => 0,
+    }
+    .min(begin_max);
+    let end = match range.end_bound() {
+        Bound::Included(&n) => n.saturating_add(1),
+        Bound::Excluded(&n) => n,
+        Bound::Unbounded => end_max,
+    }
+    .clamp(begin, end_max);
+    (begin, end)
+}
+
+/// The accessors a range of an owned buffer has.
+macro_rules! range_accessors {
+    ($name:ident) => {
+        impl<B> $name<B> {
+            /// The whole buffer, back.
+            pub fn into_inner(self) -> B {
+                self.buf
+            }
+
+            /// The buffer.
+            pub fn get_ref(&self) -> &B {
+                &self.buf
+            }
+
+            /// Where the range begins in the buffer.
+            pub fn begin(&self) -> usize {
+                self.begin
+            }
+
+            /// Where the range ends in the buffer.
+            pub fn end(&self) -> usize {
+                self.end
+            }
+        }
+    };
+}
+
 /// A range of an owned buffer, from [`IoBuf::slice`]: writes send only
 /// that range; [`into_inner`](Slice::into_inner) gives the buffer back.
 #[derive(Debug)]
@@ -228,27 +250,7 @@ pub struct Slice<B> {
     end: usize,
 }
 
-impl<B> Slice<B> {
-    /// The whole buffer, back.
-    pub fn into_inner(self) -> B {
-        self.buf
-    }
-
-    /// The buffer.
-    pub fn get_ref(&self) -> &B {
-        &self.buf
-    }
-
-    /// Where the range begins in the buffer.
-    pub fn begin(&self) -> usize {
-        self.begin
-    }
-
-    /// Where the range ends in the buffer.
-    pub fn end(&self) -> usize {
-        self.end
-    }
-}
+range_accessors!(Slice);
 
 // SAFETY: the range lies within the buffer's initialised bytes (clamped at
 // creation), which the buffer keeps stable.
@@ -273,27 +275,7 @@ pub struct SliceMut<B> {
     end: usize,
 }
 
-impl<B> SliceMut<B> {
-    /// The whole buffer, back.
-    pub fn into_inner(self) -> B {
-        self.buf
-    }
-
-    /// The buffer.
-    pub fn get_ref(&self) -> &B {
-        &self.buf
-    }
-
-    /// Where the range begins in the buffer.
-    pub fn begin(&self) -> usize {
-        self.begin
-    }
-
-    /// Where the range ends in the buffer.
-    pub fn end(&self) -> usize {
-        self.end
-    }
-}
+range_accessors!(SliceMut);
 
 // SAFETY: the range's initialised bytes are the buffer's from `begin` up
 // to `end`; the buffer keeps them stable.
