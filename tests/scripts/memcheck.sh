@@ -34,6 +34,7 @@ declare -A skip_binary=(
     [go_uring_cases_second]="it runs go-uring's suites as go-uring does: a reactor per ring on threads of their own, queued and cancelled from the test's thread and a third one, which do not run while the reactors wait in io_uring_enter ($one_thread: its tests ran past the time limit); and its vectored reads compare bytes $kernel_wrote"
     [runtime_parity_audit]="most of its tests compare the bytes reads placed in vectors' spare capacity and in files, $kernel_wrote (8 of its 13 tests; the other 5 ran clean alone)"
     [reactor_remote_join]="each test runs a reactor on a thread of its own, fed and joined from other threads, which do not run while the reactor waits in io_uring_enter ($one_thread); the handles' shared state is the same code as reactor_join's, which runs under memcheck"
+    [monoio_compio_cases]="most of its tests compare bytes reads and receives placed in vectors' spare capacity, $kernel_wrote, and its peers and remote reactors are threads that do not run while a ring waits in io_uring_enter ($one_thread: one test ran past the time limit alone)"
     [thread_races]="its threads must run while another waits in io_uring_enter, which they never do under valgrind ($one_thread); tests/scripts/tsan.sh runs it under ThreadSanitizer"
 )
 # binary -> "test|reason" lines
