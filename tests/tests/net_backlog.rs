@@ -66,7 +66,7 @@ fn a_tcp_accept_waiting_in_the_kernel_takes_a_kept_connection() {
                 // Zeroed, so that memcheck (which sees no write the kernel
                 // makes through the ring) takes the bytes for initialised.
                 let (res, buf) = s.read(vec![0u8; 8]).await;
-                res.map(|n| buf[..n as usize].to_vec())
+                res.map(|n| buf[..n].to_vec())
             })
         },
         |addr| Box::new(std::net::TcpStream::connect(addr).unwrap()),
@@ -94,7 +94,7 @@ fn a_tcp_stream_of_accepts_waiting_in_the_kernel_takes_a_kept_connection() {
                 // Zeroed, so that memcheck (which sees no write the kernel
                 // makes through the ring) takes the bytes for initialised.
                 let (res, buf) = s.read(vec![0u8; 8]).await;
-                res.map(|n| buf[..n as usize].to_vec())
+                res.map(|n| buf[..n].to_vec())
             })
         },
         |addr| Box::new(std::net::TcpStream::connect(addr).unwrap()),
@@ -114,7 +114,7 @@ fn a_unix_accept_waiting_in_the_kernel_takes_a_kept_connection() {
                 // Zeroed, so that memcheck (which sees no write the kernel
                 // makes through the ring) takes the bytes for initialised.
                 let (res, buf) = s.read(vec![0u8; 8]).await;
-                res.map(|n| buf[..n as usize].to_vec())
+                res.map(|n| buf[..n].to_vec())
             })
         },
         |path| Box::new(std::os::unix::net::UnixStream::connect(path).unwrap()),
