@@ -237,13 +237,19 @@ fn cancels_racing_a_busy_multishot_poll_on_a_cq_of_two_end_it_exactly_once() {
         Err(e) => return skip(format_args!("no ring of 2/2: {e}")),
     };
     let (mut poked, efd) = UnixStream::pair().unwrap();
+    // Nobody reads the socket: once its buffer is full (a slow run), a
+    // blocking write would never return, nor the thread end.
+    poked.set_nonblocking(true).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let stopper = stop.clone();
     let writer = std::thread::spawn(move || {
         while !stopper.load(Ordering::Relaxed) {
-            // Each byte is a fresh wake-up; the socket stays readable.
-            if poked.write_all(b"x").is_err() {
-                break;
+            // Each byte is a fresh wake-up; the socket stays readable (a
+            // full buffer keeps it so).
+            match poked.write(b"x") {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => break,
             }
             std::thread::sleep(Duration::from_micros(50));
         }
