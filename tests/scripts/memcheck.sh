@@ -39,6 +39,7 @@ declare -A skip_binary=(
 )
 # binary -> "test|reason" lines
 declare -A skip_tests=(
+    [attacks_crossings]="messages_posted_from_another_thread_across_resizes_come_out_once|$one_thread: in one run the posting thread never ran while this one read and resized (0 of 300 messages within the test's patience); the plain run checks it"
     [tokio_uring_cases]="driver_completion_overflow_incoming|$kernel_wrote
 fs_file_basic_read|$kernel_wrote
 fs_file_cancel_read|$kernel_wrote
