@@ -76,7 +76,9 @@ hyper_answers_pipelined_and_dripped_requests_in_order|hyper $kernel_wrote
 two_reactors_driven_by_one_local_set_move_bytes_between_them|$kernel_wrote"
     [attacks_time_gaps_audit]="set_deadline_on_a_udp_socket_sends_and_takes_no_datagram_when_it_refuses_or_cuts|$kernel_wrote
 set_deadline_on_each_half_of_a_tcp_stream_moves_no_byte_when_it_refuses_or_cuts|$one_thread: the peer's sending thread does not run while the reactor waits in io_uring_enter"
-    [attacks_zero_copy_gaps_audit]="an_owned_buffer_lent_to_two_sends_comes_back_at_the_later_notification|$one_thread, and the peers' reader threads never drain the sockets while the scope waits for the notifications"
+    [attacks_zero_copy_gaps_audit]="an_owned_buffer_lent_to_two_sends_comes_back_at_the_later_notification|$one_thread, and the peers' reader threads never drain the sockets while the scope waits for the notifications
+a_reactor_send_cancelled_timed_out_or_forgotten_between_its_completions|$one_thread, and its 20 to 60 ms windows do not hold under valgrind: a CI rehearsal saw it fail once, and pass in the run before
+notifications_chained_on_one_segment_all_hold_the_scope|$one_thread: the reader thread that lets the notifications come did not run while the scope waited in io_uring_enter in one CI rehearsal, which hung there"
     [attacks_reactor_buf_ring_gaps_audit]="a_one_buffer_group_wraps_through_re_arms|its 72,000 receives, each re-armed, take longer than the time limit under valgrind
 three_buffers_under_group_65535_wrap_with_one_held|$one_thread: after the binary's other tests its writer thread stalls while the reactor waits in io_uring_enter (alone it passes in 20 s; its twin a_buffer_held_while_ring_positions_wrap_keeps_its_canary runs)
 a_reactor_dropped_under_an_armed_stream_leaves_later_bytes_in_the_socket|$kernel_wrote
