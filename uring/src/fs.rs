@@ -127,11 +127,10 @@ impl File {
     /// shortens a `Vec`), its bytes past those read left as they were.
     /// Positions as for [`read_at`](Self::read_at).
     pub async fn read_exact_at<B: IoBufMut>(&self, buf: B, pos: u64) -> (io::Result<()>, B) {
-        crate::reactor::read_exact(buf, |rest, done| async move {
-            match pos.checked_add(done as u64) {
-                Some(at) => self.read_at(rest, at).await,
-                None => (Err(invalid_position()), rest),
-            }
+        crate::reactor::read_exact(buf, |rest, done| {
+            // Past `u64::MAX`, the saturated position is refused as any
+            // past `i64::MAX` is.
+            self.read_at(rest, pos.saturating_add(done as u64))
         })
         .await
     }
@@ -162,11 +161,10 @@ impl File {
         if buf.bytes_init() == 0 {
             return (Ok(()), buf);
         }
-        crate::reactor::write_all(buf, |rest, done| async move {
-            match pos.checked_add(done as u64) {
-                Some(at) => self.write_at(rest, at).await,
-                None => (Err(invalid_position()), rest),
-            }
+        crate::reactor::write_all(buf, |rest, done| {
+            // Past `u64::MAX`, the saturated position is refused as any
+            // past `i64::MAX` is.
+            self.write_at(rest, pos.saturating_add(done as u64))
         })
         .await
     }
@@ -230,8 +228,7 @@ impl File {
     /// The file's status (`STATX_BASIC_STATS`), like `statx(2)` of its
     /// descriptor: `stx_size` is its length.
     pub async fn statx(&self) -> io::Result<libc::statx> {
-        let (res, out) = self.handle.op(Statx::of(&self.fd)).await;
-        res.map(|_| *out)
+        status(&self.handle, Statx::of(&self.fd)).await
     }
 
     /// Closes the file now and reports what `close(2)` said, if no op in
@@ -453,8 +450,7 @@ async fn is_dir(handle: &Handle, path: &Path) -> bool {
 /// (Linux 5.6.)
 pub async fn statx(handle: &Handle, path: impl AsRef<Path>) -> io::Result<libc::statx> {
     let path = c_path(path.as_ref())?;
-    let (res, out) = handle.op(Statx::new(path)).await;
-    res.map(|_| *out)
+    status(handle, Statx::new(path)).await
 }
 
 /// The status of `path` itself, a symbolic link not followed
@@ -462,7 +458,11 @@ pub async fn statx(handle: &Handle, path: impl AsRef<Path>) -> io::Result<libc::
 /// std's `symlink_metadata`. (Linux 5.6.)
 pub async fn symlink_statx(handle: &Handle, path: impl AsRef<Path>) -> io::Result<libc::statx> {
     let path = c_path(path.as_ref())?;
-    let op = Statx::new(path).flags(libc::AT_SYMLINK_NOFOLLOW);
+    status(handle, Statx::new(path).flags(libc::AT_SYMLINK_NOFOLLOW)).await
+}
+
+/// The `statx` the op `op` fills, through `handle`'s ring.
+async fn status(handle: &Handle, op: Statx) -> io::Result<libc::statx> {
     let (res, out) = handle.op(op).await;
     res.map(|_| *out)
 }
