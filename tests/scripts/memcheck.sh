@@ -40,7 +40,6 @@ declare -A skip_binary=(
 )
 # binary -> "test|reason" lines
 declare -A skip_tests=(
-    [attacks_crossings]="messages_posted_from_another_thread_across_resizes_come_out_once|$one_thread: in one run the posting thread never ran while this one read and resized (0 of 300 messages within the test's patience); the plain run checks it"
     [tokio_uring_cases]="driver_completion_overflow_incoming|$kernel_wrote
 fs_file_basic_read|$kernel_wrote
 fs_file_cancel_read|$kernel_wrote
@@ -74,7 +73,8 @@ a_future_and_a_stream_polled_in_one_task_complete_in_another|$kernel_wrote
 async_read_and_flush_repolled_with_another_waker_wake_only_the_last|$kernel_wrote
 futures_and_streams_repolled_with_another_waker_wake_only_the_last|$kernel_wrote
 hyper_answers_pipelined_and_dripped_requests_in_order|hyper $kernel_wrote
-two_reactors_driven_by_one_local_set_move_bytes_between_them|$kernel_wrote"
+two_reactors_driven_by_one_local_set_move_bytes_between_them|$kernel_wrote
+wakers_kept_by_pending_ops_are_released_at_completion_or_drop|under valgrind the 50 000-byte send meant to wait behind a filled socket completes within the test's 5 ms round (the slowed run lets the kernel's TCP buffers take it), so the flush it checks is not pending; the plain run checks it"
     [attacks_time_gaps_audit]="set_deadline_on_a_udp_socket_sends_and_takes_no_datagram_when_it_refuses_or_cuts|$kernel_wrote
 set_deadline_on_each_half_of_a_tcp_stream_moves_no_byte_when_it_refuses_or_cuts|$one_thread: the peer's sending thread does not run while the reactor waits in io_uring_enter"
     [attacks_zero_copy_gaps_audit]="an_owned_buffer_lent_to_two_sends_comes_back_at_the_later_notification|$one_thread, and the peers' reader threads never drain the sockets while the scope waits for the notifications

@@ -679,6 +679,15 @@ pub fn run_for(reactor: &uring::reactor::Reactor, ms: u64) {
         )))
         .unwrap();
     assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::ETIME));
+    let_peers_run();
+}
+
+/// Sleeps 100 µs. Valgrind runs one thread at a time and keeps the other
+/// threads waiting while one waits in `io_uring_enter` (which it does not
+/// know may block): loops that wait on a ring in rounds call this between
+/// rounds so that the test's peer threads run under memcheck too.
+pub fn let_peers_run() {
+    std::thread::sleep(std::time::Duration::from_micros(100));
 }
 
 /// A new epoll instance that watches `fd` for `EPOLLIN`, reporting `data`

@@ -1065,6 +1065,7 @@ fn messages_posted_from_another_thread_across_resizes_come_out_once() {
         }
         if total < count {
             let _ = ring.wait_timeout(1, Duration::from_millis(5));
+            uring_tests::let_peers_run();
         }
     }
     poster.join().unwrap();
