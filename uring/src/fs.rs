@@ -46,10 +46,10 @@
 //! ```
 
 use crate::reactor::ops::{
-    Fallocate, Fsync, Ftruncate, LinkAt, MkdirAt, OpenAt, Read, ReadV, RenameAt, Statx, SymlinkAt,
-    UnlinkAt, Write, WriteV,
+    Fallocate, Fsync, Ftruncate, LinkAt, MkdirAt, OpenAt, Read, ReadFixed, ReadV, RenameAt, Statx,
+    SymlinkAt, UnlinkAt, Write, WriteFixed, WriteV,
 };
-use crate::reactor::{Handle, IoBuf, IoBufMut, Op, SharedFd};
+use crate::reactor::{FixedIoBuf, Handle, IoBuf, IoBufMut, Op, SharedFd};
 use std::ffi::CString;
 use std::fmt;
 use std::io;
@@ -150,6 +150,34 @@ impl File {
     /// may be short. Positions as for [`read_at`](Self::read_at).
     pub async fn write_at<B: IoBuf>(&self, buf: B, pos: u64) -> (io::Result<usize>, B) {
         self.at(buf, pos, Write::new).await
+    }
+
+    /// Reads into the registered buffer `buf` (a [`FixedBuffer`] of the
+    /// file's reactor, or a [`SliceMut`](crate::reactor::SliceMut) of one)
+    /// at `pos`, as [`read_at`](Self::read_at) does, through the pages
+    /// the kernel pinned at registration
+    /// ([`ReadFixed`]). A buffer of
+    /// another reactor's pool fails with `EFAULT`.
+    ///
+    /// [`FixedBuffer`]: crate::reactor::FixedBuffer
+    pub async fn read_fixed_at<B: FixedIoBuf + IoBufMut>(
+        &self,
+        buf: B,
+        pos: u64,
+    ) -> (io::Result<usize>, B) {
+        self.at(buf, pos, ReadFixed::new).await
+    }
+
+    /// Writes the registered buffer `buf`'s bytes (a [`FixedBuffer`] of
+    /// the file's reactor, or a [`Slice`](crate::reactor::Slice) of one) at
+    /// `pos`, as [`write_at`](Self::write_at) does, through the pages the
+    /// kernel pinned at registration
+    /// ([`WriteFixed`]). A buffer of
+    /// another reactor's pool fails with `EFAULT`.
+    ///
+    /// [`FixedBuffer`]: crate::reactor::FixedBuffer
+    pub async fn write_fixed_at<B: FixedIoBuf>(&self, buf: B, pos: u64) -> (io::Result<usize>, B) {
+        self.at(buf, pos, WriteFixed::new).await
     }
 
     /// Writes all of `buf` at `pos`, writing again what a short write

@@ -221,6 +221,8 @@ pub(crate) struct Core {
     /// were read (by a shutdown from inside it), for it once it returns.
     held: VecDeque<(u32, Completion)>,
     groups: Vec<(u16, Rc<BufRing>)>,
+    /// The registered buffers, once registered: kept for the ring's life.
+    fixed: Option<Rc<crate::reactor::fixed_buf::Table>>,
     /// Shut down: no op is accepted any more (set by `begin_shutdown`,
     /// which keeps `gate` in step).
     closed: bool,
@@ -363,6 +365,7 @@ impl Core {
             cq_end: cq_next,
             held: VecDeque::new(),
             groups: Vec::new(),
+            fixed: None,
             closed: false,
             driver: None,
             driving: false,
@@ -1225,6 +1228,37 @@ impl Core {
         let ring = self.ring.register_buf_ring(group, count, len)?;
         self.groups.push((group.id(), Rc::new(ring)));
         Ok(BufGroup { group, len })
+    }
+
+    pub(crate) fn register_buffers(
+        &mut self,
+        count: u16,
+        len: usize,
+    ) -> io::Result<crate::reactor::FixedBufPool> {
+        use crate::reactor::fixed_buf::Table;
+        if self.closed() {
+            return Err(closed());
+        }
+        if self.fixed.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "the reactor's ring has its registered buffers already",
+            ));
+        }
+        let table = Rc::new(Table::new(count, len)?);
+        // SAFETY: the iovecs cover the table's mapping, which the core keeps
+        // (with every buffer lent out and the pool) for the ring's life. The
+        // kernel reaches registered buffers through the pages it pinned
+        // here, never through these addresses: were the mapping gone while
+        // an op still ran, what it wrote would land in pages no mapping of
+        // the program holds any more, and no later one gets them before the
+        // kernel lets go of them.
+        let handle = unsafe { self.ring.register_buffers(&table.iovecs()) }?;
+        // The table stays registered for the ring's life: the handle, which
+        // only an unregistration would take, goes.
+        drop(handle);
+        self.fixed = Some(Rc::clone(&table));
+        Ok(crate::reactor::FixedBufPool::new(table))
     }
 
     /// Whether SQEs were pushed that the kernel has not consumed (read

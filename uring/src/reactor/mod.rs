@@ -47,6 +47,7 @@ mod cell;
 mod core;
 mod exec;
 mod fd;
+mod fixed_buf;
 mod future;
 mod join;
 mod op;
@@ -61,6 +62,7 @@ pub use self::buf::{IoBuf, IoBufMut, Slice, SliceMut};
 pub(crate) use self::buf::{read_exact, write_all};
 pub use self::core::OpId;
 pub use self::fd::SharedFd;
+pub use self::fixed_buf::{FixedBufPool, FixedBuffer, FixedIoBuf};
 pub use self::future::{Next, OpFuture, OpStream};
 pub use self::join::{JoinError, JoinHandle, RemoteJoinHandle};
 pub use self::op::{Completion, MultishotEnded, MultishotOp, Op};
@@ -613,6 +615,24 @@ impl Handle {
             .core
             .borrow_mut()
             .register_buf_ring(group, count, len)
+    }
+
+    /// Registers `count` buffers of `len` bytes each with the reactor's
+    /// ring (`IORING_REGISTER_BUFFERS`, 5.1), zeroed and page aligned
+    /// (for `O_DIRECT` too), and returns them as a pool that lends each
+    /// out as a [`FixedBuffer`] for the fixed-buffer ops
+    /// ([`ReadFixed`](ops::ReadFixed), [`WriteFixed`](ops::WriteFixed)).
+    ///
+    /// A ring has one table of registered buffers: a second registration
+    /// fails with `AlreadyExists`, and a ring given to
+    /// [`Reactor::from_ring`] with a table of its own fails with the
+    /// kernel's `EBUSY`. `count` of 0, `len` of 0, more than 16 384
+    /// buffers or buffers longer than 1 GiB are `InvalidInput`; the kernel
+    /// counts the pinned memory against `RLIMIT_MEMLOCK` (`ENOMEM`) for a
+    /// program without `CAP_IPC_LOCK`. The buffers stay registered for the
+    /// reactor's life.
+    pub fn register_buffers(&self, count: u16, len: usize) -> io::Result<FixedBufPool> {
+        self.shared.core.borrow_mut().register_buffers(count, len)
     }
 
     /// The program's ops in flight: queued, and not yet at their last

@@ -7,6 +7,7 @@
 use crate::ops as raw;
 use crate::reactor::buf::{IoBuf, IoBufMut};
 use crate::reactor::fd::SharedFd;
+use crate::reactor::fixed_buf::FixedIoBuf;
 use crate::reactor::op::{Completion, MultishotEnded, MultishotOp, Op};
 use crate::reactor::ring_buf::{BufGroup, RingBuf};
 use crate::types::{BufferSelect, SockAddr, SockAddrBuf};
@@ -194,6 +195,101 @@ unsafe impl<B: IoBuf> Op for Write<B> {
         // SAFETY: the reactor keeps the op unmoved until the last
         // completion.
         raw::Write::new(self.fd.owned(), unsafe { bytes(&self.buf) }).offset(self.offset)
+    }
+    #[inline(always)]
+    fn complete(self, _: Completion) -> B {
+        self.buf
+    }
+}
+
+/// Reads into a registered buffer at `offset` (`u64::MAX`: at the file
+/// position), like [`Read`] (`IORING_OP_READ_FIXED`): the kernel uses the
+/// pages it pinned when the buffer was registered
+/// ([`Handle::register_buffers`](crate::reactor::Handle::register_buffers))
+/// instead of mapping the buffer for this read. Completes with the byte
+/// count and gives the buffer back, its first bytes filled. A buffer of
+/// another reactor's pool fails with `EFAULT`.
+/// (Linux 5.1.)
+#[derive(Debug)]
+pub struct ReadFixed<B> {
+    fd: SharedFd,
+    buf: B,
+    offset: u64,
+}
+
+impl<B: FixedIoBuf + IoBufMut> ReadFixed<B> {
+    /// A read of `fd` into the registered buffer `buf` at `offset`.
+    pub fn new(fd: &SharedFd, buf: B, offset: u64) -> ReadFixed<B> {
+        ReadFixed {
+            fd: fd.clone(),
+            buf,
+            offset,
+        }
+    }
+}
+
+// SAFETY: the SQE points into `buf`, which the op owns, names the
+// registered buffer that holds it, and names `fd`, which the op keeps
+// open; the bytes are initialised (a registered buffer is zeroed at
+// creation), so a `&mut [u8]` over them is sound.
+unsafe impl<B: FixedIoBuf + IoBufMut> Op for ReadFixed<B> {
+    const SELECTS_BUFFER: bool = false;
+    type Output = B;
+    type Sqe<'a> = raw::ReadFixed<'a, crate::Fd<'a>>;
+    #[inline(always)]
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        let index = crate::args::FixedBuf(self.buf.buf_index());
+        let len = self.buf.bytes_total().min(MAX_TRANSFER);
+        // SAFETY: the buffer's contract: `bytes_total` writable bytes at
+        // `stable_mut_ptr`, unmoved until the last completion (the reactor
+        // keeps the op); a registered buffer's bytes are all initialised.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(self.buf.stable_mut_ptr(), len) };
+        raw::ReadFixed::new(self.fd.owned(), bytes, index).offset(self.offset)
+    }
+    #[inline(always)]
+    fn complete(mut self, completion: Completion) -> B {
+        filled(&mut self.buf, completion.res);
+        self.buf
+    }
+}
+
+/// Writes a registered buffer's bytes at `offset` (`u64::MAX`: at the file
+/// position), like [`Write`] (`IORING_OP_WRITE_FIXED`), through the pages
+/// the kernel pinned at registration. Completes with the byte count and
+/// gives the buffer back. A buffer of another reactor's pool fails with
+/// `EFAULT`.
+/// (Linux 5.1.)
+#[derive(Debug)]
+pub struct WriteFixed<B> {
+    fd: SharedFd,
+    buf: B,
+    offset: u64,
+}
+
+impl<B: FixedIoBuf> WriteFixed<B> {
+    /// A write of the registered buffer `buf` to `fd` at `offset`.
+    pub fn new(fd: &SharedFd, buf: B, offset: u64) -> WriteFixed<B> {
+        WriteFixed {
+            fd: fd.clone(),
+            buf,
+            offset,
+        }
+    }
+}
+
+// SAFETY: the SQE points into `buf`, which the op owns, names the
+// registered buffer that holds it, and names `fd`, which the op keeps open.
+unsafe impl<B: FixedIoBuf> Op for WriteFixed<B> {
+    const SELECTS_BUFFER: bool = false;
+    type Output = B;
+    type Sqe<'a> = raw::WriteFixed<'a, crate::Fd<'a>>;
+    #[inline(always)]
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        let index = crate::args::FixedBuf(self.buf.buf_index());
+        // SAFETY: the reactor keeps the op unmoved until the last
+        // completion.
+        raw::WriteFixed::new(self.fd.owned(), unsafe { bytes(&self.buf) }, index)
+            .offset(self.offset)
     }
     #[inline(always)]
     fn complete(self, _: Completion) -> B {
