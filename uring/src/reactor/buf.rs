@@ -17,7 +17,7 @@ use std::ops::{Bound, RangeBounds};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not owned memory a reactor op can keep while the kernel reads it",
     label = "not an owned buffer",
-    note = "give the op an owned buffer (`Vec<u8>`, `Box<[u8]>`, `String`, a `RingBuf`, a `&'static [u8]`, or a `Slice` of one) and take it back with the completion",
+    note = "give the op an owned buffer (`Vec<u8>`, `Box<[u8]>`, `String`, a `RingBuf`, a `FixedBuffer`, a `&'static [u8]`, or a `Slice` of one) and take it back with the completion",
     note = "to lend a borrowed buffer to the kernel, push a ring op (`uring::ops`) in a `Ring::scope`"
 )]
 pub unsafe trait IoBuf: 'static {
@@ -64,7 +64,7 @@ pub unsafe trait IoBuf: 'static {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not owned memory a reactor op can keep while the kernel writes into it",
     label = "not an owned, writable buffer",
-    note = "give the op an owned buffer (`Vec<u8>` with the capacity to fill, `Box<[u8]>`, a `RingBuf`) and take it back, filled, with the completion",
+    note = "give the op an owned buffer (`Vec<u8>` with the capacity to fill, `Box<[u8]>`, a `RingBuf`, a `FixedBuffer`) and take it back, filled, with the completion",
     note = "to lend a borrowed buffer to the kernel, push a ring op (`uring::ops`) in a `Ring::scope`"
 )]
 pub unsafe trait IoBufMut: IoBuf {

@@ -317,6 +317,12 @@ mod sealed {
 /// fixed-buffer ops take. A [`FixedBuffer`], or a [`Slice`] or
 /// [`SliceMut`] of one. Sealed: the index it names is the one its memory
 /// was registered under.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a registered buffer a fixed-buffer op can name",
+    label = "not a `FixedBuffer` or a slice of one",
+    note = "take a buffer from a pool the reactor registered: `handle.register_buffers(count, len)?.take()`",
+    note = "for a buffer of your own, use the plain op (`Read`, `Write`), which takes any owned buffer"
+)]
 pub trait FixedIoBuf: IoBuf + sealed::Sealed {
     /// The index, in its ring's table, of the registered buffer that holds
     /// the bytes.
