@@ -90,8 +90,9 @@ pub struct JoinHandle<T> {
 pub struct RemoteJoinHandle<T> {
     state: Arc<Mutex<JoinState<T>>>,
     /// The reactor's thread, on which [`join`](Self::join) would wait
-    /// for ever.
-    reactor: ThreadId,
+    /// for ever (none for a blocking job, which runs on a thread of its
+    /// own).
+    reactor: Option<ThreadId>,
 }
 
 /// What a task and its handle share.
@@ -384,7 +385,75 @@ pub(crate) fn remote_joinable<T>(reactor: ThreadId) -> (RemoteStart<T>, RemoteJo
         state: Arc::clone(&state),
         stage: Stage::Waiting,
     };
-    (start, RemoteJoinHandle { state, reactor })
+    (
+        start,
+        RemoteJoinHandle {
+            state,
+            reactor: Some(reactor),
+        },
+    )
+}
+
+/// A job of [`Handle::spawn_blocking`](crate::reactor::Handle::spawn_blocking):
+/// runs on a thread of the blocking pool and ends its handle's state.
+pub(crate) struct BlockingJob<T> {
+    state: Arc<Mutex<JoinState<T>>>,
+}
+
+/// A [`RemoteJoinHandle`] for a blocking job, and the job's side.
+pub(crate) fn blocking_joinable<T>() -> (BlockingJob<T>, RemoteJoinHandle<T>) {
+    let state = Arc::new(Mutex::new(JoinState::new()));
+    let job = BlockingJob {
+        state: Arc::clone(&state),
+    };
+    (
+        job,
+        RemoteJoinHandle {
+            state,
+            reactor: None,
+        },
+    )
+}
+
+impl<T> BlockingJob<T> {
+    /// Runs `f`, unless the handle aborted the job first, and ends the
+    /// handle's state with its output, its panic or the abort. Nothing of
+    /// `f`'s unwinds out of here: a panic, or a panic of its payload's drop,
+    /// is caught (a payload whose drop panics is leaked).
+    pub(crate) fn run(self, f: impl FnOnce() -> T) {
+        if self.state.with(|state| state.aborted) {
+            self.state.end(failed(JoinErrorKind::Aborted));
+            return;
+        }
+        match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(output) => {
+                if self.state.with(|state| state.aborted) {
+                    // Dropped outside the state's lock, and before the
+                    // handle learns the job ended.
+                    if catch_unwind(AssertUnwindSafe(|| drop(output))).is_err() {
+                        self.state.end(failed(JoinErrorKind::Panicked));
+                    }
+                    self.state.end(failed(JoinErrorKind::Aborted));
+                } else {
+                    self.state.end(Output::Ready(output));
+                }
+            }
+            Err(panic) => {
+                if let Err(again) = catch_unwind(AssertUnwindSafe(|| drop(panic))) {
+                    std::mem::forget(again);
+                }
+                self.state.end(failed(JoinErrorKind::Panicked));
+            }
+        }
+    }
+}
+
+impl<T> Drop for BlockingJob<T> {
+    /// A job dropped unrun (the pool could not start it) ends its handle
+    /// as dropped.
+    fn drop(&mut self) {
+        self.state.end(failed(JoinErrorKind::Dropped));
+    }
 }
 
 impl<T: 'static> RemoteStart<T> {
@@ -485,7 +554,7 @@ impl<T> RemoteJoinHandle<T> {
     /// [`is_would_block`](JoinError::is_would_block) is true, at once,
     /// and the handle is dropped (the task runs on, detached).
     pub fn join(self) -> Result<T, JoinError> {
-        if thread::current().id() == self.reactor && !self.is_finished() {
+        if self.reactor == Some(thread::current().id()) && !self.is_finished() {
             return Err(JoinError {
                 kind: JoinErrorKind::WouldBlock,
             });
@@ -556,6 +625,7 @@ impl JoinError {
 
     /// The task was dropped unfinished by the reactor: at its shutdown (or
     /// its drop), or at once, spawned on a reactor that had shut down.
+    /// (Never for a blocking job: the pool runs every job it took.)
     pub fn is_dropped(&self) -> bool {
         self.kind == JoinErrorKind::Dropped
     }
@@ -566,7 +636,9 @@ impl JoinError {
     /// [`Remote::spawn_with`](crate::reactor::Remote::spawn_with), while it
     /// was made. A task
     /// dropped while another's panic unwinds is
-    /// [`is_dropped`](Self::is_dropped).
+    /// [`is_dropped`](Self::is_dropped). A blocking job
+    /// ([`Handle::spawn_blocking`](crate::reactor::Handle::spawn_blocking))
+    /// whose function panicked: the panic goes no further.
     pub fn is_panic(&self) -> bool {
         self.kind == JoinErrorKind::Panicked
     }

@@ -42,6 +42,7 @@
 //! lends out the ring, its descriptor, or a way to push an SQE with a
 //! `user_data` of the caller's choosing.
 
+mod blocking;
 mod buf;
 mod cell;
 mod core;
@@ -585,6 +586,49 @@ impl Handle {
         let (task, handle) = join::joinable(task);
         self.spawn_detached(task);
         handle
+    }
+
+    /// Runs `f` on a thread of the blocking pool, for work that would
+    /// stall the reactor's thread: a blocking call into a library, a long
+    /// computation, a system call the ring has no op for. Awaiting the
+    /// [`RemoteJoinHandle`] (from a task of the reactor, or any executor)
+    /// gives `f`'s output; a panic of `f` is caught and gives an error
+    /// whose [`is_panic`](JoinError::is_panic) is true.
+    ///
+    /// One pool serves the process: a job goes to a thread that waits for
+    /// one, or to a new thread while fewer than 512 run (past that it
+    /// queues); a thread with no job for 10 seconds ends.
+    /// [`abort`](RemoteJoinHandle::abort) keeps a job from starting; one
+    /// that started runs to its end, its output dropped, and the handle
+    /// then resolves as aborted. The job does not hold the reactor: it
+    /// runs on whether the reactor runs, shuts down or is dropped. Fails
+    /// only when no thread of the pool runs and none can be started.
+    ///
+    /// ```
+    /// use uring::reactor::Reactor;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let reactor = Reactor::new()?;
+    /// let job = reactor.spawn_blocking(|| std::fs::read_to_string("/proc/self/comm"))?;
+    /// let comm = reactor.run_until(job)???;
+    /// assert!(!comm.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn spawn_blocking<F, T>(&self, f: F) -> io::Result<RemoteJoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (job, handle) = join::blocking_joinable();
+        match blocking::execute(Box::new(move || job.run(f))) {
+            Ok(()) => Ok(handle),
+            // Dropping the job ends the handle, which goes too.
+            Err((e, job)) => {
+                drop(job);
+                Err(e)
+            }
+        }
     }
 
     /// [`spawn`](Self::spawn), with no handle to await the task.
