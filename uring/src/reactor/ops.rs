@@ -1500,6 +1500,115 @@ unsafe impl Op for Fsync {
     fn complete(self, _: Completion) {}
 }
 
+/// Moves up to `len` bytes from `input` to `output`, one of them a pipe,
+/// like `splice(2)`, without a copy through the program: from a file or
+/// socket into a pipe, or from a pipe into a file or socket. Completes
+/// with the bytes moved (0 at the end of the input). Offsets are
+/// `u64::MAX` (the default) for the descriptor's own position, the one a
+/// pipe or a socket takes (any other fails with `ESPIPE`). Blocking
+/// splices go to an io-wq worker.
+/// (Linux 5.7.)
+#[derive(Debug)]
+pub struct Splice {
+    input: SharedFd,
+    output: SharedFd,
+    len: u32,
+    offset_in: u64,
+    offset_out: u64,
+    flags: crate::SpliceFlags,
+}
+
+impl Splice {
+    /// A splice of up to `len` bytes from `input` to `output`, at their
+    /// positions.
+    pub fn new(input: &SharedFd, output: &SharedFd, len: u32) -> Splice {
+        Splice {
+            input: input.clone(),
+            output: output.clone(),
+            len,
+            offset_in: u64::MAX,
+            offset_out: u64::MAX,
+            flags: crate::SpliceFlags::empty(),
+        }
+    }
+
+    /// Reads the input at `offset` (a file's; its position stays).
+    pub fn offset_in(mut self, offset: u64) -> Splice {
+        self.offset_in = offset;
+        self
+    }
+
+    /// Writes the output at `offset` (a file's; its position stays).
+    pub fn offset_out(mut self, offset: u64) -> Splice {
+        self.offset_out = offset;
+        self
+    }
+
+    /// `SPLICE_F_*` flags (`MOVE`, `NONBLOCK`, `MORE`).
+    pub fn flags(mut self, flags: crate::SpliceFlags) -> Splice {
+        self.flags = flags;
+        self
+    }
+}
+
+// SAFETY: the SQE points to no memory and names `input` and `output`,
+// which the op keeps open.
+unsafe impl Op for Splice {
+    const SELECTS_BUFFER: bool = false;
+    type Output = ();
+    type Sqe<'a> = raw::Splice<'a, crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        raw::Splice::new(self.output.owned(), self.input.owned(), self.len)
+            .offset_in(self.offset_in)
+            .offset_out(self.offset_out)
+            .splice_flags(self.flags)
+    }
+    fn complete(self, _: Completion) {}
+}
+
+/// Copies up to `len` bytes from the pipe `input` to the pipe `output`
+/// without consuming them, like `tee(2)`. Completes with the bytes copied
+/// (0 with the input empty and its write end closed).
+/// (Linux 5.8.)
+#[derive(Debug)]
+pub struct Tee {
+    input: SharedFd,
+    output: SharedFd,
+    len: u32,
+    flags: crate::SpliceFlags,
+}
+
+impl Tee {
+    /// A copy of up to `len` bytes from the pipe `input` to the pipe
+    /// `output`.
+    pub fn new(input: &SharedFd, output: &SharedFd, len: u32) -> Tee {
+        Tee {
+            input: input.clone(),
+            output: output.clone(),
+            len,
+            flags: crate::SpliceFlags::empty(),
+        }
+    }
+
+    /// `SPLICE_F_*` flags (`NONBLOCK`).
+    pub fn flags(mut self, flags: crate::SpliceFlags) -> Tee {
+        self.flags = flags;
+        self
+    }
+}
+
+// SAFETY: the SQE points to no memory and names `input` and `output`,
+// which the op keeps open.
+unsafe impl Op for Tee {
+    const SELECTS_BUFFER: bool = false;
+    type Output = ();
+    type Sqe<'a> = raw::Tee<'a, crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        raw::Tee::new(self.output.owned(), self.input.owned(), self.len).splice_flags(self.flags)
+    }
+    fn complete(self, _: Completion) {}
+}
+
 /// Allocates (or, with `FALLOC_FL_*` modes, punches or zeroes) `len` bytes
 /// of a file from `offset`, like `fallocate(2)`; completes with 0.
 /// (Linux 5.6.)
