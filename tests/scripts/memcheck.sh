@@ -36,6 +36,7 @@ declare -A skip_binary=(
     [reactor_remote_join]="each test runs a reactor on a thread of its own, fed and joined from other threads, which do not run while the reactor waits in io_uring_enter ($one_thread); the handles' shared state is the same code as reactor_join's, which runs under memcheck"
     [monoio_compio_cases]="most of its tests compare bytes reads and receives placed in vectors' spare capacity, $kernel_wrote, and its peers and remote reactors are threads that do not run while a ring waits in io_uring_enter ($one_thread: one test ran past the time limit alone)"
     [net_read_ring]="in two runs of this stop its first test had not finished after ten minutes under valgrind (its peers are threads that seldom run while the reactor waits in io_uring_enter: $one_thread); the plain run checks it"
+    [reactor_blocking]="its jobs run on the blocking pool's threads, which do not run while the reactor waits in io_uring_enter for them ($one_thread: the first test hung); the pool's state is a mutex and a condition variable, which the plain run and the join tests check"
     [thread_races]="its threads must run while another waits in io_uring_enter, which they never do under valgrind ($one_thread); tests/scripts/tsan.sh runs it under ThreadSanitizer"
 )
 # binary -> "test|reason" lines
@@ -53,6 +54,7 @@ tcp_stream_echo_write_all_and_shutdown|$kernel_wrote
 tcp_stream_set_nodelay_and_shutdown|$kernel_wrote
 unix_listener_and_stream_by_path|$kernel_wrote
 fs_file_write_all_into_a_pipe_with_a_slow_reader|$one_thread: the pipe's reader thread does not run while the reactor waits in io_uring_enter"
+    [reactor_splice]="a_tcp_stream_relayed_through_a_pipe|$one_thread: the peers' writer and reader threads do not run while the reactor waits in io_uring_enter for its splices (the test hung)"
     [reactor_fs_exact]="a_read_into_a_slice_mut_keeps_the_bytes_before_it|$kernel_wrote
 read_exact_at_past_the_end_is_unexpected_eof_with_the_bytes_kept|$kernel_wrote
 read_exact_at_reads_again_past_short_reads|$kernel_wrote"
