@@ -514,7 +514,9 @@ fn lengths_in_addr_are_lengths() {
     let guard = mem.tail(0).as_ptr() as u64;
     let cqe = complete(
         &mut ring,
-        Fallocate::new(&file, guard & 0xf_ffff)
+        // Its low 20 bits, or a page where those are 0 (an address 1 MiB
+        // aligned: a length of 0 would be EINVAL).
+        Fallocate::new(&file, (guard & 0xf_ffff).max(4096))
             .offset(1 << 20)
             .mode(libc::FALLOC_FL_KEEP_SIZE),
     );
