@@ -412,6 +412,7 @@ fn messages_posted_from_threads_during_resizes_arrive_once_each() {
                 Err(e) => panic!("resize to ({sq}, {cq}): {e}"),
             }
             let _ = ring.wait_timeout(1, Duration::from_millis(1));
+            uring_tests::let_peers_run();
             for c in ring.completions() {
                 assert!(
                     got.insert(c.user_data(), c.res()).is_none(),
