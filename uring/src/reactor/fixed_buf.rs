@@ -83,26 +83,28 @@ impl Table {
         unsafe { self.memory.as_ptr().add(usize::from(index) * self.stride) }
     }
 
-    /// Lends out buffer `index` if it is in the pool.
+    /// Lends out buffer `index` if it is in the pool (an index past the
+    /// table never is).
     fn take(self: &Rc<Table>, index: u16) -> Option<FixedBuffer> {
         let mut free = self.free.borrow_mut();
         let at = free.iter().rposition(|&i| i == index)?;
         free.swap_remove(at);
-        Some(FixedBuffer {
-            table: Rc::clone(self),
-            index,
-            init: 0,
-        })
+        Some(self.lend(index))
     }
 
     /// Lends out any buffer of the pool.
     fn take_any(self: &Rc<Table>) -> Option<FixedBuffer> {
         let index = self.free.borrow_mut().pop()?;
-        Some(FixedBuffer {
+        Some(self.lend(index))
+    }
+
+    /// Buffer `index`, just taken out of the free list, empty.
+    fn lend(self: &Rc<Table>, index: u16) -> FixedBuffer {
+        FixedBuffer {
             table: Rc::clone(self),
             index,
             init: 0,
-        })
+        }
     }
 }
 
@@ -158,9 +160,7 @@ impl FixedBufPool {
     /// Lends out the buffer at `index`, empty; `None` if it is lent out
     /// or there is no such buffer.
     pub fn take_index(&self, index: u16) -> Option<FixedBuffer> {
-        (index < self.table.count)
-            .then(|| self.table.take(index))
-            .flatten()
+        self.table.take(index)
     }
 }
 
