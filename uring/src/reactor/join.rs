@@ -625,7 +625,9 @@ impl JoinError {
 
     /// The task was dropped unfinished by the reactor: at its shutdown (or
     /// its drop), or at once, spawned on a reactor that had shut down.
-    /// (Never for a blocking job: the pool runs every job it took.)
+    /// For a blocking job: only when no thread of the pool ran and none
+    /// could be started for the job
+    /// ([`Handle::spawn_blocking`](crate::reactor::Handle::spawn_blocking)).
     pub fn is_dropped(&self) -> bool {
         self.kind == JoinErrorKind::Dropped
     }

@@ -602,7 +602,10 @@ impl Handle {
     /// that started runs to its end, its output dropped, and the handle
     /// then resolves as aborted. The job does not hold the reactor: it
     /// runs on whether the reactor runs, shuts down or is dropped. Fails
-    /// only when no thread of the pool runs and none can be started.
+    /// only when no thread of the pool runs and none can be started; jobs
+    /// that other threads queued while those starts failed (and were told
+    /// a thread would take them) are then dropped unrun, their handles
+    /// resolving with [`is_dropped`](JoinError::is_dropped).
     ///
     /// ```
     /// use uring::reactor::Reactor;
