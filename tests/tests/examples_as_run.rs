@@ -804,6 +804,34 @@ impl Server {
         }
     }
 
+    /// A connection to the server at `addr`, which listens there
+    /// ([`wait_listening`](Self::wait_listening) said so): a refusal is
+    /// tried again for up to a second while the server runs, and one that
+    /// lasts fails the test with the server's state and what it wrote to
+    /// stderr.
+    fn connect(&mut self, addr: SocketAddr) -> TcpStream {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        loop {
+            let e = match TcpStream::connect(addr) {
+                Ok(stream) => return stream,
+                Err(e) => e,
+            };
+            let status = self.child.try_wait().unwrap();
+            if status.is_some() || Instant::now() >= deadline {
+                let err = self.stderr();
+                panic!(
+                    "{}: connect to {addr}: {e}; the server {}; its stderr: {err}",
+                    self.what,
+                    match status {
+                        Some(status) => format!("exited ({status:?})"),
+                        None => "runs".to_string(),
+                    }
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The first line of stdout, waiting for it up to [`BOUND`].
     fn first_line(&mut self) -> String {
         let deadline = Instant::now() + BOUND;
@@ -923,7 +951,7 @@ fn a_client_that_does_not_read_does_not_starve_the_others() {
         let addr = loopback(free_port());
         let mut server = Server::start(dir, name, &[&addr.to_string(), "1"]);
         server.wait_listening(addr);
-        let mut hog = TcpStream::connect(addr).expect("connect");
+        let mut hog = server.connect(addr);
         hog.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
         let chunk = vec![0x55; 64 << 10];
         let mut sent = 0usize;
@@ -934,7 +962,7 @@ fn a_client_that_does_not_read_does_not_starve_the_others() {
                 Err(_) => break,
             }
         }
-        let mut other = TcpStream::connect(addr).expect("connect");
+        let mut other = server.connect(addr);
         other
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
