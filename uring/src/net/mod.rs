@@ -204,6 +204,28 @@ pub(crate) fn get_option(
     Ok(value)
 }
 
+/// The peer's credentials of a Unix-domain socket (`SO_PEERCRED`).
+pub(crate) fn peer_cred(fd: BorrowedFd<'_>) -> io::Result<libc::ucred> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes to `cred` and the
+    // length to `len`, both on the stack, alive for the call.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    })?;
+    Ok(cred)
+}
+
 /// Sets an integer socket option.
 pub(crate) fn set_option(
     fd: &OwnedFd,

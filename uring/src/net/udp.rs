@@ -1,7 +1,8 @@
 //! UDP over the reactor.
 
+use crate::ControlMessagesBuf;
 use crate::net::{bind, connect_now, run, set_blocking, socket};
-use crate::reactor::ops::{Recv, RecvFrom, RecvRing, Send, SendTo};
+use crate::reactor::ops::{ReceivedMsg, Recv, RecvFrom, RecvMsg, RecvRing, Send, SendMsg, SendTo};
 use crate::reactor::{BufGroup, Handle, IoBuf, IoBufMut, RingBuf, SharedFd};
 use crate::types::SockAddr;
 use std::fmt;
@@ -102,6 +103,46 @@ impl UdpSocket {
             Ok((n as usize, from))
         });
         (r, buf)
+    }
+
+    /// Sends `buf` with the ancillary records of `control`, to `to` or,
+    /// with `None`, to the connected peer ([`SendMsg`]): UDP segmentation
+    /// (`UDP_SEGMENT`: the kernel cuts `buf` into datagrams of the given
+    /// size), the source address (`IP_PKTINFO`), the TTL, the TOS. Records
+    /// the kernel does not read as plain data are an error of kind
+    /// [`InvalidInput`](io::ErrorKind::InvalidInput).
+    pub async fn send_msg<B: IoBuf>(
+        &self,
+        buf: B,
+        to: Option<SocketAddr>,
+        control: ControlMessagesBuf,
+    ) -> (io::Result<usize>, B) {
+        let op = match SendMsg::new(&self.fd, buf, control) {
+            Ok(op) => op,
+            Err((e, buf)) => return (Err(e), buf),
+        };
+        let op = match to {
+            Some(to) => op.to(to),
+            None => op,
+        };
+        let (r, buf) = run(&self.handle, op, self.write_deadline).await;
+        (r.map(|n| n as usize), buf)
+    }
+
+    /// Receives one datagram into `buf` with its ancillary records, in a
+    /// room of `control_len` bytes ([`RecvMsg`]): the records the socket's
+    /// options ask for (`IP_PKTINFO`, `IP_RECVTTL`, `SO_TIMESTAMPNS`,
+    /// `UDP_GRO`, ...), its sender's address, and whether it was cut
+    /// ([`ReceivedMsg::is_truncated`]), which [`recv`](Self::recv) cannot
+    /// tell.
+    pub async fn recv_msg<B: IoBufMut>(
+        &self,
+        buf: B,
+        control_len: usize,
+    ) -> (io::Result<(usize, ReceivedMsg)>, B) {
+        let op = RecvMsg::new(&self.fd, buf, control_len);
+        let (r, (buf, received)) = run(&self.handle, op, self.read_deadline).await;
+        (r.map(|n| (n as usize, received)), buf)
     }
 
     /// Receives one datagram into a buffer of the reactor's ring `group`,

@@ -242,6 +242,13 @@ impl UnixStream {
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         unix_name(self.conn.fd.as_raw_fd(), true)
     }
+
+    /// The credentials of the peer's process (`SO_PEERCRED`): its pid, user
+    /// and group, as they were when it connected (or, for a
+    /// [`pair`](Self::pair), when the pair was made).
+    pub fn peer_cred(&self) -> io::Result<libc::ucred> {
+        crate::net::peer_cred(self.conn.fd.as_fd())
+    }
 }
 
 stream_traits!(UnixStream);

@@ -18,6 +18,10 @@ use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
+mod msg;
+
+pub use self::msg::{MAX_CONTROL_LEN, ReceivedMsg, RecvMsg, SendMsg};
+
 /// The most one op moves: Linux's `MAX_RW_COUNT` (`INT_MAX` rounded down to
 /// a 4 KiB page), to which reads and writes clamp themselves, and past
 /// which a send or a receive, whose length the kernel keeps in an `int`,
