@@ -46,6 +46,7 @@ mod blocking;
 mod buf;
 mod cell;
 mod core;
+mod current;
 mod exec;
 mod fd;
 mod fixed_buf;
@@ -62,6 +63,7 @@ mod tokio;
 pub use self::buf::{IoBuf, IoBufMut, Slice, SliceMut};
 pub(crate) use self::buf::{read_exact, write_all};
 pub use self::core::OpId;
+pub use self::current::EnterGuard;
 pub use self::fd::SharedFd;
 pub use self::fixed_buf::{FixedBufPool, FixedBuffer, FixedIoBuf};
 pub use self::future::{Next, OpFuture, OpStream};
@@ -266,6 +268,33 @@ impl Reactor {
             None => unreachable!("a run with a future returns its output"),
         }
     }
+}
+
+/// Spawns `task` on the thread's current reactor ([`Handle::current`]),
+/// as [`Handle::spawn`] does: from a task or a callback, it needs no
+/// handle passed down. `NotFound` where no reactor is current.
+///
+/// ```
+/// use uring::reactor::{self, Reactor};
+///
+/// # fn main() -> std::io::Result<()> {
+/// let reactor = Reactor::new()?;
+/// let sum = reactor.run_until(async {
+///     let a = reactor::spawn(async { 20 })?;
+///     let b = reactor::spawn(async { 22 })?;
+///     Ok::<_, std::io::Error>(a.await.unwrap() + b.await.unwrap())
+/// })??;
+/// assert_eq!(sum, 42);
+/// assert!(reactor::spawn(async {}).is_err());
+/// # Ok(())
+/// # }
+/// ```
+pub fn spawn<F>(task: F) -> io::Result<JoinHandle<F::Output>>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    Ok(Handle::current()?.spawn(task))
 }
 
 impl std::ops::Deref for Reactor {
@@ -563,6 +592,42 @@ impl Handle {
     /// round.
     pub fn submit(&self) -> io::Result<()> {
         self.shared.core.borrow_mut().submit()
+    }
+
+    /// The reactor current on this thread: the one whose run
+    /// ([`Reactor::run`], [`Reactor::run_until`], or the driver of
+    /// `Reactor::into_tokio`) is polling the caller (a task, a callback,
+    /// the future of a `run_until`, a job a [`Remote`] sent), or the one a
+    /// live [`enter`](Handle::enter) guard names, whichever came last.
+    /// `NotFound` on a thread with none, as in a tokio task that no
+    /// reactor's driver polls unless it entered one.
+    ///
+    /// ```
+    /// use uring::reactor::{Handle, Reactor, ops::Nop};
+    ///
+    /// async fn nop() -> std::io::Result<u32> {
+    ///     let handle = Handle::current()?;
+    ///     handle.op(Nop).await.0
+    /// }
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let reactor = Reactor::new()?;
+    /// assert_eq!(reactor.run_until(nop())??, 0);
+    /// assert!(Handle::current().is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn current() -> io::Result<Handle> {
+        current::current()
+    }
+
+    /// Makes this reactor the thread's current one
+    /// ([`current`](Handle::current)) until the guard drops: for code that
+    /// no run of it polls, such as tokio tasks beside the reactor's
+    /// driver. The guard keeps a handle, and with it the reactor's state,
+    /// while it lives.
+    pub fn enter(&self) -> EnterGuard {
+        current::enter(self)
     }
 
     /// Spawns a task on the reactor's executor ([`Reactor::run`] and
@@ -909,6 +974,7 @@ impl Shared {
             core.running = true;
         }
         let _running = Running(self);
+        let _current = current::enter(handle);
         let flag = TaskWaker::new(MAIN, Arc::clone(&self.exec.ready));
         let waker = Waker::from(Arc::clone(&flag));
         let mut main = pin!(main);

@@ -165,6 +165,7 @@ impl Future for TokioDriver {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        let _current = super::current::enter(&this.reactor.handle);
         let shared = &this.reactor.handle.shared;
         let core = shared.core.borrow();
         if core.closed() {
