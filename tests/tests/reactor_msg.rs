@@ -406,3 +406,36 @@ fn peer_cred_names_the_peer_s_process() {
     assert_eq!(accepted.peer_cred().unwrap().pid, pid);
     drop(client);
 }
+
+/// A `UnixDatagram`'s `recv_msg` reads the credentials `SO_PASSCRED` asks
+/// for and the sender's address, and cuts a long datagram as flagged.
+#[test]
+fn unix_datagram_recv_msg_reads_credentials_and_cuts() {
+    let _watch = watchdog();
+    let reactor = Reactor::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rx");
+    let rx = uring::net::UnixDatagram::bind(&reactor.handle(), &path).unwrap();
+    set_int(
+        rx.shared_fd().as_fd(),
+        libc::SOL_SOCKET,
+        libc::SO_PASSCRED,
+        1,
+    );
+    let tx = std::os::unix::net::UnixDatagram::bind(dir.path().join("tx")).unwrap();
+    tx.send_to(b"0123456789", &path).unwrap();
+    let (r, buf) = reactor.run_until(rx.recv_msg(room(4), 64)).unwrap();
+    let (n, received) = r.unwrap();
+    assert_eq!(n, 4);
+    assert_eq!(buf, b"0123");
+    assert!(received.is_truncated());
+    let from = received.from_unix().unwrap();
+    assert_eq!(from.as_pathname(), Some(dir.path().join("tx").as_path()));
+    let creds: Vec<libc::ucred> = received
+        .control_messages()
+        .filter_map(|m| m.credentials())
+        .collect();
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    assert_eq!(creds.iter().map(|c| c.pid).collect::<Vec<_>>(), [pid]);
+}

@@ -6,7 +6,7 @@ use crate::net::conn::{Conn, stream_methods, stream_traits};
 use crate::net::tcp::{Accepted, Incoming, accept_one, sealed};
 use crate::net::{bind, connect_now, cvt, run, set_blocking, socket_of};
 use crate::reactor::ops::{
-    Connect, Recv, RecvFrom, RecvRing, RecvWithFds, Send, SendTo, SendWithFds,
+    Connect, ReceivedMsg, Recv, RecvFrom, RecvMsg, RecvRing, RecvWithFds, Send, SendTo, SendWithFds,
 };
 use crate::reactor::{BufGroup, Handle, IoBuf, IoBufMut, RingBuf, SharedFd};
 use crate::types::SockAddr;
@@ -391,6 +391,22 @@ impl UnixDatagram {
         let op = RecvFrom::unix(&self.fd, buf);
         let (result, (buf, from)) = run(&self.handle, op, self.read_deadline).await;
         (result.map(|n| n as usize), buf, from)
+    }
+
+    /// Receives one datagram into `buf` with its ancillary records, in a
+    /// room of `control_len` bytes ([`RecvMsg`]): the sender's
+    /// credentials with `SO_PASSCRED` set, the descriptors it passed (each
+    /// owned: [`ReceivedMsg::take_fds`]), its address
+    /// ([`ReceivedMsg::from_unix`]), and whether it was cut
+    /// ([`ReceivedMsg::is_truncated`]).
+    pub async fn recv_msg<B: IoBufMut>(
+        &self,
+        buf: B,
+        control_len: usize,
+    ) -> (io::Result<(usize, ReceivedMsg)>, B) {
+        let op = RecvMsg::new(&self.fd, buf, control_len);
+        let (r, (buf, received)) = run(&self.handle, op, self.read_deadline).await;
+        (r.map(|n| (n as usize, received)), buf)
     }
 
     /// Receives one datagram into a buffer of the reactor's buffer ring
