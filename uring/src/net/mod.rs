@@ -82,6 +82,21 @@ pub(crate) async fn run<O: Op>(
     (deadlined(result, Some(deadline)), output)
 }
 
+/// A [`RecvMsg`](crate::reactor::ops::RecvMsg) of `buf` on `fd` with
+/// `control_len` bytes of room, cut at `deadline`: the byte count and
+/// what the message carried besides.
+pub(crate) async fn recv_msg<B: crate::reactor::IoBufMut>(
+    handle: &Handle,
+    fd: &crate::reactor::SharedFd,
+    buf: B,
+    control_len: usize,
+    deadline: Option<Instant>,
+) -> (io::Result<(usize, crate::reactor::ops::ReceivedMsg)>, B) {
+    let op = crate::reactor::ops::RecvMsg::new(fd, buf, control_len);
+    let (r, (buf, received)) = run(handle, op, deadline).await;
+    (r.map(|n| (n as usize, received)), buf)
+}
+
 /// A cancellation at or after `deadline` is the deadline's: an op that
 /// ended [`cut`] once it has passed fails with `TimedOut`.
 pub(crate) fn deadlined(result: io::Result<u32>, deadline: Option<Instant>) -> io::Result<u32> {

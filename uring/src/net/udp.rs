@@ -2,7 +2,7 @@
 
 use crate::ControlMessagesBuf;
 use crate::net::{bind, connect_now, run, set_blocking, socket};
-use crate::reactor::ops::{ReceivedMsg, Recv, RecvFrom, RecvMsg, RecvRing, Send, SendMsg, SendTo};
+use crate::reactor::ops::{ReceivedMsg, Recv, RecvFrom, RecvRing, Send, SendMsg, SendTo};
 use crate::reactor::{BufGroup, Handle, IoBuf, IoBufMut, RingBuf, SharedFd};
 use crate::types::SockAddr;
 use std::fmt;
@@ -130,7 +130,7 @@ impl UdpSocket {
     }
 
     /// Receives one datagram into `buf` with its ancillary records, in a
-    /// room of `control_len` bytes ([`RecvMsg`]): the records the socket's
+    /// room of `control_len` bytes ([`RecvMsg`](crate::reactor::ops::RecvMsg)): the records the socket's
     /// options ask for (`IP_PKTINFO`, `IP_RECVTTL`, `SO_TIMESTAMPNS`,
     /// `UDP_GRO`, ...), its sender's address, and whether it was cut
     /// ([`ReceivedMsg::is_truncated`]), which [`recv`](Self::recv) cannot
@@ -140,9 +140,7 @@ impl UdpSocket {
         buf: B,
         control_len: usize,
     ) -> (io::Result<(usize, ReceivedMsg)>, B) {
-        let op = RecvMsg::new(&self.fd, buf, control_len);
-        let (r, (buf, received)) = run(&self.handle, op, self.read_deadline).await;
-        (r.map(|n| (n as usize, received)), buf)
+        crate::net::recv_msg(&self.handle, &self.fd, buf, control_len, self.read_deadline).await
     }
 
     /// Receives one datagram into a buffer of the reactor's ring `group`,

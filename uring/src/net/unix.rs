@@ -6,7 +6,7 @@ use crate::net::conn::{Conn, stream_methods, stream_traits};
 use crate::net::tcp::{Accepted, Incoming, accept_one, sealed};
 use crate::net::{bind, connect_now, cvt, run, set_blocking, socket_of};
 use crate::reactor::ops::{
-    Connect, ReceivedMsg, Recv, RecvFrom, RecvMsg, RecvRing, RecvWithFds, Send, SendTo, SendWithFds,
+    Connect, ReceivedMsg, Recv, RecvFrom, RecvRing, RecvWithFds, Send, SendTo, SendWithFds,
 };
 use crate::reactor::{BufGroup, Handle, IoBuf, IoBufMut, RingBuf, SharedFd};
 use crate::types::SockAddr;
@@ -394,7 +394,7 @@ impl UnixDatagram {
     }
 
     /// Receives one datagram into `buf` with its ancillary records, in a
-    /// room of `control_len` bytes ([`RecvMsg`]): the sender's
+    /// room of `control_len` bytes ([`RecvMsg`](crate::reactor::ops::RecvMsg)): the sender's
     /// credentials with `SO_PASSCRED` set, the descriptors it passed (each
     /// owned: [`ReceivedMsg::take_fds`]), its address
     /// ([`ReceivedMsg::from_unix`]), and whether it was cut
@@ -404,9 +404,7 @@ impl UnixDatagram {
         buf: B,
         control_len: usize,
     ) -> (io::Result<(usize, ReceivedMsg)>, B) {
-        let op = RecvMsg::new(&self.fd, buf, control_len);
-        let (r, (buf, received)) = run(&self.handle, op, self.read_deadline).await;
-        (r.map(|n| (n as usize, received)), buf)
+        crate::net::recv_msg(&self.handle, &self.fd, buf, control_len, self.read_deadline).await
     }
 
     /// Receives one datagram into a buffer of the reactor's buffer ring
