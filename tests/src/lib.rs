@@ -318,6 +318,17 @@ pub fn assert_user_data_once(cqes: &[Cqe], expected: impl IntoIterator<Item = u6
     assert_eq!(got, expected, "user_data of the completions");
 }
 
+/// A value that counts its drops into the counter it holds: an output
+/// whose drop the tests count.
+#[derive(Debug)]
+pub struct Counted(pub std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// `n` bytes of a recognisable, position-dependent pattern (never all one
 /// value), seeded so that different calls give different bytes.
 pub fn pattern(n: usize, seed: u8) -> Vec<u8> {

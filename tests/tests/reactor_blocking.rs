@@ -94,13 +94,6 @@ fn sixteen_jobs_that_wait_for_each_other_run_at_once() {
 #[test]
 fn an_aborted_running_job_ends_and_drops_its_output_once() {
     let _watch = watchdog();
-    #[derive(Debug)]
-    struct Counted(Arc<AtomicUsize>);
-    impl Drop for Counted {
-        fn drop(&mut self) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
     let reactor = Reactor::new().unwrap();
     let drops = Arc::new(AtomicUsize::new(0));
     let (started_tx, started_rx) = mpsc::channel();
@@ -110,7 +103,7 @@ fn an_aborted_running_job_ends_and_drops_its_output_once() {
         .spawn_blocking(move || {
             started_tx.send(()).unwrap();
             go_rx.recv().unwrap();
-            Counted(d)
+            uring_tests::Counted(d)
         })
         .unwrap();
     started_rx.recv().unwrap();

@@ -285,21 +285,22 @@ fn join_on_the_reactor_s_own_thread_refuses_to_wait() {
 #[test]
 fn outputs_are_dropped_once_whoever_ends_last() {
     let _watch = watchdog();
-    #[derive(Debug)]
-    struct Counted(Arc<AtomicUsize>);
-    impl Drop for Counted {
-        fn drop(&mut self) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
     let drops = Arc::new(AtomicUsize::new(0));
     let (remote, server) = serve();
     let d = Arc::clone(&drops);
-    drop(remote.spawn(async move { Counted(d) }).unwrap());
+    drop(
+        remote
+            .spawn(async move { uring_tests::Counted(d) })
+            .unwrap(),
+    );
     let d = Arc::clone(&drops);
-    let kept = remote.spawn(async move { Counted(d) }).unwrap();
+    let kept = remote
+        .spawn(async move { uring_tests::Counted(d) })
+        .unwrap();
     let d = Arc::clone(&drops);
-    let mut taken = remote.spawn(async move { Counted(d) }).unwrap();
+    let mut taken = remote
+        .spawn(async move { uring_tests::Counted(d) })
+        .unwrap();
     let runtime = uring_tests::net::runtime();
     let out = runtime.block_on(&mut taken).unwrap();
     let again = runtime.block_on(&mut taken).unwrap_err();
