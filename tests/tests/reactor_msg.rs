@@ -4,7 +4,8 @@
 //! cut control room told by their flags, records the kernel would not read
 //! as plain data refused with the buffer back and nothing sent, a
 //! Unix-domain message's descriptors and credentials, a failed receive
-//! learning nothing, and `UnixStream::peer_cred`.
+//! learning nothing, `UnixStream::peer_cred`, and the Unix datagram
+//! socket's `send_msg` and `recv_msg`.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket as StdUdp};
@@ -438,4 +439,100 @@ fn unix_datagram_recv_msg_reads_credentials_and_cuts() {
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() };
     assert_eq!(creds.iter().map(|c| c.pid).collect::<Vec<_>>(), [pid]);
+}
+
+/// A `UnixDatagram`'s `send_msg` carries an `SCM_CREDENTIALS` record to a
+/// path and to the connected peer, each datagram whole and alone; an
+/// `SCM_RIGHTS` record is refused with the buffer back and nothing sent,
+/// and a send to no address from an unconnected socket fails as the
+/// kernel says (`ENOTCONN`).
+#[test]
+fn unix_datagram_send_msg_carries_credentials_and_refuses_descriptors() {
+    let _watch = watchdog();
+    let reactor = Reactor::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rx");
+    let rx = uring::net::UnixDatagram::bind(&reactor.handle(), &path).unwrap();
+    set_int(
+        rx.shared_fd().as_fd(),
+        libc::SOL_SOCKET,
+        libc::SO_PASSCRED,
+        1,
+    );
+    let tx = uring::net::UnixDatagram::unbound(&reactor.handle()).unwrap();
+    // SAFETY: getpid, getuid and getgid have no preconditions.
+    let (pid, uid, gid) = unsafe { (libc::getpid(), libc::getuid(), libc::getgid()) };
+    let ours = libc::ucred { pid, uid, gid };
+    let mut creds = ControlMessagesBuf::new();
+    // SAFETY: `ucred` is three plain integers, read as its bytes.
+    let bytes = unsafe {
+        std::slice::from_raw_parts(
+            (&ours as *const libc::ucred).cast::<u8>(),
+            std::mem::size_of::<libc::ucred>(),
+        )
+    };
+    creds.push(libc::SOL_SOCKET, libc::SCM_CREDENTIALS, bytes);
+
+    let (r, _) = reactor
+        .run_until(tx.send_msg(b"nobody".to_vec(), None, ControlMessagesBuf::new()))
+        .unwrap();
+    assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::ENOTCONN));
+
+    let to = uring::SockAddr::unix(&path).unwrap();
+    let (r, back) = reactor
+        .run_until(tx.send_msg(b"to the path".to_vec(), Some(to), creds.clone()))
+        .unwrap();
+    assert_eq!(r.unwrap(), 11);
+    assert_eq!(back, b"to the path");
+
+    let (pipe_r, _pipe_w) = uring_tests::pipe();
+    let mut rights = ControlMessagesBuf::new();
+    rights.push(
+        libc::SOL_SOCKET,
+        libc::SCM_RIGHTS,
+        &pipe_r.as_raw_fd().to_ne_bytes(),
+    );
+    tx.connect(&path).unwrap();
+    let data = pattern(40, 3);
+    let (r, back) = reactor
+        .run_until(tx.send_msg(data.clone(), None, rights))
+        .unwrap();
+    assert_eq!(r.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+    assert_eq!(back, data);
+    let (r, _) = reactor
+        .run_until(tx.send_msg(b"to the peer".to_vec(), None, creds))
+        .unwrap();
+    assert_eq!(r.unwrap(), 11);
+
+    // Two datagrams arrived, in order, each with our credentials: the
+    // refused send put nothing between them.
+    for expected in [&b"to the path"[..], b"to the peer"] {
+        let (r, buf) = reactor.run_until(rx.recv_msg(room(64), 64)).unwrap();
+        let (n, received) = r.unwrap();
+        assert_eq!(&buf[..n], expected);
+        assert!(!received.is_truncated());
+        assert_eq!(received.from_unix().map(|a| a.is_unnamed()), Some(true));
+        let got: Vec<(i32, u32, u32)> = received
+            .control_messages()
+            .filter_map(|m| m.credentials())
+            .map(|c| (c.pid, c.uid, c.gid))
+            .collect();
+        assert_eq!(got, [(pid, uid, gid)]);
+    }
+    let mut rest = [0u8; 64];
+    let peek = rx.shared_fd().as_raw_fd();
+    // SAFETY: a non-blocking receive into a stack array alive for the call.
+    let n = unsafe {
+        libc::recv(
+            peek,
+            rest.as_mut_ptr().cast(),
+            rest.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    assert_eq!(n, -1, "a third datagram arrived");
+    assert_eq!(
+        io::Error::last_os_error().raw_os_error(),
+        Some(libc::EAGAIN)
+    );
 }

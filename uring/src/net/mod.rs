@@ -84,15 +84,17 @@ pub(crate) async fn run<O: Op>(
 
 /// A [`RecvMsg`](crate::reactor::ops::RecvMsg) of `buf` on `fd` with
 /// `control_len` bytes of room, cut at `deadline`: the byte count and
-/// what the message carried besides.
+/// what the message carried besides. `unix_domain` says the socket's
+/// domain.
 pub(crate) async fn recv_msg<B: crate::reactor::IoBufMut>(
     handle: &Handle,
     fd: &crate::reactor::SharedFd,
     buf: B,
     control_len: usize,
+    unix_domain: bool,
     deadline: Option<Instant>,
 ) -> (io::Result<(usize, crate::reactor::ops::ReceivedMsg)>, B) {
-    let op = crate::reactor::ops::RecvMsg::new(fd, buf, control_len);
+    let op = crate::reactor::ops::RecvMsg::new(fd, buf, control_len).on_domain(unix_domain);
     let (r, (buf, received)) = run(handle, op, deadline).await;
     (r.map(|n| (n as usize, received)), buf)
 }

@@ -140,7 +140,15 @@ impl UdpSocket {
         buf: B,
         control_len: usize,
     ) -> (io::Result<(usize, ReceivedMsg)>, B) {
-        crate::net::recv_msg(&self.handle, &self.fd, buf, control_len, self.read_deadline).await
+        crate::net::recv_msg(
+            &self.handle,
+            &self.fd,
+            buf,
+            control_len,
+            false,
+            self.read_deadline,
+        )
+        .await
     }
 
     /// Receives one datagram into a buffer of the reactor's ring `group`,

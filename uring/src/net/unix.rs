@@ -1,12 +1,13 @@
 //! Unix-domain sockets over the reactor: streams that also pass
 //! descriptors, and datagrams.
 
+use crate::ControlMessagesBuf;
 use crate::net::backlog::Backlog;
 use crate::net::conn::{Conn, stream_methods, stream_traits};
 use crate::net::tcp::{Accepted, Incoming, accept_one, sealed};
 use crate::net::{bind, connect_now, cvt, run, set_blocking, socket_of};
 use crate::reactor::ops::{
-    Connect, ReceivedMsg, Recv, RecvFrom, RecvRing, RecvWithFds, Send, SendTo, SendWithFds,
+    Connect, ReceivedMsg, Recv, RecvFrom, RecvRing, RecvWithFds, Send, SendMsg, SendTo, SendWithFds,
 };
 use crate::reactor::{BufGroup, Handle, IoBuf, IoBufMut, RingBuf, SharedFd};
 use crate::types::SockAddr;
@@ -374,6 +375,34 @@ impl UnixDatagram {
         (datagram_sent(result, len), buf)
     }
 
+    /// Sends `buf` as one datagram with the ancillary records of
+    /// `control`, to `to` (a path or an abstract name) or, with `None`, to
+    /// the connected peer ([`SendMsg`]): the sender's credentials
+    /// (`SCM_CREDENTIALS`, which the kernel checks against the process's
+    /// own ids). Descriptors go by the op
+    /// [`SendWithFds`] instead: a record the kernel does not read as plain data is an error
+    /// of kind [`InvalidInput`](io::ErrorKind::InvalidInput), with nothing
+    /// sent. A send that waited for room may report `WriteZero`, as
+    /// [`send`](UnixDatagram::send) says.
+    pub async fn send_msg<B: IoBuf>(
+        &self,
+        buf: B,
+        to: Option<SockAddr>,
+        control: ControlMessagesBuf,
+    ) -> (io::Result<usize>, B) {
+        let len = buf.bytes_init();
+        let op = match SendMsg::new(&self.fd, buf, control) {
+            Ok(op) => op,
+            Err((e, buf)) => return (Err(e), buf),
+        };
+        let op = match to {
+            Some(to) => op.to_addr(to),
+            None => op,
+        };
+        let (result, buf) = run(&self.handle, op, self.write_deadline).await;
+        (datagram_sent(result, len), buf)
+    }
+
     /// Receives one datagram from the connected peer into `buf` (the rest
     /// of a longer one is lost).
     pub async fn recv<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
@@ -404,7 +433,15 @@ impl UnixDatagram {
         buf: B,
         control_len: usize,
     ) -> (io::Result<(usize, ReceivedMsg)>, B) {
-        crate::net::recv_msg(&self.handle, &self.fd, buf, control_len, self.read_deadline).await
+        crate::net::recv_msg(
+            &self.handle,
+            &self.fd,
+            buf,
+            control_len,
+            true,
+            self.read_deadline,
+        )
+        .await
     }
 
     /// Receives one datagram into a buffer of the reactor's buffer ring

@@ -171,6 +171,9 @@ pub struct RecvMsg<B> {
     control: Box<[u64]>,
     iov: [IoSliceMut<'static>; 1],
     msg: Option<MsgHdrMut<'static>>,
+    /// Whether `fd` is a Unix-domain socket, where the caller knows;
+    /// otherwise asked of the socket when a receive names no sender.
+    unix_domain: Option<bool>,
 }
 
 impl<B: IoBufMut> RecvMsg<B> {
@@ -185,7 +188,16 @@ impl<B: IoBufMut> RecvMsg<B> {
             control: vec![0u64; words].into_boxed_slice(),
             iov: [IoSliceMut::new(&mut [])],
             msg: None,
+            unix_domain: None,
         }
+    }
+
+    /// The same receive on a socket whose domain the caller knows, so that
+    /// a message without a sender's address costs no question to the
+    /// socket.
+    pub(crate) fn on_domain(mut self, unix_domain: bool) -> RecvMsg<B> {
+        self.unix_domain = Some(unix_domain);
+        self
     }
 }
 
@@ -242,7 +254,9 @@ unsafe impl<B: IoBufMut> Op for RecvMsg<B> {
         let fds = received_fds(control);
         // No address at all is an unbound sender's on a Unix-domain
         // socket, and nothing on any other.
-        let unnamed_sender = completion.res >= 0 && name_len == 0 && is_unix_domain(&self.fd);
+        let unnamed_sender = completion.res >= 0
+            && name_len == 0
+            && self.unix_domain.unwrap_or_else(|| is_unix_domain(&self.fd));
         let received = ReceivedMsg {
             from: self.from,
             unnamed_sender,
