@@ -877,7 +877,8 @@ fn a_driver_dropped_after_a_poll_cut_by_its_budget_runs_the_rest_once() {
 /// its reactor's order; while all three have completions left, no reactor
 /// runs more than one budget (1024) of callbacks in a row (a driver that
 /// spent its budget yields, and the `LocalSet` polls the others before
-/// it again); tokio's 1 ms timer, started before, fires within a second.
+/// it again); tokio's 1 ms timer, started before, fires within a second
+/// (ten under valgrind).
 /// The runs of callbacks per reactor, in the order they ran, as the error.
 fn three_reactors_take_turns(cqs: [u32; 3]) -> Result<(), String> {
     const N: u32 = 4000;
@@ -929,8 +930,12 @@ fn three_reactors_take_turns(cqs: [u32; 3]) -> Result<(), String> {
                 "CQs {cqs:?}: reactor {r}'s callbacks"
             );
         }
+        // Under valgrind, sharing the machine's cores with another
+        // program, the 12 000 callbacks alone may take a second: there the
+        // bound only says the timer was not starved for good.
+        let bound = Duration::from_secs(if uring_tests::under_valgrind() { 10 } else { 1 });
         assert!(
-            fired - start < Duration::from_secs(1),
+            fired - start < bound,
             "CQs {cqs:?}: a 1 ms timer fired after {:?}",
             fired - start
         );

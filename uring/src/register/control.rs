@@ -459,8 +459,9 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
         let id = id as u16;
         self.personality_count = self.personality_count.wrapping_add(1);
         let registration = self.personality_count;
-        self.personalities.retain(|&(live, _)| live != id);
-        self.personalities.push((id, registration));
+        // The kernel hands out only free ids: an entry of this id is an
+        // earlier registration's, gone without this ring knowing.
+        self.personalities.insert(id, registration);
         Ok(Personality {
             id,
             ring: self.id,
@@ -474,20 +475,19 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
     /// earlier registration of its id) is refused, and unregisters nothing.
     pub fn unregister_personality(&mut self, personality: Personality) -> Result<()> {
         self.check_handle(personality.ring, "personality")?;
-        let live = (personality.id, personality.registration);
-        let Some(at) = self.personalities.iter().position(|&p| p == live) else {
+        if self.personalities.get(&personality.id) != Some(&personality.registration) {
             return Err(Error::InvalidArgument(format!(
                 "personality {} was unregistered already",
                 personality.id
             )));
-        };
+        }
         self.register(
             sys::IORING_UNREGISTER_PERSONALITY,
             std::ptr::null(),
             u32::from(personality.id),
             "IORING_UNREGISTER_PERSONALITY",
         )?;
-        self.personalities.swap_remove(at);
+        self.personalities.remove(&personality.id);
         Ok(())
     }
 

@@ -290,7 +290,7 @@ impl<S: SqeSize, C: CqeSize> Ring<S, C> {
             fast_wait_limit: 0,
             wait_error: None,
             wait_clock: crate::Clock::Monotonic,
-            personalities: Vec::new(),
+            personalities: std::collections::HashMap::new(),
             personality_count: 0,
             sqe_rules: None,
         };

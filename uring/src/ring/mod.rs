@@ -108,8 +108,8 @@ pub struct Ring<S: SqeSize = Sqe64, C: CqeSize = Cqe16> {
     /// The personalities registered and not unregistered, each id with the
     /// registration count it was handed out at: the kernel hands an id out
     /// again once it is free, and a handle of an earlier registration must
-    /// not unregister a later one.
-    pub(crate) personalities: Vec<(u16, u32)>,
+    /// not unregister a later one. Keyed by id: a ring may hold all 65535.
+    pub(crate) personalities: std::collections::HashMap<u16, u32>,
     /// Personalities registered so far (see `personalities`).
     pub(crate) personality_count: u32,
     /// The SQE rules of the restrictions registered through the ring.
