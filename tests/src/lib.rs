@@ -332,9 +332,39 @@ impl Drop for Counted {
 /// `n` bytes of a recognisable, position-dependent pattern (never all one
 /// value), seeded so that different calls give different bytes.
 pub fn pattern(n: usize, seed: u8) -> Vec<u8> {
-    (0..n)
+    // The bytes repeat every 64 KiB: one period is computed, the rest
+    // copied, so that many MiB of it cost little in a debug build and
+    // under valgrind.
+    const PERIOD: usize = 1 << 16;
+    let period: Vec<u8> = (0..n.min(PERIOD))
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ ((i >> 8) as u8))
-        .collect()
+        .collect();
+    let mut bytes = Vec::with_capacity(n);
+    while bytes.len() < n {
+        let take = period.len().min(n - bytes.len());
+        bytes.extend_from_slice(&period[..take]);
+    }
+    bytes
+}
+
+/// Whether every byte of `buf` is `byte`. Compared a block at a time
+/// (`memcmp`): a byte loop over many MiB takes seconds in a debug build
+/// under valgrind.
+pub fn all_bytes(buf: &[u8], byte: u8) -> bool {
+    let block = [byte; 4096];
+    buf.chunks(block.len()).all(|c| c == &block[..c.len()])
+}
+
+/// Whether each byte of `buf` is either 0 or `source`'s byte at its place
+/// (as far as both go): what a read into a zeroed buffer that may or may
+/// not have run leaves. A block at a time where it can be.
+pub fn zero_or_source(buf: &[u8], source: &[u8]) -> bool {
+    const BLOCK: usize = 4096;
+    buf.chunks(BLOCK).zip(source.chunks(BLOCK)).all(|(b, s)| {
+        let n = b.len().min(s.len());
+        let (b, s) = (&b[..n], &s[..n]);
+        b == s || all_bytes(b, 0) || b.iter().zip(s).all(|(&b, &s)| b == 0 || b == s)
+    })
 }
 
 /// A pipe: `(read end, write end)`, both close-on-exec.

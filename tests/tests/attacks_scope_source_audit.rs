@@ -145,7 +145,7 @@ fn assert_nothing_reads_after(pairs: &mut [(UnixStream, UnixStream)], bufs: &[&[
     std::thread::sleep(Duration::from_millis(50));
     for (i, buf) in bufs.iter().enumerate() {
         assert!(
-            buf.iter().all(|&b| b == CANARY),
+            uring_tests::all_bytes(buf, CANARY),
             "{what}: buffer {i} was written after its scope: {buf:?}"
         );
     }
@@ -185,12 +185,12 @@ fn assert_region(contents: &[u8], at: usize, want: &[u8], what: &str) {
     }
     let got = &contents[at..end];
     let whole = got.len() == want.len() && got == want;
-    let nothing = got.iter().all(|&b| b == 0);
-    let stray = got.iter().position(|&b| b == AFTER);
+    let nothing = uring_tests::all_bytes(got, 0);
     assert!(
         whole || nothing,
-        "{what}: region at {at} is neither the source nor empty ({} bytes, first {AFTER:#x} at {stray:?})",
-        got.len()
+        "{what}: region at {at} is neither the source nor empty ({} bytes, first {AFTER:#x} at {:?})",
+        got.len(),
+        got.iter().position(|&b| b == AFTER)
     );
 }
 
@@ -288,13 +288,13 @@ fn worker_reads_a_cancel_cannot_stop_are_waited_for_through_panics_and_forgotten
             }));
             assert_eq!(caught.is_err(), !forget, "{what}");
             assert!(
-                buf.iter().zip(&source).all(|(&b, &s)| b == 0 || b == s),
+                uring_tests::zero_or_source(&buf, &source),
                 "{what}: bytes from nowhere"
             );
             buf.fill(AFTER);
             std::thread::sleep(Duration::from_millis(30));
             assert!(
-                buf.iter().all(|&b| b == AFTER),
+                uring_tests::all_bytes(&buf, AFTER),
                 "{what}: the read wrote after its scope"
             );
             assert_usable(&mut ring, &what);
