@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the integration tests under valgrind's memcheck, one test binary at a
-# time, and fails if any reports an error or does not finish within
-# MEMCHECK_TIMEOUT seconds (900). Installs valgrind if it is missing.
+# Runs the integration tests under valgrind's memcheck, a test binary per
+# core at a time (MEMCHECK_JOBS), and fails if any reports an error or
+# does not finish within MEMCHECK_TIMEOUT seconds (900). Installs valgrind
+# if it is missing.
 #
 #   tests/scripts/memcheck.sh [TEST_BINARY_NAME...]   (default: all)
 #
@@ -20,6 +21,12 @@ cargo build -q -p uring-tests --tests
 # A test under memcheck runs many times slower: its watchdog waits longer.
 export URING_TEST_WATCHDOG_SECS="${URING_TEST_WATCHDOG_SECS:-600}"
 limit="${MEMCHECK_TIMEOUT:-900}"
+
+# The binaries that take longest under memcheck (a minute to five each,
+# where most take seconds), longest first.
+slow_binaries=(attacks_kernel_reads liburing_cases_ops attacks_ring_memory prop_ops attacks_waits
+    attacks_buf_ring_audit attacks_queue_edges liburing_cases_more liburing_cases_fourth
+    attacks_tokio_drivers_gaps_audit attacks_net_tokio liburing_cases_sixth)
 
 kernel_wrote="reads memory only the kernel wrote, which memcheck takes for uninitialised"
 one_thread="valgrind runs one thread at a time"
@@ -274,33 +281,52 @@ names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
     mapfile -t names < <(ls tests/tests/*.rs | xargs -n1 basename | sed 's/\.rs$//')
 fi
-failed=0
+# The binaries that take longest under valgrind start first, so that the
+# last ones to finish are short and both workers stay busy to the end.
+slow_first=("${slow_binaries[@]}")
+ordered=()
+for name in "${slow_first[@]}"; do
+    if printf '%s\n' "${names[@]}" | grep -qxF "$name"; then ordered+=("$name"); fi
+done
 for name in "${names[@]}"; do
-    if [ -n "${skip_binary[$name]:-}" ]; then
-        echo "memcheck $name: skipped: ${skip_binary[$name]}"
-        continue
+    if ! printf '%s\n' "${slow_first[@]}" | grep -qxF "$name"; then ordered+=("$name"); fi
+done
+
+# Every test binary's path, from one build: NAME-HASH -> NAME.
+declare -A executable=()
+while read -r path; do
+    base=$(basename "$path")
+    executable[${base%-*}]=$path
+done < <(cargo test -q -p uring-tests --tests --no-run --message-format=json 2>/dev/null |
+    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p')
+
+# Runs one binary under memcheck and prints its report; fails if it failed.
+check() { # NAME
+    local name=$1 bin=${executable[$1]:-} failed=0 status=0 log started=$SECONDS
+    if [ -z "$bin" ]; then
+        echo "memcheck $name: FAILED (no test binary of that name was built)"
+        return 1
     fi
-    bin=$(cargo test -q -p uring-tests --test "$name" --no-run --message-format=json 2>/dev/null |
-        sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
     # Exact: a skipped name is the whole name of one test, not a part of others'.
-    args=(--test-threads=1 -q --exact)
+    local args=(--test-threads=1 -q --exact)
     if [ -n "${skip_tests[$name]:-}" ]; then
+        local listed
         listed=$("$bin" --list 2>/dev/null | sed -n 's/: test$//p')
         add_skips memcheck "$name" "$listed" "${skip_tests[$name]}"
     fi
     log=$(mktemp)
-    status=0
     timeout -k 10 "$limit" valgrind --quiet --error-exitcode=99 --leak-check=no \
         "$bin" "${args[@]}" >"$log" 2>&1 || status=$?
     if [ "$status" -eq 0 ]; then
-        echo "memcheck $name: 0 errors"
+        echo "memcheck $name: 0 errors ($((SECONDS - started)) s)"
     else
+        local why
         case $status in
         99) why="memcheck found errors" ;;
         124 | 137) why="did not finish within ${limit} s" ;;
         *) why="exit status $status" ;;
         esac
-        echo "memcheck $name: FAILED ($why)"
+        echo "memcheck $name: FAILED ($why, after $((SECONDS - started)) s)"
         # The panics first (a child process's message sits above its
         # parent's backtraces, which the tail alone would cut off).
         grep -A4 "panicked at" "$log" | head -60 || true
@@ -308,5 +334,33 @@ for name in "${names[@]}"; do
         failed=1
     fi
     rm -f "$log"
+    return $failed
+}
+
+# MEMCHECK_JOBS binaries at once (the machine's cores by default): valgrind
+# runs each program on one core, so a second binary beside it takes nothing
+# from it. Each report prints whole, when its binary is done.
+workers="${MEMCHECK_JOBS:-$(nproc)}"
+reports=$(mktemp -d)
+trap 'rm -rf "$reports"' EXIT
+declare -A running=()
+failed=0
+# Waits for one running binary and prints its report.
+reap() {
+    local pid status=0
+    wait -n -p pid "${!running[@]}" || status=$?
+    cat "$reports/${running[$pid]}"
+    if [ "$status" -ne 0 ]; then failed=1; fi
+    unset "running[$pid]"
+}
+for name in "${ordered[@]}"; do
+    if [ -n "${skip_binary[$name]:-}" ]; then
+        echo "memcheck $name: skipped: ${skip_binary[$name]}"
+        continue
+    fi
+    while [ ${#running[@]} -ge "$workers" ]; do reap; done
+    check "$name" >"$reports/$name" 2>&1 &
+    running[$!]=$name
 done
+while [ ${#running[@]} -gt 0 ]; do reap; done
 exit $failed
