@@ -7,7 +7,9 @@
 //! (go's `SetDeadline`): an op still running at its deadline is cancelled
 //! by a link timeout and fails with [`io::ErrorKind::TimedOut`]. The
 //! Unix-domain [`UnixListener`], [`UnixStream`] (which passes descriptors
-//! too) and [`UnixDatagram`] do the same over paths and abstract names.
+//! too) and [`UnixDatagram`] do the same over paths and abstract names,
+//! and [`UnixSeqpacketListener`] and [`UnixSeqpacket`] carry connections
+//! whose messages keep their boundaries.
 //! With the `tokio` feature, [`TcpStream`] and [`UnixStream`] implement
 //! tokio's `AsyncRead` and `AsyncWrite`.
 //!
@@ -49,11 +51,13 @@ mod backlog;
 mod conn;
 #[cfg(feature = "tokio")]
 mod io_tokio;
+mod seqpacket;
 mod tcp;
 mod udp;
 mod unix;
 
 pub use conn::RecvStream;
+pub use seqpacket::{UnixSeqpacket, UnixSeqpacketListener};
 pub use tcp::{Accepted, DEFAULT_KEEPALIVE, Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};

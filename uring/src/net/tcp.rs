@@ -203,7 +203,7 @@ pub(crate) mod sealed {
     /// Only this module's stream types are accepted.
     #[diagnostic::on_unimplemented(
         message = "`{Self}` cannot be accepted: only `uring::net`'s streams can",
-        label = "not `TcpStream` or `UnixStream`"
+        label = "not `TcpStream`, `UnixStream` or `UnixSeqpacket`"
     )]
     pub trait Sealed {}
 }

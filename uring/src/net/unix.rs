@@ -19,7 +19,7 @@ use std::path::Path;
 use std::time::Instant;
 
 /// A connected pair of close-on-exec Unix-domain sockets of `kind`.
-fn unix_pair(kind: libc::c_int) -> io::Result<(OwnedFd, OwnedFd)> {
+pub(crate) fn unix_pair(kind: libc::c_int) -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: socketpair(2) writes two descriptors into `fds`, alive for the
     // call; the result is checked.
@@ -72,7 +72,17 @@ impl UnixListener {
     /// abstract name (`SockAddr::from(&std::os::unix::net::SocketAddr)`,
     /// with one made by `SocketAddrExt::from_abstract_name`).
     pub fn bind_addr(handle: &Handle, addr: &SockAddr) -> io::Result<UnixListener> {
-        let fd = socket_of(libc::AF_UNIX, libc::SOCK_STREAM)?;
+        UnixListener::bind_kind(handle, addr, libc::SOCK_STREAM)
+    }
+
+    /// A listener of sockets of `kind` (`SOCK_STREAM`, `SOCK_SEQPACKET`)
+    /// bound to `addr`.
+    pub(crate) fn bind_kind(
+        handle: &Handle,
+        addr: &SockAddr,
+        kind: libc::c_int,
+    ) -> io::Result<UnixListener> {
+        let fd = socket_of(libc::AF_UNIX, kind)?;
         bind(&fd, addr)?;
         // SAFETY: listen(2) on a socket we own.
         cvt(unsafe { libc::listen(fd.as_raw_fd(), 4096) })?;
@@ -125,6 +135,11 @@ impl UnixListener {
     /// queued by hand.
     pub fn shared_fd(&self) -> &SharedFd {
         &self.fd
+    }
+
+    /// What an accept needs: the reactor, the socket, the kept connections.
+    pub(crate) fn parts(&self) -> (&Handle, &SharedFd, &Backlog) {
+        (&self.handle, &self.fd, &self.backlog)
     }
 }
 
@@ -264,7 +279,7 @@ pub struct UnixDatagram {
 }
 
 impl UnixDatagram {
-    fn over(handle: &Handle, fd: OwnedFd) -> UnixDatagram {
+    pub(crate) fn over(handle: &Handle, fd: OwnedFd) -> UnixDatagram {
         UnixDatagram {
             handle: handle.clone(),
             fd: SharedFd::new(fd),
