@@ -181,12 +181,13 @@ pub struct Incoming<S: Accepted = TcpStream> {
     _stream: std::marker::PhantomData<fn() -> S>,
 }
 
-/// The stream types a listener accepts: [`TcpStream`] and
-/// [`UnixStream`](crate::net::UnixStream).
+/// The connection types a listener accepts: [`TcpStream`],
+/// [`UnixStream`](crate::net::UnixStream) and
+/// [`UnixSeqpacket`](crate::net::UnixSeqpacket).
 #[diagnostic::on_unimplemented(
     message = "a listener cannot accept `{Self}`",
-    label = "not a stream type of `uring::net`",
-    note = "a `TcpListener` accepts `TcpStream`s, a `UnixListener` `UnixStream`s; wrap the stream after the accept"
+    label = "not a connection type of `uring::net`",
+    note = "a `TcpListener` accepts `TcpStream`s, a `UnixListener` `UnixStream`s, a `UnixSeqpacketListener` `UnixSeqpacket`s; wrap the stream after the accept"
 )]
 pub trait Accepted: sealed::Sealed + Sized {
     /// The stream over an accepted socket.
@@ -202,7 +203,7 @@ pub trait Accepted: sealed::Sealed + Sized {
 pub(crate) mod sealed {
     /// Only this module's stream types are accepted.
     #[diagnostic::on_unimplemented(
-        message = "`{Self}` cannot be accepted: only `uring::net`'s streams can",
+        message = "`{Self}` cannot be accepted: only `uring::net`'s connections can",
         label = "not `TcpStream`, `UnixStream` or `UnixSeqpacket`"
     )]
     pub trait Sealed {}
