@@ -1547,3 +1547,35 @@ impl Arena {
         }
     }
 }
+
+/// An empty vector with room for `n` bytes, its spare bytes zeroed: the
+/// kernel's receives fill them, which valgrind cannot see, and zeroed
+/// bytes it takes as initialised, so memcheck can run the receive's test.
+pub fn zeroed_room(n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    v.clear();
+    v
+}
+
+/// This process's credentials, and an `SCM_CREDENTIALS` record of them
+/// (what a Unix-domain send may carry; the kernel checks it against the
+/// sender's own ids).
+pub fn our_credentials() -> (libc::ucred, uring::ControlMessagesBuf) {
+    // SAFETY: getpid, getuid and getgid have no preconditions.
+    let ours = unsafe {
+        libc::ucred {
+            pid: libc::getpid(),
+            uid: libc::getuid(),
+            gid: libc::getgid(),
+        }
+    };
+    let bytes = [
+        ours.pid.to_ne_bytes(),
+        ours.uid.to_ne_bytes(),
+        ours.gid.to_ne_bytes(),
+    ]
+    .concat();
+    let mut record = uring::ControlMessagesBuf::new();
+    record.push(libc::SOL_SOCKET, libc::SCM_CREDENTIALS, &bytes);
+    (ours, record)
+}

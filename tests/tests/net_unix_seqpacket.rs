@@ -13,13 +13,7 @@ use uring::reactor::Reactor;
 use uring::reactor::ops::SendWithFds;
 use uring::{BufferGroup, ControlMessagesBuf, SockAddr};
 
-/// An empty vector with room for `n` bytes, its spare bytes zeroed (the
-/// kernel's receives fill them, which valgrind cannot see).
-fn room(n: usize) -> Vec<u8> {
-    let mut v = vec![0u8; n];
-    v.clear();
-    v
-}
+use uring_tests::zeroed_room as room;
 
 /// The `SO_TYPE` of a socket.
 fn socket_type(fd: std::os::fd::BorrowedFd<'_>) -> i32 {
@@ -171,35 +165,8 @@ fn credentials_and_descriptors_travel_with_messages() {
     let reactor = Reactor::new().unwrap();
     let h = reactor.handle();
     let (a, b) = UnixSeqpacket::pair(&h).unwrap();
-    let one = 1i32;
-    // SAFETY: the option's value is a local, alive for the call.
-    let rc = unsafe {
-        libc::setsockopt(
-            b.as_fd().as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PASSCRED,
-            (&one as *const i32).cast(),
-            std::mem::size_of::<i32>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0);
-    // SAFETY: getpid, getuid and getgid have no preconditions.
-    let ours = unsafe {
-        libc::ucred {
-            pid: libc::getpid(),
-            uid: libc::getuid(),
-            gid: libc::getgid(),
-        }
-    };
-    let mut creds = ControlMessagesBuf::new();
-    // SAFETY: `ucred` is three plain integers, read as its bytes.
-    let bytes = unsafe {
-        std::slice::from_raw_parts(
-            (&ours as *const libc::ucred).cast::<u8>(),
-            std::mem::size_of::<libc::ucred>(),
-        )
-    };
-    creds.push(libc::SOL_SOCKET, libc::SCM_CREDENTIALS, bytes);
+    uring_tests::set_int_option(b.as_fd(), libc::SOL_SOCKET, libc::SO_PASSCRED, 1).unwrap();
+    let (ours, creds) = uring_tests::our_credentials();
     let (pipe_r, pipe_w) = uring_tests::pipe();
     let mut rights = ControlMessagesBuf::new();
     rights.push(

@@ -18,28 +18,10 @@ use uring::reactor::ops::{MAX_CONTROL_LEN, RecvMsg, SendMsg, SendWithFds};
 use uring::reactor::{Reactor, SharedFd};
 use uring_tests::{pattern, watchdog};
 
-fn set_int(fd: BorrowedFd<'_>, level: i32, name: i32, value: i32) {
-    // SAFETY: the option's value is an `int` on the stack, alive for the
-    // call.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (&value as *const i32).cast(),
-            std::mem::size_of::<i32>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "setsockopt: {}", io::Error::last_os_error());
-}
+use uring_tests::zeroed_room as room;
 
-/// An empty vector with room for `n` bytes, its spare bytes zeroed: the
-/// kernel's receives fill them, which valgrind cannot see, and zeroed
-/// bytes it takes as initialised.
-fn room(n: usize) -> Vec<u8> {
-    let mut v = vec![0u8; n];
-    v.clear();
-    v
+fn set_int(fd: BorrowedFd<'_>, level: i32, name: i32, value: i32) {
+    uring_tests::set_int_option(fd, level, name, value).unwrap();
 }
 
 fn loopback() -> SocketAddr {
@@ -408,13 +390,11 @@ fn peer_cred_names_the_peer_s_process() {
     drop(client);
 }
 
-/// A `UnixDatagram`'s `recv_msg` reads the credentials `SO_PASSCRED` asks
-/// for and the sender's address, and cuts a long datagram as flagged.
-#[test]
-fn unix_datagram_recv_msg_reads_credentials_and_cuts() {
-    let _watch = watchdog();
-    let reactor = Reactor::new().unwrap();
-    let dir = tempfile::tempdir().unwrap();
+/// A `UnixDatagram` bound to `rx` in `dir`, with `SO_PASSCRED` set.
+fn passcred_receiver(
+    reactor: &Reactor,
+    dir: &tempfile::TempDir,
+) -> (std::path::PathBuf, uring::net::UnixDatagram) {
     let path = dir.path().join("rx");
     let rx = uring::net::UnixDatagram::bind(&reactor.handle(), &path).unwrap();
     set_int(
@@ -423,6 +403,17 @@ fn unix_datagram_recv_msg_reads_credentials_and_cuts() {
         libc::SO_PASSCRED,
         1,
     );
+    (path, rx)
+}
+
+/// A `UnixDatagram`'s `recv_msg` reads the credentials `SO_PASSCRED` asks
+/// for and the sender's address, and cuts a long datagram as flagged.
+#[test]
+fn unix_datagram_recv_msg_reads_credentials_and_cuts() {
+    let _watch = watchdog();
+    let reactor = Reactor::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, rx) = passcred_receiver(&reactor, &dir);
     let tx = std::os::unix::net::UnixDatagram::bind(dir.path().join("tx")).unwrap();
     tx.send_to(b"0123456789", &path).unwrap();
     let (r, buf) = reactor.run_until(rx.recv_msg(room(4), 64)).unwrap();
@@ -451,27 +442,10 @@ fn unix_datagram_send_msg_carries_credentials_and_refuses_descriptors() {
     let _watch = watchdog();
     let reactor = Reactor::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("rx");
-    let rx = uring::net::UnixDatagram::bind(&reactor.handle(), &path).unwrap();
-    set_int(
-        rx.shared_fd().as_fd(),
-        libc::SOL_SOCKET,
-        libc::SO_PASSCRED,
-        1,
-    );
+    let (path, rx) = passcred_receiver(&reactor, &dir);
     let tx = uring::net::UnixDatagram::unbound(&reactor.handle()).unwrap();
-    // SAFETY: getpid, getuid and getgid have no preconditions.
-    let (pid, uid, gid) = unsafe { (libc::getpid(), libc::getuid(), libc::getgid()) };
-    let ours = libc::ucred { pid, uid, gid };
-    let mut creds = ControlMessagesBuf::new();
-    // SAFETY: `ucred` is three plain integers, read as its bytes.
-    let bytes = unsafe {
-        std::slice::from_raw_parts(
-            (&ours as *const libc::ucred).cast::<u8>(),
-            std::mem::size_of::<libc::ucred>(),
-        )
-    };
-    creds.push(libc::SOL_SOCKET, libc::SCM_CREDENTIALS, bytes);
+    let (ours, creds) = uring_tests::our_credentials();
+    let (pid, uid, gid) = (ours.pid, ours.uid, ours.gid);
 
     let (r, _) = reactor
         .run_until(tx.send_msg(b"nobody".to_vec(), None, ControlMessagesBuf::new()))
