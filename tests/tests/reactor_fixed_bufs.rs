@@ -4,8 +4,9 @@
 //! `File::write_fixed_at`): bytes moved whole and in slices, `O_DIRECT`,
 //! a buffer of another reactor refused by the kernel with `EFAULT`,
 //! buffers held out of the pool until their op's last completion (a
-//! dropped or forgotten future, a reactor shut down), and the errors of
-//! bad sizes and of a second registration.
+//! dropped or forgotten future, a reactor shut down), the errors of bad
+//! sizes and of a second registration, and unregistering a pool once all
+//! its buffers are back.
 
 use std::io::{self, Read as _, Write as _};
 use std::os::fd::{AsFd, OwnedFd};
@@ -406,4 +407,79 @@ fn bad_sizes_and_second_tables_are_error_values() {
     let closed = Reactor::new().unwrap();
     closed.shutdown();
     assert!(closed.register_buffers(1, 4096).is_err());
+}
+
+/// `unregister_buffers` takes the pool back only once nothing else holds
+/// its table: a buffer lent out, another clone of the pool, and a buffer
+/// inside a read in flight each make it `ResourceBusy`, with the pool
+/// handed back whole. Once all are gone it unregisters the kernel's table:
+/// a new one of another shape registers (the kernel would refuse it with
+/// `EBUSY` while the old one stood) and serves a fixed read.
+#[test]
+fn a_pool_is_unregistered_only_once_every_buffer_is_back() {
+    let _watch = watchdog();
+    let reactor = Reactor::new().unwrap();
+    let pool = reactor.register_buffers(2, 4096).unwrap();
+    let busy = |r: Result<(), (io::Error, FixedBufPool)>, what: &str| -> FixedBufPool {
+        let (e, pool) = r.expect_err(what);
+        assert_eq!(e.kind(), io::ErrorKind::ResourceBusy, "{what}: {e}");
+        assert_eq!((pool.len(), pool.buf_len()), (2, 4096), "{what}");
+        pool
+    };
+    let lent = pool.take().unwrap();
+    let pool = busy(reactor.unregister_buffers(pool), "a buffer lent out");
+    drop(lent);
+    let clone = pool.clone();
+    let pool = busy(reactor.unregister_buffers(pool), "a clone of the pool");
+    drop(clone);
+
+    let (r, w) = uring_tests::pipe();
+    let r = SharedFd::new(r);
+    let mut read = reactor.op(ReadFixed::new(&r, pool.take().unwrap(), 0));
+    assert!(poll_once(&mut read).is_pending());
+    run_for(&reactor, 10);
+    assert_eq!(reactor.in_flight(), 1, "the read did not wait");
+    let pool = busy(reactor.unregister_buffers(pool), "a read in flight");
+    std::fs::File::from(w).write_all(b"fixed").unwrap();
+    let (n, buf) = reactor.run_until(read).unwrap();
+    assert_eq!(n.unwrap(), 5);
+    assert_eq!(&buf[..], b"fixed");
+    drop(buf);
+    assert_eq!(pool.available(), 2);
+    reactor.unregister_buffers(pool).unwrap();
+
+    let pool = reactor.register_buffers(3, 8192).unwrap();
+    assert_eq!((pool.len(), pool.buf_len()), (3, 8192));
+    let data = pattern(8192, 9);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data");
+    std::fs::write(&path, &data).unwrap();
+    let file = SharedFd::new(std::fs::File::open(&path).unwrap());
+    let (n, buf) = reactor
+        .run_until(reactor.op(ReadFixed::new(&file, pool.take().unwrap(), 0)))
+        .unwrap();
+    assert_eq!(n.unwrap(), 8192);
+    assert_eq!(&buf[..], &data[..]);
+}
+
+/// A reactor with no table refuses to unregister a pool (`NotFound`), and
+/// one with a table of its own refuses another reactor's pool
+/// (`InvalidInput`); each hands the pool back, which still lends its
+/// buffers and is unregistered by its own reactor.
+#[test]
+fn pools_of_other_reactors_are_refused_and_handed_back() {
+    let _watch = watchdog();
+    let mine = Reactor::new().unwrap();
+    let other = Reactor::new().unwrap();
+    let pool = mine.register_buffers(1, 4096).unwrap();
+    let (e, pool) = other.unregister_buffers(pool).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+    let theirs = other.register_buffers(1, 4096).unwrap();
+    let (e, pool) = other.unregister_buffers(pool).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+    let buf = filled(&pool, b"still mine");
+    assert_eq!(&buf[..], b"still mine");
+    drop(buf);
+    mine.unregister_buffers(pool).unwrap();
+    other.unregister_buffers(theirs).unwrap();
 }

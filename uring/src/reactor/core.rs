@@ -221,8 +221,9 @@ pub(crate) struct Core {
     /// were read (by a shutdown from inside it), for it once it returns.
     held: VecDeque<(u32, Completion)>,
     groups: Vec<(u16, Rc<BufRing>)>,
-    /// The registered buffers, once registered: kept for the ring's life.
-    fixed: Option<Rc<crate::reactor::fixed_buf::Table>>,
+    /// The registered buffers and the ring's handle of them, once
+    /// registered: kept until unregistered, or for the ring's life.
+    fixed: Option<(Rc<crate::reactor::fixed_buf::Table>, crate::FixedBuffers)>,
     /// Shut down: no op is accepted any more (set by `begin_shutdown`,
     /// which keeps `gate` in step).
     closed: bool,
@@ -1254,11 +1255,57 @@ impl Core {
         // the program holds any more, and no later one gets them before the
         // kernel lets go of them.
         let handle = unsafe { self.ring.register_buffers(&table.iovecs()) }?;
-        // The table stays registered for the ring's life: the handle, which
-        // only an unregistration would take, goes.
-        drop(handle);
-        self.fixed = Some(Rc::clone(&table));
+        self.fixed = Some((Rc::clone(&table), handle));
         Ok(crate::reactor::FixedBufPool::new(table))
+    }
+
+    /// Unregisters the table of `pool` once nothing else holds it (see
+    /// [`Handle::unregister_buffers`](crate::reactor::Handle::unregister_buffers)).
+    pub(crate) fn unregister_buffers(
+        &mut self,
+        pool: crate::reactor::FixedBufPool,
+    ) -> Result<(), (io::Error, crate::reactor::FixedBufPool)> {
+        let refuse = |kind, why: &str, pool| Err((io::Error::new(kind, why.to_owned()), pool));
+        let Some((table, _)) = &self.fixed else {
+            return refuse(
+                io::ErrorKind::NotFound,
+                "the reactor's ring has no registered buffers",
+                pool,
+            );
+        };
+        if !Rc::ptr_eq(table, pool.table()) {
+            return refuse(
+                io::ErrorKind::InvalidInput,
+                "the pool's buffers are another reactor's",
+                pool,
+            );
+        }
+        // The core's reference and the pool's: no other clone of the pool,
+        // no buffer lent out, and so no op in flight over one (an op owns
+        // its buffer until its last completion).
+        if Rc::strong_count(table) != 2 {
+            return refuse(
+                io::ErrorKind::ResourceBusy,
+                "buffers of the pool are lent out, or the pool has other handles",
+                pool,
+            );
+        }
+        let Some((table, handle)) = self.fixed.take() else {
+            unreachable!("checked above")
+        };
+        match self.ring.unregister_buffers(handle) {
+            Ok(()) => {
+                // No op and no program value reaches the memory any more:
+                // it goes with the last two references.
+                drop(table);
+                drop(pool);
+                Ok(())
+            }
+            Err(e) => {
+                self.fixed = Some((table, e.handle));
+                Err((e.error.into(), pool))
+            }
+        }
     }
 
     /// Whether SQEs were pushed that the kernel has not consumed (read

@@ -117,8 +117,11 @@ impl Table {
 /// mapping of user memory that every other read and write pays for.
 ///
 /// Cloning the pool gives another handle to the same buffers. The buffers
-/// stay registered for the reactor's life; their memory is freed once the
-/// reactor, the pool and every buffer lent out are gone.
+/// stay registered until
+/// [`Handle::unregister_buffers`](crate::reactor::Handle::unregister_buffers)
+/// takes the pool back (which it does only once every buffer is back in
+/// it) or for the reactor's life; their memory is freed once the reactor,
+/// the pool and every buffer lent out are gone.
 #[derive(Clone)]
 pub struct FixedBufPool {
     table: Rc<Table>,
@@ -127,6 +130,11 @@ pub struct FixedBufPool {
 impl FixedBufPool {
     pub(crate) fn new(table: Rc<Table>) -> FixedBufPool {
         FixedBufPool { table }
+    }
+
+    /// The table the pool lends from.
+    pub(crate) fn table(&self) -> &Rc<Table> {
+        &self.table
     }
 
     /// The number of buffers registered.

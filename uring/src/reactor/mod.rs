@@ -741,10 +741,25 @@ impl Handle {
     /// kernel's `EBUSY`. `count` of 0, `len` of 0, more than 16 384
     /// buffers or buffers longer than 1 GiB are `InvalidInput`; the kernel
     /// counts the pinned memory against `RLIMIT_MEMLOCK` (`ENOMEM`) for a
-    /// program without `CAP_IPC_LOCK`. The buffers stay registered for the
+    /// program without `CAP_IPC_LOCK`. The buffers stay registered until
+    /// [`unregister_buffers`](Self::unregister_buffers) or for the
     /// reactor's life.
     pub fn register_buffers(&self, count: u16, len: usize) -> io::Result<FixedBufPool> {
         self.shared.core.borrow_mut().register_buffers(count, len)
+    }
+
+    /// Unregisters the ring's table of registered buffers
+    /// (`IORING_UNREGISTER_BUFFERS`), taking `pool` (the one
+    /// [`register_buffers`](Self::register_buffers) gave) and freeing its
+    /// memory, so that another table can be registered. Only once every
+    /// buffer is back in the pool and no other clone of the pool is left:
+    /// otherwise the pool comes back with an error of kind
+    /// [`ResourceBusy`](io::ErrorKind::ResourceBusy) (a buffer lent to an
+    /// op in flight is the op's until its last completion), as it does
+    /// with `InvalidInput` for another reactor's pool, `NotFound` where
+    /// the ring has no table, or the kernel's error.
+    pub fn unregister_buffers(&self, pool: FixedBufPool) -> Result<(), (io::Error, FixedBufPool)> {
+        self.shared.core.borrow_mut().unregister_buffers(pool)
     }
 
     /// The program's ops in flight: queued, and not yet at their last
