@@ -266,7 +266,9 @@ fn unix_messages_pass_descriptors_owned_and_credentials() {
     assert!(received.take_fds().is_empty(), "taken twice");
 
     // Not taken: closed with the `ReceivedMsg`.
-    let file = OwnedFd::from(std::fs::File::open(dir.path().join("f0")).unwrap());
+    let untaken = dir.path().join("untaken");
+    std::fs::write(&untaken, b"").unwrap();
+    let file = OwnedFd::from(std::fs::File::open(&untaken).unwrap());
     reactor
         .run_until(reactor.op(SendWithFds::new(&a, b"x".to_vec(), vec![file])))
         .unwrap()
@@ -283,11 +285,20 @@ fn unix_messages_pass_descriptors_owned_and_credentials() {
         .collect();
     assert_eq!(raw.len(), 1);
     assert!(uring_tests::fd_is_open(raw[0]));
-    drop(received);
+    // Told by the file it names, not by its number, which another test's
+    // descriptor may take once it is closed.
+    let names_untaken = || {
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|e| std::fs::read_link(e.path()).is_ok_and(|l| l == untaken))
+    };
     assert!(
-        !uring_tests::fd_is_open(raw[0]),
-        "a received descriptor leaked"
+        names_untaken(),
+        "the received descriptor names the file sent"
     );
+    drop(received);
+    assert!(!names_untaken(), "a received descriptor leaked");
 
     // Credentials.
     set_int(b.as_fd(), libc::SOL_SOCKET, libc::SO_PASSCRED, 1);
