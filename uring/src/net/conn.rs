@@ -3,7 +3,7 @@
 //! [`UnixStream`](crate::net::UnixStream) are each one of these.
 
 use crate::net::run;
-use crate::reactor::ops::{Recv, RecvMulti, RecvRing, Send, SendV, Shutdown};
+use crate::reactor::ops::{Recv, RecvMulti, RecvRing, Send, SendV};
 use crate::reactor::{BufGroup, Handle, IoBuf, IoBufMut, OpStream, RingBuf, SharedFd};
 use std::fmt;
 use std::io;
@@ -132,16 +132,7 @@ impl Conn {
         if how != std::net::Shutdown::Read {
             self.may_send()?;
         }
-        let how = match how {
-            std::net::Shutdown::Read => libc::SHUT_RD,
-            std::net::Shutdown::Write => libc::SHUT_WR,
-            std::net::Shutdown::Both => libc::SHUT_RDWR,
-        };
-        self.handle
-            .op(Shutdown::new(&self.fd, how))
-            .await
-            .0
-            .map(drop)
+        crate::net::shutdown(&self.handle, &self.fd, how).await
     }
 }
 

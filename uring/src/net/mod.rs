@@ -86,6 +86,46 @@ pub(crate) async fn run<O: Op>(
     (deadlined(result, Some(deadline)), output)
 }
 
+/// A [`SendMsg`](crate::reactor::ops::SendMsg) of `buf` with the records
+/// of `control` on `fd`, to `to` or to the connected peer, cut at
+/// `deadline`: the kernel's result, and the buffer (handed back at once,
+/// with `InvalidInput`, when a record is not one the kernel reads as plain
+/// data).
+pub(crate) async fn send_msg<B: crate::reactor::IoBuf>(
+    handle: &Handle,
+    fd: &crate::reactor::SharedFd,
+    buf: B,
+    to: Option<SockAddr>,
+    control: crate::ControlMessagesBuf,
+    deadline: Option<Instant>,
+) -> (io::Result<u32>, B) {
+    let op = match crate::reactor::ops::SendMsg::new(fd, buf, control) {
+        Ok(op) => op,
+        Err((e, buf)) => return (Err(e), buf),
+    };
+    let op = match to {
+        Some(to) => op.to_addr(to),
+        None => op,
+    };
+    run(handle, op, deadline).await
+}
+
+/// A shutdown (`shutdown(2)` through the ring) of part of the connection
+/// `fd`, or of all of it.
+pub(crate) async fn shutdown(
+    handle: &Handle,
+    fd: &SharedFd,
+    how: std::net::Shutdown,
+) -> io::Result<()> {
+    let how = match how {
+        std::net::Shutdown::Read => libc::SHUT_RD,
+        std::net::Shutdown::Write => libc::SHUT_WR,
+        std::net::Shutdown::Both => libc::SHUT_RDWR,
+    };
+    let op = crate::reactor::ops::Shutdown::new(fd, how);
+    handle.op(op).await.0.map(drop)
+}
+
 /// A [`RecvMsg`](crate::reactor::ops::RecvMsg) of `buf` on `fd` with
 /// `control_len` bytes of room, cut at `deadline`: the byte count and
 /// what the message carried besides. `unix_domain` says the socket's

@@ -3,10 +3,9 @@
 //! order and reliably, as a stream's bytes are.
 
 use crate::ControlMessagesBuf;
-use crate::net::backlog::Backlog;
 use crate::net::tcp::{Accepted, Incoming, accept_one, sealed};
 use crate::net::unix::{UnixDatagram, UnixListener, unix_pair};
-use crate::reactor::ops::{Connect, ReceivedMsg, Shutdown};
+use crate::reactor::ops::{Connect, ReceivedMsg};
 use crate::reactor::{BufGroup, Handle, IoBuf, IoBufMut, RingBuf, SharedFd};
 use crate::types::SockAddr;
 use std::fmt;
@@ -47,7 +46,7 @@ impl UnixSeqpacketListener {
     /// Accepts one connection (cancel-safe, as
     /// [`TcpListener::accept`](crate::net::TcpListener::accept)).
     pub async fn accept(&self) -> io::Result<UnixSeqpacket> {
-        let (handle, fd, backlog) = self.parts();
+        let (handle, fd, backlog) = self.listener.parts();
         let fd = accept_one(handle, fd, backlog).await?;
         Ok(UnixSeqpacket::accepted(handle, fd))
     }
@@ -55,7 +54,7 @@ impl UnixSeqpacketListener {
     /// The connections as they come, from one multishot accept (armed
     /// again should the kernel end it).
     pub fn incoming(&self) -> Incoming<UnixSeqpacket> {
-        let (handle, fd, backlog) = self.parts();
+        let (handle, fd, backlog) = self.listener.parts();
         Incoming::new(handle, fd, backlog)
     }
 
@@ -67,10 +66,6 @@ impl UnixSeqpacketListener {
     /// The shared descriptor, for ops queued by hand.
     pub fn shared_fd(&self) -> &SharedFd {
         self.listener.shared_fd()
-    }
-
-    fn parts(&self) -> (&Handle, &SharedFd, &Backlog) {
-        self.listener.parts()
     }
 }
 
@@ -195,13 +190,7 @@ impl UnixSeqpacket {
     /// Shuts down the reading half, the writing half (the peer's receives
     /// then complete with 0 bytes) or both.
     pub async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
-        let how = match how {
-            std::net::Shutdown::Read => libc::SHUT_RD,
-            std::net::Shutdown::Write => libc::SHUT_WR,
-            std::net::Shutdown::Both => libc::SHUT_RDWR,
-        };
-        let op = Shutdown::new(self.socket.shared_fd(), how);
-        self.socket.handle().op(op).await.0.map(drop)
+        crate::net::shutdown(self.socket.handle(), self.socket.shared_fd(), how).await
     }
 
     /// The local address.

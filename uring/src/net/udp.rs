@@ -2,7 +2,7 @@
 
 use crate::ControlMessagesBuf;
 use crate::net::{bind, connect_now, run, set_blocking, socket};
-use crate::reactor::ops::{ReceivedMsg, Recv, RecvFrom, RecvRing, Send, SendMsg, SendTo};
+use crate::reactor::ops::{ReceivedMsg, Recv, RecvFrom, RecvRing, Send, SendTo};
 use crate::reactor::{BufGroup, Handle, IoBuf, IoBufMut, RingBuf, SharedFd};
 use crate::types::SockAddr;
 use std::fmt;
@@ -106,7 +106,8 @@ impl UdpSocket {
     }
 
     /// Sends `buf` with the ancillary records of `control`, to `to` or,
-    /// with `None`, to the connected peer ([`SendMsg`]): UDP segmentation
+    /// with `None`, to the connected peer
+    /// ([`SendMsg`](crate::reactor::ops::SendMsg)): UDP segmentation
     /// (`UDP_SEGMENT`: the kernel cuts `buf` into datagrams of the given
     /// size), the source address (`IP_PKTINFO`), the TTL, the TOS. Records
     /// the kernel does not read as plain data are an error of kind
@@ -117,15 +118,16 @@ impl UdpSocket {
         to: Option<SocketAddr>,
         control: ControlMessagesBuf,
     ) -> (io::Result<usize>, B) {
-        let op = match SendMsg::new(&self.fd, buf, control) {
-            Ok(op) => op,
-            Err((e, buf)) => return (Err(e), buf),
-        };
-        let op = match to {
-            Some(to) => op.to(to),
-            None => op,
-        };
-        let (r, buf) = run(&self.handle, op, self.write_deadline).await;
+        let to = to.map(SockAddr::from);
+        let (r, buf) = crate::net::send_msg(
+            &self.handle,
+            &self.fd,
+            buf,
+            to,
+            control,
+            self.write_deadline,
+        )
+        .await;
         (r.map(|n| n as usize), buf)
     }
 

@@ -7,7 +7,7 @@ use crate::net::conn::{Conn, stream_methods, stream_traits};
 use crate::net::tcp::{Accepted, Incoming, accept_one, sealed};
 use crate::net::{bind, connect_now, cvt, run, set_blocking, socket_of};
 use crate::reactor::ops::{
-    Connect, ReceivedMsg, Recv, RecvFrom, RecvRing, RecvWithFds, Send, SendMsg, SendTo, SendWithFds,
+    Connect, ReceivedMsg, Recv, RecvFrom, RecvRing, RecvWithFds, Send, SendTo, SendWithFds,
 };
 use crate::reactor::{BufGroup, Handle, IoBuf, IoBufMut, RingBuf, SharedFd};
 use crate::types::SockAddr;
@@ -392,12 +392,12 @@ impl UnixDatagram {
 
     /// Sends `buf` as one datagram with the ancillary records of
     /// `control`, to `to` (a path or an abstract name) or, with `None`, to
-    /// the connected peer ([`SendMsg`]): the sender's credentials
-    /// (`SCM_CREDENTIALS`, which the kernel checks against the process's
-    /// own ids). Descriptors go by the op
-    /// [`SendWithFds`] instead: a record the kernel does not read as plain data is an error
-    /// of kind [`InvalidInput`](io::ErrorKind::InvalidInput), with nothing
-    /// sent. A send that waited for room may report `WriteZero`, as
+    /// the connected peer ([`SendMsg`](crate::reactor::ops::SendMsg)): the
+    /// sender's credentials (`SCM_CREDENTIALS`, which the kernel checks
+    /// against the process's own ids). A record the kernel does not read as plain data is an
+    /// error of kind [`InvalidInput`](io::ErrorKind::InvalidInput), with
+    /// nothing sent: descriptors go by the op [`SendWithFds`] instead. A
+    /// send that waited for room may report `WriteZero`, as
     /// [`send`](UnixDatagram::send) says.
     pub async fn send_msg<B: IoBuf>(
         &self,
@@ -406,15 +406,15 @@ impl UnixDatagram {
         control: ControlMessagesBuf,
     ) -> (io::Result<usize>, B) {
         let len = buf.bytes_init();
-        let op = match SendMsg::new(&self.fd, buf, control) {
-            Ok(op) => op,
-            Err((e, buf)) => return (Err(e), buf),
-        };
-        let op = match to {
-            Some(to) => op.to_addr(to),
-            None => op,
-        };
-        let (result, buf) = run(&self.handle, op, self.write_deadline).await;
+        let (result, buf) = crate::net::send_msg(
+            &self.handle,
+            &self.fd,
+            buf,
+            to,
+            control,
+            self.write_deadline,
+        )
+        .await;
         (datagram_sent(result, len), buf)
     }
 
