@@ -1548,6 +1548,17 @@ impl Arena {
     }
 }
 
+/// Whether a descriptor of this process names `target` (what
+/// `/proc/self/fd` links to: a file's path, or `socket:[INODE]`): told by
+/// what it names, not by a number another test may take once it closes.
+pub fn fd_names(target: impl AsRef<std::path::Path>) -> bool {
+    let target = target.as_ref();
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(Result::ok)
+        .any(|e| std::fs::read_link(e.path()).is_ok_and(|l| l == target))
+}
+
 /// An empty vector with room for `n` bytes, its spare bytes zeroed: the
 /// kernel's receives fill them, which valgrind cannot see, and zeroed
 /// bytes it takes as initialised, so memcheck can run the receive's test.

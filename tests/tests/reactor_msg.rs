@@ -287,18 +287,15 @@ fn unix_messages_pass_descriptors_owned_and_credentials() {
     assert!(uring_tests::fd_is_open(raw[0]));
     // Told by the file it names, not by its number, which another test's
     // descriptor may take once it is closed.
-    let names_untaken = || {
-        std::fs::read_dir("/proc/self/fd")
-            .unwrap()
-            .filter_map(Result::ok)
-            .any(|e| std::fs::read_link(e.path()).is_ok_and(|l| l == untaken))
-    };
     assert!(
-        names_untaken(),
+        uring_tests::fd_names(&untaken),
         "the received descriptor names the file sent"
     );
     drop(received);
-    assert!(!names_untaken(), "a received descriptor leaked");
+    assert!(
+        !uring_tests::fd_names(&untaken),
+        "a received descriptor leaked"
+    );
 
     // Credentials.
     set_int(b.as_fd(), libc::SOL_SOCKET, libc::SO_PASSCRED, 1);

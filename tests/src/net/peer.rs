@@ -136,11 +136,7 @@ pub fn inode(fd: impl AsFd) -> u64 {
 
 /// Whether a descriptor of this process names the socket of inode `ino`.
 pub fn socket_open(ino: u64) -> bool {
-    let name = format!("socket:[{ino}]");
-    std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(Result::ok)
-        .any(|e| std::fs::read_link(e.path()).is_ok_and(|l| l.as_os_str() == name.as_str()))
+    crate::fd_names(format!("socket:[{ino}]"))
 }
 
 /// The number of descriptors this process has open.
