@@ -225,13 +225,19 @@ pub fn slow_pair() -> (std::net::TcpStream, std::net::TcpStream) {
 }
 
 /// A thread that reads `server` to its end (or for [`PATIENCE`](crate::PATIENCE))
-/// after `delay`, and returns what it read.
+/// once `delay` has passed since this call, and returns what it read.
+///
+/// The delay counts from the call, not from when the thread first runs: a
+/// test that reads the clock before calling this knows the peer read
+/// nothing before that reading plus `delay`, however late the thread is
+/// scheduled.
 pub fn late_reader(
     mut server: std::net::TcpStream,
     delay: Duration,
 ) -> std::thread::JoinHandle<Vec<u8>> {
+    let read_at = std::time::Instant::now() + delay;
     std::thread::spawn(move || {
-        std::thread::sleep(delay);
+        std::thread::sleep(read_at.saturating_duration_since(std::time::Instant::now()));
         server.set_read_timeout(Some(crate::PATIENCE)).unwrap();
         let mut got = Vec::new();
         let mut chunk = vec![0u8; 256 << 10];
