@@ -87,9 +87,7 @@ two_reactors_driven_by_one_local_set_move_bytes_between_them|$kernel_wrote
 wakers_kept_by_pending_ops_are_released_at_completion_or_drop|under valgrind the 50 000-byte send meant to wait behind a filled socket completes within the test's 5 ms round (the slowed run lets the kernel's TCP buffers take it), so the flush it checks is not pending; the plain run checks it"
     [attacks_time_gaps_audit]="set_deadline_on_a_udp_socket_sends_and_takes_no_datagram_when_it_refuses_or_cuts|$kernel_wrote
 set_deadline_on_each_half_of_a_tcp_stream_moves_no_byte_when_it_refuses_or_cuts|$one_thread: the peer's sending thread does not run while the reactor waits in io_uring_enter"
-    [attacks_zero_copy_gaps_audit]="an_owned_buffer_lent_to_two_sends_comes_back_at_the_later_notification|$one_thread, and the peers' reader threads never drain the sockets while the scope waits for the notifications
-a_reactor_send_cancelled_timed_out_or_forgotten_between_its_completions|$one_thread, and its 20 to 60 ms windows do not hold under valgrind: a CI rehearsal saw it fail once, and pass in the run before
-notifications_chained_on_one_segment_all_hold_the_scope|$one_thread: the reader thread that lets the notifications come did not run while the scope waited in io_uring_enter in one CI rehearsal, which hung there"
+    [attacks_zero_copy_gaps_audit]="a_reactor_send_cancelled_timed_out_or_forgotten_between_its_completions|$one_thread, and its 20 to 60 ms windows do not hold under valgrind: a CI rehearsal saw it fail once, and pass in the run before"
     [attacks_reactor_buf_ring_gaps_audit]="a_one_buffer_group_wraps_through_re_arms|its 72,000 receives, each re-armed, take longer than the time limit under valgrind
 three_buffers_under_group_65535_wrap_with_one_held|$one_thread: after the binary's other tests its writer thread stalls while the reactor waits in io_uring_enter (alone it passes in 20 s; its twin a_buffer_held_while_ring_positions_wrap_keeps_its_canary runs)
 a_reactor_dropped_under_an_armed_stream_leaves_later_bytes_in_the_socket|$kernel_wrote
@@ -130,9 +128,6 @@ dropped_descriptor_futures_release_exactly_what_they_own|$kernel_wrote
 vectored_ops_with_no_or_too_many_buffers|$kernel_wrote
 vectored_reads_mark_only_what_the_kernel_wrote|$kernel_wrote
 a_deadline_holds_across_signals_and_a_masked_wait_ends_at_one|its threads signal each other in a loop, and valgrind itself crashed once delivering those signals (one run in many; its own bug, not a report about the program)"
-    [attacks_gaps]="a_zero_copy_vectored_send_in_flight_when_the_scope_s_closure_panics|$one_thread: the reader that starts late seldom runs while the scope waits for the 4 MiB send's notification (minutes under valgrind)
-a_zero_copy_vectored_send_pushed_through_a_forgotten_batch|$one_thread: the reader that starts late seldom runs while the scope waits for the 4 MiB send's notification (minutes under valgrind)
-a_zero_copy_vectored_send_s_notification_after_the_scope_body_returned|$one_thread: the reader that starts late seldom runs while the scope waits for the 4 MiB send's notification (minutes under valgrind)"
     [reactor_op_attacks]="a_vector_with_spare_capacity_grows_only_by_what_was_written|$kernel_wrote"
     [net_attacks]="deadlines_in_the_past_the_far_future_and_changed_under_a_forgotten_read|$kernel_wrote
 zero_length_and_oversized_buffers|$kernel_wrote (its read into a buffer over 4 GiB now succeeds, at most MAX_RW_COUNT bytes, and the test compares what the kernel put there)
@@ -154,11 +149,7 @@ a_pending_poll_write_takes_nothing_of_its_buffer|$one_thread, and the peer's rea
 min_timeout_returns_after_the_minimum_wait_with_what_arrived|$one_thread: the writer thread does not run while the wait holds the CPU
 msg_ring_to_a_remote_ring|$one_thread: the remote ring's thread does not run while the sender waits"
     [attacks_fast_scope_flags]="zero_copy_sends_cancelled_while_they_wait_never_end_the_read|under memcheck, after the suite's earlier tests, Linux 6.18 runs the zero-copy send hard-linked after a cancelled read on the filled socket (its queued bytes past its send buffer's size) rather than leave it waiting; its notification then waits for the peer, which reads only after the scope, and the scope's end waits for it until the watchdog. Natively the send waits, as the test asserts"
-    [attacks_op_timing]="a_zero_copy_sendmsg_keeps_every_buffer_its_iovecs_point_to_until_the_notification|$one_thread, and the peer's reader thread never drains the socket while the scope waits
-an_owned_zero_copy_buffer_is_not_freed_before_the_notification|$one_thread, and the peer's reader thread never drains the socket while the scope waits
-a_dropped_reactor_zero_copy_send_keeps_its_buffer_until_the_notification|$one_thread, and the peer's reader thread never drains the socket while the reactor waits
-a_waitall_send_cut_short_reads_nothing_after_its_scope|$one_thread, and the peer's reader thread never drains the socket while the scope waits
-reactor_receives_cut_by_their_deadline_write_nothing_after|$kernel_wrote"
+    [attacks_op_timing]="reactor_receives_cut_by_their_deadline_write_nothing_after|$kernel_wrote"
     [go_uring_cases]="accept|$one_thread: the dialing thread may not connect before the ring waits in io_uring_enter
 accept_with_sq_poll|$one_thread: the dialing thread may not connect before the ring waits in io_uring_enter
 accept_link|$one_thread: the dialing thread may not connect before the ring waits in io_uring_enter
@@ -198,18 +189,11 @@ waitid_matches_waitid|valgrind does not implement the pidfd call the comparison 
     [attacks_ring_gaps_audit]="the_last_registered_wait_slot_waits_with_its_own_arguments|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer
 a_wait_region_too_large_to_track_is_refused_and_leaves_the_ring_as_it_was|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
     [attacks_ring_audit]="two_scopes_posting_into_each_other_lose_and_repeat_nothing|$one_thread: each thread waits in io_uring_enter for the other's message, which the other cannot post meanwhile"
-    [attacks_reactor_source_audit]="a_zero_copy_send_gives_its_buffer_back_only_after_its_notification|$one_thread: the peer's reader thread never drains the socket while the reactor waits
-a_reactor_dropped_before_a_zero_copy_notification_waits_for_it|$one_thread: the peer's reader thread never drains the socket while the reactor waits
-a_deadline_armed_after_a_worker_s_open_ends_neither_it_nor_the_next_op|$one_thread: the FIFO's writer thread does not run while the reactor waits
+    [attacks_reactor_source_audit]="a_deadline_armed_after_a_worker_s_open_ends_neither_it_nor_the_next_op|$one_thread: the FIFO's writer thread does not run while the reactor waits
 tokio_reads_through_a_ring_over_a_full_cq_see_every_byte_and_no_false_end|$one_thread: the writer thread does not run while the reactor waits
 the_wake_up_poll_ended_by_a_full_cq_is_armed_again|$one_thread: the waking thread does not run while the reactor waits"
     [attacks_reactor_driver_source_audit]="ops_completing_at_once_from_callbacks_or_jobs_leave_tokio_s_other_tasks_room|timed: tokio looks at its timers once every 61 polls of a task that keeps waking itself, and under valgrind each of the driver's polls (128 rounds of submit and reap) takes milliseconds, so the timer the test waits on fires past its bound (natively within a few)"
-    [attacks_zero_copy_source_audit]="registered_buffer_zero_copy_sends_hold_the_scope_until_the_notification|$one_thread: the late reader thread that lets the notification come does not run while the scope waits in io_uring_enter
-a_peer_reset_frees_the_pages_of_a_send_the_scope_waits_for|$one_thread: the resetting thread does not run while the scope waits in io_uring_enter
-an_io_wq_zero_copy_send_defers_its_notification_and_the_scope_waits|$one_thread: the late reader thread does not run while the scope waits in io_uring_enter
-forged_notifications_delivered_mid_scope_settle_nothing|$one_thread: the reader thread that drains the socket does not run while the scope waits in io_uring_enter
-a_reactor_zero_copy_send_keeps_a_ring_buffer_lent_until_the_notification|$one_thread: the reader thread that lets the notification come seldom runs while the reactor waits in io_uring_enter
-a_reactor_zero_copy_send_keeps_its_socket_open_until_the_notification|$one_thread: the reader thread that lets the notification come seldom runs while the reactor waits in io_uring_enter"
+    [attacks_zero_copy_source_audit]="a_peer_reset_frees_the_pages_of_a_send_the_scope_waits_for|$one_thread: the resetting thread does not run while the scope waits in io_uring_enter"
     [attacks_fd_passing_source_audit]="a_multishot_receive_without_payload_room_ends_with_the_descriptors|$kernel_wrote
 datagrams_cut_short_keep_all_their_descriptors|$kernel_wrote
 descriptors_a_receiver_refuses_come_back_open|$kernel_wrote
@@ -255,8 +239,7 @@ a_callback_cancels_what_it_queued_through_a_remote|$one_thread: the reactor runs
 cancel_queued_reaches_a_reactor_driven_by_tokio|$one_thread: the reactor runs on a thread of its own, and the threads that queue and cancel through its remotes do not run while it waits in io_uring_enter
 a_forgotten_remote_keeps_run_serving_until_a_shutdown_and_ids_still_cancel|$one_thread: the reactor runs on a thread of its own, and the threads that queue and cancel through its remotes do not run while it waits in io_uring_enter
 thousands_of_ops_with_deadlines_and_cancels_each_get_their_own_answer|$one_thread: the reactor runs on a thread of its own, and the threads that queue and cancel through its remotes do not run while it waits in io_uring_enter"
-    [attacks_runtime_pitfalls_audit]="foyer_1286_receives_dropped_at_once_never_write_memory_reused_after|$one_thread: the writer thread sends nothing while the receives wait in io_uring_enter
-glommio_46_a_zero_copy_send_s_buffer_comes_back_only_when_its_pages_are_free|$one_thread: the peer's reader thread does not drain the socket while the reactor waits for the send's notification"
+    [attacks_runtime_pitfalls_audit]="foyer_1286_receives_dropped_at_once_never_write_memory_reused_after|$one_thread: the writer thread sends nothing while the receives wait in io_uring_enter"
     [attacks_fs_join_gaps_audit]="append_writes_ignore_positions_and_vectors_past_iov_max_are_einval|$kernel_wrote
 buffers_past_2_gib_are_clamped_and_write_all_at_finishes_them|$kernel_wrote
 directories_fifos_and_device_files_through_file|$kernel_wrote

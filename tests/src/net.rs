@@ -224,31 +224,91 @@ pub fn slow_pair() -> (std::net::TcpStream, std::net::TcpStream) {
     (client, server)
 }
 
-/// A thread that reads `server` to its end (or for [`PATIENCE`](crate::PATIENCE))
-/// once `delay` has passed since this call, and returns what it read.
+/// A reader of `server` in a process of its own: it reads the socket to
+/// its end (or until [`PATIENCE`](crate::PATIENCE) passes without data)
+/// once `delay` has passed since this call; [`LateReader::join`] returns
+/// what it read.
 ///
-/// The delay counts from the call, not from when the thread first runs: a
+/// The delay counts from the call, not from when the reader starts: a
 /// test that reads the clock before calling this knows the peer read
-/// nothing before that reading plus `delay`, however late the thread is
-/// scheduled.
-pub fn late_reader(
-    mut server: std::net::TcpStream,
+/// nothing before that reading plus `delay`. A process rather than a
+/// thread, so that it reads while the test's only running thread waits in
+/// `io_uring_enter` for what the read lets come (a zero-copy send's
+/// notification): valgrind runs one thread of a process at a time, and
+/// does not let the others run while one waits there.
+pub fn late_reader(server: std::net::TcpStream, delay: Duration) -> LateReader {
+    late_reader_with(server, delay, 0, 0)
+}
+
+/// [`late_reader`] that first sets the socket's receive buffer to `rcvbuf`
+/// bytes (unless 0), opening a window the test kept shut, and stops after
+/// `max` bytes (unless 0).
+pub fn late_reader_with(
+    server: std::net::TcpStream,
     delay: Duration,
-) -> std::thread::JoinHandle<Vec<u8>> {
-    let read_at = std::time::Instant::now() + delay;
-    std::thread::spawn(move || {
-        std::thread::sleep(read_at.saturating_duration_since(std::time::Instant::now()));
-        server.set_read_timeout(Some(crate::PATIENCE)).unwrap();
-        let mut got = Vec::new();
-        let mut chunk = vec![0u8; 256 << 10];
-        loop {
-            match server.read(&mut chunk) {
-                Ok(0) | Err(_) => break,
-                Ok(k) => got.extend_from_slice(&chunk[..k]),
-            }
+    rcvbuf: u32,
+    max: usize,
+) -> LateReader {
+    let read_at = Instant::now() + delay;
+    let out = tempfile::tempfile().expect("a file for what the reader reads");
+    // The tests crate's `peer_reader` binary, which cargo builds with the
+    // integration tests, beside their `deps` directory.
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let program = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join("peer_reader"))
+        .filter(|program| program.exists())
+        .unwrap_or_else(|| panic!("no peer_reader binary beside {}", exe.display()));
+    let child = std::process::Command::new(program)
+        .arg(
+            read_at
+                .saturating_duration_since(Instant::now())
+                .as_micros()
+                .to_string(),
+        )
+        .arg(rcvbuf.to_string())
+        .arg(max.to_string())
+        .arg(crate::PATIENCE.as_millis().to_string())
+        .stdin(std::os::fd::OwnedFd::from(server))
+        .stdout(out.try_clone().expect("the reader's output"))
+        .spawn()
+        .expect("the peer_reader process");
+    LateReader {
+        child: Some(child),
+        out,
+    }
+}
+
+/// The reader process of [`late_reader`]; killed if dropped before
+/// [`join`](LateReader::join).
+pub struct LateReader {
+    child: Option<std::process::Child>,
+    out: std::fs::File,
+}
+
+impl LateReader {
+    /// Waits for the reader to end (the socket's end, an error, or
+    /// [`PATIENCE`](crate::PATIENCE)) and returns what it read.
+    pub fn join(mut self) -> io::Result<Vec<u8>> {
+        use std::io::Seek as _;
+        if let Some(mut child) = self.child.take() {
+            child.wait()?;
         }
-        got
-    })
+        self.out.rewind()?;
+        let mut got = Vec::new();
+        self.out.read_to_end(&mut got)?;
+        Ok(got)
+    }
+}
+
+impl Drop for LateReader {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 /// The bytes the socket `fd` has queued that its peer has not

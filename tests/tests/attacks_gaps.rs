@@ -969,10 +969,9 @@ fn zero_copy_late_notification(leave: Leave) {
     let (tx, rx) = tcp_pair();
     let sent = pattern(4 << 20, 13);
     let mut data = sent.clone();
-    let reader = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(200));
-        drain(rx)
-    });
+    // A process of its own, which runs while the scope waits in
+    // `io_uring_enter` (under valgrind too).
+    let reader = uring_tests::net::late_reader(rx, Duration::from_millis(200));
     let outcome = {
         let iovecs = halves(&data);
         catch_unwind(AssertUnwindSafe(|| {

@@ -25,7 +25,7 @@
 //! `futex` wake, canary bytes in a `siginfo_t`), each with a `// SAFETY:`
 //! comment. Each test asserts the safe outcome.
 
-use std::io::{IoSlice, IoSliceMut, Read as _, Write as _};
+use std::io::{IoSlice, IoSliceMut, Write as _};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -102,32 +102,15 @@ fn slow_tcp_pair() -> (TcpStream, TcpStream) {
 }
 
 /// Reads `n` bytes from `server` after `delay`, or what comes before the
-/// peer closes. (No shorter pause ends it: a zero-copy send's notification
-/// waits for the peer to take every byte, so a reader that gave up on a
-/// loaded machine would hold up the scope waiting for it. `PATIENCE`
-/// bounds a read all the same.)
-fn delayed_reader(
-    mut server: TcpStream,
-    delay: Duration,
-    n: usize,
-) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        std::thread::sleep(delay);
-        // Open the window wide: with the tiny buffer `slow_tcp_pair` set,
-        // loopback TCP reopens it only by the sender's backed-off probes.
-        uring_tests::set_int_option(&server, libc::SOL_SOCKET, libc::SO_RCVBUF, 4 << 20)
-            .expect("setsockopt");
-        server.set_read_timeout(Some(PATIENCE)).unwrap();
-        let mut got = Vec::with_capacity(n);
-        let mut chunk = vec![0u8; 64 << 10];
-        while got.len() < n {
-            match server.read(&mut chunk) {
-                Ok(0) | Err(_) => break,
-                Ok(k) => got.extend_from_slice(&chunk[..k]),
-            }
-        }
-        got
-    })
+/// peer closes, in a process of its own (see
+/// [`late_reader`](uring_tests::net::late_reader)). (No shorter pause ends
+/// it: a zero-copy send's notification waits for the peer to take every
+/// byte, so a reader that gave up on a loaded machine would hold up the
+/// scope waiting for it. `PATIENCE` without data ends it all the same.)
+/// It first opens the window wide: with the tiny buffer `slow_tcp_pair`
+/// set, loopback TCP reopens it only by the sender's backed-off probes.
+fn delayed_reader(server: TcpStream, delay: Duration, n: usize) -> uring_tests::net::LateReader {
+    uring_tests::net::late_reader_with(server, delay, 4 << 20, n)
 }
 
 /// Socket commands (`GetSockOpt`, `SetSockOpt`) read their arguments from

@@ -29,7 +29,6 @@ use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use uring::PollEvents;
@@ -408,20 +407,14 @@ fn choked_connection() -> (SharedFd, std::net::TcpStream) {
     (SharedFd::new(client), server)
 }
 
-/// Reads `peer` to its end once `go` says so, or 300 ms have passed: the
-/// pause lets a correct reactor wait for the notification, while a buffer
-/// given back early is seen as soon as it is (the signal comes from the
-/// callback that overwrites it).
-fn reader(
-    mut peer: std::net::TcpStream,
-    go: mpsc::Receiver<()>,
-) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let _ = go.recv_timeout(Duration::from_millis(300));
-        let mut got = Vec::new();
-        peer.read_to_end(&mut got).unwrap();
-        got
-    })
+/// Reads `peer` to its end once 300 ms have passed, in a process of its
+/// own (which runs while the reactor waits in `io_uring_enter`, under
+/// valgrind too): the pause lets a correct reactor wait for the
+/// notification, which cannot come before the peer reads, while a buffer
+/// given back early is overwritten with the canary by then, which the
+/// peer then reads.
+fn reader(peer: std::net::TcpStream) -> uring_tests::net::LateReader {
+    uring_tests::net::late_reader(peer, Duration::from_millis(300))
 }
 
 /// The byte a zero-copy send's buffer is overwritten with once it is back.
@@ -434,15 +427,14 @@ const CANARY: u8 = 0xC5;
 /// peer has acknowledged every byte. With the peer's window shut, that is
 /// long after the first completion. The reactor must give the buffer back
 /// only at the notification: the callback overwrites it with a canary at
-/// once and lets the peer read, so a buffer given back early would put
-/// canary bytes on the wire.
+/// once, and the peer reads only after a pause, so a buffer given back
+/// early would put canary bytes on the wire.
 #[test]
 fn a_zero_copy_send_gives_its_buffer_back_only_after_its_notification() {
     let _watch = watchdog();
     let reactor = Reactor::new().unwrap();
     let (fd, peer) = choked_connection();
-    let (go, wait) = mpsc::channel();
-    let reading = reader(peer, wait);
+    let reading = reader(peer);
     let data = pattern(8 << 20, 9);
     let result: Rc<Cell<Option<io::Result<u32>>>> = Rc::default();
     let res = Rc::clone(&result);
@@ -453,7 +445,6 @@ fn a_zero_copy_send_gives_its_buffer_back_only_after_its_notification() {
             n.set(n.get() + 1);
             buf.fill(CANARY);
             res.set(Some(r));
-            let _ = go.send(());
         })
         .unwrap();
     uring_tests::run_for(&reactor, 50);
@@ -499,7 +490,6 @@ fn a_reactor_dropped_before_a_zero_copy_notification_waits_for_it() {
     let _watch = watchdog();
     let reactor = Reactor::new().unwrap();
     let (fd, peer) = choked_connection();
-    let (go, wait) = mpsc::channel();
     let data = pattern(8 << 20, 11);
     let result: Rc<Cell<Option<io::Result<u32>>>> = Rc::default();
     let res = Rc::clone(&result);
@@ -507,7 +497,6 @@ fn a_reactor_dropped_before_a_zero_copy_notification_waits_for_it() {
         .queue(SendZc::new(&fd, data.clone()), move |r, mut buf| {
             buf.fill(CANARY);
             assert!(res.replace(Some(r)).is_none(), "called twice");
-            let _ = go.send(());
         })
         .unwrap();
     uring_tests::run_for(&reactor, 50);
@@ -515,7 +504,7 @@ fn a_reactor_dropped_before_a_zero_copy_notification_waits_for_it() {
         return skip(format_args!("no zero-copy sends: {e}"));
     }
     // The peer has read nothing: the notification cannot have come.
-    let reading = reader(peer, wait);
+    let reading = reader(peer);
     assert_eq!(reactor.in_flight(), 1);
     drop(reactor);
     drop(fd);
