@@ -1,23 +1,27 @@
 //! Registered buffers through the reactor: `Handle::register_buffers`, the
 //! pool that lends its buffers out as `FixedBuffer`s, and the fixed-buffer
 //! reads and writes (`ReadFixed`, `WriteFixed`, `File::read_fixed_at`,
-//! `File::write_fixed_at`): bytes moved whole and in slices, `O_DIRECT`,
-//! a buffer of another reactor refused by the kernel with `EFAULT`,
+//! `File::write_fixed_at`) and zero-copy sends (`SendZcFixed`): bytes
+//! moved whole and in slices, `O_DIRECT`, a buffer of another reactor
+//! refused by the kernel with `EFAULT`,
 //! buffers held out of the pool until their op's last completion (a
 //! dropped or forgotten future, a reactor shut down), the errors of bad
 //! sizes and of a second registration, and unregistering a pool once all
 //! its buffers are back.
 
+use std::cell::Cell;
 use std::io::{self, Read as _, Write as _};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::time::Duration;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use uring::fs::{File, OpenOptions};
-use uring::reactor::ops::{ReadFixed, Write, WriteFixed};
+use uring::reactor::ops::{ReadFixed, SendZcFixed, Write, WriteFixed};
 use uring::reactor::{FixedBufPool, FixedBuffer, IoBuf, IoBufMut, Reactor, SharedFd};
+use uring_tests::net::{late_reader, slow_pair};
 use uring_tests::reactor::in_temp_dir;
-use uring_tests::{pattern, poll_once, run_for, watchdog};
+use uring_tests::{pattern, poll_once, run_for, skip, watchdog};
 
 fn errno<T>(r: &io::Result<T>) -> Option<i32> {
     r.as_ref().err().and_then(io::Error::raw_os_error)
@@ -482,4 +486,129 @@ fn pools_of_other_reactors_are_refused_and_handed_back() {
     drop(buf);
     mine.unregister_buffers(pool).unwrap();
     other.unregister_buffers(theirs).unwrap();
+}
+
+/// Whether a zero-copy send's result says this kernel or socket has none
+/// (printed as a skip).
+fn no_zero_copy(r: &io::Result<u32>) -> bool {
+    if matches!(errno(r), Some(libc::EINVAL | libc::EOPNOTSUPP)) {
+        skip(format_args!("no zero-copy sends: {r:?}"));
+        return true;
+    }
+    false
+}
+
+/// A zero-copy send of a registered buffer (`SEND_ZC` with
+/// `IORING_RECVSEND_FIXED_BUF`) to a peer that reads only after 200 ms: its
+/// bytes wait in the socket, pinned, until the peer takes them, so the op
+/// completes (with the byte count, and the buffer) only after that, when
+/// the kernel's notification says it is done with the pages. Meanwhile the
+/// buffer is lent out, so the pool cannot be unregistered; the callback
+/// overwrites the buffer at once, and the peer reads the bytes as they
+/// were sent, every one.
+#[test]
+fn a_zero_copy_send_of_a_fixed_buffer_gives_it_back_at_the_notification() {
+    let _watch = watchdog();
+    const LEN: usize = 1 << 20;
+    const CANARY: u8 = 0xC3;
+    let reactor = Reactor::new().unwrap();
+    let pool = reactor.register_buffers(1, LEN).unwrap();
+    let sent = pattern(LEN, 17);
+    let buf = filled(&pool, &sent);
+    let (client, server) = slow_pair();
+    let fd = SharedFd::new(client);
+    let delay = Duration::from_millis(200);
+    // The clock first: the peer reads no sooner than `delay` after it.
+    let start = Instant::now();
+    let reader = late_reader(server, delay);
+    let result: Rc<Cell<Option<io::Result<u32>>>> = Rc::default();
+    let calls = Rc::new(Cell::new(0));
+    let (res, n) = (result.clone(), calls.clone());
+    reactor
+        .queue(SendZcFixed::new(&fd, buf), move |r, mut buf| {
+            n.set(n.get() + 1);
+            buf.fill(CANARY);
+            res.set(Some(r));
+        })
+        .unwrap();
+    run_for(&reactor, 50);
+    if let Some(r) = result.take() {
+        if no_zero_copy(&r) {
+            return;
+        }
+        panic!("the send completed before the peer read anything: {r:?}");
+    }
+    assert_eq!(calls.get(), 0);
+    let (e, pool) = reactor
+        .unregister_buffers(pool)
+        .expect_err("a buffer is lent to the send");
+    assert_eq!(e.kind(), io::ErrorKind::ResourceBusy);
+    assert!(drive_until(&reactor, || calls.get() == 1), "no completion");
+    let returned_after = start.elapsed();
+    let r = result.take().unwrap();
+    if no_zero_copy(&r) {
+        return;
+    }
+    assert_eq!(r.unwrap(), LEN as u32);
+    assert!(
+        returned_after >= delay,
+        "the buffer came back after {returned_after:?}, before the peer read: before the \
+         notification"
+    );
+    assert_eq!(reactor.in_flight(), 0);
+    drop(fd);
+    let got = reader.join().unwrap();
+    assert_eq!(got.len(), LEN, "the peer got other than what was sent");
+    assert!(got == sent, "the peer got bytes other than those sent");
+    assert_eq!(calls.get(), 1);
+    // Every buffer is back: the pool goes.
+    assert_eq!(pool.available(), 1);
+    reactor
+        .unregister_buffers(pool)
+        .map_err(|(e, _)| e)
+        .unwrap();
+}
+
+/// A zero-copy send of part of a registered buffer sends that part alone;
+/// one of a buffer of another reactor's pool names a slot of the wrong
+/// table and fails with `EFAULT`, sending nothing, whether that reactor
+/// has a table or not.
+#[test]
+fn zero_copy_sends_of_fixed_slices_and_of_other_reactors_buffers() {
+    let _watch = watchdog();
+    let a = Reactor::new().unwrap();
+    let pool_a = a.register_buffers(2, 4096).unwrap();
+    let b = Reactor::new().unwrap();
+    let (client, mut server) = slow_pair();
+    let fd = SharedFd::new(client);
+    let bytes = pattern(4096, 23);
+    let buf = filled(&pool_a, &bytes);
+    let (r, buf) = a
+        .run_until(a.op(SendZcFixed::new(&fd, buf.slice(100..300))))
+        .unwrap();
+    if no_zero_copy(&r) {
+        return;
+    }
+    assert_eq!(r.unwrap(), 200);
+    assert_eq!((buf.begin(), buf.end()), (100, 300));
+    let mut got = [0u8; 200];
+    server.read_exact(&mut got).unwrap();
+    assert_eq!(got[..], bytes[100..300]);
+    let mut buf = buf.into_inner();
+    server.set_nonblocking(true).unwrap();
+    for b_has_a_table in [false, true] {
+        let _pool_b = b_has_a_table.then(|| b.register_buffers(2, 4096).unwrap());
+        let (r, back) = b.run_until(b.op(SendZcFixed::new(&fd, buf))).unwrap();
+        assert_eq!(errno(&r), Some(libc::EFAULT), "table in b: {b_has_a_table}");
+        assert_eq!(back[..], bytes[..]);
+        assert_eq!(b.in_flight(), 0);
+        buf = back;
+    }
+    assert_eq!(
+        server.read(&mut got).unwrap_err().kind(),
+        io::ErrorKind::WouldBlock,
+        "the refused sends sent something"
+    );
+    drop(buf);
+    assert_eq!(pool_a.available(), 2);
 }

@@ -611,6 +611,50 @@ unsafe impl<B: IoBuf> Op for SendZc<B> {
     }
 }
 
+/// Sends a registered buffer's bytes without copying them
+/// (`IORING_OP_SEND_ZC` with `IORING_RECVSEND_FIXED_BUF`): the kernel
+/// sends from the pages it pinned when the buffer was registered
+/// ([`Handle::register_buffers`](crate::reactor::Handle::register_buffers))
+/// rather than pinning them for this send, as [`SendZc`] does. Completes
+/// with the byte count once the kernel's notification says it is done with
+/// the buffer, which then comes back. A buffer of another reactor's pool
+/// fails with `EFAULT`, sending nothing.
+/// (Linux 6.0.)
+#[derive(Debug)]
+pub struct SendZcFixed<B> {
+    fd: SharedFd,
+    buf: B,
+}
+
+impl<B: FixedIoBuf> SendZcFixed<B> {
+    /// A zero-copy send of the registered buffer `buf` on `fd`.
+    pub fn new(fd: &SharedFd, buf: B) -> SendZcFixed<B> {
+        SendZcFixed {
+            fd: fd.clone(),
+            buf,
+        }
+    }
+}
+
+// SAFETY: the SQE points into `buf`, which the op owns until the last
+// completion (the notification), names the registered buffer that holds
+// it, and names `fd`, which the op keeps open.
+unsafe impl<B: FixedIoBuf> Op for SendZcFixed<B> {
+    const SELECTS_BUFFER: bool = false;
+    type Output = B;
+    type Sqe<'a> = raw::SendZcFixed<'a, crate::Fd<'a>>;
+    fn sqe(&mut self) -> Self::Sqe<'_> {
+        let index = crate::args::FixedBuf(self.buf.buf_index());
+        // SAFETY: the reactor keeps the op unmoved until the last
+        // completion.
+        raw::SendZcFixed::new(self.fd.owned(), unsafe { bytes(&self.buf) }, index)
+            .msg_flags(MsgFlags::NOSIGNAL)
+    }
+    fn complete(self, _: Completion) -> B {
+        self.buf
+    }
+}
+
 /// Receives into a buffer the kernel picks from a reactor's buffer ring;
 /// completes with the byte count, and the buffer (`None` at the end of
 /// the stream, or on an error).
