@@ -36,7 +36,6 @@ declare -A skip_binary=(
     [liburing_cases_bufs]="its receives read buffer-ring buffers $kernel_wrote, and its senders, receivers and connecting clients are threads that do not run while the ring waits in io_uring_enter ($one_thread)"
     [examples_as_run]="it runs the release examples as child processes, which memcheck does not follow: under it the suite would check nothing but its own harness"
     [attacks_event_loop_gaps_audit]="its tests compare bytes and addresses $kernel_wrote, their peers are threads that do not run while the reactor waits in io_uring_enter ($one_thread), and two copy gigabytes"
-    [go_uring_parity_audit]="its clients and peers are std threads that must connect, write or reset while the ring or reactor waits in io_uring_enter, which they seldom do under valgrind ($one_thread): an accept waited 10 s for its client"
     [examples_gaps_audit]="it runs the release examples as child processes, which memcheck does not follow: under it the suite would check nothing but its own harness"
     [attacks_reactor_buf_ring_gaps_audit]="its peers are writer threads that, in a run of the whole binary, stall while the reactor waits in io_uring_enter ($one_thread): it ran past the time limit in two runs of three; each of its tests ran clean alone"
     [go_uring_cases_second]="it runs go-uring's suites as go-uring does: a reactor per ring on threads of their own, queued and cancelled from the test's thread and a third one, which do not run while the reactors wait in io_uring_enter ($one_thread: its tests ran past the time limit); and its vectored reads compare bytes $kernel_wrote"
@@ -150,12 +149,7 @@ min_timeout_returns_after_the_minimum_wait_with_what_arrived|$one_thread: the wr
 msg_ring_to_a_remote_ring|$one_thread: the remote ring's thread does not run while the sender waits"
     [attacks_fast_scope_flags]="zero_copy_sends_cancelled_while_they_wait_never_end_the_read|under memcheck, after the suite's earlier tests, Linux 6.18 runs the zero-copy send hard-linked after a cancelled read on the filled socket (its queued bytes past its send buffer's size) rather than leave it waiting; its notification then waits for the peer, which reads only after the scope, and the scope's end waits for it until the watchdog. Natively the send waits, as the test asserts"
     [attacks_op_timing]="reactor_receives_cut_by_their_deadline_write_nothing_after|$kernel_wrote"
-    [go_uring_cases]="accept|$one_thread: the dialing thread may not connect before the ring waits in io_uring_enter
-accept_with_sq_poll|$one_thread: the dialing thread may not connect before the ring waits in io_uring_enter
-accept_link|$one_thread: the dialing thread may not connect before the ring waits in io_uring_enter
-accept_addr|$one_thread: the dialing thread may not connect before the ring waits in io_uring_enter
-listener_accept|$one_thread: the dialing thread does not run while the reactor waits in io_uring_enter
-send_recv|$one_thread: the receiving thread's ring waits while the sender's thread cannot run"
+    [go_uring_cases]="send_recv|$one_thread: the receiving thread's ring waits while the sender's thread cannot run"
     [bad_input]="udp_deadlines_in_the_past_fail_at_once_and_far_ones_do_not_fire|$kernel_wrote
 tcp_deadlines_in_the_past_fail_at_once|$kernel_wrote"
     [attacks_chains_scopes]="a_minimum_wait_longer_than_the_timeout_does_not_outlast_it|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"

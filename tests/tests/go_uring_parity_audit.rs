@@ -405,7 +405,15 @@ fn accept_flags_reach_the_accepted_socket() {
         (libc::SOCK_NONBLOCK, true, false),
         (0, false, false),
     ] {
-        let client = std::thread::spawn(move || StdStream::connect(addr).unwrap());
+        // Under valgrind, which lets no other thread run while this one
+        // waits in `io_uring_enter`, the client connects first (the
+        // listener's backlog holds the connection for the accept).
+        let client = if uring_tests::under_valgrind() {
+            let stream = StdStream::connect(addr).unwrap();
+            std::thread::spawn(move || stream)
+        } else {
+            std::thread::spawn(move || StdStream::connect(addr).unwrap())
+        };
         let cqe = complete(
             &mut ring,
             Accept::new(&listener).accept_flags(flags).user_data(1),
@@ -1022,6 +1030,9 @@ fn a_write_completes_while_a_read_of_the_same_stream_is_in_flight() {
                     break;
                 }
                 sleep(&h, 10).await;
+                // Under valgrind, the echo thread runs only while this
+                // one is out of `io_uring_enter` and sleeps.
+                uring_tests::let_peers_run();
             }
         })
         .unwrap();
