@@ -37,7 +37,6 @@ declare -A skip_binary=(
     [examples_as_run]="it runs the release examples as child processes, which memcheck does not follow: under it the suite would check nothing but its own harness"
     [attacks_event_loop_gaps_audit]="its tests compare bytes and addresses $kernel_wrote, their peers are threads that do not run while the reactor waits in io_uring_enter ($one_thread), and two copy gigabytes"
     [examples_gaps_audit]="it runs the release examples as child processes, which memcheck does not follow: under it the suite would check nothing but its own harness"
-    [attacks_reactor_buf_ring_gaps_audit]="its peers are writer threads that, in a run of the whole binary, stall while the reactor waits in io_uring_enter ($one_thread): it ran past the time limit in two runs of three; each of its tests ran clean alone"
     [go_uring_cases_second]="it runs go-uring's suites as go-uring does: a reactor per ring on threads of their own, queued and cancelled from the test's thread and a third one, which do not run while the reactors wait in io_uring_enter ($one_thread: its tests ran past the time limit); and its vectored reads compare bytes $kernel_wrote"
     [runtime_parity_audit]="most of its tests compare the bytes reads placed in vectors' spare capacity and in files, $kernel_wrote (8 of its 13 tests; the other 5 ran clean alone)"
     [reactor_remote_join]="each test runs a reactor on a thread of its own, fed and joined from other threads, which do not run while the reactor waits in io_uring_enter ($one_thread); the handles' shared state is the same code as reactor_join's, which runs under memcheck"
@@ -88,7 +87,6 @@ wakers_kept_by_pending_ops_are_released_at_completion_or_drop|under valgrind the
 set_deadline_on_each_half_of_a_tcp_stream_moves_no_byte_when_it_refuses_or_cuts|$one_thread: the peer's sending thread does not run while the reactor waits in io_uring_enter"
     [attacks_zero_copy_gaps_audit]="a_reactor_send_cancelled_timed_out_or_forgotten_between_its_completions|$one_thread, and its 20 to 60 ms windows do not hold under valgrind: a CI rehearsal saw it fail once, and pass in the run before"
     [attacks_reactor_buf_ring_gaps_audit]="a_one_buffer_group_wraps_through_re_arms|its 72,000 receives, each re-armed, take longer than the time limit under valgrind
-three_buffers_under_group_65535_wrap_with_one_held|$one_thread: after the binary's other tests its writer thread stalls while the reactor waits in io_uring_enter (alone it passes in 20 s; its twin a_buffer_held_while_ring_positions_wrap_keeps_its_canary runs)
 a_reactor_dropped_under_an_armed_stream_leaves_later_bytes_in_the_socket|$kernel_wrote
 a_ring_buf_truncated_sliced_changed_and_read_into_sends_exactly_its_bytes|$kernel_wrote
 async_read_byte_by_byte_over_a_one_buffer_ring_loses_nothing|$kernel_wrote"
@@ -153,8 +151,7 @@ msg_ring_to_a_remote_ring|$one_thread: the remote ring's thread does not run whi
     [bad_input]="udp_deadlines_in_the_past_fail_at_once_and_far_ones_do_not_fire|$kernel_wrote
 tcp_deadlines_in_the_past_fail_at_once|$kernel_wrote"
     [attacks_chains_scopes]="a_minimum_wait_longer_than_the_timeout_does_not_outlast_it|valgrind reads a registered wait's offset (IORING_ENTER_EXT_ARG_REG) as a pointer"
-    [net_unix]="a_stream_over_an_abstract_name|$one_thread, and the std client may not connect before the reactor waits in io_uring_enter
-accepts_dropped_by_a_biased_select_lose_no_connection|$one_thread: the connecting thread does not run while the reactor waits in io_uring_enter"
+    [net_unix]="accepts_dropped_by_a_biased_select_lose_no_connection|$one_thread: the connecting thread does not run while the reactor waits in io_uring_enter"
     [attacks_recent]="tokio_traits_on_a_unix_stream_report_a_gone_peer_and_past_deadlines|$kernel_wrote
 a_tokio_write_dropped_mid_send_still_delivers_what_it_reported|$one_thread, and the peer's reader thread seldom runs while the reactor waits"
     [liburing_cases_third]="wakeup_hang_a_waiter_on_another_thread_is_woken|$one_thread: the waking thread cannot run while the waiter is in io_uring_enter

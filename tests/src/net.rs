@@ -311,6 +311,54 @@ impl Drop for LateReader {
     }
 }
 
+/// A writer of `bytes` to `peer` in a process of its own (`cat`, from a
+/// temporary file), which goes on writing while the test's only running
+/// thread waits in `io_uring_enter` (valgrind runs one thread of a process
+/// at a time); [`PeerWriter::join`] waits for it to have written them all.
+/// The process holds the only other copy of `peer`'s descriptor: when it
+/// ends, its end of the connection closes, unless the caller kept a clone.
+pub fn peer_writer(peer: impl Into<std::os::fd::OwnedFd>, bytes: &[u8]) -> PeerWriter {
+    use std::io::{Seek as _, Write as _};
+    let mut source = tempfile::tempfile().expect("a file for what the writer writes");
+    source.write_all(bytes).expect("the writer's bytes");
+    source.rewind().expect("the writer's bytes");
+    let child = std::process::Command::new("cat")
+        .stdin(source)
+        .stdout(peer.into())
+        .spawn()
+        .expect("cat writes for the peer");
+    PeerWriter { child: Some(child) }
+}
+
+/// The writer process of [`peer_writer`]; killed if dropped before
+/// [`join`](PeerWriter::join).
+pub struct PeerWriter {
+    child: Option<std::process::Child>,
+}
+
+impl PeerWriter {
+    /// Waits for the writer to end; an error unless it wrote every byte.
+    pub fn join(mut self) -> io::Result<()> {
+        let status = self.child.take().expect("joined once").wait()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!(
+                "the peer writer ended with {status}"
+            )))
+        }
+    }
+}
+
+impl Drop for PeerWriter {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// The bytes the socket `fd` has queued that its peer has not
 /// acknowledged (`SIOCOUTQ`).
 pub fn unacked(fd: impl std::os::fd::AsRawFd) -> i32 {

@@ -163,16 +163,14 @@ fn wrap_under_a_held_buffer(id: u16, count: u16, keep: bool) {
     let Some(group) = group_or_skip(&h, id, count, 8) else {
         return;
     };
-    let (mine, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (mine, peer) = std::os::unix::net::UnixStream::pair().unwrap();
     let stream = UnixStream::from_std(&h, mine);
     const TOTAL: usize = 8 * 72_000;
     let sent = pattern(TOTAL, 11);
-    let to_send = sent.clone();
-    let writer = std::thread::spawn(move || {
-        for chunk in to_send.chunks(4096) {
-            peer.write_all(chunk).unwrap();
-        }
-    });
+    // A process of its own, which writes while the reactor waits in
+    // `io_uring_enter` (under valgrind too); the stream ends when it has
+    // written everything.
+    let writer = uring_tests::net::peer_writer(peer, &sent);
 
     let mut at = 0usize;
     let mut kept: Option<RingBuf> = None;
