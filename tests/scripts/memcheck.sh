@@ -38,7 +38,6 @@ declare -A skip_binary=(
     [attacks_event_loop_gaps_audit]="its tests compare bytes and addresses $kernel_wrote, their peers are threads that do not run while the reactor waits in io_uring_enter ($one_thread), and two copy gigabytes"
     [examples_gaps_audit]="it runs the release examples as child processes, which memcheck does not follow: under it the suite would check nothing but its own harness"
     [go_uring_cases_second]="it runs go-uring's suites as go-uring does: a reactor per ring on threads of their own, queued and cancelled from the test's thread and a third one, which do not run while the reactors wait in io_uring_enter ($one_thread: its tests ran past the time limit); and its vectored reads compare bytes $kernel_wrote"
-    [runtime_parity_audit]="most of its tests compare the bytes reads placed in vectors' spare capacity and in files, $kernel_wrote (8 of its 13 tests; the other 5 ran clean alone)"
     [reactor_remote_join]="each test runs a reactor on a thread of its own, fed and joined from other threads, which do not run while the reactor waits in io_uring_enter ($one_thread); the handles' shared state is the same code as reactor_join's, which runs under memcheck"
     [monoio_compio_cases]="most of its tests compare bytes reads and receives placed in vectors' spare capacity, $kernel_wrote, and its peers and remote reactors are threads that do not run while a ring waits in io_uring_enter ($one_thread: one test ran past the time limit alone)"
     [net_read_ring]="in two runs of this stop its first test had not finished after ten minutes under valgrind (its peers are threads that seldom run while the reactor waits in io_uring_enter: $one_thread); the plain run checks it"
@@ -47,6 +46,15 @@ declare -A skip_binary=(
 )
 # binary -> "test|reason" lines
 declare -A skip_tests=(
+    [runtime_parity_audit]="tokio_uring_file_lifecycle_through_reactor_ops|$kernel_wrote
+read_exact_and_write_all_at_offsets_as_loops_over_short_transfers|$kernel_wrote
+reads_and_writes_at_the_file_position_move_it_as_read_2_does|$kernel_wrote
+a_net_read_dropped_after_the_kernel_completed_it_loses_its_bytes|$kernel_wrote
+tokio_uring_stream_readv_writev_over_the_shared_descriptor|$kernel_wrote
+monoio_tcp_echo_on_the_reactor_s_own_executor|$kernel_wrote
+offsets_and_lengths_past_loff_t_come_back_as_errnos|$kernel_wrote
+a_udp_socket_s_shared_descriptor_takes_a_zero_copy_send|$kernel_wrote
+monoio_cancel_select_keeps_the_buffer_and_every_byte|$one_thread: the peer's writer thread, which sleeps between its writes, seldom runs while the reactor waits in io_uring_enter"
     [tokio_uring_cases]="driver_completion_overflow_incoming|$kernel_wrote
 fs_file_basic_read|$kernel_wrote
 fs_file_cancel_read|$kernel_wrote
