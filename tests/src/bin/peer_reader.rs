@@ -6,7 +6,7 @@
 //! read to its standard output.
 
 use std::io::{Read as _, Write as _};
-use std::os::fd::{AsRawFd as _, FromRawFd as _};
+use std::os::fd::FromRawFd as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -29,21 +29,10 @@ fn main() -> ExitCode {
     std::thread::sleep(Duration::from_micros(delay_us));
     if rcvbuf > 0 {
         let value = i32::try_from(rcvbuf).unwrap_or(i32::MAX);
-        // SAFETY: the option's value is an int that outlives the call.
-        let rc = unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUF,
-                (&raw const value).cast(),
-                size_of::<i32>() as libc::socklen_t,
-            )
-        };
-        if rc != 0 {
-            eprintln!(
-                "peer_reader: SO_RCVBUF: {}",
-                std::io::Error::last_os_error()
-            );
+        if let Err(e) =
+            uring_tests::set_int_option(&socket, libc::SOL_SOCKET, libc::SO_RCVBUF, value)
+        {
+            eprintln!("peer_reader: SO_RCVBUF: {e}");
             return ExitCode::FAILURE;
         }
     }
