@@ -645,11 +645,25 @@ fn fallocate_modes_do_what_fallocate_2_does() {
             let (x, y) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
             assert_eq!(x.len(), y.len(), "{what}: lengths");
             assert!(x == y, "{what}: the files' bytes differ");
-            let (sa, sb) = (
-                std::fs::metadata(&a).unwrap().blocks(),
-                std::fs::metadata(&b).unwrap().blocks(),
+            let (ma, mb) = (
+                std::fs::metadata(&a).unwrap(),
+                std::fs::metadata(&b).unwrap(),
             );
-            assert_eq!(sa, sb, "{what}: allocated blocks");
+            // Within one file-system block: the count includes the file
+            // system's own blocks for the file (ext4's extent index block,
+            // needed once a file's extents no longer fit in its inode),
+            // which depend on where on the disk each twin's extents landed
+            // (seen on a well-used disk: 152 against 160 sectors). A step
+            // taken on one side only shows in the bytes and lengths above;
+            // this checks neither side holds more than that slack beyond
+            // the other.
+            let slack = ma.blksize() / 512;
+            assert!(
+                ma.blocks().abs_diff(mb.blocks()) <= slack,
+                "{what}: allocated blocks {} and {} ({slack} sectors allowed)",
+                ma.blocks(),
+                mb.blocks()
+            );
         }
         assert!(applied >= 1, "no mode took effect");
         if applied < 6 {
