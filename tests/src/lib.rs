@@ -1200,6 +1200,21 @@ pub fn under_valgrind() -> bool {
     std::fs::read_to_string("/proc/self/maps").is_ok_and(|maps| maps.contains("vgpreload"))
 }
 
+/// Runs `peer` (a client that connects, and perhaps writes, to a listener
+/// the test then accepts from) on a thread of its own, or, under valgrind,
+/// at once on this one, the thread only handing its result over: valgrind
+/// lets no other thread run while this one waits in `io_uring_enter`, and
+/// the listener's backlog holds the connection until the accept.
+pub fn peer_thread<T: Send + 'static>(
+    peer: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    if under_valgrind() {
+        let done = peer();
+        return std::thread::spawn(move || done);
+    }
+    std::thread::spawn(peer)
+}
+
 /// A ring of `entries` SQEs with deferred task work (a single issuer), or
 /// `None` with a skip message where the kernel has none (before 6.1).
 pub fn defer_ring(entries: u32) -> Option<uring::Ring> {

@@ -275,15 +275,34 @@ pub fn late_reader_with(
         .spawn()
         .expect("the peer_reader process");
     LateReader {
-        child: Some(child),
+        child: PeerProcess(Some(child)),
         out,
+    }
+}
+
+/// A peer's process, killed and reaped if dropped before it was waited for.
+struct PeerProcess(Option<std::process::Child>);
+
+impl PeerProcess {
+    /// Waits for the process to end.
+    fn wait(mut self) -> io::Result<std::process::ExitStatus> {
+        self.0.take().expect("waited for once").wait()
+    }
+}
+
+impl Drop for PeerProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
 /// The reader process of [`late_reader`]; killed if dropped before
 /// [`join`](LateReader::join).
 pub struct LateReader {
-    child: Option<std::process::Child>,
+    child: PeerProcess,
     out: std::fs::File,
 }
 
@@ -292,22 +311,11 @@ impl LateReader {
     /// [`PATIENCE`](crate::PATIENCE)) and returns what it read.
     pub fn join(mut self) -> io::Result<Vec<u8>> {
         use std::io::Seek as _;
-        if let Some(mut child) = self.child.take() {
-            child.wait()?;
-        }
+        self.child.wait()?;
         self.out.rewind()?;
         let mut got = Vec::new();
         self.out.read_to_end(&mut got)?;
         Ok(got)
-    }
-}
-
-impl Drop for LateReader {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }
 
@@ -327,34 +335,27 @@ pub fn peer_writer(peer: impl Into<std::os::fd::OwnedFd>, bytes: &[u8]) -> PeerW
         .stdout(peer.into())
         .spawn()
         .expect("cat writes for the peer");
-    PeerWriter { child: Some(child) }
+    PeerWriter {
+        child: PeerProcess(Some(child)),
+    }
 }
 
 /// The writer process of [`peer_writer`]; killed if dropped before
 /// [`join`](PeerWriter::join).
 pub struct PeerWriter {
-    child: Option<std::process::Child>,
+    child: PeerProcess,
 }
 
 impl PeerWriter {
     /// Waits for the writer to end; an error unless it wrote every byte.
-    pub fn join(mut self) -> io::Result<()> {
-        let status = self.child.take().expect("joined once").wait()?;
+    pub fn join(self) -> io::Result<()> {
+        let status = self.child.wait()?;
         if status.success() {
             Ok(())
         } else {
             Err(io::Error::other(format!(
                 "the peer writer ended with {status}"
             )))
-        }
-    }
-}
-
-impl Drop for PeerWriter {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
         }
     }
 }

@@ -73,17 +73,10 @@ fn tcp_listener() -> TcpListener {
     TcpListener::bind("127.0.0.1:0").expect("listen on 127.0.0.1:0")
 }
 
-/// go-uring's `dial`: connects to `addr` on another thread. Under valgrind,
-/// which lets no other thread run while the test's waits in
-/// `io_uring_enter`, it connects before it returns (the listener's backlog
-/// takes the connection; the accept then finds it pending), and the thread
-/// only hands the stream over.
+/// go-uring's `dial`: connects to `addr` on another thread (under
+/// valgrind, before it returns: [`uring_tests::peer_thread`]).
 fn dial(addr: SocketAddr) -> JoinHandle<TcpStream> {
-    if uring_tests::under_valgrind() {
-        let stream = TcpStream::connect(addr).expect("dial");
-        return std::thread::spawn(move || stream);
-    }
-    std::thread::spawn(move || TcpStream::connect(addr).expect("dial"))
+    uring_tests::peer_thread(move || TcpStream::connect(addr).expect("dial"))
 }
 
 /// The descriptor an accept's completion made, owned.
@@ -1208,20 +1201,11 @@ fn listener_accept() {
     let listener =
         uring::net::TcpListener::bind(&reactor.handle(), "127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = listener.local_addr().unwrap();
-    let dial_all = move || {
+    let dialer = uring_tests::peer_thread(move || {
         (0..CONNECTIONS)
             .map(|_| TcpStream::connect(addr).expect("dial"))
             .collect::<Vec<_>>()
-    };
-    // Under valgrind no other thread runs while the reactor waits in
-    // `io_uring_enter`: the connections are made first, and wait in the
-    // listener's backlog (as `dial` does).
-    let dialer = if uring_tests::under_valgrind() {
-        let connections = dial_all();
-        std::thread::spawn(move || connections)
-    } else {
-        std::thread::spawn(dial_all)
-    };
+    });
     let accepted = reactor
         .run_until(async {
             let mut n = 0;

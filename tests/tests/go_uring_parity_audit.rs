@@ -405,15 +405,7 @@ fn accept_flags_reach_the_accepted_socket() {
         (libc::SOCK_NONBLOCK, true, false),
         (0, false, false),
     ] {
-        // Under valgrind, which lets no other thread run while this one
-        // waits in `io_uring_enter`, the client connects first (the
-        // listener's backlog holds the connection for the accept).
-        let client = if uring_tests::under_valgrind() {
-            let stream = StdStream::connect(addr).unwrap();
-            std::thread::spawn(move || stream)
-        } else {
-            std::thread::spawn(move || StdStream::connect(addr).unwrap())
-        };
+        let client = uring_tests::peer_thread(move || StdStream::connect(addr).unwrap());
         let cqe = complete(
             &mut ring,
             Accept::new(&listener).accept_flags(flags).user_data(1),

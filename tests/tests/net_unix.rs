@@ -104,20 +104,11 @@ fn a_stream_over_an_abstract_name() {
     let name2 = name.clone();
     let got = reactor
         .run_until(async move {
-            let connect = move || {
+            let std_client = uring_tests::peer_thread(move || {
                 let addr = std::os::unix::net::SocketAddr::from_abstract_name(&name2).unwrap();
                 let mut s = std::os::unix::net::UnixStream::connect_addr(&addr).unwrap();
                 s.write_all(b"from std").unwrap();
-            };
-            // Under valgrind, which lets no other thread run while the
-            // reactor waits in `io_uring_enter`, the client connects and
-            // writes first (the listener's backlog holds the connection).
-            let std_client = if uring_tests::under_valgrind() {
-                connect();
-                std::thread::spawn(|| ())
-            } else {
-                std::thread::spawn(connect)
-            };
+            });
             let conn = listener.accept().await.unwrap();
             let (n, buf) = conn.read(vec![0; 64]).await;
             std_client.join().unwrap();
